@@ -1,0 +1,21 @@
+# Warnings and sanitizers, applied to shelfjobs' own targets only (never globally, so a host
+# that embeds us with add_subdirectory keeps its own flags).
+function(shelfjobs_set_warnings target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+      -Wnon-virtual-dtor -Woverloaded-virtual -Wimplicit-fallthrough
+      # Designated initializers of option structs leave fields defaulted on purpose.
+      -Wno-missing-field-initializers)
+    if(SHELFJOBS_WARNINGS_AS_ERRORS)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+endfunction()
+
+function(shelfjobs_sanitize target)
+  if(SHELFJOBS_SANITIZE)
+    string(REPLACE ";" "," _san "${SHELFJOBS_SANITIZE}")
+    target_compile_options(${target} PUBLIC -fsanitize=${_san} -fno-omit-frame-pointer -g)
+    target_link_options(${target} PUBLIC -fsanitize=${_san})
+  endif()
+endfunction()

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// Commands, their handlers and the registry that binds them.
+///
+/// A command is a plain struct deriving from `Command` with a static `kName` and a JSON codec
+/// (nlohmann's `to_json`/`from_json`; an empty struct needs none). A handler implements
+/// `IExecute<T>`. The `Registry` maps each name to its codec, handler and `CommandTraits`.
+///
+/// @code
+///   struct RefreshAuthor : shelfjobs::Command {
+///     static constexpr std::string_view kName = "RefreshAuthor";
+///     std::optional<std::int64_t> author_id;
+///   };
+///   void to_json(nlohmann::json& j, const RefreshAuthor& c) { ... }
+///   void from_json(const nlohmann::json& j, RefreshAuthor& c) { ... }
+///
+///   shelfjobs::Registry registry;
+///   registry.add<RefreshAuthor>(std::make_shared<RefreshHandler>(),
+///                               {.priority = Priority::high, .locks = {"refresh"}});
+/// @endcode
+
+#include <concepts>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shelfjobs/context.hpp"
+#include "shelfjobs/job.hpp"
+
+namespace shelfjobs {
+
+/// Base of every command struct. Carries nothing: trigger, priority and attempt are the job's,
+/// and a handler reads them from its `JobContext`.
+struct Command {};
+
+/// Handles commands of type `T`. `execute` runs on a worker thread; several jobs of one type
+/// may run at once unless the type is type-exclusive or shares a lock, so a handler object
+/// must be safe to call concurrently. Return to complete; throw to fail (see `JobError`).
+template <class T>
+class IExecute {
+ public:
+  virtual ~IExecute() = default;
+  virtual void execute(const T& command, JobContext& ctx) = 0;
+};
+
+/// How the dispatcher treats every job of one command type.
+struct CommandTraits {
+  /// Default priority of a push that names none.
+  Priority priority = Priority::normal;
+  /// Runs alone: waits for running jobs to finish (new starts pause meanwhile), and nothing else
+  /// starts while it runs.
+  bool exclusive = false;
+  /// At most one job of this name runs at a time.
+  bool type_exclusive = false;
+  /// Named resource locks ("disk", "refresh"): two jobs sharing a lock never run together.
+  std::vector<std::string> locks;
+  /// Starts only when nothing else is running and no other job is waiting to run.
+  bool idle_only = false;
+  /// A job of this type that a crashed process left running is requeued (attempt + 1) when the
+  /// store is reopened. False: it is marked Failed with message "interrupted" instead.
+  bool rescue_on_restart = true;
+  /// Dedup key of a canonical body. Default: name + canonical JSON body. Pushing a job whose key
+  /// equals that of a queued or running job returns the existing job.
+  std::function<std::string(const nlohmann::json& body)> dedup_key;
+};
+
+/// A registered command type, erased. Produced by `Registry::add`.
+struct CommandType {
+  std::string name;
+  CommandTraits traits;
+  /// Decodes `body` into the typed command and encodes it back: the canonical body.
+  /// Throws `nlohmann::json::exception` (or the codec's own exception) when it does not decode.
+  std::function<nlohmann::json(const nlohmann::json& body)> canonicalize;
+  /// Decodes the canonical body and runs the handler.
+  std::function<void(const nlohmann::json& body, JobContext& ctx)> execute;
+};
+
+namespace detail {
+template <class T>
+nlohmann::json encode(const T& command) {
+  if constexpr (std::is_empty_v<T>) {
+    (void)command;
+    return nlohmann::json::object();
+  } else {
+    return nlohmann::json(command);
+  }
+}
+template <class T>
+T decode(const nlohmann::json& body) {
+  if constexpr (std::is_empty_v<T>) {
+    (void)body;
+    return T{};
+  } else {
+    return body.get<T>();
+  }
+}
+}  // namespace detail
+
+/// A command struct: derives from `Command` and names itself with `static kName`.
+template <class T>
+concept CommandStruct = std::derived_from<T, Command> && requires {
+  { std::string_view(T::kName) };
+};
+
+/// Maps command names to types, handlers and traits. Fill it before handing it to the engine;
+/// after that it is read-only and so safe to share. Names are matched case-insensitively.
+class Registry {
+ public:
+  /// Registers `T` with its handler. Throws `std::invalid_argument` if the name is taken or the
+  /// handler is null (a programming error, found at start-up).
+  template <CommandStruct T>
+  void add(std::shared_ptr<IExecute<T>> handler, CommandTraits traits = {}) {
+    if (!handler) throw std::invalid_argument("null handler for command " + std::string(T::kName));
+    add<T>([h = std::move(handler)](const T& c, JobContext& ctx) { h->execute(c, ctx); },
+           std::move(traits));
+  }
+
+  /// Registers `T` with a callable `void(const T&, JobContext&)`.
+  template <CommandStruct T>
+  void add(std::function<void(const T&, JobContext&)> fn, CommandTraits traits = {}) {
+    CommandType type;
+    type.name = std::string(T::kName);
+    type.traits = std::move(traits);
+    type.canonicalize = [](const nlohmann::json& body) {
+      return detail::encode<T>(detail::decode<T>(body));
+    };
+    type.execute = [fn = std::move(fn)](const nlohmann::json& body, JobContext& ctx) {
+      const T command = detail::decode<T>(body);
+      fn(command, ctx);
+    };
+    add_type(std::move(type));
+  }
+
+  /// Registers an already-erased type (for hosts that build commands at run time).
+  void add_type(CommandType type);
+
+  /// The type registered under `name` (case-insensitive), or null.
+  const CommandType* find(std::string_view name) const noexcept;
+
+  /// Every registered name, sorted.
+  std::vector<std::string> names() const;
+
+  /// Encodes a typed command as its canonical JSON body.
+  template <CommandStruct T>
+  static nlohmann::json body_of(const T& command) {
+    return detail::encode<T>(command);
+  }
+
+ private:
+  std::map<std::string, CommandType> types_;  // key: lower-cased name
+};
+
+}  // namespace shelfjobs

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// What a handler gets while it runs (`JobContext`), and `JobError`, the exception a handler
+/// throws to fail with a kind.
+
+#include <memory>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+
+#include <spdlog/fwd.h>
+
+#include "shelfjobs/job.hpp"
+
+namespace shelfjobs {
+
+/// Throw from a handler to fail the job with a kind (network, filesystem, ...). Any other
+/// exception fails the job with kind `permanent` and the exception's text.
+/// Throwing `JobError(ErrorKind::cancelled, ...)` ends the job Cancelled rather than Failed.
+class JobError : public std::runtime_error {
+ public:
+  JobError(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  ErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+namespace detail {
+class JobRun;
+}
+
+/// The running job's view of itself, handed to `IExecute<T>::execute`.
+///
+/// Thread-safety: meant for the handler's own thread. `cancelled()` and `token()` may be read
+/// from any thread. The context is valid only during `execute`; do not keep it.
+class JobContext {
+ public:
+  explicit JobContext(detail::JobRun& run) noexcept : run_(run) {}
+  JobContext(const JobContext&) = delete;
+  JobContext& operator=(const JobContext&) = delete;
+
+  JobId id() const noexcept;
+  int attempt() const noexcept;
+  const std::string& name() const noexcept;
+  Trigger trigger() const noexcept;
+
+  /// Cancellation is cooperative: check `cancelled()` (or the token) at safe points and return.
+  /// A handler that returns, or throws, after its token was cancelled ends Cancelled.
+  std::stop_token token() const noexcept;
+  bool cancelled() const noexcept { return token().stop_requested(); }
+  /// Throws `JobError(ErrorKind::cancelled)` if cancellation was requested.
+  void throw_if_cancelled() const;
+
+  /// Progress: `current` of `total` with a message ("3 of 12: Ann Leckie"). Cheap to call
+  /// often: it is persisted and sent to observers at most every 250 ms (the last report is always
+  /// kept when the job ends). With no completion message, the last message becomes the job's.
+  void report(std::int64_t current, std::int64_t total, std::string message);
+  /// Progress message only; current and total are kept.
+  void status(std::string text);
+  /// Sets the job's completion message (used instead of the last progress message).
+  void complete(std::string message = {});
+
+  /// The engine's logger; lines carry the job id and name when the handler adds them.
+  spdlog::logger& log() const noexcept;
+
+ private:
+  detail::JobRun& run_;
+};
+
+}  // namespace shelfjobs

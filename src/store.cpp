@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+#include "store.hpp"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+namespace shelfjobs::detail {
+
+std::int64_t to_ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+TimePoint from_ms(std::int64_t ms) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
+}
+
+const std::vector<std::string>& schema_migrations() {
+  // Append only: a released migration never changes, a new one is a new entry.
+  static const std::vector<std::string> migrations = {
+      R"sql(
+CREATE TABLE jobs (
+  id               INTEGER PRIMARY KEY,
+  name             TEXT    NOT NULL,
+  body             TEXT    NOT NULL,
+  priority         INTEGER NOT NULL,
+  trigger          INTEGER NOT NULL,
+  event            TEXT    NOT NULL DEFAULT '',
+  status           INTEGER NOT NULL,
+  queued_at        INTEGER NOT NULL,
+  started_at       INTEGER,
+  ended_at         INTEGER,
+  duration_ms      INTEGER,
+  attempt          INTEGER NOT NULL DEFAULT 1,
+  progress_current INTEGER NOT NULL DEFAULT 0,
+  progress_total   INTEGER NOT NULL DEFAULT 0,
+  progress_message TEXT    NOT NULL DEFAULT '',
+  message          TEXT    NOT NULL DEFAULT '',
+  error_kind       INTEGER NOT NULL DEFAULT 0,
+  error            TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX jobs_by_status ON jobs(status, id);
+CREATE INDEX jobs_by_name ON jobs(name, id);
+)sql",
+  };
+  return migrations;
+}
+
+void apply_pragmas(SQLite::Database& db, bool sync_full) {
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec(sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  // Only this process's writer thread writes, so waiting is for other processes (a backup
+  // tool, the sqlite3 shell). Never surface SQLITE_BUSY to a job for a short wait.
+  db.exec("PRAGMA busy_timeout=10000");
+  db.exec("PRAGMA temp_store=MEMORY");
+}
+
+const char* const Store::kJobColumns =
+    "id, name, body, priority, trigger, event, status, queued_at, started_at, ended_at, "
+    "duration_ms, attempt, progress_current, progress_total, progress_message, message, "
+    "error_kind, error";
+
+JobInfo Store::row_to_job(SQLite::Statement& st) {
+  JobInfo j;
+  j.id = st.getColumn(0).getInt64();
+  j.name = st.getColumn(1).getString();
+  j.body = nlohmann::json::parse(st.getColumn(2).getString(), nullptr, false);
+  if (j.body.is_discarded()) j.body = nlohmann::json::object();
+  j.priority = static_cast<Priority>(st.getColumn(3).getInt());
+  j.trigger = static_cast<Trigger>(st.getColumn(4).getInt());
+  j.event = st.getColumn(5).getString();
+  j.status = static_cast<JobStatus>(st.getColumn(6).getInt());
+  j.queued_at = from_ms(st.getColumn(7).getInt64());
+  if (!st.getColumn(8).isNull()) j.started_at = from_ms(st.getColumn(8).getInt64());
+  if (!st.getColumn(9).isNull()) j.ended_at = from_ms(st.getColumn(9).getInt64());
+  if (!st.getColumn(10).isNull()) j.duration = std::chrono::milliseconds(st.getColumn(10).getInt64());
+  j.attempt = st.getColumn(11).getInt();
+  j.progress.current = st.getColumn(12).getInt64();
+  j.progress.total = st.getColumn(13).getInt64();
+  j.progress.message = st.getColumn(14).getString();
+  j.message = st.getColumn(15).getString();
+  j.error_kind = static_cast<ErrorKind>(st.getColumn(16).getInt());
+  j.error = st.getColumn(17).getString();
+  return j;
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool sync_full,
+                                           std::shared_ptr<spdlog::logger> log) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+    apply_pragmas(*db, sync_full);
+    const auto& migrations = schema_migrations();
+    const int known = static_cast<int>(migrations.size());
+    int version = db->execAndGet("PRAGMA user_version").getInt();
+    if (version > known) {
+      return Error{errc::store_error, "job store " + path + " has schema version " +
+                                          std::to_string(version) +
+                                          ", newer than this shelfjobs understands (" +
+                                          std::to_string(known) + ")"};
+    }
+    while (version < known) {
+      SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+      db->exec(migrations[static_cast<std::size_t>(version)]);
+      ++version;
+      db->exec("PRAGMA user_version=" + std::to_string(version));
+      tx.commit();
+    }
+    auto store = std::unique_ptr<Store>(new Store(std::move(db), std::move(log)));
+    return store;
+  } catch (const std::exception& e) {
+    return Error{errc::store_error, "cannot open job store " + path + ": " + e.what()};
+  }
+}
+
+Store::Store(std::unique_ptr<SQLite::Database> db, std::shared_ptr<spdlog::logger> log)
+    : db_(std::move(db)), log_(std::move(log)) {
+  prepare();
+}
+
+Store::~Store() { close(); }
+
+void Store::prepare() {
+  insert_ = std::make_unique<SQLite::Statement>(
+      *db_,
+      "INSERT INTO jobs (id, name, body, priority, trigger, event, status, queued_at, attempt) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  update_queued_ = std::make_unique<SQLite::Statement>(
+      *db_, "UPDATE jobs SET priority = ?, trigger = ? WHERE id = ?");
+  start_ = std::make_unique<SQLite::Statement>(
+      *db_, "UPDATE jobs SET status = 1, started_at = ?, attempt = ? WHERE id = ?");
+  progress_ = std::make_unique<SQLite::Statement>(
+      *db_,
+      "UPDATE jobs SET progress_current = ?, progress_total = ?, progress_message = ? "
+      "WHERE id = ?");
+  finish_ = std::make_unique<SQLite::Statement>(
+      *db_,
+      "UPDATE jobs SET status = ?, started_at = ?, ended_at = ?, duration_ms = ?, attempt = ?, "
+      "progress_current = ?, progress_total = ?, progress_message = ?, message = ?, "
+      "error_kind = ?, error = ?, priority = ?, trigger = ? WHERE id = ?");
+}
+
+std::vector<JobInfo> Store::load_active() {
+  std::vector<JobInfo> out;
+  SQLite::Statement st(*db_, std::string("SELECT ") + kJobColumns +
+                                 " FROM jobs WHERE status IN (0, 1) ORDER BY id");
+  while (st.executeStep()) out.push_back(row_to_job(st));
+  return out;
+}
+
+JobId Store::max_id() {
+  return db_->execAndGet("SELECT COALESCE(MAX(id), 0) FROM jobs").getInt64();
+}
+
+void Store::write_now(const std::vector<JobInfo>& rows) {
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  for (const auto& j : rows) apply(Finish{j});
+  tx.commit();
+}
+
+void Store::start_writer() {
+  writer_ = std::thread([this] { run(); });
+}
+
+void Store::enqueue(Op op) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) {
+      if (op.done) op.done(false);
+      return;
+    }
+    queue_.push_back(std::move(op));
+  }
+  cv_.notify_one();
+}
+
+void Store::insert(const JobInfo& job, Done done) { enqueue({Insert{job}, std::move(done)}); }
+
+void Store::update_queued(JobId id, Priority priority, Trigger trigger, Done done) {
+  enqueue({UpdateQueued{id, priority, trigger}, std::move(done)});
+}
+
+void Store::start(JobId id, TimePoint started_at, int attempt) {
+  enqueue({Start{id, to_ms(started_at), attempt}, {}});
+}
+
+void Store::progress(JobId id, const Progress& p) { enqueue({ProgressOp{id, p}, {}}); }
+
+void Store::finish(const JobInfo& job) { enqueue({Finish{job}, {}}); }
+
+bool Store::read(const Reader& reader) {
+  std::promise<bool> done;
+  auto fut = done.get_future();
+  enqueue({Read{&reader}, [&done](bool ok) { done.set_value(ok); }});
+  return fut.get();
+}
+
+void Store::barrier() {
+  std::promise<bool> done;
+  auto fut = done.get_future();
+  static const Reader nothing = [](SQLite::Database&) {};
+  enqueue({Read{&nothing}, [&done](bool ok) { done.set_value(ok); }});
+  fut.get();
+}
+
+void Store::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  cv_.notify_one();
+  std::lock_guard join(join_mutex_);
+  if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
+}
+
+void Store::apply(const Payload& payload) {
+  std::visit(
+      [this](const auto& op) {
+        using T = std::decay_t<decltype(op)>;
+        if constexpr (std::is_same_v<T, Insert>) {
+          auto& st = *insert_;
+          const JobInfo& j = op.job;
+          st.bind(1, static_cast<std::int64_t>(j.id));
+          st.bind(2, j.name);
+          st.bind(3, j.body.dump());
+          st.bind(4, static_cast<int>(j.priority));
+          st.bind(5, static_cast<int>(j.trigger));
+          st.bind(6, j.event);
+          st.bind(7, static_cast<int>(j.status));
+          st.bind(8, to_ms(j.queued_at));
+          st.bind(9, j.attempt);
+          st.exec();
+          st.reset();
+        } else if constexpr (std::is_same_v<T, UpdateQueued>) {
+          auto& st = *update_queued_;
+          st.bind(1, static_cast<int>(op.priority));
+          st.bind(2, static_cast<int>(op.trigger));
+          st.bind(3, static_cast<std::int64_t>(op.id));
+          st.exec();
+          st.reset();
+        } else if constexpr (std::is_same_v<T, Start>) {
+          auto& st = *start_;
+          st.bind(1, op.started_ms);
+          st.bind(2, op.attempt);
+          st.bind(3, static_cast<std::int64_t>(op.id));
+          st.exec();
+          st.reset();
+        } else if constexpr (std::is_same_v<T, ProgressOp>) {
+          auto& st = *progress_;
+          st.bind(1, op.p.current);
+          st.bind(2, op.p.total);
+          st.bind(3, op.p.message);
+          st.bind(4, static_cast<std::int64_t>(op.id));
+          st.exec();
+          st.reset();
+        } else if constexpr (std::is_same_v<T, Finish>) {
+          auto& st = *finish_;
+          const JobInfo& j = op.job;
+          st.bind(1, static_cast<int>(j.status));
+          if (j.started_at) st.bind(2, to_ms(*j.started_at)); else st.bind(2);
+          if (j.ended_at) st.bind(3, to_ms(*j.ended_at)); else st.bind(3);
+          if (j.ended_at) st.bind(4, static_cast<std::int64_t>(j.duration.count())); else st.bind(4);
+          st.bind(5, j.attempt);
+          st.bind(6, j.progress.current);
+          st.bind(7, j.progress.total);
+          st.bind(8, j.progress.message);
+          st.bind(9, j.message);
+          st.bind(10, static_cast<int>(j.error_kind));
+          st.bind(11, j.error);
+          st.bind(12, static_cast<int>(j.priority));
+          st.bind(13, static_cast<int>(j.trigger));
+          st.bind(14, static_cast<std::int64_t>(j.id));
+          st.exec();
+          st.reset();
+        }
+      },
+      payload);
+}
+
+void Store::commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end) {
+  if (begin == end) return;
+  // A failed commit (I/O error, full disk, a lock held too long by another process) is retried
+  // with backoff: dropping a state change would make the store disagree with what the engine
+  // already told observers. The writer keeps the ops and everything behind them waits.
+  auto backoff = std::chrono::milliseconds(50);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      for (std::size_t i = begin; i < end; ++i) apply(ops[i].payload);
+      tx.commit();
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    } catch (const std::exception& e) {
+      for (auto* st : {insert_.get(), update_queued_.get(), start_.get(), progress_.get(),
+                       finish_.get()}) {
+        try {
+          st->reset();
+        } catch (...) {
+        }
+      }
+      bool give_up = false;
+      {
+        std::lock_guard lock(mutex_);
+        give_up = closing_ && attempt >= 5;
+      }
+      log_->error("job store commit of {} ops failed (attempt {}): {}", end - begin, attempt,
+                  e.what());
+      if (give_up) {
+        for (std::size_t i = begin; i < end; ++i)
+          if (ops[i].done) ops[i].done(false);
+        return;
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+  for (std::size_t i = begin; i < end; ++i)
+    if (ops[i].done) ops[i].done(true);
+}
+
+void Store::run() {
+  std::vector<Op> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty() && closing_) break;
+      batch.swap(queue_);
+    }
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (auto* r = std::get_if<Read>(&batch[i].payload)) {
+        commit_range(batch, begin, i);
+        bool ok = true;
+        try {
+          (*r->reader)(*db_);
+        } catch (const std::exception& e) {
+          log_->error("job store read failed: {}", e.what());
+          ok = false;
+        }
+        if (batch[i].done) batch[i].done(ok);
+        begin = i + 1;
+      }
+    }
+    commit_range(batch, begin, batch.size());
+    batch.clear();
+  }
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+}
+
+}  // namespace shelfjobs::detail

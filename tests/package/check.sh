@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds tests/package both ways (add_subdirectory, and find_package against a staging
+# install) and runs the consumer each time.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+work="$root/build/package"
+rm -rf "$work"
+mkdir -p "$work"
+
+echo "== shelfjobs as a subdirectory"
+cmake -S "$root/tests/package" -B "$work/subdir" -G Ninja -DSHELFJOBS_SOURCE_DIR="$root" >/dev/null
+cmake --build "$work/subdir" -j2
+"$work/subdir/consumer" "$work/subdir.db"
+
+echo "== shelfjobs installed, found with find_package"
+cmake -S "$root" -B "$work/lib" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DSHELFJOBS_BUILD_TESTS=OFF -DSHELFJOBS_BUILD_EXAMPLES=OFF -DSHELFJOBS_BUILD_BENCH=OFF \
+  -DSHELFJOBS_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/stage" >/dev/null
+cmake --build "$work/lib" -j2
+cmake --install "$work/lib" >/dev/null
+cmake -S "$root/tests/package" -B "$work/installed" -G Ninja -DCMAKE_PREFIX_PATH="$work/stage" >/dev/null
+cmake --build "$work/installed" -j2
+"$work/installed/consumer" "$work/installed.db"
+echo "package check: both ways build and run"

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Shared helpers for the tests: temporary folders, test commands, a thread-safe recorder and a
+// gate that holds handlers until the test opens it.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "shelfjobs/shelfjobs.hpp"
+
+namespace testing {
+
+using namespace std::chrono_literals;
+
+/// A folder under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("shelfjobs-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Records strings from any thread.
+class Recorder {
+ public:
+  void add(std::string s) {
+    std::lock_guard lock(mu_);
+    items_.push_back(std::move(s));
+    cv_.notify_all();
+  }
+  std::vector<std::string> items() const {
+    std::lock_guard lock(mu_);
+    return items_;
+  }
+  bool wait_for(const std::string& s, std::chrono::milliseconds timeout = 5s) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      for (const auto& i : items_)
+        if (i == s) return true;
+      return false;
+    });
+  }
+  bool contains(const std::string& s) const {
+    std::lock_guard lock(mu_);
+    for (const auto& i : items_)
+      if (i == s) return true;
+    return false;
+  }
+  std::size_t index_of(const std::string& s) const {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < items_.size(); ++i)
+      if (items_[i] == s) return i;
+    return SIZE_MAX;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<std::string> items_;
+};
+
+/// Named gates: a handler waits at `wait(tag)` until the test calls `open(tag)` (or the job is
+/// cancelled).
+class Gates {
+ public:
+  void open(const std::string& tag) {
+    std::lock_guard lock(mu_);
+    open_.insert(tag);
+    cv_.notify_all();
+  }
+  void open_all() {
+    std::lock_guard lock(mu_);
+    all_ = true;
+    cv_.notify_all();
+  }
+  // Returns false when cancelled before the gate opened.
+  bool wait(const std::string& tag, const shelfjobs::JobContext& ctx) {
+    std::unique_lock lock(mu_);
+    while (!all_ && !open_.count(tag)) {
+      if (ctx.cancelled()) return false;
+      cv_.wait_for(lock, 2ms);
+    }
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> open_;
+  bool all_ = false;
+};
+
+// ---- test commands --------------------------------------------------------------------------
+
+struct Noop : shelfjobs::Command {
+  static constexpr std::string_view kName = "Noop";
+};
+
+/// A job that records "start:tag", waits at gate `tag`, records "end:tag".
+struct Step : shelfjobs::Command {
+  static constexpr std::string_view kName = "Step";
+  std::string tag;
+};
+inline void to_json(nlohmann::json& j, const Step& s) { j = {{"tag", s.tag}}; }
+inline void from_json(const nlohmann::json& j, Step& s) { j.at("tag").get_to(s.tag); }
+
+/// A command with a required field, an optional one and a list, for codec and dedup tests.
+struct Refresh : shelfjobs::Command {
+  static constexpr std::string_view kName = "RefreshAuthor";
+  std::int64_t author_id = 0;
+  std::optional<std::string> note;
+  std::vector<int> books;
+};
+inline void to_json(nlohmann::json& j, const Refresh& r) {
+  j = {{"authorId", r.author_id}, {"books", r.books}};
+  j["note"] = r.note ? nlohmann::json(*r.note) : nlohmann::json(nullptr);
+}
+inline void from_json(const nlohmann::json& j, Refresh& r) {
+  j.at("authorId").get_to(r.author_id);
+  if (j.contains("note") && !j.at("note").is_null()) r.note = j.at("note").get<std::string>();
+  if (j.contains("books")) j.at("books").get_to(r.books);
+}
+
+/// A logger that drops everything (tests that expect errors stay quiet).
+inline std::shared_ptr<spdlog::logger> quiet_logger() {
+  static auto log = std::make_shared<spdlog::logger>(
+      "quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return log;
+}
+
+/// Polls `pred` until true or timeout.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return pred();
+}
+
+}  // namespace testing

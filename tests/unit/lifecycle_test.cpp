@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+// A job's life: progress, messages, failures, cancellation, observers, queries and stop().
+
+#include <catch2/catch.hpp>
+
+#include "engine_fixture.hpp"
+
+using namespace shelfjobs;
+using namespace testing;
+
+namespace {
+
+struct Count : Command {
+  static constexpr std::string_view kName = "Count";
+  int n = 0;
+  std::string done;
+};
+void to_json(nlohmann::json& j, const Count& c) { j = {{"n", c.n}, {"done", c.done}}; }
+void from_json(const nlohmann::json& j, Count& c) {
+  j.at("n").get_to(c.n);
+  if (j.contains("done")) j.at("done").get_to(c.done);
+}
+
+struct Throws : Command {
+  static constexpr std::string_view kName = "Throws";
+  std::string kind;
+};
+void to_json(nlohmann::json& j, const Throws& c) { j = {{"kind", c.kind}}; }
+void from_json(const nlohmann::json& j, Throws& c) { j.at("kind").get_to(c.kind); }
+
+Registry counting_registry() {
+  Registry r;
+  r.add<Count>([](const Count& c, JobContext& ctx) {
+    for (int i = 1; i <= c.n; ++i) ctx.report(i, c.n, std::to_string(i) + " of " + std::to_string(c.n));
+    if (!c.done.empty()) ctx.complete(c.done);
+  });
+  r.add<Throws>([](const Throws& c, JobContext&) {
+    if (c.kind == "network") throw JobError(ErrorKind::network, "connection refused");
+    if (c.kind == "int") throw 42;
+    throw std::runtime_error("disk on fire");
+  });
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("progress is throttled for observers and the last message becomes the job's",
+          "[lifecycle][progress]") {
+  TempDir dir;
+  auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
+                          counting_registry())
+               .value();
+  std::atomic<int> progress_events{0};
+  e->subscribe([&](const JobEvent& ev) {
+    if (ev.type == JobEvent::Type::progress) ++progress_events;
+  });
+  e->start();
+  auto job = e->push(Count{{}, 100000, ""}).value().job;
+  REQUIRE(e->wait_idle(10s));
+  auto done = e->get(job.id).value();
+  CHECK(done.status == JobStatus::completed);
+  CHECK(done.message == "100000 of 100000");
+  CHECK(done.progress.current == 100000);
+  CHECK(done.progress.total == 100000);
+  CHECK(progress_events.load() >= 1);
+  CHECK(progress_events.load() < 100);  // 100,000 reports, throttled to one per 250 ms
+
+  auto with_message = e->push(Count{{}, 3, "refreshed 3 authors"}).value().job;
+  REQUIRE(e->wait_idle(5s));
+  CHECK(e->get(with_message.id)->message == "refreshed 3 authors");
+}
+
+TEST_CASE("a throwing handler fails its job and never stops a worker", "[lifecycle][errors]") {
+  TempDir dir;
+  auto e = Engine::create({.store_path = dir.file("j.db"), .workers = 1, .logger = quiet_logger()},
+                          counting_registry())
+               .value();
+  e->start();
+  auto plain = e->push(Throws{{}, "plain"}).value().job;
+  auto network = e->push(Throws{{}, "network"}).value().job;
+  auto odd = e->push(Throws{{}, "int"}).value().job;
+  auto after = e->push(Count{{}, 1, ""}).value().job;
+  REQUIRE(e->wait_idle(5s));
+
+  auto p = e->get(plain.id).value();
+  CHECK(p.status == JobStatus::failed);
+  CHECK(p.error == "disk on fire");
+  CHECK(p.error_kind == ErrorKind::permanent);
+  auto n = e->get(network.id).value();
+  CHECK(n.status == JobStatus::failed);
+  CHECK(n.error_kind == ErrorKind::network);
+  CHECK(n.error == "connection refused");
+  auto o = e->get(odd.id).value();
+  CHECK(o.status == JobStatus::failed);
+  CHECK(o.error_kind == ErrorKind::permanent);
+  CHECK(e->get(after.id)->status == JobStatus::completed);
+}
+
+TEST_CASE("observers see every lifecycle event in order", "[lifecycle][observer]") {
+  Fixture f;
+  auto& e = f.open(1);
+  Recorder events;
+  e.subscribe([&](const JobEvent& ev) {
+    events.add(std::string(to_string(ev.type)) + ":" + ev.job.body.value("tag", "?"));
+  });
+  f.gates.open("ok");
+  f.push<Step>("ok");
+  REQUIRE(events.wait_for("completed:ok"));
+  f.gates.open("fail1");
+  f.push<Step>("fail1");
+  REQUIRE(events.wait_for("failed:fail1"));
+  f.push<Step>("hold");
+  REQUIRE(f.rec.wait_for("start:hold"));
+  auto q = f.push<Step>("queued");
+  REQUIRE(e.cancel(q.id).has_value());
+  f.gates.open("hold");
+  REQUIRE(events.wait_for("completed:hold"));
+  CHECK(events.items() == std::vector<std::string>{
+                              "queued:ok", "started:ok", "completed:ok",           //
+                              "queued:fail1", "started:fail1", "failed:fail1",     //
+                              "queued:hold", "started:hold", "queued:queued",      //
+                              "cancelled:queued", "completed:hold"});
+}
+
+TEST_CASE("cancelling", "[lifecycle][cancel]") {
+  Fixture f;
+  auto& e = f.open(1);
+
+  SECTION("a queued job becomes Cancelled at once") {
+    f.push<Step>("busy");
+    REQUIRE(f.rec.wait_for("start:busy"));
+    auto q = f.push<Step>("q");
+    auto r = e.cancel(q.id);
+    REQUIRE(r.has_value());
+    CHECK(r->status == JobStatus::cancelled);
+    CHECK(f.status(q.id) == JobStatus::cancelled);
+    f.gates.open("busy");
+    REQUIRE(e.wait_idle(5s));
+    CHECK_FALSE(f.rec.contains("start:q"));
+  }
+  SECTION("a running job gets its token cancelled and ends Cancelled") {
+    auto r = f.push<Step>("run");
+    REQUIRE(f.rec.wait_for("start:run"));
+    auto c = e.cancel(r.id);
+    REQUIRE(c.has_value());
+    REQUIRE(f.ends(r.id, JobStatus::cancelled));
+    CHECK(f.rec.contains("cancelled:run"));
+  }
+  SECTION("a finished or unknown job gives a clear error") {
+    f.gates.open("done");
+    auto d = f.push<Step>("done");
+    REQUIRE(f.ends(d.id, JobStatus::completed));
+    auto c = e.cancel(d.id);
+    REQUIRE_FALSE(c.has_value());
+    CHECK(c.error().code == errc::not_cancellable);
+    CHECK_THAT(c.error().message, Catch::Contains("completed"));
+    auto u = e.cancel(424242);
+    REQUIRE_FALSE(u.has_value());
+    CHECK(u.error().code == errc::not_found);
+  }
+}
+
+TEST_CASE("a cancelled job stays cancelled after a restart", "[lifecycle][cancel][recovery]") {
+  Fixture f;
+  JobId id = 0;
+  {
+    auto& e = f.open(1, false);
+    id = f.push<Step>("never").id;
+    REQUIRE(e.cancel(id).has_value());
+  }
+  f.gates.open_all();
+  auto& e = f.open(1);
+  CHECK(e.wait_idle(2s));
+  CHECK(f.status(id) == JobStatus::cancelled);
+  CHECK_FALSE(f.rec.contains("start:never"));
+}
+
+TEST_CASE("queries: get, list with filters and paging, queue depth", "[lifecycle][query]") {
+  Fixture f;
+  auto& e = f.open(1, false);
+  std::vector<JobId> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(f.push<Step>("s" + std::to_string(i)).id);
+  auto disk = f.push<DiskStep>("d", {.priority = Priority::high});
+  auto depth = e.queue_depth();
+  CHECK(depth.queued[static_cast<int>(Priority::normal)] == 7);
+  CHECK(depth.queued[static_cast<int>(Priority::high)] == 1);
+  CHECK(depth.total_queued() == 8);
+
+  auto page1 = e.list({.names = {"step"}, .limit = 3}).value();
+  REQUIRE(page1.jobs.size() == 3);
+  CHECK(page1.jobs[0].id == ids[6]);
+  CHECK(page1.jobs[2].id == ids[4]);
+  auto page2 = e.list({.names = {"Step"}, .before_id = page1.next_before_id, .limit = 3}).value();
+  REQUIRE(page2.jobs.size() == 3);
+  CHECK(page2.jobs[0].id == ids[3]);
+  auto page3 = e.list({.names = {"Step"}, .before_id = page2.next_before_id, .limit = 3}).value();
+  CHECK(page3.jobs.size() == 1);
+  CHECK(page3.next_before_id == 0);
+
+  f.gates.open_all();
+  e.start();
+  REQUIRE(e.wait_idle(5s));
+  REQUIRE(e.cancel(ids[0]).error().code == errc::not_cancellable);
+  auto done = e.list({.statuses = {JobStatus::completed}}).value();
+  CHECK(done.jobs.size() == 8);
+  auto disk_only = e.list({.names = {"DiskStep"}}).value();
+  REQUIRE(disk_only.jobs.size() == 1);
+  CHECK(disk_only.jobs[0].id == disk.id);
+  CHECK(disk_only.jobs[0].started_at.has_value());
+  CHECK(disk_only.jobs[0].ended_at.has_value());
+  CHECK(e.list({.statuses = {JobStatus::failed}})->jobs.empty());
+  CHECK_FALSE(e.list({.limit = 0}).has_value());
+  CHECK_FALSE(e.get(999).has_value());
+}
+
+TEST_CASE("stop refuses new work, cancels running jobs and persists", "[lifecycle][stop]") {
+  Fixture f;
+  auto& e = f.open(1);
+  auto r = f.push<Step>("running");
+  REQUIRE(f.rec.wait_for("start:running"));
+  auto q = f.push<Step>("queued");
+  CHECK(e.stop(5s));
+  CHECK(f.rec.contains("cancelled:running"));
+  auto after = e.push(Step{{}, "late"});
+  REQUIRE_FALSE(after.has_value());
+  CHECK(after.error().code == errc::shutting_down);
+  CHECK(e.stop(1s));  // idempotent
+  // what was persisted: the running job ended Cancelled, the queued one is still queued
+  f.gates.open_all();
+  auto& again = f.open(2, false);
+  CHECK(again.get(r.id)->status == JobStatus::cancelled);
+  CHECK(again.get(q.id)->status == JobStatus::queued);
+}
+
+TEST_CASE("stop returns false when a handler ignores cancellation past the deadline",
+          "[lifecycle][stop]") {
+  TempDir dir;
+  // Shared, not on the stack: the stuck handler outlives this test on a detached thread.
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto started = std::make_shared<std::atomic<bool>>(false);
+  Registry r;
+  r.add<Noop>([release, started](const Noop&, JobContext&) {
+    *started = true;
+    while (!*release) std::this_thread::sleep_for(1ms);
+  });
+  JobId id = 0;
+  {
+    auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
+                            std::move(r))
+                 .value();
+    e->start();
+    id = e->push(Noop{}).value().job.id;
+    REQUIRE(eventually([&] { return started->load(); }));
+    CHECK_FALSE(e->stop(50ms));
+  }
+  // The stuck job is still Executing in the store and is rescued by the next engine.
+  Registry r2;
+  r2.add<Noop>([](const Noop&, JobContext&) {});
+  auto e2 = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
+                           std::move(r2))
+                .value();
+  e2->start();
+  REQUIRE(e2->wait_idle(5s));
+  auto j = e2->get(id).value();
+  CHECK(j.status == JobStatus::completed);
+  CHECK(j.attempt == 2);
+  *release = true;
+}
