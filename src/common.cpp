@@ -118,6 +118,29 @@ nlohmann::json to_json(const JobInfo& j) {
   return out;
 }
 
+namespace detail {
+namespace {
+int category(const nlohmann::json& j) {
+  if (j.is_number()) return 1;  // integer, unsigned and float are one kind here
+  return 10 + static_cast<int>(j.type());
+}
+}  // namespace
+
+std::string mismatched_field(const nlohmann::json& body, const nlohmann::json& defaults) {
+  if (!body.is_object() || !defaults.is_object()) return {};
+  for (const auto& [key, want] : defaults.items()) {
+    auto it = body.find(key);
+    if (it == body.end() || want.is_null()) continue;
+    if (category(*it) != category(want)) return key;
+    if (want.is_object()) {
+      const std::string inner = mismatched_field(*it, want);
+      if (!inner.empty()) return key + "." + inner;
+    }
+  }
+  return {};
+}
+}  // namespace detail
+
 void Registry::add_type(CommandType type) {
   if (type.name.empty()) throw std::invalid_argument("command name must not be empty");
   if (!type.canonicalize || !type.execute)

@@ -6,8 +6,9 @@
 //    Public calls post to the strand (or run inline when already on it); nothing there is
 //    locked.
 //  - Handlers run on `work_io_`, served by `workers + 1` threads: the extra one is the Critical
-//    lane. Non-critical jobs start only while fewer than `workers` jobs run, so a thread is
-//    always free for a Critical job whose locks allow it.
+//    lane. Non-critical jobs start only while fewer than `workers` non-critical jobs run, so
+//    however long the regular jobs are, a thread is free for a Critical job whose locks allow
+//    it (unless Critical jobs already fill the lane).
 //  - The store's writer thread owns the SQLite connection (see store.hpp).
 //  - `idle_mu_` guards only the counters that blocking waiters (`wait_idle`, `stop`) watch.
 //
@@ -23,6 +24,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -54,6 +56,7 @@ class JobRun {
   const CommandType* type = nullptr;
   nlohmann::json body;
   std::stop_source stop;
+  std::atomic<bool> cancelled_by_user{false};  // cancel() rather than stop()
 
   std::mutex mu;
   Progress progress;                      // guarded by mu
@@ -210,9 +213,11 @@ class Engine::Impl {
   void emit(JobEvent::Type type, const JobInfo& info) {
     if (observers_.empty()) return;
     const JobEvent ev{type, info};
-    for (auto& [id, obs] : observers_) {
+    // A copy of the list: an observer may subscribe or unsubscribe from inside its call.
+    const auto observers = observers_;
+    for (const auto& [id, obs] : observers) {
       try {
-        obs(ev);
+        (*obs)(ev);
       } catch (const std::exception& e) {
         log_->warn("job observer {} threw: {}", id, e.what());
       } catch (...) {
@@ -367,18 +372,52 @@ class Engine::Impl {
     if (a.type->traits.exclusive) --exclusive_running_;
     --running_by_type_[a.type];
     for (const auto& lock : a.type->traits.locks) --locks_held_[lock];
-    store_->finish(a.info);
+    if (out.status == JobStatus::cancelled && !accepting_ && !run->cancelled_by_user) {
+      // stop() cancelled it, not a user: the work is unfinished, so it resumes at the next
+      // start like a job a crash interrupted.
+      interrupted_by_stop(it);
+      return;
+    }
     if (out.status == JobStatus::failed) {
       log_->error("job {} {} attempt {} failed ({}): {}", a.info.id, a.info.name, a.info.attempt,
                   to_string(out.kind), out.error);
     }
-    const JobInfo info = std::move(a.info);
+    // Forget the job before observers hear of it: one that pushes an equal command must get a
+    // new job, and one that cancels this id must find it finished.
+    JobInfo info = std::move(a.info);
     forget(it);
+    store_->finish(info);
     emit(out.status == JobStatus::completed   ? JobEvent::Type::completed
          : out.status == JobStatus::cancelled ? JobEvent::Type::cancelled
                                               : JobEvent::Type::failed,
          info);
     dispatch();
+  }
+
+  void interrupted_by_stop(std::unordered_map<JobId, Active>::iterator it) {
+    JobInfo info = std::move(it->second.info);
+    const bool rescue = it->second.type->traits.rescue_on_restart;
+    forget(it);
+    if (rescue) {
+      info.status = JobStatus::queued;
+      info.started_at.reset();
+      info.ended_at.reset();
+      info.duration = std::chrono::milliseconds(0);
+      info.message.clear();
+      info.error_kind = ErrorKind::none;
+      info.error.clear();
+      ++info.attempt;
+      log_->info("job {} {} was interrupted by stop(); it resumes at the next start as attempt {}",
+                 info.id, info.name, info.attempt);
+      store_->finish(info);
+      emit(JobEvent::Type::queued, info);
+    } else {
+      info.status = JobStatus::failed;
+      info.error_kind = ErrorKind::permanent;
+      info.error = info.message = "interrupted";
+      store_->finish(info);
+      emit(JobEvent::Type::failed, info);
+    }
   }
 
   void forget(std::unordered_map<JobId, Active>::iterator it) {
@@ -418,6 +457,7 @@ class Engine::Impl {
   struct Prepared {
     const CommandType* type;
     nlohmann::json body;
+    std::string body_text;  // body.dump(): the canonical text, stored and (by default) the key
     std::string key;
     PushOptions options;
   };
@@ -432,7 +472,7 @@ class Engine::Impl {
       return Error{errc::invalid_body, "body of " + type->name + " must be a JSON object, not " +
                                            std::string(body.type_name())};
     }
-    Prepared p{type, {}, {}, std::move(options)};
+    Prepared p{type, {}, {}, {}, std::move(options)};
     try {
       p.body = type->canonicalize(body.is_null() ? nlohmann::json::object() : body);
     } catch (const std::exception& e) {
@@ -448,7 +488,8 @@ class Engine::Impl {
                                static_cast<int>(*p.options.priority) >= kPriorityCount)) {
       return Error{errc::invalid_argument, "priority out of range"};
     }
-    p.key = dedup_key(*type, p.body);
+    p.body_text = p.body.dump();
+    p.key = type->traits.dedup_key ? dedup_key(*type, p.body) : type->name + '\n' + p.body_text;
     return p;
   }
 
@@ -470,7 +511,7 @@ class Engine::Impl {
             a.info.event.clear();
           }
           enqueue_ready(a);
-          store_->update_queued(a.info.id, a.info.priority, a.info.trigger);
+          store_->update_queued(a.info.id, a.info.priority, a.info.trigger, a.info.event);
           dispatch();
         }
       }
@@ -486,15 +527,15 @@ class Engine::Impl {
     info.status = JobStatus::queued;
     info.queued_at = clock_->now();
     info.attempt = 1;
-    store_->insert(info);
+    store_->insert(info, std::move(p.body_text));
     const JobId id = info.id;
     by_key_.emplace(p.key, id);
     Active& a = active_.emplace(id, Active{std::move(info), p.type, std::move(p.key), nullptr})
                     .first->second;
     enqueue_ready(a);
     set_active_count();
-    emit(JobEvent::Type::queued, a.info);
-    JobInfo out = a.info;  // copy before dispatch may change it
+    JobInfo out = a.info;  // `a` may be gone once observers ran (one may cancel it)
+    emit(JobEvent::Type::queued, out);
     dispatch();
     return PushResult{std::move(out), false};
   }
@@ -548,7 +589,7 @@ class Engine::Impl {
   std::unordered_map<std::string, int> locks_held_;
   std::int64_t queued_non_idle_ = 0;
   QueueDepth depth_;
-  std::vector<std::pair<std::uint64_t, Observer>> observers_;
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<const Observer>>> observers_;
   std::uint64_t next_observer_ = 1;
   JobId next_id_;
   bool started_ = false;
@@ -737,6 +778,7 @@ Result<JobInfo> Engine::cancel(JobId id) {
     if (it == impl_->active_.end()) return std::nullopt;
     auto& a = it->second;
     if (a.info.status == JobStatus::executing) {
+      a.run->cancelled_by_user = true;
       a.run->stop.request_stop();
       return impl_->snapshot(a);
     }
@@ -835,7 +877,7 @@ std::uint64_t Engine::subscribe(Observer observer) {
   return impl_
       ->on_strand([&] {
         const auto id = impl_->next_observer_++;
-        impl_->observers_.emplace_back(id, std::move(observer));
+        impl_->observers_.emplace_back(id, std::make_shared<const Observer>(std::move(observer)));
         return id;
       })
       .value_or(0);

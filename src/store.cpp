@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -86,6 +92,29 @@ JobInfo Store::row_to_job(SQLite::Statement& st) {
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool sync_full,
                                            std::shared_ptr<spdlog::logger> log) {
+  // One engine per store: a second one would hand out the same ids. The lock is an flock on a
+  // file beside the store, so the kernel drops it when the process dies, however it dies.
+  int lock_fd = -1;
+  if (path != ":memory:" && path.rfind("file:", 0) != 0) {
+    const std::string lock_path = path + ".lock";
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) {
+      return Error{errc::store_error, "cannot open job store " + path + ": " + lock_path + ": " +
+                                          std::strerror(errno)};
+    }
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock_fd);
+      return Error{errc::store_error, "job store " + path +
+                                          " is in use by another engine (lock held on " +
+                                          lock_path + ")"};
+    }
+  }
+  struct LockGuard {
+    int& fd;
+    ~LockGuard() {
+      if (fd >= 0) ::close(fd);
+    }
+  } lock_guard{lock_fd};
   try {
     auto db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
@@ -107,6 +136,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool sync_fu
       tx.commit();
     }
     auto store = std::unique_ptr<Store>(new Store(std::move(db), std::move(log)));
+    store->lock_fd_ = lock_fd;
+    lock_fd = -1;  // owned by the store now
     return store;
   } catch (const std::exception& e) {
     return Error{errc::store_error, "cannot open job store " + path + ": " + e.what()};
@@ -118,7 +149,15 @@ Store::Store(std::unique_ptr<SQLite::Database> db, std::shared_ptr<spdlog::logge
   prepare();
 }
 
-Store::~Store() { close(); }
+Store::~Store() {
+  close();
+  insert_.reset();
+  update_queued_.reset();
+  start_.reset();
+  progress_.reset();
+  finish_.reset();
+  db_.reset();
+}
 
 void Store::prepare() {
   insert_ = std::make_unique<SQLite::Statement>(
@@ -126,7 +165,7 @@ void Store::prepare() {
       "INSERT INTO jobs (id, name, body, priority, trigger, event, status, queued_at, attempt) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   update_queued_ = std::make_unique<SQLite::Statement>(
-      *db_, "UPDATE jobs SET priority = ?, trigger = ? WHERE id = ?");
+      *db_, "UPDATE jobs SET priority = ?, trigger = ?, event = ? WHERE id = ?");
   start_ = std::make_unique<SQLite::Statement>(
       *db_, "UPDATE jobs SET status = 1, started_at = ?, attempt = ? WHERE id = ?");
   progress_ = std::make_unique<SQLite::Statement>(
@@ -137,7 +176,7 @@ void Store::prepare() {
       *db_,
       "UPDATE jobs SET status = ?, started_at = ?, ended_at = ?, duration_ms = ?, attempt = ?, "
       "progress_current = ?, progress_total = ?, progress_message = ?, message = ?, "
-      "error_kind = ?, error = ?, priority = ?, trigger = ? WHERE id = ?");
+      "error_kind = ?, error = ?, priority = ?, trigger = ?, event = ? WHERE id = ?");
 }
 
 std::vector<JobInfo> Store::load_active() {
@@ -163,21 +202,28 @@ void Store::start_writer() {
 }
 
 void Store::enqueue(Op op) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (closing_) {
       if (op.done) op.done(false);
       return;
     }
+    // Only the first op of a batch wakes the writer: it takes everything queued at once, and a
+    // wake-up per op would cost more than the write itself.
+    wake = queue_.empty();
     queue_.push_back(std::move(op));
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
-void Store::insert(const JobInfo& job, Done done) { enqueue({Insert{job}, std::move(done)}); }
+void Store::insert(JobInfo job, std::string body_text, Done done) {
+  if (body_text.empty()) body_text = job.body.dump();
+  enqueue({Insert{std::move(job), std::move(body_text)}, std::move(done)});
+}
 
-void Store::update_queued(JobId id, Priority priority, Trigger trigger, Done done) {
-  enqueue({UpdateQueued{id, priority, trigger}, std::move(done)});
+void Store::update_queued(JobId id, Priority priority, Trigger trigger, std::string event) {
+  enqueue({UpdateQueued{id, priority, trigger, std::move(event)}, {}});
 }
 
 void Store::start(JobId id, TimePoint started_at, int attempt) {
@@ -186,13 +232,36 @@ void Store::start(JobId id, TimePoint started_at, int attempt) {
 
 void Store::progress(JobId id, const Progress& p) { enqueue({ProgressOp{id, p}, {}}); }
 
-void Store::finish(const JobInfo& job) { enqueue({Finish{job}, {}}); }
+void Store::finish(JobInfo job) { enqueue({Finish{std::move(job)}, {}}); }
 
 bool Store::read(const Reader& reader) {
   std::promise<bool> done;
   auto fut = done.get_future();
-  enqueue({Read{&reader}, [&done](bool ok) { done.set_value(ok); }});
-  return fut.get();
+  bool queued = false;
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!closing_) {
+      wake = queue_.empty();
+      queue_.push_back({Read{&reader}, [&done](bool ok) { done.set_value(ok); }});
+      queued = true;
+    }
+  }
+  if (queued) {
+    if (wake) cv_.notify_one();
+    return fut.get();
+  }
+  // Closed: once the writer thread has ended, the connection is free; read on it here so a
+  // host can still look at its jobs after stop().
+  std::lock_guard join(join_mutex_);
+  if (writer_.joinable()) writer_.join();
+  try {
+    reader(*db_);
+    return true;
+  } catch (const std::exception& e) {
+    log_->error("job store read failed: {}", e.what());
+    return false;
+  }
 }
 
 void Store::barrier() {
@@ -211,6 +280,12 @@ void Store::close() {
   cv_.notify_one();
   std::lock_guard join(join_mutex_);
   if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
+  // Nothing is written after this point, so another engine may take the store (the rest of a
+  // stopped engine can outlive stop() when a handler ignored its cancellation).
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
 }
 
 void Store::apply(const Payload& payload) {
@@ -222,7 +297,7 @@ void Store::apply(const Payload& payload) {
           const JobInfo& j = op.job;
           st.bind(1, static_cast<std::int64_t>(j.id));
           st.bind(2, j.name);
-          st.bind(3, j.body.dump());
+          st.bind(3, op.body_text);
           st.bind(4, static_cast<int>(j.priority));
           st.bind(5, static_cast<int>(j.trigger));
           st.bind(6, j.event);
@@ -235,7 +310,8 @@ void Store::apply(const Payload& payload) {
           auto& st = *update_queued_;
           st.bind(1, static_cast<int>(op.priority));
           st.bind(2, static_cast<int>(op.trigger));
-          st.bind(3, static_cast<std::int64_t>(op.id));
+          st.bind(3, op.event);
+          st.bind(4, static_cast<std::int64_t>(op.id));
           st.exec();
           st.reset();
         } else if constexpr (std::is_same_v<T, Start>) {
@@ -269,7 +345,8 @@ void Store::apply(const Payload& payload) {
           st.bind(11, j.error);
           st.bind(12, static_cast<int>(j.priority));
           st.bind(13, static_cast<int>(j.trigger));
-          st.bind(14, static_cast<std::int64_t>(j.id));
+          st.bind(14, j.event);
+          st.bind(15, static_cast<std::int64_t>(j.id));
           st.exec();
           st.reset();
         }

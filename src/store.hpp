@@ -45,7 +45,8 @@ class Store {
   using Done = std::function<void(bool committed)>;
   using Reader = std::function<void(SQLite::Database&)>;
 
-  /// Opens or creates the file, applies pragmas and migrations.
+  /// Opens or creates the file, applies pragmas and migrations. Takes an exclusive lock (an
+  /// flock on `path + ".lock"`) so two engines never share one store.
   static Result<std::unique_ptr<Store>> open(const std::string& path, bool sync_full,
                                              std::shared_ptr<spdlog::logger> log);
   ~Store();
@@ -60,21 +61,22 @@ class Store {
   void start_writer();
 
   // --- Any thread, after start_writer() ---
-  void insert(const JobInfo& job, Done done = {});
-  void update_queued(JobId id, Priority priority, Trigger trigger, Done done = {});
+  /// `body_text` is `job.body.dump()`, passed in when the caller already has it.
+  void insert(JobInfo job, std::string body_text, Done done = {});
+  void update_queued(JobId id, Priority priority, Trigger trigger, std::string event);
   void start(JobId id, TimePoint started_at, int attempt);
   void progress(JobId id, const Progress& p);
   /// Writes a terminal state (status, ended, duration, message, error, progress).
-  void finish(const JobInfo& job);
+  void finish(JobInfo job);
   /// Runs `reader` on the writer thread once every earlier op is committed; blocks until done.
-  /// Returns false when the store is closed.
+  /// After close(), runs it on the caller's thread. Returns false when the reader threw.
   bool read(const Reader& reader);
   /// Blocks until every earlier op is committed.
   void barrier();
   /// Commits what is queued and stops the writer. Later ops are dropped. Idempotent.
   void close();
 
-  /// Latest group commit: number of ops and its duration (for metrics and benchmarks).
+  /// Number of group commits so far (for metrics and benchmarks).
   std::uint64_t commits() const noexcept { return commits_.load(); }
 
   /// Reads one job row from a statement selecting `kJobColumns`.
@@ -82,8 +84,8 @@ class Store {
   static const char* const kJobColumns;
 
  private:
-  struct Insert { JobInfo job; };
-  struct UpdateQueued { JobId id; Priority priority; Trigger trigger; };
+  struct Insert { JobInfo job; std::string body_text; };
+  struct UpdateQueued { JobId id; Priority priority; Trigger trigger; std::string event; };
   struct Start { JobId id; std::int64_t started_ms; int attempt; };
   struct ProgressOp { JobId id; Progress p; };
   struct Finish { JobInfo job; };
@@ -113,6 +115,7 @@ class Store {
   bool closing_ = false;
   bool closed_ = false;
   std::thread writer_;
+  int lock_fd_ = -1;
   std::atomic<std::uint64_t> commits_{0};
 };
 

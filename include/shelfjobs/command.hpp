@@ -55,14 +55,17 @@ class IExecute {
 struct CommandTraits {
   /// Default priority of a push that names none.
   Priority priority = Priority::normal;
-  /// Runs alone: waits for running jobs to finish (new starts pause meanwhile), and nothing else
-  /// starts while it runs.
+  /// Runs alone: nothing else starts while it runs. When it is the next pick it waits for the
+  /// running jobs to finish, and jobs after it in pick order do not start meanwhile (a job of
+  /// higher priority, or older and allowed, still may). Its other rules are implied.
   bool exclusive = false;
   /// At most one job of this name runs at a time.
   bool type_exclusive = false;
   /// Named resource locks ("disk", "refresh"): two jobs sharing a lock never run together.
   std::vector<std::string> locks;
-  /// Starts only when nothing else is running and no other job is waiting to run.
+  /// Starts only when nothing is running and no job that is not idle-only is queued (a queued
+  /// job counts even if its own rules hold it back). Other idle-only jobs do not count, so two
+  /// of them run one after the other; once it runs, other jobs may start beside it.
   bool idle_only = false;
   /// A job of this type that a crashed process left running is requeued (attempt + 1) when the
   /// store is reopened. False: it is marked Failed with message "interrupted" instead.
@@ -102,6 +105,30 @@ T decode(const nlohmann::json& body) {
     return body.get<T>();
   }
 }
+
+/// The first field (dotted path) of `body` whose JSON type differs from the same field of
+/// `defaults` (the encoding of a default-constructed command); "" if none. Null defaults are
+/// optional fields and match anything.
+std::string mismatched_field(const nlohmann::json& body, const nlohmann::json& defaults);
+
+/// Decodes and re-encodes; a type error is rethrown as `std::invalid_argument` naming the field.
+template <class T>
+nlohmann::json canonicalize(const nlohmann::json& body) {
+  try {
+    return encode<T>(decode<T>(body));
+  } catch (const nlohmann::json::type_error& e) {
+    if constexpr (std::is_default_constructible_v<T>) {
+      const std::string field = mismatched_field(body, encode<T>(T{}));
+      if (!field.empty()) {
+        std::string what = e.what();
+        const auto close = what.find("] ");
+        if (what.front() == '[' && close != std::string::npos) what.erase(0, close + 2);
+        throw std::invalid_argument("field '" + field + "': " + what);
+      }
+    }
+    throw;
+  }
+}
 }  // namespace detail
 
 /// A command struct: derives from `Command` and names itself with `static kName`.
@@ -129,9 +156,7 @@ class Registry {
     CommandType type;
     type.name = std::string(T::kName);
     type.traits = std::move(traits);
-    type.canonicalize = [](const nlohmann::json& body) {
-      return detail::encode<T>(detail::decode<T>(body));
-    };
+    type.canonicalize = [](const nlohmann::json& body) { return detail::canonicalize<T>(body); };
     type.execute = [fn = std::move(fn)](const nlohmann::json& body, JobContext& ctx) {
       const T command = detail::decode<T>(body);
       fn(command, ctx);

@@ -50,7 +50,7 @@ struct EngineOptions {
   /// PRAGMA synchronous=FULL: a committed job survives power loss, not only a process crash.
   /// Default: false (NORMAL, which with WAL survives any crash of the process).
   bool sync_full = false;
-  /// Logger; default: the spdlog logger named "shelfjobs" (created if absent).
+  /// Logger; default: `spdlog::default_logger()`.
   std::shared_ptr<spdlog::logger> logger;
   /// Time source; default: the system clock.
   std::shared_ptr<Clock> clock;
@@ -141,12 +141,15 @@ class Engine {
     return push(T::kName, Registry::body_of(command), std::move(options));
   }
 
-  /// Pushes a command by name with a JSON body (an object; null means {}; a "name" member is
-  /// ignored). Errors: unknown_command, invalid_body (names the field), shutting_down,
-  /// store_error. On any error nothing is queued.
-  /// Dedup: an equal job (same dedup key) queued or running is returned with `merged = true`;
-  /// a manual push merged into a queued non-manual twin raises it to the higher priority and to
-  /// the manual trigger.
+  /// Pushes a command by name (case-insensitive) with a JSON body: an object holding the
+  /// command's fields (null means {}). Errors, each with a message naming the problem:
+  /// unknown_command; invalid_body (not an object, a missing field, a field of the wrong type);
+  /// invalid_argument (priority out of range); shutting_down. On any error nothing is queued.
+  /// Dedup: an equal job (same dedup key) queued or running is returned with `merged = true`.
+  /// A push merged into a queued twin raises it to the higher of the two priorities; a manual
+  /// push also turns it into a manual job.
+  /// Durable pushes return once the row is committed; if the store cannot commit (a full disk),
+  /// the writer retries and the push waits.
   Result<PushResult> push(std::string_view name, const nlohmann::json& body,
                           PushOptions options = {});
 
@@ -160,8 +163,9 @@ class Engine {
   /// Errors: not_found, not_cancellable (already finished).
   Result<JobInfo> cancel(JobId id);
 
-  /// The job with that id, or nullopt. Reads what is committed, with live progress for running
-  /// jobs.
+  /// The job with that id, or nullopt. A queued or running job comes from the engine's live
+  /// state (with its latest progress); a finished one from the store, after everything the
+  /// engine had queued for it is committed. Works after stop() too.
   std::optional<JobInfo> get(JobId id);
 
   /// Jobs matching `query`, newest first. Errors: invalid_argument (limit out of range),
@@ -179,8 +183,12 @@ class Engine {
 
   /// Stops: refuses new pushes, cancels the tokens of running jobs, waits for them until
   /// `deadline` has passed, then persists everything and stops the threads. Returns true when
-  /// every running job finished in time. Jobs still running are left Executing in the store and
-  /// are rescued at the next start. Idempotent; must not be called from a handler.
+  /// every running job finished in time.
+  /// A job that ends because stop() cancelled it (not a user) is unfinished work: it is stored as
+  /// queued with attempt + 1 and resumes at the next start (types that opt out of rescue are
+  /// failed "interrupted"). Jobs still running at the deadline stay Executing in the store and
+  /// are rescued at the next start. Queries still work afterwards; pushes and cancels return
+  /// shutting_down. Idempotent; must not be called from a handler or an observer.
   bool stop(std::chrono::milliseconds deadline = std::chrono::seconds(30));
 
   /// Blocks until no job is queued or running, or `timeout` passes. True when idle.

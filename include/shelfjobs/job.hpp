@@ -42,7 +42,8 @@ enum class ErrorKind : int {
   cancelled,
 };
 
-/// Lower-case names used in the store, logs and JSON ("low", "manual", "executing", "network").
+/// Lower-case names used in logs and JSON ("low", "manual", "executing", "network"). The store
+/// keeps the numeric values, which are stable.
 std::string_view to_string(Priority p) noexcept;
 std::string_view to_string(Trigger t) noexcept;
 std::string_view to_string(JobStatus s) noexcept;
@@ -79,7 +80,9 @@ struct JobInfo {
   std::chrono::milliseconds duration{0};  ///< Ended minus started, once ended.
   int attempt = 1;            ///< 1 for the first run; +1 for each rescue or retry.
   Progress progress;
-  std::string message;        ///< Result message: the completion message or last progress message.
+  /// Result message: the completion message, else the last progress message, else the error
+  /// text (failed) or "Cancelled" (cancelled).
+  std::string message;
   ErrorKind error_kind = ErrorKind::none;
   std::string error;          ///< Error text of a failed job.
 };

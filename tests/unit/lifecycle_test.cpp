@@ -215,9 +215,11 @@ TEST_CASE("queries: get, list with filters and paging, queue depth", "[lifecycle
 
 TEST_CASE("stop refuses new work, cancels running jobs and persists", "[lifecycle][stop]") {
   Fixture f;
-  auto& e = f.open(1);
+  auto& e = f.open(2);
   auto r = f.push<Step>("running");
+  auto norescue = f.push<NoRescue>("norescue");
   REQUIRE(f.rec.wait_for("start:running"));
+  REQUIRE(f.rec.wait_for("start:norescue"));
   auto q = f.push<Step>("queued");
   CHECK(e.stop(5s));
   CHECK(f.rec.contains("cancelled:running"));
@@ -225,11 +227,72 @@ TEST_CASE("stop refuses new work, cancels running jobs and persists", "[lifecycl
   REQUIRE_FALSE(after.has_value());
   CHECK(after.error().code == errc::shutting_down);
   CHECK(e.stop(1s));  // idempotent
-  // what was persisted: the running job ended Cancelled, the queued one is still queued
+
+  // A stopped engine still answers queries from its store.
+  auto stopped_view = e.get(r.id);
+  REQUIRE(stopped_view.has_value());
+  CHECK(stopped_view->status == JobStatus::queued);
+  CHECK(e.list().has_value());
+
+  // The job stop() interrupted was not cancelled by anyone: it resumes at the next start. The
+  // type that opted out of rescue is failed as interrupted. The queued one is still queued.
   f.gates.open_all();
-  auto& again = f.open(2, false);
-  CHECK(again.get(r.id)->status == JobStatus::cancelled);
+  auto& again = f.open(1, false);
+  auto resumed = again.get(r.id).value();
+  CHECK(resumed.status == JobStatus::queued);
+  CHECK(resumed.attempt == 2);
+  auto nr = again.get(norescue.id).value();
+  CHECK(nr.status == JobStatus::failed);
+  CHECK(nr.message == "interrupted");
   CHECK(again.get(q.id)->status == JobStatus::queued);
+  again.start();
+  REQUIRE(again.wait_idle(5s));
+  CHECK(again.get(r.id)->status == JobStatus::completed);
+}
+
+TEST_CASE("a job a user cancelled stays cancelled when stop() follows", "[lifecycle][stop][cancel]") {
+  Fixture f;
+  auto& e = f.open(1);
+  auto r = f.push<Step>("slow");
+  REQUIRE(f.rec.wait_for("start:slow"));
+  REQUIRE(e.cancel(r.id).has_value());
+  CHECK(e.stop(5s));
+  CHECK(e.get(r.id)->status == JobStatus::cancelled);
+}
+
+TEST_CASE("observers may push, cancel and unsubscribe from inside their call",
+          "[lifecycle][observer]") {
+  Fixture f;
+  auto& e = f.open(1);
+  f.gates.open_all();
+  std::atomic<JobId> rerun{0};
+  std::atomic<int> calls_after_unsubscribe{0};
+  std::uint64_t self = 0;
+  self = e.subscribe([&](const JobEvent& ev) {
+    const auto tag = ev.job.body.value("tag", "");
+    if (ev.type == JobEvent::Type::completed && tag == "chain" && rerun == 0) {
+      // An equal command pushed when its twin completes is a new job, not a merge.
+      auto again = e.push(Step{{}, "chain"}, {.durable = false});
+      if (again && !again->merged) rerun = again->job.id;
+    }
+    if (ev.type == JobEvent::Type::queued && tag == "doomed") (void)e.cancel(ev.job.id);
+    if (tag == "bye") {
+      if (ev.type != JobEvent::Type::queued) ++calls_after_unsubscribe;
+      e.unsubscribe(self);
+    }
+  });
+  auto first = f.push<Step>("chain");
+  REQUIRE(eventually([&] { return rerun.load() != 0; }));
+  CHECK(rerun.load() != first.id);
+  REQUIRE(f.ends(rerun.load(), JobStatus::completed));
+
+  auto doomed = e.push(Step{{}, "doomed"});
+  REQUIRE(doomed.has_value());
+  CHECK(f.ends(doomed->job.id, JobStatus::cancelled));
+
+  auto bye = f.push<Step>("bye");
+  REQUIRE(f.ends(bye.id, JobStatus::completed));
+  CHECK(calls_after_unsubscribe.load() == 0);
 }
 
 TEST_CASE("stop returns false when a handler ignores cancellation past the deadline",

@@ -121,6 +121,20 @@ TEST_CASE("a store that cannot be opened gives a clear error", "[recovery][store
     REQUIRE_FALSE(e.has_value());
     CHECK(e.error().code == errc::store_error);
   }
+  SECTION("a store another engine has open") {
+    auto first = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
+                                Registry{});
+    REQUIRE(first.has_value());
+    auto second = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
+                                 Registry{});
+    REQUIRE_FALSE(second.has_value());
+    CHECK(second.error().code == errc::store_error);
+    CHECK_THAT(second.error().message, Catch::Contains("in use"));
+    first.value().reset();  // released with the engine
+    auto third = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
+                                Registry{});
+    CHECK(third.has_value());
+  }
   SECTION("bad options") {
     auto e = Engine::create({.store_path = dir.file("j.db"), .workers = 0}, Registry{});
     REQUIRE_FALSE(e.has_value());

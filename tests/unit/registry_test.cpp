@@ -38,6 +38,7 @@ TEST_CASE("a push with an unknown name or a bad body is refused and queues nothi
   REQUIRE_FALSE(wrong_type.has_value());
   CHECK(wrong_type.error().code == errc::invalid_body);
   CHECK_THAT(wrong_type.error().message, Catch::Contains("number"));
+  CHECK_THAT(wrong_type.error().message, Catch::Contains("'authorId'"));
 
   auto not_object = e.push("RefreshAuthor", nlohmann::json::array({1, 2}));
   REQUIRE_FALSE(not_object.has_value());
@@ -122,6 +123,16 @@ TEST_CASE("a manual push merged into a queued scheduled twin raises its priority
     CHECK(manual->job.trigger == Trigger::manual);
     CHECK(e.queue_depth().queued[static_cast<int>(Priority::high)] == 1);
     CHECK(e.queue_depth().queued[static_cast<int>(Priority::low)] == 0);
+
+    // the event name of an event-triggered twin is dropped with its trigger
+    auto from_event = e.push("Step", {{"tag", "ev"}},
+                             {.trigger = Trigger::event, .event = "BookAdded"});
+    REQUIRE(from_event.has_value());
+    CHECK(from_event->job.event == "BookAdded");
+    auto manual_ev = e.push("Step", {{"tag", "ev"}});
+    REQUIRE(manual_ev.has_value());
+    CHECK(manual_ev->job.trigger == Trigger::manual);
+    CHECK(manual_ev->job.event.empty());
 
     // a later scheduled push never lowers it
     auto again = e.push("Step", {{"tag", "rss"}},
