@@ -384,9 +384,11 @@ class Engine::Impl {
     }
     // Forget the job before observers hear of it: one that pushes an equal command must get a
     // new job, and one that cancels this id must find it finished.
+    // The finish write is queued before forget() wakes wait_idle(), so a query made after
+    // wait_idle() returns sees the terminal state.
+    store_->finish(a.info);
     JobInfo info = std::move(a.info);
     forget(it);
-    store_->finish(info);
     emit(out.status == JobStatus::completed   ? JobEvent::Type::completed
          : out.status == JobStatus::cancelled ? JobEvent::Type::cancelled
                                               : JobEvent::Type::failed,
@@ -397,7 +399,6 @@ class Engine::Impl {
   void interrupted_by_stop(std::unordered_map<JobId, Active>::iterator it) {
     JobInfo info = std::move(it->second.info);
     const bool rescue = it->second.type->traits.rescue_on_restart;
-    forget(it);
     if (rescue) {
       info.status = JobStatus::queued;
       info.started_at.reset();
@@ -410,12 +411,14 @@ class Engine::Impl {
       log_->info("job {} {} was interrupted by stop(); it resumes at the next start as attempt {}",
                  info.id, info.name, info.attempt);
       store_->finish(info);
+      forget(it);
       emit(JobEvent::Type::queued, info);
     } else {
       info.status = JobStatus::failed;
       info.error_kind = ErrorKind::permanent;
       info.error = info.message = "interrupted";
       store_->finish(info);
+      forget(it);
       emit(JobEvent::Type::failed, info);
     }
   }

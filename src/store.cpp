@@ -53,11 +53,12 @@ CREATE INDEX jobs_by_name ON jobs(name, id);
 }
 
 void apply_pragmas(SQLite::Database& db, bool sync_full) {
+  // First, so that every later statement (the switch to WAL needs an exclusive lock) waits for
+  // another process's reader (a backup tool, the sqlite3 shell, a monitoring script) instead of
+  // failing with SQLITE_BUSY.
+  db.exec("PRAGMA busy_timeout=10000");
   db.exec("PRAGMA journal_mode=WAL");
   db.exec(sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  // Only this process's writer thread writes, so waiting is for other processes (a backup
-  // tool, the sqlite3 shell). Never surface SQLITE_BUSY to a job for a short wait.
-  db.exec("PRAGMA busy_timeout=10000");
   db.exec("PRAGMA temp_store=MEMORY");
 }
 

@@ -143,6 +143,24 @@ TEST_CASE("a store that cannot be opened gives a clear error", "[recovery][store
   }
 }
 
+TEST_CASE("opening waits for another process's reader instead of failing with database is locked",
+          "[recovery][store]") {
+  TempDir dir;
+  const auto path = dir.file("shared.db");
+  SQLite::Database other(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  other.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+  // A reader in rollback-journal mode holds a SHARED lock, which blocks the switch to WAL.
+  SQLite::Transaction reading(other);
+  CHECK(other.execAndGet("SELECT COUNT(*) FROM t").getInt() == 1);
+  std::thread release([&] {
+    std::this_thread::sleep_for(200ms);
+    reading.commit();
+  });
+  auto e = Engine::create({.store_path = path, .logger = quiet_logger()}, Registry{});
+  release.join();
+  REQUIRE(e.has_value());
+}
+
 TEST_CASE("the store is a WAL-mode SQLite file with every field of a job", "[store]") {
   Fixture f;
   JobId id = 0;
