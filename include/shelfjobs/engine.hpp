@@ -191,7 +191,9 @@ class Engine {
   /// shutting_down. Idempotent; must not be called from a handler or an observer.
   bool stop(std::chrono::milliseconds deadline = std::chrono::seconds(30));
 
-  /// Blocks until no job is queued or running, or `timeout` passes. True when idle.
+  /// Blocks until no job is queued or running, or `timeout` passes. True when idle. The last
+  /// state changes are then queued for the store: `get` and `list` see them; another connection
+  /// to the file sees them after the next group commit (at once after `stop`).
   bool wait_idle(std::chrono::milliseconds timeout);
 
   /// The registry the engine was created with.

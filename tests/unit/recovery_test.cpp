@@ -169,6 +169,9 @@ TEST_CASE("the store is a WAL-mode SQLite file with every field of a job", "[sto
     f.gates.open_all();
     id = f.push<Step>("done", {.priority = Priority::high}).id;
     REQUIRE(e.wait_idle(5s));
+    // wait_idle() means the last writes are queued; stop() commits them before another
+    // connection reads the file.
+    REQUIRE(e.stop(5s));
   }
   SQLite::Database conn(f.db(), SQLite::OPEN_READONLY);
   CHECK(conn.execAndGet("PRAGMA journal_mode").getString() == "wal");
