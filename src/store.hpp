@@ -85,9 +85,21 @@ class Store {
 
  private:
   struct Insert { JobInfo job; std::string body_text; };
-  struct UpdateQueued { JobId id; Priority priority; Trigger trigger; std::string event; };
-  struct Start { JobId id; std::int64_t started_ms; int attempt; };
-  struct ProgressOp { JobId id; Progress p; };
+  struct UpdateQueued {
+    JobId id = 0;
+    Priority priority = Priority::normal;
+    Trigger trigger = Trigger::manual;
+    std::string event;
+  };
+  struct Start {
+    JobId id = 0;
+    std::int64_t started_ms = 0;
+    int attempt = 1;
+  };
+  struct ProgressOp {
+    JobId id = 0;
+    Progress p;
+  };
   struct Finish { JobInfo job; };
   struct Read { const Reader* reader; };
   using Payload = std::variant<Insert, UpdateQueued, Start, ProgressOp, Finish, Read>;
