@@ -7,6 +7,10 @@
 /// Due times follow the schedule, not the end of the last run (no drift): the next due time is
 /// the first slot of the schedule after `now`, counted from the previous due time, so after a
 /// downtime an overdue task runs once, not once per missed slot.
+///
+/// With jitter, interval slots lie on a fixed grid: whole multiples, counted from the Unix epoch,
+/// of the smallest step that divides the interval and is longer than the jitter (6 min for 1 h
+/// with 5 min of jitter). That lets `next_due` tell a slot from its jitter.
 
 #include <chrono>
 #include <cstdint>
@@ -31,9 +35,11 @@ struct Schedule {
   std::chrono::seconds jitter{0};
 };
 
-/// The first due time of a new task: `now` + interval (with jitter), or the next time_of_day.
-/// Errors: invalid_argument (interval 0, time_of_day with an interval other than 24 h,
-/// time_of_day out of 0..1439 minutes, an unknown time zone).
+/// The first due time of a new task: `now` + interval (with jitter: rounded up to the grid, then
+/// jittered), or the next time_of_day.
+/// Errors: invalid_argument (interval 0, negative or over 100 years; time_of_day with an interval
+/// other than 24 h; time_of_day out of 0..1439 minutes; jitter negative or not shorter than the
+/// interval; an unknown time zone, or no `time_zone` on a system whose local zone is unknown).
 Result<TimePoint> first_due(const Schedule& s, TimePoint now, std::uint64_t seed);
 
 /// The next due time after a run that was due at `previous_due`: the first slot after `now`
