@@ -71,7 +71,7 @@ struct WebhookOptions {
   /// First retry delay; doubles each retry (a 429's Retry-After wins when longer), with jitter.
   /// Default: 1 s.
   std::chrono::milliseconds backoff{1000};
-  /// Cap on one retry delay. Default: 60 s.
+  /// Cap on one retry delay, a Retry-After included. Default: 60 s.
   std::chrono::milliseconds max_backoff{60000};
   /// Notifications waiting to be sent; beyond it the oldest is dropped (and counted).
   /// Default: 1000.

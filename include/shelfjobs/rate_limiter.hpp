@@ -64,7 +64,8 @@ class RateLimiter {
     RateLimit limit;
     TimePoint last_use{};               // time of the latest reserved use
     bool used = false;
-    std::deque<TimePoint> uses;         // reserved use times inside the window, ascending
+    std::deque<TimePoint> uses;         // reserved use times still within the window or the
+                                        // spacing of now, ascending
     TimePoint deferred_until{};
   };
   TimePoint next_free_locked(const State& s, TimePoint now) const;
