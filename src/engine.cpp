@@ -1,70 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The engine: dispatcher strand, worker pool, recovery.
-//
-// Who owns what:
-//  - `ctl_io_` runs on one thread and `strand_` on it owns every member under "strand state".
-//    Public calls post to the strand (or run inline when already on it); nothing there is
-//    locked.
-//  - Handlers run on `work_io_`, served by `workers + 1` threads: the extra one is the Critical
-//    lane. Non-critical jobs start only while fewer than `workers` non-critical jobs run, so
-//    however long the regular jobs are, a thread is free for a Critical job whose locks allow
-//    it (unless Critical jobs already fill the lane).
-//  - The store's writer thread owns the SQLite connection (see store.hpp).
-//  - `idle_mu_` guards only the counters that blocking waiters (`wait_idle`, `stop`) watch.
-//
-// Picking: queued jobs sit in per-priority, per-command-type buckets ordered by id (FIFO). Every
-// rule (exclusive, type-exclusive, locks, idle-only) is a property of the type, so when a
-// bucket's head may not start, nothing in that bucket may. A pick walks bucket heads from the
-// highest priority down, in id order: its cost grows with the number of command types that
-// have queued jobs, never with the number of queued jobs.
+// The engine's public functions, JobContext, and create() with recovery. The machinery is in
+// engine_impl.hpp.
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
-
-#include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <future>
-#include <mutex>
-#include <set>
-#include <thread>
-#include <unordered_map>
-#include <variant>
-
-#include <spdlog/spdlog.h>
-
-#include "shelfjobs/engine.hpp"
-#include "store.hpp"
+#include "engine_impl.hpp"
 
 namespace shelfjobs {
-
-namespace asio = boost::asio;
-
-namespace detail {
-
-// The shared state of one run of a handler: the worker thread writes progress, the strand
-// reads it. Everything else is set before the run is posted and then only read.
-class JobRun {
- public:
-  Engine::Impl* engine = nullptr;
-  JobId id = 0;
-  int attempt = 1;
-  std::string name;
-  Trigger trigger = Trigger::manual;
-  const CommandType* type = nullptr;
-  nlohmann::json body;
-  std::stop_source stop;
-  std::atomic<bool> cancelled_by_user{false};  // cancel() rather than stop()
-
-  std::mutex mu;
-  Progress progress;                      // guarded by mu
-  std::optional<std::string> completion;  // guarded by mu
-  std::chrono::steady_clock::time_point last_emit{};  // guarded by mu
-};
-
-}  // namespace detail
 
 std::string_view to_string(JobEvent::Type t) noexcept {
   switch (t) {
@@ -74,546 +14,11 @@ std::string_view to_string(JobEvent::Type t) noexcept {
     case JobEvent::Type::completed: return "completed";
     case JobEvent::Type::failed: return "failed";
     case JobEvent::Type::cancelled: return "cancelled";
+    case JobEvent::Type::retrying: return "retrying";
   }
   return "unknown";
 }
 
-class Engine::Impl {
- public:
-  Impl(EngineOptions options, Registry registry, std::unique_ptr<detail::Store> store,
-       std::vector<JobInfo> recovered, JobId max_id)
-      : opts_(std::move(options)),
-        registry_(std::move(registry)),
-        log_(opts_.logger),
-        clock_(opts_.clock),
-        store_(std::move(store)),
-        strand_(asio::make_strand(ctl_io_)),
-        ctl_guard_(asio::make_work_guard(ctl_io_)),
-        work_guard_(asio::make_work_guard(work_io_)),
-        next_id_(max_id + 1) {
-    for (auto& job : recovered) {
-      const CommandType* type = registry_.find(job.name);
-      Active a{std::move(job), type, {}, nullptr};
-      a.key = dedup_key(*type, a.info.body);
-      const JobId id = a.info.id;
-      by_key_.try_emplace(a.key, id);
-      auto& slot = active_.emplace(id, std::move(a)).first->second;
-      enqueue_ready(slot);
-    }
-    active_count_ = active_.size();
-    store_->start_writer();
-    ctl_thread_ = std::thread([this] { ctl_io_.run(); });
-    const int threads = opts_.workers + 1;
-    exited_ = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(threads));
-    for (int i = 0; i < threads; ++i) {
-      exited_[static_cast<std::size_t>(i)] = false;
-      workers_.emplace_back([this, i] {
-        work_io_.run();
-        exited_[static_cast<std::size_t>(i)] = true;
-      });
-    }
-  }
-
-  ~Impl() {
-    // stop() has joined or (for stuck handlers) detached every thread; see Engine::~Engine.
-  }
-
-  static std::string dedup_key(const CommandType& type, const nlohmann::json& body) {
-    if (type.traits.dedup_key) return type.name + '\n' + type.traits.dedup_key(body);
-    // nlohmann's object keys are sorted, so dump() is canonical: equal bodies dump equal, lists
-    // keep their order and null is a value like any other.
-    return type.name + '\n' + body.dump();
-  }
-
-  // Runs `f` on the strand and returns its result; inline when already on the strand.
-  // Returns nullopt (without running `f`) once stop() has closed the strand.
-  template <class F, class R = std::invoke_result_t<F&>,
-            class Out = std::conditional_t<std::is_void_v<R>, std::monostate, R>>
-  std::optional<Out> on_strand(F&& f) {
-    if (strand_.running_in_this_thread()) {
-      if constexpr (std::is_void_v<R>) {
-        f();
-        return std::optional<std::monostate>{};
-      } else {
-        return f();
-      }
-    }
-    {
-      std::lock_guard lock(gate_mu_);
-      if (gate_closed_) return std::nullopt;
-      ++inflight_;
-    }
-    struct Leave {
-      Impl* self;
-      ~Leave() {
-        {
-          std::lock_guard lock(self->gate_mu_);
-          --self->inflight_;
-        }
-        self->gate_cv_.notify_all();
-      }
-    } leave{this};
-    std::packaged_task<R()> task(std::forward<F>(f));
-    auto fut = task.get_future();
-    asio::post(strand_, [&task] { task(); });
-    if constexpr (std::is_void_v<R>) {
-      fut.get();
-      return std::optional<std::monostate>{};
-    } else {
-      return fut.get();
-    }
-  }
-
-  // Refuses later on_strand calls and waits for those in flight, so the strand thread can end.
-  void close_gate() {
-    std::unique_lock lock(gate_mu_);
-    gate_closed_ = true;
-    gate_cv_.wait(lock, [this] { return inflight_ == 0; });
-  }
-
-  // ---------------------------------------------------------------- strand state
-  struct Active {
-    JobInfo info;
-    const CommandType* type;
-    std::string key;
-    std::shared_ptr<detail::JobRun> run;  // set while executing
-  };
-
-  static std::size_t idx(Priority p) { return static_cast<std::size_t>(p); }
-
-  void enqueue_ready(Active& a) {
-    const auto p = idx(a.info.priority);
-    auto& bucket = buckets_[p][a.type];
-    const bool was_empty = bucket.empty();
-    const JobId old_head = was_empty ? 0 : *bucket.begin();
-    bucket.insert(a.info.id);
-    if (was_empty || a.info.id < old_head) {
-      if (!was_empty) heads_[p].erase({old_head, a.type});
-      heads_[p].insert({a.info.id, a.type});
-    }
-    ++depth_.queued[p];
-    if (!a.type->traits.idle_only) ++queued_non_idle_;
-  }
-
-  void remove_ready(Active& a) {
-    const auto p = idx(a.info.priority);
-    auto it = buckets_[p].find(a.type);
-    auto& bucket = it->second;
-    const bool was_head = *bucket.begin() == a.info.id;
-    bucket.erase(a.info.id);
-    if (was_head) {
-      heads_[p].erase({a.info.id, a.type});
-      if (!bucket.empty()) heads_[p].insert({*bucket.begin(), a.type});
-    }
-    if (bucket.empty()) buckets_[p].erase(it);
-    --depth_.queued[p];
-    if (!a.type->traits.idle_only) --queued_non_idle_;
-  }
-
-  void emit(JobEvent::Type type, const JobInfo& info) {
-    if (observers_.empty()) return;
-    const JobEvent ev{type, info};
-    // A copy of the list: an observer may subscribe or unsubscribe from inside its call.
-    const auto observers = observers_;
-    for (const auto& [id, obs] : observers) {
-      try {
-        (*obs)(ev);
-      } catch (const std::exception& e) {
-        log_->warn("job observer {} threw: {}", id, e.what());
-      } catch (...) {
-        log_->warn("job observer {} threw", id);
-      }
-    }
-  }
-
-  void set_active_count() {
-    {
-      std::lock_guard lock(idle_mu_);
-      active_count_ = active_.size();
-      running_count_ = static_cast<std::size_t>(running_total_);
-    }
-    idle_cv_.notify_all();
-  }
-
-  // May a non-exclusive job of `type` start now?
-  bool allowed(const CommandType* type) {
-    const auto& t = type->traits;
-    if (t.type_exclusive) {
-      auto it = running_by_type_.find(type);
-      if (it != running_by_type_.end() && it->second > 0) return false;
-    }
-    for (const auto& lock : t.locks) {
-      auto it = locks_held_.find(lock);
-      if (it != locks_held_.end() && it->second > 0) return false;
-    }
-    if (t.idle_only && (running_total_ > 0 || queued_non_idle_ > 0)) return false;
-    return true;
-  }
-
-  void dispatch() {
-    if (!started_ || !accepting_) return;
-    const int regular = opts_.workers;
-    for (;;) {
-      if (exclusive_running_ > 0) return;  // nothing starts beside an exclusive job
-      if (running_total_ >= regular + 1) return;  // every thread, the lane included, is busy
-      // Non-critical jobs may use only `regular` threads, so one stays free for Critical work.
-      const bool regular_free = running_total_ - critical_running_ < regular;
-      Active* pick = nullptr;
-      for (int p = kPriorityCount - 1; p >= 0 && !pick; --p) {
-        if (!regular_free && p != static_cast<int>(Priority::critical)) break;
-        for (const auto& [head, type] : heads_[static_cast<std::size_t>(p)]) {
-          if (type->traits.exclusive) {
-            // The exclusive job is next: it waits for running jobs, and new starts pause
-            // until they are done, so it is not overtaken indefinitely.
-            if (running_total_ > 0) return;
-            pick = &active_.at(head);
-            break;
-          }
-          if (allowed(type)) {
-            pick = &active_.at(head);
-            break;
-          }
-        }
-      }
-      if (!pick) return;
-      start_job(*pick);
-    }
-  }
-
-  void start_job(Active& a) {
-    remove_ready(a);
-    a.info.status = JobStatus::executing;
-    a.info.started_at = clock_->now();
-    ++running_total_;
-    if (a.info.priority == Priority::critical) ++critical_running_;
-    ++depth_.running[idx(a.info.priority)];
-    if (a.type->traits.exclusive) ++exclusive_running_;
-    ++running_by_type_[a.type];
-    for (const auto& lock : a.type->traits.locks) ++locks_held_[lock];
-    store_->start(a.info.id, *a.info.started_at, a.info.attempt);
-
-    auto run = std::make_shared<detail::JobRun>();
-    run->engine = this;
-    run->id = a.info.id;
-    run->attempt = a.info.attempt;
-    run->name = a.info.name;
-    run->trigger = a.info.trigger;
-    run->type = a.type;
-    run->body = a.info.body;
-    run->progress = a.info.progress;
-    a.run = run;
-    set_active_count();
-    emit(JobEvent::Type::started, a.info);
-    asio::post(work_io_, [this, run] { execute(run); });
-  }
-
-  struct Outcome {
-    JobStatus status = JobStatus::completed;
-    ErrorKind kind = ErrorKind::none;
-    std::string error;
-  };
-
-  // Runs on: a worker thread. Nothing thrown by a handler leaves this function.
-  void execute(const std::shared_ptr<detail::JobRun>& run) {
-    Outcome out;
-    try {
-      JobContext ctx(*run);
-      run->type->execute(run->body, ctx);
-      if (run->stop.stop_requested()) out.status = JobStatus::cancelled;
-    } catch (const JobError& e) {
-      if (e.kind() == ErrorKind::cancelled || run->stop.stop_requested()) {
-        out.status = JobStatus::cancelled;
-      } else {
-        out = {JobStatus::failed, e.kind(), e.what()};
-      }
-    } catch (const std::exception& e) {
-      out = run->stop.stop_requested()
-                ? Outcome{JobStatus::cancelled, ErrorKind::none, {}}
-                : Outcome{JobStatus::failed, ErrorKind::permanent, e.what()};
-    } catch (...) {
-      out = run->stop.stop_requested()
-                ? Outcome{JobStatus::cancelled, ErrorKind::none, {}}
-                : Outcome{JobStatus::failed, ErrorKind::permanent, "unknown exception"};
-    }
-    if (out.status == JobStatus::failed && out.error.empty()) out.error = "failed";
-    asio::post(strand_, [this, run, out = std::move(out)] { on_finished(run, out); });
-  }
-
-  // Runs on: the strand.
-  void on_finished(const std::shared_ptr<detail::JobRun>& run, const Outcome& out) {
-    auto it = active_.find(run->id);
-    if (it == active_.end() || it->second.run != run) return;
-    Active& a = it->second;
-    std::optional<std::string> completion;
-    {
-      std::lock_guard lock(run->mu);
-      a.info.progress = run->progress;
-      completion = run->completion;
-    }
-    a.info.status = out.status;
-    a.info.ended_at = clock_->now();
-    a.info.duration = std::max(std::chrono::milliseconds(0),
-                               std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   *a.info.ended_at - *a.info.started_at));
-    a.info.error_kind = out.kind;
-    a.info.error = out.error;
-    if (completion && !completion->empty()) {
-      a.info.message = *completion;
-    } else if (!a.info.progress.message.empty()) {
-      a.info.message = a.info.progress.message;
-    } else if (out.status == JobStatus::failed) {
-      a.info.message = out.error;
-    } else if (out.status == JobStatus::cancelled) {
-      a.info.message = "Cancelled";
-    }
-    --running_total_;
-    if (a.info.priority == Priority::critical) --critical_running_;
-    --depth_.running[idx(a.info.priority)];
-    if (a.type->traits.exclusive) --exclusive_running_;
-    --running_by_type_[a.type];
-    for (const auto& lock : a.type->traits.locks) --locks_held_[lock];
-    if (out.status == JobStatus::cancelled && !accepting_ && !run->cancelled_by_user) {
-      // stop() cancelled it, not a user: the work is unfinished, so it resumes at the next
-      // start like a job a crash interrupted.
-      interrupted_by_stop(it);
-      return;
-    }
-    if (out.status == JobStatus::failed) {
-      log_->error("job {} {} attempt {} failed ({}): {}", a.info.id, a.info.name, a.info.attempt,
-                  to_string(out.kind), out.error);
-    }
-    // Forget the job before observers hear of it: one that pushes an equal command must get a
-    // new job, and one that cancels this id must find it finished.
-    // The finish write is queued before forget() wakes wait_idle(), so a query made after
-    // wait_idle() returns sees the terminal state.
-    store_->finish(a.info);
-    JobInfo info = std::move(a.info);
-    forget(it);
-    emit(out.status == JobStatus::completed   ? JobEvent::Type::completed
-         : out.status == JobStatus::cancelled ? JobEvent::Type::cancelled
-                                              : JobEvent::Type::failed,
-         info);
-    dispatch();
-  }
-
-  void interrupted_by_stop(std::unordered_map<JobId, Active>::iterator it) {
-    JobInfo info = std::move(it->second.info);
-    const bool rescue = it->second.type->traits.rescue_on_restart;
-    if (rescue) {
-      info.status = JobStatus::queued;
-      info.started_at.reset();
-      info.ended_at.reset();
-      info.duration = std::chrono::milliseconds(0);
-      info.message.clear();
-      info.error_kind = ErrorKind::none;
-      info.error.clear();
-      ++info.attempt;
-      log_->info("job {} {} was interrupted by stop(); it resumes at the next start as attempt {}",
-                 info.id, info.name, info.attempt);
-      store_->finish(info);
-      forget(it);
-      emit(JobEvent::Type::queued, info);
-    } else {
-      info.status = JobStatus::failed;
-      info.error_kind = ErrorKind::permanent;
-      info.error = info.message = "interrupted";
-      store_->finish(info);
-      forget(it);
-      emit(JobEvent::Type::failed, info);
-    }
-  }
-
-  void forget(std::unordered_map<JobId, Active>::iterator it) {
-    auto k = by_key_.find(it->second.key);
-    if (k != by_key_.end() && k->second == it->first) by_key_.erase(k);
-    active_.erase(it);
-    set_active_count();
-  }
-
-  // Runs on: the strand. Progress posted by a worker, at most every progress_interval.
-  void on_progress(JobId id, const Progress& p) {
-    auto it = active_.find(id);
-    if (it == active_.end() || it->second.info.status != JobStatus::executing) return;
-    it->second.info.progress = p;
-    store_->progress(id, p);
-    emit(JobEvent::Type::progress, it->second.info);
-  }
-
-  // Runs on: a worker thread.
-  void report(detail::JobRun& run, std::optional<std::int64_t> current,
-              std::optional<std::int64_t> total, std::string message) {
-    const auto now = std::chrono::steady_clock::now();
-    Progress copy;
-    {
-      std::lock_guard lock(run.mu);
-      if (current) run.progress.current = *current;
-      if (total) run.progress.total = *total;
-      run.progress.message = std::move(message);
-      if (now - run.last_emit < opts_.progress_interval) return;
-      run.last_emit = now;
-      copy = run.progress;
-    }
-    asio::post(strand_, [this, id = run.id, copy = std::move(copy)] { on_progress(id, copy); });
-  }
-
-  // ---------------------------------------------------------------- public operations
-  struct Prepared {
-    const CommandType* type;
-    nlohmann::json body;
-    std::string body_text;  // body.dump(): the canonical text, stored and (by default) the key
-    std::string key;
-    PushOptions options;
-  };
-
-  Result<Prepared> prepare(std::string_view name, const nlohmann::json& body,
-                           PushOptions options) {
-    const CommandType* type = registry_.find(name);
-    if (!type) {
-      return Error{errc::unknown_command, "unknown command '" + std::string(name) + "'"};
-    }
-    if (!body.is_null() && !body.is_object()) {
-      return Error{errc::invalid_body, "body of " + type->name + " must be a JSON object, not " +
-                                           std::string(body.type_name())};
-    }
-    Prepared p{type, {}, {}, {}, std::move(options)};
-    try {
-      p.body = type->canonicalize(body.is_null() ? nlohmann::json::object() : body);
-    } catch (const std::exception& e) {
-      std::string what = e.what();
-      // nlohmann prefixes "[json.exception.type_error.302] "; the rest names the field.
-      if (!what.empty() && what.front() == '[') {
-        auto close = what.find("] ");
-        if (close != std::string::npos) what.erase(0, close + 2);
-      }
-      return Error{errc::invalid_body, "body of " + type->name + " does not decode: " + what};
-    }
-    if (p.options.priority && (static_cast<int>(*p.options.priority) < 0 ||
-                               static_cast<int>(*p.options.priority) >= kPriorityCount)) {
-      return Error{errc::invalid_argument, "priority out of range"};
-    }
-    p.body_text = p.body.dump();
-    p.key = type->traits.dedup_key ? dedup_key(*type, p.body) : type->name + '\n' + p.body_text;
-    return p;
-  }
-
-  // Runs on: the strand.
-  Result<PushResult> push_on_strand(Prepared& p) {
-    if (!accepting_) return Error{errc::shutting_down, "the engine is stopping"};
-    const Priority wanted = p.options.priority.value_or(p.type->traits.priority);
-    if (auto k = by_key_.find(p.key); k != by_key_.end()) {
-      Active& a = active_.at(k->second);
-      if (a.info.status == JobStatus::queued) {
-        const Priority raised = std::max(a.info.priority, wanted);
-        const bool to_manual =
-            p.options.trigger == Trigger::manual && a.info.trigger != Trigger::manual;
-        if (raised != a.info.priority || to_manual) {
-          remove_ready(a);
-          a.info.priority = raised;
-          if (to_manual) {
-            a.info.trigger = Trigger::manual;
-            a.info.event.clear();
-          }
-          enqueue_ready(a);
-          store_->update_queued(a.info.id, a.info.priority, a.info.trigger, a.info.event);
-          dispatch();
-        }
-      }
-      return PushResult{snapshot(active_.at(k->second)), true};
-    }
-    JobInfo info;
-    info.id = next_id_++;
-    info.name = p.type->name;
-    info.body = std::move(p.body);
-    info.priority = wanted;
-    info.trigger = p.options.trigger;
-    info.event = p.options.event;
-    info.status = JobStatus::queued;
-    info.queued_at = clock_->now();
-    info.attempt = 1;
-    store_->insert(info, std::move(p.body_text));
-    const JobId id = info.id;
-    by_key_.emplace(p.key, id);
-    Active& a = active_.emplace(id, Active{std::move(info), p.type, std::move(p.key), nullptr})
-                    .first->second;
-    enqueue_ready(a);
-    set_active_count();
-    JobInfo out = a.info;  // `a` may be gone once observers ran (one may cancel it)
-    emit(JobEvent::Type::queued, out);
-    dispatch();
-    return PushResult{std::move(out), false};
-  }
-
-  JobInfo snapshot(const Active& a) const {
-    JobInfo info = a.info;
-    if (a.run) {
-      std::lock_guard lock(a.run->mu);
-      info.progress = a.run->progress;
-    }
-    return info;
-  }
-
-  std::optional<JobInfo> read_job(JobId id) {
-    std::optional<JobInfo> out;
-    const bool ok = store_->read([&](SQLite::Database& db) {
-      SQLite::Statement st(db, std::string("SELECT ") + detail::Store::kJobColumns +
-                                   " FROM jobs WHERE id = ?");
-      st.bind(1, static_cast<std::int64_t>(id));
-      if (st.executeStep()) out = detail::Store::row_to_job(st);
-    });
-    if (!ok) return std::nullopt;
-    return out;
-  }
-
-  // ---------------------------------------------------------------- config and state
-  EngineOptions opts_;
-  Registry registry_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::shared_ptr<Clock> clock_;
-  std::unique_ptr<detail::Store> store_;
-
-  asio::io_context ctl_io_{1};
-  asio::strand<asio::io_context::executor_type> strand_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> ctl_guard_;
-  std::thread ctl_thread_;
-  asio::io_context work_io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
-  std::vector<std::thread> workers_;
-  std::unique_ptr<std::atomic<bool>[]> exited_;
-
-  // strand state
-  std::unordered_map<JobId, Active> active_;
-  std::unordered_map<std::string, JobId> by_key_;
-  std::unordered_map<const CommandType*, std::set<JobId>> buckets_[kPriorityCount];
-  std::set<std::pair<JobId, const CommandType*>> heads_[kPriorityCount];
-  int running_total_ = 0;
-  int exclusive_running_ = 0;
-  int critical_running_ = 0;
-  std::unordered_map<const CommandType*, int> running_by_type_;
-  std::unordered_map<std::string, int> locks_held_;
-  std::int64_t queued_non_idle_ = 0;
-  QueueDepth depth_;
-  std::vector<std::pair<std::uint64_t, std::shared_ptr<const Observer>>> observers_;
-  std::uint64_t next_observer_ = 1;
-  JobId next_id_;
-  bool started_ = false;
-  bool accepting_ = true;
-
-  // watched by blocking waiters
-  std::mutex idle_mu_;
-  std::condition_variable idle_cv_;
-  std::size_t active_count_ = 0;   // guarded by idle_mu_
-  std::size_t running_count_ = 0;  // guarded by idle_mu_
-
-  std::mutex gate_mu_;
-  std::condition_variable gate_cv_;
-  int inflight_ = 0;          // guarded by gate_mu_
-  bool gate_closed_ = false;  // guarded by gate_mu_
-
-  std::mutex stop_mu_;
-  bool stopped_ = false;  // guarded by stop_mu_
-  bool stop_result_ = true;
-  bool leaked_ = false;  // a handler outlived stop(): threads detached, Impl must stay alive
-};
 
 // ------------------------------------------------------------------ JobContext
 
@@ -650,6 +55,13 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
   }
   if (!options.logger) options.logger = spdlog::default_logger();
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
+  if (!options.notifier) options.notifier = std::make_shared<LogNotifier>(options.logger);
+  if (!options.rate_limiter) options.rate_limiter = std::make_shared<RateLimiter>(options.clock);
+  if (options.timeout_grace.count() < 0 || options.aging_period.count() < 0 ||
+      options.idle_max_deferral.count() < 0) {
+    return Error{errc::invalid_argument,
+                 "timeout_grace, aging_period and idle_max_deferral must not be negative"};
+  }
 
   auto opened = detail::Store::open(options.store_path, options.sync_full, options.logger);
   if (!opened) return opened.error();
@@ -702,13 +114,20 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
     return Error{errc::store_error, std::string("cannot recover jobs: ") + e.what()};
   }
   JobId max_id = 0;
+  std::vector<detail::TaskRow> task_rows;
+  std::vector<detail::TypeHistory> history;
+  std::vector<detail::RunSample> samples;
   try {
     max_id = store->max_id();
+    task_rows = store->load_tasks();
+    history = store->load_history();
+    samples = store->load_samples(options.clock->now() - options.health_window);
   } catch (const std::exception& e) {
-    return Error{errc::store_error, std::string("cannot read job ids: ") + e.what()};
+    return Error{errc::store_error, std::string("cannot read the job store: ") + e.what()};
   }
   auto impl = std::make_shared<Impl>(std::move(options), std::move(registry), std::move(store),
-                                     std::move(keep), max_id);
+                                     std::move(keep), max_id, std::move(task_rows),
+                                     std::move(history), std::move(samples));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -785,11 +204,13 @@ Result<JobInfo> Engine::cancel(JobId id) {
       a.run->stop.request_stop();
       return impl_->snapshot(a);
     }
-    impl_->remove_ready(a);
+    impl_->unplace(a);
     a.info.status = JobStatus::cancelled;
     a.info.ended_at = impl_->clock_->now();
     a.info.message = "Cancelled";
     impl_->store_->finish(a.info);
+    if (!a.info.task.empty()) impl_->task_finished(a.info);
+    impl_->record_finish(a.info);
     JobInfo info = std::move(a.info);
     impl_->forget(it);
     impl_->emit(JobEvent::Type::cancelled, info);
@@ -894,6 +315,190 @@ void Engine::unsubscribe(std::uint64_t id) {
   });
 }
 
+nlohmann::json to_json(const TaskInfo& t) {
+  auto time = [](const std::optional<TimePoint>& v) {
+    return v ? nlohmann::json(format_time(*v)) : nlohmann::json(nullptr);
+  };
+  return {
+      {"name", t.name},
+      {"command", t.command},
+      {"intervalSeconds", t.interval.count()},
+      {"timeOfDay", t.time_of_day ? nlohmann::json(t.time_of_day->count()) : nlohmann::json(nullptr)},
+      {"lastStart", time(t.last_start)},
+      {"lastFinish", time(t.last_finish)},
+      {"lastStatus", t.last_status ? nlohmann::json(to_string(*t.last_status)) : nlohmann::json(nullptr)},
+      {"lastMessage", t.last_message},
+      {"lastDurationMs", t.last_duration ? nlohmann::json(t.last_duration->count()) : nlohmann::json(nullptr)},
+      {"nextDue", time(t.next_due)},
+      {"running", t.running},
+      {"lastJob", t.last_job ? nlohmann::json(*t.last_job) : nlohmann::json(nullptr)},
+  };
+}
+
+namespace {
+bool range_set(const IntervalRange& r) { return r.max.count() > 0; }
+}  // namespace
+
+Status Engine::add_task(TaskSpec spec) {
+  if (spec.name.empty()) return Error{errc::invalid_argument, "a task needs a name"};
+  if (spec.command.empty()) spec.command = spec.name;
+  if (range_set(spec.range)) {
+    auto valid = validate_interval(spec.name, spec.schedule.interval, spec.range);
+    if (!valid) return valid.error();
+  } else if (spec.schedule.interval.count() < 0) {
+    return Error{errc::invalid_argument, spec.name + ": interval must not be negative"};
+  }
+  // Validate the command, body and schedule now, so a bad task is refused at registration.
+  auto prepared = impl_->prepare(spec.command, spec.body, {});
+  if (!prepared) return prepared.error();
+  spec.command = prepared->type->name;
+  spec.body = prepared->body;
+  const TimePoint now = impl_->clock_->now();
+  if (spec.schedule.interval.count() > 0) {
+    auto due = first_due(spec.schedule, now, Impl::seed_of(spec.name));
+    if (!due) return Error{errc::invalid_argument, spec.name + ": " + due.error().message};
+  }
+  auto r = impl_->on_strand([&]() -> Status {
+    auto& im = *impl_;
+    Impl::Task t;
+    t.seed = Impl::seed_of(spec.name);
+    if (auto stored = im.stored_tasks_.find(spec.name); stored != im.stored_tasks_.end()) {
+      t.row = stored->second;
+    } else if (auto existing = im.tasks_.find(spec.name); existing != im.tasks_.end()) {
+      t.row = existing->second.row;
+      t.running = existing->second.running;
+    }
+    const bool changed = !Impl::same_schedule(spec.schedule, t.row) || !t.row.next_due;
+    t.row.name = spec.name;
+    t.row.command = spec.command;
+    t.row.body = spec.body.dump();
+    Impl::schedule_to_row(spec.schedule, t.row);
+    t.spec = std::move(spec);
+    if (changed) {
+      auto ok = im.reschedule(t, now);
+      if (!ok) return ok;
+    }
+    im.stored_tasks_.erase(t.spec.name);
+    auto& slot = im.tasks_[t.spec.name];
+    const std::uint64_t gen = slot.gen;
+    slot = std::move(t);
+    slot.gen = gen;
+    im.save(slot);
+    im.arm_task(slot);
+    return Ok{};
+  });
+  if (!r) return Error{errc::shutting_down, "the engine is stopped"};
+  return *r;
+}
+
+Status Engine::set_task_interval(std::string_view name, std::chrono::seconds interval) {
+  auto r = impl_->on_strand([&]() -> Status {
+    auto& im = *impl_;
+    auto it = im.tasks_.find(std::string(name));
+    if (it == im.tasks_.end()) return Error{errc::not_found, "no task named " + std::string(name)};
+    Impl::Task& t = it->second;
+    if (range_set(t.spec.range)) {
+      auto valid = validate_interval(t.spec.name, interval, t.spec.range);
+      if (!valid) return valid;
+    } else if (interval.count() < 0) {
+      return Error{errc::invalid_argument, t.spec.name + ": interval must not be negative"};
+    }
+    Schedule s = t.spec.schedule;
+    s.interval = interval;
+    Impl::Task probe = t;
+    probe.spec.schedule = s;
+    auto ok = im.reschedule(probe, im.clock_->now());
+    if (!ok) return ok;
+    t.spec.schedule = s;
+    Impl::schedule_to_row(s, t.row);
+    t.row.next_due = probe.row.next_due;
+    im.save(t);
+    im.arm_task(t);
+    return Ok{};
+  });
+  if (!r) return Error{errc::shutting_down, "the engine is stopped"};
+  return *r;
+}
+
+Result<PushResult> Engine::run_task_now(std::string_view name) {
+  auto r = impl_->on_strand([&]() -> Result<PushResult> {
+    auto& im = *impl_;
+    auto it = im.tasks_.find(std::string(name));
+    if (it == im.tasks_.end()) return Error{errc::not_found, "no task named " + std::string(name)};
+    Impl::Task& t = it->second;
+    auto pushed = im.push_task(t, Trigger::manual);
+    if (!pushed) return pushed;
+    // A manual run counts as the task's run: the schedule starts again from now.
+    if (t.spec.schedule.interval.count() > 0) {
+      const TimePoint now = im.clock_->now();
+      auto next = next_due(t.spec.schedule, now, now, t.seed);
+      if (next) t.row.next_due = *next;
+    }
+    im.save(t);
+    im.arm_task(t);
+    return pushed;
+  });
+  if (!r) return kStopped;
+  if (*r) impl_->store_->barrier();
+  return std::move(*r);
+}
+
+std::vector<TaskInfo> Engine::tasks() {
+  return impl_
+      ->on_strand([&] {
+        std::vector<TaskInfo> out;
+        for (const auto& [name, t] : impl_->tasks_) out.push_back(impl_->task_info(t));
+        return out;
+      })
+      .value_or(std::vector<TaskInfo>{});
+}
+
+Status Engine::push_debounced(PushRequest request, std::chrono::milliseconds window) {
+  auto prepared = impl_->prepare(request.name, request.body, std::move(request.options));
+  if (!prepared) return prepared.error();
+  auto r = impl_->on_strand([&]() -> Status {
+    auto& im = *impl_;
+    if (!im.accepting_) return Error{errc::shutting_down, "the engine is stopping"};
+    const TimePoint deadline = im.clock_->now() + window;
+    const std::string key = prepared->key;
+    auto& slot = im.debounced_[key];
+    slot.prepared = std::move(*prepared);
+    slot.deadline = deadline;
+    im.add_timer(deadline, [&im, key] { im.on_debounce(key); });
+    return Ok{};
+  });
+  if (!r) return Error{errc::shutting_down, "the engine is stopped"};
+  return *r;
+}
+
+HealthSnapshot Engine::health() {
+  auto snap = impl_->on_strand([&] { return impl_->health_snapshot(); });
+  HealthSnapshot h = snap ? std::move(*snap) : HealthSnapshot{};
+  h.workers = impl_->opts_.workers;
+  auto& st = *impl_->store_;
+  h.store.commits = st.commits();
+  h.store.write_errors = st.write_errors();
+  h.store.last_commit_latency = st.last_commit_latency();
+  h.store.max_commit_latency = st.max_commit_latency();
+  std::error_code ec;
+  if (st.path() != ":memory:") {
+    h.store.file_bytes = std::filesystem::file_size(st.path(), ec);
+    if (ec) h.store.file_bytes = 0;
+    h.store.wal_bytes = std::filesystem::file_size(st.path() + "-wal", ec);
+    if (ec) h.store.wal_bytes = 0;
+  }
+  return h;
+}
+
+Result<std::int64_t> Engine::prune() {
+  const auto& r = impl_->opts_.retention;
+  std::optional<TimePoint> cutoff;
+  if (r.max_age.count() > 0) cutoff = impl_->clock_->now() - r.max_age;
+  auto removed = impl_->store_->prune(cutoff, r.max_rows);
+  if (!removed) return Error{errc::store_error, "pruning the job store failed (see the log)"};
+  return *removed;
+}
+
 bool Engine::wait_idle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->idle_mu_);
   return impl_->idle_cv_.wait_for(lock, timeout, [this] { return impl_->active_count_ == 0; });
@@ -904,8 +509,11 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   std::unique_lock stop_lock(im.stop_mu_);
   if (im.stopped_) return im.stop_result_;
   const auto until = std::chrono::steady_clock::now() + deadline;
+  im.clock_->remove_listener(im.clock_listener_);
   im.on_strand([&] {
     im.accepting_ = false;
+    im.wake_timer_.cancel();  // the control thread may end once nothing is posted
+    im.timers_.clear();
     for (auto& [id, a] : im.active_)
       if (a.run) a.run->stop.request_stop();
   });

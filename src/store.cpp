@@ -48,6 +48,35 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_status ON jobs(status, id);
 CREATE INDEX jobs_by_name ON jobs(name, id);
 )sql",
+      // 2: retries and delayed jobs, scheduled tasks, per-type history that outlives pruning.
+      R"sql(
+ALTER TABLE jobs ADD COLUMN not_before INTEGER;
+ALTER TABLE jobs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN task TEXT NOT NULL DEFAULT '';
+CREATE TABLE scheduled_tasks (
+  name             TEXT PRIMARY KEY,
+  command          TEXT    NOT NULL,
+  body             TEXT    NOT NULL,
+  interval_s       INTEGER NOT NULL,
+  time_of_day_min  INTEGER,
+  time_zone        TEXT    NOT NULL DEFAULT '',
+  jitter_s         INTEGER NOT NULL DEFAULT 0,
+  next_due         INTEGER,
+  last_start       INTEGER,
+  last_finish      INTEGER,
+  last_status      INTEGER,
+  last_message     TEXT    NOT NULL DEFAULT '',
+  last_duration_ms INTEGER,
+  last_job         INTEGER
+);
+CREATE TABLE job_stats (
+  name              TEXT PRIMARY KEY,
+  completed         INTEGER NOT NULL DEFAULT 0,
+  failed            INTEGER NOT NULL DEFAULT 0,
+  cancelled         INTEGER NOT NULL DEFAULT 0,
+  duration_ms_total INTEGER NOT NULL DEFAULT 0
+);
+)sql",
   };
   return migrations;
 }
@@ -65,7 +94,7 @@ void apply_pragmas(SQLite::Database& db, bool sync_full) {
 const char* const Store::kJobColumns =
     "id, name, body, priority, trigger, event, status, queued_at, started_at, ended_at, "
     "duration_ms, attempt, progress_current, progress_total, progress_message, message, "
-    "error_kind, error";
+    "error_kind, error, not_before, max_attempts, task";
 
 JobInfo Store::row_to_job(SQLite::Statement& st) {
   JobInfo j;
@@ -88,6 +117,9 @@ JobInfo Store::row_to_job(SQLite::Statement& st) {
   j.message = st.getColumn(15).getString();
   j.error_kind = static_cast<ErrorKind>(st.getColumn(16).getInt());
   j.error = st.getColumn(17).getString();
+  if (!st.getColumn(18).isNull()) j.not_before = from_ms(st.getColumn(18).getInt64());
+  j.max_attempts = st.getColumn(19).getInt();
+  j.task = st.getColumn(20).getString();
   return j;
 }
 
@@ -138,6 +170,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool sync_fu
     }
     auto store = std::unique_ptr<Store>(new Store(std::move(db), std::move(log)));
     store->lock_fd_ = lock_fd;
+    store->path_ = path;
     lock_fd = -1;  // owned by the store now
     return store;
   } catch (const std::exception& e) {
@@ -157,14 +190,15 @@ Store::~Store() {
   start_.reset();
   progress_.reset();
   finish_.reset();
+  save_task_.reset();
   db_.reset();
 }
 
 void Store::prepare() {
   insert_ = std::make_unique<SQLite::Statement>(
       *db_,
-      "INSERT INTO jobs (id, name, body, priority, trigger, event, status, queued_at, attempt) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO jobs (id, name, body, priority, trigger, event, status, queued_at, attempt, "
+      "not_before, task) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   update_queued_ = std::make_unique<SQLite::Statement>(
       *db_, "UPDATE jobs SET priority = ?, trigger = ?, event = ? WHERE id = ?");
   start_ = std::make_unique<SQLite::Statement>(
@@ -173,11 +207,17 @@ void Store::prepare() {
       *db_,
       "UPDATE jobs SET progress_current = ?, progress_total = ?, progress_message = ? "
       "WHERE id = ?");
+  save_task_ = std::make_unique<SQLite::Statement>(
+      *db_,
+      "INSERT OR REPLACE INTO scheduled_tasks (name, command, body, interval_s, "
+      "time_of_day_min, time_zone, jitter_s, next_due, last_start, last_finish, last_status, "
+      "last_message, last_duration_ms, last_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   finish_ = std::make_unique<SQLite::Statement>(
       *db_,
       "UPDATE jobs SET status = ?, started_at = ?, ended_at = ?, duration_ms = ?, attempt = ?, "
       "progress_current = ?, progress_total = ?, progress_message = ?, message = ?, "
-      "error_kind = ?, error = ?, priority = ?, trigger = ?, event = ? WHERE id = ?");
+      "error_kind = ?, error = ?, priority = ?, trigger = ?, event = ?, not_before = ?, "
+      "max_attempts = ?, task = ? WHERE id = ?");
 }
 
 std::vector<JobInfo> Store::load_active() {
@@ -197,6 +237,145 @@ void Store::write_now(const std::vector<JobInfo>& rows) {
   for (const auto& j : rows) apply(Finish{j});
   tx.commit();
 }
+
+std::vector<TaskRow> Store::load_tasks() {
+  std::vector<TaskRow> out;
+  SQLite::Statement st(*db_,
+                       "SELECT name, command, body, interval_s, time_of_day_min, time_zone, "
+                       "jitter_s, next_due, last_start, last_finish, last_status, last_message, "
+                       "last_duration_ms, last_job FROM scheduled_tasks ORDER BY name");
+  auto opt_time = [&](int c) -> std::optional<TimePoint> {
+    if (st.getColumn(c).isNull()) return std::nullopt;
+    return from_ms(st.getColumn(c).getInt64());
+  };
+  while (st.executeStep()) {
+    TaskRow t;
+    t.name = st.getColumn(0).getString();
+    t.command = st.getColumn(1).getString();
+    t.body = st.getColumn(2).getString();
+    t.interval_s = st.getColumn(3).getInt64();
+    if (!st.getColumn(4).isNull()) t.time_of_day_min = st.getColumn(4).getInt64();
+    t.time_zone = st.getColumn(5).getString();
+    t.jitter_s = st.getColumn(6).getInt64();
+    t.next_due = opt_time(7);
+    t.last_start = opt_time(8);
+    t.last_finish = opt_time(9);
+    if (!st.getColumn(10).isNull()) t.last_status = static_cast<JobStatus>(st.getColumn(10).getInt());
+    t.last_message = st.getColumn(11).getString();
+    if (!st.getColumn(12).isNull()) t.last_duration_ms = st.getColumn(12).getInt64();
+    if (!st.getColumn(13).isNull()) t.last_job = st.getColumn(13).getInt64();
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<TypeHistory> Store::load_history() {
+  std::map<std::string, TypeHistory> by_name;
+  {
+    SQLite::Statement st(*db_, "SELECT name, completed, failed, cancelled FROM job_stats");
+    while (st.executeStep()) {
+      auto& h = by_name[st.getColumn(0).getString()];
+      h.completed += st.getColumn(1).getInt64();
+      h.failed += st.getColumn(2).getInt64();
+      h.cancelled += st.getColumn(3).getInt64();
+    }
+  }
+  {
+    SQLite::Statement st(*db_,
+                         "SELECT name, SUM(status = 2), SUM(status = 3), SUM(status = 4), "
+                         "MAX(started_at) FROM jobs GROUP BY name");
+    while (st.executeStep()) {
+      auto& h = by_name[st.getColumn(0).getString()];
+      h.completed += st.getColumn(1).getInt64();
+      h.failed += st.getColumn(2).getInt64();
+      h.cancelled += st.getColumn(3).getInt64();
+      if (!st.getColumn(4).isNull()) h.last_start = from_ms(st.getColumn(4).getInt64());
+    }
+  }
+  {
+    // The latest finished run of each type (SQLite returns the row of MAX() for bare columns).
+    SQLite::Statement st(*db_,
+                         "SELECT name, MAX(ended_at), status FROM jobs WHERE status IN (2, 3, 4) "
+                         "AND ended_at IS NOT NULL GROUP BY name");
+    while (st.executeStep()) {
+      auto& h = by_name[st.getColumn(0).getString()];
+      h.last_finish = from_ms(st.getColumn(1).getInt64());
+      h.last_status = static_cast<JobStatus>(st.getColumn(2).getInt());
+    }
+  }
+  std::vector<TypeHistory> out;
+  for (auto& [name, h] : by_name) {
+    h.name = name;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+std::vector<RunSample> Store::load_samples(TimePoint since) {
+  std::vector<RunSample> out;
+  SQLite::Statement st(*db_,
+                       "SELECT name, status, ended_at, COALESCE(duration_ms, 0) FROM jobs "
+                       "WHERE status IN (2, 3, 4) AND ended_at >= ? ORDER BY ended_at");
+  st.bind(1, to_ms(since));
+  while (st.executeStep()) {
+    out.push_back({st.getColumn(0).getString(), static_cast<JobStatus>(st.getColumn(1).getInt()),
+                   from_ms(st.getColumn(2).getInt64()), st.getColumn(3).getInt64()});
+  }
+  return out;
+}
+
+namespace {
+std::int64_t prune_in(SQLite::Database& db, std::optional<TimePoint> cutoff, std::int64_t max_rows) {
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY)");
+  db.exec("DELETE FROM prune_ids");
+  if (cutoff) {
+    SQLite::Statement st(db,
+                         "INSERT OR IGNORE INTO prune_ids SELECT id FROM jobs "
+                         "WHERE status IN (2, 3, 4) AND ended_at < ?");
+    st.bind(1, to_ms(*cutoff));
+    st.exec();
+  }
+  if (max_rows > 0) {
+    SQLite::Statement st(db,
+                         "INSERT OR IGNORE INTO prune_ids SELECT id FROM jobs "
+                         "WHERE status IN (2, 3, 4) ORDER BY id DESC LIMIT -1 OFFSET ?");
+    st.bind(1, max_rows);
+    st.exec();
+  }
+  // The counts move to job_stats in the same transaction, so health never loses a run.
+  db.exec(
+      "INSERT INTO job_stats (name, completed, failed, cancelled, duration_ms_total) "
+      "SELECT name, SUM(status = 2), SUM(status = 3), SUM(status = 4), "
+      "COALESCE(SUM(duration_ms), 0) FROM jobs WHERE id IN (SELECT id FROM prune_ids) "
+      "GROUP BY name "
+      "ON CONFLICT(name) DO UPDATE SET completed = completed + excluded.completed, "
+      "failed = failed + excluded.failed, cancelled = cancelled + excluded.cancelled, "
+      "duration_ms_total = duration_ms_total + excluded.duration_ms_total");
+  const std::int64_t removed = db.exec("DELETE FROM jobs WHERE id IN (SELECT id FROM prune_ids)");
+  db.exec("DELETE FROM prune_ids");
+  tx.commit();
+  return removed;
+}
+}  // namespace
+
+std::optional<std::int64_t> Store::prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) {
+  std::optional<std::int64_t> removed;
+  read([&](SQLite::Database& db) { removed = prune_in(db, cutoff, max_rows); });
+  return removed;
+}
+
+void Store::prune_async(std::optional<TimePoint> cutoff, std::int64_t max_rows,
+                        std::function<void(std::optional<std::int64_t>)> done) {
+  auto result = std::make_shared<std::optional<std::int64_t>>();
+  auto reader = std::make_shared<const Reader>([result, cutoff, max_rows](SQLite::Database& db) {
+    *result = prune_in(db, cutoff, max_rows);
+  });
+  enqueue({Read{reader.get(), reader},
+           [result, done = std::move(done)](bool ok) { done(ok ? *result : std::nullopt); }});
+}
+
+void Store::save_task(TaskRow row) { enqueue({SaveTask{std::move(row)}, {}}); }
 
 void Store::start_writer() {
   writer_ = std::thread([this] { run(); });
@@ -244,7 +423,7 @@ bool Store::read(const Reader& reader) {
     std::lock_guard lock(mutex_);
     if (!closing_) {
       wake = queue_.empty();
-      queue_.push_back({Read{&reader}, [&done](bool ok) { done.set_value(ok); }});
+      queue_.push_back({Read{&reader, nullptr}, [&done](bool ok) { done.set_value(ok); }});
       queued = true;
     }
   }
@@ -305,6 +484,8 @@ void Store::apply(const Payload& payload) {
           st.bind(7, static_cast<int>(j.status));
           st.bind(8, to_ms(j.queued_at));
           st.bind(9, j.attempt);
+          if (j.not_before) st.bind(10, to_ms(*j.not_before)); else st.bind(10);
+          st.bind(11, j.task);
           st.exec();
           st.reset();
         } else if constexpr (std::is_same_v<T, UpdateQueued>) {
@@ -330,6 +511,28 @@ void Store::apply(const Payload& payload) {
           st.bind(4, static_cast<std::int64_t>(op.id));
           st.exec();
           st.reset();
+        } else if constexpr (std::is_same_v<T, SaveTask>) {
+          auto& st = *save_task_;
+          const TaskRow& t = op.row;
+          auto bind_time = [&](int i, const std::optional<TimePoint>& v) {
+            if (v) st.bind(i, to_ms(*v)); else st.bind(i);
+          };
+          st.bind(1, t.name);
+          st.bind(2, t.command);
+          st.bind(3, t.body);
+          st.bind(4, t.interval_s);
+          if (t.time_of_day_min) st.bind(5, *t.time_of_day_min); else st.bind(5);
+          st.bind(6, t.time_zone);
+          st.bind(7, t.jitter_s);
+          bind_time(8, t.next_due);
+          bind_time(9, t.last_start);
+          bind_time(10, t.last_finish);
+          if (t.last_status) st.bind(11, static_cast<int>(*t.last_status)); else st.bind(11);
+          st.bind(12, t.last_message);
+          if (t.last_duration_ms) st.bind(13, *t.last_duration_ms); else st.bind(13);
+          if (t.last_job) st.bind(14, static_cast<std::int64_t>(*t.last_job)); else st.bind(14);
+          st.exec();
+          st.reset();
         } else if constexpr (std::is_same_v<T, Finish>) {
           auto& st = *finish_;
           const JobInfo& j = op.job;
@@ -347,7 +550,10 @@ void Store::apply(const Payload& payload) {
           st.bind(12, static_cast<int>(j.priority));
           st.bind(13, static_cast<int>(j.trigger));
           st.bind(14, j.event);
-          st.bind(15, static_cast<std::int64_t>(j.id));
+          if (j.not_before) st.bind(15, to_ms(*j.not_before)); else st.bind(15);
+          st.bind(16, j.max_attempts);
+          st.bind(17, j.task);
+          st.bind(18, static_cast<std::int64_t>(j.id));
           st.exec();
           st.reset();
         }
@@ -363,14 +569,21 @@ void Store::commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t en
   auto backoff = std::chrono::milliseconds(50);
   for (int attempt = 1;; ++attempt) {
     try {
+      const auto t0 = std::chrono::steady_clock::now();
       SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
       for (std::size_t i = begin; i < end; ++i) apply(ops[i].payload);
       tx.commit();
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+      last_commit_us_.store(us, std::memory_order_relaxed);
+      if (us > max_commit_us_.load(std::memory_order_relaxed)) max_commit_us_.store(us);
       commits_.fetch_add(1, std::memory_order_relaxed);
       break;
     } catch (const std::exception& e) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
       for (auto* st : {insert_.get(), update_queued_.get(), start_.get(), progress_.get(),
-                       finish_.get()}) {
+                       finish_.get(), save_task_.get()}) {
         try {
           st->reset();
         } catch (...) {

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,6 +42,39 @@ const std::vector<std::string>& schema_migrations();
 /// Pragmas applied to every connection of the store (and by the benchmark's references).
 void apply_pragmas(SQLite::Database& db, bool sync_full);
 
+/// A scheduled task's row.
+struct TaskRow {
+  std::string name;
+  std::string command;
+  std::string body;  // JSON text
+  std::int64_t interval_s = 0;
+  std::optional<std::int64_t> time_of_day_min;
+  std::string time_zone;
+  std::int64_t jitter_s = 0;
+  std::optional<TimePoint> next_due;
+  std::optional<TimePoint> last_start;
+  std::optional<TimePoint> last_finish;
+  std::optional<JobStatus> last_status;
+  std::string last_message;
+  std::optional<std::int64_t> last_duration_ms;
+  std::optional<JobId> last_job;
+};
+
+/// Per-type history for health, as stored (job_stats holds what pruning removed).
+struct TypeHistory {
+  std::string name;
+  std::int64_t completed = 0, failed = 0, cancelled = 0;
+  std::optional<TimePoint> last_start, last_finish;
+  std::optional<JobStatus> last_status;
+};
+/// One finished run, for recent figures.
+struct RunSample {
+  std::string name;
+  JobStatus status = JobStatus::completed;
+  TimePoint ended{};
+  std::int64_t duration_ms = 0;
+};
+
 class Store {
  public:
   using Done = std::function<void(bool committed)>;
@@ -58,6 +93,11 @@ class Store {
   /// Writes rows directly in one transaction (used by recovery).
   void write_now(const std::vector<JobInfo>& rows);
 
+  std::vector<TaskRow> load_tasks();
+  std::vector<TypeHistory> load_history();
+  /// Finished runs that ended at or after `since`, oldest first.
+  std::vector<RunSample> load_samples(TimePoint since);
+
   void start_writer();
 
   // --- Any thread, after start_writer() ---
@@ -68,6 +108,8 @@ class Store {
   void progress(JobId id, const Progress& p);
   /// Writes a terminal state (status, ended, duration, message, error, progress).
   void finish(JobInfo job);
+  /// Inserts or replaces a scheduled task's row.
+  void save_task(TaskRow row);
   /// Runs `reader` on the writer thread once every earlier op is committed; blocks until done.
   /// After close(), runs it on the caller's thread. Returns false when the reader threw.
   bool read(const Reader& reader);
@@ -78,6 +120,23 @@ class Store {
 
   /// Number of group commits so far (for metrics and benchmarks).
   std::uint64_t commits() const noexcept { return commits_.load(); }
+  /// Failed commit attempts so far (each was retried).
+  std::uint64_t write_errors() const noexcept { return write_errors_.load(); }
+  std::chrono::microseconds last_commit_latency() const noexcept {
+    return std::chrono::microseconds(last_commit_us_.load());
+  }
+  std::chrono::microseconds max_commit_latency() const noexcept {
+    return std::chrono::microseconds(max_commit_us_.load());
+  }
+  const std::string& path() const noexcept { return path_; }
+
+  /// Deletes finished jobs that ended before `cutoff` and, beyond the newest `max_rows`
+  /// finished ones, the oldest; adds their counts to job_stats in the same transaction.
+  /// Returns the number of rows deleted, or nullopt if the store failed.
+  std::optional<std::int64_t> prune(std::optional<TimePoint> cutoff, std::int64_t max_rows);
+  /// `prune` on the writer thread without waiting; `done` gets the result there.
+  void prune_async(std::optional<TimePoint> cutoff, std::int64_t max_rows,
+                   std::function<void(std::optional<std::int64_t>)> done);
 
   /// Reads one job row from a statement selecting `kJobColumns`.
   static JobInfo row_to_job(SQLite::Statement& st);
@@ -101,8 +160,12 @@ class Store {
     Progress p;
   };
   struct Finish { JobInfo job; };
-  struct Read { const Reader* reader; };
-  using Payload = std::variant<Insert, UpdateQueued, Start, ProgressOp, Finish, Read>;
+  struct Read {
+    const Reader* reader;
+    std::shared_ptr<const Reader> owned;  // set for asynchronous reads
+  };
+  struct SaveTask { TaskRow row; };
+  using Payload = std::variant<Insert, UpdateQueued, Start, ProgressOp, Finish, Read, SaveTask>;
   struct Op {
     Payload payload;
     Done done;
@@ -118,7 +181,8 @@ class Store {
 
   std::unique_ptr<SQLite::Database> db_;
   std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<SQLite::Statement> insert_, update_queued_, start_, progress_, finish_;
+  std::unique_ptr<SQLite::Statement> insert_, update_queued_, start_, progress_, finish_,
+      save_task_;
 
   std::mutex mutex_;
   std::mutex join_mutex_;
@@ -129,6 +193,10 @@ class Store {
   std::thread writer_;
   int lock_fd_ = -1;
   std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<std::int64_t> last_commit_us_{0};
+  std::atomic<std::int64_t> max_commit_us_{0};
+  std::string path_;
 };
 
 }  // namespace shelfjobs::detail

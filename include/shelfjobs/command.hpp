@@ -22,8 +22,10 @@
 
 #include <concepts>
 #include <functional>
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -51,6 +53,36 @@ class IExecute {
   virtual void execute(const T& command, JobContext& ctx) = 0;
 };
 
+/// When a failed job runs again. Retries are persisted queued jobs that may not start before
+/// their time; the job's message says "attempt 2 of 4, next try at ...".
+struct RetryPolicy {
+  /// Retries (not counting the first run) per failure kind. permanent and cancelled never retry.
+  int network = 3;
+  int filesystem = 1;
+  int database = 0;
+  int timeout = 0;
+  /// Delay before retry n is base_delay * 2^(n-1), capped at max_delay, then a random part of
+  /// up to half of it is taken off (jitter, so that retries of many jobs spread out).
+  std::chrono::milliseconds base_delay{std::chrono::seconds(30)};
+  std::chrono::milliseconds max_delay{std::chrono::minutes(30)};
+  /// A rate_limited failure waits until its retry-after time without spending an attempt;
+  /// one wait is at most this long, and a job that has waited this long in all fails.
+  std::chrono::milliseconds max_rate_limit_wait{std::chrono::hours(6)};
+  /// Used when a rate_limited failure carries no retry-after time.
+  std::chrono::milliseconds default_rate_limit_wait{std::chrono::minutes(1)};
+
+  /// Retries allowed for a kind (0 for permanent, cancelled, none).
+  int retries_for(ErrorKind kind) const noexcept {
+    switch (kind) {
+      case ErrorKind::network: return network;
+      case ErrorKind::filesystem: return filesystem;
+      case ErrorKind::database: return database;
+      case ErrorKind::timeout: return timeout;
+      default: return 0;
+    }
+  }
+};
+
 /// How the dispatcher treats every job of one command type.
 struct CommandTraits {
   /// Default priority of a push that names none.
@@ -73,6 +105,17 @@ struct CommandTraits {
   /// Dedup key of a canonical body. Default: name + canonical JSON body. Pushing a job whose key
   /// equals that of a queued or running job returns the existing job.
   std::function<std::string(const nlohmann::json& body)> dedup_key;
+  /// Retry policy of this type; default: EngineOptions::retry.
+  std::optional<RetryPolicy> retry;
+  /// 0: none. Otherwise the token is cancelled at the deadline; a handler still running after
+  /// EngineOptions::timeout_grace more is abandoned: the job fails with kind timeout, its locks
+  /// are released and the pool gets a new thread in place of the stuck one.
+  std::chrono::milliseconds timeout{0};
+  /// A key of the engine's RateLimiter ("indexer:3"): a job starts only when the key allows a
+  /// use, and uses it. Jobs waiting for their key do not hold back other jobs.
+  std::string rate_key;
+  /// At most this many jobs of the type run at once; 0: no cap.
+  int max_concurrent = 0;
 };
 
 /// A registered command type, erased. Produced by `Registry::add`.

@@ -5,6 +5,7 @@
 /// throws to fail with a kind.
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -18,13 +19,25 @@ namespace shelfjobs {
 /// Throw from a handler to fail the job with a kind (network, filesystem, ...). Any other
 /// exception fails the job with kind `permanent` and the exception's text.
 /// Throwing `JobError(ErrorKind::cancelled, ...)` ends the job Cancelled rather than Failed.
+/// Exceptions map to kinds as well: std::filesystem::filesystem_error and std::system_error from
+/// the system category are `filesystem`, SQLite errors are `database`, anything else is
+/// `permanent`. The kind decides retries (see RetryPolicy).
 class JobError : public std::runtime_error {
  public:
   JobError(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  /// A rate-limited failure: the job waits until `retry_after` (bounded by
+  /// RetryPolicy::max_rate_limit_wait) without spending an attempt.
+  static JobError rate_limited(TimePoint retry_after, const std::string& what) {
+    JobError e(ErrorKind::rate_limited, what);
+    e.retry_after_ = retry_after;
+    return e;
+  }
   ErrorKind kind() const noexcept { return kind_; }
+  const std::optional<TimePoint>& retry_after() const noexcept { return retry_after_; }
 
  private:
   ErrorKind kind_;
+  std::optional<TimePoint> retry_after_;
 };
 
 namespace detail {

@@ -34,7 +34,11 @@
 #include "shelfjobs/clock.hpp"
 #include "shelfjobs/command.hpp"
 #include "shelfjobs/error.hpp"
+#include "shelfjobs/health.hpp"
 #include "shelfjobs/job.hpp"
+#include "shelfjobs/notifier.hpp"
+#include "shelfjobs/rate_limiter.hpp"
+#include "shelfjobs/schedule.hpp"
 
 namespace shelfjobs {
 
@@ -54,6 +58,28 @@ struct EngineOptions {
   std::shared_ptr<spdlog::logger> logger;
   /// Time source; default: the system clock.
   std::shared_ptr<Clock> clock;
+  /// Retry policy of types that set none. Default: network 3 retries, filesystem 1, database 0.
+  RetryPolicy retry;
+  /// How long a handler may run on after its timeout cancelled its token before it is
+  /// abandoned. Default: 10 s.
+  std::chrono::milliseconds timeout_grace{std::chrono::seconds(10)};
+  /// Starvation: a low or normal job queued (ready to run) longer than this rises one priority
+  /// level, and again after each further period, up to high. 0: never. Default: 1 h.
+  std::chrono::milliseconds aging_period{std::chrono::hours(1)};
+  /// An idle-only job starts even if the queue never empties once it has waited this long.
+  /// Default: 6 h.
+  std::chrono::milliseconds idle_max_deferral{std::chrono::hours(6)};
+  /// Receives final failures (and later alerts). Default: a LogNotifier on `logger`.
+  std::shared_ptr<Notifier> notifier;
+  /// The limiter behind CommandTraits::rate_key; share it with adapters so jobs and requests
+  /// count against the same limits. Default: a new one on `clock`.
+  std::shared_ptr<RateLimiter> rate_limiter;
+  /// The window of the recent counts and failure rates in `health()`. Default: 24 h.
+  std::chrono::milliseconds health_window{std::chrono::hours(24)};
+  /// Alert rules (raised alerts go to `notifier` and into `health()`).
+  AlertOptions alerts;
+  /// Pruning of finished jobs.
+  RetentionOptions retention;
 };
 
 /// How one push is made.
@@ -66,6 +92,10 @@ struct PushOptions {
   /// True: return once the job's row is committed. False: return once it is queued in memory
   /// (the row follows in the next group commit).
   bool durable = true;
+  /// The job does not start before this time.
+  std::optional<TimePoint> not_before;
+  /// The scheduled task this push runs (set by the scheduler and by run_task_now).
+  std::string task;
 };
 
 /// One command for `push_many`.
@@ -97,9 +127,11 @@ struct JobPage {
   JobId next_before_id = 0;
 };
 
-/// Jobs waiting (queued) and running, per priority, indexed by `static_cast<int>(Priority)`.
+/// Jobs waiting (queued: ready to run; delayed: queued but not before a later time) and
+/// running, per priority, indexed by `static_cast<int>(Priority)`.
 struct QueueDepth {
   std::int64_t queued[kPriorityCount] = {};
+  std::int64_t delayed[kPriorityCount] = {};
   std::int64_t running[kPriorityCount] = {};
   std::int64_t total_queued() const noexcept {
     std::int64_t n = 0;
@@ -110,11 +142,47 @@ struct QueueDepth {
 
 /// A lifecycle event, sent to observers.
 struct JobEvent {
-  enum class Type { queued, started, progress, completed, failed, cancelled };
+  /// `retrying`: the job failed and is queued again for a later attempt (see JobInfo::not_before).
+  enum class Type { queued, started, progress, completed, failed, cancelled, retrying };
   Type type;
   JobInfo job;
 };
 std::string_view to_string(JobEvent::Type t) noexcept;
+
+/// A scheduled task: a command pushed on a schedule (trigger `scheduled`). Its row (interval,
+/// last start and finish, last result, next due) is persisted, so the schedule survives
+/// restarts; after a downtime an overdue task runs once.
+struct TaskSpec {
+  /// Unique task name ("RssSync"); what `run_task_now` and `set_task_interval` take.
+  std::string name;
+  /// The registered command it pushes. Default: `name`.
+  std::string command;
+  /// The command's body.
+  nlohmann::json body = nlohmann::json::object();
+  /// Interval (0: disabled), optional pinned local time of day, zone and jitter.
+  Schedule schedule;
+  /// The intervals `set_task_interval` (and this spec) may use. Unset (max 0): any interval.
+  IntervalRange range;
+  /// Priority of its jobs. Default: the command type's.
+  std::optional<Priority> priority;
+};
+
+/// A task as `tasks()` reports it.
+struct TaskInfo {
+  std::string name;
+  std::string command;
+  std::chrono::seconds interval{0};
+  std::optional<std::chrono::minutes> time_of_day;
+  std::optional<TimePoint> last_start;
+  std::optional<TimePoint> last_finish;
+  std::optional<JobStatus> last_status;  ///< completed, failed or cancelled
+  std::string last_message;
+  std::optional<std::chrono::milliseconds> last_duration;
+  std::optional<TimePoint> next_due;  ///< unset when disabled
+  bool running = false;               ///< a job of this task is executing now
+  std::optional<JobId> last_job;
+};
+nlohmann::json to_json(const TaskInfo& t);
 
 using Observer = std::function<void(const JobEvent&)>;
 
@@ -174,6 +242,38 @@ class Engine {
 
   /// Queued and running jobs per priority (from memory; no store access).
   QueueDepth queue_depth();
+
+  /// Adds (or updates) a scheduled task. A task already in the store keeps its history and its
+  /// next due time unless its schedule changed. May be called before or after `start`.
+  /// Errors: unknown_command, invalid_body, invalid_argument (an interval outside `range`,
+  /// naming the task and the range; a bad time of day or zone).
+  Status add_task(TaskSpec spec);
+
+  /// Sets a task's interval (0 disables it), validated against its range; on error the old
+  /// value stays. The next due time follows the new interval from the last run.
+  /// Errors: not_found, invalid_argument.
+  Status set_task_interval(std::string_view name, std::chrono::seconds interval);
+
+  /// Runs a task at once (a manual job). It counts as the task's run: its result becomes the
+  /// task's last result and the next due time is one interval after now (pinned times keep
+  /// their time of day). Errors: not_found, shutting_down.
+  Result<PushResult> run_task_now(std::string_view name);
+
+  /// Every task, by name.
+  std::vector<TaskInfo> tasks();
+
+  /// Pushes `request` once `window` has passed without another debounced push of an equal
+  /// command (same name and canonical body): a burst of equal requests becomes one job. The
+  /// request is validated now. Errors: as `push`.
+  Status push_debounced(PushRequest request, std::chrono::milliseconds window);
+
+  /// Figures per command type, per priority and of the store, and the open alerts.
+  HealthSnapshot health();
+
+  /// Prunes finished jobs now by the retention options (also runs every
+  /// `retention.interval`). Their counts stay in health. Returns the number of rows removed.
+  /// Errors: shutting_down, store_error.
+  Result<std::int64_t> prune();
 
   /// Adds an observer. It runs on the dispatcher strand, in event order, and must not block or
   /// call blocking engine functions (push with durable = true, get, list, stop). Returns an id for

@@ -84,7 +84,14 @@ struct JobInfo {
   /// text (failed) or "Cancelled" (cancelled).
   std::string message;
   ErrorKind error_kind = ErrorKind::none;
-  std::string error;          ///< Error text of a failed job.
+  std::string error;          ///< Error text of a failed job (or of the last failed attempt).
+  /// A queued job does not start before this time (a delayed push or a retry).
+  std::optional<TimePoint> not_before;
+  /// Runs this job may take in all under its retry policy (1 + retries for the last failure's
+  /// kind; 1 before any failure).
+  int max_attempts = 1;
+  /// The scheduled task that pushed it (or that a "run now" ran), else empty.
+  std::string task;
 };
 
 /// `JobInfo` as JSON (times as ISO 8601 UTC strings, enums as their lower-case names).

@@ -72,7 +72,9 @@ TEST_CASE("progress is throttled for observers and the last message becomes the 
 
 TEST_CASE("a throwing handler fails its job and never stops a worker", "[lifecycle][errors]") {
   TempDir dir;
-  auto e = Engine::create({.store_path = dir.file("j.db"), .workers = 1, .logger = quiet_logger()},
+  // No retries here: network failures would otherwise wait for their next attempt.
+  auto e = Engine::create({.store_path = dir.file("j.db"), .workers = 1, .logger = quiet_logger(),
+                           .retry = RetryPolicy{.network = 0}},
                           counting_registry())
                .value();
   e->start();

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// What a host sees of the engine's health: a snapshot of figures and the open alerts, the
+/// options of the alert rules, and the retention of finished jobs.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shelfjobs/job.hpp"
+
+namespace shelfjobs {
+
+/// Figures of one command type. Counts cover all time (pruned jobs included); `recent_*` cover
+/// EngineOptions::health_window; durations cover the last 100 finished runs.
+struct TypeHealth {
+  std::string name;
+  std::optional<TimePoint> last_start;
+  std::optional<TimePoint> last_finish;
+  std::optional<JobStatus> last_status;
+  std::int64_t completed = 0;
+  std::int64_t failed = 0;
+  std::int64_t cancelled = 0;
+  std::int64_t recent_completed = 0;
+  std::int64_t recent_failed = 0;
+  /// recent_failed / (recent_completed + recent_failed); 0 without runs.
+  double recent_failure_rate = 0.0;
+  std::chrono::milliseconds avg_duration{0};
+  std::chrono::milliseconds p95_duration{0};
+  int running = 0;
+};
+
+/// Queue figures of one priority.
+struct PriorityHealth {
+  Priority priority = Priority::normal;
+  std::int64_t queued = 0;   ///< ready to run
+  std::int64_t delayed = 0;  ///< waiting for a retry or a delayed start
+  std::int64_t running = 0;
+  /// How long the oldest ready job of this priority has waited; unset when none is queued.
+  std::optional<std::chrono::milliseconds> oldest_queued_age;
+};
+
+/// The job store's figures.
+struct StoreHealth {
+  std::uint64_t commits = 0;
+  std::uint64_t write_errors = 0;  ///< failed commits (each was retried)
+  std::chrono::microseconds last_commit_latency{0};
+  std::chrono::microseconds max_commit_latency{0};
+  std::uintmax_t file_bytes = 0;
+  std::uintmax_t wal_bytes = 0;
+};
+
+/// An open alert: raised once when its condition starts, cleared when it ends.
+struct Alert {
+  std::string rule;     ///< job_failed, long_running, backlog, disk_space, store_errors, saturation
+  std::string key;      ///< unique per condition, e.g. "job_failed:RssSync"
+  std::string message;  ///< for people
+  TimePoint raised_at{};
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct HealthSnapshot {
+  TimePoint at{};
+  int workers = 0;  ///< regular workers (the Critical lane not counted)
+  int running = 0;
+  std::vector<TypeHealth> types;            ///< by name
+  std::vector<PriorityHealth> priorities;   ///< critical first
+  StoreHealth store;
+  std::vector<Alert> alerts;                ///< by raise time
+};
+
+nlohmann::json to_json(const HealthSnapshot& h);
+nlohmann::json to_json(const Alert& a);
+
+/// The alert rules. Each can be turned off.
+struct AlertOptions {
+  /// A job failed for good: alert "job_failed:<type>", cleared when a job of that type next
+  /// completes.
+  bool job_failed = true;
+  /// A job running longer than this (0: off) ...
+  std::chrono::milliseconds long_running{std::chrono::hours(6)};
+  /// ... or longer than this many times its type's average (with 5 runs or more; 0: off).
+  double long_running_factor = 10.0;
+  /// Backlog: more ready jobs than this (0: off) ...
+  std::int64_t backlog_depth = 1000;
+  /// ... or a ready job waiting longer than this (0: off).
+  std::chrono::milliseconds backlog_age{std::chrono::hours(2)};
+  /// Folders whose free space is watched (data, library, backups), with a label each.
+  std::vector<std::pair<std::string, std::filesystem::path>> disk_paths;
+  /// Alert when a watched folder has less free space than this.
+  std::uintmax_t min_free_bytes = 1ull << 30;
+  /// A failed commit of the job store.
+  bool store_errors = true;
+  /// Every regular worker busy for longer than this (0: off).
+  std::chrono::milliseconds saturation{std::chrono::minutes(30)};
+  /// How often the conditions are checked.
+  std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
+};
+
+/// How long finished jobs stay in the store. Health keeps its per-type counts after pruning.
+struct RetentionOptions {
+  /// Finished jobs older than this are pruned (0: never by age). Default: 7 days.
+  std::chrono::milliseconds max_age{std::chrono::hours(24 * 7)};
+  /// Beyond this many finished jobs the oldest are pruned (0: no cap). Default: 100,000.
+  std::int64_t max_rows = 100000;
+  /// How often pruning runs (0: only when `Engine::prune` is called). Default: 1 h.
+  std::chrono::milliseconds interval{std::chrono::hours(1)};
+};
+
+}  // namespace shelfjobs

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// Health figures, alerts raised once and cleared, and pruning that keeps the counts.
+
+#include <catch2/catch.hpp>
+
+#include "engine_fixture.hpp"
+
+using namespace shelfjobs;
+using namespace testing;
+
+namespace {
+class Notes : public Notifier {
+ public:
+  void notify(const Notification& n) override {
+    std::lock_guard lock(mu_);
+    events_.push_back(n.event + ":" + n.details.value("key", n.job ? n.job->name : ""));
+  }
+  std::vector<std::string> events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+  std::size_t count(const std::string& e) {
+    std::lock_guard lock(mu_);
+    return static_cast<std::size_t>(std::count(events_.begin(), events_.end(), e));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+const TypeHealth& type_of(const HealthSnapshot& h, const std::string& name) {
+  for (const auto& t : h.types)
+    if (t.name == name) return t;
+  FAIL("no type " << name);
+  throw std::logic_error("unreachable");
+}
+
+bool has_alert(const HealthSnapshot& h, const std::string& key) {
+  for (const auto& a : h.alerts)
+    if (a.key == key) return true;
+  return false;
+}
+}  // namespace
+
+TEST_CASE("health counts runs per type and queue figures per priority", "[health]") {
+  Fixture f;
+  auto clock = std::make_shared<ManualClock>();
+  f.clock = clock;
+  auto notes = std::make_shared<Notes>();
+  auto created = Engine::create({.store_path = f.db(), .workers = 1, .logger = quiet_logger(),
+                                 .clock = clock, .notifier = notes},
+                                f.registry());
+  f.engine = std::move(created).value();
+  auto& e = *f.engine;
+  e.start();
+  f.gates.open_all();
+  for (const char* t : {"a", "b", "c"}) f.push<Step>(t);
+  f.push<Step>("fail1");
+  REQUIRE(e.wait_idle(5s));
+  auto h = e.health();
+  const auto& step = type_of(h, "Step");
+  CHECK(step.completed == 3);
+  CHECK(step.failed == 1);
+  CHECK(step.recent_failure_rate == Approx(0.25));
+  CHECK(step.last_status == JobStatus::failed);
+  CHECK(h.workers == 1);
+  CHECK(type_of(h, "DiskStep").completed == 0);  // registered types appear without runs
+  auto j = to_json(h);
+  CHECK(j["types"].is_array());
+  CHECK(j["store"]["commits"].get<std::uint64_t>() > 0);
+  CHECK(j["store"]["fileBytes"].get<std::uint64_t>() > 0);
+
+  SECTION("job_failed is raised once, notified, and cleared by the next success") {
+    CHECK(has_alert(h, "job_failed:Step"));
+    CHECK(notes->count("alert_raised:job_failed:Step") == 1);
+    CHECK(notes->count("job_failed:Step") == 1);
+    f.push<Step>("fail2");
+    REQUIRE(e.wait_idle(5s));
+    CHECK(notes->count("alert_raised:job_failed:Step") == 1);  // still open: not raised again
+    f.push<Step>("ok");
+    REQUIRE(e.wait_idle(5s));
+    CHECK_FALSE(has_alert(e.health(), "job_failed:Step"));
+    CHECK(notes->count("alert_cleared:job_failed:Step") == 1);
+  }
+  SECTION("queue depth and the oldest job's age per priority") {
+    Fixture g;  // a second engine whose worker stays busy
+    auto clock2 = std::make_shared<ManualClock>();
+    auto e2 = Engine::create({.store_path = g.db(), .workers = 1, .logger = quiet_logger(),
+                              .clock = clock2},
+                             g.registry())
+                  .value();
+    e2->start();
+    e2->push(Step{{}, "busy"}).value();
+    REQUIRE(g.rec.wait_for("start:busy"));
+    e2->push(Step{{}, "waiting"}, {.priority = Priority::high}).value();
+    clock2->advance(std::chrono::minutes(7));
+    auto h2 = e2->health();
+    const auto& high = h2.priorities[1];
+    CHECK(high.priority == Priority::high);
+    CHECK(high.queued == 1);
+    REQUIRE(high.oldest_queued_age.has_value());
+    CHECK(*high.oldest_queued_age == std::chrono::minutes(7));
+    CHECK(h2.priorities[2].running == 1);  // normal
+    g.gates.open_all();
+    e2->stop(5s);
+  }
+}
+
+TEST_CASE("alerts: backlog, long-running, disk space and saturation", "[health][alerts]") {
+  Fixture f;
+  auto clock = std::make_shared<ManualClock>();
+  auto notes = std::make_shared<Notes>();
+  AlertOptions alerts;
+  alerts.backlog_depth = 2;
+  alerts.backlog_age = std::chrono::hours(1);
+  alerts.long_running = std::chrono::minutes(30);
+  alerts.saturation = std::chrono::minutes(20);
+  alerts.check_interval = std::chrono::minutes(1);
+  alerts.disk_paths = {{"data", f.dir.path()}, {"missing", f.dir.path() / "nope"}};
+  alerts.min_free_bytes = 1;  // any real folder has more
+  auto created = Engine::create({.store_path = f.db(), .workers = 1, .logger = quiet_logger(),
+                                 .clock = clock, .notifier = notes, .alerts = alerts},
+                                f.registry());
+  f.engine = std::move(created).value();
+  auto& e = *f.engine;
+  e.start();
+  f.push<Step>("long");
+  REQUIRE(f.rec.wait_for("start:long"));
+  for (const char* t : {"q1", "q2", "q3"}) f.push<Step>(t);
+  clock->advance(std::chrono::minutes(31));
+  REQUIRE(eventually([&] { return has_alert(e.health(), "backlog"); }));
+  auto h = e.health();
+  CHECK(has_alert(h, "saturation"));
+  CHECK(has_alert(h, "disk_space:missing"));
+  CHECK_FALSE(has_alert(h, "disk_space:data"));
+  bool long_running = false;
+  for (const auto& a : h.alerts) long_running = long_running || a.rule == "long_running";
+  CHECK(long_running);
+  CHECK(notes->count("alert_raised:backlog") == 1);
+  clock->advance(std::chrono::minutes(1));  // checked again: still raised once
+  std::this_thread::sleep_for(20ms);
+  CHECK(notes->count("alert_raised:backlog") == 1);
+
+  f.gates.open_all();
+  REQUIRE(e.wait_idle(5s));
+  clock->advance(std::chrono::minutes(1));
+  REQUIRE(eventually([&] { return !has_alert(e.health(), "backlog"); }));
+  h = e.health();
+  CHECK_FALSE(has_alert(h, "saturation"));
+  for (const auto& a : h.alerts) CHECK(a.rule != "long_running");
+  CHECK(notes->count("alert_cleared:backlog") == 1);
+}
+
+TEST_CASE("pruning removes old finished jobs and keeps their counts", "[health][prune]") {
+  Fixture f;
+  auto clock = std::make_shared<ManualClock>();
+  RetentionOptions keep;
+  keep.max_age = std::chrono::hours(24 * 7);
+  keep.max_rows = 3;
+  keep.interval = std::chrono::milliseconds(0);  // only when asked
+  {
+    auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
+                             .retention = keep},
+                            f.registry())
+                 .value();
+    e->start();
+    f.gates.open_all();
+    for (int i = 0; i < 4; ++i) e->push(Step{{}, "old" + std::to_string(i)}).value();
+    REQUIRE(e->wait_idle(5s));
+    clock->advance(std::chrono::hours(24 * 8));
+    for (int i = 0; i < 2; ++i) e->push(Step{{}, "new" + std::to_string(i)}).value();
+    REQUIRE(e->wait_idle(5s));
+    auto removed = e->prune();
+    REQUIRE(removed.has_value());
+    CHECK(*removed == 4);  // the four older than 7 days
+    CHECK(e->list().value().jobs.size() == 2);
+    CHECK(type_of(e->health(), "Step").completed == 6);
+  }
+  // After a restart the counts come from the store: pruned runs included.
+  auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
+                           .retention = keep},
+                          f.registry())
+               .value();
+  CHECK(type_of(e->health(), "Step").completed == 6);
+  SECTION("beyond max_rows the oldest go") {
+    e->start();
+    for (int i = 0; i < 3; ++i) e->push(Step{{}, "more" + std::to_string(i)}).value();
+    REQUIRE(e->wait_idle(5s));
+    CHECK(*e->prune() == 2);
+    CHECK(e->list().value().jobs.size() == 3);
+    CHECK(type_of(e->health(), "Step").completed == 9);
+  }
+}
