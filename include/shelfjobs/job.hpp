@@ -14,7 +14,8 @@
 
 namespace shelfjobs {
 
-/// A job's id: unique within one store, increasing in push order.
+/// A job's id: unique within one store, increasing in push order, never reused (pruning keeps
+/// the highest id handed out).
 using JobId = std::int64_t;
 
 using TimePoint = std::chrono::system_clock::time_point;
