@@ -602,12 +602,12 @@ class Engine::Impl {
                                    now - *a.info.started_at));
     a.info.error_kind = out.kind;
     a.info.error = out.error;
-    if (completion && !completion->empty()) {
+    if (out.status == JobStatus::failed) {
+      a.info.message = out.error;  // what went wrong, not how far it got
+    } else if (completion && !completion->empty()) {
       a.info.message = *completion;
     } else if (!a.info.progress.message.empty()) {
       a.info.message = a.info.progress.message;
-    } else if (out.status == JobStatus::failed) {
-      a.info.message = out.error;
     } else if (out.status == JobStatus::cancelled) {
       a.info.message = "Cancelled";
     }
