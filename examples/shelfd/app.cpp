@@ -107,6 +107,7 @@ bool App::stop(std::chrono::milliseconds deadline) {
   if (stopped_) return true;
   stopped_ = true;
   if (api_) api_->stop();
+  if (!engine_) return true;  // create() failed before the engine existed
   const bool finished = engine_->stop(deadline);
   log_->info("shelfd stopped{}", finished ? "" : " (some jobs did not finish in time)");
   log_->flush();

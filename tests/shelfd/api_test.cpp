@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+// shelfd over real HTTP: a shelfd process on a free loopback port, driven like Readarr's clients
+// drive Readarr.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include "process.hpp"
+#include "test_support.hpp"
+
+#ifndef SHELFD_PATH
+#error "SHELFD_PATH must name the shelfd binary"
+#endif
+
+using namespace testing;
+using nlohmann::json;
+
+int testing::free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+namespace {
+const std::string kKey = "0123456789abcdef0123456789abcdef";
+
+struct Shelfd {
+  TempDir dir;
+  std::string config = dir.file("shelfd.json");
+  std::string log = dir.file("shelfd.out");
+  int port = free_port();
+  pid_t pid = -1;
+
+  explicit Shelfd(int workers = 2) {
+    REQUIRE(wait_exit(spawn({SHELFD_PATH, "init", "--config", config}, log)) == 0);
+    json c = json::parse(std::ifstream(config));
+    c["demoCommands"] = true;
+    c["workers"] = workers;
+    std::ofstream(config) << c.dump(2);
+  }
+  ~Shelfd() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      wait_exit(pid, std::chrono::seconds(5));
+    }
+  }
+
+  void start() {
+    pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port),
+                 "--api-key", kKey},
+                log);
+    REQUIRE(eventually([&] { return client().Get("/api/v1/system/status"); }, std::chrono::seconds(20)));
+  }
+
+  int terminate() {
+    kill(pid, SIGTERM);
+    const int code = wait_exit(pid, std::chrono::seconds(60));
+    pid = -1;
+    return code;
+  }
+
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_default_headers({{"X-Api-Key", kKey}});
+    c.set_read_timeout(10, 0);
+    return c;
+  }
+
+  json get(const std::string& path, int expect = 200) {
+    auto r = client().Get(path.c_str());
+    REQUIRE(r);
+    INFO(path << " -> " << r->status << " " << r->body);
+    REQUIRE(r->status == expect);
+    return json::parse(r->body);
+  }
+
+  json post(const json& body, int expect = 201) {
+    auto r = client().Post("/api/v1/command", body.dump(), "application/json");
+    REQUIRE(r);
+    INFO(r->body);
+    REQUIRE(r->status == expect);
+    return json::parse(r->body);
+  }
+
+  json command(long long id) { return get("/api/v1/command/" + std::to_string(id)); }
+
+  bool reaches(long long id, const std::string& status) {
+    return eventually([&] { return command(id)["status"] == status; }, std::chrono::seconds(20));
+  }
+};
+}  // namespace
+
+TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[shelfd]") {
+  TempDir dir;
+  const auto config = dir.file("c.json");
+  REQUIRE(wait_exit(spawn({SHELFD_PATH, "init", "--config", config})) == 0);
+  json c = json::parse(std::ifstream(config));
+  CHECK(c["api"]["apiKey"].get<std::string>().size() == 32);
+  CHECK(c["api"]["bindAddress"] == "127.0.0.1");
+  CHECK(c["tasks"]["RssSync"] == 15);
+  CHECK(wait_exit(spawn({SHELFD_PATH, "init", "--config", config})) == 2);  // no overwrite
+
+  c["api"]["port"] = 70000;
+  std::ofstream(config) << c.dump();
+  const auto out = dir.file("out.txt");
+  CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK_THAT(text, Catch::Contains("api.port"));
+
+  c["api"]["port"] = 8787;
+  c["tasks"]["RssSync"] = 3;
+  std::ofstream(config) << c.dump();
+  CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
+  std::ifstream in2(out);
+  const std::string text2((std::istreambuf_iterator<char>(in2)), {});
+  CHECK_THAT(text2, Catch::Contains("tasks.RssSync") && Catch::Contains("5..60 min"));
+}
+
+TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[shelfd][api]") {
+  Shelfd d;
+  d.start();
+
+  SECTION("every API route needs the key") {
+    httplib::Client anon("127.0.0.1", d.port);
+    auto r = anon.Get("/api/v1/command");
+    REQUIRE(r);
+    CHECK(r->status == 401);
+    r = anon.Get("/metrics");
+    CHECK(r->status == 401);
+    httplib::Client wrong("127.0.0.1", d.port);
+    wrong.set_default_headers({{"X-Api-Key", "not-the-key-at-all"}});
+    CHECK(wrong.Get("/api/v1/system/status")->status == 401);
+    CHECK(anon.Get(("/api/v1/system/status?apikey=" + kKey).c_str())->status == 200);
+    CHECK(anon.Get("/")->status == 200);  // the dashboard's page needs no key
+  }
+
+  SECTION("status identifies the app") {
+    auto s = d.get("/api/v1/system/status");
+    CHECK(s["appName"] == "shelfd");
+    CHECK(s["databaseType"] == "sqLite");
+    CHECK(s.contains("startTime"));
+  }
+
+  SECTION("push, get, list, dedup and cancel") {
+    auto c = d.post({{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 10}, {"label", "quick"}});
+    CHECK(c["commandName"] == "Demo Work");
+    CHECK(c["trigger"] == "manual");
+    CHECK(c["body"]["steps"] == 2);
+    REQUIRE(d.reaches(c["id"], "completed"));
+    auto done = d.command(c["id"]);
+    CHECK(done["result"] == "successful");
+    CHECK(done["message"] == "quick: 2 steps done");
+    CHECK(done["duration"].get<std::string>().size() == 16);  // hh:mm:ss.fffffff
+
+    auto slow = d.post({{"name", "DemoWork"}, {"steps", 500}, {"stepMs", 20}, {"label", "slow"}});
+    auto twin = d.post({{"name", "DemoWork"}, {"steps", 500}, {"stepMs", 20}, {"label", "slow"}});
+    CHECK(twin["id"] == slow["id"]);
+    auto listed = d.get("/api/v1/command");
+    bool found = false;
+    for (const auto& x : listed) found = found || x["id"] == slow["id"];
+    CHECK(found);
+    auto del = d.client().Delete(("/api/v1/command/" + std::to_string(slow["id"].get<long long>())).c_str());
+    REQUIRE(del);
+    CHECK(del->status == 200);
+    REQUIRE(d.reaches(slow["id"], "cancelled"));
+  }
+
+  SECTION("bad requests get 400 or 404 with a message, and nothing is queued") {
+    const auto before = d.get("/api/v1/command").size();
+    auto bad_json = d.client().Post("/api/v1/command", "{nope", "application/json");
+    CHECK(bad_json->status == 400);
+    CHECK_THAT(json::parse(bad_json->body)["message"].get<std::string>(), Catch::Contains("JSON"));
+    CHECK_THAT(d.post({{"steps", 1}}, 400)["message"].get<std::string>(), Catch::Contains("name"));
+    CHECK_THAT(d.post({{"name", "NoSuchCommand"}}, 400)["message"].get<std::string>(),
+               Catch::Contains("NoSuchCommand"));
+    CHECK_THAT(d.post({{"name", "DemoWork"}, {"steps", "many"}}, 400)["message"].get<std::string>(),
+               Catch::Contains("steps"));
+    CHECK(d.get("/api/v1/command/999999", 404).contains("message"));
+    CHECK(d.client().Delete("/api/v1/command/999999")->status == 404);
+    CHECK(d.get("/api/v1/command").size() == before);
+  }
+
+  SECTION("tasks are listed and run now") {
+    auto tasks = d.get("/api/v1/system/task");
+    REQUIRE(tasks.size() == 2);
+    json health_check;
+    for (const auto& t : tasks)
+      if (t["taskName"] == "CheckHealth") health_check = t;
+    REQUIRE(health_check.is_object());
+    CHECK(health_check["name"] == "Check Health");
+    CHECK(health_check["interval"] == 360);
+    CHECK(health_check["nextExecution"].is_string());
+    CHECK(d.get("/api/v1/system/task/" + std::to_string(health_check["id"].get<int>()))["taskName"] ==
+          "CheckHealth");
+    auto run = d.post({{"name", "CheckHealth"}});
+    CHECK(run["updateScheduledTask"] == true);
+    REQUIRE(d.reaches(run["id"], "completed"));
+    REQUIRE(eventually([&] {
+      for (const auto& t : d.get("/api/v1/system/task"))
+        if (t["taskName"] == "CheckHealth" && t["lastExecution"].is_string()) return true;
+      return false;
+    }));
+  }
+
+  SECTION("health, the jobs snapshot and metrics") {
+    CHECK(d.get("/api/v1/health").is_array());
+    auto jobs = d.get("/api/v1/system/jobs");
+    CHECK(jobs["types"].is_array());
+    CHECK(jobs["priorities"].size() == 4);
+    auto m = d.client().Get("/metrics");
+    REQUIRE(m);
+    CHECK(m->status == 200);
+    CHECK_THAT(m->body, Catch::Contains("shelfjobs_jobs_total{type=\"DemoWork\",status=\"completed\"}"));
+    CHECK_THAT(m->body, Catch::Contains("shelfjobs_queue_depth{priority=\"normal\",state=\"queued\"}"));
+    CHECK_THAT(m->body, Catch::Contains("shelfjobs_store_commit_latency_seconds"));
+  }
+
+  SECTION("the event stream carries job changes") {
+    std::mutex mu;
+    std::string stream;
+    std::atomic<bool> stop{false};
+    std::thread reader([&] {
+      httplib::Client c("127.0.0.1", d.port);
+      c.set_read_timeout(30, 0);
+      c.Get(("/api/v1/events?apikey=" + kKey).c_str(), [&](const char* data, size_t n) {
+        std::lock_guard lock(mu);
+        stream.append(data, n);
+        return !stop.load();
+      });
+    });
+    REQUIRE(eventually([&] {
+      std::lock_guard lock(mu);
+      return stream.find("event: hello") != std::string::npos;
+    }));
+    auto c = d.post({{"name", "DemoWork"}, {"steps", 3}, {"stepMs", 10}, {"label", "streamed"}});
+    const auto id = std::to_string(c["id"].get<long long>());
+    CHECK(eventually([&] {
+      std::lock_guard lock(mu);
+      return stream.find("\"id\":" + id) != std::string::npos &&
+             stream.find("\"status\":\"completed\"") != std::string::npos;
+    }, std::chrono::seconds(20)));
+    stop = true;
+    d.post({{"name", "DemoWork"}, {"steps", 1}, {"stepMs", 1}, {"label", "wake"}});  // ends the read
+    reader.join();
+  }
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("shelfd stops gracefully and keeps queued and interrupted jobs across a restart",
+          "[shelfd][shutdown]") {
+  Shelfd d(1);
+  d.start();
+  auto running = d.post({{"name", "DemoWork"}, {"steps", 1000}, {"stepMs", 20}, {"label", "long"}});
+  auto queued = d.post({{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 10}, {"label", "waiting"}});
+  REQUIRE(d.reaches(running["id"], "started"));
+  CHECK(d.command(queued["id"])["status"] == "queued");
+  CHECK(d.terminate() == 0);
+
+  d.start();
+  // The interrupted job is back as attempt 2; the queued one is still there.
+  auto interrupted = d.command(running["id"]);
+  CHECK(interrupted["attempt"] == 2);
+  CHECK(d.command(queued["id"])["attempt"] == 1);
+  // The long one goes first again (it is older); cancel it so the queued one gets the worker.
+  auto del = d.client().Delete(("/api/v1/command/" + std::to_string(running["id"].get<long long>())).c_str());
+  REQUIRE(del);
+  CHECK(del->status == 200);
+  REQUIRE(d.reaches(running["id"], "cancelled"));
+  REQUIRE(d.reaches(queued["id"], "completed"));
+  CHECK(d.terminate() == 0);
+}

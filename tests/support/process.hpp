@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Child processes for integration tests: start a binary, signal it, wait for its exit code.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace testing {
+
+/// Starts `args[0]` with `args`; stdout and stderr go to `log` (appended) when given.
+inline pid_t spawn(const std::vector<std::string>& args, const std::string& log = {}) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!log.empty()) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+    }
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+/// The exit code, or -signal when killed by one; -1000 if it did not end within `timeout`
+/// (it is then killed).
+inline int wait_exit(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1000;
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+int free_port();
+
+}  // namespace testing
