@@ -9,6 +9,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
+#include "process.hpp"
 #include "test_support.hpp"
 
 #ifndef CRASH_HOST_PATH
@@ -18,24 +19,6 @@
 using namespace testing;
 
 namespace {
-pid_t spawn(const std::vector<std::string>& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int exit_code(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
 std::int64_t count(const std::string& db, const std::string& where) {
   try {
     SQLite::Database conn(db, SQLite::OPEN_READONLY);
@@ -59,13 +42,13 @@ TEST_CASE("a host killed with SIGKILL mid-run loses no job", "[crash][slow]") {
   const bool reached = eventually(
       [&] { return count(db, "status = 2") >= kill_after; }, std::chrono::seconds(60));
   kill(host, SIGKILL);
-  CHECK(exit_code(host) == -SIGKILL);
+  CHECK(wait_exit(host) == -SIGKILL);
   REQUIRE(reached);
   const auto done_before = count(db, "status = 2");
   CHECK(done_before < kJobs);
 
   const pid_t again = spawn({CRASH_HOST_PATH, db, "resume"});
-  REQUIRE(exit_code(again) == 0);
+  REQUIRE(wait_exit(again, std::chrono::minutes(3)) == 0);
 
   SQLite::Database conn(db, SQLite::OPEN_READONLY);
   CHECK(conn.execAndGet("SELECT COUNT(*) FROM jobs").getInt64() == kJobs);

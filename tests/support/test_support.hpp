@@ -147,6 +147,36 @@ inline void from_json(const nlohmann::json& j, Refresh& r) {
   if (j.contains("books")) j.at("books").get_to(r.books);
 }
 
+/// Keeps every notification it gets.
+class RecordingNotifier : public shelfjobs::Notifier {
+ public:
+  void notify(const shelfjobs::Notification& n) override {
+    std::lock_guard lock(mu_);
+    items_.push_back(n);
+  }
+  std::vector<shelfjobs::Notification> items() {
+    std::lock_guard lock(mu_);
+    return items_;
+  }
+  /// How many of `event` ("job_failed", "alert_raised", ...) about `key` (an alert key, or the
+  /// job's command name).
+  std::size_t count(const std::string& event, const std::string& key) {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& i : items_) {
+      const std::string k = i.details.is_object() && i.details.contains("key")
+                                ? i.details["key"].get<std::string>()
+                                : (i.job ? i.job->name : "");
+      n += i.event == event && k == key;
+    }
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<shelfjobs::Notification> items_;
+};
+
 /// A logger that drops everything (tests that expect errors stay quiet).
 inline std::shared_ptr<spdlog::logger> quiet_logger() {
   static auto log = std::make_shared<spdlog::logger>(

@@ -9,26 +9,6 @@ using namespace shelfjobs;
 using namespace testing;
 
 namespace {
-class Notes : public Notifier {
- public:
-  void notify(const Notification& n) override {
-    std::lock_guard lock(mu_);
-    events_.push_back(n.event + ":" + n.details.value("key", n.job ? n.job->name : ""));
-  }
-  std::vector<std::string> events() {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  std::size_t count(const std::string& e) {
-    std::lock_guard lock(mu_);
-    return static_cast<std::size_t>(std::count(events_.begin(), events_.end(), e));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> events_;
-};
-
 const TypeHealth& type_of(const HealthSnapshot& h, const std::string& name) {
   for (const auto& t : h.types)
     if (t.name == name) return t;
@@ -47,7 +27,7 @@ TEST_CASE("health counts runs per type and queue figures per priority", "[health
   Fixture f;
   auto clock = std::make_shared<ManualClock>();
   f.clock = clock;
-  auto notes = std::make_shared<Notes>();
+  auto notes = std::make_shared<RecordingNotifier>();
   auto created = Engine::create({.store_path = f.db(), .workers = 1, .logger = quiet_logger(),
                                  .clock = clock, .notifier = notes},
                                 f.registry());
@@ -73,15 +53,15 @@ TEST_CASE("health counts runs per type and queue figures per priority", "[health
 
   SECTION("job_failed is raised once, notified, and cleared by the next success") {
     CHECK(has_alert(h, "job_failed:Step"));
-    CHECK(notes->count("alert_raised:job_failed:Step") == 1);
-    CHECK(notes->count("job_failed:Step") == 1);
+    CHECK(notes->count("alert_raised", "job_failed:Step") == 1);
+    CHECK(notes->count("job_failed", "Step") == 1);
     f.push<Step>("fail2");
     REQUIRE(e.wait_idle(5s));
-    CHECK(notes->count("alert_raised:job_failed:Step") == 1);  // still open: not raised again
+    CHECK(notes->count("alert_raised", "job_failed:Step") == 1);  // still open: not raised again
     f.push<Step>("ok");
     REQUIRE(e.wait_idle(5s));
     CHECK_FALSE(has_alert(e.health(), "job_failed:Step"));
-    CHECK(notes->count("alert_cleared:job_failed:Step") == 1);
+    CHECK(notes->count("alert_cleared", "job_failed:Step") == 1);
   }
   SECTION("queue depth and the oldest job's age per priority") {
     Fixture g;  // a second engine whose worker stays busy
@@ -110,7 +90,7 @@ TEST_CASE("health counts runs per type and queue figures per priority", "[health
 TEST_CASE("alerts: backlog, long-running, disk space and saturation", "[health][alerts]") {
   Fixture f;
   auto clock = std::make_shared<ManualClock>();
-  auto notes = std::make_shared<Notes>();
+  auto notes = std::make_shared<RecordingNotifier>();
   AlertOptions alerts;
   alerts.backlog_depth = 2;
   alerts.backlog_age = std::chrono::hours(1);
@@ -137,10 +117,10 @@ TEST_CASE("alerts: backlog, long-running, disk space and saturation", "[health][
   bool long_running = false;
   for (const auto& a : h.alerts) long_running = long_running || a.rule == "long_running";
   CHECK(long_running);
-  CHECK(notes->count("alert_raised:backlog") == 1);
+  CHECK(notes->count("alert_raised", "backlog") == 1);
   clock->advance(std::chrono::minutes(1));  // checked again: still raised once
   std::this_thread::sleep_for(20ms);
-  CHECK(notes->count("alert_raised:backlog") == 1);
+  CHECK(notes->count("alert_raised", "backlog") == 1);
 
   f.gates.open_all();
   REQUIRE(e.wait_idle(5s));
@@ -149,7 +129,7 @@ TEST_CASE("alerts: backlog, long-running, disk space and saturation", "[health][
   h = e.health();
   CHECK_FALSE(has_alert(h, "saturation"));
   for (const auto& a : h.alerts) CHECK(a.rule != "long_running");
-  CHECK(notes->count("alert_cleared:backlog") == 1);
+  CHECK(notes->count("alert_cleared", "backlog") == 1);
 }
 
 TEST_CASE("pruning removes old finished jobs and keeps their counts", "[health][prune]") {

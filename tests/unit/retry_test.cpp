@@ -14,22 +14,6 @@ using namespace testing;
 
 namespace {
 
-class RecordingNotifier : public Notifier {
- public:
-  void notify(const Notification& n) override {
-    std::lock_guard lock(mu_);
-    items_.push_back(n);
-  }
-  std::vector<Notification> items() {
-    std::lock_guard lock(mu_);
-    return items_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Notification> items_;
-};
-
 /// Throws what `kind` says, `fail_times` times, then succeeds.
 struct Flaky : Command {
   static constexpr std::string_view kName = "Flaky";
