@@ -115,6 +115,9 @@ nlohmann::json to_json(const JobInfo& j) {
   }
   if (j.error_kind != ErrorKind::none) out["errorKind"] = to_string(j.error_kind);
   if (!j.error.empty()) out["error"] = j.error;
+  if (j.not_before) out["notBefore"] = format_time(*j.not_before);
+  out["maxAttempts"] = j.max_attempts;
+  if (!j.task.empty()) out["task"] = j.task;
   return out;
 }
 

@@ -537,10 +537,14 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   if (im.ctl_thread_.joinable()) im.ctl_thread_.join();
   im.work_guard_.reset();
   im.work_io_.stop();
+  // A handler abandoned after its timeout may still hold a thread: joining it could wait
+  // forever, so such threads are detached and Impl is kept alive for them.
+  const bool stuck = !finished || im.abandoned_running_.load() > 0;
+  if (stuck) im.leaked_ = true;
   for (std::size_t i = 0; i < im.workers_.size(); ++i) {
     auto& t = im.workers_[i];
     if (!t.joinable()) continue;
-    if (finished || im.exited_[i]) {
+    if (!stuck || im.exited_[i]) {
       t.join();
     } else {
       t.detach();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// The engine: dispatcher strand, worker pool, recovery.
+// The engine's machinery: dispatcher strand, timers, worker pool, retries, scheduled tasks.
+// Recovery at open is in engine.cpp (Engine::create); health and alerts in health.cpp.
 //
 // Who owns what:
 //  - `ctl_io_` runs on one thread and `strand_` on it owns every member under "strand state".
@@ -13,9 +14,10 @@
 //  - The store's writer thread owns the SQLite connection (see store.hpp).
 //  - `idle_mu_` guards only the counters that blocking waiters (`wait_idle`, `stop`) watch.
 //
-// Picking: queued jobs sit in per-priority, per-command-type buckets ordered by id (FIFO). Every
-// rule (exclusive, type-exclusive, locks, idle-only) is a property of the type, so when a
-// bucket's head may not start, nothing in that bucket may. A pick walks bucket heads from the
+// Picking: queued jobs sit in per-priority, per-command-type buckets ordered by id (FIFO). The
+// rules (exclusive, type-exclusive, locks, caps, rate keys, idle-only) are properties of the
+// type, so when a bucket's head may not start, nothing in that bucket may; the one per-job
+// exception, an idle-only job's maximum deferral, is decided by the head, the oldest. A pick walks bucket heads from the
 // highest priority down, in id order: its cost grows with the number of command types that
 // have queued jobs, never with the number of queued jobs.
 
@@ -70,7 +72,7 @@ class JobRun {
   std::stop_source stop;
   std::atomic<bool> cancelled_by_user{false};  // cancel() rather than stop()
   std::atomic<bool> timed_out{false};          // its timeout cancelled the token
-  bool abandoned = false;                      // strand only: failed as timeout while running
+  std::atomic<bool> abandoned{false};          // failed as timeout while its handler still ran
 
   std::mutex mu;
   Progress progress;                      // guarded by mu
@@ -364,7 +366,6 @@ class Engine::Impl {
     idle_cv_.notify_all();
   }
 
-  // May a non-exclusive job of `type` start now?
   // May the job `head` (the oldest of its bucket) start now? Every rule but the idle-only
   // deferral is a property of the type, so a refusal holds for the whole bucket.
   bool allowed(const CommandType* type, JobId head, TimePoint now) {
@@ -429,6 +430,7 @@ class Engine::Impl {
     remove_ready(a);
     a.info.status = JobStatus::executing;
     a.info.started_at = clock_->now();
+    a.info.message.clear();  // a retry's "attempt 2 of 4, next try at ..." is over
     ++running_total_;
     if (a.info.priority == Priority::critical) ++critical_running_;
     ++depth_.running[idx(a.info.priority)];
@@ -476,6 +478,7 @@ class Engine::Impl {
     auto it = active_.find(run->id);
     if (it == active_.end() || it->second.run != run) return;
     run->abandoned = true;
+    ++abandoned_running_;
     log_->error("job {} {} did not stop within {} ms of its timeout; abandoning it and adding a "
                 "worker in its place",
                 run->id, run->name, opts_.timeout_grace.count());
@@ -550,6 +553,7 @@ class Engine::Impl {
       out.error = "timed out after " + std::to_string(run->type->traits.timeout.count()) + " ms";
     }
     if (out.status == JobStatus::failed && out.error.empty()) out.error = "failed";
+    if (run->abandoned) --abandoned_running_;  // its thread is free again
     asio::post(strand_, [this, run, out = std::move(out)] { on_finished(run, out); });
   }
 
@@ -598,12 +602,12 @@ class Engine::Impl {
                                    now - *a.info.started_at));
     a.info.error_kind = out.kind;
     a.info.error = out.error;
-    if (completion && !completion->empty()) {
+    if (out.status == JobStatus::failed) {
+      a.info.message = out.error;  // what went wrong, not how far it got
+    } else if (completion && !completion->empty()) {
       a.info.message = *completion;
     } else if (!a.info.progress.message.empty()) {
       a.info.message = a.info.progress.message;
-    } else if (out.status == JobStatus::failed) {
-      a.info.message = out.error;
     } else if (out.status == JobStatus::cancelled) {
       a.info.message = "Cancelled";
     }
@@ -680,6 +684,9 @@ class Engine::Impl {
     a.info.duration = std::chrono::milliseconds(0);
     a.info.not_before = next;
     store_->finish(a.info);
+    if (!a.info.task.empty()) {
+      if (auto t = tasks_.find(a.info.task); t != tasks_.end()) t->second.running = false;
+    }
     place(a);
     set_active_count();
     emit(JobEvent::Type::retrying, a.info);
@@ -1045,6 +1052,7 @@ class Engine::Impl {
   asio::io_context work_io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::vector<std::thread> workers_;       // grows when a stuck handler is abandoned
+  std::atomic<int> abandoned_running_{0};  // abandoned handlers that have not returned
   std::deque<std::atomic<bool>> exited_;   // one per worker; a deque never moves its elements
   asio::steady_timer wake_timer_;
   std::uint64_t clock_listener_ = 0;

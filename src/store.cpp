@@ -77,6 +77,14 @@ CREATE TABLE job_stats (
   duration_ms_total INTEGER NOT NULL DEFAULT 0
 );
 )sql",
+      // 3: the highest job id ever handed out, so pruning the newest rows never lets an id
+      // come back.
+      R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+)sql",
   };
   return migrations;
 }
@@ -229,7 +237,10 @@ std::vector<JobInfo> Store::load_active() {
 }
 
 JobId Store::max_id() {
-  return db_->execAndGet("SELECT COALESCE(MAX(id), 0) FROM jobs").getInt64();
+  return db_
+      ->execAndGet("SELECT MAX(COALESCE((SELECT MAX(id) FROM jobs), 0), "
+                   "COALESCE((SELECT value FROM meta WHERE key = 'max_job_id'), 0))")
+      .getInt64();
 }
 
 void Store::write_now(const std::vector<JobInfo>& rows) {
@@ -343,6 +354,9 @@ std::int64_t prune_in(SQLite::Database& db, std::optional<TimePoint> cutoff, std
     st.bind(1, max_rows);
     st.exec();
   }
+  db.exec(
+      "INSERT INTO meta (key, value) SELECT 'max_job_id', MAX(id) FROM jobs WHERE true "
+      "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)");
   // The counts move to job_stats in the same transaction, so health never loses a run.
   db.exec(
       "INSERT INTO job_stats (name, completed, failed, cancelled, duration_ms_total) "

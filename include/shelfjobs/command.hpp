@@ -89,7 +89,8 @@ struct CommandTraits {
   Priority priority = Priority::normal;
   /// Runs alone: nothing else starts while it runs. When it is the next pick it waits for the
   /// running jobs to finish, and jobs after it in pick order do not start meanwhile (a job of
-  /// higher priority, or older and allowed, still may). Its other rules are implied.
+  /// higher priority, or older and allowed, still may). Running alone implies its locks and
+  /// type-exclusivity; its rate_key and max_concurrent are not checked.
   bool exclusive = false;
   /// At most one job of this name runs at a time.
   bool type_exclusive = false;

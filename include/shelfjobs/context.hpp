@@ -19,9 +19,11 @@ namespace shelfjobs {
 /// Throw from a handler to fail the job with a kind (network, filesystem, ...). Any other
 /// exception fails the job with kind `permanent` and the exception's text.
 /// Throwing `JobError(ErrorKind::cancelled, ...)` ends the job Cancelled rather than Failed.
-/// Exceptions map to kinds as well: std::filesystem::filesystem_error and std::system_error from
-/// the system category are `filesystem`, SQLite errors are `database`, anything else is
-/// `permanent`. The kind decides retries (see RetryPolicy).
+/// Exceptions map to kinds as well: std::filesystem::filesystem_error is `filesystem`; a
+/// std::system_error of the system or generic category is `network` for connection errors
+/// (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ...) and `filesystem` otherwise; SQLite
+/// errors are `database`; anything else is `permanent`. The kind decides retries (RetryPolicy).
+/// After a timeout cancelled the job, any end of the handler counts as kind `timeout`.
 class JobError : public std::runtime_error {
  public:
   JobError(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}

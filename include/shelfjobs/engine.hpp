@@ -69,7 +69,7 @@ struct EngineOptions {
   /// An idle-only job starts even if the queue never empties once it has waited this long.
   /// Default: 6 h.
   std::chrono::milliseconds idle_max_deferral{std::chrono::hours(6)};
-  /// Receives final failures (and later alerts). Default: a LogNotifier on `logger`.
+  /// Receives final failures and raised and cleared alerts. Default: a LogNotifier on `logger`.
   std::shared_ptr<Notifier> notifier;
   /// The limiter behind CommandTraits::rate_key; share it with adapters so jobs and requests
   /// count against the same limits. Default: a new one on `clock`.
@@ -179,7 +179,8 @@ struct TaskInfo {
   std::string last_message;
   std::optional<std::chrono::milliseconds> last_duration;
   std::optional<TimePoint> next_due;  ///< unset when disabled
-  bool running = false;               ///< a job of this task is executing now
+  bool running = false;               ///< a job of this task is executing now (not while it
+                                      ///< waits for a retry)
   std::optional<JobId> last_job;
 };
 nlohmann::json to_json(const TaskInfo& t);
@@ -263,8 +264,8 @@ class Engine {
   std::vector<TaskInfo> tasks();
 
   /// Pushes `request` once `window` has passed without another debounced push of an equal
-  /// command (same name and canonical body): a burst of equal requests becomes one job. The
-  /// request is validated now. Errors: as `push`.
+  /// command (same dedup key: by default name and canonical body): a burst of equal requests
+  /// becomes one job. The request is validated now. Errors: as `push`.
   Status push_debounced(PushRequest request, std::chrono::milliseconds window);
 
   /// Figures per command type, per priority and of the store, and the open alerts.
@@ -272,7 +273,7 @@ class Engine {
 
   /// Prunes finished jobs now by the retention options (also runs every
   /// `retention.interval`). Their counts stay in health. Returns the number of rows removed.
-  /// Errors: shutting_down, store_error.
+  /// Works after stop() too. Errors: store_error.
   Result<std::int64_t> prune();
 
   /// Adds an observer. It runs on the dispatcher strand, in event order, and must not block or

@@ -18,7 +18,8 @@
 namespace shelfjobs {
 
 /// Figures of one command type. Counts cover all time (pruned jobs included); `recent_*` cover
-/// EngineOptions::health_window; durations cover the last 100 finished runs.
+/// EngineOptions::health_window; durations cover the last 100 completed or failed runs (after a
+/// restart, those within the window).
 struct TypeHealth {
   std::string name;
   std::optional<TimePoint> last_start;

@@ -14,7 +14,8 @@
 
 namespace shelfjobs {
 
-/// A job's id: unique within one store, increasing in push order.
+/// A job's id: unique within one store, increasing in push order, never reused (pruning keeps
+/// the highest id handed out).
 using JobId = std::int64_t;
 
 using TimePoint = std::chrono::system_clock::time_point;
@@ -80,8 +81,8 @@ struct JobInfo {
   std::chrono::milliseconds duration{0};  ///< Ended minus started, once ended.
   int attempt = 1;            ///< 1 for the first run; +1 for each rescue or retry.
   Progress progress;
-  /// Result message: the completion message, else the last progress message, else the error
-  /// text (failed) or "Cancelled" (cancelled).
+  /// Result message: for a failed job its error text; otherwise the completion message, else the
+  /// last progress message, else "Cancelled" for a cancelled job.
   std::string message;
   ErrorKind error_kind = ErrorKind::none;
   std::string error;          ///< Error text of a failed job (or of the last failed attempt).

@@ -68,7 +68,8 @@ struct WebhookOptions {
   /// Retries after the first attempt, on a connection error, a timeout, a 5xx or a 429.
   /// Default: 3.
   int retries = 3;
-  /// First retry delay; doubles each retry (a 429's Retry-After wins when longer), with jitter.
+  /// First retry delay; doubles each retry (a 429's or 503's Retry-After wins when longer), with
+  /// jitter.
   /// Default: 1 s.
   std::chrono::milliseconds backoff{1000};
   /// Cap on one retry delay, a Retry-After included. Default: 60 s.

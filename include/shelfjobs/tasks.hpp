@@ -24,7 +24,8 @@
 
 namespace shelfjobs {
 
-/// Every standard task with its defaults (low priority, no jitter but for RssSync's 1 minute).
+/// Every standard task with its defaults: low priority but RefreshMonitoredDownloads (high), no
+/// jitter but RssSync's 1 minute.
 std::vector<TaskSpec> standard_tasks();
 
 /// One standard task by name, or nullopt.

@@ -192,3 +192,30 @@ TEST_CASE("pruning removes old finished jobs and keeps their counts", "[health][
     CHECK(type_of(e->health(), "Step").completed == 9);
   }
 }
+
+TEST_CASE("ids are never handed out again after pruning removed the newest jobs",
+          "[health][prune]") {
+  Fixture f;
+  auto clock = std::make_shared<ManualClock>();
+  RetentionOptions keep;
+  keep.max_age = std::chrono::hours(1);
+  keep.interval = std::chrono::milliseconds(0);
+  JobId last = 0;
+  {
+    auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
+                             .retention = keep},
+                            f.registry())
+                 .value();
+    e->start();
+    f.gates.open_all();
+    for (int i = 0; i < 3; ++i) last = e->push(Step{{}, "s" + std::to_string(i)}).value().job.id;
+    REQUIRE(e->wait_idle(5s));
+    clock->advance(std::chrono::hours(2));
+    REQUIRE(*e->prune() == 3);
+  }
+  auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
+                           .retention = keep},
+                          f.registry())
+               .value();
+  CHECK(e->push(Step{{}, "next"}).value().job.id == last + 1);
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+#include "app.hpp"
+
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "api.hpp"
+#include "builtin.hpp"
+
+namespace shelfd {
+
+using namespace shelfjobs;
+
+namespace {
+// shelfd's own tasks: the standard ones whose commands exist here.
+const char* const kOwnTasks[] = {"Housekeeping", "CheckHealth"};
+}  // namespace
+
+Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
+  std::unique_ptr<App> app(new App());
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_folder, ec);
+  if (ec) {
+    return Error{errc::invalid_argument,
+                 "dataFolder: cannot create " + config.data_folder.string() + ": " + ec.message()};
+  }
+  // Every standard task named in the config must exist and fit its range, even the ones whose
+  // service is not in this build yet: a typo or a bad value is refused at start.
+  for (const auto& [name, interval] : config.task_intervals) {
+    auto spec = standard_task(name);
+    if (!spec) return Error{errc::invalid_argument, "tasks." + name + ": unknown task"};
+    auto ok = validate_interval(name, interval, spec->range);
+    if (!ok) return Error{errc::invalid_argument, "tasks." + name + ": " + ok.error().message};
+  }
+
+  std::vector<spdlog::sink_ptr> sinks;
+  if (options.console_log) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  try {
+    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        (config.data_folder / "shelfd.log").string(), 5 * 1024 * 1024, 3));
+  } catch (const std::exception& e) {
+    return Error{errc::invalid_argument, std::string("dataFolder: cannot open the log file: ") + e.what()};
+  }
+  app->log_ = std::make_shared<spdlog::logger>("shelfd", sinks.begin(), sinks.end());
+  app->log_->set_level(spdlog::level::from_str(config.log_level));
+  app->log_->flush_on(spdlog::level::warn);
+
+  if (!config.webhook_url.empty()) {
+    auto hook = WebhookNotifier::create({.url = config.webhook_url, .logger = app->log_});
+    if (!hook) return Error{errc::invalid_argument, "notifier.webhookUrl: " + hook.error().message};
+    app->notifier_ = std::shared_ptr<Notifier>(std::move(hook).value());
+  } else {
+    app->notifier_ = std::make_shared<LogNotifier>(app->log_);
+  }
+
+  app->engine_ref_ = std::make_shared<Engine*>(nullptr);
+  Registry registry;
+  register_builtin(registry, config, app->engine_ref_);
+
+  AlertOptions alerts;
+  alerts.disk_paths.emplace_back("data", config.data_folder);
+  for (std::size_t i = 0; i < config.library_roots.size(); ++i) {
+    alerts.disk_paths.emplace_back("library " + std::to_string(i + 1), config.library_roots[i]);
+  }
+  auto engine = Engine::create({.store_path = config.database.string(),
+                                .workers = config.workers,
+                                .logger = app->log_,
+                                .notifier = app->notifier_,
+                                .alerts = alerts},
+                               std::move(registry));
+  if (!engine) return Error{engine.error().code, "database: " + engine.error().message};
+  app->engine_ = std::move(engine).value();
+  *app->engine_ref_ = app->engine_.get();
+
+  for (const char* name : kOwnTasks) {
+    TaskSpec spec = *standard_task(name);
+    if (auto it = config.task_intervals.find(name); it != config.task_intervals.end()) {
+      spec.schedule.interval = it->second;
+    }
+    if (spec.name == "Housekeeping" && config.housekeeping_at) {
+      spec.schedule.time_of_day = config.housekeeping_at;
+    }
+    auto added = app->engine_->add_task(spec);
+    if (!added) return Error{added.error().code, std::string("tasks.") + name + ": " + added.error().message};
+  }
+
+  if (options.serve_api) {
+    app->api_ = std::make_unique<ApiServer>(*app);
+    auto bound = app->api_->bind(config.bind_address, config.port);
+    if (!bound) return Error{bound.error().code, "api: " + bound.error().message};
+  }
+  app->config_ = std::move(config);
+  return app;
+}
+
+App::~App() { stop(std::chrono::seconds(30)); }
+
+void App::start() {
+  started_at_ = std::chrono::system_clock::now();
+  engine_->start();
+  if (api_) api_->start();
+  log_->info("shelfd {} started; data folder {}{}", kVersion, config_.data_folder.string(),
+             api_ ? ", API on http://" + config_.bind_address + ":" + std::to_string(port()) : "");
+}
+
+bool App::stop(std::chrono::milliseconds deadline) {
+  if (stopped_) return true;
+  stopped_ = true;
+  if (api_) api_->stop();
+  const bool finished = engine_->stop(deadline);
+  log_->info("shelfd stopped{}", finished ? "" : " (some jobs did not finish in time)");
+  log_->flush();
+  return finished;
+}
+
+int App::port() const { return api_ ? api_->port() : 0; }
+
+}  // namespace shelfd

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// shelfd's application: the engine with shelfd's commands and tasks, the notifier, the logger,
+// and (optionally) the HTTP API. main.cpp and demo.cpp drive it.
+
+#include <chrono>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+#include "shelfjobs/shelfjobs.hpp"
+
+namespace shelfd {
+
+class ApiServer;
+
+struct AppOptions {
+  bool serve_api = true;       // start the HTTP API and dashboard
+  bool console_log = true;     // log to the console as well as to the data folder's file
+};
+
+class App {
+ public:
+  /// Creates the data folder, the logger (console + rotating file in the data folder), the
+  /// engine (its store in the data folder), registers shelfd's commands and tasks with the
+  /// configured intervals, and binds the API. Errors name the setting or the resource.
+  static shelfjobs::Result<std::unique_ptr<App>> create(Config config, AppOptions options);
+  ~App();
+
+  /// Starts the engine (and the API's listening thread).
+  void start();
+  /// Stops the API, then the engine (running jobs get `deadline`). True if all finished in time.
+  bool stop(std::chrono::milliseconds deadline);
+
+  shelfjobs::Engine& engine() { return *engine_; }
+  const Config& config() const { return config_; }
+  spdlog::logger& log() { return *log_; }
+  int port() const;  ///< the API's bound port, 0 when not serving
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
+
+ private:
+  App() = default;
+  Config config_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<shelfjobs::Notifier> notifier_;
+  std::unique_ptr<shelfjobs::Engine> engine_;
+  std::shared_ptr<shelfjobs::Engine*> engine_ref_;  // handlers reach the engine through this
+  std::unique_ptr<ApiServer> api_;
+  std::chrono::system_clock::time_point started_at_{};
+  bool stopped_ = false;
+};
+
+}  // namespace shelfd

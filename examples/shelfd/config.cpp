@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+#include "config.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "shelfjobs/tasks.hpp"
+
+namespace shelfd {
+
+using shelfjobs::errc;
+using shelfjobs::Error;
+
+std::string random_api_key() {
+  std::random_device rd;
+  std::ostringstream out;
+  for (int i = 0; i < 4; ++i) {
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    out << buf;
+  }
+  return out.str();
+}
+
+nlohmann::json default_config_json() {
+  nlohmann::json tasks = nlohmann::json::object();
+  for (const auto& t : shelfjobs::standard_tasks()) {
+    tasks[t.name] = std::chrono::duration_cast<std::chrono::minutes>(t.schedule.interval).count();
+  }
+  return {
+      {"dataFolder", "shelfd-data"},
+      {"database", "jobs.db"},
+      {"libraryRoots", nlohmann::json::array()},
+      {"api", {{"bindAddress", "127.0.0.1"}, {"port", 8787}, {"apiKey", random_api_key()}}},
+      {"workers", 3},
+      {"tasks", tasks},
+      {"housekeepingAt", "03:30"},
+      {"notifier", {{"webhookUrl", ""}}},
+      {"logLevel", "info"},
+      {"demoCommands", false},
+  };
+}
+
+namespace {
+Error bad(const std::string& setting, const std::string& why) {
+  return Error{errc::invalid_argument, setting + ": " + why};
+}
+}  // namespace
+
+shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto file = std::filesystem::absolute(path, ec);
+  std::ifstream in(file);
+  if (!in) return Error{errc::invalid_argument, "cannot read config " + file.string()};
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    return Error{errc::invalid_argument, "config " + file.string() + " is not valid JSON: " + e.what()};
+  }
+  if (!j.is_object()) return bad("(top level)", "must be a JSON object");
+  Config c;
+  c.file = file;
+  const auto base = file.parent_path();
+  try {
+    auto string_at = [&](const nlohmann::json& obj, const char* key, const std::string& setting,
+                         bool required) -> std::optional<std::string> {
+      if (!obj.contains(key)) {
+        if (required) throw bad(setting, "missing");
+        return std::nullopt;
+      }
+      if (!obj.at(key).is_string()) throw bad(setting, "must be a string");
+      return obj.at(key).get<std::string>();
+    };
+    auto folder = string_at(j, "dataFolder", "dataFolder", true);
+    if (folder->empty()) throw bad("dataFolder", "must not be empty");
+    c.data_folder = std::filesystem::weakly_canonical(base / *folder);
+    auto db = string_at(j, "database", "database", true);
+    if (db->empty()) throw bad("database", "must not be empty");
+    c.database = c.data_folder / *db;
+    if (j.contains("libraryRoots")) {
+      if (!j["libraryRoots"].is_array()) throw bad("libraryRoots", "must be an array of folders");
+      for (std::size_t i = 0; i < j["libraryRoots"].size(); ++i) {
+        const auto& r = j["libraryRoots"][i];
+        if (!r.is_string() || r.get<std::string>().empty())
+          throw bad("libraryRoots[" + std::to_string(i) + "]", "must be a folder path");
+        c.library_roots.push_back(std::filesystem::weakly_canonical(base / r.get<std::string>()));
+      }
+    }
+    if (!j.contains("api") || !j["api"].is_object()) throw bad("api", "missing (an object)");
+    const auto& api = j["api"];
+    c.bind_address = string_at(api, "bindAddress", "api.bindAddress", false).value_or("127.0.0.1");
+    if (api.contains("port")) {
+      if (!api["port"].is_number_integer()) throw bad("api.port", "must be an integer");
+      c.port = api["port"].get<int>();
+    }
+    if (c.port < 1 || c.port > 65535) throw bad("api.port", "must be 1..65535");
+    c.api_key = string_at(api, "apiKey", "api.apiKey", true).value();
+    if (c.api_key.size() < 16) throw bad("api.apiKey", "must be at least 16 characters");
+    if (j.contains("workers")) {
+      if (!j["workers"].is_number_integer()) throw bad("workers", "must be an integer");
+      c.workers = j["workers"].get<int>();
+    }
+    if (c.workers < 1 || c.workers > 64) throw bad("workers", "must be 1..64");
+    if (j.contains("tasks")) {
+      if (!j["tasks"].is_object()) throw bad("tasks", "must be an object of task name: minutes");
+      for (const auto& [name, v] : j["tasks"].items()) {
+        if (!v.is_number_integer() || v.get<long>() < 0)
+          throw bad("tasks." + name, "must be a whole number of minutes (0 = off)");
+        c.task_intervals[name] = std::chrono::minutes(v.get<long>());
+      }
+    }
+    if (auto at = string_at(j, "housekeepingAt", "housekeepingAt", false); at && !at->empty()) {
+      int h = -1, m = -1;
+      char colon = 0;
+      std::istringstream s(*at);
+      s >> h >> colon >> m;
+      if (!s || colon != ':' || h < 0 || h > 23 || m < 0 || m > 59)
+        throw bad("housekeepingAt", "must be a local time HH:MM");
+      c.housekeeping_at = std::chrono::minutes(h * 60 + m);
+    }
+    if (j.contains("notifier")) {
+      if (!j["notifier"].is_object()) throw bad("notifier", "must be an object");
+      c.webhook_url = string_at(j["notifier"], "webhookUrl", "notifier.webhookUrl", false).value_or("");
+      if (!c.webhook_url.empty() && c.webhook_url.rfind("http://", 0) != 0 &&
+          c.webhook_url.rfind("https://", 0) != 0)
+        throw bad("notifier.webhookUrl", "must be an http:// or https:// URL");
+    }
+    c.log_level = string_at(j, "logLevel", "logLevel", false).value_or("info");
+    static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "off"};
+    if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())
+      throw bad("logLevel", "must be one of trace, debug, info, warn, error, off");
+    if (j.contains("demoCommands")) {
+      if (!j["demoCommands"].is_boolean()) throw bad("demoCommands", "must be true or false");
+      c.demo_commands = j["demoCommands"].get<bool>();
+    }
+  } catch (const Error& e) {
+    return Error{e.code, "config " + file.string() + ": " + e.message};
+  }
+  return c;
+}
+
+shelfjobs::Status write_default_config(const std::filesystem::path& path) {
+  if (std::filesystem::exists(path))
+    return Error{errc::invalid_argument, path.string() + " exists; not overwriting it"};
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  std::ofstream out(path);
+  if (!out) return Error{errc::invalid_argument, "cannot write " + path.string()};
+  out << default_config_json().dump(2) << "\n";
+  if (!out) return Error{errc::invalid_argument, "cannot write " + path.string()};
+  return shelfjobs::Ok{};
+}
+
+}  // namespace shelfd

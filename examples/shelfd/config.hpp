@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// shelfd's configuration: one JSON file. Paths in it are relative to the file's folder.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shelfjobs/error.hpp"
+
+namespace shelfd {
+
+struct Config {
+  std::filesystem::path file;         // where it was read from (absolute)
+  std::filesystem::path data_folder;  // absolute
+  std::filesystem::path database;     // absolute
+  std::vector<std::filesystem::path> library_roots;
+  std::string bind_address = "127.0.0.1";
+  int port = 8787;
+  std::string api_key;
+  int workers = 3;
+  std::map<std::string, std::chrono::minutes> task_intervals;  // task name -> interval
+  std::optional<std::chrono::minutes> housekeeping_at;         // local time of day
+  std::string webhook_url;
+  std::string log_level = "info";
+  bool demo_commands = false;  // registers DemoWork (the demo turns it on)
+};
+
+/// A complete default configuration for a file at `path`, its data folder beside it, with a
+/// fresh random API key.
+nlohmann::json default_config_json();
+
+/// Reads and validates `path`. Errors name the setting ("api.port: must be 1..65535").
+shelfjobs::Result<Config> load_config(const std::filesystem::path& path);
+
+/// Writes a complete default configuration to `path` (refuses to overwrite an existing file).
+shelfjobs::Status write_default_config(const std::filesystem::path& path);
+
+/// 32 hex digits from the system's random source.
+std::string random_api_key();
+
+}  // namespace shelfd

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+// shelfd demo: shows the engine at work on a temporary data folder.
+
+#include "demo.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "app.hpp"
+#include "builtin.hpp"
+
+namespace shelfd {
+
+using namespace shelfjobs;
+
+namespace {
+
+std::string bar(std::int64_t current, std::int64_t total, int width = 24) {
+  const double f = total > 0 ? std::clamp(static_cast<double>(current) / static_cast<double>(total), 0.0, 1.0) : 0.0;
+  const int full = static_cast<int>(f * width + 0.5);
+  return "[" + std::string(static_cast<std::size_t>(full), '#') +
+         std::string(static_cast<std::size_t>(width - full), '.') + "] " +
+         std::to_string(static_cast<int>(f * 100)) + "%";
+}
+
+// Live progress bars: one line per running job, redrawn in place on a terminal; on anything
+// else (a pipe, a CI log) one line per change, so nothing is lost.
+class Progress {
+ public:
+  explicit Progress(bool tty) : tty_(tty) {}
+
+  void on_event(const JobEvent& ev) {
+    std::lock_guard lock(mu_);
+    const auto& j = ev.job;
+    const std::string label = j.body.value("label", j.name);
+    switch (ev.type) {
+      case JobEvent::Type::started:
+      case JobEvent::Type::progress:
+        running_[j.id] = {label, j.progress.current, j.progress.total, j.progress.message};
+        if (!tty_) print_line(j.id, running_[j.id]);
+        break;
+      case JobEvent::Type::completed:
+      case JobEvent::Type::failed:
+      case JobEvent::Type::cancelled:
+      case JobEvent::Type::retrying:
+        running_.erase(j.id);
+        finished_.push_back("  " + std::string(to_string(ev.type)) + "  #" + std::to_string(j.id) +
+                            " " + label + (j.message.empty() ? "" : ": " + j.message));
+        if (!tty_) {
+          std::cout << finished_.back() << "\n";
+          finished_.clear();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  void redraw() {
+    if (!tty_) return;
+    std::lock_guard lock(mu_);
+    std::string out;
+    // Move up over the previous bars and clear them, print finished lines, then the bars.
+    for (int i = 0; i < drawn_; ++i) out += "\033[1A\033[2K";
+    for (const auto& f : finished_) out += f + "\n";
+    finished_.clear();
+    drawn_ = 0;
+    for (const auto& [id, r] : running_) {
+      out += "  " + bar(r.current, r.total) + "  #" + std::to_string(id) + " " + r.label + "  " +
+             r.message + "\n";
+      ++drawn_;
+    }
+    std::cout << out << std::flush;
+  }
+
+ private:
+  struct Row {
+    std::string label;
+    std::int64_t current = 0, total = 0;
+    std::string message;
+  };
+  void print_line(JobId id, const Row& r) {
+    std::cout << "  " << bar(r.current, r.total) << "  #" << id << " " << r.label << "  " << r.message
+              << "\n";
+  }
+  bool tty_;
+  std::mutex mu_;
+  std::map<JobId, Row> running_;
+  std::vector<std::string> finished_;
+  int drawn_ = 0;
+};
+
+std::filesystem::path make_temp_folder() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "shelfd-demo-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary folder");
+  return pattern;
+}
+
+void write_file(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+}  // namespace
+
+int run_demo(const DemoOptions& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const auto root = make_temp_folder();
+  // A small library: two roots that exist and one that does not, so the health check has
+  // something to say.
+  write_file(root / "library/Ebooks/Ann Leckie/Ancillary Justice.epub", "demo");
+  write_file(root / "library/Audiobooks/Becky Chambers/A Psalm for the Wild-Built.m4b", "demo");
+  Config config;
+  config.file = root / "shelfd.json";
+  config.data_folder = root / "data";
+  config.database = config.data_folder / "jobs.db";
+  config.library_roots = {root / "library/Ebooks", root / "library/Audiobooks", root / "library/Comics"};
+  config.api_key = options.api_key.empty() ? random_api_key() : options.api_key;
+  config.port = options.port;
+  config.workers = 2;
+  config.log_level = "info";
+  config.demo_commands = true;
+
+  auto created = App::create(config, {.serve_api = options.serve, .console_log = false});
+  if (!created) {
+    std::cerr << "shelfd demo: " << created.error().message << "\n";
+    return 1;
+  }
+  auto& app = **created;
+  auto& engine = app.engine();
+  Progress progress(isatty(STDOUT_FILENO) == 1);
+  engine.subscribe([&progress](const JobEvent& ev) { progress.on_event(ev); });
+
+  std::cout << "shelfd demo (shelfjobs " << kVersion << ")\n"
+            << "data folder: " << config.data_folder.string() << "\n"
+            << "commands: ";
+  for (const auto& n : engine.registry().names()) std::cout << n << " ";
+  std::cout << "\n\n";
+  app.start();
+
+  // One full cycle: every task run now, and demonstration work of every priority, with a retry
+  // that succeeds, a failure and a cancellation.
+  bool ok = true;
+  auto check = [&ok](bool pushed, const char* what) {
+    if (!pushed) {
+      std::cerr << "shelfd demo: could not push " << what << "\n";
+      ok = false;
+    }
+  };
+  for (const auto& t : engine.tasks()) check(engine.run_task_now(t.name).has_value(), t.name.c_str());
+  auto work = [&](DemoWork w, Priority p) {
+    auto r = engine.push(w, {.priority = p});
+    check(r.has_value(), w.label.c_str());
+    return r ? r->job.id : 0;
+  };
+  work({{}, "Refresh authors", 30, 60, 0, "network"}, Priority::high);
+  work({{}, "Scan Ebooks", 20, 80, 0, "network"}, Priority::normal);
+  work({{}, "Import download", 12, 40, 0, "network"}, Priority::critical);
+  work({{}, "Sync flaky indexer", 10, 50, 3, "network"}, Priority::normal);
+  work({{}, "Read broken feed", 10, 50, 2, "permanent"}, Priority::low);
+  const JobId cancel_me = work({{}, "Search missing books", 200, 50, 0, "network"}, Priority::low);
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool cancelled = false;
+  while (!engine.wait_idle(std::chrono::milliseconds(100))) {
+    progress.redraw();
+    auto j = engine.get(cancel_me);
+    if (!cancelled && j && j->status == JobStatus::executing && j->progress.current >= 5) {
+      (void)engine.cancel(cancel_me);
+      cancelled = true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::cerr << "shelfd demo: the cycle did not finish within 60 s\n";
+      ok = false;
+      break;
+    }
+  }
+  progress.redraw();
+
+  // Tables.
+  auto jobs = engine.list({.limit = 100});
+  std::printf("\n%-5s %-22s %-10s %-9s %-8s %9s  %s\n", "id", "command", "status", "priority",
+              "attempt", "ms", "message");
+  std::map<std::string, std::map<std::string, int>> counts;
+  if (jobs) {
+    for (auto it = jobs->jobs.rbegin(); it != jobs->jobs.rend(); ++it) {
+      const auto& j = *it;
+      std::printf("%-5lld %-22s %-10s %-9s %-8s %9lld  %s\n", static_cast<long long>(j.id),
+                  j.body.value("label", j.name).c_str(), std::string(to_string(j.status)).c_str(),
+                  std::string(to_string(j.priority)).c_str(),
+                  (std::to_string(j.attempt) + "/" + std::to_string(j.max_attempts)).c_str(),
+                  static_cast<long long>(j.duration.count()),
+                  (j.status == JobStatus::failed ? j.error : j.message).c_str());
+      counts[j.name][std::string(to_string(j.status))]++;
+    }
+  }
+  std::printf("\n%-14s %-10s %-22s %-10s %s\n", "task", "interval", "next run", "last", "message");
+  for (const auto& t : engine.tasks()) {
+    std::printf("%-14s %-10s %-22s %-10s %s\n", t.name.c_str(),
+                (std::to_string(std::chrono::duration_cast<std::chrono::minutes>(t.interval).count()) + " min").c_str(),
+                t.next_due ? format_time(*t.next_due).c_str() : "off",
+                t.last_status ? std::string(to_string(*t.last_status)).c_str() : "-",
+                t.last_message.c_str());
+  }
+  const auto health = engine.health();
+  std::printf("\nhealth: %d workers, store %llu commits (max %lld us), %zu alert(s) open\n",
+              health.workers, static_cast<unsigned long long>(health.store.commits),
+              static_cast<long long>(health.store.max_commit_latency.count()), health.alerts.size());
+  for (const auto& a : health.alerts) std::printf("  alert %-12s %s\n", a.rule.c_str(), a.message.c_str());
+
+  if (options.serve) {
+    std::cout << "\ndashboard: http://" << config.bind_address << ":" << app.port() << "/#apikey="
+              << config.api_key << "\nAPI key: " << config.api_key << "\n(Ctrl-C to stop)\n"
+              << std::flush;
+    int sig = 0;
+    sigwait(&signals, &sig);
+  }
+  const auto task_count = engine.tasks().size();
+  ok = app.stop(std::chrono::seconds(10)) && ok;
+
+  if (options.json) {
+    nlohmann::json out = {{"jobs", nlohmann::json::object()}};
+    for (const auto& name : engine.registry().names()) {
+      out["jobs"][name] = {{"completed", counts[name]["completed"]},
+                           {"failed", counts[name]["failed"]},
+                           {"cancelled", counts[name]["cancelled"]}};
+    }
+    out["tasks"] = task_count;
+    out["alerts"] = health.alerts.size();
+    std::cout << out.dump() << std::endl;
+  }
+  created->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+  return ok ? 0 : 1;
+}
+
+}  // namespace shelfd
