@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <random>
 #include <set>
 #include <sstream>
@@ -57,10 +58,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// 32 hex digits: shelfd refuses keys shorter than 16 characters.
 std::string random_key() {
   std::random_device rd;
   std::ostringstream out;
-  for (int i = 0; i < 4; ++i) out << std::hex << rd();
+  for (int i = 0; i < 4; ++i) out << std::hex << std::setw(8) << std::setfill('0') << rd();
   return out.str();
 }
 
