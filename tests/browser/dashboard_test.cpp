@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+// The shelfd dashboard in a real browser: shelfd serves the page, headless Chromium (driven
+// through chromedriver) opens it, presses "Run now" on the Housekeeping task and waits until the
+// page shows that job completed. That needs the page's API calls, its event stream and shelfd's
+// engine to work together, which no unit test covers.
+
+#define CATCH_CONFIG_RUNNER
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "webdriver.hpp"
+
+#ifndef SHELFD_PATH
+#error "SHELFD_PATH must name the shelfd binary"
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+using webdriver::Process;
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+constexpr const char* kChromedriver = "/usr/bin/chromedriver";
+// ctest's SKIP_RETURN_CODE for this test: a machine without the browser reports "skipped", not
+// "passed".
+constexpr int kSkipped = 77;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "shelfd-browser-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// 32 hex digits: shelfd refuses keys shorter than 16 characters.
+std::string random_key() {
+  std::random_device rd;
+  std::ostringstream out;
+  for (int i = 0; i < 4; ++i) out << std::hex << std::setw(8) << std::setfill('0') << rd();
+  return out.str();
+}
+
+// Polls every 100 ms: each check is an HTTP round trip to the browser or to shelfd.
+bool poll(std::chrono::milliseconds timeout, const std::function<bool()>& check) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (check()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return check();
+}
+
+std::string tail(const std::string& path, std::size_t max = 4000) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.size() > max ? "…" + text.substr(text.size() - max) : text;
+}
+
+// What a failure report needs: the page as a reader sees it, and shelfd's log.
+std::string diagnostics(webdriver::Session& browser, const TempDir& dir) {
+  std::string page;
+  try {
+    page = browser.execute("return document.body.innerText;").get<std::string>();
+  } catch (const std::exception& e) {
+    page = std::string("(page text unavailable: ") + e.what() + ")";
+  }
+  return "\n--- page ---\n" + page + "\n--- shelfd log ---\n" + tail(dir.file("shelfd.log"));
+}
+
+// The job rows named `name`: [{id, status, section}].
+nlohmann::json job_rows(webdriver::Session& browser, const std::string& name) {
+  return browser.execute(R"js(
+    return [...document.querySelectorAll('tr.job')]
+      .filter((r) => (r.querySelector('td.name')?.textContent ?? '').trim() === arguments[0])
+      .map((r) => ({ id: r.dataset.id, status: r.dataset.status, section: r.closest('section')?.id }));
+  )js", {name});
+}
+
+}  // namespace
+
+TEST_CASE("the dashboard runs Housekeeping with Run now and shows it completed", "[browser][slow]") {
+  TempDir dir;
+  const std::string config = dir.file("shelfd.json");
+  const std::string key = random_key();
+
+  {
+    Process init({SHELFD_PATH, "init", "--config", config}, dir.file("shelfd-init.log"));
+    const auto code = init.wait(30s);
+    INFO(tail(dir.file("shelfd-init.log")));
+    REQUIRE(code == 0);
+  }
+
+  const int port = webdriver::free_port();
+  const std::string origin = "http://127.0.0.1:" + std::to_string(port);
+  Process shelfd({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port),
+                  "--api-key", key},
+                 dir.file("shelfd.log"));
+  const bool up = poll(30s, [&] {
+    if (!shelfd.running()) return true;  // reported below
+    try {
+      return webdriver::http("GET", origin + "/api/v1/system/status", {}, {"X-Api-Key: " + key}, 2s)
+                 .status == 200;
+    } catch (const webdriver::Error&) {
+      return false;  // not listening yet
+    }
+  });
+  {
+    INFO("shelfd log:\n" << tail(dir.file("shelfd.log")));
+    REQUIRE(up);
+    REQUIRE(shelfd.running());
+  }
+
+  webdriver::Driver driver(kChromedriver, dir.file("chromedriver.log"));
+  webdriver::BrowserOptions options;
+  options.binary = kChromium;
+  options.user_data_dir = dir.file("chromium-profile");
+  webdriver::Session browser(driver, options);
+  browser.navigate(origin + "/#apikey=" + key);
+
+  const std::string run_now = R"(tr.task[data-task="Housekeeping"] button.run-now)";
+  if (!poll(20s, [&] { return browser.find(run_now).has_value(); }))
+    FAIL("the Housekeeping task never appeared" << diagnostics(browser, dir));
+
+  // Housekeeping may already have run on its own; only a completion we have not seen counts.
+  std::set<std::string> seen;
+  for (const auto& row : job_rows(browser, "Housekeeping"))
+    if (row.value("status", "") == "completed") seen.insert(row.value("id", ""));
+
+  // Rows are updated in place, but tolerate a re-render between finding and clicking.
+  const bool clicked = poll(10s, [&] {
+    try {
+      const auto button = browser.find(run_now);
+      if (!button) return false;
+      browser.click(*button);
+      return true;
+    } catch (const webdriver::Error& e) {
+      if (e.code() == "stale element reference" || e.code() == "element click intercepted" ||
+          e.code() == "element not interactable")
+        return false;
+      throw;
+    }
+  });
+  REQUIRE(clicked);
+
+  nlohmann::json done;
+  const bool completed = poll(20s, [&] {
+    for (const auto& row : job_rows(browser, "Housekeeping"))
+      if (row.value("status", "") == "completed" && !seen.count(row.value("id", ""))) {
+        done = row;
+        return true;
+      }
+    return false;
+  });
+  if (!completed) FAIL("no new Housekeeping job reached completed" << diagnostics(browser, dir));
+  CHECK(done.value("section", "") == "history");
+
+  // No error message on the page, and the key was taken out of the address bar.
+  const auto notice = browser.find("#notice");
+  REQUIRE(notice);
+  CHECK(browser.attribute(*notice, "hidden").has_value());
+  CHECK(browser.current_url().find(key) == std::string::npos);
+
+  // shelfd must shut down cleanly with the page's event stream still open.
+  const int code = shelfd.stop(SIGTERM, 15s);
+  INFO("shelfd log:\n" << tail(dir.file("shelfd.log")));
+  CHECK(code == 0);
+}
+
+int main(int argc, char** argv) {
+  for (const char* tool : {kChromium, kChromedriver}) {
+    if (::access(tool, X_OK) != 0) {
+      std::printf("SKIPPED: %s is not installed (.ci/install-deps installs it)\n", tool);
+      return kSkipped;
+    }
+  }
+  return Catch::Session().run(argc, argv);
+}
