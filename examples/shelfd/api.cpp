@@ -4,6 +4,8 @@
 #include <sys/utsname.h>
 
 #include <cctype>
+#include <charconv>
+#include <cstdlib>
 #include <sstream>
 
 #include <httplib.h>
@@ -36,12 +38,13 @@ std::string spaced(const std::string& name) {
 }
 
 std::string readarr_duration(std::chrono::milliseconds d) {
-  const auto ms = d.count();
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%07lld", static_cast<long long>(ms / 3600000),
-                static_cast<long long>(ms / 60000 % 60), static_cast<long long>(ms / 1000 % 60),
-                static_cast<long long>(ms % 1000) * 10000);
-  return buf;
+  // .NET's TimeSpan text: "hh:mm:ss.fffffff", with "d." in front from one day on.
+  const auto ms = static_cast<long long>(d.count());
+  const long long days = ms / 86400000;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%07lld", ms / 3600000 % 24, ms / 60000 % 60,
+                ms / 1000 % 60, ms % 1000 * 10000);
+  return days > 0 ? std::to_string(days) + "." + buf : std::string(buf);
 }
 
 namespace {
@@ -92,6 +95,21 @@ void error(httplib::Response& res, int status, const std::string& message,
 }
 
 json health_items(const HealthSnapshot& h);
+
+// The id in a route; nullopt when it does not fit (the caller answers 404).
+std::optional<long long> route_id(const httplib::Request& req) {
+  long long id = 0;
+  const std::string& s = req.matches[1];
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return id;
+}
+
+bool iequal(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 int http_status(errc code) {
   switch (code) {
@@ -211,6 +229,12 @@ void EventHub::close() {
 ApiServer::ApiServer(App& app) : app_(app), server_(std::make_unique<httplib::Server>()) {
   // SSE clients hold a thread each for as long as they listen.
   server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
+  // SO_REUSEADDR only: cpp-httplib also sets SO_REUSEPORT by default, which would let a second
+  // shelfd bind the same port and take half the connections.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   routes();
 }
 
@@ -351,7 +375,9 @@ void ApiServer::routes() {
     const bool protected_path = req.path.rfind("/api/", 0) == 0 || req.path == "/metrics";
     if (!protected_path) return httplib::Server::HandlerResponse::Unhandled;
     std::string key = req.get_header_value("X-Api-Key");
-    if (key.empty() && req.has_param("apikey")) key = req.get_param_value("apikey");
+    for (const char* param : {"apikey", "apiKey"}) {
+      if (key.empty() && req.has_param(param)) key = req.get_param_value(param);
+    }
     if (key.empty() || !equal_constant_time(key, app_.config().api_key)) {
       error(res, 401, "missing or wrong API key (X-Api-Key header or apikey parameter)");
       return httplib::Server::HandlerResponse::Handled;
@@ -372,15 +398,18 @@ void ApiServer::routes() {
   });
 
   s.Get(R"(/api/v1/command/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto id = std::stoll(req.matches[1]);
+    const auto parsed = route_id(req);
+    if (!parsed) return error(res, 404, "no command with id " + req.matches[1].str(), "not_found");
+    const auto id = *parsed;
     auto job = app_.engine().get(id);
     if (!job) return error(res, 404, "no command with id " + std::to_string(id), "not_found");
     reply(res, 200, command_resource(*job));
   });
 
   s.Delete(R"(/api/v1/command/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto id = std::stoll(req.matches[1]);
-    auto r = app_.engine().cancel(id);
+    const auto parsed = route_id(req);
+    if (!parsed) return error(res, 404, "no command with id " + req.matches[1].str(), "not_found");
+    auto r = app_.engine().cancel(*parsed);
     if (!r) return error(res, http_status(r.error().code), r.error().message, to_string(r.error().code));
     reply(res, 200, command_resource(*r));
   });
@@ -399,8 +428,8 @@ void ApiServer::routes() {
     auto& e = app_.engine();
     // A task's name runs that task now (Readarr's "run now" posts the task's command name).
     for (const auto& t : e.tasks()) {
-      if (t.name == name) {
-        auto r = e.run_task_now(name);
+      if (iequal(t.name, name)) {  // Readarr matches names case-insensitively
+        auto r = e.run_task_now(t.name);
         if (!r) return error(res, http_status(r.error().code), r.error().message, to_string(r.error().code));
         return reply(res, 201, command_resource(r->job));
       }
@@ -419,7 +448,7 @@ void ApiServer::routes() {
   });
 
   s.Get(R"(/api/v1/system/task/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto id = std::stoll(req.matches[1]);
+    const auto id = route_id(req).value_or(0);
     const auto tasks = app_.engine().tasks();
     if (id < 1 || id > static_cast<long long>(tasks.size()))
       return error(res, 404, "no task with id " + std::to_string(id), "not_found");
@@ -493,7 +522,8 @@ void ApiServer::routes() {
         });
   });
 
-  s.set_mount_point("/", SHELFD_WEB_DIR);
+  const char* web = std::getenv("SHELFD_WEB_DIR");
+  s.set_mount_point("/", web && *web ? web : SHELFD_WEB_DIR);
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty()) error(res, 404, "no route " + req.method + " " + req.path);
   });

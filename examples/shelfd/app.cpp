@@ -28,9 +28,10 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   // service is not in this build yet: a typo or a bad value is refused at start.
   for (const auto& [name, interval] : config.task_intervals) {
     auto spec = standard_task(name);
-    if (!spec) return Error{errc::invalid_argument, "tasks." + name + ": unknown task"};
+    const std::string where = "config " + config.file.string() + ": tasks." + name;
+    if (!spec) return Error{errc::invalid_argument, where + ": unknown task"};
     auto ok = validate_interval(name, interval, spec->range);
-    if (!ok) return Error{errc::invalid_argument, "tasks." + name + ": " + ok.error().message};
+    if (!ok) return Error{errc::invalid_argument, where + ": " + ok.error().message};
   }
 
   std::vector<spdlog::sink_ptr> sinks;

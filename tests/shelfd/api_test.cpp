@@ -145,7 +145,20 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     wrong.set_default_headers({{"X-Api-Key", "not-the-key-at-all"}});
     CHECK(wrong.Get("/api/v1/system/status")->status == 401);
     CHECK(anon.Get(("/api/v1/system/status?apikey=" + kKey).c_str())->status == 200);
+    CHECK(anon.Get(("/api/v1/system/status?apiKey=" + kKey).c_str())->status == 200);
     CHECK(anon.Get("/")->status == 200);  // the dashboard's page needs no key
+  }
+
+  SECTION("a second shelfd cannot take the same port") {
+    Shelfd other;
+    other.port = d.port;
+    const auto out = other.dir.file("second.txt");
+    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", other.config, "--port",
+                           std::to_string(d.port), "--api-key", kKey},
+                          out)) == 2);
+    std::ifstream in(out);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    CHECK_THAT(text, Catch::Contains("cannot bind"));
   }
 
   SECTION("status identifies the app") {
@@ -190,6 +203,7 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     CHECK_THAT(d.post({{"name", "DemoWork"}, {"steps", "many"}}, 400)["message"].get<std::string>(),
                Catch::Contains("steps"));
     CHECK(d.get("/api/v1/command/999999", 404).contains("message"));
+    CHECK(d.get("/api/v1/command/99999999999999999999999", 404).contains("message"));
     CHECK(d.client().Delete("/api/v1/command/999999")->status == 404);
     CHECK(d.get("/api/v1/command").size() == before);
   }
@@ -206,7 +220,8 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     CHECK(health_check["nextExecution"].is_string());
     CHECK(d.get("/api/v1/system/task/" + std::to_string(health_check["id"].get<int>()))["taskName"] ==
           "CheckHealth");
-    auto run = d.post({{"name", "CheckHealth"}});
+    auto run = d.post({{"name", "checkhealth"}});  // matched case-insensitively, like Readarr
+    CHECK(run["taskName"] == "CheckHealth");
     CHECK(run["updateScheduledTask"] == true);
     REQUIRE(d.reaches(run["id"], "completed"));
     REQUIRE(eventually([&] {
