@@ -109,13 +109,14 @@ void Engine::Impl::record_finish(const JobInfo& job) {
     s.durations.push_back(job.duration.count());
     if (s.durations.size() > kDurationSamples) s.durations.pop_front();
   }
-  clear("long_running:" + std::to_string(job.id));
-  const std::string failed_key = "job_failed:" + job.name;
   if (job.status == JobStatus::failed && opts_.alerts.job_failed) {
-    raise("job_failed", failed_key, job.name + " failed: " + job.error,
+    raise("job_failed", "job_failed:" + job.name, job.name + " failed: " + job.error,
           {{"jobId", job.id}, {"errorKind", to_string(job.error_kind)}, {"attempt", job.attempt}});
-  } else if (job.status == JobStatus::completed) {
-    clear(failed_key);
+  }
+  // On the hot path of every job: build alert keys only when some alert is open.
+  if (!alerts_.empty()) {
+    clear("long_running:" + std::to_string(job.id));
+    if (job.status == JobStatus::completed) clear("job_failed:" + job.name);
   }
 }
 
