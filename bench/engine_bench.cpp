@@ -83,9 +83,21 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Noop bodies are equal, so each push would dedup into the queued one: use numbered fillers for
+// depth and a per-job distinct field for throughput.
+struct Unique : shelfjobs::Command {
+  static constexpr std::string_view kName = "Unique";
+  int n = 0;
+};
+void to_json(nlohmann::json& j, const Unique& u) { j = {{"n", u.n}}; }
+void from_json(const nlohmann::json& j, Unique& u) { j.at("n").get_to(u.n); }
+
+// One registry for every measurement: Noop (latency), Unique (throughput), Holder and Filler
+// (queue depth).
 std::unique_ptr<shelfjobs::Engine> make_engine(const std::string& path, int workers) {
   shelfjobs::Registry r;
   r.add<Noop>([](const Noop&, shelfjobs::JobContext&) { g_last_start_ns.store(now_ns()); });
+  r.add<Unique>([](const Unique&, shelfjobs::JobContext&) {});
   r.add<Holder>([](const Holder&, shelfjobs::JobContext& ctx) {
     while (!g_release_holder.load() && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
   }, {.locks = {"held"}});
@@ -115,15 +127,6 @@ void push_batches(shelfjobs::Engine& e, int n, const std::string& name, int firs
   }
 }
 
-// Noop bodies are equal, so each push would dedup into the queued one: use numbered fillers for
-// depth and a per-job distinct field for throughput.
-struct Unique : shelfjobs::Command {
-  static constexpr std::string_view kName = "Unique";
-  int n = 0;
-};
-void to_json(nlohmann::json& j, const Unique& u) { j = {{"n", u.n}}; }
-void from_json(const nlohmann::json& j, Unique& u) { j.at("n").get_to(u.n); }
-
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -132,20 +135,8 @@ double seconds_since(Clock::time_point t) {
 // the median of `rounds` rounds in one engine (single rounds last well under a second, so one
 // alone is at the mercy of a WAL checkpoint).
 double engine_throughput(const std::string& path, int jobs, int depth, int workers, int rounds) {
-  shelfjobs::Registry r;
-  r.add<Unique>([](const Unique&, shelfjobs::JobContext&) {});
-  r.add<Holder>([](const Holder&, shelfjobs::JobContext& ctx) {
-    while (!g_release_holder.load() && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
-  }, {.locks = {"held"}});
-  r.add<Filler>([](const Filler&, shelfjobs::JobContext&) {}, {.locks = {"held"}});
-  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
-  auto created = shelfjobs::Engine::create({.store_path = path, .workers = workers, .logger = log},
-                                           std::move(r));
-  if (!created) {
-    std::cerr << "engine_bench: " << created.error().message << "\n";
-    std::exit(1);
-  }
-  auto& engine = **created;
+  auto created = make_engine(path, workers);
+  auto& engine = *created;
   engine.start();
   g_release_holder = false;
   if (depth > 0) {
