@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Health figures, alerts raised once and cleared, and pruning that keeps the counts.
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
 #include "engine_fixture.hpp"
@@ -198,4 +199,33 @@ TEST_CASE("ids are never handed out again after pruning removed the newest jobs"
                           f.registry())
                .value();
   CHECK(e->push(Step{{}, "next"}).value().job.id == last + 1);
+}
+
+TEST_CASE("a store that cannot commit raises store_errors, cleared once commits succeed",
+          "[health][alerts][slow]") {
+  Fixture f;
+  auto notes = std::make_shared<RecordingNotifier>();
+  AlertOptions alerts;
+  alerts.check_interval = std::chrono::milliseconds(100);
+  auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .notifier = notes,
+                           .alerts = alerts},
+                          f.registry())
+               .value();
+  e->start();
+  f.gates.open_all();
+  {
+    // Another process (a backup tool, the sqlite3 shell) holds the write lock for longer than
+    // the store's 10 s busy timeout: the group commit fails and is retried.
+    SQLite::Database other(f.db(), SQLite::OPEN_READWRITE);
+    other.exec("BEGIN IMMEDIATE");
+    const auto id = e->push(Step{{}, "blocked"}, {.durable = false}).value().job.id;
+    REQUIRE(eventually([&] { return has_alert(e->health(), "store_errors"); }, std::chrono::seconds(30)));
+    CHECK(e->health().store.write_errors >= 1);
+    CHECK(notes->count("alert_raised", "store_errors") == 1);
+    other.exec("ROLLBACK");
+    // Nothing was lost: the retried commit wrote the job.
+    REQUIRE(eventually([&] { return e->get(id)->status == JobStatus::completed; }, std::chrono::seconds(30)));
+  }
+  REQUIRE(eventually([&] { return !has_alert(e->health(), "store_errors"); }, std::chrono::seconds(10)));
+  CHECK(notes->count("alert_cleared", "store_errors") == 1);
 }
