@@ -208,14 +208,7 @@ Result<JobInfo> Engine::cancel(JobId id) {
     a.info.status = JobStatus::cancelled;
     a.info.ended_at = impl_->clock_->now();
     a.info.message = "Cancelled";
-    impl_->store_->finish(a.info);
-    if (!a.info.task.empty()) impl_->task_finished(a.info);
-    impl_->record_finish(a.info);
-    JobInfo info = std::move(a.info);
-    impl_->forget(it);
-    impl_->emit(JobEvent::Type::cancelled, info);
-    impl_->dispatch();  // an idle-only job may start now
-    return info;
+    return impl_->conclude(it);
   });
   if (!r) return kStopped;
   if (*r) {

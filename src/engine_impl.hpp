@@ -650,6 +650,13 @@ class Engine::Impl {
         // A notifier must not throw; if one does, the job's outcome still stands.
       }
     }
+    conclude(it);
+  }
+
+  // Runs on: the strand. Records a job's terminal state (store, task, health), forgets it, tells
+  // observers and dispatches. Returns the final snapshot.
+  JobInfo conclude(std::unordered_map<JobId, Active>::iterator it) {
+    Active& a = it->second;
     // The finish write is queued before forget() wakes wait_idle(), so a query made after
     // wait_idle() returns sees the terminal state.
     store_->finish(without_body(a.info));
@@ -657,11 +664,12 @@ class Engine::Impl {
     record_finish(a.info);
     JobInfo info = std::move(a.info);
     forget(it);
-    emit(out.status == JobStatus::completed   ? JobEvent::Type::completed
-         : out.status == JobStatus::cancelled ? JobEvent::Type::cancelled
-                                              : JobEvent::Type::failed,
+    emit(info.status == JobStatus::completed   ? JobEvent::Type::completed
+         : info.status == JobStatus::cancelled ? JobEvent::Type::cancelled
+                                               : JobEvent::Type::failed,
          info);
-    dispatch();
+    dispatch();  // its locks are free; an idle-only job may start now
+    return info;
   }
 
   // Runs on: the strand. Queues a failed job again if its policy allows; true if it did.
