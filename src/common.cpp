@@ -52,6 +52,7 @@ const char* to_string(errc code) noexcept {
     case errc::shutting_down: return "shutting_down";
     case errc::invalid_argument: return "invalid_argument";
     case errc::store_error: return "store_error";
+    case errc::conflict: return "conflict";
   }
   return "unknown";
 }

@@ -115,6 +115,7 @@ int http_status(errc code) {
   switch (code) {
     case errc::not_found: return 404;
     case errc::not_cancellable: return 409;
+    case errc::conflict: return 409;
     case errc::shutting_down: return 503;
     case errc::store_error: return 500;
     default: return 400;

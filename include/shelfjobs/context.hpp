@@ -27,6 +27,9 @@ namespace shelfjobs {
 class JobError : public std::runtime_error {
  public:
   JobError(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  /// A failure of `kind` that also names when a retry may happen (for rate_limited: the wait).
+  JobError(ErrorKind kind, const std::string& what, std::optional<TimePoint> retry_after)
+      : std::runtime_error(what), kind_(kind), retry_after_(retry_after) {}
   /// A rate-limited failure: the job waits until `retry_after` (bounded by
   /// RetryPolicy::max_rate_limit_wait) without spending an attempt.
   static JobError rate_limited(TimePoint retry_after, const std::string& what) {

@@ -23,6 +23,7 @@ enum class errc {
   shutting_down,        ///< `stop()` was called; no new work is accepted.
   invalid_argument,     ///< An option or argument is out of range (the message says which).
   store_error,          ///< The SQLite store failed (I/O error, full disk, corrupt file).
+  conflict,             ///< The row clashes with an existing one (same foreign id or path).
 };
 
 /// The stable name of a code, for logs and JSON (`"unknown_command"`, ...).
