@@ -1,1 +1,614 @@
 // SPDX-License-Identifier: MIT
+// The refresh service: RefreshAuthor and RefreshBook.
+//
+// Why it is shaped this way:
+//   - Only a 404 may delete, and only what has no files. Readarr turned every metadata error into
+//     "not found" and deleted authors during outages; here a timeout, 5xx, 429 or malformed body
+//     leaves the catalog exactly as it was.
+//   - Every author's changes go to the catalog in one transaction (Catalog::apply), and the author
+//     row carries the new metadata hash and sync time in that same transaction, so an author
+//     counts as refreshed only if its books were written too.
+//   - Unchanged data costs nothing: the source hashes its mapped data; an equal hash writes no
+//     row. The one exception is the sync time of an author last confirmed more than `min_age`
+//     (12 h) ago: one row, so the scheduling rules see that the source was checked.
+//   - A 429 stops a run of all authors: the host is limiting everyone, so going on would only
+//     collect more 429s. The job waits out Retry-After (without spending an attempt) and starts
+//     again; the authors it already did are served by the response cache and hash equal, so the
+//     rerun costs them nothing.
+#include "shelfjobs/refresh.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "services/service_util.hpp"
+
+namespace shelfjobs {
+
+using namespace std::chrono_literals;
+
+// ---- Command bodies ---------------------------------------------------------------------------
+
+namespace {
+std::optional<RowId> optional_id(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->get<RowId>();
+}
+}  // namespace
+
+void to_json(nlohmann::json& j, const RefreshAuthor& c) {
+  j = nlohmann::json::object();
+  if (c.authorId) j["authorId"] = *c.authorId;
+}
+void from_json(const nlohmann::json& j, RefreshAuthor& c) { c.authorId = optional_id(j, "authorId"); }
+void to_json(nlohmann::json& j, const RefreshBook& c) {
+  j = nlohmann::json::object();
+  if (c.bookId) j["bookId"] = *c.bookId;
+}
+void from_json(const nlohmann::json& j, RefreshBook& c) { c.bookId = optional_id(j, "bookId"); }
+void to_json(nlohmann::json& j, const MoveAuthor& c) {
+  j = {{"authorId", c.authorId}, {"sourcePath", c.sourcePath}, {"destinationPath", c.destinationPath}};
+}
+void from_json(const nlohmann::json& j, MoveAuthor& c) {
+  j.at("authorId").get_to(c.authorId);
+  c.sourcePath = j.value("sourcePath", std::string());
+  c.destinationPath = j.value("destinationPath", std::string());
+}
+
+// ---- Rules ------------------------------------------------------------------------------------
+
+bool should_refresh_author(const Author& author, std::optional<Date> newest_release, TimePoint now,
+                           const RefreshRules& rules) {
+  if (!author.last_info_sync || *author.last_info_sync < now - rules.author_max_age) return true;
+  if (*author.last_info_sync >= now - rules.min_age) return false;
+  if (author.status == AuthorStatus::continuing && *author.last_info_sync < now - rules.continuing_age)
+    return true;
+  if (newest_release && TimePoint(*newest_release) >= now - rules.recent_release) return true;
+  return false;
+}
+
+bool should_refresh_book(const Book& book, TimePoint now, const RefreshRules& rules) {
+  if (!book.last_info_sync || *book.last_info_sync < now - rules.book_max_age) return true;
+  if (*book.last_info_sync >= now - rules.min_age) return false;
+  // Readarr: ReleaseDate > now - 30 days, which includes every future release.
+  if (book.release_date && TimePoint(*book.release_date) > now - rules.recent_release) return true;
+  return false;
+}
+
+std::string RefreshSummary::message() const {
+  std::string m = std::to_string(refreshed) + " refreshed, " + std::to_string(unchanged) +
+                  " unchanged, " + std::to_string(skipped) + " skipped, " +
+                  std::to_string(failed) + " failed";
+  auto add = [&m](int n, const char* what) {
+    if (n > 0) m += ", " + std::to_string(n) + " " + what;
+  };
+  add(deferred, "deferred (still loading upstream)");
+  add(removed, "removed");
+  add(merged, "merged");
+  add(renamed, "renamed");
+  if (books_added + books_updated + books_removed > 0) {
+    m += "; books: " + std::to_string(books_added) + " added, " + std::to_string(books_updated) +
+         " updated, " + std::to_string(books_removed) + " removed";
+  }
+  return m;
+}
+
+// ---- The service ------------------------------------------------------------------------------
+
+struct RefreshService::Impl {
+  RefreshOptions o;
+  std::atomic<Engine*> engine{nullptr};
+
+  TimePoint now() const { return o.clock->now(); }
+  spdlog::logger& log() const { return *o.logger; }
+
+  template <class E>
+  void publish(const E& e) {
+    if (o.events) o.events->publish(e);
+  }
+
+  // The folder an author with `name` belongs in: under its root folder when it has one, else
+  // beside its current folder.
+  std::filesystem::path folder_for(const Author& a, const std::string& name) {
+    if (a.root_folder_id != 0) {
+      auto root = o.catalog->root_folder(a.root_folder_id);
+      if (root) return root->path / safe_folder_name(name);
+    }
+    if (a.path.empty()) return {};
+    return a.path.parent_path() / safe_folder_name(name);
+  }
+
+  static Book book_from(const WorkData& w, RowId author_id, const Book* local, TimePoint now,
+                        bool monitored) {
+    Book b = local ? *local : Book{};
+    if (!local) {
+      b.added = now;
+      b.monitored = monitored;
+      b.manually_added = false;
+    }
+    b.author_id = author_id;
+    b.foreign_id = w.foreign_id;
+    b.title = w.title;
+    b.release_date = w.release_date;
+    b.genres = w.genres;
+    b.metadata_hash = w.hash;
+    b.last_info_sync = now;
+    return b;
+  }
+
+  static BookWrite book_write(Book b, const WorkData& w) {
+    BookWrite bw;
+    bw.book = std::move(b);
+    for (const EditionData& e : w.editions) {
+      Edition ed;
+      ed.foreign_id = e.foreign_id;
+      ed.title = e.title;
+      ed.isbn13 = e.isbn13;
+      ed.asin = e.asin;
+      ed.format = e.format;
+      ed.is_ebook = e.is_ebook;
+      ed.pages = e.pages;
+      ed.publisher = e.publisher;
+      ed.language = e.language;
+      ed.release_date = e.release_date;
+      ed.rating = static_cast<double>(e.rating_count) * e.average_rating;
+      ed.monitored = e.monitored;
+      bw.editions.push_back(std::move(ed));
+    }
+    for (const SeriesLinkData& s : w.series) {
+      bw.series.push_back({s.series_foreign_id, s.series_title, s.position, s.series_position, s.primary});
+    }
+    return bw;
+  }
+
+  // The outcome of refreshing one author, for the summary.
+  enum class One { refreshed, unchanged, removed, kept_not_found };
+
+  // Refreshes one author. Throws MetadataError from the source (the catalog untouched) and
+  // JobError{database} when the catalog write fails.
+  One refresh_one(Author author, RefreshSummary& sum, std::stop_token token, bool fresh = false) {
+    AuthorData data;
+    try {
+      data = o.source->author(author.foreign_id, token, fresh);
+    } catch (const MetadataError& e) {
+      if (e.code() != MetadataErrc::not_found) throw;
+      return not_found(author, sum, e.what());
+    }
+    const TimePoint t = now();
+
+    AuthorWrite w;
+    if (data.foreign_id != author.foreign_id) {
+      // The source redirected to another id: a merge. When a local author already has that id,
+      // this author's books (and files) move to it and this author goes; else this author is
+      // re-keyed in place.
+      auto target = o.catalog->author_by_foreign_id(data.foreign_id);
+      AuthorMerged ev{0, author.id, author.foreign_id, data.foreign_id};
+      if (target) {
+        AuthorWrite merge;
+        merge.author = *target;
+        merge.merge_from = author.id;
+        must(o.catalog->apply(merge), "merge of author " + author.foreign_id);
+        ev.from_author_id = author.id;
+        ev.into_author_id = target->id;
+        log().info("author '{}' ({}) merged into '{}' ({}) upstream; books moved", author.name,
+                   author.foreign_id, target->name, target->foreign_id);
+        author = *target;
+      } else {
+        log().info("author '{}' re-keyed from {} to {} (merged upstream)", author.name,
+                   author.foreign_id, data.foreign_id);
+        author.foreign_id = data.foreign_id;
+        author.metadata_hash.clear();  // the row must be written with its new key
+      }
+      ++sum.merged;
+      publish(ev);
+    }
+
+    if (data.hash == author.metadata_hash) {
+      // Nothing changed upstream. Record the check only when the last one is older than the
+      // rules' minimum age: within it the rules would not refresh anyway.
+      if (!author.last_info_sync || *author.last_info_sync < t - o.rules.min_age) {
+        author.last_info_sync = t;
+        w.author = author;
+        must(o.catalog->apply(w), "author " + author.foreign_id);
+      }
+      publish(AuthorRefreshed{author.id, false, 0, 0, 0});
+      return One::unchanged;
+    }
+
+    const std::string old_name = author.name;
+    const std::filesystem::path old_path = author.path;
+    author.name = data.name;
+    author.sort_name = sort_name_of(data.name);
+    author.overview = data.overview;
+    if (data.status) author.status = *data.status;
+    author.metadata_hash = data.hash;
+    author.last_info_sync = t;
+    w.author = author;
+
+    // Books: match by foreign id into added, updated, up to date and gone.
+    auto local = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
+    std::map<std::string, const Book*> by_fid;
+    for (const Book& b : local) by_fid[b.foreign_id] = &b;
+    std::set<std::string> remote;
+    int added = 0, updated = 0, removed = 0;
+    std::vector<std::size_t> added_index;
+    for (const WorkData& work : data.works) {
+      if (!remote.insert(work.foreign_id).second) continue;
+      auto it = by_fid.find(work.foreign_id);
+      if (it != by_fid.end()) {
+        if (it->second->metadata_hash == work.hash) continue;
+        w.books.push_back(book_write(book_from(work, author.id, it->second, t, author.monitored), work));
+        ++updated;
+        continue;
+      }
+      // A work new to this author may already be in the catalog under another author (it moved
+      // upstream): it moves here with its files.
+      auto elsewhere = o.catalog->book_by_foreign_id(work.foreign_id);
+      if (elsewhere) {
+        w.books.push_back(book_write(book_from(work, author.id, &*elsewhere, t, author.monitored), work));
+        ++updated;
+        continue;
+      }
+      added_index.push_back(w.books.size());
+      w.books.push_back(book_write(book_from(work, author.id, nullptr, t, author.monitored), work));
+      ++added;
+    }
+    for (const Book& b : local) {
+      if (remote.contains(b.foreign_id)) continue;
+      auto files = must(o.catalog->file_count_of_book(b.id), "files of book " + b.foreign_id);
+      if (files > 0) {
+        log().warn("book '{}' ({}) is gone upstream but has {} file(s); kept", b.title, b.foreign_id, files);
+        continue;
+      }
+      w.removed_books.push_back(b.id);
+      ++removed;
+    }
+
+    auto result = must(o.catalog->apply(w), "author " + author.foreign_id);
+    sum.books_added += added;
+    sum.books_updated += updated;
+    sum.books_removed += removed;
+    for (std::size_t i : added_index) {
+      Book b = w.books[i].book;
+      if (i < result.new_book_ids.size()) b.id = result.new_book_ids[i];
+      publish(BookAdded{b, true});
+    }
+    if (!old_name.empty() && old_name != author.name) {
+      const auto new_path = folder_for(author, author.name);
+      log().info("author renamed upstream: '{}' -> '{}'", old_name, author.name);
+      ++sum.renamed;
+      publish(AuthorRenamed{author.id, old_name, author.name, old_path, new_path});
+    }
+    publish(AuthorRefreshed{author.id, true, added, updated, removed});
+    return One::refreshed;
+  }
+
+  One not_found(const Author& author, RefreshSummary& sum, const std::string& why) {
+    auto files = must(o.catalog->file_count_of_author(author.id), "files of author " + author.foreign_id);
+    if (files > 0) {
+      log().warn("author '{}' ({}) not found at the source ({}); kept: it has {} file(s)", author.name,
+                 author.foreign_id, why, files);
+      return One::kept_not_found;
+    }
+    auto removed = o.catalog->remove_author(author.id);
+    if (!removed) {
+      throw JobError(ErrorKind::database, "cannot remove author " + author.foreign_id + ": " +
+                                              removed.error().message);
+    }
+    log().info("author '{}' ({}) not found at the source; removed (it had no files)", author.name,
+               author.foreign_id);
+    ++sum.removed;
+    publish(AuthorRemoved{author, "not found at the metadata source"});
+    return One::removed;
+  }
+
+  void defer_loading(RowId author_id) {
+    Engine* e = engine.load();
+    if (!e) return;
+    PushOptions po;
+    po.trigger = Trigger::event;
+    po.event = "AuthorLoading";
+    po.not_before = now() + o.not_ready_retry;
+    auto pushed = e->push(RefreshAuthor{.authorId = author_id}, po);
+    if (!pushed) log().warn("cannot queue a later refresh of author {}: {}", author_id, pushed.error().message);
+  }
+
+  RefreshSummary refresh_authors(std::optional<RowId> id, Trigger trigger, JobContext* ctx) {
+    RefreshSummary sum;
+    std::stop_token token = ctx ? ctx->token() : std::stop_token{};
+    if (id) {
+      auto author = o.catalog->author(*id);
+      if (!author) {
+        if (author.error().code == errc::not_found)
+          throw JobError(ErrorKind::permanent, "author " + std::to_string(*id) + " is not in the catalog");
+        throw JobError(ErrorKind::database, author.error().message);
+      }
+      if (ctx) ctx->report(0, 1, "1 of 1: " + author->name);
+      // A user asking for one author wants what the source says now: the cache is revalidated
+      // (cheap with ETag) rather than trusted. Runs over all authors trust a fresh cache.
+      switch (refresh_one(*author, sum, token, trigger == Trigger::manual)) {
+        case One::refreshed: ++sum.refreshed; break;
+        case One::unchanged: ++sum.unchanged; break;
+        case One::removed: break;
+        case One::kept_not_found:
+          throw JobError(ErrorKind::permanent, "author '" + author->name +
+                                                   "' was not found at the metadata source; kept because it has files");
+      }
+      if (ctx) ctx->report(1, 1, "1 of 1: " + author->name);
+      return sum;
+    }
+
+    auto all = must(o.catalog->authors(), "the author list");
+    const auto n = static_cast<std::int64_t>(all.size());
+    const TimePoint t = now();
+    std::int64_t k = 0;
+    for (const Author& a : all) {
+      ++k;
+      if (ctx) ctx->throw_if_cancelled();
+      if (trigger == Trigger::scheduled) {
+        auto newest = must(o.catalog->newest_release(a.id), "books of author " + a.foreign_id);
+        if (!should_refresh_author(a, newest, t, o.rules)) {
+          ++sum.skipped;
+          continue;
+        }
+      }
+      if (ctx) ctx->report(k - 1, n, std::to_string(k) + " of " + std::to_string(n) + ": " + a.name);
+      try {
+        switch (refresh_one(a, sum, token)) {
+          case One::refreshed: ++sum.refreshed; break;
+          case One::unchanged: ++sum.unchanged; break;
+          case One::removed: break;
+          case One::kept_not_found: ++sum.failed; break;
+        }
+      } catch (const MetadataError& e) {
+        if (e.code() == MetadataErrc::cancelled) throw;
+        if (e.code() == MetadataErrc::rate_limited) {
+          throw JobError(ErrorKind::rate_limited,
+                         "the metadata source is rate limiting (" + std::string(e.what()) +
+                             "); after " + sum.message(),
+                         e.retry_after());
+        }
+        if (e.code() == MetadataErrc::not_ready) {
+          ++sum.deferred;
+          log().info("author '{}' is still loading upstream; refreshing it again later", a.name);
+          defer_loading(a.id);
+          continue;
+        }
+        ++sum.failed;
+        log().warn("refresh of author '{}' ({}) failed ({}): {}; the catalog keeps its data", a.name,
+                   a.foreign_id, to_string(e.code()), e.what());
+      } catch (const JobError& e) {
+        if (e.kind() == ErrorKind::cancelled) throw;
+        ++sum.failed;
+        log().warn("refresh of author '{}' ({}) failed: {}", a.name, a.foreign_id, e.what());
+      }
+    }
+    if (ctx) ctx->report(n, n, sum.message());
+    return sum;
+  }
+
+  // ---- Books ----
+
+  enum class BookOne { refreshed, unchanged, removed, kept };
+
+  BookOne refresh_book_one(const Book& book, RefreshSummary& sum, std::stop_token token, bool fresh = false) {
+    WorkData work;
+    try {
+      work = o.source->work(book.foreign_id, token, fresh);
+    } catch (const MetadataError& e) {
+      if (e.code() != MetadataErrc::not_found) throw;
+      auto files = must(o.catalog->file_count_of_book(book.id), "files of book " + book.foreign_id);
+      if (files > 0 || book.manually_added) {
+        log().warn("book '{}' ({}) not found at the source; kept ({})", book.title, book.foreign_id,
+                   files > 0 ? "it has files" : "it was added by hand");
+        return BookOne::kept;
+      }
+      AuthorWrite w;
+      w.removed_books.push_back(book.id);
+      must(o.catalog->apply(w), "book " + book.foreign_id);
+      ++sum.books_removed;
+      log().info("book '{}' ({}) not found at the source; removed", book.title, book.foreign_id);
+      return BookOne::removed;
+    }
+    const TimePoint t = now();
+    if (work.hash == book.metadata_hash) {
+      if (!book.last_info_sync || *book.last_info_sync < t - o.rules.min_age) {
+        AuthorWrite w;
+        Book b = book;
+        b.last_info_sync = t;
+        BookWrite bw;
+        bw.book = b;
+        auto editions = must(o.catalog->editions_of(book.id), "editions of book " + book.foreign_id);
+        bw.editions = std::move(editions);
+        auto links = must(o.catalog->series_links_of(book.id), "series of book " + book.foreign_id);
+        for (const SeriesLink& l : links) {
+          auto s = must(o.catalog->series(l.series_id), "series");
+          bw.series.push_back({s.foreign_id, s.title, l.position, l.series_position, l.primary});
+        }
+        w.books.push_back(std::move(bw));
+        must(o.catalog->apply(w), "book " + book.foreign_id);
+      }
+      return BookOne::unchanged;
+    }
+    AuthorWrite w;
+    w.books.push_back(book_write(book_from(work, book.author_id, &book, t, book.monitored), work));
+    must(o.catalog->apply(w), "book " + book.foreign_id);
+    ++sum.books_updated;
+    return BookOne::refreshed;
+  }
+
+  RefreshSummary refresh_books(std::optional<RowId> id, Trigger trigger, JobContext* ctx) {
+    RefreshSummary sum;
+    std::stop_token token = ctx ? ctx->token() : std::stop_token{};
+    if (id) {
+      auto book = o.catalog->book(*id);
+      if (!book) {
+        if (book.error().code == errc::not_found)
+          throw JobError(ErrorKind::permanent, "book " + std::to_string(*id) + " is not in the catalog");
+        throw JobError(ErrorKind::database, book.error().message);
+      }
+      if (ctx) ctx->report(0, 1, "1 of 1: " + book->title);
+      switch (refresh_book_one(*book, sum, token, trigger == Trigger::manual)) {
+        case BookOne::refreshed: ++sum.refreshed; break;
+        case BookOne::unchanged: ++sum.unchanged; break;
+        case BookOne::removed: ++sum.removed; break;
+        case BookOne::kept:
+          throw JobError(ErrorKind::permanent,
+                         "book '" + book->title + "' was not found at the metadata source; kept");
+      }
+      return sum;
+    }
+    auto all = must(o.catalog->books(), "the book list");
+    const auto n = static_cast<std::int64_t>(all.size());
+    const TimePoint t = now();
+    std::int64_t k = 0;
+    for (const Book& b : all) {
+      ++k;
+      if (ctx) ctx->throw_if_cancelled();
+      if (trigger == Trigger::scheduled && !should_refresh_book(b, t, o.rules)) {
+        ++sum.skipped;
+        continue;
+      }
+      if (ctx) ctx->report(k - 1, n, std::to_string(k) + " of " + std::to_string(n) + ": " + b.title);
+      try {
+        switch (refresh_book_one(b, sum, token)) {
+          case BookOne::refreshed: ++sum.refreshed; break;
+          case BookOne::unchanged: ++sum.unchanged; break;
+          case BookOne::removed: ++sum.removed; break;
+          case BookOne::kept: ++sum.failed; break;
+        }
+      } catch (const MetadataError& e) {
+        if (e.code() == MetadataErrc::cancelled) throw;
+        if (e.code() == MetadataErrc::rate_limited) {
+          throw JobError(ErrorKind::rate_limited,
+                         "the metadata source is rate limiting (" + std::string(e.what()) +
+                             "); after " + sum.message(),
+                         e.retry_after());
+        }
+        ++sum.failed;
+        log().warn("refresh of book '{}' ({}) failed ({}): {}", b.title, b.foreign_id,
+                   to_string(e.code()), e.what());
+      } catch (const JobError& e) {
+        if (e.kind() == ErrorKind::cancelled) throw;
+        ++sum.failed;
+        log().warn("refresh of book '{}' ({}) failed: {}", b.title, b.foreign_id, e.what());
+      }
+    }
+    if (ctx) ctx->report(n, n, sum.message());
+    return sum;
+  }
+};
+
+Result<std::shared_ptr<RefreshService>> RefreshService::create(RefreshOptions options) {
+  if (!options.catalog) return Error{errc::invalid_argument, "refresh: a catalog is required"};
+  if (!options.source) return Error{errc::invalid_argument, "refresh: a metadata source is required"};
+  if (!options.clock) options.clock = std::make_shared<SystemClock>();
+  if (!options.logger) options.logger = std::make_shared<spdlog::logger>("refresh", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto impl = std::make_unique<Impl>();
+  impl->o = std::move(options);
+  return std::shared_ptr<RefreshService>(new RefreshService(std::move(impl)));
+}
+
+RefreshService::RefreshService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void RefreshService::attach(Engine& engine) { impl_->engine.store(&engine); }
+
+void RefreshService::register_commands(Registry& registry) {
+  // The handlers hold the Impl, not the service: a registry may outlive the service object.
+  std::shared_ptr<Impl> impl = impl_;
+  CommandTraits refresh;
+  refresh.priority = Priority::high;
+  refresh.locks = {"refresh"};
+  registry.add<RefreshAuthor>(
+      [impl](const RefreshAuthor& c, JobContext& ctx) {
+        auto sum = impl->refresh_authors(c.authorId, ctx.trigger(), &ctx);
+        ctx.complete(sum.message());
+      },
+      refresh);
+  registry.add<RefreshBook>(
+      [impl](const RefreshBook& c, JobContext& ctx) {
+        auto sum = impl->refresh_books(c.bookId, ctx.trigger(), &ctx);
+        ctx.complete(sum.message());
+      },
+      refresh);
+  CommandTraits move;
+  move.priority = Priority::normal;
+  move.locks = {"disk"};
+  registry.add<MoveAuthor>(
+      [impl](const MoveAuthor& c, JobContext& ctx) {
+        move_author_folder(*impl->o.catalog, impl->o.events.get(), *impl->o.logger, c, &ctx);
+      },
+      move);
+}
+
+void RefreshService::add_rules(Engine& engine) {
+  if (!impl_->o.events) return;
+  EventBus& bus = *impl_->o.events;
+  add_rule<AuthorAdded>(bus, engine, [](const AuthorAdded& e) {
+    return std::vector<PushRequest>{{RefreshAuthor::kName, {{"authorId", e.author.id}}, {}}};
+  });
+  add_rule<BookAdded>(bus, engine, [](const BookAdded& e) {
+    if (e.from_refresh) return std::vector<PushRequest>{};
+    return std::vector<PushRequest>{{RefreshBook::kName, {{"bookId", e.book.id}}, {}}};
+  });
+  add_rule<AuthorRenamed>(bus, engine, [](const AuthorRenamed& e) {
+    if (e.old_path.empty() || e.new_path.empty() || e.old_path == e.new_path) return std::vector<PushRequest>{};
+    MoveAuthor m;
+    m.authorId = e.author_id;
+    m.sourcePath = e.old_path.string();
+    m.destinationPath = e.new_path.string();
+    return std::vector<PushRequest>{{MoveAuthor::kName, nlohmann::json(m), {}}};
+  });
+}
+
+Result<Author> RefreshService::add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored) {
+  Impl& im = *impl_;
+  auto root = im.o.catalog->root_folder(root_folder_id);
+  if (!root) {
+    return Error{root.error().code == errc::not_found ? errc::invalid_argument : root.error().code,
+                 "root folder " + std::to_string(root_folder_id) + ": " + root.error().message};
+  }
+  if (auto existing = im.o.catalog->author_by_foreign_id(foreign_id); existing) {
+    return Error{errc::conflict, "author " + foreign_id + " is already in the catalog as '" + existing->name + "'"};
+  }
+  AuthorData data;
+  try {
+    data = im.o.source->author(foreign_id);
+  } catch (const MetadataError& e) {
+    if (e.code() == MetadataErrc::not_found)
+      return Error{errc::not_found, "author " + foreign_id + " is not known to the metadata source"};
+    return Error{errc::invalid_argument, std::string("metadata source: ") + e.what()};
+  }
+  Author a;
+  a.foreign_id = data.foreign_id;
+  a.name = data.name;
+  a.sort_name = sort_name_of(data.name);
+  a.overview = data.overview;
+  a.path = root->path / safe_folder_name(data.name);
+  a.root_folder_id = root->id;
+  a.monitored = monitored;
+  if (data.status) a.status = *data.status;
+  a.added = im.now();
+  auto added = im.o.catalog->add_author(a);
+  if (!added) return added.error();
+  im.publish(AuthorAdded{*added});
+  return added;
+}
+
+RefreshSummary RefreshService::refresh_author(std::optional<RowId> author_id, Trigger trigger, JobContext* ctx) {
+  return impl_->refresh_authors(author_id, trigger, ctx);
+}
+
+RefreshSummary RefreshService::refresh_book(std::optional<RowId> book_id, Trigger trigger, JobContext* ctx) {
+  return impl_->refresh_books(book_id, trigger, ctx);
+}
+
+void RefreshService::move_author(const MoveAuthor& command, JobContext* ctx) {
+  move_author_folder(*impl_->o.catalog, impl_->o.events.get(), *impl_->o.logger, command, ctx);
+}
+
+}  // namespace shelfjobs

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Helpers shared by the services' handlers.
+
+#include <string>
+#include <utility>
+
+#include <spdlog/fwd.h>
+
+#include "shelfjobs/catalog.hpp"
+#include "shelfjobs/context.hpp"
+#include "shelfjobs/events.hpp"
+#include "shelfjobs/refresh.hpp"
+
+namespace shelfjobs {
+
+// A catalog failure inside a handler becomes a JobError of the matching kind: SQLite errors are
+// `database` (the engine retries them per policy), a missing or clashing row is `permanent`.
+inline ErrorKind kind_of(errc code) {
+  return code == errc::store_error ? ErrorKind::database : ErrorKind::permanent;
+}
+
+template <class T>
+T must(Result<T> r, const std::string& what) {
+  if (!r) throw JobError(kind_of(r.error().code), what + ": " + r.error().message);
+  return std::move(r).value();
+}
+
+// The MoveAuthor handler (move_author.cpp). `events` may be null; `ctx` may be null.
+void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
+                        const MoveAuthor& command, JobContext* ctx);
+
+}  // namespace shelfjobs
