@@ -369,6 +369,127 @@ std::string metrics_text(const HealthSnapshot& h) {
 }
 }  // namespace
 
+namespace {
+
+json author_resource(Catalog& catalog, const Author& a) {
+  json r = {{"id", a.id},
+            {"authorName", a.name},
+            {"sortName", a.sort_name},
+            {"foreignAuthorId", a.foreign_id},
+            {"overview", a.overview},
+            {"path", a.path.string()},
+            {"monitored", a.monitored},
+            {"status", std::string(to_string(a.status))},
+            {"added", format_time(a.added)},
+            {"lastInfoSync", a.last_info_sync ? json(format_time(*a.last_info_sync)) : json(nullptr)}};
+  if (a.root_folder_id) {
+    if (auto root = catalog.root_folder(a.root_folder_id)) r["rootFolderPath"] = root->path.string();
+  }
+  auto books = catalog.books_of(a.id);
+  auto files = catalog.file_count_of_author(a.id);
+  r["statistics"] = {{"bookCount", books ? books->size() : 0}, {"bookFileCount", files ? *files : 0}};
+  return r;
+}
+
+json book_resource(const Book& b) {
+  return {{"id", b.id},
+          {"authorId", b.author_id},
+          {"title", b.title},
+          {"foreignBookId", b.foreign_id},
+          {"releaseDate", b.release_date ? json(format_time(TimePoint(*b.release_date))) : json(nullptr)},
+          {"genres", b.genres},
+          {"monitored", b.monitored},
+          {"lastInfoSync", b.last_info_sync ? json(format_time(*b.last_info_sync)) : json(nullptr)}};
+}
+
+json root_resource(const RootFolder& r) {
+  std::error_code ec;
+  const auto space = std::filesystem::space(r.path, ec);
+  return {{"id", r.id},
+          {"name", r.name},
+          {"path", r.path.string()},
+          {"accessible", std::filesystem::is_directory(r.path, ec)},
+          {"freeSpace", ec ? json(nullptr) : json(space.available)}};
+}
+
+}  // namespace
+
+// Readarr's catalog routes, as far as the refresh service goes: root folders, authors (add one
+// by its foreign id), books.
+void ApiServer::catalog_routes() {
+  auto& s = *server_;
+  s.Get("/api/v1/rootfolder", [this](const httplib::Request&, httplib::Response& res) {
+    auto roots = app_.catalog().root_folders();
+    if (!roots) return error(res, 500, roots.error().message, to_string(roots.error().code));
+    json out = json::array();
+    for (const auto& r : *roots) out.push_back(root_resource(r));
+    reply(res, 200, out);
+  });
+  s.Post("/api/v1/rootfolder", [this](const httplib::Request& req, httplib::Response& res) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("path") || !body["path"].is_string())
+      return error(res, 400, "the body needs \"path\": an absolute folder", "invalid_body");
+    auto added = app_.catalog().add_root_folder(body["path"].get<std::string>(), body.value("name", std::string()));
+    if (!added) return error(res, http_status(added.error().code), added.error().message, to_string(added.error().code));
+    reply(res, 201, root_resource(*added));
+  });
+  s.Get("/api/v1/author", [this](const httplib::Request&, httplib::Response& res) {
+    auto authors = app_.catalog().authors();
+    if (!authors) return error(res, 500, authors.error().message, to_string(authors.error().code));
+    json out = json::array();
+    for (const auto& a : *authors) out.push_back(author_resource(app_.catalog(), a));
+    reply(res, 200, out);
+  });
+  s.Get(R"(/api/v1/author/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req);
+    auto a = id ? app_.catalog().author(*id) : Result<Author>(Error{errc::not_found, "no such author"});
+    if (!a) return error(res, http_status(a.error().code), a.error().message, to_string(a.error().code));
+    reply(res, 200, author_resource(app_.catalog(), *a));
+  });
+  s.Post("/api/v1/author", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!app_.refresh()) return error(res, 503, "no metadata source is configured (metadata.baseUrl)", "unavailable");
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return error(res, 400, "the body must be a JSON object", "invalid_body");
+    std::string fid;
+    if (body.contains("foreignAuthorId") && body["foreignAuthorId"].is_string()) fid = body["foreignAuthorId"];
+    if (body.contains("foreignAuthorId") && body["foreignAuthorId"].is_number_integer())
+      fid = std::to_string(body["foreignAuthorId"].get<std::int64_t>());
+    if (fid.empty()) return error(res, 400, "the body needs \"foreignAuthorId\"", "invalid_body");
+    // The root folder by id, or by path as Readarr's clients send it.
+    RowId root = body.value("rootFolderId", RowId{0});
+    if (root == 0 && body.contains("rootFolderPath") && body["rootFolderPath"].is_string()) {
+      const std::filesystem::path want = body["rootFolderPath"].get<std::string>();
+      if (auto roots = app_.catalog().root_folders()) {
+        for (const auto& r : *roots) {
+          if (r.path == want || r.path == want.parent_path()) root = r.id;
+        }
+      }
+    }
+    if (root == 0) return error(res, 400, "the body needs \"rootFolderPath\" (a configured root folder) or \"rootFolderId\"", "invalid_body");
+    auto added = app_.refresh()->add_author(fid, root, body.value("monitored", true));
+    if (!added) return error(res, http_status(added.error().code), added.error().message, to_string(added.error().code));
+    reply(res, 201, author_resource(app_.catalog(), *added));
+  });
+  s.Get("/api/v1/book", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<std::vector<Book>> books = std::vector<Book>{};
+    if (req.has_param("authorId")) {
+      RowId id = 0;
+      try {
+        id = std::stoll(req.get_param_value("authorId"));
+      } catch (const std::exception&) {
+        return error(res, 400, "authorId must be a number", "invalid_argument");
+      }
+      books = app_.catalog().books_of(id);
+    } else {
+      books = app_.catalog().books();
+    }
+    if (!books) return error(res, 500, books.error().message, to_string(books.error().code));
+    json out = json::array();
+    for (const auto& b : *books) out.push_back(book_resource(b));
+    reply(res, 200, out);
+  });
+}
+
 void ApiServer::routes() {
   auto& s = *server_;
   // Every route but the dashboard's static files needs the key.
@@ -427,19 +548,22 @@ void ApiServer::routes() {
       return error(res, 400, "the body needs \"name\": the command's name", "invalid_body");
     const std::string name = body["name"];
     auto& e = app_.engine();
-    // A task's name runs that task now (Readarr's "run now" posts the task's command name).
+    for (const char* f : kBaseFields) body.erase(f);
+    // A task's bare name runs that task now (Readarr's "run now" posts the task's command name);
+    // with arguments ({"name": "RefreshAuthor", "authorId": 5}) it is a command of its own.
     for (const auto& t : e.tasks()) {
-      if (iequal(t.name, name)) {  // Readarr matches names case-insensitively
+      if (body.empty() && iequal(t.name, name)) {  // Readarr matches names case-insensitively
         auto r = e.run_task_now(t.name);
         if (!r) return error(res, http_status(r.error().code), r.error().message, to_string(r.error().code));
         return reply(res, 201, command_resource(r->job));
       }
     }
-    for (const char* f : kBaseFields) body.erase(f);
     auto r = e.push(name, body, {.trigger = Trigger::manual});
     if (!r) return error(res, http_status(r.error().code), r.error().message, to_string(r.error().code));
     reply(res, 201, command_resource(r->job));
   });
+
+  catalog_routes();
 
   s.Get("/api/v1/system/task", [this](const httplib::Request&, httplib::Response& res) {
     const auto tasks = app_.engine().tasks();

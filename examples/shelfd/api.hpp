@@ -64,6 +64,7 @@ class ApiServer {
 
  private:
   void routes();
+  void catalog_routes();
   App& app_;
   std::unique_ptr<httplib::Server> server_;
   EventHub hub_;

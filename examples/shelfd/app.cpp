@@ -54,9 +54,42 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
     app->notifier_ = std::make_shared<LogNotifier>(app->log_);
   }
 
+  // The catalog (its own SQLite file) and, when a metadata source is configured, the refresh
+  // service on it.
+  auto catalog = open_sqlite_catalog({.path = config.catalog});
+  if (!catalog) return Error{catalog.error().code, "catalog: " + catalog.error().message};
+  app->catalog_ = *catalog;
+  for (const auto& root : config.library_roots) {
+    // Every library root is a root folder of the catalog; one added before is kept as it is.
+    auto added = app->catalog_->add_root_folder(root, root.filename().string());
+    if (!added && added.error().code != errc::conflict)
+      return Error{added.error().code, "libraryRoots: " + added.error().message};
+  }
+  app->events_ = std::make_shared<EventBus>(app->log_);
+
   app->engine_ref_ = std::make_shared<Engine*>(nullptr);
   Registry registry;
   register_builtin(registry, config, app->engine_ref_);
+  if (!config.metadata_url.empty()) {
+    BookInfoOptions mo;
+    mo.base_url = config.metadata_url;
+    mo.timeout = config.metadata_timeout;
+    mo.cache_path = config.data_folder / "metadata-cache.db";
+    mo.rate_limit.min_spacing = config.metadata_spacing;
+    mo.logger = app->log_;
+    auto source = make_bookinfo_source(mo);
+    if (!source) return Error{source.error().code, "metadata.baseUrl: " + source.error().message};
+    app->metadata_ = *source;
+    auto refresh = RefreshService::create({.catalog = app->catalog_,
+                                           .source = app->metadata_,
+                                           .events = app->events_,
+                                           .logger = app->log_});
+    if (!refresh) return refresh.error();
+    app->refresh_ = *refresh;
+    app->refresh_->register_commands(registry);
+  } else {
+    app->log_->warn("metadata.baseUrl is not set: author and book refresh are off");
+  }
 
   AlertOptions alerts;
   alerts.disk_paths.emplace_back("data", config.data_folder);
@@ -72,8 +105,14 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   if (!engine) return Error{engine.error().code, "database: " + engine.error().message};
   app->engine_ = std::move(engine).value();
   *app->engine_ref_ = app->engine_.get();
+  std::vector<std::string> own_tasks(std::begin(kOwnTasks), std::end(kOwnTasks));
+  if (app->refresh_) {
+    app->refresh_->attach(*app->engine_);
+    app->refresh_->add_rules(*app->engine_);
+    own_tasks.emplace_back("RefreshAuthor");
+  }
 
-  for (const char* name : kOwnTasks) {
+  for (const std::string& name : own_tasks) {
     TaskSpec spec = *standard_task(name);
     if (auto it = config.task_intervals.find(name); it != config.task_intervals.end()) {
       spec.schedule.interval = it->second;
@@ -82,7 +121,7 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
       spec.schedule.time_of_day = config.housekeeping_at;
     }
     auto added = app->engine_->add_task(spec);
-    if (!added) return Error{added.error().code, std::string("tasks.") + name + ": " + added.error().message};
+    if (!added) return Error{added.error().code, "tasks." + name + ": " + added.error().message};
   }
 
   if (options.serve_api) {

@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
-#include "shelfjobs/shelfjobs.hpp"
+#include "shelfjobs/services.hpp"
 
 namespace shelfd {
 
@@ -34,6 +34,11 @@ class App {
   bool stop(std::chrono::milliseconds deadline);
 
   shelfjobs::Engine& engine() { return *engine_; }
+  shelfjobs::Catalog& catalog() { return *catalog_; }
+  shelfjobs::EventBus& events() { return *events_; }
+  /// Null when no metadata source is configured (metadata.baseUrl).
+  shelfjobs::RefreshService* refresh() { return refresh_.get(); }
+  shelfjobs::MetadataSource* metadata() { return metadata_.get(); }
   const Config& config() const { return config_; }
   spdlog::logger& log() { return *log_; }
   int port() const;  ///< the API's bound port, 0 when not serving
@@ -44,6 +49,10 @@ class App {
   Config config_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<shelfjobs::Notifier> notifier_;
+  std::shared_ptr<shelfjobs::Catalog> catalog_;
+  std::shared_ptr<shelfjobs::EventBus> events_;
+  std::shared_ptr<shelfjobs::MetadataSource> metadata_;
+  std::shared_ptr<shelfjobs::RefreshService> refresh_;
   std::unique_ptr<shelfjobs::Engine> engine_;
   std::shared_ptr<shelfjobs::Engine*> engine_ref_;  // handlers reach the engine through this
   std::unique_ptr<ApiServer> api_;

@@ -31,6 +31,9 @@ nlohmann::json default_config_json() {
   return {
       {"dataFolder", "shelfd-data"},
       {"database", "jobs.db"},
+      {"catalog", "catalog.db"},
+      // An rreading-glasses instance or another server of Readarr's BookInfo v1 API.
+      {"metadata", {{"baseUrl", ""}, {"timeoutSeconds", 30}, {"requestSpacingMs", 250}}},
       {"libraryRoots", nlohmann::json::array()},
       {"api", {{"bindAddress", "127.0.0.1"}, {"port", 8787}, {"apiKey", random_api_key()}}},
       {"workers", 3},
@@ -79,6 +82,30 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
     auto db = string_at(j, "database", "database", true);
     if (db->empty()) throw bad("database", "must not be empty");
     c.database = c.data_folder / *db;
+    auto catalog = string_at(j, "catalog", "catalog", false).value_or("catalog.db");
+    if (catalog.empty()) throw bad("catalog", "must not be empty");
+    c.catalog = c.data_folder / catalog;
+    if (c.catalog == c.database) throw bad("catalog", "must not be the job store's file");
+    if (j.contains("metadata")) {
+      const auto& m = j["metadata"];
+      if (!m.is_object()) throw bad("metadata", "must be an object");
+      c.metadata_url = string_at(m, "baseUrl", "metadata.baseUrl", false).value_or("");
+      if (!c.metadata_url.empty() && c.metadata_url.rfind("http://", 0) != 0 &&
+          c.metadata_url.rfind("https://", 0) != 0)
+        throw bad("metadata.baseUrl", "must be an http:// or https:// URL");
+      if (m.contains("timeoutSeconds")) {
+        if (!m["timeoutSeconds"].is_number_integer() || m["timeoutSeconds"].get<int>() < 1 ||
+            m["timeoutSeconds"].get<int>() > 600)
+          throw bad("metadata.timeoutSeconds", "must be 1..600");
+        c.metadata_timeout = std::chrono::seconds(m["timeoutSeconds"].get<int>());
+      }
+      if (m.contains("requestSpacingMs")) {
+        if (!m["requestSpacingMs"].is_number_integer() || m["requestSpacingMs"].get<int>() < 0 ||
+            m["requestSpacingMs"].get<int>() > 60000)
+          throw bad("metadata.requestSpacingMs", "must be 0..60000");
+        c.metadata_spacing = std::chrono::milliseconds(m["requestSpacingMs"].get<int>());
+      }
+    }
     if (j.contains("libraryRoots")) {
       if (!j["libraryRoots"].is_array()) throw bad("libraryRoots", "must be an array of folders");
       for (std::size_t i = 0; i < j["libraryRoots"].size(); ++i) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "app.hpp"
+#include "bookinfo_fixture.hpp"
 #include "builtin.hpp"
 
 namespace shelfd {
@@ -126,12 +127,28 @@ int run_demo(const DemoOptions& options) {
   config.file = root / "shelfd.json";
   config.data_folder = root / "data";
   config.database = config.data_folder / "jobs.db";
+  config.catalog = config.data_folder / "catalog.db";
   config.library_roots = {root / "library/Ebooks", root / "library/Audiobooks", root / "library/Comics"};
   config.api_key = options.api_key.empty() ? random_api_key() : options.api_key;
   config.port = options.port;
   config.workers = 2;
   config.log_level = "info";
   config.demo_commands = true;
+  // A BookInfo fixture server on loopback stands in for the metadata source.
+  std::unique_ptr<fixtures::BookInfoFixture> metadata;
+  try {
+    metadata = fixtures::BookInfoFixture::start();
+  } catch (const std::exception& e) {
+    std::cerr << "shelfd demo: cannot start the metadata fixture server: " << e.what() << "\n";
+    return 1;
+  }
+  const std::vector<std::pair<std::int64_t, std::string>> authors = {
+      {1001, "Ann Leckie"}, {1002, "Becky Chambers"}, {1003, "Martha Wells"}, {1004, "N. K. Jemisin"}};
+  for (std::size_t i = 0; i < authors.size(); ++i) {
+    metadata->put_author(fixtures::make_author(authors[i].first, authors[i].second, 3 + static_cast<int>(i)));
+  }
+  config.metadata_url = metadata->base_url();
+  config.metadata_spacing = std::chrono::milliseconds(0);
 
   auto created = App::create(config, {.serve_api = options.serve, .console_log = false});
   if (!created) {
@@ -150,9 +167,48 @@ int run_demo(const DemoOptions& options) {
   std::cout << "\n\n";
   app.start();
 
+  // The catalog: add the authors (each AuthorAdded pushes its RefreshAuthor), then one author is
+  // renamed upstream, and its refresh moves the folder (AuthorRenamed -> MoveAuthor).
+  bool ok = true;
+  int renamed = 0;
+  app.events().subscribe<AuthorRenamed>([&renamed](const AuthorRenamed& e) {
+    ++renamed;
+    std::cout << "  renamed upstream: " << e.old_name << " -> " << e.new_name << "; moving "
+              << e.old_path.string() << " to " << e.new_path.string() << "\n";
+  });
+  auto roots = app.catalog().root_folders();
+  std::optional<Author> first;
+  if (roots && !roots->empty()) {
+    for (const auto& [id, name] : authors) {
+      auto added = app.refresh()->add_author(std::to_string(id), roots->front().id);
+      if (!added) {
+        std::cerr << "shelfd demo: cannot add " << name << ": " << added.error().message << "\n";
+        ok = false;
+      } else if (!first) {
+        first = *added;
+      }
+    }
+  }
+  if (first) {
+    // The demo library's file is in the first author's folder: the catalog knows it.
+    BookFile f;
+    f.author_id = first->id;
+    f.path = first->path / "Ancillary Justice.epub";
+    f.size = 4;
+    f.format = "epub";
+    ok = app.catalog().upsert_file(f).has_value() && ok;
+    while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+    metadata->set_scenario(first->foreign_id, {.scenario = fixtures::Scenario::renamed,
+                                               .new_name = first->name + " (Author)"});
+    ok = engine.push(RefreshAuthor{.authorId = first->id}).has_value() && ok;
+    while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+  } else {
+    std::cerr << "shelfd demo: no author was added\n";
+    ok = false;
+  }
+
   // One full cycle: every task run now, and demonstration work of every priority, with a retry
   // that succeeds, a failure and a cancellation.
-  bool ok = true;
   auto check = [&ok](bool pushed, const char* what) {
     if (!pushed) {
       std::cerr << "shelfd demo: could not push " << what << "\n";
@@ -165,7 +221,6 @@ int run_demo(const DemoOptions& options) {
     check(r.has_value(), w.label.c_str());
     return r ? r->job.id : 0;
   };
-  work({{}, "Refresh authors", 30, 60, 0, "network"}, Priority::high);
   work({{}, "Scan Ebooks", 20, 80, 0, "network"}, Priority::normal);
   work({{}, "Import download", 12, 40, 0, "network"}, Priority::critical);
   work({{}, "Sync flaky indexer", 10, 50, 3, "network"}, Priority::normal);
@@ -228,6 +283,7 @@ int run_demo(const DemoOptions& options) {
     sigwait(&signals, &sig);
   }
   const auto task_count = engine.tasks().size();
+  const auto catalog_counts = app.catalog().counts();
   ok = app.stop(std::chrono::seconds(10)) && ok;
 
   if (options.json) {
@@ -239,6 +295,9 @@ int run_demo(const DemoOptions& options) {
     }
     out["tasks"] = task_count;
     out["alerts"] = health.alerts.size();
+    out["authors"] = catalog_counts ? catalog_counts->authors : -1;
+    out["books"] = catalog_counts ? catalog_counts->books : -1;
+    out["renamed"] = renamed;
     std::cout << out.dump() << std::endl;
   }
   created->reset();

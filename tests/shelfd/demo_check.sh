@@ -1,0 +1,19 @@
+#!/bin/sh
+# Runs one `shelfd demo --json` cycle and checks its summary line: the demo workload's outcomes,
+# and the catalog after the refreshes (four authors, their books, one renamed upstream whose
+# folder MoveAuthor moved).
+# usage: demo_check.sh <shelfd>
+set -u
+out=$("$1" demo --json) || { echo "shelfd demo failed"; echo "$out"; exit 1; }
+line=$(printf '%s\n' "$out" | tail -n 1)
+status=0
+for p in '"DemoWork":{"cancelled":1,"completed":3,"failed":1}' \
+         '"MoveAuthor":{"cancelled":0,"completed":1,"failed":0}' \
+         '"authors":4' '"books":18' '"renamed":1'; do
+  case "$line" in
+    *"$p"*) ;;
+    *) echo "missing $p"; status=1 ;;
+  esac
+done
+[ $status -eq 0 ] || printf 'summary: %s\n' "$line"
+exit $status
