@@ -154,12 +154,15 @@ class Catalog {
   virtual ~Catalog() = default;
 
   // Root folders.
+  /// `path` must be absolute (`errc::invalid_argument`); `errc::conflict` if it exists. An
+  /// empty name becomes the folder's own name.
   virtual Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {}) = 0;
   virtual Result<std::vector<RootFolder>> root_folders() = 0;
   virtual Result<RootFolder> root_folder(RowId id) = 0;
 
   // Authors.
-  /// Inserts the author (id ignored). `errc::conflict` if its foreign id or path is taken.
+  /// Inserts the author (id ignored; an empty sort name becomes `sort_name_of(name)`, a zero
+  /// `added` now). `errc::conflict` if its foreign id or path is taken.
   virtual Result<Author> add_author(Author author) = 0;
   virtual Result<Author> author(RowId id) = 0;
   virtual Result<Author> author_by_foreign_id(std::string_view foreign_id) = 0;
@@ -168,18 +171,24 @@ class Catalog {
   /// Deletes the author, its books, editions and series links. `errc::conflict` if files are
   /// still linked to it (they are never deleted by the catalog).
   virtual Status remove_author(RowId id) = 0;
-  /// Applies a refresh's changes in one transaction.
+  /// Applies a refresh's changes in one transaction, in this order: the merge, the author row,
+  /// `removed_books`, then `books` (a book with author id 0 goes to `author`). Writes nothing
+  /// beyond what `write` names: an empty write writes no row, and editions and series links
+  /// that already match are left alone. `errc::not_found` for a missing author or book,
+  /// `errc::conflict` for a foreign id that belongs to another row.
   virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
-  /// Sets the author's path and rewrites every linked book file path from `old_prefix` to
-  /// `new_prefix`, in one transaction (a folder move).
+  /// Sets the author's path and rewrites the path of every book file of the author under its
+  /// old folder (old path + "/") to the same place under `new_path`, in one transaction (a
+  /// folder move). `errc::conflict` if another author has `new_path`.
   virtual Status move_author(RowId id, const std::filesystem::path& new_path) = 0;
 
   // Books.
-  /// Inserts a book (and its editions and links) for an existing author.
+  /// Inserts a book (and its editions and links) for an existing author (`errc::not_found`
+  /// otherwise).
   virtual Result<Book> add_book(BookWrite book) = 0;
   virtual Result<Book> book(RowId id) = 0;
   virtual Result<Book> book_by_foreign_id(std::string_view foreign_id) = 0;
-  /// Every book of the author, by release date then title.
+  /// Every book of the author, by release date (undated last) then title.
   virtual Result<std::vector<Book>> books_of(RowId author_id) = 0;
   /// Every book of the library.
   virtual Result<std::vector<Book>> books() = 0;
@@ -191,7 +200,7 @@ class Catalog {
   virtual Status remove_book(RowId id) = 0;
 
   // Book files.
-  /// Inserts or (same path) updates a file row.
+  /// Inserts or (same path) updates a file row; the path must be absolute.
   virtual Result<BookFile> upsert_file(BookFile file) = 0;
   virtual Result<std::vector<BookFile>> files_of_author(RowId author_id) = 0;
   virtual Result<std::int64_t> file_count_of_author(RowId author_id) = 0;
