@@ -216,9 +216,17 @@ struct BookInfoFixture::State {
       if (const auto ws = a.find("Works"); ws != a.end() && ws->is_array())
         for (const auto& w2 : *ws)
           if (member_id(w2, "ForeignId") == id) body = w2;
-      json series = json::array();
-      if (author_it->second.contains("Series") && author_it->second["Series"].is_array())
-        for (const auto& s : author_it->second["Series"]) {
+      // The work's own series, plus the author's series that list it (a work resource carries
+      // its series itself; an author resource lists them once, on the author).
+      json series = body.is_object() && body.contains("Series") && body["Series"].is_array() ? body["Series"]
+                                                                                          : json::array();
+      auto listed = [&series](const std::string& sid) {
+        return std::any_of(series.begin(), series.end(),
+                           [&](const json& x) { return member_id(x, "ForeignId") == sid; });
+      };
+      if (a.contains("Series") && a["Series"].is_array())
+        for (const auto& s : a["Series"]) {
+          if (listed(member_id(s, "ForeignId"))) continue;
           if (!s.contains("LinkItems") || !s["LinkItems"].is_array()) continue;
           json links = json::array();
           for (const auto& l : s["LinkItems"])
@@ -228,7 +236,7 @@ struct BookInfoFixture::State {
           copy["LinkItems"] = std::move(links);
           series.push_back(std::move(copy));
         }
-      if (!body.is_null() && !body.contains("Series")) body["Series"] = std::move(series);
+      if (!body.is_null()) body["Series"] = std::move(series);
     }
     if (body.is_null()) return not_found();
     if ((!body.contains("Authors") || body["Authors"].empty()) && author_it != authors.end())
