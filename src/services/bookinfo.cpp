@@ -821,7 +821,11 @@ Result<std::shared_ptr<MetadataSource>> make_bookinfo_source(BookInfoOptions opt
   detail::init_curl_once();
   const UrlParts p = split_url(options.base_url);
   const std::string scheme = lower(p.scheme);
-  if (!p.ok || (scheme != "http" && scheme != "https") || p.host.empty())
+  // libcurl reads "http:///v1/" as host "v1"; a base URL must spell its host out.
+  const auto authority = options.base_url.find("://");
+  const bool spelled_host = authority != std::string::npos && authority + 3 < options.base_url.size() &&
+                            options.base_url[authority + 3] != '/';
+  if (!p.ok || (scheme != "http" && scheme != "https") || p.host.empty() || !spelled_host)
     return invalid("base_url '" + options.base_url + "' is not an http(s) URL with a host");
   if (!p.query.empty() || !p.fragment.empty())
     return invalid("base_url '" + options.base_url + "' must not carry a query or fragment");
