@@ -211,7 +211,8 @@ HttpResponse HttpClient::get(const HttpRequest& request, std::stop_token token) 
   if (cancelled) rc = CURLE_ABORTED_BY_CALLBACK;
   r.error = category(rc);
   if (t.too_large) {
-    r.error = TransportError::other;
+    // The same resource will be as large next time: no retry helps.
+    r.error = TransportError::invalid;
     r.error_message = "the response is larger than " + std::to_string(options_.max_body) + " bytes";
   } else if (r.error == TransportError::cancelled) {
     r.error_message = "cancelled";

@@ -28,7 +28,7 @@ struct HttpClientOptions {
   int max_redirects = 5;             ///< when a request follows redirects
   std::string user_agent;
   std::size_t pool_size = 4;         ///< idle handles kept for reuse
-  std::size_t max_body = 64u << 20;  ///< a larger body fails the request (category other)
+  std::size_t max_body = 64u << 20;  ///< a larger body fails the request (category invalid)
 };
 
 struct HttpRequest {
@@ -43,7 +43,8 @@ enum class TransportError {
   timeout,     ///< connect or total timeout
   connection,  ///< could not resolve, connect, send or receive
   cancelled,   ///< the stop token fired
-  invalid,     ///< a request no retry can fix: bad URL, unsupported protocol, too many redirects
+  invalid,     ///< no retry can fix it: bad URL, unsupported protocol, too many redirects,
+               ///< a body over max_body
   other,       ///< anything else libcurl reported
 };
 
