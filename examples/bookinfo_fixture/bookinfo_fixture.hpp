@@ -5,8 +5,13 @@
 // for tests, the refresh benchmark and `shelfd demo`. Not for production use.
 //
 // Routes (under /v1/): GET author/{id}, GET work/{id}, GET book/{editionId} (303 to the owning
-// author/{id}; a work's editions are indexed when the author is put). Every 200 carries an ETag
-// (and a Last-Modified) and a matching If-None-Match / If-Modified-Since gets 304.
+// author/{id}?edition={editionId} as rreading-glasses does; a work's editions are indexed when
+// the author is put; an edition known only from `put_work` whose author is not stored redirects
+// to work/{id} instead). Every 200 carries an ETag (a hash of the body served) and a
+// Last-Modified (when the body or its author's scenario last changed); an equal If-None-Match,
+// or without one an equal If-Modified-Since, gets 304. Errors are plain text, as
+// rreading-glasses sends them ("HTTP 404: Not Found"). Scenarios apply to author/{id} and to the
+// works of that author, not to book/{id}.
 //
 // Thread-safety: every member may be called from any thread while the server runs.
 
@@ -31,7 +36,7 @@ enum class Scenario {
   not_found,     ///< 404 with rreading-glasses' plain-text body
   merged,        ///< 301 to author/{merge_target}
   server_error,  ///< 500
-  slow,          ///< the normal answer after `delay`
+  slow,          ///< the normal answer after `delay` (stopping the server cuts the wait short)
   malformed,     ///< 200 with a truncated JSON body
   renamed,       ///< normal, with the author's Name replaced by `new_name`
 };
@@ -72,6 +77,10 @@ class BookInfoFixture {
   /// Requests served so far (every route, 304s included), and to one path ("author/1001").
   std::int64_t requests() const;
   std::int64_t requests_to(const std::string& path) const;
+  /// A header of the latest request (any route), or "" when it had none.
+  std::string last_header(const std::string& name) const;
+  /// The User-Agent of the latest request.
+  std::string last_user_agent() const;
 
  private:
   struct State;

@@ -13,10 +13,14 @@
 ///
 /// Errors: calls throw `MetadataError`, a `JobError` whose kind tells the engine what to do:
 ///   - timeout, connection failure, 5xx                 -> network (retried with backoff)
-///   - 429 (Retry-After as seconds or an HTTP date)     -> rate_limited until then
+///   - 429 (Retry-After as seconds or an HTTP date;     -> rate_limited until then; calls before
+///     60 s when missing or unreadable)                    then fail the same way, sending nothing
 ///   - `Works: null` (the server is still loading)      -> rate_limited for a few seconds
 ///   - 404                                              -> permanent, code not_found
-///   - malformed JSON, a body that breaks the mapping   -> permanent, code invalid, with the reason
+///   - malformed JSON, a body that breaks the mapping,  -> permanent, code invalid, with the reason
+///     a missing or unusable redirect, other 4xx
+///   - the stop token fired                             -> cancelled
+/// Messages name the route and id ("author 1001: malformed JSON at byte 57").
 /// A redirect to another author id is not an error: the returned data carries the new id and the
 /// caller treats it as a merge.
 ///
@@ -80,7 +84,9 @@ struct WorkData {
   std::vector<EditionData> editions;
   std::vector<SeriesLinkData> series;
   std::vector<AuthorRef> authors;      ///< from `GET work/{id}`; the owning author first
-  std::string hash;                    ///< of the mapped work (editions and series included)
+  /// Of the mapped work (editions and series included, `authors` not, so both routes agree):
+  /// FNV-1a 64 in hex over a canonical serialisation, unaffected by key order or unknown keys.
+  std::string hash;
 };
 
 struct AuthorData {
@@ -89,7 +95,7 @@ struct AuthorData {
   std::string overview;
   std::optional<AuthorStatus> status;  ///< when the source says
   std::vector<WorkData> works;         ///< after the mapping rules, de-duplicated by foreign id
-  std::string hash;                    ///< of the mapped author, works included
+  std::string hash;                    ///< of the mapped author, works included (as above)
 };
 
 /// What `GET book/{editionId}` resolved to.
@@ -99,7 +105,7 @@ struct EditionLookup {
 };
 
 enum class MetadataErrc {
-  not_found = 1,   ///< 404
+  not_found = 1,   ///< 404, or a work redirected to an author that does not list it
   not_ready,       ///< `Works: null`: the server is still loading the author
   network,         ///< connection failure or 5xx
   timeout,         ///< no complete answer within the timeout
@@ -170,7 +176,7 @@ Result<std::shared_ptr<MetadataSource>> make_bookinfo_source(BookInfoOptions opt
 
 /// Maps a BookInfo author resource (the JSON of `GET author/{id}`) with the rules above. Throws
 /// MetadataError{invalid} naming the field when the body breaks them; `Works: null` throws
-/// not_ready.
+/// not_ready (without a retry_after: the client adds `not_ready_delay`).
 AuthorData parse_bookinfo_author(std::string_view body);
 /// Maps a BookInfo work resource (`GET work/{id}`); it must carry Books and a non-empty Authors.
 WorkData parse_bookinfo_work(std::string_view body);
