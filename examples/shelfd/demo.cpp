@@ -178,9 +178,15 @@ int run_demo(const DemoOptions& options) {
   });
   auto roots = app.catalog().root_folders();
   std::optional<Author> first;
-  if (roots && !roots->empty()) {
+  std::optional<RootFolder> ebooks;
+  if (roots) {
+    for (const auto& r : *roots) {
+      if (r.path == config.library_roots.front()) ebooks = r;
+    }
+  }
+  if (ebooks) {
     for (const auto& [id, name] : authors) {
-      auto added = app.refresh()->add_author(std::to_string(id), roots->front().id);
+      auto added = app.refresh()->add_author(std::to_string(id), ebooks->id);
       if (!added) {
         std::cerr << "shelfd demo: cannot add " << name << ": " << added.error().message << "\n";
         ok = false;

@@ -11,7 +11,8 @@
 ///   - RefreshBook {bookId?}: one book (work) and its editions, or every book that needs it
 ///     (`should_refresh_book`). High priority, `refresh` lock.
 ///   - MoveAuthor {authorId, sourcePath, destinationPath}: renames the author's folder and updates
-///     the author's path and every book file path in one transaction. `disk` lock.
+///     the author's path and every book file path in one transaction. `disk` and `refresh` locks
+///     (a refresh must not write an author row around its move).
 ///
 /// Events (published on the host's EventBus): AuthorAdded, BookAdded, AuthorRenamed,
 /// AuthorRemoved, AuthorMerged, AuthorMoved, AuthorRefreshed. `add_rules` maps AuthorAdded -> RefreshAuthor,
@@ -147,6 +148,7 @@ struct RefreshSummary {
   int failed = 0;      ///< fetch or write failed: catalog untouched for that author
   int deferred = 0;    ///< still loading upstream (`Works: null`): queued again for later
   int removed = 0;     ///< gone upstream (404) and without files
+  int guarded = 0;     ///< 404 but kept: too many authors of the run were missing (see RefreshOptions)
   int merged = 0;
   int renamed = 0;
   int books_added = 0, books_updated = 0, books_removed = 0;
@@ -163,6 +165,12 @@ struct RefreshOptions {
   /// A `Works: null` answer during a run of all authors pushes RefreshAuthor{id} for later
   /// instead of failing the run; this is the delay.
   std::chrono::milliseconds not_ready_retry{std::chrono::seconds(10)};
+  /// A run over all authors removes the ones the source answers 404 for (and that have no
+  /// files) at its end, unless at least `removal_guard_min` of them and more than
+  /// `removal_guard_share` of the authors it asked were missing: a source that suddenly knows
+  /// nobody (a wrong address, an outage answering 404) must not empty the library.
+  int removal_guard_min = 3;
+  double removal_guard_share = 0.5;
 };
 
 class RefreshService {

@@ -94,7 +94,11 @@ void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
   const std::int64_t n = files ? *files : 0;
   log.info("author '{}' moved: {} -> {} ({} file(s) re-pointed)", author.name, src.string(), dst.string(), n);
   if (events) events->publish(AuthorMoved{author.id, src, dst, n});
-  if (ctx) ctx->complete("moved " + src.string() + " to " + dst.string());
+  if (ctx) {
+    ctx->complete(on_disk ? "moved " + src.string() + " to " + dst.string()
+                          : "the folder is now " + dst.string() + " (" + src.string() +
+                                " did not exist; nothing to move on disk)");
+  }
 }
 
 }  // namespace shelfjobs

@@ -87,6 +87,9 @@ std::string RefreshSummary::message() const {
     if (n > 0) m += ", " + std::to_string(n) + " " + what;
   };
   add(deferred, "deferred (still loading upstream)");
+  if (guarded > 0) {
+    m += ", " + std::to_string(guarded) + " not found upstream but kept (too many missing at once)";
+  }
   add(removed, "removed");
   add(merged, "merged");
   add(renamed, "renamed");
@@ -166,17 +169,20 @@ struct RefreshService::Impl {
   }
 
   // The outcome of refreshing one author, for the summary.
-  enum class One { refreshed, unchanged, removed, kept_not_found };
+  enum class One { refreshed, unchanged, removed, kept_not_found, not_found_pending };
 
   // Refreshes one author. Throws MetadataError from the source (the catalog untouched) and
   // JobError{database} when the catalog write fails.
-  One refresh_one(Author author, RefreshSummary& sum, std::stop_token token, bool fresh = false) {
+  // `pending`: when set, an author the source does not know (and without files) is collected there
+  // for removal at the end of the run instead of removed at once.
+  One refresh_one(Author author, RefreshSummary& sum, std::stop_token token, bool fresh = false,
+                  std::vector<Author>* pending = nullptr) {
     AuthorData data;
     try {
       data = o.source->author(author.foreign_id, token, fresh);
     } catch (const MetadataError& e) {
       if (e.code() != MetadataErrc::not_found) throw;
-      return not_found(author, sum, e.what());
+      return not_found(author, sum, e.what(), pending);
     }
     const TimePoint t = now();
 
@@ -287,13 +293,23 @@ struct RefreshService::Impl {
     return One::refreshed;
   }
 
-  One not_found(const Author& author, RefreshSummary& sum, const std::string& why) {
+  One not_found(const Author& author, RefreshSummary& sum, const std::string& why,
+                std::vector<Author>* pending = nullptr) {
     auto files = must(o.catalog->file_count_of_author(author.id), "files of author " + author.foreign_id);
     if (files > 0) {
       log().warn("author '{}' ({}) not found at the source ({}); kept: it has {} file(s)", author.name,
                  author.foreign_id, why, files);
       return One::kept_not_found;
     }
+    if (pending) {
+      pending->push_back(author);
+      return One::not_found_pending;
+    }
+    remove(author, sum);
+    return One::removed;
+  }
+
+  void remove(const Author& author, RefreshSummary& sum) {
     auto removed = o.catalog->remove_author(author.id);
     if (!removed) {
       throw JobError(ErrorKind::database, "cannot remove author " + author.foreign_id + ": " +
@@ -303,7 +319,23 @@ struct RefreshService::Impl {
                author.foreign_id);
     ++sum.removed;
     publish(AuthorRemoved{author, "not found at the metadata source"});
-    return One::removed;
+  }
+
+  // The end of a run over all authors: remove the authors the source did not know, unless so
+  // many were missing that the source itself looks wrong (a wrong base URL, a server answering
+  // 404 during an outage): then nothing is removed.
+  void remove_pending(const std::vector<Author>& pending, int asked, RefreshSummary& sum) {
+    if (pending.empty()) return;
+    const auto n = static_cast<int>(pending.size());
+    if (n >= o.removal_guard_min && static_cast<double>(n) > o.removal_guard_share * asked) {
+      sum.failed += n;
+      sum.guarded += n;
+      log().error("{} of {} authors asked were not found at the metadata source; removing none "
+                  "(check the source's address and state)",
+                  n, asked);
+      return;
+    }
+    for (const Author& a : pending) remove(a, sum);
   }
 
   void defer_loading(RowId author_id) {
@@ -333,7 +365,8 @@ struct RefreshService::Impl {
       switch (refresh_one(*author, sum, token, trigger == Trigger::manual)) {
         case One::refreshed: ++sum.refreshed; break;
         case One::unchanged: ++sum.unchanged; break;
-        case One::removed: break;
+        case One::removed:
+        case One::not_found_pending: break;
         case One::kept_not_found:
           throw JobError(ErrorKind::permanent, "author '" + author->name +
                                                    "' was not found at the metadata source; kept because it has files");
@@ -346,6 +379,8 @@ struct RefreshService::Impl {
     const auto n = static_cast<std::int64_t>(all.size());
     const TimePoint t = now();
     std::int64_t k = 0;
+    std::vector<Author> pending;
+    int asked = 0;
     for (const Author& a : all) {
       ++k;
       if (ctx) ctx->throw_if_cancelled();
@@ -357,11 +392,13 @@ struct RefreshService::Impl {
         }
       }
       if (ctx) ctx->report(k - 1, n, std::to_string(k) + " of " + std::to_string(n) + ": " + a.name);
+      ++asked;
       try {
-        switch (refresh_one(a, sum, token)) {
+        switch (refresh_one(a, sum, token, false, &pending)) {
           case One::refreshed: ++sum.refreshed; break;
           case One::unchanged: ++sum.unchanged; break;
-          case One::removed: break;
+          case One::removed:
+          case One::not_found_pending: break;
           case One::kept_not_found: ++sum.failed; break;
         }
       } catch (const MetadataError& e) {
@@ -387,6 +424,7 @@ struct RefreshService::Impl {
         log().warn("refresh of author '{}' ({}) failed: {}", a.name, a.foreign_id, e.what());
       }
     }
+    remove_pending(pending, asked, sum);
     if (ctx) ctx->report(n, n, sum.message());
     return sum;
   }
@@ -537,7 +575,9 @@ void RefreshService::register_commands(Registry& registry) {
       refresh);
   CommandTraits move;
   move.priority = Priority::normal;
-  move.locks = {"disk"};
+  // `refresh` too: a refresh writes the author row it read before, and must not do so around a
+  // move of that author's folder (it would put the old path back).
+  move.locks = {"disk", "refresh"};
   registry.add<MoveAuthor>(
       [impl](const MoveAuthor& c, JobContext& ctx) {
         move_author_folder(*impl->o.catalog, impl->o.events.get(), *impl->o.logger, c, &ctx);

@@ -278,6 +278,23 @@ TEST_CASE("Not found removes an author only when it has no files", "[refresh]") 
   CHECK(lib.catalog->author(bob.id).has_value());
 }
 
+TEST_CASE("A source that suddenly knows almost nobody removes nobody", "[refresh]") {
+  auto clock = std::make_shared<ManualClock>(kNow);
+  Library lib(clock);
+  for (int i = 0; i < 4; ++i) lib.add(3001 + i, "Author " + std::to_string(i), 1);
+  REQUIRE(lib.service->refresh_author(std::nullopt, Trigger::manual, nullptr).refreshed == 4);
+  for (int i = 0; i < 3; ++i) lib.server->set_scenario(std::to_string(3001 + i), {.scenario = Scenario::not_found});
+  clock->advance(hours(1));
+  const auto snap = lib.snapshot();
+  auto sum = lib.service->refresh_author(std::nullopt, Trigger::manual, nullptr);
+  CHECK(sum.removed == 0);
+  CHECK(sum.guarded == 3);
+  CHECK(sum.failed == 3);
+  CHECK(sum.message().find("3 not found upstream but kept") != std::string::npos);
+  CHECK(lib.snapshot() == snap);
+  CHECK(lib.catalog->counts()->authors == 4);
+}
+
 TEST_CASE("A merge moves the books to the local target author", "[refresh]") {
   auto clock = std::make_shared<ManualClock>(kNow);
   Library lib(clock);
@@ -424,8 +441,15 @@ TEST_CASE("Only one refresh runs at a time", "[refresh][concurrency]") {
   });
   for (const auto& a : authors) REQUIRE(engine.push(RefreshAuthor{.authorId = a.id}).has_value());
   REQUIRE(engine.push(RefreshBook{}).has_value());
+  // A folder move writes the author row too: it waits for the refreshes (and they for it).
+  MoveAuthor move;
+  move.authorId = authors[0].id;
+  move.sourcePath = authors[0].path.string();
+  move.destinationPath = (lib.root.path / "Moved").string();
+  REQUIRE(engine.push(move).has_value());
   REQUIRE(engine.wait_idle(20s));
   std::lock_guard lock(mu);
   CHECK(most == 1);
+  CHECK(lib.catalog->author(authors[0].id)->path == lib.root.path / "Moved");
   (void)sub;
 }
