@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include "bookinfo_fixture.hpp"
 #include "process.hpp"
 #include "test_support.hpp"
 
@@ -128,6 +129,23 @@ TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[sh
   std::ifstream in2(out);
   const std::string text2((std::istreambuf_iterator<char>(in2)), {});
   CHECK_THAT(text2, Catch::Contains("tasks.RssSync") && Catch::Contains("5..60 min"));
+
+  // The catalog and metadata settings: written with their defaults, checked at start.
+  CHECK(c["catalog"] == "catalog.db");
+  CHECK(c["metadata"]["baseUrl"] == "");
+  c["tasks"]["RssSync"] = 15;
+  for (const auto& [key, value, names] :
+       {std::tuple<const char*, json, const char*>{"baseUrl", "ftp://example.org/v1/", "metadata.baseUrl"},
+        {"timeoutSeconds", 0, "metadata.timeoutSeconds"},
+        {"requestSpacingMs", "fast", "metadata.requestSpacingMs"}}) {
+    json bad = c;
+    bad["metadata"][key] = value;
+    std::ofstream(config) << bad.dump();
+    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
+    std::ifstream in3(out);
+    const std::string text3((std::istreambuf_iterator<char>(in3)), {});
+    CHECK_THAT(text3, Catch::Contains(names));
+  }
 }
 
 TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[shelfd][api]") {
@@ -296,5 +314,64 @@ TEST_CASE("shelfd stops gracefully and keeps queued and interrupted jobs across 
   CHECK(del->status == 200);
   REQUIRE(d.reaches(running["id"], "cancelled"));
   REQUIRE(d.reaches(queued["id"], "completed"));
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, refresh by id", "[shelfd]") {
+  auto metadata = shelfjobs::fixtures::BookInfoFixture::start();
+  metadata->put_author(shelfjobs::fixtures::make_author(1001, "Ada Example", 3));
+  Shelfd d;
+  const auto books_root = d.dir.path() / "books";
+  std::filesystem::create_directories(books_root);
+  {
+    json c = json::parse(std::ifstream(d.config));
+    c["libraryRoots"] = {books_root.string()};
+    c["metadata"]["baseUrl"] = metadata->base_url();
+    c["metadata"]["requestSpacingMs"] = 0;
+    std::ofstream(d.config) << c.dump(2);
+  }
+  d.start();
+
+  // The library root is a root folder of the catalog.
+  auto roots = d.get("/api/v1/rootfolder");
+  REQUIRE(roots.size() == 1);
+  CHECK(roots[0]["path"] == books_root.string());
+  CHECK(roots[0]["accessible"] == true);
+  auto bad_root = d.client().Post("/api/v1/rootfolder", R"({"path": "relative/x"})", "application/json");
+  REQUIRE(bad_root);
+  CHECK(bad_root->status == 400);
+
+  // Add an author as Readarr's clients do; its refresh follows (AuthorAdded -> RefreshAuthor).
+  json add = {{"foreignAuthorId", "1001"}, {"rootFolderPath", books_root.string()}, {"monitored", true}};
+  auto r = d.client().Post("/api/v1/author", add.dump(), "application/json");
+  REQUIRE(r);
+  INFO(r->body);
+  REQUIRE(r->status == 201);
+  const json author = json::parse(r->body);
+  CHECK(author["authorName"] == "Ada Example");
+  CHECK(author["path"] == (books_root / "Ada Example").string());
+  const auto id = author["id"].get<long long>();
+  CHECK(eventually([&] { return d.get("/api/v1/book?authorId=" + std::to_string(id)).size() == 3; },
+                   std::chrono::seconds(20)));
+  CHECK(d.get("/api/v1/author/" + std::to_string(id))["statistics"]["bookCount"] == 3);
+  CHECK(d.get("/api/v1/author").size() == 1);
+
+  auto again = d.client().Post("/api/v1/author", add.dump(), "application/json");
+  REQUIRE(again);
+  CHECK(again->status == 409);
+  add["foreignAuthorId"] = "4040";
+  auto unknown = d.client().Post("/api/v1/author", add.dump(), "application/json");
+  REQUIRE(unknown);
+  CHECK(unknown->status == 404);
+  d.get("/api/v1/author/999", 404);
+
+  // A command with the author's id refreshes that author, not the whole task.
+  auto job = d.post({{"name", "RefreshAuthor"}, {"authorId", id}});
+  CHECK(job["body"]["authorId"] == id);
+  REQUIRE(d.reaches(job["id"].get<long long>(), "completed"));
+  CHECK(d.command(job["id"].get<long long>())["message"].get<std::string>().find("1 unchanged") != std::string::npos);
+  // The bare name runs the scheduled task.
+  auto task = d.post({{"name", "RefreshAuthor"}});
+  CHECK(task["taskName"] == "RefreshAuthor");
   CHECK(d.terminate() == 0);
 }
