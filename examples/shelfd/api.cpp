@@ -402,6 +402,28 @@ json book_resource(const Book& b) {
           {"lastInfoSync", b.last_info_sync ? json(format_time(*b.last_info_sync)) : json(nullptr)}};
 }
 
+// A foreign id sent as a string or a number.
+std::string foreign_id_of(const json& body, const char* key) {
+  if (!body.contains(key)) return {};
+  if (body[key].is_string()) return body[key].get<std::string>();
+  if (body[key].is_number_integer()) return std::to_string(body[key].get<std::int64_t>());
+  return {};
+}
+
+// The root folder by id, or by path as Readarr's clients send it (the root itself, or the
+// author's folder under it). 0: none.
+RowId root_of(Catalog& catalog, const json& body) {
+  if (body.contains("rootFolderId") && body["rootFolderId"].is_number_integer()) return body["rootFolderId"].get<RowId>();
+  if (!body.contains("rootFolderPath") || !body["rootFolderPath"].is_string()) return 0;
+  const std::filesystem::path want = body["rootFolderPath"].get<std::string>();
+  if (auto roots = catalog.root_folders()) {
+    for (const auto& r : *roots) {
+      if (r.path == want || r.path == want.parent_path()) return r.id;
+    }
+  }
+  return 0;
+}
+
 json root_resource(const RootFolder& r) {
   std::error_code ec;
   const auto space = std::filesystem::space(r.path, ec);
@@ -450,25 +472,24 @@ void ApiServer::catalog_routes() {
     if (!app_.refresh()) return error(res, 503, "no metadata source is configured (metadata.baseUrl)", "unavailable");
     json body = json::parse(req.body, nullptr, false);
     if (!body.is_object()) return error(res, 400, "the body must be a JSON object", "invalid_body");
-    std::string fid;
-    if (body.contains("foreignAuthorId") && body["foreignAuthorId"].is_string()) fid = body["foreignAuthorId"];
-    if (body.contains("foreignAuthorId") && body["foreignAuthorId"].is_number_integer())
-      fid = std::to_string(body["foreignAuthorId"].get<std::int64_t>());
+    const std::string fid = foreign_id_of(body, "foreignAuthorId");
     if (fid.empty()) return error(res, 400, "the body needs \"foreignAuthorId\"", "invalid_body");
-    // The root folder by id, or by path as Readarr's clients send it.
-    RowId root = body.value("rootFolderId", RowId{0});
-    if (root == 0 && body.contains("rootFolderPath") && body["rootFolderPath"].is_string()) {
-      const std::filesystem::path want = body["rootFolderPath"].get<std::string>();
-      if (auto roots = app_.catalog().root_folders()) {
-        for (const auto& r : *roots) {
-          if (r.path == want || r.path == want.parent_path()) root = r.id;
-        }
-      }
-    }
+    const RowId root = root_of(app_.catalog(), body);
     if (root == 0) return error(res, 400, "the body needs \"rootFolderPath\" (a configured root folder) or \"rootFolderId\"", "invalid_body");
     auto added = app_.refresh()->add_author(fid, root, body.value("monitored", true));
     if (!added) return error(res, http_status(added.error().code), added.error().message, to_string(added.error().code));
     reply(res, 201, author_resource(app_.catalog(), *added));
+  });
+  s.Post("/api/v1/book", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!app_.refresh()) return error(res, 503, "no metadata source is configured (metadata.baseUrl)", "unavailable");
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return error(res, 400, "the body must be a JSON object", "invalid_body");
+    const std::string fid = foreign_id_of(body, "foreignBookId");
+    if (fid.empty()) return error(res, 400, "the body needs \"foreignBookId\" (the work's id)", "invalid_body");
+    // The root folder matters only when the book's author is new to the catalog.
+    auto added = app_.refresh()->add_book(fid, root_of(app_.catalog(), body), body.value("monitored", true));
+    if (!added) return error(res, http_status(added.error().code), added.error().message, to_string(added.error().code));
+    reply(res, 201, book_resource(*added));
   });
   s.Get("/api/v1/book", [this](const httplib::Request& req, httplib::Response& res) {
     Result<std::vector<Book>> books = std::vector<Book>{};

@@ -194,6 +194,14 @@ class RefreshService {
   /// source's failure as `errc::invalid_argument` with its message.
   Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored = true);
 
+  /// Adds a book (a work) by its foreign id, as a user does: the work, its editions and series
+  /// come from the source (one request); the book is monitored as asked and marked manually
+  /// added (a refresh never removes it for being gone upstream). When its author is not in the
+  /// catalog yet, the author is added too, unmonitored, under `root_folder_id` (AuthorAdded
+  /// then refreshes it). Publishes BookAdded, whose rule pushes RefreshBook. Errors as for
+  /// `add_author`; `root_folder_id` is only needed (and checked) for a new author.
+  Result<Book> add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored = true);
+
   /// The work behind RefreshAuthor/RefreshBook, callable directly (tests, tools). `ctx` may be
   /// null. Throws JobError for a single entity's failure (the engine retries by kind).
   RefreshSummary refresh_author(std::optional<RowId> author_id, Trigger trigger, JobContext* ctx);

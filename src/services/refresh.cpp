@@ -104,6 +104,7 @@ std::string RefreshSummary::message() const {
 
 struct RefreshService::Impl {
   RefreshOptions o;
+  Result<Author> new_author(const std::string& foreign_id, RowId root_folder_id, bool monitored);
   std::atomic<Engine*> engine{nullptr};
 
   TimePoint now() const { return o.clock->now(); }
@@ -605,19 +606,19 @@ void RefreshService::add_rules(Engine& engine) {
   });
 }
 
-Result<Author> RefreshService::add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored) {
-  Impl& im = *impl_;
-  auto root = im.o.catalog->root_folder(root_folder_id);
+// Adds the author row (its name and folder from the source) without publishing AuthorAdded.
+Result<Author> RefreshService::Impl::new_author(const std::string& foreign_id, RowId root_folder_id, bool monitored) {
+  auto root = o.catalog->root_folder(root_folder_id);
   if (!root) {
     return Error{root.error().code == errc::not_found ? errc::invalid_argument : root.error().code,
                  "root folder " + std::to_string(root_folder_id) + ": " + root.error().message};
   }
-  if (auto existing = im.o.catalog->author_by_foreign_id(foreign_id); existing) {
+  if (auto existing = o.catalog->author_by_foreign_id(foreign_id); existing) {
     return Error{errc::conflict, "author " + foreign_id + " is already in the catalog as '" + existing->name + "'"};
   }
   AuthorData data;
   try {
-    data = im.o.source->author(foreign_id);
+    data = o.source->author(foreign_id);
   } catch (const MetadataError& e) {
     if (e.code() == MetadataErrc::not_found)
       return Error{errc::not_found, "author " + foreign_id + " is not known to the metadata source"};
@@ -632,10 +633,48 @@ Result<Author> RefreshService::add_author(const std::string& foreign_id, RowId r
   a.root_folder_id = root->id;
   a.monitored = monitored;
   if (data.status) a.status = *data.status;
-  a.added = im.now();
-  auto added = im.o.catalog->add_author(a);
+  a.added = now();
+  return o.catalog->add_author(a);
+}
+
+Result<Author> RefreshService::add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored) {
+  auto added = impl_->new_author(foreign_id, root_folder_id, monitored);
+  if (added) impl_->publish(AuthorAdded{*added});
+  return added;
+}
+
+Result<Book> RefreshService::add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored) {
+  Impl& im = *impl_;
+  if (auto existing = im.o.catalog->book_by_foreign_id(work_foreign_id); existing) {
+    return Error{errc::conflict, "book " + work_foreign_id + " is already in the catalog as '" + existing->title + "'"};
+  }
+  WorkData work;
+  try {
+    work = im.o.source->work(work_foreign_id);
+  } catch (const MetadataError& e) {
+    if (e.code() == MetadataErrc::not_found)
+      return Error{errc::not_found, "book " + work_foreign_id + " is not known to the metadata source"};
+    return Error{errc::invalid_argument, std::string("metadata source: ") + e.what()};
+  }
+  if (work.authors.empty()) {
+    return Error{errc::invalid_argument, "metadata source: work " + work_foreign_id + " names no author"};
+  }
+  auto author = im.o.catalog->author_by_foreign_id(work.authors.front().foreign_id);
+  bool new_author = false;
+  if (!author) {
+    if (author.error().code != errc::not_found) return author.error();
+    // Readarr's way: the book's author comes along, unmonitored, so only this book is wanted.
+    // AuthorAdded is published after the book is in: its refresh then finds the book.
+    author = im.new_author(work.authors.front().foreign_id, root_folder_id, false);
+    if (!author) return author.error();
+    new_author = true;
+  }
+  Book b = Impl::book_from(work, author->id, nullptr, im.now(), monitored);
+  b.manually_added = true;
+  auto added = im.o.catalog->add_book(Impl::book_write(std::move(b), work));
+  if (new_author) im.publish(AuthorAdded{*author});
   if (!added) return added.error();
-  im.publish(AuthorAdded{*added});
+  im.publish(BookAdded{*added, false});
   return added;
 }
 

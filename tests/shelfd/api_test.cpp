@@ -370,6 +370,17 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
   CHECK(job["body"]["authorId"] == id);
   REQUIRE(d.reaches(job["id"].get<long long>(), "completed"));
   CHECK(d.command(job["id"].get<long long>())["message"].get<std::string>().find("1 unchanged") != std::string::npos);
+  // A book by hand: its author (new to the catalog) comes along.
+  metadata->put_author(shelfjobs::fixtures::make_author(1002, "Bob Writer", 2));
+  const auto work_id = shelfjobs::fixtures::make_author(1002, "Bob Writer", 2)["Works"][0]["ForeignId"];
+  json add_book = {{"foreignBookId", work_id}, {"rootFolderPath", books_root.string()}};
+  auto b = d.client().Post("/api/v1/book", add_book.dump(), "application/json");
+  REQUIRE(b);
+  INFO(b->body);
+  REQUIRE(b->status == 201);
+  CHECK(json::parse(b->body)["foreignBookId"] == work_id.dump());
+  CHECK(eventually([&] { return d.get("/api/v1/author").size() == 2; }, std::chrono::seconds(20)));
+
   // The bare name runs the scheduled task.
   auto task = d.post({{"name", "RefreshAuthor"}});
   CHECK(task["taskName"] == "RefreshAuthor");

@@ -453,3 +453,49 @@ TEST_CASE("Only one refresh runs at a time", "[refresh][concurrency]") {
   CHECK(lib.catalog->author(authors[0].id)->path == lib.root.path / "Moved");
   (void)sub;
 }
+
+TEST_CASE("Adding a book by hand brings its author, unmonitored, and pushes RefreshBook", "[refresh]") {
+  Library lib;
+  const auto body = fixtures::make_author(1001, "Ada Example", 3);
+  lib.server->put_author(body);
+  const std::string wanted = body["Works"][1]["ForeignId"].dump();
+  Engine& engine = lib.start_engine();
+  std::vector<BookAdded> added;
+  std::mutex mu;
+  lib.bus->subscribe<BookAdded>([&](const BookAdded& e) {
+    std::lock_guard lock(mu);
+    added.push_back(e);
+  });
+
+  auto book = lib.service->add_book(wanted, lib.root.id);
+  REQUIRE(book.has_value());
+  CHECK(book->manually_added);
+  CHECK(book->monitored);
+  REQUIRE(engine.wait_idle(10s));
+
+  auto author = lib.catalog->author(book->author_id);
+  REQUIRE(author.has_value());
+  CHECK(author->foreign_id == "1001");
+  CHECK_FALSE(author->monitored);
+  auto books = lib.books_of(*author);
+  CHECK(books.size() == 3);
+  for (const auto& b : books) {
+    CHECK(b.monitored == (b.foreign_id == wanted));  // the author's other books are not wanted
+  }
+  auto refresh_book = engine.list({.names = {"RefreshBook"}});
+  REQUIRE(refresh_book.has_value());
+  REQUIRE(refresh_book->jobs.size() == 1);
+  CHECK(refresh_book->jobs[0].status == JobStatus::completed);
+  CHECK(refresh_book->jobs[0].body["bookId"] == book->id);
+  {
+    std::lock_guard lock(mu);
+    // The author's refresh added the other two (from_refresh); the user added one.
+    CHECK(added.size() == 3);
+    const auto by_hand = std::count_if(added.begin(), added.end(), [&](const BookAdded& e) {
+      return !e.from_refresh && e.book.foreign_id == wanted;
+    });
+    CHECK(by_hand == 1);
+  }
+  CHECK(lib.service->add_book(wanted, lib.root.id).error().code == errc::conflict);
+  CHECK(lib.service->add_book("404404", lib.root.id).error().code == errc::not_found);
+}
