@@ -142,11 +142,13 @@ struct AuthorWrite {
   RowId merge_from = 0;
 };
 
-/// What `apply` did: the rows it wrote and the ids it gave new books (in `books` order, 0 for
-/// updates).
+/// What `apply` did: the rows it wrote, the ids it gave new books (in `books` order, 0 for
+/// updates), and the `removed_books` it kept because a file was linked to them by the time the
+/// transaction ran.
 struct AuthorWriteResult {
   std::int64_t rows_written = 0;
   std::vector<RowId> new_book_ids;
+  std::vector<RowId> kept_books;
 };
 
 class Catalog {
@@ -177,10 +179,11 @@ class Catalog {
   /// that already match are left alone. `errc::not_found` for a missing author or book,
   /// `errc::conflict` for a foreign id that belongs to another row.
   virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
-  /// Sets the author's path and rewrites the path of every book file of the author under its
-  /// old folder (old path + "/") to the same place under `new_path`, in one transaction (a
-  /// folder move). `errc::conflict` if another author has `new_path`.
-  virtual Status move_author(RowId id, const std::filesystem::path& new_path) = 0;
+  /// Sets the author's path and rewrites the path of every book file under its old folder (old
+  /// path + "/", whichever author the file is linked to, or none) to the same place under
+  /// `new_path`, in one transaction (a folder move). Returns the number of file rows re-pointed.
+  /// `errc::conflict` if another author has `new_path`.
+  virtual Result<std::int64_t> move_author(RowId id, const std::filesystem::path& new_path) = 0;
 
   // Books.
   /// Inserts a book (and its editions and links) for an existing author (`errc::not_found`
