@@ -105,7 +105,7 @@ struct EditionLookup {
 };
 
 enum class MetadataErrc {
-  not_found = 1,   ///< 404, or a work redirected to an author that does not list it
+  not_found = 1,   ///< 404 (http_status() 404)
   not_ready,       ///< `Works: null`: the server is still loading the author
   network,         ///< connection failure or 5xx
   timeout,         ///< no complete answer within the timeout
@@ -143,7 +143,8 @@ class MetadataSource {
   virtual AuthorData author(std::string_view foreign_id, std::stop_token token = {},
                             bool fresh = false) = 0;
   /// One work with its editions, series and authors. A redirect to `author/{id}` takes the work
-  /// from that author. 404 -> not_found.
+  /// from that author (invalid when that author's works, after the mapping rules, lack it).
+  /// 404 -> not_found.
   virtual WorkData work(std::string_view foreign_id, std::stop_token token = {},
                         bool fresh = false) = 0;
   /// Resolves an edition id through the mandatory redirect of `GET book/{id}`.

@@ -689,7 +689,9 @@ class BookInfoSource final : public MetadataSource {
       w.authors = {AuthorRef{a.foreign_id, a.name}};
       return std::move(w);
     }
-    throw MetadataError(MetadataErrc::not_found,
+    // Not a 404: the source still knows the work, the mapping rules just do not give it to this
+    // author. A caller must not read it as "gone".
+    throw MetadataError(MetadataErrc::invalid,
                         label + ": redirected to author " + a.foreign_id + ", whose works do not include it");
   }
 

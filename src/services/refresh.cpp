@@ -182,39 +182,41 @@ struct RefreshService::Impl {
     try {
       data = o.source->author(author.foreign_id, token, fresh);
     } catch (const MetadataError& e) {
-      if (e.code() != MetadataErrc::not_found) throw;
+      // Only the source's own 404 says "gone"; every other failure changes nothing.
+      if (e.code() != MetadataErrc::not_found || e.http_status() != 404) throw;
       return not_found(author, sum, e.what(), pending);
     }
     const TimePoint t = now();
 
     AuthorWrite w;
+    std::vector<Book> local;
+    std::optional<AuthorMerged> merged;
     if (data.foreign_id != author.foreign_id) {
       // The source redirected to another id: a merge. When a local author already has that id,
       // this author's books (and files) move to it and this author goes; else this author is
-      // re-keyed in place.
+      // re-keyed in place. Either way it is part of the one transaction below, so a failure
+      // later in this author's refresh leaves the catalog as it was.
+      merged = AuthorMerged{0, author.id, author.foreign_id, data.foreign_id};
       auto target = o.catalog->author_by_foreign_id(data.foreign_id);
-      AuthorMerged ev{0, author.id, author.foreign_id, data.foreign_id};
+      if (!target && target.error().code != errc::not_found) {
+        throw JobError(kind_of(target.error().code), "author " + data.foreign_id + ": " + target.error().message);
+      }
       if (target) {
-        AuthorWrite merge;
-        merge.author = *target;
-        merge.merge_from = author.id;
-        must(o.catalog->apply(merge), "merge of author " + author.foreign_id);
-        ev.from_author_id = author.id;
-        ev.into_author_id = target->id;
-        log().info("author '{}' ({}) merged into '{}' ({}) upstream; books moved", author.name,
+        merged->from_author_id = author.id;
+        merged->into_author_id = target->id;
+        w.merge_from = author.id;
+        local = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
+        log().info("author '{}' ({}) merged into '{}' ({}) upstream; its books move there", author.name,
                    author.foreign_id, target->name, target->foreign_id);
         author = *target;
       } else {
         log().info("author '{}' re-keyed from {} to {} (merged upstream)", author.name,
                    author.foreign_id, data.foreign_id);
         author.foreign_id = data.foreign_id;
-        author.metadata_hash.clear();  // the row must be written with its new key
       }
-      ++sum.merged;
-      publish(ev);
     }
 
-    if (data.hash == author.metadata_hash) {
+    if (!merged && data.hash == author.metadata_hash) {
       // Nothing changed upstream. Record the check only when the last one is older than the
       // rules' minimum age: within it the rules would not refresh anyway.
       if (!author.last_info_sync || *author.last_info_sync < t - o.rules.min_age) {
@@ -236,8 +238,10 @@ struct RefreshService::Impl {
     author.last_info_sync = t;
     w.author = author;
 
-    // Books: match by foreign id into added, updated, up to date and gone.
-    auto local = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
+    // Books (with a merge, the merged author's too): match by foreign id into added, updated,
+    // up to date and gone.
+    auto own = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
+    local.insert(local.end(), own.begin(), own.end());
     std::map<std::string, const Book*> by_fid;
     for (const Book& b : local) by_fid[b.foreign_id] = &b;
     std::set<std::string> remote;
@@ -247,7 +251,7 @@ struct RefreshService::Impl {
       if (!remote.insert(work.foreign_id).second) continue;
       auto it = by_fid.find(work.foreign_id);
       if (it != by_fid.end()) {
-        if (it->second->metadata_hash == work.hash) continue;
+        if (it->second->metadata_hash == work.hash && it->second->author_id == author.id) continue;
         w.books.push_back(book_write(book_from(work, author.id, it->second, t, author.monitored), work));
         ++updated;
         continue;
@@ -255,6 +259,9 @@ struct RefreshService::Impl {
       // A work new to this author may already be in the catalog under another author (it moved
       // upstream): it moves here with its files.
       auto elsewhere = o.catalog->book_by_foreign_id(work.foreign_id);
+      if (!elsewhere && elsewhere.error().code != errc::not_found) {
+        throw JobError(kind_of(elsewhere.error().code), "book " + work.foreign_id + ": " + elsewhere.error().message);
+      }
       if (elsewhere) {
         w.books.push_back(book_write(book_from(work, author.id, &*elsewhere, t, author.monitored), work));
         ++updated;
@@ -266,6 +273,9 @@ struct RefreshService::Impl {
     }
     for (const Book& b : local) {
       if (remote.contains(b.foreign_id)) continue;
+      // A book a user added by hand stays, as does one with files (the catalog checks files
+      // again inside its transaction, in case an import linked one since).
+      if (b.manually_added) continue;
       auto files = must(o.catalog->file_count_of_book(b.id), "files of book " + b.foreign_id);
       if (files > 0) {
         log().warn("book '{}' ({}) is gone upstream but has {} file(s); kept", b.title, b.foreign_id, files);
@@ -276,9 +286,14 @@ struct RefreshService::Impl {
     }
 
     auto result = must(o.catalog->apply(w), "author " + author.foreign_id);
+    removed -= static_cast<int>(result.kept_books.size());
     sum.books_added += added;
     sum.books_updated += updated;
     sum.books_removed += removed;
+    if (merged) {
+      ++sum.merged;
+      publish(*merged);
+    }
     for (std::size_t i : added_index) {
       Book b = w.books[i].book;
       if (i < result.new_book_ids.size()) b.id = result.new_book_ids[i];
@@ -302,6 +317,12 @@ struct RefreshService::Impl {
                  author.foreign_id, why, files);
       return One::kept_not_found;
     }
+    auto books = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
+    if (std::any_of(books.begin(), books.end(), [](const Book& b) { return b.manually_added; })) {
+      log().warn("author '{}' ({}) not found at the source ({}); kept: a book of it was added by hand",
+                 author.name, author.foreign_id, why);
+      return One::kept_not_found;
+    }
     if (pending) {
       pending->push_back(author);
       return One::not_found_pending;
@@ -313,8 +334,9 @@ struct RefreshService::Impl {
   void remove(const Author& author, RefreshSummary& sum) {
     auto removed = o.catalog->remove_author(author.id);
     if (!removed) {
-      throw JobError(ErrorKind::database, "cannot remove author " + author.foreign_id + ": " +
-                                              removed.error().message);
+      // A conflict: a file was linked to the author since the check. It stays.
+      throw JobError(kind_of(removed.error().code), "cannot remove author " + author.foreign_id + ": " +
+                                                        removed.error().message);
     }
     log().info("author '{}' ({}) not found at the source; removed (it had no files)", author.name,
                author.foreign_id);
@@ -336,7 +358,14 @@ struct RefreshService::Impl {
                   n, asked);
       return;
     }
-    for (const Author& a : pending) remove(a, sum);
+    for (const Author& a : pending) {
+      try {
+        remove(a, sum);
+      } catch (const JobError& e) {
+        ++sum.failed;
+        log().warn("{}; kept", e.what());
+      }
+    }
   }
 
   void defer_loading(RowId author_id) {
@@ -439,7 +468,7 @@ struct RefreshService::Impl {
     try {
       work = o.source->work(book.foreign_id, token, fresh);
     } catch (const MetadataError& e) {
-      if (e.code() != MetadataErrc::not_found) throw;
+      if (e.code() != MetadataErrc::not_found || e.http_status() != 404) throw;
       auto files = must(o.catalog->file_count_of_book(book.id), "files of book " + book.foreign_id);
       if (files > 0 || book.manually_added) {
         log().warn("book '{}' ({}) not found at the source; kept ({})", book.title, book.foreign_id,
@@ -672,8 +701,12 @@ Result<Book> RefreshService::add_book(const std::string& work_foreign_id, RowId 
   Book b = Impl::book_from(work, author->id, nullptr, im.now(), monitored);
   b.manually_added = true;
   auto added = im.o.catalog->add_book(Impl::book_write(std::move(b), work));
+  if (!added) {
+    // The author came only for this book: without it, it goes too.
+    if (new_author) (void)im.o.catalog->remove_author(author->id);
+    return added.error();
+  }
   if (new_author) im.publish(AuthorAdded{*author});
-  if (!added) return added.error();
   im.publish(BookAdded{*added, false});
   return added;
 }

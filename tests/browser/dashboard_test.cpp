@@ -24,6 +24,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bookinfo_fixture.hpp"
 #include "webdriver.hpp"
 
 #ifndef SHELFD_PATH
@@ -102,39 +103,66 @@ nlohmann::json job_rows(webdriver::Session& browser, const std::string& name) {
   )js", {name});
 }
 
-}  // namespace
-
-TEST_CASE("the dashboard runs Housekeeping with Run now and shows it completed", "[browser][slow]") {
-  TempDir dir;
+// `shelfd init`, the config patched with `patch` (a JSON merge patch), then `shelfd run` on a free
+// port until its API answers.
+std::unique_ptr<Process> start_shelfd(const TempDir& dir, const std::string& key, std::string& origin,
+                                      const nlohmann::json& patch = nlohmann::json::object()) {
   const std::string config = dir.file("shelfd.json");
-  const std::string key = random_key();
-
   {
     Process init({SHELFD_PATH, "init", "--config", config}, dir.file("shelfd-init.log"));
     const auto code = init.wait(30s);
     INFO(tail(dir.file("shelfd-init.log")));
     REQUIRE(code == 0);
   }
+  nlohmann::json c = nlohmann::json::parse(std::ifstream(config));
+  c.merge_patch(patch);
+  std::ofstream(config) << c.dump(2);
 
   const int port = webdriver::free_port();
-  const std::string origin = "http://127.0.0.1:" + std::to_string(port);
-  Process shelfd({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port),
-                  "--api-key", key},
-                 dir.file("shelfd.log"));
+  origin = "http://127.0.0.1:" + std::to_string(port);
+  auto shelfd = std::make_unique<Process>(std::vector<std::string>{SHELFD_PATH, "run", "--config", config, "--port",
+                                                                   std::to_string(port), "--api-key", key},
+                                          dir.file("shelfd.log"));
+  const std::string status_url = origin + "/api/v1/system/status";
   const bool up = poll(30s, [&] {
-    if (!shelfd.running()) return true;  // reported below
+    if (!shelfd->running()) return true;  // reported below
     try {
-      return webdriver::http("GET", origin + "/api/v1/system/status", {}, {"X-Api-Key: " + key}, 2s)
-                 .status == 200;
+      return webdriver::http("GET", status_url, {}, {"X-Api-Key: " + key}, 2s).status == 200;
     } catch (const webdriver::Error&) {
       return false;  // not listening yet
     }
   });
-  {
-    INFO("shelfd log:\n" << tail(dir.file("shelfd.log")));
-    REQUIRE(up);
-    REQUIRE(shelfd.running());
-  }
+  INFO("shelfd log:\n" << tail(dir.file("shelfd.log")));
+  REQUIRE(up);
+  REQUIRE(shelfd->running());
+  return shelfd;
+}
+
+// Clicks what `selector` finds, tolerating a re-render between finding and clicking.
+bool click(webdriver::Session& browser, const std::string& selector) {
+  return poll(10s, [&] {
+    try {
+      const auto button = browser.find(selector);
+      if (!button) return false;
+      browser.click(*button);
+      return true;
+    } catch (const webdriver::Error& e) {
+      if (e.code() == "stale element reference" || e.code() == "element click intercepted" ||
+          e.code() == "element not interactable")
+        return false;
+      throw;
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("the dashboard runs Housekeeping with Run now and shows it completed", "[browser][slow]") {
+  TempDir dir;
+  const std::string key = random_key();
+  std::string origin;
+  auto shelfd_process = start_shelfd(dir, key, origin);
+  Process& shelfd = *shelfd_process;
 
   webdriver::Driver driver(kChromedriver, dir.file("chromedriver.log"));
   webdriver::BrowserOptions options;
@@ -153,20 +181,7 @@ TEST_CASE("the dashboard runs Housekeeping with Run now and shows it completed",
     if (row.value("status", "") == "completed") seen.insert(row.value("id", ""));
 
   // Rows are updated in place, but tolerate a re-render between finding and clicking.
-  const bool clicked = poll(10s, [&] {
-    try {
-      const auto button = browser.find(run_now);
-      if (!button) return false;
-      browser.click(*button);
-      return true;
-    } catch (const webdriver::Error& e) {
-      if (e.code() == "stale element reference" || e.code() == "element click intercepted" ||
-          e.code() == "element not interactable")
-        return false;
-      throw;
-    }
-  });
-  REQUIRE(clicked);
+  REQUIRE(click(browser, run_now));
 
   nlohmann::json done;
   const bool completed = poll(20s, [&] {
@@ -190,6 +205,61 @@ TEST_CASE("the dashboard runs Housekeeping with Run now and shows it completed",
   const int code = shelfd.stop(SIGTERM, 15s);
   INFO("shelfd log:\n" << tail(dir.file("shelfd.log")));
   CHECK(code == 0);
+}
+
+TEST_CASE("the dashboard adds an author, lists its books and refreshes it", "[browser][slow]") {
+  TempDir dir;
+  const std::string key = random_key();
+  auto metadata = shelfjobs::fixtures::BookInfoFixture::start();
+  metadata->put_author(shelfjobs::fixtures::make_author(1001, "Ada Example", 3));
+  const std::string books = dir.file("books");
+  std::filesystem::create_directories(books);
+  std::string origin;
+  auto shelfd = start_shelfd(dir, key, origin,
+                             {{"libraryRoots", {books}},
+                              {"metadata", {{"baseUrl", metadata->base_url()}, {"requestSpacingMs", 0}}}});
+
+  webdriver::Driver driver(kChromedriver, dir.file("chromedriver.log"));
+  webdriver::BrowserOptions options;
+  options.binary = kChromium;
+  options.user_data_dir = dir.file("chromium-profile");
+  webdriver::Session browser(driver, options);
+  browser.navigate(origin + "/#apikey=" + key);
+
+  // The root folder is offered; type the author's metadata id and add it.
+  if (!poll(20s, [&] { return browser.find("#author-root option").has_value(); }))
+    FAIL("no root folder was offered" << diagnostics(browser, dir));
+  auto input = browser.find("#author-id");
+  REQUIRE(input);
+  browser.execute("document.querySelector('#author-id').value = arguments[0];", {"1001"});
+  REQUIRE(click(browser, "#add-author button[type=submit]"));
+
+  // AuthorAdded -> RefreshAuthor: the row appears, and shows the three books once refreshed.
+  const auto row = [&] {
+    return browser.execute(R"js(
+      const r = document.querySelector('#authors tr.author');
+      return r ? { name: r.querySelector('td.name').textContent.trim(),
+                   books: r.querySelector('td.books').textContent.trim(),
+                   path: r.querySelector('td.path').textContent.trim() } : null;
+    )js");
+  };
+  if (!poll(20s, [&] { auto r = row(); return r.is_object() && r.value("books", "") == "3"; }))
+    FAIL("the author never showed its 3 books" << diagnostics(browser, dir));
+  CHECK(row().value("name", "") == "Ada Example");
+  CHECK(row().value("path", "") == books + "/Ada Example");
+
+  // Refresh it from its row: a RefreshAuthor job completes in the history.
+  REQUIRE(click(browser, "#authors tr.author button.refresh"));
+  const bool refreshed = poll(20s, [&] {
+    for (const auto& r : job_rows(browser, "RefreshAuthor"))
+      if (r.value("status", "") == "completed" && r.value("section", "") == "history") return true;
+    return false;
+  });
+  if (!refreshed) FAIL("no RefreshAuthor reached the history" << diagnostics(browser, dir));
+  const auto notice = browser.find("#notice");
+  REQUIRE(notice);
+  CHECK(browser.attribute(*notice, "hidden").has_value());
+  CHECK(shelfd->stop(SIGTERM, 15s) == 0);
 }
 
 int main(int argc, char** argv) {

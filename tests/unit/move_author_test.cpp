@@ -149,11 +149,49 @@ TEST_CASE("A move the catalog refuses is undone on disk", "[refresh][move]") {
 
 TEST_CASE("A move whose source folder is missing changes only the catalog's path", "[refresh][move]") {
   Shelf s;
-  fs::remove_all(s.ada.path);
-  const fs::path dst = s.lib.root.path / "Elsewhere";
-  s.lib.service->move_author(s.move_to(dst), nullptr);
-  CHECK(s.lib.catalog->author(s.ada.id)->path == dst);
+  // An author with no files and no folder yet.
+  Author bob = s.lib.add(1002, "Bob Writer", 1);
+  REQUIRE_FALSE(fs::exists(bob.path));
+  const fs::path dst = s.lib.root.path / "Bob W";
+  MoveAuthor m;
+  m.authorId = bob.id;
+  m.sourcePath = bob.path.string();
+  m.destinationPath = dst.string();
+  s.lib.service->move_author(m, nullptr);
+  CHECK(s.lib.catalog->author(bob.id)->path == dst);
   CHECK_FALSE(fs::exists(dst));
   // Asked again, it is already done.
+  s.lib.service->move_author(m, nullptr);
+}
+
+TEST_CASE("A missing source folder with recorded files is not a move", "[refresh][move]") {
+  Shelf s;
+  // The files are recorded under the folder, but it is gone (an unmounted share looks the same):
+  // re-pointing the catalog would name a folder nobody moved.
+  fs::rename(s.ada.path, s.lib.dir.path() / "elsewhere");
+  const auto before = s.file_paths();
+  try {
+    s.lib.service->move_author(s.move_to(s.lib.root.path / "New"), nullptr);
+    FAIL("no error");
+  } catch (const JobError& e) {
+    CHECK(e.kind() == ErrorKind::filesystem);
+    CHECK(std::string(e.what()).find("2 book file(s) are recorded") != std::string::npos);
+  }
+  CHECK(s.lib.catalog->author(s.ada.id)->path == s.ada.path);
+  CHECK(s.file_paths() == before);
+}
+
+TEST_CASE("A move interrupted after the rename is finished by running it again", "[refresh][move]") {
+  Shelf s;
+  const fs::path dst = s.lib.root.path / "Ada Renamed";
+  // What a crash between the folder's rename and the catalog's update leaves behind.
+  fs::rename(s.ada.path, dst);
+  std::vector<AuthorMoved> moved;
+  s.lib.bus->subscribe<AuthorMoved>([&](const AuthorMoved& e) { moved.push_back(e); });
   s.lib.service->move_author(s.move_to(dst), nullptr);
+  CHECK(s.lib.catalog->author(s.ada.id)->path == dst);
+  CHECK(s.file_paths() == std::vector<std::string>{(dst / "Book One" / "one.epub").string(),
+                                                   (dst / "two.mobi").string()});
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0].files == 2);
 }

@@ -499,3 +499,61 @@ TEST_CASE("Adding a book by hand brings its author, unmonitored, and pushes Refr
   CHECK(lib.service->add_book(wanted, lib.root.id).error().code == errc::conflict);
   CHECK(lib.service->add_book("404404", lib.root.id).error().code == errc::not_found);
 }
+
+TEST_CASE("A book added by hand survives its author's refresh and keeps the author on a 404", "[refresh]") {
+  auto clock = std::make_shared<ManualClock>(kNow);
+  Library lib(clock);
+  Author ada = lib.add(1001, "Ada Example", 2);
+  REQUIRE(lib.service->refresh_author(ada.id, Trigger::manual, nullptr).refreshed == 1);
+  // A work of Ada's that the author route does not list (the mapping gave it to nobody).
+  auto extra = fixtures::make_author(1001, "Ada Example", 3)["Works"][2];
+  nlohmann::json work = extra;
+  work["Authors"] = {{{"ForeignId", 1001}, {"Name", "Ada Example"}}};
+  lib.server->put_work(work);
+  auto book = lib.service->add_book(extra["ForeignId"].dump(), lib.root.id);
+  REQUIRE(book.has_value());
+  CHECK(book->author_id == ada.id);
+
+  clock->advance(hours(1));
+  lib.server->put_author(fixtures::make_author(1001, "Ada Example", 2));  // still without it
+  auto sum = lib.service->refresh_author(ada.id, Trigger::manual, nullptr);
+  CHECK(sum.books_removed == 0);
+  CHECK(lib.catalog->book(book->id).has_value());
+
+  lib.server->set_scenario("1001", {.scenario = Scenario::not_found});
+  clock->advance(hours(1));
+  auto all = lib.service->refresh_author(std::nullopt, Trigger::manual, nullptr);
+  CHECK(all.removed == 0);
+  CHECK(all.failed == 1);
+  CHECK(lib.catalog->author(ada.id).has_value());
+}
+
+TEST_CASE("A merge that cannot be written leaves both authors as they were", "[refresh]") {
+  auto clock = std::make_shared<ManualClock>(kNow);
+  Library lib(clock);
+  Author from = lib.add(1001, "Ada Example", 2);
+  Author into = lib.add(1002, "Ada Q. Example", 1);
+  Author other = lib.add(1003, "Someone Else", 1);
+  REQUIRE(lib.service->refresh_author(std::nullopt, Trigger::manual, nullptr).refreshed == 3);
+
+  // The target's new body holds an edition that the catalog has under another author's book:
+  // the write is refused, and with it the merge.
+  auto target = fixtures::make_author(1002, "Ada Q. Example", 1);
+  for (auto& w : works_attributed_to(fixtures::make_author(1001, "Ada Example", 2), 1002)["Works"])
+    target["Works"].push_back(w);
+  auto clash = target["Works"][0];
+  clash["ForeignId"] = 777777;
+  clash["Books"][0]["ForeignId"] = fixtures::make_author(1003, "Someone Else", 1)["Works"][0]["Books"][0]["ForeignId"];
+  target["Works"].push_back(clash);
+  lib.server->put_author(target);
+  lib.server->set_scenario("1001", {.scenario = Scenario::merged, .merge_target = "1002"});
+  clock->advance(hours(1));
+
+  const auto snap = lib.snapshot();
+  CHECK_THROWS_AS(lib.service->refresh_author(from.id, Trigger::manual, nullptr), JobError);
+  CHECK(lib.snapshot() == snap);
+  CHECK(lib.catalog->author(from.id).has_value());
+  CHECK(lib.books_of(from).size() == 2);
+  (void)into;
+  (void)other;
+}

@@ -15,7 +15,10 @@
     commands: new Map(), tasks: new Map(), alerts: [], snapshot: null,
     replay: null,       // events that arrived while a refetch was in flight: [apply, data]
     pending: new Set(), // task names whose "Run now" request is on its way
+    authors: [], roots: [], catalogOn: true, authorsTimer: null,
   };
+  // Commands whose end changes the catalog: the author list is fetched again after them.
+  const CATALOG_COMMANDS = new Set(['RefreshAuthor', 'RefreshBook', 'MoveAuthor']);
 
   const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -163,7 +166,24 @@
       if (state.replay === replay) state.replay = null;
     }
     refreshSnapshot();
+    refreshAuthors();
     scheduleRender();
+  }
+
+  // The catalog is not pushed either: it is fetched at start and after catalog commands end.
+  async function refreshAuthors() {
+    clearTimeout(state.authorsTimer);
+    state.authorsTimer = null;
+    try {
+      const [authors, roots] = await Promise.all([api('author'), api('rootfolder')]);
+      state.authors = authors;
+      state.roots = roots;
+      scheduleRender();
+    } catch { /* the list keeps its last values */ }
+  }
+
+  function refreshAuthorsSoon() {
+    if (!state.authorsTimer) state.authorsTimer = setTimeout(refreshAuthors, 500);
   }
 
   async function refreshSnapshot() {
@@ -227,6 +247,7 @@
     listen(src, 'command', (c) => {
       upsertCommand(c);
       refreshSnapshotSoon(); // queue and worker counts moved
+      if (CATALOG_COMMANDS.has(c.name) && TERMINAL.has(c.status)) refreshAuthorsSoon();
     });
     listen(src, 'task', (t) => state.tasks.set(taskKey(t), t));
     listen(src, 'health', (alerts) => {
@@ -248,6 +269,39 @@
       if (!(err instanceof AuthError)) showNotice(`Could not start ${task ? task.name : name}: ${err.message}`);
     } finally {
       state.pending.delete(name);
+      scheduleRender();
+    }
+  }
+
+  async function refreshAuthor(id) {
+    const body = { name: 'RefreshAuthor' };
+    if (id !== undefined) body.authorId = id;
+    try {
+      upsertCommand(await api('command', { method: 'POST', body: JSON.stringify(body) }));
+      showNotice('');
+    } catch (err) {
+      if (!(err instanceof AuthError)) showNotice(`Could not start the refresh: ${err.message}`);
+    }
+    scheduleRender();
+  }
+
+  async function addAuthor(e) {
+    e.preventDefault();
+    const form = e.target;
+    const foreignAuthorId = $('#author-id').value.trim();
+    const rootFolderId = Number($('#author-root').value);
+    if (!foreignAuthorId || !rootFolderId) return;
+    const button = $('button[type=submit]', form);
+    button.disabled = true;
+    try {
+      const a = await api('author', { method: 'POST', body: JSON.stringify({ foreignAuthorId, rootFolderId, monitored: true }) });
+      $('#author-id').value = '';
+      showNotice('');
+      state.authors = [...state.authors.filter((x) => x.id !== a.id), a];
+    } catch (err) {
+      if (!(err instanceof AuthError)) showNotice(`Could not add the author: ${err.message}`);
+    } finally {
+      button.disabled = false;
       scheduleRender();
     }
   }
@@ -379,6 +433,35 @@
     button.setAttribute('aria-label', `Run ${t.name || name} now`);
   }
 
+  function createAuthor(a) {
+    const tr = el('tr', { class: 'author', 'data-id': a.id }, el('td', { class: 'name' }));
+    for (const cls of ['books', 'files', 'path', 'synced']) tr.append(el('td', { class: cls }));
+    tr.append(el('td', { class: 'actions' }, el('button', {
+      type: 'button', class: 'refresh', onclick: () => refreshAuthor(a.id),
+    }, 'Refresh')));
+    return tr;
+  }
+
+  function updateAuthor(tr, a) {
+    const stats = a.statistics || {};
+    put($('td.name', tr), a.authorName || '', a.monitored ? '' : ' ', a.monitored ? '' : badge('low', 'unmonitored'));
+    put($('td.books', tr), String(stats.bookCount ?? 0));
+    put($('td.files', tr), String(stats.bookFileCount ?? 0));
+    put($('td.path', tr), a.path || '');
+    put($('td.synced', tr), timeNode(a.lastInfoSync, 'never'));
+    $('button.refresh', tr).setAttribute('aria-label', `Refresh ${a.authorName}`);
+  }
+
+  function renderAuthors() {
+    const authors = [...state.authors].sort((a, b) => (a.sortName || '').localeCompare(b.sortName || ''));
+    fill('authors', authors, (a) => a.id, createAuthor, updateAuthor);
+    const select = $('#author-root');
+    const options = state.roots.map((r) => el('option', { value: r.id }, r.path));
+    const current = select.value;
+    put(select, ...options);
+    if (current) select.value = current;
+  }
+
   function renderHealth() {
     const s = state.snapshot;
     const rows = [];
@@ -422,6 +505,7 @@
       jobRow(['status', 'ended', 'duration', 'message'], false), updateHistory);
     const tasks = [...state.tasks.values()].sort((a, b) => (a.name || '').localeCompare(b.name || ''));
     fill('tasks', tasks, taskKey, createTask, updateTask);
+    renderAuthors();
     renderHealth();
   }
 
@@ -461,6 +545,9 @@
     $('#dashboard').hidden = false;
     connect();
   }
+
+  $('#add-author').addEventListener('submit', addAuthor);
+  $('#refresh-all').addEventListener('click', () => refreshAuthor());
 
   $('#key-form').addEventListener('submit', (e) => {
     e.preventDefault();
