@@ -181,8 +181,11 @@ class Catalog {
   virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
   /// Sets the author's path and rewrites the path of every book file under its old folder (old
   /// path + "/", whichever author the file is linked to, or none) to the same place under
-  /// `new_path`, in one transaction (a folder move). Returns the number of file rows re-pointed.
-  /// `errc::conflict` if another author has `new_path`.
+  /// `new_path`, in one transaction (a folder move). The files' links are left as they are.
+  /// Returns the number of file rows re-pointed (0 when the author had no folder or `new_path`
+  /// is its folder already). `errc::invalid_argument` for a relative `new_path`,
+  /// `errc::conflict` if another author has `new_path` or a re-pointed path is another file
+  /// row's already (then nothing changes).
   virtual Result<std::int64_t> move_author(RowId id, const std::filesystem::path& new_path) = 0;
 
   // Books.

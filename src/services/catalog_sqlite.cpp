@@ -516,16 +516,16 @@ class SqliteCatalog final : public Catalog {
     });
   }
 
-  Status move_author(RowId id, const fs::path& new_path) override {
+  Result<std::int64_t> move_author(RowId id, const fs::path& new_path) override {
     if (!new_path.is_absolute())
       return Error{errc::invalid_argument,
                    "author path " + in_quotes(new_path.string()) + " is not absolute"};
     const std::string to = clean_path(new_path);
     return write_call("move author " + std::to_string(id) + " to " + in_quotes(to),
-                      [&](Connection& c) {
+                      [&](Connection& c) -> std::int64_t {
       const Author a = load_author(c, id);
       const std::string from = a.path.string();
-      if (from == to) return Ok{};
+      if (from == to) return 0;
       {
         auto taken = c.prepare("SELECT id FROM authors WHERE path = ? AND id <> ?");
         taken->bind(1, to);
@@ -540,19 +540,26 @@ class SqliteCatalog final : public Catalog {
         st->bind(2, id);
         st->exec();
       }
-      if (from.empty()) return Ok{};
-      // Matched in C++ on the bytes, with the separator included, so "/lib/Ann" never takes
-      // "/lib/Anna/x.epub" (LIKE would also need escaping of '%' and '_' in folder names).
+      if (from.empty()) return 0;
+      // Every file under the folder moves with it, whichever author it is linked to (or none):
+      // the folder is what moved on disk. The range [prefix, prefix with '/' raised to '0')
+      // holds exactly the paths that start with the prefix (BINARY collation compares bytes),
+      // and reads the path's unique index; the byte comparison below is the rule itself, with
+      // the separator included, so "/lib/Ann" never takes "/lib/Anna/x.epub" (LIKE would also
+      // need escaping of '%' and '_' in folder names).
       const std::string prefix = from == "/" ? from : from + "/";
+      const std::string prefix_end = prefix.substr(0, prefix.size() - 1) + "0";
+      const std::string to_prefix = to == "/" ? to : to + "/";
       std::vector<std::pair<RowId, std::string>> moves;
       {
-        auto st = c.prepare("SELECT id, path FROM book_files WHERE author_id = ? ORDER BY id");
-        st->bind(1, id);
+        auto st = c.prepare(
+            "SELECT id, path FROM book_files WHERE path >= ? AND path < ? ORDER BY path");
+        st->bind(1, prefix);
+        st->bind(2, prefix_end);
         while (st->executeStep()) {
           std::string p = st->getColumn(1).getString();
           if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0)
-            moves.emplace_back(st->getColumn(0).getInt64(),
-                               (to == "/" ? to : to + "/") + p.substr(prefix.size()));
+            moves.emplace_back(st->getColumn(0).getInt64(), to_prefix + p.substr(prefix.size()));
         }
       }
       for (const auto& [file_id, path] : moves) {
@@ -567,7 +574,7 @@ class SqliteCatalog final : public Catalog {
           throw;
         }
       }
-      return Ok{};
+      return static_cast<std::int64_t>(moves.size());
     });
   }
 

@@ -601,7 +601,8 @@ TEST_CASE("remove_author refuses while files exist and deletes books otherwise",
   CHECK(c->remove_author(ann).error().code == errc::not_found);
 }
 
-TEST_CASE("move_author rewrites its files' paths, matching whole folders only", "[catalog]") {
+TEST_CASE("move_author re-points every file under the folder, matching whole folders only",
+          "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir);
   const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
@@ -612,40 +613,88 @@ TEST_CASE("move_author rewrites its files' paths, matching whole folders only", 
   // Linked to Ann but outside her folder: not part of the move.
   REQUIRE(c->upsert_file(make_file(ann, 0, "/lib/Annex/c.epub")).has_value());
   REQUIRE(c->upsert_file(make_file(anna, 0, "/lib/Anna/Book/d.epub")).has_value());
+  // In Ann's folder but not (or not yet) linked to her: they move with the folder.
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann/Unmatched/u.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(zed, 0, "/lib/Ann/Misfiled/z.epub")).has_value());
+  // Look-alikes: folders whose names start with "Ann" ('-' and '.' sort just before '/'), and
+  // a path equal to her folder itself. None of them move.
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann-x/e.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann.d/f.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann")).has_value());
+
+  // Every file row's path, whatever it is linked to.
+  auto all_paths = [&] {
+    SQLite::Database db((dir.path() / "catalog.db").string());
+    SQLite::Statement st(db, "SELECT path FROM book_files ORDER BY path");
+    std::vector<std::string> out;
+    while (st.executeStep()) out.push_back(st.getColumn(0).getString());
+    return out;
+  };
+  const auto counts_before = c->counts().value();
 
   SECTION("a move") {
     const auto before = c->rows_written();
-    REQUIRE(c->move_author(ann, "/books/Ann Example/").has_value());
-    CHECK(c->rows_written() - before == 3);  // the author and two files
+    auto moved = c->move_author(ann, "/books/Ann Example/");
+    REQUIRE(moved.has_value());
+    CHECK(*moved == 4);
+    CHECK(c->rows_written() - before == 5);  // the author and four files
     CHECK(c->author(ann).value().path == "/books/Ann Example");
-    const auto paths = paths_of(c->files_of_author(ann).value());
-    CHECK(paths == std::vector<std::string>{"/books/Ann Example/Book/a.epub",
-                                            "/books/Ann Example/b.pdf", "/lib/Annex/c.epub"});
+    CHECK(paths_of(c->files_of_author(ann).value()) ==
+          std::vector<std::string>{"/books/Ann Example/Book/a.epub", "/books/Ann Example/b.pdf",
+                                   "/lib/Annex/c.epub"});
+    CHECK(paths_of(c->files_of_author(zed).value()) ==
+          std::vector<std::string>{"/books/Ann Example/Misfiled/z.epub"});
     CHECK(c->files_of_author(anna).value().at(0).path == "/lib/Anna/Book/d.epub");
     CHECK(c->author(anna).value().path == "/lib/Anna");
+    CHECK(c->author(zed).value().path == "/lib/Zed");
+    // The unmatched file moved too; the look-alikes did not.
+    CHECK(all_paths() ==
+          std::vector<std::string>{"/books/Ann Example/Book/a.epub",
+                                   "/books/Ann Example/Misfiled/z.epub",
+                                   "/books/Ann Example/Unmatched/u.epub", "/books/Ann Example/b.pdf",
+                                   "/lib/Ann", "/lib/Ann-x/e.epub", "/lib/Ann.d/f.epub",
+                                   "/lib/Anna/Book/d.epub", "/lib/Annex/c.epub"});
+    CHECK(c->counts().value().files == counts_before.files);
+
+    // Moving back re-points the same four; a move to the same folder writes nothing.
+    CHECK(c->move_author(ann, "/lib/Ann").value() == 4);
+    const auto again = c->rows_written();
+    CHECK(c->move_author(ann, "/lib/Ann/").value() == 0);
+    CHECK(c->rows_written() == again);
   }
   SECTION("a path taken by another author changes nothing") {
     const auto before = c->rows_written();
+    const auto paths = all_paths();
     auto r = c->move_author(ann, "/lib/Zed");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::conflict);
     CHECK_THAT(r.error().message, Catch::Contains("author " + std::to_string(zed)));
     CHECK(c->author(ann).value().path == "/lib/Ann");
-    CHECK(c->files_of_author(ann).value().at(0).path == "/lib/Ann/Book/a.epub");
+    CHECK(all_paths() == paths);
     CHECK(c->rows_written() == before);
   }
   SECTION("a file clash halfway rolls the whole move back") {
-    // Something already sits where b.pdf would go; a.epub's rewrite must not survive.
-    REQUIRE(c->upsert_file(make_file(0, 0, "/new/Ann/b.pdf")).has_value());
+    // Something already sits where u.epub would go (the third of the four, by path): the two
+    // rewrites before it and the author's new path must not survive.
+    REQUIRE(c->upsert_file(make_file(0, 0, "/new/Ann/Unmatched/u.epub")).has_value());
     const auto before = c->rows_written();
+    const auto paths = all_paths();
     auto r = c->move_author(ann, "/new/Ann");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::conflict);
+    CHECK_THAT(r.error().message, Catch::Contains("/new/Ann/Unmatched/u.epub"));
     CHECK(c->author(ann).value().path == "/lib/Ann");
-    const auto paths = paths_of(c->files_of_author(ann).value());
-    CHECK(paths == std::vector<std::string>{"/lib/Ann/Book/a.epub", "/lib/Ann/b.pdf",
-                                            "/lib/Annex/c.epub"});
+    CHECK(all_paths() == paths);
+    CHECK(paths_of(c->files_of_author(ann).value()) ==
+          std::vector<std::string>{"/lib/Ann/Book/a.epub", "/lib/Ann/b.pdf", "/lib/Annex/c.epub"});
     CHECK(c->rows_written() == before);
+  }
+  SECTION("an author without a folder re-points nothing") {
+    const RowId nowhere = c->add_author(make_author("400", "Nowhere", "")).value().id;
+    const auto paths = all_paths();
+    CHECK(c->move_author(nowhere, "/lib/Nowhere").value() == 0);
+    CHECK(c->author(nowhere).value().path == "/lib/Nowhere");
+    CHECK(all_paths() == paths);
   }
   SECTION("bad arguments") {
     CHECK(c->move_author(ann, "relative").error().code == errc::invalid_argument);
