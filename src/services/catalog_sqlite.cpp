@@ -487,8 +487,12 @@ class SqliteCatalog final : public Catalog {
       // re-key), which the author update below could not do while the source still holds it.
       if (w.merge_from != 0) {
         require_author(c, w.merge_from);
-        for (const char* sql : {"UPDATE books SET author_id = ? WHERE author_id = ?",
-                                "UPDATE book_files SET author_id = ? WHERE author_id = ?"}) {
+        // The files first: those of the source's books follow them (whatever their own link
+        // says), which the books' new author_id would hide.
+        for (const char* sql :
+             {"UPDATE book_files SET author_id = ?1 WHERE (author_id = ?2 OR book_id IN "
+              "(SELECT id FROM books WHERE author_id = ?2)) AND author_id IS NOT ?1",
+              "UPDATE books SET author_id = ?1 WHERE author_id = ?2"}) {
           auto st = c.prepare(sql);
           st->bind(1, target);
           st->bind(2, w.merge_from);
@@ -912,9 +916,10 @@ class SqliteCatalog final : public Catalog {
 
   // Inserts (id 0) or updates a book, then syncs its editions and series links. Returns the new
   // id for an insert, 0 for an update. `default_author`: the author of books that name none.
+  // A book that changes author takes its files along.
   static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author) {
     const Book& b = bw.book;
-    const RowId author_id = b.author_id != 0 ? b.author_id : default_author;
+    RowId author_id = b.author_id != 0 ? b.author_id : default_author;
     RowId book_id = b.id;
     RowId new_id = 0;
     if (b.id == 0) {
@@ -932,6 +937,13 @@ class SqliteCatalog final : public Catalog {
       exec_book(c, *st, b, author_id);
       book_id = new_id = c.db().getLastInsertRowid();
     } else {
+      RowId old_author = 0;
+      {
+        auto st = c.prepare("SELECT author_id FROM books WHERE id = ?");
+        st->bind(1, b.id);
+        if (!st->executeStep()) fail(errc::not_found, "book " + std::to_string(b.id));
+        old_author = st->getColumn(0).getInt64();
+      }
       if (author_id != 0) require_author(c, author_id);
       // author_id NULL keeps the book's author (a write without an author row).
       auto st = c.prepare(
@@ -942,9 +954,18 @@ class SqliteCatalog final : public Catalog {
       bind_id(*st, 9, author_id);
       st->bind(10, b.id);
       if (exec_book(c, *st, b, author_id) == 0) fail(errc::not_found, "book " + std::to_string(b.id));
+      if (author_id != 0 && author_id != old_author) {
+        // The book moved to another author: its files follow it (those already linked to the
+        // new author are no row to write).
+        auto files = c.prepare(
+            "UPDATE book_files SET author_id = ?1 WHERE book_id = ?2 AND author_id IS NOT ?1");
+        files->bind(1, author_id);
+        files->bind(2, b.id);
+        files->exec();
+      }
+      if (author_id == 0) author_id = old_author;
     }
-    const RowId owner = author_id != 0 ? author_id : load_book(c, book_id).author_id;
-    sync_editions(c, book_id, owner, bw.editions);
+    sync_editions(c, book_id, author_id, bw.editions);
     sync_series(c, book_id, bw.series);
     return new_id;
   }

@@ -452,21 +452,76 @@ TEST_CASE("apply merges an author: books and files move, the source goes", "[cat
              make_book(source, "5003", "Ancillary Mercy")};
   auto ids = c->apply(w).value().new_book_ids;
   REQUIRE(c->upsert_file(make_file(source, ids[1], "/lib/A Leckie/Sword/sword.epub")).has_value());
+  // Matched to the source's book but not (yet) to an author: it follows the book too.
+  REQUIRE(c->upsert_file(make_file(0, ids[2], "/lib/A Leckie/Mercy/mercy.epub")).has_value());
 
   AuthorWrite merge;
   merge.author = c->author(target).value();
   merge.merge_from = source;
   auto r = c->apply(merge);
   REQUIRE(r.has_value());
-  // The author row, 2 books moved, 1 file re-pointed, the source deleted.
-  CHECK(r->rows_written == 5);
+  // The author row, 2 books moved, 2 files re-pointed, the source deleted.
+  CHECK(r->rows_written == 6);
   CHECK(c->author(source).error().code == errc::not_found);
   CHECK(c->books_of(target).value().size() == 3);
   CHECK(c->book(ids[2]).value().author_id == target);
   auto files = c->files_of_author(target).value();
-  REQUIRE(files.size() == 1);
-  CHECK(files[0].book_id == ids[1]);
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].book_id == ids[2]);
+  CHECK(files[0].author_id == target);
+  CHECK(files[1].book_id == ids[1]);
+  CHECK(files[1].author_id == target);
   CHECK(c->counts().value().authors == 1);
+}
+
+TEST_CASE("a book that moves to another author takes its files along", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  AuthorWrite w;
+  w.books = {make_book(ann, "5001", "Wandering"), make_book(ann, "5002", "Staying")};
+  auto ids = c->apply(w).value().new_book_ids;
+  REQUIRE(c->upsert_file(make_file(ann, ids[0], "/lib/Ann/Wandering/w.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, ids[0], "/lib/Ann/Wandering/w.pdf")).has_value());
+  REQUIRE(c->upsert_file(make_file(bo, ids[0], "/lib/Ann/Wandering/w.m4b")).has_value());
+  REQUIRE(c->upsert_file(make_file(ann, ids[1], "/lib/Ann/Staying/s.epub")).has_value());
+
+  // The source now credits Bo with the book; Bo's refresh writes it.
+  AuthorWrite move;
+  BookWrite bw;
+  bw.book = c->book(ids[0]).value();
+  bw.book.author_id = bo;
+  move.books = {bw};
+  auto r = c->apply(move);
+  REQUIRE(r.has_value());
+  // The book row and the two files not linked to Bo yet.
+  CHECK(r->rows_written == 3);
+  CHECK(c->book(ids[0]).value().author_id == bo);
+  const auto bos = c->files_of_author(bo).value();
+  REQUIRE(bos.size() == 3);
+  for (const auto& f : bos) {
+    CAPTURE(f.path);
+    CHECK(f.author_id == bo);
+    CHECK(f.book_id == ids[0]);
+  }
+  CHECK(paths_of(c->files_of_author(ann).value()) ==
+        std::vector<std::string>{"/lib/Ann/Staying/s.epub"});
+
+  // Moving Staying away leaves Ann with no file; she can go.
+  AuthorWrite second;
+  bw.book = c->book(ids[1]).value();
+  bw.book.author_id = bo;
+  second.books = {bw};
+  REQUIRE(c->apply(second).has_value());
+  CHECK(c->file_count_of_author(ann).value() == 0);
+  CHECK(c->remove_author(ann).has_value());
+  CHECK(c->file_count_of_author(bo).value() == 4);
+
+  // A book written with its author unchanged writes no file row.
+  AuthorWrite same;
+  same.books = {bw};
+  CHECK(c->apply(same).value().rows_written == 1);
 }
 
 TEST_CASE("apply re-keys an author, taking a merged author's foreign id", "[catalog]") {
