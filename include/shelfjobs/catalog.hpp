@@ -171,7 +171,7 @@ class Catalog {
   /// Every author, by sort name then name.
   virtual Result<std::vector<Author>> authors() = 0;
   /// Deletes the author, its books, editions and series links. `errc::conflict` if files are
-  /// still linked to it (they are never deleted by the catalog).
+  /// still linked to it or to one of its books (they are never deleted by the catalog).
   virtual Status remove_author(RowId id) = 0;
   /// Applies a refresh's changes in one transaction, in this order: the merge, the author row,
   /// `removed_books`, then `books` (a book with author id 0 goes to `author`). Writes nothing
@@ -208,7 +208,9 @@ class Catalog {
   // Book files.
   /// Inserts or (same path) updates a file row; the path must be absolute.
   virtual Result<BookFile> upsert_file(BookFile file) = 0;
+  /// The files linked to the author or to one of its books, by path.
   virtual Result<std::vector<BookFile>> files_of_author(RowId author_id) = 0;
+  /// How many files `files_of_author` lists.
   virtual Result<std::int64_t> file_count_of_author(RowId author_id) = 0;
   virtual Result<std::int64_t> file_count_of_book(RowId book_id) = 0;
 

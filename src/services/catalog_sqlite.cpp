@@ -327,6 +327,11 @@ bool same_edition(const Edition& a, const Edition& b) {
          a.monitored == b.monitored;
 }
 
+// The files of author ?1: linked to it, or to one of its books (a file row's author_id may lag
+// behind its book's, or be NULL while the book is matched).
+constexpr const char* kFilesOfAuthor =
+    "(author_id = ?1 OR book_id IN (SELECT id FROM books WHERE author_id = ?1))";
+
 constexpr const char* kFileColumns =
     "id, author_id, book_id, edition_id, path, size, mtime, format";
 BookFile file_row(SQLite::Statement& st) {
@@ -454,7 +459,7 @@ class SqliteCatalog final : public Catalog {
   Status remove_author(RowId id) override {
     return write_call("remove author " + std::to_string(id), [&](Connection& c) {
       require_author(c, id);
-      auto files = c.prepare("SELECT COUNT(*) FROM book_files WHERE author_id = ?");
+      auto files = c.prepare(std::string("SELECT COUNT(*) FROM book_files WHERE ") + kFilesOfAuthor);
       files->bind(1, id);
       files->executeStep();
       if (const auto n = files->getColumn(0).getInt64(); n > 0)
@@ -727,8 +732,8 @@ class SqliteCatalog final : public Catalog {
     return read_call("list book files", [&](Connection& c) {
       require_author(c, author_id);
       std::vector<BookFile> out;
-      auto st = c.prepare(std::string("SELECT ") + kFileColumns +
-                          " FROM book_files WHERE author_id = ? ORDER BY path");
+      auto st = c.prepare(std::string("SELECT ") + kFileColumns + " FROM book_files WHERE " +
+                          kFilesOfAuthor + " ORDER BY path");
       st->bind(1, author_id);
       while (st->executeStep()) out.push_back(file_row(*st));
       return out;
@@ -738,7 +743,7 @@ class SqliteCatalog final : public Catalog {
   Result<std::int64_t> file_count_of_author(RowId author_id) override {
     return read_call("count book files", [&](Connection& c) {
       require_author(c, author_id);
-      auto st = c.prepare("SELECT COUNT(*) FROM book_files WHERE author_id = ?");
+      auto st = c.prepare(std::string("SELECT COUNT(*) FROM book_files WHERE ") + kFilesOfAuthor);
       st->bind(1, author_id);
       st->executeStep();
       return st->getColumn(0).getInt64();

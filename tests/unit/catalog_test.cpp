@@ -656,6 +656,41 @@ TEST_CASE("remove_author refuses while files exist and deletes books otherwise",
   CHECK(c->remove_author(ann).error().code == errc::not_found);
 }
 
+TEST_CASE("an author's files include those linked only through its books", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  const RowId book = c->add_book(make_book(ann, "5001", "One")).value().id;
+  // Matched to Ann's book, with no author link, or a stale one to Bo.
+  REQUIRE(c->upsert_file(make_file(0, book, "/lib/Ann/One/one.epub")).has_value());
+  auto stale = c->upsert_file(make_file(bo, book, "/lib/Bo/One/one.pdf")).value();
+
+  CHECK(c->file_count_of_author(ann).value() == 2);
+  CHECK(paths_of(c->files_of_author(ann).value()) ==
+        std::vector<std::string>{"/lib/Ann/One/one.epub", "/lib/Bo/One/one.pdf"});
+  // Bo's own link counts for him as well.
+  CHECK(c->file_count_of_author(bo).value() == 1);
+
+  const auto rows = c->rows_written();
+  auto refused = c->remove_author(ann);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::conflict);
+  CHECK_THAT(refused.error().message, Catch::Contains("2 book file(s)"));
+  CHECK(c->book(book).value().author_id == ann);
+  CHECK(c->file_count_of_book(book).value() == 2);
+  CHECK(c->rows_written() == rows);
+
+  // Bo's stale link keeps Bo; unlinking the files from the book frees Ann.
+  CHECK(c->remove_author(bo).error().code == errc::conflict);
+  stale.book_id = 0;
+  REQUIRE(c->upsert_file(stale).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann/One/one.epub")).has_value());
+  CHECK(c->file_count_of_author(ann).value() == 0);
+  CHECK(c->remove_author(ann).has_value());
+  CHECK(c->counts().value().files == 2);
+}
+
 TEST_CASE("move_author re-points every file under the folder, matching whole folders only",
           "[catalog]") {
   TempDir dir;
