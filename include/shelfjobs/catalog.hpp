@@ -136,7 +136,9 @@ struct BookWrite {
 struct AuthorWrite {
   std::optional<Author> author;        ///< the author row to update (id set); none: unchanged
   std::vector<BookWrite> books;        ///< books to insert (id 0) or update
-  std::vector<RowId> removed_books;    ///< books to delete (with editions and links)
+  /// Books to delete (with editions and links); one a file is linked to when the transaction
+  /// runs is kept instead (`AuthorWriteResult::kept_books`).
+  std::vector<RowId> removed_books;
   /// A merge: every book of `merge_from` moves to `author->id`, then `merge_from` is deleted
   /// (its files are re-pointed to the target, never deleted).
   RowId merge_from = 0;

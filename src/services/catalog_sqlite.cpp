@@ -517,7 +517,15 @@ class SqliteCatalog final : public Catalog {
         exec_author(c, *st, *w.author);
       }
       // Removals before writes, so a book written here may take a removed book's foreign id.
-      for (RowId id : w.removed_books) delete_book(c, id);
+      // The caller chose them when no file was linked to them; one an import linked a file to
+      // since is kept (its files stay matched), which is no error.
+      for (RowId id : w.removed_books) {
+        if (book_has_files(c, id)) {
+          result.kept_books.push_back(id);
+          continue;
+        }
+        delete_book(c, id);
+      }
       result.new_book_ids.reserve(w.books.size());
       for (const BookWrite& bw : w.books) result.new_book_ids.push_back(write_book(c, bw, target));
       result.rows_written = c.total_changes() - before;
@@ -911,6 +919,12 @@ class SqliteCatalog final : public Catalog {
     st->bind(1, book_id);
     while (st->executeStep()) out.push_back(edition_row(*st));
     return out;
+  }
+
+  static bool book_has_files(Connection& c, RowId book_id) {
+    auto st = c.prepare("SELECT 1 FROM book_files WHERE book_id = ? LIMIT 1");
+    st->bind(1, book_id);
+    return st->executeStep();
   }
 
   static void delete_book(Connection& c, RowId id) {

@@ -564,24 +564,72 @@ TEST_CASE("apply deletes removed books with their editions and links", "[catalog
   AuthorWrite w;
   w.books = {b1, make_book(ann, "5002", "Two")};
   auto ids = c->apply(w).value().new_book_ids;
-  REQUIRE(c->upsert_file(make_file(ann, ids[0], "/lib/Ann/One/one.epub")).has_value());
+  // Matched to one of the book's editions but not to the book: no file links to the book.
+  auto file = make_file(ann, 0, "/lib/Ann/One/one.epub");
+  file.edition_id = c->editions_of(ids[0]).value().at(0).id;
+  REQUIRE(c->upsert_file(file).has_value());
 
   AuthorWrite rm;
   rm.removed_books = {ids[0]};
   auto r = c->apply(rm);
   REQUIRE(r.has_value());
-  // The book, 2 editions, 1 link, and the file's book_id set to NULL.
+  CHECK(r->kept_books.empty());
+  // The book, 2 editions, 1 link, and the file's edition_id set to NULL.
   CHECK(r->rows_written == 5);
   CHECK(c->book(ids[0]).error().code == errc::not_found);
   auto n = c->counts().value();
   CHECK(n.books == 1);
   CHECK(n.editions == 0);
   CHECK(n.files == 1);
-  CHECK(c->files_of_author(ann).value().at(0).book_id == 0);
+  CHECK(c->files_of_author(ann).value().at(0).edition_id == 0);
 
   AuthorWrite again;
   again.removed_books = {ids[0]};
   CHECK(c->apply(again).error().code == errc::not_found);
+}
+
+TEST_CASE("apply keeps a removed book a file was linked to meanwhile", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  auto one = make_book(ann, "5001", "One");
+  one.editions = {make_edition("e1", "One HC")};
+  one.series = {{"s1", "Radch", "1", 1, true}};
+  AuthorWrite w;
+  w.books = {one, make_book(ann, "5002", "Two"), make_book(ann, "5003", "Three")};
+  auto ids = c->apply(w).value().new_book_ids;
+
+  // A refresh decides to remove One and Two while neither has a file...
+  REQUIRE(c->file_count_of_book(ids[0]).value() == 0);
+  REQUIRE(c->file_count_of_book(ids[1]).value() == 0);
+  AuthorWrite rm;
+  rm.removed_books = {ids[0], ids[1]};
+  auto three = make_book(ann, "5003", "Three (revised)");
+  three.book.id = ids[2];
+  rm.books = {three};
+  // ...and an import links a file to One before the refresh writes.
+  const auto file = c->upsert_file(make_file(0, ids[0], "/lib/Ann/One/one.epub")).value();
+
+  auto r = c->apply(rm);
+  REQUIRE(r.has_value());
+  CHECK(r->kept_books == std::vector<RowId>{ids[0]});
+  // Two, and Three's row; One and its edition, link and file are untouched.
+  CHECK(r->rows_written == 2);
+  CHECK(c->book(ids[0]).value().title == "One");
+  CHECK(c->editions_of(ids[0]).value().size() == 1);
+  CHECK(c->series_links_of(ids[0]).value().size() == 1);
+  CHECK(c->file_count_of_book(ids[0]).value() == 1);
+  CHECK(c->files_of_author(ann).value().at(0).id == file.id);
+  CHECK(c->book(ids[1]).error().code == errc::not_found);
+  CHECK(c->book(ids[2]).value().title == "Three (revised)");
+
+  // A missing book is still an error, kept ones or not.
+  AuthorWrite gone;
+  gone.removed_books = {ids[0], ids[1]};
+  auto g = c->apply(gone);
+  REQUIRE_FALSE(g.has_value());
+  CHECK(g.error().code == errc::not_found);
+  CHECK(c->book(ids[0]).has_value());
 }
 
 TEST_CASE("a failed apply changes nothing", "[catalog]") {
