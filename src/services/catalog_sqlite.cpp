@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -526,8 +527,16 @@ class SqliteCatalog final : public Catalog {
         }
         delete_book(c, id);
       }
+      EditionPlan plan;
+      for (const BookWrite& bw : w.books) {
+        if (bw.book.id == 0) continue;
+        auto& listed = plan.listed[bw.book.id];
+        for (const Edition& e : bw.editions) listed.insert(e.foreign_id);
+      }
       result.new_book_ids.reserve(w.books.size());
-      for (const BookWrite& bw : w.books) result.new_book_ids.push_back(write_book(c, bw, target));
+      for (const BookWrite& bw : w.books)
+        result.new_book_ids.push_back(write_book(c, bw, target, plan));
+      delete_dropped_editions(c, plan);
       result.rows_written = c.total_changes() - before;
       return result;
     });
@@ -602,7 +611,9 @@ class SqliteCatalog final : public Catalog {
     return write_call("add book " + in_quotes(bw.book.foreign_id), [&](Connection& c) {
       if (bw.book.author_id == 0)
         fail(errc::invalid_argument, "book " + in_quotes(bw.book.foreign_id) + " has no author");
-      const RowId id = write_book(c, bw, 0);
+      EditionPlan plan;
+      const RowId id = write_book(c, bw, 0, plan);
+      delete_dropped_editions(c, plan);
       return load_book(c, id);
     });
   }
@@ -933,10 +944,23 @@ class SqliteCatalog final : public Catalog {
     if (st->exec() == 0) fail(errc::not_found, "book " + std::to_string(id));
   }
 
+  // The editions side of one write's books, so the order of the books does not matter.
+  struct EditionPlan {
+    // The books of the write that are updated, with the foreign ids of the editions they list.
+    // An edition on one of them that it no longer lists is free to move to any book of the
+    // write, whichever author's and whichever comes first.
+    std::map<RowId, std::set<std::string>> listed;
+    // Editions their book dropped: (edition, book). Deleted once every book is written, unless
+    // another book of the write took them meanwhile (then they keep their id, and the files
+    // matched to them stay matched).
+    std::vector<std::pair<RowId, RowId>> dropped;
+  };
+
   // Inserts (id 0) or updates a book, then syncs its editions and series links. Returns the new
   // id for an insert, 0 for an update. `default_author`: the author of books that name none.
-  // A book that changes author takes its files along.
-  static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author) {
+  // A book that changes author takes its files along. The editions it drops go to `plan`.
+  static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author,
+                          EditionPlan& plan) {
     const Book& b = bw.book;
     RowId author_id = b.author_id != 0 ? b.author_id : default_author;
     RowId book_id = b.id;
@@ -984,7 +1008,7 @@ class SqliteCatalog final : public Catalog {
       }
       if (author_id == 0) author_id = old_author;
     }
-    sync_editions(c, book_id, author_id, bw.editions);
+    sync_editions(c, book_id, author_id, bw.editions, plan);
     sync_series(c, book_id, bw.series);
     return new_id;
   }
@@ -1020,21 +1044,19 @@ class SqliteCatalog final : public Catalog {
   }
 
   // Editions are matched by foreign id: unchanged ones are not rewritten (a refresh's writes
-  // stay what changed), missing ones are deleted (their files keep existing, edition_id NULL),
-  // and one the source moved here from another book of the same author moves with its id.
+  // stay what changed), missing ones are dropped (`plan.dropped`: deleted at the end of the
+  // write, their files keep existing with edition_id NULL), and one the source moved here from
+  // another book of the same author, or from a book of the write that dropped it, moves with
+  // its id.
   static void sync_editions(Connection& c, RowId book_id, RowId author_id,
-                            const std::vector<Edition>& wanted) {
+                            const std::vector<Edition>& wanted, EditionPlan& plan) {
     std::map<std::string, Edition> existing;
     for (auto& e : load_editions(c, book_id)) existing.emplace(e.foreign_id, std::move(e));
     std::map<std::string, const Edition*> wanted_by_id;
     for (const auto& e : wanted) wanted_by_id[e.foreign_id] = &e;  // the last one wins
 
-    for (const auto& [fid, e] : existing) {
-      if (wanted_by_id.count(fid)) continue;
-      auto st = c.prepare("DELETE FROM editions WHERE id = ?");
-      st->bind(1, e.id);
-      st->exec();
-    }
+    for (const auto& [fid, e] : existing)
+      if (!wanted_by_id.count(fid)) plan.dropped.emplace_back(e.id, book_id);
     for (const Edition& e : wanted) {
       const std::string& fid = e.foreign_id;
       if (wanted_by_id[fid] != &e) continue;  // a later duplicate wins
@@ -1052,7 +1074,9 @@ class SqliteCatalog final : public Catalog {
         const RowId id = q->getColumn(0).getInt64();
         const RowId owner = q->getColumn(1).getInt64();
         const RowId other_book = q->getColumn(2).getInt64();
-        if (owner != author_id)
+        const auto listed = plan.listed.find(other_book);
+        const bool given_up = listed != plan.listed.end() && listed->second.count(fid) == 0;
+        if (owner != author_id && !given_up)
           fail(errc::conflict, "edition with foreign id " + fid + " is already in book " +
                                    std::to_string(other_book) + " of author " +
                                    std::to_string(owner));
@@ -1065,6 +1089,16 @@ class SqliteCatalog final : public Catalog {
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       st->bind(1, book_id);
       bind_edition(*st, 2, e);
+      st->exec();
+    }
+  }
+
+  // Deletes the editions a write's books dropped and no book of the write took.
+  static void delete_dropped_editions(Connection& c, const EditionPlan& plan) {
+    for (const auto& [edition_id, book_id] : plan.dropped) {
+      auto st = c.prepare("DELETE FROM editions WHERE id = ? AND book_id = ?");
+      st->bind(1, edition_id);
+      st->bind(2, book_id);
       st->exec();
     }
   }

@@ -417,6 +417,58 @@ TEST_CASE("an edition the source moves to another book keeps its id within one a
   CHECK(c->editions_of(ids[1]).value().size() == 1);
 }
 
+TEST_CASE("an edition moving between two books of one write keeps its id in either order",
+          "[catalog]") {
+  const bool giver_first = GENERATE(true, false);
+  const bool other_author = GENERATE(false, true);
+  CAPTURE(giver_first, other_author);
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  const RowId taker_author = other_author ? bo : ann;
+  auto one = make_book(ann, "5001", "One");
+  one.editions = {make_edition("e1", "One"), make_edition("e2", "Omnibus")};
+  auto two = make_book(taker_author, "5002", "Two");
+  two.editions = {make_edition("e3", "Two")};
+  AuthorWrite w;
+  w.books = {one, two};
+  auto ids = c->apply(w).value().new_book_ids;
+  const RowId omnibus = c->editions_of(ids[0]).value().at(1).id;
+  auto file = make_file(ann, ids[0], "/lib/Ann/One/omnibus.epub");
+  file.edition_id = omnibus;
+  REQUIRE(c->upsert_file(file).has_value());
+
+  // At the source the omnibus now belongs to Two; one refresh writes both books.
+  one.book.id = ids[0];
+  one.editions = {make_edition("e1", "One")};
+  two.book.id = ids[1];
+  two.editions = {make_edition("e3", "Two"), make_edition("e2", "Omnibus")};
+  AuthorWrite move;
+  move.books = giver_first ? std::vector<BookWrite>{one, two} : std::vector<BookWrite>{two, one};
+  auto r = c->apply(move);
+  REQUIRE(r.has_value());
+  // Two book rows and the edition's move.
+  CHECK(r->rows_written == 3);
+  const auto eds = c->editions_of(ids[1]).value();  // by id: the omnibus is the older one
+  REQUIRE(eds.size() == 2);
+  CHECK(eds[0].foreign_id == "e2");
+  CHECK(eds[0].id == omnibus);
+  CHECK(c->editions_of(ids[0]).value().size() == 1);
+  CHECK(c->counts().value().editions == 3);
+  const auto files = c->files_of_author(ann).value();
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].edition_id == omnibus);
+
+  // An edition its book drops and no book takes still goes; its file stays, unmatched from it.
+  two.editions = {make_edition("e3", "Two")};
+  AuthorWrite drop;
+  drop.books = {two};
+  REQUIRE(c->apply(drop).has_value());
+  CHECK(c->counts().value().editions == 2);
+  CHECK(c->files_of_author(ann).value().at(0).edition_id == 0);
+}
+
 TEST_CASE("apply replaces series links and retitles series", "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir);
