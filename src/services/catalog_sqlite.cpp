@@ -20,6 +20,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -1216,7 +1217,20 @@ void apply_pragmas(SQLite::Database& db, std::chrono::milliseconds busy_timeout)
   // busy_timeout first, so the switch to WAL waits for another process's reader instead of
   // failing with SQLITE_BUSY.
   db.exec("PRAGMA busy_timeout=" + std::to_string(busy_timeout.count()));
-  db.exec("PRAGMA journal_mode=WAL");
+  // Two connections switching a new file to WAL at once both hold a shared lock and want an
+  // exclusive one: SQLite sees a deadlock and fails one with SQLITE_BUSY at once, without its
+  // busy handler. By the next try the other has switched (or let go), so try again until
+  // busy_timeout.
+  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  for (;;) {
+    try {
+      db.exec("PRAGMA journal_mode=WAL");
+      break;
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   db.exec("PRAGMA synchronous=NORMAL");
   db.exec("PRAGMA foreign_keys=ON");
   db.exec("PRAGMA temp_store=MEMORY");
@@ -1236,30 +1250,34 @@ Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions&
 
     const auto& migrations = catalog_migrations();
     const int known = static_cast<int>(migrations.size());
-    int version = 0;
-    {
+    // One transaction per migration, with its version: a crash leaves a whole version. The
+    // version is read inside the migration's own BEGIN IMMEDIATE, so of two processes (or
+    // threads) opening a new file at once, the second waits for the first's migration, sees it
+    // applied and skips it, instead of running it again ("table already exists").
+    for (;;) {
       SQLite::Transaction tx(*write, SQLite::TransactionBehavior::IMMEDIATE);
       write->exec(
           "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
-      SQLite::Statement st(*write, "SELECT value FROM catalog_meta WHERE key = 'schema_version'");
-      if (st.executeStep()) version = st.getColumn(0).getInt();
-      tx.commit();
-    }
-    if (version > known) {
-      return Error{errc::invalid_argument, "catalog " + path + " has schema version " +
-                                               std::to_string(version) +
-                                               ", newer than this shelfjobs understands (" +
-                                               std::to_string(known) + ")"};
-    }
-    while (version < known) {
-      // One transaction per migration, with its version: a crash leaves a whole version.
-      SQLite::Transaction tx(*write, SQLite::TransactionBehavior::IMMEDIATE);
+      int version = 0;
+      {
+        SQLite::Statement st(*write, "SELECT value FROM catalog_meta WHERE key = 'schema_version'");
+        if (st.executeStep()) version = st.getColumn(0).getInt();
+      }
+      if (version > known) {
+        return Error{errc::invalid_argument, "catalog " + path + " has schema version " +
+                                                 std::to_string(version) +
+                                                 ", newer than this shelfjobs understands (" +
+                                                 std::to_string(known) + ")"};
+      }
+      if (version == known) {
+        tx.commit();
+        break;
+      }
       write->exec(migrations[static_cast<std::size_t>(version)]);
-      ++version;
       SQLite::Statement st(*write,
                            "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', ?) "
                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-      st.bind(1, version);
+      st.bind(1, version + 1);
       st.exec();
       tx.commit();
     }

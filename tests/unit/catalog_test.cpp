@@ -112,6 +112,36 @@ TEST_CASE("the catalog migrates a new file and reopens it with its data", "[cata
   CHECK(c->rows_written() == 0);
 }
 
+TEST_CASE("two openers of a new file at once both migrate it without a clash",
+          "[catalog][concurrency]") {
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    TempDir dir;
+    const auto path = dir.path() / "catalog.db";
+    std::atomic<int> ready{0};
+    Result<std::shared_ptr<Catalog>> results[2] = {Error{errc::store_error, "not run"},
+                                                   Error{errc::store_error, "not run"}};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < 2) std::this_thread::yield();
+        results[i] = open_sqlite_catalog({path});
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : results)
+      if (!r) FAIL_CHECK(r.error().message);
+    if (!results[0] || !results[1]) continue;
+    // One schema, usable from both.
+    auto a = (*results[0])->add_author(make_author("1", "Ann", "/lib/Ann"));
+    REQUIRE(a.has_value());
+    CHECK((*results[1])->author(a->id).value().name == "Ann");
+    SQLite::Database db(path.string());
+    CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+  }
+}
+
 TEST_CASE("the catalog refuses a file with a newer schema", "[catalog]") {
   TempDir dir;
   { open_catalog(dir); }
