@@ -136,7 +136,9 @@ struct BookWrite {
 struct AuthorWrite {
   std::optional<Author> author;        ///< the author row to update (id set); none: unchanged
   std::vector<BookWrite> books;        ///< books to insert (id 0) or update
-  std::vector<RowId> removed_books;    ///< books to delete (with editions and links)
+  /// Books to delete (with editions and links); one a file is linked to when the transaction
+  /// runs is kept instead (`AuthorWriteResult::kept_books`).
+  std::vector<RowId> removed_books;
   /// A merge: every book of `merge_from` moves to `author->id`, then `merge_from` is deleted
   /// (its files are re-pointed to the target, never deleted).
   RowId merge_from = 0;
@@ -171,7 +173,7 @@ class Catalog {
   /// Every author, by sort name then name.
   virtual Result<std::vector<Author>> authors() = 0;
   /// Deletes the author, its books, editions and series links. `errc::conflict` if files are
-  /// still linked to it (they are never deleted by the catalog).
+  /// still linked to it or to one of its books (they are never deleted by the catalog).
   virtual Status remove_author(RowId id) = 0;
   /// Applies a refresh's changes in one transaction, in this order: the merge, the author row,
   /// `removed_books`, then `books` (a book with author id 0 goes to `author`). Writes nothing
@@ -181,8 +183,11 @@ class Catalog {
   virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
   /// Sets the author's path and rewrites the path of every book file under its old folder (old
   /// path + "/", whichever author the file is linked to, or none) to the same place under
-  /// `new_path`, in one transaction (a folder move). Returns the number of file rows re-pointed.
-  /// `errc::conflict` if another author has `new_path`.
+  /// `new_path`, in one transaction (a folder move). The files' links are left as they are.
+  /// Returns the number of file rows re-pointed (0 when the author had no folder or `new_path`
+  /// is its folder already). `errc::invalid_argument` for a relative `new_path`,
+  /// `errc::conflict` if another author has `new_path` or a re-pointed path is another file
+  /// row's already (then nothing changes).
   virtual Result<std::int64_t> move_author(RowId id, const std::filesystem::path& new_path) = 0;
 
   // Books.
@@ -205,7 +210,9 @@ class Catalog {
   // Book files.
   /// Inserts or (same path) updates a file row; the path must be absolute.
   virtual Result<BookFile> upsert_file(BookFile file) = 0;
+  /// The files linked to the author or to one of its books, by path.
   virtual Result<std::vector<BookFile>> files_of_author(RowId author_id) = 0;
+  /// How many files `files_of_author` lists.
   virtual Result<std::int64_t> file_count_of_author(RowId author_id) = 0;
   virtual Result<std::int64_t> file_count_of_book(RowId book_id) = 0;
 

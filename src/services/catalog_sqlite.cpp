@@ -18,7 +18,9 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -327,6 +329,11 @@ bool same_edition(const Edition& a, const Edition& b) {
          a.monitored == b.monitored;
 }
 
+// The files of author ?1: linked to it, or to one of its books (a file row's author_id may lag
+// behind its book's, or be NULL while the book is matched).
+constexpr const char* kFilesOfAuthor =
+    "(author_id = ?1 OR book_id IN (SELECT id FROM books WHERE author_id = ?1))";
+
 constexpr const char* kFileColumns =
     "id, author_id, book_id, edition_id, path, size, mtime, format";
 BookFile file_row(SQLite::Statement& st) {
@@ -454,7 +461,7 @@ class SqliteCatalog final : public Catalog {
   Status remove_author(RowId id) override {
     return write_call("remove author " + std::to_string(id), [&](Connection& c) {
       require_author(c, id);
-      auto files = c.prepare("SELECT COUNT(*) FROM book_files WHERE author_id = ?");
+      auto files = c.prepare(std::string("SELECT COUNT(*) FROM book_files WHERE ") + kFilesOfAuthor);
       files->bind(1, id);
       files->executeStep();
       if (const auto n = files->getColumn(0).getInt64(); n > 0)
@@ -487,8 +494,12 @@ class SqliteCatalog final : public Catalog {
       // re-key), which the author update below could not do while the source still holds it.
       if (w.merge_from != 0) {
         require_author(c, w.merge_from);
-        for (const char* sql : {"UPDATE books SET author_id = ? WHERE author_id = ?",
-                                "UPDATE book_files SET author_id = ? WHERE author_id = ?"}) {
+        // The files first: those of the source's books follow them (whatever their own link
+        // says), which the books' new author_id would hide.
+        for (const char* sql :
+             {"UPDATE book_files SET author_id = ?1 WHERE (author_id = ?2 OR book_id IN "
+              "(SELECT id FROM books WHERE author_id = ?2)) AND author_id IS NOT ?1",
+              "UPDATE books SET author_id = ?1 WHERE author_id = ?2"}) {
           auto st = c.prepare(sql);
           st->bind(1, target);
           st->bind(2, w.merge_from);
@@ -508,24 +519,40 @@ class SqliteCatalog final : public Catalog {
         exec_author(c, *st, *w.author);
       }
       // Removals before writes, so a book written here may take a removed book's foreign id.
-      for (RowId id : w.removed_books) delete_book(c, id);
+      // The caller chose them when no file was linked to them; one an import linked a file to
+      // since is kept (its files stay matched), which is no error.
+      for (RowId id : w.removed_books) {
+        if (book_has_files(c, id)) {
+          result.kept_books.push_back(id);
+          continue;
+        }
+        delete_book(c, id);
+      }
+      EditionPlan plan;
+      for (const BookWrite& bw : w.books) {
+        if (bw.book.id == 0) continue;
+        auto& listed = plan.listed[bw.book.id];
+        for (const Edition& e : bw.editions) listed.insert(e.foreign_id);
+      }
       result.new_book_ids.reserve(w.books.size());
-      for (const BookWrite& bw : w.books) result.new_book_ids.push_back(write_book(c, bw, target));
+      for (const BookWrite& bw : w.books)
+        result.new_book_ids.push_back(write_book(c, bw, target, plan));
+      delete_dropped_editions(c, plan);
       result.rows_written = c.total_changes() - before;
       return result;
     });
   }
 
-  Status move_author(RowId id, const fs::path& new_path) override {
+  Result<std::int64_t> move_author(RowId id, const fs::path& new_path) override {
     if (!new_path.is_absolute())
       return Error{errc::invalid_argument,
                    "author path " + in_quotes(new_path.string()) + " is not absolute"};
     const std::string to = clean_path(new_path);
     return write_call("move author " + std::to_string(id) + " to " + in_quotes(to),
-                      [&](Connection& c) {
+                      [&](Connection& c) -> std::int64_t {
       const Author a = load_author(c, id);
       const std::string from = a.path.string();
-      if (from == to) return Ok{};
+      if (from == to) return 0;
       {
         auto taken = c.prepare("SELECT id FROM authors WHERE path = ? AND id <> ?");
         taken->bind(1, to);
@@ -540,19 +567,26 @@ class SqliteCatalog final : public Catalog {
         st->bind(2, id);
         st->exec();
       }
-      if (from.empty()) return Ok{};
-      // Matched in C++ on the bytes, with the separator included, so "/lib/Ann" never takes
-      // "/lib/Anna/x.epub" (LIKE would also need escaping of '%' and '_' in folder names).
+      if (from.empty()) return 0;
+      // Every file under the folder moves with it, whichever author it is linked to (or none):
+      // the folder is what moved on disk. The range [prefix, prefix with '/' raised to '0')
+      // holds exactly the paths that start with the prefix (BINARY collation compares bytes),
+      // and reads the path's unique index; the byte comparison below is the rule itself, with
+      // the separator included, so "/lib/Ann" never takes "/lib/Anna/x.epub" (LIKE would also
+      // need escaping of '%' and '_' in folder names).
       const std::string prefix = from == "/" ? from : from + "/";
+      const std::string prefix_end = prefix.substr(0, prefix.size() - 1) + "0";
+      const std::string to_prefix = to == "/" ? to : to + "/";
       std::vector<std::pair<RowId, std::string>> moves;
       {
-        auto st = c.prepare("SELECT id, path FROM book_files WHERE author_id = ? ORDER BY id");
-        st->bind(1, id);
+        auto st = c.prepare(
+            "SELECT id, path FROM book_files WHERE path >= ? AND path < ? ORDER BY path");
+        st->bind(1, prefix);
+        st->bind(2, prefix_end);
         while (st->executeStep()) {
           std::string p = st->getColumn(1).getString();
           if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0)
-            moves.emplace_back(st->getColumn(0).getInt64(),
-                               (to == "/" ? to : to + "/") + p.substr(prefix.size()));
+            moves.emplace_back(st->getColumn(0).getInt64(), to_prefix + p.substr(prefix.size()));
         }
       }
       for (const auto& [file_id, path] : moves) {
@@ -567,7 +601,7 @@ class SqliteCatalog final : public Catalog {
           throw;
         }
       }
-      return Ok{};
+      return static_cast<std::int64_t>(moves.size());
     });
   }
 
@@ -578,7 +612,9 @@ class SqliteCatalog final : public Catalog {
     return write_call("add book " + in_quotes(bw.book.foreign_id), [&](Connection& c) {
       if (bw.book.author_id == 0)
         fail(errc::invalid_argument, "book " + in_quotes(bw.book.foreign_id) + " has no author");
-      const RowId id = write_book(c, bw, 0);
+      EditionPlan plan;
+      const RowId id = write_book(c, bw, 0, plan);
+      delete_dropped_editions(c, plan);
       return load_book(c, id);
     });
   }
@@ -716,8 +752,8 @@ class SqliteCatalog final : public Catalog {
     return read_call("list book files", [&](Connection& c) {
       require_author(c, author_id);
       std::vector<BookFile> out;
-      auto st = c.prepare(std::string("SELECT ") + kFileColumns +
-                          " FROM book_files WHERE author_id = ? ORDER BY path");
+      auto st = c.prepare(std::string("SELECT ") + kFileColumns + " FROM book_files WHERE " +
+                          kFilesOfAuthor + " ORDER BY path");
       st->bind(1, author_id);
       while (st->executeStep()) out.push_back(file_row(*st));
       return out;
@@ -727,7 +763,7 @@ class SqliteCatalog final : public Catalog {
   Result<std::int64_t> file_count_of_author(RowId author_id) override {
     return read_call("count book files", [&](Connection& c) {
       require_author(c, author_id);
-      auto st = c.prepare("SELECT COUNT(*) FROM book_files WHERE author_id = ?");
+      auto st = c.prepare(std::string("SELECT COUNT(*) FROM book_files WHERE ") + kFilesOfAuthor);
       st->bind(1, author_id);
       st->executeStep();
       return st->getColumn(0).getInt64();
@@ -897,17 +933,37 @@ class SqliteCatalog final : public Catalog {
     return out;
   }
 
+  static bool book_has_files(Connection& c, RowId book_id) {
+    auto st = c.prepare("SELECT 1 FROM book_files WHERE book_id = ? LIMIT 1");
+    st->bind(1, book_id);
+    return st->executeStep();
+  }
+
   static void delete_book(Connection& c, RowId id) {
     auto st = c.prepare("DELETE FROM books WHERE id = ?");
     st->bind(1, id);
     if (st->exec() == 0) fail(errc::not_found, "book " + std::to_string(id));
   }
 
+  // The editions side of one write's books, so the order of the books does not matter.
+  struct EditionPlan {
+    // The books of the write that are updated, with the foreign ids of the editions they list.
+    // An edition on one of them that it no longer lists is free to move to any book of the
+    // write, whichever author's and whichever comes first.
+    std::map<RowId, std::set<std::string>> listed;
+    // Editions their book dropped: (edition, book). Deleted once every book is written, unless
+    // another book of the write took them meanwhile (then they keep their id, and the files
+    // matched to them stay matched).
+    std::vector<std::pair<RowId, RowId>> dropped;
+  };
+
   // Inserts (id 0) or updates a book, then syncs its editions and series links. Returns the new
   // id for an insert, 0 for an update. `default_author`: the author of books that name none.
-  static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author) {
+  // A book that changes author takes its files along. The editions it drops go to `plan`.
+  static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author,
+                          EditionPlan& plan) {
     const Book& b = bw.book;
-    const RowId author_id = b.author_id != 0 ? b.author_id : default_author;
+    RowId author_id = b.author_id != 0 ? b.author_id : default_author;
     RowId book_id = b.id;
     RowId new_id = 0;
     if (b.id == 0) {
@@ -925,6 +981,13 @@ class SqliteCatalog final : public Catalog {
       exec_book(c, *st, b, author_id);
       book_id = new_id = c.db().getLastInsertRowid();
     } else {
+      RowId old_author = 0;
+      {
+        auto st = c.prepare("SELECT author_id FROM books WHERE id = ?");
+        st->bind(1, b.id);
+        if (!st->executeStep()) fail(errc::not_found, "book " + std::to_string(b.id));
+        old_author = st->getColumn(0).getInt64();
+      }
       if (author_id != 0) require_author(c, author_id);
       // author_id NULL keeps the book's author (a write without an author row).
       auto st = c.prepare(
@@ -935,9 +998,18 @@ class SqliteCatalog final : public Catalog {
       bind_id(*st, 9, author_id);
       st->bind(10, b.id);
       if (exec_book(c, *st, b, author_id) == 0) fail(errc::not_found, "book " + std::to_string(b.id));
+      if (author_id != 0 && author_id != old_author) {
+        // The book moved to another author: its files follow it (those already linked to the
+        // new author are no row to write).
+        auto files = c.prepare(
+            "UPDATE book_files SET author_id = ?1 WHERE book_id = ?2 AND author_id IS NOT ?1");
+        files->bind(1, author_id);
+        files->bind(2, b.id);
+        files->exec();
+      }
+      if (author_id == 0) author_id = old_author;
     }
-    const RowId owner = author_id != 0 ? author_id : load_book(c, book_id).author_id;
-    sync_editions(c, book_id, owner, bw.editions);
+    sync_editions(c, book_id, author_id, bw.editions, plan);
     sync_series(c, book_id, bw.series);
     return new_id;
   }
@@ -973,21 +1045,19 @@ class SqliteCatalog final : public Catalog {
   }
 
   // Editions are matched by foreign id: unchanged ones are not rewritten (a refresh's writes
-  // stay what changed), missing ones are deleted (their files keep existing, edition_id NULL),
-  // and one the source moved here from another book of the same author moves with its id.
+  // stay what changed), missing ones are dropped (`plan.dropped`: deleted at the end of the
+  // write, their files keep existing with edition_id NULL), and one the source moved here from
+  // another book of the same author, or from a book of the write that dropped it, moves with
+  // its id.
   static void sync_editions(Connection& c, RowId book_id, RowId author_id,
-                            const std::vector<Edition>& wanted) {
+                            const std::vector<Edition>& wanted, EditionPlan& plan) {
     std::map<std::string, Edition> existing;
     for (auto& e : load_editions(c, book_id)) existing.emplace(e.foreign_id, std::move(e));
     std::map<std::string, const Edition*> wanted_by_id;
     for (const auto& e : wanted) wanted_by_id[e.foreign_id] = &e;  // the last one wins
 
-    for (const auto& [fid, e] : existing) {
-      if (wanted_by_id.count(fid)) continue;
-      auto st = c.prepare("DELETE FROM editions WHERE id = ?");
-      st->bind(1, e.id);
-      st->exec();
-    }
+    for (const auto& [fid, e] : existing)
+      if (!wanted_by_id.count(fid)) plan.dropped.emplace_back(e.id, book_id);
     for (const Edition& e : wanted) {
       const std::string& fid = e.foreign_id;
       if (wanted_by_id[fid] != &e) continue;  // a later duplicate wins
@@ -1005,7 +1075,9 @@ class SqliteCatalog final : public Catalog {
         const RowId id = q->getColumn(0).getInt64();
         const RowId owner = q->getColumn(1).getInt64();
         const RowId other_book = q->getColumn(2).getInt64();
-        if (owner != author_id)
+        const auto listed = plan.listed.find(other_book);
+        const bool given_up = listed != plan.listed.end() && listed->second.count(fid) == 0;
+        if (owner != author_id && !given_up)
           fail(errc::conflict, "edition with foreign id " + fid + " is already in book " +
                                    std::to_string(other_book) + " of author " +
                                    std::to_string(owner));
@@ -1018,6 +1090,16 @@ class SqliteCatalog final : public Catalog {
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       st->bind(1, book_id);
       bind_edition(*st, 2, e);
+      st->exec();
+    }
+  }
+
+  // Deletes the editions a write's books dropped and no book of the write took.
+  static void delete_dropped_editions(Connection& c, const EditionPlan& plan) {
+    for (const auto& [edition_id, book_id] : plan.dropped) {
+      auto st = c.prepare("DELETE FROM editions WHERE id = ? AND book_id = ?");
+      st->bind(1, edition_id);
+      st->bind(2, book_id);
       st->exec();
     }
   }
@@ -1135,7 +1217,20 @@ void apply_pragmas(SQLite::Database& db, std::chrono::milliseconds busy_timeout)
   // busy_timeout first, so the switch to WAL waits for another process's reader instead of
   // failing with SQLITE_BUSY.
   db.exec("PRAGMA busy_timeout=" + std::to_string(busy_timeout.count()));
-  db.exec("PRAGMA journal_mode=WAL");
+  // Two connections switching a new file to WAL at once both hold a shared lock and want an
+  // exclusive one: SQLite sees a deadlock and fails one with SQLITE_BUSY at once, without its
+  // busy handler. By the next try the other has switched (or let go), so try again until
+  // busy_timeout.
+  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  for (;;) {
+    try {
+      db.exec("PRAGMA journal_mode=WAL");
+      break;
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   db.exec("PRAGMA synchronous=NORMAL");
   db.exec("PRAGMA foreign_keys=ON");
   db.exec("PRAGMA temp_store=MEMORY");
@@ -1155,30 +1250,34 @@ Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions&
 
     const auto& migrations = catalog_migrations();
     const int known = static_cast<int>(migrations.size());
-    int version = 0;
-    {
+    // One transaction per migration, with its version: a crash leaves a whole version. The
+    // version is read inside the migration's own BEGIN IMMEDIATE, so of two processes (or
+    // threads) opening a new file at once, the second waits for the first's migration, sees it
+    // applied and skips it, instead of running it again ("table already exists").
+    for (;;) {
       SQLite::Transaction tx(*write, SQLite::TransactionBehavior::IMMEDIATE);
       write->exec(
           "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
-      SQLite::Statement st(*write, "SELECT value FROM catalog_meta WHERE key = 'schema_version'");
-      if (st.executeStep()) version = st.getColumn(0).getInt();
-      tx.commit();
-    }
-    if (version > known) {
-      return Error{errc::invalid_argument, "catalog " + path + " has schema version " +
-                                               std::to_string(version) +
-                                               ", newer than this shelfjobs understands (" +
-                                               std::to_string(known) + ")"};
-    }
-    while (version < known) {
-      // One transaction per migration, with its version: a crash leaves a whole version.
-      SQLite::Transaction tx(*write, SQLite::TransactionBehavior::IMMEDIATE);
+      int version = 0;
+      {
+        SQLite::Statement st(*write, "SELECT value FROM catalog_meta WHERE key = 'schema_version'");
+        if (st.executeStep()) version = st.getColumn(0).getInt();
+      }
+      if (version > known) {
+        return Error{errc::invalid_argument, "catalog " + path + " has schema version " +
+                                                 std::to_string(version) +
+                                                 ", newer than this shelfjobs understands (" +
+                                                 std::to_string(known) + ")"};
+      }
+      if (version == known) {
+        tx.commit();
+        break;
+      }
       write->exec(migrations[static_cast<std::size_t>(version)]);
-      ++version;
       SQLite::Statement st(*write,
                            "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', ?) "
                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-      st.bind(1, version);
+      st.bind(1, version + 1);
       st.exec();
       tx.commit();
     }

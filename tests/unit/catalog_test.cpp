@@ -112,6 +112,36 @@ TEST_CASE("the catalog migrates a new file and reopens it with its data", "[cata
   CHECK(c->rows_written() == 0);
 }
 
+TEST_CASE("two openers of a new file at once both migrate it without a clash",
+          "[catalog][concurrency]") {
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    TempDir dir;
+    const auto path = dir.path() / "catalog.db";
+    std::atomic<int> ready{0};
+    Result<std::shared_ptr<Catalog>> results[2] = {Error{errc::store_error, "not run"},
+                                                   Error{errc::store_error, "not run"}};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < 2) std::this_thread::yield();
+        results[i] = open_sqlite_catalog({path});
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : results)
+      if (!r) FAIL_CHECK(r.error().message);
+    if (!results[0] || !results[1]) continue;
+    // One schema, usable from both.
+    auto a = (*results[0])->add_author(make_author("1", "Ann", "/lib/Ann"));
+    REQUIRE(a.has_value());
+    CHECK((*results[1])->author(a->id).value().name == "Ann");
+    SQLite::Database db(path.string());
+    CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+  }
+}
+
 TEST_CASE("the catalog refuses a file with a newer schema", "[catalog]") {
   TempDir dir;
   { open_catalog(dir); }
@@ -417,6 +447,58 @@ TEST_CASE("an edition the source moves to another book keeps its id within one a
   CHECK(c->editions_of(ids[1]).value().size() == 1);
 }
 
+TEST_CASE("an edition moving between two books of one write keeps its id in either order",
+          "[catalog]") {
+  const bool giver_first = GENERATE(true, false);
+  const bool other_author = GENERATE(false, true);
+  CAPTURE(giver_first, other_author);
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  const RowId taker_author = other_author ? bo : ann;
+  auto one = make_book(ann, "5001", "One");
+  one.editions = {make_edition("e1", "One"), make_edition("e2", "Omnibus")};
+  auto two = make_book(taker_author, "5002", "Two");
+  two.editions = {make_edition("e3", "Two")};
+  AuthorWrite w;
+  w.books = {one, two};
+  auto ids = c->apply(w).value().new_book_ids;
+  const RowId omnibus = c->editions_of(ids[0]).value().at(1).id;
+  auto file = make_file(ann, ids[0], "/lib/Ann/One/omnibus.epub");
+  file.edition_id = omnibus;
+  REQUIRE(c->upsert_file(file).has_value());
+
+  // At the source the omnibus now belongs to Two; one refresh writes both books.
+  one.book.id = ids[0];
+  one.editions = {make_edition("e1", "One")};
+  two.book.id = ids[1];
+  two.editions = {make_edition("e3", "Two"), make_edition("e2", "Omnibus")};
+  AuthorWrite move;
+  move.books = giver_first ? std::vector<BookWrite>{one, two} : std::vector<BookWrite>{two, one};
+  auto r = c->apply(move);
+  REQUIRE(r.has_value());
+  // Two book rows and the edition's move.
+  CHECK(r->rows_written == 3);
+  const auto eds = c->editions_of(ids[1]).value();  // by id: the omnibus is the older one
+  REQUIRE(eds.size() == 2);
+  CHECK(eds[0].foreign_id == "e2");
+  CHECK(eds[0].id == omnibus);
+  CHECK(c->editions_of(ids[0]).value().size() == 1);
+  CHECK(c->counts().value().editions == 3);
+  const auto files = c->files_of_author(ann).value();
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].edition_id == omnibus);
+
+  // An edition its book drops and no book takes still goes; its file stays, unmatched from it.
+  two.editions = {make_edition("e3", "Two")};
+  AuthorWrite drop;
+  drop.books = {two};
+  REQUIRE(c->apply(drop).has_value());
+  CHECK(c->counts().value().editions == 2);
+  CHECK(c->files_of_author(ann).value().at(0).edition_id == 0);
+}
+
 TEST_CASE("apply replaces series links and retitles series", "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir);
@@ -452,21 +534,76 @@ TEST_CASE("apply merges an author: books and files move, the source goes", "[cat
              make_book(source, "5003", "Ancillary Mercy")};
   auto ids = c->apply(w).value().new_book_ids;
   REQUIRE(c->upsert_file(make_file(source, ids[1], "/lib/A Leckie/Sword/sword.epub")).has_value());
+  // Matched to the source's book but not (yet) to an author: it follows the book too.
+  REQUIRE(c->upsert_file(make_file(0, ids[2], "/lib/A Leckie/Mercy/mercy.epub")).has_value());
 
   AuthorWrite merge;
   merge.author = c->author(target).value();
   merge.merge_from = source;
   auto r = c->apply(merge);
   REQUIRE(r.has_value());
-  // The author row, 2 books moved, 1 file re-pointed, the source deleted.
-  CHECK(r->rows_written == 5);
+  // The author row, 2 books moved, 2 files re-pointed, the source deleted.
+  CHECK(r->rows_written == 6);
   CHECK(c->author(source).error().code == errc::not_found);
   CHECK(c->books_of(target).value().size() == 3);
   CHECK(c->book(ids[2]).value().author_id == target);
   auto files = c->files_of_author(target).value();
-  REQUIRE(files.size() == 1);
-  CHECK(files[0].book_id == ids[1]);
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].book_id == ids[2]);
+  CHECK(files[0].author_id == target);
+  CHECK(files[1].book_id == ids[1]);
+  CHECK(files[1].author_id == target);
   CHECK(c->counts().value().authors == 1);
+}
+
+TEST_CASE("a book that moves to another author takes its files along", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  AuthorWrite w;
+  w.books = {make_book(ann, "5001", "Wandering"), make_book(ann, "5002", "Staying")};
+  auto ids = c->apply(w).value().new_book_ids;
+  REQUIRE(c->upsert_file(make_file(ann, ids[0], "/lib/Ann/Wandering/w.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, ids[0], "/lib/Ann/Wandering/w.pdf")).has_value());
+  REQUIRE(c->upsert_file(make_file(bo, ids[0], "/lib/Ann/Wandering/w.m4b")).has_value());
+  REQUIRE(c->upsert_file(make_file(ann, ids[1], "/lib/Ann/Staying/s.epub")).has_value());
+
+  // The source now credits Bo with the book; Bo's refresh writes it.
+  AuthorWrite move;
+  BookWrite bw;
+  bw.book = c->book(ids[0]).value();
+  bw.book.author_id = bo;
+  move.books = {bw};
+  auto r = c->apply(move);
+  REQUIRE(r.has_value());
+  // The book row and the two files not linked to Bo yet.
+  CHECK(r->rows_written == 3);
+  CHECK(c->book(ids[0]).value().author_id == bo);
+  const auto bos = c->files_of_author(bo).value();
+  REQUIRE(bos.size() == 3);
+  for (const auto& f : bos) {
+    CAPTURE(f.path);
+    CHECK(f.author_id == bo);
+    CHECK(f.book_id == ids[0]);
+  }
+  CHECK(paths_of(c->files_of_author(ann).value()) ==
+        std::vector<std::string>{"/lib/Ann/Staying/s.epub"});
+
+  // Moving Staying away leaves Ann with no file; she can go.
+  AuthorWrite second;
+  bw.book = c->book(ids[1]).value();
+  bw.book.author_id = bo;
+  second.books = {bw};
+  REQUIRE(c->apply(second).has_value());
+  CHECK(c->file_count_of_author(ann).value() == 0);
+  CHECK(c->remove_author(ann).has_value());
+  CHECK(c->file_count_of_author(bo).value() == 4);
+
+  // A book written with its author unchanged writes no file row.
+  AuthorWrite same;
+  same.books = {bw};
+  CHECK(c->apply(same).value().rows_written == 1);
 }
 
 TEST_CASE("apply re-keys an author, taking a merged author's foreign id", "[catalog]") {
@@ -509,24 +646,72 @@ TEST_CASE("apply deletes removed books with their editions and links", "[catalog
   AuthorWrite w;
   w.books = {b1, make_book(ann, "5002", "Two")};
   auto ids = c->apply(w).value().new_book_ids;
-  REQUIRE(c->upsert_file(make_file(ann, ids[0], "/lib/Ann/One/one.epub")).has_value());
+  // Matched to one of the book's editions but not to the book: no file links to the book.
+  auto file = make_file(ann, 0, "/lib/Ann/One/one.epub");
+  file.edition_id = c->editions_of(ids[0]).value().at(0).id;
+  REQUIRE(c->upsert_file(file).has_value());
 
   AuthorWrite rm;
   rm.removed_books = {ids[0]};
   auto r = c->apply(rm);
   REQUIRE(r.has_value());
-  // The book, 2 editions, 1 link, and the file's book_id set to NULL.
+  CHECK(r->kept_books.empty());
+  // The book, 2 editions, 1 link, and the file's edition_id set to NULL.
   CHECK(r->rows_written == 5);
   CHECK(c->book(ids[0]).error().code == errc::not_found);
   auto n = c->counts().value();
   CHECK(n.books == 1);
   CHECK(n.editions == 0);
   CHECK(n.files == 1);
-  CHECK(c->files_of_author(ann).value().at(0).book_id == 0);
+  CHECK(c->files_of_author(ann).value().at(0).edition_id == 0);
 
   AuthorWrite again;
   again.removed_books = {ids[0]};
   CHECK(c->apply(again).error().code == errc::not_found);
+}
+
+TEST_CASE("apply keeps a removed book a file was linked to meanwhile", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  auto one = make_book(ann, "5001", "One");
+  one.editions = {make_edition("e1", "One HC")};
+  one.series = {{"s1", "Radch", "1", 1, true}};
+  AuthorWrite w;
+  w.books = {one, make_book(ann, "5002", "Two"), make_book(ann, "5003", "Three")};
+  auto ids = c->apply(w).value().new_book_ids;
+
+  // A refresh decides to remove One and Two while neither has a file...
+  REQUIRE(c->file_count_of_book(ids[0]).value() == 0);
+  REQUIRE(c->file_count_of_book(ids[1]).value() == 0);
+  AuthorWrite rm;
+  rm.removed_books = {ids[0], ids[1]};
+  auto three = make_book(ann, "5003", "Three (revised)");
+  three.book.id = ids[2];
+  rm.books = {three};
+  // ...and an import links a file to One before the refresh writes.
+  const auto file = c->upsert_file(make_file(0, ids[0], "/lib/Ann/One/one.epub")).value();
+
+  auto r = c->apply(rm);
+  REQUIRE(r.has_value());
+  CHECK(r->kept_books == std::vector<RowId>{ids[0]});
+  // Two, and Three's row; One and its edition, link and file are untouched.
+  CHECK(r->rows_written == 2);
+  CHECK(c->book(ids[0]).value().title == "One");
+  CHECK(c->editions_of(ids[0]).value().size() == 1);
+  CHECK(c->series_links_of(ids[0]).value().size() == 1);
+  CHECK(c->file_count_of_book(ids[0]).value() == 1);
+  CHECK(c->files_of_author(ann).value().at(0).id == file.id);
+  CHECK(c->book(ids[1]).error().code == errc::not_found);
+  CHECK(c->book(ids[2]).value().title == "Three (revised)");
+
+  // A missing book is still an error, kept ones or not.
+  AuthorWrite gone;
+  gone.removed_books = {ids[0], ids[1]};
+  auto g = c->apply(gone);
+  REQUIRE_FALSE(g.has_value());
+  CHECK(g.error().code == errc::not_found);
+  CHECK(c->book(ids[0]).has_value());
 }
 
 TEST_CASE("a failed apply changes nothing", "[catalog]") {
@@ -601,7 +786,43 @@ TEST_CASE("remove_author refuses while files exist and deletes books otherwise",
   CHECK(c->remove_author(ann).error().code == errc::not_found);
 }
 
-TEST_CASE("move_author rewrites its files' paths, matching whole folders only", "[catalog]") {
+TEST_CASE("an author's files include those linked only through its books", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  const RowId book = c->add_book(make_book(ann, "5001", "One")).value().id;
+  // Matched to Ann's book, with no author link, or a stale one to Bo.
+  REQUIRE(c->upsert_file(make_file(0, book, "/lib/Ann/One/one.epub")).has_value());
+  auto stale = c->upsert_file(make_file(bo, book, "/lib/Bo/One/one.pdf")).value();
+
+  CHECK(c->file_count_of_author(ann).value() == 2);
+  CHECK(paths_of(c->files_of_author(ann).value()) ==
+        std::vector<std::string>{"/lib/Ann/One/one.epub", "/lib/Bo/One/one.pdf"});
+  // Bo's own link counts for him as well.
+  CHECK(c->file_count_of_author(bo).value() == 1);
+
+  const auto rows = c->rows_written();
+  auto refused = c->remove_author(ann);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::conflict);
+  CHECK_THAT(refused.error().message, Catch::Contains("2 book file(s)"));
+  CHECK(c->book(book).value().author_id == ann);
+  CHECK(c->file_count_of_book(book).value() == 2);
+  CHECK(c->rows_written() == rows);
+
+  // Bo's stale link keeps Bo; unlinking the files from the book frees Ann.
+  CHECK(c->remove_author(bo).error().code == errc::conflict);
+  stale.book_id = 0;
+  REQUIRE(c->upsert_file(stale).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann/One/one.epub")).has_value());
+  CHECK(c->file_count_of_author(ann).value() == 0);
+  CHECK(c->remove_author(ann).has_value());
+  CHECK(c->counts().value().files == 2);
+}
+
+TEST_CASE("move_author re-points every file under the folder, matching whole folders only",
+          "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir);
   const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
@@ -612,40 +833,88 @@ TEST_CASE("move_author rewrites its files' paths, matching whole folders only", 
   // Linked to Ann but outside her folder: not part of the move.
   REQUIRE(c->upsert_file(make_file(ann, 0, "/lib/Annex/c.epub")).has_value());
   REQUIRE(c->upsert_file(make_file(anna, 0, "/lib/Anna/Book/d.epub")).has_value());
+  // In Ann's folder but not (or not yet) linked to her: they move with the folder.
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann/Unmatched/u.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(zed, 0, "/lib/Ann/Misfiled/z.epub")).has_value());
+  // Look-alikes: folders whose names start with "Ann" ('-' and '.' sort just before '/'), and
+  // a path equal to her folder itself. None of them move.
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann-x/e.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann.d/f.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann")).has_value());
+
+  // Every file row's path, whatever it is linked to.
+  auto all_paths = [&] {
+    SQLite::Database db((dir.path() / "catalog.db").string());
+    SQLite::Statement st(db, "SELECT path FROM book_files ORDER BY path");
+    std::vector<std::string> out;
+    while (st.executeStep()) out.push_back(st.getColumn(0).getString());
+    return out;
+  };
+  const auto counts_before = c->counts().value();
 
   SECTION("a move") {
     const auto before = c->rows_written();
-    REQUIRE(c->move_author(ann, "/books/Ann Example/").has_value());
-    CHECK(c->rows_written() - before == 3);  // the author and two files
+    auto moved = c->move_author(ann, "/books/Ann Example/");
+    REQUIRE(moved.has_value());
+    CHECK(*moved == 4);
+    CHECK(c->rows_written() - before == 5);  // the author and four files
     CHECK(c->author(ann).value().path == "/books/Ann Example");
-    const auto paths = paths_of(c->files_of_author(ann).value());
-    CHECK(paths == std::vector<std::string>{"/books/Ann Example/Book/a.epub",
-                                            "/books/Ann Example/b.pdf", "/lib/Annex/c.epub"});
+    CHECK(paths_of(c->files_of_author(ann).value()) ==
+          std::vector<std::string>{"/books/Ann Example/Book/a.epub", "/books/Ann Example/b.pdf",
+                                   "/lib/Annex/c.epub"});
+    CHECK(paths_of(c->files_of_author(zed).value()) ==
+          std::vector<std::string>{"/books/Ann Example/Misfiled/z.epub"});
     CHECK(c->files_of_author(anna).value().at(0).path == "/lib/Anna/Book/d.epub");
     CHECK(c->author(anna).value().path == "/lib/Anna");
+    CHECK(c->author(zed).value().path == "/lib/Zed");
+    // The unmatched file moved too; the look-alikes did not.
+    CHECK(all_paths() ==
+          std::vector<std::string>{"/books/Ann Example/Book/a.epub",
+                                   "/books/Ann Example/Misfiled/z.epub",
+                                   "/books/Ann Example/Unmatched/u.epub", "/books/Ann Example/b.pdf",
+                                   "/lib/Ann", "/lib/Ann-x/e.epub", "/lib/Ann.d/f.epub",
+                                   "/lib/Anna/Book/d.epub", "/lib/Annex/c.epub"});
+    CHECK(c->counts().value().files == counts_before.files);
+
+    // Moving back re-points the same four; a move to the same folder writes nothing.
+    CHECK(c->move_author(ann, "/lib/Ann").value() == 4);
+    const auto again = c->rows_written();
+    CHECK(c->move_author(ann, "/lib/Ann/").value() == 0);
+    CHECK(c->rows_written() == again);
   }
   SECTION("a path taken by another author changes nothing") {
     const auto before = c->rows_written();
+    const auto paths = all_paths();
     auto r = c->move_author(ann, "/lib/Zed");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::conflict);
     CHECK_THAT(r.error().message, Catch::Contains("author " + std::to_string(zed)));
     CHECK(c->author(ann).value().path == "/lib/Ann");
-    CHECK(c->files_of_author(ann).value().at(0).path == "/lib/Ann/Book/a.epub");
+    CHECK(all_paths() == paths);
     CHECK(c->rows_written() == before);
   }
   SECTION("a file clash halfway rolls the whole move back") {
-    // Something already sits where b.pdf would go; a.epub's rewrite must not survive.
-    REQUIRE(c->upsert_file(make_file(0, 0, "/new/Ann/b.pdf")).has_value());
+    // Something already sits where u.epub would go (the third of the four, by path): the two
+    // rewrites before it and the author's new path must not survive.
+    REQUIRE(c->upsert_file(make_file(0, 0, "/new/Ann/Unmatched/u.epub")).has_value());
     const auto before = c->rows_written();
+    const auto paths = all_paths();
     auto r = c->move_author(ann, "/new/Ann");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::conflict);
+    CHECK_THAT(r.error().message, Catch::Contains("/new/Ann/Unmatched/u.epub"));
     CHECK(c->author(ann).value().path == "/lib/Ann");
-    const auto paths = paths_of(c->files_of_author(ann).value());
-    CHECK(paths == std::vector<std::string>{"/lib/Ann/Book/a.epub", "/lib/Ann/b.pdf",
-                                            "/lib/Annex/c.epub"});
+    CHECK(all_paths() == paths);
+    CHECK(paths_of(c->files_of_author(ann).value()) ==
+          std::vector<std::string>{"/lib/Ann/Book/a.epub", "/lib/Ann/b.pdf", "/lib/Annex/c.epub"});
     CHECK(c->rows_written() == before);
+  }
+  SECTION("an author without a folder re-points nothing") {
+    const RowId nowhere = c->add_author(make_author("400", "Nowhere", "")).value().id;
+    const auto paths = all_paths();
+    CHECK(c->move_author(nowhere, "/lib/Nowhere").value() == 0);
+    CHECK(c->author(nowhere).value().path == "/lib/Nowhere");
+    CHECK(all_paths() == paths);
   }
   SECTION("bad arguments") {
     CHECK(c->move_author(ann, "relative").error().code == errc::invalid_argument);
