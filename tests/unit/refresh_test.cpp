@@ -310,8 +310,8 @@ TEST_CASE("A merge moves the books to the local target author", "[refresh]") {
 
   // Upstream, 1001 now redirects to 1002, which holds both authors' works.
   auto target = fixtures::make_author(1002, "Ada Q. Example", 1);
-  for (auto& w : works_attributed_to(fixtures::make_author(1001, "Ada Example", 2), 1002)["Works"])
-    target["Works"].push_back(w);
+  const auto moved_works = works_attributed_to(fixtures::make_author(1001, "Ada Example", 2), 1002);
+  for (const auto& w : moved_works["Works"]) target["Works"].push_back(w);
   lib.server->put_author(target);
   lib.server->set_scenario("1001", {.scenario = Scenario::merged, .merge_target = "1002"});
   clock->advance(hours(1));
@@ -319,6 +319,7 @@ TEST_CASE("A merge moves the books to the local target author", "[refresh]") {
   std::vector<AuthorMerged> merged;
   lib.bus->subscribe<AuthorMerged>([&](const AuthorMerged& e) { merged.push_back(e); });
   auto sum = lib.service->refresh_author(from.id, Trigger::manual, nullptr);
+  INFO(sum.message());
   CHECK(sum.merged == 1);
   CHECK(lib.catalog->author(from.id).error().code == errc::not_found);
   auto books = lib.books_of(into);
@@ -539,8 +540,8 @@ TEST_CASE("A merge that cannot be written leaves both authors as they were", "[r
   // The target's new body holds an edition that the catalog has under another author's book:
   // the write is refused, and with it the merge.
   auto target = fixtures::make_author(1002, "Ada Q. Example", 1);
-  for (auto& w : works_attributed_to(fixtures::make_author(1001, "Ada Example", 2), 1002)["Works"])
-    target["Works"].push_back(w);
+  const auto moved_works = works_attributed_to(fixtures::make_author(1001, "Ada Example", 2), 1002);
+  for (const auto& w : moved_works["Works"]) target["Works"].push_back(w);
   auto clash = target["Works"][0];
   clash["ForeignId"] = 777777;
   clash["Books"][0]["ForeignId"] = fixtures::make_author(1003, "Someone Else", 1)["Works"][0]["Books"][0]["ForeignId"];
