@@ -383,12 +383,8 @@ struct RefreshService::Impl {
     RefreshSummary sum;
     std::stop_token token = ctx ? ctx->token() : std::stop_token{};
     if (id) {
-      auto author = o.catalog->author(*id);
-      if (!author) {
-        if (author.error().code == errc::not_found)
-          throw JobError(ErrorKind::permanent, "author " + std::to_string(*id) + " is not in the catalog");
-        throw JobError(ErrorKind::database, author.error().message);
-      }
+      // A missing author is permanent (kind_of), a SQLite failure `database`.
+      auto author = std::optional<Author>(must(o.catalog->author(*id), "refresh of author " + std::to_string(*id)));
       if (ctx) ctx->report(0, 1, "1 of 1: " + author->name);
       // A user asking for one author wants what the source says now: the cache is revalidated
       // (cheap with ETag) rather than trusted. Runs over all authors trust a fresh cache.
@@ -513,12 +509,7 @@ struct RefreshService::Impl {
     RefreshSummary sum;
     std::stop_token token = ctx ? ctx->token() : std::stop_token{};
     if (id) {
-      auto book = o.catalog->book(*id);
-      if (!book) {
-        if (book.error().code == errc::not_found)
-          throw JobError(ErrorKind::permanent, "book " + std::to_string(*id) + " is not in the catalog");
-        throw JobError(ErrorKind::database, book.error().message);
-      }
+      auto book = std::optional<Book>(must(o.catalog->book(*id), "refresh of book " + std::to_string(*id)));
       if (ctx) ctx->report(0, 1, "1 of 1: " + book->title);
       switch (refresh_book_one(*book, sum, token, trigger == Trigger::manual)) {
         case BookOne::refreshed: ++sum.refreshed; break;

@@ -138,6 +138,20 @@ std::unique_ptr<Process> start_shelfd(const TempDir& dir, const std::string& key
   return shelfd;
 }
 
+// Headless Chromium through chromedriver, its profile in `dir`.
+struct Browser {
+  webdriver::Driver driver;
+  webdriver::Session session;
+  static webdriver::BrowserOptions options(const TempDir& dir) {
+    webdriver::BrowserOptions o;
+    o.binary = kChromium;
+    o.user_data_dir = dir.file("chromium-profile");
+    return o;
+  }
+  explicit Browser(const TempDir& dir)
+      : driver(kChromedriver, dir.file("chromedriver.log")), session(driver, options(dir)) {}
+};
+
 // Clicks what `selector` finds, tolerating a re-render between finding and clicking.
 bool click(webdriver::Session& browser, const std::string& selector) {
   return poll(10s, [&] {
@@ -164,11 +178,8 @@ TEST_CASE("the dashboard runs Housekeeping with Run now and shows it completed",
   auto shelfd_process = start_shelfd(dir, key, origin);
   Process& shelfd = *shelfd_process;
 
-  webdriver::Driver driver(kChromedriver, dir.file("chromedriver.log"));
-  webdriver::BrowserOptions options;
-  options.binary = kChromium;
-  options.user_data_dir = dir.file("chromium-profile");
-  webdriver::Session browser(driver, options);
+  Browser page(dir);
+  webdriver::Session& browser = page.session;
   browser.navigate(origin + "/#apikey=" + key);
 
   const std::string run_now = R"(tr.task[data-task="Housekeeping"] button.run-now)";
@@ -219,11 +230,8 @@ TEST_CASE("the dashboard adds an author, lists its books and refreshes it", "[br
                              {{"libraryRoots", {books}},
                               {"metadata", {{"baseUrl", metadata->base_url()}, {"requestSpacingMs", 0}}}});
 
-  webdriver::Driver driver(kChromedriver, dir.file("chromedriver.log"));
-  webdriver::BrowserOptions options;
-  options.binary = kChromium;
-  options.user_data_dir = dir.file("chromium-profile");
-  webdriver::Session browser(driver, options);
+  Browser page(dir);
+  webdriver::Session& browser = page.session;
   browser.navigate(origin + "/#apikey=" + key);
 
   // The root folder is offered; type the author's metadata id and add it.

@@ -11,6 +11,7 @@ echo "== shelfjobs as a subdirectory"
 cmake -S "$root/tests/package" -B "$work/subdir" -G Ninja -DSHELFJOBS_SOURCE_DIR="$root" >/dev/null
 cmake --build "$work/subdir" -j2
 "$work/subdir/consumer" "$work/subdir.db"
+"$work/subdir/services_consumer" "$work/subdir-services"
 
 echo "== shelfjobs installed, found with find_package"
 cmake -S "$root" -B "$work/lib" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -21,4 +22,5 @@ cmake --install "$work/lib" >/dev/null
 cmake -S "$root/tests/package" -B "$work/installed" -G Ninja -DCMAKE_PREFIX_PATH="$work/stage" >/dev/null
 cmake --build "$work/installed" -j2
 "$work/installed/consumer" "$work/installed.db"
+"$work/installed/services_consumer" "$work/installed-services"
 echo "package check: both ways build and run"
