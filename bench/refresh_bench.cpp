@@ -63,7 +63,7 @@ double ref_fetch_parse(const std::string& base, int authors) {
   std::string body;
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");  // as the client asks
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   const auto t0 = Steady::now();
   std::size_t works = 0;

@@ -319,6 +319,9 @@ TEST_CASE("client: an author with the mapping rules applied, and the User-Agent 
   auto src = env.source();
   const AuthorData a = src->author("1001");
   CHECK(env.server->last_user_agent() == user_agent());
+  // Compression, gzip or deflate: what every server speaks, and cheap for it to produce.
+  CHECK(env.server->last_header("Accept-Encoding").find("gzip") != std::string::npos);
+  CHECK(env.server->last_header("Accept-Encoding").find("br") == std::string::npos);
   CHECK(a.foreign_id == "1001");
   CHECK(a.name == "Ada Example");
   CHECK(contains(a.overview, "orchards"));
