@@ -4,12 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+phase() { echo "== $1 (at ${SECONDS} s)"; }
+
+phase "release: build"
 cmake --preset release >/dev/null
 cmake --build --preset release
+phase "release: tests"
 ctest --preset release
 
+phase "package check"
 tests/package/check.sh
 
+phase "asan: build"
 cmake --preset asan >/dev/null
 cmake --build --preset asan
+phase "asan: tests"
 ctest --preset asan
+phase "done"

@@ -14,11 +14,18 @@ cmake --build "$work/subdir" -j2
 "$work/subdir/services_consumer" "$work/subdir-services"
 
 echo "== shelfjobs installed, found with find_package"
-cmake -S "$root" -B "$work/lib" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DSHELFJOBS_BUILD_TESTS=OFF -DSHELFJOBS_BUILD_EXAMPLES=OFF -DSHELFJOBS_BUILD_BENCH=OFF \
-  -DSHELFJOBS_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/stage" >/dev/null
-cmake --build "$work/lib" -j2
-cmake --install "$work/lib" >/dev/null
+# The release build (tests/run_all.sh makes it first) installs what it built; without one, a
+# library-only tree is built for the purpose.
+if [ -f "$root/build/release/CMakeCache.txt" ]; then
+  cmake --build "$root/build/release" -j2 --target shelfjobs_engine shelfjobs_services
+  cmake --install "$root/build/release" --prefix "$work/stage" >/dev/null
+else
+  cmake -S "$root" -B "$work/lib" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DSHELFJOBS_BUILD_TESTS=OFF -DSHELFJOBS_BUILD_EXAMPLES=OFF -DSHELFJOBS_BUILD_BENCH=OFF \
+    -DSHELFJOBS_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/stage" >/dev/null
+  cmake --build "$work/lib" -j2
+  cmake --install "$work/lib" >/dev/null
+fi
 cmake -S "$root/tests/package" -B "$work/installed" -G Ninja -DCMAKE_PREFIX_PATH="$work/stage" >/dev/null
 cmake --build "$work/installed" -j2
 "$work/installed/consumer" "$work/installed.db"
