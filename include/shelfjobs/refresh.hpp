@@ -3,7 +3,8 @@
 /// The refresh service: keeps the catalog's authors and books up to date from a metadata source.
 ///
 /// Commands (register with `RefreshService::register_commands`):
-///   - RefreshAuthor {authorId?}: one author and its books, or (no id) every author that needs it
+///   - RefreshAuthor {authorId?, authorIds?}: one author and its books, several (a bulk refresh),
+///     or (no id) every author that needs it
 ///     in name order, reporting "k of N: Author Name". A scheduled run picks authors by
 ///     `should_refresh_author`; a manual or event run refreshes all. High priority, `refresh` lock.
 ///     Runs over all authors trust the source's fresh cache (an unchanged library costs no
@@ -49,7 +50,12 @@ namespace shelfjobs {
 
 struct RefreshAuthor : Command {
   static constexpr const char* kName = "RefreshAuthor";
-  std::optional<RowId> authorId;  ///< none: every author that needs it
+  std::optional<RowId> authorId;  ///< none (and no authorIds): every author that needs it
+  /// A bulk refresh of these authors (Readarr's mass editor sends `authorIds`): each is
+  /// refreshed, failures are counted and the run goes on.
+  std::vector<RowId> authorIds;
+  /// authorId and authorIds together, without repeats.
+  std::vector<RowId> ids() const;
 };
 void to_json(nlohmann::json& j, const RefreshAuthor& c);
 void from_json(const nlohmann::json& j, RefreshAuthor& c);
@@ -205,6 +211,8 @@ class RefreshService {
   /// The work behind RefreshAuthor/RefreshBook, callable directly (tests, tools). `ctx` may be
   /// null. Throws JobError for a single entity's failure (the engine retries by kind).
   RefreshSummary refresh_author(std::optional<RowId> author_id, Trigger trigger, JobContext* ctx);
+  /// Several authors at once (none: all), as RefreshAuthor{authorIds}.
+  RefreshSummary refresh_authors(const std::vector<RowId>& author_ids, Trigger trigger, JobContext* ctx);
   RefreshSummary refresh_book(std::optional<RowId> book_id, Trigger trigger, JobContext* ctx);
   /// Throws JobError (filesystem for a failed rename, permanent when the target exists).
   void move_author(const MoveAuthor& command, JobContext* ctx);

@@ -43,8 +43,22 @@ std::optional<RowId> optional_id(const nlohmann::json& j, const char* key) {
 void to_json(nlohmann::json& j, const RefreshAuthor& c) {
   j = nlohmann::json::object();
   if (c.authorId) j["authorId"] = *c.authorId;
+  if (!c.authorIds.empty()) j["authorIds"] = c.authorIds;
 }
-void from_json(const nlohmann::json& j, RefreshAuthor& c) { c.authorId = optional_id(j, "authorId"); }
+void from_json(const nlohmann::json& j, RefreshAuthor& c) {
+  c.authorId = optional_id(j, "authorId");
+  c.authorIds.clear();
+  if (auto it = j.find("authorIds"); it != j.end() && !it->is_null()) it->get_to(c.authorIds);
+}
+
+std::vector<RowId> RefreshAuthor::ids() const {
+  std::vector<RowId> out;
+  if (authorId) out.push_back(*authorId);
+  for (RowId id : authorIds) {
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  }
+  return out;
+}
 void to_json(nlohmann::json& j, const RefreshBook& c) {
   j = nlohmann::json::object();
   if (c.bookId) j["bookId"] = *c.bookId;
@@ -379,10 +393,13 @@ struct RefreshService::Impl {
     if (!pushed) log().warn("cannot queue a later refresh of author {}: {}", author_id, pushed.error().message);
   }
 
-  RefreshSummary refresh_authors(std::optional<RowId> id, Trigger trigger, JobContext* ctx) {
+  // `ids`: none for every author, one for that author (its failure fails the job), several for
+  // those (a bulk refresh: failures are counted and the run goes on).
+  RefreshSummary refresh_authors(const std::vector<RowId>& ids, Trigger trigger, JobContext* ctx) {
     RefreshSummary sum;
     std::stop_token token = ctx ? ctx->token() : std::stop_token{};
-    if (id) {
+    if (ids.size() == 1) {
+      const std::optional<RowId> id = ids.front();
       // A missing author is permanent (kind_of), a SQLite failure `database`.
       auto author = std::optional<Author>(must(o.catalog->author(*id), "refresh of author " + std::to_string(*id)));
       if (ctx) ctx->report(0, 1, "1 of 1: " + author->name);
@@ -401,7 +418,23 @@ struct RefreshService::Impl {
       return sum;
     }
 
-    auto all = must(o.catalog->authors(), "the author list");
+    std::vector<Author> all;
+    if (ids.empty()) {
+      all = must(o.catalog->authors(), "the author list");
+    } else {
+      for (RowId id : ids) {
+        auto a = o.catalog->author(id);
+        if (a) {
+          all.push_back(std::move(a).value());
+          continue;
+        }
+        if (a.error().code != errc::not_found) throw JobError(kind_of(a.error().code), a.error().message);
+        ++sum.failed;
+        log().warn("refresh of author {}: not in the catalog", id);
+      }
+    }
+    // A bulk refresh asked by a user revalidates, as a one-author refresh does.
+    const bool fresh = !ids.empty() && trigger == Trigger::manual;
     const auto n = static_cast<std::int64_t>(all.size());
     const TimePoint t = now();
     std::int64_t k = 0;
@@ -410,7 +443,7 @@ struct RefreshService::Impl {
     for (const Author& a : all) {
       ++k;
       if (ctx) ctx->throw_if_cancelled();
-      if (trigger == Trigger::scheduled) {
+      if (ids.empty() && trigger == Trigger::scheduled) {
         auto newest = must(o.catalog->newest_release(a.id), "books of author " + a.foreign_id);
         if (!should_refresh_author(a, newest, t, o.rules)) {
           ++sum.skipped;
@@ -420,7 +453,7 @@ struct RefreshService::Impl {
       if (ctx) ctx->report(k - 1, n, std::to_string(k) + " of " + std::to_string(n) + ": " + a.name);
       ++asked;
       try {
-        switch (refresh_one(a, sum, token, false, &pending)) {
+        switch (refresh_one(a, sum, token, fresh, &pending)) {
           case One::refreshed: ++sum.refreshed; break;
           case One::unchanged: ++sum.unchanged; break;
           case One::removed:
@@ -584,7 +617,7 @@ void RefreshService::register_commands(Registry& registry) {
   refresh.locks = {"refresh"};
   registry.add<RefreshAuthor>(
       [impl](const RefreshAuthor& c, JobContext& ctx) {
-        auto sum = impl->refresh_authors(c.authorId, ctx.trigger(), &ctx);
+        auto sum = impl->refresh_authors(c.ids(), ctx.trigger(), &ctx);
         ctx.complete(sum.message());
       },
       refresh);
@@ -703,7 +736,12 @@ Result<Book> RefreshService::add_book(const std::string& work_foreign_id, RowId 
 }
 
 RefreshSummary RefreshService::refresh_author(std::optional<RowId> author_id, Trigger trigger, JobContext* ctx) {
-  return impl_->refresh_authors(author_id, trigger, ctx);
+  return impl_->refresh_authors(author_id ? std::vector<RowId>{*author_id} : std::vector<RowId>{}, trigger, ctx);
+}
+
+RefreshSummary RefreshService::refresh_authors(const std::vector<RowId>& author_ids, Trigger trigger,
+                                               JobContext* ctx) {
+  return impl_->refresh_authors(author_ids, trigger, ctx);
 }
 
 RefreshSummary RefreshService::refresh_book(std::optional<RowId> book_id, Trigger trigger, JobContext* ctx) {

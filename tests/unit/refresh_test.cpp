@@ -558,3 +558,29 @@ TEST_CASE("A merge that cannot be written leaves both authors as they were", "[r
   (void)into;
   (void)other;
 }
+
+TEST_CASE("A bulk refresh (authorIds) refreshes those authors and counts the missing one", "[refresh]") {
+  Library lib;
+  Author ada = lib.add(1001, "Ada Example", 2);
+  Author bob = lib.add(1002, "Bob Writer", 2);
+  Author cy = lib.add(1003, "Cy Third", 2);
+  Engine& engine = lib.start_engine();
+  // As Readarr's mass editor posts it: by name, with a JSON body.
+  auto job = engine.push("RefreshAuthor", {{"authorIds", {ada.id, cy.id, 999}}});
+  REQUIRE(job.has_value());
+  REQUIRE(engine.wait_idle(10s));
+  auto done = engine.get(job->job.id);
+  REQUIRE(done.has_value());
+  CHECK(done->status == JobStatus::completed);
+  CHECK(done->message.find("2 refreshed") != std::string::npos);
+  CHECK(done->message.find("1 failed") != std::string::npos);
+  CHECK(lib.books_of(ada).size() == 2);
+  CHECK(lib.books_of(cy).size() == 2);
+  CHECK(lib.books_of(bob).empty());  // not asked for
+
+  // authorId and authorIds together, without repeats.
+  RefreshAuthor both;
+  both.authorId = ada.id;
+  both.authorIds = {bob.id, ada.id};
+  CHECK(both.ids() == std::vector<RowId>{ada.id, bob.id});
+}
