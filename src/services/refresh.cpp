@@ -462,12 +462,7 @@ struct RefreshService::Impl {
         }
       } catch (const MetadataError& e) {
         if (e.code() == MetadataErrc::cancelled) throw;
-        if (e.code() == MetadataErrc::rate_limited) {
-          throw JobError(ErrorKind::rate_limited,
-                         "the metadata source is rate limiting (" + std::string(e.what()) +
-                             "); after " + sum.message(),
-                         e.retry_after());
-        }
+        if (e.code() == MetadataErrc::rate_limited) stop_for_rate_limit(e, sum);
         if (e.code() == MetadataErrc::not_ready) {
           ++sum.deferred;
           log().info("author '{}' is still loading upstream; refreshing it again later", a.name);
@@ -486,6 +481,14 @@ struct RefreshService::Impl {
     remove_pending(pending, asked, sum);
     if (ctx) ctx->report(n, n, sum.message());
     return sum;
+  }
+
+  // A 429 in a run over many entities stops the run: the job waits out Retry-After (no attempt
+  // spent) and starts again, the entities already done served from the cache.
+  [[noreturn]] static void stop_for_rate_limit(const MetadataError& e, const RefreshSummary& sum) {
+    throw JobError(ErrorKind::rate_limited,
+                   "the metadata source is rate limiting (" + std::string(e.what()) + "); after " + sum.message(),
+                   e.retry_after());
   }
 
   // ---- Books ----
@@ -575,12 +578,7 @@ struct RefreshService::Impl {
         }
       } catch (const MetadataError& e) {
         if (e.code() == MetadataErrc::cancelled) throw;
-        if (e.code() == MetadataErrc::rate_limited) {
-          throw JobError(ErrorKind::rate_limited,
-                         "the metadata source is rate limiting (" + std::string(e.what()) +
-                             "); after " + sum.message(),
-                         e.retry_after());
-        }
+        if (e.code() == MetadataErrc::rate_limited) stop_for_rate_limit(e, sum);
         ++sum.failed;
         log().warn("refresh of book '{}' ({}) failed ({}): {}", b.title, b.foreign_id,
                    to_string(e.code()), e.what());
