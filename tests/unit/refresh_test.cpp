@@ -584,3 +584,21 @@ TEST_CASE("A bulk refresh (authorIds) refreshes those authors and counts the mis
   both.authorIds = {bob.id, ada.id};
   CHECK(both.ids() == std::vector<RowId>{ada.id, bob.id});
 }
+
+TEST_CASE("A 429 stops a run over all books, which waits and starts again", "[refresh]") {
+  auto clock = std::make_shared<ManualClock>(kNow);
+  Library lib(clock);
+  Author ada = lib.add(1001, "Ada Example", 2);
+  REQUIRE(lib.service->refresh_author(ada.id, Trigger::manual, nullptr).refreshed == 1);
+  lib.server->set_scenario("1001", {.scenario = Scenario::rate_limited, .retry_after = "30"});
+  const auto snap = lib.snapshot();
+  try {
+    lib.service->refresh_book(std::nullopt, Trigger::manual, nullptr);
+    FAIL("no error");
+  } catch (const JobError& e) {
+    CHECK(e.kind() == ErrorKind::rate_limited);
+    REQUIRE(e.retry_after().has_value());
+    CHECK(*e.retry_after() == kNow + seconds(30));
+  }
+  CHECK(lib.snapshot() == snap);
+}
