@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include "curl_util.hpp"
 #include "shelfjobs/version.hpp"
 
 namespace shelfjobs {
@@ -38,15 +39,6 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   for (std::size_t i = 0; i < prefix.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
   return true;
-}
-
-// curl_global_init is not thread-safe and must run before any other libcurl call in the
-// process. Hosts may create notifiers from several threads, so it runs exactly once here.
-// curl_global_cleanup is never called: another part of the host may still use libcurl, and the
-// process exit releases what is left.
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 // libcurl writes response bodies to stdout unless told otherwise; a webhook's reply is not
@@ -84,23 +76,12 @@ struct Attempt {
   std::string reason;           // for the log when it failed
 };
 
-// Retry-After is either delta-seconds or an HTTP date (RFC 9110 10.2.3).
+// The server's Retry-After as a wait (0 when absent or unreadable); retry_delay caps it at
+// max_backoff.
 milliseconds parse_retry_after(std::string_view v) {
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  if (v.empty()) return milliseconds{0};
-  if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    // More than nine digits is longer than any cap a caller can set; do not overflow on it.
-    if (v.size() > 9) return std::chrono::hours(24 * 365);
-    long long secs = 0;
-    for (char c : v) secs = secs * 10 + (c - '0');
-    return std::chrono::seconds(secs);
-  }
-  const std::string s(v);
-  const std::time_t when = curl_getdate(s.c_str(), nullptr);
-  if (when < 0) return milliseconds{0};
-  const std::time_t now = std::time(nullptr);
-  return when > now ? std::chrono::seconds(when - now) : milliseconds{0};
+  const TimePoint now = std::chrono::system_clock::now();
+  const auto at = detail::parse_retry_after(v, now, std::chrono::hours(24 * 365));
+  return at ? std::chrono::duration_cast<milliseconds>(*at - now) : milliseconds{0};
 }
 
 // One libcurl easy handle with the options that stay the same for every request, reused so
@@ -236,7 +217,7 @@ Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::create(WebhookOptions 
   if (options.url.empty()) return invalid("webhook: url is required");
   if (!starts_with_nocase(options.url, "http://") && !starts_with_nocase(options.url, "https://"))
     return invalid("webhook: url must start with http:// or https:// (got '" + options.url + "')");
-  init_curl_once();
+  detail::init_curl_once();
   {
     CURLU* u = curl_url();
     const bool parsed = u && curl_url_set(u, CURLUPART_URL, options.url.c_str(), 0) == CURLUE_OK;

@@ -20,6 +20,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "curl_util.hpp"
 #include "services/http_client.hpp"
 #include "services/metadata_cache.hpp"
 #include "shelfjobs/metadata.hpp"
@@ -545,25 +546,10 @@ std::string escape(std::string_view id) {
   return out;
 }
 
-// Retry-After is delta-seconds or an HTTP date (RFC 9110 10.2.3). Missing or unreadable: 60 s,
-// a polite default for a server that asked us to slow down without saying how much.
+// Missing or unreadable: 60 s, a polite default for a server that asked us to slow down without
+// saying how much. Seconds beyond a day are no useful instruction.
 TimePoint retry_after_time(std::string_view v, TimePoint now) {
-  constexpr auto kDefault = std::chrono::seconds(60);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty()) return now + kDefault;
-  if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    // Beyond a day is no useful instruction; cap rather than overflow.
-    if (v.size() > 6) return now + std::chrono::hours(24);
-    long secs = 0;
-    std::from_chars(v.data(), v.data() + v.size(), secs);
-    return now + std::min<std::chrono::seconds>(std::chrono::seconds(secs), std::chrono::hours(24));
-  }
-  const std::string s(v);
-  const std::time_t when = curl_getdate(s.c_str(), nullptr);
-  if (when < 0) return now + kDefault;
-  const TimePoint t = std::chrono::system_clock::from_time_t(when);
-  return std::max(t, now);
+  return detail::parse_retry_after(v, now, std::chrono::hours(24)).value_or(now + std::chrono::seconds(60));
 }
 
 std::string excerpt(const std::string& body) {

@@ -7,15 +7,9 @@
 
 #include <curl/curl.h>
 
-namespace shelfjobs::detail {
+#include "curl_util.hpp"
 
-void init_curl_once() {
-  // curl_global_init must run before any other libcurl call and, in older libcurl builds, not
-  // concurrently with itself. It is reference counted, so the notifier calling it as well is
-  // fine. curl_global_cleanup is never called: the host may use libcurl elsewhere.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+namespace shelfjobs::detail {
 
 // An easy handle and the multi handle that drives it. They stay paired for the handle's life:
 // the multi handle owns the connection cache, so keeping the pair is what reuses connections.
@@ -99,7 +93,7 @@ std::string header(CURL* easy, const char* name) {
 }  // namespace
 
 HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
-  init_curl_once();
+  detail::init_curl_once();
 }
 
 HttpClient::~HttpClient() = default;

@@ -80,7 +80,4 @@ class HttpClient {
   std::vector<std::unique_ptr<Handle>> idle_;
 };
 
-/// Calls curl_global_init once per process (it is not thread-safe).
-void init_curl_once();
-
 }  // namespace shelfjobs::detail

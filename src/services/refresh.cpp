@@ -399,22 +399,21 @@ struct RefreshService::Impl {
     RefreshSummary sum;
     std::stop_token token = ctx ? ctx->token() : std::stop_token{};
     if (ids.size() == 1) {
-      const std::optional<RowId> id = ids.front();
       // A missing author is permanent (kind_of), a SQLite failure `database`.
-      auto author = std::optional<Author>(must(o.catalog->author(*id), "refresh of author " + std::to_string(*id)));
-      if (ctx) ctx->report(0, 1, "1 of 1: " + author->name);
+      const Author author = must(o.catalog->author(ids.front()), "refresh of author " + std::to_string(ids.front()));
+      if (ctx) ctx->report(0, 1, "1 of 1: " + author.name);
       // A user asking for one author wants what the source says now: the cache is revalidated
       // (cheap with ETag) rather than trusted. Runs over all authors trust a fresh cache.
-      switch (refresh_one(*author, sum, token, trigger == Trigger::manual)) {
+      switch (refresh_one(author, sum, token, trigger == Trigger::manual)) {
         case One::refreshed: ++sum.refreshed; break;
         case One::unchanged: ++sum.unchanged; break;
         case One::removed:
         case One::not_found_pending: break;
         case One::kept_not_found:
-          throw JobError(ErrorKind::permanent, "author '" + author->name +
+          throw JobError(ErrorKind::permanent, "author '" + author.name +
                                                    "' was not found at the metadata source; kept because it has files");
       }
-      if (ctx) ctx->report(1, 1, "1 of 1: " + author->name);
+      if (ctx) ctx->report(1, 1, "1 of 1: " + author.name);
       return sum;
     }
 
@@ -515,28 +514,15 @@ struct RefreshService::Impl {
       return BookOne::removed;
     }
     const TimePoint t = now();
-    if (work.hash == book.metadata_hash) {
-      if (!book.last_info_sync || *book.last_info_sync < t - o.rules.min_age) {
-        AuthorWrite w;
-        Book b = book;
-        b.last_info_sync = t;
-        BookWrite bw;
-        bw.book = b;
-        auto editions = must(o.catalog->editions_of(book.id), "editions of book " + book.foreign_id);
-        bw.editions = std::move(editions);
-        auto links = must(o.catalog->series_links_of(book.id), "series of book " + book.foreign_id);
-        for (const SeriesLink& l : links) {
-          auto s = must(o.catalog->series(l.series_id), "series");
-          bw.series.push_back({s.foreign_id, s.title, l.position, l.series_position, l.primary});
-        }
-        w.books.push_back(std::move(bw));
-        must(o.catalog->apply(w), "book " + book.foreign_id);
-      }
-      return BookOne::unchanged;
-    }
+    const bool unchanged = work.hash == book.metadata_hash;
+    // Unchanged: nothing to write, unless the last check is older than the rules' minimum age.
+    // Then the fetched work (equal to what is stored, editions and series included) is written
+    // with the new sync time; the catalog leaves its matching editions and links alone.
+    if (unchanged && book.last_info_sync && *book.last_info_sync >= t - o.rules.min_age) return BookOne::unchanged;
     AuthorWrite w;
     w.books.push_back(book_write(book_from(work, book.author_id, &book, t, book.monitored), work));
     must(o.catalog->apply(w), "book " + book.foreign_id);
+    if (unchanged) return BookOne::unchanged;
     ++sum.books_updated;
     return BookOne::refreshed;
   }
@@ -545,15 +531,15 @@ struct RefreshService::Impl {
     RefreshSummary sum;
     std::stop_token token = ctx ? ctx->token() : std::stop_token{};
     if (id) {
-      auto book = std::optional<Book>(must(o.catalog->book(*id), "refresh of book " + std::to_string(*id)));
-      if (ctx) ctx->report(0, 1, "1 of 1: " + book->title);
-      switch (refresh_book_one(*book, sum, token, trigger == Trigger::manual)) {
+      const Book book = must(o.catalog->book(*id), "refresh of book " + std::to_string(*id));
+      if (ctx) ctx->report(0, 1, "1 of 1: " + book.title);
+      switch (refresh_book_one(book, sum, token, trigger == Trigger::manual)) {
         case BookOne::refreshed: ++sum.refreshed; break;
         case BookOne::unchanged: ++sum.unchanged; break;
         case BookOne::removed: ++sum.removed; break;
         case BookOne::kept:
           throw JobError(ErrorKind::permanent,
-                         "book '" + book->title + "' was not found at the metadata source; kept");
+                         "book '" + book.title + "' was not found at the metadata source; kept");
       }
       return sum;
     }

@@ -419,6 +419,11 @@ TEST_CASE("RefreshBook refreshes one work and its editions", "[refresh]") {
   const auto rows = lib.catalog->rows_written();
   CHECK(lib.service->refresh_book(book.id, Trigger::manual, nullptr).unchanged == 1);
   CHECK(lib.catalog->rows_written() == rows);
+  // Past the rules' 12 h, an unchanged book records only that it was checked: its own row.
+  clock->advance(hours(13));
+  CHECK(lib.service->refresh_book(book.id, Trigger::manual, nullptr).unchanged == 1);
+  CHECK(lib.catalog->rows_written() == rows + 1);
+  CHECK(lib.catalog->book(book.id)->last_info_sync == clock->now());
 }
 
 TEST_CASE("Only one refresh runs at a time", "[refresh][concurrency]") {
