@@ -8,6 +8,7 @@
 
 #include "shelfjobs/command.hpp"
 #include "shelfjobs/error.hpp"
+#include "shelfjobs/health.hpp"
 #include "shelfjobs/job.hpp"
 
 namespace shelfjobs {
@@ -164,6 +165,16 @@ std::vector<std::string> Registry::names() const {
   for (const auto& [k, t] : types_) out.push_back(t.name);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+}  // namespace shelfjobs
+
+namespace shelfjobs {
+
+std::size_t duration_bin(std::chrono::milliseconds d) noexcept {
+  const auto it = std::upper_bound(kDurationBinBoundsMs.begin(), kDurationBinBoundsMs.end(),
+                                   std::max<std::int64_t>(0, d.count()));
+  return static_cast<std::size_t>(it - kDurationBinBoundsMs.begin());
 }
 
 }  // namespace shelfjobs

@@ -36,6 +36,7 @@
 #include "shelfjobs/error.hpp"
 #include "shelfjobs/health.hpp"
 #include "shelfjobs/job.hpp"
+#include "shelfjobs/job_store.hpp"
 #include "shelfjobs/notifier.hpp"
 #include "shelfjobs/rate_limiter.hpp"
 #include "shelfjobs/schedule.hpp"
@@ -47,6 +48,10 @@ struct EngineOptions {
   /// SQLite file of the job store; created if missing. ":memory:" keeps jobs in memory only
   /// (tests). Default: "shelfjobs.db".
   std::string store_path = "shelfjobs.db";
+  /// A job store to use instead of the SQLite file at `store_path` (an in-memory or
+  /// fault-injecting store in tests, another backend). Not started yet; the engine starts it and
+  /// closes it in `stop`. Default: none.
+  std::shared_ptr<JobStore> store;
   /// Regular workers. One more lane is reserved for Critical jobs. Range 1..256. Default: 3.
   int workers = 3;
   /// Minimum spacing between progress writes (and progress events) of one job. Default: 250 ms.
@@ -110,21 +115,6 @@ struct PushResult {
   JobInfo job;
   /// True when an equal job was already queued or running and was returned instead.
   bool merged = false;
-};
-
-/// A filter for `list`. Empty vectors match everything.
-struct JobQuery {
-  std::vector<JobStatus> statuses;
-  std::vector<std::string> names;
-  /// Paging: newest first (by id). `before_id` > 0 returns ids below it.
-  JobId before_id = 0;
-  int limit = 100;  ///< 1..1000
-};
-
-struct JobPage {
-  std::vector<JobInfo> jobs;
-  /// Pass as `before_id` to get the next page; 0 when this was the last.
-  JobId next_before_id = 0;
 };
 
 /// Jobs waiting (queued: ready to run; delayed: queued but not before a later time) and

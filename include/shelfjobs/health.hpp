@@ -4,6 +4,7 @@
 /// What a host sees of the engine's health: a snapshot of figures and the open alerts, the
 /// options of the alert rules, and the retention of finished jobs.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -16,6 +17,17 @@
 #include "shelfjobs/job.hpp"
 
 namespace shelfjobs {
+
+/// Run durations are counted in bins with these exclusive upper bounds in milliseconds (1 ms,
+/// 2 ms, 5 ms ... 1 h); the last bin holds everything from 1 h on.
+inline constexpr std::array<std::int64_t, 20> kDurationBinBoundsMs = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000, 120000, 300000,
+    600000, 1800000, 3600000};
+inline constexpr std::size_t kDurationBins = kDurationBinBoundsMs.size() + 1;
+/// Run counts by duration bin.
+using DurationHistogram = std::array<std::int64_t, kDurationBins>;
+/// The bin of a duration (negative durations count as 0 ms).
+std::size_t duration_bin(std::chrono::milliseconds d) noexcept;
 
 /// Figures of one command type. Counts cover all time (pruned jobs included); `recent_*` cover
 /// EngineOptions::health_window; durations cover the last 100 completed or failed runs (after a
