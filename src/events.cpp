@@ -61,7 +61,7 @@ void push_from_rule(Engine& engine, std::string_view event, std::vector<PushRequ
     std::string refused;
     if (options.debounce.count() > 0) {
       const std::string name = r.name;
-      if (auto ok = engine.push_debounced(std::move(r), options.debounce); !ok) {
+      if (auto ok = engine.push_debounced(std::move(r), options.debounce, options.max_wait); !ok) {
         refused = name + ": " + ok.error().message;
       }
     } else if (auto pushed = engine.push(r.name, r.body, r.options); !pushed) {

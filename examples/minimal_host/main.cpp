@@ -49,12 +49,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& engine = **created;
-  engine.subscribe([](const shelfjobs::JobEvent& ev) {
+  engine.subscribe(shelfjobs::on_event<shelfjobs::JobEvent>([](const shelfjobs::JobEvent& ev) {
     std::printf("%-9s job %lld %-9s %-8s %s\n", std::string(to_string(ev.type)).c_str(),
                 static_cast<long long>(ev.job.id), ev.job.name.c_str(),
                 std::string(to_string(ev.job.priority)).c_str(),
                 ev.job.message.empty() ? ev.job.progress.message.c_str() : ev.job.message.c_str());
-  });
+  }));
 
   // Push before start, so the priorities decide the order.
   using shelfjobs::Priority;

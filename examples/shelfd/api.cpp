@@ -255,10 +255,9 @@ Status ApiServer::bind(const std::string& address, int port) {
 }
 
 void ApiServer::start() {
-  observer_ = app_.engine().subscribe([this](const JobEvent& ev) {
-    // Runs on the dispatcher strand: format and hand over, nothing more.
-    hub_.publish("command", command_resource(ev.job).dump());
-  });
+  observer_ = app_.engine().subscribe(on_event<JobEvent>([this](const JobEvent& ev) {
+    hub_.publish("command", command_resource(ev.job.info()).dump());
+  }));
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   watcher_ = std::thread([this] {
     // Tasks and alerts change without a job event of their own (a due time moves, an alert

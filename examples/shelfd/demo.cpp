@@ -40,7 +40,7 @@ class Progress {
   void on_event(const JobEvent& ev) {
     std::lock_guard lock(mu_);
     const auto& j = ev.job;
-    const std::string label = j.body.value("label", j.name);
+    const std::string label = j.body ? j.body->value("label", j.name) : j.name;
     switch (ev.type) {
       case JobEvent::Type::started:
       case JobEvent::Type::progress:
@@ -158,7 +158,7 @@ int run_demo(const DemoOptions& options) {
   auto& app = **created;
   auto& engine = app.engine();
   Progress progress(isatty(STDOUT_FILENO) == 1);
-  engine.subscribe([&progress](const JobEvent& ev) { progress.on_event(ev); });
+  engine.subscribe(on_event<JobEvent>([&progress](const JobEvent& ev) { progress.on_event(ev); }));
 
   std::cout << "shelfd demo (shelfjobs " << kVersion << ")\n"
             << "data folder: " << config.data_folder.string() << "\n"

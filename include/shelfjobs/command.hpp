@@ -104,8 +104,14 @@ struct CommandTraits {
   /// store is reopened. False: it is marked Failed with message "interrupted" instead.
   bool rescue_on_restart = true;
   /// Dedup key of a canonical body. Default: name + canonical JSON body. Pushing a job whose key
-  /// equals that of a queued or running job returns the existing job.
+  /// equals that of a queued job returns the queued job (merged). While an equal job runs, a push
+  /// leaves exactly one queued run behind it (further equal pushes merge into that one): the
+  /// running job may already have read its input, so merging into it could lose the request.
   std::function<std::string(const nlohmann::json& body)> dedup_key;
+  /// True: an equal push while a job of this type runs (and none is queued) merges into the
+  /// running job instead of queueing one run after it. Only for handlers for which a request
+  /// that arrives mid-run is already covered by the run. Default: false.
+  bool merge_into_running = false;
   /// Retry policy of this type; default: EngineOptions::retry.
   std::optional<RetryPolicy> retry;
   /// 0: none. Otherwise the token is cancelled at the deadline; a handler still running after
@@ -226,5 +232,12 @@ class Registry {
  private:
   std::map<std::string, CommandType> types_;  // key: lower-cased name
 };
+
+template <class T>
+  requires requires { T::kName; }
+Result<PushResult> JobContext::push(const T& command, PushOptions options) {
+  static_assert(CommandStruct<T>, "JobContext::push takes a command struct (see Command)");
+  return push(T::kName, Registry::body_of(command), std::move(options));
+}
 
 }  // namespace shelfjobs

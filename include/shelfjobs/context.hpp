@@ -4,15 +4,19 @@
 /// What a handler gets while it runs (`JobContext`), and `JobError`, the exception a handler
 /// throws to fail with a kind.
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <string_view>
 
 #include <spdlog/fwd.h>
 
+#include "shelfjobs/error.hpp"
 #include "shelfjobs/job.hpp"
+#include "shelfjobs/push.hpp"
 
 namespace shelfjobs {
 
@@ -81,6 +85,18 @@ class JobContext {
   /// Sets the job's completion message (used instead of the last progress message).
   void complete(std::string message = {});
 
+  /// Pushes a follow-up job, as `Engine::push` does (validated, deduplicated, coalesced; durable
+  /// by default). What a handler does instead of keeping a pointer to its engine. Errors: as
+  /// `Engine::push` (unknown_command, invalid_body, invalid_argument, shutting_down).
+  Result<PushResult> push(std::string_view name, const nlohmann::json& body = nullptr,
+                          PushOptions options = {});
+  /// Pushes a typed follow-up command (see the name-based overload).
+  template <class T>
+    requires requires { T::kName; }
+  Result<PushResult> push(const T& command, PushOptions options = {});
+  /// A debounced follow-up, as `Engine::push_debounced`. Errors: as `push`.
+  Status push_debounced(PushRequest request, std::chrono::milliseconds window,
+                        std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
   /// The engine's logger; lines carry the job id and name when the handler adds them.
   spdlog::logger& log() const noexcept;
 

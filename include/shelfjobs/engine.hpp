@@ -35,8 +35,10 @@
 #include "shelfjobs/command.hpp"
 #include "shelfjobs/error.hpp"
 #include "shelfjobs/health.hpp"
+#include "shelfjobs/host_events.hpp"
 #include "shelfjobs/job.hpp"
 #include "shelfjobs/job_store.hpp"
+#include "shelfjobs/push.hpp"
 #include "shelfjobs/notifier.hpp"
 #include "shelfjobs/rate_limiter.hpp"
 #include "shelfjobs/schedule.hpp"
@@ -87,36 +89,6 @@ struct EngineOptions {
   RetentionOptions retention;
 };
 
-/// How one push is made.
-struct PushOptions {
-  Trigger trigger = Trigger::manual;
-  /// Overrides the type's default priority.
-  std::optional<Priority> priority;
-  /// For Trigger::event: the event's name, recorded on the job.
-  std::string event;
-  /// True: return once the job's row is committed. False: return once it is queued in memory
-  /// (the row follows in the next group commit).
-  bool durable = true;
-  /// The job does not start before this time.
-  std::optional<TimePoint> not_before;
-  /// The scheduled task this push runs (set by the scheduler and by run_task_now).
-  std::string task;
-};
-
-/// One command for `push_many`.
-struct PushRequest {
-  std::string name;
-  nlohmann::json body = nlohmann::json::object();
-  PushOptions options;
-};
-
-/// The answer to a push.
-struct PushResult {
-  JobInfo job;
-  /// True when an equal job was already queued or running and was returned instead.
-  bool merged = false;
-};
-
 /// Jobs waiting (queued: ready to run; delayed: queued but not before a later time) and
 /// running, per priority, indexed by `static_cast<int>(Priority)`.
 struct QueueDepth {
@@ -130,14 +102,6 @@ struct QueueDepth {
   }
 };
 
-/// A lifecycle event, sent to observers.
-struct JobEvent {
-  /// `retrying`: the job failed and is queued again for a later attempt (see JobInfo::not_before).
-  enum class Type { queued, started, progress, completed, failed, cancelled, retrying };
-  Type type;
-  JobInfo job;
-};
-std::string_view to_string(JobEvent::Type t) noexcept;
 
 /// A scheduled task: a command pushed on a schedule (trigger `scheduled`). Its row (interval,
 /// last start and finish, last result, next due) is persisted, so the schedule survives
@@ -157,25 +121,7 @@ struct TaskSpec {
   std::optional<Priority> priority;
 };
 
-/// A task as `tasks()` reports it.
-struct TaskInfo {
-  std::string name;
-  std::string command;
-  std::chrono::seconds interval{0};
-  std::optional<std::chrono::minutes> time_of_day;
-  std::optional<TimePoint> last_start;
-  std::optional<TimePoint> last_finish;
-  std::optional<JobStatus> last_status;  ///< completed, failed or cancelled
-  std::string last_message;
-  std::optional<std::chrono::milliseconds> last_duration;
-  std::optional<TimePoint> next_due;  ///< unset when disabled
-  bool running = false;               ///< a job of this task is executing now (not while it
-                                      ///< waits for a retry)
-  std::optional<JobId> last_job;
-};
-nlohmann::json to_json(const TaskInfo& t);
 
-using Observer = std::function<void(const JobEvent&)>;
 
 /// The job engine. Create with `create`, call `start`, push, and `stop` (or destroy) at the end.
 class Engine {
@@ -204,10 +150,11 @@ class Engine {
   /// command's fields (null means {}). Errors, each with a message naming the problem:
   /// unknown_command; invalid_body (not an object, a missing field, a field of the wrong type);
   /// invalid_argument (priority out of range); shutting_down. On any error nothing is queued.
-  /// Dedup: an equal job (same dedup key) queued or running is returned with `merged = true`.
-  /// A push merged into a queued twin raises it to the higher of the two priorities; a manual
-  /// push also turns it into a manual job.
-  /// Durable pushes return once the row is committed; if the store cannot commit (a full disk),
+  /// Dedup: an equal job (same dedup key) that is queued is returned with `merged = true`; it
+  /// rises to the higher of the two priorities, and a manual push turns it into a manual job.
+  /// While an equal job runs (and none is queued), the push queues one run after it: the running
+  /// job may already have read its input. Types with `merge_into_running` merge into it instead.
+  /// Durable pushes return once their own row is committed; if the store cannot commit (a full disk),
   /// the writer retries and the push waits.
   Result<PushResult> push(std::string_view name, const nlohmann::json& body,
                           PushOptions options = {});
@@ -256,21 +203,37 @@ class Engine {
   /// Pushes `request` once `window` has passed without another debounced push of an equal
   /// command (same dedup key: by default name and canonical body): a burst of equal requests
   /// becomes one job. The request is validated now. Errors: as `push`.
-  Status push_debounced(PushRequest request, std::chrono::milliseconds window);
+  /// With `max_wait` > 0, a steady stream of equal requests still pushes at least once per
+  /// `max_wait` (counted from the first request left pending). A window that ends while an
+  /// equal job runs leaves one run after it, never a merge into the running job.
+  Status push_debounced(PushRequest request, std::chrono::milliseconds window,
+                        std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
+  /// What a host's "run this command" does in one call: with an empty `body`, a `name` that is a
+  /// scheduled task runs the task now (as `run_task_now`); anything else is pushed (as `push`).
+  /// Errors: as those two.
+  Result<PushResult> push_or_run_task(std::string_view name, const nlohmann::json& body,
+                                      PushOptions options = {});
 
   /// Figures per command type, per priority and of the store, and the open alerts.
-  HealthSnapshot health();
+  /// With `series`, also the per-minute figures of the health window (HealthSnapshot::minutes).
+  HealthSnapshot health(bool series = false);
 
   /// Prunes finished jobs now by the retention options (also runs every
   /// `retention.interval`). Their counts stay in health. Returns the number of rows removed.
   /// Works after stop() too. Errors: store_error.
   Result<std::int64_t> prune();
 
-  /// Adds an observer. It runs on the dispatcher strand, in event order, and must not block or
-  /// call blocking engine functions (push with durable = true, get, list, stop). Returns an id for
-  /// `unsubscribe`.
-  std::uint64_t subscribe(Observer observer);
+  /// Subscribes to host events (jobs, tasks, alerts, domain events, minute figures). `observer`
+  /// runs on a delivery thread of its own, never on the dispatcher strand: it may call any engine
+  /// function, and a slow one delays only itself. Its queue holds `options.capacity` events;
+  /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped,
+  /// shelfd's /metrics). Returns an id for `unsubscribe` (0 once stopped).
+  std::uint64_t subscribe(HostObserver observer, SubscribeOptions options = {});
+  /// Ends a subscription: events still queued for it are discarded; waits for a callback in
+  /// progress unless called from that callback.
   void unsubscribe(std::uint64_t id);
+  /// Hands a service's domain event to the subscribers (any thread).
+  void publish(ServiceEvent event);
 
   /// Stops: refuses new pushes, cancels the tokens of running jobs, waits for them until
   /// `deadline` has passed, then persists everything and stops the threads. Returns true when

@@ -75,6 +75,9 @@ struct RuleOptions {
   /// into one job, pushed when the window has passed without another (see
   /// Engine::push_debounced).
   std::chrono::milliseconds debounce{0};
+  /// With `debounce`: a steady stream of events still pushes at least once per `max_wait` (0: no
+  /// maximum; the window may then move on forever).
+  std::chrono::milliseconds max_wait{0};
   /// Priority of the pushed jobs; default: each command type's. DownloadCompleted rules use
   /// Priority::critical.
   std::optional<Priority> priority;

@@ -47,6 +47,8 @@ struct TypeHealth {
   std::chrono::milliseconds avg_duration{0};
   std::chrono::milliseconds p95_duration{0};
   int running = 0;
+  /// Completed and failed runs within the window by duration bin (`kDurationBinBoundsMs`).
+  DurationHistogram durations{};
 };
 
 /// Queue figures of one priority.
@@ -78,6 +80,18 @@ struct Alert {
   nlohmann::json details = nlohmann::json::object();
 };
 
+/// The figures of one minute: runs finished in it by status, and the queue at its end.
+struct MinuteHealth {
+  TimePoint minute{};  ///< start of the minute (UTC)
+  std::int64_t completed = 0;
+  std::int64_t failed = 0;
+  std::int64_t cancelled = 0;
+  std::int64_t queued = 0;   ///< ready jobs at the minute's end (or when last sampled)
+  std::int64_t delayed = 0;  ///< waiting for a retry or a delayed start
+  std::int64_t running = 0;
+};
+nlohmann::json to_json(const MinuteHealth& m);
+
 struct HealthSnapshot {
   TimePoint at{};
   int workers = 0;  ///< regular workers (the Critical lane not counted)
@@ -86,6 +100,11 @@ struct HealthSnapshot {
   std::vector<PriorityHealth> priorities;   ///< critical first
   StoreHealth store;
   std::vector<Alert> alerts;                ///< by raise time
+  /// Host events dropped because a subscriber's queue was full (all subscribers).
+  std::uint64_t events_dropped = 0;
+  /// Per-minute figures over `EngineOptions::health_window` (oldest first; minutes without
+  /// anything to show are left out). Filled by `Engine::health(true)` only.
+  std::vector<MinuteHealth> minutes;
 };
 
 nlohmann::json to_json(const HealthSnapshot& h);

@@ -51,9 +51,9 @@ TEST_CASE("progress is throttled for observers and the last message becomes the 
                           counting_registry())
                .value();
   std::atomic<int> progress_events{0};
-  e->subscribe([&](const JobEvent& ev) {
+  e->subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
     if (ev.type == JobEvent::Type::progress) ++progress_events;
-  });
+  }));
   e->start();
   auto job = e->push(Count{{}, 100000, ""}).value().job;
   REQUIRE(e->wait_idle(10s));
@@ -102,9 +102,9 @@ TEST_CASE("observers see every lifecycle event in order", "[lifecycle][observer]
   Fixture f;
   auto& e = f.open(1);
   Recorder events;
-  e.subscribe([&](const JobEvent& ev) {
-    events.add(std::string(to_string(ev.type)) + ":" + ev.job.body.value("tag", "?"));
-  });
+  e.subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
+    events.add(std::string(to_string(ev.type)) + ":" + ev.job.body->value("tag", "?"));
+  }));
   f.gates.open("ok");
   f.push<Step>("ok");
   REQUIRE(events.wait_for("completed:ok"));
@@ -270,8 +270,8 @@ TEST_CASE("observers may push, cancel and unsubscribe from inside their call",
   std::atomic<JobId> rerun{0};
   std::atomic<int> calls_after_unsubscribe{0};
   std::uint64_t self = 0;
-  self = e.subscribe([&](const JobEvent& ev) {
-    const auto tag = ev.job.body.value("tag", "");
+  self = e.subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
+    const auto tag = ev.job.body->value("tag", "");
     if (ev.type == JobEvent::Type::completed && tag == "chain" && rerun == 0) {
       // An equal command pushed when its twin completes is a new job, not a merge.
       auto again = e.push(Step{{}, "chain"}, {.durable = false});
@@ -282,7 +282,7 @@ TEST_CASE("observers may push, cancel and unsubscribe from inside their call",
       if (ev.type != JobEvent::Type::queued) ++calls_after_unsubscribe;
       e.unsubscribe(self);
     }
-  });
+  }));
   auto first = f.push<Step>("chain");
   REQUIRE(eventually([&] { return rerun.load() != 0; }));
   CHECK(rerun.load() != first.id);

@@ -377,10 +377,10 @@ TEST_CASE("Adding an author pushes its refresh; progress names each author", "[r
   Engine& engine = lib.start_engine();
   std::vector<std::string> progress;
   std::mutex mu;
-  auto sub = engine.subscribe([&](const JobEvent& e) {
+  auto sub = engine.subscribe(on_event<JobEvent>([&](const JobEvent& e) {
     std::lock_guard lock(mu);
     if (e.type == JobEvent::Type::progress) progress.push_back(e.job.progress.message);
-  });
+  }));
   auto added = lib.service->add_author("1001", lib.root.id);
   REQUIRE(added.has_value());
   CHECK(added->name == "Ada Example");
@@ -438,13 +438,13 @@ TEST_CASE("Only one refresh runs at a time", "[refresh][concurrency]") {
   Engine& engine = lib.start_engine(4);
   std::mutex mu;
   int running = 0, most = 0;
-  auto sub = engine.subscribe([&](const JobEvent& e) {
+  auto sub = engine.subscribe(on_event<JobEvent>([&](const JobEvent& e) {
     std::lock_guard lock(mu);
     if (e.type == JobEvent::Type::started) most = std::max(most, ++running);
     if (e.type == JobEvent::Type::completed || e.type == JobEvent::Type::failed ||
         e.type == JobEvent::Type::retrying || e.type == JobEvent::Type::cancelled)
       --running;
-  });
+  }));
   for (const auto& a : authors) REQUIRE(engine.push(RefreshAuthor{.authorId = a.id}).has_value());
   REQUIRE(engine.push(RefreshBook{}).has_value());
   // A folder move writes the author row too: it waits for the refreshes (and they for it).

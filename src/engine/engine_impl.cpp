@@ -1,0 +1,766 @@
+// SPDX-License-Identifier: MIT
+// The coordinator's members: every one that touches strand state asserts it runs there. The
+// rules themselves live in the parts (see engine_impl.hpp); what is left here is the order of
+// steps, which the parts cannot know: a state change is written to the store, recorded in the
+// figures and the task, published, and then the queue is dispatched again.
+
+#include "engine/engine_impl.hpp"
+
+#include <algorithm>
+
+namespace shelfjobs {
+
+#define ON_STRAND() SHELFJOBS_ASSERT_STRAND(strand_)
+
+namespace {
+// The write of a job's state without its body: the store writes the body only at insert.
+JobInfo slim(const Engine::Impl::Active& a) { return a.info; }
+}  // namespace
+
+Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
+                   std::vector<JobInfo> recovered, StoredState state)
+    : opts_(std::move(options)),
+      registry_(std::move(registry)),
+      log_(opts_.logger),
+      clock_(opts_.clock),
+      store_(std::move(store)),
+      rate_limiter_(opts_.rate_limiter),
+      hub_(opts_.logger),
+      strand_(asio::make_strand(ctl_io_)),
+      ctl_guard_(asio::make_work_guard(ctl_io_)),
+      work_guard_(asio::make_work_guard(work_io_)),
+      wake_timer_(ctl_io_),
+      ready_(opts_.workers, opts_.idle_max_deferral),
+      tasks_(detail::TaskScheduler::Hooks{
+                 [this](TimePoint at, std::function<void()> fn) { add_timer(at, std::move(fn)); },
+                 [this](const TaskRow& row) { store_->save_task(row); },
+                 [this](const TaskSpec& spec, Trigger trigger) -> Result<PushResult> {
+                   auto prepared = detail::prepare(registry_, spec.command, spec.body,
+                                                   PushOptions{.trigger = trigger,
+                                                               .priority = spec.priority,
+                                                               .durable = false,
+                                                               .task = spec.name});
+                   if (!prepared) return prepared.error();
+                   return push_on_strand(*prepared);
+                 },
+                 [this](const TaskInfo& t) { emit_task(t); },
+                 [this] { return clock_->now(); },
+                 opts_.logger},
+             std::move(state.tasks)),
+      figures_(opts_.health_window),
+      alerts_(opts_.alerts, [this](const AlertChanged& c) { hub_.publish(c); }, opts_.logger),
+      next_id_(state.max_id + 1) {
+  // The notifier is one subscriber among others: final failures and alerts.
+  if (opts_.notifier) {
+    notifier_sub_ = hub_.add(
+        [notifier = opts_.notifier](const HostEvent& ev) {
+          if (const auto* j = std::get_if<JobEvent>(&ev)) {
+            if (j->type != JobEvent::Type::failed) return;
+            notifier->notify(Notification{"job_failed", j->job.info(),
+                                          j->job.name + " failed: " + j->job.error,
+                                          j->job.ended_at.value_or(TimePoint{})});
+          } else if (const auto* a = std::get_if<AlertChanged>(&ev)) {
+            if (a->raised) {
+              notifier->notify(Notification{"alert_raised", std::nullopt, a->alert.message,
+                                            a->alert.raised_at,
+                                            {{"rule", a->alert.rule},
+                                             {"key", a->alert.key},
+                                             {"details", a->alert.details}}});
+            } else {
+              notifier->notify(Notification{"alert_cleared", std::nullopt,
+                                            "cleared: " + a->alert.message, TimePoint::clock::now(),
+                                            {{"rule", a->alert.rule}, {"key", a->alert.key}}});
+            }
+          }
+        },
+        SubscribeOptions{.capacity = 10000,
+                         .overflow = Overflow::drop_oldest,
+                         .coalesce_progress = false,
+                         .kinds = kFailureEvents | kAlertEvents});
+  }
+  figures_.load(std::move(state.totals), std::move(state.minutes));
+  const TimePoint now = clock_->now();
+  for (auto& job : recovered) {
+    const CommandType* type = registry_.find(job.name);
+    Active a;
+    a.body = std::make_shared<const nlohmann::json>(std::move(job.body));
+    job.body = nullptr;
+    a.info = std::move(job);
+    a.type = type;
+    a.key = detail::dedup_key(*type, *a.body);
+    const JobId id = a.info.id;
+    dedup_.queued(a.key, id);
+    auto& slot = active_.emplace(id, std::move(a)).first->second;
+    // Not on the strand yet (nothing runs until the constructor ends): place directly.
+    if (slot.info.not_before && *slot.info.not_before > now) {
+      slot.delayed = true;
+      ++delayed_[static_cast<std::size_t>(slot.info.priority)];
+      timers_.add(*slot.info.not_before, [this, id, gen = slot.gen] {
+        auto it = active_.find(id);
+        if (it == active_.end() || it->second.gen != gen || !it->second.delayed) return;
+        Active& x = it->second;
+        x.delayed = false;
+        --delayed_[static_cast<std::size_t>(x.info.priority)];
+        x.info.not_before.reset();
+        ready_.add(x.info.id, x.type, x.info.priority, x.info.queued_at, clock_->now());
+      });
+    } else {
+      ready_.add(id, type, slot.info.priority, slot.info.queued_at, now);
+    }
+  }
+  {
+    detail::MutexLock lock(idle_mu_);
+    active_count_ = active_.size();
+  }
+  store_->start();
+  clock_listener_ = clock_->add_listener([this] { asio::post(strand_, [this] { on_timers(); }); });
+  ctl_thread_ = std::thread([this] { ctl_io_.run(); });
+  for (int i = 0; i < opts_.workers + 1; ++i) add_worker();
+  asio::post(strand_, [this] {
+    if (opts_.aging_period.count() > 0) schedule_aging();
+    if (opts_.alerts.check_interval.count() > 0) schedule_checks();
+    if (opts_.retention.interval.count() > 0) schedule_pruning();
+    schedule_minutes();
+    arm();
+  });
+}
+
+Engine::Impl::~Impl() {
+  // stop() has joined or (for stuck handlers) detached every thread; see Engine::~Engine.
+}
+
+// ------------------------------------------------------------------ strand gateway
+
+bool Engine::Impl::enter_gate() {
+  detail::MutexLock lock(gate_mu_);
+  if (gate_closed_) return false;
+  ++inflight_;
+  return true;
+}
+
+void Engine::Impl::leave_gate() {
+  {
+    detail::MutexLock lock(gate_mu_);
+    --inflight_;
+  }
+  gate_cv_.notify_all();
+}
+
+void Engine::Impl::close_gate() {
+  detail::MutexLock lock(gate_mu_);
+  gate_closed_ = true;
+  while (inflight_ != 0) lock.wait(gate_cv_);
+}
+
+void Engine::Impl::add_worker() {
+  auto& exited = exited_.emplace_back(false);
+  workers_.emplace_back([this, &exited] {
+    work_io_.run();
+    exited = true;
+  });
+}
+
+// ------------------------------------------------------------------ timers
+// One steady_timer serves every deadline. Deadlines are on the injected clock: the timer is
+// armed for the earliest one in real time (capped, so a wall-clock jump is noticed), and a
+// clock that jumps tells us through its listener.
+
+void Engine::Impl::add_timer(TimePoint at, std::function<void()> fn) {
+  ON_STRAND();
+  if (timers_.add(at, std::move(fn))) arm();
+}
+
+void Engine::Impl::arm() {
+  ON_STRAND();
+  if (!accepting_) return;
+  const auto next = timers_.next();
+  if (!next) {
+    wake_timer_.cancel();
+    return;
+  }
+  auto delay =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next - clock_->now());
+  delay = std::clamp(delay, std::chrono::steady_clock::duration::zero(),
+                     std::chrono::steady_clock::duration(std::chrono::seconds(30)));
+  wake_timer_.expires_after(delay);
+  wake_timer_.async_wait(asio::bind_executor(strand_, [this](const boost::system::error_code& ec) {
+    if (!ec) on_timers();
+  }));
+}
+
+void Engine::Impl::on_timers() {
+  ON_STRAND();
+  if (!accepting_) return;
+  for (;;) {
+    auto due = timers_.take_due(clock_->now());
+    if (due.empty()) break;
+    for (auto& fn : due) fn();
+  }
+  dispatch();
+  arm();
+}
+
+// ------------------------------------------------------------------ the queue
+
+void Engine::Impl::place(Active& a) {
+  ON_STRAND();
+  const TimePoint now = clock_->now();
+  if (a.info.not_before && *a.info.not_before > now) {
+    a.delayed = true;
+    ++delayed_[static_cast<std::size_t>(a.info.priority)];
+    add_timer(*a.info.not_before, [this, id = a.info.id, gen = a.gen] {
+      auto it = active_.find(id);
+      if (it == active_.end() || it->second.gen != gen || !it->second.delayed) return;
+      Active& x = it->second;
+      x.delayed = false;
+      --delayed_[static_cast<std::size_t>(x.info.priority)];
+      x.info.not_before.reset();
+      ready_.add(x.info.id, x.type, x.info.priority, x.info.queued_at, clock_->now());
+    });
+    return;
+  }
+  ready_.add(a.info.id, a.type, a.info.priority, a.info.queued_at, now);
+}
+
+void Engine::Impl::unplace(Active& a) {
+  ON_STRAND();
+  ++a.gen;
+  if (a.delayed) {
+    a.delayed = false;
+    --delayed_[static_cast<std::size_t>(a.info.priority)];
+  } else {
+    ready_.remove(a.info.id);
+  }
+}
+
+void Engine::Impl::schedule_aging() {
+  ON_STRAND();
+  const auto step = std::max<std::chrono::milliseconds>(opts_.aging_period / 4,
+                                                        std::chrono::seconds(1));
+  add_timer(clock_->now() + step, [this] {
+    age_queued();
+    schedule_aging();
+  });
+}
+
+void Engine::Impl::age_queued() {
+  ON_STRAND();
+  for (const auto& [id, priority] : ready_.age(clock_->now(), opts_.aging_period)) {
+    Active& a = active_.at(id);
+    a.info.priority = priority;
+    store_->update_queued(id, priority, a.info.trigger, a.info.event);
+    log_->info("job {} {} waited {} min; raised to {}", id, a.info.name,
+               std::chrono::duration_cast<std::chrono::minutes>(opts_.aging_period).count(),
+               to_string(priority));
+  }
+}
+
+void Engine::Impl::set_active_count() {
+  {
+    detail::MutexLock lock(idle_mu_);
+    active_count_ = active_.size();
+    running_count_ = static_cast<std::size_t>(ready_.running_total());
+  }
+  idle_cv_.notify_all();
+}
+
+void Engine::Impl::dispatch() {
+  ON_STRAND();
+  if (!started_ || !accepting_) return;
+  const TimePoint now = clock_->now();
+  const detail::ReadyIndex::RateGate gate = [this](const std::string& key) {
+    return rate_limiter_->next_free(key);
+  };
+  for (;;) {
+    auto pick = ready_.pick(now, gate);
+    if (pick.retry_at && wakes_.insert(*pick.retry_at).second) {
+      // Come back when time alone lets a held-back job start (its rate key, its idle deferral).
+      add_timer(*pick.retry_at, [this, at = *pick.retry_at] { wakes_.erase(at); });
+    }
+    if (!pick.job) return;
+    start_job(active_.at(*pick.job));
+  }
+}
+
+void Engine::Impl::start_job(Active& a) {
+  ON_STRAND();
+  ready_.start(a.info.id);
+  dedup_.started(a.key, a.info.id);
+  a.info.status = JobStatus::executing;
+  a.info.started_at = clock_->now();
+  a.info.message.clear();  // a retry's "attempt 2 of 4, next try at ..." is over
+  if (!a.type->traits.rate_key.empty()) rate_limiter_->try_acquire(a.type->traits.rate_key);
+  store_->start_job(a.info.id, *a.info.started_at, a.info.attempt);
+
+  auto run = std::make_shared<detail::JobRun>();
+  run->host = this;
+  run->id = a.info.id;
+  run->attempt = a.info.attempt;
+  run->name = a.info.name;
+  run->trigger = a.info.trigger;
+  run->type = a.type;
+  run->body = *a.body;
+  run->progress_interval = opts_.progress_interval;
+  run->set_progress(a.info.progress);
+  a.run = run;
+  set_active_count();
+  if (a.type->traits.timeout.count() > 0) {
+    add_timer(*a.info.started_at + a.type->traits.timeout, [this, run] { on_timeout(run); });
+  }
+  if (!a.info.task.empty()) tasks_.on_started(a.info);
+  figures_.started(a.info.name, *a.info.started_at);
+  update_saturation();
+  emit(JobEvent::Type::started, a);
+  asio::post(work_io_, [this, run] {
+    auto out = detail::execute(*run);
+    if (run->abandoned) --abandoned_running_;  // its thread is free again
+    asio::post(strand_, [this, run, out = std::move(out)] { on_finished(run, out); });
+  });
+}
+
+void Engine::Impl::on_timeout(const std::shared_ptr<detail::JobRun>& run) {
+  ON_STRAND();
+  auto it = active_.find(run->id);
+  if (it == active_.end() || it->second.run != run) return;
+  run->timed_out = true;
+  run->stop.request_stop();
+  log_->warn("job {} {} passed its timeout of {} ms; cancelling it", run->id, run->name,
+             run->type->traits.timeout.count());
+  add_timer(clock_->now() + opts_.timeout_grace, [this, run] { on_grace_over(run); });
+}
+
+void Engine::Impl::on_grace_over(const std::shared_ptr<detail::JobRun>& run) {
+  ON_STRAND();
+  auto it = active_.find(run->id);
+  if (it == active_.end() || it->second.run != run) return;
+  run->abandoned = true;
+  ++abandoned_running_;
+  log_->error("job {} {} did not stop within {} ms of its timeout; abandoning it and adding a "
+              "worker in its place",
+              run->id, run->name, opts_.timeout_grace.count());
+  add_worker();
+  detail::Outcome out{JobStatus::failed, ErrorKind::timeout,
+                      "timed out after " + std::to_string(run->type->traits.timeout.count()) +
+                          " ms; the handler did not stop",
+                      std::nullopt};
+  finish(it, run, out);
+}
+
+void Engine::Impl::on_finished(const std::shared_ptr<detail::JobRun>& run,
+                               const detail::Outcome& out) {
+  ON_STRAND();
+  auto it = active_.find(run->id);
+  if (it == active_.end() || it->second.run != run) {
+    if (run->abandoned) {
+      log_->warn("job {} {} returned after it was abandoned for its timeout; its result ({}) "
+                 "is discarded",
+                 run->id, run->name, to_string(out.status));
+    }
+    return;
+  }
+  finish(it, run, out);
+}
+
+void Engine::Impl::finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& run,
+                          const detail::Outcome& out) {
+  ON_STRAND();
+  Active& a = it->second;
+  a.info.progress = run->progress();
+  const std::optional<std::string> completion = run->completion();
+  const TimePoint now = clock_->now();
+  a.info.status = out.status;
+  a.info.ended_at = now;
+  a.info.duration = std::max(std::chrono::milliseconds(0),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 now - *a.info.started_at));
+  a.info.error_kind = out.kind;
+  a.info.error = out.error;
+  if (out.status == JobStatus::failed) {
+    a.info.message = out.error;  // what went wrong, not how far it got
+  } else if (completion && !completion->empty()) {
+    a.info.message = *completion;
+  } else if (!a.info.progress.message.empty()) {
+    a.info.message = a.info.progress.message;
+  } else if (out.status == JobStatus::cancelled) {
+    a.info.message = "Cancelled";
+  }
+  ready_.release(a.type, a.info.priority);
+  a.run.reset();
+  update_saturation();
+  if (out.status == JobStatus::cancelled && !accepting_ && !run->cancelled_by_user) {
+    // stop() cancelled it, not a user: the work is unfinished, so it resumes at the next
+    // start like a job a crash interrupted.
+    interrupted_by_stop(it);
+    return;
+  }
+  if (out.status == JobStatus::failed && accepting_ && retry(a, out, now)) {
+    dispatch();
+    return;
+  }
+  if (out.status == JobStatus::failed) {
+    log_->error("job {} {} failed for good on attempt {} of {} ({}): {}", a.info.id, a.info.name,
+                a.info.attempt, a.info.max_attempts, to_string(out.kind), out.error);
+  }
+  conclude(it);
+}
+
+JobInfo Engine::Impl::conclude(ActiveIt it) {
+  ON_STRAND();
+  Active& a = it->second;
+  // The finish write is queued before forget() wakes wait_idle(), so a query made after
+  // wait_idle() returns sees the terminal state.
+  store_->finish(slim(a));
+  if (!a.info.task.empty()) tasks_.on_finished(a.info);
+  figures_.finished(a.info);
+  alerts_.job_finished(a.info, clock_->now());
+  emit(a.info.status == JobStatus::completed   ? JobEvent::Type::completed
+       : a.info.status == JobStatus::cancelled ? JobEvent::Type::cancelled
+                                               : JobEvent::Type::failed,
+       a);
+  JobInfo info = snapshot(a);
+  forget(it);
+  dispatch();  // its locks are free; an idle-only job may start now
+  return info;
+}
+
+bool Engine::Impl::retry(Active& a, const detail::Outcome& out, TimePoint now) {
+  ON_STRAND();
+  const RetryPolicy& pol = a.type->traits.retry ? *a.type->traits.retry : opts_.retry;
+  const auto d = detail::decide_retry(
+      pol, out, {a.info.attempt, a.info.max_attempts, a.rate_waited}, now,
+      [this](std::int64_t half) {
+        return std::uniform_int_distribution<std::int64_t>(0, half)(rng_);
+      });
+  a.info.max_attempts = d.max_attempts;
+  if (!d.retry) return false;
+  a.rate_waited = d.rate_waited;
+  a.info.attempt = d.attempt;
+  a.info.message = d.message;
+  log_->warn("job {} {} failed ({}): {}; {}", a.info.id, a.info.name, to_string(out.kind),
+             out.error, a.info.message);
+  a.info.status = JobStatus::queued;
+  a.info.started_at.reset();
+  a.info.ended_at.reset();
+  a.info.duration = std::chrono::milliseconds(0);
+  a.info.not_before = d.next;
+  store_->finish(slim(a));
+  dedup_.queued(a.key, a.info.id);
+  if (!a.info.task.empty()) tasks_.on_requeued(a.info);
+  place(a);
+  set_active_count();
+  emit(JobEvent::Type::retrying, a);
+  return true;
+}
+
+void Engine::Impl::interrupted_by_stop(ActiveIt it) {
+  ON_STRAND();
+  Active& a = it->second;
+  JobInfo& info = a.info;
+  if (a.type->traits.rescue_on_restart) {
+    info.status = JobStatus::queued;
+    info.started_at.reset();
+    info.ended_at.reset();
+    info.duration = std::chrono::milliseconds(0);
+    info.message.clear();
+    info.error_kind = ErrorKind::none;
+    info.error.clear();
+    ++info.attempt;
+    log_->info("job {} {} was interrupted by stop(); it resumes at the next start as attempt {}",
+               info.id, info.name, info.attempt);
+    store_->finish(info);
+    emit(JobEvent::Type::queued, a);
+  } else {
+    info.status = JobStatus::failed;
+    info.error_kind = ErrorKind::permanent;
+    info.error = info.message = "interrupted";
+    store_->finish(info);
+    emit(JobEvent::Type::failed, a);
+  }
+  forget(it);
+}
+
+void Engine::Impl::forget(ActiveIt it) {
+  ON_STRAND();
+  dedup_.ended(it->second.key, it->first);
+  active_.erase(it);
+  set_active_count();
+}
+
+// ------------------------------------------------------------------ pushes
+
+Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool debounced) {
+  ON_STRAND();
+  if (!accepting_) return Error{errc::shutting_down, "the engine is stopping"};
+  const Priority wanted = p.options.priority.value_or(p.type->traits.priority);
+  const bool into_running = p.type->traits.merge_into_running && !debounced;
+  if (auto twin = dedup_.twin(p.key, into_running)) {
+    Active& a = active_.at(*twin);
+    if (a.info.task.empty() && !p.options.task.empty()) {
+      // A task's push merged into an equal job: that job now counts as the task's run.
+      a.info.task = p.options.task;
+    }
+    if (a.info.status == JobStatus::queued) {
+      const Priority raised = std::max(a.info.priority, wanted);
+      const bool to_manual =
+          p.options.trigger == Trigger::manual && a.info.trigger != Trigger::manual;
+      if (raised != a.info.priority || to_manual) {
+        unplace(a);
+        a.info.priority = raised;
+        if (to_manual) {
+          a.info.trigger = Trigger::manual;
+          a.info.event.clear();
+        }
+        place(a);
+        store_->update_queued(a.info.id, a.info.priority, a.info.trigger, a.info.event);
+        dispatch();
+      }
+    }
+    return PushResult{snapshot(active_.at(*twin)), true};
+  }
+  Active a;
+  a.info.id = next_id_++;
+  a.info.name = p.type->name;
+  a.info.priority = wanted;
+  a.info.trigger = p.options.trigger;
+  a.info.event = p.options.event;
+  a.info.status = JobStatus::queued;
+  a.info.queued_at = clock_->now();
+  a.info.attempt = 1;
+  a.info.not_before = p.options.not_before;
+  a.info.task = p.options.task;
+  a.body = std::make_shared<const nlohmann::json>(std::move(p.body));
+  a.type = p.type;
+  a.key = std::move(p.key);
+  store_->insert(a.info, std::move(p.body_text), std::move(p.committed));
+  const JobId id = a.info.id;
+  dedup_.queued(a.key, id);
+  Active& slot = active_.emplace(id, std::move(a)).first->second;
+  place(slot);
+  set_active_count();
+  emit(JobEvent::Type::queued, slot);
+  PushResult out{snapshot(slot), false};
+  dispatch();
+  return out;
+}
+
+void Engine::Impl::on_debounce(const std::string& key) {
+  ON_STRAND();
+  auto p = debouncer_.due(key, clock_->now());
+  if (!p) return;  // a later request moved it
+  auto pushed = push_on_strand(*p, /*debounced=*/true);
+  if (!pushed) log_->warn("debounced {} was not pushed: {}", p->type->name, pushed.error().message);
+}
+
+JobInfo Engine::Impl::snapshot(const Active& a) const {
+  JobInfo info = a.info;
+  info.body = *a.body;
+  if (a.run) info.progress = a.run->progress();
+  return info;
+}
+
+Result<PushResult> Engine::Impl::push(detail::Prepared p) {
+  const bool durable = p.options.durable;
+  std::future<bool> committed;
+  if (durable) {
+    auto promise = std::make_shared<std::promise<bool>>();
+    committed = promise->get_future();
+    p.committed = [promise](bool ok) { promise->set_value(ok); };
+  }
+  auto result = on_strand([&] { return push_on_strand(p); });
+  if (!result) return Error{errc::shutting_down, "the engine is stopped"};
+  if (*result && durable) {
+    if ((*result)->merged) {
+      store_->flush();  // the twin's row was written by an earlier push
+    } else {
+      committed.wait();  // this row's own commit: nothing else ends the batch early
+    }
+  }
+  return std::move(*result);
+}
+
+Status Engine::Impl::push_debounced(detail::Prepared p, std::chrono::milliseconds window,
+                                    std::chrono::milliseconds max_wait) {
+  auto r = on_strand([&]() -> Status {
+    if (!accepting_) return Error{errc::shutting_down, "the engine is stopping"};
+    std::string key = p.key;
+    const TimePoint deadline =
+        debouncer_.request(std::move(p), clock_->now(), window, max_wait);
+    add_timer(deadline, [this, key = std::move(key)] { on_debounce(key); });
+    return Ok{};
+  });
+  if (!r) return Error{errc::shutting_down, "the engine is stopped"};
+  return *r;
+}
+
+// ------------------------------------------------------------------ events
+
+JobDelta Engine::Impl::delta(const Active& a) const {
+  JobDelta d;
+  d.id = a.info.id;
+  d.name = a.info.name;
+  d.status = a.info.status;
+  d.priority = a.info.priority;
+  d.trigger = a.info.trigger;
+  d.attempt = a.info.attempt;
+  d.max_attempts = a.info.max_attempts;
+  d.progress = a.info.progress;
+  d.message = a.info.message;
+  d.error_kind = a.info.error_kind;
+  d.error = a.info.error;
+  d.task = a.info.task;
+  d.queued_at = a.info.queued_at;
+  d.started_at = a.info.started_at;
+  d.ended_at = a.info.ended_at;
+  d.duration = a.info.duration;
+  d.not_before = a.info.not_before;
+  d.body = a.body;
+  return d;
+}
+
+void Engine::Impl::emit(JobEvent::Type type, const Active& a) {
+  ON_STRAND();
+  const unsigned kinds = type == JobEvent::Type::progress ? kProgressEvents
+                         : type == JobEvent::Type::failed ? kJobEvents | kFailureEvents
+                                                          : kJobEvents;
+  if (!hub_.wants(kinds)) return;
+  hub_.publish(JobEvent{type, delta(a)});
+}
+
+void Engine::Impl::emit_task(const TaskInfo& t) {
+  if (!hub_.wants(kTaskEvents)) return;
+  hub_.publish(TaskChanged{t});
+}
+
+// ------------------------------------------------------------------ worker side
+
+void Engine::Impl::on_progress(detail::JobRun& run, Progress progress) {
+  asio::post(strand_, [this, id = run.id, progress = std::move(progress)] {
+    auto it = active_.find(id);
+    if (it == active_.end() || it->second.info.status != JobStatus::executing) return;
+    it->second.info.progress = progress;
+    store_->progress(id, progress);
+    emit(JobEvent::Type::progress, it->second);
+  });
+}
+
+Result<PushResult> Engine::Impl::push_from_job(const detail::JobRun&, PushRequest request) {
+  auto prepared = detail::prepare(registry_, request.name, request.body, std::move(request.options));
+  if (!prepared) return prepared.error();
+  return push(std::move(*prepared));
+}
+
+Status Engine::Impl::push_debounced_from_job(const detail::JobRun&, PushRequest request,
+                                             std::chrono::milliseconds window,
+                                             std::chrono::milliseconds max_wait) {
+  auto prepared = detail::prepare(registry_, request.name, request.body, std::move(request.options));
+  if (!prepared) return prepared.error();
+  return push_debounced(std::move(*prepared), window, max_wait);
+}
+
+// ------------------------------------------------------------------ health
+
+void Engine::Impl::update_saturation() {
+  ON_STRAND();
+  const bool saturated =
+      ready_.running_total() - static_cast<int>(ready_.running(Priority::critical)) >=
+      opts_.workers;
+  if (saturated && !saturated_since_) saturated_since_ = clock_->now();
+  if (!saturated) saturated_since_.reset();
+}
+
+void Engine::Impl::check_alerts() {
+  ON_STRAND();
+  detail::AlertInputs in;
+  in.now = clock_->now();
+  for (const auto& [id, a] : active_) {
+    if (!a.run || !a.info.started_at) continue;
+    in.running.push_back({id, a.info.name, *a.info.started_at, figures_.average(a.info.name, 5)});
+  }
+  for (int p = 0; p < kPriorityCount; ++p) {
+    const auto pr = static_cast<Priority>(p);
+    in.queued += ready_.queued(pr);
+    if (auto since = ready_.oldest_ready(pr)) {
+      const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(in.now - *since);
+      if (!in.oldest_ready_age || age > *in.oldest_ready_age) in.oldest_ready_age = age;
+    }
+  }
+  const StoreHealth st = store_->stats();
+  in.store_write_errors = st.write_errors;
+  in.store_commits = st.commits;
+  in.saturated_since = saturated_since_;
+  in.workers = opts_.workers;
+  alerts_.check(in);
+}
+
+void Engine::Impl::schedule_checks() {
+  ON_STRAND();
+  add_timer(clock_->now() + opts_.alerts.check_interval, [this] {
+    check_alerts();
+    schedule_checks();
+  });
+}
+
+void Engine::Impl::schedule_minutes() {
+  ON_STRAND();
+  const TimePoint next = detail::HealthFigures::minute_of(clock_->now()) + std::chrono::minutes(1);
+  add_timer(next, [this] {
+    std::int64_t queued = 0, delayed = 0, running = 0;
+    for (int p = 0; p < kPriorityCount; ++p) {
+      queued += ready_.queued(static_cast<Priority>(p));
+      delayed += delayed_[p];
+      running += ready_.running(static_cast<Priority>(p));
+    }
+    const MinuteHealth m = figures_.close_minute(clock_->now(), queued, delayed, running);
+    if (hub_.wants(kMinuteEvents)) hub_.publish(MinuteClosed{m});
+    schedule_minutes();
+  });
+}
+
+void Engine::Impl::schedule_pruning() {
+  ON_STRAND();
+  add_timer(clock_->now() + opts_.retention.interval, [this] {
+    const auto& r = opts_.retention;
+    std::optional<TimePoint> cutoff;
+    const TimePoint now = clock_->now();
+    if (r.max_age.count() > 0) cutoff = now - r.max_age;
+    // On a worker thread: a prune is one store transaction, not strand work.
+    asio::post(work_io_, [store = store_, log = log_, cutoff, max_rows = r.max_rows,
+                          minutes_before = now - opts_.health_window] {
+      auto removed = store->prune(cutoff, max_rows);
+      if (!removed) {
+        log->error("pruning finished jobs failed: {}", removed.error().message);
+      } else if (*removed > 0) {
+        log->info("pruned {} finished jobs", *removed);
+      }
+      store->drop_minutes(minutes_before);
+    });
+    schedule_pruning();
+  });
+}
+
+HealthSnapshot Engine::Impl::health_snapshot(bool series) {
+  ON_STRAND();
+  HealthSnapshot h;
+  const TimePoint now = clock_->now();
+  h.at = now;
+  h.running = ready_.running_total();
+  std::map<std::string, int> running;
+  for (const auto& [id, a] : active_)
+    if (a.run) ++running[a.info.name];
+  figures_.fill(h, now, registry_.names(), running, series);
+  for (int p = kPriorityCount - 1; p >= 0; --p) {
+    PriorityHealth ph;
+    ph.priority = static_cast<Priority>(p);
+    ph.queued = ready_.queued(ph.priority);
+    ph.delayed = delayed_[p];
+    ph.running = ready_.running(ph.priority);
+    if (auto since = ready_.oldest_ready(ph.priority)) {
+      ph.oldest_queued_age = std::chrono::duration_cast<std::chrono::milliseconds>(now - *since);
+    }
+    h.priorities.push_back(ph);
+  }
+  h.alerts = alerts_.open();
+  return h;
+}
+
+}  // namespace shelfjobs

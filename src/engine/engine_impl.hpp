@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The engine's coordinator: it owns the dispatcher strand and wires the parts.
+//
+//   part                       file                 runs on
+//   ReadyIndex (pick rules)    ready_index          strand
+//   TimerQueue (deadlines)     timer_queue          strand (one Asio timer wakes it)
+//   decide_retry               retry                strand (pure)
+//   prepare / DedupIndex       admission            caller's thread / strand
+//   TaskScheduler              task_scheduler       strand
+//   Debouncer                  debouncer            strand
+//   JobRun / execute           job_runner           worker threads
+//   recover                    recovery             opening thread (pure)
+//   HealthFigures / Alerts     health_figures, alerts  strand
+//   EventHub                   event_hub            publishes from the strand; one delivery
+//                                                   thread per subscriber
+//   JobStore                   include/shelfjobs/job_store.hpp: its own writer thread
+//
+// Who owns what:
+//  - `ctl_io_` runs on one thread and `strand_` on it owns every member under "strand state";
+//    each member function that touches it asserts so (SHELFJOBS_ASSERT_STRAND) in debug and
+//    sanitizer builds. Public calls post to the strand (or run inline when already on it).
+//  - Handlers run on `work_io_`, served by `workers + 1` threads: the extra one is the Critical
+//    lane (see ReadyIndex::pick).
+//  - `idle_mu_` guards only the counters that blocking waiters (`wait_idle`, `stop`) watch;
+//    `gate_mu_` the strand gateway; `stop_mu_` stop(). Each is annotated for clang's analysis.
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/admission.hpp"
+#include "engine/alerts.hpp"
+#include "engine/debouncer.hpp"
+#include "engine/event_hub.hpp"
+#include "engine/health_figures.hpp"
+#include "engine/job_runner.hpp"
+#include "engine/ready_index.hpp"
+#include "engine/recovery.hpp"
+#include "engine/retry.hpp"
+#include "engine/sync.hpp"
+#include "engine/task_scheduler.hpp"
+#include "engine/timer_queue.hpp"
+#include "shelfjobs/engine.hpp"
+
+namespace shelfjobs {
+
+namespace asio = boost::asio;
+
+class Engine::Impl final : public detail::RunHost {
+ public:
+  Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
+       std::vector<JobInfo> recovered, StoredState state);
+  ~Impl();
+
+  // ------------------------------------------------------------ strand gateway
+  // Runs `f` on the strand and returns its result; inline when already on the strand.
+  // Returns nullopt (without running `f`) once stop() has closed the strand.
+  template <class F, class R = std::invoke_result_t<F&>,
+            class Out = std::conditional_t<std::is_void_v<R>, std::monostate, R>>
+  std::optional<Out> on_strand(F&& f) {
+    if (strand_.running_in_this_thread()) {
+      if constexpr (std::is_void_v<R>) {
+        f();
+        return std::optional<std::monostate>{};
+      } else {
+        return f();
+      }
+    }
+    if (!enter_gate()) return std::nullopt;
+    struct Leave {
+      Impl* self;
+      ~Leave() { self->leave_gate(); }
+    } leave{this};
+    std::packaged_task<R()> task(std::forward<F>(f));
+    auto fut = task.get_future();
+    asio::post(strand_, [&task] { task(); });
+    if constexpr (std::is_void_v<R>) {
+      fut.get();
+      return std::optional<std::monostate>{};
+    } else {
+      return fut.get();
+    }
+  }
+  bool enter_gate();
+  void leave_gate();
+  // Refuses later on_strand calls and waits for those in flight, so the strand thread can end.
+  void close_gate();
+
+  // ------------------------------------------------------------ strand state
+  struct Active {
+    JobInfo info;  // its body stays null: `body` holds it, shared with runs and events
+    std::shared_ptr<const nlohmann::json> body;
+    const CommandType* type = nullptr;
+    std::string key;
+    std::shared_ptr<detail::JobRun> run;  // set while executing
+    bool delayed = false;                  // queued, but not before info.not_before
+    std::uint64_t gen = 0;                 // bumped whenever it leaves a place; stale timers see it
+    std::chrono::milliseconds rate_waited{0};
+  };
+  using ActiveIt = std::unordered_map<JobId, Active>::iterator;
+
+  // Timers (strand).
+  void add_timer(TimePoint at, std::function<void()> fn);
+  void arm();
+  void on_timers();
+
+  // The queue (strand).
+  void place(Active& a);
+  void unplace(Active& a);
+  void dispatch();
+  void start_job(Active& a);
+  void on_timeout(const std::shared_ptr<detail::JobRun>& run);
+  void on_grace_over(const std::shared_ptr<detail::JobRun>& run);
+  void on_finished(const std::shared_ptr<detail::JobRun>& run, const detail::Outcome& out);
+  void finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& run, const detail::Outcome& out);
+  JobInfo conclude(ActiveIt it);
+  bool retry(Active& a, const detail::Outcome& out, TimePoint now);
+  void interrupted_by_stop(ActiveIt it);
+  void forget(ActiveIt it);
+  void set_active_count();
+  void age_queued();
+  void schedule_aging();
+
+  // Pushes (strand). `into_running`: may merge into a running twin (the type allows it and the
+  // push is not a debounced one).
+  Result<PushResult> push_on_strand(detail::Prepared& p, bool debounced = false);
+  void on_debounce(const std::string& key);
+  JobInfo snapshot(const Active& a) const;
+
+  // Events (strand).
+  void emit(JobEvent::Type type, const Active& a);
+  void emit_task(const TaskInfo& t);
+  JobDelta delta(const Active& a) const;
+
+  // Health (strand).
+  HealthSnapshot health_snapshot(bool series);
+  void check_alerts();
+  void schedule_checks();
+  void schedule_minutes();
+  void schedule_pruning();
+  void update_saturation();
+
+  // detail::RunHost: called from worker threads.
+  void on_progress(detail::JobRun& run, Progress progress) override;
+  Result<PushResult> push_from_job(const detail::JobRun& run, PushRequest request) override;
+  Status push_debounced_from_job(const detail::JobRun& run, PushRequest request,
+                                 std::chrono::milliseconds window,
+                                 std::chrono::milliseconds max_wait) override;
+  spdlog::logger& logger() override { return *log_; }
+
+  // Any thread.
+  Result<PushResult> push(detail::Prepared p);
+  Status push_debounced(detail::Prepared p, std::chrono::milliseconds window,
+                        std::chrono::milliseconds max_wait);
+  void add_worker();
+
+  // ------------------------------------------------------------ config and parts
+  EngineOptions opts_;
+  Registry registry_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<Clock> clock_;
+  std::shared_ptr<JobStore> store_;
+  std::shared_ptr<RateLimiter> rate_limiter_;
+  detail::EventHub hub_;
+
+  asio::io_context ctl_io_{1};
+  asio::strand<asio::io_context::executor_type> strand_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> ctl_guard_;
+  std::thread ctl_thread_;
+  asio::io_context work_io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
+  std::vector<std::thread> workers_;       // grows when a stuck handler is abandoned
+  std::atomic<int> abandoned_running_{0};  // abandoned handlers that have not returned
+  std::deque<std::atomic<bool>> exited_;   // one per worker; a deque never moves its elements
+  asio::steady_timer wake_timer_;
+  std::uint64_t clock_listener_ = 0;
+  std::uint64_t notifier_sub_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+
+  // strand state
+  std::unordered_map<JobId, Active> active_;
+  detail::ReadyIndex ready_;
+  detail::DedupIndex dedup_;
+  detail::TimerQueue timers_;
+  detail::TaskScheduler tasks_;
+  detail::Debouncer debouncer_;
+  detail::HealthFigures figures_;
+  detail::Alerts alerts_;
+  std::int64_t delayed_[kPriorityCount] = {};
+  std::set<TimePoint> wakes_;  // pick wake-ups already armed (rate keys, idle deferrals)
+  std::optional<TimePoint> saturated_since_;
+  JobId next_id_;
+  bool started_ = false;
+  bool accepting_ = true;
+
+  // watched by blocking waiters
+  detail::Mutex idle_mu_;
+  std::condition_variable idle_cv_;
+  std::size_t active_count_ GUARDED_BY(idle_mu_) = 0;
+  std::size_t running_count_ GUARDED_BY(idle_mu_) = 0;
+
+  detail::Mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  int inflight_ GUARDED_BY(gate_mu_) = 0;
+  bool gate_closed_ GUARDED_BY(gate_mu_) = false;
+
+  detail::Mutex stop_mu_;
+  bool stopped_ GUARDED_BY(stop_mu_) = false;
+  bool stop_result_ GUARDED_BY(stop_mu_) = true;
+  std::atomic<bool> leaked_{false};  // a handler outlived stop(): Impl must stay alive
+};
+
+}  // namespace shelfjobs

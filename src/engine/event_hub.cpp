@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+// One thread per subscriber rather than one for all: a host that blocks in its callback (a
+// webhook, a slow SSE client) must not hold back the dashboard or the notifier. Hosts have a
+// handful of subscribers, so the threads are few.
+
+#include "engine/event_hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace shelfjobs::detail {
+
+struct EventHub::Sub {
+  std::uint64_t id = 0;
+  HostObserver fn;
+  SubscribeOptions options;
+  Mutex mu;
+  std::condition_variable cv;
+  std::deque<HostEvent> queue GUARDED_BY(mu);
+  bool stopping GUARDED_BY(mu) = false;
+  bool drain GUARDED_BY(mu) = false;  // deliver what is queued before ending
+  std::thread thread;
+};
+
+EventHub::EventHub(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+
+EventHub::~EventHub() { close(); }
+
+std::uint64_t EventHub::add(HostObserver fn, SubscribeOptions options) {
+  auto sub = std::make_shared<Sub>();
+  sub->fn = std::move(fn);
+  if (options.capacity == 0) options.capacity = 1;
+  sub->options = options;
+  MutexLock lock(mu_);
+  if (closed_) return 0;
+  sub->id = next_id_++;
+  sub->thread = std::thread([this, sub] { run(sub); });
+  subs_.push_back(sub);
+  recompute_wanted();
+  return sub->id;
+}
+
+void EventHub::remove(std::uint64_t id) {
+  std::shared_ptr<Sub> sub;
+  {
+    MutexLock lock(mu_);
+    for (auto it = subs_.begin(); it != subs_.end(); ++it) {
+      if ((*it)->id == id) {
+        sub = *it;
+        subs_.erase(it);
+        recompute_wanted();
+        break;
+      }
+    }
+  }
+  if (!sub) return;
+  {
+    MutexLock lock(sub->mu);
+    sub->stopping = true;
+    sub->queue.clear();
+  }
+  sub->cv.notify_all();
+  if (sub->thread.get_id() == std::this_thread::get_id()) {
+    sub->thread.detach();  // removed from its own callback: it ends when the callback returns
+  } else {
+    sub->thread.join();
+  }
+}
+
+unsigned EventHub::kinds_of(const HostEvent& event) {
+  struct Visit {
+    unsigned operator()(const JobEvent& e) const {
+      if (e.type == JobEvent::Type::progress) return kProgressEvents;
+      return e.type == JobEvent::Type::failed ? kJobEvents | kFailureEvents : kJobEvents;
+    }
+    unsigned operator()(const TaskChanged&) const { return kTaskEvents; }
+    unsigned operator()(const AlertChanged&) const { return kAlertEvents; }
+    unsigned operator()(const ServiceEvent&) const { return kDomainEvents; }
+    unsigned operator()(const MinuteClosed&) const { return kMinuteEvents; }
+  };
+  return std::visit(Visit{}, event);
+}
+
+void EventHub::recompute_wanted() {
+  unsigned wanted = 0;
+  for (const auto& sub : subs_) wanted |= sub->options.kinds;
+  wanted_.store(wanted, std::memory_order_relaxed);
+}
+
+void EventHub::publish(const HostEvent& event) {
+  const unsigned kinds = kinds_of(event);
+  if (!wants(kinds)) return;
+  std::vector<std::shared_ptr<Sub>> subs;
+  {
+    MutexLock lock(mu_);
+    subs = subs_;
+  }
+  const auto* job = std::get_if<JobEvent>(&event);
+  const bool progress = job && job->type == JobEvent::Type::progress;
+  for (const auto& sub : subs) {
+    {
+      MutexLock lock(sub->mu);
+      if (sub->stopping || (sub->options.kinds & kinds) == 0) continue;
+      auto& q = sub->queue;
+      if (progress && sub->options.coalesce_progress && !q.empty()) {
+        // The newest queued event is this job's progress: replace it rather than queue more.
+        if (auto* last = std::get_if<JobEvent>(&q.back());
+            last && last->type == JobEvent::Type::progress && last->job.id == job->job.id) {
+          q.back() = event;
+          continue;
+        }
+      }
+      if (q.size() >= sub->options.capacity) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        if (sub->options.overflow == Overflow::drop_newest) continue;
+        q.pop_front();
+      }
+      q.push_back(event);
+    }
+    sub->cv.notify_one();
+  }
+}
+
+void EventHub::run(const std::shared_ptr<Sub>& sub) {
+  for (;;) {
+    HostEvent ev;
+    {
+      MutexLock lock(sub->mu);
+      while (sub->queue.empty() && !sub->stopping) lock.wait(sub->cv);
+      if (sub->queue.empty() || (sub->stopping && !sub->drain)) return;
+      ev = std::move(sub->queue.front());
+      sub->queue.pop_front();
+    }
+    try {
+      sub->fn(ev);
+    } catch (const std::exception& e) {
+      log_->warn("event subscriber {} threw: {}", sub->id, e.what());
+    } catch (...) {
+      log_->warn("event subscriber {} threw", sub->id);
+    }
+  }
+}
+
+void EventHub::close() {
+  std::vector<std::shared_ptr<Sub>> subs;
+  {
+    MutexLock lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    subs.swap(subs_);
+    wanted_.store(0, std::memory_order_relaxed);
+  }
+  for (const auto& sub : subs) {
+    {
+      MutexLock lock(sub->mu);
+      sub->stopping = true;
+      sub->drain = true;
+    }
+    sub->cv.notify_all();
+  }
+  for (const auto& sub : subs) {
+    if (sub->thread.get_id() == std::this_thread::get_id()) {
+      sub->thread.detach();
+    } else if (sub->thread.joinable()) {
+      sub->thread.join();
+    }
+  }
+}
+
+}  // namespace shelfjobs::detail

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// Classification happens on the worker so the strand never sees an exception, only an Outcome.
+
+#include "engine/job_runner.hpp"
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include <SQLiteCpp/Exception.h>
+
+#include "shelfjobs/context.hpp"
+
+namespace shelfjobs::detail {
+
+std::optional<Progress> JobRun::report(std::optional<std::int64_t> current,
+                                       std::optional<std::int64_t> total, std::string message) {
+  const auto now = std::chrono::steady_clock::now();
+  MutexLock lock(mu_);
+  if (current) progress_.current = *current;
+  if (total) progress_.total = *total;
+  progress_.message = std::move(message);
+  if (now - last_emit_ < progress_interval) return std::nullopt;
+  last_emit_ = now;
+  return progress_;
+}
+
+void JobRun::set_completion(std::string message) {
+  MutexLock lock(mu_);
+  completion_ = std::move(message);
+}
+
+Progress JobRun::progress() {
+  MutexLock lock(mu_);
+  return progress_;
+}
+
+void JobRun::set_progress(Progress p) {
+  MutexLock lock(mu_);
+  progress_ = std::move(p);
+}
+
+std::optional<std::string> JobRun::completion() {
+  MutexLock lock(mu_);
+  return completion_;
+}
+
+ErrorKind kind_of(const std::system_error& e) {
+  if (e.code().category() == std::generic_category() ||
+      e.code().category() == std::system_category()) {
+    switch (e.code().value()) {
+      case ECONNREFUSED: case ECONNRESET: case ECONNABORTED: case ETIMEDOUT:
+      case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case EPIPE:
+        return ErrorKind::network;
+      default:
+        return ErrorKind::filesystem;
+    }
+  }
+  return ErrorKind::permanent;
+}
+
+Outcome execute(JobRun& run) {
+  Outcome out;
+  auto failed = [&](ErrorKind kind, std::string what) {
+    if (run.stop.stop_requested() && !run.timed_out) {
+      out = Outcome{JobStatus::cancelled, ErrorKind::none, {}, std::nullopt};
+    } else {
+      out = Outcome{JobStatus::failed, kind, std::move(what), std::nullopt};
+    }
+  };
+  try {
+    JobContext ctx(run);
+    run.type->execute(run.body, ctx);
+    if (run.stop.stop_requested() && !run.timed_out) out.status = JobStatus::cancelled;
+  } catch (const JobError& e) {
+    if (e.kind() == ErrorKind::cancelled && !run.timed_out) {
+      out.status = JobStatus::cancelled;
+    } else {
+      failed(e.kind() == ErrorKind::cancelled ? ErrorKind::timeout : e.kind(), e.what());
+      out.retry_after = e.retry_after();
+    }
+  } catch (const SQLite::Exception& e) {
+    failed(ErrorKind::database, e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    failed(ErrorKind::filesystem, e.what());
+  } catch (const std::system_error& e) {
+    failed(kind_of(e), e.what());
+  } catch (const std::exception& e) {
+    failed(ErrorKind::permanent, e.what());
+  } catch (...) {
+    failed(ErrorKind::permanent, "unknown exception");
+  }
+  if (run.timed_out && out.status == JobStatus::completed) {
+    // It returned after its token was cancelled by the timeout: the work may be cut short.
+    out = Outcome{JobStatus::failed, ErrorKind::timeout, {}, std::nullopt};
+  }
+  if (out.status == JobStatus::failed && out.kind == ErrorKind::timeout && out.error.empty()) {
+    out.error = "timed out after " + std::to_string(run.type->traits.timeout.count()) + " ms";
+  }
+  if (out.status == JobStatus::failed && out.error.empty()) out.error = "failed";
+  return out;
+}
+
+}  // namespace shelfjobs::detail

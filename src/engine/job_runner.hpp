@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The worker side of a job: one `JobRun` per attempt holds what its handler shares with the
+// dispatcher, `execute` runs the handler and classifies how it ended, and `JobRun::report`
+// throttles progress. Nothing here touches the queue: the engine posts the outcome back to its
+// strand.
+//
+// Threading: a JobRun is created on the strand, then its handler runs on a worker thread. The
+// fields above `mu` are set before the run is posted and only read afterwards; progress and the
+// completion message are guarded by `mu`; the flags are atomics.
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/fwd.h>
+
+#include "engine/retry.hpp"
+#include "engine/sync.hpp"
+#include "shelfjobs/command.hpp"
+#include "shelfjobs/error.hpp"
+#include "shelfjobs/push.hpp"
+
+namespace shelfjobs::detail {
+
+class JobRun;
+
+/// What a running job may ask of its engine (the engine implements it).
+class RunHost {
+ public:
+  /// Progress worth publishing (already throttled).
+  virtual void on_progress(JobRun& run, Progress progress) = 0;
+  /// A follow-up job pushed by the handler.
+  virtual Result<PushResult> push_from_job(const JobRun& run, PushRequest request) = 0;
+  /// A debounced follow-up pushed by the handler.
+  virtual Status push_debounced_from_job(const JobRun& run, PushRequest request,
+                                         std::chrono::milliseconds window,
+                                         std::chrono::milliseconds max_wait) = 0;
+  virtual spdlog::logger& logger() = 0;
+
+ protected:
+  ~RunHost() = default;
+};
+
+class JobRun {
+ public:
+  RunHost* host = nullptr;
+  JobId id = 0;
+  int attempt = 1;
+  std::string name;
+  Trigger trigger = Trigger::manual;
+  const CommandType* type = nullptr;
+  nlohmann::json body;
+  std::chrono::milliseconds progress_interval{0};
+  std::stop_source stop;
+  std::atomic<bool> cancelled_by_user{false};  // cancel() rather than stop()
+  std::atomic<bool> timed_out{false};          // its timeout cancelled the token
+  std::atomic<bool> abandoned{false};          // failed as timeout while its handler still ran
+
+  /// Records a report; returns the progress to publish when `progress_interval` has passed
+  /// since the last one published.
+  std::optional<Progress> report(std::optional<std::int64_t> current,
+                                 std::optional<std::int64_t> total, std::string message);
+  void set_completion(std::string message);
+  Progress progress();
+  void set_progress(Progress p);
+  std::optional<std::string> completion();
+
+ private:
+  Mutex mu_;
+  Progress progress_ GUARDED_BY(mu_);
+  std::optional<std::string> completion_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point last_emit_ GUARDED_BY(mu_){};
+};
+
+/// The kind of a std::system_error: connection errors are `network`, other system or generic
+/// errors `filesystem`, the rest `permanent`.
+ErrorKind kind_of(const std::system_error& e);
+
+/// Runs the handler on the calling (worker) thread and classifies how it ended. Nothing thrown
+/// by a handler leaves this function. A handler that ends after its token was cancelled ends
+/// Cancelled (by a user or stop) or failed as `timeout` (by its timeout).
+Outcome execute(JobRun& run);
+
+}  // namespace shelfjobs::detail

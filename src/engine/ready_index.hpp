@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The ready index: which queued job may start now. It holds the jobs that are ready (queued, not
+// delayed) in per-priority, per-command-type buckets, and what running jobs hold (threads, the
+// Critical lane, exclusive runs, named locks, per-type counts). `pick()` applies every dispatch
+// rule; it takes the time as an argument and asks a gate for rate keys, so it runs without Asio,
+// threads or a clock, and "nothing may start now" is an exact answer.
+//
+// Thread-safety: none. The engine calls it on its dispatcher strand only.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "shelfjobs/command.hpp"
+#include "shelfjobs/job.hpp"
+
+namespace shelfjobs::detail {
+
+class ReadyIndex {
+ public:
+  /// When a rate key next allows a use (a time in the past or `now`: it allows one now).
+  using RateGate = std::function<TimePoint(const std::string& key)>;
+
+  /// `workers`: regular threads; one more (the Critical lane) serves Critical jobs only.
+  /// `idle_max_deferral`: an idle-only job starts anyway once it has waited this long.
+  ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral);
+
+  /// A job became ready. `queued_at` decides idle-only deferral; `ready_since` aging.
+  void add(JobId id, const CommandType* type, Priority priority, TimePoint queued_at,
+           TimePoint ready_since);
+  /// A ready job leaves (cancelled, delayed again, or its priority changes). No-op if absent.
+  void remove(JobId id);
+  bool contains(JobId id) const { return ready_.count(id) != 0; }
+
+  /// The picked job starts: it leaves the ready set and takes its thread, locks and counts.
+  void start(JobId id);
+  /// A run of `type` at `priority` ended: its thread, locks and counts are free.
+  void release(const CommandType* type, Priority priority);
+
+  struct Pick {
+    std::optional<JobId> job;  ///< the job to start now, if any
+    /// Set when a job was held back only by time (its rate key or its idle deferral): the
+    /// earliest time a pick may find it allowed. Nothing else changes with time.
+    std::optional<TimePoint> retry_at;
+  };
+  /// The job to start next under the rules, highest priority first, oldest first within one:
+  /// nothing starts beside an exclusive job, and an exclusive job next in line waits for the
+  /// running ones while nothing after it starts; type exclusivity, per-type caps, named locks,
+  /// rate keys and idle-only; non-critical jobs use at most `workers` threads, so the Critical
+  /// lane stays free. Its cost grows with the number of types with ready jobs, not with jobs.
+  Pick pick(TimePoint now, const RateGate& rate) const;
+
+  /// Starvation: ready normal and low jobs ready since `period` or longer rise one level (each
+  /// at most one per call). Returns the risen jobs with their new priority.
+  std::vector<std::pair<JobId, Priority>> age(TimePoint now, std::chrono::milliseconds period);
+
+  std::int64_t queued(Priority p) const { return queued_[idx(p)]; }
+  std::int64_t running(Priority p) const { return running_by_priority_[idx(p)]; }
+  int running_total() const { return running_total_; }
+  /// Ready time of the oldest ready job of `p` (by id), if any.
+  std::optional<TimePoint> oldest_ready(Priority p) const;
+  std::size_t size() const { return ready_.size(); }
+
+ private:
+  struct Entry {
+    const CommandType* type;
+    Priority priority;
+    TimePoint queued_at;
+    TimePoint ready_since;
+  };
+  static std::size_t idx(Priority p) { return static_cast<std::size_t>(p); }
+  /// May the head of `type`'s bucket start now? Sets `wake` when only time holds it back.
+  bool allowed(const CommandType* type, const Entry& head, TimePoint now, const RateGate& rate,
+               std::optional<TimePoint>& wake) const;
+
+  int workers_;
+  std::chrono::milliseconds idle_max_deferral_;
+  std::unordered_map<JobId, Entry> ready_;
+  std::unordered_map<const CommandType*, std::set<JobId>> buckets_[kPriorityCount];
+  std::set<std::pair<JobId, const CommandType*>> heads_[kPriorityCount];
+  std::int64_t queued_[kPriorityCount] = {};
+  std::int64_t queued_non_idle_ = 0;
+  std::int64_t running_by_priority_[kPriorityCount] = {};
+  int running_total_ = 0;
+  int critical_running_ = 0;
+  int exclusive_running_ = 0;
+  std::unordered_map<const CommandType*, int> running_by_type_;
+  std::unordered_map<std::string, int> locks_held_;
+};
+
+}  // namespace shelfjobs::detail

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+// Validation, canonical bodies, and which live job an equal push merges into.
+
+#include <catch2/catch.hpp>
+
+#include "engine/admission.hpp"
+#include "engine/debouncer.hpp"
+#include "engine/timer_queue.hpp"
+
+using namespace shelfjobs;
+using namespace std::chrono_literals;
+
+namespace {
+const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+
+struct Refresh : Command {
+  static constexpr std::string_view kName = "RefreshAuthor";
+  std::int64_t authorId = 0;
+};
+void to_json(nlohmann::json& j, const Refresh& r) { j = {{"authorId", r.authorId}}; }
+void from_json(const nlohmann::json& j, Refresh& r) { j.at("authorId").get_to(r.authorId); }
+}  // namespace
+
+TEST_CASE("prepare validates and canonicalises a push", "[engine][admission]") {
+  Registry reg;
+  reg.add<Refresh>([](const Refresh&, JobContext&) {});
+  auto p = detail::prepare(reg, "refreshauthor", {{"authorId", 7}, {"ignored", true}}, {});
+  REQUIRE(p);
+  CHECK(p->type->name == "RefreshAuthor");
+  CHECK(p->body_text == R"({"authorId":7})");
+  CHECK(p->key == "RefreshAuthor\n{\"authorId\":7}");
+
+  auto unknown = detail::prepare(reg, "Nope", {}, {});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == errc::unknown_command);
+  auto array = detail::prepare(reg, "RefreshAuthor", nlohmann::json::array(), {});
+  REQUIRE_FALSE(array);
+  CHECK(array.error().code == errc::invalid_body);
+  auto wrong = detail::prepare(reg, "RefreshAuthor", {{"authorId", "seven"}}, {});
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.error().message.find("authorId") != std::string::npos);
+  auto prio = detail::prepare(reg, "RefreshAuthor", {{"authorId", 1}},
+                              PushOptions{.priority = static_cast<Priority>(9)});
+  REQUIRE_FALSE(prio);
+  CHECK(prio.error().code == errc::invalid_argument);
+}
+
+TEST_CASE("an equal push merges into the queued twin, not into a running one",
+          "[engine][admission]") {
+  detail::DedupIndex ix;
+  CHECK_FALSE(ix.twin("k", false));
+  ix.queued("k", 1);
+  CHECK(ix.twin("k", false) == JobId{1});
+  ix.started("k", 1);
+  CHECK_FALSE(ix.twin("k", false));          // coalesce: a new run after the running one
+  CHECK(ix.twin("k", true) == JobId{1});     // a type that allows it merges into the runner
+  ix.queued("k", 2);
+  CHECK(ix.twin("k", false) == JobId{2});    // further pushes merge into the queued one
+  CHECK(ix.twin("k", true) == JobId{2});     // the queued one is preferred
+  ix.queued("k", 1);                         // the runner failed and waits for a retry
+  CHECK(ix.twin("k", false) == JobId{1});
+  ix.ended("k", 1);
+  ix.ended("k", 2);
+  CHECK_FALSE(ix.twin("k", true));
+  CHECK(ix.size() == 0);
+}
+
+TEST_CASE("the debouncer pushes once per quiet window, and at least once per maximum wait",
+          "[engine][debounce]") {
+  Registry reg;
+  reg.add<Refresh>([](const Refresh&, JobContext&) {});
+  auto req = [&] { return detail::prepare(reg, "RefreshAuthor", {{"authorId", 1}}, {}).value(); };
+  detail::Debouncer d;
+  const std::string key = req().key;
+  CHECK(d.request(req(), t0, 10s, 0s) == t0 + 10s);
+  CHECK(d.request(req(), t0 + 5s, 10s, 0s) == t0 + 15s);
+  CHECK_FALSE(d.due(key, t0 + 10s));  // the first deadline was moved
+  CHECK(d.due(key, t0 + 15s));
+  CHECK(d.pending() == 0);
+
+  // A steady stream: every 5 s, window 10 s, maximum wait 30 s.
+  std::vector<TimePoint> pushes;
+  for (int s = 0; s <= 70; s += 5) {
+    const TimePoint now = t0 + std::chrono::seconds(s);
+    if (d.due(key, now)) pushes.push_back(now);
+    d.request(req(), now, 10s, 30s);
+  }
+  CHECK(pushes == std::vector<TimePoint>{t0 + 30s, t0 + 60s});
+}
+
+TEST_CASE("the timer queue hands out due callbacks in deadline order", "[engine][timers]") {
+  detail::TimerQueue q;
+  std::vector<int> ran;
+  CHECK(q.add(t0 + 2s, [&] { ran.push_back(2); }));
+  CHECK_FALSE(q.add(t0 + 3s, [&] { ran.push_back(3); }));
+  CHECK(q.add(t0 + 1s, [&] { ran.push_back(1); }));
+  CHECK_FALSE(q.add(t0 + 1s, [&] { ran.push_back(11); }));  // same deadline: after the first
+  CHECK(q.next() == t0 + 1s);
+  for (auto& fn : q.take_due(t0 + 2s)) fn();
+  CHECK(ran == std::vector<int>{1, 11, 2});
+  CHECK(q.take_due(t0 + 2s).empty());
+  CHECK(q.next() == t0 + 3s);
+  q.clear();
+  CHECK_FALSE(q.next());
+}

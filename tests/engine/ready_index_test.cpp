@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+// The dispatch rules, stepped directly: no threads, no sleeps, no Asio. "Nothing may start now"
+// is `pick().job == nullopt`, exactly.
+
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <map>
+
+#include "engine/ready_index.hpp"
+
+using namespace shelfjobs;
+using namespace std::chrono_literals;
+using shelfjobs::detail::ReadyIndex;
+
+namespace {
+
+const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+
+// Command types by name, with their traits.
+struct Types {
+  std::deque<CommandType> all;
+  const CommandType* add(std::string name, CommandTraits traits = {}) {
+    CommandType t;
+    t.name = std::move(name);
+    t.traits = std::move(traits);
+    all.push_back(std::move(t));
+    return &all.back();
+  }
+};
+
+CommandTraits disk() {
+  CommandTraits t;
+  t.locks = {"disk"};
+  return t;
+}
+
+// Picks and starts until nothing may start; returns the started ids in order.
+std::vector<JobId> drain(ReadyIndex& ix, TimePoint now, const ReadyIndex::RateGate& gate = {}) {
+  std::vector<JobId> started;
+  for (;;) {
+    auto p = ix.pick(now, gate);
+    if (!p.job) return started;
+    ix.start(*p.job);
+    started.push_back(*p.job);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the highest priority starts first, then the oldest within a priority",
+          "[engine][ready]") {
+  Types ty;
+  auto* a = ty.add("A");
+  auto* b = ty.add("B");
+  ReadyIndex ix(1, 6h);
+  ix.add(1, a, Priority::normal, t0, t0);
+  ix.add(2, b, Priority::low, t0, t0);
+  ix.add(3, b, Priority::high, t0, t0);
+  ix.add(4, a, Priority::high, t0, t0);
+  // One regular worker: one non-critical job at a time; release between picks.
+  std::vector<JobId> order;
+  for (int i = 0; i < 4; ++i) {
+    auto p = ix.pick(t0, {});
+    REQUIRE(p.job);
+    order.push_back(*p.job);
+    ix.start(*p.job);
+    CHECK_FALSE(ix.pick(t0, {}).job);  // the one regular thread is busy
+    ix.release(order.back() == 1 || order.back() == 4 ? a : b,
+               order.back() == 1 ? Priority::normal
+               : order.back() == 2 ? Priority::low
+                                   : Priority::high);
+  }
+  CHECK(order == std::vector<JobId>{3, 4, 1, 2});
+}
+
+TEST_CASE("readarr's queue selection cases", "[engine][ready][readarr]") {
+  Types ty;
+  auto* scan = ty.add("RescanFolders", disk());
+  auto* import = ty.add("ManualImport", disk());
+  auto* refresh = ty.add("RefreshAuthor");
+  CommandTraits te;
+  te.type_exclusive = true;
+  auto* lists = ty.add("ImportListSync", te);
+  CommandTraits ex;
+  ex.exclusive = true;
+  auto* update = ty.add("ApplicationUpdate", ex);
+
+  struct Row {
+    const char* name;
+    std::vector<std::pair<JobId, const CommandType*>> running;  // started before the pick
+    std::vector<std::pair<JobId, const CommandType*>> queued;   // normal priority, id order
+    std::optional<JobId> expect;
+  };
+  const std::vector<Row> rows = {
+      {"a started disk command holds back other disk commands", {{1, scan}},
+       {{2, import}, {3, refresh}}, 3},
+      {"a disk command starts when no disk command runs", {{1, refresh}}, {{2, import}}, 2},
+      {"a type-exclusive command waits for its running twin", {{1, lists}}, {{2, lists}},
+       std::nullopt},
+      {"other commands pass a type-exclusive one that waits", {{1, lists}},
+       {{2, lists}, {3, refresh}}, 3},
+      {"nothing starts while an exclusive command runs", {{1, update}}, {{2, refresh}},
+       std::nullopt},
+      {"an exclusive command next in line waits and holds back later ones", {{1, refresh}},
+       {{2, update}, {3, refresh}}, std::nullopt},
+      {"an exclusive command starts once nothing runs", {}, {{2, update}, {3, refresh}}, 2},
+      {"the oldest queued command goes first", {}, {{2, refresh}, {3, import}}, 2},
+  };
+  for (const auto& row : rows) {
+    SECTION(row.name) {
+      ReadyIndex ix(4, 6h);
+      for (auto [id, type] : row.running) {
+        ix.add(id, type, Priority::normal, t0, t0);
+        ix.start(id);
+      }
+      for (auto [id, type] : row.queued) ix.add(id, type, Priority::normal, t0, t0);
+      CHECK(ix.pick(t0, {}).job == row.expect);
+    }
+  }
+}
+
+TEST_CASE("a per-type cap and named locks hold back only their own bucket", "[engine][ready]") {
+  Types ty;
+  CommandTraits capped;
+  capped.max_concurrent = 2;
+  auto* search = ty.add("BookSearch", capped);
+  auto* other = ty.add("Other");
+  ReadyIndex ix(8, 6h);
+  for (JobId id = 1; id <= 4; ++id) ix.add(id, search, Priority::normal, t0, t0);
+  ix.add(5, other, Priority::normal, t0, t0);
+  CHECK(drain(ix, t0) == std::vector<JobId>{1, 2, 5});
+  ix.release(search, Priority::normal);
+  CHECK(drain(ix, t0) == std::vector<JobId>{3});
+}
+
+TEST_CASE("the critical lane stays free for critical jobs", "[engine][ready]") {
+  Types ty;
+  auto* normal = ty.add("Normal");
+  auto* import = ty.add("Import");
+  ReadyIndex ix(2, 6h);
+  for (JobId id = 1; id <= 3; ++id) ix.add(id, normal, Priority::normal, t0, t0);
+  CHECK(drain(ix, t0) == std::vector<JobId>{1, 2});  // two regular threads
+  CHECK(ix.running_total() == 2);
+  ix.add(10, import, Priority::critical, t0, t0);
+  CHECK(drain(ix, t0) == std::vector<JobId>{10});  // the lane
+  ix.add(11, import, Priority::critical, t0, t0);
+  CHECK_FALSE(ix.pick(t0, {}).job);  // every thread, the lane included, is busy
+}
+
+TEST_CASE("a rate key holds its bucket back and says when to come back", "[engine][ready]") {
+  Types ty;
+  CommandTraits rated;
+  rated.rate_key = "indexer:1";
+  auto* rss = ty.add("RssSync", rated);
+  auto* other = ty.add("Other");
+  ReadyIndex ix(4, 6h);
+  ix.add(1, rss, Priority::high, t0, t0);
+  ix.add(2, other, Priority::normal, t0, t0);
+  TimePoint free_at = t0 + 30s;
+  ReadyIndex::RateGate gate = [&](const std::string& key) {
+    CHECK(key == "indexer:1");
+    return free_at;
+  };
+  auto p = ix.pick(t0, gate);
+  CHECK(p.job == JobId{2});  // the waiting key does not hold back other jobs
+  ix.start(2);
+  p = ix.pick(t0, gate);
+  CHECK_FALSE(p.job);
+  REQUIRE(p.retry_at);
+  CHECK(*p.retry_at == free_at);
+  CHECK(ix.pick(free_at, gate).job == JobId{1});
+}
+
+TEST_CASE("an idle-only job waits for an empty queue or its maximum deferral",
+          "[engine][ready]") {
+  Types ty;
+  CommandTraits idle;
+  idle.idle_only = true;
+  auto* housekeeping = ty.add("Housekeeping", idle);
+  auto* work = ty.add("Work");
+  ReadyIndex ix(2, 1h);
+  ix.add(1, housekeeping, Priority::low, t0, t0);
+  ix.add(2, work, Priority::low, t0 + 1s, t0 + 1s);
+  ix.add(3, work, Priority::low, t0 + 2s, t0 + 2s);
+  // Job 1 is older, but a non-idle job is queued.
+  auto p = ix.pick(t0 + 2s, {});
+  CHECK(p.job == JobId{2});
+  REQUIRE(p.retry_at);
+  CHECK(*p.retry_at == t0 + 1h);
+  ix.start(2);
+  ix.start(3);
+  CHECK_FALSE(ix.pick(t0 + 3s, {}).job);
+  ix.release(work, Priority::low);
+  CHECK_FALSE(ix.pick(t0 + 3s, {}).job);  // one still runs
+  CHECK(ix.pick(t0 + 1h, {}).job == JobId{1});  // the maximum deferral is over
+  ix.release(work, Priority::low);
+  CHECK(ix.pick(t0 + 4s, {}).job == JobId{1});  // idle
+}
+
+TEST_CASE("aging raises ready normal and low jobs one level per period", "[engine][ready]") {
+  Types ty;
+  auto* a = ty.add("A");
+  ReadyIndex ix(1, 6h);
+  ix.add(1, a, Priority::low, t0, t0);
+  ix.add(2, a, Priority::normal, t0, t0 + 30min);
+  ix.add(3, a, Priority::high, t0, t0);
+  auto risen = ix.age(t0 + 1h, 1h);
+  CHECK(risen == std::vector<std::pair<JobId, Priority>>{{1, Priority::normal}});
+  CHECK(ix.queued(Priority::low) == 0);
+  CHECK(ix.queued(Priority::normal) == 2);
+  // Job 1 became ready at normal at +1h: it waits a whole period there before it rises again.
+  CHECK(ix.age(t0 + 90min, 1h).empty());
+  risen = ix.age(t0 + 2h, 1h);
+  CHECK(risen ==
+        std::vector<std::pair<JobId, Priority>>{{1, Priority::high}, {2, Priority::high}});
+  CHECK(ix.queued(Priority::high) == 3);
+  CHECK(ix.age(t0 + 10h, 1h).empty());  // high is as far as aging goes
+}
+
+TEST_CASE("removing a queued job keeps buckets and counts exact", "[engine][ready]") {
+  Types ty;
+  auto* a = ty.add("A");
+  ReadyIndex ix(1, 6h);
+  ix.add(1, a, Priority::normal, t0, t0);
+  ix.add(2, a, Priority::normal, t0, t0);
+  ix.remove(1);
+  ix.remove(1);  // twice is harmless
+  CHECK(ix.size() == 1);
+  CHECK(ix.queued(Priority::normal) == 1);
+  CHECK(ix.pick(t0, {}).job == JobId{2});
+  ix.remove(2);
+  CHECK_FALSE(ix.pick(t0, {}).job);
+  CHECK(ix.queued(Priority::normal) == 0);
+}
