@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The SQLite toolkit (src/sqlite): open and its pragmas, the versioned migration (and its legacy
-// version slots), transactions, typed binds and columns, column lists.
+// version slots), transactions, typed binds and columns, column lists; and the three files built
+// on it (job store, catalog, metadata cache) against another process holding them.
 
 #include <unistd.h>
 
@@ -15,7 +16,10 @@
 #include <catch2/catch.hpp>
 
 #include "process.hpp"
+#include "services/metadata_cache.hpp"
+#include "shelfjobs/catalog.hpp"
 #include "sqlite/sqlite_toolkit.hpp"
+#include "store.hpp"
 #include "test_support.hpp"
 
 using namespace shelfjobs;
@@ -325,4 +329,220 @@ TEST_CASE("a column list gives the SELECT list and each name's index", "[sqlite]
   REQUIRE(st.executeStep());
   CHECK(sq::column<std::string>(st, kCols["name"]) == "x");
   CHECK(sq::column<std::int64_t>(st, kCols["added"]) == 7);
+}
+
+// ---- the three files: job store, catalog, metadata cache ---------------------------------------
+
+namespace {
+
+// One of shelfjobs' SQLite files, opened the way the library opens it.
+struct FileKind {
+  const char* what;
+  const char* file;
+  const char* schema;  // its name in shelfjobs_schema
+  sq::LegacyVersion legacy;
+  int version;  // what a new file is migrated to
+  // Opens the file and closes it again: nullopt, or the error.
+  std::optional<Error> (*open)(const std::string& path, milliseconds busy);
+};
+
+template <class R>
+std::optional<Error> error_of(const R& r) {
+  if (r.has_value()) return std::nullopt;
+  return r.error();
+}
+
+const FileKind kFiles[] = {
+    {"job store", "jobs.db", "jobs", {.user_version = true}, 3,
+     [](const std::string& path, milliseconds busy) {
+       return error_of(detail::Store::open(path, false, quiet_logger(), busy));
+     }},
+    {"catalog", "catalog.db", "catalog", {.meta_table = "catalog_meta", .meta_key = "schema_version"}, 1,
+     [](const std::string& path, milliseconds busy) {
+       return error_of(open_sqlite_catalog({.path = path, .busy_timeout = busy}));
+     }},
+    {"metadata cache", "metadata-cache.db", "metadata_cache", {.user_version = true}, 1,
+     [](const std::string& path, milliseconds busy) {
+       return error_of(detail::MetadataCache::open(path, quiet_logger(), busy));
+     }},
+};
+
+enum class Hold { write_transaction, exclusive_lock };
+
+// A child process holding a lock on a file: a write transaction (BEGIN IMMEDIATE with a write
+// in it; WAL readers go on beside it), or an exclusive lock (locking_mode=EXCLUSIVE: no other
+// connection may even read). It lets go when `release()` is called, or on its own after
+// `hold_for` when given.
+class Holder {
+ public:
+  Holder(const std::string& path, Hold how, std::optional<milliseconds> hold_for = std::nullopt) {
+    int ready[2], let_go[2];
+    REQUIRE(::pipe(ready) == 0);
+    REQUIRE(::pipe(let_go) == 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::close(ready[0]);
+      ::close(let_go[1]);
+      try {
+        SQLite::Database db(path, SQLite::OPEN_READWRITE);
+        if (how == Hold::exclusive_lock) {
+          db.exec("PRAGMA locking_mode=EXCLUSIVE");
+          db.exec("BEGIN EXCLUSIVE");
+        } else {
+          db.exec("BEGIN IMMEDIATE");
+        }
+        db.exec("CREATE TABLE holder_probe (x INTEGER)");
+        if (::write(ready[1], "r", 1) != 1) _exit(4);
+        if (hold_for) {
+          std::this_thread::sleep_for(*hold_for);
+        } else {
+          char c = 0;
+          (void)!::read(let_go[0], &c, 1);  // end of file: let go
+        }
+        db.exec("ROLLBACK");
+      } catch (...) {
+        _exit(3);
+      }
+      _exit(0);
+    }
+    ::close(ready[1]);
+    ::close(let_go[0]);
+    release_ = let_go[1];
+    char c = 0;
+    const bool holding = ::read(ready[0], &c, 1) == 1;
+    ::close(ready[0]);
+    if (!holding) {
+      const int code = release();
+      FAIL("the holder process could not lock the file (exit code " << code << ")");
+    }
+  }
+  /// Lets go and waits for the child: its exit code (0: it held and let go).
+  int release() {
+    if (release_ >= 0) {
+      ::close(release_);  // end of file (a write could meet a child that is gone: SIGPIPE)
+      release_ = -1;
+    }
+    return pid_ > 0 ? wait_exit(std::exchange(pid_, -1)) : 0;
+  }
+  ~Holder() { release(); }
+  Holder(const Holder&) = delete;
+  Holder& operator=(const Holder&) = delete;
+
+ private:
+  pid_t pid_ = -1;
+  int release_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("opening any of the three files while another process writes to it succeeds",
+          "[sqlite][catalog][bookinfo]") {
+  for (const FileKind& kind : kFiles) {
+    CAPTURE(kind.what);
+    TempDir dir;
+    const std::string path = dir.file(kind.file);
+    REQUIRE_FALSE(kind.open(path, 5s));  // a migrated WAL file
+    Holder holder(path, Hold::write_transaction);
+    // WAL: readers go on beside a writer; an up-to-date file needs no write lock to open.
+    const auto err = kind.open(path, 10s);
+    if (err) FAIL_CHECK(err->message);
+    CHECK(holder.release() == 0);
+  }
+}
+
+TEST_CASE("opening any of the three files while another process locks it out fails with "
+          "store_error naming the file after the busy timeout",
+          "[sqlite][catalog][bookinfo]") {
+  for (const FileKind& kind : kFiles) {
+    CAPTURE(kind.what);
+    TempDir dir;
+    const std::string path = dir.file(kind.file);
+    REQUIRE_FALSE(kind.open(path, 5s));
+    Holder holder(path, Hold::exclusive_lock);
+    const auto err = kind.open(path, 100ms);
+    REQUIRE(err);
+    CHECK(err->code == errc::store_error);
+    CHECK_THAT(err->message, Catch::Contains(path) && Catch::Contains(kind.what));
+    CHECK(holder.release() == 0);
+  }
+}
+
+TEST_CASE("opening any of the three files waits for another process's lock to go",
+          "[sqlite][catalog][bookinfo]") {
+  for (const FileKind& kind : kFiles) {
+    CAPTURE(kind.what);
+    TempDir dir;
+    const std::string path = dir.file(kind.file);
+    REQUIRE_FALSE(kind.open(path, 5s));
+    // The child lets go on its own, well within the opener's busy timeout.
+    Holder holder(path, Hold::exclusive_lock, 200ms);
+    const auto err = kind.open(path, 30s);
+    if (err) FAIL_CHECK(err->message);
+    CHECK(holder.release() == 0);
+  }
+}
+
+TEST_CASE("two processes opening any of the three files new at once both succeed, the schema "
+          "applied once",
+          "[sqlite][catalog][bookinfo][concurrency]") {
+  for (const FileKind& kind : kFiles) {
+    for (int round = 0; round < 5; ++round) {
+      CAPTURE(kind.what, round);
+      TempDir dir;
+      const std::string path = dir.file(kind.file);
+      int go[2];
+      REQUIRE(::pipe(go) == 0);
+      std::vector<pid_t> children;
+      for (int i = 0; i < 2; ++i) {
+        const pid_t pid = fork();
+        if (pid == 0) {
+          ::close(go[1]);
+          char c = 0;
+          if (::read(go[0], &c, 1) != 0) _exit(3);
+          // The job store's flock refuses a second engine while the first has the file open
+          // (intended, and separate from SQLite's locks): that one tries again once it closed.
+          const auto until = steady_clock::now() + 20s;
+          for (;;) {
+            const auto err = kind.open(path, 10s);
+            if (!err) _exit(0);
+            if (err->message.find("in use by another engine") == std::string::npos ||
+                steady_clock::now() > until) {
+              std::fprintf(stderr, "%s\n", err->message.c_str());
+              _exit(1);
+            }
+            std::this_thread::sleep_for(5ms);
+          }
+        }
+        children.push_back(pid);
+      }
+      ::close(go[0]);
+      ::close(go[1]);  // end of file: both go at once
+      for (pid_t pid : children) CHECK(wait_exit(pid) == 0);
+      auto db = open_ok(path);
+      CHECK(sq::schema_version(*db, kind.schema, kind.legacy) == kind.version);
+      CHECK(sq::schema_version(*db, kind.schema) == kind.version);
+    }
+  }
+}
+
+TEST_CASE("a job store file of an earlier release opens with its jobs", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("jobs.db");
+  { REQUIRE(detail::Store::open(path, false, quiet_logger()).has_value()); }
+  {
+    // As the earlier release left it: the version in user_version only.
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec("DROP TABLE shelfjobs_schema");
+    raw.exec("INSERT INTO jobs (id, name, body, priority, trigger, status, queued_at) "
+             "VALUES (7, 'Old', '{}', 1, 0, 0, 1700000000000)");
+    REQUIRE(raw.execAndGet("PRAGMA user_version").getInt() == 3);
+  }
+  auto store = detail::Store::open(path, false, quiet_logger());
+  REQUIRE(store.has_value());
+  const auto jobs = (*store)->load_active();
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].id == 7);
+  CHECK(jobs[0].name == "Old");
+  CHECK(jobs[0].queued_at == system_clock::time_point(milliseconds(1'700'000'000'000)));
 }
