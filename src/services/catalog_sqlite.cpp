@@ -14,13 +14,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -222,9 +219,8 @@ void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s) {
 }
 
 // One column list per entity: the mappers read by name, so a column and its index cannot drift.
-constexpr sqlite::Columns kAuthor{"id",        "foreign_id",     "name",           "sort_name",
-                                  "overview",  "path",           "root_folder_id", "monitored",
-                                  "status",    "last_info_sync", "metadata_hash",  "added"};
+constexpr sqlite::Columns kAuthor{"id", "foreign_id", "name", "sort_name", "overview", "path",
+    "root_folder_id", "monitored", "status", "last_info_sync", "metadata_hash", "added"};
 Author author_row(SQLite::Statement& st) {
   Author a;
   a.id = column<RowId>(st, kAuthor["id"]);
@@ -242,9 +238,8 @@ Author author_row(SQLite::Statement& st) {
   return a;
 }
 
-constexpr sqlite::Columns kBook{"id",        "author_id",      "foreign_id",    "title",
-                                "release_date", "genres",      "monitored",     "manually_added",
-                                "last_info_sync", "metadata_hash", "added"};
+constexpr sqlite::Columns kBook{"id", "author_id", "foreign_id", "title", "release_date", "genres",
+    "monitored", "manually_added", "last_info_sync", "metadata_hash", "added"};
 Book book_row(SQLite::Statement& st) {
   Book b;
   b.id = column<RowId>(st, kBook["id"]);
@@ -261,10 +256,8 @@ Book book_row(SQLite::Statement& st) {
   return b;
 }
 
-constexpr sqlite::Columns kEdition{"id",       "book_id",   "foreign_id", "title",
-                                   "isbn13",   "asin",      "format",     "is_ebook",
-                                   "pages",    "publisher", "language",   "release_date",
-                                   "rating",   "monitored"};
+constexpr sqlite::Columns kEdition{"id", "book_id", "foreign_id", "title", "isbn13", "asin",
+    "format", "is_ebook", "pages", "publisher", "language", "release_date", "rating", "monitored"};
 Edition edition_row(SQLite::Statement& st) {
   Edition e;
   e.id = column<RowId>(st, kEdition["id"]);
@@ -296,8 +289,8 @@ bool same_edition(const Edition& a, const Edition& b) {
 constexpr const char* kFilesOfAuthor =
     "(author_id = ?1 OR book_id IN (SELECT id FROM books WHERE author_id = ?1))";
 
-constexpr sqlite::Columns kFile{"id",   "author_id", "book_id", "edition_id",
-                                "path", "size",      "mtime",   "format"};
+constexpr sqlite::Columns kFile{"id", "author_id", "book_id", "edition_id", "path", "size",
+    "mtime", "format"};
 BookFile file_row(SQLite::Statement& st) {
   BookFile f;
   f.id = column<RowId>(st, kFile["id"]);
@@ -326,7 +319,8 @@ Series series_row(SQLite::Statement& st) {
                 column<std::string>(st, kSeries["title"])};
 }
 
-constexpr sqlite::Columns kLink{"series_id", "book_id", "position", "series_position", "is_primary"};
+constexpr sqlite::Columns kLink{"series_id", "book_id", "position", "series_position",
+    "is_primary"};
 SeriesLink link_row(SQLite::Statement& st) {
   return SeriesLink{column<RowId>(st, kLink["series_id"]), column<RowId>(st, kLink["book_id"]),
                     column<std::string>(st, kLink["position"]),
