@@ -189,8 +189,8 @@ std::pair<double, double> start_latency(const std::string& path, int samples, in
 
 // The three writes of one job, straight to SQLite, `per_tx` writes per transaction.
 double reference(const std::string& path, int jobs, int per_tx) {
-  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-  shelfjobs::detail::apply_pragmas(db, false);
+  auto owned = shelfjobs::sqlite::open(path, {.what = "reference store"}).value();
+  SQLite::Database& db = *owned;
   for (const auto& m : shelfjobs::detail::schema_migrations()) db.exec(m);
   SQLite::Statement ins(db,
                         "INSERT INTO jobs (id, name, body, priority, trigger, event, status, "

@@ -63,7 +63,8 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
                  "timeout_grace, aging_period and idle_max_deferral must not be negative"};
   }
 
-  auto opened = detail::Store::open(options.store_path, options.sync_full, options.logger);
+  auto opened = detail::Store::open(options.store_path, options.sync_full, options.logger,
+                                    options.store_busy_timeout);
   if (!opened) return opened.error();
   auto store = std::move(opened).value();
 

@@ -13,14 +13,6 @@
 
 namespace shelfjobs::detail {
 
-std::int64_t to_ms(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-TimePoint from_ms(std::int64_t ms) {
-  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
-}
-
 const std::vector<std::string>& schema_migrations() {
   // Append only: a released migration never changes, a new one is a new entry.
   static const std::vector<std::string> migrations = {
@@ -89,50 +81,50 @@ CREATE TABLE meta (
   return migrations;
 }
 
-void apply_pragmas(SQLite::Database& db, bool sync_full) {
-  // First, so that every later statement (the switch to WAL needs an exclusive lock) waits for
-  // another process's reader (a backup tool, the sqlite3 shell, a monitoring script) instead of
-  // failing with SQLITE_BUSY.
-  db.exec("PRAGMA busy_timeout=10000");
-  db.exec("PRAGMA journal_mode=WAL");
-  db.exec(sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  db.exec("PRAGMA temp_store=MEMORY");
-}
+namespace {
 
-const char* const Store::kJobColumns =
-    "id, name, body, priority, trigger, event, status, queued_at, started_at, ended_at, "
-    "duration_ms, attempt, progress_current, progress_total, progress_message, message, "
-    "error_kind, error, not_before, max_attempts, task";
+// The job row, in SELECT order: `row_to_job` reads each column by name.
+constexpr sqlite::Columns kJob{
+    "id", "name", "body", "priority", "trigger", "event", "status", "queued_at", "started_at",
+    "ended_at", "duration_ms", "attempt", "progress_current", "progress_total",
+    "progress_message", "message", "error_kind", "error", "not_before", "max_attempts", "task"};
+const std::string kJobColumnList = kJob.list();
+
+}  // namespace
+
+const char* const Store::kJobColumns = kJobColumnList.c_str();
 
 JobInfo Store::row_to_job(SQLite::Statement& st) {
+  using sqlite::column;
   JobInfo j;
-  j.id = st.getColumn(0).getInt64();
-  j.name = st.getColumn(1).getString();
-  j.body = nlohmann::json::parse(st.getColumn(2).getString(), nullptr, false);
+  j.id = column<JobId>(st, kJob["id"]);
+  j.name = column<std::string>(st, kJob["name"]);
+  j.body = nlohmann::json::parse(column<std::string>(st, kJob["body"]), nullptr, false);
   if (j.body.is_discarded()) j.body = nlohmann::json::object();
-  j.priority = static_cast<Priority>(st.getColumn(3).getInt());
-  j.trigger = static_cast<Trigger>(st.getColumn(4).getInt());
-  j.event = st.getColumn(5).getString();
-  j.status = static_cast<JobStatus>(st.getColumn(6).getInt());
-  j.queued_at = from_ms(st.getColumn(7).getInt64());
-  if (!st.getColumn(8).isNull()) j.started_at = from_ms(st.getColumn(8).getInt64());
-  if (!st.getColumn(9).isNull()) j.ended_at = from_ms(st.getColumn(9).getInt64());
-  if (!st.getColumn(10).isNull()) j.duration = std::chrono::milliseconds(st.getColumn(10).getInt64());
-  j.attempt = st.getColumn(11).getInt();
-  j.progress.current = st.getColumn(12).getInt64();
-  j.progress.total = st.getColumn(13).getInt64();
-  j.progress.message = st.getColumn(14).getString();
-  j.message = st.getColumn(15).getString();
-  j.error_kind = static_cast<ErrorKind>(st.getColumn(16).getInt());
-  j.error = st.getColumn(17).getString();
-  if (!st.getColumn(18).isNull()) j.not_before = from_ms(st.getColumn(18).getInt64());
-  j.max_attempts = st.getColumn(19).getInt();
-  j.task = st.getColumn(20).getString();
+  j.priority = column<Priority>(st, kJob["priority"]);
+  j.trigger = column<Trigger>(st, kJob["trigger"]);
+  j.event = column<std::string>(st, kJob["event"]);
+  j.status = column<JobStatus>(st, kJob["status"]);
+  j.queued_at = column<TimePoint>(st, kJob["queued_at"]);
+  j.started_at = column<std::optional<TimePoint>>(st, kJob["started_at"]);
+  j.ended_at = column<std::optional<TimePoint>>(st, kJob["ended_at"]);
+  j.duration = column<std::chrono::milliseconds>(st, kJob["duration_ms"]);  // NULL: 0
+  j.attempt = column<int>(st, kJob["attempt"]);
+  j.progress.current = column<std::int64_t>(st, kJob["progress_current"]);
+  j.progress.total = column<std::int64_t>(st, kJob["progress_total"]);
+  j.progress.message = column<std::string>(st, kJob["progress_message"]);
+  j.message = column<std::string>(st, kJob["message"]);
+  j.error_kind = column<ErrorKind>(st, kJob["error_kind"]);
+  j.error = column<std::string>(st, kJob["error"]);
+  j.not_before = column<std::optional<TimePoint>>(st, kJob["not_before"]);
+  j.max_attempts = column<int>(st, kJob["max_attempts"]);
+  j.task = column<std::string>(st, kJob["task"]);
   return j;
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool sync_full,
-                                           std::shared_ptr<spdlog::logger> log) {
+                                           std::shared_ptr<spdlog::logger> log,
+                                           std::chrono::milliseconds busy_timeout) {
   // One engine per store: a second one would hand out the same ids. The lock is an flock on a
   // file beside the store, so the kernel drops it when the process dies, however it dies.
   int lock_fd = -1;
@@ -156,26 +148,16 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool sync_fu
       if (fd >= 0) ::close(fd);
     }
   } lock_guard{lock_fd};
+  auto opened = sqlite::open(
+      path, {.what = "job store", .busy_timeout = busy_timeout, .sync_full = sync_full});
+  if (!opened) return opened.error();
+  auto db = std::move(opened).value();
+  // The version is also kept in PRAGMA user_version, where earlier releases kept it alone.
+  if (auto migrated = sqlite::migrate(*db, "jobs", schema_migrations(),
+                                      {.legacy = {.user_version = true}, .what = "job store"});
+      !migrated)
+    return migrated.error();
   try {
-    auto db = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
-    apply_pragmas(*db, sync_full);
-    const auto& migrations = schema_migrations();
-    const int known = static_cast<int>(migrations.size());
-    int version = db->execAndGet("PRAGMA user_version").getInt();
-    if (version > known) {
-      return Error{errc::store_error, "job store " + path + " has schema version " +
-                                          std::to_string(version) +
-                                          ", newer than this shelfjobs understands (" +
-                                          std::to_string(known) + ")"};
-    }
-    while (version < known) {
-      SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
-      db->exec(migrations[static_cast<std::size_t>(version)]);
-      ++version;
-      db->exec("PRAGMA user_version=" + std::to_string(version));
-      tx.commit();
-    }
     auto store = std::unique_ptr<Store>(new Store(std::move(db), std::move(log)));
     store->lock_fd_ = lock_fd;
     store->path_ = path;

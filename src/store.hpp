@@ -30,17 +30,16 @@
 
 #include "shelfjobs/error.hpp"
 #include "shelfjobs/job.hpp"
+#include "sqlite/sqlite_toolkit.hpp"
 
 namespace shelfjobs::detail {
 
-/// Milliseconds since the Unix epoch, the store's time format.
-std::int64_t to_ms(TimePoint t);
-TimePoint from_ms(std::int64_t ms);
+/// Milliseconds since the Unix epoch, the store's time format (the toolkit's, as for every file).
+using sqlite::from_ms;
+using sqlite::to_ms;
 
 /// The schema as SQL, one string per migration (index + 1 = version).
 const std::vector<std::string>& schema_migrations();
-/// Pragmas applied to every connection of the store (and by the benchmark's references).
-void apply_pragmas(SQLite::Database& db, bool sync_full);
 
 /// A scheduled task's row.
 struct TaskRow {
@@ -80,10 +79,12 @@ class Store {
   using Done = std::function<void(bool committed)>;
   using Reader = std::function<void(SQLite::Database&)>;
 
-  /// Opens or creates the file, applies pragmas and migrations. Takes an exclusive lock (an
-  /// flock on `path + ".lock"`) so two engines never share one store.
-  static Result<std::unique_ptr<Store>> open(const std::string& path, bool sync_full,
-                                             std::shared_ptr<spdlog::logger> log);
+  /// Opens or creates the file, applies pragmas and migrations (sqlite::open, sqlite::migrate).
+  /// Takes an exclusive lock (an flock on `path + ".lock"`) so two engines never share one
+  /// store. `busy_timeout`: how long opening waits for another process's lock on the file.
+  static Result<std::unique_ptr<Store>> open(
+      const std::string& path, bool sync_full, std::shared_ptr<spdlog::logger> log,
+      std::chrono::milliseconds busy_timeout = sqlite::kDefaultBusyTimeout);
   ~Store();
 
   // --- Before start_writer(), on the opening thread only ---
