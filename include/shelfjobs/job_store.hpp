@@ -179,6 +179,10 @@ struct SqliteStoreOptions {
   std::string path = "shelfjobs.db";
   /// PRAGMA synchronous=FULL (survives power loss) instead of NORMAL (survives a process crash).
   bool sync_full = false;
+  /// How long opening, and each statement after, waits for another process's lock on the file
+  /// (a backup, the sqlite3 shell) before failing with store_error. Not negative. Default: 5 s
+  /// (`EngineOptions::store_busy_timeout`).
+  std::chrono::milliseconds busy_timeout{5000};
   std::shared_ptr<spdlog::logger> logger;
 };
 

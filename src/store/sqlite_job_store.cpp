@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "store/sqlite_job_store.hpp"
 
+#include "sqlite/sqlite_toolkit.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -16,13 +18,10 @@ namespace shelfjobs::detail {
 
 namespace {
 
-std::int64_t to_ms(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-TimePoint from_ms(std::int64_t ms) {
-  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
-}
+using sqlite::bind;
+using sqlite::column;
+using sqlite::from_ms;
+using sqlite::to_ms;
 
 // The start of the UTC minute holding `ms` (floor, also before 1970).
 std::int64_t minute_of(std::int64_t ms) {
@@ -48,58 +47,71 @@ std::string sql_duration_bin(const std::string& d) {
   return sql;
 }
 
-const char* const kJobColumns =
-    "id, name, body, priority, trigger, event, status, queued_at, started_at, ended_at, "
-    "duration_ms, attempt, progress_current, progress_total, progress_message, message, "
-    "error_kind, error, not_before, max_attempts, task";
+// The rows as the store reads them, in SELECT order: readers index them by name.
+constexpr sqlite::Columns kJob{
+    "id", "name", "body", "priority", "trigger", "event", "status", "queued_at", "started_at",
+    "ended_at", "duration_ms", "attempt", "progress_current", "progress_total",
+    "progress_message", "message", "error_kind", "error", "not_before", "max_attempts", "task"};
+constexpr sqlite::Columns kTask{
+    "name", "command", "body", "interval_s", "time_of_day_min", "time_zone", "jitter_s",
+    "next_due", "last_start", "last_finish", "last_status", "last_message", "last_duration_ms",
+    "last_job"};
+constexpr sqlite::Columns kTotals{"name", "completed", "failed", "cancelled", "last_start",
+                                  "last_finish", "last_status"};
+constexpr sqlite::Columns kMinute{"minute", "name", "completed", "failed", "cancelled",
+                                  "duration_sum_ms", "durations"};
 
-JobInfo row_to_job(SQLite::Statement& st) {
+JobInfo row_to_job(const SQLite::Statement& st) {
   JobInfo j;
-  j.id = st.getColumn(0).getInt64();
-  j.name = st.getColumn(1).getString();
-  j.body = nlohmann::json::parse(st.getColumn(2).getString(), nullptr, false);
+  j.id = column<JobId>(st, kJob["id"]);
+  j.name = column<std::string>(st, kJob["name"]);
+  j.body = nlohmann::json::parse(column<std::string>(st, kJob["body"]), nullptr, false);
   if (j.body.is_discarded()) j.body = nlohmann::json::object();
-  j.priority = static_cast<Priority>(st.getColumn(3).getInt());
-  j.trigger = static_cast<Trigger>(st.getColumn(4).getInt());
-  j.event = st.getColumn(5).getString();
-  j.status = static_cast<JobStatus>(st.getColumn(6).getInt());
-  j.queued_at = from_ms(st.getColumn(7).getInt64());
-  if (!st.getColumn(8).isNull()) j.started_at = from_ms(st.getColumn(8).getInt64());
-  if (!st.getColumn(9).isNull()) j.ended_at = from_ms(st.getColumn(9).getInt64());
-  if (!st.getColumn(10).isNull()) j.duration = std::chrono::milliseconds(st.getColumn(10).getInt64());
-  j.attempt = st.getColumn(11).getInt();
-  j.progress.current = st.getColumn(12).getInt64();
-  j.progress.total = st.getColumn(13).getInt64();
-  j.progress.message = st.getColumn(14).getString();
-  j.message = st.getColumn(15).getString();
-  j.error_kind = static_cast<ErrorKind>(st.getColumn(16).getInt());
-  j.error = st.getColumn(17).getString();
-  if (!st.getColumn(18).isNull()) j.not_before = from_ms(st.getColumn(18).getInt64());
-  j.max_attempts = st.getColumn(19).getInt();
-  j.task = st.getColumn(20).getString();
+  j.priority = column<Priority>(st, kJob["priority"]);
+  j.trigger = column<Trigger>(st, kJob["trigger"]);
+  j.event = column<std::string>(st, kJob["event"]);
+  j.status = column<JobStatus>(st, kJob["status"]);
+  j.queued_at = column<TimePoint>(st, kJob["queued_at"]);
+  j.started_at = column<std::optional<TimePoint>>(st, kJob["started_at"]);
+  j.ended_at = column<std::optional<TimePoint>>(st, kJob["ended_at"]);
+  j.duration = column<std::chrono::milliseconds>(st, kJob["duration_ms"]);  // NULL: 0
+  j.attempt = column<int>(st, kJob["attempt"]);
+  j.progress.current = column<std::int64_t>(st, kJob["progress_current"]);
+  j.progress.total = column<std::int64_t>(st, kJob["progress_total"]);
+  j.progress.message = column<std::string>(st, kJob["progress_message"]);
+  j.message = column<std::string>(st, kJob["message"]);
+  j.error_kind = column<ErrorKind>(st, kJob["error_kind"]);
+  j.error = column<std::string>(st, kJob["error"]);
+  j.not_before = column<std::optional<TimePoint>>(st, kJob["not_before"]);
+  j.max_attempts = column<int>(st, kJob["max_attempts"]);
+  j.task = column<std::string>(st, kJob["task"]);
   return j;
 }
 
-void bind_time(SQLite::Statement& st, int i, const std::optional<TimePoint>& t) {
-  if (t) {
-    st.bind(i, to_ms(*t));
-  } else {
-    st.bind(i);
-  }
+TaskRow row_to_task(const SQLite::Statement& st) {
+  TaskRow t;
+  t.name = column<std::string>(st, kTask["name"]);
+  t.command = column<std::string>(st, kTask["command"]);
+  t.body = column<std::string>(st, kTask["body"]);
+  t.interval_s = column<std::int64_t>(st, kTask["interval_s"]);
+  t.time_of_day_min = column<std::optional<std::int64_t>>(st, kTask["time_of_day_min"]);
+  t.time_zone = column<std::string>(st, kTask["time_zone"]);
+  t.jitter_s = column<std::int64_t>(st, kTask["jitter_s"]);
+  t.next_due = column<std::optional<TimePoint>>(st, kTask["next_due"]);
+  t.last_start = column<std::optional<TimePoint>>(st, kTask["last_start"]);
+  t.last_finish = column<std::optional<TimePoint>>(st, kTask["last_finish"]);
+  t.last_status = column<std::optional<JobStatus>>(st, kTask["last_status"]);
+  t.last_message = column<std::string>(st, kTask["last_message"]);
+  t.last_duration_ms = column<std::optional<std::int64_t>>(st, kTask["last_duration_ms"]);
+  t.last_job = column<std::optional<JobId>>(st, kTask["last_job"]);
+  return t;
 }
 
-std::optional<TimePoint> opt_time(SQLite::Statement& st, int c) {
-  if (st.getColumn(c).isNull()) return std::nullopt;
-  return from_ms(st.getColumn(c).getInt64());
-}
-
-void apply_pragmas(SQLite::Database& db, bool sync_full) {
-  // First, so that every later statement (the switch to WAL needs an exclusive lock) waits for
-  // another process's reader (a backup tool, the sqlite3 shell) instead of failing at once.
-  db.exec("PRAGMA busy_timeout=10000");
-  db.exec("PRAGMA journal_mode=WAL");
-  db.exec(sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  db.exec("PRAGMA temp_store=MEMORY");
+// Binds `values` to parameters 1, 2, ... in order.
+template <class... V>
+void bind_all(SQLite::Statement& st, const V&... values) {
+  int i = 0;
+  (bind(st, ++i, values), ...);
 }
 
 // Whether a finish adds to the totals: a run that ends for good. Whether it adds a duration:
@@ -302,33 +314,30 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
       if (fd >= 0) ::close(fd);
     }
   } lock_guard{lock_fd};
+  auto opened = sqlite::open(path, {.what = "job store",
+                                    .busy_timeout = options.busy_timeout,
+                                    .sync_full = options.sync_full});
+  if (!opened) return opened.error();
+  auto db = std::move(opened).value();
+  // The lock above keeps other engines out; migrate() is race-safe besides. The version is
+  // also kept in PRAGMA user_version, where releases before the toolkit kept it alone.
+  if (auto migrated = sqlite::migrate(*db, "jobs", job_store_migrations(),
+                                      {.legacy = {.user_version = true}, .what = "job store"});
+      !migrated) {
+    return migrated.error();
+  }
+  // Reads run on a connection of their own (WAL lets it read beside the writer), except for
+  // ":memory:", which is private to its one connection.
+  std::unique_ptr<SQLite::Database> reader;
+  if (!single_connection(path)) {
+    auto read_conn = sqlite::open(path, {.what = "job store",
+                                         .busy_timeout = options.busy_timeout,
+                                         .create = false,
+                                         .query_only = true});
+    if (!read_conn) return read_conn.error();
+    reader = std::move(read_conn).value();
+  }
   try {
-    auto db = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
-    apply_pragmas(*db, options.sync_full);
-    const auto& migrations = job_store_migrations();
-    const int known = static_cast<int>(migrations.size());
-    int version = db->execAndGet("PRAGMA user_version").getInt();
-    if (version > known) {
-      return Error{errc::store_error, "job store " + path + " has schema version " +
-                                          std::to_string(version) +
-                                          ", newer than this shelfjobs understands (" +
-                                          std::to_string(known) + ")"};
-    }
-    while (version < known) {
-      // The lock above keeps other engines out, so no second opener races this migration.
-      SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
-      db->exec(migrations[static_cast<std::size_t>(version)]);
-      ++version;
-      db->exec("PRAGMA user_version=" + std::to_string(version));
-      tx.commit();
-    }
-    std::unique_ptr<SQLite::Database> reader;
-    if (!single_connection(path)) {
-      reader = std::make_unique<SQLite::Database>(path,
-                                                  SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX);
-      reader->exec("PRAGMA busy_timeout=10000");
-    }
     auto store = std::unique_ptr<SqliteJobStore>(
         new SqliteJobStore(std::move(db), std::move(reader), std::move(options), lock_fd));
     lock_fd = -1;  // owned by the store now
@@ -435,86 +444,62 @@ Result<StoredState> SqliteJobStore::load(TimePoint since) {
   try {
     StoredState out;
     auto& db = *db_;
+    sqlite::ReadTransaction snapshot(db);  // one consistent view of all five reads
     {
       // The partial index holds the active jobs only, so this costs what they cost. Counting
       // first (on that index) spares the vector's regrowth, which cost more than the query.
+      const char* const active = " FROM jobs INDEXED BY jobs_active WHERE status IN (0, 1)";
       out.active.reserve(static_cast<std::size_t>(
-          db.execAndGet("SELECT COUNT(*) FROM jobs INDEXED BY jobs_active WHERE status IN (0, 1)")
-              .getInt64()));
-      SQLite::Statement st(db, std::string("SELECT ") + kJobColumns +
-                                   " FROM jobs INDEXED BY jobs_active WHERE status IN (0, 1) "
-                                   "ORDER BY id");
+          db.execAndGet(std::string("SELECT COUNT(*)") + active).getInt64()));
+      SQLite::Statement st(db, "SELECT " + kJob.list() + active + " ORDER BY id");
       while (st.executeStep()) out.active.push_back(row_to_job(st));
     }
+    // meta holds every id handed out (kept on insert); MAX(id) is a guard for a row written
+    // by hand. Both are single index lookups.
     out.max_id = db.execAndGet(
                        "SELECT MAX(COALESCE((SELECT value FROM meta WHERE key = 'max_job_id'), 0), "
                        "COALESCE((SELECT MAX(id) FROM jobs), 0))")
                      .getInt64();
     {
-      SQLite::Statement st(db,
-                           "SELECT name, command, body, interval_s, time_of_day_min, time_zone, "
-                           "jitter_s, next_due, last_start, last_finish, last_status, "
-                           "last_message, last_duration_ms, last_job FROM scheduled_tasks "
-                           "ORDER BY name");
-      while (st.executeStep()) {
-        TaskRow t;
-        t.name = st.getColumn(0).getString();
-        t.command = st.getColumn(1).getString();
-        t.body = st.getColumn(2).getString();
-        t.interval_s = st.getColumn(3).getInt64();
-        if (!st.getColumn(4).isNull()) t.time_of_day_min = st.getColumn(4).getInt64();
-        t.time_zone = st.getColumn(5).getString();
-        t.jitter_s = st.getColumn(6).getInt64();
-        t.next_due = opt_time(st, 7);
-        t.last_start = opt_time(st, 8);
-        t.last_finish = opt_time(st, 9);
-        if (!st.getColumn(10).isNull()) {
-          t.last_status = static_cast<JobStatus>(st.getColumn(10).getInt());
-        }
-        t.last_message = st.getColumn(11).getString();
-        if (!st.getColumn(12).isNull()) t.last_duration_ms = st.getColumn(12).getInt64();
-        if (!st.getColumn(13).isNull()) t.last_job = st.getColumn(13).getInt64();
-        out.tasks.push_back(std::move(t));
-      }
+      SQLite::Statement st(db, "SELECT " + kTask.list() + " FROM scheduled_tasks ORDER BY name");
+      while (st.executeStep()) out.tasks.push_back(row_to_task(st));
     }
     {
-      SQLite::Statement st(db,
-                           "SELECT name, completed, failed, cancelled, last_start, last_finish, "
-                           "last_status FROM job_stats ORDER BY name");
+      SQLite::Statement st(db, "SELECT " + kTotals.list() + " FROM job_stats ORDER BY name");
       while (st.executeStep()) {
         TypeTotals t;
-        t.name = st.getColumn(0).getString();
-        t.completed = st.getColumn(1).getInt64();
-        t.failed = st.getColumn(2).getInt64();
-        t.cancelled = st.getColumn(3).getInt64();
-        t.last_start = opt_time(st, 4);
-        t.last_finish = opt_time(st, 5);
-        if (!st.getColumn(6).isNull()) {
-          t.last_status = static_cast<JobStatus>(st.getColumn(6).getInt());
-        }
+        t.name = column<std::string>(st, kTotals["name"]);
+        t.completed = column<std::int64_t>(st, kTotals["completed"]);
+        t.failed = column<std::int64_t>(st, kTotals["failed"]);
+        t.cancelled = column<std::int64_t>(st, kTotals["cancelled"]);
+        t.last_start = column<std::optional<TimePoint>>(st, kTotals["last_start"]);
+        t.last_finish = column<std::optional<TimePoint>>(st, kTotals["last_finish"]);
+        t.last_status = column<std::optional<JobStatus>>(st, kTotals["last_status"]);
         out.totals.push_back(std::move(t));
       }
     }
     {
-      SQLite::Statement count(db, "SELECT COUNT(*) FROM job_minutes WHERE minute >= ?");
-      count.bind(1, to_ms(since));
-      if (count.executeStep()) out.minutes.reserve(static_cast<std::size_t>(count.getColumn(0).getInt64()));
-      SQLite::Statement st(db,
-                           "SELECT minute, name, completed, failed, cancelled, duration_sum_ms, "
-                           "durations FROM job_minutes WHERE minute >= ? ORDER BY minute, name");
-      st.bind(1, to_ms(since));
+      const char* const recent = " FROM job_minutes WHERE minute >= ?";
+      SQLite::Statement count(db, std::string("SELECT COUNT(*)") + recent);
+      bind(count, 1, since);
+      if (count.executeStep()) {
+        out.minutes.reserve(static_cast<std::size_t>(column<std::int64_t>(count, 0)));
+      }
+      SQLite::Statement st(db, "SELECT " + kMinute.list() + recent + " ORDER BY minute, name");
+      bind(st, 1, since);
       while (st.executeStep()) {
         MinuteFigures m;
-        m.minute = from_ms(st.getColumn(0).getInt64());
-        m.name = st.getColumn(1).getString();
-        m.completed = st.getColumn(2).getInt64();
-        m.failed = st.getColumn(3).getInt64();
-        m.cancelled = st.getColumn(4).getInt64();
-        m.duration_sum_ms = st.getColumn(5).getInt64();
-        m.durations = decode_histogram(st.getColumn(6).getString());
+        m.minute = column<TimePoint>(st, kMinute["minute"]);
+        m.name = column<std::string>(st, kMinute["name"]);
+        m.completed = column<std::int64_t>(st, kMinute["completed"]);
+        m.failed = column<std::int64_t>(st, kMinute["failed"]);
+        m.cancelled = column<std::int64_t>(st, kMinute["cancelled"]);
+        m.duration_sum_ms = column<std::int64_t>(st, kMinute["duration_sum_ms"]);
+        m.durations = decode_histogram(column<std::string>(st, kMinute["durations"]));
         out.minutes.push_back(std::move(m));
       }
     }
+    snapshot.commit();
     return out;
   } catch (const std::exception& e) {
     return Error{errc::store_error, "cannot read job store " + opts_.path + ": " + e.what()};
@@ -525,7 +510,7 @@ Status SqliteJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
   std::lock_guard conn(read_mutex_);
   try {
     MinuteDeltas minutes;
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    sqlite::WriteTransaction tx(*db_);
     for (const auto& j : jobs) apply_finish(j, minutes);
     write_minutes(minutes);
     tx.commit();
@@ -582,7 +567,7 @@ void SqliteJobStore::update_queued(JobId id, Priority priority, Trigger trigger,
 }
 
 void SqliteJobStore::start_job(JobId id, TimePoint started_at, int attempt) {
-  enqueue(StartJob{id, to_ms(started_at), attempt}, {});
+  enqueue(StartJob{id, started_at, attempt}, {});
 }
 
 void SqliteJobStore::progress(JobId id, const Progress& p) { enqueue(ProgressOp{id, p}, {}); }
@@ -596,7 +581,7 @@ void SqliteJobStore::finish(const JobInfo& job, Done done) {
 void SqliteJobStore::save_task(const TaskRow& row) { enqueue(SaveTask{row}, {}); }
 
 void SqliteJobStore::drop_minutes(TimePoint before) {
-  enqueue(DropMinutes{to_ms(before)}, {});
+  enqueue(DropMinutes{before}, {});
 }
 
 void SqliteJobStore::flush() { wait_settled(); }
@@ -623,49 +608,27 @@ void SqliteJobStore::apply_finish(const JobInfo& j, MinuteDeltas& minutes) {
   bool counts = false;
   if (is_terminal(j.status)) {
     auto& st = *prior_status_;
-    st.bind(1, static_cast<std::int64_t>(j.id));
-    if (st.executeStep()) counts = !is_terminal(static_cast<JobStatus>(st.getColumn(0).getInt()));
+    bind(st, 1, j.id);
+    if (st.executeStep()) counts = !is_terminal(column<JobStatus>(st, 0));
     st.reset();
   }
   {
     auto& st = *finish_;
-    st.bind(1, static_cast<int>(j.status));
-    bind_time(st, 2, j.started_at);
-    bind_time(st, 3, j.ended_at);
-    if (j.ended_at) {
-      st.bind(4, static_cast<std::int64_t>(j.duration.count()));
-    } else {
-      st.bind(4);
-    }
-    st.bind(5, j.attempt);
-    st.bind(6, j.progress.current);
-    st.bind(7, j.progress.total);
-    st.bind(8, j.progress.message);
-    st.bind(9, j.message);
-    st.bind(10, static_cast<int>(j.error_kind));
-    st.bind(11, j.error);
-    st.bind(12, static_cast<int>(j.priority));
-    st.bind(13, static_cast<int>(j.trigger));
-    st.bind(14, j.event);
-    bind_time(st, 15, j.not_before);
-    st.bind(16, j.max_attempts);
-    st.bind(17, j.task);
-    st.bind(18, static_cast<std::int64_t>(j.id));
+    const std::optional<std::chrono::milliseconds> duration =
+        j.ended_at ? std::optional(j.duration) : std::nullopt;
+    bind_all(st, j.status, j.started_at, j.ended_at, duration, j.attempt, j.progress.current,
+             j.progress.total, j.progress.message, j.message, j.error_kind, j.error, j.priority,
+             j.trigger, j.event, j.not_before, j.max_attempts, j.task, j.id);
     st.exec();
     st.reset();
   }
   if (!counts) return;
-  const std::int64_t duration_ms = has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
+  const std::int64_t duration_ms =
+      has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
   {
     auto& st = *add_totals_;
-    st.bind(1, j.name);
-    st.bind(2, j.status == JobStatus::completed ? 1 : 0);
-    st.bind(3, j.status == JobStatus::failed ? 1 : 0);
-    st.bind(4, j.status == JobStatus::cancelled ? 1 : 0);
-    st.bind(5, duration_ms);
-    bind_time(st, 6, j.started_at);
-    bind_time(st, 7, j.ended_at);
-    st.bind(8, static_cast<int>(j.status));
+    bind_all(st, j.name, j.status == JobStatus::completed, j.status == JobStatus::failed,
+             j.status == JobStatus::cancelled, duration_ms, j.started_at, j.ended_at, j.status);
     st.exec();
     st.reset();
   }
@@ -687,25 +650,19 @@ void SqliteJobStore::apply_finish(const JobInfo& j, MinuteDeltas& minutes) {
 void SqliteJobStore::write_minutes(MinuteDeltas& minutes) {
   for (auto& [key, delta] : minutes) {
     auto& rd = *read_minute_;
-    rd.bind(1, key.first);
-    rd.bind(2, key.second);
+    bind_all(rd, key.first, key.second);
     if (rd.executeStep()) {
-      delta.completed += rd.getColumn(0).getInt64();
-      delta.failed += rd.getColumn(1).getInt64();
-      delta.cancelled += rd.getColumn(2).getInt64();
-      delta.duration_sum_ms += rd.getColumn(3).getInt64();
-      const auto old = decode_histogram(rd.getColumn(4).getString());
+      delta.completed += column<std::int64_t>(rd, 0);
+      delta.failed += column<std::int64_t>(rd, 1);
+      delta.cancelled += column<std::int64_t>(rd, 2);
+      delta.duration_sum_ms += column<std::int64_t>(rd, 3);
+      const auto old = decode_histogram(column<std::string>(rd, 4));
       for (std::size_t i = 0; i < old.size(); ++i) delta.durations[i] += old[i];
     }
     rd.reset();
     auto& wr = *write_minute_;
-    wr.bind(1, key.first);
-    wr.bind(2, key.second);
-    wr.bind(3, delta.completed);
-    wr.bind(4, delta.failed);
-    wr.bind(5, delta.cancelled);
-    wr.bind(6, delta.duration_sum_ms);
-    wr.bind(7, encode_histogram(delta.durations));
+    bind_all(wr, key.first, key.second, delta.completed, delta.failed, delta.cancelled,
+             delta.duration_sum_ms, encode_histogram(delta.durations));
     wr.exec();
     wr.reset();
   }
@@ -714,7 +671,7 @@ void SqliteJobStore::write_minutes(MinuteDeltas& minutes) {
 
 void SqliteJobStore::write_max_id(JobId id) {
   auto& st = *write_max_id_;
-  st.bind(1, static_cast<std::int64_t>(id));
+  bind(st, 1, id);
   st.exec();
   st.reset();
 }
@@ -723,91 +680,39 @@ void SqliteJobStore::apply(const Payload& payload, MinuteDeltas& minutes, JobId&
   std::visit(
       [&](const auto& op) {
         using T = std::decay_t<decltype(op)>;
-        if constexpr (std::is_same_v<T, Insert>) {
-          auto& st = *insert_;
-          const JobInfo& j = op.job;
-          st.bind(1, static_cast<std::int64_t>(j.id));
-          st.bind(2, j.name);
-          st.bind(3, op.body_text);
-          st.bind(4, static_cast<int>(j.priority));
-          st.bind(5, static_cast<int>(j.trigger));
-          st.bind(6, j.event);
-          st.bind(7, static_cast<int>(j.status));
-          st.bind(8, to_ms(j.queued_at));
-          st.bind(9, j.attempt);
-          bind_time(st, 10, j.not_before);
-          st.bind(11, j.task);
+        auto run = [](SQLite::Statement& st) {
           st.exec();
           st.reset();
+        };
+        if constexpr (std::is_same_v<T, Insert>) {
+          const JobInfo& j = op.job;
+          bind_all(*insert_, j.id, j.name, op.body_text, j.priority, j.trigger, j.event, j.status,
+                   j.queued_at, j.attempt, j.not_before, j.task);
+          run(*insert_);
           max_inserted = std::max(max_inserted, j.id);
         } else if constexpr (std::is_same_v<T, UpdateQueued>) {
-          auto& st = *update_queued_;
-          st.bind(1, static_cast<int>(op.priority));
-          st.bind(2, static_cast<int>(op.trigger));
-          st.bind(3, op.event);
-          st.bind(4, static_cast<std::int64_t>(op.id));
-          st.exec();
-          st.reset();
+          bind_all(*update_queued_, op.priority, op.trigger, op.event, op.id);
+          run(*update_queued_);
         } else if constexpr (std::is_same_v<T, StartJob>) {
-          auto& st = *start_;
-          st.bind(1, op.started_ms);
-          st.bind(2, op.attempt);
-          st.bind(3, static_cast<std::int64_t>(op.id));
-          st.exec();
-          st.reset();
+          bind_all(*start_, op.started_at, op.attempt, op.id);
+          run(*start_);
         } else if constexpr (std::is_same_v<T, ProgressOp>) {
-          auto& st = *progress_;
-          st.bind(1, op.progress.current);
-          st.bind(2, op.progress.total);
-          st.bind(3, op.progress.message);
-          st.bind(4, static_cast<std::int64_t>(op.id));
-          st.exec();
-          st.reset();
+          bind_all(*progress_, op.progress.current, op.progress.total, op.progress.message, op.id);
+          run(*progress_);
         } else if constexpr (std::is_same_v<T, Finish>) {
           apply_finish(op.job, minutes);
         } else if constexpr (std::is_same_v<T, SaveTask>) {
-          auto& st = *save_task_;
           const TaskRow& t = op.row;
-          st.bind(1, t.name);
-          st.bind(2, t.command);
-          st.bind(3, t.body);
-          st.bind(4, t.interval_s);
-          if (t.time_of_day_min) {
-            st.bind(5, *t.time_of_day_min);
-          } else {
-            st.bind(5);
-          }
-          st.bind(6, t.time_zone);
-          st.bind(7, t.jitter_s);
-          bind_time(st, 8, t.next_due);
-          bind_time(st, 9, t.last_start);
-          bind_time(st, 10, t.last_finish);
-          if (t.last_status) {
-            st.bind(11, static_cast<int>(*t.last_status));
-          } else {
-            st.bind(11);
-          }
-          st.bind(12, t.last_message);
-          if (t.last_duration_ms) {
-            st.bind(13, *t.last_duration_ms);
-          } else {
-            st.bind(13);
-          }
-          if (t.last_job) {
-            st.bind(14, static_cast<std::int64_t>(*t.last_job));
-          } else {
-            st.bind(14);
-          }
-          st.exec();
-          st.reset();
+          bind_all(*save_task_, t.name, t.command, t.body, t.interval_s, t.time_of_day_min,
+                   t.time_zone, t.jitter_s, t.next_due, t.last_start, t.last_finish,
+                   t.last_status, t.last_message, t.last_duration_ms, t.last_job);
+          run(*save_task_);
         } else if constexpr (std::is_same_v<T, DropMinutes>) {
           // Minutes counted earlier in this batch go in first, so a drop called after a finish
           // drops that finish's minute too, as the call order says.
           write_minutes(minutes);
-          auto& st = *drop_minutes_;
-          st.bind(1, op.before_ms);
-          st.exec();
-          st.reset();
+          bind(*drop_minutes_, 1, op.before);
+          run(*drop_minutes_);
         }
       },
       payload);
@@ -829,7 +734,7 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       const auto t0 = std::chrono::steady_clock::now();
       MinuteDeltas minutes;
       JobId max_inserted = 0;
-      SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      sqlite::WriteTransaction tx(*db_);
       for (std::size_t i = begin; i < end; ++i) apply(ops[i].payload, minutes, max_inserted);
       write_minutes(minutes);
       if (max_inserted > 0) write_max_id(max_inserted);
@@ -870,21 +775,21 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
 
 namespace {
 std::int64_t prune_in(SQLite::Database& db, std::optional<TimePoint> cutoff, std::int64_t max_rows) {
-  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  sqlite::WriteTransaction tx(db);
   db.exec("CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY)");
   db.exec("DELETE FROM prune_ids");
   if (cutoff) {
     SQLite::Statement st(db,
                          "INSERT OR IGNORE INTO prune_ids SELECT id FROM jobs "
                          "WHERE status IN (2, 3, 4) AND ended_at < ?");
-    st.bind(1, to_ms(*cutoff));
+    bind(st, 1, *cutoff);
     st.exec();
   }
   if (max_rows > 0) {
     SQLite::Statement st(db,
                          "INSERT OR IGNORE INTO prune_ids SELECT id FROM jobs "
                          "WHERE status IN (2, 3, 4) ORDER BY id DESC LIMIT -1 OFFSET ?");
-    st.bind(1, max_rows);
+    bind(st, 1, max_rows);
     st.exec();
   }
   // Totals already hold every finished run (they are written with the finish), so rows simply
@@ -986,8 +891,8 @@ auto SqliteJobStore::read(const char* what, F&& f) -> decltype(f(std::declval<SQ
 
 Result<std::optional<JobInfo>> SqliteJobStore::get(JobId id) {
   return read("read a job", [&](SQLite::Database& db) -> Result<std::optional<JobInfo>> {
-    SQLite::Statement st(db, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?");
-    st.bind(1, static_cast<std::int64_t>(id));
+    SQLite::Statement st(db, "SELECT " + kJob.list() + " FROM jobs WHERE id = ?");
+    bind(st, 1, id);
     std::optional<JobInfo> out;
     if (st.executeStep()) out = row_to_job(st);
     return out;
@@ -999,7 +904,7 @@ Result<JobPage> SqliteJobStore::list(const JobQuery& query) {
     return Error{errc::invalid_argument,
                  "limit must be between 1 and 1000, not " + std::to_string(query.limit)};
   }
-  std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE 1";
+  std::string sql = "SELECT " + kJob.list() + " FROM jobs WHERE 1";
   if (!query.statuses.empty()) {
     sql += " AND status IN (";
     for (std::size_t i = 0; i < query.statuses.size(); ++i)
@@ -1017,8 +922,8 @@ Result<JobPage> SqliteJobStore::list(const JobQuery& query) {
   return read("list jobs", [&](SQLite::Database& db) -> Result<JobPage> {
     SQLite::Statement st(db, sql);
     int n = 1;
-    for (const auto& name : query.names) st.bind(n++, name);
-    if (query.before_id > 0) st.bind(n++, static_cast<std::int64_t>(query.before_id));
+    for (const auto& name : query.names) bind(st, n++, name);
+    if (query.before_id > 0) bind(st, n++, query.before_id);
     JobPage page;
     while (st.executeStep()) page.jobs.push_back(row_to_job(st));
     if (page.jobs.size() > static_cast<std::size_t>(query.limit)) {

@@ -84,7 +84,7 @@ class SqliteJobStore final : public JobStore {
   };
   struct StartJob {
     JobId id = 0;
-    std::int64_t started_ms = 0;
+    TimePoint started_at{};
     int attempt = 1;
   };
   struct ProgressOp {
@@ -98,7 +98,7 @@ class SqliteJobStore final : public JobStore {
     TaskRow row;
   };
   struct DropMinutes {
-    std::int64_t before_ms = 0;
+    TimePoint before{};
   };
   // Runs in a transaction of its own between two batches (it may delete many rows; it is rare).
   struct Prune {
