@@ -536,29 +536,37 @@ void SqliteJobStore::start() {
 
 void SqliteJobStore::enqueue(Payload payload, Done done) {
   bool wake = false;
+  bool running = false;
+  bool before_start = false;
   {
     std::lock_guard lock(mutex_);
-    if (!started_ || closing_) {
-      // Before start() this is a caller's bug; after close() it is the contract. Either way the
-      // write is not applied and its Done says so.
-      if (!started_ && !closing_) log_->error("job store {}: write before start(); dropped", opts_.path);
-      if (auto* p = std::get_if<Prune>(&payload)) {
-        p->result->set_value(Error{errc::store_error, "job store " + opts_.path + " is not running"});
-      }
-      if (done) done(false);
-      return;
+    running = started_ && !closing_;
+    before_start = !started_ && !closing_;
+    if (running) {
+      // Only the first op of a batch wakes the writer: it takes everything queued at once, and
+      // a wake-up per op would cost more than the write itself.
+      wake = queue_.empty();
+      queue_.push_back({std::move(payload), std::move(done), ++enqueued_seq_});
     }
-    // Only the first op of a batch wakes the writer: it takes everything queued at once, and a
-    // wake-up per op would cost more than the write itself.
-    wake = queue_.empty();
-    queue_.push_back({std::move(payload), std::move(done), ++enqueued_seq_});
   }
-  if (wake) cv_.notify_one();
+  if (running) {
+    if (wake) cv_.notify_one();
+    return;
+  }
+  // Before start() this is a caller's bug; after close() it is the contract. Either way the
+  // write is not applied and its Done says so (outside the lock: it is the caller's code).
+  if (before_start) log_->error("job store {}: write before start(); dropped", opts_.path);
+  if (auto* p = std::get_if<Prune>(&payload)) {
+    p->result->set_value(Error{errc::store_error, "job store " + opts_.path + " is not running"});
+  }
+  if (done) done(false);
 }
 
 void SqliteJobStore::insert(const JobInfo& job, std::string body_text, Done done) {
   if (body_text.empty()) body_text = job.body.dump();
-  enqueue(Insert{job, std::move(body_text)}, std::move(done));
+  JobInfo row = job;
+  row.body = nullptr;  // written as body_text; do not carry it through the queue twice
+  enqueue(Insert{std::move(row), std::move(body_text)}, std::move(done));
 }
 
 void SqliteJobStore::update_queued(JobId id, Priority priority, Trigger trigger,

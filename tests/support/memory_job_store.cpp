@@ -131,12 +131,15 @@ void MemoryJobStore::enqueue(Apply apply, Done done) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (!started_ || closing_) {
-      if (done) done(false);
-      return;
+    if (started_ && !closing_) {
+      wake = queue_.empty();
+      queue_.push_back({std::move(apply), std::move(done), ++enqueued_seq_});
+      done = nullptr;
     }
-    wake = queue_.empty();
-    queue_.push_back({std::move(apply), std::move(done), ++enqueued_seq_});
+  }
+  if (done) {
+    done(false);  // not started, or closed: dropped (outside the lock, it is the caller's code)
+    return;
   }
   if (wake) cv_.notify_one();
 }
