@@ -223,7 +223,9 @@ class Catalog {
 
 struct SqliteCatalogOptions {
   std::filesystem::path path;                 ///< the database file; created when missing
-  std::chrono::milliseconds busy_timeout{10000};
+  /// How long opening the file and each statement wait for another process's lock on it
+  /// (a backup, the sqlite3 shell) before failing with `store_error`. Not negative. Default: 5 s.
+  std::chrono::milliseconds busy_timeout{5000};
 };
 
 /// Opens (creating and migrating) the SQLite catalog. Errors: `errc::store_error` when the file

@@ -61,6 +61,10 @@ struct EngineOptions {
   /// PRAGMA synchronous=FULL: a committed job survives power loss, not only a process crash.
   /// Default: false (NORMAL, which with WAL survives any crash of the process).
   bool sync_full = false;
+  /// How long opening the store file (and each of its statements) waits for another process's
+  /// lock on it (a backup, the sqlite3 shell) before failing with `store_error`. Not negative.
+  /// Default: 5 s.
+  std::chrono::milliseconds store_busy_timeout{5000};
   /// Logger; default: `spdlog::default_logger()`.
   std::shared_ptr<spdlog::logger> logger;
   /// Time source; default: the system clock.

@@ -63,8 +63,13 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
 
   std::shared_ptr<JobStore> store = options.store;
   if (!store) {
-    auto opened = open_sqlite_job_store(
-        SqliteStoreOptions{options.store_path, options.sync_full, options.logger});
+    if (options.store_busy_timeout.count() < 0) {
+      return Error{errc::invalid_argument, "store_busy_timeout must not be negative"};
+    }
+    auto opened = open_sqlite_job_store(SqliteStoreOptions{.path = options.store_path,
+                                                           .sync_full = options.sync_full,
+                                                           .busy_timeout = options.store_busy_timeout,
+                                                           .logger = options.logger});
     if (!opened) return opened.error();
     store = std::move(opened).value();
   }

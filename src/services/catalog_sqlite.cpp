@@ -14,13 +14,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -28,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shelfjobs/catalog.hpp"
+#include "sqlite/sqlite_toolkit.hpp"
 
 namespace shelfjobs {
 namespace {
@@ -37,8 +35,9 @@ namespace fs = std::filesystem;
 // ---- schema ----------------------------------------------------------------------------------
 
 // Append only: a released migration never changes, a new one is a new entry (index + 1 =
-// version). The version lives in `catalog_meta`, not in PRAGMA user_version, so a host may keep
-// the catalog in the job store's file without the two schemas' versions meeting.
+// version). sqlite::migrate keeps the version under the name "catalog", not in PRAGMA
+// user_version, so a host may keep the catalog in the job store's file without the two schemas'
+// versions meeting; `catalog_meta` (where earlier releases kept it) follows it.
 //
 // Lookups and their indexes: UNIQUE columns (authors.foreign_id and path, books.foreign_id,
 // editions.foreign_id, series.foreign_id, book_files.path, root_folders.path) carry SQLite's
@@ -137,36 +136,7 @@ CREATE INDEX book_files_by_edition ON book_files(edition_id);
 
 // ---- conversions -----------------------------------------------------------------------------
 
-std::int64_t to_ms(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-TimePoint from_ms(std::int64_t ms) {
-  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
-}
-
-std::string date_text(Date d) {
-  const std::chrono::year_month_day ymd{d};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-  return buf;
-}
-
-std::optional<Date> parse_date(std::string_view s) {
-  int y = 0;
-  unsigned m = 0, d = 0;
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
-  const char* b = s.data();
-  if (std::from_chars(b, b + 4, y).ec != std::errc{} ||
-      std::from_chars(b + 5, b + 7, m).ec != std::errc{} ||
-      std::from_chars(b + 8, b + 10, d).ec != std::errc{})
-    return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{m},
-                                        std::chrono::day{d}};
-  if (!ymd.ok()) return std::nullopt;
-  return Date{ymd};
-}
+using sqlite::column;
 
 // Paths are stored lexically normal and without a trailing separator, so "/lib/Ann/" and
 // "/lib/Ann" are one folder and prefix matching can add exactly one separator.
@@ -239,86 +209,71 @@ class Connection {
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
 };
 
-void bind_time(SQLite::Statement& st, int i, const std::optional<TimePoint>& t) {
-  if (t) st.bind(i, to_ms(*t)); else st.bind(i);
-}
-void bind_date(SQLite::Statement& st, int i, const std::optional<Date>& d) {
-  if (d) st.bind(i, date_text(*d)); else st.bind(i);
-}
+// The catalog's own NULLs: row id 0 is "no row" and an empty path "no folder". (A NULL id
+// reads back as 0 with column<RowId>.)
 void bind_id(SQLite::Statement& st, int i, RowId id) {
-  if (id != 0) st.bind(i, id); else st.bind(i);
+  sqlite::bind(st, i, id != 0 ? std::optional<RowId>(id) : std::nullopt);
 }
 void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s) {
-  if (!s.empty()) st.bind(i, s); else st.bind(i);
+  sqlite::bind(st, i, !s.empty() ? std::optional<std::string>(s) : std::nullopt);
 }
-std::optional<TimePoint> time_col(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return from_ms(c.getInt64());
-}
-std::optional<Date> date_col(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return parse_date(c.getString());
-}
-RowId id_col(const SQLite::Column& c) { return c.isNull() ? 0 : c.getInt64(); }
 
-constexpr const char* kAuthorColumns =
-    "id, foreign_id, name, sort_name, overview, path, root_folder_id, monitored, status, "
-    "last_info_sync, metadata_hash, added";
+// One column list per entity: the mappers read by name, so a column and its index cannot drift.
+constexpr sqlite::Columns kAuthor{"id", "foreign_id", "name", "sort_name", "overview", "path",
+    "root_folder_id", "monitored", "status", "last_info_sync", "metadata_hash", "added"};
 Author author_row(SQLite::Statement& st) {
   Author a;
-  a.id = st.getColumn(0).getInt64();
-  a.foreign_id = st.getColumn(1).getString();
-  a.name = st.getColumn(2).getString();
-  a.sort_name = st.getColumn(3).getString();
-  a.overview = st.getColumn(4).getString();
-  a.path = st.getColumn(5).isNull() ? fs::path() : fs::path(st.getColumn(5).getString());
-  a.root_folder_id = id_col(st.getColumn(6));
-  a.monitored = st.getColumn(7).getInt() != 0;
-  a.status = static_cast<AuthorStatus>(st.getColumn(8).getInt());
-  a.last_info_sync = time_col(st.getColumn(9));
-  a.metadata_hash = st.getColumn(10).getString();
-  a.added = from_ms(st.getColumn(11).getInt64());
+  a.id = column<RowId>(st, kAuthor["id"]);
+  a.foreign_id = column<std::string>(st, kAuthor["foreign_id"]);
+  a.name = column<std::string>(st, kAuthor["name"]);
+  a.sort_name = column<std::string>(st, kAuthor["sort_name"]);
+  a.overview = column<std::string>(st, kAuthor["overview"]);
+  a.path = column<std::string>(st, kAuthor["path"]);  // NULL: no folder, an empty path
+  a.root_folder_id = column<RowId>(st, kAuthor["root_folder_id"]);
+  a.monitored = column<bool>(st, kAuthor["monitored"]);
+  a.status = column<AuthorStatus>(st, kAuthor["status"]);
+  a.last_info_sync = column<std::optional<TimePoint>>(st, kAuthor["last_info_sync"]);
+  a.metadata_hash = column<std::string>(st, kAuthor["metadata_hash"]);
+  a.added = column<TimePoint>(st, kAuthor["added"]);
   return a;
 }
 
-constexpr const char* kBookColumns =
-    "id, author_id, foreign_id, title, release_date, genres, monitored, manually_added, "
-    "last_info_sync, metadata_hash, added";
+constexpr sqlite::Columns kBook{"id", "author_id", "foreign_id", "title", "release_date", "genres",
+    "monitored", "manually_added", "last_info_sync", "metadata_hash", "added"};
 Book book_row(SQLite::Statement& st) {
   Book b;
-  b.id = st.getColumn(0).getInt64();
-  b.author_id = st.getColumn(1).getInt64();
-  b.foreign_id = st.getColumn(2).getString();
-  b.title = st.getColumn(3).getString();
-  b.release_date = date_col(st.getColumn(4));
-  b.genres = parse_genres(st.getColumn(5).getString());
-  b.monitored = st.getColumn(6).getInt() != 0;
-  b.manually_added = st.getColumn(7).getInt() != 0;
-  b.last_info_sync = time_col(st.getColumn(8));
-  b.metadata_hash = st.getColumn(9).getString();
-  b.added = from_ms(st.getColumn(10).getInt64());
+  b.id = column<RowId>(st, kBook["id"]);
+  b.author_id = column<RowId>(st, kBook["author_id"]);
+  b.foreign_id = column<std::string>(st, kBook["foreign_id"]);
+  b.title = column<std::string>(st, kBook["title"]);
+  b.release_date = column<std::optional<Date>>(st, kBook["release_date"]);
+  b.genres = parse_genres(column<std::string>(st, kBook["genres"]));
+  b.monitored = column<bool>(st, kBook["monitored"]);
+  b.manually_added = column<bool>(st, kBook["manually_added"]);
+  b.last_info_sync = column<std::optional<TimePoint>>(st, kBook["last_info_sync"]);
+  b.metadata_hash = column<std::string>(st, kBook["metadata_hash"]);
+  b.added = column<TimePoint>(st, kBook["added"]);
   return b;
 }
 
-constexpr const char* kEditionColumns =
-    "id, book_id, foreign_id, title, isbn13, asin, format, is_ebook, pages, publisher, "
-    "language, release_date, rating, monitored";
+constexpr sqlite::Columns kEdition{"id", "book_id", "foreign_id", "title", "isbn13", "asin",
+    "format", "is_ebook", "pages", "publisher", "language", "release_date", "rating", "monitored"};
 Edition edition_row(SQLite::Statement& st) {
   Edition e;
-  e.id = st.getColumn(0).getInt64();
-  e.book_id = st.getColumn(1).getInt64();
-  e.foreign_id = st.getColumn(2).getString();
-  e.title = st.getColumn(3).getString();
-  e.isbn13 = st.getColumn(4).getString();
-  e.asin = st.getColumn(5).getString();
-  e.format = st.getColumn(6).getString();
-  e.is_ebook = st.getColumn(7).getInt() != 0;
-  e.pages = st.getColumn(8).getInt();
-  e.publisher = st.getColumn(9).getString();
-  e.language = st.getColumn(10).getString();
-  e.release_date = date_col(st.getColumn(11));
-  e.rating = st.getColumn(12).getDouble();
-  e.monitored = st.getColumn(13).getInt() != 0;
+  e.id = column<RowId>(st, kEdition["id"]);
+  e.book_id = column<RowId>(st, kEdition["book_id"]);
+  e.foreign_id = column<std::string>(st, kEdition["foreign_id"]);
+  e.title = column<std::string>(st, kEdition["title"]);
+  e.isbn13 = column<std::string>(st, kEdition["isbn13"]);
+  e.asin = column<std::string>(st, kEdition["asin"]);
+  e.format = column<std::string>(st, kEdition["format"]);
+  e.is_ebook = column<bool>(st, kEdition["is_ebook"]);
+  e.pages = column<int>(st, kEdition["pages"]);
+  e.publisher = column<std::string>(st, kEdition["publisher"]);
+  e.language = column<std::string>(st, kEdition["language"]);
+  e.release_date = column<std::optional<Date>>(st, kEdition["release_date"]);
+  e.rating = column<double>(st, kEdition["rating"]);
+  e.monitored = column<bool>(st, kEdition["monitored"]);
   return e;
 }
 
@@ -334,27 +289,42 @@ bool same_edition(const Edition& a, const Edition& b) {
 constexpr const char* kFilesOfAuthor =
     "(author_id = ?1 OR book_id IN (SELECT id FROM books WHERE author_id = ?1))";
 
-constexpr const char* kFileColumns =
-    "id, author_id, book_id, edition_id, path, size, mtime, format";
+constexpr sqlite::Columns kFile{"id", "author_id", "book_id", "edition_id", "path", "size",
+    "mtime", "format"};
 BookFile file_row(SQLite::Statement& st) {
   BookFile f;
-  f.id = st.getColumn(0).getInt64();
-  f.author_id = id_col(st.getColumn(1));
-  f.book_id = id_col(st.getColumn(2));
-  f.edition_id = id_col(st.getColumn(3));
-  f.path = st.getColumn(4).getString();
-  f.size = st.getColumn(5).getInt64();
-  f.mtime = from_ms(st.getColumn(6).getInt64());
-  f.format = st.getColumn(7).getString();
+  f.id = column<RowId>(st, kFile["id"]);
+  f.author_id = column<RowId>(st, kFile["author_id"]);
+  f.book_id = column<RowId>(st, kFile["book_id"]);
+  f.edition_id = column<RowId>(st, kFile["edition_id"]);
+  f.path = column<std::string>(st, kFile["path"]);
+  f.size = column<std::int64_t>(st, kFile["size"]);
+  f.mtime = column<TimePoint>(st, kFile["mtime"]);
+  f.format = column<std::string>(st, kFile["format"]);
   return f;
 }
 
+constexpr sqlite::Columns kRoot{"id", "path", "name"};
 RootFolder root_row(SQLite::Statement& st) {
   RootFolder r;
-  r.id = st.getColumn(0).getInt64();
-  r.path = st.getColumn(1).getString();
-  r.name = st.getColumn(2).getString();
+  r.id = column<RowId>(st, kRoot["id"]);
+  r.path = column<std::string>(st, kRoot["path"]);
+  r.name = column<std::string>(st, kRoot["name"]);
   return r;
+}
+
+constexpr sqlite::Columns kSeries{"id", "foreign_id", "title"};
+Series series_row(SQLite::Statement& st) {
+  return Series{column<RowId>(st, kSeries["id"]), column<std::string>(st, kSeries["foreign_id"]),
+                column<std::string>(st, kSeries["title"])};
+}
+
+constexpr sqlite::Columns kLink{"series_id", "book_id", "position", "series_position",
+    "is_primary"};
+SeriesLink link_row(SQLite::Statement& st) {
+  return SeriesLink{column<RowId>(st, kLink["series_id"]), column<RowId>(st, kLink["book_id"]),
+                    column<std::string>(st, kLink["position"]),
+                    column<int>(st, kLink["series_position"]), column<bool>(st, kLink["is_primary"])};
 }
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
@@ -398,7 +368,7 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<RootFolder>> root_folders() override {
     return read_call("list root folders", [&](Connection& c) {
       std::vector<RootFolder> out;
-      auto st = c.prepare("SELECT id, path, name FROM root_folders ORDER BY path");
+      auto st = c.prepare("SELECT " + kRoot.list() + " FROM root_folders ORDER BY path");
       while (st->executeStep()) out.push_back(root_row(*st));
       return out;
     });
@@ -406,7 +376,7 @@ class SqliteCatalog final : public Catalog {
 
   Result<RootFolder> root_folder(RowId id) override {
     return read_call("read root folder", [&](Connection& c) {
-      auto st = c.prepare("SELECT id, path, name FROM root_folders WHERE id = ?");
+      auto st = c.prepare("SELECT " + kRoot.list() + " FROM root_folders WHERE id = ?");
       st->bind(1, id);
       if (!st->executeStep()) fail(errc::not_found, "root folder " + std::to_string(id));
       return root_row(*st);
@@ -426,7 +396,7 @@ class SqliteCatalog final : public Catalog {
           "monitored, status, last_info_sync, metadata_hash, added) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       bind_author(*st, a);
-      st->bind(11, to_ms(a.added));
+      sqlite::bind(*st, 11, a.added);
       exec_author(c, *st, a);
       a.id = c.db().getLastInsertRowid();
       return a;
@@ -439,7 +409,7 @@ class SqliteCatalog final : public Catalog {
 
   Result<Author> author_by_foreign_id(std::string_view foreign_id) override {
     return read_call("read author", [&](Connection& c) {
-      auto st = c.prepare(std::string("SELECT ") + kAuthorColumns +
+      auto st = c.prepare("SELECT " + kAuthor.list() +
                           " FROM authors WHERE foreign_id = ?");
       st->bind(1, std::string(foreign_id));
       if (!st->executeStep())
@@ -451,7 +421,7 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<Author>> authors() override {
     return read_call("list authors", [&](Connection& c) {
       std::vector<Author> out;
-      auto st = c.prepare(std::string("SELECT ") + kAuthorColumns +
+      auto st = c.prepare("SELECT " + kAuthor.list() +
                           " FROM authors ORDER BY sort_name COLLATE NOCASE, name, id");
       while (st->executeStep()) out.push_back(author_row(*st));
       return out;
@@ -626,7 +596,7 @@ class SqliteCatalog final : public Catalog {
   Result<Book> book_by_foreign_id(std::string_view foreign_id) override {
     return read_call("read book", [&](Connection& c) {
       auto st =
-          c.prepare(std::string("SELECT ") + kBookColumns + " FROM books WHERE foreign_id = ?");
+          c.prepare("SELECT " + kBook.list() + " FROM books WHERE foreign_id = ?");
       st->bind(1, std::string(foreign_id));
       if (!st->executeStep())
         fail(errc::not_found, "book with foreign id " + std::string(foreign_id));
@@ -638,7 +608,7 @@ class SqliteCatalog final : public Catalog {
     return read_call("list books", [&](Connection& c) {
       require_author(c, author_id);
       std::vector<Book> out;
-      auto st = c.prepare(std::string("SELECT ") + kBookColumns +
+      auto st = c.prepare("SELECT " + kBook.list() +
                           " FROM books WHERE author_id = ? "
                           "ORDER BY release_date IS NULL, release_date, title, id");
       st->bind(1, author_id);
@@ -650,7 +620,7 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<Book>> books() override {
     return read_call("list books", [&](Connection& c) {
       std::vector<Book> out;
-      auto st = c.prepare(std::string("SELECT ") + kBookColumns + " FROM books ORDER BY id");
+      auto st = c.prepare("SELECT " + kBook.list() + " FROM books ORDER BY id");
       while (st->executeStep()) out.push_back(book_row(*st));
       return out;
     });
@@ -667,26 +637,20 @@ class SqliteCatalog final : public Catalog {
     return read_call("list series links", [&](Connection& c) {
       require_book(c, book_id);
       std::vector<SeriesLink> out;
-      auto st = c.prepare(
-          "SELECT series_id, book_id, position, series_position, is_primary FROM series_books "
-          "WHERE book_id = ? ORDER BY is_primary DESC, series_id");
+      auto st = c.prepare("SELECT " + kLink.list() +
+                          " FROM series_books WHERE book_id = ? ORDER BY is_primary DESC, series_id");
       st->bind(1, book_id);
-      while (st->executeStep()) {
-        out.push_back({st->getColumn(0).getInt64(), st->getColumn(1).getInt64(),
-                       st->getColumn(2).getString(), st->getColumn(3).getInt(),
-                       st->getColumn(4).getInt() != 0});
-      }
+      while (st->executeStep()) out.push_back(link_row(*st));
       return out;
     });
   }
 
   Result<Series> series(RowId id) override {
     return read_call("read series", [&](Connection& c) {
-      auto st = c.prepare("SELECT id, foreign_id, title FROM series WHERE id = ?");
+      auto st = c.prepare("SELECT " + kSeries.list() + " FROM series WHERE id = ?");
       st->bind(1, id);
       if (!st->executeStep()) fail(errc::not_found, "series " + std::to_string(id));
-      return Series{st->getColumn(0).getInt64(), st->getColumn(1).getString(),
-                    st->getColumn(2).getString()};
+      return series_row(*st);
     });
   }
 
@@ -696,7 +660,7 @@ class SqliteCatalog final : public Catalog {
       auto st = c.prepare("SELECT MAX(release_date) FROM books WHERE author_id = ?");
       st->bind(1, author_id);
       st->executeStep();
-      return date_col(st->getColumn(0));
+      return column<std::optional<Date>>(*st, 0);
     });
   }
 
@@ -724,7 +688,7 @@ class SqliteCatalog final : public Catalog {
           "RETURNING id");
       st->bind(1, f.path.string());
       st->bind(2, f.size);
-      st->bind(3, to_ms(f.mtime));
+      sqlite::bind(*st, 3, f.mtime);
       st->bind(4, f.format);
       bind_id(*st, 5, f.author_id);
       bind_id(*st, 6, f.book_id);
@@ -752,7 +716,7 @@ class SqliteCatalog final : public Catalog {
     return read_call("list book files", [&](Connection& c) {
       require_author(c, author_id);
       std::vector<BookFile> out;
-      auto st = c.prepare(std::string("SELECT ") + kFileColumns + " FROM book_files WHERE " +
+      auto st = c.prepare("SELECT " + kFile.list() + " FROM book_files WHERE " +
                           kFilesOfAuthor + " ORDER BY path");
       st->bind(1, author_id);
       while (st->executeStep()) out.push_back(file_row(*st));
@@ -808,22 +772,15 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(write_mutex_);
     const std::int64_t before = write_.total_changes();
     try {
-      SQLite::Transaction tx(write_.db(), SQLite::TransactionBehavior::IMMEDIATE);
+      // Its destructor rolls back (a failed COMMIT included), so the connection never stays
+      // inside a transaction.
+      sqlite::WriteTransaction tx(write_.db());
       auto r = f(write_);
       const std::int64_t changed = write_.total_changes() - before;
       tx.commit();
       rows_written_.fetch_add(changed);
       return r;
     } catch (...) {
-      // The Transaction's destructor rolled back, swallowing any failure of its own; a
-      // connection left inside a transaction would fail every later write with "cannot start a
-      // transaction within a transaction".
-      if (sqlite3_get_autocommit(write_.db().getHandle()) == 0) {
-        try {
-          write_.db().exec("ROLLBACK");
-        } catch (...) {
-        }
-      }
       return error_of(what, std::current_exception());
     }
   }
@@ -834,7 +791,7 @@ class SqliteCatalog final : public Catalog {
   auto read_call(const std::string& what, F&& f) -> Result<decltype(f(std::declval<Connection&>()))> {
     std::lock_guard lock(read_mutex_);
     try {
-      SQLite::Transaction tx(read_.db(), SQLite::TransactionBehavior::DEFERRED);
+      sqlite::ReadTransaction tx(read_.db());
       auto r = f(read_);
       tx.commit();
       return r;
@@ -873,7 +830,7 @@ class SqliteCatalog final : public Catalog {
     bind_id(st, 6, a.root_folder_id);
     st.bind(7, a.monitored ? 1 : 0);
     st.bind(8, static_cast<int>(a.status));
-    bind_time(st, 9, a.last_info_sync);
+    sqlite::bind(st, 9, a.last_info_sync);
     st.bind(10, a.metadata_hash);
   }
 
@@ -911,14 +868,14 @@ class SqliteCatalog final : public Catalog {
   }
 
   static Author load_author(Connection& c, RowId id) {
-    auto st = c.prepare(std::string("SELECT ") + kAuthorColumns + " FROM authors WHERE id = ?");
+    auto st = c.prepare("SELECT " + kAuthor.list() + " FROM authors WHERE id = ?");
     st->bind(1, id);
     if (!st->executeStep()) fail(errc::not_found, "author " + std::to_string(id));
     return author_row(*st);
   }
 
   static Book load_book(Connection& c, RowId id) {
-    auto st = c.prepare(std::string("SELECT ") + kBookColumns + " FROM books WHERE id = ?");
+    auto st = c.prepare("SELECT " + kBook.list() + " FROM books WHERE id = ?");
     st->bind(1, id);
     if (!st->executeStep()) fail(errc::not_found, "book " + std::to_string(id));
     return book_row(*st);
@@ -926,7 +883,7 @@ class SqliteCatalog final : public Catalog {
 
   static std::vector<Edition> load_editions(Connection& c, RowId book_id) {
     std::vector<Edition> out;
-    auto st = c.prepare(std::string("SELECT ") + kEditionColumns +
+    auto st = c.prepare("SELECT " + kEdition.list() +
                         " FROM editions WHERE book_id = ? ORDER BY id");
     st->bind(1, book_id);
     while (st->executeStep()) out.push_back(edition_row(*st));
@@ -977,7 +934,7 @@ class SqliteCatalog final : public Catalog {
       bind_book(*st, b);
       st->bind(9, author_id);
       const TimePoint added = b.added == TimePoint{} ? std::chrono::system_clock::now() : b.added;
-      st->bind(10, to_ms(added));
+      sqlite::bind(*st, 10, added);
       exec_book(c, *st, b, author_id);
       book_id = new_id = c.db().getLastInsertRowid();
     } else {
@@ -1017,11 +974,11 @@ class SqliteCatalog final : public Catalog {
   static void bind_book(SQLite::Statement& st, const Book& b) {
     st.bind(1, b.foreign_id);
     st.bind(2, b.title);
-    bind_date(st, 3, b.release_date);
+    sqlite::bind(st, 3, b.release_date);
     st.bind(4, genres_text(b.genres));
     st.bind(5, b.monitored ? 1 : 0);
     st.bind(6, b.manually_added ? 1 : 0);
-    bind_time(st, 7, b.last_info_sync);
+    sqlite::bind(st, 7, b.last_info_sync);
     st.bind(8, b.metadata_hash);
   }
 
@@ -1127,7 +1084,7 @@ class SqliteCatalog final : public Catalog {
     st.bind(i++, e.pages);
     st.bind(i++, e.publisher);
     st.bind(i++, e.language);
-    bind_date(st, i++, e.release_date);
+    sqlite::bind(st, i++, e.release_date);
     st.bind(i++, e.rating);
     st.bind(i++, e.monitored ? 1 : 0);
   }
@@ -1142,14 +1099,11 @@ class SqliteCatalog final : public Catalog {
     }
     std::map<RowId, SeriesLink> existing;
     {
-      auto st = c.prepare(
-          "SELECT series_id, position, series_position, is_primary FROM series_books "
-          "WHERE book_id = ?");
+      auto st = c.prepare("SELECT " + kLink.list() + " FROM series_books WHERE book_id = ?");
       st->bind(1, book_id);
       while (st->executeStep()) {
-        const RowId sid = st->getColumn(0).getInt64();
-        existing[sid] = SeriesLink{sid, book_id, st->getColumn(1).getString(),
-                                   st->getColumn(2).getInt(), st->getColumn(3).getInt() != 0};
+        SeriesLink link = link_row(*st);
+        existing[link.series_id] = std::move(link);
       }
     }
     for (const auto& [sid, link] : existing) {
@@ -1213,84 +1167,30 @@ class SqliteCatalog final : public Catalog {
   std::atomic<std::int64_t> rows_written_{0};
 };
 
-void apply_pragmas(SQLite::Database& db, std::chrono::milliseconds busy_timeout) {
-  // busy_timeout first, so the switch to WAL waits for another process's reader instead of
-  // failing with SQLITE_BUSY.
-  db.exec("PRAGMA busy_timeout=" + std::to_string(busy_timeout.count()));
-  // Two connections switching a new file to WAL at once both hold a shared lock and want an
-  // exclusive one: SQLite sees a deadlock and fails one with SQLITE_BUSY at once, without its
-  // busy handler. By the next try the other has switched (or let go), so try again until
-  // busy_timeout.
-  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
-  for (;;) {
-    try {
-      db.exec("PRAGMA journal_mode=WAL");
-      break;
-    } catch (const SQLite::Exception& e) {
-      if (e.getErrorCode() != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  db.exec("PRAGMA synchronous=NORMAL");
-  db.exec("PRAGMA foreign_keys=ON");
-  db.exec("PRAGMA temp_store=MEMORY");
-}
-
 }  // namespace
 
 Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions& options) {
   const std::string path = options.path.string();
   if (path.empty()) return Error{errc::invalid_argument, "the catalog needs a file path"};
-  if (options.busy_timeout.count() < 0)
-    return Error{errc::invalid_argument, "catalog busy_timeout must not be negative"};
-  try {
-    const int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX;
-    auto write = std::make_unique<SQLite::Database>(path, flags);
-    apply_pragmas(*write, options.busy_timeout);
-
-    const auto& migrations = catalog_migrations();
-    const int known = static_cast<int>(migrations.size());
-    // One transaction per migration, with its version: a crash leaves a whole version. The
-    // version is read inside the migration's own BEGIN IMMEDIATE, so of two processes (or
-    // threads) opening a new file at once, the second waits for the first's migration, sees it
-    // applied and skips it, instead of running it again ("table already exists").
-    for (;;) {
-      SQLite::Transaction tx(*write, SQLite::TransactionBehavior::IMMEDIATE);
-      write->exec(
-          "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
-      int version = 0;
-      {
-        SQLite::Statement st(*write, "SELECT value FROM catalog_meta WHERE key = 'schema_version'");
-        if (st.executeStep()) version = st.getColumn(0).getInt();
-      }
-      if (version > known) {
-        return Error{errc::invalid_argument, "catalog " + path + " has schema version " +
-                                                 std::to_string(version) +
-                                                 ", newer than this shelfjobs understands (" +
-                                                 std::to_string(known) + ")"};
-      }
-      if (version == known) {
-        tx.commit();
-        break;
-      }
-      write->exec(migrations[static_cast<std::size_t>(version)]);
-      SQLite::Statement st(*write,
-                           "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', ?) "
-                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-      st.bind(1, version + 1);
-      st.exec();
-      tx.commit();
-    }
-
-    auto read = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX);
-    apply_pragmas(*read, options.busy_timeout);
-    // The read connection never writes; SQLite enforces it.
-    read->exec("PRAGMA query_only=ON");
-    return std::shared_ptr<Catalog>(
-        std::make_shared<SqliteCatalog>(path, std::move(write), std::move(read)));
-  } catch (const std::exception& e) {
-    return Error{errc::store_error, "cannot open catalog " + path + ": " + e.what()};
-  }
+  auto write = sqlite::open(path, {.what = "catalog", .busy_timeout = options.busy_timeout});
+  if (!write) return write.error();
+  // Race-safe (see sqlite::migrate): two processes or threads opening a new file at once both
+  // succeed, the schema applied once. A catalog file of an earlier release has its version in
+  // catalog_meta only; it is read there, and kept there in step.
+  if (auto st = sqlite::migrate(**write, "catalog", catalog_migrations(),
+                                {.legacy = {.meta_table = "catalog_meta", .meta_key = "schema_version"},
+                                 .newer_file = errc::invalid_argument,
+                                 .what = "catalog"});
+      !st)
+    return st.error();
+  // The read connection never writes; SQLite enforces it (query_only).
+  auto read = sqlite::open(path, {.what = "catalog",
+                                  .busy_timeout = options.busy_timeout,
+                                  .create = false,
+                                  .query_only = true});
+  if (!read) return read.error();
+  return std::shared_ptr<Catalog>(std::make_shared<SqliteCatalog>(
+      path, std::move(write).value(), std::move(read).value()));
 }
 
 }  // namespace shelfjobs

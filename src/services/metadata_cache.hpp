@@ -20,10 +20,7 @@
 
 #include "shelfjobs/error.hpp"
 #include "shelfjobs/job.hpp"
-
-namespace SQLite {
-class Database;
-}
+#include "sqlite/sqlite_toolkit.hpp"
 
 namespace shelfjobs::detail {
 
@@ -37,10 +34,12 @@ struct CacheEntry {
 
 class MetadataCache {
  public:
-  /// Opens (creating when needed) the cache file; an empty path keeps the cache in memory.
-  /// Errors: store_error with SQLite's message.
-  static Result<std::unique_ptr<MetadataCache>> open(const std::filesystem::path& path,
-                                                     std::shared_ptr<spdlog::logger> logger);
+  /// Opens (creating it and its folder when needed) the cache file; an empty path keeps the
+  /// cache in memory. `busy_timeout`: how long opening and each statement wait for another
+  /// process's lock on the file. Errors: store_error naming the file, with SQLite's message.
+  static Result<std::unique_ptr<MetadataCache>> open(
+      const std::filesystem::path& path, std::shared_ptr<spdlog::logger> logger,
+      std::chrono::milliseconds busy_timeout = sqlite::kDefaultBusyTimeout);
   ~MetadataCache();
   MetadataCache(const MetadataCache&) = delete;
   MetadataCache& operator=(const MetadataCache&) = delete;

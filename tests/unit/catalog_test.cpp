@@ -156,6 +156,27 @@ TEST_CASE("the catalog refuses a file with a newer schema", "[catalog]") {
                                     Catch::Contains("(1)"));
 }
 
+TEST_CASE("a catalog file of an earlier release opens with its data", "[catalog][sqlite]") {
+  TempDir dir;
+  const auto path = dir.path() / "catalog.db";
+  RowId ann = 0;
+  {
+    auto c = open_catalog(dir);
+    ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann Leckie")).value().id;
+  }
+  {
+    // As the earlier release left it: the version in catalog_meta only.
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE shelfjobs_schema");
+    REQUIRE(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+  }
+  auto c = open_catalog(dir);  // no migration runs again ("table already exists")
+  CHECK(c->author(ann).value().name == "Ann Leckie");
+  CHECK(c->add_author(make_author("101", "Ada Palmer", "/lib/Ada Palmer")).has_value());
+  SQLite::Database db(path.string());
+  CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+}
+
 TEST_CASE("the catalog reports a file it cannot open as a store error", "[catalog]") {
   TempDir dir;
   auto c = open_sqlite_catalog({dir.path() / "missing" / "catalog.db"});

@@ -262,7 +262,7 @@ TEST_CASE("a job a user cancelled stays cancelled when stop() follows", "[lifecy
   CHECK(e.get(r.id)->status == JobStatus::cancelled);
 }
 
-TEST_CASE("observers may push, cancel and unsubscribe from inside their call",
+TEST_CASE("subscribers may push, cancel and unsubscribe from inside their call",
           "[lifecycle][observer]") {
   Fixture f;
   auto& e = f.open(1);
@@ -288,7 +288,10 @@ TEST_CASE("observers may push, cancel and unsubscribe from inside their call",
   CHECK(rerun.load() != first.id);
   REQUIRE(f.ends(rerun.load(), JobStatus::completed));
 
-  auto doomed = e.push(Step{{}, "doomed"});
+  // Events reach subscribers off the strand, after the fact: a job the subscriber wants to
+  // cancel on "queued" must still be waiting then (here: delayed).
+  auto doomed = e.push(Step{{}, "doomed"},
+                       {.not_before = std::chrono::system_clock::now() + std::chrono::hours(1)});
   REQUIRE(doomed.has_value());
   CHECK(f.ends(doomed->job.id, JobStatus::cancelled));
 
