@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 phase() { echo "== $1 (at ${SECONDS} s)"; }
 
+phase "thread-safety analysis (clang)"
+tests/thread_safety.sh
+
 phase "release: build"
 cmake --preset release >/dev/null
 cmake --build --preset release
