@@ -107,7 +107,6 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   *app->engine_ref_ = app->engine_.get();
   std::vector<std::string> own_tasks(std::begin(kOwnTasks), std::end(kOwnTasks));
   if (app->refresh_) {
-    app->refresh_->attach(*app->engine_);
     app->refresh_->add_rules(*app->engine_);
     own_tasks.emplace_back("RefreshAuthor");
   }

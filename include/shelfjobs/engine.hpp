@@ -16,8 +16,9 @@
 ///
 /// Threading: every public member function is thread-safe and may be called from any thread,
 /// including from inside a handler. Queue state is owned by one dispatcher strand; calls post to
-/// it. Handlers run on the worker pool, never on the strand. Store writes go through one writer
-/// thread that group-commits. Observers run on the dispatcher strand and must not block.
+/// it. Handlers run on the worker pool, never on the strand. Store writes go through the store's
+/// writer, which group-commits. Host events reach subscribers on a delivery thread per
+/// subscriber, never on the strand (see `subscribe`).
 
 #include <chrono>
 #include <cstdint>
@@ -230,8 +231,7 @@ class Engine {
   /// Subscribes to host events (jobs, tasks, alerts, domain events, minute figures). `observer`
   /// runs on a delivery thread of its own, never on the dispatcher strand: it may call any engine
   /// function, and a slow one delays only itself. Its queue holds `options.capacity` events;
-  /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped,
-  /// shelfd's /metrics). Returns an id for `unsubscribe` (0 once stopped).
+  /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped). Returns an id for `unsubscribe` (0 once stopped).
   std::uint64_t subscribe(HostObserver observer, SubscribeOptions options = {});
   /// Ends a subscription: events still queued for it are discarded; waits for a callback in
   /// progress unless called from that callback.

@@ -90,6 +90,7 @@ struct TaskChanged {
 struct AlertChanged {
   bool raised = true;
   Alert alert;
+  TimePoint at{};  ///< when it was raised or cleared (the engine's clock)
 };
 
 /// A service's domain event, named as its struct names itself ("AuthorAdded").
@@ -150,8 +151,9 @@ struct SubscribeOptions {
   /// Events the queue holds before the overflow policy applies. Default: 10,000.
   std::size_t capacity = 10000;
   Overflow overflow = Overflow::drop_oldest;
-  /// Progress events of a job still waiting in the queue are replaced by its newer one, so a
-  /// slow subscriber gets the latest progress rather than a backlog. Default: true.
+  /// A progress event replaces the newest queued event when that is the same job's progress,
+  /// so a subscriber that falls behind during a job's run gets its latest progress rather than a
+  /// backlog of reports. Default: true.
   bool coalesce_progress = true;
   /// Which events to receive (EventKinds bits). Default: all.
   unsigned kinds = kAllEvents;

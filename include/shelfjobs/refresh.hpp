@@ -186,8 +186,9 @@ class RefreshService {
 
   /// Registers RefreshAuthor, RefreshBook and MoveAuthor with their traits.
   void register_commands(Registry& registry);
-  /// The engine the handlers push follow-up jobs to (delayed retries of loading authors). Call
-  /// once the engine exists; the engine must outlive the service's jobs.
+  /// Kept for hosts written against earlier releases; does nothing. Follow-up jobs (delayed
+  /// refreshes of authors the source is still loading) go through the running job's context.
+  [[deprecated("handlers push follow-ups through JobContext; attach is no longer needed")]]
   void attach(Engine& engine);
   /// AuthorAdded -> RefreshAuthor{id}; BookAdded (not from a refresh) -> RefreshBook{id};
   /// AuthorRenamed -> MoveAuthor (Manual priority rules apply: High). Needs `events`.

@@ -19,17 +19,17 @@ void Alerts::raise(const std::string& rule, const std::string& key, std::string 
   if (alerts_.count(key)) return;  // raised once per condition
   Alert a{rule, key, std::move(message), now, std::move(details)};
   log_->warn("alert raised: {}", a.message);
-  if (sink_) sink_(AlertChanged{true, a});
+  if (sink_) sink_(AlertChanged{true, a, now});
   alerts_.emplace(key, std::move(a));
 }
 
-void Alerts::clear(const std::string& key) {
+void Alerts::clear(const std::string& key, TimePoint now) {
   auto it = alerts_.find(key);
   if (it == alerts_.end()) return;
   Alert a = std::move(it->second);
   alerts_.erase(it);
   log_->info("alert cleared: {}", a.message);
-  if (sink_) sink_(AlertChanged{false, std::move(a)});
+  if (sink_) sink_(AlertChanged{false, std::move(a), now});
 }
 
 void Alerts::job_finished(const JobInfo& job, TimePoint now) {
@@ -39,8 +39,8 @@ void Alerts::job_finished(const JobInfo& job, TimePoint now) {
   }
   // On the hot path of every job: build alert keys only when some alert is open.
   if (!alerts_.empty()) {
-    clear("long_running:" + std::to_string(job.id));
-    if (job.status == JobStatus::completed) clear("job_failed:" + job.name);
+    clear("long_running:" + std::to_string(job.id), now);
+    if (job.status == JobStatus::completed) clear("job_failed:" + job.name, now);
   }
 }
 
@@ -75,7 +75,7 @@ void Alerts::check(const AlertInputs& in) {
               std::to_string(age / 1000) + " s",
           now, {{"depth", in.queued}, {"oldestQueuedAgeMs", age}});
   } else {
-    clear("backlog");
+    clear("backlog", now);
   }
 
   for (const auto& [label, path] : o.disk_paths) {
@@ -91,7 +91,7 @@ void Alerts::check(const AlertInputs& in) {
                 std::to_string(space.available / (1024 * 1024)) + " MiB free",
             now, {{"path", path.string()}, {"freeBytes", space.available}});
     } else {
-      clear(key);
+      clear(key, now);
     }
   }
 
@@ -105,7 +105,7 @@ void Alerts::check(const AlertInputs& in) {
                 " failures so far)",
             now, {{"writeErrors", in.store_write_errors}});
     } else if (in.store_commits > commits_at_store_alert_) {
-      clear("store_errors");
+      clear("store_errors", now);
     }
   }
 
@@ -118,7 +118,7 @@ void Alerts::check(const AlertInputs& in) {
               " min",
           now);
   } else if (!in.saturated_since || now - *in.saturated_since <= o.saturation) {
-    clear("saturation");
+    clear("saturation", now);
   }
 }
 

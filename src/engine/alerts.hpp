@@ -47,7 +47,7 @@ class Alerts {
 
   void raise(const std::string& rule, const std::string& key, std::string message, TimePoint now,
              nlohmann::json details = nlohmann::json::object());
-  void clear(const std::string& key);
+  void clear(const std::string& key, TimePoint now);
   /// A run ended for good: job_failed is raised on a failure and cleared when the type next
   /// completes; the job's long_running alert ends.
   void job_finished(const JobInfo& job, TimePoint now);

@@ -83,7 +83,8 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
     return Error{errc::store_error, "cannot recover jobs: " + written.error().message};
   }
   auto impl = std::make_shared<Impl>(std::move(options), std::move(registry), std::move(store),
-                                     std::move(recovered.keep), std::move(*state));
+                                     std::move(recovered.keep), std::move(recovered.changed),
+                                     std::move(*state));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

@@ -18,7 +18,7 @@ JobInfo slim(const Engine::Impl::Active& a) { return a.info; }
 }  // namespace
 
 Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
-                   std::vector<JobInfo> recovered, StoredState state)
+                   std::vector<JobInfo> recovered, std::vector<JobInfo> ended, StoredState state)
     : opts_(std::move(options)),
       registry_(std::move(registry)),
       log_(opts_.logger),
@@ -68,7 +68,7 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
                                              {"details", a->alert.details}}});
             } else {
               notifier->notify(Notification{"alert_cleared", std::nullopt,
-                                            "cleared: " + a->alert.message, TimePoint::clock::now(),
+                                            "cleared: " + a->alert.message, a->at,
                                             {{"rule", a->alert.rule}, {"key", a->alert.key}}});
             }
           }
@@ -79,6 +79,9 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
                          .kinds = kFailureEvents | kAlertEvents});
   }
   figures_.load(std::move(state.totals), std::move(state.minutes));
+  for (const auto& job : ended) {
+    if (is_terminal(job.status)) figures_.finished(job);
+  }
   const TimePoint now = clock_->now();
   for (auto& job : recovered) {
     const CommandType* type = registry_.find(job.name);
@@ -299,7 +302,7 @@ void Engine::Impl::start_job(Active& a) {
   run->name = a.info.name;
   run->trigger = a.info.trigger;
   run->type = a.type;
-  run->body = *a.body;
+  run->body = a.body;
   run->progress_interval = opts_.progress_interval;
   run->set_progress(a.info.progress);
   a.run = run;
@@ -412,11 +415,11 @@ JobInfo Engine::Impl::conclude(ActiveIt it) {
   store_->finish(slim(a));
   if (!a.info.task.empty()) tasks_.on_finished(a.info);
   figures_.finished(a.info);
-  alerts_.job_finished(a.info, clock_->now());
   emit(a.info.status == JobStatus::completed   ? JobEvent::Type::completed
        : a.info.status == JobStatus::cancelled ? JobEvent::Type::cancelled
                                                : JobEvent::Type::failed,
        a);
+  alerts_.job_finished(a.info, clock_->now());  // after the job's own event: it explains it
   JobInfo info = snapshot(a);
   forget(it);
   dispatch();  // its locks are free; an idle-only job may start now

@@ -65,8 +65,10 @@ namespace asio = boost::asio;
 
 class Engine::Impl final : public detail::RunHost {
  public:
+  /// `recovered`: the jobs to keep; `ended`: those recovery ended (already written, counted in
+  /// the store's totals after `state` was read).
   Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
-       std::vector<JobInfo> recovered, StoredState state);
+       std::vector<JobInfo> recovered, std::vector<JobInfo> ended, StoredState state);
   ~Impl();
 
   // ------------------------------------------------------------ strand gateway

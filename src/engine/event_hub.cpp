@@ -5,6 +5,8 @@
 
 #include "engine/event_hub.hpp"
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 namespace shelfjobs::detail {
@@ -34,7 +36,9 @@ std::uint64_t EventHub::add(HostObserver fn, SubscribeOptions options) {
   if (closed_) return 0;
   sub->id = next_id_++;
   sub->thread = std::thread([this, sub] { run(sub); });
-  subs_.push_back(sub);
+  auto list = std::make_shared<List>(*subs_);
+  list->push_back(sub);
+  subs_ = std::move(list);
   recompute_wanted();
   return sub->id;
 }
@@ -43,10 +47,12 @@ void EventHub::remove(std::uint64_t id) {
   std::shared_ptr<Sub> sub;
   {
     MutexLock lock(mu_);
-    for (auto it = subs_.begin(); it != subs_.end(); ++it) {
+    auto list = std::make_shared<List>(*subs_);
+    for (auto it = list->begin(); it != list->end(); ++it) {
       if ((*it)->id == id) {
         sub = *it;
-        subs_.erase(it);
+        list->erase(it);
+        subs_ = std::move(list);
         recompute_wanted();
         break;
       }
@@ -82,21 +88,21 @@ unsigned EventHub::kinds_of(const HostEvent& event) {
 
 void EventHub::recompute_wanted() {
   unsigned wanted = 0;
-  for (const auto& sub : subs_) wanted |= sub->options.kinds;
+  for (const auto& sub : *subs_) wanted |= sub->options.kinds;
   wanted_.store(wanted, std::memory_order_relaxed);
 }
 
 void EventHub::publish(const HostEvent& event) {
   const unsigned kinds = kinds_of(event);
   if (!wants(kinds)) return;
-  std::vector<std::shared_ptr<Sub>> subs;
+  std::shared_ptr<const List> list;
   {
     MutexLock lock(mu_);
-    subs = subs_;
+    list = subs_;
   }
   const auto* job = std::get_if<JobEvent>(&event);
   const bool progress = job && job->type == JobEvent::Type::progress;
-  for (const auto& sub : subs) {
+  for (const auto& sub : *list) {
     {
       MutexLock lock(sub->mu);
       if (sub->stopping || (sub->options.kinds & kinds) == 0) continue;
@@ -141,15 +147,15 @@ void EventHub::run(const std::shared_ptr<Sub>& sub) {
 }
 
 void EventHub::close() {
-  std::vector<std::shared_ptr<Sub>> subs;
+  std::shared_ptr<const List> subs;
   {
     MutexLock lock(mu_);
     if (closed_) return;
     closed_ = true;
-    subs.swap(subs_);
+    subs = std::exchange(subs_, std::make_shared<const List>());
     wanted_.store(0, std::memory_order_relaxed);
   }
-  for (const auto& sub : subs) {
+  for (const auto& sub : *subs) {
     {
       MutexLock lock(sub->mu);
       sub->stopping = true;
@@ -157,7 +163,7 @@ void EventHub::close() {
     }
     sub->cv.notify_all();
   }
-  for (const auto& sub : subs) {
+  for (const auto& sub : *subs) {
     if (sub->thread.get_id() == std::this_thread::get_id()) {
       sub->thread.detach();
     } else if (sub->thread.joinable()) {

@@ -52,7 +52,9 @@ class EventHub {
 
   std::shared_ptr<spdlog::logger> log_;
   Mutex mu_;
-  std::vector<std::shared_ptr<Sub>> subs_ GUARDED_BY(mu_);
+  // Copy-on-write: publish takes the current list with one reference count, not a vector copy.
+  using List = std::vector<std::shared_ptr<Sub>>;
+  std::shared_ptr<const List> subs_ GUARDED_BY(mu_) = std::make_shared<const List>();
   std::uint64_t next_id_ GUARDED_BY(mu_) = 1;
   bool closed_ GUARDED_BY(mu_) = false;
   void recompute_wanted() REQUIRES(mu_);

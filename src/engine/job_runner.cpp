@@ -70,7 +70,7 @@ Outcome execute(JobRun& run) {
   };
   try {
     JobContext ctx(run);
-    run.type->execute(run.body, ctx);
+    run.type->execute(*run.body, ctx);
     if (run.stop.stop_requested() && !run.timed_out) out.status = JobStatus::cancelled;
   } catch (const JobError& e) {
     if (e.kind() == ErrorKind::cancelled && !run.timed_out) {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -53,7 +54,7 @@ class JobRun {
   std::string name;
   Trigger trigger = Trigger::manual;
   const CommandType* type = nullptr;
-  nlohmann::json body;
+  std::shared_ptr<const nlohmann::json> body;  // shared with the queued job: never copied
   std::chrono::milliseconds progress_interval{0};
   std::stop_source stop;
   std::atomic<bool> cancelled_by_user{false};  // cancel() rather than stop()

@@ -119,7 +119,6 @@ std::string RefreshSummary::message() const {
 struct RefreshService::Impl {
   RefreshOptions o;
   Result<Author> new_author(const std::string& foreign_id, RowId root_folder_id, bool monitored);
-  std::atomic<Engine*> engine{nullptr};
 
   TimePoint now() const { return o.clock->now(); }
   spdlog::logger& log() const { return *o.logger; }
@@ -382,14 +381,19 @@ struct RefreshService::Impl {
     }
   }
 
-  void defer_loading(RowId author_id) {
-    Engine* e = engine.load();
-    if (!e) return;
+  // A later refresh of an author the source is still loading: a follow-up job of the running
+  // one (through its context; a call made outside a job has no queue to push to).
+  void defer_loading(RowId author_id, JobContext* ctx) {
+    if (!ctx) {
+      log().warn("author {} is still loading at the source; refresh it again later", author_id);
+      return;
+    }
     PushOptions po;
     po.trigger = Trigger::event;
     po.event = "AuthorLoading";
+    po.durable = false;
     po.not_before = now() + o.not_ready_retry;
-    auto pushed = e->push(RefreshAuthor{.authorId = author_id}, po);
+    auto pushed = ctx->push(RefreshAuthor{.authorId = author_id}, po);
     if (!pushed) log().warn("cannot queue a later refresh of author {}: {}", author_id, pushed.error().message);
   }
 
@@ -465,7 +469,7 @@ struct RefreshService::Impl {
         if (e.code() == MetadataErrc::not_ready) {
           ++sum.deferred;
           log().info("author '{}' is still loading upstream; refreshing it again later", a.name);
-          defer_loading(a.id);
+          defer_loading(a.id, ctx);
           continue;
         }
         ++sum.failed;
@@ -591,7 +595,7 @@ Result<std::shared_ptr<RefreshService>> RefreshService::create(RefreshOptions op
 
 RefreshService::RefreshService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-void RefreshService::attach(Engine& engine) { impl_->engine.store(&engine); }
+void RefreshService::attach(Engine&) {}
 
 void RefreshService::register_commands(Registry& registry) {
   // The handlers hold the Impl, not the service: a registry may outlive the service object.

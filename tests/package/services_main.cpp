@@ -17,7 +17,6 @@ int main(int argc, char** argv) {
   (*refresh)->register_commands(registry);
   auto engine = shelfjobs::Engine::create({.store_path = ":memory:"}, std::move(registry));
   if (!engine) return 1;
-  (*refresh)->attach(**engine);
   auto counts = (*catalog)->counts();
   std::printf("catalog: %lld authors; commands: %zu\n", counts ? static_cast<long long>(counts->authors) : -1LL,
               (*engine)->registry().names().size());

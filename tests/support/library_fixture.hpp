@@ -78,7 +78,6 @@ struct Library {
         std::move(registry));
     REQUIRE(e.has_value());
     engine = std::move(e).value();
-    service->attach(*engine);
     service->add_rules(*engine);
     engine->start();
     return *engine;

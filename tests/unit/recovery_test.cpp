@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine_fixture.hpp"
+#include "memory_job_store.hpp"
 
 using namespace shelfjobs;
 using namespace testing;
@@ -190,4 +191,29 @@ TEST_CASE("the store is a WAL-mode SQLite file with every field of a job", "[sto
   CHECK(st.getColumn(7).getInt64() >= st.getColumn(6).getInt64());
   CHECK_FALSE(st.getColumn(8).isNull());
   CHECK(st.getColumn(9).getInt() == 1);
+}
+
+TEST_CASE("jobs that recovery fails count in health at once", "[recovery][health]") {
+  Fixture f;
+  auto store = std::make_shared<MemoryJobStore>();
+  JobInfo left;
+  left.id = 5;
+  left.name = "NoRescue";
+  left.body = {{"tag", "x"}};
+  left.status = JobStatus::executing;
+  left.queued_at = std::chrono::system_clock::now() - std::chrono::minutes(2);
+  left.started_at = std::chrono::system_clock::now() - std::chrono::minutes(1);
+  store->put(left);
+  auto e = Engine::create({.store = store, .logger = quiet_logger()}, f.registry()).value();
+  const auto h = e->health();
+  bool found = false;
+  for (const auto& t : h.types) {
+    if (t.name != "NoRescue") continue;
+    found = true;
+    CHECK(t.failed == 1);
+    CHECK(t.recent_failed == 1);
+  }
+  CHECK(found);
+  CHECK(e->get(5)->message == "interrupted");
+  CHECK(e->push(NoRescue{{}, "y"}).value().job.id == 6);
 }
