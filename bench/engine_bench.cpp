@@ -2,30 +2,62 @@
 // engine_bench: what the engine costs, next to what SQLite alone costs on the same machine in
 // the same run.
 //
-//   engine_bench [--jobs N] [--depth D] [--workers W] [--json]
+//   engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] [--rounds K] [--json]
+//                [--only a,b,...] [--open-finished N] [--open-queued N] [--verbose]
 //
-// Figures:
-//   jobs_per_s          N durable no-op jobs pushed (push_many, 500 a call) and run to completion
-//                       (each engine figure is the median of 5 rounds, each reference the
-//                       median of 3 runs)
+// A run measures every figure once (jobs_per_s is the median of 5 rounds within the run, the
+// depth and concurrent-push figures of 3; --rounds K sets both); the printed figures are the
+// medians over R runs, next to each run's values and the spread of the throughput (max / min
+// over the runs). Each figure with a target is printed next to its reference and the target,
+// with PASS or MISS; --json adds one JSON object on the last line (medians, "per_run" arrays,
+// "targets"). --verbose prints each throughput round to stderr with what explains its speed:
+// store commits in the round, CPU per job, and per thread (bench, notifier delivery, store
+// writer, dispatcher strand, workers) CPU ticks, waits and preemptions.
+//
+// Figures of one run:
+//   jobs_per_s          N durable no-op jobs pushed (push_many, 500 a call) and run to completion,
+//                       on a fresh file
 //   ref_naive_per_s     the same three row writes per job (insert queued, update executing,
-//                       update completed), one transaction per write
-//   ref_batched_per_s   the same writes, 100 per transaction
+//                       update completed) straight to SQLite, one transaction per write
+//   ref_batched_per_s   the same writes, 100 per transaction (both: the median of 3 fresh files)
 //   depth_ratio         throughput of N jobs with D (default 100,000) jobs queued in front of
 //                       them, blocked by a lock, divided by the same with 100 queued
 //   start_latency_*_us  push call to handler start, with a free worker, one job at a time
-//   peak_rss_mb         peak resident memory of the process
+//   durable_push_concurrent_per_s
+//                       8 threads each pushing durable jobs one at a time (each push returns
+//                       after its own row's commit), all at once
+//   events_per_s        a subscriber receiving every event (queued, started, progress,
+//                       completed) of N jobs that each report progress once
+//   jobs_per_s_with_subscriber
+//                       the dispatch throughput of that run; jobs_per_s_progress is the same run
+//                       without the subscriber
+//   open_1m_s           Engine::create + start() on a file with 1,000,000 finished and 10,000
+//                       queued jobs and a day of minute figures, until the engine dispatches
+//   open_1m_rss_mb      the resident memory that added (measured in a child process);
+//                       open_1m_rss_total_mb is that process's whole resident set then
+//   peak_rss_mb         peak resident memory of the bench process
+//
+// The bench talks to the engine and to the job store through the public headers only; the one
+// piece of SQL in it is the raw SQLite reference, on a table of its own.
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <random>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,13 +88,68 @@ struct Filler : shelfjobs::Command {
 };
 void to_json(nlohmann::json& j, const Filler& f) { j = {{"n", f.n}}; }
 void from_json(const nlohmann::json& j, Filler& f) { j.at("n").get_to(f.n); }
+// Noop bodies are equal, so each push would dedup into the queued one: throughput uses a
+// per-job distinct field.
+struct Unique : shelfjobs::Command {
+  static constexpr std::string_view kName = "Unique";
+  int n = 0;
+};
+void to_json(nlohmann::json& j, const Unique& u) { j = {{"n", u.n}}; }
+void from_json(const nlohmann::json& j, Unique& u) { j.at("n").get_to(u.n); }
+// A job that reports progress once (the events run).
+struct Reporter : shelfjobs::Command {
+  static constexpr std::string_view kName = "Reporter";
+  int n = 0;
+};
+void to_json(nlohmann::json& j, const Reporter& r) { j = {{"n", r.n}}; }
+void from_json(const nlohmann::json& j, Reporter& r) { j.at("n").get_to(r.n); }
+// The queued jobs of the open fixture: they run until cancelled, so opening the file again in
+// the next run finds them queued still.
+struct Parked : shelfjobs::Command {
+  static constexpr std::string_view kName = "Parked";
+  int n = 0;
+};
+void to_json(nlohmann::json& j, const Parked& p) { j = {{"n", p.n}}; }
+void from_json(const nlohmann::json& j, Parked& p) { j.at("n").get_to(p.n); }
 
 std::atomic<bool> g_release_holder{false};
 std::atomic<std::int64_t> g_last_start_ns{0};
 
+// Handlers of Unique and Reporter count themselves; the bench thread sleeps until a round's
+// count is reached instead of polling the engine (a poll is a trip to the dispatcher strand,
+// which competes with the work it measures on a 2-core machine).
+std::atomic<std::int64_t> g_done{0};
+std::atomic<std::int64_t> g_done_target{-1};
+std::mutex g_done_mu;
+std::condition_variable g_done_cv;
+
+void count_done() {
+  if (g_done.fetch_add(1, std::memory_order_relaxed) + 1 ==
+      g_done_target.load(std::memory_order_relaxed)) {
+    std::lock_guard lock(g_done_mu);
+    g_done_cv.notify_all();
+  }
+}
+
+void wait_done(std::int64_t target) {
+  std::unique_lock lock(g_done_mu);
+  g_done_cv.wait_for(lock, 600s, [&] { return g_done.load() >= target; });
+}
+
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 class TempDir {
@@ -76,33 +163,40 @@ class TempDir {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   std::string file(const std::string& n) const { return (path_ / n).string(); }
 
  private:
   std::filesystem::path path_;
 };
 
-// Noop bodies are equal, so each push would dedup into the queued one: use numbered fillers for
-// depth and a per-job distinct field for throughput.
-struct Unique : shelfjobs::Command {
-  static constexpr std::string_view kName = "Unique";
-  int n = 0;
-};
-void to_json(nlohmann::json& j, const Unique& u) { j = {{"n", u.n}}; }
-void from_json(const nlohmann::json& j, Unique& u) { j.at("n").get_to(u.n); }
+void remove_db(const std::string& path) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix, ec);
+}
 
-// One registry for every measurement: Noop (latency), Unique (throughput), Holder and Filler
-// (queue depth).
+std::shared_ptr<spdlog::logger> quiet_logger() {
+  return std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+// One registry for every measurement.
 std::unique_ptr<shelfjobs::Engine> make_engine(const std::string& path, int workers) {
   shelfjobs::Registry r;
   r.add<Noop>([](const Noop&, shelfjobs::JobContext&) { g_last_start_ns.store(now_ns()); });
-  r.add<Unique>([](const Unique&, shelfjobs::JobContext&) {});
+  r.add<Unique>([](const Unique&, shelfjobs::JobContext&) { count_done(); });
+  r.add<Reporter>([](const Reporter& c, shelfjobs::JobContext& ctx) {
+    ctx.report(1, 2, "halfway " + std::to_string(c.n));
+    count_done();
+  });
   r.add<Holder>([](const Holder&, shelfjobs::JobContext& ctx) {
     while (!g_release_holder.load() && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
   }, {.locks = {"held"}});
   r.add<Filler>([](const Filler&, shelfjobs::JobContext&) {}, {.locks = {"held"}});
-  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
-  auto e = shelfjobs::Engine::create({.store_path = path, .workers = workers, .logger = log},
+  r.add<Parked>([](const Parked&, shelfjobs::JobContext& ctx) {
+    while (!ctx.cancelled()) std::this_thread::sleep_for(1ms);
+  });
+  auto e = shelfjobs::Engine::create({.store_path = path, .workers = workers, .logger = quiet_logger()},
                                      std::move(r));
   if (!e) {
     std::cerr << "engine_bench: " << e.error().message << "\n";
@@ -111,13 +205,16 @@ std::unique_ptr<shelfjobs::Engine> make_engine(const std::string& path, int work
   return std::move(e).value();
 }
 
-// Pushes n jobs of `name` in durable batches of 500, numbered from `first` so none dedups.
-void push_batches(shelfjobs::Engine& e, int n, const std::string& name, int first) {
+// Pushes n jobs of `name` in batches of 500 (durable unless told), numbered from `first` so
+// none dedups.
+void push_batches(shelfjobs::Engine& e, int n, const std::string& name, int first,
+                  bool durable = true) {
   constexpr int kBatch = 500;
   for (int i = 0; i < n; i += kBatch) {
     std::vector<shelfjobs::PushRequest> reqs;
+    reqs.reserve(kBatch);
     for (int k = i; k < std::min(n, i + kBatch); ++k) {
-      reqs.push_back({name, nlohmann::json{{"n", first + k}}, {}});
+      reqs.push_back({name, nlohmann::json{{"n", first + k}}, {.durable = durable}});
     }
     if (!e.push_many(std::move(reqs))) {
       std::cerr << "engine_bench: push failed\n";
@@ -126,45 +223,169 @@ void push_batches(shelfjobs::Engine& e, int n, const std::string& name, int firs
   }
 }
 
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
+// Waits until no more than `rest` jobs are queued or running (a few strand trips: called once
+// the handlers are done, to let the engine conclude the last of them).
+void wait_queue_down_to(shelfjobs::Engine& e, std::int64_t rest) {
+  for (;;) {
+    auto d = e.queue_depth();
+    std::int64_t n = d.total_queued();
+    for (auto running : d.running) n += running;
+    if (n <= rest) return;
+    std::this_thread::sleep_for(100us);
+  }
 }
 
+// CPU seconds all cores spent busy so far (from /proc/stat), steal time apart: the bench's own
+// CPU time taken from it leaves what other processes (and the hypervisor) took meanwhile.
+std::pair<double, double> machine_busy_and_steal_s() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return {(user + nice + system + irq + softirq) / hz, steal / hz};
+}
+
+struct Usage {
+  double cpu_s = 0;           // user + system time of the process
+  std::int64_t involuntary = 0;  // context switches forced on it (another process took the core)
+  std::int64_t voluntary = 0;    // wake-ups it waited for
+  double machine_busy_s = 0;
+  double steal_s = 0;
+  std::int64_t minor_faults = 0;
+  double sys_s = 0;
+};
+Usage usage() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  const auto [busy, steal] = machine_busy_and_steal_s();
+  return {s(ru.ru_utime) + s(ru.ru_stime), ru.ru_nivcsw, ru.ru_nvcsw, busy, steal, ru.ru_minflt,
+          s(ru.ru_stime)};
+}
+
+// Per-thread CPU ticks and context switches (diagnostics for --verbose).
+struct ThreadUse {
+  long ticks = 0, vol = 0, invol = 0;
+};
+std::map<int, ThreadUse> thread_use() {
+  std::map<int, ThreadUse> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    const int tid = std::atoi(e.path().filename().c_str());
+    ThreadUse u;
+    {
+      std::ifstream st(e.path() / "stat");
+      std::string all((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+      const auto close = all.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(all.substr(close + 2));
+      std::string f;
+      std::vector<std::string> fields;
+      while (rest >> f) fields.push_back(f);
+      if (fields.size() > 13) u.ticks = std::atol(fields[11].c_str()) + std::atol(fields[12].c_str());
+    }
+    std::ifstream status(e.path() / "status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) u.vol = std::atol(line.c_str() + 24);
+      if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) u.invol = std::atol(line.c_str() + 27);
+    }
+    out[tid] = u;
+  }
+  return out;
+}
+
+// One round's figures, for --verbose and the diagnostics in the JSON.
+struct Round {
+  double t0 = 0, t1 = 0;  // steady clock seconds (CLOCK_MONOTONIC), to line rounds up with perf
+  double per_s = 0;
+  double commits = 0;        // store commits in the round
+  double cpu_us_per_job = 0;  // process CPU time per job
+  double involuntary = 0;    // preemptions per round
+  double voluntary = 0;      // waits per round
+  double others_cpu = 0;     // cores' worth of CPU other processes used during the round
+  double steal = 0;          // cores' worth of CPU the hypervisor took
+  double faults = 0;         // minor page faults per round
+  double sys_share = 0;      // kernel share of the process's CPU time
+};
+
+struct Throughput {
+  double per_s = 0;  // median over the rounds
+  std::vector<Round> rounds;
+};
+
 // Throughput of `jobs` fresh jobs pushed and run, with `depth` blocked jobs queued in front:
-// the median of `rounds` rounds in one engine (single rounds last well under a second, so one
-// alone is at the mercy of a WAL checkpoint).
-double engine_throughput(const std::string& path, int jobs, int depth, int workers, int rounds) {
+// the median of `rounds` rounds in one engine on a fresh file.
+Throughput engine_throughput(const std::string& path, int jobs, int depth, int workers,
+                             int rounds, bool verbose) {
+  remove_db(path);
   auto created = make_engine(path, workers);
   auto& engine = *created;
   engine.start();
   g_release_holder = false;
   if (depth > 0) {
     if (!engine.push(Holder{})) std::exit(1);
-    push_batches(engine, depth, "Filler", 0);
+    // The depth is set up, not measured: queued in memory, then one durable push returns once
+    // every row before it is committed too, so no round starts with the fillers' commit.
+    push_batches(engine, depth, "Filler", 0, /*durable=*/false);
+    Filler last;
+    last.n = depth;
+    if (!engine.push(last)) std::exit(1);
   }
   // Only the holder and the fillers remain once a round's jobs are done.
-  const std::int64_t rest = depth > 0 ? depth + 1 : 0;
+  const std::int64_t rest = depth > 0 ? depth + 2 : 0;
+  Throughput out;
   std::vector<double> rates;
   for (int round = 0; round < rounds; ++round) {
+    const std::int64_t target = g_done.load() + jobs;
+    g_done_target = target;
+    const auto commits0 = engine.health().store.commits;
+    const Usage u0 = usage();
+    const auto th0 = verbose ? thread_use() : std::map<int, ThreadUse>{};
     const auto t0 = Clock::now();
     push_batches(engine, jobs, "Unique", (round + 1) * 10'000'000);
-    for (;;) {
-      auto d = engine.queue_depth();
-      std::int64_t n = d.total_queued();
-      for (auto running : d.running) n += running;
-      if (n <= rest) break;
-      std::this_thread::sleep_for(200us);
+    wait_done(target);
+    wait_queue_down_to(engine, rest);
+    const double s = seconds_since(t0);
+    const Usage u1 = usage();
+    if (verbose) {
+      const auto th1 = thread_use();
+      // Per thread, by id (so in creation order: the bench, the notifier's delivery thread, the
+      // store's writer, the dispatcher strand, the workers): CPU ticks, waits, preemptions.
+      std::string line = "    threads (ticks/waits/preempted):";
+      for (const auto& [tid, u] : th1) {
+        auto it = th0.find(tid);
+        const ThreadUse b = it == th0.end() ? ThreadUse{} : it->second;
+        line += " " + std::to_string(u.ticks - b.ticks) + "/" + std::to_string(u.vol - b.vol) + "/" +
+                std::to_string(u.invol - b.invol);
+      }
+      std::fprintf(stderr, "%s\n", line.c_str());
     }
-    rates.push_back(jobs / seconds_since(t0));
+    Round r;
+    r.t0 = std::chrono::duration<double>(t0.time_since_epoch()).count();
+    r.t1 = r.t0 + s;
+    r.per_s = jobs / s;
+    r.commits = static_cast<double>(engine.health().store.commits - commits0);
+    r.cpu_us_per_job = (u1.cpu_s - u0.cpu_s) * 1e6 / jobs;
+    r.involuntary = static_cast<double>(u1.involuntary - u0.involuntary);
+    r.voluntary = static_cast<double>(u1.voluntary - u0.voluntary);
+    r.others_cpu = ((u1.machine_busy_s - u0.machine_busy_s) - (u1.cpu_s - u0.cpu_s)) / s;
+    r.steal = (u1.steal_s - u0.steal_s) / s;
+    r.faults = static_cast<double>(u1.minor_faults - u0.minor_faults);
+    r.sys_share = (u1.sys_s - u0.sys_s) / (u1.cpu_s - u0.cpu_s);
+    out.rounds.push_back(r);
+    rates.push_back(r.per_s);
   }
+  // The fillers stay queued in the file: running them would measure nothing.
   g_release_holder = true;
-  engine.wait_idle(600s);
+  if (depth == 0) engine.wait_idle(600s);
   engine.stop(10s);
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
+  out.per_s = median(rates);
+  return out;
 }
 
 std::pair<double, double> start_latency(const std::string& path, int samples, int workers) {
+  remove_db(path);
   auto e = make_engine(path, workers);
   e->start();
   std::vector<double> lat;
@@ -186,8 +407,98 @@ std::pair<double, double> start_latency(const std::string& path, int samples, in
   return {pct(0.50), pct(0.99)};
 }
 
+// `threads` threads each push `per_thread` durable jobs one at a time, all at once; the rate of
+// pushes returned (each after its own row's commit). The median of `rounds` rounds.
+double durable_push_concurrent(const std::string& path, int workers, int threads, int per_thread,
+                               int rounds) {
+  remove_db(path);
+  auto e = make_engine(path, workers);
+  e->start();
+  std::vector<double> rates;
+  for (int round = 0; round < rounds; ++round) {
+    std::atomic<bool> go{false};
+    std::atomic<int> ready{0};
+    std::vector<std::thread> pushers;
+    for (int t = 0; t < threads; ++t) {
+      pushers.emplace_back([&, t] {
+        ++ready;
+        while (!go.load()) std::this_thread::yield();
+        const int first = 50'000'000 + round * 1'000'000 + t * per_thread;
+        for (int i = 0; i < per_thread; ++i) {
+          Unique u;
+          u.n = first + i;
+          if (!e->push(u)) std::exit(1);
+        }
+      });
+    }
+    while (ready.load() < threads) std::this_thread::yield();
+    const auto t0 = Clock::now();
+    go = true;
+    for (auto& t : pushers) t.join();
+    rates.push_back(threads * per_thread / seconds_since(t0));
+    e->wait_idle(600s);
+  }
+  e->stop(10s);
+  return median(rates);
+}
+
+struct EventsFigures {
+  double events_per_s = 0;
+  double jobs_per_s = 0;  // dispatch throughput of the run
+  std::int64_t events = 0;
+  std::int64_t expected = 0;
+  std::uint64_t dropped = 0;
+};
+
+// `jobs` Reporter jobs pushed as the throughput run pushes them; with `subscribe`, one
+// subscriber takes every event. Events counted are the run's job events.
+EventsFigures events_run(const std::string& path, int jobs, int workers, bool subscribe) {
+  remove_db(path);
+  auto e = make_engine(path, workers);
+  std::atomic<std::int64_t> received{0};
+  std::atomic<std::int64_t> last_ns{0};
+  std::int64_t checksum = 0;  // the subscriber reads each event, as a host would
+  if (subscribe) {
+    e->subscribe(
+        [&](const shelfjobs::HostEvent& ev) {
+          if (const auto* j = std::get_if<shelfjobs::JobEvent>(&ev)) {
+            checksum += j->job.id + static_cast<std::int64_t>(j->job.progress.current) +
+                        static_cast<std::int64_t>(j->job.name.size());
+            received.fetch_add(1, std::memory_order_relaxed);
+            last_ns.store(now_ns(), std::memory_order_relaxed);
+          }
+        },
+        shelfjobs::SubscribeOptions{.capacity = static_cast<std::size_t>(jobs) * 8,
+                                    .overflow = shelfjobs::Overflow::drop_oldest,
+                                    .coalesce_progress = true,
+                                    .kinds = shelfjobs::kAllEvents});
+  }
+  e->start();
+  const std::int64_t target = g_done.load() + jobs;
+  g_done_target = target;
+  const auto t0 = Clock::now();
+  const std::int64_t t0_ns = now_ns();
+  push_batches(*e, jobs, "Reporter", 0);
+  wait_done(target);
+  wait_queue_down_to(*e, 0);
+  EventsFigures out;
+  out.jobs_per_s = jobs / seconds_since(t0);
+  out.expected = subscribe ? std::int64_t{4} * jobs : 0;  // queued, started, progress, completed
+  if (subscribe) {
+    const auto until = Clock::now() + 60s;
+    while (received.load() < out.expected && Clock::now() < until) std::this_thread::sleep_for(1ms);
+    out.events = received.load();
+    out.events_per_s = static_cast<double>(out.events) / (static_cast<double>(last_ns.load() - t0_ns) / 1e9);
+    out.dropped = e->health().events_dropped;
+  }
+  e->stop(10s);
+  if (checksum == 42) std::printf(" ");  // keeps the reads
+  return out;
+}
+
 // The three writes of one job, straight to SQLite, `per_tx` writes per transaction.
 double reference(const std::string& path, int jobs, int per_tx) {
+  remove_db(path);
   SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   // The reference's own table, as wide as a job row, with the pragmas the job store uses.
   db.exec("PRAGMA journal_mode=WAL");
@@ -240,75 +551,380 @@ double reference(const std::string& path, int jobs, int per_tx) {
   return jobs / seconds_since(t0);
 }
 
+// ------------------------------------------------------------------ opening a long history
+
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
+// Builds the open fixture through the store's public API: `finished` completed jobs (the last
+// day of them finished minute by minute for 20 types, so totals and a day of minute figures are
+// there to load) and `queued` Parked jobs.
+void build_open_fixture(const std::string& path, long finished, long queued) {
+  remove_db(path);
+  auto opened = shelfjobs::open_sqlite_job_store({.path = path, .logger = quiet_logger()});
+  if (!opened) {
+    std::cerr << "engine_bench: " << opened.error().message << "\n";
+    std::exit(1);
+  }
+  auto& store = **opened;
+  if (!store.load(shelfjobs::TimePoint{})) std::exit(1);
+  store.start();
+  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now());
+  constexpr int kTypes = 20;
+  constexpr long kMinutes = 24 * 60;
+  // The last kTypes * kMinutes finished jobs end one per type per minute over the last day.
+  const long per_minute_from = std::max(1L, finished - kTypes * kMinutes + 1);
+  shelfjobs::JobInfo j;
+  j.priority = shelfjobs::Priority::normal;
+  j.trigger = shelfjobs::Trigger::scheduled;
+  j.attempt = 1;
+  for (long id = 1; id <= finished + queued; ++id) {
+    j.id = id;
+    const bool is_queued = id > finished;
+    const bool per_minute = !is_queued && id >= per_minute_from;
+    j.name = is_queued ? std::string(Parked::kName) : "Type" + std::to_string(id % kTypes);
+    j.status = is_queued || per_minute ? shelfjobs::JobStatus::queued : shelfjobs::JobStatus::completed;
+    j.queued_at = now - std::chrono::seconds(finished + queued - id);
+    j.message = is_queued ? "" : "done";
+    store.insert(j, "{\"n\":" + std::to_string(id) + "}");
+    if (per_minute) {
+      const long k = id - per_minute_from;  // 0 .. kTypes * kMinutes - 1
+      shelfjobs::JobInfo f = j;
+      f.status = shelfjobs::JobStatus::completed;
+      f.ended_at = now - std::chrono::minutes(kMinutes - 1 - k / kTypes);
+      f.started_at = *f.ended_at - 250ms;
+      f.duration = 250ms;
+      store.finish(f);
+    }
+    if (id % 50'000 == 0) store.flush();  // keeps the writer's queue short
+  }
+  store.flush();
+  store.close();
+}
+
+// In a child process (a clean resident set): creates and starts an engine on `path` and prints
+// {"open_s":..., "rss_before_kib":..., "rss_after_kib":..., "queued":...}.
+int open_child(const std::string& path, int workers) {
+  const long before = rss_kib();
+  const auto t0 = Clock::now();
+  auto e = make_engine(path, workers);
+  e->start();
+  const double s = seconds_since(t0);
+  const long after = rss_kib();
+  const auto d = e->queue_depth();
+  std::int64_t active = d.total_queued();
+  for (auto r : d.running) active += r;
+  e->stop(10s);
+  std::printf("%s\n", nlohmann::json{{"open_s", s},
+                                     {"rss_before_kib", before},
+                                     {"rss_after_kib", after},
+                                     {"active", active}}
+                          .dump()
+                          .c_str());
+  return 0;
+}
+
+struct OpenFigures {
+  double open_s = 0, rss_mb = 0, rss_total_mb = 0;
+  std::int64_t active = 0;
+};
+
+OpenFigures open_in_child(const std::string& path, int workers) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    std::cerr << "engine_bench: cannot find its own executable\n";
+    std::exit(1);
+  }
+  const std::string cmd = "'" + self.string() + "' --open-child '" + path + "' --workers " +
+                          std::to_string(workers);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) std::exit(1);
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  if (pclose(p) != 0) {
+    std::cerr << "engine_bench: the open child failed: " << out << "\n";
+    std::exit(1);
+  }
+  const auto j = nlohmann::json::parse(out);
+  OpenFigures f;
+  f.open_s = j.at("open_s").get<double>();
+  f.rss_mb = static_cast<double>(j.at("rss_after_kib").get<long>() - j.at("rss_before_kib").get<long>()) / 1024.0;
+  f.rss_total_mb = static_cast<double>(j.at("rss_after_kib").get<long>()) / 1024.0;
+  f.active = j.at("active").get<std::int64_t>();
+  return f;
+}
+
 double peak_rss_mb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) / 1024.0;
 }
 
-}  // namespace
+// ------------------------------------------------------------------ the runs
 
-int main(int argc, char** argv) {
+struct Options {
+  int runs = 1;
   int jobs = 20000;
   int depth = 100000;
   int workers = 3;
+  int rounds = 3;             // depth and concurrent pushes
+  int throughput_rounds = 5;  // jobs_per_s
+  long open_finished = 1'000'000;
+  long open_queued = 10'000;
   bool json = false;
+  bool verbose = false;
+  std::set<std::string> only;  // empty: everything
+  bool wants(const std::string& part) const { return only.empty() || only.count(part) > 0; }
+};
+
+using Figures = std::map<std::string, double>;
+
+Figures run_once(const Options& o, const TempDir& dir, const std::string& fixture, int run) {
+  Figures f;
+  auto part_t0 = Clock::now();
+  auto lap = [&](const char* part) {
+    if (o.verbose) std::fprintf(stderr, "  %s: %.1f s\n", part, seconds_since(part_t0));
+    part_t0 = Clock::now();
+  };
+  auto file = [&](const std::string& n) { return dir.file(n + "-" + std::to_string(run) + ".db"); };
+  if (o.wants("throughput")) {
+    const auto t =
+        engine_throughput(file("engine"), o.jobs, 0, o.workers, o.throughput_rounds, o.verbose);
+    f["jobs_per_s"] = t.per_s;
+    double commits = 0, cpu = 0, inv = 0;
+    for (const auto& r : t.rounds) {
+      if (o.verbose) {
+        std::fprintf(stderr,
+                     "  round %.3f-%.3f: %6.0f jobs/s, %5.0f commits, %5.1f us CPU/job, %6.0f preempted, "
+                     "%6.0f waits, others %.2f cores, steal %.2f, %.0f faults, sys %.2f\n",
+                     r.t0, r.t1, r.per_s, r.commits, r.cpu_us_per_job, r.involuntary, r.voluntary,
+                     r.others_cpu, r.steal, r.faults, r.sys_share);
+      }
+      commits += r.commits;
+      cpu += r.cpu_us_per_job;
+      inv += r.involuntary;
+    }
+    const auto n = static_cast<double>(t.rounds.size());
+    f["commits_per_round"] = commits / n;
+    f["cpu_us_per_job"] = cpu / n;
+    f["preemptions_per_round"] = inv / n;
+    lap("throughput");
+  }
+  if (o.wants("reference")) {
+    auto median_of_3 = [&](const std::string& name, int n, int per_tx) {
+      std::vector<double> r;
+      for (int i = 0; i < 3; ++i) {
+        const std::string p = file(name + std::to_string(i));
+        r.push_back(reference(p, n, per_tx));
+        remove_db(p);
+      }
+      return median(r);
+    };
+    f["ref_naive_per_s"] = median_of_3("naive", std::min(o.jobs, 2000), 1);
+    f["ref_batched_per_s"] = median_of_3("batched", o.jobs, 100);
+    lap("reference");
+  }
+  if (o.wants("depth")) {
+    const double shallow = engine_throughput(file("shallow"), o.jobs, 100, o.workers, o.rounds, false).per_s;
+    const double deep = engine_throughput(file("deep"), o.jobs, o.depth, o.workers, o.rounds, false).per_s;
+    f["shallow_per_s"] = shallow;
+    f["deep_per_s"] = deep;
+    f["depth_ratio"] = deep / shallow;
+    lap("depth");
+  }
+  if (o.wants("latency")) {
+    const auto [p50, p99] = start_latency(file("latency"), 2000, o.workers);
+    f["start_latency_p50_us"] = p50;
+    f["start_latency_p99_us"] = p99;
+    lap("latency");
+  }
+  if (o.wants("concurrent")) {
+    f["durable_push_concurrent_per_s"] =
+        durable_push_concurrent(file("concurrent"), o.workers, 8, 500, o.rounds);
+    lap("concurrent");
+  }
+  if (o.wants("events")) {
+    const auto plain = events_run(file("progress"), o.jobs, o.workers, false);
+    const auto sub = events_run(file("events"), o.jobs, o.workers, true);
+    f["jobs_per_s_progress"] = plain.jobs_per_s;
+    f["jobs_per_s_with_subscriber"] = sub.jobs_per_s;
+    f["events_per_s"] = sub.events_per_s;
+    f["events_received"] = static_cast<double>(sub.events);
+    f["events_expected"] = static_cast<double>(sub.expected);
+    f["events_dropped"] = static_cast<double>(sub.dropped);
+    lap("events");
+  }
+  if (o.wants("open") && !fixture.empty()) {
+    const auto of = open_in_child(fixture, o.workers);
+    f["open_1m_s"] = of.open_s;
+    f["open_1m_rss_mb"] = of.rss_mb;
+    f["open_1m_rss_total_mb"] = of.rss_total_mb;
+    f["open_1m_active"] = static_cast<double>(of.active);
+  }
+  return f;
+}
+
+struct Target {
+  const char* figure;
+  const char* reference;  // "" for an absolute target
+  double factor;          // figure >= factor * reference, or figure <= factor when `at_most`
+  bool at_most;
+  const char* text;
+};
+
+const std::vector<Target> kTargets = {
+    {"jobs_per_s", "ref_naive_per_s", 1.5, false, ">= 1.5x ref_naive_per_s"},
+    {"jobs_per_s", "ref_batched_per_s", 0.5, false, ">= 0.5x ref_batched_per_s"},
+    {"durable_push_concurrent_per_s", "ref_batched_per_s", 0.3, false, ">= 0.3x ref_batched_per_s"},
+    {"depth_ratio", "", 0.8, false, ">= 0.8"},
+    {"start_latency_p99_us", "", 2000, true, "< 2000 us"},
+    {"jobs_per_s_spread", "", 1.3, true, "<= 1.3 (max/min over the runs)"},
+    {"jobs_per_s_with_subscriber", "jobs_per_s", 0.8, false, ">= 0.8x jobs_per_s"},
+    {"open_1m_s", "", 0.2, true, "<= 0.2 s"},
+    {"open_1m_rss_mb", "", 40, true, "<= 40 MB"},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string open_child_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--jobs" && i + 1 < argc) jobs = std::atoi(argv[++i]);
-    else if (a == "--depth" && i + 1 < argc) depth = std::atoi(argv[++i]);
-    else if (a == "--workers" && i + 1 < argc) workers = std::atoi(argv[++i]);
-    else if (a == "--json") json = true;
-    else {
-      std::cerr << "usage: engine_bench [--jobs N] [--depth D] [--workers W] [--json]\n";
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "engine_bench: " << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--runs") o.runs = std::atoi(next().c_str());
+    else if (a == "--jobs") o.jobs = std::atoi(next().c_str());
+    else if (a == "--depth") o.depth = std::atoi(next().c_str());
+    else if (a == "--workers") o.workers = std::atoi(next().c_str());
+    else if (a == "--rounds") o.rounds = o.throughput_rounds = std::atoi(next().c_str());
+    else if (a == "--open-finished") o.open_finished = std::atol(next().c_str());
+    else if (a == "--open-queued") o.open_queued = std::atol(next().c_str());
+    else if (a == "--json") o.json = true;
+    else if (a == "--verbose") o.verbose = true;
+    else if (a == "--open-child") open_child_path = next();
+    else if (a == "--only") {
+      std::stringstream ss(next());
+      for (std::string part; std::getline(ss, part, ',');) o.only.insert(part);
+    } else {
+      std::cerr << "usage: engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] "
+                   "[--rounds K] [--json] [--only throughput,reference,depth,latency,concurrent,"
+                   "events,open] [--open-finished N] [--open-queued N] [--verbose]\n";
       return 2;
     }
   }
-  if (jobs < 1 || depth < 100 || workers < 1) {
-    std::cerr << "engine_bench: --jobs must be >= 1, --depth >= 100, --workers >= 1\n";
+  if (!open_child_path.empty()) return open_child(open_child_path, o.workers);
+  if (o.runs < 1 || o.jobs < 1 || o.depth < 100 || o.workers < 1 || o.rounds < 1 ||
+      o.open_finished < 1 || o.open_queued < 0) {
+    std::cerr << "engine_bench: --runs, --jobs, --workers, --rounds, --open-finished must be >= 1, "
+                 "--depth >= 100\n";
     return 2;
   }
 
   TempDir dir;
-  const double engine = engine_throughput(dir.file("engine.db"), jobs, 0, workers, 5);
-  // The references vary from run to run as much as the engine does (WAL checkpoints, the
-  // virtual machine's disk): each is the median of 3 runs on fresh files.
-  auto median_of_3 = [&](const std::string& name, int n, int per_tx) {
-    std::vector<double> r;
-    for (int i = 0; i < 3; ++i) r.push_back(reference(dir.file(name + std::to_string(i) + ".db"), n, per_tx));
-    std::sort(r.begin(), r.end());
-    return r[1];
-  };
-  const double naive = median_of_3("naive", std::min(jobs, 5000), 1);
-  const double batched = median_of_3("batched", jobs, 100);
-  const double shallow = engine_throughput(dir.file("shallow.db"), jobs, 100, workers, 5);
-  const double deep = engine_throughput(dir.file("deep.db"), jobs, depth, workers, 5);
-  const auto [p50, p99] = start_latency(dir.file("latency.db"), 2000, workers);
-  const double rss = peak_rss_mb();
+  std::string fixture;
+  double fixture_s = 0;
+  if (o.wants("open")) {
+    fixture = dir.file("open-fixture.db");
+    const auto t0 = Clock::now();
+    build_open_fixture(fixture, o.open_finished, o.open_queued);
+    fixture_s = seconds_since(t0);
+    if (o.verbose) std::fprintf(stderr, "open fixture built in %.1f s\n", fixture_s);
+  }
 
-  std::printf("engine_bench: %d durable no-op jobs, %d workers\n", jobs, workers);
-  std::printf("  engine                 %10.0f jobs/s\n", engine);
-  std::printf("  ref: 1 write per tx    %10.0f jobs/s   engine = %.2fx  (target >= 1.5x)\n", naive,
-              engine / naive);
-  std::printf("  ref: 100 writes per tx %10.0f jobs/s   engine = %.2fx  (target >= 0.5x)\n",
-              batched, engine / batched);
-  std::printf("  with 100 queued        %10.0f jobs/s\n", shallow);
-  std::printf("  with %d queued     %10.0f jobs/s   ratio = %.2f  (target >= 0.8)\n", depth, deep,
-              deep / shallow);
-  std::printf("  push -> start latency  p50 %.0f us, p99 %.0f us  (target p99 < 2000 us)\n", p50,
-              p99);
-  std::printf("  peak RSS               %.1f MB\n", rss);
-  if (json) {
-    nlohmann::json out = {{"jobs", jobs},
-                          {"workers", workers},
-                          {"depth", depth},
-                          {"jobs_per_s", engine},
-                          {"ref_naive_per_s", naive},
-                          {"ref_batched_per_s", batched},
-                          {"depth_ratio", deep / shallow},
-                          {"start_latency_p50_us", p50},
-                          {"start_latency_p99_us", p99},
-                          {"peak_rss_mb", rss}};
+  std::vector<Figures> runs;
+  std::vector<double> run_seconds;
+  for (int r = 0; r < o.runs; ++r) {
+    const auto t0 = Clock::now();
+    runs.push_back(run_once(o, dir, fixture, r));
+    run_seconds.push_back(seconds_since(t0));
+    if (o.verbose) std::fprintf(stderr, "run %d: %.1f s\n", r + 1, run_seconds.back());
+  }
+
+  // Medians over the runs, and each run's values.
+  Figures med;
+  std::map<std::string, std::vector<double>> per_run;
+  for (const auto& f : runs)
+    for (const auto& [k, v] : f) per_run[k].push_back(v);
+  for (const auto& [k, v] : per_run) med[k] = median(v);
+  if (per_run.count("jobs_per_s")) {
+    const auto& v = per_run["jobs_per_s"];
+    med["jobs_per_s_spread"] = *std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end());
+  }
+  med["peak_rss_mb"] = peak_rss_mb();
+
+  // Each target against the medians.
+  nlohmann::json targets = nlohmann::json::object();
+  std::printf("engine_bench: %d durable no-op jobs, %d workers, %d run(s) (jobs_per_s: median of %d "
+              "rounds per run, depth and concurrent pushes of %d); figures are medians over the "
+              "runs\n",
+              o.jobs, o.workers, o.runs, o.throughput_rounds, o.rounds);
+  auto fmt = [](double v) {
+    char b[64];
+    if (v >= 1000) std::snprintf(b, sizeof b, "%.0f", v);
+    else if (v >= 10) std::snprintf(b, sizeof b, "%.1f", v);
+    else std::snprintf(b, sizeof b, "%.3f", v);
+    return std::string(b);
+  };
+  auto runs_of = [&](const std::string& k) {
+    std::string s;
+    for (double v : per_run[k]) s += (s.empty() ? "" : ", ") + fmt(v);
+    return s;
+  };
+  std::set<std::string> printed;
+  for (const auto& t : kTargets) {
+    if (!med.count(t.figure) || (*t.reference && !med.count(t.reference))) continue;
+    const double v = med[t.figure];
+    const double limit = *t.reference ? t.factor * med[t.reference] : t.factor;
+    const bool pass = t.at_most ? (std::string(t.figure) == "start_latency_p99_us" ? v < limit : v <= limit)
+                                : v >= limit;
+    std::string line = std::string("  ") + t.figure;
+    line.resize(34, ' ');
+    line += fmt(v);
+    if (*t.reference) {
+      char b[128];
+      std::snprintf(b, sizeof b, "  = %.2fx %s (%s)", v / med[t.reference], t.reference,
+                    fmt(med[t.reference]).c_str());
+      line += b;
+    }
+    line += "  target " + std::string(t.text) + "  " + (pass ? "PASS" : "MISS");
+    if (per_run.count(t.figure) && o.runs > 1) line += "  [runs: " + runs_of(t.figure) + "]";
+    std::printf("%s\n", line.c_str());
+    targets[std::string(t.figure) + (*t.reference ? std::string("_vs_") + t.reference : "")] = pass;
+    printed.insert(t.figure);
+  }
+  for (const auto& [k, v] : med) {
+    if (printed.count(k)) continue;
+    std::string line = "  " + k;
+    line.resize(34, ' ');
+    line += fmt(v);
+    if (per_run.count(k) && o.runs > 1) line += "  [runs: " + runs_of(k) + "]";
+    std::printf("%s\n", line.c_str());
+  }
+  if (o.json) {
+    nlohmann::json out = {{"jobs", o.jobs},       {"workers", o.workers},
+                          {"depth", o.depth},     {"runs", o.runs},
+                          {"rounds", o.rounds},   {"open_finished", o.open_finished},
+                          {"open_queued", o.open_queued}};
+    for (const auto& [k, v] : med) out[k] = v;
+    out["per_run"] = per_run;
+    out["run_s"] = run_seconds;
+    if (!fixture.empty()) out["open_fixture_build_s"] = fixture_s;
+    out["targets"] = targets;
     std::printf("%s\n", out.dump().c_str());
   }
   return 0;
