@@ -82,7 +82,6 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
   for (const auto& job : ended) {
     if (is_terminal(job.status)) figures_.finished(job);
   }
-  const TimePoint now = clock_->now();
   for (auto& job : recovered) {
     const CommandType* type = registry_.find(job.name);
     Active a;
@@ -93,23 +92,7 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
     a.key = detail::dedup_key(*type, *a.body);
     const JobId id = a.info.id;
     dedup_.queued(a.key, id);
-    auto& slot = active_.emplace(id, std::move(a)).first->second;
-    // Not on the strand yet (nothing runs until the constructor ends): place directly.
-    if (slot.info.not_before && *slot.info.not_before > now) {
-      slot.delayed = true;
-      ++delayed_[static_cast<std::size_t>(slot.info.priority)];
-      timers_.add(*slot.info.not_before, [this, id, gen = slot.gen] {
-        auto it = active_.find(id);
-        if (it == active_.end() || it->second.gen != gen || !it->second.delayed) return;
-        Active& x = it->second;
-        x.delayed = false;
-        --delayed_[static_cast<std::size_t>(x.info.priority)];
-        x.info.not_before.reset();
-        ready_.add(x.info.id, x.type, x.info.priority, x.info.queued_at, clock_->now());
-      });
-    } else {
-      ready_.add(id, type, slot.info.priority, slot.info.queued_at, now);
-    }
+    active_.emplace(id, std::move(a));
   }
   {
     detail::MutexLock lock(idle_mu_);
@@ -120,6 +103,8 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
   ctl_thread_ = std::thread([this] { ctl_io_.run(); });
   for (int i = 0; i < opts_.workers + 1; ++i) add_worker();
   asio::post(strand_, [this] {
+    // The recovered jobs take their places first: nothing else reaches the strand before this.
+    for (auto& [id, a] : active_) place(a);
     if (opts_.aging_period.count() > 0) schedule_aging();
     if (opts_.alerts.check_interval.count() > 0) schedule_checks();
     if (opts_.retention.interval.count() > 0) schedule_pruning();
