@@ -26,6 +26,28 @@ void EventBus::unsubscribe(std::uint64_t id) {
   }
 }
 
+void EventBus::set_forwarder(Forwarder forwarder) {
+  std::lock_guard lock(mu_);
+  forwarder_ = forwarder ? std::make_shared<const Forwarder>(std::move(forwarder)) : nullptr;
+}
+
+std::shared_ptr<const EventBus::Forwarder> EventBus::forwarder() const {
+  std::lock_guard lock(mu_);
+  return forwarder_;
+}
+
+void EventBus::forward(const Forwarder& f, std::string_view name,
+                       const std::function<nlohmann::json()>& data) {
+  // Called outside the lock, like the subscribers: the forwarder may publish.
+  try {
+    f(name, data());
+  } catch (const std::exception& e) {
+    log_->error("the forwarder of {} threw: {}", name, e.what());
+  } catch (...) {
+    log_->error("the forwarder of {} threw", name);
+  }
+}
+
 std::size_t EventBus::deliver(std::string_view name, const void* event) {
   // Call a copy of the list outside the lock: a subscriber may publish or (un)subscribe.
   std::vector<std::pair<std::uint64_t, std::shared_ptr<const Erased>>> targets;

@@ -105,6 +105,14 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   if (!engine) return Error{engine.error().code, "database: " + engine.error().message};
   app->engine_ = std::move(engine).value();
   *app->engine_ref_ = app->engine_.get();
+  // The services' domain events (AuthorAdded, AuthorRefreshed, ...) reach the engine's
+  // subscribers as JSON: the API's event stream forwards them to the dashboard.
+  app->events_->set_forwarder([e = app->engine_.get()](std::string_view name, const nlohmann::json& data) {
+    ServiceEvent event;
+    event.name = std::string(name);
+    event.data = data;
+    e->publish(std::move(event));
+  });
   std::vector<std::string> own_tasks(std::begin(kOwnTasks), std::end(kOwnTasks));
   if (app->refresh_) {
     app->refresh_->add_rules(*app->engine_);
@@ -148,6 +156,7 @@ bool App::stop(std::chrono::milliseconds deadline) {
   if (api_) api_->stop();
   if (!engine_) return true;  // create() failed before the engine existed
   const bool finished = engine_->stop(deadline);
+  events_->set_forwarder(nullptr);
   log_->info("shelfd stopped{}", finished ? "" : " (some jobs did not finish in time)");
   log_->flush();
   return finished;

@@ -214,7 +214,8 @@ class Engine {
   Status push_debounced(PushRequest request, std::chrono::milliseconds window,
                         std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
   /// What a host's "run this command" does in one call: with an empty `body`, a `name` that is a
-  /// scheduled task runs the task now (as `run_task_now`); anything else is pushed (as `push`).
+  /// scheduled task (matched case-insensitively) runs the task now (as `run_task_now`); anything
+  /// else is pushed (as `push`).
   /// Errors: as those two.
   Result<PushResult> push_or_run_task(std::string_view name, const nlohmann::json& body,
                                       PushOptions options = {});

@@ -20,8 +20,11 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "shelfjobs/engine.hpp"
 
@@ -39,9 +42,21 @@ concept DomainEvent = requires {
 /// of the event's type on the publishing thread, in subscription order; a subscriber may
 /// subscribe, unsubscribe or publish from inside its call. A subscriber that throws is logged
 /// and skipped; the others still run.
+///
+/// A host can also hear every event as JSON, whatever its type, through a forwarder (see
+/// `set_forwarder`): shelfd hands them to `Engine::publish` for its event stream.
 class EventBus {
  public:
+  /// Receives an event's name and its JSON (from the event's `to_json`).
+  using Forwarder = std::function<void(std::string_view name, const nlohmann::json& data)>;
+
   explicit EventBus(std::shared_ptr<spdlog::logger> logger = nullptr);
+
+  /// Sets (or, with an empty function, removes) the forwarder. From then on, `publish` hands
+  /// it every event whose type has a `to_json` (events without one are not forwarded), before
+  /// the subscribers, on the publishing thread. The JSON is built only while a forwarder is
+  /// set. A forwarder that throws is logged; the subscribers still run.
+  void set_forwarder(Forwarder forwarder);
 
   template <DomainEvent E>
   std::uint64_t subscribe(std::function<void(const E&)> fn) {
@@ -51,8 +66,12 @@ class EventBus {
   void unsubscribe(std::uint64_t id);
 
   /// Delivers `event` to the subscribers of its type. Returns how many received it.
+  /// The forwarder, when set, does not count.
   template <DomainEvent E>
   std::size_t publish(const E& event) {
+    if constexpr (std::is_constructible_v<nlohmann::json, const E&>) {
+      if (auto f = forwarder()) forward(*f, E::kName, [&] { return nlohmann::json(event); });
+    }
     return deliver(E::kName, &event);
   }
 
@@ -60,9 +79,13 @@ class EventBus {
   using Erased = std::function<void(const void*)>;
   std::uint64_t add(std::string_view name, Erased fn);
   std::size_t deliver(std::string_view name, const void* event);
+  std::shared_ptr<const Forwarder> forwarder() const;
+  void forward(const Forwarder& f, std::string_view name,
+               const std::function<nlohmann::json()>& data);
 
   std::shared_ptr<spdlog::logger> log_;
   mutable std::mutex mu_;
+  std::shared_ptr<const Forwarder> forwarder_;
   std::uint64_t next_id_ = 0;
   std::map<std::string, std::vector<std::pair<std::uint64_t, std::shared_ptr<const Erased>>>,
            std::less<>>

@@ -125,6 +125,23 @@ struct AuthorRefreshed {
   int books_added = 0, books_updated = 0, books_removed = 0;
 };
 
+/// The events as JSON (camelCase keys, times in ISO 8601 UTC), for hosts that pass them on
+/// (EventBus::set_forwarder): AuthorAdded {authorId, author}; BookAdded {bookId, authorId,
+/// fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath};
+/// AuthorRemoved {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId,
+/// oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
+/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved}. An author is
+/// {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added,
+/// lastInfoSync}; a book {id, authorId, foreignBookId, title, releaseDate, genres, monitored,
+/// manuallyAdded, lastInfoSync}.
+void to_json(nlohmann::json& j, const AuthorAdded& e);
+void to_json(nlohmann::json& j, const BookAdded& e);
+void to_json(nlohmann::json& j, const AuthorRenamed& e);
+void to_json(nlohmann::json& j, const AuthorRemoved& e);
+void to_json(nlohmann::json& j, const AuthorMerged& e);
+void to_json(nlohmann::json& j, const AuthorMoved& e);
+void to_json(nlohmann::json& j, const AuthorRefreshed& e);
+
 // ---- Which entities need a refresh (Readarr's rules) -----------------------------------------
 
 struct RefreshRules {

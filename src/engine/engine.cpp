@@ -154,8 +154,9 @@ Result<PushResult> Engine::push_or_run_task(std::string_view name, const nlohman
   if (bare) {
     auto r = impl_->on_strand([&]() -> std::optional<Result<PushResult>> {
       auto& im = *impl_;
-      if (!im.tasks_.find(name)) return std::nullopt;
-      return im.tasks_.run_now(name, im.clock_->now());
+      const auto task = im.tasks_.resolve(name);  // case-insensitive, like command names
+      if (!task) return std::nullopt;
+      return im.tasks_.run_now(*task, im.clock_->now());
     });
     if (!r) return kStopped;
     if (*r) {

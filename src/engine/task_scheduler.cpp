@@ -5,6 +5,9 @@
 
 #include "engine/task_scheduler.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <spdlog/spdlog.h>
 
 namespace shelfjobs::detail {
@@ -221,6 +224,20 @@ std::vector<TaskInfo> TaskScheduler::list() const {
   out.reserve(tasks_.size());
   for (const auto& [name, t] : tasks_) out.push_back(info(t));
   return out;
+}
+
+std::optional<std::string> TaskScheduler::resolve(std::string_view name) const {
+  if (tasks_.count(name) != 0) return std::string(name);
+  auto lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
+  for (const auto& [exact, t] : tasks_) {
+    if (exact.size() == name.size() &&
+        std::equal(exact.begin(), exact.end(), name.begin(),
+                   [&](char a, char b) { return lower(static_cast<unsigned char>(a)) ==
+                                                lower(static_cast<unsigned char>(b)); })) {
+      return exact;
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<TaskInfo> TaskScheduler::find(std::string_view name) const {

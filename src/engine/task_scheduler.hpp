@@ -57,6 +57,8 @@ class TaskScheduler {
   void on_requeued(const JobInfo& job);
   void on_finished(const JobInfo& job);
 
+  /// The exact name of the task called `name`, matched case-insensitively like command names.
+  std::optional<std::string> resolve(std::string_view name) const;
   std::vector<TaskInfo> list() const;
   std::optional<TaskInfo> find(std::string_view name) const;
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The shelfd dashboard in a real browser: shelfd serves the page, headless Chromium (driven
 // through chromedriver) opens it, presses "Run now" on the Housekeeping task and waits until the
-// page shows that job completed. That needs the page's API calls, its event stream and shelfd's
-// engine to work together, which no unit test covers.
+// page shows that job completed; adds an author and sees the catalog's events fill its row; and
+// watches the charts follow the jobs. That needs the page's API calls, its event stream and
+// shelfd's engine to work together, which no unit test covers.
 
 #define CATCH_CONFIG_RUNNER
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -255,6 +257,11 @@ TEST_CASE("the dashboard adds an author, lists its books and refreshes it", "[br
     FAIL("the author never showed its 3 books" << diagnostics(browser, dir));
   CHECK(row().value("name", "") == "Ada Example");
   CHECK(row().value("path", "") == books + "/Ada Example");
+  // The catalog's events are listed as they come.
+  const auto activity = [&] { return browser.execute("return document.querySelector('#activity').innerText;").get<std::string>(); };
+  if (!poll(20s, [&] { return activity().find("Ada Example added") != std::string::npos &&
+                              activity().find("Ada Example refreshed") != std::string::npos; }))
+    FAIL("the catalog changes were not listed" << diagnostics(browser, dir));
 
   // Refresh it from its row: a RefreshAuthor job completes in the history.
   REQUIRE(click(browser, "#authors tr.author button.refresh"));
@@ -264,6 +271,71 @@ TEST_CASE("the dashboard adds an author, lists its books and refreshes it", "[br
     return false;
   });
   if (!refreshed) FAIL("no RefreshAuthor reached the history" << diagnostics(browser, dir));
+  const auto notice = browser.find("#notice");
+  REQUIRE(notice);
+  CHECK(browser.attribute(*notice, "hidden").has_value());
+  CHECK(shelfd->stop(SIGTERM, 15s) == 0);
+}
+
+TEST_CASE("the dashboard's charts draw the jobs and follow them as they finish", "[browser][slow]") {
+  TempDir dir;
+  const std::string key = random_key();
+  std::string origin;
+  auto shelfd = start_shelfd(dir, key, origin, {{"demoCommands", true}});
+
+  Browser page(dir);
+  webdriver::Session& browser = page.session;
+  browser.navigate(origin + "/#apikey=" + key);
+
+  // What the charts show, read from their marks: [throughput total, failed bars, queue points,
+  // DemoWork's runs in its histogram (-1: no histogram), DemoWork's histogram bars].
+  const auto charts = [&] {
+    return browser.execute(R"js(
+      const t = document.querySelector('#throughput-svg');
+      const q = document.querySelector('#queue-svg');
+      const h = document.querySelector('.histogram-box[data-type="DemoWork"] svg');
+      return t && q ? { total: Number(t.dataset.total), failed: t.querySelectorAll('rect.bar-failed').length,
+                        points: q.querySelectorAll('circle.point').length,
+                        lines: q.querySelectorAll('polyline.line').length,
+                        runs: h ? Number(h.dataset.runs) : -1,
+                        bars: h ? h.querySelectorAll('rect.bar').length : 0,
+                        title: t.querySelector('title').textContent } : null;
+    )js");
+  };
+  if (!poll(20s, [&] { return charts().is_object(); }))
+    FAIL("the charts were not drawn" << diagnostics(browser, dir));
+  const auto before = charts();
+  CHECK(before.value("points", 0) == 3);  // ready, delayed, running: each with its latest value
+  CHECK(before.value("lines", 0) == 3);
+  CHECK(before.value("runs", 0) == -1);  // no DemoWork has run yet
+
+  // Four jobs that complete and one that fails for good, pushed through the API.
+  const std::vector<std::string> headers = {"X-Api-Key: " + key, "Content-Type: application/json"};
+  for (int i = 0; i < 5; ++i) {
+    nlohmann::json body = {{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 10}, {"label", "chart " + std::to_string(i)}};
+    if (i == 4) body.update({{"failAt", 1}, {"failKind", "permanent"}});
+    const auto r = webdriver::http("POST", origin + "/api/v1/command", body.dump(), headers, 10s);
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+  }
+  // The bars grow by the five ends (one of them a failure) and DemoWork gets its histogram.
+  const int total_before = before.value("total", 0);
+  if (!poll(30s, [&] {
+        const auto c = charts();
+        return c.is_object() && c.value("total", 0) >= total_before + 5 && c.value("failed", 0) >= 1 &&
+               c.value("runs", 0) >= 5 && c.value("bars", 0) >= 1;
+      }))
+    FAIL("the charts did not follow the jobs: " << charts().dump() << diagnostics(browser, dir));
+
+  // Another range redraws the throughput chart in wider bins.
+  browser.execute(R"js(
+    const s = document.querySelector('#chart-range');
+    s.value = '1440';
+    s.dispatchEvent(new Event('change'));
+  )js");
+  if (!poll(10s, [&] { const auto c = charts(); return c.is_object() && c.value("title", "").find("10 min") != std::string::npos; }))
+    FAIL("the range did not change: " << charts().dump() << diagnostics(browser, dir));
+  CHECK(charts().value("total", 0) >= total_before + 5);
   const auto notice = browser.find("#notice");
   REQUIRE(notice);
   CHECK(browser.attribute(*notice, "hidden").has_value());

@@ -5,7 +5,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <httplib.h>
@@ -101,6 +106,67 @@ struct Shelfd {
   bool reaches(long long id, const std::string& status) {
     return eventually([&] { return command(id)["status"] == status; }, std::chrono::seconds(20));
   }
+};
+
+// A client of shelfd's event stream, reading on a thread of its own from construction (once
+// "hello" has arrived) to destruction.
+class EventStream {
+ public:
+  explicit EventStream(int port) : client_("127.0.0.1", port) {
+    client_.set_read_timeout(30, 0);
+    reader_ = std::thread([this] {
+      client_.Get(("/api/v1/events?apikey=" + kKey).c_str(), [&](const char* data, size_t n) {
+        std::lock_guard lock(mu_);
+        text_.append(data, n);
+        return !stop_.load();
+      });
+    });
+    REQUIRE(eventually([&] { return !messages("hello").empty(); }, std::chrono::seconds(20)));
+  }
+  ~EventStream() {
+    stop_ = true;
+    client_.stop();
+    reader_.join();
+  }
+
+  /// The data of every `event` message so far, parsed.
+  std::vector<json> messages(const std::string& event) {
+    std::lock_guard lock(mu_);
+    std::vector<json> out;
+    const std::string head = "event: " + event + "\ndata: ";
+    for (auto at = text_.find(head); at != std::string::npos; at = text_.find(head, at + 1)) {
+      const auto start = at + head.size();
+      const auto end = text_.find('\n', start);
+      if (end == std::string::npos) break;
+      out.push_back(json::parse(text_.substr(start, end - start)));
+    }
+    return out;
+  }
+
+  /// Waits (without a deadline the test depends on) for an `event` message that `match` accepts.
+  json wait_for(const std::string& event, const std::function<bool(const json&)>& match) {
+    json found;
+    const bool seen = eventually([&] {
+      for (const auto& m : messages(event))
+        if (match(m)) {
+          found = m;
+          return true;
+        }
+      return false;
+    }, std::chrono::seconds(30));
+    if (!seen) {
+      std::lock_guard lock(mu_);
+      FAIL("no matching \"" << event << "\" message on the stream:\n" << text_.substr(0, 8000));
+    }
+    return found;
+  }
+
+ private:
+  httplib::Client client_;
+  std::mutex mu_;
+  std::string text_;
+  std::atomic<bool> stop_{false};
+  std::thread reader_;
 };
 }  // namespace
 
@@ -200,15 +266,21 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     const json slow_body = {{"name", "DemoWork"}, {"steps", 500}, {"stepMs", 20}, {"label", "slow"}};
     auto slow = d.post(slow_body);
     REQUIRE(d.reaches(slow["id"], "started"));
-    // An equal command while its twin runs is not merged into it: it queues a run of its own
-    // (the running one may have read its input already).
+    // Keep the second worker busy too, so that what is queued next stays queued.
+    auto blocker = d.post({{"name", "DemoWork"}, {"steps", 500}, {"stepMs", 20}, {"label", "blocker"}});
+    REQUIRE(d.reaches(blocker["id"], "started"));
+    // An equal command while its twin runs queues one run behind it (the running one may have
+    // read its input already); further equal commands merge into that queued one.
     auto twin = d.post(slow_body);
     CHECK(twin["id"] != slow["id"]);
+    CHECK(twin["status"] == "queued");
+    auto third = d.post(slow_body);
+    CHECK(third["id"] == twin["id"]);
     auto listed = d.get("/api/v1/command");
     bool found = false;
     for (const auto& x : listed) found = found || x["id"] == slow["id"];
     CHECK(found);
-    for (const auto& id : {twin["id"], slow["id"]}) {
+    for (const auto& id : {twin["id"], slow["id"], blocker["id"]}) {
       auto del = d.client().Delete(("/api/v1/command/" + std::to_string(id.get<long long>())).c_str());
       REQUIRE(del);
       CHECK(del->status == 200);
@@ -296,6 +368,65 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     d.post({{"name", "DemoWork"}, {"steps", 1}, {"stepMs", 1}, {"label", "wake"}});  // ends the read
     reader.join();
   }
+
+  SECTION("the event stream carries task and alert changes as they happen") {
+    EventStream stream(d.port);
+    // Run a task now: its "task" message says it ran, without anyone reading the task list.
+    auto run = d.post({{"name", "CheckHealth"}});
+    const auto task = stream.wait_for("task", [](const json& t) {
+      return t["taskName"] == "CheckHealth" && t["lastStatus"] == "completed";
+    });
+    CHECK(task["id"].is_number_integer());
+    CHECK(task["lastExecution"].is_string());
+    CHECK(d.reaches(run["id"], "completed"));
+    // A job that fails for good raises the job_failed alert: a "health" message lists it.
+    auto broken = d.post({{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 1}, {"failAt", 1},
+                          {"failKind", "permanent"}, {"label", "broken"}});
+    REQUIRE(d.reaches(broken["id"], "failed"));
+    const auto health = stream.wait_for("health", [](const json& items) {
+      for (const auto& i : items)
+        if (i["source"] == "job_failed") return true;
+      return false;
+    });
+    CHECK(health.is_array());
+    bool listed = false;  // the route lists it too
+    for (const auto& i : d.get("/api/v1/health")) listed = listed || i["source"] == "job_failed";
+    CHECK(listed);
+  }
+
+  SECTION("the figures route returns the minutes and the duration histograms") {
+    auto c = d.post({{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 5}, {"label", "counted"}});
+    REQUIRE(d.reaches(c["id"], "completed"));
+    const auto f = d.get("/api/v1/system/figures");
+    REQUIRE(f["minutes"].is_array());
+    REQUIRE_FALSE(f["minutes"].empty());
+    std::int64_t completed = 0;
+    for (const auto& m : f["minutes"]) {
+      CHECK(m["minute"].is_string());
+      CHECK(m.contains("queued"));
+      completed += m["completed"].get<std::int64_t>();
+    }
+    CHECK(completed >= 1);
+    const auto& bounds = f["durationBinBoundsMs"];
+    REQUIRE(bounds.size() == 20);
+    bool demo = false;
+    for (const auto& t : f["types"]) {
+      if (t["name"] != "DemoWork") continue;
+      demo = true;
+      REQUIRE(t["durations"].size() == bounds.size() + 1);
+      std::int64_t runs = 0;
+      for (const auto& n : t["durations"]) runs += n.get<std::int64_t>();
+      CHECK(runs >= 1);
+    }
+    CHECK(demo);
+    CHECK(f.contains("eventsDropped"));
+    // Readarr's health route keeps its shape: an array of items.
+    CHECK(d.get("/api/v1/health").is_array());
+    auto m = d.client().Get("/metrics");
+    REQUIRE(m);
+    CHECK_THAT(m->body, Catch::Contains("# TYPE shelfjobs_events_dropped_total counter"));
+    CHECK_THAT(m->body, Catch::Contains("\nshelfjobs_events_dropped_total 0\n"));
+  }
   CHECK(d.terminate() == 0);
 }
 
@@ -348,6 +479,8 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
   CHECK(bad_root->status == 400);
 
   // Add an author as Readarr's clients do; its refresh follows (AuthorAdded -> RefreshAuthor).
+  // The catalog's own events reach the event stream.
+  EventStream stream(d.port);
   json add = {{"foreignAuthorId", "1001"}, {"rootFolderPath", books_root.string()}, {"monitored", true}};
   auto r = d.client().Post("/api/v1/author", add.dump(), "application/json");
   REQUIRE(r);
@@ -361,6 +494,12 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
                    std::chrono::seconds(20)));
   CHECK(d.get("/api/v1/author/" + std::to_string(id))["statistics"]["bookCount"] == 3);
   CHECK(d.get("/api/v1/author").size() == 1);
+  const auto added = stream.wait_for("AuthorAdded", [&](const json& e) { return e["authorId"] == id; });
+  CHECK(added["author"]["authorName"] == "Ada Example");
+  CHECK(added["author"]["foreignAuthorId"] == "1001");
+  const auto refreshed = stream.wait_for("AuthorRefreshed", [&](const json& e) { return e["authorId"] == id; });
+  CHECK(refreshed["booksAdded"] == 3);
+  CHECK(stream.wait_for("BookAdded", [&](const json& e) { return e["authorId"] == id; })["fromRefresh"] == true);
 
   auto again = d.client().Post("/api/v1/author", add.dump(), "application/json");
   REQUIRE(again);

@@ -87,3 +87,46 @@ TEST_CASE("a throwing subscriber is skipped and the others still run", "[events]
   CHECK(seen == std::vector<int>{1, 3, 1});
   CHECK(bus.publish(DownloadCompleted{"x"}) == 0);
 }
+
+namespace {
+struct BookFiled {
+  static constexpr std::string_view kName = "BookFiled";
+  std::int64_t book_id = 0;
+  std::string path;
+};
+void to_json(nlohmann::json& j, const BookFiled& e) { j = {{"bookId", e.book_id}, {"path", e.path}}; }
+}  // namespace
+
+TEST_CASE("a forwarder hears every event that has to_json, as its name and JSON", "[events]") {
+  EventBus bus(quiet_logger());
+  std::vector<std::pair<std::string, nlohmann::json>> forwarded;
+  std::vector<std::string> order;
+  bus.subscribe<BookFiled>([&](const BookFiled&) { order.emplace_back("subscriber"); });
+  CHECK(bus.publish(BookFiled{1, "/a"}) == 1);  // no forwarder yet: only the subscriber
+
+  bus.set_forwarder([&](std::string_view name, const nlohmann::json& data) {
+    forwarded.emplace_back(std::string(name), data);
+    order.emplace_back("forwarder");
+  });
+  CHECK(bus.publish(BookFiled{7, "/books/x.epub"}) == 1);  // the forwarder is not counted
+  REQUIRE(forwarded.size() == 1);
+  CHECK(forwarded[0].first == "BookFiled");
+  CHECK(forwarded[0].second == nlohmann::json{{"bookId", 7}, {"path", "/books/x.epub"}});
+  // The forwarder hears it before the subscribers (whose rules may publish more).
+  CHECK(order == std::vector<std::string>{"subscriber", "forwarder", "subscriber"});
+
+  // An event type without to_json is not forwarded; its subscribers hear it as before.
+  static_assert(!std::is_constructible_v<nlohmann::json, const AuthorAdded&>);
+  CHECK(bus.publish(AuthorAdded{42}) == 0);
+  CHECK(forwarded.size() == 1);
+
+  // A throwing forwarder is logged and the subscribers still run.
+  bus.set_forwarder([](std::string_view, const nlohmann::json&) { throw std::runtime_error("bad forwarder"); });
+  CHECK(bus.publish(BookFiled{8, "/b"}) == 1);
+  CHECK(order.size() == 4);
+
+  // Removed: nothing is forwarded any more.
+  bus.set_forwarder(nullptr);
+  bus.publish(BookFiled{9, "/c"});
+  CHECK(forwarded.size() == 1);
+}

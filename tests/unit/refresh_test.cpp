@@ -607,3 +607,35 @@ TEST_CASE("A 429 stops a run over all books, which waits and starts again", "[re
   }
   CHECK(lib.snapshot() == snap);
 }
+
+TEST_CASE("The refresh events convert to JSON for hosts that forward them", "[refresh][events]") {
+  Author a;
+  a.id = 5;
+  a.foreign_id = "1001";
+  a.name = "Ada Example";
+  a.path = "/books/Ada Example";
+  a.added = kNow;
+  const nlohmann::json added = AuthorAdded{a};
+  CHECK(added["authorId"] == 5);
+  CHECK(added["author"]["authorName"] == "Ada Example");
+  CHECK(added["author"]["path"] == "/books/Ada Example");
+  CHECK(added["author"]["lastInfoSync"].is_null());
+  Book b;
+  b.id = 9;
+  b.author_id = 5;
+  b.title = "First";
+  b.release_date = days_ago(3);
+  const nlohmann::json book = BookAdded{b, true};
+  CHECK(book["bookId"] == 9);
+  CHECK(book["authorId"] == 5);
+  CHECK(book["fromRefresh"] == true);
+  CHECK(book["book"]["releaseDate"].is_string());
+  const nlohmann::json moved = AuthorMoved{5, "/books/A", "/books/B", 2};
+  CHECK(moved == nlohmann::json{{"authorId", 5}, {"oldPath", "/books/A"}, {"newPath", "/books/B"}, {"files", 2}});
+  const nlohmann::json refreshed = AuthorRefreshed{5, true, 3, 0, 1};
+  CHECK(refreshed["booksAdded"] == 3);
+  CHECK(refreshed["booksRemoved"] == 1);
+  CHECK(nlohmann::json(AuthorRemoved{a, "gone upstream"})["reason"] == "gone upstream");
+  CHECK(nlohmann::json(AuthorMerged{4, 5, "10", "11"})["intoAuthorId"] == 5);
+  CHECK(nlohmann::json(AuthorRenamed{5, "A", "B", "/a", "/b"})["newName"] == "B");
+}

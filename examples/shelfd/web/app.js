@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-// shelfd dashboard: lists come from the REST API, then the event stream keeps them current.
+// shelfd dashboard: lists and figures come from the REST API, then the event stream keeps them
+// current: "command", "task", "health" and "minute" messages from the engine, and the catalog's
+// own events (AuthorAdded, BookAdded, AuthorRefreshed, ...) for the author list.
 'use strict';
 (() => {
   // API paths are resolved against the page's folder so shelfd keeps working behind a URL base.
@@ -15,10 +17,19 @@
     commands: new Map(), tasks: new Map(), alerts: [], snapshot: null,
     replay: null,       // events that arrived while a refetch was in flight: [apply, data]
     pending: new Set(), // task names whose "Run now" request is on its way
-    authors: [], roots: [], catalogOn: true, authorsTimer: null,
+    authors: [], roots: [], catalogOn: true,
+    authorsDue: new Set(), authorsTimer: null, // authors to read again after catalog events
+    activity: [],       // the latest catalog events, newest first
+    // Charts: minute start (ms) -> {completed, failed, cancelled, queued, delayed, running}.
+    minutes: new Map(),
+    closed: new Set(),  // minutes whose figures came from the engine ("minute" messages)
+    counted: new Map(), // job id -> minute it was counted in (open minutes, from "command")
+    figuresAt: 0,       // the time of the figures read at load: later ends are counted here
+    bounds: [],         // duration bins' upper bounds in ms
+    range: 180,         // minutes shown
   };
-  // Commands whose end changes the catalog: the author list is fetched again after them.
-  const CATALOG_COMMANDS = new Set(['RefreshAuthor', 'RefreshBook', 'MoveAuthor']);
+  const ACTIVITY_LIMIT = 12;
+  const MINUTE = 60000;
 
   const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -150,13 +161,14 @@
   async function refetch() {
     const replay = (state.replay = []);
     try {
-      const [commands, tasks, alerts] = await Promise.all([
-        api('command'), api('system/task'), api('health')]);
+      const [commands, tasks, alerts, figures] = await Promise.all([
+        api('command'), api('system/task'), api('health'), api('system/figures')]);
       const fresh = new Map();
       for (const c of commands) fresh.set(c.id, newer(state.commands.get(c.id), c));
       state.commands = fresh;
       state.tasks = new Map(tasks.map((t) => [taskKey(t), t]));
       state.alerts = alerts;
+      loadFigures(figures);
       // Events sent while the lists were on their way may be newer than the lists.
       for (const [apply, data] of replay) apply(data);
       showNotice('');
@@ -165,15 +177,12 @@
     } finally {
       if (state.replay === replay) state.replay = null;
     }
-    refreshSnapshot();
     refreshAuthors();
     scheduleRender();
   }
 
-  // The catalog is not pushed either: it is fetched at start and after catalog commands end.
+  // The catalog is read at start; then its events say which authors to read again.
   async function refreshAuthors() {
-    clearTimeout(state.authorsTimer);
-    state.authorsTimer = null;
     try {
       const [authors, roots] = await Promise.all([api('author'), api('rootfolder')]);
       state.authors = authors;
@@ -182,8 +191,123 @@
     } catch { /* the list keeps its last values */ }
   }
 
-  function refreshAuthorsSoon() {
-    if (!state.authorsTimer) state.authorsTimer = setTimeout(refreshAuthors, 500);
+  function upsertAuthor(a) {
+    state.authors = [...state.authors.filter((x) => x.id !== a.id), a];
+  }
+
+  function removeAuthor(id) {
+    state.authors = state.authors.filter((x) => x.id !== id);
+    state.authorsDue.delete(id);
+  }
+
+  // Reads the authors named by recent events again (their book counts, paths, sync times), in
+  // one go: a refresh that adds twenty books reads its author once.
+  async function rereadAuthors() {
+    state.authorsTimer = null;
+    const ids = [...state.authorsDue];
+    state.authorsDue.clear();
+    await Promise.all(ids.map(async (id) => {
+      try {
+        upsertAuthor(await api(`author/${encodeURIComponent(id)}`));
+      } catch (err) {
+        if (!(err instanceof AuthError)) removeAuthor(id); // gone (404) since the event
+      }
+    }));
+    scheduleRender();
+  }
+
+  function rereadAuthorSoon(id) {
+    if (!id) return;
+    state.authorsDue.add(id);
+    if (!state.authorsTimer) state.authorsTimer = setTimeout(rereadAuthors, 300);
+  }
+
+  function noteActivity(text) {
+    state.activity.unshift({ at: new Date().toISOString(), text });
+    state.activity.length = Math.min(state.activity.length, ACTIVITY_LIMIT);
+  }
+
+  const authorName = (id) => (state.authors.find((a) => a.id === id) || {}).authorName || `author ${id}`;
+
+  // The catalog's events: what changed, so the author list follows without guessing.
+  const CATALOG_EVENTS = {
+    AuthorAdded: (e) => {
+      const a = e.author || {};
+      // Shown at once from the event; read again for the statistics.
+      if (!state.authors.some((x) => x.id === a.id)) upsertAuthor({ ...a, statistics: { bookCount: 0, bookFileCount: 0 } });
+      rereadAuthorSoon(e.authorId);
+      noteActivity(`${a.authorName || 'An author'} added`);
+    },
+    BookAdded: (e) => {
+      rereadAuthorSoon(e.authorId);
+      if (!e.fromRefresh) noteActivity(`${(e.book || {}).title || 'A book'} added to ${authorName(e.authorId)}`);
+    },
+    AuthorRefreshed: (e) => {
+      rereadAuthorSoon(e.authorId);
+      const parts = [['booksAdded', 'added'], ['booksUpdated', 'updated'], ['booksRemoved', 'removed']]
+        .filter(([k]) => e[k] > 0).map(([k, w]) => `${e[k]} book${e[k] === 1 ? '' : 's'} ${w}`);
+      noteActivity(`${authorName(e.authorId)} refreshed${parts.length ? ': ' + parts.join(', ') : e.changed ? '' : ', unchanged'}`);
+    },
+    AuthorRenamed: (e) => {
+      rereadAuthorSoon(e.authorId);
+      noteActivity(`${e.oldName} is now ${e.newName}`);
+    },
+    AuthorMoved: (e) => {
+      rereadAuthorSoon(e.authorId);
+      noteActivity(`${authorName(e.authorId)} moved to ${e.newPath}`);
+    },
+    AuthorMerged: (e) => {
+      if (e.fromAuthorId) removeAuthor(e.fromAuthorId);
+      rereadAuthorSoon(e.intoAuthorId);
+      noteActivity(`${authorName(e.intoAuthorId)} merged with another author`);
+    },
+    AuthorRemoved: (e) => {
+      removeAuthor(e.authorId);
+      noteActivity(`${(e.author || {}).authorName || 'An author'} removed${e.reason ? ': ' + e.reason : ''}`);
+    },
+  };
+
+  // ---- figures for the charts -------------------------------------------------------------
+
+  const minuteOf = (t) => Math.floor(t / MINUTE) * MINUTE;
+
+  function loadFigures(f) {
+    state.snapshot = f;
+    state.bounds = f.durationBinBoundsMs || [];
+    state.figuresAt = when(f.at) ?? Date.now();
+    state.minutes = new Map();
+    state.closed = new Set();
+    state.counted = new Map();
+    const open = minuteOf(state.figuresAt);
+    for (const m of f.minutes || []) {
+      const t = when(m.minute);
+      if (t === null) continue;
+      state.minutes.set(t, m);
+      if (t < open) state.closed.add(t);
+    }
+  }
+
+  // A job that ended after the figures were read counts in its minute until the engine closes
+  // that minute with its own figures.
+  function countEnd(c) {
+    const ended = when(c.ended);
+    if (!TERMINAL.has(c.status) || ended === null || ended < state.figuresAt || state.counted.has(c.id)) return;
+    const t = minuteOf(ended);
+    if (state.closed.has(t)) return;
+    state.counted.set(c.id, t);
+    const m = state.minutes.get(t) || { completed: 0, failed: 0, cancelled: 0, queued: 0, delayed: 0, running: 0 };
+    m[c.status] = (m[c.status] || 0) + 1;
+    state.minutes.set(t, m);
+  }
+
+  function closeMinute(m) {
+    const t = when(m.minute);
+    if (t === null) return;
+    state.minutes.set(t, m);
+    state.closed.add(t);
+    for (const [id, at] of state.counted) if (at === t) state.counted.delete(id);
+    // Keep a day, as the engine does.
+    for (const k of state.minutes.keys()) if (k < t - 1440 * MINUTE) { state.minutes.delete(k); state.closed.delete(k); }
   }
 
   async function refreshSnapshot() {
@@ -195,7 +319,8 @@
     } catch { /* the summary keeps its last values; the lists report errors */ }
   }
 
-  // The snapshot is not pushed: after job or alert changes, fetch it again, at most every 2 s.
+  // The snapshot (durations, queue now) is not pushed: after job or alert changes, fetch it
+  // again, at most every 2 s.
   function refreshSnapshotSoon() {
     if (!state.snapshotTimer) state.snapshotTimer = setTimeout(refreshSnapshot, 2000);
   }
@@ -246,14 +371,16 @@
     };
     listen(src, 'command', (c) => {
       upsertCommand(c);
-      refreshSnapshotSoon(); // queue and worker counts moved
-      if (CATALOG_COMMANDS.has(c.name) && TERMINAL.has(c.status)) refreshAuthorsSoon();
+      countEnd(c);
+      refreshSnapshotSoon(); // queue, worker counts and durations moved
     });
     listen(src, 'task', (t) => state.tasks.set(taskKey(t), t));
     listen(src, 'health', (alerts) => {
       state.alerts = Array.isArray(alerts) ? alerts : [];
       refreshSnapshotSoon();
     });
+    listen(src, 'minute', closeMinute);
+    for (const [name, apply] of Object.entries(CATALOG_EVENTS)) listen(src, name, apply);
   }
 
   // ---- actions ----------------------------------------------------------------------------
@@ -297,7 +424,7 @@
       const a = await api('author', { method: 'POST', body: JSON.stringify({ foreignAuthorId, rootFolderId, monitored: true }) });
       $('#author-id').value = '';
       showNotice('');
-      state.authors = [...state.authors.filter((x) => x.id !== a.id), a];
+      upsertAuthor(a);
     } catch (err) {
       if (!(err instanceof AuthError)) showNotice(`Could not add the author: ${err.message}`);
     } finally {
@@ -488,6 +615,72 @@
     $('#health').dataset.alerts = String(open.length);
   }
 
+  // ---- charts -----------------------------------------------------------------------------
+
+  const FINISHED = [{ key: 'completed', label: 'Completed' }, { key: 'failed', label: 'Failed' },
+    { key: 'cancelled', label: 'Cancelled' }];
+  const WAITING = [{ key: 'queued', label: 'Ready' }, { key: 'delayed', label: 'Delayed' },
+    { key: 'running', label: 'Running' }];
+
+  // Draws `make()` into `node` only when `data` changed since the last drawing there.
+  const drawn = new WeakMap();
+  function draw(node, data, make) {
+    const key = JSON.stringify(data);
+    if (drawn.get(node) === key) return;
+    drawn.set(node, key);
+    node.replaceChildren(...[].concat(make()));
+  }
+
+  function renderCharts() {
+    const binMin = state.range <= 180 ? 1 : state.range <= 720 ? 5 : 10;
+    const binMs = binMin * MINUTE;
+    const now = Date.now();
+    const to = Math.ceil((minuteOf(now) + MINUTE) / binMs) * binMs;
+    const from = to - state.range * MINUTE;
+    const prios = (state.snapshot && state.snapshot.priorities) || [];
+    const live = Object.fromEntries(WAITING.map(({ key }) => [key, prios.reduce((n, p) => n + (p[key] || 0), 0)]));
+    const finished = [], waiting = [];
+    for (let t = from; t < to; t += binMs) {
+      const sum = { completed: 0, failed: 0, cancelled: 0 }, peak = { queued: 0, delayed: 0, running: 0 };
+      for (let m = t; m < t + binMs; m += MINUTE) {
+        const f = state.minutes.get(m);
+        if (f) for (const k of Object.keys(sum)) sum[k] += f[k] || 0;
+        // Closed minutes carry the queue at their end; the open one is the queue now.
+        const q = state.closed.has(m) ? f : m === minuteOf(now) ? live : null;
+        if (q) for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], q[k] || 0);
+      }
+      if (sum.completed + sum.failed + sum.cancelled > 0) finished.push({ t, values: sum });
+      if (t <= now) waiting.push({ t, values: peak });
+    }
+    const per = binMin === 1 ? 'minute' : `${binMin} min`;
+    draw($('#chart-throughput'), { from, to, finished }, () => ShelfCharts.stackedBars({
+      id: 'throughput-svg', title: `Jobs finished per ${per}`, bins: finished, keys: FINISHED,
+      from, to, binMs, yLabel: `jobs / ${per}`,
+    }));
+    draw($('#chart-queue'), { from, to, waiting }, () => ShelfCharts.lines({
+      id: 'queue-svg', title: binMin === 1 ? 'Jobs waiting and running' : `Jobs waiting and running (peak per ${per})`,
+      bins: waiting, keys: WAITING, from, to, yLabel: 'jobs',
+    }));
+
+    const types = ((state.snapshot && state.snapshot.types) || [])
+      .filter((t) => Array.isArray(t.durations) && t.durations.some((n) => n > 0))
+      .map((t) => ({ name: t.name, counts: t.durations, avg: t.avgDurationMs, p95: t.p95DurationMs }));
+    const durations = $('#chart-durations');
+    draw(durations, { types, bounds: state.bounds }, () => types.length ? types.map((t) => {
+      const runs = t.counts.reduce((a, b) => a + b, 0);
+      return el('figure', { class: 'histogram-box', 'data-type': t.name },
+        el('figcaption', {}, el('strong', {}, t.name), ' ',
+          el('span', { class: 'muted' }, `${runs} run${runs === 1 ? '' : 's'} · average ${formatMs(t.avg)} · p95 ${formatMs(t.p95)}`)),
+        ShelfCharts.histogram({ title: `Run times of ${t.name}`, type: t.name, counts: t.counts, bounds: state.bounds }));
+    }) : el('p', { class: 'empty' }, 'No job has finished in the last 24 hours.'));
+  }
+
+  function renderActivity() {
+    const items = state.activity.map((a) => el('li', {}, timeNode(a.at), ' ', a.text));
+    if (!items.length) items.push(el('li', { class: 'activity-none' }, 'No catalog change since this page opened.'));
+    put($('#activity'), ...items);
+  }
+
   function render() {
     state.renderTimer = null;
     const all = [...state.commands.values()];
@@ -506,7 +699,9 @@
     const tasks = [...state.tasks.values()].sort((a, b) => (a.name || '').localeCompare(b.name || ''));
     fill('tasks', tasks, taskKey, createTask, updateTask);
     renderAuthors();
+    renderActivity();
     renderHealth();
+    renderCharts();
   }
 
   // ---- API key and start-up ---------------------------------------------------------------
@@ -547,6 +742,10 @@
   }
 
   $('#add-author').addEventListener('submit', addAuthor);
+  $('#chart-range').addEventListener('change', (e) => {
+    state.range = Number(e.target.value) || 180;
+    scheduleRender();
+  });
   $('#refresh-all').addEventListener('click', () => refreshAuthor());
 
   $('#key-form').addEventListener('submit', (e) => {

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+#include "resources.hpp"
+
+#include <cctype>
+#include <cstdio>
+
+namespace shelfd {
+
+using namespace shelfjobs;
+using nlohmann::json;
+
+std::string spaced(const std::string& name) {
+  std::string out;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (i > 0 && std::isupper(static_cast<unsigned char>(c)) &&
+        !std::isupper(static_cast<unsigned char>(name[i - 1]))) {
+      out += ' ';
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string readarr_duration(std::chrono::milliseconds d) {
+  // .NET's TimeSpan text: "hh:mm:ss.fffffff", with "d." in front from one day on.
+  const auto ms = static_cast<long long>(d.count());
+  const long long days = ms / 86400000;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%07lld", ms / 3600000 % 24, ms / 60000 % 60,
+                ms / 1000 % 60, ms % 1000 * 10000);
+  return days > 0 ? std::to_string(days) + "." + buf : std::string(buf);
+}
+
+namespace {
+const char* wire_status(JobStatus s) {
+  switch (s) {
+    case JobStatus::queued: return "queued";
+    case JobStatus::executing: return "started";  // Readarr's name for it
+    case JobStatus::completed: return "completed";
+    case JobStatus::failed: return "failed";
+    case JobStatus::cancelled: return "cancelled";
+  }
+  return "queued";
+}
+
+json opt_time(const std::optional<TimePoint>& t) {
+  return t ? json(format_time(*t)) : json(nullptr);
+}
+
+// JobInfo and JobDelta share these fields; the body and the event name come separately.
+template <class J>
+json command_of(const J& j, const json& stored_body, const std::string& event) {
+  json body = stored_body.is_object() ? stored_body : json::object();
+  const std::string trigger = j.trigger == Trigger::event ? "unspecified" : std::string(to_string(j.trigger));
+  body["name"] = j.name;
+  body["trigger"] = trigger;
+  body["sendUpdatesToClient"] = true;
+  body["updateScheduledTask"] = !j.task.empty();
+  body["completionMessage"] = "Completed";
+  TimePoint changed = j.queued_at;
+  if (j.started_at) changed = *j.started_at;
+  if (j.ended_at) changed = *j.ended_at;
+  json r = {
+      {"id", j.id},
+      {"name", j.name},
+      {"commandName", spaced(j.name)},
+      {"message", j.message.empty() ? j.progress.message : j.message},
+      {"body", std::move(body)},
+      // Readarr knows low, normal and high; a Critical job shows as high, with its real
+      // priority in priorityName.
+      {"priority", j.priority == Priority::critical ? "high" : std::string(to_string(j.priority))},
+      {"priorityName", to_string(j.priority)},
+      {"status", wire_status(j.status)},
+      {"result", j.status == JobStatus::completed ? "successful"
+                 : j.status == JobStatus::failed  ? "unsuccessful"
+                                                  : "unknown"},
+      {"queued", format_time(j.queued_at)},
+      {"trigger", trigger},
+      {"stateChangeTime", format_time(changed)},
+      {"sendUpdatesToClient", true},
+      {"updateScheduledTask", !j.task.empty()},
+      {"lastExecutionTime", nullptr},
+      {"progress",
+       {{"current", j.progress.current}, {"total", j.progress.total}, {"message", j.progress.message}}},
+      {"attempt", j.attempt},
+      {"maxAttempts", j.max_attempts},
+  };
+  if (j.started_at) r["started"] = format_time(*j.started_at);
+  if (j.ended_at) {
+    r["ended"] = format_time(*j.ended_at);
+    r["duration"] = readarr_duration(j.duration);
+  }
+  if (!j.error.empty()) r["exception"] = j.error;
+  if (j.error_kind != ErrorKind::none) r["errorKind"] = to_string(j.error_kind);
+  if (!event.empty()) r["event"] = event;
+  if (!j.task.empty()) r["taskName"] = j.task;
+  if (j.not_before) r["notBefore"] = format_time(*j.not_before);
+  return r;
+}
+}  // namespace
+
+json command_resource(const JobInfo& j) { return command_of(j, j.body, j.event); }
+
+json command_resource(const JobDelta& j) {
+  static const json kEmpty = json::object();
+  return command_of(j, j.body ? *j.body : kEmpty, std::string());
+}
+
+json task_resource(const TaskInfo& t, int id) {
+  return {
+      {"id", id},
+      {"name", spaced(t.name)},
+      {"taskName", t.name},
+      {"interval", std::chrono::duration_cast<std::chrono::minutes>(t.interval).count()},
+      {"lastExecution", opt_time(t.last_finish)},
+      {"lastStartTime", opt_time(t.last_start)},
+      {"nextExecution", opt_time(t.next_due)},
+      {"lastDuration", t.last_duration ? json(readarr_duration(*t.last_duration)) : json(nullptr)},
+      {"running", t.running},
+      {"lastStatus", t.last_status ? json(to_string(*t.last_status)) : json(nullptr)},
+      {"lastMessage", t.last_message},
+  };
+}
+
+json health_items(const std::vector<Alert>& alerts) {
+  json out = json::array();
+  for (const auto& a : alerts) {
+    const bool severe = a.rule == "job_failed" || a.rule == "store_errors" || a.rule == "disk_space";
+    out.push_back({{"source", a.rule},
+                   {"type", severe ? "error" : "warning"},
+                   {"message", a.message},
+                   {"wikiUrl", ""}});
+  }
+  return out;
+}
+
+json root_resource(const RootFolder& r) {
+  std::error_code ec;
+  const auto space = std::filesystem::space(r.path, ec);
+  return {{"id", r.id},
+          {"name", r.name},
+          {"path", r.path.string()},
+          {"accessible", std::filesystem::is_directory(r.path, ec)},
+          {"freeSpace", ec ? json(nullptr) : json(space.available)}};
+}
+
+json author_resource(Catalog& catalog, const Author& a) {
+  json r = {{"id", a.id},
+            {"authorName", a.name},
+            {"sortName", a.sort_name},
+            {"foreignAuthorId", a.foreign_id},
+            {"overview", a.overview},
+            {"path", a.path.string()},
+            {"monitored", a.monitored},
+            {"status", std::string(to_string(a.status))},
+            {"added", format_time(a.added)},
+            {"lastInfoSync", opt_time(a.last_info_sync)}};
+  if (a.root_folder_id) {
+    if (auto root = catalog.root_folder(a.root_folder_id)) r["rootFolderPath"] = root->path.string();
+  }
+  auto books = catalog.books_of(a.id);
+  auto files = catalog.file_count_of_author(a.id);
+  r["statistics"] = {{"bookCount", books ? books->size() : 0}, {"bookFileCount", files ? *files : 0}};
+  return r;
+}
+
+json book_resource(const Book& b) {
+  return {{"id", b.id},
+          {"authorId", b.author_id},
+          {"title", b.title},
+          {"foreignBookId", b.foreign_id},
+          {"releaseDate", b.release_date ? json(format_time(TimePoint(*b.release_date))) : json(nullptr)},
+          {"genres", b.genres},
+          {"monitored", b.monitored},
+          {"lastInfoSync", opt_time(b.last_info_sync)}};
+}
+
+}  // namespace shelfd

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Readarr's v1 resources for what shelfd serves: commands (jobs), tasks, health items, and the
+// catalog's root folders, authors and books. Pure mapping, no I/O but the catalog reads an
+// author's statistics need.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "shelfjobs/catalog.hpp"
+#include "shelfjobs/shelfjobs.hpp"
+
+namespace shelfd {
+
+/// Readarr's command resource for a job.
+nlohmann::json command_resource(const shelfjobs::JobInfo& job);
+/// The same from an engine event's delta (its body is read in place, not copied twice).
+nlohmann::json command_resource(const shelfjobs::JobDelta& job);
+/// Readarr's task resource (`id` is its position in `tasks()` + 1).
+nlohmann::json task_resource(const shelfjobs::TaskInfo& task, int id);
+/// Readarr's health items for the open alerts (`GET /api/v1/health`, the "health" event).
+nlohmann::json health_items(const std::vector<shelfjobs::Alert>& alerts);
+
+nlohmann::json root_resource(const shelfjobs::RootFolder& root);
+/// With `statistics` (bookCount, bookFileCount) read from the catalog.
+nlohmann::json author_resource(shelfjobs::Catalog& catalog, const shelfjobs::Author& author);
+nlohmann::json book_resource(const shelfjobs::Book& book);
+
+/// "RssSync" -> "Rss Sync".
+std::string spaced(const std::string& name);
+/// Readarr's duration format, "hh:mm:ss.fffffff".
+std::string readarr_duration(std::chrono::milliseconds d);
+
+}  // namespace shelfd
