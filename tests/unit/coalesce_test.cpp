@@ -205,3 +205,25 @@ TEST_CASE("a handler pushes follow-up jobs through its context", "[coalesce][eng
   CHECK(child->priority == Priority::high);
   CHECK(e->get(p->job.id)->status == JobStatus::completed);
 }
+
+TEST_CASE("push_or_run_task runs a task by its bare name in any case, else pushes",
+          "[coalesce][engine][scheduler]") {
+  Setup s(std::make_shared<SystemClock>());
+  Engine& e = *s.engine;
+  s.gates.open_all();
+  REQUIRE(e.add_task({.name = "InboxSweep", .command = "ImportInbox",
+                      .schedule = {.interval = std::chrono::hours(1)}}));
+  auto ran = e.push_or_run_task("inboxsweep", nlohmann::json::object());
+  REQUIRE(ran);
+  CHECK(ran->job.name == "ImportInbox");
+  CHECK(ran->job.task == "InboxSweep");
+  REQUIRE(e.wait_idle(5s));
+  CHECK(e.tasks()[0].last_job == ran->job.id);
+  // A command name that is no task is pushed as a command.
+  auto pushed = e.push_or_run_task("importinbox", nullptr);
+  REQUIRE(pushed);
+  CHECK(pushed->job.task.empty());
+  auto unknown = e.push_or_run_task("nothing", nullptr);
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == errc::unknown_command);
+}
