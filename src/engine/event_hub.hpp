@@ -5,6 +5,9 @@
 // slow subscriber delays only itself. A full queue applies the subscriber's overflow policy and
 // counts what it dropped.
 //
+// Delivery is batched: the first event of a batch wakes the delivery thread, which lets the
+// burst gather for about a millisecond and then hands the events over in order.
+//
 // Thread-safety: every member may be called from any thread. `publish` takes one short lock per
 // subscriber and never blocks on delivery. `remove` may be called from inside the subscriber's
 // own callback (it then returns without waiting for itself).
