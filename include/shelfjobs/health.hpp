@@ -65,6 +65,8 @@ struct PriorityHealth {
 struct StoreHealth {
   std::uint64_t commits = 0;
   std::uint64_t write_errors = 0;  ///< failed commits (each was retried)
+  /// The latest commit attempt failed and none has succeeded since: the store is failing now.
+  bool failing = false;
   std::chrono::microseconds last_commit_latency{0};
   std::chrono::microseconds max_commit_latency{0};
   std::uintmax_t file_bytes = 0;

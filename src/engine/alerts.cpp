@@ -95,16 +95,17 @@ void Alerts::check(const AlertInputs& in) {
     }
   }
 
-  // Store write errors: raised on a failed commit, cleared once commits succeed again.
+  // Store write errors: raised on a failed commit, cleared once commits succeed again. The
+  // store says whether its latest attempt failed; counting commits since the alert instead would
+  // keep the alert forever when the healing commits landed before the check that raised it.
   if (o.store_errors) {
     if (in.store_write_errors > seen_write_errors_) {
       seen_write_errors_ = in.store_write_errors;
-      commits_at_store_alert_ = in.store_commits;
       raise("store_errors", "store_errors",
             "the job store failed to commit (" + std::to_string(in.store_write_errors) +
                 " failures so far)",
             now, {{"writeErrors", in.store_write_errors}});
-    } else if (in.store_commits > commits_at_store_alert_) {
+    } else if (!in.store_failing) {
       clear("store_errors", now);
     }
   }

@@ -35,7 +35,7 @@ struct AlertInputs {
   std::int64_t queued = 0;
   std::optional<std::chrono::milliseconds> oldest_ready_age;
   std::uint64_t store_write_errors = 0;
-  std::uint64_t store_commits = 0;
+  bool store_failing = false;  ///< the store's latest commit attempt failed
   std::optional<TimePoint> saturated_since;
   int workers = 0;
 };
@@ -61,7 +61,6 @@ class Alerts {
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, Alert> alerts_;
   std::uint64_t seen_write_errors_ = 0;
-  std::uint64_t commits_at_store_alert_ = 0;
 };
 
 }  // namespace shelfjobs::detail

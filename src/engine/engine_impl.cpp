@@ -674,7 +674,7 @@ void Engine::Impl::check_alerts() {
   }
   const StoreHealth st = store_->stats();
   in.store_write_errors = st.write_errors;
-  in.store_commits = st.commits;
+  in.store_failing = st.failing;
   in.saturated_since = saturated_since_;
   in.workers = opts_.workers;
   alerts_.check(in);

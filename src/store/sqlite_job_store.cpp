@@ -753,9 +753,11 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       last_commit_us_.store(us, std::memory_order_relaxed);
       if (us > max_commit_us_.load(std::memory_order_relaxed)) max_commit_us_.store(us);
       commits_.fetch_add(1, std::memory_order_relaxed);
+      failing_.store(false, std::memory_order_relaxed);
       break;
     } catch (const std::exception& e) {
       write_errors_.fetch_add(1, std::memory_order_relaxed);
+      failing_.store(true, std::memory_order_relaxed);
       reset_statements();
       bool give_up = false;
       {
@@ -953,6 +955,7 @@ StoreHealth SqliteJobStore::stats() const {
   StoreHealth h;
   h.commits = commits_.load(std::memory_order_relaxed);
   h.write_errors = write_errors_.load(std::memory_order_relaxed);
+  h.failing = failing_.load(std::memory_order_relaxed);
   h.last_commit_latency = std::chrono::microseconds(last_commit_us_.load(std::memory_order_relaxed));
   h.max_commit_latency = std::chrono::microseconds(max_commit_us_.load(std::memory_order_relaxed));
   if (!single_connection(opts_.path)) {

@@ -131,12 +131,14 @@ TEST_CASE("alerts are raised once per condition and cleared when it ends", "[eng
   done.name = "Rss";
   done.status = JobStatus::completed;
   a.job_finished(done, t0);
-  // Store errors: raised on new errors, cleared after a later commit.
+  // Store errors: raised on new errors, kept while the store fails, cleared once it commits.
   in.running.clear();
   in.store_write_errors = 2;
-  in.store_commits = 100;
+  in.store_failing = true;
   a.check(in);
-  in.store_commits = 101;
+  in.store_write_errors = 3;
+  a.check(in);  // still failing: no second raise
+  in.store_failing = false;
   a.check(in);
   // Saturation.
   in.saturated_since = t0 - 31min;
@@ -148,6 +150,26 @@ TEST_CASE("alerts are raised once per condition and cleared when it ends", "[eng
       {false, "long_running:42"}, {true, "store_errors"}, {false, "store_errors"},
       {true, "saturation"},    {false, "saturation"},
   };
+  CHECK(changes == want);
+  CHECK(a.open().empty());
+}
+
+TEST_CASE("store errors clear when the store healed before the check that raised them",
+          "[engine][alerts]") {
+  // The healing commit can land between the last failure and the check that first sees the
+  // failures; no commit need follow (the engine is idle), and the alert must still clear.
+  std::vector<std::pair<bool, std::string>> changes;
+  detail::Alerts a(AlertOptions{},
+                   [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
+                   quiet());
+  detail::AlertInputs in;
+  in.now = t0;
+  in.store_write_errors = 4;
+  in.store_failing = false;
+  a.check(in);
+  a.check(in);
+  const std::vector<std::pair<bool, std::string>> want = {{true, "store_errors"},
+                                                          {false, "store_errors"}};
   CHECK(changes == want);
   CHECK(a.open().empty());
 }

@@ -235,6 +235,7 @@ void MemoryJobStore::commit(std::vector<Op>& batch) {
     const auto t0 = std::chrono::steady_clock::now();
     if (auto fault = check_fault(batch.size())) {
       write_errors_.fetch_add(1);
+      failing_.store(true);
       bool give_up = false;
       {
         std::lock_guard lock(mutex_);
@@ -260,6 +261,7 @@ void MemoryJobStore::commit(std::vector<Op>& batch) {
     last_commit_us_.store(us);
     if (us > max_commit_us_.load()) max_commit_us_.store(us);
     commits_.fetch_add(1);
+    failing_.store(false);
     break;
   }
   for (auto& op : batch)
@@ -373,6 +375,7 @@ StoreHealth MemoryJobStore::stats() const {
   StoreHealth h;
   h.commits = commits_.load();
   h.write_errors = write_errors_.load();
+  h.failing = failing_.load();
   h.last_commit_latency = std::chrono::microseconds(last_commit_us_.load());
   h.max_commit_latency = std::chrono::microseconds(max_commit_us_.load());
   return h;

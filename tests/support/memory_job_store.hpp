@@ -122,6 +122,7 @@ class MemoryJobStore : public shelfjobs::JobStore {
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<bool> failing_{false};  ///< the latest commit attempt failed
   std::atomic<std::int64_t> last_commit_us_{0};
   std::atomic<std::int64_t> max_commit_us_{0};
 };
