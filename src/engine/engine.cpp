@@ -365,22 +365,24 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   im.stopped_ = true;
   im.stop_result_ = finished;
   im.close_gate();
-  // Let the strand finish what is posted (completions of jobs that just ended), then stop it.
+  // The wake-up timer was cancelled: its control thread ends once that is delivered.
   im.ctl_guard_.reset();
+  if (im.ctl_thread_.joinable()) im.ctl_thread_.join();
   if (!finished) {
     im.log_->warn("stop: {} job(s) still running after the deadline; they stay executing in the "
                   "store and are rescued at the next start",
                   still_running);
-    im.leaked_ = true;
-    im.ctl_io_.stop();
   }
-  if (im.ctl_thread_.joinable()) im.ctl_thread_.join();
-  im.work_guard_.reset();
-  im.work_io_.stop();
   // A handler abandoned after its timeout may still hold a thread: joining it could wait
-  // forever, so such threads are detached and Impl is kept alive for them.
+  // forever, so such threads are detached and Impl is kept alive for them. Otherwise the pool
+  // runs out of work by itself: the strand finishes what is posted (completions of jobs that
+  // just ended) before its threads return.
   const bool stuck = !finished || im.abandoned_running_.load() > 0;
-  if (stuck) im.leaked_ = true;
+  im.work_guard_.reset();
+  if (stuck) {
+    im.leaked_ = true;
+    im.work_io_.stop();
+  }
   for (std::size_t i = 0; i < im.workers_.size(); ++i) {
     auto& t = im.workers_[i];
     if (!t.joinable()) continue;

@@ -17,15 +17,20 @@
 //   JobStore                   include/shelfjobs/job_store.hpp: its own writer thread
 //
 // Who owns what:
-//  - `ctl_io_` runs on one thread and `strand_` on it owns every member under "strand state";
-//    each member function that touches it asserts so (SHELFJOBS_ASSERT_STRAND) in debug and
-//    sanitizer builds. Public calls post to the strand (or run inline when already on it).
-//  - Handlers run on `work_io_`, served by `workers + 1` threads: the extra one is the Critical
-//    lane (see ReadyIndex::pick).
+//  - `strand_` owns every member under "strand state"; each member function that touches it
+//    asserts so (SHELFJOBS_ASSERT_STRAND) in debug and sanitizer builds. Public calls post to the
+//    strand (or run inline when already on it).
+//  - The strand and the handlers share one pool, `work_io_`, of `workers + kExtraThreads`
+//    threads: at most `workers + 1` handlers run at once (the extra one is the Critical lane, see
+//    ReadyIndex::pick), so a thread is always free for the strand and one for a prune. Sharing
+//    the pool lets a worker that finished a job run the strand's bookkeeping and start the next
+//    job itself, where a strand thread of its own needed two thread wake-ups per job.
+//  - `ctl_io_` runs on one thread and only serves the wake-up timer.
 //  - `idle_mu_` guards only the counters that blocking waiters (`wait_idle`, `stop`) watch;
 //    `gate_mu_` the strand gateway; `stop_mu_` stop(). Each is annotated for clang's analysis.
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -65,6 +70,9 @@ namespace asio = boost::asio;
 
 class Engine::Impl final : public detail::RunHost {
  public:
+  /// Pool threads beyond `workers`: the Critical lane, the strand, a prune.
+  static constexpr int kExtraThreads = 3;
+
   /// `recovered`: the jobs to keep; `ended`: those recovery ended (already written, counted in
   /// the store's totals after `state` was read).
   Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
@@ -183,10 +191,10 @@ class Engine::Impl final : public detail::RunHost {
   detail::EventHub hub_;
 
   asio::io_context ctl_io_{1};
+  asio::io_context work_io_;  // before strand_: the strand is made on it
   asio::strand<asio::io_context::executor_type> strand_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> ctl_guard_;
   std::thread ctl_thread_;
-  asio::io_context work_io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::vector<std::thread> workers_;       // grows when a stuck handler is abandoned
   std::atomic<int> abandoned_running_{0};  // abandoned handlers that have not returned
