@@ -410,7 +410,7 @@ std::pair<double, double> start_latency(const std::string& path, int samples, in
 // `threads` threads each push `per_thread` durable jobs one at a time, all at once; the rate of
 // pushes returned (each after its own row's commit). The median of `rounds` rounds.
 double durable_push_concurrent(const std::string& path, int workers, int threads, int per_thread,
-                               int rounds) {
+                               int rounds, bool verbose) {
   remove_db(path);
   auto e = make_engine(path, workers);
   e->start();
@@ -437,6 +437,11 @@ double durable_push_concurrent(const std::string& path, int workers, int threads
     for (auto& t : pushers) t.join();
     rates.push_back(threads * per_thread / seconds_since(t0));
     e->wait_idle(600s);
+    if (verbose) {
+      const auto st = e->health().store;
+      std::fprintf(stderr, "  concurrent round %d: %.0f pushes/s, %llu commits so far\n", round,
+                   rates.back(), static_cast<unsigned long long>(st.commits));
+    }
   }
   e->stop(10s);
   return median(rates);
@@ -749,7 +754,7 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
   }
   if (o.wants("concurrent")) {
     f["durable_push_concurrent_per_s"] =
-        durable_push_concurrent(file("concurrent"), o.workers, 8, 500, o.rounds);
+        durable_push_concurrent(file("concurrent"), o.workers, 8, 500, o.rounds, o.verbose);
     lap("concurrent");
   }
   if (o.wants("events")) {
