@@ -16,7 +16,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include "shelfjobs/job_store.hpp"
+#include "shelfjobs/engine/job_store.hpp"
 
 namespace {
 

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 phase() { echo "== $1 (at ${SECONDS} s)"; }
 
+phase "layers: no file includes a later layer"
+tests/layer_check.sh
+
 phase "thread-safety analysis (clang)"
 tests/thread_safety.sh
 

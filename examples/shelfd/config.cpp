@@ -5,7 +5,7 @@
 #include <random>
 #include <sstream>
 
-#include "shelfjobs/tasks.hpp"
+#include "shelfjobs/services/tasks.hpp"
 
 namespace shelfd {
 

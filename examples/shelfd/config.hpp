@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shelfjobs/error.hpp"
+#include "shelfjobs/engine/error.hpp"
 
 namespace shelfd {
 

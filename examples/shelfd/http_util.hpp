@@ -9,7 +9,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "shelfjobs/error.hpp"
+#include "shelfjobs/engine/error.hpp"
 
 namespace shelfd {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "shelfjobs/health.hpp"
+#include "shelfjobs/engine/health.hpp"
 
 namespace shelfd {
 

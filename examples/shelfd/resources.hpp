@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shelfjobs/catalog.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/shelfjobs.hpp"
 
 namespace shelfd {

@@ -2,9 +2,12 @@
 #pragma once
 /// @file
 /// Umbrella header for the services (link shelfjobs::services or shelfjobs::shelfjobs): the
-/// catalog, the metadata source and the refresh service, with the engine.
+/// catalog, the adapters (metadata source, webhook notifier), the refresh service and the standard
+/// task table, with the engine.
 
-#include "shelfjobs/catalog.hpp"
-#include "shelfjobs/metadata.hpp"
-#include "shelfjobs/refresh.hpp"
+#include "shelfjobs/adapters/metadata.hpp"
+#include "shelfjobs/adapters/webhook_notifier.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
+#include "shelfjobs/services/refresh.hpp"
+#include "shelfjobs/services/tasks.hpp"
 #include "shelfjobs/shelfjobs.hpp"

@@ -18,9 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shelfjobs/command.hpp"
-#include "shelfjobs/engine.hpp"
-#include "shelfjobs/error.hpp"
+#include "shelfjobs/engine/command.hpp"
+#include "shelfjobs/engine/engine.hpp"
+#include "shelfjobs/engine/error.hpp"
 
 namespace shelfjobs::detail {
 

@@ -17,8 +17,8 @@
 
 #include <spdlog/fwd.h>
 
-#include "shelfjobs/health.hpp"
-#include "shelfjobs/host_events.hpp"
+#include "shelfjobs/engine/health.hpp"
+#include "shelfjobs/engine/host_events.hpp"
 
 namespace shelfjobs::detail {
 

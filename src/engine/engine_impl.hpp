@@ -62,7 +62,7 @@
 #include "engine/sync.hpp"
 #include "engine/task_scheduler.hpp"
 #include "engine/timer_queue.hpp"
-#include "shelfjobs/engine.hpp"
+#include "shelfjobs/engine/engine.hpp"
 
 namespace shelfjobs {
 

@@ -23,7 +23,7 @@
 #include <spdlog/fwd.h>
 
 #include "engine/sync.hpp"
-#include "shelfjobs/host_events.hpp"
+#include "shelfjobs/engine/host_events.hpp"
 
 namespace shelfjobs::detail {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "shelfjobs/health.hpp"
-#include "shelfjobs/job_store.hpp"
+#include "shelfjobs/engine/health.hpp"
+#include "shelfjobs/engine/job_store.hpp"
 
 namespace shelfjobs::detail {
 

@@ -7,9 +7,8 @@
 #include <filesystem>
 #include <system_error>
 
-#include <SQLiteCpp/Exception.h>
 
-#include "shelfjobs/context.hpp"
+#include "shelfjobs/engine/context.hpp"
 
 namespace shelfjobs::detail {
 
@@ -79,8 +78,6 @@ Outcome execute(JobRun& run) {
       failed(e.kind() == ErrorKind::cancelled ? ErrorKind::timeout : e.kind(), e.what());
       out.retry_after = e.retry_after();
     }
-  } catch (const SQLite::Exception& e) {
-    failed(ErrorKind::database, e.what());
   } catch (const std::filesystem::filesystem_error& e) {
     failed(ErrorKind::filesystem, e.what());
   } catch (const std::system_error& e) {

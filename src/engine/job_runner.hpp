@@ -21,9 +21,9 @@
 
 #include "engine/retry.hpp"
 #include "engine/sync.hpp"
-#include "shelfjobs/command.hpp"
-#include "shelfjobs/error.hpp"
-#include "shelfjobs/push.hpp"
+#include "shelfjobs/engine/command.hpp"
+#include "shelfjobs/engine/error.hpp"
+#include "shelfjobs/engine/push.hpp"
 
 namespace shelfjobs::detail {
 

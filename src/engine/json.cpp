@@ -3,8 +3,8 @@
 
 #include <variant>
 
-#include "shelfjobs/engine.hpp"
-#include "shelfjobs/host_events.hpp"
+#include "shelfjobs/engine/engine.hpp"
+#include "shelfjobs/engine/host_events.hpp"
 
 namespace shelfjobs {
 

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "shelfjobs/command.hpp"
-#include "shelfjobs/job.hpp"
+#include "shelfjobs/engine/command.hpp"
+#include "shelfjobs/engine/job.hpp"
 
 namespace shelfjobs::detail {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "shelfjobs/command.hpp"
-#include "shelfjobs/job.hpp"
+#include "shelfjobs/engine/command.hpp"
+#include "shelfjobs/engine/job.hpp"
 
 namespace shelfjobs::detail {
 

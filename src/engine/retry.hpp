@@ -9,8 +9,8 @@
 #include <random>
 #include <string>
 
-#include "shelfjobs/command.hpp"
-#include "shelfjobs/job.hpp"
+#include "shelfjobs/engine/command.hpp"
+#include "shelfjobs/engine/job.hpp"
 
 namespace shelfjobs::detail {
 

@@ -17,8 +17,8 @@
 
 #include <spdlog/fwd.h>
 
-#include "shelfjobs/engine.hpp"
-#include "shelfjobs/job_store.hpp"
+#include "shelfjobs/engine/engine.hpp"
+#include "shelfjobs/engine/job_store.hpp"
 
 namespace shelfjobs::detail {
 

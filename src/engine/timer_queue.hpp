@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "shelfjobs/job.hpp"
+#include "shelfjobs/engine/job.hpp"
 
 namespace shelfjobs::detail {
 

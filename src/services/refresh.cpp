@@ -15,7 +15,7 @@
 //     collect more 429s. The job waits out Retry-After (without spending an attempt) and starts
 //     again; the authors it already did are served by the response cache and hash equal, so the
 //     rerun costs them nothing.
-#include "shelfjobs/refresh.hpp"
+#include "shelfjobs/services/refresh.hpp"
 
 #include <algorithm>
 #include <map>

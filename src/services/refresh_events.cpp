@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The refresh service's events as JSON, for hosts that pass them on.
 
-#include "shelfjobs/refresh.hpp"
+#include "shelfjobs/services/refresh.hpp"
 
 namespace shelfjobs {
 

@@ -7,10 +7,10 @@
 
 #include <spdlog/fwd.h>
 
-#include "shelfjobs/catalog.hpp"
-#include "shelfjobs/context.hpp"
-#include "shelfjobs/events.hpp"
-#include "shelfjobs/refresh.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
+#include "shelfjobs/engine/context.hpp"
+#include "shelfjobs/engine/events.hpp"
+#include "shelfjobs/services/refresh.hpp"
 
 namespace shelfjobs {
 

@@ -17,7 +17,7 @@ echo "== shelfjobs installed, found with find_package"
 # The release build (tests/run_all.sh makes it first) installs what it built; without one, a
 # library-only tree is built for the purpose.
 if [ -f "$root/build/release/CMakeCache.txt" ]; then
-  cmake --build "$root/build/release" -j2 --target shelfjobs_engine shelfjobs_services
+  cmake --build "$root/build/release" -j2 --target shelfjobs_engine shelfjobs_catalog shelfjobs_adapters shelfjobs_services
   cmake --install "$root/build/release" --prefix "$work/stage" >/dev/null
 else
   cmake -S "$root" -B "$work/lib" -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "shelfjobs/job_store.hpp"
+#include "shelfjobs/engine/job_store.hpp"
 
 namespace testing {
 

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// The catalog: the library's own data (authors, books, editions, series, book files, root
+/// folders) behind a repository interface, and its SQLite implementation.
+///
+/// The services read and write the catalog only through `Catalog`, so a host may put its own
+/// storage behind it. `open_sqlite_catalog` gives the standard one: a SQLite file of its own (by
+/// default apart from the job store, so a long catalog write never stalls job state changes),
+/// WAL, versioned migrations, indexes for every lookup the services make.
+///
+/// Errors: every call returns a `Result`; a SQLite failure (I/O error, full disk, corrupt file)
+/// is `errc::store_error` with SQLite's message, a missing row `errc::not_found`, a duplicate
+/// foreign id or path `errc::conflict`. A failed write changes nothing: each write call is one
+/// transaction.
+///
+/// Thread-safety: the SQLite catalog may be called from any thread; writes are serialised on
+/// one connection, reads use their own.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shelfjobs/engine/error.hpp"
+#include "shelfjobs/engine/job.hpp"
+
+namespace shelfjobs {
+
+using RowId = std::int64_t;
+using Date = std::chrono::sys_days;
+
+enum class AuthorStatus : int { continuing = 0, ended = 1 };
+std::string_view to_string(AuthorStatus s) noexcept;
+
+struct RootFolder {
+  RowId id = 0;
+  std::filesystem::path path;  ///< absolute
+  std::string name;
+};
+
+struct Author {
+  RowId id = 0;
+  std::string foreign_id;         ///< the metadata source's id, as a string
+  std::string name;
+  std::string sort_name;          ///< "Last, First" as the source or `sort_name_of` gives it
+  std::string overview;
+  std::filesystem::path path;     ///< the author's folder (under a root folder)
+  RowId root_folder_id = 0;       ///< 0: none
+  bool monitored = true;
+  AuthorStatus status = AuthorStatus::continuing;
+  std::optional<TimePoint> last_info_sync;  ///< when the source last confirmed the metadata
+  std::string metadata_hash;      ///< hash of the source's mapped data at the last sync
+  TimePoint added{};
+};
+
+struct Book {
+  RowId id = 0;
+  RowId author_id = 0;
+  std::string foreign_id;         ///< the work's id at the source
+  std::string title;
+  std::optional<Date> release_date;
+  std::vector<std::string> genres;
+  bool monitored = true;
+  bool manually_added = false;    ///< added by a user, not by an author refresh
+  std::optional<TimePoint> last_info_sync;
+  std::string metadata_hash;      ///< hash of the work's mapped data (editions, series included)
+  TimePoint added{};
+};
+
+struct Edition {
+  RowId id = 0;
+  RowId book_id = 0;
+  std::string foreign_id;
+  std::string title;
+  std::string isbn13;
+  std::string asin;
+  std::string format;
+  bool is_ebook = false;
+  int pages = 0;
+  std::string publisher;
+  std::string language;
+  std::optional<Date> release_date;
+  double rating = 0;              ///< rating count * average rating (popularity)
+  bool monitored = false;         ///< one edition per book: the most popular
+};
+
+struct Series {
+  RowId id = 0;
+  std::string foreign_id;
+  std::string title;
+};
+
+struct SeriesLink {
+  RowId series_id = 0;
+  RowId book_id = 0;
+  std::string position;           ///< as the source spells it ("1", "2.5", "1-3")
+  int series_position = 0;
+  bool primary = false;
+};
+
+struct BookFile {
+  RowId id = 0;
+  RowId author_id = 0;            ///< 0: not matched to an author yet
+  RowId book_id = 0;              ///< 0: not matched to a book yet
+  RowId edition_id = 0;           ///< 0: not matched to an edition yet
+  std::filesystem::path path;     ///< absolute; unique
+  std::int64_t size = 0;
+  TimePoint mtime{};
+  std::string format;             ///< "epub", "mobi", "pdf", "m4b", ...
+};
+
+struct CatalogCounts {
+  std::int64_t authors = 0, books = 0, editions = 0, series = 0, files = 0, root_folders = 0;
+};
+
+/// A book as a refresh writes it: the row with its editions and series links. Series are named
+/// by foreign id and created when missing.
+struct BookWrite {
+  Book book;                       ///< id 0: insert; else update that row
+  std::vector<Edition> editions;   ///< replaces the book's editions (matched by foreign id)
+  struct Link {
+    std::string series_foreign_id;
+    std::string series_title;
+    std::string position;
+    int series_position = 0;
+    bool primary = false;
+  };
+  std::vector<Link> series;        ///< replaces the book's series links
+};
+
+/// What an author refresh changes, applied in one transaction by `Catalog::apply`.
+struct AuthorWrite {
+  std::optional<Author> author;        ///< the author row to update (id set); none: unchanged
+  std::vector<BookWrite> books;        ///< books to insert (id 0) or update
+  /// Books to delete (with editions and links); one a file is linked to when the transaction
+  /// runs is kept instead (`AuthorWriteResult::kept_books`).
+  std::vector<RowId> removed_books;
+  /// A merge: every book of `merge_from` moves to `author->id`, then `merge_from` is deleted
+  /// (its files are re-pointed to the target, never deleted).
+  RowId merge_from = 0;
+};
+
+/// What `apply` did: the rows it wrote, the ids it gave new books (in `books` order, 0 for
+/// updates), and the `removed_books` it kept because a file was linked to them by the time the
+/// transaction ran.
+struct AuthorWriteResult {
+  std::int64_t rows_written = 0;
+  std::vector<RowId> new_book_ids;
+  std::vector<RowId> kept_books;
+};
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+
+  // Root folders.
+  /// `path` must be absolute (`errc::invalid_argument`); `errc::conflict` if it exists. An
+  /// empty name becomes the folder's own name.
+  virtual Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {}) = 0;
+  virtual Result<std::vector<RootFolder>> root_folders() = 0;
+  virtual Result<RootFolder> root_folder(RowId id) = 0;
+
+  // Authors.
+  /// Inserts the author (id ignored; an empty sort name becomes `sort_name_of(name)`, a zero
+  /// `added` now). `errc::conflict` if its foreign id or path is taken.
+  virtual Result<Author> add_author(Author author) = 0;
+  virtual Result<Author> author(RowId id) = 0;
+  virtual Result<Author> author_by_foreign_id(std::string_view foreign_id) = 0;
+  /// Every author, by sort name then name.
+  virtual Result<std::vector<Author>> authors() = 0;
+  /// Deletes the author, its books, editions and series links. `errc::conflict` if files are
+  /// still linked to it or to one of its books (they are never deleted by the catalog).
+  virtual Status remove_author(RowId id) = 0;
+  /// Applies a refresh's changes in one transaction, in this order: the merge, the author row,
+  /// `removed_books`, then `books` (a book with author id 0 goes to `author`). Writes nothing
+  /// beyond what `write` names: an empty write writes no row, and editions and series links
+  /// that already match are left alone. `errc::not_found` for a missing author or book,
+  /// `errc::conflict` for a foreign id that belongs to another row.
+  virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
+  /// Sets the author's path and rewrites the path of every book file under its old folder (old
+  /// path + "/", whichever author the file is linked to, or none) to the same place under
+  /// `new_path`, in one transaction (a folder move). The files' links are left as they are.
+  /// Returns the number of file rows re-pointed (0 when the author had no folder or `new_path`
+  /// is its folder already). `errc::invalid_argument` for a relative `new_path`,
+  /// `errc::conflict` if another author has `new_path` or a re-pointed path is another file
+  /// row's already (then nothing changes).
+  virtual Result<std::int64_t> move_author(RowId id, const std::filesystem::path& new_path) = 0;
+
+  // Books.
+  /// Inserts a book (and its editions and links) for an existing author (`errc::not_found`
+  /// otherwise).
+  virtual Result<Book> add_book(BookWrite book) = 0;
+  virtual Result<Book> book(RowId id) = 0;
+  virtual Result<Book> book_by_foreign_id(std::string_view foreign_id) = 0;
+  /// Every book of the author, by release date (undated last) then title.
+  virtual Result<std::vector<Book>> books_of(RowId author_id) = 0;
+  /// Every book of the library.
+  virtual Result<std::vector<Book>> books() = 0;
+  virtual Result<std::vector<Edition>> editions_of(RowId book_id) = 0;
+  virtual Result<std::vector<SeriesLink>> series_links_of(RowId book_id) = 0;
+  virtual Result<Series> series(RowId id) = 0;
+  /// The newest release date among the author's books (none when no book has one).
+  virtual Result<std::optional<Date>> newest_release(RowId author_id) = 0;
+  virtual Status remove_book(RowId id) = 0;
+
+  // Book files.
+  /// Inserts or (same path) updates a file row; the path must be absolute.
+  virtual Result<BookFile> upsert_file(BookFile file) = 0;
+  /// The files linked to the author or to one of its books, by path.
+  virtual Result<std::vector<BookFile>> files_of_author(RowId author_id) = 0;
+  /// How many files `files_of_author` lists.
+  virtual Result<std::int64_t> file_count_of_author(RowId author_id) = 0;
+  virtual Result<std::int64_t> file_count_of_book(RowId book_id) = 0;
+
+  virtual Result<CatalogCounts> counts() = 0;
+  /// Rows inserted, updated or deleted through this catalog since it was opened.
+  virtual std::int64_t rows_written() const = 0;
+};
+
+struct SqliteCatalogOptions {
+  std::filesystem::path path;                 ///< the database file; created when missing
+  /// How long opening the file and each statement wait for another process's lock on it
+  /// (a backup, the sqlite3 shell) before failing with `store_error`. Not negative. Default: 5 s.
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+/// Opens (creating and migrating) the SQLite catalog. Errors: `errc::store_error` when the file
+/// cannot be opened or migrated (the message names the file), `errc::invalid_argument` when the
+/// file's schema is newer than this build knows.
+Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions& options);
+
+/// "Ada Example" -> "Example, Ada"; a single word stays as it is.
+std::string sort_name_of(std::string_view name);
+
+/// A folder name safe on common file systems: drops characters Windows, macOS and Linux refuse
+/// or treat specially (`<>:"/\|?*` and control characters), trims dots and spaces at the ends,
+/// collapses runs of spaces; an empty result becomes "_".
+std::string safe_folder_name(std::string_view name);
+
+}  // namespace shelfjobs

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// The job engine: push commands, watch them run, query their history.
+///
+/// @code
+///   shelfjobs::Registry registry;
+///   registry.add<Hello>([](const Hello& h, shelfjobs::JobContext& ctx) { ctx.complete("hi"); });
+///   auto engine = shelfjobs::Engine::create({.store_path = "jobs.db"}, std::move(registry));
+///   if (!engine) { /* engine.error().message */ }
+///   (*engine)->start();
+///   auto job = (*engine)->push(Hello{});
+///   ...
+///   (*engine)->stop(std::chrono::seconds(10));
+/// @endcode
+///
+/// Threading: every public member function is thread-safe and may be called from any thread,
+/// including from inside a handler. Queue state is owned by one dispatcher strand; calls post to
+/// it. Handlers run on the worker pool, never on the strand. Store writes go through the store's
+/// writer, which group-commits. Host events reach subscribers on a delivery thread per
+/// subscriber, never on the strand (see `subscribe`).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/fwd.h>
+
+#include "shelfjobs/engine/clock.hpp"
+#include "shelfjobs/engine/command.hpp"
+#include "shelfjobs/engine/error.hpp"
+#include "shelfjobs/engine/health.hpp"
+#include "shelfjobs/engine/host_events.hpp"
+#include "shelfjobs/engine/job.hpp"
+#include "shelfjobs/engine/job_store.hpp"
+#include "shelfjobs/engine/push.hpp"
+#include "shelfjobs/engine/notifier.hpp"
+#include "shelfjobs/engine/rate_limiter.hpp"
+#include "shelfjobs/engine/schedule.hpp"
+
+namespace shelfjobs {
+
+/// How the engine is set up. Every field has a default.
+struct EngineOptions {
+  /// SQLite file of the job store; created if missing. ":memory:" keeps jobs in memory only
+  /// (tests). Default: "shelfjobs.db".
+  std::string store_path = "shelfjobs.db";
+  /// A job store to use instead of the SQLite file at `store_path` (an in-memory or
+  /// fault-injecting store in tests, another backend). Not started yet; the engine starts it and
+  /// closes it in `stop`. Default: none.
+  std::shared_ptr<JobStore> store;
+  /// Regular workers. One more lane is reserved for Critical jobs. Range 1..256. Default: 3.
+  int workers = 3;
+  /// Minimum spacing between progress writes (and progress events) of one job. Default: 250 ms.
+  std::chrono::milliseconds progress_interval{250};
+  /// PRAGMA synchronous=FULL: a committed job survives power loss, not only a process crash.
+  /// Default: false (NORMAL, which with WAL survives any crash of the process).
+  bool sync_full = false;
+  /// How long opening the store file (and each of its statements) waits for another process's
+  /// lock on it (a backup, the sqlite3 shell) before failing with `store_error`. Not negative.
+  /// Default: 5 s.
+  std::chrono::milliseconds store_busy_timeout{5000};
+  /// Logger; default: `spdlog::default_logger()`.
+  std::shared_ptr<spdlog::logger> logger;
+  /// Time source; default: the system clock.
+  std::shared_ptr<Clock> clock;
+  /// Retry policy of types that set none. Default: network 3 retries, filesystem 1, database 0.
+  RetryPolicy retry;
+  /// How long a handler may run on after its timeout cancelled its token before it is
+  /// abandoned. Default: 10 s.
+  std::chrono::milliseconds timeout_grace{std::chrono::seconds(10)};
+  /// Starvation: a low or normal job queued (ready to run) longer than this rises one priority
+  /// level, and again after each further period, up to high. 0: never. Default: 1 h.
+  std::chrono::milliseconds aging_period{std::chrono::hours(1)};
+  /// An idle-only job starts even if the queue never empties once it has waited this long.
+  /// Default: 6 h.
+  std::chrono::milliseconds idle_max_deferral{std::chrono::hours(6)};
+  /// Receives final failures and raised and cleared alerts. Default: a LogNotifier on `logger`.
+  std::shared_ptr<Notifier> notifier;
+  /// The limiter behind CommandTraits::rate_key; share it with adapters so jobs and requests
+  /// count against the same limits. Default: a new one on `clock`.
+  std::shared_ptr<RateLimiter> rate_limiter;
+  /// The window of the recent counts and failure rates in `health()`. Default: 24 h.
+  std::chrono::milliseconds health_window{std::chrono::hours(24)};
+  /// Alert rules (raised alerts go to `notifier` and into `health()`).
+  AlertOptions alerts;
+  /// Pruning of finished jobs.
+  RetentionOptions retention;
+};
+
+/// Jobs waiting (queued: ready to run; delayed: queued but not before a later time) and
+/// running, per priority, indexed by `static_cast<int>(Priority)`.
+struct QueueDepth {
+  std::int64_t queued[kPriorityCount] = {};
+  std::int64_t delayed[kPriorityCount] = {};
+  std::int64_t running[kPriorityCount] = {};
+  std::int64_t total_queued() const noexcept {
+    std::int64_t n = 0;
+    for (auto q : queued) n += q;
+    return n;
+  }
+};
+
+
+/// A scheduled task: a command pushed on a schedule (trigger `scheduled`). Its row (interval,
+/// last start and finish, last result, next due) is persisted, so the schedule survives
+/// restarts; after a downtime an overdue task runs once.
+struct TaskSpec {
+  /// Unique task name ("RssSync"); what `run_task_now` and `set_task_interval` take.
+  std::string name;
+  /// The registered command it pushes. Default: `name`.
+  std::string command;
+  /// The command's body.
+  nlohmann::json body = nlohmann::json::object();
+  /// Interval (0: disabled), optional pinned local time of day, zone and jitter.
+  Schedule schedule;
+  /// The intervals `set_task_interval` (and this spec) may use. Unset (max 0): any interval.
+  IntervalRange range;
+  /// Priority of its jobs. Default: the command type's.
+  std::optional<Priority> priority;
+};
+
+
+
+/// The job engine. Create with `create`, call `start`, push, and `stop` (or destroy) at the end.
+class Engine {
+ public:
+  /// Opens (or creates) the store, migrates its schema and recovers jobs a previous process left
+  /// behind: queued jobs come back in order; executing ones are requeued with attempt + 1 (or
+  /// failed "interrupted" for types that opt out); jobs whose command is no longer registered
+  /// are failed. Nothing runs until `start()`.
+  /// Errors: invalid_argument (bad options), store_error (cannot open or migrate the file).
+  static Result<std::unique_ptr<Engine>> create(EngineOptions options, Registry registry);
+
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Starts dispatching. Idempotent.
+  void start();
+
+  /// Pushes a typed command.
+  template <CommandStruct T>
+  Result<PushResult> push(const T& command, PushOptions options = {}) {
+    return push(T::kName, Registry::body_of(command), std::move(options));
+  }
+
+  /// Pushes a command by name (case-insensitive) with a JSON body: an object holding the
+  /// command's fields (null means {}). Errors, each with a message naming the problem:
+  /// unknown_command; invalid_body (not an object, a missing field, a field of the wrong type);
+  /// invalid_argument (priority out of range); shutting_down. On any error nothing is queued.
+  /// Dedup: an equal job (same dedup key) that is queued is returned with `merged = true`; it
+  /// rises to the higher of the two priorities, and a manual push turns it into a manual job.
+  /// While an equal job runs (and none is queued), the push queues one run after it: the running
+  /// job may already have read its input. Types with `merge_into_running` merge into it instead.
+  /// Durable pushes return once their own row is committed; if the store cannot commit (a full disk),
+  /// the writer retries and the push waits.
+  Result<PushResult> push(std::string_view name, const nlohmann::json& body,
+                          PushOptions options = {});
+
+  /// Pushes many commands; each is validated and deduplicated as by `push`. If any is refused,
+  /// none is queued. Durable if every request is durable: then returns after one commit.
+  Result<std::vector<PushResult>> push_many(std::vector<PushRequest> requests);
+
+  /// Cancels a job. A queued job becomes Cancelled at once (persisted; it stays cancelled after a
+  /// restart). A running job has its token cancelled; the returned snapshot still shows it
+  /// executing, and it ends Cancelled when its handler honours the token.
+  /// Errors: not_found, not_cancellable (already finished).
+  Result<JobInfo> cancel(JobId id);
+
+  /// The job with that id, or nullopt. A queued or running job comes from the engine's live
+  /// state (with its latest progress); a finished one from the store, after everything the
+  /// engine had queued for it is committed. Works after stop() too.
+  std::optional<JobInfo> get(JobId id);
+
+  /// Jobs matching `query`, newest first. Errors: invalid_argument (limit out of range),
+  /// store_error.
+  Result<JobPage> list(const JobQuery& query = {});
+
+  /// Queued and running jobs per priority (from memory; no store access).
+  QueueDepth queue_depth();
+
+  /// Adds (or updates) a scheduled task. A task already in the store keeps its history and its
+  /// next due time unless its schedule changed. May be called before or after `start`.
+  /// Errors: unknown_command, invalid_body, invalid_argument (an interval outside `range`,
+  /// naming the task and the range; a bad time of day or zone).
+  Status add_task(TaskSpec spec);
+
+  /// Sets a task's interval (0 disables it), validated against its range; on error the old
+  /// value stays. The next due time follows the new interval from the last run.
+  /// Errors: not_found, invalid_argument.
+  Status set_task_interval(std::string_view name, std::chrono::seconds interval);
+
+  /// Runs a task at once (a manual job). It counts as the task's run: its result becomes the
+  /// task's last result and the next due time is one interval after now (pinned times keep
+  /// their time of day). Errors: not_found, shutting_down.
+  Result<PushResult> run_task_now(std::string_view name);
+
+  /// Every task, by name.
+  std::vector<TaskInfo> tasks();
+
+  /// Pushes `request` once `window` has passed without another debounced push of an equal
+  /// command (same dedup key: by default name and canonical body): a burst of equal requests
+  /// becomes one job. The request is validated now. Errors: as `push`.
+  /// With `max_wait` > 0, a steady stream of equal requests still pushes at least once per
+  /// `max_wait` (counted from the first request left pending). A window that ends while an
+  /// equal job runs leaves one run after it, never a merge into the running job.
+  Status push_debounced(PushRequest request, std::chrono::milliseconds window,
+                        std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
+  /// What a host's "run this command" does in one call: with an empty `body`, a `name` that is a
+  /// scheduled task (matched case-insensitively) runs the task now (as `run_task_now`); anything
+  /// else is pushed (as `push`).
+  /// Errors: as those two.
+  Result<PushResult> push_or_run_task(std::string_view name, const nlohmann::json& body,
+                                      PushOptions options = {});
+
+  /// Figures per command type, per priority and of the store, and the open alerts.
+  /// With `series`, also the per-minute figures of the health window (HealthSnapshot::minutes).
+  HealthSnapshot health(bool series = false);
+
+  /// Prunes finished jobs now by the retention options (also runs every
+  /// `retention.interval`). Their counts stay in health. Returns the number of rows removed.
+  /// Works after stop() too. Errors: store_error.
+  Result<std::int64_t> prune();
+
+  /// Subscribes to host events (jobs, tasks, alerts, domain events, minute figures). `observer`
+  /// runs on a delivery thread of its own, never on the dispatcher strand: it may call any engine
+  /// function, and a slow one delays only itself. Its queue holds `options.capacity` events;
+  /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped). Returns an id for `unsubscribe` (0 once stopped).
+  std::uint64_t subscribe(HostObserver observer, SubscribeOptions options = {});
+  /// Ends a subscription: events still queued for it are discarded; waits for a callback in
+  /// progress unless called from that callback.
+  void unsubscribe(std::uint64_t id);
+  /// Hands a service's domain event to the subscribers (any thread).
+  void publish(ServiceEvent event);
+
+  /// Stops: refuses new pushes, cancels the tokens of running jobs, waits for them until
+  /// `deadline` has passed, then persists everything and stops the threads. Returns true when
+  /// every running job finished in time.
+  /// A job that ends because stop() cancelled it (not a user) is unfinished work: it is stored as
+  /// queued with attempt + 1 and resumes at the next start (types that opt out of rescue are
+  /// failed "interrupted"). Jobs still running at the deadline stay Executing in the store and
+  /// are rescued at the next start. Queries still work afterwards; pushes and cancels return
+  /// shutting_down. Idempotent; must not be called from a handler or an observer.
+  bool stop(std::chrono::milliseconds deadline = std::chrono::seconds(30));
+
+  /// Blocks until no job is queued or running, or `timeout` passes. True when idle. The last
+  /// state changes are then queued for the store: `get` and `list` see them; another connection
+  /// to the file sees them after the next group commit (at once after `stop`).
+  bool wait_idle(std::chrono::milliseconds timeout);
+
+  /// The registry the engine was created with.
+  const Registry& registry() const noexcept;
+
+  class Impl;
+
+ private:
+  explicit Engine(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace shelfjobs

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// The job store contract: every read and write of jobs, scheduled tasks and figures goes
+/// through a `JobStore`. The engine contains no SQL; it talks to this interface only.
+///
+/// Implementations: the SQLite store (`open_sqlite_job_store`, the embedded default), and in
+/// tests an in-memory and a fault-injecting store (tests/support). A PostgreSQL store implements
+/// the same contract, so nothing here names a database type.
+///
+/// Threading: after `start()`, every member may be called from any thread. Writes are
+/// asynchronous and applied in the order they were called (group commit: many writes become one
+/// transaction); a write's `Done` runs once its transaction has committed (or the store closed
+/// without committing it). Reads (`get`, `list`) and `flush` see every write called before them:
+/// they wait for the commit of those writes (and for their `Done` callbacks), never end a batch
+/// early, and never block the writer. Before `start()`, `load` and `write_recovered` are called
+/// from the opening thread only; after `close()`, `load` may be called again (tools and tests
+/// read the final state so). A write called before `start()` is a bug: it is dropped, logged,
+/// and its `Done` gets false.
+///
+/// Failures: a failed commit is counted (`stats().write_errors`), logged and retried with the
+/// same writes until it succeeds or the store closes; callers never see a partial batch. Reads
+/// return `store_error` when the store cannot answer.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spdlog/fwd.h>
+
+#include "shelfjobs/engine/error.hpp"
+#include "shelfjobs/engine/health.hpp"
+#include "shelfjobs/engine/job.hpp"
+
+namespace shelfjobs {
+
+/// A scheduled task's stored row: its schedule as the host last set it, and its history.
+struct TaskRow {
+  std::string name;
+  std::string command;
+  std::string body;  ///< JSON text
+  std::int64_t interval_s = 0;
+  std::optional<std::int64_t> time_of_day_min;
+  std::string time_zone;
+  std::int64_t jitter_s = 0;
+  std::optional<TimePoint> next_due;
+  std::optional<TimePoint> last_start;
+  std::optional<TimePoint> last_finish;
+  std::optional<JobStatus> last_status;
+  std::string last_message;
+  std::optional<std::int64_t> last_duration_ms;
+  std::optional<JobId> last_job;
+};
+
+/// All-time figures of one command type. The store keeps them up to date in the same commit
+/// that writes a job's terminal state, so they survive pruning and cost nothing to load.
+/// `last_start` is the latest start among the counted runs; `last_finish` and `last_status` are
+/// those of the last terminal finish written.
+struct TypeTotals {
+  std::string name;
+  std::int64_t completed = 0, failed = 0, cancelled = 0;
+  std::optional<TimePoint> last_start, last_finish;
+  std::optional<JobStatus> last_status;
+};
+
+/// Finished runs of one command type within one UTC minute (the minute of `ended_at`): the
+/// bounded buckets behind health's window figures and the dashboard's charts. Kept in the finish
+/// commits like `TypeTotals`. A run without `ended_at` counts in the totals only.
+struct MinuteFigures {
+  TimePoint minute{};  ///< start of the minute
+  std::string name;
+  std::int64_t completed = 0, failed = 0, cancelled = 0;
+  /// Of completed and failed runs that had started (a job failed before it ran has no
+  /// duration); negative durations count as 0.
+  std::int64_t duration_sum_ms = 0;
+  /// The same runs by duration bin (see `duration_bin` in health.hpp); their count is the
+  /// histogram's sum.
+  DurationHistogram durations{};
+};
+
+/// What an engine needs to start: it costs what the queued and running jobs cost, not the
+/// history.
+struct StoredState {
+  std::vector<JobInfo> active;  ///< queued and executing jobs, by id, bodies included
+  JobId max_id = 0;             ///< the highest id ever handed out (pruned ones included)
+  std::vector<TaskRow> tasks;
+  std::vector<TypeTotals> totals;
+  /// Minutes starting at or after `load`'s `since`, oldest first (then by name).
+  std::vector<MinuteFigures> minutes;
+};
+
+/// A filter for `JobStore::list` and `Engine::list`. Empty vectors match everything.
+struct JobQuery {
+  std::vector<JobStatus> statuses;
+  std::vector<std::string> names;
+  /// Paging: newest first (by id). `before_id` > 0 returns ids below it.
+  JobId before_id = 0;
+  int limit = 100;  ///< 1..1000
+};
+
+/// One page of `list`.
+struct JobPage {
+  std::vector<JobInfo> jobs;
+  /// Pass as `before_id` to get the next page; 0 when this was the last.
+  JobId next_before_id = 0;
+};
+
+class JobStore {
+ public:
+  /// Runs on the store's writer thread once the write is committed (true) or dropped because the
+  /// store closed first (false; on the writing thread when the store was already closed). Runs
+  /// before any read or `flush` waiting for that write returns. Must not block or call back into
+  /// the store.
+  using Done = std::function<void(bool committed)>;
+
+  virtual ~JobStore() = default;
+
+  // --- Before start(), on the opening thread ---
+  /// Reads the state an engine starts from; `minutes` from `since` on.
+  /// Errors: store_error.
+  virtual Result<StoredState> load(TimePoint since) = 0;
+  /// Writes the jobs recovery changed, in one transaction, before anything else runs. Each row
+  /// is written as `finish` writes it, so a job recovery failed counts in its type's totals and
+  /// minutes (a `load` before this call does not show that).
+  /// Errors: store_error (nothing written).
+  virtual Status write_recovered(const std::vector<JobInfo>& jobs) = 0;
+  /// Starts the writer. Writes called before it are an error.
+  virtual void start() = 0;
+
+  // --- Any thread, after start() ---
+  /// A new job. `body_text` is the canonical JSON of `job.body` (which may be left empty).
+  virtual void insert(const JobInfo& job, std::string body_text, Done done = {}) = 0;
+  /// A queued job's priority, trigger or event changed (a merge or aging).
+  virtual void update_queued(JobId id, Priority priority, Trigger trigger,
+                             const std::string& event) = 0;
+  /// A job started its `attempt` at `started_at`.
+  virtual void start_job(JobId id, TimePoint started_at, int attempt) = 0;
+  virtual void progress(JobId id, const Progress& progress) = 0;
+  /// A run ended: every field but the body is written. A terminal status also adds the run to
+  /// its type's `TypeTotals` and `MinuteFigures` in the same transaction; a queued status (a
+  /// retry, or a job requeued by stop) does not. A job counts once: a terminal finish of a job
+  /// that is already terminal, or that the store does not hold, changes no figure.
+  virtual void finish(const JobInfo& job, Done done = {}) = 0;
+  /// Inserts or replaces a task's row.
+  virtual void save_task(const TaskRow& row) = 0;
+  /// Blocks until every write called before it is committed (or dropped by close) and its
+  /// `Done` has run. Queues nothing: it does not end the writer's batch.
+  virtual void flush() = 0;
+
+  /// The job with that id, or nullopt. Errors: store_error.
+  virtual Result<std::optional<JobInfo>> get(JobId id) = 0;
+  /// Jobs matching `query`, newest first (`query.limit` already validated; `names` are exact).
+  /// Errors: store_error.
+  virtual Result<JobPage> list(const JobQuery& query) = 0;
+  /// Deletes finished jobs that ended before `cutoff` and, beyond the newest `max_rows` (0: no
+  /// cap) finished ones, the oldest. Totals, minutes and `max_id` are unaffected. Runs after
+  /// every write called before it, in a transaction of its own; blocks until done. Returns the
+  /// rows deleted. Errors: store_error (also before `start()` and after `close()`); a failed
+  /// prune is counted in `write_errors` but not retried.
+  virtual Result<std::int64_t> prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) = 0;
+  /// Drops minute figures of minutes starting before `before` (an asynchronous write).
+  virtual void drop_minutes(TimePoint before) = 0;
+
+  /// Commit counts, errors and latencies, and the size on disk where there is one.
+  virtual StoreHealth stats() const = 0;
+  /// Commits what is queued and stops the writer. Later writes are dropped (their Done gets
+  /// false); reads still work. Idempotent.
+  virtual void close() = 0;
+};
+
+/// Options of the SQLite job store.
+struct SqliteStoreOptions {
+  /// The file; created if missing. ":memory:" keeps jobs in memory only (one connection, so
+  /// reads run on it between two commits rather than beside them).
+  std::string path = "shelfjobs.db";
+  /// PRAGMA synchronous=FULL (survives power loss) instead of NORMAL (survives a process crash).
+  bool sync_full = false;
+  /// How long opening, and each statement after, waits for another process's lock on the file
+  /// (a backup, the sqlite3 shell) before failing with store_error. Not negative. Default: 5 s
+  /// (`EngineOptions::store_busy_timeout`).
+  std::chrono::milliseconds busy_timeout{5000};
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+/// Opens (or creates and migrates) a SQLite job store. Takes an exclusive lock beside the file
+/// (`path + ".lock"`) so two engines never share one store.
+/// Errors: store_error (cannot open, locked by another process, a newer schema, migration
+/// failed), each message naming the file.
+Result<std::unique_ptr<JobStore>> open_sqlite_job_store(SqliteStoreOptions options);
+
+}  // namespace shelfjobs

@@ -1,0 +1,1196 @@
+// SPDX-License-Identifier: MIT
+// The SQLite catalog.
+//
+// Who owns what:
+//  - `write_` is the only connection that writes; `write_mutex_` serialises its users, and each
+//    write call is one BEGIN IMMEDIATE transaction, so a failed call changes nothing.
+//  - `read_` serves the reads under `read_mutex_`, each in a deferred transaction (one WAL
+//    snapshot per call), so a long refresh write never stalls the UI's reads.
+//  - `rows_written_` adds a write call's sqlite3_total_changes64 delta when it commits: a
+//    rolled-back call adds nothing, and cascaded deletes and SET NULLs count (they are rows the
+//    call changed).
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <nlohmann/json.hpp>
+
+#include "shelfjobs/catalog/catalog.hpp"
+#include "engine/sqlite/sqlite_toolkit.hpp"
+
+namespace shelfjobs {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- schema ----------------------------------------------------------------------------------
+
+// Append only: a released migration never changes, a new one is a new entry (index + 1 =
+// version). sqlite::migrate keeps the version under the name "catalog", not in PRAGMA
+// user_version, so a host may keep the catalog in the job store's file without the two schemas'
+// versions meeting; `catalog_meta` (where earlier releases kept it) follows it.
+//
+// Lookups and their indexes: UNIQUE columns (authors.foreign_id and path, books.foreign_id,
+// editions.foreign_id, series.foreign_id, book_files.path, root_folders.path) carry SQLite's
+// automatic unique index; the others are below. editions by book_id, book_files by book_id and
+// edition_id, series_books by book_id also serve the cascades.
+const std::vector<std::string>& catalog_migrations() {
+  static const std::vector<std::string> migrations = {
+      R"sql(
+CREATE TABLE root_folders (
+  id   INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE authors (
+  id             INTEGER PRIMARY KEY,
+  foreign_id     TEXT    NOT NULL UNIQUE,
+  name           TEXT    NOT NULL,
+  sort_name      TEXT    NOT NULL,
+  overview       TEXT    NOT NULL DEFAULT '',
+  path           TEXT    UNIQUE,               -- NULL: no folder yet
+  root_folder_id INTEGER REFERENCES root_folders(id),
+  monitored      INTEGER NOT NULL DEFAULT 1,
+  status         INTEGER NOT NULL DEFAULT 0,
+  last_info_sync INTEGER,                      -- Unix ms
+  metadata_hash  TEXT    NOT NULL DEFAULT '',
+  added          INTEGER NOT NULL              -- Unix ms
+);
+CREATE INDEX authors_by_sort_name ON authors(sort_name COLLATE NOCASE, name);
+CREATE TABLE books (
+  id             INTEGER PRIMARY KEY,
+  author_id      INTEGER NOT NULL REFERENCES authors(id) ON DELETE CASCADE,
+  foreign_id     TEXT    NOT NULL UNIQUE,
+  title          TEXT    NOT NULL,
+  release_date   TEXT,                         -- 'YYYY-MM-DD'
+  genres         TEXT    NOT NULL DEFAULT '[]',-- JSON array of strings
+  monitored      INTEGER NOT NULL DEFAULT 1,
+  manually_added INTEGER NOT NULL DEFAULT 0,
+  last_info_sync INTEGER,
+  metadata_hash  TEXT    NOT NULL DEFAULT '',
+  added          INTEGER NOT NULL
+);
+CREATE INDEX books_by_author ON books(author_id);
+CREATE INDEX books_by_author_release ON books(author_id, release_date);
+CREATE TABLE editions (
+  id           INTEGER PRIMARY KEY,
+  book_id      INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+  foreign_id   TEXT    NOT NULL UNIQUE,
+  title        TEXT    NOT NULL DEFAULT '',
+  isbn13       TEXT    NOT NULL DEFAULT '',
+  asin         TEXT    NOT NULL DEFAULT '',
+  format       TEXT    NOT NULL DEFAULT '',
+  is_ebook     INTEGER NOT NULL DEFAULT 0,
+  pages        INTEGER NOT NULL DEFAULT 0,
+  publisher    TEXT    NOT NULL DEFAULT '',
+  language     TEXT    NOT NULL DEFAULT '',
+  release_date TEXT,
+  rating       REAL    NOT NULL DEFAULT 0,
+  monitored    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX editions_by_book ON editions(book_id);
+CREATE INDEX editions_by_isbn13 ON editions(isbn13);
+CREATE INDEX editions_by_asin ON editions(asin);
+CREATE TABLE series (
+  id         INTEGER PRIMARY KEY,
+  foreign_id TEXT NOT NULL UNIQUE,
+  title      TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE series_books (
+  series_id       INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,
+  book_id         INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+  position        TEXT    NOT NULL DEFAULT '',
+  series_position INTEGER NOT NULL DEFAULT 0,
+  is_primary      INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (series_id, book_id)
+);
+CREATE INDEX series_books_by_book ON series_books(book_id);
+CREATE TABLE book_files (
+  id         INTEGER PRIMARY KEY,
+  path       TEXT    NOT NULL UNIQUE,
+  size       INTEGER NOT NULL DEFAULT 0,
+  mtime      INTEGER NOT NULL DEFAULT 0,         -- Unix ms
+  format     TEXT    NOT NULL DEFAULT '',
+  -- No action on delete: the catalog never deletes files, so remove_author refuses first and
+  -- this is the backstop.
+  author_id  INTEGER REFERENCES authors(id),
+  book_id    INTEGER REFERENCES books(id) ON DELETE SET NULL,
+  edition_id INTEGER REFERENCES editions(id) ON DELETE SET NULL
+);
+CREATE INDEX book_files_by_author ON book_files(author_id);
+CREATE INDEX book_files_by_book ON book_files(book_id);
+CREATE INDEX book_files_by_edition ON book_files(edition_id);
+)sql",
+  };
+  return migrations;
+}
+
+// ---- conversions -----------------------------------------------------------------------------
+
+using sqlite::column;
+
+// Paths are stored lexically normal and without a trailing separator, so "/lib/Ann/" and
+// "/lib/Ann" are one folder and prefix matching can add exactly one separator.
+std::string clean_path(const fs::path& p) {
+  std::string s = p.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string genres_text(const std::vector<std::string>& genres) {
+  return nlohmann::json(genres).dump();
+}
+
+std::vector<std::string> parse_genres(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& g : j)
+    if (g.is_string()) out.push_back(g.get<std::string>());
+  return out;
+}
+
+// ---- statements ------------------------------------------------------------------------------
+
+/// A failure with its catalog error, thrown inside a transaction so it rolls back.
+struct Failure {
+  Error error;
+};
+
+[[noreturn]] void fail(errc code, std::string message) { throw Failure{{code, std::move(message)}}; }
+
+/// One connection and its prepared statements. Callers hold the connection's mutex.
+class Connection {
+ public:
+  explicit Connection(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+
+  SQLite::Database& db() { return *db_; }
+
+  /// A cached statement, reset (bindings cleared) when the guard goes, however it goes.
+  class Stmt {
+   public:
+    explicit Stmt(SQLite::Statement& st) : st_(st) {}
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    ~Stmt() {
+      st_.tryReset();
+      try {
+        st_.clearBindings();
+      } catch (...) {
+      }
+    }
+    SQLite::Statement* operator->() { return &st_; }
+    SQLite::Statement& operator*() { return st_; }
+
+   private:
+    SQLite::Statement& st_;
+  };
+
+  Stmt prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end())
+      it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+    return Stmt(*it->second);
+  }
+
+  std::int64_t total_changes() const { return sqlite3_total_changes64(db_->getHandle()); }
+
+ private:
+  std::unique_ptr<SQLite::Database> db_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+};
+
+// The catalog's own NULLs: row id 0 is "no row" and an empty path "no folder". (A NULL id
+// reads back as 0 with column<RowId>.)
+void bind_id(SQLite::Statement& st, int i, RowId id) {
+  sqlite::bind(st, i, id != 0 ? std::optional<RowId>(id) : std::nullopt);
+}
+void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s) {
+  sqlite::bind(st, i, !s.empty() ? std::optional<std::string>(s) : std::nullopt);
+}
+
+// One column list per entity: the mappers read by name, so a column and its index cannot drift.
+constexpr sqlite::Columns kAuthor{"id", "foreign_id", "name", "sort_name", "overview", "path",
+    "root_folder_id", "monitored", "status", "last_info_sync", "metadata_hash", "added"};
+Author author_row(SQLite::Statement& st) {
+  Author a;
+  a.id = column<RowId>(st, kAuthor["id"]);
+  a.foreign_id = column<std::string>(st, kAuthor["foreign_id"]);
+  a.name = column<std::string>(st, kAuthor["name"]);
+  a.sort_name = column<std::string>(st, kAuthor["sort_name"]);
+  a.overview = column<std::string>(st, kAuthor["overview"]);
+  a.path = column<std::string>(st, kAuthor["path"]);  // NULL: no folder, an empty path
+  a.root_folder_id = column<RowId>(st, kAuthor["root_folder_id"]);
+  a.monitored = column<bool>(st, kAuthor["monitored"]);
+  a.status = column<AuthorStatus>(st, kAuthor["status"]);
+  a.last_info_sync = column<std::optional<TimePoint>>(st, kAuthor["last_info_sync"]);
+  a.metadata_hash = column<std::string>(st, kAuthor["metadata_hash"]);
+  a.added = column<TimePoint>(st, kAuthor["added"]);
+  return a;
+}
+
+constexpr sqlite::Columns kBook{"id", "author_id", "foreign_id", "title", "release_date", "genres",
+    "monitored", "manually_added", "last_info_sync", "metadata_hash", "added"};
+Book book_row(SQLite::Statement& st) {
+  Book b;
+  b.id = column<RowId>(st, kBook["id"]);
+  b.author_id = column<RowId>(st, kBook["author_id"]);
+  b.foreign_id = column<std::string>(st, kBook["foreign_id"]);
+  b.title = column<std::string>(st, kBook["title"]);
+  b.release_date = column<std::optional<Date>>(st, kBook["release_date"]);
+  b.genres = parse_genres(column<std::string>(st, kBook["genres"]));
+  b.monitored = column<bool>(st, kBook["monitored"]);
+  b.manually_added = column<bool>(st, kBook["manually_added"]);
+  b.last_info_sync = column<std::optional<TimePoint>>(st, kBook["last_info_sync"]);
+  b.metadata_hash = column<std::string>(st, kBook["metadata_hash"]);
+  b.added = column<TimePoint>(st, kBook["added"]);
+  return b;
+}
+
+constexpr sqlite::Columns kEdition{"id", "book_id", "foreign_id", "title", "isbn13", "asin",
+    "format", "is_ebook", "pages", "publisher", "language", "release_date", "rating", "monitored"};
+Edition edition_row(SQLite::Statement& st) {
+  Edition e;
+  e.id = column<RowId>(st, kEdition["id"]);
+  e.book_id = column<RowId>(st, kEdition["book_id"]);
+  e.foreign_id = column<std::string>(st, kEdition["foreign_id"]);
+  e.title = column<std::string>(st, kEdition["title"]);
+  e.isbn13 = column<std::string>(st, kEdition["isbn13"]);
+  e.asin = column<std::string>(st, kEdition["asin"]);
+  e.format = column<std::string>(st, kEdition["format"]);
+  e.is_ebook = column<bool>(st, kEdition["is_ebook"]);
+  e.pages = column<int>(st, kEdition["pages"]);
+  e.publisher = column<std::string>(st, kEdition["publisher"]);
+  e.language = column<std::string>(st, kEdition["language"]);
+  e.release_date = column<std::optional<Date>>(st, kEdition["release_date"]);
+  e.rating = column<double>(st, kEdition["rating"]);
+  e.monitored = column<bool>(st, kEdition["monitored"]);
+  return e;
+}
+
+bool same_edition(const Edition& a, const Edition& b) {
+  return a.title == b.title && a.isbn13 == b.isbn13 && a.asin == b.asin && a.format == b.format &&
+         a.is_ebook == b.is_ebook && a.pages == b.pages && a.publisher == b.publisher &&
+         a.language == b.language && a.release_date == b.release_date && a.rating == b.rating &&
+         a.monitored == b.monitored;
+}
+
+// The files of author ?1: linked to it, or to one of its books (a file row's author_id may lag
+// behind its book's, or be NULL while the book is matched).
+constexpr const char* kFilesOfAuthor =
+    "(author_id = ?1 OR book_id IN (SELECT id FROM books WHERE author_id = ?1))";
+
+constexpr sqlite::Columns kFile{"id", "author_id", "book_id", "edition_id", "path", "size",
+    "mtime", "format"};
+BookFile file_row(SQLite::Statement& st) {
+  BookFile f;
+  f.id = column<RowId>(st, kFile["id"]);
+  f.author_id = column<RowId>(st, kFile["author_id"]);
+  f.book_id = column<RowId>(st, kFile["book_id"]);
+  f.edition_id = column<RowId>(st, kFile["edition_id"]);
+  f.path = column<std::string>(st, kFile["path"]);
+  f.size = column<std::int64_t>(st, kFile["size"]);
+  f.mtime = column<TimePoint>(st, kFile["mtime"]);
+  f.format = column<std::string>(st, kFile["format"]);
+  return f;
+}
+
+constexpr sqlite::Columns kRoot{"id", "path", "name"};
+RootFolder root_row(SQLite::Statement& st) {
+  RootFolder r;
+  r.id = column<RowId>(st, kRoot["id"]);
+  r.path = column<std::string>(st, kRoot["path"]);
+  r.name = column<std::string>(st, kRoot["name"]);
+  return r;
+}
+
+constexpr sqlite::Columns kSeries{"id", "foreign_id", "title"};
+Series series_row(SQLite::Statement& st) {
+  return Series{column<RowId>(st, kSeries["id"]), column<std::string>(st, kSeries["foreign_id"]),
+                column<std::string>(st, kSeries["title"])};
+}
+
+constexpr sqlite::Columns kLink{"series_id", "book_id", "position", "series_position",
+    "is_primary"};
+SeriesLink link_row(SQLite::Statement& st) {
+  return SeriesLink{column<RowId>(st, kLink["series_id"]), column<RowId>(st, kLink["book_id"]),
+                    column<std::string>(st, kLink["position"]),
+                    column<int>(st, kLink["series_position"]), column<bool>(st, kLink["is_primary"])};
+}
+
+std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+bool is_constraint(const SQLite::Exception& e, int extended) {
+  return e.getExtendedErrorCode() == extended;
+}
+
+// ---- the catalog -----------------------------------------------------------------------------
+
+class SqliteCatalog final : public Catalog {
+ public:
+  SqliteCatalog(std::string path, std::unique_ptr<SQLite::Database> write,
+                std::unique_ptr<SQLite::Database> read)
+      : path_(std::move(path)), write_(std::move(write)), read_(std::move(read)) {}
+
+  // Root folders ---------------------------------------------------------------------------------
+
+  Result<RootFolder> add_root_folder(const fs::path& path, std::string name) override {
+    if (!path.is_absolute())
+      return Error{errc::invalid_argument, "root folder path " + in_quotes(path.string()) +
+                                               " is not absolute"};
+    const std::string p = clean_path(path);
+    if (name.empty()) name = fs::path(p).filename().string();
+    return write_call("add root folder " + in_quotes(p), [&](Connection& c) {
+      {
+        auto st = c.prepare("SELECT id FROM root_folders WHERE path = ?");
+        st->bind(1, p);
+        if (st->executeStep())
+          fail(errc::conflict, "root folder " + in_quotes(p) + " exists (root folder " +
+                                   std::to_string(st->getColumn(0).getInt64()) + ")");
+      }
+      auto st = c.prepare("INSERT INTO root_folders (path, name) VALUES (?, ?)");
+      st->bind(1, p);
+      st->bind(2, name);
+      st->exec();
+      return RootFolder{c.db().getLastInsertRowid(), p, name};
+    });
+  }
+
+  Result<std::vector<RootFolder>> root_folders() override {
+    return read_call("list root folders", [&](Connection& c) {
+      std::vector<RootFolder> out;
+      auto st = c.prepare("SELECT " + kRoot.list() + " FROM root_folders ORDER BY path");
+      while (st->executeStep()) out.push_back(root_row(*st));
+      return out;
+    });
+  }
+
+  Result<RootFolder> root_folder(RowId id) override {
+    return read_call("read root folder", [&](Connection& c) {
+      auto st = c.prepare("SELECT " + kRoot.list() + " FROM root_folders WHERE id = ?");
+      st->bind(1, id);
+      if (!st->executeStep()) fail(errc::not_found, "root folder " + std::to_string(id));
+      return root_row(*st);
+    });
+  }
+
+  // Authors --------------------------------------------------------------------------------------
+
+  Result<Author> add_author(Author a) override {
+    a.id = 0;
+    if (a.added == TimePoint{}) a.added = std::chrono::system_clock::now();
+    if (a.sort_name.empty()) a.sort_name = sort_name_of(a.name);
+    if (!a.path.empty()) a.path = clean_path(a.path);
+    return write_call("add author " + in_quotes(a.foreign_id), [&](Connection& c) {
+      auto st = c.prepare(
+          "INSERT INTO authors (foreign_id, name, sort_name, overview, path, root_folder_id, "
+          "monitored, status, last_info_sync, metadata_hash, added) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      bind_author(*st, a);
+      sqlite::bind(*st, 11, a.added);
+      exec_author(c, *st, a);
+      a.id = c.db().getLastInsertRowid();
+      return a;
+    });
+  }
+
+  Result<Author> author(RowId id) override {
+    return read_call("read author", [&](Connection& c) { return load_author(c, id); });
+  }
+
+  Result<Author> author_by_foreign_id(std::string_view foreign_id) override {
+    return read_call("read author", [&](Connection& c) {
+      auto st = c.prepare("SELECT " + kAuthor.list() +
+                          " FROM authors WHERE foreign_id = ?");
+      st->bind(1, std::string(foreign_id));
+      if (!st->executeStep())
+        fail(errc::not_found, "author with foreign id " + std::string(foreign_id));
+      return author_row(*st);
+    });
+  }
+
+  Result<std::vector<Author>> authors() override {
+    return read_call("list authors", [&](Connection& c) {
+      std::vector<Author> out;
+      auto st = c.prepare("SELECT " + kAuthor.list() +
+                          " FROM authors ORDER BY sort_name COLLATE NOCASE, name, id");
+      while (st->executeStep()) out.push_back(author_row(*st));
+      return out;
+    });
+  }
+
+  Status remove_author(RowId id) override {
+    return write_call("remove author " + std::to_string(id), [&](Connection& c) {
+      require_author(c, id);
+      auto files = c.prepare(std::string("SELECT COUNT(*) FROM book_files WHERE ") + kFilesOfAuthor);
+      files->bind(1, id);
+      files->executeStep();
+      if (const auto n = files->getColumn(0).getInt64(); n > 0)
+        fail(errc::conflict, "author " + std::to_string(id) + " still has " + std::to_string(n) +
+                                 " book file(s); the catalog never deletes files");
+      auto st = c.prepare("DELETE FROM authors WHERE id = ?");
+      st->bind(1, id);
+      st->exec();  // books, editions and series links go by cascade
+      return Ok{};
+    });
+  }
+
+  Result<AuthorWriteResult> apply(const AuthorWrite& w) override {
+    // Nothing asked, nothing written: not even a transaction that takes the write lock.
+    if (!w.author && w.books.empty() && w.removed_books.empty() && w.merge_from == 0)
+      return AuthorWriteResult{};
+    if (w.merge_from != 0 && !w.author)
+      return Error{errc::invalid_argument, "a merge needs the target author (AuthorWrite::author)"};
+    if (w.author && w.merge_from == w.author->id)
+      return Error{errc::invalid_argument,
+                   "cannot merge author " + std::to_string(w.merge_from) + " into itself"};
+    const std::string what =
+        w.author ? "apply refresh of author " + std::to_string(w.author->id) : "apply refresh";
+    return write_call(what, [&](Connection& c) {
+      const std::int64_t before = c.total_changes();
+      AuthorWriteResult result;
+      const RowId target = w.author ? w.author->id : 0;
+      if (w.author) require_author(c, target);
+      // The merge goes first: the target may take over the source's foreign id or path (a
+      // re-key), which the author update below could not do while the source still holds it.
+      if (w.merge_from != 0) {
+        require_author(c, w.merge_from);
+        // The files first: those of the source's books follow them (whatever their own link
+        // says), which the books' new author_id would hide.
+        for (const char* sql :
+             {"UPDATE book_files SET author_id = ?1 WHERE (author_id = ?2 OR book_id IN "
+              "(SELECT id FROM books WHERE author_id = ?2)) AND author_id IS NOT ?1",
+              "UPDATE books SET author_id = ?1 WHERE author_id = ?2"}) {
+          auto st = c.prepare(sql);
+          st->bind(1, target);
+          st->bind(2, w.merge_from);
+          st->exec();
+        }
+        auto del = c.prepare("DELETE FROM authors WHERE id = ?");
+        del->bind(1, w.merge_from);
+        del->exec();
+      }
+      if (w.author) {
+        auto st = c.prepare(
+            "UPDATE authors SET foreign_id = ?, name = ?, sort_name = ?, overview = ?, path = ?, "
+            "root_folder_id = ?, monitored = ?, status = ?, last_info_sync = ?, "
+            "metadata_hash = ? WHERE id = ?");
+        bind_author(*st, *w.author);
+        st->bind(11, target);
+        exec_author(c, *st, *w.author);
+      }
+      // Removals before writes, so a book written here may take a removed book's foreign id.
+      // The caller chose them when no file was linked to them; one an import linked a file to
+      // since is kept (its files stay matched), which is no error.
+      for (RowId id : w.removed_books) {
+        if (book_has_files(c, id)) {
+          result.kept_books.push_back(id);
+          continue;
+        }
+        delete_book(c, id);
+      }
+      EditionPlan plan;
+      for (const BookWrite& bw : w.books) {
+        if (bw.book.id == 0) continue;
+        auto& listed = plan.listed[bw.book.id];
+        for (const Edition& e : bw.editions) listed.insert(e.foreign_id);
+      }
+      result.new_book_ids.reserve(w.books.size());
+      for (const BookWrite& bw : w.books)
+        result.new_book_ids.push_back(write_book(c, bw, target, plan));
+      delete_dropped_editions(c, plan);
+      result.rows_written = c.total_changes() - before;
+      return result;
+    });
+  }
+
+  Result<std::int64_t> move_author(RowId id, const fs::path& new_path) override {
+    if (!new_path.is_absolute())
+      return Error{errc::invalid_argument,
+                   "author path " + in_quotes(new_path.string()) + " is not absolute"};
+    const std::string to = clean_path(new_path);
+    return write_call("move author " + std::to_string(id) + " to " + in_quotes(to),
+                      [&](Connection& c) -> std::int64_t {
+      const Author a = load_author(c, id);
+      const std::string from = a.path.string();
+      if (from == to) return 0;
+      {
+        auto taken = c.prepare("SELECT id FROM authors WHERE path = ? AND id <> ?");
+        taken->bind(1, to);
+        taken->bind(2, id);
+        if (taken->executeStep())
+          fail(errc::conflict, "path " + in_quotes(to) + " belongs to author " +
+                                   std::to_string(taken->getColumn(0).getInt64()));
+      }
+      {
+        auto st = c.prepare("UPDATE authors SET path = ? WHERE id = ?");
+        st->bind(1, to);
+        st->bind(2, id);
+        st->exec();
+      }
+      if (from.empty()) return 0;
+      // Every file under the folder moves with it, whichever author it is linked to (or none):
+      // the folder is what moved on disk. The range [prefix, prefix with '/' raised to '0')
+      // holds exactly the paths that start with the prefix (BINARY collation compares bytes),
+      // and reads the path's unique index; the byte comparison below is the rule itself, with
+      // the separator included, so "/lib/Ann" never takes "/lib/Anna/x.epub" (LIKE would also
+      // need escaping of '%' and '_' in folder names).
+      const std::string prefix = from == "/" ? from : from + "/";
+      const std::string prefix_end = prefix.substr(0, prefix.size() - 1) + "0";
+      const std::string to_prefix = to == "/" ? to : to + "/";
+      std::vector<std::pair<RowId, std::string>> moves;
+      {
+        auto st = c.prepare(
+            "SELECT id, path FROM book_files WHERE path >= ? AND path < ? ORDER BY path");
+        st->bind(1, prefix);
+        st->bind(2, prefix_end);
+        while (st->executeStep()) {
+          std::string p = st->getColumn(1).getString();
+          if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0)
+            moves.emplace_back(st->getColumn(0).getInt64(), to_prefix + p.substr(prefix.size()));
+        }
+      }
+      for (const auto& [file_id, path] : moves) {
+        auto st = c.prepare("UPDATE book_files SET path = ? WHERE id = ?");
+        st->bind(1, path);
+        st->bind(2, file_id);
+        try {
+          st->exec();
+        } catch (const SQLite::Exception& e) {
+          if (is_constraint(e, SQLITE_CONSTRAINT_UNIQUE))
+            fail(errc::conflict, "book file " + in_quotes(path) + " already exists");
+          throw;
+        }
+      }
+      return static_cast<std::int64_t>(moves.size());
+    });
+  }
+
+  // Books ----------------------------------------------------------------------------------------
+
+  Result<Book> add_book(BookWrite bw) override {
+    bw.book.id = 0;
+    return write_call("add book " + in_quotes(bw.book.foreign_id), [&](Connection& c) {
+      if (bw.book.author_id == 0)
+        fail(errc::invalid_argument, "book " + in_quotes(bw.book.foreign_id) + " has no author");
+      EditionPlan plan;
+      const RowId id = write_book(c, bw, 0, plan);
+      delete_dropped_editions(c, plan);
+      return load_book(c, id);
+    });
+  }
+
+  Result<Book> book(RowId id) override {
+    return read_call("read book", [&](Connection& c) { return load_book(c, id); });
+  }
+
+  Result<Book> book_by_foreign_id(std::string_view foreign_id) override {
+    return read_call("read book", [&](Connection& c) {
+      auto st =
+          c.prepare("SELECT " + kBook.list() + " FROM books WHERE foreign_id = ?");
+      st->bind(1, std::string(foreign_id));
+      if (!st->executeStep())
+        fail(errc::not_found, "book with foreign id " + std::string(foreign_id));
+      return book_row(*st);
+    });
+  }
+
+  Result<std::vector<Book>> books_of(RowId author_id) override {
+    return read_call("list books", [&](Connection& c) {
+      require_author(c, author_id);
+      std::vector<Book> out;
+      auto st = c.prepare("SELECT " + kBook.list() +
+                          " FROM books WHERE author_id = ? "
+                          "ORDER BY release_date IS NULL, release_date, title, id");
+      st->bind(1, author_id);
+      while (st->executeStep()) out.push_back(book_row(*st));
+      return out;
+    });
+  }
+
+  Result<std::vector<Book>> books() override {
+    return read_call("list books", [&](Connection& c) {
+      std::vector<Book> out;
+      auto st = c.prepare("SELECT " + kBook.list() + " FROM books ORDER BY id");
+      while (st->executeStep()) out.push_back(book_row(*st));
+      return out;
+    });
+  }
+
+  Result<std::vector<Edition>> editions_of(RowId book_id) override {
+    return read_call("list editions", [&](Connection& c) {
+      require_book(c, book_id);
+      return load_editions(c, book_id);
+    });
+  }
+
+  Result<std::vector<SeriesLink>> series_links_of(RowId book_id) override {
+    return read_call("list series links", [&](Connection& c) {
+      require_book(c, book_id);
+      std::vector<SeriesLink> out;
+      auto st = c.prepare("SELECT " + kLink.list() +
+                          " FROM series_books WHERE book_id = ? ORDER BY is_primary DESC, series_id");
+      st->bind(1, book_id);
+      while (st->executeStep()) out.push_back(link_row(*st));
+      return out;
+    });
+  }
+
+  Result<Series> series(RowId id) override {
+    return read_call("read series", [&](Connection& c) {
+      auto st = c.prepare("SELECT " + kSeries.list() + " FROM series WHERE id = ?");
+      st->bind(1, id);
+      if (!st->executeStep()) fail(errc::not_found, "series " + std::to_string(id));
+      return series_row(*st);
+    });
+  }
+
+  Result<std::optional<Date>> newest_release(RowId author_id) override {
+    return read_call("read newest release", [&](Connection& c) {
+      require_author(c, author_id);
+      auto st = c.prepare("SELECT MAX(release_date) FROM books WHERE author_id = ?");
+      st->bind(1, author_id);
+      st->executeStep();
+      return column<std::optional<Date>>(*st, 0);
+    });
+  }
+
+  Status remove_book(RowId id) override {
+    return write_call("remove book " + std::to_string(id), [&](Connection& c) {
+      delete_book(c, id);
+      return Ok{};
+    });
+  }
+
+  // Book files -----------------------------------------------------------------------------------
+
+  Result<BookFile> upsert_file(BookFile f) override {
+    if (!f.path.is_absolute())
+      return Error{errc::invalid_argument,
+                   "book file path " + in_quotes(f.path.string()) + " is not absolute"};
+    f.path = clean_path(f.path);
+    return write_call("save book file " + in_quotes(f.path.string()), [&](Connection& c) {
+      auto st = c.prepare(
+          "INSERT INTO book_files (path, size, mtime, format, author_id, book_id, edition_id) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, "
+          "format = excluded.format, author_id = excluded.author_id, "
+          "book_id = excluded.book_id, edition_id = excluded.edition_id "
+          "RETURNING id");
+      st->bind(1, f.path.string());
+      st->bind(2, f.size);
+      sqlite::bind(*st, 3, f.mtime);
+      st->bind(4, f.format);
+      bind_id(*st, 5, f.author_id);
+      bind_id(*st, 6, f.book_id);
+      bind_id(*st, 7, f.edition_id);
+      try {
+        st->executeStep();
+        f.id = st->getColumn(0).getInt64();
+        // RETURNING rows are complete only once the statement ran to its end.
+        while (st->executeStep()) {
+        }
+      } catch (const SQLite::Exception& e) {
+        if (is_constraint(e, SQLITE_CONSTRAINT_FOREIGNKEY))
+          fail(errc::not_found, "book file " + in_quotes(f.path.string()) +
+                                    " names a missing author, book or edition (author " +
+                                    std::to_string(f.author_id) + ", book " +
+                                    std::to_string(f.book_id) + ", edition " +
+                                    std::to_string(f.edition_id) + ")");
+        throw;
+      }
+      return f;
+    });
+  }
+
+  Result<std::vector<BookFile>> files_of_author(RowId author_id) override {
+    return read_call("list book files", [&](Connection& c) {
+      require_author(c, author_id);
+      std::vector<BookFile> out;
+      auto st = c.prepare("SELECT " + kFile.list() + " FROM book_files WHERE " +
+                          kFilesOfAuthor + " ORDER BY path");
+      st->bind(1, author_id);
+      while (st->executeStep()) out.push_back(file_row(*st));
+      return out;
+    });
+  }
+
+  Result<std::int64_t> file_count_of_author(RowId author_id) override {
+    return read_call("count book files", [&](Connection& c) {
+      require_author(c, author_id);
+      auto st = c.prepare(std::string("SELECT COUNT(*) FROM book_files WHERE ") + kFilesOfAuthor);
+      st->bind(1, author_id);
+      st->executeStep();
+      return st->getColumn(0).getInt64();
+    });
+  }
+
+  Result<std::int64_t> file_count_of_book(RowId book_id) override {
+    return read_call("count book files", [&](Connection& c) {
+      require_book(c, book_id);
+      auto st = c.prepare("SELECT COUNT(*) FROM book_files WHERE book_id = ?");
+      st->bind(1, book_id);
+      st->executeStep();
+      return st->getColumn(0).getInt64();
+    });
+  }
+
+  Result<CatalogCounts> counts() override {
+    return read_call("count rows", [&](Connection& c) {
+      auto st = c.prepare(
+          "SELECT (SELECT COUNT(*) FROM authors), (SELECT COUNT(*) FROM books), "
+          "(SELECT COUNT(*) FROM editions), (SELECT COUNT(*) FROM series), "
+          "(SELECT COUNT(*) FROM book_files), (SELECT COUNT(*) FROM root_folders)");
+      st->executeStep();
+      CatalogCounts n;
+      n.authors = st->getColumn(0).getInt64();
+      n.books = st->getColumn(1).getInt64();
+      n.editions = st->getColumn(2).getInt64();
+      n.series = st->getColumn(3).getInt64();
+      n.files = st->getColumn(4).getInt64();
+      n.root_folders = st->getColumn(5).getInt64();
+      return n;
+    });
+  }
+
+  std::int64_t rows_written() const override { return rows_written_.load(); }
+
+ private:
+  // Runs `f` in one BEGIN IMMEDIATE transaction on the write connection; any failure rolls it
+  // all back and becomes an Error.
+  template <class F>
+  auto write_call(const std::string& what, F&& f) -> Result<decltype(f(std::declval<Connection&>()))> {
+    std::lock_guard lock(write_mutex_);
+    const std::int64_t before = write_.total_changes();
+    try {
+      // Its destructor rolls back (a failed COMMIT included), so the connection never stays
+      // inside a transaction.
+      sqlite::WriteTransaction tx(write_.db());
+      auto r = f(write_);
+      const std::int64_t changed = write_.total_changes() - before;
+      tx.commit();
+      rows_written_.fetch_add(changed);
+      return r;
+    } catch (...) {
+      return error_of(what, std::current_exception());
+    }
+  }
+
+  // Runs `f` in one deferred transaction on the read connection: every query of one call sees
+  // the same snapshot.
+  template <class F>
+  auto read_call(const std::string& what, F&& f) -> Result<decltype(f(std::declval<Connection&>()))> {
+    std::lock_guard lock(read_mutex_);
+    try {
+      sqlite::ReadTransaction tx(read_.db());
+      auto r = f(read_);
+      tx.commit();
+      return r;
+    } catch (...) {
+      return error_of(what, std::current_exception());
+    }
+  }
+
+  Error error_of(const std::string& what, std::exception_ptr ep) const {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const Failure& e) {
+      return e.error;
+    } catch (const SQLite::Exception& e) {
+      // Constraint failures this file did not name itself still say what clashed ("UNIQUE
+      // constraint failed: editions.foreign_id").
+      const int ext = e.getExtendedErrorCode();
+      if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return Error{errc::conflict, what + ": " + e.what()};
+      if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return Error{errc::not_found, what + ": a referenced row is missing (" + e.what() + ")"};
+      return Error{errc::store_error, what + " failed in catalog " + path_ + ": " + e.what()};
+    } catch (const std::exception& e) {
+      return Error{errc::store_error, what + " failed in catalog " + path_ + ": " + e.what()};
+    } catch (...) {
+      return Error{errc::store_error, what + " failed in catalog " + path_};
+    }
+  }
+
+  static void bind_author(SQLite::Statement& st, const Author& a) {
+    st.bind(1, a.foreign_id);
+    st.bind(2, a.name);
+    st.bind(3, a.sort_name.empty() ? sort_name_of(a.name) : a.sort_name);
+    st.bind(4, a.overview);
+    bind_text_or_null(st, 5, a.path.empty() ? std::string() : clean_path(a.path));
+    bind_id(st, 6, a.root_folder_id);
+    st.bind(7, a.monitored ? 1 : 0);
+    st.bind(8, static_cast<int>(a.status));
+    sqlite::bind(st, 9, a.last_info_sync);
+    st.bind(10, a.metadata_hash);
+  }
+
+  // Runs an author INSERT or UPDATE, naming the clash on a constraint failure.
+  static void exec_author(Connection& c, SQLite::Statement& st, const Author& a) {
+    try {
+      st.exec();
+    } catch (const SQLite::Exception& e) {
+      if (is_constraint(e, SQLITE_CONSTRAINT_UNIQUE)) {
+        auto q = c.prepare("SELECT id FROM authors WHERE foreign_id = ? AND id <> ?");
+        q->bind(1, a.foreign_id);
+        q->bind(2, a.id);
+        if (q->executeStep())
+          fail(errc::conflict, "author foreign id " + a.foreign_id + " belongs to author " +
+                                   std::to_string(q->getColumn(0).getInt64()));
+        fail(errc::conflict, "author path " + in_quotes(a.path.string()) +
+                                 " belongs to another author");
+      }
+      if (is_constraint(e, SQLITE_CONSTRAINT_FOREIGNKEY))
+        fail(errc::not_found, "root folder " + std::to_string(a.root_folder_id));
+      throw;
+    }
+  }
+
+  static void require_author(Connection& c, RowId id) {
+    auto st = c.prepare("SELECT 1 FROM authors WHERE id = ?");
+    st->bind(1, id);
+    if (!st->executeStep()) fail(errc::not_found, "author " + std::to_string(id));
+  }
+
+  static void require_book(Connection& c, RowId id) {
+    auto st = c.prepare("SELECT 1 FROM books WHERE id = ?");
+    st->bind(1, id);
+    if (!st->executeStep()) fail(errc::not_found, "book " + std::to_string(id));
+  }
+
+  static Author load_author(Connection& c, RowId id) {
+    auto st = c.prepare("SELECT " + kAuthor.list() + " FROM authors WHERE id = ?");
+    st->bind(1, id);
+    if (!st->executeStep()) fail(errc::not_found, "author " + std::to_string(id));
+    return author_row(*st);
+  }
+
+  static Book load_book(Connection& c, RowId id) {
+    auto st = c.prepare("SELECT " + kBook.list() + " FROM books WHERE id = ?");
+    st->bind(1, id);
+    if (!st->executeStep()) fail(errc::not_found, "book " + std::to_string(id));
+    return book_row(*st);
+  }
+
+  static std::vector<Edition> load_editions(Connection& c, RowId book_id) {
+    std::vector<Edition> out;
+    auto st = c.prepare("SELECT " + kEdition.list() +
+                        " FROM editions WHERE book_id = ? ORDER BY id");
+    st->bind(1, book_id);
+    while (st->executeStep()) out.push_back(edition_row(*st));
+    return out;
+  }
+
+  static bool book_has_files(Connection& c, RowId book_id) {
+    auto st = c.prepare("SELECT 1 FROM book_files WHERE book_id = ? LIMIT 1");
+    st->bind(1, book_id);
+    return st->executeStep();
+  }
+
+  static void delete_book(Connection& c, RowId id) {
+    auto st = c.prepare("DELETE FROM books WHERE id = ?");
+    st->bind(1, id);
+    if (st->exec() == 0) fail(errc::not_found, "book " + std::to_string(id));
+  }
+
+  // The editions side of one write's books, so the order of the books does not matter.
+  struct EditionPlan {
+    // The books of the write that are updated, with the foreign ids of the editions they list.
+    // An edition on one of them that it no longer lists is free to move to any book of the
+    // write, whichever author's and whichever comes first.
+    std::map<RowId, std::set<std::string>> listed;
+    // Editions their book dropped: (edition, book). Deleted once every book is written, unless
+    // another book of the write took them meanwhile (then they keep their id, and the files
+    // matched to them stay matched).
+    std::vector<std::pair<RowId, RowId>> dropped;
+  };
+
+  // Inserts (id 0) or updates a book, then syncs its editions and series links. Returns the new
+  // id for an insert, 0 for an update. `default_author`: the author of books that name none.
+  // A book that changes author takes its files along. The editions it drops go to `plan`.
+  static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author,
+                          EditionPlan& plan) {
+    const Book& b = bw.book;
+    RowId author_id = b.author_id != 0 ? b.author_id : default_author;
+    RowId book_id = b.id;
+    RowId new_id = 0;
+    if (b.id == 0) {
+      if (author_id == 0)
+        fail(errc::invalid_argument, "book " + in_quotes(b.foreign_id) + " has no author");
+      require_author(c, author_id);
+      auto st = c.prepare(
+          "INSERT INTO books (foreign_id, title, release_date, genres, monitored, "
+          "manually_added, last_info_sync, metadata_hash, author_id, added) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      bind_book(*st, b);
+      st->bind(9, author_id);
+      const TimePoint added = b.added == TimePoint{} ? std::chrono::system_clock::now() : b.added;
+      sqlite::bind(*st, 10, added);
+      exec_book(c, *st, b, author_id);
+      book_id = new_id = c.db().getLastInsertRowid();
+    } else {
+      RowId old_author = 0;
+      {
+        auto st = c.prepare("SELECT author_id FROM books WHERE id = ?");
+        st->bind(1, b.id);
+        if (!st->executeStep()) fail(errc::not_found, "book " + std::to_string(b.id));
+        old_author = st->getColumn(0).getInt64();
+      }
+      if (author_id != 0) require_author(c, author_id);
+      // author_id NULL keeps the book's author (a write without an author row).
+      auto st = c.prepare(
+          "UPDATE books SET foreign_id = ?, title = ?, release_date = ?, genres = ?, "
+          "monitored = ?, manually_added = ?, last_info_sync = ?, metadata_hash = ?, "
+          "author_id = COALESCE(?, author_id) WHERE id = ?");
+      bind_book(*st, b);
+      bind_id(*st, 9, author_id);
+      st->bind(10, b.id);
+      if (exec_book(c, *st, b, author_id) == 0) fail(errc::not_found, "book " + std::to_string(b.id));
+      if (author_id != 0 && author_id != old_author) {
+        // The book moved to another author: its files follow it (those already linked to the
+        // new author are no row to write).
+        auto files = c.prepare(
+            "UPDATE book_files SET author_id = ?1 WHERE book_id = ?2 AND author_id IS NOT ?1");
+        files->bind(1, author_id);
+        files->bind(2, b.id);
+        files->exec();
+      }
+      if (author_id == 0) author_id = old_author;
+    }
+    sync_editions(c, book_id, author_id, bw.editions, plan);
+    sync_series(c, book_id, bw.series);
+    return new_id;
+  }
+
+  static void bind_book(SQLite::Statement& st, const Book& b) {
+    st.bind(1, b.foreign_id);
+    st.bind(2, b.title);
+    sqlite::bind(st, 3, b.release_date);
+    st.bind(4, genres_text(b.genres));
+    st.bind(5, b.monitored ? 1 : 0);
+    st.bind(6, b.manually_added ? 1 : 0);
+    sqlite::bind(st, 7, b.last_info_sync);
+    st.bind(8, b.metadata_hash);
+  }
+
+  static int exec_book(Connection& c, SQLite::Statement& st, const Book& b, RowId author_id) {
+    try {
+      return st.exec();
+    } catch (const SQLite::Exception& e) {
+      if (is_constraint(e, SQLITE_CONSTRAINT_UNIQUE)) {
+        auto q = c.prepare("SELECT id, author_id FROM books WHERE foreign_id = ?");
+        q->bind(1, b.foreign_id);
+        if (q->executeStep()) {
+          fail(errc::conflict, "book with foreign id " + b.foreign_id + " (" + in_quotes(b.title) +
+                                   ", author " + std::to_string(author_id) +
+                                   ") is already book " +
+                                   std::to_string(q->getColumn(0).getInt64()) + " of author " +
+                                   std::to_string(q->getColumn(1).getInt64()));
+        }
+      }
+      throw;
+    }
+  }
+
+  // Editions are matched by foreign id: unchanged ones are not rewritten (a refresh's writes
+  // stay what changed), missing ones are dropped (`plan.dropped`: deleted at the end of the
+  // write, their files keep existing with edition_id NULL), and one the source moved here from
+  // another book of the same author, or from a book of the write that dropped it, moves with
+  // its id.
+  static void sync_editions(Connection& c, RowId book_id, RowId author_id,
+                            const std::vector<Edition>& wanted, EditionPlan& plan) {
+    std::map<std::string, Edition> existing;
+    for (auto& e : load_editions(c, book_id)) existing.emplace(e.foreign_id, std::move(e));
+    std::map<std::string, const Edition*> wanted_by_id;
+    for (const auto& e : wanted) wanted_by_id[e.foreign_id] = &e;  // the last one wins
+
+    for (const auto& [fid, e] : existing)
+      if (!wanted_by_id.count(fid)) plan.dropped.emplace_back(e.id, book_id);
+    for (const Edition& e : wanted) {
+      const std::string& fid = e.foreign_id;
+      if (wanted_by_id[fid] != &e) continue;  // a later duplicate wins
+      if (auto it = existing.find(fid); it != existing.end()) {
+        if (same_edition(it->second, e)) continue;
+        update_edition(c, it->second.id, book_id, e);
+        continue;
+      }
+      // Elsewhere already? Moving it keeps its id, so files matched to it stay matched.
+      auto q = c.prepare(
+          "SELECT e.id, b.author_id, e.book_id FROM editions e JOIN books b ON b.id = e.book_id "
+          "WHERE e.foreign_id = ?");
+      q->bind(1, fid);
+      if (q->executeStep()) {
+        const RowId id = q->getColumn(0).getInt64();
+        const RowId owner = q->getColumn(1).getInt64();
+        const RowId other_book = q->getColumn(2).getInt64();
+        const auto listed = plan.listed.find(other_book);
+        const bool given_up = listed != plan.listed.end() && listed->second.count(fid) == 0;
+        if (owner != author_id && !given_up)
+          fail(errc::conflict, "edition with foreign id " + fid + " is already in book " +
+                                   std::to_string(other_book) + " of author " +
+                                   std::to_string(owner));
+        update_edition(c, id, book_id, e);
+        continue;
+      }
+      auto st = c.prepare(
+          "INSERT INTO editions (book_id, foreign_id, title, isbn13, asin, format, is_ebook, "
+          "pages, publisher, language, release_date, rating, monitored) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      st->bind(1, book_id);
+      bind_edition(*st, 2, e);
+      st->exec();
+    }
+  }
+
+  // Deletes the editions a write's books dropped and no book of the write took.
+  static void delete_dropped_editions(Connection& c, const EditionPlan& plan) {
+    for (const auto& [edition_id, book_id] : plan.dropped) {
+      auto st = c.prepare("DELETE FROM editions WHERE id = ? AND book_id = ?");
+      st->bind(1, edition_id);
+      st->bind(2, book_id);
+      st->exec();
+    }
+  }
+
+  static void update_edition(Connection& c, RowId id, RowId book_id, const Edition& e) {
+    auto st = c.prepare(
+        "UPDATE editions SET book_id = ?, foreign_id = ?, title = ?, isbn13 = ?, asin = ?, "
+        "format = ?, is_ebook = ?, pages = ?, publisher = ?, language = ?, release_date = ?, "
+        "rating = ?, monitored = ? WHERE id = ?");
+    st->bind(1, book_id);
+    bind_edition(*st, 2, e);
+    st->bind(14, id);
+    st->exec();
+  }
+
+  // Binds foreign_id .. monitored from parameter `first` on.
+  static void bind_edition(SQLite::Statement& st, int first, const Edition& e) {
+    int i = first;
+    st.bind(i++, e.foreign_id);
+    st.bind(i++, e.title);
+    st.bind(i++, e.isbn13);
+    st.bind(i++, e.asin);
+    st.bind(i++, e.format);
+    st.bind(i++, e.is_ebook ? 1 : 0);
+    st.bind(i++, e.pages);
+    st.bind(i++, e.publisher);
+    st.bind(i++, e.language);
+    sqlite::bind(st, i++, e.release_date);
+    st.bind(i++, e.rating);
+    st.bind(i++, e.monitored ? 1 : 0);
+  }
+
+  // Replaces the book's series links, writing only the links that differ. Series rows are
+  // found by foreign id, created when missing, retitled when the source renamed them.
+  static void sync_series(Connection& c, RowId book_id, const std::vector<BookWrite::Link>& links) {
+    std::map<RowId, SeriesLink> wanted;
+    for (const auto& l : links) {
+      const RowId sid = ensure_series(c, l.series_foreign_id, l.series_title);
+      wanted[sid] = SeriesLink{sid, book_id, l.position, l.series_position, l.primary};
+    }
+    std::map<RowId, SeriesLink> existing;
+    {
+      auto st = c.prepare("SELECT " + kLink.list() + " FROM series_books WHERE book_id = ?");
+      st->bind(1, book_id);
+      while (st->executeStep()) {
+        SeriesLink link = link_row(*st);
+        existing[link.series_id] = std::move(link);
+      }
+    }
+    for (const auto& [sid, link] : existing) {
+      if (wanted.count(sid)) continue;
+      auto st = c.prepare("DELETE FROM series_books WHERE series_id = ? AND book_id = ?");
+      st->bind(1, sid);
+      st->bind(2, book_id);
+      st->exec();
+    }
+    for (const auto& [sid, link] : wanted) {
+      if (auto it = existing.find(sid); it != existing.end()) {
+        const SeriesLink& old = it->second;
+        if (old.position == link.position && old.series_position == link.series_position &&
+            old.primary == link.primary)
+          continue;
+      }
+      auto st = c.prepare(
+          "INSERT INTO series_books (series_id, book_id, position, series_position, is_primary) "
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT(series_id, book_id) DO UPDATE SET "
+          "position = excluded.position, series_position = excluded.series_position, "
+          "is_primary = excluded.is_primary");
+      st->bind(1, sid);
+      st->bind(2, book_id);
+      st->bind(3, link.position);
+      st->bind(4, link.series_position);
+      st->bind(5, link.primary ? 1 : 0);
+      st->exec();
+    }
+  }
+
+  static RowId ensure_series(Connection& c, const std::string& foreign_id, const std::string& title) {
+    if (foreign_id.empty()) fail(errc::invalid_argument, "a series link has no series foreign id");
+    {
+      auto st = c.prepare("SELECT id, title FROM series WHERE foreign_id = ?");
+      st->bind(1, foreign_id);
+      if (st->executeStep()) {
+        const RowId id = st->getColumn(0).getInt64();
+        const std::string old_title = st->getColumn(1).getString();
+        st->reset();
+        if (!title.empty() && title != old_title) {
+          auto up = c.prepare("UPDATE series SET title = ? WHERE id = ?");
+          up->bind(1, title);
+          up->bind(2, id);
+          up->exec();
+        }
+        return id;
+      }
+    }
+    auto st = c.prepare("INSERT INTO series (foreign_id, title) VALUES (?, ?)");
+    st->bind(1, foreign_id);
+    st->bind(2, title);
+    st->exec();
+    return c.db().getLastInsertRowid();
+  }
+
+  std::string path_;
+  std::mutex write_mutex_;
+  Connection write_;
+  std::mutex read_mutex_;
+  Connection read_;
+  std::atomic<std::int64_t> rows_written_{0};
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions& options) {
+  const std::string path = options.path.string();
+  if (path.empty()) return Error{errc::invalid_argument, "the catalog needs a file path"};
+  auto write = sqlite::open(path, {.what = "catalog", .busy_timeout = options.busy_timeout});
+  if (!write) return write.error();
+  // Race-safe (see sqlite::migrate): two processes or threads opening a new file at once both
+  // succeed, the schema applied once. A catalog file of an earlier release has its version in
+  // catalog_meta only; it is read there, and kept there in step.
+  if (auto st = sqlite::migrate(**write, "catalog", catalog_migrations(),
+                                {.legacy = {.meta_table = "catalog_meta", .meta_key = "schema_version"},
+                                 .newer_file = errc::invalid_argument,
+                                 .what = "catalog"});
+      !st)
+    return st.error();
+  // The read connection never writes; SQLite enforces it (query_only).
+  auto read = sqlite::open(path, {.what = "catalog",
+                                  .busy_timeout = options.busy_timeout,
+                                  .create = false,
+                                  .query_only = true});
+  if (!read) return read.error();
+  return std::shared_ptr<Catalog>(std::make_shared<SqliteCatalog>(
+      path, std::move(write).value(), std::move(read).value()));
+}
+
+}  // namespace shelfjobs

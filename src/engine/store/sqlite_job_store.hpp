@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The SQLite job store: `JobStore` over one SQLite file (see job_store.hpp for the contract).
+//
+// Who owns what:
+//  - The writer connection belongs to the opening thread until `start()`, then to the writer
+//    thread, then (after `close()`) again to whoever calls `load`.
+//  - Callers enqueue writes under `mutex_`, each with a sequence number; the writer swaps the
+//    whole queue out and applies it in one `BEGIN IMMEDIATE` transaction (group commit), then
+//    publishes the highest sequence number it settled and runs the Done callbacks.
+//  - Reads note the newest sequence number, wait until it is settled, then run on a second,
+//    read-only connection (WAL lets it read beside the writer) under `read_mutex_`. A file named
+//    ":memory:" has one connection only; there reads take `read_mutex_`, which the writer also
+//    holds while it commits, so reads run on the writer's connection between two batches.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <spdlog/spdlog.h>
+
+#include "shelfjobs/engine/job_store.hpp"
+
+namespace shelfjobs::detail {
+
+/// The job store's schema, one SQL script per version (index + 1 = version). Append only.
+const std::vector<std::string>& job_store_migrations();
+
+/// The compact text form of a duration histogram: "bin:count" pairs for the bins that are not
+/// zero, comma-separated, in bin order ("" when all are zero). Unknown bins are ignored.
+std::string encode_histogram(const DurationHistogram& h);
+DurationHistogram decode_histogram(const std::string& text);
+
+class SqliteJobStore final : public JobStore {
+ public:
+  static Result<std::unique_ptr<SqliteJobStore>> open(SqliteStoreOptions options);
+  ~SqliteJobStore() override;
+
+  SqliteJobStore(const SqliteJobStore&) = delete;
+  SqliteJobStore& operator=(const SqliteJobStore&) = delete;
+
+  Result<StoredState> load(TimePoint since) override;
+  Status write_recovered(const std::vector<JobInfo>& jobs) override;
+  void start() override;
+
+  void insert(const JobInfo& job, std::string body_text, Done done) override;
+  void update_queued(JobId id, Priority priority, Trigger trigger,
+                     const std::string& event) override;
+  void start_job(JobId id, TimePoint started_at, int attempt) override;
+  void progress(JobId id, const Progress& progress) override;
+  void finish(const JobInfo& job, Done done) override;
+  void save_task(const TaskRow& row) override;
+  void flush() override;
+
+  Result<std::optional<JobInfo>> get(JobId id) override;
+  Result<JobPage> list(const JobQuery& query) override;
+  Result<std::int64_t> prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) override;
+  void drop_minutes(TimePoint before) override;
+
+  StoreHealth stats() const override;
+  void close() override;
+
+ private:
+  struct Insert {
+    JobInfo job;
+    std::string body_text;
+  };
+  struct UpdateQueued {
+    JobId id = 0;
+    Priority priority = Priority::normal;
+    Trigger trigger = Trigger::manual;
+    std::string event;
+  };
+  struct StartJob {
+    JobId id = 0;
+    TimePoint started_at{};
+    int attempt = 1;
+  };
+  struct ProgressOp {
+    JobId id = 0;
+    Progress progress;
+  };
+  struct Finish {
+    JobInfo job;
+  };
+  struct SaveTask {
+    TaskRow row;
+  };
+  struct DropMinutes {
+    TimePoint before{};
+  };
+  // Runs in a transaction of its own between two batches (it may delete many rows; it is rare).
+  struct Prune {
+    std::optional<TimePoint> cutoff;
+    std::int64_t max_rows = 0;
+    std::shared_ptr<std::promise<Result<std::int64_t>>> result;
+  };
+  using Payload = std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask,
+                               DropMinutes, Prune>;
+  struct Op {
+    Payload payload;
+    Done done;
+    std::uint64_t seq = 0;
+  };
+  // Terminal finishes of one batch by (minute, name), written once at the end of the batch.
+  using MinuteKey = std::pair<std::int64_t, std::string>;
+  using MinuteDeltas = std::map<MinuteKey, MinuteFigures>;
+
+  SqliteJobStore(std::unique_ptr<SQLite::Database> db, std::unique_ptr<SQLite::Database> reader,
+                 SqliteStoreOptions options, int lock_fd);
+
+  void enqueue(Payload payload, Done done);
+  void run();
+  void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
+  void run_prune(Op& op);
+  void settle(std::uint64_t seq);
+  void wait_settled();
+  void prepare();
+  void reset_statements() noexcept;
+
+  // On the thread that owns the writer connection:
+  void apply(const Payload& payload, MinuteDeltas& minutes, JobId& max_inserted);
+  void apply_finish(const JobInfo& job, MinuteDeltas& minutes);
+  void write_minutes(MinuteDeltas& minutes);
+  void write_max_id(JobId id);
+
+  template <class F>
+  auto read(const char* what, F&& f) -> decltype(f(std::declval<SQLite::Database&>()));
+
+  std::unique_ptr<SQLite::Database> db_;      // the writer's connection
+  std::unique_ptr<SQLite::Database> reader_;  // read-only; null for ":memory:"
+  SqliteStoreOptions opts_;
+  std::shared_ptr<spdlog::logger> log_;
+  int lock_fd_ = -1;
+
+  std::optional<SQLite::Statement> insert_, update_queued_, start_, progress_, finish_,
+      prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_,
+      write_max_id_;
+
+  mutable std::mutex read_mutex_;  // the reader connection (or, for ":memory:", the only one)
+  std::mutex mutex_;               // the queue and the sequence numbers
+  std::condition_variable cv_;         // the writer waits for work
+  std::condition_variable settled_cv_;  // reads and flush wait for their writes
+  std::vector<Op> queue_;
+  std::uint64_t enqueued_seq_ = 0;
+  std::uint64_t settled_seq_ = 0;  // every write up to here is committed or dropped
+  bool started_ = false;
+  bool closing_ = false;
+  bool writer_done_ = false;
+  std::mutex join_mutex_;
+  std::thread writer_;
+
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<bool> failing_{false};  ///< the latest commit attempt failed
+  std::atomic<std::int64_t> last_commit_us_{0};
+  std::atomic<std::int64_t> max_commit_us_{0};
+};
+
+}  // namespace shelfjobs::detail

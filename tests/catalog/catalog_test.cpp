@@ -1,0 +1,1124 @@
+// SPDX-License-Identifier: MIT
+// The SQLite catalog on real files: schema and migrations, authors and books, refresh writes
+// (apply), merges, folder moves, atomicity, orderings and concurrent use; and the name helpers.
+
+#include <atomic>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include "shelfjobs/catalog/catalog.hpp"
+#include "test_support.hpp"
+
+using namespace shelfjobs;
+using namespace testing;
+using namespace std::chrono;
+
+namespace {
+
+std::shared_ptr<Catalog> open_catalog(const TempDir& dir) {
+  auto c = open_sqlite_catalog({dir.path() / "catalog.db"});
+  REQUIRE(c.has_value());
+  return *c;
+}
+
+Author make_author(const std::string& foreign_id, const std::string& name, const std::string& path) {
+  Author a;
+  a.foreign_id = foreign_id;
+  a.name = name;
+  a.path = path;
+  return a;
+}
+
+Edition make_edition(const std::string& foreign_id, const std::string& title, double rating = 0) {
+  Edition e;
+  e.foreign_id = foreign_id;
+  e.title = title;
+  e.rating = rating;
+  return e;
+}
+
+BookWrite make_book(RowId author_id, const std::string& foreign_id, const std::string& title,
+                    std::optional<Date> released = std::nullopt) {
+  BookWrite w;
+  w.book.author_id = author_id;
+  w.book.foreign_id = foreign_id;
+  w.book.title = title;
+  w.book.release_date = released;
+  return w;
+}
+
+Date ymd(int y, unsigned m, unsigned d) {
+  return Date{year{y} / month{m} / day{d}};
+}
+
+BookFile make_file(RowId author_id, RowId book_id, const std::string& path) {
+  BookFile f;
+  f.author_id = author_id;
+  f.book_id = book_id;
+  f.path = path;
+  f.size = 1000;
+  f.format = "epub";
+  return f;
+}
+
+std::vector<std::string> titles(const std::vector<Book>& books) {
+  std::vector<std::string> out;
+  for (const auto& b : books) out.push_back(b.title);
+  return out;
+}
+
+std::vector<std::string> paths_of(const std::vector<BookFile>& files) {
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(f.path.string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the catalog migrates a new file and reopens it with its data", "[catalog]") {
+  TempDir dir;
+  RowId ann = 0;
+  {
+    auto c = open_catalog(dir);
+    ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann Leckie")).value().id;
+  }
+  {
+    SQLite::Database db((dir.path() / "catalog.db").string());
+    CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+    CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+    for (const char* table : {"root_folders", "authors", "books", "editions", "series",
+                              "series_books", "book_files"}) {
+      CAPTURE(table);
+      CHECK(db.tableExists(table));
+    }
+    for (const char* index : {"authors_by_sort_name", "books_by_author", "books_by_author_release",
+                              "editions_by_book", "editions_by_isbn13", "editions_by_asin",
+                              "book_files_by_author", "book_files_by_book",
+                              "series_books_by_book"}) {
+      CAPTURE(index);
+      SQLite::Statement st(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?");
+      st.bind(1, index);
+      CHECK(st.executeStep());
+    }
+  }
+  auto c = open_catalog(dir);
+  auto a = c->author(ann);
+  REQUIRE(a.has_value());
+  CHECK(a->name == "Ann Leckie");
+  CHECK(a->sort_name == "Leckie, Ann");
+  CHECK(a->path == "/lib/Ann Leckie");
+  CHECK(c->rows_written() == 0);
+}
+
+TEST_CASE("two openers of a new file at once both migrate it without a clash",
+          "[catalog][concurrency]") {
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    TempDir dir;
+    const auto path = dir.path() / "catalog.db";
+    std::atomic<int> ready{0};
+    Result<std::shared_ptr<Catalog>> results[2] = {Error{errc::store_error, "not run"},
+                                                   Error{errc::store_error, "not run"}};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < 2) std::this_thread::yield();
+        results[i] = open_sqlite_catalog({path});
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : results)
+      if (!r) FAIL_CHECK(r.error().message);
+    if (!results[0] || !results[1]) continue;
+    // One schema, usable from both.
+    auto a = (*results[0])->add_author(make_author("1", "Ann", "/lib/Ann"));
+    REQUIRE(a.has_value());
+    CHECK((*results[1])->author(a->id).value().name == "Ann");
+    SQLite::Database db(path.string());
+    CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+  }
+}
+
+TEST_CASE("the catalog refuses a file with a newer schema", "[catalog]") {
+  TempDir dir;
+  { open_catalog(dir); }
+  {
+    SQLite::Database db((dir.path() / "catalog.db").string(), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE catalog_meta SET value = 7 WHERE key = 'schema_version'");
+  }
+  auto c = open_sqlite_catalog({dir.path() / "catalog.db"});
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().code == errc::invalid_argument);
+  CHECK_THAT(c.error().message, Catch::Contains("catalog.db") && Catch::Contains("7") &&
+                                    Catch::Contains("(1)"));
+}
+
+TEST_CASE("a catalog file of an earlier release opens with its data", "[catalog][sqlite]") {
+  TempDir dir;
+  const auto path = dir.path() / "catalog.db";
+  RowId ann = 0;
+  {
+    auto c = open_catalog(dir);
+    ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann Leckie")).value().id;
+  }
+  {
+    // As the earlier release left it: the version in catalog_meta only.
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE shelfjobs_schema");
+    REQUIRE(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+  }
+  auto c = open_catalog(dir);  // no migration runs again ("table already exists")
+  CHECK(c->author(ann).value().name == "Ann Leckie");
+  CHECK(c->add_author(make_author("101", "Ada Palmer", "/lib/Ada Palmer")).has_value());
+  SQLite::Database db(path.string());
+  CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
+}
+
+TEST_CASE("the catalog reports a file it cannot open as a store error", "[catalog]") {
+  TempDir dir;
+  auto c = open_sqlite_catalog({dir.path() / "missing" / "catalog.db"});
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().code == errc::store_error);
+  CHECK_THAT(c.error().message, Catch::Contains("catalog.db"));
+}
+
+TEST_CASE("authors: add, read back, duplicates and missing ones", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  Author a = make_author("100", "Ann Leckie", "/lib/Ann Leckie/");
+  a.overview = "Space opera.";
+  a.status = AuthorStatus::ended;
+  a.last_info_sync = system_clock::time_point(milliseconds(1'700'000'000'123));
+  a.metadata_hash = "abc";
+  auto added = c->add_author(a);
+  REQUIRE(added.has_value());
+  CHECK(added->id > 0);
+  CHECK(c->rows_written() == 1);
+
+  auto back = c->author_by_foreign_id("100");
+  REQUIRE(back.has_value());
+  CHECK(back->id == added->id);
+  CHECK(back->path == "/lib/Ann Leckie");  // stored without the trailing separator
+  CHECK(back->overview == "Space opera.");
+  CHECK(back->status == AuthorStatus::ended);
+  CHECK(back->last_info_sync == a.last_info_sync);
+  CHECK(back->metadata_hash == "abc");
+  CHECK(back->added != TimePoint{});
+  CHECK(back->root_folder_id == 0);
+
+  auto dup = c->add_author(make_author("100", "Someone Else", "/lib/Someone Else"));
+  REQUIRE_FALSE(dup.has_value());
+  CHECK(dup.error().code == errc::conflict);
+  CHECK_THAT(dup.error().message, Catch::Contains("100"));
+  auto same_path = c->add_author(make_author("101", "Other", "/lib/Ann Leckie"));
+  REQUIRE_FALSE(same_path.has_value());
+  CHECK(same_path.error().code == errc::conflict);
+  CHECK(c->rows_written() == 1);
+
+  auto missing = c->author(999);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == errc::not_found);
+  CHECK(missing.error().message == "author 999");
+  auto missing_book = c->book_by_foreign_id("5001");
+  REQUIRE_FALSE(missing_book.has_value());
+  CHECK(missing_book.error().message == "book with foreign id 5001");
+
+  auto bad_root = make_author("102", "Rooted", "/lib/Rooted");
+  bad_root.root_folder_id = 42;
+  auto r = c->add_author(bad_root);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == errc::not_found);
+}
+
+TEST_CASE("root folders: absolute paths only, no duplicates", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  auto r = c->add_root_folder("/lib/books/");
+  REQUIRE(r.has_value());
+  CHECK(r->path == "/lib/books");
+  CHECK(r->name == "books");
+  CHECK(c->add_root_folder("relative/books").error().code == errc::invalid_argument);
+  CHECK(c->add_root_folder("/lib/books").error().code == errc::conflict);
+  REQUIRE(c->add_root_folder("/lib/audio", "Audiobooks").has_value());
+  auto all = c->root_folders().value();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].name == "Audiobooks");
+  CHECK(c->root_folder(r->id).value().path == "/lib/books");
+  CHECK(c->root_folder(77).error().code == errc::not_found);
+
+  auto a = make_author("1", "Rooted Author", "/lib/books/Rooted Author");
+  a.root_folder_id = r->id;
+  CHECK(c->add_author(a).value().root_folder_id == r->id);
+  CHECK(c->counts().value().root_folders == 2);
+}
+
+TEST_CASE("apply inserts books with editions and series and returns their ids", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+
+  AuthorWrite w;
+  auto b1 = make_book(ann, "5001", "Ancillary Justice", ymd(2013, 10, 1));
+  b1.book.genres = {"science fiction", "space opera"};
+  b1.editions = {make_edition("e1", "Ancillary Justice (hardcover)", 10),
+                 make_edition("e2", "Ancillary Justice (ebook)", 20)};
+  b1.editions[1].is_ebook = true;
+  b1.editions[1].monitored = true;
+  b1.editions[1].isbn13 = "9780316246620";
+  b1.series = {{"s1", "Imperial Radch", "1", 1, true}};
+  auto b2 = make_book(ann, "5002", "Ancillary Sword", ymd(2014, 10, 7));
+  b2.series = {{"s1", "Imperial Radch", "2", 2, true}};
+  w.books = {b1, b2};
+
+  const auto before = c->rows_written();
+  auto r = c->apply(w);
+  REQUIRE(r.has_value());
+  REQUIRE(r->new_book_ids.size() == 2);
+  CHECK(r->new_book_ids[0] > 0);
+  CHECK(r->new_book_ids[1] > r->new_book_ids[0]);
+  // 2 books, 2 editions, 1 series, 2 links.
+  CHECK(r->rows_written == 7);
+  CHECK(c->rows_written() - before == 7);
+
+  auto book = c->book(r->new_book_ids[0]).value();
+  CHECK(book.author_id == ann);
+  CHECK(book.title == "Ancillary Justice");
+  CHECK(book.release_date == ymd(2013, 10, 1));
+  CHECK(book.genres == std::vector<std::string>{"science fiction", "space opera"});
+  CHECK(book.added != TimePoint{});
+
+  auto eds = c->editions_of(book.id).value();
+  REQUIRE(eds.size() == 2);
+  CHECK(eds[0].foreign_id == "e1");
+  CHECK(eds[1].is_ebook);
+  CHECK(eds[1].monitored);
+  CHECK(eds[1].isbn13 == "9780316246620");
+  CHECK(eds[1].rating == 20);
+
+  auto links = c->series_links_of(book.id).value();
+  REQUIRE(links.size() == 1);
+  CHECK(links[0].position == "1");
+  CHECK(links[0].primary);
+  auto series = c->series(links[0].series_id).value();
+  CHECK(series.title == "Imperial Radch");
+  CHECK(c->series_links_of(r->new_book_ids[1]).value().at(0).series_id == series.id);
+
+  auto n = c->counts().value();
+  CHECK(n.authors == 1);
+  CHECK(n.books == 2);
+  CHECK(n.editions == 2);
+  CHECK(n.series == 1);
+  CHECK(n.files == 0);
+}
+
+TEST_CASE("apply of an empty write writes no row", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  const auto before = c->rows_written();
+  auto r = c->apply(AuthorWrite{});
+  REQUIRE(r.has_value());
+  CHECK(r->rows_written == 0);
+  CHECK(r->new_book_ids.empty());
+  CHECK(c->rows_written() == before);
+
+  // A book rewritten with the same editions and links writes the book row only.
+  auto b = make_book(ann, "5001", "Ancillary Justice");
+  b.editions = {make_edition("e1", "AJ")};
+  b.series = {{"s1", "Imperial Radch", "1", 1, true}};
+  AuthorWrite insert;
+  insert.books = {b};
+  const RowId id = c->apply(insert).value().new_book_ids.at(0);
+  b.book.id = id;
+  AuthorWrite again;
+  again.books = {b};
+  auto r2 = c->apply(again);
+  REQUIRE(r2.has_value());
+  CHECK(r2->rows_written == 1);
+  CHECK(r2->new_book_ids == std::vector<RowId>{0});
+}
+
+TEST_CASE("apply updates only what it is asked to", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  const RowId other = c->add_author(make_author("200", "Bo Other", "/lib/Bo")).value().id;
+  AuthorWrite w;
+  w.books = {make_book(ann, "5001", "Ancillary Justice"), make_book(ann, "5002", "Ancillary Sword"),
+             make_book(other, "6001", "Other Book")};
+  auto ids = c->apply(w).value().new_book_ids;
+  const Book untouched = c->book(ids[1]).value();
+
+  AuthorWrite up;
+  Author a = c->author(ann).value();
+  a.overview = "New overview";
+  a.last_info_sync = system_clock::time_point(milliseconds(1'700'000'000'000));
+  a.metadata_hash = "h2";
+  up.author = a;
+  BookWrite bw;
+  bw.book = c->book(ids[0]).value();
+  bw.book.title = "Ancillary Justice (revised)";
+  bw.book.monitored = false;
+  up.books = {bw};
+  auto r = c->apply(up);
+  REQUIRE(r.has_value());
+  CHECK(r->rows_written == 2);  // the author row and one book row
+
+  auto a2 = c->author(ann).value();
+  CHECK(a2.overview == "New overview");
+  CHECK(a2.metadata_hash == "h2");
+  CHECK(a2.last_info_sync == a.last_info_sync);
+  CHECK(a2.name == "Ann Leckie");
+  auto b = c->book(ids[0]).value();
+  CHECK(b.title == "Ancillary Justice (revised)");
+  CHECK_FALSE(b.monitored);
+  auto same = c->book(ids[1]).value();
+  CHECK(same.title == untouched.title);
+  CHECK(same.monitored == untouched.monitored);
+  CHECK(c->book(ids[2]).value().title == "Other Book");
+  CHECK(c->author(other).value().overview.empty());
+
+  AuthorWrite missing;
+  BookWrite ghost = make_book(ann, "7001", "Ghost");
+  ghost.book.id = 999;
+  missing.books = {ghost};
+  auto m = c->apply(missing);
+  REQUIRE_FALSE(m.has_value());
+  CHECK(m.error().code == errc::not_found);
+  CHECK(m.error().message == "book 999");
+}
+
+TEST_CASE("apply syncs editions by foreign id: add, update, delete", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  auto bw = make_book(ann, "5001", "Ancillary Justice");
+  bw.editions = {make_edition("e1", "Hardcover", 5), make_edition("e2", "Paperback", 3),
+                 make_edition("e3", "Ebook", 9)};
+  AuthorWrite w;
+  w.books = {bw};
+  const RowId id = c->apply(w).value().new_book_ids.at(0);
+  auto eds = c->editions_of(id).value();
+  REQUIRE(eds.size() == 3);
+  const RowId e1 = eds[0].id, e2 = eds[1].id, e3 = eds[2].id;
+  // A file matched to the edition that goes keeps existing, unmatched from it.
+  auto file = make_file(ann, id, "/lib/Ann/AJ/aj.epub");
+  file.edition_id = e2;
+  REQUIRE(c->upsert_file(file).has_value());
+
+  bw.book.id = id;
+  bw.editions = {make_edition("e1", "Hardcover", 5), make_edition("e3", "Ebook (2nd)", 11),
+                 make_edition("e4", "Audiobook", 1)};
+  AuthorWrite sync;
+  sync.books = {bw};
+  auto r = c->apply(sync);
+  REQUIRE(r.has_value());
+  // The book row, e2 deleted (and the file's edition_id set to NULL), e3 updated, e4 inserted.
+  CHECK(r->rows_written == 5);
+  eds = c->editions_of(id).value();
+  REQUIRE(eds.size() == 3);
+  CHECK(eds[0].id == e1);
+  CHECK(eds[1].id == e3);
+  CHECK(eds[1].title == "Ebook (2nd)");
+  CHECK(eds[1].rating == 11);
+  CHECK(eds[2].foreign_id == "e4");
+  CHECK(eds[2].id != e2);
+  auto files = c->files_of_author(ann).value();
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].edition_id == 0);
+  CHECK(files[0].book_id == id);
+}
+
+TEST_CASE("an edition the source moves to another book keeps its id within one author",
+          "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  auto one = make_book(ann, "5001", "One");
+  one.editions = {make_edition("e1", "One"), make_edition("e2", "Omnibus")};
+  AuthorWrite w;
+  w.books = {one, make_book(ann, "5002", "Two"), make_book(bo, "6001", "Bo's")};
+  auto ids = c->apply(w).value().new_book_ids;
+  const RowId omnibus = c->editions_of(ids[0]).value().at(1).id;
+
+  // The omnibus edition now belongs to "Two" at the source.
+  AuthorWrite move;
+  auto two = make_book(ann, "5002", "Two");
+  two.book.id = ids[1];
+  two.editions = {make_edition("e2", "Omnibus")};
+  move.books = {two};
+  REQUIRE(c->apply(move).has_value());
+  CHECK(c->editions_of(ids[1]).value().at(0).id == omnibus);
+  CHECK(c->editions_of(ids[0]).value().size() == 1);
+
+  // Another author's book may not take it.
+  AuthorWrite steal;
+  auto bos = make_book(bo, "6001", "Bo's");
+  bos.book.id = ids[2];
+  bos.editions = {make_edition("e2", "Omnibus")};
+  steal.books = {bos};
+  auto r = c->apply(steal);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == errc::conflict);
+  CHECK_THAT(r.error().message, Catch::Contains("e2"));
+  CHECK(c->editions_of(ids[1]).value().size() == 1);
+}
+
+TEST_CASE("an edition moving between two books of one write keeps its id in either order",
+          "[catalog]") {
+  const bool giver_first = GENERATE(true, false);
+  const bool other_author = GENERATE(false, true);
+  CAPTURE(giver_first, other_author);
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  const RowId taker_author = other_author ? bo : ann;
+  auto one = make_book(ann, "5001", "One");
+  one.editions = {make_edition("e1", "One"), make_edition("e2", "Omnibus")};
+  auto two = make_book(taker_author, "5002", "Two");
+  two.editions = {make_edition("e3", "Two")};
+  AuthorWrite w;
+  w.books = {one, two};
+  auto ids = c->apply(w).value().new_book_ids;
+  const RowId omnibus = c->editions_of(ids[0]).value().at(1).id;
+  auto file = make_file(ann, ids[0], "/lib/Ann/One/omnibus.epub");
+  file.edition_id = omnibus;
+  REQUIRE(c->upsert_file(file).has_value());
+
+  // At the source the omnibus now belongs to Two; one refresh writes both books.
+  one.book.id = ids[0];
+  one.editions = {make_edition("e1", "One")};
+  two.book.id = ids[1];
+  two.editions = {make_edition("e3", "Two"), make_edition("e2", "Omnibus")};
+  AuthorWrite move;
+  move.books = giver_first ? std::vector<BookWrite>{one, two} : std::vector<BookWrite>{two, one};
+  auto r = c->apply(move);
+  REQUIRE(r.has_value());
+  // Two book rows and the edition's move.
+  CHECK(r->rows_written == 3);
+  const auto eds = c->editions_of(ids[1]).value();  // by id: the omnibus is the older one
+  REQUIRE(eds.size() == 2);
+  CHECK(eds[0].foreign_id == "e2");
+  CHECK(eds[0].id == omnibus);
+  CHECK(c->editions_of(ids[0]).value().size() == 1);
+  CHECK(c->counts().value().editions == 3);
+  const auto files = c->files_of_author(ann).value();
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].edition_id == omnibus);
+
+  // An edition its book drops and no book takes still goes; its file stays, unmatched from it.
+  two.editions = {make_edition("e3", "Two")};
+  AuthorWrite drop;
+  drop.books = {two};
+  REQUIRE(c->apply(drop).has_value());
+  CHECK(c->counts().value().editions == 2);
+  CHECK(c->files_of_author(ann).value().at(0).edition_id == 0);
+}
+
+TEST_CASE("apply replaces series links and retitles series", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  auto bw = make_book(ann, "5001", "Ancillary Justice");
+  bw.series = {{"s1", "Radch", "1", 1, true}, {"s2", "Omnibus", "1-3", 1, false}};
+  AuthorWrite w;
+  w.books = {bw};
+  const RowId id = c->apply(w).value().new_book_ids.at(0);
+  REQUIRE(c->series_links_of(id).value().size() == 2);
+
+  bw.book.id = id;
+  bw.series = {{"s1", "Imperial Radch", "1", 1, true}};
+  AuthorWrite again;
+  again.books = {bw};
+  auto r = c->apply(again);
+  REQUIRE(r.has_value());
+  CHECK(r->rows_written == 3);  // the book, the series title, the dropped link
+  auto links = c->series_links_of(id).value();
+  REQUIRE(links.size() == 1);
+  CHECK(c->series(links[0].series_id).value().title == "Imperial Radch");
+  CHECK(c->counts().value().series == 2);  // series rows stay; only links go
+}
+
+TEST_CASE("apply merges an author: books and files move, the source goes", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId target = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  const RowId source = c->add_author(make_author("101", "A. Leckie", "/lib/A Leckie")).value().id;
+  AuthorWrite w;
+  w.books = {make_book(target, "5001", "Ancillary Justice"),
+             make_book(source, "5002", "Ancillary Sword"),
+             make_book(source, "5003", "Ancillary Mercy")};
+  auto ids = c->apply(w).value().new_book_ids;
+  REQUIRE(c->upsert_file(make_file(source, ids[1], "/lib/A Leckie/Sword/sword.epub")).has_value());
+  // Matched to the source's book but not (yet) to an author: it follows the book too.
+  REQUIRE(c->upsert_file(make_file(0, ids[2], "/lib/A Leckie/Mercy/mercy.epub")).has_value());
+
+  AuthorWrite merge;
+  merge.author = c->author(target).value();
+  merge.merge_from = source;
+  auto r = c->apply(merge);
+  REQUIRE(r.has_value());
+  // The author row, 2 books moved, 2 files re-pointed, the source deleted.
+  CHECK(r->rows_written == 6);
+  CHECK(c->author(source).error().code == errc::not_found);
+  CHECK(c->books_of(target).value().size() == 3);
+  CHECK(c->book(ids[2]).value().author_id == target);
+  auto files = c->files_of_author(target).value();
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].book_id == ids[2]);
+  CHECK(files[0].author_id == target);
+  CHECK(files[1].book_id == ids[1]);
+  CHECK(files[1].author_id == target);
+  CHECK(c->counts().value().authors == 1);
+}
+
+TEST_CASE("a book that moves to another author takes its files along", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  AuthorWrite w;
+  w.books = {make_book(ann, "5001", "Wandering"), make_book(ann, "5002", "Staying")};
+  auto ids = c->apply(w).value().new_book_ids;
+  REQUIRE(c->upsert_file(make_file(ann, ids[0], "/lib/Ann/Wandering/w.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, ids[0], "/lib/Ann/Wandering/w.pdf")).has_value());
+  REQUIRE(c->upsert_file(make_file(bo, ids[0], "/lib/Ann/Wandering/w.m4b")).has_value());
+  REQUIRE(c->upsert_file(make_file(ann, ids[1], "/lib/Ann/Staying/s.epub")).has_value());
+
+  // The source now credits Bo with the book; Bo's refresh writes it.
+  AuthorWrite move;
+  BookWrite bw;
+  bw.book = c->book(ids[0]).value();
+  bw.book.author_id = bo;
+  move.books = {bw};
+  auto r = c->apply(move);
+  REQUIRE(r.has_value());
+  // The book row and the two files not linked to Bo yet.
+  CHECK(r->rows_written == 3);
+  CHECK(c->book(ids[0]).value().author_id == bo);
+  const auto bos = c->files_of_author(bo).value();
+  REQUIRE(bos.size() == 3);
+  for (const auto& f : bos) {
+    CAPTURE(f.path);
+    CHECK(f.author_id == bo);
+    CHECK(f.book_id == ids[0]);
+  }
+  CHECK(paths_of(c->files_of_author(ann).value()) ==
+        std::vector<std::string>{"/lib/Ann/Staying/s.epub"});
+
+  // Moving Staying away leaves Ann with no file; she can go.
+  AuthorWrite second;
+  bw.book = c->book(ids[1]).value();
+  bw.book.author_id = bo;
+  second.books = {bw};
+  REQUIRE(c->apply(second).has_value());
+  CHECK(c->file_count_of_author(ann).value() == 0);
+  CHECK(c->remove_author(ann).has_value());
+  CHECK(c->file_count_of_author(bo).value() == 4);
+
+  // A book written with its author unchanged writes no file row.
+  AuthorWrite same;
+  same.books = {bw};
+  CHECK(c->apply(same).value().rows_written == 1);
+}
+
+TEST_CASE("apply re-keys an author, taking a merged author's foreign id", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId keep = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  const RowId old = c->add_author(make_author("555", "Ann Leckie (dup)", "/lib/Ann2")).value().id;
+
+  // A plain re-key.
+  AuthorWrite rekey;
+  rekey.author = c->author(keep).value();
+  rekey.author->foreign_id = "100-new";
+  REQUIRE(c->apply(rekey).has_value());
+  CHECK(c->author_by_foreign_id("100-new").value().id == keep);
+  CHECK(c->author_by_foreign_id("100").error().code == errc::not_found);
+
+  // Re-keying onto another author's id is a conflict...
+  AuthorWrite clash;
+  clash.author = c->author(keep).value();
+  clash.author->foreign_id = "555";
+  auto bad = c->apply(clash);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == errc::conflict);
+  CHECK_THAT(bad.error().message, Catch::Contains("555") && Catch::Contains(std::to_string(old)));
+
+  // ...unless that author is merged in by the same write.
+  clash.merge_from = old;
+  REQUIRE(c->apply(clash).has_value());
+  CHECK(c->author_by_foreign_id("555").value().id == keep);
+  CHECK(c->counts().value().authors == 1);
+}
+
+TEST_CASE("apply deletes removed books with their editions and links", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  auto b1 = make_book(ann, "5001", "One");
+  b1.editions = {make_edition("e1", "One HC"), make_edition("e2", "One PB")};
+  b1.series = {{"s1", "Radch", "1", 1, true}};
+  AuthorWrite w;
+  w.books = {b1, make_book(ann, "5002", "Two")};
+  auto ids = c->apply(w).value().new_book_ids;
+  // Matched to one of the book's editions but not to the book: no file links to the book.
+  auto file = make_file(ann, 0, "/lib/Ann/One/one.epub");
+  file.edition_id = c->editions_of(ids[0]).value().at(0).id;
+  REQUIRE(c->upsert_file(file).has_value());
+
+  AuthorWrite rm;
+  rm.removed_books = {ids[0]};
+  auto r = c->apply(rm);
+  REQUIRE(r.has_value());
+  CHECK(r->kept_books.empty());
+  // The book, 2 editions, 1 link, and the file's edition_id set to NULL.
+  CHECK(r->rows_written == 5);
+  CHECK(c->book(ids[0]).error().code == errc::not_found);
+  auto n = c->counts().value();
+  CHECK(n.books == 1);
+  CHECK(n.editions == 0);
+  CHECK(n.files == 1);
+  CHECK(c->files_of_author(ann).value().at(0).edition_id == 0);
+
+  AuthorWrite again;
+  again.removed_books = {ids[0]};
+  CHECK(c->apply(again).error().code == errc::not_found);
+}
+
+TEST_CASE("apply keeps a removed book a file was linked to meanwhile", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  auto one = make_book(ann, "5001", "One");
+  one.editions = {make_edition("e1", "One HC")};
+  one.series = {{"s1", "Radch", "1", 1, true}};
+  AuthorWrite w;
+  w.books = {one, make_book(ann, "5002", "Two"), make_book(ann, "5003", "Three")};
+  auto ids = c->apply(w).value().new_book_ids;
+
+  // A refresh decides to remove One and Two while neither has a file...
+  REQUIRE(c->file_count_of_book(ids[0]).value() == 0);
+  REQUIRE(c->file_count_of_book(ids[1]).value() == 0);
+  AuthorWrite rm;
+  rm.removed_books = {ids[0], ids[1]};
+  auto three = make_book(ann, "5003", "Three (revised)");
+  three.book.id = ids[2];
+  rm.books = {three};
+  // ...and an import links a file to One before the refresh writes.
+  const auto file = c->upsert_file(make_file(0, ids[0], "/lib/Ann/One/one.epub")).value();
+
+  auto r = c->apply(rm);
+  REQUIRE(r.has_value());
+  CHECK(r->kept_books == std::vector<RowId>{ids[0]});
+  // Two, and Three's row; One and its edition, link and file are untouched.
+  CHECK(r->rows_written == 2);
+  CHECK(c->book(ids[0]).value().title == "One");
+  CHECK(c->editions_of(ids[0]).value().size() == 1);
+  CHECK(c->series_links_of(ids[0]).value().size() == 1);
+  CHECK(c->file_count_of_book(ids[0]).value() == 1);
+  CHECK(c->files_of_author(ann).value().at(0).id == file.id);
+  CHECK(c->book(ids[1]).error().code == errc::not_found);
+  CHECK(c->book(ids[2]).value().title == "Three (revised)");
+
+  // A missing book is still an error, kept ones or not.
+  AuthorWrite gone;
+  gone.removed_books = {ids[0], ids[1]};
+  auto g = c->apply(gone);
+  REQUIRE_FALSE(g.has_value());
+  CHECK(g.error().code == errc::not_found);
+  CHECK(c->book(ids[0]).has_value());
+}
+
+TEST_CASE("a failed apply changes nothing", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo Other", "/lib/Bo")).value().id;
+  AuthorWrite w;
+  w.books = {make_book(bo, "5001", "Bo's Book")};
+  const RowId bos_book = c->apply(w).value().new_book_ids.at(0);
+  const auto counts_before = c->counts().value();
+  const auto rows_before = c->rows_written();
+
+  AuthorWrite bad;
+  Author a = c->author(ann).value();
+  a.overview = "changed";
+  bad.author = a;
+  auto first = make_book(ann, "6001", "Fine Book");
+  first.editions = {make_edition("e9", "Fine")};
+  first.series = {{"s9", "Fine Series", "1", 1, true}};
+  bad.books = {first, make_book(ann, "5001", "Stolen Book")};
+  auto r = c->apply(bad);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == errc::conflict);
+  CHECK_THAT(r.error().message, Catch::Contains("5001") &&
+                                    Catch::Contains("book " + std::to_string(bos_book)) &&
+                                    Catch::Contains("author " + std::to_string(bo)));
+
+  CHECK(c->rows_written() == rows_before);
+  CHECK(c->author(ann).value().overview.empty());
+  CHECK(c->book_by_foreign_id("6001").error().code == errc::not_found);
+  const auto n = c->counts().value();
+  CHECK(n.books == counts_before.books);
+  CHECK(n.editions == counts_before.editions);
+  CHECK(n.series == counts_before.series);
+  CHECK(c->book(bos_book).value().title == "Bo's Book");
+
+  // The catalog still works after the rollback.
+  AuthorWrite fine;
+  fine.books = {first};
+  CHECK(c->apply(fine).has_value());
+}
+
+TEST_CASE("remove_author refuses while files exist and deletes books otherwise", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  auto b = make_book(ann, "5001", "One");
+  b.editions = {make_edition("e1", "One")};
+  b.series = {{"s1", "Radch", "1", 1, true}};
+  AuthorWrite w;
+  w.books = {b};
+  const RowId book = c->apply(w).value().new_book_ids.at(0);
+  auto file = c->upsert_file(make_file(ann, book, "/lib/Ann/One/one.epub")).value();
+
+  auto refused = c->remove_author(ann);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::conflict);
+  CHECK(c->author(ann).has_value());
+  CHECK(c->counts().value().books == 1);
+
+  // Unlink the file (a host moved it to another author), then the author can go.
+  file.author_id = 0;
+  file.book_id = 0;
+  REQUIRE(c->upsert_file(file).has_value());
+  REQUIRE(c->remove_author(ann).has_value());
+  auto n = c->counts().value();
+  CHECK(n.authors == 0);
+  CHECK(n.books == 0);
+  CHECK(n.editions == 0);
+  CHECK(n.files == 1);
+  CHECK(c->remove_author(ann).error().code == errc::not_found);
+}
+
+TEST_CASE("an author's files include those linked only through its books", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/Bo")).value().id;
+  const RowId book = c->add_book(make_book(ann, "5001", "One")).value().id;
+  // Matched to Ann's book, with no author link, or a stale one to Bo.
+  REQUIRE(c->upsert_file(make_file(0, book, "/lib/Ann/One/one.epub")).has_value());
+  auto stale = c->upsert_file(make_file(bo, book, "/lib/Bo/One/one.pdf")).value();
+
+  CHECK(c->file_count_of_author(ann).value() == 2);
+  CHECK(paths_of(c->files_of_author(ann).value()) ==
+        std::vector<std::string>{"/lib/Ann/One/one.epub", "/lib/Bo/One/one.pdf"});
+  // Bo's own link counts for him as well.
+  CHECK(c->file_count_of_author(bo).value() == 1);
+
+  const auto rows = c->rows_written();
+  auto refused = c->remove_author(ann);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::conflict);
+  CHECK_THAT(refused.error().message, Catch::Contains("2 book file(s)"));
+  CHECK(c->book(book).value().author_id == ann);
+  CHECK(c->file_count_of_book(book).value() == 2);
+  CHECK(c->rows_written() == rows);
+
+  // Bo's stale link keeps Bo; unlinking the files from the book frees Ann.
+  CHECK(c->remove_author(bo).error().code == errc::conflict);
+  stale.book_id = 0;
+  REQUIRE(c->upsert_file(stale).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann/One/one.epub")).has_value());
+  CHECK(c->file_count_of_author(ann).value() == 0);
+  CHECK(c->remove_author(ann).has_value());
+  CHECK(c->counts().value().files == 2);
+}
+
+TEST_CASE("move_author re-points every file under the folder, matching whole folders only",
+          "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId anna = c->add_author(make_author("200", "Anna", "/lib/Anna")).value().id;
+  const RowId zed = c->add_author(make_author("300", "Zed", "/lib/Zed")).value().id;
+  REQUIRE(c->upsert_file(make_file(ann, 0, "/lib/Ann/Book/a.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(ann, 0, "/lib/Ann/b.pdf")).has_value());
+  // Linked to Ann but outside her folder: not part of the move.
+  REQUIRE(c->upsert_file(make_file(ann, 0, "/lib/Annex/c.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(anna, 0, "/lib/Anna/Book/d.epub")).has_value());
+  // In Ann's folder but not (or not yet) linked to her: they move with the folder.
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann/Unmatched/u.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(zed, 0, "/lib/Ann/Misfiled/z.epub")).has_value());
+  // Look-alikes: folders whose names start with "Ann" ('-' and '.' sort just before '/'), and
+  // a path equal to her folder itself. None of them move.
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann-x/e.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann.d/f.epub")).has_value());
+  REQUIRE(c->upsert_file(make_file(0, 0, "/lib/Ann")).has_value());
+
+  // Every file row's path, whatever it is linked to.
+  auto all_paths = [&] {
+    SQLite::Database db((dir.path() / "catalog.db").string());
+    SQLite::Statement st(db, "SELECT path FROM book_files ORDER BY path");
+    std::vector<std::string> out;
+    while (st.executeStep()) out.push_back(st.getColumn(0).getString());
+    return out;
+  };
+  const auto counts_before = c->counts().value();
+
+  SECTION("a move") {
+    const auto before = c->rows_written();
+    auto moved = c->move_author(ann, "/books/Ann Example/");
+    REQUIRE(moved.has_value());
+    CHECK(*moved == 4);
+    CHECK(c->rows_written() - before == 5);  // the author and four files
+    CHECK(c->author(ann).value().path == "/books/Ann Example");
+    CHECK(paths_of(c->files_of_author(ann).value()) ==
+          std::vector<std::string>{"/books/Ann Example/Book/a.epub", "/books/Ann Example/b.pdf",
+                                   "/lib/Annex/c.epub"});
+    CHECK(paths_of(c->files_of_author(zed).value()) ==
+          std::vector<std::string>{"/books/Ann Example/Misfiled/z.epub"});
+    CHECK(c->files_of_author(anna).value().at(0).path == "/lib/Anna/Book/d.epub");
+    CHECK(c->author(anna).value().path == "/lib/Anna");
+    CHECK(c->author(zed).value().path == "/lib/Zed");
+    // The unmatched file moved too; the look-alikes did not.
+    CHECK(all_paths() ==
+          std::vector<std::string>{"/books/Ann Example/Book/a.epub",
+                                   "/books/Ann Example/Misfiled/z.epub",
+                                   "/books/Ann Example/Unmatched/u.epub", "/books/Ann Example/b.pdf",
+                                   "/lib/Ann", "/lib/Ann-x/e.epub", "/lib/Ann.d/f.epub",
+                                   "/lib/Anna/Book/d.epub", "/lib/Annex/c.epub"});
+    CHECK(c->counts().value().files == counts_before.files);
+
+    // Moving back re-points the same four; a move to the same folder writes nothing.
+    CHECK(c->move_author(ann, "/lib/Ann").value() == 4);
+    const auto again = c->rows_written();
+    CHECK(c->move_author(ann, "/lib/Ann/").value() == 0);
+    CHECK(c->rows_written() == again);
+  }
+  SECTION("a path taken by another author changes nothing") {
+    const auto before = c->rows_written();
+    const auto paths = all_paths();
+    auto r = c->move_author(ann, "/lib/Zed");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::conflict);
+    CHECK_THAT(r.error().message, Catch::Contains("author " + std::to_string(zed)));
+    CHECK(c->author(ann).value().path == "/lib/Ann");
+    CHECK(all_paths() == paths);
+    CHECK(c->rows_written() == before);
+  }
+  SECTION("a file clash halfway rolls the whole move back") {
+    // Something already sits where u.epub would go (the third of the four, by path): the two
+    // rewrites before it and the author's new path must not survive.
+    REQUIRE(c->upsert_file(make_file(0, 0, "/new/Ann/Unmatched/u.epub")).has_value());
+    const auto before = c->rows_written();
+    const auto paths = all_paths();
+    auto r = c->move_author(ann, "/new/Ann");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::conflict);
+    CHECK_THAT(r.error().message, Catch::Contains("/new/Ann/Unmatched/u.epub"));
+    CHECK(c->author(ann).value().path == "/lib/Ann");
+    CHECK(all_paths() == paths);
+    CHECK(paths_of(c->files_of_author(ann).value()) ==
+          std::vector<std::string>{"/lib/Ann/Book/a.epub", "/lib/Ann/b.pdf", "/lib/Annex/c.epub"});
+    CHECK(c->rows_written() == before);
+  }
+  SECTION("an author without a folder re-points nothing") {
+    const RowId nowhere = c->add_author(make_author("400", "Nowhere", "")).value().id;
+    const auto paths = all_paths();
+    CHECK(c->move_author(nowhere, "/lib/Nowhere").value() == 0);
+    CHECK(c->author(nowhere).value().path == "/lib/Nowhere");
+    CHECK(all_paths() == paths);
+  }
+  SECTION("bad arguments") {
+    CHECK(c->move_author(ann, "relative").error().code == errc::invalid_argument);
+    CHECK(c->move_author(999, "/x").error().code == errc::not_found);
+  }
+}
+
+TEST_CASE("add_book needs an existing author", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  auto bw = make_book(ann, "5001", "One", ymd(2020, 2, 29));
+  bw.book.manually_added = true;
+  bw.editions = {make_edition("e1", "One")};
+  bw.series = {{"s1", "Series", "1", 1, true}};
+  auto b = c->add_book(bw);
+  REQUIRE(b.has_value());
+  CHECK(b->id > 0);
+  CHECK(b->manually_added);
+  CHECK(b->release_date == ymd(2020, 2, 29));
+  CHECK(c->editions_of(b->id).value().size() == 1);
+  CHECK(c->series_links_of(b->id).value().size() == 1);
+
+  auto orphan = c->add_book(make_book(999, "5002", "Orphan"));
+  REQUIRE_FALSE(orphan.has_value());
+  CHECK(orphan.error().code == errc::not_found);
+  CHECK(orphan.error().message == "author 999");
+  auto dup = c->add_book(make_book(ann, "5001", "Again"));
+  REQUIRE_FALSE(dup.has_value());
+  CHECK(dup.error().code == errc::conflict);
+
+  REQUIRE(c->remove_book(b->id).has_value());
+  CHECK(c->remove_book(b->id).error().code == errc::not_found);
+  CHECK(c->counts().value().editions == 0);
+}
+
+TEST_CASE("orderings and the newest release", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  auto add = [&](const char* fid, const char* name) {
+    return c->add_author(make_author(fid, name, std::string("/lib/") + name)).value().id;
+  };
+  const RowId ann = add("1", "Ann Leckie");
+  add("2", "ada example");
+  add("3", "Zed Zulu");
+  Author same_sort = make_author("4", "Bea Example", "/lib/Bea");
+  same_sort.sort_name = "example, ada";
+  REQUIRE(c->add_author(same_sort).has_value());
+  // (Not a range-for over `c->authors().value()`: the Result would die before the loop.)
+  const auto all = c->authors().value();
+  std::vector<std::string> names;
+  for (const auto& a : all) names.push_back(a.name);
+  // Case-insensitive sort names; ties broken by name.
+  CHECK(names == std::vector<std::string>{"Bea Example", "ada example", "Ann Leckie", "Zed Zulu"});
+
+  CHECK(c->newest_release(ann).value() == std::nullopt);
+  AuthorWrite w;
+  w.books = {make_book(ann, "b1", "Undated B"), make_book(ann, "b2", "Late", ymd(2021, 5, 1)),
+             make_book(ann, "b3", "Undated A"), make_book(ann, "b4", "Early", ymd(1999, 1, 1)),
+             make_book(ann, "b5", "Also 2021", ymd(2021, 5, 1))};
+  REQUIRE(c->apply(w).has_value());
+  CHECK(titles(c->books_of(ann).value()) ==
+        std::vector<std::string>{"Early", "Also 2021", "Late", "Undated A", "Undated B"});
+  CHECK(c->newest_release(ann).value() == ymd(2021, 5, 1));
+  CHECK(c->newest_release(999).error().code == errc::not_found);
+  CHECK(c->books().value().size() == 5);
+}
+
+TEST_CASE("book files: upsert by path and counts", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
+  const RowId book = c->add_book(make_book(ann, "5001", "One")).value().id;
+  auto f = c->upsert_file(make_file(ann, book, "/lib/Ann/One/one.epub"));
+  REQUIRE(f.has_value());
+  CHECK(f->id > 0);
+  auto g = make_file(ann, book, "/lib/Ann/One/one.epub");
+  g.size = 2000;
+  g.mtime = system_clock::time_point(milliseconds(1'600'000'000'000));
+  auto again = c->upsert_file(g);
+  REQUIRE(again.has_value());
+  CHECK(again->id == f->id);
+  REQUIRE(c->upsert_file(make_file(ann, 0, "/lib/Ann/loose.pdf")).has_value());
+  CHECK(c->file_count_of_author(ann).value() == 2);
+  CHECK(c->file_count_of_book(book).value() == 1);
+  auto files = c->files_of_author(ann).value();
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].size == 2000);
+  CHECK(files[0].mtime == g.mtime);
+  CHECK(files[1].book_id == 0);
+  CHECK(c->counts().value().files == 2);
+  CHECK(c->upsert_file(make_file(ann, 0, "relative.pdf")).error().code == errc::invalid_argument);
+  CHECK(c->upsert_file(make_file(ann, 777, "/lib/Ann/x.pdf")).error().code == errc::not_found);
+  CHECK(c->file_count_of_book(777).error().code == errc::not_found);
+}
+
+TEST_CASE("the catalog serves reads and writes from several threads", "[catalog][concurrency]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  constexpr int kWriters = 3, kBooks = 40, kReaders = 3;
+  std::vector<RowId> authors;
+  for (int i = 0; i < kWriters; ++i) {
+    const std::string name = "Writer " + std::to_string(i);
+    authors.push_back(
+        c->add_author(make_author("a" + std::to_string(i), name, "/lib/" + name)).value().id);
+  }
+  std::atomic<int> errors{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      for (int b = 0; b < kBooks; ++b) {
+        AuthorWrite w;
+        auto bw = make_book(authors[static_cast<std::size_t>(i)],
+                            std::to_string(i) + "-" + std::to_string(b), "Book");
+        bw.editions = {make_edition(std::to_string(i) + "-e" + std::to_string(b), "Ed")};
+        bw.series = {{"shared", "Shared Series", std::to_string(b), b, false}};
+        w.books = {bw};
+        if (!c->apply(w)) ++errors;
+        if (!c->upsert_file(make_file(authors[static_cast<std::size_t>(i)], 0,
+                                      "/lib/f" + std::to_string(i) + "-" + std::to_string(b))))
+          ++errors;
+      }
+    });
+  }
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        auto all = c->authors();
+        if (!all) {
+          ++errors;
+          continue;
+        }
+        for (const auto& a : *all) {
+          auto books = c->books_of(a.id);
+          if (!books || !c->file_count_of_author(a.id) || !c->newest_release(a.id)) ++errors;
+          if (books && !books->empty() && !c->editions_of(books->front().id)) ++errors;
+        }
+        if (!c->counts()) ++errors;
+      }
+    });
+  }
+  for (int i = 0; i < kWriters; ++i) threads[static_cast<std::size_t>(i)].join();
+  done = true;
+  for (std::size_t i = kWriters; i < threads.size(); ++i) threads[i].join();
+  CHECK(errors.load() == 0);
+  auto n = c->counts().value();
+  CHECK(n.books == kWriters * kBooks);
+  CHECK(n.editions == kWriters * kBooks);
+  CHECK(n.series == 1);
+  CHECK(n.files == kWriters * kBooks);
+}
+
+TEST_CASE("author status names", "[catalog]") {
+  CHECK(to_string(AuthorStatus::continuing) == "continuing");
+  CHECK(to_string(AuthorStatus::ended) == "ended");
+}
+
+TEST_CASE("sort names", "[catalog]") {
+  CHECK(sort_name_of("Ada Example") == "Example, Ada");
+  CHECK(sort_name_of("J. R. R. Tolkien") == "Tolkien, J. R. R.");
+  CHECK(sort_name_of("  Ada   Example  ") == "Example, Ada");
+  CHECK(sort_name_of("Plato") == "Plato");
+  CHECK(sort_name_of("  Plato ") == "Plato");
+  CHECK(sort_name_of("") == "");
+  CHECK(sort_name_of("Martin Luther King Jr.") == "King, Martin Luther Jr.");
+  CHECK(sort_name_of("Martin Luther King, Jr.") == "King, Martin Luther Jr.");
+  CHECK(sort_name_of("Ursula K. Le Guin") == "Le Guin, Ursula K.");
+  CHECK(sort_name_of("Example, Ada") == "Example, Ada");
+}
+
+TEST_CASE("safe folder names", "[catalog]") {
+  CHECK(safe_folder_name("Ada Example") == "Ada Example");
+  CHECK(safe_folder_name("Title: A <Story>?") == "Title A Story");
+  CHECK(safe_folder_name("a/b\\c|d*e\"f") == "abcdef");
+  CHECK(safe_folder_name("  ..Hidden  Name...  ") == "Hidden Name");
+  CHECK(safe_folder_name("Tab\there\x01") == "Tab here");
+  CHECK(safe_folder_name("...") == "_");
+  CHECK(safe_folder_name("") == "_");
+  CHECK(safe_folder_name("CON") == "CON_");
+  CHECK(safe_folder_name("nul.txt") == "nul_.txt");
+  CHECK(safe_folder_name("com1") == "com1_");
+  CHECK(safe_folder_name("Console") == "Console");
+  CHECK(safe_folder_name("Zoë Ünïcode") == "Zoë Ünïcode");
+  CHECK(safe_folder_name(std::string(300, 'x')).size() == 255);
+}
