@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "shelfjobs/catalog.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
 
 namespace shelfjobs {
 
