@@ -107,41 +107,20 @@ void MemoryJobStore::put(const JobInfo& job) {
 }
 
 void MemoryJobStore::start() {
-  std::lock_guard join(join_mutex_);
-  {
-    std::lock_guard lock(mutex_);
-    if (started_ || closing_) return;
-    started_ = true;
-  }
-  writer_ = std::thread([this] { run(); });
+  writes_.start([this](std::vector<Op>& batch) { commit(batch); });
 }
 
 void MemoryJobStore::reopen() {
-  close();
-  std::lock_guard join(join_mutex_);
-  std::lock_guard lock(mutex_);
-  started_ = false;
-  closing_ = false;
-  writer_done_ = false;
+  writes_.close();
+  writes_.reset();
 }
 
 // ------------------------------------------------------------------ writes
 
 void MemoryJobStore::enqueue(Apply apply, Done done) {
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (started_ && !closing_) {
-      wake = queue_.empty();
-      queue_.push_back({std::move(apply), std::move(done), ++enqueued_seq_});
-      done = nullptr;
-    }
-  }
-  if (done) {
-    done(false);  // not started, or closed: dropped (outside the lock, it is the caller's code)
-    return;
-  }
-  if (wake) cv_.notify_one();
+  Op op{std::move(apply), std::move(done)};
+  if (writes_.push(op)) return;
+  if (op.done) op.done(false);  // not started, or closed: dropped (outside the lock: caller's code)
 }
 
 void MemoryJobStore::insert(const JobInfo& job, std::string body_text, Done done) {
@@ -211,21 +190,7 @@ void MemoryJobStore::drop_minutes(TimePoint before) {
       {});
 }
 
-void MemoryJobStore::flush() { wait_settled(); }
-
-void MemoryJobStore::wait_settled() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = enqueued_seq_;
-  settled_cv_.wait(lock, [&] { return settled_seq_ >= target || writer_done_ || !started_; });
-}
-
-void MemoryJobStore::settle(std::uint64_t seq) {
-  {
-    std::lock_guard lock(mutex_);
-    settled_seq_ = std::max(settled_seq_, seq);
-  }
-  settled_cv_.notify_all();
-}
+void MemoryJobStore::flush() { writes_.wait_settled(); }
 
 // One batch is one commit: the fault check decides for the whole batch before any of it is
 // applied, so a failed attempt leaves the state as it was and the retry applies the same writes.
@@ -236,15 +201,11 @@ void MemoryJobStore::commit(std::vector<Op>& batch) {
     if (auto fault = check_fault(batch.size())) {
       write_errors_.fetch_add(1);
       failing_.store(true);
-      bool give_up = false;
-      {
-        std::lock_guard lock(mutex_);
-        give_up = closing_ && attempt >= opts_.close_attempts;
-      }
+      const bool give_up = attempt >= opts_.close_attempts && writes_.closing();
       if (give_up) {
         for (auto& op : batch)
           if (op.done) op.done(false);
-        settle(batch.back().seq);
+        writes_.settle(batch.back().seq);
         return;
       }
       std::this_thread::sleep_for(backoff);
@@ -266,47 +227,15 @@ void MemoryJobStore::commit(std::vector<Op>& batch) {
   }
   for (auto& op : batch)
     if (op.done) op.done(true);
-  settle(batch.back().seq);  // after the callbacks, as the SQLite store does
+  writes_.settle(batch.back().seq);  // after the callbacks, as the SQLite store does
 }
 
-void MemoryJobStore::run() {
-  std::vector<Op> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
-      if (queue_.empty() && closing_) break;
-      batch.swap(queue_);
-    }
-    commit(batch);
-    batch.clear();
-  }
-  {
-    std::lock_guard lock(mutex_);
-    writer_done_ = true;
-  }
-  settled_cv_.notify_all();
-}
-
-void MemoryJobStore::close() {
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-  }
-  cv_.notify_one();
-  std::lock_guard join(join_mutex_);
-  if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
-  {
-    std::lock_guard lock(mutex_);
-    writer_done_ = true;
-  }
-  settled_cv_.notify_all();
-}
+void MemoryJobStore::close() { writes_.close(); }
 
 // ------------------------------------------------------------------ reads
 
 Result<std::optional<JobInfo>> MemoryJobStore::get(JobId id) {
-  wait_settled();
+  writes_.wait_settled();
   std::lock_guard lock(state_mutex_);
   auto it = state_.jobs.find(id);
   if (it == state_.jobs.end()) return std::optional<JobInfo>{};
@@ -318,7 +247,7 @@ Result<JobPage> MemoryJobStore::list(const JobQuery& query) {
     return Error{errc::invalid_argument,
                  "limit must be between 1 and 1000, not " + std::to_string(query.limit)};
   }
-  wait_settled();
+  writes_.wait_settled();
   std::lock_guard lock(state_mutex_);
   JobPage page;
   auto matches = [&](const JobInfo& j) {
@@ -344,11 +273,8 @@ Result<JobPage> MemoryJobStore::list(const JobQuery& query) {
 }
 
 Result<std::int64_t> MemoryJobStore::prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!started_ || closing_) return Error{errc::store_error, "the memory job store is not running"};
-  }
-  wait_settled();
+  if (!writes_.running()) return Error{errc::store_error, "the memory job store is not running"};
+  writes_.wait_settled();
   if (auto fault = check_fault(0)) {
     write_errors_.fetch_add(1);
     return Error{errc::store_error, "cannot prune: " + *fault};

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/store/write_queue.hpp"
 #include "shelfjobs/engine/job_store.hpp"
 
 namespace testing {
@@ -97,10 +98,7 @@ class MemoryJobStore : public shelfjobs::JobStore {
 
   static void apply_finish(State& s, const shelfjobs::JobInfo& job);
   void enqueue(Apply apply, Done done);
-  void run();
   void commit(std::vector<Op>& batch);
-  void wait_settled();
-  void settle(std::uint64_t seq);
   std::optional<std::string> check_fault(std::size_t writes);
 
   MemoryStoreOptions opts_;
@@ -108,17 +106,7 @@ class MemoryJobStore : public shelfjobs::JobStore {
   mutable std::mutex state_mutex_;
   State state_;
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::condition_variable settled_cv_;
-  std::vector<Op> queue_;
-  std::uint64_t enqueued_seq_ = 0;
-  std::uint64_t settled_seq_ = 0;
-  bool started_ = false;
-  bool closing_ = false;
-  bool writer_done_ = false;
-  std::mutex join_mutex_;
-  std::thread writer_;
+  shelfjobs::detail::WriteQueue<Op> writes_;
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> write_errors_{0};

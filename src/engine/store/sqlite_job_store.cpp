@@ -523,43 +523,21 @@ Status SqliteJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
 }
 
 void SqliteJobStore::start() {
-  std::lock_guard join(join_mutex_);
-  {
-    std::lock_guard lock(mutex_);
-    if (started_ || closing_) return;
-    started_ = true;
-  }
-  writer_ = std::thread([this] { run(); });
+  writes_.start([this](std::vector<Op>& batch) { commit_batch(batch); });
 }
 
 // ------------------------------------------------------------------ writes
 
 void SqliteJobStore::enqueue(Payload payload, Done done) {
-  bool wake = false;
-  bool running = false;
-  bool before_start = false;
-  {
-    std::lock_guard lock(mutex_);
-    running = started_ && !closing_;
-    before_start = !started_ && !closing_;
-    if (running) {
-      // Only the first op of a batch wakes the writer: it takes everything queued at once, and
-      // a wake-up per op would cost more than the write itself.
-      wake = queue_.empty();
-      queue_.push_back({std::move(payload), std::move(done), ++enqueued_seq_});
-    }
-  }
-  if (running) {
-    if (wake) cv_.notify_one();
-    return;
-  }
-  // Before start() this is a caller's bug; after close() it is the contract. Either way the
-  // write is not applied and its Done says so (outside the lock: it is the caller's code).
-  if (before_start) log_->error("job store {}: write before start(); dropped", opts_.path);
-  if (auto* p = std::get_if<Prune>(&payload)) {
+  Op op{std::move(payload), std::move(done)};
+  if (writes_.push(op)) return;
+  // Not running. Before start() this is a caller's bug; after close() it is the contract. Either
+  // way the write is not applied and its Done says so (outside any lock: it is the caller's code).
+  if (!writes_.closing()) log_->error("job store {}: write before start(); dropped", opts_.path);
+  if (auto* p = std::get_if<Prune>(&op.payload)) {
     p->result->set_value(Error{errc::store_error, "job store " + opts_.path + " is not running"});
   }
-  if (done) done(false);
+  if (op.done) op.done(false);
 }
 
 void SqliteJobStore::insert(const JobInfo& job, std::string body_text, Done done) {
@@ -592,23 +570,7 @@ void SqliteJobStore::drop_minutes(TimePoint before) {
   enqueue(DropMinutes{before}, {});
 }
 
-void SqliteJobStore::flush() { wait_settled(); }
-
-// Waits until every write enqueued before this call is committed or dropped. No op is queued for
-// it: a reader or a flush never ends the writer's batch, it only waits for it.
-void SqliteJobStore::wait_settled() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = enqueued_seq_;
-  settled_cv_.wait(lock, [&] { return settled_seq_ >= target || writer_done_ || !started_; });
-}
-
-void SqliteJobStore::settle(std::uint64_t seq) {
-  {
-    std::lock_guard lock(mutex_);
-    settled_seq_ = std::max(settled_seq_, seq);
-  }
-  settled_cv_.notify_all();
-}
+void SqliteJobStore::flush() { writes_.wait_settled(); }
 
 void SqliteJobStore::apply_finish(const JobInfo& j, MinuteDeltas& minutes) {
   // A job counts once: when its row goes from not terminal to terminal. A second terminal
@@ -759,17 +721,13 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       write_errors_.fetch_add(1, std::memory_order_relaxed);
       failing_.store(true, std::memory_order_relaxed);
       reset_statements();
-      bool give_up = false;
-      {
-        std::lock_guard lock(mutex_);
-        give_up = closing_ && attempt >= 5;
-      }
+      const bool give_up = attempt >= 5 && writes_.closing();
       log_->error("job store {}: commit of {} writes failed (attempt {}): {}", opts_.path,
                   end - begin, attempt, e.what());
       if (give_up) {
         for (std::size_t i = begin; i < end; ++i)
           if (ops[i].done) ops[i].done(false);
-        settle(ops[end - 1].seq);
+        writes_.settle(ops[end - 1].seq);
         return;
       }
       std::this_thread::sleep_for(backoff);
@@ -780,7 +738,7 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
   // write before it has run (callbacks are short by contract, so readers lose little).
   for (std::size_t i = begin; i < end; ++i)
     if (ops[i].done) ops[i].done(true);
-  settle(ops[end - 1].seq);
+  writes_.settle(ops[end - 1].seq);
 }
 
 namespace {
@@ -829,66 +787,36 @@ void SqliteJobStore::run_prune(Op& op) {
   }
   p.result->set_value(std::move(result));
   if (op.done) op.done(true);
-  settle(op.seq);
+  writes_.settle(op.seq);
 }
 
-void SqliteJobStore::run() {
-  std::vector<Op> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
-      if (queue_.empty() && closing_) break;
-      batch.swap(queue_);
+// Only a prune ends a batch early (it needs a transaction of its own, once an hour); reads and
+// flushes never do: they wait on the sequence number instead.
+void SqliteJobStore::commit_batch(std::vector<Op>& batch) {
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (std::holds_alternative<Prune>(batch[i].payload)) {
+      commit_range(batch, begin, i);
+      run_prune(batch[i]);
+      begin = i + 1;
     }
-    // Only a prune ends a batch early (it needs a transaction of its own, once an hour); reads
-    // and flushes never do: they wait on the sequence number instead.
-    std::size_t begin = 0;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (std::holds_alternative<Prune>(batch[i].payload)) {
-        commit_range(batch, begin, i);
-        run_prune(batch[i]);
-        begin = i + 1;
-      }
-    }
-    commit_range(batch, begin, batch.size());
-    batch.clear();
   }
-  {
-    std::lock_guard lock(mutex_);
-    writer_done_ = true;
-  }
-  settled_cv_.notify_all();
+  commit_range(batch, begin, batch.size());
 }
 
 void SqliteJobStore::close() {
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-  }
-  cv_.notify_one();
-  {
-    std::lock_guard join(join_mutex_);
-    if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
-    {
-      std::lock_guard lock(mutex_);
-      writer_done_ = true;
-    }
-    settled_cv_.notify_all();
-    // Nothing is written after this point, so another engine may take the store (the rest of a
-    // stopped engine can outlive its stop() when a handler ignored its cancellation).
-    if (lock_fd_ >= 0) {
-      ::close(lock_fd_);
-      lock_fd_ = -1;
-    }
-  }
+  writes_.close();
+  // Nothing is written after this point, so another engine may take the store (the rest of a
+  // stopped engine can outlive its stop() when a handler ignored its cancellation).
+  const int fd = lock_fd_.exchange(-1);
+  if (fd >= 0) ::close(fd);
 }
 
 // ------------------------------------------------------------------ reads
 
 template <class F>
 auto SqliteJobStore::read(const char* what, F&& f) -> decltype(f(std::declval<SQLite::Database&>())) {
-  wait_settled();
+  writes_.wait_settled();
   std::lock_guard conn(read_mutex_);
   try {
     return f(reader_ ? *reader_ : *db_);

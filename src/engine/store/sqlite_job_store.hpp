@@ -14,7 +14,6 @@
 //    holds while it commits, so reads run on the writer's connection between two batches.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <map>
@@ -22,7 +21,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -30,6 +28,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/store/write_queue.hpp"
 #include "shelfjobs/engine/job_store.hpp"
 
 namespace shelfjobs::detail {
@@ -121,11 +120,9 @@ class SqliteJobStore final : public JobStore {
                  SqliteStoreOptions options, int lock_fd);
 
   void enqueue(Payload payload, Done done);
-  void run();
+  void commit_batch(std::vector<Op>& batch);
   void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
   void run_prune(Op& op);
-  void settle(std::uint64_t seq);
-  void wait_settled();
   void prepare();
   void reset_statements() noexcept;
 
@@ -142,24 +139,14 @@ class SqliteJobStore final : public JobStore {
   std::unique_ptr<SQLite::Database> reader_;  // read-only; null for ":memory:"
   SqliteStoreOptions opts_;
   std::shared_ptr<spdlog::logger> log_;
-  int lock_fd_ = -1;
+  std::atomic<int> lock_fd_{-1};
 
   std::optional<SQLite::Statement> insert_, update_queued_, start_, progress_, finish_,
       prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_,
       write_max_id_;
 
   mutable std::mutex read_mutex_;  // the reader connection (or, for ":memory:", the only one)
-  std::mutex mutex_;               // the queue and the sequence numbers
-  std::condition_variable cv_;         // the writer waits for work
-  std::condition_variable settled_cv_;  // reads and flush wait for their writes
-  std::vector<Op> queue_;
-  std::uint64_t enqueued_seq_ = 0;
-  std::uint64_t settled_seq_ = 0;  // every write up to here is committed or dropped
-  bool started_ = false;
-  bool closing_ = false;
-  bool writer_done_ = false;
-  std::mutex join_mutex_;
-  std::thread writer_;
+  WriteQueue<Op> writes_;  // last of the writer's state: its thread stops before the rest goes
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> write_errors_{0};
