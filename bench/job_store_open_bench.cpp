@@ -17,6 +17,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "shelfjobs/engine/job_store.hpp"
+#include "shelfjobs/engine/sqlite_job_store.hpp"
 
 namespace {
 

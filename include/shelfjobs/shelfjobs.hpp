@@ -14,4 +14,5 @@
 #include "shelfjobs/engine/notifier.hpp"
 #include "shelfjobs/engine/rate_limiter.hpp"
 #include "shelfjobs/engine/schedule.hpp"
+#include "shelfjobs/engine/sqlite_job_store.hpp"
 #include "shelfjobs/version.hpp"

@@ -25,6 +25,7 @@
 #include "adapters/metadata_cache.hpp"
 #include "shelfjobs/adapters/metadata.hpp"
 #include "shelfjobs/version.hpp"
+#include "engine/text.hpp"
 
 namespace shelfjobs {
 
@@ -409,8 +410,7 @@ std::string author_hash(const AuthorData& a) {
 }
 
 std::optional<AuthorStatus> read_status(const Reader& r, const json& j) {
-  std::string s = r.str(j, "Status", "");
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string s = detail::ascii_lower(r.str(j, "Status", ""));
   if (s == "continuing") return AuthorStatus::continuing;
   if (s == "ended") return AuthorStatus::ended;
   return std::nullopt;
@@ -493,10 +493,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+std::string lower(std::string_view s) { return detail::ascii_lower(s); }
 
 // Parts of a URL through libcurl's parser (the one that will fetch it). Empty on failure.
 struct UrlParts {

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/curl_util.hpp"
+#include "engine/text.hpp"
 #include "shelfjobs/version.hpp"
 
 namespace shelfjobs {
@@ -26,18 +27,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Notification text comes from handlers and may hold bytes that are not UTF-8; dumping with
-// `replace` turns them into U+FFFD instead of throwing on the caller's thread.
-std::string dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  return true;
-}
 
 // libcurl writes response bodies to stdout unless told otherwise; a webhook's reply is not
 // needed.
@@ -176,7 +165,7 @@ milliseconds retry_delay(const WebhookOptions& o, int retry, milliseconds retry_
 Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::create(WebhookOptions options) {
   auto invalid = [](std::string msg) { return Error{errc::invalid_argument, std::move(msg)}; };
   if (options.url.empty()) return invalid("webhook: url is required");
-  if (!starts_with_nocase(options.url, "http://") && !starts_with_nocase(options.url, "https://"))
+  if (!detail::istarts_with(options.url, "http://") && !detail::istarts_with(options.url, "https://"))
     return invalid("webhook: url must start with http:// or https:// (got '" + options.url + "')");
   detail::init_curl_once();
   {
@@ -222,7 +211,7 @@ WebhookNotifier::~WebhookNotifier() {
 
 void WebhookNotifier::notify(const Notification& n) {
   try {
-    std::string body = dump(to_json(n));
+    std::string body = detail::json_text(to_json(n));
     std::uint64_t dropped_now = 0;
     {
       std::lock_guard lock(mu_);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shelfjobs/catalog/catalog.hpp"
+#include "engine/text.hpp"
 
 namespace shelfjobs {
 
@@ -23,11 +24,7 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+std::string lower(std::string_view s) { return detail::ascii_lower(s); }
 
 std::vector<std::string> words_of(std::string_view s) {
   std::vector<std::string> words;

@@ -10,23 +10,13 @@
 #include "shelfjobs/engine/error.hpp"
 #include "shelfjobs/engine/health.hpp"
 #include "shelfjobs/engine/job.hpp"
+#include "engine/text.hpp"
 
 namespace shelfjobs {
 
 namespace {
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using detail::iequals;
+std::string lower(std::string_view s) { return detail::ascii_lower(s); }
 
 template <class E, std::size_t N>
 std::optional<E> parse(std::string_view s, const std::array<std::string_view, N>& names) {

@@ -181,7 +181,9 @@ Result<JobInfo> Engine::cancel(JobId id) {
     a.info.status = JobStatus::cancelled;
     a.info.ended_at = impl_->clock_->now();
     a.info.message = "Cancelled";
-    return impl_->conclude(it);
+    JobInfo info = impl_->snapshot(a);
+    impl_->conclude(it);
+    return info;
   });
   if (!r) return kStopped;
   if (*r) {

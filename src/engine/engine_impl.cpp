@@ -12,11 +12,6 @@ namespace shelfjobs {
 
 #define ON_STRAND() SHELFJOBS_ASSERT_STRAND(strand_)
 
-namespace {
-// The write of a job's state without its body: the store writes the body only at insert.
-JobInfo slim(const Engine::Impl::Active& a) { return a.info; }
-}  // namespace
-
 Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
                    std::vector<JobInfo> recovered, std::vector<JobInfo> ended, StoredState state)
     : opts_(std::move(options)),
@@ -397,12 +392,12 @@ void Engine::Impl::finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& ru
   conclude(it);
 }
 
-JobInfo Engine::Impl::conclude(ActiveIt it) {
+void Engine::Impl::conclude(ActiveIt it) {
   ON_STRAND();
   Active& a = it->second;
   // The finish write is queued before forget() wakes wait_idle(), so a query made after
   // wait_idle() returns sees the terminal state.
-  store_->finish(slim(a));
+  store_->finish(a.info);  // its body stays null: the store wrote it at insert
   if (!a.info.task.empty()) tasks_.on_finished(a.info);
   figures_.finished(a.info);
   emit(a.info.status == JobStatus::completed   ? JobEvent::Type::completed
@@ -410,10 +405,8 @@ JobInfo Engine::Impl::conclude(ActiveIt it) {
                                                : JobEvent::Type::failed,
        a);
   alerts_.job_finished(a.info, clock_->now());  // after the job's own event: it explains it
-  JobInfo info = snapshot(a);
   forget(it);
   dispatch();  // its locks are free; an idle-only job may start now
-  return info;
 }
 
 bool Engine::Impl::retry(Active& a, const detail::Outcome& out, TimePoint now) {
@@ -436,7 +429,7 @@ bool Engine::Impl::retry(Active& a, const detail::Outcome& out, TimePoint now) {
   a.info.ended_at.reset();
   a.info.duration = std::chrono::milliseconds(0);
   a.info.not_before = d.next;
-  store_->finish(slim(a));
+  store_->finish(a.info);  // its body stays null: the store wrote it at insert
   dedup_.queued(a.key, a.info.id);
   if (!a.info.task.empty()) tasks_.on_requeued(a.info);
   place(a);
@@ -612,10 +605,7 @@ JobDelta Engine::Impl::delta(const Active& a) const {
 
 void Engine::Impl::emit(JobEvent::Type type, const Active& a) {
   ON_STRAND();
-  const unsigned kinds = type == JobEvent::Type::progress ? kProgressEvents
-                         : type == JobEvent::Type::failed ? kJobEvents | kFailureEvents
-                                                          : kJobEvents;
-  if (!hub_.wants(kinds)) return;
+  if (!hub_.wants(detail::EventHub::kinds_of(type))) return;
   hub_.publish(JobEvent{type, delta(a)});
 }
 

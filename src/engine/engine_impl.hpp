@@ -140,7 +140,7 @@ class Engine::Impl final : public detail::RunHost {
   void on_grace_over(const std::shared_ptr<detail::JobRun>& run);
   void on_finished(const std::shared_ptr<detail::JobRun>& run, const detail::Outcome& out);
   void finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& run, const detail::Outcome& out);
-  JobInfo conclude(ActiveIt it);
+  void conclude(ActiveIt it);
   bool retry(Active& a, const detail::Outcome& out, TimePoint now);
   void interrupted_by_stop(ActiveIt it);
   void forget(ActiveIt it);

@@ -80,12 +80,14 @@ void EventHub::remove(std::uint64_t id) {
   }
 }
 
+unsigned EventHub::kinds_of(JobEvent::Type type) {
+  if (type == JobEvent::Type::progress) return kProgressEvents;
+  return type == JobEvent::Type::failed ? kJobEvents | kFailureEvents : kJobEvents;
+}
+
 unsigned EventHub::kinds_of(const HostEvent& event) {
   struct Visit {
-    unsigned operator()(const JobEvent& e) const {
-      if (e.type == JobEvent::Type::progress) return kProgressEvents;
-      return e.type == JobEvent::Type::failed ? kJobEvents | kFailureEvents : kJobEvents;
-    }
+    unsigned operator()(const JobEvent& e) const { return kinds_of(e.type); }
     unsigned operator()(const TaskChanged&) const { return kTaskEvents; }
     unsigned operator()(const AlertChanged&) const { return kAlertEvents; }
     unsigned operator()(const ServiceEvent&) const { return kDomainEvents; }

@@ -43,6 +43,8 @@ class EventHub {
   bool wants(unsigned kinds) const { return (wanted_.load(std::memory_order_relaxed) & kinds) != 0; }
   /// The EventKinds bits of an event.
   static unsigned kinds_of(const HostEvent& event);
+  /// The kinds of a job event of this type (so a publisher can ask wants() before building it).
+  static unsigned kinds_of(JobEvent::Type type);
   void publish(const HostEvent& event);
   /// Events dropped by full queues so far.
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }

@@ -110,20 +110,17 @@ nlohmann::json to_json(const HealthSnapshot& h) {
 }
 
 nlohmann::json to_json(const TaskInfo& t) {
-  auto time = [](const std::optional<TimePoint>& v) {
-    return v ? nlohmann::json(format_time(*v)) : nlohmann::json(nullptr);
-  };
   return {
       {"name", t.name},
       {"command", t.command},
       {"intervalSeconds", t.interval.count()},
       {"timeOfDay", t.time_of_day ? nlohmann::json(t.time_of_day->count()) : nlohmann::json(nullptr)},
-      {"lastStart", time(t.last_start)},
-      {"lastFinish", time(t.last_finish)},
+      {"lastStart", opt_time(t.last_start)},
+      {"lastFinish", opt_time(t.last_finish)},
       {"lastStatus", t.last_status ? nlohmann::json(to_string(*t.last_status)) : nlohmann::json(nullptr)},
       {"lastMessage", t.last_message},
       {"lastDurationMs", t.last_duration ? nlohmann::json(t.last_duration->count()) : nlohmann::json(nullptr)},
-      {"nextDue", time(t.next_due)},
+      {"nextDue", opt_time(t.next_due)},
       {"running", t.running},
       {"lastJob", t.last_job ? nlohmann::json(*t.last_job) : nlohmann::json(nullptr)},
   };

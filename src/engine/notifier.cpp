@@ -8,15 +8,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/text.hpp"
+
 namespace shelfjobs {
 
 namespace {
-
-// Notification text comes from handlers and may hold bytes that are not UTF-8; dumping with
-// `replace` turns them into U+FFFD instead of throwing on the caller's thread.
-std::string dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 bool is_warning(const Notification& n) {
   const std::string_view e = n.event;
@@ -50,7 +46,7 @@ void LogNotifier::notify(const Notification& n) {
       line += " (job " + std::to_string(n.job->id) + " " + n.job->name + ", " +
               std::string(to_string(n.job->status)) + ")";
     if (n.details.is_object() ? !n.details.empty() : !n.details.is_null())
-      line += " " + dump(n.details);
+      line += " " + detail::json_text(n.details);
     log_->log(is_warning(n) ? spdlog::level::warn : spdlog::level::info, "{}", line);
   } catch (...) {
     // A notifier must never fail the job it reports on; a line that cannot be built is lost.

@@ -37,7 +37,6 @@ class ReadyIndex {
            TimePoint ready_since);
   /// A ready job leaves (cancelled, delayed again, or its priority changes). No-op if absent.
   void remove(JobId id);
-  bool contains(JobId id) const { return ready_.count(id) != 0; }
 
   /// The picked job starts: it leaves the ready set and takes its thread, locks and counts.
   void start(JobId id);

@@ -4,6 +4,7 @@
 // restarts; `Task::gen` lets a replaced timer find itself stale.
 
 #include "engine/task_scheduler.hpp"
+#include "engine/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -228,22 +229,10 @@ std::vector<TaskInfo> TaskScheduler::list() const {
 
 std::optional<std::string> TaskScheduler::resolve(std::string_view name) const {
   if (tasks_.count(name) != 0) return std::string(name);
-  auto lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
   for (const auto& [exact, t] : tasks_) {
-    if (exact.size() == name.size() &&
-        std::equal(exact.begin(), exact.end(), name.begin(),
-                   [&](char a, char b) { return lower(static_cast<unsigned char>(a)) ==
-                                                lower(static_cast<unsigned char>(b)); })) {
-      return exact;
-    }
+    if (iequals(exact, name)) return exact;
   }
   return std::nullopt;
-}
-
-std::optional<TaskInfo> TaskScheduler::find(std::string_view name) const {
-  auto it = tasks_.find(name);
-  if (it == tasks_.end()) return std::nullopt;
-  return info(it->second);
 }
 
 }  // namespace shelfjobs::detail

@@ -60,7 +60,6 @@ class TaskScheduler {
   /// The exact name of the task called `name`, matched case-insensitively like command names.
   std::optional<std::string> resolve(std::string_view name) const;
   std::vector<TaskInfo> list() const;
-  std::optional<TaskInfo> find(std::string_view name) const;
 
  private:
   struct Task {

@@ -29,7 +29,6 @@ class TimerQueue {
   /// order they were added).
   std::vector<Callback> take_due(TimePoint now);
   void clear() { timers_.clear(); }
-  std::size_t size() const { return timers_.size(); }
 
  private:
   std::multimap<TimePoint, Callback> timers_;

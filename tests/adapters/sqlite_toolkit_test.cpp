@@ -20,6 +20,7 @@
 #include "shelfjobs/catalog/catalog.hpp"
 #include "engine/sqlite/sqlite_toolkit.hpp"
 #include "shelfjobs/engine/job_store.hpp"
+#include "shelfjobs/engine/sqlite_job_store.hpp"
 #include "test_support.hpp"
 
 using namespace shelfjobs;

@@ -17,6 +17,7 @@
 #include "fault_job_store.hpp"
 #include "memory_job_store.hpp"
 #include "shelfjobs/engine/job_store.hpp"
+#include "shelfjobs/engine/sqlite_job_store.hpp"
 #include "test_support.hpp"
 
 using namespace shelfjobs;

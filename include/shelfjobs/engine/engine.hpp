@@ -39,6 +39,7 @@
 #include "shelfjobs/engine/host_events.hpp"
 #include "shelfjobs/engine/job.hpp"
 #include "shelfjobs/engine/job_store.hpp"
+#include "shelfjobs/engine/sqlite_job_store.hpp"
 #include "shelfjobs/engine/push.hpp"
 #include "shelfjobs/engine/notifier.hpp"
 #include "shelfjobs/engine/rate_limiter.hpp"

@@ -4,7 +4,8 @@
 /// The job store contract: every read and write of jobs, scheduled tasks and figures goes
 /// through a `JobStore`. The engine contains no SQL; it talks to this interface only.
 ///
-/// Implementations: the SQLite store (`open_sqlite_job_store`, the embedded default), and in
+/// Implementations: the SQLite store (`open_sqlite_job_store` in sqlite_job_store.hpp, the
+/// embedded default), and in
 /// tests an in-memory and a fault-injecting store (tests/support). A PostgreSQL store implements
 /// the same contract, so nothing here names a database type.
 ///
@@ -29,8 +30,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <spdlog/fwd.h>
 
 #include "shelfjobs/engine/error.hpp"
 #include "shelfjobs/engine/health.hpp"
@@ -171,25 +170,5 @@ class JobStore {
   /// false); reads still work. Idempotent.
   virtual void close() = 0;
 };
-
-/// Options of the SQLite job store.
-struct SqliteStoreOptions {
-  /// The file; created if missing. ":memory:" keeps jobs in memory only (one connection, so
-  /// reads run on it between two commits rather than beside them).
-  std::string path = "shelfjobs.db";
-  /// PRAGMA synchronous=FULL (survives power loss) instead of NORMAL (survives a process crash).
-  bool sync_full = false;
-  /// How long opening, and each statement after, waits for another process's lock on the file
-  /// (a backup, the sqlite3 shell) before failing with store_error. Not negative. Default: 5 s
-  /// (`EngineOptions::store_busy_timeout`).
-  std::chrono::milliseconds busy_timeout{5000};
-  std::shared_ptr<spdlog::logger> logger;
-};
-
-/// Opens (or creates and migrates) a SQLite job store. Takes an exclusive lock beside the file
-/// (`path + ".lock"`) so two engines never share one store.
-/// Errors: store_error (cannot open, locked by another process, a newer schema, migration
-/// failed), each message naming the file.
-Result<std::unique_ptr<JobStore>> open_sqlite_job_store(SqliteStoreOptions options);
 
 }  // namespace shelfjobs

@@ -30,6 +30,7 @@
 
 #include "engine/store/write_queue.hpp"
 #include "shelfjobs/engine/job_store.hpp"
+#include "shelfjobs/engine/sqlite_job_store.hpp"
 
 namespace shelfjobs::detail {
 
