@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "bookinfo_fixture.hpp"
+#include "loopback.hpp"
 #include "shelfjobs/adapters/metadata.hpp"
 #include "shelfjobs/version.hpp"
 #include "test_support.hpp"
@@ -39,7 +40,7 @@ const std::string kFixtures = std::string(SHELFJOBS_FIXTURES_DIR) + "/bookinfo";
 
 /// The MetadataError `f` throws; fails the test when it throws nothing or something else.
 template <class F>
-MetadataError error_of(F&& f) {
+MetadataError metadata_error_of(F&& f) {
   try {
     f();
   } catch (const MetadataError& e) {
@@ -67,7 +68,7 @@ const EditionData* monitored(const WorkData& w) {
   return m;
 }
 
-Date ymd(int y, unsigned m, unsigned d) { return Date(year(y) / month(m) / day(d)); }
+Date bookinfo_ymd(int y, unsigned m, unsigned d) { return Date(year(y) / month(m) / day(d)); }
 
 /// The fixture server with the fixture files, a manual clock and a cache file in a temp dir.
 /// Declare it before any source so the source (and its pooled connections) goes first.
@@ -132,22 +133,6 @@ class TinyServer {
   std::thread thread_;
 };
 
-/// A loopback port that nothing listens on: bound by a plain socket, then closed.
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 // A minimal valid author body: one work with one edition by author 1.
 const char* const kAuthor = R"({"ForeignId":1,"Name":"One","Works":[{"ForeignId":10,"Title":"Ten",
@@ -182,46 +167,46 @@ TEST_CASE("mapping: a minimal author, ids as ints or strings, unknown keys ignor
 }
 
 TEST_CASE("mapping: Name and Works are required; Works null means not ready", "[bookinfo]") {
-  auto e = error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Works":[]})"); });
+  auto e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Works":[]})"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(e.kind() == ErrorKind::permanent);
   CHECK(contains(e.what(), "missing Name"));
 
-  e = error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"","Works":[]})"); });
+  e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"","Works":[]})"); });
   CHECK(contains(e.what(), "missing Name"));
 
-  e = error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One"})"); });
+  e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One"})"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(contains(e.what(), "missing Works"));
 
-  e = error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":null})"); });
+  e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":null})"); });
   CHECK(e.code() == MetadataErrc::not_ready);
   CHECK(e.kind() == ErrorKind::rate_limited);
 
-  e = error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":{}})"); });
+  e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":{}})"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(contains(e.what(), "Works"));
 
-  e = error_of([] { parse_bookinfo_author(R"({"Name":"One","Works":[]})"); });
+  e = metadata_error_of([] { parse_bookinfo_author(R"({"Name":"One","Works":[]})"); });
   CHECK(contains(e.what(), "missing ForeignId"));
 }
 
 TEST_CASE("mapping: malformed JSON and wrong types are invalid, naming the place", "[bookinfo]") {
-  auto e = error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":[)"); });
+  auto e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":[)"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(e.kind() == ErrorKind::permanent);
   CHECK(contains(e.what(), "malformed JSON at byte"));
 
-  e = error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":7,"Works":[]})"); });
+  e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":7,"Works":[]})"); });
   CHECK(contains(e.what(), "Name: expected a string"));
 
-  e = error_of([] {
+  e = metadata_error_of([] {
     parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":[{"ForeignId":10,"Title":"T",
       "Books":[{"ForeignId":100,"RatingCount":"many","Contributors":[{"ForeignId":1}]}]}]})");
   });
   CHECK(contains(e.what(), "Works[0].Books[0].RatingCount"));
 
-  e = error_of([] {
+  e = metadata_error_of([] {
     parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","Works":[{"ForeignId":10,
       "Books":[{"ForeignId":100,"RatingCount":1,"AverageRating":1,"Contributors":[{"ForeignId":1}]}]}]})");
   });
@@ -254,7 +239,7 @@ TEST_CASE("mapping: a work stays only with the author its most popular edition n
   CHECK(a.works[1].foreign_id == "14");
   CHECK(monitored(a.works[1])->foreign_id == "150");  // a tie goes to the first
   REQUIRE(a.works[1].release_date.has_value());
-  CHECK(*a.works[1].release_date == ymd(1999, 12, 31));  // the earliest edition's
+  CHECK(*a.works[1].release_date == bookinfo_ymd(1999, 12, 31));  // the earliest edition's
   CHECK_FALSE(a.works[1].editions[2].release_date.has_value());
 }
 
@@ -283,7 +268,7 @@ TEST_CASE("mapping: a work resource needs Books and Authors; its owner comes fir
     "Authors":[{"ForeignId":1,"Name":"One"},{"ForeignId":2,"Name":"Two"}]})");
   CHECK(w.foreign_id == "10");
   REQUIRE(w.release_date.has_value());
-  CHECK(*w.release_date == ymd(2020, 1, 2));
+  CHECK(*w.release_date == bookinfo_ymd(2020, 1, 2));
   REQUIRE(w.authors.size() == 2);
   CHECK(w.authors[0].foreign_id == "2");
   CHECK(w.authors[1].foreign_id == "1");
@@ -292,11 +277,11 @@ TEST_CASE("mapping: a work resource needs Books and Authors; its owner comes fir
   CHECK(w.series[0].position == "1.5");
   CHECK_FALSE(w.series[0].primary);
 
-  auto e = error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Authors":[{"ForeignId":1}]})"); });
+  auto e = metadata_error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Authors":[{"ForeignId":1}]})"); });
   CHECK(contains(e.what(), "missing Books"));
-  e = error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Books":[],"Authors":[]})"); });
+  e = metadata_error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Books":[],"Authors":[]})"); });
   CHECK(contains(e.what(), "missing Authors"));
-  e = error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Books":[],"Authors":[{"ForeignId":1}]})"); });
+  e = metadata_error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Books":[],"Authors":[{"ForeignId":1}]})"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(contains(e.what(), "missing Title"));
 }
@@ -330,7 +315,7 @@ TEST_CASE("client: an author with the mapping rules applied, and the User-Agent 
   const WorkData* glass = find_work(a, "5001");
   REQUIRE(glass);
   CHECK(glass->title == "The Glass Orchard");
-  CHECK(*glass->release_date == ymd(2021, 5, 4));
+  CHECK(*glass->release_date == bookinfo_ymd(2021, 5, 4));
   CHECK(glass->genres == std::vector<std::string>{"fantasy", "fiction"});
   REQUIRE(glass->editions.size() == 2);
   CHECK(monitored(*glass)->foreign_id == "9002");  // 200*4.0 beats 10*4.1
@@ -347,7 +332,7 @@ TEST_CASE("client: an author with the mapping rules applied, and the User-Agent 
   const WorkData* salt = find_work(a, "5002");
   REQUIRE(salt);
   REQUIRE(salt->release_date.has_value());
-  CHECK(*salt->release_date == ymd(2018, 11, 1));  // filled from the earliest edition
+  CHECK(*salt->release_date == bookinfo_ymd(2018, 11, 1));  // filled from the earliest edition
   CHECK(monitored(*salt)->foreign_id == "9011");    // a tie: the first
   CHECK(salt->series.empty());
 
@@ -385,12 +370,12 @@ TEST_CASE("client: work/{id}, from the author's data or a stored work", "[bookin
   const WorkData atlas = src->work("5101");
   CHECK(atlas.title == "The Copper Atlas");
   REQUIRE(atlas.release_date.has_value());
-  CHECK(*atlas.release_date == ymd(2015, 8, 20));
+  CHECK(*atlas.release_date == bookinfo_ymd(2015, 8, 20));
   REQUIRE(atlas.authors.size() == 1);
   CHECK(atlas.authors[0].name == "Cleo Third");
   CHECK(atlas.series.size() == 1);
 
-  const auto e = error_of([&] { src->work("5999"); });
+  const auto e = metadata_error_of([&] { src->work("5999"); });
   CHECK(e.code() == MetadataErrc::not_found);
   CHECK(contains(e.what(), "work 5999"));
 }
@@ -404,7 +389,7 @@ TEST_CASE("client: book/{id} resolves through its redirect to an author or a wor
   const EditionLookup w = src->edition("9101");
   CHECK(w.work_foreign_id == "5101");
   CHECK(w.author_foreign_id.empty());
-  const auto e = error_of([&] { src->edition("1"); });
+  const auto e = metadata_error_of([&] { src->edition("1"); });
   CHECK(e.code() == MetadataErrc::not_found);
   CHECK(contains(e.what(), "book 1"));
 }
@@ -425,13 +410,13 @@ TEST_CASE("client: book/{id} must redirect; other 4xx are invalid", "[bookinfo]"
   o.base_url = tiny.base_url();
   o.logger = quiet_logger();
   auto src = make_bookinfo_source(o).value();
-  auto e = error_of([&] { src->edition("1"); });
+  auto e = metadata_error_of([&] { src->edition("1"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(contains(e.what(), "book 1: expected a redirect"));
-  e = error_of([&] { src->edition("2"); });
+  e = metadata_error_of([&] { src->edition("2"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(contains(e.what(), "names neither"));
-  e = error_of([&] { src->author("3"); });
+  e = metadata_error_of([&] { src->author("3"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(e.kind() == ErrorKind::permanent);
   CHECK(e.http_status() == 400);
@@ -470,7 +455,7 @@ TEST_CASE("client: a work redirected to an author that lacks it is invalid, not 
   merged.merge_target = "1001";
   env.server->set_scenario("1002", merged);
   auto src = env.source();
-  const auto e = error_of([&] { src->work("5011"); });
+  const auto e = metadata_error_of([&] { src->work("5011"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(e.http_status() != 404);
   CHECK(contains(e.what(), "work 5011"));
@@ -506,7 +491,7 @@ TEST_CASE("client: Works null is not_ready (rate_limited), then the full author"
   o.not_ready_delay = 3s;
   auto src = env.source(o);
   for (int i = 0; i < 2; ++i) {
-    const auto e = error_of([&] { src->author("1001"); });
+    const auto e = metadata_error_of([&] { src->author("1001"); });
     CHECK(e.code() == MetadataErrc::not_ready);
     CHECK(e.kind() == ErrorKind::rate_limited);
     REQUIRE(e.retry_after().has_value());
@@ -525,7 +510,7 @@ TEST_CASE("client: 429 with Retry-After in seconds defers the host until then", 
   limited.retry_after = "7";
   env.server->set_scenario("1001", limited);
   auto src = env.source();
-  const auto e = error_of([&] { src->author("1001"); });
+  const auto e = metadata_error_of([&] { src->author("1001"); });
   CHECK(e.code() == MetadataErrc::rate_limited);
   CHECK(e.kind() == ErrorKind::rate_limited);
   CHECK(e.http_status() == 429);
@@ -534,7 +519,7 @@ TEST_CASE("client: 429 with Retry-After in seconds defers the host until then", 
 
   // Before that time no request goes out, even for another author.
   env.server->clear_scenarios();
-  const auto again = error_of([&] { src->author("1002"); });
+  const auto again = metadata_error_of([&] { src->author("1002"); });
   CHECK(again.code() == MetadataErrc::rate_limited);
   CHECK(again.retry_after() == e.retry_after());
   CHECK(env.server->requests() == 1);
@@ -552,7 +537,7 @@ TEST_CASE("client: 429 with Retry-After as an HTTP date, or unreadable", "[booki
   env.server->set_scenario("1001", limited);
   {
     auto src = env.source();
-    const auto e = error_of([&] { src->author("1001"); });
+    const auto e = metadata_error_of([&] { src->author("1001"); });
     REQUIRE(e.retry_after().has_value());
     CHECK(*e.retry_after() == env.clock->now() + 120s);
   }
@@ -560,7 +545,7 @@ TEST_CASE("client: 429 with Retry-After as an HTTP date, or unreadable", "[booki
   env.server->set_scenario("1001", limited);
   {
     auto src = env.source();
-    const auto e = error_of([&] { src->author("1001"); });
+    const auto e = metadata_error_of([&] { src->author("1001"); });
     REQUIRE(e.retry_after().has_value());
     CHECK(*e.retry_after() == env.clock->now() + 60s);  // the default
   }
@@ -571,7 +556,7 @@ TEST_CASE("client: 404 is not_found, 500 is network, malformed JSON is invalid",
   auto src = env.source();
   ScenarioSpec spec;
 
-  auto e = error_of([&] { src->author("4040"); });
+  auto e = metadata_error_of([&] { src->author("4040"); });
   CHECK(e.code() == MetadataErrc::not_found);
   CHECK(e.kind() == ErrorKind::permanent);
   CHECK(e.http_status() == 404);
@@ -579,14 +564,14 @@ TEST_CASE("client: 404 is not_found, 500 is network, malformed JSON is invalid",
 
   spec.scenario = Scenario::server_error;
   env.server->set_scenario("1001", spec);
-  e = error_of([&] { src->author("1001"); });
+  e = metadata_error_of([&] { src->author("1001"); });
   CHECK(e.code() == MetadataErrc::network);
   CHECK(e.kind() == ErrorKind::network);
   CHECK(e.http_status() == 500);
 
   spec.scenario = Scenario::malformed;
   env.server->set_scenario("1001", spec);
-  e = error_of([&] { src->author("1001"); });
+  e = metadata_error_of([&] { src->author("1001"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(e.kind() == ErrorKind::permanent);
   CHECK(contains(e.what(), "author 1001: malformed JSON at byte"));
@@ -607,7 +592,7 @@ TEST_CASE("client: a slow answer past the timeout is a timeout (network)", "[boo
   o.timeout = 300ms;
   auto src = env.source(o);
   const auto t0 = steady_clock::now();
-  const auto e = error_of([&] { src->author("1001"); });
+  const auto e = metadata_error_of([&] { src->author("1001"); });
   CHECK(steady_clock::now() - t0 < 900ms);
   CHECK(e.code() == MetadataErrc::timeout);
   CHECK(e.kind() == ErrorKind::network);
@@ -627,7 +612,7 @@ TEST_CASE("client: a stop token cancels a slow request promptly", "[bookinfo]") 
     stop.request_stop();
   });
   const auto t0 = steady_clock::now();
-  const auto e = error_of([&] { src->author("1001", stop.get_token()); });
+  const auto e = metadata_error_of([&] { src->author("1001", stop.get_token()); });
   const auto took = steady_clock::now() - t0;
   canceller.join();
   CHECK(took < 1s);
@@ -636,7 +621,7 @@ TEST_CASE("client: a stop token cancels a slow request promptly", "[bookinfo]") 
 
   // An already cancelled token sends nothing.
   const auto before = env.server->requests();
-  CHECK(error_of([&] { src->author("1002", stop.get_token()); }).code() == MetadataErrc::cancelled);
+  CHECK(metadata_error_of([&] { src->author("1002", stop.get_token()); }).code() == MetadataErrc::cancelled);
   CHECK(env.server->requests() == before);
 }
 
@@ -719,13 +704,13 @@ TEST_CASE("client: an in-memory cache when no path is given; a base URL without 
 }
 
 TEST_CASE("client: a refused connection is a network error", "[bookinfo]") {
-  const int port = closed_port();
+  const int port = testing::closed_port();
   REQUIRE(port > 0);
   BookInfoOptions o;
   o.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
   o.logger = quiet_logger();
   auto src = make_bookinfo_source(o).value();
-  const auto e = error_of([&] { src->author("1001"); });
+  const auto e = metadata_error_of([&] { src->author("1001"); });
   CHECK(e.code() == MetadataErrc::network);
   CHECK(e.kind() == ErrorKind::network);
   CHECK(contains(e.what(), "author 1001"));

@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shelfjobs/adapters/webhook_notifier.hpp"
+#include "loopback.hpp"
 #include "shelfjobs/engine/notifier.hpp"
 #include "shelfjobs/version.hpp"
 #include "test_support.hpp"
@@ -171,22 +172,6 @@ Notification numbered(int i) {
 
 void ok(int, httplib::Response& res) { res.status = 200; }
 
-/// A loopback port that nothing listens on: bound by a plain socket, then closed.
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 }  // namespace
 
@@ -357,7 +342,7 @@ TEST_CASE("a webhook slower than the timeout fails after its retries", "[notifie
 
 TEST_CASE("a webhook on a closed port fails without throwing and notify does not wait",
           "[notifier]") {
-  const int port = closed_port();
+  const int port = testing::closed_port();
   REQUIRE(port > 0);
   auto hook = WebhookNotifier::create({.url = "http://127.0.0.1:" + std::to_string(port) + "/hook",
                                        .timeout = 1s,

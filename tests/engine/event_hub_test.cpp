@@ -16,7 +16,7 @@
 using namespace shelfjobs;
 
 namespace {
-std::shared_ptr<spdlog::logger> quiet() {
+std::shared_ptr<spdlog::logger> quiet_hub_log() {
   return std::make_shared<spdlog::logger>("hub", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 HostEvent job(JobId id, JobEvent::Type type, std::int64_t progress = 0) {
@@ -46,7 +46,7 @@ struct Latch {
 }  // namespace
 
 TEST_CASE("subscribers get events in order on their own thread", "[engine][events]") {
-  detail::EventHub hub(quiet());
+  detail::EventHub hub(quiet_hub_log());
   std::mutex mu;
   std::vector<JobId> seen;
   std::thread::id where;
@@ -66,7 +66,7 @@ TEST_CASE("subscribers get events in order on their own thread", "[engine][event
 }
 
 TEST_CASE("a full queue drops the oldest events and counts them", "[engine][events]") {
-  detail::EventHub hub(quiet());
+  detail::EventHub hub(quiet_hub_log());
   Latch latch;
   std::atomic<bool> inside{false};
   std::vector<JobId> seen;
@@ -86,7 +86,7 @@ TEST_CASE("a full queue drops the oldest events and counts them", "[engine][even
 }
 
 TEST_CASE("drop_newest keeps the oldest events", "[engine][events]") {
-  detail::EventHub hub(quiet());
+  detail::EventHub hub(quiet_hub_log());
   Latch latch;
   std::atomic<bool> inside{false};
   std::vector<JobId> seen;
@@ -106,7 +106,7 @@ TEST_CASE("drop_newest keeps the oldest events", "[engine][events]") {
 }
 
 TEST_CASE("queued progress of a job is replaced by its newer progress", "[engine][events]") {
-  detail::EventHub hub(quiet());
+  detail::EventHub hub(quiet_hub_log());
   Latch latch;
   std::atomic<bool> inside{false};
   std::vector<std::int64_t> progress;
@@ -129,7 +129,7 @@ TEST_CASE("queued progress of a job is replaced by its newer progress", "[engine
 
 TEST_CASE("subscribers receive only the kinds they ask for; a slow one holds back no other",
           "[engine][events]") {
-  detail::EventHub hub(quiet());
+  detail::EventHub hub(quiet_hub_log());
   Latch latch;
   std::atomic<int> fast{0}, failures{0};
   hub.add([&](const HostEvent&) { latch.wait(); }, {});
@@ -146,7 +146,7 @@ TEST_CASE("subscribers receive only the kinds they ask for; a slow one holds bac
 }
 
 TEST_CASE("a subscriber may unsubscribe from inside its own callback", "[engine][events]") {
-  detail::EventHub hub(quiet());
+  detail::EventHub hub(quiet_hub_log());
   std::atomic<int> calls{0};
   std::uint64_t id = 0;
   std::atomic<bool> ready{false};

@@ -13,9 +13,9 @@ using namespace shelfjobs;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint t0 = std::chrono::floor<std::chrono::minutes>(
+const TimePoint kHealthT0 = std::chrono::floor<std::chrono::minutes>(
     TimePoint{} + std::chrono::hours(24 * 365 * 50));
-std::shared_ptr<spdlog::logger> quiet() {
+std::shared_ptr<spdlog::logger> quiet_health_log() {
   return std::make_shared<spdlog::logger>("h", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 JobInfo ended(std::string name, JobStatus status, TimePoint at, std::chrono::milliseconds took) {
@@ -42,12 +42,12 @@ TEST_CASE("duration bins have the documented bounds", "[engine][health]") {
 TEST_CASE("figures count runs per type and per minute within the window", "[engine][health]") {
   detail::HealthFigures f(1h);
   f.load({TypeTotals{"Rss", 100, 5, 1, std::nullopt, std::nullopt, std::nullopt}},
-         {MinuteFigures{t0 - 30min, "Rss", 3, 1, 0, 400, {}}});
-  f.finished(ended("Rss", JobStatus::completed, t0 + 10s, 10ms));
-  f.finished(ended("Rss", JobStatus::failed, t0 + 20s, 50ms));
-  f.finished(ended("Scan", JobStatus::cancelled, t0 + 70s, 5ms));
+         {MinuteFigures{kHealthT0 - 30min, "Rss", 3, 1, 0, 400, {}}});
+  f.finished(ended("Rss", JobStatus::completed, kHealthT0 + 10s, 10ms));
+  f.finished(ended("Rss", JobStatus::failed, kHealthT0 + 20s, 50ms));
+  f.finished(ended("Scan", JobStatus::cancelled, kHealthT0 + 70s, 5ms));
   HealthSnapshot h;
-  f.fill(h, t0 + 2min, {"Rss", "Scan", "Backup"}, {{"Rss", 1}}, true);
+  f.fill(h, kHealthT0 + 2min, {"Rss", "Scan", "Backup"}, {{"Rss", 1}}, true);
   REQUIRE(h.types.size() == 3);
   const auto& rss = h.types[1];  // by name: Backup, Rss, Scan
   CHECK(h.types[0].name == "Backup");
@@ -62,15 +62,15 @@ TEST_CASE("figures count runs per type and per minute within the window", "[engi
   CHECK(rss.durations[duration_bin(10ms)] == 1);
   CHECK(rss.durations[duration_bin(50ms)] == 1);
   REQUIRE(h.minutes.size() == 3);
-  CHECK(h.minutes[0].minute == t0 - 30min);
-  CHECK(h.minutes[1].minute == t0);
+  CHECK(h.minutes[0].minute == kHealthT0 - 30min);
+  CHECK(h.minutes[1].minute == kHealthT0);
   CHECK(h.minutes[1].completed == 1);
   CHECK(h.minutes[1].failed == 1);
   CHECK(h.minutes[2].cancelled == 1);
 
   // An hour later the loaded minute and these runs have left the window; totals stay.
   HealthSnapshot later;
-  f.fill(later, t0 + 2h, {}, {}, true);
+  f.fill(later, kHealthT0 + 2h, {}, {}, true);
   CHECK(later.types[1].recent_completed == 0);
   CHECK(later.types[1].completed == 101);
   CHECK(later.minutes.empty());
@@ -78,11 +78,11 @@ TEST_CASE("figures count runs per type and per minute within the window", "[engi
 
 TEST_CASE("after a restart, durations come from the window's histogram", "[engine][health]") {
   detail::HealthFigures f(24h);
-  MinuteFigures m{t0, "Scan", 4, 0, 0, 4 * 150, {}};
+  MinuteFigures m{kHealthT0, "Scan", 4, 0, 0, 4 * 150, {}};
   m.durations[duration_bin(150ms)] = 4;
   f.load({}, {m});
   HealthSnapshot h;
-  f.fill(h, t0 + 1min, {}, {}, false);
+  f.fill(h, kHealthT0 + 1min, {}, {}, false);
   REQUIRE(h.types.size() == 1);
   CHECK(h.types[0].avg_duration == 150ms);
   CHECK(h.types[0].p95_duration == 200ms);  // the bin's upper bound
@@ -91,15 +91,15 @@ TEST_CASE("after a restart, durations come from the window's histogram", "[engin
 
 TEST_CASE("closing a minute records the queue on it", "[engine][health]") {
   detail::HealthFigures f(1h);
-  f.finished(ended("Rss", JobStatus::completed, t0 + 5s, 1ms));
-  const auto m = f.close_minute(t0 + 1min, 7, 2, 3);
-  CHECK(m.minute == t0);
+  f.finished(ended("Rss", JobStatus::completed, kHealthT0 + 5s, 1ms));
+  const auto m = f.close_minute(kHealthT0 + 1min, 7, 2, 3);
+  CHECK(m.minute == kHealthT0);
   CHECK(m.completed == 1);
   CHECK(m.queued == 7);
   CHECK(m.delayed == 2);
   CHECK(m.running == 3);
-  const auto empty = f.close_minute(t0 + 2min, 0, 0, 0);
-  CHECK(empty.minute == t0 + 1min);
+  const auto empty = f.close_minute(kHealthT0 + 2min, 0, 0, 0);
+  CHECK(empty.minute == kHealthT0 + 1min);
   CHECK(empty.completed == 0);
 }
 
@@ -112,9 +112,9 @@ TEST_CASE("alerts are raised once per condition and cleared when it ends", "[eng
   o.long_running_factor = 10;
   o.saturation = 30min;
   detail::Alerts a(o, [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
-                   quiet());
+                   quiet_health_log());
   detail::AlertInputs in;
-  in.now = t0;
+  in.now = kHealthT0;
   in.queued = 11;
   a.check(in);
   a.check(in);
@@ -124,13 +124,13 @@ TEST_CASE("alerts are raised once per condition and cleared when it ends", "[eng
   in.oldest_ready_age = 1min;
   a.check(in);
   // A job running 10x its type's average.
-  in.running.push_back({42, "Rss", t0 - 11s, 1000ms});
+  in.running.push_back({42, "Rss", kHealthT0 - 11s, 1000ms});
   a.check(in);
   JobInfo done;
   done.id = 42;
   done.name = "Rss";
   done.status = JobStatus::completed;
-  a.job_finished(done, t0);
+  a.job_finished(done, kHealthT0);
   // Store errors: raised on new errors, kept while the store fails, cleared once it commits.
   in.running.clear();
   in.store_write_errors = 2;
@@ -141,7 +141,7 @@ TEST_CASE("alerts are raised once per condition and cleared when it ends", "[eng
   in.store_failing = false;
   a.check(in);
   // Saturation.
-  in.saturated_since = t0 - 31min;
+  in.saturated_since = kHealthT0 - 31min;
   a.check(in);
   in.saturated_since.reset();
   a.check(in);
@@ -161,9 +161,9 @@ TEST_CASE("store errors clear when the store healed before the check that raised
   std::vector<std::pair<bool, std::string>> changes;
   detail::Alerts a(AlertOptions{},
                    [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
-                   quiet());
+                   quiet_health_log());
   detail::AlertInputs in;
-  in.now = t0;
+  in.now = kHealthT0;
   in.store_write_errors = 4;
   in.store_failing = false;
   a.check(in);
@@ -177,17 +177,17 @@ TEST_CASE("store errors clear when the store healed before the check that raised
 TEST_CASE("a failed job raises job_failed until its type completes again", "[engine][alerts]") {
   std::vector<std::pair<bool, std::string>> changes;
   detail::Alerts a({}, [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
-                   quiet());
+                   quiet_health_log());
   JobInfo j;
   j.name = "Rss";
   j.status = JobStatus::failed;
   j.error = "boom";
-  a.job_finished(j, t0);
-  a.job_finished(j, t0);
+  a.job_finished(j, kHealthT0);
+  a.job_finished(j, kHealthT0);
   REQUIRE(a.open().size() == 1);
   CHECK(a.open()[0].message == "Rss failed: boom");
   j.status = JobStatus::completed;
-  a.job_finished(j, t0);
+  a.job_finished(j, kHealthT0);
   CHECK(changes == std::vector<std::pair<bool, std::string>>{{true, "job_failed:Rss"},
                                                              {false, "job_failed:Rss"}});
 }

@@ -15,7 +15,7 @@ using shelfjobs::detail::ReadyIndex;
 
 namespace {
 
-const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+const TimePoint kReadyT0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
 
 // Command types by name, with their traits.
 struct Types {
@@ -54,18 +54,18 @@ TEST_CASE("the highest priority starts first, then the oldest within a priority"
   auto* a = ty.add("A");
   auto* b = ty.add("B");
   ReadyIndex ix(1, 6h);
-  ix.add(1, a, Priority::normal, t0, t0);
-  ix.add(2, b, Priority::low, t0, t0);
-  ix.add(3, b, Priority::high, t0, t0);
-  ix.add(4, a, Priority::high, t0, t0);
+  ix.add(1, a, Priority::normal, kReadyT0, kReadyT0);
+  ix.add(2, b, Priority::low, kReadyT0, kReadyT0);
+  ix.add(3, b, Priority::high, kReadyT0, kReadyT0);
+  ix.add(4, a, Priority::high, kReadyT0, kReadyT0);
   // One regular worker: one non-critical job at a time; release between picks.
   std::vector<JobId> order;
   for (int i = 0; i < 4; ++i) {
-    auto p = ix.pick(t0, {});
+    auto p = ix.pick(kReadyT0, {});
     REQUIRE(p.job);
     order.push_back(*p.job);
     ix.start(*p.job);
-    CHECK_FALSE(ix.pick(t0, {}).job);  // the one regular thread is busy
+    CHECK_FALSE(ix.pick(kReadyT0, {}).job);  // the one regular thread is busy
     ix.release(order.back() == 1 || order.back() == 4 ? a : b,
                order.back() == 1 ? Priority::normal
                : order.back() == 2 ? Priority::low
@@ -111,11 +111,11 @@ TEST_CASE("readarr's queue selection cases", "[engine][ready][readarr]") {
     SECTION(row.name) {
       ReadyIndex ix(4, 6h);
       for (auto [id, type] : row.running) {
-        ix.add(id, type, Priority::normal, t0, t0);
+        ix.add(id, type, Priority::normal, kReadyT0, kReadyT0);
         ix.start(id);
       }
-      for (auto [id, type] : row.queued) ix.add(id, type, Priority::normal, t0, t0);
-      CHECK(ix.pick(t0, {}).job == row.expect);
+      for (auto [id, type] : row.queued) ix.add(id, type, Priority::normal, kReadyT0, kReadyT0);
+      CHECK(ix.pick(kReadyT0, {}).job == row.expect);
     }
   }
 }
@@ -127,11 +127,11 @@ TEST_CASE("a per-type cap and named locks hold back only their own bucket", "[en
   auto* search = ty.add("BookSearch", capped);
   auto* other = ty.add("Other");
   ReadyIndex ix(8, 6h);
-  for (JobId id = 1; id <= 4; ++id) ix.add(id, search, Priority::normal, t0, t0);
-  ix.add(5, other, Priority::normal, t0, t0);
-  CHECK(drain(ix, t0) == std::vector<JobId>{1, 2, 5});
+  for (JobId id = 1; id <= 4; ++id) ix.add(id, search, Priority::normal, kReadyT0, kReadyT0);
+  ix.add(5, other, Priority::normal, kReadyT0, kReadyT0);
+  CHECK(drain(ix, kReadyT0) == std::vector<JobId>{1, 2, 5});
   ix.release(search, Priority::normal);
-  CHECK(drain(ix, t0) == std::vector<JobId>{3});
+  CHECK(drain(ix, kReadyT0) == std::vector<JobId>{3});
 }
 
 TEST_CASE("the critical lane stays free for critical jobs", "[engine][ready]") {
@@ -139,13 +139,13 @@ TEST_CASE("the critical lane stays free for critical jobs", "[engine][ready]") {
   auto* normal = ty.add("Normal");
   auto* import = ty.add("Import");
   ReadyIndex ix(2, 6h);
-  for (JobId id = 1; id <= 3; ++id) ix.add(id, normal, Priority::normal, t0, t0);
-  CHECK(drain(ix, t0) == std::vector<JobId>{1, 2});  // two regular threads
+  for (JobId id = 1; id <= 3; ++id) ix.add(id, normal, Priority::normal, kReadyT0, kReadyT0);
+  CHECK(drain(ix, kReadyT0) == std::vector<JobId>{1, 2});  // two regular threads
   CHECK(ix.running_total() == 2);
-  ix.add(10, import, Priority::critical, t0, t0);
-  CHECK(drain(ix, t0) == std::vector<JobId>{10});  // the lane
-  ix.add(11, import, Priority::critical, t0, t0);
-  CHECK_FALSE(ix.pick(t0, {}).job);  // every thread, the lane included, is busy
+  ix.add(10, import, Priority::critical, kReadyT0, kReadyT0);
+  CHECK(drain(ix, kReadyT0) == std::vector<JobId>{10});  // the lane
+  ix.add(11, import, Priority::critical, kReadyT0, kReadyT0);
+  CHECK_FALSE(ix.pick(kReadyT0, {}).job);  // every thread, the lane included, is busy
 }
 
 TEST_CASE("a rate key holds its bucket back and says when to come back", "[engine][ready]") {
@@ -155,17 +155,17 @@ TEST_CASE("a rate key holds its bucket back and says when to come back", "[engin
   auto* rss = ty.add("RssSync", rated);
   auto* other = ty.add("Other");
   ReadyIndex ix(4, 6h);
-  ix.add(1, rss, Priority::high, t0, t0);
-  ix.add(2, other, Priority::normal, t0, t0);
-  TimePoint free_at = t0 + 30s;
+  ix.add(1, rss, Priority::high, kReadyT0, kReadyT0);
+  ix.add(2, other, Priority::normal, kReadyT0, kReadyT0);
+  TimePoint free_at = kReadyT0 + 30s;
   ReadyIndex::RateGate gate = [&](const std::string& key) {
     CHECK(key == "indexer:1");
     return free_at;
   };
-  auto p = ix.pick(t0, gate);
+  auto p = ix.pick(kReadyT0, gate);
   CHECK(p.job == JobId{2});  // the waiting key does not hold back other jobs
   ix.start(2);
-  p = ix.pick(t0, gate);
+  p = ix.pick(kReadyT0, gate);
   CHECK_FALSE(p.job);
   REQUIRE(p.retry_at);
   CHECK(*p.retry_at == free_at);
@@ -180,56 +180,56 @@ TEST_CASE("an idle-only job waits for an empty queue or its maximum deferral",
   auto* housekeeping = ty.add("Housekeeping", idle);
   auto* work = ty.add("Work");
   ReadyIndex ix(2, 1h);
-  ix.add(1, housekeeping, Priority::low, t0, t0);
-  ix.add(2, work, Priority::low, t0 + 1s, t0 + 1s);
-  ix.add(3, work, Priority::low, t0 + 2s, t0 + 2s);
+  ix.add(1, housekeeping, Priority::low, kReadyT0, kReadyT0);
+  ix.add(2, work, Priority::low, kReadyT0 + 1s, kReadyT0 + 1s);
+  ix.add(3, work, Priority::low, kReadyT0 + 2s, kReadyT0 + 2s);
   // Job 1 is older, but a non-idle job is queued.
-  auto p = ix.pick(t0 + 2s, {});
+  auto p = ix.pick(kReadyT0 + 2s, {});
   CHECK(p.job == JobId{2});
   REQUIRE(p.retry_at);
-  CHECK(*p.retry_at == t0 + 1h);
+  CHECK(*p.retry_at == kReadyT0 + 1h);
   ix.start(2);
   ix.start(3);
-  CHECK_FALSE(ix.pick(t0 + 3s, {}).job);
+  CHECK_FALSE(ix.pick(kReadyT0 + 3s, {}).job);
   ix.release(work, Priority::low);
-  CHECK_FALSE(ix.pick(t0 + 3s, {}).job);  // one still runs
-  CHECK(ix.pick(t0 + 1h, {}).job == JobId{1});  // the maximum deferral is over
+  CHECK_FALSE(ix.pick(kReadyT0 + 3s, {}).job);  // one still runs
+  CHECK(ix.pick(kReadyT0 + 1h, {}).job == JobId{1});  // the maximum deferral is over
   ix.release(work, Priority::low);
-  CHECK(ix.pick(t0 + 4s, {}).job == JobId{1});  // idle
+  CHECK(ix.pick(kReadyT0 + 4s, {}).job == JobId{1});  // idle
 }
 
 TEST_CASE("aging raises ready normal and low jobs one level per period", "[engine][ready]") {
   Types ty;
   auto* a = ty.add("A");
   ReadyIndex ix(1, 6h);
-  ix.add(1, a, Priority::low, t0, t0);
-  ix.add(2, a, Priority::normal, t0, t0 + 30min);
-  ix.add(3, a, Priority::high, t0, t0);
-  auto risen = ix.age(t0 + 1h, 1h);
+  ix.add(1, a, Priority::low, kReadyT0, kReadyT0);
+  ix.add(2, a, Priority::normal, kReadyT0, kReadyT0 + 30min);
+  ix.add(3, a, Priority::high, kReadyT0, kReadyT0);
+  auto risen = ix.age(kReadyT0 + 1h, 1h);
   CHECK(risen == std::vector<std::pair<JobId, Priority>>{{1, Priority::normal}});
   CHECK(ix.queued(Priority::low) == 0);
   CHECK(ix.queued(Priority::normal) == 2);
   // Job 1 became ready at normal at +1h: it waits a whole period there before it rises again.
-  CHECK(ix.age(t0 + 90min, 1h).empty());
-  risen = ix.age(t0 + 2h, 1h);
+  CHECK(ix.age(kReadyT0 + 90min, 1h).empty());
+  risen = ix.age(kReadyT0 + 2h, 1h);
   CHECK(risen ==
         std::vector<std::pair<JobId, Priority>>{{1, Priority::high}, {2, Priority::high}});
   CHECK(ix.queued(Priority::high) == 3);
-  CHECK(ix.age(t0 + 10h, 1h).empty());  // high is as far as aging goes
+  CHECK(ix.age(kReadyT0 + 10h, 1h).empty());  // high is as far as aging goes
 }
 
 TEST_CASE("removing a queued job keeps buckets and counts exact", "[engine][ready]") {
   Types ty;
   auto* a = ty.add("A");
   ReadyIndex ix(1, 6h);
-  ix.add(1, a, Priority::normal, t0, t0);
-  ix.add(2, a, Priority::normal, t0, t0);
+  ix.add(1, a, Priority::normal, kReadyT0, kReadyT0);
+  ix.add(2, a, Priority::normal, kReadyT0, kReadyT0);
   ix.remove(1);
   ix.remove(1);  // twice is harmless
   CHECK(ix.size() == 1);
   CHECK(ix.queued(Priority::normal) == 1);
-  CHECK(ix.pick(t0, {}).job == JobId{2});
+  CHECK(ix.pick(kReadyT0, {}).job == JobId{2});
   ix.remove(2);
-  CHECK_FALSE(ix.pick(t0, {}).job);
+  CHECK_FALSE(ix.pick(kReadyT0, {}).job);
   CHECK(ix.queued(Priority::normal) == 0);
 }

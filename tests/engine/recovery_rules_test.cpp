@@ -9,7 +9,7 @@ using namespace shelfjobs;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+const TimePoint kRecoveryT0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
 
 struct Plain : Command {
   static constexpr std::string_view kName = "Plain";
@@ -24,8 +24,8 @@ JobInfo row(JobId id, std::string name, JobStatus status, int attempt = 1) {
   j.name = std::move(name);
   j.status = status;
   j.attempt = attempt;
-  j.queued_at = t0 - 1h;
-  if (status == JobStatus::executing) j.started_at = t0 - 10min;
+  j.queued_at = kRecoveryT0 - 1h;
+  if (status == JobStatus::executing) j.started_at = kRecoveryT0 - 10min;
   return j;
 }
 }  // namespace
@@ -43,7 +43,7 @@ TEST_CASE("recovery keeps queued jobs, requeues interrupted ones and fails the u
                             row(3, "Fragile", JobStatus::executing),
                             row(4, "Gone", JobStatus::queued),
                             row(5, "Fragile", JobStatus::queued)},
-                           reg, t0);
+                           reg, kRecoveryT0);
   REQUIRE(r.keep.size() == 3);
   CHECK(r.keep[0].id == 1);
   CHECK(r.keep[0].name == "Plain");  // the registered spelling
@@ -62,6 +62,6 @@ TEST_CASE("recovery keeps queued jobs, requeues interrupted ones and fails the u
   CHECK(r.changed[2].id == 4);
   CHECK(r.changed[2].status == JobStatus::failed);
   CHECK(r.changed[2].error == "command 'Gone' is not registered");
-  CHECK(r.changed[2].ended_at == t0);
+  CHECK(r.changed[2].ended_at == kRecoveryT0);
   CHECK(r.notes.size() == 3);
 }

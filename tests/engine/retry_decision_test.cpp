@@ -11,7 +11,7 @@ using shelfjobs::detail::decide_retry;
 using shelfjobs::detail::Outcome;
 
 namespace {
-const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+const TimePoint kRetryT0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
 std::int64_t no_jitter(std::int64_t) { return 0; }
 std::int64_t full_jitter(std::int64_t half) { return half; }
 }  // namespace
@@ -36,7 +36,7 @@ TEST_CASE("failures retry by kind while attempts remain", "[engine][retry]") {
   for (const auto& r : rows) {
     CAPTURE(to_string(r.kind), r.attempt);
     const auto d = decide_retry(pol, Outcome{JobStatus::failed, r.kind, "x", std::nullopt},
-                                {r.attempt, 1, 0ms}, t0, no_jitter);
+                                {r.attempt, 1, 0ms}, kRetryT0, no_jitter);
     CHECK(d.retry == r.retry);
     CHECK(d.attempt == r.next_attempt);
     CHECK(d.max_attempts == r.max_attempts);
@@ -57,8 +57,8 @@ TEST_CASE("backoff doubles up to the maximum and jitter never makes it early tha
   // A draw out of range is clamped.
   CHECK(detail::backoff(pol, 1, [](std::int64_t) { return std::int64_t{1} << 40; }) == 500ms);
   const auto d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::network, "x", {}},
-                              {2, 1, 0ms}, t0, no_jitter);
-  CHECK(d.next == t0 + 2000ms);
+                              {2, 1, 0ms}, kRetryT0, no_jitter);
+  CHECK(d.next == kRetryT0 + 2000ms);
   CHECK(d.message.find("attempt 3 of 4") == 0);
 }
 
@@ -67,26 +67,26 @@ TEST_CASE("a rate-limited failure waits for its Retry-After without spending an 
   RetryPolicy pol;
   pol.default_rate_limit_wait = 60000ms;
   pol.max_rate_limit_wait = 600000ms;
-  auto d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", t0 + 90s},
-                        {2, 4, 0ms}, t0, no_jitter);
+  auto d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", kRetryT0 + 90s},
+                        {2, 4, 0ms}, kRetryT0, no_jitter);
   CHECK(d.retry);
   CHECK(d.attempt == 2);
   CHECK(d.max_attempts == 4);  // unchanged
-  CHECK(d.next == t0 + 90s);
+  CHECK(d.next == kRetryT0 + 90s);
   CHECK(d.rate_waited == 90s);
   // Without a Retry-After: the policy's default wait.
   d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", std::nullopt},
-                   {1, 1, 0ms}, t0, no_jitter);
-  CHECK(d.next == t0 + 60s);
+                   {1, 1, 0ms}, kRetryT0, no_jitter);
+  CHECK(d.next == kRetryT0 + 60s);
   // A Retry-After in the past waits 0; one far away is capped.
-  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", t0 - 5s},
-                   {1, 1, 0ms}, t0, no_jitter);
-  CHECK(d.next == t0);
-  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", t0 + 24h},
-                   {1, 1, 0ms}, t0, no_jitter);
-  CHECK(d.next == t0 + 600s);
+  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", kRetryT0 - 5s},
+                   {1, 1, 0ms}, kRetryT0, no_jitter);
+  CHECK(d.next == kRetryT0);
+  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", kRetryT0 + 24h},
+                   {1, 1, 0ms}, kRetryT0, no_jitter);
+  CHECK(d.next == kRetryT0 + 600s);
   // Waits add up; past the maximum in all the job fails.
-  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", t0 + 120s},
-                   {1, 1, 500s}, t0, no_jitter);
+  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", kRetryT0 + 120s},
+                   {1, 1, 500s}, kRetryT0, no_jitter);
   CHECK_FALSE(d.retry);
 }

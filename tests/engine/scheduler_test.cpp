@@ -19,7 +19,7 @@ struct Sync : Command {
   static constexpr std::string_view kName = "RssSync";
 };
 
-struct Env {
+struct SchedulerEnv {
   TempDir dir;
   std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
   std::atomic<int> runs{0};
@@ -67,7 +67,7 @@ struct Env {
 }  // namespace
 
 TEST_CASE("a task is due on its schedule, not from the end of its last run", "[scheduler]") {
-  Env env;
+  SchedulerEnv env;
   env.run_takes = minutes(4);
   auto& e = env.open();
   const TimePoint t0 = env.clock->now();
@@ -90,7 +90,7 @@ TEST_CASE("a task is due on its schedule, not from the end of its last run", "[s
 }
 
 TEST_CASE("after a downtime an overdue task runs once", "[scheduler]") {
-  Env env;
+  SchedulerEnv env;
   const TimePoint t0 = env.clock->now();
   {
     auto& e = env.open();
@@ -109,7 +109,7 @@ TEST_CASE("after a downtime an overdue task runs once", "[scheduler]") {
 }
 
 TEST_CASE("a failed scheduled run does not move the schedule", "[scheduler]") {
-  Env env;
+  SchedulerEnv env;
   env.fail = true;
   auto& e = env.open();
   const TimePoint t0 = env.clock->now();
@@ -123,7 +123,7 @@ TEST_CASE("a failed scheduled run does not move the schedule", "[scheduler]") {
 }
 
 TEST_CASE("run now counts as the task's run", "[scheduler]") {
-  Env env;
+  SchedulerEnv env;
   auto& e = env.open();
   const TimePoint t0 = env.clock->now();
   REQUIRE(e.add_task(env.rss()).has_value());
@@ -139,7 +139,7 @@ TEST_CASE("run now counts as the task's run", "[scheduler]") {
 }
 
 TEST_CASE("intervals are validated with the task's range", "[scheduler]") {
-  Env env;
+  SchedulerEnv env;
   auto& e = env.open();
   const TimePoint t0 = env.clock->now();
   REQUIRE(e.add_task(env.rss()).has_value());
@@ -170,7 +170,7 @@ TEST_CASE("intervals are validated with the task's range", "[scheduler]") {
 }
 
 TEST_CASE("the schedule and its history survive a restart", "[scheduler][recovery]") {
-  Env env;
+  SchedulerEnv env;
   const TimePoint t0 = env.clock->now();
   {
     auto& e = env.open();
@@ -189,7 +189,7 @@ TEST_CASE("the schedule and its history survive a restart", "[scheduler][recover
 }
 
 namespace {
-TimePoint utc(int y, unsigned m, unsigned d, int h, int min) {
+TimePoint utc_at(int y, unsigned m, unsigned d, int h, int min) {
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = static_cast<int>(m) - 1;
@@ -201,7 +201,7 @@ TimePoint utc(int y, unsigned m, unsigned d, int h, int min) {
 
 // Steps a pinned daily task through four days in 30-minute steps and returns its run times.
 std::vector<TimePoint> runs_across(TimePoint from, TimePoint to) {
-  Env env;
+  SchedulerEnv env;
   env.clock->set(from);
   auto& e = env.open();
   REQUIRE(e.add_task({.name = "Housekeeping",
@@ -229,18 +229,18 @@ std::vector<TimePoint> runs_across(TimePoint from, TimePoint to) {
 TEST_CASE("a task pinned to 02:30 Berlin runs once per local day across both DST changes",
           "[scheduler][dst]") {
   SECTION("spring forward: 02:30 does not exist on 2026-03-29 and runs at 03:00 CEST") {
-    const auto starts = runs_across(utc(2026, 3, 27, 12, 0), utc(2026, 3, 31, 12, 0));
-    CHECK(starts == std::vector<TimePoint>{utc(2026, 3, 28, 1, 30),    // 02:30 CET
-                                           utc(2026, 3, 29, 1, 0),     // 03:00 CEST
-                                           utc(2026, 3, 30, 0, 30),    // 02:30 CEST
-                                           utc(2026, 3, 31, 0, 30)});
+    const auto starts = runs_across(utc_at(2026, 3, 27, 12, 0), utc_at(2026, 3, 31, 12, 0));
+    CHECK(starts == std::vector<TimePoint>{utc_at(2026, 3, 28, 1, 30),    // 02:30 CET
+                                           utc_at(2026, 3, 29, 1, 0),     // 03:00 CEST
+                                           utc_at(2026, 3, 30, 0, 30),    // 02:30 CEST
+                                           utc_at(2026, 3, 31, 0, 30)});
   }
   SECTION("fall back: 02:30 happens twice on 2026-10-25 and runs at the first") {
-    const auto starts = runs_across(utc(2026, 10, 23, 12, 0), utc(2026, 10, 27, 12, 0));
-    CHECK(starts == std::vector<TimePoint>{utc(2026, 10, 24, 0, 30),   // 02:30 CEST
-                                           utc(2026, 10, 25, 0, 30),   // first 02:30 (CEST)
-                                           utc(2026, 10, 26, 1, 30),   // 02:30 CET
-                                           utc(2026, 10, 27, 1, 30)});
+    const auto starts = runs_across(utc_at(2026, 10, 23, 12, 0), utc_at(2026, 10, 27, 12, 0));
+    CHECK(starts == std::vector<TimePoint>{utc_at(2026, 10, 24, 0, 30),   // 02:30 CEST
+                                           utc_at(2026, 10, 25, 0, 30),   // first 02:30 (CEST)
+                                           utc_at(2026, 10, 26, 1, 30),   // 02:30 CET
+                                           utc_at(2026, 10, 27, 1, 30)});
   }
 }
 

@@ -8,7 +8,9 @@ rm -rf "$work"
 mkdir -p "$work"
 
 echo "== shelfjobs as a subdirectory"
-cmake -S "$root/tests/package" -B "$work/subdir" -G Ninja -DSHELFJOBS_SOURCE_DIR="$root" >/dev/null
+# A unity build: this compiles the whole library once more.
+cmake -S "$root/tests/package" -B "$work/subdir" -G Ninja -DSHELFJOBS_SOURCE_DIR="$root" \
+  -DSHELFJOBS_UNITY_BUILD=ON >/dev/null
 cmake --build "$work/subdir" -j2
 "$work/subdir/consumer" "$work/subdir.db"
 "$work/subdir/services_consumer" "$work/subdir-services"

@@ -16,7 +16,7 @@ struct Sync : Command {
   static constexpr std::string_view kName = "RssSync";
 };
 
-struct Env {
+struct TasksEnv {
   TempDir dir;
   std::unique_ptr<Engine> engine;
 
@@ -56,7 +56,7 @@ TEST_CASE("the standard tasks have valid defaults and refuse values out of range
   CHECK_FALSE(standard_task("Nope").has_value());
 
   // Registered through an engine, with the host's configuration applied.
-  Env env;
+  TasksEnv env;
   auto& e = env.open();
   REQUIRE(e.add_task(rss).has_value());
   CHECK_FALSE(e.set_task_interval("RssSync", minutes(90)).has_value());
