@@ -128,29 +128,25 @@ void ApiServer::command_routes() {
   });
 
   s.Get(R"(/api/v1/command/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto id = route_id(req);
-    if (!id) return error(res, 404, "no command with id " + req.matches[1].str(), "not_found");
+    const auto id = route_id(req, "command with id");
+    if (!id) return error(res, id.error());
     auto job = app_.engine().get(*id);
     if (!job) return error(res, 404, "no command with id " + std::to_string(*id), "not_found");
     reply(res, 200, command_resource(*job));
   });
 
   s.Delete(R"(/api/v1/command/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto id = route_id(req);
-    if (!id) return error(res, 404, "no command with id " + req.matches[1].str(), "not_found");
+    const auto id = route_id(req, "command with id");
+    if (!id) return error(res, id.error());
     auto r = app_.engine().cancel(*id);
     if (!r) return error(res, r.error());
     reply(res, 200, command_resource(*r));
   });
 
   s.Post("/api/v1/command", [this](const httplib::Request& req, httplib::Response& res) {
-    json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::parse_error& e) {
-      return error(res, 400, std::string("the body is not valid JSON: ") + e.what(), "invalid_json");
-    }
-    if (!body.is_object()) return error(res, 400, "the body must be a JSON object", "invalid_body");
+    auto parsed = json_body(req);
+    if (!parsed) return error(res, parsed.error());
+    json& body = *parsed;
     const auto name_field = body.find("name");
     if (name_field == body.end() || !name_field->is_string() || name_field->get_ref<const std::string&>().empty())
       return error(res, 400, "the body needs \"name\": the command's name", "invalid_body");
@@ -176,7 +172,9 @@ void ApiServer::system_routes() {
   });
 
   s.Get(R"(/api/v1/system/task/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto id = route_id(req).value_or(0);
+    const auto parsed = route_id(req, "task with id");
+    if (!parsed) return error(res, parsed.error());
+    const long long id = *parsed;
     const auto tasks = app_.engine().tasks();
     if (id < 1 || id > static_cast<long long>(tasks.size()))
       return error(res, 404, "no task with id " + std::to_string(id), "not_found");

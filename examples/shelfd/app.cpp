@@ -11,11 +11,6 @@ namespace shelfd {
 
 using namespace shelfjobs;
 
-namespace {
-// shelfd's own tasks: the standard ones whose commands exist here.
-const char* const kOwnTasks[] = {"Housekeeping", "CheckHealth"};
-}  // namespace
-
 Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   std::unique_ptr<App> app(new App());
   std::error_code ec;
@@ -67,9 +62,7 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   }
   app->events_ = std::make_shared<EventBus>(app->log_);
 
-  app->engine_ref_ = std::make_shared<Engine*>(nullptr);
-  Registry registry;
-  register_builtin(registry, config, app->engine_ref_);
+  // The library service always; the refresh service when a metadata source is configured.
   if (!config.metadata_url.empty()) {
     BookInfoOptions mo;
     mo.base_url = config.metadata_url;
@@ -80,15 +73,16 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
     auto source = make_bookinfo_source(mo);
     if (!source) return Error{source.error().code, "metadata.baseUrl: " + source.error().message};
     app->metadata_ = *source;
-    auto refresh = RefreshService::create({.catalog = app->catalog_,
-                                           .source = app->metadata_,
-                                           .events = app->events_,
-                                           .logger = app->log_});
+  } else {
+    app->log_->warn("metadata.baseUrl is not set: adding authors and refreshing them are off");
+  }
+  auto library = LibraryService::create({.catalog = app->catalog_, .source = app->metadata_, .logger = app->log_});
+  if (!library) return library.error();
+  app->library_ = *library;
+  if (app->metadata_) {
+    auto refresh = RefreshService::create({.catalog = app->catalog_, .source = app->metadata_, .logger = app->log_});
     if (!refresh) return refresh.error();
     app->refresh_ = *refresh;
-    app->refresh_->register_commands(registry);
-  } else {
-    app->log_->warn("metadata.baseUrl is not set: author and book refresh are off");
   }
 
   AlertOptions alerts;
@@ -96,40 +90,24 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   for (std::size_t i = 0; i < config.library_roots.size(); ++i) {
     alerts.disk_paths.emplace_back("library " + std::to_string(i + 1), config.library_roots[i]);
   }
-  auto engine = Engine::create({.store_path = config.database.string(),
-                                .workers = config.workers,
-                                .logger = app->log_,
-                                .notifier = app->notifier_,
-                                .alerts = alerts},
-                               std::move(registry));
-  if (!engine) return Error{engine.error().code, "database: " + engine.error().message};
-  app->engine_ = std::move(engine).value();
-  *app->engine_ref_ = app->engine_.get();
-  // The services' domain events (AuthorAdded, AuthorRefreshed, ...) reach the engine's
-  // subscribers as JSON: the API's event stream forwards them to the dashboard.
-  app->events_->set_forwarder([e = app->engine_.get()](std::string_view name, const nlohmann::json& data) {
-    ServiceEvent event;
-    event.name = std::string(name);
-    event.data = data;
-    e->publish(std::move(event));
-  });
-  std::vector<std::string> own_tasks(std::begin(kOwnTasks), std::end(kOwnTasks));
-  if (app->refresh_) {
-    app->refresh_->add_rules(*app->engine_);
-    own_tasks.emplace_back("RefreshAuthor");
-  }
+  ServiceHostOptions host_options;
+  host_options.engine = {.store_path = config.database.string(),
+                         .workers = config.workers,
+                         .logger = app->log_,
+                         .notifier = app->notifier_,
+                         .alerts = alerts};
+  host_options.events = app->events_;
+  for (const auto& [name, interval] : config.task_intervals) host_options.tasks[name].interval = interval;
+  if (config.housekeeping_at) host_options.tasks["Housekeeping"].time_of_day = config.housekeeping_at;
 
-  for (const std::string& name : own_tasks) {
-    TaskSpec spec = *standard_task(name);
-    if (auto it = config.task_intervals.find(name); it != config.task_intervals.end()) {
-      spec.schedule.interval = it->second;
-    }
-    if (spec.name == "Housekeeping" && config.housekeeping_at) {
-      spec.schedule.time_of_day = config.housekeeping_at;
-    }
-    auto added = app->engine_->add_task(spec);
-    if (!added) return Error{added.error().code, "tasks." + name + ": " + added.error().message};
-  }
+  // One line per service.
+  ServiceHost::Builder builder(std::move(host_options));
+  builder.add(std::make_shared<ShelfdService>(config.demo_commands));
+  builder.add(app->library_);
+  if (app->refresh_) builder.add(app->refresh_);
+  auto host = builder.build();
+  if (!host) return Error{host.error().code, "database: " + host.error().message};
+  app->host_ = std::move(host).value();
 
   if (options.serve_api) {
     app->api_ = std::make_unique<ApiServer>(*app);
@@ -144,7 +122,7 @@ App::~App() { stop(std::chrono::seconds(30)); }
 
 void App::start() {
   started_at_ = std::chrono::system_clock::now();
-  engine_->start();
+  host_->start();
   if (api_) api_->start();
   log_->info("shelfd {} started; data folder {}{}", kVersion, config_.data_folder.string(),
              api_ ? ", API on http://" + config_.bind_address + ":" + std::to_string(port()) : "");
@@ -154,9 +132,8 @@ bool App::stop(std::chrono::milliseconds deadline) {
   if (stopped_) return true;
   stopped_ = true;
   if (api_) api_->stop();
-  if (!engine_) return true;  // create() failed before the engine existed
-  const bool finished = engine_->stop(deadline);
-  events_->set_forwarder(nullptr);
+  if (!host_) return true;  // create() failed before the engine existed
+  const bool finished = host_->stop(deadline);
   log_->info("shelfd stopped{}", finished ? "" : " (some jobs did not finish in time)");
   log_->flush();
   return finished;

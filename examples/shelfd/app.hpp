@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// shelfd's application: the engine with shelfd's commands and tasks, the notifier, the logger,
-// and (optionally) the HTTP API. main.cpp and demo.cpp drive it.
+// shelfd's application: a service host (shelfd's own service, the library and, with a metadata
+// source, the refresh service), the notifier, the logger, and (optionally) the HTTP API.
+// main.cpp and demo.cpp drive it.
 
 #include <chrono>
 #include <memory>
@@ -33,7 +34,9 @@ class App {
   /// Stops the API, then the engine (running jobs get `deadline`). True if all finished in time.
   bool stop(std::chrono::milliseconds deadline);
 
-  shelfjobs::Engine& engine() { return *engine_; }
+  shelfjobs::Engine& engine() { return host_->engine(); }
+  shelfjobs::ServiceHost& host() { return *host_; }
+  shelfjobs::LibraryService& library() { return *library_; }
   shelfjobs::Catalog& catalog() { return *catalog_; }
   shelfjobs::EventBus& events() { return *events_; }
   /// Null when no metadata source is configured (metadata.baseUrl).
@@ -52,9 +55,9 @@ class App {
   std::shared_ptr<shelfjobs::Catalog> catalog_;
   std::shared_ptr<shelfjobs::EventBus> events_;
   std::shared_ptr<shelfjobs::MetadataSource> metadata_;
+  std::shared_ptr<shelfjobs::LibraryService> library_;
   std::shared_ptr<shelfjobs::RefreshService> refresh_;
-  std::unique_ptr<shelfjobs::Engine> engine_;
-  std::shared_ptr<shelfjobs::Engine*> engine_ref_;  // handlers reach the engine through this
+  std::unique_ptr<shelfjobs::ServiceHost> host_;
   std::unique_ptr<ApiServer> api_;
   std::chrono::system_clock::time_point started_at_{};
   bool stopped_ = false;

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "shelfjobs/services/tasks.hpp"
+
 namespace shelfd {
 
 using namespace shelfjobs;
@@ -24,47 +26,29 @@ void from_json(const nlohmann::json& j, DemoWork& d) {
   if (!error_kind_from_string(d.fail_kind)) throw std::invalid_argument("failKind is not a failure kind");
 }
 
-void register_builtin(Registry& registry, const Config& config,
-                      std::shared_ptr<Engine*> engine) {
+void ShelfdService::register_commands(Registry& registry, ServiceContext& host) {
   registry.add<Housekeeping>(
-      [engine](const Housekeeping&, JobContext& ctx) {
+      [&host](const Housekeeping&, JobContext& ctx) {
         ctx.status("pruning finished jobs");
-        auto removed = (*engine)->prune();
+        auto removed = host.prune_finished_jobs();
         if (!removed) throw JobError(ErrorKind::database, removed.error().message);
         ctx.complete("pruned " + std::to_string(*removed) + " finished jobs");
       },
       {.priority = Priority::low, .type_exclusive = true, .idle_only = true});
 
-  const auto roots = config.library_roots;
   registry.add<CheckHealth>(
-      [engine, roots](const CheckHealth&, JobContext& ctx) {
-        int ok = 0;
-        std::string problems;
-        const auto total = static_cast<std::int64_t>(roots.size());
-        for (std::size_t i = 0; i < roots.size(); ++i) {
-          ctx.throw_if_cancelled();
-          const auto& root = roots[i];
-          ctx.report(static_cast<std::int64_t>(i) + 1, total,
-                     std::to_string(i + 1) + " of " + std::to_string(total) + ": " + root.string());
-          std::error_code ec;
-          if (!std::filesystem::is_directory(root, ec)) {
-            problems += "; " + root.string() + " is missing";
-            continue;
-          }
-          std::filesystem::directory_iterator probe(root, ec);
-          if (ec) {
-            problems += "; " + root.string() + " is not readable: " + ec.message();
-            continue;
-          }
-          ++ok;
-        }
-        const auto h = (*engine)->health();
-        ctx.complete(std::to_string(ok) + " of " + std::to_string(total) + " library roots ok, " +
-                     std::to_string(h.alerts.size()) + " alerts open" + problems);
+      [&host](const CheckHealth&, JobContext& ctx) {
+        ctx.status("running the health checks");
+        const auto issues = host.check_health();
+        auto engine = host.engine_health();
+        const std::size_t alerts = engine ? engine->alerts.size() : 0;
+        std::string message = issues.empty() ? "all health checks pass" : std::to_string(issues.size()) + " health issue(s)";
+        for (const auto& i : issues) message += "; " + i.message;
+        ctx.complete(message + ", " + std::to_string(alerts) + " alerts open");
       },
       {.priority = Priority::low, .type_exclusive = true});
 
-  if (config.demo_commands) {
+  if (demo_commands_) {
     RetryPolicy quick;
     quick.network = 1;
     quick.base_delay = std::chrono::seconds(1);
@@ -84,6 +68,10 @@ void register_builtin(Registry& registry, const Config& config,
         },
         {.retry = quick});
   }
+}
+
+std::vector<TaskSpec> ShelfdService::tasks() const {
+  return {*standard_task(Housekeeping::kName), *standard_task(CheckHealth::kName)};
 }
 
 }  // namespace shelfd

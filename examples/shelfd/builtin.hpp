@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// The commands shelfd itself provides. Services (refresh, scan, RSS, backup) add theirs.
+// shelfd's own service: the commands shelfd itself provides, on the service contract like any
+// other service (the library and refresh services add theirs).
 //
 //   Housekeeping   prunes finished jobs from the job store (idle-only, low priority)
-//   CheckHealth    checks each library root (exists, readable, free space) and sums up the
-//                  engine's open alerts
+//   CheckHealth    runs every service's health checks (RootFolderCheck, ...) and sums them up
+//                  with the engine's open alerts
 //   DemoWork       a demonstration workload for `shelfd demo` and for trying the API: steps
 //                  through `steps` items of `stepMs` each with progress, honours cancellation,
 //                  and can fail at a step. Registered only with "demoCommands": true.
@@ -16,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
-#include "shelfjobs/shelfjobs.hpp"
+#include "shelfjobs/services/service.hpp"
 
 namespace shelfd {
 
@@ -39,8 +40,16 @@ struct DemoWork : shelfjobs::Command {
 void to_json(nlohmann::json& j, const DemoWork& d);
 void from_json(const nlohmann::json& j, DemoWork& d);
 
-/// Registers shelfd's commands. `engine` is set once the engine exists.
-void register_builtin(shelfjobs::Registry& registry, const Config& config,
-                      std::shared_ptr<shelfjobs::Engine*> engine);
+/// Housekeeping, CheckHealth (with their standard tasks) and, with "demoCommands", DemoWork.
+class ShelfdService : public shelfjobs::Service {
+ public:
+  explicit ShelfdService(bool demo_commands) : demo_commands_(demo_commands) {}
+  std::string_view name() const override { return "shelfd"; }
+  void register_commands(shelfjobs::Registry& registry, shelfjobs::ServiceContext& host) override;
+  std::vector<shelfjobs::TaskSpec> tasks() const override;
+
+ private:
+  bool demo_commands_;
+};
 
 }  // namespace shelfd

@@ -186,7 +186,7 @@ int run_demo(const DemoOptions& options) {
   }
   if (ebooks) {
     for (const auto& [id, name] : authors) {
-      auto added = app.refresh()->add_author(std::to_string(id), ebooks->id);
+      auto added = app.library().add_author(std::to_string(id), ebooks->id);
       if (!added) {
         std::cerr << "shelfd demo: cannot add " << name << ": " << added.error().message << "\n";
         ok = false;

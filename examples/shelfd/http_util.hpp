@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Small helpers the route files share: JSON answers, error answers, route ids.
+// The helpers every route uses: JSON answers, error answers (one mapping of error codes to HTTP
+// statuses), request bodies, route ids.
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -13,9 +18,11 @@
 
 namespace shelfd {
 
+/// Answers `body` as JSON. Text that is not valid UTF-8 (a client's bytes echoed in a message)
+/// is replaced, never a reason to fail the answer.
 inline void reply(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 /// {"message": ..., "error": code} (no "error" when `code` is empty).
@@ -26,29 +33,106 @@ inline void error(httplib::Response& res, int status, const std::string& message
   reply(res, status, body);
 }
 
-/// The HTTP status for an engine or catalog error.
+/// The HTTP status of an error code: 400 only for a request that is wrong; 404 and 409 for
+/// what the request names; 429 and 503 when an upstream service (the metadata source) limits
+/// us or is down, 502 when it answered nonsense; 503 when our own store fails or we are
+/// stopping. No code maps to 500: that is left for a fault of shelfd's own.
 inline int http_status(shelfjobs::errc code) {
   using shelfjobs::errc;
   switch (code) {
+    case errc::unknown_command:
+    case errc::invalid_body:
+    case errc::invalid_argument: return 400;
     case errc::not_found: return 404;
-    case errc::not_cancellable: return 409;
+    case errc::not_cancellable:
     case errc::conflict: return 409;
-    case errc::shutting_down: return 503;
-    case errc::store_error: return 500;
-    default: return 400;
+    case errc::rate_limited: return 429;
+    case errc::upstream_error: return 502;
+    case errc::unavailable:
+    case errc::shutting_down:
+    case errc::store_error: return 503;
   }
+  return 400;
 }
 
+/// Answers an error value: its status, {"message", "error": code}, and Retry-After (seconds)
+/// when the error says when to try again.
 inline void error(httplib::Response& res, const shelfjobs::Error& e) {
+  if (e.retry_after) {
+    const auto wait = std::chrono::ceil<std::chrono::seconds>(*e.retry_after - std::chrono::system_clock::now());
+    res.set_header("Retry-After", std::to_string(std::max<long long>(1, wait.count())));
+  }
   error(res, http_status(e.code), e.message, std::string(to_string(e.code)));
 }
 
-/// The id in a route's first group; nullopt when it does not fit (the caller answers 404).
-inline std::optional<long long> route_id(const httplib::Request& req) {
+/// The offset of the first byte that breaks UTF-8 (RFC 3629: no overlong forms, no surrogates,
+/// nothing above U+10FFFF), or nullopt when `s` is valid UTF-8.
+inline std::optional<std::size_t> utf8_error_at(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else return i;
+    if (i + len > s.size()) return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i + k;
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+
+/// The request's body as a JSON object. Errors (invalid_body, naming the problem): not valid
+/// UTF-8 (with the byte offset), not JSON, not an object.
+inline shelfjobs::Result<nlohmann::json> json_body(const httplib::Request& req) {
+  using shelfjobs::errc;
+  if (const auto at = utf8_error_at(req.body)) {
+    return shelfjobs::Error{errc::invalid_body, "the body is not valid UTF-8 (at byte " + std::to_string(*at) + ")"};
+  }
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(req.body);
+  } catch (const nlohmann::json::parse_error& e) {
+    return shelfjobs::Error{errc::invalid_body, std::string("the body is not valid JSON: ") + e.what()};
+  }
+  if (!body.is_object()) return shelfjobs::Error{errc::invalid_body, "the body must be a JSON object"};
+  return body;
+}
+
+/// The id in a route's first group (digits only, by the route's pattern). Errors: not_found
+/// ("no <what> <digits>") when it does not fit a 64-bit id: no such row can exist, as a
+/// Readarr route's int constraint answers 404.
+inline shelfjobs::Result<long long> route_id(const httplib::Request& req, const char* what = "row with id") {
   long long id = 0;
   const std::string& s = req.matches[1];
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  if (ec != std::errc() || end != s.data() + s.size()) {
+    return shelfjobs::Error{shelfjobs::errc::not_found, "no " + std::string(what) + " " + s};
+  }
+  return id;
+}
+
+/// A query parameter that must be a 64-bit id. Errors: invalid_argument naming the parameter.
+inline shelfjobs::Result<long long> query_id(const httplib::Request& req, const std::string& name) {
+  const std::string s = req.get_param_value(name);
+  long long id = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+  if (ec == std::errc::result_out_of_range) {
+    return shelfjobs::Error{shelfjobs::errc::invalid_argument, name + " " + s + " is out of range"};
+  }
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    return shelfjobs::Error{shelfjobs::errc::invalid_argument, name + " must be a whole number"};
+  }
   return id;
 }
 

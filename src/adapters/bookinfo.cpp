@@ -61,7 +61,24 @@ ErrorKind kind_of(MetadataErrc code) noexcept {
   return ErrorKind::permanent;
 }
 
+errc errc_of(MetadataErrc code) noexcept {
+  switch (code) {
+    case MetadataErrc::not_found: return errc::not_found;
+    case MetadataErrc::network:
+    case MetadataErrc::timeout:
+    case MetadataErrc::not_ready: return errc::unavailable;
+    case MetadataErrc::rate_limited: return errc::rate_limited;
+    case MetadataErrc::cancelled: return errc::shutting_down;
+    case MetadataErrc::invalid: break;
+  }
+  return errc::upstream_error;
+}
+
 }  // namespace
+
+Error to_error(const MetadataError& e) {
+  return Error{errc_of(e.code()), std::string("metadata source: ") + e.what(), e.retry_after()};
+}
 
 MetadataError::MetadataError(MetadataErrc code, const std::string& what, int http_status,
                              std::optional<TimePoint> retry_after)

@@ -44,6 +44,9 @@ const char* to_string(errc code) noexcept {
     case errc::invalid_argument: return "invalid_argument";
     case errc::store_error: return "store_error";
     case errc::conflict: return "conflict";
+    case errc::unavailable: return "unavailable";
+    case errc::rate_limited: return "rate_limited";
+    case errc::upstream_error: return "upstream_error";
   }
   return "unknown";
 }
@@ -130,6 +133,41 @@ std::string mismatched_field(const nlohmann::json& body, const nlohmann::json& d
     if (want.is_object()) {
       const std::string inner = mismatched_field(*it, want);
       if (!inner.empty()) return key + "." + inner;
+    }
+  }
+  return {};
+}
+namespace {
+// Whether two JSON numbers are the same number. nlohmann's operator== converts an unsigned
+// value to signed before comparing, so a wrapped id would compare equal to its source.
+bool same_number(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.is_number_float() || b.is_number_float()) return a.get<double>() == b.get<double>();
+  const bool a_neg = a.is_number_integer() && !a.is_number_unsigned() && a.get<std::int64_t>() < 0;
+  const bool b_neg = b.is_number_integer() && !b.is_number_unsigned() && b.get<std::int64_t>() < 0;
+  if (a_neg != b_neg) return false;
+  if (a_neg) return a.get<std::int64_t>() == b.get<std::int64_t>();
+  return a.get<std::uint64_t>() == b.get<std::uint64_t>();
+}
+}  // namespace
+
+std::string changed_number(const nlohmann::json& body, const nlohmann::json& canonical) {
+  if (body.is_object() && canonical.is_object()) {
+    for (const auto& [key, value] : body.items()) {
+      auto it = canonical.find(key);
+      if (it == canonical.end()) continue;
+      if (value.is_number() && it->is_number()) {
+        if (!same_number(value, *it)) return key;
+      } else if (const std::string inner = changed_number(value, *it); !inner.empty()) {
+        return inner.front() == '[' ? key + inner : key + "." + inner;
+      }
+    }
+  } else if (body.is_array() && canonical.is_array() && body.size() == canonical.size()) {
+    for (std::size_t i = 0; i < body.size(); ++i) {
+      if (body[i].is_number() && canonical[i].is_number()) {
+        if (!same_number(body[i], canonical[i])) return "[" + std::to_string(i) + "]";
+      } else if (const std::string inner = changed_number(body[i], canonical[i]); !inner.empty()) {
+        return "[" + std::to_string(i) + "]." + inner;
+      }
     }
   }
   return {};

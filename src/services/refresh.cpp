@@ -24,7 +24,9 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "services/book_mapping.hpp"
 #include "services/service_util.hpp"
+#include "shelfjobs/services/tasks.hpp"
 
 namespace shelfjobs {
 
@@ -118,7 +120,6 @@ std::string RefreshSummary::message() const {
 
 struct RefreshService::Impl {
   RefreshOptions o;
-  Result<Author> new_author(const std::string& foreign_id, RowId root_folder_id, bool monitored);
 
   TimePoint now() const { return o.clock->now(); }
   spdlog::logger& log() const { return *o.logger; }
@@ -137,49 +138,6 @@ struct RefreshService::Impl {
     }
     if (a.path.empty()) return {};
     return a.path.parent_path() / safe_folder_name(name);
-  }
-
-  static Book book_from(const WorkData& w, RowId author_id, const Book* local, TimePoint now,
-                        bool monitored) {
-    Book b = local ? *local : Book{};
-    if (!local) {
-      b.added = now;
-      b.monitored = monitored;
-      b.manually_added = false;
-    }
-    b.author_id = author_id;
-    b.foreign_id = w.foreign_id;
-    b.title = w.title;
-    b.release_date = w.release_date;
-    b.genres = w.genres;
-    b.metadata_hash = w.hash;
-    b.last_info_sync = now;
-    return b;
-  }
-
-  static BookWrite book_write(Book b, const WorkData& w) {
-    BookWrite bw;
-    bw.book = std::move(b);
-    for (const EditionData& e : w.editions) {
-      Edition ed;
-      ed.foreign_id = e.foreign_id;
-      ed.title = e.title;
-      ed.isbn13 = e.isbn13;
-      ed.asin = e.asin;
-      ed.format = e.format;
-      ed.is_ebook = e.is_ebook;
-      ed.pages = e.pages;
-      ed.publisher = e.publisher;
-      ed.language = e.language;
-      ed.release_date = e.release_date;
-      ed.rating = static_cast<double>(e.rating_count) * e.average_rating;
-      ed.monitored = e.monitored;
-      bw.editions.push_back(std::move(ed));
-    }
-    for (const SeriesLinkData& s : w.series) {
-      bw.series.push_back({s.series_foreign_id, s.series_title, s.position, s.series_position, s.primary});
-    }
-    return bw;
   }
 
   // The outcome of refreshing one author, for the summary.
@@ -595,8 +553,6 @@ Result<std::shared_ptr<RefreshService>> RefreshService::create(RefreshOptions op
 
 RefreshService::RefreshService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-void RefreshService::attach(Engine&) {}
-
 void RefreshService::register_commands(Registry& registry) {
   // The handlers hold the Impl, not the service: a registry may outlive the service object.
   std::shared_ptr<Impl> impl = impl_;
@@ -627,17 +583,23 @@ void RefreshService::register_commands(Registry& registry) {
       move);
 }
 
-void RefreshService::add_rules(Engine& engine) {
-  if (!impl_->o.events) return;
-  EventBus& bus = *impl_->o.events;
-  add_rule<AuthorAdded>(bus, engine, [](const AuthorAdded& e) {
+void RefreshService::register_commands(Registry& registry, ServiceContext& host) {
+  // Without a bus of its own, the service publishes on its host's.
+  if (!impl_->o.events) impl_->o.events = host.events();
+  register_commands(registry);
+}
+
+std::vector<TaskSpec> RefreshService::tasks() const { return {*standard_task(RefreshAuthor::kName)}; }
+
+void RefreshService::add_rules(ServiceContext& host) {
+  host.rule<AuthorAdded>([](const AuthorAdded& e) {
     return std::vector<PushRequest>{{RefreshAuthor::kName, {{"authorId", e.author.id}}, {}}};
   });
-  add_rule<BookAdded>(bus, engine, [](const BookAdded& e) {
+  host.rule<BookAdded>([](const BookAdded& e) {
     if (e.from_refresh) return std::vector<PushRequest>{};
     return std::vector<PushRequest>{{RefreshBook::kName, {{"bookId", e.book.id}}, {}}};
   });
-  add_rule<AuthorRenamed>(bus, engine, [](const AuthorRenamed& e) {
+  host.rule<AuthorRenamed>([](const AuthorRenamed& e) {
     if (e.old_path.empty() || e.new_path.empty() || e.old_path == e.new_path) return std::vector<PushRequest>{};
     MoveAuthor m;
     m.authorId = e.author_id;
@@ -645,82 +607,6 @@ void RefreshService::add_rules(Engine& engine) {
     m.destinationPath = e.new_path.string();
     return std::vector<PushRequest>{{MoveAuthor::kName, nlohmann::json(m), {}}};
   });
-}
-
-// Adds the author row (its name and folder from the source) without publishing AuthorAdded.
-Result<Author> RefreshService::Impl::new_author(const std::string& foreign_id, RowId root_folder_id, bool monitored) {
-  auto root = o.catalog->root_folder(root_folder_id);
-  if (!root) {
-    return Error{root.error().code == errc::not_found ? errc::invalid_argument : root.error().code,
-                 "root folder " + std::to_string(root_folder_id) + ": " + root.error().message};
-  }
-  if (auto existing = o.catalog->author_by_foreign_id(foreign_id); existing) {
-    return Error{errc::conflict, "author " + foreign_id + " is already in the catalog as '" + existing->name + "'"};
-  }
-  AuthorData data;
-  try {
-    data = o.source->author(foreign_id);
-  } catch (const MetadataError& e) {
-    if (e.code() == MetadataErrc::not_found)
-      return Error{errc::not_found, "author " + foreign_id + " is not known to the metadata source"};
-    return Error{errc::invalid_argument, std::string("metadata source: ") + e.what()};
-  }
-  Author a;
-  a.foreign_id = data.foreign_id;
-  a.name = data.name;
-  a.sort_name = sort_name_of(data.name);
-  a.overview = data.overview;
-  a.path = root->path / safe_folder_name(data.name);
-  a.root_folder_id = root->id;
-  a.monitored = monitored;
-  if (data.status) a.status = *data.status;
-  a.added = now();
-  return o.catalog->add_author(a);
-}
-
-Result<Author> RefreshService::add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored) {
-  auto added = impl_->new_author(foreign_id, root_folder_id, monitored);
-  if (added) impl_->publish(AuthorAdded{*added});
-  return added;
-}
-
-Result<Book> RefreshService::add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored) {
-  Impl& im = *impl_;
-  if (auto existing = im.o.catalog->book_by_foreign_id(work_foreign_id); existing) {
-    return Error{errc::conflict, "book " + work_foreign_id + " is already in the catalog as '" + existing->title + "'"};
-  }
-  WorkData work;
-  try {
-    work = im.o.source->work(work_foreign_id);
-  } catch (const MetadataError& e) {
-    if (e.code() == MetadataErrc::not_found)
-      return Error{errc::not_found, "book " + work_foreign_id + " is not known to the metadata source"};
-    return Error{errc::invalid_argument, std::string("metadata source: ") + e.what()};
-  }
-  if (work.authors.empty()) {
-    return Error{errc::invalid_argument, "metadata source: work " + work_foreign_id + " names no author"};
-  }
-  auto author = im.o.catalog->author_by_foreign_id(work.authors.front().foreign_id);
-  bool new_author = false;
-  if (!author) {
-    if (author.error().code != errc::not_found) return author.error();
-    // Readarr's way: the book's author comes along, unmonitored, so only this book is wanted.
-    // AuthorAdded is published after the book is in: its refresh then finds the book.
-    author = im.new_author(work.authors.front().foreign_id, root_folder_id, false);
-    if (!author) return author.error();
-    new_author = true;
-  }
-  Book b = Impl::book_from(work, author->id, nullptr, im.now(), monitored);
-  b.manually_added = true;
-  auto added = im.o.catalog->add_book(Impl::book_write(std::move(b), work));
-  if (!added) {
-    // The author came only for this book: without it, it goes too.
-    if (new_author) (void)im.o.catalog->remove_author(author->id);
-    return added.error();
-  }
-  if (new_author) im.publish(AuthorAdded{*author});
-  im.publish(BookAdded{*added, false});
-  return added;
 }
 
 RefreshSummary RefreshService::refresh_author(std::optional<RowId> author_id, Trigger trigger, JobContext* ctx) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Validation, canonical bodies, and which live job an equal push merges into.
 
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 #include "engine/admission.hpp"
@@ -11,7 +13,7 @@ using namespace shelfjobs;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+const TimePoint kAdmissionT0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
 
 struct Refresh : Command {
   static constexpr std::string_view kName = "RefreshAuthor";
@@ -45,6 +47,40 @@ TEST_CASE("prepare validates and canonicalises a push", "[engine][admission]") {
   CHECK(prio.error().code == errc::invalid_argument);
 }
 
+TEST_CASE("a number the command's field cannot hold is refused, never wrapped or cut", "[engine][admission]") {
+  Registry reg;
+  reg.add<Refresh>([](const Refresh&, JobContext&) {});
+  struct Case {
+    nlohmann::json id;
+    bool ok;
+  };
+  const nlohmann::json huge = nlohmann::json::parse("12345678901234567890");  // > INT64_MAX
+  for (const Case& c : {Case{7, true}, Case{-7, true}, Case{nlohmann::json(std::int64_t(INT64_MAX)), true},
+                        Case{nlohmann::json(std::uint64_t(INT64_MAX)), true}, Case{7.0, true},
+                        Case{huge, false}, Case{7.5, false}}) {
+    INFO(c.id.dump());
+    auto p = detail::prepare(reg, "RefreshAuthor", {{"authorId", c.id}}, {});
+    CHECK(p.has_value() == c.ok);
+    if (!p) {
+      CHECK(p.error().code == errc::invalid_body);
+      CHECK(p.error().message.find("authorId") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("changed_number names the first number that reads back differently", "[engine][admission]") {
+  using nlohmann::json;
+  CHECK(detail::changed_number(json{{"a", 1}}, json{{"a", 1}}).empty());
+  CHECK(detail::changed_number(json{{"a", 1.0}}, json{{"a", 1}}).empty());
+  CHECK(detail::changed_number(json{{"a", 1.5}}, json{{"a", 1}}) == "a");
+  CHECK(detail::changed_number(json{{"o", {{"b", json::parse("18446744073709551615")}}}},
+                               json{{"o", {{"b", -1}}}}) == "o.b");
+  CHECK(detail::changed_number(json{{"ids", {1, json::parse("9223372036854775808")}}},
+                               json{{"ids", {1, std::numeric_limits<std::int64_t>::min()}}}) == "ids[1]");
+  // Fields the command does not have are not compared.
+  CHECK(detail::changed_number(json{{"extra", 5}}, json::object()).empty());
+}
+
 TEST_CASE("an equal push merges into the queued twin, not into a running one",
           "[engine][admission]") {
   detail::DedupIndex ix;
@@ -72,34 +108,34 @@ TEST_CASE("the debouncer pushes once per quiet window, and at least once per max
   auto req = [&] { return detail::prepare(reg, "RefreshAuthor", {{"authorId", 1}}, {}).value(); };
   detail::Debouncer d;
   const std::string key = req().key;
-  CHECK(d.request(req(), t0, 10s, 0s) == t0 + 10s);
-  CHECK(d.request(req(), t0 + 5s, 10s, 0s) == t0 + 15s);
-  CHECK_FALSE(d.due(key, t0 + 10s));  // the first deadline was moved
-  CHECK(d.due(key, t0 + 15s));
+  CHECK(d.request(req(), kAdmissionT0, 10s, 0s) == kAdmissionT0 + 10s);
+  CHECK(d.request(req(), kAdmissionT0 + 5s, 10s, 0s) == kAdmissionT0 + 15s);
+  CHECK_FALSE(d.due(key, kAdmissionT0 + 10s));  // the first deadline was moved
+  CHECK(d.due(key, kAdmissionT0 + 15s));
   CHECK(d.pending() == 0);
 
   // A steady stream: every 5 s, window 10 s, maximum wait 30 s.
   std::vector<TimePoint> pushes;
   for (int s = 0; s <= 70; s += 5) {
-    const TimePoint now = t0 + std::chrono::seconds(s);
+    const TimePoint now = kAdmissionT0 + std::chrono::seconds(s);
     if (d.due(key, now)) pushes.push_back(now);
     d.request(req(), now, 10s, 30s);
   }
-  CHECK(pushes == std::vector<TimePoint>{t0 + 30s, t0 + 60s});
+  CHECK(pushes == std::vector<TimePoint>{kAdmissionT0 + 30s, kAdmissionT0 + 60s});
 }
 
 TEST_CASE("the timer queue hands out due callbacks in deadline order", "[engine][timers]") {
   detail::TimerQueue q;
   std::vector<int> ran;
-  CHECK(q.add(t0 + 2s, [&] { ran.push_back(2); }));
-  CHECK_FALSE(q.add(t0 + 3s, [&] { ran.push_back(3); }));
-  CHECK(q.add(t0 + 1s, [&] { ran.push_back(1); }));
-  CHECK_FALSE(q.add(t0 + 1s, [&] { ran.push_back(11); }));  // same deadline: after the first
-  CHECK(q.next() == t0 + 1s);
-  for (auto& fn : q.take_due(t0 + 2s)) fn();
+  CHECK(q.add(kAdmissionT0 + 2s, [&] { ran.push_back(2); }));
+  CHECK_FALSE(q.add(kAdmissionT0 + 3s, [&] { ran.push_back(3); }));
+  CHECK(q.add(kAdmissionT0 + 1s, [&] { ran.push_back(1); }));
+  CHECK_FALSE(q.add(kAdmissionT0 + 1s, [&] { ran.push_back(11); }));  // same deadline: after the first
+  CHECK(q.next() == kAdmissionT0 + 1s);
+  for (auto& fn : q.take_due(kAdmissionT0 + 2s)) fn();
   CHECK(ran == std::vector<int>{1, 11, 2});
-  CHECK(q.take_due(t0 + 2s).empty());
-  CHECK(q.next() == t0 + 3s);
+  CHECK(q.take_due(kAdmissionT0 + 2s).empty());
+  CHECK(q.next() == kAdmissionT0 + 3s);
   q.clear();
   CHECK_FALSE(q.next());
 }

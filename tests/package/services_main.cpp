@@ -1,5 +1,5 @@
-// A host's first use of the services: a catalog file, a BookInfo source and the refresh service
-// registered with an engine.
+// A host's first use of the services: a catalog file, a BookInfo source, and the library and
+// refresh services on a service host.
 #include <cstdio>
 #include <filesystem>
 
@@ -11,14 +11,17 @@ int main(int argc, char** argv) {
   auto catalog = shelfjobs::open_sqlite_catalog({.path = dir / "catalog.db"});
   auto source = shelfjobs::make_bookinfo_source({.base_url = "http://127.0.0.1:9/v1/"});
   if (!catalog || !source) return 1;
+  auto library = shelfjobs::LibraryService::create({.catalog = *catalog, .source = *source});
   auto refresh = shelfjobs::RefreshService::create({.catalog = *catalog, .source = *source});
-  if (!refresh) return 1;
-  shelfjobs::Registry registry;
-  (*refresh)->register_commands(registry);
-  auto engine = shelfjobs::Engine::create({.store_path = ":memory:"}, std::move(registry));
-  if (!engine) return 1;
+  if (!library || !refresh) return 1;
+  shelfjobs::ServiceHost::Builder builder({.engine = {.store_path = ":memory:"}});
+  builder.add(*library);
+  builder.add(*refresh);
+  auto host = builder.build();
+  if (!host) return 1;
+  auto& engine = (*host)->engine();
   auto counts = (*catalog)->counts();
   std::printf("catalog: %lld authors; commands: %zu\n", counts ? static_cast<long long>(counts->authors) : -1LL,
-              (*engine)->registry().names().size());
-  return counts && (*engine)->registry().find("RefreshAuthor") ? 0 : 1;
+              engine.registry().names().size());
+  return counts && engine.registry().find("RefreshAuthor") ? 0 : 1;
 }

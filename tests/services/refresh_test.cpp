@@ -381,7 +381,7 @@ TEST_CASE("Adding an author pushes its refresh; progress names each author", "[r
     std::lock_guard lock(mu);
     if (e.type == JobEvent::Type::progress) progress.push_back(e.job.progress.message);
   }));
-  auto added = lib.service->add_author("1001", lib.root.id);
+  auto added = lib.library->add_author("1001", lib.root.id);
   REQUIRE(added.has_value());
   CHECK(added->name == "Ada Example");
   CHECK(added->path == lib.root.path / "Ada Example");
@@ -391,8 +391,8 @@ TEST_CASE("Adding an author pushes its refresh; progress names each author", "[r
   auto page = engine.list({.names = {"RefreshBook"}});
   REQUIRE(page.has_value());
   CHECK(page->jobs.empty());
-  CHECK(lib.service->add_author("1001", lib.root.id).error().code == errc::conflict);
-  CHECK(lib.service->add_author("4040", lib.root.id).error().code == errc::not_found);
+  CHECK(lib.library->add_author("1001", lib.root.id).error().code == errc::conflict);
+  CHECK(lib.library->add_author("4040", lib.root.id).error().code == errc::not_found);
   {
     std::lock_guard lock(mu);
     CHECK(std::find(progress.begin(), progress.end(), "1 of 1: Ada Example") != progress.end());
@@ -473,7 +473,7 @@ TEST_CASE("Adding a book by hand brings its author, unmonitored, and pushes Refr
     added.push_back(e);
   });
 
-  auto book = lib.service->add_book(wanted, lib.root.id);
+  auto book = lib.library->add_book(wanted, lib.root.id);
   REQUIRE(book.has_value());
   CHECK(book->manually_added);
   CHECK(book->monitored);
@@ -502,8 +502,8 @@ TEST_CASE("Adding a book by hand brings its author, unmonitored, and pushes Refr
     });
     CHECK(by_hand == 1);
   }
-  CHECK(lib.service->add_book(wanted, lib.root.id).error().code == errc::conflict);
-  CHECK(lib.service->add_book("404404", lib.root.id).error().code == errc::not_found);
+  CHECK(lib.library->add_book(wanted, lib.root.id).error().code == errc::conflict);
+  CHECK(lib.library->add_book("404404", lib.root.id).error().code == errc::not_found);
 }
 
 TEST_CASE("A book added by hand survives its author's refresh and keeps the author on a 404", "[refresh]") {
@@ -516,7 +516,7 @@ TEST_CASE("A book added by hand survives its author's refresh and keeps the auth
   nlohmann::json work = extra;
   work["Authors"] = {{{"ForeignId", 1001}, {"Name", "Ada Example"}}};
   lib.server->put_work(work);
-  auto book = lib.service->add_book(extra["ForeignId"].dump(), lib.root.id);
+  auto book = lib.library->add_book(extra["ForeignId"].dump(), lib.root.id);
   REQUIRE(book.has_value());
   CHECK(book->author_id == ada.id);
 

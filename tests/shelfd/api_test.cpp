@@ -531,3 +531,98 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
   CHECK(task["taskName"] == "RefreshAuthor");
   CHECK(d.terminate() == 0);
 }
+
+TEST_CASE("shelfd answers an add with what happened upstream: 404, 429, 502, 503", "[shelfd]") {
+  auto metadata = shelfjobs::fixtures::BookInfoFixture::start();
+  for (int id : {2001, 2002, 2003, 2004}) {
+    metadata->put_author(shelfjobs::fixtures::make_author(id, "Writer " + std::to_string(id), 1));
+  }
+  Shelfd d;
+  const auto books_root = d.dir.path() / "books";
+  std::filesystem::create_directories(books_root);
+  {
+    json c = json::parse(std::ifstream(d.config));
+    c["libraryRoots"] = {books_root.string()};
+    c["metadata"]["baseUrl"] = metadata->base_url();
+    c["metadata"]["requestSpacingMs"] = 0;
+    c["metadata"]["timeoutSeconds"] = 2;
+    std::ofstream(d.config) << c.dump(2);
+  }
+  d.start();
+  auto add = [&](const std::string& fid) {
+    json body = {{"foreignAuthorId", fid}, {"rootFolderPath", books_root.string()}};
+    auto r = d.client().Post("/api/v1/author", body.dump(), "application/json");
+    REQUIRE(r);
+    return r;
+  };
+  using shelfjobs::fixtures::Scenario;
+  metadata->set_scenario("2002", {.scenario = Scenario::server_error});
+  metadata->set_scenario("2003", {.scenario = Scenario::malformed});
+
+  CHECK(add("9999")->status == 404);
+  auto down = add("2002");
+  INFO(down->body);
+  CHECK(down->status == 503);
+  CHECK(json::parse(down->body)["error"] == "unavailable");
+
+  auto nonsense = add("2003");
+  INFO(nonsense->body);
+  CHECK(nonsense->status == 502);
+  CHECK(json::parse(nonsense->body)["error"] == "upstream_error");
+
+  // The source stopped: connection refused is "unavailable", not the client's fault.
+  const int port = metadata->port();
+  metadata.reset();
+  auto gone = add("2004");
+  INFO(gone->body);
+  CHECK(gone->status == 503);
+  CHECK(json::parse(gone->body)["message"].get<std::string>().find("metadata source") != std::string::npos);
+  // The source back on its port, limiting us.
+  metadata = shelfjobs::fixtures::BookInfoFixture::start(port);
+  metadata->put_author(shelfjobs::fixtures::make_author(2001, "Writer 2001", 1));
+  metadata->set_scenario("2001", {.scenario = Scenario::rate_limited, .retry_after = "30"});
+  // Last: after a 429 the source holds back every request to that server until Retry-After.
+  auto limited = add("2001");
+  INFO(limited->body);
+  CHECK(limited->status == 429);
+  CHECK(json::parse(limited->body)["error"] == "rate_limited");
+  REQUIRE(limited->has_header("Retry-After"));
+  const int wait = std::stoi(limited->get_header_value("Retry-After"));
+  CHECK(wait >= 1);
+  CHECK(wait <= 30);
+  // Nothing was added by any of them.
+  CHECK(d.get("/api/v1/author").empty());
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("shelfd answers 400 naming the problem for bytes that are not UTF-8 and numbers out of range",
+          "[shelfd]") {
+  Shelfd d;
+  d.start();
+  auto post = [&](const std::string& path, const std::string& body) {
+    auto r = d.client().Post(path.c_str(), body, "application/json");
+    REQUIRE(r);
+    INFO(path << " -> " << r->status << " " << r->body);
+    CHECK(r->status == 400);
+    const json answer = json::parse(r->body);  // always a JSON answer, never an empty 500
+    return answer["message"].get<std::string>();
+  };
+  // Not UTF-8: in a string, and as a bare byte.
+  CHECK(post("/api/v1/command", "{\"name\": \"Demo\xff\xfeWork\"}").find("UTF-8") != std::string::npos);
+  CHECK(post("/api/v1/command", "\xc3\x28").find("UTF-8") != std::string::npos);
+  CHECK(post("/api/v1/rootfolder", "{\"path\": \"/tmp/\xe2\x28\xa1\"}").find("UTF-8") != std::string::npos);
+  CHECK(post("/api/v1/author", "{\"foreignAuthorId\": \"\xf0\x28\x8c\xbc\"}").find("UTF-8") != std::string::npos);
+
+  // A number the command's field cannot hold is refused, not wrapped: 2^32 + 1 would be 1 step.
+  CHECK(post("/api/v1/command", R"({"name": "DemoWork", "steps": 4294967297})").find("steps") != std::string::npos);
+  CHECK(post("/api/v1/command", R"({"name": "DemoWork", "steps": 2.5})").find("steps") != std::string::npos);
+  // A 20-digit id in a query is out of range, named.
+  auto r = d.client().Get("/api/v1/book?authorId=12345678901234567890");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(json::parse(r->body)["message"].get<std::string>().find("authorId") != std::string::npos);
+  // rootFolderId as a 20-digit number.
+  CHECK(post("/api/v1/author", R"({"foreignAuthorId": "1", "rootFolderId": 12345678901234567890})")
+            .find("rootFolderId") != std::string::npos);
+  CHECK(d.terminate() == 0);
+}

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // A library for the service tests: a real SQLite catalog in a temp folder, a BookInfo fixture
-// server on loopback, a BookInfo client with a real cache file, an event bus, the refresh
-// service, and (on demand) an engine running its commands.
+// server on loopback, a BookInfo client with a real cache file, an event bus, the library and
+// refresh services, and (on demand) a service host running them.
 
 #include <memory>
 
@@ -23,7 +23,9 @@ struct Library {
   std::shared_ptr<shelfjobs::MetadataSource> source;
   std::shared_ptr<shelfjobs::EventBus> bus = std::make_shared<shelfjobs::EventBus>(quiet_logger());
   std::shared_ptr<shelfjobs::RefreshService> service;
-  std::unique_ptr<shelfjobs::Engine> engine;
+  std::shared_ptr<shelfjobs::LibraryService> library;
+  std::unique_ptr<shelfjobs::ServiceHost> host;
+  shelfjobs::Engine* engine = nullptr;  // the host's, once started
   shelfjobs::RootFolder root;
 
   /// `clock` null: the system clock (needed when an engine runs the jobs).
@@ -46,13 +48,17 @@ struct Library {
         {.catalog = catalog, .source = source, .events = bus, .clock = clock, .logger = quiet_logger()});
     REQUIRE(svc.has_value());
     service = *svc;
+    auto lib = shelfjobs::LibraryService::create(
+        {.catalog = catalog, .source = source, .events = bus, .clock = clock, .logger = quiet_logger()});
+    REQUIRE(lib.has_value());
+    library = *lib;
     std::filesystem::create_directories(dir.path() / "books");
     auto r = catalog->add_root_folder(dir.path() / "books", "Books");
     REQUIRE(r.has_value());
     root = *r;
   }
 
-  ~Library() { engine.reset(); }
+  ~Library() { host.reset(); }
 
   /// Serves `books` generated works for author `id` and adds the author to the catalog as a user
   /// would (without metadata yet): no event is published.
@@ -70,16 +76,20 @@ struct Library {
     return *added;
   }
 
+  /// A service host running the library and refresh services (their commands, tasks and
+  /// rules), as a host application builds it.
   shelfjobs::Engine& start_engine(int workers = 3) {
-    shelfjobs::Registry registry;
-    service->register_commands(registry);
-    auto e = shelfjobs::Engine::create(
-        {.store_path = dir.file("jobs.db"), .workers = workers, .logger = quiet_logger()},
-        std::move(registry));
-    REQUIRE(e.has_value());
-    engine = std::move(e).value();
-    service->add_rules(*engine);
-    engine->start();
+    shelfjobs::ServiceHostOptions options;
+    options.engine = {.store_path = dir.file("jobs.db"), .workers = workers, .logger = quiet_logger()};
+    options.events = bus;
+    shelfjobs::ServiceHost::Builder builder(std::move(options));
+    builder.add(library);
+    builder.add(service);
+    auto built = builder.build();
+    REQUIRE(built.has_value());
+    host = std::move(built).value();
+    host->start();
+    engine = &host->engine();
     return *engine;
   }
 

@@ -127,6 +127,14 @@ class MetadataError : public JobError {
   int http_status_;
 };
 
+/// The failure as an error value, for callers that answer a person rather than retry a job
+/// (adding an author through an API): not_found -> errc::not_found; network, timeout and
+/// not_ready -> errc::unavailable; rate_limited -> errc::rate_limited with the retry time;
+/// invalid -> errc::upstream_error; cancelled -> errc::shutting_down. The message is
+/// "metadata source: " and the failure's own text. The job side of the same mapping (the
+/// ErrorKind a MetadataError carries) is decided in the same place, bookinfo.cpp.
+Error to_error(const MetadataError& e);
+
 /// Counters since the source was created.
 struct MetadataStats {
   std::int64_t requests = 0;      ///< HTTP requests sent (revalidations included)

@@ -161,11 +161,20 @@ T decode(const nlohmann::json& body) {
 /// optional fields and match anything.
 std::string mismatched_field(const nlohmann::json& body, const nlohmann::json& defaults);
 
-/// Decodes and re-encodes; a type error is rethrown as `std::invalid_argument` naming the field.
+/// The first field (dotted path) holding a number in `body` that reads back as a different
+/// number in `canonical` (a 20-digit id wrapped into a negative one, 1.5 cut to 1); "" if none.
+std::string changed_number(const nlohmann::json& body, const nlohmann::json& canonical);
+
+/// Decodes and re-encodes; a type error, or a number the command's field cannot hold, is thrown
+/// as `std::invalid_argument` naming the field.
 template <class T>
 nlohmann::json canonicalize(const nlohmann::json& body) {
   try {
-    return encode<T>(decode<T>(body));
+    nlohmann::json canonical = encode<T>(decode<T>(body));
+    if (const std::string field = changed_number(body, canonical); !field.empty()) {
+      throw std::invalid_argument("field '" + field + "': the number does not fit the field");
+    }
+    return canonical;
   } catch (const nlohmann::json::type_error& e) {
     if constexpr (std::is_default_constructible_v<T>) {
       const std::string field = mismatched_field(body, encode<T>(T{}));

@@ -7,6 +7,8 @@
 /// shut-down engine): such calls return `Result<T>`. `Result<T>` uses the names of C++23's
 /// `std::expected` (`has_value`, `value`, `error`) so a later move is mechanical.
 
+#include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -24,6 +26,15 @@ enum class errc {
   invalid_argument,     ///< An option or argument is out of range (the message says which).
   store_error,          ///< The SQLite store failed (I/O error, full disk, corrupt file).
   conflict,             ///< The row clashes with an existing one (same foreign id or path).
+  /// An upstream service (a metadata source, an indexer, a download client) cannot be reached
+  /// or failed on its side: connection refused, timeout, 5xx. Worth trying again later.
+  unavailable,
+  /// An upstream service asked us to slow down (HTTP 429); `Error::retry_after` says until when
+  /// when it told.
+  rate_limited,
+  /// An upstream service answered with something unusable (malformed or unexpected data, a 4xx
+  /// to a request that should have worked).
+  upstream_error,
 };
 
 /// The stable name of a code, for logs and JSON (`"unknown_command"`, ...).
@@ -33,6 +44,8 @@ const char* to_string(errc code) noexcept;
 struct Error {
   errc code;
   std::string message;
+  /// With `rate_limited` (and `unavailable` when the upstream said): when to try again.
+  std::optional<std::chrono::system_clock::time_point> retry_after = {};
 };
 
 /// Thrown by `Result<T>::value()` when the result holds an error.

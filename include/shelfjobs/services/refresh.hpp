@@ -2,7 +2,7 @@
 #pragma once
 /// The refresh service: keeps the catalog's authors and books up to date from a metadata source.
 ///
-/// Commands (register with `RefreshService::register_commands`):
+/// Commands (the service registers them on its host, see service.hpp):
 ///   - RefreshAuthor {authorId?, authorIds?}: one author and its books, several (a bulk refresh),
 ///     or (no id) every author that needs it
 ///     in name order, reporting "k of N: Author Name". A scheduled run picks authors by
@@ -16,8 +16,9 @@
 ///     (a refresh must not write an author row around its move).
 ///
 /// Events (published on the host's EventBus): AuthorAdded, BookAdded, AuthorRenamed,
-/// AuthorRemoved, AuthorMerged, AuthorMoved, AuthorRefreshed. `add_rules` maps AuthorAdded -> RefreshAuthor,
-/// BookAdded (by a user) -> RefreshBook, AuthorRenamed -> MoveAuthor.
+/// AuthorRemoved, AuthorMerged, AuthorMoved, AuthorRefreshed (catalog_events.hpp). Its rules map
+/// AuthorAdded -> RefreshAuthor, BookAdded (by a user) -> RefreshBook, AuthorRenamed -> MoveAuthor.
+/// Adding authors and books is the library service's (library.hpp).
 ///
 /// What a refresh never does: delete anything on a failure other than a 404 (timeouts, 5xx,
 /// 429, malformed data change nothing); delete an author or book that has files; rewrite rows
@@ -42,6 +43,8 @@
 #include "shelfjobs/engine/command.hpp"
 #include "shelfjobs/engine/engine.hpp"
 #include "shelfjobs/engine/events.hpp"
+#include "shelfjobs/services/catalog_events.hpp"
+#include "shelfjobs/services/service.hpp"
 #include "shelfjobs/adapters/metadata.hpp"
 
 namespace shelfjobs {
@@ -75,72 +78,6 @@ struct MoveAuthor : Command {
 };
 void to_json(nlohmann::json& j, const MoveAuthor& c);
 void from_json(const nlohmann::json& j, MoveAuthor& c);
-
-// ---- Events -----------------------------------------------------------------------------------
-
-struct AuthorAdded {
-  static constexpr const char* kName = "AuthorAdded";
-  Author author;
-};
-
-struct BookAdded {
-  static constexpr const char* kName = "BookAdded";
-  Book book;
-  /// True when the book came with fresh metadata (added by an author refresh): no RefreshBook
-  /// is needed for it.
-  bool from_refresh = false;
-};
-
-struct AuthorRenamed {
-  static constexpr const char* kName = "AuthorRenamed";
-  RowId author_id = 0;
-  std::string old_name, new_name;
-  std::filesystem::path old_path, new_path;
-};
-
-struct AuthorRemoved {
-  static constexpr const char* kName = "AuthorRemoved";
-  Author author;
-  std::string reason;
-};
-
-struct AuthorMerged {
-  static constexpr const char* kName = "AuthorMerged";
-  RowId from_author_id = 0;     ///< deleted (0 when the author was re-keyed in place)
-  RowId into_author_id = 0;
-  std::string old_foreign_id, new_foreign_id;
-};
-
-struct AuthorMoved {
-  static constexpr const char* kName = "AuthorMoved";
-  RowId author_id = 0;
-  std::filesystem::path old_path, new_path;
-  std::int64_t files = 0;  ///< book file rows re-pointed
-};
-
-struct AuthorRefreshed {
-  static constexpr const char* kName = "AuthorRefreshed";
-  RowId author_id = 0;
-  bool changed = false;
-  int books_added = 0, books_updated = 0, books_removed = 0;
-};
-
-/// The events as JSON (camelCase keys, times in ISO 8601 UTC), for hosts that pass them on
-/// (EventBus::set_forwarder): AuthorAdded {authorId, author}; BookAdded {bookId, authorId,
-/// fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath};
-/// AuthorRemoved {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId,
-/// oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
-/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved}. An author is
-/// {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added,
-/// lastInfoSync}; a book {id, authorId, foreignBookId, title, releaseDate, genres, monitored,
-/// manuallyAdded, lastInfoSync}.
-void to_json(nlohmann::json& j, const AuthorAdded& e);
-void to_json(nlohmann::json& j, const BookAdded& e);
-void to_json(nlohmann::json& j, const AuthorRenamed& e);
-void to_json(nlohmann::json& j, const AuthorRemoved& e);
-void to_json(nlohmann::json& j, const AuthorMerged& e);
-void to_json(nlohmann::json& j, const AuthorMoved& e);
-void to_json(nlohmann::json& j, const AuthorRefreshed& e);
 
 // ---- Which entities need a refresh (Readarr's rules) -----------------------------------------
 
@@ -181,7 +118,7 @@ struct RefreshSummary {
 struct RefreshOptions {
   std::shared_ptr<Catalog> catalog;          ///< required
   std::shared_ptr<MetadataSource> source;    ///< required
-  std::shared_ptr<EventBus> events;          ///< null: events are not published
+  std::shared_ptr<EventBus> events;          ///< null: the host's bus (none without a host)
   std::shared_ptr<Clock> clock;              ///< null: system clock
   std::shared_ptr<spdlog::logger> logger;    ///< null: a quiet logger
   RefreshRules rules;
@@ -196,35 +133,24 @@ struct RefreshOptions {
   double removal_guard_share = 0.5;
 };
 
-class RefreshService {
+/// The refresh service (name "refresh"): RefreshAuthor, RefreshBook and MoveAuthor with their
+/// traits, the RefreshAuthor task (24 h by default, 12 h to 7 days or off), and the rules
+/// AuthorAdded -> RefreshAuthor{id}, BookAdded (not from a refresh) -> RefreshBook{id},
+/// AuthorRenamed -> MoveAuthor. It publishes on `RefreshOptions::events`, or on the host's bus
+/// when that is null.
+class RefreshService : public Service {
  public:
   /// Errors: `errc::invalid_argument` when the catalog or the source is missing.
   static Result<std::shared_ptr<RefreshService>> create(RefreshOptions options);
 
-  /// Registers RefreshAuthor, RefreshBook and MoveAuthor with their traits.
+  std::string_view name() const override { return "refresh"; }
+  void register_commands(Registry& registry, ServiceContext& host) override;
+  std::vector<TaskSpec> tasks() const override;
+  void add_rules(ServiceContext& host) override;
+
+  /// Registers the commands into a registry of the caller's (tools and tests that run the
+  /// handlers without a host). Events go to `RefreshOptions::events` only.
   void register_commands(Registry& registry);
-  /// Kept for hosts written against earlier releases; does nothing. Follow-up jobs (delayed
-  /// refreshes of authors the source is still loading) go through the running job's context.
-  [[deprecated("handlers push follow-ups through JobContext; attach is no longer needed")]]
-  void attach(Engine& engine);
-  /// AuthorAdded -> RefreshAuthor{id}; BookAdded (not from a refresh) -> RefreshBook{id};
-  /// AuthorRenamed -> MoveAuthor (Manual priority rules apply: High). Needs `events`.
-  void add_rules(Engine& engine);
-
-  /// Adds an author by its foreign id under a root folder: the name comes from the source
-  /// (one request), the folder is `root/safe_folder_name(name)`, the books come with the
-  /// refresh that AuthorAdded triggers. Errors: not_found (the source has no such author),
-  /// conflict (already in the catalog), invalid_argument (no such root folder), or the
-  /// source's failure as `errc::invalid_argument` with its message.
-  Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored = true);
-
-  /// Adds a book (a work) by its foreign id, as a user does: the work, its editions and series
-  /// come from the source (one request); the book is monitored as asked and marked manually
-  /// added (a refresh never removes it for being gone upstream). When its author is not in the
-  /// catalog yet, the author is added too, unmonitored, under `root_folder_id` (AuthorAdded
-  /// then refreshes it). Publishes BookAdded, whose rule pushes RefreshBook. Errors as for
-  /// `add_author`; `root_folder_id` is only needed (and checked) for a new author.
-  Result<Book> add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored = true);
 
   /// The work behind RefreshAuthor/RefreshBook, callable directly (tests, tools). `ctx` may be
   /// null. Throws JobError for a single entity's failure (the engine retries by kind).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The refresh service's events as JSON, for hosts that pass them on.
+// The catalog events as JSON, for hosts that pass them on.
 
-#include "shelfjobs/services/refresh.hpp"
+#include "shelfjobs/services/catalog_events.hpp"
 
 namespace shelfjobs {
 

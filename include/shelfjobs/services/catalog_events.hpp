@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// The catalog's domain events, published by the library and refresh services on the host's
+/// EventBus, and their JSON for hosts that pass them on (EventBus::set_forwarder).
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "shelfjobs/catalog/catalog.hpp"
+
+namespace shelfjobs {
+
+struct AuthorAdded {
+  static constexpr const char* kName = "AuthorAdded";
+  Author author;
+};
+
+struct BookAdded {
+  static constexpr const char* kName = "BookAdded";
+  Book book;
+  /// True when the book came with fresh metadata (added by an author refresh): no RefreshBook
+  /// is needed for it.
+  bool from_refresh = false;
+};
+
+struct AuthorRenamed {
+  static constexpr const char* kName = "AuthorRenamed";
+  RowId author_id = 0;
+  std::string old_name, new_name;
+  std::filesystem::path old_path, new_path;
+};
+
+struct AuthorRemoved {
+  static constexpr const char* kName = "AuthorRemoved";
+  Author author;
+  std::string reason;
+};
+
+struct AuthorMerged {
+  static constexpr const char* kName = "AuthorMerged";
+  RowId from_author_id = 0;     ///< deleted (0 when the author was re-keyed in place)
+  RowId into_author_id = 0;
+  std::string old_foreign_id, new_foreign_id;
+};
+
+struct AuthorMoved {
+  static constexpr const char* kName = "AuthorMoved";
+  RowId author_id = 0;
+  std::filesystem::path old_path, new_path;
+  std::int64_t files = 0;  ///< book file rows re-pointed
+};
+
+struct AuthorRefreshed {
+  static constexpr const char* kName = "AuthorRefreshed";
+  RowId author_id = 0;
+  bool changed = false;
+  int books_added = 0, books_updated = 0, books_removed = 0;
+};
+
+/// The events as JSON (camelCase keys, times in ISO 8601 UTC), for hosts that pass them on
+/// (EventBus::set_forwarder): AuthorAdded {authorId, author}; BookAdded {bookId, authorId,
+/// fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath};
+/// AuthorRemoved {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId,
+/// oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
+/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved}. An author is
+/// {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added,
+/// lastInfoSync}; a book {id, authorId, foreignBookId, title, releaseDate, genres, monitored,
+/// manuallyAdded, lastInfoSync}.
+void to_json(nlohmann::json& j, const AuthorAdded& e);
+void to_json(nlohmann::json& j, const BookAdded& e);
+void to_json(nlohmann::json& j, const AuthorRenamed& e);
+void to_json(nlohmann::json& j, const AuthorRemoved& e);
+void to_json(nlohmann::json& j, const AuthorMerged& e);
+void to_json(nlohmann::json& j, const AuthorMoved& e);
+void to_json(nlohmann::json& j, const AuthorRefreshed& e);
+
+}  // namespace shelfjobs

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// The library service (name "library"): what a user does to the library by hand (add an
+/// author, add a book), and the health of its root folders. Library scan and import join it.
+///
+/// Events (on `LibraryOptions::events`, or the host's bus when null): AuthorAdded, BookAdded
+/// (catalog_events.hpp); the refresh service's rules turn them into refreshes.
+///
+/// Health check RootFolderCheck: a root folder that is missing or cannot be read is an error
+/// (an unmounted drive shows here before anything looks empty).
+///
+/// Thread-safety: every member may be called from any thread.
+
+#include <memory>
+#include <string>
+
+#include <spdlog/fwd.h>
+
+#include "shelfjobs/adapters/metadata.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
+#include "shelfjobs/engine/clock.hpp"
+#include "shelfjobs/engine/events.hpp"
+#include "shelfjobs/services/catalog_events.hpp"
+#include "shelfjobs/services/service.hpp"
+
+namespace shelfjobs {
+
+struct LibraryOptions {
+  std::shared_ptr<Catalog> catalog;          ///< required
+  std::shared_ptr<MetadataSource> source;    ///< null: adding authors and books answers unavailable
+  std::shared_ptr<EventBus> events;          ///< null: the host's bus (none without a host)
+  std::shared_ptr<Clock> clock;              ///< null: system clock
+  std::shared_ptr<spdlog::logger> logger;    ///< null: a quiet logger
+};
+
+class LibraryService : public Service {
+ public:
+  /// Errors: invalid_argument when the catalog is missing.
+  static Result<std::shared_ptr<LibraryService>> create(LibraryOptions options);
+
+  std::string_view name() const override { return "library"; }
+  void register_commands(Registry& registry, ServiceContext& host) override;
+  std::vector<HealthCheck> health_checks() override;
+
+  /// Adds an author by its foreign id under a root folder: the name comes from the source (one
+  /// request), the folder is `root/safe_folder_name(name)`, the books come with the refresh
+  /// that AuthorAdded triggers. Errors: invalid_argument (no such root folder), conflict
+  /// (already in the catalog), and the source's failure as `to_error(MetadataError)` says:
+  /// not_found (the source has no such author), unavailable (refused, timeout, 5xx, still
+  /// loading), rate_limited (with its retry time), upstream_error (an unusable answer);
+  /// unavailable too when no source is configured.
+  Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored = true);
+
+  /// Adds a book (a work) by its foreign id, as a user does: the work, its editions and series
+  /// come from the source (one request); the book is monitored as asked and marked manually
+  /// added (a refresh never removes it for being gone upstream). When its author is not in the
+  /// catalog yet, the author is added too, unmonitored, under `root_folder_id` (AuthorAdded
+  /// then refreshes it). Publishes BookAdded, whose rule pushes RefreshBook. Errors as for
+  /// `add_author`; `root_folder_id` is only needed (and checked) for a new author.
+  Result<Book> add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored = true);
+
+  /// The findings of RootFolderCheck now.
+  std::vector<HealthIssue> check_root_folders() const;
+
+ private:
+  struct Impl;
+  explicit LibraryService(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace shelfjobs
