@@ -217,7 +217,7 @@ void ApiServer::system_routes() {
   });
 
   s.Get("/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
-    reply(res, 200, health_items(app_.engine().health().alerts));
+    reply(res, 200, health_items(app_.engine().health().alerts, app_.host().context().last_health()));
   });
 
   s.Get("/api/v1/system/jobs", [this](const httplib::Request&, httplib::Response& res) {

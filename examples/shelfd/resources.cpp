@@ -123,8 +123,11 @@ json task_resource(const TaskInfo& t, int id) {
   };
 }
 
-json health_items(const std::vector<Alert>& alerts) {
+json health_items(const std::vector<Alert>& alerts, const std::vector<HealthIssue>& issues) {
   json out = json::array();
+  for (const auto& i : issues) {
+    out.push_back({{"source", i.source}, {"type", to_string(i.level)}, {"message", i.message}, {"wikiUrl", ""}});
+  }
   for (const auto& a : alerts) {
     const bool severe = a.rule == "job_failed" || a.rule == "store_errors" || a.rule == "disk_space";
     out.push_back({{"source", a.rule},

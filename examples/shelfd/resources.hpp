@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shelfjobs/catalog/catalog.hpp"
+#include "shelfjobs/services/service.hpp"
 #include "shelfjobs/shelfjobs.hpp"
 
 namespace shelfd {
@@ -22,7 +23,10 @@ nlohmann::json command_resource(const shelfjobs::JobDelta& job);
 /// Readarr's task resource (`id` is its position in `tasks()` + 1).
 nlohmann::json task_resource(const shelfjobs::TaskInfo& task, int id);
 /// Readarr's health items for the open alerts (`GET /api/v1/health`, the "health" event).
-nlohmann::json health_items(const std::vector<shelfjobs::Alert>& alerts);
+/// Readarr's health items: the services' latest health check findings, then the engine's open
+/// alerts.
+nlohmann::json health_items(const std::vector<shelfjobs::Alert>& alerts,
+                            const std::vector<shelfjobs::HealthIssue>& issues = {});
 
 nlohmann::json root_resource(const shelfjobs::RootFolder& root);
 /// With `statistics` (bookCount, bookFileCount) read from the catalog.

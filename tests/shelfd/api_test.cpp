@@ -592,6 +592,19 @@ TEST_CASE("shelfd answers an add with what happened upstream: 404, 429, 502, 503
   CHECK(wait <= 30);
   // Nothing was added by any of them.
   CHECK(d.get("/api/v1/author").empty());
+
+  // The library's root folder check: a root that went away is an error on the health route
+  // once CheckHealth has run.
+  std::filesystem::remove_all(books_root);
+  auto check = d.post({{"name", "CheckHealth"}});
+  REQUIRE(d.reaches(check["id"].get<long long>(), "completed"));
+  CHECK_THAT(d.command(check["id"].get<long long>())["message"].get<std::string>(),
+             Catch::Contains("Missing root folder"));
+  bool listed = false;
+  for (const auto& i : d.get("/api/v1/health")) {
+    listed = listed || (i["source"] == "RootFolderCheck" && i["type"] == "error");
+  }
+  CHECK(listed);
   CHECK(d.terminate() == 0);
 }
 
