@@ -25,6 +25,8 @@
 #include <spdlog/spdlog.h>
 
 #include "services/book_mapping.hpp"
+#include "services/entity_runner.hpp"
+#include "services/refresh_plan.hpp"
 #include "services/service_util.hpp"
 #include "shelfjobs/services/tasks.hpp"
 
@@ -159,9 +161,11 @@ struct RefreshService::Impl {
     }
     const TimePoint t = now();
 
-    AuthorWrite w;
-    std::vector<Book> local;
+    // The facts: which local author the data belongs to (a merge upstream), its books, the new
+    // works the catalog holds under another author, and the files of books gone upstream.
+    detail::LocalFacts local;
     std::optional<AuthorMerged> merged;
+    RowId merged_from = 0;
     if (data.foreign_id != author.foreign_id) {
       // The source redirected to another id: a merge. When a local author already has that id,
       // this author's books (and files) move to it and this author goes; else this author is
@@ -175,128 +179,86 @@ struct RefreshService::Impl {
       if (target) {
         merged->from_author_id = author.id;
         merged->into_author_id = target->id;
-        w.merge_from = author.id;
-        local = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
+        merged_from = author.id;
+        local.books = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
         log().info("author '{}' ({}) merged into '{}' ({}) upstream; its books move there", author.name,
                    author.foreign_id, target->name, target->foreign_id);
         author = *target;
       } else {
         log().info("author '{}' re-keyed from {} to {} (merged upstream)", author.name,
                    author.foreign_id, data.foreign_id);
-        author.foreign_id = data.foreign_id;
+      }
+    }
+    const bool unchanged = !merged && data.hash == author.metadata_hash;
+    if (!unchanged) {
+      auto own = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
+      local.books.insert(local.books.end(), own.begin(), own.end());
+      for (const std::string& fid : detail::works_new_to(local.books, data)) {
+        auto elsewhere = o.catalog->book_by_foreign_id(fid);
+        if (!elsewhere && elsewhere.error().code != errc::not_found) {
+          throw JobError(kind_of(elsewhere.error().code), "book " + fid + ": " + elsewhere.error().message);
+        }
+        if (elsewhere) local.elsewhere.emplace(fid, std::move(elsewhere).value());
+      }
+      for (RowId id : detail::books_gone_upstream(local.books, data)) {
+        local.files[id] = must(o.catalog->file_count_of_book(id), "files of book " + std::to_string(id));
       }
     }
 
-    if (!merged && data.hash == author.metadata_hash) {
-      // Nothing changed upstream. Record the check only when the last one is older than the
-      // rules' minimum age: within it the rules would not refresh anyway.
-      if (!author.last_info_sync || *author.last_info_sync < t - o.rules.min_age) {
-        author.last_info_sync = t;
-        w.author = author;
-        must(o.catalog->apply(w), "author " + author.foreign_id);
-      }
+    const std::filesystem::path old_path = author.path;
+    detail::AuthorPlan plan = detail::plan_author(author, data, local, merged_from, t, o.rules.min_age);
+    if (!plan.changed) {
+      if (plan.write) must(o.catalog->apply(plan.w), "author " + author.foreign_id);
       publish(AuthorRefreshed{author.id, false, 0, 0, 0});
       return One::unchanged;
     }
-
-    const std::string old_name = author.name;
-    const std::filesystem::path old_path = author.path;
-    author.name = data.name;
-    author.sort_name = sort_name_of(data.name);
-    author.overview = data.overview;
-    if (data.status) author.status = *data.status;
-    author.metadata_hash = data.hash;
-    author.last_info_sync = t;
-    w.author = author;
-
-    // Books (with a merge, the merged author's too): match by foreign id into added, updated,
-    // up to date and gone.
-    auto own = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
-    local.insert(local.end(), own.begin(), own.end());
-    std::map<std::string, const Book*> by_fid;
-    for (const Book& b : local) by_fid[b.foreign_id] = &b;
-    std::set<std::string> remote;
-    int added = 0, updated = 0, removed = 0;
-    std::vector<std::size_t> added_index;
-    for (const WorkData& work : data.works) {
-      if (!remote.insert(work.foreign_id).second) continue;
-      auto it = by_fid.find(work.foreign_id);
-      if (it != by_fid.end()) {
-        if (it->second->metadata_hash == work.hash && it->second->author_id == author.id) continue;
-        w.books.push_back(book_write(book_from(work, author.id, it->second, t, author.monitored), work));
-        ++updated;
-        continue;
-      }
-      // A work new to this author may already be in the catalog under another author (it moved
-      // upstream): it moves here with its files.
-      auto elsewhere = o.catalog->book_by_foreign_id(work.foreign_id);
-      if (!elsewhere && elsewhere.error().code != errc::not_found) {
-        throw JobError(kind_of(elsewhere.error().code), "book " + work.foreign_id + ": " + elsewhere.error().message);
-      }
-      if (elsewhere) {
-        w.books.push_back(book_write(book_from(work, author.id, &*elsewhere, t, author.monitored), work));
-        ++updated;
-        continue;
-      }
-      added_index.push_back(w.books.size());
-      w.books.push_back(book_write(book_from(work, author.id, nullptr, t, author.monitored), work));
-      ++added;
+    for (const Book& b : plan.kept_with_files) {
+      log().warn("book '{}' ({}) is gone upstream but has {} file(s); kept", b.title, b.foreign_id, local.files[b.id]);
     }
-    for (const Book& b : local) {
-      if (remote.contains(b.foreign_id)) continue;
-      // A book a user added by hand stays, as does one with files (the catalog checks files
-      // again inside its transaction, in case an import linked one since).
-      if (b.manually_added) continue;
-      auto files = must(o.catalog->file_count_of_book(b.id), "files of book " + b.foreign_id);
-      if (files > 0) {
-        log().warn("book '{}' ({}) is gone upstream but has {} file(s); kept", b.title, b.foreign_id, files);
-        continue;
-      }
-      w.removed_books.push_back(b.id);
-      ++removed;
-    }
-
-    auto result = must(o.catalog->apply(w), "author " + author.foreign_id);
-    removed -= static_cast<int>(result.kept_books.size());
+    auto result = must(o.catalog->apply(plan.w), "author " + author.foreign_id);
+    author = *plan.w.author;
+    const int added = static_cast<int>(plan.added.size());
+    const int removed = static_cast<int>(plan.w.removed_books.size() - result.kept_books.size());
     sum.books_added += added;
-    sum.books_updated += updated;
+    sum.books_updated += plan.updated;
     sum.books_removed += removed;
     if (merged) {
       ++sum.merged;
       publish(*merged);
     }
-    for (std::size_t i : added_index) {
-      Book b = w.books[i].book;
+    for (std::size_t i : plan.added) {
+      Book b = plan.w.books[i].book;
       if (i < result.new_book_ids.size()) b.id = result.new_book_ids[i];
       publish(BookAdded{b, true});
     }
-    if (!old_name.empty() && old_name != author.name) {
+    if (plan.renamed_from) {
       const auto new_path = folder_for(author, author.name);
-      log().info("author renamed upstream: '{}' -> '{}'", old_name, author.name);
+      log().info("author renamed upstream: '{}' -> '{}'", *plan.renamed_from, author.name);
       ++sum.renamed;
-      publish(AuthorRenamed{author.id, old_name, author.name, old_path, new_path});
+      publish(AuthorRenamed{author.id, *plan.renamed_from, author.name, old_path, new_path});
     }
-    publish(AuthorRefreshed{author.id, true, added, updated, removed});
+    publish(AuthorRefreshed{author.id, true, added, plan.updated, removed});
     return One::refreshed;
   }
 
   One not_found(const Author& author, RefreshSummary& sum, const std::string& why,
                 std::vector<Author>* pending = nullptr) {
     auto files = must(o.catalog->file_count_of_author(author.id), "files of author " + author.foreign_id);
-    if (files > 0) {
-      log().warn("author '{}' ({}) not found at the source ({}); kept: it has {} file(s)", author.name,
-                 author.foreign_id, why, files);
-      return One::kept_not_found;
-    }
     auto books = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
-    if (std::any_of(books.begin(), books.end(), [](const Book& b) { return b.manually_added; })) {
-      log().warn("author '{}' ({}) not found at the source ({}); kept: a book of it was added by hand",
-                 author.name, author.foreign_id, why);
-      return One::kept_not_found;
-    }
-    if (pending) {
-      pending->push_back(author);
-      return One::not_found_pending;
+    const bool by_hand = std::any_of(books.begin(), books.end(), [](const Book& b) { return b.manually_added; });
+    switch (detail::decide_not_found(files, by_hand, pending != nullptr)) {
+      case detail::NotFound::keep_has_files:
+        log().warn("author '{}' ({}) not found at the source ({}); kept: it has {} file(s)", author.name,
+                   author.foreign_id, why, files);
+        return One::kept_not_found;
+      case detail::NotFound::keep_added_by_hand:
+        log().warn("author '{}' ({}) not found at the source ({}); kept: a book of it was added by hand",
+                   author.name, author.foreign_id, why);
+        return One::kept_not_found;
+      case detail::NotFound::remove_at_end:
+        pending->push_back(author);
+        return One::not_found_pending;
+      case detail::NotFound::remove: break;
     }
     remove(author, sum);
     return One::removed;
@@ -321,7 +283,7 @@ struct RefreshService::Impl {
   void remove_pending(const std::vector<Author>& pending, int asked, RefreshSummary& sum) {
     if (pending.empty()) return;
     const auto n = static_cast<int>(pending.size());
-    if (n >= o.removal_guard_min && static_cast<double>(n) > o.removal_guard_share * asked) {
+    if (detail::removal_guarded(n, asked, o.removal_guard_min, o.removal_guard_share)) {
       sum.failed += n;
       sum.guarded += n;
       log().error("{} of {} authors asked were not found at the metadata source; removing none "
@@ -396,60 +358,52 @@ struct RefreshService::Impl {
     }
     // A bulk refresh asked by a user revalidates, as a one-author refresh does.
     const bool fresh = !ids.empty() && trigger == Trigger::manual;
-    const auto n = static_cast<std::int64_t>(all.size());
     const TimePoint t = now();
-    std::int64_t k = 0;
     std::vector<Author> pending;
     int asked = 0;
-    for (const Author& a : all) {
-      ++k;
-      if (ctx) ctx->throw_if_cancelled();
-      if (ids.empty() && trigger == Trigger::scheduled) {
+    detail::EntityLoop<Author> loop;
+    loop.name = [](const Author& a) { return a.name; };
+    if (ids.empty() && trigger == Trigger::scheduled) {
+      loop.due = [&](const Author& a) {
         auto newest = must(o.catalog->newest_release(a.id), "books of author " + a.foreign_id);
-        if (!should_refresh_author(a, newest, t, o.rules)) {
-          ++sum.skipped;
-          continue;
-        }
-      }
-      if (ctx) ctx->report(k - 1, n, std::to_string(k) + " of " + std::to_string(n) + ": " + a.name);
-      ++asked;
-      try {
-        switch (refresh_one(a, sum, token, fresh, &pending)) {
-          case One::refreshed: ++sum.refreshed; break;
-          case One::unchanged: ++sum.unchanged; break;
-          case One::removed:
-          case One::not_found_pending: break;
-          case One::kept_not_found: ++sum.failed; break;
-        }
-      } catch (const MetadataError& e) {
-        if (e.code() == MetadataErrc::cancelled) throw;
-        if (e.code() == MetadataErrc::rate_limited) stop_for_rate_limit(e, sum);
-        if (e.code() == MetadataErrc::not_ready) {
-          ++sum.deferred;
-          log().info("author '{}' is still loading upstream; refreshing it again later", a.name);
-          defer_loading(a.id, ctx);
-          continue;
-        }
-        ++sum.failed;
-        log().warn("refresh of author '{}' ({}) failed ({}): {}; the catalog keeps its data", a.name,
-                   a.foreign_id, to_string(e.code()), e.what());
-      } catch (const JobError& e) {
-        if (e.kind() == ErrorKind::cancelled) throw;
-        ++sum.failed;
-        log().warn("refresh of author '{}' ({}) failed: {}", a.name, a.foreign_id, e.what());
-      }
+        return should_refresh_author(a, newest, t, o.rules);
+      };
     }
+    loop.one = [&](const Author& a) {
+      ++asked;
+      switch (refresh_one(a, sum, token, fresh, &pending)) {
+        case One::refreshed: return detail::EntityOutcome::refreshed;
+        case One::unchanged: return detail::EntityOutcome::unchanged;
+        case One::removed: return detail::EntityOutcome::removed;
+        case One::not_found_pending: return detail::EntityOutcome::pending;
+        case One::kept_not_found: break;
+      }
+      return detail::EntityOutcome::failed;  // kept: counted as a failure of the run
+    };
+    loop.not_ready = [&](const Author& a) { defer_loading(a.id, ctx); };
+    loop.count = [&sum](detail::EntityOutcome outcome) { count(sum, outcome); };
+    loop.so_far = [&sum] { return sum.message(); };
+    // The removals wait for the end of the run (the guard needs the whole picture); the last
+    // progress report follows them.
+    detail::run_each(all, ctx, log(), "author", loop);
     remove_pending(pending, asked, sum);
+    const auto n = static_cast<std::int64_t>(all.size());
     if (ctx) ctx->report(n, n, sum.message());
     return sum;
   }
 
-  // A 429 in a run over many entities stops the run: the job waits out Retry-After (no attempt
-  // spent) and starts again, the entities already done served from the cache.
-  [[noreturn]] static void stop_for_rate_limit(const MetadataError& e, const RefreshSummary& sum) {
-    throw JobError(ErrorKind::rate_limited,
-                   "the metadata source is rate limiting (" + std::string(e.what()) + "); after " + sum.message(),
-                   e.retry_after());
+  // How an entity's outcome counts in the summary (removals are counted where they happen).
+  static void count(RefreshSummary& sum, detail::EntityOutcome outcome) {
+    switch (outcome) {
+      case detail::EntityOutcome::refreshed: ++sum.refreshed; break;
+      case detail::EntityOutcome::unchanged: ++sum.unchanged; break;
+      case detail::EntityOutcome::skipped: ++sum.skipped; break;
+      case detail::EntityOutcome::failed:
+      case detail::EntityOutcome::kept: ++sum.failed; break;
+      case detail::EntityOutcome::deferred: ++sum.deferred; break;
+      case detail::EntityOutcome::removed:
+      case detail::EntityOutcome::pending: break;
+    }
   }
 
   // ---- Books ----
@@ -463,9 +417,10 @@ struct RefreshService::Impl {
     } catch (const MetadataError& e) {
       if (e.code() != MetadataErrc::not_found || e.http_status() != 404) throw;
       auto files = must(o.catalog->file_count_of_book(book.id), "files of book " + book.foreign_id);
-      if (files > 0 || book.manually_added) {
+      const auto decision = detail::decide_not_found(files, book.manually_added, false);
+      if (decision != detail::NotFound::remove) {
         log().warn("book '{}' ({}) not found at the source; kept ({})", book.title, book.foreign_id,
-                   files > 0 ? "it has files" : "it was added by hand");
+                   decision == detail::NotFound::keep_has_files ? "it has files" : "it was added by hand");
         return BookOne::kept;
       }
       AuthorWrite w;
@@ -475,16 +430,9 @@ struct RefreshService::Impl {
       log().info("book '{}' ({}) not found at the source; removed", book.title, book.foreign_id);
       return BookOne::removed;
     }
-    const TimePoint t = now();
-    const bool unchanged = work.hash == book.metadata_hash;
-    // Unchanged: nothing to write, unless the last check is older than the rules' minimum age.
-    // Then the fetched work (equal to what is stored, editions and series included) is written
-    // with the new sync time; the catalog leaves its matching editions and links alone.
-    if (unchanged && book.last_info_sync && *book.last_info_sync >= t - o.rules.min_age) return BookOne::unchanged;
-    AuthorWrite w;
-    w.books.push_back(book_write(book_from(work, book.author_id, &book, t, book.monitored), work));
-    must(o.catalog->apply(w), "book " + book.foreign_id);
-    if (unchanged) return BookOne::unchanged;
+    const detail::BookPlan plan = detail::plan_book(book, work, now(), o.rules.min_age);
+    if (plan.write) must(o.catalog->apply(plan.w), "book " + book.foreign_id);
+    if (!plan.changed) return BookOne::unchanged;
     ++sum.books_updated;
     return BookOne::refreshed;
   }
@@ -508,34 +456,21 @@ struct RefreshService::Impl {
     auto all = must(o.catalog->books(), "the book list");
     const auto n = static_cast<std::int64_t>(all.size());
     const TimePoint t = now();
-    std::int64_t k = 0;
-    for (const Book& b : all) {
-      ++k;
-      if (ctx) ctx->throw_if_cancelled();
-      if (trigger == Trigger::scheduled && !should_refresh_book(b, t, o.rules)) {
-        ++sum.skipped;
-        continue;
+    detail::EntityLoop<Book> loop;
+    loop.name = [](const Book& b) { return b.title; };
+    if (trigger == Trigger::scheduled) loop.due = [&](const Book& b) { return should_refresh_book(b, t, o.rules); };
+    loop.one = [&](const Book& b) {
+      switch (refresh_book_one(b, sum, token)) {
+        case BookOne::refreshed: return detail::EntityOutcome::refreshed;
+        case BookOne::unchanged: return detail::EntityOutcome::unchanged;
+        case BookOne::removed: ++sum.removed; return detail::EntityOutcome::removed;
+        case BookOne::kept: break;
       }
-      if (ctx) ctx->report(k - 1, n, std::to_string(k) + " of " + std::to_string(n) + ": " + b.title);
-      try {
-        switch (refresh_book_one(b, sum, token)) {
-          case BookOne::refreshed: ++sum.refreshed; break;
-          case BookOne::unchanged: ++sum.unchanged; break;
-          case BookOne::removed: ++sum.removed; break;
-          case BookOne::kept: ++sum.failed; break;
-        }
-      } catch (const MetadataError& e) {
-        if (e.code() == MetadataErrc::cancelled) throw;
-        if (e.code() == MetadataErrc::rate_limited) stop_for_rate_limit(e, sum);
-        ++sum.failed;
-        log().warn("refresh of book '{}' ({}) failed ({}): {}", b.title, b.foreign_id,
-                   to_string(e.code()), e.what());
-      } catch (const JobError& e) {
-        if (e.kind() == ErrorKind::cancelled) throw;
-        ++sum.failed;
-        log().warn("refresh of book '{}' ({}) failed: {}", b.title, b.foreign_id, e.what());
-      }
-    }
+      return detail::EntityOutcome::kept;
+    };
+    loop.count = [&sum](detail::EntityOutcome outcome) { count(sum, outcome); };
+    loop.so_far = [&sum] { return sum.message(); };
+    detail::run_each(all, ctx, log(), "book", loop);
     if (ctx) ctx->report(n, n, sum.message());
     return sum;
   }
