@@ -24,7 +24,7 @@
 #include "adapters/http_client.hpp"
 #include "adapters/metadata_cache.hpp"
 #include "shelfjobs/adapters/metadata.hpp"
-#include "shelfjobs/version.hpp"
+#include "engine/hash.hpp"
 #include "engine/text.hpp"
 
 namespace shelfjobs {
@@ -83,10 +83,6 @@ Error to_error(const MetadataError& e) {
 MetadataError::MetadataError(MetadataErrc code, const std::string& what, int http_status,
                              std::optional<TimePoint> retry_after)
     : JobError(kind_of(code), what, retry_after), code_(code), http_status_(http_status) {}
-
-std::string user_agent() {
-  return std::string("shelfjobs/") + kVersion + " (+https://github.com/shelfjobs/shelfjobs)";
-}
 
 // ---- mapping ----------------------------------------------------------------------------------
 
@@ -395,20 +391,7 @@ json canonical(const WorkData& w) {
           {"series", std::move(series)}};
 }
 
-std::string fnv1a_hex(std::string_view s) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-std::string hash_of(const json& j) {
-  return fnv1a_hex(j.dump(-1, ' ', false, json::error_handler_t::replace));
-}
+std::string hash_of(const json& j) { return detail::fnv1a_hex(detail::json_text(j)); }
 
 // The author's works enter sorted by id: the order a server lists them in carries no meaning.
 std::string author_hash(const AuthorData& a) {
@@ -512,36 +495,9 @@ using std::chrono::milliseconds;
 
 std::string lower(std::string_view s) { return detail::ascii_lower(s); }
 
-// Parts of a URL through libcurl's parser (the one that will fetch it). Empty on failure.
-struct UrlParts {
-  bool ok = false;
-  std::string scheme, host, path, query, fragment;
-};
-
-UrlParts split_url(const std::string& url) {
-  UrlParts p;
-  CURLU* u = curl_url();
-  if (!u) return p;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    p.ok = true;
-    auto get = [&](CURLUPart part, std::string& out, unsigned flags) {
-      char* v = nullptr;
-      if (curl_url_get(u, part, &v, flags) == CURLUE_OK && v) out = v;
-      curl_free(v);
-    };
-    get(CURLUPART_SCHEME, p.scheme, 0);
-    get(CURLUPART_HOST, p.host, 0);
-    get(CURLUPART_PATH, p.path, CURLU_URLDECODE);
-    get(CURLUPART_QUERY, p.query, 0);
-    get(CURLUPART_FRAGMENT, p.fragment, 0);
-  }
-  curl_url_cleanup(u);
-  return p;
-}
-
 // The last two segments of a redirect's path: ("author", "1001") for ".../author/1001?x=1".
 std::pair<std::string, std::string> last_two_segments(const std::string& url) {
-  const UrlParts p = split_url(url);
+  const detail::UrlParts p = detail::split_url(url);
   if (!p.ok) return {};
   std::string path = p.path;
   while (!path.empty() && path.back() == '/') path.pop_back();
@@ -588,8 +544,9 @@ class BookInfoSource final : public MetadataSource {
         base_(std::move(base)),
         rate_key_(std::move(rate_key)),
         cache_(std::move(cache)),
-        http_(detail::HttpClientOptions{o_.connect_timeout, o_.timeout, o_.max_redirects, user_agent(), 4,
-                                        64u << 20}) {}
+        http_(detail::HttpClientOptions{.connect_timeout = o_.connect_timeout,
+                                        .timeout = o_.timeout,
+                                        .max_redirects = o_.max_redirects}) {}
 
   AuthorData author(std::string_view foreign_id, std::stop_token token, bool fresh) override {
     const std::string label = "author " + std::string(foreign_id);
@@ -757,6 +714,7 @@ class BookInfoSource final : public MetadataSource {
       case detail::TransportError::invalid:
         throw MetadataError(MetadataErrc::invalid, label + ": " + res.error_message);
       case detail::TransportError::connection:
+      case detail::TransportError::tls:
       case detail::TransportError::other:
         throw MetadataError(MetadataErrc::network, label + ": " + res.error_message);
     }
@@ -821,7 +779,7 @@ Result<std::shared_ptr<MetadataSource>> make_bookinfo_source(BookInfoOptions opt
   auto invalid = [](std::string msg) { return Error{errc::invalid_argument, "bookinfo: " + std::move(msg)}; };
   if (options.base_url.empty()) return invalid("base_url is required");
   detail::init_curl_once();
-  const UrlParts p = split_url(options.base_url);
+  const detail::UrlParts p = detail::split_url(options.base_url);
   const std::string scheme = lower(p.scheme);
   // libcurl reads "http:///v1/" as host "v1"; a base URL must spell its host out.
   const auto authority = options.base_url.find("://");

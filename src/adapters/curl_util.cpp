@@ -16,6 +16,27 @@ void init_curl_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+UrlParts split_url(const std::string& url) {
+  UrlParts p;
+  CURLU* u = curl_url();
+  if (!u) return p;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    p.ok = true;
+    auto get = [&](CURLUPart part, std::string& out, unsigned flags) {
+      char* v = nullptr;
+      if (curl_url_get(u, part, &v, flags) == CURLUE_OK && v) out = v;
+      curl_free(v);
+    };
+    get(CURLUPART_SCHEME, p.scheme, 0);
+    get(CURLUPART_HOST, p.host, 0);
+    get(CURLUPART_PATH, p.path, CURLU_URLDECODE);
+    get(CURLUPART_QUERY, p.query, 0);
+    get(CURLUPART_FRAGMENT, p.fragment, 0);
+  }
+  curl_url_cleanup(u);
+  return p;
+}
+
 std::optional<TimePoint> parse_retry_after(std::string_view v, TimePoint now, std::chrono::seconds delta_cap) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);

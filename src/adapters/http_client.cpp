@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "adapters/curl_util.hpp"
+#include "shelfjobs/version.hpp"
 
 namespace shelfjobs::detail {
 
@@ -25,11 +26,21 @@ struct HttpClient::Handle {
   Handle& operator=(const Handle&) = delete;
 };
 
+struct HttpClient::Payload {
+  std::string_view body;
+  std::string_view content_type;
+};
+
+std::string user_agent() {
+  return std::string("shelfjobs/") + kVersion + " (+https://github.com/shelfjobs/shelfjobs)";
+}
+
 namespace {
 
 struct Transfer {
   std::string* body;
   std::size_t max_body;
+  bool keep_body = true;
   bool too_large = false;
   std::stop_token token;
 };
@@ -37,6 +48,7 @@ struct Transfer {
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::size_t n = size * count;
+  if (!t->keep_body) return n;
   if (t->body->size() + n > t->max_body) {
     t->too_large = true;
     return 0;  // libcurl fails the transfer with CURLE_WRITE_ERROR
@@ -69,6 +81,15 @@ TransportError category(CURLcode rc) {
     case CURLE_HTTP2_STREAM:
     case CURLE_HTTP3:
       return TransportError::connection;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return TransportError::tls;
     case CURLE_ABORTED_BY_CALLBACK:
       return TransportError::cancelled;
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -76,6 +97,7 @@ TransportError category(CURLcode rc) {
     case CURLE_TOO_MANY_REDIRECTS:
     case CURLE_NOT_BUILT_IN:
     case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
       return TransportError::invalid;
     default:
       return TransportError::other;
@@ -116,6 +138,17 @@ void HttpClient::give_back(std::unique_ptr<Handle> h) {
 }
 
 HttpResponse HttpClient::get(const HttpRequest& request, std::stop_token token) {
+  return perform(request, nullptr, std::move(token));
+}
+
+HttpResponse HttpClient::post(const HttpRequest& request, std::string_view body,
+                              std::string_view content_type, std::stop_token token) {
+  const Payload payload{body, content_type};
+  return perform(request, &payload, std::move(token));
+}
+
+HttpResponse HttpClient::perform(const HttpRequest& request, const Payload* payload,
+                                 std::stop_token token) {
   HttpResponse r;
   if (token.stop_requested()) {
     r.error = TransportError::cancelled;
@@ -132,15 +165,29 @@ HttpResponse HttpClient::get(const HttpRequest& request, std::stop_token token) 
   // Reset clears the previous request's options but keeps the connection and DNS caches.
   curl_easy_reset(easy);
 
-  Transfer t{&r.body, options_.max_body, false, token};
+  Transfer t{&r.body, options_.max_body, request.keep_body, false, token};
   char errbuf[CURL_ERROR_SIZE];
   errbuf[0] = '\0';
   curl_slist* headers = nullptr;
+  if (payload) {
+    headers = curl_slist_append(headers, ("Content-Type: " + std::string(payload->content_type)).c_str());
+    // libcurl sends "Expect: 100-continue" for larger bodies and then waits up to a second for
+    // an answer that many small servers never send; send the body at once.
+    headers = curl_slist_append(headers, "Expect:");
+  }
   for (const auto& [name, value] : request.headers)
     headers = curl_slist_append(headers, (name + ": " + value).c_str());
 
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  if (payload) {
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload->body.size()));
+    // Not copied: the body outlives the transfer, which ends in this call. Never a null pointer:
+    // with one, libcurl would read the body from stdin.
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, payload->body.empty() ? "" : payload->body.data());
+  } else {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
@@ -149,8 +196,8 @@ HttpResponse HttpClient::get(const HttpRequest& request, std::stop_token token) 
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   // gzip and deflate only: every server speaks them, and servers that compress on the fly often
   // run Brotli at its slowest quality (cpp-httplib does: ~15 ms for a 10 KB author, ten times
-  // the transfer it saves on a LAN).
-  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+  // the transfer it saves on a LAN). A body that is dropped is not worth asking compressed.
+  if (request.keep_body) curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
   // Only http(s), for the first URL and for redirects: a server must not send us to file://.
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -237,7 +284,7 @@ HttpResponse HttpClient::get(const HttpRequest& request, std::stop_token token) 
   }
 
   curl_slist_free_all(headers);
-  // The options point into this frame (error buffer, header list, Transfer); a reset drops
+  // The options point into this frame (error buffer, header list, Transfer, body); a reset drops
   // them before the handle rests in the pool.
   curl_easy_reset(easy);
   give_back(std::move(h));

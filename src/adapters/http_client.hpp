@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// An internal HTTP GET client over libcurl, for the metadata source (and later adapters).
+// The internal HTTP client over libcurl: every request shelfjobs sends goes through it (the
+// metadata source's GETs, the webhook notifier's POSTs), with one User-Agent, one set of
+// timeouts, one redirect policy, cancellation and one classification of transport failures.
 //
 // Each request borrows an easy handle (paired with a multi handle) from a small pool, so
 // connections, DNS and TLS sessions are reused between requests and requests from several
@@ -9,7 +11,7 @@
 // libcurl's next progress tick.
 //
 // The client never throws for a transport failure or an HTTP status: the caller decides what
-// each means. Thread-safety: `get` may be called from any thread.
+// each means. Thread-safety: `get` and `post` may be called from any thread.
 
 #include <chrono>
 #include <cstddef>
@@ -17,16 +19,21 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace shelfjobs::detail {
 
+/// The User-Agent of everything shelfjobs sends:
+/// "shelfjobs/<version> (+https://github.com/shelfjobs/shelfjobs)".
+std::string user_agent();
+
 struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< whole request
   int max_redirects = 5;             ///< when a request follows redirects
-  std::string user_agent;
+  std::string user_agent = detail::user_agent();
   std::size_t pool_size = 4;         ///< idle handles kept for reuse
   std::size_t max_body = 64u << 20;  ///< a larger body fails the request (category invalid)
 };
@@ -35,6 +42,9 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra request headers
   bool follow_redirects = true;  ///< false: a 3xx is returned with its Location
+  /// false: the answer's body is read and dropped (HttpResponse::body stays empty, max_body does
+  /// not apply, no compression is asked for), for callers that only need the status.
+  bool keep_body = true;
 };
 
 /// Why a request got no HTTP answer.
@@ -42,6 +52,9 @@ enum class TransportError {
   none,        ///< an HTTP answer arrived (any status)
   timeout,     ///< connect or total timeout
   connection,  ///< could not resolve, connect, send or receive
+  tls,         ///< the TLS peer or setup was refused (certificate not verified, pinned key
+               ///< mismatch, unusable CA file, no common cipher): a retry helps only once the
+               ///< server or the configuration changes
   cancelled,   ///< the stop token fired
   invalid,     ///< no retry can fix it: bad URL, unsupported protocol, too many redirects,
                ///< a body over max_body
@@ -69,9 +82,17 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   HttpResponse get(const HttpRequest& request, std::stop_token token = {});
+  /// POSTs `body` as `content_type`, with the same options, redirect policy, cancellation and
+  /// failure categories as `get`. A followed 301, 302 or 303 continues as a GET (what browsers
+  /// do); callers that must not lose the body set follow_redirects = false. No
+  /// "Expect: 100-continue": many small servers never answer it and libcurl would wait a second.
+  HttpResponse post(const HttpRequest& request, std::string_view body, std::string_view content_type,
+                    std::stop_token token = {});
 
  private:
   struct Handle;
+  struct Payload;
+  HttpResponse perform(const HttpRequest& request, const Payload* payload, std::stop_token token);
   std::unique_ptr<Handle> borrow();
   void give_back(std::unique_ptr<Handle> h);
 

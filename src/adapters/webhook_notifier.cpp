@@ -2,7 +2,8 @@
 // The webhook notifier hands every request to one background thread. The engine calls
 // `notify` from its own threads (the dispatcher among them), so `notify` only serialises and
 // queues; the network, the retries and the waiting all happen on the background thread, which
-// keeps one libcurl handle for its whole life so that connections to the webhook are reused.
+// sends through the shared HTTP client (adapters/http_client.hpp) and keeps it for its whole
+// life so that connections to the webhook are reused.
 
 #include "shelfjobs/adapters/webhook_notifier.hpp"
 
@@ -14,12 +15,11 @@
 #include <random>
 #include <string_view>
 
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include "adapters/curl_util.hpp"
+#include "adapters/http_client.hpp"
 #include "engine/text.hpp"
-#include "shelfjobs/version.hpp"
 
 namespace shelfjobs {
 
@@ -27,33 +27,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-
-// libcurl writes response bodies to stdout unless told otherwise; a webhook's reply is not
-// needed.
-std::size_t discard_body(char*, std::size_t size, std::size_t count, void*) { return size * count; }
-
-// Transport errors that a later attempt cannot fix: the URL, the protocol or the TLS setup is
+// Transport failures that a later attempt cannot fix: the URL, the protocol or the TLS setup is
 // wrong. Everything else (refused or reset connections, DNS hiccups, timeouts) is retried.
-bool is_permanent(CURLcode rc) {
-  switch (rc) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNKNOWN_OPTION:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_TOO_MANY_REDIRECTS:
-      return true;
-    default:
-      return false;
-  }
+bool is_permanent(detail::TransportError e) {
+  return e == detail::TransportError::invalid || e == detail::TransportError::tls;
 }
 
 struct Attempt {
@@ -71,77 +48,39 @@ milliseconds parse_retry_after(std::string_view v) {
   return at ? std::chrono::duration_cast<milliseconds>(*at - now) : milliseconds{0};
 }
 
-// One libcurl easy handle with the options that stay the same for every request, reused so
-// libcurl can keep the connection to the webhook open between notifications.
-class Sender {
- public:
-  explicit Sender(const WebhookOptions& o) : handle_(curl_easy_init()) {
-    if (!handle_) return;
-    headers_ = curl_slist_append(headers_, "Content-Type: application/json");
-    // libcurl sends "Expect: 100-continue" for larger bodies and then waits up to a second for
-    // an answer that many small servers never send; the body is small, send it at once.
-    headers_ = curl_slist_append(headers_, "Expect:");
-    for (const auto& [name, value] : o.headers)
-      headers_ = curl_slist_append(headers_, (name + ": " + value).c_str());
-    user_agent_ = std::string("shelfjobs/") + kVersion;
-    error_[0] = '\0';
-    curl_easy_setopt(handle_, CURLOPT_URL, o.url.c_str());
-    curl_easy_setopt(handle_, CURLOPT_POST, 1L);
-    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(handle_, CURLOPT_USERAGENT, user_agent_.c_str());
-    curl_easy_setopt(handle_, CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout.count()));
-    // Without NOSIGNAL libcurl may use SIGALRM for DNS timeouts, which is unsafe in a
-    // multi-threaded host.
-    curl_easy_setopt(handle_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(handle_, CURLOPT_WRITEFUNCTION, discard_body);
-    curl_easy_setopt(handle_, CURLOPT_ERRORBUFFER, error_);
-    curl_easy_setopt(handle_, CURLOPT_PROTOCOLS_STR, "http,https");
-  }
-  ~Sender() {
-    if (handle_) curl_easy_cleanup(handle_);
-    curl_slist_free_all(headers_);
-  }
-  Sender(const Sender&) = delete;
-  Sender& operator=(const Sender&) = delete;
+// The webhook's client: one handle in its pool, kept for the notifier's life so that the
+// connection to the webhook stays open between notifications. The timeout covers the whole
+// request, connecting included.
+detail::HttpClientOptions client_options(const WebhookOptions& o) {
+  return {.connect_timeout = o.timeout, .timeout = o.timeout, .pool_size = 1};
+}
 
-  Attempt post(const std::string& body) {
-    Attempt a;
-    if (!handle_) {
-      a.reason = "libcurl could not create a handle";
-      return a;
-    }
-    error_[0] = '\0';
-    curl_easy_setopt(handle_, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(handle_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    const CURLcode rc = curl_easy_perform(handle_);
-    if (rc != CURLE_OK) {
-      a.reason = curl_easy_strerror(rc);
-      if (error_[0] != '\0') a.reason += std::string(" (") + error_ + ")";
-      a.retryable = !is_permanent(rc);
-      return a;
-    }
-    long status = 0;
-    curl_easy_getinfo(handle_, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && status < 300) {
-      a.ok = true;
-      return a;
-    }
-    a.reason = "HTTP " + std::to_string(status);
-    a.retryable = status == 429 || (status >= 500 && status < 600);
-    if (status == 429 || status == 503) {
-      curl_header* h = nullptr;
-      if (curl_easy_header(handle_, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h)
-        a.retry_after = parse_retry_after(h->value);
-    }
+// One POST of `body`. A redirect is an answer like any other 3xx (a failure, not retried): a
+// followed one would turn the POST into a GET and lose the notification.
+Attempt post(detail::HttpClient& client, const WebhookOptions& o, const std::string& body) {
+  detail::HttpRequest req;
+  req.url = o.url;
+  req.headers = o.headers;
+  req.follow_redirects = false;
+  req.keep_body = false;  // a webhook's reply is not needed
+  const detail::HttpResponse res = client.post(req, body, "application/json");
+  Attempt a;
+  if (res.error != detail::TransportError::none) {
+    a.reason = res.error_message;
+    a.retryable = !is_permanent(res.error);
     return a;
   }
-
- private:
-  CURL* handle_;
-  curl_slist* headers_ = nullptr;
-  std::string user_agent_;
-  char error_[CURL_ERROR_SIZE];
-};
+  const long status = res.status;
+  if (status >= 200 && status < 300) {
+    a.ok = true;
+    return a;
+  }
+  a.reason = "HTTP " + std::to_string(status);
+  a.retryable = status == 429 || (status >= 500 && status < 600);
+  if ((status == 429 || status == 503) && !res.retry_after.empty())
+    a.retry_after = parse_retry_after(res.retry_after);
+  return a;
+}
 
 // Delay before retry number `retry` (0 for the first): backoff * 2^retry plus up to a quarter
 // more at random, so many hosts failing together do not retry in step. A longer Retry-After
@@ -168,16 +107,8 @@ Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::create(WebhookOptions 
   if (!detail::istarts_with(options.url, "http://") && !detail::istarts_with(options.url, "https://"))
     return invalid("webhook: url must start with http:// or https:// (got '" + options.url + "')");
   detail::init_curl_once();
-  {
-    CURLU* u = curl_url();
-    const bool parsed = u && curl_url_set(u, CURLUPART_URL, options.url.c_str(), 0) == CURLUE_OK;
-    char* host = nullptr;
-    const bool has_host = parsed && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-                          host && host[0] != '\0';
-    curl_free(host);
-    curl_url_cleanup(u);
-    if (!has_host) return invalid("webhook: url '" + options.url + "' is not a valid URL");
-  }
+  if (const detail::UrlParts p = detail::split_url(options.url); !p.ok || p.host.empty())
+    return invalid("webhook: url '" + options.url + "' is not a valid URL");
   if (options.timeout.count() <= 0) return invalid("webhook: timeout must be greater than 0");
   if (options.retries < 0) return invalid("webhook: retries must not be negative");
   if (options.backoff.count() < 0) return invalid("webhook: backoff must not be negative");
@@ -239,7 +170,7 @@ bool WebhookNotifier::flush(std::chrono::milliseconds timeout) {
 }
 
 void WebhookNotifier::run() {
-  Sender sender(opts_);
+  detail::HttpClient client(client_options(opts_));
   std::mt19937 rng(std::random_device{}());
   std::unique_lock lock(mu_);
   for (;;) {
@@ -253,7 +184,7 @@ void WebhookNotifier::run() {
     int attempts = 0;
     for (;;) {
       lock.unlock();
-      last = sender.post(body);
+      last = post(client, opts_, body);
       ++attempts;
       lock.lock();
       if (last.ok || !last.retryable || attempts > opts_.retries || stopping_) break;

@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "adapters/http_client.hpp"
 #include "bookinfo_fixture.hpp"
 #include "loopback.hpp"
 #include "shelfjobs/adapters/metadata.hpp"
@@ -294,7 +295,7 @@ TEST_CASE("errors: codes have stable names and map to job error kinds", "[bookin
   CHECK(MetadataError(MetadataErrc::rate_limited, "x").kind() == ErrorKind::rate_limited);
   CHECK(MetadataError(MetadataErrc::invalid, "x").kind() == ErrorKind::permanent);
   CHECK(MetadataError(MetadataErrc::cancelled, "x").kind() == ErrorKind::cancelled);
-  CHECK(user_agent() == std::string("shelfjobs/") + kVersion + " (+https://github.com/shelfjobs/shelfjobs)");
+  CHECK(detail::user_agent() == std::string("shelfjobs/") + kVersion + " (+https://github.com/shelfjobs/shelfjobs)");
 }
 
 // ---- the client over HTTP -----------------------------------------------------------------------
@@ -303,7 +304,7 @@ TEST_CASE("client: an author with the mapping rules applied, and the User-Agent 
   Env env;
   auto src = env.source();
   const AuthorData a = src->author("1001");
-  CHECK(env.server->last_user_agent() == user_agent());
+  CHECK(env.server->last_user_agent() == detail::user_agent());
   // Compression, gzip or deflate: what every server speaks, and cheap for it to produce.
   CHECK(env.server->last_header("Accept-Encoding").find("gzip") != std::string::npos);
   CHECK(env.server->last_header("Accept-Encoding").find("br") == std::string::npos);

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "adapters/http_client.hpp"
 #include "shelfjobs/adapters/webhook_notifier.hpp"
 #include "loopback.hpp"
 #include "shelfjobs/engine/notifier.hpp"
@@ -246,7 +248,7 @@ TEST_CASE("a webhook receives the notification as JSON with its headers", "[noti
     return it == seen[0].headers.end() ? std::string("<none>") : it->second;
   };
   CHECK(header("Content-Type") == "application/json");
-  CHECK(header("User-Agent") == std::string("shelfjobs/") + kVersion);
+  CHECK(header("User-Agent") == detail::user_agent());
   CHECK(header("Authorization") == "Bearer t0ken");
 
   const auto body = nlohmann::json::parse(seen[0].body);
@@ -403,4 +405,99 @@ TEST_CASE("a webhook notifier is destroyed promptly while waiting to retry", "[n
   // The backoff is a minute; the destructor must not sit it out.
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK(server.count() == 1);
+}
+
+TEST_CASE("a webhook request carries the one User-Agent of shelfjobs", "[notifier]") {
+  HookServer server(ok);
+  auto hook = WebhookNotifier::create({.url = server.url(), .timeout = 5s, .logger = quiet_logger()})
+                  .value();
+  hook->notify(numbered(1));
+  REQUIRE(hook->flush(10s));
+  const auto seen = server.seen();
+  REQUIRE(seen.size() == 1);
+  const auto ua = seen[0].headers.find("User-Agent");
+  REQUIRE(ua != seen[0].headers.end());
+  // The metadata client sends the same (bookinfo_test checks it through the fixture).
+  CHECK(ua->second == detail::user_agent());
+  CHECK(ua->second == std::string("shelfjobs/") + kVersion + " (+https://github.com/shelfjobs/shelfjobs)");
+  CHECK(detail::HttpClientOptions{}.user_agent == detail::user_agent());
+}
+
+TEST_CASE("a webhook POST sends a large body at once and asks for no compression", "[notifier]") {
+  HookServer server(ok);
+  auto hook = WebhookNotifier::create({.url = server.url(), .timeout = 5s, .logger = quiet_logger()})
+                  .value();
+  Notification big = numbered(1);
+  big.message = std::string(2u << 20, 'x');  // past libcurl's threshold for Expect: 100-continue
+  hook->notify(big);
+  REQUIRE(hook->flush(10s));
+  CHECK(hook->delivered() == 1);
+  const auto seen = server.seen();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].headers.count("Expect") == 0);
+  CHECK(seen[0].headers.count("Accept-Encoding") == 0);
+  CHECK(nlohmann::json::parse(seen[0].body).at("message").get<std::string>().size() == (2u << 20));
+}
+
+TEST_CASE("a webhook answering a redirect is not followed and not retried", "[notifier]") {
+  Captured log;
+  HookServer server([](int, httplib::Response& res) {
+    res.status = 302;
+    res.set_header("Location", "/elsewhere");
+  });
+  auto hook = WebhookNotifier::create({.url = server.url(),
+                                       .timeout = 5s,
+                                       .retries = 3,
+                                       .backoff = 10ms,
+                                       .logger = log.logger})
+                  .value();
+  hook->notify(numbered(1));
+  REQUIRE(hook->flush(10s));
+  CHECK(hook->failed() == 1);
+  CHECK(server.count() == 1);
+  CHECK_THAT(log.sink->text(), Catch::Contains("HTTP 302"));
+}
+
+TEST_CASE("the HTTP client POSTs a body with its content type, and a stop token cancels it",
+          "[notifier][http]") {
+  Latch latch;
+  HookServer server([&](int n, httplib::Response& res) {
+    if (n == 1) latch.wait();
+    res.status = 201;
+    res.set_content("made", "text/plain");
+  });
+  detail::HttpClient client({.timeout = 5s});
+  detail::HttpRequest req;
+  req.url = server.url();
+  req.headers = {{"X-Extra", "1"}};
+
+  const auto r = client.post(req, "a=1", "application/x-www-form-urlencoded");
+  CHECK(r.error == detail::TransportError::none);
+  CHECK(r.status == 201);
+  CHECK(r.body == "made");
+  CHECK(r.content_type == "text/plain");
+  auto seen = server.seen();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].method == "POST");
+  CHECK(seen[0].body == "a=1");
+  CHECK(seen[0].headers.find("Content-Type")->second == "application/x-www-form-urlencoded");
+  CHECK(seen[0].headers.find("X-Extra")->second == "1");
+  CHECK(seen[0].headers.find("User-Agent")->second == detail::user_agent());
+
+  // The second request is held by the server; the token ends it at once, not at the timeout.
+  std::stop_source stop;
+  bool arrived = false;
+  std::thread canceller([&] {
+    // No REQUIRE off the test's thread: Catch2's assertions are not thread-safe.
+    arrived = eventually([&] { return server.count() == 2; });
+    stop.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto c = client.post(req, "a=2", "application/x-www-form-urlencoded", stop.get_token());
+  const auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  latch.open();
+  CHECK(arrived);  // cancelled while the server held it, not before it was sent
+  CHECK(c.error == detail::TransportError::cancelled);
+  CHECK(took < 3s);
 }

@@ -190,7 +190,4 @@ AuthorData parse_bookinfo_author(std::string_view body);
 /// Maps a BookInfo work resource (`GET work/{id}`); it must carry Books and a non-empty Authors.
 WorkData parse_bookinfo_work(std::string_view body);
 
-/// The User-Agent shelfjobs sends: "shelfjobs/<version> (+https://...)".
-std::string user_agent();
-
 }  // namespace shelfjobs
