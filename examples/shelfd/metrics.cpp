@@ -1,75 +1,161 @@
 // SPDX-License-Identifier: MIT
 #include "metrics.hpp"
 
-#include <sstream>
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 namespace shelfd {
 
 using namespace shelfjobs;
 
+namespace {
+
+double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1e3; }
+double seconds(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1e6; }
+
+// The histogram's bucket bounds in seconds: the engine's duration bins, one `le` per bin bound.
+// A bin holds the runs *shorter* than its bound, in whole milliseconds truncated from the clock
+// (a run of 4.7 ms counts as 4 ms), so "under N ms" is "at most N ms" for every run but one that
+// lasts exactly N.000 ms: the bins are Prometheus' `le` buckets. The engine's last bin (1 h and
+// longer) is `+Inf`, which prometheus-cpp adds itself.
+const prometheus::Histogram::BucketBoundaries& duration_bounds() {
+  static const prometheus::Histogram::BucketBoundaries bounds = [] {
+    prometheus::Histogram::BucketBoundaries b;
+    for (auto ms : kDurationBinBoundsMs) b.push_back(static_cast<double>(ms) / 1e3);
+    return b;
+  }();
+  return bounds;
+}
+
+// The sum of the runs' durations in seconds. The snapshot has no exact sum for the runs in the
+// bins (those of EngineOptions::health_window): it has `avg_duration` in whole milliseconds, over
+// the type's last 100 completed or failed runs (after a restart, over the window's runs). The sum
+// is that average times the bins' count, kept within what the bins allow (each run at least its
+// bin's lower bound, at most 1 ms under its upper bound) for when the two sets of runs differ.
+double approximate_sum(const TypeHealth& t, std::int64_t runs) {
+  double low = 0, high = 0;
+  for (std::size_t i = 0; i < kDurationBins; ++i) {
+    const auto n = static_cast<double>(t.durations[i]);
+    low += n * (i == 0 ? 0.0 : static_cast<double>(kDurationBinBoundsMs[i - 1]));
+    high += i < kDurationBinBoundsMs.size()
+                ? n * static_cast<double>(kDurationBinBoundsMs[i] - 1)
+                : (t.durations[i] > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+  }
+  const double ms = static_cast<double>(t.avg_duration.count()) * static_cast<double>(runs);
+  return std::clamp(ms, low, high) / 1e3;
+}
+
+}  // namespace
+
+// A fresh registry per scrape, filled from one health snapshot and serialized by prometheus-cpp's
+// TextSerializer. The snapshot already holds every figure in full (all-time counts, the window's
+// duration bins), so setting each metric from it is the whole job: no state between scrapes, no
+// lock shared by the server's request threads. Per-scrape deltas into one long-lived registry
+// would not be simpler and could not be right: the duration bins cover a sliding window, so their
+// counts drop when old minutes leave it, and a prometheus-cpp counter or histogram cannot go down.
+// Counters are set with one Increment from 0, histograms with one ObserveMultiple of the bins.
 std::string metrics_text(const HealthSnapshot& h) {
-  std::ostringstream m;
-  auto label = [](const std::string& v) {
-    std::string out;
-    for (char c : v) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out;
-  };
-  m << "# HELP shelfjobs_jobs_total Jobs that ended, by command type and status.\n"
-       "# TYPE shelfjobs_jobs_total counter\n";
+  prometheus::Registry registry;
+
+  auto& jobs = prometheus::BuildCounter()
+                   .Name("shelfjobs_jobs_total")
+                   .Help("Jobs that ended, by command type and status.")
+                   .Register(registry);
+  auto& running = prometheus::BuildGauge()
+                      .Name("shelfjobs_jobs_running")
+                      .Help("Jobs running now, by command type.")
+                      .Register(registry);
+  // Named shelfjobs_job_duration_seconds before the histogram took that name (a metric name has
+  // one type in Prometheus); same labels as before.
+  auto& recent = prometheus::BuildGauge()
+                     .Name("shelfjobs_job_duration_recent_seconds")
+                     .Help("Average and 95th percentile run time of recent jobs, by command type.")
+                     .Register(registry);
+  auto& durations = prometheus::BuildHistogram()
+                        .Name("shelfjobs_job_duration_seconds")
+                        .Help("Run time of the completed and failed jobs within the health window, "
+                              "by command type.")
+                        .Register(registry);
   for (const auto& t : h.types) {
-    m << "shelfjobs_jobs_total{type=\"" << label(t.name) << "\",status=\"completed\"} " << t.completed << "\n";
-    m << "shelfjobs_jobs_total{type=\"" << label(t.name) << "\",status=\"failed\"} " << t.failed << "\n";
-    m << "shelfjobs_jobs_total{type=\"" << label(t.name) << "\",status=\"cancelled\"} " << t.cancelled << "\n";
+    auto ended = [&](const char* status, std::int64_t n) {
+      jobs.Add({{"type", t.name}, {"status", status}}).Increment(static_cast<double>(n));
+    };
+    ended("completed", t.completed);
+    ended("failed", t.failed);
+    ended("cancelled", t.cancelled);
+    running.Add({{"type", t.name}}).Set(t.running);
+    recent.Add({{"type", t.name}, {"stat", "avg"}}).Set(seconds(t.avg_duration));
+    recent.Add({{"type", t.name}, {"stat", "p95"}}).Set(seconds(t.p95_duration));
+
+    std::vector<double> bins(t.durations.begin(), t.durations.end());
+    std::int64_t runs = 0;
+    for (auto n : t.durations) runs += n;
+    durations.Add({{"command", t.name}}, duration_bounds())
+        .ObserveMultiple(bins, approximate_sum(t, runs));
   }
-  m << "# HELP shelfjobs_jobs_running Jobs running now, by command type.\n"
-       "# TYPE shelfjobs_jobs_running gauge\n";
-  for (const auto& t : h.types) m << "shelfjobs_jobs_running{type=\"" << label(t.name) << "\"} " << t.running << "\n";
-  m << "# HELP shelfjobs_job_duration_seconds Run time of recent jobs, by command type.\n"
-       "# TYPE shelfjobs_job_duration_seconds gauge\n";
-  for (const auto& t : h.types) {
-    m << "shelfjobs_job_duration_seconds{type=\"" << label(t.name) << "\",stat=\"avg\"} "
-      << static_cast<double>(t.avg_duration.count()) / 1000.0 << "\n";
-    m << "shelfjobs_job_duration_seconds{type=\"" << label(t.name) << "\",stat=\"p95\"} "
-      << static_cast<double>(t.p95_duration.count()) / 1000.0 << "\n";
-  }
-  m << "# HELP shelfjobs_queue_depth Jobs waiting, by priority and state.\n"
-       "# TYPE shelfjobs_queue_depth gauge\n";
+
+  auto& depth = prometheus::BuildGauge()
+                    .Name("shelfjobs_queue_depth")
+                    .Help("Jobs waiting, by priority and state.")
+                    .Register(registry);
+  auto& oldest = prometheus::BuildGauge()
+                     .Name("shelfjobs_queue_oldest_age_seconds")
+                     .Help("Wait of the oldest ready job, by priority.")
+                     .Register(registry);
   for (const auto& p : h.priorities) {
     const std::string pr(to_string(p.priority));
-    m << "shelfjobs_queue_depth{priority=\"" << pr << "\",state=\"queued\"} " << p.queued << "\n";
-    m << "shelfjobs_queue_depth{priority=\"" << pr << "\",state=\"delayed\"} " << p.delayed << "\n";
-    m << "shelfjobs_queue_depth{priority=\"" << pr << "\",state=\"running\"} " << p.running << "\n";
+    depth.Add({{"priority", pr}, {"state", "queued"}}).Set(static_cast<double>(p.queued));
+    depth.Add({{"priority", pr}, {"state", "delayed"}}).Set(static_cast<double>(p.delayed));
+    depth.Add({{"priority", pr}, {"state", "running"}}).Set(static_cast<double>(p.running));
+    oldest.Add({{"priority", pr}}).Set(p.oldest_queued_age ? seconds(*p.oldest_queued_age) : 0.0);
   }
-  m << "# HELP shelfjobs_queue_oldest_age_seconds Wait of the oldest ready job, by priority.\n"
-       "# TYPE shelfjobs_queue_oldest_age_seconds gauge\n";
-  for (const auto& p : h.priorities) {
-    m << "shelfjobs_queue_oldest_age_seconds{priority=\"" << to_string(p.priority) << "\"} "
-      << (p.oldest_queued_age ? static_cast<double>(p.oldest_queued_age->count()) / 1000.0 : 0.0) << "\n";
-  }
-  m << "# HELP shelfjobs_alerts_open Alerts open now.\n# TYPE shelfjobs_alerts_open gauge\n"
-    << "shelfjobs_alerts_open " << h.alerts.size() << "\n";
-  m << "# HELP shelfjobs_store_commit_latency_seconds Group commit latency of the job store.\n"
-       "# TYPE shelfjobs_store_commit_latency_seconds gauge\n"
-    << "shelfjobs_store_commit_latency_seconds{stat=\"last\"} "
-    << static_cast<double>(h.store.last_commit_latency.count()) / 1e6 << "\n"
-    << "shelfjobs_store_commit_latency_seconds{stat=\"max\"} "
-    << static_cast<double>(h.store.max_commit_latency.count()) / 1e6 << "\n";
-  m << "# HELP shelfjobs_store_commits_total Group commits of the job store.\n"
-       "# TYPE shelfjobs_store_commits_total counter\n"
-    << "shelfjobs_store_commits_total " << h.store.commits << "\n";
-  m << "# HELP shelfjobs_store_write_errors_total Failed commits of the job store.\n"
-       "# TYPE shelfjobs_store_write_errors_total counter\n"
-    << "shelfjobs_store_write_errors_total " << h.store.write_errors << "\n";
-  m << "# HELP shelfjobs_store_bytes Size of the job store's files.\n# TYPE shelfjobs_store_bytes gauge\n"
-    << "shelfjobs_store_bytes{file=\"db\"} " << h.store.file_bytes << "\n"
-    << "shelfjobs_store_bytes{file=\"wal\"} " << h.store.wal_bytes << "\n";
-  m << "# HELP shelfjobs_events_dropped_total Host events dropped because a subscriber fell behind.\n"
-       "# TYPE shelfjobs_events_dropped_total counter\n"
-    << "shelfjobs_events_dropped_total " << h.events_dropped << "\n";
-  return m.str();
+
+  prometheus::BuildGauge()
+      .Name("shelfjobs_alerts_open")
+      .Help("Alerts open now.")
+      .Register(registry)
+      .Add({})
+      .Set(static_cast<double>(h.alerts.size()));
+  auto& latency = prometheus::BuildGauge()
+                      .Name("shelfjobs_store_commit_latency_seconds")
+                      .Help("Group commit latency of the job store.")
+                      .Register(registry);
+  latency.Add({{"stat", "last"}}).Set(seconds(h.store.last_commit_latency));
+  latency.Add({{"stat", "max"}}).Set(seconds(h.store.max_commit_latency));
+  prometheus::BuildCounter()
+      .Name("shelfjobs_store_commits_total")
+      .Help("Group commits of the job store.")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(h.store.commits));
+  prometheus::BuildCounter()
+      .Name("shelfjobs_store_write_errors_total")
+      .Help("Failed commits of the job store.")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(h.store.write_errors));
+  auto& bytes = prometheus::BuildGauge()
+                    .Name("shelfjobs_store_bytes")
+                    .Help("Size of the job store's files.")
+                    .Register(registry);
+  bytes.Add({{"file", "db"}}).Set(static_cast<double>(h.store.file_bytes));
+  bytes.Add({{"file", "wal"}}).Set(static_cast<double>(h.store.wal_bytes));
+  prometheus::BuildCounter()
+      .Name("shelfjobs_events_dropped_total")
+      .Help("Host events dropped because a subscriber fell behind.")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(h.events_dropped));
+
+  return prometheus::TextSerializer().Serialize(registry.Collect());
 }
 
 }  // namespace shelfd

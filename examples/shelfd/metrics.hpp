@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// The health snapshot in Prometheus' text format (`GET /metrics`).
+// The health snapshot in Prometheus' text format (`GET /metrics`), built in a prometheus-cpp
+// registry and written by its text serializer.
 
 #include <string>
 

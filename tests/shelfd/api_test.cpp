@@ -6,9 +6,14 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cctype>
+#include <cmath>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -17,6 +22,7 @@
 
 #include "bookinfo_fixture.hpp"
 #include "process.hpp"
+#include "shelfjobs/engine/health.hpp"
 #include "test_support.hpp"
 
 #ifndef SHELFD_PATH
@@ -168,6 +174,98 @@ class EventStream {
   std::atomic<bool> stop_{false};
   std::thread reader_;
 };
+
+// One sample of Prometheus' text exposition format: `name{label="value",...} value`.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// Parses `/metrics`; a line that is neither a comment nor a sample fails the test.
+std::vector<Sample> parse_exposition(const std::string& text) {
+  std::vector<Sample> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    INFO("line: " << line);
+    Sample s;
+    std::size_t i = 0;
+    auto name_char = [](char c, bool first) {
+      return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':' ||
+             (!first && std::isdigit(static_cast<unsigned char>(c)));
+    };
+    while (i < line.size() && name_char(line[i], i == 0)) s.name += line[i++];
+    REQUIRE(!s.name.empty());
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (i < line.size() && line[i] != '}') {
+        std::string key;
+        while (i < line.size() && name_char(line[i], key.empty())) key += line[i++];
+        REQUIRE(!key.empty());
+        REQUIRE(line.compare(i, 2, "=\"") == 0);
+        i += 2;
+        std::string value;
+        while (i < line.size() && line[i] != '"') {
+          if (line[i] == '\\') {
+            REQUIRE(i + 1 < line.size());
+            ++i;
+            value += line[i] == 'n' ? '\n' : line[i];
+          } else {
+            value += line[i];
+          }
+          ++i;
+        }
+        REQUIRE(i < line.size());
+        ++i;  // the closing quote
+        REQUIRE(s.labels.emplace(key, value).second);
+        if (i < line.size() && line[i] == ',') ++i;
+      }
+      REQUIRE(i < line.size());
+      ++i;  // '}'
+    }
+    REQUIRE(i < line.size());
+    REQUIRE(line[i] == ' ');
+    const std::string value = line.substr(i + 1);
+    REQUIRE(!value.empty());
+    REQUIRE(value.find(' ') == std::string::npos);  // no timestamp
+    if (value == "+Inf") {
+      s.value = std::numeric_limits<double>::infinity();
+    } else {
+      std::size_t used = 0;
+      s.value = std::stod(value, &used);
+      REQUIRE(used == value.size());
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// The samples named `name` whose labels include `labels`.
+std::vector<Sample> samples(const std::vector<Sample>& all, const std::string& name,
+                            const std::map<std::string, std::string>& labels = {}) {
+  std::vector<Sample> out;
+  for (const auto& s : all) {
+    if (s.name != name) continue;
+    bool match = true;
+    for (const auto& [k, v] : labels) {
+      auto it = s.labels.find(k);
+      match = match && it != s.labels.end() && it->second == v;
+    }
+    if (match) out.push_back(s);
+  }
+  return out;
+}
+
+// The value of the one sample named `name` with `labels`.
+double sample_value(const std::vector<Sample>& all, const std::string& name,
+                    const std::map<std::string, std::string>& labels = {}) {
+  const auto found = samples(all, name, labels);
+  INFO(name);
+  REQUIRE(found.size() == 1);
+  return found.front().value;
+}
 }  // namespace
 
 TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[shelfd]") {
@@ -332,12 +430,80 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     auto jobs = d.get("/api/v1/system/jobs");
     CHECK(jobs["types"].is_array());
     CHECK(jobs["priorities"].size() == 4);
-    auto m = d.client().Get("/metrics");
-    REQUIRE(m);
-    CHECK(m->status == 200);
-    CHECK_THAT(m->body, Catch::Contains("shelfjobs_jobs_total{type=\"DemoWork\",status=\"completed\"}"));
-    CHECK_THAT(m->body, Catch::Contains("shelfjobs_queue_depth{priority=\"normal\",state=\"queued\"}"));
-    CHECK_THAT(m->body, Catch::Contains("shelfjobs_store_commit_latency_seconds"));
+
+    // Some DemoWork runs: quick, ~60 ms, and one that fails for good.
+    const std::vector<std::pair<json, std::string>> runs = {
+        {{{"name", "DemoWork"}, {"steps", 1}, {"stepMs", 0}, {"label", "instant"}}, "completed"},
+        {{{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 30}, {"label", "slower"}}, "completed"},
+        {{{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 1}, {"failAt", 1},
+          {"failKind", "permanent"}, {"label", "broken"}}, "failed"}};
+    for (const auto& [body, status] : runs) REQUIRE(d.reaches(d.post(body)["id"], status));
+    // Every run ended: the health figures count them once the finish is recorded.
+    std::string text;
+    REQUIRE(eventually([&] {
+      auto m = d.client().Get("/metrics");
+      if (!m || m->status != 200) return false;
+      text = m->body;
+      return text.find("shelfjobs_job_duration_seconds_count{command=\"DemoWork\"} 3\n") !=
+             std::string::npos;
+    }, std::chrono::seconds(10)));
+    INFO(text);
+    const auto all = parse_exposition(text);  // every sample line is `name{labels} value`
+
+    // The metrics that were there before, with their labels (label order is the serializer's).
+    CHECK_THAT(text, Catch::Contains("# TYPE shelfjobs_jobs_total counter"));
+    auto ended = [&](const std::string& status) {
+      return sample_value(all, "shelfjobs_jobs_total", {{"type", "DemoWork"}, {"status", status}});
+    };
+    CHECK(ended("completed") == 2);
+    CHECK(ended("failed") == 1);
+    CHECK(ended("cancelled") == 0);
+    CHECK(sample_value(all, "shelfjobs_jobs_running", {{"type", "DemoWork"}}) == 0);
+    CHECK(samples(all, "shelfjobs_job_duration_recent_seconds", {{"type", "DemoWork"}}).size() == 2);
+    CHECK(samples(all, "shelfjobs_queue_depth", {{"priority", "normal"}, {"state", "queued"}}).size() == 1);
+    CHECK(samples(all, "shelfjobs_queue_depth").size() == 12);
+    CHECK(samples(all, "shelfjobs_queue_oldest_age_seconds").size() == 4);
+    CHECK(samples(all, "shelfjobs_alerts_open").size() == 1);
+    CHECK(samples(all, "shelfjobs_store_commit_latency_seconds").size() == 2);
+    CHECK(sample_value(all, "shelfjobs_store_commits_total") > 0);
+    CHECK(samples(all, "shelfjobs_store_write_errors_total").size() == 1);
+    CHECK(samples(all, "shelfjobs_store_bytes").size() == 2);
+    CHECK(samples(all, "shelfjobs_events_dropped_total").size() == 1);
+
+    // The duration histogram: one `le` per engine bin bound and +Inf, cumulative.
+    CHECK_THAT(text, Catch::Contains("# TYPE shelfjobs_job_duration_seconds histogram"));
+    CHECK_THAT(text, Catch::Contains("shelfjobs_job_duration_seconds_bucket{command=\"DemoWork\",le="));
+    const std::map<std::string, std::string> demo = {{"command", "DemoWork"}};
+    const auto buckets = samples(all, "shelfjobs_job_duration_seconds_bucket", demo);
+    REQUIRE(buckets.size() == shelfjobs::kDurationBinBoundsMs.size() + 1);
+    double last_le = -1, last_count = 0;
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      const auto& le = buckets[i].labels.at("le");
+      const double bound = le == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le);
+      if (i < shelfjobs::kDurationBinBoundsMs.size()) {
+        CHECK(bound == Approx(static_cast<double>(shelfjobs::kDurationBinBoundsMs[i]) / 1000.0));
+      } else {
+        CHECK(le == "+Inf");
+      }
+      CHECK(bound > last_le);
+      CHECK(buckets[i].value >= last_count);  // cumulative
+      last_le = bound;
+      last_count = buckets[i].value;
+    }
+    const double count = sample_value(all, "shelfjobs_job_duration_seconds_count", demo);
+    for (const auto& t : d.get("/api/v1/system/jobs")["types"])
+      if (t["name"] == "DemoWork") CHECK(count == t["completed"].get<double>() + t["failed"].get<double>());
+    CHECK(count == 3);
+    CHECK(buckets.back().value == count);
+    // The ~60 ms run is above 50 ms: at most two runs in the buckets up to 50 ms.
+    CHECK(sample_value(all, "shelfjobs_job_duration_seconds_bucket",
+                       {{"command", "DemoWork"}, {"le", "0.05"}}) <= 2);
+    const double sum = sample_value(all, "shelfjobs_job_duration_seconds_sum", demo);
+    CHECK(std::isfinite(sum));
+    CHECK(sum >= 0.05);
+    // Every command type has its histogram, with or without runs.
+    CHECK(samples(all, "shelfjobs_job_duration_seconds_count", {{"command", "CheckHealth"}}).size() ==
+          1);
   }
 
   SECTION("the event stream carries job changes") {
