@@ -4,9 +4,11 @@
 // plus the engine's figures, Prometheus metrics and a server-sent event stream) and the
 // dashboard's static files. Served with cpp-httplib on its own thread pool.
 //
-// The pieces: resources.hpp (Readarr's JSON shapes), event_stream.hpp (the stream and the engine
-// subscription behind it), metrics.hpp (Prometheus text), api.cpp (the server, the command and
-// system routes), catalog_api.cpp (root folders, authors, books).
+// The pieces: api.cpp (the server, the key check, static files), resources.hpp (Readarr's JSON
+// shapes), command_api.cpp (commands and tasks), catalog_api.cpp (root folders, authors, books),
+// system_api.cpp (status, health, the engine's figures), metrics.cpp (Prometheus, with its
+// route), event_stream.cpp (the stream, the engine subscription behind it, and its route),
+// http_util.hpp (replies, errors and their statuses, bodies, ids: one helper each).
 
 #include <atomic>
 #include <memory>
@@ -37,9 +39,12 @@ class ApiServer {
 
  private:
   void routes();
-  void command_routes();
-  void system_routes();
-  void catalog_routes();
+  void command_routes();  // command_api.cpp
+  void task_routes();     // command_api.cpp
+  void catalog_routes();  // catalog_api.cpp
+  void system_routes();   // system_api.cpp
+  void metrics_routes();  // metrics.cpp
+  void event_routes();    // event_stream.cpp
   App& app_;
   std::unique_ptr<httplib::Server> server_;
   SseHub hub_;

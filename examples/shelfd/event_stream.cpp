@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "event_stream.hpp"
 
+#include <httplib.h>
+#include "api.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -122,6 +125,30 @@ void EventForwarder::deliver(const HostEvent& event) {
     }
   };
   std::visit(Visit{*this}, event);
+}
+
+// The event stream's route: every client gets a cursor into the hub from the moment it connects.
+void ApiServer::event_routes() {
+  auto& s = *server_;
+  s.Get("/api/v1/events", [this](const httplib::Request&, httplib::Response& res) {
+    auto cursor = std::make_shared<std::uint64_t>(hub_.cursor());
+    auto first = std::make_shared<bool>(true);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, cursor, first](std::size_t, httplib::DataSink& sink) {
+          std::string out;
+          if (*first) {
+            // Tell the client to refetch its lists: events before this moment are not replayed.
+            out = "retry: 2000\nevent: hello\ndata: {}\n\n";
+            *first = false;
+          } else if (!hub_.next(cursor.get(), &out, std::chrono::seconds(15))) {
+            sink.done();
+            return false;
+          }
+          if (out.empty()) out = ": ping\n\n";
+          return sink.write(out.data(), out.size());
+        });
+  });
 }
 
 }  // namespace shelfd

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "metrics.hpp"
 
+#include <httplib.h>
+#include "api.hpp"
+#include "app.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -156,6 +160,14 @@ std::string metrics_text(const HealthSnapshot& h) {
       .Increment(static_cast<double>(h.events_dropped));
 
   return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+// The Prometheus route (behind the API key like /api/).
+void ApiServer::metrics_routes() {
+  auto& s = *server_;
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_text(app_.engine().health()), "text/plain; version=0.0.4");
+  });
 }
 
 }  // namespace shelfd
