@@ -63,9 +63,9 @@
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "shelfjobs/shelfjobs.hpp"
 
@@ -124,8 +124,7 @@ std::mutex g_done_mu;
 std::condition_variable g_done_cv;
 
 void count_done() {
-  if (g_done.fetch_add(1, std::memory_order_relaxed) + 1 ==
-      g_done_target.load(std::memory_order_relaxed)) {
+  if (g_done.fetch_add(1, std::memory_order_relaxed) + 1 == g_done_target.load(std::memory_order_relaxed)) {
     std::lock_guard lock(g_done_mu);
     g_done_cv.notify_all();
   }
@@ -137,13 +136,10 @@ void wait_done(std::int64_t target) {
 }
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -189,9 +185,11 @@ std::unique_ptr<shelfjobs::Engine> make_engine(const std::string& path, int work
     ctx.report(1, 2, "halfway " + std::to_string(c.n));
     count_done();
   });
-  r.add<Holder>([](const Holder&, shelfjobs::JobContext& ctx) {
-    while (!g_release_holder.load() && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
-  }, {.locks = {"held"}});
+  r.add<Holder>(
+      [](const Holder&, shelfjobs::JobContext& ctx) {
+        while (!g_release_holder.load() && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
+      },
+      {.locks = {"held"}});
   r.add<Filler>([](const Filler&, shelfjobs::JobContext&) {}, {.locks = {"held"}});
   r.add<Parked>([](const Parked&, shelfjobs::JobContext& ctx) {
     while (!ctx.cancelled()) std::this_thread::sleep_for(1ms);
@@ -207,8 +205,7 @@ std::unique_ptr<shelfjobs::Engine> make_engine(const std::string& path, int work
 
 // Pushes n jobs of `name` in batches of 500 (durable unless told), numbered from `first` so
 // none dedups.
-void push_batches(shelfjobs::Engine& e, int n, const std::string& name, int first,
-                  bool durable = true) {
+void push_batches(shelfjobs::Engine& e, int n, const std::string& name, int first, bool durable = true) {
   constexpr int kBatch = 500;
   for (int i = 0; i < n; i += kBatch) {
     std::vector<shelfjobs::PushRequest> reqs;
@@ -247,7 +244,7 @@ std::pair<double, double> machine_busy_and_steal_s() {
 }
 
 struct Usage {
-  double cpu_s = 0;           // user + system time of the process
+  double cpu_s = 0;              // user + system time of the process
   std::int64_t involuntary = 0;  // context switches forced on it (another process took the core)
   std::int64_t voluntary = 0;    // wake-ups it waited for
   double machine_busy_s = 0;
@@ -260,8 +257,8 @@ Usage usage() {
   getrusage(RUSAGE_SELF, &ru);
   auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   const auto [busy, steal] = machine_busy_and_steal_s();
-  return {s(ru.ru_utime) + s(ru.ru_stime), ru.ru_nivcsw, ru.ru_nvcsw, busy, steal, ru.ru_minflt,
-          s(ru.ru_stime)};
+  return {
+      s(ru.ru_utime) + s(ru.ru_stime), ru.ru_nivcsw, ru.ru_nvcsw, busy, steal, ru.ru_minflt, s(ru.ru_stime)};
 }
 
 // Per-thread CPU ticks and context switches (diagnostics for --verbose).
@@ -299,14 +296,14 @@ std::map<int, ThreadUse> thread_use() {
 struct Round {
   double t0 = 0, t1 = 0;  // steady clock seconds (CLOCK_MONOTONIC), to line rounds up with perf
   double per_s = 0;
-  double commits = 0;        // store commits in the round
+  double commits = 0;         // store commits in the round
   double cpu_us_per_job = 0;  // process CPU time per job
-  double involuntary = 0;    // preemptions per round
-  double voluntary = 0;      // waits per round
-  double others_cpu = 0;     // cores' worth of CPU other processes used during the round
-  double steal = 0;          // cores' worth of CPU the hypervisor took
-  double faults = 0;         // minor page faults per round
-  double sys_share = 0;      // kernel share of the process's CPU time
+  double involuntary = 0;     // preemptions per round
+  double voluntary = 0;       // waits per round
+  double others_cpu = 0;      // cores' worth of CPU other processes used during the round
+  double steal = 0;           // cores' worth of CPU the hypervisor took
+  double faults = 0;          // minor page faults per round
+  double sys_share = 0;       // kernel share of the process's CPU time
 };
 
 struct Throughput {
@@ -316,8 +313,8 @@ struct Throughput {
 
 // Throughput of `jobs` fresh jobs pushed and run, with `depth` blocked jobs queued in front:
 // the median of `rounds` rounds in one engine on a fresh file.
-Throughput engine_throughput(const std::string& path, int jobs, int depth, int workers,
-                             int rounds, bool verbose) {
+Throughput engine_throughput(const std::string& path, int jobs, int depth, int workers, int rounds,
+                             bool verbose) {
   remove_db(path);
   auto created = make_engine(path, workers);
   auto& engine = *created;
@@ -409,8 +406,8 @@ std::pair<double, double> start_latency(const std::string& path, int samples, in
 
 // `threads` threads each push `per_thread` durable jobs one at a time, all at once; the rate of
 // pushes returned (each after its own row's commit). The median of `rounds` rounds.
-double durable_push_concurrent(const std::string& path, int workers, int threads, int per_thread,
-                               int rounds, bool verbose) {
+double durable_push_concurrent(const std::string& path, int workers, int threads, int per_thread, int rounds,
+                               bool verbose) {
   remove_db(path);
   auto e = make_engine(path, workers);
   e->start();
@@ -439,8 +436,8 @@ double durable_push_concurrent(const std::string& path, int workers, int threads
     e->wait_idle(600s);
     if (verbose) {
       const auto st = e->health().store;
-      std::fprintf(stderr, "  concurrent round %d: %.0f pushes/s, %llu commits so far\n", round,
-                   rates.back(), static_cast<unsigned long long>(st.commits));
+      std::fprintf(stderr, "  concurrent round %d: %.0f pushes/s, %llu commits so far\n", round, rates.back(),
+                   static_cast<unsigned long long>(st.commits));
     }
   }
   e->stop(10s);
@@ -508,13 +505,14 @@ double reference(const std::string& path, int jobs, int per_tx) {
   // The reference's own table, as wide as a job row, with the pragmas the job store uses.
   db.exec("PRAGMA journal_mode=WAL");
   db.exec("PRAGMA synchronous=NORMAL");
-  db.exec("CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, body TEXT "
-          "NOT NULL, priority INTEGER NOT NULL, trigger INTEGER NOT NULL, event TEXT NOT NULL, "
-          "status INTEGER NOT NULL, queued_at INTEGER NOT NULL, started_at INTEGER, ended_at "
-          "INTEGER, duration_ms INTEGER, attempt INTEGER NOT NULL, progress_current INTEGER NOT "
-          "NULL DEFAULT 0, progress_total INTEGER NOT NULL DEFAULT 0, progress_message TEXT NOT "
-          "NULL DEFAULT '', message TEXT NOT NULL DEFAULT '', error_kind INTEGER NOT NULL DEFAULT "
-          "0, error TEXT NOT NULL DEFAULT '')");
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, body TEXT "
+      "NOT NULL, priority INTEGER NOT NULL, trigger INTEGER NOT NULL, event TEXT NOT NULL, "
+      "status INTEGER NOT NULL, queued_at INTEGER NOT NULL, started_at INTEGER, ended_at "
+      "INTEGER, duration_ms INTEGER, attempt INTEGER NOT NULL, progress_current INTEGER NOT "
+      "NULL DEFAULT 0, progress_total INTEGER NOT NULL DEFAULT 0, progress_message TEXT NOT "
+      "NULL DEFAULT '', message TEXT NOT NULL DEFAULT '', error_kind INTEGER NOT NULL DEFAULT "
+      "0, error TEXT NOT NULL DEFAULT '')");
   db.exec("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, id)");
   SQLite::Statement ins(db,
                         "INSERT INTO jobs (id, name, body, priority, trigger, event, status, "
@@ -580,8 +578,7 @@ void build_open_fixture(const std::string& path, long finished, long queued) {
   auto& store = **opened;
   if (!store.load(shelfjobs::TimePoint{})) std::exit(1);
   store.start();
-  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now());
+  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   constexpr int kTypes = 20;
   constexpr long kMinutes = 24 * 60;
   // The last kTypes * kMinutes finished jobs end one per type per minute over the last day.
@@ -627,12 +624,11 @@ int open_child(const std::string& path, int workers) {
   std::int64_t active = d.total_queued();
   for (auto r : d.running) active += r;
   e->stop(10s);
-  std::printf("%s\n", nlohmann::json{{"open_s", s},
-                                     {"rss_before_kib", before},
-                                     {"rss_after_kib", after},
-                                     {"active", active}}
-                          .dump()
-                          .c_str());
+  std::printf(
+      "%s\n",
+      nlohmann::json{{"open_s", s}, {"rss_before_kib", before}, {"rss_after_kib", after}, {"active", active}}
+          .dump()
+          .c_str());
   return 0;
 }
 
@@ -648,8 +644,8 @@ OpenFigures open_in_child(const std::string& path, int workers) {
     std::cerr << "engine_bench: cannot find its own executable\n";
     std::exit(1);
   }
-  const std::string cmd = "'" + self.string() + "' --open-child '" + path + "' --workers " +
-                          std::to_string(workers);
+  const std::string cmd =
+      "'" + self.string() + "' --open-child '" + path + "' --workers " + std::to_string(workers);
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) std::exit(1);
   std::string out;
@@ -662,7 +658,8 @@ OpenFigures open_in_child(const std::string& path, int workers) {
   const auto j = nlohmann::json::parse(out);
   OpenFigures f;
   f.open_s = j.at("open_s").get<double>();
-  f.rss_mb = static_cast<double>(j.at("rss_after_kib").get<long>() - j.at("rss_before_kib").get<long>()) / 1024.0;
+  f.rss_mb =
+      static_cast<double>(j.at("rss_after_kib").get<long>() - j.at("rss_before_kib").get<long>()) / 1024.0;
   f.rss_total_mb = static_cast<double>(j.at("rss_after_kib").get<long>()) / 1024.0;
   f.active = j.at("active").get<std::int64_t>();
   return f;
@@ -702,8 +699,7 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
   };
   auto file = [&](const std::string& n) { return dir.file(n + "-" + std::to_string(run) + ".db"); };
   if (o.wants("throughput")) {
-    const auto t =
-        engine_throughput(file("engine"), o.jobs, 0, o.workers, o.throughput_rounds, o.verbose);
+    const auto t = engine_throughput(file("engine"), o.jobs, 0, o.workers, o.throughput_rounds, o.verbose);
     f["jobs_per_s"] = t.per_s;
     double commits = 0, cpu = 0, inv = 0;
     for (const auto& r : t.rounds) {
@@ -812,16 +808,26 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--runs") o.runs = std::atoi(next().c_str());
-    else if (a == "--jobs") o.jobs = std::atoi(next().c_str());
-    else if (a == "--depth") o.depth = std::atoi(next().c_str());
-    else if (a == "--workers") o.workers = std::atoi(next().c_str());
-    else if (a == "--rounds") o.rounds = o.throughput_rounds = std::atoi(next().c_str());
-    else if (a == "--open-finished") o.open_finished = std::atol(next().c_str());
-    else if (a == "--open-queued") o.open_queued = std::atol(next().c_str());
-    else if (a == "--json") o.json = true;
-    else if (a == "--verbose") o.verbose = true;
-    else if (a == "--open-child") open_child_path = next();
+    if (a == "--runs")
+      o.runs = std::atoi(next().c_str());
+    else if (a == "--jobs")
+      o.jobs = std::atoi(next().c_str());
+    else if (a == "--depth")
+      o.depth = std::atoi(next().c_str());
+    else if (a == "--workers")
+      o.workers = std::atoi(next().c_str());
+    else if (a == "--rounds")
+      o.rounds = o.throughput_rounds = std::atoi(next().c_str());
+    else if (a == "--open-finished")
+      o.open_finished = std::atol(next().c_str());
+    else if (a == "--open-queued")
+      o.open_queued = std::atol(next().c_str());
+    else if (a == "--json")
+      o.json = true;
+    else if (a == "--verbose")
+      o.verbose = true;
+    else if (a == "--open-child")
+      open_child_path = next();
     else if (a == "--only") {
       std::stringstream ss(next());
       for (std::string part; std::getline(ss, part, ',');) o.only.insert(part);
@@ -833,8 +839,8 @@ int main(int argc, char** argv) {
     }
   }
   if (!open_child_path.empty()) return open_child(open_child_path, o.workers);
-  if (o.runs < 1 || o.jobs < 1 || o.depth < 100 || o.workers < 1 || o.rounds < 1 ||
-      o.open_finished < 1 || o.open_queued < 0) {
+  if (o.runs < 1 || o.jobs < 1 || o.depth < 100 || o.workers < 1 || o.rounds < 1 || o.open_finished < 1 ||
+      o.open_queued < 0) {
     std::cerr << "engine_bench: --runs, --jobs, --workers, --rounds, --open-finished must be >= 1, "
                  "--depth >= 100\n";
     return 2;
@@ -874,15 +880,19 @@ int main(int argc, char** argv) {
 
   // Each target against the medians.
   nlohmann::json targets = nlohmann::json::object();
-  std::printf("engine_bench: %d durable no-op jobs, %d workers, %d run(s) (jobs_per_s: median of %d "
-              "rounds per run, depth and concurrent pushes of %d); figures are medians over the "
-              "runs\n",
-              o.jobs, o.workers, o.runs, o.throughput_rounds, o.rounds);
+  std::printf(
+      "engine_bench: %d durable no-op jobs, %d workers, %d run(s) (jobs_per_s: median of %d "
+      "rounds per run, depth and concurrent pushes of %d); figures are medians over the "
+      "runs\n",
+      o.jobs, o.workers, o.runs, o.throughput_rounds, o.rounds);
   auto fmt = [](double v) {
     char b[64];
-    if (v >= 1000) std::snprintf(b, sizeof b, "%.0f", v);
-    else if (v >= 10) std::snprintf(b, sizeof b, "%.1f", v);
-    else std::snprintf(b, sizeof b, "%.3f", v);
+    if (v >= 1000)
+      std::snprintf(b, sizeof b, "%.0f", v);
+    else if (v >= 10)
+      std::snprintf(b, sizeof b, "%.1f", v);
+    else
+      std::snprintf(b, sizeof b, "%.3f", v);
     return std::string(b);
   };
   auto runs_of = [&](const std::string& k) {
@@ -895,8 +905,8 @@ int main(int argc, char** argv) {
     if (!med.count(t.figure) || (*t.reference && !med.count(t.reference))) continue;
     const double v = med[t.figure];
     const double limit = *t.reference ? t.factor * med[t.reference] : t.factor;
-    const bool pass = t.at_most ? (std::string(t.figure) == "start_latency_p99_us" ? v < limit : v <= limit)
-                                : v >= limit;
+    const bool pass =
+        t.at_most ? (std::string(t.figure) == "start_latency_p99_us" ? v < limit : v <= limit) : v >= limit;
     std::string line = std::string("  ") + t.figure;
     line.resize(34, ' ');
     line += fmt(v);
@@ -921,9 +931,12 @@ int main(int argc, char** argv) {
     std::printf("%s\n", line.c_str());
   }
   if (o.json) {
-    nlohmann::json out = {{"jobs", o.jobs},       {"workers", o.workers},
-                          {"depth", o.depth},     {"runs", o.runs},
-                          {"rounds", o.rounds},   {"open_finished", o.open_finished},
+    nlohmann::json out = {{"jobs", o.jobs},
+                          {"workers", o.workers},
+                          {"depth", o.depth},
+                          {"runs", o.runs},
+                          {"rounds", o.rounds},
+                          {"open_finished", o.open_finished},
                           {"open_queued", o.open_queued}};
     for (const auto& [k, v] : med) out[k] = v;
     out["per_run"] = per_run;

@@ -40,8 +40,7 @@ int main(int argc, char** argv) {
   const long finished = argc > 1 ? std::atol(argv[1]) : 1000000;
   const long queued = argc > 2 ? std::atol(argv[2]) : 10000;
   const std::string path =
-      argc > 3 ? argv[3]
-               : (std::filesystem::temp_directory_path() / "shelfjobs-open-bench.db").string();
+      argc > 3 ? argv[3] : (std::filesystem::temp_directory_path() / "shelfjobs-open-bench.db").string();
   for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix);
 
   {
@@ -105,17 +104,18 @@ FROM m, (WITH RECURSIVE k(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM k WHERE k 
     return 1;
   }
   const double open_ms = ms_since(t0);
-  auto state = (*opened)->load(shelfjobs::TimePoint(std::chrono::milliseconds(now_ms)) -
-                               std::chrono::hours(24));
+  auto state =
+      (*opened)->load(shelfjobs::TimePoint(std::chrono::milliseconds(now_ms)) - std::chrono::hours(24));
   const double total_ms = ms_since(t0);
   if (!state) {
     std::fprintf(stderr, "%s\n", state.error().message.c_str());
     return 1;
   }
-  std::printf("open %.1f ms, open + load %.1f ms: %zu active, max id %lld, %zu types, %zu minute "
-              "rows; RSS +%ld KiB\n",
-              open_ms, total_ms, state->active.size(), static_cast<long long>(state->max_id),
-              state->totals.size(), state->minutes.size(), rss_kib() - rss_before);
+  std::printf(
+      "open %.1f ms, open + load %.1f ms: %zu active, max id %lld, %zu types, %zu minute "
+      "rows; RSS +%ld KiB\n",
+      open_ms, total_ms, state->active.size(), static_cast<long long>(state->max_id), state->totals.size(),
+      state->minutes.size(), rss_kib() - rss_before);
   (*opened)->close();
   opened->reset();
   // A file named on the command line stays, to look at with the sqlite3 shell.

@@ -30,9 +30,9 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <curl/curl.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "bookinfo_fixture.hpp"
 #include "shelfjobs/services.hpp"
@@ -87,10 +87,12 @@ double ref_fetch_parse(const std::string& base, int authors) {
 double ref_sqlite_insert(const fs::path& file, int authors, int books) {
   SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-  db.exec("CREATE TABLE a(id INTEGER PRIMARY KEY, fid TEXT UNIQUE, name TEXT, sort TEXT, path TEXT, hash TEXT);"
-          "CREATE TABLE b(id INTEGER PRIMARY KEY, aid INTEGER, fid TEXT UNIQUE, title TEXT, rel TEXT, hash TEXT);"
-          "CREATE TABLE e(id INTEGER PRIMARY KEY, bid INTEGER, fid TEXT UNIQUE, title TEXT, isbn TEXT, monitored INT);"
-          "CREATE INDEX b_aid ON b(aid); CREATE INDEX e_bid ON e(bid);");
+  db.exec(
+      "CREATE TABLE a(id INTEGER PRIMARY KEY, fid TEXT UNIQUE, name TEXT, sort TEXT, path TEXT, hash TEXT);"
+      "CREATE TABLE b(id INTEGER PRIMARY KEY, aid INTEGER, fid TEXT UNIQUE, title TEXT, rel TEXT, hash TEXT);"
+      "CREATE TABLE e(id INTEGER PRIMARY KEY, bid INTEGER, fid TEXT UNIQUE, title TEXT, isbn TEXT, monitored "
+      "INT);"
+      "CREATE INDEX b_aid ON b(aid); CREATE INDEX e_bid ON e(bid);");
   const auto t0 = Steady::now();
   SQLite::Statement ia(db, "INSERT INTO a(fid,name,sort,path,hash) VALUES(?,?,?,?,?)");
   SQLite::Statement ib(db, "INSERT INTO b(aid,fid,title,rel,hash) VALUES(?,?,?,?,?)");
@@ -198,7 +200,8 @@ int main(int argc, char** argv) {
   const auto s1 = run(first_s, req1, rows1);
   const auto s2 = run(second_s, req2, rows2);
   if (s1.refreshed != authors || s2.unchanged != authors) {
-    std::cerr << "refresh_bench: unexpected outcome: first " << s1.message() << "; second " << s2.message() << "\n";
+    std::cerr << "refresh_bench: unexpected outcome: first " << s1.message() << "; second " << s2.message()
+              << "\n";
     return 1;
   }
   const double ref_fetch = ref_fetch_parse(server->base_url(), authors);

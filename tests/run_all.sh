@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 phase() { echo "== $1 (at ${SECONDS} s)"; }
 
+phase "format: the tree matches .clang-format"
+tests/format_check.sh
+
 phase "layers: no file includes a later layer"
 tests/layer_check.sh
 

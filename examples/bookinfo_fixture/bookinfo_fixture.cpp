@@ -98,11 +98,11 @@ struct BookInfoFixture::State {
 
   mutable std::mutex mu;
   std::map<std::string, json> authors;
-  std::map<std::string, json> works;                 // put with put_work
-  std::map<std::string, std::time_t> modified;       // "author/1001", "work/5001" -> put time
-  std::map<std::string, std::string> work_owner;     // work id -> author id
-  std::map<std::string, std::string> edition_author; // edition id -> author id (a stored author)
-  std::map<std::string, std::string> edition_work;   // edition id -> work id (owner not stored)
+  std::map<std::string, json> works;                  // put with put_work
+  std::map<std::string, std::time_t> modified;        // "author/1001", "work/5001" -> put time
+  std::map<std::string, std::string> work_owner;      // work id -> author id
+  std::map<std::string, std::string> edition_author;  // edition id -> author id (a stored author)
+  std::map<std::string, std::string> edition_work;    // edition id -> work id (owner not stored)
   std::map<std::string, ScenarioSpec> scenarios;
   std::map<std::string, std::time_t> scenario_at;
   std::map<std::string, int> loading_left;
@@ -229,7 +229,7 @@ struct BookInfoFixture::State {
       // The work's own series, plus the author's series that list it (a work resource carries
       // its series itself; an author resource lists them once, on the author).
       json series = body.is_object() && body.contains("Series") && body["Series"].is_array() ? body["Series"]
-                                                                                          : json::array();
+                                                                                             : json::array();
       auto listed = [&series](const std::string& sid) {
         return std::any_of(series.begin(), series.end(),
                            [&](const json& x) { return member_id(x, "ForeignId") == sid; });
@@ -250,8 +250,8 @@ struct BookInfoFixture::State {
     }
     if (body.is_null()) return not_found();
     if ((!body.contains("Authors") || body["Authors"].empty()) && author_it != authors.end())
-      body["Authors"] = json::array({{{"ForeignId", author_it->second["ForeignId"]},
-                                      {"Name", author_it->second.value("Name", "")}}});
+      body["Authors"] = json::array(
+          {{{"ForeignId", author_it->second["ForeignId"]}, {"Name", author_it->second.value("Name", "")}}});
     if (spec.scenario == Scenario::renamed && body["Authors"].is_array())
       for (auto& a : body["Authors"])
         if (member_id(a, "ForeignId") == owner) a["Name"] = spec.new_name;
@@ -343,7 +343,8 @@ std::unique_ptr<BookInfoFixture> BookInfoFixture::start(int port) {
     serve(req, res, std::move(a));
   });
   s.server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.body.empty() && res.status == 404) res.set_content("HTTP 404: Not Found", "text/plain; charset=utf-8");
+    if (res.body.empty() && res.status == 404)
+      res.set_content("HTTP 404: Not Found", "text/plain; charset=utf-8");
   });
 
   if (port == 0) {
@@ -413,7 +414,8 @@ void BookInfoFixture::load_dir(const std::filesystem::path& dir) {
 
 void BookInfoFixture::put_author(const nlohmann::json& author) {
   const std::string id = member_id(author, "ForeignId");
-  if (id.empty()) throw std::invalid_argument("bookinfo fixture: put_author needs an object with a ForeignId");
+  if (id.empty())
+    throw std::invalid_argument("bookinfo fixture: put_author needs an object with a ForeignId");
   std::lock_guard lock(state_->mu);
   state_->authors[id] = author;
   state_->modified["author/" + id] = std::time(nullptr);
@@ -473,10 +475,10 @@ std::string BookInfoFixture::last_user_agent() const { return last_header("User-
 // ---- make_author --------------------------------------------------------------------------------
 
 nlohmann::json make_author(std::int64_t id, const std::string& name, int books) {
-  static const char* const kAdjectives[] = {"Glass", "Silent", "Amber", "Hollow", "Iron", "Paper",
-                                            "Winter", "Copper", "Distant", "Salt"};
-  static const char* const kNouns[] = {"Orchard", "River", "Lantern", "Harbour", "Archive", "Garden",
-                                       "Tower", "Meridian", "Atlas", "Choir", "Threshold", "Comet"};
+  static const char* const kAdjectives[] = {"Glass", "Silent", "Amber",  "Hollow",  "Iron",
+                                            "Paper", "Winter", "Copper", "Distant", "Salt"};
+  static const char* const kNouns[] = {"Orchard", "River",    "Lantern", "Harbour", "Archive",   "Garden",
+                                       "Tower",   "Meridian", "Atlas",   "Choir",   "Threshold", "Comet"};
   constexpr int kA = static_cast<int>(std::size(kAdjectives));
   constexpr int kN = static_cast<int>(std::size(kNouns));
   auto date = [](int year, int month, int day) {

@@ -44,10 +44,10 @@ enum class Scenario {
 struct ScenarioSpec {
   Scenario scenario = Scenario::normal;
   int loading_count = 1;
-  std::string retry_after = "2";           ///< the Retry-After header's value
-  std::string merge_target;                ///< author id for `merged`
-  std::chrono::milliseconds delay{3000};   ///< for `slow`
-  std::string new_name;                    ///< for `renamed`
+  std::string retry_after = "2";          ///< the Retry-After header's value
+  std::string merge_target;               ///< author id for `merged`
+  std::chrono::milliseconds delay{3000};  ///< for `slow`
+  std::string new_name;                   ///< for `renamed`
 };
 
 class BookInfoFixture {

@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
     }
   });
   // One worker: while one job runs, the next waits in the queue.
-  auto created = shelfjobs::Engine::create({.store_path = store.path.string(), .workers = 1},
-                                           std::move(registry));
+  auto created =
+      shelfjobs::Engine::create({.store_path = store.path.string(), .workers = 1}, std::move(registry));
   if (!created) {
     std::fprintf(stderr, "cannot open the engine: %s\n", created.error().message.c_str());
     return 1;
@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
   engine.subscribe(shelfjobs::on_event<shelfjobs::JobEvent>([&](const shelfjobs::JobEvent& e) {
     if (e.type == shelfjobs::JobEvent::Type::progress) return;
     std::printf("%-9s job %lld (%s) attempt %d\n", std::string(to_string(e.type)).c_str(),
-                static_cast<long long>(e.job.id),
-                e.job.body->at("title").get<std::string>().c_str(), e.job.attempt);
+                static_cast<long long>(e.job.id), e.job.body->at("title").get<std::string>().c_str(),
+                e.job.attempt);
     std::lock_guard lock(mu);
     (e.type == shelfjobs::JobEvent::Type::started ? started : ended).insert(e.job.id);
     cv.notify_all();

@@ -64,8 +64,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(50ms);
     ctx.complete("rescanned author " + std::to_string(cmd.author_id));
   });
-  auto created =
-      shelfjobs::Engine::create({.store_path = store.path.string()}, std::move(registry));
+  auto created = shelfjobs::Engine::create({.store_path = store.path.string()}, std::move(registry));
   if (!created) {
     std::fprintf(stderr, "cannot open the engine: %s\n", created.error().message.c_str());
     return 1;
@@ -79,9 +78,9 @@ int main(int argc, char** argv) {
   engine.subscribe(shelfjobs::on_event<JobEvent>([&](const JobEvent& e) {
     if (e.type != JobEvent::Type::queued && e.type != JobEvent::Type::completed) return;
     const auto author = e.job.body->at("authorId").get<std::int64_t>();
-    std::printf("%-9s job %lld for author %lld (trigger %s)\n",
-                std::string(to_string(e.type)).c_str(), static_cast<long long>(e.job.id),
-                static_cast<long long>(author), std::string(to_string(e.job.trigger)).c_str());
+    std::printf("%-9s job %lld for author %lld (trigger %s)\n", std::string(to_string(e.type)).c_str(),
+                static_cast<long long>(e.job.id), static_cast<long long>(author),
+                std::string(to_string(e.job.trigger)).c_str());
     std::lock_guard lock(mu);
     ++(e.type == JobEvent::Type::queued ? queued : completed)[author];
     cv.notify_all();
@@ -91,9 +90,12 @@ int main(int argc, char** argv) {
   // The rule: every BookFileAdded asks for a rescan of its author, pushed once 500 ms have
   // passed without another equal request, and at least once per 1.5 s under a steady stream.
   shelfjobs::EventBus bus;
-  const auto rule = shelfjobs::add_rule<BookFileAdded>(bus, engine, [](const BookFileAdded& e) {
-    return std::vector<shelfjobs::PushRequest>{{"RescanAuthor", {{"authorId", e.author_id}}}};
-  }, {.debounce = 500ms, .max_wait = 1500ms});
+  const auto rule = shelfjobs::add_rule<BookFileAdded>(
+      bus, engine,
+      [](const BookFileAdded& e) {
+        return std::vector<shelfjobs::PushRequest>{{"RescanAuthor", {{"authorId", e.author_id}}}};
+      },
+      {.debounce = 500ms, .max_wait = 1500ms});
 
   // 1. A burst: 20 files of two authors, interleaved. Equal requests fold: one job per author.
   for (int i = 0; i < 10; ++i) {
@@ -115,14 +117,12 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(100ms);
     lock.lock();
   }
-  const bool stream_ok =
-      queued[11] >= 1 && cv.wait_for(lock, 10s, [&] { return completed[11] >= 1; });
+  const bool stream_ok = queued[11] >= 1 && cv.wait_for(lock, 10s, [&] { return completed[11] >= 1; });
   std::printf("stream: a job was queued after %d events while the stream still flowed\n", sent);
   lock.unlock();
 
   bus.unsubscribe(rule);  // the engine must outlive its rules
   engine.stop(5s);        // drops debounced requests still waiting for their window
-  if (!burst_ok || !stream_ok)
-    std::fprintf(stderr, "FAILED: burst %d, stream %d\n", burst_ok, stream_ok);
+  if (!burst_ok || !stream_ok) std::fprintf(stderr, "FAILED: burst %d, stream %d\n", burst_ok, stream_ok);
   return burst_ok && stream_ok ? 0 : 1;
 }

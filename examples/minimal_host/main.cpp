@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
   if (!engine.wait_idle(std::chrono::seconds(30))) return 1;
   for (auto id : {high->job.id, normal->job.id, low->job.id}) {
     auto job = engine.get(id);
-    std::printf("job %lld: %s, %s\n", static_cast<long long>(id),
-                std::string(to_string(job->status)).c_str(), job->message.c_str());
+    std::printf("job %lld: %s, %s\n", static_cast<long long>(id), std::string(to_string(job->status)).c_str(),
+                job->message.c_str());
     if (job->status != shelfjobs::JobStatus::completed) return 1;
   }
   return engine.stop(std::chrono::seconds(5)) ? 0 : 1;

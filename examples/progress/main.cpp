@@ -26,9 +26,7 @@ struct ImportFolder : shelfjobs::Command {
   std::string folder;
   int files = 0;
 };
-void to_json(nlohmann::json& j, const ImportFolder& c) {
-  j = {{"folder", c.folder}, {"files", c.files}};
-}
+void to_json(nlohmann::json& j, const ImportFolder& c) { j = {{"folder", c.folder}, {"files", c.files}}; }
 void from_json(const nlohmann::json& j, ImportFolder& c) {
   j.at("folder").get_to(c.folder);
   j.at("files").get_to(c.files);
@@ -68,8 +66,8 @@ int main(int argc, char** argv) {
   });
 
   // progress_interval 0 sends every report; the default (250 ms) sends at most four a second.
-  auto created = shelfjobs::Engine::create(
-      {.store_path = store.path.string(), .progress_interval = 0ms}, std::move(registry));
+  auto created = shelfjobs::Engine::create({.store_path = store.path.string(), .progress_interval = 0ms},
+                                           std::move(registry));
   if (!created) {
     std::fprintf(stderr, "cannot open the engine: %s\n", created.error().message.c_str());
     return 1;
@@ -92,8 +90,7 @@ int main(int argc, char** argv) {
     seen.push_back(step);
   };
   engine.subscribe(shelfjobs::on_event<shelfjobs::JobEvent>(on_job),
-                   {.coalesce_progress = false,
-                    .kinds = shelfjobs::kJobEvents | shelfjobs::kProgressEvents});
+                   {.coalesce_progress = false, .kinds = shelfjobs::kJobEvents | shelfjobs::kProgressEvents});
 
   engine.start();
   constexpr int kFiles = 8;
@@ -110,13 +107,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i <= kFiles; ++i) expected.push_back("progress " + std::to_string(i));
   expected.push_back("completed");
   const auto job = engine.get(pushed->job.id);  // queries still work after stop()
-  if (job) std::printf("final: %s, \"%s\"\n", std::string(to_string(job->status)).c_str(),
-                       job->message.c_str());
+  if (job)
+    std::printf("final: %s, \"%s\"\n", std::string(to_string(job->status)).c_str(), job->message.c_str());
   std::lock_guard lock(mu);
-  if (!idle || !stopped || seen != expected || !job ||
-      job->status != shelfjobs::JobStatus::completed) {
-    std::fprintf(stderr, "FAILED: expected %zu events in order, got %zu\n", expected.size(),
-                 seen.size());
+  if (!idle || !stopped || seen != expected || !job || job->status != shelfjobs::JobStatus::completed) {
+    std::fprintf(stderr, "FAILED: expected %zu events in order, got %zu\n", expected.size(), seen.size());
     return 1;
   }
   std::printf("ok: %zu events in order\n", seen.size());

@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   // that cannot exist fails with kind permanent, which no policy retries.
   shelfjobs::Registry registry;
   auto fetch = [](const FetchCover& cmd, shelfjobs::JobContext& ctx) {
-    std::printf("  attempt %d of job %lld (%s)\n", ctx.attempt(),
-                static_cast<long long>(ctx.id()), cmd.isbn.c_str());
+    std::printf("  attempt %d of job %lld (%s)\n", ctx.attempt(), static_cast<long long>(ctx.id()),
+                cmd.isbn.c_str());
     if (cmd.isbn.empty() || cmd.isbn.front() == 'x')
       throw shelfjobs::JobError(shelfjobs::ErrorKind::permanent, "no such ISBN: " + cmd.isbn);
     if (ctx.attempt() < 3)
@@ -66,8 +66,7 @@ int main(int argc, char** argv) {
   quick.max_delay = 1s;
   registry.add<FetchCover>(fetch, {.retry = quick});
 
-  auto created =
-      shelfjobs::Engine::create({.store_path = store.path.string()}, std::move(registry));
+  auto created = shelfjobs::Engine::create({.store_path = store.path.string()}, std::move(registry));
   if (!created) {
     std::fprintf(stderr, "cannot open the engine: %s\n", created.error().message.c_str());
     return 1;
@@ -77,8 +76,7 @@ int main(int argc, char** argv) {
   engine.subscribe(shelfjobs::on_event<shelfjobs::JobEvent>([](const shelfjobs::JobEvent& e) {
     if (e.type == shelfjobs::JobEvent::Type::progress) return;
     std::printf("%-9s job %lld attempt %d of %d  %s\n", std::string(to_string(e.type)).c_str(),
-                static_cast<long long>(e.job.id), e.job.attempt, e.job.max_attempts,
-                e.job.message.c_str());
+                static_cast<long long>(e.job.id), e.job.attempt, e.job.max_attempts, e.job.message.c_str());
   }));
 
   engine.start();
@@ -94,8 +92,8 @@ int main(int argc, char** argv) {
   std::printf("job %lld: %s on attempt %d, \"%s\"\n", static_cast<long long>(a->id),
               std::string(to_string(a->status)).c_str(), a->attempt, a->message.c_str());
   std::printf("job %lld: %s (%s) on attempt %d, \"%s\"\n", static_cast<long long>(b->id),
-              std::string(to_string(b->status)).c_str(),
-              std::string(to_string(b->error_kind)).c_str(), b->attempt, b->message.c_str());
+              std::string(to_string(b->status)).c_str(), std::string(to_string(b->error_kind)).c_str(),
+              b->attempt, b->message.c_str());
   const bool ok = idle && a->status == shelfjobs::JobStatus::completed && a->attempt == 3 &&
                   b->status == shelfjobs::JobStatus::failed &&
                   b->error_kind == shelfjobs::ErrorKind::permanent && b->attempt == 1;

@@ -62,8 +62,7 @@ int main(int argc, char** argv) {
     ctx.complete(ctx.trigger() == shelfjobs::Trigger::scheduled ? "cleaned on schedule"
                                                                 : "cleaned on request");
   });
-  auto created =
-      shelfjobs::Engine::create({.store_path = store.path.string()}, std::move(registry));
+  auto created = shelfjobs::Engine::create({.store_path = store.path.string()}, std::move(registry));
   if (!created) {
     std::fprintf(stderr, "cannot open the engine: %s\n", created.error().message.c_str());
     return 1;
@@ -77,8 +76,7 @@ int main(int argc, char** argv) {
   engine.subscribe(shelfjobs::on_event<shelfjobs::JobEvent>([&](const shelfjobs::JobEvent& e) {
     if (e.type != shelfjobs::JobEvent::Type::completed) return;
     std::printf("completed job %lld (%s, task %s): %s\n", static_cast<long long>(e.job.id),
-                std::string(to_string(e.job.trigger)).c_str(), e.job.task.c_str(),
-                e.job.message.c_str());
+                std::string(to_string(e.job.trigger)).c_str(), e.job.task.c_str(), e.job.message.c_str());
     std::lock_guard lock(mu);
     ++(e.job.trigger == shelfjobs::Trigger::scheduled ? scheduled_runs : manual_runs);
     cv.notify_all();

@@ -23,9 +23,9 @@ using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
   const bool temporary = argc < 2;
-  const std::filesystem::path dir =
-      temporary ? std::filesystem::temp_directory_path() / ("shelfjobs-services-host-" + std::to_string(::getpid()))
-                : std::filesystem::path(argv[1]);
+  const std::filesystem::path dir = temporary ? std::filesystem::temp_directory_path() /
+                                                    ("shelfjobs-services-host-" + std::to_string(::getpid()))
+                                              : std::filesystem::path(argv[1]);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir / "books");
   int code = 1;

@@ -76,11 +76,13 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   } else {
     app->log_->warn("metadata.baseUrl is not set: adding authors and refreshing them are off");
   }
-  auto library = LibraryService::create({.catalog = app->catalog_, .source = app->metadata_, .logger = app->log_});
+  auto library =
+      LibraryService::create({.catalog = app->catalog_, .source = app->metadata_, .logger = app->log_});
   if (!library) return library.error();
   app->library_ = *library;
   if (app->metadata_) {
-    auto refresh = RefreshService::create({.catalog = app->catalog_, .source = app->metadata_, .logger = app->log_});
+    auto refresh =
+        RefreshService::create({.catalog = app->catalog_, .source = app->metadata_, .logger = app->log_});
     if (!refresh) return refresh.error();
     app->refresh_ = *refresh;
   }

@@ -17,8 +17,8 @@ namespace shelfd {
 class ApiServer;
 
 struct AppOptions {
-  bool serve_api = true;       // start the HTTP API and dashboard
-  bool console_log = true;     // log to the console as well as to the data folder's file
+  bool serve_api = true;    // start the HTTP API and dashboard
+  bool console_log = true;  // log to the console as well as to the data folder's file
 };
 
 class App {

@@ -11,7 +11,10 @@ namespace shelfd {
 using namespace shelfjobs;
 
 void to_json(nlohmann::json& j, const DemoWork& d) {
-  j = {{"label", d.label}, {"steps", d.steps}, {"stepMs", d.step_ms}, {"failAt", d.fail_at},
+  j = {{"label", d.label},
+       {"steps", d.steps},
+       {"stepMs", d.step_ms},
+       {"failAt", d.fail_at},
        {"failKind", d.fail_kind}};
 }
 
@@ -42,7 +45,8 @@ void ShelfdService::register_commands(Registry& registry, ServiceContext& host) 
         const auto issues = host.check_health();
         auto engine = host.engine_health();
         const std::size_t alerts = engine ? engine->alerts.size() : 0;
-        std::string message = issues.empty() ? "all health checks pass" : std::to_string(issues.size()) + " health issue(s)";
+        std::string message =
+            issues.empty() ? "all health checks pass" : std::to_string(issues.size()) + " health issue(s)";
         for (const auto& i : issues) message += "; " + i.message;
         ctx.complete(message + ", " + std::to_string(alerts) + " alerts open");
       },

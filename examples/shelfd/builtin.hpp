@@ -34,7 +34,7 @@ struct DemoWork : shelfjobs::Command {
   std::string label = "demo";
   int steps = 10;
   int step_ms = 100;
-  int fail_at = 0;                  // 0: never; else fail at this step ...
+  int fail_at = 0;                    // 0: never; else fail at this step ...
   std::string fail_kind = "network";  // ... with this kind
 };
 void to_json(nlohmann::json& j, const DemoWork& d);

@@ -70,7 +70,8 @@ void ApiServer::catalog_routes() {
     const json& body = *parsed;
     if (!body.contains("path") || !body["path"].is_string())
       return error(res, 400, "the body needs \"path\": an absolute folder", "invalid_body");
-    auto added = app_.catalog().add_root_folder(body["path"].get<std::string>(), body.value("name", std::string()));
+    auto added =
+        app_.catalog().add_root_folder(body["path"].get<std::string>(), body.value("name", std::string()));
     if (!added) return error(res, added.error());
     reply(res, 201, root_resource(*added));
   });
@@ -96,7 +97,10 @@ void ApiServer::catalog_routes() {
     if (fid.empty()) return error(res, 400, "the body needs \"foreignAuthorId\"", "invalid_body");
     const auto root = root_of(app_.catalog(), body);
     if (!root) return error(res, root.error());
-    if (*root == 0) return error(res, 400, "the body needs \"rootFolderPath\" (a configured root folder) or \"rootFolderId\"", "invalid_body");
+    if (*root == 0)
+      return error(res, 400,
+                   "the body needs \"rootFolderPath\" (a configured root folder) or \"rootFolderId\"",
+                   "invalid_body");
     auto added = app_.library().add_author(fid, *root, monitored_of(body));
     if (!added) return error(res, added.error());
     reply(res, 201, author_resource(app_.catalog(), *added));
@@ -106,7 +110,8 @@ void ApiServer::catalog_routes() {
     if (!parsed) return error(res, parsed.error());
     const json& body = *parsed;
     const std::string fid = foreign_id_of(body, "foreignBookId");
-    if (fid.empty()) return error(res, 400, "the body needs \"foreignBookId\" (the work's id)", "invalid_body");
+    if (fid.empty())
+      return error(res, 400, "the body needs \"foreignBookId\" (the work's id)", "invalid_body");
     // The root folder matters only when the book's author is new to the catalog.
     const auto root = root_of(app_.catalog(), body);
     if (!root) return error(res, root.error());

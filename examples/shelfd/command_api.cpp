@@ -14,11 +14,21 @@ using nlohmann::json;
 
 namespace {
 // Fields of Readarr's base command that clients send along; they are not the command's own.
-const char* const kBaseFields[] = {"name", "trigger", "sendUpdatesToClient", "updateScheduledTask",
-                                   "completionMessage", "requiresDiskAccess", "isExclusive",
-                                   "isTypeExclusive", "isLongRunning", "lastExecutionTime",
-                                   "lastStartTime", "suppressMessages", "clientUserAgent",
-                                   "priority", "commandName"};
+const char* const kBaseFields[] = {"name",
+                                   "trigger",
+                                   "sendUpdatesToClient",
+                                   "updateScheduledTask",
+                                   "completionMessage",
+                                   "requiresDiskAccess",
+                                   "isExclusive",
+                                   "isTypeExclusive",
+                                   "isLongRunning",
+                                   "lastExecutionTime",
+                                   "lastStartTime",
+                                   "suppressMessages",
+                                   "clientUserAgent",
+                                   "priority",
+                                   "commandName"};
 }  // namespace
 
 // Readarr's command routes: list, read, push (or run a task now), cancel.
@@ -28,8 +38,8 @@ void ApiServer::command_routes() {
     auto& e = app_.engine();
     json out = json::array();
     auto active = e.list({.statuses = {JobStatus::executing, JobStatus::queued}, .limit = 1000});
-    auto done = e.list({.statuses = {JobStatus::completed, JobStatus::failed, JobStatus::cancelled},
-                        .limit = 100});
+    auto done =
+        e.list({.statuses = {JobStatus::completed, JobStatus::failed, JobStatus::cancelled}, .limit = 100});
     if (!active || !done) return error(res, 500, "cannot read jobs");
     for (const auto& j : active->jobs) out.push_back(command_resource(j));
     for (const auto& j : done->jobs) out.push_back(command_resource(j));
@@ -57,13 +67,14 @@ void ApiServer::command_routes() {
     if (!parsed) return error(res, parsed.error());
     json& body = *parsed;
     const auto name_field = body.find("name");
-    if (name_field == body.end() || !name_field->is_string() || name_field->get_ref<const std::string&>().empty())
+    if (name_field == body.end() || !name_field->is_string() ||
+        name_field->get_ref<const std::string&>().empty())
       return error(res, 400, "the body needs \"name\": the command's name", "invalid_body");
     std::string name = name_field->get<std::string>();
     for (const char* f : kBaseFields) body.erase(f);
     // One engine call: a task's bare name (case-insensitive, as in Readarr) runs that task now
-    // (Readarr's "run now" posts the task's command name); with arguments ({"name": "RefreshAuthor", "authorId": 5}) or for
-    // any other name it is a command of its own.
+    // (Readarr's "run now" posts the task's command name); with arguments ({"name": "RefreshAuthor",
+    // "authorId": 5}) or for any other name it is a command of its own.
     auto r = app_.engine().push_or_run_task(name, body, {.trigger = Trigger::manual});
     if (!r) return error(res, r.error());
     reply(res, 201, command_resource(r->job));
@@ -76,7 +87,8 @@ void ApiServer::task_routes() {
   s.Get("/api/v1/system/task", [this](const httplib::Request&, httplib::Response& res) {
     const auto tasks = app_.engine().tasks();
     json out = json::array();
-    for (std::size_t i = 0; i < tasks.size(); ++i) out.push_back(task_resource(tasks[i], static_cast<int>(i) + 1));
+    for (std::size_t i = 0; i < tasks.size(); ++i)
+      out.push_back(task_resource(tasks[i], static_cast<int>(i) + 1));
     reply(res, 200, out);
   });
 

@@ -24,7 +24,8 @@ using namespace shelfjobs;
 namespace {
 
 std::string bar(std::int64_t current, std::int64_t total, int width = 24) {
-  const double f = total > 0 ? std::clamp(static_cast<double>(current) / static_cast<double>(total), 0.0, 1.0) : 0.0;
+  const double f =
+      total > 0 ? std::clamp(static_cast<double>(current) / static_cast<double>(total), 0.0, 1.0) : 0.0;
   const int full = static_cast<int>(f * width + 0.5);
   return "[" + std::string(static_cast<std::size_t>(full), '#') +
          std::string(static_cast<std::size_t>(width - full), '.') + "] " +
@@ -52,15 +53,14 @@ class Progress {
       case JobEvent::Type::cancelled:
       case JobEvent::Type::retrying:
         running_.erase(j.id);
-        finished_.push_back("  " + std::string(to_string(ev.type)) + "  #" + std::to_string(j.id) +
-                            " " + label + (j.message.empty() ? "" : ": " + j.message));
+        finished_.push_back("  " + std::string(to_string(ev.type)) + "  #" + std::to_string(j.id) + " " +
+                            label + (j.message.empty() ? "" : ": " + j.message));
         if (!tty_) {
           std::cout << finished_.back() << "\n";
           finished_.clear();
         }
         break;
-      default:
-        break;
+      default: break;
     }
   }
 
@@ -74,8 +74,8 @@ class Progress {
     finished_.clear();
     drawn_ = 0;
     for (const auto& [id, r] : running_) {
-      out += "  " + bar(r.current, r.total) + "  #" + std::to_string(id) + " " + r.label + "  " +
-             r.message + "\n";
+      out += "  " + bar(r.current, r.total) + "  #" + std::to_string(id) + " " + r.label + "  " + r.message +
+             "\n";
       ++drawn_;
     }
     std::cout << out << std::flush;
@@ -204,8 +204,8 @@ int run_demo(const DemoOptions& options) {
     f.format = "epub";
     ok = app.catalog().upsert_file(f).has_value() && ok;
     while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
-    metadata->set_scenario(first->foreign_id, {.scenario = fixtures::Scenario::renamed,
-                                               .new_name = first->name + " (Author)"});
+    metadata->set_scenario(first->foreign_id,
+                           {.scenario = fixtures::Scenario::renamed, .new_name = first->name + " (Author)"});
     ok = engine.push(RefreshAuthor{.authorId = first->id}).has_value() && ok;
     while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
   } else {
@@ -252,8 +252,8 @@ int run_demo(const DemoOptions& options) {
 
   // Tables.
   auto jobs = engine.list({.limit = 100});
-  std::printf("\n%-5s %-22s %-10s %-9s %-8s %9s  %s\n", "id", "command", "status", "priority",
-              "attempt", "ms", "message");
+  std::printf("\n%-5s %-22s %-10s %-9s %-8s %9s  %s\n", "id", "command", "status", "priority", "attempt",
+              "ms", "message");
   std::map<std::string, std::map<std::string, int>> counts;
   if (jobs) {
     for (auto it = jobs->jobs.rbegin(); it != jobs->jobs.rend(); ++it) {
@@ -269,21 +269,22 @@ int run_demo(const DemoOptions& options) {
   }
   std::printf("\n%-14s %-10s %-22s %-10s %s\n", "task", "interval", "next run", "last", "message");
   for (const auto& t : engine.tasks()) {
-    std::printf("%-14s %-10s %-22s %-10s %s\n", t.name.c_str(),
-                (std::to_string(std::chrono::duration_cast<std::chrono::minutes>(t.interval).count()) + " min").c_str(),
-                t.next_due ? format_time(*t.next_due).c_str() : "off",
-                t.last_status ? std::string(to_string(*t.last_status)).c_str() : "-",
-                t.last_message.c_str());
+    std::printf(
+        "%-14s %-10s %-22s %-10s %s\n", t.name.c_str(),
+        (std::to_string(std::chrono::duration_cast<std::chrono::minutes>(t.interval).count()) + " min")
+            .c_str(),
+        t.next_due ? format_time(*t.next_due).c_str() : "off",
+        t.last_status ? std::string(to_string(*t.last_status)).c_str() : "-", t.last_message.c_str());
   }
   const auto health = engine.health();
-  std::printf("\nhealth: %d workers, store %llu commits (max %lld us), %zu alert(s) open\n",
-              health.workers, static_cast<unsigned long long>(health.store.commits),
+  std::printf("\nhealth: %d workers, store %llu commits (max %lld us), %zu alert(s) open\n", health.workers,
+              static_cast<unsigned long long>(health.store.commits),
               static_cast<long long>(health.store.max_commit_latency.count()), health.alerts.size());
   for (const auto& a : health.alerts) std::printf("  alert %-12s %s\n", a.rule.c_str(), a.message.c_str());
 
   if (options.serve) {
-    std::cout << "\ndashboard: http://" << config.bind_address << ":" << app.port() << "/#apikey="
-              << config.api_key << "\nAPI key: " << config.api_key << "\n(Ctrl-C to stop)\n"
+    std::cout << "\ndashboard: http://" << config.bind_address << ":" << app.port()
+              << "/#apikey=" << config.api_key << "\nAPI key: " << config.api_key << "\n(Ctrl-C to stop)\n"
               << std::flush;
     int sig = 0;
     sigwait(&signals, &sig);

@@ -91,9 +91,7 @@ void EventForwarder::read_task_ids() {
 void EventForwarder::deliver(const HostEvent& event) {
   struct Visit {
     EventForwarder& f;
-    void operator()(const JobEvent& e) const {
-      f.hub_.publish("command", command_resource(e.job).dump());
-    }
+    void operator()(const JobEvent& e) const { f.hub_.publish("command", command_resource(e.job).dump()); }
     void operator()(const TaskChanged& e) const {
       int id = 0;
       {
@@ -117,9 +115,7 @@ void EventForwarder::deliver(const HostEvent& event) {
       }
       f.hub_.publish("health", items);
     }
-    void operator()(const MinuteClosed& e) const {
-      f.hub_.publish("minute", to_json(e.minute).dump());
-    }
+    void operator()(const MinuteClosed& e) const { f.hub_.publish("minute", to_json(e.minute).dump()); }
     void operator()(const ServiceEvent& e) const {
       if (usable_event_name(e.name)) f.hub_.publish(e.name, e.data.dump());
     }
@@ -134,20 +130,21 @@ void ApiServer::event_routes() {
     auto cursor = std::make_shared<std::uint64_t>(hub_.cursor());
     auto first = std::make_shared<bool>(true);
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider(
-        "text/event-stream", [this, cursor, first](std::size_t, httplib::DataSink& sink) {
-          std::string out;
-          if (*first) {
-            // Tell the client to refetch its lists: events before this moment are not replayed.
-            out = "retry: 2000\nevent: hello\ndata: {}\n\n";
-            *first = false;
-          } else if (!hub_.next(cursor.get(), &out, std::chrono::seconds(15))) {
-            sink.done();
-            return false;
-          }
-          if (out.empty()) out = ": ping\n\n";
-          return sink.write(out.data(), out.size());
-        });
+    res.set_chunked_content_provider("text/event-stream",
+                                     [this, cursor, first](std::size_t, httplib::DataSink& sink) {
+                                       std::string out;
+                                       if (*first) {
+                                         // Tell the client to refetch its lists: events before this moment
+                                         // are not replayed.
+                                         out = "retry: 2000\nevent: hello\ndata: {}\n\n";
+                                         *first = false;
+                                       } else if (!hub_.next(cursor.get(), &out, std::chrono::seconds(15))) {
+                                         sink.done();
+                                         return false;
+                                       }
+                                       if (out.empty()) out = ": ping\n\n";
+                                       return sink.write(out.data(), out.size());
+                                     });
   });
 }
 

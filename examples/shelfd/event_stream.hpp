@@ -64,9 +64,9 @@ class EventForwarder {
   shelfjobs::Engine& engine_;
   SseHub& hub_;
   std::uint64_t subscription_ = 0;
-  std::mutex mu_;  // guards what follows, against start()
+  std::mutex mu_;                                     // guards what follows, against start()
   std::map<std::string, int, std::less<>> task_ids_;  // name -> position in tasks() + 1
-  std::vector<shelfjobs::Alert> alerts_;             // open now, by raise time
+  std::vector<shelfjobs::Alert> alerts_;              // open now, by raise time
 };
 
 }  // namespace shelfd

@@ -59,7 +59,8 @@ inline int http_status(shelfjobs::errc code) {
 /// when the error says when to try again.
 inline void error(httplib::Response& res, const shelfjobs::Error& e) {
   if (e.retry_after) {
-    const auto wait = std::chrono::ceil<std::chrono::seconds>(*e.retry_after - std::chrono::system_clock::now());
+    const auto wait =
+        std::chrono::ceil<std::chrono::seconds>(*e.retry_after - std::chrono::system_clock::now());
     res.set_header("Retry-After", std::to_string(std::max<long long>(1, wait.count())));
   }
   error(res, http_status(e.code), e.message, std::string(to_string(e.code)));
@@ -73,15 +74,24 @@ inline std::optional<std::size_t> utf8_error_at(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t len = 0;
     unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-    if (c < 0x80) len = 1;
-    else if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c == 0xED) len = 3, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return i;
+    if (c < 0x80)
+      len = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c == 0xE0)
+      len = 3, lo = 0xA0;
+    else if (c == 0xED)
+      len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF)
+      len = 3;
+    else if (c == 0xF0)
+      len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+      len = 4;
+    else if (c == 0xF4)
+      len = 4, hi = 0x8F;
+    else
+      return i;
     if (i + len > s.size()) return i;
     for (std::size_t k = 1; k < len; ++k) {
       const auto b = static_cast<unsigned char>(s[i + k]);
@@ -97,7 +107,8 @@ inline std::optional<std::size_t> utf8_error_at(std::string_view s) {
 inline shelfjobs::Result<nlohmann::json> json_body(const httplib::Request& req) {
   using shelfjobs::errc;
   if (const auto at = utf8_error_at(req.body)) {
-    return shelfjobs::Error{errc::invalid_body, "the body is not valid UTF-8 (at byte " + std::to_string(*at) + ")"};
+    return shelfjobs::Error{errc::invalid_body,
+                            "the body is not valid UTF-8 (at byte " + std::to_string(*at) + ")"};
   }
   nlohmann::json body;
   try {

@@ -85,8 +85,9 @@ std::string metrics_text(const HealthSnapshot& h) {
                      .Register(registry);
   auto& durations = prometheus::BuildHistogram()
                         .Name("shelfjobs_job_duration_seconds")
-                        .Help("Run time of the completed and failed jobs within the health window, "
-                              "by command type.")
+                        .Help(
+                            "Run time of the completed and failed jobs within the health window, "
+                            "by command type.")
                         .Register(registry);
   for (const auto& t : h.types) {
     auto ended = [&](const char* status, std::int64_t n) {
@@ -102,8 +103,7 @@ std::string metrics_text(const HealthSnapshot& h) {
     std::vector<double> bins(t.durations.begin(), t.durations.end());
     std::int64_t runs = 0;
     for (auto n : t.durations) runs += n;
-    durations.Add({{"command", t.name}}, duration_bounds())
-        .ObserveMultiple(bins, approximate_sum(t, runs));
+    durations.Add({{"command", t.name}}, duration_bounds()).ObserveMultiple(bins, approximate_sum(t, runs));
   }
 
   auto& depth = prometheus::BuildGauge()

@@ -44,9 +44,7 @@ const char* wire_status(JobStatus s) {
   return "queued";
 }
 
-json opt_time(const std::optional<TimePoint>& t) {
-  return t ? json(format_time(*t)) : json(nullptr);
-}
+json opt_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(nullptr); }
 
 // JobInfo and JobDelta share these fields; the body and the event name come separately.
 template <class J>
@@ -126,7 +124,8 @@ json task_resource(const TaskInfo& t, int id) {
 json health_items(const std::vector<Alert>& alerts, const std::vector<HealthIssue>& issues) {
   json out = json::array();
   for (const auto& i : issues) {
-    out.push_back({{"source", i.source}, {"type", to_string(i.level)}, {"message", i.message}, {"wikiUrl", ""}});
+    out.push_back(
+        {{"source", i.source}, {"type", to_string(i.level)}, {"message", i.message}, {"wikiUrl", ""}});
   }
   for (const auto& a : alerts) {
     const bool severe = a.rule == "job_failed" || a.rule == "store_errors" || a.rule == "disk_space";

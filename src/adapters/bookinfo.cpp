@@ -16,16 +16,16 @@
 #include <utility>
 
 #include <curl/curl.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "adapters/curl_util.hpp"
 #include "adapters/http_client.hpp"
 #include "adapters/metadata_cache.hpp"
-#include "shelfjobs/adapters/metadata.hpp"
 #include "engine/hash.hpp"
 #include "engine/text.hpp"
+#include "shelfjobs/adapters/metadata.hpp"
 
 namespace shelfjobs {
 
@@ -278,9 +278,8 @@ void attach_series(WorkData& work, const std::vector<SeriesIn>& series) {
   for (const auto& s : series)
     for (const auto& l : s.links) {
       if (l.work_id != work.foreign_id) continue;
-      const bool known = std::any_of(work.series.begin(), work.series.end(), [&](const SeriesLinkData& x) {
-        return x.series_foreign_id == s.id;
-      });
+      const bool known = std::any_of(work.series.begin(), work.series.end(),
+                                     [&](const SeriesLinkData& x) { return x.series_foreign_id == s.id; });
       if (!known) work.series.push_back(l.data);
     }
 }
@@ -365,13 +364,14 @@ bool positive_id(const std::string& id) {
 // sorted), so that key order, whitespace and fields the mapping ignores do not change them.
 
 json canonical(const EditionData& e) {
-  return {{"id", e.foreign_id},          {"title", e.title},
-          {"isbn13", e.isbn13},          {"asin", e.asin},
-          {"language", e.language},      {"format", e.format},
-          {"publisher", e.publisher},    {"ebook", e.is_ebook},
-          {"pages", e.pages},            {"released", e.release_date ? json(format_date(*e.release_date)) : json()},
-          {"ratings", e.rating_count},   {"rating", e.average_rating},
-          {"monitored", e.monitored},    {"contributors", e.contributor_ids}};
+  return {
+      {"id", e.foreign_id},        {"title", e.title},
+      {"isbn13", e.isbn13},        {"asin", e.asin},
+      {"language", e.language},    {"format", e.format},
+      {"publisher", e.publisher},  {"ebook", e.is_ebook},
+      {"pages", e.pages},          {"released", e.release_date ? json(format_date(*e.release_date)) : json()},
+      {"ratings", e.rating_count}, {"rating", e.average_rating},
+      {"monitored", e.monitored},  {"contributors", e.contributor_ids}};
 }
 
 // The work's authors are left out: `GET author/{id}` does not send them and `GET work/{id}`
@@ -381,8 +381,11 @@ json canonical(const WorkData& w) {
   for (const auto& e : w.editions) editions.push_back(canonical(e));
   json series = json::array();
   for (const auto& s : w.series)
-    series.push_back({{"id", s.series_foreign_id}, {"title", s.series_title}, {"position", s.position},
-                      {"seriesPosition", s.series_position}, {"primary", s.primary}});
+    series.push_back({{"id", s.series_foreign_id},
+                      {"title", s.series_title},
+                      {"position", s.position},
+                      {"seriesPosition", s.series_position},
+                      {"primary", s.primary}});
   return {{"id", w.foreign_id},
           {"title", w.title},
           {"released", w.release_date ? json(format_date(*w.release_date)) : json()},
@@ -401,12 +404,13 @@ std::string author_hash(const AuthorData& a) {
             [](const WorkData* x, const WorkData* y) { return x->foreign_id < y->foreign_id; });
   json ws = json::array();
   for (const auto* w : works) ws.push_back(canonical(*w));
-  return hash_of({{"id", a.foreign_id},
-                  {"name", a.name},
-                  {"overview", a.overview},
-                  {"status", a.status ? json(std::string(*a.status == AuthorStatus::ended ? "ended" : "continuing"))
-                                      : json()},
-                  {"works", std::move(ws)}});
+  return hash_of(
+      {{"id", a.foreign_id},
+       {"name", a.name},
+       {"overview", a.overview},
+       {"status",
+        a.status ? json(std::string(*a.status == AuthorStatus::ended ? "ended" : "continuing")) : json()},
+       {"works", std::move(ws)}});
 }
 
 std::optional<AuthorStatus> read_status(const Reader& r, const json& j) {
@@ -432,7 +436,8 @@ AuthorData map_author(std::string_view body, const std::string& label) {
   if (works_it == j.end()) r.fail("missing Works");
   // rreading-glasses answers `Works: null` while it loads a large author in the background.
   if (works_it->is_null())
-    throw MetadataError(MetadataErrc::not_ready, label + ": the server is still loading the author (Works is null)");
+    throw MetadataError(MetadataErrc::not_ready,
+                        label + ": the server is still loading the author (Works is null)");
   if (!works_it->is_array()) r.fail("Works: expected an array");
 
   const std::vector<SeriesIn> series = read_series(r, j, "");
@@ -531,8 +536,8 @@ std::string excerpt(const std::string& body) {
 struct Fetched {
   long status = 0;
   std::string body;
-  std::string location;       // for a 3xx
-  bool from_cache = false;    // the body came from the cache (fresh, or confirmed by a 304)
+  std::string location;     // for a 3xx
+  bool from_cache = false;  // the body came from the cache (fresh, or confirmed by a 304)
   std::string etag, last_modified;
 };
 
@@ -583,8 +588,9 @@ class BookInfoSource final : public MetadataSource {
         const auto [kind, id] = last_two_segments(f.location);
         if (kind == "author" && !id.empty()) return work_from_author(label, foreign_id, id, token, fresh);
         if (hop >= o_.max_redirects)
-          throw MetadataError(MetadataErrc::invalid, label + ": more than " + std::to_string(o_.max_redirects) +
-                                                         " redirects", static_cast<int>(f.status));
+          throw MetadataError(MetadataErrc::invalid,
+                              label + ": more than " + std::to_string(o_.max_redirects) + " redirects",
+                              static_cast<int>(f.status));
         url = f.location;
         continue;
       }
@@ -602,10 +608,10 @@ class BookInfoSource final : public MetadataSource {
     // Only the redirect matters, and it is cheap; nothing to cache.
     Fetched f = fetch(label, url, token, /*fresh=*/true, /*use_cache=*/false, /*follow=*/false);
     if (f.status < 300 || f.status >= 400)
-      throw MetadataError(MetadataErrc::invalid,
-                          label + ": expected a redirect to author/{id} or work/{id}, got HTTP " +
-                              std::to_string(f.status),
-                          static_cast<int>(f.status));
+      throw MetadataError(
+          MetadataErrc::invalid,
+          label + ": expected a redirect to author/{id} or work/{id}, got HTTP " + std::to_string(f.status),
+          static_cast<int>(f.status));
     const auto [kind, id] = last_two_segments(f.location);
     EditionLookup out;
     if (kind == "author" && !id.empty())
@@ -613,9 +619,10 @@ class BookInfoSource final : public MetadataSource {
     else if (kind == "work" && !id.empty())
       out.work_foreign_id = id;
     else
-      throw MetadataError(MetadataErrc::invalid,
-                          label + ": the redirect to '" + f.location + "' names neither author/{id} nor work/{id}",
-                          static_cast<int>(f.status));
+      throw MetadataError(
+          MetadataErrc::invalid,
+          label + ": the redirect to '" + f.location + "' names neither author/{id} nor work/{id}",
+          static_cast<int>(f.status));
     return out;
   }
 
@@ -690,7 +697,8 @@ class BookInfoSource final : public MetadataSource {
     if (token.stop_requested()) throw MetadataError(MetadataErrc::cancelled, label + ": cancelled");
     // After a 429 the server named a time; asking again before it would only earn another.
     if (const TimePoint until = deferred_until(); o_.clock->now() < until)
-      throw MetadataError(MetadataErrc::rate_limited, label + ": the server asked to wait (HTTP 429)", 429, until);
+      throw MetadataError(MetadataErrc::rate_limited, label + ": the server asked to wait (HTTP 429)", 429,
+                          until);
     if (!o_.rate_limiter->acquire(rate_key_, token))
       throw MetadataError(MetadataErrc::cancelled, label + ": cancelled");
 
@@ -725,7 +733,8 @@ class BookInfoSource final : public MetadataSource {
     f.status = st;
     if (st == 304) {
       if (!entry)
-        throw MetadataError(MetadataErrc::invalid, label + ": HTTP 304 to a request that was not conditional", 304);
+        throw MetadataError(MetadataErrc::invalid, label + ": HTTP 304 to a request that was not conditional",
+                            304);
       const TimePoint now = o_.clock->now();
       cache_->renew(url, now, now + o_.cache_ttl);
       ++revalidated_;
@@ -735,7 +744,8 @@ class BookInfoSource final : public MetadataSource {
       return f;
     }
     if (st >= 200 && st < 300) {
-      if (st != 200) throw MetadataError(MetadataErrc::invalid, label + ": unexpected HTTP " + std::to_string(st), status);
+      if (st != 200)
+        throw MetadataError(MetadataErrc::invalid, label + ": unexpected HTTP " + std::to_string(st), status);
       f.body = std::move(res.body);
       f.etag = std::move(res.etag);
       f.last_modified = std::move(res.last_modified);
@@ -759,7 +769,8 @@ class BookInfoSource final : public MetadataSource {
                           label + ": HTTP 429, retry after " + std::to_string(secs) + " s", status, until);
     }
     if (st == 404) throw MetadataError(MetadataErrc::not_found, label + ": not found (HTTP 404)", status);
-    if (st >= 500) throw MetadataError(MetadataErrc::network, label + ": HTTP " + std::to_string(st) + said, status);
+    if (st >= 500)
+      throw MetadataError(MetadataErrc::network, label + ": HTTP " + std::to_string(st) + said, status);
     throw MetadataError(MetadataErrc::invalid, label + ": HTTP " + std::to_string(st) + said, status);
   }
 
@@ -800,7 +811,8 @@ Result<std::shared_ptr<MetadataSource>> make_bookinfo_source(BookInfoOptions opt
   if (base.back() != '/') base += '/';
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
   if (!options.logger)
-    options.logger = std::make_shared<spdlog::logger>("bookinfo", std::make_shared<spdlog::sinks::null_sink_mt>());
+    options.logger =
+        std::make_shared<spdlog::logger>("bookinfo", std::make_shared<spdlog::sinks::null_sink_mt>());
   if (!options.rate_limiter) options.rate_limiter = std::make_shared<RateLimiter>(options.clock);
   const std::string key = "metadata:" + lower(p.host);
   if (Status s = options.rate_limiter->configure(key, options.rate_limit); !s)

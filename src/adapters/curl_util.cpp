@@ -37,7 +37,8 @@ UrlParts split_url(const std::string& url) {
   return p;
 }
 
-std::optional<TimePoint> parse_retry_after(std::string_view v, TimePoint now, std::chrono::seconds delta_cap) {
+std::optional<TimePoint> parse_retry_after(std::string_view v, TimePoint now,
+                                           std::chrono::seconds delta_cap) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   if (v.empty()) return std::nullopt;

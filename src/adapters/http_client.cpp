@@ -65,10 +65,8 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 TransportError category(CURLcode rc) {
   switch (rc) {
-    case CURLE_OK:
-      return TransportError::none;
-    case CURLE_OPERATION_TIMEDOUT:
-      return TransportError::timeout;
+    case CURLE_OK: return TransportError::none;
+    case CURLE_OPERATION_TIMEDOUT: return TransportError::timeout;
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
@@ -79,8 +77,7 @@ TransportError category(CURLcode rc) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_HTTP3:
-      return TransportError::connection;
+    case CURLE_HTTP3: return TransportError::connection;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
@@ -88,35 +85,28 @@ TransportError category(CURLcode rc) {
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-      return TransportError::tls;
-    case CURLE_ABORTED_BY_CALLBACK:
-      return TransportError::cancelled;
+    case CURLE_SSL_INVALIDCERTSTATUS: return TransportError::tls;
+    case CURLE_ABORTED_BY_CALLBACK: return TransportError::cancelled;
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
     case CURLE_TOO_MANY_REDIRECTS:
     case CURLE_NOT_BUILT_IN:
     case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNKNOWN_OPTION:
-      return TransportError::invalid;
-    default:
-      return TransportError::other;
+    case CURLE_UNKNOWN_OPTION: return TransportError::invalid;
+    default: return TransportError::other;
   }
 }
 
 std::string header(CURL* easy, const char* name) {
   curl_header* h = nullptr;
   // -1: the last request of the transfer, which after followed redirects is the final answer.
-  if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h && h->value)
-    return h->value;
+  if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h && h->value) return h->value;
   return {};
 }
 
 }  // namespace
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
-  detail::init_curl_once();
-}
+HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) { detail::init_curl_once(); }
 
 HttpClient::~HttpClient() = default;
 
@@ -147,8 +137,7 @@ HttpResponse HttpClient::post(const HttpRequest& request, std::string_view body,
   return perform(request, &payload, std::move(token));
 }
 
-HttpResponse HttpClient::perform(const HttpRequest& request, const Payload* payload,
-                                 std::stop_token token) {
+HttpResponse HttpClient::perform(const HttpRequest& request, const Payload* payload, std::stop_token token) {
   HttpResponse r;
   if (token.stop_requested()) {
     r.error = TransportError::cancelled;
@@ -267,8 +256,7 @@ HttpResponse HttpClient::perform(const HttpRequest& request, const Payload* payl
   if (rc == CURLE_OK) {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
     char* url = nullptr;
-    if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url)
-      r.effective_url = url;
+    if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url) r.effective_url = url;
     char* redirect = nullptr;
     // CURLINFO_REDIRECT_URL resolves a relative Location against the request's URL.
     if (curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK && redirect)

@@ -32,7 +32,7 @@ std::string user_agent();
 struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< whole request
-  int max_redirects = 5;             ///< when a request follows redirects
+  int max_redirects = 5;                                        ///< when a request follows redirects
   std::string user_agent = detail::user_agent();
   std::size_t pool_size = 4;         ///< idle handles kept for reuse
   std::size_t max_body = 64u << 20;  ///< a larger body fails the request (category invalid)
@@ -41,7 +41,7 @@ struct HttpClientOptions {
 struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra request headers
-  bool follow_redirects = true;  ///< false: a 3xx is returned with its Location
+  bool follow_redirects = true;                              ///< false: a 3xx is returned with its Location
   /// false: the answer's body is read and dropped (HttpResponse::body stays empty, max_body does
   /// not apply, no compression is asked for), for callers that only need the status.
   bool keep_body = true;
@@ -65,11 +65,11 @@ struct HttpResponse {
   TransportError error = TransportError::none;
   std::string error_message;  ///< libcurl's text (with its error buffer) when error != none
   long status = 0;
-  std::string body;           ///< decoded (compression undone)
+  std::string body;  ///< decoded (compression undone)
   std::string etag;
   std::string last_modified;
   std::string retry_after;
-  std::string location;       ///< a redirect's target, made absolute; empty otherwise
+  std::string location;  ///< a redirect's target, made absolute; empty otherwise
   std::string content_type;
   std::string effective_url;  ///< the last URL fetched (after followed redirects)
 };

@@ -38,8 +38,7 @@ constexpr sqlite::Columns kEntry{"body", "etag", "last_modified", "fetched_at", 
 
 }  // namespace
 
-MetadataCache::MetadataCache(std::unique_ptr<SQLite::Database> db,
-                             std::shared_ptr<spdlog::logger> logger)
+MetadataCache::MetadataCache(std::unique_ptr<SQLite::Database> db, std::shared_ptr<spdlog::logger> logger)
     : db_(std::move(db)), log_(std::move(logger)) {}
 
 MetadataCache::~MetadataCache() = default;
@@ -51,10 +50,9 @@ Result<std::unique_ptr<MetadataCache>> MetadataCache::open(const std::filesystem
   // for a writer rather than fail, and WAL lets readers run beside it. synchronous=NORMAL: a
   // cache write lost to a power cut only costs a request. The file is disposable, so its
   // folder is created when missing.
-  auto opened = sqlite::open(path.empty() ? std::filesystem::path(":memory:") : path,
-                             {.what = "metadata cache",
-                              .busy_timeout = busy_timeout,
-                              .create_folders = true});
+  auto opened =
+      sqlite::open(path.empty() ? std::filesystem::path(":memory:") : path,
+                   {.what = "metadata cache", .busy_timeout = busy_timeout, .create_folders = true});
   if (!opened) return opened.error();
   auto db = std::move(opened).value();
   if (auto st = sqlite::migrate(*db, "metadata_cache", cache_migrations(),

@@ -18,9 +18,9 @@
 
 #include <spdlog/fwd.h>
 
+#include "engine/sqlite/sqlite_toolkit.hpp"
 #include "shelfjobs/engine/error.hpp"
 #include "shelfjobs/engine/job.hpp"
-#include "engine/sqlite/sqlite_toolkit.hpp"
 
 namespace shelfjobs::detail {
 

@@ -86,8 +86,7 @@ Attempt post(detail::HttpClient& client, const WebhookOptions& o, const std::str
 // more at random, so many hosts failing together do not retry in step. A longer Retry-After
 // replaces it. `max_backoff` caps the result either way, so one notification never holds the
 // queue longer than the caller allowed.
-milliseconds retry_delay(const WebhookOptions& o, int retry, milliseconds retry_after,
-                         std::mt19937& rng) {
+milliseconds retry_delay(const WebhookOptions& o, int retry, milliseconds retry_after, std::mt19937& rng) {
   const double cap = static_cast<double>(o.max_backoff.count());
   double d = static_cast<double>(o.backoff.count()) * std::pow(2.0, std::min(retry, 62));
   d = std::min(d, cap);
@@ -136,8 +135,8 @@ WebhookNotifier::~WebhookNotifier() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (!pending_.empty())
-    opts_.logger->warn("webhook {}: {} notification(s) not sent: the notifier was destroyed",
-                       opts_.url, pending_.size());
+    opts_.logger->warn("webhook {}: {} notification(s) not sent: the notifier was destroyed", opts_.url,
+                       pending_.size());
 }
 
 void WebhookNotifier::notify(const Notification& n) {
@@ -156,8 +155,8 @@ void WebhookNotifier::notify(const Notification& n) {
     // A webhook that is down for long drops one notification per notify; say so, but not each
     // time.
     if (dropped_now == 1 || (dropped_now > 0 && dropped_now % 100 == 0))
-      opts_.logger->warn("webhook {}: queue full ({} pending); dropped {} notification(s) so far",
-                         opts_.url, opts_.max_pending, dropped_now);
+      opts_.logger->warn("webhook {}: queue full ({} pending); dropped {} notification(s) so far", opts_.url,
+                         opts_.max_pending, dropped_now);
   } catch (...) {
     // Out of memory or a failing logger: lose this notification rather than fail the caller.
     failed_.fetch_add(1);
@@ -190,8 +189,8 @@ void WebhookNotifier::run() {
       if (last.ok || !last.retryable || attempts > opts_.retries || stopping_) break;
       const auto delay = retry_delay(opts_, attempts - 1, last.retry_after, rng);
       lock.unlock();
-      opts_.logger->debug("webhook {}: attempt {} failed ({}); retrying in {} ms", opts_.url,
-                          attempts, last.reason, delay.count());
+      opts_.logger->debug("webhook {}: attempt {} failed ({}); retrying in {} ms", opts_.url, attempts,
+                          last.reason, delay.count());
       lock.lock();
       // The wait is on the notifier's condition variable so the destructor ends it at once.
       if (cv_.wait_for(lock, delay, [&] { return stopping_; })) {
@@ -204,8 +203,8 @@ void WebhookNotifier::run() {
     // log too.
     if (!last.ok) {
       lock.unlock();
-      opts_.logger->warn("webhook {}: notification not delivered after {} attempt(s): {}",
-                         opts_.url, attempts, last.reason);
+      opts_.logger->warn("webhook {}: notification not delivered after {} attempt(s): {}", opts_.url,
+                         attempts, last.reason);
       lock.lock();
     }
     (last.ok ? delivered_ : failed_).fetch_add(1);

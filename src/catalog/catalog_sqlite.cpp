@@ -24,8 +24,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <nlohmann/json.hpp>
 
-#include "shelfjobs/catalog/catalog.hpp"
 #include "engine/sqlite/sqlite_toolkit.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
 
 namespace shelfjobs {
 namespace {
@@ -146,9 +146,7 @@ std::string clean_path(const fs::path& p) {
   return s;
 }
 
-std::string genres_text(const std::vector<std::string>& genres) {
-  return nlohmann::json(genres).dump();
-}
+std::string genres_text(const std::vector<std::string>& genres) { return nlohmann::json(genres).dump(); }
 
 std::vector<std::string> parse_genres(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -197,8 +195,7 @@ class Connection {
 
   Stmt prepare(const std::string& sql) {
     auto it = cache_.find(sql);
-    if (it == cache_.end())
-      it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+    if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
     return Stmt(*it->second);
   }
 
@@ -219,8 +216,9 @@ void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s) {
 }
 
 // One column list per entity: the mappers read by name, so a column and its index cannot drift.
-constexpr sqlite::Columns kAuthor{"id", "foreign_id", "name", "sort_name", "overview", "path",
-    "root_folder_id", "monitored", "status", "last_info_sync", "metadata_hash", "added"};
+constexpr sqlite::Columns kAuthor{"id",       "foreign_id",     "name",           "sort_name",
+                                  "overview", "path",           "root_folder_id", "monitored",
+                                  "status",   "last_info_sync", "metadata_hash",  "added"};
 Author author_row(SQLite::Statement& st) {
   Author a;
   a.id = column<RowId>(st, kAuthor["id"]);
@@ -238,8 +236,9 @@ Author author_row(SQLite::Statement& st) {
   return a;
 }
 
-constexpr sqlite::Columns kBook{"id", "author_id", "foreign_id", "title", "release_date", "genres",
-    "monitored", "manually_added", "last_info_sync", "metadata_hash", "added"};
+constexpr sqlite::Columns kBook{"id",     "author_id", "foreign_id",     "title",          "release_date",
+                                "genres", "monitored", "manually_added", "last_info_sync", "metadata_hash",
+                                "added"};
 Book book_row(SQLite::Statement& st) {
   Book b;
   b.id = column<RowId>(st, kBook["id"]);
@@ -256,8 +255,9 @@ Book book_row(SQLite::Statement& st) {
   return b;
 }
 
-constexpr sqlite::Columns kEdition{"id", "book_id", "foreign_id", "title", "isbn13", "asin",
-    "format", "is_ebook", "pages", "publisher", "language", "release_date", "rating", "monitored"};
+constexpr sqlite::Columns kEdition{"id",       "book_id",      "foreign_id", "title",    "isbn13",
+                                   "asin",     "format",       "is_ebook",   "pages",    "publisher",
+                                   "language", "release_date", "rating",     "monitored"};
 Edition edition_row(SQLite::Statement& st) {
   Edition e;
   e.id = column<RowId>(st, kEdition["id"]);
@@ -289,8 +289,8 @@ bool same_edition(const Edition& a, const Edition& b) {
 constexpr const char* kFilesOfAuthor =
     "(author_id = ?1 OR book_id IN (SELECT id FROM books WHERE author_id = ?1))";
 
-constexpr sqlite::Columns kFile{"id", "author_id", "book_id", "edition_id", "path", "size",
-    "mtime", "format"};
+constexpr sqlite::Columns kFile{"id",   "author_id", "book_id", "edition_id",
+                                "path", "size",      "mtime",   "format"};
 BookFile file_row(SQLite::Statement& st) {
   BookFile f;
   f.id = column<RowId>(st, kFile["id"]);
@@ -319,19 +319,16 @@ Series series_row(SQLite::Statement& st) {
                 column<std::string>(st, kSeries["title"])};
 }
 
-constexpr sqlite::Columns kLink{"series_id", "book_id", "position", "series_position",
-    "is_primary"};
+constexpr sqlite::Columns kLink{"series_id", "book_id", "position", "series_position", "is_primary"};
 SeriesLink link_row(SQLite::Statement& st) {
   return SeriesLink{column<RowId>(st, kLink["series_id"]), column<RowId>(st, kLink["book_id"]),
-                    column<std::string>(st, kLink["position"]),
-                    column<int>(st, kLink["series_position"]), column<bool>(st, kLink["is_primary"])};
+                    column<std::string>(st, kLink["position"]), column<int>(st, kLink["series_position"]),
+                    column<bool>(st, kLink["is_primary"])};
 }
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-bool is_constraint(const SQLite::Exception& e, int extended) {
-  return e.getExtendedErrorCode() == extended;
-}
+bool is_constraint(const SQLite::Exception& e, int extended) { return e.getExtendedErrorCode() == extended; }
 
 // ---- the catalog -----------------------------------------------------------------------------
 
@@ -345,8 +342,8 @@ class SqliteCatalog final : public Catalog {
 
   Result<RootFolder> add_root_folder(const fs::path& path, std::string name) override {
     if (!path.is_absolute())
-      return Error{errc::invalid_argument, "root folder path " + in_quotes(path.string()) +
-                                               " is not absolute"};
+      return Error{errc::invalid_argument,
+                   "root folder path " + in_quotes(path.string()) + " is not absolute"};
     const std::string p = clean_path(path);
     if (name.empty()) name = fs::path(p).filename().string();
     return write_call("add root folder " + in_quotes(p), [&](Connection& c) {
@@ -409,11 +406,9 @@ class SqliteCatalog final : public Catalog {
 
   Result<Author> author_by_foreign_id(std::string_view foreign_id) override {
     return read_call("read author", [&](Connection& c) {
-      auto st = c.prepare("SELECT " + kAuthor.list() +
-                          " FROM authors WHERE foreign_id = ?");
+      auto st = c.prepare("SELECT " + kAuthor.list() + " FROM authors WHERE foreign_id = ?");
       st->bind(1, std::string(foreign_id));
-      if (!st->executeStep())
-        fail(errc::not_found, "author with foreign id " + std::string(foreign_id));
+      if (!st->executeStep()) fail(errc::not_found, "author with foreign id " + std::string(foreign_id));
       return author_row(*st);
     });
   }
@@ -421,8 +416,8 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<Author>> authors() override {
     return read_call("list authors", [&](Connection& c) {
       std::vector<Author> out;
-      auto st = c.prepare("SELECT " + kAuthor.list() +
-                          " FROM authors ORDER BY sort_name COLLATE NOCASE, name, id");
+      auto st =
+          c.prepare("SELECT " + kAuthor.list() + " FROM authors ORDER BY sort_name COLLATE NOCASE, name, id");
       while (st->executeStep()) out.push_back(author_row(*st));
       return out;
     });
@@ -466,10 +461,9 @@ class SqliteCatalog final : public Catalog {
         require_author(c, w.merge_from);
         // The files first: those of the source's books follow them (whatever their own link
         // says), which the books' new author_id would hide.
-        for (const char* sql :
-             {"UPDATE book_files SET author_id = ?1 WHERE (author_id = ?2 OR book_id IN "
-              "(SELECT id FROM books WHERE author_id = ?2)) AND author_id IS NOT ?1",
-              "UPDATE books SET author_id = ?1 WHERE author_id = ?2"}) {
+        for (const char* sql : {"UPDATE book_files SET author_id = ?1 WHERE (author_id = ?2 OR book_id IN "
+                                "(SELECT id FROM books WHERE author_id = ?2)) AND author_id IS NOT ?1",
+                                "UPDATE books SET author_id = ?1 WHERE author_id = ?2"}) {
           auto st = c.prepare(sql);
           st->bind(1, target);
           st->bind(2, w.merge_from);
@@ -505,8 +499,7 @@ class SqliteCatalog final : public Catalog {
         for (const Edition& e : bw.editions) listed.insert(e.foreign_id);
       }
       result.new_book_ids.reserve(w.books.size());
-      for (const BookWrite& bw : w.books)
-        result.new_book_ids.push_back(write_book(c, bw, target, plan));
+      for (const BookWrite& bw : w.books) result.new_book_ids.push_back(write_book(c, bw, target, plan));
       delete_dropped_editions(c, plan);
       result.rows_written = c.total_changes() - before;
       return result;
@@ -518,61 +511,60 @@ class SqliteCatalog final : public Catalog {
       return Error{errc::invalid_argument,
                    "author path " + in_quotes(new_path.string()) + " is not absolute"};
     const std::string to = clean_path(new_path);
-    return write_call("move author " + std::to_string(id) + " to " + in_quotes(to),
-                      [&](Connection& c) -> std::int64_t {
-      const Author a = load_author(c, id);
-      const std::string from = a.path.string();
-      if (from == to) return 0;
-      {
-        auto taken = c.prepare("SELECT id FROM authors WHERE path = ? AND id <> ?");
-        taken->bind(1, to);
-        taken->bind(2, id);
-        if (taken->executeStep())
-          fail(errc::conflict, "path " + in_quotes(to) + " belongs to author " +
-                                   std::to_string(taken->getColumn(0).getInt64()));
-      }
-      {
-        auto st = c.prepare("UPDATE authors SET path = ? WHERE id = ?");
-        st->bind(1, to);
-        st->bind(2, id);
-        st->exec();
-      }
-      if (from.empty()) return 0;
-      // Every file under the folder moves with it, whichever author it is linked to (or none):
-      // the folder is what moved on disk. The range [prefix, prefix with '/' raised to '0')
-      // holds exactly the paths that start with the prefix (BINARY collation compares bytes),
-      // and reads the path's unique index; the byte comparison below is the rule itself, with
-      // the separator included, so "/lib/Ann" never takes "/lib/Anna/x.epub" (LIKE would also
-      // need escaping of '%' and '_' in folder names).
-      const std::string prefix = from == "/" ? from : from + "/";
-      const std::string prefix_end = prefix.substr(0, prefix.size() - 1) + "0";
-      const std::string to_prefix = to == "/" ? to : to + "/";
-      std::vector<std::pair<RowId, std::string>> moves;
-      {
-        auto st = c.prepare(
-            "SELECT id, path FROM book_files WHERE path >= ? AND path < ? ORDER BY path");
-        st->bind(1, prefix);
-        st->bind(2, prefix_end);
-        while (st->executeStep()) {
-          std::string p = st->getColumn(1).getString();
-          if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0)
-            moves.emplace_back(st->getColumn(0).getInt64(), to_prefix + p.substr(prefix.size()));
-        }
-      }
-      for (const auto& [file_id, path] : moves) {
-        auto st = c.prepare("UPDATE book_files SET path = ? WHERE id = ?");
-        st->bind(1, path);
-        st->bind(2, file_id);
-        try {
-          st->exec();
-        } catch (const SQLite::Exception& e) {
-          if (is_constraint(e, SQLITE_CONSTRAINT_UNIQUE))
-            fail(errc::conflict, "book file " + in_quotes(path) + " already exists");
-          throw;
-        }
-      }
-      return static_cast<std::int64_t>(moves.size());
-    });
+    return write_call(
+        "move author " + std::to_string(id) + " to " + in_quotes(to), [&](Connection& c) -> std::int64_t {
+          const Author a = load_author(c, id);
+          const std::string from = a.path.string();
+          if (from == to) return 0;
+          {
+            auto taken = c.prepare("SELECT id FROM authors WHERE path = ? AND id <> ?");
+            taken->bind(1, to);
+            taken->bind(2, id);
+            if (taken->executeStep())
+              fail(errc::conflict, "path " + in_quotes(to) + " belongs to author " +
+                                       std::to_string(taken->getColumn(0).getInt64()));
+          }
+          {
+            auto st = c.prepare("UPDATE authors SET path = ? WHERE id = ?");
+            st->bind(1, to);
+            st->bind(2, id);
+            st->exec();
+          }
+          if (from.empty()) return 0;
+          // Every file under the folder moves with it, whichever author it is linked to (or none):
+          // the folder is what moved on disk. The range [prefix, prefix with '/' raised to '0')
+          // holds exactly the paths that start with the prefix (BINARY collation compares bytes),
+          // and reads the path's unique index; the byte comparison below is the rule itself, with
+          // the separator included, so "/lib/Ann" never takes "/lib/Anna/x.epub" (LIKE would also
+          // need escaping of '%' and '_' in folder names).
+          const std::string prefix = from == "/" ? from : from + "/";
+          const std::string prefix_end = prefix.substr(0, prefix.size() - 1) + "0";
+          const std::string to_prefix = to == "/" ? to : to + "/";
+          std::vector<std::pair<RowId, std::string>> moves;
+          {
+            auto st = c.prepare("SELECT id, path FROM book_files WHERE path >= ? AND path < ? ORDER BY path");
+            st->bind(1, prefix);
+            st->bind(2, prefix_end);
+            while (st->executeStep()) {
+              std::string p = st->getColumn(1).getString();
+              if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0)
+                moves.emplace_back(st->getColumn(0).getInt64(), to_prefix + p.substr(prefix.size()));
+            }
+          }
+          for (const auto& [file_id, path] : moves) {
+            auto st = c.prepare("UPDATE book_files SET path = ? WHERE id = ?");
+            st->bind(1, path);
+            st->bind(2, file_id);
+            try {
+              st->exec();
+            } catch (const SQLite::Exception& e) {
+              if (is_constraint(e, SQLITE_CONSTRAINT_UNIQUE))
+                fail(errc::conflict, "book file " + in_quotes(path) + " already exists");
+              throw;
+            }
+          }
+          return static_cast<std::int64_t>(moves.size());
+        });
   }
 
   // Books ----------------------------------------------------------------------------------------
@@ -595,11 +587,9 @@ class SqliteCatalog final : public Catalog {
 
   Result<Book> book_by_foreign_id(std::string_view foreign_id) override {
     return read_call("read book", [&](Connection& c) {
-      auto st =
-          c.prepare("SELECT " + kBook.list() + " FROM books WHERE foreign_id = ?");
+      auto st = c.prepare("SELECT " + kBook.list() + " FROM books WHERE foreign_id = ?");
       st->bind(1, std::string(foreign_id));
-      if (!st->executeStep())
-        fail(errc::not_found, "book with foreign id " + std::string(foreign_id));
+      if (!st->executeStep()) fail(errc::not_found, "book with foreign id " + std::string(foreign_id));
       return book_row(*st);
     });
   }
@@ -703,9 +693,8 @@ class SqliteCatalog final : public Catalog {
         if (is_constraint(e, SQLITE_CONSTRAINT_FOREIGNKEY))
           fail(errc::not_found, "book file " + in_quotes(f.path.string()) +
                                     " names a missing author, book or edition (author " +
-                                    std::to_string(f.author_id) + ", book " +
-                                    std::to_string(f.book_id) + ", edition " +
-                                    std::to_string(f.edition_id) + ")");
+                                    std::to_string(f.author_id) + ", book " + std::to_string(f.book_id) +
+                                    ", edition " + std::to_string(f.edition_id) + ")");
         throw;
       }
       return f;
@@ -716,8 +705,8 @@ class SqliteCatalog final : public Catalog {
     return read_call("list book files", [&](Connection& c) {
       require_author(c, author_id);
       std::vector<BookFile> out;
-      auto st = c.prepare("SELECT " + kFile.list() + " FROM book_files WHERE " +
-                          kFilesOfAuthor + " ORDER BY path");
+      auto st =
+          c.prepare("SELECT " + kFile.list() + " FROM book_files WHERE " + kFilesOfAuthor + " ORDER BY path");
       st->bind(1, author_id);
       while (st->executeStep()) out.push_back(file_row(*st));
       return out;
@@ -846,8 +835,7 @@ class SqliteCatalog final : public Catalog {
         if (q->executeStep())
           fail(errc::conflict, "author foreign id " + a.foreign_id + " belongs to author " +
                                    std::to_string(q->getColumn(0).getInt64()));
-        fail(errc::conflict, "author path " + in_quotes(a.path.string()) +
-                                 " belongs to another author");
+        fail(errc::conflict, "author path " + in_quotes(a.path.string()) + " belongs to another author");
       }
       if (is_constraint(e, SQLITE_CONSTRAINT_FOREIGNKEY))
         fail(errc::not_found, "root folder " + std::to_string(a.root_folder_id));
@@ -883,8 +871,7 @@ class SqliteCatalog final : public Catalog {
 
   static std::vector<Edition> load_editions(Connection& c, RowId book_id) {
     std::vector<Edition> out;
-    auto st = c.prepare("SELECT " + kEdition.list() +
-                        " FROM editions WHERE book_id = ? ORDER BY id");
+    auto st = c.prepare("SELECT " + kEdition.list() + " FROM editions WHERE book_id = ? ORDER BY id");
     st->bind(1, book_id);
     while (st->executeStep()) out.push_back(edition_row(*st));
     return out;
@@ -917,15 +904,13 @@ class SqliteCatalog final : public Catalog {
   // Inserts (id 0) or updates a book, then syncs its editions and series links. Returns the new
   // id for an insert, 0 for an update. `default_author`: the author of books that name none.
   // A book that changes author takes its files along. The editions it drops go to `plan`.
-  static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author,
-                          EditionPlan& plan) {
+  static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author, EditionPlan& plan) {
     const Book& b = bw.book;
     RowId author_id = b.author_id != 0 ? b.author_id : default_author;
     RowId book_id = b.id;
     RowId new_id = 0;
     if (b.id == 0) {
-      if (author_id == 0)
-        fail(errc::invalid_argument, "book " + in_quotes(b.foreign_id) + " has no author");
+      if (author_id == 0) fail(errc::invalid_argument, "book " + in_quotes(b.foreign_id) + " has no author");
       require_author(c, author_id);
       auto st = c.prepare(
           "INSERT INTO books (foreign_id, title, release_date, genres, monitored, "
@@ -958,8 +943,8 @@ class SqliteCatalog final : public Catalog {
       if (author_id != 0 && author_id != old_author) {
         // The book moved to another author: its files follow it (those already linked to the
         // new author are no row to write).
-        auto files = c.prepare(
-            "UPDATE book_files SET author_id = ?1 WHERE book_id = ?2 AND author_id IS NOT ?1");
+        auto files =
+            c.prepare("UPDATE book_files SET author_id = ?1 WHERE book_id = ?2 AND author_id IS NOT ?1");
         files->bind(1, author_id);
         files->bind(2, b.id);
         files->exec();
@@ -991,8 +976,7 @@ class SqliteCatalog final : public Catalog {
         q->bind(1, b.foreign_id);
         if (q->executeStep()) {
           fail(errc::conflict, "book with foreign id " + b.foreign_id + " (" + in_quotes(b.title) +
-                                   ", author " + std::to_string(author_id) +
-                                   ") is already book " +
+                                   ", author " + std::to_string(author_id) + ") is already book " +
                                    std::to_string(q->getColumn(0).getInt64()) + " of author " +
                                    std::to_string(q->getColumn(1).getInt64()));
         }
@@ -1006,8 +990,8 @@ class SqliteCatalog final : public Catalog {
   // write, their files keep existing with edition_id NULL), and one the source moved here from
   // another book of the same author, or from a book of the write that dropped it, moves with
   // its id.
-  static void sync_editions(Connection& c, RowId book_id, RowId author_id,
-                            const std::vector<Edition>& wanted, EditionPlan& plan) {
+  static void sync_editions(Connection& c, RowId book_id, RowId author_id, const std::vector<Edition>& wanted,
+                            EditionPlan& plan) {
     std::map<std::string, Edition> existing;
     for (auto& e : load_editions(c, book_id)) existing.emplace(e.foreign_id, std::move(e));
     std::map<std::string, const Edition*> wanted_by_id;
@@ -1036,8 +1020,7 @@ class SqliteCatalog final : public Catalog {
         const bool given_up = listed != plan.listed.end() && listed->second.count(fid) == 0;
         if (owner != author_id && !given_up)
           fail(errc::conflict, "edition with foreign id " + fid + " is already in book " +
-                                   std::to_string(other_book) + " of author " +
-                                   std::to_string(owner));
+                                   std::to_string(other_book) + " of author " + std::to_string(owner));
         update_edition(c, id, book_id, e);
         continue;
       }
@@ -1184,13 +1167,11 @@ Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions&
       !st)
     return st.error();
   // The read connection never writes; SQLite enforces it (query_only).
-  auto read = sqlite::open(path, {.what = "catalog",
-                                  .busy_timeout = options.busy_timeout,
-                                  .create = false,
-                                  .query_only = true});
+  auto read = sqlite::open(
+      path, {.what = "catalog", .busy_timeout = options.busy_timeout, .create = false, .query_only = true});
   if (!read) return read.error();
-  return std::shared_ptr<Catalog>(std::make_shared<SqliteCatalog>(
-      path, std::move(write).value(), std::move(read).value()));
+  return std::shared_ptr<Catalog>(
+      std::make_shared<SqliteCatalog>(path, std::move(write).value(), std::move(read).value()));
 }
 
 }  // namespace shelfjobs

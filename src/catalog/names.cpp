@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "shelfjobs/catalog/catalog.hpp"
 #include "engine/text.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
 
 namespace shelfjobs {
 
@@ -49,8 +49,8 @@ std::string join(const std::vector<std::string>& words, std::size_t begin, std::
 
 // Generational and academic suffixes stay after the given names ("King, Martin Luther Jr.").
 bool is_suffix(std::string_view word) {
-  static constexpr std::array<std::string_view, 12> kSuffixes = {
-      "jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "ph.d.", "md", "m.d.", "esq."};
+  static constexpr std::array<std::string_view, 12> kSuffixes = {"jr", "jr.", "sr",    "sr.", "ii",   "iii",
+                                                                 "iv", "phd", "ph.d.", "md",  "m.d.", "esq."};
   const std::string w = lower(word);
   for (auto s : kSuffixes)
     if (w == s) return true;
@@ -59,9 +59,9 @@ bool is_suffix(std::string_view word) {
 
 // Particles belong to the surname ("Ursula K. Le Guin" sorts under "Le Guin").
 bool is_particle(std::string_view word) {
-  static constexpr std::array<std::string_view, 16> kParticles = {
-      "van", "von", "de", "da", "del", "della", "der", "den", "di", "du", "la", "le", "ter",
-      "ten", "dos", "das"};
+  static constexpr std::array<std::string_view, 16> kParticles = {"van", "von", "de",  "da", "del", "della",
+                                                                  "der", "den", "di",  "du", "la",  "le",
+                                                                  "ter", "ten", "dos", "das"};
   const std::string w = lower(word);
   for (auto p : kParticles)
     if (w == p) return true;
@@ -141,8 +141,8 @@ std::string safe_folder_name(std::string_view name) {
   static constexpr std::array<std::string_view, 4> kDevices = {"con", "prn", "aux", "nul"};
   bool reserved = false;
   for (auto d : kDevices) reserved = reserved || stem == d;
-  if (stem.size() == 4 && (stem.rfind("com", 0) == 0 || stem.rfind("lpt", 0) == 0) &&
-      stem[3] >= '1' && stem[3] <= '9')
+  if (stem.size() == 4 && (stem.rfind("com", 0) == 0 || stem.rfind("lpt", 0) == 0) && stem[3] >= '1' &&
+      stem[3] <= '9')
     reserved = true;
   if (reserved) out.insert(dot == std::string::npos ? out.size() : dot, "_");
   return out;

@@ -11,13 +11,13 @@ std::string dedup_key(const CommandType& type, const nlohmann::json& body) {
   return type.name + '\n' + body.dump();
 }
 
-Result<Prepared> prepare(const Registry& registry, std::string_view name,
-                         const nlohmann::json& body, PushOptions options) {
+Result<Prepared> prepare(const Registry& registry, std::string_view name, const nlohmann::json& body,
+                         PushOptions options) {
   const CommandType* type = registry.find(name);
   if (!type) return Error{errc::unknown_command, "unknown command '" + std::string(name) + "'"};
   if (!body.is_null() && !body.is_object()) {
-    return Error{errc::invalid_body, "body of " + type->name + " must be a JSON object, not " +
-                                         std::string(body.type_name())};
+    return Error{errc::invalid_body,
+                 "body of " + type->name + " must be a JSON object, not " + std::string(body.type_name())};
   }
   Prepared p{type, {}, {}, {}, std::move(options), {}};
   try {

@@ -41,8 +41,8 @@ std::string dedup_key(const CommandType& type, const nlohmann::json& body);
 
 /// Validates a push and canonicalises its body. Errors: unknown_command, invalid_body (naming
 /// the field when the body does not decode), invalid_argument (priority out of range).
-Result<Prepared> prepare(const Registry& registry, std::string_view name,
-                         const nlohmann::json& body, PushOptions options);
+Result<Prepared> prepare(const Registry& registry, std::string_view name, const nlohmann::json& body,
+                         PushOptions options);
 
 /// Live jobs by dedup key: which are queued and which run.
 class DedupIndex {

@@ -14,8 +14,8 @@ namespace shelfjobs::detail {
 Alerts::Alerts(AlertOptions options, Sink sink, std::shared_ptr<spdlog::logger> log)
     : opts_(std::move(options)), sink_(std::move(sink)), log_(std::move(log)) {}
 
-void Alerts::raise(const std::string& rule, const std::string& key, std::string message,
-                   TimePoint now, nlohmann::json details) {
+void Alerts::raise(const std::string& rule, const std::string& key, std::string message, TimePoint now,
+                   nlohmann::json details) {
   if (alerts_.count(key)) return;  // raised once per condition
   Alert a{rule, key, std::move(message), now, std::move(details)};
   log_->warn("alert raised: {}", a.message);
@@ -53,26 +53,25 @@ void Alerts::check(const AlertInputs& in) {
     std::optional<std::chrono::milliseconds> limit;
     if (o.long_running.count() > 0) limit = o.long_running;
     if (o.long_running_factor > 0 && r.average) {
-      const auto by_avg = std::chrono::milliseconds(static_cast<std::int64_t>(
-          o.long_running_factor * static_cast<double>(r.average->count())));
+      const auto by_avg = std::chrono::milliseconds(
+          static_cast<std::int64_t>(o.long_running_factor * static_cast<double>(r.average->count())));
       if (by_avg.count() > 0 && (!limit || by_avg < *limit)) limit = by_avg;
     }
     if (limit && ran > *limit) {
       raise("long_running", "long_running:" + std::to_string(r.id),
-            r.name + " (job " + std::to_string(r.id) + ") has run for " +
-                std::to_string(ran.count() / 1000) + " s",
+            r.name + " (job " + std::to_string(r.id) + ") has run for " + std::to_string(ran.count() / 1000) +
+                " s",
             now, {{"jobId", r.id}, {"runningMs", ran.count()}, {"limitMs", limit->count()}});
     }
   }
 
   const bool deep = o.backlog_depth > 0 && in.queued > o.backlog_depth;
-  const bool old = o.backlog_age.count() > 0 && in.oldest_ready_age &&
-                   *in.oldest_ready_age > o.backlog_age;
+  const bool old = o.backlog_age.count() > 0 && in.oldest_ready_age && *in.oldest_ready_age > o.backlog_age;
   if (deep || old) {
     const auto age = in.oldest_ready_age ? in.oldest_ready_age->count() : 0;
     raise("backlog", "backlog",
-          std::to_string(in.queued) + " jobs queued; the oldest has waited " +
-              std::to_string(age / 1000) + " s",
+          std::to_string(in.queued) + " jobs queued; the oldest has waited " + std::to_string(age / 1000) +
+              " s",
           now, {{"depth", in.queued}, {"oldestQueuedAgeMs", age}});
   } else {
     clear("backlog", now);
@@ -83,12 +82,12 @@ void Alerts::check(const AlertInputs& in) {
     const auto space = std::filesystem::space(path, ec);
     const std::string key = "disk_space:" + label;
     if (ec) {
-      raise("disk_space", key,
-            label + " (" + path.string() + "): cannot read free space: " + ec.message(), now);
+      raise("disk_space", key, label + " (" + path.string() + "): cannot read free space: " + ec.message(),
+            now);
     } else if (space.available < o.min_free_bytes) {
       raise("disk_space", key,
-            label + " (" + path.string() + ") has " +
-                std::to_string(space.available / (1024 * 1024)) + " MiB free",
+            label + " (" + path.string() + ") has " + std::to_string(space.available / (1024 * 1024)) +
+                " MiB free",
             now, {{"path", path.string()}, {"freeBytes", space.available}});
     } else {
       clear(key, now);
@@ -102,8 +101,7 @@ void Alerts::check(const AlertInputs& in) {
     if (in.store_write_errors > seen_write_errors_) {
       seen_write_errors_ = in.store_write_errors;
       raise("store_errors", "store_errors",
-            "the job store failed to commit (" + std::to_string(in.store_write_errors) +
-                " failures so far)",
+            "the job store failed to commit (" + std::to_string(in.store_write_errors) + " failures so far)",
             now, {{"writeErrors", in.store_write_errors}});
     } else if (!in.store_failing) {
       clear("store_errors", now);
@@ -114,8 +112,7 @@ void Alerts::check(const AlertInputs& in) {
     raise("saturation", "saturation",
           "all " + std::to_string(in.workers) + " workers have been busy for " +
               std::to_string(
-                  std::chrono::duration_cast<std::chrono::minutes>(now - *in.saturated_since)
-                      .count()) +
+                  std::chrono::duration_cast<std::chrono::minutes>(now - *in.saturated_since).count()) +
               " min",
           now);
   } else if (!in.saturated_since || now - *in.saturated_since <= o.saturation) {
@@ -127,8 +124,7 @@ std::vector<Alert> Alerts::open() const {
   std::vector<Alert> out;
   out.reserve(alerts_.size());
   for (const auto& [key, a] : alerts_) out.push_back(a);
-  std::sort(out.begin(), out.end(),
-            [](const Alert& x, const Alert& y) { return x.raised_at < y.raised_at; });
+  std::sort(out.begin(), out.end(), [](const Alert& x, const Alert& y) { return x.raised_at < y.raised_at; });
   return out;
 }
 

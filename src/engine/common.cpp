@@ -6,11 +6,11 @@
 #include <cctype>
 #include <ctime>
 
+#include "engine/text.hpp"
 #include "shelfjobs/engine/command.hpp"
 #include "shelfjobs/engine/error.hpp"
 #include "shelfjobs/engine/health.hpp"
 #include "shelfjobs/engine/job.hpp"
-#include "engine/text.hpp"
 
 namespace shelfjobs {
 
@@ -27,11 +27,10 @@ std::optional<E> parse(std::string_view s, const std::array<std::string_view, N>
 
 constexpr std::array<std::string_view, 4> kPriorityNames = {"low", "normal", "high", "critical"};
 constexpr std::array<std::string_view, 3> kTriggerNames = {"manual", "scheduled", "event"};
-constexpr std::array<std::string_view, 5> kStatusNames = {"queued", "executing", "completed",
-                                                          "failed", "cancelled"};
+constexpr std::array<std::string_view, 5> kStatusNames = {"queued", "executing", "completed", "failed",
+                                                          "cancelled"};
 constexpr std::array<std::string_view, 8> kErrorKindNames = {
-    "none", "network", "filesystem", "database", "rate_limited", "permanent", "timeout",
-    "cancelled"};
+    "none", "network", "filesystem", "database", "rate_limited", "permanent", "timeout", "cancelled"};
 }  // namespace
 
 const char* to_string(errc code) noexcept {
@@ -81,8 +80,8 @@ std::string format_time(TimePoint t) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;
 }
 
@@ -97,9 +96,7 @@ nlohmann::json to_json(const JobInfo& j) {
       {"queued", format_time(j.queued_at)},
       {"attempt", j.attempt},
       {"progress",
-       {{"current", j.progress.current},
-        {"total", j.progress.total},
-        {"message", j.progress.message}}},
+       {{"current", j.progress.current}, {"total", j.progress.total}, {"message", j.progress.message}}},
       {"message", j.message},
   };
   if (!j.event.empty()) out["event"] = j.event;

@@ -29,8 +29,7 @@ void JobContext::status(std::string text) {
 }
 void JobContext::complete(std::string message) { run_.set_completion(std::move(message)); }
 spdlog::logger& JobContext::log() const noexcept { return run_.host->logger(); }
-Result<PushResult> JobContext::push(std::string_view name, const nlohmann::json& body,
-                                    PushOptions options) {
+Result<PushResult> JobContext::push(std::string_view name, const nlohmann::json& body, PushOptions options) {
   return run_.host->push_from_job(run_, PushRequest{std::string(name), body, std::move(options)});
 }
 Status JobContext::push_debounced(PushRequest request, std::chrono::milliseconds window,
@@ -82,9 +81,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
   if (auto written = store->write_recovered(recovered.changed); !written) {
     return Error{errc::store_error, "cannot recover jobs: " + written.error().message};
   }
-  auto impl = std::make_shared<Impl>(std::move(options), std::move(registry), std::move(store),
-                                     std::move(recovered.keep), std::move(recovered.changed),
-                                     std::move(*state));
+  auto impl =
+      std::make_shared<Impl>(std::move(options), std::move(registry), std::move(store),
+                             std::move(recovered.keep), std::move(recovered.changed), std::move(*state));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -116,8 +115,7 @@ namespace {
 const Error kStopped{errc::shutting_down, "the engine is stopped"};
 }
 
-Result<PushResult> Engine::push(std::string_view name, const nlohmann::json& body,
-                                PushOptions options) {
+Result<PushResult> Engine::push(std::string_view name, const nlohmann::json& body, PushOptions options) {
   auto prepared = detail::prepare(impl_->registry_, name, body, std::move(options));
   if (!prepared) return prepared.error();
   return impl_->push(std::move(*prepared));
@@ -129,8 +127,8 @@ Result<std::vector<PushResult>> Engine::push_many(std::vector<PushRequest> reque
   bool durable = true;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     durable = durable && requests[i].options.durable;
-    auto p = detail::prepare(impl_->registry_, requests[i].name, requests[i].body,
-                             std::move(requests[i].options));
+    auto p =
+        detail::prepare(impl_->registry_, requests[i].name, requests[i].body, std::move(requests[i].options));
     if (!p) {
       return Error{p.error().code, "request " + std::to_string(i) + ": " + p.error().message};
     }
@@ -194,8 +192,7 @@ Result<JobInfo> Engine::cancel(JobId id) {
   if (!job) return job.error();
   if (!*job) return Error{errc::not_found, "no job with id " + std::to_string(id)};
   return Error{errc::not_cancellable, "job " + std::to_string(id) + " (" + (*job)->name +
-                                          ") has already ended: " +
-                                          std::string(to_string((*job)->status))};
+                                          ") has already ended: " + std::string(to_string((*job)->status))};
 }
 
 std::optional<JobInfo> Engine::get(JobId id) {
@@ -222,9 +219,8 @@ Result<JobPage> Engine::list(const JobQuery& query) {
   auto page = impl_->store_->list(q);
   if (!page) return page.error();
   // Progress of running jobs is persisted at most every progress_interval; show the live value.
-  const bool any_running = std::any_of(page->jobs.begin(), page->jobs.end(), [](const JobInfo& j) {
-    return j.status == JobStatus::executing;
-  });
+  const bool any_running = std::any_of(page->jobs.begin(), page->jobs.end(),
+                                       [](const JobInfo& j) { return j.status == JobStatus::executing; });
   if (any_running) {
     impl_->on_strand([&] {
       for (auto& j : page->jobs) {
@@ -287,9 +283,8 @@ Status Engine::add_task(TaskSpec spec) {
 }
 
 Status Engine::set_task_interval(std::string_view name, std::chrono::seconds interval) {
-  auto r = impl_->on_strand([&]() -> Status {
-    return impl_->tasks_.set_interval(name, interval, impl_->clock_->now());
-  });
+  auto r = impl_->on_strand(
+      [&]() -> Status { return impl_->tasks_.set_interval(name, interval, impl_->clock_->now()); });
   if (!r) return kStopped;
   return *r;
 }
@@ -308,8 +303,7 @@ std::vector<TaskInfo> Engine::tasks() {
 
 Status Engine::push_debounced(PushRequest request, std::chrono::milliseconds window,
                               std::chrono::milliseconds max_wait) {
-  auto prepared = detail::prepare(impl_->registry_, request.name, request.body,
-                                  std::move(request.options));
+  auto prepared = detail::prepare(impl_->registry_, request.name, request.body, std::move(request.options));
   if (!prepared) return prepared.error();
   return impl_->push_debounced(std::move(*prepared), window, max_wait);
 }
@@ -371,9 +365,10 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   im.ctl_guard_.reset();
   if (im.ctl_thread_.joinable()) im.ctl_thread_.join();
   if (!finished) {
-    im.log_->warn("stop: {} job(s) still running after the deadline; they stay executing in the "
-                  "store and are rescued at the next start",
-                  still_running);
+    im.log_->warn(
+        "stop: {} job(s) still running after the deadline; they stay executing in the "
+        "store and are rescued at the next start",
+        still_running);
   }
   // A handler abandoned after its timeout may still hold a thread: joining it could wait
   // forever, so such threads are detached and Impl is kept alive for them. Otherwise the pool

@@ -26,24 +26,23 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
       work_guard_(asio::make_work_guard(work_io_)),
       wake_timer_(ctl_io_),
       ready_(opts_.workers, opts_.idle_max_deferral),
-      tasks_(detail::TaskScheduler::Hooks{
-                 [this](TimePoint at, std::function<void()> fn) { add_timer(at, std::move(fn)); },
-                 [this](const TaskRow& row) { store_->save_task(row); },
-                 [this](const TaskSpec& spec, Trigger trigger) -> Result<PushResult> {
-                   auto prepared = detail::prepare(registry_, spec.command, spec.body,
-                                                   PushOptions{.trigger = trigger,
-                                                               .priority = spec.priority,
-                                                               .durable = false,
-                                                               .task = spec.name});
-                   if (!prepared) return prepared.error();
-                   return push_on_strand(*prepared);
-                 },
-                 [this](const TaskInfo& t) { emit_task(t); },
-                 [this] { return clock_->now(); },
-                 opts_.logger},
-             std::move(state.tasks)),
+      tasks_(
+          detail::TaskScheduler::Hooks{
+              [this](TimePoint at, std::function<void()> fn) { add_timer(at, std::move(fn)); },
+              [this](const TaskRow& row) { store_->save_task(row); },
+              [this](const TaskSpec& spec, Trigger trigger) -> Result<PushResult> {
+                auto prepared = detail::prepare(
+                    registry_, spec.command, spec.body,
+                    PushOptions{
+                        .trigger = trigger, .priority = spec.priority, .durable = false, .task = spec.name});
+                if (!prepared) return prepared.error();
+                return push_on_strand(*prepared);
+              },
+              [this](const TaskInfo& t) { emit_task(t); }, [this] { return clock_->now(); }, opts_.logger},
+          std::move(state.tasks)),
       figures_(opts_.health_window),
-      alerts_(opts_.alerts, [this](const AlertChanged& c) { hub_.publish(c); }, opts_.logger),
+      alerts_(
+          opts_.alerts, [this](const AlertChanged& c) { hub_.publish(c); }, opts_.logger),
       next_id_(state.max_id + 1) {
   // The notifier is one subscriber among others: final failures and alerts.
   if (opts_.notifier) {
@@ -56,14 +55,17 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
                                           j->job.ended_at.value_or(TimePoint{})});
           } else if (const auto* a = std::get_if<AlertChanged>(&ev)) {
             if (a->raised) {
-              notifier->notify(Notification{"alert_raised", std::nullopt, a->alert.message,
-                                            a->alert.raised_at,
-                                            {{"rule", a->alert.rule},
-                                             {"key", a->alert.key},
-                                             {"details", a->alert.details}}});
+              notifier->notify(Notification{
+                  "alert_raised",
+                  std::nullopt,
+                  a->alert.message,
+                  a->alert.raised_at,
+                  {{"rule", a->alert.rule}, {"key", a->alert.key}, {"details", a->alert.details}}});
             } else {
-              notifier->notify(Notification{"alert_cleared", std::nullopt,
-                                            "cleared: " + a->alert.message, a->at,
+              notifier->notify(Notification{"alert_cleared",
+                                            std::nullopt,
+                                            "cleared: " + a->alert.message,
+                                            a->at,
                                             {{"rule", a->alert.rule}, {"key", a->alert.key}}});
             }
           }
@@ -161,8 +163,7 @@ void Engine::Impl::arm() {
     wake_timer_.cancel();
     return;
   }
-  auto delay =
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next - clock_->now());
+  auto delay = std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next - clock_->now());
   delay = std::clamp(delay, std::chrono::steady_clock::duration::zero(),
                      std::chrono::steady_clock::duration(std::chrono::seconds(30)));
   wake_timer_.expires_after(delay);
@@ -218,8 +219,7 @@ void Engine::Impl::unplace(Active& a) {
 
 void Engine::Impl::schedule_aging() {
   ON_STRAND();
-  const auto step = std::max<std::chrono::milliseconds>(opts_.aging_period / 4,
-                                                        std::chrono::seconds(1));
+  const auto step = std::max<std::chrono::milliseconds>(opts_.aging_period / 4, std::chrono::seconds(1));
   add_timer(clock_->now() + step, [this] {
     age_queued();
     schedule_aging();
@@ -323,9 +323,10 @@ void Engine::Impl::on_grace_over(const std::shared_ptr<detail::JobRun>& run) {
   if (it == active_.end() || it->second.run != run) return;
   run->abandoned = true;
   ++abandoned_running_;
-  log_->error("job {} {} did not stop within {} ms of its timeout; abandoning it and adding a "
-              "worker in its place",
-              run->id, run->name, opts_.timeout_grace.count());
+  log_->error(
+      "job {} {} did not stop within {} ms of its timeout; abandoning it and adding a "
+      "worker in its place",
+      run->id, run->name, opts_.timeout_grace.count());
   add_worker();
   detail::Outcome out{JobStatus::failed, ErrorKind::timeout,
                       "timed out after " + std::to_string(run->type->traits.timeout.count()) +
@@ -334,15 +335,15 @@ void Engine::Impl::on_grace_over(const std::shared_ptr<detail::JobRun>& run) {
   finish(it, run, out);
 }
 
-void Engine::Impl::on_finished(const std::shared_ptr<detail::JobRun>& run,
-                               const detail::Outcome& out) {
+void Engine::Impl::on_finished(const std::shared_ptr<detail::JobRun>& run, const detail::Outcome& out) {
   ON_STRAND();
   auto it = active_.find(run->id);
   if (it == active_.end() || it->second.run != run) {
     if (run->abandoned) {
-      log_->warn("job {} {} returned after it was abandoned for its timeout; its result ({}) "
-                 "is discarded",
-                 run->id, run->name, to_string(out.status));
+      log_->warn(
+          "job {} {} returned after it was abandoned for its timeout; its result ({}) "
+          "is discarded",
+          run->id, run->name, to_string(out.status));
     }
     return;
   }
@@ -359,8 +360,7 @@ void Engine::Impl::finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& ru
   a.info.status = out.status;
   a.info.ended_at = now;
   a.info.duration = std::max(std::chrono::milliseconds(0),
-                             std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 now - *a.info.started_at));
+                             std::chrono::duration_cast<std::chrono::milliseconds>(now - *a.info.started_at));
   a.info.error_kind = out.kind;
   a.info.error = out.error;
   if (out.status == JobStatus::failed) {
@@ -414,16 +414,14 @@ bool Engine::Impl::retry(Active& a, const detail::Outcome& out, TimePoint now) {
   const RetryPolicy& pol = a.type->traits.retry ? *a.type->traits.retry : opts_.retry;
   const auto d = detail::decide_retry(
       pol, out, {a.info.attempt, a.info.max_attempts, a.rate_waited}, now,
-      [this](std::int64_t half) {
-        return std::uniform_int_distribution<std::int64_t>(0, half)(rng_);
-      });
+      [this](std::int64_t half) { return std::uniform_int_distribution<std::int64_t>(0, half)(rng_); });
   a.info.max_attempts = d.max_attempts;
   if (!d.retry) return false;
   a.rate_waited = d.rate_waited;
   a.info.attempt = d.attempt;
   a.info.message = d.message;
-  log_->warn("job {} {} failed ({}): {}; {}", a.info.id, a.info.name, to_string(out.kind),
-             out.error, a.info.message);
+  log_->warn("job {} {} failed ({}): {}; {}", a.info.id, a.info.name, to_string(out.kind), out.error,
+             a.info.message);
   a.info.status = JobStatus::queued;
   a.info.started_at.reset();
   a.info.ended_at.reset();
@@ -451,8 +449,8 @@ void Engine::Impl::interrupted_by_stop(ActiveIt it) {
     info.error_kind = ErrorKind::none;
     info.error.clear();
     ++info.attempt;
-    log_->info("job {} {} was interrupted by stop(); it resumes at the next start as attempt {}",
-               info.id, info.name, info.attempt);
+    log_->info("job {} {} was interrupted by stop(); it resumes at the next start as attempt {}", info.id,
+               info.name, info.attempt);
     store_->finish(info);
     emit(JobEvent::Type::queued, a);
   } else {
@@ -487,8 +485,7 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
     }
     if (a.info.status == JobStatus::queued) {
       const Priority raised = std::max(a.info.priority, wanted);
-      const bool to_manual =
-          p.options.trigger == Trigger::manual && a.info.trigger != Trigger::manual;
+      const bool to_manual = p.options.trigger == Trigger::manual && a.info.trigger != Trigger::manual;
       if (raised != a.info.priority || to_manual) {
         unplace(a);
         a.info.priority = raised;
@@ -569,8 +566,7 @@ Status Engine::Impl::push_debounced(detail::Prepared p, std::chrono::millisecond
   auto r = on_strand([&]() -> Status {
     if (!accepting_) return Error{errc::shutting_down, "the engine is stopping"};
     std::string key = p.key;
-    const TimePoint deadline =
-        debouncer_.request(std::move(p), clock_->now(), window, max_wait);
+    const TimePoint deadline = debouncer_.request(std::move(p), clock_->now(), window, max_wait);
     add_timer(deadline, [this, key = std::move(key)] { on_debounce(key); });
     return Ok{};
   });
@@ -645,8 +641,7 @@ Status Engine::Impl::push_debounced_from_job(const detail::JobRun&, PushRequest 
 void Engine::Impl::update_saturation() {
   ON_STRAND();
   const bool saturated =
-      ready_.running_total() - static_cast<int>(ready_.running(Priority::critical)) >=
-      opts_.workers;
+      ready_.running_total() - static_cast<int>(ready_.running(Priority::critical)) >= opts_.workers;
   if (saturated && !saturated_since_) saturated_since_ = clock_->now();
   if (!saturated) saturated_since_.reset();
 }

@@ -120,8 +120,8 @@ class Engine::Impl final : public detail::RunHost {
     const CommandType* type = nullptr;
     std::string key;
     std::shared_ptr<detail::JobRun> run;  // set while executing
-    bool delayed = false;                  // queued, but not before info.not_before
-    std::uint64_t gen = 0;                 // bumped whenever it leaves a place; stale timers see it
+    bool delayed = false;                 // queued, but not before info.not_before
+    std::uint64_t gen = 0;                // bumped whenever it leaves a place; stale timers see it
     std::chrono::milliseconds rate_waited{0};
   };
   using ActiveIt = std::unordered_map<JobId, Active>::iterator;

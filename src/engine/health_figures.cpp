@@ -15,9 +15,7 @@ constexpr std::size_t kDurationSamples = 100;
 
 HealthFigures::HealthFigures(std::chrono::milliseconds window) : window_(window) {}
 
-TimePoint HealthFigures::minute_of(TimePoint t) {
-  return std::chrono::floor<std::chrono::minutes>(t);
-}
+TimePoint HealthFigures::minute_of(TimePoint t) { return std::chrono::floor<std::chrono::minutes>(t); }
 
 void HealthFigures::load(std::vector<TypeTotals> totals, std::vector<MinuteFigures> minutes) {
   for (auto& t : totals) {
@@ -75,9 +73,21 @@ void HealthFigures::finished(const JobInfo& job) {
   MinuteFigures& m = t.minutes.back();
   MinuteHealth& s = series_at(minute);
   switch (job.status) {
-    case JobStatus::completed: ++t.totals.completed; ++m.completed; ++s.completed; break;
-    case JobStatus::failed: ++t.totals.failed; ++m.failed; ++s.failed; break;
-    case JobStatus::cancelled: ++t.totals.cancelled; ++m.cancelled; ++s.cancelled; break;
+    case JobStatus::completed:
+      ++t.totals.completed;
+      ++m.completed;
+      ++s.completed;
+      break;
+    case JobStatus::failed:
+      ++t.totals.failed;
+      ++m.failed;
+      ++s.failed;
+      break;
+    case JobStatus::cancelled:
+      ++t.totals.cancelled;
+      ++m.cancelled;
+      ++s.cancelled;
+      break;
     default: break;
   }
   if (job.started_at && job.status != JobStatus::cancelled) {
@@ -92,8 +102,7 @@ void HealthFigures::finished(const JobInfo& job) {
 std::optional<std::chrono::milliseconds> HealthFigures::average(const std::string& name,
                                                                 std::size_t min_runs) const {
   auto it = types_.find(name);
-  if (it == types_.end() || it->second.durations.size() < min_runs ||
-      it->second.durations.empty()) {
+  if (it == types_.end() || it->second.durations.size() < min_runs || it->second.durations.empty()) {
     return std::nullopt;
   }
   double sum = 0;
@@ -126,8 +135,7 @@ void HealthFigures::fill(HealthSnapshot& h, TimePoint now, const std::vector<std
       for (std::size_t i = 0; i < kDurationBins; ++i) th.durations[i] += m.durations[i];
     }
     const auto runs = th.recent_completed + th.recent_failed;
-    th.recent_failure_rate =
-        runs ? static_cast<double>(th.recent_failed) / static_cast<double>(runs) : 0.0;
+    th.recent_failure_rate = runs ? static_cast<double>(th.recent_failed) / static_cast<double>(runs) : 0.0;
     if (!t.durations.empty()) {
       std::vector<std::int64_t> d(t.durations.begin(), t.durations.end());
       std::int64_t sum = 0;
@@ -144,8 +152,7 @@ void HealthFigures::fill(HealthSnapshot& h, TimePoint now, const std::vector<std
         seen += th.durations[i];
         if (seen >= std::max<std::int64_t>(want, 1)) {
           th.p95_duration = std::chrono::milliseconds(
-              i < kDurationBinBoundsMs.size() ? kDurationBinBoundsMs[i]
-                                              : kDurationBinBoundsMs.back());
+              i < kDurationBinBoundsMs.size() ? kDurationBinBoundsMs[i] : kDurationBinBoundsMs.back());
           break;
         }
       }

@@ -31,8 +31,7 @@ class HealthFigures {
   void finished(const JobInfo& job);
 
   /// The mean duration of a type's last runs, once it has at least `min_runs` of them.
-  std::optional<std::chrono::milliseconds> average(const std::string& name,
-                                                   std::size_t min_runs) const;
+  std::optional<std::chrono::milliseconds> average(const std::string& name, std::size_t min_runs) const;
 
   /// Fills `h.types` (every name in `names` appears) and, when `series`, `h.minutes`.
   void fill(HealthSnapshot& h, TimePoint now, const std::vector<std::string>& names,
@@ -40,15 +39,14 @@ class HealthFigures {
 
   /// Closes the minute before the one `now` is in: records the queue figures on it and returns
   /// it (with zero counts if nothing finished in it).
-  MinuteHealth close_minute(TimePoint now, std::int64_t queued, std::int64_t delayed,
-                            std::int64_t running);
+  MinuteHealth close_minute(TimePoint now, std::int64_t queued, std::int64_t delayed, std::int64_t running);
 
   static TimePoint minute_of(TimePoint t);
 
  private:
   struct Type {
     TypeTotals totals;
-    std::deque<MinuteFigures> minutes;  // oldest first, within the window
+    std::deque<MinuteFigures> minutes;   // oldest first, within the window
     std::deque<std::int64_t> durations;  // ms of the last kDurationSamples completed/failed runs
   };
   void trim(Type& t, TimePoint now);

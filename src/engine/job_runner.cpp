@@ -7,13 +7,12 @@
 #include <filesystem>
 #include <system_error>
 
-
 #include "shelfjobs/engine/context.hpp"
 
 namespace shelfjobs::detail {
 
-std::optional<Progress> JobRun::report(std::optional<std::int64_t> current,
-                                       std::optional<std::int64_t> total, std::string message) {
+std::optional<Progress> JobRun::report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
+                                       std::string message) {
   const auto now = std::chrono::steady_clock::now();
   MutexLock lock(mu_);
   if (current) progress_.current = *current;
@@ -45,14 +44,17 @@ std::optional<std::string> JobRun::completion() {
 }
 
 ErrorKind kind_of(const std::system_error& e) {
-  if (e.code().category() == std::generic_category() ||
-      e.code().category() == std::system_category()) {
+  if (e.code().category() == std::generic_category() || e.code().category() == std::system_category()) {
     switch (e.code().value()) {
-      case ECONNREFUSED: case ECONNRESET: case ECONNABORTED: case ETIMEDOUT:
-      case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case EPIPE:
-        return ErrorKind::network;
-      default:
-        return ErrorKind::filesystem;
+      case ECONNREFUSED:
+      case ECONNRESET:
+      case ECONNABORTED:
+      case ETIMEDOUT:
+      case EHOSTUNREACH:
+      case ENETUNREACH:
+      case ENETDOWN:
+      case EPIPE: return ErrorKind::network;
+      default: return ErrorKind::filesystem;
     }
   }
   return ErrorKind::permanent;

@@ -16,8 +16,8 @@
 #include <stop_token>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/fwd.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/retry.hpp"
 #include "engine/sync.hpp"
@@ -63,8 +63,8 @@ class JobRun {
 
   /// Records a report; returns the progress to publish when `progress_interval` has passed
   /// since the last one published.
-  std::optional<Progress> report(std::optional<std::int64_t> current,
-                                 std::optional<std::int64_t> total, std::string message);
+  std::optional<Progress> report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
+                                 std::string message);
   void set_completion(std::string message);
   Progress progress();
   void set_progress(Progress p);

@@ -61,21 +61,21 @@ nlohmann::json to_json(const Alert& a) {
 nlohmann::json to_json(const HealthSnapshot& h) {
   nlohmann::json types = nlohmann::json::array();
   for (const auto& t : h.types) {
-    types.push_back({{"name", t.name},
-                     {"lastStart", opt_time(t.last_start)},
-                     {"lastFinish", opt_time(t.last_finish)},
-                     {"lastStatus", t.last_status ? nlohmann::json(to_string(*t.last_status))
-                                                  : nlohmann::json(nullptr)},
-                     {"completed", t.completed},
-                     {"failed", t.failed},
-                     {"cancelled", t.cancelled},
-                     {"recentCompleted", t.recent_completed},
-                     {"recentFailed", t.recent_failed},
-                     {"recentFailureRate", t.recent_failure_rate},
-                     {"avgDurationMs", t.avg_duration.count()},
-                     {"p95DurationMs", t.p95_duration.count()},
-                     {"running", t.running},
-                     {"durations", t.durations}});
+    types.push_back(
+        {{"name", t.name},
+         {"lastStart", opt_time(t.last_start)},
+         {"lastFinish", opt_time(t.last_finish)},
+         {"lastStatus", t.last_status ? nlohmann::json(to_string(*t.last_status)) : nlohmann::json(nullptr)},
+         {"completed", t.completed},
+         {"failed", t.failed},
+         {"cancelled", t.cancelled},
+         {"recentCompleted", t.recent_completed},
+         {"recentFailed", t.recent_failed},
+         {"recentFailureRate", t.recent_failure_rate},
+         {"avgDurationMs", t.avg_duration.count()},
+         {"p95DurationMs", t.p95_duration.count()},
+         {"running", t.running},
+         {"durations", t.durations}});
   }
   nlohmann::json priorities = nlohmann::json::array();
   for (const auto& p : h.priorities) {
@@ -84,8 +84,8 @@ nlohmann::json to_json(const HealthSnapshot& h) {
          {"queued", p.queued},
          {"delayed", p.delayed},
          {"running", p.running},
-         {"oldestQueuedAgeMs", p.oldest_queued_age ? nlohmann::json(p.oldest_queued_age->count())
-                                                   : nlohmann::json(nullptr)}});
+         {"oldestQueuedAgeMs",
+          p.oldest_queued_age ? nlohmann::json(p.oldest_queued_age->count()) : nlohmann::json(nullptr)}});
   }
   nlohmann::json minutes = nlohmann::json::array();
   for (const auto& m : h.minutes) minutes.push_back(to_json(m));
@@ -119,7 +119,8 @@ nlohmann::json to_json(const TaskInfo& t) {
       {"lastFinish", opt_time(t.last_finish)},
       {"lastStatus", t.last_status ? nlohmann::json(to_string(*t.last_status)) : nlohmann::json(nullptr)},
       {"lastMessage", t.last_message},
-      {"lastDurationMs", t.last_duration ? nlohmann::json(t.last_duration->count()) : nlohmann::json(nullptr)},
+      {"lastDurationMs",
+       t.last_duration ? nlohmann::json(t.last_duration->count()) : nlohmann::json(nullptr)},
       {"nextDue", opt_time(t.next_due)},
       {"running", t.running},
       {"lastJob", t.last_job ? nlohmann::json(*t.last_job) : nlohmann::json(nullptr)},
@@ -127,8 +128,12 @@ nlohmann::json to_json(const TaskInfo& t) {
 }
 
 nlohmann::json to_json(const MinuteHealth& m) {
-  return {{"minute", format_time(m.minute)}, {"completed", m.completed}, {"failed", m.failed},
-          {"cancelled", m.cancelled}, {"queued", m.queued}, {"delayed", m.delayed},
+  return {{"minute", format_time(m.minute)},
+          {"completed", m.completed},
+          {"failed", m.failed},
+          {"cancelled", m.cancelled},
+          {"queued", m.queued},
+          {"delayed", m.delayed},
           {"running", m.running}};
 }
 
@@ -147,8 +152,7 @@ nlohmann::json to_json(const HostEvent& e) {
           {"attempt", j.attempt},
           {"maxAttempts", j.max_attempts},
           {"progress",
-           {{"current", j.progress.current}, {"total", j.progress.total},
-            {"message", j.progress.message}}},
+           {{"current", j.progress.current}, {"total", j.progress.total}, {"message", j.progress.message}}},
           {"message", j.message},
           {"errorKind", to_string(j.error_kind)},
           {"error", j.error},

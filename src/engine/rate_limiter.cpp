@@ -27,15 +27,13 @@ RateLimiter::RateLimiter(std::shared_ptr<Clock> clock)
 
 Status RateLimiter::configure(const std::string& key, RateLimit limit) {
   if (limit.min_spacing.count() < 0)
-    return Error{errc::invalid_argument,
-                 "rate limit '" + key + "': min_spacing must not be negative"};
+    return Error{errc::invalid_argument, "rate limit '" + key + "': min_spacing must not be negative"};
   if (limit.budget < 0)
     return Error{errc::invalid_argument, "rate limit '" + key + "': budget must not be negative"};
   if (limit.window.count() < 0)
     return Error{errc::invalid_argument, "rate limit '" + key + "': window must not be negative"};
   if (limit.budget > 0 && limit.window.count() == 0)
-    return Error{errc::invalid_argument,
-                 "rate limit '" + key + "': a budget needs a window greater than 0"};
+    return Error{errc::invalid_argument, "rate limit '" + key + "': a budget needs a window greater than 0"};
   std::lock_guard lock(mu_);
   auto& s = keys_[key];
   s.limit = limit;
@@ -47,8 +45,8 @@ Status RateLimiter::configure(const std::string& key, RateLimit limit) {
 // now than the spacing. The second part lets acquire() give a cancelled slot back and restore
 // the previous use from the list.
 void RateLimiter::prune_locked(State& s, TimePoint now) const {
-  const auto horizon = std::max(s.limit.budget > 0 ? s.limit.window : std::chrono::milliseconds{0},
-                                s.limit.min_spacing);
+  const auto horizon =
+      std::max(s.limit.budget > 0 ? s.limit.window : std::chrono::milliseconds{0}, s.limit.min_spacing);
   while (!s.uses.empty() && s.uses.front() + horizon <= now) s.uses.pop_front();
 }
 
@@ -64,8 +62,7 @@ TimePoint RateLimiter::next_free_locked(const State& s, TimePoint now) const {
   TimePoint t = std::max(now, s.deferred_until);
   if (s.used) t = std::max(t, s.last_use + s.limit.min_spacing);
   const auto budget = static_cast<std::size_t>(s.limit.budget);
-  if (budget > 0 && s.uses.size() >= budget)
-    t = std::max(t, s.uses[s.uses.size() - budget] + s.limit.window);
+  if (budget > 0 && s.uses.size() >= budget) t = std::max(t, s.uses[s.uses.size() - budget] + s.limit.window);
   return t;
 }
 

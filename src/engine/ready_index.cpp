@@ -76,8 +76,8 @@ void ReadyIndex::release(const CommandType* type, Priority priority) {
   }
 }
 
-bool ReadyIndex::allowed(const CommandType* type, const Entry& head, TimePoint now,
-                         const RateGate& rate, std::optional<TimePoint>& wake) const {
+bool ReadyIndex::allowed(const CommandType* type, const Entry& head, TimePoint now, const RateGate& rate,
+                         std::optional<TimePoint>& wake) const {
   const auto& t = type->traits;
   auto running = running_by_type_.find(type);
   const int of_type = running == running_by_type_.end() ? 0 : running->second;
@@ -129,8 +129,7 @@ ReadyIndex::Pick ReadyIndex::pick(TimePoint now, const RateGate& rate) const {
   return out;
 }
 
-std::vector<std::pair<JobId, Priority>> ReadyIndex::age(TimePoint now,
-                                                        std::chrono::milliseconds period) {
+std::vector<std::pair<JobId, Priority>> ReadyIndex::age(TimePoint now, std::chrono::milliseconds period) {
   std::vector<std::pair<JobId, Priority>> risen;
   for (Priority p : {Priority::normal, Priority::low}) {  // normal first: a job rises once
     std::vector<JobId> rising;

@@ -33,8 +33,7 @@ class ReadyIndex {
   ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral);
 
   /// A job became ready. `queued_at` decides idle-only deferral; `ready_since` aging.
-  void add(JobId id, const CommandType* type, Priority priority, TimePoint queued_at,
-           TimePoint ready_since);
+  void add(JobId id, const CommandType* type, Priority priority, TimePoint queued_at, TimePoint ready_since);
   /// A ready job leaves (cancelled, delayed again, or its priority changes). No-op if absent.
   void remove(JobId id);
 

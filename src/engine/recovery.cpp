@@ -12,9 +12,9 @@ Recovered recover(std::vector<JobInfo> rows, const Registry& registry, TimePoint
     auto fail = [&](std::string why) {
       job.status = JobStatus::failed;
       job.ended_at = now;
-      job.duration = job.started_at ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          now - *job.started_at)
-                                    : std::chrono::milliseconds(0);
+      job.duration = job.started_at
+                         ? std::chrono::duration_cast<std::chrono::milliseconds>(now - *job.started_at)
+                         : std::chrono::milliseconds(0);
       if (job.duration.count() < 0) job.duration = std::chrono::milliseconds(0);
       job.error_kind = ErrorKind::permanent;
       job.error = why;

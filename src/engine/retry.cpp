@@ -18,8 +18,8 @@ std::chrono::milliseconds backoff(const RetryPolicy& pol, int retry,
   return delay - std::chrono::milliseconds(drawn);
 }
 
-RetryDecision decide_retry(const RetryPolicy& pol, const Outcome& out, const RetryState& state,
-                           TimePoint now, const std::function<std::int64_t(std::int64_t)>& draw) {
+RetryDecision decide_retry(const RetryPolicy& pol, const Outcome& out, const RetryState& state, TimePoint now,
+                           const std::function<std::int64_t(std::int64_t)>& draw) {
   RetryDecision d;
   d.attempt = state.attempt;
   d.rate_waited = state.rate_waited;

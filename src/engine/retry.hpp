@@ -24,18 +24,18 @@ struct Outcome {
 
 /// What the job had when it failed.
 struct RetryState {
-  int attempt = 1;                         ///< the attempt that failed
-  int max_attempts = 1;                    ///< as the job shows it now
+  int attempt = 1;                           ///< the attempt that failed
+  int max_attempts = 1;                      ///< as the job shows it now
   std::chrono::milliseconds rate_waited{0};  ///< rate-limited waits spent so far
 };
 
 struct RetryDecision {
   bool retry = false;
-  TimePoint next{};            ///< not before
-  int attempt = 1;             ///< the next attempt (unchanged by a rate-limited wait)
-  int max_attempts = 1;        ///< 1 + retries for the failure's kind
+  TimePoint next{};      ///< not before
+  int attempt = 1;       ///< the next attempt (unchanged by a rate-limited wait)
+  int max_attempts = 1;  ///< 1 + retries for the failure's kind
   std::chrono::milliseconds rate_waited{0};
-  std::string message;         ///< "attempt 2 of 4, next try at ..." / "rate limited; ..."
+  std::string message;  ///< "attempt 2 of 4, next try at ..." / "rate limited; ..."
 };
 
 /// The backoff before retry number `retry` (1-based): base doubled per retry up to the maximum,
@@ -47,8 +47,7 @@ std::chrono::milliseconds backoff(const RetryPolicy& policy, int retry,
 /// The decision for a failed run. A rate-limited failure waits for its Retry-After (or the
 /// policy's default wait), bounded by `max_rate_limit_wait` in all, without spending an attempt;
 /// any other kind retries while attempts remain under `retries_for(kind)`.
-RetryDecision decide_retry(const RetryPolicy& policy, const Outcome& outcome,
-                           const RetryState& state, TimePoint now,
-                           const std::function<std::int64_t(std::int64_t)>& draw);
+RetryDecision decide_retry(const RetryPolicy& policy, const Outcome& outcome, const RetryState& state,
+                           TimePoint now, const std::function<std::int64_t(std::int64_t)>& draw);
 
 }  // namespace shelfjobs::detail

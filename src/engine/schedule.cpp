@@ -189,8 +189,7 @@ TimePoint first_interval(const Schedule& s, TimePoint now, std::uint64_t seed) {
   return jittered(s, seed, ceil_to(now + s.interval, grid_step(s)));
 }
 
-TimePoint next_interval(const Schedule& s, TimePoint previous_due, TimePoint now,
-                        std::uint64_t seed) {
+TimePoint next_interval(const Schedule& s, TimePoint previous_due, TimePoint now, std::uint64_t seed) {
   const Duration interval = s.interval;
   const TimePoint slot = floor_to(previous_due, grid_step(s));
   // The first slot after `now` (and at least one slot on).
@@ -266,8 +265,7 @@ Result<TimePoint> first_due(const Schedule& s, TimePoint now, std::uint64_t seed
   return daily.next(daily.local_day(now) - 3, now);
 }
 
-Result<TimePoint> next_due(const Schedule& s, TimePoint previous_due, TimePoint now,
-                           std::uint64_t seed) {
+Result<TimePoint> next_due(const Schedule& s, TimePoint previous_due, TimePoint now, std::uint64_t seed) {
   if (auto ok = check(s); !ok) return ok.error();
   if (!s.time_of_day) return next_interval(s, previous_due, now, seed);
   auto zone = find_zone(s.time_zone);
@@ -284,8 +282,7 @@ Status validate_interval(const std::string& task, seconds value, const IntervalR
                             ? amount_in(range.max, unit)
                             : number_in(range.min, unit) + ".." + amount_in(range.max, unit);
   if (range.allow_off) allowed = "0 (off) or " + allowed;
-  if (value == seconds{0})
-    return invalid(task + ": interval 0 (off) is not allowed; use " + allowed);
+  if (value == seconds{0}) return invalid(task + ": interval 0 (off) is not allowed; use " + allowed);
   return invalid(task + ": interval " + amount(value, unit) + " is out of range; use " + allowed);
 }
 

@@ -65,13 +65,12 @@ class SCOPED_CAPABILITY MutexLock {
 #if defined(SHELFJOBS_STRAND_CHECKS) || !defined(NDEBUG)
 #include <cstdio>
 #include <cstdlib>
-#define SHELFJOBS_ASSERT_STRAND(strand)                                                      \
-  do {                                                                                       \
-    if (!(strand).running_in_this_thread()) {                                                \
-      std::fprintf(stderr, "%s:%d: %s must run on the dispatcher strand\n", __FILE__, __LINE__, \
-                   __func__);                                                                \
-      std::abort();                                                                          \
-    }                                                                                        \
+#define SHELFJOBS_ASSERT_STRAND(strand)                                                                    \
+  do {                                                                                                     \
+    if (!(strand).running_in_this_thread()) {                                                              \
+      std::fprintf(stderr, "%s:%d: %s must run on the dispatcher strand\n", __FILE__, __LINE__, __func__); \
+      std::abort();                                                                                        \
+    }                                                                                                      \
   } while (0)
 #else
 #define SHELFJOBS_ASSERT_STRAND(strand) ((void)0)

@@ -17,8 +17,7 @@ namespace {
 
 void schedule_to_row(const Schedule& s, TaskRow& row) {
   row.interval_s = s.interval.count();
-  row.time_of_day_min =
-      s.time_of_day ? std::optional<std::int64_t>(s.time_of_day->count()) : std::nullopt;
+  row.time_of_day_min = s.time_of_day ? std::optional<std::int64_t>(s.time_of_day->count()) : std::nullopt;
   row.time_zone = s.time_zone;
   row.jitter_s = s.jitter.count();
 }
@@ -104,8 +103,7 @@ Status TaskScheduler::add(TaskSpec spec, TimePoint now) {
   return Ok{};
 }
 
-Status TaskScheduler::set_interval(std::string_view name, std::chrono::seconds interval,
-                                   TimePoint now) {
+Status TaskScheduler::set_interval(std::string_view name, std::chrono::seconds interval, TimePoint now) {
   Task* found = task(name);
   if (!found) return Error{errc::not_found, "no task named " + std::string(name)};
   Task& t = *found;
@@ -166,8 +164,7 @@ void TaskScheduler::on_due(const std::string& name, std::uint64_t gen) {
   if (next) {
     t.row.next_due = *next;
   } else {
-    hooks_.log->error("task {}: {}; it is disabled until its schedule is fixed", name,
-                      next.error().message);
+    hooks_.log->error("task {}: {}; it is disabled until its schedule is fixed", name, next.error().message);
     t.row.next_due.reset();
   }
   save(t);
@@ -196,8 +193,7 @@ void TaskScheduler::on_finished(const JobInfo& job) {
   t->running = false;
   t->row.last_finish = job.ended_at;
   t->row.last_status = job.status;
-  t->row.last_message =
-      job.status == JobStatus::failed && !job.error.empty() ? job.error : job.message;
+  t->row.last_message = job.status == JobStatus::failed && !job.error.empty() ? job.error : job.message;
   t->row.last_duration_ms = job.duration.count();
   t->row.last_job = job.id;
   save(*t);

@@ -23,9 +23,8 @@ inline std::string ascii_lower(std::string_view s) {
 
 /// Equal but for ASCII case.
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
 /// `s` starts with `prefix`, but for ASCII case.

@@ -10,8 +10,7 @@ namespace shelfjobs {
 
 // The book row for work `w` of author `author_id`: `local` (the row as it is, or null for a new
 // book) with the fetched fields and `now` as its sync time; a new book takes `monitored`.
-inline Book book_from(const WorkData& w, RowId author_id, const Book* local, TimePoint now,
-                      bool monitored) {
+inline Book book_from(const WorkData& w, RowId author_id, const Book* local, TimePoint now, bool monitored) {
   Book b = local ? *local : Book{};
   if (!local) {
     b.added = now;

@@ -59,9 +59,10 @@ void run_each(const std::vector<T>& items, JobContext* ctx, spdlog::logger& log,
     } catch (const MetadataError& e) {
       if (e.code() == MetadataErrc::cancelled) throw;
       if (e.code() == MetadataErrc::rate_limited) {
-        throw JobError(ErrorKind::rate_limited,
-                       "the metadata source is rate limiting (" + std::string(e.what()) + "); after " + loop.so_far(),
-                       e.retry_after());
+        throw JobError(
+            ErrorKind::rate_limited,
+            "the metadata source is rate limiting (" + std::string(e.what()) + "); after " + loop.so_far(),
+            e.retry_after());
       }
       if (e.code() == MetadataErrc::not_ready && loop.not_ready) {
         log.info("{} '{}' is still loading upstream; refreshing it again later", kind, name);
@@ -69,8 +70,8 @@ void run_each(const std::vector<T>& items, JobContext* ctx, spdlog::logger& log,
         loop.count(EntityOutcome::deferred);
         continue;
       }
-      log.warn("refresh of {} '{}' failed ({}): {}; the catalog keeps its data", kind, name, to_string(e.code()),
-               e.what());
+      log.warn("refresh of {} '{}' failed ({}): {}; the catalog keeps its data", kind, name,
+               to_string(e.code()), e.what());
       loop.count(EntityOutcome::failed);
     } catch (const JobError& e) {
       if (e.kind() == ErrorKind::cancelled) throw;

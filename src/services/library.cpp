@@ -40,7 +40,8 @@ struct LibraryService::Impl {
                    "root folder " + std::to_string(root_folder_id) + ": " + root.error().message};
     }
     if (auto existing = o.catalog->author_by_foreign_id(foreign_id); existing) {
-      return Error{errc::conflict, "author " + foreign_id + " is already in the catalog as '" + existing->name + "'"};
+      return Error{errc::conflict,
+                   "author " + foreign_id + " is already in the catalog as '" + existing->name + "'"};
     }
     if (auto ok = have_source(); !ok) return ok.error();
     AuthorData data;
@@ -48,7 +49,8 @@ struct LibraryService::Impl {
       data = o.source->author(foreign_id);
     } catch (const MetadataError& e) {
       Error err = to_error(e);
-      if (err.code == errc::not_found) err.message = "author " + foreign_id + " is not known to the metadata source";
+      if (err.code == errc::not_found)
+        err.message = "author " + foreign_id + " is not known to the metadata source";
       return err;
     }
     Author a;
@@ -68,13 +70,15 @@ struct LibraryService::Impl {
     std::vector<HealthIssue> out;
     auto roots = o.catalog->root_folders();
     if (!roots) {
-      out.push_back({"RootFolderCheck", HealthIssue::Level::error, "cannot read the root folders: " + roots.error().message});
+      out.push_back({"RootFolderCheck", HealthIssue::Level::error,
+                     "cannot read the root folders: " + roots.error().message});
       return out;
     }
     for (const RootFolder& r : *roots) {
       std::error_code ec;
       if (!std::filesystem::is_directory(r.path, ec)) {
-        out.push_back({"RootFolderCheck", HealthIssue::Level::error, "Missing root folder: " + r.path.string()});
+        out.push_back(
+            {"RootFolderCheck", HealthIssue::Level::error, "Missing root folder: " + r.path.string()});
         continue;
       }
       std::filesystem::directory_iterator probe(r.path, ec);
@@ -91,7 +95,8 @@ Result<std::shared_ptr<LibraryService>> LibraryService::create(LibraryOptions op
   if (!options.catalog) return Error{errc::invalid_argument, "library: a catalog is required"};
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
   if (!options.logger) {
-    options.logger = std::make_shared<spdlog::logger>("library", std::make_shared<spdlog::sinks::null_sink_mt>());
+    options.logger =
+        std::make_shared<spdlog::logger>("library", std::make_shared<spdlog::sinks::null_sink_mt>());
   }
   auto impl = std::make_shared<Impl>();
   impl->o = std::move(options);
@@ -113,16 +118,19 @@ std::vector<HealthCheck> LibraryService::health_checks() {
 
 std::vector<HealthIssue> LibraryService::check_root_folders() const { return impl_->check_root_folders(); }
 
-Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored) {
+Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId root_folder_id,
+                                          bool monitored) {
   auto added = impl_->new_author(foreign_id, root_folder_id, monitored);
   if (added) impl_->publish(AuthorAdded{*added});
   return added;
 }
 
-Result<Book> LibraryService::add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored) {
+Result<Book> LibraryService::add_book(const std::string& work_foreign_id, RowId root_folder_id,
+                                      bool monitored) {
   Impl& im = *impl_;
   if (auto existing = im.o.catalog->book_by_foreign_id(work_foreign_id); existing) {
-    return Error{errc::conflict, "book " + work_foreign_id + " is already in the catalog as '" + existing->title + "'"};
+    return Error{errc::conflict,
+                 "book " + work_foreign_id + " is already in the catalog as '" + existing->title + "'"};
   }
   if (auto ok = im.have_source(); !ok) return ok.error();
   WorkData work;
@@ -130,7 +138,8 @@ Result<Book> LibraryService::add_book(const std::string& work_foreign_id, RowId 
     work = im.o.source->work(work_foreign_id);
   } catch (const MetadataError& e) {
     Error err = to_error(e);
-    if (err.code == errc::not_found) err.message = "book " + work_foreign_id + " is not known to the metadata source";
+    if (err.code == errc::not_found)
+      err.message = "book " + work_foreign_id + " is not known to the metadata source";
     return err;
   }
   if (work.authors.empty()) {

@@ -7,11 +7,11 @@
 // existing target (renameat2 RENAME_NOREPLACE): a check-then-rename would leave a window in which
 // a folder created by someone else could be replaced (rename(2) silently replaces an empty
 // directory).
+#include <fcntl.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 
 #include <spdlog/spdlog.h>
 
@@ -28,7 +28,7 @@ int rename_noreplace(const fs::path& from, const fs::path& to) {
 #if defined(RENAME_NOREPLACE)
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
-  // The file system does not support the flag: fall back to a check, then rename.
+    // The file system does not support the flag: fall back to a check, then rename.
 #endif
   std::error_code ec;
   if (fs::exists(fs::symlink_status(to, ec))) return EEXIST;
@@ -38,8 +38,8 @@ int rename_noreplace(const fs::path& from, const fs::path& to) {
 
 }  // namespace
 
-void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
-                        const MoveAuthor& c, JobContext* ctx) {
+void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log, const MoveAuthor& c,
+                        JobContext* ctx) {
   const fs::path src(c.sourcePath), dst(c.destinationPath);
   if (src.empty() || dst.empty() || !src.is_absolute() || !dst.is_absolute()) {
     throw JobError(ErrorKind::permanent, "MoveAuthor needs absolute sourcePath and destinationPath");
@@ -62,7 +62,8 @@ void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
     std::error_code ec;
     const auto st = fs::symlink_status(p, ec);
     if (ec && ec != std::errc::no_such_file_or_directory) {
-      throw JobError(ErrorKind::filesystem, "cannot look at " + p.string() + ": " + ec.message() + "; nothing changed");
+      throw JobError(ErrorKind::filesystem,
+                     "cannot look at " + p.string() + ": " + ec.message() + "; nothing changed");
     }
     return fs::exists(st);
   };
@@ -71,7 +72,8 @@ void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
   {
     std::error_code ec;
     if (!fs::is_directory(dst.parent_path(), ec)) {
-      throw JobError(ErrorKind::filesystem, "cannot move to " + dst.string() + ": " + dst.parent_path().string() +
+      throw JobError(ErrorKind::filesystem, "cannot move to " + dst.string() + ": " +
+                                                dst.parent_path().string() +
                                                 " is not a folder (an unmounted share?); nothing changed");
     }
   }
@@ -89,10 +91,11 @@ void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
     // A move that renamed the folder but was stopped before the catalog recorded it (a crash)
     // left exactly this: the old folder gone, the new one holding every recorded file. Finish
     // it. Anything else at the destination belongs to someone else.
-    const bool adopt = !src_there && !under.empty() && std::all_of(under.begin(), under.end(), [&](const fs::path& r) {
-      std::error_code ec;
-      return fs::exists(dst / r, ec);
-    });
+    const bool adopt =
+        !src_there && !under.empty() && std::all_of(under.begin(), under.end(), [&](const fs::path& r) {
+          std::error_code ec;
+          return fs::exists(dst / r, ec);
+        });
     if (!adopt) {
       throw JobError(ErrorKind::permanent,
                      "cannot move " + src.string() + " to " + dst.string() +
@@ -105,15 +108,15 @@ void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
       const std::string why = "cannot move " + src.string() + " to " + dst.string() + ": " +
                               std::strerror(err) + "; nothing changed";
       // Retrying cannot help when the target appeared or the move crosses file systems.
-      throw JobError(err == EEXIST || err == ENOTEMPTY || err == EXDEV ? ErrorKind::permanent
-                                                                       : ErrorKind::filesystem,
-                     why);
+      throw JobError(
+          err == EEXIST || err == ENOTEMPTY || err == EXDEV ? ErrorKind::permanent : ErrorKind::filesystem,
+          why);
     }
     moved_here = true;
   } else if (!under.empty()) {
-    throw JobError(ErrorKind::filesystem, "cannot move " + src.string() + ": it is missing, yet " +
-                                              std::to_string(under.size()) +
-                                              " book file(s) are recorded under it (is the library offline?); nothing changed");
+    throw JobError(ErrorKind::filesystem,
+                   "cannot move " + src.string() + ": it is missing, yet " + std::to_string(under.size()) +
+                       " book file(s) are recorded under it (is the library offline?); nothing changed");
   } else {
     log.info("folder {} of author '{}' does not exist; only the catalog's path changes", src.string(),
              author.name);
@@ -130,9 +133,9 @@ void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
                            "again to finish it");
       }
     }
-    throw JobError(kind_of(repointed.error().code),
-                   "cannot record the move of author '" + author.name + "': " + repointed.error().message +
-                       (moved_here ? "; the folder was moved back" : ""));
+    throw JobError(kind_of(repointed.error().code), "cannot record the move of author '" + author.name +
+                                                        "': " + repointed.error().message +
+                                                        (moved_here ? "; the folder was moved back" : ""));
   }
   log.info("author '{}' moved: {} -> {} ({} file(s) re-pointed)", author.name, src.string(), dst.string(),
            *repointed);

@@ -98,9 +98,8 @@ bool should_refresh_book(const Book& book, TimePoint now, const RefreshRules& ru
 }
 
 std::string RefreshSummary::message() const {
-  std::string m = std::to_string(refreshed) + " refreshed, " + std::to_string(unchanged) +
-                  " unchanged, " + std::to_string(skipped) + " skipped, " +
-                  std::to_string(failed) + " failed";
+  std::string m = std::to_string(refreshed) + " refreshed, " + std::to_string(unchanged) + " unchanged, " +
+                  std::to_string(skipped) + " skipped, " + std::to_string(failed) + " failed";
   auto add = [&m](int n, const char* what) {
     if (n > 0) m += ", " + std::to_string(n) + " " + what;
   };
@@ -174,7 +173,8 @@ struct RefreshService::Impl {
       merged = AuthorMerged{0, author.id, author.foreign_id, data.foreign_id};
       auto target = o.catalog->author_by_foreign_id(data.foreign_id);
       if (!target && target.error().code != errc::not_found) {
-        throw JobError(kind_of(target.error().code), "author " + data.foreign_id + ": " + target.error().message);
+        throw JobError(kind_of(target.error().code),
+                       "author " + data.foreign_id + ": " + target.error().message);
       }
       if (target) {
         merged->from_author_id = author.id;
@@ -185,8 +185,8 @@ struct RefreshService::Impl {
                    author.foreign_id, target->name, target->foreign_id);
         author = *target;
       } else {
-        log().info("author '{}' re-keyed from {} to {} (merged upstream)", author.name,
-                   author.foreign_id, data.foreign_id);
+        log().info("author '{}' re-keyed from {} to {} (merged upstream)", author.name, author.foreign_id,
+                   data.foreign_id);
       }
     }
     const bool unchanged = !merged && data.hash == author.metadata_hash;
@@ -213,7 +213,8 @@ struct RefreshService::Impl {
       return One::unchanged;
     }
     for (const Book& b : plan.kept_with_files) {
-      log().warn("book '{}' ({}) is gone upstream but has {} file(s); kept", b.title, b.foreign_id, local.files[b.id]);
+      log().warn("book '{}' ({}) is gone upstream but has {} file(s); kept", b.title, b.foreign_id,
+                 local.files[b.id]);
     }
     auto result = must(o.catalog->apply(plan.w), "author " + author.foreign_id);
     author = *plan.w.author;
@@ -245,7 +246,8 @@ struct RefreshService::Impl {
                 std::vector<Author>* pending = nullptr) {
     auto files = must(o.catalog->file_count_of_author(author.id), "files of author " + author.foreign_id);
     auto books = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
-    const bool by_hand = std::any_of(books.begin(), books.end(), [](const Book& b) { return b.manually_added; });
+    const bool by_hand =
+        std::any_of(books.begin(), books.end(), [](const Book& b) { return b.manually_added; });
     switch (detail::decide_not_found(files, by_hand, pending != nullptr)) {
       case detail::NotFound::keep_has_files:
         log().warn("author '{}' ({}) not found at the source ({}); kept: it has {} file(s)", author.name,
@@ -255,9 +257,7 @@ struct RefreshService::Impl {
         log().warn("author '{}' ({}) not found at the source ({}); kept: a book of it was added by hand",
                    author.name, author.foreign_id, why);
         return One::kept_not_found;
-      case detail::NotFound::remove_at_end:
-        pending->push_back(author);
-        return One::not_found_pending;
+      case detail::NotFound::remove_at_end: pending->push_back(author); return One::not_found_pending;
       case detail::NotFound::remove: break;
     }
     remove(author, sum);
@@ -268,8 +268,8 @@ struct RefreshService::Impl {
     auto removed = o.catalog->remove_author(author.id);
     if (!removed) {
       // A conflict: a file was linked to the author since the check. It stays.
-      throw JobError(kind_of(removed.error().code), "cannot remove author " + author.foreign_id + ": " +
-                                                        removed.error().message);
+      throw JobError(kind_of(removed.error().code),
+                     "cannot remove author " + author.foreign_id + ": " + removed.error().message);
     }
     log().info("author '{}' ({}) not found at the source; removed (it had no files)", author.name,
                author.foreign_id);
@@ -286,9 +286,10 @@ struct RefreshService::Impl {
     if (detail::removal_guarded(n, asked, o.removal_guard_min, o.removal_guard_share)) {
       sum.failed += n;
       sum.guarded += n;
-      log().error("{} of {} authors asked were not found at the metadata source; removing none "
-                  "(check the source's address and state)",
-                  n, asked);
+      log().error(
+          "{} of {} authors asked were not found at the metadata source; removing none "
+          "(check the source's address and state)",
+          n, asked);
       return;
     }
     for (const Author& a : pending) {
@@ -314,7 +315,8 @@ struct RefreshService::Impl {
     po.durable = false;
     po.not_before = now() + o.not_ready_retry;
     auto pushed = ctx->push(RefreshAuthor{.authorId = author_id}, po);
-    if (!pushed) log().warn("cannot queue a later refresh of author {}: {}", author_id, pushed.error().message);
+    if (!pushed)
+      log().warn("cannot queue a later refresh of author {}: {}", author_id, pushed.error().message);
   }
 
   // `ids`: none for every author, one for that author (its failure fails the job), several for
@@ -324,7 +326,8 @@ struct RefreshService::Impl {
     std::stop_token token = ctx ? ctx->token() : std::stop_token{};
     if (ids.size() == 1) {
       // A missing author is permanent (kind_of), a SQLite failure `database`.
-      const Author author = must(o.catalog->author(ids.front()), "refresh of author " + std::to_string(ids.front()));
+      const Author author =
+          must(o.catalog->author(ids.front()), "refresh of author " + std::to_string(ids.front()));
       if (ctx) ctx->report(0, 1, "1 of 1: " + author.name);
       // A user asking for one author wants what the source says now: the cache is revalidated
       // (cheap with ETag) rather than trusted. Runs over all authors trust a fresh cache.
@@ -334,8 +337,9 @@ struct RefreshService::Impl {
         case One::removed:
         case One::not_found_pending: break;
         case One::kept_not_found:
-          throw JobError(ErrorKind::permanent, "author '" + author.name +
-                                                   "' was not found at the metadata source; kept because it has files");
+          throw JobError(
+              ErrorKind::permanent,
+              "author '" + author.name + "' was not found at the metadata source; kept because it has files");
       }
       if (ctx) ctx->report(1, 1, "1 of 1: " + author.name);
       return sum;
@@ -458,7 +462,8 @@ struct RefreshService::Impl {
     const TimePoint t = now();
     detail::EntityLoop<Book> loop;
     loop.name = [](const Book& b) { return b.title; };
-    if (trigger == Trigger::scheduled) loop.due = [&](const Book& b) { return should_refresh_book(b, t, o.rules); };
+    if (trigger == Trigger::scheduled)
+      loop.due = [&](const Book& b) { return should_refresh_book(b, t, o.rules); };
     loop.one = [&](const Book& b) {
       switch (refresh_book_one(b, sum, token)) {
         case BookOne::refreshed: return detail::EntityOutcome::refreshed;
@@ -480,7 +485,9 @@ Result<std::shared_ptr<RefreshService>> RefreshService::create(RefreshOptions op
   if (!options.catalog) return Error{errc::invalid_argument, "refresh: a catalog is required"};
   if (!options.source) return Error{errc::invalid_argument, "refresh: a metadata source is required"};
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
-  if (!options.logger) options.logger = std::make_shared<spdlog::logger>("refresh", std::make_shared<spdlog::sinks::null_sink_mt>());
+  if (!options.logger)
+    options.logger =
+        std::make_shared<spdlog::logger>("refresh", std::make_shared<spdlog::sinks::null_sink_mt>());
   auto impl = std::make_unique<Impl>();
   impl->o = std::move(options);
   return std::shared_ptr<RefreshService>(new RefreshService(std::move(impl)));
@@ -535,7 +542,8 @@ void RefreshService::add_rules(ServiceContext& host) {
     return std::vector<PushRequest>{{RefreshBook::kName, {{"bookId", e.book.id}}, {}}};
   });
   host.rule<AuthorRenamed>([](const AuthorRenamed& e) {
-    if (e.old_path.empty() || e.new_path.empty() || e.old_path == e.new_path) return std::vector<PushRequest>{};
+    if (e.old_path.empty() || e.new_path.empty() || e.old_path == e.new_path)
+      return std::vector<PushRequest>{};
     MoveAuthor m;
     m.authorId = e.author_id;
     m.sourcePath = e.old_path.string();
@@ -544,8 +552,10 @@ void RefreshService::add_rules(ServiceContext& host) {
   });
 }
 
-RefreshSummary RefreshService::refresh_author(std::optional<RowId> author_id, Trigger trigger, JobContext* ctx) {
-  return impl_->refresh_authors(author_id ? std::vector<RowId>{*author_id} : std::vector<RowId>{}, trigger, ctx);
+RefreshSummary RefreshService::refresh_author(std::optional<RowId> author_id, Trigger trigger,
+                                              JobContext* ctx) {
+  return impl_->refresh_authors(author_id ? std::vector<RowId>{*author_id} : std::vector<RowId>{}, trigger,
+                                ctx);
 }
 
 RefreshSummary RefreshService::refresh_authors(const std::vector<RowId>& author_ids, Trigger trigger,

@@ -44,7 +44,7 @@ struct AuthorPlan {
   AuthorWrite w;
   std::vector<std::size_t> added;  ///< indexes into `w.books` of new books
   int updated = 0;
-  std::vector<Book> kept_with_files;  ///< gone upstream but kept: they have files
+  std::vector<Book> kept_with_files;        ///< gone upstream but kept: they have files
   std::optional<std::string> renamed_from;  ///< the old name, when the source renamed the author
 };
 

@@ -54,8 +54,7 @@ std::vector<HealthIssue> ServiceContext::check_health() {
         found.push_back(std::move(i));
       }
     } catch (const std::exception& e) {
-      found.push_back({check.name, HealthIssue::Level::error,
-                       std::string("the check failed: ") + e.what()});
+      found.push_back({check.name, HealthIssue::Level::error, std::string("the check failed: ") + e.what()});
     }
   }
   {
@@ -83,10 +82,9 @@ Result<std::unique_ptr<ServiceHost>> ServiceHost::Builder::build() {
   std::unique_ptr<ServiceHost> host(new ServiceHost());
   host->context_.reset(new ServiceContext());
   ServiceContext& ctx = *host->context_;
-  ctx.log_ = options_.engine.logger
-                 ? options_.engine.logger
-                 : std::make_shared<spdlog::logger>("shelfjobs",
-                                                    std::make_shared<spdlog::sinks::null_sink_mt>());
+  ctx.log_ = options_.engine.logger ? options_.engine.logger
+                                    : std::make_shared<spdlog::logger>(
+                                          "shelfjobs", std::make_shared<spdlog::sinks::null_sink_mt>());
   ctx.events_ = options_.events ? options_.events : std::make_shared<EventBus>(ctx.log_);
 
   // Commands: each service registers into one registry. A name registered twice is refused

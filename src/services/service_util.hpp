@@ -27,7 +27,7 @@ T must(Result<T> r, const std::string& what) {
 }
 
 // The MoveAuthor handler (move_author.cpp). `events` may be null; `ctx` may be null.
-void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log,
-                        const MoveAuthor& command, JobContext* ctx);
+void move_author_folder(Catalog& catalog, EventBus* events, spdlog::logger& log, const MoveAuthor& command,
+                        JobContext* ctx);
 
 }  // namespace shelfjobs

@@ -134,7 +134,6 @@ class TinyServer {
   std::thread thread_;
 };
 
-
 // A minimal valid author body: one work with one edition by author 1.
 const char* const kAuthor = R"({"ForeignId":1,"Name":"One","Works":[{"ForeignId":10,"Title":"Ten",
   "Books":[{"ForeignId":100,"Title":"Ten","RatingCount":1,"AverageRating":1,
@@ -262,7 +261,8 @@ TEST_CASE("mapping: the hash ignores key order, whitespace and unknown fields, n
 }
 
 TEST_CASE("mapping: a work resource needs Books and Authors; its owner comes first", "[bookinfo]") {
-  const WorkData w = parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","ReleaseDate":"2020-01-02T00:00:00Z",
+  const WorkData w =
+      parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","ReleaseDate":"2020-01-02T00:00:00Z",
     "Books":[{"ForeignId":100,"RatingCount":3,"AverageRating":4,"Contributors":[{"ForeignId":2}]}],
     "Series":[{"ForeignId":7,"Title":"Seven","LinkItems":[{"ForeignWorkId":10,"PositionInSeries":"1.5",
       "SeriesPosition":1,"Primary":false},{"ForeignWorkId":11,"PositionInSeries":"2"}]}],
@@ -278,11 +278,14 @@ TEST_CASE("mapping: a work resource needs Books and Authors; its owner comes fir
   CHECK(w.series[0].position == "1.5");
   CHECK_FALSE(w.series[0].primary);
 
-  auto e = metadata_error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Authors":[{"ForeignId":1}]})"); });
+  auto e = metadata_error_of(
+      [] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Authors":[{"ForeignId":1}]})"); });
   CHECK(contains(e.what(), "missing Books"));
-  e = metadata_error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Books":[],"Authors":[]})"); });
+  e = metadata_error_of(
+      [] { parse_bookinfo_work(R"({"ForeignId":10,"Title":"Ten","Books":[],"Authors":[]})"); });
   CHECK(contains(e.what(), "missing Authors"));
-  e = metadata_error_of([] { parse_bookinfo_work(R"({"ForeignId":10,"Books":[],"Authors":[{"ForeignId":1}]})"); });
+  e = metadata_error_of(
+      [] { parse_bookinfo_work(R"({"ForeignId":10,"Books":[],"Authors":[{"ForeignId":1}]})"); });
   CHECK(e.code() == MetadataErrc::invalid);
   CHECK(contains(e.what(), "missing Title"));
 }
@@ -295,7 +298,8 @@ TEST_CASE("errors: codes have stable names and map to job error kinds", "[bookin
   CHECK(MetadataError(MetadataErrc::rate_limited, "x").kind() == ErrorKind::rate_limited);
   CHECK(MetadataError(MetadataErrc::invalid, "x").kind() == ErrorKind::permanent);
   CHECK(MetadataError(MetadataErrc::cancelled, "x").kind() == ErrorKind::cancelled);
-  CHECK(detail::user_agent() == std::string("shelfjobs/") + kVersion + " (+https://github.com/shelfjobs/shelfjobs)");
+  CHECK(detail::user_agent() ==
+        std::string("shelfjobs/") + kVersion + " (+https://github.com/shelfjobs/shelfjobs)");
 }
 
 // ---- the client over HTTP -----------------------------------------------------------------------
@@ -334,7 +338,7 @@ TEST_CASE("client: an author with the mapping rules applied, and the User-Agent 
   REQUIRE(salt);
   REQUIRE(salt->release_date.has_value());
   CHECK(*salt->release_date == bookinfo_ymd(2018, 11, 1));  // filled from the earliest edition
-  CHECK(monitored(*salt)->foreign_id == "9011");    // a tie: the first
+  CHECK(monitored(*salt)->foreign_id == "9011");            // a tie: the first
   CHECK(salt->series.empty());
 
   const WorkData* lanterns = find_work(a, "5003");
@@ -692,7 +696,8 @@ TEST_CASE("client: the cache file outlives the source", "[bookinfo]") {
   CHECK(src->stats().requests == 0);
 }
 
-TEST_CASE("client: an in-memory cache when no path is given; a base URL without a final slash", "[bookinfo]") {
+TEST_CASE("client: an in-memory cache when no path is given; a base URL without a final slash",
+          "[bookinfo]") {
   Env env;
   auto o = env.options();
   o.cache_path.clear();
@@ -734,8 +739,8 @@ TEST_CASE("client: requests to a host are spaced by the rate limiter", "[bookinf
 }
 
 TEST_CASE("client: a base URL must be http(s) with a host; options are checked", "[bookinfo]") {
-  for (const std::string url : {"", "ftp://example.org/v1/", "not a url", "http:///v1/", "http://h/v1/?x=1",
-                                "file:///tmp/x"}) {
+  for (const std::string url :
+       {"", "ftp://example.org/v1/", "not a url", "http:///v1/", "http://h/v1/?x=1", "file:///tmp/x"}) {
     BookInfoOptions o;
     o.base_url = url;
     INFO(url);

@@ -18,8 +18,8 @@
 #include <functional>
 #include <mutex>
 #include <sstream>
-#include <string>
 #include <stop_token>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -28,8 +28,8 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/http_client.hpp"
-#include "shelfjobs/adapters/webhook_notifier.hpp"
 #include "loopback.hpp"
+#include "shelfjobs/adapters/webhook_notifier.hpp"
 #include "shelfjobs/engine/notifier.hpp"
 #include "shelfjobs/version.hpp"
 #include "test_support.hpp"
@@ -60,8 +60,7 @@ class HookServer {
       {
         std::lock_guard lock(mu_);
         n = static_cast<int>(seen_.size());
-        seen_.push_back({req.method, req.path, req.body, req.headers,
-                         std::chrono::steady_clock::now()});
+        seen_.push_back({req.method, req.path, req.body, req.headers, std::chrono::steady_clock::now()});
       }
       answer_(n, res);
     });
@@ -174,7 +173,6 @@ Notification numbered(int i) {
 
 void ok(int, httplib::Response& res) { res.status = 200; }
 
-
 }  // namespace
 
 TEST_CASE("a notification becomes the documented JSON", "[notifier]") {
@@ -193,8 +191,8 @@ TEST_CASE("a notification becomes the documented JSON", "[notifier]") {
 
 TEST_CASE("the log notifier writes one line, at warn for failures", "[notifier]") {
   std::ostringstream out;
-  auto logger = std::make_shared<spdlog::logger>(
-      "log-notifier-test", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+  auto logger = std::make_shared<spdlog::logger>("log-notifier-test",
+                                                 std::make_shared<spdlog::sinks::ostream_sink_st>(out));
   logger->set_pattern("%l %v");
   LogNotifier n(logger);
 
@@ -217,14 +215,13 @@ TEST_CASE("create refuses a missing or non-http URL", "[notifier]") {
     CHECK(r.error().code == errc::invalid_argument);
   }
   auto bad_header = WebhookNotifier::create(
-      {.url = "http://127.0.0.1:1/x", .headers = {{"X-A", "b\r\nX-Injected: 1"}},
-       .logger = quiet_logger()});
+      {.url = "http://127.0.0.1:1/x", .headers = {{"X-A", "b\r\nX-Injected: 1"}}, .logger = quiet_logger()});
   CHECK_FALSE(bad_header.has_value());
-  auto no_room = WebhookNotifier::create(
-      {.url = "http://127.0.0.1:1/x", .max_pending = 0, .logger = quiet_logger()});
+  auto no_room =
+      WebhookNotifier::create({.url = "http://127.0.0.1:1/x", .max_pending = 0, .logger = quiet_logger()});
   CHECK_FALSE(no_room.has_value());
-  CHECK(WebhookNotifier::create({.url = "HTTPS://example.invalid/hook", .logger = quiet_logger()})
-            .has_value());
+  CHECK(
+      WebhookNotifier::create({.url = "HTTPS://example.invalid/hook", .logger = quiet_logger()}).has_value());
 }
 
 TEST_CASE("a webhook receives the notification as JSON with its headers", "[notifier]") {
@@ -262,12 +259,10 @@ TEST_CASE("a webhook receives the notification as JSON with its headers", "[noti
 
 TEST_CASE("a webhook answering 500 is retried until it accepts", "[notifier]") {
   HookServer server([](int n, httplib::Response& res) { res.status = n < 2 ? 500 : 200; });
-  auto hook = WebhookNotifier::create({.url = server.url(),
-                                       .timeout = 5s,
-                                       .retries = 3,
-                                       .backoff = 10ms,
-                                       .logger = quiet_logger()})
-                  .value();
+  auto hook =
+      WebhookNotifier::create(
+          {.url = server.url(), .timeout = 5s, .retries = 3, .backoff = 10ms, .logger = quiet_logger()})
+          .value();
   hook->notify(numbered(1));
   REQUIRE(hook->flush(10s));
   CHECK(hook->delivered() == 1);
@@ -280,11 +275,8 @@ TEST_CASE("a webhook answering 500 is retried until it accepts", "[notifier]") {
 TEST_CASE("a webhook answering 400 is not retried and the failure is logged", "[notifier]") {
   Captured log;
   HookServer server([](int, httplib::Response& res) { res.status = 400; });
-  auto hook = WebhookNotifier::create({.url = server.url(),
-                                       .timeout = 5s,
-                                       .retries = 3,
-                                       .backoff = 10ms,
-                                       .logger = log.logger})
+  auto hook = WebhookNotifier::create(
+                  {.url = server.url(), .timeout = 5s, .retries = 3, .backoff = 10ms, .logger = log.logger})
                   .value();
   hook->notify(numbered(1));
   REQUIRE(hook->flush(10s));
@@ -328,12 +320,10 @@ TEST_CASE("a webhook slower than the timeout fails after its retries", "[notifie
     res.status = 200;
   });
   {
-    auto hook = WebhookNotifier::create({.url = server.url(),
-                                         .timeout = 200ms,
-                                         .retries = 1,
-                                         .backoff = 10ms,
-                                         .logger = quiet_logger()})
-                    .value();
+    auto hook =
+        WebhookNotifier::create(
+            {.url = server.url(), .timeout = 200ms, .retries = 1, .backoff = 10ms, .logger = quiet_logger()})
+            .value();
     hook->notify(numbered(1));
     REQUIRE(hook->flush(10s));
     CHECK(hook->failed() == 1);
@@ -342,8 +332,7 @@ TEST_CASE("a webhook slower than the timeout fails after its retries", "[notifie
   latch.open();
 }
 
-TEST_CASE("a webhook on a closed port fails without throwing and notify does not wait",
-          "[notifier]") {
+TEST_CASE("a webhook on a closed port fails without throwing and notify does not wait", "[notifier]") {
   const int port = testing::closed_port();
   REQUIRE(port > 0);
   auto hook = WebhookNotifier::create({.url = "http://127.0.0.1:" + std::to_string(port) + "/hook",
@@ -367,14 +356,12 @@ TEST_CASE("a full webhook queue drops the oldest notification", "[notifier]") {
     latch.wait();
     res.status = 200;
   });
-  auto hook = WebhookNotifier::create({.url = server.url(),
-                                       .timeout = 10s,
-                                       .max_pending = 3,
-                                       .logger = quiet_logger()})
+  auto hook = WebhookNotifier::create(
+                  {.url = server.url(), .timeout = 10s, .max_pending = 3, .logger = quiet_logger()})
                   .value();
   hook->notify(numbered(0));
   REQUIRE(eventually([&] { return server.count() == 1; }));  // 0 is in flight, held
-  for (int i = 1; i <= 5; ++i) hook->notify(numbered(i));  // 1 and 2 fall out
+  for (int i = 1; i <= 5; ++i) hook->notify(numbered(i));    // 1 and 2 fall out
   CHECK(hook->dropped() == 2);
   CHECK_FALSE(hook->flush(0ms));
   latch.open();
@@ -409,8 +396,7 @@ TEST_CASE("a webhook notifier is destroyed promptly while waiting to retry", "[n
 
 TEST_CASE("a webhook request carries the one User-Agent of shelfjobs", "[notifier]") {
   HookServer server(ok);
-  auto hook = WebhookNotifier::create({.url = server.url(), .timeout = 5s, .logger = quiet_logger()})
-                  .value();
+  auto hook = WebhookNotifier::create({.url = server.url(), .timeout = 5s, .logger = quiet_logger()}).value();
   hook->notify(numbered(1));
   REQUIRE(hook->flush(10s));
   const auto seen = server.seen();
@@ -425,8 +411,7 @@ TEST_CASE("a webhook request carries the one User-Agent of shelfjobs", "[notifie
 
 TEST_CASE("a webhook POST sends a large body at once and asks for no compression", "[notifier]") {
   HookServer server(ok);
-  auto hook = WebhookNotifier::create({.url = server.url(), .timeout = 5s, .logger = quiet_logger()})
-                  .value();
+  auto hook = WebhookNotifier::create({.url = server.url(), .timeout = 5s, .logger = quiet_logger()}).value();
   Notification big = numbered(1);
   big.message = std::string(2u << 20, 'x');  // past libcurl's threshold for Expect: 100-continue
   hook->notify(big);
@@ -445,11 +430,8 @@ TEST_CASE("a webhook answering a redirect is not followed and not retried", "[no
     res.status = 302;
     res.set_header("Location", "/elsewhere");
   });
-  auto hook = WebhookNotifier::create({.url = server.url(),
-                                       .timeout = 5s,
-                                       .retries = 3,
-                                       .backoff = 10ms,
-                                       .logger = log.logger})
+  auto hook = WebhookNotifier::create(
+                  {.url = server.url(), .timeout = 5s, .retries = 3, .backoff = 10ms, .logger = log.logger})
                   .value();
   hook->notify(numbered(1));
   REQUIRE(hook->flush(10s));

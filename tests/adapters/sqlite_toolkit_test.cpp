@@ -15,10 +15,10 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
-#include "process.hpp"
 #include "adapters/metadata_cache.hpp"
-#include "shelfjobs/catalog/catalog.hpp"
 #include "engine/sqlite/sqlite_toolkit.hpp"
+#include "process.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/engine/job_store.hpp"
 #include "shelfjobs/engine/sqlite_job_store.hpp"
 #include "test_support.hpp"
@@ -133,8 +133,8 @@ TEST_CASE("migrate refuses a file newer than the code and names both versions", 
   TempDir dir;
   auto db = open_ok(dir.file("new.db"));
   REQUIRE(sq::migrate(*db, "test", kTwoSteps).has_value());
-  auto st = sq::migrate(*db, "test", {kTwoSteps[0]},
-                        {.newer_file = errc::invalid_argument, .what = "test file"});
+  auto st =
+      sq::migrate(*db, "test", {kTwoSteps[0]}, {.newer_file = errc::invalid_argument, .what = "test file"});
   REQUIRE_FALSE(st.has_value());
   CHECK(st.error().code == errc::invalid_argument);
   CHECK_THAT(st.error().message, Catch::Contains("test file") && Catch::Contains("new.db") &&
@@ -144,8 +144,9 @@ TEST_CASE("migrate refuses a file newer than the code and names both versions", 
 TEST_CASE("a failing migration keeps the steps before it and nothing of itself", "[sqlite]") {
   TempDir dir;
   auto db = open_ok(dir.file("bad.db"));
-  auto st = sq::migrate(*db, "test", {"CREATE TABLE a (x INTEGER);",
-                                      "CREATE TABLE b (y INTEGER); INSERT INTO nowhere VALUES (1);"});
+  auto st = sq::migrate(
+      *db, "test",
+      {"CREATE TABLE a (x INTEGER);", "CREATE TABLE b (y INTEGER); INSERT INTO nowhere VALUES (1);"});
   REQUIRE_FALSE(st.has_value());
   CHECK(st.error().code == errc::store_error);
   CHECK_THAT(st.error().message, Catch::Contains("bad.db") && Catch::Contains("migration 2"));
@@ -177,8 +178,9 @@ TEST_CASE("a file of an earlier release keeps its version in the legacy slots", 
     {
       SQLite::Database raw(dir.file("old.db"), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
       raw.exec(kTwoSteps[0]);
-      raw.exec("CREATE TABLE old_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-               "INSERT INTO old_meta VALUES ('schema_version', 1);");
+      raw.exec(
+          "CREATE TABLE old_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+          "INSERT INTO old_meta VALUES ('schema_version', 1);");
     }
     auto db = open_ok(dir.file("old.db"));
     const sq::MigrateOptions o{.legacy = {.meta_table = "old_meta", .meta_key = "schema_version"}};
@@ -258,8 +260,9 @@ TEST_CASE("a write transaction rolls back unless committed", "[sqlite]") {
 
 TEST_CASE("typed binds and columns round-trip optional values, times, dates and enums", "[sqlite]") {
   auto db = open_ok(":memory:");
-  db->exec("CREATE TABLE t (i INTEGER, s TEXT, tm INTEGER, d TEXT, e INTEGER, b INTEGER, "
-           "ms INTEGER, f REAL)");
+  db->exec(
+      "CREATE TABLE t (i INTEGER, s TEXT, tm INTEGER, d TEXT, e INTEGER, b INTEGER, "
+      "ms INTEGER, f REAL)");
   const TimePoint t = system_clock::time_point(milliseconds(1'700'000'000'123));
   const sq::Date d = year{2021} / March / 7;
   SQLite::Statement ins(*db, "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -354,16 +357,27 @@ std::optional<Error> error_of(const R& r) {
 }
 
 const FileKind kFiles[] = {
-    {"job store", "jobs.db", "jobs", {.user_version = true}, 4,
+    {"job store",
+     "jobs.db",
+     "jobs",
+     {.user_version = true},
+     4,
      [](const std::string& path, milliseconds busy) {
-       return error_of(open_sqlite_job_store(
-           {.path = path, .busy_timeout = busy, .logger = quiet_logger()}));
+       return error_of(open_sqlite_job_store({.path = path, .busy_timeout = busy, .logger = quiet_logger()}));
      }},
-    {"catalog", "catalog.db", "catalog", {.meta_table = "catalog_meta", .meta_key = "schema_version"}, 1,
+    {"catalog",
+     "catalog.db",
+     "catalog",
+     {.meta_table = "catalog_meta", .meta_key = "schema_version"},
+     1,
      [](const std::string& path, milliseconds busy) {
        return error_of(open_sqlite_catalog({.path = path, .busy_timeout = busy}));
      }},
-    {"metadata cache", "metadata-cache.db", "metadata_cache", {.user_version = true}, 1,
+    {"metadata cache",
+     "metadata-cache.db",
+     "metadata_cache",
+     {.user_version = true},
+     1,
      [](const std::string& path, milliseconds busy) {
        return error_of(detail::MetadataCache::open(path, quiet_logger(), busy));
      }},
@@ -453,9 +467,10 @@ TEST_CASE("opening any of the three files while another process writes to it suc
   }
 }
 
-TEST_CASE("opening any of the three files while another process locks it out fails with "
-          "store_error naming the file after the busy timeout",
-          "[sqlite][catalog][bookinfo]") {
+TEST_CASE(
+    "opening any of the three files while another process locks it out fails with "
+    "store_error naming the file after the busy timeout",
+    "[sqlite][catalog][bookinfo]") {
   for (const FileKind& kind : kFiles) {
     CAPTURE(kind.what);
     TempDir dir;
@@ -485,9 +500,10 @@ TEST_CASE("opening any of the three files waits for another process's lock to go
   }
 }
 
-TEST_CASE("two processes opening any of the three files new at once both succeed, the schema "
-          "applied once",
-          "[sqlite][catalog][bookinfo][concurrency]") {
+TEST_CASE(
+    "two processes opening any of the three files new at once both succeed, the schema "
+    "applied once",
+    "[sqlite][catalog][bookinfo][concurrency]") {
   for (const FileKind& kind : kFiles) {
     for (int round = 0; round < 5; ++round) {
       CAPTURE(kind.what, round);
@@ -536,8 +552,9 @@ TEST_CASE("a job store file of an earlier release opens with its jobs", "[sqlite
     // As the earlier release left it: the version in user_version only.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec("DROP TABLE shelfjobs_schema");
-    raw.exec("INSERT INTO jobs (id, name, body, priority, trigger, status, queued_at) "
-             "VALUES (7, 'Old', '{}', 1, 0, 0, 1700000000000)");
+    raw.exec(
+        "INSERT INTO jobs (id, name, body, priority, trigger, status, queued_at) "
+        "VALUES (7, 'Old', '{}', 1, 0, 0, 1700000000000)");
     REQUIRE(raw.execAndGet("PRAGMA user_version").getInt() == 4);
   }
   auto store = open_sqlite_job_store({.path = path, .logger = quiet_logger()});

@@ -102,7 +102,8 @@ nlohmann::json job_rows(webdriver::Session& browser, const std::string& name) {
     return [...document.querySelectorAll('tr.job')]
       .filter((r) => (r.querySelector('td.name')?.textContent ?? '').trim() === arguments[0])
       .map((r) => ({ id: r.dataset.id, status: r.dataset.status, section: r.closest('section')?.id }));
-  )js", {name});
+  )js",
+                         {name});
 }
 
 // `shelfd init`, the config patched with `patch` (a JSON merge patch), then `shelfd run` on a free
@@ -122,9 +123,10 @@ std::unique_ptr<Process> start_shelfd(const TempDir& dir, const std::string& key
 
   const int port = webdriver::free_port();
   origin = "http://127.0.0.1:" + std::to_string(port);
-  auto shelfd = std::make_unique<Process>(std::vector<std::string>{SHELFD_PATH, "run", "--config", config, "--port",
-                                                                   std::to_string(port), "--api-key", key},
-                                          dir.file("shelfd.log"));
+  auto shelfd =
+      std::make_unique<Process>(std::vector<std::string>{SHELFD_PATH, "run", "--config", config, "--port",
+                                                         std::to_string(port), "--api-key", key},
+                                dir.file("shelfd.log"));
   const std::string status_url = origin + "/api/v1/system/status";
   const bool up = poll(30s, [&] {
     if (!shelfd->running()) return true;  // reported below
@@ -253,14 +255,21 @@ TEST_CASE("the dashboard adds an author, lists its books and refreshes it", "[br
                    path: r.querySelector('td.path').textContent.trim() } : null;
     )js");
   };
-  if (!poll(20s, [&] { auto r = row(); return r.is_object() && r.value("books", "") == "3"; }))
+  if (!poll(20s, [&] {
+        auto r = row();
+        return r.is_object() && r.value("books", "") == "3";
+      }))
     FAIL("the author never showed its 3 books" << diagnostics(browser, dir));
   CHECK(row().value("name", "") == "Ada Example");
   CHECK(row().value("path", "") == books + "/Ada Example");
   // The catalog's events are listed as they come.
-  const auto activity = [&] { return browser.execute("return document.querySelector('#activity').innerText;").get<std::string>(); };
-  if (!poll(20s, [&] { return activity().find("Ada Example added") != std::string::npos &&
-                              activity().find("Ada Example refreshed") != std::string::npos; }))
+  const auto activity = [&] {
+    return browser.execute("return document.querySelector('#activity').innerText;").get<std::string>();
+  };
+  if (!poll(20s, [&] {
+        return activity().find("Ada Example added") != std::string::npos &&
+               activity().find("Ada Example refreshed") != std::string::npos;
+      }))
     FAIL("the catalog changes were not listed" << diagnostics(browser, dir));
 
   // Refresh it from its row: a RefreshAuthor job completes in the history.
@@ -312,7 +321,8 @@ TEST_CASE("the dashboard's charts draw the jobs and follow them as they finish",
   // Four jobs that complete and one that fails for good, pushed through the API.
   const std::vector<std::string> headers = {"X-Api-Key: " + key, "Content-Type: application/json"};
   for (int i = 0; i < 5; ++i) {
-    nlohmann::json body = {{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 10}, {"label", "chart " + std::to_string(i)}};
+    nlohmann::json body = {
+        {"name", "DemoWork"}, {"steps", 2}, {"stepMs", 10}, {"label", "chart " + std::to_string(i)}};
     if (i == 4) body.update({{"failAt", 1}, {"failKind", "permanent"}});
     const auto r = webdriver::http("POST", origin + "/api/v1/command", body.dump(), headers, 10s);
     INFO(r.body);
@@ -333,7 +343,10 @@ TEST_CASE("the dashboard's charts draw the jobs and follow them as they finish",
     s.value = '1440';
     s.dispatchEvent(new Event('change'));
   )js");
-  if (!poll(10s, [&] { const auto c = charts(); return c.is_object() && c.value("title", "").find("10 min") != std::string::npos; }))
+  if (!poll(10s, [&] {
+        const auto c = charts();
+        return c.is_object() && c.value("title", "").find("10 min") != std::string::npos;
+      }))
     FAIL("the range did not change: " << charts().dump() << diagnostics(browser, dir));
   CHECK(charts().value("total", 0) >= total_before + 5);
   const auto notice = browser.find("#notice");

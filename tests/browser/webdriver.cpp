@@ -160,15 +160,12 @@ Driver::Driver(const std::string& chromedriver, const std::string& log_path) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int port = free_port();
     url_ = "http://127.0.0.1:" + std::to_string(port);
-    process_.emplace(std::vector<std::string>{chromedriver, "--port=" + std::to_string(port)},
-                     log_path);
+    process_.emplace(std::vector<std::string>{chromedriver, "--port=" + std::to_string(port)}, log_path);
     const auto until = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < until && process_->running()) {
       try {
         const auto res = http("GET", url_ + "/status", {}, {}, 2s);
-        if (res.status == 200 &&
-            nlohmann::json::parse(res.body).at("value").value("ready", false))
-          return;
+        if (res.status == 200 && nlohmann::json::parse(res.body).at("value").value("ready", false)) return;
       } catch (const std::exception&) {
         // not listening yet
       }
@@ -183,19 +180,24 @@ Driver::Driver(const std::string& chromedriver, const std::string& log_path) {
 
 Session::Session(const Driver& driver, const BrowserOptions& options) : driver_url_(driver.url()) {
   std::vector<std::string> args = {
-      "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-      "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
       "--window-size=" + std::to_string(options.width) + "," + std::to_string(options.height)};
   if (!options.user_data_dir.empty()) args.push_back("--user-data-dir=" + options.user_data_dir);
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
-  const nlohmann::json caps = {
-      {"capabilities",
-       {{"alwaysMatch",
-         {{"browserName", "chrome"},
-          {"goog:chromeOptions", {{"binary", options.binary}, {"args", args}}}}}}}};
-  const auto res = http("POST", driver_url_ + "/session", caps.dump(),
-                        {"Content-Type: application/json"}, 90s);
+  const nlohmann::json caps = {{"capabilities",
+                                {{"alwaysMatch",
+                                  {{"browserName", "chrome"},
+                                   {"goog:chromeOptions", {{"binary", options.binary}, {"args", args}}}}}}}};
+  const auto res =
+      http("POST", driver_url_ + "/session", caps.dump(), {"Content-Type: application/json"}, 90s);
   nlohmann::json reply;
   try {
     reply = nlohmann::json::parse(res.body);
@@ -224,8 +226,8 @@ nlohmann::json Session::command(const std::string& method, const std::string& pa
   try {
     reply = nlohmann::json::parse(res.body);
   } catch (const std::exception&) {
-    throw Error("invalid reply", method + " " + path + " (" + std::to_string(res.status) +
-                                     "): " + res.body.substr(0, 500));
+    throw Error("invalid reply",
+                method + " " + path + " (" + std::to_string(res.status) + "): " + res.body.substr(0, 500));
   }
   nlohmann::json value = reply.contains("value") ? reply.at("value") : nlohmann::json(nullptr);
   if (res.status != 200) {
@@ -256,9 +258,7 @@ std::vector<Element> Session::find_all(const std::string& css) {
   return out;
 }
 
-void Session::click(const Element& element) {
-  command("POST", "/element/" + element.id + "/click");
-}
+void Session::click(const Element& element) { command("POST", "/element/" + element.id + "/click"); }
 
 std::optional<std::string> Session::attribute(const Element& element, const std::string& name) {
   const auto v = command("GET", "/element/" + element.id + "/attribute/" + name);
@@ -274,8 +274,6 @@ nlohmann::json Session::execute(const std::string& script, const nlohmann::json&
   return command("POST", "/execute/sync", {{"script", script}, {"args", args}});
 }
 
-std::string Session::screenshot_base64() {
-  return command("GET", "/screenshot").get<std::string>();
-}
+std::string Session::screenshot_base64() { return command("GET", "/screenshot").get<std::string>(); }
 
 }  // namespace webdriver

@@ -87,7 +87,7 @@ struct Element {
 
 struct BrowserOptions {
   std::string binary = "/usr/bin/chromium";
-  std::string user_data_dir;          ///< a fresh folder per session
+  std::string user_data_dir;  ///< a fresh folder per session
   std::vector<std::string> extra_args;
   int width = 1280, height = 1024;
 };

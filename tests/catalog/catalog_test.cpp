@@ -49,9 +49,7 @@ BookWrite make_book(RowId author_id, const std::string& foreign_id, const std::s
   return w;
 }
 
-Date ymd(int y, unsigned m, unsigned d) {
-  return Date{year{y} / month{m} / day{d}};
-}
+Date ymd(int y, unsigned m, unsigned d) { return Date{year{y} / month{m} / day{d}}; }
 
 BookFile make_file(RowId author_id, RowId book_id, const std::string& path) {
   BookFile f;
@@ -88,15 +86,14 @@ TEST_CASE("the catalog migrates a new file and reopens it with its data", "[cata
     SQLite::Database db((dir.path() / "catalog.db").string());
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
     CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() == 1);
-    for (const char* table : {"root_folders", "authors", "books", "editions", "series",
-                              "series_books", "book_files"}) {
+    for (const char* table :
+         {"root_folders", "authors", "books", "editions", "series", "series_books", "book_files"}) {
       CAPTURE(table);
       CHECK(db.tableExists(table));
     }
     for (const char* index : {"authors_by_sort_name", "books_by_author", "books_by_author_release",
                               "editions_by_book", "editions_by_isbn13", "editions_by_asin",
-                              "book_files_by_author", "book_files_by_book",
-                              "series_books_by_book"}) {
+                              "book_files_by_author", "book_files_by_book", "series_books_by_book"}) {
       CAPTURE(index);
       SQLite::Statement st(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?");
       st.bind(1, index);
@@ -112,8 +109,7 @@ TEST_CASE("the catalog migrates a new file and reopens it with its data", "[cata
   CHECK(c->rows_written() == 0);
 }
 
-TEST_CASE("two openers of a new file at once both migrate it without a clash",
-          "[catalog][concurrency]") {
+TEST_CASE("two openers of a new file at once both migrate it without a clash", "[catalog][concurrency]") {
   for (int round = 0; round < 20; ++round) {
     CAPTURE(round);
     TempDir dir;
@@ -152,8 +148,8 @@ TEST_CASE("the catalog refuses a file with a newer schema", "[catalog]") {
   auto c = open_sqlite_catalog({dir.path() / "catalog.db"});
   REQUIRE_FALSE(c.has_value());
   CHECK(c.error().code == errc::invalid_argument);
-  CHECK_THAT(c.error().message, Catch::Contains("catalog.db") && Catch::Contains("7") &&
-                                    Catch::Contains("(1)"));
+  CHECK_THAT(c.error().message,
+             Catch::Contains("catalog.db") && Catch::Contains("7") && Catch::Contains("(1)"));
 }
 
 TEST_CASE("a catalog file of an earlier release opens with its data", "[catalog][sqlite]") {
@@ -432,8 +428,7 @@ TEST_CASE("apply syncs editions by foreign id: add, update, delete", "[catalog]"
   CHECK(files[0].book_id == id);
 }
 
-TEST_CASE("an edition the source moves to another book keeps its id within one author",
-          "[catalog]") {
+TEST_CASE("an edition the source moves to another book keeps its id within one author", "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir);
   const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
@@ -468,8 +463,7 @@ TEST_CASE("an edition the source moves to another book keeps its id within one a
   CHECK(c->editions_of(ids[1]).value().size() == 1);
 }
 
-TEST_CASE("an edition moving between two books of one write keeps its id in either order",
-          "[catalog]") {
+TEST_CASE("an edition moving between two books of one write keeps its id in either order", "[catalog]") {
   const bool giver_first = GENERATE(true, false);
   const bool other_author = GENERATE(false, true);
   CAPTURE(giver_first, other_author);
@@ -550,8 +544,7 @@ TEST_CASE("apply merges an author: books and files move, the source goes", "[cat
   const RowId target = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
   const RowId source = c->add_author(make_author("101", "A. Leckie", "/lib/A Leckie")).value().id;
   AuthorWrite w;
-  w.books = {make_book(target, "5001", "Ancillary Justice"),
-             make_book(source, "5002", "Ancillary Sword"),
+  w.books = {make_book(target, "5001", "Ancillary Justice"), make_book(source, "5002", "Ancillary Sword"),
              make_book(source, "5003", "Ancillary Mercy")};
   auto ids = c->apply(w).value().new_book_ids;
   REQUIRE(c->upsert_file(make_file(source, ids[1], "/lib/A Leckie/Sword/sword.epub")).has_value());
@@ -608,8 +601,7 @@ TEST_CASE("a book that moves to another author takes its files along", "[catalog
     CHECK(f.author_id == bo);
     CHECK(f.book_id == ids[0]);
   }
-  CHECK(paths_of(c->files_of_author(ann).value()) ==
-        std::vector<std::string>{"/lib/Ann/Staying/s.epub"});
+  CHECK(paths_of(c->files_of_author(ann).value()) == std::vector<std::string>{"/lib/Ann/Staying/s.epub"});
 
   // Moving Staying away leaves Ann with no file; she can go.
   AuthorWrite second;
@@ -842,8 +834,7 @@ TEST_CASE("an author's files include those linked only through its books", "[cat
   CHECK(c->counts().value().files == 2);
 }
 
-TEST_CASE("move_author re-points every file under the folder, matching whole folders only",
-          "[catalog]") {
+TEST_CASE("move_author re-points every file under the folder, matching whole folders only", "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir);
   const RowId ann = c->add_author(make_author("100", "Ann", "/lib/Ann")).value().id;
@@ -890,8 +881,7 @@ TEST_CASE("move_author re-points every file under the folder, matching whole fol
     CHECK(c->author(zed).value().path == "/lib/Zed");
     // The unmatched file moved too; the look-alikes did not.
     CHECK(all_paths() ==
-          std::vector<std::string>{"/books/Ann Example/Book/a.epub",
-                                   "/books/Ann Example/Misfiled/z.epub",
+          std::vector<std::string>{"/books/Ann Example/Book/a.epub", "/books/Ann Example/Misfiled/z.epub",
                                    "/books/Ann Example/Unmatched/u.epub", "/books/Ann Example/b.pdf",
                                    "/lib/Ann", "/lib/Ann-x/e.epub", "/lib/Ann.d/f.epub",
                                    "/lib/Anna/Book/d.epub", "/lib/Annex/c.epub"});
@@ -1039,8 +1029,7 @@ TEST_CASE("the catalog serves reads and writes from several threads", "[catalog]
   std::vector<RowId> authors;
   for (int i = 0; i < kWriters; ++i) {
     const std::string name = "Writer " + std::to_string(i);
-    authors.push_back(
-        c->add_author(make_author("a" + std::to_string(i), name, "/lib/" + name)).value().id);
+    authors.push_back(c->add_author(make_author("a" + std::to_string(i), name, "/lib/" + name)).value().id);
   }
   std::atomic<int> errors{0};
   std::atomic<bool> done{false};
@@ -1049,8 +1038,8 @@ TEST_CASE("the catalog serves reads and writes from several threads", "[catalog]
     threads.emplace_back([&, i] {
       for (int b = 0; b < kBooks; ++b) {
         AuthorWrite w;
-        auto bw = make_book(authors[static_cast<std::size_t>(i)],
-                            std::to_string(i) + "-" + std::to_string(b), "Book");
+        auto bw = make_book(authors[static_cast<std::size_t>(i)], std::to_string(i) + "-" + std::to_string(b),
+                            "Book");
         bw.editions = {make_edition(std::to_string(i) + "-e" + std::to_string(b), "Ed")};
         bw.series = {{"shared", "Shared Series", std::to_string(b), b, false}};
         w.books = {bw};

@@ -47,7 +47,8 @@ TEST_CASE("prepare validates and canonicalises a push", "[engine][admission]") {
   CHECK(prio.error().code == errc::invalid_argument);
 }
 
-TEST_CASE("a number the command's field cannot hold is refused, never wrapped or cut", "[engine][admission]") {
+TEST_CASE("a number the command's field cannot hold is refused, never wrapped or cut",
+          "[engine][admission]") {
   Registry reg;
   reg.add<Refresh>([](const Refresh&, JobContext&) {});
   struct Case {
@@ -81,19 +82,18 @@ TEST_CASE("changed_number names the first number that reads back differently", "
   CHECK(detail::changed_number(json{{"extra", 5}}, json::object()).empty());
 }
 
-TEST_CASE("an equal push merges into the queued twin, not into a running one",
-          "[engine][admission]") {
+TEST_CASE("an equal push merges into the queued twin, not into a running one", "[engine][admission]") {
   detail::DedupIndex ix;
   CHECK_FALSE(ix.twin("k", false));
   ix.queued("k", 1);
   CHECK(ix.twin("k", false) == JobId{1});
   ix.started("k", 1);
-  CHECK_FALSE(ix.twin("k", false));          // coalesce: a new run after the running one
-  CHECK(ix.twin("k", true) == JobId{1});     // a type that allows it merges into the runner
+  CHECK_FALSE(ix.twin("k", false));       // coalesce: a new run after the running one
+  CHECK(ix.twin("k", true) == JobId{1});  // a type that allows it merges into the runner
   ix.queued("k", 2);
-  CHECK(ix.twin("k", false) == JobId{2});    // further pushes merge into the queued one
-  CHECK(ix.twin("k", true) == JobId{2});     // the queued one is preferred
-  ix.queued("k", 1);                         // the runner failed and waits for a retry
+  CHECK(ix.twin("k", false) == JobId{2});  // further pushes merge into the queued one
+  CHECK(ix.twin("k", true) == JobId{2});   // the queued one is preferred
+  ix.queued("k", 1);                       // the runner failed and waits for a retry
   CHECK(ix.twin("k", false) == JobId{1});
   ix.ended("k", 1);
   ix.ended("k", 2);

@@ -77,8 +77,7 @@ struct Setup {
 
 }  // namespace
 
-TEST_CASE("an equal push while its twin runs leaves exactly one run behind it",
-          "[coalesce][engine]") {
+TEST_CASE("an equal push while its twin runs leaves exactly one run behind it", "[coalesce][engine]") {
   Setup s(std::make_shared<SystemClock>());
   Engine& e = *s.engine;
   s.inbox.add("a");
@@ -192,8 +191,7 @@ TEST_CASE("a handler pushes follow-up jobs through its context", "[coalesce][eng
   r.add<Child>([&](const Child& c, JobContext&) {
     if (c.from == "parent") ++children;
   });
-  auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r))
-               .value();
+  auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r)).value();
   e->start();
   auto p = e->push(Parent{});
   REQUIRE(p);
@@ -211,8 +209,8 @@ TEST_CASE("push_or_run_task runs a task by its bare name in any case, else pushe
   Setup s(std::make_shared<SystemClock>());
   Engine& e = *s.engine;
   s.gates.open_all();
-  REQUIRE(e.add_task({.name = "InboxSweep", .command = "ImportInbox",
-                      .schedule = {.interval = std::chrono::hours(1)}}));
+  REQUIRE(e.add_task(
+      {.name = "InboxSweep", .command = "ImportInbox", .schedule = {.interval = std::chrono::hours(1)}}));
   auto ran = e.push_or_run_task("inboxsweep", nlohmann::json::object());
   REQUIRE(ran);
   CHECK(ran->job.name == "ImportInbox");

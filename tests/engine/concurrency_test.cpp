@@ -9,8 +9,7 @@
 using namespace shelfjobs;
 using namespace testing;
 
-TEST_CASE("concurrent pushes, cancels and queries leave every job in one terminal state",
-          "[concurrency]") {
+TEST_CASE("concurrent pushes, cancels and queries leave every job in one terminal state", "[concurrency]") {
   TempDir dir;
   std::atomic<int> ran{0};
   Registry r;
@@ -19,9 +18,9 @@ TEST_CASE("concurrent pushes, cancels and queries leave every job in one termina
     ++ran;
   });
   r.add<DiskStep>([&](const DiskStep&, JobContext&) { ++ran; }, {.locks = {"disk"}});
-  auto e = Engine::create({.store_path = dir.file("j.db"), .workers = 3, .logger = quiet_logger()},
-                          std::move(r))
-               .value();
+  auto e =
+      Engine::create({.store_path = dir.file("j.db"), .workers = 3, .logger = quiet_logger()}, std::move(r))
+          .value();
   e->start();
   constexpr int kThreads = 4;
   constexpr int kPerThread = 150;

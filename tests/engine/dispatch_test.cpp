@@ -111,8 +111,7 @@ TEST_CASE("an exclusive job waits for running jobs and pauses new starts only un
   CHECK(e.wait_idle(5s));
 }
 
-TEST_CASE("an idle-only job starts only when nothing else is queued or running",
-          "[dispatch][idle]") {
+TEST_CASE("an idle-only job starts only when nothing else is queued or running", "[dispatch][idle]") {
   Fixture f;
   auto& e = f.open(3);
   f.push<Step>("a");

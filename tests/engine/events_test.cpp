@@ -48,15 +48,16 @@ TEST_CASE("a debounced rule folds a burst of events into one job", "[events][deb
   Registry r;
   std::atomic<int> imports{0};
   r.add<Import>([&](const Import&, JobContext&) { ++imports; });
-  auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger(), .clock = clock},
-                          std::move(r))
-               .value();
+  auto e =
+      Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger(), .clock = clock}, std::move(r))
+          .value();
   e->start();
   EventBus bus(quiet_logger());
-  add_rule<DownloadCompleted>(
-      bus, *e,
-      [](const DownloadCompleted&) { return std::vector<PushRequest>{{"ImportDownloads", {}, {}}}; },
-      {.debounce = std::chrono::seconds(5), .priority = Priority::critical});
+  add_rule<DownloadCompleted>(bus, *e,
+                              [](const DownloadCompleted&) {
+                                return std::vector<PushRequest>{{"ImportDownloads", {}, {}}};
+                              },
+                              {.debounce = std::chrono::seconds(5), .priority = Priority::critical});
   for (int i = 0; i < 5; ++i) {
     bus.publish(DownloadCompleted{"d" + std::to_string(i)});
     clock->advance(std::chrono::seconds(2));  // each event within the window of the last
@@ -77,9 +78,8 @@ TEST_CASE("a throwing subscriber is skipped and the others still run", "[events]
   std::vector<int> seen;
   bus.subscribe<AuthorAdded>([&](const AuthorAdded&) { seen.push_back(1); });
   bus.subscribe<AuthorAdded>([](const AuthorAdded&) { throw std::runtime_error("bad subscriber"); });
-  const auto third = bus.subscribe<AuthorAdded>([&](const AuthorAdded& e) {
-    seen.push_back(static_cast<int>(e.author_id));
-  });
+  const auto third = bus.subscribe<AuthorAdded>(
+      [&](const AuthorAdded& e) { seen.push_back(static_cast<int>(e.author_id)); });
   CHECK(bus.publish(AuthorAdded{3}) == 2);
   CHECK(seen == std::vector<int>{1, 3});
   bus.unsubscribe(third);
@@ -121,7 +121,8 @@ TEST_CASE("a forwarder hears every event that has to_json, as its name and JSON"
   CHECK(forwarded.size() == 1);
 
   // A throwing forwarder is logged and the subscribers still run.
-  bus.set_forwarder([](std::string_view, const nlohmann::json&) { throw std::runtime_error("bad forwarder"); });
+  bus.set_forwarder(
+      [](std::string_view, const nlohmann::json&) { throw std::runtime_error("bad forwarder"); });
   CHECK(bus.publish(BookFiled{8, "/b"}) == 1);
   CHECK(order.size() == 4);
 

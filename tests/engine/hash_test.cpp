@@ -19,8 +19,7 @@ TEST_CASE("fnv1a gives the published FNV-1a 64 values", "[engine][hash]") {
   static_assert(fnv1a("a") == 0xaf63dc4c8601ec8cull, "usable at compile time");
 }
 
-TEST_CASE("fnv1a_hex is 16 lowercase hex digits, leading zeros kept, every byte counted",
-          "[engine][hash]") {
+TEST_CASE("fnv1a_hex is 16 lowercase hex digits, leading zeros kept, every byte counted", "[engine][hash]") {
   CHECK(fnv1a_hex("") == "cbf29ce484222325");
   CHECK(fnv1a_hex("a") == "af63dc4c8601ec8c");
   CHECK(fnv1a_hex("foobar") == "85944171f73967e8");

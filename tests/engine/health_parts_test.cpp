@@ -13,8 +13,8 @@ using namespace shelfjobs;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint kHealthT0 = std::chrono::floor<std::chrono::minutes>(
-    TimePoint{} + std::chrono::hours(24 * 365 * 50));
+const TimePoint kHealthT0 =
+    std::chrono::floor<std::chrono::minutes>(TimePoint{} + std::chrono::hours(24 * 365 * 50));
 std::shared_ptr<spdlog::logger> quiet_health_log() {
   return std::make_shared<spdlog::logger>("h", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
@@ -111,8 +111,8 @@ TEST_CASE("alerts are raised once per condition and cleared when it ends", "[eng
   o.long_running = 6h;
   o.long_running_factor = 10;
   o.saturation = 30min;
-  detail::Alerts a(o, [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
-                   quiet_health_log());
+  detail::Alerts a(
+      o, [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); }, quiet_health_log());
   detail::AlertInputs in;
   in.now = kHealthT0;
   in.queued = 11;
@@ -146,38 +146,35 @@ TEST_CASE("alerts are raised once per condition and cleared when it ends", "[eng
   in.saturated_since.reset();
   a.check(in);
   const std::vector<std::pair<bool, std::string>> want = {
-      {true, "backlog"},       {false, "backlog"},      {true, "long_running:42"},
-      {false, "long_running:42"}, {true, "store_errors"}, {false, "store_errors"},
-      {true, "saturation"},    {false, "saturation"},
+      {true, "backlog"},      {false, "backlog"},      {true, "long_running:42"}, {false, "long_running:42"},
+      {true, "store_errors"}, {false, "store_errors"}, {true, "saturation"},      {false, "saturation"},
   };
   CHECK(changes == want);
   CHECK(a.open().empty());
 }
 
-TEST_CASE("store errors clear when the store healed before the check that raised them",
-          "[engine][alerts]") {
+TEST_CASE("store errors clear when the store healed before the check that raised them", "[engine][alerts]") {
   // The healing commit can land between the last failure and the check that first sees the
   // failures; no commit need follow (the engine is idle), and the alert must still clear.
   std::vector<std::pair<bool, std::string>> changes;
-  detail::Alerts a(AlertOptions{},
-                   [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
-                   quiet_health_log());
+  detail::Alerts a(
+      AlertOptions{}, [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
+      quiet_health_log());
   detail::AlertInputs in;
   in.now = kHealthT0;
   in.store_write_errors = 4;
   in.store_failing = false;
   a.check(in);
   a.check(in);
-  const std::vector<std::pair<bool, std::string>> want = {{true, "store_errors"},
-                                                          {false, "store_errors"}};
+  const std::vector<std::pair<bool, std::string>> want = {{true, "store_errors"}, {false, "store_errors"}};
   CHECK(changes == want);
   CHECK(a.open().empty());
 }
 
 TEST_CASE("a failed job raises job_failed until its type completes again", "[engine][alerts]") {
   std::vector<std::pair<bool, std::string>> changes;
-  detail::Alerts a({}, [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); },
-                   quiet_health_log());
+  detail::Alerts a(
+      {}, [&](const AlertChanged& c) { changes.emplace_back(c.raised, c.alert.key); }, quiet_health_log());
   JobInfo j;
   j.name = "Rss";
   j.status = JobStatus::failed;
@@ -188,6 +185,6 @@ TEST_CASE("a failed job raises job_failed until its type completes again", "[eng
   CHECK(a.open()[0].message == "Rss failed: boom");
   j.status = JobStatus::completed;
   a.job_finished(j, kHealthT0);
-  CHECK(changes == std::vector<std::pair<bool, std::string>>{{true, "job_failed:Rss"},
-                                                             {false, "job_failed:Rss"}});
+  CHECK(changes ==
+        std::vector<std::pair<bool, std::string>>{{true, "job_failed:Rss"}, {false, "job_failed:Rss"}});
 }

@@ -30,9 +30,9 @@ TEST_CASE("health counts runs per type and queue figures per priority", "[health
   auto clock = std::make_shared<ManualClock>();
   f.clock = clock;
   auto notes = std::make_shared<RecordingNotifier>();
-  auto created = Engine::create({.store_path = f.db(), .workers = 1, .logger = quiet_logger(),
-                                 .clock = clock, .notifier = notes},
-                                f.registry());
+  auto created = Engine::create(
+      {.store_path = f.db(), .workers = 1, .logger = quiet_logger(), .clock = clock, .notifier = notes},
+      f.registry());
   f.engine = std::move(created).value();
   auto& e = *f.engine;
   e.start();
@@ -59,7 +59,9 @@ TEST_CASE("health counts runs per type and queue figures per priority", "[health
     CHECK(eventually([&] { return notes->count("job_failed", "Step") == 1; }));
     f.push<Step>("fail2");
     REQUIRE(e.wait_idle(5s));
-    CHECK(eventually([&] { return notes->count("alert_raised", "job_failed:Step") == 1; }));  // still open: not raised again
+    CHECK(eventually([&] {
+      return notes->count("alert_raised", "job_failed:Step") == 1;
+    }));  // still open: not raised again
     f.push<Step>("ok");
     REQUIRE(e.wait_idle(5s));
     CHECK_FALSE(has_alert(e.health(), "job_failed:Step"));
@@ -68,8 +70,7 @@ TEST_CASE("health counts runs per type and queue figures per priority", "[health
   SECTION("queue depth and the oldest job's age per priority") {
     Fixture g;  // a second engine whose worker stays busy
     auto clock2 = std::make_shared<ManualClock>();
-    auto e2 = Engine::create({.store_path = g.db(), .workers = 1, .logger = quiet_logger(),
-                              .clock = clock2},
+    auto e2 = Engine::create({.store_path = g.db(), .workers = 1, .logger = quiet_logger(), .clock = clock2},
                              g.registry())
                   .value();
     e2->start();
@@ -101,8 +102,12 @@ TEST_CASE("alerts: backlog, long-running, disk space and saturation", "[health][
   alerts.check_interval = std::chrono::minutes(1);
   alerts.disk_paths = {{"data", f.dir.path()}, {"missing", f.dir.path() / "nope"}};
   alerts.min_free_bytes = 1;  // any real folder has more
-  auto created = Engine::create({.store_path = f.db(), .workers = 1, .logger = quiet_logger(),
-                                 .clock = clock, .notifier = notes, .alerts = alerts},
+  auto created = Engine::create({.store_path = f.db(),
+                                 .workers = 1,
+                                 .logger = quiet_logger(),
+                                 .clock = clock,
+                                 .notifier = notes,
+                                 .alerts = alerts},
                                 f.registry());
   f.engine = std::move(created).value();
   auto& e = *f.engine;
@@ -142,10 +147,10 @@ TEST_CASE("pruning removes old finished jobs and keeps their counts", "[health][
   keep.max_rows = 3;
   keep.interval = std::chrono::milliseconds(0);  // only when asked
   {
-    auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
-                             .retention = keep},
-                            f.registry())
-                 .value();
+    auto e =
+        Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock, .retention = keep},
+                       f.registry())
+            .value();
     e->start();
     f.gates.open_all();
     for (int i = 0; i < 4; ++i) e->push(Step{{}, "old" + std::to_string(i)}).value();
@@ -160,8 +165,7 @@ TEST_CASE("pruning removes old finished jobs and keeps their counts", "[health][
     CHECK(type_of(e->health(), "Step").completed == 6);
   }
   // After a restart the counts come from the store: pruned runs included.
-  auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
-                           .retention = keep},
+  auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock, .retention = keep},
                           f.registry())
                .value();
   CHECK(type_of(e->health(), "Step").completed == 6);
@@ -175,8 +179,7 @@ TEST_CASE("pruning removes old finished jobs and keeps their counts", "[health][
   }
 }
 
-TEST_CASE("ids are never handed out again after pruning removed the newest jobs",
-          "[health][prune]") {
+TEST_CASE("ids are never handed out again after pruning removed the newest jobs", "[health][prune]") {
   Fixture f;
   auto clock = std::make_shared<ManualClock>();
   RetentionOptions keep;
@@ -184,10 +187,10 @@ TEST_CASE("ids are never handed out again after pruning removed the newest jobs"
   keep.interval = std::chrono::milliseconds(0);
   JobId last = 0;
   {
-    auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
-                             .retention = keep},
-                            f.registry())
-                 .value();
+    auto e =
+        Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock, .retention = keep},
+                       f.registry())
+            .value();
     e->start();
     f.gates.open_all();
     for (int i = 0; i < 3; ++i) last = e->push(Step{{}, "s" + std::to_string(i)}).value().job.id;
@@ -195,8 +198,7 @@ TEST_CASE("ids are never handed out again after pruning removed the newest jobs"
     clock->advance(std::chrono::hours(2));
     REQUIRE(*e->prune() == 3);
   }
-  auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock,
-                           .retention = keep},
+  auto e = Engine::create({.store_path = f.db(), .logger = quiet_logger(), .clock = clock, .retention = keep},
                           f.registry())
                .value();
   CHECK(e->push(Step{{}, "next"}).value().job.id == last + 1);
@@ -209,8 +211,7 @@ TEST_CASE("a store that cannot commit raises store_errors, cleared once commits 
   auto store = std::make_shared<FaultJobStore>();
   AlertOptions alerts;
   alerts.check_interval = std::chrono::milliseconds(10);
-  auto e = Engine::create({.store = store, .logger = quiet_logger(), .notifier = notes,
-                           .alerts = alerts},
+  auto e = Engine::create({.store = store, .logger = quiet_logger(), .notifier = notes, .alerts = alerts},
                           f.registry())
                .value();
   e->start();

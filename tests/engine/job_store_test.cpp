@@ -178,8 +178,7 @@ struct Outcomes {
 
 // ------------------------------------------------------------------ the contract, every store
 
-TEST_CASE("a job store keeps a job from insert through start and progress to finish",
-          "[store]") {
+TEST_CASE("a job store keeps a job from insert through start and progress to finish", "[store]") {
   const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
   CAPTURE(kind_name(kind));
   Harness h(kind);
@@ -242,7 +241,8 @@ TEST_CASE("a job store runs each Done after its write, in call order, with true"
   Outcomes outcomes;
   for (int i = 1; i <= 50; ++i) {
     s.insert(make_job(i), "", outcomes.done(i));
-    if (i % 5 == 0) s.finish(ended(make_job(i), JobStatus::completed, t0, milliseconds(3)), outcomes.done(1000 + i));
+    if (i % 5 == 0)
+      s.finish(ended(make_job(i), JobStatus::completed, t0, milliseconds(3)), outcomes.done(1000 + i));
   }
   s.flush();
   const auto got = outcomes.get();
@@ -279,8 +279,7 @@ TEST_CASE("a job store's reads see every write called before them", "[store]") {
   }
 }
 
-TEST_CASE("a job store lists newest first, filtered by status and exact name, in pages",
-          "[store]") {
+TEST_CASE("a job store lists newest first, filtered by status and exact name, in pages", "[store]") {
   const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
   CAPTURE(kind_name(kind));
   Harness h(kind);
@@ -288,7 +287,8 @@ TEST_CASE("a job store lists newest first, filtered by status and exact name, in
   // 30 jobs: odd ids are "A", even ids "B"; every third one completed.
   for (JobId id = 1; id <= 30; ++id) {
     s.insert(make_job(id, id % 2 ? "A" : "B"), "");
-    if (id % 3 == 0) s.finish(ended(make_job(id, id % 2 ? "A" : "B"), JobStatus::completed, t0, milliseconds(5)));
+    if (id % 3 == 0)
+      s.finish(ended(make_job(id, id % 2 ? "A" : "B"), JobStatus::completed, t0, milliseconds(5)));
   }
 
   auto p1 = s.list({.limit = 10});
@@ -326,8 +326,7 @@ TEST_CASE("a job store lists newest first, filtered by status and exact name, in
   CHECK(bad.error().code == errc::invalid_argument);
 }
 
-TEST_CASE("a job store counts a terminal finish once in totals and minutes, a retry never",
-          "[store]") {
+TEST_CASE("a job store counts a terminal finish once in totals and minutes, a retry never", "[store]") {
   const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
   CAPTURE(kind_name(kind));
   Harness h(kind);
@@ -405,8 +404,7 @@ TEST_CASE("a job store counts a terminal finish once in totals and minutes, a re
   CHECK(later->minutes.size() == 3);
 }
 
-TEST_CASE("pruning a job store deletes finished jobs and keeps totals and the highest id",
-          "[store]") {
+TEST_CASE("pruning a job store deletes finished jobs and keeps totals and the highest id", "[store]") {
   const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
   CAPTURE(kind_name(kind));
   Harness h(kind);
@@ -513,8 +511,7 @@ TEST_CASE("a job store saves scheduled tasks and hands them back on load", "[sto
   CHECK(r.last_job == 4);
 }
 
-TEST_CASE("a job store reopened hands back its active jobs, highest id, tasks and figures",
-          "[store]") {
+TEST_CASE("a job store reopened hands back its active jobs, highest id, tasks and figures", "[store]") {
   const Kind kind = GENERATE(Kind::sqlite_file, Kind::memory, Kind::fault);
   CAPTURE(kind_name(kind));
   Harness h(kind);
@@ -547,8 +544,7 @@ TEST_CASE("a job store reopened hands back its active jobs, highest id, tasks an
   CHECK(must_get(h.store(), 7).id == 7);
 }
 
-TEST_CASE("a job store writes what recovery changed in one go, counting the jobs it failed",
-          "[store]") {
+TEST_CASE("a job store writes what recovery changed in one go, counting the jobs it failed", "[store]") {
   const Kind kind = GENERATE(Kind::sqlite_file, Kind::memory, Kind::fault);
   CAPTURE(kind_name(kind));
   Harness h(kind);
@@ -590,8 +586,7 @@ TEST_CASE("a job store writes what recovery changed in one go, counting the jobs
   CHECK(got.body == nlohmann::json{{"tag", "t2"}});
 }
 
-TEST_CASE("a closed job store drops later writes with Done(false) and still answers reads",
-          "[store]") {
+TEST_CASE("a closed job store drops later writes with Done(false) and still answers reads", "[store]") {
   const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
   CAPTURE(kind_name(kind));
   Harness h(kind);
@@ -602,8 +597,7 @@ TEST_CASE("a closed job store drops later writes with Done(false) and still answ
   CHECK(outcomes.get() == std::vector<std::pair<int, bool>>{{1, true}});  // close committed it
   s.insert(make_job(2), "", outcomes.done(2));
   s.finish(ended(make_job(1), JobStatus::completed, t0, milliseconds(1)), outcomes.done(3));
-  CHECK(outcomes.get() ==
-        std::vector<std::pair<int, bool>>{{1, true}, {2, false}, {3, false}});
+  CHECK(outcomes.get() == std::vector<std::pair<int, bool>>{{1, true}, {2, false}, {3, false}});
   s.flush();  // returns at once
   CHECK(must_get(s, 1).status == JobStatus::queued);
   auto two = s.get(2);
@@ -664,8 +658,7 @@ TEST_CASE("a job store keeps every write of many threads and answers reads meanw
 
 // ------------------------------------------------------------------ SQLite only
 
-TEST_CASE("the SQLite job store runs Done once the row can be read from another connection",
-          "[store]") {
+TEST_CASE("the SQLite job store runs Done once the row can be read from another connection", "[store]") {
   Harness h(Kind::sqlite_file);
   std::atomic<int> seen{-1};
   const std::string path = h.path();
@@ -750,8 +743,7 @@ PRAGMA user_version = 3;
 }
 
 void old_row(SQLite::Database& db, JobId id, const std::string& name, JobStatus status,
-             std::optional<TimePoint> started, std::optional<TimePoint> ended_at,
-             std::int64_t duration_ms) {
+             std::optional<TimePoint> started, std::optional<TimePoint> ended_at, std::int64_t duration_ms) {
   SQLite::Statement st(db,
                        "INSERT INTO jobs (id, name, body, priority, trigger, status, queued_at, "
                        "started_at, ended_at, duration_ms) VALUES (?, ?, '{}', 1, 0, ?, ?, ?, ?, ?)");
@@ -759,15 +751,23 @@ void old_row(SQLite::Database& db, JobId id, const std::string& name, JobStatus 
   st.bind(2, name);
   st.bind(3, static_cast<int>(status));
   st.bind(4, ms_of(started.value_or(TimePoint{})));
-  if (started) st.bind(5, ms_of(*started)); else st.bind(5);
-  if (ended_at) st.bind(6, ms_of(*ended_at)); else st.bind(6);
-  if (ended_at) st.bind(7, duration_ms); else st.bind(7);
+  if (started)
+    st.bind(5, ms_of(*started));
+  else
+    st.bind(5);
+  if (ended_at)
+    st.bind(6, ms_of(*ended_at));
+  else
+    st.bind(6);
+  if (ended_at)
+    st.bind(7, duration_ms);
+  else
+    st.bind(7);
   st.exec();
 }
 }  // namespace
 
-TEST_CASE("opening an old-format job store folds its history into totals and recent minutes",
-          "[store]") {
+TEST_CASE("opening an old-format job store folds its history into totals and recent minutes", "[store]") {
   TempDir dir;
   const std::string path = dir.file("old.db");
   create_old_format(path);
@@ -847,8 +847,7 @@ TEST_CASE("opening an old-format job store folds its history into totals and rec
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == 4);
 }
 
-TEST_CASE("the SQLite job store refuses a file another store holds until that one closes",
-          "[store]") {
+TEST_CASE("the SQLite job store refuses a file another store holds until that one closes", "[store]") {
   TempDir dir;
   const std::string path = dir.file("jobs.db");
   auto first = open_sqlite_job_store({.path = path, .logger = quiet_logger()});
@@ -909,8 +908,7 @@ TEST_CASE("the fault store retries a failed commit until the write lands", "[sto
   CHECK(must_get(s, 3).id == 3);
 }
 
-TEST_CASE("the fault store holds writes while failing and commits them all once healed",
-          "[store]") {
+TEST_CASE("the fault store holds writes while failing and commits them all once healed", "[store]") {
   FaultJobStore s;
   s.start();
   s.fail_until_healed();
@@ -962,8 +960,7 @@ TEST_CASE("the fault store slows commits and keeps their order", "[store]") {
   s.slow_commits(milliseconds(0));
 }
 
-TEST_CASE("the fault store drops a batch that still fails when it closes, with Done(false)",
-          "[store]") {
+TEST_CASE("the fault store drops a batch that still fails when it closes, with Done(false)", "[store]") {
   FaultJobStore s;
   s.start();
   s.fail_until_healed();

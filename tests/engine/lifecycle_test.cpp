@@ -47,9 +47,8 @@ Registry counting_registry() {
 TEST_CASE("progress is throttled for observers and the last message becomes the job's",
           "[lifecycle][progress]") {
   TempDir dir;
-  auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
-                          counting_registry())
-               .value();
+  auto e =
+      Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, counting_registry()).value();
   std::atomic<int> progress_events{0};
   e->subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
     if (ev.type == JobEvent::Type::progress) ++progress_events;
@@ -73,7 +72,9 @@ TEST_CASE("progress is throttled for observers and the last message becomes the 
 TEST_CASE("a throwing handler fails its job and never stops a worker", "[lifecycle][errors]") {
   TempDir dir;
   // No retries here: network failures would otherwise wait for their next attempt.
-  auto e = Engine::create({.store_path = dir.file("j.db"), .workers = 1, .logger = quiet_logger(),
+  auto e = Engine::create({.store_path = dir.file("j.db"),
+                           .workers = 1,
+                           .logger = quiet_logger(),
                            .retry = RetryPolicy{.network = 0}},
                           counting_registry())
                .value();
@@ -117,11 +118,10 @@ TEST_CASE("observers see every lifecycle event in order", "[lifecycle][observer]
   REQUIRE(e.cancel(q.id).has_value());
   f.gates.open("hold");
   REQUIRE(events.wait_for("completed:hold"));
-  CHECK(events.items() == std::vector<std::string>{
-                              "queued:ok", "started:ok", "completed:ok",           //
-                              "queued:fail1", "started:fail1", "failed:fail1",     //
-                              "queued:hold", "started:hold", "queued:queued",      //
-                              "cancelled:queued", "completed:hold"});
+  CHECK(events.items() == std::vector<std::string>{"queued:ok", "started:ok", "completed:ok",        //
+                                                   "queued:fail1", "started:fail1", "failed:fail1",  //
+                                                   "queued:hold", "started:hold", "queued:queued",   //
+                                                   "cancelled:queued", "completed:hold"});
 }
 
 TEST_CASE("cancelling", "[lifecycle][cancel]") {
@@ -262,8 +262,7 @@ TEST_CASE("a job a user cancelled stays cancelled when stop() follows", "[lifecy
   CHECK(e.get(r.id)->status == JobStatus::cancelled);
 }
 
-TEST_CASE("subscribers may push, cancel and unsubscribe from inside their call",
-          "[lifecycle][observer]") {
+TEST_CASE("subscribers may push, cancel and unsubscribe from inside their call", "[lifecycle][observer]") {
   Fixture f;
   auto& e = f.open(1);
   f.gates.open_all();
@@ -290,8 +289,8 @@ TEST_CASE("subscribers may push, cancel and unsubscribe from inside their call",
 
   // Events reach subscribers off the strand, after the fact: a job the subscriber wants to
   // cancel on "queued" must still be waiting then (here: delayed).
-  auto doomed = e.push(Step{{}, "doomed"},
-                       {.not_before = std::chrono::system_clock::now() + std::chrono::hours(1)});
+  auto doomed =
+      e.push(Step{{}, "doomed"}, {.not_before = std::chrono::system_clock::now() + std::chrono::hours(1)});
   REQUIRE(doomed.has_value());
   CHECK(f.ends(doomed->job.id, JobStatus::cancelled));
 
@@ -300,8 +299,7 @@ TEST_CASE("subscribers may push, cancel and unsubscribe from inside their call",
   CHECK(calls_after_unsubscribe.load() == 0);
 }
 
-TEST_CASE("stop returns false when a handler ignores cancellation past the deadline",
-          "[lifecycle][stop]") {
+TEST_CASE("stop returns false when a handler ignores cancellation past the deadline", "[lifecycle][stop]") {
   TempDir dir;
   // Shared, not on the stack: the stuck handler outlives this test on a detached thread.
   auto release = std::make_shared<std::atomic<bool>>(false);
@@ -313,9 +311,7 @@ TEST_CASE("stop returns false when a handler ignores cancellation past the deadl
   });
   JobId id = 0;
   {
-    auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
-                            std::move(r))
-                 .value();
+    auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r)).value();
     e->start();
     id = e->push(Noop{}).value().job.id;
     REQUIRE(eventually([&] { return started->load(); }));
@@ -324,9 +320,7 @@ TEST_CASE("stop returns false when a handler ignores cancellation past the deadl
   // The stuck job is still Executing in the store and is rescued by the next engine.
   Registry r2;
   r2.add<Noop>([](const Noop&, JobContext&) {});
-  auto e2 = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
-                           std::move(r2))
-                .value();
+  auto e2 = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r2)).value();
   e2->start();
   REQUIRE(e2->wait_idle(5s));
   auto j = e2->get(id).value();

@@ -106,8 +106,7 @@ TEST_CASE("reservations give concurrent callers distinct, ordered slots", "[rate
   }
 }
 
-TEST_CASE("defer_until holds a key back and a later, shorter deferral does not shorten it",
-          "[ratelimit]") {
+TEST_CASE("defer_until holds a key back and a later, shorter deferral does not shorten it", "[ratelimit]") {
   auto clock = std::make_shared<ManualClock>();
   RateLimiter rl(clock);
   REQUIRE(rl.configure("indexer", {.min_spacing = 1s}).has_value());

@@ -48,8 +48,7 @@ std::vector<JobId> drain(ReadyIndex& ix, TimePoint now, const ReadyIndex::RateGa
 
 }  // namespace
 
-TEST_CASE("the highest priority starts first, then the oldest within a priority",
-          "[engine][ready]") {
+TEST_CASE("the highest priority starts first, then the oldest within a priority", "[engine][ready]") {
   Types ty;
   auto* a = ty.add("A");
   auto* b = ty.add("B");
@@ -66,10 +65,9 @@ TEST_CASE("the highest priority starts first, then the oldest within a priority"
     order.push_back(*p.job);
     ix.start(*p.job);
     CHECK_FALSE(ix.pick(kReadyT0, {}).job);  // the one regular thread is busy
-    ix.release(order.back() == 1 || order.back() == 4 ? a : b,
-               order.back() == 1 ? Priority::normal
-               : order.back() == 2 ? Priority::low
-                                   : Priority::high);
+    ix.release(order.back() == 1 || order.back() == 4 ? a : b, order.back() == 1   ? Priority::normal
+                                                               : order.back() == 2 ? Priority::low
+                                                                                   : Priority::high);
   }
   CHECK(order == std::vector<JobId>{3, 4, 1, 2});
 }
@@ -93,17 +91,15 @@ TEST_CASE("readarr's queue selection cases", "[engine][ready][readarr]") {
     std::optional<JobId> expect;
   };
   const std::vector<Row> rows = {
-      {"a started disk command holds back other disk commands", {{1, scan}},
-       {{2, import}, {3, refresh}}, 3},
+      {"a started disk command holds back other disk commands", {{1, scan}}, {{2, import}, {3, refresh}}, 3},
       {"a disk command starts when no disk command runs", {{1, refresh}}, {{2, import}}, 2},
-      {"a type-exclusive command waits for its running twin", {{1, lists}}, {{2, lists}},
+      {"a type-exclusive command waits for its running twin", {{1, lists}}, {{2, lists}}, std::nullopt},
+      {"other commands pass a type-exclusive one that waits", {{1, lists}}, {{2, lists}, {3, refresh}}, 3},
+      {"nothing starts while an exclusive command runs", {{1, update}}, {{2, refresh}}, std::nullopt},
+      {"an exclusive command next in line waits and holds back later ones",
+       {{1, refresh}},
+       {{2, update}, {3, refresh}},
        std::nullopt},
-      {"other commands pass a type-exclusive one that waits", {{1, lists}},
-       {{2, lists}, {3, refresh}}, 3},
-      {"nothing starts while an exclusive command runs", {{1, update}}, {{2, refresh}},
-       std::nullopt},
-      {"an exclusive command next in line waits and holds back later ones", {{1, refresh}},
-       {{2, update}, {3, refresh}}, std::nullopt},
       {"an exclusive command starts once nothing runs", {}, {{2, update}, {3, refresh}}, 2},
       {"the oldest queued command goes first", {}, {{2, refresh}, {3, import}}, 2},
   };
@@ -172,8 +168,7 @@ TEST_CASE("a rate key holds its bucket back and says when to come back", "[engin
   CHECK(ix.pick(free_at, gate).job == JobId{1});
 }
 
-TEST_CASE("an idle-only job waits for an empty queue or its maximum deferral",
-          "[engine][ready]") {
+TEST_CASE("an idle-only job waits for an empty queue or its maximum deferral", "[engine][ready]") {
   Types ty;
   CommandTraits idle;
   idle.idle_only = true;
@@ -192,7 +187,7 @@ TEST_CASE("an idle-only job waits for an empty queue or its maximum deferral",
   ix.start(3);
   CHECK_FALSE(ix.pick(kReadyT0 + 3s, {}).job);
   ix.release(work, Priority::low);
-  CHECK_FALSE(ix.pick(kReadyT0 + 3s, {}).job);  // one still runs
+  CHECK_FALSE(ix.pick(kReadyT0 + 3s, {}).job);        // one still runs
   CHECK(ix.pick(kReadyT0 + 1h, {}).job == JobId{1});  // the maximum deferral is over
   ix.release(work, Priority::low);
   CHECK(ix.pick(kReadyT0 + 4s, {}).job == JobId{1});  // idle
@@ -212,8 +207,7 @@ TEST_CASE("aging raises ready normal and low jobs one level per period", "[engin
   // Job 1 became ready at normal at +1h: it waits a whole period there before it rises again.
   CHECK(ix.age(kReadyT0 + 90min, 1h).empty());
   risen = ix.age(kReadyT0 + 2h, 1h);
-  CHECK(risen ==
-        std::vector<std::pair<JobId, Priority>>{{1, Priority::high}, {2, Priority::high}});
+  CHECK(risen == std::vector<std::pair<JobId, Priority>>{{1, Priority::high}, {2, Priority::high}});
   CHECK(ix.queued(Priority::high) == 3);
   CHECK(ix.age(kReadyT0 + 10h, 1h).empty());  // high is as far as aging goes
 }

@@ -38,11 +38,9 @@ TEST_CASE("recovery keeps queued jobs, requeues interrupted ones and fails the u
   no_rescue.rescue_on_restart = false;
   reg.add<Fragile>([](const Fragile&, JobContext&) {}, no_rescue);
 
-  auto r = detail::recover({row(1, "plain", JobStatus::queued),          // name case differs
-                            row(2, "Plain", JobStatus::executing, 2),
-                            row(3, "Fragile", JobStatus::executing),
-                            row(4, "Gone", JobStatus::queued),
-                            row(5, "Fragile", JobStatus::queued)},
+  auto r = detail::recover({row(1, "plain", JobStatus::queued),  // name case differs
+                            row(2, "Plain", JobStatus::executing, 2), row(3, "Fragile", JobStatus::executing),
+                            row(4, "Gone", JobStatus::queued), row(5, "Fragile", JobStatus::queued)},
                            reg, kRecoveryT0);
   REQUIRE(r.keep.size() == 3);
   CHECK(r.keep[0].id == 1);

@@ -20,8 +20,7 @@ void mark_executing(const std::string& db, JobId id) {
 }
 }  // namespace
 
-TEST_CASE("jobs left executing are requeued at once with attempt + 1, keeping their place",
-          "[recovery]") {
+TEST_CASE("jobs left executing are requeued at once with attempt + 1, keeping their place", "[recovery]") {
   Fixture f;
   JobId a = 0, b = 0, c = 0;
   {
@@ -63,8 +62,7 @@ TEST_CASE("a type that opts out of rescue is failed as interrupted", "[recovery]
   CHECK_FALSE(f.rec.contains("start:n"));
 }
 
-TEST_CASE("a stored job whose command is no longer registered is failed with the reason",
-          "[recovery]") {
+TEST_CASE("a stored job whose command is no longer registered is failed with the reason", "[recovery]") {
   Fixture f;
   JobId id = 0;
   {
@@ -99,8 +97,7 @@ TEST_CASE("a store that cannot be opened gives a clear error", "[recovery][store
       std::ofstream out(dir.file("bad.db"), std::ios::binary);
       out << std::string(8192, 'x');
     }
-    auto e = Engine::create({.store_path = dir.file("bad.db"), .logger = quiet_logger()},
-                            Registry{});
+    auto e = Engine::create({.store_path = dir.file("bad.db"), .logger = quiet_logger()}, Registry{});
     REQUIRE_FALSE(e.has_value());
     CHECK(e.error().code == errc::store_error);
     CHECK_THAT(e.error().message, Catch::Contains("bad.db"));
@@ -110,30 +107,26 @@ TEST_CASE("a store that cannot be opened gives a clear error", "[recovery][store
       SQLite::Database conn(dir.file("new.db"), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
       conn.exec("PRAGMA user_version = 99");
     }
-    auto e = Engine::create({.store_path = dir.file("new.db"), .logger = quiet_logger()},
-                            Registry{});
+    auto e = Engine::create({.store_path = dir.file("new.db"), .logger = quiet_logger()}, Registry{});
     REQUIRE_FALSE(e.has_value());
     CHECK(e.error().code == errc::store_error);
     CHECK_THAT(e.error().message, Catch::Contains("99"));
   }
   SECTION("a folder that does not exist") {
-    auto e = Engine::create({.store_path = dir.file("missing/dir/j.db"), .logger = quiet_logger()},
-                            Registry{});
+    auto e =
+        Engine::create({.store_path = dir.file("missing/dir/j.db"), .logger = quiet_logger()}, Registry{});
     REQUIRE_FALSE(e.has_value());
     CHECK(e.error().code == errc::store_error);
   }
   SECTION("a store another engine has open") {
-    auto first = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
-                                Registry{});
+    auto first = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, Registry{});
     REQUIRE(first.has_value());
-    auto second = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
-                                 Registry{});
+    auto second = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, Registry{});
     REQUIRE_FALSE(second.has_value());
     CHECK(second.error().code == errc::store_error);
     CHECK_THAT(second.error().message, Catch::Contains("in use"));
     first.value().reset();  // released with the engine
-    auto third = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()},
-                                Registry{});
+    auto third = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, Registry{});
     CHECK(third.has_value());
   }
   SECTION("bad options") {

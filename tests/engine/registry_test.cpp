@@ -18,8 +18,7 @@ TEST_CASE("a registry refuses a duplicate name and finds names case-insensitivel
   CHECK(r.names() == std::vector<std::string>{"Noop"});
 }
 
-TEST_CASE("a push with an unknown name or a bad body is refused and queues nothing",
-          "[registry][push]") {
+TEST_CASE("a push with an unknown name or a bad body is refused and queues nothing", "[registry][push]") {
   Fixture f;
   auto& e = f.open(1, false);
 
@@ -58,8 +57,8 @@ TEST_CASE("a push by name gets the canonical body of the typed command", "[regis
   auto r = e.push("refreshauthor", {{"authorId", 7}, {"extra", true}});
   REQUIRE(r.has_value());
   CHECK(r->job.name == "RefreshAuthor");
-  CHECK(r->job.body == nlohmann::json{{"authorId", 7}, {"books", nlohmann::json::array()},
-                                      {"note", nullptr}});
+  CHECK(r->job.body ==
+        nlohmann::json{{"authorId", 7}, {"books", nlohmann::json::array()}, {"note", nullptr}});
   auto typed = e.push(Refresh{{}, 7, std::nullopt, {}});
   REQUIRE(typed.has_value());
   CHECK(typed->merged);
@@ -111,8 +110,7 @@ TEST_CASE("a manual push merged into a queued scheduled twin raises its priority
   JobId id = 0;
   {
     auto& e = f.open(1, false);
-    auto sched = e.push("Step", {{"tag", "rss"}},
-                        {.trigger = Trigger::scheduled, .priority = Priority::low});
+    auto sched = e.push("Step", {{"tag", "rss"}}, {.trigger = Trigger::scheduled, .priority = Priority::low});
     REQUIRE(sched.has_value());
     id = sched->job.id;
     auto manual = e.push("Step", {{"tag", "rss"}}, {.priority = Priority::high});
@@ -125,8 +123,7 @@ TEST_CASE("a manual push merged into a queued scheduled twin raises its priority
     CHECK(e.queue_depth().queued[static_cast<int>(Priority::low)] == 0);
 
     // the event name of an event-triggered twin is dropped with its trigger
-    auto from_event = e.push("Step", {{"tag", "ev"}},
-                             {.trigger = Trigger::event, .event = "BookAdded"});
+    auto from_event = e.push("Step", {{"tag", "ev"}}, {.trigger = Trigger::event, .event = "BookAdded"});
     REQUIRE(from_event.has_value());
     CHECK(from_event->job.event == "BookAdded");
     auto manual_ev = e.push("Step", {{"tag", "ev"}});
@@ -135,8 +132,7 @@ TEST_CASE("a manual push merged into a queued scheduled twin raises its priority
     CHECK(manual_ev->job.event.empty());
 
     // a later scheduled push never lowers it
-    auto again = e.push("Step", {{"tag", "rss"}},
-                        {.trigger = Trigger::scheduled, .priority = Priority::low});
+    auto again = e.push("Step", {{"tag", "rss"}}, {.trigger = Trigger::scheduled, .priority = Priority::low});
     REQUIRE(again.has_value());
     CHECK(again->job.priority == Priority::high);
     CHECK(again->job.trigger == Trigger::manual);

@@ -43,8 +43,7 @@ TEST_CASE("failures retry by kind while attempts remain", "[engine][retry]") {
   }
 }
 
-TEST_CASE("backoff doubles up to the maximum and jitter never makes it early than half",
-          "[engine][retry]") {
+TEST_CASE("backoff doubles up to the maximum and jitter never makes it early than half", "[engine][retry]") {
   RetryPolicy pol;
   pol.base_delay = 1000ms;
   pol.max_delay = 5000ms;
@@ -56,14 +55,13 @@ TEST_CASE("backoff doubles up to the maximum and jitter never makes it early tha
   CHECK(detail::backoff(pol, 3, full_jitter) == 2000ms);
   // A draw out of range is clamped.
   CHECK(detail::backoff(pol, 1, [](std::int64_t) { return std::int64_t{1} << 40; }) == 500ms);
-  const auto d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::network, "x", {}},
-                              {2, 1, 0ms}, kRetryT0, no_jitter);
+  const auto d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::network, "x", {}}, {2, 1, 0ms},
+                              kRetryT0, no_jitter);
   CHECK(d.next == kRetryT0 + 2000ms);
   CHECK(d.message.find("attempt 3 of 4") == 0);
 }
 
-TEST_CASE("a rate-limited failure waits for its Retry-After without spending an attempt",
-          "[engine][retry]") {
+TEST_CASE("a rate-limited failure waits for its Retry-After without spending an attempt", "[engine][retry]") {
   RetryPolicy pol;
   pol.default_rate_limit_wait = 60000ms;
   pol.max_rate_limit_wait = 600000ms;
@@ -75,8 +73,8 @@ TEST_CASE("a rate-limited failure waits for its Retry-After without spending an 
   CHECK(d.next == kRetryT0 + 90s);
   CHECK(d.rate_waited == 90s);
   // Without a Retry-After: the policy's default wait.
-  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", std::nullopt},
-                   {1, 1, 0ms}, kRetryT0, no_jitter);
+  d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", std::nullopt}, {1, 1, 0ms},
+                   kRetryT0, no_jitter);
   CHECK(d.next == kRetryT0 + 60s);
   // A Retry-After in the past waits 0; one far away is capped.
   d = decide_retry(pol, Outcome{JobStatus::failed, ErrorKind::rate_limited, "429", kRetryT0 - 5s},

@@ -45,7 +45,8 @@ struct Env {
           if (f.kind == "permanent") throw JobError(ErrorKind::permanent, "bad data");
           if (f.kind == "unknown") throw 7;
           if (f.kind == "fs_exception")
-            throw std::filesystem::filesystem_error("cannot open", std::make_error_code(std::errc::permission_denied));
+            throw std::filesystem::filesystem_error("cannot open",
+                                                    std::make_error_code(std::errc::permission_denied));
           if (f.kind == "refused")
             throw std::system_error(std::make_error_code(std::errc::connection_refused), "connect");
           if (f.kind == "429")
@@ -86,8 +87,7 @@ bool is_retry_of(const JobInfo& j, int attempt) {
 
 }  // namespace
 
-TEST_CASE("a network failure retries 3 times with backoff, then fails for good and notifies",
-          "[retry]") {
+TEST_CASE("a network failure retries 3 times with backoff, then fails for good and notifies", "[retry]") {
   Env env;
   auto& e = env.open(env.registry());
   const auto id = e.push(Flaky{{}, "network", 1000}).value().job.id;
@@ -177,14 +177,12 @@ TEST_CASE("a command type can override the retry policy", "[retry]") {
   CHECK(env.runs.load() == 1);
 }
 
-TEST_CASE("rate_limited waits for its retry-after time without spending an attempt",
-          "[retry][ratelimit]") {
+TEST_CASE("rate_limited waits for its retry-after time without spending an attempt", "[retry][ratelimit]") {
   Env env;
   auto& e = env.open(env.registry());
   const auto id = e.push(Flaky{{}, "429", 1}).value().job.id;
-  REQUIRE(env.reaches(id, [](const JobInfo& j) {
-    return j.status == JobStatus::queued && j.not_before.has_value();
-  }));
+  REQUIRE(env.reaches(
+      id, [](const JobInfo& j) { return j.status == JobStatus::queued && j.not_before.has_value(); }));
   auto j = env.job(id);
   CHECK(j.attempt == 1);
   CHECK(*j.not_before - env.clock->now() == std::chrono::seconds(90));
@@ -258,15 +256,22 @@ TEST_CASE("timeouts", "[timeout]") {
   auto release = std::make_shared<std::atomic<bool>>(false);
   std::atomic<int> honest_runs{0};
   Registry r = f.registry();
-  r.add<Polite>([&](const Polite&, JobContext& ctx) {
-    ++honest_runs;
-    while (!ctx.cancelled()) std::this_thread::sleep_for(1ms);
-  }, {.timeout = std::chrono::minutes(10)});
-  r.add<Stuck>([release](const Stuck&, JobContext&) {
-    while (!*release) std::this_thread::sleep_for(1ms);
-  }, {.locks = {"disk"}, .timeout = std::chrono::minutes(10)});
-  auto created = Engine::create({.store_path = f.db(), .workers = 1, .logger = quiet_logger(),
-                                 .clock = clock, .timeout_grace = std::chrono::seconds(30)},
+  r.add<Polite>(
+      [&](const Polite&, JobContext& ctx) {
+        ++honest_runs;
+        while (!ctx.cancelled()) std::this_thread::sleep_for(1ms);
+      },
+      {.timeout = std::chrono::minutes(10)});
+  r.add<Stuck>(
+      [release](const Stuck&, JobContext&) {
+        while (!*release) std::this_thread::sleep_for(1ms);
+      },
+      {.locks = {"disk"}, .timeout = std::chrono::minutes(10)});
+  auto created = Engine::create({.store_path = f.db(),
+                                 .workers = 1,
+                                 .logger = quiet_logger(),
+                                 .clock = clock,
+                                 .timeout_grace = std::chrono::seconds(30)},
                                 std::move(r));
   REQUIRE(created.has_value());
   auto& e = **created;
@@ -324,9 +329,9 @@ TEST_CASE("a rate key spaces its jobs without holding back others", "[ratelimit]
   Registry r = f.registry();
   r.add<Rss>([&](const Rss& c, JobContext&) { f.rec.add("rss:" + std::to_string(c.n)); },
              {.rate_key = "indexer:1"});
-  auto created = Engine::create({.store_path = f.db(), .workers = 2, .logger = quiet_logger(),
-                                 .clock = clock, .rate_limiter = limiter},
-                                std::move(r));
+  auto created = Engine::create(
+      {.store_path = f.db(), .workers = 2, .logger = quiet_logger(), .clock = clock, .rate_limiter = limiter},
+      std::move(r));
   REQUIRE(created.has_value());
   auto& e = **created;
   e.start();
@@ -349,17 +354,18 @@ TEST_CASE("a per-type cap limits concurrent jobs of that type", "[dispatch][cap]
   Fixture f;
   Registry r;
   std::atomic<int> running{0}, peak{0};
-  r.add<Step>([&](const Step& s, JobContext& ctx) {
-    const int now = ++running;
-    int seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-    }
-    f.gates.wait(s.tag, ctx);
-    --running;
-  }, {.max_concurrent = 2});
-  auto e = Engine::create({.store_path = f.db(), .workers = 4, .logger = quiet_logger()},
-                          std::move(r))
-               .value();
+  r.add<Step>(
+      [&](const Step& s, JobContext& ctx) {
+        const int now = ++running;
+        int seen = peak.load();
+        while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+        }
+        f.gates.wait(s.tag, ctx);
+        --running;
+      },
+      {.max_concurrent = 2});
+  auto e =
+      Engine::create({.store_path = f.db(), .workers = 4, .logger = quiet_logger()}, std::move(r)).value();
   e->start();
   for (const char* t : {"a", "b", "c", "d"}) e->push(Step{{}, t}).value();
   REQUIRE(eventually([&] { return running.load() == 2; }));
@@ -374,8 +380,11 @@ TEST_CASE("a per-type cap limits concurrent jobs of that type", "[dispatch][cap]
 TEST_CASE("a low job that waits long enough rises a level per aging period", "[dispatch][aging]") {
   Fixture f;
   f.clock = std::make_shared<ManualClock>();
-  auto created = Engine::create({.store_path = f.db(), .workers = 1, .logger = quiet_logger(),
-                                 .clock = f.clock, .aging_period = std::chrono::hours(1)},
+  auto created = Engine::create({.store_path = f.db(),
+                                 .workers = 1,
+                                 .logger = quiet_logger(),
+                                 .clock = f.clock,
+                                 .aging_period = std::chrono::hours(1)},
                                 f.registry());
   REQUIRE(created.has_value());
   f.engine = std::move(created).value();
@@ -402,8 +411,11 @@ TEST_CASE("an idle-only job runs after its maximum deferral even if the queue ne
           "[dispatch][idle]") {
   Fixture f;
   f.clock = std::make_shared<ManualClock>();
-  auto created = Engine::create({.store_path = f.db(), .workers = 2, .logger = quiet_logger(),
-                                 .clock = f.clock, .idle_max_deferral = std::chrono::hours(6)},
+  auto created = Engine::create({.store_path = f.db(),
+                                 .workers = 2,
+                                 .logger = quiet_logger(),
+                                 .clock = f.clock,
+                                 .idle_max_deferral = std::chrono::hours(6)},
                                 f.registry());
   REQUIRE(created.has_value());
   f.engine = std::move(created).value();

@@ -44,8 +44,7 @@ Schedule daily(const char* zone, int hour, int minute, std::chrono::seconds jitt
 // it runs, taking `run_for`, and then asks for the next due time. Returns the start of each run
 // (and, in `dues`, the due time of each run).
 std::vector<TimePoint> simulate(const Schedule& s, std::uint64_t seed, TimePoint from, TimePoint to,
-                                Duration tick, Duration run_for,
-                                std::vector<TimePoint>* dues = nullptr) {
+                                Duration tick, Duration run_for, std::vector<TimePoint>* dues = nullptr) {
   auto first = first_due(s, from, seed);
   REQUIRE(first.has_value());
   TimePoint due = *first;
@@ -132,8 +131,7 @@ TEST_CASE("interval due times stay on the schedule when runs end late", "[schedu
   }
 }
 
-TEST_CASE("an overdue interval task runs once after a downtime, then keeps its schedule",
-          "[schedule]") {
+TEST_CASE("an overdue interval task runs once after a downtime, then keeps its schedule", "[schedule]") {
   const auto jitter = GENERATE(0s, 120s);
   Schedule s;
   s.interval = 1h;
@@ -208,8 +206,7 @@ TEST_CASE("a disabled or malformed schedule has no due time", "[schedule]") {
 
 // --- Jitter -------------------------------------------------------------------------------------
 
-TEST_CASE("jitter stays within bounds, repeats for the same seed and slot, and never drifts",
-          "[schedule]") {
+TEST_CASE("jitter stays within bounds, repeats for the same seed and slot, and never drifts", "[schedule]") {
   Schedule s;
   s.interval = 1h;
   s.jitter = 5min;
@@ -240,8 +237,7 @@ TEST_CASE("jitter stays within bounds, repeats for the same seed and slot, and n
     // Same seed and slot, asked again, at another moment or after a restart that kept the due
     // time in milliseconds: the same due time.
     CHECK(next_due(s, due, due + 1s, seed).value() == *next);
-    CHECK(next_due(s, std::chrono::floor<std::chrono::milliseconds>(due), now, seed).value() ==
-          *next);
+    CHECK(next_due(s, std::chrono::floor<std::chrono::milliseconds>(due), now, seed).value() == *next);
     dues.push_back(*next);
   }
   // Spread over the whole range, not a constant.
@@ -269,8 +265,7 @@ TEST_CASE("jitter stays within bounds, repeats for the same seed and slot, and n
   CHECK(differ > 900);
 }
 
-TEST_CASE("first_due with jitter rounds now + interval up to the grid, then jitters",
-          "[schedule]") {
+TEST_CASE("first_due with jitter rounds now + interval up to the grid, then jitters", "[schedule]") {
   Schedule s;
   s.interval = 1h;
   s.jitter = 5min;
@@ -311,10 +306,10 @@ TEST_CASE("a daily 03:30 run stays at 03:30 local across both 2026 changes", "[s
     const auto runs = simulate(daily("America/New_York", 3, 30), 1, from, to, 1min, 20min);
     check_one_run_per_local_day(z, runs);
     for (auto t : runs) CHECK(local_time_of_day(z, t) == 3h + 30min);
-    CHECK(contains(runs, utc(2026, 3, 7, 8, 30)));   // EST, -5
-    CHECK(contains(runs, utc(2026, 3, 8, 7, 30)));   // EDT, -4: the spring change day
+    CHECK(contains(runs, utc(2026, 3, 7, 8, 30)));    // EST, -5
+    CHECK(contains(runs, utc(2026, 3, 8, 7, 30)));    // EDT, -4: the spring change day
     CHECK(contains(runs, utc(2026, 10, 31, 7, 30)));  // EDT
-    CHECK(contains(runs, utc(2026, 11, 1, 8, 30)));  // EST: the autumn change day
+    CHECK(contains(runs, utc(2026, 11, 1, 8, 30)));   // EST: the autumn change day
   }
 }
 
@@ -324,8 +319,7 @@ TEST_CASE("a daily time in the spring gap runs when the clock jumps; in the autu
   const TimePoint to = utc(2026, 11, 15);
   // Runs short enough to end before the second 02:30 in autumn, and long enough to end after it.
   const auto run_for = GENERATE(as<Duration>{}, 5min, 90min);
-  INFO("runs take " << std::chrono::duration_cast<std::chrono::minutes>(run_for).count()
-                    << " min");
+  INFO("runs take " << std::chrono::duration_cast<std::chrono::minutes>(run_for).count() << " min");
 
   SECTION("Europe/Berlin 02:30: skipped on 2026-03-29, twice on 2026-10-25") {
     const auto* z = zone("Europe/Berlin");
@@ -339,9 +333,9 @@ TEST_CASE("a daily time in the spring gap runs when the clock jumps; in the autu
         CHECK(local_time_of_day(z, t) == 2h + 30min);
     }
     CHECK(contains(runs, utc(2026, 3, 28, 1, 30)));
-    CHECK(contains(runs, utc(2026, 3, 29, 1, 0)));   // 03:00 CEST
+    CHECK(contains(runs, utc(2026, 3, 29, 1, 0)));  // 03:00 CEST
     CHECK(contains(runs, utc(2026, 3, 30, 0, 30)));
-    CHECK(contains(runs, utc(2026, 10, 25, 0, 30)));  // 02:30 CEST, the first of the two
+    CHECK(contains(runs, utc(2026, 10, 25, 0, 30)));        // 02:30 CEST, the first of the two
     CHECK_FALSE(contains(runs, utc(2026, 10, 25, 1, 30)));  // 02:30 CET, the second
     CHECK(contains(runs, utc(2026, 10, 26, 1, 30)));
   }
@@ -359,8 +353,8 @@ TEST_CASE("a daily time in the spring gap runs when the clock jumps; in the autu
     check_one_run_per_local_day(z, runs);
     for (auto t : runs) CHECK(local_time_of_day(z, t) == 1h + 30min);
     CHECK(contains(runs, utc(2026, 10, 31, 5, 30)));
-    CHECK(contains(runs, utc(2026, 11, 1, 5, 30)));         // 01:30 EDT, the first of the two
-    CHECK_FALSE(contains(runs, utc(2026, 11, 1, 6, 30)));   // 01:30 EST, the second
+    CHECK(contains(runs, utc(2026, 11, 1, 5, 30)));        // 01:30 EDT, the first of the two
+    CHECK_FALSE(contains(runs, utc(2026, 11, 1, 6, 30)));  // 01:30 EST, the second
     CHECK(contains(runs, utc(2026, 11, 2, 6, 30)));
   }
 }
@@ -371,8 +365,7 @@ TEST_CASE("next_due of a daily time is the next local day after the run", "[sche
   CHECK(next_due(s, utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 0, 31), 0).value() ==
         utc(2026, 10, 26, 1, 30));
   // Asked right after the 03:00 run of the gap day: the next day's 02:30.
-  CHECK(next_due(s, utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 1, 1), 0).value() ==
-        utc(2026, 3, 30, 0, 30));
+  CHECK(next_due(s, utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 1, 1), 0).value() == utc(2026, 3, 30, 0, 30));
   // A new task created just before the gap runs at its end.
   CHECK(first_due(s, utc(2026, 3, 29, 0, 45), 0).value() == utc(2026, 3, 29, 1, 0));
   // A new task created between the two 02:30s of the overlap waits for the next day.
@@ -444,8 +437,7 @@ TEST_CASE("a schedule names an unknown time zone; an empty one is the system's",
 
 // --- Interval settings --------------------------------------------------------------------------
 
-TEST_CASE("validate_interval names the task, the value and the range in the task's unit",
-          "[schedule]") {
+TEST_CASE("validate_interval names the task, the value and the range in the task's unit", "[schedule]") {
   const IntervalRange rss{5min, 60min, true};
   const IntervalRange scan{12h, 24h, true};
   const IntervalRange backup{24h, 7 * 24h, false};

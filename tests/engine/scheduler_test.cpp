@@ -35,8 +35,7 @@ struct SchedulerEnv {
       clock->advance(run_takes);  // the run takes time on the schedule's clock
       if (fail) throw JobError(ErrorKind::permanent, "indexer said no");
     });
-    auto e = Engine::create({.store_path = dir.file("jobs.db"), .logger = quiet_logger(),
-                             .clock = clock},
+    auto e = Engine::create({.store_path = dir.file("jobs.db"), .logger = quiet_logger(), .clock = clock},
                             std::move(r));
     REQUIRE(e.has_value());
     engine = std::move(e).value();
@@ -161,7 +160,8 @@ TEST_CASE("intervals are validated with the task's range", "[scheduler]") {
   std::this_thread::sleep_for(30ms);
   CHECK(env.runs.load() == 0);
 
-  CHECK_FALSE(e.add_task({.name = "Backup", .command = "RssSync",
+  CHECK_FALSE(e.add_task({.name = "Backup",
+                          .command = "RssSync",
                           .schedule = {.interval = hours(24 * 9)},
                           .range = {.min = hours(24), .max = hours(24 * 7)}})
                   .has_value());
@@ -230,17 +230,16 @@ TEST_CASE("a task pinned to 02:30 Berlin runs once per local day across both DST
           "[scheduler][dst]") {
   SECTION("spring forward: 02:30 does not exist on 2026-03-29 and runs at 03:00 CEST") {
     const auto starts = runs_across(utc_at(2026, 3, 27, 12, 0), utc_at(2026, 3, 31, 12, 0));
-    CHECK(starts == std::vector<TimePoint>{utc_at(2026, 3, 28, 1, 30),    // 02:30 CET
-                                           utc_at(2026, 3, 29, 1, 0),     // 03:00 CEST
-                                           utc_at(2026, 3, 30, 0, 30),    // 02:30 CEST
+    CHECK(starts == std::vector<TimePoint>{utc_at(2026, 3, 28, 1, 30),  // 02:30 CET
+                                           utc_at(2026, 3, 29, 1, 0),   // 03:00 CEST
+                                           utc_at(2026, 3, 30, 0, 30),  // 02:30 CEST
                                            utc_at(2026, 3, 31, 0, 30)});
   }
   SECTION("fall back: 02:30 happens twice on 2026-10-25 and runs at the first") {
     const auto starts = runs_across(utc_at(2026, 10, 23, 12, 0), utc_at(2026, 10, 27, 12, 0));
-    CHECK(starts == std::vector<TimePoint>{utc_at(2026, 10, 24, 0, 30),   // 02:30 CEST
-                                           utc_at(2026, 10, 25, 0, 30),   // first 02:30 (CEST)
-                                           utc_at(2026, 10, 26, 1, 30),   // 02:30 CET
+    CHECK(starts == std::vector<TimePoint>{utc_at(2026, 10, 24, 0, 30),  // 02:30 CEST
+                                           utc_at(2026, 10, 25, 0, 30),  // first 02:30 (CEST)
+                                           utc_at(2026, 10, 26, 1, 30),  // 02:30 CET
                                            utc_at(2026, 10, 27, 1, 30)});
   }
 }
-

@@ -36,10 +36,9 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::microseconds(500));
     ctx.complete("done " + std::to_string(w.n));
   });
-  auto log = std::make_shared<spdlog::logger>("crash_host",
-                                              std::make_shared<spdlog::sinks::null_sink_mt>());
-  auto engine = shelfjobs::Engine::create({.store_path = db, .workers = 3, .logger = log},
-                                          std::move(registry));
+  auto log = std::make_shared<spdlog::logger>("crash_host", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto engine =
+      shelfjobs::Engine::create({.store_path = db, .workers = 3, .logger = log}, std::move(registry));
   if (!engine) {
     std::cerr << engine.error().message << "\n";
     return 1;

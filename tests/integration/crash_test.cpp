@@ -39,8 +39,8 @@ TEST_CASE("a host killed with SIGKILL mid-run loses no job", "[crash][slow]") {
   const pid_t host = spawn({CRASH_HOST_PATH, db, "push", std::to_string(kJobs)});
   REQUIRE(host > 0);
   // Kill it once some jobs are committed as completed and others are still queued.
-  const bool reached = eventually(
-      [&] { return count(db, "status = 2") >= kill_after; }, std::chrono::seconds(60));
+  const bool reached =
+      eventually([&] { return count(db, "status = 2") >= kill_after; }, std::chrono::seconds(60));
   kill(host, SIGKILL);
   CHECK(wait_exit(host) == -SIGKILL);
   REQUIRE(reached);
@@ -55,12 +55,11 @@ TEST_CASE("a host killed with SIGKILL mid-run loses no job", "[crash][slow]") {
   CHECK(conn.execAndGet("SELECT COUNT(DISTINCT id) FROM jobs").getInt64() == kJobs);
   CHECK(conn.execAndGet("SELECT COUNT(*) FROM jobs WHERE status = 2").getInt64() == kJobs);
   // Every body 0..N-1 exists exactly once.
-  CHECK(conn.execAndGet("SELECT COUNT(DISTINCT json_extract(body, '$.n')) FROM jobs").getInt64() ==
-        kJobs);
-  CHECK(conn.execAndGet("SELECT COUNT(*) FROM jobs WHERE ended_at IS NULL OR started_at IS NULL")
-            .getInt64() == 0);
-  CHECK(conn.execAndGet("SELECT COUNT(*) FROM jobs WHERE message NOT LIKE 'done %'").getInt64() ==
-        0);
+  CHECK(conn.execAndGet("SELECT COUNT(DISTINCT json_extract(body, '$.n')) FROM jobs").getInt64() == kJobs);
+  CHECK(
+      conn.execAndGet("SELECT COUNT(*) FROM jobs WHERE ended_at IS NULL OR started_at IS NULL").getInt64() ==
+      0);
+  CHECK(conn.execAndGet("SELECT COUNT(*) FROM jobs WHERE message NOT LIKE 'done %'").getInt64() == 0);
   // Jobs the kill interrupted ran again as attempt 2.
   CHECK(conn.execAndGet("SELECT MAX(attempt) FROM jobs").getInt() <= 2);
 }

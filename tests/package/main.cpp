@@ -10,8 +10,8 @@ struct Ping : shelfjobs::Command {
 int main(int argc, char** argv) {
   shelfjobs::Registry registry;
   registry.add<Ping>([](const Ping&, shelfjobs::JobContext& ctx) { ctx.complete("pong"); });
-  auto engine = shelfjobs::Engine::create({.store_path = argc > 1 ? argv[1] : ":memory:"},
-                                          std::move(registry));
+  auto engine =
+      shelfjobs::Engine::create({.store_path = argc > 1 ? argv[1] : ":memory:"}, std::move(registry));
   if (!engine) return 1;
   (*engine)->start();
   auto pushed = (*engine)->push(Ping{});

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   if (!host) return 1;
   auto& engine = (*host)->engine();
   auto counts = (*catalog)->counts();
-  std::printf("catalog: %lld authors; commands: %zu\n", counts ? static_cast<long long>(counts->authors) : -1LL,
-              engine.registry().names().size());
+  std::printf("catalog: %lld authors; commands: %zu\n",
+              counts ? static_cast<long long>(counts->authors) : -1LL, engine.registry().names().size());
   return counts && engine.registry().find("RefreshAuthor") ? 0 : 1;
 }

@@ -87,8 +87,8 @@ TEST_CASE("A renamed author's folder is moved on disk and every path follows", "
   REQUIRE(author.has_value());
   CHECK(author->name == "Ada: Lovelace?");
   CHECK(author->path == dst);
-  CHECK(s.file_paths() == std::vector<std::string>{(dst / "Book One" / "one.epub").string(),
-                                                   (dst / "two.mobi").string()});
+  CHECK(s.file_paths() ==
+        std::vector<std::string>{(dst / "Book One" / "one.epub").string(), (dst / "two.mobi").string()});
 }
 
 TEST_CASE("A move onto an existing folder overwrites nothing and changes nothing", "[refresh][move]") {
@@ -190,8 +190,8 @@ TEST_CASE("A move interrupted after the rename is finished by running it again",
   s.lib.bus->subscribe<AuthorMoved>([&](const AuthorMoved& e) { moved.push_back(e); });
   s.lib.service->move_author(s.move_to(dst), nullptr);
   CHECK(s.lib.catalog->author(s.ada.id)->path == dst);
-  CHECK(s.file_paths() == std::vector<std::string>{(dst / "Book One" / "one.epub").string(),
-                                                   (dst / "two.mobi").string()});
+  CHECK(s.file_paths() ==
+        std::vector<std::string>{(dst / "Book One" / "one.epub").string(), (dst / "two.mobi").string()});
   REQUIRE(moved.size() == 1);
   CHECK(moved[0].files == 2);
 }

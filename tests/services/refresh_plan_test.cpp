@@ -63,16 +63,19 @@ bool removes(const AuthorPlan& p, RowId id) {
 
 }  // namespace
 
-TEST_CASE("an unchanged author writes nothing, or only its sync time past the minimum age", "[services][plan]") {
+TEST_CASE("an unchanged author writes nothing, or only its sync time past the minimum age",
+          "[services][plan]") {
   struct Row {
     const char* what;
     std::optional<TimePoint> synced;
     bool write;
   };
-  for (const Row& r : {Row{"checked an hour ago", kPlanNow - 1h, false}, Row{"checked 11 h ago", kPlanNow - 11h, false},
-                       Row{"checked 13 h ago", kPlanNow - 13h, true}, Row{"never checked", std::nullopt, true}}) {
+  for (const Row& r :
+       {Row{"checked an hour ago", kPlanNow - 1h, false}, Row{"checked 11 h ago", kPlanNow - 11h, false},
+        Row{"checked 13 h ago", kPlanNow - 13h, true}, Row{"never checked", std::nullopt, true}}) {
     INFO(r.what);
-    const auto plan = plan_author(local_author("h1", r.synced), fetched("h1", {work("1", "w1")}), {}, 0, kPlanNow, kMinAge);
+    const auto plan =
+        plan_author(local_author("h1", r.synced), fetched("h1", {work("1", "w1")}), {}, 0, kPlanNow, kMinAge);
     CHECK_FALSE(plan.changed);
     CHECK(plan.write == r.write);
     CHECK(plan.w.books.empty());
@@ -83,15 +86,15 @@ TEST_CASE("an unchanged author writes nothing, or only its sync time past the mi
 
 TEST_CASE("a changed author's works are added, updated, moved, left alone or removed", "[services][plan]") {
   LocalFacts local;
-  local.books = {local_book(1, "same", "s"),         // same hash, same author: untouched
-                 local_book(2, "edited", "old"),     // hash differs: updated
-                 local_book(3, "gone", "g"),         // missing upstream, no files: removed
-                 local_book(4, "gone-files", "g"),   // missing upstream, files: kept
+  local.books = {local_book(1, "same", "s"),               // same hash, same author: untouched
+                 local_book(2, "edited", "old"),           // hash differs: updated
+                 local_book(3, "gone", "g"),               // missing upstream, no files: removed
+                 local_book(4, "gone-files", "g"),         // missing upstream, files: kept
                  local_book(5, "by-hand", "b", 7, true)};  // missing upstream, added by hand: kept
   local.files = {{3, 0}, {4, 2}};
   local.elsewhere = {{"moved", local_book(9, "moved", "m", 8)}};  // under author 8 today
-  const auto data = fetched("h2", {work("same", "s"), work("edited", "new"), work("new", "n"), work("moved", "m"),
-                                   work("new", "n")});  // "new" repeated upstream: once
+  const auto data = fetched("h2", {work("same", "s"), work("edited", "new"), work("new", "n"),
+                                   work("moved", "m"), work("new", "n")});  // "new" repeated upstream: once
 
   const auto plan = plan_author(local_author("h1"), data, local, 0, kPlanNow, kMinAge);
   REQUIRE(plan.changed);
@@ -125,7 +128,8 @@ TEST_CASE("a changed author's works are added, updated, moved, left alone or rem
 }
 
 TEST_CASE("which works need a lookup elsewhere and which books need their file counts", "[services][plan]") {
-  const std::vector<Book> local = {local_book(1, "a", "x"), local_book(2, "b", "x"), local_book(3, "c", "x", 7, true)};
+  const std::vector<Book> local = {local_book(1, "a", "x"), local_book(2, "b", "x"),
+                                   local_book(3, "c", "x", 7, true)};
   const auto data = fetched("h", {work("a", "x"), work("d", "x"), work("d", "x")});
   CHECK(works_new_to(local, data) == std::vector<std::string>{"d"});
   CHECK(books_gone_upstream(local, data) == std::vector<RowId>{2});  // c was added by hand
@@ -133,7 +137,8 @@ TEST_CASE("which works need a lookup elsewhere and which books need their file c
 
 TEST_CASE("a rename, a merge and a re-key are changes even with an equal hash", "[services][plan]") {
   SECTION("renamed upstream") {
-    const auto plan = plan_author(local_author("h1"), fetched("h2", {}, "Ann Q. Writer"), {}, 0, kPlanNow, kMinAge);
+    const auto plan =
+        plan_author(local_author("h1"), fetched("h2", {}, "Ann Q. Writer"), {}, 0, kPlanNow, kMinAge);
     REQUIRE(plan.renamed_from.has_value());
     CHECK(*plan.renamed_from == "Ann Writer");
     CHECK(plan.w.author->name == "Ann Q. Writer");
@@ -145,7 +150,8 @@ TEST_CASE("a rename, a merge and a re-key are changes even with an equal hash", 
     CHECK(plan.w.merge_from == 3);
   }
   SECTION("re-keyed: the source answers with another id") {
-    const auto plan = plan_author(local_author("h1"), fetched("h1", {}, "Ann Writer", "200"), {}, 0, kPlanNow, kMinAge);
+    const auto plan =
+        plan_author(local_author("h1"), fetched("h1", {}, "Ann Writer", "200"), {}, 0, kPlanNow, kMinAge);
     CHECK(plan.changed);
     CHECK(plan.w.author->foreign_id == "200");
     CHECK(plan.w.merge_from == 0);
@@ -183,16 +189,18 @@ TEST_CASE("an entity gone upstream is removed only without files and not added b
     bool by_hand, defer;
     NotFound want;
   };
-  for (const Row& r : {Row{0, false, false, NotFound::remove}, Row{0, false, true, NotFound::remove_at_end},
-                       Row{1, false, false, NotFound::keep_has_files}, Row{3, true, true, NotFound::keep_has_files},
-                       Row{0, true, false, NotFound::keep_added_by_hand},
-                       Row{0, true, true, NotFound::keep_added_by_hand}}) {
+  for (const Row& r :
+       {Row{0, false, false, NotFound::remove}, Row{0, false, true, NotFound::remove_at_end},
+        Row{1, false, false, NotFound::keep_has_files}, Row{3, true, true, NotFound::keep_has_files},
+        Row{0, true, false, NotFound::keep_added_by_hand},
+        Row{0, true, true, NotFound::keep_added_by_hand}}) {
     INFO("files " << r.files << " by hand " << r.by_hand << " defer " << r.defer);
     CHECK(decide_not_found(r.files, r.by_hand, r.defer) == r.want);
   }
 }
 
-TEST_CASE("a run removes nobody when so many authors are missing that the source looks wrong", "[services][plan]") {
+TEST_CASE("a run removes nobody when so many authors are missing that the source looks wrong",
+          "[services][plan]") {
   struct Row {
     int missing, asked;
     bool guarded;

@@ -54,15 +54,16 @@ TEST_CASE("ShouldRefreshBook follows Readarr's rules in order", "[refresh]") {
     return b;
   };
   CHECK(should_refresh_book(book(std::nullopt, std::nullopt), kNow));
-  CHECK(should_refresh_book(book(hours(24 * 61), days_ago(3000)), kNow));       // older than 60 d
-  CHECK_FALSE(should_refresh_book(book(hours(6), days_ago(1)), kNow));          // within 12 h
-  CHECK(should_refresh_book(book(hours(24), days_ago(10)), kNow));              // released 10 d ago
-  CHECK(should_refresh_book(book(hours(24), days_ago(-30)), kNow));             // future release
-  CHECK_FALSE(should_refresh_book(book(hours(24 * 59), days_ago(31)), kNow));   // older release
+  CHECK(should_refresh_book(book(hours(24 * 61), days_ago(3000)), kNow));      // older than 60 d
+  CHECK_FALSE(should_refresh_book(book(hours(6), days_ago(1)), kNow));         // within 12 h
+  CHECK(should_refresh_book(book(hours(24), days_ago(10)), kNow));             // released 10 d ago
+  CHECK(should_refresh_book(book(hours(24), days_ago(-30)), kNow));            // future release
+  CHECK_FALSE(should_refresh_book(book(hours(24 * 59), days_ago(31)), kNow));  // older release
   CHECK_FALSE(should_refresh_book(book(hours(24), std::nullopt), kNow));
 }
 
-TEST_CASE("A first refresh writes the author and its books; an unchanged second one writes nothing", "[refresh]") {
+TEST_CASE("A first refresh writes the author and its books; an unchanged second one writes nothing",
+          "[refresh]") {
   auto clock = std::make_shared<ManualClock>(kNow);
   Library lib(clock);
   Author ada = lib.add(1001, "Ada Example", 4);
@@ -95,8 +96,8 @@ TEST_CASE("A first refresh writes the author and its books; an unchanged second 
   auto second = lib.service->refresh_author(std::nullopt, Trigger::manual, nullptr);
   CHECK(second.unchanged == 2);
   CHECK(second.refreshed == 0);
-  CHECK(lib.catalog->rows_written() == rows);   // nothing written
-  CHECK(lib.server->requests() == requests);    // the cache is fresh: nothing fetched
+  CHECK(lib.catalog->rows_written() == rows);  // nothing written
+  CHECK(lib.server->requests() == requests);   // the cache is fresh: nothing fetched
 
   // After the cache's TTL the source is asked again (a 304 revalidation), still nothing written.
   clock->advance(hours(1));
@@ -145,7 +146,8 @@ TEST_CASE("A scheduled run skips authors that do not need it, without fetching t
   (void)bob;
 }
 
-TEST_CASE("New books upstream are added, changed ones updated, gone ones removed unless they have files", "[refresh]") {
+TEST_CASE("New books upstream are added, changed ones updated, gone ones removed unless they have files",
+          "[refresh]") {
   auto clock = std::make_shared<ManualClock>(kNow);
   Library lib(clock);
   Author ada = lib.add(1001, "Ada Example", 3);
@@ -283,7 +285,8 @@ TEST_CASE("A source that suddenly knows almost nobody removes nobody", "[refresh
   Library lib(clock);
   for (int i = 0; i < 4; ++i) lib.add(3001 + i, "Author " + std::to_string(i), 1);
   REQUIRE(lib.service->refresh_author(std::nullopt, Trigger::manual, nullptr).refreshed == 4);
-  for (int i = 0; i < 3; ++i) lib.server->set_scenario(std::to_string(3001 + i), {.scenario = Scenario::not_found});
+  for (int i = 0; i < 3; ++i)
+    lib.server->set_scenario(std::to_string(3001 + i), {.scenario = Scenario::not_found});
   clock->advance(hours(1));
   const auto snap = lib.snapshot();
   auto sum = lib.service->refresh_author(std::nullopt, Trigger::manual, nullptr);
@@ -549,7 +552,8 @@ TEST_CASE("A merge that cannot be written leaves both authors as they were", "[r
   for (const auto& w : moved_works["Works"]) target["Works"].push_back(w);
   auto clash = target["Works"][0];
   clash["ForeignId"] = 777777;
-  clash["Books"][0]["ForeignId"] = fixtures::make_author(1003, "Someone Else", 1)["Works"][0]["Books"][0]["ForeignId"];
+  clash["Books"][0]["ForeignId"] =
+      fixtures::make_author(1003, "Someone Else", 1)["Works"][0]["Books"][0]["ForeignId"];
   target["Works"].push_back(clash);
   lib.server->put_author(target);
   lib.server->set_scenario("1001", {.scenario = Scenario::merged, .merge_target = "1002"});
@@ -631,7 +635,8 @@ TEST_CASE("The refresh events convert to JSON for hosts that forward them", "[re
   CHECK(book["fromRefresh"] == true);
   CHECK(book["book"]["releaseDate"].is_string());
   const nlohmann::json moved = AuthorMoved{5, "/books/A", "/books/B", 2};
-  CHECK(moved == nlohmann::json{{"authorId", 5}, {"oldPath", "/books/A"}, {"newPath", "/books/B"}, {"files", 2}});
+  CHECK(moved ==
+        nlohmann::json{{"authorId", 5}, {"oldPath", "/books/A"}, {"newPath", "/books/B"}, {"files", 2}});
   const nlohmann::json refreshed = AuthorRefreshed{5, true, 3, 0, 1};
   CHECK(refreshed["booksAdded"] == 3);
   CHECK(refreshed["booksRemoved"] == 1);

@@ -23,7 +23,8 @@ struct Pinged {
 // A small service with one of everything: a command, a task, a rule and a health check.
 class PingService : public Service {
  public:
-  explicit PingService(std::string name = "ping", bool healthy = true) : name_(std::move(name)), healthy_(healthy) {}
+  explicit PingService(std::string name = "ping", bool healthy = true)
+      : name_(std::move(name)), healthy_(healthy) {}
   std::string_view name() const override { return name_; }
   void register_commands(Registry& registry, ServiceContext& host) override {
     host_ = &host;
@@ -43,8 +44,7 @@ class PingService : public Service {
     host.rule<Pinged>([](const Pinged&) { return std::vector<PushRequest>{{"Ping", {}, {}}}; });
   }
   std::vector<HealthCheck> health_checks() override {
-    return {{"PingCheck",
-             [this]() -> std::vector<HealthIssue> {
+    return {{"PingCheck", [this]() -> std::vector<HealthIssue> {
                if (!healthy_) throw std::runtime_error("probe broke");
                return {};
              }}};
@@ -65,7 +65,8 @@ ServiceHostOptions options_in(TempDir& dir) {
 
 }  // namespace
 
-TEST_CASE("a host is built from its services in one step: commands, tasks, rules, checks", "[services][host]") {
+TEST_CASE("a host is built from its services in one step: commands, tasks, rules, checks",
+          "[services][host]") {
   TempDir dir;
   auto ping = std::make_shared<PingService>();
   ServiceHost::Builder builder(options_in(dir));
@@ -114,7 +115,8 @@ TEST_CASE("a host refuses what cannot be built, naming the service or the task",
     auto r = b.build();
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::invalid_argument);
-    CHECK_THAT(r.error().message, Catch::Contains("Ping") && Catch::Contains("one") && Catch::Contains("two"));
+    CHECK_THAT(r.error().message,
+               Catch::Contains("Ping") && Catch::Contains("one") && Catch::Contains("two"));
   }
   SECTION("a null service") {
     ServiceHost::Builder b(options_in(dir));
@@ -160,7 +162,8 @@ TEST_CASE("a health check that throws is reported as an error of that check", "[
   CHECK((*built)->context().last_health().size() == 1);
 }
 
-TEST_CASE("the library service's root folder check finds a missing or unreadable root", "[services][library]") {
+TEST_CASE("the library service's root folder check finds a missing or unreadable root",
+          "[services][library]") {
   Library lib;
   CHECK(lib.library->check_root_folders().empty());
   std::filesystem::remove_all(lib.root.path);
@@ -174,7 +177,8 @@ TEST_CASE("the library service's root folder check finds a missing or unreadable
 TEST_CASE("adding an author answers what happened upstream, as a value", "[services][library]") {
   Library lib(nullptr, 2s);
   using fixtures::Scenario;
-  for (int id : {3001, 3002, 3003, 3004}) lib.server->put_author(fixtures::make_author(id, "W " + std::to_string(id), 1));
+  for (int id : {3001, 3002, 3003, 3004})
+    lib.server->put_author(fixtures::make_author(id, "W " + std::to_string(id), 1));
   lib.server->set_scenario("3002", {.scenario = Scenario::server_error});
   lib.server->set_scenario("3003", {.scenario = Scenario::malformed});
 

@@ -23,7 +23,8 @@ struct TasksEnv {
   Engine& open() {
     Registry r;
     r.add<Sync>([](const Sync&, JobContext&) {});
-    auto e = Engine::create({.store_path = dir.file("jobs.db"), .logger = quiet_logger(),
+    auto e = Engine::create({.store_path = dir.file("jobs.db"),
+                             .logger = quiet_logger(),
                              .clock = std::make_shared<ManualClock>()},
                             std::move(r));
     REQUIRE(e.has_value());
@@ -36,8 +37,7 @@ struct TasksEnv {
 };
 }  // namespace
 
-TEST_CASE("the standard tasks have valid defaults and refuse values out of range",
-          "[scheduler][standard]") {
+TEST_CASE("the standard tasks have valid defaults and refuse values out of range", "[scheduler][standard]") {
   for (const auto& t : standard_tasks()) {
     INFO(t.name);
     CHECK(validate_interval(t.name, t.schedule.interval, t.range).has_value());

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <httplib.h>
+#include <catch2/catch.hpp>
 
 #include "bookinfo_fixture.hpp"
 #include "process.hpp"
@@ -71,8 +71,7 @@ struct Shelfd {
   }
 
   void start() {
-    pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port),
-                 "--api-key", kKey},
+    pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port), "--api-key", kKey},
                 log);
     REQUIRE(eventually([&] { return client().Get("/api/v1/system/status"); }, std::chrono::seconds(20)));
   }
@@ -152,14 +151,16 @@ class EventStream {
   /// Waits (without a deadline the test depends on) for an `event` message that `match` accepts.
   json wait_for(const std::string& event, const std::function<bool(const json&)>& match) {
     json found;
-    const bool seen = eventually([&] {
-      for (const auto& m : messages(event))
-        if (match(m)) {
-          found = m;
-          return true;
-        }
-      return false;
-    }, std::chrono::seconds(30));
+    const bool seen = eventually(
+        [&] {
+          for (const auto& m : messages(event))
+            if (match(m)) {
+              found = m;
+              return true;
+            }
+          return false;
+        },
+        std::chrono::seconds(30));
     if (!seen) {
       std::lock_guard lock(mu_);
       FAIL("no matching \"" << event << "\" message on the stream:\n" << text_.substr(0, 8000));
@@ -335,8 +336,8 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     Shelfd other;
     other.port = d.port;
     const auto out = other.dir.file("second.txt");
-    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", other.config, "--port",
-                           std::to_string(d.port), "--api-key", kKey},
+    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", other.config, "--port", std::to_string(d.port),
+                           "--api-key", kKey},
                           out)) == 2);
     std::ifstream in(out);
     const std::string text((std::istreambuf_iterator<char>(in)), {});
@@ -435,18 +436,25 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     const std::vector<std::pair<json, std::string>> runs = {
         {{{"name", "DemoWork"}, {"steps", 1}, {"stepMs", 0}, {"label", "instant"}}, "completed"},
         {{{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 30}, {"label", "slower"}}, "completed"},
-        {{{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 1}, {"failAt", 1},
-          {"failKind", "permanent"}, {"label", "broken"}}, "failed"}};
+        {{{"name", "DemoWork"},
+          {"steps", 2},
+          {"stepMs", 1},
+          {"failAt", 1},
+          {"failKind", "permanent"},
+          {"label", "broken"}},
+         "failed"}};
     for (const auto& [body, status] : runs) REQUIRE(d.reaches(d.post(body)["id"], status));
     // Every run ended: the health figures count them once the finish is recorded.
     std::string text;
-    REQUIRE(eventually([&] {
-      auto m = d.client().Get("/metrics");
-      if (!m || m->status != 200) return false;
-      text = m->body;
-      return text.find("shelfjobs_job_duration_seconds_count{command=\"DemoWork\"} 3\n") !=
-             std::string::npos;
-    }, std::chrono::seconds(10)));
+    REQUIRE(eventually(
+        [&] {
+          auto m = d.client().Get("/metrics");
+          if (!m || m->status != 200) return false;
+          text = m->body;
+          return text.find("shelfjobs_job_duration_seconds_count{command=\"DemoWork\"} 3\n") !=
+                 std::string::npos;
+        },
+        std::chrono::seconds(10)));
     INFO(text);
     const auto all = parse_exposition(text);  // every sample line is `name{labels} value`
 
@@ -502,8 +510,7 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     CHECK(std::isfinite(sum));
     CHECK(sum >= 0.05);
     // Every command type has its histogram, with or without runs.
-    CHECK(samples(all, "shelfjobs_job_duration_seconds_count", {{"command", "CheckHealth"}}).size() ==
-          1);
+    CHECK(samples(all, "shelfjobs_job_duration_seconds_count", {{"command", "CheckHealth"}}).size() == 1);
   }
 
   SECTION("the event stream carries job changes") {
@@ -525,11 +532,13 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     }));
     auto c = d.post({{"name", "DemoWork"}, {"steps", 3}, {"stepMs", 10}, {"label", "streamed"}});
     const auto id = std::to_string(c["id"].get<long long>());
-    CHECK(eventually([&] {
-      std::lock_guard lock(mu);
-      return stream.find("\"id\":" + id) != std::string::npos &&
-             stream.find("\"status\":\"completed\"") != std::string::npos;
-    }, std::chrono::seconds(20)));
+    CHECK(eventually(
+        [&] {
+          std::lock_guard lock(mu);
+          return stream.find("\"id\":" + id) != std::string::npos &&
+                 stream.find("\"status\":\"completed\"") != std::string::npos;
+        },
+        std::chrono::seconds(20)));
     stop = true;
     d.post({{"name", "DemoWork"}, {"steps", 1}, {"stepMs", 1}, {"label", "wake"}});  // ends the read
     reader.join();
@@ -546,8 +555,12 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     CHECK(task["lastExecution"].is_string());
     CHECK(d.reaches(run["id"], "completed"));
     // A job that fails for good raises the job_failed alert: a "health" message lists it.
-    auto broken = d.post({{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 1}, {"failAt", 1},
-                          {"failKind", "permanent"}, {"label", "broken"}});
+    auto broken = d.post({{"name", "DemoWork"},
+                          {"steps", 2},
+                          {"stepMs", 1},
+                          {"failAt", 1},
+                          {"failKind", "permanent"},
+                          {"label", "broken"}});
     REQUIRE(d.reaches(broken["id"], "failed"));
     const auto health = stream.wait_for("health", [](const json& items) {
       for (const auto& i : items)
@@ -663,9 +676,11 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
   const auto added = stream.wait_for("AuthorAdded", [&](const json& e) { return e["authorId"] == id; });
   CHECK(added["author"]["authorName"] == "Ada Example");
   CHECK(added["author"]["foreignAuthorId"] == "1001");
-  const auto refreshed = stream.wait_for("AuthorRefreshed", [&](const json& e) { return e["authorId"] == id; });
+  const auto refreshed =
+      stream.wait_for("AuthorRefreshed", [&](const json& e) { return e["authorId"] == id; });
   CHECK(refreshed["booksAdded"] == 3);
-  CHECK(stream.wait_for("BookAdded", [&](const json& e) { return e["authorId"] == id; })["fromRefresh"] == true);
+  CHECK(stream.wait_for("BookAdded", [&](const json& e) { return e["authorId"] == id; })["fromRefresh"] ==
+        true);
 
   auto again = d.client().Post("/api/v1/author", add.dump(), "application/json");
   REQUIRE(again);
@@ -680,7 +695,8 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
   auto job = d.post({{"name", "RefreshAuthor"}, {"authorId", id}});
   CHECK(job["body"]["authorId"] == id);
   REQUIRE(d.reaches(job["id"].get<long long>(), "completed"));
-  CHECK(d.command(job["id"].get<long long>())["message"].get<std::string>().find("1 unchanged") != std::string::npos);
+  CHECK(d.command(job["id"].get<long long>())["message"].get<std::string>().find("1 unchanged") !=
+        std::string::npos);
   // A book by hand: its author (new to the catalog) comes along.
   metadata->put_author(shelfjobs::fixtures::make_author(1002, "Bob Writer", 2));
   const auto work_id = shelfjobs::fixtures::make_author(1002, "Bob Writer", 2)["Works"][0]["ForeignId"];
@@ -790,10 +806,12 @@ TEST_CASE("shelfd answers 400 naming the problem for bytes that are not UTF-8 an
   CHECK(post("/api/v1/command", "{\"name\": \"Demo\xff\xfeWork\"}").find("UTF-8") != std::string::npos);
   CHECK(post("/api/v1/command", "\xc3\x28").find("UTF-8") != std::string::npos);
   CHECK(post("/api/v1/rootfolder", "{\"path\": \"/tmp/\xe2\x28\xa1\"}").find("UTF-8") != std::string::npos);
-  CHECK(post("/api/v1/author", "{\"foreignAuthorId\": \"\xf0\x28\x8c\xbc\"}").find("UTF-8") != std::string::npos);
+  CHECK(post("/api/v1/author", "{\"foreignAuthorId\": \"\xf0\x28\x8c\xbc\"}").find("UTF-8") !=
+        std::string::npos);
 
   // A number the command's field cannot hold is refused, not wrapped: 2^32 + 1 would be 1 step.
-  CHECK(post("/api/v1/command", R"({"name": "DemoWork", "steps": 4294967297})").find("steps") != std::string::npos);
+  CHECK(post("/api/v1/command", R"({"name": "DemoWork", "steps": 4294967297})").find("steps") !=
+        std::string::npos);
   CHECK(post("/api/v1/command", R"({"name": "DemoWork", "steps": 2.5})").find("steps") != std::string::npos);
   // A 20-digit id in a query is out of range, named.
   auto r = d.client().Get("/api/v1/book?authorId=12345678901234567890");

@@ -12,12 +12,12 @@
 namespace testing {
 
 // Step-like commands that differ only in their traits.
-#define SHELFJOBS_TEST_STEP(Type, Name)                                                         \
-  struct Type : shelfjobs::Command {                                                            \
-    static constexpr std::string_view kName = Name;                                             \
-    std::string tag;                                                                            \
-  };                                                                                            \
-  inline void to_json(nlohmann::json& j, const Type& s) { j = {{"tag", s.tag}}; }               \
+#define SHELFJOBS_TEST_STEP(Type, Name)                                           \
+  struct Type : shelfjobs::Command {                                              \
+    static constexpr std::string_view kName = Name;                               \
+    std::string tag;                                                              \
+  };                                                                              \
+  inline void to_json(nlohmann::json& j, const Type& s) { j = {{"tag", s.tag}}; } \
   inline void from_json(const nlohmann::json& j, Type& s) { j.at("tag").get_to(s.tag); }
 
 SHELFJOBS_TEST_STEP(DiskStep, "DiskStep")
@@ -73,8 +73,7 @@ struct Fixture {
   shelfjobs::Engine& open(int workers = 3, bool start = true) {
     engine.reset();
     auto e = shelfjobs::Engine::create(
-        {.store_path = db(), .workers = workers, .logger = quiet_logger(), .clock = clock},
-        registry());
+        {.store_path = db(), .workers = workers, .logger = quiet_logger(), .clock = clock}, registry());
     REQUIRE(e.has_value());
     engine = std::move(e).value();
     if (start) engine->start();

@@ -16,8 +16,8 @@ std::optional<std::string> FaultJobStore::Plan::before_commit(std::size_t writes
     const bool timed = fail_until && std::chrono::steady_clock::now() < *fail_until;
     if (fail_all || timed || fail_at.erase(n) > 0) {
       ++failures;
-      fault = "injected failure of commit attempt " + std::to_string(n) + " (" +
-              std::to_string(writes) + " writes)";
+      fault = "injected failure of commit attempt " + std::to_string(n) + " (" + std::to_string(writes) +
+              " writes)";
     }
   }
   cv.notify_all();
@@ -26,8 +26,7 @@ std::optional<std::string> FaultJobStore::Plan::before_commit(std::size_t writes
   return fault;
 }
 
-MemoryStoreOptions FaultJobStore::with_plan(MemoryStoreOptions options,
-                                            const std::shared_ptr<Plan>& plan) {
+MemoryStoreOptions FaultJobStore::with_plan(MemoryStoreOptions options, const std::shared_ptr<Plan>& plan) {
   options.before_commit = [plan](std::size_t writes) { return plan->before_commit(writes); };
   return options;
 }

@@ -56,8 +56,7 @@ class FaultJobStore : public MemoryJobStore {
   std::uint64_t commit_attempts() const;
   std::uint64_t injected_failures() const;
   /// Blocks until the plan has failed `n` attempts in all, or `timeout` passed; true if it has.
-  bool wait_for_failures(std::uint64_t n,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  bool wait_for_failures(std::uint64_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
  private:
   // Shared with the writer thread's hook, so it outlives any order of destruction.

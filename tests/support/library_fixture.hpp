@@ -99,13 +99,17 @@ struct Library {
     auto authors = catalog->authors();
     REQUIRE(authors.has_value());
     for (const auto& a : *authors) {
-      nlohmann::json ja = {{"id", a.id},       {"fid", a.foreign_id}, {"name", a.name},
-                           {"path", a.path.string()}, {"hash", a.metadata_hash},
+      nlohmann::json ja = {{"id", a.id},
+                           {"fid", a.foreign_id},
+                           {"name", a.name},
+                           {"path", a.path.string()},
+                           {"hash", a.metadata_hash},
                            {"sync", a.last_info_sync ? a.last_info_sync->time_since_epoch().count() : 0}};
       auto books = catalog->books_of(a.id);
       REQUIRE(books.has_value());
       for (const auto& b : *books) {
-        nlohmann::json jb = {{"id", b.id}, {"fid", b.foreign_id}, {"title", b.title}, {"hash", b.metadata_hash}};
+        nlohmann::json jb = {
+            {"id", b.id}, {"fid", b.foreign_id}, {"title", b.title}, {"hash", b.metadata_hash}};
         auto eds = catalog->editions_of(b.id);
         REQUIRE(eds.has_value());
         for (const auto& e : *eds) jb["editions"].push_back({e.foreign_id, e.title, e.monitored});

@@ -30,8 +30,7 @@ MemoryJobStore::~MemoryJobStore() { close(); }
 // turns terminal here counts once in its type's totals and in the minute it ended.
 void MemoryJobStore::apply_finish(State& s, const JobInfo& job) {
   auto it = s.jobs.find(job.id);
-  const bool counts = is_terminal(job.status) && it != s.jobs.end() &&
-                      !is_terminal(it->second.status);
+  const bool counts = is_terminal(job.status) && it != s.jobs.end() && !is_terminal(it->second.status);
   if (it != s.jobs.end()) {
     nlohmann::json body = std::move(it->second.body);
     it->second = job;
@@ -137,8 +136,7 @@ void MemoryJobStore::insert(const JobInfo& job, std::string body_text, Done done
       std::move(done));
 }
 
-void MemoryJobStore::update_queued(JobId id, Priority priority, Trigger trigger,
-                                   const std::string& event) {
+void MemoryJobStore::update_queued(JobId id, Priority priority, Trigger trigger, const std::string& event) {
   enqueue(
       [=](State& s) {
         auto it = s.jobs.find(id);
@@ -217,8 +215,7 @@ void MemoryJobStore::commit(std::vector<Op>& batch) {
       for (auto& op : batch) op.apply(state_);
     }
     const auto us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     last_commit_us_.store(us);
     if (us > max_commit_us_.load()) max_commit_us_.store(us);
     commits_.fetch_add(1);

@@ -59,8 +59,8 @@ class MemoryJobStore : public shelfjobs::JobStore {
   void start() override;
 
   void insert(const shelfjobs::JobInfo& job, std::string body_text, Done done = {}) override;
-  void update_queued(shelfjobs::JobId id, shelfjobs::Priority priority,
-                     shelfjobs::Trigger trigger, const std::string& event) override;
+  void update_queued(shelfjobs::JobId id, shelfjobs::Priority priority, shelfjobs::Trigger trigger,
+                     const std::string& event) override;
   void start_job(shelfjobs::JobId id, shelfjobs::TimePoint started_at, int attempt) override;
   void progress(shelfjobs::JobId id, const shelfjobs::Progress& progress) override;
   void finish(const shelfjobs::JobInfo& job, Done done = {}) override;

@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "shelfjobs/shelfjobs.hpp"
 
@@ -179,8 +179,8 @@ class RecordingNotifier : public shelfjobs::Notifier {
 
 /// A logger that drops everything (tests that expect errors stay quiet).
 inline std::shared_ptr<spdlog::logger> quiet_logger() {
-  static auto log = std::make_shared<spdlog::logger>(
-      "quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
+  static auto log =
+      std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
   return log;
 }
 

@@ -59,14 +59,14 @@ struct EditionData {
   std::optional<Date> release_date;
   std::int64_t rating_count = 0;
   double average_rating = 0;
-  bool monitored = false;              ///< set by the mapping: the work's most popular edition
+  bool monitored = false;  ///< set by the mapping: the work's most popular edition
   std::vector<std::string> contributor_ids;
 };
 
 struct SeriesLinkData {
   std::string series_foreign_id;
   std::string series_title;
-  std::string position;                ///< PositionInSeries
+  std::string position;  ///< PositionInSeries
   int series_position = 0;
   bool primary = false;
 };
@@ -79,18 +79,18 @@ struct AuthorRef {
 struct WorkData {
   std::string foreign_id;
   std::string title;
-  std::optional<Date> release_date;    ///< filled from the earliest edition when missing
+  std::optional<Date> release_date;  ///< filled from the earliest edition when missing
   std::vector<std::string> genres;
   std::vector<EditionData> editions;
   std::vector<SeriesLinkData> series;
-  std::vector<AuthorRef> authors;      ///< from `GET work/{id}`; the owning author first
+  std::vector<AuthorRef> authors;  ///< from `GET work/{id}`; the owning author first
   /// Of the mapped work (editions and series included, `authors` not, so both routes agree):
   /// FNV-1a 64 in hex over a canonical serialisation, unaffected by key order or unknown keys.
   std::string hash;
 };
 
 struct AuthorData {
-  std::string foreign_id;              ///< may differ from the id asked for: a merge
+  std::string foreign_id;  ///< may differ from the id asked for: a merge
   std::string name;
   std::string overview;
   std::optional<AuthorStatus> status;  ///< when the source says
@@ -100,18 +100,18 @@ struct AuthorData {
 
 /// What `GET book/{editionId}` resolved to.
 struct EditionLookup {
-  std::string author_foreign_id;       ///< set when the redirect named an author
-  std::string work_foreign_id;         ///< set when the redirect named a work
+  std::string author_foreign_id;  ///< set when the redirect named an author
+  std::string work_foreign_id;    ///< set when the redirect named a work
 };
 
 enum class MetadataErrc {
-  not_found = 1,   ///< 404 (http_status() 404)
-  not_ready,       ///< `Works: null`: the server is still loading the author
-  network,         ///< connection failure or 5xx
-  timeout,         ///< no complete answer within the timeout
-  rate_limited,    ///< 429
-  invalid,         ///< malformed JSON, a body that breaks the mapping, a bad redirect, other 4xx
-  cancelled,       ///< the stop token fired
+  not_found = 1,  ///< 404 (http_status() 404)
+  not_ready,      ///< `Works: null`: the server is still loading the author
+  network,        ///< connection failure or 5xx
+  timeout,        ///< no complete answer within the timeout
+  rate_limited,   ///< 429
+  invalid,        ///< malformed JSON, a body that breaks the mapping, a bad redirect, other 4xx
+  cancelled,      ///< the stop token fired
 };
 std::string_view to_string(MetadataErrc code) noexcept;
 
@@ -137,10 +137,10 @@ Error to_error(const MetadataError& e);
 
 /// Counters since the source was created.
 struct MetadataStats {
-  std::int64_t requests = 0;      ///< HTTP requests sent (revalidations included)
-  std::int64_t cache_hits = 0;    ///< answered from a fresh cache entry, no request
-  std::int64_t revalidated = 0;   ///< 304 answers that renewed a cache entry
-  std::int64_t bytes = 0;         ///< response body bytes received
+  std::int64_t requests = 0;     ///< HTTP requests sent (revalidations included)
+  std::int64_t cache_hits = 0;   ///< answered from a fresh cache entry, no request
+  std::int64_t revalidated = 0;  ///< 304 answers that renewed a cache entry
+  std::int64_t bytes = 0;        ///< response body bytes received
 };
 
 class MetadataSource {
@@ -148,13 +148,11 @@ class MetadataSource {
   virtual ~MetadataSource() = default;
   /// The author with its works, editions and series. `fresh` skips the cache's fresh entries
   /// (they are still revalidated with ETag/Last-Modified).
-  virtual AuthorData author(std::string_view foreign_id, std::stop_token token = {},
-                            bool fresh = false) = 0;
+  virtual AuthorData author(std::string_view foreign_id, std::stop_token token = {}, bool fresh = false) = 0;
   /// One work with its editions, series and authors. A redirect to `author/{id}` takes the work
   /// from that author (invalid when that author's works, after the mapping rules, lack it).
   /// 404 -> not_found.
-  virtual WorkData work(std::string_view foreign_id, std::stop_token token = {},
-                        bool fresh = false) = 0;
+  virtual WorkData work(std::string_view foreign_id, std::stop_token token = {}, bool fresh = false) = 0;
   /// Resolves an edition id through the mandatory redirect of `GET book/{id}`.
   virtual EditionLookup edition(std::string_view foreign_id, std::stop_token token = {}) = 0;
   virtual MetadataStats stats() const = 0;
@@ -175,8 +173,8 @@ struct BookInfoOptions {
   RateLimit rate_limit{std::chrono::milliseconds(0), 0, std::chrono::milliseconds(0)};
   /// How long a `Works: null` answer defers the caller (rate_limited retry_after).
   std::chrono::milliseconds not_ready_delay{std::chrono::seconds(5)};
-  std::shared_ptr<Clock> clock;                  ///< cache ages and Retry-After; null: system
-  std::shared_ptr<spdlog::logger> logger;        ///< null: a quiet logger
+  std::shared_ptr<Clock> clock;            ///< cache ages and Retry-After; null: system
+  std::shared_ptr<spdlog::logger> logger;  ///< null: a quiet logger
 };
 
 /// Creates a BookInfo client. Errors: `errc::invalid_argument` for a bad base URL or option,

@@ -44,30 +44,30 @@ struct RootFolder {
 
 struct Author {
   RowId id = 0;
-  std::string foreign_id;         ///< the metadata source's id, as a string
+  std::string foreign_id;  ///< the metadata source's id, as a string
   std::string name;
-  std::string sort_name;          ///< "Last, First" as the source or `sort_name_of` gives it
+  std::string sort_name;  ///< "Last, First" as the source or `sort_name_of` gives it
   std::string overview;
-  std::filesystem::path path;     ///< the author's folder (under a root folder)
-  RowId root_folder_id = 0;       ///< 0: none
+  std::filesystem::path path;  ///< the author's folder (under a root folder)
+  RowId root_folder_id = 0;    ///< 0: none
   bool monitored = true;
   AuthorStatus status = AuthorStatus::continuing;
   std::optional<TimePoint> last_info_sync;  ///< when the source last confirmed the metadata
-  std::string metadata_hash;      ///< hash of the source's mapped data at the last sync
+  std::string metadata_hash;                ///< hash of the source's mapped data at the last sync
   TimePoint added{};
 };
 
 struct Book {
   RowId id = 0;
   RowId author_id = 0;
-  std::string foreign_id;         ///< the work's id at the source
+  std::string foreign_id;  ///< the work's id at the source
   std::string title;
   std::optional<Date> release_date;
   std::vector<std::string> genres;
   bool monitored = true;
-  bool manually_added = false;    ///< added by a user, not by an author refresh
+  bool manually_added = false;  ///< added by a user, not by an author refresh
   std::optional<TimePoint> last_info_sync;
-  std::string metadata_hash;      ///< hash of the work's mapped data (editions, series included)
+  std::string metadata_hash;  ///< hash of the work's mapped data (editions, series included)
   TimePoint added{};
 };
 
@@ -84,8 +84,8 @@ struct Edition {
   std::string publisher;
   std::string language;
   std::optional<Date> release_date;
-  double rating = 0;              ///< rating count * average rating (popularity)
-  bool monitored = false;         ///< one edition per book: the most popular
+  double rating = 0;       ///< rating count * average rating (popularity)
+  bool monitored = false;  ///< one edition per book: the most popular
 };
 
 struct Series {
@@ -97,20 +97,20 @@ struct Series {
 struct SeriesLink {
   RowId series_id = 0;
   RowId book_id = 0;
-  std::string position;           ///< as the source spells it ("1", "2.5", "1-3")
+  std::string position;  ///< as the source spells it ("1", "2.5", "1-3")
   int series_position = 0;
   bool primary = false;
 };
 
 struct BookFile {
   RowId id = 0;
-  RowId author_id = 0;            ///< 0: not matched to an author yet
-  RowId book_id = 0;              ///< 0: not matched to a book yet
-  RowId edition_id = 0;           ///< 0: not matched to an edition yet
-  std::filesystem::path path;     ///< absolute; unique
+  RowId author_id = 0;         ///< 0: not matched to an author yet
+  RowId book_id = 0;           ///< 0: not matched to a book yet
+  RowId edition_id = 0;        ///< 0: not matched to an edition yet
+  std::filesystem::path path;  ///< absolute; unique
   std::int64_t size = 0;
   TimePoint mtime{};
-  std::string format;             ///< "epub", "mobi", "pdf", "m4b", ...
+  std::string format;  ///< "epub", "mobi", "pdf", "m4b", ...
 };
 
 struct CatalogCounts {
@@ -120,8 +120,8 @@ struct CatalogCounts {
 /// A book as a refresh writes it: the row with its editions and series links. Series are named
 /// by foreign id and created when missing.
 struct BookWrite {
-  Book book;                       ///< id 0: insert; else update that row
-  std::vector<Edition> editions;   ///< replaces the book's editions (matched by foreign id)
+  Book book;                      ///< id 0: insert; else update that row
+  std::vector<Edition> editions;  ///< replaces the book's editions (matched by foreign id)
   struct Link {
     std::string series_foreign_id;
     std::string series_title;
@@ -129,13 +129,13 @@ struct BookWrite {
     int series_position = 0;
     bool primary = false;
   };
-  std::vector<Link> series;        ///< replaces the book's series links
+  std::vector<Link> series;  ///< replaces the book's series links
 };
 
 /// What an author refresh changes, applied in one transaction by `Catalog::apply`.
 struct AuthorWrite {
-  std::optional<Author> author;        ///< the author row to update (id set); none: unchanged
-  std::vector<BookWrite> books;        ///< books to insert (id 0) or update
+  std::optional<Author> author;  ///< the author row to update (id set); none: unchanged
+  std::vector<BookWrite> books;  ///< books to insert (id 0) or update
   /// Books to delete (with editions and links); one a file is linked to when the transaction
   /// runs is kept instead (`AuthorWriteResult::kept_books`).
   std::vector<RowId> removed_books;
@@ -222,7 +222,7 @@ class Catalog {
 };
 
 struct SqliteCatalogOptions {
-  std::filesystem::path path;                 ///< the database file; created when missing
+  std::filesystem::path path;  ///< the database file; created when missing
   /// How long opening the file and each statement wait for another process's lock on it
   /// (a backup, the sqlite3 shell) before failing with `store_error`. Not negative. Default: 5 s.
   std::chrono::milliseconds busy_timeout{5000};

@@ -20,9 +20,9 @@
 ///                               {.priority = Priority::high, .locks = {"refresh"}});
 /// @endcode
 
+#include <chrono>
 #include <concepts>
 #include <functional>
-#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -193,7 +193,7 @@ nlohmann::json canonicalize(const nlohmann::json& body) {
 /// A command struct: derives from `Command` and names itself with `static kName`.
 template <class T>
 concept CommandStruct = std::derived_from<T, Command> && requires {
-  { std::string_view(T::kName) };
+  {std::string_view(T::kName)};
 };
 
 /// Maps command names to types, handlers and traits. Fill it before handing it to the engine;
@@ -205,8 +205,7 @@ class Registry {
   template <CommandStruct T>
   void add(std::shared_ptr<IExecute<T>> handler, CommandTraits traits = {}) {
     if (!handler) throw std::invalid_argument("null handler for command " + std::string(T::kName));
-    add<T>([h = std::move(handler)](const T& c, JobContext& ctx) { h->execute(c, ctx); },
-           std::move(traits));
+    add<T>([h = std::move(handler)](const T& c, JobContext& ctx) { h->execute(c, ctx); }, std::move(traits));
   }
 
   /// Registers `T` with a callable `void(const T&, JobContext&)`.
@@ -243,7 +242,7 @@ class Registry {
 };
 
 template <class T>
-  requires requires { T::kName; }
+requires requires { T::kName; }
 Result<PushResult> JobContext::push(const T& command, PushOptions options) {
   static_assert(CommandStruct<T>, "JobContext::push takes a command struct (see Command)");
   return push(T::kName, Registry::body_of(command), std::move(options));

@@ -93,7 +93,7 @@ class JobContext {
                           PushOptions options = {});
   /// Pushes a typed follow-up command (see the name-based overload).
   template <class T>
-    requires requires { T::kName; }
+  requires requires { T::kName; }
   Result<PushResult> push(const T& command, PushOptions options = {});
   /// A debounced follow-up, as `Engine::push_debounced`. Errors: as `push`.
   Status push_debounced(PushRequest request, std::chrono::milliseconds window,

@@ -29,8 +29,8 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/fwd.h>
+#include <nlohmann/json.hpp>
 
 #include "shelfjobs/engine/clock.hpp"
 #include "shelfjobs/engine/command.hpp"
@@ -39,11 +39,11 @@
 #include "shelfjobs/engine/host_events.hpp"
 #include "shelfjobs/engine/job.hpp"
 #include "shelfjobs/engine/job_store.hpp"
-#include "shelfjobs/engine/sqlite_job_store.hpp"
-#include "shelfjobs/engine/push.hpp"
 #include "shelfjobs/engine/notifier.hpp"
+#include "shelfjobs/engine/push.hpp"
 #include "shelfjobs/engine/rate_limiter.hpp"
 #include "shelfjobs/engine/schedule.hpp"
+#include "shelfjobs/engine/sqlite_job_store.hpp"
 
 namespace shelfjobs {
 
@@ -108,7 +108,6 @@ struct QueueDepth {
   }
 };
 
-
 /// A scheduled task: a command pushed on a schedule (trigger `scheduled`). Its row (interval,
 /// last start and finish, last result, next due) is persisted, so the schedule survives
 /// restarts; after a downtime an overdue task runs once.
@@ -126,8 +125,6 @@ struct TaskSpec {
   /// Priority of its jobs. Default: the command type's.
   std::optional<Priority> priority;
 };
-
-
 
 /// The job engine. Create with `create`, call `start`, push, and `stop` (or destroy) at the end.
 class Engine {
@@ -162,8 +159,7 @@ class Engine {
   /// job may already have read its input. Types with `merge_into_running` merge into it instead.
   /// Durable pushes return once their own row is committed; if the store cannot commit (a full disk),
   /// the writer retries and the push waits.
-  Result<PushResult> push(std::string_view name, const nlohmann::json& body,
-                          PushOptions options = {});
+  Result<PushResult> push(std::string_view name, const nlohmann::json& body, PushOptions options = {});
 
   /// Pushes many commands; each is validated and deduplicated as by `push`. If any is refused,
   /// none is queued. Durable if every request is durable: then returns after one commit.
@@ -233,7 +229,8 @@ class Engine {
   /// Subscribes to host events (jobs, tasks, alerts, domain events, minute figures). `observer`
   /// runs on a delivery thread of its own, never on the dispatcher strand: it may call any engine
   /// function, and a slow one delays only itself. Its queue holds `options.capacity` events;
-  /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped). Returns an id for `unsubscribe` (0 once stopped).
+  /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped). Returns an
+  /// id for `unsubscribe` (0 once stopped).
   std::uint64_t subscribe(HostObserver observer, SubscribeOptions options = {});
   /// Ends a subscription: events still queued for it are discarded; waits for a callback in
   /// progress unless called from that callback.

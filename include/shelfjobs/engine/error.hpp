@@ -51,8 +51,7 @@ struct Error {
 /// Thrown by `Result<T>::value()` when the result holds an error.
 class BadResultAccess : public std::runtime_error {
  public:
-  explicit BadResultAccess(Error e)
-      : std::runtime_error(e.message), error_(std::move(e)) {}
+  explicit BadResultAccess(Error e) : std::runtime_error(e.message), error_(std::move(e)) {}
   const Error& error() const noexcept { return error_; }
 
  private:
@@ -63,8 +62,8 @@ class BadResultAccess : public std::runtime_error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}    // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -33,7 +33,7 @@ namespace shelfjobs {
 /// A domain event: a plain struct that names itself with `static kName`.
 template <class E>
 concept DomainEvent = requires {
-  { std::string_view(E::kName) };
+  {std::string_view(E::kName)};
 };
 
 /// Carries typed domain events to subscribers.
@@ -80,15 +80,13 @@ class EventBus {
   std::uint64_t add(std::string_view name, Erased fn);
   std::size_t deliver(std::string_view name, const void* event);
   std::shared_ptr<const Forwarder> forwarder() const;
-  void forward(const Forwarder& f, std::string_view name,
-               const std::function<nlohmann::json()>& data);
+  void forward(const Forwarder& f, std::string_view name, const std::function<nlohmann::json()>& data);
 
   std::shared_ptr<spdlog::logger> log_;
   mutable std::mutex mu_;
   std::shared_ptr<const Forwarder> forwarder_;
   std::uint64_t next_id_ = 0;
-  std::map<std::string, std::vector<std::pair<std::uint64_t, std::shared_ptr<const Erased>>>,
-           std::less<>>
+  std::map<std::string, std::vector<std::pair<std::uint64_t, std::shared_ptr<const Erased>>>, std::less<>>
       subs_;
 };
 
@@ -117,8 +115,7 @@ void push_from_rule(Engine& engine, std::string_view event, std::vector<PushRequ
 /// engine must outlive the subscription; returns the subscription id for
 /// `EventBus::unsubscribe`.
 template <DomainEvent E>
-std::uint64_t add_rule(EventBus& bus, Engine& engine,
-                       std::function<std::vector<PushRequest>(const E&)> map,
+std::uint64_t add_rule(EventBus& bus, Engine& engine, std::function<std::vector<PushRequest>(const E&)> map,
                        RuleOptions options = {}) {
   return bus.subscribe<E>([&engine, map = std::move(map), options](const E& e) {
     detail::push_from_rule(engine, E::kName, map(e), options);

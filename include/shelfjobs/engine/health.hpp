@@ -21,8 +21,8 @@ namespace shelfjobs {
 /// Run durations are counted in bins with these exclusive upper bounds in milliseconds (1 ms,
 /// 2 ms, 5 ms ... 1 h); the last bin holds everything from 1 h on.
 inline constexpr std::array<std::int64_t, 20> kDurationBinBoundsMs = {
-    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000, 120000, 300000,
-    600000, 1800000, 3600000};
+    1,    2,    5,     10,    20,    50,     100,    200,    500,     1000,
+    2000, 5000, 10000, 30000, 60000, 120000, 300000, 600000, 1800000, 3600000};
 inline constexpr std::size_t kDurationBins = kDurationBinBoundsMs.size() + 1;
 /// Run counts by duration bin.
 using DurationHistogram = std::array<std::int64_t, kDurationBins>;
@@ -98,10 +98,10 @@ struct HealthSnapshot {
   TimePoint at{};
   int workers = 0;  ///< regular workers (the Critical lane not counted)
   int running = 0;
-  std::vector<TypeHealth> types;            ///< by name
-  std::vector<PriorityHealth> priorities;   ///< critical first
+  std::vector<TypeHealth> types;           ///< by name
+  std::vector<PriorityHealth> priorities;  ///< critical first
   StoreHealth store;
-  std::vector<Alert> alerts;                ///< by raise time
+  std::vector<Alert> alerts;  ///< by raise time
   /// Host events dropped because a subscriber's queue was full (all subscribers).
   std::uint64_t events_dropped = 0;
   /// Per-minute figures over `EngineOptions::health_window` (oldest first; minutes without

@@ -143,8 +143,8 @@ enum EventKinds : unsigned {
   kAlertEvents = 1u << 3,
   kDomainEvents = 1u << 4,
   kMinuteEvents = 1u << 5,
-  kFailureEvents = 1u << 6,   ///< JobEvent::Type::failed only (final failures)
-  kAllEvents = 0x3fu,         ///< all of the above but kFailureEvents, which they include
+  kFailureEvents = 1u << 6,  ///< JobEvent::Type::failed only (final failures)
+  kAllEvents = 0x3fu,        ///< all of the above but kFailureEvents, which they include
 };
 
 struct SubscribeOptions {

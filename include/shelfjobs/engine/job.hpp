@@ -69,23 +69,23 @@ struct Progress {
 /// A snapshot of one job. A plain value: copy it freely; it does not change after you get it.
 struct JobInfo {
   JobId id = 0;
-  std::string name;           ///< Registered command name, e.g. "RefreshAuthor".
-  nlohmann::json body;        ///< Canonical JSON body of the command.
+  std::string name;     ///< Registered command name, e.g. "RefreshAuthor".
+  nlohmann::json body;  ///< Canonical JSON body of the command.
   Priority priority = Priority::normal;
   Trigger trigger = Trigger::manual;
-  std::string event;          ///< For Trigger::event: the event that caused it.
+  std::string event;  ///< For Trigger::event: the event that caused it.
   JobStatus status = JobStatus::queued;
   TimePoint queued_at{};
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> ended_at;
   std::chrono::milliseconds duration{0};  ///< Ended minus started, once ended.
-  int attempt = 1;            ///< 1 for the first run; +1 for each rescue or retry.
+  int attempt = 1;                        ///< 1 for the first run; +1 for each rescue or retry.
   Progress progress;
   /// Result message: for a failed job its error text; otherwise the completion message, else the
   /// last progress message, else "Cancelled" for a cancelled job.
   std::string message;
   ErrorKind error_kind = ErrorKind::none;
-  std::string error;          ///< Error text of a failed job (or of the last failed attempt).
+  std::string error;  ///< Error text of a failed job (or of the last failed attempt).
   /// A queued job does not start before this time (a delayed push or a retry).
   std::optional<TimePoint> not_before;
   /// Runs this job may take in all under its retry policy (1 + retries for the last failure's

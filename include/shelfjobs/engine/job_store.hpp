@@ -134,8 +134,7 @@ class JobStore {
   /// A new job. `body_text` is the canonical JSON of `job.body` (which may be left empty).
   virtual void insert(const JobInfo& job, std::string body_text, Done done = {}) = 0;
   /// A queued job's priority, trigger or event changed (a merge or aging).
-  virtual void update_queued(JobId id, Priority priority, Trigger trigger,
-                             const std::string& event) = 0;
+  virtual void update_queued(JobId id, Priority priority, Trigger trigger, const std::string& event) = 0;
   /// A job started its `attempt` at `started_at`.
   virtual void start_job(JobId id, TimePoint started_at, int attempt) = 0;
   virtual void progress(JobId id, const Progress& progress) = 0;

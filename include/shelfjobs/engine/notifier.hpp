@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/fwd.h>
+#include <nlohmann/json.hpp>
 
 #include "shelfjobs/engine/job.hpp"
 

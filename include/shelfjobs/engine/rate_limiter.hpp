@@ -6,12 +6,12 @@
 /// dispatcher for command types that declare a rate key.
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stop_token>
 #include <string>
-#include <deque>
 
 #include "shelfjobs/engine/clock.hpp"
 #include "shelfjobs/engine/error.hpp"
@@ -62,10 +62,10 @@ class RateLimiter {
  private:
   struct State {
     RateLimit limit;
-    TimePoint last_use{};               // time of the latest reserved use
+    TimePoint last_use{};  // time of the latest reserved use
     bool used = false;
-    std::deque<TimePoint> uses;         // reserved use times still within the window or the
-                                        // spacing of now, ascending
+    std::deque<TimePoint> uses;  // reserved use times still within the window or the
+                                 // spacing of now, ascending
     TimePoint deferred_until{};
   };
   TimePoint next_free_locked(const State& s, TimePoint now) const;

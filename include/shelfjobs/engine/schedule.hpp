@@ -47,8 +47,7 @@ Result<TimePoint> first_due(const Schedule& s, TimePoint now, std::uint64_t seed
 /// daylight-saving change a pinned time runs exactly once per local day: a time that does not
 /// exist that day (spring forward) runs at the first instant after the gap; a time that exists
 /// twice (fall back) runs at its first occurrence. Same errors as `first_due`.
-Result<TimePoint> next_due(const Schedule& s, TimePoint previous_due, TimePoint now,
-                           std::uint64_t seed);
+Result<TimePoint> next_due(const Schedule& s, TimePoint previous_due, TimePoint now, std::uint64_t seed);
 
 /// The allowed values of one task's interval.
 struct IntervalRange {
@@ -61,7 +60,6 @@ struct IntervalRange {
 /// Ok if `value` is allowed; otherwise invalid_argument with a message naming the task, the
 /// value and the valid range in the task's own unit ("RssSync: interval 3 min is out of range;
 /// use 0 (off) or 5..60 min").
-Status validate_interval(const std::string& task, std::chrono::seconds value,
-                         const IntervalRange& range);
+Status validate_interval(const std::string& task, std::chrono::seconds value, const IntervalRange& range);
 
 }  // namespace shelfjobs

@@ -42,7 +42,7 @@ struct AuthorRemoved {
 
 struct AuthorMerged {
   static constexpr const char* kName = "AuthorMerged";
-  RowId from_author_id = 0;     ///< deleted (0 when the author was re-keyed in place)
+  RowId from_author_id = 0;  ///< deleted (0 when the author was re-keyed in place)
   RowId into_author_id = 0;
   std::string old_foreign_id, new_foreign_id;
 };

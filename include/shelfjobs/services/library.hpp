@@ -27,11 +27,11 @@
 namespace shelfjobs {
 
 struct LibraryOptions {
-  std::shared_ptr<Catalog> catalog;          ///< required
-  std::shared_ptr<MetadataSource> source;    ///< null: adding authors and books answers unavailable
-  std::shared_ptr<EventBus> events;          ///< null: the host's bus (none without a host)
-  std::shared_ptr<Clock> clock;              ///< null: system clock
-  std::shared_ptr<spdlog::logger> logger;    ///< null: a quiet logger
+  std::shared_ptr<Catalog> catalog;        ///< required
+  std::shared_ptr<MetadataSource> source;  ///< null: adding authors and books answers unavailable
+  std::shared_ptr<EventBus> events;        ///< null: the host's bus (none without a host)
+  std::shared_ptr<Clock> clock;            ///< null: system clock
+  std::shared_ptr<spdlog::logger> logger;  ///< null: a quiet logger
 };
 
 class LibraryService : public Service {

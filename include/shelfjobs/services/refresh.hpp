@@ -35,9 +35,10 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/fwd.h>
+#include <nlohmann/json.hpp>
 
+#include "shelfjobs/adapters/metadata.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/engine/clock.hpp"
 #include "shelfjobs/engine/command.hpp"
@@ -45,7 +46,6 @@
 #include "shelfjobs/engine/events.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
 #include "shelfjobs/services/service.hpp"
-#include "shelfjobs/adapters/metadata.hpp"
 
 namespace shelfjobs {
 
@@ -82,11 +82,11 @@ void from_json(const nlohmann::json& j, MoveAuthor& c);
 // ---- Which entities need a refresh (Readarr's rules) -----------------------------------------
 
 struct RefreshRules {
-  std::chrono::hours author_max_age{24 * 30};     ///< older than this: refresh
-  std::chrono::hours min_age{12};                 ///< refreshed within this: skip
-  std::chrono::hours continuing_age{24 * 2};      ///< continuing and older than this: refresh
-  std::chrono::hours recent_release{24 * 30};     ///< a book released within this: refresh
-  std::chrono::hours book_max_age{24 * 60};       ///< a book older than this: refresh
+  std::chrono::hours author_max_age{24 * 30};  ///< older than this: refresh
+  std::chrono::hours min_age{12};              ///< refreshed within this: skip
+  std::chrono::hours continuing_age{24 * 2};   ///< continuing and older than this: refresh
+  std::chrono::hours recent_release{24 * 30};  ///< a book released within this: refresh
+  std::chrono::hours book_max_age{24 * 60};    ///< a book older than this: refresh
 };
 
 /// Readarr's ShouldRefreshAuthor, in order: never synced or older than 30 days -> yes; synced
@@ -102,13 +102,13 @@ bool should_refresh_book(const Book& book, TimePoint now, const RefreshRules& ru
 
 /// What one refresh run did (also the job's message).
 struct RefreshSummary {
-  int refreshed = 0;   ///< fetched and written (changed)
-  int unchanged = 0;   ///< fetched, same hash: nothing written
-  int skipped = 0;     ///< not due (scheduled runs): not fetched
-  int failed = 0;      ///< fetch or write failed: catalog untouched for that author
-  int deferred = 0;    ///< still loading upstream (`Works: null`): queued again for later
-  int removed = 0;     ///< gone upstream (404) and without files
-  int guarded = 0;     ///< 404 but kept: too many authors of the run were missing (see RefreshOptions)
+  int refreshed = 0;  ///< fetched and written (changed)
+  int unchanged = 0;  ///< fetched, same hash: nothing written
+  int skipped = 0;    ///< not due (scheduled runs): not fetched
+  int failed = 0;     ///< fetch or write failed: catalog untouched for that author
+  int deferred = 0;   ///< still loading upstream (`Works: null`): queued again for later
+  int removed = 0;    ///< gone upstream (404) and without files
+  int guarded = 0;    ///< 404 but kept: too many authors of the run were missing (see RefreshOptions)
   int merged = 0;
   int renamed = 0;
   int books_added = 0, books_updated = 0, books_removed = 0;
@@ -116,11 +116,11 @@ struct RefreshSummary {
 };
 
 struct RefreshOptions {
-  std::shared_ptr<Catalog> catalog;          ///< required
-  std::shared_ptr<MetadataSource> source;    ///< required
-  std::shared_ptr<EventBus> events;          ///< null: the host's bus (none without a host)
-  std::shared_ptr<Clock> clock;              ///< null: system clock
-  std::shared_ptr<spdlog::logger> logger;    ///< null: a quiet logger
+  std::shared_ptr<Catalog> catalog;        ///< required
+  std::shared_ptr<MetadataSource> source;  ///< required
+  std::shared_ptr<EventBus> events;        ///< null: the host's bus (none without a host)
+  std::shared_ptr<Clock> clock;            ///< null: system clock
+  std::shared_ptr<spdlog::logger> logger;  ///< null: a quiet logger
   RefreshRules rules;
   /// A `Works: null` answer during a run of all authors pushes RefreshAuthor{id} for later
   /// instead of failing the run; this is the delay.

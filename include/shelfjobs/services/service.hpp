@@ -43,7 +43,7 @@ namespace shelfjobs {
 /// One finding of a health check, as Readarr's /api/v1/health lists them.
 struct HealthIssue {
   enum class Level { warning, error };
-  std::string source;   ///< the check's name ("RootFolderCheck")
+  std::string source;  ///< the check's name ("RootFolderCheck")
   Level level = Level::warning;
   std::string message;  ///< for people: what is wrong and where
 };

@@ -33,8 +33,7 @@ std::string sql_ident(std::string_view ident) {
 
 constexpr const char* kVersionTable = "shelfjobs_schema";
 
-void write_version(SQLite::Database& db, std::string_view name, const LegacyVersion& legacy,
-                   int version) {
+void write_version(SQLite::Database& db, std::string_view name, const LegacyVersion& legacy, int version) {
   {
     SQLite::Statement st(db,
                          "INSERT INTO shelfjobs_schema (name, version) VALUES (?, ?) "
@@ -133,22 +132,23 @@ int schema_version(SQLite::Database& db, std::string_view name, const LegacyVers
   return version;
 }
 
-Status migrate(SQLite::Database& db, std::string_view name,
-               const std::vector<std::string>& migrations, const MigrateOptions& options) {
+Status migrate(SQLite::Database& db, std::string_view name, const std::vector<std::string>& migrations,
+               const MigrateOptions& options) {
   const int known = static_cast<int>(migrations.size());
   const std::string where = describe(options.what, db.getFilename());
   auto newer = [&](int version) {
-    return Error{options.newer_file, where + " has schema version " + std::to_string(version) +
-                                         " (" + std::string(name) +
-                                         "), newer than this shelfjobs understands (" +
+    return Error{options.newer_file, where + " has schema version " + std::to_string(version) + " (" +
+                                         std::string(name) + "), newer than this shelfjobs understands (" +
                                          std::to_string(known) + ")"};
   };
   int step = 0;
   try {
     // Up to date (the usual open): no write lock taken, so a file another process is writing
     // opens without waiting for it.
-    if (const int v = schema_version(db, name, options.legacy); v == known) return Ok{};
-    else if (v > known) return newer(v);
+    if (const int v = schema_version(db, name, options.legacy); v == known)
+      return Ok{};
+    else if (v > known)
+      return newer(v);
 
     // One transaction per step, the version read inside it: of two processes migrating a new
     // file at once, the second's BEGIN IMMEDIATE waits for the first's step, then it reads the
@@ -234,12 +234,10 @@ std::optional<Date> parse_date(std::string_view s) {
   unsigned m = 0, d = 0;
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
   const char* b = s.data();
-  if (std::from_chars(b, b + 4, y).ec != std::errc{} ||
-      std::from_chars(b + 5, b + 7, m).ec != std::errc{} ||
+  if (std::from_chars(b, b + 4, y).ec != std::errc{} || std::from_chars(b + 5, b + 7, m).ec != std::errc{} ||
       std::from_chars(b + 8, b + 10, d).ec != std::errc{})
     return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{m},
-                                        std::chrono::day{d}};
+  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{d}};
   if (!ymd.ok()) return std::nullopt;
   return Date{ymd};
 }

@@ -73,8 +73,7 @@ struct OpenOptions {
 /// Errors: `invalid_argument` for an empty path or a negative busy_timeout; `store_error`
 /// naming `what` and the path when the file cannot be opened or a pragma fails (another
 /// process held a lock longer than busy_timeout, a missing folder with `create` false, ...).
-Result<std::unique_ptr<SQLite::Database>> open(const std::filesystem::path& path,
-                                               const OpenOptions& options);
+Result<std::unique_ptr<SQLite::Database>> open(const std::filesystem::path& path, const OpenOptions& options);
 
 // ---- migrate ---------------------------------------------------------------------------------
 
@@ -108,8 +107,8 @@ struct MigrateOptions {
 /// Errors: `options.newer_file` when the file's version is above `migrations.size()` (the
 /// message names both); `store_error` naming the file when a step fails (nothing of that step
 /// is kept).
-Status migrate(SQLite::Database& db, std::string_view name,
-               const std::vector<std::string>& migrations, const MigrateOptions& options = {});
+Status migrate(SQLite::Database& db, std::string_view name, const std::vector<std::string>& migrations,
+               const MigrateOptions& options = {});
 
 /// The version of schema `name` in `db` as `migrate` reads it (0 for none). Throws
 /// `SQLite::Exception`.
@@ -176,20 +175,23 @@ void bind(SQLite::Statement& st, int i, TimePoint v);
 void bind(SQLite::Statement& st, int i, Date v);
 void bind(SQLite::Statement& st, int i, std::chrono::milliseconds v);
 template <class E>
-  requires std::is_enum_v<E>
-void bind(SQLite::Statement& st, int i, E v) {
-  bind(st, i, static_cast<std::int64_t>(v));
-}
+requires std::is_enum_v<E>
+void bind(SQLite::Statement& st, int i, E v) { bind(st, i, static_cast<std::int64_t>(v)); }
 template <class T>
 void bind(SQLite::Statement& st, int i, const std::optional<T>& v) {
-  if (v) bind(st, i, *v);
-  else bind(st, i, std::nullopt);
+  if (v)
+    bind(st, i, *v);
+  else
+    bind(st, i, std::nullopt);
 }
 
 namespace detail {
-template <class T> struct is_optional : std::false_type {};
-template <class T> struct is_optional<std::optional<T>> : std::true_type {};
-template <class> inline constexpr bool unsupported = false;
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class>
+inline constexpr bool unsupported = false;
 }  // namespace detail
 
 /// Reads column `i` (0-based) of the current row as `T`, the reverse of `bind`: bool, int,
@@ -203,8 +205,10 @@ T column(const SQLite::Statement& st, int i) {
   if constexpr (detail::is_optional<T>::value) {
     using V = typename T::value_type;
     if (c.isNull()) return std::nullopt;
-    if constexpr (std::is_same_v<V, Date>) return parse_date(c.getString());
-    else return column<V>(st, i);
+    if constexpr (std::is_same_v<V, Date>)
+      return parse_date(c.getString());
+    else
+      return column<V>(st, i);
   } else if constexpr (std::is_same_v<T, bool>) {
     return c.getInt64() != 0;
   } else if constexpr (std::is_enum_v<T>) {
@@ -245,8 +249,8 @@ template <std::size_t N>
 class Columns {
  public:
   template <class... S>
-    requires(sizeof...(S) == N)
-  constexpr Columns(const S&... names) : names_{std::string_view(names)...} {}  // NOLINT
+  requires(sizeof...(S) == N) constexpr Columns(const S&... names)
+      : names_{std::string_view(names)...} {}  // NOLINT
 
   /// The index of `name` in the list (0-based, as `column<T>` takes it). Not a column: a
   /// compile error.

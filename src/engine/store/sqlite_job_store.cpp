@@ -40,25 +40,51 @@ bool single_connection(const std::string& path) {
 std::string sql_duration_bin(const std::string& d) {
   std::string sql = "CASE";
   for (std::size_t i = 0; i < kDurationBinBoundsMs.size(); ++i) {
-    sql += " WHEN " + d + " < " + std::to_string(kDurationBinBoundsMs[i]) + " THEN " +
-           std::to_string(i);
+    sql += " WHEN " + d + " < " + std::to_string(kDurationBinBoundsMs[i]) + " THEN " + std::to_string(i);
   }
   sql += " ELSE " + std::to_string(kDurationBinBoundsMs.size()) + " END";
   return sql;
 }
 
 // The rows as the store reads them, in SELECT order: readers index them by name.
-constexpr sqlite::Columns kJob{
-    "id", "name", "body", "priority", "trigger", "event", "status", "queued_at", "started_at",
-    "ended_at", "duration_ms", "attempt", "progress_current", "progress_total",
-    "progress_message", "message", "error_kind", "error", "not_before", "max_attempts", "task"};
-constexpr sqlite::Columns kTask{
-    "name", "command", "body", "interval_s", "time_of_day_min", "time_zone", "jitter_s",
-    "next_due", "last_start", "last_finish", "last_status", "last_message", "last_duration_ms",
-    "last_job"};
-constexpr sqlite::Columns kTotals{"name", "completed", "failed", "cancelled", "last_start",
-                                  "last_finish", "last_status"};
-constexpr sqlite::Columns kMinute{"minute", "name", "completed", "failed", "cancelled",
+constexpr sqlite::Columns kJob{"id",
+                               "name",
+                               "body",
+                               "priority",
+                               "trigger",
+                               "event",
+                               "status",
+                               "queued_at",
+                               "started_at",
+                               "ended_at",
+                               "duration_ms",
+                               "attempt",
+                               "progress_current",
+                               "progress_total",
+                               "progress_message",
+                               "message",
+                               "error_kind",
+                               "error",
+                               "not_before",
+                               "max_attempts",
+                               "task"};
+constexpr sqlite::Columns kTask{"name",
+                                "command",
+                                "body",
+                                "interval_s",
+                                "time_of_day_min",
+                                "time_zone",
+                                "jitter_s",
+                                "next_due",
+                                "last_start",
+                                "last_finish",
+                                "last_status",
+                                "last_message",
+                                "last_duration_ms",
+                                "last_job"};
+constexpr sqlite::Columns kTotals{"name",       "completed",   "failed",     "cancelled",
+                                  "last_start", "last_finish", "last_status"};
+constexpr sqlite::Columns kMinute{"minute",          "name",     "completed", "failed", "cancelled",
                                   "duration_sum_ms", "durations"};
 
 JobInfo row_to_job(const SQLite::Statement& st) {
@@ -116,9 +142,7 @@ void bind_all(SQLite::Statement& st, const V&... values) {
 
 // Whether a finish adds to the totals: a run that ends for good. Whether it adds a duration:
 // a completed or failed run that had started (a job failed by recovery before it ran has none).
-bool has_duration(const JobInfo& j) {
-  return j.status != JobStatus::cancelled && j.started_at.has_value();
-}
+bool has_duration(const JobInfo& j) { return j.status != JobStatus::cancelled && j.started_at.has_value(); }
 
 }  // namespace
 
@@ -298,14 +322,13 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
     const std::string lock_path = path + ".lock";
     lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock_fd < 0) {
-      return Error{errc::store_error, "cannot open job store " + path + ": " + lock_path + ": " +
-                                          std::strerror(errno)};
+      return Error{errc::store_error,
+                   "cannot open job store " + path + ": " + lock_path + ": " + std::strerror(errno)};
     }
     if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
       ::close(lock_fd);
-      return Error{errc::store_error, "job store " + path +
-                                          " is in use by another engine (lock held on " +
-                                          lock_path + ")"};
+      return Error{errc::store_error,
+                   "job store " + path + " is in use by another engine (lock held on " + lock_path + ")"};
     }
   }
   struct LockGuard {
@@ -314,9 +337,8 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
       if (fd >= 0) ::close(fd);
     }
   } lock_guard{lock_fd};
-  auto opened = sqlite::open(path, {.what = "job store",
-                                    .busy_timeout = options.busy_timeout,
-                                    .sync_full = options.sync_full});
+  auto opened = sqlite::open(
+      path, {.what = "job store", .busy_timeout = options.busy_timeout, .sync_full = options.sync_full});
   if (!opened) return opened.error();
   auto db = std::move(opened).value();
   // The lock above keeps other engines out; migrate() is race-safe besides. The version is
@@ -330,10 +352,9 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
   // ":memory:", which is private to its one connection.
   std::unique_ptr<SQLite::Database> reader;
   if (!single_connection(path)) {
-    auto read_conn = sqlite::open(path, {.what = "job store",
-                                         .busy_timeout = options.busy_timeout,
-                                         .create = false,
-                                         .query_only = true});
+    auto read_conn = sqlite::open(
+        path,
+        {.what = "job store", .busy_timeout = options.busy_timeout, .create = false, .query_only = true});
     if (!read_conn) return read_conn.error();
     reader = std::move(read_conn).value();
   }
@@ -347,8 +368,7 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
   }
 }
 
-SqliteJobStore::SqliteJobStore(std::unique_ptr<SQLite::Database> db,
-                               std::unique_ptr<SQLite::Database> reader,
+SqliteJobStore::SqliteJobStore(std::unique_ptr<SQLite::Database> db, std::unique_ptr<SQLite::Database> reader,
                                SqliteStoreOptions options, int lock_fd)
     : db_(std::move(db)),
       reader_(std::move(reader)),
@@ -424,9 +444,8 @@ void SqliteJobStore::prepare() {
 }
 
 void SqliteJobStore::reset_statements() noexcept {
-  for (auto* st : {&insert_, &update_queued_, &start_, &progress_, &finish_, &prior_status_,
-                   &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_,
-                   &write_max_id_}) {
+  for (auto* st : {&insert_, &update_queued_, &start_, &progress_, &finish_, &prior_status_, &add_totals_,
+                   &save_task_, &drop_minutes_, &read_minute_, &write_minute_, &write_max_id_}) {
     try {
       if (*st) (*st)->reset();
     } catch (...) {
@@ -449,8 +468,8 @@ Result<StoredState> SqliteJobStore::load(TimePoint since) {
       // The partial index holds the active jobs only, so this costs what they cost. Counting
       // first (on that index) spares the vector's regrowth, which cost more than the query.
       const char* const active = " FROM jobs INDEXED BY jobs_active WHERE status IN (0, 1)";
-      out.active.reserve(static_cast<std::size_t>(
-          db.execAndGet(std::string("SELECT COUNT(*)") + active).getInt64()));
+      out.active.reserve(
+          static_cast<std::size_t>(db.execAndGet(std::string("SELECT COUNT(*)") + active).getInt64()));
       SQLite::Statement st(db, "SELECT " + kJob.list() + active + " ORDER BY id");
       while (st.executeStep()) out.active.push_back(row_to_job(st));
     }
@@ -517,8 +536,7 @@ Status SqliteJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
     return Ok{};
   } catch (const std::exception& e) {
     reset_statements();
-    return Error{errc::store_error,
-                 "cannot write recovered jobs to " + opts_.path + ": " + e.what()};
+    return Error{errc::store_error, "cannot write recovered jobs to " + opts_.path + ": " + e.what()};
   }
 }
 
@@ -547,8 +565,7 @@ void SqliteJobStore::insert(const JobInfo& job, std::string body_text, Done done
   enqueue(Insert{std::move(row), std::move(body_text)}, std::move(done));
 }
 
-void SqliteJobStore::update_queued(JobId id, Priority priority, Trigger trigger,
-                                   const std::string& event) {
+void SqliteJobStore::update_queued(JobId id, Priority priority, Trigger trigger, const std::string& event) {
   enqueue(UpdateQueued{id, priority, trigger, event}, {});
 }
 
@@ -566,9 +583,7 @@ void SqliteJobStore::finish(const JobInfo& job, Done done) {
 
 void SqliteJobStore::save_task(const TaskRow& row) { enqueue(SaveTask{row}, {}); }
 
-void SqliteJobStore::drop_minutes(TimePoint before) {
-  enqueue(DropMinutes{before}, {});
-}
+void SqliteJobStore::drop_minutes(TimePoint before) { enqueue(DropMinutes{before}, {}); }
 
 void SqliteJobStore::flush() { writes_.wait_settled(); }
 
@@ -587,14 +602,13 @@ void SqliteJobStore::apply_finish(const JobInfo& j, MinuteDeltas& minutes) {
     const std::optional<std::chrono::milliseconds> duration =
         j.ended_at ? std::optional(j.duration) : std::nullopt;
     bind_all(st, j.status, j.started_at, j.ended_at, duration, j.attempt, j.progress.current,
-             j.progress.total, j.progress.message, j.message, j.error_kind, j.error, j.priority,
-             j.trigger, j.event, j.not_before, j.max_attempts, j.task, j.id);
+             j.progress.total, j.progress.message, j.message, j.error_kind, j.error, j.priority, j.trigger,
+             j.event, j.not_before, j.max_attempts, j.task, j.id);
     st.exec();
     st.reset();
   }
   if (!counts) return;
-  const std::int64_t duration_ms =
-      has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
+  const std::int64_t duration_ms = has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
   {
     auto& st = *add_totals_;
     bind_all(st, j.name, j.status == JobStatus::completed, j.status == JobStatus::failed,
@@ -631,8 +645,8 @@ void SqliteJobStore::write_minutes(MinuteDeltas& minutes) {
     }
     rd.reset();
     auto& wr = *write_minute_;
-    bind_all(wr, key.first, key.second, delta.completed, delta.failed, delta.cancelled,
-             delta.duration_sum_ms, encode_histogram(delta.durations));
+    bind_all(wr, key.first, key.second, delta.completed, delta.failed, delta.cancelled, delta.duration_sum_ms,
+             encode_histogram(delta.durations));
     wr.exec();
     wr.reset();
   }
@@ -673,9 +687,9 @@ void SqliteJobStore::apply(const Payload& payload, MinuteDeltas& minutes, JobId&
           apply_finish(op.job, minutes);
         } else if constexpr (std::is_same_v<T, SaveTask>) {
           const TaskRow& t = op.row;
-          bind_all(*save_task_, t.name, t.command, t.body, t.interval_s, t.time_of_day_min,
-                   t.time_zone, t.jitter_s, t.next_due, t.last_start, t.last_finish,
-                   t.last_status, t.last_message, t.last_duration_ms, t.last_job);
+          bind_all(*save_task_, t.name, t.command, t.body, t.interval_s, t.time_of_day_min, t.time_zone,
+                   t.jitter_s, t.next_due, t.last_start, t.last_finish, t.last_status, t.last_message,
+                   t.last_duration_ms, t.last_job);
           run(*save_task_);
         } else if constexpr (std::is_same_v<T, DropMinutes>) {
           // Minutes counted earlier in this batch go in first, so a drop called after a finish
@@ -709,9 +723,9 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       write_minutes(minutes);
       if (max_inserted > 0) write_max_id(max_inserted);
       tx.commit();
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count();
+      const auto us =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+              .count();
       last_commit_us_.store(us, std::memory_order_relaxed);
       if (us > max_commit_us_.load(std::memory_order_relaxed)) max_commit_us_.store(us);
       commits_.fetch_add(1, std::memory_order_relaxed);
@@ -722,8 +736,8 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       failing_.store(true, std::memory_order_relaxed);
       reset_statements();
       const bool give_up = attempt >= 5 && writes_.closing();
-      log_->error("job store {}: commit of {} writes failed (attempt {}): {}", opts_.path,
-                  end - begin, attempt, e.what());
+      log_->error("job store {}: commit of {} writes failed (attempt {}): {}", opts_.path, end - begin,
+                  attempt, e.what());
       if (give_up) {
         for (std::size_t i = begin; i < end; ++i)
           if (ops[i].done) ops[i].done(false);
@@ -822,8 +836,8 @@ auto SqliteJobStore::read(const char* what, F&& f) -> decltype(f(std::declval<SQ
     return f(reader_ ? *reader_ : *db_);
   } catch (const std::exception& e) {
     log_->error("job store {}: {} failed: {}", opts_.path, what, e.what());
-    return Error{errc::store_error, std::string("cannot ") + what + " in job store " + opts_.path +
-                                        ": " + e.what()};
+    return Error{errc::store_error,
+                 std::string("cannot ") + what + " in job store " + opts_.path + ": " + e.what()};
   }
 }
 

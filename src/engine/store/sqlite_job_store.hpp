@@ -55,8 +55,7 @@ class SqliteJobStore final : public JobStore {
   void start() override;
 
   void insert(const JobInfo& job, std::string body_text, Done done) override;
-  void update_queued(JobId id, Priority priority, Trigger trigger,
-                     const std::string& event) override;
+  void update_queued(JobId id, Priority priority, Trigger trigger, const std::string& event) override;
   void start_job(JobId id, TimePoint started_at, int attempt) override;
   void progress(JobId id, const Progress& progress) override;
   void finish(const JobInfo& job, Done done) override;
@@ -106,8 +105,8 @@ class SqliteJobStore final : public JobStore {
     std::int64_t max_rows = 0;
     std::shared_ptr<std::promise<Result<std::int64_t>>> result;
   };
-  using Payload = std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask,
-                               DropMinutes, Prune>;
+  using Payload =
+      std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask, DropMinutes, Prune>;
   struct Op {
     Payload payload;
     Done done;
@@ -142,12 +141,11 @@ class SqliteJobStore final : public JobStore {
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<int> lock_fd_{-1};
 
-  std::optional<SQLite::Statement> insert_, update_queued_, start_, progress_, finish_,
-      prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_,
-      write_max_id_;
+  std::optional<SQLite::Statement> insert_, update_queued_, start_, progress_, finish_, prior_status_,
+      add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_, write_max_id_;
 
   mutable std::mutex read_mutex_;  // the reader connection (or, for ":memory:", the only one)
-  WriteQueue<Op> writes_;  // last of the writer's state: its thread stops before the rest goes
+  WriteQueue<Op> writes_;          // last of the writer's state: its thread stops before the rest goes
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> write_errors_{0};
