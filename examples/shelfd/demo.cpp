@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "app.hpp"
-#include "bookinfo_fixture.hpp"
 #include "builtin.hpp"
+#include "demo_metadata.hpp"
 
 namespace shelfd {
 
@@ -134,19 +134,17 @@ int run_demo(const DemoOptions& options) {
   config.workers = 2;
   config.log_level = "info";
   config.demo_commands = true;
-  // A BookInfo fixture server on loopback stands in for the metadata source.
-  std::unique_ptr<fixtures::BookInfoFixture> metadata;
-  try {
-    metadata = fixtures::BookInfoFixture::start();
-  } catch (const std::exception& e) {
-    std::cerr << "shelfd demo: cannot start the metadata fixture server: " << e.what() << "\n";
+  // The bookinfo-fixture program on loopback stands in for the metadata source.
+  const std::vector<DemoAuthor> authors = {{1001, "Ann Leckie", 3},
+                                           {1002, "Becky Chambers", 4},
+                                           {1003, "Martha Wells", 5},
+                                           {1004, "N. K. Jemisin", 6}};
+  auto started = DemoMetadata::start(root / "metadata", authors);
+  if (!started) {
+    std::cerr << "shelfd demo: cannot start the metadata fixture server: " << started.error().message << "\n";
     return 1;
   }
-  const std::vector<std::pair<std::int64_t, std::string>> authors = {
-      {1001, "Ann Leckie"}, {1002, "Becky Chambers"}, {1003, "Martha Wells"}, {1004, "N. K. Jemisin"}};
-  for (std::size_t i = 0; i < authors.size(); ++i) {
-    metadata->put_author(fixtures::make_author(authors[i].first, authors[i].second, 3 + static_cast<int>(i)));
-  }
+  auto metadata = std::move(started).value();
   config.metadata_url = metadata->base_url();
   config.metadata_spacing = std::chrono::milliseconds(0);
 
@@ -185,10 +183,10 @@ int run_demo(const DemoOptions& options) {
     }
   }
   if (ebooks) {
-    for (const auto& [id, name] : authors) {
-      auto added = app.library().add_author(std::to_string(id), ebooks->id);
+    for (const auto& a : authors) {
+      auto added = app.library().add_author(std::to_string(a.id), ebooks->id);
       if (!added) {
-        std::cerr << "shelfd demo: cannot add " << name << ": " << added.error().message << "\n";
+        std::cerr << "shelfd demo: cannot add " << a.name << ": " << added.error().message << "\n";
         ok = false;
       } else if (!first) {
         first = *added;
@@ -204,8 +202,11 @@ int run_demo(const DemoOptions& options) {
     f.format = "epub";
     ok = app.catalog().upsert_file(f).has_value() && ok;
     while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
-    metadata->set_scenario(first->foreign_id,
-                           {.scenario = fixtures::Scenario::renamed, .new_name = first->name + " (Author)"});
+    if (auto renamed_upstream = metadata->rename(std::stoll(first->foreign_id), first->name + " (Author)");
+        !renamed_upstream) {
+      std::cerr << "shelfd demo: " << renamed_upstream.error().message << "\n";
+      ok = false;
+    }
     ok = engine.push(RefreshAuthor{.authorId = first->id}).has_value() && ok;
     while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
   } else {
