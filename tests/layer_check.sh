@@ -56,5 +56,11 @@ if grep -rlE '#\s*include\s*<curl/' src/engine include/shelfjobs/engine include/
   status=1
 fi
 
+# The event bus stands beside the engine, not on it: events.hpp does not include engine.hpp.
+if grep -qE '#\s*include\s*"shelfjobs/engine/engine\.hpp"' include/shelfjobs/engine/events.hpp; then
+  echo "layer_check: include/shelfjobs/engine/events.hpp includes the engine header" >&2
+  status=1
+fi
+
 if (( status == 0 )); then echo "layer_check: every include respects engine -> catalog -> adapters -> services"; fi
 exit $status

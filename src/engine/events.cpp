@@ -3,6 +3,8 @@
 
 #include "shelfjobs/engine/events.hpp"
 
+#include "shelfjobs/engine/engine.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace shelfjobs {

@@ -24,11 +24,17 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/fwd.h>
 #include <nlohmann/json.hpp>
 
-#include "shelfjobs/engine/engine.hpp"
+#include "shelfjobs/engine/job.hpp"
+#include "shelfjobs/engine/push.hpp"
 
 namespace shelfjobs {
+
+// The bus does not need the engine: a rule only pushes into one (include engine.hpp to call
+// `add_rule` with yours).
+class Engine;
 
 /// A domain event: a plain struct that names itself with `static kName`.
 template <class E>
