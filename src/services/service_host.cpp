@@ -30,18 +30,21 @@ const char* to_string(HealthIssue::Level level) noexcept {
 // ---- ServiceContext ---------------------------------------------------------------------------
 
 Engine& ServiceContext::engine_or_throw() {
-  if (!engine_) throw std::logic_error("ServiceContext: the host's engine is not built yet");
-  return *engine_;
+  Engine* e = engine_.load();
+  if (!e) throw std::logic_error("ServiceContext: the host's engine is not built yet");
+  return *e;
 }
 
 Result<HealthSnapshot> ServiceContext::engine_health() {
-  if (!engine_) return Error{errc::shutting_down, "the host's engine is not running"};
-  return engine_->health();
+  Engine* e = engine_.load();
+  if (!e) return Error{errc::shutting_down, "the host's engine is not running"};
+  return e->health();
 }
 
 Result<std::int64_t> ServiceContext::prune_finished_jobs() {
-  if (!engine_) return Error{errc::shutting_down, "the host's engine is not running"};
-  return engine_->prune();
+  Engine* e = engine_.load();
+  if (!e) return Error{errc::shutting_down, "the host's engine is not running"};
+  return e->prune();
 }
 
 std::vector<HealthIssue> ServiceContext::check_health() {

@@ -19,6 +19,7 @@
 /// (pruning, health) reach them through the `ServiceContext` they were registered with, never
 /// through an engine pointer: the context is owned by the host and outlives every handler.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -98,7 +99,9 @@ class ServiceContext {
 
   std::shared_ptr<EventBus> events_;
   std::shared_ptr<spdlog::logger> log_;
-  Engine* engine_ = nullptr;  // set by the host once built, cleared before the engine goes
+  // Set by the host once built, cleared when it stops: atomic, as a handler that overran the
+  // stop deadline may still read it.
+  std::atomic<Engine*> engine_{nullptr};
   std::vector<HealthCheck> checks_;
   std::vector<std::uint64_t> subscriptions_;
   mutable std::mutex health_mu_;
