@@ -499,7 +499,9 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
       last_count = buckets[i].value;
     }
     const double count = sample_value(all, "shelfjobs_job_duration_seconds_count", demo);
-    for (const auto& t : d.get("/api/v1/system/jobs")["types"])
+    // The snapshot in a variable: a range-for over a member of a temporary would read freed memory.
+    const json snapshot = d.get("/api/v1/system/jobs");
+    for (const auto& t : snapshot["types"])
       if (t["name"] == "DemoWork") CHECK(count == t["completed"].get<double>() + t["failed"].get<double>());
     CHECK(count == 3);
     CHECK(buckets.back().value == count);
