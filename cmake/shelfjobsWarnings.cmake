@@ -17,10 +17,15 @@ function(shelfjobs_set_warnings target)
   endif()
 endfunction()
 
+# Debug information in sanitizer builds (file and line in their reports). CI turns it off to
+# build faster: UBSan's reports carry their source location anyway, ASan's stacks name functions.
+option(SHELFJOBS_SANITIZE_DEBUG_INFO "Compile sanitizer builds with -g" ON)
+
 function(shelfjobs_sanitize target)
   if(SHELFJOBS_SANITIZE)
     string(REPLACE ";" "," _san "${SHELFJOBS_SANITIZE}")
-    target_compile_options(${target} PUBLIC -fsanitize=${_san} -fno-omit-frame-pointer -g)
+    target_compile_options(${target} PUBLIC -fsanitize=${_san} -fno-omit-frame-pointer
+      $<$<BOOL:${SHELFJOBS_SANITIZE_DEBUG_INFO}>:-g>)
     target_link_options(${target} PUBLIC -fsanitize=${_san})
     if("thread" IN_LIST SHELFJOBS_SANITIZE)
       # TSan does not model std::atomic_thread_fence, which Asio's fenced blocks use; the

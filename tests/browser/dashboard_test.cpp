@@ -5,7 +5,6 @@
 // watches the charts follow the jobs. That needs the page's API calls, its event stream and
 // shelfd's engine to work together, which no unit test covers.
 
-#define CATCH_CONFIG_RUNNER
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -355,6 +354,8 @@ TEST_CASE("the dashboard's charts draw the jobs and follow them as they finish",
   CHECK(shelfd->stop(SIGTERM, 15s) == 0);
 }
 
+int shelfjobs_run_catch(int argc, char** argv);  // tests/support/catch_impl.cpp
+
 int main(int argc, char** argv) {
   for (const char* tool : {kChromium, kChromedriver}) {
     if (::access(tool, X_OK) != 0) {
@@ -362,5 +363,5 @@ int main(int argc, char** argv) {
       return kSkipped;
     }
   }
-  return Catch::Session().run(argc, argv);
+  return shelfjobs_run_catch(argc, argv);
 }
