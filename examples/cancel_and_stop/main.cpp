@@ -20,6 +20,8 @@
 
 #include <shelfjobs/shelfjobs.hpp>
 
+#include "../example_store.hpp"
+
 using namespace std::chrono_literals;
 using shelfjobs::JobId;
 
@@ -36,27 +38,8 @@ void from_json(const nlohmann::json& j, ConvertAudiobook& c) {
   j.at("chapters").get_to(c.chapters);
 }
 
-// The store: the path given (replaced if it exists), or a file in a fresh temporary folder that
-// is removed at the end. Declared before the engine, so it is destroyed after it.
-struct StoreFile {
-  std::filesystem::path dir, path;
-  StoreFile(int argc, char** argv) {
-    namespace fs = std::filesystem;
-    if (argc < 2) {
-      dir = fs::temp_directory_path() / ("shelfjobs-" + std::to_string(std::random_device{}()));
-      fs::create_directories(dir);
-    }
-    path = argc > 1 ? fs::path(argv[1]) : dir / "jobs.db";
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
-  }
-  ~StoreFile() {
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
-};
-
 int main(int argc, char** argv) {
-  const StoreFile store(argc, argv);
+  const examples::StoreFile store(argc, argv);
 
   // 100 chapters of 100 ms: 10 s unless cancelled. The wait takes the job's stop token, so it
   // ends as soon as cancel() or stop() asks; throw_if_cancelled() then ends the handler.

@@ -15,6 +15,8 @@
 
 #include <shelfjobs/shelfjobs.hpp>
 
+#include "../example_store.hpp"
+
 using namespace std::chrono_literals;
 
 struct FetchCover : shelfjobs::Command {
@@ -24,27 +26,8 @@ struct FetchCover : shelfjobs::Command {
 void to_json(nlohmann::json& j, const FetchCover& c) { j = {{"isbn", c.isbn}}; }
 void from_json(const nlohmann::json& j, FetchCover& c) { j.at("isbn").get_to(c.isbn); }
 
-// The store: the path given (replaced if it exists), or a file in a fresh temporary folder that
-// is removed at the end. Declared before the engine, so it is destroyed after it.
-struct StoreFile {
-  std::filesystem::path dir, path;
-  StoreFile(int argc, char** argv) {
-    namespace fs = std::filesystem;
-    if (argc < 2) {
-      dir = fs::temp_directory_path() / ("shelfjobs-" + std::to_string(std::random_device{}()));
-      fs::create_directories(dir);
-    }
-    path = argc > 1 ? fs::path(argv[1]) : dir / "jobs.db";
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
-  }
-  ~StoreFile() {
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
-};
-
 int main(int argc, char** argv) {
-  const StoreFile store(argc, argv);
+  const examples::StoreFile store(argc, argv);
 
   // The handler: attempts 1 and 2 fail as a network error would; attempt 3 succeeds. An ISBN
   // that cannot exist fails with kind permanent, which no policy retries.

@@ -18,30 +18,13 @@
 
 #include <shelfjobs/shelfjobs.hpp>
 
+#include "../example_store.hpp"
+
 using namespace std::chrono_literals;
 
 // A command without fields needs no JSON codec: its body is {}.
 struct CleanCache : shelfjobs::Command {
   static constexpr std::string_view kName = "CleanCache";
-};
-
-// The store: the path given (replaced if it exists), or a file in a fresh temporary folder that
-// is removed at the end. Declared before the engine, so it is destroyed after it.
-struct StoreFile {
-  std::filesystem::path dir, path;
-  StoreFile(int argc, char** argv) {
-    namespace fs = std::filesystem;
-    if (argc < 2) {
-      dir = fs::temp_directory_path() / ("shelfjobs-" + std::to_string(std::random_device{}()));
-      fs::create_directories(dir);
-    }
-    path = argc > 1 ? fs::path(argv[1]) : dir / "jobs.db";
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
-  }
-  ~StoreFile() {
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
 };
 
 void print_tasks(shelfjobs::Engine& engine) {
@@ -55,7 +38,7 @@ void print_tasks(shelfjobs::Engine& engine) {
 }
 
 int main(int argc, char** argv) {
-  const StoreFile store(argc, argv);
+  const examples::StoreFile store(argc, argv);
 
   shelfjobs::Registry registry;
   registry.add<CleanCache>([](const CleanCache&, shelfjobs::JobContext& ctx) {
