@@ -120,30 +120,34 @@ inline shelfjobs::Result<nlohmann::json> json_body(const httplib::Request& req) 
   return body;
 }
 
+/// `s` as a 64-bit id: the value, or the reason it is not one (out of range, not a whole number).
+inline shelfjobs::Result<long long> parse_id(const std::string& s) {
+  long long id = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+  if (ec == std::errc::result_out_of_range)
+    return shelfjobs::Error{shelfjobs::errc::invalid_argument, "is out of range"};
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    return shelfjobs::Error{shelfjobs::errc::invalid_argument, "must be a whole number"};
+  }
+  return id;
+}
+
 /// The id in a route's first group (digits only, by the route's pattern). Errors: not_found
 /// ("no <what> <digits>") when it does not fit a 64-bit id: no such row can exist, as a
 /// Readarr route's int constraint answers 404.
 inline shelfjobs::Result<long long> route_id(const httplib::Request& req, const char* what = "row with id") {
-  long long id = 0;
   const std::string& s = req.matches[1];
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
-  if (ec != std::errc() || end != s.data() + s.size()) {
-    return shelfjobs::Error{shelfjobs::errc::not_found, "no " + std::string(what) + " " + s};
-  }
+  auto id = parse_id(s);
+  if (!id) return shelfjobs::Error{shelfjobs::errc::not_found, "no " + std::string(what) + " " + s};
   return id;
 }
 
 /// A query parameter that must be a 64-bit id. Errors: invalid_argument naming the parameter.
 inline shelfjobs::Result<long long> query_id(const httplib::Request& req, const std::string& name) {
   const std::string s = req.get_param_value(name);
-  long long id = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
-  if (ec == std::errc::result_out_of_range) {
-    return shelfjobs::Error{shelfjobs::errc::invalid_argument, name + " " + s + " is out of range"};
-  }
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
-    return shelfjobs::Error{shelfjobs::errc::invalid_argument, name + " must be a whole number"};
-  }
+  auto id = parse_id(s);
+  if (!id)
+    return shelfjobs::Error{shelfjobs::errc::invalid_argument, name + " '" + s + "' " + id.error().message};
   return id;
 }
 

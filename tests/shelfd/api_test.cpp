@@ -70,6 +70,20 @@ struct Shelfd {
     }
   }
 
+  /// A library root ("books" in the test's folder) and a metadata source at `metadata_url`, with
+  /// no spacing between requests (and `timeout_seconds` when not 0). Returns the root.
+  std::filesystem::path with_library(const std::string& metadata_url, int timeout_seconds = 0) {
+    const auto books_root = dir.path() / "books";
+    std::filesystem::create_directories(books_root);
+    json c = json::parse(std::ifstream(config));
+    c["libraryRoots"] = {books_root.string()};
+    c["metadata"]["baseUrl"] = metadata_url;
+    c["metadata"]["requestSpacingMs"] = 0;
+    if (timeout_seconds != 0) c["metadata"]["timeoutSeconds"] = timeout_seconds;
+    std::ofstream(config) << c.dump(2);
+    return books_root;
+  }
+
   void start() {
     pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port), "--api-key", kKey},
                 log);
@@ -639,15 +653,7 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
   auto metadata = shelfjobs::fixtures::BookInfoFixture::start();
   metadata->put_author(shelfjobs::fixtures::make_author(1001, "Ada Example", 3));
   Shelfd d;
-  const auto books_root = d.dir.path() / "books";
-  std::filesystem::create_directories(books_root);
-  {
-    json c = json::parse(std::ifstream(d.config));
-    c["libraryRoots"] = {books_root.string()};
-    c["metadata"]["baseUrl"] = metadata->base_url();
-    c["metadata"]["requestSpacingMs"] = 0;
-    std::ofstream(d.config) << c.dump(2);
-  }
+  const auto books_root = d.with_library(metadata->base_url());
   d.start();
 
   // The library root is a root folder of the catalog.
@@ -722,16 +728,7 @@ TEST_CASE("shelfd answers an add with what happened upstream: 404, 429, 502, 503
     metadata->put_author(shelfjobs::fixtures::make_author(id, "Writer " + std::to_string(id), 1));
   }
   Shelfd d;
-  const auto books_root = d.dir.path() / "books";
-  std::filesystem::create_directories(books_root);
-  {
-    json c = json::parse(std::ifstream(d.config));
-    c["libraryRoots"] = {books_root.string()};
-    c["metadata"]["baseUrl"] = metadata->base_url();
-    c["metadata"]["requestSpacingMs"] = 0;
-    c["metadata"]["timeoutSeconds"] = 2;
-    std::ofstream(d.config) << c.dump(2);
-  }
+  const auto books_root = d.with_library(metadata->base_url(), 2);
   d.start();
   auto add = [&](const std::string& fid) {
     json body = {{"foreignAuthorId", fid}, {"rootFolderPath", books_root.string()}};
