@@ -429,15 +429,22 @@ double durable_push_concurrent(const std::string& path, int workers, int threads
       });
     }
     while (ready.load() < threads) std::this_thread::yield();
+    const Usage u0 = usage();
     const auto t0 = Clock::now();
     go = true;
     for (auto& t : pushers) t.join();
     rates.push_back(threads * per_thread / seconds_since(t0));
+    const Usage u1 = usage();
     e->wait_idle(600s);
     if (verbose) {
       const auto st = e->health().store;
-      std::fprintf(stderr, "  concurrent round %d: %.0f pushes/s, %llu commits so far\n", round, rates.back(),
-                   static_cast<unsigned long long>(st.commits));
+      const double pushes = threads * per_thread;
+      std::fprintf(stderr,
+                   "  concurrent round %d: %.0f pushes/s, %llu commits so far, %.1f us CPU and %.2f "
+                   "wake-ups per push (the ready-waiting pushers spin: CPU counts them too)\n",
+                   round, rates.back(), static_cast<unsigned long long>(st.commits),
+                   (u1.cpu_s - u0.cpu_s) * 1e6 / pushes,
+                   static_cast<double>(u1.voluntary - u0.voluntary) / pushes);
     }
   }
   e->stop(10s);

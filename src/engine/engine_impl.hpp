@@ -151,6 +151,7 @@ class Engine::Impl final : public detail::RunHost {
   // Pushes (strand). `into_running`: may merge into a running twin (the type allows it and the
   // push is not a debounced one).
   Result<PushResult> push_on_strand(detail::Prepared& p, bool debounced = false);
+  Result<PushResult> push_durable(detail::Prepared p);
   void on_debounce(const std::string& key);
   JobInfo snapshot(const Active& a) const;
 

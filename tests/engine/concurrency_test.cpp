@@ -70,3 +70,48 @@ TEST_CASE("concurrent pushes, cancels and queries leave every job in one termina
   CHECK(completed <= ran.load());
   CHECK(ran.load() <= completed + cancelled);
 }
+
+TEST_CASE("durable pushes racing stop() each return, and every one that succeeded is stored",
+          "[concurrency]") {
+  TempDir dir;
+  constexpr int kThreads = 6;
+  std::vector<std::vector<JobId>> stored(kThreads);
+  std::atomic<int> refused{0}, other_errors{0}, pushed{0};
+  {
+    Registry r;
+    r.add<Step>([](const Step&, JobContext&) {});
+    auto e =
+        Engine::create({.store_path = dir.file("j.db"), .workers = 2, .logger = quiet_logger()}, std::move(r))
+            .value();
+    e->start();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0;; ++i) {
+          auto res = e->push(Step{{}, std::to_string(t) + "-" + std::to_string(i)});
+          if (!res) {
+            (res.error().code == errc::shutting_down ? refused : other_errors)++;
+            return;
+          }
+          stored[static_cast<std::size_t>(t)].push_back(res->job.id);
+          ++pushed;
+        }
+      });
+    }
+    while (pushed.load() < 200) std::this_thread::yield();
+    e->stop(10s);  // the pushers are mid-push: each must hear back, none may hang
+    for (auto& t : threads) t.join();
+  }
+  CHECK(refused.load() == kThreads);
+  CHECK(other_errors.load() == 0);
+  // Reopened, the file holds every job whose durable push returned.
+  Registry r2;
+  r2.add<Step>([](const Step&, JobContext&) {});
+  auto e2 = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r2)).value();
+  for (const auto& ids : stored)
+    for (JobId id : ids) {
+      auto job = e2->get(id);
+      REQUIRE(job);
+      CHECK(job->id == id);
+    }
+}
