@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -24,6 +26,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/file_rows.hpp"
+#include "catalog/sqlite_common.hpp"
 #include "engine/sqlite/sqlite_toolkit.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
 
@@ -31,6 +35,7 @@ namespace shelfjobs {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace catalog_sqlite;
 
 // ---- schema ----------------------------------------------------------------------------------
 
@@ -130,21 +135,22 @@ CREATE INDEX book_files_by_author ON book_files(author_id);
 CREATE INDEX book_files_by_book ON book_files(book_id);
 CREATE INDEX book_files_by_edition ON book_files(edition_id);
 )sql",
+      // 2: what a library scan learns of a file (its own metadata, why it matched nothing or
+      // could not be read) and when the catalog first saw it.
+      R"sql(
+ALTER TABLE book_files ADD COLUMN added           INTEGER NOT NULL DEFAULT 0;  -- Unix ms
+ALTER TABLE book_files ADD COLUMN unmapped_reason TEXT    NOT NULL DEFAULT '';
+ALTER TABLE book_files ADD COLUMN read_error      TEXT    NOT NULL DEFAULT '';
+ALTER TABLE book_files ADD COLUMN title           TEXT    NOT NULL DEFAULT '';
+ALTER TABLE book_files ADD COLUMN author          TEXT    NOT NULL DEFAULT '';
+ALTER TABLE book_files ADD COLUMN isbn13          TEXT    NOT NULL DEFAULT '';
+ALTER TABLE book_files ADD COLUMN asin            TEXT    NOT NULL DEFAULT '';
+)sql",
   };
   return migrations;
 }
 
 // ---- conversions -----------------------------------------------------------------------------
-
-using sqlite::column;
-
-// Paths are stored lexically normal and without a trailing separator, so "/lib/Ann/" and
-// "/lib/Ann" are one folder and prefix matching can add exactly one separator.
-std::string clean_path(const fs::path& p) {
-  std::string s = p.lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
 
 std::string genres_text(const std::vector<std::string>& genres) { return nlohmann::json(genres).dump(); }
 
@@ -158,62 +164,6 @@ std::vector<std::string> parse_genres(const std::string& text) {
 }
 
 // ---- statements ------------------------------------------------------------------------------
-
-/// A failure with its catalog error, thrown inside a transaction so it rolls back.
-struct Failure {
-  Error error;
-};
-
-[[noreturn]] void fail(errc code, std::string message) { throw Failure{{code, std::move(message)}}; }
-
-/// One connection and its prepared statements. Callers hold the connection's mutex.
-class Connection {
- public:
-  explicit Connection(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
-
-  SQLite::Database& db() { return *db_; }
-
-  /// A cached statement, reset (bindings cleared) when the guard goes, however it goes.
-  class Stmt {
-   public:
-    explicit Stmt(SQLite::Statement& st) : st_(st) {}
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-    ~Stmt() {
-      st_.tryReset();
-      try {
-        st_.clearBindings();
-      } catch (...) {
-      }
-    }
-    SQLite::Statement* operator->() { return &st_; }
-    SQLite::Statement& operator*() { return st_; }
-
-   private:
-    SQLite::Statement& st_;
-  };
-
-  Stmt prepare(const std::string& sql) {
-    auto it = cache_.find(sql);
-    if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
-    return Stmt(*it->second);
-  }
-
-  std::int64_t total_changes() const { return sqlite3_total_changes64(db_->getHandle()); }
-
- private:
-  std::unique_ptr<SQLite::Database> db_;
-  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
-};
-
-// The catalog's own NULLs: row id 0 is "no row" and an empty path "no folder". (A NULL id
-// reads back as 0 with column<RowId>.)
-void bind_id(SQLite::Statement& st, int i, RowId id) {
-  sqlite::bind(st, i, id != 0 ? std::optional<RowId>(id) : std::nullopt);
-}
-void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s) {
-  sqlite::bind(st, i, !s.empty() ? std::optional<std::string>(s) : std::nullopt);
-}
 
 // One column list per entity: the mappers read by name, so a column and its index cannot drift.
 constexpr sqlite::Columns kAuthor{"id",       "foreign_id",     "name",           "sort_name",
@@ -289,21 +239,6 @@ bool same_edition(const Edition& a, const Edition& b) {
 constexpr const char* kFilesOfAuthor =
     "(author_id = ?1 OR book_id IN (SELECT id FROM books WHERE author_id = ?1))";
 
-constexpr sqlite::Columns kFile{"id",   "author_id", "book_id", "edition_id",
-                                "path", "size",      "mtime",   "format"};
-BookFile file_row(SQLite::Statement& st) {
-  BookFile f;
-  f.id = column<RowId>(st, kFile["id"]);
-  f.author_id = column<RowId>(st, kFile["author_id"]);
-  f.book_id = column<RowId>(st, kFile["book_id"]);
-  f.edition_id = column<RowId>(st, kFile["edition_id"]);
-  f.path = column<std::string>(st, kFile["path"]);
-  f.size = column<std::int64_t>(st, kFile["size"]);
-  f.mtime = column<TimePoint>(st, kFile["mtime"]);
-  f.format = column<std::string>(st, kFile["format"]);
-  return f;
-}
-
 constexpr sqlite::Columns kRoot{"id", "path", "name"};
 RootFolder root_row(SQLite::Statement& st) {
   RootFolder r;
@@ -325,10 +260,6 @@ SeriesLink link_row(SQLite::Statement& st) {
                     column<std::string>(st, kLink["position"]), column<int>(st, kLink["series_position"]),
                     column<bool>(st, kLink["is_primary"])};
 }
-
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-bool is_constraint(const SQLite::Exception& e, int extended) { return e.getExtendedErrorCode() == extended; }
 
 // ---- the catalog -----------------------------------------------------------------------------
 
@@ -667,48 +598,107 @@ class SqliteCatalog final : public Catalog {
     if (!f.path.is_absolute())
       return Error{errc::invalid_argument,
                    "book file path " + in_quotes(f.path.string()) + " is not absolute"};
-    f.path = clean_path(f.path);
-    return write_call("save book file " + in_quotes(f.path.string()), [&](Connection& c) {
-      auto st = c.prepare(
-          "INSERT INTO book_files (path, size, mtime, format, author_id, book_id, edition_id) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, "
-          "format = excluded.format, author_id = excluded.author_id, "
-          "book_id = excluded.book_id, edition_id = excluded.edition_id "
-          "RETURNING id");
-      st->bind(1, f.path.string());
-      st->bind(2, f.size);
-      sqlite::bind(*st, 3, f.mtime);
-      st->bind(4, f.format);
-      bind_id(*st, 5, f.author_id);
-      bind_id(*st, 6, f.book_id);
-      bind_id(*st, 7, f.edition_id);
-      try {
-        st->executeStep();
-        f.id = st->getColumn(0).getInt64();
-        // RETURNING rows are complete only once the statement ran to its end.
-        while (st->executeStep()) {
-        }
-      } catch (const SQLite::Exception& e) {
-        if (is_constraint(e, SQLITE_CONSTRAINT_FOREIGNKEY))
-          fail(errc::not_found, "book file " + in_quotes(f.path.string()) +
-                                    " names a missing author, book or edition (author " +
-                                    std::to_string(f.author_id) + ", book " + std::to_string(f.book_id) +
-                                    ", edition " + std::to_string(f.edition_id) + ")");
-        throw;
-      }
-      return f;
-    });
+    return write_call("save book file " + in_quotes(f.path.string()),
+                      [&](Connection& c) { return catalog_sqlite::upsert_file(c, std::move(f)); });
+  }
+
+  Result<BookFile> file(RowId id) override {
+    return read_call("read book file", [&](Connection& c) { return load_file(c, id); });
+  }
+
+  Result<BookFile> file_by_path(const fs::path& path) override {
+    return read_call("read book file", [&](Connection& c) { return load_file_by_path(c, clean_path(path)); });
   }
 
   Result<std::vector<BookFile>> files_of_author(RowId author_id) override {
     return read_call("list book files", [&](Connection& c) {
       require_author(c, author_id);
-      std::vector<BookFile> out;
-      auto st =
-          c.prepare("SELECT " + kFile.list() + " FROM book_files WHERE " + kFilesOfAuthor + " ORDER BY path");
-      st->bind(1, author_id);
-      while (st->executeStep()) out.push_back(file_row(*st));
+      return files_where(c, kFilesOfAuthor, author_id);
+    });
+  }
+
+  Result<std::vector<BookFile>> files_of_book(RowId book_id) override {
+    return read_call("list book files", [&](Connection& c) {
+      require_book(c, book_id);
+      return files_where(c, "book_id = ?1", book_id);
+    });
+  }
+
+  Result<std::vector<BookFile>> unmapped_files() override {
+    return read_call("list unmapped files", [&](Connection& c) { return catalog_sqlite::unmapped_files(c); });
+  }
+
+  Status for_each_file_under(const fs::path& folder,
+                             const std::function<void(const BookFile&)>& fn) override {
+    if (!folder.is_absolute())
+      return Error{errc::invalid_argument, "folder " + in_quotes(folder.string()) + " is not absolute"};
+    return read_call("list book files under " + in_quotes(folder.string()), [&](Connection& c) {
+      catalog_sqlite::for_each_file_under(c, clean_path(folder), fn);
+      return Ok{};
+    });
+  }
+
+  Result<FileBatchResult> apply_files(const FileBatch& batch) override {
+    for (const auto& f : batch.upserts)
+      if (!f.path.is_absolute())
+        return Error{errc::invalid_argument,
+                     "book file path " + in_quotes(f.path.string()) + " is not absolute"};
+    return write_call("save book files", [&](Connection& c) {
+      FileBatchResult out;
+      out.upserted.reserve(batch.upserts.size());
+      for (const auto& f : batch.upserts) out.upserted.push_back(catalog_sqlite::upsert_file(c, f));
+      for (RowId id : batch.removals) {
+        bool found = false;
+        BookFile gone = delete_file(c, id, found);
+        if (found) out.removed.push_back(std::move(gone));
+      }
+      return out;
+    });
+  }
+
+  Result<BookFile> remove_file(RowId id) override {
+    return write_call("remove book file " + std::to_string(id), [&](Connection& c) {
+      bool found = false;
+      BookFile gone = delete_file(c, id, found);
+      if (!found) fail(errc::not_found, "book file " + std::to_string(id));
+      return gone;
+    });
+  }
+
+  Result<std::int64_t> unlink_orphaned_files(std::string_view reason) override {
+    return write_call("unlink orphaned book files",
+                      [&](Connection& c) { return catalog_sqlite::unlink_orphaned_files(c, reason); });
+  }
+
+  Status for_each_book_identity(const std::function<void(const BookIdentity&)>& fn) override {
+    return read_call("list books for matching", [&](Connection& c) {
+      catalog_sqlite::for_each_book_identity(c, fn);
+      return Ok{};
+    });
+  }
+
+  Result<BookPage> missing_books(std::int64_t page, std::int64_t page_size) override {
+    if (page < 1 || page_size < 1)
+      return Error{errc::invalid_argument, "page and pageSize must be at least 1 (page " +
+                                               std::to_string(page) + ", pageSize " +
+                                               std::to_string(page_size) + ")"};
+    return read_call("list missing books", [&](Connection& c) {
+      static constexpr const char* kMissing =
+          " FROM books b JOIN authors a ON a.id = b.author_id WHERE b.monitored = 1 AND a.monitored = 1 "
+          "AND NOT EXISTS (SELECT 1 FROM book_files f WHERE f.book_id = b.id)";
+      BookPage out;
+      {
+        auto st = c.prepare(std::string("SELECT COUNT(*)") + kMissing);
+        st->executeStep();
+        out.total = st->getColumn(0).getInt64();
+      }
+      auto st = c.prepare("SELECT " + kBook.list("b") + kMissing +
+                          " ORDER BY b.release_date IS NULL, b.release_date DESC, b.id LIMIT ? OFFSET ?");
+      st->bind(1, page_size);
+      // A page past what fits in 64 bits is simply past the end.
+      const std::int64_t offset = page - 1 > INT64_MAX / page_size ? INT64_MAX : (page - 1) * page_size;
+      st->bind(2, offset);
+      while (st->executeStep()) out.books.push_back(book_row(*st));
       return out;
     });
   }
@@ -1151,6 +1141,8 @@ class SqliteCatalog final : public Catalog {
 };
 
 }  // namespace
+
+int catalog_schema_version() noexcept { return static_cast<int>(catalog_migrations().size()); }
 
 Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions& options) {
   const std::string path = options.path.string();

@@ -369,7 +369,7 @@ const FileKind kFiles[] = {
      "catalog.db",
      "catalog",
      {.meta_table = "catalog_meta", .meta_key = "schema_version"},
-     1,
+     catalog_schema_version(),
      [](const std::string& path, milliseconds busy) {
        return error_of(open_sqlite_catalog({.path = path, .busy_timeout = busy}));
      }},

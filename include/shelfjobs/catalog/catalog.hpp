@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,6 +112,51 @@ struct BookFile {
   std::int64_t size = 0;
   TimePoint mtime{};
   std::string format;  ///< "epub", "mobi", "pdf", "m4b", ...
+  TimePoint added{};   ///< when the catalog first recorded it (zero on insert: now)
+  /// Empty when the file is matched to a book; else why it matched nothing ("no book of
+  /// 'Ann Leckie' is titled 'Ancillary Mercy'"). An unmapped file keeps its author when the
+  /// author was found.
+  std::string unmapped_reason;
+  /// Empty when the file's metadata was read; else why it could not be ("not a zip archive").
+  std::string read_error;
+  /// What the file said of itself (tags, a sidecar, its name), as the match saw it.
+  std::string title;
+  std::string author;
+  std::string isbn13;
+  std::string asin;
+};
+
+/// A library scan's changes, applied in one transaction: `upserts` by path (an existing
+/// path's row is updated and keeps its id and `added`), then `removals` by id.
+struct FileBatch {
+  std::vector<BookFile> upserts;
+  std::vector<RowId> removals;
+};
+struct FileBatchResult {
+  std::vector<BookFile> upserted;  ///< with their ids, in the order given
+  std::vector<BookFile> removed;   ///< the rows as they were (ids that were gone already are skipped)
+};
+
+/// What matching a file to a book needs of a catalog book.
+struct BookIdentity {
+  RowId book_id = 0;
+  RowId author_id = 0;
+  std::string title;
+  std::string author_name;
+  bool monitored = false;
+  struct EditionKey {
+    RowId id = 0;
+    std::string isbn13;
+    std::string asin;
+    std::string title;
+  };
+  std::vector<EditionKey> editions;
+};
+
+/// One page of books, with the total across pages.
+struct BookPage {
+  std::vector<Book> books;
+  std::int64_t total = 0;
 };
 
 struct CatalogCounts {
@@ -210,11 +256,39 @@ class Catalog {
   // Book files.
   /// Inserts or (same path) updates a file row; the path must be absolute.
   virtual Result<BookFile> upsert_file(BookFile file) = 0;
+  virtual Result<BookFile> file(RowId id) = 0;
+  /// `errc::not_found` when no row has the path.
+  virtual Result<BookFile> file_by_path(const std::filesystem::path& path) = 0;
   /// The files linked to the author or to one of its books, by path.
   virtual Result<std::vector<BookFile>> files_of_author(RowId author_id) = 0;
+  virtual Result<std::vector<BookFile>> files_of_book(RowId book_id) = 0;
+  /// Files matched to no book, by path.
+  virtual Result<std::vector<BookFile>> unmapped_files() = 0;
   /// How many files `files_of_author` lists.
   virtual Result<std::int64_t> file_count_of_author(RowId author_id) = 0;
   virtual Result<std::int64_t> file_count_of_book(RowId book_id) = 0;
+  /// Calls `fn` with each file row at `folder` or under it, in path order, one row at a time
+  /// (the rows are never all in memory: a scan of a large library stays small). `fn` must not
+  /// call the catalog (the read connection is held); an exception from it ends the walk and
+  /// passes through. `folder` must be absolute (`errc::invalid_argument`).
+  virtual Status for_each_file_under(const std::filesystem::path& folder,
+                                     const std::function<void(const BookFile&)>& fn) = 0;
+  /// Applies a batch in one transaction (nothing when it fails). Upserts with a relative path
+  /// are `errc::invalid_argument`; links to missing rows `errc::not_found`.
+  virtual Result<FileBatchResult> apply_files(const FileBatch& batch) = 0;
+  /// Deletes the file row (the file on disk is the caller's). `errc::not_found` when missing.
+  virtual Result<BookFile> remove_file(RowId id) = 0;
+  /// Files still linked to an author or a book that is gone, or to a book of another author
+  /// (orphans of a removal made outside the catalog), are unlinked and marked unmapped with
+  /// `reason`. Returns how many.
+  virtual Result<std::int64_t> unlink_orphaned_files(std::string_view reason) = 0;
+
+  /// Every book with its author's name and its editions' ISBNs and ASINs, one at a time.
+  /// `fn` must not call the catalog.
+  virtual Status for_each_book_identity(const std::function<void(const BookIdentity&)>& fn) = 0;
+  /// Monitored books of monitored authors without a file, newest release first (undated
+  /// last), `page` from 1. Errors: `errc::invalid_argument` for a page or size below 1.
+  virtual Result<BookPage> missing_books(std::int64_t page, std::int64_t page_size) = 0;
 
   virtual Result<CatalogCounts> counts() = 0;
   /// Rows inserted, updated or deleted through this catalog since it was opened.
@@ -232,6 +306,9 @@ struct SqliteCatalogOptions {
 /// cannot be opened or migrated (the message names the file), `errc::invalid_argument` when the
 /// file's schema is newer than this build knows.
 Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions& options);
+
+/// The schema version `open_sqlite_catalog` migrates a file to (a backup's manifest records it).
+int catalog_schema_version() noexcept;
 
 /// "Ada Example" -> "Example, Ada"; a single word stays as it is.
 std::string sort_name_of(std::string_view name);

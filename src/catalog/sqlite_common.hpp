@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// What the SQLite catalog's source files share: the connection with its statement cache, the
+// failure that rolls a call back, and the catalog's conventions for NULLs and paths. Private to
+// the catalog layer.
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "engine/sqlite/sqlite_toolkit.hpp"
+#include "shelfjobs/catalog/catalog.hpp"
+
+namespace shelfjobs::catalog_sqlite {
+
+using sqlite::column;
+
+// Paths are stored lexically normal and without a trailing separator, so "/lib/Ann/" and
+// "/lib/Ann" are one folder and prefix matching can add exactly one separator.
+inline std::string clean_path(const std::filesystem::path& p) {
+  std::string s = p.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+/// A failure with its catalog error, thrown inside a transaction so it rolls back.
+struct Failure {
+  Error error;
+};
+
+[[noreturn]] inline void fail(errc code, std::string message) { throw Failure{{code, std::move(message)}}; }
+
+/// One connection and its prepared statements. Callers hold the connection's mutex.
+class Connection {
+ public:
+  explicit Connection(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+
+  SQLite::Database& db() { return *db_; }
+
+  /// A cached statement, reset (bindings cleared) when the guard goes, however it goes.
+  class Stmt {
+   public:
+    explicit Stmt(SQLite::Statement& st) : st_(st) {}
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    ~Stmt() {
+      st_.tryReset();
+      try {
+        st_.clearBindings();
+      } catch (...) {
+      }
+    }
+    SQLite::Statement* operator->() { return &st_; }
+    SQLite::Statement& operator*() { return st_; }
+
+   private:
+    SQLite::Statement& st_;
+  };
+
+  Stmt prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+    return Stmt(*it->second);
+  }
+
+  std::int64_t total_changes() const { return sqlite3_total_changes64(db_->getHandle()); }
+
+ private:
+  std::unique_ptr<SQLite::Database> db_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+};
+
+// The catalog's own NULLs: row id 0 is "no row" and an empty path "no folder". (A NULL id
+// reads back as 0 with column<RowId>.)
+inline void bind_id(SQLite::Statement& st, int i, RowId id) {
+  sqlite::bind(st, i, id != 0 ? std::optional<RowId>(id) : std::nullopt);
+}
+inline void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s) {
+  sqlite::bind(st, i, !s.empty() ? std::optional<std::string>(s) : std::nullopt);
+}
+
+inline std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+inline bool is_constraint(const SQLite::Exception& e, int extended) { return e.getExtendedErrorCode() == extended; }
+
+}  // namespace shelfjobs::catalog_sqlite
