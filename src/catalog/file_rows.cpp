@@ -141,11 +141,12 @@ std::int64_t unlink_orphaned_files(Connection& c, std::string_view reason) {
       "WHERE (book_id IS NOT NULL AND book_id NOT IN (SELECT id FROM books)) "
       "OR (edition_id IS NOT NULL AND edition_id NOT IN (SELECT id FROM editions))");
   dangling->exec();
-  auto authorless =
-      c.prepare("UPDATE book_files SET author_id = NULL WHERE author_id IS NOT NULL AND author_id NOT IN "
-                "(SELECT id FROM authors)");
+  auto authorless = c.prepare(
+      "UPDATE book_files SET author_id = NULL WHERE author_id IS NOT NULL AND author_id NOT IN "
+      "(SELECT id FROM authors)");
   authorless->exec();
-  auto st = c.prepare("UPDATE book_files SET unmapped_reason = ? WHERE book_id IS NULL AND unmapped_reason = ''");
+  auto st =
+      c.prepare("UPDATE book_files SET unmapped_reason = ? WHERE book_id IS NULL AND unmapped_reason = ''");
   st->bind(1, std::string(reason));
   return st->exec();
 }

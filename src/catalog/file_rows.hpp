@@ -15,9 +15,9 @@
 
 namespace shelfjobs::catalog_sqlite {
 
-inline constexpr sqlite::Columns kFile{"id",         "author_id",       "book_id",    "edition_id", "path",
-                                       "size",       "mtime",           "format",     "added",      "unmapped_reason",
-                                       "read_error", "title",           "author",     "isbn13",     "asin"};
+inline constexpr sqlite::Columns kFile{"id",         "author_id", "book_id", "edition_id", "path",
+                                       "size",       "mtime",     "format",  "added",      "unmapped_reason",
+                                       "read_error", "title",     "author",  "isbn13",     "asin"};
 BookFile file_row(SQLite::Statement& st);
 
 /// Inserts or (same path) updates; an update keeps the row's id and `added`.
@@ -26,7 +26,8 @@ BookFile load_file(Connection& c, RowId id);
 BookFile load_file_by_path(Connection& c, const std::string& path);
 std::vector<BookFile> files_where(Connection& c, const char* where, RowId id);
 std::vector<BookFile> unmapped_files(Connection& c);
-void for_each_file_under(Connection& c, const std::string& folder, const std::function<void(const BookFile&)>& fn);
+void for_each_file_under(Connection& c, const std::string& folder,
+                         const std::function<void(const BookFile&)>& fn);
 /// Deletes the row and returns it; `found` false (and nothing deleted) when it was gone.
 BookFile delete_file(Connection& c, RowId id, bool& found);
 std::int64_t unlink_orphaned_files(Connection& c, std::string_view reason);

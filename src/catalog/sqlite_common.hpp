@@ -88,6 +88,8 @@ inline void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s
 
 inline std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-inline bool is_constraint(const SQLite::Exception& e, int extended) { return e.getExtendedErrorCode() == extended; }
+inline bool is_constraint(const SQLite::Exception& e, int extended) {
+  return e.getExtendedErrorCode() == extended;
+}
 
 }  // namespace shelfjobs::catalog_sqlite

@@ -70,7 +70,8 @@ TEST_CASE("files under a folder: whole folders only, in path order", "[catalog][
                         "/lib/Anna/d.epub", "/other/e.epub", "/lib/Ann/z/y/w.mobi"})
     batch.upserts.push_back(file_at(p));
   REQUIRE(c->apply_files(batch));
-  CHECK(under(*c, "/lib/Ann") == std::vector<std::string>{"/lib/Ann/a/x.pdf", "/lib/Ann/b.epub", "/lib/Ann/z/y/w.mobi"});
+  CHECK(under(*c, "/lib/Ann") ==
+        std::vector<std::string>{"/lib/Ann/a/x.pdf", "/lib/Ann/b.epub", "/lib/Ann/z/y/w.mobi"});
   CHECK(under(*c, "/lib/Ann/") == under(*c, "/lib/Ann"));
   CHECK(under(*c, "/lib").size() == 6);
   CHECK(under(*c, "/").size() == 7);
@@ -84,7 +85,8 @@ TEST_CASE("a file batch upserts by path, keeps ids and added times, and removes"
   auto c = open_catalog(dir);
   const RowId ann = add_author(*c, "1", "Ann Leckie");
   const RowId book = add_book(*c, ann, "10", "Ancillary Justice");
-  auto first = c->apply_files({.upserts = {file_at("/lib/Ann/aj.epub", ann, book), file_at("/lib/Ann/x.pdf")}});
+  auto first =
+      c->apply_files({.upserts = {file_at("/lib/Ann/aj.epub", ann, book), file_at("/lib/Ann/x.pdf")}});
   REQUIRE(first);
   REQUIRE(first->upserted.size() == 2);
   const BookFile aj = first->upserted[0];
@@ -124,7 +126,8 @@ TEST_CASE("a failed file batch changes nothing", "[catalog][files]") {
   TempDir dir;
   auto c = open_catalog(dir);
   const RowId id = c->apply_files({.upserts = {file_at("/lib/a.epub")}}).value().upserted[0].id;
-  auto r = c->apply_files({.upserts = {file_at("/lib/b.epub"), file_at("/lib/c.epub", 0, 777)}, .removals = {id}});
+  auto r =
+      c->apply_files({.upserts = {file_at("/lib/b.epub"), file_at("/lib/c.epub", 0, 777)}, .removals = {id}});
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::not_found);
   CHECK(c->file(id).has_value());
@@ -140,7 +143,8 @@ TEST_CASE("files of a removed book become unmapped with a reason", "[catalog][fi
   const RowId ann = add_author(*c, "1", "Ann");
   const RowId one = add_book(*c, ann, "10", "One");
   const RowId two = add_book(*c, ann, "11", "Two");
-  REQUIRE(c->apply_files({.upserts = {file_at("/lib/Ann/one.epub", ann, one), file_at("/lib/Ann/two.epub", ann, two)}}));
+  REQUIRE(c->apply_files(
+      {.upserts = {file_at("/lib/Ann/one.epub", ann, one), file_at("/lib/Ann/two.epub", ann, two)}}));
   REQUIRE(c->remove_book(one));
   CHECK(c->unlink_orphaned_files("its book left the catalog").value() == 1);
   auto loose = c->unmapped_files().value();
