@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: MIT
+// The library walk over POSIX directory streams.
+//
+// Why not std::filesystem::recursive_directory_iterator: it cannot tell a loop through a
+// symlink from a legitimate second path to a folder (it either refuses all links or follows
+// them forever), it stops at the first unreadable folder unless told to skip permission errors
+// only, and it reports errors by exception or by ending. Here each folder is opened with
+// openat() relative to its parent's descriptor (no path re-resolution, so a rename elsewhere in
+// the tree cannot send us into another folder) and read with readdir(); the walk recurses with
+// one open stream per level, which is the whole of its memory.
+//
+// Loops: the (device, inode) pairs of the folders open on the current path are kept; a folder
+// whose pair is already among them is reached through a link to one of its ancestors.
+#include "shelfjobs/adapters/library_walk.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "engine/text.hpp"
+#include "engine/utf8.hpp"
+
+namespace shelfjobs {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(BookKind kind) noexcept { return kind == BookKind::audio ? "audio" : "ebook"; }
+
+std::string_view to_string(WalkProblem::Kind kind) noexcept {
+  switch (kind) {
+    case WalkProblem::Kind::unreadable_folder: return "unreadable_folder";
+    case WalkProblem::Kind::unreadable_entry: return "unreadable_entry";
+    case WalkProblem::Kind::broken_link: return "broken_link";
+    case WalkProblem::Kind::loop: return "loop";
+    case WalkProblem::Kind::too_deep: return "too_deep";
+  }
+  return "unreadable_entry";
+}
+
+std::optional<BookKind> book_kind_of(std::string_view name) noexcept {
+  // interfaces.md section 4.1 (Readarr's MediaFileExtensions), and nothing else: a scan that
+  // takes more than Readarr would import files Readarr users keep beside their books.
+  static constexpr std::array<std::string_view, 5> kEbook = {"epub", "kepub", "mobi", "azw3", "pdf"};
+  static constexpr std::array<std::string_view, 16> kAudio = {"flac", "ape", "wavpack", "wav", "alac", "mp2",
+                                                              "mp3",  "wma", "m4a",     "m4p", "aac",  "mp4a",
+                                                              "ogg",  "oga", "vorbis",  "m4b"};
+  const auto dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;  // ".epub" is a dot file
+  const std::string_view ext = name.substr(dot + 1);
+  for (auto e : kEbook)
+    if (detail::iequals(ext, e)) return BookKind::ebook;
+  for (auto e : kAudio)
+    if (detail::iequals(ext, e)) return BookKind::audio;
+  return std::nullopt;
+}
+
+bool is_excluded_folder(std::string_view name) noexcept {
+  // Readarr's pattern is `extras|@eadir|extrafanart|plex versions|\..+`: NAS thumbnail stores
+  // (Synology @eaDir, QNAP .@__thumb), media-server extras and every hidden folder.
+  if (!name.empty() && name.front() == '.') return true;
+  for (std::string_view x : {"extras", "@eaDir", "extrafanart", "plex versions"})
+    if (detail::iequals(name, x)) return true;
+  return false;
+}
+
+bool is_excluded_file(std::string_view name) noexcept {
+  if (detail::istarts_with(name, "._")) return true;  // macOS resource forks on foreign disks
+  if (detail::iequals(name, "Thumbs.db") || detail::iequals(name, ".DS_Store")) return true;
+  constexpr std::string_view kPartial = ".partial~";
+  return name.size() >= kPartial.size() &&
+         detail::iequals(name.substr(name.size() - kPartial.size()), kPartial);
+}
+
+std::string display_path(const fs::path& path) { return detail::utf8_repair(path.native()); }
+
+namespace {
+
+// A descriptor closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+struct DevIno {
+  dev_t dev;
+  ino_t ino;
+  bool operator==(const DevIno&) const = default;
+};
+
+TimePoint mtime_of(const struct stat& st) {
+  const auto since_epoch =
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec);
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(since_epoch));
+}
+
+bool regular_file_at(int dir_fd, const char* name) {
+  struct stat st {};
+  return ::fstatat(dir_fd, name, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
+// Opens `name` under `dir_fd` as a folder, following symlinks. -1 with errno on failure.
+int open_folder_at(int dir_fd, const char* name) {
+  return ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+Error start_error(const fs::path& p, int err) {
+  const std::string what = display_path(p) + ": " + std::strerror(err);
+  if (err == ENOENT) return Error{errc::not_found, "cannot walk " + what};
+  if (err == ENOTDIR)
+    return Error{errc::invalid_argument, "cannot walk " + display_path(p) + ": not a folder"};
+  return Error{errc::unavailable, "cannot read " + what};
+}
+
+class Walker {
+ public:
+  Walker(const fs::path& root, WalkVisitor& visitor, const WalkOptions& options)
+      : root_(root), visitor_(visitor), options_(options) {}
+
+  // Walks the open folder `fd` (taken over) at `relative`; false when the walk must end.
+  bool walk(int fd_in, const fs::path& relative, int depth, const fs::path& author,
+            std::size_t author_index) {
+    Fd fd(fd_in);
+    WalkFolder folder;
+    folder.path = relative.empty() ? root_ : root_ / relative;
+    folder.relative = relative;
+    folder.depth = depth;
+    folder.author_folder = author;
+    folder.author_index = author_index;
+    if (options_.sidecars) {
+      folder.has_metadata_opf = regular_file_at(fd.get(), "metadata.opf");
+      folder.has_cover = regular_file_at(fd.get(), "cover.jpg");
+    }
+    ++summary_.folders;
+    switch (visitor_.folder(folder)) {
+      case WalkControl::proceed: break;
+      case WalkControl::skip: return true;
+      case WalkControl::stop: summary_.end = WalkEnd::stopped; return false;
+    }
+
+    DIR* dir = ::fdopendir(fd.get());
+    if (dir == nullptr) {
+      problem(WalkProblem::Kind::unreadable_folder, folder.path, errno, "cannot read folder");
+      return true;
+    }
+    fd.release();  // the stream owns it now
+    struct Closer {
+      DIR* d;
+      ~Closer() { ::closedir(d); }
+    } closer{dir};
+    const int dfd = ::dirfd(dir);
+
+    for (;;) {
+      if (cancelled()) {
+        summary_.end = WalkEnd::cancelled;
+        return false;
+      }
+      errno = 0;
+      const dirent* entry = ::readdir(dir);
+      if (entry == nullptr) {
+        // The end, or a read error part-way (EIO on a failing disk or share): what was read
+        // stands, the rest of this folder is reported and skipped.
+        if (errno != 0)
+          problem(WalkProblem::Kind::unreadable_folder, folder.path, errno, "cannot read folder");
+        return true;
+      }
+      const char* name = entry->d_name;
+      if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+      const std::string_view name_view(name);
+      const fs::path child_rel = relative / name;
+      const unsigned char type = entry->d_type;
+
+      // Names decide first, so that excluded folders and the many non-book files cost no stat.
+      if (type == DT_DIR && is_excluded_folder(name_view)) {
+        ++summary_.ignored;
+        continue;
+      }
+      if (type == DT_REG && (is_excluded_file(name_view) || !book_kind_of(name_view))) {
+        ++summary_.ignored;
+        continue;
+      }
+
+      struct stat st {};
+      if (::fstatat(dfd, name, &st, 0) != 0) {
+        const int err = errno;
+        struct stat lst {};
+        const bool is_link = ::fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode);
+        if (err == ENOENT && !is_link) continue;  // removed since readdir: nothing to report
+        if (is_link && (err == ENOENT || err == ELOOP)) {
+          problem(WalkProblem::Kind::broken_link, root_ / child_rel, err, "broken symlink");
+        } else {
+          problem(WalkProblem::Kind::unreadable_entry, root_ / child_rel, err, "cannot examine");
+        }
+        continue;
+      }
+
+      if (S_ISDIR(st.st_mode)) {
+        if (is_excluded_folder(name_view)) {  // a symlink or DT_UNKNOWN: the name was not checked yet
+          ++summary_.ignored;
+          continue;
+        }
+        if (depth + 1 > options_.max_depth) {
+          problem(WalkProblem::Kind::too_deep, root_ / child_rel, 0,
+                  "deeper than " + std::to_string(options_.max_depth) + " folders, not entered");
+          continue;
+        }
+        const DevIno id{st.st_dev, st.st_ino};
+        if (std::find(ancestors_.begin(), ancestors_.end(), id) != ancestors_.end()) {
+          problem(WalkProblem::Kind::loop, root_ / child_rel, ELOOP,
+                  "symlink back to a folder above it, not entered");
+          continue;
+        }
+        Fd child(open_folder_at(dfd, name));
+        if (child.get() < 0) {
+          problem(WalkProblem::Kind::unreadable_folder, root_ / child_rel, errno, "cannot open folder");
+          continue;
+        }
+        // The folder opened may differ from the one stat saw (a rename in between): the loop
+        // check is made on what was opened.
+        struct stat opened {};
+        if (::fstat(child.get(), &opened) != 0 ||
+            std::find(ancestors_.begin(), ancestors_.end(), DevIno{opened.st_dev, opened.st_ino}) !=
+                ancestors_.end()) {
+          problem(WalkProblem::Kind::loop, root_ / child_rel, ELOOP,
+                  "symlink back to a folder above it, not entered");
+          continue;
+        }
+        const bool author_level = depth == 0;
+        const fs::path child_author = author_level ? fs::path(name) : author;
+        const std::size_t child_index = author_level ? ++author_count_ : author_index;
+        ancestors_.push_back(DevIno{opened.st_dev, opened.st_ino});
+        const bool go_on = walk(child.release(), child_rel, depth + 1, child_author, child_index);
+        ancestors_.pop_back();
+        if (!go_on) return false;
+        continue;
+      }
+
+      if (!S_ISREG(st.st_mode)) {  // sockets, FIFOs, devices
+        ++summary_.ignored;
+        continue;
+      }
+      const auto kind = book_kind_of(name_view);
+      if (!kind || is_excluded_file(name_view)) {
+        ++summary_.ignored;
+        continue;
+      }
+      WalkFile file;
+      file.path = root_ / child_rel;
+      file.relative = child_rel;
+      file.size = static_cast<std::uint64_t>(st.st_size);
+      file.mtime = mtime_of(st);
+      file.kind = *kind;
+      file.author_folder = author;
+      file.depth = depth;
+      file.author_index = author_index;
+      file.has_metadata_opf = folder.has_metadata_opf;
+      file.has_cover = folder.has_cover;
+      ++summary_.files;
+      switch (visitor_.file(file)) {
+        case WalkControl::proceed: break;
+        case WalkControl::skip: return true;
+        case WalkControl::stop: summary_.end = WalkEnd::stopped; return false;
+      }
+    }
+  }
+
+  bool cancelled() const {
+    if (options_.stop.stop_requested()) return true;
+    return options_.cancelled && options_.cancelled();
+  }
+
+  void problem(WalkProblem::Kind kind, const fs::path& p, int err, const std::string& what) {
+    WalkProblem pr;
+    pr.kind = kind;
+    pr.path = p;
+    if (err != 0) pr.error = std::error_code(err, std::generic_category());
+    pr.message = what + " " + display_path(p);
+    if (err != 0) pr.message += std::string(": ") + std::strerror(err);
+    ++summary_.problems;
+    visitor_.problem(pr);
+  }
+
+  std::vector<DevIno> ancestors_;
+  WalkSummary summary_;
+
+ private:
+  const fs::path& root_;
+  WalkVisitor& visitor_;
+  const WalkOptions& options_;
+  std::size_t author_count_ = 0;
+};
+
+// Opens the root after checking it is an absolute folder path.
+Result<int> open_root(const fs::path& root) {
+  if (root.empty() || !root.is_absolute()) {
+    return Error{errc::invalid_argument,
+                 "the library root must be an absolute path, not '" + display_path(root) + "'"};
+  }
+  const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return start_error(root, errno);
+  return fd;
+}
+
+}  // namespace
+
+Result<WalkSummary> walk_library(const fs::path& root, WalkVisitor& visitor, const WalkOptions& options) {
+  if (options.max_depth < 0) return Error{errc::invalid_argument, "max_depth must not be negative"};
+  auto root_fd = open_root(root);
+  if (!root_fd) return root_fd.error();
+  Fd fd(*root_fd);
+  Walker walker(root, visitor, options);
+
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return start_error(root, errno);
+  walker.ancestors_.push_back(DevIno{st.st_dev, st.st_ino});
+
+  // Down to `only`, one component at a time: each is checked like a folder met in the walk,
+  // and each joins the ancestors, so a link inside it back to the root is still a loop.
+  fs::path relative;
+  fs::path author;
+  int depth = 0;
+  if (!options.only.empty()) {
+    if (options.only.is_absolute()) {
+      return Error{errc::invalid_argument,
+                   "only must be relative to the root: " + display_path(options.only)};
+    }
+    for (const auto& part : options.only) {
+      const std::string& name = part.native();
+      if (name.empty()) continue;  // a trailing slash
+      if (name == "." || name == "..") {
+        return Error{errc::invalid_argument, "only must not hold '.' or '..': " + display_path(options.only)};
+      }
+      if (is_excluded_folder(name)) {
+        return Error{errc::invalid_argument, "only names an excluded folder: " + display_path(options.only)};
+      }
+      relative /= part;
+      if (depth == 0) author = part;
+      ++depth;
+      if (depth > options.max_depth) {
+        return Error{errc::invalid_argument, "only is deeper than max_depth: " + display_path(options.only)};
+      }
+      const int next = open_folder_at(fd.get(), name.c_str());
+      if (next < 0) return start_error(root / relative, errno);
+      fd.reset(next);
+      if (::fstat(fd.get(), &st) != 0) return start_error(root / relative, errno);
+      const DevIno id{st.st_dev, st.st_ino};
+      if (std::find(walker.ancestors_.begin(), walker.ancestors_.end(), id) != walker.ancestors_.end()) {
+        return Error{errc::invalid_argument,
+                     "only leads back to a folder above it: " + display_path(options.only)};
+      }
+      walker.ancestors_.push_back(id);
+    }
+  }
+  // The author index of a one-author walk is 1: it is the only author folder walked.
+  walker.walk(fd.release(), relative, depth, author, depth >= 1 ? 1 : 0);
+  return walker.summary_;
+}
+
+Result<std::size_t> count_author_folders(const fs::path& root) {
+  auto root_fd = open_root(root);
+  if (!root_fd) return root_fd.error();
+  DIR* dir = ::fdopendir(*root_fd);
+  if (dir == nullptr) {
+    const int err = errno;
+    ::close(*root_fd);
+    return start_error(root, err);
+  }
+  struct Closer {
+    DIR* d;
+    ~Closer() { ::closedir(d); }
+  } closer{dir};
+  std::size_t n = 0;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir);
+    if (entry == nullptr) {
+      if (errno != 0) return start_error(root, errno);
+      return n;
+    }
+    const std::string_view name(entry->d_name);
+    if (name == "." || name == ".." || is_excluded_folder(name)) continue;
+    if (entry->d_type != DT_DIR && entry->d_type != DT_LNK && entry->d_type != DT_UNKNOWN) continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(dir), entry->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode)) ++n;
+  }
+}
+
+}  // namespace shelfjobs
