@@ -35,8 +35,9 @@ inline void error(httplib::Response& res, int status, const std::string& message
 
 /// The HTTP status of an error code: 400 only for a request that is wrong; 404 and 409 for
 /// what the request names; 429 and 503 when an upstream service (the metadata source) limits
-/// us or is down, 502 when it answered nonsense; 503 when our own store fails or we are
-/// stopping. No code maps to 500: that is left for a fault of shelfd's own.
+/// us or is down, 502 when it answered nonsense; 422 for a book file whose content is unusable;
+/// 503 when our own store fails or we are stopping. No code maps to 500: that is left for a fault of shelfd's
+/// own.
 inline int http_status(shelfjobs::errc code) {
   using shelfjobs::errc;
   switch (code) {
@@ -48,6 +49,8 @@ inline int http_status(shelfjobs::errc code) {
     case errc::conflict: return 409;
     case errc::rate_limited: return 429;
     case errc::upstream_error: return 502;
+    case errc::bad_file: return 422;
+    case errc::cancelled: return 409;
     case errc::unavailable:
     case errc::shutting_down:
     case errc::store_error: return 503;

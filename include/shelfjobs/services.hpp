@@ -5,6 +5,7 @@
 /// catalog, the adapters (metadata source, webhook notifier), the service contract and its host,
 /// the library and refresh services and the standard task table, with the engine.
 
+#include "shelfjobs/adapters/book_metadata.hpp"
 #include "shelfjobs/adapters/metadata.hpp"
 #include "shelfjobs/adapters/webhook_notifier.hpp"
 #include "shelfjobs/catalog/catalog.hpp"

@@ -46,6 +46,8 @@ const char* to_string(errc code) noexcept {
     case errc::unavailable: return "unavailable";
     case errc::rate_limited: return "rate_limited";
     case errc::upstream_error: return "upstream_error";
+    case errc::bad_file: return "bad_file";
+    case errc::cancelled: return "cancelled";
   }
   return "unknown";
 }

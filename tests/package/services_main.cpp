@@ -1,5 +1,5 @@
 // A host's first use of the services: a catalog file, a BookInfo source, and the library and
-// refresh services on a service host.
+// refresh services on a service host; and a book file's metadata.
 #include <cstdio>
 #include <filesystem>
 
@@ -23,5 +23,12 @@ int main(int argc, char** argv) {
   auto counts = (*catalog)->counts();
   std::printf("catalog: %lld authors; commands: %zu\n",
               counts ? static_cast<long long>(counts->authors) : -1LL, engine.registry().names().size());
-  return counts && engine.registry().find("RefreshAuthor") ? 0 : 1;
+  // The book-file readers: linking this pulls in libzip, pugixml, qpdf, TagLib and libmobi,
+  // the adapters' private dependencies that the package config must find for a static build.
+  const auto missing = shelfjobs::read_book_metadata(dir / "missing.epub");
+  std::printf("book file: %s\n", missing ? "read" : missing.error().message.c_str());
+  return counts && engine.registry().find("RefreshAuthor") && !missing &&
+                 missing.error().code == shelfjobs::errc::not_found
+             ? 0
+             : 1;
 }

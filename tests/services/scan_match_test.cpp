@@ -24,7 +24,8 @@ BookIdentity book(RowId id, RowId author, std::string author_name, std::string t
 
 BookIndex library() {
   BookIndex index;
-  index.add(book(10, 1, "Ann Leckie", "Ancillary Justice", {{100, "9780316246620", "", ""}, {101, "", "B00BAXFECK", ""}}));
+  index.add(book(10, 1, "Ann Leckie", "Ancillary Justice",
+                 {{100, "9780316246620", "", ""}, {101, "", "B00BAXFECK", ""}}));
   index.add(book(11, 1, "Ann Leckie", "Ancillary Sword"));
   index.add(book(20, 2, "Charlotte Brontë", "Jane Eyre: An Autobiography"));
   index.add(book(30, 3, "J.R.R. Tolkien", "The Hobbit"));
@@ -32,7 +33,8 @@ BookIndex library() {
   return index;
 }
 
-FileFacts facts(std::string title, std::vector<std::string> authors, std::string isbn = "", std::string asin = "") {
+FileFacts facts(std::string title, std::vector<std::string> authors, std::string isbn = "",
+                std::string asin = "") {
   return FileFacts{std::move(title), std::move(authors), std::move(isbn), std::move(asin)};
 }
 
@@ -53,18 +55,22 @@ TEST_CASE("comparison keys ignore case, accents, punctuation, spacing and articl
   CHECK(author_key("Leckie, Ann") == author_key("Ann Leckie"));
   CHECK(author_key("King, Jr.") == name_key("King Jr"));
   CHECK(name_key("Лев Толстой") != name_key("лев толстой"));  // other scripts: bytes, exact
-  CHECK(name_key("Лев Толстой") == "Лев" "Толстой");
+  CHECK(name_key("Лев Толстой") ==
+        "Лев"
+        "Толстой");
 }
 
 TEST_CASE("the path fills what the tags lack", "[scan][match]") {
   const std::filesystem::path root = "/lib";
   SECTION("Author/Title/Author - Title.epub") {
-    auto f = fill_from_path({}, root, "/lib/Ann Leckie/Ancillary Justice/Ann Leckie - Ancillary Justice.epub");
+    auto f =
+        fill_from_path({}, root, "/lib/Ann Leckie/Ancillary Justice/Ann Leckie - Ancillary Justice.epub");
     CHECK(f.authors == std::vector<std::string>{"Ann Leckie"});
     CHECK(f.title == "Ancillary Justice");
   }
   SECTION("Calibre's Author/Title (id)/Title - Author.epub") {
-    auto f = fill_from_path({}, root, "/lib/Ann Leckie/Ancillary Sword (12)/Ancillary Sword - Ann Leckie.epub");
+    auto f =
+        fill_from_path({}, root, "/lib/Ann Leckie/Ancillary Sword (12)/Ancillary Sword - Ann Leckie.epub");
     CHECK(f.authors == std::vector<std::string>{"Ann Leckie"});
     CHECK(f.title == "Ancillary Sword");
   }
@@ -104,14 +110,18 @@ TEST_CASE("a file matches by ISBN, then ASIN, then author and title", "[scan][ma
     RowId author, book, edition;
   };
   const std::vector<Row> rows = {
-      {"ISBN beats a wrong title", facts("Something Else", {"Nobody"}, "9780316246620"), 0, Match::By::isbn, 1, 10, 100},
-      {"ASIN when the ISBN is unknown", facts("", {}, "9780000000002", "B00BAXFECK"), 0, Match::By::asin, 1, 10, 101},
+      {"ISBN beats a wrong title", facts("Something Else", {"Nobody"}, "9780316246620"), 0, Match::By::isbn,
+       1, 10, 100},
+      {"ASIN when the ISBN is unknown", facts("", {}, "9780000000002", "B00BAXFECK"), 0, Match::By::asin, 1,
+       10, 101},
       {"author and title", facts("Ancillary Sword", {"Ann Leckie"}), 0, Match::By::title, 1, 11, 0},
       {"sort-name author", facts("ancillary sword", {"Leckie, Ann"}), 0, Match::By::title, 1, 11, 0},
-      {"accents and a subtitle the file lacks", facts("Jane Eyre", {"Charlotte Bronte"}), 0, Match::By::title, 2, 20, 0},
+      {"accents and a subtitle the file lacks", facts("Jane Eyre", {"Charlotte Bronte"}), 0, Match::By::title,
+       2, 20, 0},
       {"a subtitle the catalog lacks", facts("The Hobbit: or There and Back Again", {"JRR Tolkien"}), 0,
        Match::By::title, 3, 30, 0},
-      {"an article and an apostrophe", facts("Enders Game", {"Orson Scott Card"}), 0, Match::By::title, 4, 40, 0},
+      {"an article and an apostrophe", facts("Enders Game", {"Orson Scott Card"}), 0, Match::By::title, 4, 40,
+       0},
       {"a co-author listed first", facts("The Hobbit", {"Christopher Tolkien", "J. R. R. Tolkien"}), 0,
        Match::By::title, 3, 30, 0},
       {"no author in the file: the folder's", facts("Ancillary Justice", {}), 1, Match::By::title, 1, 10, 0},

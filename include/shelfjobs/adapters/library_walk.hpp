@@ -46,13 +46,11 @@
 #include <string_view>
 #include <system_error>
 
+#include "shelfjobs/adapters/book_metadata.hpp"
 #include "shelfjobs/engine/error.hpp"
 #include "shelfjobs/engine/job.hpp"
 
 namespace shelfjobs {
-
-enum class BookKind { ebook, audio };
-std::string_view to_string(BookKind kind) noexcept;
 
 /// The kind of book file a file name is by its extension (ASCII case-insensitive), or nullopt.
 /// Only the last extension counts (`x.kepub.epub` is an ebook, `x.epub.partial~` is not).

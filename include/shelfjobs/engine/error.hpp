@@ -27,7 +27,8 @@ enum class errc {
   store_error,          ///< The SQLite store failed (I/O error, full disk, corrupt file).
   conflict,             ///< The row clashes with an existing one (same foreign id or path).
   /// An upstream service (a metadata source, an indexer, a download client) cannot be reached
-  /// or failed on its side: connection refused, timeout, 5xx. Worth trying again later.
+  /// or failed on its side: connection refused, timeout, 5xx; or a local file cannot be opened
+  /// or read (permission, I/O error). Worth trying again later.
   unavailable,
   /// An upstream service asked us to slow down (HTTP 429); `Error::retry_after` says until when
   /// when it told.
@@ -35,6 +36,14 @@ enum class errc {
   /// An upstream service answered with something unusable (malformed or unexpected data, a 4xx
   /// to a request that should have worked).
   upstream_error,
+  /// A file exists but its content cannot be used: empty, truncated, malformed, encrypted, too
+  /// large, or not of the format its name says (the message says which and where). Neither
+  /// `invalid_argument` (the caller's path was fine) nor `upstream_error` (no service answered):
+  /// the file itself is at fault, and stays so until it changes.
+  bad_file,
+  /// The work was cancelled (its job's cancellation, or the engine stopping) before it finished;
+  /// what it had done stays done.
+  cancelled,
 };
 
 /// The stable name of a code, for logs and JSON (`"unknown_command"`, ...).

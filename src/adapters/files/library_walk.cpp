@@ -31,8 +31,6 @@ namespace shelfjobs {
 
 namespace fs = std::filesystem;
 
-std::string_view to_string(BookKind kind) noexcept { return kind == BookKind::audio ? "audio" : "ebook"; }
-
 std::string_view to_string(WalkProblem::Kind kind) noexcept {
   switch (kind) {
     case WalkProblem::Kind::unreadable_folder: return "unreadable_folder";
@@ -45,20 +43,11 @@ std::string_view to_string(WalkProblem::Kind kind) noexcept {
 }
 
 std::optional<BookKind> book_kind_of(std::string_view name) noexcept {
-  // interfaces.md section 4.1 (Readarr's MediaFileExtensions), and nothing else: a scan that
-  // takes more than Readarr would import files Readarr users keep beside their books.
-  static constexpr std::array<std::string_view, 5> kEbook = {"epub", "kepub", "mobi", "azw3", "pdf"};
-  static constexpr std::array<std::string_view, 16> kAudio = {"flac", "ape", "wavpack", "wav", "alac", "mp2",
-                                                              "mp3",  "wma", "m4a",     "m4p", "aac",  "mp4a",
-                                                              "ogg",  "oga", "vorbis",  "m4b"};
-  const auto dot = name.rfind('.');
-  if (dot == std::string_view::npos || dot == 0) return std::nullopt;  // ".epub" is a dot file
-  const std::string_view ext = name.substr(dot + 1);
-  for (auto e : kEbook)
-    if (detail::iequals(ext, e)) return BookKind::ebook;
-  for (auto e : kAudio)
-    if (detail::iequals(ext, e)) return BookKind::audio;
-  return std::nullopt;
+  // One extension table for the walk and the readers (book_metadata.hpp): Readarr's
+  // MediaFileExtensions and nothing else, so a scan takes what Readarr would import.
+  const auto format = book_format_of_name(name);
+  if (!format) return std::nullopt;
+  return kind_of(*format);
 }
 
 bool is_excluded_folder(std::string_view name) noexcept {

@@ -12,9 +12,9 @@ namespace {
 // Other scripts pass through as bytes and compare exactly.
 char fold_latin1(unsigned char second) {
   static const char kFold[64 + 1] =
-      "AAAAAAACEEEEIIII"  // C3 80..8F: À Á Â Ã Ä Å Æ Ç È É Ê Ë Ì Í Î Ï
-      "DNOOOOOxOUUUUYTs"  // C3 90..9F: Ð Ñ Ò Ó Ô Õ Ö × Ø Ù Ú Û Ü Ý Þ ß
-      "aaaaaaaceeeeiiii"  // C3 A0..AF
+      "AAAAAAACEEEEIIII"   // C3 80..8F: À Á Â Ã Ä Å Æ Ç È É Ê Ë Ì Í Î Ï
+      "DNOOOOOxOUUUUYTs"   // C3 90..9F: Ð Ñ Ò Ó Ô Õ Ö × Ø Ù Ú Û Ü Ý Þ ß
+      "aaaaaaaceeeeiiii"   // C3 A0..AF
       "dnooooo/ouuuuyty";  // C3 B0..BF
   if (second < 0x80 || second > 0xBF) return 0;
   return kFold[second - 0x80];
@@ -30,7 +30,8 @@ std::string lower_words(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == 0xC3 && i + 1 < s.size()) {
-      if (char f = fold_latin1(static_cast<unsigned char>(s[i + 1])); f != 0 && std::isalpha(static_cast<unsigned char>(f))) {
+      if (char f = fold_latin1(static_cast<unsigned char>(s[i + 1]));
+          f != 0 && std::isalpha(static_cast<unsigned char>(f))) {
         out += static_cast<char>(std::tolower(static_cast<unsigned char>(f)));
         ++i;
         continue;
@@ -121,7 +122,8 @@ std::string author_key(std::string_view author) {
   return name_key(author);
 }
 
-FileFacts fill_from_path(FileFacts facts, const std::filesystem::path& root, const std::filesystem::path& file) {
+FileFacts fill_from_path(FileFacts facts, const std::filesystem::path& root,
+                         const std::filesystem::path& file) {
   const std::string stem = without_calibre_id(file.stem().string());
   std::string stem_author, stem_title;
   if (const auto dash = stem.find(" - "); dash != std::string::npos) {
@@ -161,14 +163,10 @@ FileFacts fill_from_path(FileFacts facts, const std::filesystem::path& root, con
 
 const char* to_string(Match::By by) noexcept {
   switch (by) {
-    case Match::By::none:
-      return "none";
-    case Match::By::isbn:
-      return "isbn";
-    case Match::By::asin:
-      return "asin";
-    case Match::By::title:
-      return "title";
+    case Match::By::none: return "none";
+    case Match::By::isbn: return "isbn";
+    case Match::By::asin: return "asin";
+    case Match::By::title: return "title";
   }
   return "none";
 }
@@ -217,9 +215,8 @@ Match BookIndex::match(const FileFacts& facts, RowId folder_author) const {
   if (candidates.empty() && folder_author != 0 && author_names_.count(folder_author))
     candidates.push_back(folder_author);
   if (candidates.empty()) {
-    m.reason = facts.authors.empty()
-                   ? "the file names no author and lies in no author's folder"
-                   : "author '" + facts.authors.front() + "' is not in the library";
+    m.reason = facts.authors.empty() ? "the file names no author and lies in no author's folder"
+                                     : "author '" + facts.authors.front() + "' is not in the library";
     return m;
   }
   m.author_id = candidates.front();

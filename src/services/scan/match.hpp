@@ -32,7 +32,8 @@ struct FileFacts {
 /// stem is the title; a missing author comes from the first folder under the root (the author
 /// folder); a stem that only repeats the author ("Ann Leckie - Ann Leckie") is not a title.
 /// Calibre's "Title (123)" book folders lose their id.
-FileFacts fill_from_path(FileFacts facts, const std::filesystem::path& root, const std::filesystem::path& file);
+FileFacts fill_from_path(FileFacts facts, const std::filesystem::path& root,
+                         const std::filesystem::path& file);
 
 /// A comparison key: lower case, Latin accents folded, "&" as "and", letters and digits only
 /// (other bytes of non-Latin scripts kept), no spaces.
@@ -68,9 +69,9 @@ class BookIndex {
     RowId author_id = 0, book_id = 0, edition_id = 0;
   };
   std::unordered_map<std::string, Hit> isbn_, asin_;
-  std::unordered_map<std::string, std::vector<RowId>> authors_;      // author key -> authors
-  std::map<std::pair<RowId, std::string>, RowId> titles_;            // (author, title key) -> book
-  std::map<std::pair<RowId, std::string>, RowId> short_titles_;      // (author, short key) -> book
+  std::unordered_map<std::string, std::vector<RowId>> authors_;  // author key -> authors
+  std::map<std::pair<RowId, std::string>, RowId> titles_;        // (author, title key) -> book
+  std::map<std::pair<RowId, std::string>, RowId> short_titles_;  // (author, short key) -> book
   std::unordered_map<RowId, std::string> author_names_;
   std::size_t books_ = 0;
 };

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: MIT
+// How a scan compares the disk with the catalog without holding either whole.
+//
+// The walk is depth-first, so each author folder (a folder right under the root) is walked in
+// one stretch. When one begins, the catalog's rows under it are loaded into a map; each file
+// the walk finds takes its row out of the map; when the folder ends, what is left in the map is
+// gone from disk. Rows under author folders the walk never entered (a folder deleted whole)
+// are found by one streamed pass over the root's rows at the end. Nothing is removed under a
+// folder the walk could not read, and nothing at all after a cancelled walk.
+//
+// New and changed files go to the read pool; the results are matched and written here, on the
+// scan's thread, in batches.
+
+#include "services/scan/folder_scan.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "services/scan/read_pool.hpp"
+#include "shelfjobs/adapters/book_metadata.hpp"
+#include "shelfjobs/adapters/calibre_library.hpp"
+#include "shelfjobs/adapters/library_walk.hpp"
+
+namespace shelfjobs::scan {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// As the catalog stores paths: lexically normal, no trailing separator.
+std::string key_of(const fs::path& p) {
+  std::string s = p.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+bool is_under(const std::string& path, const std::string& folder) {
+  return path == folder || (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
+                            (folder == "/" || path[folder.size()] == '/'));
+}
+
+// Readarr's "Known" rule: same size, and a modification time within a second (file systems
+// and copies round it differently).
+bool unchanged(const BookFile& known, std::uint64_t size, TimePoint mtime) {
+  const auto delta = known.mtime > mtime ? known.mtime - mtime : mtime - known.mtime;
+  return static_cast<std::uint64_t>(known.size) == size && delta <= 1s;
+}
+
+/// A scan's catalog writes, in batches; events go out once their batch committed.
+class Writer {
+ public:
+  explicit Writer(RunState& run) : run_(run) {}
+
+  /// `announce`: publish BookFileAdded once written (a file newly linked to a book).
+  void upsert(BookFile f, bool announce) {
+    batch_.upserts.push_back(std::move(f));
+    announce_.push_back(announce);
+    if (full()) flush();
+  }
+  void remove(const BookFile& f) {
+    batch_.removals.push_back(f.id);
+    if (full()) flush();
+  }
+  /// Throws JobError(store) when the catalog refuses the batch.
+  void flush() {
+    if (batch_.upserts.empty() && batch_.removals.empty()) return;
+    auto r = run_.catalog.apply_files(batch_);
+    if (!r) throw JobError(ErrorKind::database, "library scan: " + r.error().message);
+    for (std::size_t i = 0; i < r->upserted.size(); ++i)
+      if (announce_[i] && run_.added) run_.added(BookFileAdded{r->upserted[i]});
+    for (auto& gone : r->removed) {
+      ++run_.summary.removed;
+      if (run_.deleted) run_.deleted(BookFileDeleted{std::move(gone), "missing from disk"});
+    }
+    batch_ = {};
+    announce_.clear();
+  }
+
+ private:
+  bool full() const {
+    return static_cast<int>(batch_.upserts.size() + batch_.removals.size()) >= std::max(1, run_.options.batch);
+  }
+  RunState& run_;
+  FileBatch batch_;
+  std::vector<bool> announce_;
+};
+
+FileFacts facts_of(const BookMetadata& m) {
+  FileFacts f;
+  f.title = m.title;
+  f.authors = m.authors();
+  f.isbn13 = m.isbn13;
+  f.asin = m.asin;
+  return f;
+}
+
+FileFacts facts_of(const BookFile& row) {
+  FileFacts f;
+  f.title = row.title;
+  if (!row.author.empty()) f.authors.push_back(row.author);
+  f.isbn13 = row.isbn13;
+  f.asin = row.asin;
+  return f;
+}
+
+// A sidecar (Calibre's metadata.opf) describes the book the folder holds: where it says
+// something, it wins over the file's own tags, as Calibre's data does in Readarr.
+void overlay(FileFacts& facts, const BookMetadata& sidecar) {
+  if (!sidecar.title.empty()) facts.title = sidecar.title;
+  if (auto a = sidecar.authors(); !a.empty()) facts.authors = std::move(a);
+  if (!sidecar.isbn13.empty()) facts.isbn13 = sidecar.isbn13;
+  if (!sidecar.asin.empty()) facts.asin = sidecar.asin;
+}
+
+/// Fills a row from what was learnt of the file and its match.
+BookFile row_of(const fs::path& path, std::uint64_t size, TimePoint mtime, const FileFacts& facts,
+                const Match& m, const std::optional<BookFile>& known) {
+  BookFile row;
+  if (known) {
+    row.id = known->id;
+    row.added = known->added;
+  }
+  row.path = path;
+  row.size = static_cast<std::int64_t>(size);
+  row.mtime = mtime;
+  if (auto format = book_format_of(path)) row.format = std::string(to_string(*format));
+  row.author_id = m.author_id;
+  row.book_id = m.book_id;
+  row.edition_id = m.edition_id;
+  row.unmapped_reason = m.reason;
+  row.title = facts.title;
+  row.author = facts.authors.empty() ? std::string() : facts.authors.front();
+  row.isbn13 = facts.isbn13;
+  row.asin = facts.asin;
+  return row;
+}
+
+class FolderScan final : public WalkVisitor {
+ public:
+  FolderScan(RunState& run, fs::path root, fs::path scope)
+      : run_(run),
+        root_(std::move(root)),
+        scope_(std::move(scope)),
+        root_key_(key_of(root_)),
+        scope_key_(key_of(scope_)),
+        whole_root_(root_key_ == scope_key_),
+        writer_(run),
+        pool_(run.options.reader_threads, run.options.max_files_per_second) {}
+
+  Status run() {
+    WalkOptions wo;
+    if (!whole_root_) wo.only = fs::path(scope_key_).lexically_relative(root_key_);
+    wo.sidecars = true;
+    if (run_.ctx) wo.stop = run_.ctx->token();
+
+    // The rows the walk will account for: in a whole-root scan the loose files of the root now
+    // (author folders load as they begin); in a folder's scan, the whole folder.
+    if (whole_root_) {
+      load(root_key_, root_group_, /*direct_only=*/true);
+    } else {
+      load(scope_key_, group_, /*direct_only=*/false);
+      group_key_ = scope_key_;
+    }
+
+    auto walked = walk_library(root_, *this, wo);
+    const bool cancelled = !walked ? false : walked->end != WalkEnd::complete;
+    pool_.finish([&](ReadResult& r) { take(r); }, cancelled);
+    if (!walked) {
+      writer_.flush();
+      return walked.error();
+    }
+    if (cancelled) {
+      writer_.flush();
+      return Error{errc::cancelled, "the library scan was cancelled; files it had not reached keep their rows"};
+    }
+    end_group();
+    if (whole_root_) {
+      for (auto& [key, row] : root_group_) drop(row);
+      root_group_.clear();
+      sweep_unvisited();
+    }
+    writer_.flush();
+    return Ok{};
+  }
+
+  WalkControl folder(const WalkFolder& f) override {
+    if (f.depth == 1 && whole_root_) {
+      end_group();
+      group_key_ = key_of(f.path);
+      visited_.insert(group_key_);
+      load(group_key_, group_, false);
+      announce(f);
+    } else if (!whole_root_ && key_of(f.path) == scope_key_) {
+      announce(f);
+    }
+    pool_.drain([&](ReadResult& r) { take(r); });
+    return WalkControl::proceed;
+  }
+
+  WalkControl file(const WalkFile& f) override {
+    ++run_.summary.files;
+    auto& group = (whole_root_ && f.depth == 0) ? root_group_ : group_;
+    const std::string key = key_of(f.path);
+    std::optional<BookFile> known;
+    if (auto it = group.find(key); it != group.end()) {
+      known = std::move(it->second);
+      group.erase(it);
+    }
+    if (known && run_.filter != ScanFilter::all && unchanged(*known, f.size, f.mtime)) {
+      if (run_.filter == ScanFilter::matched && known->book_id == 0) {
+        rematch(*known, f);
+      } else {
+        ++run_.summary.unchanged;
+        if (known->book_id == 0) ++run_.summary.unmapped;
+        if (!known->read_error.empty()) ++run_.summary.unreadable;
+      }
+    } else {
+      ReadTask task;
+      task.path = f.path;
+      task.size = f.size;
+      task.mtime = f.mtime;
+      if (f.has_metadata_opf) task.sidecar = f.path.parent_path() / "metadata.opf";
+      task.known = std::move(known);
+      pool_.submit(std::move(task));
+    }
+    pool_.drain([&](ReadResult& r) { take(r); });
+    return WalkControl::proceed;
+  }
+
+  void problem(const WalkProblem& p) override {
+    ++run_.summary.problems;
+    problems_.push_back(key_of(p.path));
+    run_.log.warn("library scan: {}; its files keep their rows", p.message);
+  }
+
+ private:
+  void load(const std::string& folder, std::unordered_map<std::string, BookFile>& into, bool direct_only) {
+    into.clear();
+    auto st = run_.catalog.for_each_file_under(folder, [&](const BookFile& row) {
+      std::string key = row.path.string();
+      if (direct_only && key_of(row.path.parent_path()) != folder) return;
+      into.emplace(std::move(key), row);
+    });
+    if (!st) throw JobError(ErrorKind::database, "library scan: " + st.error().message);
+  }
+
+  void announce(const WalkFolder& f) {
+    ++run_.summary.folders;
+    ++run_.folders_done;
+    if (!run_.ctx) return;
+    std::string name = f.relative.empty() ? f.display() : display_path(f.relative);
+    const std::string key = key_of(f.path);
+    if (auto it = run_.author_folders.find(key); it != run_.author_folders.end()) {
+      if (auto a = run_.catalog.author(it->second)) name = a->name;
+    }
+    run_.ctx->report(run_.folders_done - 1, std::max(run_.folders_total, run_.folders_done),
+                     "scanning " + name + " (" + std::to_string(run_.folders_done) + " of " +
+                         std::to_string(std::max(run_.folders_total, run_.folders_done)) + " folders)");
+  }
+
+  bool protected_path(const std::string& key) const {
+    return std::any_of(problems_.begin(), problems_.end(), [&](const std::string& p) { return is_under(key, p); });
+  }
+
+  void drop(const BookFile& row) {
+    if (protected_path(row.path.string())) return;
+    writer_.remove(row);
+  }
+
+  void end_group() {
+    // The pool may still hold reads of this group's files: they come back with their own row
+    // (ReadTask::known), so what is left here is gone from disk.
+    for (auto& [key, row] : group_) drop(row);
+    group_.clear();
+  }
+
+  // Rows under author folders the walk never entered: the folder is gone (or was renamed).
+  void sweep_unvisited() {
+    std::vector<BookFile> gone;
+    auto st = run_.catalog.for_each_file_under(root_key_, [&](const BookFile& row) {
+      const std::string key = row.path.string();
+      const auto rel = fs::path(key).lexically_relative(root_key_);
+      if (rel.empty() || std::distance(rel.begin(), rel.end()) < 2) return;  // loose: handled
+      const std::string author_folder = key_of(fs::path(root_key_) / *rel.begin());
+      if (visited_.count(author_folder)) return;
+      gone.push_back(row);
+    });
+    if (!st) throw JobError(ErrorKind::database, "library scan: " + st.error().message);
+    for (const auto& row : gone) drop(row);
+  }
+
+  RowId folder_author(const fs::path& path) const {
+    const auto rel = path.lexically_relative(root_key_);
+    if (rel.empty() || std::distance(rel.begin(), rel.end()) < 2) return 0;
+    auto it = run_.author_folders.find(key_of(fs::path(root_key_) / *rel.begin()));
+    return it == run_.author_folders.end() ? 0 : it->second;
+  }
+
+  void rematch(const BookFile& known, const WalkFile& f) {
+    FileFacts facts = fill_from_path(facts_of(known), root_, f.path);
+    const Match m = run_.index.match(facts, folder_author(f.path));
+    BookFile row = row_of(f.path, f.size, f.mtime, facts, m, known);
+    row.read_error = known.read_error;
+    if (!known.read_error.empty()) ++run_.summary.unreadable;
+    if (m.book_id == 0) {
+      ++run_.summary.unmapped;
+      ++run_.summary.unchanged;
+      if (row.unmapped_reason == known.unmapped_reason && row.author_id == known.author_id) return;
+    } else {
+      ++run_.summary.changed;
+    }
+    writer_.upsert(std::move(row), m.book_id != 0);
+  }
+
+  void take(ReadResult& r) {
+    const auto& known = r.task.known;
+    FileFacts facts;
+    std::string read_error;
+    if (r.metadata) {
+      facts = facts_of(*r.metadata);
+    } else {
+      read_error = r.metadata.error().message;
+      ++run_.summary.unreadable;
+      // What an earlier read found still holds better than nothing.
+      if (known) facts = facts_of(*known);
+      run_.log.warn("library scan: cannot read {}: {}", display_path(r.task.path), read_error);
+    }
+    if (r.sidecar && *r.sidecar) overlay(facts, **r.sidecar);
+    facts = fill_from_path(std::move(facts), root_, r.task.path);
+    const Match m = run_.index.match(facts, folder_author(r.task.path));
+    BookFile row = row_of(r.task.path, r.task.size, r.task.mtime, facts, m, known);
+    row.read_error = std::move(read_error);
+    if (known)
+      ++run_.summary.changed;
+    else
+      ++run_.summary.added;
+    if (m.book_id == 0) ++run_.summary.unmapped;
+    const bool newly_linked = m.book_id != 0 && (!known || known->book_id != m.book_id);
+    writer_.upsert(std::move(row), newly_linked);
+  }
+
+  RunState& run_;
+  fs::path root_, scope_;
+  std::string root_key_, scope_key_;
+  bool whole_root_;
+  Writer writer_;
+  ReadPool pool_;
+  std::string group_key_;
+  std::unordered_map<std::string, BookFile> group_, root_group_;
+  std::set<std::string> visited_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+Status scan_folder(RunState& run, const fs::path& root, const fs::path& scope) {
+  std::error_code ec;
+  if (key_of(scope) != key_of(root) && !fs::exists(scope, ec) && !ec) {
+    // The folder is gone under a root that is there: its files are gone too.
+    Writer writer(run);
+    std::vector<BookFile> gone;
+    auto st = run.catalog.for_each_file_under(scope, [&](const BookFile& row) { gone.push_back(row); });
+    if (!st) return st.error();
+    for (const auto& row : gone) writer.remove(row);
+    writer.flush();
+    run.log.info("library scan: {} is gone; {} file rows under it removed", display_path(scope), gone.size());
+    return Ok{};
+  }
+  FolderScan scan(run, root, scope);
+  return scan.run();
+}
+
+Status scan_calibre(RunState& run, const fs::path& root) {
+  auto lib = CalibreLibrary::open(root);
+  if (!lib) return lib.error();
+  Writer writer(run);
+  const std::string root_key = key_of(root);
+  std::unordered_map<std::string, BookFile> known;
+  auto st = run.catalog.for_each_file_under(root_key, [&](const BookFile& row) { known.emplace(row.path.string(), row); });
+  if (!st) return st.error();
+  auto visited = lib->for_each_book(
+      [&](CalibreBook& book) {
+        FileFacts facts;
+        facts.title = book.title;
+        for (const auto& a : book.authors) facts.authors.push_back(a.name);
+        if (auto isbn = parse_isbn(book.isbn())) facts.isbn13 = isbn->isbn13;
+        facts.asin = book.asin();
+        for (const auto& file : book.files) {
+          if (!file.exists) continue;  // Calibre lists it, the disk does not have it
+          ++run.summary.files;
+          const std::string key = key_of(file.path);
+          std::optional<BookFile> row;
+          if (auto it = known.find(key); it != known.end()) {
+            row = std::move(it->second);
+            known.erase(it);
+          }
+          std::error_code ec;
+          const auto mtime_fs = fs::last_write_time(file.path, ec);
+          const TimePoint mtime = ec ? TimePoint{}
+                                     : std::chrono::time_point_cast<TimePoint::duration>(
+                                           std::chrono::file_clock::to_sys(mtime_fs));
+          if (row && run.filter != ScanFilter::all && unchanged(*row, file.size, mtime) &&
+              (run.filter == ScanFilter::known || row->book_id != 0)) {
+            ++run.summary.unchanged;
+            if (row->book_id == 0) ++run.summary.unmapped;
+            continue;
+          }
+          const Match m = run.index.match(facts, 0);
+          BookFile out = row_of(file.path, file.size, mtime, facts, m, row);
+          row ? ++run.summary.changed : ++run.summary.added;
+          if (m.book_id == 0) ++run.summary.unmapped;
+          writer.upsert(std::move(out), m.book_id != 0 && (!row || row->book_id != m.book_id));
+        }
+        return true;
+      },
+      run.ctx ? run.ctx->token() : std::stop_token{});
+  if (!visited) return visited.error();
+  if (!visited->complete) {
+    writer.flush();
+    return Error{errc::cancelled, "the library scan was cancelled; files it had not reached keep their rows"};
+  }
+  // Rows of files Calibre no longer lists, or that are gone from disk.
+  for (auto& [key, row] : known) writer.remove(row);
+  writer.flush();
+  return Ok{};
+}
+
+}  // namespace shelfjobs::scan

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+// The library scan service: RescanFolders, its task and its rule. The walk and the writes are
+// folder_scan.cpp's; this file decides what to scan and guards the roots.
+//
+// A root folder that is missing or empty is never scanned: an unmounted drive or a dead network
+// share looks exactly like that, and scanning it would remove every file of the library from
+// the catalog. The scan skips it with a warning; RootFolderCheck (the library service) shows
+// it in health.
+
+#include "shelfjobs/services/library_scan.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <system_error>
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "services/scan/folder_scan.hpp"
+#include "services/scan/match.hpp"
+#include "services/service_util.hpp"
+#include "shelfjobs/adapters/calibre_library.hpp"
+#include "shelfjobs/adapters/library_walk.hpp"
+#include "shelfjobs/services/tasks.hpp"
+
+namespace shelfjobs {
+
+namespace fs = std::filesystem;
+
+const char* to_string(ScanFilter filter) noexcept {
+  switch (filter) {
+    case ScanFilter::all:
+      return "all";
+    case ScanFilter::known:
+      return "known";
+    case ScanFilter::matched:
+      return "matched";
+  }
+  return "known";
+}
+
+namespace {
+
+ScanFilter filter_from_json(const nlohmann::json& j) {
+  if (j.is_number_integer()) {
+    // Readarr's enum values: None = 0, Known = 1, Matched = 2.
+    switch (j.get<int>()) {
+      case 0:
+        return ScanFilter::all;
+      case 1:
+        return ScanFilter::known;
+      case 2:
+        return ScanFilter::matched;
+      default:
+        throw std::invalid_argument("filter: " + j.dump() + " is not 0 (none), 1 (known) or 2 (matched)");
+    }
+  }
+  if (!j.is_string()) throw std::invalid_argument("filter: expected a string such as \"known\"");
+  std::string s = j.get<std::string>();
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (s == "none" || s == "all") return ScanFilter::all;
+  if (s == "known") return ScanFilter::known;
+  if (s == "matched") return ScanFilter::matched;
+  throw std::invalid_argument("filter: \"" + j.get<std::string>() + "\" is not none, known or matched");
+}
+
+std::string clean(const fs::path& p) {
+  std::string s = p.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+bool under(const std::string& path, const std::string& folder) {
+  return path == folder || (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
+                            (folder == "/" || path[folder.size()] == '/'));
+}
+
+ErrorKind kind_for(const Error& e) {
+  switch (e.code) {
+    case errc::cancelled:
+      return ErrorKind::cancelled;
+    case errc::store_error:
+      return ErrorKind::database;
+    case errc::unavailable:
+      return ErrorKind::filesystem;
+    default:
+      return ErrorKind::permanent;
+  }
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const RescanFolders& c) {
+  j = {{"folders", c.folders},
+       {"filter", to_string(c.filter)},
+       {"addNewAuthors", c.addNewAuthors},
+       {"authorIds", c.authorIds}};
+}
+
+void from_json(const nlohmann::json& j, RescanFolders& c) {
+  c = RescanFolders{};
+  if (auto it = j.find("folders"); it != j.end() && !it->is_null()) it->get_to(c.folders);
+  if (auto it = j.find("filter"); it != j.end() && !it->is_null()) c.filter = filter_from_json(*it);
+  if (auto it = j.find("addNewAuthors"); it != j.end() && !it->is_null()) it->get_to(c.addNewAuthors);
+  if (auto it = j.find("authorIds"); it != j.end() && !it->is_null()) it->get_to(c.authorIds);
+}
+
+std::string ScanSummary::message() const {
+  std::string m = "Scanned " + std::to_string(files) + " files in " + std::to_string(folders) +
+                  " folders: " + std::to_string(added) + " new, " + std::to_string(changed) + " changed, " +
+                  std::to_string(unchanged) + " unchanged, " + std::to_string(removed) + " removed, " +
+                  std::to_string(unmapped) + " unmapped, " + std::to_string(unreadable) + " unreadable";
+  if (problems > 0) m += ", " + std::to_string(problems) + " folders or entries unreadable";
+  for (const auto& s : skipped_roots) m += "; skipped " + s;
+  return m;
+}
+
+void to_json(nlohmann::json& j, const ScanSummary& s) {
+  j = {{"folders", s.folders},     {"files", s.files},           {"added", s.added},
+       {"changed", s.changed},     {"unchanged", s.unchanged},   {"removed", s.removed},
+       {"unmapped", s.unmapped},   {"unreadable", s.unreadable}, {"problems", s.problems},
+       {"skippedRoots", s.skipped_roots}, {"message", s.message()}};
+}
+
+void to_json(nlohmann::json& j, const BookFileDeleted& e) {
+  j = {{"bookFileId", e.file.id},
+       {"authorId", e.file.author_id},
+       {"bookId", e.file.book_id},
+       {"path", display_path(e.file.path)},
+       {"reason", e.reason}};
+}
+
+void to_json(nlohmann::json& j, const BookFileAdded& e) {
+  j = {{"bookFileId", e.file.id},
+       {"authorId", e.file.author_id},
+       {"bookId", e.file.book_id},
+       {"path", display_path(e.file.path)}};
+}
+
+void to_json(nlohmann::json& j, const LibraryScanned& e) {
+  to_json(j, e.summary);
+  j["authorIds"] = e.author_ids;
+}
+
+// ---- the service ------------------------------------------------------------------------------
+
+struct LibraryScanService::Impl {
+  ScanOptions o;
+  std::shared_ptr<spdlog::logger> log;
+  mutable std::mutex last_mu;
+  std::optional<ScanSummary> last;
+
+  template <class E>
+  void publish(const E& e) {
+    if (o.events) o.events->publish(e);
+  }
+
+  struct Target {
+    RootFolder root;
+    fs::path scope;
+  };
+
+  Result<ScanSummary> rescan(const RescanFolders& c, JobContext* ctx) {
+    auto roots = o.catalog->root_folders();
+    if (!roots) return roots.error();
+    auto authors = o.catalog->authors();
+    if (!authors) return authors.error();
+
+    std::vector<Target> targets;
+    auto root_of = [&](const fs::path& folder) -> std::optional<RootFolder> {
+      std::optional<RootFolder> best;
+      const std::string f = clean(folder);
+      for (const auto& r : *roots)
+        if (under(f, clean(r.path)) && (!best || r.path.string().size() > best->path.string().size())) best = r;
+      return best;
+    };
+    auto add_folder = [&](const fs::path& folder) -> Status {
+      if (!folder.is_absolute())
+        return Error{errc::invalid_argument, "folder \"" + folder.string() + "\" is not an absolute path"};
+      auto root = root_of(folder);
+      if (!root)
+        return Error{errc::invalid_argument,
+                     "folder \"" + display_path(folder) + "\" is in no root folder; add its root folder first"};
+      targets.push_back({*root, fs::path(clean(folder))});
+      return Ok{};
+    };
+    for (const auto& f : c.folders)
+      if (auto st = add_folder(f); !st) return st.error();
+    if (c.folders.empty() && !c.authorIds.empty()) {
+      // The authors' folders only: one author's rescan never walks the whole library.
+      for (RowId id : c.authorIds) {
+        auto a = std::find_if(authors->begin(), authors->end(), [&](const Author& x) { return x.id == id; });
+        if (a == authors->end()) return Error{errc::not_found, "author " + std::to_string(id)};
+        if (a->path.empty()) continue;  // no folder yet: nothing on disk to scan
+        if (auto st = add_folder(a->path); !st) return st.error();
+      }
+    }
+    const bool full = c.folders.empty() && c.authorIds.empty();
+    if (full)
+      for (const auto& r : *roots) targets.push_back({r, fs::path(clean(r.path))});
+
+    scan::BookIndex index;
+    if (auto st = o.catalog->for_each_book_identity([&](const BookIdentity& b) { index.add(b); }); !st)
+      return st.error();
+    std::map<std::string, RowId> author_folders;
+    for (const auto& a : *authors)
+      if (!a.path.empty()) author_folders.emplace(clean(a.path), a.id);
+
+    ScanSummary summary;
+    scan::RunState run{*o.catalog, index, author_folders, *log, ctx, c.filter, o, summary};
+    run.deleted = [this](const BookFileDeleted& e) { publish(e); };
+    run.added = [this](const BookFileAdded& e) { publish(e); };
+
+    // Roots first checked, then counted for "k of N folders".
+    std::vector<Target> ready;
+    for (auto& t : targets) {
+      std::error_code ec;
+      const fs::path& root = t.root.path;
+      if (!fs::is_directory(root, ec)) {
+        const std::string state = !ec ? std::string("it is not a folder")
+                                  : ec == std::errc::no_such_file_or_directory
+                                      ? std::string("it does not exist")
+                                      : "it cannot be read: " + ec.message();
+        const std::string why =
+            "root folder " + display_path(root) + " (" + state + "): nothing under it was changed";
+        log->warn("library scan: {}", why);
+        summary.skipped_roots.push_back(why);
+        continue;
+      }
+      if (fs::directory_iterator(root, ec) == fs::directory_iterator() && !ec) {
+        const std::string why =
+            "root folder " + display_path(root) + " (it is empty, as an unmounted drive is): nothing under it was changed";
+        log->warn("library scan: {}", why);
+        summary.skipped_roots.push_back(why);
+        continue;
+      }
+      if (clean(t.scope) == clean(root)) {
+        auto n = count_author_folders(root);
+        run.folders_total += n ? static_cast<std::int64_t>(*n) : 0;
+      } else {
+        run.folders_total += 1;
+      }
+      ready.push_back(std::move(t));
+    }
+
+    for (const auto& t : ready) {
+      if (ctx && ctx->cancelled()) return Error{errc::cancelled, "the library scan was cancelled"};
+      const bool whole_root = clean(t.scope) == clean(t.root.path);
+      Status st = Ok{};
+      try {
+        st = whole_root && CalibreLibrary::is_library(t.root.path) ? scan::scan_calibre(run, t.root.path)
+                                                                 : scan::scan_folder(run, t.root.path, t.scope);
+      } catch (const JobError& e) {
+        return Error{e.kind() == ErrorKind::database ? errc::store_error : errc::cancelled, e.what()};
+      }
+      if (!st) {
+        if (st.error().code == errc::cancelled || st.error().code == errc::store_error) return st.error();
+        // This folder could not be scanned (unreadable, a broken Calibre database): the
+        // others still are.
+        const std::string why = display_path(t.scope) + " (" + st.error().message + ")";
+        log->warn("library scan: skipped {}", why);
+        summary.skipped_roots.push_back(why);
+      }
+    }
+    if (full) {
+      // Files whose book was removed meanwhile stay on disk: they become unmapped.
+      if (auto n = o.catalog->unlink_orphaned_files("its book was removed from the catalog"); !n)
+        return n.error();
+    }
+    {
+      std::lock_guard lock(last_mu);
+      last = summary;
+    }
+    publish(LibraryScanned{summary, c.authorIds});
+    return summary;
+  }
+};
+
+LibraryScanService::LibraryScanService(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::shared_ptr<LibraryScanService>> LibraryScanService::create(ScanOptions options) {
+  if (!options.catalog) return Error{errc::invalid_argument, "the library scan needs a catalog"};
+  if (options.reader_threads < 1 || options.reader_threads > 64)
+    return Error{errc::invalid_argument,
+                 "reader_threads must be 1 to 64 (got " + std::to_string(options.reader_threads) + ")"};
+  if (options.batch < 1) return Error{errc::invalid_argument, "batch must be at least 1"};
+  if (options.max_files_per_second < 0)
+    return Error{errc::invalid_argument, "max_files_per_second must not be negative"};
+  auto impl = std::make_shared<Impl>();
+  impl->o = std::move(options);
+  impl->log = impl->o.logger ? impl->o.logger
+                             : std::make_shared<spdlog::logger>("scan", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return std::shared_ptr<LibraryScanService>(new LibraryScanService(std::move(impl)));
+}
+
+void LibraryScanService::register_commands(Registry& registry, ServiceContext& host) {
+  if (!impl_->o.events) impl_->o.events = host.events();
+  std::shared_ptr<Impl> impl = impl_;
+  CommandTraits traits;
+  traits.priority = Priority::normal;
+  traits.locks = {"disk"};
+  registry.add<RescanFolders>(
+      [impl](const RescanFolders& c, JobContext& ctx) {
+        auto r = impl->rescan(c, &ctx);
+        if (!r) {
+          if (r.error().code == errc::cancelled) ctx.throw_if_cancelled();
+          throw JobError(kind_for(r.error()), r.error().message);
+        }
+        ctx.report(1, 1, r->message());
+        ctx.complete(r->message());
+      },
+      traits);
+}
+
+std::vector<TaskSpec> LibraryScanService::tasks() const { return {*standard_task(RescanFolders::kName)}; }
+
+void LibraryScanService::add_rules(ServiceContext& host) {
+  // A refresh that changed an author rescans that author's folder only (Readarr rescans every
+  // root folder after each refresh).
+  host.rule<AuthorRefreshed>([](const AuthorRefreshed& e) {
+    if (!e.changed) return std::vector<PushRequest>{};
+    RescanFolders r;
+    r.authorIds = {e.author_id};
+    r.filter = ScanFilter::matched;
+    return std::vector<PushRequest>{{RescanFolders::kName, nlohmann::json(r), {}}};
+  });
+}
+
+Result<ScanSummary> LibraryScanService::rescan(const RescanFolders& command, JobContext* ctx) {
+  return impl_->rescan(command, ctx);
+}
+
+std::optional<ScanSummary> LibraryScanService::last_scan() const {
+  std::lock_guard lock(impl_->last_mu);
+  return impl_->last;
+}
+
+}  // namespace shelfjobs
