@@ -95,6 +95,7 @@ void ApiServer::routes() {
   command_routes();
   task_routes();
   catalog_routes();
+  library_routes();
   system_routes();
   metrics_routes();
   event_routes();

@@ -87,6 +87,10 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
     app->refresh_ = *refresh;
   }
 
+  auto scan = LibraryScanService::create({.catalog = app->catalog_, .logger = app->log_});
+  if (!scan) return scan.error();
+  app->scan_ = *scan;
+
   AlertOptions alerts;
   alerts.disk_paths.emplace_back("data", config.data_folder);
   for (std::size_t i = 0; i < config.library_roots.size(); ++i) {
@@ -106,6 +110,7 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   ServiceHost::Builder builder(std::move(host_options));
   builder.add(std::make_shared<ShelfdService>(config.demo_commands));
   builder.add(app->library_);
+  builder.add(app->scan_);
   if (app->refresh_) builder.add(app->refresh_);
   auto host = builder.build();
   if (!host) return Error{host.error().code, "database: " + host.error().message};

@@ -158,6 +158,9 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
     static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "off"};
     if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())
       throw bad("logLevel", "must be one of trace, debug, info, warn, error, off");
+    if (auto bin = string_at(j, "recycleBin", "recycleBin", false); bin && !bin->empty()) {
+      c.recycle_bin = std::filesystem::weakly_canonical(base / *bin);
+    }
     if (j.contains("demoCommands")) {
       if (!j["demoCommands"].is_boolean()) throw bad("demoCommands", "must be true or false");
       c.demo_commands = j["demoCommands"].get<bool>();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resources.hpp"
 
+#include "shelfjobs/services.hpp"
+
 #include <cctype>
 #include <cstdio>
 
@@ -176,6 +178,47 @@ json book_resource(const Book& b) {
           {"genres", b.genres},
           {"monitored", b.monitored},
           {"lastInfoSync", opt_time(b.last_info_sync)}};
+}
+
+namespace {
+// Readarr's qualities (Quality.cs): ids and names by format; KEPUB counts as EPUB, audio
+// formats it has no quality for as "Unknown Audio".
+std::pair<int, const char*> quality_of(const std::string& format) {
+  if (format == "pdf") return {1, "PDF"};
+  if (format == "mobi") return {2, "MOBI"};
+  if (format == "epub" || format == "kepub") return {3, "EPUB"};
+  if (format == "azw3") return {4, "AZW3"};
+  if (format == "mp3") return {10, "MP3"};
+  if (format == "flac") return {11, "FLAC"};
+  if (format == "m4b") return {12, "M4B"};
+  if (auto f = book_format_from_string(format); f && kind_of(*f) == BookKind::audio)
+    return {13, "Unknown Audio"};
+  return {0, "Unknown"};
+}
+}  // namespace
+
+json bookfile_resource(const BookFile& f) {
+  const auto [qid, qname] = quality_of(f.format);
+  json r = {{"id", f.id},
+            {"authorId", f.author_id},
+            {"bookId", f.book_id},
+            {"editionId", f.edition_id},
+            {"path", display_path(f.path)},
+            {"size", f.size},
+            {"dateAdded", format_time(f.added)},
+            {"modified", format_time(f.mtime)},
+            {"quality",
+             {{"quality", {{"id", qid}, {"name", qname}}},
+              {"revision", {{"version", 1}, {"real", 0}, {"isRepack", false}}}}},
+            {"qualityWeight", qid * 100},
+            {"qualityCutoffNotMet", false},
+            {"title", f.title},
+            {"author", f.author},
+            {"isbn13", f.isbn13},
+            {"asin", f.asin}};
+  if (!f.unmapped_reason.empty()) r["unmappedReason"] = f.unmapped_reason;
+  if (!f.read_error.empty()) r["readError"] = f.read_error;
+  return r;
 }
 
 }  // namespace shelfd

@@ -32,6 +32,11 @@ nlohmann::json root_resource(const shelfjobs::RootFolder& root);
 /// With `statistics` (bookCount, bookFileCount) read from the catalog.
 nlohmann::json author_resource(shelfjobs::Catalog& catalog, const shelfjobs::Author& author);
 nlohmann::json book_resource(const shelfjobs::Book& book);
+/// Readarr's BookFileResource: {id, authorId, bookId, path, size, dateAdded, quality {quality
+/// {id, name}, revision}, qualityWeight, qualityCutoffNotMet}, plus what the scan read of the
+/// file (title, author, isbn13, asin) and, for a file that matches no book, unmappedReason; a
+/// file whose metadata could not be read, readError.
+nlohmann::json bookfile_resource(const shelfjobs::BookFile& file);
 
 /// "RssSync" -> "Rss Sync".
 std::string spaced(const std::string& name);

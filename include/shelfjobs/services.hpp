@@ -6,11 +6,16 @@
 /// the library and refresh services and the standard task table, with the engine.
 
 #include "shelfjobs/adapters/book_metadata.hpp"
+#include "shelfjobs/adapters/calibre_library.hpp"
+#include "shelfjobs/adapters/file_transfer.hpp"
+#include "shelfjobs/adapters/library_walk.hpp"
 #include "shelfjobs/adapters/metadata.hpp"
 #include "shelfjobs/adapters/webhook_notifier.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
 #include "shelfjobs/services/library.hpp"
+#include "shelfjobs/services/library_scan.hpp"
+#include "shelfjobs/services/naming.hpp"
 #include "shelfjobs/services/refresh.hpp"
 #include "shelfjobs/services/service.hpp"
 #include "shelfjobs/services/tasks.hpp"

@@ -20,6 +20,7 @@
 #include <httplib.h>
 #include <catch2/catch.hpp>
 
+#include "book_files.hpp"
 #include "bookinfo_fixture.hpp"
 #include "process.hpp"
 #include "shelfjobs/engine/health.hpp"
@@ -820,5 +821,91 @@ TEST_CASE("shelfd answers 400 naming the problem for bytes that are not UTF-8 an
   // rootFolderId as a 20-digit number.
   CHECK(post("/api/v1/author", R"({"foreignAuthorId": "1", "rootFolderId": 12345678901234567890})")
             .find("rootFolderId") != std::string::npos);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("shelfd's library: a scan through the command API, book files, unmapped files, Wanted/Missing",
+          "[shelfd][library]") {
+  namespace bk = testing::books;
+  auto metadata = shelfjobs::fixtures::BookInfoFixture::start();
+  metadata->put_author(shelfjobs::fixtures::make_author(1001, "Ada Example", 3));
+  Shelfd d;
+  const auto books_root = d.with_library(metadata->base_url());
+  {
+    json c = json::parse(std::ifstream(d.config));
+    c["recycleBin"] = (d.dir.path() / "recycle").string();
+    std::ofstream(d.config) << c.dump(2);
+  }
+  d.start();
+  EventStream stream(d.port);
+  json add = {{"foreignAuthorId", "1001"}, {"rootFolderPath", books_root.string()}, {"monitored", true}};
+  auto r = d.client().Post("/api/v1/author", add.dump(), "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 201);
+  const auto author_id = json::parse(r->body)["id"].get<long long>();
+  REQUIRE(eventually([&] { return d.get("/api/v1/book?authorId=" + std::to_string(author_id)).size() == 3; },
+                     std::chrono::seconds(20)));
+  const json books = d.get("/api/v1/book?authorId=" + std::to_string(author_id));
+  const std::string title = books[0]["title"];
+  const auto book_id = books[0]["id"].get<long long>();
+
+  // One real EPUB of a catalog book, one of an author the catalog does not know.
+  bk::BookSpec mine;
+  mine.title = title;
+  mine.authors = {"Ada Example"};
+  const auto mine_path = books_root / "Ada Example" / title / ("Ada Example - " + title + ".epub");
+  bk::make_epub(mine_path, mine);
+  bk::BookSpec other;
+  other.title = "Piranesi";
+  other.authors = {"Susanna Clarke"};
+  bk::make_epub(books_root / "Susanna Clarke" / "Piranesi.epub", other);
+
+  auto job = d.post({{"name", "RescanFolders"}, {"filter", "Known"}});
+  REQUIRE(d.reaches(job["id"].get<long long>(), "completed"));
+  CHECK(d.command(job["id"].get<long long>())["message"].get<std::string>().find("2 new") !=
+        std::string::npos);
+  CHECK(d.command(job["id"].get<long long>())["priority"] == "normal");
+
+  const json files = d.get("/api/v1/bookfile?authorId=" + std::to_string(author_id));
+  REQUIRE(files.size() == 1);
+  CHECK(files[0]["bookId"] == book_id);
+  CHECK(files[0]["path"] == mine_path.string());
+  CHECK(files[0]["quality"]["quality"]["name"] == "EPUB");
+  CHECK(files[0]["quality"]["quality"]["id"] == 3);
+  const auto file_id = files[0]["id"].get<long long>();
+  CHECK(d.get("/api/v1/bookfile/" + std::to_string(file_id))["bookId"] == book_id);
+  CHECK(d.get("/api/v1/bookfile?bookId=" + std::to_string(book_id)).size() == 1);
+  const json unmapped = d.get("/api/v1/bookfile?unmapped=true");
+  REQUIRE(unmapped.size() == 1);
+  CHECK(unmapped[0]["unmappedReason"] == "author 'Susanna Clarke' is not in the library");
+  CHECK(d.get("/api/v1/library/scan")["files"] == 2);
+
+  // Wanted/Missing: the two books without a file, paged as Readarr pages.
+  const json missing = d.get("/api/v1/wanted/missing?page=1&pageSize=1");
+  CHECK(missing["totalRecords"] == 2);
+  CHECK(missing["records"].size() == 1);
+  CHECK(missing["page"] == 1);
+  d.get("/api/v1/wanted/missing?page=0", 400);
+  d.get("/api/v1/wanted/missing?pageSize=99999999999999999999", 400);
+
+  // Client errors: no filter, ids out of range, a missing file.
+  d.get("/api/v1/bookfile", 400);
+  d.get("/api/v1/bookfile?authorId=x", 400);
+  d.get("/api/v1/bookfile/99999999999999999999", 404);
+  d.get("/api/v1/bookfile/4242", 404);
+
+  // Deleting a file moves it to the recycle bin, drops its row, and says so on the stream.
+  auto del = d.client().Delete(("/api/v1/bookfile/" + std::to_string(file_id)).c_str());
+  REQUIRE(del);
+  CHECK(del->status == 200);
+  CHECK_FALSE(std::filesystem::exists(mine_path));
+  CHECK(std::filesystem::exists(d.dir.path() / "recycle" / "Ada Example" / title /
+                                ("Ada Example - " + title + ".epub")));
+  d.get("/api/v1/bookfile/" + std::to_string(file_id), 404);
+  const auto deleted =
+      stream.wait_for("BookFileDeleted", [&](const json& e) { return e["bookFileId"] == file_id; });
+  CHECK(deleted["reason"].get<std::string>().find("recycle bin") != std::string::npos);
+  CHECK(d.get("/api/v1/wanted/missing")["totalRecords"] == 3);
+  CHECK(stream.wait_for("LibraryScanned", [](const json& e) { return e["files"] == 2; })["unmapped"] == 1);
   CHECK(d.terminate() == 0);
 }

@@ -178,7 +178,16 @@
       if (state.replay === replay) state.replay = null;
     }
     refreshAuthors();
+    for (const section of sections) section.refetch();
     scheduleRender();
+  }
+
+  // Sections in files of their own (library.js) register a factory in window.shelfdSections
+  // before this file runs; each gets the page's helpers and returns {events, refetch, render}.
+  let sections = [];
+  function makeSections() {
+    const helpers = { api, el, put, $, timeNode, showNotice, upsertCommand, scheduleRender, AuthError };
+    sections = (window.shelfdSections || []).map((make) => make(helpers));
   }
 
   // The catalog is read at start; then its events say which authors to read again.
@@ -381,6 +390,8 @@
     });
     listen(src, 'minute', closeMinute);
     for (const [name, apply] of Object.entries(CATALOG_EVENTS)) listen(src, name, apply);
+    for (const section of sections)
+      for (const [name, apply] of Object.entries(section.events)) listen(src, name, apply);
   }
 
   // ---- actions ----------------------------------------------------------------------------
@@ -702,6 +713,7 @@
     renderActivity();
     renderHealth();
     renderCharts();
+    for (const section of sections) section.render();
   }
 
   // ---- API key and start-up ---------------------------------------------------------------
@@ -736,6 +748,7 @@
   }
 
   function start() {
+    if (!sections.length) makeSections();
     $('#key-form').hidden = true;
     $('#dashboard').hidden = false;
     connect();

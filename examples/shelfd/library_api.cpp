@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// Readarr's book-file routes and Wanted/Missing: the files the library scan recorded (by
+// author, by book, or unmapped), one file read or deleted (into the recycle bin when one is
+// configured), and the monitored books that have no file yet, paged as Readarr pages.
+#include <filesystem>
+#include <system_error>
+
+#include <httplib.h>
+
+#include "api.hpp"
+#include "app.hpp"
+#include "http_util.hpp"
+#include "resources.hpp"
+
+namespace shelfd {
+
+using namespace shelfjobs;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Where a deleted file goes in the recycle bin: its place under its root folder (or its name),
+// with " (2)", " (3)", ... when a file of that name was recycled before.
+fs::path recycle_target(Catalog& catalog, const fs::path& bin, const fs::path& file) {
+  fs::path rel = file.filename();
+  if (auto roots = catalog.root_folders()) {
+    for (const auto& r : *roots) {
+      auto candidate = file.lexically_relative(r.path);
+      if (!candidate.empty() && *candidate.begin() != "..") rel = candidate;
+    }
+  }
+  fs::path target = bin / rel;
+  std::error_code ec;
+  for (int n = 2; fs::exists(target, ec) && n < 1000; ++n)
+    target = bin / rel.parent_path() / (rel.stem().string() + " (" + std::to_string(n) + ")" + rel.extension().string());
+  return target;
+}
+
+// Readarr's paging parameters. Errors: invalid_argument naming the parameter.
+Result<std::pair<std::int64_t, std::int64_t>> paging(const httplib::Request& req) {
+  std::int64_t page = 1, size = 10;
+  if (req.has_param("page")) {
+    auto p = query_id(req, "page");
+    if (!p) return p.error();
+    page = *p;
+  }
+  if (req.has_param("pageSize")) {
+    auto p = query_id(req, "pageSize");
+    if (!p) return p.error();
+    size = *p;
+  }
+  if (page < 1) return Error{errc::invalid_argument, "page must be at least 1"};
+  if (size < 1 || size > 1000) return Error{errc::invalid_argument, "pageSize must be 1 to 1000"};
+  return std::pair{page, size};
+}
+
+}  // namespace
+
+void ApiServer::library_routes() {
+  auto& s = *server_;
+  // GET /api/v1/bookfile?authorId=|bookId=|unmapped=true (Readarr answers 400 without one).
+  s.Get("/api/v1/bookfile", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<std::vector<BookFile>> files = std::vector<BookFile>{};
+    if (req.has_param("authorId")) {
+      auto id = query_id(req, "authorId");
+      if (!id) return error(res, id.error());
+      files = app_.catalog().files_of_author(*id);
+    } else if (req.has_param("bookId")) {
+      auto id = query_id(req, "bookId");
+      if (!id) return error(res, id.error());
+      files = app_.catalog().files_of_book(*id);
+    } else if (req.get_param_value("unmapped") == "true") {
+      files = app_.catalog().unmapped_files();
+    } else {
+      return error(res, 400, "give authorId, bookId or unmapped=true", "invalid_argument");
+    }
+    if (!files) return error(res, files.error());
+    json out = json::array();
+    for (const auto& f : *files) out.push_back(bookfile_resource(f));
+    reply(res, 200, out);
+  });
+  s.Get(R"(/api/v1/bookfile/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto id = route_id(req, "book file");
+    if (!id) return error(res, id.error());
+    auto f = app_.catalog().file(*id);
+    if (!f) return error(res, f.error());
+    reply(res, 200, bookfile_resource(*f));
+  });
+  s.Delete(R"(/api/v1/bookfile/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto id = route_id(req, "book file");
+    if (!id) return error(res, id.error());
+    auto f = app_.catalog().file(*id);
+    if (!f) return error(res, f.error());
+    std::error_code ec;
+    const bool on_disk = fs::exists(f->path, ec);
+    std::string how = "deleted";
+    if (on_disk && !app_.config().recycle_bin.empty()) {
+      const fs::path target = recycle_target(app_.catalog(), app_.config().recycle_bin, f->path);
+      auto moved = transfer(f->path, target, TransferMode::move);
+      if (!moved)
+        return error(res, Error{moved.error().code == errc::invalid_argument ? errc::unavailable : moved.error().code,
+                                "cannot move the file to the recycle bin: " + moved.error().message});
+      how = "moved to the recycle bin (" + display_path(target) + ")";
+    } else if (on_disk && !fs::remove(f->path, ec)) {
+      return error(res, Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
+    } else if (ec) {
+      return error(res, Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
+    }
+    auto removed = app_.catalog().remove_file(*id);
+    if (!removed) return error(res, removed.error());
+    app_.events().publish(BookFileDeleted{*removed, "deleted by a user: " + how});
+    app_.log().info("book file {} {}", display_path(removed->path), how);
+    reply(res, 200, json::object());
+  });
+  // Readarr's Wanted > Missing: monitored books of monitored authors without a file.
+  s.Get("/api/v1/wanted/missing", [this](const httplib::Request& req, httplib::Response& res) {
+    auto p = paging(req);
+    if (!p) return error(res, p.error());
+    auto page = app_.catalog().missing_books(p->first, p->second);
+    if (!page) return error(res, page.error());
+    json records = json::array();
+    for (const auto& b : page->books) records.push_back(book_resource(b));
+    reply(res, 200,
+          {{"page", p->first},
+           {"pageSize", p->second},
+           {"sortKey", "releaseDate"},
+           {"sortDirection", "descending"},
+           {"totalRecords", page->total},
+           {"records", records}});
+  });
+  // The last library scan's figures (for the dashboard; not a Readarr route).
+  s.Get("/api/v1/library/scan", [this](const httplib::Request&, httplib::Response& res) {
+    auto last = app_.scan().last_scan();
+    reply(res, 200, last ? json(*last) : json(nullptr));
+  });
+}
+
+}  // namespace shelfd

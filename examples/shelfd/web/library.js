@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// The dashboard's library section: the last library scan (its figures as a bar chart), the
+// files that match no book with the reason, and a rescan button. It registers itself before
+// app.js runs (window.shelfdSections); app.js hands it the page's helpers, its events from the
+// stream (LibraryScanned, BookFileAdded, BookFileDeleted) and a turn at every refetch and render.
+'use strict';
+(window.shelfdSections = window.shelfdSections || []).push(({ api, el, put, $, timeNode, showNotice, upsertCommand, scheduleRender, AuthError }) => {
+  const NS = 'http://www.w3.org/2000/svg';
+  const lib = { scan: null, unmapped: [], timer: null };
+  const FIGURES = [
+    ['added', 'new'], ['changed', 'changed'], ['unchanged', 'unchanged'],
+    ['removed', 'removed'], ['unmapped', 'unmapped'], ['unreadable', 'unreadable'],
+  ];
+
+  function svg(tag, attrs = {}, ...children) {
+    const node = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    for (const c of children) node.append(typeof c === 'string' ? document.createTextNode(c) : c);
+    return node;
+  }
+
+  // One horizontal bar per figure of the last scan, on one scale: how much of the library was
+  // new, read again, left alone, gone or unmatched, at a glance.
+  function scanChart(scan) {
+    const width = 420, row = 22, left = 86, right = 60;
+    const max = Math.max(1, ...FIGURES.map(([k]) => scan[k] || 0));
+    const chart = svg('svg', {
+      class: 'chart scan-chart', viewBox: `0 0 ${width} ${FIGURES.length * row + 4}`, role: 'img',
+      'aria-label': 'Last library scan',
+    }, svg('title', {}, 'Last library scan'));
+    FIGURES.forEach(([key, label], i) => {
+      const n = scan[key] || 0;
+      const y = i * row + 2;
+      const w = ((width - left - right) * n) / max;
+      chart.append(
+        svg('text', { x: left - 6, y: y + 15, 'text-anchor': 'end', class: 'scan-label' }, label),
+        svg('rect', { class: `bar bar-scan-${key}`, x: left, y: y + 3, width: Math.max(n ? 1 : 0, w), height: row - 6, 'data-value': n },
+          svg('title', {}, `${label}: ${n} file${n === 1 ? '' : 's'}`)),
+        svg('text', { x: left + w + 6, y: y + 15, class: 'scan-value' }, String(n)));
+    });
+    return chart;
+  }
+
+  async function load() {
+    try {
+      const [scan, unmapped] = await Promise.all([api('library/scan'), api('bookfile?unmapped=true')]);
+      if (scan) lib.scan = scan;
+      lib.unmapped = unmapped || [];
+      scheduleRender();
+    } catch { /* the section keeps its last values */ }
+  }
+
+  function loadSoon() {
+    clearTimeout(lib.timer);
+    lib.timer = setTimeout(load, 400);
+  }
+
+  async function rescan() {
+    try {
+      upsertCommand(await api('command', { method: 'POST', body: JSON.stringify({ name: 'RescanFolders' }) }));
+      showNotice('');
+    } catch (err) {
+      if (!(err instanceof AuthError)) showNotice(`Could not start the scan: ${err.message}`);
+    }
+    scheduleRender();
+  }
+  $('#rescan').addEventListener('click', rescan);
+
+  function render() {
+    const s = lib.scan;
+    const rows = s
+      ? [['Files', String(s.files)], ['Unmapped', String(s.unmapped)], ['Folders', String(s.folders)],
+        ['Last scan', timeNode(s.finished)]]
+      : [['Last scan', 'none since shelfd started']];
+    put($('#library-summary'), ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    put($('#library-chart'), ...(s ? [scanChart(s), el('p', { class: 'hint' }, s.message || '')] : []));
+    const body = $('#unmapped tbody');
+    put(body, ...lib.unmapped.map((f) => el('tr', { 'data-id': f.id },
+      el('td', { class: 'path' }, f.path), el('td', { class: 'reason' }, f.unmappedReason || ''),
+      el('td', { class: 'error' }, f.readError || ''))));
+    $('#unmapped-count').textContent = lib.unmapped.length ? String(lib.unmapped.length) : '';
+    $('#unmapped-empty').hidden = lib.unmapped.length > 0;
+  }
+
+  return {
+    events: {
+      LibraryScanned: (e) => {
+        lib.scan = e;
+        loadSoon();
+      },
+      BookFileAdded: loadSoon,
+      BookFileDeleted: loadSoon,
+    },
+    refetch: load,
+    render,
+  };
+});
