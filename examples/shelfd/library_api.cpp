@@ -33,7 +33,8 @@ fs::path recycle_target(Catalog& catalog, const fs::path& bin, const fs::path& f
   fs::path target = bin / rel;
   std::error_code ec;
   for (int n = 2; fs::exists(target, ec) && n < 1000; ++n)
-    target = bin / rel.parent_path() / (rel.stem().string() + " (" + std::to_string(n) + ")" + rel.extension().string());
+    target = bin / rel.parent_path() /
+             (rel.stem().string() + " (" + std::to_string(n) + ")" + rel.extension().string());
   return target;
 }
 
@@ -99,13 +100,16 @@ void ApiServer::library_routes() {
       const fs::path target = recycle_target(app_.catalog(), app_.config().recycle_bin, f->path);
       auto moved = transfer(f->path, target, TransferMode::move);
       if (!moved)
-        return error(res, Error{moved.error().code == errc::invalid_argument ? errc::unavailable : moved.error().code,
-                                "cannot move the file to the recycle bin: " + moved.error().message});
+        return error(
+            res, Error{moved.error().code == errc::invalid_argument ? errc::unavailable : moved.error().code,
+                       "cannot move the file to the recycle bin: " + moved.error().message});
       how = "moved to the recycle bin (" + display_path(target) + ")";
     } else if (on_disk && !fs::remove(f->path, ec)) {
-      return error(res, Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
+      return error(res,
+                   Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
     } else if (ec) {
-      return error(res, Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
+      return error(res,
+                   Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
     }
     auto removed = app_.catalog().remove_file(*id);
     if (!removed) return error(res, removed.error());

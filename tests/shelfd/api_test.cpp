@@ -845,6 +845,14 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
   const auto author_id = json::parse(r->body)["id"].get<long long>();
   REQUIRE(eventually([&] { return d.get("/api/v1/book?authorId=" + std::to_string(author_id)).size() == 3; },
                      std::chrono::seconds(20)));
+  // The refresh's rule rescans the author's folder: let that scan end before files appear.
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& c : d.get("/api/v1/command"))
+          if (c["status"] == "queued" || c["status"] == "started") return false;
+        return true;
+      },
+      std::chrono::seconds(20)));
   const json books = d.get("/api/v1/book?authorId=" + std::to_string(author_id));
   const std::string title = books[0]["title"];
   const auto book_id = books[0]["id"].get<long long>();
