@@ -2,7 +2,8 @@
 #pragma once
 /// @file
 /// The library service (name "library"): what a user does to the library by hand (add an
-/// author, add a book), and the health of its root folders. Library scan and import join it.
+/// author, add a book), and the health of its root folders. The library scan (library_scan.hpp)
+/// and the import are services of their own.
 ///
 /// Events (on `LibraryOptions::events`, or the host's bus when null): AuthorAdded, BookAdded
 /// (catalog_events.hpp); the refresh service's rules turn them into refreshes.
