@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
 
 #include <catch2/catch.hpp>
@@ -56,10 +57,69 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+// The SQLite catalog, whose file writes can be made to fail (as a full disk would make them).
+class FlakyCatalog final : public Catalog {
+ public:
+  explicit FlakyCatalog(std::shared_ptr<Catalog> c) : c_(std::move(c)) {}
+  std::atomic<bool> fail_files{false};
+
+  Result<RootFolder> add_root_folder(const fs::path& p, std::string n) override {
+    return c_->add_root_folder(p, n);
+  }
+  Result<std::vector<RootFolder>> root_folders() override { return c_->root_folders(); }
+  Result<RootFolder> root_folder(RowId id) override { return c_->root_folder(id); }
+  Result<Author> add_author(Author a) override { return c_->add_author(std::move(a)); }
+  Result<Author> author(RowId id) override { return c_->author(id); }
+  Result<Author> author_by_foreign_id(std::string_view f) override { return c_->author_by_foreign_id(f); }
+  Result<std::vector<Author>> authors() override { return c_->authors(); }
+  Status remove_author(RowId id) override { return c_->remove_author(id); }
+  Result<AuthorWriteResult> apply(const AuthorWrite& w) override { return c_->apply(w); }
+  Result<std::int64_t> move_author(RowId id, const fs::path& p) override { return c_->move_author(id, p); }
+  Result<Book> add_book(BookWrite b) override { return c_->add_book(std::move(b)); }
+  Result<Book> book(RowId id) override { return c_->book(id); }
+  Result<Book> book_by_foreign_id(std::string_view f) override { return c_->book_by_foreign_id(f); }
+  Result<std::vector<Book>> books_of(RowId id) override { return c_->books_of(id); }
+  Result<std::vector<Book>> books() override { return c_->books(); }
+  Result<std::vector<Edition>> editions_of(RowId id) override { return c_->editions_of(id); }
+  Result<std::vector<SeriesLink>> series_links_of(RowId id) override { return c_->series_links_of(id); }
+  Result<Series> series(RowId id) override { return c_->series(id); }
+  Result<std::optional<Date>> newest_release(RowId id) override { return c_->newest_release(id); }
+  Status remove_book(RowId id) override { return c_->remove_book(id); }
+  Result<BookFile> upsert_file(BookFile f) override { return c_->upsert_file(std::move(f)); }
+  Result<BookFile> file(RowId id) override { return c_->file(id); }
+  Result<BookFile> file_by_path(const fs::path& p) override { return c_->file_by_path(p); }
+  Result<std::vector<BookFile>> files_of_author(RowId id) override { return c_->files_of_author(id); }
+  Result<std::vector<BookFile>> files_of_book(RowId id) override { return c_->files_of_book(id); }
+  Result<std::vector<BookFile>> unmapped_files() override { return c_->unmapped_files(); }
+  Result<std::int64_t> file_count_of_author(RowId id) override { return c_->file_count_of_author(id); }
+  Result<std::int64_t> file_count_of_book(RowId id) override { return c_->file_count_of_book(id); }
+  Status for_each_file_under(const fs::path& f, const std::function<void(const BookFile&)>& fn) override {
+    return c_->for_each_file_under(f, fn);
+  }
+  Result<FileBatchResult> apply_files(const FileBatch& b) override {
+    if (fail_files) return Error{errc::store_error, "save book files: database or disk is full"};
+    return c_->apply_files(b);
+  }
+  Result<BookFile> remove_file(RowId id) override { return c_->remove_file(id); }
+  Result<std::int64_t> unlink_orphaned_files(std::string_view r) override {
+    return c_->unlink_orphaned_files(r);
+  }
+  Status for_each_book_identity(const std::function<void(const BookIdentity&)>& fn) override {
+    return c_->for_each_book_identity(fn);
+  }
+  Result<BookPage> missing_books(std::int64_t p, std::int64_t n) override { return c_->missing_books(p, n); }
+  Result<CatalogCounts> counts() override { return c_->counts(); }
+  std::int64_t rows_written() const override { return c_->rows_written(); }
+
+ private:
+  std::shared_ptr<Catalog> c_;
+};
+
 struct ImportLibrary {
   TempDir dir;
   fs::path root = dir.path() / "books";
   fs::path downloads = dir.path() / "downloads";
+  std::shared_ptr<FlakyCatalog> flaky;
   std::shared_ptr<Catalog> catalog;
   std::shared_ptr<EventBus> bus = std::make_shared<EventBus>(quiet_logger());
   std::shared_ptr<ImportService> service;
@@ -72,7 +132,8 @@ struct ImportLibrary {
   explicit ImportLibrary(ImportOptions options = {}) {
     fs::create_directories(root);
     fs::create_directories(downloads);
-    catalog = open_sqlite_catalog({dir.path() / "catalog.db"}).value();
+    flaky = std::make_shared<FlakyCatalog>(open_sqlite_catalog({dir.path() / "catalog.db"}).value());
+    catalog = flaky;
     root_folder = catalog->add_root_folder(root).value();
     leckie = add_author("a1", "Ann Leckie", root / "Ann Leckie");
     justice = add_book(leckie, "w1", "Ancillary Justice", "9780316246620");
@@ -699,4 +760,57 @@ TEST_CASE("an import job runs on a ServiceHost at Critical priority, beside a di
   CHECK(failed.error_kind == ErrorKind::permanent);
   CHECK_THAT(failed.error, Catch::Contains("does not exist"));
   host.stop();
+}
+
+TEST_CASE("a file the catalog refuses after its transfer stays in the library, and the outcome says so",
+          "[import]") {
+  ImportLibrary lib;
+  const fs::path src = lib.download_justice();
+  lib.flaky->fail_files = true;
+  SECTION("a move: the file is at its place, the source gone, no row") {
+    const ImportSummary s = lib.scan(ImportMode::move);
+    CHECK(s.failed == 1);
+    CHECK(s.imported == 0);
+    const ImportOutcome& o = s.outcomes[0];
+    CHECK(o.result == R::failed);
+    CHECK(o.code == errc::store_error);
+    CHECK(o.error ==
+          lib.justice_dest().string() +
+              " is in the library (renamed) but could not be recorded: save book files: database or disk "
+              "is full; the source is gone; the next library scan records it");
+    CHECK(fs::exists(lib.justice_dest()));
+    CHECK_FALSE(fs::exists(src));
+    CHECK(lib.rows() == 0);
+    CHECK(lib.added.empty());
+  }
+  SECTION("a copy: the source untouched") {
+    const ImportSummary s = lib.scan(ImportMode::copy);
+    CHECK(s.failed == 1);
+    CHECK_THAT(s.outcomes[0].error,
+               Catch::EndsWith("; the source is untouched; the next library scan records it"));
+    CHECK(fs::exists(src));
+    CHECK(fs::exists(lib.justice_dest()));
+    CHECK(s.message() == "Imported 0 of 1 files, 1 failed (aj.epub: " + s.outcomes[0].error + ")");
+  }
+  SECTION("as a job: it fails as a database failure, with the message") {
+    ServiceHostOptions o;
+    o.engine = {.store_path = lib.dir.file("jobs.db"), .workers = 1, .logger = quiet_logger()};
+    o.events = lib.bus;
+    ServiceHost::Builder builder(o);
+    builder.add(lib.service);
+    auto host = builder.build();
+    REQUIRE(host);
+    (*host)->start();
+    auto pushed = (*host)->engine().push(DownloadedBooksScan::kName,
+                                         {{"path", lib.downloads.string()}, {"importMode", "copy"}});
+    REQUIRE(pushed);
+    REQUIRE(eventually([&] {
+      auto j = (*host)->engine().get(pushed->job.id);
+      return j && j->status == JobStatus::failed;
+    }));
+    const JobInfo failed = *(*host)->engine().get(pushed->job.id);
+    CHECK(failed.error_kind == ErrorKind::database);
+    CHECK_THAT(failed.error, Catch::StartsWith("Imported 0 of 1 files, 1 failed (aj.epub: "));
+    (*host)->stop();
+  }
 }
