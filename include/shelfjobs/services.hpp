@@ -12,6 +12,7 @@
 #include "shelfjobs/adapters/metadata.hpp"
 #include "shelfjobs/adapters/webhook_notifier.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
+#include "shelfjobs/services/book_import.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
 #include "shelfjobs/services/library.hpp"
 #include "shelfjobs/services/library_scan.hpp"

@@ -516,8 +516,9 @@ void RefreshService::register_commands(Registry& registry) {
   CommandTraits move;
   move.priority = Priority::normal;
   // `refresh` too: a refresh writes the author row it read before, and must not do so around a
-  // move of that author's folder (it would put the old path back).
-  move.locks = {"disk", "refresh"};
+  // move of that author's folder (it would put the old path back). `import` too: an import must
+  // not write into the folder while it is renamed (imports hold `import`, not `disk`).
+  move.locks = {"disk", "refresh", "import"};
   registry.add<MoveAuthor>(
       [impl](const MoveAuthor& c, JobContext& ctx) {
         move_author_folder(*impl->o.catalog, impl->o.events.get(), *impl->o.logger, c, &ctx);

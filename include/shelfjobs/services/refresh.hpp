@@ -12,8 +12,9 @@
 ///   - RefreshBook {bookId?}: one book (work) and its editions, or every book that needs it
 ///     (`should_refresh_book`). High priority, `refresh` lock.
 ///   - MoveAuthor {authorId, sourcePath, destinationPath}: renames the author's folder and updates
-///     the author's path and every book file path in one transaction. `disk` and `refresh` locks
-///     (a refresh must not write an author row around its move).
+///     the author's path and every book file path in one transaction. `disk`, `refresh` and
+///     `import` locks (a refresh must not write an author row around its move, nor an import a
+///     file into the folder being renamed).
 ///
 /// Events (published on the host's EventBus): AuthorAdded, BookAdded, AuthorRenamed,
 /// AuthorRemoved, AuthorMerged, AuthorMoved, AuthorRefreshed (catalog_events.hpp). Its rules map

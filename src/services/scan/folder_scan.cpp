@@ -90,33 +90,6 @@ class Writer {
   std::vector<bool> announce_;
 };
 
-FileFacts facts_of(const BookMetadata& m) {
-  FileFacts f;
-  f.title = m.title;
-  f.authors = m.authors();
-  f.isbn13 = m.isbn13;
-  f.asin = m.asin;
-  return f;
-}
-
-FileFacts facts_of(const BookFile& row) {
-  FileFacts f;
-  f.title = row.title;
-  if (!row.author.empty()) f.authors.push_back(row.author);
-  f.isbn13 = row.isbn13;
-  f.asin = row.asin;
-  return f;
-}
-
-// A sidecar (Calibre's metadata.opf) describes the book the folder holds: where it says
-// something, it wins over the file's own tags, as Calibre's data does in Readarr.
-void overlay(FileFacts& facts, const BookMetadata& sidecar) {
-  if (!sidecar.title.empty()) facts.title = sidecar.title;
-  if (auto a = sidecar.authors(); !a.empty()) facts.authors = std::move(a);
-  if (!sidecar.isbn13.empty()) facts.isbn13 = sidecar.isbn13;
-  if (!sidecar.asin.empty()) facts.asin = sidecar.asin;
-}
-
 /// Fills a row from what was learnt of the file and its match.
 BookFile row_of(const fs::path& path, std::uint64_t size, TimePoint mtime, const FileFacts& facts,
                 const Match& m, const std::optional<BookFile>& known) {

@@ -122,6 +122,31 @@ std::string author_key(std::string_view author) {
   return name_key(author);
 }
 
+FileFacts facts_of(const BookMetadata& m) {
+  FileFacts f;
+  f.title = m.title;
+  f.authors = m.authors();
+  f.isbn13 = m.isbn13;
+  f.asin = m.asin;
+  return f;
+}
+
+FileFacts facts_of(const BookFile& row) {
+  FileFacts f;
+  f.title = row.title;
+  if (!row.author.empty()) f.authors.push_back(row.author);
+  f.isbn13 = row.isbn13;
+  f.asin = row.asin;
+  return f;
+}
+
+void overlay(FileFacts& facts, const BookMetadata& sidecar) {
+  if (!sidecar.title.empty()) facts.title = sidecar.title;
+  if (auto a = sidecar.authors(); !a.empty()) facts.authors = std::move(a);
+  if (!sidecar.isbn13.empty()) facts.isbn13 = sidecar.isbn13;
+  if (!sidecar.asin.empty()) facts.asin = sidecar.asin;
+}
+
 FileFacts fill_from_path(FileFacts facts, const std::filesystem::path& root,
                          const std::filesystem::path& file) {
   const std::string stem = without_calibre_id(file.stem().string());

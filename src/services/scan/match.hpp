@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shelfjobs/adapters/book_metadata.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
 
 namespace shelfjobs::scan {
@@ -27,6 +28,14 @@ struct FileFacts {
   std::string isbn13;                ///< checked, or empty
   std::string asin;
 };
+
+/// What a file's metadata says, as facts.
+FileFacts facts_of(const BookMetadata& metadata);
+/// What an earlier read recorded in the file's row.
+FileFacts facts_of(const BookFile& row);
+/// A sidecar (Calibre's metadata.opf) describes the book its folder holds: where it says
+/// something, it wins over the file's own tags, as Calibre's data does in Readarr.
+void overlay(FileFacts& facts, const BookMetadata& sidecar);
 
 /// Fills what `facts` lack from the file's place: a stem "Author - Title" gives both, else the
 /// stem is the title; a missing author comes from the first folder under the root (the author
