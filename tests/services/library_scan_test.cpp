@@ -48,10 +48,14 @@ struct ScanLibrary {
     sword = add_book(leckie, "w2", "Ancillary Sword");
     palmer = add_author("a2", "Ada Palmer");
     lightning = add_book(palmer, "w3", "Too Like the Lightning");
-    subs.push_back(bus->subscribe<BookFileDeleted>([this](const BookFileDeleted& e) { deleted.push_back(e); }));
+    subs.push_back(
+        bus->subscribe<BookFileDeleted>([this](const BookFileDeleted& e) { deleted.push_back(e); }));
     subs.push_back(bus->subscribe<BookFileAdded>([this](const BookFileAdded& e) { added.push_back(e); }));
-    scan = LibraryScanService::create(
-               {.catalog = catalog, .events = bus, .logger = quiet_logger(), .reader_threads = reader_threads, .batch = 3})
+    scan = LibraryScanService::create({.catalog = catalog,
+                                       .events = bus,
+                                       .logger = quiet_logger(),
+                                       .reader_threads = reader_threads,
+                                       .batch = 3})
                .value();
   }
 
@@ -62,7 +66,8 @@ struct ScanLibrary {
     a.path = root / name;
     return catalog->add_author(a).value().id;
   }
-  RowId add_book(RowId author, const std::string& fid, const std::string& title, const std::string& isbn = "") {
+  RowId add_book(RowId author, const std::string& fid, const std::string& title,
+                 const std::string& isbn = "") {
     BookWrite w;
     w.book.author_id = author;
     w.book.foreign_id = fid;
@@ -96,11 +101,13 @@ void lay_out(ScanLibrary& lib) {
   bk::make_epub(r / "Ann Leckie/Ancillary Justice/Ann Leckie - Ancillary Justice.epub",
                 spec("AJ (tagged oddly)", "Ann Leckie", "978-0-316-24662-0"));
   // Matched by author and title from the MOBI's EXTH.
-  bk::make_mobi(r / "Ann Leckie/Ancillary Sword/Ann Leckie - Ancillary Sword.mobi", spec("Ancillary Sword", "Ann Leckie"));
+  bk::make_mobi(r / "Ann Leckie/Ancillary Sword/Ann Leckie - Ancillary Sword.mobi",
+                spec("Ancillary Sword", "Ann Leckie"));
   // An audiobook: album and album artist.
   bk::make_mp3(r / "Ada Palmer/Too Like the Lightning/01.mp3", spec("Too Like the Lightning", "Ada Palmer"));
   // An author the catalog does not know.
-  bk::make_pdf(r / "Susanna Clarke/Piranesi/Susanna Clarke - Piranesi.pdf", spec("Piranesi", "Susanna Clarke"));
+  bk::make_pdf(r / "Susanna Clarke/Piranesi/Susanna Clarke - Piranesi.pdf",
+               spec("Piranesi", "Susanna Clarke"));
   // Not a zip: unreadable, recorded with the reason, matched from its name.
   bk::write_file(r / "Ada Palmer/Seven Surrenders.epub", "this is not a zip");
   // Passed over.
@@ -152,12 +159,14 @@ TEST_CASE("a full scan reads, matches and records every book file and passes ove
   CHECK(broken.author_id == lib.palmer);  // from its author folder
   CHECK(broken.unmapped_reason == "no book of 'Ada Palmer' is titled 'Seven Surrenders'");
 
-  for (const char* skipped : {"Ann Leckie/extras/bonus.epub", "Ann Leckie/@eaDir/thumb.epub", ".hidden/x.epub",
-                              "Ann Leckie/._Ancillary Sword.mobi", "Ann Leckie/partial.epub.partial~"})
+  for (const char* skipped :
+       {"Ann Leckie/extras/bonus.epub", "Ann Leckie/@eaDir/thumb.epub", ".hidden/x.epub",
+        "Ann Leckie/._Ancillary Sword.mobi", "Ann Leckie/partial.epub.partial~"})
     CHECK_FALSE(lib.has_row(r / skipped));
   CHECK(lib.catalog->counts().value().files == 5);
   CHECK(lib.added.size() == 3);  // BookFileAdded for the three linked files
-  CHECK_THAT(s.message(), Catch::Contains("5 new") && Catch::Contains("2 unmapped") && Catch::Contains("1 unreadable"));
+  CHECK_THAT(s.message(),
+             Catch::Contains("5 new") && Catch::Contains("2 unmapped") && Catch::Contains("1 unreadable"));
   REQUIRE(lib.scan->last_scan());
   CHECK(lib.scan->last_scan()->files == 5);
 }
@@ -231,7 +240,8 @@ TEST_CASE("a missing or empty root folder is skipped and nothing under it is rem
     fs::rename(lib.root, lib.dir.path() / "elsewhere");
     const ScanSummary s = lib.rescan();
     REQUIRE(s.skipped_roots.size() == 1);
-    CHECK_THAT(s.skipped_roots[0], Catch::Contains("does not exist") && Catch::Contains("nothing under it was changed"));
+    CHECK_THAT(s.skipped_roots[0],
+               Catch::Contains("does not exist") && Catch::Contains("nothing under it was changed"));
   }
   SECTION("empty (a mount point without its drive)") {
     fs::rename(lib.root, lib.dir.path() / "elsewhere");

@@ -85,15 +85,15 @@ struct BookFileAdded {
 
 /// What one scan did (also the job's message).
 struct ScanSummary {
-  std::int64_t folders = 0;     ///< author folders walked
-  std::int64_t files = 0;       ///< book files seen on disk
-  std::int64_t added = 0;       ///< new files recorded (matched or not)
-  std::int64_t changed = 0;     ///< known files read again (size or mtime changed, or filter all)
-  std::int64_t unchanged = 0;   ///< known files left unopened
-  std::int64_t removed = 0;     ///< rows of files gone from disk
-  std::int64_t unmapped = 0;    ///< files seen that match no book
-  std::int64_t unreadable = 0;  ///< files whose metadata could not be read
-  std::int64_t problems = 0;    ///< folders and entries that could not be walked
+  std::int64_t folders = 0;                ///< author folders walked
+  std::int64_t files = 0;                  ///< book files seen on disk
+  std::int64_t added = 0;                  ///< new files recorded (matched or not)
+  std::int64_t changed = 0;                ///< known files read again (size or mtime changed, or filter all)
+  std::int64_t unchanged = 0;              ///< known files left unopened
+  std::int64_t removed = 0;                ///< rows of files gone from disk
+  std::int64_t unmapped = 0;               ///< files seen that match no book
+  std::int64_t unreadable = 0;             ///< files whose metadata could not be read
+  std::int64_t problems = 0;               ///< folders and entries that could not be walked
   std::vector<std::string> skipped_roots;  ///< root folders left alone (missing or empty), why
   std::string message() const;
 };

@@ -82,7 +82,8 @@ class Writer {
 
  private:
   bool full() const {
-    return static_cast<int>(batch_.upserts.size() + batch_.removals.size()) >= std::max(1, run_.options.batch);
+    return static_cast<int>(batch_.upserts.size() + batch_.removals.size()) >=
+           std::max(1, run_.options.batch);
   }
   RunState& run_;
   FileBatch batch_;
@@ -175,7 +176,8 @@ class FolderScan final : public WalkVisitor {
     }
     if (cancelled) {
       writer_.flush();
-      return Error{errc::cancelled, "the library scan was cancelled; files it had not reached keep their rows"};
+      return Error{errc::cancelled,
+                   "the library scan was cancelled; files it had not reached keep their rows"};
     }
     end_group();
     if (whole_root_) {
@@ -263,7 +265,8 @@ class FolderScan final : public WalkVisitor {
   }
 
   bool protected_path(const std::string& key) const {
-    return std::any_of(problems_.begin(), problems_.end(), [&](const std::string& p) { return is_under(key, p); });
+    return std::any_of(problems_.begin(), problems_.end(),
+                       [&](const std::string& p) { return is_under(key, p); });
   }
 
   void drop(const BookFile& row) {
@@ -380,7 +383,8 @@ Status scan_calibre(RunState& run, const fs::path& root) {
   Writer writer(run);
   const std::string root_key = key_of(root);
   std::unordered_map<std::string, BookFile> known;
-  auto st = run.catalog.for_each_file_under(root_key, [&](const BookFile& row) { known.emplace(row.path.string(), row); });
+  auto st = run.catalog.for_each_file_under(
+      root_key, [&](const BookFile& row) { known.emplace(row.path.string(), row); });
   if (!st) return st.error();
   auto visited = lib->for_each_book(
       [&](CalibreBook& book) {

@@ -30,12 +30,9 @@ namespace fs = std::filesystem;
 
 const char* to_string(ScanFilter filter) noexcept {
   switch (filter) {
-    case ScanFilter::all:
-      return "all";
-    case ScanFilter::known:
-      return "known";
-    case ScanFilter::matched:
-      return "matched";
+    case ScanFilter::all: return "all";
+    case ScanFilter::known: return "known";
+    case ScanFilter::matched: return "matched";
   }
   return "known";
 }
@@ -46,19 +43,17 @@ ScanFilter filter_from_json(const nlohmann::json& j) {
   if (j.is_number_integer()) {
     // Readarr's enum values: None = 0, Known = 1, Matched = 2.
     switch (j.get<int>()) {
-      case 0:
-        return ScanFilter::all;
-      case 1:
-        return ScanFilter::known;
-      case 2:
-        return ScanFilter::matched;
+      case 0: return ScanFilter::all;
+      case 1: return ScanFilter::known;
+      case 2: return ScanFilter::matched;
       default:
         throw std::invalid_argument("filter: " + j.dump() + " is not 0 (none), 1 (known) or 2 (matched)");
     }
   }
   if (!j.is_string()) throw std::invalid_argument("filter: expected a string such as \"known\"");
   std::string s = j.get<std::string>();
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (s == "none" || s == "all") return ScanFilter::all;
   if (s == "known") return ScanFilter::known;
   if (s == "matched") return ScanFilter::matched;
@@ -78,14 +73,10 @@ bool under(const std::string& path, const std::string& folder) {
 
 ErrorKind kind_for(const Error& e) {
   switch (e.code) {
-    case errc::cancelled:
-      return ErrorKind::cancelled;
-    case errc::store_error:
-      return ErrorKind::database;
-    case errc::unavailable:
-      return ErrorKind::filesystem;
-    default:
-      return ErrorKind::permanent;
+    case errc::cancelled: return ErrorKind::cancelled;
+    case errc::store_error: return ErrorKind::database;
+    case errc::unavailable: return ErrorKind::filesystem;
+    default: return ErrorKind::permanent;
   }
 }
 
@@ -117,10 +108,12 @@ std::string ScanSummary::message() const {
 }
 
 void to_json(nlohmann::json& j, const ScanSummary& s) {
-  j = {{"folders", s.folders},     {"files", s.files},           {"added", s.added},
-       {"changed", s.changed},     {"unchanged", s.unchanged},   {"removed", s.removed},
-       {"unmapped", s.unmapped},   {"unreadable", s.unreadable}, {"problems", s.problems},
-       {"skippedRoots", s.skipped_roots}, {"message", s.message()}};
+  j = {{"folders", s.folders},     {"files", s.files},
+       {"added", s.added},         {"changed", s.changed},
+       {"unchanged", s.unchanged}, {"removed", s.removed},
+       {"unmapped", s.unmapped},   {"unreadable", s.unreadable},
+       {"problems", s.problems},   {"skippedRoots", s.skipped_roots},
+       {"message", s.message()}};
 }
 
 void to_json(nlohmann::json& j, const BookFileDeleted& e) {
@@ -172,7 +165,8 @@ struct LibraryScanService::Impl {
       std::optional<RootFolder> best;
       const std::string f = clean(folder);
       for (const auto& r : *roots)
-        if (under(f, clean(r.path)) && (!best || r.path.string().size() > best->path.string().size())) best = r;
+        if (under(f, clean(r.path)) && (!best || r.path.string().size() > best->path.string().size()))
+          best = r;
       return best;
     };
     auto add_folder = [&](const fs::path& folder) -> Status {
@@ -180,8 +174,8 @@ struct LibraryScanService::Impl {
         return Error{errc::invalid_argument, "folder \"" + folder.string() + "\" is not an absolute path"};
       auto root = root_of(folder);
       if (!root)
-        return Error{errc::invalid_argument,
-                     "folder \"" + display_path(folder) + "\" is in no root folder; add its root folder first"};
+        return Error{errc::invalid_argument, "folder \"" + display_path(folder) +
+                                                 "\" is in no root folder; add its root folder first"};
       targets.push_back({*root, fs::path(clean(folder))});
       return Ok{};
     };
@@ -229,8 +223,8 @@ struct LibraryScanService::Impl {
         continue;
       }
       if (fs::directory_iterator(root, ec) == fs::directory_iterator() && !ec) {
-        const std::string why =
-            "root folder " + display_path(root) + " (it is empty, as an unmounted drive is): nothing under it was changed";
+        const std::string why = "root folder " + display_path(root) +
+                                " (it is empty, as an unmounted drive is): nothing under it was changed";
         log->warn("library scan: {}", why);
         summary.skipped_roots.push_back(why);
         continue;
@@ -249,8 +243,9 @@ struct LibraryScanService::Impl {
       const bool whole_root = clean(t.scope) == clean(t.root.path);
       Status st = Ok{};
       try {
-        st = whole_root && CalibreLibrary::is_library(t.root.path) ? scan::scan_calibre(run, t.root.path)
-                                                                 : scan::scan_folder(run, t.root.path, t.scope);
+        st = whole_root && CalibreLibrary::is_library(t.root.path)
+                 ? scan::scan_calibre(run, t.root.path)
+                 : scan::scan_folder(run, t.root.path, t.scope);
       } catch (const JobError& e) {
         return Error{e.kind() == ErrorKind::database ? errc::store_error : errc::cancelled, e.what()};
       }
@@ -289,8 +284,9 @@ Result<std::shared_ptr<LibraryScanService>> LibraryScanService::create(ScanOptio
     return Error{errc::invalid_argument, "max_files_per_second must not be negative"};
   auto impl = std::make_shared<Impl>();
   impl->o = std::move(options);
-  impl->log = impl->o.logger ? impl->o.logger
-                             : std::make_shared<spdlog::logger>("scan", std::make_shared<spdlog::sinks::null_sink_mt>());
+  impl->log = impl->o.logger
+                  ? impl->o.logger
+                  : std::make_shared<spdlog::logger>("scan", std::make_shared<spdlog::sinks::null_sink_mt>());
   return std::shared_ptr<LibraryScanService>(new LibraryScanService(std::move(impl)));
 }
 

@@ -10,8 +10,8 @@
 // Thread-safety: submit, drain and finish are called by one thread (the scan's); the readers
 // are internal.
 
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <filesystem>
