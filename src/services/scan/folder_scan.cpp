@@ -13,9 +13,12 @@
 
 #include "services/scan/folder_scan.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -31,8 +34,28 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
+// True for an absolute path that is lexically normal already: no empty, "." or ".." component
+// and no trailing separator. The walk's paths are the root joined with the names it read, so
+// most keys skip lexically_normal, which takes a path apart and builds it again: a
+// rescan makes a key of every file it sees.
+bool plainly_normal(const std::string& s) {
+  if (s.empty() || s.front() != '/') return false;
+  if (s.size() > 1 && s.back() == '/') return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '/') continue;
+    const std::string_view next = std::string_view(s).substr(i + 1);
+    if (next.empty()) break;
+    if (next.front() == '/') return false;
+    const auto end = next.find('/');
+    const std::string_view part = next.substr(0, end);
+    if (part == "." || part == "..") return false;
+  }
+  return true;
+}
+
 // As the catalog stores paths: lexically normal, no trailing separator.
 std::string key_of(const fs::path& p) {
+  if (plainly_normal(p.native())) return p.native();
   std::string s = p.lexically_normal().string();
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;
@@ -128,7 +151,9 @@ class FolderScan final : public WalkVisitor {
   Status run() {
     WalkOptions wo;
     if (!whole_root_) wo.only = fs::path(scope_key_).lexically_relative(root_key_);
-    wo.sidecars = true;
+    // No sidecar checks in the walk (two fstatat calls in every folder): sidecar_of asks only
+    // for the folders of files that are read, so a rescan that finds nothing changed asks none.
+    wo.sidecars = false;
     if (run_.ctx) wo.stop = run_.ctx->token();
 
     // The rows the walk will account for: in a whole-root scan the loose files of the root now
@@ -198,7 +223,7 @@ class FolderScan final : public WalkVisitor {
       task.path = f.path;
       task.size = f.size;
       task.mtime = f.mtime;
-      if (f.has_metadata_opf) task.sidecar = f.path.parent_path() / "metadata.opf";
+      task.sidecar = sidecar_of(f.path);
       task.known = std::move(known);
       pool_.submit(std::move(task));
     }
@@ -254,15 +279,25 @@ class FolderScan final : public WalkVisitor {
     group_.clear();
   }
 
+  // The key of the author folder holding `key` (a clean path under the root), or "" for a
+  // file that lies in the root itself or outside it. String work only: the sweep asks it of
+  // every row of the root, and taking paths apart (lexically_relative) cost more than the
+  // rows' reading.
+  std::string author_folder_of(const std::string& key) const {
+    const std::size_t start = root_key_ == "/" ? 1 : root_key_.size() + 1;
+    if (key.size() <= start || !is_under(key, root_key_)) return {};
+    const auto slash = key.find('/', start);
+    if (slash == std::string::npos) return {};  // loose in the root
+    return key.substr(0, slash);
+  }
+
   // Rows under author folders the walk never entered: the folder is gone (or was renamed).
   void sweep_unvisited() {
     std::vector<BookFile> gone;
     auto st = run_.catalog.for_each_file_under(root_key_, [&](const BookFile& row) {
-      const std::string key = row.path.string();
-      const auto rel = fs::path(key).lexically_relative(root_key_);
-      if (rel.empty() || std::distance(rel.begin(), rel.end()) < 2) return;  // loose: handled
-      const std::string author_folder = key_of(fs::path(root_key_) / *rel.begin());
-      if (visited_.count(author_folder)) return;
+      // The catalog's paths are clean. Loose files of the root were handled with root_group_.
+      const std::string author_folder = author_folder_of(row.path.native());
+      if (author_folder.empty() || visited_.count(author_folder)) return;
       gone.push_back(row);
     });
     if (!st) throw JobError(ErrorKind::database, "library scan: " + st.error().message);
@@ -270,10 +305,22 @@ class FolderScan final : public WalkVisitor {
   }
 
   RowId folder_author(const fs::path& path) const {
-    const auto rel = path.lexically_relative(root_key_);
-    if (rel.empty() || std::distance(rel.begin(), rel.end()) < 2) return 0;
-    auto it = run_.author_folders.find(key_of(fs::path(root_key_) / *rel.begin()));
+    const std::string folder = author_folder_of(key_of(path));
+    if (folder.empty()) return 0;
+    auto it = run_.author_folders.find(folder);
     return it == run_.author_folders.end() ? 0 : it->second;
+  }
+
+  // Calibre's metadata.opf beside `file`, or empty. One stat per folder (the last folder asked
+  // is remembered: a folder's files come one after another), made only for the files read.
+  fs::path sidecar_of(const fs::path& file) {
+    fs::path folder = file.parent_path();
+    if (folder.native() != sidecar_folder_.native()) {
+      struct stat st {};
+      has_sidecar_ = ::stat((folder / "metadata.opf").c_str(), &st) == 0 && S_ISREG(st.st_mode);
+      sidecar_folder_ = std::move(folder);
+    }
+    return has_sidecar_ ? sidecar_folder_ / "metadata.opf" : fs::path();
   }
 
   void rematch(const BookFile& known, const WalkFile& f) {
@@ -329,6 +376,8 @@ class FolderScan final : public WalkVisitor {
   std::unordered_map<std::string, BookFile> group_, root_group_;
   std::set<std::string> visited_;
   std::vector<std::string> problems_;
+  fs::path sidecar_folder_;
+  bool has_sidecar_ = false;
 };
 
 }  // namespace
