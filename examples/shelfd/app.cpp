@@ -90,6 +90,9 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   auto scan = LibraryScanService::create({.catalog = app->catalog_, .logger = app->log_});
   if (!scan) return scan.error();
   app->scan_ = *scan;
+  auto import = ImportService::create({.catalog = app->catalog_, .logger = app->log_});
+  if (!import) return import.error();
+  app->import_ = *import;
 
   AlertOptions alerts;
   alerts.disk_paths.emplace_back("data", config.data_folder);
@@ -111,6 +114,7 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   builder.add(std::make_shared<ShelfdService>(config.demo_commands));
   builder.add(app->library_);
   builder.add(app->scan_);
+  builder.add(app->import_);
   if (app->refresh_) builder.add(app->refresh_);
   auto host = builder.build();
   if (!host) return Error{host.error().code, "database: " + host.error().message};

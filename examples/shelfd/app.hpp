@@ -42,6 +42,7 @@ class App {
   /// Null when no metadata source is configured (metadata.baseUrl).
   shelfjobs::RefreshService* refresh() { return refresh_.get(); }
   shelfjobs::LibraryScanService& scan() { return *scan_; }
+  shelfjobs::ImportService& import() { return *import_; }
   shelfjobs::MetadataSource* metadata() { return metadata_.get(); }
   const Config& config() const { return config_; }
   spdlog::logger& log() { return *log_; }
@@ -59,6 +60,7 @@ class App {
   std::shared_ptr<shelfjobs::LibraryService> library_;
   std::shared_ptr<shelfjobs::RefreshService> refresh_;
   std::shared_ptr<shelfjobs::LibraryScanService> scan_;
+  std::shared_ptr<shelfjobs::ImportService> import_;
   std::unique_ptr<shelfjobs::ServiceHost> host_;
   std::unique_ptr<ApiServer> api_;
   std::chrono::system_clock::time_point started_at_{};

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Readarr's book-file routes and Wanted/Missing: the files the library scan recorded (by
-// author, by book, or unmapped), one file read or deleted (into the recycle bin when one is
-// configured), and the monitored books that have no file yet, paged as Readarr pages.
+// Readarr's book-file routes, the manual-import list and Wanted/Missing: the files the library
+// scan recorded (by author, by book, or unmapped), one file read or deleted (into the recycle
+// bin when one is configured), the files of a folder as an import would take them, and the
+// monitored books that have no file yet, paged as Readarr pages.
 #include <filesystem>
 #include <system_error>
 
@@ -132,6 +133,17 @@ void ApiServer::library_routes() {
            {"sortDirection", "descending"},
            {"totalRecords", page->total},
            {"records", records}});
+  });
+  // Readarr's manual import list: every book file under the folder with its match, where it
+  // would go and why it would be rejected. Nothing changes; ManualImport (a command) imports.
+  s.Get("/api/v1/manualimport", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string folder = req.get_param_value("folder");
+    if (folder.empty()) return error(res, 400, "give folder=/absolute/path", "invalid_argument");
+    auto found = app_.import().candidates(folder);
+    if (!found) return error(res, found.error());
+    json out = json::array();
+    for (const auto& c : *found) out.push_back(c);
+    reply(res, 200, out);
   });
   // The last library scan's figures (for the dashboard; not a Readarr route).
   s.Get("/api/v1/library/scan", [this](const httplib::Request&, httplib::Response& res) {

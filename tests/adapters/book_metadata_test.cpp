@@ -15,7 +15,9 @@
 using namespace shelfjobs;
 namespace books = testing::books;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace book_metadata_test {
 
 books::BookSpec full_spec() {
   books::BookSpec s;
@@ -51,8 +53,6 @@ Error error_of(const Result<BookMetadata>& r) {
   REQUIRE_FALSE(r.has_value());
   return r.error();
 }
-
-}  // namespace
 
 TEST_CASE("book_format_of matches book extensions without regard to case", "[book_files]") {
   CHECK(book_format_of("/lib/a/b.epub") == BookFormat::epub);
@@ -554,3 +554,5 @@ TEST_CASE("Readers run on many threads at once with the same results", "[book_fi
   for (auto& t : threads) t.join();
   CHECK(good.load() == 4 * 20 * 5);
 }
+
+}  // namespace book_metadata_test

@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 using testing::write_file;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace calibre_library_test {
 
 // The subset of Calibre's schema (src/calibre/db: metadata_sqlite.sql) the reader reads.
 constexpr const char* kCalibreSchema = R"sql(
@@ -181,8 +183,6 @@ CalibreLibrary open_ok(const fs::path& root, CalibreOptions o = {}) {
   if (!lib) FAIL("open failed: " << lib.error().message);
   return std::move(lib).value();
 }
-
-}  // namespace
 
 TEST_CASE("a Calibre book comes with its authors, series, dates, identifiers, languages and files",
           "[calibre]") {
@@ -468,3 +468,5 @@ TEST_CASE("the reader never writes to metadata.db", "[calibre]") {
   for (const auto& e : fs::directory_iterator(cal.root()))
     CHECK(e.path().filename().string().rfind("metadata.db-", 0) == std::string::npos);  // no journal left
 }
+
+}  // namespace calibre_library_test

@@ -24,7 +24,9 @@ using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace file_transfer_test {
 
 struct stat stat_of(const fs::path& p) {
   struct stat st {};
@@ -58,8 +60,6 @@ fs::path other_filesystem(const fs::path& than) {
 }
 
 const std::string kContent = "the bytes of a book\n";
-
-}  // namespace
 
 TEST_CASE("copy creates the folders, keeps the source and leaves no temporary file", "[transfer]") {
   TempDir tmp;
@@ -395,3 +395,5 @@ TEST_CASE("a copy can be cancelled and leaves nothing behind", "[transfer]") {
   CHECK(names_in(dst.parent_path()).empty());
   CHECK(fs::file_size(src) == 3 * 1024 * 1024);
 }
+
+}  // namespace file_transfer_test

@@ -22,7 +22,9 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 using testing::write_file;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace library_walk_test {
 
 // Records everything the walk reports.
 struct Recording : WalkVisitor {
@@ -59,8 +61,6 @@ WalkSummary walk_ok(const fs::path& root, WalkVisitor& v, const WalkOptions& o =
   REQUIRE(r.has_value());
   return *r;
 }
-
-}  // namespace
 
 TEST_CASE("book files are recognised by extension, case-insensitively", "[walk]") {
   CHECK(book_kind_of("a.epub") == BookKind::ebook);
@@ -553,3 +553,5 @@ TEST_CASE("the walk's memory is bounded by the depth, not the number of files", 
   CHECK(probe.fds_at_bottom >= fds_before + kDepth + 1);
   CHECK(open_fds() == fds_before);  // all closed after the walk
 }
+
+}  // namespace library_walk_test

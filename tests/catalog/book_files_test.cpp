@@ -13,7 +13,9 @@ using namespace shelfjobs;
 using namespace testing;
 using namespace std::chrono;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace book_files_test {
 
 std::shared_ptr<Catalog> open_catalog(const TempDir& dir) {
   auto c = open_sqlite_catalog({dir.path() / "catalog.db"});
@@ -59,8 +61,6 @@ std::vector<std::string> under(Catalog& c, const std::string& folder) {
 }
 
 Date ymd(int y, unsigned m, unsigned d) { return Date{year{y} / month{m} / day{d}}; }
-
-}  // namespace
 
 TEST_CASE("files under a folder: whole folders only, in path order", "[catalog][files]") {
   TempDir dir;
@@ -234,3 +234,5 @@ TEST_CASE("a catalog of the first schema gains the scan's file columns", "[catal
         catalog_schema_version());
   CHECK(catalog_schema_version() >= 2);
 }
+
+}  // namespace book_files_test

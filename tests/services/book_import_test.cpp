@@ -24,7 +24,9 @@ namespace bk = testing::books;
 using K = ImportRejection::Kind;
 using R = ImportOutcome::Result;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace book_import_test {
 
 bk::BookSpec spec(std::string title, std::string author, std::string isbn = "") {
   bk::BookSpec s;
@@ -207,8 +209,6 @@ struct ImportLibrary {
     return p;
   }
 };
-
-}  // namespace
 
 TEST_CASE("DownloadedBooksScan moves a matched file to its named place and records it", "[import]") {
   ImportLibrary lib;
@@ -814,3 +814,5 @@ TEST_CASE("a file the catalog refuses after its transfer stays in the library, a
     (*host)->stop();
   }
 }
+
+}  // namespace book_import_test

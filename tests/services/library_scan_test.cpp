@@ -18,7 +18,9 @@ using namespace testing;
 namespace fs = std::filesystem;
 namespace bk = testing::books;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace library_scan_test {
 
 bk::BookSpec spec(std::string title, std::string author, std::string isbn = "") {
   bk::BookSpec s;
@@ -121,8 +123,6 @@ void lay_out(ScanLibrary& lib) {
 }
 
 void set_mtime(const fs::path& p, fs::file_time_type t) { fs::last_write_time(p, t); }
-
-}  // namespace
 
 TEST_CASE("a full scan reads, matches and records every book file and passes over the rest", "[scan]") {
   ScanLibrary lib;
@@ -328,3 +328,5 @@ TEST_CASE("RescanFolders reads Readarr's command JSON", "[scan]") {
   CHECK_THROWS_WITH(parse(R"({"filter":9})"), Catch::Contains("filter"));
   CHECK(nlohmann::json(c)["filter"] == "matched");
 }
+
+}  // namespace library_scan_test

@@ -10,7 +10,9 @@
 using namespace shelfjobs;
 namespace fs = std::filesystem;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace naming_test {
 
 NamingValues ada() {
   NamingValues v;
@@ -24,8 +26,6 @@ std::string render(std::string_view pattern, const NamingValues& v, std::string_
   if (!r) FAIL("render failed: " << r.error().message);
   return r->string();
 }
-
-}  // namespace
 
 TEST_CASE("the default naming gives Author/Title/Author - Title.ext", "[naming]") {
   CHECK(render(kDefaultNaming, ada()) == "Ada Example/First Book/Ada Example - First Book.epub");
@@ -256,3 +256,5 @@ TEST_CASE("names are cut to 255 bytes without splitting a character, keeping the
   CHECK(truncate_utf8("ab\xff", 3) == "ab");  // repaired first: U+FFFD is 3 bytes
   CHECK(repair_utf8("ok\xc3") == "ok\xEF\xBF\xBD");
 }
+
+}  // namespace naming_test

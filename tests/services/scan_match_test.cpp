@@ -9,7 +9,9 @@
 using namespace shelfjobs;
 using namespace shelfjobs::scan;
 
-namespace {
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace scan_match_test {
 
 BookIdentity book(RowId id, RowId author, std::string author_name, std::string title,
                   std::vector<BookIdentity::EditionKey> editions = {}) {
@@ -37,8 +39,6 @@ FileFacts facts(std::string title, std::vector<std::string> authors, std::string
                 std::string asin = "") {
   return FileFacts{std::move(title), std::move(authors), std::move(isbn), std::move(asin)};
 }
-
-}  // namespace
 
 TEST_CASE("comparison keys ignore case, accents, punctuation, spacing and articles", "[scan][match]") {
   CHECK(name_key("Charlotte Brontë") == name_key("charlotte bronte"));
@@ -161,3 +161,5 @@ TEST_CASE("a file that matches nothing says why", "[scan][match]") {
   CHECK(m.by == Match::By::title);
   CHECK(m.book_id == 11);
 }
+
+}  // namespace scan_match_test

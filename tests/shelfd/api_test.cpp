@@ -896,6 +896,26 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
   d.get("/api/v1/wanted/missing?page=0", 400);
   d.get("/api/v1/wanted/missing?pageSize=99999999999999999999", 400);
 
+  // A download folder as Readarr's manual import lists it, then imported by the command.
+  const auto downloads = d.dir.path() / "downloads";
+  bk::BookSpec next;
+  next.title = books[1]["title"];
+  next.authors = {"Ada Example"};
+  bk::make_epub(downloads / "release" / "book.epub", next);
+  const json candidates = d.get("/api/v1/manualimport?folder=" + downloads.string());
+  REQUIRE(candidates.size() == 1);
+  INFO(candidates.dump());
+  CHECK(candidates[0]["bookId"] == books[1]["id"]);
+  CHECK(candidates[0]["rejections"].empty());
+  CHECK(std::filesystem::exists(downloads / "release" / "book.epub"));  // listing moves nothing
+  d.get("/api/v1/manualimport", 400);
+  d.get("/api/v1/manualimport?folder=relative", 400);
+  auto imp = d.post({{"name", "DownloadedBooksScan"}, {"path", downloads.string()}, {"importMode", "Copy"}});
+  CHECK(imp["priorityName"] == "critical");  // Readarr has no critical: "priority" says high
+  REQUIRE(d.reaches(imp["id"].get<long long>(), "completed"));
+  CHECK(d.get("/api/v1/bookfile?bookId=" + std::to_string(books[1]["id"].get<long long>())).size() == 1);
+  CHECK(std::filesystem::exists(downloads / "release" / "book.epub"));  // a copy keeps the source
+
   // Client errors: no filter, ids out of range, a missing file.
   d.get("/api/v1/bookfile", 400);
   d.get("/api/v1/bookfile?authorId=x", 400);
@@ -913,7 +933,7 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
   const auto deleted =
       stream.wait_for("BookFileDeleted", [&](const json& e) { return e["bookFileId"] == file_id; });
   CHECK(deleted["reason"].get<std::string>().find("recycle bin") != std::string::npos);
-  CHECK(d.get("/api/v1/wanted/missing")["totalRecords"] == 3);
+  CHECK(d.get("/api/v1/wanted/missing")["totalRecords"] == 2);
   CHECK(stream.wait_for("LibraryScanned", [](const json& e) { return e["files"] == 2; })["unmapped"] == 1);
   CHECK(d.terminate() == 0);
 }
