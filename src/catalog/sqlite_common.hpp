@@ -22,13 +22,9 @@ namespace shelfjobs::catalog_sqlite {
 
 using sqlite::column;
 
-// Paths are stored lexically normal and without a trailing separator, so "/lib/Ann/" and
-// "/lib/Ann" are one folder and prefix matching can add exactly one separator.
-inline std::string clean_path(const std::filesystem::path& p) {
-  std::string s = p.lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
+// Paths are stored in one form (catalog_path), so "/lib/Ann/" and "/lib/Ann" are one folder
+// and prefix matching can add exactly one separator.
+inline std::string clean_path(const std::filesystem::path& p) { return catalog_path(p); }
 
 /// A failure with its catalog error, thrown inside a transaction so it rolls back.
 struct Failure {

@@ -310,6 +310,14 @@ Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions&
 /// The schema version `open_sqlite_catalog` migrates a file to (a backup's manifest records it).
 int catalog_schema_version() noexcept;
 
+/// A path as the catalog stores and compares it: lexically normal, without a trailing
+/// separator ("/lib/Ann/" and "/lib/./Ann" are "/lib/Ann"). Callers that match their own paths
+/// against the catalog's use it too.
+std::string catalog_path(const std::filesystem::path& path);
+/// True when `path` is `folder` or lies under it, whole components only ("/lib/Ann Other" is
+/// not under "/lib/Ann"). Both in `catalog_path` form.
+bool path_is_under(std::string_view path, std::string_view folder) noexcept;
+
 /// "Ada Example" -> "Example, Ada"; a single word stays as it is.
 std::string sort_name_of(std::string_view name);
 

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/files/fd.hpp"
 #include "engine/utf8.hpp"
 #include "shelfjobs/adapters/library_walk.hpp"
 
@@ -57,25 +58,7 @@ namespace {
 
 constexpr std::size_t kChunk = 1 << 20;
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const noexcept { return fd_; }
-  // Closes now and returns close(2)'s errno (0 when fine): NFS reports write errors there.
-  int close() noexcept {
-    if (fd_ < 0) return 0;
-    const int r = ::close(std::exchange(fd_, -1));
-    return r == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
+using detail::Fd;
 
 std::string show(const fs::path& p) { return display_path(p); }
 

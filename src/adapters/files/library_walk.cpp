@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/files/fd.hpp"
 #include "engine/text.hpp"
 #include "engine/utf8.hpp"
 
@@ -71,25 +72,7 @@ std::string display_path(const fs::path& path) { return detail::utf8_repair(path
 
 namespace {
 
-// A descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset(int fd) noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
+using detail::Fd;
 
 struct DevIno {
   dev_t dev;

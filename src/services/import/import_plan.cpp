@@ -17,16 +17,9 @@ namespace shelfjobs::import {
 
 namespace fs = std::filesystem;
 
-std::string clean_path(const fs::path& p) {
-  std::string s = p.lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
+std::string clean_path(const fs::path& p) { return catalog_path(p); }
 
-bool is_under(const std::string& path, const std::string& folder) {
-  return path == folder || (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
-                            (folder == "/" || path[folder.size()] == '/'));
-}
+bool is_under(const std::string& path, const std::string& folder) { return path_is_under(path, folder); }
 
 NamingValues naming_values(const Identity& id) {
   NamingValues v;

@@ -34,37 +34,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// True for an absolute path that is lexically normal already: no empty, "." or ".." component
-// and no trailing separator. The walk's paths are the root joined with the names it read, so
-// most keys skip lexically_normal, which takes a path apart and builds it again: a
-// rescan makes a key of every file it sees.
-bool plainly_normal(const std::string& s) {
-  if (s.empty() || s.front() != '/') return false;
-  if (s.size() > 1 && s.back() == '/') return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '/') continue;
-    const std::string_view next = std::string_view(s).substr(i + 1);
-    if (next.empty()) break;
-    if (next.front() == '/') return false;
-    const auto end = next.find('/');
-    const std::string_view part = next.substr(0, end);
-    if (part == "." || part == "..") return false;
-  }
-  return true;
-}
+std::string key_of(const fs::path& p) { return catalog_path(p); }
 
-// As the catalog stores paths: lexically normal, no trailing separator.
-std::string key_of(const fs::path& p) {
-  if (plainly_normal(p.native())) return p.native();
-  std::string s = p.lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
-
-bool is_under(const std::string& path, const std::string& folder) {
-  return path == folder || (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
-                            (folder == "/" || path[folder.size()] == '/'));
-}
+bool is_under(const std::string& path, const std::string& folder) { return path_is_under(path, folder); }
 
 // Readarr's "Known" rule: same size, and a modification time within a second (file systems
 // and copies round it differently).

@@ -60,16 +60,9 @@ ScanFilter filter_from_json(const nlohmann::json& j) {
   throw std::invalid_argument("filter: \"" + j.get<std::string>() + "\" is not none, known or matched");
 }
 
-std::string clean(const fs::path& p) {
-  std::string s = p.lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
+std::string clean(const fs::path& p) { return catalog_path(p); }
 
-bool under(const std::string& path, const std::string& folder) {
-  return path == folder || (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
-                            (folder == "/" || path[folder.size()] == '/'));
-}
+bool under(const std::string& path, const std::string& folder) { return path_is_under(path, folder); }
 
 ErrorKind kind_for(const Error& e) {
   switch (e.code) {
