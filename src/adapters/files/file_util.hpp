@@ -16,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "engine/utf8.hpp"
 #include "shelfjobs/adapters/book_metadata.hpp"
 #include "shelfjobs/engine/error.hpp"
 
@@ -58,46 +59,9 @@ inline Result<std::uintmax_t> check_file(const std::filesystem::path& path) {
   return size;
 }
 
-// `s` with every byte sequence that is not UTF-8 (RFC 3629: no overlong forms, no surrogates,
-// nothing above U+10FFFF, no truncated sequence) replaced by U+FFFD, one per offending byte.
-inline std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
-    if (c < 0x80) {
-      len = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    }
-    bool ok = len > 0 && i + len <= n;
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const unsigned char b = p[i + k];
-      ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
+// `s` with every byte that is not part of a valid UTF-8 sequence (RFC 3629: no overlong forms,
+// no surrogates, nothing above U+10FFFF, no truncated sequence) replaced by U+FFFD.
+inline std::string valid_utf8(std::string_view s) { return detail::utf8_repair(s); }
 
 inline bool is_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
