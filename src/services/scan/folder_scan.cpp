@@ -34,10 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string key_of(const fs::path& p) { return catalog_path(p); }
-
-bool is_under(const std::string& path, const std::string& folder) { return path_is_under(path, folder); }
-
 // Readarr's "Known" rule: same size, and a modification time within a second (file systems
 // and copies round it differently).
 bool unchanged(const BookFile& known, std::uint64_t size, TimePoint mtime) {
@@ -114,8 +110,8 @@ class FolderScan final : public WalkVisitor {
       : run_(run),
         root_(std::move(root)),
         scope_(std::move(scope)),
-        root_key_(key_of(root_)),
-        scope_key_(key_of(scope_)),
+        root_key_(catalog_path(root_)),
+        scope_key_(catalog_path(scope_)),
         whole_root_(root_key_ == scope_key_),
         writer_(run),
         pool_(run.options.reader_threads, run.options.max_files_per_second) {}
@@ -162,11 +158,11 @@ class FolderScan final : public WalkVisitor {
   WalkControl folder(const WalkFolder& f) override {
     if (f.depth == 1 && whole_root_) {
       end_group();
-      group_key_ = key_of(f.path);
+      group_key_ = catalog_path(f.path);
       visited_.insert(group_key_);
       load(group_key_, group_, false);
       announce(f);
-    } else if (!whole_root_ && key_of(f.path) == scope_key_) {
+    } else if (!whole_root_ && catalog_path(f.path) == scope_key_) {
       announce(f);
     }
     pool_.drain([&](ReadResult& r) { take(r); });
@@ -176,7 +172,7 @@ class FolderScan final : public WalkVisitor {
   WalkControl file(const WalkFile& f) override {
     ++run_.summary.files;
     auto& group = (whole_root_ && f.depth == 0) ? root_group_ : group_;
-    const std::string key = key_of(f.path);
+    const std::string key = catalog_path(f.path);
     std::optional<BookFile> known;
     if (auto it = group.find(key); it != group.end()) {
       known = std::move(it->second);
@@ -205,7 +201,7 @@ class FolderScan final : public WalkVisitor {
 
   void problem(const WalkProblem& p) override {
     ++run_.summary.problems;
-    problems_.push_back(key_of(p.path));
+    problems_.push_back(catalog_path(p.path));
     run_.log.warn("library scan: {}; its files keep their rows", p.message);
   }
 
@@ -214,7 +210,7 @@ class FolderScan final : public WalkVisitor {
     into.clear();
     auto st = run_.catalog.for_each_file_under(folder, [&](const BookFile& row) {
       std::string key = row.path.string();
-      if (direct_only && key_of(row.path.parent_path()) != folder) return;
+      if (direct_only && catalog_path(row.path.parent_path()) != folder) return;
       into.emplace(std::move(key), row);
     });
     if (!st) throw JobError(ErrorKind::database, "library scan: " + st.error().message);
@@ -225,10 +221,8 @@ class FolderScan final : public WalkVisitor {
     ++run_.folders_done;
     if (!run_.ctx) return;
     std::string name = f.relative.empty() ? f.display() : display_path(f.relative);
-    const std::string key = key_of(f.path);
-    if (auto it = run_.author_folders.find(key); it != run_.author_folders.end()) {
-      if (auto a = run_.catalog.author(it->second)) name = a->name;
-    }
+    const std::string key = catalog_path(f.path);
+    if (auto it = run_.author_folders.find(key); it != run_.author_folders.end()) name = it->second.name;
     run_.ctx->report(run_.folders_done - 1, std::max(run_.folders_total, run_.folders_done),
                      "scanning " + name + " (" + std::to_string(run_.folders_done) + " of " +
                          std::to_string(std::max(run_.folders_total, run_.folders_done)) + " folders)");
@@ -236,7 +230,7 @@ class FolderScan final : public WalkVisitor {
 
   bool protected_path(const std::string& key) const {
     return std::any_of(problems_.begin(), problems_.end(),
-                       [&](const std::string& p) { return is_under(key, p); });
+                       [&](const std::string& p) { return path_is_under(key, p); });
   }
 
   void drop(const BookFile& row) {
@@ -257,7 +251,7 @@ class FolderScan final : public WalkVisitor {
   // rows' reading.
   std::string author_folder_of(const std::string& key) const {
     const std::size_t start = root_key_ == "/" ? 1 : root_key_.size() + 1;
-    if (key.size() <= start || !is_under(key, root_key_)) return {};
+    if (key.size() <= start || !path_is_under(key, root_key_)) return {};
     const auto slash = key.find('/', start);
     if (slash == std::string::npos) return {};  // loose in the root
     return key.substr(0, slash);
@@ -277,10 +271,10 @@ class FolderScan final : public WalkVisitor {
   }
 
   RowId folder_author(const fs::path& path) const {
-    const std::string folder = author_folder_of(key_of(path));
+    const std::string folder = author_folder_of(catalog_path(path));
     if (folder.empty()) return 0;
     auto it = run_.author_folders.find(folder);
-    return it == run_.author_folders.end() ? 0 : it->second;
+    return it == run_.author_folders.end() ? 0 : it->second.id;
   }
 
   // Calibre's metadata.opf beside `file`, or empty. One stat per folder (the last folder asked
@@ -356,7 +350,7 @@ class FolderScan final : public WalkVisitor {
 
 Status scan_folder(RunState& run, const fs::path& root, const fs::path& scope) {
   std::error_code ec;
-  if (key_of(scope) != key_of(root) && !fs::exists(scope, ec) && !ec) {
+  if (catalog_path(scope) != catalog_path(root) && !fs::exists(scope, ec) && !ec) {
     // The folder is gone under a root that is there: its files are gone too.
     Writer writer(run);
     std::vector<BookFile> gone;
@@ -375,7 +369,7 @@ Status scan_calibre(RunState& run, const fs::path& root) {
   auto lib = CalibreLibrary::open(root);
   if (!lib) return lib.error();
   Writer writer(run);
-  const std::string root_key = key_of(root);
+  const std::string root_key = catalog_path(root);
   std::unordered_map<std::string, BookFile> known;
   auto st = run.catalog.for_each_file_under(
       root_key, [&](const BookFile& row) { known.emplace(row.path.string(), row); });
@@ -390,7 +384,7 @@ Status scan_calibre(RunState& run, const fs::path& root) {
         for (const auto& file : book.files) {
           if (!file.exists) continue;  // Calibre lists it, the disk does not have it
           ++run.summary.files;
-          const std::string key = key_of(file.path);
+          const std::string key = catalog_path(file.path);
           std::optional<BookFile> row;
           if (auto it = known.find(key); it != known.end()) {
             row = std::move(it->second);

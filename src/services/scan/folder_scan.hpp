@@ -22,8 +22,12 @@ namespace shelfjobs::scan {
 struct RunState {
   Catalog& catalog;
   const BookIndex& index;
-  /// Author folders (cleaned absolute paths) to their authors.
-  const std::map<std::string, RowId>& author_folders;
+  /// The catalog's authors with a folder, by folder (in catalog_path form).
+  struct FolderAuthor {
+    RowId id = 0;
+    std::string name;
+  };
+  const std::map<std::string, FolderAuthor>& author_folders;
   spdlog::logger& log;
   JobContext* ctx = nullptr;
   ScanFilter filter = ScanFilter::known;

@@ -60,10 +60,6 @@ ScanFilter filter_from_json(const nlohmann::json& j) {
   throw std::invalid_argument("filter: \"" + j.get<std::string>() + "\" is not none, known or matched");
 }
 
-std::string clean(const fs::path& p) { return catalog_path(p); }
-
-bool under(const std::string& path, const std::string& folder) { return path_is_under(path, folder); }
-
 ErrorKind kind_for(const Error& e) {
   switch (e.code) {
     case errc::cancelled: return ErrorKind::cancelled;
@@ -156,9 +152,10 @@ struct LibraryScanService::Impl {
     std::vector<Target> targets;
     auto root_of = [&](const fs::path& folder) -> std::optional<RootFolder> {
       std::optional<RootFolder> best;
-      const std::string f = clean(folder);
+      const std::string f = catalog_path(folder);
       for (const auto& r : *roots)
-        if (under(f, clean(r.path)) && (!best || r.path.string().size() > best->path.string().size()))
+        if (path_is_under(f, catalog_path(r.path)) &&
+            (!best || r.path.string().size() > best->path.string().size()))
           best = r;
       return best;
     };
@@ -169,7 +166,7 @@ struct LibraryScanService::Impl {
       if (!root)
         return Error{errc::invalid_argument, "folder \"" + display_path(folder) +
                                                  "\" is in no root folder; add its root folder first"};
-      targets.push_back({*root, fs::path(clean(folder))});
+      targets.push_back({*root, fs::path(catalog_path(folder))});
       return Ok{};
     };
     for (const auto& f : c.folders)
@@ -185,14 +182,15 @@ struct LibraryScanService::Impl {
     }
     const bool full = c.folders.empty() && c.authorIds.empty();
     if (full)
-      for (const auto& r : *roots) targets.push_back({r, fs::path(clean(r.path))});
+      for (const auto& r : *roots) targets.push_back({r, fs::path(catalog_path(r.path))});
 
     scan::BookIndex index;
     if (auto st = o.catalog->for_each_book_identity([&](const BookIdentity& b) { index.add(b); }); !st)
       return st.error();
-    std::map<std::string, RowId> author_folders;
+    std::map<std::string, scan::RunState::FolderAuthor> author_folders;
     for (const auto& a : *authors)
-      if (!a.path.empty()) author_folders.emplace(clean(a.path), a.id);
+      if (!a.path.empty())
+        author_folders.emplace(catalog_path(a.path), scan::RunState::FolderAuthor{a.id, a.name});
 
     ScanSummary summary;
     scan::RunState run{*o.catalog, index, author_folders, *log, ctx, c.filter, o, summary};
@@ -222,7 +220,7 @@ struct LibraryScanService::Impl {
         summary.skipped_roots.push_back(why);
         continue;
       }
-      if (clean(t.scope) == clean(root)) {
+      if (catalog_path(t.scope) == catalog_path(root)) {
         auto n = count_author_folders(root);
         run.folders_total += n ? static_cast<std::int64_t>(*n) : 0;
       } else {
@@ -233,7 +231,7 @@ struct LibraryScanService::Impl {
 
     for (const auto& t : ready) {
       if (ctx && ctx->cancelled()) return Error{errc::cancelled, "the library scan was cancelled"};
-      const bool whole_root = clean(t.scope) == clean(t.root.path);
+      const bool whole_root = catalog_path(t.scope) == catalog_path(t.root.path);
       Status st = Ok{};
       try {
         st = whole_root && CalibreLibrary::is_library(t.root.path)
