@@ -70,7 +70,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "book_files.hpp"
+#include "book_samples.hpp"
 #include "shelfjobs/adapters/book_metadata.hpp"
 #include "shelfjobs/adapters/library_walk.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
@@ -79,7 +79,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-namespace bk = testing::books;
+namespace bk = book_samples;
 using Clock = std::chrono::steady_clock;
 using Figures = std::map<std::string, double>;
 

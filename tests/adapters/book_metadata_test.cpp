@@ -8,12 +8,12 @@
 #include <atomic>
 #include <thread>
 
-#include "book_files.hpp"
+#include "book_samples.hpp"
 #include "shelfjobs/adapters/book_metadata.hpp"
 #include "test_support.hpp"
 
 using namespace shelfjobs;
-namespace books = testing::books;
+namespace books = book_samples;
 
 // The whole file in a namespace of its own: the unity build compiles several test files as one
 // translation unit, and their helpers must not meet.

@@ -12,7 +12,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "book_files.hpp"
+#include "book_samples.hpp"
 #include "services/import/import_plan.hpp"
 #include "shelfjobs/services/book_import.hpp"
 #include "test_support.hpp"
@@ -20,7 +20,7 @@
 using namespace shelfjobs;
 using namespace testing;
 namespace fs = std::filesystem;
-namespace bk = testing::books;
+namespace bk = book_samples;
 using K = ImportRejection::Kind;
 using R = ImportOutcome::Result;
 

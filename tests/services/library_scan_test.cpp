@@ -9,14 +9,14 @@
 
 #include <catch2/catch.hpp>
 
-#include "book_files.hpp"
+#include "book_samples.hpp"
 #include "shelfjobs/services/library_scan.hpp"
 #include "test_support.hpp"
 
 using namespace shelfjobs;
 using namespace testing;
 namespace fs = std::filesystem;
-namespace bk = testing::books;
+namespace bk = book_samples;
 
 // The whole file in a namespace of its own: the unity build compiles several test files as one
 // translation unit, and their helpers must not meet.

@@ -21,7 +21,7 @@
 #include <httplib.h>
 #include <catch2/catch.hpp>
 
-#include "book_files.hpp"
+#include "book_samples.hpp"
 #include "bookinfo_fixture.hpp"
 #include "process.hpp"
 #include "shelfjobs/engine/health.hpp"
@@ -830,7 +830,7 @@ TEST_CASE("shelfd answers 400 naming the problem for bytes that are not UTF-8 an
 
 TEST_CASE("shelfd's library: a scan through the command API, book files, unmapped files, Wanted/Missing",
           "[shelfd][library]") {
-  namespace bk = testing::books;
+  namespace bk = book_samples;
   auto metadata = shelfjobs::fixtures::BookInfoFixture::start();
   metadata->put_author(shelfjobs::fixtures::make_author(1001, "Ada Example", 3));
   Shelfd d;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Generators of real book files; see book_files.hpp. The MOBI and MP4 layouts are written out
+// Generators of real book files; see book_samples.hpp. The MOBI and MP4 layouts are written out
 // field by field, with the offsets their readers (libmobi's read.c, TagLib's mp4properties.cpp)
 // look at noted beside them.
 
-#include "book_files.hpp"
+#include "book_samples.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -24,7 +24,7 @@
 #include <qpdf/QPDFWriter.hh>
 #include <qpdf/QUtil.hh>
 
-namespace testing::books {
+namespace book_samples {
 
 namespace {
 
@@ -566,4 +566,4 @@ std::string cover_jpeg_bytes() {
   return j;
 }
 
-}  // namespace testing::books
+}  // namespace book_samples

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Real, small book files for the tests and the scan benchmark: EPUB/KEPUB (a stored zip with
-// container.xml and an EPUB2 or EPUB3 OPF), MOBI/AZW3 (a PalmDB with a MOBI header and EXTH
-// written byte by byte, which libmobi reads back), PDF (qpdf, optionally encrypted), MP3 (a few
-// silent MPEG frames with ID3v2 tags written by TagLib), M4B (a minimal MP4 box tree tagged by
-// TagLib), calibre's metadata.opf sidecar and a cover JPEG.
+// Real, small book files for the tests, the scan benchmark and `shelfd demo`: EPUB/KEPUB (a
+// stored zip with container.xml and an EPUB2 or EPUB3 OPF), MOBI/AZW3 (a PalmDB with a MOBI
+// header and EXTH written byte by byte, which libmobi reads back), PDF (qpdf, optionally
+// encrypted), MP3 (a few silent MPEG frames with ID3v2 tags written by TagLib), M4B (a minimal MP4
+// box tree tagged by TagLib), calibre's metadata.opf sidecar and a cover JPEG.
 //
 // Each file is a few hundred bytes to a few kilobytes and takes well under a millisecond to
 // make (the PDF and the tagged audio files a little more), so a benchmark can make tens of
-// thousands. Missing parent folders are created. Failures throw std::runtime_error: these are
-// test helpers.
+// thousands. Missing parent folders are created. Failures throw std::runtime_error (a sample
+// that cannot be written is a broken test or demo setup, not a condition to recover from).
 //
 // Thread-safety: the functions may be called from several threads on different paths, except
 // make_mp3 and make_m4b, which use TagLib and take a lock of their own for it.
@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace testing::books {
+namespace book_samples {
 
 struct Creator {
   std::string name;
@@ -108,4 +108,4 @@ void make_m4b(const std::filesystem::path& path, const BookSpec& spec);
 /// A valid baseline JPEG of one grey pixel (a cover.jpg beside a book).
 std::string cover_jpeg_bytes();
 
-}  // namespace testing::books
+}  // namespace book_samples
