@@ -15,6 +15,7 @@
 
 #include "app.hpp"
 #include "builtin.hpp"
+#include "demo_library.hpp"
 #include "demo_metadata.hpp"
 
 namespace shelfd {
@@ -104,11 +105,6 @@ std::filesystem::path make_temp_folder() {
   return pattern;
 }
 
-void write_file(const std::filesystem::path& p, const std::string& text) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p) << text;
-}
-
 }  // namespace
 
 int run_demo(const DemoOptions& options) {
@@ -119,10 +115,11 @@ int run_demo(const DemoOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto root = make_temp_folder();
-  // A small library: two roots that exist and one that does not, so the health check has
-  // something to say.
-  write_file(root / "library/Ebooks/Ann Leckie/Ancillary Justice.epub", "demo");
-  write_file(root / "library/Audiobooks/Becky Chambers/A Psalm for the Wild-Built.m4b", "demo");
+  // The library: two roots that exist and one that does not (an unmounted drive), so the scan
+  // skips it and the health check has something to say. The files come once the authors are in
+  // the catalog (lay_out_demo_library).
+  std::filesystem::create_directories(root / "library/Ebooks");
+  std::filesystem::create_directories(root / "library/Audiobooks");
   Config config;
   config.file = root / "shelfd.json";
   config.data_folder = root / "data";
@@ -193,14 +190,28 @@ int run_demo(const DemoOptions& options) {
       }
     }
   }
+  std::int64_t imported = 0;
+  app.events().subscribe<BookImported>([&imported](const BookImported& e) {
+    ++imported;
+    std::cout << "  imported: " << e.source.filename().string() << " -> " << e.file.path.string() << "\n";
+  });
   if (first) {
-    // The demo library's file is in the first author's folder: the catalog knows it.
-    BookFile f;
-    f.author_id = first->id;
-    f.path = first->path / "Ancillary Justice.epub";
-    f.size = 4;
-    f.format = "epub";
-    ok = app.catalog().upsert_file(f).has_value() && ok;
+    while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+    // The library on disk, scanned (files matched by ISBN and by name, two unmapped), then a
+    // finished download imported into it.
+    auto library = lay_out_demo_library(app.catalog(), config.library_roots[0], config.library_roots[1],
+                                        root / "downloads");
+    if (!library) {
+      std::cerr << "shelfd demo: " << library.error().message << "\n";
+      ok = false;
+    } else {
+      ok = engine.push(RescanFolders{}).has_value() && ok;
+      while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+      ok =
+          engine.push(DownloadedBooksScan{.path = library->download.string(), .importMode = ImportMode::move})
+              .has_value() &&
+          ok;
+    }
     while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
     if (auto renamed_upstream = metadata->rename(std::stoll(first->foreign_id), first->name + " (Author)");
         !renamed_upstream) {
@@ -282,6 +293,14 @@ int run_demo(const DemoOptions& options) {
               static_cast<unsigned long long>(health.store.commits),
               static_cast<long long>(health.store.max_commit_latency.count()), health.alerts.size());
   for (const auto& a : health.alerts) std::printf("  alert %-12s %s\n", a.rule.c_str(), a.message.c_str());
+  const auto files = app.catalog().counts();
+  if (const auto unmapped_now = app.catalog().unmapped_files(); files && unmapped_now) {
+    std::printf("library: %lld book files, %zu unmapped, %lld imported\n",
+                static_cast<long long>(files->files), unmapped_now->size(), static_cast<long long>(imported));
+    for (const auto& f : *unmapped_now)
+      std::printf("  unmapped %s: %s%s\n", f.path.filename().string().c_str(), f.unmapped_reason.c_str(),
+                  f.read_error.empty() ? "" : (" (" + f.read_error + ")").c_str());
+  }
 
   if (options.serve) {
     std::cout << "\ndashboard: http://" << config.bind_address << ":" << app.port()
@@ -292,6 +311,7 @@ int run_demo(const DemoOptions& options) {
   }
   const auto task_count = engine.tasks().size();
   const auto catalog_counts = app.catalog().counts();
+  const auto unmapped = app.catalog().unmapped_files();
   ok = app.stop(std::chrono::seconds(10)) && ok;
 
   if (options.json) {
@@ -306,6 +326,9 @@ int run_demo(const DemoOptions& options) {
     out["authors"] = catalog_counts ? catalog_counts->authors : -1;
     out["books"] = catalog_counts ? catalog_counts->books : -1;
     out["renamed"] = renamed;
+    out["files"] = catalog_counts ? catalog_counts->files : -1;
+    out["unmapped"] = unmapped ? static_cast<std::int64_t>(unmapped->size()) : -1;
+    out["imported"] = imported;
     std::cout << out.dump() << std::endl;
   }
   created->reset();

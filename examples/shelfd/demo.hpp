@@ -11,9 +11,10 @@ struct DemoOptions {
   std::string api_key;
 };
 
-/// `shelfd demo`: a temporary data folder, every command and task shelfd has, one full cycle
-/// with a progress bar per running job, then the job table, the task table and the health
-/// summary. Returns the process exit code.
+/// `shelfd demo`: a temporary data folder and library (real book files, scanned, one download
+/// imported), every command and task shelfd has, one full cycle with a progress bar per running
+/// job, then the job table, the task table, the health summary and the library's counts.
+/// Returns the process exit code.
 int run_demo(const DemoOptions& options);
 
 }  // namespace shelfd

@@ -126,7 +126,8 @@ struct ImportLibrary {
   std::shared_ptr<EventBus> bus = std::make_shared<EventBus>(quiet_logger());
   std::shared_ptr<ImportService> service;
   std::vector<BookFileAdded> added;
-  std::uint64_t sub = 0;
+  std::vector<BookImported> imported;
+  std::uint64_t sub = 0, imported_sub = 0;
   RootFolder root_folder;
   RowId leckie = 0, justice = 0, justice_edition = 0, sword = 0, palmer = 0, lightning = 0, wells = 0,
         red = 0;
@@ -146,6 +147,7 @@ struct ImportLibrary {
     wells = add_author("a3", "Martha Wells", {});  // no folder yet
     red = add_book(wells, "w4", "All Systems Red");
     sub = bus->subscribe<BookFileAdded>([this](const BookFileAdded& e) { added.push_back(e); });
+    imported_sub = bus->subscribe<BookImported>([this](const BookImported& e) { imported.push_back(e); });
     options.catalog = catalog;
     options.events = bus;
     options.logger = quiet_logger();
@@ -239,6 +241,15 @@ TEST_CASE("DownloadedBooksScan moves a matched file to its named place and recor
   CHECK(s.outcomes[0].file.id == f.id);
   REQUIRE(lib.added.size() == 1);
   CHECK(lib.added[0].file.id == f.id);
+  REQUIRE(lib.imported.size() == 1);
+  CHECK(lib.imported[0].file.id == f.id);
+  CHECK(lib.imported[0].source == src);
+  CHECK(lib.imported[0].action == TransferAction::renamed);
+  const nlohmann::json j = lib.imported[0];
+  CHECK(j["sourcePath"] == src.string());
+  CHECK(j["path"] == lib.justice_dest().string());
+  CHECK(j["action"] == "renamed");
+  CHECK(j["bookId"] == lib.justice);
   CHECK(lib.rows() == 1);
 }
 
@@ -319,6 +330,7 @@ TEST_CASE("a different file at the destination is never overwritten", "[import]"
   CHECK(fs::exists(src));
   CHECK(lib.rows() == 0);
   CHECK(lib.added.empty());
+  CHECK(lib.imported.empty());
 }
 
 TEST_CASE("the same file already at the destination counts as imported", "[import]") {
@@ -335,6 +347,7 @@ TEST_CASE("the same file already at the destination counts as imported", "[impor
     CHECK(s.message() == "Imported 0 of 1 files, 1 skipped (already imported)");
     CHECK(lib.rows() == 1);
     CHECK(lib.added.size() == 1);
+    CHECK(lib.imported.size() == 1);  // the skipped file is not imported again
   }
   SECTION("put there by hand, not recorded: recorded, and a move removes the source") {
     fs::create_directories(lib.justice_dest().parent_path());

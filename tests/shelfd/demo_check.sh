@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs one `shelfd demo --json` cycle and checks its summary line: the demo workload's outcomes,
-# and the catalog after the refreshes (four authors, their books, one renamed upstream whose
-# folder MoveAuthor moved).
+# the catalog after the refreshes (four authors, their books, one renamed upstream whose folder
+# MoveAuthor moved), and the library of real files the demo lays out: 11 found by the scan (two of
+# them unmapped: an unknown author and a damaged EPUB) and one imported from a download folder.
 # usage: demo_check.sh <shelfd>
 set -u
 out=$("$1" demo --json) || { echo "shelfd demo failed"; echo "$out"; exit 1; }
@@ -9,7 +10,8 @@ line=$(printf '%s\n' "$out" | tail -n 1)
 status=0
 for p in '"DemoWork":{"cancelled":1,"completed":3,"failed":1}' \
          '"MoveAuthor":{"cancelled":0,"completed":1,"failed":0}' \
-         '"authors":4' '"books":18' '"renamed":1'; do
+         '"DownloadedBooksScan":{"cancelled":0,"completed":1,"failed":0}' \
+         '"authors":4' '"books":18' '"renamed":1' '"files":12' '"unmapped":2' '"imported":1'; do
   case "$line" in
     *"$p"*) ;;
     *) echo "missing $p"; status=1 ;;

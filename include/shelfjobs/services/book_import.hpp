@@ -212,6 +212,18 @@ struct ImportSummary {
 /// destination, action?, bookFileId?, rejections, error?}]}
 void to_json(nlohmann::json& j, const ImportSummary& s);
 
+/// A file was imported into the library (published after its BookFileAdded): where it came
+/// from and how it got there. The event a download client's "completed" handling or a
+/// notification listens for.
+struct BookImported {
+  static constexpr const char* kName = "BookImported";
+  BookFile file;                 ///< the row recorded, at its library path
+  std::filesystem::path source;  ///< where the file was before
+  TransferAction action = TransferAction::copied;
+};
+/// {bookFileId, authorId, bookId, path, sourcePath, action ("hardlinked", "copied", ...)}
+void to_json(nlohmann::json& j, const BookImported& e);
+
 struct ImportOptions {
   std::shared_ptr<Catalog> catalog;        ///< required
   std::shared_ptr<EventBus> events;        ///< null: the host's bus (none without a host)

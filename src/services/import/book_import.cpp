@@ -211,6 +211,15 @@ std::string ImportSummary::message() const {
   return m;
 }
 
+void to_json(nlohmann::json& j, const BookImported& e) {
+  j = {{"bookFileId", e.file.id},
+       {"authorId", e.file.author_id},
+       {"bookId", e.file.book_id},
+       {"path", display_path(e.file.path)},
+       {"sourcePath", display_path(e.source)},
+       {"action", std::string(to_string(e.action))}};
+}
+
 void to_json(nlohmann::json& j, const ImportSummary& s) {
   nlohmann::json outcomes = nlohmann::json::array();
   for (const auto& o : s.outcomes) {
@@ -629,7 +638,10 @@ struct ImportService::Impl {
     out.error = note.empty() ? std::string() : note.substr(2);
     log->info("import: {} -> {} ({})", display_path(out.source), display_path(out.destination),
               to_string(t->action));
-    if (o.events) o.events->publish(BookFileAdded{out.file});
+    if (o.events) {
+      o.events->publish(BookFileAdded{out.file});
+      o.events->publish(BookImported{out.file, out.source, t->action});
+    }
     return out;
   }
 
