@@ -142,7 +142,8 @@ void ApiServer::library_routes() {
     auto found = app_.import().candidates(folder);
     if (!found) return error(res, found.error());
     json out = json::array();
-    for (const auto& c : *found) out.push_back(c);
+    int id = 0;
+    for (const auto& c : *found) out.push_back(manualimport_resource(app_.catalog(), c, ++id));
     reply(res, 200, out);
   });
   // The last library scan's figures (for the dashboard; not a Readarr route).

@@ -197,6 +197,14 @@ std::pair<int, const char*> quality_of(const std::string& format) {
 }
 }  // namespace
 
+namespace {
+json quality_resource(const std::string& format) {
+  const auto [qid, qname] = quality_of(format);
+  return {{"quality", {{"id", qid}, {"name", qname}}},
+          {"revision", {{"version", 1}, {"real", 0}, {"isRepack", false}}}};
+}
+}  // namespace
+
 json bookfile_resource(const BookFile& f) {
   const auto [qid, qname] = quality_of(f.format);
   json r = {{"id", f.id},
@@ -207,9 +215,7 @@ json bookfile_resource(const BookFile& f) {
             {"size", f.size},
             {"dateAdded", format_time(f.added)},
             {"modified", format_time(f.mtime)},
-            {"quality",
-             {{"quality", {{"id", qid}, {"name", qname}}},
-              {"revision", {{"version", 1}, {"real", 0}, {"isRepack", false}}}}},
+            {"quality", quality_resource(f.format)},
             {"qualityWeight", qid * 100},
             {"qualityCutoffNotMet", false},
             {"title", f.title},
@@ -218,6 +224,34 @@ json bookfile_resource(const BookFile& f) {
             {"asin", f.asin}};
   if (!f.unmapped_reason.empty()) r["unmappedReason"] = f.unmapped_reason;
   if (!f.read_error.empty()) r["readError"] = f.read_error;
+  return r;
+}
+
+json manualimport_resource(Catalog& catalog, const ImportCandidate& c, int id) {
+  json r = c;  // the candidate's own fields first; Readarr's resource is laid over them
+  r["id"] = id;
+  r["author"] = nullptr;
+  r["book"] = nullptr;
+  r["foreignEditionId"] = nullptr;
+  if (c.author_id != 0) {
+    if (auto a = catalog.author(c.author_id)) r["author"] = author_resource(catalog, *a);
+  }
+  if (c.book_id != 0) {
+    if (auto b = catalog.book(c.book_id)) r["book"] = book_resource(*b);
+  }
+  if (c.edition_id != 0 && c.book_id != 0) {
+    if (auto editions = catalog.editions_of(c.book_id)) {
+      for (const auto& e : *editions)
+        if (e.id == c.edition_id) r["foreignEditionId"] = e.foreign_id;
+    }
+  }
+  r["quality"] = quality_resource(c.format);
+  r["qualityWeight"] = quality_of(c.format).first * 100;
+  r["releaseGroup"] = "";
+  r["downloadId"] = "";
+  r["additionalFile"] = false;
+  r["replaceExistingFiles"] = false;
+  r["disableReleaseSwitching"] = false;
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shelfjobs/catalog/catalog.hpp"
+#include "shelfjobs/services/book_import.hpp"
 #include "shelfjobs/services/service.hpp"
 #include "shelfjobs/shelfjobs.hpp"
 
@@ -37,6 +38,13 @@ nlohmann::json book_resource(const shelfjobs::Book& book);
 /// file (title, author, isbn13, asin) and, for a file that matches no book, unmappedReason; a
 /// file whose metadata could not be read, readError.
 nlohmann::json bookfile_resource(const shelfjobs::BookFile& file);
+/// Readarr's ManualImportResource for one candidate: {id (its place in the list, from 1), path,
+/// name, size, author (AuthorResource or null), book (BookResource or null), foreignEditionId,
+/// quality, qualityWeight, releaseGroup, downloadId, additionalFile, replaceExistingFiles,
+/// disableReleaseSwitching, rejections [{reason, type}]}, plus the candidate's own fields
+/// (matchedBy, authorId, bookId, editionId, destination, ...; see ImportCandidate's to_json).
+nlohmann::json manualimport_resource(shelfjobs::Catalog& catalog, const shelfjobs::ImportCandidate& candidate,
+                                     int id);
 
 /// "RssSync" -> "Rss Sync".
 std::string spaced(const std::string& name);

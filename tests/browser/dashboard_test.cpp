@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The shelfd dashboard in a real browser: shelfd serves the page, headless Chromium (driven
 // through chromedriver) opens it, presses "Run now" on the Housekeeping task and waits until the
-// page shows that job completed; adds an author and sees the catalog's events fill its row; and
-// watches the charts follow the jobs. That needs the page's API calls, its event stream and
-// shelfd's engine to work together, which no unit test covers.
+// page shows that job completed; adds an author and sees the catalog's events fill its row;
+// watches the charts follow the jobs; and imports a book from a download folder by hand. That needs the
+// page's API calls, its event stream and shelfd's engine to work together, which no unit test covers.
 
 #include <signal.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "book_samples.hpp"
 #include "bookinfo_fixture.hpp"
 #include "webdriver.hpp"
 
@@ -282,6 +283,86 @@ TEST_CASE("the dashboard adds an author, lists its books and refreshes it", "[br
   const auto notice = browser.find("#notice");
   REQUIRE(notice);
   CHECK(browser.attribute(*notice, "hidden").has_value());
+  CHECK(shelfd->stop(SIGTERM, 15s) == 0);
+}
+
+TEST_CASE("the dashboard lists a download folder and imports the ticked file", "[browser][slow]") {
+  TempDir dir;
+  const std::string key = random_key();
+  auto metadata = shelfjobs::fixtures::BookInfoFixture::start();
+  metadata->put_author(shelfjobs::fixtures::make_author(1001, "Ada Example", 3));
+  const std::string books = dir.file("books");
+  std::filesystem::create_directories(books);
+  std::string origin;
+  auto shelfd = start_shelfd(dir, key, origin,
+                             {{"libraryRoots", {books}},
+                              {"metadata", {{"baseUrl", metadata->base_url()}, {"requestSpacingMs", 0}}}});
+  const std::vector<std::string> auth = {"X-Api-Key: " + key, "Content-Type: application/json"};
+  const auto added =
+      webdriver::http("POST", origin + "/api/v1/author",
+                      nlohmann::json{{"foreignAuthorId", "1001"}, {"rootFolderPath", books}}.dump(), auth);
+  REQUIRE(added.status == 201);
+  const auto author_id = nlohmann::json::parse(added.body)["id"].get<long long>();
+  nlohmann::json titles;
+  REQUIRE(poll(20s, [&] {
+    titles = nlohmann::json::parse(
+        webdriver::http("GET", origin + "/api/v1/book?authorId=" + std::to_string(author_id), {}, auth).body);
+    return titles.size() == 3;
+  }));
+  const std::string title = titles[1]["title"];
+
+  // A finished download: one book of the author, and one by an author the library lacks.
+  const std::string downloads = dir.file("downloads");
+  book_samples::BookSpec mine;
+  mine.title = title;
+  mine.authors = {"Ada Example"};
+  book_samples::make_epub(downloads + "/release/book.epub", mine);
+  book_samples::BookSpec stray;
+  stray.title = "Piranesi";
+  stray.authors = {"Susanna Clarke"};
+  book_samples::make_epub(downloads + "/release/other.epub", stray);
+
+  Browser page(dir);
+  webdriver::Session& browser = page.session;
+  browser.navigate(origin + "/#apikey=" + key);
+  if (!poll(20s, [&] { return browser.find("#import-folder").has_value(); }))
+    FAIL("no import form" << diagnostics(browser, dir));
+  browser.execute("document.querySelector('#import-folder').value = arguments[0];", {downloads});
+  REQUIRE(click(browser, "#import-form button[type=submit]"));
+
+  const auto rows = [&] {
+    return browser.execute(R"js(
+      return [...document.querySelectorAll('#import-candidates tr.candidate')].map((r) => ({
+        path: r.dataset.path, author: r.querySelector('td.author').textContent,
+        book: r.querySelector('td.book').textContent, reason: r.querySelector('td.reason').textContent,
+        checked: r.querySelector('input').checked, disabled: r.querySelector('input').disabled }));
+    )js");
+  };
+  if (!poll(20s, [&] { return rows().size() == 2; }))
+    FAIL("the folder was not listed" << diagnostics(browser, dir));
+  const auto listed = rows();
+  // Sorted by path: book.epub, then other.epub.
+  CHECK(listed[0]["author"] == "Ada Example");
+  CHECK(listed[0]["book"] == title);
+  CHECK(listed[0]["checked"] == true);
+  CHECK(listed[1]["checked"] == false);
+  CHECK(listed[1]["disabled"] == true);
+  CHECK(listed[1]["reason"].get<std::string>().find("not in the library") != std::string::npos);
+
+  REQUIRE(click(browser, "#import-run"));
+  const std::string dest = books + "/Ada Example/" + title + "/Ada Example - " + title + ".epub";
+  if (!poll(20s, [&] { return std::filesystem::exists(dest); }))
+    FAIL("the file was not imported" << diagnostics(browser, dir));
+  CHECK_FALSE(std::filesystem::exists(downloads + "/release/book.epub"));  // moved
+  // BookImported on the stream: the folder is listed again, the imported file gone from it.
+  if (!poll(20s, [&] { return rows().size() == 1; }))
+    FAIL("the list did not follow the import" << diagnostics(browser, dir));
+  const bool done = poll(20s, [&] {
+    for (const auto& r : job_rows(browser, "ManualImport"))
+      if (r.value("status", "") == "completed" && r.value("section", "") == "history") return true;
+    return false;
+  });
+  if (!done) FAIL("no ManualImport reached the history" << diagnostics(browser, dir));
   CHECK(shelfd->stop(SIGTERM, 15s) == 0);
 }
 

@@ -541,6 +541,15 @@ TEST_CASE("ManualImport: the author and book given override the match", "[import
     CHECK(s.outcomes[2].rejections[0].reason == "book 9999 is not in the library");
     CHECK(fs::exists(src));
   }
+  SECTION("Readarr's foreignEditionId names the edition") {
+    const fs::path aj = lib.download_justice();
+    const ImportSummary wrong = lib.manual({{aj.string(), 0, lib.sword, std::nullopt, "w1-e"}});
+    CHECK(wrong.rejected == 1);
+    CHECK(wrong.outcomes[0].rejections[0].reason == "edition w1-e is not an edition of 'Ancillary Sword'");
+    const ImportSummary s = lib.manual({{aj.string(), 0, lib.justice, std::nullopt, "w1-e"}});
+    CHECK(s.imported == 1);
+    CHECK(lib.row(lib.justice_dest()).edition_id == lib.justice_edition);
+  }
   SECTION("without a book id the file is matched as in a scan") {
     const ImportSummary s = lib.manual({{src.string(), lib.leckie, 0, std::nullopt}});
     CHECK(s.outcomes[0].rejections[0].kind == K::no_matching_book);
@@ -670,7 +679,8 @@ TEST_CASE("candidates list each file's match and rejections and change nothing",
   CHECK(j["destination"] == lib.justice_dest().string());
   CHECK(j["rejections"].empty());
   const nlohmann::json r = c[1];
-  CHECK(r["rejections"][0]["type"] == "unknown_author");
+  CHECK(r["rejections"][0]["type"] == "permanent");  // Readarr's RejectionType
+  CHECK(r["rejections"][0]["kind"] == "unknown_author");
   CHECK(r["rejections"][0]["reason"] == "author 'Susanna Clarke' is not in the library");
 
   CHECK(lib.service->candidates("relative").error().code == errc::invalid_argument);
@@ -708,6 +718,13 @@ TEST_CASE("the import commands read Readarr's JSON", "[import]") {
   CHECK(m.files[0].editionId == 9);
   CHECK_FALSE(m.files[1].editionId);
   CHECK(m.importMode == ImportMode::copy);
+  // Readarr's clients send the edition's foreign id, as text or as a number.
+  CHECK(nlohmann::json::parse(R"({"path":"/d/a.epub","bookId":7,"foreignEditionId":"40123"})")
+            .get<ManualImportFile>()
+            .foreignEditionId == "40123");
+  CHECK(nlohmann::json::parse(R"({"path":"/d/a.epub","bookId":7,"foreignEditionId":40123})")
+            .get<ManualImportFile>()
+            .foreignEditionId == "40123");
   const nlohmann::json mj = m;
   CHECK(mj == nlohmann::json::parse(R"({"files":[{"path":"/d/a.epub","authorId":3,"bookId":7,"editionId":9},
                                         {"path":"/d/b.pdf","authorId":3,"bookId":8}],"importMode":"copy"})"));

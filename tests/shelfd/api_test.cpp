@@ -911,6 +911,15 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
   INFO(candidates.dump());
   CHECK(candidates[0]["bookId"] == books[1]["id"]);
   CHECK(candidates[0]["rejections"].empty());
+  // Readarr's ManualImportResource: nested author and book, the quality, an id per row.
+  CHECK(candidates[0]["id"] == 1);
+  CHECK(candidates[0]["name"] == "book.epub");
+  CHECK(candidates[0]["author"]["authorName"] == "Ada Example");
+  CHECK(candidates[0]["author"]["id"] == author_id);
+  CHECK(candidates[0]["book"]["title"] == books[1]["title"]);
+  CHECK(candidates[0]["quality"]["quality"]["name"] == "EPUB");
+  CHECK(candidates[0]["foreignEditionId"].is_string());
+  CHECK(candidates[0]["replaceExistingFiles"] == false);
   CHECK(std::filesystem::exists(downloads / "release" / "book.epub"));  // listing moves nothing
   d.get("/api/v1/manualimport", 400);
   d.get("/api/v1/manualimport?folder=relative", 400);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The dashboard's library section: the last library scan (its figures as a bar chart), the
-// files that match no book with the reason, and a rescan button. It registers itself before
-// app.js runs (window.shelfdSections); app.js hands it the page's helpers, its events from the
-// stream (LibraryScanned, BookFileAdded, BookFileDeleted) and a turn at every refetch and render.
+// files that match no book with the reason, a rescan button, and a manual import of a folder
+// (Readarr's manualimport listing, then the ManualImport command with the rows ticked). It
+// registers itself before app.js runs (window.shelfdSections); app.js hands it the page's
+// helpers, its events from the stream (LibraryScanned, BookFileAdded, BookFileDeleted,
+// BookImported) and a turn at every refetch and render.
 'use strict';
 (window.shelfdSections = window.shelfdSections || []).push(({ api, el, put, $, timeNode, showNotice, upsertCommand, scheduleRender, AuthError }) => {
   const NS = 'http://www.w3.org/2000/svg';
-  const lib = { scan: null, unmapped: [], timer: null };
+  const lib = { scan: null, unmapped: [], timer: null, folder: '', candidates: null, picked: new Set(), importTimer: null };
   const FIGURES = [
     ['added', 'new'], ['changed', 'changed'], ['unchanged', 'unchanged'],
     ['removed', 'removed'], ['unmapped', 'unmapped'], ['unreadable', 'unreadable'],
@@ -66,6 +68,71 @@
   }
   $('#rescan').addEventListener('click', rescan);
 
+  // Manual import: list a folder's candidates; a row is ticked when it would be imported as is.
+  async function listFolder() {
+    if (!lib.folder) return;
+    try {
+      lib.candidates = await api(`manualimport?folder=${encodeURIComponent(lib.folder)}`) || [];
+      lib.picked = new Set(lib.candidates.filter((c) => c.bookId && !c.rejections.length).map((c) => c.path));
+      showNotice('');
+    } catch (err) {
+      lib.candidates = null;
+      if (!(err instanceof AuthError)) showNotice(`Could not list ${lib.folder}: ${err.message}`);
+    }
+    scheduleRender();
+  }
+  function listSoon() {
+    clearTimeout(lib.importTimer);
+    lib.importTimer = setTimeout(listFolder, 400);
+  }
+  $('#import-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    lib.folder = $('#import-folder').value.trim();
+    listFolder();
+  });
+  $('#import-candidates').addEventListener('change', (ev) => {
+    const box = ev.target.closest('input[type=checkbox]');
+    if (!box) return;
+    if (box.checked) lib.picked.add(box.value); else lib.picked.delete(box.value);
+    scheduleRender();
+  });
+  $('#import-run').addEventListener('click', async () => {
+    const files = (lib.candidates || []).filter((c) => lib.picked.has(c.path))
+      .map((c) => ({ path: c.path, authorId: c.authorId, bookId: c.bookId, editionId: c.editionId || null }));
+    if (!files.length) return;
+    try {
+      const body = { name: 'ManualImport', importMode: $('#import-mode').value, files };
+      upsertCommand(await api('command', { method: 'POST', body: JSON.stringify(body) }));
+      showNotice('');
+    } catch (err) {
+      if (!(err instanceof AuthError)) showNotice(`Could not start the import: ${err.message}`);
+    }
+    scheduleRender();
+  });
+
+  function renderImport() {
+    const list = lib.candidates;
+    $('#import-list').hidden = !list || !list.length;
+    $('#import-empty').hidden = !list || list.length > 0;
+    if (!list) return;
+    put($('#import-candidates tbody'), ...list.map((c) => {
+      const importable = Boolean(c.bookId) && !c.rejections.some((r) => r.kind !== 'already_imported');
+      // As attributes, so that a change of the ticks changes what put() compares.
+      const box = el('input', {
+        type: 'checkbox', value: c.path, 'aria-label': `Import ${c.name}`,
+        checked: lib.picked.has(c.path), disabled: !c.bookId,
+      });
+      return el('tr', { class: importable ? 'candidate' : 'candidate rejected', 'data-path': c.path },
+        el('td', {}, box),
+        el('td', { class: 'path' }, c.path),
+        el('td', { class: 'author' }, c.author ? c.author.authorName : (c.authors || []).join(', ')),
+        el('td', { class: 'book' }, c.book ? c.book.title : c.title || ''),
+        el('td', { class: 'format' }, (c.quality && c.quality.quality.name) || c.format),
+        el('td', { class: 'reason' }, c.rejections.map((r) => r.reason).join('; ')));
+    }));
+    $('#import-run').disabled = lib.picked.size === 0;
+  }
+
   function render() {
     const s = lib.scan;
     const rows = s
@@ -80,6 +147,7 @@
       el('td', { class: 'error' }, f.readError || ''))));
     $('#unmapped-count').textContent = lib.unmapped.length ? String(lib.unmapped.length) : '';
     $('#unmapped-empty').hidden = lib.unmapped.length > 0;
+    renderImport();
   }
 
   return {
@@ -90,6 +158,8 @@
       },
       BookFileAdded: loadSoon,
       BookFileDeleted: loadSoon,
+      // A file left the listed folder (or arrived at its place): list the folder again.
+      BookImported: () => { loadSoon(); if (lib.candidates) listSoon(); },
     },
     refetch: load,
     render,

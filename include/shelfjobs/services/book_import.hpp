@@ -110,13 +110,15 @@ struct ManualImportFile {
   RowId authorId = 0;
   RowId bookId = 0;  ///< 0: matched as in a scan
   std::optional<RowId> editionId;
+  std::string foreignEditionId;  ///< Readarr's way to name the edition (with bookId); editionId wins
 };
 struct ManualImport : Command {
   static constexpr const char* kName = "ManualImport";
   std::vector<ManualImportFile> files;
   ImportMode importMode = ImportMode::automatic;
 };
-/// {"files": [{"path", "authorId", "bookId", "editionId"?}], "importMode"?}. Other fields of
+/// {"files": [{"path", "authorId", "bookId", "editionId"?, "foreignEditionId"?}], "importMode"?}
+/// (an edition named that the book does not have is a `wrong_book` rejection). Other fields of
 /// Readarr's body (quality, downloadId, replaceExistingFiles, ...) are ignored: shelfjobs never
 /// replaces an existing file.
 void to_json(nlohmann::json& j, const ManualImportFile& f);
@@ -174,8 +176,9 @@ struct ImportCandidate {
 };
 /// Readarr's manual-import resource, in shelfjobs's terms: {path, name, size, format, title,
 /// authors, isbn13, asin, readError, matchedBy, authorId, bookId, editionId, authorName,
-/// bookTitle, destination, newAuthorFolder, rejections: [{type, reason}]} (paths as display
-/// text).
+/// bookTitle, destination, newAuthorFolder, rejections: [{reason, type, kind}]} (paths as display
+/// text). A rejection's `type` is Readarr's RejectionType, always "permanent" (nothing here clears
+/// by waiting); `kind` says which (`to_string(Kind)`).
 void to_json(nlohmann::json& j, const ImportCandidate& c);
 void to_json(nlohmann::json& j, const ImportRejection& r);
 

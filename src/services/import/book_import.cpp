@@ -135,6 +135,7 @@ void from_json(const nlohmann::json& j, DownloadedBooksScan& c) {
 void to_json(nlohmann::json& j, const ManualImportFile& f) {
   j = {{"path", f.path}, {"authorId", f.authorId}, {"bookId", f.bookId}};
   if (f.editionId) j["editionId"] = *f.editionId;
+  if (!f.foreignEditionId.empty()) j["foreignEditionId"] = f.foreignEditionId;
 }
 
 void from_json(const nlohmann::json& j, ManualImportFile& f) {
@@ -144,6 +145,9 @@ void from_json(const nlohmann::json& j, ManualImportFile& f) {
   f.bookId = id_or_zero(j, "bookId");
   if (auto it = j.find("editionId"); it != j.end() && !it->is_null() && it->get<RowId>() != 0)
     f.editionId = it->get<RowId>();
+  // Readarr's clients name the edition by its foreign id, as text (a number is taken as its text).
+  if (auto it = j.find("foreignEditionId"); it != j.end() && !it->is_null())
+    f.foreignEditionId = it->is_string() ? it->get<std::string>() : it->dump();
 }
 
 void to_json(nlohmann::json& j, const ManualImport& c) {
@@ -161,8 +165,9 @@ bool ImportCandidate::already_imported() const {
 }
 
 void to_json(nlohmann::json& j, const ImportRejection& r) {
-  // Readarr's rejection resource is {reason, type}; the type here is shelfjobs's kind.
-  j = {{"type", to_string(r.kind)}, {"reason", r.reason}};
+  // Readarr's rejection resource is {reason, type} with type "permanent" or "temporary" (an enum
+  // its clients parse); which rejection it is goes in a field of its own.
+  j = {{"reason", r.reason}, {"type", "permanent"}, {"kind", to_string(r.kind)}};
 }
 
 void to_json(nlohmann::json& j, const ImportCandidate& c) {
@@ -354,6 +359,7 @@ struct ImportService::Impl {
                                     const ManualImportFile* manual) {
     import::Identity id;
     RowId edition_id = 0;
+    std::string_view foreign_edition;
     if (manual && manual->bookId != 0) {
       auto book = o.catalog->book(manual->bookId);
       if (!book) {
@@ -367,7 +373,10 @@ struct ImportService::Impl {
       }
       id.book = std::move(*book);
       id.matched_by = "manual";
-      if (manual->editionId) edition_id = *manual->editionId;
+      if (manual->editionId)
+        edition_id = *manual->editionId;
+      else
+        foreign_edition = manual->foreignEditionId;
     } else {
       const RowId hint = manual && manual->authorId != 0 ? manual->authorId : folder_author;
       const scan::Match m = run.index.match(facts, hint);
@@ -395,11 +404,15 @@ struct ImportService::Impl {
     auto editions = o.catalog->editions_of(id.book->id);
     if (!editions) return editions.error();
     for (const auto& e : *editions) {
-      if (edition_id != 0 ? e.id == edition_id : e.monitored) id.edition = e;
+      if (edition_id != 0            ? e.id == edition_id
+          : !foreign_edition.empty() ? e.foreign_id == foreign_edition
+                                     : e.monitored)
+        id.edition = e;
     }
-    if (edition_id != 0 && !id.edition) {
-      id.wrong_book =
-          "edition " + std::to_string(edition_id) + " is not an edition of '" + id.book->title + "'";
+    if ((edition_id != 0 || !foreign_edition.empty()) && !id.edition) {
+      id.wrong_book = "edition " +
+                      (edition_id != 0 ? std::to_string(edition_id) : std::string(foreign_edition)) +
+                      " is not an edition of '" + id.book->title + "'";
       return id;
     }
     auto links = o.catalog->series_links_of(id.book->id);
