@@ -7,8 +7,10 @@
 // Routes (under /v1/): GET author/{id}, GET work/{id}, GET book/{editionId} (303 to the owning
 // author/{id}?edition={editionId} as rreading-glasses does; a work's editions are indexed when
 // the author is put; an edition known only from `put_work` whose author is not stored redirects
-// to work/{id} instead). Every 200 carries an ETag (a hash of the body served) and a
-// Last-Modified (when the body or its author's scenario last changed); an equal If-None-Match,
+// to work/{id} instead), GET search?q= (every work of a stored author whose title and author name
+// hold all the query's words, case-insensitive: `[{bookId, workId, author: {id}}]`, at most 20,
+// the first edition as the book; an empty query is 400). Every 200 carries an ETag (a hash of the body
+// served) and a Last-Modified (when the body or its author's scenario last changed); an equal If-None-Match,
 // or without one an equal If-Modified-Since, gets 304. Errors are plain text, as
 // rreading-glasses sends them ("HTTP 404: Not Found"). Scenarios apply to author/{id} and to the
 // works of that author, not to book/{id}.

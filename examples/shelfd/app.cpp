@@ -87,7 +87,8 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
     app->refresh_ = *refresh;
   }
 
-  auto scan = LibraryScanService::create({.catalog = app->catalog_, .logger = app->log_});
+  auto scan =
+      LibraryScanService::create({.catalog = app->catalog_, .logger = app->log_, .library = app->library_});
   if (!scan) return scan.error();
   app->scan_ = *scan;
   auto import = ImportService::create({.catalog = app->catalog_, .logger = app->log_});

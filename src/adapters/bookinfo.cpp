@@ -492,6 +492,33 @@ AuthorData parse_bookinfo_author(std::string_view body) { return map_author(body
 
 WorkData parse_bookinfo_work(std::string_view body) { return map_work(body, "work"); }
 
+namespace {
+std::vector<SearchHit> map_search(std::string_view body, const std::string& label) {
+  const Reader r(label);
+  const json j = r.parse(body);
+  if (!j.is_array()) r.fail("expected an array of hits");
+  std::vector<SearchHit> out;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const json& hit = j[i];
+    const std::string where = "[" + std::to_string(i) + "]";
+    if (!hit.is_object()) r.fail(where + ": expected an object");
+    SearchHit h;
+    h.work_foreign_id = r.id(hit, "workId", where);
+    h.edition_foreign_id = r.id(hit, "bookId", where);
+    if (const json* a = Reader::member(hit, "author")) {
+      if (!a->is_object()) r.fail(where + ".author: expected an object");
+      h.author_foreign_id = r.id(*a, "id", where + ".author");
+    }
+    // A hit that names no work or no author cannot be followed; Readarr skips those too.
+    if (h.work_foreign_id.empty() || h.author_foreign_id.empty()) continue;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<SearchHit> parse_bookinfo_search(std::string_view body) { return map_search(body, "search"); }
+
 // ---- the client -------------------------------------------------------------------------------
 
 namespace {
@@ -624,6 +651,17 @@ class BookInfoSource final : public MetadataSource {
           label + ": the redirect to '" + f.location + "' names neither author/{id} nor work/{id}",
           static_cast<int>(f.status));
     return out;
+  }
+
+  std::vector<SearchHit> search(std::string_view query, std::stop_token token) override {
+    const std::string label = "search \"" + std::string(query) + "\"";
+    if (query.empty()) throw MetadataError(MetadataErrc::invalid, "search: the query is empty");
+    const std::string url = base_ + "search?q=" + escape(query);
+    Fetched f = fetch(label, url, token, /*fresh=*/false, /*use_cache=*/true, /*follow=*/true);
+    if (f.status != 200) unexpected(label, f);
+    std::vector<SearchHit> hits = map_search(f.body, label);
+    if (!f.from_cache) store(url, f);
+    return hits;
   }
 
   MetadataStats stats() const override {

@@ -10,10 +10,13 @@
 //     slow source never holds the person's request for a whole bibliography.
 #include "shelfjobs/services/library.hpp"
 
+#include <algorithm>
+
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "services/book_mapping.hpp"
+#include "services/scan/match.hpp"
 
 namespace shelfjobs {
 
@@ -123,6 +126,43 @@ Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId r
   auto added = impl_->new_author(foreign_id, root_folder_id, monitored);
   if (added) impl_->publish(AuthorAdded{*added});
   return added;
+}
+
+Result<Author> LibraryService::add_author_by_name(std::string_view name, std::string_view title,
+                                                  RowId root_folder_id, std::stop_token token) {
+  Impl& im = *impl_;
+  const std::string key = scan::author_key(name);
+  if (key.empty()) return Error{errc::invalid_argument, "no author name to look for"};
+  if (auto ok = im.have_source(); !ok) return ok.error();
+  std::vector<std::string> queries;
+  if (!title.empty()) queries.push_back(std::string(title) + " " + std::string(name));
+  queries.push_back(std::string(name));
+  // Search hits name authors by id only: each candidate costs a fetch (cached, and the refresh
+  // that AuthorAdded starts reads the same answer), so only the first few are looked at.
+  constexpr int kMaxCandidates = 5;
+  std::vector<std::string> tried;
+  try {
+    for (const auto& q : queries) {
+      for (const SearchHit& hit : im.o.source->search(q, token)) {
+        if (std::find(tried.begin(), tried.end(), hit.author_foreign_id) != tried.end()) continue;
+        if (static_cast<int>(tried.size()) >= kMaxCandidates) break;
+        tried.push_back(hit.author_foreign_id);
+        if (auto existing = im.o.catalog->author_by_foreign_id(hit.author_foreign_id); existing) {
+          if (scan::author_key(existing->name) == key)
+            return Error{errc::conflict, "author '" + existing->name + "' is already in the catalog"};
+          continue;
+        }
+        const AuthorData data = im.o.source->author(hit.author_foreign_id, token);
+        if (scan::author_key(data.name) != key) continue;
+        auto added = im.new_author(data.foreign_id, root_folder_id, /*monitored=*/true);
+        if (added) im.publish(AuthorAdded{*added});
+        return added;
+      }
+    }
+  } catch (const MetadataError& e) {
+    return to_error(e);
+  }
+  return Error{errc::not_found, "the metadata source knows no author named '" + std::string(name) + "'"};
 }
 
 Result<Book> LibraryService::add_book(const std::string& work_foreign_id, RowId root_folder_id,

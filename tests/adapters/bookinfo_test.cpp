@@ -399,6 +399,39 @@ TEST_CASE("client: book/{id} resolves through its redirect to an author or a wor
   CHECK(contains(e.what(), "book 1"));
 }
 
+TEST_CASE("client: search?q= finds books by title and author, best first", "[bookinfo]") {
+  Env env;
+  auto src = env.source();
+  const auto hits = src->search("glass orchard ada example");
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].work_foreign_id == "5001");
+  CHECK(hits[0].author_foreign_id == "1001");
+  CHECK_FALSE(hits[0].edition_foreign_id.empty());
+  CHECK(src->search("Ada Example").size() >= 2);  // every work of the author
+  CHECK(src->search("no such words anywhere").empty());
+  // Answers are cached like the others: the same query asks the server once.
+  const auto before = env.server->requests_to("search");
+  (void)src->search("Ada Example");
+  CHECK(env.server->requests_to("search") == before);
+  CHECK(metadata_error_of([&] { src->search(""); }).code() == MetadataErrc::invalid);
+}
+
+TEST_CASE("mapping: search hits as ints or strings; hits without work or author are skipped", "[bookinfo]") {
+  const auto hits = parse_bookinfo_search(
+      R"([{"bookId":9001,"workId":5001,"author":{"id":1001}},{"bookId":"9","workId":"5","author":{"id":"1"}},
+          {"bookId":1,"workId":2},{"workId":3,"author":{"id":null}},{"bookId":1,"author":{"id":4}}])");
+  REQUIRE(hits.size() == 2);
+  CHECK(hits[0].edition_foreign_id == "9001");
+  CHECK(hits[1].author_foreign_id == "1");
+  CHECK(parse_bookinfo_search("[]").empty());
+  for (const char* bad : {"{}", "[1]", R"([{"workId":1,"author":7}])", "[{", R"([{"workId":[1]}])"}) {
+    INFO(bad);
+    const auto e = metadata_error_of([&] { (void)parse_bookinfo_search(bad); });
+    CHECK(e.code() == MetadataErrc::invalid);
+    CHECK(contains(e.what(), "search"));
+  }
+}
+
 TEST_CASE("client: book/{id} must redirect; other 4xx are invalid", "[bookinfo]") {
   TinyServer tiny([](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/v1/book/1") {

@@ -77,14 +77,16 @@ struct Library {
   }
 
   /// A service host running the library and refresh services (their commands, tasks and
-  /// rules), as a host application builds it.
-  shelfjobs::Engine& start_engine(int workers = 3) {
+  /// rules) and `more`, as a host application builds it.
+  shelfjobs::Engine& start_engine(int workers = 3,
+                                  const std::vector<std::shared_ptr<shelfjobs::Service>>& more = {}) {
     shelfjobs::ServiceHostOptions options;
     options.engine = {.store_path = dir.file("jobs.db"), .workers = workers, .logger = quiet_logger()};
     options.events = bus;
     shelfjobs::ServiceHost::Builder builder(std::move(options));
     builder.add(library);
     builder.add(service);
+    for (const auto& m : more) builder.add(m);
     auto built = builder.build();
     REQUIRE(built.has_value());
     host = std::move(built).value();

@@ -104,6 +104,13 @@ struct EditionLookup {
   std::string work_foreign_id;    ///< set when the redirect named a work
 };
 
+/// One hit of a free-text search (`GET search?q=`): a book and who wrote it, by foreign id.
+struct SearchHit {
+  std::string work_foreign_id;
+  std::string edition_foreign_id;  ///< the hit's book (edition); may be empty
+  std::string author_foreign_id;
+};
+
 enum class MetadataErrc {
   not_found = 1,  ///< 404 (http_status() 404)
   not_ready,      ///< `Works: null`: the server is still loading the author
@@ -155,6 +162,10 @@ class MetadataSource {
   virtual WorkData work(std::string_view foreign_id, std::stop_token token = {}, bool fresh = false) = 0;
   /// Resolves an edition id through the mandatory redirect of `GET book/{id}`.
   virtual EditionLookup edition(std::string_view foreign_id, std::stop_token token = {}) = 0;
+  /// Free-text search over titles and authors (`GET search?q=`, as rreading-glasses and the
+  /// BookInfo forks serve it), best first; no hit is an empty list, not an error. Cached like
+  /// the other answers. Errors as for `author` (an empty query is invalid).
+  virtual std::vector<SearchHit> search(std::string_view query, std::stop_token token = {}) = 0;
   virtual MetadataStats stats() const = 0;
 };
 
@@ -187,5 +198,9 @@ Result<std::shared_ptr<MetadataSource>> make_bookinfo_source(BookInfoOptions opt
 AuthorData parse_bookinfo_author(std::string_view body);
 /// Maps a BookInfo work resource (`GET work/{id}`); it must carry Books and a non-empty Authors.
 WorkData parse_bookinfo_work(std::string_view body);
+/// Maps a search answer: `[{bookId, workId, author: {id}}]` (Goodreads' auto_complete subset
+/// that Readarr reads); entries without a work or an author id are left out. Throws
+/// MetadataError{invalid} for a body that is not such an array.
+std::vector<SearchHit> parse_bookinfo_search(std::string_view body);
 
 }  // namespace shelfjobs

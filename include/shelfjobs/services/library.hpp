@@ -14,7 +14,9 @@
 /// Thread-safety: every member may be called from any thread.
 
 #include <memory>
+#include <stop_token>
 #include <string>
+#include <string_view>
 
 #include <spdlog/fwd.h>
 
@@ -52,6 +54,17 @@ class LibraryService : public Service {
   /// loading), rate_limited (with its retry time), upstream_error (an unusable answer);
   /// unavailable too when no source is configured.
   Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored = true);
+
+  /// Finds an author the library lacks by name, from a book of theirs, and adds it as
+  /// `add_author` does (AuthorAdded, whose refresh brings the books): searches the source for
+  /// "title name" (when a title is given), then for the name alone, and takes the first hit whose
+  /// author's name is `name` (compared as the library scan compares names: case, accents,
+  /// "Last, First" and punctuation aside); at most five candidate authors are fetched. The library
+  /// scan's addNewAuthors uses it. Errors: not_found (no hit is by that name), conflict (that
+  /// author is in the catalog already), invalid_argument (an empty name, no such root folder),
+  /// and the source's failures as for `add_author`.
+  Result<Author> add_author_by_name(std::string_view name, std::string_view title, RowId root_folder_id,
+                                    std::stop_token token = {});
 
   /// Adds a book (a work) by its foreign id, as a user does: the work, its editions and series
   /// come from the source (one request); the book is monitored as asked and marked manually

@@ -15,6 +15,13 @@
 ///   - the library-scan task: RescanFolders every 24 h by default (12 to 24 h, or off).
 ///   - the rule AuthorRefreshed (changed) -> RescanFolders of that author's folder only.
 ///
+/// addNewAuthors: after the walk, the authors that unmapped files of the scanned folders name
+/// and the library lacks are looked up at the metadata source by name and title
+/// (LibraryService::add_author_by_name; at most `ScanOptions::max_new_authors` per scan) and
+/// added under the file's root folder; AuthorAdded refreshes each, and the AuthorRefreshed rule
+/// rescans its folder with `matched`, which links the files lying there. A source that fails
+/// ends the lookups for this scan (a warning), never the scan.
+///
 /// Filters, as Readarr's: `all` reads every file again; `known` (the default) leaves a known
 /// file whose size is the same and whose mtime is within a second unopened; `matched` does the
 /// same for files linked to a book, and matches the known unmapped ones again from what was
@@ -49,6 +56,7 @@
 #include "shelfjobs/engine/context.hpp"
 #include "shelfjobs/engine/events.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
+#include "shelfjobs/services/library.hpp"
 #include "shelfjobs/services/service.hpp"
 
 namespace shelfjobs {
@@ -95,11 +103,12 @@ struct ScanSummary {
   std::int64_t unreadable = 0;             ///< files whose metadata could not be read
   std::int64_t problems = 0;               ///< folders and entries that could not be walked
   std::vector<std::string> skipped_roots;  ///< root folders left alone (missing or empty), why
+  std::vector<std::string> new_authors;    ///< addNewAuthors: the authors added, by name
   TimePoint finished{};                    ///< when the scan ended
   std::string message() const;
 };
 /// {folders, files, added, changed, unchanged, removed, unmapped, unreadable, problems,
-/// skippedRoots, finished (ISO 8601 UTC), message}
+/// skippedRoots, newAuthors, finished (ISO 8601 UTC), message}
 void to_json(nlohmann::json& j, const ScanSummary& s);
 
 /// A scan finished (also when it found nothing to do).
@@ -128,6 +137,12 @@ struct ScanOptions {
   double max_files_per_second = 0;
   /// Catalog writes per transaction.
   int batch = 500;
+  /// Finds and adds the authors that unmapped files name (RescanFolders' addNewAuthors); null:
+  /// the option only logs a warning and the files stay unmapped.
+  std::shared_ptr<LibraryService> library;
+  /// addNewAuthors looks up at most this many unknown authors per scan (the rest wait for the
+  /// next scan), so a library of strays cannot keep the metadata source busy for hours.
+  int max_new_authors = 25;
 };
 
 class LibraryScanService : public Service {

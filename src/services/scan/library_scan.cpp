@@ -93,15 +93,26 @@ std::string ScanSummary::message() const {
                   std::to_string(unmapped) + " unmapped, " + std::to_string(unreadable) + " unreadable";
   if (problems > 0) m += ", " + std::to_string(problems) + " folders or entries unreadable";
   for (const auto& s : skipped_roots) m += "; skipped " + s;
+  if (!new_authors.empty()) {
+    m += "; added " + std::to_string(new_authors.size()) +
+         (new_authors.size() == 1 ? " author: " : " authors: ");
+    for (std::size_t i = 0; i < new_authors.size(); ++i) m += (i ? ", " : "") + new_authors[i];
+  }
   return m;
 }
 
 void to_json(nlohmann::json& j, const ScanSummary& s) {
-  j = {{"folders", s.folders},     {"files", s.files},
-       {"added", s.added},         {"changed", s.changed},
-       {"unchanged", s.unchanged}, {"removed", s.removed},
-       {"unmapped", s.unmapped},   {"unreadable", s.unreadable},
-       {"problems", s.problems},   {"skippedRoots", s.skipped_roots},
+  j = {{"folders", s.folders},
+       {"files", s.files},
+       {"added", s.added},
+       {"changed", s.changed},
+       {"unchanged", s.unchanged},
+       {"removed", s.removed},
+       {"unmapped", s.unmapped},
+       {"unreadable", s.unreadable},
+       {"problems", s.problems},
+       {"skippedRoots", s.skipped_roots},
+       {"newAuthors", s.new_authors},
        {"message", s.message()}};
 }
 
@@ -142,6 +153,62 @@ struct LibraryScanService::Impl {
     RootFolder root;
     fs::path scope;
   };
+
+  // addNewAuthors: one lookup per author that unmapped files of the scanned folders name (the
+  // first such file's title helps the search). After the walk, not during it: the lookups are
+  // network calls and the walk must not wait on them; the files are linked by the rescan that
+  // each new author's refresh triggers.
+  void add_new_authors(const std::vector<Target>& scanned, ScanSummary& summary, JobContext* ctx) {
+    if (!o.library) {
+      log->warn(
+          "library scan: addNewAuthors needs the library service (ScanOptions::library); "
+          "files of unknown authors stay unmapped");
+      return;
+    }
+    struct Wanted {
+      std::string name, title;
+      RowId root = 0;
+    };
+    std::map<std::string, Wanted> wanted;  // by author_key: one lookup per author
+    bool more = false;
+    for (const auto& t : scanned) {
+      auto st = o.catalog->for_each_file_under(t.scope, [&](const BookFile& f) {
+        if (f.book_id != 0 || f.author_id != 0 || f.author.empty()) return;
+        std::string key = scan::author_key(f.author);
+        if (key.empty() || wanted.count(key)) return;
+        if (static_cast<int>(wanted.size()) >= o.max_new_authors) {
+          more = true;
+          return;
+        }
+        wanted.emplace(std::move(key), Wanted{f.author, f.title, t.root.id});
+      });
+      if (!st) {
+        log->warn("library scan: cannot list unmapped files for addNewAuthors: {}", st.error().message);
+        return;
+      }
+    }
+    if (more)
+      log->info("library scan: addNewAuthors looks up {} unknown authors now, the rest at the next scan",
+                o.max_new_authors);
+    for (const auto& [key, w] : wanted) {
+      if (ctx && ctx->cancelled()) return;
+      auto added =
+          o.library->add_author_by_name(w.name, w.title, w.root, ctx ? ctx->token() : std::stop_token{});
+      if (added) {
+        log->info("library scan: added author '{}' ({}), named by files in the library", added->name,
+                  added->foreign_id);
+        summary.new_authors.push_back(added->name);
+        continue;
+      }
+      if (added.error().code == errc::not_found || added.error().code == errc::conflict) {
+        log->info("library scan: author '{}' not added: {}", w.name, added.error().message);
+        continue;
+      }
+      // The source is down or asks to wait: the next scan tries again.
+      log->warn("library scan: looking up new authors stopped: {}", added.error().message);
+      return;
+    }
+  }
 
   Result<ScanSummary> rescan(const RescanFolders& c, JobContext* ctx) {
     auto roots = o.catalog->root_folders();
@@ -249,6 +316,7 @@ struct LibraryScanService::Impl {
         summary.skipped_roots.push_back(why);
       }
     }
+    if (c.addNewAuthors) add_new_authors(ready, summary, ctx);
     if (full) {
       // Files whose book was removed meanwhile stay on disk: they become unmapped.
       if (auto n = o.catalog->unlink_orphaned_files("its book was removed from the catalog"); !n)
@@ -272,6 +340,8 @@ Result<std::shared_ptr<LibraryScanService>> LibraryScanService::create(ScanOptio
     return Error{errc::invalid_argument,
                  "reader_threads must be 1 to 64 (got " + std::to_string(options.reader_threads) + ")"};
   if (options.batch < 1) return Error{errc::invalid_argument, "batch must be at least 1"};
+  if (options.max_new_authors < 0)
+    return Error{errc::invalid_argument, "max_new_authors must not be negative"};
   if (options.max_files_per_second < 0)
     return Error{errc::invalid_argument, "max_files_per_second must not be negative"};
   auto impl = std::make_shared<Impl>();
