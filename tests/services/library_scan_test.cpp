@@ -244,14 +244,38 @@ TEST_CASE("a missing or empty root folder is skipped and nothing under it is rem
                Catch::Contains("does not exist") && Catch::Contains("nothing under it was changed"));
   }
   SECTION("empty (a mount point without its drive)") {
+    const auto checks = lib.scan->health_checks();
+    REQUIRE(checks.size() == 1);
+    CHECK(checks[0].name == "LibraryScanCheck");
+    CHECK(checks[0].run().empty());
     fs::rename(lib.root, lib.dir.path() / "elsewhere");
     fs::create_directories(lib.root);
     const ScanSummary s = lib.rescan();
     REQUIRE(s.skipped_roots.size() == 1);
     CHECK_THAT(s.skipped_roots[0], Catch::Contains("empty"));
+    // The catalog has two authors there: health says so until a scan finds the files again.
+    const auto issues = checks[0].run();
+    REQUIRE(issues.size() == 1);
+    CHECK(issues[0].level == HealthIssue::Level::warning);
+    CHECK_THAT(issues[0].message, Catch::Contains(lib.root.string()) &&
+                                      Catch::Contains("2 authors live there") && Catch::Contains("mounted"));
+    fs::remove(lib.root);
+    fs::rename(lib.dir.path() / "elsewhere", lib.root);
+    lib.rescan();
+    CHECK(checks[0].run().empty());
   }
   CHECK(lib.catalog->counts().value().files == before);
   CHECK(lib.deleted.empty());
+}
+
+TEST_CASE("an empty root without authors is no health issue (a new library)", "[scan]") {
+  TempDir dir;
+  auto catalog = open_sqlite_catalog({dir.path() / "catalog.db"}).value();
+  fs::create_directories(dir.path() / "new");
+  REQUIRE(catalog->add_root_folder(dir.path() / "new"));
+  auto scan = LibraryScanService::create({.catalog = catalog, .logger = quiet_logger()}).value();
+  REQUIRE(scan->rescan({}).value().skipped_roots.size() == 1);
+  CHECK(scan->health_checks()[0].run().empty());
 }
 
 TEST_CASE("rescanning one author's folder leaves the rest of the library alone", "[scan]") {

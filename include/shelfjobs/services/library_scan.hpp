@@ -28,7 +28,7 @@
 /// read of them before (still without opening them).
 ///
 /// What a scan never does: remove anything under a root folder that is missing or empty (an
-/// unmounted drive: a warning and the RootFolderCheck health check instead), under a folder it
+/// unmounted drive: a warning, and RootFolderCheck or LibraryScanCheck in health instead), under a folder it
 /// could not read, or after it was cancelled; stop at a file or folder it cannot read (the file
 /// is recorded with its `read_error`, the folder is reported and skipped).
 ///
@@ -154,6 +154,10 @@ class LibraryScanService : public Service {
   void register_commands(Registry& registry, ServiceContext& host) override;
   std::vector<TaskSpec> tasks() const override;
   void add_rules(ServiceContext& host) override;
+  /// LibraryScanCheck: a warning for each root folder that the latest scan of it found empty
+  /// while the catalog has authors there (a drive that is not mounted). A missing root is
+  /// RootFolderCheck's (the library service).
+  std::vector<HealthCheck> health_checks() override;
 
   /// The work behind RescanFolders, callable directly (tests, tools). `ctx` may be null.
   /// Errors: invalid_argument (a folder that is relative or in no root folder: nothing is

@@ -4,14 +4,17 @@
 //
 // A root folder that is missing or empty is never scanned: an unmounted drive or a dead network
 // share looks exactly like that, and scanning it would remove every file of the library from
-// the catalog. The scan skips it with a warning; RootFolderCheck (the library service) shows
-// it in health.
+// the catalog. The scan skips it with a warning. In health, RootFolderCheck (the library
+// service) shows a missing root; an empty one is not wrong in itself (a new library), so this
+// service's LibraryScanCheck shows it only when the catalog has authors there: then it is a
+// library whose files are not where they were, most likely a drive that is not mounted.
 
 #include "shelfjobs/services/library_scan.hpp"
 
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 #include <system_error>
 
 #include <spdlog/sinks/null_sink.h>
@@ -143,6 +146,42 @@ struct LibraryScanService::Impl {
   std::shared_ptr<spdlog::logger> log;
   mutable std::mutex last_mu;
   std::optional<ScanSummary> last;
+  std::set<std::string> empty_roots;  // under last_mu: the roots whose latest scan found them empty
+
+  void note_root(const fs::path& root, bool empty) {
+    std::lock_guard lock(last_mu);
+    if (empty)
+      empty_roots.insert(catalog_path(root));
+    else
+      empty_roots.erase(catalog_path(root));
+  }
+
+  std::vector<HealthIssue> check() const {
+    std::set<std::string> roots;
+    {
+      std::lock_guard lock(last_mu);
+      roots = empty_roots;
+    }
+    std::vector<HealthIssue> out;
+    if (roots.empty()) return out;
+    auto authors = o.catalog->authors();
+    if (!authors) {
+      out.push_back({"LibraryScanCheck", HealthIssue::Level::error,
+                     "cannot read the authors: " + authors.error().message});
+      return out;
+    }
+    for (const auto& root : roots) {
+      const auto n = std::count_if(authors->begin(), authors->end(), [&](const Author& a) {
+        return !a.path.empty() && path_is_under(catalog_path(a.path), root);
+      });
+      if (n == 0) continue;
+      out.push_back({"LibraryScanCheck", HealthIssue::Level::warning,
+                     "Root folder " + display_path(root) + " was empty at the last library scan, though " +
+                         std::to_string(n) + (n == 1 ? " author lives" : " authors live") +
+                         " there: nothing under it was scanned or removed (is the drive mounted?)"});
+    }
+    return out;
+  }
 
   template <class E>
   void publish(const E& e) {
@@ -280,7 +319,9 @@ struct LibraryScanService::Impl {
         summary.skipped_roots.push_back(why);
         continue;
       }
-      if (fs::directory_iterator(root, ec) == fs::directory_iterator() && !ec) {
+      const bool empty = fs::directory_iterator(root, ec) == fs::directory_iterator() && !ec;
+      note_root(root, empty);
+      if (empty) {
         const std::string why = "root folder " + display_path(root) +
                                 " (it is empty, as an unmounted drive is): nothing under it was changed";
         log->warn("library scan: {}", why);
@@ -387,6 +428,11 @@ void LibraryScanService::add_rules(ServiceContext& host) {
 
 Result<ScanSummary> LibraryScanService::rescan(const RescanFolders& command, JobContext* ctx) {
   return impl_->rescan(command, ctx);
+}
+
+std::vector<HealthCheck> LibraryScanService::health_checks() {
+  // The check holds the Impl, not the service: it may be called while the host goes.
+  return {{"LibraryScanCheck", [impl = impl_] { return impl->check(); }}};
 }
 
 std::optional<ScanSummary> LibraryScanService::last_scan() const {
