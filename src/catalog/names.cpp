@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Names: author status names, sort names and folder names.
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <string>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "engine/text.hpp"
+#include "engine/utf8.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
 
 namespace shelfjobs {
@@ -97,23 +99,54 @@ std::string sort_name_of(std::string_view name) {
   return out;
 }
 
-std::string safe_folder_name(std::string_view name) {
+// Readarr's replacements where there is a readable one (": " reads as " - "), dropped where
+// there is none. Only ASCII bytes are touched, so valid UTF-8 stays valid.
+std::string replace_unsafe_characters(std::string_view name) {
+  const std::string s = detail::utf8_repair(name);
   std::string out;
-  out.reserve(name.size());
-  bool pending_space = false;
-  for (char ch : name) {
+  out.reserve(s.size() + 4);
+  auto put = [&out](char c) {
+    if (c == ' ' && !out.empty() && out.back() == ' ') return;  // one space per run
+    out += c;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
-    // Whitespace controls (tab, newline) separate words like a space; other controls go.
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      pending_space = true;
-      continue;
+    switch (ch) {
+      case ':':
+        if (i + 1 < s.size() && s[i + 1] == ' ') put(' ');
+        put('-');
+        continue;
+      case '/':
+      case '\\': put('+'); continue;
+      case '"': put('\''); continue;
+      case '*':
+      case '?':
+      case '<':
+      case '>':
+      case '|': continue;
+      case '\t':
+      case '\n':
+      case '\r': put(' '); continue;
+      default: break;
     }
     if (c < 0x20 || c == 0x7f) continue;
-    if (std::string_view("<>:\"/\\|?*").find(ch) != std::string_view::npos) continue;
-    if (pending_space && !out.empty()) out += ' ';
-    pending_space = false;
-    out += ch;
+    put(ch);
   }
+  return out;
+}
+
+// Windows reserves device names, with or without an extension.
+bool is_reserved_name(std::string_view name) {
+  const std::string stem = lower(name.substr(0, name.find('.')));
+  for (std::string_view d : {"con", "prn", "aux", "nul"})
+    if (stem == d) return true;
+  return stem.size() == 4 && (stem.compare(0, 3, "com") == 0 || stem.compare(0, 3, "lpt") == 0) &&
+         stem[3] >= '1' && stem[3] <= '9';
+}
+
+std::string safe_folder_name(std::string_view name, std::size_t max_bytes) {
+  max_bytes = std::max<std::size_t>(max_bytes, 8);
   // Windows drops trailing dots and spaces silently (so two names would meet), and a leading
   // dot hides the folder on Linux and macOS.
   auto trim = [](std::string& s) {
@@ -125,26 +158,20 @@ std::string safe_folder_name(std::string_view name) {
     s.erase(0, first);
     s.erase(s.find_last_not_of(". ") + 1);
   };
-  trim(out);
   // Most file systems limit a name to 255 bytes; cut on a UTF-8 character boundary.
-  if (out.size() > 255) {
-    std::size_t cut = 255;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    trim(out);
+  auto cut = [&trim, max_bytes](std::string& s) {
+    if (s.size() <= max_bytes) return;
+    s.resize(detail::utf8_prefix_length(s, max_bytes));
+    trim(s);
+  };
+  std::string out = replace_unsafe_characters(name);
+  trim(out);
+  cut(out);
+  if (is_reserved_name(out)) {
+    out.insert(std::min(out.find('.'), out.size()), "_");
+    cut(out);  // the device name itself is short: only the end can go
   }
   if (out.empty()) return "_";
-
-  // Windows reserves device names, with or without an extension ("CON", "nul.txt").
-  const std::size_t dot = out.find('.');
-  const std::string stem = lower(std::string_view(out).substr(0, dot));
-  static constexpr std::array<std::string_view, 4> kDevices = {"con", "prn", "aux", "nul"};
-  bool reserved = false;
-  for (auto d : kDevices) reserved = reserved || stem == d;
-  if (stem.size() == 4 && (stem.rfind("com", 0) == 0 || stem.rfind("lpt", 0) == 0) && stem[3] >= '1' &&
-      stem[3] <= '9')
-    reserved = true;
-  if (reserved) out.insert(dot == std::string::npos ? out.size() : dot, "_");
   return out;
 }
 

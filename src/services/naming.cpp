@@ -23,45 +23,6 @@ namespace {
 
 constexpr std::size_t kMaxName = 255;  // bytes per name on ext4, XFS, Btrfs, NTFS (in UTF-16 units there)
 
-// The characters the common file systems refuse or treat specially, replaced by readable ones
-// where there is one. `s` is valid UTF-8: only ASCII bytes are touched.
-std::string replace_illegal(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 4);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case ':': out += (i + 1 < s.size() && s[i + 1] == ' ') ? " -" : "-"; continue;
-      case '/':
-      case '\\': out += '+'; continue;
-      case '"': out += '\''; continue;
-      case '*':
-      case '?':
-      case '<':
-      case '>':
-      case '|': continue;
-      case '\t':
-      case '\n':
-      case '\r': out += ' '; continue;
-      default: break;
-    }
-    if (c < 0x20 || c == 0x7f) continue;
-    out += ch;
-  }
-  return out;
-}
-
-std::string collapse_spaces(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
-    out += c;
-  }
-  return out;
-}
-
 void trim(std::string& s, std::string_view chars) {
   const auto first = s.find_first_not_of(chars);
   if (first == std::string::npos) {
@@ -74,7 +35,7 @@ void trim(std::string& s, std::string_view chars) {
 
 // replace, collapse, trim: a name without the "_" fallback and without the length cut.
 std::string clean(std::string_view name) {
-  std::string s = collapse_spaces(replace_illegal(detail::utf8_repair(name)));
+  std::string s = replace_unsafe_characters(name);
   trim(s, " .");
   return s;
 }
@@ -215,7 +176,7 @@ Result<std::string> render_token(std::string_view inner, const NamingValues& val
     return Error{errc::invalid_argument, "naming: {" + std::string(inner) + "} takes no format"};
   }
   // Made safe here, before the split at "/": a value never adds a folder.
-  std::string s = collapse_spaces(replace_illegal(detail::utf8_repair(*value)));
+  std::string s = replace_unsafe_characters(*value);
   trim(s, " ");
   if (s.empty()) return std::string();
   if (token->has_format) s = pad(s, token->pad_width);
@@ -241,24 +202,8 @@ std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
   return s.substr(0, detail::utf8_prefix_length(s, max_bytes));
 }
 
-bool is_reserved_name(std::string_view name) {
-  const std::string stem = detail::ascii_lower(name.substr(0, name.find('.')));
-  for (std::string_view d : {"con", "prn", "aux", "nul"})
-    if (stem == d) return true;
-  return stem.size() == 4 && (stem.compare(0, 3, "com") == 0 || stem.compare(0, 3, "lpt") == 0) &&
-         stem[3] >= '1' && stem[3] <= '9';
-}
-
 std::string safe_name(std::string_view name, std::size_t max_bytes) {
-  max_bytes = std::max<std::size_t>(max_bytes, 8);
-  std::string s = clean(name);
-  cut(s, max_bytes);
-  if (is_reserved_name(s)) {
-    s.insert(std::min(s.find('.'), s.size()), "_");
-    cut(s, max_bytes);  // the device name itself is short: only the end can go
-  }
-  if (s.empty()) return "_";
-  return s;
+  return safe_folder_name(name, max_bytes);
 }
 
 std::string safe_file_name(std::string_view stem, std::string_view extension) {

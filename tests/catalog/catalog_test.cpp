@@ -1104,8 +1104,13 @@ TEST_CASE("sort names", "[catalog]") {
 
 TEST_CASE("safe folder names", "[catalog]") {
   CHECK(safe_folder_name("Ada Example") == "Ada Example");
-  CHECK(safe_folder_name("Title: A <Story>?") == "Title A Story");
-  CHECK(safe_folder_name("a/b\\c|d*e\"f") == "abcdef");
+  // The naming patterns' rules (Readarr's): replaced where there is a readable replacement.
+  CHECK(safe_folder_name("Title: A <Story>?") == "Title - A Story");
+  CHECK(safe_folder_name("a/b\\c|d*e\"f") == "a+b+cde'f");
+  CHECK(safe_folder_name("x:y") == "x-y");
+  CHECK(safe_folder_name("bad \xff byte") == "bad \xef\xbf\xbd byte");
+  CHECK(safe_folder_name("Ünïcode long", 8) == "Ünïcod");  // cut on a character boundary
+  CHECK(replace_unsafe_characters(" a:b  ") == " a-b ");
   CHECK(safe_folder_name("  ..Hidden  Name...  ") == "Hidden Name");
   CHECK(safe_folder_name("Tab\there\x01") == "Tab here");
   CHECK(safe_folder_name("...") == "_");

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/services/naming.hpp"
 
 using namespace shelfjobs;

@@ -321,9 +321,19 @@ bool path_is_under(std::string_view path, std::string_view folder) noexcept;
 /// "Ada Example" -> "Example, Ada"; a single word stays as it is.
 std::string sort_name_of(std::string_view name);
 
-/// A folder name safe on common file systems: drops characters Windows, macOS and Linux refuse
-/// or treat specially (`<>:"/\|?*` and control characters), trims dots and spaces at the ends,
-/// collapses runs of spaces; an empty result becomes "_".
-std::string safe_folder_name(std::string_view name);
+/// `name` with what Windows, macOS and Linux refuse in a name replaced as Readarr's file-name
+/// cleaning does: ": " -> " - ", ":" -> "-", "/" and "\" -> "+", '"' -> "'"; `*?<>|` and control
+/// characters dropped (tab and newline read as a space); runs of spaces as one; invalid UTF-8
+/// repaired. Nothing trimmed; may be empty. The base of `safe_folder_name` and of the naming
+/// patterns' values (naming.hpp), so an author's folder reads the same whoever made it.
+std::string replace_unsafe_characters(std::string_view name);
+
+/// A folder or file name safe on common file systems: `replace_unsafe_characters`, dots and
+/// spaces trimmed at the ends, cut to `max_bytes` (at least 8) on a UTF-8 boundary, a Windows
+/// device name ("CON", "nul.txt") given a "_" after its stem; an empty result becomes "_".
+std::string safe_folder_name(std::string_view name, std::size_t max_bytes = 255);
+
+/// True for Windows device names, with or without an extension ("CON", "nul.txt", "Com1").
+bool is_reserved_name(std::string_view name);
 
 }  // namespace shelfjobs

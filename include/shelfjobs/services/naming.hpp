@@ -49,8 +49,9 @@
 ///     extension: "nul.txt") get "_" after the device name ("CON" -> "CON_");
 ///   - the name is cut to 255 bytes (`max_bytes`) on a UTF-8 character boundary;
 ///   - a name left empty becomes "_".
-/// Note: the catalog's `safe_folder_name` (used when an author is added) removes `:` and `/`
-/// instead of replacing them.
+/// These are the catalog's `safe_folder_name` rules (catalog.hpp), which names an author's
+/// folder when the author is added: an author's folder reads the same whether an add, a rename
+/// or an import made it.
 ///
 /// Thread-safety: pure functions. Errors: as `Result`, never thrown.
 
@@ -111,8 +112,5 @@ std::string repair_utf8(std::string_view text);
 /// The longest prefix of `text` (repaired first if need be) of at most `max_bytes` bytes that
 /// does not cut a UTF-8 sequence.
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
-
-/// True for Windows device names, with or without an extension ("CON", "nul.txt", "Com1").
-bool is_reserved_name(std::string_view name);
 
 }  // namespace shelfjobs
