@@ -22,7 +22,9 @@
 ///
 /// What a scan never does: remove anything under a root folder that is missing or empty (an
 /// unmounted drive: a warning and the RootFolderCheck health check instead), under a folder it
-/// could not read, or after it was cancelled; stop at a file or folder it cannot read (the file
+/// could not read (no permission, an I/O error, a symlink that leads nowhere or loops, as an
+/// unmounted share's does; scanned on its own, such a folder is reported in `skipped_roots`),
+/// or after it was cancelled; stop at a file or folder it cannot read (the file
 /// is recorded with its `read_error`, the folder is reported and skipped).
 ///
 /// Memory: the walk holds one directory stream per level; the catalog's rows are read one
