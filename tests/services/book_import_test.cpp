@@ -4,7 +4,7 @@
 // and long names, unreadable files and unknown authors rejected with their reasons, ManualImport
 // overriding the match, an unmapped file of the library moved into place, the manual-import
 // candidates changing nothing, the commands' JSON, a job run through a ServiceHost, the audio
-// parts of one book numbered apart.
+// parts of one book numbered apart, and download folders removed once a move left them empty.
 
 #include <sys/stat.h>
 
@@ -971,6 +971,118 @@ TEST_CASE("assign_parts numbers the audio files of each book apart", "[import]")
                               {0, true, 2, {}, "d"},
                               {2, true, {}, {}, "f"},
                               {2, true, {}, {}, "e"}})) == V{{0, 0}, {0, 0}, {0, 0}, {0, 0}, {2, 2}, {1, 2}});
+}
+
+// ---- download folders after a move ----------------------------------------------------------
+
+TEST_CASE("a move removes the download folder it left empty, and keeps one that holds anything", "[import]") {
+  ImportLibrary lib;
+  const fs::path release = lib.downloads / "Ann Leckie - Ancillary Justice (2013) [EPUB]";
+  lib.download_justice(release.filename().string() + "/book/aj.epub");
+  fs::create_directories(release / "Sample");  // an empty folder is nothing
+
+  SECTION("left with only empty folders: removed") {
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(release));
+    CHECK(s.removed_folders == std::vector<fs::path>{release});
+    CHECK(nlohmann::json(s)["removedFolders"] == nlohmann::json::array({release.string()}));
+    CHECK(fs::exists(lib.downloads));  // outside what the command named
+    CHECK(fs::exists(lib.justice_dest()));
+  }
+  SECTION("auto meaning move: removed") {
+    CHECK(lib.scan(ImportMode::automatic, std::nullopt, release).imported == 1);
+    CHECK_FALSE(fs::exists(release));
+  }
+  SECTION("a .nfo left: kept, with the .nfo") {
+    bk::write_file(release / "release.nfo", "ripped by");
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(s.imported == 1);
+    CHECK(fs::exists(release / "release.nfo"));
+    CHECK(fs::exists(release / "Sample"));
+    // Its emptied sub-folder goes: nothing of the download is left in it.
+    CHECK_FALSE(fs::exists(release / "book"));
+    CHECK(s.removed_folders == std::vector<fs::path>{release / "book"});
+  }
+  SECTION("a rejected book left: kept, with the book") {
+    bk::make_pdf(release / "extra/piranesi.pdf", spec("Piranesi", "Susanna Clarke"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(s.imported == 1);
+    CHECK(s.rejected == 1);
+    CHECK(fs::exists(release / "extra/piranesi.pdf"));
+    CHECK(fs::exists(release));
+  }
+  SECTION("a file that is no book and was never imported: kept") {
+    bk::write_file(release / "Sample/cover.jpg", bk::cover_jpeg_bytes());
+    lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(fs::exists(release / "Sample/cover.jpg"));
+  }
+  SECTION("copy and hardlink: the download stays whole") {
+    CHECK(lib.scan(ImportMode::copy, std::nullopt, release).imported == 1);
+    CHECK(fs::exists(release / "book/aj.epub"));
+    CHECK(fs::exists(release / "Sample"));
+  }
+  SECTION("a download client's files (auto: hardlink) stay") {
+    lib.scan(ImportMode::automatic, "qbit-1", release);
+    CHECK(fs::exists(release / "book/aj.epub"));
+  }
+  SECTION("nothing imported: nothing removed") {
+    fs::remove_all(release / "book");
+    bk::make_pdf(release / "piranesi.pdf", spec("Piranesi", "Susanna Clarke"));
+    CHECK(lib.scan(ImportMode::move, std::nullopt, release).imported == 0);
+    CHECK(fs::exists(release / "Sample"));
+  }
+  SECTION("one file named: its folder stays") {
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release / "book/aj.epub");
+    CHECK(s.imported == 1);
+    CHECK(fs::exists(release / "book"));
+    CHECK(s.removed_folders.empty());
+  }
+  SECTION("the parent of several downloads named: each emptied download goes, the rest stays") {
+    bk::make_pdf(lib.downloads / "piranesi/piranesi.pdf", spec("Piranesi", "Susanna Clarke"));
+    const ImportSummary s = lib.scan(ImportMode::move);
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(release));
+    CHECK(fs::exists(lib.downloads / "piranesi/piranesi.pdf"));
+    CHECK(s.removed_folders == std::vector<fs::path>{release});
+  }
+}
+
+TEST_CASE("a move never removes a root folder or an author folder, even left empty", "[import]") {
+  ImportLibrary lib;
+  SECTION("the command names a root folder") {
+    const fs::path incoming = lib.dir.path() / "incoming";
+    fs::create_directories(incoming);
+    REQUIRE(lib.catalog->add_root_folder(incoming));
+    bk::make_epub(incoming / "Ann Leckie - Ancillary Justice.epub",
+                  spec("Ancillary Justice", "Ann Leckie", "9780316246620"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, incoming);
+    CHECK(s.imported == 1);
+    CHECK(fs::exists(lib.justice_dest()));
+    CHECK(fs::is_directory(incoming));
+    CHECK(s.removed_folders.empty());
+  }
+  SECTION("the command names a folder that holds a root folder") {
+    const fs::path outer = lib.dir.path() / "outer";
+    fs::create_directories(outer / "library");
+    REQUIRE(lib.catalog->add_root_folder(outer / "library"));
+    bk::make_epub(outer / "dl/aj.epub", spec("Ancillary Justice", "Ann Leckie", "9780316246620"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, outer);
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(outer / "dl"));  // the emptied download inside it goes
+    CHECK(fs::is_directory(outer / "library"));
+    CHECK(fs::is_directory(outer));
+  }
+  SECTION("an unmapped file moved out of an author folder of the library") {
+    // Ann Leckie's stray file goes into its book folder; her emptied folder of strays goes,
+    // her author folder stays.
+    const fs::path stray = lib.root / "Ann Leckie/strays/aj.epub";
+    bk::make_epub(stray, spec("Ancillary Justice", "Ann Leckie", "9780316246620"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, lib.root / "Ann Leckie");
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(lib.root / "Ann Leckie/strays"));
+    CHECK(fs::is_directory(lib.root / "Ann Leckie"));
+  }
 }
 
 }  // namespace book_import_test

@@ -63,6 +63,16 @@
 /// Every file of an import is read and matched before the first is moved, for this; each is
 /// still planned (its destination, its rejections) right before its own transfer.
 ///
+/// Download folders: a DownloadedBooksScan whose files are moved (`move`, or `auto` meaning
+/// move) then removes each folder under its `path` (`path` itself included) that a file was
+/// moved out of and that is left holding nothing but empty folders, as Readarr removes a
+/// download's folder once imported (`ImportSummary::removed_folders`). A folder that still holds
+/// anything stays: a file not imported, a rejected book, a `.nfo`, a cover, a symlink. Never
+/// removed: a root folder or an author folder, or a folder holding one; anything outside the
+/// command's `path`; the folder of a `path` that names one file; anything after a copy or a
+/// hardlink. Only empty folders are removed (rmdir), so a file that appears meanwhile stays
+/// with its folder. A folder that cannot be removed is left, and the import still succeeds.
+///
 /// Destinations: the pattern (`ImportOptions::naming`, default `kDefaultNaming`, see
 /// naming.hpp) is rendered; when it has more than one level its first level is the author
 /// folder: for an author with a folder it is dropped and the rest goes under that folder; for an
@@ -219,12 +229,15 @@ struct ImportSummary {
   std::int64_t rejected = 0;
   std::int64_t failed = 0;
   std::vector<ImportOutcome> outcomes;  ///< one per file, in the order handled
+  /// DownloadedBooksScan in move mode: the folders it removed once its moves left them empty
+  /// (the topmost of each; see "Download folders" above).
+  std::vector<std::filesystem::path> removed_folders;
   /// "Imported 2 of 4 files, 1 skipped (already imported), 1 rejected (x.pdf: author 'Y' is
   /// not in the library)" and the failures with their errors.
   std::string message() const;
 };
 /// {files, imported, skipped, rejected, failed, message, outcomes: [{result, source,
-/// destination, action?, bookFileId?, rejections, error?}]}
+/// destination, action?, bookFileId?, rejections, error?}], removedFolders: [path...]}
 void to_json(nlohmann::json& j, const ImportSummary& s);
 
 /// A file was imported into the library (published after its BookFileAdded): where it came

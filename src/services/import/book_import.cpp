@@ -7,6 +7,8 @@
 //     planned (its destination and rejections) right before it is imported: an author whose
 //     folder the first file made has it for the second, and a long list never holds stale
 //     plans.
+//   - A move that empties a download folder removes it (rmdir only, never a root or author
+//     folder, never outside the path the command named), as Readarr does.
 //   - Transfer first, record after. The transfer adapter puts a file under its final name only
 //     when it is whole (a copy through `.partial~`, a rename that never replaces), so a crash
 //     at any point leaves either no file or a whole one, and never a row without its file. The
@@ -23,11 +25,13 @@
 #include "shelfjobs/services/book_import.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <set>
 #include <system_error>
 #include <unordered_map>
 
@@ -239,13 +243,16 @@ void to_json(nlohmann::json& j, const ImportSummary& s) {
     if (!o.error.empty()) x["error"] = o.error;
     outcomes.push_back(std::move(x));
   }
+  nlohmann::json removed = nlohmann::json::array();
+  for (const auto& f : s.removed_folders) removed.push_back(display_path(f));
   j = {{"files", s.files},
        {"imported", s.imported},
        {"skipped", s.skipped},
        {"rejected", s.rejected},
        {"failed", s.failed},
        {"message", s.message()},
-       {"outcomes", std::move(outcomes)}};
+       {"outcomes", std::move(outcomes)},
+       {"removedFolders", std::move(removed)}};
 }
 
 // ---- the service ------------------------------------------------------------------------------
@@ -780,7 +787,96 @@ struct ImportService::Impl {
     if (!files) return files.error();
     std::vector<Item> items;
     for (auto& f : *files) items.push_back({std::move(f), nullptr});
-    return run_items(items, c.importMode, c.downloadClientId.has_value(), ctx);
+    const bool has_client = c.downloadClientId.has_value();
+    auto sum = run_items(items, c.importMode, has_client, ctx);
+    if (sum && import::transfer_mode(c.importMode, has_client, o.default_mode, false) == TransferMode::move)
+      remove_emptied_folders(fs::path(clean_path(fs::path(c.path))), *sum);
+    return sum;
+  }
+
+  // After a move: the folders under `named` (the command's path, itself included) that a file
+  // was moved out of and that now hold nothing but empty folders are removed, as Readarr
+  // removes a download's folder once its books are imported. Never a root folder or an author
+  // folder (nor a folder holding one), never anything outside `named`, never a folder that
+  // still holds a file of any kind: only rmdir, which removes empty folders and nothing else.
+  void remove_emptied_folders(const fs::path& named, ImportSummary& sum) {
+    std::error_code ec;
+    if (!fs::is_directory(fs::symlink_status(named, ec))) return;  // one file named: not its folder
+    std::set<std::string> left;                                    // the folders files were moved out of
+    for (const auto& out : sum.outcomes)
+      if (out.result == ImportOutcome::Result::imported && out.action &&
+          (*out.action == TransferAction::renamed || *out.action == TransferAction::moved_by_copy))
+        left.insert(clean_path(out.source.parent_path()));
+    if (left.empty()) return;
+    std::vector<std::string> keep;  // root folders and author folders
+    if (auto roots = o.catalog->root_folders()) {
+      for (const auto& r : *roots) keep.push_back(clean_path(r.path));
+    } else {
+      log->warn("import: no download folder removed: {}", roots.error().message);
+      return;
+    }
+    if (auto authors = o.catalog->authors()) {
+      for (const auto& a : *authors)
+        if (!a.path.empty()) keep.push_back(clean_path(a.path));
+    } else {
+      log->warn("import: no download folder removed: {}", authors.error().message);
+      return;
+    }
+    const std::string top = named.string();
+    auto removable = [&](const std::string& folder) {
+      if (!is_under(folder, top)) return false;
+      return std::none_of(keep.begin(), keep.end(),
+                          [&](const std::string& k) { return is_under(k, folder); });
+    };
+    // Deepest first, so that a folder's emptied sub-folders are gone before it is looked at.
+    std::vector<std::string> order(left.begin(), left.end());
+    std::sort(order.begin(), order.end(), [](const std::string& a, const std::string& b) {
+      return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
+    });
+    std::vector<std::string> removed;
+    for (const auto& start : order) {
+      for (fs::path f(start);; f = f.parent_path()) {
+        const std::string key = f.string();
+        if (!removable(key)) break;
+        const auto st = fs::symlink_status(f, ec);
+        if (fs::exists(st)) {
+          if (!fs::is_directory(st) || !holds_only_empty_folders(f) || !remove_empty_folders(f)) break;
+          removed.push_back(key);
+          log->info("import: removed the emptied folder {}", display_path(f));
+        }
+        if (key == top) break;
+      }
+    }
+    // The topmost of each removed tree is what a person needs to hear of.
+    for (const auto& r : removed)
+      if (std::none_of(removed.begin(), removed.end(),
+                       [&](const std::string& other) { return other != r && is_under(r, other); }))
+        sum.removed_folders.push_back(fs::path(r));
+  }
+
+  // True when `folder` holds nothing, or only folders that hold nothing (recursively). A
+  // symlink, a file of any kind or an unreadable folder is something.
+  static bool holds_only_empty_folders(const fs::path& folder) {
+    std::error_code ec;
+    fs::directory_iterator it(folder, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      const auto st = it->symlink_status(ec);
+      if (ec || !fs::is_directory(st) || !holds_only_empty_folders(it->path())) return false;
+    }
+    return !ec;
+  }
+
+  // Removes `folder` and the empty folders under it, deepest first, with rmdir only: a file
+  // that appeared meanwhile makes it fail, and nothing that is not an empty folder goes.
+  static bool remove_empty_folders(const fs::path& folder) {
+    std::error_code ec;
+    std::vector<fs::path> subs;
+    fs::directory_iterator it(folder, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) subs.push_back(it->path());
+    if (ec) return false;
+    for (const auto& sub : subs)
+      if (!remove_empty_folders(sub)) return false;
+    return ::rmdir(folder.c_str()) == 0;
   }
 
   Result<ImportSummary> manual(const ManualImport& c, JobContext* ctx) {
