@@ -3,12 +3,16 @@
 // collisions never overwritten, the same file already there, an author without a folder, safe
 // and long names, unreadable files and unknown authors rejected with their reasons, ManualImport
 // overriding the match, an unmapped file of the library moved into place, the manual-import
-// candidates changing nothing, the commands' JSON, and a job run through a ServiceHost.
+// candidates changing nothing, the commands' JSON, a job run through a ServiceHost, the audio
+// parts of one book numbered apart, and download folders removed once a move left them empty.
 
 #include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include <catch2/catch.hpp>
 
@@ -842,6 +846,242 @@ TEST_CASE("a file the catalog refuses after its transfer stays in the library, a
     CHECK(failed.error_kind == ErrorKind::database);
     CHECK_THAT(failed.error, Catch::StartsWith("Imported 0 of 1 files, 1 failed (aj.epub: "));
     (*host)->stop();
+  }
+}
+
+// ---- an audiobook in several files ------------------------------------------------------------
+
+fs::path part_dest(const ImportLibrary& lib, int n, const std::string& ext = "mp3") {
+  return lib.root / "Ada Palmer/Too Like the Lightning" /
+         ("Ada Palmer - Too Like the Lightning (" + std::to_string(n) + ")." + ext);
+}
+
+TEST_CASE("the audio parts of one book in one import are numbered and never collide", "[import]") {
+  ImportLibrary lib;
+  const fs::path folder = lib.downloads / "Too Like the Lightning (Unabridged)";
+  // Paths in one order, tracks in another: the track tags decide.
+  std::map<int, std::string> bytes_of_part;
+  SECTION("MP3 parts numbered by their track tags") {
+    const std::vector<std::pair<std::string, int>> files = {{"a.mp3", 3}, {"b.mp3", 1}, {"c.mp3", 2}};
+    for (const auto& [name, track] : files) {
+      auto sp = spec("Too Like the Lightning", "Ada Palmer");
+      sp.track = track;
+      sp.duration_seconds = track;  // different bytes per part
+      bk::make_mp3(folder / name, sp);
+      bytes_of_part[track] = read(folder / name);
+    }
+  }
+  SECTION("MP3 parts without track tags numbered by their order in the import") {
+    int n = 0;
+    for (const char* name : {"Part 01.mp3", "Part 02.mp3", "Part 03.mp3"}) {
+      auto sp = spec("Too Like the Lightning", "Ada Palmer");
+      sp.duration_seconds = ++n;
+      bk::make_mp3(folder / name, sp);
+      bytes_of_part[n] = read(folder / name);
+    }
+  }
+  SECTION("parts of two discs whose tracks start again at 1") {
+    const std::vector<std::tuple<std::string, int, int>> files = {
+        {"d2t1.mp3", 2, 1}, {"d1t2.mp3", 1, 2}, {"d1t1.mp3", 1, 1}};
+    for (const auto& [name, disc, track] : files) {
+      auto sp = spec("Too Like the Lightning", "Ada Palmer");
+      sp.track = track;
+      sp.disc = disc;
+      sp.duration_seconds = disc * 2 + track;
+      bk::make_mp3(folder / name, sp);
+      bytes_of_part[(disc - 1) * 2 + track] = read(folder / name);
+    }
+  }
+
+  // The manual-import list shows the same places, before anything moves.
+  auto listed = lib.service->candidates(folder);
+  REQUIRE(listed);
+  std::set<fs::path> listed_dest;
+  for (const auto& c : *listed) {
+    CHECK(c.rejections.empty());
+    listed_dest.insert(c.destination);
+  }
+  CHECK(listed_dest == std::set<fs::path>{part_dest(lib, 1), part_dest(lib, 2), part_dest(lib, 3)});
+
+  const ImportSummary s = lib.scan(ImportMode::copy, std::nullopt, folder);
+  CHECK(s.imported == 3);
+  CHECK(s.rejected == 0);
+  for (int n = 1; n <= 3; ++n) {
+    REQUIRE(fs::exists(part_dest(lib, n)));
+    CHECK(read(part_dest(lib, n)) == bytes_of_part[n]);
+    CHECK(lib.row(part_dest(lib, n)).book_id == lib.lightning);
+  }
+  const auto rows = lib.catalog->files_of_book(lib.lightning).value();
+  CHECK(rows.size() == 3);
+  CHECK(lib.added.size() == 3);
+
+  // The same download again: every part is already there.
+  const ImportSummary again = lib.scan(ImportMode::copy, std::nullopt, folder);
+  CHECK(again.skipped == 3);
+  CHECK(again.imported == 0);
+  CHECK(lib.catalog->files_of_book(lib.lightning).value().size() == 3);
+}
+
+TEST_CASE("M4B parts are numbered; a book's only audio file and its ebooks are not", "[import]") {
+  ImportLibrary lib;
+  for (int track : {1, 2}) {
+    auto sp = spec("Too Like the Lightning", "Ada Palmer");
+    sp.track = track;
+    sp.duration_seconds = track;
+    bk::make_m4b(lib.downloads / "tltl" / ("part" + std::to_string(track) + ".m4b"), sp);
+  }
+  bk::make_epub(lib.downloads / "tltl/tltl.epub", spec("Too Like the Lightning", "Ada Palmer"));
+  // Another book with one audio file: named without a part.
+  auto one = spec("Ancillary Sword", "Ann Leckie");
+  one.track = 7;
+  bk::make_mp3(lib.downloads / "sword/sword.mp3", one);
+
+  const ImportSummary s = lib.scan(ImportMode::move);
+  CHECK(s.imported == 4);
+  CHECK(fs::exists(part_dest(lib, 1, "m4b")));
+  CHECK(fs::exists(part_dest(lib, 2, "m4b")));
+  CHECK(fs::exists(lib.root / "Ada Palmer/Too Like the Lightning/Ada Palmer - Too Like the Lightning.epub"));
+  CHECK(fs::exists(lib.root / "Ann Leckie/Ancillary Sword/Ann Leckie - Ancillary Sword.mp3"));
+  CHECK(lib.catalog->files_of_book(lib.lightning).value().size() == 3);
+}
+
+TEST_CASE("assign_parts numbers the audio files of each book apart", "[import]") {
+  using import::assign_parts;
+  using import::Part;
+  using import::PartFile;
+  auto numbers = [](const std::vector<Part>& parts) {
+    std::vector<std::pair<int, int>> out;
+    for (const auto& p : parts) out.emplace_back(p.number, p.count);
+    return out;
+  };
+  using V = std::vector<std::pair<int, int>>;
+  // Tracks that differ: the tracks, the count at least the highest.
+  CHECK(numbers(assign_parts({{1, true, 2, {}, "a"}, {1, true, 5, {}, "b"}})) == V{{2, 5}, {5, 5}});
+  // One missing track: by path.
+  CHECK(numbers(assign_parts({{1, true, 2, {}, "b"}, {1, true, {}, {}, "a"}})) == V{{2, 2}, {1, 2}});
+  // Equal tracks on two discs: by disc then track.
+  CHECK(numbers(assign_parts({{1, true, 1, 2, "a"}, {1, true, 1, 1, "b"}, {1, true, 2, 1, "c"}})) ==
+        V{{3, 3}, {1, 3}, {2, 3}});
+  // Equal tracks and no discs: by path.
+  CHECK(numbers(assign_parts({{1, true, 1, {}, "b"}, {1, true, 1, {}, "a"}})) == V{{2, 2}, {1, 2}});
+  // Ebooks, unmatched files and a book's only audio file: no part. Books apart.
+  CHECK(numbers(assign_parts({{1, false, {}, {}, "a"},
+                              {1, true, 4, {}, "b"},
+                              {0, true, 1, {}, "c"},
+                              {0, true, 2, {}, "d"},
+                              {2, true, {}, {}, "f"},
+                              {2, true, {}, {}, "e"}})) == V{{0, 0}, {0, 0}, {0, 0}, {0, 0}, {2, 2}, {1, 2}});
+}
+
+// ---- download folders after a move ----------------------------------------------------------
+
+TEST_CASE("a move removes the download folder it left empty, and keeps one that holds anything", "[import]") {
+  ImportLibrary lib;
+  const fs::path release = lib.downloads / "Ann Leckie - Ancillary Justice (2013) [EPUB]";
+  lib.download_justice(release.filename().string() + "/book/aj.epub");
+  fs::create_directories(release / "Sample");  // an empty folder is nothing
+
+  SECTION("left with only empty folders: removed") {
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(release));
+    CHECK(s.removed_folders == std::vector<fs::path>{release});
+    CHECK(nlohmann::json(s)["removedFolders"] == nlohmann::json::array({release.string()}));
+    CHECK(fs::exists(lib.downloads));  // outside what the command named
+    CHECK(fs::exists(lib.justice_dest()));
+  }
+  SECTION("auto meaning move: removed") {
+    CHECK(lib.scan(ImportMode::automatic, std::nullopt, release).imported == 1);
+    CHECK_FALSE(fs::exists(release));
+  }
+  SECTION("a .nfo left: kept, with the .nfo") {
+    bk::write_file(release / "release.nfo", "ripped by");
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(s.imported == 1);
+    CHECK(fs::exists(release / "release.nfo"));
+    CHECK(fs::exists(release / "Sample"));
+    // Its emptied sub-folder goes: nothing of the download is left in it.
+    CHECK_FALSE(fs::exists(release / "book"));
+    CHECK(s.removed_folders == std::vector<fs::path>{release / "book"});
+  }
+  SECTION("a rejected book left: kept, with the book") {
+    bk::make_pdf(release / "extra/piranesi.pdf", spec("Piranesi", "Susanna Clarke"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(s.imported == 1);
+    CHECK(s.rejected == 1);
+    CHECK(fs::exists(release / "extra/piranesi.pdf"));
+    CHECK(fs::exists(release));
+  }
+  SECTION("a file that is no book and was never imported: kept") {
+    bk::write_file(release / "Sample/cover.jpg", bk::cover_jpeg_bytes());
+    lib.scan(ImportMode::move, std::nullopt, release);
+    CHECK(fs::exists(release / "Sample/cover.jpg"));
+  }
+  SECTION("copy and hardlink: the download stays whole") {
+    CHECK(lib.scan(ImportMode::copy, std::nullopt, release).imported == 1);
+    CHECK(fs::exists(release / "book/aj.epub"));
+    CHECK(fs::exists(release / "Sample"));
+  }
+  SECTION("a download client's files (auto: hardlink) stay") {
+    lib.scan(ImportMode::automatic, "qbit-1", release);
+    CHECK(fs::exists(release / "book/aj.epub"));
+  }
+  SECTION("nothing imported: nothing removed") {
+    fs::remove_all(release / "book");
+    bk::make_pdf(release / "piranesi.pdf", spec("Piranesi", "Susanna Clarke"));
+    CHECK(lib.scan(ImportMode::move, std::nullopt, release).imported == 0);
+    CHECK(fs::exists(release / "Sample"));
+  }
+  SECTION("one file named: its folder stays") {
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, release / "book/aj.epub");
+    CHECK(s.imported == 1);
+    CHECK(fs::exists(release / "book"));
+    CHECK(s.removed_folders.empty());
+  }
+  SECTION("the parent of several downloads named: each emptied download goes, the rest stays") {
+    bk::make_pdf(lib.downloads / "piranesi/piranesi.pdf", spec("Piranesi", "Susanna Clarke"));
+    const ImportSummary s = lib.scan(ImportMode::move);
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(release));
+    CHECK(fs::exists(lib.downloads / "piranesi/piranesi.pdf"));
+    CHECK(s.removed_folders == std::vector<fs::path>{release});
+  }
+}
+
+TEST_CASE("a move never removes a root folder or an author folder, even left empty", "[import]") {
+  ImportLibrary lib;
+  SECTION("the command names a root folder") {
+    const fs::path incoming = lib.dir.path() / "incoming";
+    fs::create_directories(incoming);
+    REQUIRE(lib.catalog->add_root_folder(incoming));
+    bk::make_epub(incoming / "Ann Leckie - Ancillary Justice.epub",
+                  spec("Ancillary Justice", "Ann Leckie", "9780316246620"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, incoming);
+    CHECK(s.imported == 1);
+    CHECK(fs::exists(lib.justice_dest()));
+    CHECK(fs::is_directory(incoming));
+    CHECK(s.removed_folders.empty());
+  }
+  SECTION("the command names a folder that holds a root folder") {
+    const fs::path outer = lib.dir.path() / "outer";
+    fs::create_directories(outer / "library");
+    REQUIRE(lib.catalog->add_root_folder(outer / "library"));
+    bk::make_epub(outer / "dl/aj.epub", spec("Ancillary Justice", "Ann Leckie", "9780316246620"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, outer);
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(outer / "dl"));  // the emptied download inside it goes
+    CHECK(fs::is_directory(outer / "library"));
+    CHECK(fs::is_directory(outer));
+  }
+  SECTION("an unmapped file moved out of an author folder of the library") {
+    // Ann Leckie's stray file goes into its book folder; her emptied folder of strays goes,
+    // her author folder stays.
+    const fs::path stray = lib.root / "Ann Leckie/strays/aj.epub";
+    bk::make_epub(stray, spec("Ancillary Justice", "Ann Leckie", "9780316246620"));
+    const ImportSummary s = lib.scan(ImportMode::move, std::nullopt, lib.root / "Ann Leckie");
+    CHECK(s.imported == 1);
+    CHECK_FALSE(fs::exists(lib.root / "Ann Leckie/strays"));
+    CHECK(fs::is_directory(lib.root / "Ann Leckie"));
   }
 }
 

@@ -15,8 +15,9 @@
 ///     person chose, with the book they chose: a non-zero `bookId` overrides the match (and
 ///     `authorId`, when given, must be that book's author); without one the file is matched as
 ///     in a scan.
-/// Progress "importing k of N: name"; the job's message counts imported, skipped (already
-/// there) and rejected files with each rejection's reason, and failed files with the error.
+/// Progress "reading k of N: name" (the files identified), then "importing k of N: name"; the
+/// job's message counts imported, skipped (already there) and rejected files with each
+/// rejection's reason, and failed files with the error.
 ///
 /// Why `import` and not `disk`: a library scan holds `disk` for as long as it walks, and an
 /// import must not wait behind it (Readarr's users ask for imports to jump the queue; Readarr
@@ -50,6 +51,27 @@
 ///     catalog call (`apply_files`: the row at the new path, the old row removed; the row gets a
 ///     new id and keeps its `added` time).
 ///   - One file's rejection or failure is counted and the import goes on with the others.
+///
+/// Audiobooks in several files: when one import brings two or more audio files of the same
+/// book (the parts of an MP3 or M4B audiobook), each is rendered with its part number and the
+/// part count (`{PartNumber}`, `{PartCount}`; the default pattern's `{ (PartNumber)}` gives
+/// "Author - Title (1).mp3", "... (2).mp3"), so the parts do not collide on one name. The number
+/// is the file's track tag when every part has one and no two are equal; else its rank by
+/// (disc, track) when those tell the parts apart; else its rank by path among the book's audio
+/// files in that import. A book's only audio file in an import, and ebooks, get no part number
+/// (a part imported alone later is named without one: the pattern cannot know the others).
+/// Every file of an import is read and matched before the first is moved, for this; each is
+/// still planned (its destination, its rejections) right before its own transfer.
+///
+/// Download folders: a DownloadedBooksScan whose files are moved (`move`, or `auto` meaning
+/// move) then removes each folder under its `path` (`path` itself included) that a file was
+/// moved out of and that is left holding nothing but empty folders, as Readarr removes a
+/// download's folder once imported (`ImportSummary::removed_folders`). A folder that still holds
+/// anything stays: a file not imported, a rejected book, a `.nfo`, a cover, a symlink. Never
+/// removed: a root folder or an author folder, or a folder holding one; anything outside the
+/// command's `path`; the folder of a `path` that names one file; anything after a copy or a
+/// hardlink. Only empty folders are removed (rmdir), so a file that appears meanwhile stays
+/// with its folder. A folder that cannot be removed is left, and the import still succeeds.
 ///
 /// Destinations: the pattern (`ImportOptions::naming`, default `kDefaultNaming`, see
 /// naming.hpp) is rendered; when it has more than one level its first level is the author
@@ -207,12 +229,15 @@ struct ImportSummary {
   std::int64_t rejected = 0;
   std::int64_t failed = 0;
   std::vector<ImportOutcome> outcomes;  ///< one per file, in the order handled
+  /// DownloadedBooksScan in move mode: the folders it removed once its moves left them empty
+  /// (the topmost of each; see "Download folders" above).
+  std::vector<std::filesystem::path> removed_folders;
   /// "Imported 2 of 4 files, 1 skipped (already imported), 1 rejected (x.pdf: author 'Y' is
   /// not in the library)" and the failures with their errors.
   std::string message() const;
 };
 /// {files, imported, skipped, rejected, failed, message, outcomes: [{result, source,
-/// destination, action?, bookFileId?, rejections, error?}]}
+/// destination, action?, bookFileId?, rejections, error?}], removedFolders: [path...]}
 void to_json(nlohmann::json& j, const ImportSummary& s);
 
 /// A file was imported into the library (published after its BookFileAdded): where it came

@@ -28,8 +28,10 @@
 /// read of them before (still without opening them).
 ///
 /// What a scan never does: remove anything under a root folder that is missing or empty (an
-/// unmounted drive: a warning, and RootFolderCheck or LibraryScanCheck in health instead), under a folder it
-/// could not read, or after it was cancelled; stop at a file or folder it cannot read (the file
+/// unmounted drive: a warning, and RootFolderCheck or LibraryScanCheck in health instead), under
+/// a folder it could not read (no permission, an I/O error, a symlink that leads nowhere or loops,
+/// as an unmounted share's does; scanned on its own, such a folder is reported in
+/// `skipped_roots`), or after it was cancelled; stop at a file or folder it cannot read (the file
 /// is recorded with its `read_error`, the folder is reported and skipped).
 ///
 /// Memory: the walk holds one directory stream per level; the catalog's rows are read one

@@ -2,9 +2,13 @@
 // The import service: DownloadedBooksScan, ManualImport and the manual-import candidates.
 //
 // Why it is shaped this way:
-//   - Each file is examined right before it is imported, not all up front: an author whose
+//   - Every file is identified (read and matched) before the first is moved, so that the audio
+//     files of one book know their part numbers before the first of them is named; but each is
+//     planned (its destination and rejections) right before it is imported: an author whose
 //     folder the first file made has it for the second, and a long list never holds stale
 //     plans.
+//   - A move that empties a download folder removes it (rmdir only, never a root or author
+//     folder, never outside the path the command named), as Readarr does.
 //   - Transfer first, record after. The transfer adapter puts a file under its final name only
 //     when it is whole (a copy through `.partial~`, a rename that never replaces), so a crash
 //     at any point leaves either no file or a whole one, and never a row without its file. The
@@ -21,11 +25,13 @@
 #include "shelfjobs/services/book_import.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <set>
 #include <system_error>
 #include <unordered_map>
 
@@ -237,13 +243,16 @@ void to_json(nlohmann::json& j, const ImportSummary& s) {
     if (!o.error.empty()) x["error"] = o.error;
     outcomes.push_back(std::move(x));
   }
+  nlohmann::json removed = nlohmann::json::array();
+  for (const auto& f : s.removed_folders) removed.push_back(display_path(f));
   j = {{"files", s.files},
        {"imported", s.imported},
        {"skipped", s.skipped},
        {"rejected", s.rejected},
        {"failed", s.failed},
        {"message", s.message()},
-       {"outcomes", std::move(outcomes)}};
+       {"outcomes", std::move(outcomes)},
+       {"removedFolders", std::move(removed)}};
 }
 
 // ---- the service ------------------------------------------------------------------------------
@@ -321,10 +330,13 @@ struct ImportService::Impl {
   // One file, examined: its candidate (for people), its plan and what the import needs.
   struct Examined {
     ImportCandidate candidate;
+    import::PlanInput input;  // what the plan is made from (identify), less the identity
     import::Plan plan;
     import::Identity identity;
     scan::FileFacts facts;
     std::optional<BookFile> source_row;
+    bool audio = false;
+    std::optional<int> track, disc;  // an audio file's tags: its part of a book in several files
   };
 
   Result<Run> load_run() {
@@ -429,8 +441,9 @@ struct ImportService::Impl {
     return id;
   }
 
-  // Reads, matches and plans one file; changes nothing. Errors: store_error.
-  Result<Examined> examine(Run& run, const fs::path& path_in, const ManualImportFile* manual) {
+  // Reads and matches one file; changes nothing. `plan` then says where it goes. Errors:
+  // store_error.
+  Result<Examined> identify_file(Run& run, const fs::path& path_in, const ManualImportFile* manual) {
     Examined ex;
     const fs::path path(clean_path(path_in));
     ImportCandidate& c = ex.candidate;
@@ -438,7 +451,7 @@ struct ImportService::Impl {
     const auto format = book_format_of(path);
     if (format) c.format = std::string(to_string(*format));
 
-    import::PlanInput in;
+    import::PlanInput& in = ex.input;
     in.source = path;
     in.roots = run.roots;
     in.default_root_id = o.root_folder_id;
@@ -456,6 +469,8 @@ struct ImportService::Impl {
       auto meta = read_book_metadata(path);
       if (meta) {
         facts = scan::facts_of(*meta);
+        ex.track = meta->track;
+        ex.disc = meta->disc;
       } else if (meta.error().code == errc::not_found) {
         in.missing = true;
       } else {
@@ -497,9 +512,24 @@ struct ImportService::Impl {
     }
     in.read_error = c.read_error;
     in.read_error_rejects = !(manual && manual->bookId != 0);
-    in.identity = ex.identity;
     in.source_row = ex.source_row;
+    ex.audio = format && kind_of(*format) == BookKind::audio;
+    return ex;
+  }
+
+  // Where an identified file goes and why it may not, as of now (an author folder made by an
+  // earlier file of the run counts), as `part` of its book. Changes nothing.
+  void plan(const Run& run, Examined& ex, import::Part part) {
+    import::PlanInput& in = ex.input;
+    // The author as the run knows it now: an earlier file may have given it its folder.
+    if (ex.identity.author)
+      if (auto it = run.authors.find(ex.identity.author->id); it != run.authors.end())
+        ex.identity.author = it->second;
+    in.identity = ex.identity;
+    in.part_number = part.number;
+    in.part_count = part.count;
     ex.plan = import::plan_import(in);
+    ImportCandidate& c = ex.candidate;
 
     if (ex.plan.rejections.empty() && !ex.plan.destination.empty()) check_destination(ex);
 
@@ -517,7 +547,12 @@ struct ImportService::Impl {
     c.destination = ex.plan.destination;
     c.new_author_folder = ex.plan.new_author_folder;
     c.rejections = ex.plan.rejections;
-    return ex;
+  }
+
+  // A file as import::assign_parts numbers the parts of a book.
+  static import::PartFile part_file(const Examined& ex) {
+    return {ex.identity.book ? ex.identity.book->id : 0, ex.audio, ex.track, ex.disc,
+            ex.candidate.path.string()};
   }
 
   // A file already at the destination: the same one is imported already (or only needs its
@@ -691,25 +726,44 @@ struct ImportService::Impl {
     ImportSummary sum;
     const auto n = static_cast<std::int64_t>(items.size());
     std::stop_token stop = ctx ? ctx->token() : std::stop_token{};
+    auto cancelled = [&](std::int64_t k) -> Error {
+      log->warn("import cancelled after {} of {} files: {}", k, n, sum.message());
+      return Error{errc::cancelled, "the import was cancelled after " + std::to_string(k) + " of " +
+                                        std::to_string(n) + " files: " + sum.message()};
+    };
+    // Every file is identified first (read and matched: nothing changes), so that the audio
+    // files of one book know their parts before the first of them is named. Each is planned
+    // right before its transfer.
+    std::vector<Result<Examined>> identified;
+    identified.reserve(items.size());
     for (std::int64_t k = 0; k < n; ++k) {
-      if (stop.stop_requested()) {
-        log->warn("import cancelled after {} of {} files: {}", k, n, sum.message());
-        return Error{errc::cancelled, "the import was cancelled after " + std::to_string(k) + " of " +
-                                          std::to_string(n) + " files: " + sum.message()};
-      }
+      if (stop.stop_requested()) return cancelled(0);
+      const Item& item = items[static_cast<std::size_t>(k)];
+      if (ctx)
+        ctx->status("reading " + std::to_string(k + 1) + " of " + std::to_string(n) + ": " +
+                    display_path(item.path.filename()));
+      identified.push_back(identify_file(*run, item.path, item.manual));
+    }
+    std::vector<import::PartFile> part_files;
+    for (const auto& ex : identified) part_files.push_back(ex ? part_file(*ex) : import::PartFile{});
+    const std::vector<import::Part> parts = import::assign_parts(part_files);
+
+    for (std::int64_t k = 0; k < n; ++k) {
+      if (stop.stop_requested()) return cancelled(k);
       const Item& item = items[static_cast<std::size_t>(k)];
       if (ctx)
         ctx->report(k, n,
                     "importing " + std::to_string(k + 1) + " of " + std::to_string(n) + ": " +
                         display_path(item.path.filename()));
       ImportOutcome out;
-      auto ex = examine(*run, item.path, item.manual);
+      auto& ex = identified[static_cast<std::size_t>(k)];
       if (!ex) {
         out.source = item.path;
         out.result = ImportOutcome::Result::failed;
         out.code = ex.error().code;
         out.error = "cannot be examined: " + ex.error().message + "; nothing was moved";
       } else {
+        plan(*run, *ex, parts[static_cast<std::size_t>(k)]);
         out = import_one(*run, *ex, mode, has_client, stop);
       }
       if (out.result == ImportOutcome::Result::rejected)
@@ -733,7 +787,96 @@ struct ImportService::Impl {
     if (!files) return files.error();
     std::vector<Item> items;
     for (auto& f : *files) items.push_back({std::move(f), nullptr});
-    return run_items(items, c.importMode, c.downloadClientId.has_value(), ctx);
+    const bool has_client = c.downloadClientId.has_value();
+    auto sum = run_items(items, c.importMode, has_client, ctx);
+    if (sum && import::transfer_mode(c.importMode, has_client, o.default_mode, false) == TransferMode::move)
+      remove_emptied_folders(fs::path(clean_path(fs::path(c.path))), *sum);
+    return sum;
+  }
+
+  // After a move: the folders under `named` (the command's path, itself included) that a file
+  // was moved out of and that now hold nothing but empty folders are removed, as Readarr
+  // removes a download's folder once its books are imported. Never a root folder or an author
+  // folder (nor a folder holding one), never anything outside `named`, never a folder that
+  // still holds a file of any kind: only rmdir, which removes empty folders and nothing else.
+  void remove_emptied_folders(const fs::path& named, ImportSummary& sum) {
+    std::error_code ec;
+    if (!fs::is_directory(fs::symlink_status(named, ec))) return;  // one file named: not its folder
+    std::set<std::string> left;                                    // the folders files were moved out of
+    for (const auto& out : sum.outcomes)
+      if (out.result == ImportOutcome::Result::imported && out.action &&
+          (*out.action == TransferAction::renamed || *out.action == TransferAction::moved_by_copy))
+        left.insert(clean_path(out.source.parent_path()));
+    if (left.empty()) return;
+    std::vector<std::string> keep;  // root folders and author folders
+    if (auto roots = o.catalog->root_folders()) {
+      for (const auto& r : *roots) keep.push_back(clean_path(r.path));
+    } else {
+      log->warn("import: no download folder removed: {}", roots.error().message);
+      return;
+    }
+    if (auto authors = o.catalog->authors()) {
+      for (const auto& a : *authors)
+        if (!a.path.empty()) keep.push_back(clean_path(a.path));
+    } else {
+      log->warn("import: no download folder removed: {}", authors.error().message);
+      return;
+    }
+    const std::string top = named.string();
+    auto removable = [&](const std::string& folder) {
+      if (!is_under(folder, top)) return false;
+      return std::none_of(keep.begin(), keep.end(),
+                          [&](const std::string& k) { return is_under(k, folder); });
+    };
+    // Deepest first, so that a folder's emptied sub-folders are gone before it is looked at.
+    std::vector<std::string> order(left.begin(), left.end());
+    std::sort(order.begin(), order.end(), [](const std::string& a, const std::string& b) {
+      return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
+    });
+    std::vector<std::string> removed;
+    for (const auto& start : order) {
+      for (fs::path f(start);; f = f.parent_path()) {
+        const std::string key = f.string();
+        if (!removable(key)) break;
+        const auto st = fs::symlink_status(f, ec);
+        if (fs::exists(st)) {
+          if (!fs::is_directory(st) || !holds_only_empty_folders(f) || !remove_empty_folders(f)) break;
+          removed.push_back(key);
+          log->info("import: removed the emptied folder {}", display_path(f));
+        }
+        if (key == top) break;
+      }
+    }
+    // The topmost of each removed tree is what a person needs to hear of.
+    for (const auto& r : removed)
+      if (std::none_of(removed.begin(), removed.end(),
+                       [&](const std::string& other) { return other != r && is_under(r, other); }))
+        sum.removed_folders.push_back(fs::path(r));
+  }
+
+  // True when `folder` holds nothing, or only folders that hold nothing (recursively). A
+  // symlink, a file of any kind or an unreadable folder is something.
+  static bool holds_only_empty_folders(const fs::path& folder) {
+    std::error_code ec;
+    fs::directory_iterator it(folder, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      const auto st = it->symlink_status(ec);
+      if (ec || !fs::is_directory(st) || !holds_only_empty_folders(it->path())) return false;
+    }
+    return !ec;
+  }
+
+  // Removes `folder` and the empty folders under it, deepest first, with rmdir only: a file
+  // that appeared meanwhile makes it fail, and nothing that is not an empty folder goes.
+  static bool remove_empty_folders(const fs::path& folder) {
+    std::error_code ec;
+    std::vector<fs::path> subs;
+    fs::directory_iterator it(folder, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) subs.push_back(it->path());
+    if (ec) return false;
+    for (const auto& sub : subs)
+      if (!remove_empty_folders(sub)) return false;
+    return ::rmdir(folder.c_str()) == 0;
   }
 
   Result<ImportSummary> manual(const ManualImport& c, JobContext* ctx) {
@@ -752,12 +895,21 @@ struct ImportService::Impl {
     if (!files) return files.error();
     auto run = load_run();
     if (!run) return run.error();
-    std::vector<ImportCandidate> out;
-    out.reserve(files->size());
+    std::vector<Examined> examined;
+    examined.reserve(files->size());
     for (const auto& f : *files) {
-      auto ex = examine(*run, f, nullptr);
+      auto ex = identify_file(*run, f, nullptr);
       if (!ex) return ex.error();
-      out.push_back(std::move(ex->candidate));
+      examined.push_back(std::move(*ex));
+    }
+    std::vector<import::PartFile> part_files;
+    for (const auto& ex : examined) part_files.push_back(part_file(ex));
+    const std::vector<import::Part> parts = import::assign_parts(part_files);
+    std::vector<ImportCandidate> out;
+    out.reserve(examined.size());
+    for (std::size_t i = 0; i < examined.size(); ++i) {
+      plan(*run, examined[i], parts[i]);
+      out.push_back(std::move(examined[i].candidate));
     }
     return out;
   }

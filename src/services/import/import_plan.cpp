@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
+#include <utility>
 
 #include "shelfjobs/adapters/library_walk.hpp"
 
@@ -37,6 +39,44 @@ NamingValues naming_values(const Identity& id) {
   v.series_title = id.series_title;
   v.series_position = id.series_position;
   return v;
+}
+
+std::vector<Part> assign_parts(const std::vector<PartFile>& files) {
+  std::vector<Part> out(files.size());
+  std::map<RowId, std::vector<std::size_t>> by_book;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (files[i].audio && files[i].book_id != 0) by_book[files[i].book_id].push_back(i);
+  for (auto& [book, idx] : by_book) {
+    if (idx.size() < 2) continue;
+    auto distinct = [&](auto key) {
+      std::set<decltype(key(files[idx.front()]))> seen;
+      for (std::size_t i : idx)
+        if (!seen.insert(key(files[i])).second) return false;
+      return true;
+    };
+    const bool tracks = std::all_of(idx.begin(), idx.end(),
+                                    [&](std::size_t i) { return files[i].track && *files[i].track > 0; });
+    const bool discs = tracks && std::all_of(idx.begin(), idx.end(), [&](std::size_t i) {
+                         return files[i].disc && *files[i].disc > 0;
+                       });
+    int highest = 0;
+    if (tracks && distinct([](const PartFile& f) { return *f.track; })) {
+      for (std::size_t i : idx) out[i].number = *files[i].track;
+    } else {
+      // Ranks: by (disc, track) when those tell every file apart, else by path.
+      const bool by_disc = discs && distinct([](const PartFile& f) { return std::pair(*f.disc, *f.track); });
+      std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+        if (by_disc)
+          return std::pair(*files[a].disc, *files[a].track) < std::pair(*files[b].disc, *files[b].track);
+        return files[a].path < files[b].path;
+      });
+      for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]].number = static_cast<int>(k) + 1;
+    }
+    for (std::size_t i : idx) highest = std::max(highest, out[i].number);
+    const int count = std::max(static_cast<int>(idx.size()), highest);
+    for (std::size_t i : idx) out[i].count = count;
+  }
+  return out;
 }
 
 TransferMode transfer_mode(ImportMode mode, bool has_download_client, ImportMode default_mode,
@@ -114,7 +154,10 @@ Plan plan_import(const PlanInput& in) {
     return p;
   }
 
-  auto rendered = render_book_path(in.naming, naming_values(id), in.source.extension().string());
+  NamingValues values = naming_values(id);
+  values.part_number = in.part_number;
+  values.part_count = in.part_count;
+  auto rendered = render_book_path(in.naming, values, in.source.extension().string());
   if (!rendered) {
     reject(p, K::bad_naming, "the naming pattern does not render: " + rendered.error().message);
     return p;

@@ -44,6 +44,9 @@ struct PlanInput {
   /// Every author folder (clean absolute path) to its author, to refuse another's folder.
   const std::map<std::string, RowId>* author_folders = nullptr;
   std::string_view naming = kDefaultNaming;
+  /// This file's part of its book in this import (`assign_parts`); 0: the book's only file.
+  int part_number = 0;
+  int part_count = 0;
 };
 
 struct Plan {
@@ -62,6 +65,26 @@ Plan plan_import(const PlanInput& in);
 
 /// The naming tokens' values for a book.
 NamingValues naming_values(const Identity& identity);
+
+/// One file of an import, as `assign_parts` sees it.
+struct PartFile {
+  RowId book_id = 0;  ///< 0: no book identified
+  bool audio = false;
+  std::optional<int> track;  ///< the file's track tag
+  std::optional<int> disc;
+  std::string path;  ///< the order of last resort
+};
+struct Part {
+  int number = 0;  ///< 0: not a part (a book's only audio file in the import, or not audio)
+  int count = 0;
+};
+/// The part numbers of the audio files of one import, one per file in `files`' order: a book
+/// that gets two or more audio files numbers them, so that `{PartNumber}` keeps their names
+/// apart. The numbers are the track tags when every file of the book has one and they differ;
+/// else the ranks by (disc, track) when every file has both and those pairs differ; else the
+/// ranks by path. The count is the number of the book's files, or the highest number if that
+/// is more. Ebooks and files without a book get no part.
+std::vector<Part> assign_parts(const std::vector<PartFile>& files);
 
 /// How an import mode transfers: see book_import.hpp. `default_mode` is not automatic.
 TransferMode transfer_mode(ImportMode mode, bool has_download_client, ImportMode default_mode,

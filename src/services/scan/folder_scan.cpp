@@ -346,11 +346,26 @@ class FolderScan final : public WalkVisitor {
   bool has_sidecar_ = false;
 };
 
+// A folder is gone when a component of its path is missing, not when it lies behind a symlink
+// that leads nowhere (a share that is not mounted) or that cannot be examined: that is a
+// folder the scan cannot read, whose files keep their rows.
+bool folder_is_gone(const fs::path& root, const fs::path& scope) {
+  fs::path p(catalog_path(root));
+  for (const auto& part : fs::path(catalog_path(scope)).lexically_relative(p)) {
+    p /= part;
+    std::error_code ec;
+    const auto st = fs::symlink_status(p, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) return false;
+    if (!fs::exists(st)) return true;
+    if (fs::is_symlink(st) && !fs::exists(fs::status(p, ec))) return false;
+  }
+  return false;
+}
+
 }  // namespace
 
 Status scan_folder(RunState& run, const fs::path& root, const fs::path& scope) {
-  std::error_code ec;
-  if (catalog_path(scope) != catalog_path(root) && !fs::exists(scope, ec) && !ec) {
+  if (catalog_path(scope) != catalog_path(root) && folder_is_gone(root, scope)) {
     // The folder is gone under a root that is there: its files are gone too.
     Writer writer(run);
     std::vector<BookFile> gone;

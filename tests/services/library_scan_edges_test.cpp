@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: MIT
+// The library scan's edges, each through RescanFolders (LibraryScanService::rescan, or a job
+// on a ServiceHost) on a real catalog and real files: a folder that cannot be read keeps its
+// files' rows while the rest is scanned; a scan cancelled part-way removes nothing after the
+// cancel and leaves a catalog the next scan completes; a root folder that is a Calibre library
+// is read from its metadata.db; a file moved between folders; names that are not UTF-8; a file
+// rewritten in place with another title.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include "book_samples.hpp"
+#include "file_tree.hpp"
+#include "shelfjobs/adapters/library_walk.hpp"
+#include "shelfjobs/services/library_scan.hpp"
+#include "test_support.hpp"
+
+using namespace shelfjobs;
+using namespace testing;
+namespace fs = std::filesystem;
+namespace bk = book_samples;
+
+// The whole file in a namespace of its own: the unity build compiles several test files as one
+// translation unit, and their helpers must not meet.
+namespace library_scan_edges_test {
+
+bk::BookSpec spec(std::string title, std::string author, std::string isbn = "") {
+  bk::BookSpec s;
+  s.title = std::move(title);
+  s.authors = {std::move(author)};
+  s.isbn = std::move(isbn);
+  return s;
+}
+
+struct ScanLibrary {
+  TempDir dir;
+  fs::path root;
+  std::shared_ptr<Catalog> catalog;
+  std::shared_ptr<EventBus> bus = std::make_shared<EventBus>(quiet_logger());
+  std::shared_ptr<LibraryScanService> scan;
+  std::vector<BookFileDeleted> deleted;
+  std::vector<BookFileAdded> added;
+  RowId leckie = 0, justice = 0, sword = 0, mercy = 0, palmer = 0, lightning = 0;
+
+  explicit ScanLibrary(int batch = 3, const std::string& root_name = "books") : root(dir.path() / root_name) {
+    fs::create_directories(root);
+    catalog = open_sqlite_catalog({dir.path() / "catalog.db"}).value();
+    REQUIRE(catalog->add_root_folder(root));
+    leckie = add_author("a1", "Ann Leckie");
+    justice = add_book(leckie, "w1", "Ancillary Justice", "9780316246620");
+    sword = add_book(leckie, "w2", "Ancillary Sword");
+    mercy = add_book(leckie, "w5", "Ancillary Mercy");
+    palmer = add_author("a2", "Ada Palmer");
+    lightning = add_book(palmer, "w3", "Too Like the Lightning");
+    bus->subscribe<BookFileDeleted>([this](const BookFileDeleted& e) { deleted.push_back(e); });
+    bus->subscribe<BookFileAdded>([this](const BookFileAdded& e) { added.push_back(e); });
+    scan = LibraryScanService::create({.catalog = catalog,
+                                       .events = bus,
+                                       .logger = quiet_logger(),
+                                       .reader_threads = 2,
+                                       .batch = batch})
+               .value();
+  }
+
+  RowId add_author(const std::string& fid, const std::string& name) {
+    Author a;
+    a.foreign_id = fid;
+    a.name = name;
+    a.path = root / name;
+    return catalog->add_author(a).value().id;
+  }
+  RowId add_book(RowId author, const std::string& fid, const std::string& title,
+                 const std::string& isbn = "") {
+    BookWrite w;
+    w.book.author_id = author;
+    w.book.foreign_id = fid;
+    w.book.title = title;
+    if (!isbn.empty()) {
+      Edition e;
+      e.foreign_id = fid + "-e";
+      e.isbn13 = isbn;
+      w.editions.push_back(e);
+    }
+    return catalog->add_book(w).value().id;
+  }
+
+  ScanSummary rescan(RescanFolders c = {}) {
+    auto r = scan->rescan(c);
+    if (!r) FAIL(r.error().message);
+    return *r;
+  }
+  BookFile row(const fs::path& p) {
+    auto f = catalog->file_by_path(p);
+    if (!f) FAIL("no row for " << p << ": " << f.error().message);
+    return *f;
+  }
+  bool has_row(const fs::path& p) { return catalog->file_by_path(p).has_value(); }
+  std::int64_t rows() { return catalog->counts().value().files; }
+  std::set<std::string> row_paths() {
+    std::set<std::string> out;
+    REQUIRE(catalog->for_each_file_under(root, [&](const BookFile& f) { out.insert(f.path.string()); }));
+    return out;
+  }
+  bool deleted_path(const fs::path& p) const {
+    return std::any_of(deleted.begin(), deleted.end(),
+                       [&](const BookFileDeleted& e) { return e.file.path == p; });
+  }
+
+  fs::path justice_file() const {
+    return root / "Ann Leckie/Ancillary Justice/Ann Leckie - Ancillary Justice.epub";
+  }
+  fs::path sword_file() const {
+    return root / "Ann Leckie/Ancillary Sword/Ann Leckie - Ancillary Sword.mobi";
+  }
+  fs::path lightning_file() const { return root / "Ada Palmer/Too Like the Lightning/01.mp3"; }
+
+  void lay_out() {
+    bk::make_epub(justice_file(), spec("Ancillary Justice", "Ann Leckie", "978-0-316-24662-0"));
+    bk::make_mobi(sword_file(), spec("Ancillary Sword", "Ann Leckie"));
+    bk::make_mp3(lightning_file(), spec("Too Like the Lightning", "Ada Palmer"));
+  }
+};
+
+// Every book file under `root` (what the catalog should hold after a complete scan).
+std::set<std::string> files_on_disk(const fs::path& root) {
+  std::set<std::string> out;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it)
+    if (it->is_regular_file() && book_kind_of(it->path().filename().string()))
+      out.insert(it->path().string());
+  return out;
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += n;
+  }
+  return true;
+}
+
+// ---- a folder that cannot be read -----------------------------------------------------------
+
+TEST_CASE("a folder that cannot be read is reported, its files keep their rows, the scan goes on", "[scan]") {
+  ScanLibrary lib;
+  lib.lay_out();
+  REQUIRE(lib.rescan().added == 3);
+  const BookFile sword_row = lib.row(lib.sword_file());
+  // Elsewhere in the library meanwhile: a file gone and a new one, which the scan must still see.
+  fs::remove(lib.lightning_file());
+  const fs::path seven = lib.root / "Ada Palmer/Seven Surrenders/Seven Surrenders.epub";
+  RowId seven_book = lib.add_book(lib.palmer, "w6", "Seven Surrenders");
+  bk::make_epub(seven, spec("Seven Surrenders", "Ada Palmer"));
+
+  // As root every folder reads, so the folders are made unreadable in ways that bite for root
+  // too: a link to a share that is gone (ENOENT through the link) and a link to itself (ELOOP).
+  const fs::path sword_folder = lib.root / "Ann Leckie/Ancillary Sword";
+  fs::path gone_folder;
+  SECTION("a book folder that is a link to a share that is gone") {
+    fs::rename(sword_folder, lib.dir.path() / "share");
+    fs::create_directory_symlink(lib.dir.path() / "unmounted/share", sword_folder);
+    gone_folder = sword_folder;
+  }
+  SECTION("a book folder that is a link to itself") {
+    fs::remove_all(sword_folder);
+    fs::create_directory_symlink("Ancillary Sword", sword_folder);
+    gone_folder = sword_folder;
+  }
+  SECTION("a whole author folder that is a link to a share that is gone") {
+    fs::rename(lib.root / "Ann Leckie", lib.dir.path() / "share");
+    fs::create_directory_symlink(lib.dir.path() / "unmounted/share", lib.root / "Ann Leckie");
+    gone_folder = lib.root / "Ann Leckie";
+  }
+
+  const ScanSummary s = lib.rescan();
+  CHECK(s.problems == 1);
+  CHECK_THAT(s.message(), Catch::Contains("1 folders or entries unreadable"));
+  // Kept: the scan could not look, so it cannot say the files are gone.
+  CHECK(lib.row(lib.sword_file()).id == sword_row.id);
+  CHECK(lib.row(lib.sword_file()).book_id == lib.sword);
+  CHECK_FALSE(lib.deleted_path(lib.sword_file()));
+  if (gone_folder == lib.root / "Ann Leckie") CHECK(lib.has_row(lib.justice_file()));
+  // The rest of the library was scanned.
+  CHECK(s.removed == 1);
+  CHECK_FALSE(lib.has_row(lib.lightning_file()));
+  CHECK(lib.deleted_path(lib.lightning_file()));
+  CHECK(s.added == 1);
+  CHECK(lib.row(seven).book_id == seven_book);
+
+  // The same folder scanned on its own (as the rule after a refresh scans one author's folder):
+  // it is reported, nothing under it goes.
+  RescanFolders one;
+  one.folders = {gone_folder.string()};
+  auto r = lib.scan->rescan(one);
+  REQUIRE(r);
+  REQUIRE(r->skipped_roots.size() == 1);
+  CHECK_THAT(r->skipped_roots[0], Catch::Contains(gone_folder.string()));
+  CHECK(r->removed == 0);
+  CHECK(lib.has_row(lib.sword_file()));
+  CHECK_FALSE(lib.deleted_path(lib.sword_file()));
+}
+
+TEST_CASE("a folder without read permission keeps its files' rows (scanned as an unprivileged user)",
+          "[scan]") {
+  ScanLibrary lib;
+  lib.lay_out();
+  REQUIRE(lib.rescan().added == 3);
+  const fs::path sword_folder = lib.root / "Ann Leckie/Ancillary Sword";
+  fs::remove(lib.lightning_file());
+
+  // Permission bits do not bite for root: the scan runs in a child process that becomes
+  // nobody, which must own the library and the catalog to write it.
+  const bool as_root = ::geteuid() == 0;
+  if (as_root) {
+    REQUIRE(::chown(lib.dir.path().c_str(), 65534, 65534) == 0);
+    for (const auto& e : fs::recursive_directory_iterator(lib.dir.path()))
+      REQUIRE(::lchown(e.path().c_str(), 65534, 65534) == 0);
+  }
+  fs::permissions(sword_folder, fs::perms::none);
+  const fs::path db = lib.dir.path() / "catalog.db";
+  const fs::path root = lib.root;
+  const auto out = in_child(
+      [&] {
+        auto catalog = open_sqlite_catalog({db});
+        if (!catalog) return "error " + catalog.error().message;
+        auto scan = LibraryScanService::create({.catalog = *catalog, .logger = quiet_logger()});
+        if (!scan) return "error " + scan.error().message;
+        auto r = (*scan)->rescan({});
+        if (!r) return "error " + r.error().message;
+        std::ostringstream os;
+        os << "problems " << r->problems << " removed " << r->removed << " files " << r->files;
+        return os.str();
+      },
+      /*as_nobody=*/as_root);
+  fs::permissions(sword_folder, fs::perms::owner_all);
+  REQUIRE(out.has_value());
+  CHECK(*out == "problems 1 removed 1 files 1");
+  CHECK(lib.row(lib.sword_file()).book_id == lib.sword);
+  CHECK(lib.has_row(lib.justice_file()));
+  CHECK_FALSE(lib.has_row(lib.lightning_file()));
+}
+
+// ---- cancelled part-way -----------------------------------------------------------------------
+
+TEST_CASE("a scan cancelled part-way removes nothing after the cancel and leaves a consistent catalog",
+          "[scan]") {
+  ScanLibrary lib(/*batch=*/1);
+  // Six author folders, each with a book file that stays and one that will be gone.
+  std::vector<fs::path> gone;
+  for (int i = 0; i < 6; ++i) {
+    const std::string author = "Author " + std::to_string(i);
+    bk::make_epub(lib.root / author / "Kept" / "kept.epub", spec("Kept " + std::to_string(i), author));
+    gone.push_back(lib.root / author / "Gone" / "gone.epub");
+    bk::make_epub(gone.back(), spec("Gone " + std::to_string(i), author));
+  }
+  lib.rescan();
+  REQUIRE(lib.rows() == 12);
+  for (const auto& p : gone) fs::remove(p);
+  // A new file in every folder too: reads and writes are under way when the cancel comes.
+  for (int i = 0; i < 6; ++i) {
+    const std::string author = "Author " + std::to_string(i);
+    bk::make_epub(lib.root / author / "New" / "new.epub", spec("New " + std::to_string(i), author));
+  }
+
+  ServiceHostOptions o;
+  o.engine = {.store_path = lib.dir.file("jobs.db"), .workers = 1, .logger = quiet_logger()};
+  o.events = lib.bus;
+  ServiceHost::Builder builder(o);
+  builder.add(lib.scan);
+  auto built = builder.build();
+  REQUIRE(built);
+  auto& host = **built;
+
+  // The first removal holds the scan until the test has cancelled the job: whatever the walk's
+  // order, the cancel lands after exactly one author folder was finished.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool first_removal = false, cancelled = false;
+  lib.bus->subscribe<BookFileDeleted>([&](const BookFileDeleted&) {
+    std::unique_lock lock(mu);
+    if (first_removal) return;
+    first_removal = true;
+    cv.notify_all();
+    cv.wait_for(lock, 10s, [&] { return cancelled; });
+  });
+  host.start();
+  auto pushed = host.engine().push(RescanFolders{});
+  REQUIRE(pushed);
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return first_removal; }));
+  }
+  REQUIRE(host.engine().cancel(pushed->job.id));
+  {
+    std::lock_guard lock(mu);
+    cancelled = true;
+  }
+  cv.notify_all();
+  REQUIRE(eventually([&] {
+    auto j = host.engine().get(pushed->job.id);
+    return j && j->status != JobStatus::queued && j->status != JobStatus::executing;
+  }));
+  CHECK(host.engine().get(pushed->job.id)->status == JobStatus::cancelled);
+  host.stop();
+
+  // One folder's removal, from before the cancel; the five other gone files keep their rows.
+  CHECK(lib.deleted.size() == 1);
+  std::int64_t new_rows = 0;
+  for (int i = 0; i < 6; ++i)
+    new_rows += lib.has_row(lib.root / ("Author " + std::to_string(i)) / "New/new.epub");
+  CHECK(lib.rows() == 12 - 1 + new_rows);  // new files recorded before the cancel count too
+  std::int64_t gone_rows = 0;
+  for (const auto& p : gone) gone_rows += lib.has_row(p) ? 1 : 0;
+  CHECK(gone_rows == 5);
+  // Every row is whole: a file on disk, or one of the gone files the scan had not reached.
+  for (const auto& path : lib.row_paths()) {
+    const BookFile f = lib.row(path);
+    CHECK(f.size > 0);
+    CHECK(f.format == "epub");
+    if (!fs::exists(path)) CHECK(std::find(gone.begin(), gone.end(), fs::path(path)) != gone.end());
+  }
+  // The next scan finishes the work: the catalog holds exactly the files on disk.
+  const ScanSummary s = lib.rescan();
+  CHECK(s.removed == 5);
+  CHECK(lib.row_paths() == files_on_disk(lib.root));
+  CHECK(lib.rows() == 12);
+}
+
+// ---- a Calibre library --------------------------------------------------------------------------
+
+// The part of Calibre's schema (src/calibre/db: metadata_sqlite.sql) the library reader reads.
+constexpr const char* kCalibreSchema = R"sql(
+CREATE TABLE books ( id INTEGER PRIMARY KEY AUTOINCREMENT,
+  title TEXT NOT NULL DEFAULT 'Unknown' COLLATE NOCASE, sort TEXT COLLATE NOCASE,
+  timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, pubdate TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  series_index REAL NOT NULL DEFAULT 1.0, author_sort TEXT COLLATE NOCASE,
+  isbn TEXT DEFAULT '' COLLATE NOCASE, lccn TEXT DEFAULT '' COLLATE NOCASE,
+  path TEXT NOT NULL DEFAULT '', flags INTEGER NOT NULL DEFAULT 1, uuid TEXT,
+  has_cover BOOL DEFAULT 0, last_modified TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00+00:00');
+CREATE TABLE authors ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE,
+  sort TEXT COLLATE NOCASE, link TEXT NOT NULL DEFAULT '', UNIQUE(name));
+CREATE TABLE books_authors_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, author INTEGER NOT NULL,
+  UNIQUE(book, author));
+CREATE TABLE series ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, sort TEXT COLLATE NOCASE,
+  link TEXT NOT NULL DEFAULT '', UNIQUE (name));
+CREATE TABLE books_series_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, series INTEGER NOT NULL,
+  UNIQUE(book));
+CREATE TABLE publishers ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, sort TEXT COLLATE NOCASE,
+  link TEXT NOT NULL DEFAULT '', UNIQUE(name));
+CREATE TABLE books_publishers_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, publisher INTEGER NOT NULL,
+  UNIQUE(book));
+CREATE TABLE languages ( id INTEGER PRIMARY KEY, lang_code TEXT NOT NULL COLLATE NOCASE,
+  link TEXT NOT NULL DEFAULT '', UNIQUE(lang_code));
+CREATE TABLE books_languages_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, lang_code INTEGER NOT NULL,
+  item_order INTEGER NOT NULL DEFAULT 0, UNIQUE(book, lang_code));
+CREATE TABLE identifiers ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL,
+  type TEXT NOT NULL DEFAULT 'isbn' COLLATE NOCASE, val TEXT NOT NULL COLLATE NOCASE, UNIQUE(book, type));
+CREATE TABLE data ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, format TEXT NOT NULL COLLATE NOCASE,
+  uncompressed_size INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE(book, format));
+)sql";
+
+// Writes a Calibre book (its rows and its file) into the library at `root`; returns the file.
+fs::path calibre_book(SQLite::Database& db, const fs::path& root, const std::string& title,
+                      const std::string& author, const std::string& isbn, const bk::BookSpec& tags) {
+  SQLite::Statement a(db, "INSERT OR IGNORE INTO authors(name, sort) VALUES (?, ?)");
+  a.bind(1, author);
+  a.bind(2, author);
+  a.exec();
+  const std::string folder = author + "/" + title + " (" + std::to_string(db.getLastInsertRowid() + 1) + ")";
+  SQLite::Statement b(db, "INSERT INTO books(title, sort, path, isbn) VALUES (?, ?, ?, ?)");
+  b.bind(1, title);
+  b.bind(2, title);
+  b.bind(3, folder);
+  b.bind(4, isbn);
+  b.exec();
+  const auto book = db.getLastInsertRowid();
+  SQLite::Statement l(
+      db, "INSERT INTO books_authors_link(book, author) SELECT ?, id FROM authors WHERE name = ?");
+  l.bind(1, static_cast<std::int64_t>(book));
+  l.bind(2, author);
+  l.exec();
+  const std::string name = title + " - " + author;
+  const fs::path file = root / folder / (name + ".epub");
+  bk::make_epub(file, tags);
+  SQLite::Statement d(db, "INSERT INTO data(book, format, uncompressed_size, name) VALUES (?, 'EPUB', ?, ?)");
+  d.bind(1, static_cast<std::int64_t>(book));
+  d.bind(2, static_cast<std::int64_t>(fs::file_size(file)));
+  d.bind(3, name);
+  d.exec();
+  return file;
+}
+
+TEST_CASE("a root folder that is a Calibre library is scanned from its metadata.db", "[scan]") {
+  ScanLibrary lib(3, "Calibre Library");
+  fs::path justice, piranesi;
+  {
+    SQLite::Database db((lib.root / "metadata.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(kCalibreSchema);
+    // The files' own tags say nothing useful: the match comes from Calibre's data.
+    justice = calibre_book(db, lib.root, "Ancillary Justice", "Ann Leckie", "9780316246620",
+                           spec("Untitled", "Unknown"));
+    piranesi = calibre_book(db, lib.root, "Piranesi", "Susanna Clarke", "", spec("Untitled", "Unknown"));
+  }
+  // A file Calibre does not list is not the library's.
+  bk::make_epub(lib.root / "Ann Leckie/stray.epub", spec("Ancillary Sword", "Ann Leckie"));
+
+  RescanFolders c;
+  c.folders = {lib.root.string()};
+  const ScanSummary s = lib.rescan(c);
+  CHECK(s.files == 2);
+  CHECK(s.added == 2);
+  CHECK(s.unmapped == 1);
+  CHECK(s.skipped_roots.empty());
+  const BookFile j = lib.row(justice);
+  CHECK(j.book_id == lib.justice);
+  CHECK(j.edition_id != 0);  // by the ISBN Calibre keeps
+  CHECK(j.title == "Ancillary Justice");
+  CHECK(j.author == "Ann Leckie");
+  CHECK(j.format == "epub");
+  CHECK(j.size == static_cast<std::int64_t>(fs::file_size(justice)));
+  CHECK(lib.row(piranesi).book_id == 0);
+  CHECK(lib.row(piranesi).unmapped_reason == "author 'Susanna Clarke' is not in the library");
+  CHECK_FALSE(lib.has_row(lib.root / "Ann Leckie/stray.epub"));
+  REQUIRE(lib.added.size() == 1);
+  CHECK(lib.added[0].file.path == justice);
+
+  // Again: nothing read again; a file gone from disk leaves.
+  fs::remove(piranesi);
+  const ScanSummary again = lib.rescan();
+  CHECK(again.unchanged == 1);
+  CHECK(again.removed == 1);
+  CHECK(again.added == 0);
+  CHECK_FALSE(lib.has_row(piranesi));
+  CHECK(lib.row(justice).book_id == lib.justice);
+}
+
+// ---- a file moved -----------------------------------------------------------------------------
+
+TEST_CASE("a file moved to another folder between scans: the old row goes, the new one is matched",
+          "[scan]") {
+  ScanLibrary lib;
+  lib.lay_out();
+  lib.rescan();
+  const BookFile before = lib.row(lib.justice_file());
+  lib.added.clear();
+
+  fs::path to;
+  SECTION("to another book folder of the same author") {
+    to = lib.root / "Ann Leckie/Imperial Radch 1/AJ.epub";
+  }
+  SECTION("to another author's folder") { to = lib.root / "Ada Palmer/misfiled/Ancillary Justice.epub"; }
+  SECTION("from an author folder to the root itself") { to = lib.root / "Ancillary Justice.epub"; }
+  fs::create_directories(to.parent_path());
+  fs::rename(lib.justice_file(), to);
+
+  const ScanSummary s = lib.rescan();
+  CHECK(s.removed == 1);
+  CHECK(s.added == 1);
+  CHECK(s.unchanged == 2);
+  CHECK_FALSE(lib.has_row(lib.justice_file()));
+  REQUIRE(lib.deleted.size() == 1);
+  CHECK(lib.deleted[0].file.id == before.id);
+  CHECK(lib.deleted[0].file.path == lib.justice_file());
+  CHECK(lib.deleted[0].reason == "missing from disk");
+  const BookFile moved = lib.row(to);
+  CHECK(moved.book_id == lib.justice);  // by its ISBN, wherever it lies
+  CHECK(moved.author_id == lib.leckie);
+  REQUIRE(lib.added.size() == 1);
+  CHECK(lib.added[0].file.path == to);
+  CHECK(lib.rows() == 3);
+  // And it stays put: the next scan changes nothing.
+  const ScanSummary again = lib.rescan();
+  CHECK(again.unchanged == 3);
+  CHECK(again.added + again.removed + again.changed == 0);
+}
+
+// ---- names that are not UTF-8 -------------------------------------------------------------------
+
+TEST_CASE("names that are not UTF-8 are recorded as bytes, shown with U+FFFD, and stay unchanged", "[scan]") {
+  ScanLibrary lib;
+  lib.lay_out();
+  // A Latin-1 book folder and file name under a known author; an author folder of bad bytes
+  // holding a file that cannot be read (its name is all the scan has).
+  const fs::path latin1 = lib.root / "Ann Leckie/Ancillary Sword \xe9" / "Ancillary Sword \xff\xfe.mobi";
+  bk::make_mobi(latin1, spec("Ancillary Sword", "Ann Leckie"));
+  const fs::path bad_author = lib.root / "Auth\xff\xfeor" / "B\xfe\xffook.epub";
+  bk::write_file(bad_author, "not a zip");
+
+  const ScanSummary s = lib.rescan();
+  CHECK(s.files == 5);
+  CHECK(s.added == 5);
+  CHECK(s.problems == 0);
+  CHECK(s.unreadable == 1);
+  const BookFile l = lib.row(latin1);
+  CHECK(l.path == latin1);  // the bytes, as the file system has them
+  CHECK(l.book_id == lib.sword);
+  const BookFile b = lib.row(bad_author);
+  CHECK(b.path == bad_author);
+  CHECK(b.book_id == 0);
+  CHECK_FALSE(b.unmapped_reason.empty());
+  CHECK_FALSE(b.read_error.empty());
+  CHECK(display_path(bad_author) ==
+        (lib.root / "Auth\xef\xbf\xbd\xef\xbf\xbdor/B\xef\xbf\xbd\xef\xbf\xbdook.epub").string());
+
+  // Events and summaries are JSON a client can read: paths shown with U+FFFD.
+  for (const auto& e : lib.added) {
+    const std::string text = nlohmann::json(e).dump();
+    CHECK(valid_utf8(text));
+  }
+  CHECK(valid_utf8(nlohmann::json(s).dump()));
+
+  // The second scan sees both unchanged: no removal and re-adding of rows it cannot compare.
+  lib.added.clear();
+  const ScanSummary again = lib.rescan();
+  CHECK(again.unchanged == 5);
+  CHECK(again.added == 0);
+  CHECK(again.changed == 0);
+  CHECK(again.removed == 0);
+  CHECK(lib.deleted.empty());
+  CHECK(lib.row(latin1).id == l.id);
+  CHECK(lib.row(bad_author).id == b.id);
+
+  // Gone from disk, they leave like any other file.
+  fs::remove_all(lib.root / "Auth\xff\xfeor");
+  fs::remove(latin1);
+  const ScanSummary gone = lib.rescan();
+  CHECK(gone.removed == 2);
+  CHECK_FALSE(lib.has_row(latin1));
+  CHECK_FALSE(lib.has_row(bad_author));
+  for (const auto& e : lib.deleted) CHECK(valid_utf8(nlohmann::json(e).dump()));
+}
+
+// ---- a file rewritten in place ----------------------------------------------------------------
+
+TEST_CASE("a file rewritten in place with another title is read again and matched again", "[scan]") {
+  ScanLibrary lib;
+  lib.lay_out();
+  const fs::path file = lib.root / "Ann Leckie/Imperial Radch/book.epub";
+  bk::make_epub(file, spec("Ancillary Sword", "Ann Leckie"));
+  lib.rescan();
+  REQUIRE(lib.row(file).book_id == lib.sword);
+  const BookFile before = lib.row(file);
+  lib.added.clear();
+
+  // "Ancillary Mercy" is as long as "Ancillary Sword": the same size, only the mtime tells.
+  const auto mtime = fs::last_write_time(file);
+  bk::make_epub(file, spec("Ancillary Mercy", "Ann Leckie"));
+  fs::last_write_time(file, mtime + std::chrono::seconds(5));
+  CHECK(fs::file_size(file) == static_cast<std::uintmax_t>(before.size));
+
+  const ScanSummary s = lib.rescan();
+  CHECK(s.changed == 1);
+  CHECK(s.unchanged == 3);
+  CHECK(s.added == 0);
+  CHECK(s.removed == 0);
+  const BookFile after = lib.row(file);
+  CHECK(after.id == before.id);
+  CHECK(after.added == before.added);
+  CHECK(after.book_id == lib.mercy);
+  CHECK(after.title == "Ancillary Mercy");
+  CHECK(after.mtime > before.mtime);
+  REQUIRE(lib.added.size() == 1);  // linked to another book: announced
+  CHECK(lib.added[0].file.book_id == lib.mercy);
+  CHECK(lib.deleted.empty());
+
+  SECTION("rewritten again as a book the catalog does not have: unmapped, with the reason") {
+    bk::make_epub(file, spec("Ancillary Bread", "Ann Leckie"));
+    fs::last_write_time(file, mtime + std::chrono::seconds(10));
+    const ScanSummary t = lib.rescan();
+    CHECK(t.changed == 1);
+    CHECK(t.unmapped == 1);
+    const BookFile unmapped = lib.row(file);
+    CHECK(unmapped.book_id == 0);
+    CHECK(unmapped.author_id == lib.leckie);
+    CHECK(unmapped.unmapped_reason == "no book of 'Ann Leckie' is titled 'Ancillary Bread'");
+  }
+}
+
+}  // namespace library_scan_edges_test
