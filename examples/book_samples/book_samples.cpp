@@ -566,4 +566,53 @@ std::string cover_jpeg_bytes() {
   return j;
 }
 
+BookSpec spec(std::string title, std::string author, std::string isbn) {
+  BookSpec s;
+  s.title = std::move(title);
+  s.authors = {std::move(author)};
+  s.isbn = std::move(isbn);
+  return s;
+}
+
+std::string calibre_schema() {
+  // The part of calibre's schema (src/calibre/db: metadata_sqlite.sql) that readers look at.
+  return R"sql(
+CREATE TABLE books ( id INTEGER PRIMARY KEY AUTOINCREMENT,
+  title TEXT NOT NULL DEFAULT 'Unknown' COLLATE NOCASE,
+  sort TEXT COLLATE NOCASE,
+  timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  pubdate TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  series_index REAL NOT NULL DEFAULT 1.0,
+  author_sort TEXT COLLATE NOCASE,
+  isbn TEXT DEFAULT '' COLLATE NOCASE,
+  lccn TEXT DEFAULT '' COLLATE NOCASE,
+  path TEXT NOT NULL DEFAULT '',
+  flags INTEGER NOT NULL DEFAULT 1,
+  uuid TEXT,
+  has_cover BOOL DEFAULT 0,
+  last_modified TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00+00:00');
+CREATE TABLE authors ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE,
+  sort TEXT COLLATE NOCASE, link TEXT NOT NULL DEFAULT '', UNIQUE(name));
+CREATE TABLE books_authors_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, author INTEGER NOT NULL,
+  UNIQUE(book, author));
+CREATE INDEX books_authors_link_bidx ON books_authors_link (book);
+CREATE TABLE series ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, sort TEXT COLLATE NOCASE,
+  link TEXT NOT NULL DEFAULT '', UNIQUE (name));
+CREATE TABLE books_series_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, series INTEGER NOT NULL,
+  UNIQUE(book));
+CREATE TABLE publishers ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, sort TEXT COLLATE NOCASE,
+  link TEXT NOT NULL DEFAULT '', UNIQUE(name));
+CREATE TABLE books_publishers_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, publisher INTEGER NOT NULL,
+  UNIQUE(book));
+CREATE TABLE languages ( id INTEGER PRIMARY KEY, lang_code TEXT NOT NULL COLLATE NOCASE,
+  link TEXT NOT NULL DEFAULT '', UNIQUE(lang_code));
+CREATE TABLE books_languages_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, lang_code INTEGER NOT NULL,
+  item_order INTEGER NOT NULL DEFAULT 0, UNIQUE(book, lang_code));
+CREATE TABLE identifiers ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL,
+  type TEXT NOT NULL DEFAULT 'isbn' COLLATE NOCASE, val TEXT NOT NULL COLLATE NOCASE, UNIQUE(book, type));
+CREATE TABLE data ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, format TEXT NOT NULL COLLATE NOCASE,
+  uncompressed_size INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE(book, format));
+)sql";
+}
+
 }  // namespace book_samples

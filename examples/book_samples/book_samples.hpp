@@ -48,6 +48,9 @@ struct BookSpec {
   int duration_seconds = 1;  ///< of silence (MP3 rounded to whole frames)
 };
 
+/// A spec with one author and, when given, an ISBN: what most samples need.
+BookSpec spec(std::string title, std::string author, std::string isbn = {});
+
 enum class OpfStyle { epub2, epub3 };
 
 /// The OPF package document for `spec`: EPUB2 writes opf:role/opf:scheme/calibre metas, EPUB3
@@ -104,6 +107,11 @@ void make_mp3_raw_tag(const std::filesystem::path& path,
 /// A minimal MP4 (ftyp, mdat, moov with one sound track of `spec.duration_seconds`) tagged by
 /// TagLib like make_mp3 (iTunes atoms: ©alb, aART, ©ART, trkn, disk, ©day).
 void make_m4b(const std::filesystem::path& path, const BookSpec& spec);
+
+/// The SQL of the tables of calibre's metadata.db that readers of a Calibre library look at
+/// (books, authors, series, publishers, languages, identifiers, data and their links), as
+/// calibre creates them; a test fills them to lay out a Calibre library.
+std::string calibre_schema();
 
 /// A valid baseline JPEG of one grey pixel (a cover.jpg beside a book).
 std::string cover_jpeg_bytes();

@@ -32,13 +32,7 @@ using R = ImportOutcome::Result;
 // translation unit, and their helpers must not meet.
 namespace book_import_test {
 
-bk::BookSpec spec(std::string title, std::string author, std::string isbn = "") {
-  bk::BookSpec s;
-  s.title = std::move(title);
-  s.authors = {std::move(author)};
-  s.isbn = std::move(isbn);
-  return s;
-}
+using book_samples::spec;
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

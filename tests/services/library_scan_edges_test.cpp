@@ -19,6 +19,7 @@
 
 #include "book_samples.hpp"
 #include "file_tree.hpp"
+#include "scan_library.hpp"
 #include "shelfjobs/adapters/library_walk.hpp"
 #include "shelfjobs/services/library_scan.hpp"
 #include "test_support.hpp"
@@ -32,87 +33,11 @@ namespace bk = book_samples;
 // translation unit, and their helpers must not meet.
 namespace library_scan_edges_test {
 
-bk::BookSpec spec(std::string title, std::string author, std::string isbn = "") {
-  bk::BookSpec s;
-  s.title = std::move(title);
-  s.authors = {std::move(author)};
-  s.isbn = std::move(isbn);
-  return s;
-}
+using book_samples::spec;
 
-struct ScanLibrary {
-  TempDir dir;
-  fs::path root;
-  std::shared_ptr<Catalog> catalog;
-  std::shared_ptr<EventBus> bus = std::make_shared<EventBus>(quiet_logger());
-  std::shared_ptr<LibraryScanService> scan;
-  std::vector<BookFileDeleted> deleted;
-  std::vector<BookFileAdded> added;
-  RowId leckie = 0, justice = 0, sword = 0, mercy = 0, palmer = 0, lightning = 0;
-
-  explicit ScanLibrary(int batch = 3, const std::string& root_name = "books") : root(dir.path() / root_name) {
-    fs::create_directories(root);
-    catalog = open_sqlite_catalog({dir.path() / "catalog.db"}).value();
-    REQUIRE(catalog->add_root_folder(root));
-    leckie = add_author("a1", "Ann Leckie");
-    justice = add_book(leckie, "w1", "Ancillary Justice", "9780316246620");
-    sword = add_book(leckie, "w2", "Ancillary Sword");
-    mercy = add_book(leckie, "w5", "Ancillary Mercy");
-    palmer = add_author("a2", "Ada Palmer");
-    lightning = add_book(palmer, "w3", "Too Like the Lightning");
-    bus->subscribe<BookFileDeleted>([this](const BookFileDeleted& e) { deleted.push_back(e); });
-    bus->subscribe<BookFileAdded>([this](const BookFileAdded& e) { added.push_back(e); });
-    scan = LibraryScanService::create({.catalog = catalog,
-                                       .events = bus,
-                                       .logger = quiet_logger(),
-                                       .reader_threads = 2,
-                                       .batch = batch})
-               .value();
-  }
-
-  RowId add_author(const std::string& fid, const std::string& name) {
-    Author a;
-    a.foreign_id = fid;
-    a.name = name;
-    a.path = root / name;
-    return catalog->add_author(a).value().id;
-  }
-  RowId add_book(RowId author, const std::string& fid, const std::string& title,
-                 const std::string& isbn = "") {
-    BookWrite w;
-    w.book.author_id = author;
-    w.book.foreign_id = fid;
-    w.book.title = title;
-    if (!isbn.empty()) {
-      Edition e;
-      e.foreign_id = fid + "-e";
-      e.isbn13 = isbn;
-      w.editions.push_back(e);
-    }
-    return catalog->add_book(w).value().id;
-  }
-
-  ScanSummary rescan(RescanFolders c = {}) {
-    auto r = scan->rescan(c);
-    if (!r) FAIL(r.error().message);
-    return *r;
-  }
-  BookFile row(const fs::path& p) {
-    auto f = catalog->file_by_path(p);
-    if (!f) FAIL("no row for " << p << ": " << f.error().message);
-    return *f;
-  }
-  bool has_row(const fs::path& p) { return catalog->file_by_path(p).has_value(); }
-  std::int64_t rows() { return catalog->counts().value().files; }
-  std::set<std::string> row_paths() {
-    std::set<std::string> out;
-    REQUIRE(catalog->for_each_file_under(root, [&](const BookFile& f) { out.insert(f.path.string()); }));
-    return out;
-  }
-  bool deleted_path(const fs::path& p) const {
-    return std::any_of(deleted.begin(), deleted.end(),
-                       [&](const BookFileDeleted& e) { return e.file.path == p; });
-  }
+// The three files most cases start from.
+struct EdgeLibrary : ScanLibrary {
+  using ScanLibrary::ScanLibrary;
 
   fs::path justice_file() const {
     return root / "Ann Leckie/Ancillary Justice/Ann Leckie - Ancillary Justice.epub";
@@ -153,7 +78,7 @@ bool valid_utf8(std::string_view s) {
 // ---- a folder that cannot be read -----------------------------------------------------------
 
 TEST_CASE("a folder that cannot be read is reported, its files keep their rows, the scan goes on", "[scan]") {
-  ScanLibrary lib;
+  EdgeLibrary lib;
   lib.lay_out();
   REQUIRE(lib.rescan().added == 3);
   const BookFile sword_row = lib.row(lib.sword_file());
@@ -213,7 +138,7 @@ TEST_CASE("a folder that cannot be read is reported, its files keep their rows, 
 
 TEST_CASE("a folder without read permission keeps its files' rows (scanned as an unprivileged user)",
           "[scan]") {
-  ScanLibrary lib;
+  EdgeLibrary lib;
   lib.lay_out();
   REQUIRE(lib.rescan().added == 3);
   const fs::path sword_folder = lib.root / "Ann Leckie/Ancillary Sword";
@@ -255,7 +180,7 @@ TEST_CASE("a folder without read permission keeps its files' rows (scanned as an
 
 TEST_CASE("a scan cancelled part-way removes nothing after the cancel and leaves a consistent catalog",
           "[scan]") {
-  ScanLibrary lib(/*batch=*/1);
+  EdgeLibrary lib(/*batch=*/1);
   // Six author folders, each with a book file that stays and one that will be gone.
   std::vector<fs::path> gone;
   for (int i = 0; i < 6; ++i) {
@@ -339,37 +264,6 @@ TEST_CASE("a scan cancelled part-way removes nothing after the cancel and leaves
 
 // ---- a Calibre library --------------------------------------------------------------------------
 
-// The part of Calibre's schema (src/calibre/db: metadata_sqlite.sql) the library reader reads.
-constexpr const char* kCalibreSchema = R"sql(
-CREATE TABLE books ( id INTEGER PRIMARY KEY AUTOINCREMENT,
-  title TEXT NOT NULL DEFAULT 'Unknown' COLLATE NOCASE, sort TEXT COLLATE NOCASE,
-  timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, pubdate TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-  series_index REAL NOT NULL DEFAULT 1.0, author_sort TEXT COLLATE NOCASE,
-  isbn TEXT DEFAULT '' COLLATE NOCASE, lccn TEXT DEFAULT '' COLLATE NOCASE,
-  path TEXT NOT NULL DEFAULT '', flags INTEGER NOT NULL DEFAULT 1, uuid TEXT,
-  has_cover BOOL DEFAULT 0, last_modified TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00+00:00');
-CREATE TABLE authors ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE,
-  sort TEXT COLLATE NOCASE, link TEXT NOT NULL DEFAULT '', UNIQUE(name));
-CREATE TABLE books_authors_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, author INTEGER NOT NULL,
-  UNIQUE(book, author));
-CREATE TABLE series ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, sort TEXT COLLATE NOCASE,
-  link TEXT NOT NULL DEFAULT '', UNIQUE (name));
-CREATE TABLE books_series_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, series INTEGER NOT NULL,
-  UNIQUE(book));
-CREATE TABLE publishers ( id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, sort TEXT COLLATE NOCASE,
-  link TEXT NOT NULL DEFAULT '', UNIQUE(name));
-CREATE TABLE books_publishers_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, publisher INTEGER NOT NULL,
-  UNIQUE(book));
-CREATE TABLE languages ( id INTEGER PRIMARY KEY, lang_code TEXT NOT NULL COLLATE NOCASE,
-  link TEXT NOT NULL DEFAULT '', UNIQUE(lang_code));
-CREATE TABLE books_languages_link ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, lang_code INTEGER NOT NULL,
-  item_order INTEGER NOT NULL DEFAULT 0, UNIQUE(book, lang_code));
-CREATE TABLE identifiers ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL,
-  type TEXT NOT NULL DEFAULT 'isbn' COLLATE NOCASE, val TEXT NOT NULL COLLATE NOCASE, UNIQUE(book, type));
-CREATE TABLE data ( id INTEGER PRIMARY KEY, book INTEGER NOT NULL, format TEXT NOT NULL COLLATE NOCASE,
-  uncompressed_size INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE(book, format));
-)sql";
-
 // Writes a Calibre book (its rows and its file) into the library at `root`; returns the file.
 fs::path calibre_book(SQLite::Database& db, const fs::path& root, const std::string& title,
                       const std::string& author, const std::string& isbn, const bk::BookSpec& tags) {
@@ -402,11 +296,11 @@ fs::path calibre_book(SQLite::Database& db, const fs::path& root, const std::str
 }
 
 TEST_CASE("a root folder that is a Calibre library is scanned from its metadata.db", "[scan]") {
-  ScanLibrary lib(3, "Calibre Library");
+  EdgeLibrary lib(3, "Calibre Library");
   fs::path justice, piranesi;
   {
     SQLite::Database db((lib.root / "metadata.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db.exec(kCalibreSchema);
+    db.exec(book_samples::calibre_schema());
     // The files' own tags say nothing useful: the match comes from Calibre's data.
     justice = calibre_book(db, lib.root, "Ancillary Justice", "Ann Leckie", "9780316246620",
                            spec("Untitled", "Unknown"));
@@ -449,7 +343,7 @@ TEST_CASE("a root folder that is a Calibre library is scanned from its metadata.
 
 TEST_CASE("a file moved to another folder between scans: the old row goes, the new one is matched",
           "[scan]") {
-  ScanLibrary lib;
+  EdgeLibrary lib;
   lib.lay_out();
   lib.rescan();
   const BookFile before = lib.row(lib.justice_file());
@@ -488,7 +382,7 @@ TEST_CASE("a file moved to another folder between scans: the old row goes, the n
 // ---- names that are not UTF-8 -------------------------------------------------------------------
 
 TEST_CASE("names that are not UTF-8 are recorded as bytes, shown with U+FFFD, and stay unchanged", "[scan]") {
-  ScanLibrary lib;
+  EdgeLibrary lib;
   lib.lay_out();
   // A Latin-1 book folder and file name under a known author; an author folder of bad bytes
   // holding a file that cannot be read (its name is all the scan has).
@@ -544,7 +438,7 @@ TEST_CASE("names that are not UTF-8 are recorded as bytes, shown with U+FFFD, an
 // ---- a file rewritten in place ----------------------------------------------------------------
 
 TEST_CASE("a file rewritten in place with another title is read again and matched again", "[scan]") {
-  ScanLibrary lib;
+  EdgeLibrary lib;
   lib.lay_out();
   const fs::path file = lib.root / "Ann Leckie/Imperial Radch/book.epub";
   bk::make_epub(file, spec("Ancillary Sword", "Ann Leckie"));

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "book_samples.hpp"
+#include "scan_library.hpp"
 #include "shelfjobs/services/library_scan.hpp"
 #include "test_support.hpp"
 
@@ -22,79 +23,7 @@ namespace bk = book_samples;
 // translation unit, and their helpers must not meet.
 namespace library_scan_test {
 
-bk::BookSpec spec(std::string title, std::string author, std::string isbn = "") {
-  bk::BookSpec s;
-  s.title = std::move(title);
-  s.authors = {std::move(author)};
-  s.isbn = std::move(isbn);
-  return s;
-}
-
-struct ScanLibrary {
-  TempDir dir;
-  fs::path root = dir.path() / "books";
-  std::shared_ptr<Catalog> catalog;
-  std::shared_ptr<EventBus> bus = std::make_shared<EventBus>(quiet_logger());
-  std::shared_ptr<LibraryScanService> scan;
-  std::vector<BookFileDeleted> deleted;
-  std::vector<BookFileAdded> added;
-  std::vector<std::uint64_t> subs;
-  RowId leckie = 0, justice = 0, sword = 0, palmer = 0, lightning = 0;
-
-  explicit ScanLibrary(int reader_threads = 2) {
-    fs::create_directories(root);
-    catalog = open_sqlite_catalog({dir.path() / "catalog.db"}).value();
-    REQUIRE(catalog->add_root_folder(root));
-    leckie = add_author("a1", "Ann Leckie");
-    justice = add_book(leckie, "w1", "Ancillary Justice", "9780316246620");
-    sword = add_book(leckie, "w2", "Ancillary Sword");
-    palmer = add_author("a2", "Ada Palmer");
-    lightning = add_book(palmer, "w3", "Too Like the Lightning");
-    subs.push_back(
-        bus->subscribe<BookFileDeleted>([this](const BookFileDeleted& e) { deleted.push_back(e); }));
-    subs.push_back(bus->subscribe<BookFileAdded>([this](const BookFileAdded& e) { added.push_back(e); }));
-    scan = LibraryScanService::create({.catalog = catalog,
-                                       .events = bus,
-                                       .logger = quiet_logger(),
-                                       .reader_threads = reader_threads,
-                                       .batch = 3})
-               .value();
-  }
-
-  RowId add_author(const std::string& fid, const std::string& name) {
-    Author a;
-    a.foreign_id = fid;
-    a.name = name;
-    a.path = root / name;
-    return catalog->add_author(a).value().id;
-  }
-  RowId add_book(RowId author, const std::string& fid, const std::string& title,
-                 const std::string& isbn = "") {
-    BookWrite w;
-    w.book.author_id = author;
-    w.book.foreign_id = fid;
-    w.book.title = title;
-    if (!isbn.empty()) {
-      Edition e;
-      e.foreign_id = fid + "-e";
-      e.isbn13 = isbn;
-      w.editions.push_back(e);
-    }
-    return catalog->add_book(w).value().id;
-  }
-
-  ScanSummary rescan(RescanFolders c = {}) {
-    auto r = scan->rescan(c);
-    if (!r) FAIL(r.error().message);
-    return *r;
-  }
-  BookFile row(const fs::path& p) {
-    auto f = catalog->file_by_path(p);
-    if (!f) FAIL("no row for " << p << ": " << f.error().message);
-    return *f;
-  }
-  bool has_row(const fs::path& p) { return catalog->file_by_path(p).has_value(); }
-};
+using book_samples::spec;
 
 // The standard layout of three authors' files, plus what a scan must pass over.
 void lay_out(ScanLibrary& lib) {
