@@ -638,6 +638,23 @@ class SqliteCatalog final : public Catalog {
     });
   }
 
+  Status for_each_file_in(const fs::path& folder, const std::function<void(const BookFile&)>& fn) override {
+    if (!folder.is_absolute())
+      return Error{errc::invalid_argument, "folder " + in_quotes(folder.string()) + " is not absolute"};
+    return read_call("list book files in " + in_quotes(folder.string()), [&](Connection& c) {
+      catalog_sqlite::for_each_file_in(c, clean_path(folder), fn);
+      return Ok{};
+    });
+  }
+
+  Result<std::vector<std::string>> folders_with_files_under(const fs::path& folder) override {
+    if (!folder.is_absolute())
+      return Error{errc::invalid_argument, "folder " + in_quotes(folder.string()) + " is not absolute"};
+    return read_call("list folders with book files under " + in_quotes(folder.string()), [&](Connection& c) {
+      return catalog_sqlite::folders_with_files_under(c, clean_path(folder));
+    });
+  }
+
   Result<FileBatchResult> apply_files(const FileBatch& batch) override {
     for (const auto& f : batch.upserts)
       if (!f.path.is_absolute())

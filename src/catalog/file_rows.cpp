@@ -108,16 +108,87 @@ std::vector<BookFile> unmapped_files(Connection& c) {
 
 void for_each_file_under(Connection& c, const std::string& folder,
                          const std::function<void(const BookFile&)>& fn) {
-  // "/lib/Ann" and everything in "/lib/Ann/": '0' is the byte after '/', so the range ends
-  // exactly at the folder's last descendant ("/lib/Ann Other" sorts outside it).
+  // A row at "/lib/Ann" itself, then everything in "/lib/Ann/": '0' is the byte after '/', so
+  // the range ends exactly at the folder's last descendant ("/lib/Ann Other" sorts outside
+  // it). Two statements, not one with OR: SQLite runs "path = ? OR (range)" as two index
+  // searches whose rows it sorts in a temporary b-tree, which held every row of a root at once.
+  // The folder itself sorts before its descendants (a prefix first), so path order holds.
+  {
+    auto st = c.prepare("SELECT " + kFile.list() + " FROM book_files WHERE path = ?1");
+    st->bind(1, folder);
+    while (st->executeStep()) fn(file_row(*st));
+  }
   const std::string first = folder == "/" ? "/" : folder + "/";
   const std::string end = folder == "/" ? "0" : folder + "0";
-  auto st = c.prepare("SELECT " + kFile.list() +
-                      " FROM book_files WHERE path = ?1 OR (path >= ?2 AND path < ?3) ORDER BY path");
-  st->bind(1, folder);
-  st->bind(2, first);
-  st->bind(3, end);
+  auto st =
+      c.prepare("SELECT " + kFile.list() + " FROM book_files WHERE path >= ?1 AND path < ?2 ORDER BY path");
+  st->bind(1, first);
+  st->bind(2, end);
   while (st->executeStep()) fn(file_row(*st));
+}
+
+void for_each_file_in(Connection& c, const std::string& folder,
+                      const std::function<void(const BookFile&)>& fn) {
+  // A skip scan, as folders_with_files_under: a path in a sub-folder sends the next seek past
+  // that sub-folder's range, so the sub-folders' rows are never read.
+  const std::string first = folder == "/" ? "/" : folder + "/";
+  const std::string end = folder == "/" ? "0" : folder + "0";
+  auto from = c.prepare("SELECT " + kFile.list() +
+                        " FROM book_files WHERE path >= ?1 AND path < ?2 ORDER BY path LIMIT 1");
+  auto after = c.prepare("SELECT " + kFile.list() +
+                         " FROM book_files WHERE path > ?1 AND path < ?2 ORDER BY path LIMIT 1");
+  std::string bound = first;
+  bool inclusive = true;
+  for (;;) {
+    SQLite::Statement& st = inclusive ? *from : *after;
+    st.reset();
+    st.bind(1, bound);
+    st.bind(2, end);
+    if (!st.executeStep()) return;
+    BookFile row = file_row(st);
+    std::string path = row.path.native();
+    if (const auto slash = path.find('/', first.size()); slash != std::string::npos) {
+      path.resize(slash);  // a sub-folder: past its range
+      bound = path + "0";
+      inclusive = true;
+      continue;
+    }
+    st.reset();  // done with the statement before `fn` runs
+    fn(row);
+    bound = std::move(path);
+    inclusive = false;
+  }
+}
+
+std::vector<std::string> folders_with_files_under(Connection& c, const std::string& folder) {
+  // A skip scan over the unique path index: the first path after the last folder found names
+  // the next folder, and the seek after it starts past that folder's range (its name + '0',
+  // '0' being the byte after '/'). A file lying in `folder` itself is stepped over alone.
+  const std::string first = folder == "/" ? "/" : folder + "/";
+  const std::string end = folder == "/" ? "0" : folder + "0";
+  auto from = c.prepare("SELECT path FROM book_files WHERE path >= ?1 AND path < ?2 ORDER BY path LIMIT 1");
+  auto after = c.prepare("SELECT path FROM book_files WHERE path > ?1 AND path < ?2 ORDER BY path LIMIT 1");
+  std::vector<std::string> out;
+  std::string bound = first;
+  bool inclusive = true;
+  for (;;) {
+    SQLite::Statement& st = inclusive ? *from : *after;
+    st.reset();
+    st.bind(1, bound);
+    st.bind(2, end);
+    if (!st.executeStep()) return out;
+    std::string path = st.getColumn(0).getString();
+    const auto slash = path.find('/', first.size());
+    if (slash == std::string::npos) {  // a file in `folder` itself
+      bound = std::move(path);
+      inclusive = false;
+      continue;
+    }
+    path.resize(slash);
+    bound = path + "0";
+    inclusive = true;
+    out.push_back(std::move(path));
+  }
 }
 
 BookFile delete_file(Connection& c, RowId id, bool& found) {

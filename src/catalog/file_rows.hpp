@@ -28,6 +28,9 @@ std::vector<BookFile> files_where(Connection& c, const char* where, RowId id);
 std::vector<BookFile> unmapped_files(Connection& c);
 void for_each_file_under(Connection& c, const std::string& folder,
                          const std::function<void(const BookFile&)>& fn);
+void for_each_file_in(Connection& c, const std::string& folder,
+                      const std::function<void(const BookFile&)>& fn);
+std::vector<std::string> folders_with_files_under(Connection& c, const std::string& folder);
 /// Deletes the row and returns it; `found` false (and nothing deleted) when it was gone.
 BookFile delete_file(Connection& c, RowId id, bool& found);
 std::int64_t unlink_orphaned_files(Connection& c, std::string_view reason);

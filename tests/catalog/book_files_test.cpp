@@ -80,6 +80,38 @@ TEST_CASE("files under a folder: whole folders only, in path order", "[catalog][
   CHECK(c->for_each_file_under("lib", [](const BookFile&) {}).error().code == errc::invalid_argument);
 }
 
+TEST_CASE("files in a folder and the folders with files under it: one level, in path order",
+          "[catalog][files]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  FileBatch batch;
+  for (const char* p :
+       {"/lib/Ann/b.epub", "/lib/Ann/a/x.pdf", "/lib/Ann Other/c.epub", "/lib/Ann.epub", "/lib/Anna/d.epub",
+        "/other/e.epub", "/lib/Ann/z/y/w.mobi", "/lib/z.mobi", "/lib/Ann/c.epub", "/lib/Ann0/f.epub", "/lib"})
+    batch.upserts.push_back(file_at(p));
+  REQUIRE(c->apply_files(batch));
+  auto in = [&](const std::string& folder) {
+    std::vector<std::string> out;
+    REQUIRE(c->for_each_file_in(folder, [&](const BookFile& f) { out.push_back(f.path.string()); }));
+    return out;
+  };
+  auto folders = [&](const std::string& folder) { return c->folders_with_files_under(folder).value(); };
+  CHECK(in("/lib") == std::vector<std::string>{"/lib/Ann.epub", "/lib/z.mobi"});  // not "/lib" itself
+  CHECK(in("/lib/") == in("/lib"));
+  CHECK(in("/lib/Ann") == std::vector<std::string>{"/lib/Ann/b.epub", "/lib/Ann/c.epub"});
+  CHECK(in("/lib/Ann/z").empty());
+  CHECK(in("/") == std::vector<std::string>{"/lib"});  // a row at a folder's own path is a file
+  CHECK(in("/nowhere").empty());
+  // In the order of their rows' paths: "/lib/Ann Other/..." sorts before "/lib/Ann/...".
+  CHECK(folders("/lib") == std::vector<std::string>{"/lib/Ann Other", "/lib/Ann", "/lib/Ann0", "/lib/Anna"});
+  CHECK(folders("/lib/Ann") == std::vector<std::string>{"/lib/Ann/a", "/lib/Ann/z"});
+  CHECK(folders("/") == std::vector<std::string>{"/lib", "/other"});
+  CHECK(folders("/lib/Ann/a").empty());
+  CHECK(folders("/nowhere").empty());
+  CHECK(c->for_each_file_in("lib", [](const BookFile&) {}).error().code == errc::invalid_argument);
+  CHECK(c->folders_with_files_under("lib").error().code == errc::invalid_argument);
+}
+
 TEST_CASE("a file batch upserts by path, keeps ids and added times, and removes", "[catalog][files]") {
   TempDir dir;
   auto c = open_catalog(dir);

@@ -96,6 +96,12 @@ class FlakyCatalog final : public Catalog {
   Status for_each_file_under(const fs::path& f, const std::function<void(const BookFile&)>& fn) override {
     return c_->for_each_file_under(f, fn);
   }
+  Status for_each_file_in(const fs::path& f, const std::function<void(const BookFile&)>& fn) override {
+    return c_->for_each_file_in(f, fn);
+  }
+  Result<std::vector<std::string>> folders_with_files_under(const fs::path& f) override {
+    return c_->folders_with_files_under(f);
+  }
   Result<FileBatchResult> apply_files(const FileBatch& b) override {
     if (fail_files) return Error{errc::store_error, "save book files: database or disk is full"};
     return c_->apply_files(b);

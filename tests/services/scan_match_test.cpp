@@ -162,4 +162,42 @@ TEST_CASE("a file that matches nothing says why", "[scan][match]") {
   CHECK(m.book_id == 11);
 }
 
+TEST_CASE("where two books share an ISBN, an ASIN or a title, the first one added matches", "[scan][match]") {
+  BookIndex index;
+  index.add(book(10, 1, "Ann Leckie", "Ancillary Justice", {{100, "9780316246620", "B00BAXFECK", ""}}));
+  index.add(book(11, 1, "Ann Leckie", "Ancillary Justice", {{110, "9780316246620", "B00BAXFECK", ""}}));
+  index.add(book(12, 1, "Ann Leckie", "ANCILLARY justice: a novel"));
+  index.add(book(20, 2, "Ann Leckie", "Ancillary Justice"));  // another author of the same name
+  auto m = index.match(facts("", {}, "9780316246620"));
+  CHECK((m.book_id == 10 && m.edition_id == 100));
+  m = index.match(facts("", {}, "", "B00BAXFECK"));
+  CHECK((m.book_id == 10 && m.edition_id == 100));
+  m = index.match(facts("Ancillary Justice", {"Ann Leckie"}));
+  CHECK((m.author_id == 1 && m.book_id == 10));
+  m = index.match(facts("Ancillary Justice", {}), 2);  // the folder's author only
+  CHECK((m.author_id == 2 && m.book_id == 20));
+  CHECK(index.books() == 4);
+}
+
+TEST_CASE("the index tells keys apart that share a hash", "[scan][match]") {
+  // Every key under one hash: each lookup must still confirm its own key.
+  std::vector<std::string> keys;
+  RefTable table;
+  auto hash_of = [](std::uint32_t) { return std::uint64_t{42}; };
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    auto same = [&](std::uint32_t r) { return keys[r] == key; };
+    REQUIRE(table.find(42, same) == RefTable::npos);
+    keys.push_back(key);
+    table.add(42, static_cast<std::uint32_t>(keys.size() - 1), hash_of);
+  }
+  CHECK(table.size() == 100);
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    CHECK(table.find(42, [&](std::uint32_t r) { return keys[r] == key; }) == static_cast<std::uint32_t>(i));
+  }
+  CHECK(table.find(42, [&](std::uint32_t r) { return keys[r] == "other"; }) == RefTable::npos);
+  CHECK(table.find(7, [&](std::uint32_t) { return true; }) == RefTable::npos);
+}
+
 }  // namespace scan_match_test

@@ -273,6 +273,17 @@ class Catalog {
   /// passes through. `folder` must be absolute (`errc::invalid_argument`).
   virtual Status for_each_file_under(const std::filesystem::path& folder,
                                      const std::function<void(const BookFile&)>& fn) = 0;
+  /// As `for_each_file_under`, for the rows lying in `folder` itself only (not in its
+  /// sub-folders). One index seek per such row and per sub-folder that has rows: the rows of
+  /// the sub-folders are not read.
+  virtual Status for_each_file_in(const std::filesystem::path& folder,
+                                  const std::function<void(const BookFile&)>& fn) = 0;
+  /// The folders right under `folder` that hold file rows (at any depth below them), each
+  /// once, as `catalog_path` strings, in the order of their rows' paths ("/lib/Ann Other"
+  /// before "/lib/Ann": its rows' paths sort first); files lying in `folder` itself name no
+  /// folder. One index seek per folder returned, none of their rows read: a library scan finds
+  /// the author folders gone whole with it. `folder` must be absolute (`errc::invalid_argument`).
+  virtual Result<std::vector<std::string>> folders_with_files_under(const std::filesystem::path& folder) = 0;
   /// Applies a batch in one transaction (nothing when it fails). Upserts with a relative path
   /// are `errc::invalid_argument`; links to missing rows `errc::not_found`.
   virtual Result<FileBatchResult> apply_files(const FileBatch& batch) = 0;

@@ -5,8 +5,8 @@
 // one stretch. When one begins, the catalog's rows under it are loaded into a map; each file
 // the walk finds takes its row out of the map; when the folder ends, what is left in the map is
 // gone from disk. Rows under author folders the walk never entered (a folder deleted whole)
-// are found by one streamed pass over the root's rows at the end. Nothing is removed under a
-// folder the walk could not read, and nothing at all after a cancelled walk.
+// are found at the end by asking the catalog which folders under the root have rows. Nothing
+// is removed under a folder the walk could not read, and nothing at all after a cancelled walk.
 //
 // New and changed files go to the read pool; the results are matched and written here, on the
 // scan's thread, in batches.
@@ -127,9 +127,9 @@ class FolderScan final : public WalkVisitor {
     // The rows the walk will account for: in a whole-root scan the loose files of the root now
     // (author folders load as they begin); in a folder's scan, the whole folder.
     if (whole_root_) {
-      load(root_key_, root_group_, /*direct_only=*/true);
+      load(root_key_, root_group_, /*loose_only=*/true);
     } else {
-      load(scope_key_, group_, /*direct_only=*/false);
+      load(scope_key_, group_, /*loose_only=*/false);
       group_key_ = scope_key_;
     }
 
@@ -206,13 +206,13 @@ class FolderScan final : public WalkVisitor {
   }
 
  private:
-  void load(const std::string& folder, std::unordered_map<std::string, BookFile>& into, bool direct_only) {
+  // The rows under `folder`, or with `loose_only` the rows of the files lying in it (the
+  // root's loose files: the catalog steps over the author folders' rows without reading them).
+  void load(const std::string& folder, std::unordered_map<std::string, BookFile>& into, bool loose_only) {
     into.clear();
-    auto st = run_.catalog.for_each_file_under(folder, [&](const BookFile& row) {
-      std::string key = row.path.string();
-      if (direct_only && catalog_path(row.path.parent_path()) != folder) return;
-      into.emplace(std::move(key), row);
-    });
+    auto keep = [&](const BookFile& row) { into.emplace(row.path.string(), row); };
+    auto st = loose_only ? run_.catalog.for_each_file_in(folder, keep)
+                         : run_.catalog.for_each_file_under(folder, keep);
     if (!st) throw JobError(ErrorKind::database, "library scan: " + st.error().message);
   }
 
@@ -246,9 +246,8 @@ class FolderScan final : public WalkVisitor {
   }
 
   // The key of the author folder holding `key` (a clean path under the root), or "" for a
-  // file that lies in the root itself or outside it. String work only: the sweep asks it of
-  // every row of the root, and taking paths apart (lexically_relative) cost more than the
-  // rows' reading.
+  // file that lies in the root itself or outside it. String work only: it is asked for every
+  // file read, and taking paths apart (lexically_relative) costs more.
   std::string author_folder_of(const std::string& key) const {
     const std::size_t start = root_key_ == "/" ? 1 : root_key_.size() + 1;
     if (key.size() <= start || !path_is_under(key, root_key_)) return {};
@@ -258,16 +257,19 @@ class FolderScan final : public WalkVisitor {
   }
 
   // Rows under author folders the walk never entered: the folder is gone (or was renamed).
+  // The catalog names the folders that have rows (a seek each), so only the rows of the
+  // folders gone are read, not every row of the root a second time.
   void sweep_unvisited() {
+    auto folders = run_.catalog.folders_with_files_under(root_key_);
+    if (!folders) throw JobError(ErrorKind::database, "library scan: " + folders.error().message);
     std::vector<BookFile> gone;
-    auto st = run_.catalog.for_each_file_under(root_key_, [&](const BookFile& row) {
-      // The catalog's paths are clean. Loose files of the root were handled with root_group_.
-      const std::string author_folder = author_folder_of(row.path.native());
-      if (author_folder.empty() || visited_.count(author_folder)) return;
-      gone.push_back(row);
-    });
-    if (!st) throw JobError(ErrorKind::database, "library scan: " + st.error().message);
-    for (const auto& row : gone) drop(row);
+    for (const auto& folder : *folders) {
+      if (visited_.count(folder)) continue;
+      gone.clear();
+      auto st = run_.catalog.for_each_file_under(folder, [&](const BookFile& row) { gone.push_back(row); });
+      if (!st) throw JobError(ErrorKind::database, "library scan: " + st.error().message);
+      for (const auto& row : gone) drop(row);
+    }
   }
 
   RowId folder_author(const fs::path& path) const {

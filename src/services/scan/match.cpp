@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <stdexcept>
 
 namespace shelfjobs::scan {
 namespace {
@@ -196,39 +198,124 @@ const char* to_string(Match::By by) noexcept {
   return "none";
 }
 
+namespace {
+
+// A 64-bit finaliser (splitmix64): spreads the bits of the hash over the slots and the tags.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t bytes_hash(std::string_view s) { return mix(std::hash<std::string_view>{}(s)); }
+
+}  // namespace
+
+std::uint32_t BookIndex::store(std::string_view bytes) {
+  // The length as a varint (keys are short: one byte up to 127), then the bytes.
+  if (bytes_.size() + bytes.size() + 5 > UINT32_MAX) throw std::length_error("the matching index is full");
+  const auto at = static_cast<std::uint32_t>(bytes_.size());
+  for (std::size_t n = bytes.size();; n >>= 7) {
+    if (n < 0x80) {
+      bytes_ += static_cast<char>(n);
+      break;
+    }
+    bytes_ += static_cast<char>((n & 0x7F) | 0x80);
+  }
+  bytes_.append(bytes);
+  return at;
+}
+
+std::string_view BookIndex::stored(std::uint32_t offset) const {
+  std::size_t n = 0;
+  std::size_t i = offset;
+  for (int shift = 0;; shift += 7) {
+    const auto b = static_cast<unsigned char>(bytes_[i++]);
+    n |= static_cast<std::size_t>(b & 0x7F) << shift;
+    if (b < 0x80) break;
+  }
+  return std::string_view(bytes_).substr(i, n);
+}
+
+std::uint64_t BookIndex::title_hash(RowId author, std::string_view key) const {
+  return mix(bytes_hash(key) ^ static_cast<std::uint64_t>(author));
+}
+
+void BookIndex::add_title(RefTable& table, std::vector<Title>& titles, std::uint32_t book,
+                          std::string_view key) {
+  const RowId author = books_[book].author_id;
+  const auto ref = static_cast<std::uint32_t>(titles.size());
+  auto same = [&](std::uint32_t r) {
+    return books_[titles[r].book].author_id == author && stored(titles[r].key) == key;
+  };
+  auto hash_of = [&](std::uint32_t r) {
+    return title_hash(books_[titles[r].book].author_id, stored(titles[r].key));
+  };
+  const std::uint64_t hash = title_hash(author, key);
+  if (table.find(hash, same) != RefTable::npos) return;  // the first book stays
+  titles.push_back(Title{store(key), book});
+  table.add(hash, ref, hash_of);
+}
+
+void BookIndex::add_code(RefTable& table, std::vector<Code>& codes, std::uint32_t book, RowId edition,
+                         std::string_view code) {
+  const auto ref = static_cast<std::uint32_t>(codes.size());
+  auto same = [&](std::uint32_t r) { return stored(codes[r].code) == code; };
+  auto hash_of = [&](std::uint32_t r) { return bytes_hash(stored(codes[r].code)); };
+  const std::uint64_t hash = bytes_hash(code);
+  if (table.find(hash, same) != RefTable::npos) return;  // the first edition stays
+  codes.push_back(Code{store(code), book, edition});
+  table.add(hash, ref, hash_of);
+}
+
+const BookIndex::Book* BookIndex::find_title(const RefTable& table, const std::vector<Title>& titles,
+                                             RowId author, std::string_view key) const {
+  const auto r = table.find(title_hash(author, key), [&](std::uint32_t i) {
+    return books_[titles[i].book].author_id == author && stored(titles[i].key) == key;
+  });
+  return r == RefTable::npos ? nullptr : &books_[titles[r].book];
+}
+
+const BookIndex::Code* BookIndex::find_code(const RefTable& table, const std::vector<Code>& codes,
+                                            std::string_view code) const {
+  const auto r = table.find(bytes_hash(code), [&](std::uint32_t i) { return stored(codes[i].code) == code; });
+  return r == RefTable::npos ? nullptr : &codes[r];
+}
+
 void BookIndex::add(const BookIdentity& book) {
-  ++books_;
+  if (books_.size() >= RefTable::npos) throw std::length_error("the matching index is full");
+  const auto slot = static_cast<std::uint32_t>(books_.size());
+  books_.push_back(Book{book.book_id, book.author_id});
   author_names_.emplace(book.author_id, book.author_name);
   auto& same_name = authors_[author_key(book.author_name)];
   if (std::find(same_name.begin(), same_name.end(), book.author_id) == same_name.end())
     same_name.push_back(book.author_id);
-  titles_.emplace(std::pair{book.author_id, title_key(book.title)}, book.book_id);
-  if (auto s = short_title_key(book.title); !s.empty())
-    short_titles_.emplace(std::pair{book.author_id, std::move(s)}, book.book_id);
+  add_title(title_table_, titles_, slot, title_key(book.title));
+  if (auto s = short_title_key(book.title); !s.empty()) add_title(short_title_table_, short_titles_, slot, s);
   for (const auto& e : book.editions) {
-    const Hit hit{book.author_id, book.book_id, e.id};
-    if (!e.isbn13.empty()) isbn_.emplace(e.isbn13, hit);
-    if (!e.asin.empty()) asin_.emplace(e.asin, hit);
+    if (!e.isbn13.empty()) add_code(isbn_table_, isbns_, slot, e.id, e.isbn13);
+    if (!e.asin.empty()) add_code(asin_table_, asins_, slot, e.id, e.asin);
   }
 }
 
 Match BookIndex::match(const FileFacts& facts, RowId folder_author) const {
   Match m;
+  auto by_code = [&](const Code& c, Match::By by) {
+    m.by = by;
+    m.author_id = books_[c.book].author_id;
+    m.book_id = books_[c.book].book_id;
+    m.edition_id = c.edition_id;
+  };
   if (!facts.isbn13.empty()) {
-    if (auto it = isbn_.find(facts.isbn13); it != isbn_.end()) {
-      m.by = Match::By::isbn;
-      m.author_id = it->second.author_id;
-      m.book_id = it->second.book_id;
-      m.edition_id = it->second.edition_id;
+    if (const Code* c = find_code(isbn_table_, isbns_, facts.isbn13)) {
+      by_code(*c, Match::By::isbn);
       return m;
     }
   }
   if (!facts.asin.empty()) {
-    if (auto it = asin_.find(facts.asin); it != asin_.end()) {
-      m.by = Match::By::asin;
-      m.author_id = it->second.author_id;
-      m.book_id = it->second.book_id;
-      m.edition_id = it->second.edition_id;
+    if (const Code* c = find_code(asin_table_, asins_, facts.asin)) {
+      by_code(*c, Match::By::asin);
       return m;
     }
   }
@@ -252,20 +339,20 @@ Match BookIndex::match(const FileFacts& facts, RowId folder_author) const {
   const std::string key = title_key(facts.title);
   const std::string short_key = short_title_key(facts.title);
   for (RowId author : candidates) {
-    if (auto it = titles_.find({author, key}); it != titles_.end()) {
-      m = Match{Match::By::title, author, it->second, 0, {}};
+    if (const Book* b = find_title(title_table_, titles_, author, key)) {
+      m = Match{Match::By::title, author, b->book_id, 0, {}};
       return m;
     }
   }
   // A subtitle one side has and the other lacks ("Dune" / "Dune: Deluxe Edition").
   for (RowId author : candidates) {
-    if (auto it = short_titles_.find({author, key}); it != short_titles_.end()) {
-      m = Match{Match::By::title, author, it->second, 0, {}};
+    if (const Book* b = find_title(short_title_table_, short_titles_, author, key)) {
+      m = Match{Match::By::title, author, b->book_id, 0, {}};
       return m;
     }
     if (!short_key.empty()) {
-      if (auto it = titles_.find({author, short_key}); it != titles_.end()) {
-        m = Match{Match::By::title, author, it->second, 0, {}};
+      if (const Book* b = find_title(title_table_, titles_, author, short_key)) {
+        m = Match{Match::By::title, author, b->book_id, 0, {}};
         return m;
       }
     }
