@@ -27,6 +27,13 @@ function(shelfjobs_sanitize target)
     target_compile_options(${target} PUBLIC -fsanitize=${_san} -fno-omit-frame-pointer
       $<$<BOOL:${SHELFJOBS_SANITIZE_DEBUG_INFO}>:-g>)
     target_link_options(${target} PUBLIC -fsanitize=${_san})
+    if("address" IN_LIST SHELFJOBS_SANITIZE)
+      # Executables without PIE: ASan's instrumented globals give a position-independent test
+      # program millions of relative relocations (60 MB of them), which the loader applies at
+      # every start; one ctest entry per test case starts the program hundreds of times. Without
+      # PIE a start takes half the time (0.34 s instead of 0.68 s). TSan keeps PIE: it expects it.
+      target_link_options(${target} PUBLIC $<$<STREQUAL:$<TARGET_PROPERTY:TYPE>,EXECUTABLE>:-no-pie>)
+    endif()
     if("thread" IN_LIST SHELFJOBS_SANITIZE)
       # TSan does not model std::atomic_thread_fence, which Asio's fenced blocks use; the
       # scheduler's mutex already orders handler hand-offs, so the fence is not needed there.
