@@ -500,7 +500,7 @@ TEST_CASE("folders deeper than max_depth are reported, not entered", "[walk]") {
   CHECK(v.problems[0].path == root / "a" / "b" / "c");
 }
 
-// The walk holds one directory stream per level and nothing per file: on a tree of thousands of
+// The walk holds one open folder and its buffer per level and nothing per file: on a tree of thousands of
 // files, the heap in use and the open descriptors at the last file are what they were at the
 // first (a walk that collected the paths first would hold them all by then), and the deepest
 // file is reached with one descriptor per level.
@@ -529,8 +529,8 @@ TEST_CASE("the walk's memory is bounded by the depth, not the number of files", 
     std::size_t wide_files = 0;
     WalkControl file(const WalkFile& f) override {
       ++files;
-      // Measured in the wide author folders only, where two streams are open (the root and the
-      // author): each deeper level adds its stream's buffer, which is the O(depth) part.
+      // Measured in the wide author folders only, where two folders are open (the root and the
+      // author): each deeper level adds its buffer, which is the O(depth) part.
       if (f.depth == 1) {
         const std::size_t heap = ::mallinfo2().uordblks;
         if (wide_files++ == 0) heap_first = heap;

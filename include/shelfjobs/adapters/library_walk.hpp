@@ -5,7 +5,8 @@
 ///
 /// `walk_library` reads a root folder (or one sub-folder of it) and calls a `WalkVisitor` for
 /// every folder it enters, every book file it finds and every problem it meets. It collects
-/// nothing: each folder is read with one open directory stream while it is being walked, so the
+/// nothing: each folder is read through one open descriptor and one 32 KiB buffer while it is
+/// being walked, so the
 /// walk's memory is O(depth of the tree), never O(number of files). A caller that wants a list
 /// builds it in its visitor.
 ///
@@ -135,8 +136,8 @@ struct WalkOptions {
   std::filesystem::path only;
   /// Look for `metadata.opf` and `cover.jpg` in every folder (two fstatat calls per folder).
   bool sidecars = false;
-  /// Deepest folder entered (the root is 0). Each level holds one open directory stream (one
-  /// file descriptor and its buffer, about 32 KiB), so this also bounds the walk's memory.
+  /// Deepest folder entered (the root is 0). Each level holds one open folder (one file
+  /// descriptor and a 32 KiB buffer), so this also bounds the walk's memory.
   int max_depth = 32;
   /// Cancellation: checked before each entry. Either may be used; both may be empty.
   std::stop_token stop;
