@@ -293,7 +293,7 @@ class FolderScan final : public WalkVisitor {
 
   void rematch(const BookFile& known, const WalkFile& f) {
     FileFacts facts = fill_from_path(facts_of(known), root_, f.path);
-    const Match m = run_.index.match(facts, folder_author(f.path));
+    const Match m = run_.index.get().match(facts, folder_author(f.path));
     BookFile row = row_of(f.path, f.size, f.mtime, facts, m, known);
     row.read_error = known.read_error;
     if (!known.read_error.empty()) ++run_.summary.unreadable;
@@ -322,7 +322,7 @@ class FolderScan final : public WalkVisitor {
     }
     if (r.sidecar && *r.sidecar) overlay(facts, **r.sidecar);
     facts = fill_from_path(std::move(facts), root_, r.task.path);
-    const Match m = run_.index.match(facts, folder_author(r.task.path));
+    const Match m = run_.index.get().match(facts, folder_author(r.task.path));
     BookFile row = row_of(r.task.path, r.task.size, r.task.mtime, facts, m, known);
     row.read_error = std::move(read_error);
     if (known)
@@ -365,6 +365,16 @@ bool folder_is_gone(const fs::path& root, const fs::path& scope) {
 }
 
 }  // namespace
+
+const BookIndex& LazyBookIndex::get() {
+  if (!index_) {
+    BookIndex index;
+    if (auto st = catalog_.for_each_book_identity([&](const BookIdentity& b) { index.add(b); }); !st)
+      throw JobError(ErrorKind::database, "library scan: " + st.error().message);
+    index_ = std::move(index);
+  }
+  return *index_;
+}
 
 Status scan_folder(RunState& run, const fs::path& root, const fs::path& scope) {
   if (catalog_path(scope) != catalog_path(root) && folder_is_gone(root, scope)) {
@@ -418,7 +428,7 @@ Status scan_calibre(RunState& run, const fs::path& root) {
             if (row->book_id == 0) ++run.summary.unmapped;
             continue;
           }
-          const Match m = run.index.match(facts, 0);
+          const Match m = run.index.get().match(facts, 0);
           BookFile out = row_of(file.path, file.size, mtime, facts, m, row);
           row ? ++run.summary.changed : ++run.summary.added;
           if (m.book_id == 0) ++run.summary.unmapped;

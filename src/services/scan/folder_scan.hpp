@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,23 @@
 
 namespace shelfjobs::scan {
 
+/// The catalog's books for matching, read the first time a file needs a match: a rescan that
+/// finds nothing new or changed never reads them. Used on the scan's thread only.
+class LazyBookIndex {
+ public:
+  explicit LazyBookIndex(Catalog& catalog) : catalog_(catalog) {}
+  /// Throws JobError(database) when the catalog cannot be read.
+  const BookIndex& get();
+
+ private:
+  Catalog& catalog_;
+  std::optional<BookIndex> index_;
+};
+
 /// What a run shares across its folders.
 struct RunState {
   Catalog& catalog;
-  const BookIndex& index;
+  LazyBookIndex& index;
   /// The catalog's authors with a folder, by folder (in catalog_path form).
   struct FolderAuthor {
     RowId id = 0;

@@ -290,9 +290,7 @@ struct LibraryScanService::Impl {
     if (full)
       for (const auto& r : *roots) targets.push_back({r, fs::path(catalog_path(r.path))});
 
-    scan::BookIndex index;
-    if (auto st = o.catalog->for_each_book_identity([&](const BookIdentity& b) { index.add(b); }); !st)
-      return st.error();
+    scan::LazyBookIndex index(*o.catalog);
     std::map<std::string, scan::RunState::FolderAuthor> author_folders;
     for (const auto& a : *authors)
       if (!a.path.empty())
