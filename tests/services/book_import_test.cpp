@@ -922,6 +922,52 @@ TEST_CASE("the audio parts of one book in one import are numbered and never coll
   CHECK(lib.catalog->files_of_book(lib.lightning).value().size() == 3);
 }
 
+TEST_CASE("an audio part that arrives alone after the first is numbered beside it", "[import]") {
+  ImportLibrary lib;
+  auto part = [&](const std::string& folder, int track, int seconds) {  // track 0: no tag
+    auto sp = spec("Too Like the Lightning", "Ada Palmer");
+    sp.track = track;
+    sp.duration_seconds = seconds;  // different bytes per part
+    const fs::path file = lib.downloads / folder / "part.mp3";
+    bk::make_mp3(file, sp);
+    return std::pair(lib.downloads / folder, read(file));
+  };
+  const fs::path single =
+      lib.root / "Ada Palmer/Too Like the Lightning/Ada Palmer - Too Like the Lightning.mp3";
+
+  // The first part alone: the book's only audio file, named without a part.
+  const auto [first, first_bytes] = part("one", 1, 1);
+  CHECK(lib.scan(ImportMode::copy, std::nullopt, first).imported == 1);
+  REQUIRE(fs::exists(single));
+
+  // The second arrives later, alone: it takes its track number instead of being refused for
+  // the first one's name.
+  const auto [second, second_bytes] = part("two", 2, 2);
+  auto listed = lib.service->candidates(second);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().rejections.empty());
+  CHECK(listed->front().destination == part_dest(lib, 2));
+  CHECK(lib.scan(ImportMode::copy, std::nullopt, second).imported == 1);
+  CHECK(read(part_dest(lib, 2)) == second_bytes);
+  CHECK(read(single) == first_bytes);
+
+  // One without a track tag: the next number after the parts recorded.
+  const auto [third, third_bytes] = part("three", 0, 3);
+  CHECK(lib.scan(ImportMode::copy, std::nullopt, third).imported == 1);
+  CHECK(read(part_dest(lib, 3)) == third_bytes);
+  CHECK(lib.catalog->files_of_book(lib.lightning).value().size() == 3);
+
+  // The same downloads again: already imported, under whichever name they got.
+  for (const auto& folder : {first, second, third}) {
+    const ImportSummary again = lib.scan(ImportMode::copy, std::nullopt, folder);
+    CHECK(again.skipped == 1);
+    CHECK(again.imported == 0);
+  }
+  CHECK(lib.catalog->files_of_book(lib.lightning).value().size() == 3);
+  CHECK_FALSE(fs::exists(part_dest(lib, 4)));
+}
+
 TEST_CASE("M4B parts are numbered; a book's only audio file and its ebooks are not", "[import]") {
   ImportLibrary lib;
   for (int track : {1, 2}) {

@@ -532,6 +532,7 @@ struct ImportService::Impl {
     ImportCandidate& c = ex.candidate;
 
     if (ex.plan.rejections.empty() && !ex.plan.destination.empty()) check_destination(ex);
+    if (part.number == 0) number_later_part(ex);
 
     const auto& id = ex.identity;
     c.matched_by = id.matched_by;
@@ -548,6 +549,49 @@ struct ImportService::Impl {
     c.new_author_folder = ex.plan.new_author_folder;
     c.rejections = ex.plan.rejections;
   }
+
+  // An audio file alone in its import, for a book that has audio files recorded already (the
+  // second part of an audiobook arriving later): it is a part too. It is compared with each
+  // recorded part first (the same bytes are already imported, under whatever number); else it
+  // takes its track number when that name is free, or the next free number after the parts
+  // recorded. A pattern without {PartNumber} keeps the plan made without a part.
+  void number_later_part(Examined& ex) {
+    using K = ImportRejection::Kind;
+    if (!ex.audio || !ex.identity.book) return;
+    for (const auto& r : ex.plan.rejections)
+      if (r.kind != K::destination_exists) return;
+    auto rows = o.catalog->files_of_book(ex.identity.book->id);
+    if (!rows) return;  // the plan made stands; the transfer still never overwrites
+    const std::string source = clean_path(ex.candidate.path);
+    int recorded = 0;
+    for (const auto& row : *rows) {
+      const auto format = book_format_of(row.path);
+      if (!format || kind_of(*format) != BookKind::audio || clean_path(row.path) == source) continue;
+      ++recorded;
+      if (auto same = same_file(ex.candidate.path, row.path); same && *same) {
+        ex.plan.rejections = {{K::already_imported, "already imported: " + display_path(row.path)}};
+        ex.plan.destination = row.path;
+        return;
+      }
+    }
+    if (recorded == 0) return;
+    std::vector<int> numbers;
+    if (ex.track && *ex.track > 1) numbers.push_back(*ex.track);
+    for (int n = recorded + 1; n <= recorded + 1 + kMaxPartTries; ++n) numbers.push_back(n);
+    const fs::path unnumbered = ex.plan.destination;
+    for (int n : numbers) {
+      import::PlanInput in = ex.input;
+      in.part_number = n;
+      in.part_count = std::max(recorded + 1, n);
+      import::Plan p = import::plan_import(in);
+      if (!p.rejections.empty() || p.destination == unnumbered) return;
+      std::error_code ec;
+      if (fs::exists(fs::symlink_status(p.destination, ec))) continue;  // another part's name
+      ex.plan = std::move(p);
+      return;
+    }
+  }
+  static constexpr int kMaxPartTries = 100;
 
   // A file as import::assign_parts numbers the parts of a book.
   static import::PartFile part_file(const Examined& ex) {
