@@ -56,13 +56,17 @@ class Writer {
     batch_.removals.push_back(f.id);
     if (full()) flush();
   }
+  /// From now on, the id of every row written is appended to `ids`.
+  void record_written_ids(std::vector<RowId>& ids) { written_ids_ = &ids; }
   /// Throws JobError(store) when the catalog refuses the batch.
   void flush() {
     if (batch_.upserts.empty() && batch_.removals.empty()) return;
     auto r = run_.catalog.apply_files(batch_);
     if (!r) throw JobError(ErrorKind::database, "library scan: " + r.error().message);
-    for (std::size_t i = 0; i < r->upserted.size(); ++i)
+    for (std::size_t i = 0; i < r->upserted.size(); ++i) {
+      if (written_ids_) written_ids_->push_back(r->upserted[i].id);
       if (announce_[i] && run_.added) run_.added(BookFileAdded{r->upserted[i]});
+    }
     for (auto& gone : r->removed) {
       ++run_.summary.removed;
       if (run_.deleted) run_.deleted(BookFileDeleted{std::move(gone), "missing from disk"});
@@ -79,6 +83,7 @@ class Writer {
   RunState& run_;
   FileBatch batch_;
   std::vector<bool> announce_;
+  std::vector<RowId>* written_ids_ = nullptr;
 };
 
 /// Fills a row from what was learnt of the file and its match.
@@ -393,14 +398,16 @@ Status scan_folder(RunState& run, const fs::path& root, const fs::path& scope) {
 }
 
 Status scan_calibre(RunState& run, const fs::path& root) {
+  // Calibre lists its books in id order, which is not the order of their paths, so the rows
+  // cannot be compared folder by folder as a walk's are. Each file's row is looked up by its
+  // path instead (an index seek), and only the ids of the rows met are kept (8 bytes a file,
+  // not the rows), to find at the end the rows Calibre no longer lists.
   auto lib = CalibreLibrary::open(root);
   if (!lib) return lib.error();
   Writer writer(run);
   const std::string root_key = catalog_path(root);
-  std::unordered_map<std::string, BookFile> known;
-  auto st = run.catalog.for_each_file_under(
-      root_key, [&](const BookFile& row) { known.emplace(row.path.string(), row); });
-  if (!st) return st.error();
+  std::vector<RowId> seen;  // the rows of files Calibre lists: met, or written by this scan
+  writer.record_written_ids(seen);
   auto visited = lib->for_each_book(
       [&](CalibreBook& book) {
         FileFacts facts;
@@ -411,12 +418,12 @@ Status scan_calibre(RunState& run, const fs::path& root) {
         for (const auto& file : book.files) {
           if (!file.exists) continue;  // Calibre lists it, the disk does not have it
           ++run.summary.files;
-          const std::string key = catalog_path(file.path);
           std::optional<BookFile> row;
-          if (auto it = known.find(key); it != known.end()) {
-            row = std::move(it->second);
-            known.erase(it);
-          }
+          if (auto r = run.catalog.file_by_path(catalog_path(file.path)))
+            row = std::move(*r);
+          else if (r.error().code != errc::not_found)
+            throw JobError(ErrorKind::database, "library scan: " + r.error().message);
+          if (row) seen.push_back(row->id);
           std::error_code ec;
           const auto mtime_fs = fs::last_write_time(file.path, ec);
           const TimePoint mtime = ec ? TimePoint{}
@@ -442,8 +449,16 @@ Status scan_calibre(RunState& run, const fs::path& root) {
     writer.flush();
     return Error{errc::cancelled, "the library scan was cancelled; files it had not reached keep their rows"};
   }
-  // Rows of files Calibre no longer lists, or that are gone from disk.
-  for (auto& [key, row] : known) writer.remove(row);
+  writer.flush();  // every row of this scan written, and its id in `seen`
+  // Rows of files Calibre no longer lists, or that are gone from disk: collected first (the
+  // catalog is not called while it lists), then removed.
+  std::sort(seen.begin(), seen.end());
+  std::vector<BookFile> gone;
+  auto st = run.catalog.for_each_file_under(root_key, [&](const BookFile& row) {
+    if (!std::binary_search(seen.begin(), seen.end(), row.id)) gone.push_back(row);
+  });
+  if (!st) return st.error();
+  for (const auto& row : gone) writer.remove(row);
   writer.flush();
   return Ok{};
 }
