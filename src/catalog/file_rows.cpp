@@ -127,16 +127,23 @@ void for_each_file_under(Connection& c, const std::string& folder,
   while (st->executeStep()) fn(file_row(*st));
 }
 
-void for_each_file_in(Connection& c, const std::string& folder,
-                      const std::function<void(const BookFile&)>& fn) {
-  // A skip scan, as folders_with_files_under: a path in a sub-folder sends the next seek past
-  // that sub-folder's range, so the sub-folders' rows are never read.
+namespace {
+
+// A skip scan over the unique path index under `folder`: each row lying in `folder` itself goes
+// to `on_file` (the statement on it; `path_column` is where its path is in `columns`), and
+// each sub-folder holding rows, at any depth, goes once to `on_folder` as a path, its rows
+// unread: the first path after the last sub-folder found names the next one, and the seek
+// after it starts past that sub-folder's range (its name + '0', '0' being the byte after '/').
+// `on_file` runs on the statement's row; `on_folder` after the statement was reset.
+template <class OnFile, class OnFolder>
+void skip_scan(Connection& c, const std::string& folder, const std::string& columns, int path_column,
+               OnFile on_file, OnFolder on_folder) {
   const std::string first = folder == "/" ? "/" : folder + "/";
   const std::string end = folder == "/" ? "0" : folder + "0";
-  auto from = c.prepare("SELECT " + kFile.list() +
+  auto from = c.prepare("SELECT " + columns +
                         " FROM book_files WHERE path >= ?1 AND path < ?2 ORDER BY path LIMIT 1");
-  auto after = c.prepare("SELECT " + kFile.list() +
-                         " FROM book_files WHERE path > ?1 AND path < ?2 ORDER BY path LIMIT 1");
+  auto after =
+      c.prepare("SELECT " + columns + " FROM book_files WHERE path > ?1 AND path < ?2 ORDER BY path LIMIT 1");
   std::string bound = first;
   bool inclusive = true;
   for (;;) {
@@ -145,50 +152,42 @@ void for_each_file_in(Connection& c, const std::string& folder,
     st.bind(1, bound);
     st.bind(2, end);
     if (!st.executeStep()) return;
-    BookFile row = file_row(st);
-    std::string path = row.path.native();
+    std::string path = st.getColumn(path_column).getString();
     if (const auto slash = path.find('/', first.size()); slash != std::string::npos) {
       path.resize(slash);  // a sub-folder: past its range
+      st.reset();
       bound = path + "0";
       inclusive = true;
+      on_folder(std::move(path));
       continue;
     }
-    st.reset();  // done with the statement before `fn` runs
-    fn(row);
+    on_file(st);
+    st.reset();
     bound = std::move(path);
     inclusive = false;
   }
 }
 
+}  // namespace
+
+void for_each_file_in(Connection& c, const std::string& folder,
+                      const std::function<void(const BookFile&)>& fn) {
+  skip_scan(
+      c, folder, kFile.list(), kFile["path"],
+      [&](SQLite::Statement& st) {
+        const BookFile row = file_row(st);
+        st.reset();  // done with the statement before `fn` runs
+        fn(row);
+      },
+      [](std::string&&) {});
+}
+
 std::vector<std::string> folders_with_files_under(Connection& c, const std::string& folder) {
-  // A skip scan over the unique path index: the first path after the last folder found names
-  // the next folder, and the seek after it starts past that folder's range (its name + '0',
-  // '0' being the byte after '/'). A file lying in `folder` itself is stepped over alone.
-  const std::string first = folder == "/" ? "/" : folder + "/";
-  const std::string end = folder == "/" ? "0" : folder + "0";
-  auto from = c.prepare("SELECT path FROM book_files WHERE path >= ?1 AND path < ?2 ORDER BY path LIMIT 1");
-  auto after = c.prepare("SELECT path FROM book_files WHERE path > ?1 AND path < ?2 ORDER BY path LIMIT 1");
   std::vector<std::string> out;
-  std::string bound = first;
-  bool inclusive = true;
-  for (;;) {
-    SQLite::Statement& st = inclusive ? *from : *after;
-    st.reset();
-    st.bind(1, bound);
-    st.bind(2, end);
-    if (!st.executeStep()) return out;
-    std::string path = st.getColumn(0).getString();
-    const auto slash = path.find('/', first.size());
-    if (slash == std::string::npos) {  // a file in `folder` itself
-      bound = std::move(path);
-      inclusive = false;
-      continue;
-    }
-    path.resize(slash);
-    bound = path + "0";
-    inclusive = true;
-    out.push_back(std::move(path));
-  }
+  skip_scan(
+      c, folder, "path", 0, [](SQLite::Statement&) {},
+      [&](std::string&& sub) { out.push_back(std::move(sub)); });
+  return out;
 }
 
 BookFile delete_file(Connection& c, RowId id, bool& found) {
