@@ -63,18 +63,6 @@ std::set<std::string> files_on_disk(const fs::path& root) {
   return out;
 }
 
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n;
-  }
-  return true;
-}
-
 // ---- a folder that cannot be read -----------------------------------------------------------
 
 TEST_CASE("a folder that cannot be read is reported, its files keep their rows, the scan goes on", "[scan]") {

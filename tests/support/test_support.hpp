@@ -194,4 +194,18 @@ inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseco
   return pred();
 }
 
+/// True when `s` is well-formed UTF-8 by its lead and continuation bits: the tests' own check
+/// of what the library writes, independent of the library's UTF-8 code.
+inline bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += n;
+  }
+  return true;
+}
+
 }  // namespace testing
