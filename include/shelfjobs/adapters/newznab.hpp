@@ -30,9 +30,12 @@
 /// engine's ErrorKind for a job that fails with it.
 ///
 /// Item-level problems never fail a page: an item without a title or a download URL, or with a
-/// number out of range (a size of 99999999999999999999), is left out and named in
-/// `ReleasePage::skipped`; text that is not UTF-8 is repaired (U+FFFD) and noted in
-/// `ReleasePage::warnings`.
+/// size that is not a number of bytes in range (99999999999999999999), is left out and named in
+/// `ReleasePage::skipped`; another unreadable number (seeders, grabs ...) is left unset, and text
+/// that is not UTF-8 is repaired (U+FFFD), each noted in `ReleasePage::warnings`.
+///
+/// Thread-safety: the parse functions are pure; `NewznabClient` may be called from several
+/// threads at once; an `RssPager` belongs to one sync.
 
 #include <chrono>
 #include <cstdint>
