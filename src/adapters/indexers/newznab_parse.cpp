@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: MIT
+// The Newznab/Torznab XML: caps, feeds and `<error>` bodies, as pure functions (no I/O), so that
+// every quirk has a table test. The HTTP side is newznab_client.cpp.
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include <pugixml.hpp>
+
+#include "adapters/indexers/newznab_internal.hpp"
+#include "engine/text.hpp"
+#include "engine/utf8.hpp"
+#include "shelfjobs/adapters/newznab.hpp"
+
+namespace shelfjobs {
+
+std::string_view to_string(IndexerKind kind) noexcept {
+  return kind == IndexerKind::torznab ? "torznab" : "newznab";
+}
+
+int IndexerCaps::page_size() const noexcept {
+  const int n = std::min(100, std::max(limit_default, limit_max));
+  return n > 0 ? n : 100;
+}
+
+bool IndexerCaps::book_search_supports(std::string_view param) const {
+  return std::any_of(book_search_params.begin(), book_search_params.end(),
+                     [&](const std::string& p) { return detail::iequals(p, param); });
+}
+
+bool IndexerCaps::can_search_author_title() const {
+  return book_search_available && book_search_supports("author") && book_search_supports("title");
+}
+
+ErrorKind indexer_error_kind(const Error& e) noexcept {
+  switch (e.code) {
+    case errc::rate_limited: return ErrorKind::rate_limited;
+    case errc::unavailable: return ErrorKind::network;
+    case errc::cancelled:
+    case errc::shutting_down: return ErrorKind::cancelled;
+    default: return ErrorKind::permanent;
+  }
+}
+
+namespace detail {
+
+namespace {
+
+constexpr std::string_view kNewznabNs = "http://www.newznab.com/DTD/2010/feeds/attributes/";
+constexpr std::string_view kTorznabNs = "http://torznab.com/schemas/2015/feed";
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::strchr(" \t\r\n", s.front())) s.remove_prefix(1);
+  while (!s.empty() && std::strchr(" \t\r\n", s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  return false;
+}
+
+std::string_view without_trailing_slash(std::string_view s) {
+  while (!s.empty() && s.back() == '/') s.remove_suffix(1);
+  return s;
+}
+
+bool is_attr_namespace(std::string_view uri) {
+  // Some feeds drop or add the trailing slash; the rest of the URI must match.
+  uri = without_trailing_slash(uri);
+  return uri == without_trailing_slash(kNewznabNs) || uri == without_trailing_slash(kTorznabNs);
+}
+
+// pugixml does not resolve namespaces: the prefix of an element is looked up in the xmlns
+// declarations of the element and its ancestors, nearest first, as XML Namespaces 1.0 says.
+std::string_view namespace_of(pugi::xml_node node) {
+  const std::string_view name = node.name();
+  const auto colon = name.find(':');
+  const std::string decl =
+      colon == std::string_view::npos ? std::string("xmlns") : "xmlns:" + std::string(name.substr(0, colon));
+  for (pugi::xml_node n = node; n && n.type() == pugi::node_element; n = n.parent())
+    if (pugi::xml_attribute a = n.attribute(decl.c_str())) return a.value();
+  return {};
+}
+
+std::string_view local_name(pugi::xml_node node) {
+  const std::string_view name = node.name();
+  const auto colon = name.find(':');
+  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+// A child element by local name, in no namespace or any (RSS elements carry none).
+pugi::xml_node child(pugi::xml_node node, std::string_view local) {
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling())
+    if (c.type() == pugi::node_element && local_name(c) == local) return c;
+  return {};
+}
+
+template <class Int>
+std::optional<Int> to_int(std::string_view s) {
+  s = trim(s);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  Int v{};
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> to_double(std::string_view s) {
+  s = trim(s);
+  double v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::string prefix(std::string_view name) { return "indexer " + std::string(name) + ": "; }
+
+bool starts_with_html(std::string_view body) {
+  body = trim(body);
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") body = trim(body.substr(3));
+  return istarts_with(body, "<!doctype html") || istarts_with(body, "<html");
+}
+
+std::string one_line(std::string_view s, std::size_t max = 120) {
+  std::string out;
+  for (char c : trim(s)) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  }
+  return utf8_repair(out);
+}
+
+}  // namespace
+
+Error html_error(std::string_view name, std::string_view status) {
+  return Error{errc::upstream_error, prefix(name) + "answered with an HTML page instead of XML" +
+                                         (status.empty() ? std::string() : " (" + std::string(status) + ")") +
+                                         ": blocked by a proxy, Cloudflare or a login page?"};
+}
+
+bool looks_like_html(std::string_view body, std::string_view content_type) {
+  return starts_with_html(body) || istarts_with(trim(content_type), "text/html");
+}
+
+std::optional<ApiError> read_error_element(std::string_view xml) {
+  // The client asks this of every answer, feeds of 100 items included: an error document names
+  // its root near the start, so a body without "<error" there is not parsed twice.
+  const std::string_view head = xml.substr(0, 1024);
+  if (head.find("<error") == std::string_view::npos && head.find(":error") == std::string_view::npos)
+    return std::nullopt;
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return std::nullopt;
+  const pugi::xml_node root = doc.document_element();
+  if (local_name(root) != "error") return std::nullopt;
+  const std::string_view code_text = trim(root.attribute("code").value());
+  const std::string description = one_line(root.attribute("description").value());
+  ApiError e;
+  e.code = to_int<int>(code_text).value_or(0);
+  e.text = "error " + one_line(code_text, 16) + (description.empty() ? "" : ": " + description);
+  e.request_limit = e.code == 429 || icontains(description, "request limit reached");
+  return e;
+}
+
+Error api_error(const ApiError& e, std::string_view name, TimePoint now) {
+  if (e.code >= 100 && e.code <= 199)
+    return Error{errc::invalid_argument, prefix(name) + "the API key was refused (" + e.text + ")"};
+  if (e.request_limit)
+    return Error{errc::rate_limited,
+                 prefix(name) + "request limit reached (" + e.text + "); retry after 3600 s",
+                 now + std::chrono::hours(1)};
+  return Error{errc::upstream_error, prefix(name) + e.text};
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::child;
+using detail::local_name;
+using detail::prefix;
+using detail::to_int;
+using detail::trim;
+
+// Loads `xml`, checking what every body is checked for first: empty, HTML, `<error>`, not XML,
+// and the expected root.
+Result<Ok> load(pugi::xml_document& doc, std::string_view xml, std::string_view root_name,
+                std::string_view name, TimePoint now) {
+  if (trim(xml).empty()) return Error{errc::upstream_error, prefix(name) + "empty response body"};
+  if (detail::starts_with_html(xml)) return detail::html_error(name, "");
+  const pugi::xml_parse_result r =
+      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto);
+  if (!r)
+    return Error{errc::upstream_error, prefix(name) + "malformed XML at byte " + std::to_string(r.offset) +
+                                           " of " + std::to_string(xml.size()) + ": " + r.description()};
+  const pugi::xml_node root = doc.document_element();
+  if (local_name(root) == "error") return detail::api_error(*detail::read_error_element(xml), name, now);
+  if (local_name(root) != root_name)
+    return Error{errc::upstream_error, prefix(name) + "expected a <" + std::string(root_name) +
+                                           "> document, got <" + detail::one_line(root.name(), 40) + ">"};
+  return Ok{};
+}
+
+std::vector<std::string> split_params(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const auto comma = s.find(',');
+    const std::string_view p = trim(s.substr(0, comma));
+    if (!p.empty()) out.push_back(detail::ascii_lower(p));
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+bool yes(pugi::xml_node n) { return detail::iequals(trim(n.attribute("available").value()), "yes"); }
+
+int limit_attr(pugi::xml_node limits, const char* attr) {
+  const auto v = to_int<int>(limits.attribute(attr).value());
+  return v && *v > 0 ? *v : 100;
+}
+
+}  // namespace
+
+Result<IndexerCaps> parse_caps(std::string_view xml, std::string_view name, TimePoint now) {
+  pugi::xml_document doc;
+  if (auto ok = load(doc, xml, "caps", name, now); !ok) return ok.error();
+  const pugi::xml_node root = doc.document_element();
+  IndexerCaps caps;
+  if (const pugi::xml_node limits = child(root, "limits")) {
+    caps.limit_max = limit_attr(limits, "max");
+    caps.limit_default = limit_attr(limits, "default");
+  }
+  if (const pugi::xml_node searching = child(root, "searching")) {
+    if (const pugi::xml_node s = child(searching, "search")) {
+      caps.search_available = yes(s);
+      if (s.attribute("supportedParams"))
+        caps.search_params = split_params(s.attribute("supportedParams").value());
+    }
+    if (const pugi::xml_node b = child(searching, "book-search")) {
+      caps.book_search_available = yes(b);
+      caps.book_search_params = split_params(b.attribute("supportedParams").value());
+      // A book-search without supportedParams offers the query only (Newznab's default).
+      if (caps.book_search_params.empty()) caps.book_search_params = {"q"};
+    }
+  }
+  if (const pugi::xml_node cats = child(root, "categories")) {
+    for (pugi::xml_node c = cats.first_child(); c; c = c.next_sibling()) {
+      if (local_name(c) != "category") continue;
+      const auto id = to_int<int>(c.attribute("id").value());
+      if (!id) continue;
+      IndexerCategory cat{*id, detail::utf8_repair(c.attribute("name").value()), {}};
+      for (pugi::xml_node s = c.first_child(); s; s = s.next_sibling()) {
+        if (local_name(s) != "subcat") continue;
+        if (const auto sid = to_int<int>(s.attribute("id").value()))
+          cat.subcategories.push_back({*sid, detail::utf8_repair(s.attribute("name").value()), {}});
+      }
+      caps.categories.push_back(std::move(cat));
+    }
+  }
+  return caps;
+}
+
+namespace {
+
+// Text of a feed field, repaired when it is not UTF-8 (a feed declared UTF-8 that carries
+// Latin-1 bytes: pugixml passes them through). `repaired` is set when it had to.
+std::string text(std::string_view s, bool& repaired) {
+  s = trim(s);
+  if (detail::utf8_valid(s)) return std::string(s);
+  repaired = true;
+  return detail::utf8_repair(s);
+}
+
+struct ItemReader {
+  IndexerKind kind;
+  Release r;
+  bool repaired = false;
+  std::string problem;  // set: the item is left out
+  std::vector<std::string> notes;
+  std::optional<TimePoint> usenet_date;
+  std::optional<int> seeders, leechers;
+  bool size_from_attr = false;
+
+  template <class Int>
+  std::optional<Int> number(std::string_view attr, std::string_view value) {
+    const auto v = to_int<Int>(value);
+    if (!v)
+      notes.push_back(std::string(attr) + " '" + detail::one_line(value, 40) + "' is not a number in range");
+    return v;
+  }
+
+  void attr(std::string_view n, std::string_view v) {
+    using detail::iequals;
+    if (iequals(n, "size")) {
+      const auto s = to_int<std::int64_t>(v);
+      if (!s || *s < 0) {
+        problem = "size '" + detail::one_line(v, 40) + "' is not a number of bytes in range";
+        return;
+      }
+      r.size = *s;
+      size_from_attr = true;
+    } else if (iequals(n, "category")) {
+      if (const auto c = to_int<int>(v)) r.categories.push_back(*c);
+    } else if (iequals(n, "seeders")) {
+      seeders = number<int>(n, v);
+    } else if (iequals(n, "leechers")) {
+      leechers = number<int>(n, v);
+    } else if (iequals(n, "peers")) {
+      r.peers = number<int>(n, v);
+    } else if (iequals(n, "grabs")) {
+      r.grabs = number<int>(n, v);
+    } else if (iequals(n, "infohash")) {
+      r.infohash = text(v, repaired);
+    } else if (iequals(n, "magneturl")) {
+      r.magnet_url = text(v, repaired);
+    } else if (iequals(n, "usenetdate")) {
+      usenet_date = parse_rfc822_date(v);
+    } else if (iequals(n, "author")) {
+      r.author = text(v, repaired);
+    } else if (iequals(n, "booktitle")) {
+      r.book_title = text(v, repaired);
+    } else if (iequals(n, "language")) {
+      r.languages.push_back(text(v, repaired));
+    } else if (iequals(n, "tag")) {
+      r.tags.push_back(text(v, repaired));
+    } else if (iequals(n, "downloadvolumefactor")) {
+      r.download_volume_factor = detail::to_double(v);
+    } else if (iequals(n, "uploadvolumefactor")) {
+      r.upload_volume_factor = detail::to_double(v);
+    } else if (iequals(n, "guid") && r.guid.empty()) {
+      r.guid = text(v, repaired);
+    }
+  }
+
+  void read(pugi::xml_node item) {
+    std::optional<TimePoint> pub_date;
+    for (pugi::xml_node c = item.first_child(); c; c = c.next_sibling()) {
+      if (c.type() != pugi::node_element) continue;
+      const std::string_view local = local_name(c);
+      if (local == "attr" && detail::is_attr_namespace(detail::namespace_of(c))) {
+        attr(trim(c.attribute("name").value()), c.attribute("value").value());
+        if (!problem.empty()) return;
+        continue;
+      }
+      if (std::string_view(c.name()).find(':') != std::string_view::npos) continue;  // other namespaces
+      if (local == "title") {
+        r.title = text(c.child_value(), repaired);
+      } else if (local == "guid") {
+        r.guid = text(c.child_value(), repaired);
+      } else if (local == "link") {
+        r.link = text(c.child_value(), repaired);
+      } else if (local == "comments") {
+        r.info_url = text(c.child_value(), repaired);
+      } else if (local == "pubDate") {
+        pub_date = parse_rfc822_date(c.child_value());
+      } else if (local == "category") {
+        if (const auto id = to_int<int>(c.child_value())) r.categories.push_back(*id);
+      } else if (local == "enclosure") {
+        r.download_url = text(c.attribute("url").value(), repaired);
+        r.enclosure_type = text(c.attribute("type").value(), repaired);
+        if (!size_from_attr && c.attribute("length")) {
+          // The enclosure's length is only the fallback; a bad one is dropped, not fatal.
+          if (const auto len = to_int<std::int64_t>(c.attribute("length").value()); len && *len >= 0)
+            r.size = *len;
+        }
+      }
+    }
+    // Newznab prefers the usenet post date (the age of the post, not of the indexing).
+    r.publish_date = usenet_date ? usenet_date : pub_date;
+    if (!r.peers && (seeders || leechers)) r.peers = seeders.value_or(0) + leechers.value_or(0);
+    r.seeders = seeders;
+    if (r.download_url.empty()) r.download_url = r.link;
+    if (r.guid.empty()) r.guid = r.download_url;
+    std::sort(r.categories.begin(), r.categories.end());
+    r.categories.erase(std::unique(r.categories.begin(), r.categories.end()), r.categories.end());
+    if (r.title.empty())
+      problem = "no title";
+    else if (r.download_url.empty())
+      problem = "no download URL (enclosure or link)";
+    const std::string_view expected =
+        kind == IndexerKind::torznab ? "application/x-bittorrent" : "application/x-nzb";
+    if (!r.enclosure_type.empty() && r.enclosure_type != expected)
+      notes.push_back("enclosure type " + r.enclosure_type + ", expected " + std::string(expected));
+  }
+};
+
+}  // namespace
+
+Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::string_view name,
+                                   TimePoint now) {
+  pugi::xml_document doc;
+  if (auto ok = load(doc, xml, "rss", name, now); !ok) return ok.error();
+  const pugi::xml_node channel = child(doc.document_element(), "channel");
+  if (!channel) return Error{errc::upstream_error, prefix(name) + "the feed has no <channel>"};
+  ReleasePage page;
+  int index = 0;
+  for (pugi::xml_node c = channel.first_child(); c; c = c.next_sibling()) {
+    if (c.type() != pugi::node_element) continue;
+    const std::string_view local = local_name(c);
+    if (local == "response" && detail::is_attr_namespace(detail::namespace_of(c))) {
+      page.offset = to_int<std::int64_t>(c.attribute("offset").value());
+      page.total = to_int<std::int64_t>(c.attribute("total").value());
+      continue;
+    }
+    if (local != "item" || std::string_view(c.name()).find(':') != std::string_view::npos) continue;
+    ++index;
+    ++page.items;
+    ItemReader reader{kind, {}};
+    reader.read(c);
+    const std::string label =
+        "item " + std::to_string(index) +
+        (reader.r.title.empty() ? std::string() : " (" + detail::one_line(reader.r.title, 80) + ")");
+    if (!reader.problem.empty()) {
+      page.skipped.push_back(label + ": " + reader.problem);
+      continue;
+    }
+    if (reader.repaired) page.warnings.push_back(label + ": text that is not UTF-8 was repaired");
+    for (const auto& n : reader.notes) page.warnings.push_back(label + ": " + n);
+    page.releases.push_back(std::move(reader.r));
+  }
+  return page;
+}
+
+// ---- dates ------------------------------------------------------------------------------------
+
+std::optional<TimePoint> parse_rfc822_date(std::string_view s) {
+  // [Day,] DD Mon YYYY HH:MM[:SS] [zone]; the zone +hhmm/-hhmm, or a name (GMT, UT, UTC, Z,
+  // and RFC 822's US zones); a missing zone is taken as UTC.
+  std::vector<std::string_view> t;
+  {
+    std::string_view rest = trim(s);
+    while (!rest.empty()) {
+      const auto sp = rest.find_first_of(" \t");
+      std::string_view tok = rest.substr(0, sp);
+      if (!tok.empty() && tok.back() == ',') tok.remove_suffix(1);
+      if (!tok.empty()) t.push_back(tok);
+      if (sp == std::string_view::npos) break;
+      rest = trim(rest.substr(sp));
+    }
+  }
+  if (!t.empty() && !t[0].empty() && std::isalpha(static_cast<unsigned char>(t[0][0]))) t.erase(t.begin());
+  if (t.size() < 4) return std::nullopt;
+  static constexpr std::array<std::string_view, 12> kMonths{"jan", "feb", "mar", "apr", "may", "jun",
+                                                            "jul", "aug", "sep", "oct", "nov", "dec"};
+  const auto day = to_int<int>(t[0]);
+  int month = 0;
+  for (std::size_t i = 0; i < kMonths.size(); ++i)
+    if (t[1].size() >= 3 && detail::iequals(t[1].substr(0, 3), kMonths[i])) month = static_cast<int>(i) + 1;
+  auto year = to_int<int>(t[2]);
+  if (!day || month == 0 || !year) return std::nullopt;
+  if (t[2].size() == 2) *year += *year < 50 ? 2000 : 1900;
+  int hms[3] = {0, 0, 0};
+  {
+    std::string_view clock = t[3];
+    for (int i = 0; i < 3 && !clock.empty(); ++i) {
+      const auto colon = clock.find(':');
+      const auto v = to_int<int>(clock.substr(0, colon));
+      if (!v) return std::nullopt;
+      hms[i] = *v;
+      clock = colon == std::string_view::npos ? std::string_view() : clock.substr(colon + 1);
+    }
+    if (hms[0] > 23 || hms[1] > 59 || hms[2] > 60) return std::nullopt;
+  }
+  int offset_minutes = 0;
+  if (t.size() > 4) {
+    const std::string_view z = t[4];
+    if ((z[0] == '+' || z[0] == '-') && z.size() == 5) {
+      const auto hhmm = to_int<int>(z.substr(1));
+      if (!hhmm) return std::nullopt;
+      offset_minutes = (*hhmm / 100) * 60 + *hhmm % 100;
+      if (z[0] == '-') offset_minutes = -offset_minutes;
+    } else {
+      static constexpr std::array<std::pair<std::string_view, int>, 12> kZones{{{"GMT", 0},
+                                                                                {"UT", 0},
+                                                                                {"UTC", 0},
+                                                                                {"Z", 0},
+                                                                                {"EST", -300},
+                                                                                {"EDT", -240},
+                                                                                {"CST", -360},
+                                                                                {"CDT", -300},
+                                                                                {"MST", -420},
+                                                                                {"MDT", -360},
+                                                                                {"PST", -480},
+                                                                                {"PDT", -420}}};
+      const auto it = std::find_if(kZones.begin(), kZones.end(),
+                                   [&](const auto& zone) { return detail::iequals(zone.first, z); });
+      if (it == kZones.end()) return std::nullopt;
+      offset_minutes = it->second;
+    }
+  }
+  const std::chrono::year_month_day ymd{std::chrono::year(*year),
+                                        std::chrono::month(static_cast<unsigned>(month)),
+                                        std::chrono::day(static_cast<unsigned>(*day))};
+  if (!ymd.ok()) return std::nullopt;
+  const auto tp = std::chrono::sys_days(ymd) + std::chrono::hours(hms[0]) + std::chrono::minutes(hms[1]) +
+                  std::chrono::seconds(hms[2]) - std::chrono::minutes(offset_minutes);
+  return std::chrono::time_point_cast<TimePoint::duration>(tp);
+}
+
+}  // namespace shelfjobs

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// The release title parser on real-looking release titles, as a table.
+
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shelfjobs/adapters/release_title.hpp"
+
+namespace release_title_test {
+
+using namespace shelfjobs;
+
+struct Row {
+  std::string input;
+  std::string author;
+  std::string title;
+  std::optional<int> year;
+  std::vector<std::string> formats;
+  bool retail = false;
+  bool unabridged = false;
+  bool abridged = false;
+  bool audio = false;
+  std::optional<int> bitrate = std::nullopt;
+  std::string group = {};
+};
+
+TEST_CASE("parse_release_title reads author, title, year, format and hints", "[release_title]") {
+  const std::vector<Row> rows = {
+      {"Author Name - Book Title (2019) [EPUB]", "Author Name", "Book Title", 2019, {"epub"}},
+      {"Author.Name-Book.Title.2019.RETAIL.EPUB-GRP",
+       "Author Name",
+       "Book Title",
+       2019,
+       {"epub"},
+       true,
+       false,
+       false,
+       false,
+       std::nullopt,
+       "GRP"},
+      {"Author - Title (Unabridged) [M4B]",
+       "Author",
+       "Title",
+       std::nullopt,
+       {"m4b"},
+       false,
+       true,
+       false,
+       true},
+      {"Terry Pratchett - Guards! Guards! (Unabridged) MP3 64kbps",
+       "Terry Pratchett",
+       "Guards! Guards!",
+       std::nullopt,
+       {"mp3"},
+       false,
+       true,
+       false,
+       true,
+       64},
+      {"Jane Austen - Pride and Prejudice (Abridged) [MP3 128 kbps]",
+       "Jane Austen",
+       "Pride and Prejudice",
+       std::nullopt,
+       {"mp3"},
+       false,
+       false,
+       true,
+       true,
+       128},
+      {"Brandon Sanderson - The Way of Kings (2010) [FLAC]",
+       "Brandon Sanderson",
+       "The Way of Kings",
+       2010,
+       {"flac"},
+       false,
+       false,
+       false,
+       true},
+      {"Ursula K. Le Guin - The Dispossessed (1974) (retail) (azw3)",
+       "Ursula K. Le Guin",
+       "The Dispossessed",
+       1974,
+       {"azw3"},
+       true},
+      {"Ann Leckie - Ancillary Justice - 2013 - EPUB MOBI AZW3",
+       "Ann Leckie",
+       "Ancillary Justice",
+       2013,
+       {"epub", "mobi", "azw3"}},
+      {"George Orwell - 1984 (1949) [EPUB]", "George Orwell", "1984", 1949, {"epub"}},
+      {"Joseph.Heller-Catch-22.1961.EPUB-BOOKZ",
+       "Joseph Heller",
+       "Catch-22",
+       1961,
+       {"epub"},
+       false,
+       false,
+       false,
+       false,
+       std::nullopt,
+       "BOOKZ"},
+      {"Iain_M_Banks-Excession-1996-RETAIL-eBook-GRP",
+       "Iain M Banks",
+       "Excession",
+       1996,
+       {},
+       true,
+       false,
+       false,
+       false,
+       std::nullopt,
+       "GRP"},
+      {"N.K.Jemisin-The.Fifth.Season.2015.PDF", "N K Jemisin", "The Fifth Season", 2015, {"pdf"}},
+      {"Frank Herbert - Dune Messiah {128k} [M4B]",
+       "Frank Herbert",
+       "Dune Messiah",
+       std::nullopt,
+       {"m4b"},
+       false,
+       false,
+       false,
+       true,
+       128},
+      {"Martha Wells - Murderbot 01 - All Systems Red (2017) [EPUB]",
+       "Martha Wells",
+       "Murderbot 01 - All Systems Red",
+       2017,
+       {"epub"}},
+      {"The Left Hand of Darkness by Ursula K. Le Guin [EPUB]",
+       "Ursula K. Le Guin",
+       "The Left Hand of Darkness",
+       std::nullopt,
+       {"epub"}},
+      {"Neal Stephenson - Anathem.epub", "Neal Stephenson", "Anathem", std::nullopt, {"epub"}},
+      {"Octavia E. Butler - Kindred 2003 Audiobook MP3",
+       "Octavia E. Butler",
+       "Kindred",
+       2003,
+       {"mp3"},
+       false,
+       false,
+       false,
+       true},
+      {"Ted Chiang – Exhalation (2019) [PDF]", "Ted Chiang", "Exhalation", 2019, {"pdf"}},
+      {"Andy Weir - Project Hail Mary (Unabridged) [M4B] [2021]",
+       "Andy Weir",
+       "Project Hail Mary",
+       2021,
+       {"m4b"},
+       false,
+       true,
+       false,
+       true},
+  };
+  for (const auto& row : rows) {
+    INFO(row.input);
+    const auto p = parse_release_title(row.input);
+    REQUIRE(p.has_value());
+    CHECK(p->author == row.author);
+    CHECK(p->title == row.title);
+    CHECK(p->year == row.year);
+    CHECK(p->formats == row.formats);
+    CHECK(p->format() == (row.formats.empty() ? std::string() : row.formats.front()));
+    CHECK(p->retail == row.retail);
+    CHECK(p->unabridged == row.unabridged);
+    CHECK(p->abridged == row.abridged);
+    CHECK(p->audio == row.audio);
+    CHECK(p->bitrate_kbps == row.bitrate);
+    CHECK(p->release_group == row.group);
+  }
+}
+
+TEST_CASE("parse_release_title gives nothing for titles without an author and a title", "[release_title]") {
+  for (const char* input : {"", "   ", "JustOneWord", "Some Title Without Separator", " - Title Only",
+                            "Author Only - ", "Author - [EPUB]"}) {
+    INFO(input);
+    CHECK_FALSE(parse_release_title(input).has_value());
+  }
+}
+
+TEST_CASE("is_audio_format knows the audio formats", "[release_title]") {
+  for (const char* f : {"m4b", "mp3", "flac", "m4a", "ogg", "opus", "aac"}) CHECK(is_audio_format(f));
+  for (const char* f : {"epub", "azw3", "mobi", "pdf", ""}) CHECK_FALSE(is_audio_format(f));
+}
+
+}  // namespace release_title_test
