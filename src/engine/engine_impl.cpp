@@ -541,6 +541,12 @@ JobInfo Engine::Impl::snapshot(const Active& a) const {
   return info;
 }
 
+namespace {
+// A durable push whose row the store dropped instead of committing: it closed (at stop) while
+// its commits still failed, after its last attempts.
+Error not_stored() { return Error{errc::shutting_down, "the engine stopped before the job was stored"}; }
+}  // namespace
+
 Result<PushResult> Engine::Impl::push(detail::Prepared p) {
   if (!p.options.durable) {
     auto result = on_strand([&] { return push_on_strand(p); });
@@ -553,7 +559,7 @@ Result<PushResult> Engine::Impl::push(detail::Prepared p) {
     auto committed = promise.get_future();
     p.committed = [&promise](bool ok) { promise.set_value(ok); };
     auto result = push_on_strand(p);
-    if (result && !result->merged) committed.wait();
+    if (result && !result->merged && !committed.get()) return not_stored();
     if (result && result->merged) store_->flush();
     return result;
   }
@@ -569,16 +575,18 @@ Result<PushResult> Engine::Impl::push_durable(detail::Prepared p) {
     std::condition_variable cv;
     std::optional<Result<PushResult>> result GUARDED_BY(mu);
     bool committed GUARDED_BY(mu) = false;
+    bool stored GUARDED_BY(mu) = false;  // committed, not dropped by a store that closed
     // Answered: the strand's result is in, and a new row (the only case with a commit to
     // come) has been committed.
     bool ready() const REQUIRES(mu) { return result && (!*result || (*result)->merged || committed); }
   };
   auto wait = std::make_shared<Wait>();
-  p.committed = [wait](bool) {
+  p.committed = [wait](bool ok) {
     bool ready = false;
     {
       detail::MutexLock lock(wait->mu);
       wait->committed = true;
+      wait->stored = ok;
       ready = wait->ready();
     }
     if (ready) wait->cv.notify_one();
@@ -617,6 +625,9 @@ Result<PushResult> Engine::Impl::push_durable(detail::Prepared p) {
     detail::MutexLock lock(wait->mu);
     while (!wait->ready()) lock.wait(wait->cv);
     result = std::move(*wait->result);
+    // The store closed before the row committed (it gave up on a failing disk at stop): the
+    // job is not stored, so the push must not say it is.
+    if (result && !result->merged && !wait->stored) return not_stored();
   }
   if (result && result->merged) store_->flush();  // the twin's row was written by an earlier push
   return result;

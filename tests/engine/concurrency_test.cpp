@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine_fixture.hpp"
+#include "fault_job_store.hpp"
 
 using namespace shelfjobs;
 using namespace testing;
@@ -114,4 +115,88 @@ TEST_CASE("durable pushes racing stop() each return, and every one that succeede
       REQUIRE(job);
       CHECK(job->id == id);
     }
+}
+
+// A durable push returns after its own row's commit, and concurrent pushes share commits: a
+// push that returned while the batch carrying its row was still failing (a leader/follower
+// group commit that answered a follower early, say) would return here while every commit
+// fails. None of eight concurrent pushers may return until the store heals; then all do.
+TEST_CASE("concurrent durable pushes return only once the commit carrying their rows succeeds",
+          "[concurrency][store]") {
+  auto store = std::make_shared<FaultJobStore>();
+  Registry r;
+  r.add<Step>([](const Step&, JobContext&) {});
+  auto e = Engine::create({.store = store, .workers = 2, .logger = quiet_logger()}, std::move(r)).value();
+  e->start();
+  REQUIRE(e->push(Step{{}, "warm"}));
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 20;
+  for (int round = 0; round < 3; ++round) {
+    store->fail_until_healed();
+    const std::uint64_t failures = store->injected_failures();
+    std::atomic<int> returned{0}, ok{0};
+    std::vector<std::vector<JobId>> ids(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          auto res =
+              e->push(Step{{}, std::to_string(round) + "-" + std::to_string(t) + "-" + std::to_string(i)});
+          ++returned;
+          if (!res) return;
+          ++ok;
+          ids[static_cast<std::size_t>(t)].push_back(res->job.id);
+        }
+      });
+    }
+    // The writer's attempts fail; every pusher waits meanwhile.
+    REQUIRE(store->wait_for_failures(failures + 4));
+    std::this_thread::sleep_for(30ms);
+    CHECK(returned.load() == 0);
+    store->heal();
+    for (auto& t : threads) t.join();
+    CHECK(ok.load() == kThreads * kPerThread);
+    for (const auto& per_thread : ids)
+      for (JobId id : per_thread) CHECK(store->get(id).value().has_value());
+  }
+  CHECK(e->wait_idle(5s));
+}
+
+// A commit the store gives up on (it closes while the disk still fails) fails exactly the
+// pushes whose rows it carried: they return shutting_down, and the pushes committed before
+// return ok and are stored.
+TEST_CASE("durable pushes whose commit is dropped at stop return shutting_down, none ok",
+          "[concurrency][store]") {
+  auto store = std::make_shared<FaultJobStore>();
+  Registry r;
+  r.add<Step>([](const Step&, JobContext&) {});
+  auto e = Engine::create({.store = store, .workers = 2, .logger = quiet_logger()}, std::move(r)).value();
+  e->start();
+  std::vector<JobId> committed;
+  for (int i = 0; i < 3; ++i)
+    committed.push_back(e->push(Step{{}, "before-" + std::to_string(i)}).value().job.id);
+  REQUIRE(e->wait_idle(5s));
+  store->fail_until_healed();
+  constexpr int kThreads = 6;
+  std::atomic<int> returned_ok{0}, shutting_down{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto res = e->push(Step{{}, "dropped-" + std::to_string(t)});
+      if (res) {
+        ++returned_ok;
+      } else {
+        (res.error().code == errc::shutting_down ? shutting_down : other)++;
+      }
+    });
+  }
+  REQUIRE(store->wait_for_failures(3));
+  std::this_thread::sleep_for(20ms);  // let every pusher queue its row
+  e->stop(2s);  // the store closes still failing: it drops the batch after its last attempts
+  for (auto& t : threads) t.join();
+  CHECK(returned_ok.load() == 0);
+  CHECK(shutting_down.load() == kThreads);
+  CHECK(other.load() == 0);
+  for (JobId id : committed) CHECK(store->get(id).value().has_value());
+  CHECK(store->list({}).value().jobs.size() == committed.size());
 }

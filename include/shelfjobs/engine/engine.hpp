@@ -158,7 +158,8 @@ class Engine {
   /// While an equal job runs (and none is queued), the push queues one run after it: the running
   /// job may already have read its input. Types with `merge_into_running` merge into it instead.
   /// Durable pushes return once their own row is committed; if the store cannot commit (a full disk),
-  /// the writer retries and the push waits.
+  /// the writer retries and the push waits. If the engine stops meanwhile and the store gives the
+  /// row up as it closes, the push returns shutting_down: the job is not stored.
   Result<PushResult> push(std::string_view name, const nlohmann::json& body, PushOptions options = {});
 
   /// Pushes many commands; each is validated and deduplicated as by `push`. If any is refused,
