@@ -67,7 +67,11 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_report.hpp"
 #include "shelfjobs/shelfjobs.hpp"
+
+using bench::median;
+using bench::Target;
 
 namespace {
 
@@ -140,13 +144,6 @@ std::int64_t now_ns() {
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 class TempDir {
  public:
@@ -781,24 +778,16 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
   return f;
 }
 
-struct Target {
-  const char* figure;
-  const char* reference;  // "" for an absolute target
-  double factor;          // figure >= factor * reference, or figure <= factor when `at_most`
-  bool at_most;
-  const char* text;
-};
-
 const std::vector<Target> kTargets = {
-    {"jobs_per_s", "ref_naive_per_s", 1.5, false, ">= 1.5x ref_naive_per_s"},
-    {"jobs_per_s", "ref_batched_per_s", 0.5, false, ">= 0.5x ref_batched_per_s"},
-    {"durable_push_concurrent_per_s", "ref_batched_per_s", 0.3, false, ">= 0.3x ref_batched_per_s"},
-    {"depth_ratio", "", 0.8, false, ">= 0.8"},
-    {"start_latency_p99_us", "", 2000, true, "< 2000 us"},
-    {"jobs_per_s_spread", "", 1.3, true, "<= 1.3 (max/min over the runs)"},
-    {"jobs_per_s_with_subscriber", "jobs_per_s", 0.8, false, ">= 0.8x jobs_per_s"},
-    {"open_1m_s", "", 0.2, true, "<= 0.2 s"},
-    {"open_1m_rss_mb", "", 40, true, "<= 40 MB"},
+    {"jobs_per_s", "ref_naive_per_s", 1.5, false, false, ">= 1.5x ref_naive_per_s"},
+    {"jobs_per_s", "ref_batched_per_s", 0.5, false, false, ">= 0.5x ref_batched_per_s"},
+    {"durable_push_concurrent_per_s", "ref_batched_per_s", 0.3, false, false, ">= 0.3x ref_batched_per_s"},
+    {"depth_ratio", "", 0.8, false, false, ">= 0.8"},
+    {"start_latency_p99_us", "", 2000, true, true, "< 2000 us"},
+    {"jobs_per_s_spread", "", 1.3, true, false, "<= 1.3 (max/min over the runs)"},
+    {"jobs_per_s_with_subscriber", "jobs_per_s", 0.8, false, false, ">= 0.8x jobs_per_s"},
+    {"open_1m_s", "", 0.2, true, false, "<= 0.2 s"},
+    {"open_1m_rss_mb", "", 40, true, false, "<= 40 MB"},
 };
 
 }  // namespace
@@ -892,51 +881,7 @@ int main(int argc, char** argv) {
       "rounds per run, depth and concurrent pushes of %d); figures are medians over the "
       "runs\n",
       o.jobs, o.workers, o.runs, o.throughput_rounds, o.rounds);
-  auto fmt = [](double v) {
-    char b[64];
-    if (v >= 1000)
-      std::snprintf(b, sizeof b, "%.0f", v);
-    else if (v >= 10)
-      std::snprintf(b, sizeof b, "%.1f", v);
-    else
-      std::snprintf(b, sizeof b, "%.3f", v);
-    return std::string(b);
-  };
-  auto runs_of = [&](const std::string& k) {
-    std::string s;
-    for (double v : per_run[k]) s += (s.empty() ? "" : ", ") + fmt(v);
-    return s;
-  };
-  std::set<std::string> printed;
-  for (const auto& t : kTargets) {
-    if (!med.count(t.figure) || (*t.reference && !med.count(t.reference))) continue;
-    const double v = med[t.figure];
-    const double limit = *t.reference ? t.factor * med[t.reference] : t.factor;
-    const bool pass =
-        t.at_most ? (std::string(t.figure) == "start_latency_p99_us" ? v < limit : v <= limit) : v >= limit;
-    std::string line = std::string("  ") + t.figure;
-    line.resize(34, ' ');
-    line += fmt(v);
-    if (*t.reference) {
-      char b[128];
-      std::snprintf(b, sizeof b, "  = %.2fx %s (%s)", v / med[t.reference], t.reference,
-                    fmt(med[t.reference]).c_str());
-      line += b;
-    }
-    line += "  target " + std::string(t.text) + "  " + (pass ? "PASS" : "MISS");
-    if (per_run.count(t.figure) && o.runs > 1) line += "  [runs: " + runs_of(t.figure) + "]";
-    std::printf("%s\n", line.c_str());
-    targets[std::string(t.figure) + (*t.reference ? std::string("_vs_") + t.reference : "")] = pass;
-    printed.insert(t.figure);
-  }
-  for (const auto& [k, v] : med) {
-    if (printed.count(k)) continue;
-    std::string line = "  " + k;
-    line.resize(34, ' ');
-    line += fmt(v);
-    if (per_run.count(k) && o.runs > 1) line += "  [runs: " + runs_of(k) + "]";
-    std::printf("%s\n", line.c_str());
-  }
+  targets = bench::print_figures(kTargets, med, per_run, o.runs, 34);
   if (o.json) {
     nlohmann::json out = {{"jobs", o.jobs},
                           {"workers", o.workers},

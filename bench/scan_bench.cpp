@@ -70,11 +70,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_report.hpp"
 #include "book_samples.hpp"
 #include "shelfjobs/adapters/book_metadata.hpp"
 #include "shelfjobs/adapters/library_walk.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/services/library_scan.hpp"
+
+using bench::median;
+using bench::Target;
 
 namespace {
 
@@ -84,13 +88,6 @@ using Clock = std::chrono::steady_clock;
 using Figures = std::map<std::string, double>;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "scan_bench: %s\n", what.c_str());
@@ -540,15 +537,6 @@ Figures run_once(const Options& o, const Tree& t, const fs::path& work, int run)
   return f;
 }
 
-struct Target {
-  const char* figure;
-  const char* reference;  // "" for an absolute target
-  double factor;          // figure >= factor * reference, or figure <= factor when `at_most`
-  bool at_most;
-  bool strict;  // "<" rather than "<="
-  const char* text;
-};
-
 const std::vector<Target> kTargets = {
     {"full_scan_files_per_s", "ref_read_files_per_s", 0.5, false, false, ">= 0.5x ref_read_files_per_s"},
     {"rescan_vs_walk", "", 1.5, true, false, "<= 1.5 (rescan_nochange_s / raw_walk_s)"},
@@ -655,57 +643,14 @@ int main(int argc, char** argv) {
       "scan_bench: %ld book files in %d author folders, %d reader thread(s), %d run(s); figures are medians "
       "over the runs\n",
       tree.files, tree.authors, o.reader_threads, o.runs);
-  auto fmt = [](double v) {
-    char b[64];
-    if (v >= 1000)
-      std::snprintf(b, sizeof b, "%.0f", v);
-    else if (v >= 10)
-      std::snprintf(b, sizeof b, "%.1f", v);
-    else
-      std::snprintf(b, sizeof b, "%.3f", v);
-    return std::string(b);
-  };
-  auto runs_of = [&](const std::string& k) {
-    std::string s;
-    for (double v : per_run[k]) s += (s.empty() ? "" : ", ") + fmt(v);
-    return s;
-  };
-  nlohmann::json targets = nlohmann::json::object();
-  std::set<std::string> printed;
-  for (const auto& t : kTargets) {
-    if (!med.count(t.figure) || (*t.reference && !med.count(t.reference))) continue;
-    const double v = med[t.figure];
-    const double limit = *t.reference ? t.factor * med[t.reference] : t.factor;
-    const bool pass = t.at_most ? (t.strict ? v < limit : v <= limit) : v >= limit;
-    std::string line = std::string("  ") + t.figure;
-    line.resize(28, ' ');
-    line += fmt(v);
-    if (*t.reference) {
-      char b[128];
-      std::snprintf(b, sizeof b, "  = %.2fx %s (%s)", v / med[t.reference], t.reference,
-                    fmt(med[t.reference]).c_str());
-      line += b;
-    }
-    if (std::string(t.figure) == "rescan_vs_walk") {
-      char b[128];
-      std::snprintf(b, sizeof b, "  (rescan %.3f s, walk %.3f s)", med["rescan_nochange_s"],
-                    med["raw_walk_s"]);
-      line += b;
-    }
-    line += "  target " + std::string(t.text) + "  " + (pass ? "PASS" : "MISS");
-    if (per_run.count(t.figure) && o.runs > 1) line += "  [runs: " + runs_of(t.figure) + "]";
-    std::printf("%s\n", line.c_str());
-    targets[std::string(t.figure) + (*t.reference ? std::string("_vs_") + t.reference : "")] = pass;
-    printed.insert(t.figure);
-  }
-  for (const auto& [k, v] : med) {
-    if (printed.count(k)) continue;
-    std::string line = "  " + k;
-    line.resize(28, ' ');
-    line += fmt(v);
-    if (per_run.count(k) && o.runs > 1) line += "  [runs: " + runs_of(k) + "]";
-    std::printf("%s\n", line.c_str());
-  }
+  const nlohmann::json targets =
+      bench::print_figures(kTargets, med, per_run, o.runs, 28, [&](const Target& t) -> std::string {
+        if (std::string(t.figure) != "rescan_vs_walk") return {};
+        char b[128];
+        std::snprintf(b, sizeof b, "  (rescan %.3f s, walk %.3f s)", med["rescan_nochange_s"],
+                      med["raw_walk_s"]);
+        return b;
+      });
   if (o.json) {
     nlohmann::json out = {{"files", tree.files},
                           {"authors", tree.authors},

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// What every benchmark program prints the same way: medians over the runs, each target checked
+// against them (a figure against a fixed limit or against a reference measured in the same
+// run), one line per figure with its runs, and the pass/fail map for the JSON line.
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bench {
+
+/// A figure's target: `figure >= factor * reference`, or with `at_most` `figure <= factor`
+/// (`< factor` when `strict`). An empty `reference` makes `factor` the limit itself.
+struct Target {
+  const char* figure;
+  const char* reference;
+  double factor;
+  bool at_most;
+  bool strict;
+  const char* text;  ///< how the line states the target (">= 0.5x ref_read_files_per_s")
+};
+
+using Medians = std::map<std::string, double>;
+using PerRun = std::map<std::string, std::vector<double>>;
+
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/// 12345 -> "12345", 12.34 -> "12.3", 1.2345 -> "1.234".
+inline std::string format_figure(double v) {
+  char b[64];
+  if (v >= 1000)
+    std::snprintf(b, sizeof b, "%.0f", v);
+  else if (v >= 10)
+    std::snprintf(b, sizeof b, "%.1f", v);
+  else
+    std::snprintf(b, sizeof b, "%.3f", v);
+  return std::string(b);
+}
+
+/// Prints each target whose figures were measured (PASS or MISS), then every other median, each
+/// padded to `width` and followed by its runs when there were several. `note` may add text
+/// after a target's figure. Returns {"<figure>[_vs_<reference>]": passed} for the JSON line.
+inline nlohmann::json print_figures(const std::vector<Target>& targets, const Medians& med, const PerRun& per_run,
+                                    int runs, std::size_t width,
+                                    const std::function<std::string(const Target&)>& note = {}) {
+  auto runs_of = [&](const std::string& k) {
+    std::string s;
+    for (double v : per_run.at(k)) s += (s.empty() ? "" : ", ") + format_figure(v);
+    return s;
+  };
+  auto with_runs = [&](std::string line, const std::string& k) {
+    if (per_run.count(k) && runs > 1) line += "  [runs: " + runs_of(k) + "]";
+    return line;
+  };
+  nlohmann::json passed = nlohmann::json::object();
+  std::set<std::string> printed;
+  for (const auto& t : targets) {
+    const bool relative = *t.reference != '\0';
+    if (!med.count(t.figure) || (relative && !med.count(t.reference))) continue;
+    const double v = med.at(t.figure);
+    const double limit = relative ? t.factor * med.at(t.reference) : t.factor;
+    const bool pass = t.at_most ? (t.strict ? v < limit : v <= limit) : v >= limit;
+    std::string line = std::string("  ") + t.figure;
+    line.resize(std::max(width, line.size() + 1), ' ');
+    line += format_figure(v);
+    if (relative) {
+      char b[160];
+      std::snprintf(b, sizeof b, "  = %.2fx %s (%s)", v / med.at(t.reference), t.reference,
+                    format_figure(med.at(t.reference)).c_str());
+      line += b;
+    }
+    if (note) line += note(t);
+    line += "  target " + std::string(t.text) + "  " + (pass ? "PASS" : "MISS");
+    std::printf("%s\n", with_runs(line, t.figure).c_str());
+    passed[std::string(t.figure) + (relative ? std::string("_vs_") + t.reference : "")] = pass;
+    printed.insert(t.figure);
+  }
+  for (const auto& [k, v] : med) {
+    if (printed.count(k)) continue;
+    std::string line = "  " + k;
+    line.resize(std::max(width, line.size() + 1), ' ');
+    line += format_figure(v);
+    std::printf("%s\n", with_runs(line, k).c_str());
+  }
+  return passed;
+}
+
+}  // namespace bench
