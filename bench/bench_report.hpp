@@ -52,8 +52,8 @@ inline std::string format_figure(double v) {
 /// Prints each target whose figures were measured (PASS or MISS), then every other median, each
 /// padded to `width` and followed by its runs when there were several. `note` may add text
 /// after a target's figure. Returns {"<figure>[_vs_<reference>]": passed} for the JSON line.
-inline nlohmann::json print_figures(const std::vector<Target>& targets, const Medians& med, const PerRun& per_run,
-                                    int runs, std::size_t width,
+inline nlohmann::json print_figures(const std::vector<Target>& targets, const Medians& med,
+                                    const PerRun& per_run, int runs, std::size_t width,
                                     const std::function<std::string(const Target&)>& note = {}) {
   auto runs_of = [&](const std::string& k) {
     std::string s;

@@ -4,8 +4,8 @@
 /// Newznab and Torznab indexers: the capabilities (`t=caps`), RSS pages and searches over HTTP,
 /// the pure parsers of their XML, and the RSS paging rule with its high-water mark.
 ///
-/// Formats: ../shared/reference/interfaces.md section 2 (Readarr's NewznabRssParser,
-/// TorznabRssParser, NewznabRequestGenerator and HttpIndexerBase.FetchReleases).
+/// Formats and behaviour: docs/indexers.md (as Readarr's NewznabRssParser, TorznabRssParser,
+/// NewznabRequestGenerator and HttpIndexerBase.FetchReleases read and page them).
 ///
 /// Errors are values (`Result<T>`, engine/error.hpp); nothing here throws for an indexer's
 /// failure. Every message starts with "indexer <name>: " and names the cause:
