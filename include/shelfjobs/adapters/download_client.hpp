@@ -5,7 +5,7 @@
 /// blackhole folder) and where its progress is read back.
 ///
 /// One interface, `DownloadClient`, and a factory per client: torrent and usenet blackhole
-/// (folders).
+/// (folders) and qBittorrent (Web API v2).
 ///
 /// Contract, for every client:
 ///  - Thread-safety: every member may be called from any thread, also at the same time; a
@@ -138,6 +138,25 @@ std::unique_ptr<DownloadClient> make_torrent_blackhole(BlackholeOptions options)
 
 /// The usenet blackhole: writes `{title}.nzb`; its watch folder as the torrent blackhole's.
 std::unique_ptr<DownloadClient> make_usenet_blackhole(BlackholeOptions options);
+
+/// Settings shared by the clients that speak HTTP.
+struct HttpDownloadClientOptions {
+  std::string base_url;  ///< e.g. "http://127.0.0.1:8080" (no trailing slash needed)
+  std::string username;
+  std::string password;
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+};
+
+/// qBittorrent through its Web API v2 (4.1 and later). Logs in with a form POST and keeps the
+/// session cookie whatever its name (SID, QBT_SID_<port>); an answer of 403 to any call means
+/// the session ended: it logs in again and retries that call once. `add` sends the category
+/// (qBittorrent creates a missing one) and returns the info hash, computed from the .torrent's
+/// info dictionary or read from the magnet's btih. Statuses: downloading, stalledDL, metaDL,
+/// forcedDL, checkingDL, moving, allocating -> downloading; queuedDL -> queued; pausedDL /
+/// stoppedDL -> paused; uploading, stalledUP, queuedUP, forcedUP, checkingUP, pausedUP /
+/// stoppedUP -> completed; error, missingFiles -> warning. output_path is `content_path`.
+std::unique_ptr<DownloadClient> make_qbittorrent(HttpDownloadClientOptions options);
 
 /// The BitTorrent info hash (SHA-1 of the bencoded `info` dictionary, lower-case hex) of a
 /// .torrent's bytes, or errc::invalid_argument when they are not a bencoded dictionary with an
