@@ -5,7 +5,7 @@
 /// blackhole folder) and where its progress is read back.
 ///
 /// One interface, `DownloadClient`, and a factory per client: torrent and usenet blackhole
-/// (folders) and qBittorrent (Web API v2).
+/// (folders), qBittorrent (Web API v2) and Transmission (RPC).
 ///
 /// Contract, for every client:
 ///  - Thread-safety: every member may be called from any thread, also at the same time; a
@@ -157,6 +157,20 @@ struct HttpDownloadClientOptions {
 /// stoppedDL -> paused; uploading, stalledUP, queuedUP, forcedUP, checkingUP, pausedUP /
 /// stoppedUP -> completed; error, missingFiles -> warning. output_path is `content_path`.
 std::unique_ptr<DownloadClient> make_qbittorrent(HttpDownloadClientOptions options);
+
+/// Transmission through its RPC (`{base_url}/transmission/rpc`, the legacy protocol that 2.x to
+/// 4.x speak). Answers the 409 handshake: keeps the X-Transmission-Session-Id it hands out and
+/// sends the request again, each time the id rotates. HTTP Basic auth when a username is set
+/// (401: errc::unauthorized). `add` puts the torrent in `{download dir}/{category}` (the
+/// session's download dir unless `download_dir` is set) and lists by that folder, as Readarr
+/// does (Transmission 3.00 takes no labels on torrent-add). Statuses: 0 stopped -> paused, or
+/// completed when nothing is left; 1, 2 check -> queued; 3 queued -> queued; 4 -> downloading;
+/// 5, 6 seeding -> completed; an error string -> warning.
+struct TransmissionOptions {
+  HttpDownloadClientOptions http;
+  std::filesystem::path download_dir;  ///< empty: the daemon's own (session-get)
+};
+std::unique_ptr<DownloadClient> make_transmission(TransmissionOptions options);
 
 /// The BitTorrent info hash (SHA-1 of the bencoded `info` dictionary, lower-case hex) of a
 /// .torrent's bytes, or errc::invalid_argument when they are not a bencoded dictionary with an
