@@ -5,7 +5,7 @@
 /// blackhole folder) and where its progress is read back.
 ///
 /// One interface, `DownloadClient`, and a factory per client: torrent and usenet blackhole
-/// (folders), qBittorrent (Web API v2) and Transmission (RPC).
+/// (folders), qBittorrent (Web API v2), Transmission (RPC) and NZBGet (JSON-RPC).
 ///
 /// Contract, for every client:
 ///  - Thread-safety: every member may be called from any thread, also at the same time; a
@@ -27,9 +27,9 @@
 ///                             error we do not understand).
 ///      errc::cancelled        the stop token fired.
 ///  - Ids: `add` returns the client's id for the new item, which `items` reports and `remove`
-///    takes: the info hash (lower-case hex) for torrent clients; the file name
-///    written for a blackhole (the blackhole's watch-folder items have ids of their own: see
-///    make_torrent_blackhole).
+///    takes: the info hash (lower-case hex) for torrent clients; NZBGet's NZBID; the file
+///    name written for a blackhole (the blackhole's watch-folder items have ids of their own:
+///    see make_torrent_blackhole).
 
 #include <chrono>
 #include <cstdint>
@@ -171,6 +171,15 @@ struct TransmissionOptions {
   std::filesystem::path download_dir;  ///< empty: the daemon's own (session-get)
 };
 std::unique_ptr<DownloadClient> make_transmission(TransmissionOptions options);
+
+/// NZBGet through its JSON-RPC (`{base_url}/jsonrpc`, HTTP Basic auth; NZBGet 18 and later).
+/// `add` appends the .nzb with the category and returns the NZBID. `items` lists the queue
+/// (listgroups: QUEUED -> queued, PAUSED -> paused, anything else -> downloading, post-processing
+/// included) and the history (SUCCESS/* -> completed, WARNING/* -> warning, FAILURE/* and
+/// DELETED/* -> failed; output_path the FinalDir, else the DestDir); `message` is NZBGet's
+/// status. `remove` deletes from the queue or the history (GroupFinalDelete / HistoryFinalDelete
+/// with the data).
+std::unique_ptr<DownloadClient> make_nzbget(HttpDownloadClientOptions options);
 
 /// The BitTorrent info hash (SHA-1 of the bencoded `info` dictionary, lower-case hex) of a
 /// .torrent's bytes, or errc::invalid_argument when they are not a bencoded dictionary with an
