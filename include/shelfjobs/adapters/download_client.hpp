@@ -5,7 +5,7 @@
 /// blackhole folder) and where its progress is read back.
 ///
 /// One interface, `DownloadClient`, and a factory per client: torrent and usenet blackhole
-/// (folders), qBittorrent (Web API v2), Transmission (RPC) and NZBGet (JSON-RPC).
+/// (folders), qBittorrent (Web API v2), Transmission (RPC), NZBGet (JSON-RPC) and SABnzbd.
 ///
 /// Contract, for every client:
 ///  - Thread-safety: every member may be called from any thread, also at the same time; a
@@ -27,9 +27,9 @@
 ///                             error we do not understand).
 ///      errc::cancelled        the stop token fired.
 ///  - Ids: `add` returns the client's id for the new item, which `items` reports and `remove`
-///    takes: the info hash (lower-case hex) for torrent clients; NZBGet's NZBID; the file
-///    name written for a blackhole (the blackhole's watch-folder items have ids of their own:
-///    see make_torrent_blackhole).
+///    takes: the info hash (lower-case hex) for torrent clients; NZBGet's NZBID; SABnzbd's
+///    nzo_id; the file name written for a blackhole (the blackhole's watch-folder items have ids
+///    of their own: see make_torrent_blackhole).
 
 #include <chrono>
 #include <cstdint>
@@ -70,6 +70,7 @@ struct DownloadRequest {
     torrent_file,  ///< `data` holds a .torrent's bytes
     magnet,        ///< `data` holds a magnet URI
     nzb_file,      ///< `data` holds an .nzb's bytes
+    nzb_url,       ///< `data` holds an .nzb's http(s) URL (SABnzbd fetches it; the others refuse it)
   };
   Kind kind = Kind::torrent_file;
   std::string data;
@@ -180,6 +181,19 @@ std::unique_ptr<DownloadClient> make_transmission(TransmissionOptions options);
 /// status. `remove` deletes from the queue or the history (GroupFinalDelete / HistoryFinalDelete
 /// with the data).
 std::unique_ptr<DownloadClient> make_nzbget(HttpDownloadClientOptions options);
+
+/// SABnzbd through its API (`{base_url}/api?mode=...&apikey=...&output=json`). `add` posts the
+/// .nzb (mode=addfile, multipart field `name`) or its URL (mode=addurl) with the category and
+/// returns the nzo_id. `items` lists the queue (Paused -> paused; Queued, Grabbing, Fetching,
+/// Propagating -> queued; the rest -> downloading, with the timeleft as eta) and the history
+/// (Completed -> completed; Failed, Deleted -> failed with the fail_message; post-processing ->
+/// downloading; output_path the `storage`). An "API Key Incorrect" or "API Key Required" error is
+/// errc::unauthorized. `remove` deletes from the queue or the history (del_files).
+struct SabnzbdOptions {
+  HttpDownloadClientOptions http;  ///< username and password unused
+  std::string api_key;
+};
+std::unique_ptr<DownloadClient> make_sabnzbd(SabnzbdOptions options);
 
 /// The BitTorrent info hash (SHA-1 of the bencoded `info` dictionary, lower-case hex) of a
 /// .torrent's bytes, or errc::invalid_argument when they are not a bencoded dictionary with an
