@@ -6,8 +6,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <httplib.h>
+
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "daemon.hpp"
@@ -176,6 +180,70 @@ TEST_CASE("Transmission: bad input, bad credentials and a missing daemon", "[dow
   REQUIRE_FALSE(down);
   CHECK(down.error().code == errc::unavailable);
   CHECK(down.error().message.find("Transmission") != std::string::npos);
+}
+
+/// A Transmission RPC stand-in whose session id changes after every `rotate_every` answers (or
+/// at every request when 0, so no id is ever good): each call then meets a 409 first.
+class RotatingRpc {
+ public:
+  explicit RotatingRpc(int rotate_every) : rotate_every_(rotate_every) {
+    server_.Post("/transmission/rpc", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      ++requests_;
+      if (rotate_every_ == 0 || req.get_header_value("X-Transmission-Session-Id") != id_) {
+        if (rotate_every_ == 0) id_ = "id-" + std::to_string(requests_);
+        res.status = 409;
+        res.set_header("X-Transmission-Session-Id", id_);
+        return;
+      }
+      if (++answered_ % rotate_every_ == 0) id_ = "id-" + std::to_string(requests_);
+      res.set_content(R"({"result":"success","arguments":{"torrents":[]}})", "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(milliseconds(1));
+  }
+  ~RotatingRpc() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  int rotate_every_;
+  std::string id_ = "first";
+  int requests_ = 0;
+  int answered_ = 0;
+};
+
+TEST_CASE("Transmission: a session id that rotates is picked up again; one that never holds is an error",
+          "[download][transmission]") {
+  RotatingRpc rpc(1);  // a new id after each answer
+  TransmissionOptions o;
+  o.http.base_url = rpc.url();
+  auto client = make_transmission(o);
+  for (int i = 0; i < 3; ++i) {
+    auto items = client->items("");
+    REQUIRE(items);
+    CHECK(items->empty());
+  }
+  CHECK(rpc.requests() == 6);  // each call: a 409, then the request again with the new id
+
+  RotatingRpc never(0);
+  o.http.base_url = never.url();
+  auto stuck = make_transmission(o)->items("");
+  REQUIRE_FALSE(stuck);
+  CHECK(stuck.error().code == errc::upstream_error);
+  CHECK(stuck.error().message.find("409") != std::string::npos);
+  CHECK(never.requests() == 3);
 }
 
 }  // namespace download_transmission_test

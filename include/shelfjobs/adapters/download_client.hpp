@@ -166,7 +166,8 @@ std::unique_ptr<DownloadClient> make_qbittorrent(HttpDownloadClientOptions optio
 /// session's download dir unless `download_dir` is set) and lists by that folder, as Readarr
 /// does (Transmission 3.00 takes no labels on torrent-add). Statuses: 0 stopped -> paused, or
 /// completed when nothing is left; 1, 2 check -> queued; 3 queued -> queued; 4 -> downloading;
-/// 5, 6 seeding -> completed; an error string -> warning.
+/// 5, 6 seeding -> completed; an error string -> warning; a magnet still fetching its metadata
+/// (no size yet) is downloading, or paused when stopped, never completed.
 struct TransmissionOptions {
   HttpDownloadClientOptions http;
   std::filesystem::path download_dir;  ///< empty: the daemon's own (session-get)

@@ -107,7 +107,7 @@ class Transmission final : public DownloadClient {
                                                                 std::stop_token token) {
     json args = {{"fields",
                   {"hashString", "name", "downloadDir", "totalSize", "sizeWhenDone", "leftUntilDone",
-                   "isFinished", "eta", "status", "errorString", "error"}}};
+                   "isFinished", "eta", "status", "errorString", "error", "metadataPercentComplete"}}};
     if (id) args["ids"] = json::array({*id});
     auto r = rpc("torrent-get", args, token);
     if (!r) return r.error();
@@ -126,15 +126,22 @@ class Transmission final : public DownloadClient {
       if (eta >= 0) item.eta = std::chrono::seconds(eta);
       const std::string dir = t.value("downloadDir", "");
       if (!dir.empty()) item.output_path = std::filesystem::path(dir) / item.title;
+      // A magnet without its metadata yet has no size, so nothing is "left": it is not done.
+      const bool has_metadata = t.value("metadataPercentComplete", 1.0) >= 1.0 && item.total_bytes > 0;
       switch (t.value("status", 0)) {
-        case 0:
-          item.status = item.bytes_left == 0 ? DownloadStatus::completed : DownloadStatus::paused;
+        case 0:  // stopped: done when everything is there, else paused
+          item.status =
+              has_metadata && item.bytes_left == 0 ? DownloadStatus::completed : DownloadStatus::paused;
           break;
         case 1:  // check-wait
         case 2:  // checking
         case 3: item.status = DownloadStatus::queued; break;
         case 4: item.status = DownloadStatus::downloading; break;
         default: item.status = DownloadStatus::completed; break;  // 5 seed-wait, 6 seeding
+      }
+      if (!has_metadata && item.status != DownloadStatus::paused) {
+        item.status = DownloadStatus::downloading;
+        item.message = "fetching the torrent's metadata";
       }
       const std::string error = t.value("errorString", "");
       if (!error.empty() && t.value("error", 0) != 0) {
