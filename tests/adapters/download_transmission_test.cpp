@@ -224,7 +224,7 @@ class RotatingRpc {
   int answered_ = 0;
 };
 
-TEST_CASE("Transmission: a session id that rotates is picked up again; one that never holds is an error",
+TEST_CASE("Transmission: a session id that rotates is picked up again, and one that never holds is an error",
           "[download][transmission]") {
   RotatingRpc rpc(1);  // a new id after each answer
   TransmissionOptions o;
