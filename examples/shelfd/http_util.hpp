@@ -48,7 +48,8 @@ inline int http_status(shelfjobs::errc code) {
     case errc::not_cancellable:
     case errc::conflict: return 409;
     case errc::rate_limited: return 429;
-    case errc::upstream_error: return 502;
+    case errc::upstream_error:
+    case errc::unauthorized: return 502;
     case errc::bad_file: return 422;
     case errc::cancelled: return 409;
     case errc::unavailable:

@@ -267,6 +267,15 @@ HttpResponse HttpClient::perform(const HttpRequest& request, const Payload* payl
     r.last_modified = header(easy, "Last-Modified");
     r.retry_after = header(easy, "Retry-After");
     r.content_type = header(easy, "Content-Type");
+    for (const auto& name : request.read_headers) {
+      curl_header* found = nullptr;
+      std::size_t count = 1;
+      for (std::size_t i = 0; i < count; ++i) {
+        if (curl_easy_header(easy, name.c_str(), i, CURLH_HEADER, -1, &found) != CURLHE_OK || !found) break;
+        count = found->amount;
+        r.headers.emplace_back(name, found->value ? found->value : "");
+      }
+    }
   } else {
     r.body.clear();
   }

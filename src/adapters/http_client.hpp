@@ -45,6 +45,9 @@ struct HttpRequest {
   /// false: the answer's body is read and dropped (HttpResponse::body stays empty, max_body does
   /// not apply, no compression is asked for), for callers that only need the status.
   bool keep_body = true;
+  /// Response headers to return in HttpResponse::headers, by name (case-insensitive), each with
+  /// every value it had in the final answer (Set-Cookie often comes more than once).
+  std::vector<std::string> read_headers;
 };
 
 /// Why a request got no HTTP answer.
@@ -72,6 +75,9 @@ struct HttpResponse {
   std::string location;  ///< a redirect's target, made absolute; empty otherwise
   std::string content_type;
   std::string effective_url;  ///< the last URL fetched (after followed redirects)
+  /// The values of the headers named in HttpRequest::read_headers, in the order the server sent
+  /// them, under the name as the request spelt it.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 class HttpClient {

@@ -48,6 +48,7 @@ const char* to_string(errc code) noexcept {
     case errc::upstream_error: return "upstream_error";
     case errc::bad_file: return "bad_file";
     case errc::cancelled: return "cancelled";
+    case errc::unauthorized: return "unauthorized";
   }
   return "unknown";
 }

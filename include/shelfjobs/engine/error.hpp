@@ -44,6 +44,9 @@ enum class errc {
   /// The work was cancelled (its job's cancellation, or the engine stopping) before it finished;
   /// what it had done stays done.
   cancelled,
+  /// An upstream service refused our credentials (a wrong password or API key, a banned
+  /// address). Permanent: trying again with the same settings cannot succeed.
+  unauthorized,
 };
 
 /// The stable name of a code, for logs and JSON (`"unknown_command"`, ...).
