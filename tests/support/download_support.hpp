@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Helpers shared by the download-client tests: files with given or pseudo-random bytes, and a
-// poll of a client until one of its items reaches a state.
+// Helpers shared by the download-client tests: files of pseudo-random bytes (write_file is
+// file_tree.hpp's), and a poll of a client until one of its items reaches a state.
 
 #include <chrono>
 #include <cstdint>
@@ -11,15 +11,11 @@
 #include <string>
 #include <thread>
 
+#include "file_tree.hpp"
 #include "shelfjobs/adapters/download_client.hpp"
 #include "torrent_maker.hpp"
 
 namespace testing {
-
-inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << bytes;
-}
 
 /// `n` bytes that do not compress and differ by `seed` (xorshift).
 inline std::string random_bytes(std::size_t n, unsigned seed) {
