@@ -77,10 +77,7 @@ struct NzbEnv {
 };
 
 TEST_CASE("NZBGet: an .nzb whose articles no server has ends as a failed download", "[download][nzbget]") {
-  if (!fs::exists(kBinary)) {
-    WARN("nzbget is not installed (.ci/install-deps installs it)");
-    return;
-  }
+  if (!daemon_installed(kBinary, "nzbget")) return;
   NzbEnv env;
   REQUIRE(env.daemon->ready());
   auto client = make_nzbget(env.options());
@@ -117,10 +114,7 @@ TEST_CASE("NZBGet: an .nzb whose articles no server has ends as a failed downloa
 }
 
 TEST_CASE("NZBGet: bad input, bad credentials and a missing daemon", "[download][nzbget]") {
-  if (!fs::exists(kBinary)) {
-    WARN("nzbget is not installed (.ci/install-deps installs it)");
-    return;
-  }
+  if (!daemon_installed(kBinary, "nzbget")) return;
   NzbEnv env;
   REQUIRE(env.daemon->ready());
   auto client = make_nzbget(env.options());

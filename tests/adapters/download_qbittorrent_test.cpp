@@ -68,10 +68,7 @@ struct QbtEnv {
 
 TEST_CASE("qBittorrent: a torrent of files already downloaded completes, is listed by category and removed",
           "[download][qbittorrent]") {
-  if (!fs::exists(kBinary)) {
-    WARN("qbittorrent-nox is not installed (.ci/install-deps installs it)");
-    return;
-  }
+  if (!daemon_installed(kBinary, "qbittorrent-nox")) return;
   QbtEnv env;
   REQUIRE(env.daemon->ready());
   auto client = make_qbittorrent(env.options());
@@ -137,10 +134,7 @@ TEST_CASE("qBittorrent: a torrent of files already downloaded completes, is list
 
 TEST_CASE("qBittorrent: bad input, bad credentials, an ended session and a missing daemon",
           "[download][qbittorrent]") {
-  if (!fs::exists(kBinary)) {
-    WARN("qbittorrent-nox is not installed (.ci/install-deps installs it)");
-    return;
-  }
+  if (!daemon_installed(kBinary, "qbittorrent-nox")) return;
   QbtEnv env(1);  // sessions end after a second
   REQUIRE(env.daemon->ready());
   auto client = make_qbittorrent(env.options());

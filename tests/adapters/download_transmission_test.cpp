@@ -81,10 +81,7 @@ struct TrEnv {
 TEST_CASE(
     "Transmission: a torrent of files already downloaded completes in its category's folder, and is removed",
     "[download][transmission]") {
-  if (!fs::exists(kBinary)) {
-    WARN("transmission-daemon is not installed (.ci/install-deps installs it)");
-    return;
-  }
+  if (!daemon_installed(kBinary, "transmission-daemon")) return;
   TrEnv env;
   REQUIRE(env.daemon->ready());
   auto client = make_transmission(env.options());
@@ -151,10 +148,7 @@ TEST_CASE(
 }
 
 TEST_CASE("Transmission: bad input, bad credentials and a missing daemon", "[download][transmission]") {
-  if (!fs::exists(kBinary)) {
-    WARN("transmission-daemon is not installed (.ci/install-deps installs it)");
-    return;
-  }
+  if (!daemon_installed(kBinary, "transmission-daemon")) return;
   TrEnv env;
   REQUIRE(env.daemon->ready());
   auto client = make_transmission(env.options());

@@ -5,17 +5,31 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include <catch2/catch.hpp>
+
 #include "file_tree.hpp"
 #include "shelfjobs/adapters/download_client.hpp"
 #include "torrent_maker.hpp"
 
 namespace testing {
+
+/// True when the daemon `binary` is there. Without it a test returns with a warning, unless
+/// SHELFJOBS_REQUIRE_DAEMONS is set (tests/run_all.sh sets it, after .ci/install-deps installed
+/// the daemons): then a missing daemon fails the test instead of passing it unseen.
+inline bool daemon_installed(const std::filesystem::path& binary, const char* package) {
+  if (std::filesystem::exists(binary)) return true;
+  if (std::getenv("SHELFJOBS_REQUIRE_DAEMONS") != nullptr)
+    FAIL(package << " is not installed at " << binary << " (.ci/install-deps installs it)");
+  WARN(package << " is not installed (.ci/install-deps installs it); test skipped");
+  return false;
+}
 
 /// `n` bytes that do not compress and differ by `seed` (xorshift).
 inline std::string random_bytes(std::size_t n, unsigned seed) {
