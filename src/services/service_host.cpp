@@ -89,6 +89,9 @@ Result<std::unique_ptr<ServiceHost>> ServiceHost::Builder::build() {
                                     : std::make_shared<spdlog::logger>(
                                           "shelfjobs", std::make_shared<spdlog::sinks::null_sink_mt>());
   ctx.events_ = options_.events ? options_.events : std::make_shared<EventBus>(ctx.log_);
+  if (!options_.engine.rate_limiter)
+    options_.engine.rate_limiter = std::make_shared<RateLimiter>(options_.engine.clock);
+  ctx.rate_limiter_ = options_.engine.rate_limiter;
 
   // Commands: each service registers into one registry. A name registered twice is refused
   // with both services named.

@@ -372,6 +372,7 @@ TEST_CASE("a timeout and a refused connection are unavailable", "[newznab][index
     REQUIRE_FALSE(caps.has_value());
     CHECK(caps.error().code == errc::unavailable);
     CHECK(contains(caps.error().message, "timed out"));
+    CHECK_FALSE(is_connect_failure(caps.error()));  // a timeout escalates an indexer's back-off
   }
   {
     const int port = testing::closed_port();
@@ -384,7 +385,33 @@ TEST_CASE("a timeout and a refused connection are unavailable", "[newznab][index
     REQUIRE_FALSE(page.has_value());
     CHECK(page.error().code == errc::unavailable);
     CHECK(contains(page.error().message, "indexer down: t=caps: cannot connect"));
+    CHECK(is_connect_failure(page.error()));
   }
+}
+
+TEST_CASE("before_request runs before every request and may cancel it", "[newznab][indexer]") {
+  auto server = IndexerFixture::start({});
+  server->set_releases(make_releases(150, kNewest));
+  int calls = 0;
+  bool allow = true;
+  IndexerSettings s;
+  s.name = "hooked";
+  s.base_url = server->base_url();
+  s.api_key = "fixture-key";
+  s.before_request = [&](std::stop_token) {
+    ++calls;
+    return allow;
+  };
+  auto client = NewznabClient::create(s).value();
+  auto fetched = fetch_rss(*client, HighWaterMark{"none", "", system_clock::from_time_t(kNewest - 10 * 86400)});
+  REQUIRE(fetched.has_value());
+  CHECK(calls == 1 + fetched->pages);  // caps, then each page
+  CHECK(calls == server->requests());
+  allow = false;
+  auto refused = client->rss_page(0, 100);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::cancelled);
+  CHECK(calls == server->requests() + 1);  // asked, refused, nothing sent
 }
 
 TEST_CASE("a cancelled request is cancelled", "[newznab][indexer]") {

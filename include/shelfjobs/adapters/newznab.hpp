@@ -39,6 +39,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -69,6 +70,10 @@ struct IndexerSettings {
   /// How long a successful `caps()` answer is reused (Readarr: 7 days).
   std::chrono::seconds caps_ttl{std::chrono::hours(24 * 7)};
   std::shared_ptr<Clock> clock;  ///< caps age and retry times; null: the system clock
+  /// Called before each request to the indexer (caps, every page, every search tier) on the
+  /// calling thread; it may wait (the acquisition service spaces requests through the rate
+  /// limiter here). Returning false cancels the request (errc::cancelled). Null: none.
+  std::function<bool(std::stop_token)> before_request;
 };
 
 struct IndexerCategory {
@@ -144,6 +149,11 @@ std::optional<TimePoint> parse_rfc822_date(std::string_view text);
 /// The engine's ErrorKind for a job that fails with `e`: rate_limited -> rate_limited,
 /// unavailable -> network, cancelled -> cancelled, anything else -> permanent.
 ErrorKind indexer_error_kind(const Error& e) noexcept;
+
+/// True for an `unavailable` error whose request never reached the indexer (refused
+/// connection, unresolvable host): Readarr's "connection failure", which does not escalate an
+/// indexer's back-off. A timeout or a 5xx is not one.
+bool is_connect_failure(const Error& e) noexcept;
 
 /// A Newznab or Torznab indexer over HTTP (the adapters' libcurl client).
 ///

@@ -72,6 +72,10 @@ class ServiceContext {
   const std::shared_ptr<EventBus>& events() const noexcept { return events_; }
   /// The host's logger.
   spdlog::logger& log() noexcept { return *log_; }
+  /// The engine's rate limiter (EngineOptions::rate_limiter; the host makes one when the
+  /// options name none), for adapters that space their requests by the same keys as the
+  /// dispatcher's rate-limited commands.
+  const std::shared_ptr<RateLimiter>& rate_limiter() const noexcept { return rate_limiter_; }
 
   /// Adds an event rule: events of type E pushed as the commands `map` returns (trigger
   /// `event`). Call from `Service::add_rules`; the host removes the rule before the engine goes.
@@ -99,6 +103,7 @@ class ServiceContext {
 
   std::shared_ptr<EventBus> events_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<RateLimiter> rate_limiter_;
   // Set by the host once built, cleared when it stops: atomic, as a handler that overran the
   // stop deadline may still read it.
   std::atomic<Engine*> engine_{nullptr};

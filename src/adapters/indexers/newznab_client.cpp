@@ -66,6 +66,8 @@ struct NewznabClient::Impl {
   // One GET, judged; `what` names the request in messages ("t=caps", "t=book offset 100").
   // On success the body is returned for the caller's parser.
   Result<std::string> fetch(const std::string& url, const std::string& what, std::stop_token token) {
+    if (settings.before_request && !settings.before_request(token))
+      return Error{errc::cancelled, label_of(settings) + what + ": cancelled"};
     detail::HttpRequest req;
     req.url = url;
     req.headers.emplace_back("Accept", "application/rss+xml, application/xml, text/xml");
@@ -76,7 +78,7 @@ struct NewznabClient::Impl {
       case detail::TransportError::timeout:
         return Error{errc::unavailable, p + "timed out (" + res.error_message + ")"};
       case detail::TransportError::connection:
-        return Error{errc::unavailable, p + "cannot connect (" + res.error_message + ")"};
+        return Error{errc::unavailable, p + std::string(detail::kCannotConnect) + res.error_message + ")"};
       case detail::TransportError::cancelled: return Error{errc::cancelled, p + "cancelled"};
       case detail::TransportError::tls:
         return Error{errc::unavailable, p + "TLS failure (" + res.error_message + ")"};

@@ -13,6 +13,10 @@
 
 namespace shelfjobs::detail {
 
+/// What the client's message says when a request never reached the indexer; the one place
+/// `is_connect_failure` and the client agree on.
+inline constexpr std::string_view kCannotConnect = "cannot connect (";
+
 /// The body is an HTML page (by its start or its Content-Type).
 bool looks_like_html(std::string_view body, std::string_view content_type);
 /// "indexer <name>: answered with an HTML page instead of XML (<status>): blocked ...?"; an

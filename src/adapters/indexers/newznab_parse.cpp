@@ -48,6 +48,10 @@ ErrorKind indexer_error_kind(const Error& e) noexcept {
   }
 }
 
+bool is_connect_failure(const Error& e) noexcept {
+  return e.code == errc::unavailable && e.message.find(detail::kCannotConnect) != std::string::npos;
+}
+
 namespace detail {
 
 namespace {
