@@ -83,6 +83,27 @@ const char* kHtml =
 
 }  // namespace
 
+std::string default_payload(const FixtureRelease& r, FixtureKind kind) {
+  if (kind == FixtureKind::torznab) {
+    // Bencoded by hand: a .torrent is a dictionary with sorted keys; one 20-byte piece hash
+    // (zeros) is enough for clients and blackholes to accept it as well formed.
+    auto str = [](const std::string& v) { return std::to_string(v.size()) + ":" + v; };
+    const std::string name = r.title.empty() ? std::string("release") : r.title;
+    std::string info = "d6:lengthi" + std::to_string(std::max<std::int64_t>(1, r.size)) + "e4:name" + str(name) +
+                       "12:piece lengthi262144e6:pieces" + str(std::string(20, '\0')) + "e";
+    return "d8:announce" + str("http://127.0.0.1:1/announce") + "4:info" + info + "e";
+  }
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+         "<!DOCTYPE nzb PUBLIC \"-//newzBin//DTD NZB 1.1//EN\" \"http://www.newzbin.com/DTD/nzb/nzb-1.1.dtd\">\n"
+         "<nzb xmlns=\"http://www.newzbin.com/DTD/2003/nzb\">\n"
+         "<file poster=\"fixture@example.invalid\" date=\"" +
+         std::to_string(r.published) + "\" subject=\"&quot;" + xml_escape(r.title) +
+         ".epub&quot; yEnc (1/1)\">\n<groups><group>alt.binaries.ebook</group></groups>\n"
+         "<segments><segment bytes=\"" +
+         std::to_string(std::max<std::int64_t>(1, r.size)) + "\" number=\"1\">" + xml_escape(r.guid) +
+         "@fixture.invalid</segment></segments>\n</file>\n</nzb>\n";
+}
+
 std::string render_feed(const std::vector<FixtureRelease>& releases, FixtureKind kind,
                         const std::string& base_url, const std::string& attr_prefix, std::int64_t offset,
                         std::int64_t total) {
@@ -169,6 +190,7 @@ struct IndexerFixture::State {
   std::int64_t total = 0;
   std::map<std::string, std::int64_t> per_t;
   std::map<std::string, std::string> last_query;
+  std::int64_t downloads = 0;
   int next_guid = 1;
 
   std::string base() const { return "http://127.0.0.1:" + std::to_string(port); }
@@ -310,6 +332,22 @@ std::unique_ptr<IndexerFixture> IndexerFixture::start(IndexerFixtureOptions opti
     for (const auto& [k, v] : headers) res.set_header(k.c_str(), v);
     res.set_content(body, type.c_str());
   });
+  s.server.Get("/download", [&s](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.get_param_value("id");
+    std::lock_guard lock(s.mu);
+    ++s.downloads;
+    const FixtureRelease* found = nullptr;
+    for (const auto& r : s.releases)
+      if (r.guid == id) found = &r;
+    if (!found || !found->downloadable) {
+      res.status = 404;
+      res.set_content("Not Found", "text/plain");
+      return;
+    }
+    const bool torznab = s.options.kind == FixtureKind::torznab;
+    res.set_content(found->payload.empty() ? default_payload(*found, s.options.kind) : found->payload,
+                    torznab ? "application/x-bittorrent" : "application/x-nzb");
+  });
   s.server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) res.set_content("Not Found", "text/plain");
   });
@@ -361,6 +399,11 @@ void IndexerFixture::clear_failure() { set_failure(FailureSpec{}); }
 std::int64_t IndexerFixture::requests() const {
   std::lock_guard lock(state_->mu);
   return state_->total;
+}
+
+std::int64_t IndexerFixture::downloads() const {
+  std::lock_guard lock(state_->mu);
+  return state_->downloads;
 }
 
 std::int64_t IndexerFixture::requests_with(const std::string& t) const {

@@ -40,6 +40,10 @@ struct FixtureRelease {
   int seeders = 10;        ///< torznab
   int peers = 12;          ///< torznab
   int grabs = 3;           ///< newznab
+  /// What `GET /download?id=<guid>` answers: empty gives a small valid .torrent (torznab) or
+  /// .nzb (newznab) named after the title; `downloadable = false` answers 404.
+  std::string payload;
+  bool downloadable = true;
 };
 
 enum class Failure {
@@ -97,6 +101,8 @@ class IndexerFixture {
   std::int64_t requests() const;
   std::int64_t requests_with(const std::string& t) const;  ///< with that `t=`
   std::map<std::string, std::string> last_query() const;
+  /// `GET /download` requests so far (the grabs' file fetches).
+  std::int64_t downloads() const;
 
  private:
   struct State;
@@ -108,6 +114,10 @@ class IndexerFixture {
 /// "Author N - Book Title N (2019) [EPUB]" alternating with audiobooks "... (Unabridged) [M4B]"
 /// (category 3030), guids "<prefix>-<n>".
 std::vector<FixtureRelease> make_releases(int count, std::time_t newest, const std::string& prefix = "rel");
+
+/// The file `/download` serves for a release without a payload: a single-file .torrent (its
+/// `info` names `name` with `size` bytes) or an .nzb with one file of one segment.
+std::string default_payload(const FixtureRelease& release, FixtureKind kind);
 
 /// The feed XML the fixture writes for `releases` (no slicing), for tests and benchmarks.
 std::string render_feed(const std::vector<FixtureRelease>& releases, FixtureKind kind,
