@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <chrono>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -153,6 +155,27 @@ inline shelfjobs::Result<long long> query_id(const httplib::Request& req, const 
   if (!id)
     return shelfjobs::Error{shelfjobs::errc::invalid_argument, name + " '" + s + "' " + id.error().message};
   return id;
+}
+
+/// Readarr's paging parameters `page` (from 1) and `pageSize` (1..1000, default
+/// `default_size`). Errors: invalid_argument naming the parameter.
+inline shelfjobs::Result<std::pair<std::int64_t, std::int64_t>> paging(const httplib::Request& req,
+                                                                      std::int64_t default_size = 10) {
+  using shelfjobs::errc;
+  std::int64_t page = 1, size = default_size;
+  if (req.has_param("page")) {
+    auto p = query_id(req, "page");
+    if (!p) return p.error();
+    page = *p;
+  }
+  if (req.has_param("pageSize")) {
+    auto p = query_id(req, "pageSize");
+    if (!p) return p.error();
+    size = *p;
+  }
+  if (page < 1) return shelfjobs::Error{errc::invalid_argument, "page must be at least 1"};
+  if (size < 1 || size > 1000) return shelfjobs::Error{errc::invalid_argument, "pageSize must be 1 to 1000"};
+  return std::pair{page, size};
 }
 
 }  // namespace shelfd

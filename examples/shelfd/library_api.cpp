@@ -39,24 +39,6 @@ fs::path recycle_target(Catalog& catalog, const fs::path& bin, const fs::path& f
   return target;
 }
 
-// Readarr's paging parameters. Errors: invalid_argument naming the parameter.
-Result<std::pair<std::int64_t, std::int64_t>> paging(const httplib::Request& req) {
-  std::int64_t page = 1, size = 10;
-  if (req.has_param("page")) {
-    auto p = query_id(req, "page");
-    if (!p) return p.error();
-    page = *p;
-  }
-  if (req.has_param("pageSize")) {
-    auto p = query_id(req, "pageSize");
-    if (!p) return p.error();
-    size = *p;
-  }
-  if (page < 1) return Error{errc::invalid_argument, "page must be at least 1"};
-  if (size < 1 || size > 1000) return Error{errc::invalid_argument, "pageSize must be 1 to 1000"};
-  return std::pair{page, size};
-}
-
 }  // namespace
 
 void ApiServer::library_routes() {

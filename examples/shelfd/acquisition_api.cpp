@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+// Readarr's acquisition routes: the download queue (paged; removal from the client and onto
+// the blocklist), the history (paged, by event type, book, author or download), the blocklist,
+// and releases (an interactive search of a book with each release's decision; a grab). The
+// indexer and download-client definitions are provider_api.cpp's; the commands (RssSync,
+// BookSearch, AuthorSearch, MissingBookSearch, RefreshMonitoredDownloads) go through
+// /api/v1/command like every other.
+#include <map>
+
+#include <httplib.h>
+
+#include "api.hpp"
+#include "app.hpp"
+#include "http_util.hpp"
+
+namespace shelfd {
+
+using namespace shelfjobs;
+using nlohmann::json;
+
+namespace {
+
+// A boolean query parameter: "true"/"false" (any case), "1"/"0"; absent: `fallback`.
+Result<bool> query_bool(const httplib::Request& req, const std::string& name, bool fallback) {
+  if (!req.has_param(name)) return fallback;
+  std::string v = req.get_param_value(name);
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return Error{errc::invalid_argument, name + " must be true or false (got '" + req.get_param_value(name) + "')"};
+}
+
+json paged(std::int64_t page, std::int64_t size, const char* sort_key, std::int64_t total, json records) {
+  return {{"page", page},
+          {"pageSize", size},
+          {"sortKey", sort_key},
+          {"sortDirection", "descending"},
+          {"totalRecords", total},
+          {"records", std::move(records)}};
+}
+
+}  // namespace
+
+void ApiServer::acquisition_routes() {
+  auto& s = *server_;
+  AcquisitionService& acq = app_.acquisition();
+
+  // The client names by id, for the queue's `downloadClient`.
+  auto client_names = [&acq] {
+    std::map<RowId, std::string> names;
+    if (auto list = acq.store()->providers(ProviderKind::download_client))
+      for (const auto& d : *list) names[d.id] = d.name;
+    return names;
+  };
+
+  s.Get("/api/v1/queue", [&acq, client_names](const httplib::Request& req, httplib::Response& res) {
+    auto p = paging(req, 20);
+    if (!p) return error(res, p.error());
+    auto active = acq.store()->active_downloads();
+    if (!active) return error(res, active.error());
+    const auto names = client_names();
+    json records = json::array();
+    const auto total = static_cast<std::int64_t>(active->size());
+    // Newest grab first, as Readarr's queue sorts by default.
+    for (std::int64_t i = total - 1 - (p->first - 1) * p->second, n = 0; i >= 0 && n < p->second; --i, ++n) {
+      const auto& d = (*active)[static_cast<std::size_t>(i)];
+      auto it = names.find(d.client_id);
+      records.push_back(queue_json(d, it == names.end() ? "" : it->second));
+    }
+    reply(res, 200, paged(p->first, p->second, "timeleft", total, std::move(records)));
+  });
+  s.Get("/api/v1/queue/status", [&acq](const httplib::Request&, httplib::Response& res) {
+    auto active = acq.store()->active_downloads();
+    if (!active) return error(res, active.error());
+    std::int64_t warnings = 0, errors = 0;
+    for (const auto& d : *active) {
+      if (d.state == TrackedState::import_failed || d.status == "warning") ++warnings;
+      if (d.status == "failed") ++errors;
+    }
+    const auto n = static_cast<std::int64_t>(active->size());
+    reply(res, 200,
+          {{"totalCount", n}, {"count", n}, {"unknownCount", 0}, {"errors", errors > 0}, {"warnings", warnings > 0},
+           {"unknownErrors", false}, {"unknownWarnings", false}});
+  });
+  s.Delete(R"(/api/v1/queue/(\d+))", [&acq](const httplib::Request& req, httplib::Response& res) {
+    auto id = route_id(req, "queue item");
+    if (!id) return error(res, id.error());
+    auto from_client = query_bool(req, "removeFromClient", true);
+    if (!from_client) return error(res, from_client.error());
+    auto blocklist = query_bool(req, "blocklist", false);
+    if (!blocklist) return error(res, blocklist.error());
+    auto st = acq.remove_from_queue(*id, *from_client, *blocklist);
+    if (!st) return error(res, st.error());
+    reply(res, 200, json::object());
+  });
+
+  s.Get("/api/v1/history", [&acq](const httplib::Request& req, httplib::Response& res) {
+    auto p = paging(req, 20);
+    if (!p) return error(res, p.error());
+    HistoryQuery q{.page = p->first, .page_size = p->second};
+    if (req.has_param("eventType")) {
+      auto e = history_event_from(req.get_param_value("eventType"));
+      if (!e) return error(res, 400, "eventType '" + req.get_param_value("eventType") + "' is not a history event",
+                           "invalid_argument");
+      q.event = e;
+    }
+    for (const char* key : {"bookId", "authorId"}) {
+      if (!req.has_param(key)) continue;
+      auto id = query_id(req, key);
+      if (!id) return error(res, id.error());
+      (std::string_view(key) == "bookId" ? q.book_id : q.author_id) = *id;
+    }
+    q.download_id = req.get_param_value("downloadId");
+    auto page = acq.store()->history(q);
+    if (!page) return error(res, page.error());
+    json records = json::array();
+    for (const auto& h : page->records) records.push_back(history_json(h));
+    reply(res, 200, paged(p->first, p->second, "date", page->total, std::move(records)));
+  });
+
+  s.Get("/api/v1/blocklist", [&acq](const httplib::Request& req, httplib::Response& res) {
+    auto p = paging(req, 20);
+    if (!p) return error(res, p.error());
+    auto page = acq.store()->blocklist(p->first, p->second);
+    if (!page) return error(res, page.error());
+    json records = json::array();
+    for (const auto& b : page->records) records.push_back(blocklist_json(b));
+    reply(res, 200, paged(p->first, p->second, "date", page->total, std::move(records)));
+  });
+  s.Delete(R"(/api/v1/blocklist/(\d+))", [&acq](const httplib::Request& req, httplib::Response& res) {
+    auto id = route_id(req, "blocklist item");
+    if (!id) return error(res, id.error());
+    auto st = acq.store()->remove_blocklist(*id);
+    if (!st) return error(res, st.error());
+    reply(res, 200, json::object());
+  });
+
+  // An interactive search: it asks every indexer with interactive search enabled now, so it
+  // takes as long as the slowest (Readarr's does too).
+  s.Get("/api/v1/release", [this, &acq](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_param("bookId")) return error(res, 400, "give bookId", "invalid_argument");
+    auto id = query_id(req, "bookId");
+    if (!id) return error(res, id.error());
+    auto found = acq.interactive_search(*id);
+    if (!found) return error(res, found.error());
+    json out = json::array();
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& d : *found) out.push_back(release_json(d, now));
+    app_.log().info("interactive search of book {}: {} releases", *id, found->size());
+    reply(res, 200, out);
+  });
+  s.Post("/api/v1/release", [&acq, client_names](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req);
+    if (!body) return error(res, body.error());
+    const auto guid = body->find("guid");
+    const auto indexer = body->find("indexerId");
+    if (guid == body->end() || !guid->is_string() || indexer == body->end() || !indexer->is_number_integer())
+      return error(res, 400, "give guid (text) and indexerId (a number) of a release from GET /api/v1/release",
+                   "invalid_body");
+    auto grabbed = acq.grab(guid->get<std::string>(), indexer->get<RowId>());
+    if (!grabbed) return error(res, grabbed.error());
+    const auto names = client_names();
+    auto it = names.find(grabbed->client_id);
+    json out = queue_json(*grabbed, it == names.end() ? "" : it->second);
+    out["guid"] = guid->get<std::string>();
+    out["indexerId"] = indexer->get<RowId>();
+    reply(res, 200, out);
+  });
+}
+
+}  // namespace shelfd
