@@ -219,6 +219,24 @@ TEST_CASE("A watch-folder item completes once it has not changed for the grace p
   }
 }
 
+TEST_CASE("An item whose files were last written before the grace period is complete at first sight",
+          "[download]") {
+  Env env;
+  env.clock->set(std::chrono::system_clock::now());
+  auto client = make_torrent_blackhole(env.options());
+  write(env.watch / "Finished Earlier" / "book.epub", "12345");
+  write(env.watch / "Still Writing" / "book.epub", "123");
+  // The download program finished this one an hour ago (before shelfjobs looked, or before a
+  // restart): nothing will change in it any more.
+  fs::last_write_time(env.watch / "Finished Earlier" / "book.epub",
+                      fs::file_time_type::clock::now() - std::chrono::hours(1));
+  auto items = client->items("");
+  REQUIRE(items);
+  REQUIRE(items->size() == 2);
+  CHECK(find(*items, "Finished Earlier")->status == DownloadStatus::completed);
+  CHECK(find(*items, "Still Writing")->status == DownloadStatus::downloading);
+}
+
 TEST_CASE("The grace period is a setting", "[download]") {
   Env env;
   auto o = env.options();

@@ -124,7 +124,9 @@ struct BlackholeOptions {
   bool save_magnet_files = false;
   std::string magnet_extension = ".magnet";
   /// An item of the watch folder is completed once nothing in it (names, sizes, mtimes) has
-  /// changed for this long; until then it is downloading.
+  /// changed for this long; until then it is downloading. An item seen for the first time
+  /// counts as unchanged since its newest file's mtime (a download finished before the first
+  /// look is complete at once).
   std::chrono::seconds grace{30};
   std::shared_ptr<Clock> clock = std::make_shared<SystemClock>();
 };

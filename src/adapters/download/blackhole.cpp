@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <system_error>
 
 #include "adapters/download/download_util.hpp"
@@ -71,6 +73,7 @@ std::int64_t birth_ticks(const fs::path& p) {
 struct Snapshot {
   std::size_t hash = 0;
   std::int64_t bytes = 0;
+  std::optional<TimePoint> newest_mtime;  // of the files under the item; none when empty
 };
 
 // The fingerprint of an item: the relative path, size and mtime of every file under it.
@@ -83,6 +86,9 @@ Snapshot snapshot(const fs::path& p) {
     struct stat st {};
     if (::lstat(f.c_str(), &st) != 0) return;
     s.bytes += st.st_size;
+    const TimePoint mtime{std::chrono::duration_cast<TimePoint::duration>(
+        std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec))};
+    if (!s.newest_mtime || mtime > *s.newest_mtime) s.newest_mtime = mtime;
     mix(rel + "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
         std::to_string(st.st_mtim.tv_nsec));
   };
@@ -168,7 +174,11 @@ class Blackhole final : public DownloadClient {
       const std::int64_t ticks = birth_ticks(it->path());
       const std::string id = ticks ? entry + "_" + std::to_string(ticks) : entry;
       const Snapshot snap = snapshot(it->path());
-      Seen seen{snap.hash, now};
+      // An item seen for the first time (or changed) changed last when its newest file did, if
+      // that is earlier: a download that finished before shelfjobs looked (or before a restart)
+      // is complete at once instead of one grace period later. A file still being written has a
+      // current mtime, so it still waits.
+      Seen seen{snap.hash, snap.newest_mtime ? std::min(now, *snap.newest_mtime) : now};
       if (auto old = seen_.find(id); old != seen_.end() && old->second.hash == snap.hash) seen = old->second;
       still[id] = seen;
 
