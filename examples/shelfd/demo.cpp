@@ -15,6 +15,7 @@
 
 #include "app.hpp"
 #include "builtin.hpp"
+#include "demo_acquisition.hpp"
 #include "demo_library.hpp"
 #include "demo_metadata.hpp"
 
@@ -195,6 +196,17 @@ int run_demo(const DemoOptions& options) {
     ++imported;
     std::cout << "  imported: " << e.source.filename().string() << " -> " << e.file.path.string() << "\n";
   });
+  std::int64_t grabbed = 0, downloads_imported = 0;
+  app.events().subscribe<ReleaseGrabbed>([&grabbed](const ReleaseGrabbed& e) {
+    ++grabbed;
+    std::cout << "  grabbed: " << e.download.release.title << " from " << e.download.release.indexer << " into "
+              << e.client << "\n";
+  });
+  app.events().subscribe<DownloadImported>([&downloads_imported](const DownloadImported& e) {
+    downloads_imported += e.files;
+    std::cout << "  download imported: " << e.download.release.title << "\n";
+  });
+  std::optional<DemoAcquisition> acquisition;
   if (first) {
     while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
     // The library on disk, scanned (files matched by ISBN and by name, two unmapped), then a
@@ -211,6 +223,24 @@ int run_demo(const DemoOptions& options) {
           engine.push(DownloadedBooksScan{.path = library->download.string(), .importMode = ImportMode::move})
               .has_value() &&
           ok;
+      while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+      // Acquisition: an indexer offers the wanted book; an RSS sync grabs the EPUB into the
+      // blackhole; the demo plays the torrent client and finishes it; the refresh of the
+      // downloads sees it completed, and its rule imports it.
+      auto acq = set_up_demo_acquisition(*app.acquisition().store(), root / "blackhole", *library);
+      if (!acq) {
+        std::cerr << "shelfd demo: " << acq.error().message << "\n";
+        ok = false;
+      } else {
+        acquisition = std::move(acq).value();
+        ok = engine.push(RssSync{}).has_value() && ok;
+        while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+        if (finish_demo_downloads(*acquisition, *library) == 0) {
+          std::cerr << "shelfd demo: the RSS sync grabbed nothing\n";
+          ok = false;
+        }
+        ok = engine.push(RefreshMonitoredDownloads{}).has_value() && ok;
+      }
     }
     while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
     if (auto renamed_upstream = metadata->rename(std::stoll(first->foreign_id), first->name + " (Author)");
@@ -329,6 +359,8 @@ int run_demo(const DemoOptions& options) {
     out["files"] = catalog_counts ? catalog_counts->files : -1;
     out["unmapped"] = unmapped ? static_cast<std::int64_t>(unmapped->size()) : -1;
     out["imported"] = imported;
+    out["grabbed"] = grabbed;
+    out["downloadsImported"] = downloads_imported;
     std::cout << out.dump() << std::endl;
   }
   created->reset();

@@ -91,6 +91,9 @@ Result<DemoLibrary> lay_out_demo_library(Catalog& catalog, const fs::path& ebook
       ++out.matched;
     }
   }
+  // The first author's third book gets no file: the demo's acquisition finds it on an indexer.
+  out.wanted_author = shelves[0].author;
+  out.wanted_book = shelves[0].books[2];
   // An audiobook in the second root: its tags name the author, who has no folder there.
   {
     const auto& [author, books] = shelves[1];

@@ -14,13 +14,17 @@ struct DemoLibrary {
   std::filesystem::path download;  ///< a finished download (a folder with one book) to import
   int matched = 0;                 ///< files written that a scan links to a book
   int unmapped = 0;                ///< files written that a scan records as unmapped
+  /// A monitored book left without a file: the demo's indexer offers releases of it.
+  shelfjobs::Author wanted_author;
+  shelfjobs::Book wanted_book;
 };
 
 /// Writes, for each author of `catalog` (in id order) whose folder lies under `ebooks`, two of
 /// its books in an ebook format (EPUB, MOBI, AZW3, PDF, KEPUB in turn) at the default naming's
 /// place; one M4B audiobook under `audiobooks`; an EPUB by an author the catalog does not know
 /// and a damaged EPUB (both unmapped); a Synology thumbnail folder the scan skips; and, under
-/// `downloads`, an EPUB of a book that has no file yet. Errors: the catalog cannot be read, or it
+/// `downloads`, an EPUB of a book that has no file yet. The first author's third book is left
+/// without a file (`wanted_book`). Errors: the catalog cannot be read, or it
 /// holds fewer than three authors with three books each (the demo's authors were not refreshed).
 /// Throws std::runtime_error when a file cannot be written.
 shelfjobs::Result<DemoLibrary> lay_out_demo_library(shelfjobs::Catalog& catalog,

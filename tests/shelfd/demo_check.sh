@@ -2,7 +2,9 @@
 # Runs one `shelfd demo --json` cycle and checks its summary line: the demo workload's outcomes,
 # the catalog after the refreshes (four authors, their books, one renamed upstream whose folder
 # MoveAuthor moved), and the library of real files the demo lays out: 11 found by the scan (two of
-# them unmapped: an unknown author and a damaged EPUB) and one imported from a download folder.
+# them unmapped: an unknown author and a damaged EPUB), one imported from a download folder, and
+# one found on the demo's indexer by an RSS sync, grabbed into the blackhole and imported once
+# its download completed.
 # usage: demo_check.sh <shelfd>
 set -u
 out=$("$1" demo --json) || { echo "shelfd demo failed"; echo "$out"; exit 1; }
@@ -11,7 +13,9 @@ status=0
 for p in '"DemoWork":{"cancelled":1,"completed":3,"failed":1}' \
          '"MoveAuthor":{"cancelled":0,"completed":1,"failed":0}' \
          '"DownloadedBooksScan":{"cancelled":0,"completed":1,"failed":0}' \
-         '"authors":4' '"books":18' '"renamed":1' '"files":12' '"unmapped":2' '"imported":1'; do
+         '"ImportCompletedDownload":{"cancelled":0,"completed":1,"failed":0}' \
+         '"authors":4' '"books":18' '"renamed":1' '"files":13' '"unmapped":2' '"imported":2' \
+         '"grabbed":1' '"downloadsImported":1'; do
   case "$line" in
     *"$p"*) ;;
     *) echo "missing $p"; status=1 ;;
