@@ -3,6 +3,7 @@
 // history, blocklist and release resources (the shapes Readarr's clients read).
 
 #include <cstdio>
+#include <ctime>
 
 #include "services/acquisition/acquisition_impl.hpp"
 
