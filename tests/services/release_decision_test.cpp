@@ -118,7 +118,8 @@ TEST_CASE("unparsable, unknown author and unknown book end the decision", "[acqu
   CHECK(to_string(RejectionKind::unknown_book) == std::string("unknownBook"));
 }
 
-TEST_CASE("not wanted: unmonitored, or a file at the cutoff of the release's kind", "[acquisition][decision]") {
+TEST_CASE("not wanted: unmonitored, or a file at the cutoff of the release's kind",
+          "[acquisition][decision]") {
   Fixture f;
   auto d = decide_one(release("Ann Leckie - Provenance [EPUB]"), f.ctx);
   CHECK(kinds(d) == std::vector{RejectionKind::not_wanted});
@@ -139,7 +140,8 @@ TEST_CASE("not wanted: unmonitored, or a file at the cutoff of the release's kin
   CHECK(decide_one(release("Iain M. Banks - Excession [EPUB]"), f.ctx).approved());
 }
 
-TEST_CASE("not an upgrade: a pdf file makes an epub, azw3 and mobi upgrades, a pdf not", "[acquisition][decision]") {
+TEST_CASE("not an upgrade: a pdf file makes an epub, azw3 and mobi upgrades, a pdf not",
+          "[acquisition][decision]") {
   Fixture f;
   for (const char* fmt : {"EPUB", "AZW3", "MOBI"}) {
     INFO(fmt);
@@ -165,7 +167,8 @@ TEST_CASE("format not allowed by the release's kind's profile", "[acquisition][d
   CHECK(d.format == "cbz");
   CHECK_FALSE(d.format_rank);
   // An epub filed under Audio/Audiobook is an audio release: the audio profile has no epub.
-  d = decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 0, {}, {3030}), f.ctx);
+  d = decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 0, {}, {3030}),
+                 f.ctx);
   CHECK(d.audio);
   CHECK(kinds(d) == std::vector{RejectionKind::format_not_allowed});
   // Several named: the best allowed one counts.
@@ -183,7 +186,8 @@ TEST_CASE("format not allowed by the release's kind's profile", "[acquisition][d
   CHECK(d.approved());
   // A custom profile.
   f.ctx.profiles.ebook = FormatProfile{"strict", {"epub"}, "epub"};
-  CHECK(has(decide_one(release("Ann Leckie - Ancillary Justice [MOBI]"), f.ctx), RejectionKind::format_not_allowed));
+  CHECK(has(decide_one(release("Ann Leckie - Ancillary Justice [MOBI]"), f.ctx),
+            RejectionKind::format_not_allowed));
 }
 
 TEST_CASE("size limits per kind; an unknown size passes", "[acquisition][decision]") {
@@ -192,17 +196,21 @@ TEST_CASE("size limits per kind; an unknown size passes", "[acquisition][decisio
   f.ctx.max_size_ebook = 50 << 20;
   f.ctx.min_size_audio = 10 << 20;
   f.ctx.max_size_audio = 0;  // none
-  CHECK(decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 2 << 20), f.ctx).approved());
-  CHECK(decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 0), f.ctx).approved());
-  auto d = decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 60 << 20), f.ctx);
+  CHECK(decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 2 << 20), f.ctx)
+            .approved());
+  CHECK(decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 0), f.ctx)
+            .approved());
+  auto d =
+      decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 60 << 20), f.ctx);
   CHECK(kinds(d) == std::vector{RejectionKind::size});
   CHECK(d.rejections.front().reason == "Size 60 MB is above the limit of 50 MB");
   d = decide_one(release("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::newznab, 1000), f.ctx);
   CHECK(kinds(d) == std::vector{RejectionKind::size});
   // Audio: the audio limits, no maximum.
-  CHECK(decide_one(release("Ann Leckie - Ancillary Justice [M4B]", IndexerKind::newznab, 3LL << 30), f.ctx).approved());
-  CHECK(kinds(decide_one(release("Ann Leckie - Ancillary Justice [M4B]", IndexerKind::newznab, 2 << 20), f.ctx)) ==
-        std::vector{RejectionKind::size});
+  CHECK(decide_one(release("Ann Leckie - Ancillary Justice [M4B]", IndexerKind::newznab, 3LL << 30), f.ctx)
+            .approved());
+  CHECK(kinds(decide_one(release("Ann Leckie - Ancillary Justice [M4B]", IndexerKind::newznab, 2 << 20),
+                         f.ctx)) == std::vector{RejectionKind::size});
 }
 
 TEST_CASE("blocklisted by guid, download URL, or indexer and title", "[acquisition][decision]") {
@@ -245,7 +253,8 @@ TEST_CASE("already queued, no download client (temporary), min seeders", "[acqui
   CHECK(kinds(d) == std::vector{RejectionKind::min_seeders});
   CHECK(d.protocol() == "torrent");
   CHECK(decide_one(release("Frank Herbert - Dune [EPUB]", IndexerKind::torznab, 0, 3), f.ctx).approved());
-  CHECK(decide_one(release("Frank Herbert - Dune [EPUB]", IndexerKind::torznab, 0, std::nullopt), f.ctx).approved());
+  CHECK(decide_one(release("Frank Herbert - Dune [EPUB]", IndexerKind::torznab, 0, std::nullopt), f.ctx)
+            .approved());
 }
 
 TEST_CASE("every rejection that applies is listed once the book is known", "[acquisition][decision]") {
@@ -263,7 +272,8 @@ TEST_CASE("every rejection that applies is listed once the book is known", "[acq
   for (const auto& rej : d.rejections) CHECK_FALSE(rej.reason.empty());
 }
 
-TEST_CASE("matching ignores case, accents and punctuation, reads Last, First, and subtitles", "[acquisition][decision]") {
+TEST_CASE("matching ignores case, accents and punctuation, reads Last, First, and subtitles",
+          "[acquisition][decision]") {
   Fixture f;
   CHECK(f.books.knows_author("ann leckie"));
   CHECK(f.books.knows_author("Leckie, Ann"));
@@ -278,7 +288,8 @@ TEST_CASE("matching ignores case, accents and punctuation, reads Last, First, an
   CHECK(decide_one(release("Charlotte Bronte - Jane Eyre [EPUB]"), f.ctx).book_id == 20);
   CHECK(decide_one(release("Charlotte Brontë - Jane Eyre: An Autobiography [EPUB]"), f.ctx).book_id == 20);
   CHECK(decide_one(release("Frank Herbert - Dune: Deluxe Edition [EPUB]"), f.ctx).book_id == 30);
-  CHECK(decide_one(release("Ann Leckie - Imperial Radch 01 - Ancillary Justice [EPUB]"), f.ctx).book_id == 10);
+  CHECK(decide_one(release("Ann Leckie - Imperial Radch 01 - Ancillary Justice [EPUB]"), f.ctx).book_id ==
+        10);
   CHECK(decide_one(release("Ancillary Justice by Ann Leckie [EPUB]"), f.ctx).book_id == 10);
   // Not the same book: another word is another title.
   CHECK(has(decide_one(release("Frank Herbert - Dune Messiah [EPUB]"), f.ctx), RejectionKind::unknown_book));
@@ -333,18 +344,18 @@ TEST_CASE("best_per_book: format, seeders, indexer priority, date, size", "[acqu
   add("Frank Herbert - Dune [MOBI]", IndexerKind::torznab, 100, 1, now, 1000);  // 0
   add("Frank Herbert - Dune [EPUB]", IndexerKind::torznab, 5, 1, now, 1000);    // 1
   // Justice: two epubs by seeders.
-  add("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::torznab, 5, 1, now, 1000);   // 2
+  add("Ann Leckie - Ancillary Justice [EPUB]", IndexerKind::torznab, 5, 1, now, 1000);    // 2
   add("Ann Leckie - Ancillary Justice [EPUB] x", IndexerKind::torznab, 9, 1, now, 1000);  // 3
   // Jane Eyre: usenet, by indexer priority (indexer 2 has priority 10, indexer 1 the default 25).
-  add("Charlotte Bronte - Jane Eyre [EPUB]", IndexerKind::newznab, {}, 1, now, 1000);  // 4
+  add("Charlotte Bronte - Jane Eyre [EPUB]", IndexerKind::newznab, {}, 1, now, 1000);     // 4
   add("Charlotte Bronte - Jane Eyre [EPUB] v2", IndexerKind::newznab, {}, 2, now, 1000);  // 5
   // Mercy (pdf on disk): by date, then size.
-  add("Ann Leckie - Ancillary Mercy [EPUB]", IndexerKind::newznab, {}, 1, now - hours(5), 1000);  // 6
+  add("Ann Leckie - Ancillary Mercy [EPUB]", IndexerKind::newznab, {}, 1, now - hours(5), 1000);    // 6
   add("Ann Leckie - Ancillary Mercy [EPUB] a", IndexerKind::newznab, {}, 1, now - hours(1), 1000);  // 7
   add("Ann Leckie - Ancillary Mercy [EPUB] b", IndexerKind::newznab, {}, 1, now - hours(1), 2000);  // 8
-  add("Ann Leckie - Ancillary Mercy [EPUB] c", IndexerKind::newznab, {}, 1, std::nullopt, 9000);  // 9
+  add("Ann Leckie - Ancillary Mercy [EPUB] c", IndexerKind::newznab, {}, 1, std::nullopt, 9000);    // 9
   // Rejected ones are never picked; an audio release of Dune is picked beside its ebook.
-  add("Frank Herbert - Dune [CBZ]", IndexerKind::torznab, 500, 1, now, 1000);                // 10
+  add("Frank Herbert - Dune [CBZ]", IndexerKind::torznab, 500, 1, now, 1000);             // 10
   add("Frank Herbert - Dune (Unabridged) [M4B]", IndexerKind::torznab, 3, 1, now, 1000);  // 11
   const auto decisions = decide(in, f.ctx);
   for (std::size_t i = 0; i < decisions.size(); ++i) {
@@ -422,7 +433,7 @@ TEST_CASE("WantedBooks::load reads a real SQLite catalog", "[acquisition][decisi
   CHECK(formats == std::vector<std::string>{"epub", "mp3"});
   CHECK_FALSE(w.book(sword)->year);
   CHECK_FALSE(w.book(off)->monitored);
-  CHECK_FALSE(w.book(q)->monitored);  // its author is not monitored
+  CHECK_FALSE(w.book(q)->monitored);                                  // its author is not monitored
   CHECK(w.book(e)->file_formats == std::vector<std::string>{"pdf"});  // outside every root folder
   CHECK(w.book(e)->year == 2001);
   CHECK(w.knows_author("Elodie Elsewhere"));
