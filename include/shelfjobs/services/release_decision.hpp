@@ -9,7 +9,24 @@
 /// Matching (as the library scan matches names, scan/match.hpp): a release's parsed author is
 /// compared with the library's author names with case, accents, punctuation and "Last, First"
 /// aside; its parsed title with that author's book titles the same way, a subtitle after ':'
-/// optional on either side. A title that does not parse is rejected as `unparsable`.
+/// optional on either side ("Jane Eyre" is "Jane Eyre: An Autobiography" and the reverse), and a
+/// series prefix before the last " - " of a release's title dropped as a last try ("Series 02 -
+/// Title"). A title that does not parse is rejected as `unparsable`.
+///
+/// Kind: a release is audio when its parsed title says so (`ParsedReleaseTitle::audio`) or one of
+/// its categories is in Newznab's Audio range 3000-3999 (3030 Audio/Audiobook); else an ebook.
+///
+/// Format: of the formats its title names, the best its kind's profile allows; when the profile
+/// allows none of them, the first named (rejected as `format_not_allowed`). A release that names
+/// no format is allowed and ranked as its profile's worst format (an audio release as mp3, an
+/// ebook as pdf with the default profiles): such uploads are usually plain MP3s or ebooks, and
+/// ranking them last means any release that names a format wins over them, and a book with a
+/// file of the worst format or better does not take them as an upgrade.
+///
+/// Rejections: `unparsable`, `unknown_author` and `unknown_book` end the decision (one reason).
+/// Once the book is known every other rejection that applies is listed, in the enum's order
+/// (Readarr lists all reasons): not_wanted, not_an_upgrade, format_not_allowed, size,
+/// blocklisted, already_queued, no_download_client (the only temporary one), min_seeders.
 ///
 /// Wanted: the book is monitored, its author is monitored, and it has no file of the
 /// release's kind (ebook or audio) at or above the profile's cutoff. A book with an ebook file
@@ -78,8 +95,10 @@ class WantedBooks {
   const WantedBook* book(RowId book_id) const;
   /// Whether any author of the library has this name (matched as above).
   bool knows_author(std::string_view author) const;
-  /// The book of that author with that title, or null.
-  const WantedBook* find(std::string_view author, std::string_view title) const;
+  /// The book of that author with that title, or null. Where the author has several books with
+  /// that title, the one whose year is `year`, else the first added.
+  const WantedBook* find(std::string_view author, std::string_view title,
+                         std::optional<int> year = std::nullopt) const;
   std::size_t size() const noexcept { return books_.size(); }
 
  private:
@@ -129,7 +148,7 @@ struct DecisionContext {
   /// Blocklisted releases: by guid, by download URL, and by title (lower-case) per indexer id.
   std::unordered_set<std::string> blocked_guids;
   std::unordered_set<std::string> blocked_urls;
-  std::unordered_set<std::string> blocked_titles;  ///< "indexerId\ttitle lower-case"
+  std::unordered_set<std::string> blocked_titles;  ///< "indexerId\ttitle lower-case" (ASCII letters only)
 };
 
 /// One release's decision.
@@ -141,9 +160,9 @@ struct ReleaseDecision {
   std::optional<ParsedReleaseTitle> parsed;
   RowId author_id = 0;  ///< 0 when unknown
   RowId book_id = 0;    ///< 0 when unknown
-  std::string format;   ///< the release's format ("" none named)
+  std::string format;   ///< the release's format (see Format above; "" none named)
   bool audio = false;
-  std::optional<int> format_rank;  ///< in its profile (0 best)
+  std::optional<int> format_rank;  ///< in its profile (0 best); nullopt when not allowed
   std::vector<ReleaseRejection> rejections;
 
   bool approved() const noexcept { return rejections.empty(); }
@@ -169,9 +188,11 @@ std::vector<ReleaseDecision> decide(const std::vector<IndexedRelease>& releases,
 /// One release decided (the same rules).
 ReleaseDecision decide_one(const IndexedRelease& release, const DecisionContext& context);
 
-/// Readarr's prioritiser: among the approved decisions, the best per book, best book first:
-/// better format rank, then (torrent) more seeders, then the indexer's priority (lower first,
-/// `indexer_priority` by indexer id, 25 when absent), then newer, then larger. Returns indexes
+/// Readarr's prioritiser: among the approved decisions, the best per book and kind (an ebook and
+/// an audio release of one book are judged by different profiles, so each kind has its best),
+/// best first: better format rank, then (torrent) more seeders, then the indexer's priority
+/// (lower first, `indexer_priority` by indexer id, 25 when absent), then newer (an undated
+/// release last), then larger. Equal releases keep their order in `decisions`. Returns indexes
 /// into `decisions`.
 std::vector<std::size_t> best_per_book(const std::vector<ReleaseDecision>& decisions,
                                        const std::unordered_map<RowId, int>& indexer_priority = {});

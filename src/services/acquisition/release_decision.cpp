@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+#include "shelfjobs/services/release_decision.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <tuple>
+#include <utility>
+
+#include "services/scan/match.hpp"
+
+namespace shelfjobs {
+namespace {
+
+using scan::author_key;
+using scan::short_title_key;
+using scan::title_key;
+
+// The title index's keys: the author's id, then whether the key is a whole title ('F') or the
+// title before its subtitle ('S'), then the key. One map holds both, so a lookup is one hash.
+std::string title_slot(RowId author, char which, std::string_view key) {
+  std::string s = std::to_string(author);
+  s += '\t';
+  s += which;
+  s += key;
+  return s;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string human_size(std::int64_t bytes) {
+  static const char* const kUnits[] = {"B", "KB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1024 && unit < 4) {
+    v /= 1024;
+    ++unit;
+  }
+  char b[48];
+  if (unit == 0 || v >= 100 || v == static_cast<double>(static_cast<std::int64_t>(v)))
+    std::snprintf(b, sizeof b, "%.0f %s", v, kUnits[unit]);
+  else
+    std::snprintf(b, sizeof b, "%.1f %s", v, kUnits[unit]);
+  return b;
+}
+
+// Categories 3000-3999 are Newznab's Audio range (3030 Audio/Audiobook); an indexer that files
+// a release there means sound, whatever the title says.
+bool audio_category(const std::vector<int>& categories) {
+  return std::any_of(categories.begin(), categories.end(), [](int c) { return c >= 3000 && c <= 3999; });
+}
+
+void reject(ReleaseDecision& d, RejectionKind kind, std::string reason, bool temporary = false) {
+  d.rejections.push_back(ReleaseRejection{kind, std::move(reason), temporary});
+}
+
+// The checks that need no book: they run once the book is known, after the wanted checks, so
+// a release lists every reason that applies (as Readarr's decision maker lists its specs').
+void check_release(ReleaseDecision& d, const DecisionContext& ctx) {
+  const Release& r = d.release;
+  const std::int64_t min = d.audio ? ctx.min_size_audio : ctx.min_size_ebook;
+  const std::int64_t max = d.audio ? ctx.max_size_audio : ctx.max_size_ebook;
+  if (r.size > 0) {
+    if (min > 0 && r.size < min)
+      reject(d, RejectionKind::size,
+             "Size " + human_size(r.size) + " is below the minimum of " + human_size(min));
+    else if (max > 0 && r.size > max)
+      reject(d, RejectionKind::size,
+             "Size " + human_size(r.size) + " is above the limit of " + human_size(max));
+  }
+
+  bool blocked = (!r.guid.empty() && ctx.blocked_guids.count(r.guid) != 0) ||
+                 (!r.download_url.empty() && ctx.blocked_urls.count(r.download_url) != 0);
+  if (!blocked && !ctx.blocked_titles.empty() && !r.title.empty())
+    blocked = ctx.blocked_titles.count(std::to_string(d.indexer_id) + '\t' + ascii_lower(r.title)) != 0;
+  if (blocked) reject(d, RejectionKind::blocklisted, "Release is blocklisted");
+
+  if (d.book_id != 0 && ctx.queued_books.count(d.book_id) != 0)
+    reject(d, RejectionKind::already_queued, "Book is already grabbed or in the download queue");
+
+  const std::string protocol = d.protocol();
+  if (ctx.protocols.count(protocol) == 0)
+    reject(d, RejectionKind::no_download_client, "No enabled download client for " + protocol + " releases",
+           true);
+
+  if (d.kind == IndexerKind::torznab && r.seeders && *r.seeders < ctx.min_seeders)
+    reject(d, RejectionKind::min_seeders,
+           "Not enough seeders: " + std::to_string(*r.seeders) + " (minimum " +
+               std::to_string(ctx.min_seeders) + ")");
+}
+
+// The release's format: of the formats its title names, the best one its kind's profile
+// allows; when it allows none, the first named (rejected as not allowed).
+void read_format(ReleaseDecision& d, const FormatProfile& profile) {
+  const auto& formats = d.parsed->formats;
+  std::optional<int> best;
+  for (const auto& f : formats) {
+    const auto r = profile.rank(f);
+    if (r && (!best || *r < *best)) {
+      best = r;
+      d.format = f;
+    }
+  }
+  if (best) {
+    d.format_rank = best;
+  } else if (!formats.empty()) {
+    d.format = formats.front();
+  } else if (!profile.formats.empty()) {
+    // No format named: allowed, ranked as the profile's worst (header: a release that names
+    // nothing is usually a plain ebook or MP3 upload; it never outranks a named format).
+    d.format_rank = static_cast<int>(profile.formats.size()) - 1;
+  }
+}
+
+void check_book(ReleaseDecision& d, const WantedBook& book, const FormatProfile& profile) {
+  const char* kind = d.audio ? "audio" : "ebook";
+  if (!book.monitored) reject(d, RejectionKind::not_wanted, "Book or its author is not monitored");
+
+  // The book's files of the release's kind, judged by that kind's profile only.
+  std::optional<int> best_file;
+  std::string best_file_format;
+  for (const auto& f : book.file_formats) {
+    if (is_audio_format(f) != d.audio) continue;
+    const auto r = profile.rank(f);
+    if (r && (!best_file || *r < *best_file)) {
+      best_file = r;
+      best_file_format = f;
+    }
+  }
+  if (best_file && profile.meets_cutoff(best_file_format))
+    reject(d, RejectionKind::not_wanted,
+           "Existing " + std::string(kind) + " file (" + best_file_format + ") meets the cutoff (" +
+               profile.cutoff + ")");
+  if (best_file && d.format_rank && *best_file <= *d.format_rank)
+    reject(d, RejectionKind::not_an_upgrade,
+           "Existing file (" + best_file_format + ") is as good as or better than " +
+               (d.format.empty() ? std::string("a release naming no format") : d.format));
+
+  if (!d.format_rank)
+    reject(d, RejectionKind::format_not_allowed,
+           "Format " + d.format + " is not allowed by the " + profile.name + " profile");
+}
+
+ReleaseDecision decide_unguarded(const IndexedRelease& in, const DecisionContext& ctx, ReleaseDecision& d) {
+  if (ctx.books == nullptr) {
+    reject(d, RejectionKind::unparsable, "No wanted books given to the decision");
+    return std::move(d);
+  }
+  d.parsed = parse_release_title(in.release.title);
+  if (!d.parsed) {
+    reject(d, RejectionKind::unparsable,
+           "Unable to read an author and a title from '" + in.release.title + "'");
+    return std::move(d);
+  }
+  d.audio = d.parsed->audio || audio_category(in.release.categories);
+  const FormatProfile& profile = ctx.profiles.of(d.audio);
+  read_format(d, profile);
+
+  const WantedBooks& books = *ctx.books;
+  if (!books.knows_author(d.parsed->author)) {
+    reject(d, RejectionKind::unknown_author, "Unknown author '" + d.parsed->author + "'");
+    return std::move(d);
+  }
+  const WantedBook* book = books.find(d.parsed->author, d.parsed->title, d.parsed->year);
+  if (book == nullptr) {
+    reject(d, RejectionKind::unknown_book,
+           "Author '" + d.parsed->author + "' has no book titled '" + d.parsed->title + "'");
+    return std::move(d);
+  }
+  d.author_id = book->author_id;
+  d.book_id = book->book_id;
+  check_book(d, *book, profile);
+  check_release(d, ctx);
+  return std::move(d);
+}
+
+}  // namespace
+
+// ---- profiles -----------------------------------------------------------------------------------
+
+std::optional<int> FormatProfile::rank(std::string_view format) const noexcept {
+  for (std::size_t i = 0; i < formats.size(); ++i)
+    if (formats[i] == format) return static_cast<int>(i);
+  return std::nullopt;
+}
+
+bool FormatProfile::meets_cutoff(std::string_view format) const noexcept {
+  const auto r = rank(format);
+  const auto c = rank(cutoff);
+  return r && c && *r <= *c;
+}
+
+// ---- wanted books -------------------------------------------------------------------------------
+
+void WantedBooks::add(WantedBook book) {
+  const std::size_t slot = books_.size();
+  by_id_[book.book_id] = slot;
+  auto& ids = authors_[author_key(book.author_name)];
+  if (std::find(ids.begin(), ids.end(), book.author_id) == ids.end()) ids.push_back(book.author_id);
+  titles_[title_slot(book.author_id, 'F', title_key(book.title))].push_back(slot);
+  if (auto s = short_title_key(book.title); !s.empty())
+    titles_[title_slot(book.author_id, 'S', s)].push_back(slot);
+  books_.push_back(std::move(book));
+}
+
+Result<WantedBooks> WantedBooks::load(Catalog& catalog) {
+  auto authors = catalog.authors();
+  if (!authors) return authors.error();
+  std::unordered_map<RowId, bool> author_monitored;
+  for (const auto& a : *authors) author_monitored[a.id] = a.monitored;
+
+  auto all_books = catalog.books();
+  if (!all_books) return all_books.error();
+  std::unordered_map<RowId, std::optional<int>> years;
+  years.reserve(all_books->size());
+  for (const auto& b : *all_books)
+    if (b.release_date) years[b.id] = static_cast<int>(std::chrono::year_month_day(*b.release_date).year());
+
+  WantedBooks out;
+  out.books_.reserve(all_books->size());
+  Status walked = catalog.for_each_book_identity([&](const BookIdentity& id) {
+    WantedBook b;
+    b.book_id = id.book_id;
+    b.author_id = id.author_id;
+    b.title = id.title;
+    b.author_name = id.author_name;
+    const auto am = author_monitored.find(id.author_id);
+    // The identity's flag is the book's and its author's in the SQLite catalog; another
+    // catalog may give the book's alone, so the author's flag is applied here too.
+    b.monitored = id.monitored && (am == author_monitored.end() || am->second);
+    if (auto y = years.find(id.book_id); y != years.end()) b.year = y->second;
+    out.add(std::move(b));
+  });
+  if (!walked) return walked.error();
+
+  // Files: one ordered walk per root folder reads every file row once (files_of_author would be
+  // one query per author). An author whose folder lies under no root folder is asked for alone.
+  auto roots = catalog.root_folders();
+  if (!roots) return roots.error();
+  std::vector<std::string> root_paths;
+  for (const auto& r : *roots) root_paths.push_back(catalog_path(r.path));
+  // Nested root folders would walk the same rows twice.
+  std::sort(root_paths.begin(), root_paths.end());
+  std::vector<std::string> outer;
+  for (const auto& p : root_paths)
+    if (outer.empty() || !path_is_under(p, outer.back())) outer.push_back(p);
+
+  auto take = [&out](const BookFile& f) {
+    if (f.book_id == 0 || f.format.empty()) return;
+    const auto it = out.by_id_.find(f.book_id);
+    if (it == out.by_id_.end()) return;
+    auto& formats = out.books_[it->second].file_formats;
+    std::string format = ascii_lower(f.format);
+    if (std::find(formats.begin(), formats.end(), format) == formats.end())
+      formats.push_back(std::move(format));
+  };
+  for (const auto& root : outer) {
+    Status s = catalog.for_each_file_under(root, take);
+    if (!s) return s.error();
+  }
+  for (const auto& a : *authors) {
+    const std::string p = a.path.empty() ? std::string() : catalog_path(a.path);
+    const bool covered = !p.empty() && std::any_of(outer.begin(), outer.end(), [&](const std::string& root) {
+      return path_is_under(p, root);
+    });
+    if (covered) continue;
+    auto files = catalog.files_of_author(a.id);
+    if (!files) return files.error();
+    for (const auto& f : *files) take(f);
+  }
+  return out;
+}
+
+const WantedBook* WantedBooks::book(RowId book_id) const {
+  const auto it = by_id_.find(book_id);
+  return it == by_id_.end() ? nullptr : &books_[it->second];
+}
+
+bool WantedBooks::knows_author(std::string_view author) const {
+  const std::string key = author_key(author);
+  return !key.empty() && authors_.count(key) != 0;
+}
+
+const WantedBook* WantedBooks::find(std::string_view author, std::string_view title,
+                                    std::optional<int> year) const {
+  const std::string akey = author_key(author);
+  if (akey.empty()) return nullptr;
+  const auto a = authors_.find(akey);
+  if (a == authors_.end()) return nullptr;
+  const std::string full = title_key(title);
+  const std::string short_key = short_title_key(title);
+  // A release titled "Series 02 - Title" names the book after the last " - ".
+  std::string tail;
+  if (const auto dash = title.rfind(" - "); dash != std::string_view::npos && dash + 3 < title.size())
+    tail = title_key(title.substr(dash + 3));
+
+  // Several books of one author with one title (a reissue catalogued twice): the one of the
+  // release's year, else the first added.
+  auto pick = [&](const std::vector<std::size_t>& slots) -> const WantedBook* {
+    if (year)
+      for (std::size_t s : slots)
+        if (books_[s].year == year) return &books_[s];
+    return &books_[slots.front()];
+  };
+  for (RowId id : a->second) {
+    // Whole title to whole title; the release's title to the book's without its subtitle; the
+    // release's without its subtitle to the book's whole title; a series prefix dropped.
+    const std::pair<char, const std::string*> tries[] = {
+        {'F', &full}, {'S', &full}, {'F', &short_key}, {'F', &tail}};
+    for (const auto& [which, key] : tries) {
+      if (key->empty()) continue;
+      const auto t = titles_.find(title_slot(id, which, *key));
+      if (t != titles_.end() && !t->second.empty()) return pick(t->second);
+    }
+  }
+  return nullptr;
+}
+
+// ---- decisions ----------------------------------------------------------------------------------
+
+const char* to_string(RejectionKind kind) noexcept {
+  switch (kind) {
+    case RejectionKind::unparsable: return "unparsable";
+    case RejectionKind::unknown_author: return "unknownAuthor";
+    case RejectionKind::unknown_book: return "unknownBook";
+    case RejectionKind::not_wanted: return "notWanted";
+    case RejectionKind::not_an_upgrade: return "notAnUpgrade";
+    case RejectionKind::size: return "size";
+    case RejectionKind::format_not_allowed: return "formatNotAllowed";
+    case RejectionKind::blocklisted: return "blocklisted";
+    case RejectionKind::already_queued: return "alreadyQueued";
+    case RejectionKind::no_download_client: return "noDownloadClient";
+    case RejectionKind::min_seeders: return "minSeeders";
+  }
+  return "unknown";
+}
+
+bool ReleaseDecision::temporarily_rejected() const noexcept {
+  return !rejections.empty() && std::all_of(rejections.begin(), rejections.end(),
+                                            [](const ReleaseRejection& r) { return r.temporary; });
+}
+
+std::string ReleaseDecision::protocol() const { return kind == IndexerKind::torznab ? "torrent" : "usenet"; }
+
+ReleaseRecord ReleaseDecision::record() const {
+  ReleaseRecord r;
+  r.title = release.title;
+  r.guid = release.guid;
+  r.download_url = release.download_url;
+  r.info_url = release.info_url;
+  r.indexer_id = indexer_id;
+  r.indexer = indexer;
+  r.protocol = protocol();
+  r.size = release.size;
+  r.publish_date = release.publish_date;
+  r.seeders = release.seeders;
+  r.peers = release.peers;
+  r.format = format;
+  r.infohash = release.infohash;
+  r.magnet_url = release.magnet_url;
+  return r;
+}
+
+ReleaseDecision decide_one(const IndexedRelease& release, const DecisionContext& context) {
+  ReleaseDecision d;
+  try {
+    d.release = release.release;
+    d.indexer_id = release.indexer_id;
+    d.indexer = release.indexer;
+    d.kind = release.kind;
+    return decide_unguarded(release, context, d);
+  } catch (const std::exception& e) {
+    // Nothing above should throw but allocation; a release that makes it throw anyway is one
+    // release lost, never the whole feed.
+    d.rejections.clear();
+    reject(d, RejectionKind::unparsable, std::string("Unable to read the release: ") + e.what());
+  } catch (...) {
+    d.rejections.clear();
+    reject(d, RejectionKind::unparsable, "Unable to read the release");
+  }
+  return d;
+}
+
+std::vector<ReleaseDecision> decide(const std::vector<IndexedRelease>& releases,
+                                    const DecisionContext& context) {
+  std::vector<ReleaseDecision> out;
+  out.reserve(releases.size());
+  for (const auto& r : releases) out.push_back(decide_one(r, context));
+  return out;
+}
+
+std::vector<std::size_t> best_per_book(const std::vector<ReleaseDecision>& decisions,
+                                       const std::unordered_map<RowId, int>& indexer_priority) {
+  auto priority = [&](RowId indexer) {
+    const auto it = indexer_priority.find(indexer);
+    return it == indexer_priority.end() ? 25 : it->second;
+  };
+  // A key per decision, smaller is better: rank, seeders (more first; a Usenet release has
+  // none and compares as -1 among its own), priority, date (newer first), size (larger first).
+  auto key = [&](std::size_t i) {
+    const ReleaseDecision& d = decisions[i];
+    const int rank = d.format_rank.value_or(1 << 20);
+    const int seeders = d.kind == IndexerKind::torznab ? d.release.seeders.value_or(0) : -1;
+    // Newer first, an undated release after every dated one (negating a sentinel would overflow).
+    const bool undated = !d.release.publish_date;
+    const auto date = undated ? 0 : d.release.publish_date->time_since_epoch().count();
+    return std::make_tuple(rank, -static_cast<std::int64_t>(seeders), priority(d.indexer_id), undated, -date,
+                           -d.release.size);
+  };
+  auto better = [&](std::size_t a, std::size_t b) { return key(a) < key(b); };
+
+  // The best per book and kind: an audio release and an ebook release of one book are wanted
+  // by different profiles and are not compared.
+  std::unordered_map<RowId, std::size_t> best[2];
+  std::vector<std::size_t> order;  // first appearance, for a stable result
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    const ReleaseDecision& d = decisions[i];
+    if (!d.approved() || d.book_id == 0) continue;
+    auto& slot = best[d.audio ? 1 : 0];
+    const auto [it, inserted] = slot.emplace(d.book_id, i);
+    if (inserted)
+      order.push_back(i);
+    else if (better(i, it->second)) {
+      std::replace(order.begin(), order.end(), it->second, i);
+      it->second = i;
+    }
+  }
+  std::stable_sort(order.begin(), order.end(), better);
+  return order;
+}
+
+}  // namespace shelfjobs
