@@ -11,8 +11,10 @@
 /// sends definitions this reads unchanged. `ProviderDefinition::settings` holds the fields'
 /// values as a JSON object by field name.
 ///
-/// Errors: `validate_settings` and the factories return errc::invalid_argument naming the field
-/// ("baseUrl: must be an http or https URL", "unknown implementation 'Foo'").
+/// Errors: `validate_definition` and the factories return errc::invalid_argument naming the
+/// field ("baseUrl: must be an http or https URL", "implementation: unknown implementation
+/// 'Foo' ..."); when several fields are wrong the message holds every failure, each
+/// "<field>: <reason>", joined by "; " (a host splits them into Readarr's validation failures).
 ///
 /// Thread-safety: pure functions; the adapters they return keep their own contracts.
 
@@ -36,7 +38,8 @@ struct ProviderField {
   std::string name;   ///< JSON name ("baseUrl", "apiKey", "seedCriteria.seedRatio")
   std::string label;  ///< for people
   /// Readarr's field type: "textbox", "password", "number", "checkbox", "select", "path",
-  /// "tag" (a list), "url".
+  /// "tag" (a list), "url". A "select" whose default `value` is an array takes a list of
+  /// numbers (Readarr's "categories", whose options come from "newznabCategories").
   std::string type = "textbox";
   std::string help;
   nlohmann::json value;  ///< the default
@@ -69,8 +72,10 @@ const ProviderImplementation* find_implementation(ProviderKind kind, std::string
 
 /// Checks a definition: a known implementation of its kind, its protocol set from the
 /// implementation, every required field present and of its type, URLs http(s), ports 1..65535,
-/// folders absolute. Fills in the defaults of absent fields. Returns the definition as it is to
-/// be stored.
+/// folders absolute, plus the rules Readarr's validators tie fields together with. Fills in the
+/// defaults of absent (or null) fields and stores numbers sent as text as numbers; settings
+/// beyond the implementation's fields are kept as sent. Returns the definition as it is to be
+/// stored (the implementation spelt as the table spells it).
 Result<ProviderDefinition> validate_definition(ProviderDefinition definition);
 
 /// The placeholder hosts show instead of a secret.
