@@ -86,6 +86,11 @@ nlohmann::json hide_secrets(const ProviderDefinition& definition);
 /// (an update from a client that only ever saw the placeholder keeps the secret).
 nlohmann::json keep_secrets(const nlohmann::json& incoming, const ProviderDefinition& stored);
 
+/// The settings of a Newznab or Torznab definition's client (a host may add a
+/// `before_request` hook, as the acquisition service does to space requests). Errors as
+/// `validate_definition`'s, and invalid_argument for a download-client definition.
+Result<IndexerSettings> indexer_settings(const ProviderDefinition& definition, std::shared_ptr<Clock> clock = nullptr);
+
 /// The indexer client of a Newznab or Torznab definition (`clock` for its caps cache and retry
 /// times; null: the system clock).
 Result<std::unique_ptr<NewznabClient>> make_indexer_client(const ProviderDefinition& definition,

@@ -52,8 +52,8 @@ struct AcquisitionService::Impl {
     std::shared_ptr<DownloadClient> client;
   };
   std::mutex adapters_mu;
-  std::map<RowId, CachedIndexer> indexers;
-  std::map<RowId, CachedClient> clients;
+  std::map<RowId, CachedIndexer> indexer_adapters;
+  std::map<RowId, CachedClient> client_adapters;
 
   Result<std::shared_ptr<NewznabClient>> indexer_client(const ProviderDefinition& d);
   Result<std::shared_ptr<DownloadClient>> download_client(const ProviderDefinition& d);

@@ -25,8 +25,8 @@ std::string adapter_key(const ProviderDefinition& d) {
 Result<std::shared_ptr<NewznabClient>> AcquisitionService::Impl::indexer_client(const ProviderDefinition& d) {
   const std::string key = adapter_key(d);
   std::lock_guard lock(adapters_mu);
-  auto it = indexers.find(d.id);
-  if (it != indexers.end() && it->second.key == key) return it->second.client;
+  auto it = indexer_adapters.find(d.id);
+  if (it != indexer_adapters.end() && it->second.key == key) return it->second.client;
   std::shared_ptr<RateLimiter> limiter = o.rate_limiter;
   const std::string rk = rate_key(d.id);
   // Configured here, where the client is made: a changed spacing applies from the next client.
@@ -37,19 +37,19 @@ Result<std::shared_ptr<NewznabClient>> AcquisitionService::Impl::indexer_client(
   auto made = NewznabClient::create(std::move(settings).value());
   if (!made) return made.error();
   std::shared_ptr<NewznabClient> client = std::move(made).value();
-  indexers[d.id] = {key, client};
+  indexer_adapters[d.id] = {key, client};
   return client;
 }
 
 Result<std::shared_ptr<DownloadClient>> AcquisitionService::Impl::download_client(const ProviderDefinition& d) {
   const std::string key = adapter_key(d);
   std::lock_guard lock(adapters_mu);
-  auto it = clients.find(d.id);
-  if (it != clients.end() && it->second.key == key) return it->second.client;
+  auto it = client_adapters.find(d.id);
+  if (it != client_adapters.end() && it->second.key == key) return it->second.client;
   auto made = make_download_client(d, o.clock);
   if (!made) return made.error();
   std::shared_ptr<DownloadClient> client = std::move(made).value();
-  clients[d.id] = {key, client};
+  client_adapters[d.id] = {key, client};
   return client;
 }
 

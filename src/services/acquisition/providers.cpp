@@ -559,8 +559,7 @@ nlohmann::json keep_secrets(const nlohmann::json& incoming, const ProviderDefini
   return out;
 }
 
-Result<std::unique_ptr<NewznabClient>> make_indexer_client(const ProviderDefinition& definition,
-                                                           std::shared_ptr<Clock> clock) {
+Result<IndexerSettings> indexer_settings(const ProviderDefinition& definition, std::shared_ptr<Clock> clock) {
   if (definition.kind != ProviderKind::indexer)
     return Error{errc::invalid_argument, "kind: '" + definition.name + "' is not an indexer"};
   auto valid = validate_definition(definition);
@@ -577,7 +576,14 @@ Result<std::unique_ptr<NewznabClient>> make_indexer_client(const ProviderDefinit
   is.api_key = form::str(s, "apiKey");
   is.categories = s.at("categories").get<std::vector<int>>();
   is.clock = std::move(clock);
-  auto client = NewznabClient::create(std::move(is));
+  return is;
+}
+
+Result<std::unique_ptr<NewznabClient>> make_indexer_client(const ProviderDefinition& definition,
+                                                           std::shared_ptr<Clock> clock) {
+  auto settings = indexer_settings(definition, std::move(clock));
+  if (!settings) return settings.error();
+  auto client = NewznabClient::create(std::move(settings).value());
   if (!client) return Error{client.error().code, "baseUrl: " + client.error().message};
   return client;
 }
