@@ -61,7 +61,8 @@ struct ProviderDefinition {
   std::vector<int> tags;
 };
 
-/// A provider's failures, for Readarr's escalation ladder (services/acquisition.hpp).
+/// A provider's failures, for Readarr's escalation ladder (the services' provider backoff,
+/// src/services/acquisition/provider_backoff.hpp).
 struct ProviderStatus {
   ProviderKind kind = ProviderKind::indexer;
   RowId provider_id = 0;
@@ -215,6 +216,7 @@ class AcquisitionStore {
 
   // RSS high-water marks.
   virtual Result<std::optional<IndexerMark>> mark(RowId indexer_id) = 0;
+  /// Inserts or replaces the mark of `mark.indexer_id`. not_found when no such indexer.
   virtual Status put_mark(const IndexerMark& mark) = 0;
 
   // History, newest first.
