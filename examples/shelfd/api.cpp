@@ -96,6 +96,7 @@ void ApiServer::routes() {
   task_routes();
   catalog_routes();
   library_routes();
+  provider_routes();
   system_routes();
   metrics_routes();
   event_routes();

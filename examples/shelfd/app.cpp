@@ -60,6 +60,11 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
     if (!added && added.error().code != errc::conflict)
       return Error{added.error().code, "libraryRoots: " + added.error().message};
   }
+  // Acquisition's store (indexers, download clients, history, ...) in the catalog's file, so one
+  // library database holds both and a backup of it is whole.
+  auto acquisition = open_sqlite_acquisition_store({.path = config.catalog});
+  if (!acquisition) return Error{acquisition.error().code, "catalog: " + acquisition.error().message};
+  app->acquisition_ = *acquisition;
   app->events_ = std::make_shared<EventBus>(app->log_);
 
   // The library service always; the refresh service when a metadata source is configured.

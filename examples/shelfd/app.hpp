@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
+#include "shelfjobs/catalog/acquisition_store.hpp"
 #include "shelfjobs/services.hpp"
 
 namespace shelfd {
@@ -38,6 +39,8 @@ class App {
   shelfjobs::ServiceHost& host() { return *host_; }
   shelfjobs::LibraryService& library() { return *library_; }
   shelfjobs::Catalog& catalog() { return *catalog_; }
+  /// The indexers, download clients and the rest of acquisition's data (the catalog's file).
+  shelfjobs::AcquisitionStore& acquisition() { return *acquisition_; }
   shelfjobs::EventBus& events() { return *events_; }
   /// Null when no metadata source is configured (metadata.baseUrl).
   shelfjobs::RefreshService* refresh() { return refresh_.get(); }
@@ -55,6 +58,7 @@ class App {
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<shelfjobs::Notifier> notifier_;
   std::shared_ptr<shelfjobs::Catalog> catalog_;
+  std::shared_ptr<shelfjobs::AcquisitionStore> acquisition_;
   std::shared_ptr<shelfjobs::EventBus> events_;
   std::shared_ptr<shelfjobs::MetadataSource> metadata_;
   std::shared_ptr<shelfjobs::LibraryService> library_;
