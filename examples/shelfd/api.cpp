@@ -97,6 +97,7 @@ void ApiServer::routes() {
   catalog_routes();
   library_routes();
   provider_routes();
+  acquisition_routes();
   system_routes();
   metrics_routes();
   event_routes();

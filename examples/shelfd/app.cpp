@@ -64,7 +64,7 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   // library database holds both and a backup of it is whole.
   auto acquisition = open_sqlite_acquisition_store({.path = config.catalog});
   if (!acquisition) return Error{acquisition.error().code, "catalog: " + acquisition.error().message};
-  app->acquisition_ = *acquisition;
+  app->acquisition_store_ = *acquisition;
   app->events_ = std::make_shared<EventBus>(app->log_);
 
   // The library service always; the refresh service when a metadata source is configured.
@@ -99,6 +99,10 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   auto import = ImportService::create({.catalog = app->catalog_, .logger = app->log_});
   if (!import) return import.error();
   app->import_ = *import;
+  auto acq = AcquisitionService::create(
+      {.catalog = app->catalog_, .store = app->acquisition_store_, .import = app->import_, .logger = app->log_});
+  if (!acq) return acq.error();
+  app->acquisition_ = *acq;
 
   AlertOptions alerts;
   alerts.disk_paths.emplace_back("data", config.data_folder);
@@ -121,6 +125,7 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   builder.add(app->library_);
   builder.add(app->scan_);
   builder.add(app->import_);
+  builder.add(app->acquisition_);
   if (app->refresh_) builder.add(app->refresh_);
   auto host = builder.build();
   if (!host) return Error{host.error().code, "database: " + host.error().message};

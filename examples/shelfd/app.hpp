@@ -40,7 +40,9 @@ class App {
   shelfjobs::LibraryService& library() { return *library_; }
   shelfjobs::Catalog& catalog() { return *catalog_; }
   /// The indexers, download clients and the rest of acquisition's data (the catalog's file).
-  shelfjobs::AcquisitionStore& acquisition() { return *acquisition_; }
+  shelfjobs::AcquisitionStore& acquisition_store() { return *acquisition_store_; }
+  /// RSS sync, searches, grabs, the download queue (acquisition.hpp).
+  shelfjobs::AcquisitionService& acquisition() { return *acquisition_; }
   shelfjobs::EventBus& events() { return *events_; }
   /// Null when no metadata source is configured (metadata.baseUrl).
   shelfjobs::RefreshService* refresh() { return refresh_.get(); }
@@ -58,7 +60,8 @@ class App {
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<shelfjobs::Notifier> notifier_;
   std::shared_ptr<shelfjobs::Catalog> catalog_;
-  std::shared_ptr<shelfjobs::AcquisitionStore> acquisition_;
+  std::shared_ptr<shelfjobs::AcquisitionStore> acquisition_store_;
+  std::shared_ptr<shelfjobs::AcquisitionService> acquisition_;
   std::shared_ptr<shelfjobs::EventBus> events_;
   std::shared_ptr<shelfjobs::MetadataSource> metadata_;
   std::shared_ptr<shelfjobs::LibraryService> library_;

@@ -228,7 +228,7 @@ void ApiServer::provider_routes() {
     const std::string what = kind == ProviderKind::indexer ? "indexer" : "download client";
 
     s.Get(base, [this, kind](const httplib::Request&, httplib::Response& res) {
-      auto list = app_.acquisition().providers(kind);
+      auto list = app_.acquisition_store().providers(kind);
       if (!list) return error(res, list.error());
       json out = json::array();
       for (const auto& d : *list) out.push_back(stored_resource(d));
@@ -250,7 +250,7 @@ void ApiServer::provider_routes() {
     s.Get(base + R"(/(\d+))", [this, kind, what](const httplib::Request& req, httplib::Response& res) {
       auto id = route_id(req, what.c_str());
       if (!id) return error(res, id.error());
-      auto d = app_.acquisition().provider(kind, *id);
+      auto d = app_.acquisition_store().provider(kind, *id);
       if (!d) return error(res, d.error());
       reply(res, 200, stored_resource(*d));
     });
@@ -262,7 +262,7 @@ void ApiServer::provider_routes() {
       if (!d) return error(res, d.error());
       auto valid = validate_definition(std::move(d).value());
       if (!valid) return invalid(res, valid.error().message);
-      auto added = app_.acquisition().add_provider(std::move(valid).value());
+      auto added = app_.acquisition_store().add_provider(std::move(valid).value());
       if (!added) {
         if (added.error().code == errc::conflict) return invalid(res, "name: " + added.error().message);
         return error(res, added.error());
@@ -275,7 +275,7 @@ void ApiServer::provider_routes() {
       if (!id) return error(res, id.error());
       auto body = json_body(req);
       if (!body) return error(res, body.error());
-      auto stored = app_.acquisition().provider(kind, *id);
+      auto stored = app_.acquisition_store().provider(kind, *id);
       if (!stored) return error(res, stored.error());
       auto d = definition_from(*body, kind);
       if (!d) return error(res, d.error());
@@ -283,7 +283,7 @@ void ApiServer::provider_routes() {
       d->settings = keep_secrets(json::parse(d->settings), *stored).dump();
       auto valid = validate_definition(std::move(d).value());
       if (!valid) return invalid(res, valid.error().message);
-      auto updated = app_.acquisition().update_provider(*valid);
+      auto updated = app_.acquisition_store().update_provider(*valid);
       if (!updated) {
         if (updated.error().code == errc::conflict) return invalid(res, "name: " + updated.error().message);
         return error(res, updated.error());
@@ -295,7 +295,7 @@ void ApiServer::provider_routes() {
     s.Delete(base + R"(/(\d+))", [this, kind, what](const httplib::Request& req, httplib::Response& res) {
       auto id = route_id(req, what.c_str());
       if (!id) return error(res, id.error());
-      auto removed = app_.acquisition().remove_provider(kind, *id);
+      auto removed = app_.acquisition_store().remove_provider(kind, *id);
       if (!removed) return error(res, removed.error());
       reply(res, 200, json::object());
     });
@@ -309,7 +309,7 @@ void ApiServer::provider_routes() {
       // its secrets as the placeholder: test with the stored ones.
       if (auto it = body->find("id");
           it != body->end() && it->is_number_integer() && it->get<long long>() > 0) {
-        if (auto stored = app_.acquisition().provider(kind, it->get<RowId>()))
+        if (auto stored = app_.acquisition_store().provider(kind, it->get<RowId>()))
           d->settings = keep_secrets(json::parse(d->settings), *stored).dump();
       }
       if (d->name.empty()) d->name = d->implementation;  // a test needs no name
@@ -321,7 +321,7 @@ void ApiServer::provider_routes() {
     });
 
     s.Post(base + "/testall", [this, kind](const httplib::Request&, httplib::Response& res) {
-      auto list = app_.acquisition().providers(kind);
+      auto list = app_.acquisition_store().providers(kind);
       if (!list) return error(res, list.error());
       json out = json::array();
       bool all_valid = true;
@@ -337,7 +337,7 @@ void ApiServer::provider_routes() {
     const std::string status_path = base + "status";
     const std::string id_name = kind == ProviderKind::indexer ? "indexerId" : "downloadClientId";
     s.Get(status_path, [this, kind, id_name](const httplib::Request&, httplib::Response& res) {
-      auto list = app_.acquisition().provider_statuses(kind);
+      auto list = app_.acquisition_store().provider_statuses(kind);
       if (!list) return error(res, list.error());
       auto opt_time = [](const std::optional<TimePoint>& t) {
         return t ? json(format_time(*t)) : json(nullptr);
