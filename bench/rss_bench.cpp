@@ -52,7 +52,9 @@ namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 using namespace shelfjobs;
 
-double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
+double seconds_since(Steady::time_point t) {
+  return std::chrono::duration<double>(Steady::now() - t).count();
+}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "rss_bench: %s\n", what.c_str());
@@ -60,20 +62,21 @@ double seconds_since(Steady::time_point t) { return std::chrono::duration<double
 }
 
 // Names from small word lists, so the feed's unknown authors look like the library's.
-const char* const kFirst[] = {"Ann",   "Iain",   "Ursula", "Frank", "Octavia", "Neal",  "Martha", "Becky",
-                              "Terry", "Robin",  "Ada",    "Liu",   "Arkady",  "Susanna", "Ted",  "Nnedi",
-                              "Kim",   "Connie", "Lois",   "Gene",  "Jo",      "Mary",  "Vernor", "Cixin"};
-const char* const kLast[] = {"Leckie",  "Banks",    "Le Guin", "Herbert", "Butler",   "Stephenson", "Wells",
-                             "Chambers", "Pratchett", "Hobb",   "Palmer",  "Martine",  "Clarke",     "Chiang",
-                             "Okorafor", "Robinson", "Willis",  "Bujold",  "Wolfe",    "Walton",     "Shelley",
-                             "Vinge",    "Brontë",   "Ishiguro", "Tchaikovsky", "Jemisin", "Mandel",  "Scalzi"};
-const char* const kWords[] = {"Ancillary", "Justice", "Sword",  "Mercy",   "Player",  "Games",    "Left",
-                              "Hand",      "Darkness", "Dune",  "Kindred", "Parable", "Sower",    "Anathem",
-                              "Murderbot", "Diaries", "Long",   "Way",     "Small",   "Angry",    "Planet",
-                              "Mort",      "Assassin", "Apprentice", "Memory", "Called", "Empire", "Piranesi",
-                              "Stories",   "Life",    "Binti",  "Red",     "Mars",    "Doomsday", "Book",
-                              "Shards",    "Honor",   "Shadow", "Torturer", "Among",  "Others",   "Frankenstein",
-                              "Deepness",  "Sky",     "Three",  "Body",    "Problem", "Children", "Time"};
+const char* const kFirst[] = {"Ann",   "Iain",   "Ursula", "Frank", "Octavia", "Neal",    "Martha", "Becky",
+                              "Terry", "Robin",  "Ada",    "Liu",   "Arkady",  "Susanna", "Ted",    "Nnedi",
+                              "Kim",   "Connie", "Lois",   "Gene",  "Jo",      "Mary",    "Vernor", "Cixin"};
+const char* const kLast[] = {"Leckie",      "Banks",    "Le Guin",   "Herbert",  "Butler", "Stephenson",
+                             "Wells",       "Chambers", "Pratchett", "Hobb",     "Palmer", "Martine",
+                             "Clarke",      "Chiang",   "Okorafor",  "Robinson", "Willis", "Bujold",
+                             "Wolfe",       "Walton",   "Shelley",   "Vinge",    "Brontë", "Ishiguro",
+                             "Tchaikovsky", "Jemisin",  "Mandel",    "Scalzi"};
+const char* const kWords[] = {
+    "Ancillary", "Justice", "Sword",    "Mercy", "Player",   "Games",        "Left",     "Hand",   "Darkness",
+    "Dune",      "Kindred", "Parable",  "Sower", "Anathem",  "Murderbot",    "Diaries",  "Long",   "Way",
+    "Small",     "Angry",   "Planet",   "Mort",  "Assassin", "Apprentice",   "Memory",   "Called", "Empire",
+    "Piranesi",  "Stories", "Life",     "Binti", "Red",      "Mars",         "Doomsday", "Book",   "Shards",
+    "Honor",     "Shadow",  "Torturer", "Among", "Others",   "Frankenstein", "Deepness", "Sky",    "Three",
+    "Body",      "Problem", "Children", "Time"};
 
 template <class T, std::size_t N>
 const T& pick(const T (&a)[N], std::uint64_t i) {
@@ -154,7 +157,8 @@ Library make_library(int book_count) {
         f.author_id = added->id;
         f.book_id = applied->new_book_ids[i];
         f.format = n % 8 == 3 ? "pdf" : "epub";
-        f.path = au.path / safe_folder_name(mine[i].title) / (safe_folder_name(mine[i].title) + "." + f.format);
+        f.path =
+            au.path / safe_folder_name(mine[i].title) / (safe_folder_name(mine[i].title) + "." + f.format);
         f.size = 1 << 20;
         files.upserts.push_back(f);
       }
@@ -205,7 +209,8 @@ std::string release_title(std::mt19937_64& rng, const std::string& author, const
   else if (shape < 8)
     std::snprintf(b, sizeof b, "%s by %s [%s]", title.c_str(), author.c_str(), pick(kEbook, rng()));
   else if (shape < 9)
-    std::snprintf(b, sizeof b, "%s - %s (Unabridged) [%s] {128k}", author.c_str(), title.c_str(), pick(kAudio, rng()));
+    std::snprintf(b, sizeof b, "%s - %s (Unabridged) [%s] {128k}", author.c_str(), title.c_str(),
+                  pick(kAudio, rng()));
   else
     std::snprintf(b, sizeof b, "%s - %s (Unabridged) MP3 64kbps", author.c_str(), title.c_str());
   return b;
@@ -219,7 +224,8 @@ std::string make_feed(const Library& lib, int items) {
        "<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\" "
        "xmlns:torznab=\"http://torznab.com/schemas/2015/feed\">\n<channel>\n"
        "<atom:link href=\"https://indexer.example/api\" rel=\"self\" type=\"application/rss+xml\" />\n"
-       "<title>Indexer</title>\n<description>Indexer feed</description>\n<link>https://indexer.example/</link>\n"
+       "<title>Indexer</title>\n<description>Indexer "
+       "feed</description>\n<link>https://indexer.example/</link>\n"
        "<language>en-US</language>\n<category>search</category>\n";
   static const char* const kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
   for (int i = 0; i < items; ++i) {
@@ -243,32 +249,33 @@ std::string make_feed(const Library& lib, int items) {
                   static_cast<unsigned long long>(rng()), static_cast<unsigned>(i));
     const int seeders = static_cast<int>(rng() % 60);
     char b[4096];
-    std::snprintf(
-        b, sizeof b,
-        "<item>\n"
-        "  <title>%s</title>\n"
-        "  <guid>https://indexer.example/details/%d</guid>\n"
-        "  <jackettindexer id=\"idx\">Indexer</jackettindexer>\n"
-        "  <type>public</type>\n"
-        "  <comments>https://indexer.example/details/%d</comments>\n"
-        "  <pubDate>%s, %02d Nov 2026 %02d:%02d:%02d +0000</pubDate>\n"
-        "  <size>%lld</size>\n"
-        "  <description>%s</description>\n"
-        "  <link>https://indexer.example/dl/%d.torrent?jackett_apikey=abc&amp;path=x</link>\n"
-        "  <category>%d</category>\n"
-        "  <enclosure url=\"https://indexer.example/dl/%d.torrent?jackett_apikey=abc&amp;path=x\" length=\"%lld\" "
-        "type=\"application/x-bittorrent\" />\n"
-        "  <torznab:attr name=\"category\" value=\"%d\" />\n"
-        "  <torznab:attr name=\"seeders\" value=\"%d\" />\n"
-        "  <torznab:attr name=\"peers\" value=\"%d\" />\n"
-        "  <torznab:attr name=\"infohash\" value=\"%s\" />\n"
-        "  <torznab:attr name=\"downloadvolumefactor\" value=\"1\" />\n"
-        "  <torznab:attr name=\"uploadvolumefactor\" value=\"1\" />\n"
-        "  <torznab:attr name=\"size\" value=\"%lld\" />\n"
-        "</item>\n",
-        t.c_str(), i, i, pick(kDays, static_cast<std::uint64_t>(i)), 1 + i % 28, i % 24, i % 60, (i * 7) % 60,
-        static_cast<long long>(size), t.c_str(), i, audio ? 3030 : 7020, i, static_cast<long long>(size),
-        audio ? 3030 : 7020, seeders, seeders + static_cast<int>(rng() % 20), hash, static_cast<long long>(size));
+    std::snprintf(b, sizeof b,
+                  "<item>\n"
+                  "  <title>%s</title>\n"
+                  "  <guid>https://indexer.example/details/%d</guid>\n"
+                  "  <jackettindexer id=\"idx\">Indexer</jackettindexer>\n"
+                  "  <type>public</type>\n"
+                  "  <comments>https://indexer.example/details/%d</comments>\n"
+                  "  <pubDate>%s, %02d Nov 2026 %02d:%02d:%02d +0000</pubDate>\n"
+                  "  <size>%lld</size>\n"
+                  "  <description>%s</description>\n"
+                  "  <link>https://indexer.example/dl/%d.torrent?jackett_apikey=abc&amp;path=x</link>\n"
+                  "  <category>%d</category>\n"
+                  "  <enclosure url=\"https://indexer.example/dl/%d.torrent?jackett_apikey=abc&amp;path=x\" "
+                  "length=\"%lld\" "
+                  "type=\"application/x-bittorrent\" />\n"
+                  "  <torznab:attr name=\"category\" value=\"%d\" />\n"
+                  "  <torznab:attr name=\"seeders\" value=\"%d\" />\n"
+                  "  <torznab:attr name=\"peers\" value=\"%d\" />\n"
+                  "  <torznab:attr name=\"infohash\" value=\"%s\" />\n"
+                  "  <torznab:attr name=\"downloadvolumefactor\" value=\"1\" />\n"
+                  "  <torznab:attr name=\"uploadvolumefactor\" value=\"1\" />\n"
+                  "  <torznab:attr name=\"size\" value=\"%lld\" />\n"
+                  "</item>\n",
+                  t.c_str(), i, i, pick(kDays, static_cast<std::uint64_t>(i)), 1 + i % 28, i % 24, i % 60,
+                  (i * 7) % 60, static_cast<long long>(size), t.c_str(), i, audio ? 3030 : 7020, i,
+                  static_cast<long long>(size), audio ? 3030 : 7020, seeders,
+                  seeders + static_cast<int>(rng() % 20), hash, static_cast<long long>(size));
     x += b;
   }
   x += "</channel>\n</rss>\n";
@@ -278,7 +285,8 @@ std::string make_feed(const Library& lib, int items) {
 // The reference: pugixml reading what a feed parser must read, nothing more.
 std::size_t raw_parse(const std::string& xml, std::size_t& items) {
   pugi::xml_document doc;
-  if (!doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto)) die("raw parse failed");
+  if (!doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto))
+    die("raw parse failed");
   std::size_t sum = 0;
   items = 0;
   for (pugi::xml_node item : doc.child("rss").child("channel").children("item")) {
@@ -322,7 +330,9 @@ const std::vector<Target> kTargets = {
     {"items_per_s", "raw_parse_items_per_s", 0.5, false, false, ">= 0.5x raw_parse_items_per_s"},
 };
 
-void usage() { std::fprintf(stderr, "usage: rss_bench [--items N] [--books B] [--runs R] [--reps K] [--json]\n"); }
+void usage() {
+  std::fprintf(stderr, "usage: rss_bench [--items N] [--books B] [--runs R] [--reps K] [--json]\n");
+}
 
 }  // namespace
 
@@ -377,7 +387,8 @@ int main(int argc, char** argv) {
   std::size_t raw_items = 0;
   raw_parse(feed, raw_items);
   if (raw_items != static_cast<std::size_t>(items) || counts.items != raw_items)
-    die("the feed's items were not all read (" + std::to_string(counts.items) + " of " + std::to_string(items) + ")");
+    die("the feed's items were not all read (" + std::to_string(counts.items) + " of " +
+        std::to_string(items) + ")");
 
   std::map<std::string, std::vector<double>> per_run;
   std::size_t sink = 0;
@@ -411,14 +422,20 @@ int main(int argc, char** argv) {
   med["load_wanted_ms"] = load_wanted_ms;
 
   std::printf(
-      "rss_bench: %d Torznab items (%zu name a library book, %zu approved) against %zu wanted books, %d run(s) of "
+      "rss_bench: %d Torznab items (%zu name a library book, %zu approved) against %zu wanted books, %d "
+      "run(s) of "
       "%d repetitions; figures are medians over the runs\n",
       items, counts.matched, counts.approved, wanted->size(), runs, reps);
   const nlohmann::json targets = bench::print_figures(kTargets, med, per_run, runs, 26);
   if (json) {
-    nlohmann::json out = {{"items", items},          {"books", wanted->size()},        {"runs", runs},
-                          {"reps", reps},            {"feed_bytes", feed.size()},      {"matched", counts.matched},
-                          {"approved", counts.approved}, {"generate_s", generate_s}};
+    nlohmann::json out = {{"items", items},
+                          {"books", wanted->size()},
+                          {"runs", runs},
+                          {"reps", reps},
+                          {"feed_bytes", feed.size()},
+                          {"matched", counts.matched},
+                          {"approved", counts.approved},
+                          {"generate_s", generate_s}};
     for (const auto& [k, v] : med) out[k] = v;
     out["per_run"] = per_run;
     out["targets"] = targets;
