@@ -89,12 +89,13 @@ std::string default_payload(const FixtureRelease& r, FixtureKind kind) {
     // (zeros) is enough for clients and blackholes to accept it as well formed.
     auto str = [](const std::string& v) { return std::to_string(v.size()) + ":" + v; };
     const std::string name = r.title.empty() ? std::string("release") : r.title;
-    std::string info = "d6:lengthi" + std::to_string(std::max<std::int64_t>(1, r.size)) + "e4:name" + str(name) +
-                       "12:piece lengthi262144e6:pieces" + str(std::string(20, '\0')) + "e";
+    std::string info = "d6:lengthi" + std::to_string(std::max<std::int64_t>(1, r.size)) + "e4:name" +
+                       str(name) + "12:piece lengthi262144e6:pieces" + str(std::string(20, '\0')) + "e";
     return "d8:announce" + str("http://127.0.0.1:1/announce") + "4:info" + info + "e";
   }
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-         "<!DOCTYPE nzb PUBLIC \"-//newzBin//DTD NZB 1.1//EN\" \"http://www.newzbin.com/DTD/nzb/nzb-1.1.dtd\">\n"
+         "<!DOCTYPE nzb PUBLIC \"-//newzBin//DTD NZB 1.1//EN\" "
+         "\"http://www.newzbin.com/DTD/nzb/nzb-1.1.dtd\">\n"
          "<nzb xmlns=\"http://www.newzbin.com/DTD/2003/nzb\">\n"
          "<file poster=\"fixture@example.invalid\" date=\"" +
          std::to_string(r.published) + "\" subject=\"&quot;" + xml_escape(r.title) +

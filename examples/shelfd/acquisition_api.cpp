@@ -27,16 +27,14 @@ Result<bool> query_bool(const httplib::Request& req, const std::string& name, bo
   for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
-  return Error{errc::invalid_argument, name + " must be true or false (got '" + req.get_param_value(name) + "')"};
+  return Error{errc::invalid_argument,
+               name + " must be true or false (got '" + req.get_param_value(name) + "')"};
 }
 
 json paged(std::int64_t page, std::int64_t size, const char* sort_key, std::int64_t total, json records) {
-  return {{"page", page},
-          {"pageSize", size},
-          {"sortKey", sort_key},
-          {"sortDirection", "descending"},
-          {"totalRecords", total},
-          {"records", std::move(records)}};
+  return {{"page", page},          {"pageSize", size},
+          {"sortKey", sort_key},   {"sortDirection", "descending"},
+          {"totalRecords", total}, {"records", std::move(records)}};
 }
 
 }  // namespace
@@ -79,8 +77,13 @@ void ApiServer::acquisition_routes() {
     }
     const auto n = static_cast<std::int64_t>(active->size());
     reply(res, 200,
-          {{"totalCount", n}, {"count", n}, {"unknownCount", 0}, {"errors", errors > 0}, {"warnings", warnings > 0},
-           {"unknownErrors", false}, {"unknownWarnings", false}});
+          {{"totalCount", n},
+           {"count", n},
+           {"unknownCount", 0},
+           {"errors", errors > 0},
+           {"warnings", warnings > 0},
+           {"unknownErrors", false},
+           {"unknownWarnings", false}});
   });
   s.Delete(R"(/api/v1/queue/(\d+))", [&acq](const httplib::Request& req, httplib::Response& res) {
     auto id = route_id(req, "queue item");
@@ -100,8 +103,9 @@ void ApiServer::acquisition_routes() {
     HistoryQuery q{.page = p->first, .page_size = p->second};
     if (req.has_param("eventType")) {
       auto e = history_event_from(req.get_param_value("eventType"));
-      if (!e) return error(res, 400, "eventType '" + req.get_param_value("eventType") + "' is not a history event",
-                           "invalid_argument");
+      if (!e)
+        return error(res, 400, "eventType '" + req.get_param_value("eventType") + "' is not a history event",
+                     "invalid_argument");
       q.event = e;
     }
     for (const char* key : {"bookId", "authorId"}) {
@@ -155,7 +159,8 @@ void ApiServer::acquisition_routes() {
     const auto guid = body->find("guid");
     const auto indexer = body->find("indexerId");
     if (guid == body->end() || !guid->is_string() || indexer == body->end() || !indexer->is_number_integer())
-      return error(res, 400, "give guid (text) and indexerId (a number) of a release from GET /api/v1/release",
+      return error(res, 400,
+                   "give guid (text) and indexerId (a number) of a release from GET /api/v1/release",
                    "invalid_body");
     auto grabbed = acq.grab(guid->get<std::string>(), indexer->get<RowId>());
     if (!grabbed) return error(res, grabbed.error());

@@ -6,11 +6,11 @@
 //
 // The pieces: api.cpp (the server, the key check, static files), resources.hpp (Readarr's JSON
 // shapes), command_api.cpp (commands and tasks), catalog_api.cpp (root folders, authors, books),
-// library_api.cpp (book files, Wanted/Missing), provider_api.cpp (indexers and download clients), acquisition_api.cpp (queue, history,
-// blocklist, releases),
-// system_api.cpp (status, health, the engine's figures), metrics.cpp (Prometheus, with its
-// route), event_stream.cpp (the stream, the engine subscription behind it, and its route),
-// http_util.hpp (replies, errors and their statuses, bodies, ids: one helper each).
+// library_api.cpp (book files, Wanted/Missing), provider_api.cpp (indexers and download clients),
+// acquisition_api.cpp (queue, history, blocklist, releases), system_api.cpp (status, health, the engine's
+// figures), metrics.cpp (Prometheus, with its route), event_stream.cpp (the stream, the engine subscription
+// behind it, and its route), http_util.hpp (replies, errors and their statuses, bodies, ids: one helper
+// each).
 
 #include <atomic>
 #include <memory>
@@ -41,15 +41,15 @@ class ApiServer {
 
  private:
   void routes();
-  void command_routes();   // command_api.cpp
-  void task_routes();      // command_api.cpp
-  void catalog_routes();   // catalog_api.cpp
-  void library_routes();   // library_api.cpp
-  void provider_routes();  // provider_api.cpp
+  void command_routes();      // command_api.cpp
+  void task_routes();         // command_api.cpp
+  void catalog_routes();      // catalog_api.cpp
+  void library_routes();      // library_api.cpp
+  void provider_routes();     // provider_api.cpp
   void acquisition_routes();  // acquisition_api.cpp
-  void system_routes();    // system_api.cpp
-  void metrics_routes();   // metrics.cpp
-  void event_routes();     // event_stream.cpp
+  void system_routes();       // system_api.cpp
+  void metrics_routes();      // metrics.cpp
+  void event_routes();        // event_stream.cpp
   App& app_;
   std::unique_ptr<httplib::Server> server_;
   SseHub hub_;

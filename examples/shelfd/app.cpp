@@ -99,8 +99,10 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   auto import = ImportService::create({.catalog = app->catalog_, .logger = app->log_});
   if (!import) return import.error();
   app->import_ = *import;
-  auto acq = AcquisitionService::create(
-      {.catalog = app->catalog_, .store = app->acquisition_store_, .import = app->import_, .logger = app->log_});
+  auto acq = AcquisitionService::create({.catalog = app->catalog_,
+                                         .store = app->acquisition_store_,
+                                         .import = app->import_,
+                                         .logger = app->log_});
   if (!acq) return acq.error();
   app->acquisition_ = *acq;
 

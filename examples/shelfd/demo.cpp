@@ -199,8 +199,8 @@ int run_demo(const DemoOptions& options) {
   std::int64_t grabbed = 0, downloads_imported = 0;
   app.events().subscribe<ReleaseGrabbed>([&grabbed](const ReleaseGrabbed& e) {
     ++grabbed;
-    std::cout << "  grabbed: " << e.download.release.title << " from " << e.download.release.indexer << " into "
-              << e.client << "\n";
+    std::cout << "  grabbed: " << e.download.release.title << " from " << e.download.release.indexer
+              << " into " << e.client << "\n";
   });
   app.events().subscribe<DownloadImported>([&downloads_imported](const DownloadImported& e) {
     downloads_imported += e.files;

@@ -47,11 +47,12 @@ Result<DemoAcquisition> set_up_demo_acquisition(AcquisitionStore& store, const f
   indexer.kind = ProviderKind::indexer;
   indexer.name = "Demo Torznab";
   indexer.implementation = "Torznab";
-  indexer.settings = nlohmann::json{{"baseUrl", out.indexer->base_url()},
-                                    {"apiPath", "/api"},
-                                    {"apiKey", out.indexer->options().api_key},
-                                    {"categories", {3030, 7020}}}
-                         .dump();
+  indexer.settings = nlohmann::json{
+      {"baseUrl", out.indexer->base_url()},
+      {"apiPath", "/api"},
+      {"apiKey", out.indexer->options().api_key},
+      {"categories",
+       {3030, 7020}}}.dump();
   ProviderDefinition blackhole;
   blackhole.kind = ProviderKind::download_client;
   blackhole.name = "Demo Blackhole";

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
@@ -160,7 +160,7 @@ inline shelfjobs::Result<long long> query_id(const httplib::Request& req, const 
 /// Readarr's paging parameters `page` (from 1) and `pageSize` (1..1000, default
 /// `default_size`). Errors: invalid_argument naming the parameter.
 inline shelfjobs::Result<std::pair<std::int64_t, std::int64_t>> paging(const httplib::Request& req,
-                                                                      std::int64_t default_size = 10) {
+                                                                       std::int64_t default_size = 10) {
   using shelfjobs::errc;
   std::int64_t page = 1, size = default_size;
   if (req.has_param("page")) {

@@ -109,8 +109,10 @@ using nlohmann::json;
 // provider_status and indexer_marks are keyed by their provider; history has one index per
 // filter (each with date for the newest-first order) and one on date for the unfiltered page;
 // blocklist_books is keyed by (book_id, blocklist_id), so blocklist_of_book is one index seek
-// instead of a scan of the JSON book lists; tracked_downloads by (client_id, download_id) is
-// its UNIQUE constraint's index, and by (state, grabbed) serves active_downloads.
+// instead of a scan of the JSON book lists; tracked_downloads by (client_id, download_id) and by (state,
+// grabbed) (active_downloads). A client's id is unique among the downloads still followed only (checked in
+// the write): a grab that failed before the client gave an id leaves a row with an empty one, and a release
+// removed from the queue may be grabbed again under the same info hash.
 const std::vector<std::string>& acquisition_migrations() {
   static const std::vector<std::string> migrations = {
       R"sql(
@@ -201,9 +203,9 @@ CREATE TABLE tracked_downloads (
   output_path TEXT    NOT NULL DEFAULT '',
   message     TEXT    NOT NULL DEFAULT '',
   grabbed     INTEGER NOT NULL,
-  updated     INTEGER NOT NULL,
-  UNIQUE (client_id, download_id)
+  updated     INTEGER NOT NULL
 );
+CREATE INDEX tracked_by_download ON tracked_downloads(client_id, download_id);
 CREATE INDEX tracked_by_state ON tracked_downloads(state, grabbed);
 )sql",
   };
@@ -836,7 +838,7 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
         "download " + in_quotes(download_id) + " of download client " + std::to_string(client_id);
     return read_call("read tracked " + what, [&](Connection& c) {
       auto st = c.prepare("SELECT " + kTracked.list() +
-                          " FROM tracked_downloads WHERE client_id = ? AND download_id = ?");
+                          " FROM tracked_downloads WHERE client_id = ? AND download_id = ? ORDER BY id DESC");
       sqlite::bind(*st, 1, client_id);
       sqlite::bind(*st, 2, download_id);
       if (!st->executeStep()) fail(errc::not_found, "no tracked " + what);
@@ -872,12 +874,22 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     return tracked_row(*st);
   }
 
+  static bool active(TrackedState s) {
+    return s == TrackedState::downloading || s == TrackedState::import_pending ||
+           s == TrackedState::import_failed;
+  }
+
   static void check_download_free(Connection& c, const TrackedDownload& t) {
-    auto st =
-        c.prepare("SELECT id FROM tracked_downloads WHERE client_id = ? AND download_id = ? AND id <> ?");
+    if (t.download_id.empty() || !active(t.state)) return;
+    auto st = c.prepare(
+        "SELECT id FROM tracked_downloads WHERE client_id = ? AND download_id = ? AND id <> ? AND state IN "
+        "(?, ?, ?)");
     sqlite::bind(*st, 1, t.client_id);
     sqlite::bind(*st, 2, t.download_id);
     sqlite::bind(*st, 3, t.id);
+    sqlite::bind(*st, 4, std::string(to_string(TrackedState::downloading)));
+    sqlite::bind(*st, 5, std::string(to_string(TrackedState::import_pending)));
+    sqlite::bind(*st, 6, std::string(to_string(TrackedState::import_failed)));
     if (st->executeStep())
       fail(errc::conflict, "download " + in_quotes(t.download_id) + " of download client " +
                                std::to_string(t.client_id) + " is tracked download " +

@@ -403,7 +403,8 @@ TEST_CASE("before_request runs before every request and may cancel it", "[newzna
     return allow;
   };
   auto client = NewznabClient::create(s).value();
-  auto fetched = fetch_rss(*client, HighWaterMark{"none", "", system_clock::from_time_t(kNewest - 10 * 86400)});
+  auto fetched =
+      fetch_rss(*client, HighWaterMark{"none", "", system_clock::from_time_t(kNewest - 10 * 86400)});
   REQUIRE(fetched.has_value());
   CHECK(calls == 1 + fetched->pages);  // caps, then each page
   CHECK(calls == server->requests());

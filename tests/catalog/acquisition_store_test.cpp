@@ -669,7 +669,18 @@ TEST_CASE("acquisition store: tracked downloads round-trip, update, and list the
   // Terminal rows are still found by their download.
   CHECK(store->tracked_by_download(5, "HASH-A").value().state == TrackedState::imported);
 
-  // Moving onto another row's (client, download id) is a conflict; a missing row not_found.
+  // A release removed or finished may be grabbed again under the same id: the new row is the
+  // one found by its download.
+  auto again = store->add_tracked(make_tracked(5, "HASH-A", 60'000));
+  REQUIRE(again.has_value());
+  CHECK(store->tracked_by_download(5, "HASH-A").value().id == again->id);
+  // Rows not handed over yet (no client id) never clash.
+  TrackedDownload unsent = make_tracked(5, "", 61'000);
+  REQUIRE(store->add_tracked(unsent).has_value());
+  REQUIRE(store->add_tracked(unsent).has_value());
+
+  // Moving onto the id of another download still followed is a conflict; a missing row
+  // not_found.
   TrackedDownload clash = b;
   clash.download_id = "HASH-A";
   CHECK(store->update_tracked(clash).error().code == errc::conflict);

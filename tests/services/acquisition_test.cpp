@@ -15,6 +15,7 @@
 #include "sabnzbd_fixture.hpp"
 #include "shelfjobs/services/acquisition.hpp"
 #include "shelfjobs/services/book_import.hpp"
+#include "shelfjobs/services/providers.hpp"
 #include "test_support.hpp"
 
 using namespace shelfjobs;
@@ -45,7 +46,8 @@ fx::FixtureRelease release(std::string title, std::string guid, std::time_t publ
 // import service, and the acquisition service on a manual clock (out of its startup grace).
 struct Acq {
   TempDir dir;
-  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>(std::chrono::system_clock::from_time_t(kNow));
+  std::shared_ptr<ManualClock> clock =
+      std::make_shared<ManualClock>(std::chrono::system_clock::from_time_t(kNow));
   std::shared_ptr<EventBus> bus = std::make_shared<EventBus>(quiet_logger());
   std::shared_ptr<Catalog> catalog;
   std::shared_ptr<AcquisitionStore> store;
@@ -79,8 +81,8 @@ struct Acq {
     justice = book("Ancillary Justice", "w1", true);
     sword = book("Ancillary Sword", "w2", true);
     provenance = book("Provenance", "w3", false);
-    import = ImportService::create({.catalog = catalog, .events = bus, .logger = quiet_logger(), .sync = false,
-                                    .clock = clock})
+    import = ImportService::create(
+                 {.catalog = catalog, .events = bus, .logger = quiet_logger(), .sync = false, .clock = clock})
                  .value();
     AcquisitionOptions o = std::move(extra);
     o.catalog = catalog;
@@ -92,10 +94,14 @@ struct Acq {
     o.rate_limiter = limiter;
     o.started = in_startup_grace ? clock->now() : clock->now() - hours(1);
     service = AcquisitionService::create(std::move(o)).value();
-    bus->subscribe<ReleaseGrabbed>([this](const ReleaseGrabbed& e) { events.push_back("grabbed " + e.download.release.title); });
-    bus->subscribe<DownloadCompleted>([this](const DownloadCompleted& e) { events.push_back("completed " + e.download.release.title); });
-    bus->subscribe<DownloadFailed>([this](const DownloadFailed& e) { events.push_back("failed " + e.download.release.title); });
-    bus->subscribe<DownloadImported>([this](const DownloadImported& e) { events.push_back("imported " + e.download.release.title); });
+    bus->subscribe<ReleaseGrabbed>(
+        [this](const ReleaseGrabbed& e) { events.push_back("grabbed " + e.download.release.title); });
+    bus->subscribe<DownloadCompleted>(
+        [this](const DownloadCompleted& e) { events.push_back("completed " + e.download.release.title); });
+    bus->subscribe<DownloadFailed>(
+        [this](const DownloadFailed& e) { events.push_back("failed " + e.download.release.title); });
+    bus->subscribe<DownloadImported>(
+        [this](const DownloadImported& e) { events.push_back("imported " + e.download.release.title); });
   }
 
   ProviderDefinition add_indexer(const fx::IndexerFixture& f, std::string name, int priority = 25) {
@@ -104,7 +110,9 @@ struct Acq {
     d.name = std::move(name);
     d.implementation = f.options().kind == fx::FixtureKind::torznab ? "Torznab" : "Newznab";
     d.priority = priority;
-    d.settings = nlohmann::json{{"baseUrl", f.base_url()}, {"apiPath", "/api"}, {"apiKey", "fixture-key"},
+    d.settings = nlohmann::json{{"baseUrl", f.base_url()},
+                                {"apiPath", "/api"},
+                                {"apiKey", "fixture-key"},
                                 {"categories", {3030, 7020}}}
                      .dump();
     auto valid = validate_definition(d);
@@ -133,11 +141,12 @@ struct Acq {
     d.kind = ProviderKind::download_client;
     d.name = "SABnzbd";
     d.implementation = "Sabnzbd";
-    d.settings = nlohmann::json{{"host", "127.0.0.1"},
-                                {"port", std::stoi(url.substr(url.rfind(':') + 1))},
-                                {"apiKey", "sab-key"},
-                                {"musicCategory", "books"}}
-                     .dump();
+    d.settings = nlohmann::json{
+        {"host", "127.0.0.1"},
+        {"port", std::stoi(url.substr(url.rfind(':') + 1))},
+        {"apiKey", "sab-key"},
+        {"musicCategory",
+         "books"}}.dump();
     auto valid = validate_definition(d);
     REQUIRE(valid.has_value());
     return store->add_provider(*valid).value();
@@ -149,7 +158,9 @@ struct Acq {
   std::vector<TrackedDownload> active() { return store->active_downloads().value(); }
 };
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 TEST_CASE("RSS sync grabs the best release of each wanted book, and the completed download is imported",
           "[acquisition][e2e]") {
@@ -189,7 +200,8 @@ TEST_CASE("RSS sync grabs the best release of each wanted book, and the complete
 
   // The download program puts the book into the watch folder.
   const fs::path done = t.dir.path() / "watch" / "Ann Leckie - Ancillary Justice (2013) [EPUB]";
-  book_samples::make_epub(done / "Ancillary Justice.epub", book_samples::spec("Ancillary Justice", "Ann Leckie"));
+  book_samples::make_epub(done / "Ancillary Justice.epub",
+                          book_samples::spec("Ancillary Justice", "Ann Leckie"));
   auto first = t.service->refresh_downloads();
   REQUIRE(first.has_value());
   CHECK(first->completed == 0);  // the blackhole waits until nothing changed for 30 s
@@ -303,7 +315,8 @@ TEST_CASE("a client that is away makes the release pending; the next sync grabs 
   CHECK(t.store->provider_status(ProviderKind::download_client, client.id).value()->escalation_level == 0);
 }
 
-TEST_CASE("a failing indexer backs off on Readarr's ladder without stopping the others", "[acquisition][backoff]") {
+TEST_CASE("a failing indexer backs off on Readarr's ladder without stopping the others",
+          "[acquisition][backoff]") {
   Acq t;
   auto good = fx::IndexerFixture::start({.kind = fx::FixtureKind::torznab});
   auto bad = fx::IndexerFixture::start({.kind = fx::FixtureKind::torznab});
@@ -386,14 +399,17 @@ TEST_CASE("requests to one indexer are spaced through the rate limiter", "[acqui
   AcquisitionOptions o;
   o.indexer_spacing = seconds(2);
   Acq t(o);
-  auto indexer = fx::IndexerFixture::start({.kind = fx::FixtureKind::torznab, .limit_max = 10, .limit_default = 10});
+  auto indexer =
+      fx::IndexerFixture::start({.kind = fx::FixtureKind::torznab, .limit_max = 10, .limit_default = 10});
   std::vector<fx::FixtureRelease> many;
   for (int i = 0; i < 25; ++i)
-    many.push_back(release("Someone - Book " + std::to_string(i) + " [EPUB]", "r" + std::to_string(i), kNow - 60 * i));
+    many.push_back(
+        release("Someone - Book " + std::to_string(i) + " [EPUB]", "r" + std::to_string(i), kNow - 60 * i));
   indexer->set_releases(many);
   const auto idx = t.add_indexer(*indexer, "paged");
   // A mark far back: the sync pages until a page is not full (10, 10, 5).
-  REQUIRE(t.store->put_mark({idx.id, "old", "", std::chrono::system_clock::from_time_t(kNow - 86400)}).has_value());
+  REQUIRE(t.store->put_mark({idx.id, "old", "", std::chrono::system_clock::from_time_t(kNow - 86400)})
+              .has_value());
   auto sync = t.service->rss_sync();
   REQUIRE(sync.has_value());
   const auto requests = indexer->requests();
@@ -467,12 +483,13 @@ TEST_CASE("on a service host a completed download is imported by the rule, at Cr
   w.book.foreign_id = "w1";
   auto book = catalog->add_book(w).value();
   auto import = ImportService::create({.catalog = catalog, .logger = quiet_logger(), .sync = false}).value();
-  auto acq = AcquisitionService::create({.catalog = catalog, .store = store, .import = import,
-                                         .logger = quiet_logger()})
+  auto acq = AcquisitionService::create(
+                 {.catalog = catalog, .store = store, .import = import, .logger = quiet_logger()})
                  .value();
   SabnzbdFixture sab("sab-key");
   auto indexer = fx::IndexerFixture::start({});
-  indexer->set_releases({release("Ann Leckie - Ancillary Justice (2013) [EPUB]", "aj", std::time(nullptr) - 600)});
+  indexer->set_releases(
+      {release("Ann Leckie - Ancillary Justice (2013) [EPUB]", "aj", std::time(nullptr) - 600)});
   {
     ProviderDefinition d;
     d.name = "fixture";
@@ -484,12 +501,15 @@ TEST_CASE("on a service host a completed download is imported by the rule, at Cr
     c.kind = ProviderKind::download_client;
     c.name = "SABnzbd";
     c.implementation = "Sabnzbd";
-    c.settings = nlohmann::json{{"host", "127.0.0.1"}, {"port", std::stoi(url.substr(url.rfind(':') + 1))},
-                                {"apiKey", "sab-key"}}
-                     .dump();
+    c.settings = nlohmann::json{
+        {"host", "127.0.0.1"},
+        {"port", std::stoi(url.substr(url.rfind(':') + 1))},
+        {"apiKey",
+         "sab-key"}}.dump();
     REQUIRE(store->add_provider(validate_definition(c).value()).has_value());
   }
-  ServiceHost::Builder builder({.engine = {.store_path = (dir.path() / "jobs.db").string(), .logger = quiet_logger()}});
+  ServiceHost::Builder builder(
+      {.engine = {.store_path = (dir.path() / "jobs.db").string(), .logger = quiet_logger()}});
   builder.add(import);
   builder.add(acq);
   auto host = builder.build();
@@ -497,9 +517,17 @@ TEST_CASE("on a service host a completed download is imported by the rule, at Cr
   (*host)->start();
   auto& engine = (*host)->engine();
   REQUIRE(engine.push(RssSync{}).has_value());
-  REQUIRE(eventually([&] { return sab.queue().size() == 1; }, seconds(10)));
+  // The grab is recorded once the client answered with its id (a refresh before that would not
+  // know the item yet; the next one would).
+  REQUIRE(eventually(
+      [&] {
+        auto active = store->active_downloads().value();
+        return sab.queue().size() == 1 && active.size() == 1 && !active[0].download_id.empty();
+      },
+      seconds(10)));
   const fs::path out = dir.path() / "downloads" / "Ann Leckie - Ancillary Justice (2013) [EPUB]";
-  book_samples::make_epub(out / "Ancillary Justice.epub", book_samples::spec("Ancillary Justice", "Ann Leckie"));
+  book_samples::make_epub(out / "Ancillary Justice.epub",
+                          book_samples::spec("Ancillary Justice", "Ann Leckie"));
   sab.finish(sab.queue()[0].nzo_id, "Completed", out.string());
   REQUIRE(engine.push(RefreshMonitoredDownloads{}).has_value());
   REQUIRE(eventually([&] { return catalog->files_of_book(book.id).value().size() == 1; }, seconds(10)));

@@ -243,7 +243,10 @@ class AcquisitionStore {
   /// The downloads not in a terminal state (downloading, import_pending, import_failed), by
   /// grab time.
   virtual Result<std::vector<TrackedDownload>> active_downloads() = 0;
-  /// The tracked download of a client's item, whatever its state (not_found when none).
+  /// The tracked download of a client's item, whatever its state; the newest when the item was
+  /// grabbed more than once (not_found when none). `add_tracked` and `update_tracked` refuse
+  /// (conflict) a client id that another download still followed (not in a terminal state)
+  /// holds; an empty client id (not handed over yet) is never a conflict.
   virtual Result<TrackedDownload> tracked_by_download(RowId client_id, std::string_view download_id) = 0;
 };
 

@@ -137,8 +137,8 @@ struct DownloadImported {
 struct IndexerSyncResult {
   RowId indexer_id = 0;
   std::string indexer;
-  bool skipped = false;     ///< blocked: not asked
-  std::string error;        ///< "" when it answered
+  bool skipped = false;  ///< blocked: not asked
+  std::string error;     ///< "" when it answered
   std::int64_t releases = 0;
   int pages = 0;
   bool gap_possible = false;

@@ -89,7 +89,8 @@ nlohmann::json keep_secrets(const nlohmann::json& incoming, const ProviderDefini
 /// The settings of a Newznab or Torznab definition's client (a host may add a
 /// `before_request` hook, as the acquisition service does to space requests). Errors as
 /// `validate_definition`'s, and invalid_argument for a download-client definition.
-Result<IndexerSettings> indexer_settings(const ProviderDefinition& definition, std::shared_ptr<Clock> clock = nullptr);
+Result<IndexerSettings> indexer_settings(const ProviderDefinition& definition,
+                                         std::shared_ptr<Clock> clock = nullptr);
 
 /// The indexer client of a Newznab or Torznab definition (`clock` for its caps cache and retry
 /// times; null: the system clock).

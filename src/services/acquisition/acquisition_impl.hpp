@@ -32,7 +32,7 @@ namespace shelfjobs {
 struct AcquisitionService::Impl {
   AcquisitionOptions o;
   std::shared_ptr<spdlog::logger> log;
-  detail::HttpClient http;  // fetches .torrent and .nzb files
+  detail::HttpClient http;   // fetches .torrent and .nzb files
   bool own_limiter = false;  // no limiter in the options: the host's replaces ours
 
   explicit Impl(AcquisitionOptions options);

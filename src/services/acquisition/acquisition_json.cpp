@@ -20,7 +20,9 @@ std::string iso(TimePoint t) {
   return buf;
 }
 
-nlohmann::json iso_or_null(const std::optional<TimePoint>& t) { return t ? nlohmann::json(iso(*t)) : nlohmann::json(nullptr); }
+nlohmann::json iso_or_null(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(iso(*t)) : nlohmann::json(nullptr);
+}
 
 // "hh:mm:ss" as Readarr's timeleft (days roll into hours).
 std::string timeleft(std::int64_t seconds) {
@@ -29,7 +31,6 @@ std::string timeleft(std::int64_t seconds) {
                 static_cast<long long>(seconds / 60 % 60), static_cast<long long>(seconds % 60));
   return buf;
 }
-
 
 }  // namespace
 
@@ -44,7 +45,9 @@ void from_json(const nlohmann::json&, MissingBookSearch&) {}
 void to_json(nlohmann::json& j, const RefreshMonitoredDownloads&) { j = nlohmann::json::object(); }
 void from_json(const nlohmann::json&, RefreshMonitoredDownloads&) {}
 void to_json(nlohmann::json& j, const ImportCompletedDownload& c) { j = {{"downloadId", c.downloadId}}; }
-void from_json(const nlohmann::json& j, ImportCompletedDownload& c) { j.at("downloadId").get_to(c.downloadId); }
+void from_json(const nlohmann::json& j, ImportCompletedDownload& c) {
+  j.at("downloadId").get_to(c.downloadId);
+}
 
 nlohmann::json queue_json(const TrackedDownload& d, std::string_view client_name) {
   std::string status = d.status;
@@ -111,7 +114,9 @@ nlohmann::json release_json(const ReleaseDecision& d, TimePoint now) {
   nlohmann::json rejections = nlohmann::json::array();
   for (const auto& r : d.rejections) rejections.push_back(r.reason);
   const auto age_days =
-      d.release.publish_date ? std::chrono::duration_cast<std::chrono::hours>(now - *d.release.publish_date).count() / 24 : 0;
+      d.release.publish_date
+          ? std::chrono::duration_cast<std::chrono::hours>(now - *d.release.publish_date).count() / 24
+          : 0;
   nlohmann::json j = {
       {"guid", d.release.guid},
       {"title", d.release.title},
@@ -136,7 +141,7 @@ nlohmann::json release_json(const ReleaseDecision& d, TimePoint now) {
   };
   j["seeders"] = d.release.seeders ? nlohmann::json(*d.release.seeders) : nlohmann::json(nullptr);
   j["leechers"] = d.release.peers && d.release.seeders ? nlohmann::json(*d.release.peers - *d.release.seeders)
-                                                        : nlohmann::json(nullptr);
+                                                       : nlohmann::json(nullptr);
   return j;
 }
 
@@ -178,8 +183,11 @@ void to_json(nlohmann::json& j, const RssSyncCompleted& e) {
                         {"releases", i.releases},
                         {"pages", i.pages},
                         {"gapPossible", i.gap_possible}});
-  j = {{"found", e.found},   {"grabbed", e.grabbed},   {"pending", e.pending},
-       {"rejected", e.rejected}, {"indexers", indexers}};
+  j = {{"found", e.found},
+       {"grabbed", e.grabbed},
+       {"pending", e.pending},
+       {"rejected", e.rejected},
+       {"indexers", indexers}};
 }
 void to_json(nlohmann::json& j, const ProviderStatusChanged& e) { j = status_json(e.status, e.name); }
 

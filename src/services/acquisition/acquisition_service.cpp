@@ -50,8 +50,8 @@ std::string AcquisitionSummary::message() const {
 }
 
 std::string DownloadsSummary::message() const {
-  std::string m = "Downloads tracked: " + std::to_string(tracked) + ", completed: " + std::to_string(completed) +
-                  ", failed: " + std::to_string(failed);
+  std::string m = "Downloads tracked: " + std::to_string(tracked) +
+                  ", completed: " + std::to_string(completed) + ", failed: " + std::to_string(failed);
   if (unavailable_clients > 0) m += ", clients unavailable: " + std::to_string(unavailable_clients);
   return m;
 }
@@ -72,7 +72,8 @@ Result<std::shared_ptr<AcquisitionService>> AcquisitionService::create(Acquisiti
                                              std::to_string(options.max_parallel_indexers) + ")"};
   if (options.indexer_spacing.count() < 0)
     return Error{errc::invalid_argument, "acquisition: indexer_spacing must not be negative"};
-  if (options.min_seeders < 0) return Error{errc::invalid_argument, "acquisition: min_seeders must not be negative"};
+  if (options.min_seeders < 0)
+    return Error{errc::invalid_argument, "acquisition: min_seeders must not be negative"};
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
   if (options.started == TimePoint{}) options.started = options.clock->now();
   auto impl = std::make_shared<Impl>(std::move(options));
@@ -123,8 +124,9 @@ void AcquisitionService::register_commands(Registry& registry, ServiceContext& h
       search);
   CommandTraits high;
   high.priority = Priority::high;
+  // One at a time; a push while one runs leaves one run queued behind it (the engine's
+  // default), since the running one may have read a client before the change that asked.
   high.type_exclusive = true;
-  high.merge_into_running = true;  // a refresh already running reads the clients anew
   registry.add<RefreshMonitoredDownloads>(
       [impl](const RefreshMonitoredDownloads&, JobContext& ctx) {
         DownloadsSummary s = value_or_throw(impl->refresh_downloads(&ctx), ctx);
@@ -141,7 +143,7 @@ void AcquisitionService::register_commands(Registry& registry, ServiceContext& h
           const Error& e = r.error();
           if (e.code == errc::cancelled) ctx.throw_if_cancelled();
           // Not completed, imported already, gone: nothing to do again.
-          throw JobError(e.code == errc::store_error ? ErrorKind::database
+          throw JobError(e.code == errc::store_error   ? ErrorKind::database
                          : e.code == errc::unavailable ? ErrorKind::filesystem
                                                        : ErrorKind::permanent,
                          e.message);
@@ -194,7 +196,8 @@ std::vector<HealthCheck> AcquisitionService::health_checks() {
     std::vector<std::string> down;
     int enabled = 0;
     for (const auto& d : *list) {
-      if (!d.enable && !(kind == ProviderKind::indexer && (d.enable_automatic_search || d.enable_interactive_search)))
+      if (!d.enable &&
+          !(kind == ProviderKind::indexer && (d.enable_automatic_search || d.enable_interactive_search)))
         continue;
       ++enabled;
       if (impl->blocked(kind, d.id)) down.push_back(d.name);
@@ -207,7 +210,8 @@ std::vector<HealthCheck> AcquisitionService::health_checks() {
       for (const auto& n : down) names += (names.empty() ? "" : ", ") + n;
       const bool all = static_cast<int>(down.size()) == enabled;
       out.push_back({source, all ? HealthIssue::Level::error : HealthIssue::Level::warning,
-                     (all ? "All " + what + " are unavailable due to failures: " : what + " unavailable due to failures: ") +
+                     (all ? "All " + what + " are unavailable due to failures: "
+                          : what + " unavailable due to failures: ") +
                          names});
     }
     return out;
@@ -232,7 +236,8 @@ Result<AcquisitionSummary> AcquisitionService::Impl::rss_sync(JobContext* ctx) {
   std::vector<IndexedRelease> releases;
   for (auto& f : fetched) {
     summary.indexers.push_back(f.result);
-    const IndexerKind kind = f.indexer.implementation == "Torznab" ? IndexerKind::torznab : IndexerKind::newznab;
+    const IndexerKind kind =
+        f.indexer.implementation == "Torznab" ? IndexerKind::torznab : IndexerKind::newznab;
     for (auto& r : f.releases) releases.push_back({std::move(r), f.indexer.id, f.indexer.name, kind});
   }
   if (ctx) ctx->report(1, 3, "deciding " + std::to_string(releases.size()) + " releases");
@@ -241,19 +246,20 @@ Result<AcquisitionSummary> AcquisitionService::Impl::rss_sync(JobContext* ctx) {
   // reads the same releases again instead of losing them.
   for (const auto& f : fetched) {
     if (!f.next_mark) continue;
-    if (auto st = im.o.store->put_mark({f.indexer.id, f.next_mark->guid, f.next_mark->download_url,
-                                        f.next_mark->publish_date});
+    if (auto st = im.o.store->put_mark(
+            {f.indexer.id, f.next_mark->guid, f.next_mark->download_url, f.next_mark->publish_date});
         !st)
       im.log->warn("indexer {}: cannot store its RSS mark: {}", f.indexer.name, st.error().message);
   }
   if (ctx) ctx->report(3, 3, summary.message());
   im.log->info("RSS sync: {}", summary.message());
-  im.publish(RssSyncCompleted{summary.found, summary.grabbed, summary.pending, summary.rejected, summary.indexers});
+  im.publish(
+      RssSyncCompleted{summary.found, summary.grabbed, summary.pending, summary.rejected, summary.indexers});
   return summary;
 }
 
 Result<AcquisitionSummary> AcquisitionService::Impl::search_books(const std::vector<RowId>& book_ids,
-                                                                JobContext* ctx) {
+                                                                  JobContext* ctx) {
   Impl& im = *this;
   const std::stop_token token = ctx ? ctx->token() : std::stop_token{};
   auto indexers = im.usable_indexers(Use::automatic);
@@ -272,8 +278,9 @@ Result<AcquisitionSummary> AcquisitionService::Impl::search_books(const std::vec
     if (!author) return author.error();
     ++k;
     if (ctx)
-      ctx->report(k, static_cast<std::int64_t>(book_ids.size()),
-                  "searching " + std::to_string(k) + " of " + std::to_string(book_ids.size()) + ": " + book->title);
+      ctx->report(
+          k, static_cast<std::int64_t>(book_ids.size()),
+          "searching " + std::to_string(k) + " of " + std::to_string(book_ids.size()) + ": " + book->title);
     std::vector<IndexerSyncResult> results;
     auto found = im.search_indexers(*indexers, author->name, book->title, results, token);
     for (auto& r : found) releases.push_back(std::move(r));
@@ -320,15 +327,20 @@ Result<AcquisitionSummary> AcquisitionService::search_books(const std::vector<Ro
 Result<AcquisitionSummary> AcquisitionService::search_author(RowId id, JobContext* ctx) {
   return impl_->search_author(id, ctx);
 }
-Result<AcquisitionSummary> AcquisitionService::search_missing(JobContext* ctx) { return impl_->search_missing(ctx); }
-Result<DownloadsSummary> AcquisitionService::refresh_downloads(JobContext* ctx) { return impl_->refresh_downloads(ctx); }
+Result<AcquisitionSummary> AcquisitionService::search_missing(JobContext* ctx) {
+  return impl_->search_missing(ctx);
+}
+Result<DownloadsSummary> AcquisitionService::refresh_downloads(JobContext* ctx) {
+  return impl_->refresh_downloads(ctx);
+}
 Result<ImportSummary> AcquisitionService::import_download(RowId id, JobContext* ctx) {
   return impl_->import_download(id, ctx);
 }
 
 // ---- what a host calls --------------------------------------------------------------------------
 
-Result<std::vector<ReleaseDecision>> AcquisitionService::interactive_search(RowId book_id, std::stop_token token) {
+Result<std::vector<ReleaseDecision>> AcquisitionService::interactive_search(RowId book_id,
+                                                                            std::stop_token token) {
   Impl& im = *impl_;
   auto book = im.o.catalog->book(book_id);
   if (!book) return book.error();
@@ -344,11 +356,13 @@ Result<std::vector<ReleaseDecision>> AcquisitionService::interactive_search(RowI
   if (!context) return context.error();
   std::vector<ReleaseDecision> decisions = decide(releases, *context);
   // Best first: approved before rejected, then as the prioritiser orders them.
-  std::stable_sort(decisions.begin(), decisions.end(), [](const ReleaseDecision& a, const ReleaseDecision& b) {
-    if (a.approved() != b.approved()) return a.approved();
-    if (a.format_rank != b.format_rank) return a.format_rank.value_or(99) < b.format_rank.value_or(99);
-    return a.release.seeders.value_or(0) > b.release.seeders.value_or(0);
-  });
+  std::stable_sort(decisions.begin(), decisions.end(),
+                   [](const ReleaseDecision& a, const ReleaseDecision& b) {
+                     if (a.approved() != b.approved()) return a.approved();
+                     if (a.format_rank != b.format_rank)
+                       return a.format_rank.value_or(99) < b.format_rank.value_or(99);
+                     return a.release.seeders.value_or(0) > b.release.seeders.value_or(0);
+                   });
   const TimePoint at = im.now();
   std::lock_guard lock(im.searched_mu);
   for (auto it = im.searched.begin(); it != im.searched.end();)
@@ -357,19 +371,21 @@ Result<std::vector<ReleaseDecision>> AcquisitionService::interactive_search(RowI
   return decisions;
 }
 
-Result<TrackedDownload> AcquisitionService::grab(std::string_view guid, RowId indexer_id, std::stop_token token) {
+Result<TrackedDownload> AcquisitionService::grab(std::string_view guid, RowId indexer_id,
+                                                 std::stop_token token) {
   Impl& im = *impl_;
   ReleaseDecision d;
   {
     std::lock_guard lock(im.searched_mu);
     auto it = im.searched.find({std::string(guid), indexer_id});
     if (it == im.searched.end() || im.now() - it->second.at > std::chrono::minutes(30))
-      return Error{errc::not_found, "no release '" + std::string(guid) + "' of indexer " + std::to_string(indexer_id) +
-                                        " in a recent search (search again)"};
+      return Error{errc::not_found, "no release '" + std::string(guid) + "' of indexer " +
+                                        std::to_string(indexer_id) + " in a recent search (search again)"};
     d = it->second.decision;
   }
   if (d.book_id == 0)
-    return Error{errc::invalid_argument, "release '" + d.release.title + "' is not matched to a book of the library"};
+    return Error{errc::invalid_argument,
+                 "release '" + d.release.title + "' is not matched to a book of the library"};
   std::lock_guard batch(im.batch_mu);
   auto clients = im.clients_for(d.protocol());
   if (!clients) return clients.error();
@@ -378,12 +394,14 @@ Result<TrackedDownload> AcquisitionService::grab(std::string_view guid, RowId in
   return im.grab_release(d, clients->front(), token);
 }
 
-Status AcquisitionService::remove_from_queue(RowId id, bool remove_from_client, bool blocklist, std::stop_token token) {
+Status AcquisitionService::remove_from_queue(RowId id, bool remove_from_client, bool blocklist,
+                                             std::stop_token token) {
   Impl& im = *impl_;
   std::lock_guard lock(im.downloads_mu);
   auto t = im.o.store->tracked(id);
   if (!t) return t.error();
-  if (t->state == TrackedState::removed || t->state == TrackedState::imported || t->state == TrackedState::failed)
+  if (t->state == TrackedState::removed || t->state == TrackedState::imported ||
+      t->state == TrackedState::failed)
     return Error{errc::not_found, "download " + std::to_string(id) + " is not in the queue"};
   auto def = im.o.store->provider(ProviderKind::download_client, t->client_id);
   const std::string client_name = def ? def->name : std::string("a removed client");

@@ -21,7 +21,8 @@ namespace {
 std::string title_key(std::string_view s) {
   std::string out;
   for (char c : s)
-    if (std::isalnum(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -31,7 +32,9 @@ std::string without_extension(const std::string& name) {
   return name.substr(0, dot);
 }
 
-bool is_blackhole(const ProviderDefinition& d) { return d.implementation.find("Blackhole") != std::string::npos; }
+bool is_blackhole(const ProviderDefinition& d) {
+  return d.implementation.find("Blackhole") != std::string::npos;
+}
 
 }  // namespace
 
@@ -47,12 +50,9 @@ void AcquisitionService::Impl::fail_download(TrackedDownload d, const std::strin
   b.message = message;
   if (auto added = o.store->add_blocklist(b); !added)
     log->warn("cannot blocklist '{}': {}", d.release.title, added.error().message);
-  nlohmann::json data = {{"message", message},
-                         {"downloadClient", client_name},
-                         {"downloadClientName", client_name},
-                         {"indexer", d.release.indexer},
-                         {"protocol", d.release.protocol},
-                         {"guid", d.release.guid}};
+  nlohmann::json data = {
+      {"message", message},           {"downloadClient", client_name},  {"downloadClientName", client_name},
+      {"indexer", d.release.indexer}, {"protocol", d.release.protocol}, {"guid", d.release.guid}};
   (void)o.store->add_history({.event = HistoryEvent::download_failed,
                               .author_id = d.author_id,
                               .book_id = d.book_id,
@@ -160,7 +160,8 @@ Result<DownloadsSummary> AcquisitionService::Impl::refresh_downloads(JobContext*
 Result<ImportSummary> AcquisitionService::Impl::import_download(RowId id, JobContext* ctx) {
   auto t = o.store->tracked(id);
   if (!t) return t.error();
-  if (t->state == TrackedState::imported) return Error{errc::conflict, "download " + std::to_string(id) + " is imported already"};
+  if (t->state == TrackedState::imported)
+    return Error{errc::conflict, "download " + std::to_string(id) + " is imported already"};
   if (t->state != TrackedState::import_pending && t->state != TrackedState::import_failed)
     return Error{errc::invalid_argument, "download " + std::to_string(id) + " ('" + t->release.title +
                                              "') has not completed (" + to_string(t->state) + ")"};
@@ -180,12 +181,13 @@ Result<ImportSummary> AcquisitionService::Impl::import_download(RowId id, JobCon
     t->state = TrackedState::import_failed;
     t->message = summary.error().message;
     (void)o.store->update_tracked(*t);
-    (void)o.store->add_history({.event = HistoryEvent::book_import_incomplete,
-                                .author_id = t->author_id,
-                                .book_id = t->book_id,
-                                .source_title = t->release.title,
-                                .download_id = t->download_id,
-                                .data = nlohmann::json{{"message", t->message}, {"downloadClient", client_name}}.dump()});
+    (void)o.store->add_history(
+        {.event = HistoryEvent::book_import_incomplete,
+         .author_id = t->author_id,
+         .book_id = t->book_id,
+         .source_title = t->release.title,
+         .download_id = t->download_id,
+         .data = nlohmann::json{{"message", t->message}, {"downloadClient", client_name}}.dump()});
     return summary.error();
   }
   for (const auto& out : summary->outcomes) {
@@ -205,18 +207,16 @@ Result<ImportSummary> AcquisitionService::Impl::import_download(RowId id, JobCon
   t->state = brought_in ? TrackedState::imported : TrackedState::import_failed;
   t->message = summary->message();
   if (auto st = o.store->update_tracked(*t); !st) return st.error();
-  nlohmann::json data = {{"message", t->message},
-                         {"downloadClient", client_name},
-                         {"downloadClientName", client_name},
-                         {"imported", summary->imported},
-                         {"protocol", t->release.protocol},
-                         {"indexer", t->release.indexer}};
-  (void)o.store->add_history({.event = brought_in ? HistoryEvent::download_imported : HistoryEvent::book_import_incomplete,
-                              .author_id = t->author_id,
-                              .book_id = t->book_id,
-                              .source_title = t->release.title,
-                              .download_id = t->download_id,
-                              .data = data.dump()});
+  nlohmann::json data = {
+      {"message", t->message},         {"downloadClient", client_name},   {"downloadClientName", client_name},
+      {"imported", summary->imported}, {"protocol", t->release.protocol}, {"indexer", t->release.indexer}};
+  (void)o.store->add_history(
+      {.event = brought_in ? HistoryEvent::download_imported : HistoryEvent::book_import_incomplete,
+       .author_id = t->author_id,
+       .book_id = t->book_id,
+       .source_title = t->release.title,
+       .download_id = t->download_id,
+       .data = data.dump()});
   if (brought_in) publish(DownloadImported{*t, summary->imported});
   return summary;
 }

@@ -70,12 +70,14 @@ Result<std::vector<ProviderDefinition>> AcquisitionService::Impl::clients_for(co
   if (!all) return all.error();
   std::vector<ProviderDefinition> out;
   for (auto& d : *all)
-    if (d.enable && d.protocol == protocol && !blocked(ProviderKind::download_client, d.id)) out.push_back(std::move(d));
+    if (d.enable && d.protocol == protocol && !blocked(ProviderKind::download_client, d.id))
+      out.push_back(std::move(d));
   return out;  // the store lists by priority
 }
 
-Result<DownloadRequest> AcquisitionService::Impl::fetch_request(const ReleaseDecision& d, const std::string& category,
-                                                                 std::stop_token token) {
+Result<DownloadRequest> AcquisitionService::Impl::fetch_request(const ReleaseDecision& d,
+                                                                const std::string& category,
+                                                                std::stop_token token) {
   DownloadRequest req;
   req.title = d.release.title;
   req.category = category;
@@ -229,8 +231,8 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
       ++summary.pending;
       kept_pending.insert(d.release.guid);
       if (pending_ids.count(d.release.guid)) return;  // pending already
-      (void)o.store->add_pending({.author_id = d.author_id, .book_id = d.book_id, .release = d.record(),
-                                  .reason = reason});
+      (void)o.store->add_pending(
+          {.author_id = d.author_id, .book_id = d.book_id, .release = d.record(), .reason = reason});
     };
     if (failed_protocols.count(protocol)) {
       make_pending("downloadClientUnavailable");

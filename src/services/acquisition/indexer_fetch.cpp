@@ -33,7 +33,9 @@ Result<std::shared_ptr<NewznabClient>> AcquisitionService::Impl::indexer_client(
   (void)limiter->configure(rk, RateLimit{o.indexer_spacing});
   auto settings = indexer_settings(d, o.clock);
   if (!settings) return settings.error();
-  settings->before_request = [limiter, rk](std::stop_token token) { return limiter->acquire(rk, std::move(token)); };
+  settings->before_request = [limiter, rk](std::stop_token token) {
+    return limiter->acquire(rk, std::move(token));
+  };
   auto made = NewznabClient::create(std::move(settings).value());
   if (!made) return made.error();
   std::shared_ptr<NewznabClient> client = std::move(made).value();
@@ -41,7 +43,8 @@ Result<std::shared_ptr<NewznabClient>> AcquisitionService::Impl::indexer_client(
   return client;
 }
 
-Result<std::shared_ptr<DownloadClient>> AcquisitionService::Impl::download_client(const ProviderDefinition& d) {
+Result<std::shared_ptr<DownloadClient>> AcquisitionService::Impl::download_client(
+    const ProviderDefinition& d) {
   const std::string key = adapter_key(d);
   std::lock_guard lock(adapters_mu);
   auto it = client_adapters.find(d.id);
@@ -80,8 +83,8 @@ void AcquisitionService::Impl::record_failure(ProviderKind kind, RowId id, const
   auto st = o.store->provider_status(kind, id);
   if (!st) return;
   ProviderStatus current = *st ? **st : ProviderStatus{kind, id};
-  const acquisition::BackoffPolicy policy = kind == ProviderKind::indexer ? acquisition::indexer_backoff()
-                                                                          : acquisition::download_client_backoff();
+  const acquisition::BackoffPolicy policy =
+      kind == ProviderKind::indexer ? acquisition::indexer_backoff() : acquisition::download_client_backoff();
   std::chrono::seconds minimum{0};
   if (e.code == errc::rate_limited) {
     // Readarr: a 429 or "request limit reached" backs off at least its Retry-After, 1 h
@@ -135,8 +138,8 @@ void AcquisitionService::Impl::parallel(std::size_t n, const std::function<void(
     });
 }
 
-AcquisitionService::Impl::IndexerFetch AcquisitionService::Impl::fetch_rss_of(const ProviderDefinition& indexer,
-                                                                              std::stop_token token) {
+AcquisitionService::Impl::IndexerFetch AcquisitionService::Impl::fetch_rss_of(
+    const ProviderDefinition& indexer, std::stop_token token) {
   IndexerFetch out;
   out.indexer = indexer;
   out.result.indexer_id = indexer.id;
@@ -162,9 +165,10 @@ AcquisitionService::Impl::IndexerFetch AcquisitionService::Impl::fetch_rss_of(co
   out.result.pages = fetched->pages;
   out.result.gap_possible = fetched->gap_possible;
   if (fetched->gap_possible)
-    log->warn("indexer {}: the RSS sync did not reach the release of the previous sync after {} pages; "
-              "releases in between may have been missed (a search may be needed)",
-              indexer.name, fetched->pages);
+    log->warn(
+        "indexer {}: the RSS sync did not reach the release of the previous sync after {} pages; "
+        "releases in between may have been missed (a search may be needed)",
+        indexer.name, fetched->pages);
   for (const auto& s : fetched->skipped) log->debug("indexer {}: {}", indexer.name, s);
   out.releases = std::move(fetched->releases);
   out.next_mark = std::move(fetched->mark);
@@ -172,11 +176,9 @@ AcquisitionService::Impl::IndexerFetch AcquisitionService::Impl::fetch_rss_of(co
   return out;
 }
 
-std::vector<IndexedRelease> AcquisitionService::Impl::search_indexers(const std::vector<ProviderDefinition>& list,
-                                                                      const std::string& author,
-                                                                      const std::string& title,
-                                                                      std::vector<IndexerSyncResult>& results,
-                                                                      std::stop_token token) {
+std::vector<IndexedRelease> AcquisitionService::Impl::search_indexers(
+    const std::vector<ProviderDefinition>& list, const std::string& author, const std::string& title,
+    std::vector<IndexerSyncResult>& results, std::stop_token token) {
   std::vector<std::vector<IndexedRelease>> found(list.size());
   std::vector<IndexerSyncResult> each(list.size());
   parallel(list.size(), [&](std::size_t i) {
@@ -188,7 +190,8 @@ std::vector<IndexedRelease> AcquisitionService::Impl::search_indexers(const std:
       return;
     }
     auto client = indexer_client(d);
-    Result<ReleasePage> page = client ? (*client)->search(author, title, token) : Result<ReleasePage>(client.error());
+    Result<ReleasePage> page =
+        client ? (*client)->search(author, title, token) : Result<ReleasePage>(client.error());
     if (!page) {
       each[i].error = page.error().message;
       record_failure(ProviderKind::indexer, d.id, d.name, page.error());
