@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+// shelfd's acquisition over real HTTP, as a Readarr client drives it: an indexer and a torrent
+// blackhole set up through the provider routes, an author added (its first refresh brings its
+// books, and the rule searches them: a release is grabbed into the blackhole), the queue, the
+// history, an interactive search with each release's decision, a removal that blocklists, and
+// 400/404 (never 500) for bad input.
+
+#include <catch2/catch.hpp>
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bookinfo_fixture.hpp"
+#include "indexer_fixture.hpp"
+#include "loopback.hpp"
+#include "process.hpp"
+#include "test_support.hpp"
+
+#ifndef SHELFD_PATH
+#error "SHELFD_PATH must name the shelfd binary"
+#endif
+
+namespace acquisition_api_test {
+
+using namespace testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+namespace fx = shelfjobs::fixtures;
+
+const std::string kKey = "00112233445566778899aabbccddeeff";
+
+struct Daemon {
+  TempDir dir;
+  std::string config = dir.file("shelfd.json");
+  std::string log = dir.file("shelfd.out");
+  int port = free_port();
+  pid_t pid = -1;
+
+  explicit Daemon(const std::string& metadata_url) {
+    REQUIRE(wait_exit(spawn({SHELFD_PATH, "init", "--config", config}, log)) == 0);
+    fs::create_directories(dir.path() / "books");
+    json c = json::parse(std::ifstream(config));
+    c["libraryRoots"] = {(dir.path() / "books").string()};
+    c["metadata"]["baseUrl"] = metadata_url;
+    c["metadata"]["requestSpacingMs"] = 0;
+    std::ofstream(config) << c.dump(2);
+    pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port), "--api-key", kKey},
+                log);
+    REQUIRE(eventually([&] { return static_cast<bool>(client().Get("/api/v1/system/status")); },
+                       std::chrono::seconds(20)));
+  }
+  ~Daemon() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      wait_exit(pid, std::chrono::seconds(5));
+    }
+  }
+
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_default_headers({{"X-Api-Key", kKey}});
+    c.set_read_timeout(60, 0);
+    return c;
+  }
+
+  json call(const std::string& method, const std::string& path, const std::string& body, int expect) {
+    auto c = client();
+    httplib::Result r = method == "GET"    ? c.Get(path.c_str())
+                        : method == "POST" ? c.Post(path.c_str(), body, "application/json")
+                                           : c.Delete(path.c_str());
+    REQUIRE(r);
+    INFO(method << " " << path << " " << body.substr(0, 300) << " -> " << r->status << " " << r->body);
+    REQUIRE(r->status == expect);
+    return r->body.empty() ? json() : json::parse(r->body);
+  }
+  json get(const std::string& path, int expect = 200) { return call("GET", path, "", expect); }
+  json post(const std::string& path, const json& body, int expect) {
+    return call("POST", path, body.dump(), expect);
+  }
+  json del(const std::string& path, int expect = 200) { return call("DELETE", path, "", expect); }
+};
+
+TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, history, releases, blocklist",
+          "[shelfd][acquisition]") {
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(3001, "Ada Example", 2));
+  Daemon d(metadata->base_url());
+  fs::create_directories(d.dir.path() / "drop");
+  fs::create_directories(d.dir.path() / "watch");
+
+  // The indexer and the client, as a Readarr client sets them up.
+  auto indexer = fx::IndexerFixture::start({.kind = fx::FixtureKind::torznab});
+  json torznab = {{"name", "Fixture"},
+                  {"implementation", "Torznab"},
+                  {"configContract", "TorznabSettings"},
+                  {"protocol", "torrent"},
+                  {"enableRss", true},
+                  {"enableAutomaticSearch", true},
+                  {"enableInteractiveSearch", true},
+                  {"priority", 25},
+                  {"fields", json::array({{{"name", "baseUrl"}, {"value", indexer->base_url()}},
+                                          {{"name", "apiPath"}, {"value", "/api"}},
+                                          {{"name", "apiKey"}, {"value", "fixture-key"}},
+                                          {{"name", "categories"}, {"value", {7020, 3030}}}})}};
+  const json idx = d.post("/api/v1/indexer", torznab, 201);
+  json blackhole = {
+      {"name", "Blackhole"},
+      {"implementation", "TorrentBlackhole"},
+      {"configContract", "TorrentBlackholeSettings"},
+      {"enable", true},
+      {"fields", json::array({{{"name", "torrentFolder"}, {"value", (d.dir.path() / "drop").string()}},
+                              {{"name", "watchFolder"}, {"value", (d.dir.path() / "watch").string()}}})}};
+  d.post("/api/v1/downloadclient", blackhole, 201);
+
+  // The author is added; its refresh brings two books; the search that follows finds one of
+  // them as an EPUB and a PDF and grabs the EPUB.
+  const json author = d.post("/api/v1/author",
+                             {{"foreignAuthorId", "3001"},
+                              {"rootFolderPath", (d.dir.path() / "books").string()},
+                              {"monitored", true}},
+                             201);
+  const auto author_id = author["id"].get<long long>();
+  REQUIRE(eventually([&] { return d.get("/api/v1/book?authorId=" + std::to_string(author_id)).size() == 2; },
+                     std::chrono::seconds(20)));
+  const json books = d.get("/api/v1/book?authorId=" + std::to_string(author_id));
+  const std::string title = books[0]["title"];
+  const auto book_id = books[0]["id"].get<long long>();
+  const std::time_t now = std::time(nullptr);
+  fx::FixtureRelease epub, pdf;
+  epub.title = "Ada Example - " + title + " (2020) [EPUB]";
+  epub.guid = "ada-epub";
+  epub.published = now - 600;
+  pdf = epub;
+  pdf.title = "Ada Example - " + title + " (2020) [PDF]";
+  pdf.guid = "ada-pdf";
+  indexer->set_releases({epub, pdf});
+  // The rule's AuthorSearch may have run before the releases existed: ask again, as a user would.
+  d.post("/api/v1/command", {{"name", "BookSearch"}, {"bookIds", {book_id}}}, 201);
+  REQUIRE(eventually([&] { return d.get("/api/v1/queue")["totalRecords"] == 1; }, std::chrono::seconds(30)));
+
+  const json queue = d.get("/api/v1/queue?page=1&pageSize=10");
+  CHECK(queue["page"] == 1);
+  const json item = queue["records"][0];
+  CHECK(item["title"] == epub.title);
+  CHECK(item["bookId"] == book_id);
+  CHECK(item["authorId"] == author_id);
+  CHECK(item["protocol"] == "torrent");
+  CHECK(item["downloadClient"] == "Blackhole");
+  CHECK(item["indexer"] == "Fixture");
+  CHECK(item["trackedDownloadState"] == "downloading");
+  CHECK(fs::exists(d.dir.path() / "drop" / (epub.title + ".torrent")));
+  CHECK(d.get("/api/v1/queue/status")["totalCount"] == 1);
+
+  const json grabbed = d.get("/api/v1/history?eventType=grabbed");
+  REQUIRE(grabbed["totalRecords"] == 1);
+  CHECK(grabbed["records"][0]["sourceTitle"] == epub.title);
+  CHECK(grabbed["records"][0]["eventType"] == "grabbed");
+  CHECK(grabbed["records"][0]["data"]["downloadClient"] == "Blackhole");
+  CHECK(d.get("/api/v1/history?eventType=downloadFailed")["totalRecords"] == 0);
+
+  // An interactive search shows both releases with their decisions: the book is in the queue.
+  const json releases = d.get("/api/v1/release?bookId=" + std::to_string(book_id));
+  REQUIRE(releases.size() == 2);
+  for (const auto& r : releases) {
+    CHECK(r["bookId"] == book_id);
+    CHECK(r["approved"] == false);
+    CHECK(r["indexerId"] == idx["id"]);
+    CHECK(r["rejections"].dump().find("queue") != std::string::npos);
+  }
+
+  // Removed from the queue with the blocklist: the release may not come back.
+  d.del("/api/v1/queue/" + item["id"].dump() + "?removeFromClient=true&blocklist=true");
+  CHECK(d.get("/api/v1/queue")["totalRecords"] == 0);
+  const json blocked = d.get("/api/v1/blocklist");
+  REQUIRE(blocked["totalRecords"] == 1);
+  CHECK(blocked["records"][0]["sourceTitle"] == epub.title);
+  CHECK(blocked["records"][0]["bookIds"] == json::array({book_id}));
+  // A user grabs the PDF on purpose from a fresh interactive search.
+  const json again = d.get("/api/v1/release?bookId=" + std::to_string(book_id));
+  json pick;
+  for (const auto& r : again)
+    if (r["title"] == pdf.title) pick = r;
+  REQUIRE(pick.is_object());
+  CHECK(pick["approved"] == true);
+  const json sent =
+      d.post("/api/v1/release", {{"guid", pick["guid"]}, {"indexerId", pick["indexerId"]}}, 200);
+  CHECK(sent["title"] == pdf.title);
+  CHECK(d.get("/api/v1/queue")["totalRecords"] == 1);
+  d.del("/api/v1/blocklist/" + blocked["records"][0]["id"].dump());
+  CHECK(d.get("/api/v1/blocklist")["totalRecords"] == 0);
+
+  // Bad input: 400 or 404, never 500.
+  d.get("/api/v1/queue?page=0", 400);
+  d.get("/api/v1/queue?pageSize=99999999999999999999", 400);
+  d.get("/api/v1/history?eventType=nonsense", 400);
+  d.get("/api/v1/release", 400);
+  d.get("/api/v1/release?bookId=abc", 400);
+  d.get("/api/v1/release?bookId=424242", 404);
+  d.post("/api/v1/release", json::object(), 400);
+  d.post("/api/v1/release", {{"guid", "no-such"}, {"indexerId", idx["id"]}}, 404);
+  d.call("POST", "/api/v1/release", "{not json", 400);
+  d.del("/api/v1/queue/999999", 404);
+  d.del("/api/v1/queue/1?blocklist=maybe", 400);
+  d.del("/api/v1/blocklist/999999", 404);
+}
+
+}  // namespace acquisition_api_test
