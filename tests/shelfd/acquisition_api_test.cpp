@@ -141,6 +141,15 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
   // The rule's AuthorSearch may have run before the releases existed: ask again, as a user would.
   d.post("/api/v1/command", {{"name", "BookSearch"}, {"bookIds", {book_id}}}, 201);
   REQUIRE(eventually([&] { return d.get("/api/v1/queue")["totalRecords"] == 1; }, std::chrono::seconds(30)));
+  // The rule's AuthorSearch may still be searching the other book (2 s between requests): let
+  // every search end, so that what follows is the user's doing alone.
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& c : d.get("/api/v1/command"))
+          if (c["status"] == "queued" || c["status"] == "started") return false;
+        return true;
+      },
+      std::chrono::seconds(60)));
 
   const json queue = d.get("/api/v1/queue?page=1&pageSize=10");
   CHECK(queue["page"] == 1);
