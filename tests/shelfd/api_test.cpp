@@ -424,8 +424,8 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     // Without a metadata source: shelfd's own tasks, the library scan's and acquisition's.
     std::set<std::string> names;
     for (const auto& t : tasks) names.insert(t["taskName"].get<std::string>());
-    CHECK(names == std::set<std::string>{"CheckHealth", "Housekeeping", "RefreshMonitoredDownloads", "RescanFolders",
-                                         "RssSync"});
+    CHECK(names == std::set<std::string>{"CheckHealth", "Housekeeping", "RefreshMonitoredDownloads",
+                                         "RescanFolders", "RssSync"});
     json health_check;
     for (const auto& t : tasks)
       if (t["taskName"] == "CheckHealth") health_check = t;
