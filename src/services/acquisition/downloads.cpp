@@ -18,7 +18,7 @@ namespace shelfjobs {
 
 namespace {
 
-std::string title_key(std::string_view s) {
+std::string release_key(std::string_view s) {
   std::string out;
   for (char c : s)
     if (std::isalnum(static_cast<unsigned char>(c)))
@@ -107,9 +107,9 @@ Result<DownloadsSummary> AcquisitionService::Impl::refresh_downloads(JobContext*
       for (const auto& i : *items)
         if (!t.download_id.empty() && i.id == t.download_id) item = &i;
       if (!item && is_blackhole(*def)) {
-        const std::string key = title_key(t.release.title);
+        const std::string key = release_key(t.release.title);
         for (const auto& i : *items)
-          if (!bound.count(i.id) && title_key(without_extension(i.title)) == key) item = &i;
+          if (!bound.count(i.id) && release_key(without_extension(i.title)) == key) item = &i;
       }
       ++done;
       if (!item) continue;  // not there (yet, or any more): left as it was
