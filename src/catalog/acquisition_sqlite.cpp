@@ -913,40 +913,15 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     }
   }
 
-  // Runs `f` in one deferred transaction on the read connection: every query of one call sees
-  // the same snapshot (a page and its total agree).
+  // One deferred transaction on the read connection (sqlite_common.hpp's read_call).
   template <class F>
   auto read_call(const std::string& what, F&& f) -> Result<decltype(f(std::declval<Connection&>()))> {
-    std::lock_guard lock(read_mutex_);
-    try {
-      sqlite::ReadTransaction tx(read_.db());
-      auto r = f(read_);
-      tx.commit();
-      return r;
-    } catch (...) {
-      return error_of(what, std::current_exception());
-    }
+    return catalog_sqlite::read_call(read_mutex_, read_, what, "acquisition store " + path_,
+                                     std::forward<F>(f));
   }
 
   Error error_of(const std::string& what, std::exception_ptr ep) const {
-    try {
-      std::rethrow_exception(ep);
-    } catch (const Failure& e) {
-      return e.error;
-    } catch (const SQLite::Exception& e) {
-      // The checks above name a clash before SQLite sees it; a constraint that still fails
-      // (another process raced the check) keeps the header's codes.
-      const int ext = e.getExtendedErrorCode();
-      if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return Error{errc::conflict, what + ": " + e.what()};
-      if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return Error{errc::not_found, what + ": a referenced row is missing (" + e.what() + ")"};
-      return Error{errc::store_error, what + " failed in acquisition store " + path_ + ": " + e.what()};
-    } catch (const std::exception& e) {
-      return Error{errc::store_error, what + " failed in acquisition store " + path_ + ": " + e.what()};
-    } catch (...) {
-      return Error{errc::store_error, what + " failed in acquisition store " + path_};
-    }
+    return catalog_sqlite::error_of(what, "acquisition store " + path_, ep);
   }
 
   std::string path_;

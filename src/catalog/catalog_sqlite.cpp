@@ -781,40 +781,14 @@ class SqliteCatalog final : public Catalog {
     }
   }
 
-  // Runs `f` in one deferred transaction on the read connection: every query of one call sees
-  // the same snapshot.
+  // One deferred transaction on the read connection (sqlite_common.hpp's read_call).
   template <class F>
   auto read_call(const std::string& what, F&& f) -> Result<decltype(f(std::declval<Connection&>()))> {
-    std::lock_guard lock(read_mutex_);
-    try {
-      sqlite::ReadTransaction tx(read_.db());
-      auto r = f(read_);
-      tx.commit();
-      return r;
-    } catch (...) {
-      return error_of(what, std::current_exception());
-    }
+    return catalog_sqlite::read_call(read_mutex_, read_, what, "catalog " + path_, std::forward<F>(f));
   }
 
   Error error_of(const std::string& what, std::exception_ptr ep) const {
-    try {
-      std::rethrow_exception(ep);
-    } catch (const Failure& e) {
-      return e.error;
-    } catch (const SQLite::Exception& e) {
-      // Constraint failures this file did not name itself still say what clashed ("UNIQUE
-      // constraint failed: editions.foreign_id").
-      const int ext = e.getExtendedErrorCode();
-      if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return Error{errc::conflict, what + ": " + e.what()};
-      if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return Error{errc::not_found, what + ": a referenced row is missing (" + e.what() + ")"};
-      return Error{errc::store_error, what + " failed in catalog " + path_ + ": " + e.what()};
-    } catch (const std::exception& e) {
-      return Error{errc::store_error, what + " failed in catalog " + path_ + ": " + e.what()};
-    } catch (...) {
-      return Error{errc::store_error, what + " failed in catalog " + path_};
-    }
+    return catalog_sqlite::error_of(what, "catalog " + path_, ep);
   }
 
   static void bind_author(SQLite::Statement& st, const Author& a) {

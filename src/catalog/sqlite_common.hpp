@@ -6,8 +6,10 @@
 
 #include <sqlite3.h>
 
+#include <exception>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +82,46 @@ inline void bind_id(SQLite::Statement& st, int i, RowId id) {
 }
 inline void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s) {
   sqlite::bind(st, i, !s.empty() ? std::optional<std::string>(s) : std::nullopt);
+}
+
+/// The Error of a failure thrown inside one call of a SQLite store of this layer: a `Failure` as
+/// it is; a constraint SQLite raised itself (the call's own checks name a clash before SQLite
+/// sees it, so this is one they did not name, or another process raced them) as conflict
+/// (UNIQUE, PRIMARY KEY) or not_found (FOREIGN KEY), with SQLite's text; anything else
+/// store_error naming `file` ("catalog /data/catalog.db").
+inline Error error_of(const std::string& what, const std::string& file, std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const Failure& e) {
+    return e.error;
+  } catch (const SQLite::Exception& e) {
+    const int ext = e.getExtendedErrorCode();
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+      return Error{errc::conflict, what + ": " + e.what()};
+    if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+      return Error{errc::not_found, what + ": a referenced row is missing (" + e.what() + ")"};
+    return Error{errc::store_error, what + " failed in " + file + ": " + e.what()};
+  } catch (const std::exception& e) {
+    return Error{errc::store_error, what + " failed in " + file + ": " + e.what()};
+  } catch (...) {
+    return Error{errc::store_error, what + " failed in " + file};
+  }
+}
+
+/// Runs `f(c)` in one deferred transaction on the read connection `c` (held through `mu`): every
+/// query of one call sees one snapshot (a page and its total agree). Failures as `error_of`.
+template <class F>
+auto read_call(std::mutex& mu, Connection& c, const std::string& what, const std::string& file, F&& f)
+    -> Result<decltype(f(std::declval<Connection&>()))> {
+  std::lock_guard lock(mu);
+  try {
+    sqlite::ReadTransaction tx(c.db());
+    auto r = f(c);
+    tx.commit();
+    return r;
+  } catch (...) {
+    return error_of(what, file, std::current_exception());
+  }
 }
 
 inline std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }

@@ -3,12 +3,11 @@
 
 #include "shelfjobs/services/catalog_events.hpp"
 
+#include "services/service_util.hpp"
+
 namespace shelfjobs {
 
 namespace {
-nlohmann::json time_or_null(const std::optional<TimePoint>& t) {
-  return t ? nlohmann::json(format_time(*t)) : nlohmann::json(nullptr);
-}
 
 nlohmann::json author_json(const Author& a) {
   return {{"id", a.id},

@@ -2,10 +2,12 @@
 #pragma once
 // Helpers shared by the services' handlers.
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include <spdlog/fwd.h>
+#include <nlohmann/json.hpp>
 
 #include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/engine/context.hpp"
@@ -18,6 +20,11 @@ namespace shelfjobs {
 // `database` (the engine retries them per policy), a missing or clashing row is `permanent`.
 inline ErrorKind kind_of(errc code) {
   return code == errc::store_error ? ErrorKind::database : ErrorKind::permanent;
+}
+
+// A time as the services' JSON writes it (format_time), or null.
+inline nlohmann::json time_or_null(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(format_time(*t)) : nlohmann::json(nullptr);
 }
 
 template <class T>

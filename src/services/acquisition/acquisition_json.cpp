@@ -3,26 +3,13 @@
 // history, blocklist and release resources (the shapes Readarr's clients read).
 
 #include <cstdio>
-#include <ctime>
 
 #include "services/acquisition/acquisition_impl.hpp"
+#include "services/service_util.hpp"
 
 namespace shelfjobs {
 
 namespace {
-
-std::string iso(TimePoint t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-nlohmann::json iso_or_null(const std::optional<TimePoint>& t) {
-  return t ? nlohmann::json(iso(*t)) : nlohmann::json(nullptr);
-}
 
 // "hh:mm:ss" as Readarr's timeleft (days roll into hours).
 std::string timeleft(std::int64_t seconds) {
@@ -74,11 +61,11 @@ nlohmann::json queue_json(const TrackedDownload& d, std::string_view client_name
       {"protocol", d.release.protocol},
       {"outputPath", d.output_path},
       {"quality", {{"quality", {{"name", d.release.format.empty() ? "Unknown" : d.release.format}}}}},
-      {"added", iso(d.grabbed)},
+      {"added", format_time(d.grabbed)},
   };
   if (d.eta_seconds) {
     j["timeleft"] = timeleft(*d.eta_seconds);
-    j["estimatedCompletionTime"] = iso(d.updated + std::chrono::seconds(*d.eta_seconds));
+    j["estimatedCompletionTime"] = format_time(d.updated + std::chrono::seconds(*d.eta_seconds));
   } else {
     j["timeleft"] = nullptr;
     j["estimatedCompletionTime"] = nullptr;
@@ -93,7 +80,7 @@ nlohmann::json history_json(const HistoryEntry& h) {
           {"authorId", h.author_id},
           {"bookId", h.book_id},
           {"sourceTitle", h.source_title},
-          {"date", iso(h.date)},
+          {"date", format_time(h.date)},
           {"downloadId", h.download_id},
           {"eventType", to_string(h.event)},
           {"data", data}};
@@ -104,7 +91,7 @@ nlohmann::json blocklist_json(const BlocklistEntry& b) {
           {"authorId", b.author_id},
           {"bookIds", b.book_ids},
           {"sourceTitle", b.release.title},
-          {"date", iso(b.date)},
+          {"date", format_time(b.date)},
           {"protocol", b.release.protocol},
           {"indexer", b.release.indexer},
           {"message", b.message}};
@@ -126,7 +113,7 @@ nlohmann::json release_json(const ReleaseDecision& d, TimePoint now) {
       {"protocol", d.protocol()},
       {"downloadUrl", d.release.download_url},
       {"infoUrl", d.release.info_url},
-      {"publishDate", iso_or_null(d.release.publish_date)},
+      {"publishDate", time_or_null(d.release.publish_date)},
       {"age", age_days},
       {"authorName", d.parsed ? d.parsed->author : ""},
       {"bookTitle", d.parsed ? d.parsed->title : ""},
@@ -152,9 +139,9 @@ nlohmann::json status_json(const ProviderStatus& s, std::string_view name) {
           {"kind", to_string(s.kind)},
           {"name", name},
           {"escalationLevel", s.escalation_level},
-          {"initialFailure", iso_or_null(s.initial_failure)},
-          {"mostRecentFailure", iso_or_null(s.most_recent_failure)},
-          {"disabledTill", iso_or_null(s.disabled_till)},
+          {"initialFailure", time_or_null(s.initial_failure)},
+          {"mostRecentFailure", time_or_null(s.most_recent_failure)},
+          {"disabledTill", time_or_null(s.disabled_till)},
           {"lastError", s.last_error}};
 }
 

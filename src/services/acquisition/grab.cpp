@@ -197,7 +197,6 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
   // Pending releases are decided again with the batch: a client that came back grabs them,
   // a book that got its file meanwhile rejects them.
   std::map<std::string, RowId> pending_ids;  // guid -> pending row
-  std::size_t first_pending = releases.size();
   if (with_pending) {
     auto pend = o.store->pending();
     if (!pend) return pend.error();
@@ -207,7 +206,6 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
                           p.release.protocol == "torrent" ? IndexerKind::torznab : IndexerKind::newznab});
     }
   }
-  (void)first_pending;
   auto books = WantedBooks::load(*o.catalog);
   if (!books) return books.error();
   auto context = decision_context(*books);
