@@ -316,7 +316,7 @@ Decided parse_and_decide(const std::string& xml, const DecisionContext& ctx, dou
   std::vector<IndexedRelease> in;
   in.reserve(page->releases.size());
   for (auto& r : page->releases) in.push_back(IndexedRelease{std::move(r), 1, "bench", IndexerKind::torznab});
-  const auto decisions = decide(in, ctx);
+  const auto decisions = decide(std::move(in), ctx);
   Decided d;
   d.items = decisions.size();
   for (const auto& x : decisions) {

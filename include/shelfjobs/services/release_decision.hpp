@@ -99,13 +99,51 @@ class WantedBooks {
   /// that title, the one whose year is `year`, else the first added.
   const WantedBook* find(std::string_view author, std::string_view title,
                          std::optional<int> year = std::nullopt) const;
+  /// Both answers at once (the author's name is keyed once): whether the author is known, and
+  /// the book as `find` gives it.
+  struct Lookup {
+    bool author_known = false;
+    const WantedBook* book = nullptr;
+  };
+  Lookup lookup(std::string_view author, std::string_view title,
+                std::optional<int> year = std::nullopt) const;
   std::size_t size() const noexcept { return books_.size(); }
 
  private:
+  // The title index's key: an author's id, whether the key is of the whole title ('F') or of
+  // the title before its subtitle ('S'), and the key. Looked up by a view, without a copy.
+  struct TitleSlotView {
+    RowId author = 0;
+    char which = 'F';
+    std::string_view key;
+  };
+  struct TitleSlot {
+    RowId author = 0;
+    char which = 'F';
+    std::string key;
+  };
+  struct TitleSlotHash {
+    using is_transparent = void;
+    std::size_t operator()(const TitleSlotView& s) const noexcept;
+    std::size_t operator()(const TitleSlot& s) const noexcept {
+      return (*this)(TitleSlotView{s.author, s.which, s.key});
+    }
+  };
+  struct TitleSlotEq {
+    using is_transparent = void;
+    static TitleSlotView view(const TitleSlot& s) noexcept { return {s.author, s.which, s.key}; }
+    static TitleSlotView view(const TitleSlotView& s) noexcept { return s; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      const TitleSlotView x = view(a), y = view(b);
+      return x.author == y.author && x.which == y.which && x.key == y.key;
+    }
+  };
+
   std::vector<WantedBook> books_;
   std::unordered_map<RowId, std::size_t> by_id_;
-  std::unordered_map<std::string, std::vector<RowId>> authors_;       // author key -> author ids
-  std::unordered_map<std::string, std::vector<std::size_t>> titles_;  // author id + title key -> books
+  std::unordered_map<std::string, std::vector<RowId>> authors_;  // author key -> author ids
+  std::unordered_map<TitleSlot, std::vector<std::size_t>, TitleSlotHash, TitleSlotEq> titles_;
 };
 
 /// Why a release is not grabbed. Readarr's rejection reasons, by kind.
@@ -185,6 +223,9 @@ struct IndexedRelease {
 /// Decides every release. Never throws for a release: one that cannot be read is rejected.
 std::vector<ReleaseDecision> decide(const std::vector<IndexedRelease>& releases,
                                     const DecisionContext& context);
+/// The same, moving each release into its decision instead of copying it (a sync's batch is
+/// not needed after its decisions).
+std::vector<ReleaseDecision> decide(std::vector<IndexedRelease>&& releases, const DecisionContext& context);
 /// One release decided (the same rules).
 ReleaseDecision decide_one(const IndexedRelease& release, const DecisionContext& context);
 

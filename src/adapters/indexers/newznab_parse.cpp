@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 
 #include <pugixml.hpp>
@@ -83,16 +84,48 @@ bool is_attr_namespace(std::string_view uri) {
   return uri == without_trailing_slash(kNewznabNs) || uri == without_trailing_slash(kTorznabNs);
 }
 
+// The declaration attribute that binds an element name's prefix: "xmlns:p" for "p:name",
+// "xmlns" for an unprefixed name. A buffer on the stack: prefixes are short, and a longer one
+// cannot be one a feed uses for its attributes (it is then looked up unbound).
+struct PrefixDecl {
+  char text[64];
+  bool fits = true;
+  explicit PrefixDecl(std::string_view name) {
+    const auto colon = name.find(':');
+    const std::string_view prefix =
+        colon == std::string_view::npos ? std::string_view() : name.substr(0, colon);
+    constexpr std::string_view kXmlns = "xmlns";
+    fits = kXmlns.size() + 1 + prefix.size() < sizeof text;
+    if (!fits) {
+      text[0] = '\0';
+      return;
+    }
+    std::memcpy(text, kXmlns.data(), kXmlns.size());
+    std::size_t n = kXmlns.size();
+    if (!prefix.empty()) {
+      text[n++] = ':';
+      std::memcpy(text + n, prefix.data(), prefix.size());
+      n += prefix.size();
+    }
+    text[n] = '\0';
+  }
+};
+
 // pugixml does not resolve namespaces: the prefix of an element is looked up in the xmlns
 // declarations of the element and its ancestors, nearest first, as XML Namespaces 1.0 says.
 std::string_view namespace_of(pugi::xml_node node) {
-  const std::string_view name = node.name();
-  const auto colon = name.find(':');
-  const std::string decl =
-      colon == std::string_view::npos ? std::string("xmlns") : "xmlns:" + std::string(name.substr(0, colon));
+  const PrefixDecl decl(node.name());
+  if (!decl.fits) return {};
   for (pugi::xml_node n = node; n && n.type() == pugi::node_element; n = n.parent())
-    if (pugi::xml_attribute a = n.attribute(decl.c_str())) return a.value();
+    if (pugi::xml_attribute a = n.attribute(decl.text)) return a.value();
   return {};
+}
+
+// Whether `node` declares a namespace itself (an `xmlns` or `xmlns:p` attribute).
+bool declares_namespace(pugi::xml_node node) {
+  for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute())
+    if (std::strncmp(a.name(), "xmlns", 5) == 0) return true;
+  return false;
 }
 
 std::string_view local_name(pugi::xml_node node) {
@@ -287,9 +320,32 @@ std::string text(std::string_view s, bool& repaired) {
   return detail::utf8_repair(s);
 }
 
+// Whether an item's child is in the Newznab/Torznab attribute namespace. Resolving a prefix
+// walks the element's ancestors; a feed declares its prefixes once, on <rss> or <channel>, so a
+// prefix's answer is kept for the page and worked out again only where the element or its item
+// declares namespaces itself (which may rebind the prefix).
+class AttrNamespaces {
+ public:
+  bool is_attr(pugi::xml_node element, bool item_declares) {
+    if (item_declares || detail::declares_namespace(element))
+      return detail::is_attr_namespace(detail::namespace_of(element));
+    const std::string_view name = element.name();
+    const std::string_view prefix = name.substr(0, name.find(':'));
+    for (const auto& [p, yes] : known_)
+      if (p == prefix) return yes;
+    const bool yes = detail::is_attr_namespace(detail::namespace_of(element));
+    known_.emplace_back(std::string(prefix), yes);
+    return yes;
+  }
+
+ private:
+  std::vector<std::pair<std::string, bool>> known_;
+};
+
 struct ItemReader {
   IndexerKind kind;
-  Release r;
+  Release& r;
+  AttrNamespaces& namespaces;
   bool repaired = false;
   std::string problem;  // set: the item is left out
   std::vector<std::string> notes;
@@ -350,10 +406,11 @@ struct ItemReader {
 
   void read(pugi::xml_node item) {
     std::optional<TimePoint> pub_date;
+    const bool item_declares = detail::declares_namespace(item);
     for (pugi::xml_node c = item.first_child(); c; c = c.next_sibling()) {
       if (c.type() != pugi::node_element) continue;
       const std::string_view local = local_name(c);
-      if (local == "attr" && detail::is_attr_namespace(detail::namespace_of(c))) {
+      if (local == "attr" && namespaces.is_attr(c, item_declares)) {
         attr(trim(c.attribute("name").value()), c.attribute("value").value());
         if (!problem.empty()) return;
         continue;
@@ -409,30 +466,40 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
   const pugi::xml_node channel = child(doc.document_element(), "channel");
   if (!channel) return Error{errc::upstream_error, prefix(name) + "the feed has no <channel>"};
   ReleasePage page;
+  auto is_item = [](pugi::xml_node c) {
+    return c.type() == pugi::node_element && std::strcmp(c.name(), "item") == 0;
+  };
+  std::size_t items = 0;
+  for (pugi::xml_node c = channel.first_child(); c; c = c.next_sibling()) items += is_item(c) ? 1 : 0;
+  page.releases.reserve(items);  // a Release is large: no moves while the page fills
+
+  AttrNamespaces namespaces;
   int index = 0;
   for (pugi::xml_node c = channel.first_child(); c; c = c.next_sibling()) {
     if (c.type() != pugi::node_element) continue;
-    const std::string_view local = local_name(c);
-    if (local == "response" && detail::is_attr_namespace(detail::namespace_of(c))) {
-      page.offset = to_int<std::int64_t>(c.attribute("offset").value());
-      page.total = to_int<std::int64_t>(c.attribute("total").value());
+    if (!is_item(c)) {
+      if (local_name(c) == "response" && detail::is_attr_namespace(detail::namespace_of(c))) {
+        page.offset = to_int<std::int64_t>(c.attribute("offset").value());
+        page.total = to_int<std::int64_t>(c.attribute("total").value());
+      }
       continue;
     }
-    if (local != "item" || std::string_view(c.name()).find(':') != std::string_view::npos) continue;
     ++index;
     ++page.items;
-    ItemReader reader{kind, {}};
+    // Read in place: a left-out item is taken off the end again.
+    ItemReader reader{kind, page.releases.emplace_back(), namespaces};
     reader.read(c);
+    if (reader.problem.empty() && !reader.repaired && reader.notes.empty()) continue;  // the usual case
     const std::string label =
         "item " + std::to_string(index) +
         (reader.r.title.empty() ? std::string() : " (" + detail::one_line(reader.r.title, 80) + ")");
     if (!reader.problem.empty()) {
       page.skipped.push_back(label + ": " + reader.problem);
+      page.releases.pop_back();
       continue;
     }
     if (reader.repaired) page.warnings.push_back(label + ": text that is not UTF-8 was repaired");
     for (const auto& n : reader.notes) page.warnings.push_back(label + ": " + n);
-    page.releases.push_back(std::move(reader.r));
   }
   return page;
 }
@@ -442,19 +509,25 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
 std::optional<TimePoint> parse_rfc822_date(std::string_view s) {
   // [Day,] DD Mon YYYY HH:MM[:SS] [zone]; the zone +hhmm/-hhmm, or a name (GMT, UT, UTC, Z,
   // and RFC 822's US zones); a missing zone is taken as UTC.
-  std::vector<std::string_view> t;
+  // The weekday and five fields are read; what follows the zone is ignored.
+  std::array<std::string_view, 7> tokens;
+  std::size_t count = 0;
   {
     std::string_view rest = trim(s);
     while (!rest.empty()) {
       const auto sp = rest.find_first_of(" \t");
       std::string_view tok = rest.substr(0, sp);
       if (!tok.empty() && tok.back() == ',') tok.remove_suffix(1);
-      if (!tok.empty()) t.push_back(tok);
+      if (!tok.empty()) {
+        if (count == tokens.size()) break;  // past the zone: a comment such as "(UTC)"
+        tokens[count++] = tok;
+      }
       if (sp == std::string_view::npos) break;
       rest = trim(rest.substr(sp));
     }
   }
-  if (!t.empty() && !t[0].empty() && std::isalpha(static_cast<unsigned char>(t[0][0]))) t.erase(t.begin());
+  std::span<const std::string_view> t(tokens.data(), count);
+  if (!t.empty() && !t[0].empty() && std::isalpha(static_cast<unsigned char>(t[0][0]))) t = t.subspan(1);
   if (t.size() < 4) return std::nullopt;
   static constexpr std::array<std::string_view, 12> kMonths{"jan", "feb", "mar", "apr", "may", "jun",
                                                             "jul", "aug", "sep", "oct", "nov", "dec"};

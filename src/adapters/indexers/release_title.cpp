@@ -65,6 +65,27 @@ std::optional<int> bitrate_of(std::string_view t) {
 
 enum class Token { word, separator, year, format, hint };
 
+// A token in lower case, on the stack. Every marker is short; a longer token is a word.
+class LowerToken {
+ public:
+  static constexpr std::size_t kMax = 16;
+  explicit LowerToken(std::string_view raw)
+      : size_(raw.size() <= kMax ? raw.size() : 0), long_(raw.size() > kMax) {
+    for (std::size_t i = 0; i < size_; ++i) text_[i] = detail::ascii_lower(raw[i]);
+  }
+  bool too_long() const noexcept { return long_; }
+  std::string_view view() const noexcept { return {text_, size_}; }
+
+ private:
+  char text_[kMax];
+  std::size_t size_;
+  bool long_;
+};
+
+bool is_ebook_format(std::string_view t) {
+  return std::find(kEbookFormats.begin(), kEbookFormats.end(), t) != kEbookFormats.end();
+}
+
 struct Reader {
   ParsedReleaseTitle& out;
 
@@ -72,10 +93,12 @@ struct Reader {
   // "64 kbps"). Returns how the token counts for the title.
   Token take(std::string_view raw, std::string_view next, bool bracketed) {
     if (raw == "-" || raw == "|") return Token::separator;
-    const std::string t = detail::ascii_lower(raw);
-    if (std::find(kEbookFormats.begin(), kEbookFormats.end(), t) != kEbookFormats.end() ||
-        std::find(kAudioFormats.begin(), kAudioFormats.end(), t) != kAudioFormats.end()) {
-      if (std::find(out.formats.begin(), out.formats.end(), t) == out.formats.end()) out.formats.push_back(t);
+    const LowerToken lower(raw);
+    if (lower.too_long()) return Token::word;
+    const std::string_view t = lower.view();
+    if (is_ebook_format(t) || is_audio_format(t)) {
+      if (std::find(out.formats.begin(), out.formats.end(), t) == out.formats.end())
+        out.formats.emplace_back(t);
       if (is_audio_format(t)) out.audio = true;
       return Token::format;
     }
@@ -118,14 +141,18 @@ struct Reader {
 
 // A token that is never part of a title: a format, a hint word, a year, a bitrate.
 bool is_marker(std::string_view raw) {
-  const std::string t = detail::ascii_lower(raw);
-  return std::find(kEbookFormats.begin(), kEbookFormats.end(), t) != kEbookFormats.end() ||
-         is_audio_format(t) || std::find(kEndWords.begin(), kEndWords.end(), t) != kEndWords.end() ||
-         year_of(t, false) || bitrate_of(t);
+  const LowerToken lower(raw);
+  if (lower.too_long()) return false;
+  const std::string_view t = lower.view();
+  return is_ebook_format(t) || is_audio_format(t) ||
+         std::find(kEndWords.begin(), kEndWords.end(), t) != kEndWords.end() || year_of(t, false) ||
+         bitrate_of(t);
 }
 
-std::vector<std::string_view> split_words(std::string_view s, std::string_view seps) {
-  std::vector<std::string_view> out;
+// The words of `s` between any of `seps`, into `out` (cleared first: a caller reuses one
+// vector for all its splits).
+void split_words(std::string_view s, std::string_view seps, std::vector<std::string_view>& out) {
+  out.clear();
   std::size_t start = 0;
   for (std::size_t i = 0; i <= s.size(); ++i) {
     if (i == s.size() || seps.find(s[i]) != std::string_view::npos) {
@@ -133,7 +160,13 @@ std::vector<std::string_view> split_words(std::string_view s, std::string_view s
       start = i + 1;
     }
   }
-  return out;
+}
+
+// The first word of `s` between any of `seps` ("" when none).
+std::string_view first_word(std::string_view s, std::string_view seps) {
+  const auto b = s.find_first_not_of(seps);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_first_of(seps, b) - b);
 }
 
 std::string join_words(const std::vector<std::string_view>& words) {
@@ -152,46 +185,49 @@ bool is_audio_format(std::string_view format) noexcept {
 }
 
 std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
+  // Views into `input` wherever the text is not rewritten: a feed's titles are parsed by the
+  // thousand on every sync.
   ParsedReleaseTitle out;
   Reader reader{out};
-  std::string s(trim_title(input));
+  std::string_view s = trim_title(input);
   if (s.empty()) return std::nullopt;
+  std::vector<std::string_view> words;  // one vector for every split below
 
   // A file name's extension names the format ("Author - Title.epub").
-  if (const auto dot = s.rfind('.'); dot != std::string::npos && s.size() - dot <= 6) {
-    const std::string ext = detail::ascii_lower(s.substr(dot + 1));
-    if (std::find(kEbookFormats.begin(), kEbookFormats.end(), ext) != kEbookFormats.end() ||
-        is_audio_format(ext)) {
-      reader.take(ext, {}, true);
-      s.erase(dot);
+  if (const auto dot = s.rfind('.'); dot != std::string_view::npos && s.size() - dot <= 6) {
+    const LowerToken ext(s.substr(dot + 1));
+    if (!ext.too_long() && (is_ebook_format(ext.view()) || is_audio_format(ext.view()))) {
+      reader.take(ext.view(), {}, true);
+      s = s.substr(0, dot);
     }
   }
 
   // Bracketed groups are hints, never title; each becomes a '|' that ends the title.
   std::string main;
-  std::vector<std::string> groups;
+  main.reserve(s.size() + 8);
+  std::vector<std::string_view> groups;
   {
     int depth = 0;
-    std::string group;
-    for (char c : s) {
+    std::size_t open = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
       if (c == '(' || c == '[' || c == '{') {
         if (depth++ == 0) {
-          group.clear();
+          open = i + 1;
           main += " | ";
-          continue;
         }
-      } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
-        if (--depth == 0) {
-          groups.push_back(group);
-          continue;
-        }
+        continue;
       }
-      (depth > 0 ? group : main) += c;
+      if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+        if (--depth == 0) groups.push_back(s.substr(open, i - open));
+        continue;
+      }
+      if (depth == 0) main += c;
     }
-    if (depth > 0) groups.push_back(group);
+    if (depth > 0) groups.push_back(s.substr(open));
   }
-  for (const auto& g : groups) {
-    const auto words = split_words(g, " ._,;/+");
+  for (const auto g : groups) {
+    split_words(g, " ._,;/+", words);
     for (std::size_t i = 0; i < words.size(); ++i)
       reader.take(words[i], i + 1 < words.size() ? words[i + 1] : std::string_view(), true);
   }
@@ -200,35 +236,38 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   // "| Title" when the whole name began with a bracketed group ("[GRP] Author - Title").
   while (!m.empty() && m.front() == '|') m = trim_title(m.substr(1));
   std::string author;
-  std::string rest;
+  std::string rest_text;  // the scene form's rest, rewritten
+  std::string_view rest;
   const bool scene = m.find(' ') == std::string_view::npos &&
                      (m.find('.') != std::string_view::npos || m.find('_') != std::string_view::npos);
   if (scene) {
-    auto segments = split_words(m, "-");
+    std::vector<std::string_view> segments;
+    split_words(m, "-", segments);
     if (segments.size() < 2) return std::nullopt;
     // "-GRP" at the end: a segment without dots after at least an author and a title.
     if (segments.size() >= 3 && segments.back().find_first_of("._") == std::string_view::npos) {
       const std::string_view g = segments.back();
-      const std::string lower = detail::ascii_lower(g);
-      if (!is_audio_format(lower) &&
-          std::find(kEbookFormats.begin(), kEbookFormats.end(), lower) == kEbookFormats.end() &&
+      const LowerToken lower(g);
+      if ((lower.too_long() || (!is_audio_format(lower.view()) && !is_ebook_format(lower.view()))) &&
           !all_digits(g)) {
         out.release_group = std::string(g);
         segments.pop_back();
       }
     }
-    author = join_words(split_words(segments.front(), "._"));
+    split_words(segments.front(), "._", words);
+    author = join_words(words);
     // A '-' between two segments is kept inside a word ("Catch-22") unless the next segment
     // opens with a marker ("Excession-1996-RETAIL").
     for (std::size_t i = 1; i < segments.size(); ++i) {
       if (i > 1) {
-        const auto next = split_words(segments[i], "._");
-        rest += !next.empty() && is_marker(next.front()) ? ' ' : '-';
+        const std::string_view next = first_word(segments[i], "._");
+        rest_text += !next.empty() && is_marker(next) ? ' ' : '-';
       }
-      rest += segments[i];
+      rest_text += segments[i];
     }
-    for (char& c : rest)
+    for (char& c : rest_text)
       if (c == '.' || c == '_') c = ' ';
+    rest = rest_text;
   } else {
     std::size_t sep = m.find(" - ");
     std::size_t sep_len = 3;
@@ -238,12 +277,13 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
     }
     if (sep != std::string_view::npos) {
       author = std::string(trim_title(m.substr(0, sep)));
-      rest = std::string(m.substr(sep + sep_len));
+      rest = m.substr(sep + sep_len);
     } else if (const auto by = m.rfind(" by "); by != std::string_view::npos) {
       // "Title by Author [EPUB]": the author ends at the first marker.
-      rest = std::string(m.substr(0, by));
+      rest = m.substr(0, by);
       std::vector<std::string_view> names;
-      for (auto w : split_words(m.substr(by + 4), " ")) {
+      split_words(m.substr(by + 4), " ", words);
+      for (auto w : words) {
         if (w == "|" || reader.take(w, {}, false) != Token::word) break;
         names.push_back(w);
       }
@@ -256,7 +296,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   // " - " inside the rest ("Series 02 - Title", "Title - 2019 - EPUB") stays a token of its own.
   std::vector<std::string_view> title_words;
   bool ended = false;
-  const auto words = split_words(rest, " ");
+  split_words(rest, " ", words);
   for (std::size_t i = 0; i < words.size(); ++i) {
     const Token k = reader.take(words[i], i + 1 < words.size() ? words[i + 1] : std::string_view(), false);
     if (ended) continue;
@@ -272,12 +312,14 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   }
   // A year that opened the title may be repeated later as the real year.
   if (!out.year) {
-    for (const auto& g : groups)
-      for (auto w : split_words(g, " ._,;/+"))
+    for (const auto g : groups) {
+      split_words(g, " ._,;/+", words);
+      for (auto w : words)
         if (auto y = year_of(w, true)) {
           out.year = y;
           break;
         }
+    }
   }
   out.author = std::string(trim_title(author));
   out.title = join_words(title_words);

@@ -354,7 +354,7 @@ Result<std::vector<ReleaseDecision>> AcquisitionService::interactive_search(RowI
   if (!books) return books.error();
   auto context = im.decision_context(*books);
   if (!context) return context.error();
-  std::vector<ReleaseDecision> decisions = decide(releases, *context);
+  std::vector<ReleaseDecision> decisions = decide(std::move(releases), *context);
   // Best first: approved before rejected, then as the prioritiser orders them.
   std::stable_sort(decisions.begin(), decisions.end(),
                    [](const ReleaseDecision& a, const ReleaseDecision& b) {

@@ -210,7 +210,7 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
   if (!books) return books.error();
   auto context = decision_context(*books);
   if (!context) return context.error();
-  std::vector<ReleaseDecision> decisions = decide(releases, *context);
+  std::vector<ReleaseDecision> decisions = decide(std::move(releases), *context);
   summary.found += static_cast<std::int64_t>(decisions.size());
 
   std::unordered_map<RowId, int> priorities;

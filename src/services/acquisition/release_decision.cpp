@@ -16,16 +16,6 @@ using scan::author_key;
 using scan::short_title_key;
 using scan::title_key;
 
-// The title index's keys: the author's id, then whether the key is a whole title ('F') or the
-// title before its subtitle ('S'), then the key. One map holds both, so a lookup is one hash.
-std::string title_slot(RowId author, char which, std::string_view key) {
-  std::string s = std::to_string(author);
-  s += '\t';
-  s += which;
-  s += key;
-  return s;
-}
-
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -146,37 +136,60 @@ void check_book(ReleaseDecision& d, const WantedBook& book, const FormatProfile&
            "Format " + d.format + " is not allowed by the " + profile.name + " profile");
 }
 
-ReleaseDecision decide_unguarded(const IndexedRelease& in, const DecisionContext& ctx, ReleaseDecision& d) {
+// Decides `d`, whose release and indexer are filled in.
+void decide_unguarded(ReleaseDecision& d, const DecisionContext& ctx) {
   if (ctx.books == nullptr) {
     reject(d, RejectionKind::unparsable, "No wanted books given to the decision");
-    return std::move(d);
+    return;
   }
-  d.parsed = parse_release_title(in.release.title);
+  d.parsed = parse_release_title(d.release.title);
   if (!d.parsed) {
     reject(d, RejectionKind::unparsable,
-           "Unable to read an author and a title from '" + in.release.title + "'");
-    return std::move(d);
+           "Unable to read an author and a title from '" + d.release.title + "'");
+    return;
   }
-  d.audio = d.parsed->audio || audio_category(in.release.categories);
+  d.audio = d.parsed->audio || audio_category(d.release.categories);
   const FormatProfile& profile = ctx.profiles.of(d.audio);
   read_format(d, profile);
 
-  const WantedBooks& books = *ctx.books;
-  if (!books.knows_author(d.parsed->author)) {
+  const auto found = ctx.books->lookup(d.parsed->author, d.parsed->title, d.parsed->year);
+  if (!found.author_known) {
     reject(d, RejectionKind::unknown_author, "Unknown author '" + d.parsed->author + "'");
-    return std::move(d);
+    return;
   }
-  const WantedBook* book = books.find(d.parsed->author, d.parsed->title, d.parsed->year);
-  if (book == nullptr) {
+  if (found.book == nullptr) {
     reject(d, RejectionKind::unknown_book,
            "Author '" + d.parsed->author + "' has no book titled '" + d.parsed->title + "'");
-    return std::move(d);
+    return;
   }
-  d.author_id = book->author_id;
-  d.book_id = book->book_id;
-  check_book(d, *book, profile);
+  d.author_id = found.book->author_id;
+  d.book_id = found.book->book_id;
+  check_book(d, *found.book, profile);
   check_release(d, ctx);
-  return std::move(d);
+}
+
+// Decides `d`, catching what should not happen: nothing above throws but allocation; a release
+// that makes it throw anyway is one release lost, never the whole feed.
+void decide_guarded(ReleaseDecision& d, const DecisionContext& ctx) {
+  try {
+    decide_unguarded(d, ctx);
+  } catch (const std::exception& e) {
+    d.rejections.clear();
+    reject(d, RejectionKind::unparsable, std::string("Unable to read the release: ") + e.what());
+  } catch (...) {
+    d.rejections.clear();
+    reject(d, RejectionKind::unparsable, "Unable to read the release");
+  }
+}
+
+// `d` for the release `in` (copied, or moved from an rvalue), before its decision.
+template <class In>
+ReleaseDecision& fill(ReleaseDecision& d, In&& in) {
+  d.indexer_id = in.indexer_id;
+  d.kind = in.kind;
+  d.release = std::forward<In>(in).release;
+  d.indexer = std::forward<In>(in).indexer;
+  return d;
 }
 
 }  // namespace
@@ -197,14 +210,19 @@ bool FormatProfile::meets_cutoff(std::string_view format) const noexcept {
 
 // ---- wanted books -------------------------------------------------------------------------------
 
+std::size_t WantedBooks::TitleSlotHash::operator()(const TitleSlotView& s) const noexcept {
+  const std::size_t h = std::hash<std::string_view>{}(s.key);
+  return h ^ (std::hash<RowId>{}(s.author) * 0x9E3779B97F4A7C15ull + static_cast<unsigned char>(s.which));
+}
+
 void WantedBooks::add(WantedBook book) {
   const std::size_t slot = books_.size();
   by_id_[book.book_id] = slot;
   auto& ids = authors_[author_key(book.author_name)];
   if (std::find(ids.begin(), ids.end(), book.author_id) == ids.end()) ids.push_back(book.author_id);
-  titles_[title_slot(book.author_id, 'F', title_key(book.title))].push_back(slot);
+  titles_[TitleSlot{book.author_id, 'F', title_key(book.title)}].push_back(slot);
   if (auto s = short_title_key(book.title); !s.empty())
-    titles_[title_slot(book.author_id, 'S', s)].push_back(slot);
+    titles_[TitleSlot{book.author_id, 'S', std::move(s)}].push_back(slot);
   books_.push_back(std::move(book));
 }
 
@@ -288,10 +306,17 @@ bool WantedBooks::knows_author(std::string_view author) const {
 
 const WantedBook* WantedBooks::find(std::string_view author, std::string_view title,
                                     std::optional<int> year) const {
+  return lookup(author, title, year).book;
+}
+
+WantedBooks::Lookup WantedBooks::lookup(std::string_view author, std::string_view title,
+                                        std::optional<int> year) const {
+  Lookup out;
   const std::string akey = author_key(author);
-  if (akey.empty()) return nullptr;
+  if (akey.empty()) return out;
   const auto a = authors_.find(akey);
-  if (a == authors_.end()) return nullptr;
+  if (a == authors_.end()) return out;
+  out.author_known = true;
   const std::string full = title_key(title);
   const std::string short_key = short_title_key(title);
   // A release titled "Series 02 - Title" names the book after the last " - ".
@@ -314,11 +339,14 @@ const WantedBook* WantedBooks::find(std::string_view author, std::string_view ti
         {'F', &full}, {'S', &full}, {'F', &short_key}, {'F', &tail}};
     for (const auto& [which, key] : tries) {
       if (key->empty()) continue;
-      const auto t = titles_.find(title_slot(id, which, *key));
-      if (t != titles_.end() && !t->second.empty()) return pick(t->second);
+      const auto t = titles_.find(TitleSlotView{id, which, *key});
+      if (t != titles_.end() && !t->second.empty()) {
+        out.book = pick(t->second);
+        return out;
+      }
     }
   }
-  return nullptr;
+  return out;
 }
 
 // ---- decisions ----------------------------------------------------------------------------------
@@ -368,21 +396,7 @@ ReleaseRecord ReleaseDecision::record() const {
 
 ReleaseDecision decide_one(const IndexedRelease& release, const DecisionContext& context) {
   ReleaseDecision d;
-  try {
-    d.release = release.release;
-    d.indexer_id = release.indexer_id;
-    d.indexer = release.indexer;
-    d.kind = release.kind;
-    return decide_unguarded(release, context, d);
-  } catch (const std::exception& e) {
-    // Nothing above should throw but allocation; a release that makes it throw anyway is one
-    // release lost, never the whole feed.
-    d.rejections.clear();
-    reject(d, RejectionKind::unparsable, std::string("Unable to read the release: ") + e.what());
-  } catch (...) {
-    d.rejections.clear();
-    reject(d, RejectionKind::unparsable, "Unable to read the release");
-  }
+  decide_guarded(fill(d, release), context);
   return d;
 }
 
@@ -390,7 +404,15 @@ std::vector<ReleaseDecision> decide(const std::vector<IndexedRelease>& releases,
                                     const DecisionContext& context) {
   std::vector<ReleaseDecision> out;
   out.reserve(releases.size());
-  for (const auto& r : releases) out.push_back(decide_one(r, context));
+  for (const auto& r : releases) decide_guarded(fill(out.emplace_back(), r), context);
+  return out;
+}
+
+std::vector<ReleaseDecision> decide(std::vector<IndexedRelease>&& releases, const DecisionContext& context) {
+  std::vector<ReleaseDecision> out;
+  out.reserve(releases.size());
+  for (auto& r : releases) decide_guarded(fill(out.emplace_back(), std::move(r)), context);
+  releases.clear();
   return out;
 }
 

@@ -24,54 +24,50 @@ char fold_latin1(unsigned char second) {
 
 bool is_article(std::string_view w) { return w == "the" || w == "a" || w == "an"; }
 
-std::string lower_words(std::string_view s) {
-  // Lower case, accents folded, "&" spelled out; every other non-alphanumeric ASCII byte is a
-  // word break.
+// The key of `s`, in one pass: lower case, accents folded, "&" spelled out as a word, every
+// other non-alphanumeric ASCII byte a word break, the words joined without spaces; with
+// `drop_article`, a leading article goes when another word follows.
+std::string words_key(std::string_view s, bool drop_article) {
   std::string out;
-  out.reserve(s.size());
+  out.reserve(s.size() + 2);
+  std::size_t words = 0, first_len = 0;
+  bool in_word = false;
+  auto put = [&](char c) {
+    if (!in_word) {
+      in_word = true;
+      ++words;
+    }
+    out += c;
+    if (words == 1) ++first_len;
+  };
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == 0xC3 && i + 1 < s.size()) {
       if (char f = fold_latin1(static_cast<unsigned char>(s[i + 1]));
           f != 0 && std::isalpha(static_cast<unsigned char>(f))) {
-        out += static_cast<char>(std::tolower(static_cast<unsigned char>(f)));
+        put(static_cast<char>(std::tolower(static_cast<unsigned char>(f))));
         ++i;
         continue;
       }
     }
     if (c >= 0x80) {
-      out += static_cast<char>(c);
+      put(static_cast<char>(c));
     } else if (std::isalnum(c)) {
-      out += static_cast<char>(std::tolower(c));
+      put(static_cast<char>(std::tolower(c)));
     } else if (c == '&') {
-      out += " and ";
+      in_word = false;
+      put('a');
+      put('n');
+      put('d');
+      in_word = false;
     } else if (c == '\'') {
       // "Ender's" and "Enders" are one word.
     } else {
-      out += ' ';
+      in_word = false;
     }
   }
-  return out;
-}
-
-std::string squeeze(std::string_view words, bool drop_article) {
-  std::string out;
-  std::size_t i = 0;
-  bool first = true;
-  while (i < words.size()) {
-    while (i < words.size() && words[i] == ' ') ++i;
-    const std::size_t start = i;
-    while (i < words.size() && words[i] != ' ') ++i;
-    if (start == i) break;
-    const std::string_view w = words.substr(start, i - start);
-    const bool more = words.find_first_not_of(' ', i) != std::string_view::npos;
-    if (first && drop_article && more && is_article(w)) {
-      first = false;
-      continue;
-    }
-    first = false;
-    out += w;
-  }
+  if (drop_article && words > 1 && is_article(std::string_view(out).substr(0, first_len)))
+    out.erase(0, first_len);
   return out;
 }
 
@@ -97,9 +93,9 @@ std::string without_calibre_id(std::string_view s) {
 
 }  // namespace
 
-std::string name_key(std::string_view name) { return squeeze(lower_words(name), false); }
+std::string name_key(std::string_view name) { return words_key(name, false); }
 
-std::string title_key(std::string_view title) { return squeeze(lower_words(title), true); }
+std::string title_key(std::string_view title) { return words_key(title, true); }
 
 std::string short_title_key(std::string_view title) {
   std::size_t cut = std::string_view::npos;
