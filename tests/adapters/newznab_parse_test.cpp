@@ -211,6 +211,27 @@ TEST_CASE("parse_releases reads Torznab attributes by namespace URI, any prefix,
   CHECK(page->warnings.empty());
 }
 
+// A prefix's namespace is kept from item to item, but an item or an element that declares
+// namespaces itself may bind the prefix to another URI: its attributes are not the feed's.
+TEST_CASE("parse_releases follows a prefix rebound on an item or an element", "[newznab]") {
+  const char* feed = R"(<rss xmlns:tz="http://torznab.com/schemas/2015/feed"><channel>
+<item><title>A Author - First [EPUB]</title><guid>g1</guid><link>http://x/1</link>
+  <tz:attr name="seeders" value="1"/></item>
+<item xmlns:tz="http://example.com/other"><title>A Author - Second [EPUB]</title><guid>g2</guid><link>http://x/2</link>
+  <tz:attr name="seeders" value="9999"/></item>
+<item><title>A Author - Third [EPUB]</title><guid>g3</guid><link>http://x/3</link>
+  <tz:attr xmlns:tz="http://example.com/other" name="seeders" value="8888"/>
+  <tz:attr name="peers" value="5"/></item>
+</channel></rss>)";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == 3);
+  CHECK(page->releases[0].seeders == 1);
+  CHECK_FALSE(page->releases[1].seeders.has_value());
+  CHECK_FALSE(page->releases[2].seeders.has_value());
+  CHECK(page->releases[2].peers == 5);
+}
+
 TEST_CASE("parse_releases leaves out unusable items and names them, keeping the rest", "[newznab]") {
   const std::string feed =
       std::string(R"(<rss xmlns:newznab="http://www.newznab.com/DTD/2010/feeds/attributes/"><channel>
@@ -353,6 +374,8 @@ TEST_CASE("parse_rfc822_date reads the dates feeds send", "[newznab]") {
       {"Thu, 29 Feb 2024 12:00:00 +XYZW", std::nullopt},
       {"2024-02-29T12:00:00Z", std::nullopt},
       {"", std::nullopt},
+      // What follows the zone is a comment: the date still reads.
+      {"Tue, 04 Mar 2025 18:22:10 +0000 (UTC) and more words", utc(2025, 3, 4, 18, 22, 10)},
   };
   for (const auto& row : rows) {
     INFO(row.text);

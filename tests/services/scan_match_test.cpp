@@ -49,6 +49,12 @@ TEST_CASE("comparison keys ignore case, accents, punctuation, spacing and articl
   CHECK(title_key("The") == "the");  // a title that is only an article keeps it
   CHECK(title_key("A Memory Called Empire") == title_key("Memory Called Empire"));
   CHECK(title_key("Anathem") == "anathem");  // "An" inside a word is not an article
+  // Exact keys: words joined, "&" a word of its own, runs of separators one break.
+  CHECK(name_key("  Ann -- Leckie. ") == "annleckie");
+  CHECK(name_key("A & B") == "aandb");
+  CHECK(title_key("A & B") == "andb");
+  CHECK(title_key("...The   Hobbit!") == "hobbit");
+  CHECK(title_key("Ursula's, Æsop") == "ursulasasop");  // Æ folds to one letter
   CHECK(short_title_key("Jane Eyre: An Autobiography") == "janeeyre");
   CHECK(short_title_key("Dune (Deluxe Edition)") == "dune");
   CHECK(short_title_key("Dune").empty());

@@ -60,9 +60,11 @@ namespace {
 constexpr std::string_view kNewznabNs = "http://www.newznab.com/DTD/2010/feeds/attributes/";
 constexpr std::string_view kTorznabNs = "http://torznab.com/schemas/2015/feed";
 
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::strchr(" \t\r\n", s.front())) s.remove_prefix(1);
-  while (!s.empty() && std::strchr(" \t\r\n", s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -123,8 +125,10 @@ std::string_view namespace_of(pugi::xml_node node) {
 
 // Whether `node` declares a namespace itself (an `xmlns` or `xmlns:p` attribute).
 bool declares_namespace(pugi::xml_node node) {
-  for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute())
-    if (std::strncmp(a.name(), "xmlns", 5) == 0) return true;
+  for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
+    const char* n = a.name();
+    if (n[0] == 'x' && std::strncmp(n, "xmlns", 5) == 0) return true;
+  }
   return false;
 }
 
@@ -506,9 +510,57 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
 
 // ---- dates ------------------------------------------------------------------------------------
 
+namespace {
+
+constexpr std::array<std::string_view, 12> kMonths{"jan", "feb", "mar", "apr", "may", "jun",
+                                                   "jul", "aug", "sep", "oct", "nov", "dec"};
+
+int month_of(std::string_view name) {
+  for (std::size_t i = 0; i < kMonths.size(); ++i)
+    if (name.size() >= 3 && detail::iequals(name.substr(0, 3), kMonths[i])) return static_cast<int>(i) + 1;
+  return 0;
+}
+
+std::optional<TimePoint> make_time(int year, int month, int day, const int (&hms)[3], int offset_minutes) {
+  if (hms[0] > 23 || hms[1] > 59 || hms[2] > 60) return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year(year),
+                                        std::chrono::month(static_cast<unsigned>(month)),
+                                        std::chrono::day(static_cast<unsigned>(day))};
+  if (!ymd.ok()) return std::nullopt;
+  const auto tp = std::chrono::sys_days(ymd) + std::chrono::hours(hms[0]) + std::chrono::minutes(hms[1]) +
+                  std::chrono::seconds(hms[2]) - std::chrono::minutes(offset_minutes);
+  return std::chrono::time_point_cast<TimePoint::duration>(tp);
+}
+
+// The form nearly every feed sends, "Tue, 04 Mar 2025 18:22:10 +0000", read by position; any
+// other text (or a value out of range) is left to the general reader.
+std::optional<TimePoint> fixed_rfc822_date(std::string_view s) {
+  if (s.size() != 31 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+      s[19] != ':' || s[22] != ':' || s[25] != ' ' || (s[26] != '+' && s[26] != '-'))
+    return std::nullopt;
+  auto digits = [&](std::size_t at, std::size_t n) -> int {
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  const int day = digits(5, 2), year = digits(12, 4), zone = digits(27, 4);
+  const int hms[3] = {digits(17, 2), digits(20, 2), digits(23, 2)};
+  const int month = month_of(s.substr(8, 3));
+  if (day < 0 || year < 0 || zone < 0 || hms[0] < 0 || hms[1] < 0 || hms[2] < 0 || month == 0)
+    return std::nullopt;
+  const int offset = (zone / 100) * 60 + zone % 100;
+  return make_time(year, month, day, hms, s[26] == '-' ? -offset : offset);
+}
+
+}  // namespace
+
 std::optional<TimePoint> parse_rfc822_date(std::string_view s) {
   // [Day,] DD Mon YYYY HH:MM[:SS] [zone]; the zone +hhmm/-hhmm, or a name (GMT, UT, UTC, Z,
   // and RFC 822's US zones); a missing zone is taken as UTC.
+  if (auto fixed = fixed_rfc822_date(s)) return fixed;
   // The weekday and five fields are read; what follows the zone is ignored.
   std::array<std::string_view, 7> tokens;
   std::size_t count = 0;
@@ -529,12 +581,8 @@ std::optional<TimePoint> parse_rfc822_date(std::string_view s) {
   std::span<const std::string_view> t(tokens.data(), count);
   if (!t.empty() && !t[0].empty() && std::isalpha(static_cast<unsigned char>(t[0][0]))) t = t.subspan(1);
   if (t.size() < 4) return std::nullopt;
-  static constexpr std::array<std::string_view, 12> kMonths{"jan", "feb", "mar", "apr", "may", "jun",
-                                                            "jul", "aug", "sep", "oct", "nov", "dec"};
   const auto day = to_int<int>(t[0]);
-  int month = 0;
-  for (std::size_t i = 0; i < kMonths.size(); ++i)
-    if (t[1].size() >= 3 && detail::iequals(t[1].substr(0, 3), kMonths[i])) month = static_cast<int>(i) + 1;
+  const int month = month_of(t[1]);
   auto year = to_int<int>(t[2]);
   if (!day || month == 0 || !year) return std::nullopt;
   if (t[2].size() == 2) *year += *year < 50 ? 2000 : 1900;
@@ -548,7 +596,6 @@ std::optional<TimePoint> parse_rfc822_date(std::string_view s) {
       hms[i] = *v;
       clock = colon == std::string_view::npos ? std::string_view() : clock.substr(colon + 1);
     }
-    if (hms[0] > 23 || hms[1] > 59 || hms[2] > 60) return std::nullopt;
   }
   int offset_minutes = 0;
   if (t.size() > 4) {
@@ -577,13 +624,7 @@ std::optional<TimePoint> parse_rfc822_date(std::string_view s) {
       offset_minutes = it->second;
     }
   }
-  const std::chrono::year_month_day ymd{std::chrono::year(*year),
-                                        std::chrono::month(static_cast<unsigned>(month)),
-                                        std::chrono::day(static_cast<unsigned>(*day))};
-  if (!ymd.ok()) return std::nullopt;
-  const auto tp = std::chrono::sys_days(ymd) + std::chrono::hours(hms[0]) + std::chrono::minutes(hms[1]) +
-                  std::chrono::seconds(hms[2]) - std::chrono::minutes(offset_minutes);
-  return std::chrono::time_point_cast<TimePoint::duration>(tp);
+  return make_time(*year, month, *day, hms, offset_minutes);
 }
 
 }  // namespace shelfjobs

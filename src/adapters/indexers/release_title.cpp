@@ -27,12 +27,11 @@ constexpr std::array<std::string_view, 10> kEndWords{"retail",     "unabridged",
                                                      "audiobooks", "ebook",      "ebooks",   "e-book",
                                                      "audio",      "repack"};
 
+bool is_space(char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 std::string_view trim_title(std::string_view s) {
-  while (!s.empty() &&
-         (std::isspace(static_cast<unsigned char>(s.front())) || s.front() == '-' || s.front() == ','))
-    s.remove_prefix(1);
-  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == '-' ||
-                        s.back() == ',' || s.back() == ':'))
+  while (!s.empty() && (is_space(s.front()) || s.front() == '-' || s.front() == ',')) s.remove_prefix(1);
+  while (!s.empty() && (is_space(s.back()) || s.back() == '-' || s.back() == ',' || s.back() == ':'))
     s.remove_suffix(1);
   return s;
 }
@@ -149,13 +148,54 @@ bool is_marker(std::string_view raw) {
          bitrate_of(t);
 }
 
+// A list of views with room for a title's words inline: a feed's titles are parsed by the
+// thousand on every sync, and a vector per split was most of a parse's allocations.
+class Views {
+ public:
+  void clear() noexcept {
+    size_ = 0;
+    more_.clear();
+  }
+  void push_back(std::string_view v) {
+    if (size_ < kInline)
+      inline_[size_] = v;
+    else
+      more_.push_back(v);
+    ++size_;
+  }
+  void pop_back() noexcept {
+    --size_;
+    if (size_ >= kInline) more_.pop_back();
+  }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::string_view operator[](std::size_t i) const noexcept {
+    return i < kInline ? inline_[i] : more_[i - kInline];
+  }
+  std::string_view front() const noexcept { return (*this)[0]; }
+  std::string_view back() const noexcept { return (*this)[size_ - 1]; }
+
+ private:
+  static constexpr std::size_t kInline = 24;
+  std::array<std::string_view, kInline> inline_;
+  std::size_t size_ = 0;
+  std::vector<std::string_view> more_;
+};
+
 // The words of `s` between any of `seps`, into `out` (cleared first: a caller reuses one
-// vector for all its splits).
-void split_words(std::string_view s, std::string_view seps, std::vector<std::string_view>& out) {
+// list for all its splits).
+void split_words(std::string_view s, std::string_view seps, Views& out) {
   out.clear();
+  // The separators are a handful of bytes: a loop over them is cheaper than a search call per
+  // byte of the title.
+  auto is_sep = [seps](char c) {
+    for (char x : seps)
+      if (c == x) return true;
+    return false;
+  };
   std::size_t start = 0;
   for (std::size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || seps.find(s[i]) != std::string_view::npos) {
+    if (i == s.size() || is_sep(s[i])) {
       if (i > start) out.push_back(s.substr(start, i - start));
       start = i + 1;
     }
@@ -169,13 +209,18 @@ std::string_view first_word(std::string_view s, std::string_view seps) {
   return s.substr(b, s.find_first_of(seps, b) - b);
 }
 
-std::string join_words(const std::vector<std::string_view>& words) {
+std::string join_words(const Views& words) {
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < words.size(); ++i) bytes += words[i].size() + 1;
   std::string out;
-  for (auto w : words) {
+  out.reserve(bytes);
+  for (std::size_t i = 0; i < words.size(); ++i) {
     if (!out.empty()) out += ' ';
-    out += w;
+    out += words[i];
   }
-  return std::string(trim_title(out));
+  const std::string_view t = trim_title(out);
+  if (t.size() != out.size()) return std::string(t);
+  return out;
 }
 
 }  // namespace
@@ -191,7 +236,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   Reader reader{out};
   std::string_view s = trim_title(input);
   if (s.empty()) return std::nullopt;
-  std::vector<std::string_view> words;  // one vector for every split below
+  Views words;  // one list for every split below
 
   // A file name's extension names the format ("Author - Title.epub").
   if (const auto dot = s.rfind('.'); dot != std::string_view::npos && s.size() - dot <= 6) {
@@ -205,7 +250,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   // Bracketed groups are hints, never title; each becomes a '|' that ends the title.
   std::string main;
   main.reserve(s.size() + 8);
-  std::vector<std::string_view> groups;
+  Views groups;
   {
     int depth = 0;
     std::size_t open = 0;
@@ -226,8 +271,8 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
     }
     if (depth > 0) groups.push_back(s.substr(open));
   }
-  for (const auto g : groups) {
-    split_words(g, " ._,;/+", words);
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    split_words(groups[gi], " ._,;/+", words);
     for (std::size_t i = 0; i < words.size(); ++i)
       reader.take(words[i], i + 1 < words.size() ? words[i + 1] : std::string_view(), true);
   }
@@ -241,7 +286,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   const bool scene = m.find(' ') == std::string_view::npos &&
                      (m.find('.') != std::string_view::npos || m.find('_') != std::string_view::npos);
   if (scene) {
-    std::vector<std::string_view> segments;
+    Views segments;
     split_words(m, "-", segments);
     if (segments.size() < 2) return std::nullopt;
     // "-GRP" at the end: a segment without dots after at least an author and a title.
@@ -281,11 +326,11 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
     } else if (const auto by = m.rfind(" by "); by != std::string_view::npos) {
       // "Title by Author [EPUB]": the author ends at the first marker.
       rest = m.substr(0, by);
-      std::vector<std::string_view> names;
+      Views names;
       split_words(m.substr(by + 4), " ", words);
-      for (auto w : words) {
-        if (w == "|" || reader.take(w, {}, false) != Token::word) break;
-        names.push_back(w);
+      for (std::size_t i = 0; i < words.size(); ++i) {
+        if (words[i] == "|" || reader.take(words[i], {}, false) != Token::word) break;
+        names.push_back(words[i]);
       }
       author = join_words(names);
     } else {
@@ -294,7 +339,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   }
 
   // " - " inside the rest ("Series 02 - Title", "Title - 2019 - EPUB") stays a token of its own.
-  std::vector<std::string_view> title_words;
+  Views title_words;
   bool ended = false;
   split_words(rest, " ", words);
   for (std::size_t i = 0; i < words.size(); ++i) {
@@ -312,16 +357,16 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   }
   // A year that opened the title may be repeated later as the real year.
   if (!out.year) {
-    for (const auto g : groups) {
-      split_words(g, " ._,;/+", words);
-      for (auto w : words)
-        if (auto y = year_of(w, true)) {
+    for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+      split_words(groups[gi], " ._,;/+", words);
+      for (std::size_t i = 0; i < words.size(); ++i)
+        if (auto y = year_of(words[i], true)) {
           out.year = y;
           break;
         }
     }
   }
-  out.author = std::string(trim_title(author));
+  out.author = trim_title(author);
   out.title = join_words(title_words);
   if (out.author.empty() || out.title.empty()) return std::nullopt;
   return out;

@@ -52,8 +52,10 @@ std::string words_key(std::string_view s, bool drop_article) {
     }
     if (c >= 0x80) {
       put(static_cast<char>(c));
-    } else if (std::isalnum(c)) {
-      put(static_cast<char>(std::tolower(c)));
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      put(static_cast<char>(c));
+    } else if (c >= 'A' && c <= 'Z') {
+      put(static_cast<char>(c - 'A' + 'a'));
     } else if (c == '&') {
       in_word = false;
       put('a');
