@@ -15,6 +15,7 @@
 #include "sabnzbd_fixture.hpp"
 #include "shelfjobs/services/acquisition.hpp"
 #include "shelfjobs/services/book_import.hpp"
+#include "shelfjobs/services/library_scan.hpp"
 #include "shelfjobs/services/providers.hpp"
 #include "test_support.hpp"
 
@@ -483,6 +484,7 @@ TEST_CASE("on a service host a completed download is imported by the rule, at Cr
   w.book.foreign_id = "w1";
   auto book = catalog->add_book(w).value();
   auto import = ImportService::create({.catalog = catalog, .logger = quiet_logger(), .sync = false}).value();
+  auto scan = LibraryScanService::create({.catalog = catalog, .logger = quiet_logger()}).value();
   auto acq = AcquisitionService::create(
                  {.catalog = catalog, .store = store, .import = import, .logger = quiet_logger()})
                  .value();
@@ -511,6 +513,7 @@ TEST_CASE("on a service host a completed download is imported by the rule, at Cr
   ServiceHost::Builder builder(
       {.engine = {.store_path = (dir.path() / "jobs.db").string(), .logger = quiet_logger()}});
   builder.add(import);
+  builder.add(scan);
   builder.add(acq);
   auto host = builder.build();
   REQUIRE(host.has_value());
@@ -536,6 +539,16 @@ TEST_CASE("on a service host a completed download is imported by the rule, at Cr
   REQUIRE(jobs->jobs.size() == 1);
   CHECK(jobs->jobs[0].priority == Priority::critical);
   CHECK(eventually([&] { return store->active_downloads().value().empty(); }));
+  // The import is followed by a rescan of that author's folder only.
+  JobInfo rescan;
+  REQUIRE(eventually([&] {
+    auto r = engine.list({.names = {RescanFolders::kName}, .limit = 10}).value();
+    if (r.jobs.size() != 1 || r.jobs[0].status != JobStatus::completed) return false;
+    rescan = r.jobs[0];
+    return true;
+  }));
+  CHECK(rescan.body.value("authorIds", nlohmann::json::array()) == nlohmann::json::array({a.id}));
+  CHECK(catalog->files_of_book(book.id).value().size() == 1);  // the rescan keeps the imported file
   (*host)->stop();
 }
 

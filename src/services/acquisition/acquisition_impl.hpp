@@ -120,6 +120,7 @@ struct AcquisitionService::Impl {
   std::mutex downloads_mu;  // one refresh of the clients at a time
   Result<DownloadsSummary> refresh_downloads(JobContext* ctx);
   Result<ImportSummary> import_download(RowId id, JobContext* ctx);
+  void rescan_authors(const ImportSummary& summary, JobContext& ctx);
   void fail_download(TrackedDownload d, const std::string& message, const std::string& client_name);
 
   // Authors added since start whose first refresh has not come yet (AuthorAdded ->

@@ -13,6 +13,7 @@
 #include <cctype>
 
 #include "services/acquisition/acquisition_impl.hpp"
+#include "shelfjobs/services/library_scan.hpp"
 
 namespace shelfjobs {
 
@@ -218,7 +219,24 @@ Result<ImportSummary> AcquisitionService::Impl::import_download(RowId id, JobCon
        .download_id = t->download_id,
        .data = data.dump()});
   if (brought_in) publish(DownloadImported{*t, summary->imported});
+  if (summary->imported > 0 && ctx != nullptr) rescan_authors(*summary, *ctx);
   return summary;
+}
+
+// The import recorded the files it placed; a rescan of each author's folder (that folder only)
+// then brings the rest of the catalog in line with it, as a library scan would: a file the
+// import replaced, a sidecar it brought along. A host without the scan service skips it.
+void AcquisitionService::Impl::rescan_authors(const ImportSummary& summary, JobContext& ctx) {
+  RescanFolders rescan;
+  rescan.filter = ScanFilter::matched;
+  for (const auto& out : summary.outcomes)
+    if (out.result == ImportOutcome::Result::imported && out.file.author_id != 0 &&
+        std::find(rescan.authorIds.begin(), rescan.authorIds.end(), out.file.author_id) ==
+            rescan.authorIds.end())
+      rescan.authorIds.push_back(out.file.author_id);
+  if (rescan.authorIds.empty()) return;
+  if (auto pushed = ctx.push(rescan); !pushed)
+    log->debug("no rescan after the import: {}", pushed.error().message);
 }
 
 }  // namespace shelfjobs
