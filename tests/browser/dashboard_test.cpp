@@ -2,15 +2,18 @@
 // The shelfd dashboard in a real browser: shelfd serves the page, headless Chromium (driven
 // through chromedriver) opens it, presses "Run now" on the Housekeeping task and waits until the
 // page shows that job completed; adds an author and sees the catalog's events fill its row;
-// watches the charts follow the jobs; and imports a book from a download folder by hand. That needs the
+// watches the charts follow the jobs; imports a book from a download folder by hand; and follows
+// a release from the RSS sync button through the download queue to the import. That needs the
 // page's API calls, its event stream and shelfd's engine to work together, which no unit test covers.
 
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -27,6 +30,7 @@
 
 #include "book_samples.hpp"
 #include "bookinfo_fixture.hpp"
+#include "indexer_fixture.hpp"
 #include "webdriver.hpp"
 
 #ifndef SHELFD_PATH
@@ -363,6 +367,137 @@ TEST_CASE("the dashboard lists a download folder and imports the ticked file", "
     return false;
   });
   if (!done) FAIL("no ManualImport reached the history" << diagnostics(browser, dir));
+  CHECK(shelfd->stop(SIGTERM, 15s) == 0);
+}
+
+TEST_CASE("the dashboard's downloads section follows a release from RSS sync to import", "[browser][slow]") {
+  namespace fx = shelfjobs::fixtures;
+  TempDir dir;
+  const std::string key = random_key();
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(1001, "Ada Example", 3));
+  const std::string books = dir.file("books");
+  std::filesystem::create_directories(books);
+  std::string origin;
+  auto shelfd = start_shelfd(dir, key, origin,
+                             {{"libraryRoots", {books}},
+                              {"metadata", {{"baseUrl", metadata->base_url()}, {"requestSpacingMs", 0}}}});
+  const std::vector<std::string> auth = {"X-Api-Key: " + key, "Content-Type: application/json"};
+  const auto added =
+      webdriver::http("POST", origin + "/api/v1/author",
+                      nlohmann::json{{"foreignAuthorId", "1001"}, {"rootFolderPath", books}}.dump(), auth);
+  REQUIRE(added.status == 201);
+  const auto author_id = nlohmann::json::parse(added.body)["id"].get<long long>();
+  nlohmann::json titles;
+  REQUIRE(poll(20s, [&] {
+    titles = nlohmann::json::parse(
+        webdriver::http("GET", origin + "/api/v1/book?authorId=" + std::to_string(author_id), {}, auth).body);
+    return titles.size() == 3;
+  }));
+  const std::string title = titles[1]["title"];
+  const std::string release_title = "Ada Example - " + title + " (2019) [EPUB]";
+
+  // A Torznab indexer whose feed names that book among others, and the torrent blackhole, both
+  // set up the way a Readarr client does it: the provider form over the API.
+  auto indexer = fx::IndexerFixture::start({.kind = fx::FixtureKind::torznab});
+  const std::time_t now = std::time(nullptr);
+  std::vector<fx::FixtureRelease> feed = fx::make_releases(5, now - 1200, "noise");
+  fx::FixtureRelease wanted;
+  wanted.title = release_title;
+  wanted.guid = "ui-epub";
+  wanted.published = now - 600;
+  wanted.size = 3'500'000;
+  feed.insert(feed.begin(), wanted);
+  indexer->set_releases(feed);
+  const std::string drop = dir.file("torrents"), watch = dir.file("complete");
+  std::filesystem::create_directories(drop);
+  std::filesystem::create_directories(watch);
+  auto field = [](const char* name, nlohmann::json value) {
+    return nlohmann::json{{"name", name}, {"value", value}};
+  };
+  const auto idx = webdriver::http(
+      "POST", origin + "/api/v1/indexer",
+      nlohmann::json{{"name", "Fixture"},
+                     {"implementation", "Torznab"},
+                     {"configContract", "TorznabSettings"},
+                     {"enableRss", true},
+                     {"enableAutomaticSearch", true},
+                     {"enableInteractiveSearch", true},
+                     {"fields",
+                      {field("baseUrl", indexer->base_url()), field("apiPath", "/api"),
+                       field("apiKey", indexer->options().api_key), field("categories", {3030, 7020})}}}
+          .dump(),
+      auth);
+  INFO(idx.body);
+  REQUIRE(idx.status == 201);
+  const auto client =
+      webdriver::http("POST", origin + "/api/v1/downloadclient",
+                      nlohmann::json{{"name", "Blackhole"},
+                                     {"implementation", "TorrentBlackhole"},
+                                     {"configContract", "TorrentBlackholeSettings"},
+                                     {"enable", true},
+                                     {"fields", {field("torrentFolder", drop), field("watchFolder", watch)}}}
+                          .dump(),
+                      auth);
+  INFO(client.body);
+  REQUIRE(client.status == 201);
+
+  Browser page(dir);
+  webdriver::Session& browser = page.session;
+  browser.navigate(origin + "/#apikey=" + key);
+  if (!poll(20s, [&] { return browser.find("#rss-sync").has_value(); }))
+    FAIL("no downloads section" << diagnostics(browser, dir));
+  REQUIRE(click(browser, "#rss-sync"));
+
+  // The sync's figures, a bar for the indexer, and the grabbed release in the queue.
+  const auto queue_titles = [&] {
+    return browser.execute(
+        "return [...document.querySelectorAll('#queue tbody tr td.title')].map((t) => t.textContent);");
+  };
+  if (!poll(30s, [&] {
+        const auto q = queue_titles();
+        return q.size() == 1 && q[0] == release_title;
+      }))
+    FAIL("the grab did not reach the queue" << diagnostics(browser, dir));
+  if (!poll(20s, [&] {
+        const auto bars = browser.execute(
+            "return [...document.querySelectorAll('#indexer-chart rect.bar')].map((b) => +b.dataset.value);");
+        return bars.size() == 1 && bars[0].get<int>() == 6;
+      }))
+    FAIL("no bar for the indexer's sync" << diagnostics(browser, dir));
+  CHECK(browser.execute("return document.querySelector('#downloads-summary').textContent;")
+            .get<std::string>()
+            .find("6 found") != std::string::npos);
+
+  // The client finishes it: the blackhole's watch folder holds the book (written an hour ago, so
+  // it is complete at once); the next refresh imports it and the queue empties.
+  std::string torrent;
+  for (const auto& e : std::filesystem::directory_iterator(drop))
+    if (e.path().extension() == ".torrent") torrent = e.path().stem().string();
+  REQUIRE_FALSE(torrent.empty());
+  const std::string done = watch + "/" + torrent + "/" + title + ".epub";
+  book_samples::BookSpec spec;
+  spec.title = title;
+  spec.authors = {"Ada Example"};
+  book_samples::make_epub(done, spec);
+  std::filesystem::last_write_time(done,
+                                   std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+  REQUIRE(webdriver::http("POST", origin + "/api/v1/command",
+                          nlohmann::json{{"name", "RefreshMonitoredDownloads"}}.dump(), auth)
+              .status == 201);
+  if (!poll(30s, [&] { return queue_titles().empty(); }))
+    FAIL("the queue did not empty after the import" << diagnostics(browser, dir));
+  const auto events = [&] {
+    return browser.execute(
+        "return [...document.querySelectorAll('#grabs tbody td.event')].map((t) => t.textContent);");
+  };
+  if (!poll(20s, [&] {
+        const auto e = events();
+        return std::find(e.begin(), e.end(), "Imported") != e.end() &&
+               std::find(e.begin(), e.end(), "Grabbed") != e.end();
+      }))
+    FAIL("the history shows no grab and import" << diagnostics(browser, dir));
+  CHECK(std::filesystem::exists(books + "/Ada Example/" + title + "/Ada Example - " + title + ".epub"));
   CHECK(shelfd->stop(SIGTERM, 15s) == 0);
 }
 
