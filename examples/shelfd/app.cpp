@@ -99,10 +99,18 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   auto import = ImportService::create({.catalog = app->catalog_, .logger = app->log_});
   if (!import) return import.error();
   app->import_ = *import;
+  const AcquisitionConfig& ac = config.acquisition;
   auto acq = AcquisitionService::create({.catalog = app->catalog_,
                                          .store = app->acquisition_store_,
                                          .import = app->import_,
-                                         .logger = app->log_});
+                                         .logger = app->log_,
+                                         .indexer_spacing = ac.indexer_spacing,
+                                         .max_parallel_indexers = ac.max_parallel_indexers,
+                                         .profiles = ac.profiles,
+                                         .max_size_ebook = ac.max_size_ebook_mb << 20,
+                                         .max_size_audio = ac.max_size_audio_mb << 20,
+                                         .min_seeders = ac.min_seeders,
+                                         .search_on_author_added = ac.search_on_author_added});
   if (!acq) return acq.error();
   app->acquisition_ = *acq;
 

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <random>
 #include <sstream>
 
+#include "shelfjobs/adapters/release_title.hpp"
 #include "shelfjobs/services/tasks.hpp"
 
 namespace shelfd {
@@ -42,12 +45,97 @@ nlohmann::json default_config_json() {
       {"notifier", {{"webhookUrl", ""}}},
       {"logLevel", "info"},
       {"demoCommands", false},
+      {"acquisition",
+       {{"indexerSpacingMs", 2000},
+        {"maxParallelIndexers", 4},
+        {"minSeeders", 1},
+        {"maxSizeMb", {{"ebook", 200}, {"audio", 0}}},
+        {"profiles",
+         {{"ebook", {{"formats", {"epub", "azw3", "mobi", "pdf"}}, {"cutoff", "epub"}}},
+          {"audio", {{"formats", {"m4b", "flac", "mp3"}}, {"cutoff", "m4b"}}}}},
+        {"searchOnAuthorAdded", true}}},
   };
 }
 
 namespace {
 Error bad(const std::string& setting, const std::string& why) {
   return Error{errc::invalid_argument, setting + ": " + why};
+}
+
+long long int_in(const nlohmann::json& obj, const char* key, const std::string& setting, long long lo,
+                 long long hi, long long fallback) {
+  if (!obj.contains(key)) return fallback;
+  const auto& v = obj.at(key);
+  if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
+    throw bad(setting, "must be a whole number " + std::to_string(lo) + ".." + std::to_string(hi));
+  return v.get<long long>();
+}
+
+// A format profile: its formats best first, lower-case, each once, of the profile's kind (an
+// audio format in the ebook profile would never match an ebook release), and a cutoff among them.
+shelfjobs::FormatProfile read_profile(const nlohmann::json& p, const std::string& setting,
+                                      shelfjobs::FormatProfile profile, bool audio) {
+  if (!p.is_object()) throw bad(setting, "must be an object with formats and cutoff");
+  if (p.contains("formats")) {
+    const auto& f = p["formats"];
+    if (!f.is_array() || f.empty()) throw bad(setting + ".formats", "must be a non-empty array of formats");
+    profile.formats.clear();
+    for (const auto& v : f) {
+      if (!v.is_string() || v.get<std::string>().empty())
+        throw bad(setting + ".formats", "must hold format names");
+      const std::string name = v.get<std::string>();
+      if (std::any_of(name.begin(), name.end(), [](char c) {
+            return !(std::islower(static_cast<unsigned char>(c)) ||
+                     std::isdigit(static_cast<unsigned char>(c)));
+          }))
+        throw bad(setting + ".formats", "'" + name + "' must be lower-case letters and digits (epub, m4b)");
+      if (shelfjobs::is_audio_format(name) != audio)
+        throw bad(setting + ".formats",
+                  "'" + name + "' is " + (audio ? "not an audio format" : "an audio format"));
+      if (std::find(profile.formats.begin(), profile.formats.end(), name) != profile.formats.end())
+        throw bad(setting + ".formats", "'" + name + "' is listed twice");
+      profile.formats.push_back(name);
+    }
+  }
+  if (p.contains("cutoff")) {
+    if (!p["cutoff"].is_string()) throw bad(setting + ".cutoff", "must be a format name");
+    profile.cutoff = p["cutoff"].get<std::string>();
+  }
+  if (!profile.rank(profile.cutoff)) throw bad(setting + ".cutoff", "must be one of the profile's formats");
+  return profile;
+}
+
+AcquisitionConfig read_acquisition(const nlohmann::json& a) {
+  if (!a.is_object()) throw bad("acquisition", "must be an object");
+  AcquisitionConfig c;
+  c.indexer_spacing = std::chrono::milliseconds(
+      int_in(a, "indexerSpacingMs", "acquisition.indexerSpacingMs", 0, 60000, c.indexer_spacing.count()));
+  c.max_parallel_indexers = static_cast<int>(
+      int_in(a, "maxParallelIndexers", "acquisition.maxParallelIndexers", 1, 32, c.max_parallel_indexers));
+  c.min_seeders =
+      static_cast<int>(int_in(a, "minSeeders", "acquisition.minSeeders", 0, 100000, c.min_seeders));
+  if (a.contains("maxSizeMb")) {
+    const auto& m = a["maxSizeMb"];
+    if (!m.is_object()) throw bad("acquisition.maxSizeMb", "must be an object with ebook and audio");
+    c.max_size_ebook_mb =
+        int_in(m, "ebook", "acquisition.maxSizeMb.ebook", 0, 1'000'000, c.max_size_ebook_mb);
+    c.max_size_audio_mb =
+        int_in(m, "audio", "acquisition.maxSizeMb.audio", 0, 1'000'000, c.max_size_audio_mb);
+  }
+  if (a.contains("profiles")) {
+    const auto& p = a["profiles"];
+    if (!p.is_object()) throw bad("acquisition.profiles", "must be an object with ebook and audio");
+    if (p.contains("ebook"))
+      c.profiles.ebook = read_profile(p["ebook"], "acquisition.profiles.ebook", c.profiles.ebook, false);
+    if (p.contains("audio"))
+      c.profiles.audio = read_profile(p["audio"], "acquisition.profiles.audio", c.profiles.audio, true);
+  }
+  if (a.contains("searchOnAuthorAdded")) {
+    if (!a["searchOnAuthorAdded"].is_boolean())
+      throw bad("acquisition.searchOnAuthorAdded", "must be true or false");
+    c.search_on_author_added = a["searchOnAuthorAdded"].get<bool>();
+  }
+  return c;
 }
 }  // namespace
 
@@ -106,6 +194,7 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
         c.metadata_spacing = std::chrono::milliseconds(m["requestSpacingMs"].get<int>());
       }
     }
+    if (j.contains("acquisition")) c.acquisition = read_acquisition(j["acquisition"]);
     if (j.contains("libraryRoots")) {
       if (!j["libraryRoots"].is_array()) throw bad("libraryRoots", "must be an array of folders");
       for (std::size_t i = 0; i < j["libraryRoots"].size(); ++i) {

@@ -3,6 +3,7 @@
 // shelfd's configuration: one JSON file. Paths in it are relative to the file's folder.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -12,8 +13,20 @@
 #include <nlohmann/json.hpp>
 
 #include "shelfjobs/engine/error.hpp"
+#include "shelfjobs/services/release_decision.hpp"
 
 namespace shelfd {
+
+// The "acquisition" block: how releases are fetched and judged (shelfjobs::AcquisitionOptions).
+struct AcquisitionConfig {
+  std::chrono::milliseconds indexer_spacing{std::chrono::seconds(2)};  // between requests to one indexer
+  int max_parallel_indexers = 4;
+  int min_seeders = 1;
+  std::int64_t max_size_ebook_mb = 200;  // 0: no limit
+  std::int64_t max_size_audio_mb = 0;
+  shelfjobs::FormatProfiles profiles;
+  bool search_on_author_added = true;
+};
 
 struct Config {
   std::filesystem::path file;         // where it was read from (absolute)
@@ -34,6 +47,7 @@ struct Config {
   std::string webhook_url;
   std::string log_level = "info";
   bool demo_commands = false;  // registers DemoWork (the demo turns it on)
+  AcquisitionConfig acquisition;
 };
 
 /// A complete default configuration for a file at `path`, its data folder beside it, with a

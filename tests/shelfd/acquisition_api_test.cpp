@@ -40,13 +40,15 @@ struct Daemon {
   int port = free_port();
   pid_t pid = -1;
 
-  explicit Daemon(const std::string& metadata_url) {
+  // `patch`: a JSON merge patch over the config `shelfd init` writes.
+  explicit Daemon(const std::string& metadata_url, const json& patch = json::object()) {
     REQUIRE(wait_exit(spawn({SHELFD_PATH, "init", "--config", config}, log)) == 0);
     fs::create_directories(dir.path() / "books");
     json c = json::parse(std::ifstream(config));
     c["libraryRoots"] = {(dir.path() / "books").string()};
     c["metadata"]["baseUrl"] = metadata_url;
     c["metadata"]["requestSpacingMs"] = 0;
+    c.merge_patch(patch);
     std::ofstream(config) << c.dump(2);
     pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port), "--api-key", kKey},
                 log);
@@ -215,6 +217,62 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
   d.del("/api/v1/queue/999999", 404);
   d.del("/api/v1/queue/1?blocklist=maybe", 400);
   d.del("/api/v1/blocklist/999999", 404);
+}
+
+// The config's acquisition block reaches the decisions: a profile that takes PDFs only
+// rejects an EPUB, and an added author is not searched when the setting says so.
+TEST_CASE("shelfd's acquisition settings: profiles, sizes and the search after an author is added",
+          "[shelfd][acquisition]") {
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(3101, "Ada Example", 1));
+  Daemon d(metadata->base_url(), {{"acquisition",
+                                   {{"indexerSpacingMs", 0},
+                                    {"searchOnAuthorAdded", false},
+                                    {"maxSizeMb", {{"ebook", 5}}},
+                                    {"profiles", {{"ebook", {{"formats", {"pdf"}}, {"cutoff", "pdf"}}}}}}}});
+  auto indexer = fx::IndexerFixture::start({.kind = fx::FixtureKind::torznab});
+  d.post("/api/v1/indexer",
+         {{"name", "Fixture"},
+          {"implementation", "Torznab"},
+          {"configContract", "TorznabSettings"},
+          {"enableRss", true},
+          {"enableAutomaticSearch", true},
+          {"enableInteractiveSearch", true},
+          {"fields", json::array({{{"name", "baseUrl"}, {"value", indexer->base_url()}},
+                                  {{"name", "apiKey"}, {"value", "fixture-key"}}})}},
+         201);
+  const json author =
+      d.post("/api/v1/author",
+             {{"foreignAuthorId", "3101"}, {"rootFolderPath", (d.dir.path() / "books").string()}}, 201);
+  const auto author_id = author["id"].get<long long>();
+  REQUIRE(eventually([&] { return d.get("/api/v1/book?authorId=" + std::to_string(author_id)).size() == 1; },
+                     std::chrono::seconds(20)));
+  const json book = d.get("/api/v1/book?authorId=" + std::to_string(author_id))[0];
+  const std::string title = book["title"];
+  fx::FixtureRelease epub, pdf, big;
+  epub.title = "Ada Example - " + title + " [EPUB]";
+  epub.guid = "e";
+  epub.published = std::time(nullptr) - 60;
+  pdf = epub;
+  pdf.title = "Ada Example - " + title + " [PDF]";
+  pdf.guid = "p";
+  big = pdf;
+  big.title = "Ada Example - " + title + " (Scanned) [PDF]";
+  big.guid = "b";
+  big.size = 50'000'000;
+  indexer->set_releases({epub, pdf, big});
+
+  const json releases = d.get("/api/v1/release?bookId=" + book["id"].dump());
+  REQUIRE(releases.size() == 3);
+  for (const auto& r : releases) {
+    INFO(r.dump());
+    const std::string rejections = r["rejections"].dump();
+    if (r["guid"] == "e") CHECK(rejections.find("not allowed") != std::string::npos);
+    if (r["guid"] == "p") CHECK(rejections.find("not allowed") == std::string::npos);
+    if (r["guid"] == "b") CHECK(rejections.find("above the limit of 5 MB") != std::string::npos);
+  }
+  // No AuthorSearch followed the author's refresh.
+  for (const auto& c : d.get("/api/v1/command")) CHECK(c["name"] != "AuthorSearch");
 }
 
 }  // namespace acquisition_api_test

@@ -327,6 +327,28 @@ TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[sh
     const std::string text3((std::istreambuf_iterator<char>(in3)), {});
     CHECK_THAT(text3, Catch::Contains(names));
   }
+
+  // The acquisition settings: written with their defaults, each checked at start.
+  CHECK(c["acquisition"]["indexerSpacingMs"] == 2000);
+  CHECK(c["acquisition"]["profiles"]["ebook"]["cutoff"] == "epub");
+  for (const auto& [patch, names] :
+       {std::pair<json, const char*>{{{"indexerSpacingMs", -1}}, "acquisition.indexerSpacingMs"},
+        {{{"maxParallelIndexers", 0}}, "acquisition.maxParallelIndexers"},
+        {{{"maxSizeMb", {{"audio", "big"}}}}, "acquisition.maxSizeMb.audio"},
+        {{{"profiles", {{"ebook", {{"cutoff", "docx"}}}}}}, "acquisition.profiles.ebook.cutoff"},
+        {{{"profiles", {{"audio", {{"formats", {"epub"}}}}}}}, "acquisition.profiles.audio.formats"},
+        {{{"profiles", {{"ebook", {{"formats", {"EPUB"}}}}}}}, "acquisition.profiles.ebook.formats"},
+        {{{"profiles", {{"ebook", {{"formats", {"epub", "epub"}}}}}}}, "acquisition.profiles.ebook.formats"},
+        {{{"searchOnAuthorAdded", "yes"}}, "acquisition.searchOnAuthorAdded"}}) {
+    json bad = c;
+    bad["acquisition"].merge_patch(patch);
+    std::ofstream(config) << bad.dump();
+    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
+    std::ifstream in4(out);
+    const std::string text4((std::istreambuf_iterator<char>(in4)), {});
+    INFO(patch.dump());
+    CHECK_THAT(text4, Catch::Contains(names));
+  }
 }
 
 TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[shelfd][api]") {
