@@ -190,11 +190,12 @@ std::vector<std::string> TaskScheduler::clamp_future(TimePoint now) {
     bool rearm = false;
     const auto& s = t.spec.schedule;
     if (t.row.next_due && s.interval.count() > 0) {
-      // The latest a correct due time can be: one interval (a pinned daily task: a day) plus
-      // its jitter from now.
-      const auto reach = std::max<std::chrono::seconds>(
-                             s.interval, s.time_of_day ? std::chrono::hours(24) : std::chrono::seconds(0)) +
-                         s.jitter;
+      // The latest a correct due time can be: one period (a pinned daily task: a day) from
+      // now, plus the grid step a jittered slot may round up to (at most another period), plus
+      // the jitter. Anything later was computed by a clock that ran ahead.
+      const std::chrono::seconds period = std::max<std::chrono::seconds>(
+          s.interval, s.time_of_day ? std::chrono::hours(24) : std::chrono::seconds(0));
+      const auto reach = 2 * period + s.jitter;
       if (*t.row.next_due > now + reach) {
         auto due = next_due(s, now, now, t.seed);
         if (due) {

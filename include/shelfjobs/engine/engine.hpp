@@ -234,8 +234,8 @@ class Engine {
 
   /// Clamps the tasks' times that lie in the future to now (a clock that ran ahead and was set
   /// back): a last start or finish later than now becomes now, and a next due time further
-  /// ahead than one interval (plus jitter) from now is computed again from now. Persisted.
-  /// Returns the names of the tasks changed. Errors: shutting_down.
+  /// ahead than two periods (the interval, or a day when pinned) plus the jitter is computed
+  /// again from now. Persisted. Returns the names of the tasks changed. Errors: shutting_down.
   Result<std::vector<std::string>> clamp_future_task_times();
 
   /// Subscribes to host events (jobs, tasks, alerts, domain events, minute figures). `observer`

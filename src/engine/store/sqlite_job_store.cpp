@@ -780,9 +780,10 @@ std::int64_t prune_in(SQLite::Database& db, std::optional<TimePoint> cutoff, std
   }
   // Totals already hold every finished run (they are written with the finish), so rows simply
   // go. max_job_id is kept on insert; this is a second guard for files written before it was.
+  // A store without a job row has no MAX(id) (NULL); the row is then left as it is.
   db.exec(
-      "INSERT INTO meta (key, value) SELECT 'max_job_id', MAX(id) FROM jobs WHERE true "
-      "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)");
+      "INSERT INTO meta (key, value) SELECT 'max_job_id', top FROM (SELECT MAX(id) AS top FROM jobs) "
+      "WHERE top IS NOT NULL ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)");
   const std::int64_t removed = db.exec("DELETE FROM jobs WHERE id IN (SELECT id FROM prune_ids)");
   db.exec("DELETE FROM prune_ids");
   tx.commit();
