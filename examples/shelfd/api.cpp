@@ -99,6 +99,7 @@ void ApiServer::routes() {
   provider_routes();
   acquisition_routes();
   system_routes();
+  log_routes();
   metrics_routes();
   event_routes();
 

@@ -7,7 +7,8 @@
 // The pieces: api.cpp (the server, the key check, static files), resources.hpp (Readarr's JSON
 // shapes), command_api.cpp (commands and tasks), catalog_api.cpp (root folders, authors, books),
 // library_api.cpp (book files, Wanted/Missing), provider_api.cpp (indexers and download clients),
-// acquisition_api.cpp (queue, history, blocklist, releases), system_api.cpp (status, health, the engine's
+// acquisition_api.cpp (queue, history, blocklist, releases), log_api.cpp (the log table, log files,
+// the housekeeping report), system_api.cpp (status, health, the engine's
 // figures), metrics.cpp (Prometheus, with its route), event_stream.cpp (the stream, the engine subscription
 // behind it, and its route), http_util.hpp (replies, errors and their statuses, bodies, ids: one helper
 // each).
@@ -48,6 +49,7 @@ class ApiServer {
   void provider_routes();     // provider_api.cpp
   void acquisition_routes();  // acquisition_api.cpp
   void system_routes();       // system_api.cpp
+  void log_routes();          // log_api.cpp
   void metrics_routes();      // metrics.cpp
   void event_routes();        // event_stream.cpp
   App& app_;

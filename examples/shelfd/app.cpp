@@ -37,6 +37,12 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   } catch (const std::exception& e) {
     return Error{errc::invalid_argument, std::string("dataFolder: cannot open the log file: ") + e.what()};
   }
+  // The log table behind GET /api/v1/log, written off the hot path (log_table.hpp).
+  auto table = LogTable::open(config.data_folder / "logs.db");
+  if (!table) return Error{errc::invalid_argument, "dataFolder: " + table.error().message};
+  app->log_table_ = *table;
+  app->log_sink_ = std::make_shared<LogTableSink>(app->log_table_);
+  sinks.push_back(app->log_sink_);
   app->log_ = std::make_shared<spdlog::logger>("shelfd", sinks.begin(), sinks.end());
   app->log_->set_level(spdlog::level::from_str(config.log_level));
   app->log_->flush_on(spdlog::level::warn);
@@ -114,6 +120,28 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
   if (!acq) return acq.error();
   app->acquisition_ = *acq;
 
+  // Housekeeping: shelfd's log table and rotated files, the catalog's and the metadata cache's
+  // files, the data folder's temporary, backup and cover folders.
+  HousekeepingOptions hk;
+  hk.catalog = app->catalog_;
+  hk.acquisition = app->acquisition_store_;
+  hk.logger = app->log_;
+  hk.log_retention = config.log_retention;
+  hk.history_retention = config.history_retention;
+  hk.logs.push_back(
+      {"log table", [table = app->log_table_](TimePoint cutoff) { return table->trim(cutoff); }});
+  hk.logs.push_back(shelfjobs::rotated_log_files(config.data_folder, "shelfd.", ".log", "shelfd.log"));
+  hk.temp_folders = {config.data_folder / "tmp"};
+  hk.backup_folder = config.data_folder / "backups";
+  hk.cover_folder = config.data_folder / "covers";
+  hk.databases = {config.catalog, config.data_folder / "logs.db"};
+  if (app->metadata_) hk.databases.push_back(config.data_folder / "metadata-cache.db");
+  hk.permissions = {
+      .enabled = config.set_permissions, .file_mode = config.file_mode, .folder_mode = config.folder_mode};
+  auto housekeeping = HousekeepingService::create(std::move(hk));
+  if (!housekeeping) return Error{housekeeping.error().code, "housekeeping: " + housekeeping.error().message};
+  app->housekeeping_ = *housekeeping;
+
   AlertOptions alerts;
   alerts.disk_paths.emplace_back("data", config.data_folder);
   for (std::size_t i = 0; i < config.library_roots.size(); ++i) {
@@ -131,7 +159,9 @@ Result<std::unique_ptr<App>> App::create(Config config, AppOptions options) {
 
   // One line per service.
   ServiceHost::Builder builder(std::move(host_options));
-  builder.add(std::make_shared<ShelfdService>(config.demo_commands));
+  builder.add(std::make_shared<ShelfdService>(config.demo_commands, app->log_table_, app->log_sink_,
+                                              config.data_folder));
+  builder.add(app->housekeeping_);
   builder.add(app->library_);
   builder.add(app->scan_);
   builder.add(app->import_);
@@ -168,6 +198,7 @@ bool App::stop(std::chrono::milliseconds deadline) {
   const bool finished = host_->stop(deadline);
   log_->info("shelfd stopped{}", finished ? "" : " (some jobs did not finish in time)");
   log_->flush();
+  if (log_sink_) log_sink_->stop();  // writes what is queued; later lines go to the files only
   return finished;
 }
 

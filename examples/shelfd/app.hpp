@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
+#include "log_table.hpp"
 #include "shelfjobs/catalog/acquisition_store.hpp"
 #include "shelfjobs/services.hpp"
 
@@ -24,8 +25,9 @@ struct AppOptions {
 
 class App {
  public:
-  /// Creates the data folder, the logger (console + rotating file in the data folder), the
-  /// engine (its store in the data folder), registers shelfd's commands and tasks with the
+  /// Creates the data folder, the logger (console, rotating files and the log table in the data
+  /// folder), the housekeeping service with shelfd's logs registered, the engine (its store in
+  /// the data folder), registers shelfd's commands and tasks with the
   /// configured intervals, and binds the API. Errors name the setting or the resource.
   static shelfjobs::Result<std::unique_ptr<App>> create(Config config, AppOptions options);
   ~App();
@@ -50,6 +52,10 @@ class App {
   shelfjobs::ImportService& import() { return *import_; }
   shelfjobs::MetadataSource* metadata() { return metadata_.get(); }
   const Config& config() const { return config_; }
+  /// The log table behind GET /api/v1/log, and its sink (flush it before reading your own lines).
+  LogTable& log_table() { return *log_table_; }
+  LogTableSink& log_sink() { return *log_sink_; }
+  shelfjobs::HousekeepingService& housekeeping() { return *housekeeping_; }
   spdlog::logger& log() { return *log_; }
   int port() const;  ///< the API's bound port, 0 when not serving
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
@@ -57,7 +63,10 @@ class App {
  private:
   App() = default;
   Config config_;
+  std::shared_ptr<LogTable> log_table_;
+  std::shared_ptr<LogTableSink> log_sink_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<shelfjobs::HousekeepingService> housekeeping_;
   std::shared_ptr<shelfjobs::Notifier> notifier_;
   std::shared_ptr<shelfjobs::Catalog> catalog_;
   std::shared_ptr<shelfjobs::AcquisitionStore> acquisition_store_;

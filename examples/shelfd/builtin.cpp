@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "builtin.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "shelfjobs/services/tasks.hpp"
@@ -30,14 +33,29 @@ void from_json(const nlohmann::json& j, DemoWork& d) {
 }
 
 void ShelfdService::register_commands(Registry& registry, ServiceContext& host) {
-  registry.add<Housekeeping>(
-      [&host](const Housekeeping&, JobContext& ctx) {
-        ctx.status("pruning finished jobs");
-        auto removed = host.prune_finished_jobs();
+  registry.add<ClearLog>(
+      [table = log_table_, sink = log_sink_](const ClearLog&, JobContext& ctx) {
+        if (!table) throw JobError(ErrorKind::permanent, "shelfd keeps no log table");
+        if (sink) sink->wait_written();  // lines logged before the command go too
+        auto removed = table->clear();
         if (!removed) throw JobError(ErrorKind::database, removed.error().message);
-        ctx.complete("pruned " + std::to_string(*removed) + " finished jobs");
+        ctx.complete("cleared " + std::to_string(*removed) + " log lines");
       },
-      {.priority = Priority::low, .type_exclusive = true, .idle_only = true});
+      {.priority = Priority::low, .type_exclusive = true});
+
+  registry.add<DeleteLogFiles>(
+      [folder = log_folder_](const DeleteLogFiles&, JobContext& ctx) {
+        std::int64_t removed = 0;
+        std::string failed;
+        for (const auto& f : rotated_shelfd_logs(folder)) {
+          std::error_code ec;
+          if (std::filesystem::remove(f, ec)) ++removed;
+          if (ec && failed.empty()) failed = f.string() + ": " + ec.message();
+        }
+        if (!failed.empty()) throw JobError(ErrorKind::filesystem, "cannot remove " + failed);
+        ctx.complete("deleted " + std::to_string(removed) + " rotated log files (the current file stays)");
+      },
+      {.priority = Priority::low, .type_exclusive = true});
 
   registry.add<CheckHealth>(
       [&host](const CheckHealth&, JobContext& ctx) {
@@ -74,8 +92,41 @@ void ShelfdService::register_commands(Registry& registry, ServiceContext& host) 
   }
 }
 
-std::vector<TaskSpec> ShelfdService::tasks() const {
-  return {*standard_task(Housekeeping::kName), *standard_task(CheckHealth::kName)};
+std::vector<TaskSpec> ShelfdService::tasks() const { return {*standard_task(CheckHealth::kName)}; }
+
+namespace {
+// "shelfd.N.log" with N a number: spdlog's rotating sink's name for the Nth older file.
+std::optional<int> rotation_of(const std::string& name) {
+  constexpr std::string_view prefix = "shelfd.", suffix = ".log";
+  if (name.size() <= prefix.size() + suffix.size() || !name.starts_with(prefix) || !name.ends_with(suffix))
+    return std::nullopt;
+  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoi(digits);
+}
+}  // namespace
+
+std::vector<std::filesystem::path> rotated_shelfd_logs(const std::filesystem::path& folder) {
+  std::vector<std::pair<int, std::filesystem::path>> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
+    std::error_code fe;
+    if (!e.is_regular_file(fe) || e.is_symlink(fe)) continue;
+    if (auto n = rotation_of(e.path().filename().string())) found.emplace_back(*n, e.path());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::filesystem::path> out;
+  for (auto& [n, p] : found) out.push_back(std::move(p));
+  return out;
+}
+
+std::vector<std::filesystem::path> shelfd_log_files(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(folder / "shelfd.log", ec)) out.push_back(folder / "shelfd.log");
+  for (auto& p : rotated_shelfd_logs(folder)) out.push_back(std::move(p));
+  return out;
 }
 
 }  // namespace shelfd

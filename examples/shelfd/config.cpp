@@ -42,6 +42,10 @@ nlohmann::json default_config_json() {
       {"workers", 3},
       {"tasks", tasks},
       {"housekeepingAt", "03:30"},
+      {"housekeeping",
+       {{"logRetentionDays", 7},
+        {"historyRetentionDays", 0},
+        {"permissions", {{"enabled", false}, {"fileMode", "0644"}, {"folderMode", "0755"}}}}},
       {"notifier", {{"webhookUrl", ""}}},
       {"logLevel", "info"},
       {"demoCommands", false},
@@ -235,6 +239,40 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
       if (!s || colon != ':' || h < 0 || h > 23 || m < 0 || m > 59)
         throw bad("housekeepingAt", "must be a local time HH:MM");
       c.housekeeping_at = std::chrono::minutes(h * 60 + m);
+    }
+    if (j.contains("housekeeping")) {
+      const auto& h = j["housekeeping"];
+      if (!h.is_object()) throw bad("housekeeping", "must be an object");
+      auto days = [&](const char* key, int min, int max) -> std::optional<int> {
+        if (!h.contains(key)) return std::nullopt;
+        const auto& v = h[key];
+        if (!v.is_number_integer() || v.get<long>() < min || v.get<long>() > max)
+          throw bad(std::string("housekeeping.") + key,
+                    "must be " + std::to_string(min) + ".." + std::to_string(max));
+        return v.get<int>();
+      };
+      if (auto d = days("logRetentionDays", 1, 3650)) c.log_retention = std::chrono::hours(24 * *d);
+      if (auto d = days("historyRetentionDays", 0, 36500)) c.history_retention = std::chrono::hours(24 * *d);
+      if (h.contains("permissions")) {
+        const auto& p = h["permissions"];
+        if (!p.is_object()) throw bad("housekeeping.permissions", "must be an object");
+        if (p.contains("enabled")) {
+          if (!p["enabled"].is_boolean())
+            throw bad("housekeeping.permissions.enabled", "must be true or false");
+          c.set_permissions = p["enabled"].get<bool>();
+        }
+        auto mode = [&](const char* key, std::uint32_t& out) {
+          if (!p.contains(key)) return;
+          const std::string setting = std::string("housekeeping.permissions.") + key;
+          if (!p[key].is_string()) throw bad(setting, "must be an octal mode as a string (\"0644\")");
+          const std::string v = p[key].get<std::string>();
+          if (v.empty() || v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos)
+            throw bad(setting, "must be an octal mode of up to 4 digits (\"0644\")");
+          out = static_cast<std::uint32_t>(std::stoul(v, nullptr, 8));
+        };
+        mode("fileMode", c.file_mode);
+        mode("folderMode", c.folder_mode);
+      }
     }
     if (j.contains("notifier")) {
       if (!j["notifier"].is_object()) throw bad("notifier", "must be an object");

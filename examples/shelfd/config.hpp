@@ -44,6 +44,12 @@ struct Config {
   int workers = 3;
   std::map<std::string, std::chrono::minutes> task_intervals;  // task name -> interval
   std::optional<std::chrono::minutes> housekeeping_at;         // local time of day
+  // housekeeping: {logRetentionDays, historyRetentionDays, permissions: {enabled, fileMode,
+  // folderMode}}
+  std::chrono::hours log_retention{24 * 7};
+  std::chrono::hours history_retention{0};  // 0: kept
+  bool set_permissions = false;
+  std::uint32_t file_mode = 0644, folder_mode = 0755;
   std::string webhook_url;
   std::string log_level = "info";
   bool demo_commands = false;  // registers DemoWork (the demo turns it on)

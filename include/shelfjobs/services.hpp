@@ -19,6 +19,7 @@
 #include "shelfjobs/services/acquisition.hpp"
 #include "shelfjobs/services/book_import.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
+#include "shelfjobs/services/housekeeping.hpp"
 #include "shelfjobs/services/library.hpp"
 #include "shelfjobs/services/library_scan.hpp"
 #include "shelfjobs/services/naming.hpp"

@@ -591,6 +591,80 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     });
   }
 
+  // Housekeeping -----------------------------------------------------------------------------------
+
+  Result<AcquisitionOrphans> remove_orphans(const std::vector<RowId>& authors,
+                                            const std::vector<RowId>& books) override {
+    return write_call("remove orphaned rows", [&](Connection& c) {
+      // The live ids go into temporary tables so each table is cleaned by one statement, not
+      // one per id; the catalog may be another file, so no join across files is assumed.
+      auto& db = c.db();
+      db.exec("CREATE TEMP TABLE IF NOT EXISTS live_authors (id INTEGER PRIMARY KEY)");
+      db.exec("CREATE TEMP TABLE IF NOT EXISTS live_books (id INTEGER PRIMARY KEY)");
+      db.exec("DELETE FROM live_authors");
+      db.exec("DELETE FROM live_books");
+      auto fill = [&](const char* sql, const std::vector<RowId>& ids) {
+        SQLite::Statement st(db, sql);
+        for (RowId id : ids) {
+          sqlite::bind(st, 1, id);
+          st.exec();
+          st.reset();
+        }
+      };
+      fill("INSERT OR IGNORE INTO live_authors (id) VALUES (?)", authors);
+      fill("INSERT OR IGNORE INTO live_books (id) VALUES (?)", books);
+      static constexpr const char* kGone =
+          "(author_id <> 0 AND author_id NOT IN (SELECT id FROM temp.live_authors)) "
+          "OR (book_id <> 0 AND book_id NOT IN (SELECT id FROM temp.live_books))";
+      AcquisitionOrphans o;
+      o.history = db.exec(std::string("DELETE FROM history WHERE ") + kGone);
+      o.pending = db.exec(std::string("DELETE FROM pending_releases WHERE ") + kGone);
+      o.blocklist = db.exec(
+          "DELETE FROM blocklist WHERE (author_id <> 0 AND author_id NOT IN (SELECT id FROM "
+          "temp.live_authors)) "
+          "OR (EXISTS (SELECT 1 FROM blocklist_books bb WHERE bb.blocklist_id = blocklist.id) AND NOT EXISTS "
+          "(SELECT 1 FROM blocklist_books bb WHERE bb.blocklist_id = blocklist.id "
+          "AND bb.book_id IN (SELECT id FROM temp.live_books)))");
+      db.exec("DELETE FROM blocklist_books WHERE blocklist_id NOT IN (SELECT id FROM blocklist)");
+      o.statuses = db.exec(
+          "DELETE FROM provider_status WHERE NOT EXISTS (SELECT 1 FROM providers p "
+          "WHERE p.id = provider_status.provider_id AND p.kind = provider_status.kind)");
+      o.statuses += db.exec(
+          "DELETE FROM indexer_marks WHERE NOT EXISTS (SELECT 1 FROM providers p "
+          "WHERE p.id = indexer_marks.indexer_id AND p.kind = 'indexer')");
+      db.exec("DELETE FROM live_authors");
+      db.exec("DELETE FROM live_books");
+      return o;
+    });
+  }
+
+  Result<std::int64_t> remove_history_before(TimePoint cutoff) override {
+    return write_call("remove old history", [&](Connection& c) {
+      SQLite::Statement st(c.db(), "DELETE FROM history WHERE date < ?");
+      sqlite::bind(st, 1, cutoff);
+      return static_cast<std::int64_t>(st.exec());
+    });
+  }
+
+  Result<std::int64_t> clamp_future_times(TimePoint now, std::chrono::seconds max_block) override {
+    return write_call("clamp provider status times", [&](Connection& c) {
+      // Times are stored as Unix milliseconds, and so are both bounds: no unit is mixed.
+      const std::int64_t n = sqlite::to_ms(now);
+      const std::int64_t cap = n + std::chrono::duration_cast<std::chrono::milliseconds>(max_block).count();
+      SQLite::Statement st(c.db(),
+                           "UPDATE provider_status SET "
+                           "initial_failure = MIN(initial_failure, ?1), "
+                           "most_recent_failure = MIN(most_recent_failure, ?1), "
+                           "last_success = MIN(last_success, ?1), "
+                           "disabled_till = MIN(disabled_till, ?2) "
+                           "WHERE initial_failure > ?1 OR most_recent_failure > ?1 OR last_success > ?1 "
+                           "OR disabled_till > ?2");
+      sqlite::bind(st, 1, n);
+      sqlite::bind(st, 2, cap);
+      return static_cast<std::int64_t>(st.exec());
+    });
+  }
+
   // RSS marks ------------------------------------------------------------------------------------
 
   Result<std::optional<IndexerMark>> mark(RowId indexer_id) override {

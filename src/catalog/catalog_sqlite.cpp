@@ -687,6 +687,22 @@ class SqliteCatalog final : public Catalog {
                       [&](Connection& c) { return catalog_sqlite::unlink_orphaned_files(c, reason); });
   }
 
+  Result<CatalogOrphans> remove_orphans(std::string_view reason) override {
+    return write_call("remove orphaned rows", [&](Connection& c) {
+      // Children first, so a book removed here takes its editions and links in the same pass
+      // (foreign keys cascade only for rows deleted with them on, which these may not have been).
+      CatalogOrphans o;
+      o.books = c.db().exec("DELETE FROM books WHERE author_id NOT IN (SELECT id FROM authors)");
+      o.editions = c.db().exec("DELETE FROM editions WHERE book_id NOT IN (SELECT id FROM books)");
+      o.series_links = c.db().exec(
+          "DELETE FROM series_books WHERE book_id NOT IN (SELECT id FROM books) "
+          "OR series_id NOT IN (SELECT id FROM series)");
+      o.series = c.db().exec("DELETE FROM series WHERE id NOT IN (SELECT series_id FROM series_books)");
+      o.files_unlinked = catalog_sqlite::unlink_orphaned_files(c, reason);
+      return o;
+    });
+  }
+
   Status for_each_book_identity(const std::function<void(const BookIdentity&)>& fn) override {
     return read_call("list books for matching", [&](Connection& c) {
       catalog_sqlite::for_each_book_identity(c, fn);

@@ -297,6 +297,16 @@ Result<PushResult> Engine::run_task_now(std::string_view name) {
   return std::move(*r);
 }
 
+Result<StoreMaintenanceReport> Engine::maintain_store(const StoreMaintenanceOptions& options) {
+  return impl_->store_->maintain(options);
+}
+
+Result<std::vector<std::string>> Engine::clamp_future_task_times() {
+  auto r = impl_->on_strand([&] { return impl_->tasks_.clamp_future(impl_->clock_->now()); });
+  if (!r) return kStopped;
+  return std::move(*r);
+}
+
 std::vector<TaskInfo> Engine::tasks() {
   return impl_->on_strand([&] { return impl_->tasks_.list(); }).value_or(std::vector<TaskInfo>{});
 }

@@ -171,6 +171,47 @@ void TaskScheduler::on_due(const std::string& name, std::uint64_t gen) {
   arm(t);
 }
 
+// A clock that ran ahead (a wrong RTC, a VM restored from a snapshot) leaves last starts in
+// the future and next due times too far ahead; set back, the task would wait for the clock to
+// catch up. Times are compared as times: no unit is guessed (Readarr's clamp compared seconds
+// with minutes and moved tasks by the wrong amount).
+std::vector<std::string> TaskScheduler::clamp_future(TimePoint now) {
+  std::vector<std::string> changed;
+  for (auto& [name, t] : tasks_) {
+    bool dirty = false;
+    auto clamp = [&](std::optional<TimePoint>& at) {
+      if (at && *at > now) {
+        at = now;
+        dirty = true;
+      }
+    };
+    clamp(t.row.last_start);
+    clamp(t.row.last_finish);
+    bool rearm = false;
+    const auto& s = t.spec.schedule;
+    if (t.row.next_due && s.interval.count() > 0) {
+      // The latest a correct due time can be: one period (a pinned daily task: a day) from
+      // now, plus the grid step a jittered slot may round up to (at most another period), plus
+      // the jitter. Anything later was computed by a clock that ran ahead.
+      const std::chrono::seconds period = std::max<std::chrono::seconds>(
+          s.interval, s.time_of_day ? std::chrono::hours(24) : std::chrono::seconds(0));
+      const auto reach = 2 * period + s.jitter;
+      if (*t.row.next_due > now + reach) {
+        auto due = next_due(s, now, now, t.seed);
+        if (due) {
+          t.row.next_due = *due;
+          dirty = rearm = true;
+        }
+      }
+    }
+    if (!dirty) continue;
+    save(t);
+    if (rearm) arm(t);
+    changed.push_back(name);
+  }
+  return changed;
+}
+
 void TaskScheduler::on_started(const JobInfo& job) {
   Task* t = task(job.task);
   if (!t) return;

@@ -52,6 +52,10 @@ class TaskScheduler {
   /// A manual run now; the schedule starts again from now. Errors: not_found, the push's.
   Result<PushResult> run_now(std::string_view name, TimePoint now);
 
+  /// Clamps times in the future to `now` (see Engine::clamp_future_task_times); re-arms the
+  /// tasks whose due time changed. Returns their names.
+  std::vector<std::string> clamp_future(TimePoint now);
+
   /// A job of a task started, was queued again for a retry, or ended.
   void on_started(const JobInfo& job);
   void on_requeued(const JobInfo& job);

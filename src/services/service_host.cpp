@@ -47,6 +47,18 @@ Result<std::int64_t> ServiceContext::prune_finished_jobs() {
   return e->prune();
 }
 
+Result<StoreMaintenanceReport> ServiceContext::maintain_job_store(const StoreMaintenanceOptions& options) {
+  Engine* e = engine_.load();
+  if (!e) return Error{errc::shutting_down, "the host's engine is not running"};
+  return e->maintain_store(options);
+}
+
+Result<std::vector<std::string>> ServiceContext::clamp_future_task_times() {
+  Engine* e = engine_.load();
+  if (!e) return Error{errc::shutting_down, "the host's engine is not running"};
+  return e->clamp_future_task_times();
+}
+
 std::vector<HealthIssue> ServiceContext::check_health() {
   std::vector<HealthIssue> found;
   for (const HealthCheck& check : checks_) {

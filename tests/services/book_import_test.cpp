@@ -98,6 +98,7 @@ class FlakyCatalog final : public Catalog {
   Result<std::int64_t> unlink_orphaned_files(std::string_view r) override {
     return c_->unlink_orphaned_files(r);
   }
+  Result<CatalogOrphans> remove_orphans(std::string_view r) override { return c_->remove_orphans(r); }
   Status for_each_book_identity(const std::function<void(const BookIdentity&)>& fn) override {
     return c_->for_each_book_identity(fn);
   }

@@ -11,7 +11,7 @@
 // the same batch is retried after a backoff, as the SQLite store does: nothing acknowledged is
 // lost, and a Done(true) means the write is in.
 //
-// Faults count commit attempts (batches, and each prune and write_recovered), not writes.
+// Faults count commit attempts (batches, and each prune, maintain and write_recovered), not writes.
 // Every member is thread-safe: a test flips faults from its own thread while an engine runs.
 //
 //   FaultJobStore store;

@@ -71,6 +71,10 @@ class MemoryJobStore : public shelfjobs::JobStore {
   shelfjobs::Result<shelfjobs::JobPage> list(const shelfjobs::JobQuery& query) override;
   shelfjobs::Result<std::int64_t> prune(std::optional<shelfjobs::TimePoint> cutoff,
                                         std::int64_t max_rows) override;
+  /// Checks the rows (a finished job without an end is a finding); a planned fault fails it as
+  /// it fails a prune.
+  shelfjobs::Result<shelfjobs::StoreMaintenanceReport> maintain(
+      const shelfjobs::StoreMaintenanceOptions& options) override;
   void drop_minutes(shelfjobs::TimePoint before) override;
 
   shelfjobs::StoreHealth stats() const override;

@@ -195,6 +195,15 @@ struct RecordPage {
   std::int64_t total = 0;
 };
 
+/// What `AcquisitionStore::remove_orphans` removed.
+struct AcquisitionOrphans {
+  std::int64_t history = 0;    ///< rows naming an author or a book that is gone
+  std::int64_t blocklist = 0;  ///< entries whose author is gone, or all of whose books are
+  std::int64_t pending = 0;    ///< pending releases of an author or book that is gone
+  std::int64_t statuses = 0;   ///< status rows and RSS marks of removed indexers and clients
+  std::int64_t total() const noexcept { return history + blocklist + pending + statuses; }
+};
+
 class AcquisitionStore {
  public:
   virtual ~AcquisitionStore() = default;
@@ -248,6 +257,21 @@ class AcquisitionStore {
   /// (conflict) a client id that another download still followed (not in a terminal state)
   /// holds; an empty client id (not handed over yet) is never a conflict.
   virtual Result<TrackedDownload> tracked_by_download(RowId client_id, std::string_view download_id) = 0;
+
+  // Housekeeping ----------------------------------------------------------------------------------
+  /// Deletes the rows of authors and books that are gone: history, blocklist entries and
+  /// pending releases naming an author not in `authors` or a book not in `books` (an id of 0
+  /// names nothing and is kept; a blocklist entry goes when its author is gone or none of its
+  /// books is left), and provider status rows and RSS marks of providers that no longer exist.
+  /// `authors` and `books` are every id the catalog holds. One transaction.
+  virtual Result<AcquisitionOrphans> remove_orphans(const std::vector<RowId>& authors,
+                                                    const std::vector<RowId>& books) = 0;
+  /// Deletes history rows dated before `cutoff`. Returns how many.
+  virtual Result<std::int64_t> remove_history_before(TimePoint cutoff) = 0;
+  /// Status times later than `now` (a clock that ran ahead) become `now`; a `disabled_till`
+  /// further than `max_block` ahead becomes `now + max_block` (no status blocks longer than the
+  /// ladder's top period). Returns the status rows changed.
+  virtual Result<std::int64_t> clamp_future_times(TimePoint now, std::chrono::seconds max_block) = 0;
 };
 
 struct SqliteAcquisitionStoreOptions {

@@ -163,6 +163,16 @@ struct CatalogCounts {
   std::int64_t authors = 0, books = 0, editions = 0, series = 0, files = 0, root_folders = 0;
 };
 
+/// What `Catalog::remove_orphans` removed (and unlinked).
+struct CatalogOrphans {
+  std::int64_t books = 0;           ///< books whose author is gone
+  std::int64_t editions = 0;        ///< editions whose book is gone
+  std::int64_t series_links = 0;    ///< series links to a book or series that is gone
+  std::int64_t series = 0;          ///< series no book belongs to any more
+  std::int64_t files_unlinked = 0;  ///< file rows of books or authors that are gone, now unmapped
+  std::int64_t total() const noexcept { return books + editions + series_links + series + files_unlinked; }
+};
+
 /// A book as a refresh writes it: the row with its editions and series links. Series are named
 /// by foreign id and created when missing.
 struct BookWrite {
@@ -293,6 +303,14 @@ class Catalog {
   /// (orphans of a removal made outside the catalog), are unlinked and marked unmapped with
   /// `reason`. Returns how many.
   virtual Result<std::int64_t> unlink_orphaned_files(std::string_view reason) = 0;
+
+  /// Housekeeping: deletes the rows whose parent is gone (written by a tool with foreign keys
+  /// off, or by an older release): books without an author, editions without a book, series
+  /// links to a missing book or series, series without a book. Book files of missing books or
+  /// authors are unlinked and marked unmapped with `reason` (as `unlink_orphaned_files`), never
+  /// deleted: the file on disk is the user's, and the next scan matches it again. One
+  /// transaction: on error nothing changes.
+  virtual Result<CatalogOrphans> remove_orphans(std::string_view reason) = 0;
 
   /// Every book with its author's name and its editions' ISBNs and ASINs, one at a time.
   /// `fn` must not call the catalog.

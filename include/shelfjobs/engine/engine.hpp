@@ -227,6 +227,17 @@ class Engine {
   /// Works after stop() too. Errors: store_error.
   Result<std::int64_t> prune();
 
+  /// Maintains the job store's file now (`JobStore::maintain`: optimize, integrity check, WAL
+  /// checkpoint, a rebuild when many pages are free). The store's writes wait for it, never
+  /// fail because of it. Works after stop() too. Errors: store_error.
+  Result<StoreMaintenanceReport> maintain_store(const StoreMaintenanceOptions& options = {});
+
+  /// Clamps the tasks' times that lie in the future to now (a clock that ran ahead and was set
+  /// back): a last start or finish later than now becomes now, and a next due time further
+  /// ahead than two periods (the interval, or a day when pinned) plus the jitter is computed
+  /// again from now. Persisted. Returns the names of the tasks changed. Errors: shutting_down.
+  Result<std::vector<std::string>> clamp_future_task_times();
+
   /// Subscribes to host events (jobs, tasks, alerts, domain events, minute figures). `observer`
   /// runs on a delivery thread of its own, never on the dispatcher strand: it may call any engine
   /// function, and a slow one delays only itself. Its queue holds `options.capacity` events;

@@ -108,6 +108,44 @@ struct JobPage {
   JobId next_before_id = 0;
 };
 
+/// What `JobStore::maintain` (and housekeeping's maintenance of any SQLite file) does.
+struct StoreMaintenanceOptions {
+  /// Let the database refresh its query planner's statistics (SQLite: PRAGMA optimize).
+  bool optimize = true;
+  /// A quick integrity check (SQLite: PRAGMA quick_check); its findings go into the report.
+  bool integrity_check = true;
+  /// Copy the write-ahead log into the file and truncate it (SQLite: wal_checkpoint(TRUNCATE)).
+  bool checkpoint = true;
+  /// Rebuild the file (SQLite: VACUUM) only when at least this share of its pages is free
+  /// (0..1) and at least `vacuum_min_free_pages` pages are: rebuilding a file costs a copy of
+  /// it, worth it only when much space comes back.
+  double vacuum_free_ratio = 0.25;
+  std::int64_t vacuum_min_free_pages = 256;
+  /// How long a step that needs the file to itself (the rebuild, the checkpoint) waits for other
+  /// connections' writes to end before it gives up and is reported as skipped. Writers are never
+  /// failed by it: it waits for them, they wait for it (their busy timeout).
+  std::chrono::milliseconds wait_for_writers{std::chrono::seconds(60)};
+};
+
+/// What one maintenance run found and did, for one file.
+struct StoreMaintenanceReport {
+  std::string file;  ///< the file maintained ("" for a store without one)
+  bool optimized = false;
+  /// Whether the integrity check ran, and its findings ("ok" when the file is sound).
+  bool integrity_checked = false;
+  bool integrity_ok = true;
+  std::vector<std::string> integrity_findings;  ///< at most 20, SQLite's own words
+  bool checkpointed = false;
+  std::int64_t page_count = 0;
+  std::int64_t free_pages = 0;  ///< before any rebuild
+  bool vacuumed = false;
+  std::int64_t bytes_before = 0, bytes_after = 0;  ///< the file's size (and its log's)
+  /// Steps skipped or failed and why ("vacuum: waited 60 s for writers"); none when all ran.
+  std::vector<std::string> notes;
+  /// One line for people: "ok; 12 free of 3400 pages; checkpointed".
+  std::string summary() const;
+};
+
 class JobStore {
  public:
   /// Runs on the store's writer thread once the write is committed (true) or dropped because the
@@ -160,6 +198,13 @@ class JobStore {
   /// rows deleted. Errors: store_error (also before `start()` and after `close()`); a failed
   /// prune is counted in `write_errors` but not retried.
   virtual Result<std::int64_t> prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) = 0;
+  /// Maintains the store's file (see `StoreMaintenanceOptions`) between two of its own commits:
+  /// writes called meanwhile wait for it (never fail because of it), reads go on. A store
+  /// without a file reports what applies to it (an in-memory store: nothing to do). Blocks
+  /// until done. Errors: store_error (before `start()`, after `close()`, or the file cannot be
+  /// read at all); a step that fails or must wait too long is a note in the report, not an
+  /// error.
+  virtual Result<StoreMaintenanceReport> maintain(const StoreMaintenanceOptions& options) = 0;
   /// Drops minute figures of minutes starting before `before` (an asynchronous write).
   virtual void drop_minutes(TimePoint before) = 0;
 

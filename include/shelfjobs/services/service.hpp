@@ -91,6 +91,12 @@ class ServiceContext {
   /// Removes finished jobs past their retention (see Engine::prune). Errors: as
   /// `engine_health`, and the store's.
   Result<std::int64_t> prune_finished_jobs();
+  /// Maintains the job store's file (see Engine::maintain_store). Errors: as `engine_health`,
+  /// and the store's.
+  Result<StoreMaintenanceReport> maintain_job_store(const StoreMaintenanceOptions& options);
+  /// Clamps task times in the future to now (see Engine::clamp_future_task_times). Errors: as
+  /// `engine_health`.
+  Result<std::vector<std::string>> clamp_future_task_times();
   /// Runs every service's health checks and keeps the findings for `last_health`.
   std::vector<HealthIssue> check_health();
   /// The findings of the latest `check_health` (empty before the first).

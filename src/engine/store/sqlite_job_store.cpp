@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "engine/store/sqlite_job_store.hpp"
 
+#include "engine/sqlite/maintenance.hpp"
 #include "engine/sqlite/sqlite_toolkit.hpp"
 
 #include <fcntl.h>
@@ -555,6 +556,9 @@ void SqliteJobStore::enqueue(Payload payload, Done done) {
   if (auto* p = std::get_if<Prune>(&op.payload)) {
     p->result->set_value(Error{errc::store_error, "job store " + opts_.path + " is not running"});
   }
+  if (auto* m = std::get_if<Maintain>(&op.payload)) {
+    m->result->set_value(Error{errc::store_error, "job store " + opts_.path + " is not running"});
+  }
   if (op.done) op.done(false);
 }
 
@@ -776,9 +780,10 @@ std::int64_t prune_in(SQLite::Database& db, std::optional<TimePoint> cutoff, std
   }
   // Totals already hold every finished run (they are written with the finish), so rows simply
   // go. max_job_id is kept on insert; this is a second guard for files written before it was.
+  // A store without a job row has no MAX(id) (NULL); the row is then left as it is.
   db.exec(
-      "INSERT INTO meta (key, value) SELECT 'max_job_id', MAX(id) FROM jobs WHERE true "
-      "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)");
+      "INSERT INTO meta (key, value) SELECT 'max_job_id', top FROM (SELECT MAX(id) AS top FROM jobs) "
+      "WHERE top IS NOT NULL ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)");
   const std::int64_t removed = db.exec("DELETE FROM jobs WHERE id IN (SELECT id FROM prune_ids)");
   db.exec("DELETE FROM prune_ids");
   tx.commit();
@@ -804,14 +809,36 @@ void SqliteJobStore::run_prune(Op& op) {
   writes_.settle(op.seq);
 }
 
-// Only a prune ends a batch early (it needs a transaction of its own, once an hour); reads and
-// flushes never do: they wait on the sequence number instead.
+// On the writer thread, so the store's own writes simply queue behind it: a VACUUM never
+// fails a job's state change. The reader connection may still read beside it (WAL).
+void SqliteJobStore::run_maintain(Op& op) {
+  auto& m = std::get<Maintain>(op.payload);
+  reset_statements();  // a prepared statement left active would make VACUUM fail
+  StoreMaintenanceReport report;
+  {
+    std::unique_lock conn(read_mutex_, std::defer_lock);
+    if (!reader_) conn.lock();
+    report = sqlite::maintain(*db_, opts_.path, m.options);
+  }
+  if (!report.integrity_ok) log_->error("job store {}: integrity check: {}", opts_.path, report.summary());
+  m.result->set_value(std::move(report));
+  if (op.done) op.done(true);
+  writes_.settle(op.seq);
+}
+
+// Only a prune or a maintenance ends a batch early (each needs the connection outside a
+// transaction, once an hour or a day); reads and flushes never do: they wait on the sequence
+// number instead.
 void SqliteJobStore::commit_batch(std::vector<Op>& batch) {
   std::size_t begin = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (std::holds_alternative<Prune>(batch[i].payload)) {
       commit_range(batch, begin, i);
       run_prune(batch[i]);
+      begin = i + 1;
+    } else if (std::holds_alternative<Maintain>(batch[i].payload)) {
+      commit_range(batch, begin, i);
+      run_maintain(batch[i]);
       begin = i + 1;
     }
   }
@@ -890,6 +917,13 @@ Result<std::int64_t> SqliteJobStore::prune(std::optional<TimePoint> cutoff, std:
   auto result = std::make_shared<std::promise<Result<std::int64_t>>>();
   auto fut = result->get_future();
   enqueue(Prune{cutoff, max_rows, result}, {});
+  return fut.get();
+}
+
+Result<StoreMaintenanceReport> SqliteJobStore::maintain(const StoreMaintenanceOptions& options) {
+  auto result = std::make_shared<std::promise<Result<StoreMaintenanceReport>>>();
+  auto fut = result->get_future();
+  enqueue(Maintain{options, result}, {});
   return fut.get();
 }
 

@@ -65,6 +65,7 @@ class SqliteJobStore final : public JobStore {
   Result<std::optional<JobInfo>> get(JobId id) override;
   Result<JobPage> list(const JobQuery& query) override;
   Result<std::int64_t> prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) override;
+  Result<StoreMaintenanceReport> maintain(const StoreMaintenanceOptions& options) override;
   void drop_minutes(TimePoint before) override;
 
   StoreHealth stats() const override;
@@ -105,8 +106,13 @@ class SqliteJobStore final : public JobStore {
     std::int64_t max_rows = 0;
     std::shared_ptr<std::promise<Result<std::int64_t>>> result;
   };
-  using Payload =
-      std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask, DropMinutes, Prune>;
+  // Like a prune, between two batches: VACUUM and the checkpoint need no transaction open.
+  struct Maintain {
+    StoreMaintenanceOptions options;
+    std::shared_ptr<std::promise<Result<StoreMaintenanceReport>>> result;
+  };
+  using Payload = std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask, DropMinutes,
+                               Prune, Maintain>;
   struct Op {
     Payload payload;
     Done done;
@@ -123,6 +129,7 @@ class SqliteJobStore final : public JobStore {
   void commit_batch(std::vector<Op>& batch);
   void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
   void run_prune(Op& op);
+  void run_maintain(Op& op);
   void prepare();
   void reset_statements() noexcept;
 
