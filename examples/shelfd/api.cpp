@@ -5,6 +5,7 @@
 #include "api.hpp"
 
 #include <cstdlib>
+#include <shared_mutex>
 
 #include <httplib.h>
 
@@ -21,6 +22,11 @@ using namespace shelfjobs;
 using nlohmann::json;
 
 namespace {
+// The request's share of App::services_mutex, from the pre-routing handler to the post-routing
+// one (both run on the request's thread): a restore waits for requests in flight, and requests
+// wait for the restore.
+thread_local std::shared_lock<std::shared_timed_mutex> request_lock;
+
 bool equal_constant_time(const std::string& a, const std::string& b) {
   // Compare every byte whatever the content, so timing does not tell how much of a key matched.
   unsigned char diff = a.size() == b.size() ? 0 : 1;
@@ -35,7 +41,9 @@ bool equal_constant_time(const std::string& a, const std::string& b) {
 }  // namespace
 
 ApiServer::ApiServer(App& app)
-    : app_(app), server_(std::make_unique<httplib::Server>()), forwarder_(app.engine(), hub_) {
+    : app_(app),
+      server_(std::make_unique<httplib::Server>()),
+      forwarder_(std::make_unique<EventForwarder>(app.engine(), hub_)) {
   // SSE clients hold a thread each for as long as they listen.
   server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
   // SO_REUSEADDR only: cpp-httplib also sets SO_REUSEPORT by default, which would let a second
@@ -63,22 +71,39 @@ Status ApiServer::bind(const std::string& address, int port) {
 }
 
 void ApiServer::start() {
-  forwarder_.start();
+  forwarder_->start();
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }
 
 void ApiServer::stop() {
   if (stopping_.exchange(true)) return;
-  forwarder_.stop();
+  forwarder_->stop();
   hub_.close();
   server_->stop();
   if (thread_.joinable()) thread_.join();
+}
+
+void ApiServer::detach_engine() {
+  forwarder_->stop();
+  forwarder_.reset();
+}
+
+void ApiServer::attach_engine() {
+  forwarder_ = std::make_unique<EventForwarder>(app_.engine(), hub_);
+  if (!stopping_) forwarder_->start();
+}
+
+void ApiServer::release_request_lock() {
+  if (request_lock.owns_lock()) request_lock.unlock();
+  request_lock = {};
 }
 
 void ApiServer::routes() {
   auto& s = *server_;
   // Every route but the dashboard's static files needs the key.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    release_request_lock();  // a request before on this thread that ended without post-routing
+    request_lock = std::shared_lock(app_.services_mutex());
     const bool protected_path = req.path.rfind("/api/", 0) == 0 || req.path == "/metrics";
     if (!protected_path) return httplib::Server::HandlerResponse::Unhandled;
     std::string key = req.get_header_value("X-Api-Key");
@@ -92,6 +117,8 @@ void ApiServer::routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
+  s.set_post_routing_handler([](const httplib::Request&, httplib::Response&) { release_request_lock(); });
+
   command_routes();
   task_routes();
   catalog_routes();
@@ -102,6 +129,7 @@ void ApiServer::routes() {
   log_routes();
   metrics_routes();
   event_routes();
+  backup_routes();
 
   const char* web = std::getenv("SHELFD_WEB_DIR");
   s.set_mount_point("/", web && *web ? web : SHELFD_WEB_DIR);

@@ -8,7 +8,7 @@
 // shapes), command_api.cpp (commands and tasks), catalog_api.cpp (root folders, authors, books),
 // library_api.cpp (book files, Wanted/Missing), provider_api.cpp (indexers and download clients),
 // acquisition_api.cpp (queue, history, blocklist, releases), log_api.cpp (the log table, log files,
-// the housekeeping report), system_api.cpp (status, health, the engine's
+// the housekeeping report), backup_api.cpp (backups, restore), system_api.cpp (status, health, the engine's
 // figures), metrics.cpp (Prometheus, with its route), event_stream.cpp (the stream, the engine subscription
 // behind it, and its route), http_util.hpp (replies, errors and their statuses, bodies, ids: one helper
 // each).
@@ -38,6 +38,13 @@ class ApiServer {
   /// Subscribes to the engine's events and serves on a thread of its own.
   void start();
   void stop();
+  /// Around a restore (App::restore): the event stream lets go of the engine that is about to
+  /// close, and subscribes to the new one.
+  void detach_engine();
+  void attach_engine();
+  /// Lets go of the calling request's share of App::services_mutex (a restore route, before it
+  /// takes the mutex whole).
+  static void release_request_lock();
   int port() const { return port_; }
 
  private:
@@ -52,10 +59,11 @@ class ApiServer {
   void log_routes();          // log_api.cpp
   void metrics_routes();      // metrics.cpp
   void event_routes();        // event_stream.cpp
+  void backup_routes();       // backup_api.cpp
   App& app_;
   std::unique_ptr<httplib::Server> server_;
   SseHub hub_;
-  EventForwarder forwarder_;
+  std::unique_ptr<EventForwarder> forwarder_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   int port_ = 0;

@@ -5,7 +5,9 @@
 // main.cpp and demo.cpp drive it.
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
+#include <shared_mutex>
 
 #include <spdlog/spdlog.h>
 
@@ -56,17 +58,36 @@ class App {
   LogTable& log_table() { return *log_table_; }
   LogTableSink& log_sink() { return *log_sink_; }
   shelfjobs::HousekeepingService& housekeeping() { return *housekeeping_; }
+  shelfjobs::BackupService& backup() { return *backup_; }
+
+  /// Restores a backup without a restart: the zip is checked first (a refused one changes
+  /// nothing and stops nothing); then the engine stops (running jobs get `deadline` and resume
+  /// from the restored store), the stores close, the files are swapped (safety copies beside
+  /// them), and everything opens and starts again; if the restored data cannot be opened, the
+  /// previous data are put back. The restored job store records a BackupRestored job. The
+  /// restored config file is read at the next start. Waits for the API requests in flight.
+  /// Errors: not_found, bad_file (refused; the message says why), unavailable (a file could
+  /// not be swapped; everything is as it was), store_error (nothing could be reopened).
+  shelfjobs::Result<shelfjobs::RestoreReport> restore(
+      const std::filesystem::path& zip, std::chrono::milliseconds deadline = std::chrono::seconds(30));
+  /// Held shared by every API request (ApiServer), exclusively by `restore` while the services
+  /// are closed: no request sees a store that is gone.
+  std::shared_timed_mutex& services_mutex() { return services_mu_; }
   spdlog::logger& log() { return *log_; }
   int port() const;  ///< the API's bound port, 0 when not serving
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
 
  private:
   App() = default;
+  shelfjobs::Status open_services();
+  void close_services(std::chrono::milliseconds deadline);
   Config config_;
   std::shared_ptr<LogTable> log_table_;
   std::shared_ptr<LogTableSink> log_sink_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<shelfjobs::HousekeepingService> housekeeping_;
+  std::shared_ptr<shelfjobs::BackupService> backup_;
+  std::shared_timed_mutex services_mu_;
   std::shared_ptr<shelfjobs::Notifier> notifier_;
   std::shared_ptr<shelfjobs::Catalog> catalog_;
   std::shared_ptr<shelfjobs::AcquisitionStore> acquisition_store_;

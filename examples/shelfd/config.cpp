@@ -46,6 +46,7 @@ nlohmann::json default_config_json() {
        {{"logRetentionDays", 7},
         {"historyRetentionDays", 0},
         {"permissions", {{"enabled", false}, {"fileMode", "0644"}, {"folderMode", "0755"}}}}},
+      {"backup", {{"folder", "backups"}, {"retentionDays", 28}, {"manualLimit", 0}}},
       {"notifier", {{"webhookUrl", ""}}},
       {"logLevel", "info"},
       {"demoCommands", false},
@@ -273,6 +274,19 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
         mode("fileMode", c.file_mode);
         mode("folderMode", c.folder_mode);
       }
+    }
+    c.backup.folder = c.data_folder / "backups";
+    if (j.contains("backup")) {
+      const auto& b = j["backup"];
+      if (!b.is_object()) throw bad("backup", "must be an object");
+      if (auto f = string_at(b, "folder", "backup.folder", false)) {
+        if (f->empty()) throw bad("backup.folder", "must not be empty");
+        c.backup.folder = std::filesystem::weakly_canonical(c.data_folder / *f);  // relative to dataFolder
+      }
+      c.backup.retention =
+          std::chrono::hours(24 * int_in(b, "retentionDays", "backup.retentionDays", 1, 90, 28));
+      c.backup.manual_limit =
+          static_cast<std::size_t>(int_in(b, "manualLimit", "backup.manualLimit", 0, 10000, 0));
     }
     if (j.contains("notifier")) {
       if (!j["notifier"].is_object()) throw bad("notifier", "must be an object");

@@ -28,6 +28,13 @@ struct AcquisitionConfig {
   bool search_on_author_added = true;
 };
 
+// The "backup" block: where backups go and how long they stay (shelfjobs::BackupOptions).
+struct BackupConfig {
+  std::filesystem::path folder;           // absolute; default: <dataFolder>/backups
+  std::chrono::hours retention{24 * 28};  // scheduled and update backups; 1..90 days
+  std::size_t manual_limit = 0;           // manual backups kept; 0: all
+};
+
 struct Config {
   std::filesystem::path file;         // where it was read from (absolute)
   std::filesystem::path data_folder;  // absolute
@@ -54,6 +61,7 @@ struct Config {
   std::string log_level = "info";
   bool demo_commands = false;  // registers DemoWork (the demo turns it on)
   AcquisitionConfig acquisition;
+  BackupConfig backup;
 };
 
 /// A complete default configuration for a file at `path`, its data folder beside it, with a

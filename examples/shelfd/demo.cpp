@@ -152,14 +152,14 @@ int run_demo(const DemoOptions& options) {
     return 1;
   }
   auto& app = **created;
-  auto& engine = app.engine();
+  // app.engine() every time: the restore near the end opens a new engine.
   Progress progress(isatty(STDOUT_FILENO) == 1);
-  engine.subscribe(on_event<JobEvent>([&progress](const JobEvent& ev) { progress.on_event(ev); }));
+  app.engine().subscribe(on_event<JobEvent>([&progress](const JobEvent& ev) { progress.on_event(ev); }));
 
   std::cout << "shelfd demo (shelfjobs " << kVersion << ")\n"
             << "data folder: " << config.data_folder.string() << "\n"
             << "commands: ";
-  for (const auto& n : engine.registry().names()) std::cout << n << " ";
+  for (const auto& n : app.engine().registry().names()) std::cout << n << " ";
   std::cout << "\n\n";
   app.start();
 
@@ -208,7 +208,7 @@ int run_demo(const DemoOptions& options) {
   });
   std::optional<DemoAcquisition> acquisition;
   if (first) {
-    while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+    while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
     // The library on disk, scanned (files matched by ISBN and by name, two unmapped), then a
     // finished download imported into it.
     auto library = lay_out_demo_library(app.catalog(), config.library_roots[0], config.library_roots[1],
@@ -217,13 +217,13 @@ int run_demo(const DemoOptions& options) {
       std::cerr << "shelfd demo: " << library.error().message << "\n";
       ok = false;
     } else {
-      ok = engine.push(RescanFolders{}).has_value() && ok;
-      while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
-      ok =
-          engine.push(DownloadedBooksScan{.path = library->download.string(), .importMode = ImportMode::move})
-              .has_value() &&
-          ok;
-      while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+      ok = app.engine().push(RescanFolders{}).has_value() && ok;
+      while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+      ok = app.engine()
+               .push(DownloadedBooksScan{.path = library->download.string(), .importMode = ImportMode::move})
+               .has_value() &&
+           ok;
+      while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
       // Acquisition: an indexer offers the wanted book; an RSS sync grabs the EPUB into the
       // blackhole; the demo plays the torrent client and finishes it; the refresh of the
       // downloads sees it completed, and its rule imports it.
@@ -233,23 +233,23 @@ int run_demo(const DemoOptions& options) {
         ok = false;
       } else {
         acquisition = std::move(acq).value();
-        ok = engine.push(RssSync{}).has_value() && ok;
-        while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+        ok = app.engine().push(RssSync{}).has_value() && ok;
+        while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
         if (finish_demo_downloads(*acquisition, *library) == 0) {
           std::cerr << "shelfd demo: the RSS sync grabbed nothing\n";
           ok = false;
         }
-        ok = engine.push(RefreshMonitoredDownloads{}).has_value() && ok;
+        ok = app.engine().push(RefreshMonitoredDownloads{}).has_value() && ok;
       }
     }
-    while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+    while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
     if (auto renamed_upstream = metadata->rename(std::stoll(first->foreign_id), first->name + " (Author)");
         !renamed_upstream) {
       std::cerr << "shelfd demo: " << renamed_upstream.error().message << "\n";
       ok = false;
     }
-    ok = engine.push(RefreshAuthor{.authorId = first->id}).has_value() && ok;
-    while (!engine.wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+    ok = app.engine().push(RefreshAuthor{.authorId = first->id}).has_value() && ok;
+    while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
   } else {
     std::cerr << "shelfd demo: no author was added\n";
     ok = false;
@@ -263,9 +263,10 @@ int run_demo(const DemoOptions& options) {
       ok = false;
     }
   };
-  for (const auto& t : engine.tasks()) check(engine.run_task_now(t.name).has_value(), t.name.c_str());
+  for (const auto& t : app.engine().tasks())
+    check(app.engine().run_task_now(t.name).has_value(), t.name.c_str());
   auto work = [&](DemoWork w, Priority p) {
-    auto r = engine.push(w, {.priority = p});
+    auto r = app.engine().push(w, {.priority = p});
     check(r.has_value(), w.label.c_str());
     return r ? r->job.id : 0;
   };
@@ -277,11 +278,11 @@ int run_demo(const DemoOptions& options) {
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   bool cancelled = false;
-  while (!engine.wait_idle(std::chrono::milliseconds(100))) {
+  while (!app.engine().wait_idle(std::chrono::milliseconds(100))) {
     progress.redraw();
-    auto j = engine.get(cancel_me);
+    auto j = app.engine().get(cancel_me);
     if (!cancelled && j && j->status == JobStatus::executing && j->progress.current >= 5) {
-      (void)engine.cancel(cancel_me);
+      (void)app.engine().cancel(cancel_me);
       cancelled = true;
     }
     if (std::chrono::steady_clock::now() > deadline) {
@@ -293,7 +294,7 @@ int run_demo(const DemoOptions& options) {
   progress.redraw();
 
   // Tables.
-  auto jobs = engine.list({.limit = 100});
+  auto jobs = app.engine().list({.limit = 100});
   std::printf("\n%-5s %-22s %-10s %-9s %-8s %9s  %s\n", "id", "command", "status", "priority", "attempt",
               "ms", "message");
   std::map<std::string, std::map<std::string, int>> counts;
@@ -310,7 +311,7 @@ int run_demo(const DemoOptions& options) {
     }
   }
   std::printf("\n%-14s %-10s %-22s %-10s %s\n", "task", "interval", "next run", "last", "message");
-  for (const auto& t : engine.tasks()) {
+  for (const auto& t : app.engine().tasks()) {
     std::printf(
         "%-14s %-10s %-22s %-10s %s\n", t.name.c_str(),
         (std::to_string(std::chrono::duration_cast<std::chrono::minutes>(t.interval).count()) + " min")
@@ -318,7 +319,7 @@ int run_demo(const DemoOptions& options) {
         t.next_due ? format_time(*t.next_due).c_str() : "off",
         t.last_status ? std::string(to_string(*t.last_status)).c_str() : "-", t.last_message.c_str());
   }
-  const auto health = engine.health();
+  const auto health = app.engine().health();
   std::printf("\nhealth: %d workers, store %llu commits (max %lld us), %zu alert(s) open\n", health.workers,
               static_cast<unsigned long long>(health.store.commits),
               static_cast<long long>(health.store.max_commit_latency.count()), health.alerts.size());
@@ -332,6 +333,42 @@ int run_demo(const DemoOptions& options) {
                   f.read_error.empty() ? "" : (" (" + f.read_error + ")").c_str());
   }
 
+  // Backup and restore: a manual backup (a job, beside the scheduled one the cycle above ran),
+  // then the catalog changes, and the backup is restored without a restart: the catalog is as
+  // it was, and the restored job history records the restore.
+  bool restored = false;
+  if (auto pushed = app.engine().push(Backup{}); pushed) {
+    while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+    auto made = app.engine().get(pushed->job.id);
+    auto all = app.backup().list();
+    const auto before = app.catalog().counts();
+    const auto roots_before = app.catalog().root_folders();
+    if (!made || made->status != JobStatus::completed || all.empty() || !before || !roots_before) {
+      std::cerr << "shelfd demo: the backup failed: " << (made ? made->error : "not found") << "\n";
+      ok = false;
+    } else {
+      std::error_code mk;
+      std::filesystem::create_directories(root / "library/Extra", mk);
+      (void)app.catalog().add_root_folder(root / "library/Extra", "Extra");
+      auto report = app.restore(all.front().path, std::chrono::seconds(10));
+      const auto after = app.catalog().counts();
+      const auto roots_after = app.catalog().root_folders();
+      restored = report && after && roots_after && after->authors == before->authors &&
+                 after->books == before->books && after->files == before->files &&
+                 roots_after->size() == roots_before->size();
+      std::cout << "\nbackup: " << all.front().name << " (" << all.front().size << " bytes); "
+                << (report ? "restored " + std::to_string(report->restored.size()) + " files"
+                           : "restore failed: " + report.error().message)
+                << (restored ? ", the catalog is as it was\n" : ", the catalog differs\n");
+      if (!restored) ok = false;
+      while (!app.engine().wait_idle(std::chrono::milliseconds(100))) progress.redraw();
+    }
+  } else {
+    std::cerr << "shelfd demo: cannot push Backup\n";
+    ok = false;
+  }
+  const auto backups = app.backup().list().size();
+
   if (options.serve) {
     std::cout << "\ndashboard: http://" << config.bind_address << ":" << app.port()
               << "/#apikey=" << config.api_key << "\nAPI key: " << config.api_key << "\n(Ctrl-C to stop)\n"
@@ -339,14 +376,14 @@ int run_demo(const DemoOptions& options) {
     int sig = 0;
     sigwait(&signals, &sig);
   }
-  const auto task_count = engine.tasks().size();
+  const auto task_count = app.engine().tasks().size();
   const auto catalog_counts = app.catalog().counts();
   const auto unmapped = app.catalog().unmapped_files();
   ok = app.stop(std::chrono::seconds(10)) && ok;
 
   if (options.json) {
     nlohmann::json out = {{"jobs", nlohmann::json::object()}};
-    for (const auto& name : engine.registry().names()) {
+    for (const auto& name : app.engine().registry().names()) {
       out["jobs"][name] = {{"completed", counts[name]["completed"]},
                            {"failed", counts[name]["failed"]},
                            {"cancelled", counts[name]["cancelled"]}};
@@ -361,6 +398,8 @@ int run_demo(const DemoOptions& options) {
     out["imported"] = imported;
     out["grabbed"] = grabbed;
     out["downloadsImported"] = downloads_imported;
+    out["backups"] = backups;
+    out["restored"] = restored;
     std::cout << out.dump() << std::endl;
   }
   created->reset();

@@ -34,6 +34,9 @@ int wait_for_signal(const sigset_t& set) {
 
 int run(const std::string& config_path, int port, const std::string& api_key) {
   const sigset_t signals = block_stop_signals();
+  // A write past the file-size limit fails with EFBIG (a backup reports it and removes its
+  // partial file) instead of killing the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto config = shelfd::load_config(config_path);
   if (!config) {
     std::cerr << "shelfd: " << config.error().message << "\n";

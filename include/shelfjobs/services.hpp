@@ -5,6 +5,7 @@
 /// catalog, the adapters (metadata source, webhook notifier), the service contract and its host,
 /// the library and refresh services and the standard task table, with the engine.
 
+#include "shelfjobs/adapters/backup_archive.hpp"
 #include "shelfjobs/adapters/book_metadata.hpp"
 #include "shelfjobs/adapters/calibre_library.hpp"
 #include "shelfjobs/adapters/download_client.hpp"
@@ -17,6 +18,7 @@
 #include "shelfjobs/catalog/acquisition_store.hpp"
 #include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/services/acquisition.hpp"
+#include "shelfjobs/services/backup.hpp"
 #include "shelfjobs/services/book_import.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
 #include "shelfjobs/services/housekeeping.hpp"

@@ -115,3 +115,7 @@ void MetadataCache::renew(const std::string& url, TimePoint fetched_at, TimePoin
 }
 
 }  // namespace shelfjobs::detail
+
+namespace shelfjobs {
+int metadata_cache_schema_version() noexcept { return static_cast<int>(detail::cache_migrations().size()); }
+}  // namespace shelfjobs

@@ -18,6 +18,7 @@
 #include "indexer_fixture.hpp"
 #include "loopback.hpp"
 #include "process.hpp"
+#include "shelfd_daemon.hpp"
 #include "test_support.hpp"
 
 #ifndef SHELFD_PATH
@@ -31,59 +32,19 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 namespace fx = shelfjobs::fixtures;
 
-const std::string kKey = "00112233445566778899aabbccddeeff";
-
-struct Daemon {
-  TempDir dir;
-  std::string config = dir.file("shelfd.json");
-  std::string log = dir.file("shelfd.out");
-  int port = free_port();
-  pid_t pid = -1;
-
-  // `patch`: a JSON merge patch over the config `shelfd init` writes.
-  explicit Daemon(const std::string& metadata_url, const json& patch = json::object()) {
-    REQUIRE(wait_exit(spawn({SHELFD_PATH, "init", "--config", config}, log)) == 0);
-    fs::create_directories(dir.path() / "books");
-    json c = json::parse(std::ifstream(config));
-    c["libraryRoots"] = {(dir.path() / "books").string()};
-    c["metadata"]["baseUrl"] = metadata_url;
-    c["metadata"]["requestSpacingMs"] = 0;
-    c.merge_patch(patch);
-    std::ofstream(config) << c.dump(2);
-    pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port), "--api-key", kKey},
-                log);
-    REQUIRE(eventually([&] { return static_cast<bool>(client().Get("/api/v1/system/status")); },
-                       std::chrono::seconds(20)));
+// One shelfd (shelfd_daemon.hpp) with `metadata_url` as its metadata source and a library root
+// in its folder; `patch`: a JSON merge patch over the config `shelfd init` writes.
+struct Daemon : ShelfdDaemon {
+  explicit Daemon(const std::string& metadata_url, const json& patch = json::object())
+      : ShelfdDaemon(with_metadata(metadata_url, patch), [](ShelfdDaemon& d, json& c) {
+          fs::create_directories(d.dir.path() / "books");
+          c["libraryRoots"] = {(d.dir.path() / "books").string()};
+        }) {}
+  static json with_metadata(const std::string& url, json patch) {
+    patch["metadata"]["baseUrl"] = url;
+    patch["metadata"]["requestSpacingMs"] = 0;
+    return patch;
   }
-  ~Daemon() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      wait_exit(pid, std::chrono::seconds(5));
-    }
-  }
-
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port);
-    c.set_default_headers({{"X-Api-Key", kKey}});
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-
-  json call(const std::string& method, const std::string& path, const std::string& body, int expect) {
-    auto c = client();
-    httplib::Result r = method == "GET"    ? c.Get(path.c_str())
-                        : method == "POST" ? c.Post(path.c_str(), body, "application/json")
-                                           : c.Delete(path.c_str());
-    REQUIRE(r);
-    INFO(method << " " << path << " " << body.substr(0, 300) << " -> " << r->status << " " << r->body);
-    REQUIRE(r->status == expect);
-    return r->body.empty() ? json() : json::parse(r->body);
-  }
-  json get(const std::string& path, int expect = 200) { return call("GET", path, "", expect); }
-  json post(const std::string& path, const json& body, int expect) {
-    return call("POST", path, body.dump(), expect);
-  }
-  json del(const std::string& path, int expect = 200) { return call("DELETE", path, "", expect); }
 };
 
 TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, history, releases, blocklist",

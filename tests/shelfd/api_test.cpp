@@ -24,6 +24,7 @@
 #include "book_samples.hpp"
 #include "bookinfo_fixture.hpp"
 #include "process.hpp"
+#include "shelfd_daemon.hpp"
 #include "shelfjobs/engine/health.hpp"
 #include "test_support.hpp"
 
@@ -127,69 +128,6 @@ struct Shelfd {
   bool reaches(long long id, const std::string& status) {
     return eventually([&] { return command(id)["status"] == status; }, std::chrono::seconds(20));
   }
-};
-
-// A client of shelfd's event stream, reading on a thread of its own from construction (once
-// "hello" has arrived) to destruction.
-class EventStream {
- public:
-  explicit EventStream(int port) : client_("127.0.0.1", port) {
-    client_.set_read_timeout(30, 0);
-    reader_ = std::thread([this] {
-      client_.Get(("/api/v1/events?apikey=" + kKey).c_str(), [&](const char* data, size_t n) {
-        std::lock_guard lock(mu_);
-        text_.append(data, n);
-        return !stop_.load();
-      });
-    });
-    REQUIRE(eventually([&] { return !messages("hello").empty(); }, std::chrono::seconds(20)));
-  }
-  ~EventStream() {
-    stop_ = true;
-    client_.stop();
-    reader_.join();
-  }
-
-  /// The data of every `event` message so far, parsed.
-  std::vector<json> messages(const std::string& event) {
-    std::lock_guard lock(mu_);
-    std::vector<json> out;
-    const std::string head = "event: " + event + "\ndata: ";
-    for (auto at = text_.find(head); at != std::string::npos; at = text_.find(head, at + 1)) {
-      const auto start = at + head.size();
-      const auto end = text_.find('\n', start);
-      if (end == std::string::npos) break;
-      out.push_back(json::parse(text_.substr(start, end - start)));
-    }
-    return out;
-  }
-
-  /// Waits (without a deadline the test depends on) for an `event` message that `match` accepts.
-  json wait_for(const std::string& event, const std::function<bool(const json&)>& match) {
-    json found;
-    const bool seen = eventually(
-        [&] {
-          for (const auto& m : messages(event))
-            if (match(m)) {
-              found = m;
-              return true;
-            }
-          return false;
-        },
-        std::chrono::seconds(30));
-    if (!seen) {
-      std::lock_guard lock(mu_);
-      FAIL("no matching \"" << event << "\" message on the stream:\n" << text_.substr(0, 8000));
-    }
-    return found;
-  }
-
- private:
-  httplib::Client client_;
-  std::mutex mu_;
-  std::string text_;
-  std::atomic<bool> stop_{false};
-  std::thread reader_;
 };
 
 // One sample of Prometheus' text exposition format: `name{label="value",...} value`.
@@ -443,10 +381,11 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
 
   SECTION("tasks are listed and run now") {
     auto tasks = d.get("/api/v1/system/task");
-    // Without a metadata source: shelfd's own tasks, the library scan's and acquisition's.
+    // Without a metadata source: shelfd's own tasks, the library scan's, acquisition's,
+    // housekeeping's and the backup's.
     std::set<std::string> names;
     for (const auto& t : tasks) names.insert(t["taskName"].get<std::string>());
-    CHECK(names == std::set<std::string>{"CheckHealth", "Housekeeping", "RefreshMonitoredDownloads",
+    CHECK(names == std::set<std::string>{"Backup", "CheckHealth", "Housekeeping", "RefreshMonitoredDownloads",
                                          "RescanFolders", "RssSync"});
     json health_check;
     for (const auto& t : tasks)
@@ -589,7 +528,7 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
   }
 
   SECTION("the event stream carries task and alert changes as they happen") {
-    EventStream stream(d.port);
+    EventStream stream(d.port, kKey);
     // Run a task now: its "task" message says it ran, without anyone reading the task list.
     auto run = d.post({{"name", "CheckHealth"}});
     const auto task = stream.wait_for("task", [](const json& t) {
@@ -695,7 +634,7 @@ TEST_CASE("shelfd's catalog: root folders, adding an author by its metadata id, 
 
   // Add an author as Readarr's clients do; its refresh follows (AuthorAdded -> RefreshAuthor).
   // The catalog's own events reach the event stream.
-  EventStream stream(d.port);
+  EventStream stream(d.port, kKey);
   json add = {{"foreignAuthorId", "1001"}, {"rootFolderPath", books_root.string()}, {"monitored", true}};
   auto r = d.client().Post("/api/v1/author", add.dump(), "application/json");
   REQUIRE(r);
@@ -864,7 +803,7 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
     std::ofstream(d.config) << c.dump(2);
   }
   d.start();
-  EventStream stream(d.port);
+  EventStream stream(d.port, kKey);
   json add = {{"foreignAuthorId", "1001"}, {"rootFolderPath", books_root.string()}, {"monitored", true}};
   auto r = d.client().Post("/api/v1/author", add.dump(), "application/json");
   REQUIRE(r);

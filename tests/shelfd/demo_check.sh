@@ -4,7 +4,7 @@
 # MoveAuthor moved), and the library of real files the demo lays out: 11 found by the scan (two of
 # them unmapped: an unknown author and a damaged EPUB), one imported from a download folder, and
 # one found on the demo's indexer by an RSS sync, grabbed into the blackhole and imported once
-# its download completed.
+# its download completed; then a backup (besides the scheduled one), restored without a restart.
 # usage: demo_check.sh <shelfd>
 set -u
 out=$("$1" demo --json) || { echo "shelfd demo failed"; echo "$out"; exit 1; }
@@ -15,7 +15,7 @@ for p in '"DemoWork":{"cancelled":1,"completed":3,"failed":1}' \
          '"DownloadedBooksScan":{"cancelled":0,"completed":1,"failed":0}' \
          '"ImportCompletedDownload":{"cancelled":0,"completed":1,"failed":0}' \
          '"authors":4' '"books":18' '"renamed":1' '"files":13' '"unmapped":2' '"imported":2' \
-         '"grabbed":1' '"downloadsImported":1'; do
+         '"grabbed":1' '"downloadsImported":1' '"backups":2' '"restored":true'; do
   case "$line" in
     *"$p"*) ;;
     *) echo "missing $p"; status=1 ;;

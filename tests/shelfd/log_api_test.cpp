@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "process.hpp"
+#include "shelfd_daemon.hpp"
 #include "test_support.hpp"
 
 #ifndef SHELFD_PATH
@@ -26,66 +27,9 @@ namespace fs = std::filesystem;
 
 namespace log_api_test {
 
-const std::string kKey = "0011223344556677889900aabbccddee";
-
-// One shelfd on a free loopback port with its own data folder. It starts without a metadata
-// source, which it warns about: the log table always holds one warning.
-struct Daemon {
-  TempDir dir;
-  std::string config = dir.file("shelfd.json");
-  std::string log = dir.file("shelfd.out");
-  fs::path data = dir.path() / "shelfd-data";
-  int port = free_port();
-  pid_t pid = -1;
-
-  Daemon() {
-    REQUIRE(wait_exit(spawn({SHELFD_PATH, "init", "--config", config}, log)) == 0);
-    pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port), "--api-key", kKey},
-                log);
-    REQUIRE(eventually([&] { return static_cast<bool>(client().Get("/api/v1/system/status")); },
-                       std::chrono::seconds(20)));
-  }
-  ~Daemon() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      wait_exit(pid, std::chrono::seconds(5));
-    }
-  }
-
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port);
-    c.set_default_headers({{"X-Api-Key", kKey}});
-    c.set_read_timeout(30, 0);
-    return c;
-  }
-
-  httplib::Result raw(const std::string& path) const { return client().Get(path.c_str()); }
-
-  json get(const std::string& path, int expect = 200) {
-    auto r = raw(path);
-    REQUIRE(r);
-    INFO("GET " << path << " -> " << r->status << " " << r->body.substr(0, 400));
-    REQUIRE(r->status == expect);
-    return json::parse(r->body);
-  }
-
-  /// Runs a command and waits for it to finish; returns its final resource.
-  json run(const std::string& name) {
-    auto r = client().Post("/api/v1/command", json{{"name", name}}.dump(), "application/json");
-    REQUIRE(r);
-    INFO(r->body);
-    REQUIRE(r->status == 201);
-    const auto id = json::parse(r->body)["id"].get<long long>();
-    json job;
-    REQUIRE(eventually(
-        [&] {
-          job = get("/api/v1/command/" + std::to_string(id));
-          return job["status"] == "completed" || job["status"] == "failed";
-        },
-        std::chrono::seconds(60)));
-    return job;
-  }
-};
+// One shelfd (shelfd_daemon.hpp). It starts without a metadata source, which it warns about:
+// the log table always holds one warning.
+using Daemon = ShelfdDaemon;
 
 TEST_CASE("GET /api/v1/log pages the log table by level, newest first", "[shelfd][logs]") {
   Daemon d;

@@ -17,6 +17,7 @@
 #include "indexer_fixture.hpp"
 #include "loopback.hpp"
 #include "process.hpp"
+#include "shelfd_daemon.hpp"
 #include "test_support.hpp"
 
 #ifndef SHELFD_PATH
@@ -29,56 +30,8 @@ using namespace testing;
 using nlohmann::json;
 using shelfjobs::fixtures::IndexerFixture;
 
-const std::string kKey = "fedcba9876543210fedcba9876543210";
-
-// One shelfd on a free loopback port with its own data folder.
-struct Daemon {
-  TempDir dir;
-  std::string config = dir.file("shelfd.json");
-  std::string log = dir.file("shelfd.out");
-  int port = free_port();
-  pid_t pid = -1;
-
-  Daemon() {
-    REQUIRE(wait_exit(spawn({SHELFD_PATH, "init", "--config", config}, log)) == 0);
-    pid = spawn({SHELFD_PATH, "run", "--config", config, "--port", std::to_string(port), "--api-key", kKey},
-                log);
-    REQUIRE(eventually([&] { return static_cast<bool>(client().Get("/api/v1/system/status")); },
-                       std::chrono::seconds(20)));
-  }
-  ~Daemon() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      wait_exit(pid, std::chrono::seconds(5));
-    }
-  }
-
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port);
-    c.set_default_headers({{"X-Api-Key", kKey}});
-    c.set_read_timeout(30, 0);
-    return c;
-  }
-
-  json call(const std::string& method, const std::string& path, const std::string& body, int expect) {
-    auto c = client();
-    httplib::Result r = method == "GET"    ? c.Get(path.c_str())
-                        : method == "POST" ? c.Post(path.c_str(), body, "application/json")
-                        : method == "PUT"  ? c.Put(path.c_str(), body, "application/json")
-                                           : c.Delete(path.c_str());
-    REQUIRE(r);
-    INFO(method << " " << path << " " << body.substr(0, 400) << " -> " << r->status << " " << r->body);
-    REQUIRE(r->status == expect);
-    return r->body.empty() ? json() : json::parse(r->body);
-  }
-  json get(const std::string& path, int expect = 200) { return call("GET", path, "", expect); }
-  json post(const std::string& path, const json& body, int expect) {
-    return call("POST", path, body.dump(), expect);
-  }
-  json put(const std::string& path, const json& body, int expect) {
-    return call("PUT", path, body.dump(), expect);
-  }
-};
+// One shelfd on a free loopback port with its own data folder (shelfd_daemon.hpp).
+using Daemon = ShelfdDaemon;
 
 // A Torznab indexer as Prowlarr's Readarr application sends it (fields by name, extra fields
 // Readarr has and shelfjobs does not read included).

@@ -128,7 +128,8 @@
 
   async function api(path, options = {}) {
     const headers = { 'X-Api-Key': state.key, Accept: 'application/json' };
-    if (options.body) headers['Content-Type'] = 'application/json';
+    // A FormData body (an upload) sets its own multipart type.
+    if (options.body && !(options.body instanceof FormData)) headers['Content-Type'] = 'application/json';
     const res = await fetch(new URL('api/v1/' + path, base), { ...options, headers, cache: 'no-store' });
     const text = await res.text();
     let body = null;

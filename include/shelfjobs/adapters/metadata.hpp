@@ -192,6 +192,9 @@ struct BookInfoOptions {
 /// `errc::store_error` when the cache file cannot be opened.
 Result<std::shared_ptr<MetadataSource>> make_bookinfo_source(BookInfoOptions options);
 
+/// The version of the metadata cache's schema ("metadata_cache") this build writes.
+int metadata_cache_schema_version() noexcept;
+
 /// Maps a BookInfo author resource (the JSON of `GET author/{id}`) with the rules above. Throws
 /// MetadataError{invalid} naming the field when the body breaks them; `Works: null` throws
 /// not_ready (without a retry_after: the client adds `not_ready_delay`).

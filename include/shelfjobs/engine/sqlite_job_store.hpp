@@ -36,4 +36,7 @@ struct SqliteStoreOptions {
 /// failed), each message naming the file.
 Result<std::unique_ptr<JobStore>> open_sqlite_job_store(SqliteStoreOptions options);
 
+/// The version of the job store's schema ("jobs") this build writes; a file above it is refused.
+int job_store_schema_version() noexcept;
+
 }  // namespace shelfjobs

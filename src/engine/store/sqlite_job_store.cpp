@@ -955,3 +955,7 @@ Result<std::unique_ptr<JobStore>> open_sqlite_job_store(SqliteStoreOptions optio
 }
 
 }  // namespace shelfjobs
+
+namespace shelfjobs {
+int job_store_schema_version() noexcept { return static_cast<int>(detail::job_store_migrations().size()); }
+}  // namespace shelfjobs
