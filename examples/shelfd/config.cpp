@@ -186,18 +186,10 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
       if (!c.metadata_url.empty() && c.metadata_url.rfind("http://", 0) != 0 &&
           c.metadata_url.rfind("https://", 0) != 0)
         throw bad("metadata.baseUrl", "must be an http:// or https:// URL");
-      if (m.contains("timeoutSeconds")) {
-        if (!m["timeoutSeconds"].is_number_integer() || m["timeoutSeconds"].get<int>() < 1 ||
-            m["timeoutSeconds"].get<int>() > 600)
-          throw bad("metadata.timeoutSeconds", "must be 1..600");
-        c.metadata_timeout = std::chrono::seconds(m["timeoutSeconds"].get<int>());
-      }
-      if (m.contains("requestSpacingMs")) {
-        if (!m["requestSpacingMs"].is_number_integer() || m["requestSpacingMs"].get<int>() < 0 ||
-            m["requestSpacingMs"].get<int>() > 60000)
-          throw bad("metadata.requestSpacingMs", "must be 0..60000");
-        c.metadata_spacing = std::chrono::milliseconds(m["requestSpacingMs"].get<int>());
-      }
+      c.metadata_timeout = std::chrono::seconds(
+          int_in(m, "timeoutSeconds", "metadata.timeoutSeconds", 1, 600, c.metadata_timeout.count()));
+      c.metadata_spacing = std::chrono::milliseconds(
+          int_in(m, "requestSpacingMs", "metadata.requestSpacingMs", 0, 60000, c.metadata_spacing.count()));
     }
     if (j.contains("acquisition")) c.acquisition = read_acquisition(j["acquisition"]);
     if (j.contains("libraryRoots")) {
@@ -244,16 +236,11 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
     if (j.contains("housekeeping")) {
       const auto& h = j["housekeeping"];
       if (!h.is_object()) throw bad("housekeeping", "must be an object");
-      auto days = [&](const char* key, int min, int max) -> std::optional<int> {
-        if (!h.contains(key)) return std::nullopt;
-        const auto& v = h[key];
-        if (!v.is_number_integer() || v.get<long>() < min || v.get<long>() > max)
-          throw bad(std::string("housekeeping.") + key,
-                    "must be " + std::to_string(min) + ".." + std::to_string(max));
-        return v.get<int>();
-      };
-      if (auto d = days("logRetentionDays", 1, 3650)) c.log_retention = std::chrono::hours(24 * *d);
-      if (auto d = days("historyRetentionDays", 0, 36500)) c.history_retention = std::chrono::hours(24 * *d);
+      c.log_retention = std::chrono::hours(24 * int_in(h, "logRetentionDays", "housekeeping.logRetentionDays",
+                                                       1, 3650, c.log_retention.count() / 24));
+      c.history_retention =
+          std::chrono::hours(24 * int_in(h, "historyRetentionDays", "housekeeping.historyRetentionDays", 0,
+                                         36500, c.history_retention.count() / 24));
       if (h.contains("permissions")) {
         const auto& p = h["permissions"];
         if (!p.is_object()) throw bad("housekeeping.permissions", "must be an object");

@@ -233,38 +233,36 @@ TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[sh
   CHECK(c["tasks"]["RssSync"] == 15);
   CHECK(wait_exit(spawn({SHELFD_PATH, "init", "--config", config})) == 2);  // no overwrite
 
-  c["api"]["port"] = 70000;
-  std::ofstream(config) << c.dump();
+  // `shelfd run` on `bad` stops with exit code 2 and a message naming each of `names`.
   const auto out = dir.file("out.txt");
-  CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
-  std::ifstream in(out);
-  const std::string text((std::istreambuf_iterator<char>(in)), {});
-  CHECK_THAT(text, Catch::Contains("api.port"));
+  auto refused = [&](const json& bad, std::initializer_list<const char*> names) {
+    std::ofstream(config) << bad.dump();
+    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
+    std::ifstream in(out);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    INFO(bad.dump());
+    for (const char* name : names) CHECK_THAT(text, Catch::Contains(name));
+  };
+  // Applies `patch` to one block of the good config and expects `names` in the refusal.
+  auto refused_block = [&](const char* block, const json& patch, const char* names) {
+    json bad = c;
+    bad[block].merge_patch(patch);
+    refused(bad, {names});
+  };
 
+  c["api"]["port"] = 70000;
+  refused(c, {"api.port"});
   c["api"]["port"] = 8787;
   c["tasks"]["RssSync"] = 3;
-  std::ofstream(config) << c.dump();
-  CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
-  std::ifstream in2(out);
-  const std::string text2((std::istreambuf_iterator<char>(in2)), {});
-  CHECK_THAT(text2, Catch::Contains("tasks.RssSync") && Catch::Contains("5..60 min"));
+  refused(c, {"tasks.RssSync", "5..60 min"});
 
   // The catalog and metadata settings: written with their defaults, checked at start.
   CHECK(c["catalog"] == "catalog.db");
   CHECK(c["metadata"]["baseUrl"] == "");
   c["tasks"]["RssSync"] = 15;
-  for (const auto& [key, value, names] :
-       {std::tuple<const char*, json, const char*>{"baseUrl", "ftp://example.org/v1/", "metadata.baseUrl"},
-        {"timeoutSeconds", 0, "metadata.timeoutSeconds"},
-        {"requestSpacingMs", "fast", "metadata.requestSpacingMs"}}) {
-    json bad = c;
-    bad["metadata"][key] = value;
-    std::ofstream(config) << bad.dump();
-    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
-    std::ifstream in3(out);
-    const std::string text3((std::istreambuf_iterator<char>(in3)), {});
-    CHECK_THAT(text3, Catch::Contains(names));
-  }
+  refused_block("metadata", {{"baseUrl", "ftp://example.org/v1/"}}, "metadata.baseUrl");
+  refused_block("metadata", {{"timeoutSeconds", 0}}, "metadata.timeoutSeconds");
+  refused_block("metadata", {{"requestSpacingMs", "fast"}}, "metadata.requestSpacingMs");
 
   // The acquisition settings: written with their defaults, each checked at start.
   CHECK(c["acquisition"]["indexerSpacingMs"] == 2000);
@@ -277,16 +275,18 @@ TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[sh
         {{{"profiles", {{"audio", {{"formats", {"epub"}}}}}}}, "acquisition.profiles.audio.formats"},
         {{{"profiles", {{"ebook", {{"formats", {"EPUB"}}}}}}}, "acquisition.profiles.ebook.formats"},
         {{{"profiles", {{"ebook", {{"formats", {"epub", "epub"}}}}}}}, "acquisition.profiles.ebook.formats"},
-        {{{"searchOnAuthorAdded", "yes"}}, "acquisition.searchOnAuthorAdded"}}) {
-    json bad = c;
-    bad["acquisition"].merge_patch(patch);
-    std::ofstream(config) << bad.dump();
-    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
-    std::ifstream in4(out);
-    const std::string text4((std::istreambuf_iterator<char>(in4)), {});
-    INFO(patch.dump());
-    CHECK_THAT(text4, Catch::Contains(names));
-  }
+        {{{"searchOnAuthorAdded", "yes"}}, "acquisition.searchOnAuthorAdded"}})
+    refused_block("acquisition", patch, names);
+
+  // The backup and housekeeping settings, likewise.
+  CHECK(c["backup"]["retentionDays"] == 28);
+  refused_block("backup", {{"retentionDays", 0}}, "backup.retentionDays");
+  refused_block("backup", {{"retentionDays", 91}}, "backup.retentionDays");
+  refused_block("backup", {{"manualLimit", -1}}, "backup.manualLimit");
+  refused_block("backup", {{"folder", ""}}, "backup.folder");
+  json bad_days = c;
+  bad_days["housekeeping"]["logRetentionDays"] = 0;
+  refused(bad_days, {"housekeeping.logRetentionDays", "1..3650"});
 }
 
 TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[shelfd][api]") {

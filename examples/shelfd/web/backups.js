@@ -7,15 +7,8 @@
 // before app.js runs (window.shelfdSections), like library.js.
 'use strict';
 (window.shelfdSections = window.shelfdSections || []).push(({ api, el, put, $, timeNode, showNotice, upsertCommand, scheduleRender, AuthError }) => {
-  const NS = 'http://www.w3.org/2000/svg';
+  const { svg } = window.ShelfCharts;
   const bk = { list: [], busy: false };
-
-  function svg(tag, attrs = {}, ...children) {
-    const node = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-    for (const c of children) node.append(typeof c === 'string' ? document.createTextNode(c) : c);
-    return node;
-  }
 
   function size(bytes) {
     if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(1)} GiB`;

@@ -159,5 +159,6 @@ window.ShelfCharts = (() => {
     return svg;
   }
 
-  return { stackedBars, lines, histogram, durationLabel };
+  // `svg` is the element maker the sections' own small charts use too.
+  return { stackedBars, lines, histogram, durationLabel, svg: s };
 })();

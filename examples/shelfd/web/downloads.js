@@ -7,19 +7,12 @@
 // before app.js runs (window.shelfdSections), like library.js.
 'use strict';
 (window.shelfdSections = window.shelfdSections || []).push(({ api, el, put, $, timeNode, showNotice, upsertCommand, scheduleRender, AuthError }) => {
-  const NS = 'http://www.w3.org/2000/svg';
+  const { svg } = window.ShelfCharts;
   const dl = { queue: [], indexers: [], statuses: new Map(), lastSync: new Map(), history: [], timer: null, sync: null };
   const EVENT_NAMES = {
     grabbed: 'Grabbed', downloadFailed: 'Failed', downloadImported: 'Imported',
     bookFileImported: 'File imported', bookImportIncomplete: 'Import incomplete', downloadIgnored: 'Ignored',
   };
-
-  function svg(tag, attrs = {}, ...children) {
-    const node = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-    for (const c of children) node.append(typeof c === 'string' ? document.createTextNode(c) : c);
-    return node;
-  }
 
   // One bar per indexer: the releases its last sync read, red when it failed, grey when it was
   // skipped while backing off. Which indexer carries the library, and which is down, at a glance.

@@ -7,19 +7,12 @@
 // BookImported) and a turn at every refetch and render.
 'use strict';
 (window.shelfdSections = window.shelfdSections || []).push(({ api, el, put, $, timeNode, showNotice, upsertCommand, scheduleRender, AuthError }) => {
-  const NS = 'http://www.w3.org/2000/svg';
+  const { svg } = window.ShelfCharts;
   const lib = { scan: null, unmapped: [], timer: null, folder: '', candidates: null, picked: new Set(), importTimer: null };
   const FIGURES = [
     ['added', 'new'], ['changed', 'changed'], ['unchanged', 'unchanged'],
     ['removed', 'removed'], ['unmapped', 'unmapped'], ['unreadable', 'unreadable'],
   ];
-
-  function svg(tag, attrs = {}, ...children) {
-    const node = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-    for (const c of children) node.append(typeof c === 'string' ? document.createTextNode(c) : c);
-    return node;
-  }
 
   // One horizontal bar per figure of the last scan, on one scale: how much of the library was
   // new, read again, left alone, gone or unmatched, at a glance.
