@@ -199,7 +199,7 @@ TEST_CASE("parse_releases reads Torznab attributes by namespace URI, any prefix,
   CHECK(r.seeders == 14);  // not 9999: that attr is in another namespace
   CHECK(r.peers == 17);
   CHECK(r.infohash == "3c1d0e5b9a8f7e6d5c4b3a29181706f5e4d3c2b1");
-  CHECK(contains(r.magnet_url, "magnet:?xt=urn:btih:"));
+  CHECK(contains(r.magnet_url.str(), "magnet:?xt=urn:btih:"));
   CHECK(r.download_volume_factor == 0.0);
   CHECK(r.upload_volume_factor == 2.0);
   CHECK(r.tags == std::vector<std::string>{"freeleech"});
@@ -282,6 +282,58 @@ TEST_CASE("parse_releases repairs text that is not UTF-8 and reads Latin-1 decla
   REQUIRE(page2->releases.size() == 1);
   CHECK(page2->releases[0].title == "Caf\xC3\xA9 Author - Cr\xC3\xA8me");
   CHECK(page2->warnings.empty());
+}
+
+TEST_CASE("a release's text views its page, and outlives the page with the release", "[newznab]") {
+  Release kept, moved;
+  std::string body = kNewznabFeed;
+  {
+    auto page = parse_releases(body, IndexerKind::newznab, "nzb", kNow);
+    REQUIRE(page.has_value());
+    REQUIRE(page->releases.size() >= 2);
+    REQUIRE(page->text != nullptr);
+    const Release& r = page->releases[0];
+    // Views of the page's text (escapes resolved), shared with the page: nothing copied.
+    CHECK_FALSE(r.title.owned());
+    CHECK_FALSE(r.download_url.owned());
+    CHECK(r.page_text == page->text);
+    kept = page->releases[0];  // a copy carries the page's text along
+    moved = std::move(page->releases[1]);
+  }
+  // The page and the body it was read from are gone; the releases still read their text.
+  body.assign(body.size(), 'x');
+  CHECK(kept.title == "Ada Example - The Glass Orchard (2021) [EPUB]");
+  CHECK(kept.download_url == "https://indexer.example/getnzb/a1b2.nzb&i=1&r=K");
+  CHECK(kept.author == "Ada Example");
+  CHECK_FALSE(moved.title.empty());
+  CHECK(moved.page_text == kept.page_text);
+
+  // Text assigned to a field is the field's own, and a copy of it copies the bytes.
+  Release own;
+  own.title = std::string("Ann Leckie - Ancillary Justice");
+  CHECK(own.title.owned());
+  CHECK(own.page_text == nullptr);
+  const ReleaseText copy = own.title;
+  CHECK(copy.owned());
+  CHECK(copy.data() != own.title.data());
+  own.title = "other";
+  CHECK(copy == "Ann Leckie - Ancillary Justice");
+  CHECK(own.title.str() == "other");
+  CHECK("guid-" + own.title == "guid-other");
+
+  // Converted from Latin-1 (pugixml's own buffer): the releases keep that text alive too.
+  Release latin;
+  {
+    auto page = parse_releases(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><channel><item><title>Caf\xE9 "
+        "Author - Cr\xE8me</title><enclosure url=\"http://x/1\"/></item></channel></rss>",
+        IndexerKind::newznab, "nzb", kNow);
+    REQUIRE(page.has_value());
+    REQUIRE(page->releases.size() == 1);
+    latin = page->releases[0];
+  }
+  CHECK(latin.title == "Caf\xC3\xA9 Author - Cr\xC3\xA8me");
+  CHECK(latin.download_url == "http://x/1");
 }
 
 TEST_CASE("parse_releases warns when the enclosure type does not fit the kind", "[newznab]") {

@@ -217,10 +217,10 @@ TEST_CASE("blocklisted by guid, download URL, or indexer and title", "[acquisiti
   Fixture f;
   auto r = release("Ann Leckie - Ancillary Justice [EPUB]");
   CHECK(decide_one(r, f.ctx).approved());
-  f.ctx.blocked_guids = {r.release.guid};
+  f.ctx.blocked_guids = {r.release.guid.str()};
   CHECK(kinds(decide_one(r, f.ctx)) == std::vector{RejectionKind::blocklisted});
   f.ctx.blocked_guids.clear();
-  f.ctx.blocked_urls = {r.release.download_url};
+  f.ctx.blocked_urls = {r.release.download_url.str()};
   CHECK(kinds(decide_one(r, f.ctx)) == std::vector{RejectionKind::blocklisted});
   f.ctx.blocked_urls.clear();
   f.ctx.blocked_titles = {"7\tann leckie - ancillary justice [epub]"};
@@ -264,7 +264,7 @@ TEST_CASE("every rejection that applies is listed once the book is known", "[acq
   f.ctx.max_size_ebook = 1 << 20;
   f.ctx.min_seeders = 10;
   auto r = release("Ann Leckie - Ancillary Sword [EPUB]", IndexerKind::torznab, 5 << 20, 1);
-  f.ctx.blocked_guids = {r.release.guid};
+  f.ctx.blocked_guids = {r.release.guid.str()};
   const auto d = decide_one(r, f.ctx);
   CHECK(kinds(d) == std::vector{RejectionKind::not_wanted, RejectionKind::not_an_upgrade, RejectionKind::size,
                                 RejectionKind::blocklisted, RejectionKind::already_queued,

@@ -40,6 +40,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -100,14 +101,106 @@ struct IndexerCaps {
   bool can_search_author_title() const;
 };
 
-/// One item of a feed. Strings are UTF-8.
+/// Text of a release: a view of the feed page the release was read from, or text of its own.
+///
+/// Ownership and lifetime. `parse_releases` does not copy a release's text: every text field of
+/// a release it returns views the page's text (the body as parsed, escapes resolved), which the
+/// page (`ReleasePage::text`) and every release read from it (`Release::page_text`) keep alive
+/// together, shared. A Release is therefore safe to keep, copy, move and hand to another thread
+/// for as long as one likes: its copies carry `page_text` along, and the page's text goes when
+/// the last of them goes. What is not safe is a ReleaseText taken out of its Release on its own
+/// (`auto t = release.title;`, or assigned to a field of another Release that has no
+/// `page_text` of that page): like a std::string_view, such a copy is valid only while the
+/// release (or another holder of its page's text) lives; use `str()` to keep the text longer.
+/// Text assigned from a std::string, a std::string_view or a literal is copied and owned by the
+/// ReleaseText (`owned()`); copying an owned ReleaseText copies its bytes. What is stored (the
+/// history, the blocklist, pending releases, tracked downloads) is a ReleaseRecord, which owns
+/// its strings (`ReleaseDecision::record()`).
+///
+/// Always UTF-8; not necessarily NUL-terminated (use `str()` for a C string).
+class ReleaseText {
+ public:
+  ReleaseText() noexcept = default;
+  /// Copies `text` (owned).
+  ReleaseText(std::string_view text) { assign_owned(text); }                     // NOLINT: implicit by design
+  ReleaseText(const std::string& text) : ReleaseText(std::string_view(text)) {}  // NOLINT
+  ReleaseText(const char* text) : ReleaseText(std::string_view(text)) {}         // NOLINT
+  /// A view of text that someone else keeps alive (see above); nothing is copied.
+  static ReleaseText view_of(std::string_view text) noexcept {
+    ReleaseText t;
+    t.data_ = text.data();
+    t.size_ = text.size();
+    return t;
+  }
+  /// A view stays a view of the same bytes; owned text is copied.
+  ReleaseText(const ReleaseText& other) {
+    if (other.owned_)
+      assign_owned(other.view());
+    else
+      data_ = other.data_, size_ = other.size_;
+  }
+  ReleaseText(ReleaseText&& other) noexcept : data_(other.data_), size_(other.size_), owned_(other.owned_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+    other.owned_ = false;
+  }
+  ReleaseText& operator=(const ReleaseText& other) {
+    if (this != &other) *this = ReleaseText(other);
+    return *this;
+  }
+  ReleaseText& operator=(ReleaseText&& other) noexcept {
+    if (this != &other) {
+      release_owned();
+      data_ = other.data_;
+      size_ = other.size_;
+      owned_ = other.owned_;
+      other.data_ = nullptr;
+      other.size_ = 0;
+      other.owned_ = false;
+    }
+    return *this;
+  }
+  ~ReleaseText() { release_owned(); }
+
+  std::string_view view() const noexcept { return {data_, size_}; }
+  operator std::string_view() const noexcept { return view(); }  // NOLINT: implicit by design
+  /// An owned copy of the text.
+  std::string str() const { return std::string(view()); }
+  const char* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  /// True when the text is the ReleaseText's own (assigned, or repaired by the parser); false
+  /// for a view of a page's text (and for empty text).
+  bool owned() const noexcept { return owned_; }
+
+  friend bool operator==(const ReleaseText& a, std::string_view b) noexcept { return a.view() == b; }
+  /// Concatenation makes an owned std::string, as with std::string.
+  friend std::string operator+(std::string a, const ReleaseText& b) { return a.append(b.view()); }
+  friend std::string operator+(const ReleaseText& a, std::string_view b) { return a.str().append(b); }
+
+ private:
+  void assign_owned(std::string_view text);
+  void release_owned() noexcept {
+    if (owned_) free_owned();
+  }
+  void free_owned() noexcept;
+
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool owned_ = false;
+};
+/// Writes the text (for tests' messages and logs).
+std::ostream& operator<<(std::ostream& out, const ReleaseText& text);
+
+/// One item of a feed. Text is UTF-8; see ReleaseText for what the text fields view and how
+/// long. The lists (`categories`, `languages`, `tags`) are the release's own.
 struct Release {
-  std::string title;
-  std::string guid;
-  std::string download_url;  ///< enclosure@url, else link
-  std::string info_url;      ///< comments (the indexer's page of the item)
-  std::string link;
-  std::string enclosure_type;  ///< "application/x-nzb", "application/x-bittorrent", ...
+  ReleaseText title;
+  ReleaseText guid;
+  ReleaseText download_url;  ///< enclosure@url, else link
+  ReleaseText info_url;      ///< comments (the indexer's page of the item)
+  ReleaseText link;
+  ReleaseText enclosure_type;  ///< "application/x-nzb", "application/x-bittorrent", ...
   /// usenetdate attr when present (Newznab), else pubDate; nullopt when neither reads as a date.
   std::optional<TimePoint> publish_date;
   std::int64_t size = 0;        ///< bytes: the size attr, else enclosure@length; 0 unknown
@@ -117,21 +210,29 @@ struct Release {
   std::optional<int> grabs;
   std::optional<double> download_volume_factor;
   std::optional<double> upload_volume_factor;
-  std::string infohash;
-  std::string magnet_url;
-  std::string author;      ///< the author attr
-  std::string book_title;  ///< the booktitle attr
+  ReleaseText infohash;
+  ReleaseText magnet_url;
+  ReleaseText author;      ///< the author attr
+  ReleaseText book_title;  ///< the booktitle attr
   std::vector<std::string> languages;
   std::vector<std::string> tags;  ///< Torznab `tag` attrs (internal, scene, ...)
+  /// The text of the page this release was read from, which its text fields view: shared by the
+  /// page and all its releases (and their copies), freed with the last of them. Null for a
+  /// release whose text is all its own (one built by hand).
+  std::shared_ptr<const void> page_text;
 };
 
 /// One parsed feed page.
 struct ReleasePage {
-  std::vector<Release> releases;  ///< in feed order
+  std::vector<Release> releases;  ///< in feed order; their text views `text` (see ReleaseText)
   int items = 0;  ///< `<item>`s in the feed, left-out ones included (the full-page test counts them)
   std::vector<std::string> skipped;           ///< one line per left-out item: "item 3 (title): reason"
   std::vector<std::string> warnings;          ///< repaired text, an enclosure type that does not fit the kind
   std::optional<std::int64_t> offset, total;  ///< `<newznab:response>` when present (not trusted for paging)
+  /// The page's text as parsed (a copy of the body, escapes resolved): what the releases' text
+  /// fields view. Each release holds it too (`Release::page_text`), so dropping the page while
+  /// keeping some of its releases is safe.
+  std::shared_ptr<const void> text;
 };
 
 /// Parses a `t=caps` body. Errors as in the file comment (`name` prefixes the messages).

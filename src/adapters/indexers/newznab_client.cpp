@@ -286,7 +286,7 @@ std::optional<HighWaterMark> RssPager::next_mark() const {
     if (!newest || *r.publish_date > *newest->publish_date) newest = &r;
   }
   if (!newest) return mark_;
-  return HighWaterMark{newest->guid, newest->download_url, *newest->publish_date};
+  return HighWaterMark{newest->guid.str(), newest->download_url.str(), *newest->publish_date};
 }
 
 Result<RssFetch> fetch_rss(NewznabClient& client, std::optional<HighWaterMark> mark, PagingOptions options,

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <ostream>
 #include <span>
 #include <string>
 
@@ -24,6 +26,30 @@ namespace shelfjobs {
 std::string_view to_string(IndexerKind kind) noexcept {
   return kind == IndexerKind::torznab ? "torznab" : "newznab";
 }
+
+void ReleaseText::assign_owned(std::string_view text) {
+  release_owned();
+  if (text.empty()) {
+    data_ = nullptr;
+    size_ = 0;
+    return;
+  }
+  char* bytes = new char[text.size() + 1];
+  std::memcpy(bytes, text.data(), text.size());
+  bytes[text.size()] = '\0';
+  data_ = bytes;
+  size_ = text.size();
+  owned_ = true;
+}
+
+void ReleaseText::free_owned() noexcept {
+  delete[] data_;
+  data_ = nullptr;
+  size_ = 0;
+  owned_ = false;
+}
+
+std::ostream& operator<<(std::ostream& out, const ReleaseText& text) { return out << text.view(); }
 
 int IndexerCaps::page_size() const noexcept {
   const int n = std::min(100, std::max(limit_default, limit_max));
@@ -157,6 +183,14 @@ std::optional<Int> to_int(std::string_view s) {
 
 std::optional<double> to_double(std::string_view s) {
   s = trim(s);
+  // A whole number of a few digits (the volume factors nearly always are "0" or "1") is read as
+  // an integer: the same value, without the floating-point reader.
+  if (!s.empty() && s.size() <= 9 &&
+      std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    int v = 0;
+    for (char c : s) v = v * 10 + (c - '0');
+    return static_cast<double>(v);
+  }
   double v = 0;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty() || !std::isfinite(v)) return std::nullopt;
@@ -236,12 +270,14 @@ using detail::trim;
 
 // Loads `xml`, checking what every body is checked for first: empty, HTML, `<error>`, not XML,
 // and the expected root.
+// `in_place`: a copy of `xml` (NUL after it) that the document parses in place and views.
 Result<Ok> load(pugi::xml_document& doc, std::string_view xml, std::string_view root_name,
-                std::string_view name, TimePoint now) {
+                std::string_view name, TimePoint now, char* in_place = nullptr) {
   if (trim(xml).empty()) return Error{errc::upstream_error, prefix(name) + "empty response body"};
   if (detail::starts_with_html(xml)) return detail::html_error(name, "");
   const pugi::xml_parse_result r =
-      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto);
+      in_place ? doc.load_buffer_inplace(in_place, xml.size(), pugi::parse_default, pugi::encoding_auto)
+               : doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto);
   if (!r)
     return Error{errc::upstream_error, prefix(name) + "malformed XML at byte " + std::to_string(r.offset) +
                                            " of " + std::to_string(xml.size()) + ": " + r.description()};
@@ -315,14 +351,52 @@ Result<IndexerCaps> parse_caps(std::string_view xml, std::string_view name, Time
 
 namespace {
 
-// Text of a feed field, repaired when it is not UTF-8 (a feed declared UTF-8 that carries
-// Latin-1 bytes: pugixml passes them through). `repaired` is set when it had to.
-std::string text(std::string_view s, bool& repaired) {
-  s = trim(s);
-  if (detail::utf8_valid(s)) return std::string(s);
-  repaired = true;
-  return detail::utf8_repair(s);
+// The length of the ASCII prefix of `s`, eight bytes at a time: nearly every feed field is
+// ASCII, and only what follows the first other byte needs the UTF-8 check.
+std::size_t ascii_prefix(std::string_view s) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (w & 0x8080808080808080ull) break;
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  return i;
 }
+
+// Text of a feed field: a view of the page's text, or repaired (and then owned) when it is not
+// UTF-8 (a feed declared UTF-8 that carries Latin-1 bytes: pugixml passes them through).
+// `repaired` is set when it had to.
+ReleaseText text(std::string_view s, bool& repaired) {
+  s = trim(s);
+  const std::size_t ascii = ascii_prefix(s);
+  if (ascii == s.size() || detail::utf8_valid(s.substr(ascii))) return ReleaseText::view_of(s);
+  repaired = true;
+  return ReleaseText(detail::utf8_repair(s));
+}
+
+// Whether the C string `s` is `lit`, compared inline (attribute names are a few bytes: a call to
+// strcmp per attribute cost more than the comparison).
+template <std::size_t N>
+bool is_name(const char* s, const char (&lit)[N]) noexcept {
+  for (std::size_t i = 0; i < N; ++i)  // the terminator included
+    if (s[i] != lit[i]) return false;
+  return true;
+}
+
+// The name of a node and its local part ("torznab:attr": "attr", prefixed), read in one pass.
+struct NodeName {
+  std::string_view full, local;
+  bool prefixed = false;
+  explicit NodeName(const char* name) noexcept {
+    std::size_t n = 0, colon = std::string_view::npos;
+    for (; name[n] != '\0'; ++n)
+      if (name[n] == ':' && colon == std::string_view::npos) colon = n;
+    full = std::string_view(name, n);
+    prefixed = colon != std::string_view::npos;
+    local = prefixed ? full.substr(colon + 1) : full;
+  }
+};
 
 // Whether an item's child is in the Newznab/Torznab attribute namespace. Resolving a prefix
 // walks the element's ancestors; a feed declares its prefixes once, on <rss> or <channel>, so a
@@ -330,10 +404,8 @@ std::string text(std::string_view s, bool& repaired) {
 // declares namespaces itself (which may rebind the prefix).
 class AttrNamespaces {
  public:
-  bool is_attr(pugi::xml_node element, bool item_declares) {
-    if (item_declares || detail::declares_namespace(element))
-      return detail::is_attr_namespace(detail::namespace_of(element));
-    const std::string_view name = element.name();
+  bool is_attr(pugi::xml_node element, std::string_view name, bool declares) {
+    if (declares) return detail::is_attr_namespace(detail::namespace_of(element));
     const std::string_view prefix = name.substr(0, name.find(':'));
     for (const auto& [p, yes] : known_)
       if (p == prefix) return yes;
@@ -345,6 +417,55 @@ class AttrNamespaces {
  private:
   std::vector<std::pair<std::string, bool>> known_;
 };
+
+// The attribute names an item's `attr` elements carry, by length and then spelling (compared
+// without case).
+enum class AttrName {
+  other,
+  size,
+  category,
+  seeders,
+  leechers,
+  peers,
+  grabs,
+  infohash,
+  magneturl,
+  usenetdate,
+  author,
+  booktitle,
+  language,
+  tag,
+  downloadvolumefactor,
+  uploadvolumefactor,
+  guid,
+};
+
+AttrName attr_name(std::string_view n) noexcept {
+  using detail::iequals;
+  switch (n.size()) {
+    case 3: return iequals(n, "tag") ? AttrName::tag : AttrName::other;
+    case 4:
+      if (iequals(n, "size")) return AttrName::size;
+      return iequals(n, "guid") ? AttrName::guid : AttrName::other;
+    case 5:
+      if (iequals(n, "peers")) return AttrName::peers;
+      return iequals(n, "grabs") ? AttrName::grabs : AttrName::other;
+    case 6: return iequals(n, "author") ? AttrName::author : AttrName::other;
+    case 7: return iequals(n, "seeders") ? AttrName::seeders : AttrName::other;
+    case 8:
+      if (iequals(n, "category")) return AttrName::category;
+      if (iequals(n, "leechers")) return AttrName::leechers;
+      if (iequals(n, "infohash")) return AttrName::infohash;
+      return iequals(n, "language") ? AttrName::language : AttrName::other;
+    case 9:
+      if (iequals(n, "magneturl")) return AttrName::magneturl;
+      return iequals(n, "booktitle") ? AttrName::booktitle : AttrName::other;
+    case 10: return iequals(n, "usenetdate") ? AttrName::usenetdate : AttrName::other;
+    case 18: return iequals(n, "uploadvolumefactor") ? AttrName::uploadvolumefactor : AttrName::other;
+    case 20: return iequals(n, "downloadvolumefactor") ? AttrName::downloadvolumefactor : AttrName::other;
+    default: return AttrName::other;
+  }
+}
 
 struct ItemReader {
   IndexerKind kind;
@@ -366,80 +487,98 @@ struct ItemReader {
   }
 
   void attr(std::string_view n, std::string_view v) {
-    using detail::iequals;
-    if (iequals(n, "size")) {
-      const auto s = to_int<std::int64_t>(v);
-      if (!s || *s < 0) {
-        problem = "size '" + detail::one_line(v, 40) + "' is not a number of bytes in range";
-        return;
+    switch (attr_name(n)) {
+      case AttrName::size: {
+        const auto s = to_int<std::int64_t>(v);
+        if (!s || *s < 0) {
+          problem = "size '" + detail::one_line(v, 40) + "' is not a number of bytes in range";
+          return;
+        }
+        r.size = *s;
+        size_from_attr = true;
+        break;
       }
-      r.size = *s;
-      size_from_attr = true;
-    } else if (iequals(n, "category")) {
-      if (const auto c = to_int<int>(v)) r.categories.push_back(*c);
-    } else if (iequals(n, "seeders")) {
-      seeders = number<int>(n, v);
-    } else if (iequals(n, "leechers")) {
-      leechers = number<int>(n, v);
-    } else if (iequals(n, "peers")) {
-      r.peers = number<int>(n, v);
-    } else if (iequals(n, "grabs")) {
-      r.grabs = number<int>(n, v);
-    } else if (iequals(n, "infohash")) {
-      r.infohash = text(v, repaired);
-    } else if (iequals(n, "magneturl")) {
-      r.magnet_url = text(v, repaired);
-    } else if (iequals(n, "usenetdate")) {
-      usenet_date = parse_rfc822_date(v);
-    } else if (iequals(n, "author")) {
-      r.author = text(v, repaired);
-    } else if (iequals(n, "booktitle")) {
-      r.book_title = text(v, repaired);
-    } else if (iequals(n, "language")) {
-      r.languages.push_back(text(v, repaired));
-    } else if (iequals(n, "tag")) {
-      r.tags.push_back(text(v, repaired));
-    } else if (iequals(n, "downloadvolumefactor")) {
-      r.download_volume_factor = detail::to_double(v);
-    } else if (iequals(n, "uploadvolumefactor")) {
-      r.upload_volume_factor = detail::to_double(v);
-    } else if (iequals(n, "guid") && r.guid.empty()) {
-      r.guid = text(v, repaired);
+      case AttrName::category:
+        if (const auto c = to_int<int>(v)) r.categories.push_back(*c);
+        break;
+      case AttrName::seeders: seeders = number<int>(n, v); break;
+      case AttrName::leechers: leechers = number<int>(n, v); break;
+      case AttrName::peers: r.peers = number<int>(n, v); break;
+      case AttrName::grabs: r.grabs = number<int>(n, v); break;
+      case AttrName::infohash: r.infohash = text(v, repaired); break;
+      case AttrName::magneturl: r.magnet_url = text(v, repaired); break;
+      case AttrName::usenetdate: usenet_date = parse_rfc822_date(v); break;
+      case AttrName::author: r.author = text(v, repaired); break;
+      case AttrName::booktitle: r.book_title = text(v, repaired); break;
+      case AttrName::language: r.languages.push_back(text(v, repaired).str()); break;
+      case AttrName::tag: r.tags.push_back(text(v, repaired).str()); break;
+      case AttrName::downloadvolumefactor: r.download_volume_factor = detail::to_double(v); break;
+      case AttrName::uploadvolumefactor: r.upload_volume_factor = detail::to_double(v); break;
+      case AttrName::guid:
+        if (r.guid.empty()) r.guid = text(v, repaired);
+        break;
+      case AttrName::other: break;
     }
+  }
+
+  // An `attr` element: its name and value attributes, and whether it declares a namespace,
+  // read in one pass over its attributes.
+  void attr_element(pugi::xml_node c, std::string_view element_name, bool item_declares) {
+    std::string_view name, value;
+    bool declares = item_declares;
+    for (pugi::xml_attribute a = c.first_attribute(); a; a = a.next_attribute()) {
+      const char* an = a.name();
+      if (is_name(an, "name"))
+        name = a.value();
+      else if (is_name(an, "value"))
+        value = a.value();
+      else if (an[0] == 'x' && std::strncmp(an, "xmlns", 5) == 0)
+        declares = true;
+    }
+    if (!namespaces.is_attr(c, element_name, declares)) return;
+    attr(trim(name), value);
   }
 
   void read(pugi::xml_node item) {
     std::optional<TimePoint> pub_date;
     const bool item_declares = detail::declares_namespace(item);
     for (pugi::xml_node c = item.first_child(); c; c = c.next_sibling()) {
-      if (c.type() != pugi::node_element) continue;
-      const std::string_view local = local_name(c);
-      if (local == "attr" && namespaces.is_attr(c, item_declares)) {
-        attr(trim(c.attribute("name").value()), c.attribute("value").value());
-        if (!problem.empty()) return;
-        continue;
-      }
-      if (std::string_view(c.name()).find(':') != std::string_view::npos) continue;  // other namespaces
-      if (local == "title") {
-        r.title = text(c.child_value(), repaired);
-      } else if (local == "guid") {
-        r.guid = text(c.child_value(), repaired);
-      } else if (local == "link") {
-        r.link = text(c.child_value(), repaired);
-      } else if (local == "comments") {
-        r.info_url = text(c.child_value(), repaired);
-      } else if (local == "pubDate") {
-        pub_date = parse_rfc822_date(c.child_value());
-      } else if (local == "category") {
-        if (const auto id = to_int<int>(c.child_value())) r.categories.push_back(*id);
-      } else if (local == "enclosure") {
-        r.download_url = text(c.attribute("url").value(), repaired);
-        r.enclosure_type = text(c.attribute("type").value(), repaired);
-        if (!size_from_attr && c.attribute("length")) {
-          // The enclosure's length is only the fallback; a bad one is dropped, not fatal.
-          if (const auto len = to_int<std::int64_t>(c.attribute("length").value()); len && *len >= 0)
-            r.size = *len;
+      // With the parse options used (no comments, no processing instructions), a child with a
+      // name is an element; text and CDATA directly inside an item have none.
+      const NodeName nm(c.name());
+      if (nm.full.empty()) continue;
+      if (nm.prefixed) {
+        if (nm.local == "attr") {
+          attr_element(c, nm.full, item_declares);
+          if (!problem.empty()) return;
         }
+        continue;  // other namespaces
+      }
+      const std::string_view local = nm.local;
+      switch (local.size()) {
+        case 4:
+          if (local == "guid")
+            r.guid = text(c.child_value(), repaired);
+          else if (local == "link")
+            r.link = text(c.child_value(), repaired);
+          break;
+        case 5:
+          if (local == "title") r.title = text(c.child_value(), repaired);
+          break;
+        case 7:
+          if (local == "pubDate") pub_date = parse_rfc822_date(c.child_value());
+          break;
+        case 8:
+          if (local == "comments") {
+            r.info_url = text(c.child_value(), repaired);
+          } else if (local == "category") {
+            if (const auto id = to_int<int>(c.child_value())) r.categories.push_back(*id);
+          }
+          break;
+        case 9:
+          if (local == "enclosure") enclosure(c);
+          break;
+        default: break;
       }
     }
     // Newznab prefers the usenet post date (the age of the post, not of the indexing).
@@ -448,16 +587,53 @@ struct ItemReader {
     r.seeders = seeders;
     if (r.download_url.empty()) r.download_url = r.link;
     if (r.guid.empty()) r.guid = r.download_url;
-    std::sort(r.categories.begin(), r.categories.end());
-    r.categories.erase(std::unique(r.categories.begin(), r.categories.end()), r.categories.end());
+    if (r.categories.size() > 1) {
+      std::sort(r.categories.begin(), r.categories.end());
+      r.categories.erase(std::unique(r.categories.begin(), r.categories.end()), r.categories.end());
+    }
     if (r.title.empty())
       problem = "no title";
     else if (r.download_url.empty())
       problem = "no download URL (enclosure or link)";
     const std::string_view expected =
         kind == IndexerKind::torznab ? "application/x-bittorrent" : "application/x-nzb";
-    if (!r.enclosure_type.empty() && r.enclosure_type != expected)
-      notes.push_back("enclosure type " + r.enclosure_type + ", expected " + std::string(expected));
+    if (!r.enclosure_type.empty() && r.enclosure_type.view() != expected)
+      notes.push_back("enclosure type " + r.enclosure_type.str() + ", expected " + std::string(expected));
+  }
+
+  void enclosure(pugi::xml_node c) {
+    std::string_view url, type, length;
+    bool has_length = false;
+    for (pugi::xml_attribute a = c.first_attribute(); a; a = a.next_attribute()) {
+      const char* an = a.name();
+      if (is_name(an, "url")) {
+        url = a.value();
+      } else if (is_name(an, "type")) {
+        type = a.value();
+      } else if (is_name(an, "length")) {
+        length = a.value();
+        has_length = true;
+      }
+    }
+    r.download_url = text(url, repaired);
+    r.enclosure_type = text(type, repaired);
+    if (!size_from_attr && has_length) {
+      // The enclosure's length is only the fallback; a bad one is dropped, not fatal.
+      if (const auto len = to_int<std::int64_t>(length); len && *len >= 0) r.size = *len;
+    }
+  }
+};
+
+// What a page's releases view: the body, copied and parsed in place (pugixml resolves escapes
+// and ends each string where it stood), so the text outlives the parse tree. When pugixml had to
+// convert the body's encoding (UTF-16, Latin-1) into a buffer of its own, the tree is kept too.
+struct FeedText {
+  std::unique_ptr<char[]> bytes;
+  std::size_t size = 0;
+  pugi::xml_document doc;
+
+  bool holds(const char* p) const noexcept {
+    return p >= bytes.get() && p <= bytes.get() + size;  // <=: an empty string at the very end
   }
 };
 
@@ -465,17 +641,23 @@ struct ItemReader {
 
 Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::string_view name,
                                    TimePoint now) {
-  pugi::xml_document doc;
-  if (auto ok = load(doc, xml, "rss", name, now); !ok) return ok.error();
+  auto feed = std::make_shared<FeedText>();
+  feed->size = xml.size();
+  feed->bytes.reset(new char[xml.size() + 1]);
+  std::memcpy(feed->bytes.get(), xml.data(), xml.size());
+  feed->bytes[xml.size()] = '\0';
+  pugi::xml_document& doc = feed->doc;
+  if (auto ok = load(doc, xml, "rss", name, now, feed->bytes.get()); !ok) return ok.error();
   const pugi::xml_node channel = child(doc.document_element(), "channel");
   if (!channel) return Error{errc::upstream_error, prefix(name) + "the feed has no <channel>"};
+  // In place unless pugixml converted the encoding: then the strings live in the tree's buffer.
+  const bool in_place = feed->holds(doc.document_element().name());
   ReleasePage page;
-  auto is_item = [](pugi::xml_node c) {
-    return c.type() == pugi::node_element && std::strcmp(c.name(), "item") == 0;
-  };
+  page.text = feed;
+  auto is_item = [](pugi::xml_node c) { return c.type() == pugi::node_element && is_name(c.name(), "item"); };
   std::size_t items = 0;
   for (pugi::xml_node c = channel.first_child(); c; c = c.next_sibling()) items += is_item(c) ? 1 : 0;
-  page.releases.reserve(items);  // a Release is large: no moves while the page fills
+  page.releases.reserve(items);  // no moves while the page fills
 
   AttrNamespaces namespaces;
   int index = 0;
@@ -491,9 +673,13 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
     ++index;
     ++page.items;
     // Read in place: a left-out item is taken off the end again.
-    ItemReader reader{kind, page.releases.emplace_back(), namespaces};
+    Release& release = page.releases.emplace_back();
+    ItemReader reader{kind, release, namespaces};
     reader.read(c);
-    if (reader.problem.empty() && !reader.repaired && reader.notes.empty()) continue;  // the usual case
+    if (reader.problem.empty() && !reader.repaired && reader.notes.empty()) {  // the usual case
+      release.page_text = page.text;
+      continue;
+    }
     const std::string label =
         "item " + std::to_string(index) +
         (reader.r.title.empty() ? std::string() : " (" + detail::one_line(reader.r.title, 80) + ")");
@@ -502,9 +688,13 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
       page.releases.pop_back();
       continue;
     }
+    release.page_text = page.text;
     if (reader.repaired) page.warnings.push_back(label + ": text that is not UTF-8 was repaired");
     for (const auto& n : reader.notes) page.warnings.push_back(label + ": " + n);
   }
+  // The releases view the copied body; the tree is not needed past here (unless it holds the
+  // text itself, converted).
+  if (in_place) doc.reset();
   return page;
 }
 
@@ -516,8 +706,13 @@ constexpr std::array<std::string_view, 12> kMonths{"jan", "feb", "mar", "apr", "
                                                    "jul", "aug", "sep", "oct", "nov", "dec"};
 
 int month_of(std::string_view name) {
+  if (name.size() < 3) return 0;
+  // Lower-cased once, then compared with each month's three letters.
+  const char m[3] = {detail::ascii_lower(name[0]), detail::ascii_lower(name[1]),
+                     detail::ascii_lower(name[2])};
   for (std::size_t i = 0; i < kMonths.size(); ++i)
-    if (name.size() >= 3 && detail::iequals(name.substr(0, 3), kMonths[i])) return static_cast<int>(i) + 1;
+    if (m[0] == kMonths[i][0] && m[1] == kMonths[i][1] && m[2] == kMonths[i][2])
+      return static_cast<int>(i) + 1;
   return 0;
 }
 

@@ -367,7 +367,7 @@ Result<std::vector<ReleaseDecision>> AcquisitionService::interactive_search(RowI
   std::lock_guard lock(im.searched_mu);
   for (auto it = im.searched.begin(); it != im.searched.end();)
     it = at - it->second.at > std::chrono::minutes(30) ? im.searched.erase(it) : std::next(it);
-  for (const auto& d : decisions) im.searched[{d.release.guid, d.indexer_id}] = {d, at};
+  for (const auto& d : decisions) im.searched[{d.release.guid.str(), d.indexer_id}] = {d, at};
   return decisions;
 }
 

@@ -79,13 +79,13 @@ Result<DownloadRequest> AcquisitionService::Impl::fetch_request(const ReleaseDec
                                                                 const std::string& category,
                                                                 std::stop_token token) {
   DownloadRequest req;
-  req.title = d.release.title;
+  req.title = d.release.title.str();
   req.category = category;
   const bool torrent = d.protocol() == "torrent";
-  const std::string& url = d.release.download_url;
+  const std::string url = d.release.download_url.str();
   if (torrent && (!d.release.magnet_url.empty() || url.rfind("magnet:", 0) == 0)) {
     req.kind = DownloadRequest::Kind::magnet;
-    req.data = !d.release.magnet_url.empty() ? d.release.magnet_url : url;
+    req.data = !d.release.magnet_url.empty() ? d.release.magnet_url.str() : url;
     return req;
   }
   if (url.empty()) return Error{errc::not_found, "release '" + d.release.title + "' has no download URL"};
@@ -177,16 +177,16 @@ Result<TrackedDownload> AcquisitionService::Impl::grab_release(const ReleaseDeci
                          {"downloadClientName", client_def.name},
                          {"protocol", d.protocol()},
                          {"size", std::to_string(d.release.size)},
-                         {"guid", d.release.guid},
-                         {"downloadUrl", d.release.download_url},
+                         {"guid", d.release.guid.str()},
+                         {"downloadUrl", d.release.download_url.str()},
                          {"quality", d.format}};
   (void)o.store->add_history({.event = HistoryEvent::grabbed,
                               .author_id = d.author_id,
                               .book_id = d.book_id,
-                              .source_title = d.release.title,
+                              .source_title = d.release.title.str(),
                               .download_id = t.download_id,
                               .data = data.dump()});
-  log->info("grabbed '{}' from {} with {}", d.release.title, d.indexer, client_def.name);
+  log->info("grabbed '{}' from {} with {}", d.release.title.view(), d.indexer, client_def.name);
   publish(ReleaseGrabbed{t, client_def.name});
   return t;
 }
@@ -227,8 +227,8 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
     const std::string protocol = d.protocol();
     auto make_pending = [&](const std::string& reason) {
       ++summary.pending;
-      kept_pending.insert(d.release.guid);
-      if (pending_ids.count(d.release.guid)) return;  // pending already
+      kept_pending.insert(d.release.guid.str());
+      if (pending_ids.count(d.release.guid.str())) return;  // pending already
       (void)o.store->add_pending(
           {.author_id = d.author_id, .book_id = d.book_id, .release = d.record(), .reason = reason});
     };
@@ -245,7 +245,7 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
     auto grabbed = grab_release(d, candidates->front(), token);
     if (grabbed) {
       ++summary.grabbed;
-      settled.insert(d.release.guid);
+      settled.insert(d.release.guid.str());
       continue;
     }
     const Error& e = grabbed.error();
@@ -255,8 +255,8 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
       make_pending("downloadClientUnavailable");
     } else if (e.code == errc::not_found) {
       ++summary.rejected;
-      settled.insert(d.release.guid);
-      log->info("release '{}' rejected: {}", d.release.title, e.message);
+      settled.insert(d.release.guid.str());
+      log->info("release '{}' rejected: {}", d.release.title.view(), e.message);
     } else {
       summary.errors.push_back(e.message);
       log->warn("{}", e.message);
@@ -265,10 +265,10 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
   for (const auto& d : decisions) {
     if (!d.approved()) {
       ++summary.rejected;
-      if (!d.temporarily_rejected()) settled.insert(d.release.guid);
+      if (!d.temporarily_rejected()) settled.insert(d.release.guid.str());
       std::string reasons;
       for (const auto& r : d.rejections) reasons += (reasons.empty() ? "" : "; ") + r.reason;
-      log->debug("release '{}' rejected: {}", d.release.title, reasons);
+      log->debug("release '{}' rejected: {}", d.release.title.view(), reasons);
     }
   }
   // A pending release that was grabbed, rejected for good or not chosen any more leaves the

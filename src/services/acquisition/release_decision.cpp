@@ -64,8 +64,11 @@ void check_release(ReleaseDecision& d, const DecisionContext& ctx) {
              "Size " + human_size(r.size) + " is above the limit of " + human_size(max));
   }
 
-  bool blocked = (!r.guid.empty() && ctx.blocked_guids.count(r.guid) != 0) ||
-                 (!r.download_url.empty() && ctx.blocked_urls.count(r.download_url) != 0);
+  // The sets key owned strings: a key is built only when there is something to look up.
+  bool blocked =
+      (!r.guid.empty() && !ctx.blocked_guids.empty() && ctx.blocked_guids.count(r.guid.str()) != 0) ||
+      (!r.download_url.empty() && !ctx.blocked_urls.empty() &&
+       ctx.blocked_urls.count(r.download_url.str()) != 0);
   if (!blocked && !ctx.blocked_titles.empty() && !r.title.empty())
     blocked = ctx.blocked_titles.count(std::to_string(d.indexer_id) + '\t' + ascii_lower(r.title)) != 0;
   if (blocked) reject(d, RejectionKind::blocklisted, "Release is blocklisted");
@@ -377,10 +380,10 @@ std::string ReleaseDecision::protocol() const { return kind == IndexerKind::torz
 
 ReleaseRecord ReleaseDecision::record() const {
   ReleaseRecord r;
-  r.title = release.title;
-  r.guid = release.guid;
-  r.download_url = release.download_url;
-  r.info_url = release.info_url;
+  r.title = release.title.str();
+  r.guid = release.guid.str();
+  r.download_url = release.download_url.str();
+  r.info_url = release.info_url.str();
   r.indexer_id = indexer_id;
   r.indexer = indexer;
   r.protocol = protocol();
@@ -389,8 +392,8 @@ ReleaseRecord ReleaseDecision::record() const {
   r.seeders = release.seeders;
   r.peers = release.peers;
   r.format = format;
-  r.infohash = release.infohash;
-  r.magnet_url = release.magnet_url;
+  r.infohash = release.infohash.str();
+  r.magnet_url = release.magnet_url.str();
   return r;
 }
 
