@@ -22,10 +22,9 @@ constexpr std::array<std::string_view, 14> kEbookFormats{
 constexpr std::array<std::string_view, 8> kAudioFormats{"m4b", "m4a", "mp3",  "flac",
                                                         "aac", "ogg", "opus", "wma"};
 
-// A marker between title and the rest that is not a format: it ends the title too.
-constexpr std::array<std::string_view, 10> kEndWords{"retail",     "unabridged", "abridged", "audiobook",
-                                                     "audiobooks", "ebook",      "ebooks",   "e-book",
-                                                     "audio",      "repack"};
+// The words between title and the rest that are not formats but end the title too ("retail",
+// "unabridged", "abridged", "audiobook(s)", "ebook(s)", "e-book", "audio", "repack") are listed
+// by length in `letter_marker`, with the formats above.
 
 bool is_space(char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -85,8 +84,58 @@ bool is_ebook_format(std::string_view t) {
   return std::find(kEbookFormats.begin(), kEbookFormats.end(), t) != kEbookFormats.end();
 }
 
+// What a lower-case token that opens with a letter says, found by its length first: titles are
+// parsed by the thousand on every sync, and most of their words are no marker at all.
+enum class Marker { none, ebook, audio, retail, unabridged, abridged, end_word, kbps };
+
+constexpr Marker letter_marker(std::string_view t) noexcept {
+  auto any = [t](std::initializer_list<std::string_view> list) {
+    for (std::string_view x : list)
+      if (t == x) return true;
+    return false;
+  };
+  switch (t.size()) {
+    case 3:
+      if (any({"pdf", "azw", "cbz", "cbr", "fb2", "lit", "txt", "rtf"})) return Marker::ebook;
+      return any({"m4b", "m4a", "mp3", "aac", "ogg", "wma"}) ? Marker::audio : Marker::none;
+    case 4:
+      if (any({"epub", "azw3", "mobi", "djvu", "docx"})) return Marker::ebook;
+      if (any({"flac", "opus"})) return Marker::audio;
+      return any({"kbps", "kb/s"}) ? Marker::kbps : Marker::none;
+    case 5:
+      if (t == "kepub") return Marker::ebook;
+      return any({"ebook", "audio"}) ? Marker::end_word : Marker::none;
+    case 6:
+      if (t == "retail") return Marker::retail;
+      return any({"ebooks", "e-book", "repack"}) ? Marker::end_word : Marker::none;
+    case 8: return t == "abridged" ? Marker::abridged : Marker::none;
+    case 9: return t == "audiobook" ? Marker::end_word : Marker::none;
+    case 10:
+      if (t == "unabridged") return Marker::unabridged;
+      return t == "audiobooks" ? Marker::end_word : Marker::none;
+    default: return Marker::none;
+  }
+}
+
+// The lists by length hold the same formats as the arrays above.
+constexpr bool markers_agree() {
+  for (std::string_view f : kEbookFormats)
+    if (letter_marker(f) != Marker::ebook) return false;
+  for (std::string_view f : kAudioFormats)
+    if (letter_marker(f) != Marker::audio) return false;
+  return true;
+}
+static_assert(markers_agree(), "letter_marker and the format lists disagree");
+
+bool is_letter(char c) noexcept { return c >= 'a' && c <= 'z'; }
+
 struct Reader {
   ParsedReleaseTitle& out;
+
+  void add_format(std::string_view t) {
+    if (std::find(out.formats.begin(), out.formats.end(), t) == out.formats.end())
+      out.formats.emplace_back(t);
+  }
 
   // Classifies `raw` (one token) and records what it says. `next` is the following token (for
   // "64 kbps"). Returns how the token counts for the title.
@@ -95,28 +144,26 @@ struct Reader {
     const LowerToken lower(raw);
     if (lower.too_long()) return Token::word;
     const std::string_view t = lower.view();
-    if (is_ebook_format(t) || is_audio_format(t)) {
-      if (std::find(out.formats.begin(), out.formats.end(), t) == out.formats.end())
-        out.formats.emplace_back(t);
-      if (is_audio_format(t)) out.audio = true;
-      return Token::format;
+    if (t.empty()) return Token::word;
+    if (is_letter(t[0])) {
+      // Formats, hint words and "kbps" open with a letter; years and bitrates with a digit.
+      switch (letter_marker(t)) {
+        case Marker::ebook: add_format(t); return Token::format;
+        case Marker::audio:
+          add_format(t);
+          out.audio = true;
+          return Token::format;
+        case Marker::retail: out.retail = true; return Token::hint;
+        case Marker::unabridged: out.unabridged = out.audio = true; return Token::hint;
+        case Marker::abridged: out.abridged = out.audio = true; return Token::hint;
+        case Marker::end_word:
+          if (t.rfind("audio", 0) == 0) out.audio = true;
+          return Token::hint;
+        case Marker::kbps: return out.bitrate_kbps ? Token::hint : Token::word;
+        case Marker::none: return Token::word;
+      }
     }
-    if (t == "retail") {
-      out.retail = true;
-      return Token::hint;
-    }
-    if (t == "unabridged") {
-      out.unabridged = out.audio = true;
-      return Token::hint;
-    }
-    if (t == "abridged") {
-      out.abridged = out.audio = true;
-      return Token::hint;
-    }
-    if (std::find(kEndWords.begin(), kEndWords.end(), t) != kEndWords.end()) {
-      if (t.rfind("audio", 0) == 0) out.audio = true;
-      return Token::hint;
-    }
+    if (t[0] < '0' || t[0] > '9') return Token::word;
     if (auto b = bitrate_of(t)) {
       out.bitrate_kbps = b;
       out.audio = true;
@@ -129,7 +176,6 @@ struct Reader {
       out.audio = true;
       return Token::hint;
     }
-    if (t == "kbps" || t == "kb/s") return out.bitrate_kbps ? Token::hint : Token::word;
     if (auto y = year_of(t, bracketed)) {
       if (!out.year) out.year = y;
       return Token::year;
@@ -143,10 +189,39 @@ bool is_marker(std::string_view raw) {
   const LowerToken lower(raw);
   if (lower.too_long()) return false;
   const std::string_view t = lower.view();
-  return is_ebook_format(t) || is_audio_format(t) ||
-         std::find(kEndWords.begin(), kEndWords.end(), t) != kEndWords.end() || year_of(t, false) ||
-         bitrate_of(t);
+  if (t.empty()) return false;
+  if (is_letter(t[0])) {
+    const Marker m = letter_marker(t);
+    return m != Marker::none && m != Marker::kbps;
+  }
+  return year_of(t, false) || bitrate_of(t);
 }
+
+// Text built while parsing one title, on the stack when it fits (nearly always).
+class Scratch {
+ public:
+  explicit Scratch(std::size_t capacity) {
+    if (capacity > kInline) {
+      heap_.resize(capacity);
+      data_ = heap_.data();
+    }
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  void push_back(char c) noexcept { data_[size_++] = c; }
+  void append(std::string_view s) noexcept {
+    for (char c : s) data_[size_++] = c;
+  }
+  char* data() noexcept { return data_; }
+  std::string_view view() const noexcept { return {data_, size_}; }
+
+ private:
+  static constexpr std::size_t kInline = 256;
+  char inline_[kInline];
+  std::string heap_;
+  char* data_ = inline_;
+  std::size_t size_ = 0;
+};
 
 // A list of views with room for a title's words inline: a feed's titles are parsed by the
 // thousand on every sync, and a vector per split was most of a parse's allocations.
@@ -182,20 +257,25 @@ class Views {
   std::vector<std::string_view> more_;
 };
 
+// A set of separator bytes, as a table: a title's bytes are each looked up once per split.
+struct Separators {
+  bool is[256] = {};
+  constexpr explicit Separators(std::string_view seps) {
+    for (char c : seps) is[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr Separators kGroupSeparators(" ._,;/+");  // inside brackets
+constexpr Separators kDash("-");                   // a scene name's segments
+constexpr Separators kSceneSpaces("._");           // a scene segment's words
+constexpr Separators kSpace(" ");
+
 // The words of `s` between any of `seps`, into `out` (cleared first: a caller reuses one
 // list for all its splits).
-void split_words(std::string_view s, std::string_view seps, Views& out) {
+void split_words(std::string_view s, const Separators& seps, Views& out) {
   out.clear();
-  // The separators are a handful of bytes: a loop over them is cheaper than a search call per
-  // byte of the title.
-  auto is_sep = [seps](char c) {
-    for (char x : seps)
-      if (c == x) return true;
-    return false;
-  };
   std::size_t start = 0;
   for (std::size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || is_sep(s[i])) {
+    if (i == s.size() || seps.is[static_cast<unsigned char>(s[i])]) {
       if (i > start) out.push_back(s.substr(start, i - start));
       start = i + 1;
     }
@@ -209,18 +289,22 @@ std::string_view first_word(std::string_view s, std::string_view seps) {
   return s.substr(b, s.find_first_of(seps, b) - b);
 }
 
-std::string join_words(const Views& words) {
+// The words joined by one space, trimmed as a title is, into `out` (one allocation at most).
+void join_words(const Views& words, std::string& out) {
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < words.size(); ++i) bytes += words[i].size() + 1;
-  std::string out;
+  out.clear();
   out.reserve(bytes);
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (!out.empty()) out += ' ';
     out += words[i];
   }
   const std::string_view t = trim_title(out);
-  if (t.size() != out.size()) return std::string(t);
-  return out;
+  if (t.size() != out.size()) {
+    const std::size_t from = static_cast<std::size_t>(t.data() - out.data());
+    out.erase(from + t.size());
+    out.erase(0, from);
+  }
 }
 
 }  // namespace
@@ -247,9 +331,11 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
     }
   }
 
-  // Bracketed groups are hints, never title; each becomes a '|' that ends the title.
-  std::string main;
-  main.reserve(s.size() + 8);
+  // Bracketed groups are hints, never title; each becomes a '|' that ends the title. Each
+  // opening bracket becomes at most three bytes.
+  const auto opens = static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return c == '(' || c == '[' || c == '{'; }));
+  Scratch main(s.size() + 2 * opens);
   Views groups;
   {
     int depth = 0;
@@ -259,7 +345,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
       if (c == '(' || c == '[' || c == '{') {
         if (depth++ == 0) {
           open = i + 1;
-          main += " | ";
+          main.append(" | ");
         }
         continue;
       }
@@ -267,27 +353,27 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
         if (--depth == 0) groups.push_back(s.substr(open, i - open));
         continue;
       }
-      if (depth == 0) main += c;
+      if (depth == 0) main.push_back(c);
     }
     if (depth > 0) groups.push_back(s.substr(open));
   }
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-    split_words(groups[gi], " ._,;/+", words);
+    split_words(groups[gi], kGroupSeparators, words);
     for (std::size_t i = 0; i < words.size(); ++i)
       reader.take(words[i], i + 1 < words.size() ? words[i + 1] : std::string_view(), true);
   }
 
-  std::string_view m = trim_title(main);
+  std::string_view m = trim_title(main.view());
   // "| Title" when the whole name began with a bracketed group ("[GRP] Author - Title").
   while (!m.empty() && m.front() == '|') m = trim_title(m.substr(1));
-  std::string author;
-  std::string rest_text;  // the scene form's rest, rewritten
+  // The author is written into `out` at once (trimmed as a title is).
   std::string_view rest;
+  Scratch rest_text(m.size());  // the scene form's rest, rewritten
   const bool scene = m.find(' ') == std::string_view::npos &&
                      (m.find('.') != std::string_view::npos || m.find('_') != std::string_view::npos);
   if (scene) {
     Views segments;
-    split_words(m, "-", segments);
+    split_words(m, kDash, segments);
     if (segments.size() < 2) return std::nullopt;
     // "-GRP" at the end: a segment without dots after at least an author and a title.
     if (segments.size() >= 3 && segments.back().find_first_of("._") == std::string_view::npos) {
@@ -299,20 +385,21 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
         segments.pop_back();
       }
     }
-    split_words(segments.front(), "._", words);
-    author = join_words(words);
+    split_words(segments.front(), kSceneSpaces, words);
+    join_words(words, out.author);
     // A '-' between two segments is kept inside a word ("Catch-22") unless the next segment
     // opens with a marker ("Excession-1996-RETAIL").
     for (std::size_t i = 1; i < segments.size(); ++i) {
       if (i > 1) {
         const std::string_view next = first_word(segments[i], "._");
-        rest_text += !next.empty() && is_marker(next) ? ' ' : '-';
+        rest_text.push_back(!next.empty() && is_marker(next) ? ' ' : '-');
       }
-      rest_text += segments[i];
+      rest_text.append(segments[i]);
     }
-    for (char& c : rest_text)
-      if (c == '.' || c == '_') c = ' ';
-    rest = rest_text;
+    char* text = rest_text.data();
+    for (std::size_t i = 0; i < rest_text.view().size(); ++i)
+      if (text[i] == '.' || text[i] == '_') text[i] = ' ';
+    rest = rest_text.view();
   } else {
     std::size_t sep = m.find(" - ");
     std::size_t sep_len = 3;
@@ -321,18 +408,18 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
       sep_len = 5;
     }
     if (sep != std::string_view::npos) {
-      author = std::string(trim_title(m.substr(0, sep)));
+      out.author.assign(trim_title(m.substr(0, sep)));
       rest = m.substr(sep + sep_len);
     } else if (const auto by = m.rfind(" by "); by != std::string_view::npos) {
       // "Title by Author [EPUB]": the author ends at the first marker.
       rest = m.substr(0, by);
       Views names;
-      split_words(m.substr(by + 4), " ", words);
+      split_words(m.substr(by + 4), kSpace, words);
       for (std::size_t i = 0; i < words.size(); ++i) {
         if (words[i] == "|" || reader.take(words[i], {}, false) != Token::word) break;
         names.push_back(words[i]);
       }
-      author = join_words(names);
+      join_words(names, out.author);
     } else {
       return std::nullopt;
     }
@@ -341,7 +428,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   // " - " inside the rest ("Series 02 - Title", "Title - 2019 - EPUB") stays a token of its own.
   Views title_words;
   bool ended = false;
-  split_words(rest, " ", words);
+  split_words(rest, kSpace, words);
   for (std::size_t i = 0; i < words.size(); ++i) {
     const Token k = reader.take(words[i], i + 1 < words.size() ? words[i + 1] : std::string_view(), false);
     if (ended) continue;
@@ -358,7 +445,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   // A year that opened the title may be repeated later as the real year.
   if (!out.year) {
     for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-      split_words(groups[gi], " ._,;/+", words);
+      split_words(groups[gi], kGroupSeparators, words);
       for (std::size_t i = 0; i < words.size(); ++i)
         if (auto y = year_of(words[i], true)) {
           out.year = y;
@@ -366,8 +453,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
         }
     }
   }
-  out.author = trim_title(author);
-  out.title = join_words(title_words);
+  join_words(title_words, out.title);
   if (out.author.empty() || out.title.empty()) return std::nullopt;
   return out;
 }
