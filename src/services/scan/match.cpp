@@ -24,11 +24,11 @@ char fold_latin1(unsigned char second) {
 
 bool is_article(std::string_view w) { return w == "the" || w == "a" || w == "an"; }
 
-// The key of `s`, in one pass: lower case, accents folded, "&" spelled out as a word, every
-// other non-alphanumeric ASCII byte a word break, the words joined without spaces; with
-// `drop_article`, a leading article goes when another word follows.
-std::string words_key(std::string_view s, bool drop_article) {
-  std::string out;
+// The key of `s` into `out` (replaced; reused by a caller that looks up many), in one pass: lower case,
+// accents folded, "&" spelled out as a word, every other non-alphanumeric ASCII byte a word break, the words
+// joined without spaces; with `drop_article`, a leading article goes when another word follows.
+void words_key(std::string_view s, bool drop_article, std::string& out) {
+  out.clear();
   out.reserve(s.size() + 2);
   std::size_t words = 0, first_len = 0;
   bool in_word = false;
@@ -70,7 +70,6 @@ std::string words_key(std::string_view s, bool drop_article) {
   }
   if (drop_article && words > 1 && is_article(std::string_view(out).substr(0, first_len)))
     out.erase(0, first_len);
-  return out;
 }
 
 std::string trim(std::string_view s) {
@@ -95,31 +94,60 @@ std::string without_calibre_id(std::string_view s) {
 
 }  // namespace
 
-std::string name_key(std::string_view name) { return words_key(name, false); }
+void name_key_to(std::string_view name, std::string& out) { words_key(name, false, out); }
 
-std::string title_key(std::string_view title) { return words_key(title, true); }
+void title_key_to(std::string_view title, std::string& out) { words_key(title, true, out); }
 
-std::string short_title_key(std::string_view title) {
+void short_title_key_to(std::string_view title, std::string& out) {
   std::size_t cut = std::string_view::npos;
   for (std::string_view sep : {std::string_view(": "), std::string_view(" - "), std::string_view(" (")}) {
     const auto at = title.find(sep);
     if (at != std::string_view::npos && at > 0) cut = std::min(cut, at);
   }
-  if (cut == std::string_view::npos) return {};
-  return title_key(title.substr(0, cut));
+  if (cut == std::string_view::npos) {
+    out.clear();
+    return;
+  }
+  title_key_to(title.substr(0, cut), out);
 }
 
-std::string author_key(std::string_view author) {
+void author_key_to(std::string_view author, std::string& out) {
   const auto comma = author.find(',');
   if (comma != std::string_view::npos && author.find(',', comma + 1) == std::string_view::npos) {
     const std::string_view last = author.substr(0, comma);
     const std::string_view first = author.substr(comma + 1);
     // "Leckie, Ann" but not "Leckie, Jr." style suffixes, which stay where they are.
-    const std::string first_key = name_key(first);
-    if (!first_key.empty() && first_key != "jr" && first_key != "sr" && first_key != "iii")
-      return first_key + name_key(last);
+    name_key_to(first, out);
+    if (!out.empty() && out != "jr" && out != "sr" && out != "iii") {
+      out += name_key(last);
+      return;
+    }
   }
-  return name_key(author);
+  name_key_to(author, out);
+}
+
+std::string name_key(std::string_view name) {
+  std::string out;
+  name_key_to(name, out);
+  return out;
+}
+
+std::string title_key(std::string_view title) {
+  std::string out;
+  title_key_to(title, out);
+  return out;
+}
+
+std::string short_title_key(std::string_view title) {
+  std::string out;
+  short_title_key_to(title, out);
+  return out;
+}
+
+std::string author_key(std::string_view author) {
+  std::string out;
+  author_key_to(author, out);
+  return out;
 }
 
 FileFacts facts_of(const BookMetadata& m) {

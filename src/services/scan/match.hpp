@@ -54,6 +54,12 @@ std::string title_key(std::string_view title);
 std::string short_title_key(std::string_view title);
 /// name_key of an author, turning "Leckie, Ann" into "Ann Leckie" first.
 std::string author_key(std::string_view author);
+/// The same keys written into `out` (its text replaced): a caller that keys many names with one
+/// string allocates nothing once it has grown (release decisions key every release of a feed).
+void name_key_to(std::string_view name, std::string& out);
+void title_key_to(std::string_view title, std::string& out);
+void short_title_key_to(std::string_view title, std::string& out);
+void author_key_to(std::string_view author, std::string& out);
 
 struct Match {
   enum class By { none, isbn, asin, title };
