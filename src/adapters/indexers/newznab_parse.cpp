@@ -440,29 +440,39 @@ enum class AttrName {
   guid,
 };
 
+// Whether `n` is the lower-case literal `lit`, but for ASCII case; compared inline (an `attr`
+// element's name is read for every attribute of every item).
+template <std::size_t N>
+bool is_attr_name(std::string_view n, const char (&lit)[N]) noexcept {
+  if (n.size() != N - 1) return false;
+  for (std::size_t i = 0; i + 1 < N; ++i)
+    if (detail::ascii_lower(n[i]) != lit[i]) return false;
+  return true;
+}
+
 AttrName attr_name(std::string_view n) noexcept {
-  using detail::iequals;
   switch (n.size()) {
-    case 3: return iequals(n, "tag") ? AttrName::tag : AttrName::other;
+    case 3: return is_attr_name(n, "tag") ? AttrName::tag : AttrName::other;
     case 4:
-      if (iequals(n, "size")) return AttrName::size;
-      return iequals(n, "guid") ? AttrName::guid : AttrName::other;
+      if (is_attr_name(n, "size")) return AttrName::size;
+      return is_attr_name(n, "guid") ? AttrName::guid : AttrName::other;
     case 5:
-      if (iequals(n, "peers")) return AttrName::peers;
-      return iequals(n, "grabs") ? AttrName::grabs : AttrName::other;
-    case 6: return iequals(n, "author") ? AttrName::author : AttrName::other;
-    case 7: return iequals(n, "seeders") ? AttrName::seeders : AttrName::other;
+      if (is_attr_name(n, "peers")) return AttrName::peers;
+      return is_attr_name(n, "grabs") ? AttrName::grabs : AttrName::other;
+    case 6: return is_attr_name(n, "author") ? AttrName::author : AttrName::other;
+    case 7: return is_attr_name(n, "seeders") ? AttrName::seeders : AttrName::other;
     case 8:
-      if (iequals(n, "category")) return AttrName::category;
-      if (iequals(n, "leechers")) return AttrName::leechers;
-      if (iequals(n, "infohash")) return AttrName::infohash;
-      return iequals(n, "language") ? AttrName::language : AttrName::other;
+      if (is_attr_name(n, "category")) return AttrName::category;
+      if (is_attr_name(n, "leechers")) return AttrName::leechers;
+      if (is_attr_name(n, "infohash")) return AttrName::infohash;
+      return is_attr_name(n, "language") ? AttrName::language : AttrName::other;
     case 9:
-      if (iequals(n, "magneturl")) return AttrName::magneturl;
-      return iequals(n, "booktitle") ? AttrName::booktitle : AttrName::other;
-    case 10: return iequals(n, "usenetdate") ? AttrName::usenetdate : AttrName::other;
-    case 18: return iequals(n, "uploadvolumefactor") ? AttrName::uploadvolumefactor : AttrName::other;
-    case 20: return iequals(n, "downloadvolumefactor") ? AttrName::downloadvolumefactor : AttrName::other;
+      if (is_attr_name(n, "magneturl")) return AttrName::magneturl;
+      return is_attr_name(n, "booktitle") ? AttrName::booktitle : AttrName::other;
+    case 10: return is_attr_name(n, "usenetdate") ? AttrName::usenetdate : AttrName::other;
+    case 18: return is_attr_name(n, "uploadvolumefactor") ? AttrName::uploadvolumefactor : AttrName::other;
+    case 20:
+      return is_attr_name(n, "downloadvolumefactor") ? AttrName::downloadvolumefactor : AttrName::other;
     default: return AttrName::other;
   }
 }
