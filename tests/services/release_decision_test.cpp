@@ -100,6 +100,25 @@ TEST_CASE("an approved release names its book, author, format and kind", "[acqui
   CHECK(rec.indexer == "idx");
 }
 
+TEST_CASE("a large library still knows every author and book it holds", "[acquisition][decision]") {
+  // Thousands of authors, keyed with the lookup's reused key strings: each is found, in either
+  // spelling, and an author not added is not.
+  WantedBooks w;
+  const int authors = 5000;
+  for (int a = 0; a < authors; ++a)
+    w.add(wanted(100000 + a, a + 1, "Author Number" + std::to_string(a), "Book " + std::to_string(a)));
+  for (int a = 0; a < authors; a += 7) {
+    INFO(a);
+    const auto found = w.lookup("Author Number" + std::to_string(a), "Book " + std::to_string(a));
+    CHECK(found.author_known);
+    REQUIRE(found.book != nullptr);
+    CHECK(found.book->book_id == 100000 + a);
+    CHECK(w.knows_author("Number" + std::to_string(a) + ", Author"));
+  }
+  CHECK_FALSE(w.lookup("Author Number" + std::to_string(authors), "Book 1").author_known);
+  CHECK_FALSE(w.lookup("Someone Else", "Book 1").author_known);
+}
+
 TEST_CASE("unparsable, unknown author and unknown book end the decision", "[acquisition][decision]") {
   Fixture f;
   auto d = decide_one(release("nothing to read here"), f.ctx);
