@@ -118,6 +118,19 @@ json manifest_for(const std::vector<RawEntry>& entries, const TempDir& dir) {
           {"entries", list}};
 }
 
+// `entries` and a manifest that lists them (as `change` leaves it) in a zip at `path`; `extra`
+// entries go in unlisted.
+void write_backup_zip(const fs::path& path, const std::vector<RawEntry>& entries, const TempDir& dir,
+                      const std::function<void(json&)>& change = {},
+                      const std::vector<RawEntry>& extra = {}) {
+  json m = manifest_for(entries, dir);
+  if (change) change(m);
+  std::vector<RawEntry> all = entries;
+  all.insert(all.end(), extra.begin(), extra.end());
+  all.push_back({"manifest.json", m.dump()});
+  write_raw_zip(path, all);
+}
+
 struct Fixture {
   TempDir dir;
   fs::path live = dir.path() / "data" / "catalog.db";
@@ -439,60 +452,38 @@ TEST_CASE("a restore refuses a bad archive and leaves the live data untouched", 
   };
 
   SECTION("an entry that climbs out with ../") {
-    std::vector<RawEntry> e{{"../evil.db", db_bytes}};
-    json m = manifest_for(e, f.dir);
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"../evil.db", db_bytes}}, f.dir);
     refused("'..'");
   }
   SECTION("an absolute path") {
-    std::vector<RawEntry> e{{"/etc/evil", "x"}};
-    json m = manifest_for(e, f.dir);
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"/etc/evil", "x"}}, f.dir);
     refused("absolute");
   }
   SECTION("a symbolic link") {
-    std::vector<RawEntry> e{{"catalog.db", "/etc/passwd", S_IFLNK | 0777}};
-    json m = manifest_for(e, f.dir);
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"catalog.db", "/etc/passwd", S_IFLNK | 0777}}, f.dir);
     refused("symbolic link");
   }
   SECTION("a zip bomb") {
     BackupOptions o = f.options();
     o.restore_limits.max_entry_bytes = 1 << 20;
     svc = make_service(o);
-    std::vector<RawEntry> e{{"catalog.db", std::string(64 << 20, '\0')}};
-    json m = manifest_for(e, f.dir);
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"catalog.db", std::string(64 << 20, '\0')}}, f.dir);
     CHECK(fs::file_size(zip) < (1 << 20));  // small on disk
     refused("over the limit");
   }
   SECTION("a wrong checksum") {
-    std::vector<RawEntry> e{{"catalog.db", db_bytes}};
-    json m = manifest_for(e, f.dir);
-    m["entries"][0]["sha256"] = std::string(64, '0');
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"catalog.db", db_bytes}}, f.dir,
+                     [](json& m) { m["entries"][0]["sha256"] = std::string(64, '0'); });
     refused("checksum");
   }
   SECTION("an entry the manifest does not list") {
-    std::vector<RawEntry> e{{"catalog.db", db_bytes}};
-    json m = manifest_for(e, f.dir);
-    e.push_back({"extra.db", "x"});
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"catalog.db", db_bytes}}, f.dir, {}, {{"extra.db", "x"}});
     refused("not in the manifest");
   }
   SECTION("a corrupt database") {
     std::string broken = db_bytes;
     for (std::size_t i = 100; i < broken.size(); i += 7) broken[i] = static_cast<char>(broken[i] ^ 0x5a);
-    std::vector<RawEntry> e{{"catalog.db", broken}};
-    json m = manifest_for(e, f.dir);
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"catalog.db", broken}}, f.dir);
     refused("integrity check failed");
   }
   SECTION("a schema newer than this build reads") {
@@ -504,10 +495,7 @@ TEST_CASE("a restore refuses a bad archive and leaves the live data untouched", 
       db.exec("INSERT INTO shelfjobs_schema VALUES ('catalog', 999)");
       db.exec("PRAGMA journal_mode=DELETE");
     }
-    std::vector<RawEntry> e{{"catalog.db", file_bytes(newer)}};
-    json m = manifest_for(e, f.dir);
-    e.push_back({"manifest.json", m.dump()});
-    write_raw_zip(zip, e);
+    write_backup_zip(zip, {{"catalog.db", file_bytes(newer)}}, f.dir);
     refused("newer than this build reads");
   }
   SECTION("a file that is not a zip") {
