@@ -27,6 +27,8 @@ Error refused(const std::string& backup, const std::string& why) {
 }
 
 const char* const kSidecars[] = {"-wal", "-shm", "-journal"};
+// A database file's own name ("") and its sidecars: what moves together.
+const char* const kFileAndSidecars[] = {"", "-wal", "-shm", "-journal"};
 
 // Moves `from` to `to` (same folder: a rename); across file systems, a copy then a rename so the
 // target name only ever holds a whole file.
@@ -167,8 +169,7 @@ Result<RestoreReport> BackupService::apply_restore(const PreparedRestore& prepar
   for (const auto& [staged, target] : prepared.files) {
     // The safety copy: the live file and its sidecars, renamed aside. An older safety copy goes.
     const fs::path safety = target.string() + ".pre-restore";
-    for (const char* side : {"", kSidecars[0], kSidecars[1], kSidecars[2]})
-      fs::remove(safety.string() + side, ec);
+    for (const char* side : kFileAndSidecars) fs::remove(safety.string() + side, ec);
     bool had_live = fs::exists(target, ec);
     if (had_live) {
       if (auto st = move_file(target, safety); !st) return undo(st.error().message);
@@ -198,10 +199,9 @@ Status BackupService::roll_back(const RestoreReport& report) {
   std::error_code ec;
   for (auto it = report.safety_copies.rbegin(); it != report.safety_copies.rend(); ++it) {
     const auto& [target, safety] = *it;
-    for (const char* side : {"", kSidecars[0], kSidecars[1], kSidecars[2]})
-      fs::remove(target.string() + side, ec);
+    for (const char* side : kFileAndSidecars) fs::remove(target.string() + side, ec);
     if (safety.empty()) continue;  // there was no live file
-    for (const char* side : {"", kSidecars[0], kSidecars[1], kSidecars[2]}) {
+    for (const char* side : kFileAndSidecars) {
       const fs::path from = safety.string() + side;
       if (!fs::exists(from, ec)) continue;
       if (auto st = move_file(from, target.string() + side); !st)
