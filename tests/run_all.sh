@@ -10,10 +10,17 @@ phase() { echo "== $1 (at ${SECONDS} s)"; }
 # a few dozen program starts instead of ~450.
 release_flags=(-DSHELFJOBS_TESTS_PER_FILE=ON)
 asan_flags=(-DSHELFJOBS_TESTS_PER_FILE=ON)
-# SHELFJOBS_LEAN_BUILD=1 (set by .ci/run): no debug information in the two builds. It is a third
-# of their compile time; test failures still name the test, the assertion and its line, and
-# UBSan's reports their source location.
+# SHELFJOBS_LEAN_BUILD=1 (set by .ci/run): one build instead of two, and no debug information.
+# A fresh machine compiles everything from nothing, and each of the two builds is about ten
+# minutes of the two cores: CI builds the release configuration (what the Quickstart builds and
+# the package check installs) and runs every test in it, the [concurrency] cases 8 times over.
+# The AddressSanitizer+UBSan build and the ThreadSanitizer preset run before a change is merged
+# (docs/operations.md, "Tests"). Without debug information a build takes a third less time; test
+# failures still name the test, the assertion and its line.
+lean=0
 if [ "${SHELFJOBS_LEAN_BUILD:-0}" = "1" ]; then
+  lean=1
+  release_flags+=(-DSHELFJOBS_REPEAT=8)
   release_flags+=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG")
   asan_flags+=(-DCMAKE_CXX_FLAGS_DEBUG="" -DSHELFJOBS_SANITIZE_DEBUG_INFO=OFF)
 fi
@@ -39,6 +46,11 @@ ctest --preset release
 
 phase "package check"
 tests/package/check.sh
+
+if [ "$lean" = "1" ]; then
+  phase "done (lean: the asan build is left to tests/run_all.sh without SHELFJOBS_LEAN_BUILD)"
+  exit 0
+fi
 
 phase "asan: build"
 cmake --preset asan "${asan_flags[@]}" >/dev/null
