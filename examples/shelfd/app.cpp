@@ -157,7 +157,8 @@ Status App::open_services() {
   // and the config file.
   BackupOptions bo;
   bo.folder = config_.backup.folder;
-  bo.job_store = config_.database;
+  // A job store on a PostgreSQL server is the server's to back up (pg_dump); the files are ours.
+  if (!is_postgres_url(config_.database.string())) bo.job_store = config_.database;
   bo.databases = {{"catalog.db", config_.catalog}};
   if (metadata_) bo.databases.push_back({"metadata-cache.db", config_.data_folder / "metadata-cache.db"});
   if (!config_.file.empty()) bo.config_files = {config_.file};

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "shelfjobs/adapters/release_title.hpp"
+#include "shelfjobs/engine/postgres_job_store.hpp"
 #include "shelfjobs/services/tasks.hpp"
 
 namespace shelfd {
@@ -174,7 +175,9 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
     c.data_folder = std::filesystem::weakly_canonical(base / *folder);
     auto db = string_at(j, "database", "database", true);
     if (db->empty()) throw bad("database", "must not be empty");
-    c.database = c.data_folder / *db;
+    // A PostgreSQL connection URI keeps the jobs on a server (docs/scaling.md); anything else is
+    // a SQLite file relative to dataFolder.
+    c.database = shelfjobs::is_postgres_url(*db) ? std::filesystem::path(*db) : c.data_folder / *db;
     auto catalog = string_at(j, "catalog", "catalog", false).value_or("catalog.db");
     if (catalog.empty()) throw bad("catalog", "must not be empty");
     c.catalog = c.data_folder / catalog;

@@ -43,8 +43,9 @@ void ApiServer::system_routes() {
            {"mode", "console"},
            {"branch", "main"},
            {"authentication", "none"},
-           {"databaseType", "sqLite"},
-           {"databaseVersion", sqlite3_libversion()},
+           // The job store's database (the catalog stays in SQLite either way).
+           {"databaseType", is_postgres_url(c.database.string()) ? "postgreSQL" : "sqLite"},
+           {"databaseVersion", is_postgres_url(c.database.string()) ? "" : sqlite3_libversion()},
            {"migrationVersion", 3},
            {"urlBase", ""},
            {"runtimeName", "shelfjobs"},

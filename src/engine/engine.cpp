@@ -61,6 +61,12 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
   }
 
   std::shared_ptr<JobStore> store = options.store;
+  if (!store && is_postgres_url(options.store_path)) {
+    auto opened =
+        open_postgres_job_store(PostgresStoreOptions{.url = options.store_path, .logger = options.logger});
+    if (!opened) return opened.error();
+    store = std::move(opened).value();
+  }
   if (!store) {
     if (options.store_busy_timeout.count() < 0) {
       return Error{errc::invalid_argument, "store_busy_timeout must not be negative"};

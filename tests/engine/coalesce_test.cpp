@@ -61,7 +61,7 @@ struct Setup {
                        {.type_exclusive = true});
     r.add<SweepInbox>([handler](const SweepInbox&, JobContext& ctx) { handler(ctx); },
                       {.type_exclusive = true, .merge_into_running = true});
-    auto e = Engine::create({.store_path = dir.file("j.db"),
+    auto e = Engine::create({.store_path = job_store_at(dir),
                              .logger = quiet_logger(),
                              .clock = use_clock ? use_clock : std::shared_ptr<Clock>(clock)},
                             std::move(r));
@@ -191,7 +191,7 @@ TEST_CASE("a handler pushes follow-up jobs through its context", "[coalesce][eng
   r.add<Child>([&](const Child& c, JobContext&) {
     if (c.from == "parent") ++children;
   });
-  auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r)).value();
+  auto e = Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, std::move(r)).value();
   e->start();
   auto p = e->push(Parent{});
   REQUIRE(p);

@@ -20,7 +20,7 @@ TEST_CASE("concurrent pushes, cancels and queries leave every job in one termina
   });
   r.add<DiskStep>([&](const DiskStep&, JobContext&) { ++ran; }, {.locks = {"disk"}});
   auto e =
-      Engine::create({.store_path = dir.file("j.db"), .workers = 3, .logger = quiet_logger()}, std::move(r))
+      Engine::create({.store_path = job_store_at(dir), .workers = 3, .logger = quiet_logger()}, std::move(r))
           .value();
   e->start();
   constexpr int kThreads = 4;
@@ -81,9 +81,9 @@ TEST_CASE("durable pushes racing stop() each return, and every one that succeede
   {
     Registry r;
     r.add<Step>([](const Step&, JobContext&) {});
-    auto e =
-        Engine::create({.store_path = dir.file("j.db"), .workers = 2, .logger = quiet_logger()}, std::move(r))
-            .value();
+    auto e = Engine::create({.store_path = job_store_at(dir), .workers = 2, .logger = quiet_logger()},
+                            std::move(r))
+                 .value();
     e->start();
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
@@ -108,7 +108,8 @@ TEST_CASE("durable pushes racing stop() each return, and every one that succeede
   // Reopened, the file holds every job whose durable push returned.
   Registry r2;
   r2.add<Step>([](const Step&, JobContext&) {});
-  auto e2 = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r2)).value();
+  auto e2 =
+      Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, std::move(r2)).value();
   for (const auto& ids : stored)
     for (JobId id : ids) {
       auto job = e2->get(id);

@@ -48,9 +48,9 @@ TEST_CASE("a debounced rule folds a burst of events into one job", "[events][deb
   Registry r;
   std::atomic<int> imports{0};
   r.add<Import>([&](const Import&, JobContext&) { ++imports; });
-  auto e =
-      Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger(), .clock = clock}, std::move(r))
-          .value();
+  auto e = Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger(), .clock = clock},
+                          std::move(r))
+               .value();
   e->start();
   EventBus bus(quiet_logger());
   add_rule<DownloadCompleted>(bus, *e,

@@ -16,7 +16,9 @@
 
 #include "fault_job_store.hpp"
 #include "memory_job_store.hpp"
+#include "postgres_server.hpp"
 #include "shelfjobs/engine/job_store.hpp"
+#include "shelfjobs/engine/postgres_job_store.hpp"
 #include "shelfjobs/engine/sqlite_job_store.hpp"
 #include "test_support.hpp"
 
@@ -27,7 +29,7 @@ using std::chrono::minutes;
 
 namespace {
 
-enum class Kind { sqlite_file, sqlite_memory, memory, fault };
+enum class Kind { sqlite_file, sqlite_memory, memory, fault, postgres };
 
 const char* kind_name(Kind k) {
   switch (k) {
@@ -35,8 +37,15 @@ const char* kind_name(Kind k) {
     case Kind::sqlite_memory: return "sqlite :memory:";
     case Kind::memory: return "memory";
     case Kind::fault: return "fault (no faults)";
+    case Kind::postgres: return "postgres";
   }
   return "?";
+}
+
+// `kinds` and, where PostgreSQL can run, the PostgreSQL store.
+std::vector<Kind> with_postgres(std::vector<Kind> kinds) {
+  if (postgres_server() != nullptr) kinds.push_back(Kind::postgres);
+  return kinds;
 }
 
 // A minute boundary (2025-11-14 22:40 UTC), so minute buckets are easy to name.
@@ -86,7 +95,7 @@ class Harness {
   // caller starts it.
   StoredState restart(TimePoint since) {
     store_->close();
-    if (kind_ == Kind::sqlite_file) {
+    if (kind_ == Kind::sqlite_file || kind_ == Kind::postgres) {
       store_.reset();
       open();
     } else {
@@ -116,6 +125,13 @@ class Harness {
         store_ = std::move(opened).value();
         break;
       }
+      case Kind::postgres: {
+        if (url_.empty()) url_ = postgres_server()->new_database();
+        auto opened = open_postgres_job_store({.url = url_, .logger = quiet_logger()});
+        REQUIRE(opened.has_value());
+        store_ = std::move(opened).value();
+        break;
+      }
       case Kind::memory: {
         auto m = std::make_unique<MemoryJobStore>();
         memory_ = m.get();
@@ -134,6 +150,7 @@ class Harness {
 
   Kind kind_;
   TempDir dir_;
+  std::string url_;  // the PostgreSQL store's database
   std::unique_ptr<JobStore> store_;
   MemoryJobStore* memory_ = nullptr;
   FaultJobStore* fault_ = nullptr;
@@ -179,7 +196,8 @@ struct Outcomes {
 // ------------------------------------------------------------------ the contract, every store
 
 TEST_CASE("a job store keeps a job from insert through start and progress to finish", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -234,7 +252,8 @@ TEST_CASE("a job store keeps a job from insert through start and progress to fin
 }
 
 TEST_CASE("a job store runs each Done after its write, in call order, with true", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -261,7 +280,8 @@ TEST_CASE("a job store runs each Done after its write, in call order, with true"
 }
 
 TEST_CASE("a job store's reads see every write called before them", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -280,7 +300,8 @@ TEST_CASE("a job store's reads see every write called before them", "[store]") {
 }
 
 TEST_CASE("a job store lists newest first, filtered by status and exact name, in pages", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -327,7 +348,8 @@ TEST_CASE("a job store lists newest first, filtered by status and exact name, in
 }
 
 TEST_CASE("a job store counts a terminal finish once in totals and minutes, a retry never", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -405,7 +427,8 @@ TEST_CASE("a job store counts a terminal finish once in totals and minutes, a re
 }
 
 TEST_CASE("pruning a job store deletes finished jobs and keeps totals and the highest id", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -438,7 +461,8 @@ TEST_CASE("pruning a job store deletes finished jobs and keeps totals and the hi
 }
 
 TEST_CASE("a job store drops minute figures older than asked", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -460,7 +484,8 @@ TEST_CASE("a job store drops minute figures older than asked", "[store]") {
 }
 
 TEST_CASE("a job store saves scheduled tasks and hands them back on load", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -512,7 +537,7 @@ TEST_CASE("a job store saves scheduled tasks and hands them back on load", "[sto
 }
 
 TEST_CASE("a job store reopened hands back its active jobs, highest id, tasks and figures", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(from_range(with_postgres({Kind::sqlite_file, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -545,7 +570,7 @@ TEST_CASE("a job store reopened hands back its active jobs, highest id, tasks an
 }
 
 TEST_CASE("a job store writes what recovery changed in one go, counting the jobs it failed", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(from_range(with_postgres({Kind::sqlite_file, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -587,7 +612,8 @@ TEST_CASE("a job store writes what recovery changed in one go, counting the jobs
 }
 
 TEST_CASE("a closed job store drops later writes with Done(false) and still answers reads", "[store]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();
@@ -614,7 +640,8 @@ TEST_CASE("a closed job store drops later writes with Done(false) and still answ
 
 TEST_CASE("a job store keeps every write of many threads and answers reads meanwhile",
           "[store][concurrency]") {
-  const Kind kind = GENERATE(Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault);
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
   CAPTURE(kind_name(kind));
   Harness h(kind);
   auto& s = h.store();

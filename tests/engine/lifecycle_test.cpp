@@ -47,8 +47,8 @@ Registry counting_registry() {
 TEST_CASE("progress is throttled for observers and the last message becomes the job's",
           "[lifecycle][progress]") {
   TempDir dir;
-  auto e =
-      Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, counting_registry()).value();
+  auto e = Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, counting_registry())
+               .value();
   std::atomic<int> progress_events{0};
   e->subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
     if (ev.type == JobEvent::Type::progress) ++progress_events;
@@ -72,7 +72,7 @@ TEST_CASE("progress is throttled for observers and the last message becomes the 
 TEST_CASE("a throwing handler fails its job and never stops a worker", "[lifecycle][errors]") {
   TempDir dir;
   // No retries here: network failures would otherwise wait for their next attempt.
-  auto e = Engine::create({.store_path = dir.file("j.db"),
+  auto e = Engine::create({.store_path = job_store_at(dir),
                            .workers = 1,
                            .logger = quiet_logger(),
                            .retry = RetryPolicy{.network = 0}},
@@ -311,7 +311,8 @@ TEST_CASE("stop returns false when a handler ignores cancellation past the deadl
   });
   JobId id = 0;
   {
-    auto e = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r)).value();
+    auto e =
+        Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, std::move(r)).value();
     e->start();
     id = e->push(Noop{}).value().job.id;
     REQUIRE(eventually([&] { return started->load(); }));
@@ -320,7 +321,8 @@ TEST_CASE("stop returns false when a handler ignores cancellation past the deadl
   // The stuck job is still Executing in the store and is rescued by the next engine.
   Registry r2;
   r2.add<Noop>([](const Noop&, JobContext&) {});
-  auto e2 = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, std::move(r2)).value();
+  auto e2 =
+      Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, std::move(r2)).value();
   e2->start();
   REQUIRE(e2->wait_idle(5s));
   auto j = e2->get(id).value();

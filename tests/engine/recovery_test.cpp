@@ -15,8 +15,7 @@ using namespace testing;
 namespace {
 // What a crash leaves: the row says Executing although no process runs it.
 void mark_executing(const std::string& db, JobId id) {
-  SQLite::Database conn(db, SQLite::OPEN_READWRITE);
-  conn.exec("UPDATE jobs SET status = 1, started_at = 1 WHERE id = " + std::to_string(id));
+  REQUIRE(exec_on_store(db, "UPDATE jobs SET status = 1, started_at = 1 WHERE id = " + std::to_string(id)));
 }
 }  // namespace
 
@@ -69,10 +68,7 @@ TEST_CASE("a stored job whose command is no longer registered is failed with the
     f.open(1, false);
     id = f.push<Step>("x").id;
   }
-  {
-    SQLite::Database conn(f.db(), SQLite::OPEN_READWRITE);
-    conn.exec("UPDATE jobs SET name = 'RetiredCommand' WHERE id = " + std::to_string(id));
-  }
+  REQUIRE(exec_on_store(f.db(), "UPDATE jobs SET name = 'RetiredCommand' WHERE id = " + std::to_string(id)));
   auto& e = f.open(1);
   auto j = e.get(id).value();
   CHECK(j.status == JobStatus::failed);
@@ -119,18 +115,18 @@ TEST_CASE("a store that cannot be opened gives a clear error", "[recovery][store
     CHECK(e.error().code == errc::store_error);
   }
   SECTION("a store another engine has open") {
-    auto first = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, Registry{});
+    auto first = Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, Registry{});
     REQUIRE(first.has_value());
-    auto second = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, Registry{});
+    auto second = Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, Registry{});
     REQUIRE_FALSE(second.has_value());
     CHECK(second.error().code == errc::store_error);
     CHECK_THAT(second.error().message, Catch::Contains("in use"));
     first.value().reset();  // released with the engine
-    auto third = Engine::create({.store_path = dir.file("j.db"), .logger = quiet_logger()}, Registry{});
+    auto third = Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, Registry{});
     CHECK(third.has_value());
   }
   SECTION("bad options") {
-    auto e = Engine::create({.store_path = dir.file("j.db"), .workers = 0}, Registry{});
+    auto e = Engine::create({.store_path = job_store_at(dir), .workers = 0}, Registry{});
     REQUIRE_FALSE(e.has_value());
     CHECK(e.error().code == errc::invalid_argument);
     CHECK_THAT(e.error().message, Catch::Contains("workers"));
@@ -155,7 +151,7 @@ TEST_CASE("opening waits for another process's reader instead of failing with da
   REQUIRE(e.has_value());
 }
 
-TEST_CASE("the store is a WAL-mode SQLite file with every field of a job", "[store]") {
+TEST_CASE("the store is a WAL-mode SQLite file with every field of a job", "[store][sqlite]") {
   Fixture f;
   JobId id = 0;
   {

@@ -61,7 +61,7 @@ struct Env {
 
   Engine& open(Registry r, EngineOptions extra = {}) {
     engine.reset();
-    extra.store_path = dir.file("jobs.db");
+    extra.store_path = job_store_at(dir, "jobs.db");
     extra.logger = quiet_logger();
     extra.clock = clock;
     extra.notifier = notes;

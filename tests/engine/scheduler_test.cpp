@@ -35,8 +35,8 @@ struct SchedulerEnv {
       clock->advance(run_takes);  // the run takes time on the schedule's clock
       if (fail) throw JobError(ErrorKind::permanent, "indexer said no");
     });
-    auto e = Engine::create({.store_path = dir.file("jobs.db"), .logger = quiet_logger(), .clock = clock},
-                            std::move(r));
+    auto e = Engine::create(
+        {.store_path = job_store_at(dir, "jobs.db"), .logger = quiet_logger(), .clock = clock}, std::move(r));
     REQUIRE(e.has_value());
     engine = std::move(e).value();
     engine->start();

@@ -68,7 +68,7 @@ struct Fixture {
     return r;
   }
 
-  std::string db() const { return dir.file("jobs.db"); }
+  std::string db() const { return job_store_at(dir, "jobs.db"); }
 
   shelfjobs::Engine& open(int workers = 3, bool start = true) {
     engine.reset();

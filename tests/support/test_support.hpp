@@ -46,6 +46,16 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// Where an engine test keeps its jobs: the SQLite file `name` in `dir`, or, when the
+/// environment says SHELFJOBS_TEST_STORE=postgres (the `engine.postgres` ctest entry), a
+/// PostgreSQL database of its own for that folder and name: the same one on every call, so a
+/// test that reopens its engine finds its jobs (tests/support/job_store_at.cpp).
+std::string job_store_at(const TempDir& dir, const std::string& name = "j.db");
+
+/// Runs `sql` on the store `job_store_at` returned: SQLite on a file, psql on a database, with
+/// the store's tables named as in the SQLite store ("jobs", "scheduled_tasks"). True when it ran.
+bool exec_on_store(const std::string& location, const std::string& sql);
+
 /// Records strings from any thread.
 class Recorder {
  public:

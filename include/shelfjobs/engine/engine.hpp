@@ -40,6 +40,7 @@
 #include "shelfjobs/engine/job.hpp"
 #include "shelfjobs/engine/job_store.hpp"
 #include "shelfjobs/engine/notifier.hpp"
+#include "shelfjobs/engine/postgres_job_store.hpp"
 #include "shelfjobs/engine/push.hpp"
 #include "shelfjobs/engine/rate_limiter.hpp"
 #include "shelfjobs/engine/schedule.hpp"
@@ -49,8 +50,9 @@ namespace shelfjobs {
 
 /// How the engine is set up. Every field has a default.
 struct EngineOptions {
-  /// SQLite file of the job store; created if missing. ":memory:" keeps jobs in memory only
-  /// (tests). Default: "shelfjobs.db".
+  /// Where the jobs live: a SQLite file, created if missing (":memory:" keeps jobs in memory
+  /// only, for tests), or a PostgreSQL connection URI ("postgresql://user@host:5432/db", see
+  /// postgres_job_store.hpp; the tables go into the schema "shelfjobs"). Default: "shelfjobs.db".
   std::string store_path = "shelfjobs.db";
   /// A job store to use instead of the SQLite file at `store_path` (an in-memory or
   /// fault-injecting store in tests, another backend). Not started yet; the engine starts it and

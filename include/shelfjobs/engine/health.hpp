@@ -69,6 +69,8 @@ struct StoreHealth {
   bool failing = false;
   std::chrono::microseconds last_commit_latency{0};
   std::chrono::microseconds max_commit_latency{0};
+  /// The store's size: the SQLite file and its write-ahead log; on PostgreSQL, the store's tables
+  /// and indexes on the server (measured at open and at most once a minute after), no log.
   std::uintmax_t file_bytes = 0;
   std::uintmax_t wal_bytes = 0;
 };

@@ -24,14 +24,6 @@ using sqlite::column;
 using sqlite::from_ms;
 using sqlite::to_ms;
 
-// The start of the UTC minute holding `ms` (floor, also before 1970).
-std::int64_t minute_of(std::int64_t ms) {
-  constexpr std::int64_t kMinute = 60000;
-  std::int64_t m = ms / kMinute;
-  if (ms % kMinute < 0) --m;
-  return m * kMinute;
-}
-
 bool single_connection(const std::string& path) {
   return path == ":memory:" || path.find("mode=memory") != std::string::npos;
 }
@@ -140,10 +132,6 @@ void bind_all(SQLite::Statement& st, const V&... values) {
   int i = 0;
   (bind(st, ++i, values), ...);
 }
-
-// Whether a finish adds to the totals: a run that ends for good. Whether it adds a duration:
-// a completed or failed run that had started (a job failed by recovery before it ran has none).
-bool has_duration(const JobInfo& j) { return j.status != JobStatus::cancelled && j.started_at.has_value(); }
 
 }  // namespace
 
@@ -275,39 +263,6 @@ CREATE INDEX jobs_active ON jobs(id) WHERE status IN (0, 1);
 )sql",
   };
   return migrations;
-}
-
-std::string encode_histogram(const DurationHistogram& h) {
-  std::string out;
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    if (h[i] == 0) continue;
-    if (!out.empty()) out += ',';
-    out += std::to_string(i) + ':' + std::to_string(h[i]);
-  }
-  return out;
-}
-
-DurationHistogram decode_histogram(const std::string& text) {
-  // On the open path (a day of minutes for every type), so no allocation per item.
-  DurationHistogram h{};
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  while (p < end) {
-    std::size_t bin = 0;
-    std::int64_t count = 0;
-    auto [after_bin, e1] = std::from_chars(p, end, bin);
-    if (e1 == std::errc() && after_bin < end && *after_bin == ':') {
-      auto [after_count, e2] = std::from_chars(after_bin + 1, end, count);
-      // A damaged item is skipped: figures are advisory, the file stays usable.
-      if (e2 == std::errc() && bin < h.size()) h[bin] += count;
-      p = after_count;
-    } else {
-      p = after_bin;
-    }
-    while (p < end && *p != ',') ++p;
-    ++p;
-  }
-  return h;
 }
 
 // ------------------------------------------------------------------ opening

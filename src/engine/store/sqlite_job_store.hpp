@@ -28,6 +28,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/store/figures.hpp"
 #include "engine/store/write_queue.hpp"
 #include "shelfjobs/engine/job_store.hpp"
 #include "shelfjobs/engine/sqlite_job_store.hpp"
@@ -36,11 +37,6 @@ namespace shelfjobs::detail {
 
 /// The job store's schema, one SQL script per version (index + 1 = version). Append only.
 const std::vector<std::string>& job_store_migrations();
-
-/// The compact text form of a duration histogram: "bin:count" pairs for the bins that are not
-/// zero, comma-separated, in bin order ("" when all are zero). Unknown bins are ignored.
-std::string encode_histogram(const DurationHistogram& h);
-DurationHistogram decode_histogram(const std::string& text);
 
 class SqliteJobStore final : public JobStore {
  public:

@@ -1,0 +1,940 @@
+// SPDX-License-Identifier: MIT
+// The PostgreSQL job store (include/shelfjobs/engine/postgres_job_store.hpp).
+//
+// It has the SQLite store's shape: one writer connection commits everything queued at once
+// (WriteQueue, the group-commit machinery both share), a second connection reads, and the
+// figures (job_stats, job_minutes) change in the same transaction as the finishes they count.
+// What a server adds:
+//  - The server can go away (a restart, a dropped connection). A commit that fails is retried
+//    with the same writes, on a new connection when the old one broke; reads reconnect and try
+//    once more. Nothing is dropped while the store is open, so a push that returned is stored.
+//  - One engine per schema: a session advisory lock, held by the writer connection, keyed by
+//    the schema. The server releases it when the connection goes, however its process ended.
+//    After a reconnect the lock is taken again before anything is written.
+//  - libpqxx 6 has no optional parameters; a NULL is passed as a null `const char*`, so optional
+//    values go through their text form (`opt`).
+
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <thread>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/store/figures.hpp"
+#include "engine/store/write_queue.hpp"
+#include "shelfjobs/engine/postgres_job_store.hpp"
+
+namespace shelfjobs {
+
+bool is_postgres_url(std::string_view text) noexcept {
+  return text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0;
+}
+
+bool postgres_store_available() noexcept { return true; }
+
+namespace detail {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::int64_t ms(TimePoint t) {
+  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+TimePoint at_ms(std::int64_t v) { return TimePoint{milliseconds(v)}; }
+
+// A nullable parameter: its text, or none (passed as a null `const char*`).
+using Opt = std::optional<std::string>;
+Opt opt(const std::optional<TimePoint>& t) { return t ? Opt(std::to_string(ms(*t))) : std::nullopt; }
+Opt opt(const std::optional<std::int64_t>& v) { return v ? Opt(std::to_string(*v)) : std::nullopt; }
+Opt opt(const std::optional<JobStatus>& s) {
+  return s ? Opt(std::to_string(static_cast<int>(*s))) : std::nullopt;
+}
+const char* p(const Opt& o) { return o ? o->c_str() : nullptr; }
+int i(Priority v) { return static_cast<int>(v); }
+int i(Trigger v) { return static_cast<int>(v); }
+int i(JobStatus v) { return static_cast<int>(v); }
+int i(ErrorKind v) { return static_cast<int>(v); }
+
+template <class T>
+std::optional<T> nullable(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+std::optional<TimePoint> nullable_time(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return at_ms(f.as<std::int64_t>());
+}
+
+// The job columns in SELECT order; rows are read by name.
+constexpr const char* kJobColumns =
+    "id, name, body, priority, trigger, event, status, queued_at, started_at, ended_at, duration_ms, "
+    "attempt, progress_current, progress_total, progress_message, message, error_kind, error, "
+    "not_before, max_attempts, task";
+constexpr const char* kTaskColumns =
+    "name, command, body, interval_s, time_of_day_min, time_zone, jitter_s, next_due, last_start, "
+    "last_finish, last_status, last_message, last_duration_ms, last_job";
+
+JobInfo row_to_job(const pqxx::row& r) {
+  JobInfo j;
+  j.id = r["id"].as<std::int64_t>();
+  j.name = r["name"].c_str();
+  j.body = nlohmann::json::parse(r["body"].c_str(), nullptr, false);
+  if (j.body.is_discarded()) j.body = nlohmann::json::object();
+  j.priority = static_cast<Priority>(r["priority"].as<int>());
+  j.trigger = static_cast<Trigger>(r["trigger"].as<int>());
+  j.event = r["event"].c_str();
+  j.status = static_cast<JobStatus>(r["status"].as<int>());
+  j.queued_at = at_ms(r["queued_at"].as<std::int64_t>());
+  j.started_at = nullable_time(r["started_at"]);
+  j.ended_at = nullable_time(r["ended_at"]);
+  j.duration = milliseconds(nullable<std::int64_t>(r["duration_ms"]).value_or(0));
+  j.attempt = r["attempt"].as<int>();
+  j.progress.current = r["progress_current"].as<std::int64_t>();
+  j.progress.total = r["progress_total"].as<std::int64_t>();
+  j.progress.message = r["progress_message"].c_str();
+  j.message = r["message"].c_str();
+  j.error_kind = static_cast<ErrorKind>(r["error_kind"].as<int>());
+  j.error = r["error"].c_str();
+  j.not_before = nullable_time(r["not_before"]);
+  j.max_attempts = r["max_attempts"].as<int>();
+  j.task = r["task"].c_str();
+  return j;
+}
+
+TaskRow row_to_task(const pqxx::row& r) {
+  TaskRow t;
+  t.name = r["name"].c_str();
+  t.command = r["command"].c_str();
+  t.body = r["body"].c_str();
+  t.interval_s = r["interval_s"].as<std::int64_t>();
+  t.time_of_day_min = nullable<std::int64_t>(r["time_of_day_min"]);
+  t.time_zone = r["time_zone"].c_str();
+  t.jitter_s = r["jitter_s"].as<std::int64_t>();
+  t.next_due = nullable_time(r["next_due"]);
+  t.last_start = nullable_time(r["last_start"]);
+  t.last_finish = nullable_time(r["last_finish"]);
+  if (auto s = nullable<int>(r["last_status"])) t.last_status = static_cast<JobStatus>(*s);
+  t.last_message = r["last_message"].c_str();
+  t.last_duration_ms = nullable<std::int64_t>(r["last_duration_ms"]);
+  t.last_job = nullable<std::int64_t>(r["last_job"]);
+  return t;
+}
+
+// A connection string without its password, for messages and logs.
+std::string redact(const std::string& url) {
+  static const std::regex uri_password(R"(^(postgres(?:ql)?://[^:@/]*):[^@/]*@)");
+  static const std::regex keyword_password(R"((password\s*=\s*)('[^']*'|\S+))");
+  std::string out = std::regex_replace(url, uri_password, "$1:***@");
+  return std::regex_replace(out, keyword_password, "$1***");
+}
+
+// The connection string with the connect timeout added.
+std::string with_timeout(const std::string& url, milliseconds timeout) {
+  const auto seconds = std::max<std::int64_t>(1, (timeout.count() + 999) / 1000);
+  if (is_postgres_url(url)) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") +
+           "connect_timeout=" + std::to_string(seconds) + "&application_name=shelfjobs";
+  }
+  return url + " connect_timeout=" + std::to_string(seconds) + " application_name=shelfjobs";
+}
+
+bool valid_schema(const std::string& s) {
+  if (s.empty() || s.size() > 48 || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ schema
+
+// One SQL script per version (index + 1 = version); "$S" stands for the quoted schema. Append
+// only: a released migration never changes, a new one is a new entry.
+const std::vector<std::string>& postgres_job_store_migrations() {
+  static const std::vector<std::string> migrations = {
+      R"sql(
+CREATE TABLE $S.jobs (
+  id               bigint   PRIMARY KEY,
+  name             text     NOT NULL,
+  body             text     NOT NULL,
+  priority         smallint NOT NULL,
+  trigger          smallint NOT NULL,
+  event            text     NOT NULL DEFAULT '',
+  status           smallint NOT NULL,
+  queued_at        bigint   NOT NULL,
+  started_at       bigint,
+  ended_at         bigint,
+  duration_ms      bigint,
+  attempt          integer  NOT NULL DEFAULT 1,
+  progress_current bigint   NOT NULL DEFAULT 0,
+  progress_total   bigint   NOT NULL DEFAULT 0,
+  progress_message text     NOT NULL DEFAULT '',
+  message          text     NOT NULL DEFAULT '',
+  error_kind       smallint NOT NULL DEFAULT 0,
+  error            text     NOT NULL DEFAULT '',
+  not_before       bigint,
+  max_attempts     integer  NOT NULL DEFAULT 1,
+  task             text     NOT NULL DEFAULT ''
+);
+CREATE INDEX jobs_by_status ON $S.jobs (status, id);
+CREATE INDEX jobs_by_name ON $S.jobs (name, id);
+CREATE INDEX jobs_active ON $S.jobs (id) WHERE status IN (0, 1);
+CREATE TABLE $S.scheduled_tasks (
+  name             text    PRIMARY KEY,
+  command          text    NOT NULL,
+  body             text    NOT NULL,
+  interval_s       bigint  NOT NULL,
+  time_of_day_min  bigint,
+  time_zone        text    NOT NULL DEFAULT '',
+  jitter_s         bigint  NOT NULL DEFAULT 0,
+  next_due         bigint,
+  last_start       bigint,
+  last_finish      bigint,
+  last_status      smallint,
+  last_message     text    NOT NULL DEFAULT '',
+  last_duration_ms bigint,
+  last_job         bigint
+);
+CREATE TABLE $S.job_stats (
+  name              text   PRIMARY KEY,
+  completed         bigint NOT NULL DEFAULT 0,
+  failed            bigint NOT NULL DEFAULT 0,
+  cancelled         bigint NOT NULL DEFAULT 0,
+  duration_ms_total bigint NOT NULL DEFAULT 0,
+  last_start        bigint,
+  last_finish       bigint,
+  last_status       smallint
+);
+CREATE TABLE $S.job_minutes (
+  minute          bigint NOT NULL,
+  name            text   NOT NULL,
+  completed       bigint NOT NULL DEFAULT 0,
+  failed          bigint NOT NULL DEFAULT 0,
+  cancelled       bigint NOT NULL DEFAULT 0,
+  duration_sum_ms bigint NOT NULL DEFAULT 0,
+  durations       text   NOT NULL DEFAULT '',
+  PRIMARY KEY (minute, name)
+);
+CREATE TABLE $S.meta (
+  key   text   PRIMARY KEY,
+  value bigint NOT NULL
+);
+)sql",
+  };
+  return migrations;
+}
+
+namespace {
+std::string in_schema(std::string sql, const std::string& quoted) {
+  for (std::size_t at = sql.find("$S"); at != std::string::npos; at = sql.find("$S", at + quoted.size())) {
+    sql.replace(at, 2, quoted);
+  }
+  return sql;
+}
+}  // namespace
+
+// ------------------------------------------------------------------ the store
+
+class PostgresJobStore final : public JobStore {
+ public:
+  static Result<std::unique_ptr<PostgresJobStore>> open(PostgresStoreOptions options);
+  ~PostgresJobStore() override { close(); }
+
+  Result<StoredState> load(TimePoint since) override;
+  Status write_recovered(const std::vector<JobInfo>& jobs) override;
+  void start() override {
+    writes_.start([this](std::vector<Op>& batch) { commit_batch(batch); });
+  }
+
+  void insert(const JobInfo& job, std::string body_text, Done done) override {
+    if (body_text.empty()) body_text = job.body.dump();
+    JobInfo row = job;
+    row.body = nullptr;
+    enqueue(Insert{std::move(row), std::move(body_text)}, std::move(done));
+  }
+  void update_queued(JobId id, Priority priority, Trigger trigger, const std::string& event) override {
+    enqueue(UpdateQueued{id, priority, trigger, event}, {});
+  }
+  void start_job(JobId id, TimePoint started_at, int attempt) override {
+    enqueue(StartJob{id, started_at, attempt}, {});
+  }
+  void progress(JobId id, const Progress& progress) override { enqueue(ProgressOp{id, progress}, {}); }
+  void finish(const JobInfo& job, Done done) override {
+    JobInfo row = job;
+    row.body = nullptr;
+    enqueue(Finish{std::move(row)}, std::move(done));
+  }
+  void save_task(const TaskRow& row) override { enqueue(SaveTask{row}, {}); }
+  void flush() override { writes_.wait_settled(); }
+
+  Result<std::optional<JobInfo>> get(JobId id) override;
+  Result<JobPage> list(const JobQuery& query) override;
+  Result<std::int64_t> prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) override;
+  Result<StoreMaintenanceReport> maintain(const StoreMaintenanceOptions& options) override;
+  void drop_minutes(TimePoint before) override { enqueue(DropMinutes{before}, {}); }
+
+  StoreHealth stats() const override {
+    StoreHealth h;
+    h.commits = commits_.load(std::memory_order_relaxed);
+    h.write_errors = write_errors_.load(std::memory_order_relaxed);
+    h.failing = failing_.load(std::memory_order_relaxed);
+    h.last_commit_latency = std::chrono::microseconds(last_commit_us_.load(std::memory_order_relaxed));
+    h.max_commit_latency = std::chrono::microseconds(max_commit_us_.load(std::memory_order_relaxed));
+    h.file_bytes = size_bytes_.load(std::memory_order_relaxed);
+    return h;
+  }
+  // The writer's connection goes with the writer, and with it the store's lock: another engine
+  // may take the store while this object lives on (a stopped engine whose handler ignored its
+  // cancellation keeps its parts alive). A later `load` reads on a connection of its own.
+  void close() override {
+    writes_.close();
+    writer_.reset();
+  }
+
+ private:
+  struct Insert {
+    JobInfo job;
+    std::string body_text;
+  };
+  struct UpdateQueued {
+    JobId id = 0;
+    Priority priority = Priority::normal;
+    Trigger trigger = Trigger::manual;
+    std::string event;
+  };
+  struct StartJob {
+    JobId id = 0;
+    TimePoint started_at{};
+    int attempt = 1;
+  };
+  struct ProgressOp {
+    JobId id = 0;
+    Progress progress;
+  };
+  struct Finish {
+    JobInfo job;
+  };
+  struct SaveTask {
+    TaskRow row;
+  };
+  struct DropMinutes {
+    TimePoint before{};
+  };
+  struct Prune {
+    std::optional<TimePoint> cutoff;
+    std::int64_t max_rows = 0;
+    std::shared_ptr<std::promise<Result<std::int64_t>>> result;
+  };
+  struct Maintain {
+    StoreMaintenanceOptions options;
+    std::shared_ptr<std::promise<Result<StoreMaintenanceReport>>> result;
+  };
+  using Payload = std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask, DropMinutes,
+                               Prune, Maintain>;
+  struct Op {
+    Payload payload;
+    Done done;
+    std::uint64_t seq = 0;
+  };
+  using MinuteDeltas = std::map<std::pair<std::int64_t, std::string>, MinuteFigures>;
+
+  explicit PostgresJobStore(PostgresStoreOptions options)
+      : opts_(std::move(options)),
+        log_(opts_.logger),
+        schema_("\"" + opts_.schema + "\""),
+        where_(redact(opts_.url) + " (schema " + opts_.schema + ")") {}
+
+  std::string sql(const char* text) const { return in_schema(text, schema_); }
+  std::unique_ptr<pqxx::connection> connect();
+  Result<std::unique_ptr<pqxx::connection>> connect_locked();
+  Status reconnect_writer();
+  void prepare(pqxx::connection& c);
+  void enqueue(Payload payload, Done done);
+  void commit_batch(std::vector<Op>& batch);
+  void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
+  void run_prune(Op& op);
+  void run_maintain(Op& op);
+  void apply(pqxx::work& tx, const Payload& payload, MinuteDeltas& minutes, JobId& max_inserted);
+  void apply_finish(pqxx::work& tx, const JobInfo& j, MinuteDeltas& minutes);
+  void write_minutes(pqxx::work& tx, MinuteDeltas& minutes);
+  template <class F>
+  auto read(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
+
+  PostgresStoreOptions opts_;
+  std::shared_ptr<spdlog::logger> log_;
+  const std::string schema_;                  // quoted
+  const std::string where_;                   // for messages: the server without password, and the schema
+  std::unique_ptr<pqxx::connection> writer_;  // the opening thread's until start(), then the writer's
+  std::mutex read_mutex_;
+  std::unique_ptr<pqxx::connection> reader_;  // GUARDED by read_mutex_; opened on first read
+  WriteQueue<Op> writes_;
+
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<bool> failing_{false};
+  std::atomic<std::int64_t> last_commit_us_{0};
+  std::atomic<std::int64_t> max_commit_us_{0};
+  // The schema's tables and indexes on the server, as the writer last measured them (at open,
+  // then at most once a minute after a commit): health's store size without a query per call.
+  std::atomic<std::uintmax_t> size_bytes_{0};
+  std::chrono::steady_clock::time_point sized_at_{};  // the writer's
+  void measure_size(pqxx::connection& c);
+};
+
+// ------------------------------------------------------------------ connections
+
+std::unique_ptr<pqxx::connection> PostgresJobStore::connect() {
+  auto c = std::make_unique<pqxx::connection>(with_timeout(opts_.url, opts_.connect_timeout));
+  pqxx::nontransaction tx(*c);
+  tx.exec("SET statement_timeout = " + std::to_string(opts_.statement_timeout.count()));
+  tx.exec("SET lock_timeout = " + std::to_string(opts_.statement_timeout.count()));
+  return c;
+}
+
+// A connection that holds the store's lock: the writer's, at open and after a reconnect.
+Result<std::unique_ptr<pqxx::connection>> PostgresJobStore::connect_locked() {
+  auto c = connect();
+  pqxx::nontransaction tx(*c);
+  const bool locked =
+      tx.exec_params1("SELECT pg_try_advisory_lock(hashtext('shelfjobs.store.' || $1))", opts_.schema)[0]
+          .as<bool>();
+  if (!locked) return Error{errc::store_error, "job store " + where_ + " is in use by another engine"};
+  return c;
+}
+
+// The writer's connection after it broke: the lock again, then the statements.
+Status PostgresJobStore::reconnect_writer() {
+  writer_.reset();
+  auto c = connect_locked();
+  if (!c) return c.error();
+  prepare(**c);
+  writer_ = std::move(c).value();
+  return Ok{};
+}
+
+void PostgresJobStore::prepare(pqxx::connection& c) {
+  c.prepare("insert",
+            sql("INSERT INTO $S.jobs (id, name, body, priority, trigger, event, status, queued_at, "
+                "attempt, not_before, task) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"));
+  c.prepare("update_queued", sql("UPDATE $S.jobs SET priority = $1, trigger = $2, event = $3 WHERE id = $4"));
+  c.prepare("start", sql("UPDATE $S.jobs SET status = 1, started_at = $1, attempt = $2 WHERE id = $3"));
+  c.prepare("progress", sql("UPDATE $S.jobs SET progress_current = $1, progress_total = $2, "
+                            "progress_message = $3 WHERE id = $4"));
+  c.prepare("finish", sql("UPDATE $S.jobs SET status = $1, started_at = $2, ended_at = $3, duration_ms = $4, "
+                          "attempt = $5, progress_current = $6, progress_total = $7, progress_message = $8, "
+                          "message = $9, error_kind = $10, error = $11, priority = $12, trigger = $13, "
+                          "event = $14, not_before = $15, max_attempts = $16, task = $17 WHERE id = $18"));
+  c.prepare("prior_status", sql("SELECT status FROM $S.jobs WHERE id = $1"));
+  c.prepare("add_totals",
+            sql("INSERT INTO $S.job_stats AS t (name, completed, failed, cancelled, duration_ms_total, "
+                "last_start, last_finish, last_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                "ON CONFLICT (name) DO UPDATE SET completed = t.completed + EXCLUDED.completed, "
+                "failed = t.failed + EXCLUDED.failed, cancelled = t.cancelled + EXCLUDED.cancelled, "
+                "duration_ms_total = t.duration_ms_total + EXCLUDED.duration_ms_total, "
+                "last_start = GREATEST(t.last_start, EXCLUDED.last_start), "
+                "last_finish = COALESCE(EXCLUDED.last_finish, t.last_finish), "
+                "last_status = EXCLUDED.last_status"));
+  c.prepare(
+      "save_task",
+      sql("INSERT INTO $S.scheduled_tasks (name, command, body, interval_s, time_of_day_min, time_zone, "
+          "jitter_s, next_due, last_start, last_finish, last_status, last_message, last_duration_ms, "
+          "last_job) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+          "ON CONFLICT (name) DO UPDATE SET command = EXCLUDED.command, body = EXCLUDED.body, "
+          "interval_s = EXCLUDED.interval_s, time_of_day_min = EXCLUDED.time_of_day_min, "
+          "time_zone = EXCLUDED.time_zone, jitter_s = EXCLUDED.jitter_s, next_due = EXCLUDED.next_due, "
+          "last_start = EXCLUDED.last_start, last_finish = EXCLUDED.last_finish, "
+          "last_status = EXCLUDED.last_status, last_message = EXCLUDED.last_message, "
+          "last_duration_ms = EXCLUDED.last_duration_ms, last_job = EXCLUDED.last_job"));
+  c.prepare("drop_minutes", sql("DELETE FROM $S.job_minutes WHERE minute < $1"));
+  c.prepare("read_minute", sql("SELECT completed, failed, cancelled, duration_sum_ms, durations "
+                               "FROM $S.job_minutes WHERE minute = $1 AND name = $2"));
+  c.prepare("write_minute",
+            sql("INSERT INTO $S.job_minutes (minute, name, completed, failed, cancelled, duration_sum_ms, "
+                "durations) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (minute, name) DO UPDATE SET "
+                "completed = EXCLUDED.completed, failed = EXCLUDED.failed, cancelled = EXCLUDED.cancelled, "
+                "duration_sum_ms = EXCLUDED.duration_sum_ms, durations = EXCLUDED.durations"));
+  c.prepare("write_max_id", sql("INSERT INTO $S.meta AS m (key, value) VALUES ('max_job_id', $1) "
+                                "ON CONFLICT (key) DO UPDATE SET value = GREATEST(m.value, EXCLUDED.value)"));
+}
+
+Result<std::unique_ptr<PostgresJobStore>> PostgresJobStore::open(PostgresStoreOptions options) {
+  if (!options.logger) options.logger = spdlog::default_logger();
+  if (options.url.empty())
+    return Error{errc::invalid_argument, "PostgreSQL job store: the connection string is empty"};
+  if (!valid_schema(options.schema)) {
+    return Error{errc::invalid_argument,
+                 "PostgreSQL job store: schema '" + options.schema +
+                     "' must be letters, digits and '_', start with a letter, at most 48 characters"};
+  }
+  auto store = std::unique_ptr<PostgresJobStore>(new PostgresJobStore(std::move(options)));
+  try {
+    auto locked = store->connect_locked();
+    if (!locked) return locked.error();
+    store->writer_ = std::move(locked).value();
+    // Migrations: one transaction, serialized across processes by a transaction advisory lock,
+    // so two hosts opening a new database at once cannot both apply version 1.
+    const auto& migrations = postgres_job_store_migrations();
+    pqxx::work tx(*store->writer_);
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('shelfjobs.migrate.' || $1))", store->opts_.schema);
+    tx.exec("CREATE SCHEMA IF NOT EXISTS " + store->schema_);
+    tx.exec(
+        store->sql("CREATE TABLE IF NOT EXISTS $S.schema_migrations (version integer PRIMARY KEY, "
+                   "applied_at timestamptz NOT NULL DEFAULT now())"));
+    const int have =
+        tx.exec(store->sql("SELECT COALESCE(MAX(version), 0) FROM $S.schema_migrations"))[0][0].as<int>();
+    if (have > static_cast<int>(migrations.size())) {
+      return Error{errc::store_error, "job store " + store->where_ + " has schema version " +
+                                          std::to_string(have) + ", newer than this build's " +
+                                          std::to_string(migrations.size())};
+    }
+    for (std::size_t v = static_cast<std::size_t>(have); v < migrations.size(); ++v) {
+      tx.exec(in_schema(migrations[v], store->schema_));
+      tx.exec_params(store->sql("INSERT INTO $S.schema_migrations (version) VALUES ($1)"),
+                     static_cast<int>(v + 1));
+    }
+    tx.commit();
+    // The statements name tables that exist only now.
+    store->prepare(*store->writer_);
+    store->measure_size(*store->writer_);
+  } catch (const std::exception& e) {
+    return Error{errc::store_error, "cannot open job store " + store->where_ + ": " + e.what()};
+  }
+  return store;
+}
+
+// ------------------------------------------------------------------ before start()
+
+Result<StoredState> PostgresJobStore::load(TimePoint since) {
+  try {
+    // Before start() the writer's connection; after close() a connection without the lock (a
+    // tool reading what a stopped engine left).
+    std::unique_ptr<pqxx::connection> own;
+    if (!writer_ || !writer_->is_open()) own = connect();
+    pqxx::connection& c = own ? *own : *writer_;
+    StoredState out;
+    pqxx::transaction<pqxx::isolation_level::repeatable_read> tx(c);  // one view of all five
+    for (const auto& r :
+         tx.exec(sql("SELECT ") + kJobColumns + sql(" FROM $S.jobs WHERE status IN (0, 1) ORDER BY id")))
+      out.active.push_back(row_to_job(r));
+    out.max_id =
+        tx.exec(sql("SELECT GREATEST(COALESCE((SELECT value FROM $S.meta WHERE key = 'max_job_id'), 0), "
+                    "COALESCE((SELECT MAX(id) FROM $S.jobs), 0))"))[0][0]
+            .as<std::int64_t>();
+    for (const auto& r :
+         tx.exec(sql("SELECT ") + kTaskColumns + sql(" FROM $S.scheduled_tasks ORDER BY name")))
+      out.tasks.push_back(row_to_task(r));
+    for (const auto& r : tx.exec(sql("SELECT name, completed, failed, cancelled, last_start, last_finish, "
+                                     "last_status FROM $S.job_stats ORDER BY name"))) {
+      TypeTotals t;
+      t.name = r["name"].c_str();
+      t.completed = r["completed"].as<std::int64_t>();
+      t.failed = r["failed"].as<std::int64_t>();
+      t.cancelled = r["cancelled"].as<std::int64_t>();
+      t.last_start = nullable_time(r["last_start"]);
+      t.last_finish = nullable_time(r["last_finish"]);
+      if (auto s = nullable<int>(r["last_status"])) t.last_status = static_cast<JobStatus>(*s);
+      out.totals.push_back(std::move(t));
+    }
+    for (const auto& r :
+         tx.exec_params(sql("SELECT minute, name, completed, failed, cancelled, duration_sum_ms, "
+                            "durations FROM $S.job_minutes WHERE minute >= $1 ORDER BY minute, name"),
+                        ms(since))) {
+      MinuteFigures m;
+      m.minute = at_ms(r["minute"].as<std::int64_t>());
+      m.name = r["name"].c_str();
+      m.completed = r["completed"].as<std::int64_t>();
+      m.failed = r["failed"].as<std::int64_t>();
+      m.cancelled = r["cancelled"].as<std::int64_t>();
+      m.duration_sum_ms = r["duration_sum_ms"].as<std::int64_t>();
+      m.durations = decode_histogram(r["durations"].c_str());
+      out.minutes.push_back(std::move(m));
+    }
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return Error{errc::store_error, "cannot read job store " + where_ + ": " + e.what()};
+  }
+}
+
+Status PostgresJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
+  try {
+    MinuteDeltas minutes;
+    pqxx::work tx(*writer_);
+    for (const auto& j : jobs) apply_finish(tx, j, minutes);
+    write_minutes(tx, minutes);
+    tx.commit();
+    return Ok{};
+  } catch (const std::exception& e) {
+    return Error{errc::store_error, "cannot write recovered jobs to " + where_ + ": " + e.what()};
+  }
+}
+
+// ------------------------------------------------------------------ writes
+
+void PostgresJobStore::enqueue(Payload payload, Done done) {
+  Op op{std::move(payload), std::move(done)};
+  if (writes_.push(op)) return;
+  if (!writes_.closing()) log_->error("job store {}: write before start(); dropped", where_);
+  const Error not_running{errc::store_error, "job store " + where_ + " is not running"};
+  if (auto* pr = std::get_if<Prune>(&op.payload)) pr->result->set_value(not_running);
+  if (auto* m = std::get_if<Maintain>(&op.payload)) m->result->set_value(not_running);
+  if (op.done) op.done(false);
+}
+
+void PostgresJobStore::apply_finish(pqxx::work& tx, const JobInfo& j, MinuteDeltas& minutes) {
+  // A job counts once: when its row goes from not terminal to terminal.
+  bool counts = false;
+  if (is_terminal(j.status)) {
+    const auto prior = tx.exec_prepared("prior_status", j.id);
+    counts = !prior.empty() && !is_terminal(static_cast<JobStatus>(prior[0][0].as<int>()));
+  }
+  const Opt duration = j.ended_at ? Opt(std::to_string(j.duration.count())) : std::nullopt;
+  tx.exec_prepared("finish", i(j.status), p(opt(j.started_at)), p(opt(j.ended_at)), p(duration), j.attempt,
+                   j.progress.current, j.progress.total, j.progress.message, j.message, i(j.error_kind),
+                   j.error, i(j.priority), i(j.trigger), j.event, p(opt(j.not_before)), j.max_attempts,
+                   j.task, j.id);
+  if (!counts) return;
+  const std::int64_t duration_ms = has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
+  tx.exec_prepared("add_totals", j.name, j.status == JobStatus::completed ? 1 : 0,
+                   j.status == JobStatus::failed ? 1 : 0, j.status == JobStatus::cancelled ? 1 : 0,
+                   duration_ms, p(opt(j.started_at)), p(opt(j.ended_at)), i(j.status));
+  if (!j.ended_at) return;
+  auto& m = minutes[{minute_of(ms(*j.ended_at)), j.name}];
+  switch (j.status) {
+    case JobStatus::completed: ++m.completed; break;
+    case JobStatus::failed: ++m.failed; break;
+    default: ++m.cancelled; break;
+  }
+  if (has_duration(j)) {
+    m.duration_sum_ms += duration_ms;
+    ++m.durations[duration_bin(milliseconds(duration_ms))];
+  }
+}
+
+// One read and one write per (minute, type) per batch, as on SQLite.
+void PostgresJobStore::write_minutes(pqxx::work& tx, MinuteDeltas& minutes) {
+  for (auto& [key, delta] : minutes) {
+    const auto old = tx.exec_prepared("read_minute", key.first, key.second);
+    if (!old.empty()) {
+      delta.completed += old[0][0].as<std::int64_t>();
+      delta.failed += old[0][1].as<std::int64_t>();
+      delta.cancelled += old[0][2].as<std::int64_t>();
+      delta.duration_sum_ms += old[0][3].as<std::int64_t>();
+      const auto h = decode_histogram(old[0][4].c_str());
+      for (std::size_t b = 0; b < h.size(); ++b) delta.durations[b] += h[b];
+    }
+    tx.exec_prepared("write_minute", key.first, key.second, delta.completed, delta.failed, delta.cancelled,
+                     delta.duration_sum_ms, encode_histogram(delta.durations));
+  }
+  minutes.clear();
+}
+
+void PostgresJobStore::apply(pqxx::work& tx, const Payload& payload, MinuteDeltas& minutes,
+                             JobId& max_inserted) {
+  std::visit(
+      [&](const auto& op) {
+        using T = std::decay_t<decltype(op)>;
+        if constexpr (std::is_same_v<T, Insert>) {
+          const JobInfo& j = op.job;
+          tx.exec_prepared("insert", j.id, j.name, op.body_text, i(j.priority), i(j.trigger), j.event,
+                           i(j.status), ms(j.queued_at), j.attempt, p(opt(j.not_before)), j.task);
+          max_inserted = std::max(max_inserted, j.id);
+        } else if constexpr (std::is_same_v<T, UpdateQueued>) {
+          tx.exec_prepared("update_queued", i(op.priority), i(op.trigger), op.event, op.id);
+        } else if constexpr (std::is_same_v<T, StartJob>) {
+          tx.exec_prepared("start", ms(op.started_at), op.attempt, op.id);
+        } else if constexpr (std::is_same_v<T, ProgressOp>) {
+          tx.exec_prepared("progress", op.progress.current, op.progress.total, op.progress.message, op.id);
+        } else if constexpr (std::is_same_v<T, Finish>) {
+          apply_finish(tx, op.job, minutes);
+        } else if constexpr (std::is_same_v<T, SaveTask>) {
+          const TaskRow& t = op.row;
+          tx.exec_prepared("save_task", t.name, t.command, t.body, t.interval_s, p(opt(t.time_of_day_min)),
+                           t.time_zone, t.jitter_s, p(opt(t.next_due)), p(opt(t.last_start)),
+                           p(opt(t.last_finish)), p(opt(t.last_status)), t.last_message,
+                           p(opt(t.last_duration_ms)),
+                           p(t.last_job ? Opt(std::to_string(*t.last_job)) : std::nullopt));
+        } else if constexpr (std::is_same_v<T, DropMinutes>) {
+          write_minutes(tx, minutes);  // a drop called after a finish drops that finish's minute too
+          tx.exec_prepared("drop_minutes", ms(op.before));
+        }
+      },
+      payload);
+}
+
+// ------------------------------------------------------------------ the writer
+
+void PostgresJobStore::measure_size(pqxx::connection& c) {
+  sized_at_ = std::chrono::steady_clock::now();
+  try {
+    pqxx::nontransaction tx(c);
+    const auto bytes = tx.exec_params1(
+                             "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                             "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                             "WHERE n.nspname = $1 AND c.relkind = 'r'",
+                             opts_.schema)[0]
+                           .as<std::int64_t>();
+    size_bytes_.store(static_cast<std::uintmax_t>(std::max<std::int64_t>(0, bytes)),
+                      std::memory_order_relaxed);
+  } catch (const std::exception& e) {
+    log_->warn("job store {}: cannot measure its size: {}", where_, e.what());
+  }
+}
+
+void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end) {
+  if (begin == end) return;
+  // A failed commit is retried with the same writes, after a reconnect when the connection
+  // broke (a server restart): a dropped state change would make the store disagree with what
+  // the engine already told observers. Everything behind it waits.
+  auto backoff = milliseconds(50);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (!writer_ || !writer_->is_open()) {
+        if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      MinuteDeltas minutes;
+      JobId max_inserted = 0;
+      pqxx::work tx(*writer_);
+      for (std::size_t k = begin; k < end; ++k) apply(tx, ops[k].payload, minutes, max_inserted);
+      write_minutes(tx, minutes);
+      if (max_inserted > 0) tx.exec_prepared("write_max_id", max_inserted);
+      tx.commit();
+      const auto us =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+              .count();
+      last_commit_us_.store(us, std::memory_order_relaxed);
+      if (us > max_commit_us_.load(std::memory_order_relaxed)) max_commit_us_.store(us);
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      failing_.store(false, std::memory_order_relaxed);
+      if (std::chrono::steady_clock::now() - sized_at_ > std::chrono::minutes(1)) measure_size(*writer_);
+      break;
+    } catch (const pqxx::in_doubt_error& e) {
+      // The connection broke during COMMIT: the transaction may or may not have committed. The
+      // inserts would then fail as duplicates on retry, so ask the server which it was.
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      failing_.store(true, std::memory_order_relaxed);
+      log_->error("job store {}: commit of {} writes in doubt: {}", where_, end - begin, e.what());
+      writer_.reset();
+      bool committed = false;
+      try {
+        if (auto c = reconnect_writer(); c) {
+          const auto* first = std::get_if<Insert>(&ops[begin].payload);
+          if (first) {
+            pqxx::nontransaction q(*writer_);
+            committed = !q.exec_params(sql("SELECT 1 FROM $S.jobs WHERE id = $1"), first->job.id).empty();
+          }
+        }
+      } catch (const std::exception&) {
+      }
+      if (committed) break;
+      std::this_thread::sleep_for(backoff);
+    } catch (const std::exception& e) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      failing_.store(true, std::memory_order_relaxed);
+      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr || (writer_ && !writer_->is_open())) {
+        writer_.reset();
+      }
+      const bool give_up = attempt >= 5 && writes_.closing();
+      log_->error("job store {}: commit of {} writes failed (attempt {}): {}", where_, end - begin, attempt,
+                  e.what());
+      if (give_up) {
+        for (std::size_t k = begin; k < end; ++k)
+          if (ops[k].done) ops[k].done(false);
+        writes_.settle(ops[end - 1].seq);
+        return;
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, milliseconds(2000));
+    }
+  }
+  for (std::size_t k = begin; k < end; ++k)
+    if (ops[k].done) ops[k].done(true);
+  writes_.settle(ops[end - 1].seq);
+}
+
+void PostgresJobStore::run_prune(Op& op) {
+  auto& pr = std::get<Prune>(op.payload);
+  Result<std::int64_t> result = std::int64_t{0};
+  try {
+    if (!writer_ || !writer_->is_open()) {
+      if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
+    }
+    pqxx::work tx(*writer_);
+    tx.exec(
+        sql("INSERT INTO $S.meta AS m (key, value) SELECT 'max_job_id', MAX(id) FROM $S.jobs HAVING MAX(id) "
+            "IS NOT NULL ON CONFLICT (key) DO UPDATE SET value = GREATEST(m.value, EXCLUDED.value)"));
+    std::int64_t removed = 0;
+    if (pr.cutoff) {
+      removed += tx.exec_params(sql("DELETE FROM $S.jobs WHERE status IN (2, 3, 4) AND ended_at < $1"),
+                                ms(*pr.cutoff))
+                     .affected_rows();
+    }
+    if (pr.max_rows > 0) {
+      removed += tx.exec_params(sql("DELETE FROM $S.jobs WHERE id IN (SELECT id FROM $S.jobs WHERE status IN "
+                                    "(2, 3, 4) ORDER BY id DESC OFFSET $1)"),
+                                pr.max_rows)
+                     .affected_rows();
+    }
+    tx.commit();
+    result = removed;
+  } catch (const std::exception& e) {
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    log_->error("job store {}: prune failed: {}", where_, e.what());
+    result = Error{errc::store_error, "cannot prune job store " + where_ + ": " + e.what()};
+  }
+  pr.result->set_value(std::move(result));
+  if (op.done) op.done(true);
+  writes_.settle(op.seq);
+}
+
+// The server keeps its own files (checkpoints, integrity): maintenance here refreshes the
+// planner's statistics and reclaims dead rows of the store's tables.
+void PostgresJobStore::run_maintain(Op& op) {
+  auto& m = std::get<Maintain>(op.payload);
+  StoreMaintenanceReport report;
+  report.file = where_;
+  try {
+    if (!writer_ || !writer_->is_open()) {
+      if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
+    }
+    pqxx::nontransaction tx(*writer_);
+    const auto size = [&] {
+      return tx
+          .exec_params(
+              "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+              "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
+              opts_.schema)[0][0]
+          .as<std::int64_t>();
+    };
+    report.bytes_before = size();
+    for (const char* table : {"jobs", "job_minutes", "job_stats", "scheduled_tasks", "meta"}) {
+      tx.exec(std::string(m.options.optimize ? "VACUUM (ANALYZE) " : "VACUUM ") + schema_ + "." + table);
+    }
+    report.vacuumed = true;
+    report.optimized = m.options.optimize;
+    report.bytes_after = size();
+    report.notes.push_back("integrity check and checkpoints are the server's own (PostgreSQL)");
+  } catch (const std::exception& e) {
+    report.notes.push_back(std::string("vacuum: ") + e.what());
+  }
+  m.result->set_value(std::move(report));
+  if (op.done) op.done(true);
+  writes_.settle(op.seq);
+}
+
+void PostgresJobStore::commit_batch(std::vector<Op>& batch) {
+  std::size_t begin = 0;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    if (std::holds_alternative<Prune>(batch[k].payload)) {
+      commit_range(batch, begin, k);
+      run_prune(batch[k]);
+      begin = k + 1;
+    } else if (std::holds_alternative<Maintain>(batch[k].payload)) {
+      commit_range(batch, begin, k);
+      run_maintain(batch[k]);
+      begin = k + 1;
+    }
+  }
+  commit_range(batch, begin, batch.size());
+}
+
+// ------------------------------------------------------------------ reads
+
+template <class F>
+auto PostgresJobStore::read(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+  writes_.wait_settled();
+  std::lock_guard lock(read_mutex_);
+  std::string last_error;
+  for (int attempt = 1; attempt <= 2; ++attempt) {  // once more on a new connection
+    try {
+      if (!reader_ || !reader_->is_open()) reader_ = connect();
+      return f(*reader_);
+    } catch (const std::exception& e) {
+      last_error = e.what();
+      reader_.reset();
+    }
+  }
+  log_->error("job store {}: {} failed: {}", where_, what, last_error);
+  return Error{errc::store_error,
+               std::string("cannot ") + what + " in job store " + where_ + ": " + last_error};
+}
+
+Result<std::optional<JobInfo>> PostgresJobStore::get(JobId id) {
+  return read("read a job", [&](pqxx::connection& c) -> Result<std::optional<JobInfo>> {
+    pqxx::nontransaction tx(c);
+    const auto r = tx.exec_params(sql("SELECT ") + kJobColumns + sql(" FROM $S.jobs WHERE id = $1"), id);
+    std::optional<JobInfo> out;
+    if (!r.empty()) out = row_to_job(r[0]);
+    return out;
+  });
+}
+
+Result<JobPage> PostgresJobStore::list(const JobQuery& query) {
+  if (query.limit < 1 || query.limit > 1000) {
+    return Error{errc::invalid_argument,
+                 "limit must be between 1 and 1000, not " + std::to_string(query.limit)};
+  }
+  return read("list jobs", [&](pqxx::connection& c) -> Result<JobPage> {
+    pqxx::nontransaction tx(c);
+    std::string q = sql("SELECT ") + kJobColumns + sql(" FROM $S.jobs WHERE true");
+    if (!query.statuses.empty()) {
+      q += " AND status IN (";
+      for (std::size_t k = 0; k < query.statuses.size(); ++k)
+        q += (k ? "," : "") + std::to_string(static_cast<int>(query.statuses[k]));
+      q += ")";
+    }
+    if (!query.names.empty()) {
+      q += " AND name IN (";
+      for (std::size_t k = 0; k < query.names.size(); ++k) q += (k ? "," : "") + tx.quote(query.names[k]);
+      q += ")";
+    }
+    if (query.before_id > 0) q += " AND id < " + std::to_string(query.before_id);
+    q += " ORDER BY id DESC LIMIT " + std::to_string(query.limit + 1);
+    JobPage page;
+    for (const auto& r : tx.exec(q)) page.jobs.push_back(row_to_job(r));
+    if (page.jobs.size() > static_cast<std::size_t>(query.limit)) {
+      page.jobs.pop_back();
+      page.next_before_id = page.jobs.back().id;
+    }
+    return page;
+  });
+}
+
+Result<std::int64_t> PostgresJobStore::prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) {
+  auto result = std::make_shared<std::promise<Result<std::int64_t>>>();
+  auto fut = result->get_future();
+  enqueue(Prune{cutoff, max_rows, result}, {});
+  return fut.get();
+}
+
+Result<StoreMaintenanceReport> PostgresJobStore::maintain(const StoreMaintenanceOptions& options) {
+  auto result = std::make_shared<std::promise<Result<StoreMaintenanceReport>>>();
+  auto fut = result->get_future();
+  enqueue(Maintain{options, result}, {});
+  return fut.get();
+}
+
+}  // namespace detail
+
+Result<std::unique_ptr<JobStore>> open_postgres_job_store(PostgresStoreOptions options) {
+  auto opened = detail::PostgresJobStore::open(std::move(options));
+  if (!opened) return opened.error();
+  return std::unique_ptr<JobStore>(std::move(opened).value());
+}
+
+int postgres_job_store_schema_version() noexcept {
+  return static_cast<int>(detail::postgres_job_store_migrations().size());
+}
+
+}  // namespace shelfjobs
