@@ -4,6 +4,11 @@
 //
 //   engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] [--rounds K] [--json]
 //                [--only a,b,...] [--open-finished N] [--open-queued N] [--verbose]
+//                [--store postgresql://user@host:port/database]
+//
+// --store runs the engine on its PostgreSQL store in that (existing) database, each measurement
+// in a schema of its own (bench_<part>_<run>, dropped after), and the references through
+// libpqxx into the same database; the SQLite-only parts (events, open) are left out.
 //
 // A run measures every figure once (jobs_per_s is the median of 5 rounds within the run, the
 // depth and concurrent-push figures of 3; --rounds K sets both); the printed figures are the
@@ -37,8 +42,9 @@
 //                       open_1m_rss_total_mb is that process's whole resident set then
 //   peak_rss_mb         peak resident memory of the bench process
 //
-// The bench talks to the engine and to the job store through the public headers only; the one
-// piece of SQL in it is the raw SQLite reference, on a table of its own.
+// The bench talks to the engine and to the job store through the public headers only; the only
+// SQL in it is the raw references (SQLite, and PostgreSQL in pg_reference.cpp), on tables of
+// their own.
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -55,10 +61,12 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -69,6 +77,9 @@
 
 #include "bench_report.hpp"
 #include "shelfjobs/shelfjobs.hpp"
+#ifdef SHELFJOBS_BENCH_POSTGRES
+#include "pg_reference.hpp"
+#endif
 
 using bench::median;
 using bench::Target;
@@ -164,7 +175,23 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A measurement's store: a SQLite file, or "postgresql://...#schema" with --store.
+struct PgLocation {
+  std::string url, schema;
+};
+std::optional<PgLocation> pg_location(const std::string& path) {
+  if (!shelfjobs::is_postgres_url(path)) return std::nullopt;
+  const auto hash = path.rfind('#');
+  return PgLocation{path.substr(0, hash), path.substr(hash + 1)};
+}
+
 void remove_db(const std::string& path) {
+  if (auto pg = pg_location(path)) {
+#ifdef SHELFJOBS_BENCH_POSTGRES
+    bench_pg::drop_schema(pg->url, pg->schema);
+#endif
+    return;
+  }
   std::error_code ec;
   for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix, ec);
 }
@@ -191,8 +218,17 @@ std::unique_ptr<shelfjobs::Engine> make_engine(const std::string& path, int work
   r.add<Parked>([](const Parked&, shelfjobs::JobContext& ctx) {
     while (!ctx.cancelled()) std::this_thread::sleep_for(1ms);
   });
-  auto e = shelfjobs::Engine::create({.store_path = path, .workers = workers, .logger = quiet_logger()},
-                                     std::move(r));
+  shelfjobs::EngineOptions options{.store_path = path, .workers = workers, .logger = quiet_logger()};
+  if (auto pg = pg_location(path)) {
+    auto store =
+        shelfjobs::open_postgres_job_store({.url = pg->url, .schema = pg->schema, .logger = quiet_logger()});
+    if (!store) {
+      std::cerr << "engine_bench: " << store.error().message << "\n";
+      std::exit(1);
+    }
+    options.store = std::move(store).value();
+  }
+  auto e = shelfjobs::Engine::create(std::move(options), std::move(r));
   if (!e) {
     std::cerr << "engine_bench: " << e.error().message << "\n";
     std::exit(1);
@@ -504,6 +540,13 @@ EventsFigures events_run(const std::string& path, int jobs, int workers, bool su
 
 // The three writes of one job, straight to SQLite, `per_tx` writes per transaction.
 double reference(const std::string& path, int jobs, int per_tx) {
+  if (auto pg = pg_location(path)) {
+#ifdef SHELFJOBS_BENCH_POSTGRES
+    return bench_pg::reference(pg->url, pg->schema, jobs, per_tx);
+#else
+    return 0;
+#endif
+  }
   remove_db(path);
   SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   // The reference's own table, as wide as a job row, with the pragmas the job store uses.
@@ -689,7 +732,11 @@ struct Options {
   bool json = false;
   bool verbose = false;
   std::set<std::string> only;  // empty: everything
-  bool wants(const std::string& part) const { return only.empty() || only.count(part) > 0; }
+  std::string store;           // --store: a PostgreSQL database instead of SQLite files
+  bool wants(const std::string& part) const {
+    if (!store.empty() && (part == "events" || part == "open")) return false;  // SQLite only
+    return only.empty() || only.count(part) > 0;
+  }
 };
 
 using Figures = std::map<std::string, double>;
@@ -701,7 +748,10 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     if (o.verbose) std::fprintf(stderr, "  %s: %.1f s\n", part, seconds_since(part_t0));
     part_t0 = Clock::now();
   };
-  auto file = [&](const std::string& n) { return dir.file(n + "-" + std::to_string(run) + ".db"); };
+  auto file = [&](const std::string& n) {
+    if (!o.store.empty()) return o.store + "#bench_" + n + "_" + std::to_string(run);
+    return dir.file(n + "-" + std::to_string(run) + ".db");
+  };
   if (o.wants("throughput")) {
     const auto t = engine_throughput(file("engine"), o.jobs, 0, o.workers, o.throughput_rounds, o.verbose);
     f["jobs_per_s"] = t.per_s;
@@ -824,17 +874,30 @@ int main(int argc, char** argv) {
       o.verbose = true;
     else if (a == "--open-child")
       open_child_path = next();
+    else if (a == "--store")
+      o.store = next();
     else if (a == "--only") {
       std::stringstream ss(next());
       for (std::string part; std::getline(ss, part, ',');) o.only.insert(part);
     } else {
-      std::cerr << "usage: engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] "
-                   "[--rounds K] [--json] [--only throughput,reference,depth,latency,concurrent,"
-                   "events,open] [--open-finished N] [--open-queued N] [--verbose]\n";
+      std::cerr
+          << "usage: engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] "
+             "[--rounds K] [--json] [--only throughput,reference,depth,latency,concurrent,"
+             "events,open] [--open-finished N] [--open-queued N] [--verbose] [--store postgresql://...]\n";
       return 2;
     }
   }
   if (!open_child_path.empty()) return open_child(open_child_path, o.workers);
+  if (!o.store.empty()) {
+#ifndef SHELFJOBS_BENCH_POSTGRES
+    std::cerr << "engine_bench: this build has no PostgreSQL store (libpqxx-dev was missing)\n";
+    return 2;
+#endif
+    if (!shelfjobs::is_postgres_url(o.store)) {
+      std::cerr << "engine_bench: --store takes a postgresql:// URI\n";
+      return 2;
+    }
+  }
   if (o.runs < 1 || o.jobs < 1 || o.depth < 100 || o.workers < 1 || o.rounds < 1 || o.open_finished < 1 ||
       o.open_queued < 0) {
     std::cerr << "engine_bench: --runs, --jobs, --workers, --rounds, --open-finished must be >= 1, "

@@ -104,6 +104,38 @@ TEST_CASE("the PostgreSQL store refuses a schema newer than this build", "[postg
   CHECK_THAT(newer.error().message, Catch::Contains("newer"));
 }
 
+TEST_CASE("the PostgreSQL store keeps any text a job carries", "[postgres]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  auto store = open_store(pg->new_database());
+  store->start();
+  const std::string odd = R"(say "hi" {a,b} C:\dir NULL Brontë 東京 'quoted')";
+  JobInfo j = queued_job(1);
+  j.event = odd;
+  j.task = odd;
+  store->insert(j, nlohmann::json{{"title", odd}}.dump());
+  store->progress(1, {1, 2, odd});
+  JobInfo done = j;
+  done.status = JobStatus::failed;
+  done.error = odd;
+  done.message = odd;
+  done.progress = {1, 2, odd};
+  done.ended_at = j.queued_at;
+  store->finish(done);
+  auto got = store->get(1);
+  REQUIRE(got.has_value());
+  REQUIRE(got->has_value());
+  CHECK((*got)->event == odd);
+  CHECK((*got)->task == odd);
+  CHECK((*got)->error == odd);
+  CHECK((*got)->progress.message == odd);
+  CHECK((*got)->body["title"] == odd);
+  auto page = store->list({.names = {"Step"}, .limit = 10});
+  REQUIRE(page.has_value());
+  CHECK(page->jobs.size() == 1);
+  store->close();
+}
+
 TEST_CASE("the PostgreSQL store keeps every write across a server restart", "[postgres][slow]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;

@@ -26,11 +26,13 @@
 #include <optional>
 #include <regex>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 
 #include <spdlog/spdlog.h>
 
 #include "engine/store/figures.hpp"
+#include "engine/store/postgres_batch.hpp"
 #include "engine/store/write_queue.hpp"
 #include "shelfjobs/engine/postgres_job_store.hpp"
 
@@ -364,8 +366,9 @@ class PostgresJobStore final : public JobStore {
   void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
   void run_prune(Op& op);
   void run_maintain(Op& op);
-  void apply(pqxx::work& tx, const Payload& payload, MinuteDeltas& minutes, JobId& max_inserted);
-  void apply_finish(pqxx::work& tx, const JobInfo& j, MinuteDeltas& minutes);
+  void apply_range(pqxx::work& tx, std::vector<Op>& ops, std::size_t begin, std::size_t end,
+                   JobId& max_inserted);
+  void write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDeltas& minutes, JobId& max_inserted);
   void write_minutes(pqxx::work& tx, MinuteDeltas& minutes);
   template <class F>
   auto read(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
@@ -423,21 +426,48 @@ Status PostgresJobStore::reconnect_writer() {
 }
 
 void PostgresJobStore::prepare(pqxx::connection& c) {
-  c.prepare("insert",
-            sql("INSERT INTO $S.jobs (id, name, body, priority, trigger, event, status, queued_at, "
-                "attempt, not_before, task) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"));
-  c.prepare("update_queued", sql("UPDATE $S.jobs SET priority = $1, trigger = $2, event = $3 WHERE id = $4"));
-  c.prepare("start", sql("UPDATE $S.jobs SET status = 1, started_at = $1, attempt = $2 WHERE id = $3"));
-  c.prepare("progress", sql("UPDATE $S.jobs SET progress_current = $1, progress_total = $2, "
-                            "progress_message = $3 WHERE id = $4"));
-  c.prepare("finish", sql("UPDATE $S.jobs SET status = $1, started_at = $2, ended_at = $3, duration_ms = $4, "
-                          "attempt = $5, progress_current = $6, progress_total = $7, progress_message = $8, "
-                          "message = $9, error_kind = $10, error = $11, priority = $12, trigger = $13, "
-                          "event = $14, not_before = $15, max_attempts = $16, task = $17 WHERE id = $18"));
-  c.prepare("prior_status", sql("SELECT status FROM $S.jobs WHERE id = $1"));
+  // Set-based: each takes arrays, one element per row (postgres_batch.hpp).
+  c.prepare(
+      "insert_jobs",
+      sql("INSERT INTO $S.jobs (id, name, body, priority, trigger, event, status, queued_at, started_at, "
+          "ended_at, duration_ms, attempt, progress_current, progress_total, progress_message, message, "
+          "error_kind, error, not_before, max_attempts, task) SELECT * FROM unnest($1::bigint[], "
+          "$2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[], $7::smallint[], $8::bigint[], "
+          "$9::bigint[], $10::bigint[], $11::bigint[], $12::integer[], $13::bigint[], $14::bigint[], "
+          "$15::text[], $16::text[], $17::smallint[], $18::text[], $19::bigint[], $20::integer[], "
+          "$21::text[])"));
+  c.prepare(
+      "update_jobs",
+      sql("UPDATE $S.jobs AS j SET "
+          "priority = CASE WHEN u.q THEN u.priority ELSE j.priority END, "
+          "trigger = CASE WHEN u.q THEN u.trigger ELSE j.trigger END, "
+          "event = CASE WHEN u.q THEN u.event ELSE j.event END, "
+          "status = CASE WHEN u.s THEN u.status ELSE j.status END, "
+          "started_at = CASE WHEN u.s THEN u.started_at ELSE j.started_at END, "
+          "attempt = CASE WHEN u.s THEN u.attempt ELSE j.attempt END, "
+          "progress_current = CASE WHEN u.p THEN u.progress_current ELSE j.progress_current END, "
+          "progress_total = CASE WHEN u.p THEN u.progress_total ELSE j.progress_total END, "
+          "progress_message = CASE WHEN u.p THEN u.progress_message ELSE j.progress_message END, "
+          "ended_at = CASE WHEN u.f THEN u.ended_at ELSE j.ended_at END, "
+          "duration_ms = CASE WHEN u.f THEN u.duration_ms ELSE j.duration_ms END, "
+          "message = CASE WHEN u.f THEN u.message ELSE j.message END, "
+          "error_kind = CASE WHEN u.f THEN u.error_kind ELSE j.error_kind END, "
+          "error = CASE WHEN u.f THEN u.error ELSE j.error END, "
+          "not_before = CASE WHEN u.f THEN u.not_before ELSE j.not_before END, "
+          "max_attempts = CASE WHEN u.f THEN u.max_attempts ELSE j.max_attempts END, "
+          "task = CASE WHEN u.f THEN u.task ELSE j.task END "
+          "FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::boolean[], $5::boolean[], "
+          "$6::smallint[], $7::smallint[], $8::text[], $9::smallint[], $10::bigint[], $11::integer[], "
+          "$12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::text[], "
+          "$18::smallint[], $19::text[], $20::bigint[], $21::integer[], $22::text[]) AS u(id, q, s, p, f, "
+          "priority, trigger, event, status, started_at, attempt, progress_current, progress_total, "
+          "progress_message, ended_at, duration_ms, message, error_kind, error, not_before, max_attempts, "
+          "task) WHERE j.id = u.id"));
+  c.prepare("statuses", sql("SELECT id, status FROM $S.jobs WHERE id = ANY($1::bigint[])"));
   c.prepare("add_totals",
             sql("INSERT INTO $S.job_stats AS t (name, completed, failed, cancelled, duration_ms_total, "
-                "last_start, last_finish, last_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                "last_start, last_finish, last_status) SELECT * FROM unnest($1::text[], $2::bigint[], "
+                "$3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::smallint[]) "
                 "ON CONFLICT (name) DO UPDATE SET completed = t.completed + EXCLUDED.completed, "
                 "failed = t.failed + EXCLUDED.failed, cancelled = t.cancelled + EXCLUDED.cancelled, "
                 "duration_ms_total = t.duration_ms_total + EXCLUDED.duration_ms_total, "
@@ -456,11 +486,14 @@ void PostgresJobStore::prepare(pqxx::connection& c) {
           "last_status = EXCLUDED.last_status, last_message = EXCLUDED.last_message, "
           "last_duration_ms = EXCLUDED.last_duration_ms, last_job = EXCLUDED.last_job"));
   c.prepare("drop_minutes", sql("DELETE FROM $S.job_minutes WHERE minute < $1"));
-  c.prepare("read_minute", sql("SELECT completed, failed, cancelled, duration_sum_ms, durations "
-                               "FROM $S.job_minutes WHERE minute = $1 AND name = $2"));
-  c.prepare("write_minute",
+  c.prepare("read_minutes",
+            sql("SELECT m.minute, m.name, m.completed, m.failed, m.cancelled, m.duration_sum_ms, "
+                "m.durations FROM $S.job_minutes m JOIN unnest($1::bigint[], $2::text[]) AS "
+                "k(minute, name) ON m.minute = k.minute AND m.name = k.name"));
+  c.prepare("write_minutes",
             sql("INSERT INTO $S.job_minutes (minute, name, completed, failed, cancelled, duration_sum_ms, "
-                "durations) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (minute, name) DO UPDATE SET "
+                "durations) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], "
+                "$5::bigint[], $6::bigint[], $7::text[]) ON CONFLICT (minute, name) DO UPDATE SET "
                 "completed = EXCLUDED.completed, failed = EXCLUDED.failed, cancelled = EXCLUDED.cancelled, "
                 "duration_sum_ms = EXCLUDED.duration_sum_ms, durations = EXCLUDED.durations"));
   c.prepare("write_max_id", sql("INSERT INTO $S.meta AS m (key, value) VALUES ('max_job_id', $1) "
@@ -569,8 +602,11 @@ Result<StoredState> PostgresJobStore::load(TimePoint since) {
 Status PostgresJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
   try {
     MinuteDeltas minutes;
+    JobId max_inserted = 0;
+    pg::JobWriteFolder folder;
+    for (const auto& j : jobs) folder.finish(j);
     pqxx::work tx(*writer_);
-    for (const auto& j : jobs) apply_finish(tx, j, minutes);
+    write_jobs(tx, folder.take(), minutes, max_inserted);
     write_minutes(tx, minutes);
     tx.commit();
     return Ok{};
@@ -591,85 +627,196 @@ void PostgresJobStore::enqueue(Payload payload, Done done) {
   if (op.done) op.done(false);
 }
 
-void PostgresJobStore::apply_finish(pqxx::work& tx, const JobInfo& j, MinuteDeltas& minutes) {
-  // A job counts once: when its row goes from not terminal to terminal.
-  bool counts = false;
-  if (is_terminal(j.status)) {
-    const auto prior = tx.exec_prepared("prior_status", j.id);
-    counts = !prior.empty() && !is_terminal(static_cast<JobStatus>(prior[0][0].as<int>()));
+namespace {
+// Text of a value for an array literal; none for NULL.
+Opt text(std::int64_t v) { return std::to_string(v); }
+Opt text(int v) { return std::to_string(v); }
+Opt text(bool v) { return std::string(v ? "t" : "f"); }
+Opt text(const std::string& v) { return v; }
+Opt text(const Opt& v) { return v; }
+Opt text(TimePoint t) { return std::to_string(ms(t)); }
+Opt text(const std::optional<TimePoint>& t) { return opt(t); }
+
+// One array parameter per column.
+struct Columns {
+  explicit Columns(std::size_t n) : cols(n) {}
+  template <class... V>
+  void row(const V&... values) {
+    std::size_t c = 0;
+    (cols[c++].push_back(text(values)), ...);
   }
-  const Opt duration = j.ended_at ? Opt(std::to_string(j.duration.count())) : std::nullopt;
-  tx.exec_prepared("finish", i(j.status), p(opt(j.started_at)), p(opt(j.ended_at)), p(duration), j.attempt,
-                   j.progress.current, j.progress.total, j.progress.message, j.message, i(j.error_kind),
-                   j.error, i(j.priority), i(j.trigger), j.event, p(opt(j.not_before)), j.max_attempts,
-                   j.task, j.id);
-  if (!counts) return;
-  const std::int64_t duration_ms = has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
-  tx.exec_prepared("add_totals", j.name, j.status == JobStatus::completed ? 1 : 0,
-                   j.status == JobStatus::failed ? 1 : 0, j.status == JobStatus::cancelled ? 1 : 0,
-                   duration_ms, p(opt(j.started_at)), p(opt(j.ended_at)), i(j.status));
-  if (!j.ended_at) return;
-  auto& m = minutes[{minute_of(ms(*j.ended_at)), j.name}];
-  switch (j.status) {
-    case JobStatus::completed: ++m.completed; break;
-    case JobStatus::failed: ++m.failed; break;
-    default: ++m.cancelled; break;
+  std::vector<std::string> literals() const {
+    std::vector<std::string> out;
+    for (const auto& c : cols) out.push_back(pg::array_literal(c));
+    return out;
   }
-  if (has_duration(j)) {
-    m.duration_sum_ms += duration_ms;
-    ++m.durations[duration_bin(milliseconds(duration_ms))];
+  std::vector<std::vector<Opt>> cols;
+};
+
+// The duration a finished row stores: its duration once it ended, else none.
+Opt stored_duration(const JobInfo& j) {
+  return j.ended_at ? Opt(std::to_string(j.duration.count())) : std::nullopt;
+}
+}  // namespace
+
+// A batch's job writes as sets: the figures' prior statuses, one INSERT of the new rows, one
+// UPDATE of the changed ones, the totals; minutes are gathered for write_minutes.
+void PostgresJobStore::write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDeltas& minutes,
+                                  JobId& max_inserted) {
+  // A terminal finish counts when its row was not terminal before it. The rows' statuses before
+  // this batch are read before it changes them.
+  std::unordered_map<JobId, JobStatus> before;
+  {
+    std::vector<Opt> ids;
+    for (const auto& f : set.finishes)
+      if (!f.prior) ids.push_back(std::to_string(f.job.id));
+    if (!ids.empty()) {
+      for (const auto& r : tx.exec_prepared("statuses", pg::array_literal(ids)))
+        before[r[0].as<std::int64_t>()] = static_cast<JobStatus>(r[1].as<int>());
+    }
+  }
+  if (!set.inserts.empty()) {
+    Columns c(21);
+    for (const auto& n : set.inserts) {
+      const JobInfo& j = n.row;
+      c.row(j.id, j.name, n.body, i(j.priority), i(j.trigger), j.event, i(j.status), j.queued_at,
+            j.started_at, j.ended_at, stored_duration(j), j.attempt, j.progress.current, j.progress.total,
+            j.progress.message, j.message, i(j.error_kind), j.error, j.not_before, j.max_attempts, j.task);
+      max_inserted = std::max(max_inserted, j.id);
+    }
+    const auto a = c.literals();
+    tx.exec_prepared("insert_jobs", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+                     a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20]);
+  }
+  if (!set.updates.empty()) {
+    Columns c(22);
+    for (const auto& u : set.updates) {
+      const JobInfo& j = u.row;
+      c.row(j.id, u.queued_fields, u.start_fields, u.progress_fields, u.finish_fields, i(j.priority),
+            i(j.trigger), j.event, i(j.status), j.started_at, j.attempt, j.progress.current, j.progress.total,
+            j.progress.message, j.ended_at, stored_duration(j), j.message, i(j.error_kind), j.error,
+            j.not_before, j.max_attempts, j.task);
+    }
+    const auto a = c.literals();
+    tx.exec_prepared("update_jobs", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+                     a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21]);
+  }
+  // Totals per type, in call order: counts add up, the latest start wins, the last finish that
+  // has an end and the last status are the batch's last (as finish() by finish() would leave).
+  std::map<std::string, TypeTotals> totals;
+  std::map<std::string, std::int64_t> duration_total;
+  for (const auto& f : set.finishes) {
+    const JobInfo& j = f.job;
+    std::optional<JobStatus> prior = f.prior;
+    if (!prior) {
+      if (auto b = before.find(j.id); b != before.end()) prior = b->second;
+    }
+    if (!prior || is_terminal(*prior)) continue;  // not stored, or counted already
+    auto& t = totals[j.name];
+    t.name = j.name;
+    switch (j.status) {
+      case JobStatus::completed: ++t.completed; break;
+      case JobStatus::failed: ++t.failed; break;
+      default: ++t.cancelled; break;
+    }
+    const std::int64_t duration_ms = has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
+    duration_total[j.name] += duration_ms;
+    if (j.started_at && (!t.last_start || *j.started_at > *t.last_start)) t.last_start = j.started_at;
+    if (j.ended_at) t.last_finish = j.ended_at;
+    t.last_status = j.status;
+    if (!j.ended_at) continue;  // no minute to count it in
+    auto& m = minutes[{minute_of(ms(*j.ended_at)), j.name}];
+    switch (j.status) {
+      case JobStatus::completed: ++m.completed; break;
+      case JobStatus::failed: ++m.failed; break;
+      default: ++m.cancelled; break;
+    }
+    if (has_duration(j)) {
+      m.duration_sum_ms += duration_ms;
+      ++m.durations[duration_bin(milliseconds(duration_ms))];
+    }
+  }
+  if (!totals.empty()) {
+    Columns c(8);
+    for (const auto& [name, t] : totals) {
+      c.row(name, t.completed, t.failed, t.cancelled, duration_total[name], t.last_start, t.last_finish,
+            i(*t.last_status));
+    }
+    const auto a = c.literals();
+    tx.exec_prepared("add_totals", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
   }
 }
 
-// One read and one write per (minute, type) per batch, as on SQLite.
+// Every (minute, type) the batch counted: one read of their rows, one write of them all.
 void PostgresJobStore::write_minutes(pqxx::work& tx, MinuteDeltas& minutes) {
-  for (auto& [key, delta] : minutes) {
-    const auto old = tx.exec_prepared("read_minute", key.first, key.second);
-    if (!old.empty()) {
-      delta.completed += old[0][0].as<std::int64_t>();
-      delta.failed += old[0][1].as<std::int64_t>();
-      delta.cancelled += old[0][2].as<std::int64_t>();
-      delta.duration_sum_ms += old[0][3].as<std::int64_t>();
-      const auto h = decode_histogram(old[0][4].c_str());
+  if (minutes.empty()) return;
+  {
+    Columns keys(2);
+    for (const auto& [key, delta] : minutes) keys.row(key.first, key.second);
+    const auto k = keys.literals();
+    for (const auto& r : tx.exec_prepared("read_minutes", k[0], k[1])) {
+      auto found = minutes.find({r[0].as<std::int64_t>(), r[1].c_str()});
+      if (found == minutes.end()) continue;
+      auto& delta = found->second;
+      delta.completed += r[2].as<std::int64_t>();
+      delta.failed += r[3].as<std::int64_t>();
+      delta.cancelled += r[4].as<std::int64_t>();
+      delta.duration_sum_ms += r[5].as<std::int64_t>();
+      const auto h = decode_histogram(r[6].c_str());
       for (std::size_t b = 0; b < h.size(); ++b) delta.durations[b] += h[b];
     }
-    tx.exec_prepared("write_minute", key.first, key.second, delta.completed, delta.failed, delta.cancelled,
-                     delta.duration_sum_ms, encode_histogram(delta.durations));
   }
+  Columns c(7);
+  for (const auto& [key, d] : minutes) {
+    c.row(key.first, key.second, d.completed, d.failed, d.cancelled, d.duration_sum_ms,
+          encode_histogram(d.durations));
+  }
+  const auto a = c.literals();
+  tx.exec_prepared("write_minutes", a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
   minutes.clear();
 }
 
-void PostgresJobStore::apply(pqxx::work& tx, const Payload& payload, MinuteDeltas& minutes,
-                             JobId& max_inserted) {
-  std::visit(
-      [&](const auto& op) {
-        using T = std::decay_t<decltype(op)>;
-        if constexpr (std::is_same_v<T, Insert>) {
-          const JobInfo& j = op.job;
-          tx.exec_prepared("insert", j.id, j.name, op.body_text, i(j.priority), i(j.trigger), j.event,
-                           i(j.status), ms(j.queued_at), j.attempt, p(opt(j.not_before)), j.task);
-          max_inserted = std::max(max_inserted, j.id);
-        } else if constexpr (std::is_same_v<T, UpdateQueued>) {
-          tx.exec_prepared("update_queued", i(op.priority), i(op.trigger), op.event, op.id);
-        } else if constexpr (std::is_same_v<T, StartJob>) {
-          tx.exec_prepared("start", ms(op.started_at), op.attempt, op.id);
-        } else if constexpr (std::is_same_v<T, ProgressOp>) {
-          tx.exec_prepared("progress", op.progress.current, op.progress.total, op.progress.message, op.id);
-        } else if constexpr (std::is_same_v<T, Finish>) {
-          apply_finish(tx, op.job, minutes);
-        } else if constexpr (std::is_same_v<T, SaveTask>) {
-          const TaskRow& t = op.row;
-          tx.exec_prepared("save_task", t.name, t.command, t.body, t.interval_s, p(opt(t.time_of_day_min)),
-                           t.time_zone, t.jitter_s, p(opt(t.next_due)), p(opt(t.last_start)),
-                           p(opt(t.last_finish)), p(opt(t.last_status)), t.last_message,
-                           p(opt(t.last_duration_ms)),
-                           p(t.last_job ? Opt(std::to_string(*t.last_job)) : std::nullopt));
-        } else if constexpr (std::is_same_v<T, DropMinutes>) {
-          write_minutes(tx, minutes);  // a drop called after a finish drops that finish's minute too
-          tx.exec_prepared("drop_minutes", ms(op.before));
-        }
-      },
-      payload);
+// The batch in call order: job writes are folded until a task save or a minute drop, which
+// needs what came before it written first.
+void PostgresJobStore::apply_range(pqxx::work& tx, std::vector<Op>& ops, std::size_t begin, std::size_t end,
+                                   JobId& max_inserted) {
+  MinuteDeltas minutes;
+  pg::JobWriteFolder folder;
+  auto flush_jobs = [&] {
+    if (!folder.empty()) write_jobs(tx, folder.take(), minutes, max_inserted);
+  };
+  for (std::size_t k = begin; k < end; ++k) {
+    std::visit(
+        [&](const auto& op) {
+          using T = std::decay_t<decltype(op)>;
+          if constexpr (std::is_same_v<T, Insert>) {
+            folder.insert(op.job, op.body_text);
+          } else if constexpr (std::is_same_v<T, UpdateQueued>) {
+            folder.update_queued(op.id, op.priority, op.trigger, op.event);
+          } else if constexpr (std::is_same_v<T, StartJob>) {
+            folder.start(op.id, op.started_at, op.attempt);
+          } else if constexpr (std::is_same_v<T, ProgressOp>) {
+            folder.progress(op.id, op.progress);
+          } else if constexpr (std::is_same_v<T, Finish>) {
+            folder.finish(op.job);
+          } else if constexpr (std::is_same_v<T, SaveTask>) {
+            flush_jobs();
+            const TaskRow& t = op.row;
+            tx.exec_prepared("save_task", t.name, t.command, t.body, t.interval_s, p(opt(t.time_of_day_min)),
+                             t.time_zone, t.jitter_s, p(opt(t.next_due)), p(opt(t.last_start)),
+                             p(opt(t.last_finish)), p(opt(t.last_status)), t.last_message,
+                             p(opt(t.last_duration_ms)),
+                             p(t.last_job ? Opt(std::to_string(*t.last_job)) : std::nullopt));
+          } else if constexpr (std::is_same_v<T, DropMinutes>) {
+            flush_jobs();
+            write_minutes(tx, minutes);  // a drop called after a finish drops that finish's minute too
+            tx.exec_prepared("drop_minutes", ms(op.before));
+          }
+        },
+        ops[k].payload);
+  }
+  flush_jobs();
+  write_minutes(tx, minutes);
 }
 
 // ------------------------------------------------------------------ the writer
@@ -703,11 +850,9 @@ void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std
         if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
       }
       const auto t0 = std::chrono::steady_clock::now();
-      MinuteDeltas minutes;
       JobId max_inserted = 0;
       pqxx::work tx(*writer_);
-      for (std::size_t k = begin; k < end; ++k) apply(tx, ops[k].payload, minutes, max_inserted);
-      write_minutes(tx, minutes);
+      apply_range(tx, ops, begin, end, max_inserted);
       if (max_inserted > 0) tx.exec_prepared("write_max_id", max_inserted);
       tx.commit();
       const auto us =
