@@ -4,11 +4,13 @@
 //
 //   engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] [--rounds K] [--json]
 //                [--only a,b,...] [--open-finished N] [--open-queued N] [--verbose]
-//                [--store postgresql://user@host:port/database]
+//                [--store postgresql://user@host:port/database [--peers]]
 //
 // --store runs the engine on its PostgreSQL store in that (existing) database, each measurement
 // in a schema of its own (bench_<part>_<run>, dropped after), and the references through
-// libpqxx into the same database; the SQLite-only parts (events, open) are left out.
+// libpqxx into the same database; the SQLite-only parts (events, open) are left out. --peers
+// adds graphile-worker's and pg-boss's throughput on the same work and server, in each run
+// (bench/pg_peers/peers.mjs with Node.js; `npm ci` in bench/pg_peers first).
 //
 // A run measures every figure once (jobs_per_s is the median of 5 rounds within the run, the
 // depth and concurrent-push figures of 3; --rounds K sets both); the printed figures are the
@@ -733,6 +735,7 @@ struct Options {
   bool verbose = false;
   std::set<std::string> only;  // empty: everything
   std::string store;           // --store: a PostgreSQL database instead of SQLite files
+  bool peers = false;          // --peers: graphile-worker and pg-boss on the same server
   bool wants(const std::string& part) const {
     if (!store.empty() && (part == "events" || part == "open")) return false;  // SQLite only
     return only.empty() || only.count(part) > 0;
@@ -740,6 +743,35 @@ struct Options {
 };
 
 using Figures = std::map<std::string, double>;
+
+// graphile-worker's and pg-boss's jobs per second on `jobs` no-op jobs against `url`, one round
+// each (bench/pg_peers/peers.mjs, run with Node.js).
+std::pair<double, double> peer_figures(const std::string& url, int jobs) {
+#ifdef SHELFJOBS_BENCH_PEERS_DIR
+  const std::string command = std::string("node '") + SHELFJOBS_BENCH_PEERS_DIR + "/peers.mjs' '" + url + "' " +
+                              std::to_string(jobs) + " 1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string out;
+  if (pipe != nullptr) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+    if (::pclose(pipe) == 0) {
+      // The last line is the JSON object.
+      while (!out.empty() && out.back() == '\n') out.pop_back();
+      const auto nl = out.rfind('\n');
+      const auto j = nlohmann::json::parse(nl == std::string::npos ? out : out.substr(nl + 1), nullptr, false);
+      if (!j.is_discarded()) return {j.value("graphile_worker_per_s", 0.0), j.value("pg_boss_per_s", 0.0)};
+    }
+  }
+  std::cerr << "engine_bench: the peers did not run (" << command
+            << "); is Node.js there and `npm ci` done in bench/pg_peers?\n";
+  std::exit(1);
+#else
+  (void)url;
+  (void)jobs;
+  return {0, 0};
+#endif
+}
 
 Figures run_once(const Options& o, const TempDir& dir, const std::string& fixture, int run) {
   Figures f;
@@ -818,6 +850,13 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     f["events_dropped"] = static_cast<double>(sub.dropped);
     lap("events");
   }
+  if (o.peers) {
+    const auto peers = peer_figures(o.store, o.jobs);
+    f["peer_graphile_worker_per_s"] = peers.first;
+    f["peer_pg_boss_per_s"] = peers.second;
+    f["peers_best_per_s"] = std::max(peers.first, peers.second);
+    lap("peers");
+  }
   if (o.wants("open") && !fixture.empty()) {
     const auto of = open_in_child(fixture, o.workers);
     f["open_1m_s"] = of.open_s;
@@ -831,6 +870,7 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
 const std::vector<Target> kTargets = {
     {"jobs_per_s", "ref_naive_per_s", 1.5, false, false, ">= 1.5x ref_naive_per_s"},
     {"jobs_per_s", "ref_batched_per_s", 0.5, false, false, ">= 0.5x ref_batched_per_s"},
+    {"jobs_per_s", "peers_best_per_s", 2.0, false, false, ">= 2x the better of graphile-worker and pg-boss"},
     {"durable_push_concurrent_per_s", "ref_batched_per_s", 0.3, false, false, ">= 0.3x ref_batched_per_s"},
     {"depth_ratio", "", 0.8, false, false, ">= 0.8"},
     {"start_latency_p99_us", "", 2000, true, true, "< 2000 us"},
@@ -876,6 +916,8 @@ int main(int argc, char** argv) {
       open_child_path = next();
     else if (a == "--store")
       o.store = next();
+    else if (a == "--peers")
+      o.peers = true;
     else if (a == "--only") {
       std::stringstream ss(next());
       for (std::string part; std::getline(ss, part, ',');) o.only.insert(part);
@@ -883,7 +925,7 @@ int main(int argc, char** argv) {
       std::cerr
           << "usage: engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] "
              "[--rounds K] [--json] [--only throughput,reference,depth,latency,concurrent,"
-             "events,open] [--open-finished N] [--open-queued N] [--verbose] [--store postgresql://...]\n";
+             "events,open] [--open-finished N] [--open-queued N] [--verbose] [--store postgresql://... [--peers]]\n";
       return 2;
     }
   }
@@ -897,6 +939,10 @@ int main(int argc, char** argv) {
       std::cerr << "engine_bench: --store takes a postgresql:// URI\n";
       return 2;
     }
+  }
+  if (o.peers && o.store.empty()) {
+    std::cerr << "engine_bench: --peers needs --store postgresql://...\n";
+    return 2;
   }
   if (o.runs < 1 || o.jobs < 1 || o.depth < 100 || o.workers < 1 || o.rounds < 1 || o.open_finished < 1 ||
       o.open_queued < 0) {
