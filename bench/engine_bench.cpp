@@ -748,8 +748,8 @@ using Figures = std::map<std::string, double>;
 // each (bench/pg_peers/peers.mjs, run with Node.js).
 std::pair<double, double> peer_figures(const std::string& url, int jobs) {
 #ifdef SHELFJOBS_BENCH_PEERS_DIR
-  const std::string command = std::string("node '") + SHELFJOBS_BENCH_PEERS_DIR + "/peers.mjs' '" + url + "' " +
-                              std::to_string(jobs) + " 1";
+  const std::string command = std::string("node '") + SHELFJOBS_BENCH_PEERS_DIR + "/peers.mjs' '" + url +
+                              "' " + std::to_string(jobs) + " 1";
   FILE* pipe = ::popen(command.c_str(), "r");
   std::string out;
   if (pipe != nullptr) {
@@ -759,7 +759,8 @@ std::pair<double, double> peer_figures(const std::string& url, int jobs) {
       // The last line is the JSON object.
       while (!out.empty() && out.back() == '\n') out.pop_back();
       const auto nl = out.rfind('\n');
-      const auto j = nlohmann::json::parse(nl == std::string::npos ? out : out.substr(nl + 1), nullptr, false);
+      const auto j =
+          nlohmann::json::parse(nl == std::string::npos ? out : out.substr(nl + 1), nullptr, false);
       if (!j.is_discarded()) return {j.value("graphile_worker_per_s", 0.0), j.value("pg_boss_per_s", 0.0)};
     }
   }
@@ -922,10 +923,10 @@ int main(int argc, char** argv) {
       std::stringstream ss(next());
       for (std::string part; std::getline(ss, part, ',');) o.only.insert(part);
     } else {
-      std::cerr
-          << "usage: engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] "
-             "[--rounds K] [--json] [--only throughput,reference,depth,latency,concurrent,"
-             "events,open] [--open-finished N] [--open-queued N] [--verbose] [--store postgresql://... [--peers]]\n";
+      std::cerr << "usage: engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] "
+                   "[--rounds K] [--json] [--only throughput,reference,depth,latency,concurrent,"
+                   "events,open] [--open-finished N] [--open-queued N] [--verbose] [--store postgresql://... "
+                   "[--peers]]\n";
       return 2;
     }
   }
