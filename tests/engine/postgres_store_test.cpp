@@ -171,6 +171,62 @@ TEST_CASE("the PostgreSQL store keeps every write across a server restart", "[po
   store->close();
 }
 
+TEST_CASE("an engine runs on while its PostgreSQL server restarts, losing no job", "[postgres][slow]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  std::atomic<int> ran{0};
+  Registry r;
+  r.add<Step>([&](const Step&, JobContext&) { ++ran; });
+  auto created = Engine::create({.store_path = url, .workers = 2, .logger = quiet_logger()}, std::move(r));
+  REQUIRE(created.has_value());
+  auto& engine = **created;
+  engine.start();
+  std::vector<JobId> ids;
+  for (int n = 0; n < 100; ++n) {
+    auto pushed = engine.push(step("before" + std::to_string(n)));
+    REQUIRE(pushed.has_value());
+    ids.push_back(pushed->job.id);
+  }
+
+  pg->stop();
+  // A push that need not wait for its commit returns at once; a durable one waits for the
+  // server, then returns stored.
+  for (int n = 0; n < 50; ++n) {
+    auto pushed = engine.push(step("during" + std::to_string(n)), {.durable = false});
+    REQUIRE(pushed.has_value());
+    ids.push_back(pushed->job.id);
+  }
+  std::thread restart([&] {
+    std::this_thread::sleep_for(500ms);
+    pg->start();
+  });
+  auto durable = engine.push(step("durable"));
+  restart.join();
+  REQUIRE(pg->ready());
+  REQUIRE(durable.has_value());
+  ids.push_back(durable->job.id);
+
+  REQUIRE(engine.wait_idle(30s));
+  CHECK(ran == 151);
+  REQUIRE(engine.stop());
+  // Every job is on the server, completed, once.
+  auto reopened = Engine::create({.store_path = url, .logger = quiet_logger()}, [] {
+    Registry again;
+    again.add<Step>([](const Step&, JobContext&) {});
+    return again;
+  }());
+  REQUIRE(reopened.has_value());
+  for (const JobId id : ids) {
+    auto job = (*reopened)->get(id);
+    REQUIRE(job.has_value());
+    CHECK(job->status == JobStatus::completed);
+  }
+  const auto health = (*reopened)->health();
+  REQUIRE(health.types.size() == 1);
+  CHECK(health.types[0].completed == 151);
+}
+
 TEST_CASE("an engine keeps its jobs in PostgreSQL across a restart", "[postgres]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;
