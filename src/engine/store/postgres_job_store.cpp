@@ -33,6 +33,7 @@
 
 #include "engine/store/figures.hpp"
 #include "engine/store/postgres_batch.hpp"
+#include "engine/store/store_ops.hpp"
 #include "engine/store/write_queue.hpp"
 #include "shelfjobs/engine/postgres_job_store.hpp"
 
@@ -247,6 +248,8 @@ std::string in_schema(std::string sql, const std::string& quoted) {
 
 // ------------------------------------------------------------------ the store
 
+using namespace store_ops;
+
 class PostgresJobStore final : public JobStore {
  public:
   static Result<std::unique_ptr<PostgresJobStore>> open(PostgresStoreOptions options);
@@ -304,51 +307,9 @@ class PostgresJobStore final : public JobStore {
   }
 
  private:
-  struct Insert {
-    JobInfo job;
-    std::string body_text;
-  };
-  struct UpdateQueued {
-    JobId id = 0;
-    Priority priority = Priority::normal;
-    Trigger trigger = Trigger::manual;
-    std::string event;
-  };
-  struct StartJob {
-    JobId id = 0;
-    TimePoint started_at{};
-    int attempt = 1;
-  };
-  struct ProgressOp {
-    JobId id = 0;
-    Progress progress;
-  };
-  struct Finish {
-    JobInfo job;
-  };
-  struct SaveTask {
-    TaskRow row;
-  };
-  struct DropMinutes {
-    TimePoint before{};
-  };
-  struct Prune {
-    std::optional<TimePoint> cutoff;
-    std::int64_t max_rows = 0;
-    std::shared_ptr<std::promise<Result<std::int64_t>>> result;
-  };
-  struct Maintain {
-    StoreMaintenanceOptions options;
-    std::shared_ptr<std::promise<Result<StoreMaintenanceReport>>> result;
-  };
-  using Payload = std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask, DropMinutes,
-                               Prune, Maintain>;
-  struct Op {
-    Payload payload;
-    Done done;
-    std::uint64_t seq = 0;
-  };
-  using MinuteDeltas = std::map<std::pair<std::int64_t, std::string>, MinuteFigures>;
+  using Payload = store_ops::Payload;
+  using Op = store_ops::Op;
+  using MinuteDeltas = store_ops::MinuteDeltas;
 
   explicit PostgresJobStore(PostgresStoreOptions options)
       : opts_(std::move(options)),

@@ -17,6 +17,8 @@
 
 namespace shelfjobs::detail {
 
+using namespace store_ops;
+
 namespace {
 
 using sqlite::bind;

@@ -29,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/store/figures.hpp"
+#include "engine/store/store_ops.hpp"
 #include "engine/store/write_queue.hpp"
 #include "shelfjobs/engine/job_store.hpp"
 #include "shelfjobs/engine/sqlite_job_store.hpp"
@@ -68,55 +69,9 @@ class SqliteJobStore final : public JobStore {
   void close() override;
 
  private:
-  struct Insert {
-    JobInfo job;
-    std::string body_text;
-  };
-  struct UpdateQueued {
-    JobId id = 0;
-    Priority priority = Priority::normal;
-    Trigger trigger = Trigger::manual;
-    std::string event;
-  };
-  struct StartJob {
-    JobId id = 0;
-    TimePoint started_at{};
-    int attempt = 1;
-  };
-  struct ProgressOp {
-    JobId id = 0;
-    Progress progress;
-  };
-  struct Finish {
-    JobInfo job;
-  };
-  struct SaveTask {
-    TaskRow row;
-  };
-  struct DropMinutes {
-    TimePoint before{};
-  };
-  // Runs in a transaction of its own between two batches (it may delete many rows; it is rare).
-  struct Prune {
-    std::optional<TimePoint> cutoff;
-    std::int64_t max_rows = 0;
-    std::shared_ptr<std::promise<Result<std::int64_t>>> result;
-  };
-  // Like a prune, between two batches: VACUUM and the checkpoint need no transaction open.
-  struct Maintain {
-    StoreMaintenanceOptions options;
-    std::shared_ptr<std::promise<Result<StoreMaintenanceReport>>> result;
-  };
-  using Payload = std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask, DropMinutes,
-                               Prune, Maintain>;
-  struct Op {
-    Payload payload;
-    Done done;
-    std::uint64_t seq = 0;
-  };
-  // Terminal finishes of one batch by (minute, name), written once at the end of the batch.
-  using MinuteKey = std::pair<std::int64_t, std::string>;
-  using MinuteDeltas = std::map<MinuteKey, MinuteFigures>;
+  using Payload = store_ops::Payload;
+  using Op = store_ops::Op;
+  using MinuteDeltas = store_ops::MinuteDeltas;
 
   SqliteJobStore(std::unique_ptr<SQLite::Database> db, std::unique_ptr<SQLite::Database> reader,
                  SqliteStoreOptions options, int lock_fd);

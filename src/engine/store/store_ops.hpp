@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The writes a job store queues, one struct per JobStore call, and their queue entry: the same
+// for every store, so each store says only how a batch of them is committed (the SQLite store
+// statement by statement, the PostgreSQL store as sets).
+
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "shelfjobs/engine/job_store.hpp"
+
+namespace shelfjobs::detail::store_ops {
+
+struct Insert {
+  JobInfo job;  // its body left null: written as body_text
+  std::string body_text;
+};
+struct UpdateQueued {
+  JobId id = 0;
+  Priority priority = Priority::normal;
+  Trigger trigger = Trigger::manual;
+  std::string event;
+};
+struct StartJob {
+  JobId id = 0;
+  TimePoint started_at{};
+  int attempt = 1;
+};
+struct ProgressOp {
+  JobId id = 0;
+  Progress progress;
+};
+struct Finish {
+  JobInfo job;  // its body left null: a finish never rewrites it
+};
+struct SaveTask {
+  TaskRow row;
+};
+struct DropMinutes {
+  TimePoint before{};
+};
+// Runs in a transaction of its own between two batches (it may delete many rows; it is rare).
+struct Prune {
+  std::optional<TimePoint> cutoff;
+  std::int64_t max_rows = 0;
+  std::shared_ptr<std::promise<Result<std::int64_t>>> result;
+};
+// Like a prune, between two batches: a store's maintenance may need no transaction open.
+struct Maintain {
+  StoreMaintenanceOptions options;
+  std::shared_ptr<std::promise<Result<StoreMaintenanceReport>>> result;
+};
+using Payload =
+    std::variant<Insert, UpdateQueued, StartJob, ProgressOp, Finish, SaveTask, DropMinutes, Prune, Maintain>;
+
+/// A queued write (WriteQueue's `Op`): what, its completion, its sequence number.
+struct Op {
+  Payload payload;
+  JobStore::Done done;
+  std::uint64_t seq = 0;
+};
+
+/// Terminal finishes of one batch by (minute start in ms, command name), written once at its end.
+using MinuteDeltas = std::map<std::pair<std::int64_t, std::string>, MinuteFigures>;
+
+}  // namespace shelfjobs::detail::store_ops
