@@ -150,22 +150,7 @@ class PostgresServer {
 
   // Starts `args` as the server's user (the postgres user when run as root).
   pid_t run(const std::vector<std::string>& args) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0666);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      if (uid_ != 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0))
-        _exit(126);
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    return pid;
+    return spawn(args, log_, uid_ != 0 ? std::optional<RunAs>(RunAs{uid_, gid_}) : std::nullopt);
   }
 
   std::filesystem::path bin_, root_;

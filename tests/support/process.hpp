@@ -3,19 +3,29 @@
 // Child processes for integration tests: start a binary, signal it, wait for its exit code.
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace testing {
 
-/// Starts `args[0]` with `args`; stdout and stderr go to `log` (appended) when given.
-inline pid_t spawn(const std::vector<std::string>& args, const std::string& log = {}) {
+/// Who a child runs as: another user's ids (a server that refuses to run as root).
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+/// Starts `args[0]` with `args`; stdout and stderr go to `log` (appended) when given; as `as`
+/// when given (the caller must be root).
+inline pid_t spawn(const std::vector<std::string>& args, const std::string& log = {},
+                   std::optional<RunAs> as = {}) {
   const pid_t pid = fork();
   if (pid == 0) {
     if (!log.empty()) {
@@ -25,6 +35,7 @@ inline pid_t spawn(const std::vector<std::string>& args, const std::string& log 
         dup2(fd, 2);
       }
     }
+    if (as && (::setgroups(0, nullptr) != 0 || ::setgid(as->gid) != 0 || ::setuid(as->uid) != 0)) _exit(126);
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

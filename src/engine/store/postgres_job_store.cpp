@@ -1018,17 +1018,11 @@ Result<JobPage> PostgresJobStore::list(const JobQuery& query) {
 }
 
 Result<std::int64_t> PostgresJobStore::prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) {
-  auto result = std::make_shared<std::promise<Result<std::int64_t>>>();
-  auto fut = result->get_future();
-  enqueue(Prune{cutoff, max_rows, result}, {});
-  return fut.get();
+  return await_prune([this](Payload p, Done d) { enqueue(std::move(p), std::move(d)); }, cutoff, max_rows);
 }
 
 Result<StoreMaintenanceReport> PostgresJobStore::maintain(const StoreMaintenanceOptions& options) {
-  auto result = std::make_shared<std::promise<Result<StoreMaintenanceReport>>>();
-  auto fut = result->get_future();
-  enqueue(Maintain{options, result}, {});
-  return fut.get();
+  return await_maintain([this](Payload p, Done d) { enqueue(std::move(p), std::move(d)); }, options);
 }
 
 }  // namespace detail

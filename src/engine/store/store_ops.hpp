@@ -66,6 +66,23 @@ struct Op {
   std::uint64_t seq = 0;
 };
 
+/// Queues a prune or a maintenance through `enqueue(Payload, Done)` and waits for its result:
+/// the writer runs it between two batches.
+template <class Enqueue>
+Result<std::int64_t> await_prune(Enqueue&& enqueue, std::optional<TimePoint> cutoff, std::int64_t max_rows) {
+  auto result = std::make_shared<std::promise<Result<std::int64_t>>>();
+  auto fut = result->get_future();
+  enqueue(Prune{cutoff, max_rows, result}, JobStore::Done{});
+  return fut.get();
+}
+template <class Enqueue>
+Result<StoreMaintenanceReport> await_maintain(Enqueue&& enqueue, const StoreMaintenanceOptions& options) {
+  auto result = std::make_shared<std::promise<Result<StoreMaintenanceReport>>>();
+  auto fut = result->get_future();
+  enqueue(Maintain{options, result}, JobStore::Done{});
+  return fut.get();
+}
+
 /// Terminal finishes of one batch by (minute start in ms, command name), written once at its end.
 using MinuteDeltas = std::map<std::pair<std::int64_t, std::string>, MinuteFigures>;
 
