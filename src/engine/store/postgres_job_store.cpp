@@ -835,10 +835,15 @@ void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std
       bool committed = false;
       try {
         if (auto c = reconnect_writer(); c) {
-          const auto* first = std::get_if<Insert>(&ops[begin].payload);
-          if (first) {
+          // Any new row of the batch tells: the batch committed whole or not at all. A batch
+          // without one is safe to repeat (every other write sets values, and a finish counts in
+          // the figures only when its row was not terminal yet).
+          for (std::size_t k = begin; k < end && !committed; ++k) {
+            const auto* insert = std::get_if<Insert>(&ops[k].payload);
+            if (insert == nullptr) continue;
             pqxx::nontransaction q(*writer_);
-            committed = !q.exec_params(sql("SELECT 1 FROM $S.jobs WHERE id = $1"), first->job.id).empty();
+            committed = !q.exec_params(sql("SELECT 1 FROM $S.jobs WHERE id = $1"), insert->job.id).empty();
+            break;
           }
         }
       } catch (const std::exception&) {
