@@ -18,12 +18,15 @@ asan_flags=(-DSHELFJOBS_TESTS_PER_FILE=ON)
 # (docs/operations.md, "Tests"). Without debug information a build takes a third less time; test
 # failures still name the test, the assertion and its line.
 lean=0
+# concurrency.repeated: 20 rounds, 8 in the lean build (always set: the value is cached).
+repeat=20
 if [ "${SHELFJOBS_LEAN_BUILD:-0}" = "1" ]; then
   lean=1
-  release_flags+=(-DSHELFJOBS_REPEAT=8)
+  repeat=8
   release_flags+=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG")
   asan_flags+=(-DCMAKE_CXX_FLAGS_DEBUG="" -DSHELFJOBS_SANITIZE_DEBUG_INFO=OFF)
 fi
+release_flags+=(-DSHELFJOBS_REPEAT=$repeat)
 
 # The download-client tests drive the real daemons that .ci/install-deps installs: here a missing
 # one fails its test instead of skipping it.

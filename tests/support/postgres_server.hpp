@@ -5,10 +5,8 @@
 // caller gets an empty database of its own. Run as root (CI), the server runs as the `postgres`
 // user that Debian's package creates: PostgreSQL refuses to run as root.
 
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 

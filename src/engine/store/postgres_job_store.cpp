@@ -290,11 +290,7 @@ class PostgresJobStore final : public JobStore {
 
   StoreHealth stats() const override {
     StoreHealth h;
-    h.commits = commits_.load(std::memory_order_relaxed);
-    h.write_errors = write_errors_.load(std::memory_order_relaxed);
-    h.failing = failing_.load(std::memory_order_relaxed);
-    h.last_commit_latency = std::chrono::microseconds(last_commit_us_.load(std::memory_order_relaxed));
-    h.max_commit_latency = std::chrono::microseconds(max_commit_us_.load(std::memory_order_relaxed));
+    counters_.fill(h);
     h.file_bytes = size_bytes_.load(std::memory_order_relaxed);
     return h;
   }
@@ -318,6 +314,13 @@ class PostgresJobStore final : public JobStore {
         where_(redact(opts_.url) + " (schema " + opts_.schema + ")") {}
 
   std::string sql(const char* text) const { return in_schema(text, schema_); }
+  // The writer's connection, made again (with the lock and the statements) when it broke.
+  pqxx::connection& writer() {
+    if (!writer_ || !writer_->is_open()) {
+      if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
+    }
+    return *writer_;
+  }
   std::unique_ptr<pqxx::connection> connect();
   Result<std::unique_ptr<pqxx::connection>> connect_locked();
   Status reconnect_writer();
@@ -343,11 +346,7 @@ class PostgresJobStore final : public JobStore {
   std::unique_ptr<pqxx::connection> reader_;  // GUARDED by read_mutex_; opened on first read
   WriteQueue<Op> writes_;
 
-  std::atomic<std::uint64_t> commits_{0};
-  std::atomic<std::uint64_t> write_errors_{0};
-  std::atomic<bool> failing_{false};
-  std::atomic<std::int64_t> last_commit_us_{0};
-  std::atomic<std::int64_t> max_commit_us_{0};
+  store_ops::CommitCounters counters_;
   // The schema's tables and indexes on the server, as the writer last measured them (at open,
   // then at most once a minute after a commit): health's store size without a query per call.
   std::atomic<std::uintmax_t> size_bytes_{0};
@@ -807,29 +806,21 @@ void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std
   auto backoff = milliseconds(50);
   for (int attempt = 1;; ++attempt) {
     try {
-      if (!writer_ || !writer_->is_open()) {
-        if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
-      }
+      pqxx::connection& conn = writer();
       const auto t0 = std::chrono::steady_clock::now();
       JobId max_inserted = 0;
-      pqxx::work tx(*writer_);
+      pqxx::work tx(conn);
       apply_range(tx, ops, begin, end, max_inserted);
       if (max_inserted > 0) tx.exec_prepared("write_max_id", max_inserted);
       tx.commit();
-      const auto us =
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-              .count();
-      last_commit_us_.store(us, std::memory_order_relaxed);
-      if (us > max_commit_us_.load(std::memory_order_relaxed)) max_commit_us_.store(us);
-      commits_.fetch_add(1, std::memory_order_relaxed);
-      failing_.store(false, std::memory_order_relaxed);
+      counters_.committed(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
       if (std::chrono::steady_clock::now() - sized_at_ > std::chrono::minutes(1)) measure_size(*writer_);
       break;
     } catch (const pqxx::in_doubt_error& e) {
       // The connection broke during COMMIT: the transaction may or may not have committed. The
       // inserts would then fail as duplicates on retry, so ask the server which it was.
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-      failing_.store(true, std::memory_order_relaxed);
+      counters_.commit_failed();
       log_->error("job store {}: commit of {} writes in doubt: {}", where_, end - begin, e.what());
       writer_.reset();
       bool committed = false;
@@ -851,8 +842,7 @@ void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std
       if (committed) break;
       std::this_thread::sleep_for(backoff);
     } catch (const std::exception& e) {
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-      failing_.store(true, std::memory_order_relaxed);
+      counters_.commit_failed();
       if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr || (writer_ && !writer_->is_open())) {
         writer_.reset();
       }
@@ -878,10 +868,7 @@ void PostgresJobStore::run_prune(Op& op) {
   auto& pr = std::get<Prune>(op.payload);
   Result<std::int64_t> result = std::int64_t{0};
   try {
-    if (!writer_ || !writer_->is_open()) {
-      if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
-    }
-    pqxx::work tx(*writer_);
+    pqxx::work tx(writer());
     tx.exec(
         sql("INSERT INTO $S.meta AS m (key, value) SELECT 'max_job_id', MAX(id) FROM $S.jobs HAVING MAX(id) "
             "IS NOT NULL ON CONFLICT (key) DO UPDATE SET value = GREATEST(m.value, EXCLUDED.value)"));
@@ -900,7 +887,7 @@ void PostgresJobStore::run_prune(Op& op) {
     tx.commit();
     result = removed;
   } catch (const std::exception& e) {
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    counters_.write_failed();
     log_->error("job store {}: prune failed: {}", where_, e.what());
     result = Error{errc::store_error, "cannot prune job store " + where_ + ": " + e.what()};
   }
@@ -916,10 +903,7 @@ void PostgresJobStore::run_maintain(Op& op) {
   StoreMaintenanceReport report;
   report.file = where_;
   try {
-    if (!writer_ || !writer_->is_open()) {
-      if (auto c = reconnect_writer(); !c) throw std::runtime_error(c.error().message);
-    }
-    pqxx::nontransaction tx(*writer_);
+    pqxx::nontransaction tx(writer());
     const auto size = [&] {
       return tx
           .exec_params(

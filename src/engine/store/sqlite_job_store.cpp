@@ -684,17 +684,11 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       write_minutes(minutes);
       if (max_inserted > 0) write_max_id(max_inserted);
       tx.commit();
-      const auto us =
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-              .count();
-      last_commit_us_.store(us, std::memory_order_relaxed);
-      if (us > max_commit_us_.load(std::memory_order_relaxed)) max_commit_us_.store(us);
-      commits_.fetch_add(1, std::memory_order_relaxed);
-      failing_.store(false, std::memory_order_relaxed);
+      counters_.committed(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
       break;
     } catch (const std::exception& e) {
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-      failing_.store(true, std::memory_order_relaxed);
+      counters_.commit_failed();
       reset_statements();
       const bool give_up = attempt >= 5 && writes_.closing();
       log_->error("job store {}: commit of {} writes failed (attempt {}): {}", opts_.path, end - begin,
@@ -757,7 +751,7 @@ void SqliteJobStore::run_prune(Op& op) {
     result = prune_in(*db_, p.cutoff, p.max_rows);
   } catch (const std::exception& e) {
     // Not retried: pruning is housekeeping and runs again at its next interval.
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    counters_.write_failed();
     log_->error("job store {}: prune failed: {}", opts_.path, e.what());
     result = Error{errc::store_error, "cannot prune job store " + opts_.path + ": " + e.what()};
   }
@@ -880,11 +874,7 @@ Result<StoreMaintenanceReport> SqliteJobStore::maintain(const StoreMaintenanceOp
 
 StoreHealth SqliteJobStore::stats() const {
   StoreHealth h;
-  h.commits = commits_.load(std::memory_order_relaxed);
-  h.write_errors = write_errors_.load(std::memory_order_relaxed);
-  h.failing = failing_.load(std::memory_order_relaxed);
-  h.last_commit_latency = std::chrono::microseconds(last_commit_us_.load(std::memory_order_relaxed));
-  h.max_commit_latency = std::chrono::microseconds(max_commit_us_.load(std::memory_order_relaxed));
+  counters_.fill(h);
   if (!single_connection(opts_.path)) {
     std::error_code ec;
     h.file_bytes = std::filesystem::file_size(opts_.path, ec);

@@ -105,11 +105,7 @@ class SqliteJobStore final : public JobStore {
   mutable std::mutex read_mutex_;  // the reader connection (or, for ":memory:", the only one)
   WriteQueue<Op> writes_;          // last of the writer's state: its thread stops before the rest goes
 
-  std::atomic<std::uint64_t> commits_{0};
-  std::atomic<std::uint64_t> write_errors_{0};
-  std::atomic<bool> failing_{false};  ///< the latest commit attempt failed
-  std::atomic<std::int64_t> last_commit_us_{0};
-  std::atomic<std::int64_t> max_commit_us_{0};
+  store_ops::CommitCounters counters_;
 };
 
 }  // namespace shelfjobs::detail

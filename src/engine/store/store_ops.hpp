@@ -4,6 +4,8 @@
 // for every store, so each store says only how a batch of them is committed (the SQLite store
 // statement by statement, the PostgreSQL store as sets).
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <future>
 #include <map>
@@ -82,6 +84,41 @@ Result<StoreMaintenanceReport> await_maintain(Enqueue&& enqueue, const StoreMain
   enqueue(Maintain{options, result}, JobStore::Done{});
   return fut.get();
 }
+
+/// A store's commit figures for `stats()`: written by its writer thread, read from any thread.
+class CommitCounters {
+ public:
+  /// A commit that took `took`: counted, its latency kept, the store no longer failing.
+  void committed(std::chrono::microseconds took) {
+    const std::int64_t us = took.count();
+    last_us_.store(us, std::memory_order_relaxed);
+    if (us > max_us_.load(std::memory_order_relaxed)) max_us_.store(us, std::memory_order_relaxed);
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    failing_.store(false, std::memory_order_relaxed);
+  }
+  /// A commit attempt failed: counted, and the store is failing until one succeeds.
+  void commit_failed() {
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    failing_.store(true, std::memory_order_relaxed);
+  }
+  /// A write outside the commits failed (a prune): counted only.
+  void write_failed() { write_errors_.fetch_add(1, std::memory_order_relaxed); }
+  /// Fills the commit fields of `h`.
+  void fill(StoreHealth& h) const {
+    h.commits = commits_.load(std::memory_order_relaxed);
+    h.write_errors = write_errors_.load(std::memory_order_relaxed);
+    h.failing = failing_.load(std::memory_order_relaxed);
+    h.last_commit_latency = std::chrono::microseconds(last_us_.load(std::memory_order_relaxed));
+    h.max_commit_latency = std::chrono::microseconds(max_us_.load(std::memory_order_relaxed));
+  }
+
+ private:
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<bool> failing_{false};
+  std::atomic<std::int64_t> last_us_{0};
+  std::atomic<std::int64_t> max_us_{0};
+};
 
 /// Terminal finishes of one batch by (minute start in ms, command name), written once at its end.
 using MinuteDeltas = std::map<std::pair<std::int64_t, std::string>, MinuteFigures>;
