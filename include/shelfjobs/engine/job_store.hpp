@@ -146,6 +146,8 @@ struct StoreMaintenanceReport {
   std::string summary() const;
 };
 
+class SharedQueue;
+
 class JobStore {
  public:
   /// Runs on the store's writer thread once the write is committed (true) or dropped because the
@@ -213,6 +215,81 @@ class JobStore {
   /// Commits what is queued and stops the writer. Later writes are dropped (their Done gets
   /// false); reads still work. Idempotent.
   virtual void close() = 0;
+
+  /// The queue several engines share through this store, or null for a store that serves one
+  /// engine (the SQLite store). The store owns it; it lives as long as the store.
+  virtual SharedQueue* shared() { return nullptr; }
+};
+
+/// What makes a shared insert idempotent across processes. Empty keys are not checked.
+struct SharedKeys {
+  /// The command's deduplication key: while a job with the same key is queued and not started
+  /// in any process, an equal push merges into it (its priority is raised, a manual trigger
+  /// wins) instead of adding a row.
+  std::string dedup;
+  /// One scheduled tick ("task@due"): every process fires the same tick, one row is kept.
+  std::string tick;
+};
+
+/// The locks a job takes across every process sharing the queue, derived from its command
+/// type's traits: a job runs only while it holds all of them.
+struct SharedLocks {
+  bool exclusive = false;         ///< no other job runs anywhere while it does
+  std::vector<std::string> keys;  ///< type-exclusive and named locks
+};
+
+/// The queue's source of truth when several engines (processes, machines) share one store:
+/// jobs are claimed from the database, not from an engine's memory. Each engine is a node with
+/// a lease it renews; a job belongs to the node that claimed it, and every write of a claimed job
+/// (start, progress, finish) is applied only while it still does (the node's lease id is the
+/// attempt token): a node whose lease expired and whose jobs were rescued cannot complete them
+/// a second time.
+///
+/// Threading: `insert` and `reserve_ids` from any thread; the rest from one thread at a time
+/// (the engine's feed thread). Every call may fail with store_error when the server cannot be
+/// reached; the caller retries.
+class SharedQueue {
+ public:
+  /// Jobs a claim took, bodies included.
+  struct Claimed {
+    std::vector<JobInfo> jobs;
+    /// True when the claim was cut by `max`: more may be claimable now.
+    bool more = false;
+    /// The earliest `not_before` of a queued job that is not due yet, to wake for it.
+    std::optional<TimePoint> next_due;
+  };
+  using LockOf = std::function<SharedLocks(const JobInfo& job)>;
+
+  virtual ~SharedQueue() = default;
+
+  /// Registers this engine as a node with a lease of `lease` from now (the server's clock).
+  /// A node that joins again (its lease was lost) gets a new id. Returns the node id.
+  virtual Result<std::int64_t> join(const std::string& name, std::chrono::milliseconds lease) = 0;
+  /// Renews the lease and publishes the node's figures. Errors: conflict when the lease was
+  /// lost (another node rescued this one's jobs; join again), store_error.
+  virtual Status heartbeat(std::chrono::milliseconds lease, int running, int claimed) = 0;
+  /// Jobs of nodes whose lease expired (and executing rows without a node), now owned by this
+  /// node so that it ends or requeues them. The dead nodes and their locks are removed.
+  virtual Result<std::vector<JobInfo>> take_orphans() = 0;
+  /// Claims up to `max` due jobs, highest priority first then oldest, skipping rows another
+  /// node is claiming (FOR UPDATE SKIP LOCKED) and jobs whose locks another job holds.
+  virtual Result<Claimed> claim(int max, const LockOf& locks) = 0;
+  /// Gives claimed jobs that have not started back to the queue.
+  virtual Status release(const std::vector<JobId>& ids) = 0;
+  /// Waits up to `timeout` for a notification that the queue changed (a job inserted, requeued
+  /// or a lock freed by any node), or until `wake_fd` (an eventfd) becomes readable. Returns
+  /// true when the server notified.
+  virtual Result<bool> wait(std::chrono::milliseconds timeout, int wake_fd) = 0;
+  /// Leaves: queued jobs this node claimed go back to the queue, its row goes.
+  virtual Status leave() = 0;
+
+  /// Hands out `count` job ids no other node uses; returns the first (the ids are consecutive).
+  virtual Result<JobId> reserve_ids(int count) = 0;
+  /// A new job, inserted unless `keys` match a queued job or a tick already fired; `done` as
+  /// `JobStore::insert`'s (true also when the job merged).
+  virtual void insert(const JobInfo& job, std::string body_text, SharedKeys keys, JobStore::Done done) = 0;
+  /// This node's id (0 before join).
+  virtual std::int64_t node() const = 0;
 };
 
 }  // namespace shelfjobs
