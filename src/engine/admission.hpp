@@ -31,6 +31,8 @@ struct Prepared {
   std::string body_text;  ///< body.dump(): stored as is
   std::string key;        ///< dedup key
   PushOptions options;
+  /// A scheduled task's tick ("task@due ms"), for engines sharing a queue; empty otherwise.
+  std::string tick;
   /// Set by a durable push: called with the insert's commit (see JobStore::insert).
   std::function<void(bool committed)> committed;
 };

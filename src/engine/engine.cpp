@@ -3,6 +3,9 @@
 // thread, then makes one trip to the strand (or one store call). Engine::create opens the store
 // and applies recovery before anything runs.
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 
 #include "engine/engine_impl.hpp"
@@ -60,10 +63,24 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
                  "timeout_grace, aging_period and idle_max_deferral must not be negative"};
   }
 
+  const bool cluster = options.cluster.enabled;
+  if (cluster) {
+    if (options.cluster.heartbeat.count() <= 0 || options.cluster.lease < 2 * options.cluster.heartbeat ||
+        options.cluster.fallback_poll.count() <= 0 || options.cluster.prefetch < 0) {
+      return Error{errc::invalid_argument,
+                   "cluster: heartbeat and fallback_poll must be positive, lease at least two heartbeats, "
+                   "prefetch not negative"};
+    }
+    if (options.cluster.node_name.empty()) {
+      char host[256] = {};
+      if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "localhost");
+      options.cluster.node_name = std::string(host) + ":" + std::to_string(::getpid());
+    }
+  }
   std::shared_ptr<JobStore> store = options.store;
   if (!store && is_postgres_url(options.store_path)) {
-    auto opened =
-        open_postgres_job_store(PostgresStoreOptions{.url = options.store_path, .logger = options.logger});
+    auto opened = open_postgres_job_store(
+        PostgresStoreOptions{.url = options.store_path, .shared = cluster, .logger = options.logger});
     if (!opened) return opened.error();
     store = std::move(opened).value();
   }
@@ -78,9 +95,24 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
     if (!opened) return opened.error();
     store = std::move(opened).value();
   }
+  if (cluster && store->shared() == nullptr) {
+    return Error{
+        errc::invalid_argument,
+        "cluster: the job store cannot be shared (a PostgreSQL store_path can; a SQLite file cannot)"};
+  }
   const TimePoint now = options.clock->now();
   auto state = store->load(now - options.health_window);
   if (!state) return state.error();
+  if (cluster) {
+    // The queue is the database's: no node recovers another's jobs at start. A dead node's
+    // running jobs are rescued once its lease expires (the feed's take_orphans).
+    state->active.clear();
+    auto impl = std::make_shared<Impl>(std::move(options), std::move(registry), std::move(store),
+                                       std::vector<JobInfo>{}, std::vector<JobInfo>{}, std::move(*state));
+    auto engine = std::unique_ptr<Engine>(new Engine(impl));
+    if (auto joined = impl->feed_->join(); !joined) return joined.error();  // ~Engine stops it
+    return engine;
+  }
   // Recovery: decide, in one transaction, what becomes of the jobs an earlier process left.
   auto recovered = detail::recover(std::move(state->active), registry, now);
   for (const auto& note : recovered.notes) options.logger->info("recovery: {}", note);
@@ -111,10 +143,15 @@ Engine::~Engine() {
 const Registry& Engine::registry() const noexcept { return impl_->registry_; }
 
 void Engine::start() {
-  impl_->on_strand([this] {
-    impl_->started_ = true;
-    impl_->dispatch();
-  });
+  const bool first = impl_
+                         ->on_strand([this] {
+                           const bool was = impl_->started_;
+                           impl_->started_ = true;
+                           impl_->dispatch();
+                           return !was;
+                         })
+                         .value_or(false);
+  if (first && impl_->feed_) impl_->feed_->start();
 }
 
 namespace {
@@ -356,6 +393,7 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   if (im.stopped_) return im.stop_result_;
   const auto until = std::chrono::steady_clock::now() + deadline;
   im.clock_->remove_listener(im.clock_listener_);
+  if (im.feed_) im.feed_->halt();  // claims no more
   im.on_strand([&] {
     im.accepting_ = false;
     im.wake_timer_.cancel();  // the control thread may end once nothing is posted
@@ -404,6 +442,11 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
     } else {
       t.detach();
     }
+  }
+  if (im.feed_) {
+    // Its last writes (interrupted jobs queued again) first, then the claims it never started.
+    im.store_->flush();
+    im.feed_->stop();
   }
   im.store_->close();
   // Events of the last state changes reach their subscribers before stop returns.

@@ -30,12 +30,19 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
           detail::TaskScheduler::Hooks{
               [this](TimePoint at, std::function<void()> fn) { add_timer(at, std::move(fn)); },
               [this](const TaskRow& row) { store_->save_task(row); },
-              [this](const TaskSpec& spec, Trigger trigger) -> Result<PushResult> {
+              [this](const TaskSpec& spec, Trigger trigger,
+                     std::optional<TimePoint> tick) -> Result<PushResult> {
                 auto prepared = detail::prepare(
                     registry_, spec.command, spec.body,
                     PushOptions{
                         .trigger = trigger, .priority = spec.priority, .durable = false, .task = spec.name});
                 if (!prepared) return prepared.error();
+                if (tick) {
+                  prepared->tick = spec.name + "@" +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      tick->time_since_epoch())
+                                                      .count());
+                }
                 return push_on_strand(*prepared);
               },
               [this](const TaskInfo& t) { emit_task(t); }, [this] { return clock_->now(); }, opts_.logger},
@@ -96,6 +103,43 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
     active_count_ = active_.size();
   }
   store_->start();
+  if (opts_.cluster.enabled) {
+    shared_ = store_->shared();
+    std::vector<std::string> names = registry_.names();
+    feed_ = std::make_unique<detail::ClusterFeed>(
+        *shared_, opts_.cluster,
+        detail::ClusterFeed::Hooks{
+            .claimed =
+                [this](std::vector<JobInfo> jobs) {
+                  asio::post(strand_,
+                             [this, jobs = std::move(jobs)]() mutable { on_claimed(std::move(jobs)); });
+                },
+            .orphans =
+                [this](std::vector<JobInfo> jobs) {
+                  asio::post(strand_,
+                             [this, jobs = std::move(jobs)]() mutable { on_orphans(std::move(jobs)); });
+                },
+            .free_slots = [this] { return free_slots(); },
+            .counts =
+                [this] {
+                  detail::MutexLock lock(idle_mu_);
+                  const int running = static_cast<int>(running_count_);
+                  return std::pair<int, int>{running, static_cast<int>(active_count_) - running};
+                },
+            .now = [this] { return clock_->now(); },
+            .names = std::move(names),
+            .locks =
+                [this](const JobInfo& job) {
+                  SharedLocks out;
+                  const CommandType* type = registry_.find(job.name);
+                  if (!type) return out;
+                  out.exclusive = type->traits.exclusive;
+                  if (type->traits.type_exclusive) out.keys.push_back("type:" + type->name);
+                  for (const auto& lock : type->traits.locks) out.keys.push_back("lock:" + lock);
+                  return out;
+                }},
+        opts_.logger);
+  }
   clock_listener_ = clock_->add_listener([this] { asio::post(strand_, [this] { on_timers(); }); });
   ctl_thread_ = std::thread([this] { ctl_io_.run(); });
   for (int i = 0; i < opts_.workers + kExtraThreads; ++i) add_worker();
@@ -239,6 +283,8 @@ void Engine::Impl::age_queued() {
 }
 
 void Engine::Impl::set_active_count() {
+  const int held = static_cast<int>(active_.size());
+  if (feed_ && held_.exchange(held) > held) feed_->poke();  // room for more
   {
     detail::MutexLock lock(idle_mu_);
     active_count_ = active_.size();
@@ -382,6 +428,7 @@ void Engine::Impl::finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& ru
     return;
   }
   if (out.status == JobStatus::failed && accepting_ && retry(a, out, now)) {
+    if (shared_) forget(it);  // queued again for any node to claim
     dispatch();
     return;
   }
@@ -428,11 +475,12 @@ bool Engine::Impl::retry(Active& a, const detail::Outcome& out, TimePoint now) {
   a.info.duration = std::chrono::milliseconds(0);
   a.info.not_before = d.next;
   store_->finish(a.info);  // its body stays null: the store wrote it at insert
-  dedup_.queued(a.key, a.info.id);
   if (!a.info.task.empty()) tasks_.on_requeued(a.info);
+  emit(JobEvent::Type::retrying, a);
+  if (shared_) return true;  // the caller forgets it: the queue is the database's
+  dedup_.queued(a.key, a.info.id);
   place(a);
   set_active_count();
-  emit(JobEvent::Type::retrying, a);
   return true;
 }
 
@@ -475,6 +523,7 @@ void Engine::Impl::forget(ActiveIt it) {
 Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool debounced) {
   ON_STRAND();
   if (!accepting_) return Error{errc::shutting_down, "the engine is stopping"};
+  if (shared_) return push_shared(p);
   const Priority wanted = p.options.priority.value_or(p.type->traits.priority);
   const bool into_running = p.type->traits.merge_into_running && !debounced;
   if (auto twin = dedup_.twin(p.key, into_running)) {
@@ -524,6 +573,69 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
   PushResult out{snapshot(slot), false};
   dispatch();
   return out;
+}
+
+// The row is the job: whichever node has room claims it (this one included), and dedup and
+// ticks are decided by the database when the row is inserted (SharedKeys), so the answer cannot
+// say "merged" before the commit; a durable push returns after it.
+Result<PushResult> Engine::Impl::push_shared(detail::Prepared& p) {
+  ON_STRAND();
+  auto id = shared_->reserve_ids(1);
+  if (!id) return id.error();
+  Active a;
+  a.info.id = *id;
+  a.info.name = p.type->name;
+  a.info.priority = p.options.priority.value_or(p.type->traits.priority);
+  a.info.trigger = p.options.trigger;
+  a.info.event = p.options.event;
+  a.info.status = JobStatus::queued;
+  a.info.queued_at = clock_->now();
+  a.info.attempt = 1;
+  a.info.not_before = p.options.not_before;
+  a.info.task = p.options.task;
+  a.type = p.type;
+  shared_->insert(a.info, std::move(p.body_text), SharedKeys{p.key, p.tick}, std::move(p.committed));
+  a.body = std::make_shared<const nlohmann::json>(std::move(p.body));
+  emit(JobEvent::Type::queued, a);
+  return PushResult{snapshot(a), false};
+}
+
+void Engine::Impl::on_claimed(std::vector<JobInfo> jobs) {
+  ON_STRAND();
+  if (!accepting_) return;  // the node leaves: its claims go back to the queue
+  for (auto& job : jobs) {
+    const CommandType* type = registry_.find(job.name);
+    if (!type || active_.count(job.id) != 0) continue;
+    Active a;
+    a.body = std::make_shared<const nlohmann::json>(std::move(job.body));
+    job.body = nullptr;
+    a.info = std::move(job);
+    a.type = type;
+    a.key = detail::dedup_key(*type, *a.body);
+    const JobId id = a.info.id;
+    dedup_.queued(a.key, id);
+    place(active_.emplace(id, std::move(a)).first->second);
+  }
+  set_active_count();
+  dispatch();
+}
+
+// A dead node's running jobs, now this node's: ended or queued again by the rules of a crash
+// (recovery.hpp), written with this node's token. None of them runs here: a requeued one goes
+// back to the queue for any node.
+void Engine::Impl::on_orphans(std::vector<JobInfo> jobs) {
+  ON_STRAND();
+  auto recovered = detail::recover(std::move(jobs), registry_, clock_->now());
+  for (const auto& note : recovered.notes) log_->warn("cluster rescue: {}", note);
+  for (auto& row : recovered.changed) {
+    store_->finish(row);
+    if (is_terminal(row.status)) figures_.finished(row);
+  }
+}
+
+int Engine::Impl::free_slots() const {
+  // Every regular worker and the Critical lane, and the prefetch on top.
+  return opts_.workers + 1 + opts_.cluster.prefetch - held_.load();
 }
 
 void Engine::Impl::on_debounce(const std::string& key) {

@@ -52,6 +52,7 @@
 
 #include "engine/admission.hpp"
 #include "engine/alerts.hpp"
+#include "engine/cluster_feed.hpp"
 #include "engine/debouncer.hpp"
 #include "engine/event_hub.hpp"
 #include "engine/health_figures.hpp"
@@ -152,6 +153,12 @@ class Engine::Impl final : public detail::RunHost {
   // push is not a debounced one).
   Result<PushResult> push_on_strand(detail::Prepared& p, bool debounced = false);
   Result<PushResult> push_durable(detail::Prepared p);
+  // A shared queue (strand): a push inserts a row for any node to claim; claimed jobs and dead
+  // nodes' running jobs come from the feed.
+  Result<PushResult> push_shared(detail::Prepared& p);
+  void on_claimed(std::vector<JobInfo> jobs);
+  void on_orphans(std::vector<JobInfo> jobs);
+  int free_slots() const;
   void on_debounce(const std::string& key);
   JobInfo snapshot(const Active& a) const;
 
@@ -204,6 +211,9 @@ class Engine::Impl final : public detail::RunHost {
   std::uint64_t clock_listener_ = 0;
   std::uint64_t notifier_sub_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
+  SharedQueue* shared_ = nullptr;  // set when the queue is shared (EngineOptions::cluster)
+  std::unique_ptr<detail::ClusterFeed> feed_;
+  std::atomic<int> held_{0};  // active_.size(), for the feed's thread
 
   // strand state
   std::unordered_map<JobId, Active> active_;

@@ -127,8 +127,8 @@ Status TaskScheduler::set_interval(std::string_view name, std::chrono::seconds i
   return Ok{};
 }
 
-Result<PushResult> TaskScheduler::push(Task& t, Trigger trigger) {
-  auto pushed = hooks_.push(t.spec, trigger);
+Result<PushResult> TaskScheduler::push(Task& t, Trigger trigger, std::optional<TimePoint> tick) {
+  auto pushed = hooks_.push(t.spec, trigger, tick);
   if (pushed) t.row.last_job = pushed->job.id;
   return pushed;
 }
@@ -155,7 +155,7 @@ void TaskScheduler::on_due(const std::string& name, std::uint64_t gen) {
   Task& t = *found;
   const TimePoint due = *t.row.next_due;
   const TimePoint now = hooks_.now();
-  if (auto pushed = push(t, Trigger::scheduled); !pushed) {
+  if (auto pushed = push(t, Trigger::scheduled, due); !pushed) {
     hooks_.log->error("task {}: cannot push {}: {}", name, t.spec.command, pushed.error().message);
   }
   // The next slot follows the schedule from this due time, not from when the run ends, and

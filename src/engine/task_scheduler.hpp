@@ -29,8 +29,9 @@ class TaskScheduler {
     std::function<void(TimePoint at, std::function<void()> fn)> add_timer;
     /// Persists a task's row.
     std::function<void(const TaskRow&)> save;
-    /// Pushes a run of the task.
-    std::function<Result<PushResult>(const TaskSpec&, Trigger)> push;
+    /// Pushes a run of the task; `tick` is the due time a scheduled run fires for (none for a
+    /// manual run): engines sharing a queue keep one run per task and tick.
+    std::function<Result<PushResult>(const TaskSpec&, Trigger, std::optional<TimePoint> tick)> push;
     /// A task's figures changed (next due, running, last result).
     std::function<void(const TaskInfo&)> changed;
     /// The engine's clock.
@@ -75,7 +76,7 @@ class TaskScheduler {
   };
   void arm(Task& t);
   void on_due(const std::string& name, std::uint64_t gen);
-  Result<PushResult> push(Task& t, Trigger trigger);
+  Result<PushResult> push(Task& t, Trigger trigger, std::optional<TimePoint> tick = std::nullopt);
   void save(const Task& t);
   static Status reschedule(Task& t, TimePoint now);
   static TaskInfo info(const Task& t);

@@ -49,6 +49,35 @@
 namespace shelfjobs {
 
 /// How the engine is set up. Every field has a default.
+/// Engines that share one queue (a PostgreSQL store opened as shared; docs/scaling.md). Each
+/// engine is a node: it claims jobs from the database instead of running those it pushed,
+/// renews a lease, and rescues the running jobs of a node whose lease expired.
+///
+/// What holds across the nodes: each job runs on one node at a time and ends once; priorities
+/// (a node claims the highest first); exclusive, type-exclusive and named locks; dedup against
+/// a queued, unstarted job; one run per scheduled task and tick. What stays per node: rate keys,
+/// `max_concurrent`, idle-only (a node's own queue), events and health (of the jobs it runs and
+/// pushes), and `cancel`, `get` and `list` see the jobs it holds first, then the store.
+struct ClusterOptions {
+  /// Share the queue. Needs a store with `JobStore::shared()`: a PostgreSQL `store_path` is
+  /// opened shared. Default: false.
+  bool enabled = false;
+  /// This node's name in the nodes table and in logs. Default: "<hostname>:<pid>".
+  std::string node_name;
+  /// How often the lease is renewed and dead nodes are looked for. Default: 1 s.
+  std::chrono::milliseconds heartbeat{1000};
+  /// How long a node that stopped renewing keeps its jobs before another node rescues them
+  /// (requeued with attempt + 1, or failed "interrupted" for types that opt out). More than two
+  /// heartbeats. Default: 10 s.
+  std::chrono::milliseconds lease{10000};
+  /// The longest a node waits between two looks at the queue when no notification came.
+  /// Default: 5 s.
+  std::chrono::milliseconds fallback_poll{5000};
+  /// Jobs a node claims beyond its free workers, so a worker that frees finds the next at hand.
+  /// Default: 0.
+  int prefetch = 0;
+};
+
 struct EngineOptions {
   /// Where the jobs live: a SQLite file, created if missing (":memory:" keeps jobs in memory
   /// only, for tests), or a PostgreSQL connection URI ("postgresql://user@host:5432/db", see
@@ -95,6 +124,8 @@ struct EngineOptions {
   AlertOptions alerts;
   /// Pruning of finished jobs.
   RetentionOptions retention;
+  /// Several engines (processes, machines) on one queue; see ClusterOptions.
+  ClusterOptions cluster;
 };
 
 /// Jobs waiting (queued: ready to run; delayed: queued but not before a later time) and

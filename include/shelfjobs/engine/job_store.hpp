@@ -271,9 +271,13 @@ class SharedQueue {
   /// Jobs of nodes whose lease expired (and executing rows without a node), now owned by this
   /// node so that it ends or requeues them. The dead nodes and their locks are removed.
   virtual Result<std::vector<JobInfo>> take_orphans() = 0;
-  /// Claims up to `max` due jobs, highest priority first then oldest, skipping rows another
-  /// node is claiming (FOR UPDATE SKIP LOCKED) and jobs whose locks another job holds.
-  virtual Result<Claimed> claim(int max, const LockOf& locks) = 0;
+  /// Claims up to `max` jobs due at `now`, highest priority first then oldest, skipping rows
+  /// another node is claiming (FOR UPDATE SKIP LOCKED) and jobs whose locks another job holds.
+  /// An exclusive job is claimed only when nothing is claimed or running anywhere; jobs behind
+  /// it wait meanwhile. Errors: conflict (this node lost its lease), store_error.
+  /// Only jobs of the commands in `names` (the ones this node can run) are claimed.
+  virtual Result<Claimed> claim(int max, TimePoint now, const std::vector<std::string>& names,
+                                const LockOf& locks) = 0;
   /// Gives claimed jobs that have not started back to the queue.
   virtual Status release(const std::vector<JobId>& ids) = 0;
   /// Waits up to `timeout` for a notification that the queue changed (a job inserted, requeued

@@ -11,10 +11,12 @@
 /// (`PostgresStoreOptions::schema`), created and migrated on open by versioned SQL scripts.
 /// Times are stored as milliseconds since the Unix epoch (`bigint`), as in the SQLite store.
 ///
-/// One engine per store: the store holds a session advisory lock on its schema for as long as it
-/// is open, so a second engine on the same schema is refused, and the server drops the lock when
-/// the connection of a dead process goes. (Several processes on one queue is the next step; see
-/// docs/scaling.md.)
+/// One engine per store, or several sharing it: by default the store holds a session advisory
+/// lock on its schema for as long as it is open, so a second engine on the same schema is
+/// refused, and the server drops the lock when the connection of a dead process goes. Opened
+/// with `shared`, the lock is taken in shared mode by every engine of a cluster (and still
+/// refuses a lone engine), and `JobStore::shared()` gives the queue they share: claims,
+/// leases, cross-process locks and notifications (docs/scaling.md).
 ///
 /// Threading and failures: as `JobStore` says. Writes are committed by one writer connection in
 /// group commits; reads use a second connection. A commit that fails (the server restarted, the
@@ -47,6 +49,9 @@ struct PostgresStoreOptions {
   /// cancels it. Default: 5 s and 60 s.
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{60000};
+  /// Open as one node of a queue that several engines share (`EngineOptions::cluster`).
+  /// Default: false (one engine per schema).
+  bool shared = false;
   std::shared_ptr<spdlog::logger> logger;
 };
 

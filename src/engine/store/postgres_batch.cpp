@@ -14,14 +14,15 @@ JobInfo& JobWriteFolder::target(JobId id, RowPatch*& patch) {
     set_.updates.back().row.id = id;
   }
   patch = &set_.updates[at->second];
+  patch->node = node_;
   return patch->row;
 }
 
-void JobWriteFolder::insert(const JobInfo& job, const std::string& body) {
+void JobWriteFolder::insert(const JobInfo& job, const std::string& body, const SharedKeys& keys) {
   // An id is inserted once (the engine hands each out once); a second insert of one id would
   // fail on the primary key as it does on SQLite, so it is passed on as it is.
   new_at_[job.id] = set_.inserts.size();
-  set_.inserts.push_back({job, body});
+  set_.inserts.push_back({job, body, keys});
   status_[job.id] = job.status;
 }
 

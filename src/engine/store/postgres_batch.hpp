@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "shelfjobs/engine/job.hpp"
+#include "shelfjobs/engine/job_store.hpp"
 
 namespace shelfjobs::detail::pg {
 
@@ -22,6 +23,7 @@ namespace shelfjobs::detail::pg {
 struct NewRow {
   JobInfo row;
   std::string body;
+  SharedKeys keys;  ///< a shared queue's insert: its dedup and tick keys
 };
 
 /// A row that existed before the batch: the groups of columns the batch's writes set (later
@@ -32,6 +34,9 @@ struct RowPatch {
   bool start_fields = false;     ///< status, started_at, attempt
   bool progress_fields = false;  ///< progress_current, progress_total, progress_message
   bool finish_fields = false;    ///< every column but the body (a finish writes them all)
+  /// A shared queue's node that wrote it last (its attempt token): the row changes only while
+  /// that node owns it. 0: no check (a store that serves one engine).
+  std::int64_t node = 0;
 };
 
 /// A finish with a terminal status, in call order: the totals and minutes count it when the row
@@ -51,7 +56,9 @@ struct JobWriteSet {
 /// Folds job writes into a write set. Call in batch order.
 class JobWriteFolder {
  public:
-  void insert(const JobInfo& job, const std::string& body);
+  void insert(const JobInfo& job, const std::string& body, const SharedKeys& keys = {});
+  /// The node token of the writes that follow (see RowPatch::node).
+  void at_node(std::int64_t node) { node_ = node; }
   void update_queued(JobId id, Priority priority, Trigger trigger, const std::string& event);
   void start(JobId id, TimePoint started_at, int attempt);
   void progress(JobId id, const Progress& progress);
@@ -68,6 +75,7 @@ class JobWriteFolder {
   JobWriteSet set_;
   std::unordered_map<JobId, std::size_t> new_at_, patch_at_;  // id -> index in inserts / updates
   std::unordered_map<JobId, JobStatus> status_;               // the status the batch set so far
+  std::int64_t node_ = 0;
 };
 
 /// A PostgreSQL array literal of `values` ("{"a","b",NULL}"), every element quoted and escaped,

@@ -100,6 +100,31 @@ CREATE TABLE $S.meta (
   value bigint NOT NULL
 );
 )sql",
+      // 2: a queue several engines share. A job belongs to the node that claimed it (`node`);
+      // a queued, unclaimed job is a dedup target by its key; a scheduled tick is kept once.
+      R"sql(
+ALTER TABLE $S.jobs ADD COLUMN node bigint, ADD COLUMN dedup_key text, ADD COLUMN tick_key text;
+CREATE UNIQUE INDEX jobs_dedup_queued ON $S.jobs (dedup_key) WHERE status = 0 AND dedup_key IS NOT NULL;
+CREATE UNIQUE INDEX jobs_tick ON $S.jobs (tick_key) WHERE tick_key IS NOT NULL;
+CREATE INDEX jobs_claimable ON $S.jobs (priority DESC, id) WHERE status = 0 AND node IS NULL;
+CREATE INDEX jobs_by_node ON $S.jobs (node) WHERE node IS NOT NULL;
+CREATE TABLE $S.nodes (
+  id           bigserial   PRIMARY KEY,
+  name         text        NOT NULL,
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now(),
+  lease_until  timestamptz NOT NULL,
+  running      integer     NOT NULL DEFAULT 0,
+  claimed      integer     NOT NULL DEFAULT 0
+);
+CREATE TABLE $S.locks (
+  key  text   PRIMARY KEY,
+  job  bigint NOT NULL,
+  node bigint NOT NULL
+);
+CREATE INDEX locks_by_job ON $S.locks (job);
+CREATE SEQUENCE $S.id_blocks;
+)sql",
   };
   return migrations;
 }
@@ -118,10 +143,15 @@ std::unique_ptr<pqxx::connection> PostgresJobStore::connect() {
 Result<std::unique_ptr<pqxx::connection>> PostgresJobStore::connect_locked() {
   auto c = connect();
   pqxx::nontransaction tx(*c);
-  const bool locked =
-      tx.exec_params1("SELECT pg_try_advisory_lock(hashtext('shelfjobs.store.' || $1))", opts_.schema)[0]
-          .as<bool>();
-  if (!locked) return Error{errc::store_error, "job store " + where_ + " is in use by another engine"};
+  // A cluster's nodes share the lock; a lone engine takes it alone. Either refuses the other.
+  const char* take = opts_.shared ? "SELECT pg_try_advisory_lock_shared(hashtext('shelfjobs.store.' || $1))"
+                                  : "SELECT pg_try_advisory_lock(hashtext('shelfjobs.store.' || $1))";
+  const bool locked = tx.exec_params1(take, opts_.schema)[0].as<bool>();
+  if (!locked) {
+    return Error{errc::store_error, "job store " + where_ + " is in use by " +
+                                        (opts_.shared ? "an engine that does not share it"
+                                                      : "another engine (or a cluster of engines)")};
+  }
   return c;
 }
 
@@ -165,14 +195,40 @@ void PostgresJobStore::prepare(pqxx::connection& c) {
           "error = CASE WHEN u.f THEN u.error ELSE j.error END, "
           "not_before = CASE WHEN u.f THEN u.not_before ELSE j.not_before END, "
           "max_attempts = CASE WHEN u.f THEN u.max_attempts ELSE j.max_attempts END, "
-          "task = CASE WHEN u.f THEN u.task ELSE j.task END "
+          "task = CASE WHEN u.f THEN u.task ELSE j.task END, "
+          // A shared queue's job leaves its node when it is queued again, and stops being a
+          // dedup target once it has run.
+          "node = CASE WHEN u.f AND u.status = 0 THEN NULL ELSE j.node END, "
+          "dedup_key = CASE WHEN u.f THEN NULL ELSE j.dedup_key END "
           "FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::boolean[], $5::boolean[], "
           "$6::smallint[], $7::smallint[], $8::text[], $9::smallint[], $10::bigint[], $11::integer[], "
           "$12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::text[], "
-          "$18::smallint[], $19::text[], $20::bigint[], $21::integer[], $22::text[]) AS u(id, q, s, p, f, "
-          "priority, trigger, event, status, started_at, attempt, progress_current, progress_total, "
-          "progress_message, ended_at, duration_ms, message, error_kind, error, not_before, max_attempts, "
-          "task) WHERE j.id = u.id"));
+          "$18::smallint[], $19::text[], $20::bigint[], $21::integer[], $22::text[], $23::bigint[]) AS u(id, "
+          "q, s, p, f, priority, trigger, event, status, started_at, attempt, progress_current, "
+          "progress_total, progress_message, ended_at, duration_ms, message, error_kind, error, not_before, "
+          "max_attempts, task, node) "
+          // The attempt token: a node writes a row only while it owns it.
+          "WHERE j.id = u.id AND (u.node = 0 OR j.node = u.node) RETURNING j.id"));
+  c.prepare(
+      "insert_shared",
+      sql("INSERT INTO $S.jobs (id, name, body, priority, trigger, event, status, queued_at, started_at, "
+          "ended_at, duration_ms, attempt, progress_current, progress_total, progress_message, message, "
+          "error_kind, error, not_before, max_attempts, task, dedup_key, tick_key) SELECT * FROM "
+          "unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[], "
+          "$7::smallint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::integer[], "
+          "$13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::smallint[], $18::text[], "
+          "$19::bigint[], $20::integer[], $21::text[], $22::text[], $23::text[]) "
+          "ON CONFLICT DO NOTHING RETURNING id"));
+  // An equal push that found its twin queued: the twin takes the higher priority, and a manual
+  // request makes it manual.
+  c.prepare("merge_shared",
+            sql("UPDATE $S.jobs AS j SET priority = GREATEST(j.priority, m.priority), "
+                "trigger = CASE WHEN m.manual THEN 0 ELSE j.trigger END, "
+                "event = CASE WHEN m.manual THEN '' ELSE j.event END "
+                "FROM unnest($1::text[], $2::smallint[], $3::boolean[]) AS m(key, priority, manual) "
+                "WHERE j.dedup_key = m.key AND j.status = 0"));
+  c.prepare("release_locks", sql("DELETE FROM $S.locks WHERE job = ANY($1::bigint[])"));
+  c.prepare("notify", "SELECT pg_notify($1, '')");
   c.prepare("statuses", sql("SELECT id, status FROM $S.jobs WHERE id = ANY($1::bigint[])"));
   c.prepare("add_totals",
             sql("INSERT INTO $S.job_stats AS t (name, completed, failed, cancelled, duration_ms_total, "
@@ -316,7 +372,8 @@ Status PostgresJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
     pg::JobWriteFolder folder;
     for (const auto& j : jobs) folder.finish(j);
     pqxx::work tx(*writer_);
-    write_jobs(tx, folder.take(), minutes, max_inserted);
+    bool changed_queue = false;
+    write_jobs(tx, folder.take(), minutes, max_inserted, changed_queue);
     write_minutes(tx, minutes);
     tx.commit();
     return Ok{};
@@ -329,6 +386,7 @@ Status PostgresJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
 
 void PostgresJobStore::enqueue(Payload payload, Done done) {
   Op op{std::move(payload), std::move(done)};
+  if (opts_.shared) op.node = node_.load();
   if (writes_.push(op)) return;
   if (!writes_.closing()) log_->error("job store {}: write before start(); dropped", where_);
   const Error not_running{errc::store_error, "job store " + where_ + " is not running"};
@@ -372,7 +430,9 @@ Opt stored_duration(const JobInfo& j) {
 // A batch's job writes as sets: the figures' prior statuses, one INSERT of the new rows, one
 // UPDATE of the changed ones, the totals; minutes are gathered for write_minutes.
 void PostgresJobStore::write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDeltas& minutes,
-                                  JobId& max_inserted) {
+                                  JobId& max_inserted, bool& changed_queue) {
+  std::unordered_set<JobId> new_rows;
+  for (const auto& n : set.inserts) new_rows.insert(n.row.id);
   // A terminal finish counts when its row was not terminal before it. The rows' statuses before
   // this batch are read before it changes them.
   std::unordered_map<JobId, JobStatus> before;
@@ -386,30 +446,78 @@ void PostgresJobStore::write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDel
     }
   }
   if (!set.inserts.empty()) {
-    Columns c(21);
+    // A shared queue's rows carry keys that may find a twin; a lone engine's never do.
+    const bool keyed = opts_.shared;
+    Columns c(keyed ? 23 : 21);
     for (const auto& n : set.inserts) {
       const JobInfo& j = n.row;
-      c.row(j.id, j.name, n.body, i(j.priority), i(j.trigger), j.event, i(j.status), j.queued_at,
-            j.started_at, j.ended_at, stored_duration(j), j.attempt, j.progress.current, j.progress.total,
-            j.progress.message, j.message, i(j.error_kind), j.error, j.not_before, j.max_attempts, j.task);
+      if (keyed) {
+        c.row(j.id, j.name, n.body, i(j.priority), i(j.trigger), j.event, i(j.status), j.queued_at,
+              j.started_at, j.ended_at, stored_duration(j), j.attempt, j.progress.current, j.progress.total,
+              j.progress.message, j.message, i(j.error_kind), j.error, j.not_before, j.max_attempts, j.task,
+              n.keys.dedup.empty() ? Opt() : Opt(n.keys.dedup),
+              n.keys.tick.empty() ? Opt() : Opt(n.keys.tick));
+      } else {
+        c.row(j.id, j.name, n.body, i(j.priority), i(j.trigger), j.event, i(j.status), j.queued_at,
+              j.started_at, j.ended_at, stored_duration(j), j.attempt, j.progress.current, j.progress.total,
+              j.progress.message, j.message, i(j.error_kind), j.error, j.not_before, j.max_attempts, j.task);
+      }
       max_inserted = std::max(max_inserted, j.id);
     }
     const auto a = c.literals();
-    tx.exec_prepared("insert_jobs", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
-                     a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20]);
+    if (!keyed) {
+      tx.exec_prepared("insert_jobs", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+                       a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20]);
+    } else {
+      std::unordered_set<JobId> stored;
+      for (const auto& r : tx.exec_prepared("insert_shared", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+                                            a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16],
+                                            a[17], a[18], a[19], a[20], a[21], a[22]))
+        stored.insert(r[0].as<std::int64_t>());
+      Columns merged(3);
+      for (const auto& n : set.inserts) {
+        if (stored.count(n.row.id) != 0 || n.keys.dedup.empty()) continue;
+        merged.row(n.keys.dedup, i(n.row.priority), n.row.trigger == Trigger::manual);
+      }
+      if (!merged.cols[0].empty()) {
+        const auto m = merged.literals();
+        tx.exec_prepared("merge_shared", m[0], m[1], m[2]);
+      }
+      if (!stored.empty()) changed_queue = true;
+    }
   }
+  std::unordered_set<JobId> applied;  // updated rows (a node's token may refuse some)
   if (!set.updates.empty()) {
-    Columns c(22);
+    Columns c(23);
     for (const auto& u : set.updates) {
       const JobInfo& j = u.row;
       c.row(j.id, u.queued_fields, u.start_fields, u.progress_fields, u.finish_fields, i(j.priority),
             i(j.trigger), j.event, i(j.status), j.started_at, j.attempt, j.progress.current, j.progress.total,
             j.progress.message, j.ended_at, stored_duration(j), j.message, i(j.error_kind), j.error,
-            j.not_before, j.max_attempts, j.task);
+            j.not_before, j.max_attempts, j.task, u.node);
     }
     const auto a = c.literals();
-    tx.exec_prepared("update_jobs", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
-                     a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21]);
+    for (const auto& r :
+         tx.exec_prepared("update_jobs", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
+                          a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22]))
+      applied.insert(r[0].as<std::int64_t>());
+    if (opts_.shared) {
+      // A finished or requeued job frees its locks in the commit that ends its run.
+      std::vector<Opt> freed;
+      for (const auto& u : set.updates) {
+        if (u.finish_fields && applied.count(u.row.id) != 0) freed.push_back(std::to_string(u.row.id));
+      }
+      if (!freed.empty()) {
+        tx.exec_prepared("release_locks", pg::array_literal(freed));
+        changed_queue = true;
+      }
+      for (const auto& u : set.updates) {
+        if (applied.count(u.row.id) == 0) {
+          log_->warn("job store {}: job {} no longer belongs to node {}; its write is dropped", where_,
+                     u.row.id, u.node);
+        }
+      }
+    }
   }
   // Totals per type, in call order: counts add up, the latest start wins, the last finish that
   // has an end and the last status are the batch's last (as finish() by finish() would leave).
@@ -421,7 +529,8 @@ void PostgresJobStore::write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDel
     if (!prior) {
       if (auto b = before.find(j.id); b != before.end()) prior = b->second;
     }
-    if (!prior || is_terminal(*prior)) continue;  // not stored, or counted already
+    if (!prior || is_terminal(*prior)) continue;                  // not stored, or counted already
+    if (!applied.count(j.id) && !new_rows.count(j.id)) continue;  // another node owns it now
     auto& t = totals[j.name];
     t.name = j.name;
     switch (j.status) {
@@ -489,18 +598,19 @@ void PostgresJobStore::write_minutes(pqxx::work& tx, MinuteDeltas& minutes) {
 // The batch in call order: job writes are folded until a task save or a minute drop, which
 // needs what came before it written first.
 void PostgresJobStore::apply_range(pqxx::work& tx, std::vector<Op>& ops, std::size_t begin, std::size_t end,
-                                   JobId& max_inserted) {
+                                   JobId& max_inserted, bool& changed_queue) {
   MinuteDeltas minutes;
   pg::JobWriteFolder folder;
   auto flush_jobs = [&] {
-    if (!folder.empty()) write_jobs(tx, folder.take(), minutes, max_inserted);
+    if (!folder.empty()) write_jobs(tx, folder.take(), minutes, max_inserted, changed_queue);
   };
   for (std::size_t k = begin; k < end; ++k) {
+    folder.at_node(ops[k].node);
     std::visit(
         [&](const auto& op) {
           using T = std::decay_t<decltype(op)>;
           if constexpr (std::is_same_v<T, Insert>) {
-            folder.insert(op.job, op.body_text);
+            folder.insert(op.job, op.body_text, op.keys);
           } else if constexpr (std::is_same_v<T, UpdateQueued>) {
             folder.update_queued(op.id, op.priority, op.trigger, op.event);
           } else if constexpr (std::is_same_v<T, StartJob>) {
@@ -560,8 +670,11 @@ void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std
       const auto t0 = std::chrono::steady_clock::now();
       JobId max_inserted = 0;
       pqxx::work tx(conn);
-      apply_range(tx, ops, begin, end, max_inserted);
+      bool changed_queue = false;
+      apply_range(tx, ops, begin, end, max_inserted, changed_queue);
       if (max_inserted > 0) tx.exec_prepared("write_max_id", max_inserted);
+      // Delivered at commit: the other nodes claim what this commit queued or unlocked.
+      if (changed_queue) tx.exec_prepared("notify", channel());
       tx.commit();
       counters_.committed(
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));

@@ -18,6 +18,7 @@
 #include <regex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include <spdlog/spdlog.h>
@@ -157,7 +158,7 @@ using namespace store_ops;
 /// The migration scripts, oldest first (index + 1 = version).
 const std::vector<std::string>& postgres_job_store_migrations();
 
-class PostgresJobStore final : public JobStore {
+class PostgresJobStore final : public JobStore, public SharedQueue {
  public:
   static Result<std::unique_ptr<PostgresJobStore>> open(PostgresStoreOptions options);
   ~PostgresJobStore() override { close(); }
@@ -208,6 +209,25 @@ class PostgresJobStore final : public JobStore {
     writes_.close();
     writer_.reset();
   }
+  SharedQueue* shared() override { return opts_.shared ? this : nullptr; }
+
+  // --- SharedQueue (postgres_shared_queue.cpp) ---
+  Result<std::int64_t> join(const std::string& name, std::chrono::milliseconds lease) override;
+  Status heartbeat(std::chrono::milliseconds lease, int running, int claimed) override;
+  Result<std::vector<JobInfo>> take_orphans() override;
+  Result<Claimed> claim(int max, TimePoint now, const std::vector<std::string>& names,
+                        const LockOf& locks) override;
+  Status release(const std::vector<JobId>& ids) override;
+  Result<bool> wait(std::chrono::milliseconds timeout, int wake_fd) override;
+  Status leave() override;
+  Result<JobId> reserve_ids(int count) override;
+  void insert(const JobInfo& job, std::string body_text, SharedKeys keys, JobStore::Done done) override {
+    if (body_text.empty()) body_text = job.body.dump();
+    JobInfo row = job;
+    row.body = nullptr;
+    enqueue(Insert{std::move(row), std::move(body_text), std::move(keys)}, std::move(done));
+  }
+  std::int64_t node() const override { return node_.load(); }
 
  private:
   using Payload = store_ops::Payload;
@@ -237,9 +257,11 @@ class PostgresJobStore final : public JobStore {
   void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
   void run_prune(Op& op);
   void run_maintain(Op& op);
+  // `changed_queue`: set when the writes queued a job or freed a lock another node may want.
   void apply_range(pqxx::work& tx, std::vector<Op>& ops, std::size_t begin, std::size_t end,
-                   JobId& max_inserted);
-  void write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDeltas& minutes, JobId& max_inserted);
+                   JobId& max_inserted, bool& changed_queue);
+  void write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDeltas& minutes, JobId& max_inserted,
+                  bool& changed_queue);
   void write_minutes(pqxx::work& tx, MinuteDeltas& minutes);
   template <class F>
   auto read(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
@@ -259,6 +281,32 @@ class PostgresJobStore final : public JobStore {
   std::atomic<std::uintmax_t> size_bytes_{0};
   std::chrono::steady_clock::time_point sized_at_{};  // the writer's
   void measure_size(pqxx::connection& c);
+
+  // The shared queue's side. `feed_` is the feed thread's connection (it LISTENs); `ids_`
+  // hands out id blocks to any thread.
+  std::string channel() const { return "shelfjobs." + opts_.schema; }
+  pqxx::connection& feed();
+  template <class F>
+  auto on_feed(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
+  std::atomic<std::int64_t> node_{0};
+  std::string node_name_;
+  struct FeedConnection {
+    // Counts notifications on the shared queue's channel; registering it LISTENs.
+    class Listener final : public pqxx::notification_receiver {
+     public:
+      using pqxx::notification_receiver::notification_receiver;
+      void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { ++count; }
+      int count = 0;
+    };
+    std::unique_ptr<pqxx::connection> conn;
+    std::unique_ptr<Listener> listener;  // goes before its connection
+    ~FeedConnection() { listener.reset(); }
+  };
+  std::unique_ptr<FeedConnection> feed_;
+  bool feed_fresh_ = false;  // the feed connection is new: notifications before it are lost
+  std::mutex ids_mutex_;
+  std::unique_ptr<pqxx::connection> ids_;  // GUARDED by ids_mutex_
+  JobId ids_next_ = 0, ids_end_ = 0;       // GUARDED by ids_mutex_: the rest of the current block
 };
 
 }  // namespace shelfjobs::detail

@@ -22,6 +22,7 @@ namespace shelfjobs::detail::store_ops {
 struct Insert {
   JobInfo job;  // its body left null: written as body_text
   std::string body_text;
+  SharedKeys keys;  // a shared queue's insert (SharedQueue::insert); empty otherwise
 };
 struct UpdateQueued {
   JobId id = 0;
@@ -66,6 +67,9 @@ struct Op {
   Payload payload;
   JobStore::Done done;
   std::uint64_t seq = 0;
+  /// A shared queue's node when the write was called (its attempt token); 0 for a store that
+  /// serves one engine.
+  std::int64_t node = 0;
 };
 
 /// Queues a prune or a maintenance through `enqueue(Payload, Done)` and waits for its result:

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// The PostgreSQL store's SharedQueue side: the queue several engines share (job_store.hpp).
+//
+// Why it is shaped so:
+//  - Claims read candidates with FOR UPDATE SKIP LOCKED, so nodes claiming at once take
+//    different rows instead of queueing behind each other's row locks.
+//  - Locks are rows (`locks`, keyed by the lock's name): the primary key lets exactly one job
+//    hold a name, whichever node inserts first, and a finish frees them in its own commit.
+//    "Exclusive" cannot be a row per name: it excludes everything. Claims hold a transaction
+//    advisory lock in shared mode and an exclusive claim holds it alone, so an exclusive claim's
+//    check "nothing is claimed or running anywhere" and a plain claim's check "no exclusive job
+//    runs" never interleave.
+//  - A claimed job belongs to its node (`jobs.node`); every later write of it checks that (the
+//    writer's UPDATE ... WHERE node = token). A node's id is new at each join, so a node whose
+//    lease expired, whose jobs another node rescued, can no longer touch them: its late finish
+//    is dropped, not applied twice.
+//  - Leases use the server's clock (now()), never the nodes', so clocks that disagree cannot
+//    rescue a live node.
+//  - Wake-ups: every commit that queues a job or frees a lock notifies; a node waits on its
+//    LISTEN connection and on its own wake fd at once (poll), so it neither polls the table
+//    nor misses its own capacity freeing. After a reconnect it assumes it missed something.
+//  - Ids: blocks of 1024 from a sequence, so nodes never collide and a push costs no round
+//    trip; ids stay increasing per node, not across nodes.
+
+#include <poll.h>
+#include <unistd.h>
+
+#include "engine/store/postgres_store.hpp"
+
+namespace shelfjobs::detail {
+
+namespace {
+
+constexpr std::int64_t kIdBlock = 1024;
+
+std::string ids_text(const std::vector<JobId>& ids) {
+  std::vector<Opt> v;
+  v.reserve(ids.size());
+  for (JobId id : ids) v.push_back(std::to_string(id));
+  return pg::array_literal(v);
+}
+
+std::string keys_text(const std::vector<std::string>& keys) {
+  std::vector<Opt> v(keys.begin(), keys.end());
+  return pg::array_literal(v);
+}
+
+}  // namespace
+
+pqxx::connection& PostgresJobStore::feed() {
+  if (!feed_ || !feed_->conn || !feed_->conn->is_open()) {
+    feed_.reset();
+    auto f = std::make_unique<FeedConnection>();
+    f->conn = connect();
+    f->listener = std::make_unique<FeedConnection::Listener>(*f->conn, channel());
+    feed_ = std::move(f);
+    feed_fresh_ = true;
+  }
+  return *feed_->conn;
+}
+
+template <class F>
+auto PostgresJobStore::on_feed(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+  try {
+    return f(feed());
+  } catch (const std::exception& e) {
+    feed_.reset();  // made again at the next call
+    return Error{errc::store_error, std::string("job store ") + where_ + ": " + what + ": " + e.what()};
+  }
+}
+
+Result<std::int64_t> PostgresJobStore::join(const std::string& name, std::chrono::milliseconds lease) {
+  return on_feed("cannot join the shared queue", [&](pqxx::connection& c) -> Result<std::int64_t> {
+    pqxx::work tx(c);
+    const auto id = tx.exec_params1(sql("INSERT INTO $S.nodes (name, lease_until) VALUES ($1, now() + $2 * "
+                                        "interval '1 millisecond') RETURNING id"),
+                                    name, static_cast<std::int64_t>(lease.count()))[0]
+                        .as<std::int64_t>();
+    tx.commit();
+    node_name_ = name;
+    node_ = id;
+    return id;
+  });
+}
+
+Status PostgresJobStore::heartbeat(std::chrono::milliseconds lease, int running, int claimed) {
+  const std::int64_t me = node_.load();
+  return on_feed("cannot renew the node's lease", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    const auto r = tx.exec_params(sql("UPDATE $S.nodes SET heartbeat_at = now(), lease_until = now() + $2 * "
+                                      "interval '1 millisecond', running = $3, claimed = $4 WHERE id = $1"),
+                                  me, static_cast<std::int64_t>(lease.count()), running, claimed);
+    tx.commit();
+    if (r.affected_rows() == 0) {
+      return Error{errc::conflict, "node " + std::to_string(me) + " (" + node_name_ +
+                                       ") lost its lease: another node rescued its jobs"};
+    }
+    return Ok{};
+  });
+}
+
+Result<std::vector<JobInfo>> PostgresJobStore::take_orphans() {
+  const std::int64_t me = node_.load();
+  return on_feed("cannot rescue jobs", [&](pqxx::connection& c) -> Result<std::vector<JobInfo>> {
+    pqxx::work tx(c);
+    const auto dead =
+        tx.exec_params(sql("DELETE FROM $S.nodes WHERE lease_until < now() AND id <> $1 RETURNING id, "
+                           "name"),
+                       me);
+    for (const auto& r : dead) {
+      log_->warn("job store {}: node {} ({}) stopped renewing its lease; rescuing its jobs", where_,
+                 r[0].as<std::int64_t>(), r[1].c_str());
+    }
+    // Queued jobs it had claimed go back to the queue; jobs it was running come here, to be
+    // ended or queued again by the rules of a crash (recovery.hpp); its locks go.
+    const auto unclaimed =
+        tx.exec(sql("UPDATE $S.jobs AS j SET node = NULL WHERE j.status = 0 AND j.node IS NOT NULL AND NOT "
+                    "EXISTS (SELECT 1 FROM $S.nodes n WHERE n.id = j.node)"));
+    std::vector<JobInfo> out;
+    for (const auto& r : tx.exec_params(
+             sql("UPDATE $S.jobs AS j SET node = $1 WHERE j.status = 1 AND (j.node IS NULL OR NOT EXISTS "
+                 "(SELECT 1 FROM $S.nodes n WHERE n.id = j.node)) RETURNING ") +
+                 kJobColumns,
+             me))
+      out.push_back(row_to_job(r));
+    const auto freed = tx.exec(
+        sql("DELETE FROM $S.locks AS l WHERE NOT EXISTS (SELECT 1 FROM $S.nodes n WHERE n.id = l.node)"));
+    if (unclaimed.affected_rows() > 0 || freed.affected_rows() > 0) tx.exec_prepared("notify", channel());
+    tx.commit();
+    return out;
+  });
+}
+
+Result<SharedQueue::Claimed> PostgresJobStore::claim(int max, TimePoint now,
+                                                     const std::vector<std::string>& names,
+                                                     const LockOf& locks) {
+  const std::int64_t me = node_.load();
+  const std::int64_t now_ms = ms(now);
+  return on_feed("cannot claim jobs", [&](pqxx::connection& c) -> Result<Claimed> {
+    Claimed out;
+    std::optional<JobInfo> exclusive;  // the first exclusive job met, claimed alone below
+    {
+      pqxx::work tx(c);
+      tx.exec_params("SELECT pg_advisory_xact_lock_shared(hashtext('shelfjobs.claim.' || $1))", opts_.schema);
+      if (tx.exec_params(sql("SELECT 1 FROM $S.nodes WHERE id = $1"), me).empty()) {
+        return Error{errc::conflict, "node " + std::to_string(me) + " lost its lease"};
+      }
+      const bool exclusive_runs = !tx.exec(sql("SELECT 1 FROM $S.locks WHERE key = '*'")).empty();
+      std::vector<JobId> taken;
+      if (!exclusive_runs && max > 0) {
+        // More candidates than wanted: some may wait for a lock another job holds.
+        const auto rows = tx.exec_params(sql("SELECT ") + kJobColumns +
+                                             sql(" FROM $S.jobs WHERE status = 0 AND node IS NULL AND "
+                                                 "(not_before IS NULL OR not_before <= $1) AND name = "
+                                                 "ANY($3::text[]) ORDER BY priority DESC, id LIMIT $2 FOR "
+                                                 "UPDATE SKIP LOCKED"),
+                                         now_ms, max * 2 + 8, keys_text(names));
+        for (const auto& r : rows) {
+          if (static_cast<int>(out.jobs.size()) >= max) {
+            out.more = true;
+            break;
+          }
+          JobInfo job = row_to_job(r);
+          const SharedLocks need = locks(job);
+          if (need.exclusive) {
+            // Nothing behind it is claimed: the cluster drains, then it runs alone.
+            exclusive = std::move(job);
+            break;
+          }
+          if (!need.keys.empty()) {
+            const auto got =
+                tx.exec_params(sql("INSERT INTO $S.locks (key, job, node) SELECT k, $2, $3 FROM "
+                                   "unnest($1::text[]) AS k ON CONFLICT DO NOTHING RETURNING key"),
+                               keys_text(need.keys), job.id, me);
+            if (got.size() < need.keys.size()) {
+              // Another job holds one: give back what this one took, leave it queued.
+              tx.exec_params(sql("DELETE FROM $S.locks WHERE job = $1"), job.id);
+              continue;
+            }
+          }
+          taken.push_back(job.id);
+          out.jobs.push_back(std::move(job));
+        }
+        if (!taken.empty())
+          tx.exec_params(sql("UPDATE $S.jobs SET node = $1 WHERE id = ANY($2::bigint[])"), me,
+                         ids_text(taken));
+      }
+      const auto next = tx.exec_params1(
+          sql("SELECT MIN(not_before) FROM $S.jobs WHERE status = 0 AND node IS NULL AND not_before > $1"),
+          now_ms);
+      if (!next[0].is_null()) out.next_due = at_ms(next[0].as<std::int64_t>());
+      tx.commit();
+    }
+    if (exclusive && out.jobs.empty()) {
+      pqxx::work tx(c);
+      tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('shelfjobs.claim.' || $1))", opts_.schema);
+      const bool busy =
+          !tx.exec(sql("SELECT 1 FROM $S.jobs WHERE node IS NOT NULL AND status IN (0, 1) LIMIT 1")).empty();
+      if (!busy) {
+        const auto row =
+            tx.exec_params(sql("UPDATE $S.jobs SET node = $1 WHERE id = $2 AND status = 0 AND node IS "
+                               "NULL RETURNING ") +
+                               kJobColumns,
+                           me, exclusive->id);
+        if (!row.empty()) {
+          tx.exec_params(sql("INSERT INTO $S.locks (key, job, node) VALUES ('*', $1, $2)"), exclusive->id,
+                         me);
+          out.jobs.push_back(row_to_job(row[0]));
+        }
+      }
+      tx.commit();
+    }
+    return out;
+  });
+}
+
+Status PostgresJobStore::release(const std::vector<JobId>& ids) {
+  if (ids.empty()) return Ok{};
+  const std::int64_t me = node_.load();
+  return on_feed("cannot release jobs", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_params(
+        sql("UPDATE $S.jobs SET node = NULL WHERE id = ANY($1::bigint[]) AND node = $2 AND status = 0"),
+        ids_text(ids), me);
+    tx.exec_params(sql("DELETE FROM $S.locks WHERE job = ANY($1::bigint[]) AND node = $2"), ids_text(ids),
+                   me);
+    tx.exec_prepared("notify", channel());
+    tx.commit();
+    return Ok{};
+  });
+}
+
+Result<bool> PostgresJobStore::wait(std::chrono::milliseconds timeout, int wake_fd) {
+  return on_feed("cannot wait for notifications", [&](pqxx::connection& c) -> Result<bool> {
+    if (feed_fresh_) {
+      // A new connection: what was notified before it listened is lost; look again.
+      feed_fresh_ = false;
+      return true;
+    }
+    auto& listener = *feed_->listener;
+    listener.count = 0;
+    c.get_notifs();
+    if (listener.count > 0) return true;
+    pollfd fds[2] = {{c.sock(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int n = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+    if (n > 0 && wake_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
+      std::uint64_t drained = 0;
+      [[maybe_unused]] const auto got = ::read(wake_fd, &drained, sizeof drained);
+    }
+    c.get_notifs();
+    if (!c.is_open()) throw pqxx::broken_connection("the connection closed");
+    return listener.count > 0;
+  });
+}
+
+Status PostgresJobStore::leave() {
+  const std::int64_t me = node_.load();
+  if (me == 0) return Ok{};
+  return on_feed("cannot leave the shared queue", [&](pqxx::connection& c) -> Status {
+    pqxx::work tx(c);
+    tx.exec_params(sql("UPDATE $S.jobs SET node = NULL WHERE node = $1 AND status = 0"), me);
+    tx.exec_params(sql("DELETE FROM $S.locks WHERE node = $1"), me);
+    tx.exec_params(sql("DELETE FROM $S.nodes WHERE id = $1"), me);
+    tx.exec_prepared("notify", channel());
+    tx.commit();
+    return Ok{};
+  });
+}
+
+Result<JobId> PostgresJobStore::reserve_ids(int count) {
+  if (count < 1 || count > kIdBlock) {
+    return Error{errc::invalid_argument, "reserve_ids: count must be 1.." + std::to_string(kIdBlock)};
+  }
+  std::lock_guard<std::mutex> lock(ids_mutex_);
+  if (ids_end_ - ids_next_ < count) {
+    try {
+      if (!ids_ || !ids_->is_open()) ids_ = connect();
+      pqxx::work tx(*ids_);
+      std::int64_t block = tx.exec(sql("SELECT nextval('$S.id_blocks')"))[0][0].as<std::int64_t>();
+      // The first block of a node must lie above every id a lone engine handed out before the
+      // store was shared: the sequence only moves forward, so concurrent nodes stay apart.
+      const auto max_id =
+          tx.exec(sql("SELECT GREATEST(COALESCE((SELECT value FROM $S.meta WHERE key = 'max_job_id'), 0), "
+                      "COALESCE((SELECT MAX(id) FROM $S.jobs), 0))"))[0][0]
+              .as<std::int64_t>();
+      if (block * kIdBlock <= max_id) {
+        block = tx.exec_params1(sql("SELECT MAX(nextval('$S.id_blocks')) FROM generate_series(1, $1)"),
+                                max_id / kIdBlock + 1 - block)[0]
+                    .as<std::int64_t>();
+      }
+      tx.commit();
+      ids_next_ = block * kIdBlock;
+      ids_end_ = ids_next_ + kIdBlock;
+    } catch (const std::exception& e) {
+      ids_.reset();
+      return Error{errc::store_error, "job store " + where_ + ": cannot reserve job ids: " + e.what()};
+    }
+  }
+  const JobId first = ids_next_;
+  ids_next_ += count;
+  return first;
+}
+
+}  // namespace shelfjobs::detail

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+// Engines sharing one queue (EngineOptions::cluster) on a real PostgreSQL server started by the
+// tests (tests/support/postgres_server.hpp): several engines in this process, each a node with
+// its own connections, lease and feed, as separate processes would be. What must hold across
+// them: each job runs once, locks hold across nodes, one run per scheduled tick, dedup against a
+// queued job, and a dead node's running job is rescued once its lease expires, while the dead
+// node's late finish is refused by its token.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "postgres_server.hpp"
+#include "shelfjobs/engine/engine.hpp"
+#include "shelfjobs/engine/postgres_job_store.hpp"
+#include "test_support.hpp"
+
+namespace cluster_test {
+
+using namespace shelfjobs;
+using namespace testing;
+using namespace std::chrono_literals;
+
+// Who ran what, and how many ran at once.
+struct Runs {
+  std::mutex mu;
+  std::map<std::string, std::vector<int>> by_tag;  // tag -> the nodes that ran it
+  std::atomic<int> now_running{0};
+  std::atomic<int> most_at_once{0};
+  void ran(const std::string& tag, int node) {
+    std::lock_guard<std::mutex> lock(mu);
+    by_tag[tag].push_back(node);
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return by_tag.size();
+  }
+};
+
+struct Serial : Command {
+  static constexpr std::string_view kName = "Serial";
+  std::string tag;
+};
+inline void to_json(nlohmann::json& j, const Serial& s) { j = {{"tag", s.tag}}; }
+inline void from_json(const nlohmann::json& j, Serial& s) { j.at("tag").get_to(s.tag); }
+
+Registry registry_for(Runs& runs, int node, std::chrono::milliseconds work = 2ms) {
+  Registry r;
+  r.add<Step>([&runs, node, work](const Step& s, JobContext&) {
+    std::this_thread::sleep_for(work);
+    runs.ran(s.tag, node);
+  });
+  CommandTraits serial;
+  serial.type_exclusive = true;
+  r.add<Serial>(
+      [&runs, node](const Serial& s, JobContext&) {
+        const int at_once = ++runs.now_running;
+        int seen = runs.most_at_once.load();
+        while (at_once > seen && !runs.most_at_once.compare_exchange_weak(seen, at_once)) {
+        }
+        std::this_thread::sleep_for(3ms);
+        --runs.now_running;
+        runs.ran(s.tag, node);
+      },
+      serial);
+  return r;
+}
+
+EngineOptions node_options(const std::string& url, int node, std::shared_ptr<Clock> clock = nullptr) {
+  EngineOptions o;
+  o.store_path = url;
+  o.workers = 2;
+  o.logger = quiet_logger();
+  o.clock = std::move(clock);
+  o.cluster.enabled = true;
+  o.cluster.node_name = "node-" + std::to_string(node);
+  o.cluster.heartbeat = 200ms;
+  o.cluster.lease = 1s;
+  return o;
+}
+
+std::vector<std::unique_ptr<Engine>> start_nodes(const std::string& url, Runs& runs, int count) {
+  std::vector<std::unique_ptr<Engine>> nodes;
+  for (int n = 0; n < count; ++n) {
+    auto e = Engine::create(node_options(url, n), registry_for(runs, n));
+    REQUIRE(e.has_value());
+    nodes.push_back(std::move(e).value());
+  }
+  for (auto& e : nodes) e->start();
+  return nodes;
+}
+
+std::int64_t completed_rows(Engine& e, const std::string& name) {
+  std::int64_t n = 0;
+  JobQuery q;
+  q.statuses = {JobStatus::completed};
+  q.names = {name};
+  q.limit = 1000;
+  for (;;) {
+    auto page = e.list(q);
+    REQUIRE(page.has_value());
+    n += static_cast<std::int64_t>(page->jobs.size());
+    if (page->next_before_id == 0) return n;
+    q.before_id = page->next_before_id;
+  }
+}
+
+TEST_CASE("engines sharing a queue run each job once, spread over the nodes", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  auto nodes = start_nodes(url, runs, 3);
+  constexpr int kJobs = 300;
+  for (int i = 0; i < kJobs; ++i) {
+    Step s;
+    s.tag = "j" + std::to_string(i);
+    REQUIRE(nodes[static_cast<std::size_t>(i % 3)]->push(s).has_value());
+  }
+  REQUIRE(eventually([&] { return runs.count() == kJobs; }, 60s));
+  REQUIRE(eventually([&] { return completed_rows(*nodes[0], "Step") == kJobs; }, 20s));
+  std::set<int> nodes_used;
+  {
+    std::lock_guard<std::mutex> lock(runs.mu);
+    for (const auto& [tag, ran_on] : runs.by_tag) {
+      INFO(tag);
+      CHECK(ran_on.size() == 1);
+      nodes_used.insert(ran_on.front());
+    }
+  }
+  CHECK(nodes_used.size() == 3);
+  for (auto& e : nodes) e->stop();
+  std::lock_guard<std::mutex> lock(runs.mu);
+  CHECK(runs.by_tag.size() == kJobs);  // nothing ran twice after the stops either
+}
+
+TEST_CASE("a type-exclusive command never runs on two nodes at once", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  auto nodes = start_nodes(url, runs, 3);
+  constexpr int kJobs = 40;
+  for (int i = 0; i < kJobs; ++i) {
+    Serial s;
+    s.tag = "s" + std::to_string(i);
+    REQUIRE(nodes[static_cast<std::size_t>(i % 3)]->push(s).has_value());
+  }
+  REQUIRE(eventually([&] { return runs.count() == kJobs; }, 60s));
+  CHECK(runs.most_at_once.load() == 1);
+  for (auto& e : nodes) e->stop();
+}
+
+TEST_CASE("equal pushes on two nodes make one queued job", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  // Not started: nothing claims, so the second push finds the first still queued.
+  auto a = Engine::create(node_options(url, 0), registry_for(runs, 0));
+  auto b = Engine::create(node_options(url, 1), registry_for(runs, 1));
+  REQUIRE(a.has_value());
+  REQUIRE(b.has_value());
+  Step s;
+  s.tag = "same";
+  REQUIRE((*a)->push(s).has_value());
+  REQUIRE((*b)->push(s, PushOptions{.priority = Priority::high}).has_value());
+  JobQuery q;
+  q.names = {"Step"};
+  auto page = (*a)->list(q);
+  REQUIRE(page.has_value());
+  REQUIRE(page->jobs.size() == 1);
+  CHECK(page->jobs[0].priority == Priority::high);  // the twin took the higher priority
+  (*a)->start();
+  (*b)->start();
+  REQUIRE(eventually([&] { return runs.count() == 1; }, 20s));
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard<std::mutex> lock(runs.mu);
+  CHECK(runs.by_tag["same"].size() == 1);
+}
+
+TEST_CASE("a scheduled tick runs once whichever nodes fire it", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  auto clock = std::make_shared<ManualClock>(TimePoint{std::chrono::hours(24 * 365 * 56)});
+  std::vector<std::unique_ptr<Engine>> nodes;
+  for (int n = 0; n < 3; ++n) {
+    auto e = Engine::create(node_options(url, n, clock), registry_for(runs, n));
+    REQUIRE(e.has_value());
+    TaskSpec task;
+    task.name = "Tick";
+    task.command = "Step";
+    task.body = {{"tag", "tick"}};
+    task.schedule.interval = std::chrono::minutes(15);
+    REQUIRE((*e)->add_task(task).has_value());
+    nodes.push_back(std::move(e).value());
+  }
+  for (auto& e : nodes) e->start();
+  // Each node arms the same due time from the same stored row; every one fires it.
+  clock->advance(std::chrono::minutes(16));
+  REQUIRE(eventually([&] { return runs.count() == 1; }, 20s));
+  std::this_thread::sleep_for(500ms);
+  {
+    std::lock_guard<std::mutex> lock(runs.mu);
+    CHECK(runs.by_tag["tick"].size() == 1);
+  }
+  JobQuery q;
+  q.names = {"Step"};
+  auto page = nodes[0]->list(q);
+  REQUIRE(page.has_value());
+  CHECK(page->jobs.size() == 1);
+  for (auto& e : nodes) e->stop();
+}
+
+TEST_CASE("a dead node's running job is rescued after its lease, and its late finish is refused",
+          "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  // The node that dies: a shared store driven by hand, which claims a job, starts it and then
+  // stops renewing its lease.
+  auto opened = open_postgres_job_store({.url = url, .shared = true, .logger = quiet_logger()});
+  REQUIRE(opened.has_value());
+  std::shared_ptr<JobStore> dead = std::move(opened).value();
+  SharedQueue* q = dead->shared();
+  REQUIRE(q != nullptr);
+  REQUIRE(dead->load(TimePoint{}).has_value());
+  dead->start();
+  REQUIRE(q->join("dying", 600ms).has_value());
+  const auto id = q->reserve_ids(1);
+  REQUIRE(id.has_value());
+  JobInfo job;
+  job.id = *id;
+  job.name = "Step";
+  job.body = {{"tag", "orphan"}};
+  job.queued_at = SystemClock().now();
+  q->insert(job, job.body.dump(), SharedKeys{}, {});
+  dead->flush();
+  auto claimed = q->claim(5, SystemClock().now(), {"Step"}, [](const JobInfo&) { return SharedLocks{}; });
+  REQUIRE(claimed.has_value());
+  REQUIRE(claimed->jobs.size() == 1);
+  const TimePoint started = SystemClock().now();
+  dead->start_job(job.id, started, 1);
+  dead->flush();
+
+  // A live node finds the orphan once the lease is over, and runs it as attempt 2.
+  auto live = Engine::create(node_options(url, 1), registry_for(runs, 1));
+  REQUIRE(live.has_value());
+  (*live)->start();
+  REQUIRE(eventually([&] { return runs.count() == 1; }, 20s));
+  REQUIRE(eventually(
+      [&] {
+        auto got = (*live)->get(job.id);
+        return got.has_value() && got->status == JobStatus::completed;
+      },
+      10s));
+  auto done = (*live)->get(job.id);
+  REQUIRE(done.has_value());
+  CHECK(done->attempt == 2);
+
+  // The dead node wakes up and reports its run failed: the row is no longer its own.
+  JobInfo late = job;
+  late.status = JobStatus::failed;
+  late.started_at = started;
+  late.ended_at = SystemClock().now();
+  late.error = "late";
+  dead->finish(late);
+  dead->flush();
+  auto after = (*live)->get(job.id);
+  REQUIRE(after.has_value());
+  CHECK(after->status == JobStatus::completed);
+  auto health = (*live)->health();
+  (*live)->stop();
+  dead->close();
+  {
+    std::lock_guard<std::mutex> lock(runs.mu);
+    CHECK(runs.by_tag["orphan"].size() == 1);
+  }
+  (void)health;
+}
+
+TEST_CASE("a lone engine and a cluster refuse each other's store", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  auto node = Engine::create(node_options(url, 0), registry_for(runs, 0));
+  REQUIRE(node.has_value());
+  EngineOptions lone;
+  lone.store_path = url;
+  lone.logger = quiet_logger();
+  auto refused = Engine::create(lone, registry_for(runs, 1));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::store_error);
+
+  // And a SQLite file cannot be shared.
+  TempDir dir;
+  EngineOptions sqlite = node_options((dir.path() / "jobs.db").string(), 2);
+  auto no = Engine::create(sqlite, registry_for(runs, 2));
+  REQUIRE_FALSE(no.has_value());
+  CHECK(no.error().code == errc::invalid_argument);
+}
+
+}  // namespace cluster_test
