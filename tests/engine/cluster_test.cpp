@@ -246,10 +246,24 @@ TEST_CASE("a dead node's running job is rescued after its lease, and its late fi
   job.body = {{"tag", "orphan"}};
   job.queued_at = SystemClock().now();
   q->insert(job, job.body.dump(), SharedKeys{}, {});
+  // A second job it claims, with a lock, and never starts: given back, its lock freed.
+  JobInfo held = job;
+  held.id = *id + 1;
+  held.body = {{"tag", "held"}};
+  q->insert(held, held.body.dump(), SharedKeys{}, {});
   dead->flush();
-  auto claimed = q->claim(5, SystemClock().now(), {"Step"}, [](const JobInfo&) { return SharedLocks{}; });
+  auto claimed = q->claim(5, SystemClock().now(), {"Step"}, [](const JobInfo&) {
+    SharedLocks locks;
+    locks.keys.push_back("lock:library");
+    return locks;
+  });
+  REQUIRE(claimed.has_value());
+  REQUIRE(claimed->jobs.size() == 1);  // both want the lock: the older one gets it
+  REQUIRE(claimed->jobs[0].id == job.id);
+  claimed = q->claim(5, SystemClock().now(), {"Step"}, [](const JobInfo&) { return SharedLocks{}; });
   REQUIRE(claimed.has_value());
   REQUIRE(claimed->jobs.size() == 1);
+  REQUIRE(claimed->jobs[0].id == held.id);
   const TimePoint started = SystemClock().now();
   dead->start_job(job.id, started, 1);
   dead->flush();
@@ -258,7 +272,7 @@ TEST_CASE("a dead node's running job is rescued after its lease, and its late fi
   auto live = Engine::create(node_options(url, 1), registry_for(runs, 1));
   REQUIRE(live.has_value());
   (*live)->start();
-  REQUIRE(eventually([&] { return runs.count() == 1; }, 20s));
+  REQUIRE(eventually([&] { return runs.count() == 2; }, 20s));
   REQUIRE(eventually(
       [&] {
         auto got = (*live)->get(job.id);
@@ -286,6 +300,7 @@ TEST_CASE("a dead node's running job is rescued after its lease, and its late fi
   {
     std::lock_guard<std::mutex> lock(runs.mu);
     CHECK(runs.by_tag["orphan"].size() == 1);
+    CHECK(runs.by_tag["held"].size() == 1);
   }
   (void)health;
 }

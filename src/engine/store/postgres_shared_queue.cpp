@@ -125,7 +125,8 @@ Result<std::vector<JobInfo>> PostgresJobStore::take_orphans() {
       out.push_back(row_to_job(r));
     const auto freed = tx.exec(
         sql("DELETE FROM $S.locks AS l WHERE NOT EXISTS (SELECT 1 FROM $S.nodes n WHERE n.id = l.node)"));
-    if (unclaimed.affected_rows() > 0 || freed.affected_rows() > 0) tx.exec_prepared("notify", channel());
+    if (unclaimed.affected_rows() > 0 || freed.affected_rows() > 0)
+      tx.exec_params("SELECT pg_notify($1, '')", channel());  // the writer alone prepares statements
     tx.commit();
     return out;
   });
@@ -224,7 +225,7 @@ Status PostgresJobStore::release(const std::vector<JobId>& ids) {
         ids_text(ids), me);
     tx.exec_params(sql("DELETE FROM $S.locks WHERE job = ANY($1::bigint[]) AND node = $2"), ids_text(ids),
                    me);
-    tx.exec_prepared("notify", channel());
+    tx.exec_params("SELECT pg_notify($1, '')", channel());  // the writer alone prepares statements
     tx.commit();
     return Ok{};
   });
@@ -261,7 +262,7 @@ Status PostgresJobStore::leave() {
     tx.exec_params(sql("UPDATE $S.jobs SET node = NULL WHERE node = $1 AND status = 0"), me);
     tx.exec_params(sql("DELETE FROM $S.locks WHERE node = $1"), me);
     tx.exec_params(sql("DELETE FROM $S.nodes WHERE id = $1"), me);
-    tx.exec_prepared("notify", channel());
+    tx.exec_params("SELECT pg_notify($1, '')", channel());  // the writer alone prepares statements
     tx.commit();
     return Ok{};
   });
