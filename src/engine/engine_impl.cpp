@@ -284,7 +284,13 @@ void Engine::Impl::age_queued() {
 
 void Engine::Impl::set_active_count() {
   const int held = static_cast<int>(active_.size());
-  if (feed_ && held_.exchange(held) > held) feed_->poke();  // room for more
+  if (feed_) {
+    // Claim again once half the room is free (or nothing is left), not at every finish: a
+    // claim costs a few round trips whatever its size.
+    const int before = held_.exchange(held);
+    const int low_water = (opts_.workers + 1 + opts_.cluster.prefetch) / 2;
+    if (held < before && (held == 0 || (held <= low_water && before > low_water))) feed_->poke();
+  }
   {
     detail::MutexLock lock(idle_mu_);
     active_count_ = active_.size();

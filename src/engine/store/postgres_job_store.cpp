@@ -507,9 +507,15 @@ void PostgresJobStore::write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDel
       for (const auto& u : set.updates) {
         if (u.finish_fields && applied.count(u.row.id) != 0) freed.push_back(std::to_string(u.row.id));
       }
-      if (!freed.empty()) {
-        tx.exec_prepared("release_locks", pg::array_literal(freed));
+      // Others claim again when a lock came free or a job went back to the queue (a retry,
+      // a rescued job), not at every finish.
+      if (!freed.empty() && tx.exec_prepared("release_locks", pg::array_literal(freed)).affected_rows() > 0) {
         changed_queue = true;
+      }
+      for (const auto& u : set.updates) {
+        if (u.finish_fields && u.row.status == JobStatus::queued && applied.count(u.row.id) != 0) {
+          changed_queue = true;
+        }
       }
       for (const auto& u : set.updates) {
         if (applied.count(u.row.id) == 0) {
