@@ -304,7 +304,8 @@ std::string_view first_word(std::string_view s, std::string_view seps) {
 // The first " <mid> " in `s`, or npos. Found by `mid`'s first byte, rare in a title: a search
 // for the whole (std::string_view::find) stops at every space, one memchr and compare each.
 std::size_t find_spaced(std::string_view s, std::string_view mid) {
-  for (std::size_t at = s.find(mid.front(), 1); at != std::string_view::npos; at = s.find(mid.front(), at + 1)) {
+  for (std::size_t at = s.find(mid.front(), 1); at != std::string_view::npos;
+       at = s.find(mid.front(), at + 1)) {
     if (at + mid.size() < s.size() && s[at - 1] == ' ' && s.compare(at, mid.size(), mid) == 0 &&
         s[at + mid.size()] == ' ')
       return at - 1;
