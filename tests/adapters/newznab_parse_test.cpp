@@ -232,6 +232,34 @@ TEST_CASE("parse_releases follows a prefix rebound on an item or an element", "[
   CHECK(page->releases[2].peers == 5);
 }
 
+// An item's children are told apart by their whole name: a prefixed element is never the RSS
+// element of its local name, a name that only begins or ends like one is not it, and an attr
+// element is one whose local name (after the first ':') is "attr", whatever its prefix's length.
+TEST_CASE("parse_releases reads an item's children by their whole name", "[newznab]") {
+  const char* feed = R"(<rss xmlns:tz="http://torznab.com/schemas/2015/feed" xmlns:x="http://example.com/x"
+  xmlns:torznabfeed="http://torznab.com/schemas/2015/feed"><channel>
+<item><x:title>Wrong - Title [PDF]</x:title><titles>Wrong Too</titles><title>A Author - Right [EPUB]</title>
+  <x:guid>wrong</x:guid><guid>g1</guid><guidance>wrong</guidance><x:link>http://wrong/</x:link><link>http://x/1</link>
+  <linked>http://wrong/2</linked><pubdate>Mon, 01 Jan 2024 00:00:00 +0000</pubdate>
+  <x:category>3030</x:category><category>7020</category>
+  <x:attrs name="grabs" value="1"/><tz:b:attr name="grabs" value="2"/><tzattr name="grabs" value="3"/>
+  <tz:attr name="seeders" value="4"/><torznabfeed:attr name="peers" value="6"/><x:attr name="grabs" value="5"/></item>
+</channel></rss>)";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == 1);
+  const Release& r = page->releases[0];
+  CHECK(r.title == "A Author - Right [EPUB]");
+  CHECK(r.guid == "g1");
+  CHECK(r.link == "http://x/1");
+  CHECK(r.download_url == "http://x/1");
+  CHECK_FALSE(r.publish_date.has_value());  // pubDate is matched with its case
+  CHECK(r.categories == std::vector<int>{7020});
+  CHECK(r.seeders == 4);
+  CHECK(r.peers == 6);
+  CHECK_FALSE(r.grabs.has_value());
+}
+
 TEST_CASE("parse_releases leaves out unusable items and names them, keeping the rest", "[newznab]") {
   const std::string feed =
       std::string(R"(<rss xmlns:newznab="http://www.newznab.com/DTD/2010/feeds/attributes/"><channel>

@@ -110,40 +110,32 @@ class WantedBooks {
   std::size_t size() const noexcept { return books_.size(); }
 
  private:
-  // The title index's key: an author's id, whether the key is of the whole title ('F') or of
-  // the title before its subtitle ('S'), and the key. Looked up by a view, without a copy.
-  struct TitleSlotView {
-    RowId author = 0;
-    char which = 'F';
-    std::string_view key;
+  // The keys an RSS sync looks up by the thousand, each found through a flat hash table: a
+  // release of an author the library does not know (most of a feed) costs a probe of `slots`
+  // and no walk through nodes. The tables and their probing are the .cpp's (KeyIndex there).
+  struct AuthorEntry {
+    std::string key;  // author_key of the name
+    std::vector<RowId> ids;
+    std::uint64_t hash = 0;
   };
-  struct TitleSlot {
+  // An author's title key: of the whole title ('F') or of the title before its subtitle ('S').
+  struct TitleEntry {
     RowId author = 0;
     char which = 'F';
     std::string key;
+    std::vector<std::size_t> books;  // indexes into books_, in the order added
+    std::uint64_t hash = 0;
   };
-  struct TitleSlotHash {
-    using is_transparent = void;
-    std::size_t operator()(const TitleSlotView& s) const noexcept;
-    std::size_t operator()(const TitleSlot& s) const noexcept {
-      return (*this)(TitleSlotView{s.author, s.which, s.key});
-    }
-  };
-  struct TitleSlotEq {
-    using is_transparent = void;
-    static TitleSlotView view(const TitleSlot& s) noexcept { return {s.author, s.which, s.key}; }
-    static TitleSlotView view(const TitleSlotView& s) noexcept { return s; }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      const TitleSlotView x = view(a), y = view(b);
-      return x.author == y.author && x.which == y.which && x.key == y.key;
-    }
-  };
+  const AuthorEntry* find_author(std::string_view key) const;
+  const TitleEntry* find_title(RowId author, char which, std::string_view key) const;
 
   std::vector<WantedBook> books_;
   std::unordered_map<RowId, std::size_t> by_id_;
-  std::unordered_map<std::string, std::vector<RowId>> authors_;  // author key -> author ids
-  std::unordered_map<TitleSlot, std::vector<std::size_t>, TitleSlotHash, TitleSlotEq> titles_;
+  std::vector<AuthorEntry> authors_;
+  std::vector<TitleEntry> titles_;
+  // Open addressing over a power of two of 64-bit words: 0 an empty slot, else the upper half
+  // of the key's hash and the entry's index + 1.
+  std::vector<std::uint64_t> author_slots_, title_slots_;
 };
 
 /// Why a release is not grabbed. Readarr's rejection reasons, by kind.

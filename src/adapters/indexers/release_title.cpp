@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <string>
 
 #include "engine/text.hpp"
@@ -210,9 +211,14 @@ class Scratch {
   Scratch& operator=(const Scratch&) = delete;
   void push_back(char c) noexcept { data_[size_++] = c; }
   void append(std::string_view s) noexcept {
-    for (char c : s) data_[size_++] = c;
+    std::memcpy(data_ + size_, s.data(), s.size());
+    size_ += s.size();
   }
   char* data() noexcept { return data_; }
+  /// After writing through data() (a caller's loop that keeps its place in a local: a byte
+  /// stored through a char pointer may alias this object's members, which the compiler then
+  /// reloads for every byte pushed).
+  void resize(std::size_t size) noexcept { size_ = size; }
   std::string_view view() const noexcept { return {data_, size_}; }
 
  private:
@@ -233,7 +239,7 @@ class Views {
   }
   void push_back(std::string_view v) {
     if (size_ < kInline)
-      inline_[size_] = v;
+      inline_[size_] = Piece{v.data(), v.size()};
     else
       more_.push_back(v);
     ++size_;
@@ -245,14 +251,20 @@ class Views {
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::string_view operator[](std::size_t i) const noexcept {
-    return i < kInline ? inline_[i] : more_[i - kInline];
+    return i < kInline ? std::string_view(inline_[i].data, inline_[i].size) : more_[i - kInline];
   }
   std::string_view front() const noexcept { return (*this)[0]; }
   std::string_view back() const noexcept { return (*this)[size_ - 1]; }
 
  private:
   static constexpr std::size_t kInline = 24;
-  std::array<std::string_view, kInline> inline_;
+  // Not initialised: a title's parse makes several lists, and zeroing their room (a string_view
+  // is constructed empty) cost more than filling it. Only the first size_ are read.
+  struct Piece {
+    const char* data;
+    std::size_t size;
+  };
+  Piece inline_[kInline];
   std::size_t size_ = 0;
   std::vector<std::string_view> more_;
 };
@@ -287,6 +299,18 @@ std::string_view first_word(std::string_view s, std::string_view seps) {
   const auto b = s.find_first_not_of(seps);
   if (b == std::string_view::npos) return {};
   return s.substr(b, s.find_first_of(seps, b) - b);
+}
+
+// The first " <mid> " in `s`, or npos. Found by `mid`'s first byte, rare in a title: a search
+// for the whole (std::string_view::find) stops at every space, one memchr and compare each.
+std::size_t find_spaced(std::string_view s, std::string_view mid) {
+  for (std::size_t at = s.find(mid.front(), 1); at != std::string_view::npos;
+       at = s.find(mid.front(), at + 1)) {
+    if (at + mid.size() < s.size() && s[at - 1] == ' ' && s.compare(at, mid.size(), mid) == 0 &&
+        s[at + mid.size()] == ' ')
+      return at - 1;
+  }
+  return std::string_view::npos;
 }
 
 // The words joined by one space, trimmed as a title is, into `out` (one allocation at most).
@@ -338,6 +362,8 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   Scratch main(s.size() + 2 * opens);
   Views groups;
   {
+    char* to = main.data();  // written through a local (Scratch::resize says why)
+    std::size_t n = 0;
     int depth = 0;
     std::size_t open = 0;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -345,7 +371,9 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
       if (c == '(' || c == '[' || c == '{') {
         if (depth++ == 0) {
           open = i + 1;
-          main.append(" | ");
+          to[n++] = ' ';
+          to[n++] = '|';
+          to[n++] = ' ';
         }
         continue;
       }
@@ -353,8 +381,9 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
         if (--depth == 0) groups.push_back(s.substr(open, i - open));
         continue;
       }
-      if (depth == 0) main.push_back(c);
+      if (depth == 0) to[n++] = c;
     }
+    main.resize(n);
     if (depth > 0) groups.push_back(s.substr(open));
   }
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
@@ -401,9 +430,9 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
       if (text[i] == '.' || text[i] == '_') text[i] = ' ';
     rest = rest_text.view();
   } else {
-    std::size_t sep = m.find(" - ");
+    std::size_t sep = find_spaced(m, "-");
     std::size_t sep_len = 3;
-    if (const auto en = m.find(" \xE2\x80\x93 "); en != std::string_view::npos && en < sep) {
+    if (const auto en = find_spaced(m, "\xE2\x80\x93"); en != std::string_view::npos && en < sep) {
       sep = en;
       sep_len = 5;
     }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <functional>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -223,19 +225,111 @@ bool FormatProfile::meets_cutoff(std::string_view format) const noexcept {
 
 // ---- wanted books -------------------------------------------------------------------------------
 
-std::size_t WantedBooks::TitleSlotHash::operator()(const TitleSlotView& s) const noexcept {
-  const std::size_t h = std::hash<std::string_view>{}(s.key);
-  return h ^ (std::hash<RowId>{}(s.author) * 0x9E3779B97F4A7C15ull + static_cast<unsigned char>(s.which));
+namespace {
+
+// The key tables (release_decision.hpp, WantedBooks' private part). A feed's releases are looked
+// up by the thousand, most of them by authors the library does not know: with a node-based map
+// each such miss walked a bucket's nodes, a cache miss apiece once the feed's parse had pushed
+// the library out of the cache. Here a miss costs one probe of a flat array of 64-bit slots whose
+// tag (the upper half of the hash) rules out nearly every other key without reading it. Entries
+// keep their hash, so growing never hashes a key again.
+
+constexpr std::uint64_t kTagBits = 0xFFFFFFFF00000000ull;
+constexpr std::size_t kNoEntry = static_cast<std::size_t>(-1);
+
+// splitmix64's finaliser: the slot comes from the low bits and the tag from the high ones, so
+// both must be well mixed.
+std::uint64_t mix(std::uint64_t h) noexcept {
+  h ^= h >> 30;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 27;
+  h *= 0x94D049BB133111EBull;
+  return h ^ (h >> 31);
+}
+
+std::uint64_t author_hash(std::string_view key) noexcept { return mix(std::hash<std::string_view>{}(key)); }
+
+std::uint64_t title_hash(RowId author, char which, std::string_view key) noexcept {
+  return mix(
+      std::hash<std::string_view>{}(key) ^
+      (static_cast<std::uint64_t>(author) * 0x9E3779B97F4A7C15ull + static_cast<unsigned char>(which)));
+}
+
+// The index of the entry under `hash` for which `same(index)` holds, or kNoEntry.
+template <class Same>
+std::size_t find_entry(const std::vector<std::uint64_t>& slots, std::uint64_t hash, const Same& same) {
+  if (slots.empty()) return kNoEntry;
+  const std::size_t mask = slots.size() - 1;
+  const std::uint64_t tag = hash & kTagBits;
+  for (std::size_t i = static_cast<std::size_t>(hash) & mask;; i = (i + 1) & mask) {
+    const std::uint64_t s = slots[i];
+    if (s == 0) return kNoEntry;
+    if ((s & kTagBits) == tag) {
+      const std::size_t index = static_cast<std::size_t>(s & ~kTagBits) - 1;
+      if (same(index)) return index;
+    }
+  }
+}
+
+void place(std::vector<std::uint64_t>& slots, std::uint64_t hash, std::size_t index) {
+  const std::size_t mask = slots.size() - 1;
+  std::size_t i = static_cast<std::size_t>(hash) & mask;
+  while (slots[i] != 0) i = (i + 1) & mask;
+  slots[i] = (hash & kTagBits) | static_cast<std::uint64_t>(index + 1);
+}
+
+// Enters the last of `entries` (just added, not in the table yet), keeping the table at most
+// three quarters full.
+template <class Entry>
+void enter_last(std::vector<std::uint64_t>& slots, const std::vector<Entry>& entries) {
+  if (entries.size() >= (kTagBits >> 32)) throw std::length_error("too many keys in the wanted books");
+  if (entries.size() * 4 > slots.size() * 3) {
+    slots.assign(slots.empty() ? 16 : slots.size() * 2, 0);
+    for (std::size_t i = 0; i < entries.size(); ++i) place(slots, entries[i].hash, i);
+    return;
+  }
+  place(slots, entries.back().hash, entries.size() - 1);
+}
+
+}  // namespace
+
+const WantedBooks::AuthorEntry* WantedBooks::find_author(std::string_view key) const {
+  const std::size_t i =
+      find_entry(author_slots_, author_hash(key), [&](std::size_t e) { return authors_[e].key == key; });
+  return i == kNoEntry ? nullptr : &authors_[i];
+}
+
+const WantedBooks::TitleEntry* WantedBooks::find_title(RowId author, char which, std::string_view key) const {
+  const std::size_t i = find_entry(title_slots_, title_hash(author, which, key), [&](std::size_t e) {
+    const TitleEntry& t = titles_[e];
+    return t.author == author && t.which == which && t.key == key;
+  });
+  return i == kNoEntry ? nullptr : &titles_[i];
 }
 
 void WantedBooks::add(WantedBook book) {
   const std::size_t slot = books_.size();
   by_id_[book.book_id] = slot;
-  auto& ids = authors_[author_key(book.author_name)];
-  if (std::find(ids.begin(), ids.end(), book.author_id) == ids.end()) ids.push_back(book.author_id);
-  titles_[TitleSlot{book.author_id, 'F', title_key(book.title)}].push_back(slot);
-  if (auto s = short_title_key(book.title); !s.empty())
-    titles_[TitleSlot{book.author_id, 'S', std::move(s)}].push_back(slot);
+  std::string akey = author_key(book.author_name);
+  if (const AuthorEntry* a = find_author(akey)) {
+    auto& ids = authors_[static_cast<std::size_t>(a - authors_.data())].ids;
+    if (std::find(ids.begin(), ids.end(), book.author_id) == ids.end()) ids.push_back(book.author_id);
+  } else {
+    const std::uint64_t h = author_hash(akey);
+    authors_.push_back(AuthorEntry{std::move(akey), {book.author_id}, h});
+    enter_last(author_slots_, authors_);
+  }
+  auto add_title = [&](char which, std::string key) {
+    if (const TitleEntry* t = find_title(book.author_id, which, key)) {
+      titles_[static_cast<std::size_t>(t - titles_.data())].books.push_back(slot);
+      return;
+    }
+    const std::uint64_t h = title_hash(book.author_id, which, key);
+    titles_.push_back(TitleEntry{book.author_id, which, std::move(key), {slot}, h});
+    enter_last(title_slots_, titles_);
+  };
+  add_title('F', title_key(book.title));
+  if (auto s = short_title_key(book.title); !s.empty()) add_title('S', std::move(s));
   books_.push_back(std::move(book));
 }
 
@@ -314,7 +408,7 @@ const WantedBook* WantedBooks::book(RowId book_id) const {
 
 bool WantedBooks::knows_author(std::string_view author) const {
   const std::string key = author_key(author);
-  return !key.empty() && authors_.count(key) != 0;
+  return !key.empty() && find_author(key) != nullptr;
 }
 
 const WantedBook* WantedBooks::find(std::string_view author, std::string_view title,
@@ -330,8 +424,8 @@ WantedBooks::Lookup WantedBooks::lookup(std::string_view author, std::string_vie
   thread_local std::string akey, full, short_key, tail;
   scan::author_key_to(author, akey);
   if (akey.empty()) return out;
-  const auto a = authors_.find(akey);
-  if (a == authors_.end()) return out;
+  const AuthorEntry* a = find_author(akey);
+  if (a == nullptr) return out;
   out.author_known = true;
   scan::title_key_to(title, full);
   scan::short_title_key_to(title, short_key);
@@ -348,16 +442,16 @@ WantedBooks::Lookup WantedBooks::lookup(std::string_view author, std::string_vie
         if (books_[s].year == year) return &books_[s];
     return &books_[slots.front()];
   };
-  for (RowId id : a->second) {
+  for (RowId id : a->ids) {
     // Whole title to whole title; the release's title to the book's without its subtitle; the
     // release's without its subtitle to the book's whole title; a series prefix dropped.
     const std::pair<char, const std::string*> tries[] = {
         {'F', &full}, {'S', &full}, {'F', &short_key}, {'F', &tail}};
     for (const auto& [which, key] : tries) {
       if (key->empty()) continue;
-      const auto t = titles_.find(TitleSlotView{id, which, *key});
-      if (t != titles_.end() && !t->second.empty()) {
-        out.book = pick(t->second);
+      const TitleEntry* t = find_title(id, which, *key);
+      if (t != nullptr && !t->books.empty()) {
+        out.book = pick(t->books);
         return out;
       }
     }
