@@ -71,7 +71,7 @@ std::unique_ptr<Engine> engine_on(const std::string& url, const std::string& sch
   o.workers = workers;
   o.logger = quiet();
   o.cluster.enabled = cluster;
-  o.cluster.prefetch = workers;
+  o.cluster.prefetch = workers * 8;
   auto e = Engine::create(std::move(o), registry());
   if (!e) {
     std::cerr << "cluster_bench: " << e.error().message << "\n";

@@ -109,6 +109,11 @@ void ClusterFeed::run() {
         }
       }
     }
+    if (!failing) {
+      // Always drained, read back only when someone listens.
+      auto changed = queue_.changed_elsewhere(hooks_.wants_changes() ? 2000 : 0);
+      if (changed && !changed->empty()) hooks_.changed(std::move(*changed));
+    }
     if (more || stopping_) continue;
     auto timeout = std::min<Steady::duration>(next_beat - Steady::now(), opts_.fallback_poll);
     if (next_due) timeout = std::min<Steady::duration>(timeout, *next_due - hooks_.now());

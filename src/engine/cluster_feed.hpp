@@ -29,6 +29,10 @@ class ClusterFeed {
     std::function<void(std::vector<JobInfo>)> claimed;
     /// Executing jobs of dead nodes, now owned by this node: to be ended or requeued.
     std::function<void(std::vector<JobInfo>)> orphans;
+    /// Jobs other nodes inserted, started or ended, as they are now: for the host's events.
+    std::function<void(std::vector<JobInfo>)> changed;
+    /// Whether anyone listens to job events (else changes are not read back). Any thread.
+    std::function<bool()> wants_changes;
     /// How many more jobs the engine takes now; any thread.
     std::function<int()> free_slots;
     /// Jobs running and held (claimed, not started) here, for the lease's figures.

@@ -367,6 +367,15 @@ HealthSnapshot Engine::health(bool series) {
   h.workers = impl_->opts_.workers;
   h.store = impl_->store_->stats();
   h.events_dropped = impl_->hub_.dropped();
+  if (impl_->shared_) {
+    // Off the strand: a round trip to the database.
+    auto cluster = impl_->shared_->cluster_health();
+    if (cluster) {
+      h.cluster = std::move(*cluster);
+    } else {
+      impl_->log_->warn("health: the cluster's figures are not available: {}", cluster.error().message);
+    }
+  }
   return h;
 }
 

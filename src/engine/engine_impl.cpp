@@ -119,6 +119,13 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
                   asio::post(strand_,
                              [this, jobs = std::move(jobs)]() mutable { on_orphans(std::move(jobs)); });
                 },
+            .changed =
+                [this](std::vector<JobInfo> jobs) {
+                  asio::post(strand_, [this, jobs = std::move(jobs)]() mutable {
+                    on_changed_elsewhere(std::move(jobs));
+                  });
+                },
+            .wants_changes = [this] { return hub_.wants(kJobEvents); },
             .free_slots = [this] { return free_slots(); },
             .counts =
                 [this] {
@@ -636,6 +643,38 @@ void Engine::Impl::on_orphans(std::vector<JobInfo> jobs) {
   for (auto& row : recovered.changed) {
     store_->finish(row);
     if (is_terminal(row.status)) figures_.finished(row);
+  }
+}
+
+// Another node's job, as the host would have heard of it had it run here: one event per status
+// seen (a job that passed through several between two looks is told as it is now).
+void Engine::Impl::on_changed_elsewhere(std::vector<JobInfo> jobs) {
+  ON_STRAND();
+  if (elsewhere_.size() > 50000) {
+    // Ended jobs are kept so a late notice of one is not told twice; only so many.
+    std::erase_if(elsewhere_, [](const auto& e) { return is_terminal(e.second); });
+    if (elsewhere_.size() > 50000) elsewhere_.clear();  // jobs whose end was never seen
+  }
+  for (auto& job : jobs) {
+    if (active_.count(job.id) != 0) continue;  // this node holds it: it told already
+    auto [seen, added] = elsewhere_.try_emplace(job.id, job.status);
+    if (!added && seen->second == job.status) continue;
+    seen->second = job.status;
+    JobEvent::Type type = JobEvent::Type::queued;
+    switch (job.status) {
+      case JobStatus::queued:
+        type = job.attempt > 1 ? JobEvent::Type::retrying : JobEvent::Type::queued;
+        break;
+      case JobStatus::executing: type = JobEvent::Type::started; break;
+      case JobStatus::completed: type = JobEvent::Type::completed; break;
+      case JobStatus::failed: type = JobEvent::Type::failed; break;
+      case JobStatus::cancelled: type = JobEvent::Type::cancelled; break;
+    }
+    Active a;
+    a.body = std::make_shared<const nlohmann::json>(std::move(job.body));
+    job.body = nullptr;
+    a.info = std::move(job);
+    emit(type, a);
   }
 }
 

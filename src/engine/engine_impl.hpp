@@ -158,6 +158,7 @@ class Engine::Impl final : public detail::RunHost {
   Result<PushResult> push_shared(detail::Prepared& p);
   void on_claimed(std::vector<JobInfo> jobs);
   void on_orphans(std::vector<JobInfo> jobs);
+  void on_changed_elsewhere(std::vector<JobInfo> jobs);
   int free_slots() const;
   void on_debounce(const std::string& key);
   JobInfo snapshot(const Active& a) const;
@@ -214,6 +215,8 @@ class Engine::Impl final : public detail::RunHost {
   SharedQueue* shared_ = nullptr;  // set when the queue is shared (EngineOptions::cluster)
   std::unique_ptr<detail::ClusterFeed> feed_;
   std::atomic<int> held_{0};  // active_.size(), for the feed's thread
+  // strand: the status last published for a job another node runs (events once per change)
+  std::unordered_map<JobId, JobStatus> elsewhere_;
 
   // strand state
   std::unordered_map<JobId, Active> active_;

@@ -91,7 +91,26 @@ nlohmann::json to_json(const HealthSnapshot& h) {
   for (const auto& m : h.minutes) minutes.push_back(to_json(m));
   nlohmann::json alerts = nlohmann::json::array();
   for (const auto& a : h.alerts) alerts.push_back(to_json(a));
+  nlohmann::json cluster = nullptr;
+  if (h.cluster) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const auto& n : h.cluster->nodes) {
+      nodes.push_back({{"id", n.id},
+                       {"name", n.name},
+                       {"startedAt", format_time(n.started_at)},
+                       {"heartbeatAt", format_time(n.heartbeat_at)},
+                       {"leaseUntil", format_time(n.lease_until)},
+                       {"running", n.running},
+                       {"claimed", n.claimed},
+                       {"self", n.self}});
+    }
+    cluster = {{"nodes", nodes},
+               {"queued", h.cluster->queued},
+               {"claimed", h.cluster->claimed},
+               {"running", h.cluster->running}};
+  }
   return {{"at", format_time(h.at)},
+          {"cluster", cluster},
           {"workers", h.workers},
           {"running", h.running},
           {"types", types},

@@ -305,6 +305,75 @@ TEST_CASE("a dead node's running job is rescued after its lease, and its late fi
   (void)health;
 }
 
+TEST_CASE("a node hears of the jobs other nodes run, and its health shows the whole cluster",
+          "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  // The watcher can run no Step: the worker runs them all.
+  auto watcher = Engine::create(node_options(url, 0), Registry{});
+  auto worker = Engine::create(node_options(url, 1), registry_for(runs, 1));
+  REQUIRE(watcher.has_value());
+  REQUIRE(worker.has_value());
+  std::mutex mu;
+  std::map<JobId, std::vector<JobEvent::Type>> heard;
+  auto sub = (*watcher)->subscribe(
+      [&](const HostEvent& ev) {
+        if (const auto* j = std::get_if<JobEvent>(&ev)) {
+          std::lock_guard<std::mutex> lock(mu);
+          heard[j->job.id].push_back(j->type);
+        }
+      },
+      SubscribeOptions{.kinds = kJobEvents});
+  (*watcher)->start();
+  (*worker)->start();
+  std::vector<JobId> ids;
+  for (int i = 0; i < 5; ++i) {
+    Step s;
+    s.tag = "seen" + std::to_string(i);
+    auto pushed = (*worker)->push(s);
+    REQUIRE(pushed.has_value());
+    ids.push_back(pushed->job.id);
+  }
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return std::all_of(ids.begin(), ids.end(), [&](JobId id) {
+          return !heard[id].empty() && heard[id].back() == JobEvent::Type::completed;
+        });
+      },
+      20s));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (JobId id : ids) {
+      INFO(id);
+      // Each status once, in order; a fast job may be seen first as started or done.
+      const auto& types = heard[id];
+      CHECK(std::count(types.begin(), types.end(), JobEvent::Type::completed) == 1);
+      CHECK(std::is_sorted(types.begin(), types.end(), [](JobEvent::Type a, JobEvent::Type b) {
+        auto rank = [](JobEvent::Type t) {
+          return t == JobEvent::Type::queued ? 0 : t == JobEvent::Type::started ? 1 : 2;
+        };
+        return rank(a) < rank(b);
+      }));
+    }
+  }
+  auto health = (*watcher)->health();
+  REQUIRE(health.cluster.has_value());
+  REQUIRE(health.cluster->nodes.size() == 2);
+  CHECK(health.cluster->nodes[0].name == "node-0");
+  CHECK(health.cluster->nodes[0].self);
+  CHECK(health.cluster->nodes[1].name == "node-1");
+  CHECK_FALSE(health.cluster->nodes[1].self);
+  CHECK(health.cluster->queued == 0);
+  CHECK(health.cluster->running == 0);
+  CHECK(to_json(health)["cluster"]["nodes"].size() == 2);
+  (*watcher)->unsubscribe(sub);
+  (*worker)->stop();
+  (*watcher)->stop();
+}
+
 TEST_CASE("a lone engine and a cluster refuse each other's store", "[postgres][cluster]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;

@@ -96,6 +96,24 @@ struct MinuteHealth {
 };
 nlohmann::json to_json(const MinuteHealth& m);
 
+/// One engine of a cluster (EngineOptions::cluster), as its last heartbeat left it.
+struct ClusterNode {
+  std::int64_t id = 0;
+  std::string name;
+  TimePoint started_at{}, heartbeat_at{}, lease_until{};  ///< the database server's clock
+  int running = 0;                                        ///< jobs it was running
+  int claimed = 0;                                        ///< jobs it held, not started yet
+  bool self = false;                                      ///< the engine that answered
+};
+
+/// The whole cluster: every node, and the jobs of all of them.
+struct ClusterHealth {
+  std::vector<ClusterNode> nodes;  ///< by id
+  std::int64_t queued = 0;         ///< waiting to be claimed (delayed ones included)
+  std::int64_t claimed = 0;        ///< claimed by a node, not started
+  std::int64_t running = 0;        ///< running on some node
+};
+
 struct HealthSnapshot {
   TimePoint at{};
   int workers = 0;  ///< regular workers (the Critical lane not counted)
@@ -109,6 +127,10 @@ struct HealthSnapshot {
   /// Per-minute figures over `EngineOptions::health_window` (oldest first; minutes without
   /// anything to show are left out). Filled by `Engine::health(true)` only.
   std::vector<MinuteHealth> minutes;
+  /// For an engine of a cluster: every node and the cluster's totals (the rest of this snapshot
+  /// is this node's own: the jobs it pushed and ran). Empty otherwise, or when the database did
+  /// not answer.
+  std::optional<ClusterHealth> cluster;
 };
 
 nlohmann::json to_json(const HealthSnapshot& h);

@@ -294,6 +294,12 @@ class SharedQueue {
   virtual void insert(const JobInfo& job, std::string body_text, SharedKeys keys, JobStore::Done done) = 0;
   /// This node's id (0 before join).
   virtual std::int64_t node() const = 0;
+  /// Every node and the cluster's job counts. Any thread.
+  virtual Result<ClusterHealth> cluster_health() = 0;
+  /// Jobs other nodes inserted, started or ended since the last call (they notify with every
+  /// commit that changes one), read back whole; at most `max`, the rest dropped (a subscriber
+  /// that needs every one reads the store). Only after `wait`, on its thread.
+  virtual Result<std::vector<JobInfo>> changed_elsewhere(std::size_t max) = 0;
 };
 
 }  // namespace shelfjobs

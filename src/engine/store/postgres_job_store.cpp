@@ -229,6 +229,7 @@ void PostgresJobStore::prepare(pqxx::connection& c) {
                 "WHERE j.dedup_key = m.key AND j.status = 0"));
   c.prepare("release_locks", sql("DELETE FROM $S.locks WHERE job = ANY($1::bigint[])"));
   c.prepare("notify", "SELECT pg_notify($1, '')");
+  c.prepare("notify_changes", "SELECT pg_notify($1, $2)");
   c.prepare("statuses", sql("SELECT id, status FROM $S.jobs WHERE id = ANY($1::bigint[])"));
   c.prepare("add_totals",
             sql("INSERT INTO $S.job_stats AS t (name, completed, failed, cancelled, duration_ms_total, "
@@ -484,6 +485,7 @@ void PostgresJobStore::write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDel
         tx.exec_prepared("merge_shared", m[0], m[1], m[2]);
       }
       if (!stored.empty()) changed_queue = true;
+      for (JobId id : stored) changed_jobs_.push_back(id);
     }
   }
   std::unordered_set<JobId> applied;  // updated rows (a node's token may refuse some)
@@ -502,6 +504,10 @@ void PostgresJobStore::write_jobs(pqxx::work& tx, pg::JobWriteSet set, MinuteDel
                           a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22]))
       applied.insert(r[0].as<std::int64_t>());
     if (opts_.shared) {
+      for (const auto& u : set.updates) {
+        if ((u.start_fields || u.finish_fields) && applied.count(u.row.id) != 0)
+          changed_jobs_.push_back(u.row.id);
+      }
       // A finished or requeued job frees its locks in the commit that ends its run.
       std::vector<Opt> freed;
       for (const auto& u : set.updates) {
@@ -664,6 +670,23 @@ void PostgresJobStore::measure_size(pqxx::connection& c) {
   }
 }
 
+// "node:id,id,...", in payloads below PostgreSQL's 8000-byte limit.
+void PostgresJobStore::notify_changes(pqxx::work& tx) {
+  if (changed_jobs_.empty()) return;
+  const std::string head = std::to_string(node_.load()) + ":";
+  std::string payload = head;
+  for (JobId id : changed_jobs_) {
+    if (payload.size() > 7000) {
+      tx.exec_prepared("notify_changes", events_channel(), payload);
+      payload = head;
+    }
+    if (payload.size() > head.size()) payload += ',';
+    payload += std::to_string(id);
+  }
+  tx.exec_prepared("notify_changes", events_channel(), payload);
+  changed_jobs_.clear();
+}
+
 void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end) {
   if (begin == end) return;
   // A failed commit is retried with the same writes, after a reconnect when the connection
@@ -677,10 +700,13 @@ void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std
       JobId max_inserted = 0;
       pqxx::work tx(conn);
       bool changed_queue = false;
+      changed_jobs_.clear();  // of a failed attempt
       apply_range(tx, ops, begin, end, max_inserted, changed_queue);
       if (max_inserted > 0) tx.exec_prepared("write_max_id", max_inserted);
-      // Delivered at commit: the other nodes claim what this commit queued or unlocked.
+      // Delivered at commit: the other nodes claim what this commit queued or unlocked, and
+      // tell their hosts about the jobs it changed.
       if (changed_queue) tx.exec_prepared("notify", channel());
+      notify_changes(tx);
       tx.commit();
       counters_.committed(
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));

@@ -53,6 +53,7 @@ pqxx::connection& PostgresJobStore::feed() {
     auto f = std::make_unique<FeedConnection>();
     f->conn = connect();
     f->listener = std::make_unique<FeedConnection::Listener>(*f->conn, channel());
+    f->changes = std::make_unique<FeedConnection::ChangeListener>(*f->conn, events_channel());
     feed_ = std::move(f);
     feed_fresh_ = true;
   }
@@ -308,6 +309,80 @@ Result<JobId> PostgresJobStore::reserve_ids(int count) {
   const JobId first = ids_next_;
   ids_next_ += count;
   return first;
+}
+
+Result<ClusterHealth> PostgresJobStore::cluster_health() {
+  const std::int64_t me = node_.load();
+  std::lock_guard<std::mutex> lock(ids_mutex_);
+  try {
+    if (!ids_ || !ids_->is_open()) ids_ = connect();
+    pqxx::work tx(*ids_);
+    ClusterHealth out;
+    for (const auto& r :
+         tx.exec(sql("SELECT id, name, (extract(epoch FROM started_at) * 1000)::bigint, "
+                     "(extract(epoch FROM heartbeat_at) * 1000)::bigint, "
+                     "(extract(epoch FROM lease_until) * 1000)::bigint, running, claimed FROM "
+                     "$S.nodes ORDER BY id"))) {
+      ClusterNode n;
+      n.id = r[0].as<std::int64_t>();
+      n.name = r[1].c_str();
+      n.started_at = at_ms(r[2].as<std::int64_t>());
+      n.heartbeat_at = at_ms(r[3].as<std::int64_t>());
+      n.lease_until = at_ms(r[4].as<std::int64_t>());
+      n.running = r[5].as<int>();
+      n.claimed = r[6].as<int>();
+      n.self = n.id == me;
+      out.nodes.push_back(std::move(n));
+    }
+    const auto counts =
+        tx.exec1(sql("SELECT COUNT(*) FILTER (WHERE status = 0 AND node IS NULL), COUNT(*) FILTER "
+                     "(WHERE status = 0 AND node IS NOT NULL), COUNT(*) FILTER (WHERE status = 1) "
+                     "FROM $S.jobs WHERE status IN (0, 1)"));
+    out.queued = counts[0].as<std::int64_t>();
+    out.claimed = counts[1].as<std::int64_t>();
+    out.running = counts[2].as<std::int64_t>();
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    ids_.reset();
+    return Error{errc::store_error,
+                 "job store " + where_ + ": cannot read the cluster's figures: " + e.what()};
+  }
+}
+
+Result<std::vector<JobInfo>> PostgresJobStore::changed_elsewhere(std::size_t max) {
+  if (!feed_ || !feed_->changes || feed_->changes->payloads.empty()) return std::vector<JobInfo>{};
+  const std::string mine = std::to_string(node_.load()) + ":";
+  std::vector<JobId> ids;
+  for (const auto& payload : feed_->changes->payloads) {
+    if (payload.rfind(mine, 0) == 0) continue;  // this node's own commits: its host heard already
+    const auto colon = payload.find(':');
+    if (colon == std::string::npos) continue;
+    std::size_t at = colon + 1;
+    while (at < payload.size() && ids.size() < max) {
+      const auto comma = payload.find(',', at);
+      const auto part = payload.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+      try {
+        ids.push_back(std::stoll(part));
+      } catch (const std::exception&) {
+        // not an id: a payload of another version; skipped
+      }
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+  }
+  feed_->changes->payloads.clear();
+  if (ids.empty()) return std::vector<JobInfo>{};
+  return on_feed(
+      "cannot read jobs other nodes changed", [&](pqxx::connection& c) -> Result<std::vector<JobInfo>> {
+        pqxx::nontransaction tx(c);
+        std::vector<JobInfo> out;
+        for (const auto& r : tx.exec_params(
+                 sql("SELECT ") + kJobColumns + sql(" FROM $S.jobs WHERE id = ANY($1::bigint[]) ORDER BY id"),
+                 ids_text(ids)))
+          out.push_back(row_to_job(r));
+        return out;
+      });
 }
 
 }  // namespace shelfjobs::detail

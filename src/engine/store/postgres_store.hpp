@@ -228,6 +228,8 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
     enqueue(Insert{std::move(row), std::move(body_text), std::move(keys)}, std::move(done));
   }
   std::int64_t node() const override { return node_.load(); }
+  Result<ClusterHealth> cluster_health() override;
+  Result<std::vector<JobInfo>> changed_elsewhere(std::size_t max) override;
 
  private:
   using Payload = store_ops::Payload;
@@ -285,6 +287,9 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   // The shared queue's side. `feed_` is the feed thread's connection (it LISTENs); `ids_`
   // hands out id blocks to any thread.
   std::string channel() const { return "shelfjobs." + opts_.schema; }
+  std::string events_channel() const { return "shelfjobs." + opts_.schema + ".jobs"; }
+  void notify_changes(pqxx::work& tx);
+  std::vector<JobId> changed_jobs_;  // the writer's: jobs the commit being written changes
   pqxx::connection& feed();
   template <class F>
   auto on_feed(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
@@ -298,9 +303,22 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
       void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { ++count; }
       int count = 0;
     };
+    // Collects what other nodes' commits changed ("node:id,id,...").
+    class ChangeListener final : public pqxx::notification_receiver {
+     public:
+      using pqxx::notification_receiver::notification_receiver;
+      void operator()(const std::string& payload, int /*backend_pid*/) override {
+        payloads.push_back(payload);
+      }
+      std::vector<std::string> payloads;
+    };
     std::unique_ptr<pqxx::connection> conn;
-    std::unique_ptr<Listener> listener;  // goes before its connection
-    ~FeedConnection() { listener.reset(); }
+    std::unique_ptr<Listener> listener;  // these go before their connection
+    std::unique_ptr<ChangeListener> changes;
+    ~FeedConnection() {
+      listener.reset();
+      changes.reset();
+    }
   };
   std::unique_ptr<FeedConnection> feed_;
   bool feed_fresh_ = false;  // the feed connection is new: notifications before it are lost
