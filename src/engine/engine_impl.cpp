@@ -457,7 +457,7 @@ void Engine::Impl::conclude(ActiveIt it) {
   Active& a = it->second;
   // The finish write is queued before forget() wakes wait_idle(), so a query made after
   // wait_idle() returns sees the terminal state.
-  store_->finish(a.info);  // its body stays null: the store wrote it at insert
+  write_end(a.info);  // its body stays null: the store wrote it at insert
   if (!a.info.task.empty()) tasks_.on_finished(a.info);
   figures_.finished(a.info);
   emit(a.info.status == JobStatus::completed   ? JobEvent::Type::completed
@@ -487,7 +487,7 @@ bool Engine::Impl::retry(Active& a, const detail::Outcome& out, TimePoint now) {
   a.info.ended_at.reset();
   a.info.duration = std::chrono::milliseconds(0);
   a.info.not_before = d.next;
-  store_->finish(a.info);  // its body stays null: the store wrote it at insert
+  write_end(a.info);  // its body stays null: the store wrote it at insert
   if (!a.info.task.empty()) tasks_.on_requeued(a.info);
   emit(JobEvent::Type::retrying, a);
   if (shared_) return true;  // the caller forgets it: the queue is the database's
@@ -512,13 +512,13 @@ void Engine::Impl::interrupted_by_stop(ActiveIt it) {
     ++info.attempt;
     log_->info("job {} {} was interrupted by stop(); it resumes at the next start as attempt {}", info.id,
                info.name, info.attempt);
-    store_->finish(info);
+    write_end(info);
     emit(JobEvent::Type::queued, a);
   } else {
     info.status = JobStatus::failed;
     info.error_kind = ErrorKind::permanent;
     info.error = info.message = "interrupted";
-    store_->finish(info);
+    write_end(info);
     emit(JobEvent::Type::failed, a);
   }
   forget(it);
@@ -618,7 +618,8 @@ void Engine::Impl::on_claimed(std::vector<JobInfo> jobs) {
   if (!accepting_) return;  // the node leaves: its claims go back to the queue
   for (auto& job : jobs) {
     const CommandType* type = registry_.find(job.name);
-    if (!type || active_.count(job.id) != 0) continue;
+    // One it holds, or one whose end is still on its way to the server.
+    if (!type || active_.count(job.id) != 0 || ending(job.id)) continue;
     Active a;
     a.body = std::make_shared<const nlohmann::json>(std::move(job.body));
     job.body = nullptr;
@@ -648,6 +649,30 @@ void Engine::Impl::on_orphans(std::vector<JobInfo> jobs) {
 
 // Another node's job, as the host would have heard of it had it run here: one event per status
 // seen (a job that passed through several between two looks is told as it is now).
+// A claimed job's last write here (its end, or its return to the queue). Until it commits,
+// the row still looks claimed by this node and unstarted (the writes before it may be waiting
+// for the server too), so a claim handed over again must not run it a second time.
+void Engine::Impl::write_end(const JobInfo& info) {
+  ON_STRAND();
+  if (!shared_) {
+    store_->finish(info);
+    return;
+  }
+  {
+    detail::MutexLock lock(pending_mu_);
+    pending_.insert(info.id);
+  }
+  store_->finish(info, [this, id = info.id](bool) {
+    detail::MutexLock lock(pending_mu_);
+    pending_.erase(id);
+  });
+}
+
+bool Engine::Impl::ending(JobId id) {
+  detail::MutexLock lock(pending_mu_);
+  return pending_.count(id) != 0;
+}
+
 void Engine::Impl::on_changed_elsewhere(std::vector<JobInfo> jobs) {
   ON_STRAND();
   if (elsewhere_.size() > 50000) {

@@ -46,6 +46,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include <spdlog/spdlog.h>
@@ -159,6 +160,8 @@ class Engine::Impl final : public detail::RunHost {
   void on_claimed(std::vector<JobInfo> jobs);
   void on_orphans(std::vector<JobInfo> jobs);
   void on_changed_elsewhere(std::vector<JobInfo> jobs);
+  void write_end(const JobInfo& info);
+  bool ending(JobId id);
   int free_slots() const;
   void on_debounce(const std::string& key);
   JobInfo snapshot(const Active& a) const;
@@ -217,6 +220,9 @@ class Engine::Impl final : public detail::RunHost {
   std::atomic<int> held_{0};  // active_.size(), for the feed's thread
   // strand: the status last published for a job another node runs (events once per change)
   std::unordered_map<JobId, JobStatus> elsewhere_;
+  // Claimed jobs whose last write is not committed yet (the writer's Done clears them).
+  detail::Mutex pending_mu_;
+  std::unordered_set<JobId> pending_ GUARDED_BY(pending_mu_);
 
   // strand state
   std::unordered_map<JobId, Active> active_;

@@ -16,6 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include <cstdlib>
+#include <iostream>
+
 #include <catch2/catch.hpp>
 
 #include "postgres_server.hpp"
@@ -78,7 +81,7 @@ EngineOptions node_options(const std::string& url, int node, std::shared_ptr<Clo
   EngineOptions o;
   o.store_path = url;
   o.workers = 2;
-  o.logger = quiet_logger();
+  o.logger = std::getenv("CLUSTER_TEST_LOG") ? spdlog::default_logger() : quiet_logger();
   o.clock = std::move(clock);
   o.cluster.enabled = true;
   o.cluster.node_name = "node-" + std::to_string(node);
@@ -372,6 +375,62 @@ TEST_CASE("a node hears of the jobs other nodes run, and its health shows the wh
   (*watcher)->unsubscribe(sub);
   (*worker)->stop();
   (*watcher)->stop();
+}
+
+TEST_CASE("nodes run on while their server restarts, and each job runs once", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  std::vector<std::unique_ptr<Engine>> nodes;
+  for (int n = 0; n < 2; ++n) {
+    auto o = node_options(url, n);
+    o.cluster.lease = 10s;  // longer than the outage: nobody's jobs are rescued
+    auto e = Engine::create(o, registry_for(runs, n));
+    REQUIRE(e.has_value());
+    nodes.push_back(std::move(e).value());
+  }
+  for (auto& e : nodes) e->start();
+  for (int i = 0; i < 100; ++i) {
+    Step s;
+    s.tag = "before" + std::to_string(i);
+    REQUIRE(nodes[static_cast<std::size_t>(i % 2)]->push(s).has_value());
+  }
+  pg->stop();
+  for (int i = 0; i < 30; ++i) {
+    Step s;
+    s.tag = "during" + std::to_string(i);
+    REQUIRE(nodes[static_cast<std::size_t>(i % 2)]->push(s, PushOptions{.durable = false}).has_value());
+  }
+  std::thread restart([&] {
+    std::this_thread::sleep_for(500ms);
+    pg->start();
+  });
+  Step durable;
+  durable.tag = "durable";
+  const auto pushed = nodes[1]->push(durable);  // waits for the server, then is stored
+  restart.join();
+  REQUIRE(pg->ready());
+  REQUIRE(pushed.has_value());
+  const bool all_ran = eventually([&] { return runs.count() == 131; }, 60s);
+  if (!all_ran) {
+    JobQuery q;
+    q.statuses = {JobStatus::queued, JobStatus::executing};
+    auto left = nodes[0]->list(q);
+    if (left) {
+      for (const auto& j : left->jobs)
+        std::cerr << "left: " << j.id << " " << to_string(j.status) << " attempt " << j.attempt << "\n";
+    }
+    std::cerr << to_json(nodes[0]->health()).dump() << "\n";
+  }
+  REQUIRE(all_ran);
+  REQUIRE(eventually([&] { return completed_rows(*nodes[0], "Step") == 131; }, 20s));
+  for (auto& e : nodes) e->stop();
+  std::lock_guard<std::mutex> lock(runs.mu);
+  for (const auto& [tag, ran_on] : runs.by_tag) {
+    INFO(tag);
+    CHECK(ran_on.size() == 1);
+  }
 }
 
 TEST_CASE("a lone engine and a cluster refuse each other's store", "[postgres][cluster]") {

@@ -136,6 +136,18 @@ Result<std::vector<JobInfo>> PostgresJobStore::take_orphans() {
 Result<SharedQueue::Claimed> PostgresJobStore::claim(int max, TimePoint now,
                                                      const std::vector<std::string>& names,
                                                      const LockOf& locks) {
+  auto claimed = claim_once(max, now, names, locks);
+  if (claimed) {
+    claim_in_doubt_ = false;
+  } else if (claimed.error().code == errc::store_error) {
+    claim_in_doubt_ = true;
+  }
+  return claimed;
+}
+
+Result<SharedQueue::Claimed> PostgresJobStore::claim_once(int max, TimePoint now,
+                                                          const std::vector<std::string>& names,
+                                                          const LockOf& locks) {
   const std::int64_t me = node_.load();
   const std::int64_t now_ms = ms(now);
   return on_feed("cannot claim jobs", [&](pqxx::connection& c) -> Result<Claimed> {
@@ -153,6 +165,17 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim(int max, TimePoint now,
       if (!state[1].as<bool>())
         return Error{errc::conflict, "node " + std::to_string(me) + " lost its lease"};
       const bool exclusive_runs = state[2].as<bool>();
+      if (claim_in_doubt_) {
+        // The last claim failed, maybe after the server committed it (a connection lost at
+        // COMMIT): what it took is this node's but never reached the engine. Handed over
+        // again; the engine skips the ones it holds.
+        for (const auto& r :
+             tx.exec_params(sql("SELECT ") + kJobColumns +
+                                sql(" FROM $S.jobs WHERE status = 0 AND node = $1 ORDER BY id"),
+                            me))
+          out.jobs.push_back(row_to_job(r));
+      }
+      const std::size_t again = out.jobs.size();
       std::vector<JobId> taken;
       if (!exclusive_runs && max > 0) {
         // More candidates than wanted: some may wait for a lock another job holds.
@@ -163,7 +186,7 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim(int max, TimePoint now,
                                                  "UPDATE SKIP LOCKED"),
                                          now_ms, max * 2 + 8, keys_text(names));
         for (const auto& r : rows) {
-          if (static_cast<int>(out.jobs.size()) >= max) {
+          if (static_cast<int>(out.jobs.size() - again) >= max) {
             out.more = true;
             break;
           }
@@ -282,7 +305,8 @@ Result<JobId> PostgresJobStore::reserve_ids(int count) {
     return Error{errc::invalid_argument, "reserve_ids: count must be 1.." + std::to_string(kIdBlock)};
   }
   std::lock_guard<std::mutex> lock(ids_mutex_);
-  if (ids_end_ - ids_next_ < count) {
+  // A connection that broke (a server restart) is made again once before giving up.
+  for (int attempt = 1; ids_end_ - ids_next_ < count; ++attempt) {
     try {
       if (!ids_ || !ids_->is_open()) ids_ = connect();
       pqxx::work tx(*ids_);
@@ -303,6 +327,7 @@ Result<JobId> PostgresJobStore::reserve_ids(int count) {
       ids_end_ = ids_next_ + kIdBlock;
     } catch (const std::exception& e) {
       ids_.reset();
+      if (attempt < 2) continue;
       return Error{errc::store_error, "job store " + where_ + ": cannot reserve job ids: " + e.what()};
     }
   }

@@ -321,7 +321,10 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
     }
   };
   std::unique_ptr<FeedConnection> feed_;
-  bool feed_fresh_ = false;  // the feed connection is new: notifications before it are lost
+  bool feed_fresh_ = false;      // the feed connection is new: notifications before it are lost
+  bool claim_in_doubt_ = false;  // the last claim failed: it may have committed
+  Result<Claimed> claim_once(int max, TimePoint now, const std::vector<std::string>& names,
+                             const LockOf& locks);
   std::mutex ids_mutex_;
   std::unique_ptr<pqxx::connection> ids_;  // GUARDED by ids_mutex_
   JobId ids_next_ = 0, ids_end_ = 0;       // GUARDED by ids_mutex_: the rest of the current block
