@@ -88,15 +88,7 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
   }
   for (auto& job : recovered) {
     const CommandType* type = registry_.find(job.name);
-    Active a;
-    a.body = std::make_shared<const nlohmann::json>(std::move(job.body));
-    job.body = nullptr;
-    a.info = std::move(job);
-    a.type = type;
-    a.key = detail::dedup_key(*type, *a.body);
-    const JobId id = a.info.id;
-    dedup_.queued(a.key, id);
-    active_.emplace(id, std::move(a));
+    adopt(std::move(job), type);
   }
   {
     detail::MutexLock lock(idle_mu_);
@@ -159,6 +151,20 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
     schedule_minutes();
     arm();
   });
+}
+
+// A stored, queued job taken into the engine (recovered at start, or claimed from a shared
+// queue): not placed yet. Before the strand runs, or on it.
+Engine::Impl::Active& Engine::Impl::adopt(JobInfo job, const CommandType* type) {
+  Active a;
+  a.body = std::make_shared<const nlohmann::json>(std::move(job.body));
+  job.body = nullptr;
+  a.info = std::move(job);
+  a.type = type;
+  a.key = detail::dedup_key(*type, *a.body);
+  const JobId id = a.info.id;
+  dedup_.queued(a.key, id);
+  return active_.emplace(id, std::move(a)).first->second;
 }
 
 Engine::Impl::~Impl() {
@@ -620,15 +626,7 @@ void Engine::Impl::on_claimed(std::vector<JobInfo> jobs) {
     const CommandType* type = registry_.find(job.name);
     // One it holds, or one whose end is still on its way to the server.
     if (!type || active_.count(job.id) != 0 || ending(job.id)) continue;
-    Active a;
-    a.body = std::make_shared<const nlohmann::json>(std::move(job.body));
-    job.body = nullptr;
-    a.info = std::move(job);
-    a.type = type;
-    a.key = detail::dedup_key(*type, *a.body);
-    const JobId id = a.info.id;
-    dedup_.queued(a.key, id);
-    place(active_.emplace(id, std::move(a)).first->second);
+    place(adopt(std::move(job), type));
   }
   set_active_count();
   dispatch();

@@ -158,6 +158,7 @@ class Engine::Impl final : public detail::RunHost {
   // nodes' running jobs come from the feed.
   Result<PushResult> push_shared(detail::Prepared& p);
   void on_claimed(std::vector<JobInfo> jobs);
+  Active& adopt(JobInfo job, const CommandType* type);
   void on_orphans(std::vector<JobInfo> jobs);
   void on_changed_elsewhere(std::vector<JobInfo> jobs);
   void write_end(const JobInfo& info);
