@@ -146,7 +146,14 @@ Result<std::unique_ptr<pqxx::connection>> PostgresJobStore::connect_locked() {
   // A cluster's nodes share the lock; a lone engine takes it alone. Either refuses the other.
   const char* take = opts_.shared ? "SELECT pg_try_advisory_lock_shared(hashtext('shelfjobs.store.' || $1))"
                                   : "SELECT pg_try_advisory_lock(hashtext('shelfjobs.store.' || $1))";
-  const bool locked = tx.exec_params1(take, opts_.schema)[0].as<bool>();
+  // A session that just closed (an engine stopped a moment ago) holds its lock until its
+  // server process has exited, which may come a little after the close: asked again for up to
+  // a second before the store counts as in use.
+  bool locked = tx.exec_params1(take, opts_.schema)[0].as<bool>();
+  for (int attempt = 0; !locked && attempt < 20; ++attempt) {
+    std::this_thread::sleep_for(milliseconds(50));
+    locked = tx.exec_params1(take, opts_.schema)[0].as<bool>();
+  }
   if (!locked) {
     return Error{errc::store_error, "job store " + where_ + " is in use by " +
                                         (opts_.shared ? "an engine that does not share it"
