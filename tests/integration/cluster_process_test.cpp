@@ -63,7 +63,7 @@ std::map<JobStatus, std::vector<JobInfo>> jobs_by_status(JobStore& store) {
   }
 }
 
-TEST_CASE("three processes share a queue; one is killed mid-run and nothing is lost or done twice",
+TEST_CASE("three processes share a queue, one is killed mid-run, and nothing is lost or done twice",
           "[postgres][cluster]") {
   if (!postgres_store_available()) return;
   auto* pg = testing::postgres_server();
