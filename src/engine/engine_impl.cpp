@@ -569,16 +569,7 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
     return PushResult{snapshot(active_.at(*twin)), true};
   }
   Active a;
-  a.info.id = next_id_++;
-  a.info.name = p.type->name;
-  a.info.priority = wanted;
-  a.info.trigger = p.options.trigger;
-  a.info.event = p.options.event;
-  a.info.status = JobStatus::queued;
-  a.info.queued_at = clock_->now();
-  a.info.attempt = 1;
-  a.info.not_before = p.options.not_before;
-  a.info.task = p.options.task;
+  a.info = new_job(next_id_++, p);
   a.body = std::make_shared<const nlohmann::json>(std::move(p.body));
   a.type = p.type;
   a.key = std::move(p.key);
@@ -594,6 +585,22 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
   return out;
 }
 
+// A pushed job's first state: queued now, attempt 1, as the push asked.
+JobInfo Engine::Impl::new_job(JobId id, const detail::Prepared& p) const {
+  JobInfo info;
+  info.id = id;
+  info.name = p.type->name;
+  info.priority = p.options.priority.value_or(p.type->traits.priority);
+  info.trigger = p.options.trigger;
+  info.event = p.options.event;
+  info.status = JobStatus::queued;
+  info.queued_at = clock_->now();
+  info.attempt = 1;
+  info.not_before = p.options.not_before;
+  info.task = p.options.task;
+  return info;
+}
+
 // The row is the job: whichever node has room claims it (this one included), and dedup and
 // ticks are decided by the database when the row is inserted (SharedKeys), so the answer cannot
 // say "merged" before the commit; a durable push returns after it.
@@ -602,16 +609,7 @@ Result<PushResult> Engine::Impl::push_shared(detail::Prepared& p) {
   auto id = shared_->reserve_ids(1);
   if (!id) return id.error();
   Active a;
-  a.info.id = *id;
-  a.info.name = p.type->name;
-  a.info.priority = p.options.priority.value_or(p.type->traits.priority);
-  a.info.trigger = p.options.trigger;
-  a.info.event = p.options.event;
-  a.info.status = JobStatus::queued;
-  a.info.queued_at = clock_->now();
-  a.info.attempt = 1;
-  a.info.not_before = p.options.not_before;
-  a.info.task = p.options.task;
+  a.info = new_job(*id, p);
   a.type = p.type;
   shared_->insert(a.info, std::move(p.body_text), SharedKeys{p.key, p.tick}, std::move(p.committed));
   a.body = std::make_shared<const nlohmann::json>(std::move(p.body));

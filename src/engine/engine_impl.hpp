@@ -157,6 +157,7 @@ class Engine::Impl final : public detail::RunHost {
   // A shared queue (strand): a push inserts a row for any node to claim; claimed jobs and dead
   // nodes' running jobs come from the feed.
   Result<PushResult> push_shared(detail::Prepared& p);
+  JobInfo new_job(JobId id, const detail::Prepared& p) const;
   void on_claimed(std::vector<JobInfo> jobs);
   Active& adopt(JobInfo job, const CommandType* type);
   void on_orphans(std::vector<JobInfo> jobs);
