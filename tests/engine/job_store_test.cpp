@@ -279,6 +279,34 @@ TEST_CASE("a job store runs each Done after its write, in call order, with true"
   CHECK(order == expected);
 }
 
+TEST_CASE("a job store's flush waits for the Done of every earlier write, however slow", "[store]") {
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
+  CAPTURE(kind_name(kind));
+  Harness h(kind);
+  auto& s = h.store();
+  std::mutex gate;
+  std::unique_lock hold(gate);
+  Outcomes outcomes;
+  s.insert(make_job(1), "", [&](bool ok) {
+    std::lock_guard wait(gate);
+    outcomes.done(1)(ok);
+  });
+  s.insert(make_job(2), "", outcomes.done(2));
+  s.insert(make_job(3), "", outcomes.done(3));
+  std::atomic<bool> flushed{false};
+  std::thread flusher([&] {
+    s.flush();
+    flushed = true;
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  CHECK_FALSE(flushed.load());
+  CHECK(outcomes.get().empty());  // the later Dones wait for the held one
+  hold.unlock();
+  flusher.join();
+  CHECK(outcomes.get() == std::vector<std::pair<int, bool>>{{1, true}, {2, true}, {3, true}});
+}
+
 TEST_CASE("a job store's reads see every write called before them", "[store]") {
   const Kind kind = GENERATE(
       from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
@@ -424,6 +452,105 @@ TEST_CASE("a job store counts a terminal finish once in totals and minutes, a re
   auto later = s.load(t0 + minutes(1));
   REQUIRE(later.has_value());
   CHECK(later->minutes.size() == 3);
+}
+
+// A store may fold the writes of one batch together (the SQLite store inserts a job that ends in
+// the same batch in its last state, and leaves out a start or a progress that a later finish
+// of the same job overwrites): the rows and figures must be the same as written one by one.
+TEST_CASE("a job store's writes queued together end as they would one by one", "[store]") {
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
+  CAPTURE(kind_name(kind));
+  Harness h(kind);
+  auto& s = h.store();
+  s.insert(make_job(12), "");
+  s.flush();
+  const auto commits_before = s.stats().commits;
+
+  // A write whose Done holds the writer (a batch with one callback runs it on the writer
+  // thread), so that everything below queues behind it and lands in one batch.
+  std::mutex gate;
+  std::unique_lock hold(gate);
+  std::atomic<bool> holding{false};
+  s.insert(make_job(1), "", [&](bool) {
+    holding = true;
+    std::lock_guard wait(gate);
+  });
+  while (!holding.load()) std::this_thread::yield();
+
+  Outcomes done;
+  // Job 10: queued, started, progressed and completed in the batch.
+  s.insert(make_job(10), "{\"n\":10}", done.done(1));
+  s.start_job(10, t0, 1);
+  s.progress(10, Progress{2, 10, "two"});
+  JobInfo ten = ended(make_job(10), JobStatus::completed, t0, milliseconds(30));
+  ten.progress = Progress{10, 10, "all"};
+  s.finish(ten, done.done(2));
+  // Job 11: its first attempt fails into a retry, its second fails for good.
+  s.insert(make_job(11), "", done.done(3));
+  s.start_job(11, t0, 1);
+  JobInfo retry = ended(make_job(11), JobStatus::queued, t0, milliseconds(5));
+  retry.not_before = t0 + minutes(1);
+  s.finish(retry);
+  s.start_job(11, t0 + minutes(1), 2);
+  JobInfo failed = ended(make_job(11), JobStatus::failed, t0 + minutes(1), milliseconds(7));
+  failed.attempt = 2;
+  failed.max_attempts = 2;
+  s.finish(failed, done.done(4));
+  // Job 12 (stored before the batch): started and finished twice; it counts once.
+  s.start_job(12, t0, 1);
+  s.finish(ended(make_job(12), JobStatus::completed, t0, milliseconds(2)));
+  s.finish(ended(make_job(12), JobStatus::cancelled, t0, milliseconds(4)), done.done(5));
+  // Job 13: inserted and started only; its start stays.
+  s.insert(make_job(13), "");
+  s.start_job(13, t0 + milliseconds(9), 1);
+  // A job the store does not hold, finished twice: counted nowhere.
+  s.finish(ended(make_job(77, "Gone"), JobStatus::queued, t0, milliseconds(1)));
+  s.finish(ended(make_job(77, "Gone"), JobStatus::completed, t0, milliseconds(1)));
+  hold.unlock();
+  s.flush();
+
+  CHECK(done.get() ==
+        std::vector<std::pair<int, bool>>{{1, true}, {2, true}, {3, true}, {4, true}, {5, true}});
+  if (kind != Kind::postgres) CHECK(s.stats().commits - commits_before <= 2);  // the held one, then one
+  const JobInfo j10 = must_get(s, 10);
+  CHECK(j10.status == JobStatus::completed);
+  CHECK(j10.body == nlohmann::json{{"n", 10}});
+  CHECK(j10.queued_at == make_job(10).queued_at);
+  CHECK(j10.started_at == t0);
+  CHECK(j10.ended_at == t0 + milliseconds(30));
+  CHECK(j10.duration == milliseconds(30));
+  CHECK(j10.progress.current == 10);
+  CHECK(j10.progress.message == "all");
+  CHECK(j10.message == "completed");
+  const JobInfo j11 = must_get(s, 11);
+  CHECK(j11.status == JobStatus::failed);
+  CHECK(j11.attempt == 2);
+  CHECK(j11.max_attempts == 2);
+  CHECK(j11.error == "boom");
+  CHECK(j11.error_kind == ErrorKind::network);
+  CHECK(j11.started_at == t0 + minutes(1));
+  CHECK(must_get(s, 12).status == JobStatus::cancelled);
+  const JobInfo j13 = must_get(s, 13);
+  CHECK(j13.status == JobStatus::executing);
+  CHECK(j13.started_at == t0 + milliseconds(9));
+  auto gone = s.get(77);
+  REQUIRE(gone.has_value());
+  CHECK_FALSE(gone->has_value());
+
+  const StoredState st = h.final_state(t0);
+  const TypeTotals* step = totals_of(st, "Step");
+  REQUIRE(step != nullptr);
+  CHECK(step->completed == 2);  // 10 and 12 (its later cancel does not count again)
+  CHECK(step->failed == 1);     // 11, once, for its last attempt
+  CHECK(step->cancelled == 0);
+  CHECK(totals_of(st, "Gone") == nullptr);
+  std::int64_t counted = 0;
+  for (const auto& m : st.minutes) counted += m.completed + m.failed + m.cancelled;
+  CHECK(counted == 3);
+  REQUIRE(st.active.size() == 2);  // 1 (queued) and 13 (executing)
+  CHECK(st.active[0].id == 1);
+  CHECK(st.active[1].id == 13);
 }
 
 TEST_CASE("pruning a job store deletes finished jobs and keeps totals and the highest id", "[store]") {

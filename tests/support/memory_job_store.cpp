@@ -201,9 +201,7 @@ void MemoryJobStore::commit(std::vector<Op>& batch) {
       failing_.store(true);
       const bool give_up = attempt >= opts_.close_attempts && writes_.closing();
       if (give_up) {
-        for (auto& op : batch)
-          if (op.done) op.done(false);
-        writes_.settle(batch.back().seq);
+        writes_.complete(batch.begin(), batch.end(), false);
         return;
       }
       std::this_thread::sleep_for(backoff);
@@ -222,9 +220,7 @@ void MemoryJobStore::commit(std::vector<Op>& batch) {
     failing_.store(false);
     break;
   }
-  for (auto& op : batch)
-    if (op.done) op.done(true);
-  writes_.settle(batch.back().seq);  // after the callbacks, as the SQLite store does
+  writes_.complete(batch.begin(), batch.end(), true);  // as the real stores do
 }
 
 void MemoryJobStore::close() { writes_.close(); }

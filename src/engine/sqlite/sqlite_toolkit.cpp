@@ -72,7 +72,8 @@ Result<std::unique_ptr<SQLite::Database>> open(const std::filesystem::path& path
   try {
     if (options.create && options.create_folders && !is_memory(file) && path.has_parent_path())
       std::filesystem::create_directories(path.parent_path());
-    int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX;
+    int flags =
+        SQLite::OPEN_READWRITE | (options.single_threaded ? SQLite::OPEN_NOMUTEX : SQLite::OPEN_FULLMUTEX);
     if (options.create) flags |= SQLite::OPEN_CREATE;
     auto db = std::make_unique<SQLite::Database>(file, flags);
 

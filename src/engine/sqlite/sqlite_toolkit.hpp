@@ -64,12 +64,17 @@ struct OpenOptions {
   bool sync_full = false;
   /// PRAGMA query_only=ON: the connection refuses writes (a read connection).
   bool query_only = false;
+  /// The caller promises that the connection and its statements are never used by two threads
+  /// at once (it keeps one thread per connection, or its own lock): SQLite's own per-call mutex
+  /// is then left out (SQLITE_OPEN_NOMUTEX). A busy writer binds and steps hundreds of times per
+  /// commit, and each call took and released that mutex.
+  bool single_threaded = false;
 };
 
 /// Opens `path` (":memory:" for a private in-memory database) and applies, in this order:
 /// busy_timeout, journal_mode=WAL (retried until busy_timeout, see the .cpp), synchronous,
 /// foreign_keys=ON, temp_store=MEMORY, and query_only when asked. The connection is opened
-/// with SQLITE_OPEN_FULLMUTEX.
+/// with SQLITE_OPEN_FULLMUTEX unless `single_threaded` says the caller serializes its use.
 /// Errors: `invalid_argument` for an empty path or a negative busy_timeout; `store_error`
 /// naming `what` and the path when the file cannot be opened or a pragma fails (another
 /// process held a lock longer than busy_timeout, a missing folder with `create` false, ...).

@@ -752,18 +752,14 @@ void PostgresJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std
       log_->error("job store {}: commit of {} writes failed (attempt {}): {}", where_, end - begin, attempt,
                   e.what());
       if (give_up) {
-        for (std::size_t k = begin; k < end; ++k)
-          if (ops[k].done) ops[k].done(false);
-        writes_.settle(ops[end - 1].seq);
+        writes_.complete(ops.begin() + begin, ops.begin() + end, false);
         return;
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, milliseconds(2000));
     }
   }
-  for (std::size_t k = begin; k < end; ++k)
-    if (ops[k].done) ops[k].done(true);
-  writes_.settle(ops[end - 1].seq);
+  writes_.complete(ops.begin() + begin, ops.begin() + end, true);
 }
 
 void PostgresJobStore::run_prune(Op& op) {
@@ -794,8 +790,7 @@ void PostgresJobStore::run_prune(Op& op) {
     result = Error{errc::store_error, "cannot prune job store " + where_ + ": " + e.what()};
   }
   pr.result->set_value(std::move(result));
-  if (op.done) op.done(true);
-  writes_.settle(op.seq);
+  writes_.complete(&op, &op + 1, true);
 }
 
 // The server keeps its own files (checkpoints, integrity): maintenance here refreshes the
@@ -826,8 +821,7 @@ void PostgresJobStore::run_maintain(Op& op) {
     report.notes.push_back(std::string("vacuum: ") + e.what());
   }
   m.result->set_value(std::move(report));
-  if (op.done) op.done(true);
-  writes_.settle(op.seq);
+  writes_.complete(&op, &op + 1, true);
 }
 
 void PostgresJobStore::commit_batch(std::vector<Op>& batch) {

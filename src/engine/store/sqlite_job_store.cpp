@@ -82,6 +82,12 @@ constexpr sqlite::Columns kTotals{"name",       "completed",   "failed",     "ca
 constexpr sqlite::Columns kMinute{"minute",          "name",     "completed", "failed", "cancelled",
                                   "duration_sum_ms", "durations"};
 
+// The duration_ms column: a run's length once it ended, NULL before.
+std::optional<std::int64_t> ended_duration_ms(const JobInfo& j) {
+  if (!j.ended_at) return std::nullopt;
+  return j.duration.count();
+}
+
 JobInfo row_to_job(const SQLite::Statement& st) {
   JobInfo j;
   j.id = column<JobId>(st, kJob["id"]);
@@ -295,8 +301,10 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
       if (fd >= 0) ::close(fd);
     }
   } lock_guard{lock_fd};
-  auto opened = sqlite::open(
-      path, {.what = "job store", .busy_timeout = options.busy_timeout, .sync_full = options.sync_full});
+  auto opened = sqlite::open(path, {.what = "job store",
+                                    .busy_timeout = options.busy_timeout,
+                                    .sync_full = options.sync_full,
+                                    .single_threaded = true});
   if (!opened) return opened.error();
   auto db = std::move(opened).value();
   // The lock above keeps other engines out; migrate() is race-safe besides. The version is
@@ -310,9 +318,11 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
   // ":memory:", which is private to its one connection.
   std::unique_ptr<SQLite::Database> reader;
   if (!single_connection(path)) {
-    auto read_conn = sqlite::open(
-        path,
-        {.what = "job store", .busy_timeout = options.busy_timeout, .create = false, .query_only = true});
+    auto read_conn = sqlite::open(path, {.what = "job store",
+                                         .busy_timeout = options.busy_timeout,
+                                         .create = false,
+                                         .query_only = true,
+                                         .single_threaded = true});
     if (!read_conn) return read_conn.error();
     reader = std::move(read_conn).value();
   }
@@ -340,6 +350,7 @@ SqliteJobStore::~SqliteJobStore() {
   close();
   // Statements before their connection.
   insert_.reset();
+  insert_final_.reset();
   update_queued_.reset();
   start_.reset();
   progress_.reset();
@@ -360,6 +371,11 @@ void SqliteJobStore::prepare() {
   insert_.emplace(db,
                   "INSERT INTO jobs (id, name, body, priority, trigger, event, status, queued_at, "
                   "attempt, not_before, task) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  {
+    std::string values;
+    for (std::size_t i = 1; i <= kJob.size(); ++i) values += (i == 1 ? "?" : ", ?") + std::to_string(i);
+    insert_final_.emplace(db, "INSERT INTO jobs (" + kJob.list() + ") VALUES (" + values + ")");
+  }
   update_queued_.emplace(db, "UPDATE jobs SET priority = ?, trigger = ?, event = ? WHERE id = ?");
   start_.emplace(db, "UPDATE jobs SET status = 1, started_at = ?, attempt = ? WHERE id = ?");
   progress_.emplace(db,
@@ -402,8 +418,9 @@ void SqliteJobStore::prepare() {
 }
 
 void SqliteJobStore::reset_statements() noexcept {
-  for (auto* st : {&insert_, &update_queued_, &start_, &progress_, &finish_, &prior_status_, &add_totals_,
-                   &save_task_, &drop_minutes_, &read_minute_, &write_minute_, &write_max_id_}) {
+  for (auto* st :
+       {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &prior_status_,
+        &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_, &write_max_id_}) {
     try {
       if (*st) (*st)->reset();
     } catch (...) {
@@ -486,10 +503,10 @@ Result<StoredState> SqliteJobStore::load(TimePoint since) {
 Status SqliteJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
   std::lock_guard conn(read_mutex_);
   try {
-    MinuteDeltas minutes;
+    BatchFigures figures;
     sqlite::WriteTransaction tx(*db_);
-    for (const auto& j : jobs) apply_finish(j, minutes);
-    write_minutes(minutes);
+    for (const auto& j : jobs) apply_finish(j, figures);
+    write_figures(figures);
     tx.commit();
     return Ok{};
   } catch (const std::exception& e) {
@@ -548,37 +565,48 @@ void SqliteJobStore::drop_minutes(TimePoint before) { enqueue(DropMinutes{before
 
 void SqliteJobStore::flush() { writes_.wait_settled(); }
 
-void SqliteJobStore::apply_finish(const JobInfo& j, MinuteDeltas& minutes) {
+bool SqliteJobStore::apply_finish(const JobInfo& j, BatchFigures& figures, std::optional<JobStatus> prior,
+                                  bool write_row) {
   // A job counts once: when its row goes from not terminal to terminal. A second terminal
   // finish, or one for a row pruned meanwhile, leaves the figures alone.
   bool counts = false;
+  bool exists = prior.has_value();
   if (is_terminal(j.status)) {
-    auto& st = *prior_status_;
-    bind(st, 1, j.id);
-    if (st.executeStep()) counts = !is_terminal(column<JobStatus>(st, 0));
-    st.reset();
+    if (prior) {
+      counts = !is_terminal(*prior);
+    } else {
+      auto& st = *prior_status_;
+      bind(st, 1, j.id);
+      if (st.executeStep()) {
+        exists = true;
+        counts = !is_terminal(column<JobStatus>(st, 0));
+      }
+      st.reset();
+    }
   }
-  {
+  if (write_row) {
     auto& st = *finish_;
-    const std::optional<std::chrono::milliseconds> duration =
-        j.ended_at ? std::optional(j.duration) : std::nullopt;
+    const std::optional<std::int64_t> duration = ended_duration_ms(j);
     bind_all(st, j.status, j.started_at, j.ended_at, duration, j.attempt, j.progress.current,
              j.progress.total, j.progress.message, j.message, j.error_kind, j.error, j.priority, j.trigger,
              j.event, j.not_before, j.max_attempts, j.task, j.id);
-    st.exec();
+    if (st.exec() > 0) exists = true;
     st.reset();
   }
-  if (!counts) return;
+  if (!counts) return exists;
   const std::int64_t duration_ms = has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
   {
-    auto& st = *add_totals_;
-    bind_all(st, j.name, j.status == JobStatus::completed, j.status == JobStatus::failed,
-             j.status == JobStatus::cancelled, duration_ms, j.started_at, j.ended_at, j.status);
-    st.exec();
-    st.reset();
+    auto& t = figures.totals[j.name];
+    t.completed += j.status == JobStatus::completed;
+    t.failed += j.status == JobStatus::failed;
+    t.cancelled += j.status == JobStatus::cancelled;
+    t.duration_ms += duration_ms;
+    if (j.started_at && (!t.last_start || *j.started_at > *t.last_start)) t.last_start = j.started_at;
+    if (j.ended_at) t.last_finish = j.ended_at;
+    t.last_status = j.status;
   }
-  if (!j.ended_at) return;  // no minute to count it in
-  auto& m = minutes[{minute_of(to_ms(*j.ended_at)), j.name}];
+  if (!j.ended_at) return exists;  // no minute to count it in
+  auto& m = figures.minutes[{minute_of(to_ms(*j.ended_at)), j.name}];
   switch (j.status) {
     case JobStatus::completed: ++m.completed; break;
     case JobStatus::failed: ++m.failed; break;
@@ -588,11 +616,21 @@ void SqliteJobStore::apply_finish(const JobInfo& j, MinuteDeltas& minutes) {
     m.duration_sum_ms += duration_ms;
     ++m.durations[duration_bin(std::chrono::milliseconds(duration_ms))];
   }
+  return exists;
 }
 
-// One read and one write per (minute, type) per batch: a batch of a thousand quick jobs of one
-// type touches one row.
-void SqliteJobStore::write_minutes(MinuteDeltas& minutes) {
+// One write per type and one read and one write per (minute, type) per batch: a batch of a
+// thousand quick jobs of one type touches two rows.
+void SqliteJobStore::write_figures(BatchFigures& figures) {
+  for (const auto& [name, t] : figures.totals) {
+    auto& st = *add_totals_;
+    bind_all(st, name, t.completed, t.failed, t.cancelled, t.duration_ms, t.last_start, t.last_finish,
+             t.last_status);
+    st.exec();
+    st.reset();
+  }
+  figures.totals.clear();
+  auto& minutes = figures.minutes;
   for (auto& [key, delta] : minutes) {
     auto& rd = *read_minute_;
     bind_all(rd, key.first, key.second);
@@ -621,7 +659,31 @@ void SqliteJobStore::write_max_id(JobId id) {
   st.reset();
 }
 
-void SqliteJobStore::apply(const Payload& payload, MinuteDeltas& minutes, JobId& max_inserted) {
+void SqliteJobStore::BatchRows::plan(const std::vector<Op>& ops, std::size_t begin, std::size_t end) {
+  last_finish.clear();
+  inserted_final.clear();
+  status.clear();
+  for (std::size_t i = begin; i < end; ++i)
+    if (const auto* f = std::get_if<Finish>(&ops[i].payload)) last_finish[f->job.id] = i;
+}
+
+// A Finish writes every column a start, a progress or a priority change writes (its JobInfo is
+// the whole state of the job), so those that a later Finish of the same job follows in the batch
+// are left out, and an Insert followed by a Finish inserts that Finish's state at once. The
+// batch commits as one transaction: nobody could have seen the states left out. The figures
+// still count each Finish in order, from the status the batch wrote before it.
+void SqliteJobStore::apply(const std::vector<Op>& ops, std::size_t i, BatchFigures& figures,
+                           JobId& max_inserted) {
+  auto superseded = [&](JobId id) {
+    auto it = rows_.last_finish.find(id);
+    return it != rows_.last_finish.end() && it->second > i;
+  };
+  auto known_status = [&](JobId id) -> std::optional<JobStatus> {
+    auto it = rows_.status.find(id);
+    if (it == rows_.status.end()) return std::nullopt;
+    return it->second;
+  };
+  const Payload& payload = ops[i].payload;
   std::visit(
       [&](const auto& op) {
         using T = std::decay_t<decltype(op)>;
@@ -631,21 +693,40 @@ void SqliteJobStore::apply(const Payload& payload, MinuteDeltas& minutes, JobId&
         };
         if constexpr (std::is_same_v<T, Insert>) {
           const JobInfo& j = op.job;
+          rows_.status[j.id] = j.status;
+          max_inserted = std::max(max_inserted, j.id);
+          if (auto last = rows_.last_finish.find(j.id); last != rows_.last_finish.end() && last->second > i) {
+            const JobInfo& f = std::get<Finish>(ops[last->second].payload).job;
+            const std::optional<std::int64_t> duration = ended_duration_ms(f);
+            bind_all(*insert_final_, j.id, j.name, op.body_text, f.priority, f.trigger, f.event, f.status,
+                     j.queued_at, f.started_at, f.ended_at, duration, f.attempt, f.progress.current,
+                     f.progress.total, f.progress.message, f.message, f.error_kind, f.error, f.not_before,
+                     f.max_attempts, f.task);
+            run(*insert_final_);
+            rows_.inserted_final.insert(j.id);
+            return;
+          }
           bind_all(*insert_, j.id, j.name, op.body_text, j.priority, j.trigger, j.event, j.status,
                    j.queued_at, j.attempt, j.not_before, j.task);
           run(*insert_);
-          max_inserted = std::max(max_inserted, j.id);
         } else if constexpr (std::is_same_v<T, UpdateQueued>) {
+          if (superseded(op.id)) return;
           bind_all(*update_queued_, op.priority, op.trigger, op.event, op.id);
           run(*update_queued_);
         } else if constexpr (std::is_same_v<T, StartJob>) {
+          if (superseded(op.id)) return;
           bind_all(*start_, op.started_at, op.attempt, op.id);
           run(*start_);
+          if (auto it = rows_.status.find(op.id); it != rows_.status.end()) it->second = JobStatus::executing;
         } else if constexpr (std::is_same_v<T, ProgressOp>) {
+          if (superseded(op.id)) return;
           bind_all(*progress_, op.progress.current, op.progress.total, op.progress.message, op.id);
           run(*progress_);
         } else if constexpr (std::is_same_v<T, Finish>) {
-          apply_finish(op.job, minutes);
+          const JobId id = op.job.id;
+          const bool write_row = !superseded(id) && rows_.inserted_final.count(id) == 0;
+          // A row that is not there (pruned meanwhile) stays unknown: the next Finish reads again.
+          if (apply_finish(op.job, figures, known_status(id), write_row)) rows_.status[id] = op.job.status;
         } else if constexpr (std::is_same_v<T, SaveTask>) {
           const TaskRow& t = op.row;
           bind_all(*save_task_, t.name, t.command, t.body, t.interval_s, t.time_of_day_min, t.time_zone,
@@ -655,7 +736,7 @@ void SqliteJobStore::apply(const Payload& payload, MinuteDeltas& minutes, JobId&
         } else if constexpr (std::is_same_v<T, DropMinutes>) {
           // Minutes counted earlier in this batch go in first, so a drop called after a finish
           // drops that finish's minute too, as the call order says.
-          write_minutes(minutes);
+          write_figures(figures);
           bind(*drop_minutes_, 1, op.before);
           run(*drop_minutes_);
         }
@@ -677,11 +758,12 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       std::unique_lock conn(read_mutex_, std::defer_lock);
       if (!reader_) conn.lock();
       const auto t0 = std::chrono::steady_clock::now();
-      MinuteDeltas minutes;
+      BatchFigures figures;
       JobId max_inserted = 0;
       sqlite::WriteTransaction tx(*db_);
-      for (std::size_t i = begin; i < end; ++i) apply(ops[i].payload, minutes, max_inserted);
-      write_minutes(minutes);
+      rows_.plan(ops, begin, end);
+      for (std::size_t i = begin; i < end; ++i) apply(ops, i, figures, max_inserted);
+      write_figures(figures);
       if (max_inserted > 0) write_max_id(max_inserted);
       tx.commit();
       counters_.committed(
@@ -694,9 +776,7 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       log_->error("job store {}: commit of {} writes failed (attempt {}): {}", opts_.path, end - begin,
                   attempt, e.what());
       if (give_up) {
-        for (std::size_t i = begin; i < end; ++i)
-          if (ops[i].done) ops[i].done(false);
-        writes_.settle(ops[end - 1].seq);
+        writes_.complete(ops.begin() + begin, ops.begin() + end, false);
         return;
       }
       std::this_thread::sleep_for(backoff);
@@ -705,9 +785,7 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
   }
   // Done callbacks first, then readers and flushes go: once flush() returns, the Done of every
   // write before it has run (callbacks are short by contract, so readers lose little).
-  for (std::size_t i = begin; i < end; ++i)
-    if (ops[i].done) ops[i].done(true);
-  writes_.settle(ops[end - 1].seq);
+  writes_.complete(ops.begin() + begin, ops.begin() + end, true);
 }
 
 namespace {
@@ -756,8 +834,7 @@ void SqliteJobStore::run_prune(Op& op) {
     result = Error{errc::store_error, "cannot prune job store " + opts_.path + ": " + e.what()};
   }
   p.result->set_value(std::move(result));
-  if (op.done) op.done(true);
-  writes_.settle(op.seq);
+  writes_.complete(&op, &op + 1, true);
 }
 
 // On the writer thread, so the store's own writes simply queue behind it: a VACUUM never
@@ -773,8 +850,7 @@ void SqliteJobStore::run_maintain(Op& op) {
   }
   if (!report.integrity_ok) log_->error("job store {}: integrity check: {}", opts_.path, report.summary());
   m.result->set_value(std::move(report));
-  if (op.done) op.done(true);
-  writes_.settle(op.seq);
+  writes_.complete(&op, &op + 1, true);
 }
 
 // Only a prune or a maintenance ends a batch early (each needs the connection outside a

@@ -5,15 +5,22 @@
 // numbers that let reads and flushes wait for the writes made before them without ending a batch.
 //
 // What the store keeps for itself: how a batch is committed (its transaction, its retries, its
-// fault injection) and when a write counts as settled: the commit function calls settle() with
-// the last sequence number of what it committed or dropped, after the writes' Done callbacks, so
-// that once flush() returns, every Done before it has run.
+// fault injection) and when a write counts as settled: the commit function calls complete() with
+// what it committed or dropped (or settle() with its last sequence number once its callbacks ran),
+// so that once flush() returns, every Done before it has run.
+//
+// complete() wakes a batch's callers from a second thread when there are several: on a virtual
+// machine each wake-up costs the waking thread tens of microseconds, and the writer, the one
+// thread every durable write waits for, commits the next batch meanwhile.
 //
 // Thread-safety: every member may be called from any thread; `commit` runs on the writer thread
-// only. Lifecycle: start() once, close() any number of times; reset() (after close()) allows a
-// new start().
+// only, Done callbacks on the writer or the completion thread. Lifecycle: start() once, close()
+// any number of times; reset() (after close()) allows a new start().
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <iterator>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -22,7 +29,8 @@
 
 namespace shelfjobs::detail {
 
-/// `Op` is a store's write: any movable type with a `std::uint64_t seq` member.
+/// `Op` is a store's write: any movable type with a `std::uint64_t seq` member and a `done`
+/// member that tests for emptiness and is called with a bool (JobStore::Done).
 template <class Op>
 class WriteQueue {
  public:
@@ -41,7 +49,9 @@ class WriteQueue {
       MutexLock lock(mu_);
       if (started_ || closing_) return false;
       started_ = true;
+      completer_running_ = true;
     }
+    completer_ = std::thread([this] { run_completions(); });
     writer_ = std::thread([this, commit = std::move(commit)] { run(commit); });
     return true;
   }
@@ -75,13 +85,49 @@ class WriteQueue {
     return closing_;
   }
 
-  /// Every write up to `seq` is committed or dropped. Called by the commit function.
+  /// Every write up to `seq` is committed or dropped, and the Done callbacks the commit function
+  /// ran itself have run. Called by the commit function (or by complete()).
   void settle(std::uint64_t seq) EXCLUDES(mu_) {
     {
       MutexLock lock(mu_);
+      if (!completions_.empty()) {
+        // Earlier callbacks still wait for the completion thread: settling now would let a
+        // flush() return before they ran.
+        completions_.push_back(Completion{{}, false, seq});
+        return;
+      }
       if (seq > settled_seq_) settled_seq_ = seq;
     }
     settled_cv_.notify_all();
+  }
+
+  /// The writes [first, last) (Ops) were committed (`ok`) or dropped: runs their Done callbacks
+  /// with `ok`, in order, then settles them. With two callbacks or more (each usually wakes a
+  /// sleeping caller) they run on the completion thread, after any it already holds; the
+  /// writer goes on at once. Called by the commit function; the ops' `done` are moved out.
+  template <class It>
+  void complete(It first, It last, bool ok) EXCLUDES(mu_) {
+    if (first == last) return;
+    const std::uint64_t seq = std::prev(last)->seq;
+    std::size_t callbacks = 0;
+    for (It it = first; it != last; ++it)
+      if (it->done) ++callbacks;
+    {
+      MutexLock lock(mu_);
+      if (completer_running_ && (callbacks > 1 || !completions_.empty())) {
+        Completion c{{}, ok, seq};
+        c.dones.reserve(callbacks);
+        for (It it = first; it != last; ++it)
+          if (it->done) c.dones.push_back(std::move(it->done));
+        const bool wake = completions_.empty();
+        completions_.push_back(std::move(c));
+        if (wake) complete_cv_.notify_one();
+        return;
+      }
+    }
+    for (It it = first; it != last; ++it)
+      if (it->done) it->done(ok);
+    settle(seq);
   }
 
   /// Waits until every write queued before this call is committed or dropped. Queues nothing, so
@@ -111,6 +157,7 @@ class WriteQueue {
     started_ = false;
     closing_ = false;
     writer_done_ = false;
+    completer_stop_ = false;
   }
 
  private:
@@ -126,7 +173,42 @@ class WriteQueue {
       commit(batch);
       batch.clear();
     }
+    {
+      MutexLock lock(mu_);
+      completer_stop_ = true;  // after the callbacks it holds
+    }
+    complete_cv_.notify_one();
+    if (completer_.joinable()) completer_.join();
     finished();
+  }
+
+  // The completion thread: runs the callbacks complete() handed over, in commit order.
+  void run_completions() EXCLUDES(mu_) {
+    for (;;) {
+      Completion c;
+      {
+        MutexLock lock(mu_);
+        while (completions_.empty() && !completer_stop_) lock.wait(complete_cv_);
+        if (completions_.empty()) {
+          completer_running_ = false;
+          break;
+        }
+        c = std::move(completions_.front());
+      }
+      for (auto& done : c.dones) done(c.ok);
+      {
+        // Popped only now, so that a settle() meanwhile queues behind these callbacks.
+        MutexLock lock(mu_);
+        completions_.pop_front();
+        if (c.seq > settled_seq_) settled_seq_ = c.seq;
+        // A settle() queued behind: its writes' callbacks ran before it was queued.
+        while (!completions_.empty() && completions_.front().dones.empty()) {
+          if (completions_.front().seq > settled_seq_) settled_seq_ = completions_.front().seq;
+          completions_.pop_front();
+        }
+      }
+      settled_cv_.notify_all();
+    }
   }
 
   void finished() EXCLUDES(mu_) {
@@ -137,16 +219,28 @@ class WriteQueue {
     settled_cv_.notify_all();
   }
 
+  using Done = decltype(Op::done);
+  struct Completion {
+    std::vector<Done> dones;
+    bool ok = false;
+    std::uint64_t seq = 0;  // settled once `dones` ran
+  };
+
   Mutex mu_;
-  std::condition_variable work_cv_;     // the writer waits for work
-  std::condition_variable settled_cv_;  // reads and flushes wait for their writes
+  std::condition_variable work_cv_;      // the writer waits for work
+  std::condition_variable complete_cv_;  // the completion thread waits for callbacks
+  std::condition_variable settled_cv_;   // reads and flushes wait for their writes
   std::vector<Op> queue_ GUARDED_BY(mu_);
   std::uint64_t enqueued_seq_ GUARDED_BY(mu_) = 0;
   std::uint64_t settled_seq_ GUARDED_BY(mu_) = 0;  // every write up to here is settled
   bool started_ GUARDED_BY(mu_) = false;
   bool closing_ GUARDED_BY(mu_) = false;
   bool writer_done_ GUARDED_BY(mu_) = false;
-  Mutex join_mu_;  // start, close and reset: one at a time
+  std::deque<Completion> completions_ GUARDED_BY(mu_);  // the front one runs
+  bool completer_running_ GUARDED_BY(mu_) = false;
+  bool completer_stop_ GUARDED_BY(mu_) = false;
+  Mutex join_mu_;          // start, close and reset: one at a time
+  std::thread completer_;  // joined by the writer thread when it ends
   std::thread writer_;
 };
 
