@@ -213,8 +213,8 @@ CREATE TABLE meta (
       // 4: figures kept as runs end, so opening costs what the active jobs cost, not the
       // history. Until now job_stats held only what pruning removed and opening added up the
       // jobs table; from here on it holds all-time totals, so the finished rows still in jobs are
-      // folded in once. job_minutes gets the runs of the last 24 hours. max_job_id is kept on
-      // every insert from now on; it starts from what the table and earlier prunes know.
+      // folded in once. job_minutes gets the runs of the last 24 hours. max_job_id starts from what the table
+      // and earlier prunes know (later builds keep it at each prune only: see prune_in).
       std::string(R"sql(
 ALTER TABLE job_stats ADD COLUMN last_start INTEGER;
 ALTER TABLE job_stats ADD COLUMN last_finish INTEGER;
@@ -361,7 +361,6 @@ SqliteJobStore::~SqliteJobStore() {
   drop_minutes_.reset();
   read_minute_.reset();
   write_minute_.reset();
-  write_max_id_.reset();
   reader_.reset();
   db_.reset();
 }
@@ -412,15 +411,11 @@ void SqliteJobStore::prepare() {
   write_minute_.emplace(db,
                         "INSERT OR REPLACE INTO job_minutes (minute, name, completed, failed, "
                         "cancelled, duration_sum_ms, durations) VALUES (?, ?, ?, ?, ?, ?, ?)");
-  write_max_id_.emplace(db,
-                        "INSERT INTO meta (key, value) VALUES ('max_job_id', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)");
 }
 
 void SqliteJobStore::reset_statements() noexcept {
-  for (auto* st :
-       {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &prior_status_,
-        &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_, &write_max_id_}) {
+  for (auto* st : {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &prior_status_,
+                   &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_}) {
     try {
       if (*st) (*st)->reset();
     } catch (...) {
@@ -448,8 +443,8 @@ Result<StoredState> SqliteJobStore::load(TimePoint since) {
       SQLite::Statement st(db, "SELECT " + kJob.list() + active + " ORDER BY id");
       while (st.executeStep()) out.active.push_back(row_to_job(st));
     }
-    // meta holds every id handed out (kept on insert); MAX(id) is a guard for a row written
-    // by hand. Both are single index lookups.
+    // The highest id is the highest row's, or, once pruning deleted that row, what the prune
+    // kept in meta before it deleted. Both are single index lookups.
     out.max_id = db.execAndGet(
                        "SELECT MAX(COALESCE((SELECT value FROM meta WHERE key = 'max_job_id'), 0), "
                        "COALESCE((SELECT MAX(id) FROM jobs), 0))")
@@ -652,13 +647,6 @@ void SqliteJobStore::write_figures(BatchFigures& figures) {
   minutes.clear();
 }
 
-void SqliteJobStore::write_max_id(JobId id) {
-  auto& st = *write_max_id_;
-  bind(st, 1, id);
-  st.exec();
-  st.reset();
-}
-
 void SqliteJobStore::BatchRows::plan(const std::vector<Op>& ops, std::size_t begin, std::size_t end) {
   last_finish.clear();
   inserted_final.clear();
@@ -672,8 +660,7 @@ void SqliteJobStore::BatchRows::plan(const std::vector<Op>& ops, std::size_t beg
 // are left out, and an Insert followed by a Finish inserts that Finish's state at once. The
 // batch commits as one transaction: nobody could have seen the states left out. The figures
 // still count each Finish in order, from the status the batch wrote before it.
-void SqliteJobStore::apply(const std::vector<Op>& ops, std::size_t i, BatchFigures& figures,
-                           JobId& max_inserted) {
+void SqliteJobStore::apply(const std::vector<Op>& ops, std::size_t i, BatchFigures& figures) {
   auto superseded = [&](JobId id) {
     auto it = rows_.last_finish.find(id);
     return it != rows_.last_finish.end() && it->second > i;
@@ -694,7 +681,6 @@ void SqliteJobStore::apply(const std::vector<Op>& ops, std::size_t i, BatchFigur
         if constexpr (std::is_same_v<T, Insert>) {
           const JobInfo& j = op.job;
           rows_.status[j.id] = j.status;
-          max_inserted = std::max(max_inserted, j.id);
           if (auto last = rows_.last_finish.find(j.id); last != rows_.last_finish.end() && last->second > i) {
             const JobInfo& f = std::get<Finish>(ops[last->second].payload).job;
             const std::optional<std::int64_t> duration = ended_duration_ms(f);
@@ -759,12 +745,10 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       if (!reader_) conn.lock();
       const auto t0 = std::chrono::steady_clock::now();
       BatchFigures figures;
-      JobId max_inserted = 0;
       sqlite::WriteTransaction tx(*db_);
       rows_.plan(ops, begin, end);
-      for (std::size_t i = begin; i < end; ++i) apply(ops, i, figures, max_inserted);
+      for (std::size_t i = begin; i < end; ++i) apply(ops, i, figures);
       write_figures(figures);
-      if (max_inserted > 0) write_max_id(max_inserted);
       tx.commit();
       counters_.committed(
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
@@ -808,7 +792,8 @@ std::int64_t prune_in(SQLite::Database& db, std::optional<TimePoint> cutoff, std
     st.exec();
   }
   // Totals already hold every finished run (they are written with the finish), so rows simply
-  // go. max_job_id is kept on insert; this is a second guard for files written before it was.
+  // go. The highest id is kept first: ids are never handed out twice, and pruning is the only
+  // thing that deletes job rows (so an insert need not keep it; that cost a page per commit).
   // A store without a job row has no MAX(id) (NULL); the row is then left as it is.
   db.exec(
       "INSERT INTO meta (key, value) SELECT 'max_job_id', top FROM (SELECT MAX(id) AS top FROM jobs) "

@@ -108,14 +108,13 @@ class SqliteJobStore final : public JobStore {
   };
 
   // On the thread that owns the writer connection:
-  void apply(const std::vector<Op>& ops, std::size_t i, BatchFigures& figures, JobId& max_inserted);
+  void apply(const std::vector<Op>& ops, std::size_t i, BatchFigures& figures);
   // `prior`: the row's status before this finish when the batch knows it (else it is read);
   // `write_row` false: the row already holds this finish's state or a later one's. True when
   // the row is known to exist.
   bool apply_finish(const JobInfo& job, BatchFigures& figures, std::optional<JobStatus> prior = std::nullopt,
                     bool write_row = true);
   void write_figures(BatchFigures& figures);
-  void write_max_id(JobId id);
 
   template <class F>
   auto read(const char* what, F&& f) -> decltype(f(std::declval<SQLite::Database&>()));
@@ -127,7 +126,7 @@ class SqliteJobStore final : public JobStore {
   std::atomic<int> lock_fd_{-1};
 
   std::optional<SQLite::Statement> insert_, insert_final_, update_queued_, start_, progress_, finish_,
-      prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_, write_max_id_;
+      prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_;
   BatchRows rows_;  // the writer's, reused from batch to batch
 
   mutable std::mutex read_mutex_;  // the reader connection (or, for ":memory:", the only one)
