@@ -7,6 +7,10 @@
 #include "engine/engine_impl.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+
+#include "shelfjobs/engine/context.hpp"
 
 namespace shelfjobs {
 
@@ -316,8 +320,11 @@ void Engine::Impl::dispatch() {
   ON_STRAND();
   if (!started_ || !accepting_) return;
   const TimePoint now = clock_->now();
-  const detail::ReadyIndex::RateGate gate = [this](const std::string& key) {
-    return rate_limiter_->next_free(key);
+  // At the pick's `now`: a free key must answer exactly that time. Asked at its own later
+  // "now", it answered a time after the pick's, the pick held the job back until then, and
+  // with a real clock that repeated forever (the job never started; the strand spun on timers).
+  const detail::ReadyIndex::RateGate gate = [this, now](const std::string& key) {
+    return rate_limiter_->next_free(key, now);
   };
   for (;;) {
     auto pick = ready_.pick(now, gate);
@@ -884,6 +891,31 @@ Status Engine::Impl::push_debounced_from_job(const detail::JobRun&, PushRequest 
   auto prepared = detail::prepare(registry_, request.name, request.body, std::move(request.options));
   if (!prepared) return prepared.error();
   return push_debounced(std::move(*prepared), window, max_wait);
+}
+
+// A lone engine's dispatcher starts a rate-keyed job only when its key allows a use, and takes
+// it. Nodes of a cluster each do that too, which spaces the uses of one node; the slot reserved
+// here in the shared store spaces them across the nodes. It is taken on the worker, just before
+// the handler, because the strand never waits for the database and a slot taken at claim time
+// would be spent by a job still waiting for a thread.
+void Engine::Impl::wait_rate_slot(detail::JobRun& run) {
+  if (!shared_) return;
+  const std::string& key = run.type->traits.rate_key;
+  const RateLimit limit = rate_limiter_->limit_of(key);
+  if (limit.min_spacing.count() <= 0) return;  // a budget alone is counted per node
+  auto wait = shared_->reserve_rate(key, limit.min_spacing);
+  if (!wait) throw JobError(ErrorKind::database, wait.error().message);
+  if (wait->count() > 0) {
+    // This node starts no other job of the key before the slot: a node then holds at most one
+    // worker waiting per key, however many nodes want it.
+    rate_limiter_->defer_until(key, clock_->now() + *wait);
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, run.stop.get_token(), *wait, [] { return false; });
+  }
+  if (run.stop.stop_requested())
+    throw JobError(ErrorKind::cancelled, "cancelled while waiting for rate key " + key);
 }
 
 // ------------------------------------------------------------------ health

@@ -188,6 +188,7 @@ class Engine::Impl final : public detail::RunHost {
                                  std::chrono::milliseconds window,
                                  std::chrono::milliseconds max_wait) override;
   spdlog::logger& logger() override { return *log_; }
+  void wait_rate_slot(detail::JobRun& run) override;
 
   // Any thread.
   Result<PushResult> push(detail::Prepared p);

@@ -70,6 +70,7 @@ Outcome execute(JobRun& run) {
     }
   };
   try {
+    if (!run.type->traits.rate_key.empty()) run.host->wait_rate_slot(run);
     JobContext ctx(run);
     run.type->execute(*run.body, ctx);
     if (run.stop.stop_requested() && !run.timed_out) out.status = JobStatus::cancelled;

@@ -41,6 +41,11 @@ class RunHost {
                                          std::chrono::milliseconds window,
                                          std::chrono::milliseconds max_wait) = 0;
   virtual spdlog::logger& logger() = 0;
+  /// Called on the worker before a job of a rate-keyed type runs its handler: returns once the
+  /// run may use its key (at once for a lone engine, whose dispatcher spaced it already; in a
+  /// cluster after the key's slot across the nodes). Throws JobError: `database` when the slot
+  /// cannot be reserved, `cancelled` when the run's token is cancelled while it waits.
+  virtual void wait_rate_slot(JobRun& run) = 0;
 
  protected:
   ~RunHost() = default;

@@ -25,6 +25,12 @@ bool is_manual(const Clock& clock) { return dynamic_cast<const ManualClock*>(&cl
 RateLimiter::RateLimiter(std::shared_ptr<Clock> clock)
     : clock_(clock ? std::move(clock) : std::make_shared<SystemClock>()) {}
 
+RateLimit RateLimiter::limit_of(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = keys_.find(key);
+  return it == keys_.end() ? RateLimit{} : it->second.limit;
+}
+
 Status RateLimiter::configure(const std::string& key, RateLimit limit) {
   if (limit.min_spacing.count() < 0)
     return Error{errc::invalid_argument, "rate limit '" + key + "': min_spacing must not be negative"};
@@ -66,9 +72,10 @@ TimePoint RateLimiter::next_free_locked(const State& s, TimePoint now) const {
   return t;
 }
 
-TimePoint RateLimiter::next_free(const std::string& key) const {
+TimePoint RateLimiter::next_free(const std::string& key) const { return next_free(key, clock_->now()); }
+
+TimePoint RateLimiter::next_free(const std::string& key, TimePoint now) const {
   std::lock_guard lock(mu_);
-  const auto now = clock_->now();
   auto it = keys_.find(key);
   if (it == keys_.end()) return now;
   return next_free_locked(it->second, now);

@@ -162,6 +162,66 @@ TEST_CASE("a type-exclusive command never runs on two nodes at once", "[postgres
   for (auto& e : nodes) e->stop();
 }
 
+struct Fetch : Command {
+  static constexpr std::string_view kName = "Fetch";
+  std::string tag;
+};
+inline void to_json(nlohmann::json& j, const Fetch& f) { j = {{"tag", f.tag}}; }
+inline void from_json(const nlohmann::json& j, Fetch& f) { j.at("tag").get_to(f.tag); }
+
+TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  constexpr auto kSpacing = 250ms;
+  constexpr int kJobs = 6;
+  std::mutex mu;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, int>> starts;  // when, which node
+  std::vector<std::unique_ptr<Engine>> nodes;
+  for (int n = 0; n < 3; ++n) {
+    Registry r;
+    CommandTraits traits;
+    traits.rate_key = "indexer:7";
+    r.add<Fetch>(
+        [&, n](const Fetch&, JobContext&) {
+          std::lock_guard<std::mutex> lock(mu);
+          starts.emplace_back(std::chrono::steady_clock::now(), n);
+        },
+        traits);
+    auto limiter = std::make_shared<RateLimiter>();
+    REQUIRE(limiter->configure("indexer:7", RateLimit{.min_spacing = kSpacing}).has_value());
+    EngineOptions o = node_options(url, n);
+    o.rate_limiter = limiter;
+    auto e = Engine::create(o, std::move(r));
+    REQUIRE(e.has_value());
+    nodes.push_back(std::move(e).value());
+  }
+  for (auto& e : nodes) e->start();
+  for (int i = 0; i < kJobs; ++i) {
+    Fetch f;
+    f.tag = "f" + std::to_string(i);
+    REQUIRE(nodes[static_cast<std::size_t>(i % 3)]->push(f).has_value());
+  }
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return starts.size() == kJobs;
+      },
+      20s));
+  std::lock_guard<std::mutex> lock(mu);
+  std::sort(starts.begin(), starts.end());
+  std::set<int> nodes_used;
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    nodes_used.insert(starts[i].second);
+    if (i == 0) continue;
+    const auto gap =
+        std::chrono::duration_cast<std::chrono::milliseconds>(starts[i].first - starts[i - 1].first);
+    INFO("run " << i << " on node " << starts[i].second << ", " << gap.count() << " ms after the one before");
+    CHECK(gap >= kSpacing - 25ms);  // the slots are on the server's clock; a round trip apart
+  }
+  CHECK(nodes_used.size() >= 2);  // a claim takes at most 3 (2 workers and the Critical lane)
+}
+
 TEST_CASE("equal pushes on two nodes make one queued job", "[postgres][cluster]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;

@@ -350,6 +350,34 @@ TEST_CASE("a rate key spaces its jobs without holding back others", "[ratelimit]
   e.stop(5s);
 }
 
+// The real clock moves between the dispatcher's look at the time and the limiter's: a free key
+// once answered a time just after the dispatcher's, so the job waited for it again and again
+// and never started (the test above drives a manual clock, which hid that).
+TEST_CASE("a rate key spaces its jobs on the real clock", "[ratelimit][dispatch]") {
+  Fixture f;
+  auto limiter = std::make_shared<RateLimiter>();
+  REQUIRE(limiter->configure("indexer:1", {.min_spacing = 100ms}).has_value());
+  Registry r;
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  r.add<Rss>(
+      [&](const Rss&, JobContext&) {
+        std::lock_guard lock(mu);
+        starts.push_back(std::chrono::steady_clock::now());
+      },
+      {.rate_key = "indexer:1"});
+  auto e =
+      Engine::create({.store_path = f.db(), .workers = 2, .logger = quiet_logger(), .rate_limiter = limiter},
+                     std::move(r))
+          .value();
+  e->start();
+  for (int n = 1; n <= 3; ++n) e->push(Rss{{}, n}).value();
+  REQUIRE(e->wait_idle(5s));
+  std::lock_guard lock(mu);
+  REQUIRE(starts.size() == 3);
+  for (std::size_t i = 1; i < starts.size(); ++i) CHECK(starts[i] - starts[i - 1] >= 95ms);
+}
+
 TEST_CASE("a per-type cap limits concurrent jobs of that type", "[dispatch][cap]") {
   Fixture f;
   Registry r;

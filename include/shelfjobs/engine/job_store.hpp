@@ -292,6 +292,12 @@ class SharedQueue {
   /// A new job, inserted unless `keys` match a queued job or a tick already fired; `done` as
   /// `JobStore::insert`'s (true also when the job merged).
   virtual void insert(const JobInfo& job, std::string body_text, SharedKeys keys, JobStore::Done done) = 0;
+  /// Reserves the next use of rate key `key` across every node: uses are at least `spacing`
+  /// apart, in the order reserved, on the server's clock. Returns how long the caller waits
+  /// for its slot (0: go now). Any thread; a worker calls it before a rate-keyed job's handler.
+  /// Errors: invalid_argument (a spacing not above 0), store_error.
+  virtual Result<std::chrono::milliseconds> reserve_rate(const std::string& key,
+                                                         std::chrono::milliseconds spacing) = 0;
   /// This node's id (0 before join).
   virtual std::int64_t node() const = 0;
   /// Every node and the cluster's job counts. Any thread.

@@ -40,8 +40,13 @@ class RateLimiter {
   /// budget without a window).
   Status configure(const std::string& key, RateLimit limit);
 
+  /// The limit configured for `key` (a default RateLimit, no limit, when none was).
+  RateLimit limit_of(const std::string& key) const;
   /// The earliest time a use of `key` would be allowed now, without using it (>= now).
   TimePoint next_free(const std::string& key) const;
+  /// The same at the time `now` (>= now): a caller that compares the answer with a time it
+  /// took earlier passes that time, so a free key answers exactly `now`.
+  TimePoint next_free(const std::string& key, TimePoint now) const;
 
   /// Uses `key` if it is allowed now and returns true; otherwise changes nothing and returns
   /// false.

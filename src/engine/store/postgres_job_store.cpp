@@ -125,6 +125,14 @@ CREATE TABLE $S.locks (
 CREATE INDEX locks_by_job ON $S.locks (job);
 CREATE SEQUENCE $S.id_blocks;
 )sql",
+      // 3: rate keys counted across the nodes: the time (server clock, ms) of each key's next
+      // allowed use.
+      R"sql(
+CREATE TABLE $S.rates (
+  key     text   PRIMARY KEY,
+  next_ms bigint NOT NULL
+);
+)sql",
   };
   return migrations;
 }

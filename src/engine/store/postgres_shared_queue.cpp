@@ -336,6 +336,34 @@ Result<JobId> PostgresJobStore::reserve_ids(int count) {
   return first;
 }
 
+// One statement: the row lock on the key orders concurrent reservations, and the server's clock
+// is the only one used, so nodes whose clocks disagree still space their uses. The caller gets
+// a wait, not a time, for the same reason.
+Result<std::chrono::milliseconds> PostgresJobStore::reserve_rate(const std::string& key,
+                                                                 std::chrono::milliseconds spacing) {
+  if (spacing.count() <= 0) return Error{errc::invalid_argument, "reserve_rate: spacing must be above 0"};
+  std::lock_guard<std::mutex> lock(ids_mutex_);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (!ids_ || !ids_->is_open()) ids_ = connect();
+      pqxx::work tx(*ids_);
+      const auto row = tx.exec_params1(
+          sql("WITH t AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now) "
+              "INSERT INTO $S.rates AS r (key, next_ms) SELECT $1, t.now + $2 FROM t "
+              "ON CONFLICT (key) DO UPDATE SET next_ms = GREATEST(r.next_ms, excluded.next_ms - $2) + $2 "
+              "RETURNING r.next_ms - $2 - (SELECT now FROM t)"),
+          key, static_cast<std::int64_t>(spacing.count()));
+      tx.commit();
+      return std::chrono::milliseconds(std::max<std::int64_t>(0, row[0].as<std::int64_t>()));
+    } catch (const std::exception& e) {
+      ids_.reset();
+      if (attempt < 2) continue;  // a connection that broke (a server restart) is made again once
+      return Error{errc::store_error,
+                   "job store " + where_ + ": cannot reserve a use of rate key '" + key + "': " + e.what()};
+    }
+  }
+}
+
 Result<ClusterHealth> PostgresJobStore::cluster_health() {
   const std::int64_t me = node_.load();
   std::lock_guard<std::mutex> lock(ids_mutex_);

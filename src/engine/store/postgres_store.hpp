@@ -227,6 +227,8 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
     row.body = nullptr;
     enqueue(Insert{std::move(row), std::move(body_text), std::move(keys)}, std::move(done));
   }
+  Result<std::chrono::milliseconds> reserve_rate(const std::string& key,
+                                                 std::chrono::milliseconds spacing) override;
   std::int64_t node() const override { return node_.load(); }
   Result<ClusterHealth> cluster_health() override;
   Result<std::vector<JobInfo>> changed_elsewhere(std::size_t max) override;
@@ -285,7 +287,7 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   void measure_size(pqxx::connection& c);
 
   // The shared queue's side. `feed_` is the feed thread's connection (it LISTENs); `ids_`
-  // hands out id blocks to any thread.
+  // serves the calls of any thread (id blocks, rate slots, cluster health), one at a time.
   std::string channel() const { return "shelfjobs." + opts_.schema; }
   std::string events_channel() const { return "shelfjobs." + opts_.schema + ".jobs"; }
   void notify_changes(pqxx::work& tx);
