@@ -110,6 +110,14 @@ void ClusterFeed::run() {
       }
     }
     if (!failing) {
+      auto cancels = queue_.take_cancels();
+      if (!cancels) {
+        failed(cancels.error());
+      } else if (!cancels->empty()) {
+        hooks_.cancels(std::move(*cancels));
+      }
+    }
+    if (!failing) {
       // Always drained, read back only when someone listens.
       auto changed = queue_.changed_elsewhere(hooks_.wants_changes() ? 2000 : 0);
       if (changed && !changed->empty()) hooks_.changed(std::move(*changed));

@@ -29,6 +29,8 @@ class ClusterFeed {
     std::function<void(std::vector<JobInfo>)> claimed;
     /// Executing jobs of dead nodes, now owned by this node: to be ended or requeued.
     std::function<void(std::vector<JobInfo>)> orphans;
+    /// Jobs held here that another node asked to cancel.
+    std::function<void(std::vector<JobId>)> cancels;
     /// Jobs other nodes inserted, started or ended, as they are now: for the host's events.
     std::function<void(std::vector<JobInfo>)> changed;
     /// Whether anyone listens to job events (else changes are not read back). Any thread.

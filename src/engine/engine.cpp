@@ -209,27 +209,26 @@ Result<PushResult> Engine::push_or_run_task(std::string_view name, const nlohman
 }
 
 Result<JobInfo> Engine::cancel(JobId id) {
-  auto r = impl_->on_strand([&]() -> std::optional<JobInfo> {
-    auto it = impl_->active_.find(id);
-    if (it == impl_->active_.end()) return std::nullopt;
-    auto& a = it->second;
-    if (a.info.status == JobStatus::executing) {
-      a.run->cancelled_by_user = true;
-      a.run->stop.request_stop();
-      return impl_->snapshot(a);
-    }
-    impl_->unplace(a);
-    a.info.status = JobStatus::cancelled;
-    a.info.ended_at = impl_->clock_->now();
-    a.info.message = "Cancelled";
-    JobInfo info = impl_->snapshot(a);
-    impl_->conclude(it);
-    return info;
-  });
+  auto r = impl_->on_strand([&] { return impl_->cancel_here(id); });
   if (!r) return kStopped;
   if (*r) {
     impl_->store_->flush();
     return std::move(**r);
+  }
+  if (impl_->shared_ != nullptr) {
+    // Not held here: claimed by nobody (this node takes it and cancels it) or held by another
+    // node (asked to cancel it; its snapshot as it is now, as for a running job here).
+    auto asked = impl_->shared_->request_cancel(id);
+    if (!asked) return asked.error();
+    if (asked->taken) {
+      auto taken = impl_->on_strand([&] { return impl_->cancel_taken(std::move(*asked->taken)); });
+      if (!taken || !*taken) return kStopped;  // the node is leaving: the job goes back unchanged
+      impl_->store_->flush();
+      return std::move(**taken);
+    }
+    if (asked->asked) {
+      return std::move(*asked->asked);
+    }
   }
   auto job = impl_->store_->get(id);
   if (!job) return job.error();

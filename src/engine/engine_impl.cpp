@@ -115,6 +115,10 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
                   asio::post(strand_,
                              [this, jobs = std::move(jobs)]() mutable { on_orphans(std::move(jobs)); });
                 },
+            .cancels =
+                [this](std::vector<JobId> ids) {
+                  asio::post(strand_, [this, ids = std::move(ids)] { on_cancel_requests(ids); });
+                },
             .changed =
                 [this](std::vector<JobInfo> jobs) {
                   asio::post(strand_, [this, jobs = std::move(jobs)]() mutable {
@@ -632,6 +636,60 @@ void Engine::Impl::on_claimed(std::vector<JobInfo> jobs) {
     // One it holds, or one whose end is still on its way to the server.
     if (!type || active_.count(job.id) != 0 || ending(job.id)) continue;
     place(adopt(std::move(job), type));
+  }
+  set_active_count();
+  dispatch();
+}
+
+// A job held here: a queued one ends cancelled at once, a running one has its token cancelled
+// (it ends when its handler returns). Nothing when it is not held here.
+std::optional<JobInfo> Engine::Impl::cancel_here(JobId id) {
+  ON_STRAND();
+  auto it = active_.find(id);
+  if (it == active_.end()) return std::nullopt;
+  auto& a = it->second;
+  if (a.info.status == JobStatus::executing) {
+    a.run->cancelled_by_user = true;
+    a.run->stop.request_stop();
+    return snapshot(a);
+  }
+  unplace(a);
+  a.info.status = JobStatus::cancelled;
+  a.info.ended_at = clock_->now();
+  a.info.message = "Cancelled";
+  JobInfo info = snapshot(a);
+  conclude(it);
+  return info;
+}
+
+// A queued job of the shared queue that request_cancel() claimed for this node to cancel:
+// adopted and cancelled as one of its own, so its end is written with this node's token,
+// counted and told. Nothing when the node is leaving (the claim goes back with the others).
+std::optional<JobInfo> Engine::Impl::cancel_taken(JobInfo job) {
+  ON_STRAND();
+  const JobId id = job.id;
+  if (!accepting_) return std::nullopt;
+  if (active_.count(id) != 0) return cancel_here(id);
+  const CommandType* type = registry_.find(job.name);
+  if (type == nullptr) {
+    // Not a command this node knows: the end is written as it is.
+    job.status = JobStatus::cancelled;
+    job.ended_at = clock_->now();
+    job.message = "Cancelled";
+    write_end(job);
+    return job;
+  }
+  adopt(std::move(job), type);
+  auto out = cancel_here(id);
+  set_active_count();
+  return out;
+}
+
+// Cancel requests other nodes sent for jobs this node holds.
+void Engine::Impl::on_cancel_requests(const std::vector<JobId>& ids) {
+  ON_STRAND();
+  for (JobId id : ids) {
+    if (cancel_here(id)) log_->info("cluster: job {} cancelled at another node's request", id);
   }
   set_active_count();
   dispatch();

@@ -161,6 +161,9 @@ class Engine::Impl final : public detail::RunHost {
   void on_claimed(std::vector<JobInfo> jobs);
   Active& adopt(JobInfo job, const CommandType* type);
   void on_orphans(std::vector<JobInfo> jobs);
+  std::optional<JobInfo> cancel_here(JobId id);
+  std::optional<JobInfo> cancel_taken(JobInfo job);
+  void on_cancel_requests(const std::vector<JobId>& ids);
   void on_changed_elsewhere(std::vector<JobInfo> jobs);
   void write_end(const JobInfo& info);
   bool ending(JobId id);

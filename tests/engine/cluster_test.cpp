@@ -222,6 +222,89 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
   CHECK(nodes_used.size() >= 2);  // a claim takes at most 3 (2 workers and the Critical lane)
 }
 
+struct Hold : Command {
+  static constexpr std::string_view kName = "Hold";
+  std::string tag;
+};
+inline void to_json(nlohmann::json& j, const Hold& h) { j = {{"tag", h.tag}}; }
+inline void from_json(const nlohmann::json& j, Hold& h) { j.at("tag").get_to(h.tag); }
+
+TEST_CASE("a job is cancelled from any node, whichever node holds it", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  std::atomic<bool> holding{false};
+  std::atomic<bool> saw_cancel{false};
+  // Node 0 alone runs Hold (until its token is cancelled); both know Step.
+  Registry r0;
+  r0.add<Hold>([&](const Hold&, JobContext& ctx) {
+    holding = true;
+    while (!ctx.cancelled()) std::this_thread::sleep_for(5ms);
+    saw_cancel = true;
+  });
+  r0.add<Step>([](const Step&, JobContext&) {});
+  Registry r1;
+  r1.add<Step>([](const Step&, JobContext&) {});
+  auto a = Engine::create(node_options(url, 0), std::move(r0));
+  auto b = Engine::create(node_options(url, 1), std::move(r1));
+  REQUIRE(a.has_value());
+  REQUIRE(b.has_value());
+  (*a)->start();
+  (*b)->start();
+
+  SECTION("running on another node: that node is asked and cancels it") {
+    const JobId id = (*a)->push(Hold{{}, "h"}).value().job.id;
+    REQUIRE(eventually([&] { return holding.load(); }, 10s));
+    auto asked = (*b)->cancel(id);
+    REQUIRE(asked.has_value());
+    CHECK(asked->status == JobStatus::executing);  // as for a running job held here
+    REQUIRE(eventually([&] { return saw_cancel.load(); }, 10s));
+    REQUIRE(eventually(
+        [&] {
+          auto j = (*b)->get(id);
+          return j && j->status == JobStatus::cancelled;
+        },
+        10s));
+    auto again = (*b)->cancel(id);
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().code == errc::not_cancellable);
+  }
+  SECTION("queued and claimed by no node: the asking node cancels it at once") {
+    PushOptions later;
+    later.not_before = std::chrono::system_clock::now() + std::chrono::hours(1);
+    const JobId id = (*a)->push(Step{{}, "later"}, later).value().job.id;
+    auto cancelled = (*b)->cancel(id);
+    REQUIRE(cancelled.has_value());
+    CHECK(cancelled->status == JobStatus::cancelled);
+    auto stored = (*a)->get(id);
+    REQUIRE(stored.has_value());
+    CHECK(stored->status == JobStatus::cancelled);
+    CHECK(stored->message == "Cancelled");
+    // Counted where it ended: on the node that cancelled it.
+    std::int64_t counted = 0;
+    for (const auto& t : (*b)->health().types)
+      if (t.name == "Step") counted = t.cancelled;
+    CHECK(counted == 1);
+  }
+  SECTION("no such job, or one that ended") {
+    auto none = (*b)->cancel(987654);
+    REQUIRE_FALSE(none.has_value());
+    CHECK(none.error().code == errc::not_found);
+    const JobId done = (*b)->push(Step{{}, "done"}).value().job.id;
+    REQUIRE(eventually(
+        [&] {
+          auto j = (*a)->get(done);
+          return j && j->status == JobStatus::completed;
+        },
+        10s));
+    auto late = (*a)->cancel(done);
+    REQUIRE_FALSE(late.has_value());
+    CHECK(late.error().code == errc::not_cancellable);
+  }
+  (*a)->stop(5s);
+  (*b)->stop(5s);
+}
+
 TEST_CASE("equal pushes on two nodes make one queued job", "[postgres][cluster]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;

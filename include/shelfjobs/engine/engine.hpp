@@ -55,9 +55,11 @@ namespace shelfjobs {
 ///
 /// What holds across the nodes: each job runs on one node at a time and ends once; priorities
 /// (a node claims the highest first); exclusive, type-exclusive and named locks; dedup against
-/// a queued, unstarted job; one run per scheduled task and tick. What stays per node: rate keys,
-/// `max_concurrent`, idle-only (a node's own queue), events and health (of the jobs it runs and
-/// pushes), and `cancel`, `get` and `list` see the jobs it holds first, then the store.
+/// a queued, unstarted job; one run per scheduled task and tick; a rate key's spacing (a
+/// worker reserves the key's slot in the store before the handler runs); `cancel` from any node
+/// (a job another node holds is cancelled by that node). What stays per node: a rate key's
+/// budget, `max_concurrent`, idle-only (a node's own queue), and `get` and `list` see the jobs
+/// it holds first, then the store. Events and health: docs/scaling.md.
 struct ClusterOptions {
   /// Share the queue. Needs a store with `JobStore::shared()`: a PostgreSQL `store_path` is
   /// opened shared. Default: false.
@@ -201,8 +203,10 @@ class Engine {
 
   /// Cancels a job. A queued job becomes Cancelled at once (persisted; it stays cancelled after a
   /// restart). A running job has its token cancelled; the returned snapshot still shows it
-  /// executing, and it ends Cancelled when its handler honours the token.
-  /// Errors: not_found, not_cancellable (already finished).
+  /// executing, and it ends Cancelled when its handler honours the token. In a cluster, a job
+  /// another node holds is cancelled by that node: the snapshot is the job as it is now.
+  /// Errors: not_found, not_cancellable (already finished); in a cluster also store_error (the
+  /// database did not answer).
   Result<JobInfo> cancel(JobId id);
 
   /// The job with that id, or nullopt. A queued or running job comes from the engine's live

@@ -298,6 +298,21 @@ class SharedQueue {
   /// Errors: invalid_argument (a spacing not above 0), store_error.
   virtual Result<std::chrono::milliseconds> reserve_rate(const std::string& key,
                                                          std::chrono::milliseconds spacing) = 0;
+  /// What `request_cancel` found.
+  struct CancelRequest {
+    /// Queued and claimed by no node: now claimed by this one, which cancels it itself.
+    std::optional<JobInfo> taken;
+    /// Held by a node (maybe this one, on its way in or out): that node is asked to cancel it
+    /// and does so when its feed next looks (`take_cancels`). The job as it is now.
+    std::optional<JobInfo> asked;
+  };
+  /// Cancels job `id` that this node does not hold: neither set when no queued or running job
+  /// has that id. Any thread. Errors: store_error.
+  virtual Result<CancelRequest> request_cancel(JobId id) = 0;
+  /// The jobs this node was asked to cancel since the last call (the flag is cleared). Looks
+  /// only when a request was notified, when the connection is new or after a wait that timed
+  /// out (a notification may be lost); otherwise answers at once. Only on the feed's thread.
+  virtual Result<std::vector<JobId>> take_cancels() = 0;
   /// This node's id (0 before join).
   virtual std::int64_t node() const = 0;
   /// Every node and the cluster's job counts. Any thread.

@@ -56,6 +56,7 @@ pqxx::connection& PostgresJobStore::feed() {
     f->changes = std::make_unique<FeedConnection::ChangeListener>(*f->conn, events_channel());
     feed_ = std::move(f);
     feed_fresh_ = true;
+    cancel_look_ = true;  // requests notified before it listened are lost
   }
   return *feed_->conn;
 }
@@ -211,9 +212,14 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim_once(int max, TimePoint now
           taken.push_back(job.id);
           out.jobs.push_back(std::move(job));
         }
-        if (!taken.empty())
-          tx.exec_params(sql("UPDATE $S.jobs SET node = $1 WHERE id = ANY($2::bigint[])"), me,
-                         ids_text(taken));
+        if (!taken.empty()) {
+          // A job some node was asked to cancel before it went back to the queue (that node
+          // left or died): this node looks for its requests at once.
+          for (const auto& r : tx.exec_params(sql("UPDATE $S.jobs SET node = $1 WHERE id = ANY($2::bigint[]) "
+                                                  "RETURNING cancel_requested"),
+                                              me, ids_text(taken)))
+            if (r[0].as<bool>()) cancel_look_ = true;
+        }
       }
       if (!out.more) {
         // The due jobs are taken: when does a delayed one fall due?
@@ -273,6 +279,8 @@ Result<bool> PostgresJobStore::wait(std::chrono::milliseconds timeout, int wake_
     auto& listener = *feed_->listener;
     listener.count = 0;
     c.get_notifs();
+    if (listener.cancels) cancel_look_ = true;
+    listener.cancels = false;
     if (listener.count > 0) return true;
     pollfd fds[2] = {{c.sock(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
     const int n = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
@@ -282,7 +290,63 @@ Result<bool> PostgresJobStore::wait(std::chrono::milliseconds timeout, int wake_
     }
     c.get_notifs();
     if (!c.is_open()) throw pqxx::broken_connection("the connection closed");
+    // Heard of a request, or timed out (a notification may have been lost): look.
+    if (listener.cancels || listener.count == 0) cancel_look_ = true;
+    listener.cancels = false;
     return listener.count > 0;
+  });
+}
+
+Result<SharedQueue::CancelRequest> PostgresJobStore::request_cancel(JobId id) {
+  const std::int64_t me = node_.load();
+  std::lock_guard<std::mutex> lock(ids_mutex_);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (!ids_ || !ids_->is_open()) ids_ = connect();
+      pqxx::work tx(*ids_);
+      CancelRequest out;
+      // Claimed by nobody: this node takes it (no other node can claim it any more) and
+      // cancels it as its own, so the end is written, counted and told as any other.
+      const auto taken = tx.exec_params(
+          sql("UPDATE $S.jobs SET node = $2 WHERE id = $1 AND status = 0 AND node IS NULL RETURNING ") +
+              kJobColumns,
+          id, me);
+      if (!taken.empty()) {
+        out.taken = row_to_job(taken[0]);
+      } else {
+        const auto asked = tx.exec_params(sql("UPDATE $S.jobs SET cancel_requested = true WHERE id = $1 AND "
+                                              "status IN (0, 1) AND node IS NOT NULL RETURNING ") +
+                                              kJobColumns,
+                                          id);
+        if (!asked.empty()) {
+          out.asked = row_to_job(asked[0]);
+          tx.exec_params("SELECT pg_notify($1, 'cancel')", channel());
+        }
+      }
+      tx.commit();
+      return out;
+    } catch (const std::exception& e) {
+      ids_.reset();
+      if (attempt < 2) continue;  // a connection that broke (a server restart) is made again once
+      return Error{errc::store_error,
+                   "job store " + where_ + ": cannot cancel job " + std::to_string(id) + ": " + e.what()};
+    }
+  }
+}
+
+Result<std::vector<JobId>> PostgresJobStore::take_cancels() {
+  if (!cancel_look_) return std::vector<JobId>{};
+  const std::int64_t me = node_.load();
+  return on_feed("cannot read cancel requests", [&](pqxx::connection& c) -> Result<std::vector<JobId>> {
+    pqxx::work tx(c);
+    std::vector<JobId> ids;
+    for (const auto& r : tx.exec_params(sql("UPDATE $S.jobs SET cancel_requested = false WHERE node = $1 AND "
+                                            "cancel_requested RETURNING id"),
+                                        me))
+      ids.push_back(r[0].as<JobId>());
+    tx.commit();
+    cancel_look_ = false;
+    return ids;
   });
 }
 

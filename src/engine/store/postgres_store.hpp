@@ -229,6 +229,8 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   }
   Result<std::chrono::milliseconds> reserve_rate(const std::string& key,
                                                  std::chrono::milliseconds spacing) override;
+  Result<CancelRequest> request_cancel(JobId id) override;
+  Result<std::vector<JobId>> take_cancels() override;
   std::int64_t node() const override { return node_.load(); }
   Result<ClusterHealth> cluster_health() override;
   Result<std::vector<JobInfo>> changed_elsewhere(std::size_t max) override;
@@ -298,12 +300,17 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   std::atomic<std::int64_t> node_{0};
   std::string node_name_;
   struct FeedConnection {
-    // Counts notifications on the shared queue's channel; registering it LISTENs.
+    // Counts notifications on the shared queue's channel; registering it LISTENs. A "cancel"
+    // says a node was asked to cancel a job.
     class Listener final : public pqxx::notification_receiver {
      public:
       using pqxx::notification_receiver::notification_receiver;
-      void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { ++count; }
+      void operator()(const std::string& payload, int /*backend_pid*/) override {
+        ++count;
+        if (payload == "cancel") cancels = true;
+      }
       int count = 0;
+      bool cancels = false;
     };
     // Collects what other nodes' commits changed ("node:id,id,...").
     class ChangeListener final : public pqxx::notification_receiver {
@@ -324,6 +331,7 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   };
   std::unique_ptr<FeedConnection> feed_;
   bool feed_fresh_ = false;      // the feed connection is new: notifications before it are lost
+  bool cancel_look_ = true;      // take_cancels() must look: a request may be waiting
   bool claim_in_doubt_ = false;  // the last claim failed: it may have committed
   Result<Claimed> claim_once(int max, TimePoint now, const std::vector<std::string>& names,
                              const LockOf& locks);
