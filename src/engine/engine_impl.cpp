@@ -143,6 +143,11 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
                   out.exclusive = type->traits.exclusive;
                   if (type->traits.type_exclusive) out.keys.push_back("type:" + type->name);
                   for (const auto& lock : type->traits.locks) out.keys.push_back("lock:" + lock);
+                  if (type->traits.max_concurrent > 0 && !type->traits.type_exclusive) {
+                    // A cap of N is N slots; a job takes any free one.
+                    for (int i = 0; i < type->traits.max_concurrent; ++i)
+                      out.one_of.push_back("cap:" + type->name + "#" + std::to_string(i));
+                  }
                   return out;
                 }},
         opts_.logger);

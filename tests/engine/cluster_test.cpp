@@ -222,6 +222,49 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
   CHECK(nodes_used.size() >= 2);  // a claim takes at most 3 (2 workers and the Critical lane)
 }
 
+TEST_CASE("a per-type cap holds across the nodes", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  Runs runs;
+  std::vector<std::unique_ptr<Engine>> nodes;
+  for (int n = 0; n < 3; ++n) {
+    Registry r;
+    CommandTraits capped;
+    capped.max_concurrent = 2;
+    r.add<Fetch>(
+        [&runs, n](const Fetch& f, JobContext&) {
+          const int at_once = ++runs.now_running;
+          int seen = runs.most_at_once.load();
+          while (at_once > seen && !runs.most_at_once.compare_exchange_weak(seen, at_once)) {
+          }
+          std::this_thread::sleep_for(20ms);
+          --runs.now_running;
+          runs.ran(f.tag, n);
+        },
+        capped);
+    auto e = Engine::create(node_options(url, n), std::move(r));
+    REQUIRE(e.has_value());
+    nodes.push_back(std::move(e).value());
+  }
+  for (auto& e : nodes) e->start();
+  constexpr int kJobs = 24;
+  for (int i = 0; i < kJobs; ++i) {
+    Fetch f;
+    f.tag = "c" + std::to_string(i);
+    REQUIRE(nodes[static_cast<std::size_t>(i % 3)]->push(f).has_value());
+  }
+  REQUIRE(eventually([&] { return runs.count() == kJobs; }, 60s));
+  CHECK(runs.most_at_once.load() <= 2);  // three nodes of two workers each could run six
+  std::set<int> nodes_used;
+  std::lock_guard<std::mutex> lock(runs.mu);
+  for (const auto& [tag, ran_on] : runs.by_tag) {
+    CHECK(ran_on.size() == 1);
+    nodes_used.insert(ran_on.front());
+  }
+  CHECK(nodes_used.size() >= 2);
+}
+
 struct Hold : Command {
   static constexpr std::string_view kName = "Hold";
   std::string tag;

@@ -236,6 +236,8 @@ struct SharedKeys {
 struct SharedLocks {
   bool exclusive = false;         ///< no other job runs anywhere while it does
   std::vector<std::string> keys;  ///< type-exclusive and named locks
+  /// One of these (a per-type cap of N: N slot keys), whichever is free; none: no cap.
+  std::vector<std::string> one_of;
 };
 
 /// The queue's source of truth when several engines (processes, machines) share one store:

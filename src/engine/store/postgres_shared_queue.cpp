@@ -209,6 +209,19 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim_once(int max, TimePoint now
               continue;
             }
           }
+          if (!need.one_of.empty()) {
+            // A free slot of its type's cap. Two claims racing for the same slot: the loser
+            // takes none this time (ON CONFLICT), and the job waits for a later claim.
+            const auto slot =
+                tx.exec_params(sql("INSERT INTO $S.locks (key, job, node) SELECT k, $2, $3 FROM "
+                                   "unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM $S.locks l "
+                                   "WHERE l.key = k) LIMIT 1 ON CONFLICT DO NOTHING RETURNING key"),
+                               keys_text(need.one_of), job.id, me);
+            if (slot.empty()) {
+              if (!need.keys.empty()) tx.exec_params(sql("DELETE FROM $S.locks WHERE job = $1"), job.id);
+              continue;
+            }
+          }
           taken.push_back(job.id);
           out.jobs.push_back(std::move(job));
         }
