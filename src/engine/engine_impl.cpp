@@ -705,6 +705,9 @@ void Engine::Impl::on_cancel_requests(const std::vector<JobId>& ids) {
 // back to the queue for any node.
 void Engine::Impl::on_orphans(std::vector<JobInfo> jobs) {
   ON_STRAND();
+  // A rescue handed over again (its first answer was lost) includes this node's own running
+  // jobs: those it holds, or whose end is on its way, are not orphans.
+  std::erase_if(jobs, [this](const JobInfo& j) { return active_.count(j.id) != 0 || ending(j.id); });
   auto recovered = detail::recover(std::move(jobs), registry_, clock_->now());
   for (const auto& note : recovered.notes) log_->warn("cluster rescue: {}", note);
   for (auto& row : recovered.changed) {

@@ -494,6 +494,54 @@ TEST_CASE("a dead node's running job is rescued after its lease, and its late fi
   (void)health;
 }
 
+TEST_CASE("a rescue whose answer was lost is handed over again with the node's own running jobs",
+          "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  const std::string database = url.substr(url.rfind('/') + 1);
+  auto opened = open_postgres_job_store({.url = url, .shared = true, .logger = quiet_logger()});
+  REQUIRE(opened.has_value());
+  std::shared_ptr<JobStore> store = std::move(opened).value();
+  SharedQueue* q = store->shared();
+  REQUIRE(q != nullptr);
+  REQUIRE(store->load(TimePoint{}).has_value());
+  store->start();
+  REQUIRE(q->join("node", 10s).has_value());
+  const auto id = q->reserve_ids(1);
+  REQUIRE(id.has_value());
+  JobInfo job;
+  job.id = *id;
+  job.name = "Step";
+  job.body = {{"tag", "mine"}};
+  job.queued_at = SystemClock().now();
+  q->insert(job, job.body.dump(), SharedKeys{}, {});
+  store->flush();
+  auto claimed = q->claim(5, SystemClock().now(), {"Step"}, [](const JobInfo&) { return SharedLocks{}; });
+  REQUIRE(claimed.has_value());
+  REQUIRE(claimed->jobs.size() == 1);
+  store->start_job(job.id, SystemClock().now(), 1);
+  store->flush();
+
+  auto none = q->take_orphans();
+  REQUIRE(none.has_value());
+  CHECK(none->empty());  // its own running job is no orphan
+  // Every connection of the store is cut: the next rescue fails, and may have committed.
+  REQUIRE(pg->psql("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                                   database + "'") == 0);
+  auto failed = q->take_orphans();
+  REQUIRE_FALSE(failed.has_value());
+  CHECK(failed.error().code == errc::store_error);
+  auto again = q->take_orphans();
+  REQUIRE(again.has_value());
+  REQUIRE(again->size() == 1);  // handed over again: the caller skips what it holds
+  CHECK(again->front().id == job.id);
+  auto after = q->take_orphans();
+  REQUIRE(after.has_value());
+  CHECK(after->empty());
+  store->close();
+}
+
 TEST_CASE("a node hears of the jobs other nodes run, and its health shows the whole cluster",
           "[postgres][cluster]") {
   auto* pg = postgres_server();

@@ -271,7 +271,9 @@ class SharedQueue {
   /// lost (another node rescued this one's jobs; join again), store_error.
   virtual Status heartbeat(std::chrono::milliseconds lease, int running, int claimed) = 0;
   /// Jobs of nodes whose lease expired (and executing rows without a node), now owned by this
-  /// node so that it ends or requeues them. The dead nodes and their locks are removed.
+  /// node so that it ends or requeues them. The dead nodes and their locks are removed. After a
+  /// call that failed (its commit may have happened), the next also hands over this node's own
+  /// running jobs: the caller skips those it holds.
   virtual Result<std::vector<JobInfo>> take_orphans() = 0;
   /// Claims up to `max` jobs due at `now`, highest priority first then oldest, skipping rows
   /// another node is claiming (FOR UPDATE SKIP LOCKED) and jobs whose locks another job holds.

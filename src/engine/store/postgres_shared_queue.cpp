@@ -103,8 +103,18 @@ Status PostgresJobStore::heartbeat(std::chrono::milliseconds lease, int running,
 
 Result<std::vector<JobInfo>> PostgresJobStore::take_orphans() {
   const std::int64_t me = node_.load();
-  return on_feed("cannot rescue jobs", [&](pqxx::connection& c) -> Result<std::vector<JobInfo>> {
+  auto taken = on_feed("cannot rescue jobs", [&](pqxx::connection& c) -> Result<std::vector<JobInfo>> {
     pqxx::work tx(c);
+    std::vector<JobInfo> out;
+    if (orphans_in_doubt_) {
+      // The last rescue failed, maybe after the server committed it (a connection lost at
+      // COMMIT): the running jobs it took are this node's but never reached the engine. Handed
+      // over again with this node's own running jobs; the engine skips the ones it holds.
+      for (const auto& r : tx.exec_params(
+               sql("SELECT ") + kJobColumns + sql(" FROM $S.jobs WHERE status = 1 AND node = $1 ORDER BY id"),
+               me))
+        out.push_back(row_to_job(r));
+    }
     const auto dead =
         tx.exec_params(sql("DELETE FROM $S.nodes WHERE lease_until < now() AND id <> $1 RETURNING id, "
                            "name"),
@@ -118,7 +128,6 @@ Result<std::vector<JobInfo>> PostgresJobStore::take_orphans() {
     const auto unclaimed =
         tx.exec(sql("UPDATE $S.jobs AS j SET node = NULL WHERE j.status = 0 AND j.node IS NOT NULL AND NOT "
                     "EXISTS (SELECT 1 FROM $S.nodes n WHERE n.id = j.node)"));
-    std::vector<JobInfo> out;
     for (const auto& r : tx.exec_params(
              sql("UPDATE $S.jobs AS j SET node = $1 WHERE j.status = 1 AND (j.node IS NULL OR NOT EXISTS "
                  "(SELECT 1 FROM $S.nodes n WHERE n.id = j.node)) RETURNING ") +
@@ -132,6 +141,8 @@ Result<std::vector<JobInfo>> PostgresJobStore::take_orphans() {
     tx.commit();
     return out;
   });
+  orphans_in_doubt_ = !taken && taken.error().code == errc::store_error;
+  return taken;
 }
 
 Result<SharedQueue::Claimed> PostgresJobStore::claim(int max, TimePoint now,

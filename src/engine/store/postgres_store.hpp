@@ -330,9 +330,10 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
     }
   };
   std::unique_ptr<FeedConnection> feed_;
-  bool feed_fresh_ = false;      // the feed connection is new: notifications before it are lost
-  bool cancel_look_ = true;      // take_cancels() must look: a request may be waiting
-  bool claim_in_doubt_ = false;  // the last claim failed: it may have committed
+  bool feed_fresh_ = false;        // the feed connection is new: notifications before it are lost
+  bool cancel_look_ = true;        // take_cancels() must look: a request may be waiting
+  bool claim_in_doubt_ = false;    // the last claim failed: it may have committed
+  bool orphans_in_doubt_ = false;  // the last rescue failed: it may have committed
   Result<Claimed> claim_once(int max, TimePoint now, const std::vector<std::string>& names,
                              const LockOf& locks);
   std::mutex ids_mutex_;
