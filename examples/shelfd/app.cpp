@@ -177,6 +177,7 @@ Status App::open_services() {
   }
   ServiceHostOptions host_options;
   host_options.engine = {.store_path = config_.database.string(),
+                         .store_schema = config_.database_schema,
                          .workers = config_.workers,
                          .logger = log_,
                          .notifier = notifier_,

@@ -178,6 +178,18 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
     // A PostgreSQL connection URI keeps the jobs on a server (docs/scaling.md); anything else is
     // a SQLite file relative to dataFolder.
     c.database = shelfjobs::is_postgres_url(*db) ? std::filesystem::path(*db) : c.data_folder / *db;
+    // Several shelfd on one PostgreSQL database: a schema each (docs/scaling.md).
+    if (auto schema = string_at(j, "databaseSchema", "databaseSchema", false)) {
+      if (!shelfjobs::is_postgres_url(*db)) throw bad("databaseSchema", "is only for a PostgreSQL database");
+      const bool valid = !schema->empty() && schema->size() <= 48 &&
+                         std::isalpha(static_cast<unsigned char>((*schema)[0])) &&
+                         std::all_of(schema->begin(), schema->end(), [](char ch) {
+                           return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+                         });
+      if (!valid)
+        throw bad("databaseSchema", "must be letters, digits and '_', starting with a letter, at most 48");
+      c.database_schema = *schema;
+    }
     auto catalog = string_at(j, "catalog", "catalog", false).value_or("catalog.db");
     if (catalog.empty()) throw bad("catalog", "must not be empty");
     c.catalog = c.data_folder / catalog;

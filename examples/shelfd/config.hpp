@@ -36,11 +36,12 @@ struct BackupConfig {
 };
 
 struct Config {
-  std::filesystem::path file;         // where it was read from (absolute)
-  std::filesystem::path data_folder;  // absolute
-  std::filesystem::path database;     // absolute
-  std::filesystem::path catalog;      // absolute: the catalog database (authors, books, files)
-  std::string metadata_url;           // BookInfo API root; empty: refresh is off
+  std::filesystem::path file;                 // where it was read from (absolute)
+  std::filesystem::path data_folder;          // absolute
+  std::filesystem::path database;             // absolute
+  std::string database_schema = "shelfjobs";  // a PostgreSQL database's schema for the jobs
+  std::filesystem::path catalog;              // absolute: the catalog database (authors, books, files)
+  std::string metadata_url;                   // BookInfo API root; empty: refresh is off
   std::chrono::milliseconds metadata_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds metadata_spacing{std::chrono::milliseconds(250)};  // between requests
   std::vector<std::filesystem::path> library_roots;

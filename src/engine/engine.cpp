@@ -79,8 +79,10 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
   }
   std::shared_ptr<JobStore> store = options.store;
   if (!store && is_postgres_url(options.store_path)) {
-    auto opened = open_postgres_job_store(
-        PostgresStoreOptions{.url = options.store_path, .shared = cluster, .logger = options.logger});
+    auto opened = open_postgres_job_store(PostgresStoreOptions{.url = options.store_path,
+                                                               .schema = options.store_schema,
+                                                               .shared = cluster,
+                                                               .logger = options.logger});
     if (!opened) return opened.error();
     store = std::move(opened).value();
   }

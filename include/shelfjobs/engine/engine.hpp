@@ -85,6 +85,10 @@ struct EngineOptions {
   /// only, for tests), or a PostgreSQL connection URI ("postgresql://user@host:5432/db", see
   /// postgres_job_store.hpp; the tables go into the schema "shelfjobs"). Default: "shelfjobs.db".
   std::string store_path = "shelfjobs.db";
+  /// With a PostgreSQL `store_path`: the schema of the store's tables (letters, digits and '_',
+  /// starting with a letter). Hosts that keep separate queues on one database use one schema
+  /// each; the nodes of one cluster share theirs. Default: "shelfjobs".
+  std::string store_schema = "shelfjobs";
   /// A job store to use instead of the SQLite file at `store_path` (an in-memory or
   /// fault-injecting store in tests, another backend). Not started yet; the engine starts it and
   /// closes it in `stop`. Default: none.
