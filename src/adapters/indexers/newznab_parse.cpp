@@ -438,6 +438,9 @@ enum class AttrName {
 template <std::size_t N>
 bool is_attr_name(std::string_view n, const char (&lit)[N]) noexcept {
   if (n.size() != N - 1) return false;
+  // Feeds write the names in lower case: a compare of a known length first (a few loads), the
+  // byte loop that lowers each byte only for a name written otherwise.
+  if (std::memcmp(n.data(), lit, N - 1) == 0) return true;
   for (std::size_t i = 0; i + 1 < N; ++i)
     if (detail::ascii_lower(n[i]) != lit[i]) return false;
   return true;
