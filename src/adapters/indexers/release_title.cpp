@@ -375,13 +375,15 @@ bool is_audio_format(std::string_view format) noexcept {
   return std::find(kAudioFormats.begin(), kAudioFormats.end(), format) != kAudioFormats.end();
 }
 
-std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
+namespace {
+
+// Reads `input` into `out` (fresh); false when no author and title can be told apart.
+bool parse_into(std::string_view input, ParsedReleaseTitle& out) {
   // Views into `input` wherever the text is not rewritten: a feed's titles are parsed by the
   // thousand on every sync.
-  ParsedReleaseTitle out;
   Reader reader{out};
   std::string_view s = trim_title(input);
-  if (s.empty()) return std::nullopt;
+  if (s.empty()) return false;
   Views words;  // one list for every split below
 
   // A file name's extension names the format ("Author - Title.epub"): a '.' among the last six
@@ -451,7 +453,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   if (scene) {
     Views segments;
     split_words(m, kDash, segments);
-    if (segments.size() < 2) return std::nullopt;
+    if (segments.size() < 2) return false;
     // "-GRP" at the end: a segment without dots after at least an author and a title.
     if (segments.size() >= 3 && segments.back().find_first_of("._") == std::string_view::npos) {
       const std::string_view g = segments.back();
@@ -498,7 +500,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
       }
       join_words(names, out.author);
     } else {
-      return std::nullopt;
+      return false;
     }
   }
 
@@ -531,7 +533,15 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
     }
   }
   join_words(title_words, out.title);
-  if (out.author.empty() || out.title.empty()) return std::nullopt;
+  return !out.author.empty() && !out.title.empty();
+}
+
+}  // namespace
+
+std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
+  // Parsed in the object returned (one object, no moves of its strings on the way out).
+  std::optional<ParsedReleaseTitle> out(std::in_place);
+  if (!parse_into(input, *out)) out.reset();
   return out;
 }
 
