@@ -401,13 +401,22 @@ class AttrNamespaces {
     if (declares) return detail::is_attr_namespace(detail::namespace_of(element));
     const std::string_view prefix = name.substr(0, name.find(':'));
     for (const auto& [p, yes] : known_)
-      if (p == prefix) return yes;
+      if (same_prefix(p, prefix)) return yes;
     const bool yes = detail::is_attr_namespace(detail::namespace_of(element));
     known_.emplace_back(std::string(prefix), yes);
     return yes;
   }
 
  private:
+  // Compared in line: a prefix is a few bytes, and a call to memcmp for each of an item's attr
+  // elements cost more than the bytes.
+  static bool same_prefix(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+
   std::vector<std::pair<std::string, bool>> known_;
 };
 
@@ -438,11 +447,9 @@ enum class AttrName {
 template <std::size_t N>
 bool is_attr_name(std::string_view n, const char (&lit)[N]) noexcept {
   if (n.size() != N - 1) return false;
-  // Feeds write the names in lower case: a compare of a known length first (a few loads), the
-  // byte loop that lowers each byte only for a name written otherwise.
-  if (std::memcmp(n.data(), lit, N - 1) == 0) return true;
+  // Feeds write the names in lower case: a byte is lowered only where it differs.
   for (std::size_t i = 0; i + 1 < N; ++i)
-    if (detail::ascii_lower(n[i]) != lit[i]) return false;
+    if (n[i] != lit[i] && detail::ascii_lower(n[i]) != lit[i]) return false;
   return true;
 }
 
