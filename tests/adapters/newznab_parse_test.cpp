@@ -260,6 +260,29 @@ TEST_CASE("parse_releases reads an item's children by their whole name", "[newzn
   CHECK_FALSE(r.grabs.has_value());
 }
 
+TEST_CASE("parse_releases reads an element's first text, as text or CDATA, before or after a child",
+          "[newznab]") {
+  // The feed's tree keeps an element's opening text in the element (pugixml's embedded text):
+  // what is read must be what a text node of its own gave.
+  const char* feed = R"(<rss><channel>
+<item>stray text<title>A Author - Plain [EPUB]</title><link>http://x/1</link></item>
+<item><title><![CDATA[A Author - In Cdata (EPUB)]]></title><link>http://x/2</link></item>
+<item><title>A Author - Text First <b>bold</b> more</title><link>http://x/3</link></item>
+<item><title><b>bold</b>A Author - After A Child</title><link>http://x/4</link></item>
+<item><title><![CDATA[A Author - Cdata First]]>then text</title><guid><![CDATA[g5]]></guid>
+  <link>http://x/5</link></item>
+</channel></rss>)";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == 5);
+  CHECK(page->releases[0].title == "A Author - Plain [EPUB]");
+  CHECK(page->releases[1].title == "A Author - In Cdata (EPUB)");
+  CHECK(page->releases[2].title == "A Author - Text First");
+  CHECK(page->releases[3].title == "A Author - After A Child");
+  CHECK(page->releases[4].title == "A Author - Cdata First");
+  CHECK(page->releases[4].guid == "g5");
+}
+
 TEST_CASE("parse_releases leaves out unusable items and names them, keeping the rest", "[newznab]") {
   const std::string feed =
       std::string(R"(<rss xmlns:newznab="http://www.newznab.com/DTD/2010/feeds/attributes/"><channel>

@@ -130,6 +130,25 @@ static_assert(markers_agree(), "letter_marker and the format lists disagree");
 
 bool is_letter(char c) noexcept { return c >= 'a' && c <= 'z'; }
 
+// False for a token that cannot be a marker, told by its first byte and length alone: most of a
+// title's words open with a letter and have a length no marker word has, and are then not
+// lower-cased and compared at all.
+bool could_be_marker(std::string_view raw) noexcept {
+  if (raw.empty() || raw.size() > LowerToken::kMax) return false;
+  const char c = detail::ascii_lower(raw[0]);
+  if (!is_letter(c)) return true;
+  switch (raw.size()) {
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+    case 8:
+    case 9:
+    case 10: return true;
+    default: return false;  // letter_marker has no word of this length
+  }
+}
+
 struct Reader {
   ParsedReleaseTitle& out;
 
@@ -142,6 +161,7 @@ struct Reader {
   // "64 kbps"). Returns how the token counts for the title.
   Token take(std::string_view raw, std::string_view next, bool bracketed) {
     if (raw == "-" || raw == "|") return Token::separator;
+    if (!could_be_marker(raw)) return Token::word;
     const LowerToken lower(raw);
     if (lower.too_long()) return Token::word;
     const std::string_view t = lower.view();
@@ -198,9 +218,24 @@ bool is_marker(std::string_view raw) {
   return year_of(t, false) || bitrate_of(t);
 }
 
+// Brackets, by byte: every other byte is text.
+enum class Bracket : unsigned char { none, open, close };
+constexpr std::array<Bracket, 256> kBracket = [] {
+  std::array<Bracket, 256> t{};
+  for (unsigned char c : {'(', '[', '{'}) t[c] = Bracket::open;
+  for (unsigned char c : {')', ']', '}'}) t[c] = Bracket::close;
+  return t;
+}();
+
+std::size_t count_opens(std::string_view s) noexcept {
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return kBracket[static_cast<unsigned char>(c)] == Bracket::open; }));
+}
+
 // Text built while parsing one title, on the stack when it fits (nearly always).
 class Scratch {
  public:
+  static constexpr std::size_t kInline = 256;
   explicit Scratch(std::size_t capacity) {
     if (capacity > kInline) {
       heap_.resize(capacity);
@@ -222,7 +257,6 @@ class Scratch {
   std::string_view view() const noexcept { return {data_, size_}; }
 
  private:
-  static constexpr std::size_t kInline = 256;
   char inline_[kInline];
   std::string heap_;
   char* data_ = inline_;
@@ -241,7 +275,7 @@ class Views {
     if (size_ < kInline)
       inline_[size_] = Piece{v.data(), v.size()};
     else
-      more_.push_back(v);
+      push_more(v);
     ++size_;
   }
   void pop_back() noexcept {
@@ -267,6 +301,9 @@ class Views {
   Piece inline_[kInline];
   std::size_t size_ = 0;
   std::vector<std::string_view> more_;
+
+  // Out of line, so that the usual push_back is small enough to inline into the splits.
+  [[gnu::noinline]] void push_more(std::string_view v) { more_.push_back(v); }
 };
 
 // A set of separator bytes, as a table: a title's bytes are each looked up once per split.
@@ -285,12 +322,13 @@ constexpr Separators kSpace(" ");
 // list for all its splits).
 void split_words(std::string_view s, const Separators& seps, Views& out) {
   out.clear();
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || seps.is[static_cast<unsigned char>(s[i])]) {
-      if (i > start) out.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p != end) {
+    while (p != end && seps.is[static_cast<unsigned char>(*p)]) ++p;
+    const char* const word = p;
+    while (p != end && !seps.is[static_cast<unsigned char>(*p)]) ++p;
+    if (p != word) out.push_back(std::string_view(word, static_cast<std::size_t>(p - word)));
   }
 }
 
@@ -337,17 +375,22 @@ bool is_audio_format(std::string_view format) noexcept {
   return std::find(kAudioFormats.begin(), kAudioFormats.end(), format) != kAudioFormats.end();
 }
 
-std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
+namespace {
+
+// Reads `input` into `out` (fresh); false when no author and title can be told apart.
+bool parse_into(std::string_view input, ParsedReleaseTitle& out) {
   // Views into `input` wherever the text is not rewritten: a feed's titles are parsed by the
   // thousand on every sync.
-  ParsedReleaseTitle out;
   Reader reader{out};
   std::string_view s = trim_title(input);
-  if (s.empty()) return std::nullopt;
+  if (s.empty()) return false;
   Views words;  // one list for every split below
 
-  // A file name's extension names the format ("Author - Title.epub").
-  if (const auto dot = s.rfind('.'); dot != std::string_view::npos && s.size() - dot <= 6) {
+  // A file name's extension names the format ("Author - Title.epub"): a '.' among the last six
+  // bytes (looked for there only, not through the whole title).
+  const std::size_t tail_from = s.size() > 6 ? s.size() - 6 : 0;
+  if (auto dot = s.substr(tail_from).rfind('.'); dot != std::string_view::npos) {
+    dot += tail_from;
     const LowerToken ext(s.substr(dot + 1));
     if (!ext.too_long() && (is_ebook_format(ext.view()) || is_audio_format(ext.view()))) {
       reader.take(ext.view(), {}, true);
@@ -356,32 +399,39 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   }
 
   // Bracketed groups are hints, never title; each becomes a '|' that ends the title. Each
-  // opening bracket becomes at most three bytes.
-  const auto opens = static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return c == '(' || c == '[' || c == '{'; }));
-  Scratch main(s.size() + 2 * opens);
+  // opening bracket becomes at most three bytes: room for three per byte of a short title
+  // without counting them first, and for a long one the brackets are counted.
+  const std::size_t room = 3 * s.size() <= Scratch::kInline ? 3 * s.size() : s.size() + 2 * count_opens(s);
+  Scratch main(room);
   Views groups;
   {
+    // Runs of plain bytes are found by a table and copied whole: a byte-by-byte copy with six
+    // compares per byte was half of the parse of a title.
     char* to = main.data();  // written through a local (Scratch::resize says why)
     std::size_t n = 0;
     int depth = 0;
     std::size_t open = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      const char c = s[i];
-      if (c == '(' || c == '[' || c == '{') {
+    for (std::size_t i = 0; i < s.size();) {
+      std::size_t j = i;
+      while (j < s.size() && kBracket[static_cast<unsigned char>(s[j])] == Bracket::none) ++j;
+      if (depth == 0) {
+        std::memcpy(to + n, s.data() + i, j - i);
+        n += j - i;
+      }
+      if (j == s.size()) break;
+      if (kBracket[static_cast<unsigned char>(s[j])] == Bracket::open) {
         if (depth++ == 0) {
-          open = i + 1;
+          open = j + 1;
           to[n++] = ' ';
           to[n++] = '|';
           to[n++] = ' ';
         }
-        continue;
+      } else if (depth > 0) {
+        if (--depth == 0) groups.push_back(s.substr(open, j - open));
+      } else {
+        to[n++] = s[j];  // a closing bracket with none open is text
       }
-      if ((c == ')' || c == ']' || c == '}') && depth > 0) {
-        if (--depth == 0) groups.push_back(s.substr(open, i - open));
-        continue;
-      }
-      if (depth == 0) to[n++] = c;
+      i = j + 1;
     }
     main.resize(n);
     if (depth > 0) groups.push_back(s.substr(open));
@@ -403,7 +453,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
   if (scene) {
     Views segments;
     split_words(m, kDash, segments);
-    if (segments.size() < 2) return std::nullopt;
+    if (segments.size() < 2) return false;
     // "-GRP" at the end: a segment without dots after at least an author and a title.
     if (segments.size() >= 3 && segments.back().find_first_of("._") == std::string_view::npos) {
       const std::string_view g = segments.back();
@@ -450,7 +500,7 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
       }
       join_words(names, out.author);
     } else {
-      return std::nullopt;
+      return false;
     }
   }
 
@@ -483,7 +533,15 @@ std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
     }
   }
   join_words(title_words, out.title);
-  if (out.author.empty() || out.title.empty()) return std::nullopt;
+  return !out.author.empty() && !out.title.empty();
+}
+
+}  // namespace
+
+std::optional<ParsedReleaseTitle> parse_release_title(std::string_view input) {
+  // Parsed in the object returned (one object, no moves of its strings on the way out).
+  std::optional<ParsedReleaseTitle> out(std::in_place);
+  if (!parse_into(input, *out)) out.reset();
   return out;
 }
 

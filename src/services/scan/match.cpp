@@ -28,8 +28,12 @@ bool is_article(std::string_view w) { return w == "the" || w == "a" || w == "an"
 // accents folded, "&" spelled out as a word, every other non-alphanumeric ASCII byte a word break, the words
 // joined without spaces; with `drop_article`, a leading article goes when another word follows.
 void words_key(std::string_view s, bool drop_article, std::string& out) {
-  out.clear();
-  out.reserve(s.size() + 2);
+  // Written through a pointer into room for the longest key (each '&' becomes three bytes), then
+  // cut to size: appending byte by byte checked the capacity and stored a terminator per byte,
+  // for every release of a feed.
+  out.resize(s.size() + 2 * static_cast<std::size_t>(std::count(s.begin(), s.end(), '&')));
+  char* const begin = out.data();
+  char* to = begin;
   std::size_t words = 0, first_len = 0;
   bool in_word = false;
   auto put = [&](char c) {
@@ -37,7 +41,7 @@ void words_key(std::string_view s, bool drop_article, std::string& out) {
       in_word = true;
       ++words;
     }
-    out += c;
+    *to++ = c;
     if (words == 1) ++first_len;
   };
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -68,6 +72,7 @@ void words_key(std::string_view s, bool drop_article, std::string& out) {
       in_word = false;
     }
   }
+  out.resize(static_cast<std::size_t>(to - begin));
   if (drop_article && words > 1 && is_article(std::string_view(out).substr(0, first_len)))
     out.erase(0, first_len);
 }
