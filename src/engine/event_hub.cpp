@@ -102,7 +102,7 @@ void EventHub::recompute_wanted() {
   wanted_.store(wanted, std::memory_order_relaxed);
 }
 
-void EventHub::publish(const HostEvent& event) {
+void EventHub::publish(HostEvent event) {
   const unsigned kinds = kinds_of(event);
   if (!wants(kinds)) return;
   std::shared_ptr<const List> list;
@@ -112,7 +112,17 @@ void EventHub::publish(const HostEvent& event) {
   }
   const auto* job = std::get_if<JobEvent>(&event);
   const bool progress = job && job->type == JobEvent::Type::progress;
-  for (const auto& sub : *list) {
+  // The last subscriber that takes it gets the event itself, the others a copy: with one
+  // subscriber (the usual host) nothing is copied on the strand.
+  std::size_t last_taker = list->size();
+  for (std::size_t i = list->size(); i-- > 0;) {
+    if (((*list)[i]->options.kinds & kinds) != 0) {
+      last_taker = i;
+      break;
+    }
+  }
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const auto& sub = (*list)[i];
     bool wake = false;
     {
       MutexLock lock(sub->mu);
@@ -122,7 +132,11 @@ void EventHub::publish(const HostEvent& event) {
         // The newest queued event is this job's progress: replace it rather than queue more.
         if (auto* last = std::get_if<JobEvent>(&q.back());
             last && last->type == JobEvent::Type::progress && last->job.id == job->job.id) {
-          q.back() = event;
+          if (i == last_taker) {
+            q.back() = std::move(event);
+          } else {
+            q.back() = event;
+          }
           continue;
         }
       }
@@ -133,7 +147,11 @@ void EventHub::publish(const HostEvent& event) {
       }
       // Only the first event of a batch wakes the delivery thread; it takes the rest with it.
       wake = q.empty();
-      q.push_back(event);
+      if (i == last_taker) {
+        q.push_back(std::move(event));
+      } else {
+        q.push_back(event);
+      }
     }
     if (wake) sub->cv.notify_one();
   }

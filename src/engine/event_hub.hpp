@@ -45,7 +45,7 @@ class EventHub {
   static unsigned kinds_of(const HostEvent& event);
   /// The kinds of a job event of this type (so a publisher can ask wants() before building it).
   static unsigned kinds_of(JobEvent::Type type);
-  void publish(const HostEvent& event);
+  void publish(HostEvent event);
   /// Events dropped by full queues so far.
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   /// Delivers what is queued, then ends every delivery thread. Idempotent.
