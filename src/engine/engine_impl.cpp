@@ -968,8 +968,8 @@ void Engine::Impl::wait_rate_slot(detail::JobRun& run) {
   if (!shared_) return;
   const std::string& key = run.type->traits.rate_key;
   const RateLimit limit = rate_limiter_->limit_of(key);
-  if (limit.min_spacing.count() <= 0) return;  // a budget alone is counted per node
-  auto wait = shared_->reserve_rate(key, limit.min_spacing);
+  if (limit.min_spacing.count() <= 0 && limit.budget <= 0) return;  // no limit configured
+  auto wait = shared_->reserve_rate(key, limit);
   if (!wait) throw JobError(ErrorKind::database, wait.error().message);
   if (wait->count() > 0) {
     // This node starts no other job of the key before the slot: a node then holds at most one

@@ -222,6 +222,55 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
   CHECK(nodes_used.size() >= 2);  // a claim takes at most 3 (2 workers and the Critical lane)
 }
 
+TEST_CASE("a rate key's budget counts the uses of every node", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  constexpr auto kWindow = 600ms;
+  constexpr int kJobs = 6;
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  std::vector<std::unique_ptr<Engine>> nodes;
+  for (int n = 0; n < 3; ++n) {
+    Registry r;
+    CommandTraits traits;
+    traits.rate_key = "indexer:9";
+    r.add<Fetch>(
+        [&](const Fetch&, JobContext&) {
+          std::lock_guard<std::mutex> lock(mu);
+          starts.push_back(std::chrono::steady_clock::now());
+        },
+        traits);
+    auto limiter = std::make_shared<RateLimiter>();
+    REQUIRE(limiter->configure("indexer:9", RateLimit{.budget = 2, .window = kWindow}).has_value());
+    EngineOptions o = node_options(url, n);
+    o.rate_limiter = limiter;
+    auto e = Engine::create(o, std::move(r));
+    REQUIRE(e.has_value());
+    nodes.push_back(std::move(e).value());
+  }
+  for (auto& e : nodes) e->start();
+  for (int i = 0; i < kJobs; ++i) {
+    Fetch f;
+    f.tag = "b" + std::to_string(i);
+    REQUIRE(nodes[static_cast<std::size_t>(i % 3)]->push(f).has_value());
+  }
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return starts.size() == kJobs;
+      },
+      20s));
+  std::lock_guard<std::mutex> lock(mu);
+  std::sort(starts.begin(), starts.end());
+  // Two uses per window: the third after any two is a window later.
+  for (std::size_t i = 2; i < starts.size(); ++i) {
+    const auto apart = std::chrono::duration_cast<std::chrono::milliseconds>(starts[i] - starts[i - 2]);
+    INFO("runs " << i - 2 << " and " << i << " are " << apart.count() << " ms apart");
+    CHECK(apart >= kWindow - 25ms);
+  }
+}
+
 TEST_CASE("a per-type cap holds across the nodes", "[postgres][cluster]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;

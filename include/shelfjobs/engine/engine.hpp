@@ -55,10 +55,10 @@ namespace shelfjobs {
 ///
 /// What holds across the nodes: each job runs on one node at a time and ends once; priorities
 /// (a node claims the highest first); exclusive, type-exclusive and named locks; dedup against
-/// a queued, unstarted job; one run per scheduled task and tick; a rate key's spacing (a
+/// a queued, unstarted job; one run per scheduled task and tick; a rate key's spacing and budget (a
 /// worker reserves the key's slot in the store before the handler runs); `cancel` from any node
 /// (a job another node holds is cancelled by that node); `max_concurrent` (a cap of N is N slot
-/// locks). What stays per node: a rate key's budget, idle-only (a node's own queue), and `get`
+/// locks). What stays per node: idle-only (a node's own queue), and `get`
 /// and `list` see the jobs it holds first, then the store. Events and health: docs/scaling.md.
 struct ClusterOptions {
   /// Share the queue. Needs a store with `JobStore::shared()`: a PostgreSQL `store_path` is

@@ -34,6 +34,7 @@
 #include "shelfjobs/engine/error.hpp"
 #include "shelfjobs/engine/health.hpp"
 #include "shelfjobs/engine/job.hpp"
+#include "shelfjobs/engine/rate_limiter.hpp"
 
 namespace shelfjobs {
 
@@ -296,12 +297,13 @@ class SharedQueue {
   /// A new job, inserted unless `keys` match a queued job or a tick already fired; `done` as
   /// `JobStore::insert`'s (true also when the job merged).
   virtual void insert(const JobInfo& job, std::string body_text, SharedKeys keys, JobStore::Done done) = 0;
-  /// Reserves the next use of rate key `key` across every node: uses are at least `spacing`
-  /// apart, in the order reserved, on the server's clock. Returns how long the caller waits
-  /// for its slot (0: go now). Any thread; a worker calls it before a rate-keyed job's handler.
-  /// Errors: invalid_argument (a spacing not above 0), store_error.
-  virtual Result<std::chrono::milliseconds> reserve_rate(const std::string& key,
-                                                         std::chrono::milliseconds spacing) = 0;
+  /// Reserves the next use of rate key `key` across every node, in the order reserved, on the
+  /// server's clock: at least `limit.min_spacing` after the one before, and at most
+  /// `limit.budget` uses in any `limit.window`. Returns how long the caller waits for its slot
+  /// (0: go now). Any thread; a worker calls it before a rate-keyed job's handler.
+  /// Errors: invalid_argument (a limit that limits nothing, or a budget without a window),
+  /// store_error.
+  virtual Result<std::chrono::milliseconds> reserve_rate(const std::string& key, const RateLimit& limit) = 0;
   /// What `request_cancel` found.
   struct CancelRequest {
     /// Queued and claimed by no node: now claimed by this one, which cancels it itself.

@@ -126,12 +126,18 @@ CREATE INDEX locks_by_job ON $S.locks (job);
 CREATE SEQUENCE $S.id_blocks;
 )sql",
       // 3: rate keys counted across the nodes: the time (server clock, ms) of each key's next
-      // allowed use. A job another node holds is cancelled by asking that node (the flag).
+      // allowed use, and the uses a budget counts. A job another node holds is cancelled by asking that node
+      // (the flag).
       R"sql(
 CREATE TABLE $S.rates (
   key     text   PRIMARY KEY,
   next_ms bigint NOT NULL
 );
+CREATE TABLE $S.rate_uses (
+  key   text   NOT NULL,
+  at_ms bigint NOT NULL
+);
+CREATE INDEX rate_uses_by_key ON $S.rate_uses (key, at_ms);
 ALTER TABLE $S.jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
 CREATE INDEX jobs_cancel_requested ON $S.jobs (node) WHERE cancel_requested;
 )sql",

@@ -424,25 +424,43 @@ Result<JobId> PostgresJobStore::reserve_ids(int count) {
   return first;
 }
 
-// One statement: the row lock on the key orders concurrent reservations, and the server's clock
-// is the only one used, so nodes whose clocks disagree still space their uses. The caller gets
-// a wait, not a time, for the same reason.
+// The key's row, locked for the transaction, orders concurrent reservations; the server's
+// clock is the only one used, so nodes whose clocks disagree still space their uses. The caller
+// gets a wait, not a time, for the same reason. Rate-keyed jobs are slow ones (requests to an
+// indexer), so a few round trips per reservation cost nothing that shows.
 Result<std::chrono::milliseconds> PostgresJobStore::reserve_rate(const std::string& key,
-                                                                 std::chrono::milliseconds spacing) {
-  if (spacing.count() <= 0) return Error{errc::invalid_argument, "reserve_rate: spacing must be above 0"};
+                                                                 const RateLimit& limit) {
+  const std::int64_t spacing = limit.min_spacing.count();
+  const std::int64_t window = limit.window.count();
+  if (spacing < 0 || limit.budget < 0 || window < 0 || (spacing == 0 && limit.budget == 0) ||
+      (limit.budget > 0 && window == 0)) {
+    return Error{errc::invalid_argument, "reserve_rate: the limit of rate key '" + key + "' limits nothing"};
+  }
   std::lock_guard<std::mutex> lock(ids_mutex_);
   for (int attempt = 1;; ++attempt) {
     try {
       if (!ids_ || !ids_->is_open()) ids_ = connect();
       pqxx::work tx(*ids_);
-      const auto row = tx.exec_params1(
-          sql("WITH t AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now) "
-              "INSERT INTO $S.rates AS r (key, next_ms) SELECT $1, t.now + $2 FROM t "
-              "ON CONFLICT (key) DO UPDATE SET next_ms = GREATEST(r.next_ms, excluded.next_ms - $2) + $2 "
-              "RETURNING r.next_ms - $2 - (SELECT now FROM t)"),
-          key, static_cast<std::int64_t>(spacing.count()));
+      tx.exec_params(sql("INSERT INTO $S.rates (key, next_ms) VALUES ($1, 0) ON CONFLICT DO NOTHING"), key);
+      const auto row =
+          tx.exec_params1(sql("SELECT next_ms, (extract(epoch FROM clock_timestamp()) * 1000)::bigint "
+                              "FROM $S.rates WHERE key = $1 FOR UPDATE"),
+                          key);
+      const std::int64_t now = row[1].as<std::int64_t>();
+      std::int64_t slot = std::max(now, row[0].as<std::int64_t>());
+      if (limit.budget > 0) {
+        // At most `budget` uses in any window: the new one goes a window after the
+        // budget-th latest.
+        const auto kth = tx.exec_params(
+            sql("SELECT at_ms FROM $S.rate_uses WHERE key = $1 ORDER BY at_ms DESC OFFSET $2 LIMIT 1"), key,
+            limit.budget - 1);
+        if (!kth.empty()) slot = std::max(slot, kth[0][0].as<std::int64_t>() + window);
+        tx.exec_params(sql("DELETE FROM $S.rate_uses WHERE key = $1 AND at_ms <= $2"), key, now - window);
+        tx.exec_params(sql("INSERT INTO $S.rate_uses (key, at_ms) VALUES ($1, $2)"), key, slot);
+      }
+      tx.exec_params(sql("UPDATE $S.rates SET next_ms = $2 WHERE key = $1"), key, slot + spacing);
       tx.commit();
-      return std::chrono::milliseconds(std::max<std::int64_t>(0, row[0].as<std::int64_t>()));
+      return std::chrono::milliseconds(slot - now);
     } catch (const std::exception& e) {
       ids_.reset();
       if (attempt < 2) continue;  // a connection that broke (a server restart) is made again once

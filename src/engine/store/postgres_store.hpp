@@ -227,8 +227,7 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
     row.body = nullptr;
     enqueue(Insert{std::move(row), std::move(body_text), std::move(keys)}, std::move(done));
   }
-  Result<std::chrono::milliseconds> reserve_rate(const std::string& key,
-                                                 std::chrono::milliseconds spacing) override;
+  Result<std::chrono::milliseconds> reserve_rate(const std::string& key, const RateLimit& limit) override;
   Result<CancelRequest> request_cancel(JobId id) override;
   Result<std::vector<JobId>> take_cancels() override;
   std::int64_t node() const override { return node_.load(); }
