@@ -169,19 +169,18 @@ struct Fetch : Command {
 inline void to_json(nlohmann::json& j, const Fetch& f) { j = {{"tag", f.tag}}; }
 inline void from_json(const nlohmann::json& j, Fetch& f) { j.at("tag").get_to(f.tag); }
 
-TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][cluster]") {
-  auto* pg = postgres_server();
-  if (pg == nullptr) return;
-  const std::string url = pg->new_database();
-  constexpr auto kSpacing = 250ms;
-  constexpr int kJobs = 6;
+// Three nodes that run Fetch under rate key `key` with `limit`, six Fetch jobs pushed over
+// them; returns once all ran, with when each started and on which node, in time order.
+std::vector<std::pair<std::chrono::steady_clock::time_point, int>> run_rate_keyed(const std::string& url,
+                                                                                  const std::string& key,
+                                                                                  RateLimit limit) {
   std::mutex mu;
   std::vector<std::pair<std::chrono::steady_clock::time_point, int>> starts;  // when, which node
   std::vector<std::unique_ptr<Engine>> nodes;
   for (int n = 0; n < 3; ++n) {
     Registry r;
     CommandTraits traits;
-    traits.rate_key = "indexer:7";
+    traits.rate_key = key;
     r.add<Fetch>(
         [&, n](const Fetch&, JobContext&) {
           std::lock_guard<std::mutex> lock(mu);
@@ -189,7 +188,7 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
         },
         traits);
     auto limiter = std::make_shared<RateLimiter>();
-    REQUIRE(limiter->configure("indexer:7", RateLimit{.min_spacing = kSpacing}).has_value());
+    REQUIRE(limiter->configure(key, limit).has_value());
     EngineOptions o = node_options(url, n);
     o.rate_limiter = limiter;
     auto e = Engine::create(o, std::move(r));
@@ -197,10 +196,11 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
     nodes.push_back(std::move(e).value());
   }
   for (auto& e : nodes) e->start();
-  for (int i = 0; i < kJobs; ++i) {
+  constexpr std::size_t kJobs = 6;
+  for (std::size_t i = 0; i < kJobs; ++i) {
     Fetch f;
     f.tag = "f" + std::to_string(i);
-    REQUIRE(nodes[static_cast<std::size_t>(i % 3)]->push(f).has_value());
+    REQUIRE(nodes[i % 3]->push(f).has_value());
   }
   REQUIRE(eventually(
       [&] {
@@ -208,8 +208,16 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
         return starts.size() == kJobs;
       },
       20s));
-  std::lock_guard<std::mutex> lock(mu);
+  for (auto& e : nodes) e->stop(5s);
   std::sort(starts.begin(), starts.end());
+  return starts;
+}
+
+TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  constexpr auto kSpacing = 250ms;
+  const auto starts = run_rate_keyed(pg->new_database(), "indexer:7", RateLimit{.min_spacing = kSpacing});
   std::set<int> nodes_used;
   for (std::size_t i = 0; i < starts.size(); ++i) {
     nodes_used.insert(starts[i].second);
@@ -225,47 +233,13 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
 TEST_CASE("a rate key's budget counts the uses of every node", "[postgres][cluster]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;
-  const std::string url = pg->new_database();
   constexpr auto kWindow = 600ms;
-  constexpr int kJobs = 6;
-  std::mutex mu;
-  std::vector<std::chrono::steady_clock::time_point> starts;
-  std::vector<std::unique_ptr<Engine>> nodes;
-  for (int n = 0; n < 3; ++n) {
-    Registry r;
-    CommandTraits traits;
-    traits.rate_key = "indexer:9";
-    r.add<Fetch>(
-        [&](const Fetch&, JobContext&) {
-          std::lock_guard<std::mutex> lock(mu);
-          starts.push_back(std::chrono::steady_clock::now());
-        },
-        traits);
-    auto limiter = std::make_shared<RateLimiter>();
-    REQUIRE(limiter->configure("indexer:9", RateLimit{.budget = 2, .window = kWindow}).has_value());
-    EngineOptions o = node_options(url, n);
-    o.rate_limiter = limiter;
-    auto e = Engine::create(o, std::move(r));
-    REQUIRE(e.has_value());
-    nodes.push_back(std::move(e).value());
-  }
-  for (auto& e : nodes) e->start();
-  for (int i = 0; i < kJobs; ++i) {
-    Fetch f;
-    f.tag = "b" + std::to_string(i);
-    REQUIRE(nodes[static_cast<std::size_t>(i % 3)]->push(f).has_value());
-  }
-  REQUIRE(eventually(
-      [&] {
-        std::lock_guard<std::mutex> lock(mu);
-        return starts.size() == kJobs;
-      },
-      20s));
-  std::lock_guard<std::mutex> lock(mu);
-  std::sort(starts.begin(), starts.end());
+  const auto starts =
+      run_rate_keyed(pg->new_database(), "indexer:9", RateLimit{.budget = 2, .window = kWindow});
   // Two uses per window: the third after any two is a window later.
   for (std::size_t i = 2; i < starts.size(); ++i) {
-    const auto apart = std::chrono::duration_cast<std::chrono::milliseconds>(starts[i] - starts[i - 2]);
+    const auto apart =
+        std::chrono::duration_cast<std::chrono::milliseconds>(starts[i].first - starts[i - 2].first);
     INFO("runs " << i - 2 << " and " << i << " are " << apart.count() << " ms apart");
     CHECK(apart >= kWindow - 25ms);
   }
