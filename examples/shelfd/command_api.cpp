@@ -40,7 +40,9 @@ void ApiServer::command_routes() {
     auto active = e.list({.statuses = {JobStatus::executing, JobStatus::queued}, .limit = 1000});
     auto done =
         e.list({.statuses = {JobStatus::completed, JobStatus::failed, JobStatus::cancelled}, .limit = 100});
-    if (!active || !done) return error(res, 500, "cannot read jobs");
+    // The store did not answer (its database server is down): 503, as any store error.
+    if (!active) return error(res, active.error());
+    if (!done) return error(res, done.error());
     for (const auto& j : active->jobs) out.push_back(command_resource(j));
     for (const auto& j : done->jobs) out.push_back(command_resource(j));
     reply(res, 200, out);

@@ -35,6 +35,21 @@ TEST_CASE("shelfd keeps its jobs in PostgreSQL when its config names a database"
                  "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM shelfjobs.jobs WHERE id = " + std::to_string(id) +
                      " AND status = 2) THEN RAISE 'not stored'; END IF; END $$") == 0);
 
+  // The server down: the command list answers 503 naming the store (not a 500, and not a hang
+  // while the writes queued before it wait for the server); then it answers again.
+  pg->stop();
+  CHECK(d.client().Get("/api/v1/system/status")->status == 200);
+  const auto down = d.client().Get("/api/v1/command");
+  REQUIRE(down);
+  CHECK(down->status == 503);
+  pg->start();
+  REQUIRE(eventually(
+      [&] {
+        const auto up = d.client().Get("/api/v1/command");
+        return up && up->status == 200;
+      },
+      std::chrono::seconds(30)));
+
   // A restart finds it there, and a backup leaves the job store to the server.
   d.kill();
   d.start();

@@ -46,7 +46,9 @@ struct PostgresStoreOptions {
   /// starting with a letter, at most 48 characters. Default: "shelfjobs".
   std::string schema = "shelfjobs";
   /// How long opening waits for the server, and how long a statement may run before the server
-  /// cancels it. Default: 5 s and 60 s.
+  /// cancels it. Default: 5 s and 60 s. A read (`get`, `list`) waits at most `connect_timeout`
+  /// for the writes called before it; when they are still waiting for the server it fails with
+  /// store_error rather than hang.
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{60000};
   /// Open as one node of a queue that several engines share (`EngineOptions::cluster`).

@@ -860,7 +860,13 @@ void PostgresJobStore::commit_batch(std::vector<Op>& batch) {
 
 template <class F>
 auto PostgresJobStore::read(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
-  writes_.wait_settled();
+  // A read sees every write called before it, or fails: with the server unreachable those writes
+  // wait for it, and a read that waited with them would hang its caller (an HTTP request) for as
+  // long as the server is down. It waits as long as a connection attempt may take.
+  if (!writes_.wait_settled_for(opts_.connect_timeout)) {
+    return Error{errc::store_error, std::string("cannot ") + what + " in job store " + where_ +
+                                        ": the writes before it are not committed yet (is the server down?)"};
+  }
   std::lock_guard lock(read_mutex_);
   std::string last_error;
   for (int attempt = 1; attempt <= 2; ++attempt) {  // once more on a new connection

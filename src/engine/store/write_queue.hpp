@@ -16,6 +16,8 @@
 // Thread-safety: every member may be called from any thread; `commit` runs on the writer thread
 // only, Done callbacks on the writer or the completion thread. Lifecycle: start() once, close()
 // any number of times; reset() (after close()) allows a new start().
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -136,6 +138,18 @@ class WriteQueue {
     MutexLock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
     while (settled_seq_ < target && !writer_done_ && started_) lock.wait(settled_cv_);
+  }
+
+  /// wait_settled() for at most `timeout`: false when the writes queued before the call are
+  /// still not committed or dropped by then (a store whose commits keep failing).
+  bool wait_settled_for(std::chrono::milliseconds timeout) EXCLUDES(mu_) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    MutexLock lock(mu_);
+    const std::uint64_t target = enqueued_seq_;
+    while (settled_seq_ < target && !writer_done_ && started_) {
+      if (!lock.wait_until(settled_cv_, deadline)) return settled_seq_ >= target || writer_done_ || !started_;
+    }
+    return true;
   }
 
   /// Lets the writer commit what is queued, then joins it (unless called from the writer itself).
