@@ -123,6 +123,7 @@ void EventHub::publish(HostEvent event) {
   }
   for (std::size_t i = 0; i < list->size(); ++i) {
     const auto& sub = (*list)[i];
+    auto take = [&]() -> HostEvent { return i == last_taker ? std::move(event) : HostEvent(event); };
     bool wake = false;
     {
       MutexLock lock(sub->mu);
@@ -132,11 +133,7 @@ void EventHub::publish(HostEvent event) {
         // The newest queued event is this job's progress: replace it rather than queue more.
         if (auto* last = std::get_if<JobEvent>(&q.back());
             last && last->type == JobEvent::Type::progress && last->job.id == job->job.id) {
-          if (i == last_taker) {
-            q.back() = std::move(event);
-          } else {
-            q.back() = event;
-          }
+          q.back() = take();
           continue;
         }
       }
@@ -147,11 +144,7 @@ void EventHub::publish(HostEvent event) {
       }
       // Only the first event of a batch wakes the delivery thread; it takes the rest with it.
       wake = q.empty();
-      if (i == last_taker) {
-        q.push_back(std::move(event));
-      } else {
-        q.push_back(event);
-      }
+      q.push_back(take());
     }
     if (wake) sub->cv.notify_one();
   }

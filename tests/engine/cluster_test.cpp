@@ -434,6 +434,34 @@ TEST_CASE("a scheduled tick runs once whichever nodes fire it", "[postgres][clus
   for (auto& e : nodes) e->stop();
 }
 
+// A shared store driven by hand as a node named `name` with a lease of `lease`, joined, and a
+// Step job tagged `tag` inserted through it.
+struct HandNode {
+  std::shared_ptr<JobStore> store;
+  SharedQueue* q = nullptr;
+  JobInfo job;
+};
+HandNode hand_node(const std::string& url, const std::string& name, std::chrono::milliseconds lease,
+                   const std::string& tag) {
+  HandNode n;
+  auto opened = open_postgres_job_store({.url = url, .shared = true, .logger = quiet_logger()});
+  REQUIRE(opened.has_value());
+  n.store = std::move(opened).value();
+  n.q = n.store->shared();
+  REQUIRE(n.q != nullptr);
+  REQUIRE(n.store->load(TimePoint{}).has_value());
+  n.store->start();
+  REQUIRE(n.q->join(name, lease).has_value());
+  const auto id = n.q->reserve_ids(1);
+  REQUIRE(id.has_value());
+  n.job.id = *id;
+  n.job.name = "Step";
+  n.job.body = {{"tag", tag}};
+  n.job.queued_at = SystemClock().now();
+  n.q->insert(n.job, n.job.body.dump(), SharedKeys{}, {});
+  return n;
+}
+
 TEST_CASE("a dead node's running job is rescued after its lease, and its late finish is refused",
           "[postgres][cluster]") {
   auto* pg = postgres_server();
@@ -442,25 +470,13 @@ TEST_CASE("a dead node's running job is rescued after its lease, and its late fi
   Runs runs;
   // The node that dies: a shared store driven by hand, which claims a job, starts it and then
   // stops renewing its lease.
-  auto opened = open_postgres_job_store({.url = url, .shared = true, .logger = quiet_logger()});
-  REQUIRE(opened.has_value());
-  std::shared_ptr<JobStore> dead = std::move(opened).value();
-  SharedQueue* q = dead->shared();
-  REQUIRE(q != nullptr);
-  REQUIRE(dead->load(TimePoint{}).has_value());
-  dead->start();
-  REQUIRE(q->join("dying", 600ms).has_value());
-  const auto id = q->reserve_ids(1);
-  REQUIRE(id.has_value());
-  JobInfo job;
-  job.id = *id;
-  job.name = "Step";
-  job.body = {{"tag", "orphan"}};
-  job.queued_at = SystemClock().now();
-  q->insert(job, job.body.dump(), SharedKeys{}, {});
+  HandNode node = hand_node(url, "dying", 600ms, "orphan");
+  std::shared_ptr<JobStore> dead = node.store;
+  SharedQueue* q = node.q;
+  const JobInfo job = node.job;
   // A second job it claims, with a lock, and never starts: given back, its lock freed.
   JobInfo held = job;
-  held.id = *id + 1;
+  held.id = job.id + 1;
   held.body = {{"tag", "held"}};
   q->insert(held, held.body.dump(), SharedKeys{}, {});
   dead->flush();
@@ -523,22 +539,10 @@ TEST_CASE("a rescue whose answer was lost is handed over again with the node's o
   if (pg == nullptr) return;
   const std::string url = pg->new_database();
   const std::string database = url.substr(url.rfind('/') + 1);
-  auto opened = open_postgres_job_store({.url = url, .shared = true, .logger = quiet_logger()});
-  REQUIRE(opened.has_value());
-  std::shared_ptr<JobStore> store = std::move(opened).value();
-  SharedQueue* q = store->shared();
-  REQUIRE(q != nullptr);
-  REQUIRE(store->load(TimePoint{}).has_value());
-  store->start();
-  REQUIRE(q->join("node", 10s).has_value());
-  const auto id = q->reserve_ids(1);
-  REQUIRE(id.has_value());
-  JobInfo job;
-  job.id = *id;
-  job.name = "Step";
-  job.body = {{"tag", "mine"}};
-  job.queued_at = SystemClock().now();
-  q->insert(job, job.body.dump(), SharedKeys{}, {});
+  HandNode node = hand_node(url, "node", 10s, "mine");
+  std::shared_ptr<JobStore> store = node.store;
+  SharedQueue* q = node.q;
+  const JobInfo job = node.job;
   store->flush();
   auto claimed = q->claim(5, SystemClock().now(), {"Step"}, [](const JobInfo&) { return SharedLocks{}; });
   REQUIRE(claimed.has_value());

@@ -71,6 +71,22 @@ auto PostgresJobStore::on_feed(const char* what, F&& f) -> decltype(f(std::declv
   }
 }
 
+template <class F>
+auto PostgresJobStore::on_any_thread(const std::string& what, F&& f)
+    -> decltype(f(std::declval<pqxx::connection&>())) {
+  std::lock_guard<std::mutex> lock(ids_mutex_);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (!ids_ || !ids_->is_open()) ids_ = connect();
+      return f(*ids_);
+    } catch (const std::exception& e) {
+      ids_.reset();
+      if (attempt < 2) continue;
+      return Error{errc::store_error, "job store " + where_ + ": " + what + ": " + e.what()};
+    }
+  }
+}
+
 Result<std::int64_t> PostgresJobStore::join(const std::string& name, std::chrono::milliseconds lease) {
   return on_feed("cannot join the shared queue", [&](pqxx::connection& c) -> Result<std::int64_t> {
     pqxx::work tx(c);
@@ -323,39 +339,32 @@ Result<bool> PostgresJobStore::wait(std::chrono::milliseconds timeout, int wake_
 
 Result<SharedQueue::CancelRequest> PostgresJobStore::request_cancel(JobId id) {
   const std::int64_t me = node_.load();
-  std::lock_guard<std::mutex> lock(ids_mutex_);
-  for (int attempt = 1;; ++attempt) {
-    try {
-      if (!ids_ || !ids_->is_open()) ids_ = connect();
-      pqxx::work tx(*ids_);
-      CancelRequest out;
-      // Claimed by nobody: this node takes it (no other node can claim it any more) and
-      // cancels it as its own, so the end is written, counted and told as any other.
-      const auto taken = tx.exec_params(
-          sql("UPDATE $S.jobs SET node = $2 WHERE id = $1 AND status = 0 AND node IS NULL RETURNING ") +
-              kJobColumns,
-          id, me);
-      if (!taken.empty()) {
-        out.taken = row_to_job(taken[0]);
-      } else {
-        const auto asked = tx.exec_params(sql("UPDATE $S.jobs SET cancel_requested = true WHERE id = $1 AND "
-                                              "status IN (0, 1) AND node IS NOT NULL RETURNING ") +
-                                              kJobColumns,
-                                          id);
-        if (!asked.empty()) {
-          out.asked = row_to_job(asked[0]);
-          tx.exec_params("SELECT pg_notify($1, 'cancel')", channel());
+  return on_any_thread(
+      "cannot cancel job " + std::to_string(id), [&](pqxx::connection& c) -> Result<CancelRequest> {
+        pqxx::work tx(c);
+        CancelRequest out;
+        // Claimed by nobody: this node takes it (no other node can claim it any more) and
+        // cancels it as its own, so the end is written, counted and told as any other.
+        const auto taken = tx.exec_params(
+            sql("UPDATE $S.jobs SET node = $2 WHERE id = $1 AND status = 0 AND node IS NULL RETURNING ") +
+                kJobColumns,
+            id, me);
+        if (!taken.empty()) {
+          out.taken = row_to_job(taken[0]);
+        } else {
+          const auto asked =
+              tx.exec_params(sql("UPDATE $S.jobs SET cancel_requested = true WHERE id = $1 AND "
+                                 "status IN (0, 1) AND node IS NOT NULL RETURNING ") +
+                                 kJobColumns,
+                             id);
+          if (!asked.empty()) {
+            out.asked = row_to_job(asked[0]);
+            tx.exec_params("SELECT pg_notify($1, 'cancel')", channel());
+          }
         }
-      }
-      tx.commit();
-      return out;
-    } catch (const std::exception& e) {
-      ids_.reset();
-      if (attempt < 2) continue;  // a connection that broke (a server restart) is made again once
-      return Error{errc::store_error,
-                   "job store " + where_ + ": cannot cancel job " + std::to_string(id) + ": " + e.what()};
-    }
-  }
+        tx.commit();
+        return out;
+      });
 }
 
 Result<std::vector<JobId>> PostgresJobStore::take_cancels() {
@@ -436,38 +445,31 @@ Result<std::chrono::milliseconds> PostgresJobStore::reserve_rate(const std::stri
       (limit.budget > 0 && window == 0)) {
     return Error{errc::invalid_argument, "reserve_rate: the limit of rate key '" + key + "' limits nothing"};
   }
-  std::lock_guard<std::mutex> lock(ids_mutex_);
-  for (int attempt = 1;; ++attempt) {
-    try {
-      if (!ids_ || !ids_->is_open()) ids_ = connect();
-      pqxx::work tx(*ids_);
-      tx.exec_params(sql("INSERT INTO $S.rates (key, next_ms) VALUES ($1, 0) ON CONFLICT DO NOTHING"), key);
-      const auto row =
-          tx.exec_params1(sql("SELECT next_ms, (extract(epoch FROM clock_timestamp()) * 1000)::bigint "
-                              "FROM $S.rates WHERE key = $1 FOR UPDATE"),
-                          key);
-      const std::int64_t now = row[1].as<std::int64_t>();
-      std::int64_t slot = std::max(now, row[0].as<std::int64_t>());
-      if (limit.budget > 0) {
-        // At most `budget` uses in any window: the new one goes a window after the
-        // budget-th latest.
-        const auto kth = tx.exec_params(
-            sql("SELECT at_ms FROM $S.rate_uses WHERE key = $1 ORDER BY at_ms DESC OFFSET $2 LIMIT 1"), key,
-            limit.budget - 1);
-        if (!kth.empty()) slot = std::max(slot, kth[0][0].as<std::int64_t>() + window);
-        tx.exec_params(sql("DELETE FROM $S.rate_uses WHERE key = $1 AND at_ms <= $2"), key, now - window);
-        tx.exec_params(sql("INSERT INTO $S.rate_uses (key, at_ms) VALUES ($1, $2)"), key, slot);
-      }
-      tx.exec_params(sql("UPDATE $S.rates SET next_ms = $2 WHERE key = $1"), key, slot + spacing);
-      tx.commit();
-      return std::chrono::milliseconds(slot - now);
-    } catch (const std::exception& e) {
-      ids_.reset();
-      if (attempt < 2) continue;  // a connection that broke (a server restart) is made again once
-      return Error{errc::store_error,
-                   "job store " + where_ + ": cannot reserve a use of rate key '" + key + "': " + e.what()};
-    }
-  }
+  return on_any_thread(
+      "cannot reserve a use of rate key '" + key + "'",
+      [&](pqxx::connection& c) -> Result<std::chrono::milliseconds> {
+        pqxx::work tx(c);
+        tx.exec_params(sql("INSERT INTO $S.rates (key, next_ms) VALUES ($1, 0) ON CONFLICT DO NOTHING"), key);
+        const auto row =
+            tx.exec_params1(sql("SELECT next_ms, (extract(epoch FROM clock_timestamp()) * 1000)::bigint "
+                                "FROM $S.rates WHERE key = $1 FOR UPDATE"),
+                            key);
+        const std::int64_t now = row[1].as<std::int64_t>();
+        std::int64_t slot = std::max(now, row[0].as<std::int64_t>());
+        if (limit.budget > 0) {
+          // At most `budget` uses in any window: the new one goes a window after the
+          // budget-th latest.
+          const auto kth = tx.exec_params(
+              sql("SELECT at_ms FROM $S.rate_uses WHERE key = $1 ORDER BY at_ms DESC OFFSET $2 LIMIT 1"), key,
+              limit.budget - 1);
+          if (!kth.empty()) slot = std::max(slot, kth[0][0].as<std::int64_t>() + window);
+          tx.exec_params(sql("DELETE FROM $S.rate_uses WHERE key = $1 AND at_ms <= $2"), key, now - window);
+          tx.exec_params(sql("INSERT INTO $S.rate_uses (key, at_ms) VALUES ($1, $2)"), key, slot);
+        }
+        tx.exec_params(sql("UPDATE $S.rates SET next_ms = $2 WHERE key = $1"), key, slot + spacing);
+        tx.commit();
+        return std::chrono::milliseconds(slot - now);
+      });
 }
 
 Result<ClusterHealth> PostgresJobStore::cluster_health() {

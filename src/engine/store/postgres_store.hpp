@@ -296,6 +296,10 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   pqxx::connection& feed();
   template <class F>
   auto on_feed(const char* what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
+  // Runs `f` on `ids_` under its mutex, once more on a new connection when the first try fails
+  // (a server restart broke it); the second failure is store_error naming `what`.
+  template <class F>
+  auto on_any_thread(const std::string& what, F&& f) -> decltype(f(std::declval<pqxx::connection&>()));
   std::atomic<std::int64_t> node_{0};
   std::string node_name_;
   struct FeedConnection {

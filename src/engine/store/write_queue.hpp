@@ -6,8 +6,8 @@
 //
 // What the store keeps for itself: how a batch is committed (its transaction, its retries, its
 // fault injection) and when a write counts as settled: the commit function calls complete() with
-// what it committed or dropped (or settle() with its last sequence number once its callbacks ran),
-// so that once flush() returns, every Done before it has run.
+// what it committed or dropped, which settles it after its Done callbacks, so that once flush()
+// returns, every Done before it has run.
 //
 // complete() wakes a batch's callers from a second thread when there are several: on a virtual
 // machine each wake-up costs the waking thread tens of microseconds, and the writer, the one
@@ -87,22 +87,6 @@ class WriteQueue {
     return closing_;
   }
 
-  /// Every write up to `seq` is committed or dropped, and the Done callbacks the commit function
-  /// ran itself have run. Called by the commit function (or by complete()).
-  void settle(std::uint64_t seq) EXCLUDES(mu_) {
-    {
-      MutexLock lock(mu_);
-      if (!completions_.empty()) {
-        // Earlier callbacks still wait for the completion thread: settling now would let a
-        // flush() return before they ran.
-        completions_.push_back(Completion{{}, false, seq});
-        return;
-      }
-      if (seq > settled_seq_) settled_seq_ = seq;
-    }
-    settled_cv_.notify_all();
-  }
-
   /// The writes [first, last) (Ops) were committed (`ok`) or dropped: runs their Done callbacks
   /// with `ok`, in order, then settles them. With two callbacks or more (each usually wakes a
   /// sleeping caller) they run on the completion thread, after any it already holds; the
@@ -127,9 +111,15 @@ class WriteQueue {
         return;
       }
     }
+    // Here nothing waits on the completion thread (only this thread, the writer, queues there),
+    // so settling right after these callbacks keeps the commit order.
     for (It it = first; it != last; ++it)
       if (it->done) it->done(ok);
-    settle(seq);
+    {
+      MutexLock lock(mu_);
+      if (seq > settled_seq_) settled_seq_ = seq;
+    }
+    settled_cv_.notify_all();
   }
 
   /// Waits until every write queued before this call is committed or dropped. Queues nothing, so
@@ -211,15 +201,11 @@ class WriteQueue {
       }
       for (auto& done : c.dones) done(c.ok);
       {
-        // Popped only now, so that a settle() meanwhile queues behind these callbacks.
+        // Popped only now, so that a batch complete() meets meanwhile queues behind these
+        // callbacks instead of running its own first.
         MutexLock lock(mu_);
         completions_.pop_front();
         if (c.seq > settled_seq_) settled_seq_ = c.seq;
-        // A settle() queued behind: its writes' callbacks ran before it was queued.
-        while (!completions_.empty() && completions_.front().dones.empty()) {
-          if (completions_.front().seq > settled_seq_) settled_seq_ = completions_.front().seq;
-          completions_.pop_front();
-        }
       }
       settled_cv_.notify_all();
     }
