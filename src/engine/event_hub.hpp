@@ -6,7 +6,7 @@
 // counts what it dropped.
 //
 // Delivery is batched: the first event of a batch wakes the delivery thread, which lets the
-// burst gather for about a millisecond and then hands the events over in order.
+// burst gather for a few milliseconds (4) and then hands the events over in order.
 //
 // Thread-safety: every member may be called from any thread. `publish` takes one short lock per
 // subscriber and never blocks on delivery. `remove` may be called from inside the subscriber's
