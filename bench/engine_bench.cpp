@@ -12,14 +12,14 @@
 // adds graphile-worker's and pg-boss's throughput on the same work and server, in each run
 // (bench/pg_peers/peers.mjs with Node.js; `npm ci` in bench/pg_peers first).
 //
-// A run measures every figure once (jobs_per_s is the median of 5 rounds within the run, the
-// depth and concurrent-push figures of 3; --rounds K sets both); the printed figures are the
-// medians over R runs, next to each run's values and the spread of the throughput (max / min
-// over the runs). Each figure with a target is printed next to its reference and the target,
-// with PASS or MISS; --json adds one JSON object on the last line (medians, "per_run" arrays,
-// "targets"). --verbose prints each throughput round to stderr with what explains its speed:
-// store commits in the round, CPU per job, and per thread (bench, notifier delivery, store
-// writer, dispatcher strand, workers) CPU ticks, waits and preemptions.
+// A run measures every figure once (jobs_per_s and the events figures are the median of 5 rounds
+// within the run, the depth and concurrent-push figures of 3; --rounds K sets all); the printed figures are
+// the medians over R runs, next to each run's values and the spread of the throughput (max / min over the
+// runs). Each figure with a target is printed next to its reference and the target, with PASS or MISS; --json
+// adds one JSON object on the last line (medians, "per_run" arrays, "targets"). --verbose prints each
+// throughput round to stderr with what explains its speed: store commits in the round, CPU per job, and per
+// thread (bench, notifier delivery, store writer, dispatcher strand, workers) CPU ticks, waits and
+// preemptions.
 //
 // Figures of one run:
 //   jobs_per_s          N durable no-op jobs pushed (push_many, 500 a call) and run to completion,
@@ -37,7 +37,7 @@
 //                       completed) of N jobs that each report progress once
 //   jobs_per_s_with_subscriber
 //                       the dispatch throughput of that run; jobs_per_s_progress is the same run
-//                       without the subscriber
+//                       without the subscriber (both: rounds in one engine, as jobs_per_s)
 //   open_1m_s           Engine::create + start() on a file with 1,000,000 finished and 10,000
 //                       queued jobs and a day of minute figures, until the engine dispatches
 //   open_1m_rss_mb      the resident memory that added (measured in a child process);
@@ -494,9 +494,11 @@ struct EventsFigures {
   std::uint64_t dropped = 0;
 };
 
-// `jobs` Reporter jobs pushed as the throughput run pushes them; with `subscribe`, one
-// subscriber takes every event. Events counted are the run's job events.
-EventsFigures events_run(const std::string& path, int jobs, int workers, bool subscribe) {
+// `jobs` Reporter jobs pushed as the throughput run pushes them, `rounds` times in one engine
+// (as jobs_per_s is measured, so the two compare warm rounds with warm rounds); with `subscribe`,
+// one subscriber takes every event. Events counted are the run's job events; each figure is the
+// median over the rounds.
+EventsFigures events_run(const std::string& path, int jobs, int workers, int rounds, bool subscribe) {
   remove_db(path);
   auto e = make_engine(path, workers);
   std::atomic<std::int64_t> received{0};
@@ -518,21 +520,30 @@ EventsFigures events_run(const std::string& path, int jobs, int workers, bool su
                                     .kinds = shelfjobs::kAllEvents});
   }
   e->start();
-  const std::int64_t target = g_done.load() + jobs;
-  g_done_target = target;
-  const auto t0 = Clock::now();
-  const std::int64_t t0_ns = now_ns();
-  push_batches(*e, jobs, "Reporter", 0);
-  wait_done(target);
-  wait_queue_down_to(*e, 0);
   EventsFigures out;
-  out.jobs_per_s = jobs / seconds_since(t0);
-  out.expected = subscribe ? std::int64_t{4} * jobs : 0;  // queued, started, progress, completed
-  if (subscribe) {
+  std::vector<double> job_rates, event_rates;
+  for (int round = 0; round < rounds; ++round) {
+    const std::int64_t target = g_done.load() + jobs;
+    g_done_target = target;
+    const std::int64_t received0 = received.load();
+    const auto t0 = Clock::now();
+    const std::int64_t t0_ns = now_ns();
+    push_batches(*e, jobs, "Reporter", (round + 1) * 10'000'000);
+    wait_done(target);
+    wait_queue_down_to(*e, 0);
+    job_rates.push_back(jobs / seconds_since(t0));
+    if (!subscribe) continue;
+    const std::int64_t expected = std::int64_t{4} * jobs;  // queued, started, progress, completed
+    out.expected += expected;
     const auto until = Clock::now() + 60s;
-    while (received.load() < out.expected && Clock::now() < until) std::this_thread::sleep_for(1ms);
+    while (received.load() - received0 < expected && Clock::now() < until) std::this_thread::sleep_for(1ms);
+    event_rates.push_back(static_cast<double>(received.load() - received0) /
+                          (static_cast<double>(last_ns.load() - t0_ns) / 1e9));
+  }
+  out.jobs_per_s = median(job_rates);
+  if (subscribe) {
     out.events = received.load();
-    out.events_per_s = static_cast<double>(out.events) / (static_cast<double>(last_ns.load() - t0_ns) / 1e9);
+    out.events_per_s = median(event_rates);
     out.dropped = e->health().events_dropped;
   }
   e->stop(10s);
@@ -841,8 +852,8 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     lap("concurrent");
   }
   if (o.wants("events")) {
-    const auto plain = events_run(file("progress"), o.jobs, o.workers, false);
-    const auto sub = events_run(file("events"), o.jobs, o.workers, true);
+    const auto plain = events_run(file("progress"), o.jobs, o.workers, o.throughput_rounds, false);
+    const auto sub = events_run(file("events"), o.jobs, o.workers, o.throughput_rounds, true);
     f["jobs_per_s_progress"] = plain.jobs_per_s;
     f["jobs_per_s_with_subscriber"] = sub.jobs_per_s;
     f["events_per_s"] = sub.events_per_s;
