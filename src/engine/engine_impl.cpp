@@ -16,6 +16,62 @@ namespace shelfjobs {
 
 #define ON_STRAND() SHELFJOBS_ASSERT_STRAND(strand_)
 
+// The durable pushes' inbox (see push_durable); defined first, as Impl's members hold them.
+struct Engine::Impl::DurableWait {
+  detail::Mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<PushResult>> result GUARDED_BY(mu);
+  bool committed GUARDED_BY(mu) = false;
+  bool stored GUARDED_BY(mu) = false;  // committed, not dropped by a store that closed
+  // Answered: the strand's result is in, and a new row (the only case with a commit to come)
+  // has been committed.
+  bool ready() const REQUIRES(mu) { return result && (!*result || (*result)->merged || committed); }
+  void answer(Result<PushResult> r) EXCLUDES(mu) {
+    bool now_ready = false;
+    {
+      detail::MutexLock lock(mu);
+      result = std::move(r);
+      now_ready = ready();
+    }
+    if (now_ready) cv.notify_one();
+  }
+};
+
+// One push waiting in the inbox. Destroyed unrun (the strand's queue dropped at shutdown), it
+// answers that the engine stopped; either way it leaves the gate it entered.
+struct Engine::Impl::InboxItem {
+  Impl* self;
+  detail::Prepared p;
+  std::shared_ptr<DurableWait> wait;
+  InboxItem(Impl* s, detail::Prepared prepared, std::shared_ptr<DurableWait> w)
+      : self(s), p(std::move(prepared)), wait(std::move(w)) {}
+  InboxItem(InboxItem&& o) noexcept
+      : self(std::exchange(o.self, nullptr)), p(std::move(o.p)), wait(std::move(o.wait)) {}
+  InboxItem(const InboxItem&) = delete;
+  InboxItem& operator=(const InboxItem&) = delete;
+  InboxItem& operator=(InboxItem&&) = delete;
+  ~InboxItem() {
+    if (self == nullptr) return;
+    if (wait) wait->answer(Error{errc::shutting_down, "the engine is stopped"});
+    self->leave_gate();
+  }
+};
+
+// The strand's turn for the inbox; `ran` stays false when the handler is dropped unrun, and the
+// destructor then answers the pushes it would have taken.
+struct Engine::Impl::InboxTurn {
+  Impl* self;
+  explicit InboxTurn(Impl* s) : self(s) {}
+  InboxTurn(InboxTurn&& o) noexcept : self(std::exchange(o.self, nullptr)) {}
+  InboxTurn(const InboxTurn&) = delete;
+  InboxTurn& operator=(const InboxTurn&) = delete;
+  InboxTurn& operator=(InboxTurn&&) = delete;
+  ~InboxTurn() {
+    if (self != nullptr) self->take_inbox();  // destroyed unrun: each item answers "stopped"
+  }
+  void run() { std::exchange(self, nullptr)->run_inbox(); }
+};
+
 Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
                    std::vector<JobInfo> recovered, std::vector<JobInfo> ended, StoredState state)
     : opts_(std::move(options)),
@@ -817,21 +873,31 @@ Result<PushResult> Engine::Impl::push(detail::Prepared p) {
   return push_durable(std::move(p));
 }
 
+std::vector<Engine::Impl::InboxItem> Engine::Impl::take_inbox() {
+  std::vector<InboxItem> items;
+  detail::MutexLock lock(inbox_mu_);
+  items.swap(inbox_);
+  inbox_posted_ = false;
+  return items;
+}
+
+void Engine::Impl::run_inbox() {
+  ON_STRAND();
+  for (auto& item : take_inbox()) {
+    auto wait = std::move(item.wait);  // answered here, not by the item's destructor
+    wait->answer(push_on_strand(item.p));
+  }
+}
+
 // A durable push returns after its row's commit. The caller sleeps once, for the later of the
 // strand's answer and the writer's commit, instead of once for each: on two cores, with eight
 // threads pushing, the wake-ups are what a push costs, not the SQL.
+//
+// Concurrent durable pushes share one trip to the strand: a push that finds one already posted
+// and not yet begun joins its inbox instead of posting again, so a burst is admitted in one
+// strand turn, and its rows reach the writer together and commit in one batch.
 Result<PushResult> Engine::Impl::push_durable(detail::Prepared p) {
-  struct Wait {
-    detail::Mutex mu;
-    std::condition_variable cv;
-    std::optional<Result<PushResult>> result GUARDED_BY(mu);
-    bool committed GUARDED_BY(mu) = false;
-    bool stored GUARDED_BY(mu) = false;  // committed, not dropped by a store that closed
-    // Answered: the strand's result is in, and a new row (the only case with a commit to
-    // come) has been committed.
-    bool ready() const REQUIRES(mu) { return result && (!*result || (*result)->merged || committed); }
-  };
-  auto wait = std::make_shared<Wait>();
+  auto wait = std::make_shared<DurableWait>();
   p.committed = [wait](bool ok) {
     bool ready = false;
     {
@@ -843,34 +909,14 @@ Result<PushResult> Engine::Impl::push_durable(detail::Prepared p) {
     if (ready) wait->cv.notify_one();
   };
   if (!enter_gate()) return Error{errc::shutting_down, "the engine is stopped"};
-  // Answers the caller when it is destroyed: after the push ran, or unrun when the strand's
-  // queue is dropped at shutdown (the caller then hears that the engine stopped).
-  struct Answer {
-    Impl* self;
-    std::shared_ptr<Wait> wait;
-    std::optional<Result<PushResult>> result;
-    Answer(Impl* s, std::shared_ptr<Wait> w) : self(s), wait(std::move(w)) {}
-    Answer(Answer&& o) noexcept
-        : self(std::exchange(o.self, nullptr)), wait(std::move(o.wait)), result(std::move(o.result)) {}
-    Answer(const Answer&) = delete;
-    Answer& operator=(const Answer&) = delete;
-    Answer& operator=(Answer&&) = delete;
-    ~Answer() {
-      if (self == nullptr) return;
-      bool ready = false;
-      {
-        detail::MutexLock lock(wait->mu);
-        wait->result = result ? std::move(*result)
-                              : Result<PushResult>{Error{errc::shutting_down, "the engine is stopped"}};
-        ready = wait->ready();
-      }
-      if (ready) wait->cv.notify_one();
-      self->leave_gate();
-    }
-  };
-  asio::post(strand_, [this, p = std::move(p), answer = Answer(this, wait)]() mutable {
-    answer.result = push_on_strand(p);
-  });
+  bool post = false;
+  {
+    InboxItem item(this, std::move(p), wait);
+    detail::MutexLock lock(inbox_mu_);
+    inbox_.push_back(std::move(item));
+    post = !std::exchange(inbox_posted_, true);
+  }
+  if (post) asio::post(strand_, [turn = InboxTurn(this)]() mutable { turn.run(); });
   Result<PushResult> result = Error{errc::shutting_down, "the engine is stopped"};
   {
     detail::MutexLock lock(wait->mu);

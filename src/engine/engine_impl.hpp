@@ -154,6 +154,11 @@ class Engine::Impl final : public detail::RunHost {
   // push is not a debounced one).
   Result<PushResult> push_on_strand(detail::Prepared& p, bool debounced = false);
   Result<PushResult> push_durable(detail::Prepared p);
+  struct DurableWait;
+  struct InboxItem;
+  struct InboxTurn;
+  std::vector<InboxItem> take_inbox();
+  void run_inbox();  // strand
   // A shared queue (strand): a push inserts a row for any node to claim; claimed jobs and dead
   // nodes' running jobs come from the feed.
   Result<PushResult> push_shared(detail::Prepared& p);
@@ -226,6 +231,10 @@ class Engine::Impl final : public detail::RunHost {
   std::atomic<int> held_{0};  // active_.size(), for the feed's thread
   // strand: the status last published for a job another node runs (events once per change)
   std::unordered_map<JobId, JobStatus> elsewhere_;
+  // Durable pushes waiting for one strand turn (push_durable).
+  detail::Mutex inbox_mu_;
+  std::vector<InboxItem> inbox_ GUARDED_BY(inbox_mu_);
+  bool inbox_posted_ GUARDED_BY(inbox_mu_) = false;
   // Claimed jobs whose last write is not committed yet (the writer's Done clears them).
   detail::Mutex pending_mu_;
   std::unordered_set<JobId> pending_ GUARDED_BY(pending_mu_);
