@@ -884,8 +884,8 @@ std::vector<Engine::Impl::InboxItem> Engine::Impl::take_inbox() {
 void Engine::Impl::run_inbox() {
   ON_STRAND();
   for (auto& item : take_inbox()) {
-    auto wait = std::move(item.wait);  // answered here, not by the item's destructor
-    wait->answer(push_on_strand(item.p));
+    auto result = push_on_strand(item.p);  // should it throw, the items answer "stopped"
+    std::exchange(item.wait, nullptr)->answer(std::move(result));  // not again at destruction
   }
 }
 
