@@ -17,6 +17,7 @@
 ///
 /// Thread-safety: a pure function.
 
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
