@@ -162,7 +162,7 @@ TEST_CASE("parse_release_title reads author, title, year, format and hints", "[r
     CHECK(p->author == row.author);
     CHECK(p->title == row.title);
     CHECK(p->year == row.year);
-    CHECK(p->formats == row.formats);
+    CHECK(std::vector<std::string>(p->formats.begin(), p->formats.end()) == row.formats);
     CHECK(p->format() == (row.formats.empty() ? std::string() : row.formats.front()));
     CHECK(p->retail == row.retail);
     CHECK(p->unabridged == row.unabridged);
@@ -179,6 +179,32 @@ TEST_CASE("parse_release_title gives nothing for titles without an author and a 
     INFO(input);
     CHECK_FALSE(parse_release_title(input).has_value());
   }
+}
+
+TEST_CASE("ReleaseFormats lists known formats once, in order", "[release_title]") {
+  ReleaseFormats f;
+  CHECK(f.empty());
+  CHECK(f.add("mobi"));
+  CHECK(f.add("epub"));
+  CHECK(f.add("mobi"));  // listed already: kept once, in its first place
+  CHECK_FALSE(f.add("exe"));
+  CHECK_FALSE(f.add("EPUB"));  // lower-case only
+  REQUIRE(f.size() == 2);
+  CHECK(f[0] == "mobi");
+  CHECK(f.front() == "mobi");
+  CHECK(f.back() == "epub");
+  CHECK(f.contains("epub"));
+  CHECK_FALSE(f.contains("pdf"));
+  CHECK(std::vector<std::string>(f.begin(), f.end()) == std::vector<std::string>{"mobi", "epub"});
+  ReleaseFormats all;
+  for (std::string_view k : ReleaseFormats::kKnown) CHECK(all.add(k));
+  CHECK(all.size() == ReleaseFormats::kCapacity);
+  CHECK(all.add("wma"));  // a full list still takes a repeat
+  CHECK(all.size() == ReleaseFormats::kCapacity);
+  ReleaseFormats copy = f;
+  CHECK(copy == f);
+  copy.clear();
+  CHECK_FALSE(copy == f);
 }
 
 TEST_CASE("is_audio_format knows the audio formats", "[release_title]") {

@@ -17,12 +17,88 @@
 ///
 /// Thread-safety: a pure function.
 
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace shelfjobs {
+
+/// The formats a release title names, each once, lower-case, in order of appearance; only the
+/// known formats (`kKnown`) can be listed, so the list is held inline, with no allocation (a
+/// feed's titles are read by the thousand on every sync). Reads like a small container of
+/// std::string_view: the views are of static text, valid for the life of the program.
+class ReleaseFormats {
+ public:
+  /// The formats a title can name: ebook formats first, then audio ones.
+  static constexpr std::string_view kKnown[] = {"epub", "kepub", "azw3", "azw", "mobi", "pdf",  "cbz", "cbr",
+                                                "djvu", "fb2",   "lit",  "txt", "rtf",  "docx", "m4b", "m4a",
+                                                "mp3",  "flac",  "aac",  "ogg", "opus", "wma"};
+  static constexpr std::size_t kCapacity = std::size(kKnown);
+
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = std::string_view;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const std::string_view*;
+    using reference = std::string_view;
+
+    const_iterator() noexcept = default;
+    std::string_view operator*() const noexcept { return kKnown[*at_]; }
+    std::string_view operator[](difference_type n) const noexcept { return kKnown[at_[n]]; }
+    const_iterator& operator++() noexcept { return ++at_, *this; }
+    const_iterator operator++(int) noexcept { return const_iterator(at_++); }
+    const_iterator& operator--() noexcept { return --at_, *this; }
+    const_iterator operator--(int) noexcept { return const_iterator(at_--); }
+    const_iterator& operator+=(difference_type n) noexcept { return at_ += n, *this; }
+    const_iterator& operator-=(difference_type n) noexcept { return at_ -= n, *this; }
+    friend const_iterator operator+(const_iterator i, difference_type n) noexcept { return i += n; }
+    friend const_iterator operator+(difference_type n, const_iterator i) noexcept { return i += n; }
+    friend const_iterator operator-(const_iterator i, difference_type n) noexcept { return i -= n; }
+    friend difference_type operator-(const_iterator a, const_iterator b) noexcept { return a.at_ - b.at_; }
+    friend bool operator==(const_iterator a, const_iterator b) noexcept { return a.at_ == b.at_; }
+    friend auto operator<=>(const_iterator a, const_iterator b) noexcept { return a.at_ <=> b.at_; }
+
+   private:
+    friend class ReleaseFormats;
+    explicit const_iterator(const std::uint8_t* at) noexcept : at_(at) {}
+    const std::uint8_t* at_ = nullptr;
+  };
+  using iterator = const_iterator;
+  using value_type = std::string_view;
+  using size_type = std::size_t;
+
+  /// Adds `format` (lower-case) unless it is listed already. False, and nothing added, for a
+  /// name that is not one of `kKnown`.
+  bool add(std::string_view format) noexcept;
+  /// Whether `format` is listed.
+  bool contains(std::string_view format) const noexcept;
+  void clear() noexcept { size_ = 0; }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::string_view operator[](std::size_t i) const noexcept { return kKnown[index_[i]]; }
+  std::string_view front() const noexcept { return kKnown[index_[0]]; }
+  std::string_view back() const noexcept { return kKnown[index_[size_ - 1]]; }
+  const_iterator begin() const noexcept { return const_iterator(index_); }
+  const_iterator end() const noexcept { return const_iterator(index_ + size_); }
+
+  /// The same formats in the same order.
+  friend bool operator==(const ReleaseFormats& a, const ReleaseFormats& b) noexcept {
+    if (a.size_ != b.size_) return false;
+    for (std::size_t i = 0; i < a.size_; ++i)
+      if (a.index_[i] != b.index_[i]) return false;
+    return true;
+  }
+
+ private:
+  std::uint8_t index_[kCapacity] = {};  // indexes into kKnown; the first size_ are read
+  std::uint8_t size_ = 0;
+};
 
 struct ParsedReleaseTitle {
   std::string author;  ///< as written, separators turned to spaces ("Author Name")
@@ -30,7 +106,7 @@ struct ParsedReleaseTitle {
   std::optional<int> year;
   /// Every format named, lower-case, in order of appearance: epub, kepub, azw3, azw, mobi, pdf,
   /// cbz, cbr, djvu, fb2, lit, txt, rtf, docx, m4b, m4a, mp3, flac, aac, ogg, opus, wma.
-  std::vector<std::string> formats;
+  ReleaseFormats formats;
   bool audio = false;  ///< an audio format, "audiobook", "unabridged"/"abridged" or a bitrate
   bool retail = false;
   bool unabridged = false;
@@ -38,8 +114,8 @@ struct ParsedReleaseTitle {
   std::optional<int> bitrate_kbps;  ///< "64kbps", "128k", "320 kbps"
   std::string release_group;        ///< a scene name's "-GRP"
 
-  /// The first format, or "" when none is named.
-  std::string format() const { return formats.empty() ? std::string() : formats.front(); }
+  /// The first format, or "" when none is named (a view of static text, as `formats` gives).
+  std::string_view format() const noexcept { return formats.empty() ? std::string_view() : formats.front(); }
 };
 
 /// Reads `title`; nullopt when no author and title can be told apart (a title with no

@@ -411,9 +411,11 @@ bool same_bytes(const char* name, const char (&lit)[N]) noexcept {
 // declares namespaces itself (which may rebind the prefix).
 class AttrNamespaces {
  public:
+  // `name` is the element's name, "prefix:attr" (the callers read only such elements): the
+  // prefix is what precedes its last five bytes, taken without a search for the ':'.
   bool is_attr(pugi::xml_node element, std::string_view name, bool declares) {
     if (declares) return detail::is_attr_namespace(detail::namespace_of(element));
-    const std::string_view prefix = name.substr(0, name.find(':'));
+    const std::string_view prefix(name.data(), name.size() - 5);
     for (const auto& [p, yes] : known_)
       if (same_prefix(p, prefix)) return yes;
     const bool yes = detail::is_attr_namespace(detail::namespace_of(element));

@@ -152,10 +152,7 @@ bool could_be_marker(std::string_view raw) noexcept {
 struct Reader {
   ParsedReleaseTitle& out;
 
-  void add_format(std::string_view t) {
-    if (std::find(out.formats.begin(), out.formats.end(), t) == out.formats.end())
-      out.formats.emplace_back(t);
-  }
+  void add_format(std::string_view t) noexcept { out.formats.add(t); }
 
   // Classifies `raw` (one token) and records what it says. `next` is the following token (for
   // "64 kbps"). Returns how the token counts for the title.
@@ -369,7 +366,49 @@ void join_words(const Views& words, std::string& out) {
   }
 }
 
+// ReleaseFormats lists the formats above, in their order: ebook formats, then audio ones.
+constexpr bool known_formats_agree() {
+  std::size_t i = 0;
+  for (std::string_view f : kEbookFormats)
+    if (ReleaseFormats::kKnown[i++] != f) return false;
+  for (std::string_view f : kAudioFormats)
+    if (ReleaseFormats::kKnown[i++] != f) return false;
+  return i == ReleaseFormats::kCapacity;
+}
+static_assert(known_formats_agree(), "ReleaseFormats::kKnown and the format lists disagree");
+
+// The index of `format` in ReleaseFormats::kKnown, or kCapacity. Compared by length and then
+// byte by byte in line: the names are three to five bytes, and a call to memcmp for each of the
+// list's entries cost more than the bytes.
+std::size_t known_format(std::string_view format) noexcept {
+  for (std::size_t i = 0; i < ReleaseFormats::kCapacity; ++i) {
+    const std::string_view k = ReleaseFormats::kKnown[i];
+    if (k.size() != format.size()) continue;
+    std::size_t j = 0;
+    while (j < k.size() && k[j] == format[j]) ++j;
+    if (j == k.size()) return i;
+  }
+  return ReleaseFormats::kCapacity;
+}
+
 }  // namespace
+
+bool ReleaseFormats::add(std::string_view format) noexcept {
+  const std::size_t k = known_format(format);
+  if (k == kCapacity) return false;
+  for (std::size_t i = 0; i < size_; ++i)
+    if (index_[i] == k) return true;
+  // Each known format once: the list cannot hold more than kCapacity.
+  index_[size_++] = static_cast<std::uint8_t>(k);
+  return true;
+}
+
+bool ReleaseFormats::contains(std::string_view format) const noexcept {
+  const std::size_t k = known_format(format);
+  for (std::size_t i = 0; i < size_; ++i)
+    if (index_[i] == k) return true;
+  return false;
+}
 
 bool is_audio_format(std::string_view format) noexcept {
   return std::find(kAudioFormats.begin(), kAudioFormats.end(), format) != kAudioFormats.end();
