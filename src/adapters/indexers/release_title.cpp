@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "engine/text.hpp"
@@ -18,10 +19,11 @@ namespace shelfjobs {
 
 namespace {
 
-constexpr std::array<std::string_view, 14> kEbookFormats{
-    "epub", "kepub", "azw3", "azw", "mobi", "pdf", "cbz", "cbr", "djvu", "fb2", "lit", "txt", "rtf", "docx"};
-constexpr std::array<std::string_view, 8> kAudioFormats{"m4b", "m4a", "mp3",  "flac",
-                                                        "aac", "ogg", "opus", "wma"};
+// The formats a title can name are ReleaseFormats::kKnown: its first 14 ebook formats, then
+// the audio ones.
+constexpr std::span<const std::string_view> kEbookFormats(ReleaseFormats::kKnown, 14);
+constexpr std::span<const std::string_view> kAudioFormats(ReleaseFormats::kKnown + 14,
+                                                          ReleaseFormats::kCapacity - 14);
 
 // The words between title and the rest that are not formats but end the title too ("retail",
 // "unabridged", "abridged", "audiobook(s)", "ebook(s)", "e-book", "audio", "repack") are listed
@@ -365,17 +367,6 @@ void join_words(const Views& words, std::string& out) {
     out.erase(0, from);
   }
 }
-
-// ReleaseFormats lists the formats above, in their order: ebook formats, then audio ones.
-constexpr bool known_formats_agree() {
-  std::size_t i = 0;
-  for (std::string_view f : kEbookFormats)
-    if (ReleaseFormats::kKnown[i++] != f) return false;
-  for (std::string_view f : kAudioFormats)
-    if (ReleaseFormats::kKnown[i++] != f) return false;
-  return i == ReleaseFormats::kCapacity;
-}
-static_assert(known_formats_agree(), "ReleaseFormats::kKnown and the format lists disagree");
 
 // The index of `format` in ReleaseFormats::kKnown, or kCapacity. Compared by length and then
 // byte by byte in line: the names are three to five bytes, and a call to memcmp for each of the
