@@ -26,14 +26,24 @@ struct Engine::Impl::DurableWait {
   // Answered: the strand's result is in, and a new row (the only case with a commit to come)
   // has been committed.
   bool ready() const REQUIRES(mu) { return result && (!*result || (*result)->merged || committed); }
+  // The strand's answer. Each side wakes the waiter after unlocking, if it answered last.
   void answer(Result<PushResult> r) EXCLUDES(mu) {
-    bool now_ready = false;
     {
       detail::MutexLock lock(mu);
       result = std::move(r);
-      now_ready = ready();
+      if (!ready()) return;
     }
-    if (now_ready) cv.notify_one();
+    cv.notify_one();
+  }
+  // The writer's: the row was committed (`ok`), or dropped by a store that closed.
+  void commit(bool ok) EXCLUDES(mu) {
+    {
+      detail::MutexLock lock(mu);
+      committed = true;
+      stored = ok;
+      if (!ready()) return;
+    }
+    cv.notify_one();
   }
 };
 
@@ -898,16 +908,7 @@ void Engine::Impl::run_inbox() {
 // strand turn, and its rows reach the writer together and commit in one batch.
 Result<PushResult> Engine::Impl::push_durable(detail::Prepared p) {
   auto wait = std::make_shared<DurableWait>();
-  p.committed = [wait](bool ok) {
-    bool ready = false;
-    {
-      detail::MutexLock lock(wait->mu);
-      wait->committed = true;
-      wait->stored = ok;
-      ready = wait->ready();
-    }
-    if (ready) wait->cv.notify_one();
-  };
+  p.committed = [wait](bool ok) { wait->commit(ok); };
   if (!enter_gate()) return Error{errc::shutting_down, "the engine is stopped"};
   bool post = false;
   {

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+// The group-commit queue every job store writes through, stepped directly: each write is
+// committed once and in order, each caller is answered, flushes wait for what came before them,
+// and closing drains the queue. Both stores' behaviour rests on these.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/store/write_queue.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TestOp {
+  std::uint64_t seq = 0;
+  int value = 0;
+  std::function<void(bool)> done;
+};
+
+using Queue = shelfjobs::detail::WriteQueue<TestOp>;
+
+// What the commit function saw and what the callers were told, in order.
+struct Log {
+  std::mutex mu;
+  std::vector<int> committed;
+  std::vector<std::size_t> batch_sizes;
+  std::vector<std::pair<int, bool>> answered;
+
+  TestOp op(int value) {
+    TestOp o;
+    o.value = value;
+    o.done = [this, value](bool ok) {
+      std::lock_guard lock(mu);
+      answered.emplace_back(value, ok);
+    };
+    return o;
+  }
+};
+
+// A commit function that records the batch and answers it with `ok`.
+Queue::Commit recording(Queue& q, Log& log, bool ok = true) {
+  return [&q, &log, ok](std::vector<TestOp>& batch) {
+    {
+      std::lock_guard lock(log.mu);
+      for (const auto& o : batch) log.committed.push_back(o.value);
+      log.batch_sizes.push_back(batch.size());
+    }
+    q.complete(batch.begin(), batch.end(), ok);
+  };
+}
+
+// Holds the commit function until opened, so that writes pile up behind it.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  bool entered = false;
+  void wait() {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+  }
+  void wait_entered() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return entered; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a write queue refuses writes before start and after close", "[engine][write_queue]") {
+  Queue q;
+  Log log;
+  TestOp early = log.op(1);
+  CHECK_FALSE(q.push(early));
+  CHECK(early.done);  // untouched: the caller answers for it
+  REQUIRE(q.start(recording(q, log)));
+  CHECK_FALSE(q.start(recording(q, log)));  // once only
+  CHECK(q.running());
+  q.close();
+  CHECK_FALSE(q.running());
+  CHECK(q.closing());
+  TestOp late = log.op(2);
+  CHECK_FALSE(q.push(late));
+  CHECK(late.done);
+  CHECK(log.committed.empty());
+}
+
+TEST_CASE("writes queued behind a commit go together in the next batch, in order", "[engine][write_queue]") {
+  Queue q;
+  Log log;
+  Gate gate;
+  bool first = true;
+  REQUIRE(q.start([&](std::vector<TestOp>& batch) {
+    if (std::exchange(first, false)) gate.wait();
+    recording(q, log)(batch);
+  }));
+  TestOp o = log.op(0);
+  REQUIRE(q.push(o));
+  gate.wait_entered();  // the writer holds the first write's batch
+  for (int i = 1; i <= 5; ++i) {
+    TestOp w = log.op(i);
+    REQUIRE(q.push(w));
+  }
+  gate.release();
+  q.wait_settled();
+  std::lock_guard lock(log.mu);
+  CHECK(log.committed == std::vector<int>{0, 1, 2, 3, 4, 5});
+  CHECK(log.batch_sizes == std::vector<std::size_t>{1, 5});
+  // Answered in commit order: the five of the second batch through the completion thread.
+  REQUIRE(log.answered.size() == 6);
+  for (int i = 0; i < 6; ++i) CHECK(log.answered[static_cast<std::size_t>(i)] == std::pair{i, true});
+  q.close();
+}
+
+TEST_CASE("wait_settled returns only once every earlier write is answered", "[engine][write_queue]") {
+  Queue q;
+  Log log;
+  REQUIRE(q.start([&](std::vector<TestOp>& batch) {
+    std::this_thread::sleep_for(20ms);  // a slow disk
+    recording(q, log)(batch);
+  }));
+  for (int i = 0; i < 3; ++i) {
+    TestOp o = log.op(i);
+    REQUIRE(q.push(o));
+  }
+  q.wait_settled();
+  {
+    std::lock_guard lock(log.mu);
+    CHECK(log.answered.size() == 3);
+  }
+  // With nothing queued, a flush does not wait for the writer at all.
+  q.wait_settled();
+  CHECK(q.wait_settled_for(0ms));
+  q.close();
+}
+
+TEST_CASE("wait_settled_for gives up on a commit that does not end", "[engine][write_queue]") {
+  Queue q;
+  Log log;
+  Gate gate;
+  REQUIRE(q.start([&](std::vector<TestOp>& batch) {
+    gate.wait();
+    recording(q, log)(batch);
+  }));
+  TestOp o = log.op(7);
+  REQUIRE(q.push(o));
+  gate.wait_entered();
+  CHECK_FALSE(q.wait_settled_for(30ms));
+  gate.release();
+  CHECK(q.wait_settled_for(10s));
+  q.close();
+}
+
+TEST_CASE("a dropped batch answers each of its writes with false", "[engine][write_queue]") {
+  Queue q;
+  Log log;
+  REQUIRE(q.start(recording(q, log, false)));
+  for (int i = 0; i < 4; ++i) {
+    TestOp o = log.op(i);
+    REQUIRE(q.push(o));
+  }
+  q.wait_settled();
+  std::lock_guard lock(log.mu);
+  REQUIRE(log.answered.size() == 4);
+  for (const auto& [value, ok] : log.answered) CHECK_FALSE(ok);
+}
+
+TEST_CASE("close commits what is queued before the writer stops", "[engine][write_queue]") {
+  Queue q;
+  Log log;
+  Gate gate;
+  bool first = true;
+  REQUIRE(q.start([&](std::vector<TestOp>& batch) {
+    if (std::exchange(first, false)) gate.wait();
+    recording(q, log)(batch);
+  }));
+  TestOp o = log.op(0);
+  REQUIRE(q.push(o));
+  gate.wait_entered();
+  for (int i = 1; i < 10; ++i) {
+    TestOp w = log.op(i);
+    REQUIRE(q.push(w));
+  }
+  std::thread closer([&] { q.close(); });
+  // close() waits for the writer, which waits at the gate; no write is refused meanwhile
+  // except those pushed after closing began.
+  gate.release();
+  closer.join();
+  std::lock_guard lock(log.mu);
+  CHECK(log.committed.size() == 10);
+  CHECK(log.answered.size() == 10);
+}
+
+TEST_CASE("a closed queue starts again after reset", "[engine][write_queue]") {
+  Queue q;
+  Log log;
+  REQUIRE(q.start(recording(q, log)));
+  TestOp a = log.op(1);
+  REQUIRE(q.push(a));
+  q.close();
+  q.reset();
+  REQUIRE(q.start(recording(q, log)));
+  TestOp b = log.op(2);
+  REQUIRE(q.push(b));
+  q.wait_settled();
+  q.close();
+  std::lock_guard lock(log.mu);
+  CHECK(log.committed == std::vector<int>{1, 2});
+  CHECK(log.answered.size() == 2);
+}
+
+TEST_CASE("writes from many threads are each committed and answered once, in each thread's order",
+          "[engine][write_queue][concurrency]") {
+  Queue q;
+  Log log;
+  REQUIRE(q.start(recording(q, log)));
+  constexpr int kThreads = 6;
+  constexpr int kEach = 400;
+  std::atomic<int> refused{0};  // Catch's assertions are for the test's own thread
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        TestOp o = log.op(t * kEach + i);
+        if (!q.push(o)) ++refused;
+        // Now and then wait for the write, as a durable push does; in between, write on at
+        // once, so that the writer meets both a stream and pauses (the one it sleeps through,
+        // the other it looks for before sleeping).
+        if (i % 50 == 0) q.wait_settled();
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  CHECK(refused == 0);
+  q.wait_settled();
+  q.close();
+  std::lock_guard lock(log.mu);
+  REQUIRE(log.committed.size() == kThreads * kEach);
+  REQUIRE(log.answered.size() == kThreads * kEach);
+  std::vector<int> last(kThreads, -1);
+  std::vector<int> seen(kThreads * kEach, 0);
+  for (std::size_t i = 0; i < log.committed.size(); ++i) {
+    const int v = log.committed[i];
+    CHECK(log.answered[i].first == v);  // answered in commit order
+    CHECK(log.answered[i].second);
+    ++seen[static_cast<std::size_t>(v)];
+    const int t = v / kEach;
+    CHECK(v > last[static_cast<std::size_t>(t)]);
+    last[static_cast<std::size_t>(t)] = v;
+  }
+  for (int n : seen) CHECK(n == 1);
+}
