@@ -10,8 +10,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/store/write_queue.hpp"
@@ -83,6 +85,23 @@ struct Gate {
   }
 };
 
+// Starts `q` with a commit function that holds its first batch (write 0) at `gate`, then queues
+// writes 1..`behind` while the writer holds it.
+void queue_behind_first(Queue& q, Log& log, Gate& gate, int behind) {
+  auto first = std::make_shared<bool>(true);
+  REQUIRE(q.start([&q, &log, &gate, first](std::vector<TestOp>& batch) {
+    if (std::exchange(*first, false)) gate.wait();
+    recording(q, log)(batch);
+  }));
+  TestOp o = log.op(0);
+  REQUIRE(q.push(o));
+  gate.wait_entered();  // the writer holds the first write's batch
+  for (int i = 1; i <= behind; ++i) {
+    TestOp w = log.op(i);
+    REQUIRE(q.push(w));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a write queue refuses writes before start and after close", "[engine][write_queue]") {
@@ -107,18 +126,7 @@ TEST_CASE("writes queued behind a commit go together in the next batch, in order
   Queue q;
   Log log;
   Gate gate;
-  bool first = true;
-  REQUIRE(q.start([&](std::vector<TestOp>& batch) {
-    if (std::exchange(first, false)) gate.wait();
-    recording(q, log)(batch);
-  }));
-  TestOp o = log.op(0);
-  REQUIRE(q.push(o));
-  gate.wait_entered();  // the writer holds the first write's batch
-  for (int i = 1; i <= 5; ++i) {
-    TestOp w = log.op(i);
-    REQUIRE(q.push(w));
-  }
+  queue_behind_first(q, log, gate, 5);
   gate.release();
   q.wait_settled();
   std::lock_guard lock(log.mu);
@@ -187,18 +195,7 @@ TEST_CASE("close commits what is queued before the writer stops", "[engine][writ
   Queue q;
   Log log;
   Gate gate;
-  bool first = true;
-  REQUIRE(q.start([&](std::vector<TestOp>& batch) {
-    if (std::exchange(first, false)) gate.wait();
-    recording(q, log)(batch);
-  }));
-  TestOp o = log.op(0);
-  REQUIRE(q.push(o));
-  gate.wait_entered();
-  for (int i = 1; i < 10; ++i) {
-    TestOp w = log.op(i);
-    REQUIRE(q.push(w));
-  }
+  queue_behind_first(q, log, gate, 9);
   std::thread closer([&] { q.close(); });
   // close() waits for the writer, which waits at the gate; no write is refused meanwhile
   // except those pushed after closing began.
