@@ -22,13 +22,17 @@ std::stop_token JobContext::token() const noexcept { return run_.stop.get_token(
 void JobContext::throw_if_cancelled() const {
   if (cancelled()) throw JobError(ErrorKind::cancelled, "cancelled");
 }
+namespace {
+void act(detail::JobRun& run, detail::JobRun::ReportAction a) {
+  if (a.publish) run.host->on_progress(run, std::move(*a.publish));
+  if (a.flush_in) run.host->on_progress_held(run, *a.flush_in);
+}
+}  // namespace
 void JobContext::report(std::int64_t current, std::int64_t total, std::string message) {
-  if (auto p = run_.report(current, total, std::move(message))) run_.host->on_progress(run_, *p);
+  act(run_, run_.report(current, total, std::move(message)));
 }
 void JobContext::status(std::string text) {
-  if (auto p = run_.report(std::nullopt, std::nullopt, std::move(text))) {
-    run_.host->on_progress(run_, *p);
-  }
+  act(run_, run_.report(std::nullopt, std::nullopt, std::move(text)));
 }
 void JobContext::complete(std::string message) { run_.set_completion(std::move(message)); }
 spdlog::logger& JobContext::log() const noexcept { return run_.host->logger(); }

@@ -983,13 +983,33 @@ void Engine::Impl::emit_task(const TaskInfo& t) {
 // ------------------------------------------------------------------ worker side
 
 void Engine::Impl::on_progress(detail::JobRun& run, Progress progress) {
-  asio::post(strand_, [this, id = run.id, progress = std::move(progress)] {
+  asio::post(strand_, [this, id = run.id, progress = std::move(progress)]() mutable {
     auto it = active_.find(id);
     if (it == active_.end() || it->second.info.status != JobStatus::executing) return;
-    it->second.info.progress = progress;
-    store_->progress(id, progress);
-    emit(JobEvent::Type::progress, it->second);
+    publish_progress(it->second, std::move(progress));
   });
+}
+
+// The throttle held a report back: publish it when the interval ends, unless a later report
+// was published at once meanwhile (take_held() then has nothing). `run` is compared, never read,
+// until the job's own pointer shows it is still that job's run.
+void Engine::Impl::on_progress_held(detail::JobRun& run, std::chrono::steady_clock::duration after) {
+  asio::post(strand_, [this, id = run.id, run = &run, after] {
+    add_timer(clock_->now() + std::chrono::duration_cast<TimePoint::duration>(after), [this, id, run] {
+      auto it = active_.find(id);
+      if (it == active_.end() || it->second.run.get() != run ||
+          it->second.info.status != JobStatus::executing)
+        return;
+      if (auto held = it->second.run->take_held()) publish_progress(it->second, std::move(*held));
+    });
+  });
+}
+
+void Engine::Impl::publish_progress(Active& a, Progress progress) {
+  ON_STRAND();
+  a.info.progress = std::move(progress);
+  store_->progress(a.info.id, a.info.progress);
+  emit(JobEvent::Type::progress, a);
 }
 
 Result<PushResult> Engine::Impl::push_from_job(const detail::JobRun&, PushRequest request) {

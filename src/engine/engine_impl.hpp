@@ -178,6 +178,7 @@ class Engine::Impl final : public detail::RunHost {
 
   // Events (strand).
   void emit(JobEvent::Type type, const Active& a);
+  void publish_progress(Active& a, Progress progress);  // persisted and emitted
   void emit_task(const TaskInfo& t);
   JobDelta delta(const Active& a) const;
 
@@ -191,6 +192,7 @@ class Engine::Impl final : public detail::RunHost {
 
   // detail::RunHost: called from worker threads.
   void on_progress(detail::JobRun& run, Progress progress) override;
+  void on_progress_held(detail::JobRun& run, std::chrono::steady_clock::duration after) override;
   Result<PushResult> push_from_job(const detail::JobRun& run, PushRequest request) override;
   Status push_debounced_from_job(const detail::JobRun& run, PushRequest request,
                                  std::chrono::milliseconds window,

@@ -6,20 +6,37 @@
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
+#include <utility>
 
 #include "shelfjobs/engine/context.hpp"
 
 namespace shelfjobs::detail {
 
-std::optional<Progress> JobRun::report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
-                                       std::string message) {
+// Throttled at both edges: a report after a quiet `progress_interval` is published at once, and
+// one held back inside the interval is published when it ends (the host's flush), so observers
+// never keep a stale step while the job runs on ("step 1 of 5" shown through a long step 2).
+JobRun::ReportAction JobRun::report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
+                                    std::string message) {
   const auto now = std::chrono::steady_clock::now();
   MutexLock lock(mu_);
   if (current) progress_.current = *current;
   if (total) progress_.total = *total;
   progress_.message = std::move(message);
-  if (now - last_emit_ < progress_interval) return std::nullopt;
-  last_emit_ = now;
+  if (now - last_emit_ >= progress_interval) {
+    last_emit_ = now;
+    held_ = false;
+    return {progress_, std::nullopt};
+  }
+  held_ = true;
+  if (std::exchange(flush_asked_, true)) return {};
+  return {std::nullopt, last_emit_ + progress_interval - now};
+}
+
+std::optional<Progress> JobRun::take_held() {
+  MutexLock lock(mu_);
+  flush_asked_ = false;
+  if (!std::exchange(held_, false)) return std::nullopt;
+  last_emit_ = std::chrono::steady_clock::now();
   return progress_;
 }
 

@@ -34,6 +34,10 @@ class RunHost {
  public:
   /// Progress worth publishing (already throttled).
   virtual void on_progress(JobRun& run, Progress progress) = 0;
+  /// A report was held back by the throttle: the host calls `run.take_held()` after `after` and
+  /// publishes what it returns, so that the last report is never left unpublished while the job
+  /// runs on. Called once per held-back stretch, not once per report.
+  virtual void on_progress_held(JobRun& run, std::chrono::steady_clock::duration after) = 0;
   /// A follow-up job pushed by the handler.
   virtual Result<PushResult> push_from_job(const JobRun& run, PushRequest request) = 0;
   /// A debounced follow-up pushed by the handler.
@@ -66,10 +70,18 @@ class JobRun {
   std::atomic<bool> timed_out{false};          // its timeout cancelled the token
   std::atomic<bool> abandoned{false};          // failed as timeout while its handler still ran
 
-  /// Records a report; returns the progress to publish when `progress_interval` has passed
-  /// since the last one published.
-  std::optional<Progress> report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
-                                 std::string message);
+  /// What a report asks of the host: publish `publish` now (`progress_interval` has passed since
+  /// the last one published), or, the report held back, take it with take_held() after
+  /// `flush_in` (set only for the first report of a held-back stretch), or nothing.
+  struct ReportAction {
+    std::optional<Progress> publish;
+    std::optional<std::chrono::steady_clock::duration> flush_in;
+  };
+  /// Records a report (throttled to one published per `progress_interval`).
+  ReportAction report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
+                      std::string message);
+  /// The progress held back since the last one published, if any, counted as published now.
+  std::optional<Progress> take_held();
   void set_completion(std::string message);
   Progress progress();
   void set_progress(Progress p);
@@ -80,6 +92,8 @@ class JobRun {
   Progress progress_ GUARDED_BY(mu_);
   std::optional<std::string> completion_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point last_emit_ GUARDED_BY(mu_){};
+  bool held_ GUARDED_BY(mu_) = false;         // a report since the last published was held back
+  bool flush_asked_ GUARDED_BY(mu_) = false;  // the host will call take_held()
 };
 
 /// The kind of a std::system_error: connection errors are `network`, other system or generic

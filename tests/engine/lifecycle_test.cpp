@@ -69,6 +69,52 @@ TEST_CASE("progress is throttled for observers and the last message becomes the 
   CHECK(e->get(with_message.id)->message == "refreshed 3 authors");
 }
 
+namespace {
+struct TwoSteps : Command {
+  static constexpr std::string_view kName = "TwoSteps";
+};
+}  // namespace
+
+// "Step 2" is reported right after "step 1", inside the throttle's interval, and step 2 is long:
+// observers must see step 2 while it runs, not step 1 until the job ends.
+TEST_CASE("a report the throttle held back is published while the job runs on", "[lifecycle][progress]") {
+  TempDir dir;
+  std::atomic<bool> release{false};
+  Registry r;
+  r.add<TwoSteps>([&](const TwoSteps&, JobContext& ctx) {
+    ctx.report(1, 2, "step 1");
+    ctx.report(2, 2, "step 2");
+    while (!release.load() && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
+  });
+  auto e =
+      Engine::create({.store_path = job_store_at(dir), .progress_interval = 100ms, .logger = quiet_logger()},
+                     std::move(r))
+          .value();
+  std::mutex mu;
+  std::vector<std::string> seen;  // progress events' messages, in order
+  e->subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
+    if (ev.type != JobEvent::Type::progress) return;
+    std::lock_guard lock(mu);
+    seen.push_back(ev.job.progress.message);
+  }));
+  e->start();
+  const JobId id = e->push(TwoSteps{}).value().job.id;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  auto step2_seen = [&] {
+    std::lock_guard lock(mu);
+    return !seen.empty() && seen.back() == "step 2";
+  };
+  while (!step2_seen() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  CHECK(e->get(id)->status == JobStatus::executing);  // still in its long step
+  {
+    std::lock_guard lock(mu);
+    CHECK(seen == std::vector<std::string>{"step 1", "step 2"});  // each once
+  }
+  release = true;
+  REQUIRE(e->wait_idle(10s));
+  CHECK(e->get(id)->progress.message == "step 2");
+}
+
 TEST_CASE("a throwing handler fails its job and never stops a worker", "[lifecycle][errors]") {
   TempDir dir;
   // No retries here: network failures would otherwise wait for their next attempt.

@@ -78,8 +78,9 @@ class JobContext {
 
   /// Progress: `current` of `total` with a message ("3 of 12: Ann Leckie"). Cheap to call
   /// often: it is persisted and sent to observers at most every
-  /// `EngineOptions::progress_interval` (default 250 ms); the last report is always kept when the
-  /// job ends. With no completion message, the last message becomes the job's.
+  /// `EngineOptions::progress_interval` (default 250 ms): a report held back inside the interval
+  /// is sent when it ends, and the last report is always kept when the job ends. With no
+  /// completion message, the last message becomes the job's.
   void report(std::int64_t current, std::int64_t total, std::string message);
   /// Progress message only; current and total are kept.
   void status(std::string text);
