@@ -43,6 +43,9 @@
 //   open_1m_rss_mb      the resident memory that added (measured in a child process);
 //                       open_1m_rss_total_mb is that process's whole resident set then
 //   peak_rss_mb         peak resident memory of the bench process
+//   host_steal_cores    the CPU the hypervisor took from this virtual machine during the run, in
+//                       cores (/proc/stat's steal): a run with much of it is slower for reasons
+//                       outside the engine, and its wake-up-bound figures most of all
 //
 // The bench talks to the engine and to the job store through the public headers only; the only
 // SQL in it is the raw references (SQLite, and PostgreSQL in pg_reference.cpp), on tables of
@@ -787,6 +790,10 @@ std::pair<double, double> peer_figures(const std::string& url, int jobs) {
 
 Figures run_once(const Options& o, const TempDir& dir, const std::string& fixture, int run) {
   Figures f;
+  // How much of the machine the hypervisor took during the run (cores' worth): figures of a run
+  // with much steal compare with each other, not with a quiet run's.
+  const auto run_t0 = Clock::now();
+  const double steal0 = machine_busy_and_steal_s().second;
   auto part_t0 = Clock::now();
   auto lap = [&](const char* part) {
     if (o.verbose) std::fprintf(stderr, "  %s: %.1f s\n", part, seconds_since(part_t0));
@@ -876,6 +883,7 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     f["open_1m_rss_total_mb"] = of.rss_total_mb;
     f["open_1m_active"] = static_cast<double>(of.active);
   }
+  f["host_steal_cores"] = (machine_busy_and_steal_s().second - steal0) / seconds_since(run_t0);
   return f;
 }
 
