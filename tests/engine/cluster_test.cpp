@@ -213,6 +213,9 @@ std::vector<std::pair<std::chrono::steady_clock::time_point, int>> run_rate_keye
   return starts;
 }
 
+// How much earlier than its slot a run may appear to start, timed on this side of the reply.
+constexpr auto kReplyJitter = 100ms;
+
 TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][cluster]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;
@@ -225,7 +228,7 @@ TEST_CASE("a rate key spaces its jobs' runs across the nodes", "[postgres][clust
     const auto gap =
         std::chrono::duration_cast<std::chrono::milliseconds>(starts[i].first - starts[i - 1].first);
     INFO("run " << i << " on node " << starts[i].second << ", " << gap.count() << " ms after the one before");
-    CHECK(gap >= kSpacing - 25ms);  // the slots are on the server's clock; a round trip apart
+    CHECK(gap >= kSpacing - kReplyJitter);  // the slots are on the server's clock (see below)
   }
   CHECK(nodes_used.size() >= 2);  // a claim takes at most 3 (2 workers and the Critical lane)
 }
@@ -236,12 +239,16 @@ TEST_CASE("a rate key's budget counts the uses of every node", "[postgres][clust
   constexpr auto kWindow = 600ms;
   const auto starts =
       run_rate_keyed(pg->new_database(), "indexer:9", RateLimit{.budget = 2, .window = kWindow});
-  // Two uses per window: the third after any two is a window later.
+  // Two uses per window: the third after any two is a window later. The uses are counted on the
+  // server's clock, and a handler's start is timed here once its reservation's reply arrived, so
+  // two starts can fall short of the window by the difference of two replies' delays: tens of
+  // milliseconds in a sanitizer build on a busy machine (571 ms was seen). A budget not shared
+  // across the nodes puts runs 0 and 2 about 0 ms apart.
   for (std::size_t i = 2; i < starts.size(); ++i) {
     const auto apart =
         std::chrono::duration_cast<std::chrono::milliseconds>(starts[i].first - starts[i - 2].first);
     INFO("runs " << i - 2 << " and " << i << " are " << apart.count() << " ms apart");
-    CHECK(apart >= kWindow - 25ms);
+    CHECK(apart >= kWindow - kReplyJitter);
   }
 }
 
