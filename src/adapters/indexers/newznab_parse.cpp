@@ -507,12 +507,9 @@ struct ItemReader {
   std::optional<int> seeders, leechers;
   bool size_from_attr = false;
 
-  // Most items name a category twice (a <category> and a category attr): room for a few at the
-  // first, not a second allocation at the second.
-  void add_category(int c) {
-    if (r.categories.capacity() == 0) r.categories.reserve(4);
-    r.categories.push_back(c);
-  }
+  // Most items name a category twice (a <category> and a category attr): both held inline
+  // (ReleaseCategories).
+  void add_category(int c) { r.categories.push_back(c); }
 
   template <class Int>
   std::optional<Int> number(std::string_view attr, std::string_view value) {
@@ -659,7 +656,8 @@ struct ItemReader {
     if (r.guid.empty()) r.guid = r.download_url;
     if (r.categories.size() > 1) {
       std::sort(r.categories.begin(), r.categories.end());
-      r.categories.erase(std::unique(r.categories.begin(), r.categories.end()), r.categories.end());
+      r.categories.truncate(static_cast<std::size_t>(std::unique(r.categories.begin(), r.categories.end()) -
+                                                     r.categories.begin()));
     }
     if (r.title.empty())
       problem = "no title";

@@ -350,22 +350,22 @@ std::size_t find_spaced(std::string_view s, std::string_view mid) {
   return std::string_view::npos;
 }
 
-// The words joined by one space, trimmed as a title is, into `out` (one allocation at most).
-void join_words(const Views& words, std::string& out) {
+// The words joined by one space, trimmed as a title is, into `out` (an InlineText: joined on
+// the stack, then copied once).
+template <class Out>
+void join_words(const Views& words, Out& out) {
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < words.size(); ++i) bytes += words[i].size() + 1;
-  out.clear();
-  out.reserve(bytes);
+  Scratch text(bytes);
+  char* to = text.data();  // written through a local (Scratch::resize says why)
+  std::size_t n = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    if (!out.empty()) out += ' ';
-    out += words[i];
+    if (n != 0) to[n++] = ' ';
+    std::memcpy(to + n, words[i].data(), words[i].size());
+    n += words[i].size();
   }
-  const std::string_view t = trim_title(out);
-  if (t.size() != out.size()) {
-    const std::size_t from = static_cast<std::size_t>(t.data() - out.data());
-    out.erase(from + t.size());
-    out.erase(0, from);
-  }
+  text.resize(n);
+  out.assign(trim_title(text.view()));
 }
 
 // The index of `format` in ReleaseFormats::kKnown, or kCapacity. Compared by length and then
