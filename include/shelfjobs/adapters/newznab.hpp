@@ -131,20 +131,19 @@ class ReleaseText {
   static ReleaseText view_of(std::string_view text) noexcept {
     ReleaseText t;
     t.data_ = text.data();
-    t.size_ = text.size();
+    t.bits_ = text.size();
     return t;
   }
   /// A view stays a view of the same bytes; owned text is copied.
   ReleaseText(const ReleaseText& other) {
-    if (other.owned_)
+    if (other.owned())
       assign_owned(other.view());
     else
-      data_ = other.data_, size_ = other.size_;
+      data_ = other.data_, bits_ = other.bits_;
   }
-  ReleaseText(ReleaseText&& other) noexcept : data_(other.data_), size_(other.size_), owned_(other.owned_) {
+  ReleaseText(ReleaseText&& other) noexcept : data_(other.data_), bits_(other.bits_) {
     other.data_ = nullptr;
-    other.size_ = 0;
-    other.owned_ = false;
+    other.bits_ = 0;
   }
   ReleaseText& operator=(const ReleaseText& other) {
     if (this != &other) *this = ReleaseText(other);
@@ -154,26 +153,24 @@ class ReleaseText {
     if (this != &other) {
       release_owned();
       data_ = other.data_;
-      size_ = other.size_;
-      owned_ = other.owned_;
+      bits_ = other.bits_;
       other.data_ = nullptr;
-      other.size_ = 0;
-      other.owned_ = false;
+      other.bits_ = 0;
     }
     return *this;
   }
   ~ReleaseText() { release_owned(); }
 
-  std::string_view view() const noexcept { return {data_, size_}; }
+  std::string_view view() const noexcept { return {data_, size()}; }
   operator std::string_view() const noexcept { return view(); }  // NOLINT: implicit by design
   /// An owned copy of the text.
   std::string str() const { return std::string(view()); }
   const char* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return bits_ & ~kOwnedBit; }
+  bool empty() const noexcept { return size() == 0; }
   /// True when the text is the ReleaseText's own (assigned, or repaired by the parser); false
   /// for a view of a page's text (and for empty text).
-  bool owned() const noexcept { return owned_; }
+  bool owned() const noexcept { return (bits_ & kOwnedBit) != 0; }
 
   friend bool operator==(const ReleaseText& a, std::string_view b) noexcept { return a.view() == b; }
   /// Concatenation makes an owned std::string, as with std::string.
@@ -183,13 +180,15 @@ class ReleaseText {
  private:
   void assign_owned(std::string_view text);
   void release_owned() noexcept {
-    if (owned_) free_owned();
+    if (owned()) free_owned();
   }
   void free_owned() noexcept;
 
+  // The size, and in the top bit whether the bytes are owned: a ReleaseText is two words (a
+  // release has ten, moved by the thousand on every sync).
+  static constexpr std::size_t kOwnedBit = ~(~std::size_t{0} >> 1);
   const char* data_ = nullptr;
-  std::size_t size_ = 0;
-  bool owned_ = false;
+  std::size_t bits_ = 0;
 };
 /// Writes the text (for tests' messages and logs).
 std::ostream& operator<<(std::ostream& out, const ReleaseText& text);
