@@ -596,4 +596,26 @@ TEST_CASE("RssPager keeps the old mark when nothing newer came", "[newznab][pagi
   CHECK(to_string(PagingStop::reached_mark) == "reached_mark");
 }
 
+TEST_CASE("ReleaseCategories holds four numbers inline and more on the heap, as a value", "[newznab]") {
+  ReleaseCategories c;
+  CHECK(c.empty());
+  for (int i = 1; i <= 4; ++i) c.push_back(i * 1000);
+  CHECK(c == std::vector<int>{1000, 2000, 3000, 4000});
+  c.push_back(5000);
+  c.push_back(6000);
+  CHECK(c == std::vector<int>{1000, 2000, 3000, 4000, 5000, 6000});
+  ReleaseCategories copy = c;
+  CHECK(copy == c);
+  ReleaseCategories moved = std::move(copy);
+  CHECK(moved == std::vector<int>{1000, 2000, 3000, 4000, 5000, 6000});
+  moved.truncate(2);
+  CHECK(moved == std::vector<int>{1000, 2000});
+  ReleaseCategories small = {3030};
+  ReleaseCategories small_moved = std::move(small);
+  CHECK(small_moved == std::vector<int>{3030});
+  small_moved = std::vector<int>{7020, 3030, 8010, 1, 2};
+  CHECK(small_moved.size() == 5);
+  CHECK(small_moved.vector() == std::vector<int>{7020, 3030, 8010, 1, 2});
+}
+
 }  // namespace newznab_parse_test

@@ -212,4 +212,35 @@ TEST_CASE("is_audio_format knows the audio formats", "[release_title]") {
   for (const char* f : {"epub", "azw3", "mobi", "pdf", ""}) CHECK_FALSE(is_audio_format(f));
 }
 
+TEST_CASE("InlineText holds short text inline and longer text on the heap, as a value", "[release_title]") {
+  using Text = InlineText<8>;
+  Text empty;
+  CHECK(empty.empty());
+  CHECK(empty == "");
+  Text shortt("abc");
+  Text longt(std::string("a text longer than eight bytes"));
+  CHECK(shortt == "abc");
+  CHECK(longt == "a text longer than eight bytes");
+  CHECK(longt.size() == 30);
+  CHECK(longt.find("longer") == 7);
+  CHECK(longt.find("absent") == std::string::npos);
+
+  Text copy = longt;  // copies the bytes
+  CHECK(copy == longt.view());
+  CHECK(copy.data() != longt.data());
+  Text moved = std::move(copy);
+  CHECK(moved == "a text longer than eight bytes");
+  CHECK(copy.empty());  // NOLINT: a moved-from text is empty
+  Text moved_short = std::move(shortt);
+  CHECK(moved_short == "abc");
+
+  moved = moved.view().substr(2, 4);  // assigned from a view of itself
+  CHECK(moved == "text");
+  moved = std::string_view("back to a long text again");
+  CHECK(moved == "back to a long text again");
+  moved.clear();
+  CHECK(moved.empty());
+  CHECK(longt.str() == "a text longer than eight bytes");
+}
+
 }  // namespace release_title_test

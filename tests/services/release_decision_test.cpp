@@ -468,4 +468,29 @@ TEST_CASE("WantedBooks::load reads a real SQLite catalog", "[acquisition][decisi
   CHECK(decide_one(release("Elodie Elsewhere - Far Away [EPUB]"), ctx).approved());
 }
 
+TEST_CASE("ReleaseRejections keeps one rejection inline and more on the heap, in order", "[decision]") {
+  ReleaseRejections list;
+  CHECK(list.empty());
+  list.push_back({RejectionKind::size, "Size 60 MB is above the limit of 50 MB", false});
+  REQUIRE(list.size() == 1);
+  CHECK(list.front().reason == "Size 60 MB is above the limit of 50 MB");
+  for (int i = 0; i < 5; ++i)
+    list.push_back(
+        {RejectionKind::min_seeders, "reason " + std::to_string(i) + std::string(100, 'x'), i == 4});
+  REQUIRE(list.size() == 6);
+  CHECK(list.front().kind == RejectionKind::size);
+  CHECK(list[3].reason.find("reason 2") == 0);
+  CHECK(list.back().temporary);
+  const ReleaseRejections copy = list;
+  REQUIRE(copy.size() == 6);
+  CHECK(copy[5].reason == list[5].reason.view());
+  std::size_t n = 0;
+  for (const auto& r : copy) n += r.reason.empty() ? 0 : 1;
+  CHECK(n == 6);
+  list.clear();
+  CHECK(list.empty());
+  CHECK(list.begin() == list.end());
+  CHECK(copy.size() == 6);
+}
+
 }  // namespace release_decision_test

@@ -37,9 +37,11 @@
 /// Thread-safety: the parse functions are pure; `NewznabClient` may be called from several
 /// threads at once; an `RssPager` belongs to one sync.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -129,20 +131,19 @@ class ReleaseText {
   static ReleaseText view_of(std::string_view text) noexcept {
     ReleaseText t;
     t.data_ = text.data();
-    t.size_ = text.size();
+    t.bits_ = text.size();
     return t;
   }
   /// A view stays a view of the same bytes; owned text is copied.
   ReleaseText(const ReleaseText& other) {
-    if (other.owned_)
+    if (other.owned())
       assign_owned(other.view());
     else
-      data_ = other.data_, size_ = other.size_;
+      data_ = other.data_, bits_ = other.bits_;
   }
-  ReleaseText(ReleaseText&& other) noexcept : data_(other.data_), size_(other.size_), owned_(other.owned_) {
+  ReleaseText(ReleaseText&& other) noexcept : data_(other.data_), bits_(other.bits_) {
     other.data_ = nullptr;
-    other.size_ = 0;
-    other.owned_ = false;
+    other.bits_ = 0;
   }
   ReleaseText& operator=(const ReleaseText& other) {
     if (this != &other) *this = ReleaseText(other);
@@ -152,26 +153,24 @@ class ReleaseText {
     if (this != &other) {
       release_owned();
       data_ = other.data_;
-      size_ = other.size_;
-      owned_ = other.owned_;
+      bits_ = other.bits_;
       other.data_ = nullptr;
-      other.size_ = 0;
-      other.owned_ = false;
+      other.bits_ = 0;
     }
     return *this;
   }
   ~ReleaseText() { release_owned(); }
 
-  std::string_view view() const noexcept { return {data_, size_}; }
+  std::string_view view() const noexcept { return {data_, size()}; }
   operator std::string_view() const noexcept { return view(); }  // NOLINT: implicit by design
   /// An owned copy of the text.
   std::string str() const { return std::string(view()); }
   const char* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return bits_ & ~kOwnedBit; }
+  bool empty() const noexcept { return size() == 0; }
   /// True when the text is the ReleaseText's own (assigned, or repaired by the parser); false
   /// for a view of a page's text (and for empty text).
-  bool owned() const noexcept { return owned_; }
+  bool owned() const noexcept { return (bits_ & kOwnedBit) != 0; }
 
   friend bool operator==(const ReleaseText& a, std::string_view b) noexcept { return a.view() == b; }
   /// Concatenation makes an owned std::string, as with std::string.
@@ -181,16 +180,120 @@ class ReleaseText {
  private:
   void assign_owned(std::string_view text);
   void release_owned() noexcept {
-    if (owned_) free_owned();
+    if (owned()) free_owned();
   }
   void free_owned() noexcept;
 
+  // The size, and in the top bit whether the bytes are owned: a ReleaseText is two words (a
+  // release has ten, moved by the thousand on every sync).
+  static constexpr std::size_t kOwnedBit = ~(~std::size_t{0} >> 1);
   const char* data_ = nullptr;
-  std::size_t size_ = 0;
-  bool owned_ = false;
+  std::size_t bits_ = 0;
 };
 /// Writes the text (for tests' messages and logs).
 std::ostream& operator<<(std::ostream& out, const ReleaseText& text);
+
+/// A release's Newznab category numbers, in order: a list with room for four inline (an item
+/// names one or two, as a `<category>` and a category attr), so that reading a feed allocates
+/// no list per release; a fifth moves them to the heap.
+///
+/// Ownership: a value (copies copy the numbers). Iterators are pointers, invalidated by a change
+/// of the list. Compares equal to a std::vector<int> of the same numbers. Thread-safety: as a
+/// std::vector.
+class ReleaseCategories {
+ public:
+  using value_type = int;
+  using iterator = int*;
+  using const_iterator = const int*;
+  using size_type = std::size_t;
+
+  ReleaseCategories() noexcept = default;
+  ReleaseCategories(std::initializer_list<int> list) { assign(list.begin(), list.size()); }
+  ReleaseCategories(const std::vector<int>& list) { assign(list.data(), list.size()); }  // NOLINT: implicit
+  ReleaseCategories(const ReleaseCategories& other) { assign(other.data(), other.size_); }
+  ReleaseCategories(ReleaseCategories&& other) noexcept { take(other); }
+  ReleaseCategories& operator=(const ReleaseCategories& other) {
+    if (this != &other) assign(other.data(), other.size_);
+    return *this;
+  }
+  ReleaseCategories& operator=(ReleaseCategories&& other) noexcept {
+    if (this != &other) {
+      delete[] heap_;
+      heap_ = nullptr;
+      take(other);
+    }
+    return *this;
+  }
+  ReleaseCategories& operator=(std::initializer_list<int> list) {
+    assign(list.begin(), list.size());
+    return *this;
+  }
+  ReleaseCategories& operator=(const std::vector<int>& list) {
+    assign(list.data(), list.size());
+    return *this;
+  }
+  ~ReleaseCategories() { delete[] heap_; }
+
+  void push_back(int category) {
+    if (size_ == capacity_) grow(2 * capacity_);
+    data()[size_++] = category;
+  }
+  /// Keeps the first `n` (n <= size()).
+  void truncate(std::size_t n) noexcept { size_ = n < size_ ? static_cast<std::uint32_t>(n) : size_; }
+  void clear() noexcept { size_ = 0; }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  int* data() noexcept { return heap_ != nullptr ? heap_ : inline_; }
+  const int* data() const noexcept { return heap_ != nullptr ? heap_ : inline_; }
+  iterator begin() noexcept { return data(); }
+  iterator end() noexcept { return data() + size_; }
+  const_iterator begin() const noexcept { return data(); }
+  const_iterator end() const noexcept { return data() + size_; }
+  int operator[](std::size_t i) const noexcept { return data()[i]; }
+  int front() const noexcept { return data()[0]; }
+  int back() const noexcept { return data()[size_ - 1]; }
+  std::vector<int> vector() const { return std::vector<int>(begin(), end()); }
+
+  friend bool operator==(const ReleaseCategories& a, const ReleaseCategories& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+  friend bool operator==(const ReleaseCategories& a, const std::vector<int>& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+
+ private:
+  static constexpr std::uint32_t kInline = 4;
+  void assign(const int* from, std::size_t n) {
+    if (n > capacity_) grow(static_cast<std::uint32_t>(n));
+    std::copy(from, from + n, data());
+    size_ = static_cast<std::uint32_t>(n);
+  }
+  void grow(std::uint32_t capacity) {
+    int* bytes = new int[capacity];
+    std::copy(begin(), end(), bytes);
+    delete[] heap_;
+    heap_ = bytes;
+    capacity_ = capacity;
+  }
+  void take(ReleaseCategories& other) noexcept {
+    if (other.heap_ != nullptr) {
+      heap_ = other.heap_;
+      capacity_ = other.capacity_;
+    } else {
+      std::copy(other.inline_, other.inline_ + other.size_, inline_);
+      capacity_ = kInline;
+    }
+    size_ = other.size_;
+    other.heap_ = nullptr;
+    other.size_ = 0;
+    other.capacity_ = kInline;
+  }
+
+  int inline_[kInline];  // the first size_ are read, when heap_ is null
+  std::uint32_t size_ = 0, capacity_ = kInline;
+  int* heap_ = nullptr;
+};
 
 /// One item of a feed. Text is UTF-8; see ReleaseText for what the text fields view and how
 /// long. The lists (`categories`, `languages`, `tags`) are the release's own.
@@ -203,10 +306,10 @@ struct Release {
   ReleaseText enclosure_type;  ///< "application/x-nzb", "application/x-bittorrent", ...
   /// usenetdate attr when present (Newznab), else pubDate; nullopt when neither reads as a date.
   std::optional<TimePoint> publish_date;
-  std::int64_t size = 0;        ///< bytes: the size attr, else enclosure@length; 0 unknown
-  std::vector<int> categories;  ///< every category attr (and <category> number), in order
-  std::optional<int> seeders;   ///< Torznab
-  std::optional<int> peers;     ///< Torznab: peers, else seeders + leechers
+  std::int64_t size = 0;         ///< bytes: the size attr, else enclosure@length; 0 unknown
+  ReleaseCategories categories;  ///< every category attr (and <category> number), in order
+  std::optional<int> seeders;    ///< Torznab
+  std::optional<int> peers;      ///< Torznab: peers, else seeders + leechers
   std::optional<int> grabs;
   std::optional<double> download_volume_factor;
   std::optional<double> upload_volume_factor;

@@ -20,12 +20,102 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
 namespace shelfjobs {
+
+/// A short text held in the object itself: up to `N` bytes inline, longer text on the heap.
+/// What a feed's parse and decisions make by the thousand (a release's parsed author and title,
+/// a rejection's reason), so that the usual one costs no allocation and no free.
+///
+/// Ownership: a value, as a std::string: it owns its bytes (never a view of other text), copies
+/// copy them, a move takes them. Not NUL-terminated (`str()` gives a std::string); the bytes
+/// are kept as given (UTF-8 wherever this library makes one). Reads it as a std::string_view
+/// (implicitly); compares with text by its bytes.
+///
+/// Thread-safety: as a std::string (const members may be read from several threads at once).
+template <std::size_t N>
+class InlineText {
+ public:
+  InlineText() noexcept = default;
+  InlineText(std::string_view text) { assign(text); }                          // NOLINT: implicit by design
+  InlineText(const std::string& text) : InlineText(std::string_view(text)) {}  // NOLINT
+  InlineText(const char* text) : InlineText(std::string_view(text)) {}         // NOLINT
+  InlineText(const InlineText& other) { assign(other.view()); }
+  InlineText(InlineText&& other) noexcept { take(other); }
+  InlineText& operator=(const InlineText& other) {
+    if (this != &other) assign(other.view());
+    return *this;
+  }
+  InlineText& operator=(InlineText&& other) noexcept {
+    if (this != &other) {
+      free_heap();
+      take(other);
+    }
+    return *this;
+  }
+  InlineText& operator=(std::string_view text) {
+    assign(text);
+    return *this;
+  }
+  InlineText& operator=(const std::string& text) { return *this = std::string_view(text); }
+  InlineText& operator=(const char* text) { return *this = std::string_view(text); }
+  ~InlineText() { free_heap(); }
+
+  /// Replaces the text with a copy of `text` (which may view this text itself).
+  void assign(std::string_view text) {
+    if (text.size() <= N) {
+      if (!text.empty()) std::memmove(inline_, text.data(), text.size());
+      free_heap();
+    } else {
+      char* bytes = new char[text.size()];
+      std::memcpy(bytes, text.data(), text.size());
+      free_heap();
+      heap_ = bytes;
+    }
+    size_ = text.size();
+  }
+  void clear() noexcept {
+    free_heap();
+    size_ = 0;
+  }
+
+  std::string_view view() const noexcept { return {data(), size_}; }
+  operator std::string_view() const noexcept { return view(); }  // NOLINT: implicit by design
+  std::string str() const { return std::string(view()); }
+  const char* data() const noexcept { return heap_ != nullptr ? heap_ : inline_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  /// As std::string::find (npos when not found).
+  std::size_t find(std::string_view text, std::size_t from = 0) const noexcept {
+    return view().find(text, from);
+  }
+
+  friend bool operator==(const InlineText& a, std::string_view b) noexcept { return a.view() == b; }
+  friend std::ostream& operator<<(std::ostream& out, const InlineText& text) { return out << text.view(); }
+
+ private:
+  void free_heap() noexcept {
+    delete[] heap_;
+    heap_ = nullptr;
+  }
+  void take(InlineText& other) noexcept {
+    heap_ = other.heap_;
+    if (heap_ == nullptr && other.size_ != 0) std::memcpy(inline_, other.inline_, other.size_);
+    size_ = other.size_;
+    other.heap_ = nullptr;
+    other.size_ = 0;
+  }
+
+  char inline_[N];  // the first size_ are read, when heap_ is null
+  std::size_t size_ = 0;
+  char* heap_ = nullptr;
+};
 
 /// The formats a release title names, each once, lower-case, in order of appearance; only the
 /// known formats (`kKnown`) can be listed, so the list is held inline, with no allocation (a
@@ -100,9 +190,11 @@ class ReleaseFormats {
   std::uint8_t size_ = 0;
 };
 
+/// What `parse_release_title` reads. Its text is its own (`InlineText`: an author and a title of
+/// usual length are held inline, without an allocation); it does not view the title parsed.
 struct ParsedReleaseTitle {
-  std::string author;  ///< as written, separators turned to spaces ("Author Name")
-  std::string title;
+  InlineText<40> author;  ///< as written, separators turned to spaces ("Author Name")
+  InlineText<72> title;
   std::optional<int> year;
   /// Every format named, lower-case, in order of appearance: epub, kepub, azw3, azw, mobi, pdf,
   /// cbz, cbr, djvu, fb2, lit, txt, rtf, docx, m4b, m4a, mp3, flac, aac, ogg, opus, wma.

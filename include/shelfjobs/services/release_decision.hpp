@@ -157,9 +157,62 @@ const char* to_string(RejectionKind kind) noexcept;
 
 struct ReleaseRejection {
   RejectionKind kind = RejectionKind::unparsable;
-  std::string reason;  ///< for people: "Size 1.2 GB is above the limit of 500 MB"
+  /// For people: "Size 1.2 GB is above the limit of 500 MB". Its own text (InlineText,
+  /// release_title.hpp: a reason of up to 88 bytes is held inline, without an allocation).
+  InlineText<88> reason;
   /// Temporary rejections may clear by waiting (a client unavailable); permanent ones do not.
   bool temporary = false;
+};
+
+/// A decision's rejections, in the order found: a list with room for one inline (nearly every
+/// rejected release of a feed has one reason: its author or book is unknown), so that the
+/// usual decision allocates no list; a second moves them all to the heap.
+///
+/// Ownership: a value (copies copy the rejections). Iterators and references are invalidated
+/// by `push_back` and `clear`, as a std::vector's. Thread-safety: as a std::vector.
+class ReleaseRejections {
+ public:
+  using value_type = ReleaseRejection;
+  using iterator = ReleaseRejection*;
+  using const_iterator = const ReleaseRejection*;
+  using size_type = std::size_t;
+
+  void push_back(ReleaseRejection rejection) {
+    if (size_ == 0) {
+      first_ = std::move(rejection);
+    } else {
+      if (size_ == 1) {
+        more_.reserve(4);
+        more_.push_back(std::move(first_));
+      }
+      more_.push_back(std::move(rejection));
+    }
+    ++size_;
+  }
+  void clear() noexcept {
+    size_ = 0;
+    first_ = ReleaseRejection{};
+    more_.clear();
+  }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  ReleaseRejection* data() noexcept { return size_ <= 1 ? &first_ : more_.data(); }
+  const ReleaseRejection* data() const noexcept { return size_ <= 1 ? &first_ : more_.data(); }
+  iterator begin() noexcept { return data(); }
+  iterator end() noexcept { return data() + size_; }
+  const_iterator begin() const noexcept { return data(); }
+  const_iterator end() const noexcept { return data() + size_; }
+  ReleaseRejection& operator[](std::size_t i) noexcept { return data()[i]; }
+  const ReleaseRejection& operator[](std::size_t i) const noexcept { return data()[i]; }
+  const ReleaseRejection& front() const noexcept { return data()[0]; }
+  const ReleaseRejection& back() const noexcept { return data()[size_ - 1]; }
+
+ private:
+  // One rejection in first_; more than one all in more_.
+  std::size_t size_ = 0;
+  ReleaseRejection first_;
+  std::vector<ReleaseRejection> more_;
 };
 
 /// What decisions need besides the books.
@@ -193,7 +246,7 @@ struct ReleaseDecision {
   std::string format;   ///< the release's format (see Format above; "" none named)
   bool audio = false;
   std::optional<int> format_rank;  ///< in its profile (0 best); nullopt when not allowed
-  std::vector<ReleaseRejection> rejections;
+  ReleaseRejections rejections;
 
   bool approved() const noexcept { return rejections.empty(); }
   /// Only temporary rejections: may be grabbed later.

@@ -31,22 +31,20 @@ void ReleaseText::assign_owned(std::string_view text) {
   release_owned();
   if (text.empty()) {
     data_ = nullptr;
-    size_ = 0;
+    bits_ = 0;
     return;
   }
   char* bytes = new char[text.size() + 1];
   std::memcpy(bytes, text.data(), text.size());
   bytes[text.size()] = '\0';
   data_ = bytes;
-  size_ = text.size();
-  owned_ = true;
+  bits_ = text.size() | kOwnedBit;
 }
 
 void ReleaseText::free_owned() noexcept {
   delete[] data_;
   data_ = nullptr;
-  size_ = 0;
-  owned_ = false;
+  bits_ = 0;
 }
 
 std::ostream& operator<<(std::ostream& out, const ReleaseText& text) { return out << text.view(); }
@@ -389,6 +387,13 @@ ReleaseText text(std::string_view s, bool& repaired) {
   return ReleaseText(detail::utf8_repair(s));
 }
 
+// kNoMoreNodes, kNoMoreAttributes: pugixml gives "" for the name of the null node and the null
+// attribute, and every element and attribute of a parsed document has a name (XML allows no
+// empty one). A walk over an element's children or attributes therefore reads each one's name
+// first and asks whether the handle is null only for a name that is empty: each handle's test
+// is a call into libpugixml, and a feed's items have twenty-odd children and thirty-odd
+// attributes each.
+
 // Whether the C string `s` is `lit`, compared inline (attribute names are a few bytes: a call to
 // strcmp per attribute cost more than the comparison).
 template <std::size_t N>
@@ -507,12 +512,9 @@ struct ItemReader {
   std::optional<int> seeders, leechers;
   bool size_from_attr = false;
 
-  // Most items name a category twice (a <category> and a category attr): room for a few at the
-  // first, not a second allocation at the second.
-  void add_category(int c) {
-    if (r.categories.capacity() == 0) r.categories.reserve(4);
-    r.categories.push_back(c);
-  }
+  // Most items name a category twice (a <category> and a category attr): both held inline
+  // (ReleaseCategories).
+  void add_category(int c) { r.categories.push_back(c); }
 
   template <class Int>
   std::optional<Int> number(std::string_view attr, std::string_view value) {
@@ -562,8 +564,9 @@ struct ItemReader {
   void attr_element(pugi::xml_node c, std::string_view element_name, bool item_declares) {
     std::string_view name, value;
     bool declares = item_declares;
-    for (pugi::xml_attribute a = c.first_attribute(); a; a = a.next_attribute()) {
-      const char* an = a.name();
+    // The end is told by the name (kNoMoreAttributes): one call into pugixml less per attribute.
+    pugi::xml_attribute a = c.first_attribute();
+    for (const char* an = a.name(); an[0] != '\0'; a = a.next_attribute(), an = a.name()) {
       if (is_name(an, "name"))
         name = a.value();
       else if (is_name(an, "value"))
@@ -578,16 +581,20 @@ struct ItemReader {
   void read(pugi::xml_node item) {
     std::optional<TimePoint> pub_date;
     const bool item_declares = detail::declares_namespace(item);
-    for (pugi::xml_node c = item.first_child(); c; c = c.next_sibling()) {
+    for (pugi::xml_node c = item.first_child();; c = c.next_sibling()) {
       // With the parse options used (no comments, no processing instructions), a child with a
-      // name is an element; text and CDATA directly inside an item have none. The names an
-      // item's children nearly always have are told apart by their first byte and compared with
-      // their terminator, in line: a strlen (and, for an attr, a memchr) per child was a call
-      // to the C library for each of an item's twenty-odd children. Only the other names are
-      // measured.
+      // name is an element; text and CDATA directly inside an item have none, and neither has
+      // the null node past the last child, which is told from them only then (kNoMoreNodes).
+      // The names an item's children nearly always have are told apart by their first byte and
+      // compared with their terminator, in line: a strlen (and, for an attr, a memchr) per child
+      // was a call to the C library for each of an item's twenty-odd children. Only the other
+      // names are measured.
       const char* name = c.name();
+      if (name[0] == '\0') {
+        if (!c) break;
+        continue;
+      }
       switch (name[0]) {
-        case '\0': continue;
         case 't':
           if (is_name(name, "title")) {
             r.title = text(c.child_value(), repaired);
@@ -659,7 +666,8 @@ struct ItemReader {
     if (r.guid.empty()) r.guid = r.download_url;
     if (r.categories.size() > 1) {
       std::sort(r.categories.begin(), r.categories.end());
-      r.categories.erase(std::unique(r.categories.begin(), r.categories.end()), r.categories.end());
+      r.categories.truncate(static_cast<std::size_t>(std::unique(r.categories.begin(), r.categories.end()) -
+                                                     r.categories.begin()));
     }
     if (r.title.empty())
       problem = "no title";
@@ -674,8 +682,8 @@ struct ItemReader {
   void enclosure(pugi::xml_node c) {
     std::string_view url, type, length;
     bool has_length = false;
-    for (pugi::xml_attribute a = c.first_attribute(); a; a = a.next_attribute()) {
-      const char* an = a.name();
+    pugi::xml_attribute a = c.first_attribute();
+    for (const char* an = a.name(); an[0] != '\0'; a = a.next_attribute(), an = a.name()) {
       if (is_name(an, "url")) {
         url = a.value();
       } else if (is_name(an, "type")) {
@@ -725,16 +733,32 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
   const bool in_place = feed->holds(doc.document_element().name());
   ReleasePage page;
   page.text = feed;
-  auto is_item = [](pugi::xml_node c) { return c.type() == pugi::node_element && is_name(c.name(), "item"); };
+  // The channel's children by name, as an item's (kNoMoreNodes): a node without one is text or
+  // the null node past the last.
+  auto is_item = [](pugi::xml_node c, const char* cname) {
+    return is_name(cname, "item") && c.type() == pugi::node_element;
+  };
   std::size_t items = 0;
-  for (pugi::xml_node c = channel.first_child(); c; c = c.next_sibling()) items += is_item(c) ? 1 : 0;
+  for (pugi::xml_node c = channel.first_child();; c = c.next_sibling()) {
+    const char* cname = c.name();
+    if (cname[0] == '\0') {
+      if (!c) break;
+      continue;
+    }
+    items += is_item(c, cname) ? 1 : 0;
+  }
   page.releases.reserve(items);  // no moves while the page fills
 
   AttrNamespaces namespaces;
   int index = 0;
-  for (pugi::xml_node c = channel.first_child(); c; c = c.next_sibling()) {
-    if (c.type() != pugi::node_element) continue;
-    if (!is_item(c)) {
+  for (pugi::xml_node c = channel.first_child();; c = c.next_sibling()) {
+    const char* cname = c.name();
+    if (cname[0] == '\0') {
+      if (!c) break;
+      continue;
+    }
+    if (!is_item(c, cname)) {
+      if (c.type() != pugi::node_element) continue;
       if (local_name(c) == "response" && detail::is_attr_namespace(detail::namespace_of(c))) {
         page.offset = to_int<std::int64_t>(c.attribute("offset").value());
         page.total = to_int<std::int64_t>(c.attribute("total").value());

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -132,23 +133,52 @@ static_assert(markers_agree(), "letter_marker and the format lists disagree");
 
 bool is_letter(char c) noexcept { return c >= 'a' && c <= 'z'; }
 
-// False for a token that cannot be a marker, told by its first byte and length alone: most of a
-// title's words open with a letter and have a length no marker word has, and are then not
-// lower-cased and compared at all.
+// Every word letter_marker knows (the formats, the hint words and the bitrate units).
+constexpr std::string_view kLetterMarkers[] = {
+    "pdf",    "azw",    "cbz",    "cbr",      "fb2",       "lit",        "txt",       "rtf",   "m4b",
+    "m4a",    "mp3",    "aac",    "ogg",      "wma",       "epub",       "azw3",      "mobi",  "djvu",
+    "docx",   "flac",   "opus",   "kbps",     "kb/s",      "kepub",      "ebook",     "audio", "retail",
+    "ebooks", "e-book", "repack", "abridged", "audiobook", "unabridged", "audiobooks"};
+
+// The class of a marker's second byte, lower-cased: a letter 0-25, a digit 26, '-' 27, '/' 28,
+// any other byte 29.
+constexpr unsigned second_class(char c) noexcept {
+  const char l = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  if (l >= 'a' && l <= 'z') return static_cast<unsigned>(l - 'a');
+  if (l >= '0' && l <= '9') return 26;
+  if (l == '-') return 27;
+  return l == '/' ? 28 : 29;
+}
+
+// By a letter marker's length (3 to 10) and first letter, the classes of the second bytes it
+// may have: a bit each.
+constexpr std::size_t kMarkerMin = 3, kMarkerMax = 10;
+using MarkerStarts = std::array<std::array<std::uint32_t, 26>, kMarkerMax + 1>;
+constexpr MarkerStarts kMarkerStarts = [] {
+  MarkerStarts t{};
+  for (std::string_view m : kLetterMarkers)
+    t[m.size()][static_cast<std::size_t>(m[0] - 'a')] |= 1u << second_class(m[1]);
+  return t;
+}();
+
+constexpr bool marker_list_agrees() {
+  for (std::string_view m : kLetterMarkers)
+    if (letter_marker(m) == Marker::none || m.size() < kMarkerMin || m.size() > kMarkerMax) return false;
+  return true;
+}
+static_assert(marker_list_agrees(), "kLetterMarkers and letter_marker disagree");
+
+// False for a token that cannot be a marker, told by its length and first two bytes alone (a
+// table of the letter markers' starts): most of a title's words open with a letter and are then
+// not lower-cased and compared at all. A token that opens with another byte may be a year or a
+// bitrate.
 bool could_be_marker(std::string_view raw) noexcept {
-  if (raw.empty() || raw.size() > LowerToken::kMax) return false;
+  const std::size_t n = raw.size();
+  if (n == 0 || n > LowerToken::kMax) return false;
   const char c = detail::ascii_lower(raw[0]);
   if (!is_letter(c)) return true;
-  switch (raw.size()) {
-    case 3:
-    case 4:
-    case 5:
-    case 6:
-    case 8:
-    case 9:
-    case 10: return true;
-    default: return false;  // letter_marker has no word of this length
-  }
+  if (n < kMarkerMin || n > kMarkerMax) return false;  // letter_marker has no word of this length
+  return (kMarkerStarts[n][static_cast<std::size_t>(c - 'a')] >> second_class(raw[1])) & 1u;
 }
 
 struct Reader {
@@ -318,11 +348,29 @@ constexpr Separators kSceneSpaces("._");           // a scene segment's words
 constexpr Separators kSpace(" ");
 
 // The words of `s` between any of `seps`, into `out` (cleared first: a caller reuses one
-// list for all its splits).
+// list for all its splits). A text of up to 63 bytes (nearly every title) is split through a
+// mask of its word bytes, a bit each: each word is then found by two bit counts, without the
+// byte loops' exits at each word's ends (a title's words have any length).
 void split_words(std::string_view s, const Separators& seps, Views& out) {
   out.clear();
   const char* p = s.data();
-  const char* const end = p + s.size();
+  const std::size_t n = s.size();
+  if (n < 64) {
+    std::uint64_t bits = 0;  // bit i: s[i] is a word's byte
+    for (std::size_t i = 0; i < n; ++i)
+      bits |= static_cast<std::uint64_t>(!seps.is[static_cast<unsigned char>(p[i])]) << i;
+    // Bit 63 is never set, so the sum below cannot carry out of the word.
+    while (bits != 0) {
+      const std::uint64_t low = bits & (~bits + 1);  // the first byte of the next word
+      const std::uint64_t past = bits + low;         // its run of ones carried to the byte after it
+      const auto from = static_cast<std::size_t>(std::countr_zero(low));
+      const auto to = static_cast<std::size_t>(std::countr_zero(past));
+      out.push_back(std::string_view(p + from, to - from));
+      bits &= past;
+    }
+    return;
+  }
+  const char* const end = p + n;
   while (p != end) {
     while (p != end && seps.is[static_cast<unsigned char>(*p)]) ++p;
     const char* const word = p;
@@ -350,22 +398,22 @@ std::size_t find_spaced(std::string_view s, std::string_view mid) {
   return std::string_view::npos;
 }
 
-// The words joined by one space, trimmed as a title is, into `out` (one allocation at most).
-void join_words(const Views& words, std::string& out) {
+// The words joined by one space, trimmed as a title is, into `out` (an InlineText: joined on
+// the stack, then copied once).
+template <class Out>
+void join_words(const Views& words, Out& out) {
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < words.size(); ++i) bytes += words[i].size() + 1;
-  out.clear();
-  out.reserve(bytes);
+  Scratch text(bytes);
+  char* to = text.data();  // written through a local (Scratch::resize says why)
+  std::size_t n = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    if (!out.empty()) out += ' ';
-    out += words[i];
+    if (n != 0) to[n++] = ' ';
+    std::memcpy(to + n, words[i].data(), words[i].size());
+    n += words[i].size();
   }
-  const std::string_view t = trim_title(out);
-  if (t.size() != out.size()) {
-    const std::size_t from = static_cast<std::size_t>(t.data() - out.data());
-    out.erase(from + t.size());
-    out.erase(0, from);
-  }
+  text.resize(n);
+  out.assign(trim_title(text.view()));
 }
 
 // The index of `format` in ReleaseFormats::kKnown, or kCapacity. Compared by length and then

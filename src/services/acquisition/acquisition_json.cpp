@@ -99,7 +99,7 @@ nlohmann::json blocklist_json(const BlocklistEntry& b) {
 
 nlohmann::json release_json(const ReleaseDecision& d, TimePoint now) {
   nlohmann::json rejections = nlohmann::json::array();
-  for (const auto& r : d.rejections) rejections.push_back(r.reason);
+  for (const auto& r : d.rejections) rejections.push_back(r.reason.str());
   const auto age_days =
       d.release.publish_date
           ? std::chrono::duration_cast<std::chrono::hours>(now - *d.release.publish_date).count() / 24
@@ -115,8 +115,8 @@ nlohmann::json release_json(const ReleaseDecision& d, TimePoint now) {
       {"infoUrl", d.release.info_url},
       {"publishDate", time_or_null(d.release.publish_date)},
       {"age", age_days},
-      {"authorName", d.parsed ? d.parsed->author : ""},
-      {"bookTitle", d.parsed ? d.parsed->title : ""},
+      {"authorName", d.parsed ? d.parsed->author.str() : std::string()},
+      {"bookTitle", d.parsed ? d.parsed->title.str() : std::string()},
       {"quality", {{"quality", {{"name", d.format.empty() ? "Unknown" : d.format}}}}},
       {"approved", d.approved()},
       {"temporarilyRejected", d.temporarily_rejected()},

@@ -267,7 +267,10 @@ Status AcquisitionService::Impl::process(std::vector<IndexedRelease> releases, b
       ++summary.rejected;
       if (!d.temporarily_rejected()) settled.insert(d.release.guid.str());
       std::string reasons;
-      for (const auto& r : d.rejections) reasons += (reasons.empty() ? "" : "; ") + r.reason;
+      for (const auto& r : d.rejections) {
+        if (!reasons.empty()) reasons += "; ";
+        reasons += r.reason.view();
+      }
       log->debug("release '{}' rejected: {}", d.release.title.view(), reasons);
     }
   }

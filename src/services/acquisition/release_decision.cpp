@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <stdexcept>
@@ -43,22 +44,36 @@ std::string human_size(std::int64_t bytes) {
 
 // Categories 3000-3999 are Newznab's Audio range (3030 Audio/Audiobook); an indexer that files
 // a release there means sound, whatever the title says.
-bool audio_category(const std::vector<int>& categories) {
+bool audio_category(const ReleaseCategories& categories) {
   return std::any_of(categories.begin(), categories.end(), [](int c) { return c >= 3000 && c <= 3999; });
 }
 
-void reject(ReleaseDecision& d, RejectionKind kind, std::string reason, bool temporary = false) {
-  d.rejections.push_back(ReleaseRejection{kind, std::move(reason), temporary});
+void reject(ReleaseDecision& d, RejectionKind kind, std::string_view reason, bool temporary = false) {
+  ReleaseRejection r;
+  r.kind = kind;
+  r.reason.assign(reason);
+  r.temporary = temporary;
+  d.rejections.push_back(std::move(r));
 }
 
-// The pieces joined, in one allocation (a reason per rejected release, most of a feed).
-std::string joined(std::initializer_list<std::string_view> parts) {
+// The pieces joined into `d`'s reason (a reason per rejected release, most of a feed): on the
+// stack, then copied into the rejection (inline when short, ReleaseRejection::reason).
+void reject_joined(ReleaseDecision& d, RejectionKind kind, std::initializer_list<std::string_view> parts) {
   std::size_t n = 0;
   for (std::string_view p : parts) n += p.size();
-  std::string out;
-  out.reserve(n);
-  for (std::string_view p : parts) out += p;
-  return out;
+  char stack[256];
+  std::string heap;
+  char* to = stack;
+  if (n > sizeof stack) {
+    heap.resize(n);
+    to = heap.data();
+  }
+  std::size_t at = 0;
+  for (std::string_view p : parts) {
+    if (!p.empty()) std::memcpy(to + at, p.data(), p.size());
+    at += p.size();
+  }
+  reject(d, kind, std::string_view(to, n));
 }
 
 // The checks that need no book: they run once the book is known, after the wanted checks, so
@@ -159,8 +174,8 @@ void decide_unguarded(ReleaseDecision& d, const DecisionContext& ctx) {
   }
   d.parsed = parse_release_title(d.release.title);
   if (!d.parsed) {
-    reject(d, RejectionKind::unparsable,
-           joined({"Unable to read an author and a title from '", d.release.title, "'"}));
+    reject_joined(d, RejectionKind::unparsable,
+                  {"Unable to read an author and a title from '", d.release.title, "'"});
     return;
   }
   d.audio = d.parsed->audio || audio_category(d.release.categories);
@@ -169,12 +184,12 @@ void decide_unguarded(ReleaseDecision& d, const DecisionContext& ctx) {
 
   const auto found = ctx.books->lookup(d.parsed->author, d.parsed->title, d.parsed->year);
   if (!found.author_known) {
-    reject(d, RejectionKind::unknown_author, joined({"Unknown author '", d.parsed->author, "'"}));
+    reject_joined(d, RejectionKind::unknown_author, {"Unknown author '", d.parsed->author, "'"});
     return;
   }
   if (found.book == nullptr) {
-    reject(d, RejectionKind::unknown_book,
-           joined({"Author '", d.parsed->author, "' has no book titled '", d.parsed->title, "'"}));
+    reject_joined(d, RejectionKind::unknown_book,
+                  {"Author '", d.parsed->author, "' has no book titled '", d.parsed->title, "'"});
     return;
   }
   d.author_id = found.book->author_id;
