@@ -5,7 +5,9 @@
 
 #include "engine/event_hub.hpp"
 
+#include <cstddef>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -19,13 +21,46 @@ namespace {
 constexpr std::chrono::milliseconds kLinger{4};
 }  // namespace
 
+// A subscriber's queue: a FIFO on a vector, handed to the delivery thread whole (swap) and
+// handed back empty with its room, so a steady stream of events allocates nothing. A
+// std::deque of HostEvent (312 bytes, more than half of libstdc++'s 512-byte node) allocated a
+// node on the strand for each event and freed it on the delivery thread.
+struct SubscriberQueue {
+  std::vector<HostEvent> items;
+  std::size_t head = 0;  // the events before it were dropped (drop_oldest)
+
+  bool empty() const { return head == items.size(); }
+  std::size_t size() const { return items.size() - head; }
+  HostEvent& back() { return items.back(); }
+  void push_back(HostEvent e) { items.push_back(std::move(e)); }
+  void pop_front() {
+    items[head++] = HostEvent{};  // its strings and body go now, not when the queue is taken
+    // A full queue drops one event per event published: close the gap once it is half the
+    // vector, so each drop costs O(1) amortized and the vector stays within twice the capacity.
+    if (head * 2 >= items.size()) {
+      items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+  }
+  void clear() {
+    items.clear();
+    head = 0;
+  }
+  void swap(SubscriberQueue& other) noexcept {
+    items.swap(other.items);
+    std::swap(head, other.head);
+  }
+  auto begin() { return items.begin() + static_cast<std::ptrdiff_t>(head); }
+  auto end() { return items.end(); }
+};
+
 struct EventHub::Sub {
   std::uint64_t id = 0;
   HostObserver fn;
   SubscribeOptions options;
   Mutex mu;
   std::condition_variable cv;
-  std::deque<HostEvent> queue GUARDED_BY(mu);
+  SubscriberQueue queue GUARDED_BY(mu);
   bool stopping GUARDED_BY(mu) = false;
   bool drain GUARDED_BY(mu) = false;  // deliver what is queued before ending
   std::atomic<bool> removed{false};   // unsubscribed: stop delivering, even mid-batch
@@ -153,7 +188,7 @@ void EventHub::publish(HostEvent event) {
 }
 
 void EventHub::run(const std::shared_ptr<Sub>& sub) {
-  std::deque<HostEvent> batch;
+  SubscriberQueue batch;
   for (;;) {
     {
       MutexLock lock(sub->mu);

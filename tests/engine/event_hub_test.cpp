@@ -7,6 +7,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -83,6 +85,60 @@ TEST_CASE("a full queue drops the oldest events and counts them", "[engine][even
   latch.release();
   hub.close();
   CHECK(seen == std::vector<JobId>{1, 8, 9, 10});
+}
+
+// The queue drops from its front without moving the rest each time, and closes the gap it leaves
+// now and then: order and count must hold across many drops, and the queue must serve again once
+// the subscriber catches up.
+TEST_CASE("a long overflow keeps the newest events in order, and the queue serves on after it",
+          "[engine][events]") {
+  detail::EventHub hub(quiet_hub_log());
+  Latch latch;
+  std::atomic<bool> inside{false};
+  std::mutex mu;
+  std::vector<JobId> seen;
+  std::vector<std::int64_t> progress_seen;
+  hub.add(
+      [&](const HostEvent& e) {
+        if (!inside.exchange(true)) latch.wait();
+        std::lock_guard lock(mu);
+        seen.push_back(std::get<JobEvent>(e).job.id);
+        progress_seen.push_back(std::get<JobEvent>(e).job.progress.current);
+      },
+      SubscribeOptions{.capacity = 50, .overflow = Overflow::drop_oldest, .coalesce_progress = true});
+  hub.publish(job(1, JobEvent::Type::queued));
+  while (!inside) std::this_thread::yield();
+  for (JobId i = 2; i <= 1000; ++i) hub.publish(job(i, JobEvent::Type::queued));
+  CHECK(hub.dropped() == 949);  // 999 published while it stalled; 50 fit
+  // A progress event after the drops still replaces the newest queued progress of its job.
+  hub.publish(job(2000, JobEvent::Type::progress, 1));
+  hub.publish(job(2000, JobEvent::Type::progress, 2));
+  CHECK(hub.dropped() == 950);  // the first progress pushed 952 out; the second replaced it
+  latch.release();
+  auto delivered = [&](std::size_t n) {
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard lock(mu);
+        if (seen.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+  };
+  REQUIRE(delivered(51));
+  {
+    std::lock_guard lock(mu);
+    std::vector<JobId> want{1};
+    for (JobId i = 952; i <= 1000; ++i) want.push_back(i);
+    want.push_back(2000);
+    CHECK(seen == want);
+    CHECK(progress_seen.back() == 2);
+  }
+  for (JobId i = 3001; i <= 3005; ++i) hub.publish(job(i, JobEvent::Type::queued));
+  hub.close();
+  CHECK(seen.size() == 56);
+  CHECK(std::vector<JobId>(seen.end() - 5, seen.end()) == std::vector<JobId>{3001, 3002, 3003, 3004, 3005});
+  CHECK(hub.dropped() == 950);
 }
 
 TEST_CASE("drop_newest keeps the oldest events", "[engine][events]") {
