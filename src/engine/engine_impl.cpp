@@ -990,18 +990,27 @@ void Engine::Impl::on_progress(detail::JobRun& run, Progress progress) {
   });
 }
 
-// The throttle held a report back: publish it when the interval ends, unless a later report
-// was published at once meanwhile (take_held() then has nothing). `run` is compared, never read,
-// until the job's own pointer shows it is still that job's run.
+// The throttle held a report back: publish it when the interval ends. take_held() has nothing
+// when a later report was published at once and nothing was held after it, and asks for another
+// wait when one was held after it (its own interval runs from that publish).
 void Engine::Impl::on_progress_held(detail::JobRun& run, std::chrono::steady_clock::duration after) {
-  asio::post(strand_, [this, id = run.id, run = &run, after] {
-    add_timer(clock_->now() + std::chrono::duration_cast<TimePoint::duration>(after), [this, id, run] {
-      auto it = active_.find(id);
-      if (it == active_.end() || it->second.run.get() != run ||
-          it->second.info.status != JobStatus::executing)
-        return;
-      if (auto held = it->second.run->take_held()) publish_progress(it->second, std::move(*held));
-    });
+  asio::post(strand_, [this, id = run.id, run = &run, after] { flush_progress_after(id, run, after); });
+}
+
+// `run` is compared, never read, until the job's own pointer shows it is still that job's run.
+void Engine::Impl::flush_progress_after(JobId id, const detail::JobRun* run,
+                                        std::chrono::steady_clock::duration after) {
+  ON_STRAND();
+  add_timer(clock_->now() + std::chrono::duration_cast<TimePoint::duration>(after), [this, id, run] {
+    auto it = active_.find(id);
+    if (it == active_.end() || it->second.run.get() != run || it->second.info.status != JobStatus::executing)
+      return;
+    auto action = it->second.run->take_held();
+    if (action.publish) {
+      publish_progress(it->second, std::move(*action.publish));
+    } else if (action.flush_in) {
+      flush_progress_after(id, run, *action.flush_in);
+    }
   });
 }
 

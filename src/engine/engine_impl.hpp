@@ -179,6 +179,8 @@ class Engine::Impl final : public detail::RunHost {
   // Events (strand).
   void emit(JobEvent::Type type, const Active& a);
   void publish_progress(Active& a, Progress progress);  // persisted and emitted
+  // Takes the report `run` held back, after `after`, and publishes it (or waits again).
+  void flush_progress_after(JobId id, const detail::JobRun* run, std::chrono::steady_clock::duration after);
   void emit_task(const TaskInfo& t);
   JobDelta delta(const Active& a) const;
 

@@ -32,12 +32,20 @@ JobRun::ReportAction JobRun::report(std::optional<std::int64_t> current, std::op
   return {std::nullopt, last_emit_ + progress_interval - now};
 }
 
-std::optional<Progress> JobRun::take_held() {
+// A report published at once can come between the flush being asked and the flush: the held
+// report after it must then wait for its own interval, or two would be published within one.
+JobRun::ReportAction JobRun::take_held() {
+  const auto now = std::chrono::steady_clock::now();
   MutexLock lock(mu_);
+  if (!held_) {
+    flush_asked_ = false;
+    return {};
+  }
+  if (now - last_emit_ < progress_interval) return {std::nullopt, last_emit_ + progress_interval - now};
   flush_asked_ = false;
-  if (!std::exchange(held_, false)) return std::nullopt;
-  last_emit_ = std::chrono::steady_clock::now();
-  return progress_;
+  held_ = false;
+  last_emit_ = now;
+  return {progress_, std::nullopt};
 }
 
 void JobRun::set_completion(std::string message) {

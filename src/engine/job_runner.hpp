@@ -80,8 +80,11 @@ class JobRun {
   /// Records a report (throttled to one published per `progress_interval`).
   ReportAction report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
                       std::string message);
-  /// The progress held back since the last one published, if any, counted as published now.
-  std::optional<Progress> take_held();
+  /// The host's flush, asked for by a report's `flush_in`: publish the progress held back since
+  /// the last one published, counted as published now; or, when a report was published at once
+  /// since the flush was asked (so the interval since it has not passed), ask again after the
+  /// rest of the interval (`flush_in`); or nothing, when nothing is held back.
+  ReportAction take_held();
   void set_completion(std::string message);
   Progress progress();
   void set_progress(Progress p);

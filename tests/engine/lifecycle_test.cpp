@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/job_runner.hpp"
 #include "engine_fixture.hpp"
 
 using namespace shelfjobs;
@@ -113,6 +114,40 @@ TEST_CASE("a report the throttle held back is published while the job runs on", 
   release = true;
   REQUIRE(e->wait_idle(10s));
   CHECK(e->get(id)->progress.message == "step 2");
+}
+
+// The throttle's two edges meet: a report published at once (its interval had passed) lands
+// between the flush being asked for an earlier held report and that flush. The report held after
+// it must wait for its own interval, not go out with the late flush.
+TEST_CASE("a flush that comes after a report published at once waits for that report's interval",
+          "[lifecycle][progress]") {
+  detail::JobRun run;
+  run.progress_interval = 300ms;
+  auto first = run.report(1, 4, "one");
+  REQUIRE(first.publish);  // nothing published before it
+  auto held = run.report(2, 4, "two");
+  CHECK_FALSE(held.publish);
+  REQUIRE(held.flush_in);
+  CHECK(*held.flush_in <= 300ms);
+  std::this_thread::sleep_for(320ms);
+  auto at_once = run.report(3, 4, "three");  // the interval passed: published now
+  REQUIRE(at_once.publish);
+  CHECK(at_once.publish->message == "three");
+  auto held_again = run.report(4, 4, "four");  // the flush asked for "two" is still to come
+  CHECK_FALSE(held_again.publish);
+  CHECK_FALSE(held_again.flush_in);
+  auto late = run.take_held();  // that flush, just after "three" went out
+  CHECK_FALSE(late.publish);
+  REQUIRE(late.flush_in);
+  CHECK(late.flush_in->count() > 0);
+  std::this_thread::sleep_for(*late.flush_in + 20ms);
+  auto flushed = run.take_held();
+  REQUIRE(flushed.publish);
+  CHECK(flushed.publish->message == "four");
+  CHECK(flushed.publish->current == 4);
+  auto nothing = run.take_held();
+  CHECK_FALSE(nothing.publish);
+  CHECK_FALSE(nothing.flush_in);
 }
 
 TEST_CASE("a throwing handler fails its job and never stops a worker", "[lifecycle][errors]") {
