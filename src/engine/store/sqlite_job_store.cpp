@@ -355,6 +355,7 @@ SqliteJobStore::~SqliteJobStore() {
   start_.reset();
   progress_.reset();
   finish_.reset();
+  finish_live_.reset();
   prior_status_.reset();
   add_totals_.reset();
   save_task_.reset();
@@ -385,6 +386,11 @@ void SqliteJobStore::prepare() {
                   "attempt = ?, progress_current = ?, progress_total = ?, progress_message = ?, "
                   "message = ?, error_kind = ?, error = ?, priority = ?, trigger = ?, event = ?, "
                   "not_before = ?, max_attempts = ?, task = ? WHERE id = ?");
+  // The same write, to a row that is not terminal yet: its change count says whether the finish
+  // counts, so the common finish costs one statement, not a read of the status and a write.
+  static_assert(static_cast<int>(JobStatus::completed) == 2 && static_cast<int>(JobStatus::failed) == 3 &&
+                static_cast<int>(JobStatus::cancelled) == 4);
+  finish_live_.emplace(db, finish_->getQuery() + " AND status NOT IN (2, 3, 4)");
   prior_status_.emplace(db, "SELECT status FROM jobs WHERE id = ?");
   add_totals_.emplace(
       db,
@@ -414,8 +420,9 @@ void SqliteJobStore::prepare() {
 }
 
 void SqliteJobStore::reset_statements() noexcept {
-  for (auto* st : {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &prior_status_,
-                   &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_}) {
+  for (auto* st :
+       {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &finish_live_,
+        &prior_status_, &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_}) {
     try {
       if (*st) (*st)->reset();
     } catch (...) {
@@ -564,11 +571,25 @@ bool SqliteJobStore::apply_finish(const JobInfo& j, BatchFigures& figures, std::
                                   bool write_row) {
   // A job counts once: when its row goes from not terminal to terminal. A second terminal
   // finish, or one for a row pruned meanwhile, leaves the figures alone.
+  auto write = [&](SQLite::Statement& st) {
+    const std::optional<std::int64_t> duration = ended_duration_ms(j);
+    bind_all(st, j.status, j.started_at, j.ended_at, duration, j.attempt, j.progress.current,
+             j.progress.total, j.progress.message, j.message, j.error_kind, j.error, j.priority, j.trigger,
+             j.event, j.not_before, j.max_attempts, j.task, j.id);
+    const bool changed = st.exec() > 0;
+    st.reset();
+    return changed;
+  };
   bool counts = false;
   bool exists = prior.has_value();
+  bool written = false;
   if (is_terminal(j.status)) {
     if (prior) {
       counts = !is_terminal(*prior);
+    } else if (write_row) {
+      // Written only if it was not terminal: then it counts. Else the row is terminal already
+      // or gone, and the plain write below tells which.
+      counts = written = exists = write(*finish_live_);
     } else {
       auto& st = *prior_status_;
       bind(st, 1, j.id);
@@ -579,15 +600,7 @@ bool SqliteJobStore::apply_finish(const JobInfo& j, BatchFigures& figures, std::
       st.reset();
     }
   }
-  if (write_row) {
-    auto& st = *finish_;
-    const std::optional<std::int64_t> duration = ended_duration_ms(j);
-    bind_all(st, j.status, j.started_at, j.ended_at, duration, j.attempt, j.progress.current,
-             j.progress.total, j.progress.message, j.message, j.error_kind, j.error, j.priority, j.trigger,
-             j.event, j.not_before, j.max_attempts, j.task, j.id);
-    if (st.exec() > 0) exists = true;
-    st.reset();
-  }
+  if (write_row && !written && write(*finish_)) exists = true;
   if (!counts) return exists;
   const std::int64_t duration_ms = has_duration(j) ? std::max<std::int64_t>(0, j.duration.count()) : 0;
   {

@@ -126,7 +126,7 @@ class SqliteJobStore final : public JobStore {
   std::atomic<int> lock_fd_{-1};
 
   std::optional<SQLite::Statement> insert_, insert_final_, update_queued_, start_, progress_, finish_,
-      prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_;
+      finish_live_, prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_;
   BatchRows rows_;  // the writer's, reused from batch to batch
 
   mutable std::mutex read_mutex_;  // the reader connection (or, for ":memory:", the only one)
