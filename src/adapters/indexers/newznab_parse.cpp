@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -387,6 +389,57 @@ ReleaseText text(std::string_view s, bool& repaired) {
   return ReleaseText(detail::utf8_repair(s));
 }
 
+// Zero bytes kept after the copy of the body that pugixml parses in place (FeedText): past the
+// terminator of its last string there are always eight readable bytes.
+constexpr std::size_t kTextPad = 8;
+
+// A string of the parse, its length, and whether it is all ASCII.
+struct Measured {
+  std::string_view text;
+  bool ascii = true;
+};
+
+// The bytes a page's strings lie in when pugixml parsed the body in place: [begin, end], the
+// terminator at end, followed by kTextPad - 1 more zero bytes. Empty (begin > end) otherwise.
+//
+// Why: an item has some twenty-five strings to read (text, numbers, attr names), and each was
+// measured by a call to strlen and then scanned again for bytes that are not ASCII. Inside the
+// padded copy a string is measured eight bytes at a time and checked in the same pass, and a
+// whole number is read without being measured at all. Strings elsewhere (a converted encoding's
+// buffer, pugixml's static "" for an absent value) are measured the plain way.
+struct PageBytes {
+  std::uintptr_t begin = 1, end = 0;
+
+  bool holds(const char* p) const noexcept {
+    const auto at = reinterpret_cast<std::uintptr_t>(p);
+    return at >= begin && at <= end;
+  }
+
+  Measured measure(const char* s) const noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+      if (holds(s)) {
+        constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+        std::uint64_t high = 0;
+        for (std::size_t n = 0;; n += 8) {
+          std::uint64_t w;
+          std::memcpy(&w, s + n, 8);  // within the padding: the terminator is in these 8 or later
+          // The high bit of each zero byte; above the first one a borrow may flag others, so
+          // only the lowest is read.
+          const std::uint64_t zero = (w - kOnes) & ~w & kHighs;
+          if (zero != 0) {
+            high |= w & ((zero & (~zero + 1)) - 1) & kHighs;  // the bytes before the terminator
+            const auto at = static_cast<std::size_t>(std::countr_zero(zero)) / 8;
+            return {std::string_view(s, n + at), high == 0};
+          }
+          high |= w & kHighs;
+        }
+      }
+    }
+    const std::string_view v(s);
+    return {v, ascii_prefix(v) == v.size()};
+  }
+};
+
 // kNoMoreNodes, kNoMoreAttributes: pugixml gives "" for the name of the null node and the null
 // attribute, and every element and attribute of a parsed document has a name (XML allows no
 // empty one). A walk over an element's children or attributes therefore reads each one's name
@@ -505,6 +558,7 @@ struct ItemReader {
   IndexerKind kind;
   Release& r;
   AttrNamespaces& namespaces;
+  const PageBytes& bytes;
   bool repaired = false;
   std::string problem;  // set: the item is left out
   std::vector<std::string> notes;
@@ -516,20 +570,43 @@ struct ItemReader {
   // (ReleaseCategories).
   void add_category(int c) { r.categories.push_back(c); }
 
+  std::string_view view(const char* s) const noexcept { return bytes.measure(s).text; }
+
+  // Text of a feed field (see text() above), measured and checked for ASCII in one pass.
+  ReleaseText text_at(const char* s) {
+    const Measured m = bytes.measure(s);
+    if (m.ascii) return ReleaseText::view_of(trim(m.text));
+    return text(m.text, repaired);
+  }
+
+  // to_int of the string at `s`. A string of digits alone, short enough not to overflow `Int`
+  // (nearly every number a feed sends), is read as it is measured; anything else (signs,
+  // spaces, other bytes, long numbers) by to_int, which gives the same value for those digits.
   template <class Int>
-  std::optional<Int> number(std::string_view attr, std::string_view value) {
-    const auto v = to_int<Int>(value);
+  std::optional<Int> to_int_at(const char* s) const {
+    constexpr int kSafeDigits = std::numeric_limits<Int>::digits10;
+    Int v = 0;
+    int i = 0;
+    for (; i < kSafeDigits && s[i] >= '0' && s[i] <= '9'; ++i) v = static_cast<Int>(v * 10 + (s[i] - '0'));
+    if (i > 0 && s[i] == '\0') return v;
+    return to_int<Int>(view(s));
+  }
+
+  template <class Int>
+  std::optional<Int> number(std::string_view attr, const char* value) {
+    const auto v = to_int_at<Int>(value);
     if (!v)
-      notes.push_back(std::string(attr) + " '" + detail::one_line(value, 40) + "' is not a number in range");
+      notes.push_back(std::string(attr) + " '" + detail::one_line(view(value), 40) +
+                      "' is not a number in range");
     return v;
   }
 
-  void attr(std::string_view n, std::string_view v) {
+  void attr(std::string_view n, const char* v) {
     switch (attr_name(n)) {
       case AttrName::size: {
-        const auto s = to_int<std::int64_t>(v);
+        const auto s = to_int_at<std::int64_t>(v);
         if (!s || *s < 0) {
-          problem = "size '" + detail::one_line(v, 40) + "' is not a number of bytes in range";
+          problem = "size '" + detail::one_line(view(v), 40) + "' is not a number of bytes in range";
           return;
         }
         r.size = *s;
@@ -537,23 +614,23 @@ struct ItemReader {
         break;
       }
       case AttrName::category:
-        if (const auto c = to_int<int>(v)) add_category(*c);
+        if (const auto c = to_int_at<int>(v)) add_category(*c);
         break;
       case AttrName::seeders: seeders = number<int>(n, v); break;
       case AttrName::leechers: leechers = number<int>(n, v); break;
       case AttrName::peers: r.peers = number<int>(n, v); break;
       case AttrName::grabs: r.grabs = number<int>(n, v); break;
-      case AttrName::infohash: r.infohash = text(v, repaired); break;
-      case AttrName::magneturl: r.magnet_url = text(v, repaired); break;
-      case AttrName::usenetdate: usenet_date = parse_rfc822_date(v); break;
-      case AttrName::author: r.author = text(v, repaired); break;
-      case AttrName::booktitle: r.book_title = text(v, repaired); break;
-      case AttrName::language: r.languages.push_back(text(v, repaired).str()); break;
-      case AttrName::tag: r.tags.push_back(text(v, repaired).str()); break;
-      case AttrName::downloadvolumefactor: r.download_volume_factor = detail::to_double(v); break;
-      case AttrName::uploadvolumefactor: r.upload_volume_factor = detail::to_double(v); break;
+      case AttrName::infohash: r.infohash = text_at(v); break;
+      case AttrName::magneturl: r.magnet_url = text_at(v); break;
+      case AttrName::usenetdate: usenet_date = parse_rfc822_date(view(v)); break;
+      case AttrName::author: r.author = text_at(v); break;
+      case AttrName::booktitle: r.book_title = text_at(v); break;
+      case AttrName::language: r.languages.push_back(text_at(v).str()); break;
+      case AttrName::tag: r.tags.push_back(text_at(v).str()); break;
+      case AttrName::downloadvolumefactor: r.download_volume_factor = detail::to_double(view(v)); break;
+      case AttrName::uploadvolumefactor: r.upload_volume_factor = detail::to_double(view(v)); break;
       case AttrName::guid:
-        if (r.guid.empty()) r.guid = text(v, repaired);
+        if (r.guid.empty()) r.guid = text_at(v);
         break;
       case AttrName::other: break;
     }
@@ -562,7 +639,8 @@ struct ItemReader {
   // An `attr` element: its name and value attributes, and whether it declares a namespace,
   // read in one pass over its attributes.
   void attr_element(pugi::xml_node c, std::string_view element_name, bool item_declares) {
-    std::string_view name, value;
+    const char* name = "";
+    const char* value = "";
     bool declares = item_declares;
     // The end is told by the name (kNoMoreAttributes): one call into pugixml less per attribute.
     pugi::xml_attribute a = c.first_attribute();
@@ -575,7 +653,7 @@ struct ItemReader {
         declares = true;
     }
     if (!namespaces.is_attr(c, element_name, declares)) return;
-    attr(trim(name), value);
+    attr(trim(view(name)), value);
   }
 
   void read(pugi::xml_node item) {
@@ -597,7 +675,7 @@ struct ItemReader {
       switch (name[0]) {
         case 't':
           if (is_name(name, "title")) {
-            r.title = text(c.child_value(), repaired);
+            r.title = text_at(c.child_value());
             continue;
           }
           if (is_name(name, "torznab:attr")) {
@@ -615,29 +693,29 @@ struct ItemReader {
           break;
         case 'g':
           if (is_name(name, "guid")) {
-            r.guid = text(c.child_value(), repaired);
+            r.guid = text_at(c.child_value());
             continue;
           }
           break;
         case 'l':
           if (is_name(name, "link")) {
-            r.link = text(c.child_value(), repaired);
+            r.link = text_at(c.child_value());
             continue;
           }
           break;
         case 'p':
           if (is_name(name, "pubDate")) {
-            pub_date = parse_rfc822_date(c.child_value());
+            pub_date = parse_rfc822_date(view(c.child_value()));
             continue;
           }
           break;
         case 'c':
           if (is_name(name, "comments")) {
-            r.info_url = text(c.child_value(), repaired);
+            r.info_url = text_at(c.child_value());
             continue;
           }
           if (is_name(name, "category")) {
-            if (const auto id = to_int<int>(c.child_value())) add_category(*id);
+            if (const auto id = to_int_at<int>(c.child_value())) add_category(*id);
             continue;
           }
           break;
@@ -652,7 +730,7 @@ struct ItemReader {
       // A prefixed `attr` under another prefix: the local name is what follows the first ':',
       // so "a:b:attr" is not one. Elements of other namespaces, and RSS elements not read, are
       // passed over.
-      const std::size_t size = std::strlen(name);
+      const std::size_t size = view(name).size();
       if (size >= 5 && same_bytes(name + size - 5, ":attr") && std::memchr(name, ':', size - 5) == nullptr) {
         attr_element(c, std::string_view(name, size), item_declares);
         if (!problem.empty()) return;
@@ -680,7 +758,9 @@ struct ItemReader {
   }
 
   void enclosure(pugi::xml_node c) {
-    std::string_view url, type, length;
+    const char* url = "";
+    const char* type = "";
+    const char* length = "";
     bool has_length = false;
     pugi::xml_attribute a = c.first_attribute();
     for (const char* an = a.name(); an[0] != '\0'; a = a.next_attribute(), an = a.name()) {
@@ -693,11 +773,11 @@ struct ItemReader {
         has_length = true;
       }
     }
-    r.download_url = text(url, repaired);
-    r.enclosure_type = text(type, repaired);
+    r.download_url = text_at(url);
+    r.enclosure_type = text_at(type);
     if (!size_from_attr && has_length) {
       // The enclosure's length is only the fallback; a bad one is dropped, not fatal.
-      if (const auto len = to_int<std::int64_t>(length); len && *len >= 0) r.size = *len;
+      if (const auto len = to_int_at<std::int64_t>(length); len && *len >= 0) r.size = *len;
     }
   }
 };
@@ -706,7 +786,7 @@ struct ItemReader {
 // and ends each string where it stood), so the text outlives the parse tree. When pugixml had to
 // convert the body's encoding (UTF-16, Latin-1) into a buffer of its own, the tree is kept too.
 struct FeedText {
-  std::unique_ptr<char[]> bytes;
+  std::unique_ptr<char[]> bytes;  // size bytes of text, then kTextPad zero bytes
   std::size_t size = 0;
   pugi::xml_document doc;
 
@@ -721,9 +801,9 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
                                    TimePoint now) {
   auto feed = std::make_shared<FeedText>();
   feed->size = xml.size();
-  feed->bytes.reset(new char[xml.size() + 1]);
+  feed->bytes.reset(new char[xml.size() + kTextPad]);
   std::memcpy(feed->bytes.get(), xml.data(), xml.size());
-  feed->bytes[xml.size()] = '\0';
+  std::memset(feed->bytes.get() + xml.size(), 0, kTextPad);
   pugi::xml_document& doc = feed->doc;
   if (auto ok = load(doc, xml, "rss", name, now, feed->bytes.get(), pugi::parse_default | kEmbedText); !ok)
     return ok.error();
@@ -750,6 +830,11 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
   page.releases.reserve(items);  // no moves while the page fills
 
   AttrNamespaces namespaces;
+  PageBytes bytes;
+  if (in_place) {
+    bytes.begin = reinterpret_cast<std::uintptr_t>(feed->bytes.get());
+    bytes.end = bytes.begin + feed->size;
+  }
   int index = 0;
   for (pugi::xml_node c = channel.first_child();; c = c.next_sibling()) {
     const char* cname = c.name();
@@ -769,7 +854,7 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
     ++page.items;
     // Read in place: a left-out item is taken off the end again.
     Release& release = page.releases.emplace_back();
-    ItemReader reader{kind, release, namespaces};
+    ItemReader reader{kind, release, namespaces, bytes};
     reader.read(c);
     if (reader.problem.empty() && !reader.repaired && reader.notes.empty()) {  // the usual case
       release.page_text = page.text;
