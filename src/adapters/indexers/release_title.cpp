@@ -28,7 +28,7 @@ constexpr std::span<const std::string_view> kAudioFormats(ReleaseFormats::kKnown
 
 // The words between title and the rest that are not formats but end the title too ("retail",
 // "unabridged", "abridged", "audiobook(s)", "ebook(s)", "e-book", "audio", "repack") are listed
-// by length in `letter_marker`, with the formats above.
+// by length in `kLetterMarkers`, with the formats above.
 
 bool is_space(char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -88,57 +88,80 @@ bool is_ebook_format(std::string_view t) {
   return std::find(kEbookFormats.begin(), kEbookFormats.end(), t) != kEbookFormats.end();
 }
 
-// What a lower-case token that opens with a letter says, found by its length first: titles are
-// parsed by the thousand on every sync, and most of their words are no marker at all.
+// What a lower-case token that opens with a letter says. Titles are parsed by the thousand on
+// every sync, and most of their words are no marker at all.
 enum class Marker { none, ebook, audio, retail, unabridged, abridged, end_word, kbps };
 
-constexpr Marker letter_marker(std::string_view t) noexcept {
-  auto any = [t](std::initializer_list<std::string_view> list) {
-    for (std::string_view x : list)
-      if (t == x) return true;
-    return false;
-  };
-  switch (t.size()) {
-    case 3:
-      if (any({"pdf", "azw", "cbz", "cbr", "fb2", "lit", "txt", "rtf"})) return Marker::ebook;
-      return any({"m4b", "m4a", "mp3", "aac", "ogg", "wma"}) ? Marker::audio : Marker::none;
-    case 4:
-      if (any({"epub", "azw3", "mobi", "djvu", "docx"})) return Marker::ebook;
-      if (any({"flac", "opus"})) return Marker::audio;
-      return any({"kbps", "kb/s"}) ? Marker::kbps : Marker::none;
-    case 5:
-      if (t == "kepub") return Marker::ebook;
-      return any({"ebook", "audio"}) ? Marker::end_word : Marker::none;
-    case 6:
-      if (t == "retail") return Marker::retail;
-      return any({"ebooks", "e-book", "repack"}) ? Marker::end_word : Marker::none;
-    case 8: return t == "abridged" ? Marker::abridged : Marker::none;
-    case 9: return t == "audiobook" ? Marker::end_word : Marker::none;
-    case 10:
-      if (t == "unabridged") return Marker::unabridged;
-      return t == "audiobooks" ? Marker::end_word : Marker::none;
-    default: return Marker::none;
+struct LetterMarker {
+  std::string_view word;
+  Marker marker;
+};
+
+// Every word that opens with a letter and says something: the formats (as ReleaseFormats::kKnown
+// lists them), the hint words and the bitrate units. letter_marker and the table of the words'
+// starts below (kMarkerStarts) are both read from this one list.
+constexpr LetterMarker kLetterMarkers[] = {
+    {"pdf", Marker::ebook},          {"azw", Marker::ebook},          {"cbz", Marker::ebook},
+    {"cbr", Marker::ebook},          {"fb2", Marker::ebook},          {"lit", Marker::ebook},
+    {"txt", Marker::ebook},          {"rtf", Marker::ebook},          {"m4b", Marker::audio},
+    {"m4a", Marker::audio},          {"mp3", Marker::audio},          {"aac", Marker::audio},
+    {"ogg", Marker::audio},          {"wma", Marker::audio},          {"epub", Marker::ebook},
+    {"azw3", Marker::ebook},         {"mobi", Marker::ebook},         {"djvu", Marker::ebook},
+    {"docx", Marker::ebook},         {"flac", Marker::audio},         {"opus", Marker::audio},
+    {"kbps", Marker::kbps},          {"kb/s", Marker::kbps},          {"kepub", Marker::ebook},
+    {"ebook", Marker::end_word},     {"audio", Marker::end_word},     {"retail", Marker::retail},
+    {"ebooks", Marker::end_word},    {"e-book", Marker::end_word},    {"repack", Marker::end_word},
+    {"abridged", Marker::abridged},  {"audiobook", Marker::end_word}, {"unabridged", Marker::unabridged},
+    {"audiobooks", Marker::end_word}};
+
+// The shortest and longest of them.
+constexpr std::size_t kMarkerMin = 3, kMarkerMax = 10;
+
+// The list's entries of each length, as [first, last) indexes: the list is kept in order of
+// length, so a token is compared only with the words of its own length.
+using LengthRanges = std::array<std::pair<std::size_t, std::size_t>, kMarkerMax + 1>;
+constexpr LengthRanges kMarkersOfLength = [] {
+  LengthRanges r{};
+  for (std::size_t i = 0; i < std::size(kLetterMarkers); ++i) {
+    const std::size_t n = kLetterMarkers[i].word.size();
+    if (r[n].second == 0) r[n].first = i;
+    r[n].second = i + 1;
   }
+  return r;
+}();
+
+constexpr bool markers_in_order_of_length() {
+  for (std::size_t i = 0; i < std::size(kLetterMarkers); ++i) {
+    const std::string_view w = kLetterMarkers[i].word;
+    if (w.size() < kMarkerMin || w.size() > kMarkerMax || w[0] < 'a' || w[0] > 'z') return false;
+    if (i > 0 && w.size() < kLetterMarkers[i - 1].word.size()) return false;
+  }
+  return true;
+}
+static_assert(markers_in_order_of_length(), "kLetterMarkers: letters first, 3 to 10 bytes, by length");
+
+constexpr Marker letter_marker(std::string_view t) noexcept {
+  if (t.size() < kMarkerMin || t.size() > kMarkerMax) return Marker::none;
+  const auto [first, last] = kMarkersOfLength[t.size()];
+  for (std::size_t i = first; i < last; ++i)
+    if (kLetterMarkers[i].word == t) return kLetterMarkers[i].marker;
+  return Marker::none;
 }
 
-// The lists by length hold the same formats as the arrays above.
+// The list names the same formats as ReleaseFormats::kKnown, as ebook or audio formats alike.
 constexpr bool markers_agree() {
   for (std::string_view f : kEbookFormats)
     if (letter_marker(f) != Marker::ebook) return false;
   for (std::string_view f : kAudioFormats)
     if (letter_marker(f) != Marker::audio) return false;
-  return true;
+  std::size_t formats = 0;
+  for (const LetterMarker& m : kLetterMarkers)
+    formats += m.marker == Marker::ebook || m.marker == Marker::audio;
+  return formats == ReleaseFormats::kCapacity;
 }
-static_assert(markers_agree(), "letter_marker and the format lists disagree");
+static_assert(markers_agree(), "kLetterMarkers and ReleaseFormats::kKnown disagree");
 
 bool is_letter(char c) noexcept { return c >= 'a' && c <= 'z'; }
-
-// Every word letter_marker knows (the formats, the hint words and the bitrate units).
-constexpr std::string_view kLetterMarkers[] = {
-    "pdf",    "azw",    "cbz",    "cbr",      "fb2",       "lit",        "txt",       "rtf",   "m4b",
-    "m4a",    "mp3",    "aac",    "ogg",      "wma",       "epub",       "azw3",      "mobi",  "djvu",
-    "docx",   "flac",   "opus",   "kbps",     "kb/s",      "kepub",      "ebook",     "audio", "retail",
-    "ebooks", "e-book", "repack", "abridged", "audiobook", "unabridged", "audiobooks"};
 
 // The class of a marker's second byte, lower-cased: a letter 0-25, a digit 26, '-' 27, '/' 28,
 // any other byte 29.
@@ -152,21 +175,13 @@ constexpr unsigned second_class(char c) noexcept {
 
 // By a letter marker's length (3 to 10) and first letter, the classes of the second bytes it
 // may have: a bit each.
-constexpr std::size_t kMarkerMin = 3, kMarkerMax = 10;
 using MarkerStarts = std::array<std::array<std::uint32_t, 26>, kMarkerMax + 1>;
 constexpr MarkerStarts kMarkerStarts = [] {
   MarkerStarts t{};
-  for (std::string_view m : kLetterMarkers)
-    t[m.size()][static_cast<std::size_t>(m[0] - 'a')] |= 1u << second_class(m[1]);
+  for (const LetterMarker& m : kLetterMarkers)
+    t[m.word.size()][static_cast<std::size_t>(m.word[0] - 'a')] |= 1u << second_class(m.word[1]);
   return t;
 }();
-
-constexpr bool marker_list_agrees() {
-  for (std::string_view m : kLetterMarkers)
-    if (letter_marker(m) == Marker::none || m.size() < kMarkerMin || m.size() > kMarkerMax) return false;
-  return true;
-}
-static_assert(marker_list_agrees(), "kLetterMarkers and letter_marker disagree");
 
 // False for a token that cannot be a marker, told by its length and first two bytes alone (a
 // table of the letter markers' starts): most of a title's words open with a letter and are then
