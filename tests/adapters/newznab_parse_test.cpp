@@ -582,6 +582,19 @@ TEST_CASE("parse_rfc822_date reads the dates feeds send", "[newznab]") {
       {"Thu, 29 Feb 2024 12:00:00 +XYZW", std::nullopt},
       {"2024-02-29T12:00:00Z", std::nullopt},
       {"", std::nullopt},
+      // The form read by position: every month, any case, and a byte that is not a digit
+      // anywhere in a number (the general reader then reads or refuses it as before).
+      {"Fri, 31 jan 2025 01:02:03 +0000", utc(2025, 1, 31, 1, 2, 3)},
+      {"Fri, 28 FEB 2025 01:02:03 +0000", utc(2025, 2, 28, 1, 2, 3)},
+      {"Fri, 30 May 2025 01:02:03 -0000", utc(2025, 5, 30, 1, 2, 3)},
+      {"Fri, 31 Oct 2025 01:02:03 +0000", utc(2025, 10, 31, 1, 2, 3)},
+      {"Fri, 05 Dec 2025 01:02:03 +0000", utc(2025, 12, 5, 1, 2, 3)},
+      {"Tue, 0x Mar 2025 18:22:10 +0000", std::nullopt},
+      {"Tue, 04 Mar 2/25 18:22:10 +0000", std::nullopt},
+      {"Tue, 04 Mar 2025 1:22:10 +00000", std::nullopt},
+      {"Tue, 04 Mar 2025 18:22:1\xC3 +0000", std::nullopt},
+      {"Tue, 04 Mar 2025 18:22:10 +00:0", std::nullopt},
+      {"Tue, 04 Max 2025 18:22:10 +0000", std::nullopt},
       // What follows the zone is a comment: the date still reads.
       {"Tue, 04 Mar 2025 18:22:10 +0000 (UTC) and more words", utc(2025, 3, 4, 18, 22, 10)},
   };
