@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -438,6 +440,53 @@ TEST_CASE("parse_releases reads numbers in every form a feed writes them", "[new
   CHECK(c.size == 4096);
   CHECK(c.categories == std::vector<int>{7020});
   CHECK(converted->warnings.empty());
+}
+
+// Numbers of plain digits are read as they are measured, up to the digits their type always
+// holds, and by the general reader past that: every length across that bound, and a byte that is
+// not a digit at every place, read as from_chars reads them (a value out of range, or any other
+// byte, is none).
+TEST_CASE("parse_releases reads numbers of every length, with a stray byte anywhere", "[newznab]") {
+  const std::string all = "98765432109876543210";
+  struct Case {
+    std::string text;
+    std::optional<std::int64_t> as_int64;
+    std::optional<int> as_int;
+  };
+  std::vector<Case> cases;
+  for (std::size_t n = 1; n <= all.size(); ++n) {
+    for (std::size_t stray = 0; stray <= n; ++stray) {  // stray == n: digits only
+      std::string text = all.substr(0, n);
+      if (stray < n) text[stray] = stray % 2 ? '/' : ':';  // the bytes either side of the digits
+      Case c{text, std::nullopt, std::nullopt};
+      std::int64_t v64 = 0;
+      int v = 0;
+      const char* end = text.data() + text.size();
+      if (auto r = std::from_chars(text.data(), end, v64); r.ec == std::errc() && r.ptr == end)
+        c.as_int64 = v64;
+      if (auto r = std::from_chars(text.data(), end, v); r.ec == std::errc() && r.ptr == end) c.as_int = v;
+      cases.push_back(c);
+    }
+  }
+  std::string feed = R"(<rss xmlns:tz="http://torznab.com/schemas/2015/feed"><channel>)";
+  for (const Case& c : cases)
+    feed += "<item><title>A - " + c.text +
+            "</title><link>http://x/</link><tz:attr name=\"seeders\" value=\"" + c.text +
+            "\"/><tz:attr name=\"uploadvolumefactor\" value=\"" + c.text +
+            "\"/><enclosure url=\"http://x/e\" length=\"" + c.text + "\"/></item>";
+  feed += "</channel></rss>";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const Release& r = page->releases[i];
+    INFO(c.text);
+    CHECK(r.seeders == c.as_int);
+    CHECK(r.size == c.as_int64.value_or(0));
+    if (c.as_int64 && c.as_int64 < 1'000'000'000'000'000)
+      CHECK(r.upload_volume_factor == static_cast<double>(*c.as_int64));
+  }
 }
 
 TEST_CASE("a release's text views its page, and outlives the page with the release", "[newznab]") {
