@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -335,6 +337,158 @@ TEST_CASE("parse_releases repairs text that is not UTF-8 and reads Latin-1 decla
   CHECK(page2->warnings.empty());
 }
 
+// A field's text is measured eight bytes at a time in the page's copy of the body, and checked
+// for bytes that are not ASCII in the same pass: every length across those steps, with such a
+// byte at every place, valid UTF-8 or not, reads as it always did.
+TEST_CASE("parse_releases reads text of every length, with a byte that is not ASCII anywhere", "[newznab]") {
+  const std::string letters = "bcdefghijklmnopqrstuvwxyz";
+  std::string feed = "<rss><channel>";
+  std::vector<std::string> expected;
+  std::size_t repaired = 0;
+  for (std::size_t n = 1; n <= 19; ++n) {
+    for (std::size_t at = 0; at <= n; ++at) {  // at == n: all ASCII
+      for (int valid = 0; valid < 2; ++valid) {
+        if (at == n && valid == 0) continue;
+        std::string text = letters.substr(0, n), want = text;
+        if (at < n) {
+          text.replace(at, 1, valid ? "\xC3\xA9" : "\xE9");
+          want.replace(at, 1, valid ? "\xC3\xA9" : "\xEF\xBF\xBD");
+          repaired += valid ? 0 : 1;
+        }
+        feed += "<item><title>A - " + text + "</title><guid>" + text + "</guid><link>http://x/" + text +
+                "</link></item>";
+        expected.push_back(want);
+      }
+    }
+  }
+  feed += "</channel></rss>";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    INFO("item " << i + 1);
+    CHECK(page->releases[i].title == "A - " + expected[i]);
+    CHECK(page->releases[i].guid == expected[i]);
+    CHECK(page->releases[i].download_url == "http://x/" + expected[i]);
+  }
+  CHECK(page->warnings.size() == repaired);  // one per item with a byte that is not UTF-8
+}
+
+// Numbers: a plain run of digits is read as it is measured, anything else by the general
+// reader, with the same results as before (signs, spaces, leading zeros, past the digits an int
+// always holds, out of range, empty), in the page's copy and in a converted encoding's buffer.
+TEST_CASE("parse_releases reads numbers in every form a feed writes them", "[newznab]") {
+  const char* feed = R"(<rss xmlns:tz="http://torznab.com/schemas/2015/feed"><channel>
+<item><title>A - One</title><link>http://x/1</link>
+  <tz:attr name="seeders" value="+5"/><tz:attr name="peers" value=" 7 "/><tz:attr name="grabs" value="0012"/>
+  <tz:attr name="size" value="123456789012345678"/><tz:attr name="category" value="2147483647"/></item>
+<item><title>A - Two</title><link>http://x/2</link>
+  <tz:attr name="seeders" value="2147483648"/><tz:attr name="grabs" value="999999999"/>
+  <tz:attr name="size" value="1234567890123456789"/></item>
+<item><title>A - Three</title><link>http://x/3</link><category>+7020</category><category>70x</category>
+  <tz:attr name="seeders" value=""/><tz:attr name="peers" value="-3"/><tz:attr name="grabs"/>
+  <enclosure url="http://x/3e" length="  42 "/></item>
+<item><title>A - Four</title><link>http://x/4</link><tz:attr name="size" value=""/></item>
+<item><title>A - Five</title><link>http://x/5</link><guid></guid><tz:attr name="infohash" value=""/>
+  <tz:attr name="downloadvolumefactor" value="0.5"/><tz:attr name="uploadvolumefactor" value=" 1 "/></item>
+</channel></rss>)";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == 4);
+  const Release& one = page->releases[0];
+  CHECK(one.seeders == 5);
+  CHECK(one.peers == 7);
+  CHECK(one.grabs == 12);
+  CHECK(one.size == 123456789012345678);
+  CHECK(one.categories == std::vector<int>{2147483647});
+  const Release& two = page->releases[1];
+  CHECK_FALSE(two.seeders.has_value());
+  CHECK(two.grabs == 999999999);
+  CHECK(two.size == 1234567890123456789);
+  const Release& three = page->releases[2];
+  CHECK_FALSE(three.seeders.has_value());
+  CHECK(three.peers == -3);
+  CHECK_FALSE(three.grabs.has_value());
+  CHECK(three.size == 42);
+  CHECK(three.categories == std::vector<int>{7020});
+  CHECK(three.download_url == "http://x/3e");
+  const Release& five = page->releases[3];
+  CHECK(five.guid == "http://x/5");  // empty: the download URL stands in
+  CHECK(five.infohash.empty());
+  CHECK(five.download_volume_factor == 0.5);
+  CHECK(five.upload_volume_factor == 1.0);
+  REQUIRE(page->skipped.size() == 1);
+  CHECK(contains(page->skipped[0], "item 4 (A - Four): size '' is not a number of bytes in range"));
+  REQUIRE(page->warnings.size() == 3);
+  CHECK(contains(page->warnings[0], "item 2 (A - Two): seeders '2147483648' is not a number in range"));
+  CHECK(contains(page->warnings[1], "item 3 (A - Three): seeders '' is not a number in range"));
+  CHECK(contains(page->warnings[2], "item 3 (A - Three): grabs '' is not a number in range"));
+
+  // Converted from Latin-1: the strings are in pugixml's buffer, not the page's copy.
+  const std::string latin1 =
+      "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss xmlns:tz=\"http://torznab.com/schemas/2015/feed\">"
+      "<channel><item><title>Caf\xE9 - Cr\xE8me Br\xFBl\xE9\x65 Of Some Length</title><link>http://x/1</link>"
+      "<tz:attr name=\"seeders\" value=\"12\"/><tz:attr name=\"peers\" value=\" +13\"/>"
+      "<tz:attr name=\"size\" value=\"4096\"/><category>7020</category></item></channel></rss>";
+  auto converted = parse_releases(latin1, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(converted.has_value());
+  REQUIRE(converted->releases.size() == 1);
+  const Release& c = converted->releases[0];
+  CHECK(c.title == "Caf\xC3\xA9 - Cr\xC3\xA8me Br\xC3\xBBl\xC3\xA9\x65 Of Some Length");
+  CHECK(c.seeders == 12);
+  CHECK(c.peers == 13);
+  CHECK(c.size == 4096);
+  CHECK(c.categories == std::vector<int>{7020});
+  CHECK(converted->warnings.empty());
+}
+
+// Numbers of plain digits are read as they are measured, up to the digits their type always
+// holds, and by the general reader past that: every length across that bound, and a byte that is
+// not a digit at every place, read as from_chars reads them (a value out of range, or any other
+// byte, is none).
+TEST_CASE("parse_releases reads numbers of every length, with a stray byte anywhere", "[newznab]") {
+  const std::string all = "98765432109876543210";
+  struct Case {
+    std::string text;
+    std::optional<std::int64_t> as_int64;
+    std::optional<int> as_int;
+  };
+  std::vector<Case> cases;
+  for (std::size_t n = 1; n <= all.size(); ++n) {
+    for (std::size_t stray = 0; stray <= n; ++stray) {  // stray == n: digits only
+      std::string text = all.substr(0, n);
+      if (stray < n) text[stray] = stray % 2 ? '/' : ':';  // the bytes either side of the digits
+      Case c{text, std::nullopt, std::nullopt};
+      std::int64_t v64 = 0;
+      int v = 0;
+      const char* end = text.data() + text.size();
+      if (auto r = std::from_chars(text.data(), end, v64); r.ec == std::errc() && r.ptr == end)
+        c.as_int64 = v64;
+      if (auto r = std::from_chars(text.data(), end, v); r.ec == std::errc() && r.ptr == end) c.as_int = v;
+      cases.push_back(c);
+    }
+  }
+  std::string feed = R"(<rss xmlns:tz="http://torznab.com/schemas/2015/feed"><channel>)";
+  for (const Case& c : cases)
+    feed += "<item><title>A - " + c.text +
+            "</title><link>http://x/</link><tz:attr name=\"seeders\" value=\"" + c.text +
+            "\"/><tz:attr name=\"uploadvolumefactor\" value=\"" + c.text +
+            "\"/><enclosure url=\"http://x/e\" length=\"" + c.text + "\"/></item>";
+  feed += "</channel></rss>";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const Release& r = page->releases[i];
+    INFO(c.text);
+    CHECK(r.seeders == c.as_int);
+    CHECK(r.size == c.as_int64.value_or(0));
+    if (c.as_int64 && c.as_int64 < 1'000'000'000'000'000)
+      CHECK(r.upload_volume_factor == static_cast<double>(*c.as_int64));
+  }
+}
+
 TEST_CASE("a release's text views its page, and outlives the page with the release", "[newznab]") {
   Release kept, moved;
   std::string body = kNewznabFeed;
@@ -477,6 +631,19 @@ TEST_CASE("parse_rfc822_date reads the dates feeds send", "[newznab]") {
       {"Thu, 29 Feb 2024 12:00:00 +XYZW", std::nullopt},
       {"2024-02-29T12:00:00Z", std::nullopt},
       {"", std::nullopt},
+      // The form read by position: every month, any case, and a byte that is not a digit
+      // anywhere in a number (the general reader then reads or refuses it as before).
+      {"Fri, 31 jan 2025 01:02:03 +0000", utc(2025, 1, 31, 1, 2, 3)},
+      {"Fri, 28 FEB 2025 01:02:03 +0000", utc(2025, 2, 28, 1, 2, 3)},
+      {"Fri, 30 May 2025 01:02:03 -0000", utc(2025, 5, 30, 1, 2, 3)},
+      {"Fri, 31 Oct 2025 01:02:03 +0000", utc(2025, 10, 31, 1, 2, 3)},
+      {"Fri, 05 Dec 2025 01:02:03 +0000", utc(2025, 12, 5, 1, 2, 3)},
+      {"Tue, 0x Mar 2025 18:22:10 +0000", std::nullopt},
+      {"Tue, 04 Mar 2/25 18:22:10 +0000", std::nullopt},
+      {"Tue, 04 Mar 2025 1:22:10 +00000", std::nullopt},
+      {"Tue, 04 Mar 2025 18:22:1\xC3 +0000", std::nullopt},
+      {"Tue, 04 Mar 2025 18:22:10 +00:0", std::nullopt},
+      {"Tue, 04 Max 2025 18:22:10 +0000", std::nullopt},
       // What follows the zone is a comment: the date still reads.
       {"Tue, 04 Mar 2025 18:22:10 +0000 (UTC) and more words", utc(2025, 3, 4, 18, 22, 10)},
   };

@@ -173,6 +173,44 @@ TEST_CASE("parse_release_title reads author, title, year, format and hints", "[r
   }
 }
 
+// Brackets are found eight bytes at a time, and a title's words joined from where they stand:
+// each kind of bracket at every place across those steps, bytes that are near them in value
+// (';', 'Z', '|', '*', a byte with the high bit set) as text, and words apart by more than one
+// space or by other separators.
+TEST_CASE("parse_release_title finds brackets anywhere and joins words however they stand",
+          "[release_title]") {
+  const std::string opens = "([{", closes = ")]}";
+  for (std::size_t pad = 0; pad <= 17; ++pad) {
+    for (std::size_t k = 0; k < 3; ++k) {
+      const std::string words = std::string(pad, 'x') + " Z;*|\xC3\xA9\xDB\xFB";
+      const std::string input =
+          "Author Name - " + words + " " + opens[k] + "2019" + closes[k] + " " + opens[(k + 1) % 3] + "EPUB";
+      INFO(input);
+      const auto p = parse_release_title(input);
+      REQUIRE(p.has_value());
+      CHECK(p->author == "Author Name");
+      CHECK(p->title == (pad == 0 ? std::string("Z;*|\xC3\xA9\xDB\xFB") : words));
+      CHECK(p->year == 2019);
+      CHECK(p->format() == "epub");
+    }
+  }
+  struct Joined {
+    const char* input;
+    const char* author;
+    const char* title;
+  };
+  for (const Joined& j : {Joined{"Author  Name -  Book   Title  (2019)", "Author  Name", "Book Title"},
+                          Joined{"Book   Title by  Author   Name [EPUB]", "Author Name", "Book Title"},
+                          Joined{"Author_Name-Book_Title.2019-GRP", "Author Name", "Book Title"},
+                          Joined{"Author Name - Book) Title) (2019)", "Author Name", "Book) Title)"}}) {
+    INFO(j.input);
+    const auto p = parse_release_title(j.input);
+    REQUIRE(p.has_value());
+    CHECK(p->author == j.author);
+    CHECK(p->title == j.title);
+  }
+}
+
 TEST_CASE("parse_release_title gives nothing for titles without an author and a title", "[release_title]") {
   for (const char* input : {"", "   ", "JustOneWord", "Some Title Without Separator", " - Title Only",
                             "Author Only - ", "Author - [EPUB]"}) {

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -92,6 +94,12 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// trim, with the usual case (nothing to trim) told in line: the item walk trims every field.
+std::string_view trim_fast(std::string_view s) {
+  if (s.empty() || (!is_space(s.front()) && !is_space(s.back()))) return s;
+  return trim(s);
+}
+
 bool icontains(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) return false;
   for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
@@ -171,7 +179,7 @@ pugi::xml_node child(pugi::xml_node node, std::string_view local) {
 
 template <class Int>
 std::optional<Int> to_int(std::string_view s) {
-  s = trim(s);
+  s = trim_fast(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   Int v{};
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -180,7 +188,7 @@ std::optional<Int> to_int(std::string_view s) {
 }
 
 std::optional<double> to_double(std::string_view s) {
-  s = trim(s);
+  s = trim_fast(s);
   // A whole number of a few digits (the volume factors nearly always are "0" or "1") is read as
   // an integer: the same value, without the floating-point reader.
   if (!s.empty() && s.size() <= 9 &&
@@ -265,6 +273,7 @@ using detail::local_name;
 using detail::prefix;
 using detail::to_int;
 using detail::trim;
+using detail::trim_fast;
 
 // pugixml's parse_embed_pcdata (1.9 and later): the text an element opens with is kept in the
 // element itself instead of a text node of its own. A feed is mostly elements holding only text
@@ -380,12 +389,63 @@ std::size_t ascii_prefix(std::string_view s) noexcept {
 // UTF-8 (a feed declared UTF-8 that carries Latin-1 bytes: pugixml passes them through).
 // `repaired` is set when it had to.
 ReleaseText text(std::string_view s, bool& repaired) {
-  s = trim(s);
+  s = trim_fast(s);
   const std::size_t ascii = ascii_prefix(s);
   if (ascii == s.size() || detail::utf8_valid(s.substr(ascii))) return ReleaseText::view_of(s);
   repaired = true;
   return ReleaseText(detail::utf8_repair(s));
 }
+
+// Zero bytes kept after the copy of the body that pugixml parses in place (FeedText): past the
+// terminator of its last string there are always eight readable bytes.
+constexpr std::size_t kTextPad = 8;
+
+// A string of the parse, its length, and whether it is all ASCII.
+struct Measured {
+  std::string_view text;
+  bool ascii = true;
+};
+
+// The bytes a page's strings lie in when pugixml parsed the body in place: [begin, end], the
+// terminator at end, followed by kTextPad - 1 more zero bytes. Empty (begin > end) otherwise.
+//
+// Why: an item has some twenty-five strings to read (text, numbers, attr names), and each was
+// measured by a call to strlen and then scanned again for bytes that are not ASCII. Inside the
+// padded copy a string is measured eight bytes at a time and checked in the same pass, and a
+// whole number is read without being measured at all. Strings elsewhere (a converted encoding's
+// buffer, pugixml's static "" for an absent value) are measured the plain way.
+struct PageBytes {
+  std::uintptr_t begin = 1, end = 0;
+
+  bool holds(const char* p) const noexcept {
+    const auto at = reinterpret_cast<std::uintptr_t>(p);
+    return at >= begin && at <= end;
+  }
+
+  Measured measure(const char* s) const noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+      if (holds(s)) {
+        constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+        std::uint64_t high = 0;
+        for (std::size_t n = 0;; n += 8) {
+          std::uint64_t w;
+          std::memcpy(&w, s + n, 8);  // within the padding: the terminator is in these 8 or later
+          // The high bit of each zero byte; above the first one a borrow may flag others, so
+          // only the lowest is read.
+          const std::uint64_t zero = (w - kOnes) & ~w & kHighs;
+          if (zero != 0) {
+            high |= w & ((zero & (~zero + 1)) - 1) & kHighs;  // the bytes before the terminator
+            const auto at = static_cast<std::size_t>(std::countr_zero(zero)) / 8;
+            return {std::string_view(s, n + at), high == 0};
+          }
+          high |= w & kHighs;
+        }
+      }
+    }
+    const std::string_view v(s);
+    return {v, ascii_prefix(v) == v.size()};
+  }
+};
 
 // kNoMoreNodes, kNoMoreAttributes: pugixml gives "" for the name of the null node and the null
 // attribute, and every element and attribute of a parsed document has a name (XML allows no
@@ -414,12 +474,28 @@ bool same_bytes(const char* name, const char (&lit)[N]) noexcept {
 // walks the element's ancestors; a feed declares its prefixes once, on <rss> or <channel>, so a
 // prefix's answer is kept for the page and worked out again only where the element or its item
 // declares namespaces itself (which may rebind the prefix).
+enum class UsualPrefix { none, torznab, newznab };
+
 class AttrNamespaces {
  public:
   // `name` is the element's name, "prefix:attr" (the callers read only such elements): the
   // prefix is what precedes its last five bytes, taken without a search for the ':'.
-  bool is_attr(pugi::xml_node element, std::string_view name, bool declares) {
+  // `usual`: the caller matched the name as "torznab:attr" or "newznab:attr" already.
+  bool is_attr(pugi::xml_node element, std::string_view name, bool declares, UsualPrefix usual) {
     if (declares) return detail::is_attr_namespace(detail::namespace_of(element));
+    // The answers for the two usual prefixes are kept apart, so that the usual attr element's
+    // prefix is not compared byte by byte with the known ones (a loop whose data-dependent exit
+    // was a fifth of the attr elements' time).
+    if (usual != UsualPrefix::none) {
+      std::optional<bool>& answer = usual == UsualPrefix::torznab ? torznab_ : newznab_;
+      if (!answer) answer = known(element, name);
+      return *answer;
+    }
+    return known(element, name);
+  }
+
+ private:
+  bool known(pugi::xml_node element, std::string_view name) {
     const std::string_view prefix(name.data(), name.size() - 5);
     for (const auto& [p, yes] : known_)
       if (same_prefix(p, prefix)) return yes;
@@ -428,7 +504,6 @@ class AttrNamespaces {
     return yes;
   }
 
- private:
   // Compared in line: a prefix is a few bytes, and a call to memcmp for each of an item's attr
   // elements cost more than the bytes.
   static bool same_prefix(std::string_view a, std::string_view b) noexcept {
@@ -439,6 +514,7 @@ class AttrNamespaces {
   }
 
   std::vector<std::pair<std::string, bool>> known_;
+  std::optional<bool> torznab_, newznab_;
 };
 
 // The attribute names an item's `attr` elements carry, by length and then spelling (compared
@@ -505,6 +581,7 @@ struct ItemReader {
   IndexerKind kind;
   Release& r;
   AttrNamespaces& namespaces;
+  const PageBytes& bytes;
   bool repaired = false;
   std::string problem;  // set: the item is left out
   std::vector<std::string> notes;
@@ -516,20 +593,56 @@ struct ItemReader {
   // (ReleaseCategories).
   void add_category(int c) { r.categories.push_back(c); }
 
+  std::string_view view(const char* s) const noexcept { return bytes.measure(s).text; }
+
+  // Text of a feed field (see text() above), measured and checked for ASCII in one pass.
+  ReleaseText text_at(const char* s) {
+    const Measured m = bytes.measure(s);
+    if (m.ascii) return ReleaseText::view_of(trim_fast(m.text));
+    return text(m.text, repaired);
+  }
+
+  // to_int of the string at `s`. A string of digits alone, short enough not to overflow `Int`
+  // (nearly every number a feed sends), is read as it is measured; anything else (signs,
+  // spaces, other bytes, long numbers) by to_int, which gives the same value for those digits.
   template <class Int>
-  std::optional<Int> number(std::string_view attr, std::string_view value) {
-    const auto v = to_int<Int>(value);
+  std::optional<Int> to_int_at(const char* s) const {
+    Int v = 0;
+    if (plain_digits<std::numeric_limits<Int>::digits10>(s, v)) return v;
+    return to_int<Int>(view(s));
+  }
+
+  // detail::to_double of the string at `s`, a plain whole number of up to nine digits (as
+  // to_double reads one) read as it is measured.
+  std::optional<double> to_double_at(const char* s) const {
+    int v = 0;
+    if (plain_digits<9>(s, v)) return static_cast<double>(v);
+    return detail::to_double(view(s));
+  }
+
+  // Whether `s` is one to `MaxDigits` digits and nothing else; `v` their value then.
+  template <int MaxDigits, class Int>
+  static bool plain_digits(const char* s, Int& v) noexcept {
+    int i = 0;
+    for (; i < MaxDigits && s[i] >= '0' && s[i] <= '9'; ++i) v = static_cast<Int>(v * 10 + (s[i] - '0'));
+    return i > 0 && s[i] == '\0';
+  }
+
+  template <class Int>
+  std::optional<Int> number(std::string_view attr, const char* value) {
+    const auto v = to_int_at<Int>(value);
     if (!v)
-      notes.push_back(std::string(attr) + " '" + detail::one_line(value, 40) + "' is not a number in range");
+      notes.push_back(std::string(attr) + " '" + detail::one_line(view(value), 40) +
+                      "' is not a number in range");
     return v;
   }
 
-  void attr(std::string_view n, std::string_view v) {
+  void attr(std::string_view n, const char* v) {
     switch (attr_name(n)) {
       case AttrName::size: {
-        const auto s = to_int<std::int64_t>(v);
+        const auto s = to_int_at<std::int64_t>(v);
         if (!s || *s < 0) {
-          problem = "size '" + detail::one_line(v, 40) + "' is not a number of bytes in range";
+          problem = "size '" + detail::one_line(view(v), 40) + "' is not a number of bytes in range";
           return;
         }
         r.size = *s;
@@ -537,23 +650,23 @@ struct ItemReader {
         break;
       }
       case AttrName::category:
-        if (const auto c = to_int<int>(v)) add_category(*c);
+        if (const auto c = to_int_at<int>(v)) add_category(*c);
         break;
       case AttrName::seeders: seeders = number<int>(n, v); break;
       case AttrName::leechers: leechers = number<int>(n, v); break;
       case AttrName::peers: r.peers = number<int>(n, v); break;
       case AttrName::grabs: r.grabs = number<int>(n, v); break;
-      case AttrName::infohash: r.infohash = text(v, repaired); break;
-      case AttrName::magneturl: r.magnet_url = text(v, repaired); break;
-      case AttrName::usenetdate: usenet_date = parse_rfc822_date(v); break;
-      case AttrName::author: r.author = text(v, repaired); break;
-      case AttrName::booktitle: r.book_title = text(v, repaired); break;
-      case AttrName::language: r.languages.push_back(text(v, repaired).str()); break;
-      case AttrName::tag: r.tags.push_back(text(v, repaired).str()); break;
-      case AttrName::downloadvolumefactor: r.download_volume_factor = detail::to_double(v); break;
-      case AttrName::uploadvolumefactor: r.upload_volume_factor = detail::to_double(v); break;
+      case AttrName::infohash: r.infohash = text_at(v); break;
+      case AttrName::magneturl: r.magnet_url = text_at(v); break;
+      case AttrName::usenetdate: usenet_date = parse_rfc822_date(view(v)); break;
+      case AttrName::author: r.author = text_at(v); break;
+      case AttrName::booktitle: r.book_title = text_at(v); break;
+      case AttrName::language: r.languages.push_back(text_at(v).str()); break;
+      case AttrName::tag: r.tags.push_back(text_at(v).str()); break;
+      case AttrName::downloadvolumefactor: r.download_volume_factor = to_double_at(v); break;
+      case AttrName::uploadvolumefactor: r.upload_volume_factor = to_double_at(v); break;
       case AttrName::guid:
-        if (r.guid.empty()) r.guid = text(v, repaired);
+        if (r.guid.empty()) r.guid = text_at(v);
         break;
       case AttrName::other: break;
     }
@@ -561,8 +674,10 @@ struct ItemReader {
 
   // An `attr` element: its name and value attributes, and whether it declares a namespace,
   // read in one pass over its attributes.
-  void attr_element(pugi::xml_node c, std::string_view element_name, bool item_declares) {
-    std::string_view name, value;
+  void attr_element(pugi::xml_node c, std::string_view element_name, bool item_declares,
+                    UsualPrefix usual = UsualPrefix::none) {
+    const char* name = "";
+    const char* value = "";
     bool declares = item_declares;
     // The end is told by the name (kNoMoreAttributes): one call into pugixml less per attribute.
     pugi::xml_attribute a = c.first_attribute();
@@ -574,8 +689,8 @@ struct ItemReader {
       else if (an[0] == 'x' && std::strncmp(an, "xmlns", 5) == 0)
         declares = true;
     }
-    if (!namespaces.is_attr(c, element_name, declares)) return;
-    attr(trim(name), value);
+    if (!namespaces.is_attr(c, element_name, declares, usual)) return;
+    attr(trim_fast(view(name)), value);
   }
 
   void read(pugi::xml_node item) {
@@ -597,47 +712,47 @@ struct ItemReader {
       switch (name[0]) {
         case 't':
           if (is_name(name, "title")) {
-            r.title = text(c.child_value(), repaired);
+            r.title = text_at(c.child_value());
             continue;
           }
           if (is_name(name, "torznab:attr")) {
-            attr_element(c, std::string_view(name, 12), item_declares);
+            attr_element(c, std::string_view(name, 12), item_declares, UsualPrefix::torznab);
             if (!problem.empty()) return;
             continue;
           }
           break;
         case 'n':
           if (is_name(name, "newznab:attr")) {
-            attr_element(c, std::string_view(name, 12), item_declares);
+            attr_element(c, std::string_view(name, 12), item_declares, UsualPrefix::newznab);
             if (!problem.empty()) return;
             continue;
           }
           break;
         case 'g':
           if (is_name(name, "guid")) {
-            r.guid = text(c.child_value(), repaired);
+            r.guid = text_at(c.child_value());
             continue;
           }
           break;
         case 'l':
           if (is_name(name, "link")) {
-            r.link = text(c.child_value(), repaired);
+            r.link = text_at(c.child_value());
             continue;
           }
           break;
         case 'p':
           if (is_name(name, "pubDate")) {
-            pub_date = parse_rfc822_date(c.child_value());
+            pub_date = parse_rfc822_date(view(c.child_value()));
             continue;
           }
           break;
         case 'c':
           if (is_name(name, "comments")) {
-            r.info_url = text(c.child_value(), repaired);
+            r.info_url = text_at(c.child_value());
             continue;
           }
           if (is_name(name, "category")) {
-            if (const auto id = to_int<int>(c.child_value())) add_category(*id);
+            if (const auto id = to_int_at<int>(c.child_value())) add_category(*id);
             continue;
           }
           break;
@@ -652,7 +767,7 @@ struct ItemReader {
       // A prefixed `attr` under another prefix: the local name is what follows the first ':',
       // so "a:b:attr" is not one. Elements of other namespaces, and RSS elements not read, are
       // passed over.
-      const std::size_t size = std::strlen(name);
+      const std::size_t size = view(name).size();
       if (size >= 5 && same_bytes(name + size - 5, ":attr") && std::memchr(name, ':', size - 5) == nullptr) {
         attr_element(c, std::string_view(name, size), item_declares);
         if (!problem.empty()) return;
@@ -680,7 +795,9 @@ struct ItemReader {
   }
 
   void enclosure(pugi::xml_node c) {
-    std::string_view url, type, length;
+    const char* url = "";
+    const char* type = "";
+    const char* length = "";
     bool has_length = false;
     pugi::xml_attribute a = c.first_attribute();
     for (const char* an = a.name(); an[0] != '\0'; a = a.next_attribute(), an = a.name()) {
@@ -693,11 +810,11 @@ struct ItemReader {
         has_length = true;
       }
     }
-    r.download_url = text(url, repaired);
-    r.enclosure_type = text(type, repaired);
+    r.download_url = text_at(url);
+    r.enclosure_type = text_at(type);
     if (!size_from_attr && has_length) {
       // The enclosure's length is only the fallback; a bad one is dropped, not fatal.
-      if (const auto len = to_int<std::int64_t>(length); len && *len >= 0) r.size = *len;
+      if (const auto len = to_int_at<std::int64_t>(length); len && *len >= 0) r.size = *len;
     }
   }
 };
@@ -706,7 +823,7 @@ struct ItemReader {
 // and ends each string where it stood), so the text outlives the parse tree. When pugixml had to
 // convert the body's encoding (UTF-16, Latin-1) into a buffer of its own, the tree is kept too.
 struct FeedText {
-  std::unique_ptr<char[]> bytes;
+  std::unique_ptr<char[]> bytes;  // size bytes of text, then kTextPad zero bytes
   std::size_t size = 0;
   pugi::xml_document doc;
 
@@ -721,9 +838,9 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
                                    TimePoint now) {
   auto feed = std::make_shared<FeedText>();
   feed->size = xml.size();
-  feed->bytes.reset(new char[xml.size() + 1]);
+  feed->bytes.reset(new char[xml.size() + kTextPad]);
   std::memcpy(feed->bytes.get(), xml.data(), xml.size());
-  feed->bytes[xml.size()] = '\0';
+  std::memset(feed->bytes.get() + xml.size(), 0, kTextPad);
   pugi::xml_document& doc = feed->doc;
   if (auto ok = load(doc, xml, "rss", name, now, feed->bytes.get(), pugi::parse_default | kEmbedText); !ok)
     return ok.error();
@@ -750,6 +867,11 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
   page.releases.reserve(items);  // no moves while the page fills
 
   AttrNamespaces namespaces;
+  PageBytes bytes;
+  if (in_place) {
+    bytes.begin = reinterpret_cast<std::uintptr_t>(feed->bytes.get());
+    bytes.end = bytes.begin + feed->size;
+  }
   int index = 0;
   for (pugi::xml_node c = channel.first_child();; c = c.next_sibling()) {
     const char* cname = c.name();
@@ -769,7 +891,7 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
     ++page.items;
     // Read in place: a left-out item is taken off the end again.
     Release& release = page.releases.emplace_back();
-    ItemReader reader{kind, release, namespaces};
+    ItemReader reader{kind, release, namespaces, bytes};
     reader.read(c);
     if (reader.problem.empty() && !reader.repaired && reader.notes.empty()) {  // the usual case
       release.page_text = page.text;
@@ -800,14 +922,27 @@ namespace {
 constexpr std::array<std::string_view, 12> kMonths{"jan", "feb", "mar", "apr", "may", "jun",
                                                    "jul", "aug", "sep", "oct", "nov", "dec"};
 
+// Three letters in one number, a byte each.
+constexpr std::uint32_t three_letters(char a, char b, char c) noexcept {
+  return static_cast<std::uint32_t>(static_cast<unsigned char>(a)) << 16 |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(b)) << 8 | static_cast<unsigned char>(c);
+}
+
+constexpr std::array<std::uint32_t, 12> kMonthKeys = [] {
+  std::array<std::uint32_t, 12> keys{};
+  for (std::size_t i = 0; i < kMonths.size(); ++i)
+    keys[i] = three_letters(kMonths[i][0], kMonths[i][1], kMonths[i][2]);
+  return keys;
+}();
+
 int month_of(std::string_view name) {
   if (name.size() < 3) return 0;
-  // Lower-cased once, then compared with each month's three letters.
-  const char m[3] = {detail::ascii_lower(name[0]), detail::ascii_lower(name[1]),
-                     detail::ascii_lower(name[2])};
-  for (std::size_t i = 0; i < kMonths.size(); ++i)
-    if (m[0] == kMonths[i][0] && m[1] == kMonths[i][1] && m[2] == kMonths[i][2])
-      return static_cast<int>(i) + 1;
+  // Lower-cased once into one number, then compared with each month's (one compare a month:
+  // every item of a feed names a month).
+  const std::uint32_t key =
+      three_letters(detail::ascii_lower(name[0]), detail::ascii_lower(name[1]), detail::ascii_lower(name[2]));
+  for (std::size_t i = 0; i < kMonthKeys.size(); ++i)
+    if (key == kMonthKeys[i]) return static_cast<int>(i) + 1;
   return 0;
 }
 
@@ -828,19 +963,22 @@ std::optional<TimePoint> fixed_rfc822_date(std::string_view s) {
   if (s.size() != 31 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
       s[19] != ':' || s[22] != ':' || s[25] != ' ' || (s[26] != '+' && s[26] != '-'))
     return std::nullopt;
+  // Every digit is read and checked, and the checks joined: one test for the whole date instead
+  // of a branch per byte (each item of a feed has a date).
+  bool bad = false;
   auto digits = [&](std::size_t at, std::size_t n) -> int {
     int v = 0;
     for (std::size_t i = at; i < at + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return -1;
-      v = v * 10 + (s[i] - '0');
+      const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(s[i])) - unsigned{'0'};
+      bad |= d > 9;
+      v = v * 10 + static_cast<int>(d);
     }
     return v;
   };
   const int day = digits(5, 2), year = digits(12, 4), zone = digits(27, 4);
   const int hms[3] = {digits(17, 2), digits(20, 2), digits(23, 2)};
   const int month = month_of(s.substr(8, 3));
-  if (day < 0 || year < 0 || zone < 0 || hms[0] < 0 || hms[1] < 0 || hms[2] < 0 || month == 0)
-    return std::nullopt;
+  if (bad || month == 0) return std::nullopt;
   const int offset = (zone / 100) * 60 + zone % 100;
   return make_time(year, month, day, hms, s[26] == '-' ? -offset : offset);
 }

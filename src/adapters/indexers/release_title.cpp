@@ -28,7 +28,7 @@ constexpr std::span<const std::string_view> kAudioFormats(ReleaseFormats::kKnown
 
 // The words between title and the rest that are not formats but end the title too ("retail",
 // "unabridged", "abridged", "audiobook(s)", "ebook(s)", "e-book", "audio", "repack") are listed
-// by length in `letter_marker`, with the formats above.
+// by length in `kLetterMarkers`, with the formats above.
 
 bool is_space(char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -88,57 +88,80 @@ bool is_ebook_format(std::string_view t) {
   return std::find(kEbookFormats.begin(), kEbookFormats.end(), t) != kEbookFormats.end();
 }
 
-// What a lower-case token that opens with a letter says, found by its length first: titles are
-// parsed by the thousand on every sync, and most of their words are no marker at all.
+// What a lower-case token that opens with a letter says. Titles are parsed by the thousand on
+// every sync, and most of their words are no marker at all.
 enum class Marker { none, ebook, audio, retail, unabridged, abridged, end_word, kbps };
 
-constexpr Marker letter_marker(std::string_view t) noexcept {
-  auto any = [t](std::initializer_list<std::string_view> list) {
-    for (std::string_view x : list)
-      if (t == x) return true;
-    return false;
-  };
-  switch (t.size()) {
-    case 3:
-      if (any({"pdf", "azw", "cbz", "cbr", "fb2", "lit", "txt", "rtf"})) return Marker::ebook;
-      return any({"m4b", "m4a", "mp3", "aac", "ogg", "wma"}) ? Marker::audio : Marker::none;
-    case 4:
-      if (any({"epub", "azw3", "mobi", "djvu", "docx"})) return Marker::ebook;
-      if (any({"flac", "opus"})) return Marker::audio;
-      return any({"kbps", "kb/s"}) ? Marker::kbps : Marker::none;
-    case 5:
-      if (t == "kepub") return Marker::ebook;
-      return any({"ebook", "audio"}) ? Marker::end_word : Marker::none;
-    case 6:
-      if (t == "retail") return Marker::retail;
-      return any({"ebooks", "e-book", "repack"}) ? Marker::end_word : Marker::none;
-    case 8: return t == "abridged" ? Marker::abridged : Marker::none;
-    case 9: return t == "audiobook" ? Marker::end_word : Marker::none;
-    case 10:
-      if (t == "unabridged") return Marker::unabridged;
-      return t == "audiobooks" ? Marker::end_word : Marker::none;
-    default: return Marker::none;
+struct LetterMarker {
+  std::string_view word;
+  Marker marker;
+};
+
+// Every word that opens with a letter and says something: the formats (as ReleaseFormats::kKnown
+// lists them), the hint words and the bitrate units. letter_marker and the table of the words'
+// starts below (kMarkerStarts) are both read from this one list.
+constexpr LetterMarker kLetterMarkers[] = {
+    {"pdf", Marker::ebook},          {"azw", Marker::ebook},          {"cbz", Marker::ebook},
+    {"cbr", Marker::ebook},          {"fb2", Marker::ebook},          {"lit", Marker::ebook},
+    {"txt", Marker::ebook},          {"rtf", Marker::ebook},          {"m4b", Marker::audio},
+    {"m4a", Marker::audio},          {"mp3", Marker::audio},          {"aac", Marker::audio},
+    {"ogg", Marker::audio},          {"wma", Marker::audio},          {"epub", Marker::ebook},
+    {"azw3", Marker::ebook},         {"mobi", Marker::ebook},         {"djvu", Marker::ebook},
+    {"docx", Marker::ebook},         {"flac", Marker::audio},         {"opus", Marker::audio},
+    {"kbps", Marker::kbps},          {"kb/s", Marker::kbps},          {"kepub", Marker::ebook},
+    {"ebook", Marker::end_word},     {"audio", Marker::end_word},     {"retail", Marker::retail},
+    {"ebooks", Marker::end_word},    {"e-book", Marker::end_word},    {"repack", Marker::end_word},
+    {"abridged", Marker::abridged},  {"audiobook", Marker::end_word}, {"unabridged", Marker::unabridged},
+    {"audiobooks", Marker::end_word}};
+
+// The shortest and longest of them.
+constexpr std::size_t kMarkerMin = 3, kMarkerMax = 10;
+
+// The list's entries of each length, as [first, last) indexes: the list is kept in order of
+// length, so a token is compared only with the words of its own length.
+using LengthRanges = std::array<std::pair<std::size_t, std::size_t>, kMarkerMax + 1>;
+constexpr LengthRanges kMarkersOfLength = [] {
+  LengthRanges r{};
+  for (std::size_t i = 0; i < std::size(kLetterMarkers); ++i) {
+    const std::size_t n = kLetterMarkers[i].word.size();
+    if (r[n].second == 0) r[n].first = i;
+    r[n].second = i + 1;
   }
+  return r;
+}();
+
+constexpr bool markers_in_order_of_length() {
+  for (std::size_t i = 0; i < std::size(kLetterMarkers); ++i) {
+    const std::string_view w = kLetterMarkers[i].word;
+    if (w.size() < kMarkerMin || w.size() > kMarkerMax || w[0] < 'a' || w[0] > 'z') return false;
+    if (i > 0 && w.size() < kLetterMarkers[i - 1].word.size()) return false;
+  }
+  return true;
+}
+static_assert(markers_in_order_of_length(), "kLetterMarkers: letters first, 3 to 10 bytes, by length");
+
+constexpr Marker letter_marker(std::string_view t) noexcept {
+  if (t.size() < kMarkerMin || t.size() > kMarkerMax) return Marker::none;
+  const auto [first, last] = kMarkersOfLength[t.size()];
+  for (std::size_t i = first; i < last; ++i)
+    if (kLetterMarkers[i].word == t) return kLetterMarkers[i].marker;
+  return Marker::none;
 }
 
-// The lists by length hold the same formats as the arrays above.
+// The list names the same formats as ReleaseFormats::kKnown, as ebook or audio formats alike.
 constexpr bool markers_agree() {
   for (std::string_view f : kEbookFormats)
     if (letter_marker(f) != Marker::ebook) return false;
   for (std::string_view f : kAudioFormats)
     if (letter_marker(f) != Marker::audio) return false;
-  return true;
+  std::size_t formats = 0;
+  for (const LetterMarker& m : kLetterMarkers)
+    formats += m.marker == Marker::ebook || m.marker == Marker::audio;
+  return formats == ReleaseFormats::kCapacity;
 }
-static_assert(markers_agree(), "letter_marker and the format lists disagree");
+static_assert(markers_agree(), "kLetterMarkers and ReleaseFormats::kKnown disagree");
 
 bool is_letter(char c) noexcept { return c >= 'a' && c <= 'z'; }
-
-// Every word letter_marker knows (the formats, the hint words and the bitrate units).
-constexpr std::string_view kLetterMarkers[] = {
-    "pdf",    "azw",    "cbz",    "cbr",      "fb2",       "lit",        "txt",       "rtf",   "m4b",
-    "m4a",    "mp3",    "aac",    "ogg",      "wma",       "epub",       "azw3",      "mobi",  "djvu",
-    "docx",   "flac",   "opus",   "kbps",     "kb/s",      "kepub",      "ebook",     "audio", "retail",
-    "ebooks", "e-book", "repack", "abridged", "audiobook", "unabridged", "audiobooks"};
 
 // The class of a marker's second byte, lower-cased: a letter 0-25, a digit 26, '-' 27, '/' 28,
 // any other byte 29.
@@ -152,21 +175,13 @@ constexpr unsigned second_class(char c) noexcept {
 
 // By a letter marker's length (3 to 10) and first letter, the classes of the second bytes it
 // may have: a bit each.
-constexpr std::size_t kMarkerMin = 3, kMarkerMax = 10;
 using MarkerStarts = std::array<std::array<std::uint32_t, 26>, kMarkerMax + 1>;
 constexpr MarkerStarts kMarkerStarts = [] {
   MarkerStarts t{};
-  for (std::string_view m : kLetterMarkers)
-    t[m.size()][static_cast<std::size_t>(m[0] - 'a')] |= 1u << second_class(m[1]);
+  for (const LetterMarker& m : kLetterMarkers)
+    t[m.word.size()][static_cast<std::size_t>(m.word[0] - 'a')] |= 1u << second_class(m.word[1]);
   return t;
 }();
-
-constexpr bool marker_list_agrees() {
-  for (std::string_view m : kLetterMarkers)
-    if (letter_marker(m) == Marker::none || m.size() < kMarkerMin || m.size() > kMarkerMax) return false;
-  return true;
-}
-static_assert(marker_list_agrees(), "kLetterMarkers and letter_marker disagree");
 
 // False for a token that cannot be a marker, told by its length and first two bytes alone (a
 // table of the letter markers' starts): most of a title's words open with a letter and are then
@@ -214,12 +229,17 @@ struct Reader {
       }
     }
     if (t[0] < '0' || t[0] > '9') return Token::word;
-    if (auto b = bitrate_of(t)) {
-      out.bitrate_kbps = b;
-      out.audio = true;
-      return Token::hint;
+    // Digits and a unit may be a bitrate ("64kbps"); digits alone a bitrate before its unit
+    // ("64 kbps") or a year, never the first.
+    if (!all_digits(t)) {
+      if (auto b = bitrate_of(t)) {
+        out.bitrate_kbps = b;
+        out.audio = true;
+        return Token::hint;
+      }
+      return Token::word;
     }
-    if (all_digits(t) && t.size() <= 4 && (detail::iequals(next, "kbps") || detail::iequals(next, "kb/s"))) {
+    if (t.size() <= 4 && (detail::iequals(next, "kbps") || detail::iequals(next, "kb/s"))) {
       int v = 0;
       std::from_chars(t.data(), t.data() + t.size(), v);
       out.bitrate_kbps = v;
@@ -255,6 +275,29 @@ constexpr std::array<Bracket, 256> kBracket = [] {
   for (unsigned char c : {')', ']', '}'}) t[c] = Bracket::close;
   return t;
 }();
+
+// The index of the first bracket (opening or closing) in `s` at or after `i`; s.size() when none.
+// Eight bytes at a time: a title's plain runs are tens of bytes, and a loop with an exit at each
+// byte was a third of a title's parse. A byte is told by its value with bit 5 set ('[' and '{',
+// ']' and '}') or bit 0 clear ('(' and ')'), each compared as a zero byte of the difference: the
+// lowest zero byte of each is exact, so the lowest of the three is the first bracket.
+std::size_t next_bracket(std::string_view s, std::size_t i) noexcept {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+    auto zero_bytes = [](std::uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+    for (; i + 8 <= s.size(); i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      const std::uint64_t upper = w | (kOnes * 0x20);
+      const std::uint64_t even = w & ~kOnes;
+      const std::uint64_t hit = zero_bytes(upper ^ (kOnes * '{')) | zero_bytes(upper ^ (kOnes * '}')) |
+                                zero_bytes(even ^ (kOnes * '('));
+      if (hit != 0) return i + static_cast<std::size_t>(std::countr_zero(hit)) / 8;
+    }
+  }
+  while (i < s.size() && kBracket[static_cast<unsigned char>(s[i])] == Bracket::none) ++i;
+  return i;
+}
 
 std::size_t count_opens(std::string_view s) noexcept {
   return static_cast<std::size_t>(std::count_if(
@@ -399,9 +442,25 @@ std::size_t find_spaced(std::string_view s, std::string_view mid) {
 }
 
 // The words joined by one space, trimmed as a title is, into `out` (an InlineText: joined on
-// the stack, then copied once).
+// the stack, then copied once). `words` are views of one text, in order (a split's).
 template <class Out>
 void join_words(const Views& words, Out& out) {
+  // Nearly always the words stand in their text one space apart already (a title split at its
+  // spaces): the text from the first to the last is then the joined text, copied once.
+  if (!words.empty()) {
+    const char* end = words[0].data() + words[0].size();
+    std::size_t i = 1;
+    for (; i < words.size(); ++i) {
+      const std::string_view w = words[i];
+      if (w.data() != end + 1 || *end != ' ') break;
+      end = w.data() + w.size();
+    }
+    if (i == words.size()) {
+      out.assign(
+          trim_title(std::string_view(words[0].data(), static_cast<std::size_t>(end - words[0].data()))));
+      return;
+    }
+  }
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < words.size(); ++i) bytes += words[i].size() + 1;
   Scratch text(bytes);
@@ -483,15 +542,14 @@ bool parse_into(std::string_view input, ParsedReleaseTitle& out) {
   Scratch main(room);
   Views groups;
   {
-    // Runs of plain bytes are found by a table and copied whole: a byte-by-byte copy with six
-    // compares per byte was half of the parse of a title.
+    // Runs of plain bytes are found eight bytes at a time (next_bracket) and copied whole: a
+    // byte-by-byte copy with six compares per byte was half of the parse of a title.
     char* to = main.data();  // written through a local (Scratch::resize says why)
     std::size_t n = 0;
     int depth = 0;
     std::size_t open = 0;
     for (std::size_t i = 0; i < s.size();) {
-      std::size_t j = i;
-      while (j < s.size() && kBracket[static_cast<unsigned char>(s[j])] == Bracket::none) ++j;
+      const std::size_t j = next_bracket(s, i);
       if (depth == 0) {
         std::memcpy(to + n, s.data() + i, j - i);
         n += j - i;
