@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -211,6 +213,23 @@ TEST_CASE("parse_releases reads Torznab attributes by namespace URI, any prefix,
   CHECK(page->releases[1].seeders == 3);
   CHECK(page->releases[1].peers == 7);
   CHECK(page->warnings.empty());
+}
+
+// Counts near INT_MAX are a feed's nonsense: peers is their sum held to int's range, never an
+// overflow (UBSan caught the plain sum).
+TEST_CASE("parse_releases holds peers from huge seeder and leecher counts to int's range", "[newznab]") {
+  const char* feed = R"(<rss xmlns:tz="http://torznab.com/schemas/2015/feed"><channel>
+<item><title>A Author - First [EPUB]</title><guid>g1</guid><link>http://x/1</link>
+  <tz:attr name="seeders" value="2147483647"/><tz:attr name="leechers" value="2147483647"/></item>
+<item><title>A Author - Second [EPUB]</title><guid>g2</guid><link>http://x/2</link>
+  <tz:attr name="seeders" value="-2147483648"/><tz:attr name="leechers" value="-2147483648"/></item>
+</channel></rss>)";
+  auto page = parse_releases(feed, IndexerKind::torznab, "tz", kNow);
+  REQUIRE(page.has_value());
+  REQUIRE(page->releases.size() == 2);
+  CHECK(page->releases[0].seeders == 2147483647);
+  CHECK(page->releases[0].peers == 2147483647);
+  CHECK(page->releases[1].peers == std::numeric_limits<int>::min());
 }
 
 // A prefix's namespace is kept from item to item, but an item or an element that declares
@@ -646,6 +665,12 @@ TEST_CASE("parse_rfc822_date reads the dates feeds send", "[newznab]") {
       {"Tue, 04 Max 2025 18:22:10 +0000", std::nullopt},
       // What follows the zone is a comment: the date still reads.
       {"Tue, 04 Mar 2025 18:22:10 +0000 (UTC) and more words", utc(2025, 3, 4, 18, 22, 10)},
+      // Years a TimePoint cannot hold are no date (they overflowed the conversion before).
+      {"Fri, 01 Jan 9999 00:00:00 +0000", std::nullopt},
+      {"01 Jan 99999 00:00:00 +0000", std::nullopt},
+      {"01 Jan 1200 00:00:00 +0000", std::nullopt},
+      {"Thu, 31 Dec 2199 23:59:59 +0000", utc(2199, 12, 31, 23, 59, 59)},
+      {"Mon, 01 Jan 1900 00:00:00 +0000", utc(1900, 1, 1)},
   };
   for (const auto& row : rows) {
     INFO(row.text);

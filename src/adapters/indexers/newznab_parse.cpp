@@ -775,7 +775,13 @@ struct ItemReader {
     }
     // Newznab prefers the usenet post date (the age of the post, not of the indexing).
     r.publish_date = usenet_date ? usenet_date : pub_date;
-    if (!r.peers && (seeders || leechers)) r.peers = seeders.value_or(0) + leechers.value_or(0);
+    if (!r.peers && (seeders || leechers)) {
+      // Added as 64-bit and held to int's range: two counts near INT_MAX are a feed's nonsense,
+      // not an overflow.
+      const std::int64_t sum = std::int64_t{seeders.value_or(0)} + leechers.value_or(0);
+      r.peers = static_cast<int>(
+          std::clamp<std::int64_t>(sum, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+    }
     r.seeders = seeders;
     if (r.download_url.empty()) r.download_url = r.link;
     if (r.guid.empty()) r.guid = r.download_url;
@@ -946,8 +952,20 @@ int month_of(std::string_view name) {
   return 0;
 }
 
+// The years a TimePoint holds whole (nanoseconds since 1970 reach from 1677 to 2262): a date
+// outside them is no date, not an overflow.
+constexpr int kFirstYear =
+    static_cast<int>(
+        std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(TimePoint::min())).year()) +
+    1;
+constexpr int kLastYear =
+    static_cast<int>(
+        std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(TimePoint::max())).year()) -
+    1;
+
 std::optional<TimePoint> make_time(int year, int month, int day, const int (&hms)[3], int offset_minutes) {
   if (hms[0] > 23 || hms[1] > 59 || hms[2] > 60) return std::nullopt;
+  if (year < kFirstYear || year > kLastYear) return std::nullopt;
   const std::chrono::year_month_day ymd{std::chrono::year(year),
                                         std::chrono::month(static_cast<unsigned>(month)),
                                         std::chrono::day(static_cast<unsigned>(day))};
