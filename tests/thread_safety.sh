@@ -15,10 +15,10 @@ mkdir -p "$generated/shelfjobs"
 printf '#pragma once\n#define SHELFJOBS_VERSION "0"\n' > "$generated/shelfjobs/version.hpp"
 export CLANG generated
 # Two at a time: the machines have two cores.
-if ls src/engine/*.cpp src/engine/store/*.cpp | xargs -P2 -I{} sh -c \
+if ls src/engine/*.cpp src/engine/sqlite/*.cpp src/engine/store/*.cpp | xargs -P2 -I{} sh -c \
     '"$CLANG" -std=c++20 -fsyntax-only -Wthread-safety -Wthread-safety-beta -Werror \
        -Iinclude -Isrc -I"$generated" -DBOOST_ASIO_NO_DEPRECATED "{}" || { echo "thread-safety: {}" >&2; exit 255; }'; then
-  echo "thread-safety: $(ls src/engine/*.cpp src/engine/store/*.cpp | wc -l) engine sources checked"
+  echo "thread-safety: $(ls src/engine/*.cpp src/engine/sqlite/*.cpp src/engine/store/*.cpp | wc -l) engine sources checked"
 else
   exit 1
 fi
