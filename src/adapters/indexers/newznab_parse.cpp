@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <ostream>
@@ -452,7 +453,55 @@ struct PageBytes {
 // empty one). A walk over an element's children or attributes therefore reads each one's name
 // first and asks whether the handle is null only for a name that is empty: each handle's test
 // is a call into libpugixml, and a feed's items have twenty-odd children and thirty-odd
-// attributes each.
+// attributes each. `named(first)` is that walk: `for (auto [c, name] : named(item.first_child()))`
+// visits each child with a name (an element: text and CDATA have none), and the same over
+// `first_attribute()` each attribute.
+template <class Handle>
+struct Named {
+  Handle handle;
+  const char* name;
+};
+
+template <class Handle>
+class NamedWalk {
+ public:
+  explicit NamedWalk(Handle first) : first_(first) {}
+
+  class iterator {
+   public:
+    explicit iterator(Handle h) : at_{h, h.name()} { skip_nameless(); }
+    Named<Handle> operator*() const noexcept { return at_; }
+    iterator& operator++() {
+      at_.handle = next(at_.handle);
+      at_.name = at_.handle.name();
+      skip_nameless();
+      return *this;
+    }
+    bool operator!=(std::default_sentinel_t) const noexcept { return at_.name[0] != '\0'; }
+
+   private:
+    static pugi::xml_node next(pugi::xml_node n) { return n.next_sibling(); }
+    static pugi::xml_attribute next(pugi::xml_attribute a) { return a.next_attribute(); }
+    // Nameless and not null: text inside an element. The null handle ends the walk.
+    void skip_nameless() {
+      while (at_.name[0] == '\0' && at_.handle) {
+        at_.handle = next(at_.handle);
+        at_.name = at_.handle.name();
+      }
+    }
+    Named<Handle> at_;
+  };
+  iterator begin() const { return iterator(first_); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  Handle first_;
+};
+
+template <class Handle>
+NamedWalk<Handle> named(Handle first) {
+  return NamedWalk<Handle>(first);
+}
 
 // Whether the C string `s` is `lit`, compared inline (attribute names are a few bytes: a call to
 // strcmp per attribute cost more than the comparison).
@@ -679,9 +728,7 @@ struct ItemReader {
     const char* name = "";
     const char* value = "";
     bool declares = item_declares;
-    // The end is told by the name (kNoMoreAttributes): one call into pugixml less per attribute.
-    pugi::xml_attribute a = c.first_attribute();
-    for (const char* an = a.name(); an[0] != '\0'; a = a.next_attribute(), an = a.name()) {
+    for (const auto [a, an] : named(c.first_attribute())) {
       if (is_name(an, "name"))
         name = a.value();
       else if (is_name(an, "value"))
@@ -696,19 +743,12 @@ struct ItemReader {
   void read(pugi::xml_node item) {
     std::optional<TimePoint> pub_date;
     const bool item_declares = detail::declares_namespace(item);
-    for (pugi::xml_node c = item.first_child();; c = c.next_sibling()) {
+    for (const auto [c, name] : named(item.first_child())) {
       // With the parse options used (no comments, no processing instructions), a child with a
-      // name is an element; text and CDATA directly inside an item have none, and neither has
-      // the null node past the last child, which is told from them only then (kNoMoreNodes).
-      // The names an item's children nearly always have are told apart by their first byte and
-      // compared with their terminator, in line: a strlen (and, for an attr, a memchr) per child
-      // was a call to the C library for each of an item's twenty-odd children. Only the other
-      // names are measured.
-      const char* name = c.name();
-      if (name[0] == '\0') {
-        if (!c) break;
-        continue;
-      }
+      // name is an element (kNoMoreNodes). The names an item's children nearly always have are
+      // told apart by their first byte and compared with their terminator, in line: a strlen
+      // (and, for an attr, a memchr) per child was a call to the C library for each of an
+      // item's twenty-odd children. Only the other names are measured.
       switch (name[0]) {
         case 't':
           if (is_name(name, "title")) {
@@ -805,8 +845,7 @@ struct ItemReader {
     const char* type = "";
     const char* length = "";
     bool has_length = false;
-    pugi::xml_attribute a = c.first_attribute();
-    for (const char* an = a.name(); an[0] != '\0'; a = a.next_attribute(), an = a.name()) {
+    for (const auto [a, an] : named(c.first_attribute())) {
       if (is_name(an, "url")) {
         url = a.value();
       } else if (is_name(an, "type")) {
@@ -856,20 +895,12 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
   const bool in_place = feed->holds(doc.document_element().name());
   ReleasePage page;
   page.text = feed;
-  // The channel's children by name, as an item's (kNoMoreNodes): a node without one is text or
-  // the null node past the last.
+  // The channel's children by name, as an item's (kNoMoreNodes).
   auto is_item = [](pugi::xml_node c, const char* cname) {
     return is_name(cname, "item") && c.type() == pugi::node_element;
   };
   std::size_t items = 0;
-  for (pugi::xml_node c = channel.first_child();; c = c.next_sibling()) {
-    const char* cname = c.name();
-    if (cname[0] == '\0') {
-      if (!c) break;
-      continue;
-    }
-    items += is_item(c, cname) ? 1 : 0;
-  }
+  for (const auto [c, cname] : named(channel.first_child())) items += is_item(c, cname) ? 1 : 0;
   page.releases.reserve(items);  // no moves while the page fills
 
   AttrNamespaces namespaces;
@@ -879,12 +910,7 @@ Result<ReleasePage> parse_releases(std::string_view xml, IndexerKind kind, std::
     bytes.end = bytes.begin + feed->size;
   }
   int index = 0;
-  for (pugi::xml_node c = channel.first_child();; c = c.next_sibling()) {
-    const char* cname = c.name();
-    if (cname[0] == '\0') {
-      if (!c) break;
-      continue;
-    }
+  for (const auto [c, cname] : named(channel.first_child())) {
     if (!is_item(c, cname)) {
       if (c.type() != pugi::node_element) continue;
       if (local_name(c) == "response" && detail::is_attr_namespace(detail::namespace_of(c))) {
