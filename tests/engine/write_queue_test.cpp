@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -47,6 +48,26 @@ struct Log {
     return o;
   }
 };
+
+// A write nobody waits for: no Done callback (a job's start, finish or progress).
+TestOp quiet(int value) {
+  TestOp o;
+  o.value = value;
+  return o;
+}
+
+// Waits (up to 10 s) until `n` writes were committed; false if they were not.
+bool committed_within(Log& log, std::size_t n) {
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    {
+      std::lock_guard lock(log.mu);
+      if (log.committed.size() >= n) return true;
+    }
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
 
 // A commit function that records the batch and answers it with `ok`.
 Queue::Commit recording(Queue& q, Log& log, bool ok = true) {
@@ -264,4 +285,79 @@ TEST_CASE("writes from many threads are each committed and answered once, in eac
     last[static_cast<std::size_t>(t)] = v;
   }
   for (int n : seen) CHECK(n == 1);
+}
+
+// The linger: a batch nobody waits for waits for company; anyone waiting ends that at once. The
+// queues here linger far longer than any test waits, so each "at once" is exact.
+TEST_CASE("a write someone waits for never lingers", "[engine][write_queue]") {
+  Queue q(std::chrono::hours(1));
+  Log log;
+  REQUIRE(q.start(recording(q, log)));
+  auto answered = std::make_shared<std::promise<bool>>();
+  auto future = answered->get_future();
+  TestOp o = quiet(1);
+  o.done = [answered](bool ok) { answered->set_value(ok); };
+  REQUIRE(q.push(o));  // to an empty queue: the write that wakes the writer is itself waited for
+  REQUIRE(future.wait_for(10s) == std::future_status::ready);
+  CHECK(future.get());
+  q.close();
+}
+
+TEST_CASE("the first waited write takes the lingering ones along in one batch", "[engine][write_queue]") {
+  Queue q(std::chrono::hours(1));
+  Log log;
+  REQUIRE(q.start(recording(q, log)));
+  for (int i = 1; i <= 3; ++i) {
+    TestOp o = quiet(i);
+    REQUIRE(q.push(o));
+  }
+  std::this_thread::sleep_for(20ms);  // the writer wakes for the first and lingers
+  {
+    std::lock_guard lock(log.mu);
+    CHECK(log.committed.empty());
+  }
+  TestOp waited = log.op(4);
+  REQUIRE(q.push(waited));
+  REQUIRE(committed_within(log, 4));
+  {
+    std::lock_guard lock(log.mu);
+    CHECK(log.committed == std::vector<int>{1, 2, 3, 4});
+    CHECK(log.batch_sizes == std::vector<std::size_t>{4});
+  }
+  q.close();
+}
+
+TEST_CASE("a flush, a bounded flush and close each end a linger", "[engine][write_queue]") {
+  Queue q(std::chrono::hours(1));
+  Log log;
+  REQUIRE(q.start(recording(q, log)));
+  TestOp a = quiet(1);
+  REQUIRE(q.push(a));
+  q.wait_settled();
+  {
+    std::lock_guard lock(log.mu);
+    CHECK(log.committed == std::vector<int>{1});
+  }
+  TestOp b = quiet(2);
+  REQUIRE(q.push(b));
+  CHECK(q.wait_settled_for(10s));
+  TestOp c = quiet(3);
+  REQUIRE(q.push(c));
+  q.close();
+  std::lock_guard lock(log.mu);
+  CHECK(log.committed == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("a lingering write commits by itself once the linger ends", "[engine][write_queue]") {
+  Queue q(300ms);
+  Log log;
+  REQUIRE(q.start(recording(q, log)));
+  TestOp o = quiet(1);
+  REQUIRE(q.push(o));
+  {
+    std::lock_guard lock(log.mu);
+    CHECK(log.committed.empty());  // 300 ms to go
+  }
+  CHECK(committed_within(log, 1));  // nothing else came, and nobody asked: it went anyway
+  q.close();
 }

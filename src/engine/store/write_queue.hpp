@@ -19,6 +19,13 @@
 // write group does the same (its adaptive yield); the cost is bounded: kSpin of yielding per
 // batch when no write follows.
 //
+// A batch that nobody waits for (job starts, finishes and progress: no Done callback, no flush
+// or read behind it) lingers for up to `linger` before it commits, so that the writes that follow
+// it share its commit: each commit has a fixed cost (a transaction, its log frames, their
+// checksums), and under a stream of durable pushes the starts and finishes of earlier jobs
+// otherwise took a commit of their own between two batches of pushes, which then waited for it.
+// The first write that someone waits for, a flush, a read or close() ends the linger at once.
+//
 // Thread-safety: every member may be called from any thread; `commit` runs on the writer thread
 // only, Done callbacks on the writer or the completion thread. Lifecycle: start() once, close()
 // any number of times; reset() (after close()) allows a new start().
@@ -45,7 +52,10 @@ class WriteQueue {
  public:
   using Commit = std::function<void(std::vector<Op>& batch)>;
 
-  WriteQueue() = default;
+  /// How long a batch nobody waits for may wait for company before it commits.
+  static constexpr std::chrono::microseconds kDefaultLinger{250};
+
+  explicit WriteQueue(std::chrono::microseconds linger = kDefaultLinger) : linger_(linger) {}
   WriteQueue(const WriteQueue&) = delete;
   WriteQueue& operator=(const WriteQueue&) = delete;
   ~WriteQueue() { close(); }
@@ -74,10 +84,14 @@ class WriteQueue {
     {
       MutexLock lock(mu_);
       if (!started_ || closing_) return false;
-      wake = queue_.empty();
+      // The first write someone waits for also ends a linger (see run), as does a long queue.
+      const bool first_waited = op.done && !std::exchange(waited_, true);
+      const bool full = queue_.size() + 1 == kLingerOps;
+      wake = queue_.empty() || first_waited || full;
       op.seq = ++enqueued_seq_;
       queue_.push_back(std::move(op));
       has_work_.store(true, std::memory_order_release);
+      if (first_waited || full) hurried_.store(true, std::memory_order_release);
     }
     if (wake) work_cv_.notify_one();
     return true;
@@ -136,6 +150,7 @@ class WriteQueue {
   void wait_settled() EXCLUDES(mu_) {
     MutexLock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
+    hurry();
     while (settled_seq_ < target && !writer_done_ && started_) lock.wait(settled_cv_);
   }
 
@@ -145,6 +160,7 @@ class WriteQueue {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     MutexLock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
+    hurry();
     while (settled_seq_ < target && !writer_done_ && started_) {
       if (!lock.wait_until(settled_cv_, deadline)) return settled_seq_ >= target || writer_done_ || !started_;
     }
@@ -157,6 +173,7 @@ class WriteQueue {
       MutexLock lock(mu_);
       closing_ = true;
       has_work_.store(true, std::memory_order_release);
+      hurried_.store(true, std::memory_order_release);
     }
     work_cv_.notify_one();
     MutexLock join(join_mu_);
@@ -170,6 +187,8 @@ class WriteQueue {
     MutexLock lock(mu_);
     started_ = false;
     closing_ = false;
+    waited_ = false;
+    hurried_.store(false, std::memory_order_relaxed);
     writer_done_ = false;
     completer_stop_ = false;
     has_work_.store(false, std::memory_order_relaxed);
@@ -181,12 +200,23 @@ class WriteQueue {
     std::vector<Op> batch;
     for (;;) {
       spin_for(has_work_);
+      bool linger = false;
       {
         MutexLock lock(mu_);
         while (queue_.empty() && !closing_) lock.wait(work_cv_);
         if (queue_.empty()) break;  // closing, and nothing left
-        batch.swap(queue_);
-        has_work_.store(closing_, std::memory_order_relaxed);
+        linger = !waited_ && !closing_ && linger_.count() > 0;
+        if (!linger) take(batch);
+      }
+      if (linger) {
+        // Looked for before sleeping, as work is: a push that ends the linger then needs no
+        // wake-up of this thread.
+        const auto until = std::chrono::steady_clock::now() + linger_;
+        spin_for(hurried_);
+        MutexLock lock(mu_);
+        while (!waited_ && !closing_ && queue_.size() < kLingerOps)
+          if (!lock.wait_until(work_cv_, until)) break;
+        take(batch);
       }
       commit(batch);
       batch.clear();
@@ -228,6 +258,21 @@ class WriteQueue {
     }
   }
 
+  // Someone waits for everything queued so far: a lingering batch goes now.
+  void hurry() REQUIRES(mu_) {
+    if (queue_.empty() || std::exchange(waited_, true)) return;
+    hurried_.store(true, std::memory_order_release);
+    work_cv_.notify_one();
+  }
+
+  // The writer takes everything queued; what is queued from here on goes in the next batch.
+  void take(std::vector<Op>& batch) REQUIRES(mu_) {
+    waited_ = false;
+    hurried_.store(false, std::memory_order_relaxed);
+    batch.swap(queue_);
+    has_work_.store(closing_, std::memory_order_relaxed);
+  }
+
   // Yields until `flag` is set or kSpin has passed; the caller then takes the lock and sleeps if
   // there is still nothing to do. A hint only: the state it stands for is read under mu_.
   static void spin_for(const std::atomic<bool>& flag) {
@@ -255,9 +300,14 @@ class WriteQueue {
   };
 
   static constexpr std::chrono::microseconds kSpin{50};
+  // A lingering batch this long goes anyway: its commit is long enough to share.
+  static constexpr std::size_t kLingerOps = 1024;
+
+  const std::chrono::microseconds linger_;
 
   Mutex mu_;
   std::atomic<bool> has_work_{false};         // hint: queue_ holds writes, or closing_
+  std::atomic<bool> hurried_{false};          // hint: a linger should end (waited_, closing_, full)
   std::atomic<bool> has_completions_{false};  // hint: completions_ holds work, or completer_stop_
   std::condition_variable work_cv_;           // the writer waits for work
   std::condition_variable complete_cv_;       // the completion thread waits for callbacks
@@ -268,6 +318,8 @@ class WriteQueue {
   bool started_ GUARDED_BY(mu_) = false;
   bool closing_ GUARDED_BY(mu_) = false;
   bool writer_done_ GUARDED_BY(mu_) = false;
+  // Someone waits for a queued write (its Done, a flush or a read): the batch must not linger.
+  bool waited_ GUARDED_BY(mu_) = false;
   std::deque<Completion> completions_ GUARDED_BY(mu_);  // the front one runs
   bool completer_running_ GUARDED_BY(mu_) = false;
   bool completer_stop_ GUARDED_BY(mu_) = false;
