@@ -19,7 +19,7 @@
 // adds one JSON object on the last line (medians, "per_run" arrays, "targets"). --verbose prints each
 // throughput round to stderr with what explains its speed: store commits in the round, CPU per job, and per
 // thread (bench, notifier delivery, store writer, dispatcher strand, workers) CPU ticks, waits and
-// preemptions.
+// preemptions, and each events round with its commits and CPU per job.
 //
 // Figures of one run:
 //   jobs_per_s          N durable no-op jobs pushed (push_many, 500 a call) and run to completion,
@@ -502,7 +502,8 @@ struct EventsFigures {
 // (as jobs_per_s is measured, so the two compare warm rounds with warm rounds); with `subscribe`,
 // one subscriber takes every event. Events counted are the run's job events; each figure is the
 // median over the rounds.
-EventsFigures events_run(const std::string& path, int jobs, int workers, int rounds, bool subscribe) {
+EventsFigures events_run(const std::string& path, int jobs, int workers, int rounds, bool subscribe,
+                         bool verbose) {
   remove_db(path);
   auto e = make_engine(path, workers);
   std::atomic<std::int64_t> received{0};
@@ -530,12 +531,21 @@ EventsFigures events_run(const std::string& path, int jobs, int workers, int rou
     const std::int64_t target = g_done.load() + jobs;
     g_done_target = target;
     const std::int64_t received0 = received.load();
+    const std::uint64_t commits0 = verbose ? e->health().store.commits : 0;
+    const Usage u0 = usage();
     const auto t0 = Clock::now();
     const std::int64_t t0_ns = now_ns();
     push_batches(*e, jobs, "Reporter", (round + 1) * 10'000'000);
     wait_done(target);
     wait_queue_down_to(*e, 0);
     job_rates.push_back(jobs / seconds_since(t0));
+    if (verbose) {
+      const Usage u1 = usage();
+      std::fprintf(stderr, "  events round %d (%s): %.0f jobs/s, %llu commits, %.1f us CPU/job\n", round,
+                   subscribe ? "subscriber" : "no subscriber", job_rates.back(),
+                   static_cast<unsigned long long>(e->health().store.commits - commits0),
+                   (u1.cpu_s - u0.cpu_s) * 1e6 / jobs);
+    }
     if (!subscribe) continue;
     const std::int64_t expected = std::int64_t{4} * jobs;  // queued, started, progress, completed
     out.expected += expected;
@@ -860,8 +870,8 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     lap("concurrent");
   }
   if (o.wants("events")) {
-    const auto plain = events_run(file("progress"), o.jobs, o.workers, o.throughput_rounds, false);
-    const auto sub = events_run(file("events"), o.jobs, o.workers, o.throughput_rounds, true);
+    const auto plain = events_run(file("progress"), o.jobs, o.workers, o.throughput_rounds, false, o.verbose);
+    const auto sub = events_run(file("events"), o.jobs, o.workers, o.throughput_rounds, true, o.verbose);
     f["jobs_per_s_progress"] = plain.jobs_per_s;
     f["jobs_per_s_with_subscriber"] = sub.jobs_per_s;
     f["events_per_s"] = sub.events_per_s;
