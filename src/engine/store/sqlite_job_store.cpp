@@ -851,9 +851,9 @@ void SqliteJobStore::run_maintain(Op& op) {
   writes_.complete(&op, &op + 1, true);
 }
 
-// Only a prune or a maintenance ends a batch early (each needs the connection outside a
+// Only a prune or a maintenance splits a batch (each needs the connection outside a
 // transaction, once an hour or a day); reads and flushes never do: they wait on the sequence
-// number instead.
+// number instead (and end the writer's linger, see WriteQueue).
 void SqliteJobStore::commit_batch(std::vector<Op>& batch) {
   std::size_t begin = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {

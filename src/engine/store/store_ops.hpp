@@ -73,19 +73,20 @@ struct Op {
 };
 
 /// Queues a prune or a maintenance through `enqueue(Payload, Done)` and waits for its result:
-/// the writer runs it between two batches.
+/// the writer runs it between two batches. The Done does nothing but say that a caller waits, so
+/// the writer does not let the batch linger (WriteQueue); the result comes through the promise.
 template <class Enqueue>
 Result<std::int64_t> await_prune(Enqueue&& enqueue, std::optional<TimePoint> cutoff, std::int64_t max_rows) {
   auto result = std::make_shared<std::promise<Result<std::int64_t>>>();
   auto fut = result->get_future();
-  enqueue(Prune{cutoff, max_rows, result}, JobStore::Done{});
+  enqueue(Prune{cutoff, max_rows, result}, JobStore::Done{[](bool) {}});
   return fut.get();
 }
 template <class Enqueue>
 Result<StoreMaintenanceReport> await_maintain(Enqueue&& enqueue, const StoreMaintenanceOptions& options) {
   auto result = std::make_shared<std::promise<Result<StoreMaintenanceReport>>>();
   auto fut = result->get_future();
-  enqueue(Maintain{options, result}, JobStore::Done{});
+  enqueue(Maintain{options, result}, JobStore::Done{[](bool) {}});
   return fut.get();
 }
 

@@ -54,6 +54,8 @@ class WriteQueue {
 
   /// How long a batch nobody waits for may wait for company before it commits.
   static constexpr std::chrono::microseconds kDefaultLinger{250};
+  /// A lingering batch this long goes anyway: its commit is long enough to share.
+  static constexpr std::size_t kLingerOps = 1024;
 
   explicit WriteQueue(std::chrono::microseconds linger = kDefaultLinger) : linger_(linger) {}
   WriteQueue(const WriteQueue&) = delete;
@@ -146,7 +148,7 @@ class WriteQueue {
   }
 
   /// Waits until every write queued before this call is committed or dropped. Queues nothing, so
-  /// it never ends the writer's batch early.
+  /// it never splits the writer's batch; it ends a linger, as the caller now waits for the batch.
   void wait_settled() EXCLUDES(mu_) {
     MutexLock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
@@ -300,8 +302,6 @@ class WriteQueue {
   };
 
   static constexpr std::chrono::microseconds kSpin{50};
-  // A lingering batch this long goes anyway: its commit is long enough to share.
-  static constexpr std::size_t kLingerOps = 1024;
 
   const std::chrono::microseconds linger_;
 
