@@ -440,6 +440,7 @@ void Engine::Impl::start_job(Active& a) {
   if (!a.info.task.empty()) tasks_.on_started(a.info);
   figures_.started(a.info.name, *a.info.started_at);
   update_saturation();
+  run->set_running(delta(a));
   emit(JobEvent::Type::started, a);
   // Deferred, not posted: both hand-offs are continuations of the current handler, so Asio
   // queues them on this thread and runs them right after it (waking another thread only when
@@ -501,7 +502,7 @@ void Engine::Impl::finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& ru
                           const detail::Outcome& out) {
   ON_STRAND();
   Active& a = it->second;
-  a.info.progress = run->progress();
+  a.info.progress = run->end();  // no report is told after the end that follows
   const std::optional<std::string> completion = run->completion();
   const TimePoint now = clock_->now();
   a.info.status = out.status;
@@ -632,6 +633,7 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
     if (a.info.task.empty() && !p.options.task.empty()) {
       // A task's push merged into an equal job: that job now counts as the task's run.
       a.info.task = p.options.task;
+      if (a.run) a.run->set_task(a.info.task);  // its progress events say so too
     }
     if (a.info.status == JobStatus::queued) {
       const Priority raised = std::max(a.info.priority, wanted);
@@ -982,11 +984,18 @@ void Engine::Impl::emit_task(const TaskInfo& t) {
 
 // ------------------------------------------------------------------ worker side
 
-void Engine::Impl::on_progress(detail::JobRun& run, Progress progress) {
-  asio::post(strand_, [this, id = run.id, progress = std::move(progress)]() mutable {
-    auto it = active_.find(id);
-    if (it == active_.end() || it->second.info.status != JobStatus::executing) return;
-    publish_progress(it->second, std::move(progress));
+// On the worker thread, with no trip to the strand: nothing the strand holds changes while a job
+// runs but its progress, which the run holds, so the row's write and the event need only the
+// run. A post to the strand woke a sleeping pool thread for each report, which the job's finish
+// then followed: two thread switches per report. The run's lock orders the report against the
+// job's end (JobRun::end): told before it, or not at all.
+void Engine::Impl::on_progress(detail::JobRun& run, Progress progress) { tell_progress(run, progress); }
+
+void Engine::Impl::tell_progress(detail::JobRun& run, const Progress& progress) {
+  const bool events = hub_.wants(detail::EventHub::kinds_of(JobEvent::Type::progress));
+  run.tell_progress(progress, [&](const JobDelta& running) {
+    store_->progress(run.id, progress);
+    if (events) hub_.publish(JobEvent{JobEvent::Type::progress, running});
   });
 }
 
@@ -1007,18 +1016,11 @@ void Engine::Impl::flush_progress_after(JobId id, const detail::JobRun* run,
       return;
     auto action = it->second.run->take_held();
     if (action.publish) {
-      publish_progress(it->second, std::move(*action.publish));
+      tell_progress(*it->second.run, *action.publish);
     } else if (action.flush_in) {
       flush_progress_after(id, run, *action.flush_in);
     }
   });
-}
-
-void Engine::Impl::publish_progress(Active& a, Progress progress) {
-  ON_STRAND();
-  a.info.progress = std::move(progress);
-  store_->progress(a.info.id, a.info.progress);
-  emit(JobEvent::Type::progress, a);
 }
 
 Result<PushResult> Engine::Impl::push_from_job(const detail::JobRun&, PushRequest request) {

@@ -178,7 +178,8 @@ class Engine::Impl final : public detail::RunHost {
 
   // Events (strand).
   void emit(JobEvent::Type type, const Active& a);
-  void publish_progress(Active& a, Progress progress);  // persisted and emitted
+  // A report, persisted and told unless the run has ended (any thread: see on_progress).
+  void tell_progress(detail::JobRun& run, const Progress& progress);
   // Takes the report `run` held back, after `after`, and publishes it (or waits again).
   void flush_progress_after(JobId id, const detail::JobRun* run, std::chrono::steady_clock::duration after);
   void emit_task(const TaskInfo& t);

@@ -63,6 +63,22 @@ void JobRun::set_progress(Progress p) {
   progress_ = std::move(p);
 }
 
+void JobRun::set_running(JobDelta delta) {
+  MutexLock lock(mu_);
+  running_ = std::move(delta);
+}
+
+void JobRun::set_task(std::string task) {
+  MutexLock lock(mu_);
+  running_.task = std::move(task);
+}
+
+Progress JobRun::end() {
+  MutexLock lock(mu_);
+  ended_ = true;
+  return progress_;
+}
+
 std::optional<std::string> JobRun::completion() {
   MutexLock lock(mu_);
   return completion_;

@@ -23,6 +23,7 @@
 #include "engine/sync.hpp"
 #include "shelfjobs/engine/command.hpp"
 #include "shelfjobs/engine/error.hpp"
+#include "shelfjobs/engine/host_events.hpp"
 #include "shelfjobs/engine/push.hpp"
 
 namespace shelfjobs::detail {
@@ -90,8 +91,28 @@ class JobRun {
   void set_progress(Progress p);
   std::optional<std::string> completion();
 
+  /// The job as its events tell it while it runs, taken on the strand as the run starts (nothing
+  /// of it changes while the handler runs but its progress, and a task a merged push names).
+  void set_running(JobDelta delta);
+  void set_task(std::string task);
+  /// Calls `tell(delta)` with the running job's delta and `progress` under the run's lock, unless
+  /// the run's end was taken (end()): a report is then told before the job's end or not at all,
+  /// from whichever thread publishes it. False when it was not told.
+  template <class F>
+  bool tell_progress(const Progress& progress, F&& tell) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (ended_) return false;
+    running_.progress = progress;
+    tell(static_cast<const JobDelta&>(running_));
+    return true;
+  }
+  /// The strand, as the run ends: no progress is told after this. Returns the last progress.
+  Progress end();
+
  private:
   Mutex mu_;
+  JobDelta running_ GUARDED_BY(mu_);
+  bool ended_ GUARDED_BY(mu_) = false;
   Progress progress_ GUARDED_BY(mu_);
   std::optional<std::string> completion_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point last_emit_ GUARDED_BY(mu_){};

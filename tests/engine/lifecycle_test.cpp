@@ -411,3 +411,113 @@ TEST_CASE("stop returns false when a handler ignores cancellation past the deadl
   CHECK(j.attempt == 2);
   *release = true;
 }
+
+namespace {
+struct Chatty : Command {
+  static constexpr std::string_view kName = "Chatty";
+};
+struct Deaf : Command {
+  static constexpr std::string_view kName = "Deaf";
+};
+
+// One job's events, as a subscriber received them.
+struct JobEvents {
+  std::mutex mu;
+  std::vector<JobEvent> events;
+  HostObserver observer(JobId id) {
+    return on_event<JobEvent>([this, id](const JobEvent& ev) {
+      if (ev.job.id != id) return;
+      std::lock_guard lock(mu);
+      events.push_back(ev);
+    });
+  }
+  std::vector<JobEvent> get() {
+    std::lock_guard lock(mu);
+    return events;
+  }
+};
+}  // namespace
+
+// Reports are told from the handler's own thread, not the dispatcher's: each still comes after
+// the job's start and before its end, and tells the running job as the dispatcher knows it.
+TEST_CASE("a job's progress events come between its start and its end and tell the running job",
+          "[lifecycle][progress][events]") {
+  TempDir dir;
+  Registry r;
+  r.add<Chatty>([](const Chatty&, JobContext& ctx) {
+    for (int i = 1; i <= 3; ++i) ctx.report(i, 3, "step " + std::to_string(i));
+  });
+  auto e =
+      Engine::create({.store_path = job_store_at(dir), .progress_interval = 0ms, .logger = quiet_logger()},
+                     std::move(r))
+          .value();
+  // The id a first push gets in a fresh store; checked below. Every progress event, uncoalesced.
+  JobEvents seen;
+  e->subscribe(seen.observer(1), {.coalesce_progress = false});
+  e->start();
+  const auto pushed = e->push(Chatty{}, {.priority = Priority::high}).value().job;
+  REQUIRE(pushed.id == 1);
+  REQUIRE(e->wait_idle(10s));
+  REQUIRE(eventually([&] { return seen.get().size() == 6; }));
+  const auto events = seen.get();
+  using T = JobEvent::Type;
+  std::vector<T> types;
+  for (const auto& ev : events) types.push_back(ev.type);
+  CHECK(types == std::vector<T>{T::queued, T::started, T::progress, T::progress, T::progress, T::completed});
+  const auto& started = events[1].job;
+  for (int i = 2; i <= 4; ++i) {
+    const auto& p = events[static_cast<std::size_t>(i)].job;
+    CHECK(p.status == JobStatus::executing);
+    CHECK(p.name == "Chatty");
+    CHECK(p.priority == Priority::high);
+    CHECK(p.attempt == 1);
+    CHECK(p.started_at == started.started_at);
+    CHECK(p.queued_at == started.queued_at);
+    CHECK(p.progress.current == i - 1);
+    CHECK(p.progress.message == "step " + std::to_string(i - 1));
+  }
+  CHECK(e->get(1)->progress.message == "step 3");
+}
+
+// A handler abandoned for its timeout runs on after its job failed: what it reports then is
+// neither told nor written.
+TEST_CASE("a report from a handler abandoned for its timeout is not told after the job's end",
+          "[lifecycle][progress][events]") {
+  TempDir dir;
+  std::atomic<bool> failed_seen{false};
+  std::atomic<bool> reported{false};
+  Registry r;
+  r.add<Deaf>(
+      [&](const Deaf&, JobContext& ctx) {
+        ctx.report(1, 2, "before the end");
+        while (!failed_seen.load()) std::this_thread::sleep_for(1ms);  // deaf to its cancellation
+        ctx.report(2, 2, "after the end");
+        reported = true;
+      },
+      {.timeout = 50ms});
+  auto e = Engine::create({.store_path = job_store_at(dir),
+                           .progress_interval = 0ms,
+                           .logger = quiet_logger(),
+                           .timeout_grace = 50ms},
+                          std::move(r))
+               .value();
+  JobEvents seen;
+  e->subscribe(seen.observer(1), {.coalesce_progress = false});
+  e->subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
+    if (ev.job.id == 1 && ev.type == JobEvent::Type::failed) failed_seen = true;
+  }));
+  e->start();
+  REQUIRE(e->push(Deaf{}).value().job.id == 1);
+  REQUIRE(eventually([&] { return reported.load(); }, 10s));
+  REQUIRE(e->wait_idle(10s));
+  std::this_thread::sleep_for(50ms);  // a late event would have been delivered by now
+  const auto events = seen.get();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().type == JobEvent::Type::failed);
+  for (const auto& ev : events) CHECK(ev.job.progress.message != "after the end");
+  const auto row = e->get(1).value();
+  CHECK(row.status == JobStatus::failed);
+  CHECK(row.error_kind == ErrorKind::timeout);
+  CHECK(row.progress.message == "before the end");
+  e->stop(5s);
+}
