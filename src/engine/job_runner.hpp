@@ -97,14 +97,13 @@ class JobRun {
   void set_task(std::string task);
   /// Calls `tell(delta)` with the running job's delta and `progress` under the run's lock, unless
   /// the run's end was taken (end()): a report is then told before the job's end or not at all,
-  /// from whichever thread publishes it. False when it was not told.
+  /// from whichever thread publishes it.
   template <class F>
-  bool tell_progress(const Progress& progress, F&& tell) EXCLUDES(mu_) {
+  void tell_progress(const Progress& progress, F&& tell) EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    if (ended_) return false;
+    if (ended_) return;
     running_.progress = progress;
     tell(static_cast<const JobDelta&>(running_));
-    return true;
   }
   /// The strand, as the run ends: no progress is told after this. Returns the last progress.
   Progress end();
