@@ -52,8 +52,11 @@ class WriteQueue {
  public:
   using Commit = std::function<void(std::vector<Op>& batch)>;
 
-  /// How long a batch nobody waits for may wait for company before it commits.
-  static constexpr std::chrono::microseconds kDefaultLinger{250};
+  /// How long a batch nobody waits for may wait for company before it commits. Off by default:
+  /// a backup snapshots the job store's file through a connection of its own, which does not
+  /// end a linger, and one demo run restored a backup whose snapshot missed a lingering write
+  /// (its Backup job ran again). Stores pass a linger once such readers flush first.
+  static constexpr std::chrono::microseconds kDefaultLinger{0};
   /// A lingering batch this long goes anyway: its commit is long enough to share.
   static constexpr std::size_t kLingerOps = 1024;
 
