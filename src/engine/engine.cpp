@@ -36,6 +36,7 @@ void JobContext::status(std::string text) {
 }
 void JobContext::complete(std::string message) { run_.set_completion(std::move(message)); }
 spdlog::logger& JobContext::log() const noexcept { return run_.host->logger(); }
+void JobContext::flush_store() { run_.host->flush_store(); }
 Result<PushResult> JobContext::push(std::string_view name, const nlohmann::json& body, PushOptions options) {
   return run_.host->push_from_job(run_, PushRequest{std::string(name), body, std::move(options)});
 }

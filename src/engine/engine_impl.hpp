@@ -201,6 +201,7 @@ class Engine::Impl final : public detail::RunHost {
                                  std::chrono::milliseconds window,
                                  std::chrono::milliseconds max_wait) override;
   spdlog::logger& logger() override { return *log_; }
+  void flush_store() override { store_->flush(); }
   void wait_rate_slot(detail::JobRun& run) override;
 
   // Any thread.

@@ -46,6 +46,8 @@ class RunHost {
                                          std::chrono::milliseconds window,
                                          std::chrono::milliseconds max_wait) = 0;
   virtual spdlog::logger& logger() = 0;
+  /// Blocks until every store write called so far (the run's own start among them) is committed.
+  virtual void flush_store() = 0;
   /// Called on the worker before a job of a rate-keyed type runs its handler: returns once the
   /// run may use its key (at once for a lone engine, whose dispatcher spaced it already; in a
   /// cluster after the key's slot across the nodes). Throws JobError: `database` when the slot

@@ -1042,6 +1042,17 @@ TEST_CASE("the SQLite job store refuses a file of a newer schema", "[store]") {
   CHECK_THAT(opened.error().message, Catch::Contains("newer"));
 }
 
+TEST_CASE("the SQLite job store refuses a negative commit linger and creates no file", "[store]") {
+  TempDir dir;
+  const std::string path = dir.file("jobs.db");
+  auto opened = open_sqlite_job_store(
+      {.path = path, .commit_linger = std::chrono::microseconds(-1), .logger = quiet_logger()});
+  REQUIRE_FALSE(opened.has_value());
+  CHECK(opened.error().code == errc::invalid_argument);
+  CHECK_THAT(opened.error().message, Catch::Contains("commit_linger"));
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
 TEST_CASE("the SQLite job store reports its commits and sizes", "[store]") {
   Harness h(Kind::sqlite_file);
   h.store().insert(make_job(1), "");

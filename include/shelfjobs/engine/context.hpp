@@ -99,6 +99,13 @@ class JobContext {
   /// A debounced follow-up, as `Engine::push_debounced`. Errors: as `push`.
   Status push_debounced(PushRequest request, std::chrono::milliseconds window,
                         std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
+  /// Blocks until every job-store write the engine made before this call is committed: this
+  /// job's own start and its progress so far, and every other job's state as told to observers.
+  /// The store commits some writes a little after they were made (SqliteStoreOptions::
+  /// commit_linger); a handler that reads the store's file through a connection of its own, as a
+  /// backup's snapshot does, calls this first. Errors: none (a write the store gives up as it
+  /// closes counts as settled).
+  void flush_store();
   /// The engine's logger; lines carry the job id and name when the handler adds them.
   spdlog::logger& log() const noexcept;
 

@@ -278,6 +278,9 @@ CREATE INDEX jobs_active ON jobs(id) WHERE status IN (0, 1);
 Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions options) {
   const std::string path = options.path;
   if (path.empty()) return Error{errc::store_error, "job store path is empty"};
+  if (options.commit_linger.count() < 0) {
+    return Error{errc::invalid_argument, "job store " + path + ": commit_linger must not be negative"};
+  }
   if (!options.logger) options.logger = spdlog::default_logger();
   // One engine per store: a second one would hand out the same ids. The lock is an flock on a
   // file beside the store, so the kernel drops it when the process dies, however it dies.

@@ -129,8 +129,8 @@ class SqliteJobStore final : public JobStore {
       finish_live_, prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_;
   BatchRows rows_;  // the writer's, reused from batch to batch
 
-  mutable std::mutex read_mutex_;  // the reader connection (or, for ":memory:", the only one)
-  WriteQueue<Op> writes_;          // last of the writer's state: its thread stops before the rest goes
+  mutable std::mutex read_mutex_;               // the reader connection (or, for ":memory:", the only one)
+  WriteQueue<Op> writes_{opts_.commit_linger};  // last of the writer's state: stops before the rest
 
   store_ops::CommitCounters counters_;
 };

@@ -52,10 +52,10 @@ class WriteQueue {
  public:
   using Commit = std::function<void(std::vector<Op>& batch)>;
 
-  /// How long a batch nobody waits for may wait for company before it commits. Off by default:
-  /// a backup snapshots the job store's file through a connection of its own, which does not
-  /// end a linger, and one demo run restored a backup whose snapshot missed a lingering write
-  /// (its Backup job ran again). Stores pass a linger once such readers flush first.
+  /// How long a batch nobody waits for may wait for company before it commits: off unless the
+  /// store asks for it (the SQLite store's `commit_linger`). A reader through another connection
+  /// does not end a linger, so one that must see every write told so far flushes first (a
+  /// backup's snapshot: JobContext::flush_store).
   static constexpr std::chrono::microseconds kDefaultLinger{0};
   /// A lingering batch this long goes anyway: its commit is long enough to share.
   static constexpr std::size_t kLingerOps = 1024;

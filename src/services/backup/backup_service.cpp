@@ -265,6 +265,10 @@ Result<BackupFile> BackupService::backup(BackupType type, JobContext* ctx) {
         s.log()->warn("backup: database {} does not exist yet; left out", src.path.string());
         continue;
       }
+      // The job store commits some writes a little after it made them (its commit linger), and
+      // the snapshot reads the file through a connection of its own: without the flush, the
+      // copy could show this very Backup job still queued, and a restore would run it again.
+      if (ctx && src.entry == backup_detail::kJobStoreEntry) ctx->flush_store();
       if (auto st = sqlite::snapshot(src.path, copy); !st) return st.error();
       auto versions = sqlite::schema_versions(copy);
       if (!versions) return versions.error();
