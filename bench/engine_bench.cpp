@@ -13,20 +13,23 @@
 // (bench/pg_peers/peers.mjs with Node.js; `npm ci` in bench/pg_peers first).
 //
 // A run measures every figure once (jobs_per_s and the events figures are the median of 5 rounds
-// within the run, the depth and concurrent-push figures of 3; --rounds K sets all); the printed figures are
-// the medians over R runs, next to each run's values and the spread of the throughput (max / min over the
-// runs). Each figure with a target is printed next to its reference and the target, with PASS or MISS; --json
-// adds one JSON object on the last line (medians, "per_run" arrays, "targets"). --verbose prints each
-// throughput round to stderr with what explains its speed: store commits in the round, CPU per job, and per
-// thread (bench, notifier delivery, store writer, dispatcher strand, workers) CPU ticks, waits and
-// preemptions, and each events round with its commits and CPU per job.
+// within the run, the depth and concurrent-push figures of 3; --rounds K sets all). Figures that
+// are compared with each other take their rounds in turn, their engines open side by side (see
+// run_once). The printed figures are the medians over R runs, next to each run's values and the spread of the
+// throughput (max / min over the runs). Each figure with a target is printed next to its reference and the
+// target, with PASS or MISS; --json adds one JSON object on the last line (medians, "per_run" arrays,
+// "targets"). --verbose prints each throughput round to stderr with what explains its speed: store commits in
+// the round, CPU per job, and per thread (bench, notifier delivery, store writer, dispatcher strand, workers)
+// CPU ticks, waits and preemptions, and each events round with its commits and CPU per job.
 //
 // Figures of one run:
 //   jobs_per_s          N durable no-op jobs pushed (push_many, 500 a call) and run to completion,
 //                       on a fresh file
 //   ref_naive_per_s     the same three row writes per job (insert queued, update executing,
 //                       update completed) straight to SQLite, one transaction per write
-//   ref_batched_per_s   the same writes, 100 per transaction (both: the median of 3 fresh files)
+//   ref_batched_per_s   the same writes, 100 per transaction, each on a fresh file (naive: the
+//                       median of 3; batched: of one round beside each throughput and each
+//                       concurrent-push round)
 //   depth_ratio         throughput of N jobs with D (default 100,000) jobs queued in front of
 //                       them, blocked by a lock, divided by the same with 100 queued
 //   start_latency_*_us  push call to handler start, with a free worker, one job at a time
@@ -66,6 +69,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -350,36 +354,47 @@ struct Throughput {
   std::vector<Round> rounds;
 };
 
-// Throughput of `jobs` fresh jobs pushed and run, with `depth` blocked jobs queued in front:
-// the median of `rounds` rounds in one engine on a fresh file.
-Throughput engine_throughput(const std::string& path, int jobs, int depth, int workers, int rounds,
-                             bool verbose) {
-  remove_db(path);
-  auto created = make_engine(path, workers);
-  auto& engine = *created;
-  engine.start();
-  g_release_holder = false;
-  if (depth > 0) {
-    if (!engine.push(Holder{})) std::exit(1);
-    // The depth is set up, not measured: queued in memory, then one durable push returns once
-    // every row before it is committed too, so no round starts with the fillers' commit.
-    push_batches(engine, depth, "Filler", 0, /*durable=*/false);
-    Filler last;
-    last.n = depth;
-    if (!engine.push(last)) std::exit(1);
+// Throughput of `jobs` fresh jobs pushed and run, with `depth` blocked jobs queued in front, in
+// one engine on a fresh file; each round() measures once. Several of these stay open side by
+// side so that the run can take their rounds in turn (see run_once).
+class ThroughputBench {
+ public:
+  ThroughputBench(const std::string& path, int jobs, int depth, int workers)
+      : jobs_(jobs), depth_(depth), engine_((remove_db(path), make_engine(path, workers))) {
+    engine_->start();
+    if (depth > 0) {
+      // The holder blocks the fillers until the bench ends (the lock is held while
+      // g_release_holder is false).
+      g_release_holder = false;
+      if (!engine_->push(Holder{})) std::exit(1);
+      // The depth is set up, not measured: queued in memory, then one durable push returns once
+      // every row before it is committed too, so no round starts with the fillers' commit.
+      push_batches(*engine_, depth, "Filler", 0, /*durable=*/false);
+      Filler last;
+      last.n = depth;
+      if (!engine_->push(last)) std::exit(1);
+    }
   }
-  // Only the holder and the fillers remain once a round's jobs are done.
-  const std::int64_t rest = depth > 0 ? depth + 2 : 0;
-  Throughput out;
-  std::vector<double> rates;
-  for (int round = 0; round < rounds; ++round) {
-    const std::int64_t target = g_done.load() + jobs;
+  ThroughputBench(const ThroughputBench&) = delete;
+  ThroughputBench& operator=(const ThroughputBench&) = delete;
+  ~ThroughputBench() {
+    // The fillers stay queued in the file: running them would measure nothing.
+    g_release_holder = true;
+    if (depth_ == 0) engine_->wait_idle(600s);
+    engine_->stop(10s);
+  }
+
+  Round round(int index, bool verbose) {
+    auto& engine = *engine_;
+    // Only the holder and the fillers remain once a round's jobs are done.
+    const std::int64_t rest = depth_ > 0 ? depth_ + 2 : 0;
+    const std::int64_t target = g_done.load() + jobs_;
     g_done_target = target;
     const auto commits0 = engine.health().store.commits;
     const Usage u0 = usage();
     const auto th0 = verbose ? thread_use() : std::map<int, ThreadUse>{};
     const auto t0 = Clock::now();
-    push_batches(engine, jobs, "Unique", (round + 1) * 10'000'000);
+    push_batches(engine, jobs_, "Unique", (depth_ > 0 ? 100'000'000 : 0) + (index + 1) * 10'000'000);
     wait_done(target);
     wait_queue_down_to(engine, rest);
     const double s = seconds_since(t0);
@@ -388,10 +403,12 @@ Throughput engine_throughput(const std::string& path, int jobs, int depth, int w
       const auto th1 = thread_use();
       // Per thread, by id (so in creation order: the bench, the notifier's delivery thread, the
       // store's writer, the dispatcher strand, the workers): CPU ticks, waits, preemptions.
+      // Threads of the other engines open beside this one show as idle.
       std::string line = "    threads (ticks/waits/preempted):";
       for (const auto& [tid, u] : th1) {
         auto it = th0.find(tid);
         const ThreadUse b = it == th0.end() ? ThreadUse{} : it->second;
+        if (u.ticks == b.ticks && u.vol == b.vol && u.invol == b.invol) continue;
         line += " " + std::to_string(u.ticks - b.ticks) + "/" + std::to_string(u.vol - b.vol) + "/" +
                 std::to_string(u.invol - b.invol);
       }
@@ -400,25 +417,23 @@ Throughput engine_throughput(const std::string& path, int jobs, int depth, int w
     Round r;
     r.t0 = std::chrono::duration<double>(t0.time_since_epoch()).count();
     r.t1 = r.t0 + s;
-    r.per_s = jobs / s;
+    r.per_s = jobs_ / s;
     r.commits = static_cast<double>(engine.health().store.commits - commits0);
-    r.cpu_us_per_job = (u1.cpu_s - u0.cpu_s) * 1e6 / jobs;
+    r.cpu_us_per_job = (u1.cpu_s - u0.cpu_s) * 1e6 / jobs_;
     r.involuntary = static_cast<double>(u1.involuntary - u0.involuntary);
     r.voluntary = static_cast<double>(u1.voluntary - u0.voluntary);
     r.others_cpu = ((u1.machine_busy_s - u0.machine_busy_s) - (u1.cpu_s - u0.cpu_s)) / s;
     r.steal = (u1.steal_s - u0.steal_s) / s;
     r.faults = static_cast<double>(u1.minor_faults - u0.minor_faults);
     r.sys_share = (u1.sys_s - u0.sys_s) / (u1.cpu_s - u0.cpu_s);
-    out.rounds.push_back(r);
-    rates.push_back(r.per_s);
+    return r;
   }
-  // The fillers stay queued in the file: running them would measure nothing.
-  g_release_holder = true;
-  if (depth == 0) engine.wait_idle(600s);
-  engine.stop(10s);
-  out.per_s = median(rates);
-  return out;
-}
+
+ private:
+  int jobs_;
+  int depth_;
+  std::unique_ptr<shelfjobs::Engine> engine_;
+};
 
 std::pair<double, double> start_latency(const std::string& path, int samples, int workers) {
   remove_db(path);
@@ -443,127 +458,142 @@ std::pair<double, double> start_latency(const std::string& path, int samples, in
   return {pct(0.50), pct(0.99)};
 }
 
-// `threads` threads each push `per_thread` durable jobs one at a time, all at once; the rate of
-// pushes returned (each after its own row's commit). The median of `rounds` rounds.
-double durable_push_concurrent(const std::string& path, int workers, int threads, int per_thread, int rounds,
-                               bool verbose) {
-  remove_db(path);
-  auto e = make_engine(path, workers);
-  e->start();
-  std::vector<double> rates;
-  for (int round = 0; round < rounds; ++round) {
+// `threads` threads each push `per_thread` durable jobs one at a time, all at once; each round()
+// is the rate of pushes returned (each after its own row's commit), in one engine.
+class ConcurrentPushBench {
+ public:
+  ConcurrentPushBench(const std::string& path, int workers, int threads, int per_thread)
+      : threads_(threads), per_thread_(per_thread), e_((remove_db(path), make_engine(path, workers))) {
+    e_->start();
+  }
+  ConcurrentPushBench(const ConcurrentPushBench&) = delete;
+  ConcurrentPushBench& operator=(const ConcurrentPushBench&) = delete;
+  ~ConcurrentPushBench() { e_->stop(10s); }
+
+  double round(int index, bool verbose) {
     std::atomic<bool> go{false};
     std::atomic<int> ready{0};
     std::vector<std::thread> pushers;
-    for (int t = 0; t < threads; ++t) {
+    for (int t = 0; t < threads_; ++t) {
       pushers.emplace_back([&, t] {
         ++ready;
         while (!go.load()) std::this_thread::yield();
-        const int first = 50'000'000 + round * 1'000'000 + t * per_thread;
-        for (int i = 0; i < per_thread; ++i) {
+        const int first = 50'000'000 + index * 1'000'000 + t * per_thread_;
+        for (int i = 0; i < per_thread_; ++i) {
           Unique u;
           u.n = first + i;
-          if (!e->push(u)) std::exit(1);
+          if (!e_->push(u)) std::exit(1);
         }
       });
     }
-    while (ready.load() < threads) std::this_thread::yield();
+    while (ready.load() < threads_) std::this_thread::yield();
     const Usage u0 = usage();
     const auto t0 = Clock::now();
     go = true;
     for (auto& t : pushers) t.join();
-    rates.push_back(threads * per_thread / seconds_since(t0));
+    const double rate = threads_ * per_thread_ / seconds_since(t0);
     const Usage u1 = usage();
-    e->wait_idle(600s);
+    e_->wait_idle(600s);
     if (verbose) {
-      const auto st = e->health().store;
-      const double pushes = threads * per_thread;
+      const auto st = e_->health().store;
+      const double pushes = threads_ * per_thread_;
       std::fprintf(stderr,
                    "  concurrent round %d: %.0f pushes/s, %llu commits so far, %.1f us CPU and %.2f "
                    "wake-ups per push (the ready-waiting pushers spin: CPU counts them too)\n",
-                   round, rates.back(), static_cast<unsigned long long>(st.commits),
+                   index, rate, static_cast<unsigned long long>(st.commits),
                    (u1.cpu_s - u0.cpu_s) * 1e6 / pushes,
                    static_cast<double>(u1.voluntary - u0.voluntary) / pushes);
     }
+    return rate;
   }
-  e->stop(10s);
-  return median(rates);
-}
 
-struct EventsFigures {
-  double events_per_s = 0;
-  double jobs_per_s = 0;  // dispatch throughput of the run
-  std::int64_t events = 0;
-  std::int64_t expected = 0;
-  std::uint64_t dropped = 0;
+ private:
+  int threads_;
+  int per_thread_;
+  std::unique_ptr<shelfjobs::Engine> e_;
 };
 
-// `jobs` Reporter jobs pushed as the throughput run pushes them, `rounds` times in one engine
-// (as jobs_per_s is measured, so the two compare warm rounds with warm rounds); with `subscribe`,
-// one subscriber takes every event. Events counted are the run's job events; each figure is the
-// median over the rounds.
-EventsFigures events_run(const std::string& path, int jobs, int workers, int rounds, bool subscribe,
-                         bool verbose) {
-  remove_db(path);
-  auto e = make_engine(path, workers);
-  std::atomic<std::int64_t> received{0};
-  std::atomic<std::int64_t> last_ns{0};
-  std::int64_t checksum = 0;  // the subscriber reads each event, as a host would
-  if (subscribe) {
-    e->subscribe(
-        [&](const shelfjobs::HostEvent& ev) {
-          if (const auto* j = std::get_if<shelfjobs::JobEvent>(&ev)) {
-            checksum += j->job.id + static_cast<std::int64_t>(j->job.progress.current) +
-                        static_cast<std::int64_t>(j->job.name.size());
-            received.fetch_add(1, std::memory_order_relaxed);
-            last_ns.store(now_ns(), std::memory_order_relaxed);
-          }
-        },
-        shelfjobs::SubscribeOptions{.capacity = static_cast<std::size_t>(jobs) * 8,
-                                    .overflow = shelfjobs::Overflow::drop_oldest,
-                                    .coalesce_progress = true,
-                                    .kinds = shelfjobs::kAllEvents});
+// `jobs` Reporter jobs pushed as the throughput run pushes them, in one engine; with `subscribe`,
+// one subscriber takes every event. Each round() gives the dispatch rate and, with the
+// subscriber, the rate its events arrived at (the round's job events only; it waits for them all,
+// so no delivery runs on into the next round).
+class EventsBench {
+ public:
+  struct RoundFigures {
+    double jobs_per_s = 0;
+    double events_per_s = 0;
+  };
+
+  EventsBench(const std::string& path, int jobs, int workers, bool subscribe)
+      : jobs_(jobs), subscribe_(subscribe), e_((remove_db(path), make_engine(path, workers))) {
+    if (subscribe) {
+      e_->subscribe(
+          [this](const shelfjobs::HostEvent& ev) {
+            if (const auto* j = std::get_if<shelfjobs::JobEvent>(&ev)) {
+              // Reads each event, as a host would.
+              checksum_ += j->job.id + static_cast<std::int64_t>(j->job.progress.current) +
+                           static_cast<std::int64_t>(j->job.name.size());
+              received_.fetch_add(1, std::memory_order_relaxed);
+              last_ns_.store(now_ns(), std::memory_order_relaxed);
+            }
+          },
+          shelfjobs::SubscribeOptions{.capacity = static_cast<std::size_t>(jobs) * 8,
+                                      .overflow = shelfjobs::Overflow::drop_oldest,
+                                      .coalesce_progress = true,
+                                      .kinds = shelfjobs::kAllEvents});
+    }
+    e_->start();
   }
-  e->start();
-  EventsFigures out;
-  std::vector<double> job_rates, event_rates;
-  for (int round = 0; round < rounds; ++round) {
-    const std::int64_t target = g_done.load() + jobs;
+  EventsBench(const EventsBench&) = delete;
+  EventsBench& operator=(const EventsBench&) = delete;
+  ~EventsBench() {
+    e_->stop(10s);
+    if (checksum_ == 42) std::printf(" ");  // keeps the reads
+  }
+
+  RoundFigures round(int index, bool verbose) {
+    RoundFigures out;
+    const std::int64_t target = g_done.load() + jobs_;
     g_done_target = target;
-    const std::int64_t received0 = received.load();
-    const std::uint64_t commits0 = verbose ? e->health().store.commits : 0;
+    const std::int64_t received0 = received_.load();
+    const std::uint64_t commits0 = verbose ? e_->health().store.commits : 0;
     const Usage u0 = usage();
     const auto t0 = Clock::now();
     const std::int64_t t0_ns = now_ns();
-    push_batches(*e, jobs, "Reporter", (round + 1) * 10'000'000);
+    push_batches(*e_, jobs_, "Reporter", (subscribe_ ? 200'000'000 : 300'000'000) + (index + 1) * 10'000'000);
     wait_done(target);
-    wait_queue_down_to(*e, 0);
-    job_rates.push_back(jobs / seconds_since(t0));
+    wait_queue_down_to(*e_, 0);
+    out.jobs_per_s = jobs_ / seconds_since(t0);
     if (verbose) {
       const Usage u1 = usage();
-      std::fprintf(stderr, "  events round %d (%s): %.0f jobs/s, %llu commits, %.1f us CPU/job\n", round,
-                   subscribe ? "subscriber" : "no subscriber", job_rates.back(),
-                   static_cast<unsigned long long>(e->health().store.commits - commits0),
-                   (u1.cpu_s - u0.cpu_s) * 1e6 / jobs);
+      std::fprintf(stderr, "  events round %d (%s): %.0f jobs/s, %llu commits, %.1f us CPU/job\n", index,
+                   subscribe_ ? "subscriber" : "no subscriber", out.jobs_per_s,
+                   static_cast<unsigned long long>(e_->health().store.commits - commits0),
+                   (u1.cpu_s - u0.cpu_s) * 1e6 / jobs_);
     }
-    if (!subscribe) continue;
-    const std::int64_t expected = std::int64_t{4} * jobs;  // queued, started, progress, completed
-    out.expected += expected;
+    if (!subscribe_) return out;
+    const std::int64_t expected = std::int64_t{4} * jobs_;  // queued, started, progress, completed
+    expected_ += expected;
     const auto until = Clock::now() + 60s;
-    while (received.load() - received0 < expected && Clock::now() < until) std::this_thread::sleep_for(1ms);
-    event_rates.push_back(static_cast<double>(received.load() - received0) /
-                          (static_cast<double>(last_ns.load() - t0_ns) / 1e9));
+    while (received_.load() - received0 < expected && Clock::now() < until) std::this_thread::sleep_for(1ms);
+    out.events_per_s = static_cast<double>(received_.load() - received0) /
+                       (static_cast<double>(last_ns_.load() - t0_ns) / 1e9);
+    return out;
   }
-  out.jobs_per_s = median(job_rates);
-  if (subscribe) {
-    out.events = received.load();
-    out.events_per_s = median(event_rates);
-    out.dropped = e->health().events_dropped;
-  }
-  e->stop(10s);
-  if (checksum == 42) std::printf(" ");  // keeps the reads
-  return out;
-}
+
+  std::int64_t received() const { return received_.load(); }
+  std::int64_t expected() const { return expected_; }
+  std::uint64_t dropped() const { return e_->health().events_dropped; }
+
+ private:
+  int jobs_;
+  bool subscribe_;
+  std::unique_ptr<shelfjobs::Engine> e_;
+  std::atomic<std::int64_t> received_{0};
+  std::atomic<std::int64_t> last_ns_{0};
+  std::int64_t checksum_ = 0;
+  std::int64_t expected_ = 0;
+};
 
 // The three writes of one job, straight to SQLite, `per_tx` writes per transaction.
 double reference(const std::string& path, int jobs, int per_tx) {
@@ -814,45 +844,103 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     if (!o.store.empty()) return o.store + "#bench_" + n + "_" + std::to_string(run);
     return dir.file(n + "-" + std::to_string(run) + ".db");
   };
-  if (o.wants("throughput")) {
-    const auto t = engine_throughput(file("engine"), o.jobs, 0, o.workers, o.throughput_rounds, o.verbose);
-    f["jobs_per_s"] = t.per_s;
-    double commits = 0, cpu = 0, inv = 0;
-    for (const auto& r : t.rounds) {
-      if (o.verbose) {
-        std::fprintf(stderr,
-                     "  round %.3f-%.3f: %6.0f jobs/s, %5.0f commits, %5.1f us CPU/job, %6.0f preempted, "
-                     "%6.0f waits, others %.2f cores, steal %.2f, %.0f faults, sys %.2f\n",
-                     r.t0, r.t1, r.per_s, r.commits, r.cpu_us_per_job, r.involuntary, r.voluntary,
-                     r.others_cpu, r.steal, r.faults, r.sys_share);
-      }
-      commits += r.commits;
-      cpu += r.cpu_us_per_job;
-      inv += r.involuntary;
+  // The figures that are compared with each other are measured in turn, round by round, with
+  // their engines open side by side: jobs_per_s, the batched reference, and the events runs with
+  // and without a subscriber; then the shallow and the deep queue; then the concurrent pushes and
+  // the reference again. On a shared virtual machine the host's load moves within seconds (the
+  // reference alone swung by 1.8x between runs a minute apart); measured one after the other,
+  // a ratio compared two different moments of the host. The order turns every round (A B C,
+  // C B A, ...) so that no part always follows the same one.
+  auto in_turn = [](std::vector<std::function<void(int)>>& parts, int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      for (std::size_t i = 0; i < parts.size(); ++i) parts[round % 2 == 0 ? i : parts.size() - 1 - i](round);
     }
-    const auto n = static_cast<double>(t.rounds.size());
-    f["commits_per_round"] = commits / n;
-    f["cpu_us_per_job"] = cpu / n;
-    f["preemptions_per_round"] = inv / n;
-    lap("throughput");
+  };
+  std::vector<double> ref_batched;  // every batched reference round of the run
+  auto reference_round = [&](int round, const char* what) {
+    const std::string p = file(std::string("batched_") + what + std::to_string(round));
+    ref_batched.push_back(reference(p, o.jobs, 100));
+    remove_db(p);
+  };
+  {
+    std::vector<std::function<void(int)>> parts;
+    std::unique_ptr<ThroughputBench> throughput;
+    std::vector<Round> rounds;
+    if (o.wants("throughput")) {
+      throughput = std::make_unique<ThroughputBench>(file("engine"), o.jobs, 0, o.workers);
+      parts.emplace_back([&](int round) { rounds.push_back(throughput->round(round, o.verbose)); });
+    }
+    if (o.wants("reference")) parts.emplace_back([&](int round) { reference_round(round, "t"); });
+    std::unique_ptr<EventsBench> plain, sub;
+    std::vector<double> plain_rates, sub_rates, event_rates;
+    if (o.wants("events")) {
+      plain = std::make_unique<EventsBench>(file("progress"), o.jobs, o.workers, false);
+      sub = std::make_unique<EventsBench>(file("events"), o.jobs, o.workers, true);
+      parts.emplace_back(
+          [&](int round) { plain_rates.push_back(plain->round(round, o.verbose).jobs_per_s); });
+      parts.emplace_back([&](int round) {
+        const auto r = sub->round(round, o.verbose);
+        sub_rates.push_back(r.jobs_per_s);
+        event_rates.push_back(r.events_per_s);
+      });
+    }
+    in_turn(parts, o.throughput_rounds);
+    if (throughput) {
+      std::vector<double> rates;
+      double commits = 0, cpu = 0, inv = 0;
+      for (const auto& r : rounds) {
+        if (o.verbose) {
+          std::fprintf(stderr,
+                       "  round %.3f-%.3f: %6.0f jobs/s, %5.0f commits, %5.1f us CPU/job, %6.0f preempted, "
+                       "%6.0f waits, others %.2f cores, steal %.2f, %.0f faults, sys %.2f\n",
+                       r.t0, r.t1, r.per_s, r.commits, r.cpu_us_per_job, r.involuntary, r.voluntary,
+                       r.others_cpu, r.steal, r.faults, r.sys_share);
+        }
+        rates.push_back(r.per_s);
+        commits += r.commits;
+        cpu += r.cpu_us_per_job;
+        inv += r.involuntary;
+      }
+      const auto n = static_cast<double>(rounds.size());
+      f["jobs_per_s"] = median(rates);
+      f["commits_per_round"] = commits / n;
+      f["cpu_us_per_job"] = cpu / n;
+      f["preemptions_per_round"] = inv / n;
+    }
+    if (plain) {
+      f["jobs_per_s_progress"] = median(plain_rates);
+      f["jobs_per_s_with_subscriber"] = median(sub_rates);
+      f["events_per_s"] = median(event_rates);
+      f["events_received"] = static_cast<double>(sub->received());
+      f["events_expected"] = static_cast<double>(sub->expected());
+      f["events_dropped"] = static_cast<double>(sub->dropped());
+    }
+    lap("throughput, reference and events, in turn");
   }
   if (o.wants("reference")) {
-    auto median_of_3 = [&](const std::string& name, int n, int per_tx) {
-      std::vector<double> r;
-      for (int i = 0; i < 3; ++i) {
-        const std::string p = file(name + std::to_string(i));
-        r.push_back(reference(p, n, per_tx));
-        remove_db(p);
-      }
-      return median(r);
-    };
-    f["ref_naive_per_s"] = median_of_3("naive", std::min(o.jobs, 2000), 1);
-    f["ref_batched_per_s"] = median_of_3("batched", o.jobs, 100);
-    lap("reference");
+    std::vector<double> r;
+    for (int i = 0; i < 3; ++i) {
+      const std::string p = file("naive" + std::to_string(i));
+      r.push_back(reference(p, std::min(o.jobs, 2000), 1));
+      remove_db(p);
+    }
+    f["ref_naive_per_s"] = median(r);
+    lap("naive reference");
   }
   if (o.wants("depth")) {
-    const double shallow = engine_throughput(file("shallow"), o.jobs, 100, o.workers, o.rounds, false).per_s;
-    const double deep = engine_throughput(file("deep"), o.jobs, o.depth, o.workers, o.rounds, false).per_s;
+    std::vector<double> shallow_rates, deep_rates;
+    {
+      auto shallow = std::make_unique<ThroughputBench>(file("shallow"), o.jobs, 100, o.workers);
+      auto deep = std::make_unique<ThroughputBench>(file("deep"), o.jobs, o.depth, o.workers);
+      std::vector<std::function<void(int)>> parts;
+      parts.emplace_back([&](int round) { shallow_rates.push_back(shallow->round(round, false).per_s); });
+      parts.emplace_back([&](int round) { deep_rates.push_back(deep->round(round, false).per_s); });
+      in_turn(parts, o.rounds);
+      // The deep engine stops first: its destructor releases both holders (one flag), and then
+      // only the shallow queue's 100 fillers may run before that engine stops.
+      deep.reset();
+    }
+    const double shallow = median(shallow_rates), deep = median(deep_rates);
     f["shallow_per_s"] = shallow;
     f["deep_per_s"] = deep;
     f["depth_ratio"] = deep / shallow;
@@ -865,21 +953,16 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     lap("latency");
   }
   if (o.wants("concurrent")) {
-    f["durable_push_concurrent_per_s"] =
-        durable_push_concurrent(file("concurrent"), o.workers, 8, 500, o.rounds, o.verbose);
-    lap("concurrent");
+    ConcurrentPushBench concurrent(file("concurrent"), o.workers, 8, 500);
+    std::vector<double> rates;
+    std::vector<std::function<void(int)>> parts;
+    parts.emplace_back([&](int round) { rates.push_back(concurrent.round(round, o.verbose)); });
+    if (o.wants("reference")) parts.emplace_back([&](int round) { reference_round(round, "c"); });
+    in_turn(parts, o.rounds);
+    f["durable_push_concurrent_per_s"] = median(rates);
+    lap("concurrent, with the reference in turn");
   }
-  if (o.wants("events")) {
-    const auto plain = events_run(file("progress"), o.jobs, o.workers, o.throughput_rounds, false, o.verbose);
-    const auto sub = events_run(file("events"), o.jobs, o.workers, o.throughput_rounds, true, o.verbose);
-    f["jobs_per_s_progress"] = plain.jobs_per_s;
-    f["jobs_per_s_with_subscriber"] = sub.jobs_per_s;
-    f["events_per_s"] = sub.events_per_s;
-    f["events_received"] = static_cast<double>(sub.events);
-    f["events_expected"] = static_cast<double>(sub.expected);
-    f["events_dropped"] = static_cast<double>(sub.dropped);
-    lap("events");
-  }
+  if (!ref_batched.empty()) f["ref_batched_per_s"] = median(ref_batched);
   if (o.peers) {
     const auto peers = peer_figures(o.store, o.jobs);
     f["peer_graphile_worker_per_s"] = peers.first;
