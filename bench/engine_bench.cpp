@@ -12,8 +12,8 @@
 // adds graphile-worker's and pg-boss's throughput on the same work and server, in each run
 // (bench/pg_peers/peers.mjs with Node.js; `npm ci` in bench/pg_peers first).
 //
-// A run measures every figure once (jobs_per_s and the events figures are the median of 5 rounds
-// within the run, the depth and concurrent-push figures of 3; --rounds K sets all). Figures that
+// A run measures every figure once (jobs_per_s, the depth and the events figures are the median
+// of 5 rounds within the run, the concurrent-push figure of 3; --rounds K sets all). Figures that
 // are compared with each other take their rounds in turn, their engines open side by side (see
 // run_once). The printed figures are the medians over R runs, next to each run's values and the spread of the
 // throughput (max / min over the runs). Each figure with a target is printed next to its reference and the
@@ -31,7 +31,8 @@
 //                       median of 3; batched: of one round beside each throughput and each
 //                       concurrent-push round)
 //   depth_ratio         throughput of N jobs with D (default 100,000) jobs queued in front of
-//                       them, blocked by a lock, divided by the same with 100 queued
+//                       them, blocked by a lock, divided by the same with 100 queued: the
+//                       median of the rounds' ratios, each of a pair of rounds taken in turn
 //   start_latency_*_us  push call to handler start, with a free worker, one job at a time
 //   durable_push_concurrent_per_s
 //                       8 threads each pushing durable jobs one at a time (each push returns
@@ -782,8 +783,8 @@ struct Options {
   int jobs = 20000;
   int depth = 100000;
   int workers = 3;
-  int rounds = 3;             // depth and concurrent pushes
-  int throughput_rounds = 5;  // jobs_per_s
+  int rounds = 3;             // concurrent pushes
+  int throughput_rounds = 5;  // jobs_per_s, events, depth
   long open_finished = 1'000'000;
   long open_queued = 10'000;
   bool json = false;
@@ -933,17 +934,29 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
       auto shallow = std::make_unique<ThroughputBench>(file("shallow"), o.jobs, 100, o.workers);
       auto deep = std::make_unique<ThroughputBench>(file("deep"), o.jobs, o.depth, o.workers);
       std::vector<std::function<void(int)>> parts;
-      parts.emplace_back([&](int round) { shallow_rates.push_back(shallow->round(round, false).per_s); });
-      parts.emplace_back([&](int round) { deep_rates.push_back(deep->round(round, false).per_s); });
-      in_turn(parts, o.rounds);
+      auto measure = [&](ThroughputBench& bench, std::vector<double>& rates, const char* what, int round) {
+        const Round r = bench.round(round, false);
+        rates.push_back(r.per_s);
+        if (o.verbose) {
+          std::fprintf(stderr, "  depth round %d (%s): %.0f jobs/s, %.0f commits, %.1f us CPU/job\n", round,
+                       what, r.per_s, r.commits, r.cpu_us_per_job);
+        }
+      };
+      parts.emplace_back([&](int round) { measure(*shallow, shallow_rates, "shallow", round); });
+      parts.emplace_back([&](int round) { measure(*deep, deep_rates, "deep", round); });
+      in_turn(parts, o.throughput_rounds);
       // The deep engine stops first: its destructor releases both holders (one flag), and then
       // only the shallow queue's 100 fillers may run before that engine stops.
       deep.reset();
     }
-    const double shallow = median(shallow_rates), deep = median(deep_rates);
-    f["shallow_per_s"] = shallow;
-    f["deep_per_s"] = deep;
-    f["depth_ratio"] = deep / shallow;
+    // The ratio of each round's pair, taken next to each other, then their median: the host's
+    // speed moves between rounds (the same work's CPU time per job swings by 1.5x within a minute
+    // with no steal and no other process busy), and a pair shares its moment.
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < deep_rates.size(); ++i) ratios.push_back(deep_rates[i] / shallow_rates[i]);
+    f["shallow_per_s"] = median(shallow_rates);
+    f["deep_per_s"] = median(deep_rates);
+    f["depth_ratio"] = median(ratios);
     lap("depth");
   }
   if (o.wants("latency")) {
@@ -1107,9 +1120,9 @@ int main(int argc, char** argv) {
   // Each target against the medians.
   nlohmann::json targets = nlohmann::json::object();
   std::printf(
-      "engine_bench: %d durable no-op jobs, %d workers, %d run(s) (jobs_per_s: median of %d "
-      "rounds per run, depth and concurrent pushes of %d); figures are medians over the "
-      "runs\n",
+      "engine_bench: %d durable no-op jobs, %d workers, %d run(s) (jobs_per_s, depth and events: "
+      "median of %d rounds per run, concurrent pushes of %d; rounds compared with each other "
+      "taken in turn); figures are medians over the runs\n",
       o.jobs, o.workers, o.runs, o.throughput_rounds, o.rounds);
   targets = bench::print_figures(kTargets, med, per_run, o.runs, 34);
   if (o.json) {
