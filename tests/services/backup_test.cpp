@@ -75,6 +75,19 @@ std::shared_ptr<BackupService> make_service(BackupOptions o) {
   return *s;
 }
 
+// A started host running `services` on an engine with `engine` options.
+std::unique_ptr<ServiceHost> started_host(EngineOptions engine,
+                                          std::vector<std::shared_ptr<Service>> services) {
+  ServiceHostOptions ho;
+  ho.engine = std::move(engine);
+  ServiceHost::Builder builder(std::move(ho));
+  for (auto& s : services) builder.add(std::move(s));
+  auto host = builder.build();
+  REQUIRE(host);
+  (*host)->start();
+  return std::move(*host);
+}
+
 // A zip written with libzip directly, so a test can make archives the service never would.
 struct RawEntry {
   std::string name;
@@ -314,15 +327,9 @@ TEST_CASE("jobs keep completing while a backup of their store runs", "[backup][c
   o.databases = {{"big.db", big}};
   auto svc = make_service(o);
   auto ticks = std::make_shared<TickService>();
-  ServiceHostOptions ho;
-  ho.engine = {.store_path = o.job_store.string(), .workers = 2, .logger = quiet_logger()};
-  ServiceHost::Builder builder(std::move(ho));
-  builder.add(svc);
-  builder.add(ticks);
-  auto host = builder.build();
-  REQUIRE(host);
-  (*host)->start();
-  auto& engine = (*host)->engine();
+  auto host = started_host({.store_path = o.job_store.string(), .workers = 2, .logger = quiet_logger()},
+                           {svc, ticks});
+  auto& engine = host->engine();
   auto pushed = engine.push(Backup{});
   REQUIRE(pushed);
   const JobId id = pushed->job.id;
@@ -344,7 +351,7 @@ TEST_CASE("jobs keep completing while a backup of their store runs", "[backup][c
   CHECK(info->status == JobStatus::completed);
   CHECK_THAT(info->message, Catch::Contains("Backup shelfjobs_backup_v"));
   CHECK(last_seen > first_seen);
-  (*host)->stop();
+  host->stop();
   auto all = svc->list();
   REQUIRE(all.size() == 1);
   CHECK(all[0].type == BackupType::manual);  // pushed by hand, no type: manual, as in Readarr
@@ -364,21 +371,16 @@ TEST_CASE("a backup's copy of the job store shows its own Backup job running, no
   auto store = open_sqlite_job_store(
       {.path = o.job_store.string(), .commit_linger = std::chrono::hours(1), .logger = quiet_logger()});
   REQUIRE(store);
-  ServiceHostOptions ho;
-  ho.engine = {.store = std::shared_ptr<JobStore>(std::move(*store)), .workers = 1, .logger = quiet_logger()};
-  ServiceHost::Builder builder(std::move(ho));
-  builder.add(svc);
-  auto host = builder.build();
-  REQUIRE(host);
-  (*host)->start();
-  auto& engine = (*host)->engine();
+  auto host = started_host(
+      {.store = std::shared_ptr<JobStore>(std::move(*store)), .workers = 1, .logger = quiet_logger()}, {svc});
+  auto& engine = host->engine();
   auto pushed = engine.push(Backup{});  // durable: its insert is committed before push returns
   REQUIRE(pushed);
   REQUIRE(engine.wait_idle(30s));
   auto info = engine.get(pushed->job.id);
   REQUIRE(info);
   REQUIRE(info->status == JobStatus::completed);
-  (*host)->stop();
+  host->stop();
 
   auto all = svc->list();
   REQUIRE(all.size() == 1);
@@ -398,21 +400,16 @@ TEST_CASE("a backup's copy of the job store shows its own Backup job running, no
 TEST_CASE("a Backup job's type follows its trigger unless the body names one", "[backup]") {
   Fixture f;
   auto svc = make_service(f.options());
-  ServiceHostOptions ho;
-  ho.engine = {.store_path = f.dir.file("jobs.db"), .workers = 1, .logger = quiet_logger()};
-  ServiceHost::Builder builder(std::move(ho));
-  builder.add(svc);
-  auto host = builder.build();
-  REQUIRE(host);
-  (*host)->start();
-  auto& engine = (*host)->engine();
+  auto host =
+      started_host({.store_path = f.dir.file("jobs.db"), .workers = 1, .logger = quiet_logger()}, {svc});
+  auto& engine = host->engine();
   REQUIRE(engine.push(Backup{}, {.trigger = Trigger::scheduled}));
   REQUIRE(engine.wait_idle(30s));
   REQUIRE(engine.push(Backup{.type = BackupType::update}, {.trigger = Trigger::scheduled}));
   REQUIRE(engine.wait_idle(30s));
   REQUIRE(engine.run_task_now("Backup"));
   REQUIRE(engine.wait_idle(30s));
-  (*host)->stop();
+  host->stop();
   std::map<BackupType, int> by_type;
   for (const auto& b : svc->list()) ++by_type[b.type];
   CHECK(by_type[BackupType::scheduled] == 1);
