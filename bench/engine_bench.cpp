@@ -350,11 +350,6 @@ struct Round {
   double sys_share = 0;       // kernel share of the process's CPU time
 };
 
-struct Throughput {
-  double per_s = 0;  // median over the rounds
-  std::vector<Round> rounds;
-};
-
 // Throughput of `jobs` fresh jobs pushed and run, with `depth` blocked jobs queued in front, in
 // one engine on a fresh file; each round() measures once. Several of these stay open side by
 // side so that the run can take their rounds in turn (see run_once).

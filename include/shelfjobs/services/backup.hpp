@@ -178,9 +178,10 @@ class BackupService : public Service {
   std::vector<TaskSpec> tasks() const override;
 
   /// Makes a backup now on the calling thread (what the job's handler does). `ctx`, when not
-  /// null, gets progress and is checked for cancellation. Errors: unavailable (a full disk, a
-  /// folder that cannot be written; the message names the file), store_error (a database that
-  /// cannot be read), shutting_down (cancelled). Nothing is left behind on an error.
+  /// null, gets progress, is checked for cancellation, and flushes the job store before its
+  /// snapshot (JobContext::flush_store); without it the copy holds what the store had committed. Errors:
+  /// unavailable (a full disk, a folder that cannot be written; the message names the file), store_error (a
+  /// database that cannot be read), shutting_down (cancelled). Nothing is left behind on an error.
   Result<BackupFile> backup(BackupType type, JobContext* ctx = nullptr);
   /// The backups on disk, newest first (partial ones are not listed).
   std::vector<BackupFile> list() const;
