@@ -3,6 +3,7 @@
 // memory store and the fault store without faults), then what only the SQLite store or only the
 // fault store does.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -373,6 +374,70 @@ TEST_CASE("a job store lists newest first, filtered by status and exact name, in
   auto bad = s.list({.limit = 0});
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().code == errc::invalid_argument);
+}
+
+TEST_CASE("a job store lists any mix of active, failed, cancelled and completed jobs in order", "[store]") {
+  const Kind kind = GENERATE(
+      from_range(with_postgres({Kind::sqlite_file, Kind::sqlite_memory, Kind::memory, Kind::fault})));
+  CAPTURE(kind_name(kind));
+  Harness h(kind);
+  auto& s = h.store();
+  // 40 jobs, by id % 5: 0 queued, 1 executing, 2 completed, 3 failed, 4 cancelled; odd ids "A".
+  const JobStatus by_rest[] = {JobStatus::queued, JobStatus::executing, JobStatus::completed,
+                               JobStatus::failed, JobStatus::cancelled};
+  for (JobId id = 1; id <= 40; ++id) {
+    const std::string name = id % 2 ? "A" : "B";
+    s.insert(make_job(id, name), "");
+    const JobStatus status = by_rest[id % 5];
+    if (status == JobStatus::executing) s.start_job(id, t0, 1);
+    if (is_terminal(status)) s.finish(ended(make_job(id, name), status, t0, milliseconds(5)));
+  }
+  auto expect = [&](const std::vector<JobStatus>& statuses, const std::vector<std::string>& names,
+                    JobId before) {
+    std::vector<JobId> ids;
+    for (JobId id = 40; id >= 1; --id) {
+      const bool status_ok =
+          statuses.empty() || std::find(statuses.begin(), statuses.end(), by_rest[id % 5]) != statuses.end();
+      const bool name_ok =
+          names.empty() || std::find(names.begin(), names.end(), id % 2 ? "A" : "B") != names.end();
+      if (status_ok && name_ok && (before == 0 || id < before)) ids.push_back(id);
+    }
+    return ids;
+  };
+  const std::vector<std::vector<JobStatus>> mixes = {
+      {JobStatus::failed},
+      {JobStatus::cancelled, JobStatus::failed},
+      {JobStatus::queued},
+      {JobStatus::executing, JobStatus::queued},
+      {JobStatus::queued, JobStatus::failed},
+      {JobStatus::failed, JobStatus::executing, JobStatus::cancelled, JobStatus::queued},
+      {JobStatus::completed, JobStatus::failed},
+      {JobStatus::queued, JobStatus::completed},
+  };
+  for (const auto& statuses : mixes) {
+    for (const std::vector<std::string>& names :
+         {std::vector<std::string>{}, std::vector<std::string>{"A"}}) {
+      CAPTURE(statuses.size(), names.size());
+      // Page by page, three at a time, until the last page.
+      std::vector<JobId> got;
+      JobId before = 0;
+      for (int page = 0; page < 20; ++page) {
+        auto p = s.list({.statuses = statuses, .names = names, .before_id = before, .limit = 3});
+        REQUIRE(p.has_value());
+        for (const auto& j : p->jobs) {
+          CHECK(j.status == by_rest[j.id % 5]);
+          got.push_back(j.id);
+        }
+        if (p->next_before_id == 0) break;
+        CHECK(p->next_before_id == got.back());
+        before = p->next_before_id;
+      }
+      CHECK(got == expect(statuses, names, 0));
+      auto from_middle = s.list({.statuses = statuses, .names = names, .before_id = 21, .limit = 100});
+      REQUIRE(from_middle.has_value());
+      CHECK(ids_of(*from_middle) == expect(statuses, names, 21));
+    }
+  }
 }
 
 TEST_CASE("a job store counts a terminal finish once in totals and minutes, a retry never", "[store]") {
@@ -963,6 +1028,12 @@ TEST_CASE("opening an old-format job store folds its history into totals and rec
   auto& s = **opened;
   auto st = s.load(now - std::chrono::hours(24));
   REQUIRE(st.has_value());
+  {
+    // v5 indexed the failed and cancelled rows the file already held (12, 13 and 14).
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM jobs INDEXED BY jobs_unsuccessful WHERE status IN (3, 4)")
+              .getInt() == 3);
+  }
 
   const TypeTotals* step = totals_of(*st, "Step");
   REQUIRE(step != nullptr);
@@ -1012,7 +1083,9 @@ TEST_CASE("opening an old-format job store folds its history into totals and rec
   CHECK(totals_of(*after, "Step")->failed == 2);
   opened->reset();
   SQLite::Database db(path, SQLite::OPEN_READONLY);
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 4);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == job_store_schema_version());
+  // v5: status changes no longer move an index entry.
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_by_status'").getInt() == 0);
 }
 
 TEST_CASE("the SQLite job store refuses a file another store holds until that one closes", "[store]") {
