@@ -430,7 +430,9 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   im.stopped_ = true;
   im.stop_result_ = finished;
   im.close_gate();
-  // The wake-up timer was cancelled: its control thread ends once that is delivered.
+  // The wake-up timer was cancelled and the nudge's is: the control thread ends once both are
+  // delivered.
+  im.nudge_.stop();
   im.ctl_guard_.reset();
   if (im.ctl_thread_.joinable()) im.ctl_thread_.join();
   if (!finished) {

@@ -220,6 +220,7 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
   }
   clock_listener_ = clock_->add_listener([this] { asio::post(strand_, [this] { on_timers(); }); });
   ctl_thread_ = std::thread([this] { ctl_io_.run(); });
+  nudge_.start();
   for (int i = 0; i < opts_.workers + kExtraThreads; ++i) add_worker();
   asio::post(strand_, [this] {
     // The recovered jobs take their places first: nothing else reaches the strand before this.

@@ -10,6 +10,7 @@
 //   TaskScheduler              task_scheduler       strand
 //   Debouncer                  debouncer            strand
 //   JobRun / execute           job_runner           worker threads
+//   PoolNudge                  pool_nudge           control thread (posts a no-op to the pool)
 //   recover                    recovery             opening thread (pure)
 //   HealthFigures / Alerts     health_figures, alerts  strand
 //   EventHub                   event_hub            publishes from the strand; one delivery
@@ -25,7 +26,7 @@
 //    ReadyIndex::pick), so a thread is always free for the strand and one for a prune. Sharing
 //    the pool lets a worker that finished a job run the strand's bookkeeping and start the next
 //    job itself, where a strand thread of its own needed two thread wake-ups per job.
-//  - `ctl_io_` runs on one thread and only serves the wake-up timer.
+//  - `ctl_io_` runs on one thread and only serves the wake-up timer and the pool nudge.
 //  - `idle_mu_` guards only the counters that blocking waiters (`wait_idle`, `stop`) watch;
 //    `gate_mu_` the strand gateway; `stop_mu_` stop(). Each is annotated for clang's analysis.
 
@@ -58,6 +59,7 @@
 #include "engine/event_hub.hpp"
 #include "engine/health_figures.hpp"
 #include "engine/job_runner.hpp"
+#include "engine/pool_nudge.hpp"
 #include "engine/ready_index.hpp"
 #include "engine/recovery.hpp"
 #include "engine/retry.hpp"
@@ -229,6 +231,10 @@ class Engine::Impl final : public detail::RunHost {
   std::atomic<int> abandoned_running_{0};  // abandoned handlers that have not returned
   std::deque<std::atomic<bool>> exited_;   // one per worker; a deque never moves its elements
   asio::steady_timer wake_timer_;
+  // A no-op posted to the pool now and then, so that a wake-up the C library lost cannot leave
+  // the strand's turn queued while every pool thread sleeps (see pool_nudge.hpp).
+  static constexpr std::chrono::milliseconds kNudgeEvery{250};
+  detail::PoolNudge nudge_{ctl_io_, work_io_, kNudgeEvery};
   std::uint64_t clock_listener_ = 0;
   std::uint64_t notifier_sub_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
