@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include "app.hpp"
+#include "http_task_queue.hpp"
 #include "http_util.hpp"
 
 #ifndef SHELFD_WEB_DIR
@@ -44,8 +45,9 @@ ApiServer::ApiServer(App& app)
     : app_(app),
       server_(std::make_unique<httplib::Server>()),
       forwarder_(std::make_unique<EventForwarder>(app.engine(), hub_)) {
-  // SSE clients hold a thread each for as long as they listen.
-  server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
+  // SSE clients hold a thread each for as long as they listen. Not httplib::ThreadPool: see
+  // http_task_queue.hpp.
+  server_->new_task_queue = [] { return new HttpTaskQueue(16); };
   // SO_REUSEADDR only: cpp-httplib also sets SO_REUSEPORT by default, which would let a second
   // shelfd bind the same port and take half the connections.
   server_->set_socket_options([](socket_t sock) {

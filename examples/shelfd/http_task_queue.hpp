@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The HTTP server's thread pool: cpp-httplib's TaskQueue, with each idle thread asleep on a
+// condition variable of its own.
+//
+// Why not httplib::ThreadPool: its sixteen idle threads wait on one condition variable and each
+// connection wakes one of them with notify_one. Debian 12's C library (glibc 2.36) can lose such
+// a signal when several threads wait on one condition variable (glibc bug 25847, fixed upstream
+// in 2.41), and the connection then waits for the next one to arrive. The engine's pool was
+// seen stuck that way (src/engine/pool_nudge.hpp). Here a signal always goes to a condition
+// variable with one waiter, the case the bug does not reach, and it is sent only to a thread
+// that is idle, so a connection never waits while a thread is free.
+//
+// Thread-safety: enqueue() from any thread; shutdown() once, from one thread (the server's).
+// Tasks queued before shutdown() still run; enqueue() after it drops the task.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+namespace shelfd {
+
+class HttpTaskQueue final : public httplib::TaskQueue {
+ public:
+  explicit HttpTaskQueue(std::size_t threads);
+  ~HttpTaskQueue() override;
+  HttpTaskQueue(const HttpTaskQueue&) = delete;
+  HttpTaskQueue& operator=(const HttpTaskQueue&) = delete;
+
+  void enqueue(std::function<void()> fn) override;
+  void shutdown() override;
+
+ private:
+  struct Worker {
+    std::condition_variable cv;
+    bool woken = false;  // under mu_: enqueue() or shutdown() took it off idle_
+  };
+  void run(Worker& self);
+
+  std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;
+  std::vector<Worker*> idle_;  // asleep, each on its own cv; the last one in is woken first
+  bool shutdown_ = false;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace shelfd
