@@ -51,7 +51,15 @@ void ReadPool::finish(const std::function<void(ReadResult&)>& fn, bool abandon) 
     std::unique_lock lock(mu_);
     if (abandon) queue_.clear();
     space_cv_.notify_all();
-    done_cv_.wait(lock, [&] { return queue_.empty() && in_flight_ == 0; });
+    // The readers wait on one condition variable, and Debian 12's glibc can lose a notify_one
+    // there (bug 25847; see docs/operations.md): the last file's read would then wait forever,
+    // as no submit follows to signal again. So the readers are told again, all of them, while
+    // files are left.
+    const auto done = [&] { return queue_.empty() && in_flight_ == 0; };
+    while (!done()) {
+      work_cv_.notify_all();
+      done_cv_.wait_for(lock, std::chrono::milliseconds(100), done);
+    }
   }
   drain(fn);
 }
