@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include "http_task_queue.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -92,7 +94,7 @@ Answer json_answer(const json& body, std::time_t modified) {
 }  // namespace
 
 struct BookInfoFixture::State {
-  httplib::Server server;
+  http_pool::Server server;  // not httplib::ThreadPool: see http_task_queue.hpp
   std::thread thread;
   int port = 0;
   std::atomic<bool> stopping{false};

@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include "http_task_queue.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -179,7 +181,7 @@ std::vector<FixtureRelease> make_releases(int count, std::time_t newest, const s
 }
 
 struct IndexerFixture::State {
-  httplib::Server server;
+  http_pool::Server server;  // not httplib::ThreadPool: see http_task_queue.hpp
   std::thread thread;
   int port = 0;
   std::atomic<bool> stopping{false};

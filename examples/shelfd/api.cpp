@@ -47,7 +47,7 @@ ApiServer::ApiServer(App& app)
       forwarder_(std::make_unique<EventForwarder>(app.engine(), hub_)) {
   // SSE clients hold a thread each for as long as they listen. Not httplib::ThreadPool: see
   // http_task_queue.hpp.
-  server_->new_task_queue = [] { return new HttpTaskQueue(16); };
+  server_->new_task_queue = [] { return new http_pool::HttpTaskQueue(16); };
   // SO_REUSEADDR only: cpp-httplib also sets SO_REUSEPORT by default, which would let a second
   // shelfd bind the same port and take half the connections.
   server_->set_socket_options([](socket_t sock) {

@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 
+#include "http_task_queue.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -129,7 +131,7 @@ class TinyServer {
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/"; }
 
  private:
-  httplib::Server server_;
+  http_pool::Server server_;
   int port_ = 0;
   std::thread thread_;
 };

@@ -8,6 +8,8 @@
 
 #include <httplib.h>
 
+#include "http_task_queue.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -208,7 +210,7 @@ class RotatingRpc {
   }
 
  private:
-  httplib::Server server_;
+  http_pool::Server server_;
   int port_ = 0;
   std::thread thread_;
   std::mutex mu_;

@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 
+#include "http_task_queue.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -90,7 +92,7 @@ class HookServer {
 
  private:
   Answer answer_;
-  httplib::Server server_;
+  http_pool::Server server_;
   int port_ = 0;
   std::thread thread_;
   mutable std::mutex mu_;

@@ -361,7 +361,7 @@ const FileKind kFiles[] = {
      "jobs.db",
      "jobs",
      {.user_version = true},
-     4,
+     job_store_schema_version(),
      [](const std::string& path, milliseconds busy) {
        return error_of(open_sqlite_job_store({.path = path, .busy_timeout = busy, .logger = quiet_logger()}));
      }},
@@ -555,7 +555,7 @@ TEST_CASE("a job store file of an earlier release opens with its jobs", "[sqlite
     raw.exec(
         "INSERT INTO jobs (id, name, body, priority, trigger, status, queued_at) "
         "VALUES (7, 'Old', '{}', 1, 0, 0, 1700000000000)");
-    REQUIRE(raw.execAndGet("PRAGMA user_version").getInt() == 4);
+    REQUIRE(raw.execAndGet("PRAGMA user_version").getInt() == job_store_schema_version());
   }
   auto store = open_sqlite_job_store({.path = path, .logger = quiet_logger()});
   REQUIRE(store.has_value());

@@ -8,6 +8,8 @@
 
 #include <httplib.h>
 
+#include "http_task_queue.hpp"
+
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -273,7 +275,7 @@ TEST_CASE("The download-client factory builds working adapters", "[acquisition][
 
 TEST_CASE("Transmission's urlBase maps onto the RPC path the adapter reaches", "[acquisition][providers]") {
   // A stand-in that answers session-get on any path and records which one was asked.
-  httplib::Server server;
+  http_pool::Server server;
   std::mutex mu;
   std::vector<std::string> paths;
   server.Post(R"(/.*)", [&](const httplib::Request& req, httplib::Response& res) {

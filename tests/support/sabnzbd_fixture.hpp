@@ -13,6 +13,8 @@
 
 #include <httplib.h>
 
+#include "http_task_queue.hpp"
+
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -159,7 +161,7 @@ class SabnzbdFixture {
   }
 
   std::string key_;
-  httplib::Server server_;
+  http_pool::Server server_;
   int port_ = 0;
   std::thread thread_;
   std::atomic<bool> down_{false};

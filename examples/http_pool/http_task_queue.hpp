@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// The HTTP server's thread pool: cpp-httplib's TaskQueue, with each idle thread asleep on a
-// condition variable of its own.
+// The thread pool of every HTTP server in this tree (shelfd's API and the BookInfo and indexer
+// fixtures): cpp-httplib's TaskQueue, with each idle thread asleep on a condition variable of its
+// own.
 //
-// Why not httplib::ThreadPool: its sixteen idle threads wait on one condition variable and each
+// Why not httplib::ThreadPool: its idle threads wait on one condition variable and each
 // connection wakes one of them with notify_one. Debian 12's C library (glibc 2.36) can lose such
 // a signal when several threads wait on one condition variable (glibc bug 25847, fixed upstream
 // in 2.41), and the connection then waits for the next one to arrive. The engine's pool was
@@ -11,7 +12,7 @@
 // variable with one waiter, the case the bug does not reach, and it is sent only to a thread
 // that is idle, so a connection never waits while a thread is free.
 //
-// Thread-safety: enqueue() from any thread; shutdown() once, from one thread (the server's).
+// Thread-safety: enqueue() from any thread; shutdown() from one thread (the server's).
 // Tasks queued before shutdown() still run; enqueue() after it drops the task.
 
 #include <condition_variable>
@@ -25,7 +26,7 @@
 
 #include <httplib.h>
 
-namespace shelfd {
+namespace http_pool {
 
 class HttpTaskQueue final : public httplib::TaskQueue {
  public:
@@ -52,4 +53,13 @@ class HttpTaskQueue final : public httplib::TaskQueue {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace shelfd
+/// A cpp-httplib server whose connections run on an HttpTaskQueue of `threads` threads (by
+/// default as many as httplib::ThreadPool would have).
+class Server : public httplib::Server {
+ public:
+  explicit Server(std::size_t threads = CPPHTTPLIB_THREAD_POOL_COUNT) {
+    new_task_queue = [threads] { return new HttpTaskQueue(threads); };
+  }
+};
+
+}  // namespace http_pool

@@ -3,7 +3,7 @@
 
 #include <utility>
 
-namespace shelfd {
+namespace http_pool {
 
 HttpTaskQueue::HttpTaskQueue(std::size_t threads) {
   for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
@@ -62,4 +62,4 @@ void HttpTaskQueue::run(Worker& self) {
   }
 }
 
-}  // namespace shelfd
+}  // namespace http_pool

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// shelfd's HTTP thread pool on its own: every task runs once, on a free thread at once, tasks
-// queued before shutdown still run, and none after it.
+// The HTTP servers' thread pool (shelfd, the fixtures) on its own: every task runs once, on a free thread at
+// once, tasks queued before shutdown still run, and none after it.
 
 #include <catch2/catch.hpp>
 
@@ -18,12 +18,12 @@
 
 using namespace std::chrono_literals;
 
-TEST_CASE("shelfd's HTTP pool runs every task of many threads exactly once", "[http_pool][concurrency]") {
+TEST_CASE("the HTTP pool runs every task of many threads exactly once", "[http_pool][concurrency]") {
   std::atomic<int> ran{0};
   std::mutex mu;
   std::multiset<int> seen;
   {
-    shelfd::HttpTaskQueue pool(4);
+    http_pool::HttpTaskQueue pool(4);
     std::vector<std::thread> producers;
     for (int p = 0; p < 4; ++p) {
       producers.emplace_back([&, p] {
@@ -46,8 +46,8 @@ TEST_CASE("shelfd's HTTP pool runs every task of many threads exactly once", "[h
   for (int id = 0; id < 8000; ++id) CHECK(seen.count(id) == 1);
 }
 
-TEST_CASE("shelfd's HTTP pool starts a task at once while another thread is busy", "[http_pool]") {
-  shelfd::HttpTaskQueue pool(2);
+TEST_CASE("the HTTP pool starts a task at once while another thread is busy", "[http_pool]") {
+  http_pool::HttpTaskQueue pool(2);
   std::promise<void> release;
   auto released = release.get_future().share();
   std::promise<void> second;
@@ -58,10 +58,9 @@ TEST_CASE("shelfd's HTTP pool starts a task at once while another thread is busy
   pool.shutdown();
 }
 
-TEST_CASE("shelfd's HTTP pool runs what was queued before shutdown and drops what comes after",
-          "[http_pool]") {
+TEST_CASE("the HTTP pool runs what was queued before shutdown and drops what comes after", "[http_pool]") {
   std::atomic<int> ran{0};
-  shelfd::HttpTaskQueue pool(1);
+  http_pool::HttpTaskQueue pool(1);
   std::promise<void> release;
   auto released = release.get_future().share();
   pool.enqueue([released] { released.wait(); });
