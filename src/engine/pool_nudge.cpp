@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "engine/pool_nudge.hpp"
 
+#include <future>
+
 #include <boost/asio/post.hpp>
 
 namespace shelfjobs::detail {
@@ -15,9 +17,16 @@ void PoolNudge::start() {
 }
 
 void PoolNudge::stop() {
-  stopped_.store(true, std::memory_order_relaxed);
+  if (stopped_.exchange(true)) return;
   // The timer belongs to the control thread: cancelled there, its pending wait ends at once.
-  boost::asio::post(control_, [this] { timer_.cancel(); });
+  // Waited for, so that the timer is the caller's again when stop() returns (to destroy).
+  std::promise<void> cancelled;
+  auto done = cancelled.get_future();
+  boost::asio::post(control_, [this, &cancelled] {
+    timer_.cancel();
+    cancelled.set_value();
+  });
+  done.wait();
 }
 
 void PoolNudge::arm() {

@@ -12,8 +12,9 @@
 // more pthread_cond_signal, sent from a debugger, let it run on). The nudge is that next post:
 // a lost wake-up costs at most `every`, and an idle engine a few wake-ups a second.
 //
-// Thread-safety: start() and stop() from any thread, once each, in that order; the timer runs
-// on the control io_context's thread. `nudges()` from any thread.
+// Thread-safety: start() and stop() from any thread but the control one, once each, in that
+// order, while the control io_context runs; the timer runs on its thread. `nudges()` from any
+// thread. Destroy it after stop() returned.
 
 #include <atomic>
 #include <chrono>
@@ -34,8 +35,9 @@ class PoolNudge {
   PoolNudge& operator=(const PoolNudge&) = delete;
 
   void start();
-  /// No nudge is posted after this returns; the timer's cancellation is posted to the control
-  /// thread, so that io_context can run out of work and its run() return.
+  /// No nudge is posted after this returns. Waits until the control thread cancelled the timer:
+  /// that io_context may then run out of work and its run() return, and this object be
+  /// destroyed. A second call does nothing.
   void stop();
   /// Nudges that ran on the pool so far.
   std::uint64_t nudges() const { return ran_->load(std::memory_order_relaxed); }
