@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// The thread pool of every HTTP server in this tree (shelfd's API and the BookInfo and indexer
-// fixtures): cpp-httplib's TaskQueue, with each idle thread asleep on a condition variable of its
-// own.
+// The thread pool of every HTTP server in this tree (shelfd's API, the BookInfo and indexer
+// fixtures, the tests' servers): cpp-httplib's TaskQueue, with each idle thread asleep on a
+// condition variable of its own. `Server` is a cpp-httplib server that uses it.
 //
 // Why not httplib::ThreadPool: its idle threads wait on one condition variable and each
 // connection wakes one of them with notify_one. Debian 12's C library (glibc 2.36) can lose such

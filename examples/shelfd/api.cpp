@@ -43,11 +43,10 @@ bool equal_constant_time(const std::string& a, const std::string& b) {
 
 ApiServer::ApiServer(App& app)
     : app_(app),
-      server_(std::make_unique<httplib::Server>()),
+      // SSE clients hold a thread each for as long as they listen. Not httplib::ThreadPool: see
+      // http_task_queue.hpp.
+      server_(std::make_unique<http_pool::Server>(16)),
       forwarder_(std::make_unique<EventForwarder>(app.engine(), hub_)) {
-  // SSE clients hold a thread each for as long as they listen. Not httplib::ThreadPool: see
-  // http_task_queue.hpp.
-  server_->new_task_queue = [] { return new http_pool::HttpTaskQueue(16); };
   // SO_REUSEADDR only: cpp-httplib also sets SO_REUSEPORT by default, which would let a second
   // shelfd bind the same port and take half the connections.
   server_->set_socket_options([](socket_t sock) {
