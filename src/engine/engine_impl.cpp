@@ -6,6 +6,8 @@
 
 #include "engine/engine_impl.hpp"
 
+#include "engine/one_shot.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
@@ -17,33 +19,29 @@ namespace shelfjobs {
 #define ON_STRAND() SHELFJOBS_ASSERT_STRAND(strand_)
 
 // The durable pushes' inbox (see push_durable); defined first, as Impl's members hold them.
+//
+// Two parts answer a durable push: the strand with the result, and the writer with the commit of
+// a new row. Each writes its own field, then counts itself off; the last one wakes the pusher. A
+// push that merged or failed has no commit to wait for, so its answer counts for both.
 struct Engine::Impl::DurableWait {
-  detail::Mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<PushResult>> result GUARDED_BY(mu);
-  bool committed GUARDED_BY(mu) = false;
-  bool stored GUARDED_BY(mu) = false;  // committed, not dropped by a store that closed
-  // Answered: the strand's result is in, and a new row (the only case with a commit to come)
-  // has been committed.
-  bool ready() const REQUIRES(mu) { return result && (!*result || (*result)->merged || committed); }
-  // The strand's answer. Each side wakes the waiter after unlocking, if it answered last.
-  void answer(Result<PushResult> r) EXCLUDES(mu) {
-    {
-      detail::MutexLock lock(mu);
-      result = std::move(r);
-      if (!ready()) return;
-    }
-    cv.notify_one();
+  std::optional<Result<PushResult>> result;  // the strand's
+  bool stored = false;                       // the writer's: committed, not dropped by a closing store
+  std::atomic<int> parts{2};
+  detail::OneShot done;
+
+  void answer(Result<PushResult> r) {
+    const bool commit_follows = r && !r->merged;
+    result = std::move(r);
+    arrive(commit_follows ? 1 : 2);
   }
-  // The writer's: the row was committed (`ok`), or dropped by a store that closed.
-  void commit(bool ok) EXCLUDES(mu) {
-    {
-      detail::MutexLock lock(mu);
-      committed = true;
-      stored = ok;
-      if (!ready()) return;
-    }
-    cv.notify_one();
+  void commit(bool ok) {
+    stored = ok;
+    arrive(1);
+  }
+
+ private:
+  void arrive(int n) {
+    if (parts.fetch_sub(n, std::memory_order_acq_rel) <= n) done.set();
   }
 };
 
@@ -921,15 +919,11 @@ Result<PushResult> Engine::Impl::push_durable(detail::Prepared p) {
     post = !std::exchange(inbox_posted_, true);
   }
   if (post) asio::post(strand_, [turn = InboxTurn(this)]() mutable { turn.run(); });
-  Result<PushResult> result = Error{errc::shutting_down, "the engine is stopped"};
-  {
-    detail::MutexLock lock(wait->mu);
-    while (!wait->ready()) lock.wait(wait->cv);
-    result = std::move(*wait->result);
-    // The store closed before the row committed (it gave up on a failing disk at stop): the
-    // job is not stored, so the push must not say it is.
-    if (result && !result->merged && !wait->stored) return not_stored();
-  }
+  wait->done.wait();
+  Result<PushResult> result = std::move(*wait->result);
+  // The store closed before the row committed (it gave up on a failing disk at stop): the job
+  // is not stored, so the push must not say it is.
+  if (result && !result->merged && !wait->stored) return not_stored();
   if (result && result->merged) store_->flush();  // the twin's row was written by an earlier push
   return result;
 }

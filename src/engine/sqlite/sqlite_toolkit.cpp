@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "engine/sqlite/sqlite_toolkit.hpp"
 
+#include "engine/sqlite/wal_writes.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -75,7 +77,9 @@ Result<std::unique_ptr<SQLite::Database>> open(const std::filesystem::path& path
     int flags =
         SQLite::OPEN_READWRITE | (options.single_threaded ? SQLite::OPEN_NOMUTEX : SQLite::OPEN_FULLMUTEX);
     if (options.create) flags |= SQLite::OPEN_CREATE;
-    auto db = std::make_unique<SQLite::Database>(file, flags);
+    // A file's log is written through coalescing_vfs (wal_writes.hpp): one write per commit.
+    const char* vfs = is_memory(file) || !options.coalesce_log ? nullptr : coalescing_vfs();
+    auto db = std::make_unique<SQLite::Database>(file.c_str(), flags, 0, vfs);
 
     // busy_timeout first: every later statement that needs a lock (the switch to WAL, the
     // migration's BEGIN IMMEDIATE) then waits for another process's reader or writer (a backup,

@@ -69,6 +69,9 @@ struct OpenOptions {
   /// is then left out (SQLITE_OPEN_NOMUTEX). A busy writer binds and steps hundreds of times per
   /// commit, and each call took and released that mutex.
   bool single_threaded = false;
+  /// Write each commit's log frames in one system call (coalescing_vfs, wal_writes.hpp) rather
+  /// than two per page. The file is an ordinary SQLite file either way.
+  bool coalesce_log = true;
 };
 
 /// Opens `path` (":memory:" for a private in-memory database) and applies, in this order:
