@@ -96,6 +96,37 @@ TEST_CASE("a file the toolkit opens writes its log through the coalescing VFS an
   CHECK(wal_integrity(after) == "ok");
 }
 
+TEST_CASE("padding frames of a full sync are written before another connection can read them", "[sqlite]") {
+  // With synchronous=FULL on a device without powersafe overwrite (psow=0), SQLite pads each
+  // commit to a sector boundary with copies of its commit frame and points the index at the last
+  // copy, which it may write in two parts around the sync: those must reach the file too.
+  TempDir dir;
+  const std::string path = dir.file("padded.db");
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(("file:" + path + "?psow=0").c_str(), &raw,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                          sq::coalescing_vfs()) == SQLITE_OK);
+  auto exec = [&](const std::string& sql) {
+    char* error = nullptr;
+    const int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error);
+    INFO(sql << ": " << (error != nullptr ? error : ""));
+    sqlite3_free(error);
+    REQUIRE(rc == SQLITE_OK);
+  };
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=FULL");
+  exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  SQLite::Database reader(path, SQLite::OPEN_READONLY);
+  for (int i = 1; i <= 40; ++i) {
+    exec("INSERT INTO t (v) VALUES ('row " + std::to_string(i) + "')");
+    REQUIRE(reader.execAndGet("SELECT COUNT(*) FROM t").getInt() == i);
+    REQUIRE(reader.execAndGet("SELECT v FROM t ORDER BY id DESC LIMIT 1").getString() ==
+            "row " + std::to_string(i));
+  }
+  CHECK(wal_integrity(reader) == "ok");
+  sqlite3_close(raw);
+}
+
 TEST_CASE("a process killed after its commits returned keeps every one of them", "[sqlite]") {
   TempDir dir;
   const std::string path = dir.file("killed.db");

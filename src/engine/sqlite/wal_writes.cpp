@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 // How the gathering stays safe (see wal_writes.hpp for why it exists):
-//  - Only appends are gathered: a write that does not continue the gathered run (SQLite
-//    rewriting a frame of the same transaction in place, a new log after a reset) writes the run
-//    first, then goes through as it is.
-//  - A commit frame's header (nTruncate, bytes 4..7, is not zero) marks the write after it, its
-//    page, as the end of a transaction: the run is written there, inside that xWrite, so its error
-//    is SQLite's to see before it publishes the frames in the shared-memory index. With
-//    synchronous=FULL the sync that follows writes the run anyway.
+//  - Only whole frames appended to the log are gathered: a 24-byte frame header, then the write
+//    right after it (its page). Any other write (the log's own header after a reset, SQLite
+//    rewriting a page of the same transaction in place, a frame split around a sync point)
+//    writes the run first, then goes through as it is.
+//  - A commit frame (its header's nTruncate, bytes 4..7, is not zero) ends a transaction: the run
+//    is written with its page, inside that xWrite, so its error is SQLite's to see before it
+//    publishes the frames in the shared-memory index (an xShmBarrier on the database file, not
+//    on the log). Padding frames after it (synchronous=FULL on a device without powersafe
+//    overwrite) are commit frames too, and each goes at once.
 //  - Every other call that could observe the log writes the run first: xRead (a checkpoint
-//    reading frames back), xSync, xTruncate, xFileSize, xFileControl, xClose, xShmBarrier.
+//    reading frames back), xSync, xTruncate, xFileSize, xFileControl, xClose.
 //  - A run is written once it reaches kMaxRun (a transaction that spills its cache), in pieces
 //    of at most kMaxWrite: the unix VFS writes at most 128 KiB - 1 bytes per call.
 // The database file and every other file SQLite opens pass through untouched.
@@ -35,7 +37,8 @@ constexpr const char* kName = "shelfjobs-wal";
 struct Run {
   std::vector<unsigned char> bytes;
   sqlite3_int64 offset = 0;
-  bool commit_page_next = false;  // the last write was a commit frame's header
+  bool page_next = false;     // the run ends with a frame header: the next write is its page
+  bool commit_frame = false;  // ... of a commit frame
 };
 
 // SQLite allocates szOsFile bytes and hands them to xOpen: this header, then the wrapped file.
@@ -60,7 +63,7 @@ int write_run(File* f) {
                                  run->offset + static_cast<sqlite3_int64>(at));
   }
   run->bytes.clear();
-  run->commit_page_next = false;
+  run->page_next = false;
   return rc;
 }
 
@@ -88,8 +91,11 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
   File* f = as(file);
   Run* run = f->run;
   if (run == nullptr) return real_methods(f)->xWrite(f->real, data, amount, offset);
-  if (!run->bytes.empty() && offset != run->offset + static_cast<sqlite3_int64>(run->bytes.size())) {
-    // Not an append to the run: the run goes first, then this write as it is.
+  const bool appends =
+      run->bytes.empty() || offset == run->offset + static_cast<sqlite3_int64>(run->bytes.size());
+  const bool header = !run->page_next && amount == kFrameHeader;
+  if (!appends || !(header || run->page_next)) {
+    // Not the next part of a whole frame: the run goes first, then this write as it is.
     if (const int rc = write_run(f); rc != SQLITE_OK) return rc;
     return real_methods(f)->xWrite(f->real, data, amount, offset);
   }
@@ -102,9 +108,13 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
     if (const int rc = write_run(f); rc != SQLITE_OK) return rc;
     return real_methods(f)->xWrite(f->real, data, amount, offset);
   }
-  const bool ends_commit = run->commit_page_next && amount != kFrameHeader;
-  run->commit_page_next = amount == kFrameHeader && big_endian32(bytes + 4) != 0;
-  if (ends_commit || run->bytes.size() >= kMaxRun) return write_run(f);
+  if (header) {
+    run->page_next = true;
+    run->commit_frame = big_endian32(bytes + 4) != 0;
+    return SQLITE_OK;
+  }
+  run->page_next = false;
+  if (run->commit_frame || run->bytes.size() >= kMaxRun) return write_run(f);
   return SQLITE_OK;
 }
 
@@ -148,13 +158,7 @@ int x_shm_map(sqlite3_file* file, int page, int page_size, int extend, void vola
 int x_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
   return real_methods(as(file))->xShmLock(as(file)->real, offset, n, flags);
 }
-void x_shm_barrier(sqlite3_file* file) {
-  // Before SQLite publishes an index header. A commit's run was written with its last page, so
-  // there is nothing here unless a caller wrote frames outside a commit; those go now (an error
-  // cannot be returned here, and SQLite reads them back only through xRead, which retries).
-  (void)write_run(as(file));
-  real_methods(as(file))->xShmBarrier(as(file)->real);
-}
+void x_shm_barrier(sqlite3_file* file) { real_methods(as(file))->xShmBarrier(as(file)->real); }
 int x_shm_unmap(sqlite3_file* file, int delete_flag) {
   return real_methods(as(file))->xShmUnmap(as(file)->real, delete_flag);
 }
