@@ -51,8 +51,10 @@ TEST_CASE("progress is throttled for observers and the last message becomes the 
   auto e = Engine::create({.store_path = job_store_at(dir), .logger = quiet_logger()}, counting_registry())
                .value();
   std::atomic<int> progress_events{0};
+  std::atomic<int> completed_events{0};
   e->subscribe(on_event<JobEvent>([&](const JobEvent& ev) {
     if (ev.type == JobEvent::Type::progress) ++progress_events;
+    if (ev.type == JobEvent::Type::completed) ++completed_events;
   }));
   e->start();
   auto job = e->push(Count{{}, 100000, ""}).value().job;
@@ -62,6 +64,9 @@ TEST_CASE("progress is throttled for observers and the last message becomes the 
   CHECK(done.message == "100000 of 100000");
   CHECK(done.progress.current == 100000);
   CHECK(done.progress.total == 100000);
+  // Events reach a subscriber on its own delivery thread, in order: once the job's completion
+  // has arrived, so has every progress event told before it.
+  REQUIRE(eventually([&] { return completed_events.load() >= 1; }));
   CHECK(progress_events.load() >= 1);
   CHECK(progress_events.load() < 100);  // 100,000 reports, throttled to one per 250 ms
 
