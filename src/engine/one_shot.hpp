@@ -8,7 +8,7 @@
 // every call. This event is one word: set() makes a system call only when the waiter sleeps, and
 // wait() sleeps only when the event is not set yet.
 //
-// Thread-safety: set() from one thread, wait() and is_set() from another; each at most once.
+// Thread-safety: set() from one thread, wait() from another; each at most once.
 // Memory order: what the setter wrote before set() is visible to the waiter after wait().
 
 #include <atomic>
@@ -26,8 +26,6 @@ class OneShot {
   void set() noexcept {
     if (state_.exchange(kSet, std::memory_order_acq_rel) == kSleeping) wake();
   }
-
-  bool is_set() const noexcept { return state_.load(std::memory_order_acquire) == kSet; }
 
   void wait() noexcept {
     int seen = kUnset;

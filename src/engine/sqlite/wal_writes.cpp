@@ -67,6 +67,12 @@ int write_run(File* f) {
   return rc;
 }
 
+// A write that is not gathered: what is gathered goes first, then this write as it is.
+int write_through(File* f, const void* data, int amount, sqlite3_int64 offset) {
+  if (const int rc = write_run(f); rc != SQLITE_OK) return rc;
+  return real_methods(f)->xWrite(f->real, data, amount, offset);
+}
+
 std::uint32_t big_endian32(const void* p) {
   const auto* b = static_cast<const unsigned char*>(p);
   return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
@@ -94,19 +100,14 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
   const bool appends =
       run->bytes.empty() || offset == run->offset + static_cast<sqlite3_int64>(run->bytes.size());
   const bool header = !run->page_next && amount == kFrameHeader;
-  if (!appends || !(header || run->page_next)) {
-    // Not the next part of a whole frame: the run goes first, then this write as it is.
-    if (const int rc = write_run(f); rc != SQLITE_OK) return rc;
-    return real_methods(f)->xWrite(f->real, data, amount, offset);
-  }
+  if (!appends || !(header || run->page_next))
+    return write_through(f, data, amount, offset);  // not part of a whole frame
   if (run->bytes.empty()) run->offset = offset;
   const auto* bytes = static_cast<const unsigned char*>(data);
   try {
     run->bytes.insert(run->bytes.end(), bytes, bytes + amount);
   } catch (const std::bad_alloc&) {
-    // Left as it was (insert's strong guarantee): the run goes, then this write on its own.
-    if (const int rc = write_run(f); rc != SQLITE_OK) return rc;
-    return real_methods(f)->xWrite(f->real, data, amount, offset);
+    return write_through(f, data, amount, offset);  // the run is as it was (insert's strong guarantee)
   }
   if (header) {
     run->page_next = true;

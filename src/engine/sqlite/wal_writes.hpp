@@ -6,7 +6,7 @@
 // SQLite writes each frame of the log as two writes (its 24-byte header, then the page), so a
 // commit that changes five pages costs ten pwrite calls; on a virtual machine each one costs
 // microseconds of kernel entry, and they were most of what a small commit cost. This VFS wraps
-// the default one ("unix") and, for log files only, gathers consecutive appends in memory and
+// the default one ("unix") and, for log files only, gathers whole frames appended to the log and
 // writes them at once when the commit frame's page arrives (its header says it ends a
 // transaction), so the write's error is still the error of that write call: SQLite sees a full
 // disk or an I/O error where it would have seen it anyway, and publishes nothing it did not
