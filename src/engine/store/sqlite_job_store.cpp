@@ -339,9 +339,22 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
     if (!read_conn) return read_conn.error();
     reader = std::move(read_conn).value();
   }
+  // The log's checkpoints run beside the writer, on a third connection: the commit that takes
+  // the log past its threshold no longer copies it into the file and syncs both while every
+  // write behind it waits (ADR 0018).
+  std::unique_ptr<sqlite::Checkpointer> checkpointer;
+  if (!single_connection(path)) {
+    auto started = sqlite::Checkpointer::start(*db, path,
+                                               {.what = "job store",
+                                                .busy_timeout = options.busy_timeout,
+                                                .sync_full = options.sync_full,
+                                                .logger = options.logger});
+    if (!started) return started.error();
+    checkpointer = std::move(started).value();
+  }
   try {
-    auto store = std::unique_ptr<SqliteJobStore>(
-        new SqliteJobStore(std::move(db), std::move(reader), std::move(options), lock_fd));
+    auto store = std::unique_ptr<SqliteJobStore>(new SqliteJobStore(
+        std::move(db), std::move(reader), std::move(checkpointer), std::move(options), lock_fd));
     lock_fd = -1;  // owned by the store now
     return store;
   } catch (const std::exception& e) {
@@ -350,9 +363,11 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(SqliteStoreOptions 
 }
 
 SqliteJobStore::SqliteJobStore(std::unique_ptr<SQLite::Database> db, std::unique_ptr<SQLite::Database> reader,
-                               SqliteStoreOptions options, int lock_fd)
+                               std::unique_ptr<sqlite::Checkpointer> checkpointer, SqliteStoreOptions options,
+                               int lock_fd)
     : db_(std::move(db)),
       reader_(std::move(reader)),
+      checkpointer_(std::move(checkpointer)),
       opts_(std::move(options)),
       log_(opts_.logger),
       lock_fd_(lock_fd) {
@@ -375,6 +390,7 @@ SqliteJobStore::~SqliteJobStore() {
   drop_minutes_.reset();
   read_minute_.reset();
   write_minute_.reset();
+  checkpointer_.reset();
   reader_.reset();
   db_.reset();
 }
@@ -885,6 +901,9 @@ void SqliteJobStore::commit_batch(std::vector<Op>& batch) {
 
 void SqliteJobStore::close() {
   writes_.close();
+  // The writer is done (or this is its own thread): the hook can go, and whoever loads after
+  // close() has a connection that checkpoints by itself again.
+  if (checkpointer_) checkpointer_->stop();
   // Nothing is written after this point, so another engine may take the store (the rest of a
   // stopped engine can outlive its stop() when a handler ignored its cancellation).
   const int fd = lock_fd_.exchange(-1);

@@ -30,6 +30,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/sqlite/checkpointer.hpp"
 #include "engine/store/figures.hpp"
 #include "engine/store/store_ops.hpp"
 #include "engine/store/write_queue.hpp"
@@ -87,7 +88,7 @@ class SqliteJobStore final : public JobStore {
   };
 
   SqliteJobStore(std::unique_ptr<SQLite::Database> db, std::unique_ptr<SQLite::Database> reader,
-                 SqliteStoreOptions options, int lock_fd);
+                 std::unique_ptr<sqlite::Checkpointer> checkpointer, SqliteStoreOptions options, int lock_fd);
 
   void enqueue(Payload payload, Done done);
   void commit_batch(std::vector<Op>& batch);
@@ -119,8 +120,9 @@ class SqliteJobStore final : public JobStore {
   template <class F>
   auto read(const char* what, F&& f) -> decltype(f(std::declval<SQLite::Database&>()));
 
-  std::unique_ptr<SQLite::Database> db_;      // the writer's connection
-  std::unique_ptr<SQLite::Database> reader_;  // read-only; null for ":memory:"
+  std::unique_ptr<SQLite::Database> db_;                // the writer's connection
+  std::unique_ptr<SQLite::Database> reader_;            // read-only; null for ":memory:"
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // the log's checkpoints; null for ":memory:"
   SqliteStoreOptions opts_;
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<int> lock_fd_{-1};
