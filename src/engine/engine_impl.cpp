@@ -432,6 +432,8 @@ void Engine::Impl::start_job(Active& a) {
   run->progress_interval = opts_.progress_interval;
   run->set_progress(a.info.progress);
   a.run = run;
+  runs_.push_back(run);
+  arm_progress_sweep();
   set_active_count();
   if (a.type->traits.timeout.count() > 0) {
     add_timer(*a.info.started_at + a.type->traits.timeout, [this, run] { on_timeout(run); });
@@ -521,6 +523,10 @@ void Engine::Impl::finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& ru
   }
   ready_.release(a.type, a.info.priority);
   a.run.reset();
+  if (auto r = std::find(runs_.begin(), runs_.end(), run); r != runs_.end()) {
+    *r = std::move(runs_.back());
+    runs_.pop_back();
+  }
   update_saturation();
   if (out.status == JobStatus::cancelled && !accepting_ && !run->cancelled_by_user) {
     // stop() cancelled it, not a user: the work is unfinished, so it resumes at the next
@@ -986,12 +992,37 @@ void Engine::Impl::emit_task(const TaskInfo& t) {
 // job's end (JobRun::end): told before it, or not at all.
 void Engine::Impl::on_progress(detail::JobRun& run, Progress progress) { tell_progress(run, progress); }
 
+// With a progress_interval, the store gets a running job's progress from the sweep
+// (persist_progress) rather than from each report published: most jobs end within one
+// interval, and their end writes their last progress anyway.
 void Engine::Impl::tell_progress(detail::JobRun& run, const Progress& progress) {
   const bool events = hub_.wants(detail::EventHub::kinds_of(JobEvent::Type::progress));
+  const bool persist = opts_.progress_interval.count() == 0;
+  if (!events && !persist) return;
   run.tell_progress(progress, [&](const JobDelta& running) {
-    store_->progress(run.id, progress);
+    if (persist) store_->progress(run.id, progress);
     if (events) hub_.publish(JobEvent{JobEvent::Type::progress, running});
   });
+}
+
+// Every progress_interval while jobs run: each running job's latest report since the last
+// sweep goes to the store. A report cost a write queued to the store's writer on the worker's
+// thread, taken and applied in the next batch (to be dropped there when the job's end came in
+// the same batch): a fifth of the dispatch rate of quick jobs that report once.
+void Engine::Impl::persist_progress() {
+  ON_STRAND();
+  sweep_armed_ = false;
+  for (const auto& run : runs_) {
+    if (auto p = run->take_unpersisted()) store_->progress(run->id, *p);
+  }
+  arm_progress_sweep();
+}
+
+void Engine::Impl::arm_progress_sweep() {
+  ON_STRAND();
+  if (sweep_armed_ || runs_.empty() || opts_.progress_interval.count() == 0) return;
+  sweep_armed_ = true;
+  add_timer(clock_->now() + opts_.progress_interval, [this] { persist_progress(); });
 }
 
 // The throttle held a report back: publish it when the interval ends. take_held() has nothing

@@ -180,8 +180,13 @@ class Engine::Impl final : public detail::RunHost {
 
   // Events (strand).
   void emit(JobEvent::Type type, const Active& a);
-  // A report, persisted and told unless the run has ended (any thread: see on_progress).
+  // A report, told unless the run has ended (any thread: see on_progress); persisted at once
+  // only with a progress_interval of 0, else by persist_progress.
   void tell_progress(detail::JobRun& run, const Progress& progress);
+  // Writes the running jobs' latest progress to the store, every progress_interval while jobs
+  // run (strand).
+  void persist_progress();
+  void arm_progress_sweep();
   // Takes the report `run` held back, after `after`, and publishes it (or waits again).
   void flush_progress_after(JobId id, const detail::JobRun* run, std::chrono::steady_clock::duration after);
   void emit_task(const TaskInfo& t);
@@ -263,6 +268,8 @@ class Engine::Impl final : public detail::RunHost {
   std::int64_t delayed_[kPriorityCount] = {};
   std::set<TimePoint> wakes_;  // pick wake-ups already armed (rate keys, idle deferrals)
   std::optional<TimePoint> saturated_since_;
+  std::vector<std::shared_ptr<detail::JobRun>> runs_;  // the executing runs, for the progress sweep
+  bool sweep_armed_ = false;                           // a persist_progress timer is set
   JobId next_id_;
   bool started_ = false;
   bool accepting_ = true;

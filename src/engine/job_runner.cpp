@@ -22,6 +22,7 @@ JobRun::ReportAction JobRun::report(std::optional<std::int64_t> current, std::op
   if (current) progress_.current = *current;
   if (total) progress_.total = *total;
   progress_.message = std::move(message);
+  unpersisted_ = true;
   if (now - last_emit_ >= progress_interval) {
     last_emit_ = now;
     held_ = false;
@@ -46,6 +47,12 @@ JobRun::ReportAction JobRun::take_held() {
   held_ = false;
   last_emit_ = now;
   return {progress_, std::nullopt};
+}
+
+std::optional<Progress> JobRun::take_unpersisted() {
+  MutexLock lock(mu_);
+  if (ended_ || !std::exchange(unpersisted_, false)) return std::nullopt;
+  return progress_;
 }
 
 void JobRun::set_completion(std::string message) {

@@ -88,6 +88,9 @@ class JobRun {
   /// since the flush was asked (so the interval since it has not passed), ask again after the
   /// rest of the interval (`flush_in`); or nothing, when nothing is held back.
   ReportAction take_held();
+  /// The latest report, when one came since the last call and the run has not ended: what the
+  /// progress sweep writes to the store. Clears the mark.
+  std::optional<Progress> take_unpersisted();
   void set_completion(std::string message);
   Progress progress();
   void set_progress(Progress p);
@@ -119,6 +122,7 @@ class JobRun {
   std::chrono::steady_clock::time_point last_emit_ GUARDED_BY(mu_){};
   bool held_ GUARDED_BY(mu_) = false;         // a report since the last published was held back
   bool flush_asked_ GUARDED_BY(mu_) = false;  // the host will call take_held()
+  bool unpersisted_ GUARDED_BY(mu_) = false;  // a report came since take_unpersisted()
 };
 
 /// The kind of a std::system_error: connection errors are `network`, other system or generic

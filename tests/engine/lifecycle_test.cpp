@@ -5,6 +5,7 @@
 
 #include "engine/job_runner.hpp"
 #include "engine_fixture.hpp"
+#include "memory_job_store.hpp"
 
 using namespace shelfjobs;
 using namespace testing;
@@ -119,6 +120,74 @@ TEST_CASE("a report the throttle held back is published while the job runs on", 
   release = true;
   REQUIRE(e->wait_idle(10s));
   CHECK(e->get(id)->progress.message == "step 2");
+}
+
+namespace {
+struct Halfway : Command {
+  static constexpr std::string_view kName = "Halfway";
+  int n = 0;
+};
+void to_json(nlohmann::json& j, const Halfway& h) { j = {{"n", h.n}}; }
+void from_json(const nlohmann::json& j, Halfway& h) { j.at("n").get_to(h.n); }
+struct Waits : Command {
+  static constexpr std::string_view kName = "Waits";
+};
+// Counts the progress writes the engine makes.
+class ProgressCountingStore : public MemoryJobStore {
+ public:
+  void progress(JobId id, const Progress& p) override {
+    ++writes;
+    MemoryJobStore::progress(id, p);
+  }
+  std::atomic<int> writes{0};
+};
+}  // namespace
+
+// Quick jobs that report once end before any sweep: each report used to be a write of its own,
+// queued to the store's writer and dropped there when the job's end came in the same batch.
+TEST_CASE("a running job's progress reaches the store each interval, a quick job's with its end",
+          "[lifecycle][progress]") {
+  std::atomic<bool> release{false};
+  Registry r;
+  r.add<Halfway>([](const Halfway&, JobContext& ctx) { ctx.report(1, 2, "halfway"); });
+  r.add<Waits>([&](const Waits&, JobContext& ctx) {
+    ctx.report(1, 3, "one");
+    ctx.report(2, 3, "two");  // held back by the throttle, and still the one the store gets
+    while (!release.load() && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
+  });
+  auto store = std::make_shared<ProgressCountingStore>();
+  auto e =
+      Engine::create({.store = store, .progress_interval = 200ms, .logger = quiet_logger()}, std::move(r))
+          .value();
+  e->start();
+  std::vector<JobId> quick;
+  for (int i = 0; i < 200; ++i) {
+    Halfway h;
+    h.n = i;
+    quick.push_back(e->push(h).value().job.id);
+  }
+  REQUIRE(e->wait_idle(20s));
+  // A sweep writes what the running jobs (3 workers) reported since the last one, every 200 ms:
+  // a handful while 200 jobs run, not one per job.
+  CHECK(store->writes.load() < 50);
+  for (JobId id : {quick.front(), quick.back()}) {
+    auto row = store->get(id).value();
+    REQUIRE(row);
+    CHECK(row->status == JobStatus::completed);
+    CHECK(row->progress.message == "halfway");  // written with the job's end
+  }
+
+  const int before = store->writes.load();
+  const JobId slow = e->push(Waits{}).value().job.id;
+  REQUIRE(eventually([&] {
+    auto row = store->get(slow).value();
+    return row && row->progress.message == "two";
+  }));
+  CHECK(store->get(slow).value()->status == JobStatus::executing);
+  CHECK(store->writes.load() - before == 1);  // two reports, one write
+  release = true;
+  REQUIRE(e->wait_idle(10s));
+  CHECK(store->get(slow).value()->progress.current == 2);
 }
 
 // The throttle's two edges meet: a report published at once (its interval had passed) lands
