@@ -77,7 +77,7 @@ class JobContext {
   void throw_if_cancelled() const;
 
   /// Progress: `current` of `total` with a message ("3 of 12: Ann Leckie"). Cheap to call
-  /// often: it is persisted and sent to observers at most every
+  /// often: it is sent to observers, and written to the store, at most every
   /// `EngineOptions::progress_interval` (default 250 ms): a report held back inside the interval
   /// is sent when it ends, and the last report is always kept when the job ends. With no
   /// completion message, the last message becomes the job's.

@@ -95,7 +95,9 @@ struct EngineOptions {
   std::shared_ptr<JobStore> store;
   /// Regular workers. One more lane is reserved for Critical jobs. Range 1..256. Default: 3.
   int workers = 3;
-  /// Minimum spacing between progress writes (and progress events) of one job. Default: 250 ms.
+  /// Minimum spacing between progress events of one job, and how often the running jobs' latest
+  /// progress is written to the store (a job's end always writes its last). 0: every report is
+  /// published and written at once. Default: 250 ms.
   std::chrono::milliseconds progress_interval{250};
   /// PRAGMA synchronous=FULL: a committed job survives power loss, not only a process crash.
   /// Default: false (NORMAL, which with WAL survives any crash of the process).
