@@ -86,15 +86,21 @@ class Gate {
   int arrived_ = 0;
 };
 
+// A writer whose checkpointer (threshold 20 pages) is held before each checkpoint by `gate`.
+struct HeldCheckpointer {
+  TempDir dir;
+  std::string path = dir.file("c.db");
+  std::unique_ptr<SQLite::Database> writer = ckpt_open(path);
+  Gate gate;
+  std::unique_ptr<sq::Checkpointer> checkpointer =
+      ckpt_start(*writer, path, {.threshold_pages = 20, .before_checkpoint = [this] { gate.pass(); }});
+};
+
 }  // namespace
 
 TEST_CASE("the writer's commits leave the checkpoints to the checkpointer's own thread", "[sqlite]") {
-  TempDir dir;
-  const std::string path = dir.file("c.db");
-  auto writer = ckpt_open(path);
-  Gate gate;
-  auto checkpointer =
-      ckpt_start(*writer, path, {.threshold_pages = 20, .before_checkpoint = [&] { gate.pass(); }});
+  HeldCheckpointer held;
+  auto& [dir, path, writer, gate, checkpointer] = held;
 
   // The checkpointer is held: had the writer checkpointed by itself (every 20 pages), its log
   // would have started again from the beginning and never grown past about 20 pages. Each
@@ -125,12 +131,8 @@ TEST_CASE("the writer's commits leave the checkpoints to the checkpointer's own 
 }
 
 TEST_CASE("a log that a checkpoint beside the writer cannot end is caught up by the writer", "[sqlite]") {
-  TempDir dir;
-  const std::string path = dir.file("c.db");
-  auto writer = ckpt_open(path);
-  Gate gate;
-  auto checkpointer =
-      ckpt_start(*writer, path, {.threshold_pages = 20, .before_checkpoint = [&] { gate.pass(); }});
+  HeldCheckpointer held;
+  auto& [dir, path, writer, gate, checkpointer] = held;
   // The thread is stuck (as behind a steady stream of commits it never ends the log): at four
   // thresholds (80 pages) the writer checkpoints itself, and the log starts over.
   for (int i = 0; i < 150; ++i) ckpt_commit(*writer);  // about 450 pages
