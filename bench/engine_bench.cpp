@@ -336,6 +336,17 @@ std::map<int, ThreadUse> thread_use() {
   return out;
 }
 
+// CPU time (ns) each thread of the process has run, from /proc/self/task/*/schedstat.
+std::map<int, long long> thread_cpu_ns() {
+  std::map<int, long long> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream st(e.path() / "schedstat");
+    long long ns = 0;
+    if (st >> ns) out[std::atoi(e.path().filename().c_str())] = ns;
+  }
+  return out;
+}
+
 // One round's figures, for --verbose and the diagnostics in the JSON.
 struct Round {
   double t0 = 0, t1 = 0;  // steady clock seconds (CLOCK_MONOTONIC), to line rounds up with perf
@@ -562,10 +573,14 @@ class EventsBench {
     out.jobs_per_s = jobs_ / seconds_since(t0);
     if (verbose) {
       const Usage u1 = usage();
-      std::fprintf(stderr, "  events round %d (%s): %.0f jobs/s, %llu commits, %.1f us CPU/job\n", index,
-                   subscribe_ ? "subscriber" : "no subscriber", out.jobs_per_s,
-                   static_cast<unsigned long long>(e_->health().store.commits - commits0),
-                   (u1.cpu_s - u0.cpu_s) * 1e6 / jobs_);
+      std::fprintf(
+          stderr,
+          "  events round %d (%s): %.0f jobs/s, %llu commits, %.1f us CPU/job, %.2f waits/job, "
+          "%.2f preempted/job, sys %.1f us/job\n",
+          index, subscribe_ ? "subscriber" : "no subscriber", out.jobs_per_s,
+          static_cast<unsigned long long>(e_->health().store.commits - commits0),
+          (u1.cpu_s - u0.cpu_s) * 1e6 / jobs_, static_cast<double>(u1.voluntary - u0.voluntary) / jobs_,
+          static_cast<double>(u1.involuntary - u0.involuntary) / jobs_, (u1.sys_s - u0.sys_s) * 1e6 / jobs_);
     }
     if (!subscribe_) return out;
     const std::int64_t expected = std::int64_t{4} * jobs_;  // queued, started, progress, completed
@@ -868,10 +883,14 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     }
     if (o.wants("reference")) parts.emplace_back([&](int round) { reference_round(round, "t"); });
     std::unique_ptr<EventsBench> plain, sub;
+    std::map<int, long long> events_threads0, events_threads1, events_threads2;
     std::vector<double> plain_rates, sub_rates, event_rates;
     if (o.wants("events")) {
+      events_threads0 = thread_cpu_ns();
       plain = std::make_unique<EventsBench>(file("progress"), o.jobs, o.workers, false);
+      events_threads1 = thread_cpu_ns();
       sub = std::make_unique<EventsBench>(file("events"), o.jobs, o.workers, true);
+      events_threads2 = thread_cpu_ns();
       parts.emplace_back(
           [&](int round) { plain_rates.push_back(plain->round(round, o.verbose).jobs_per_s); });
       parts.emplace_back([&](int round) {
@@ -902,6 +921,29 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
       f["commits_per_round"] = commits / n;
       f["cpu_us_per_job"] = cpu / n;
       f["preemptions_per_round"] = inv / n;
+    }
+    if (plain && o.verbose) {
+      // Each engine's threads and the CPU they used over all its rounds (the two engines run in
+      // turn, so a thread's time is its engine's).
+      const auto now = thread_cpu_ns();
+      for (int which = 0; which < 2; ++which) {
+        const auto& before = which == 0 ? events_threads0 : events_threads1;
+        const auto& after = which == 0 ? events_threads1 : events_threads2;
+        std::vector<std::pair<long long, int>> used;
+        long long total = 0;
+        for (const auto& [tid, ns] : now) {
+          if (before.count(tid) != 0 || after.count(tid) == 0) continue;
+          used.emplace_back(ns, tid);
+          total += ns;
+        }
+        std::sort(used.rbegin(), used.rend());
+        const double jobs = static_cast<double>(o.jobs) * o.throughput_rounds;
+        std::string line;
+        for (const auto& [ns, tid] : used) line += " " + std::to_string(static_cast<int>(ns / jobs));
+        std::fprintf(stderr, "  events engine %s: %.2f us CPU/job in its threads (ns/job each:%s)\n",
+                     which == 0 ? "without subscriber" : "with subscriber",
+                     static_cast<double>(total) / jobs / 1000, line.c_str());
+      }
     }
     if (plain) {
       f["jobs_per_s_progress"] = median(plain_rates);

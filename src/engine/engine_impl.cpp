@@ -975,7 +975,7 @@ JobDelta Engine::Impl::delta(const Active& a) const {
 void Engine::Impl::emit(JobEvent::Type type, const Active& a) {
   ON_STRAND();
   if (!hub_.wants(detail::EventHub::kinds_of(type))) return;
-  hub_.publish(JobEvent{type, delta(a)});
+  hub_.publish_job(detail::job_fields(type, a.info, a.body, a.info.progress));
 }
 
 void Engine::Impl::emit_task(const TaskInfo& t) {
@@ -999,9 +999,10 @@ void Engine::Impl::tell_progress(detail::JobRun& run, const Progress& progress) 
   const bool events = hub_.wants(detail::EventHub::kinds_of(JobEvent::Type::progress));
   const bool persist = opts_.progress_interval.count() == 0;
   if (!events && !persist) return;
-  run.tell_progress(progress, [&](const JobDelta& running) {
+  run.tell_progress([&](const JobDelta& running) {
     if (persist) store_->progress(run.id, progress);
-    if (events) hub_.publish(JobEvent{JobEvent::Type::progress, running});
+    if (events)
+      hub_.publish_job(detail::job_fields(JobEvent::Type::progress, running, running.body, progress));
   });
 }
 

@@ -8,14 +8,23 @@
 // Delivery is batched: the first event of a batch wakes the delivery thread, which lets the
 // burst gather for a few milliseconds (4) and then hands the events over in order.
 //
+// A job event, nearly every event there is, travels without allocating: the publisher lends its
+// fields (JobEventFields), the hub copies them into a small record and their text into the
+// queue's character buffer, and the delivery thread expands each record into one JobEvent it
+// reuses. Both buffers keep their room from batch to batch.
+//
 // Thread-safety: every member may be called from any thread. `publish` takes one short lock per
 // subscriber and never blocks on delivery. `remove` may be called from inside the subscriber's
 // own callback (it then returns without waiting for itself).
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,6 +34,60 @@
 #include "shelfjobs/engine/host_events.hpp"
 
 namespace shelfjobs::detail {
+
+/// A job event's fields, lent by the publisher for the length of EventHub::publish_job (the
+/// strings and the body are read there, not kept).
+struct JobEventFields {
+  JobEvent::Type type = JobEvent::Type::queued;
+  JobId id = 0;
+  std::string_view name;
+  JobStatus status = JobStatus::queued;
+  Priority priority = Priority::normal;
+  Trigger trigger = Trigger::manual;
+  int attempt = 1;
+  int max_attempts = 1;
+  std::int64_t progress_current = 0;
+  std::int64_t progress_total = 0;
+  std::string_view progress_message;
+  std::string_view message;
+  ErrorKind error_kind = ErrorKind::none;
+  std::string_view error;
+  std::string_view task;
+  TimePoint queued_at{};
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> ended_at;
+  std::chrono::milliseconds duration{0};
+  std::optional<TimePoint> not_before;
+  const std::shared_ptr<const nlohmann::json>* body = nullptr;  // null: no body
+};
+
+/// The fields of `job` (a JobInfo or a JobDelta) as an event of `type`, with `progress` for its
+/// progress and `body` for its body.
+template <class Job>
+JobEventFields job_fields(JobEvent::Type type, const Job& job,
+                          const std::shared_ptr<const nlohmann::json>& body, const Progress& progress) {
+  return JobEventFields{.type = type,
+                        .id = job.id,
+                        .name = job.name,
+                        .status = job.status,
+                        .priority = job.priority,
+                        .trigger = job.trigger,
+                        .attempt = job.attempt,
+                        .max_attempts = job.max_attempts,
+                        .progress_current = progress.current,
+                        .progress_total = progress.total,
+                        .progress_message = progress.message,
+                        .message = job.message,
+                        .error_kind = job.error_kind,
+                        .error = job.error,
+                        .task = job.task,
+                        .queued_at = job.queued_at,
+                        .started_at = job.started_at,
+                        .ended_at = job.ended_at,
+                        .duration = job.duration,
+                        .not_before = job.not_before,
+                        .body = &body};
+}
 
 class EventHub {
  public:
@@ -45,6 +108,11 @@ class EventHub {
   /// The kinds of a job event of this type (so a publisher can ask wants() before building it).
   static unsigned kinds_of(JobEvent::Type type);
   void publish(HostEvent event);
+  /// publish() for a job event, from fields the caller lends for the call: nothing is allocated
+  /// once the subscribers' queues have grown to their usual size.
+  void publish_job(const JobEventFields& fields);
+  /// Bytes of event text the subscribers' queues hold now (diagnostics and tests).
+  std::size_t text_held() const;
   /// Events dropped by full queues so far.
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   /// Delivers what is queued, then ends every delivery thread. Idempotent.
@@ -55,7 +123,7 @@ class EventHub {
   void run(const std::shared_ptr<Sub>& sub);
 
   std::shared_ptr<spdlog::logger> log_;
-  Mutex mu_;
+  mutable Mutex mu_;
   // Copy-on-write: publish takes the current list with one reference count, not a vector copy.
   using List = std::vector<std::shared_ptr<Sub>>;
   std::shared_ptr<const List> subs_ GUARDED_BY(mu_) = std::make_shared<const List>();

@@ -100,14 +100,14 @@ class JobRun {
   /// of it changes while the handler runs but its progress, and a task a merged push names).
   void set_running(JobDelta delta);
   void set_task(std::string task);
-  /// Calls `tell(delta)` with the running job's delta and `progress` under the run's lock, unless
-  /// the run's end was taken (end()): a report is then told before the job's end or not at all,
-  /// from whichever thread publishes it.
+  /// Calls `tell(delta)` with the running job's delta under the run's lock, unless the run's end
+  /// was taken (end()): a report is then told before the job's end or not at all, from whichever
+  /// thread publishes it. The delta's progress is the one at the start; the caller tells the
+  /// report's beside it.
   template <class F>
-  void tell_progress(const Progress& progress, F&& tell) EXCLUDES(mu_) {
+  void tell_progress(F&& tell) EXCLUDES(mu_) {
     MutexLock lock(mu_);
     if (ended_) return;
-    running_.progress = progress;
     tell(static_cast<const JobDelta&>(running_));
   }
   /// The strand, as the run ends: no progress is told after this. Returns the last progress.

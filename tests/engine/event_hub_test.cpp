@@ -221,3 +221,164 @@ TEST_CASE("a subscriber may unsubscribe from inside its own callback", "[engine]
   CHECK(calls == 1);
   CHECK_FALSE(hub.wants(kJobEvents));
 }
+
+namespace {
+// A job event with every field set, its strings longer than a string keeps inline.
+JobEvent full_job_event(JobId id) {
+  JobEvent e;
+  e.type = JobEvent::Type::failed;
+  auto& d = e.job;
+  d.id = id;
+  d.name = "RefreshAuthorAndEveryBookOfIt" + std::to_string(id);
+  d.status = JobStatus::failed;
+  d.priority = Priority::high;
+  d.trigger = Trigger::scheduled;
+  d.attempt = 3;
+  d.max_attempts = 4;
+  d.progress = Progress{7, 9, "book 7 of 9: " + std::string(120, 'p')};
+  d.message = "the metadata source answered 503 " + std::string(80, 'm');
+  d.error_kind = ErrorKind::network;
+  d.error = "connection reset by peer while reading " + std::string(200, 'e');
+  d.task = "RefreshMonitoredAuthorsEveryTwelveHours";
+  d.queued_at = TimePoint{std::chrono::milliseconds(1'000)};
+  d.started_at = TimePoint{std::chrono::milliseconds(2'000)};
+  d.ended_at = TimePoint{std::chrono::milliseconds(5'000)};
+  d.duration = std::chrono::milliseconds(3'000);
+  d.not_before = TimePoint{std::chrono::milliseconds(9'000)};
+  d.body = std::make_shared<const nlohmann::json>(nlohmann::json{{"authorId", id}});
+  return e;
+}
+void check_same(const JobEvent& got, const JobEvent& want) {
+  CHECK(got.type == want.type);
+  const auto& g = got.job;
+  const auto& w = want.job;
+  CHECK(g.id == w.id);
+  CHECK(g.name == w.name);
+  CHECK(g.status == w.status);
+  CHECK(g.priority == w.priority);
+  CHECK(g.trigger == w.trigger);
+  CHECK(g.attempt == w.attempt);
+  CHECK(g.max_attempts == w.max_attempts);
+  CHECK(g.progress.current == w.progress.current);
+  CHECK(g.progress.total == w.progress.total);
+  CHECK(g.progress.message == w.progress.message);
+  CHECK(g.message == w.message);
+  CHECK(g.error_kind == w.error_kind);
+  CHECK(g.error == w.error);
+  CHECK(g.task == w.task);
+  CHECK(g.queued_at == w.queued_at);
+  CHECK(g.started_at == w.started_at);
+  CHECK(g.ended_at == w.ended_at);
+  CHECK(g.duration == w.duration);
+  CHECK(g.not_before == w.not_before);
+  CHECK(g.body == w.body);  // the same body, shared
+}
+}  // namespace
+
+// Job events travel as records and text and are rebuilt on the delivery thread into one reused
+// event: each must arrive as published, a short or empty one after a long one included.
+TEST_CASE("a job event arrives whole, every field and string, after a longer one too", "[engine][events]") {
+  detail::EventHub hub(quiet_hub_log());
+  std::mutex mu;
+  std::vector<std::vector<HostEvent>> seen(2);
+  for (std::size_t s = 0; s < seen.size(); ++s) {
+    hub.add(
+        [&, s](const HostEvent& e) {
+          std::lock_guard lock(mu);
+          seen[s].push_back(e);
+        },
+        {});
+  }
+  const JobEvent first = full_job_event(41);
+  JobEvent bare;
+  bare.type = JobEvent::Type::queued;
+  bare.job.id = 42;
+  const JobEvent second = full_job_event(43);
+  TaskChanged task;
+  task.task.name = "RssSync";
+  hub.publish(first);
+  hub.publish(bare);
+  hub.publish(task);
+  hub.publish(second);
+  hub.close();
+  for (const auto& events : seen) {
+    REQUIRE(events.size() == 4);
+    check_same(std::get<JobEvent>(events[0]), first);
+    check_same(std::get<JobEvent>(events[1]), bare);
+    CHECK(std::get<JobEvent>(events[1]).job.body == nullptr);
+    CHECK(std::get<TaskChanged>(events[2]).task.name == "RssSync");
+    check_same(std::get<JobEvent>(events[3]), second);
+  }
+}
+
+// A subscriber stalled while a job reports on: each report replaces the last, and the text the
+// replaced ones left behind is let go rather than kept until the subscriber catches up.
+TEST_CASE("a stalled subscriber's replaced progress does not pile up its text", "[engine][events]") {
+  detail::EventHub hub(quiet_hub_log());
+  Latch latch;
+  std::atomic<bool> inside{false};
+  std::vector<std::string> messages;
+  hub.add(
+      [&](const HostEvent& e) {
+        if (!inside.exchange(true)) latch.wait();
+        const auto& j = std::get<JobEvent>(e);
+        if (j.type == JobEvent::Type::progress) messages.push_back(j.job.progress.message);
+      },
+      {});
+  hub.publish(job(1, JobEvent::Type::started));
+  while (!inside) std::this_thread::yield();
+  std::size_t most = 0;
+  std::string last;
+  for (int i = 1; i <= 20'000; ++i) {
+    JobEvent e;
+    e.type = JobEvent::Type::progress;
+    e.job.id = 1;
+    e.job.progress.current = i;
+    e.job.progress.message = "scanning file " + std::to_string(i) + " " + std::string(200, 'x');
+    last = e.job.progress.message;
+    hub.publish(e);
+    most = std::max(most, hub.text_held());
+  }
+  CHECK(most < 256 * 1024);  // 20,000 reports of 215 bytes: 4.3 MB if kept
+  latch.release();
+  hub.close();
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0] == last);
+}
+
+// drop_oldest closes the gap its drops leave and compacts the text with it: the events kept
+// must keep their own strings.
+TEST_CASE("events kept through a long overflow keep their own strings", "[engine][events]") {
+  detail::EventHub hub(quiet_hub_log());
+  Latch latch;
+  std::atomic<bool> inside{false};
+  std::vector<std::pair<JobId, std::string>> seen;
+  hub.add(
+      [&](const HostEvent& e) {
+        if (!inside.exchange(true)) latch.wait();
+        const auto& j = std::get<JobEvent>(e).job;
+        seen.emplace_back(j.id, j.name + "|" + j.message);
+      },
+      SubscribeOptions{.capacity = 10, .overflow = Overflow::drop_oldest});
+  auto named = [](JobId id) {
+    JobEvent e;
+    e.type = JobEvent::Type::queued;
+    e.job.id = id;
+    e.job.name = "Command" + std::to_string(id) + std::string(static_cast<std::size_t>(id % 40), 'n');
+    e.job.message = id % 3 == 0 ? "" : "message of " + std::to_string(id) + std::string(30, 'm');
+    return e;
+  };
+  hub.publish(named(1));
+  while (!inside) std::this_thread::yield();
+  for (JobId i = 2; i <= 1000; ++i) hub.publish(named(i));
+  CHECK(hub.text_held() < 10 * 1024);  // ten events' text, not a thousand
+  latch.release();
+  hub.close();
+  REQUIRE(seen.size() == 11);
+  for (const auto& [id, text] : seen) {
+    const auto want = named(id).job;
+    CHECK(text == want.name + "|" + want.message);
+  }
+  CHECK(seen[1].first == 991);
+  CHECK(seen.back().first == 1000);
+}
