@@ -113,7 +113,8 @@ nlohmann::json to_json(const HostEvent& e);
 
 /// A host's callback. It runs on the subscription's own delivery thread, one event at a time in
 /// the order the engine produced them; it may call any engine function, may block (only its own
-/// queue fills up), and should not throw (a throw is logged and the event skipped).
+/// queue fills up), and should not throw (a throw is logged and the event skipped). The event it
+/// is given lives until the callback returns: copy what you keep.
 using HostObserver = std::function<void(const HostEvent&)>;
 
 /// Adapts a callback for one kind of event:
