@@ -336,6 +336,12 @@ std::map<int, ThreadUse> thread_use() {
   return out;
 }
 
+long long thread_cpu_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
 // CPU time (ns) each thread of the process has run, from /proc/self/task/*/schedstat.
 std::map<int, long long> thread_cpu_ns() {
   std::map<int, long long> out;
@@ -480,17 +486,21 @@ class ConcurrentPushBench {
   double round(int index, bool verbose) {
     std::atomic<bool> go{false};
     std::atomic<int> ready{0};
+    std::atomic<long long> pusher_ns{0};  // CPU the pushers used after the start
     std::vector<std::thread> pushers;
+    const auto engine0 = verbose ? thread_cpu_ns() : std::map<int, long long>{};
     for (int t = 0; t < threads_; ++t) {
       pushers.emplace_back([&, t] {
         ++ready;
         while (!go.load()) std::this_thread::yield();
+        const long long cpu0 = thread_cpu_now_ns();
         const int first = 50'000'000 + index * 1'000'000 + t * per_thread_;
         for (int i = 0; i < per_thread_; ++i) {
           Unique u;
           u.n = first + i;
           if (!e_->push(u)) std::exit(1);
         }
+        pusher_ns += thread_cpu_now_ns() - cpu0;
       });
     }
     while (ready.load() < threads_) std::this_thread::yield();
@@ -500,8 +510,23 @@ class ConcurrentPushBench {
     for (auto& t : pushers) t.join();
     const double rate = threads_ * per_thread_ / seconds_since(t0);
     const Usage u1 = usage();
+    const auto engine1 = verbose ? thread_cpu_ns() : std::map<int, long long>{};
     e_->wait_idle(600s);
     if (verbose) {
+      // The engine's threads (those alive before the round; main's share is its wait) and the
+      // pushers, in CPU per push: which thread the pushes queue behind.
+      std::vector<long long> used;
+      for (const auto& [tid, ns] : engine1) {
+        auto before = engine0.find(tid);
+        if (before != engine0.end() && ns > before->second) used.push_back(ns - before->second);
+      }
+      std::sort(used.rbegin(), used.rend());
+      const double n = threads_ * per_thread_;
+      std::string line;
+      for (std::size_t i = 0; i < used.size() && i < 8; ++i)
+        line += " " + std::to_string(static_cast<int>(static_cast<double>(used[i]) / n));
+      std::fprintf(stderr, "  concurrent round %d: pushers %.0f ns/push; busiest other threads, ns/push:%s\n",
+                   index, static_cast<double>(pusher_ns.load()) / n, line.c_str());
       const auto st = e_->health().store;
       const double pushes = threads_ * per_thread_;
       std::fprintf(stderr,
