@@ -911,11 +911,13 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     std::map<int, long long> events_threads0, events_threads1, events_threads2;
     std::vector<double> plain_rates, sub_rates, event_rates;
     if (o.wants("events")) {
-      events_threads0 = thread_cpu_ns();
+      // Which threads each engine started (for --verbose's CPU per engine).
+      auto threads_now = [&] { return o.verbose ? thread_cpu_ns() : std::map<int, long long>{}; };
+      events_threads0 = threads_now();
       plain = std::make_unique<EventsBench>(file("progress"), o.jobs, o.workers, false);
-      events_threads1 = thread_cpu_ns();
+      events_threads1 = threads_now();
       sub = std::make_unique<EventsBench>(file("events"), o.jobs, o.workers, true);
-      events_threads2 = thread_cpu_ns();
+      events_threads2 = threads_now();
       parts.emplace_back(
           [&](int round) { plain_rates.push_back(plain->round(round, o.verbose).jobs_per_s); });
       parts.emplace_back([&](int round) {
