@@ -118,6 +118,7 @@ nlohmann::json to_json(const HealthSnapshot& h) {
           {"store",
            {{"commits", h.store.commits},
             {"writeErrors", h.store.write_errors},
+            {"failing", h.store.failing},
             {"lastCommitLatencyUs", h.store.last_commit_latency.count()},
             {"maxCommitLatencyUs", h.store.max_commit_latency.count()},
             {"fileBytes", h.store.file_bytes},

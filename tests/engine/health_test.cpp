@@ -222,6 +222,8 @@ TEST_CASE("a store that cannot commit raises store_errors, cleared once commits 
   REQUIRE(store->wait_for_failures(2));
   REQUIRE(eventually([&] { return has_alert(e->health(), "store_errors"); }));
   CHECK(e->health().store.write_errors >= 2);
+  // Failing now, and hosts reading the JSON see it too.
+  CHECK(to_json(e->health())["store"]["failing"] == true);
   // A durable push waits for its commit meanwhile; it returns once the store heals.
   std::atomic<bool> durable_returned{false};
   std::thread durable([&] {
@@ -236,6 +238,7 @@ TEST_CASE("a store that cannot commit raises store_errors, cleared once commits 
   // Nothing was lost: the retried commits wrote the jobs.
   REQUIRE(eventually([&] { return e->get(id)->status == JobStatus::completed; }));
   REQUIRE(eventually([&] { return !has_alert(e->health(), "store_errors"); }));
+  CHECK(to_json(e->health())["store"]["failing"] == false);
   REQUIRE(e->wait_idle(std::chrono::seconds(5)));
   CHECK(eventually([&] { return notes->count("alert_raised", "store_errors") == 1; }));
   CHECK(eventually([&] { return notes->count("alert_cleared", "store_errors") == 1; }));
