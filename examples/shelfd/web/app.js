@@ -612,7 +612,7 @@
       rows.push(['Workers busy', `${s.running ?? 0} of ${s.workers ?? '?'}`],
         ['Queued', `${sum('queued')}` + (sum('delayed') ? ` (+${sum('delayed')} delayed)` : '')],
         ['Longest wait', oldest ? formatMs(oldest) : '—'],
-        ['Store write errors', String(store.writeErrors ?? 0)],
+        ['Store write errors', String(store.writeErrors ?? 0) + (store.failing ? ' (failing now)' : '')],
         ['Store size', formatBytes((store.fileBytes || 0) + (store.walBytes || 0))],
         ['Updated', timeNode(s.at)]);
     }
