@@ -104,6 +104,69 @@ TEST_CASE("the PostgreSQL store refuses a schema newer than this build", "[postg
   CHECK_THAT(newer.error().message, Catch::Contains("newer"));
 }
 
+// psql runs the statement with ON_ERROR_STOP: a DO block that raises is a failed check.
+std::string sql_fails_unless(const std::string& condition, const std::string& why) {
+  return "DO $$ BEGIN IF NOT (" + condition + ") THEN RAISE EXCEPTION '" + why + "'; END IF; END $$";
+}
+std::string has_index(const std::string& name) {
+  return "EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'shelfjobs' AND indexname = '" + name + "')";
+}
+
+TEST_CASE("the PostgreSQL store keeps no index that every status change moves", "[postgres]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  const std::string database = url.substr(url.rfind('/') + 1);
+  auto write_runs = [](JobStore& store, JobId first, int completed, int failed) {
+    for (int k = 0; k < completed + failed; ++k) {
+      JobInfo j = queued_job(first + k);
+      store.insert(j, j.body.dump());
+      j.status = k < completed ? JobStatus::completed : JobStatus::failed;
+      j.started_at = j.ended_at = j.queued_at;
+      store.finish(j);
+    }
+    store.flush();
+  };
+  auto failed_ids = [](JobStore& store) {
+    std::vector<JobId> ids;
+    for (const auto& j : store.list({.statuses = {JobStatus::failed}, .limit = 1000}).value().jobs)
+      ids.push_back(j.id);
+    return ids;
+  };
+  {
+    auto store = open_store(url);
+    store->start();
+    write_runs(*store, 1, 300, 3);
+    store->close();
+  }
+  // A store this build made: the failed and cancelled runs have a partial index of their own.
+  CHECK(pg->psql(database, sql_fails_unless("NOT " + has_index("jobs_by_status"), "jobs_by_status exists")) ==
+        0);
+  CHECK(pg->psql(database, sql_fails_unless(has_index("jobs_unsuccessful"), "no jobs_unsuccessful")) == 0);
+  // ... which a listing of failed runs reads, rather than every completed one.
+  CHECK(pg->psql(database, R"(ANALYZE shelfjobs.jobs; DO $$ DECLARE line text; found boolean := false; BEGIN
+    SET LOCAL enable_seqscan = off;
+    FOR line IN EXPLAIN SELECT id FROM shelfjobs.jobs WHERE true AND status IN (3) ORDER BY id DESC LIMIT 101 LOOP
+      found := found OR line LIKE '%jobs_unsuccessful%';
+    END LOOP;
+    IF NOT found THEN RAISE EXCEPTION 'the listing does not read jobs_unsuccessful'; END IF; END $$)") == 0);
+
+  // A store of the version before: migration 4 drops jobs_by_status and builds the partial
+  // index over the rows already there.
+  REQUIRE(pg->psql(database,
+                   "CREATE INDEX jobs_by_status ON shelfjobs.jobs (status, id); DROP INDEX "
+                   "shelfjobs.jobs_unsuccessful; "
+                   "DELETE FROM shelfjobs.schema_migrations WHERE version = 4") == 0);
+  auto store = open_store(url);
+  store->start();
+  CHECK(pg->psql(database, sql_fails_unless("NOT " + has_index("jobs_by_status"), "jobs_by_status kept")) ==
+        0);
+  CHECK(pg->psql(database, sql_fails_unless(has_index("jobs_unsuccessful"), "no jobs_unsuccessful")) == 0);
+  write_runs(*store, 304, 10, 2);
+  CHECK(failed_ids(*store) == std::vector<JobId>{315, 314, 303, 302, 301});
+  CHECK(store->list({.statuses = {JobStatus::completed}, .limit = 1000}).value().jobs.size() == 310);
+}
+
 TEST_CASE("the PostgreSQL store keeps any text a job carries", "[postgres]") {
   auto* pg = postgres_server();
   if (pg == nullptr) return;

@@ -141,6 +141,14 @@ CREATE INDEX rate_uses_by_key ON $S.rate_uses (key, at_ms);
 ALTER TABLE $S.jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
 CREATE INDEX jobs_cancel_requested ON $S.jobs (node) WHERE cancel_requested;
 )sql",
+      // 4: a job's status changes three times, and each change added an entry to jobs_by_status
+      // (and left a dead one behind for vacuum). Listing by status needs an index only where the
+      // rows are few: the active jobs (jobs_active) and the failed and cancelled ones. Completed
+      // runs are most of the table, so a listing of them walks the primary key newest first.
+      R"sql(
+DROP INDEX $S.jobs_by_status;
+CREATE INDEX jobs_unsuccessful ON $S.jobs (id) WHERE status IN (3, 4);
+)sql",
   };
   return migrations;
 }
