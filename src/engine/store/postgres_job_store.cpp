@@ -145,9 +145,10 @@ CREATE INDEX jobs_cancel_requested ON $S.jobs (node) WHERE cancel_requested;
       // (and left a dead one behind for vacuum). Listing by status needs an index only where the
       // rows are few: the active jobs (jobs_active) and the failed and cancelled ones. Completed
       // runs are most of the table, so a listing of them walks the primary key newest first.
+      // IF EXISTS: a database administrator may have dropped or added either by hand.
       R"sql(
-DROP INDEX $S.jobs_by_status;
-CREATE INDEX jobs_unsuccessful ON $S.jobs (id) WHERE status IN (3, 4);
+DROP INDEX IF EXISTS $S.jobs_by_status;
+CREATE INDEX IF NOT EXISTS jobs_unsuccessful ON $S.jobs (id) WHERE status IN (3, 4);
 )sql",
   };
   return migrations;
