@@ -129,8 +129,10 @@ TEST_CASE("the PostgreSQL store keeps no index that every status change moves", 
   };
   auto failed_ids = [](JobStore& store) {
     std::vector<JobId> ids;
-    for (const auto& j : store.list({.statuses = {JobStatus::failed}, .limit = 1000}).value().jobs)
-      ids.push_back(j.id);
+    // The page is kept: a range-for over a member of the temporary Result would read it after
+    // its end (before C++23).
+    const auto page = store.list({.statuses = {JobStatus::failed}, .limit = 1000});
+    for (const auto& j : page.value().jobs) ids.push_back(j.id);
     return ids;
   };
   {
