@@ -395,6 +395,16 @@ SqliteJobStore::~SqliteJobStore() {
   db_.reset();
 }
 
+std::vector<std::string> SqliteJobStore::write_statements() const {
+  std::vector<std::string> out;
+  for (const auto* st :
+       {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &finish_live_,
+        &prior_status_, &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_}) {
+    if (*st) out.push_back((*st)->getQuery());
+  }
+  return out;
+}
+
 void SqliteJobStore::prepare() {
   auto& db = *db_;
   insert_.emplace(db,
@@ -417,9 +427,14 @@ void SqliteJobStore::prepare() {
                   "not_before = ?, max_attempts = ?, task = ? WHERE id = ?");
   // The same write, to a row that is not terminal yet: its change count says whether the finish
   // counts, so the common finish costs one statement, not a read of the status and a write.
-  static_assert(static_cast<int>(JobStatus::completed) == 2 && static_cast<int>(JobStatus::failed) == 3 &&
+  // Named as the two live statuses, not as "NOT IN" the three terminal ones: SQLite tests a
+  // constant list of up to two values with comparisons, but builds a temporary table for a
+  // longer one, on every run of the statement (a b-tree and its pager opened and closed: a sixth
+  // of the writer's time in a stream of quick jobs).
+  static_assert(static_cast<int>(JobStatus::queued) == 0 && static_cast<int>(JobStatus::executing) == 1 &&
+                static_cast<int>(JobStatus::completed) == 2 && static_cast<int>(JobStatus::failed) == 3 &&
                 static_cast<int>(JobStatus::cancelled) == 4);
-  finish_live_.emplace(db, finish_->getQuery() + " AND status NOT IN (2, 3, 4)");
+  finish_live_.emplace(db, finish_->getQuery() + " AND status IN (0, 1)");
   prior_status_.emplace(db, "SELECT status FROM jobs WHERE id = ?");
   add_totals_.emplace(
       db,

@@ -71,6 +71,10 @@ class SqliteJobStore final : public JobStore {
   StoreHealth stats() const override;
   void close() override;
 
+  /// The SQL of the statements the writer prepared once and runs in every batch, for the tests
+  /// that read their plans. Thread-safety: any thread (the statements' text never changes).
+  std::vector<std::string> write_statements() const;
+
  private:
   using Payload = store_ops::Payload;
   using Op = store_ops::Op;
