@@ -353,6 +353,14 @@ std::map<int, long long> thread_cpu_ns() {
   return out;
 }
 
+// A thread's name (the engine names its own: "shelf-writer", "shelf-worker", ...), for --verbose.
+std::string thread_name(int tid) {
+  std::ifstream comm("/proc/self/task/" + std::to_string(tid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name.empty() ? "?" : name;
+}
+
 // One round's figures, for --verbose and the diagnostics in the JSON.
 struct Round {
   double t0 = 0, t1 = 0;  // steady clock seconds (CLOCK_MONOTONIC), to line rounds up with perf
@@ -515,16 +523,18 @@ class ConcurrentPushBench {
     if (verbose) {
       // The engine's threads (those alive before the round; main's share is its wait) and the
       // pushers, in CPU per push: which thread the pushes queue behind.
-      std::vector<long long> used;
+      std::vector<std::pair<long long, int>> used;
       for (const auto& [tid, ns] : engine1) {
         auto before = engine0.find(tid);
-        if (before != engine0.end() && ns > before->second) used.push_back(ns - before->second);
+        if (before != engine0.end() && ns > before->second) used.emplace_back(ns - before->second, tid);
       }
       std::sort(used.rbegin(), used.rend());
       const double n = threads_ * per_thread_;
       std::string line;
-      for (std::size_t i = 0; i < used.size() && i < 8; ++i)
-        line += " " + std::to_string(static_cast<int>(static_cast<double>(used[i]) / n));
+      for (std::size_t i = 0; i < used.size() && i < 8; ++i) {
+        line += " " + thread_name(used[i].second) + " " +
+                std::to_string(static_cast<int>(static_cast<double>(used[i].first) / n));
+      }
       std::fprintf(stderr, "  concurrent round %d: pushers %.0f ns/push; busiest other threads, ns/push:%s\n",
                    index, static_cast<double>(pusher_ns.load()) / n, line.c_str());
       const auto st = e_->health().store;
@@ -966,7 +976,8 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
         std::sort(used.rbegin(), used.rend());
         const double jobs = static_cast<double>(o.jobs) * o.throughput_rounds;
         std::string line;
-        for (const auto& [ns, tid] : used) line += " " + std::to_string(static_cast<int>(ns / jobs));
+        for (const auto& [ns, tid] : used)
+          line += " " + thread_name(tid) + " " + std::to_string(static_cast<int>(ns / jobs));
         std::fprintf(stderr, "  events engine %s: %.2f us CPU/job in its threads (ns/job each:%s)\n",
                      which == 0 ? "without subscriber" : "with subscriber",
                      static_cast<double>(total) / jobs / 1000, line.c_str());

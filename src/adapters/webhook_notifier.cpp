@@ -20,6 +20,7 @@
 #include "adapters/curl_util.hpp"
 #include "adapters/http_client.hpp"
 #include "engine/text.hpp"
+#include "engine/thread_name.hpp"
 
 namespace shelfjobs {
 
@@ -125,6 +126,7 @@ Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::create(WebhookOptions 
 
 WebhookNotifier::WebhookNotifier(WebhookOptions options) : opts_(std::move(options)) {
   thread_ = std::thread([this] { run(); });
+  detail::named(thread_, "shelf-webhook");
 }
 
 WebhookNotifier::~WebhookNotifier() {

@@ -9,6 +9,7 @@
 //  - A store that cannot be reached is logged once per outage, not once per round.
 
 #include "engine/cluster_feed.hpp"
+#include "engine/thread_name.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -42,6 +43,7 @@ Status ClusterFeed::join() {
 
 void ClusterFeed::start() {
   thread_ = std::thread([this] { run(); });
+  named(thread_, "shelf-cluster");
 }
 
 void ClusterFeed::poke() {

@@ -7,6 +7,7 @@
 #include "engine/engine_impl.hpp"
 
 #include "engine/one_shot.hpp"
+#include "engine/thread_name.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -218,6 +219,7 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
   }
   clock_listener_ = clock_->add_listener([this] { asio::post(strand_, [this] { on_timers(); }); });
   ctl_thread_ = std::thread([this] { ctl_io_.run(); });
+  detail::named(ctl_thread_, "shelf-control");
   nudge_.start();
   for (int i = 0; i < opts_.workers + kExtraThreads; ++i) add_worker();
   asio::post(strand_, [this] {
@@ -274,10 +276,11 @@ void Engine::Impl::close_gate() {
 
 void Engine::Impl::add_worker() {
   auto& exited = exited_.emplace_back(false);
-  workers_.emplace_back([this, &exited] {
+  detail::named(workers_.emplace_back([this, &exited] {
     work_io_.run();
     exited = true;
-  });
+  }),
+                "shelf-worker");
 }
 
 // ------------------------------------------------------------------ timers

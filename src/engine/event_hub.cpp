@@ -4,6 +4,7 @@
 // handful of subscribers, so the threads are few.
 
 #include "engine/event_hub.hpp"
+#include "engine/thread_name.hpp"
 
 #include <array>
 #include <cstddef>
@@ -256,6 +257,7 @@ std::uint64_t EventHub::add(HostObserver fn, SubscribeOptions options) {
   if (closed_) return 0;
   sub->id = next_id_++;
   sub->thread = std::thread([this, sub] { run(sub); });
+  named(sub->thread, "shelf-events");
   auto list = std::make_shared<List>(*subs_);
   list->push_back(sub);
   subs_ = std::move(list);

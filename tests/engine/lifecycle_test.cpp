@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 // A job's life: progress, messages, failures, cancellation, observers, queries and stop().
 
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
 #include <catch2/catch.hpp>
 
 #include "engine/job_runner.hpp"
@@ -594,4 +599,45 @@ TEST_CASE("a report from a handler abandoned for its timeout is not told after t
   CHECK(row.error_kind == ErrorKind::timeout);
   CHECK(row.progress.message == "before the end");
   e->stop(5s);
+}
+
+namespace {
+// The names of this process's threads that start with "shelf-", one entry per thread.
+std::multiset<std::string> shelf_threads() {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name.rfind("shelf-", 0) == 0) names.insert(name);
+  }
+  return names;
+}
+}  // namespace
+
+TEST_CASE("the engine's threads carry names, and none outlives the engine", "[lifecycle][sqlite]") {
+  const auto before = shelf_threads();
+  {
+    TempDir dir;
+    auto e = Engine::create({.store_path = dir.file("jobs.db"), .workers = 2, .logger = quiet_logger()},
+                            counting_registry())
+                 .value();
+    const auto unsubscribed = shelf_threads().count("shelf-events");  // the notifier's, if any
+    const auto sub = e->subscribe([](const HostEvent&) {});
+    CHECK(shelf_threads().count("shelf-events") == unsubscribed + 1);  // one per subscriber
+    e->start();
+    REQUIRE(e->push(Count{.n = 1}));
+    REQUIRE(e->wait_idle(10s));
+    const auto names = shelf_threads();
+    auto added = [&](const std::string& name) {
+      return static_cast<int>(names.count(name)) - static_cast<int>(before.count(name));
+    };
+    CHECK(added("shelf-worker") >= 2);  // the workers and the strand's spare threads
+    CHECK(added("shelf-control") == 1);
+    CHECK(added("shelf-writer") == 1);
+    CHECK(added("shelf-complete") == 1);
+    CHECK(added("shelf-checkpt") == 1);
+    e->unsubscribe(sub);
+    e->stop(10s);
+  }
+  CHECK(shelf_threads() == before);
 }

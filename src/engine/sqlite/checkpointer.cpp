@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "engine/sqlite/checkpointer.hpp"
 
+#include "engine/thread_name.hpp"
+
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -30,6 +32,7 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(SQLite::Database& writ
   // writer's commits only report the log's size.
   sqlite3_wal_hook(writer.getHandle(), &Checkpointer::on_commit, self.get());
   self->thread_ = std::thread([s = self.get()] { s->run(); });
+  shelfjobs::detail::named(self->thread_, "shelf-checkpt");
   return self;
 }
 

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "engine/sync.hpp"
+#include "engine/thread_name.hpp"
 
 namespace shelfjobs::detail {
 
@@ -84,6 +85,8 @@ class WriteQueue {
     }
     completer_ = std::thread([this] { run_completions(); });
     writer_ = std::thread([this, commit = std::move(commit)] { run(commit); });
+    named(completer_, "shelf-complete");
+    named(writer_, "shelf-writer");
     return true;
   }
 
