@@ -134,11 +134,25 @@ TaskRow row_to_task(const SQLite::Statement& st) {
   return t;
 }
 
-// Binds `values` to parameters 1, 2, ... in order.
+// Binds `values` to parameters 1, 2, ... in order. A string the caller names (an lvalue: a field
+// of the write being applied, a key of the batch's figures) is bound in place, without the copy
+// SQLite otherwise makes of each text (an allocation and a memcpy per column, a tenth of the
+// writer's time): every caller steps the statement before its objects go, and binds every
+// parameter again at each use, so SQLite never reads a pointer left from an earlier use. A
+// temporary (an encoded histogram) is copied as before.
+template <class V>
+void bind_one(SQLite::Statement& st, int i, V&& value) {
+  if constexpr (std::is_lvalue_reference_v<V> && std::is_same_v<std::remove_cvref_t<V>, std::string>) {
+    st.bindNoCopy(i, value);
+  } else {
+    sqlite::bind(st, i, std::as_const(value));  // qualified: ADL would find std::bind
+  }
+}
+
 template <class... V>
-void bind_all(SQLite::Statement& st, const V&... values) {
+void bind_all(SQLite::Statement& st, V&&... values) {
   int i = 0;
-  (bind(st, ++i, values), ...);
+  (bind_one(st, ++i, std::forward<V>(values)), ...);
 }
 
 }  // namespace
