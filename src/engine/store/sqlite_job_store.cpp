@@ -390,20 +390,7 @@ SqliteJobStore::SqliteJobStore(std::unique_ptr<SQLite::Database> db, std::unique
 
 SqliteJobStore::~SqliteJobStore() {
   close();
-  // Statements before their connection.
-  insert_.reset();
-  insert_final_.reset();
-  update_queued_.reset();
-  start_.reset();
-  progress_.reset();
-  finish_.reset();
-  finish_live_.reset();
-  prior_status_.reset();
-  add_totals_.reset();
-  save_task_.reset();
-  drop_minutes_.reset();
-  read_minute_.reset();
-  write_minute_.reset();
+  for (auto* st : statements_of(*this)) st->reset();  // statements before their connection
   checkpointer_.reset();
   reader_.reset();
   db_.reset();
@@ -411,9 +398,7 @@ SqliteJobStore::~SqliteJobStore() {
 
 std::vector<std::string> SqliteJobStore::write_statements() const {
   std::vector<std::string> out;
-  for (const auto* st :
-       {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &finish_live_,
-        &prior_status_, &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_}) {
+  for (const auto* st : statements_of(*this)) {
     if (*st) out.push_back((*st)->getQuery());
   }
   return out;
@@ -478,9 +463,7 @@ void SqliteJobStore::prepare() {
 }
 
 void SqliteJobStore::reset_statements() noexcept {
-  for (auto* st :
-       {&insert_, &insert_final_, &update_queued_, &start_, &progress_, &finish_, &finish_live_,
-        &prior_status_, &add_totals_, &save_task_, &drop_minutes_, &read_minute_, &write_minute_}) {
+  for (auto* st : statements_of(*this)) {
     try {
       if (*st) (*st)->reset();
     } catch (...) {

@@ -13,6 +13,7 @@
 //    ":memory:" has one connection only; there reads take `read_mutex_`, which the writer also
 //    holds while it commits, so reads run on the writer's connection between two batches.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <future>
@@ -101,6 +102,15 @@ class SqliteJobStore final : public JobStore {
   void run_maintain(Op& op);
   void prepare();
   void reset_statements() noexcept;
+  // Every statement prepare() makes, in one list for what is done to each of them (reset after
+  // a failed commit, destroyed before the connection, listed for the plan tests).
+  template <class Self>
+  static auto statements_of(Self& self) {
+    return std::array{&self.insert_,      &self.insert_final_, &self.update_queued_, &self.start_,
+                      &self.progress_,    &self.finish_,       &self.finish_live_,   &self.prior_status_,
+                      &self.add_totals_,  &self.save_task_,    &self.drop_minutes_,  &self.read_minute_,
+                      &self.write_minute_};
+  }
 
   // What one batch writes to each job's row, worked out before its statements run: a job whose
   // row is inserted and ended in the same batch (a quick job, or any job while the writer was
