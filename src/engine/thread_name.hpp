@@ -4,11 +4,13 @@
 // tell the engine's threads apart, from each other and from the host's own. Every name starts
 // with "shelf-"; docs/operations.md lists them.
 //
+// The thread that starts a thread names it, right after: the name is there as soon as the
+// starter goes on, not only once the new thread has had its first turn (a test that lists the
+// threads then sees every name).
+//
 // Linux keeps 15 characters of a name: a longer one is cut, not refused. Naming is a courtesy to
 // whoever reads a thread list, so a failure to name is ignored.
 
-// Named by the thread that starts it, right after: the name is there once the starter goes on,
-// not only once the new thread got its first turn.
 #include <pthread.h>
 
 #include <cstring>
