@@ -276,11 +276,11 @@ void Engine::Impl::close_gate() {
 
 void Engine::Impl::add_worker() {
   auto& exited = exited_.emplace_back(false);
-  detail::named(workers_.emplace_back([this, &exited] {
+  auto& worker = workers_.emplace_back([this, &exited] {
     work_io_.run();
     exited = true;
-  }),
-                "shelf-worker");
+  });
+  detail::named(worker, "shelf-worker");
 }
 
 // ------------------------------------------------------------------ timers

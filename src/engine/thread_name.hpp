@@ -18,13 +18,12 @@
 
 namespace shelfjobs::detail {
 
-/// Returns `t`, named `name`; an empty (not joinable) thread is left as it is.
-inline std::thread& named(std::thread& t, const char* name) {
-  if (!t.joinable()) return t;
+/// Names `t`; an empty (not joinable) thread is left as it is.
+inline void named(std::thread& t, const char* name) {
+  if (!t.joinable()) return;
   char cut[16] = {};
   std::strncpy(cut, name, sizeof cut - 1);
   (void)pthread_setname_np(t.native_handle(), cut);
-  return t;
 }
 
 }  // namespace shelfjobs::detail
