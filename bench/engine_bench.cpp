@@ -20,7 +20,8 @@
 // target, with PASS or MISS; --json adds one JSON object on the last line (medians, "per_run" arrays,
 // "targets"). --verbose prints each throughput round to stderr with what explains its speed: store commits in
 // the round, CPU per job, and per thread (bench, notifier delivery, store writer, dispatcher strand, workers)
-// CPU ticks, waits and preemptions, and each events round with its commits and CPU per job.
+// CPU ticks, waits and preemptions, each events round with its commits and CPU per job, and each
+// batched reference round (t: beside a throughput round, c: beside a concurrent-push round).
 //
 // Figures of one run:
 //   jobs_per_s          N durable no-op jobs pushed (push_many, 500 a call) and run to completion,
@@ -906,6 +907,8 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
   auto reference_round = [&](int round, const char* what) {
     const std::string p = file(std::string("batched_") + what + std::to_string(round));
     ref_batched.push_back(reference(p, o.jobs, 100));
+    if (o.verbose)
+      std::fprintf(stderr, "  reference round %s%d: %.0f jobs/s\n", what, round, ref_batched.back());
     remove_db(p);
   };
   {
