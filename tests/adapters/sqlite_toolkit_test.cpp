@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 #include <catch2/catch.hpp>
 
 #include "adapters/metadata_cache.hpp"
@@ -254,6 +255,49 @@ TEST_CASE("a write transaction rolls back unless committed", "[sqlite]") {
   }
   sq::rollback_if_open(*db);  // none open: nothing happens
   CHECK(count(*db, "SELECT COUNT(*) FROM t") == 1);
+}
+
+TEST_CASE("a prepared transaction begins and commits again after a BEGIN or a COMMIT failed", "[sqlite]") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  auto db = open_ok(path, {.busy_timeout = 0ms});
+  db->exec("CREATE TABLE t (x INTEGER)");
+  sq::PreparedTransaction prepared(*db);
+  {
+    sq::WriteTransaction tx(*db, prepared);
+    db->exec("INSERT INTO t VALUES (1)");
+    tx.commit();
+  }
+  {
+    sq::WriteTransaction tx(*db, prepared);  // not committed: rolled back
+    db->exec("INSERT INTO t VALUES (2)");
+  }
+  CHECK(count(*db, "SELECT COUNT(*) FROM t") == 1);
+  {
+    // Another connection holds the write lock: BEGIN IMMEDIATE fails at once (no busy wait).
+    auto other = open_ok(path);
+    sq::WriteTransaction held(*other);
+    CHECK_THROWS_AS(sq::WriteTransaction(*db, prepared), SQLite::Exception);
+    CHECK(sqlite3_get_autocommit(db->getHandle()) != 0);  // no transaction left open
+  }
+  {
+    // A COMMIT that fails (a deferred foreign key still broken) leaves the transaction to the
+    // destructor, which rolls it back; the statements run again afterwards.
+    db->exec("PRAGMA foreign_keys=ON");
+    db->exec("CREATE TABLE p (id INTEGER PRIMARY KEY)");
+    db->exec("CREATE TABLE c (p INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)");
+    sq::WriteTransaction tx(*db, prepared);
+    db->exec("INSERT INTO c VALUES (7)");
+    CHECK_THROWS_AS(tx.commit(), SQLite::Exception);
+  }
+  CHECK(sqlite3_get_autocommit(db->getHandle()) != 0);
+  CHECK(count(*db, "SELECT COUNT(*) FROM c") == 0);
+  for (int i = 0; i < 3; ++i) {
+    sq::WriteTransaction tx(*db, prepared);
+    db->exec("INSERT INTO t VALUES (3)");
+    tx.commit();
+  }
+  CHECK(count(*db, "SELECT COUNT(*) FROM t") == 4);
 }
 
 // ---- binds and columns -------------------------------------------------------------------------

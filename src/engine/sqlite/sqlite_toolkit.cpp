@@ -194,14 +194,37 @@ void rollback_if_open(SQLite::Database& db) noexcept {
   }
 }
 
+PreparedTransaction::PreparedTransaction(SQLite::Database& db)
+    : begin_(db, "BEGIN IMMEDIATE"), commit_(db, "COMMIT") {}
+
+void PreparedTransaction::run(SQLite::Statement& st) {
+  // Statement::reset() would throw the failed step's error again; tryReset only readies it.
+  try {
+    st.exec();
+  } catch (...) {
+    st.tryReset();
+    throw;
+  }
+  st.tryReset();
+}
+
 WriteTransaction::WriteTransaction(SQLite::Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+WriteTransaction::WriteTransaction(SQLite::Database& db, PreparedTransaction& prepared)
+    : db_(db), prepared_(&prepared) {
+  PreparedTransaction::run(prepared.begin_);
+}
 
 WriteTransaction::~WriteTransaction() {
   if (!done_) rollback_if_open(db_);
 }
 
 void WriteTransaction::commit() {
-  db_.exec("COMMIT");
+  if (prepared_ != nullptr) {
+    PreparedTransaction::run(prepared_->commit_);
+  } else {
+    db_.exec("COMMIT");
+  }
   done_ = true;
 }
 

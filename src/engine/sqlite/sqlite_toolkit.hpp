@@ -124,11 +124,30 @@ int schema_version(SQLite::Database& db, std::string_view name, const LegacyVers
 
 // ---- transactions ----------------------------------------------------------------------------
 
+/// BEGIN IMMEDIATE and COMMIT prepared once, for a connection that commits many times a second
+/// (the job store's writer): `exec` of their text parses it again for every transaction. Owned
+/// beside the connection's other statements and destroyed before it; used by one
+/// WriteTransaction at a time, on the connection's thread.
+class PreparedTransaction {
+ public:
+  explicit PreparedTransaction(SQLite::Database& db);
+
+ private:
+  friend class WriteTransaction;
+  // Runs `st` to its end and readies it for the next run; throws SQLite::Exception on failure,
+  // with `st` readied all the same.
+  static void run(SQLite::Statement& st);
+  SQLite::Statement begin_;
+  SQLite::Statement commit_;
+};
+
 /// BEGIN IMMEDIATE on construction (the write lock, waiting up to busy_timeout); `commit()`
-/// commits; the destructor rolls back unless committed, and never throws. Not copyable.
+/// commits; the destructor rolls back unless committed, and never throws. Not copyable. With a
+/// PreparedTransaction of the same connection, BEGIN and COMMIT run its statements.
 class WriteTransaction {
  public:
   explicit WriteTransaction(SQLite::Database& db);
+  WriteTransaction(SQLite::Database& db, PreparedTransaction& prepared);
   ~WriteTransaction();
   WriteTransaction(const WriteTransaction&) = delete;
   WriteTransaction& operator=(const WriteTransaction&) = delete;
@@ -137,6 +156,7 @@ class WriteTransaction {
 
  private:
   SQLite::Database& db_;
+  PreparedTransaction* prepared_ = nullptr;
   bool done_ = false;
 };
 

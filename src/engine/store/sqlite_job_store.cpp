@@ -391,6 +391,7 @@ SqliteJobStore::SqliteJobStore(std::unique_ptr<SQLite::Database> db, std::unique
 SqliteJobStore::~SqliteJobStore() {
   close();
   for (auto* st : statements_of(*this)) st->reset();  // statements before their connection
+  transaction_.reset();
   checkpointer_.reset();
   reader_.reset();
   db_.reset();
@@ -406,6 +407,7 @@ std::vector<std::string> SqliteJobStore::write_statements() const {
 
 void SqliteJobStore::prepare() {
   auto& db = *db_;
+  transaction_.emplace(db);
   insert_.emplace(db,
                   "INSERT INTO jobs (id, name, body, priority, trigger, event, status, queued_at, "
                   "attempt, not_before, task) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -799,7 +801,7 @@ void SqliteJobStore::commit_range(std::vector<Op>& ops, std::size_t begin, std::
       if (!reader_) conn.lock();
       const auto t0 = std::chrono::steady_clock::now();
       BatchFigures figures;
-      sqlite::WriteTransaction tx(*db_);
+      sqlite::WriteTransaction tx(*db_, *transaction_);
       rows_.plan(ops, begin, end);
       for (std::size_t i = begin; i < end; ++i) apply(ops, i, figures);
       write_figures(figures);

@@ -143,7 +143,8 @@ class SqliteJobStore final : public JobStore {
 
   std::optional<SQLite::Statement> insert_, insert_final_, update_queued_, start_, progress_, finish_,
       finish_live_, prior_status_, add_totals_, save_task_, drop_minutes_, read_minute_, write_minute_;
-  BatchRows rows_;  // the writer's, reused from batch to batch
+  std::optional<sqlite::PreparedTransaction> transaction_;  // a batch's BEGIN and COMMIT
+  BatchRows rows_;                                          // the writer's, reused from batch to batch
 
   mutable std::mutex read_mutex_;               // the reader connection (or, for ":memory:", the only one)
   WriteQueue<Op> writes_{opts_.commit_linger};  // last of the writer's state: stops before the rest
