@@ -16,17 +16,20 @@ asan_flags=(-DSHELFJOBS_TESTS_PER_FILE=ON)
 # the package check installs) and runs every test in it, the [concurrency] cases 8 times over.
 # The AddressSanitizer+UBSan build and the ThreadSanitizer preset run before a change is merged
 # (docs/operations.md, "Tests"). Without debug information a build takes a third less time; test
-# failures still name the test, the assertion and its line.
+# failures still name the test, the assertion and its line. The benchmarks, which no test runs,
+# are left out of the lean build (about 100 s of compiler time); the full run builds them.
 lean=0
+bench=ON
 # concurrency.repeated: 20 rounds, 8 in the lean build (always set: the value is cached).
 repeat=20
 if [ "${SHELFJOBS_LEAN_BUILD:-0}" = "1" ]; then
   lean=1
   repeat=8
+  bench=OFF
   release_flags+=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG")
   asan_flags+=(-DCMAKE_CXX_FLAGS_DEBUG="" -DSHELFJOBS_SANITIZE_DEBUG_INFO=OFF)
 fi
-release_flags+=(-DSHELFJOBS_REPEAT=$repeat)
+release_flags+=(-DSHELFJOBS_REPEAT=$repeat -DSHELFJOBS_BUILD_BENCH=$bench)  # both cached: always set
 
 # The download-client tests drive the real daemons that .ci/install-deps installs: here a missing
 # one fails its test instead of skipping it.
