@@ -28,6 +28,11 @@ if [ "${SHELFJOBS_LEAN_BUILD:-0}" = "1" ]; then
   bench=OFF
   release_flags+=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG")
   asan_flags+=(-DCMAKE_CXX_FLAGS_DEBUG="" -DSHELFJOBS_SANITIZE_DEBUG_INFO=OFF)
+else
+  # Cached by a lean run in the same tree: back to CMake's defaults (-U drops the entry, and
+  # CMake sets it again from its default) and the debug information on.
+  release_flags+=(-UCMAKE_CXX_FLAGS_RELWITHDEBINFO)
+  asan_flags+=(-UCMAKE_CXX_FLAGS_DEBUG -DSHELFJOBS_SANITIZE_DEBUG_INFO=ON)
 fi
 release_flags+=(-DSHELFJOBS_REPEAT=$repeat -DSHELFJOBS_BUILD_BENCH=$bench)  # both cached: always set
 
