@@ -8,7 +8,8 @@
 //  - `open`: a connection with the house pragmas, in the order that makes them safe.
 //  - `migrate`: one race-safe versioned migration, the version kept per schema name.
 //  - `WriteTransaction` / `ReadTransaction`: RAII transactions that never leave a connection
-//    inside a transaction.
+//    inside a transaction; `PreparedTransaction` keeps BEGIN and COMMIT prepared for a writer
+//    that commits often.
 //  - `bind` / `column<T>`: typed binds and columns for optional values, times, dates, enums.
 //  - `Columns`: one column list per entity; an unknown column name is a compile error.
 //
