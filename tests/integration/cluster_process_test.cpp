@@ -163,8 +163,10 @@ TEST_CASE("three processes share a queue, one is killed mid-run, and nothing is 
   CHECK(by[JobStatus::executing].empty());
   for (const auto& j : by[JobStatus::queued]) CHECK(j.name == "TickCmd");  // a tick fired as they stopped
 
-  // None completed twice: on the processes that lived, each tag and tick ran once; the killed
-  // one may have run a few of its last jobs before it died (at most its workers and lane).
+  // None completed twice: on the processes that lived, each tag and tick ran once. The killed
+  // one's last jobs run again where their end was not committed when it died: those running
+  // (at most its two workers and its lane) and those that had ended with their finish still on
+  // its way to the database (one write batch: at most one more per worker and lane).
   std::map<std::string, int> survivors, everywhere;
   std::vector<std::pair<std::int64_t, std::int64_t>> serial;
   for (int n = 0; n < kNodes; ++n) {
@@ -189,7 +191,7 @@ TEST_CASE("three processes share a queue, one is killed mid-run, and nothing is 
   }
   int twice = 0;
   for (const auto& [key, times] : everywhere) twice += times > 1 ? 1 : 0;
-  CHECK(twice <= 3);
+  CHECK(twice <= 6);
   std::size_t job_keys = 0;
   for (const auto& [key, times] : everywhere) job_keys += key.rfind("job ", 0) == 0 ? 1 : 0;
   CHECK(job_keys == pushed);
