@@ -32,6 +32,7 @@
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/defer.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -159,8 +160,9 @@ class Engine::Impl final : public detail::RunHost {
   struct DurableWait;
   struct InboxItem;
   struct InboxTurn;
-  std::vector<InboxItem> take_inbox();
-  void run_inbox();  // strand
+  std::vector<InboxItem> take_inbox(bool keep_posted = false);
+  void run_inbox();    // strand
+  void watch_inbox();  // a pool thread, off the strand
   // A shared queue (strand): a push inserts a row for any node to claim; claimed jobs and dead
   // nodes' running jobs come from the feed.
   Result<PushResult> push_shared(detail::Prepared& p);
@@ -239,6 +241,8 @@ class Engine::Impl final : public detail::RunHost {
   // A no-op posted to the pool now and then, so that a wake-up the C library lost cannot leave
   // the strand's turn queued while every pool thread sleeps (see pool_nudge.hpp).
   static constexpr std::chrono::milliseconds kNudgeEvery{250};
+  // How long the pool thread that ran an inbox turn watches for the next pushes (watch_inbox).
+  static constexpr std::chrono::microseconds kInboxWatch{50};
   detail::PoolNudge nudge_{ctl_io_, work_io_, kNudgeEvery};
   std::uint64_t clock_listener_ = 0;
   std::uint64_t notifier_sub_ = 0;
@@ -251,7 +255,8 @@ class Engine::Impl final : public detail::RunHost {
   // Durable pushes waiting for one strand turn (push_durable).
   detail::Mutex inbox_mu_;
   std::vector<InboxItem> inbox_ GUARDED_BY(inbox_mu_);
-  bool inbox_posted_ GUARDED_BY(inbox_mu_) = false;
+  bool inbox_posted_ GUARDED_BY(inbox_mu_) = false;  // a turn is posted, or a pool thread watches
+  std::atomic<bool> inbox_filled_{false};            // hint for the watch: inbox_ holds pushes
   // Claimed jobs whose last write is not committed yet (the writer's Done clears them).
   detail::Mutex pending_mu_;
   std::unordered_set<JobId> pending_ GUARDED_BY(pending_mu_);

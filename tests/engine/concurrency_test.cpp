@@ -201,3 +201,38 @@ TEST_CASE("durable pushes whose commit is dropped at stop return shutting_down, 
   for (JobId id : committed) CHECK(store->get(id).value().has_value());
   CHECK(store->list({}).value().jobs.size() == committed.size());
 }
+
+// After each inbox turn a pool thread watches the inbox for a moment, and the inbox counts as
+// posted meanwhile, so a push then joins it without posting a turn of its own. A push that
+// joined just as the watch gave up, and found nobody to take it, would wait forever. Pushes
+// spaced a little under, around and past the watch's length hit that moment from both sides;
+// every one must return, and each returns its own job.
+TEST_CASE("durable pushes spaced around the inbox watch each return with their own job", "[concurrency]") {
+  Registry r;
+  r.add<Step>([](const Step&, JobContext&) {});
+  auto e = Engine::create({.workers = 2, .logger = quiet_logger()}, std::move(r)).value();
+  e->start();
+  constexpr int kThreads = 3;
+  constexpr int kPerThread = 150;
+  std::atomic<int> ok{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // 0 to 140 us apart: the watch lasts 50.
+        std::this_thread::sleep_for(std::chrono::microseconds((i * 7 + t * 13) % 141));
+        const std::string text = std::to_string(t) + "-" + std::to_string(i);
+        auto res = e->push(Step{{}, text});
+        if (res && !res->merged && res->job.body.at("tag") == text) {
+          ++ok;
+        } else {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok.load() == kThreads * kPerThread);
+  CHECK(wrong.load() == 0);
+  CHECK(e->wait_idle(5s));
+}
