@@ -17,14 +17,6 @@
 
 namespace shelfjobs::detail {
 
-namespace {
-// How long a delivery thread lets events gather once the first of a batch arrives: the latency
-// a host sees, traded for one wake-up per batch instead of one per event. At 1 ms a busy engine
-// (60,000 jobs and 240,000 events a second on two cores) lost a fifth of its throughput to a
-// subscriber; at 4 ms a tenth (engine_bench, back to back, 3 December 2026).
-constexpr std::chrono::milliseconds kLinger{4};
-}  // namespace
-
 // One queued event. A job event is its fields, with its five strings (name, progress message,
 // message, error, task) one after another in the queue's text; any other event (tasks, alerts,
 // domain events, minutes: a few a minute) is held whole in `other`.
@@ -405,11 +397,16 @@ void EventHub::run(const std::shared_ptr<Sub>& sub) {
       MutexLock lock(sub->mu);
       while (sub->queue.empty() && !sub->stopping) lock.wait(sub->cv);
       if (sub->queue.empty() || (sub->stopping && !sub->drain)) return;
-      if (!sub->stopping) {
-        // Let a burst gather for a moment: a wake-up per event costs the publishing strand more
-        // than the event itself (a futex round trip on every job change); a batch costs one.
-        // Nothing notifies meanwhile (the queue is not empty) but a stop or a removal.
-        lock.wait_until(sub->cv, std::chrono::steady_clock::now() + kLinger);
+      if (!sub->stopping && sub->options.linger.count() > 0) {
+        // Let a burst gather for the subscriber's linger: a wake-up per event costs the
+        // publishing strand more than the event itself (a futex round trip on every job change);
+        // a batch costs one. Nothing notifies meanwhile (the queue is not empty) but a stop or a
+        // removal. At 1 ms a busy engine (60,000 jobs and 240,000 events a second on two cores)
+        // lost a fifth of its throughput to a subscriber, at 4 ms a tenth (engine_bench, back to
+        // back, 3 December 2026). From 4 to 12 ms, jobs_per_s_with_subscriber over
+        // jobs_per_s_progress rose in 10 of 11 alternated pairs of engine_bench --only events
+        // (medians 0.81 and 0.85, 4 December 2026); 16 ms was no better than 4.
+        lock.wait_until(sub->cv, std::chrono::steady_clock::now() + sub->options.linger);
         if (sub->stopping && !sub->drain) return;
       }
       batch.swap(sub->queue);

@@ -6,7 +6,8 @@
 // counts what it dropped.
 //
 // Delivery is batched: the first event of a batch wakes the delivery thread, which lets the
-// burst gather for a few milliseconds (4) and then hands the events over in order.
+// burst gather for the subscriber's linger (SubscribeOptions::linger, 12 ms by default) and then
+// hands the events over in order.
 //
 // A job event, nearly every event there is, travels without allocating: the publisher lends its
 // fields (JobEventFields), the hub copies them into a small record and their text into the

@@ -382,3 +382,16 @@ TEST_CASE("events kept through a long overflow keep their own strings", "[engine
   CHECK(seen[1].first == 991);
   CHECK(seen.back().first == 1000);
 }
+
+// The linger is the longest an event waits for company: a subscriber that asks for a long one
+// gets nothing meanwhile, and close() ends the wait and delivers the batch at once.
+TEST_CASE("a subscriber's linger holds its batch back until it ends or the hub closes", "[engine][events]") {
+  detail::EventHub hub(quiet_hub_log());
+  std::atomic<int> received{0};
+  hub.add([&](const HostEvent&) { ++received; }, SubscribeOptions{.linger = std::chrono::minutes(10)});
+  for (JobId i = 1; i <= 3; ++i) hub.publish(job(i, JobEvent::Type::queued));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(received.load() == 0);  // still gathering
+  hub.close();
+  CHECK(received.load() == 3);
+}

@@ -286,8 +286,9 @@ class Engine {
   /// function, and a slow one delays only itself. Its queue holds `options.capacity` events;
   /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped).
   /// Events come in publication order, in batches: the first event of a batch wakes the delivery
-  /// thread, which lets the burst gather for 4 ms, so an event reaches `observer` at most a few
-  /// milliseconds after it happened. Returns an id for `unsubscribe` (0 once stopped).
+  /// thread, which lets the burst gather for `options.linger` (12 ms unless asked otherwise), so
+  /// an event reaches `observer` at most that long after it happened. Returns an id for `unsubscribe` (0 once
+  /// stopped).
   std::uint64_t subscribe(HostObserver observer, SubscribeOptions options = {});
   /// Ends a subscription: events still queued for it are discarded; waits for a callback in
   /// progress unless called from that callback.

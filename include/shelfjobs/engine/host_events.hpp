@@ -158,6 +158,10 @@ struct SubscribeOptions {
   bool coalesce_progress = true;
   /// Which events to receive (EventKinds bits). Default: all.
   unsigned kinds = kAllEvents;
+  /// How long the delivery thread lets a burst gather once the first event of a batch arrives:
+  /// an event reaches the observer up to this long after it happened. A shorter one costs the
+  /// engine more wake-ups under load (0: each batch goes at once). Default: 12 ms.
+  std::chrono::milliseconds linger{12};
 };
 
 }  // namespace shelfjobs
