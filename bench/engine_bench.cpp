@@ -53,10 +53,21 @@
 //                       cores (/proc/stat's steal): a run with much of it is slower for reasons
 //                       outside the engine, and its wake-up-bound figures most of all
 //
+// Heaps: the bench keeps three engines open side by side (about 35 threads) so that the rounds it
+// compares can be taken in turn. glibc's malloc gives threads a heap (arena) of their own up to
+// eight per core and then makes them share, so on two cores the engine opened last, the
+// subscriber's, ran with its threads on heaps shared with the other engines' and with each
+// other, which a host with one engine does not have: jobs_per_s_with_subscriber over
+// jobs_per_s_progress was 0.73 to 0.83 in five runs of --only events, and 0.83 to 0.94 in five
+// runs alternated with them with GLIBC_TUNABLES=glibc.malloc.arena_max=64 (4 December 2026).
+// So the bench allows 64 heaps before it starts a thread, as such a host may (docs/operations.md,
+// "Many threads on few cores"); --shared-heaps leaves glibc's default.
+//
 // The bench talks to the engine and to the job store through the public headers only; the only
 // SQL in it is the raw references (SQLite, and PostgreSQL in pg_reference.cpp), on tables of
 // their own.
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -1090,8 +1101,16 @@ const std::vector<Target> kTargets = {
 int main(int argc, char** argv) {
   Options o;
   std::string open_child_path;
+  bool shared_heaps = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--shared-heaps") shared_heaps = true;
+#if defined(__GLIBC__)
+  // Before any thread starts (see the header's "Heaps").
+  if (!shared_heaps) mallopt(M_ARENA_MAX, 64);
+#endif
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--shared-heaps") continue;
     auto next = [&]() -> std::string {
       if (i + 1 >= argc) {
         std::cerr << "engine_bench: " << a << " needs a value\n";
@@ -1130,7 +1149,7 @@ int main(int argc, char** argv) {
       std::cerr << "usage: engine_bench [--runs R] [--jobs N] [--depth D] [--workers W] "
                    "[--rounds K] [--json] [--only throughput,reference,depth,latency,concurrent,"
                    "events,open] [--open-finished N] [--open-queued N] [--verbose] [--store postgresql://... "
-                   "[--peers]]\n";
+                   "[--peers]] [--shared-heaps]\n";
       return 2;
     }
   }
@@ -1200,11 +1219,13 @@ int main(int argc, char** argv) {
   std::printf(
       "engine_bench: %d durable no-op jobs, %d workers, %d run(s) (jobs_per_s, depth and events: "
       "median of %d rounds per run, concurrent pushes of %d; rounds compared with each other "
-      "taken in turn); figures are medians over the runs\n",
-      o.jobs, o.workers, o.runs, o.throughput_rounds, o.rounds);
+      "taken in turn; %s); figures are medians over the runs\n",
+      o.jobs, o.workers, o.runs, o.throughput_rounds, o.rounds,
+      shared_heaps ? "glibc's default heaps" : "up to 64 malloc heaps");
   targets = bench::print_figures(kTargets, med, per_run, o.runs, 34);
   if (o.json) {
     nlohmann::json out = {{"jobs", o.jobs},
+                          {"shared_heaps", shared_heaps},
                           {"workers", o.workers},
                           {"depth", o.depth},
                           {"runs", o.runs},
