@@ -61,7 +61,7 @@
 // jobs_per_s_progress was 0.73 to 0.83 in five runs of --only events, and 0.83 to 0.94 in five
 // runs alternated with them with GLIBC_TUNABLES=glibc.malloc.arena_max=64 (4 December 2026).
 // So the bench allows 64 heaps before it starts a thread, as such a host may (docs/operations.md,
-// "Many threads on few cores"); --shared-heaps leaves glibc's default.
+// "Heap arenas and many threads"); --shared-heaps leaves glibc's default.
 //
 // The bench talks to the engine and to the job store through the public headers only; the only
 // SQL in it is the raw references (SQLite, and PostgreSQL in pg_reference.cpp), on tables of
