@@ -236,7 +236,12 @@ struct EventHub::Sub {
   std::thread thread;
 };
 
-EventHub::EventHub(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+namespace {
+std::atomic<std::uint64_t> g_next_hub{1};
+}  // namespace
+
+EventHub::EventHub(std::shared_ptr<spdlog::logger> log)
+    : log_(std::move(log)), uid_(g_next_hub.fetch_add(1, std::memory_order_relaxed)) {}
 
 EventHub::~EventHub() { close(); }
 
@@ -253,6 +258,7 @@ std::uint64_t EventHub::add(HostObserver fn, SubscribeOptions options) {
   auto list = std::make_shared<List>(*subs_);
   list->push_back(sub);
   subs_ = std::move(list);
+  version_.fetch_add(1, std::memory_order_release);
   recompute_wanted();
   return sub->id;
 }
@@ -267,6 +273,7 @@ void EventHub::remove(std::uint64_t id) {
         sub = *it;
         list->erase(it);
         subs_ = std::move(list);
+        version_.fetch_add(1, std::memory_order_release);
         recompute_wanted();
         break;
       }
@@ -284,7 +291,17 @@ void EventHub::remove(std::uint64_t id) {
     sub->thread.detach();  // removed from its own callback: it ends when the callback returns
   } else {
     sub->thread.join();
+    retire(*sub);
   }
+}
+
+// A publisher's cached list may keep the record of a subscriber that is gone (cached_list): its
+// callback, and what the callback holds, go now, and its queue's room with them.
+void EventHub::retire(Sub& sub) {
+  sub.fn = nullptr;
+  SubscriberQueue empty;
+  MutexLock lock(sub.mu);
+  sub.queue.swap(empty);
 }
 
 unsigned EventHub::kinds_of(JobEvent::Type type) {
@@ -344,16 +361,45 @@ void EventHub::publish(HostEvent event) {
   }
 }
 
+// Each publishing thread keeps the list it last read from each of a few hubs, and reads the
+// hub's list again only when its version moved (a subscriber came or went: rarely). Taking the
+// list under mu_ with a reference count, as publish() does, wrote two shared words (the mutex
+// and the count) per job event, on every thread that publishes: the strand's and each worker's.
+// A stale cached list is safe: a subscriber removed since is marked stopping under its own lock,
+// which publish_job checks. A cached list keeps its subscribers' records alive until this
+// thread reads a newer one or ends; their threads are joined or detached by then.
+const EventHub::List& EventHub::cached_list() {
+  struct Cached {
+    std::uint64_t hub = 0;
+    std::uint64_t version = 0;
+    std::shared_ptr<const List> list;
+  };
+  static constexpr std::size_t kHubs = 4;
+  thread_local std::array<Cached, kHubs> cache;
+  thread_local std::size_t next = 0;
+  const std::uint64_t version = version_.load(std::memory_order_acquire);
+  Cached* slot = nullptr;
+  for (auto& c : cache) {
+    if (c.hub == uid_) {
+      if (c.version == version) return *c.list;
+      slot = &c;
+      break;
+    }
+  }
+  if (slot == nullptr) slot = &cache[next++ % kHubs];
+  MutexLock lock(mu_);
+  slot->hub = uid_;
+  slot->version = version_.load(std::memory_order_relaxed);
+  slot->list = subs_;
+  return *slot->list;
+}
+
 void EventHub::publish_job(const JobEventFields& f) {
   const unsigned kinds = kinds_of(f.type);
   if (!wants(kinds)) return;
-  std::shared_ptr<const List> list;
-  {
-    MutexLock lock(mu_);
-    list = subs_;
-  }
+  const List& list = cached_list();  // nothing below reads another hub's list on this thread
   const bool progress = f.type == JobEvent::Type::progress;
-  for (const auto& sub : *list) {
+  for (const auto& sub : list) {
     bool wake = false;
     {
       MutexLock lock(sub->mu);
@@ -440,6 +486,7 @@ void EventHub::close() {
     if (closed_) return;
     closed_ = true;
     subs = std::exchange(subs_, std::make_shared<const List>());
+    version_.fetch_add(1, std::memory_order_release);
     wanted_.store(0, std::memory_order_relaxed);
   }
   for (const auto& sub : *subs) {
@@ -455,6 +502,7 @@ void EventHub::close() {
       sub->thread.detach();
     } else if (sub->thread.joinable()) {
       sub->thread.join();
+      retire(*sub);
     }
   }
 }

@@ -122,6 +122,7 @@ class EventHub {
  private:
   struct Sub;
   void run(const std::shared_ptr<Sub>& sub);
+  static void retire(Sub& sub);
 
   std::shared_ptr<spdlog::logger> log_;
   mutable Mutex mu_;
@@ -129,6 +130,10 @@ class EventHub {
   using List = std::vector<std::shared_ptr<Sub>>;
   std::shared_ptr<const List> subs_ GUARDED_BY(mu_) = std::make_shared<const List>();
   std::uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  // Moves (under mu_) with every change of subs_: publishers re-read the list only then.
+  std::atomic<std::uint64_t> version_{0};
+  const std::uint64_t uid_;  // tells hubs apart in the publishers' caches; never reused
+  const List& cached_list() EXCLUDES(mu_);
   bool closed_ GUARDED_BY(mu_) = false;
   void recompute_wanted() REQUIRES(mu_);
   std::atomic<unsigned> wanted_{0};

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -394,4 +395,50 @@ TEST_CASE("a subscriber's linger holds its batch back until it ends or the hub c
   CHECK(received.load() == 0);  // still gathering
   hub.close();
   CHECK(received.load() == 3);
+}
+
+// A publishing thread keeps the subscriber list it last read from each of a few hubs, and reads
+// it again when a subscriber comes or goes. Two hubs (kept side by side), then five (more than a
+// thread keeps), share this thread, each with its own subscribers added and removed between the
+// thread's events.
+TEST_CASE("a thread's events reach the subscribers of each hub as they are when it publishes",
+          "[engine][events]") {
+  const int kHubs = GENERATE(2, 5);
+  std::vector<std::unique_ptr<detail::EventHub>> hubs;
+  std::mutex mu;
+  std::map<std::pair<int, int>, std::vector<JobId>> seen;  // (hub, subscriber) -> ids
+  auto subscriber = [&](int hub, int n) {
+    return [&, hub, n](const HostEvent& e) {
+      std::lock_guard lock(mu);
+      seen[{hub, n}].push_back(std::get<JobEvent>(e).job.id);
+    };
+  };
+  std::vector<std::uint64_t> first(kHubs);
+  for (int h = 0; h < kHubs; ++h) {
+    hubs.push_back(std::make_unique<detail::EventHub>(quiet_hub_log()));
+    first[static_cast<std::size_t>(h)] = hubs.back()->add(subscriber(h, 1), {.linger = {}});
+  }
+  auto publish_all = [&](JobId id) {
+    for (int h = 0; h < kHubs; ++h)
+      hubs[static_cast<std::size_t>(h)]->publish(job(id * 10 + h, JobEvent::Type::queued));
+  };
+  publish_all(1);
+  for (int h = 0; h < kHubs; ++h) hubs[static_cast<std::size_t>(h)]->add(subscriber(h, 2), {.linger = {}});
+  publish_all(2);
+  // A removal discards what its subscriber has not received yet: wait for event 2 first.
+  auto all_got_2 = [&] {
+    std::lock_guard lock(mu);
+    for (int h = 0; h < kHubs; ++h)
+      if (seen[{h, 1}].size() < 2) return false;
+    return true;
+  };
+  for (int i = 0; i < 10000 && !all_got_2(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int h = 0; h < kHubs; ++h)
+    hubs[static_cast<std::size_t>(h)]->remove(first[static_cast<std::size_t>(h)]);
+  publish_all(3);
+  for (auto& hub : hubs) hub->close();
+  for (int h = 0; h < kHubs; ++h) {
+    CHECK(seen[{h, 1}] == std::vector<JobId>{10 + h, 20 + h});
+    CHECK(seen[{h, 2}] == std::vector<JobId>{20 + h, 30 + h});
+  }
 }
