@@ -208,9 +208,12 @@ TEST_CASE("durable pushes whose commit is dropped at stop return shutting_down, 
 // spaced a little under, around and past the watch's length hit that moment from both sides;
 // every one must return, and each returns its own job.
 TEST_CASE("durable pushes spaced around the inbox watch each return with their own job", "[concurrency]") {
+  TempDir dir;
   Registry r;
   r.add<Step>([](const Step&, JobContext&) {});
-  auto e = Engine::create({.workers = 2, .logger = quiet_logger()}, std::move(r)).value();
+  auto e =
+      Engine::create({.store_path = job_store_at(dir), .workers = 2, .logger = quiet_logger()}, std::move(r))
+          .value();
   e->start();
   constexpr int kThreads = 3;
   constexpr int kPerThread = 150;
