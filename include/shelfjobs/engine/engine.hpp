@@ -287,8 +287,8 @@ class Engine {
   /// beyond that `options.overflow` drops events and counts them (HealthSnapshot::events_dropped).
   /// Events come in publication order, in batches: the first event of a batch wakes the delivery
   /// thread, which lets the burst gather for `options.linger` (12 ms unless asked otherwise), so
-  /// an event reaches `observer` at most that long after it happened. Returns an id for `unsubscribe` (0 once
-  /// stopped).
+  /// an event reaches `observer` at most that long after it happened. Returns an id for
+  /// `unsubscribe` (0 once stopped).
   std::uint64_t subscribe(HostObserver observer, SubscribeOptions options = {});
   /// Ends a subscription: events still queued for it are discarded; waits for a callback in
   /// progress unless called from that callback.
