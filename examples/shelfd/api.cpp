@@ -39,6 +39,18 @@ bool equal_constant_time(const std::string& a, const std::string& b) {
   }
   return diff == 0;
 }
+
+// A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112, 6.3), as
+// `curl -X POST URL` sends it. Debian 12's cpp-httplib (0.11) instead reads a POST's or PUT's
+// body until the connection closes, so such a request waited out the 5-second read timeout and
+// got an empty 400. The pre-routing handler runs before the body is read, so it says the length
+// outright. The request is the server's own object, declared non-const, so writing through the
+// handler's const reference is well defined.
+void give_bodiless_request_a_length(const httplib::Request& req) {
+  if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) return;
+  if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH") return;
+  const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+}
 }  // namespace
 
 ApiServer::ApiServer(App& app)
@@ -104,6 +116,7 @@ void ApiServer::routes() {
   // Every route but the dashboard's static files needs the key.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     release_request_lock();  // a request before on this thread that ended without post-routing
+    give_bodiless_request_a_length(req);
     request_lock = std::shared_lock(app_.services_mutex());
     const bool protected_path = req.path.rfind("/api/", 0) == 0 || req.path == "/metrics";
     if (!protected_path) return httplib::Server::HandlerResponse::Unhandled;
@@ -134,8 +147,17 @@ void ApiServer::routes() {
 
   const char* web = std::getenv("SHELFD_WEB_DIR");
   s.set_mount_point("/", web && *web ? web : SHELFD_WEB_DIR);
+  // Errors the HTTP library answers itself (a body that could not be read, one too large) come
+  // with no body; every error answer carries a JSON message, as the routes' own do.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty()) error(res, 404, "no route " + req.method + " " + req.path);
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      error(res, 404, "no route " + req.method + " " + req.path);
+    } else if (res.status == 413) {
+      error(res, 413, "the request's body is too large");
+    } else {
+      error(res, res.status, "the request could not be read (a body shorter than its Content-Length?)");
+    }
   });
 }
 

@@ -23,6 +23,7 @@
 
 #include "book_samples.hpp"
 #include "bookinfo_fixture.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 #include "shelfd_daemon.hpp"
 #include "shelfjobs/engine/health.hpp"
@@ -787,6 +788,38 @@ TEST_CASE("shelfd answers 400 naming the problem for bytes that are not UTF-8 an
   // rootFolderId as a 20-digit number.
   CHECK(post("/api/v1/author", R"({"foreignAuthorId": "1", "rootFolderId": 12345678901234567890})")
             .find("rootFolderId") != std::string::npos);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("shelfd reads a POST or PUT without Content-Length as bodiless and answers every error in JSON",
+          "[shelfd]") {
+  Shelfd d;
+  d.start();
+  // Status code and JSON body of a raw answer.
+  auto answer = [&](const std::string& request) {
+    const std::string raw = raw_http(d.port, request);
+    INFO(raw);
+    REQUIRE(raw.rfind("HTTP/1.1 ", 0) == 0);
+    const auto body_at = raw.find("\r\n\r\n");
+    REQUIRE(body_at != std::string::npos);
+    return std::make_pair(std::stoi(raw.substr(9, 3)), json::parse(raw.substr(body_at + 4)));
+  };
+  const std::string head = "Host: 127.0.0.1\r\nX-Api-Key: " + kKey + "\r\nConnection: close\r\n";
+  // `curl -X POST URL` sends no Content-Length: the body is empty, not "until the connection
+  // closes" (the connection stays open here, as a client's does while it waits for the answer).
+  auto [restore_status, restore] =
+      answer("POST /api/v1/system/backup/restore/999 HTTP/1.1\r\n" + head + "\r\n");
+  CHECK(restore_status == 404);
+  CHECK(restore["message"] == "no backup 999");
+  auto [command_status, command] = answer("POST /api/v1/command HTTP/1.1\r\n" + head + "\r\n");
+  CHECK(command_status == 400);
+  CHECK(command["error"] == "invalid_body");
+  auto [put_status, put] = answer("PUT /api/v1/indexer/999 HTTP/1.1\r\n" + head + "\r\n");
+  CHECK(put_status >= 400);
+  CHECK(put_status < 500);
+  CHECK(put.contains("message"));
+  // The daemon still answers as before.
+  CHECK(d.post({{"name", "CheckHealth"}})["name"] == "CheckHealth");
   CHECK(d.terminate() == 0);
 }
 
