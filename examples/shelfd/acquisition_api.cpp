@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Readarr's acquisition routes: the download queue (paged; removal from the client and onto
 // the blocklist), the history (paged, by event type, book, author or download), the blocklist,
-// and releases (an interactive search of a book with each release's decision; a grab). The
+// releases (an interactive search of a book with each release's decision; a grab), the format
+// profiles as quality profiles, and the (empty) tag list clients read before adding. The
 // indexer and download-client definitions are provider_api.cpp's; the commands (RssSync,
 // BookSearch, AuthorSearch, MissingBookSearch, RefreshMonitoredDownloads) go through
 // /api/v1/command like every other.
+#include <algorithm>
 #include <map>
 
 #include <httplib.h>
@@ -12,6 +14,7 @@
 #include "api.hpp"
 #include "app.hpp"
 #include "http_util.hpp"
+#include "resources.hpp"
 
 namespace shelfd {
 
@@ -138,6 +141,45 @@ void ApiServer::acquisition_routes() {
     if (!st) return error(res, st.error());
     reply(res, 200, json::object());
   });
+
+  // Readarr's bulk removal: {"ids": [1, 2]}; ids that are not on the list are skipped, as
+  // Readarr skips them.
+  s.Delete("/api/v1/blocklist/bulk", [&acq](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req);
+    if (!body) return error(res, body.error());
+    const auto ids = body->find("ids");
+    const bool valid =
+        ids != body->end() && ids->is_array() &&
+        std::all_of(ids->begin(), ids->end(), [](const json& id) { return id.is_number_integer(); });
+    if (!valid) return error(res, 400, "the body needs \"ids\": an array of blocklist ids", "invalid_body");
+    for (const auto& id : *ids) {
+      auto st = acq.store()->remove_blocklist(id.get<RowId>());
+      if (!st && st.error().code != errc::not_found) return error(res, st.error());
+    }
+    reply(res, 200, json::object());
+  });
+
+  // The acquisition profiles as Readarr's quality profiles: 1 eBook, 2 Spoken (Readarr's two
+  // defaults). Read-only: they are set in the configuration (acquisition.profiles).
+  auto quality_profiles = [this] {
+    const auto& p = app_.config().acquisition.profiles;
+    return json::array({quality_profile_resource(1, "eBook", p.ebook, false),
+                        quality_profile_resource(2, "Spoken", p.audio, true)});
+  };
+  s.Get("/api/v1/qualityprofile", [quality_profiles](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, quality_profiles());
+  });
+  s.Get(R"(/api/v1/qualityprofile/(\d+))",
+        [quality_profiles](const httplib::Request& req, httplib::Response& res) {
+          auto id = route_id(req, "quality profile");
+          if (!id) return error(res, id.error());
+          for (const auto& profile : quality_profiles())
+            if (profile["id"] == *id) return reply(res, 200, profile);
+          error(res, 404, "no quality profile " + std::to_string(*id), "not_found");
+        });
+  // shelfd has no tags; Readarr's clients read the list before they add an author.
+  s.Get("/api/v1/tag",
+        [](const httplib::Request&, httplib::Response& res) { reply(res, 200, json::array()); });
 
   // An interactive search: it asks every indexer with interactive search enabled now, so it
   // takes as long as the slowest (Readarr's does too).

@@ -205,6 +205,26 @@ json quality_resource(const std::string& format) {
 }
 }  // namespace
 
+json quality_profile_resource(int id, const std::string& name, const FormatProfile& profile, bool audio) {
+  // Readarr's qualities of each kind, worst first (its own order of ids).
+  static const std::vector<std::string> kEbook = {"pdf", "mobi", "epub", "azw3"};
+  static const std::vector<std::string> kAudio = {"mp3", "flac", "m4b"};
+  json items = json::array();
+  auto item = [](const std::string& format, bool allowed) {
+    const auto [qid, qname] = quality_of(format);
+    return json{{"quality", {{"id", qid}, {"name", qname}}}, {"items", json::array()}, {"allowed", allowed}};
+  };
+  for (const auto& f : audio ? kAudio : kEbook)
+    if (!profile.rank(f)) items.push_back(item(f, false));
+  for (auto it = profile.formats.rbegin(); it != profile.formats.rend(); ++it)
+    items.push_back(item(*it, true));
+  return {{"id", id},
+          {"name", name},
+          {"upgradeAllowed", true},
+          {"cutoff", quality_of(profile.cutoff).first},
+          {"items", std::move(items)}};
+}
+
 json bookfile_resource(const BookFile& f) {
   const auto [qid, qname] = quality_of(f.format);
   json r = {{"id", f.id},

@@ -12,6 +12,7 @@
 
 #include "shelfjobs/catalog/catalog.hpp"
 #include "shelfjobs/services/book_import.hpp"
+#include "shelfjobs/services/release_decision.hpp"
 #include "shelfjobs/services/service.hpp"
 #include "shelfjobs/shelfjobs.hpp"
 
@@ -38,6 +39,12 @@ nlohmann::json book_resource(const shelfjobs::Book& book);
 /// file (title, author, isbn13, asin) and, for a file that matches no book, unmappedReason; a
 /// file whose metadata could not be read, readError.
 nlohmann::json bookfile_resource(const shelfjobs::BookFile& file);
+/// Readarr's QualityProfileResource for one of the acquisition profiles: {id, name,
+/// upgradeAllowed (true), cutoff (the cutoff's quality id), items [{quality {id, name}, items [],
+/// allowed}]} with the items worst first, as Readarr lists them: the formats of the profile's
+/// kind that it does not allow (allowed false), then the allowed ones from worst to best.
+nlohmann::json quality_profile_resource(int id, const std::string& name,
+                                        const shelfjobs::FormatProfile& profile, bool audio);
 /// Readarr's ManualImportResource for one candidate: {id (its place in the list, from 1), path,
 /// name, size, author (AuthorResource or null), book (BookResource or null), foreignEditionId,
 /// quality, qualityWeight, releaseGroup, downloadId, additionalFile, replaceExistingFiles,

@@ -162,7 +162,9 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
       d.post("/api/v1/release", {{"guid", pick["guid"]}, {"indexerId", pick["indexerId"]}}, 200);
   CHECK(sent["title"] == pdf.title);
   CHECK(d.get("/api/v1/queue")["totalRecords"] == 1);
-  d.del("/api/v1/blocklist/" + blocked["records"][0]["id"].dump());
+  // Removed as Readarr's "Remove selected" does; an id that is not on the list is skipped.
+  d.call("DELETE", "/api/v1/blocklist/bulk", json{{"ids", {blocked["records"][0]["id"], 999999}}}.dump(),
+         200);
   CHECK(d.get("/api/v1/blocklist")["totalRecords"] == 0);
 
   // Bad input: 400 or 404, never 500.
@@ -178,6 +180,9 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
   d.del("/api/v1/queue/999999", 404);
   d.del("/api/v1/queue/1?blocklist=maybe", 400);
   d.del("/api/v1/blocklist/999999", 404);
+  d.call("DELETE", "/api/v1/blocklist/bulk", R"({"ids": "1"})", 400);
+  d.call("DELETE", "/api/v1/blocklist/bulk", R"({"ids": [1.5]})", 400);
+  d.call("DELETE", "/api/v1/blocklist/bulk", "{not json", 400);
 }
 
 // The config's acquisition block reaches the decisions: a profile that takes PDFs only
@@ -234,6 +239,27 @@ TEST_CASE("shelfd's acquisition settings: profiles, sizes and the search after a
   }
   // No AuthorSearch followed the author's refresh.
   for (const auto& c : d.get("/api/v1/command")) CHECK(c["name"] != "AuthorSearch");
+
+  // The profiles as Readarr's quality profiles, worst first: the ebook one allows PDF alone.
+  auto qualities = [](const json& profile) {
+    std::vector<std::pair<int, bool>> out;
+    for (const auto& item : profile["items"]) out.emplace_back(item["quality"]["id"], item["allowed"]);
+    return out;
+  };
+  const json profiles = d.get("/api/v1/qualityprofile");
+  REQUIRE(profiles.size() == 2);
+  CHECK(profiles[0]["name"] == "eBook");
+  CHECK(profiles[0]["cutoff"] == 1);  // PDF
+  CHECK(qualities(profiles[0]) == std::vector<std::pair<int, bool>>{
+                                      {2, false}, {3, false}, {4, false}, {1, true}});  // MOBI EPUB AZW3, PDF
+  const json spoken = d.get("/api/v1/qualityprofile/2");
+  CHECK(spoken["name"] == "Spoken");
+  CHECK(spoken["cutoff"] == 12);  // M4B, the default
+  CHECK(qualities(spoken) ==
+        std::vector<std::pair<int, bool>>{{10, true}, {11, true}, {12, true}});  // MP3 FLAC M4B
+  d.get("/api/v1/qualityprofile/3", 404);
+  d.get("/api/v1/qualityprofile/99999999999999999999", 404);
+  CHECK(d.get("/api/v1/tag") == json::array());
 }
 
 }  // namespace acquisition_api_test

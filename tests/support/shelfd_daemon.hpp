@@ -87,7 +87,8 @@ class ShelfdDaemon {
     httplib::Result r = method == "GET"    ? c.Get(path.c_str())
                         : method == "POST" ? c.Post(path.c_str(), body, "application/json")
                         : method == "PUT"  ? c.Put(path.c_str(), body, "application/json")
-                                           : c.Delete(path.c_str());
+                        : body.empty()     ? c.Delete(path.c_str())
+                                           : c.Delete(path.c_str(), body, "application/json");
     REQUIRE(r);
     INFO(method << " " << path << " " << body.substr(0, 300) << " -> " << r->status << " "
                 << r->body.substr(0, 600));
