@@ -156,7 +156,9 @@ void ApiServer::routes() {
     } else if (res.status == 413) {
       error(res, 413, "the request's body is too large");
     } else {
-      error(res, res.status, "the request could not be read (a body shorter than its Content-Length?)");
+      error(res, res.status,
+            "the request could not be read (a malformed line or header, or a body shorter than its "
+            "Content-Length)");
     }
   });
 }
