@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Readarr's acquisition routes: the download queue (paged; removal from the client and onto
 // the blocklist), the history (paged, by event type, book, author or download), the blocklist,
-// releases (an interactive search of a book with each release's decision; a grab), the format
-// profiles as quality profiles, and the (empty) tag list clients read before adding. The
-// indexer and download-client definitions are provider_api.cpp's; the commands (RssSync,
-// BookSearch, AuthorSearch, MissingBookSearch, RefreshMonitoredDownloads) go through
-// /api/v1/command like every other.
+// releases (an interactive search of a book with each release's decision; a grab), and the
+// format profiles as quality profiles. The indexer and download-client definitions are
+// provider_api.cpp's; the commands (RssSync, BookSearch, AuthorSearch, MissingBookSearch,
+// RefreshMonitoredDownloads) go through /api/v1/command like every other.
 #include <algorithm>
 #include <map>
 
@@ -177,9 +176,6 @@ void ApiServer::acquisition_routes() {
             if (profile["id"] == *id) return reply(res, 200, profile);
           error(res, 404, "no quality profile " + std::to_string(*id), "not_found");
         });
-  // shelfd has no tags; Readarr's clients read the list before they add an author.
-  s.Get("/api/v1/tag",
-        [](const httplib::Request&, httplib::Response& res) { reply(res, 200, json::array()); });
 
   // An interactive search: it asks every indexer with interactive search enabled now, so it
   // takes as long as the slowest (Readarr's does too).

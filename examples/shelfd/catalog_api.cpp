@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Readarr's catalog routes, as far as the library service goes: root folders, authors (add one
-// by its foreign id), books. Adding answers what happened upstream: 404 for an id the metadata
-// source does not know, 503 when it is down or not configured, 429 when it limits us, 502
-// when it answers nonsense.
+// by its foreign id), books, and the (empty) tag list. Adding answers what happened upstream: 404 for an id
+// the metadata source does not know, 503 when it is down or not configured, 429 when it limits us, 502 when
+// it answers nonsense.
 #include <cstdint>
 
 #include <httplib.h>
@@ -75,6 +75,10 @@ void ApiServer::catalog_routes() {
     if (!added) return error(res, added.error());
     reply(res, 201, root_resource(*added));
   });
+  // shelfd has no tags; Readarr's clients read the list before they add an author.
+  s.Get("/api/v1/tag",
+        [](const httplib::Request&, httplib::Response& res) { reply(res, 200, json::array()); });
+
   s.Get("/api/v1/author", [this](const httplib::Request&, httplib::Response& res) {
     auto authors = app_.catalog().authors();
     if (!authors) return error(res, authors.error());
