@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: MIT
 // Readarr's catalog routes, as far as the library service goes: root folders, authors (add one
-// by its foreign id), books, and the (empty) tag list. Adding answers what happened upstream: 404 for an id
+// by its foreign id, edit, remove), books (add, monitor), the release calendar, the one metadata
+// profile and the (empty) tag list. Adding answers what happened upstream: 404 for an id
 // the metadata source does not know, 503 when it is down or not configured, 429 when it limits us, 502 when
 // it answers nonsense.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
 
 #include <httplib.h>
 
@@ -11,6 +19,7 @@
 #include "app.hpp"
 #include "http_util.hpp"
 #include "resources.hpp"
+#include "shelfjobs/services/refresh.hpp"
 
 namespace shelfd {
 
@@ -18,6 +27,67 @@ using namespace shelfjobs;
 using nlohmann::json;
 
 namespace {
+// A query flag as Readarr's clients send it ("true" or "false", any case); `fallback` when absent.
+// Errors: invalid_argument naming the parameter.
+Result<bool> query_flag(const httplib::Request& req, const char* name, bool fallback) {
+  if (!req.has_param(name)) return fallback;
+  std::string v = req.get_param_value(name);
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true") return true;
+  if (v == "false") return false;
+  return Error{errc::invalid_argument,
+               std::string(name) + " must be true or false, not '" + req.get_param_value(name) + "'"};
+}
+
+// An optional boolean field of a body: nullopt when absent or null. Errors: invalid_body.
+Result<std::optional<bool>> bool_field(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::optional<bool>{};
+  if (!it->is_boolean())
+    return Error{errc::invalid_body, std::string("\"") + key + "\" must be true or false"};
+  return std::optional<bool>{it->get<bool>()};
+}
+
+// The ids of `bookIds`, repeated (bookIds=1&bookIds=2, as ASP.NET binds a list) or separated by
+// commas. Errors: invalid_argument naming the one that is not an id.
+Result<std::vector<RowId>> query_ids(const httplib::Request& req, const char* name) {
+  std::vector<RowId> out;
+  const std::size_t n = req.get_param_value_count(name);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string v = req.get_param_value(name, i);
+    std::size_t at = 0;
+    while (at <= v.size()) {
+      const std::size_t comma = std::min(v.find(',', at), v.size());
+      const std::string part = v.substr(at, comma - at);
+      auto id = parse_id(part);
+      if (!id)
+        return Error{errc::invalid_argument, std::string(name) + " '" + part + "' " + id.error().message};
+      out.push_back(*id);
+      at = comma + 1;
+    }
+  }
+  return out;
+}
+
+// The day a query parameter names: "2026-12-01", or a time on it ("2026-12-01T18:00:00Z"; the
+// calendar is by day, as release dates are). Errors: invalid_argument naming the parameter.
+Result<Date> query_day(const httplib::Request& req, const char* name) {
+  const std::string v = req.get_param_value(name);
+  int y = 0;
+  unsigned m = 0, d = 0;
+  const bool shaped = v.size() >= 10 && v[4] == '-' && v[7] == '-' && (v.size() == 10 || v[10] == 'T');
+  auto num = [&](std::size_t at, std::size_t len, auto& out) {
+    const auto [end, ec] = std::from_chars(v.data() + at, v.data() + at + len, out);
+    return ec == std::errc() && end == v.data() + at + len;
+  };
+  if (shaped && num(0, 4, y) && num(5, 2, m) && num(8, 2, d)) {
+    const std::chrono::year_month_day parsed{std::chrono::year(y), std::chrono::month(m),
+                                             std::chrono::day(d)};
+    if (parsed.ok()) return Date(parsed);
+  }
+  return Error{errc::invalid_argument, std::string(name) + " '" + v + "' is not a date (YYYY-MM-DD)"};
+}
+
 // A foreign id sent as a string or a number (a whole number, unsigned if it must be).
 std::string foreign_id_of(const json& body, const char* key) {
   if (!body.contains(key)) return {};
@@ -70,10 +140,53 @@ void ApiServer::catalog_routes() {
     const json& body = *parsed;
     if (!body.contains("path") || !body["path"].is_string())
       return error(res, 400, "the body needs \"path\": an absolute folder", "invalid_body");
-    auto added =
-        app_.catalog().add_root_folder(body["path"].get<std::string>(), body.value("name", std::string()));
+    std::string name;
+    if (auto it = body.find("name"); it != body.end() && it->is_string()) name = it->get<std::string>();
+    auto added = app_.library().add_root_folder(body["path"].get<std::string>(), std::move(name));
     if (!added) return error(res, added.error());
     reply(res, 201, root_resource(*added));
+  });
+  // One metadata profile, which filters nothing: an author refresh keeps every book the source
+  // lists. Readarr's clients read the list (and send its id) when they add an author.
+  s.Get("/api/v1/metadataprofile", [](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, json::array({metadata_profile_resource()}));
+  });
+  s.Get(R"(/api/v1/metadataprofile/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req, "metadata profile with id");
+    if (!id) return error(res, id.error());
+    if (*id != 1) return error(res, 404, "no metadata profile with id " + std::to_string(*id), "not_found");
+    reply(res, 200, metadata_profile_resource());
+  });
+  // Books released from `start` to `end` (days, both included; default today and two days on,
+  // as Readarr's), monitored ones only unless unmonitored=true.
+  s.Get("/api/v1/calendar", [this](const httplib::Request& req, httplib::Response& res) {
+    const Date today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+    Date start = today, end = today + std::chrono::days(2);
+    if (req.has_param("start")) {
+      auto d = query_day(req, "start");
+      if (!d) return error(res, d.error());
+      start = *d;
+    }
+    if (req.has_param("end")) {
+      auto d = query_day(req, "end");
+      if (!d) return error(res, d.error());
+      end = *d;
+    }
+    const auto unmonitored = query_flag(req, "unmonitored", false);
+    if (!unmonitored) return error(res, unmonitored.error());
+    auto books = app_.catalog().books();
+    if (!books) return error(res, books.error());
+    std::vector<const Book*> in;
+    for (const auto& b : *books) {
+      if (b.release_date && *b.release_date >= start && *b.release_date <= end &&
+          (b.monitored || *unmonitored))
+        in.push_back(&b);
+    }
+    std::stable_sort(in.begin(), in.end(),
+                     [](const Book* a, const Book* b) { return *a->release_date < *b->release_date; });
+    json out = json::array();
+    for (const Book* b : in) out.push_back(book_resource(*b));
+    reply(res, 200, out);
   });
   // shelfd has no tags; Readarr's clients read the list before they add an author.
   s.Get("/api/v1/tag",
@@ -92,6 +205,56 @@ void ApiServer::catalog_routes() {
     auto a = app_.catalog().author(*id);
     if (!a) return error(res, a.error());
     reply(res, 200, author_resource(app_.catalog(), *a));
+  });
+  // Readarr's edit: `monitored` and `path` are what shelfd keeps of the resource a client sends
+  // back (its other fields are accepted and left as they are). With moveFiles=true a new path
+  // is a MoveAuthor job (the folder and its files move); without, only the catalog's path changes.
+  s.Put(R"(/api/v1/author/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req, "author with id");
+    if (!id) return error(res, id.error());
+    auto parsed = json_body(req);
+    if (!parsed) return error(res, parsed.error());
+    const json& body = *parsed;
+    const auto move = query_flag(req, "moveFiles", false);
+    if (!move) return error(res, move.error());
+    const auto monitored = bool_field(body, "monitored");
+    if (!monitored) return error(res, monitored.error());
+    std::optional<std::filesystem::path> path;
+    if (auto it = body.find("path"); it != body.end() && !it->is_null()) {
+      if (!it->is_string() || it->get<std::string>().empty())
+        return error(res, 400, "\"path\" must be the author's folder, an absolute path", "invalid_body");
+      path = std::filesystem::path(it->get<std::string>()).lexically_normal();
+      if (!path->has_filename() && path->has_relative_path()) path = path->parent_path();
+    }
+    auto author = app_.catalog().author(*id);
+    if (!author) return error(res, author.error());
+    if (path && *path != author->path) {
+      if (*move) {
+        if (!path->is_absolute()) return error(res, 400, "\"path\" must be an absolute path", "invalid_body");
+        if (auto root = app_.library().root_folder_of(*path); !root) return error(res, root.error());
+        auto pushed = app_.engine().push(MoveAuthor{
+            .authorId = author->id, .sourcePath = author->path.string(), .destinationPath = path->string()});
+        if (!pushed) return error(res, pushed.error());
+      } else {
+        auto moved = app_.library().set_author_path(author->id, *path);
+        if (!moved) return error(res, moved.error());
+        author = std::move(moved);
+      }
+    }
+    if (*monitored && **monitored != author->monitored) {
+      author = app_.library().set_author_monitored(author->id, **monitored);
+      if (!author) return error(res, author.error());
+    }
+    reply(res, 202, author_resource(app_.catalog(), *author));
+  });
+  s.Delete(R"(/api/v1/author/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req, "author with id");
+    if (!id) return error(res, id.error());
+    const auto delete_files = query_flag(req, "deleteFiles", false);
+    if (!delete_files) return error(res, delete_files.error());
+    if (auto removed = app_.library().remove_author(*id, *delete_files, app_.config().recycle_bin); !removed)
+      return error(res, removed.error());
+    reply(res, 200, json::object());
   });
   s.Post("/api/v1/author", [this](const httplib::Request& req, httplib::Response& res) {
     auto parsed = json_body(req);
@@ -123,9 +286,72 @@ void ApiServer::catalog_routes() {
     if (!added) return error(res, added.error());
     reply(res, 201, book_resource(*added));
   });
+  s.Get(R"(/api/v1/book/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req, "book with id");
+    if (!id) return error(res, id.error());
+    auto b = app_.catalog().book(*id);
+    if (!b) return error(res, b.error());
+    reply(res, 200, book_resource(*b));
+  });
+  // Readarr's monitor toggle for one book or many: {"bookIds": [...], "monitored": bool}.
+  s.Put("/api/v1/book/monitor", [this](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = json_body(req);
+    if (!parsed) return error(res, parsed.error());
+    const json& body = *parsed;
+    const auto monitored = bool_field(body, "monitored");
+    if (!monitored) return error(res, monitored.error());
+    auto ids_it = body.find("bookIds");
+    if (!*monitored || ids_it == body.end() || !ids_it->is_array())
+      return error(res, 400,
+                   "the body needs \"bookIds\" (a list of book ids) and \"monitored\" (true or false)",
+                   "invalid_body");
+    std::vector<RowId> ids;
+    for (const json& v : *ids_it) {
+      const bool fits = v.is_number_integer() &&
+                        !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX));
+      if (!fits)
+        return error(res, 400, "bookIds holds " + v.dump() + ", which is not a book id", "invalid_body");
+      ids.push_back(v.get<RowId>());
+    }
+    auto books = app_.library().set_books_monitored(ids, **monitored);
+    if (!books) return error(res, books.error());
+    json out = json::array();
+    for (const auto& b : *books) out.push_back(book_resource(b));
+    reply(res, 202, out);
+  });
+  // Readarr's edit of one book: shelfd keeps its `monitored` (the other fields are accepted).
+  s.Put(R"(/api/v1/book/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req, "book with id");
+    if (!id) return error(res, id.error());
+    auto parsed = json_body(req);
+    if (!parsed) return error(res, parsed.error());
+    const auto monitored = bool_field(*parsed, "monitored");
+    if (!monitored) return error(res, monitored.error());
+    auto b = app_.catalog().book(*id);
+    if (!b) return error(res, b.error());
+    if (*monitored && **monitored != b->monitored) {
+      auto books = app_.library().set_books_monitored({*id}, **monitored);
+      if (!books) return error(res, books.error());
+      b = books->front();
+    }
+    reply(res, 202, book_resource(*b));
+  });
   s.Get("/api/v1/book", [this](const httplib::Request& req, httplib::Response& res) {
     Result<std::vector<Book>> books = std::vector<Book>{};
-    if (req.has_param("authorId")) {
+    if (req.has_param("bookIds")) {
+      const auto ids = query_ids(req, "bookIds");
+      if (!ids) return error(res, ids.error());
+      std::vector<Book> found;
+      for (RowId id : *ids) {
+        auto b = app_.catalog().book(id);
+        if (b) {
+          found.push_back(std::move(*b));
+        } else if (b.error().code != errc::not_found) {
+          return error(res, b.error());
+        }
+      }
+      books = std::move(found);
+    } else if (req.has_param("authorId")) {
       const auto id = query_id(req, "authorId");
       if (!id) return error(res, id.error());
       books = app_.catalog().books_of(*id);

@@ -45,7 +45,8 @@ struct Config {
   std::chrono::milliseconds metadata_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds metadata_spacing{std::chrono::milliseconds(250)};  // between requests
   std::vector<std::filesystem::path> library_roots;
-  std::filesystem::path recycle_bin;  // absolute; empty: a deleted book file is deleted for good
+  std::filesystem::path
+      recycle_bin;  // absolute; empty: a deleted book file or author folder is deleted for good
   std::string bind_address = "127.0.0.1";
   int port = 8787;
   std::string api_key;

@@ -157,6 +157,7 @@ json author_resource(Catalog& catalog, const Author& a) {
             {"overview", a.overview},
             {"path", a.path.string()},
             {"monitored", a.monitored},
+            {"metadataProfileId", 1},
             {"status", std::string(to_string(a.status))},
             {"added", format_time(a.added)},
             {"lastInfoSync", opt_time(a.last_info_sync)}};
@@ -204,6 +205,20 @@ json quality_resource(const std::string& format) {
           {"revision", {{"version", 1}, {"real", 0}, {"isRepack", false}}}};
 }
 }  // namespace
+
+json metadata_profile_resource() {
+  // What an author refresh does: it keeps every book the source lists, so nothing is skipped.
+  return {{"id", 1},
+          {"name", "Standard"},
+          {"minPopularity", 0},
+          {"skipMissingDate", false},
+          {"skipMissingIsbn", false},
+          {"skipPartsAndSets", false},
+          {"skipSeriesSecondary", false},
+          {"allowedLanguages", ""},
+          {"minPages", 0},
+          {"ignored", json::array()}};
+}
 
 json quality_profile_resource(int id, const std::string& name, const FormatProfile& profile, bool audio) {
   // Readarr's qualities of each kind, worst first (its own order of ids).

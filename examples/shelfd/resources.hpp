@@ -39,6 +39,9 @@ nlohmann::json book_resource(const shelfjobs::Book& book);
 /// file (title, author, isbn13, asin) and, for a file that matches no book, unmappedReason; a
 /// file whose metadata could not be read, readError.
 nlohmann::json bookfile_resource(const shelfjobs::BookFile& file);
+/// Readarr's MetadataProfileResource for shelfd's one profile (id 1, "Standard"), whose fields
+/// filter nothing: an author refresh keeps every book the source lists.
+nlohmann::json metadata_profile_resource();
 /// Readarr's QualityProfileResource for one of the acquisition profiles: {id, name,
 /// upgradeAllowed (true), cutoff (the cutoff's quality id), items [{quality {id, name}, items [],
 /// allowed}]} with the items worst first, as Readarr lists them: the formats of the profile's

@@ -354,6 +354,16 @@ class SqliteCatalog final : public Catalog {
     });
   }
 
+  Result<Author> set_author_monitored(RowId id, bool monitored) override {
+    return write_call("set author " + std::to_string(id) + " monitored", [&](Connection& c) {
+      auto st = c.prepare("UPDATE authors SET monitored = ? WHERE id = ?");
+      st->bind(1, monitored ? 1 : 0);
+      st->bind(2, id);
+      if (st->exec() == 0) fail(errc::not_found, "author " + std::to_string(id));
+      return load_author(c, id);
+    });
+  }
+
   Status remove_author(RowId id) override {
     return write_call("remove author " + std::to_string(id), [&](Connection& c) {
       require_author(c, id);
@@ -405,10 +415,11 @@ class SqliteCatalog final : public Catalog {
         del->exec();
       }
       if (w.author) {
+        // ?7 (monitored) is left out: it is a person's choice (set_author_monitored), and the
+        // row a refresh writes was read before its fetch.
         auto st = c.prepare(
-            "UPDATE authors SET foreign_id = ?, name = ?, sort_name = ?, overview = ?, path = ?, "
-            "root_folder_id = ?, monitored = ?, status = ?, last_info_sync = ?, "
-            "metadata_hash = ? WHERE id = ?");
+            "UPDATE authors SET foreign_id = ?1, name = ?2, sort_name = ?3, overview = ?4, path = ?5, "
+            "root_folder_id = ?6, status = ?8, last_info_sync = ?9, metadata_hash = ?10 WHERE id = ?11");
         bind_author(*st, *w.author);
         st->bind(11, target);
         exec_author(c, *st, *w.author);
@@ -455,10 +466,26 @@ class SqliteCatalog final : public Catalog {
               fail(errc::conflict, "path " + in_quotes(to) + " belongs to author " +
                                        std::to_string(taken->getColumn(0).getInt64()));
           }
+          // The root folder the new path lies in (the deepest, should roots nest); none: kept.
+          std::optional<RowId> root;
           {
-            auto st = c.prepare("UPDATE authors SET path = ? WHERE id = ?");
+            std::size_t longest = 0;
+            auto roots = c.prepare("SELECT id, path FROM root_folders");
+            while (roots->executeStep()) {
+              const std::string r = roots->getColumn(1).getString();
+              if (r.size() > longest && to.size() > r.size() + 1 && to.compare(0, r.size(), r) == 0 &&
+                  (to[r.size()] == '/' || r.back() == '/')) {
+                longest = r.size();
+                root = roots->getColumn(0).getInt64();
+              }
+            }
+          }
+          {
+            auto st = c.prepare(
+                "UPDATE authors SET path = ?, root_folder_id = COALESCE(?, root_folder_id) WHERE id = ?");
             st->bind(1, to);
-            st->bind(2, id);
+            bind_id(*st, 2, root.value_or(0));
+            st->bind(3, id);
             st->exec();
           }
           if (from.empty()) return 0;
@@ -582,6 +609,22 @@ class SqliteCatalog final : public Catalog {
       st->bind(1, author_id);
       st->executeStep();
       return column<std::optional<Date>>(*st, 0);
+    });
+  }
+
+  Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool monitored) override {
+    return write_call(std::string(monitored ? "monitor" : "unmonitor") + " books", [&](Connection& c) {
+      auto st = c.prepare("UPDATE books SET monitored = ? WHERE id = ?");
+      for (RowId id : ids) {
+        st->bind(1, monitored ? 1 : 0);
+        st->bind(2, id);
+        if (st->exec() == 0) fail(errc::not_found, "book " + std::to_string(id));
+        st->reset();
+      }
+      std::vector<Book> out;
+      out.reserve(ids.size());
+      for (RowId id : ids) out.push_back(load_book(c, id));
+      return out;
     });
   }
 
@@ -928,11 +971,12 @@ class SqliteCatalog final : public Catalog {
         old_author = st->getColumn(0).getInt64();
       }
       if (author_id != 0) require_author(c, author_id);
-      // author_id NULL keeps the book's author (a write without an author row).
+      // author_id NULL keeps the book's author (a write without an author row). ?5
+      // (monitored) is left out, as for authors: a person sets it (set_books_monitored).
       auto st = c.prepare(
-          "UPDATE books SET foreign_id = ?, title = ?, release_date = ?, genres = ?, "
-          "monitored = ?, manually_added = ?, last_info_sync = ?, metadata_hash = ?, "
-          "author_id = COALESCE(?, author_id) WHERE id = ?");
+          "UPDATE books SET foreign_id = ?1, title = ?2, release_date = ?3, genres = ?4, "
+          "manually_added = ?6, last_info_sync = ?7, metadata_hash = ?8, "
+          "author_id = COALESCE(?9, author_id) WHERE id = ?10");
       bind_book(*st, b);
       bind_id(*st, 9, author_id);
       st->bind(10, b.id);

@@ -81,4 +81,12 @@ void to_json(nlohmann::json& j, const AuthorRefreshed& e) {
        {"booksRemoved", e.books_removed}};
 }
 
+void to_json(nlohmann::json& j, const AuthorEdited& e) {
+  j = {{"authorId", e.author.id}, {"author", author_json(e.author)}};
+}
+
+void to_json(nlohmann::json& j, const BookEdited& e) {
+  j = {{"bookId", e.book.id}, {"authorId", e.book.author_id}, {"book", book_json(e.book)}};
+}
+
 }  // namespace shelfjobs

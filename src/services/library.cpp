@@ -20,6 +20,23 @@
 
 namespace shelfjobs {
 
+namespace {
+namespace fs = std::filesystem;
+
+// `p` without "." and ".." parts or a trailing separator.
+fs::path normal(const fs::path& p) {
+  fs::path n = p.lexically_normal();
+  if (!n.has_filename() && n.has_relative_path()) n = n.parent_path();
+  return n;
+}
+
+// True when `inner` lies below `outer` (not `outer` itself), by their text.
+bool strictly_inside(const fs::path& inner, const fs::path& outer) {
+  const fs::path rel = normal(inner).lexically_relative(normal(outer));
+  return !rel.empty() && rel != "." && *rel.begin() != "..";
+}
+}  // namespace
+
 struct LibraryService::Impl {
   LibraryOptions o;
 
@@ -67,6 +84,19 @@ struct LibraryService::Impl {
     if (data.status) a.status = *data.status;
     a.added = now();
     return o.catalog->add_author(a);
+  }
+
+  // The root folder `path` lies strictly inside (the deepest, should roots nest).
+  Result<RootFolder> root_containing(const fs::path& path) const {
+    auto roots = o.catalog->root_folders();
+    if (!roots) return roots.error();
+    const RootFolder* best = nullptr;
+    for (const RootFolder& r : *roots) {
+      if (strictly_inside(path, r.path) && (!best || r.path.native().size() > best->path.native().size()))
+        best = &r;
+    }
+    if (!best) return Error{errc::invalid_argument, "'" + path.string() + "' is inside no root folder"};
+    return *best;
   }
 
   std::vector<HealthIssue> check_root_folders() const {
@@ -206,6 +236,128 @@ Result<Book> LibraryService::add_book(const std::string& work_foreign_id, RowId 
   if (new_author) im.publish(AuthorAdded{*author});
   im.publish(BookAdded{*added, false});
   return added;
+}
+
+// ------------------------------------------------------------------ a person's edits
+
+Result<RootFolder> LibraryService::add_root_folder(const std::filesystem::path& path, std::string name) {
+  if (!path.is_absolute())
+    return Error{errc::invalid_argument, "root folder '" + path.string() + "' is not an absolute path"};
+  const fs::path p = normal(path);
+  std::error_code ec;
+  const auto st = fs::status(p, ec);
+  if (!fs::exists(st))
+    return Error{errc::invalid_argument, "root folder '" + p.string() + "' does not exist"};
+  if (!fs::is_directory(st))
+    return Error{errc::invalid_argument, "root folder '" + p.string() + "' is not a folder"};
+  fs::directory_iterator probe(p, ec);
+  if (ec) {
+    return Error{errc::invalid_argument, "root folder '" + p.string() + "' cannot be read: " + ec.message()};
+  }
+  return impl_->o.catalog->add_root_folder(p, std::move(name));
+}
+
+Result<RootFolder> LibraryService::root_folder_of(const std::filesystem::path& path) const {
+  return impl_->root_containing(normal(path));
+}
+
+Result<Author> LibraryService::set_author_monitored(RowId author_id, bool monitored) {
+  auto author = impl_->o.catalog->set_author_monitored(author_id, monitored);
+  if (author) impl_->publish(AuthorEdited{*author});
+  return author;
+}
+
+Result<Author> LibraryService::set_author_path(RowId author_id, const std::filesystem::path& path) {
+  Impl& im = *impl_;
+  if (!path.is_absolute())
+    return Error{errc::invalid_argument, "author folder '" + path.string() + "' is not an absolute path"};
+  const fs::path p = normal(path);
+  auto root = im.root_containing(p);
+  if (!root) return root.error();
+  auto author = im.o.catalog->author(author_id);
+  if (!author) return author.error();
+  if (normal(author->path) == p && author->root_folder_id == root->id) return author;
+  author->path = p;
+  author->root_folder_id = root->id;
+  if (auto applied = im.o.catalog->apply(AuthorWrite{.author = *author}); !applied) return applied.error();
+  auto now = im.o.catalog->author(author_id);
+  if (now) im.publish(AuthorEdited{*now});
+  return now;
+}
+
+Result<std::vector<Book>> LibraryService::set_books_monitored(const std::vector<RowId>& ids, bool monitored) {
+  auto books = impl_->o.catalog->set_books_monitored(ids, monitored);
+  if (books) {
+    for (const Book& b : *books) impl_->publish(BookEdited{b});
+  }
+  return books;
+}
+
+// Files first, then the author: the catalog never deletes an author that files are linked to,
+// so that no file row is lost by accident; here a person asked for it, and the rows of files that
+// stay on disk are kept, unmapped, for a scan to show.
+Status LibraryService::remove_author(RowId author_id, bool delete_files,
+                                     const std::filesystem::path& recycle_bin) {
+  Impl& im = *impl_;
+  auto author = im.o.catalog->author(author_id);
+  if (!author) return author.error();
+  fs::path folder, recycled;
+  if (delete_files && !author->path.empty()) {
+    folder = normal(author->path);
+    auto root = im.root_containing(folder);
+    if (!root) {
+      return Error{errc::invalid_argument,
+                   "author folder '" + folder.string() + "' is inside no root folder, so it is not deleted"};
+    }
+    if (!recycle_bin.empty()) {
+      const fs::path rel = folder.lexically_relative(normal(root->path));
+      recycled = recycle_bin / rel;
+      std::error_code ec;
+      for (int n = 2; fs::exists(fs::symlink_status(recycled, ec)) && n < 1000; ++n)
+        recycled =
+            recycle_bin / rel.parent_path() / (rel.filename().string() + " (" + std::to_string(n) + ")");
+    }
+  }
+  FileBatch batch;
+  if (!folder.empty()) {
+    auto under =
+        im.o.catalog->for_each_file_under(folder, [&](const BookFile& f) { batch.removals.push_back(f.id); });
+    if (!under) return under.error();
+  }
+  auto files = im.o.catalog->files_of_author(author_id);
+  if (!files) return files.error();
+  for (BookFile f : *files) {
+    if (!folder.empty() && strictly_inside(f.path, folder)) continue;  // removed above
+    f.author_id = f.book_id = f.edition_id = 0;
+    f.unmapped_reason = "its author was removed";
+    batch.upserts.push_back(std::move(f));
+  }
+  if (!batch.upserts.empty() || !batch.removals.empty()) {
+    if (auto applied = im.o.catalog->apply_files(batch); !applied) return applied.error();
+  }
+  if (auto removed = im.o.catalog->remove_author(author_id); !removed) return removed.error();
+  im.publish(AuthorRemoved{*author, "removed by a user"});
+  std::error_code ec;
+  if (!folder.empty() && !fs::exists(fs::symlink_status(folder, ec))) return Ok{};  // nothing on disk
+  if (!recycled.empty()) {
+    fs::create_directories(recycled.parent_path(), ec);
+    if (!ec) fs::rename(folder, recycled, ec);
+    if (ec) {
+      return Error{errc::unavailable, "author '" + author->name + "' is removed, but its folder '" +
+                                          folder.string() + "' could not be moved to the recycle bin ('" +
+                                          recycled.string() + "'): " + ec.message()};
+    }
+    im.o.logger->info("moved the folder of removed author '{}' to the recycle bin: {} -> {}", author->name,
+                      folder.string(), recycled.string());
+  } else if (!folder.empty()) {
+    fs::remove_all(folder, ec);
+    if (ec) {
+      return Error{errc::unavailable, "author '" + author->name + "' is removed, but its folder '" +
+                                          folder.string() + "' could not be deleted: " + ec.message()};
+    }
+    im.o.logger->info("deleted the folder of removed author '{}': {}", author->name, folder.string());
+  }
+  return Ok{};
 }
 
 }  // namespace shelfjobs

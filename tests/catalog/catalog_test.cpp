@@ -376,7 +376,9 @@ TEST_CASE("apply updates only what it is asked to", "[catalog]") {
   CHECK(a2.name == "Ann Leckie");
   auto b = c->book(ids[0]).value();
   CHECK(b.title == "Ancillary Justice (revised)");
-  CHECK_FALSE(b.monitored);
+  CHECK(b.monitored);  // a person's to set (set_books_monitored), never a refresh's
+  CHECK_FALSE(c->set_books_monitored({ids[0]}, false).value().at(0).monitored);
+  CHECK_FALSE(c->book(ids[0]).value().monitored);
   auto same = c->book(ids[1]).value();
   CHECK(same.title == untouched.title);
   CHECK(same.monitored == untouched.monitored);
@@ -937,6 +939,24 @@ TEST_CASE("move_author re-points every file under the folder, matching whole fol
     CHECK(c->move_author(ann, "relative").error().code == errc::invalid_argument);
     CHECK(c->move_author(999, "/x").error().code == errc::not_found);
   }
+}
+
+TEST_CASE("move_author takes the root folder the new path lies in", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId books = c->add_root_folder("/lib/books").value().id;
+  const RowId audio = c->add_root_folder("/lib/audio").value().id;
+  const RowId deep = c->add_root_folder("/lib/audio/kids").value().id;
+  Author a = make_author("100", "Ann", "/lib/books/Ann");
+  a.root_folder_id = books;
+  const RowId ann = c->add_author(a).value().id;
+  REQUIRE(c->move_author(ann, "/lib/audio/Ann").has_value());
+  CHECK(c->author(ann)->root_folder_id == audio);
+  REQUIRE(c->move_author(ann, "/lib/audio/kids/Ann").has_value());
+  CHECK(c->author(ann)->root_folder_id == deep);                    // the deepest root that holds it
+  REQUIRE(c->move_author(ann, "/lib/audiobooks/Ann").has_value());  // a look-alike, not a root
+  CHECK(c->author(ann)->root_folder_id == deep);                    // kept
+  CHECK(c->author(ann)->path == "/lib/audiobooks/Ann");
 }
 
 TEST_CASE("add_book needs an existing author", "[catalog]") {

@@ -62,6 +62,7 @@ class FlakyCatalog final : public Catalog {
   Result<std::vector<Author>> authors() override { return c_->authors(); }
   Status remove_author(RowId id) override { return c_->remove_author(id); }
   Result<AuthorWriteResult> apply(const AuthorWrite& w) override { return c_->apply(w); }
+  Result<Author> set_author_monitored(RowId id, bool m) override { return c_->set_author_monitored(id, m); }
   Result<std::int64_t> move_author(RowId id, const fs::path& p) override { return c_->move_author(id, p); }
   Result<Book> add_book(BookWrite b) override { return c_->add_book(std::move(b)); }
   Result<Book> book(RowId id) override { return c_->book(id); }
@@ -73,6 +74,9 @@ class FlakyCatalog final : public Catalog {
   Result<Series> series(RowId id) override { return c_->series(id); }
   Result<std::optional<Date>> newest_release(RowId id) override { return c_->newest_release(id); }
   Status remove_book(RowId id) override { return c_->remove_book(id); }
+  Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool m) override {
+    return c_->set_books_monitored(ids, m);
+  }
   Result<BookFile> upsert_file(BookFile f) override { return c_->upsert_file(std::move(f)); }
   Result<BookFile> file(RowId id) override { return c_->file(id); }
   Result<BookFile> file_by_path(const fs::path& p) override { return c_->file_by_path(p); }

@@ -271,6 +271,18 @@
       rereadAuthorSoon(e.intoAuthorId);
       noteActivity(`${authorName(e.intoAuthorId)} merged with another author`);
     },
+    AuthorEdited: (e) => {
+      const a = e.author || {};
+      const known = state.authors.find((x) => x.id === a.id);
+      if (known) upsertAuthor({ ...known, ...a, statistics: known.statistics });
+      else rereadAuthorSoon(e.authorId);
+      noteActivity(`${a.authorName || authorName(e.authorId)} edited: ${a.monitored ? 'monitored' : 'unmonitored'}, in ${a.path || 'no folder'}`);
+    },
+    BookEdited: (e) => {
+      const b = e.book || {};
+      rereadAuthorSoon(e.authorId);
+      noteActivity(`${b.title || 'A book'} of ${authorName(e.authorId)} ${b.monitored ? 'monitored' : 'unmonitored'}`);
+    },
     AuthorRemoved: (e) => {
       removeAuthor(e.authorId);
       noteActivity(`${(e.author || {}).authorName || 'An author'} removed${e.reason ? ': ' + e.reason : ''}`);

@@ -234,10 +234,17 @@ class Catalog {
   /// Applies a refresh's changes in one transaction, in this order: the merge, the author row,
   /// `removed_books`, then `books` (a book with author id 0 goes to `author`). Writes nothing
   /// beyond what `write` names: an empty write writes no row, and editions and series links
-  /// that already match are left alone. `errc::not_found` for a missing author or book,
+  /// that already match are left alone. An existing author's or book's `monitored` is kept as
+  /// stored (a person sets it, with set_author_monitored and set_books_monitored), so a choice
+  /// made while a refresh runs is not undone by the row the refresh read before it; a new book
+  /// takes the `monitored` it is written with. `errc::not_found` for a missing author or book,
   /// `errc::conflict` for a foreign id that belongs to another row.
   virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
-  /// Sets the author's path and rewrites the path of every book file under its old folder (old
+  /// Sets whether the author is monitored and returns the author as it is now.
+  /// `errc::not_found` for a missing author.
+  virtual Result<Author> set_author_monitored(RowId id, bool monitored) = 0;
+  /// Sets the author's path (and its root folder to the one the new path lies in, when one
+  /// does) and rewrites the path of every book file under its old folder (old
   /// path + "/", whichever author the file is linked to, or none) to the same place under
   /// `new_path`, in one transaction (a folder move). The files' links are left as they are.
   /// Returns the number of file rows re-pointed (0 when the author had no folder or `new_path`
@@ -262,6 +269,10 @@ class Catalog {
   /// The newest release date among the author's books (none when no book has one).
   virtual Result<std::optional<Date>> newest_release(RowId author_id) = 0;
   virtual Status remove_book(RowId id) = 0;
+  /// Sets whether each book of `ids` is monitored, in one transaction, and returns the books as
+  /// they are now, in the order of `ids` (an id given twice comes twice). `errc::not_found`
+  /// when one of them is missing; then nothing changes.
+  virtual Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool monitored) = 0;
 
   // Book files.
   /// Inserts or (same path) updates a file row; the path must be absolute.

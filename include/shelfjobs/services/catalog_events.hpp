@@ -40,6 +40,18 @@ struct AuthorRemoved {
   std::string reason;
 };
 
+/// A person changed the author (monitored, folder): the row as it is now.
+struct AuthorEdited {
+  static constexpr const char* kName = "AuthorEdited";
+  Author author;
+};
+
+/// A person changed the book (monitored): the row as it is now.
+struct BookEdited {
+  static constexpr const char* kName = "BookEdited";
+  Book book;
+};
+
 struct AuthorMerged {
   static constexpr const char* kName = "AuthorMerged";
   RowId from_author_id = 0;  ///< deleted (0 when the author was re-keyed in place)
@@ -66,7 +78,8 @@ struct AuthorRefreshed {
 /// fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath};
 /// AuthorRemoved {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId,
 /// oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
-/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved}. An author is
+/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved}; AuthorEdited
+/// {authorId, author}; BookEdited {bookId, authorId, book}. An author is
 /// {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added,
 /// lastInfoSync}; a book {id, authorId, foreignBookId, title, releaseDate, genres, monitored,
 /// manuallyAdded, lastInfoSync}.
@@ -77,5 +90,7 @@ void to_json(nlohmann::json& j, const AuthorRemoved& e);
 void to_json(nlohmann::json& j, const AuthorMerged& e);
 void to_json(nlohmann::json& j, const AuthorMoved& e);
 void to_json(nlohmann::json& j, const AuthorRefreshed& e);
+void to_json(nlohmann::json& j, const AuthorEdited& e);
+void to_json(nlohmann::json& j, const BookEdited& e);
 
 }  // namespace shelfjobs

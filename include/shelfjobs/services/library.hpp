@@ -5,14 +5,16 @@
 /// author, add a book), and the health of its root folders. The library scan (library_scan.hpp)
 /// and the import are services of their own.
 ///
-/// Events (on `LibraryOptions::events`, or the host's bus when null): AuthorAdded, BookAdded
-/// (catalog_events.hpp); the refresh service's rules turn them into refreshes.
+/// Events (on `LibraryOptions::events`, or the host's bus when null): AuthorAdded, BookAdded,
+/// AuthorEdited, BookEdited, AuthorRemoved (catalog_events.hpp); the refresh service's rules
+/// turn the first two into refreshes.
 ///
 /// Health check RootFolderCheck: a root folder that is missing or cannot be read is an error
 /// (an unmounted drive shows here before anything looks empty).
 ///
 /// Thread-safety: every member may be called from any thread.
 
+#include <filesystem>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -73,6 +75,52 @@ class LibraryService : public Service {
   /// then refreshes it). Publishes BookAdded, whose rule pushes RefreshBook. Errors as for
   /// `add_author`; `root_folder_id` is only needed (and checked) for a new author.
   Result<Book> add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored = true);
+
+  /// Adds a root folder, as a person does: `path` must be absolute and name a folder that
+  /// exists and can be read (a mistyped or unmounted path is refused rather than reported
+  /// later by RootFolderCheck). `name` empty: the folder's own name. Errors: invalid_argument
+  /// (relative, missing, not a folder, unreadable: the message says which), conflict (already
+  /// a root folder), store_error.
+  Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {});
+
+  /// The root folder `path` lies strictly inside (the deepest, should roots nest), by the
+  /// paths' text: where an author folder at `path` would belong. Errors: invalid_argument (in
+  /// no root folder, or a root folder itself), store_error.
+  Result<RootFolder> root_folder_of(const std::filesystem::path& path) const;
+
+  /// Sets whether the author is monitored; publishes AuthorEdited. A refresh that runs meanwhile
+  /// keeps the choice (Catalog::apply never writes `monitored` of an existing row). Errors:
+  /// not_found, store_error.
+  Result<Author> set_author_monitored(RowId author_id, bool monitored);
+
+  /// Points the author at another folder without moving anything on disk (the person moved it
+  /// already, or wants the next imports there); the rows of its files keep their paths until a
+  /// scan. To move the folder and its files, push the refresh service's MoveAuthor instead.
+  /// `path` must be absolute and lie inside a root folder, which becomes the author's; its
+  /// parent folders need not exist yet. Publishes AuthorEdited. Errors: invalid_argument (relative,
+  /// a root folder itself, in no root folder), conflict (another author's folder), not_found,
+  /// store_error.
+  Result<Author> set_author_path(RowId author_id, const std::filesystem::path& path);
+
+  /// Sets whether each book of `ids` is monitored, in one transaction, and publishes BookEdited
+  /// for each. Errors: not_found (one of them is missing; nothing changes), store_error.
+  Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool monitored);
+
+  /// Removes an author from the library, as a person does: its books, editions and series
+  /// links go from the catalog, and AuthorRemoved is published (reason "removed by a user").
+  /// Without `delete_files` the files stay on disk and their rows stay too, unmapped (reason
+  /// "its author was removed"), so a scan shows them and can match them again. With
+  /// `delete_files` the author's folder is deleted from disk, and the rows of the files under it;
+  /// with a `recycle_bin` as well, the folder is moved into it instead (to its place under its
+  /// root folder, with " (2)", " (3)", ... when that name is taken), by a rename, so the bin must
+  /// be on the library's file system. Only a folder strictly inside a root folder is ever
+  /// deleted or moved (errc::invalid_argument otherwise, before anything changes). The rows
+  /// change in two transactions (the files, then the author): a file linked to the author in
+  /// between makes the second fail with conflict, and the call may simply be made again.
+  /// Errors: not_found, invalid_argument, conflict, store_error, unavailable (the author is
+  /// removed but its folder could not be deleted or moved entirely: the message names the path
+  /// and the reason).
+  Status remove_author(RowId author_id, bool delete_files, const std::filesystem::path& recycle_bin = {});
 
   /// The findings of RootFolderCheck now.
   std::vector<HealthIssue> check_root_folders() const;

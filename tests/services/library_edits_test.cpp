@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+// A person's edits through LibraryService on a real catalog and real folders: root folders that
+// must exist, monitoring authors and books (and a refresh that keeps the choice), pointing an
+// author at another folder, and removing an author with or without its folder.
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "library_fixture.hpp"
+
+namespace library_edits_test {
+
+using namespace shelfjobs;
+using namespace testing;
+namespace fs = std::filesystem;
+
+// Every event of type E published on `bus` from now on.
+template <class E>
+struct Recorder {
+  std::vector<E> seen;
+  explicit Recorder(EventBus& bus) {
+    bus.subscribe<E>([this](const E& e) { seen.push_back(e); });
+  }
+};
+
+BookFile file_of(const Author& a, RowId book_id, const fs::path& path) {
+  BookFile f;
+  f.author_id = a.id;
+  f.book_id = book_id;
+  f.path = path;
+  f.size = 10;
+  f.format = "epub";
+  return f;
+}
+
+void touch(const fs::path& p) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << "book";
+}
+
+TEST_CASE("a root folder must exist, be a folder and be readable", "[services][library]") {
+  Library lib;
+  const fs::path fresh = lib.dir.path() / "audiobooks";
+  fs::create_directories(fresh);
+  auto added = lib.library->add_root_folder(fresh / "", "Audio");
+  REQUIRE(added.has_value());
+  CHECK(added->path == fresh);
+  CHECK(added->name == "Audio");
+
+  auto missing = lib.library->add_root_folder(lib.dir.path() / "nowhere");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == errc::invalid_argument);
+  CHECK(missing.error().message.find("does not exist") != std::string::npos);
+
+  touch(lib.dir.path() / "a-file");
+  auto file = lib.library->add_root_folder(lib.dir.path() / "a-file");
+  REQUIRE_FALSE(file.has_value());
+  CHECK(file.error().message.find("is not a folder") != std::string::npos);
+
+  CHECK(lib.library->add_root_folder("relative/books").error().code == errc::invalid_argument);
+  CHECK(lib.library->add_root_folder(fresh).error().code == errc::conflict);
+  CHECK(lib.catalog->root_folders().value().size() == 2);  // the fixture's and `fresh`
+}
+
+TEST_CASE("monitoring survives a refresh that read the rows before the choice", "[services][library]") {
+  Library lib;
+  const Author ann = lib.add(4101, "Ann Example", 3);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  auto books = lib.catalog->books_of(ann.id).value();
+  REQUIRE(books.size() == 3);
+  Recorder<AuthorEdited> authors(*lib.bus);
+  Recorder<BookEdited> edited(*lib.bus);
+
+  // What a refresh holds once it has read the catalog: the rows as they were.
+  const Author read_author = lib.catalog->author(ann.id).value();
+  const Book read_book = books[0];
+  REQUIRE(read_author.monitored);
+  REQUIRE(read_book.monitored);
+
+  // The person's choice lands while the refresh fetches.
+  auto a = lib.library->set_author_monitored(ann.id, false);
+  REQUIRE(a.has_value());
+  CHECK_FALSE(a->monitored);
+  auto b = lib.library->set_books_monitored({books[0].id, books[1].id}, false);
+  REQUIRE(b.has_value());
+  REQUIRE(b->size() == 2);
+  CHECK_FALSE((*b)[0].monitored);
+  CHECK_FALSE((*b)[1].monitored);
+  CHECK(authors.seen.size() == 1);
+  REQUIRE(edited.seen.size() == 2);
+  CHECK(edited.seen[1].book.id == books[1].id);
+
+  // The refresh then writes the rows it read, with a new overview and title.
+  AuthorWrite w;
+  w.author = read_author;
+  w.author->overview = "fetched later";
+  BookWrite bw;
+  bw.book = read_book;
+  bw.book.title = read_book.title + " (revised)";
+  bw.editions = lib.catalog->editions_of(read_book.id).value();
+  w.books = {bw};
+  REQUIRE(lib.catalog->apply(w).has_value());
+  CHECK(lib.catalog->author(ann.id)->overview == "fetched later");
+  CHECK_FALSE(lib.catalog->author(ann.id)->monitored);
+  CHECK(lib.catalog->book(read_book.id)->title == read_book.title + " (revised)");
+  CHECK_FALSE(lib.catalog->book(read_book.id)->monitored);
+
+  // And a real refresh keeps them too.
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  CHECK_FALSE(lib.catalog->author(ann.id)->monitored);
+  CHECK_FALSE(lib.catalog->book(books[1].id)->monitored);
+  CHECK(lib.catalog->book(books[2].id)->monitored);
+
+  // One missing id: nothing changes.
+  auto partly = lib.library->set_books_monitored({books[2].id, 999999}, false);
+  REQUIRE_FALSE(partly.has_value());
+  CHECK(partly.error().code == errc::not_found);
+  CHECK(lib.catalog->book(books[2].id)->monitored);
+  CHECK(lib.library->set_author_monitored(999999, true).error().code == errc::not_found);
+}
+
+TEST_CASE("an author's folder can be set without moving anything, inside a root folder only",
+          "[services][library]") {
+  Library lib;
+  const Author ann = lib.add(4201, "Ann Example", 1);
+  Recorder<AuthorEdited> edited(*lib.bus);
+  const fs::path there = lib.root.path / "Somewhere" / "Ann";
+  auto moved = lib.library->set_author_path(ann.id, there.string() + "/");
+  REQUIRE(moved.has_value());
+  CHECK(moved->path == there);
+  CHECK(moved->root_folder_id == lib.root.id);
+  CHECK(lib.catalog->author(ann.id)->path == there);
+  REQUIRE(edited.seen.size() == 1);
+  CHECK(edited.seen[0].author.path == there);
+  CHECK_FALSE(fs::exists(there));  // nothing moved or made on disk
+
+  CHECK(lib.library->root_folder_of(there)->id == lib.root.id);
+  CHECK(lib.library->root_folder_of(lib.root.path).error().code == errc::invalid_argument);
+  CHECK(lib.library->root_folder_of(lib.root.path.string() + "-look-alike/Ann").error().code ==
+        errc::invalid_argument);
+  CHECK(lib.library->set_author_path(ann.id, "/elsewhere/Ann").error().code == errc::invalid_argument);
+  CHECK(lib.library->set_author_path(ann.id, lib.root.path).error().code == errc::invalid_argument);
+  CHECK(lib.library->set_author_path(ann.id, "relative/Ann").error().code == errc::invalid_argument);
+  const Author bob = lib.add(4202, "Bob Example", 1);
+  CHECK(lib.library->set_author_path(bob.id, there).error().code == errc::conflict);
+  CHECK(lib.catalog->author(bob.id)->path == bob.path);
+  CHECK(edited.seen.size() == 1);
+}
+
+TEST_CASE("removing an author keeps its files as unmapped rows, or deletes its folder when asked",
+          "[services][library]") {
+  Library lib;
+  Recorder<AuthorRemoved> removed(*lib.bus);
+
+  // Kept: the rows stay, unmapped, and the folder stays on disk.
+  const Author ann = lib.add(4301, "Ann Example", 2);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  const auto ann_books = lib.catalog->books_of(ann.id).value();
+  const fs::path ann_file = ann.path / "Book One.epub";
+  touch(ann_file);
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, ann_books[0].id, ann_file)).has_value());
+  REQUIRE(lib.library->remove_author(ann.id, false).has_value());
+  CHECK(lib.catalog->author(ann.id).error().code == errc::not_found);
+  CHECK(lib.catalog->book(ann_books[0].id).error().code == errc::not_found);
+  auto kept = lib.catalog->file_by_path(ann_file);
+  REQUIRE(kept.has_value());
+  CHECK(kept->author_id == 0);
+  CHECK(kept->book_id == 0);
+  CHECK(kept->unmapped_reason == "its author was removed");
+  CHECK(fs::exists(ann_file));
+  REQUIRE(removed.seen.size() == 1);
+  CHECK(removed.seen[0].author.id == ann.id);
+  CHECK(removed.seen[0].reason == "removed by a user");
+
+  // Deleted: the folder and the rows of every file under it (linked or not); a file of the
+  // author's outside its folder stays, unmapped.
+  const Author bob = lib.add(4302, "Bob Example", 1);
+  lib.service->refresh_author(bob.id, Trigger::manual, nullptr);
+  const RowId bob_book = lib.catalog->books_of(bob.id).value().at(0).id;
+  const fs::path linked = bob.path / "Linked.epub";
+  const fs::path stray = bob.path / "sub" / "Stray.epub";
+  const fs::path outside = lib.root.path / "Loose" / "Bob.epub";
+  for (const auto& p : {linked, stray, outside}) touch(p);
+  REQUIRE(lib.catalog->upsert_file(file_of(bob, bob_book, linked)).has_value());
+  BookFile unmapped = file_of(bob, 0, stray);
+  unmapped.author_id = 0;
+  unmapped.unmapped_reason = "no match";
+  REQUIRE(lib.catalog->upsert_file(unmapped).has_value());
+  REQUIRE(lib.catalog->upsert_file(file_of(bob, bob_book, outside)).has_value());
+  REQUIRE(lib.library->remove_author(bob.id, true).has_value());
+  CHECK_FALSE(fs::exists(bob.path));
+  CHECK(lib.catalog->file_by_path(linked).error().code == errc::not_found);
+  CHECK(lib.catalog->file_by_path(stray).error().code == errc::not_found);
+  CHECK(lib.catalog->file_by_path(outside)->author_id == 0);
+  CHECK(fs::exists(outside));
+  CHECK(fs::exists(lib.root.path));
+  CHECK(removed.seen.size() == 2);
+
+  // Into a recycle bin: the folder keeps its place under the root, and a second one of that
+  // name gets " (2)".
+  const fs::path bin = lib.dir.path() / "bin";
+  for (int round = 1; round <= 2; ++round) {
+    const Author dee = lib.add(4310 + round, "Dee Example", 1);
+    touch(dee.path / "Dee.epub");
+    REQUIRE(lib.library->remove_author(dee.id, true, bin).has_value());
+    CHECK_FALSE(fs::exists(dee.path));
+  }
+  CHECK(fs::exists(bin / "Dee Example" / "Dee.epub"));
+  CHECK(fs::exists(bin / "Dee Example (2)" / "Dee.epub"));
+  removed.seen.clear();
+
+  // A folder in no root folder is never deleted, and nothing changes.
+  Author far = lib.add(4303, "Cy Example", 1);
+  const fs::path far_folder = lib.dir.path() / "not-a-root" / "Cy";
+  touch(far_folder / "Cy.epub");
+  far.path = far_folder;
+  REQUIRE(lib.catalog->apply(AuthorWrite{.author = far}).has_value());
+  auto refused = lib.library->remove_author(far.id, true);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::invalid_argument);
+  CHECK(lib.catalog->author(far.id).has_value());
+  CHECK(fs::exists(far_folder / "Cy.epub"));
+  CHECK(lib.library->remove_author(999999, false).error().code == errc::not_found);
+  CHECK(removed.seen.empty());
+}
+
+}  // namespace library_edits_test

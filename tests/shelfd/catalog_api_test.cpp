@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// shelfd's catalog edits over real HTTP, as Readarr's clients make them: root folders that must
+// exist, the metadata profile, editing an author (monitored, its folder with and without moving
+// it), monitoring books one by one and in bulk, the release calendar, and removing authors with
+// and without their folder; each with the domain event the dashboard follows, and 400/404 (never
+// 500) for bad input.
+
+#include <catch2/catch.hpp>
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bookinfo_fixture.hpp"
+#include "loopback.hpp"
+#include "process.hpp"
+#include "shelfd_daemon.hpp"
+#include "test_support.hpp"
+
+namespace catalog_api_test {
+
+using namespace testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+namespace fx = shelfjobs::fixtures;
+
+// One shelfd with `metadata_url` as its metadata source and `books` in its folder as its library.
+struct Daemon : ShelfdDaemon {
+  explicit Daemon(const std::string& metadata_url)
+      : ShelfdDaemon(json{{"metadata", {{"baseUrl", metadata_url}, {"requestSpacingMs", 0}}}},
+                     [](ShelfdDaemon& d, json& c) {
+                       fs::create_directories(d.dir.path() / "books");
+                       c["libraryRoots"] = {(d.dir.path() / "books").string()};
+                     }) {}
+  fs::path books() const { return dir.path() / "books"; }
+
+  // Adds author `foreign_id` and waits for its refresh to bring `books` books; returns it.
+  json add_author(int foreign_id, std::size_t books_expected) {
+    const json added =
+        post("/api/v1/author",
+             {{"foreignAuthorId", std::to_string(foreign_id)}, {"rootFolderPath", books().string()}}, 201);
+    const std::string id = std::to_string(added["id"].get<long long>());
+    REQUIRE(eventually([&] { return get("/api/v1/book?authorId=" + id).size() == books_expected; },
+                       std::chrono::seconds(20)));
+    return get("/api/v1/author/" + id);
+  }
+  std::string message(const std::string& method, const std::string& path, const std::string& body,
+                      int expect) {
+    return call(method, path, body, expect)["message"].get<std::string>();
+  }
+};
+
+std::string contains(const json& books, long long id) {
+  for (const auto& b : books)
+    if (b["id"] == id) return "yes";
+  return "no";
+}
+
+TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits, calendar, removal",
+          "[shelfd]") {
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(5001, "Ada Example", 3));
+  metadata->put_author(fx::make_author(5002, "Bob Writer", 1));
+  Daemon d(metadata->base_url());
+
+  // A root folder must exist and be a folder.
+  CHECK(
+      d.message("POST", "/api/v1/rootfolder", json{{"path", (d.dir.path() / "nowhere").string()}}.dump(), 400)
+          .find("does not exist") != std::string::npos);
+  std::ofstream(d.dir.file("a-file")) << "x";
+  CHECK(d.message("POST", "/api/v1/rootfolder", json{{"path", d.dir.file("a-file")}}.dump(), 400)
+            .find("is not a folder") != std::string::npos);
+  fs::create_directories(d.dir.path() / "audio");
+  CHECK(d.post("/api/v1/rootfolder", {{"path", (d.dir.path() / "audio").string()}}, 201)["accessible"] ==
+        true);
+
+  // The one metadata profile, as a client reads it before it adds an author.
+  const json profiles = d.get("/api/v1/metadataprofile");
+  REQUIRE(profiles.size() == 1);
+  CHECK(profiles[0]["id"] == 1);
+  CHECK(profiles[0]["minPopularity"] == 0);
+  CHECK(profiles[0]["ignored"].empty());
+  CHECK(d.get("/api/v1/metadataprofile/1")["name"] == profiles[0]["name"]);
+  d.get("/api/v1/metadataprofile/2", 404);
+
+  EventStream stream(d.port, ShelfdDaemon::kKey);
+  json ada = d.add_author(5001, 3);
+  const long long ada_id = ada["id"].get<long long>();
+  const std::string ada_url = "/api/v1/author/" + std::to_string(ada_id);
+  CHECK(ada["metadataProfileId"] == 1);
+
+  // Edit: the client sends the whole resource back with its change.
+  ada["monitored"] = false;
+  CHECK(d.put(ada_url, ada, 202)["monitored"] == false);
+  CHECK(d.get(ada_url)["monitored"] == false);
+  CHECK(stream.wait_for("AuthorEdited", [&](const json& e) {
+    return e["authorId"] == ada_id;
+  })["author"]["monitored"] == false);
+  CHECK(d.message("PUT", ada_url, R"({"monitored": "no"})", 400).find("monitored") != std::string::npos);
+  CHECK(d.message("PUT", ada_url + "?moveFiles=maybe", ada.dump(), 400).find("moveFiles") !=
+        std::string::npos);
+  d.call("PUT", ada_url, "[1]", 400);
+  d.put("/api/v1/author/999999", ada, 404);
+
+  // Books: one, several by id, and monitoring them.
+  const json books = d.get("/api/v1/book?authorId=" + std::to_string(ada_id));
+  REQUIRE(books.size() == 3);
+  const long long b1 = books[0]["id"], b2 = books[1]["id"], b3 = books[2]["id"];
+  CHECK(d.get("/api/v1/book/" + std::to_string(b1))["title"] == books[0]["title"]);
+  d.get("/api/v1/book/999999", 404);
+  CHECK(d.get("/api/v1/book?bookIds=" + std::to_string(b1) + "," + std::to_string(b2)).size() == 2);
+  CHECK(d.get("/api/v1/book?bookIds=" + std::to_string(b1) + "&bookIds=" + std::to_string(b3)).size() == 2);
+  d.get("/api/v1/book?bookIds=1,x", 400);
+
+  const json monitored = d.put("/api/v1/book/monitor", {{"bookIds", {b1, b2}}, {"monitored", false}}, 202);
+  REQUIRE(monitored.size() == 2);
+  CHECK(monitored[0]["monitored"] == false);
+  CHECK(monitored[1]["monitored"] == false);
+  CHECK(stream.wait_for("BookEdited",
+                        [&](const json& e) { return e["bookId"] == b2; })["book"]["monitored"] == false);
+  d.put("/api/v1/book/monitor", {{"bookIds", {b3, 999999}}, {"monitored", false}}, 404);
+  CHECK(d.get("/api/v1/book/" + std::to_string(b3))["monitored"] == true);  // nothing changed
+  d.put("/api/v1/book/monitor", {{"bookIds", {"x"}}, {"monitored", true}}, 400);
+  d.put("/api/v1/book/monitor", {{"bookIds", {b1}}}, 400);
+  json third = d.get("/api/v1/book/" + std::to_string(b3));
+  third["monitored"] = false;
+  CHECK(d.put("/api/v1/book/" + std::to_string(b3), third, 202)["monitored"] == false);
+  third["monitored"] = true;
+  CHECK(d.put("/api/v1/book/" + std::to_string(b3), third, 202)["monitored"] == true);
+
+  // A refresh of the author keeps the choices.
+  REQUIRE(d.run({{"name", "RefreshAuthor"}, {"authorId", ada_id}})["status"] == "completed");
+  CHECK(d.get("/api/v1/book/" + std::to_string(b1))["monitored"] == false);
+  CHECK(d.get(ada_url)["monitored"] == false);
+
+  // The calendar: by release day, monitored books only unless asked.
+  const std::string day = books[0]["releaseDate"].get<std::string>().substr(0, 10);
+  REQUIRE(day.size() == 10);
+  const std::string span = "/api/v1/calendar?start=" + day + "&end=" + day + "T23:59:59Z";
+  CHECK(contains(d.get(span), b1) == "no");
+  CHECK(contains(d.get(span + "&unmonitored=true"), b1) == "yes");
+  d.get("/api/v1/calendar?start=2026-13-01", 400);
+  d.get("/api/v1/calendar?end=tomorrow", 400);
+  CHECK(d.get("/api/v1/calendar").is_array());
+
+  // The author's folder: set (nothing moves), then moved by a MoveAuthor job.
+  const fs::path set_to = d.books() / "Set Here";
+  ada["path"] = set_to.string();
+  CHECK(d.put(ada_url, ada, 202)["path"] == set_to.string());
+  CHECK_FALSE(fs::exists(set_to));
+  ada["path"] = "/outside/any/root";
+  d.put(ada_url, ada, 400);
+  d.put(ada_url + "?moveFiles=true", ada, 400);
+  fs::create_directories(set_to);
+  std::ofstream(set_to / "note.txt") << "mine";
+  const fs::path moved_to = d.books() / "Moved Here";
+  ada["path"] = moved_to.string();
+  d.put(ada_url + "?moveFiles=true", ada, 202);
+  stream.wait_for("AuthorMoved", [&](const json& e) { return e["authorId"] == ada_id; });
+  CHECK(d.get(ada_url)["path"] == moved_to.string());
+  CHECK(fs::exists(moved_to / "note.txt"));
+  CHECK_FALSE(fs::exists(set_to));
+
+  // Removal: without files the folder stays; with them it goes.
+  d.call("DELETE", ada_url + "?deleteFiles=perhaps", "", 400);
+  d.del(ada_url);
+  d.get(ada_url, 404);
+  d.get("/api/v1/book/" + std::to_string(b1), 404);
+  CHECK(fs::exists(moved_to / "note.txt"));
+  CHECK(stream.wait_for("AuthorRemoved", [&](const json& e) { return e["authorId"] == ada_id; })["reason"] ==
+        "removed by a user");
+  d.del(ada_url, 404);
+
+  const json bob = d.add_author(5002, 1);
+  const fs::path bob_folder = bob["path"].get<std::string>();
+  fs::create_directories(bob_folder);
+  std::ofstream(bob_folder / "Bob.epub") << "not really";
+  d.del("/api/v1/author/" + std::to_string(bob["id"].get<long long>()) + "?deleteFiles=true");
+  CHECK_FALSE(fs::exists(bob_folder));
+  CHECK(fs::exists(d.books()));
+  CHECK(d.get("/api/v1/author").empty());
+}
+
+}  // namespace catalog_api_test
