@@ -287,6 +287,20 @@ TEST_CASE("the dashboard adds an author, lists its books and refreshes it", "[br
   const auto notice = browser.find("#notice");
   REQUIRE(notice);
   CHECK(browser.attribute(*notice, "hidden").has_value());
+
+  // An edit through the API (as a Readarr client makes it): AuthorEdited marks the row
+  // unmonitored and is listed.
+  const std::vector<std::string> auth = {"X-Api-Key: " + key, "Content-Type: application/json"};
+  auto author = nlohmann::json::parse(webdriver::http("GET", origin + "/api/v1/author", {}, auth).body).at(0);
+  author["monitored"] = false;
+  REQUIRE(webdriver::http("PUT", origin + "/api/v1/author/" + std::to_string(author["id"].get<long long>()),
+                          author.dump(), auth)
+              .status == 202);
+  if (!poll(20s, [&] {
+        return row().value("name", "").find("unmonitored") != std::string::npos &&
+               activity().find("Ada Example edited: unmonitored") != std::string::npos;
+      }))
+    FAIL("the edit did not reach the author list" << diagnostics(browser, dir));
   CHECK(shelfd->stop(SIGTERM, 15s) == 0);
 }
 
