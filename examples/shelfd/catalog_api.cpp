@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Readarr's catalog routes, as far as the library service goes: root folders, authors (add one
-// by its foreign id, edit, remove), books (add, monitor), the release calendar, the one metadata
-// profile and the (empty) tag list. Adding answers what happened upstream: 404 for an id
+// by its foreign id, edit, remove, look up), books (add, monitor, look up), the release calendar,
+// the one metadata profile and the (empty) tag list. Adding answers what happened upstream: 404 for an id
 // the metadata source does not know, 503 when it is down or not configured, 429 when it limits us, 502 when
 // it answers nonsense.
 #include <algorithm>
@@ -197,6 +197,26 @@ void ApiServer::catalog_routes() {
     if (!authors) return error(res, authors.error());
     json out = json::array();
     for (const auto& a : *authors) out.push_back(author_resource(app_.catalog(), a));
+    reply(res, 200, out);
+  });
+  // Readarr's lookups, which its clients call before they add an author or a book: what the
+  // metadata source finds for `term` (503, 429 or 502 when it fails, as for an add).
+  s.Get("/api/v1/author/lookup", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string term = req.get_param_value("term");
+    if (term.empty()) return error(res, 400, "give a term to look for", "invalid_argument");
+    auto found = app_.library().find_authors(term);
+    if (!found) return error(res, found.error());
+    json out = json::array();
+    for (const auto& a : *found) out.push_back(author_lookup_resource(app_.catalog(), a));
+    reply(res, 200, out);
+  });
+  s.Get("/api/v1/book/lookup", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string term = req.get_param_value("term");
+    if (term.empty()) return error(res, 400, "give a term to look for", "invalid_argument");
+    auto found = app_.library().find_books(term);
+    if (!found) return error(res, found.error());
+    json out = json::array();
+    for (const auto& w : *found) out.push_back(book_lookup_resource(app_.catalog(), w));
     reply(res, 200, out);
   });
   s.Get(R"(/api/v1/author/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {

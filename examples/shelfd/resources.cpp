@@ -206,6 +206,60 @@ json quality_resource(const std::string& format) {
 }
 }  // namespace
 
+json author_lookup_resource(Catalog& catalog, const AuthorData& a) {
+  if (auto known = catalog.author_by_foreign_id(a.foreign_id)) return author_resource(catalog, *known);
+  return {{"id", 0},
+          {"authorName", a.name},
+          {"sortName", sort_name_of(a.name)},
+          {"foreignAuthorId", a.foreign_id},
+          {"overview", a.overview},
+          {"monitored", false},
+          {"metadataProfileId", 1},
+          {"status", std::string(to_string(a.status.value_or(AuthorStatus::continuing)))},
+          {"statistics", {{"bookCount", a.works.size()}, {"bookFileCount", 0}}}};
+}
+
+json book_lookup_resource(Catalog& catalog, const WorkData& w) {
+  json r;
+  if (auto known = catalog.book_by_foreign_id(w.foreign_id)) {
+    r = book_resource(*known);
+  } else {
+    r = {{"id", 0},
+         {"authorId", 0},
+         {"title", w.title},
+         {"foreignBookId", w.foreign_id},
+         {"releaseDate", w.release_date ? json(format_time(TimePoint(*w.release_date))) : json(nullptr)},
+         {"genres", w.genres},
+         {"monitored", false}};
+  }
+  if (!w.authors.empty()) {
+    const AuthorRef& by = w.authors.front();
+    json author = {{"foreignAuthorId", by.foreign_id}, {"authorName", by.name}};
+    if (auto known = catalog.author_by_foreign_id(by.foreign_id)) {
+      author["id"] = known->id;
+      if (r["authorId"] == 0) r["authorId"] = known->id;
+    }
+    r["author"] = std::move(author);
+  }
+  json editions = json::array();
+  for (const EditionData& e : w.editions) {
+    editions.push_back(
+        {{"foreignEditionId", e.foreign_id},
+         {"title", e.title},
+         {"isbn13", e.isbn13},
+         {"asin", e.asin},
+         {"language", e.language},
+         {"format", e.format},
+         {"publisher", e.publisher},
+         {"isEbook", e.is_ebook},
+         {"pageCount", e.pages},
+         {"releaseDate", e.release_date ? json(format_time(TimePoint(*e.release_date))) : json(nullptr)},
+         {"monitored", e.monitored}});
+  }
+  r["editions"] = std::move(editions);
+  return r;
+}
+
 json metadata_profile_resource() {
   // What an author refresh does: it keeps every book the source lists, so nothing is skipped.
   return {{"id", 1},

@@ -39,6 +39,17 @@ nlohmann::json book_resource(const shelfjobs::Book& book);
 /// file (title, author, isbn13, asin) and, for a file that matches no book, unmappedReason; a
 /// file whose metadata could not be read, readError.
 nlohmann::json bookfile_resource(const shelfjobs::BookFile& file);
+/// An author the metadata source found (Readarr's author lookup): the catalog's author resource
+/// when it is in the library; else id 0 with `authorName`, `sortName`, `foreignAuthorId`,
+/// `overview`, `status`, `monitored` false, `metadataProfileId` 1 and `statistics.bookCount` (the
+/// works the source lists).
+nlohmann::json author_lookup_resource(shelfjobs::Catalog& catalog, const shelfjobs::AuthorData& author);
+/// A work the metadata source found (Readarr's book lookup): the catalog's book resource when
+/// it is in the library, else id 0 with `title`, `foreignBookId`, `releaseDate`, `genres`,
+/// `monitored` false; either way `author` {foreignAuthorId, authorName, id when in the library}
+/// and `editions` [{foreignEditionId, title, isbn13, asin, language, format, publisher, isEbook,
+/// pageCount, releaseDate, monitored}].
+nlohmann::json book_lookup_resource(shelfjobs::Catalog& catalog, const shelfjobs::WorkData& work);
 /// Readarr's MetadataProfileResource for shelfd's one profile (id 1, "Standard"), whose fields
 /// filter nothing: an author refresh keeps every book the source lists.
 nlohmann::json metadata_profile_resource();

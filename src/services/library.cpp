@@ -11,6 +11,8 @@
 #include "shelfjobs/services/library.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
 
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -236,6 +238,80 @@ Result<Book> LibraryService::add_book(const std::string& work_foreign_id, RowId 
   if (new_author) im.publish(AuthorAdded{*author});
   im.publish(BookAdded{*added, false});
   return added;
+}
+
+// ------------------------------------------------------------------ lookups
+
+namespace {
+// "prefix:ID" (any case of the prefix, spaces around the id allowed): the id; else empty.
+std::string named_id(std::string_view term, std::initializer_list<std::string_view> prefixes) {
+  for (std::string_view p : prefixes) {
+    if (term.size() <= p.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < p.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(term[i])) == p[i];
+    if (!same) continue;
+    std::string_view id = term.substr(p.size());
+    while (!id.empty() && id.front() == ' ') id.remove_prefix(1);
+    while (!id.empty() && id.back() == ' ') id.remove_suffix(1);
+    if (!id.empty()) return std::string(id);
+  }
+  return {};
+}
+
+// The ids `pick` takes from the search hits for `term`, in hit order, each once, at most `limit`.
+template <class Pick>
+std::vector<std::string> hit_ids(MetadataSource& source, std::string_view term, std::size_t limit,
+                                 std::stop_token token, Pick pick) {
+  std::vector<std::string> ids;
+  for (const SearchHit& hit : source.search(term, token)) {
+    const std::string id = pick(hit);
+    if (id.empty() || std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+    ids.push_back(id);
+    if (ids.size() == limit) break;
+  }
+  return ids;
+}
+}  // namespace
+
+Result<std::vector<AuthorData>> LibraryService::find_authors(std::string_view term, std::size_t limit,
+                                                             std::stop_token token) {
+  Impl& im = *impl_;
+  if (term.empty() || limit == 0) return Error{errc::invalid_argument, "a lookup needs a term and a limit"};
+  if (auto ok = im.have_source(); !ok) return ok.error();
+  std::vector<AuthorData> out;
+  try {
+    std::vector<std::string> ids;
+    if (std::string id = named_id(term, {"author:", "readarr:"}); !id.empty()) {
+      ids.push_back(std::move(id));
+    } else {
+      ids = hit_ids(*im.o.source, term, limit, token, [](const SearchHit& h) { return h.author_foreign_id; });
+    }
+    for (const auto& id : ids) out.push_back(im.o.source->author(id, token));
+  } catch (const MetadataError& e) {
+    return to_error(e);
+  }
+  return out;
+}
+
+Result<std::vector<WorkData>> LibraryService::find_books(std::string_view term, std::size_t limit,
+                                                         std::stop_token token) {
+  Impl& im = *impl_;
+  if (term.empty() || limit == 0) return Error{errc::invalid_argument, "a lookup needs a term and a limit"};
+  if (auto ok = im.have_source(); !ok) return ok.error();
+  std::vector<WorkData> out;
+  try {
+    std::vector<std::string> ids;
+    if (std::string id = named_id(term, {"work:", "readarr:"}); !id.empty()) {
+      ids.push_back(std::move(id));
+    } else {
+      ids = hit_ids(*im.o.source, term, limit, token, [](const SearchHit& h) { return h.work_foreign_id; });
+    }
+    for (const auto& id : ids) out.push_back(im.o.source->work(id, token));
+  } catch (const MetadataError& e) {
+    return to_error(e);
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ a person's edits

@@ -228,4 +228,41 @@ TEST_CASE("removing an author keeps its files as unmapped rows, or deletes its f
   CHECK(removed.seen.empty());
 }
 
+TEST_CASE("author and book lookups: search hits, named ids, and the source's failures",
+          "[services][library]") {
+  Library lib;
+  lib.server->put_author(fixtures::make_author(4401, "Ada Lookup", 2));
+  lib.server->put_author(fixtures::make_author(4402, "Ada Lookup Jr", 1));
+
+  auto authors = lib.library->find_authors("Ada Lookup");
+  REQUIRE(authors.has_value());
+  REQUIRE(authors->size() == 2);  // each author once, however many of their works matched
+  CHECK(((*authors)[0].foreign_id == "4401" || (*authors)[1].foreign_id == "4401"));
+  CHECK(lib.library->find_authors("Ada Lookup", 1)->size() == 1);
+  auto named = lib.library->find_authors("Author: 4402 ");
+  REQUIRE(named.has_value());
+  REQUIRE(named->size() == 1);
+  CHECK((*named)[0].name == "Ada Lookup Jr");
+  CHECK(lib.library->find_authors("author:4040").error().code == errc::not_found);
+  CHECK(lib.library->find_authors("Nobody Known")->empty());
+  CHECK(lib.library->find_authors("").error().code == errc::invalid_argument);
+
+  auto books = lib.library->find_books("Ada Lookup Jr");
+  REQUIRE(books.has_value());
+  REQUIRE(books->size() == 1);
+  CHECK(books->at(0).authors.at(0).foreign_id == "4402");
+  auto work = lib.library->find_books("work:" + books->at(0).foreign_id);
+  REQUIRE(work.has_value());
+  CHECK(work->at(0).title == books->at(0).title);
+
+  // One the cache has not seen yet (the lookups above are served from it now).
+  lib.server->put_author(fixtures::make_author(4403, "Cy Down", 1));
+  lib.server->set_scenario("4403", {.scenario = fixtures::Scenario::server_error});
+  auto down = lib.library->find_authors("author:4403");
+  REQUIRE_FALSE(down.has_value());
+  CHECK(down.error().code == errc::unavailable);
+  auto none = LibraryService::create({.catalog = lib.catalog});
+  CHECK((*none)->find_authors("Ada").error().code == errc::unavailable);
+}
+
 }  // namespace library_edits_test

@@ -87,9 +87,25 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   CHECK(d.get("/api/v1/metadataprofile/1")["name"] == profiles[0]["name"]);
   d.get("/api/v1/metadataprofile/2", 404);
 
+  // Lookups, as a client looks before it adds: by name, and by id.
+  const json found = d.get("/api/v1/author/lookup?term=Ada%20Example");
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]["id"] == 0);
+  CHECK(found[0]["foreignAuthorId"] == "5001");
+  CHECK(found[0]["statistics"]["bookCount"] == 3);
+  CHECK(d.get("/api/v1/author/lookup?term=author:5002")[0]["authorName"] == "Bob Writer");
+  d.get("/api/v1/author/lookup?term=author:4040", 404);
+  d.get("/api/v1/author/lookup", 400);
+  const json works = d.get("/api/v1/book/lookup?term=Bob%20Writer");
+  REQUIRE(works.size() == 1);
+  CHECK(works[0]["id"] == 0);
+  CHECK(works[0]["author"]["foreignAuthorId"] == "5002");
+  CHECK_FALSE(works[0]["editions"].empty());
+
   EventStream stream(d.port, ShelfdDaemon::kKey);
   json ada = d.add_author(5001, 3);
   const long long ada_id = ada["id"].get<long long>();
+  CHECK(d.get("/api/v1/author/lookup?term=author:5001")[0]["id"] == ada_id);  // in the library now
   const std::string ada_url = "/api/v1/author/" + std::to_string(ada_id);
   CHECK(ada["metadataProfileId"] == 1);
 

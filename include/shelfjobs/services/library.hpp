@@ -76,6 +76,19 @@ class LibraryService : public Service {
   /// `add_author`; `root_folder_id` is only needed (and checked) for a new author.
   Result<Book> add_book(const std::string& work_foreign_id, RowId root_folder_id, bool monitored = true);
 
+  /// Readarr's author lookup: the authors of the metadata source's search hits for `term`, in
+  /// hit order, each once, at most `limit`. A term "author:ID" (or "readarr:ID") names one
+  /// author by its foreign id instead. Each author found costs one request (cached, as the
+  /// refresh's). Errors: invalid_argument (an empty term, `limit` 0), not_found (an "author:ID"
+  /// the source does not know), and the source's failures as for `add_author`.
+  Result<std::vector<AuthorData>> find_authors(std::string_view term, std::size_t limit = 10,
+                                               std::stop_token token = {});
+
+  /// Readarr's book lookup: the works of the search hits for `term`, as `find_authors` finds
+  /// authors; "work:ID" names one work.
+  Result<std::vector<WorkData>> find_books(std::string_view term, std::size_t limit = 10,
+                                           std::stop_token token = {});
+
   /// Adds a root folder, as a person does: `path` must be absolute and name a folder that
   /// exists and can be read (a mistyped or unmounted path is refused rather than reported
   /// later by RootFolderCheck). `name` empty: the folder's own name. Errors: invalid_argument
