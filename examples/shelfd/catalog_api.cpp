@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Readarr's catalog routes, as far as the library service goes: root folders, authors (add one
-// by its foreign id, edit, remove, look up), books (add, monitor, look up), the release calendar,
-// the one metadata profile and the (empty) tag list. Adding answers what happened upstream: 404 for an id
-// the metadata source does not know, 503 when it is down or not configured, 429 when it limits us, 502 when
-// it answers nonsense.
+// by its foreign id, edit, remove, look up), books (add, monitor, look up) with their editions
+// and series, the release calendar, the one metadata profile and the (empty) tag list. Adding answers what
+// happened upstream: 404 for an id the metadata source does not know, 503 when it is down or not configured,
+// 429 when it limits us, 502 when it answers nonsense.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -145,6 +146,39 @@ void ApiServer::catalog_routes() {
     auto added = app_.library().add_root_folder(body["path"].get<std::string>(), std::move(name));
     if (!added) return error(res, added.error());
     reply(res, 201, root_resource(*added));
+  });
+  // A book's editions, as Readarr's book page reads them (404 for no such book).
+  s.Get("/api/v1/edition", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_param("bookId")) return error(res, 400, "give bookId", "invalid_argument");
+    const auto id = query_id(req, "bookId");
+    if (!id) return error(res, id.error());
+    auto editions = app_.catalog().editions_of(*id);
+    if (!editions) return error(res, editions.error());
+    json out = json::array();
+    for (const auto& e : *editions) out.push_back(edition_resource(e));
+    reply(res, 200, out);
+  });
+  // The series an author's books belong to, each with the links of that author's books (404 for
+  // no such author).
+  s.Get("/api/v1/series", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_param("authorId")) return error(res, 400, "give authorId", "invalid_argument");
+    const auto id = query_id(req, "authorId");
+    if (!id) return error(res, id.error());
+    auto books = app_.catalog().books_of(*id);
+    if (!books) return error(res, books.error());
+    std::map<RowId, std::vector<SeriesLink>> by_series;
+    for (const auto& b : *books) {
+      auto links = app_.catalog().series_links_of(b.id);
+      if (!links) return error(res, links.error());
+      for (auto& l : *links) by_series[l.series_id].push_back(std::move(l));
+    }
+    json out = json::array();
+    for (const auto& [series_id, links] : by_series) {
+      auto series = app_.catalog().series(series_id);
+      if (!series) return error(res, series.error());
+      out.push_back(series_resource(*series, links));
+    }
+    reply(res, 200, out);
   });
   // One metadata profile, which filters nothing: an author refresh keeps every book the source
   // lists. Readarr's clients read the list (and send its id) when they add an author.

@@ -260,6 +260,34 @@ json book_lookup_resource(Catalog& catalog, const WorkData& w) {
   return r;
 }
 
+json edition_resource(const Edition& e) {
+  return {{"id", e.id},
+          {"bookId", e.book_id},
+          {"foreignEditionId", e.foreign_id},
+          {"title", e.title},
+          {"isbn13", e.isbn13},
+          {"asin", e.asin},
+          {"language", e.language},
+          {"format", e.format},
+          {"isEbook", e.is_ebook},
+          {"publisher", e.publisher},
+          {"pageCount", e.pages},
+          {"releaseDate", e.release_date ? json(format_time(TimePoint(*e.release_date))) : json(nullptr)},
+          {"monitored", e.monitored}};
+}
+
+json series_resource(const Series& s, const std::vector<SeriesLink>& links) {
+  json out = json::array();
+  for (const SeriesLink& l : links) {
+    out.push_back({{"seriesId", l.series_id},
+                   {"bookId", l.book_id},
+                   {"position", l.position},
+                   {"seriesPosition", l.series_position},
+                   {"isPrimary", l.primary}});
+  }
+  return {{"id", s.id}, {"foreignSeriesId", s.foreign_id}, {"title", s.title}, {"links", std::move(out)}};
+}
+
 json metadata_profile_resource() {
   // What an author refresh does: it keeps every book the source lists, so nothing is skipped.
   return {{"id", 1},

@@ -39,6 +39,14 @@ nlohmann::json book_resource(const shelfjobs::Book& book);
 /// file (title, author, isbn13, asin) and, for a file that matches no book, unmappedReason; a
 /// file whose metadata could not be read, readError.
 nlohmann::json bookfile_resource(const shelfjobs::BookFile& file);
+/// Readarr's EditionResource: {id, bookId, foreignEditionId, title, isbn13, asin, language,
+/// format, isEbook, publisher, pageCount, releaseDate, monitored} (the monitored edition is the
+/// one a refresh found most popular).
+nlohmann::json edition_resource(const shelfjobs::Edition& edition);
+/// Readarr's SeriesResource: {id, foreignSeriesId, title, links [{seriesId, bookId, position,
+/// seriesPosition, isPrimary}]} with the links given.
+nlohmann::json series_resource(const shelfjobs::Series& series,
+                               const std::vector<shelfjobs::SeriesLink>& links);
 /// An author the metadata source found (Readarr's author lookup): the catalog's author resource
 /// when it is in the library; else id 0 with `authorName`, `sortName`, `foreignAuthorId`,
 /// `overview`, `status`, `monitored` false, `metadataProfileId` 1 and `statistics.bookCount` (the

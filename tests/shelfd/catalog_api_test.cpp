@@ -122,6 +122,22 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   d.call("PUT", ada_url, "[1]", 400);
   d.put("/api/v1/author/999999", ada, 404);
 
+  // Editions and series, as a book page reads them (the fixture's first three works are a series).
+  {
+    const json first = d.get("/api/v1/book?authorId=" + std::to_string(ada_id))[0];
+    const json editions = d.get("/api/v1/edition?bookId=" + std::to_string(first["id"].get<long long>()));
+    REQUIRE_FALSE(editions.empty());
+    CHECK(editions[0]["bookId"] == first["id"]);
+    CHECK(editions[0]["isbn13"].get<std::string>().size() == 13);
+    d.get("/api/v1/edition?bookId=999999", 404);
+    d.get("/api/v1/edition", 400);
+    const json series = d.get("/api/v1/series?authorId=" + std::to_string(ada_id));
+    REQUIRE(series.size() == 1);
+    CHECK(series[0]["title"] == "Ada Example Sequence");
+    CHECK(series[0]["links"].size() == 3);
+    d.get("/api/v1/series?authorId=999999", 404);
+  }
+
   // Books: one, several by id, and monitoring them.
   const json books = d.get("/api/v1/book?authorId=" + std::to_string(ada_id));
   REQUIRE(books.size() == 3);
