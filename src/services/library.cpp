@@ -272,46 +272,43 @@ std::vector<std::string> hit_ids(MetadataSource& source, std::string_view term, 
   }
   return ids;
 }
-}  // namespace
-
-Result<std::vector<AuthorData>> LibraryService::find_authors(std::string_view term, std::size_t limit,
-                                                             std::stop_token token) {
-  Impl& im = *impl_;
+// One lookup: the ids a term names ("prefix:ID") or its search hits give, each fetched.
+template <class Data, class Pick, class Fetch>
+Result<std::vector<Data>> lookup(MetadataSource* source, std::string_view term, std::size_t limit,
+                                 std::stop_token token, std::initializer_list<std::string_view> prefixes,
+                                 Pick pick, Fetch fetch) {
   if (term.empty() || limit == 0) return Error{errc::invalid_argument, "a lookup needs a term and a limit"};
-  if (auto ok = im.have_source(); !ok) return ok.error();
-  std::vector<AuthorData> out;
+  if (!source) return Error{errc::unavailable, "no metadata source is configured"};
+  std::vector<Data> out;
   try {
     std::vector<std::string> ids;
-    if (std::string id = named_id(term, {"author:", "readarr:"}); !id.empty()) {
+    if (std::string id = named_id(term, prefixes); !id.empty()) {
       ids.push_back(std::move(id));
     } else {
-      ids = hit_ids(*im.o.source, term, limit, token, [](const SearchHit& h) { return h.author_foreign_id; });
+      ids = hit_ids(*source, term, limit, token, pick);
     }
-    for (const auto& id : ids) out.push_back(im.o.source->author(id, token));
+    for (const auto& id : ids) out.push_back(fetch(*source, id));
   } catch (const MetadataError& e) {
     return to_error(e);
   }
   return out;
 }
+}  // namespace
+
+Result<std::vector<AuthorData>> LibraryService::find_authors(std::string_view term, std::size_t limit,
+                                                             std::stop_token token) {
+  return lookup<AuthorData>(
+      impl_->o.source.get(), term, limit, token, {"author:", "readarr:"},
+      [](const SearchHit& h) { return h.author_foreign_id; },
+      [&](MetadataSource& s, const std::string& id) { return s.author(id, token); });
+}
 
 Result<std::vector<WorkData>> LibraryService::find_books(std::string_view term, std::size_t limit,
                                                          std::stop_token token) {
-  Impl& im = *impl_;
-  if (term.empty() || limit == 0) return Error{errc::invalid_argument, "a lookup needs a term and a limit"};
-  if (auto ok = im.have_source(); !ok) return ok.error();
-  std::vector<WorkData> out;
-  try {
-    std::vector<std::string> ids;
-    if (std::string id = named_id(term, {"work:", "readarr:"}); !id.empty()) {
-      ids.push_back(std::move(id));
-    } else {
-      ids = hit_ids(*im.o.source, term, limit, token, [](const SearchHit& h) { return h.work_foreign_id; });
-    }
-    for (const auto& id : ids) out.push_back(im.o.source->work(id, token));
-  } catch (const MetadataError& e) {
-    return to_error(e);
-  }
-  return out;
+  return lookup<WorkData>(
+      impl_->o.source.get(), term, limit, token, {"work:", "readarr:"},
+      [](const SearchHit& h) { return h.work_foreign_id; },
+      [&](MetadataSource& s, const std::string& id) { return s.work(id, token); });
 }
 
 // ------------------------------------------------------------------ a person's edits

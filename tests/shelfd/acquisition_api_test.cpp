@@ -32,20 +32,7 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 namespace fx = shelfjobs::fixtures;
 
-// One shelfd (shelfd_daemon.hpp) with `metadata_url` as its metadata source and a library root
-// in its folder; `patch`: a JSON merge patch over the config `shelfd init` writes.
-struct Daemon : ShelfdDaemon {
-  explicit Daemon(const std::string& metadata_url, const json& patch = json::object())
-      : ShelfdDaemon(with_metadata(metadata_url, patch), [](ShelfdDaemon& d, json& c) {
-          fs::create_directories(d.dir.path() / "books");
-          c["libraryRoots"] = {(d.dir.path() / "books").string()};
-        }) {}
-  static json with_metadata(const std::string& url, json patch) {
-    patch["metadata"]["baseUrl"] = url;
-    patch["metadata"]["requestSpacingMs"] = 0;
-    return patch;
-  }
-};
+using Daemon = LibraryDaemon;
 
 TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, history, releases, blocklist",
           "[shelfd][acquisition]") {

@@ -28,15 +28,9 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 namespace fx = shelfjobs::fixtures;
 
-// One shelfd with `metadata_url` as its metadata source and `books` in its folder as its library.
-struct Daemon : ShelfdDaemon {
-  explicit Daemon(const std::string& metadata_url)
-      : ShelfdDaemon(json{{"metadata", {{"baseUrl", metadata_url}, {"requestSpacingMs", 0}}}},
-                     [](ShelfdDaemon& d, json& c) {
-                       fs::create_directories(d.dir.path() / "books");
-                       c["libraryRoots"] = {(d.dir.path() / "books").string()};
-                     }) {}
-  fs::path books() const { return dir.path() / "books"; }
+// shelfd_daemon.hpp's LibraryDaemon, with the two calls this test makes often.
+struct Daemon : LibraryDaemon {
+  using LibraryDaemon::LibraryDaemon;
 
   // Adds author `foreign_id` and waits for its refresh to bring `books` books; returns it.
   json add_author(int foreign_id, std::size_t books_expected) {

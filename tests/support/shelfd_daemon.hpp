@@ -121,6 +121,25 @@ class ShelfdDaemon {
   nlohmann::json run(const char* name) { return run(nlohmann::json{{"name", name}}); }
 };
 
+// A shelfd with `metadata_url` as its metadata source (no spacing between requests) and the
+// folder "books" in its own folder as its library root; `patch` as for ShelfdDaemon.
+struct LibraryDaemon : ShelfdDaemon {
+  explicit LibraryDaemon(const std::string& metadata_url,
+                         const nlohmann::json& patch = nlohmann::json::object())
+      : ShelfdDaemon(with_metadata(metadata_url, patch), [](ShelfdDaemon& d, nlohmann::json& c) {
+          std::filesystem::create_directories(d.dir.path() / "books");
+          c["libraryRoots"] = {(d.dir.path() / "books").string()};
+        }) {}
+  std::filesystem::path books() const { return dir.path() / "books"; }
+
+ private:
+  static nlohmann::json with_metadata(const std::string& url, nlohmann::json patch) {
+    patch["metadata"]["baseUrl"] = url;
+    patch["metadata"]["requestSpacingMs"] = 0;
+    return patch;
+  }
+};
+
 // A client of shelfd's event stream, reading on a thread of its own from construction (once
 // "hello" has arrived) to destruction.
 class EventStream {
