@@ -89,6 +89,57 @@ Result<Date> query_day(const httplib::Request& req, const char* name) {
   return Error{errc::invalid_argument, std::string(name) + " '" + v + "' is not a date (YYYY-MM-DD)"};
 }
 
+// `path` as a folder: no "." or ".." parts, no trailing separator.
+std::filesystem::path folder_path(const std::string& text) {
+  std::filesystem::path p = std::filesystem::path(text).lexically_normal();
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p;
+}
+
+// A person's edit of one author, as PUT /author/{id} and the editor make it: a new `path` is a
+// MoveAuthor job with `move` (the folder and its files move; AuthorMoved follows), else only the
+// catalog's path; then `monitored`. Returns the author as it is now (its old path while a move
+// is queued). Errors: the library's, and the engine's for the push.
+Result<Author> edit_author(App& app, Author author, std::optional<bool> monitored,
+                           const std::optional<std::filesystem::path>& path, bool move) {
+  if (path && *path != author.path) {
+    if (move) {
+      if (!path->is_absolute())
+        return Error{errc::invalid_argument, "'" + path->string() + "' is not an absolute path"};
+      if (auto root = app.library().root_folder_of(*path); !root) return root.error();
+      auto pushed = app.engine().push(MoveAuthor{
+          .authorId = author.id, .sourcePath = author.path.string(), .destinationPath = path->string()});
+      if (!pushed) return pushed.error();
+    } else {
+      auto moved = app.library().set_author_path(author.id, *path);
+      if (!moved) return moved.error();
+      author = std::move(*moved);
+    }
+  }
+  if (monitored && *monitored != author.monitored) {
+    auto edited = app.library().set_author_monitored(author.id, *monitored);
+    if (!edited) return edited.error();
+    author = std::move(*edited);
+  }
+  return author;
+}
+
+// The ids of a body's `key`: an array of 64-bit ids. Errors: invalid_body.
+Result<std::vector<RowId>> body_ids(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->is_array())
+    return Error{errc::invalid_body, std::string("the body needs \"") + key + "\", a list of ids"};
+  std::vector<RowId> ids;
+  for (const json& v : *it) {
+    const bool fits = v.is_number_integer() &&
+                      !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX));
+    if (!fits)
+      return Error{errc::invalid_body, std::string(key) + " holds " + v.dump() + ", which is not an id"};
+    ids.push_back(v.get<RowId>());
+  }
+  return ids;
+}
+
 // A foreign id sent as a string or a number (a whole number, unsigned if it must be).
 std::string foreign_id_of(const json& body, const char* key) {
   if (!body.contains(key)) return {};
@@ -277,29 +328,66 @@ void ApiServer::catalog_routes() {
     if (auto it = body.find("path"); it != body.end() && !it->is_null()) {
       if (!it->is_string() || it->get<std::string>().empty())
         return error(res, 400, "\"path\" must be the author's folder, an absolute path", "invalid_body");
-      path = std::filesystem::path(it->get<std::string>()).lexically_normal();
-      if (!path->has_filename() && path->has_relative_path()) path = path->parent_path();
+      path = folder_path(it->get<std::string>());
     }
     auto author = app_.catalog().author(*id);
     if (!author) return error(res, author.error());
-    if (path && *path != author->path) {
-      if (*move) {
-        if (!path->is_absolute()) return error(res, 400, "\"path\" must be an absolute path", "invalid_body");
-        if (auto root = app_.library().root_folder_of(*path); !root) return error(res, root.error());
-        auto pushed = app_.engine().push(MoveAuthor{
-            .authorId = author->id, .sourcePath = author->path.string(), .destinationPath = path->string()});
-        if (!pushed) return error(res, pushed.error());
-      } else {
-        auto moved = app_.library().set_author_path(author->id, *path);
-        if (!moved) return error(res, moved.error());
-        author = std::move(moved);
-      }
+    auto edited = edit_author(app_, std::move(*author), *monitored, path, *move);
+    if (!edited) return error(res, edited.error());
+    reply(res, 202, author_resource(app_.catalog(), *edited));
+  });
+  // Readarr's mass editor: {"authorIds": [...], "monitored"?, "rootFolderPath"?, "moveFiles"?}
+  // (its other fields are accepted and ignored). A root folder puts each author in it under its
+  // folder's name, moved by a MoveAuthor job each with moveFiles. Every id is checked first: an
+  // unknown one is 404 and nothing changes.
+  s.Put("/api/v1/author/editor", [this](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = json_body(req);
+    if (!parsed) return error(res, parsed.error());
+    const json& body = *parsed;
+    const auto ids = body_ids(body, "authorIds");
+    if (!ids) return error(res, ids.error());
+    const auto monitored = bool_field(body, "monitored");
+    if (!monitored) return error(res, monitored.error());
+    const auto move = bool_field(body, "moveFiles");
+    if (!move) return error(res, move.error());
+    std::optional<std::filesystem::path> root;
+    if (auto it = body.find("rootFolderPath"); it != body.end() && !it->is_null()) {
+      if (!it->is_string())
+        return error(res, 400, "\"rootFolderPath\" must be a root folder's path", "invalid_body");
+      if (!it->get<std::string>().empty()) root = folder_path(it->get<std::string>());
     }
-    if (*monitored && **monitored != author->monitored) {
-      author = app_.library().set_author_monitored(author->id, **monitored);
-      if (!author) return error(res, author.error());
+    std::vector<Author> authors;
+    for (RowId id : *ids) {
+      auto a = app_.catalog().author(id);
+      if (!a) return error(res, a.error());
+      authors.push_back(std::move(*a));
     }
-    reply(res, 202, author_resource(app_.catalog(), *author));
+    json out = json::array();
+    for (Author& a : authors) {
+      std::optional<std::filesystem::path> path;
+      if (root) path = *root / (a.path.empty() ? safe_folder_name(a.name) : a.path.filename().string());
+      auto edited = edit_author(app_, std::move(a), *monitored, path, move->value_or(false));
+      if (!edited) return error(res, edited.error());
+      out.push_back(author_resource(app_.catalog(), *edited));
+    }
+    reply(res, 202, out);
+  });
+  s.Delete("/api/v1/author/editor", [this](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = json_body(req);
+    if (!parsed) return error(res, parsed.error());
+    const auto ids = body_ids(*parsed, "authorIds");
+    if (!ids) return error(res, ids.error());
+    const auto delete_files = bool_field(*parsed, "deleteFiles");
+    if (!delete_files) return error(res, delete_files.error());
+    for (RowId id : *ids) {
+      if (auto a = app_.catalog().author(id); !a) return error(res, a.error());
+    }
+    for (RowId id : *ids) {
+      auto removed =
+          app_.library().remove_author(id, delete_files->value_or(false), app_.config().recycle_bin);
+      if (!removed) return error(res, removed.error());
+    }
+    reply(res, 200, json::object());
   });
   s.Delete(R"(/api/v1/author/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     const auto id = route_id(req, "author with id");
@@ -354,20 +442,13 @@ void ApiServer::catalog_routes() {
     const json& body = *parsed;
     const auto monitored = bool_field(body, "monitored");
     if (!monitored) return error(res, monitored.error());
-    auto ids_it = body.find("bookIds");
-    if (!*monitored || ids_it == body.end() || !ids_it->is_array())
+    if (!*monitored)
       return error(res, 400,
                    "the body needs \"bookIds\" (a list of book ids) and \"monitored\" (true or false)",
                    "invalid_body");
-    std::vector<RowId> ids;
-    for (const json& v : *ids_it) {
-      const bool fits = v.is_number_integer() &&
-                        !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX));
-      if (!fits)
-        return error(res, 400, "bookIds holds " + v.dump() + ", which is not a book id", "invalid_body");
-      ids.push_back(v.get<RowId>());
-    }
-    auto books = app_.library().set_books_monitored(ids, **monitored);
+    const auto ids = body_ids(body, "bookIds");
+    if (!ids) return error(res, ids.error());
+    auto books = app_.library().set_books_monitored(*ids, **monitored);
     if (!books) return error(res, books.error());
     json out = json::array();
     for (const auto& b : *books) out.push_back(book_resource(b));

@@ -59,6 +59,7 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   auto metadata = fx::BookInfoFixture::start();
   metadata->put_author(fx::make_author(5001, "Ada Example", 3));
   metadata->put_author(fx::make_author(5002, "Bob Writer", 1));
+  metadata->put_author(fx::make_author(5003, "Cy Third", 1));
   Daemon d(metadata->base_url());
 
   // A root folder must exist and be a folder.
@@ -208,6 +209,29 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   d.del("/api/v1/author/" + std::to_string(bob["id"].get<long long>()) + "?deleteFiles=true");
   CHECK_FALSE(fs::exists(bob_folder));
   CHECK(fs::exists(d.books()));
+  CHECK(d.get("/api/v1/author").empty());
+
+  // Readarr's mass editor: every id is checked first, then each author is edited or removed.
+  const json cy = d.add_author(5003, 1);
+  const long long cy_id = cy["id"].get<long long>();
+  d.put("/api/v1/author/editor", {{"authorIds", {cy_id, 999999}}, {"monitored", false}}, 404);
+  CHECK(d.get("/api/v1/author/" + std::to_string(cy_id))["monitored"] == true);
+  const json edited = d.put("/api/v1/author/editor",
+                            {{"authorIds", {cy_id}},
+                             {"monitored", false},
+                             {"rootFolderPath", (d.dir.path() / "audio").string()},
+                             {"qualityProfileId", 1}},
+                            202);
+  REQUIRE(edited.size() == 1);
+  CHECK(edited[0]["monitored"] == false);
+  CHECK(edited[0]["path"] == (d.dir.path() / "audio" / "Cy Third").string());
+  CHECK(edited[0]["rootFolderPath"] == (d.dir.path() / "audio").string());
+  d.put("/api/v1/author/editor", {{"authorIds", {"x"}}}, 400);
+  d.put("/api/v1/author/editor", {{"monitored", true}}, 400);
+  d.put("/api/v1/author/editor", {{"authorIds", {cy_id}}, {"rootFolderPath", "/no/root/here"}}, 400);
+  d.call("DELETE", "/api/v1/author/editor", json{{"authorIds", {cy_id, 999999}}}.dump(), 404);
+  CHECK(d.get("/api/v1/author").size() == 1);
+  d.call("DELETE", "/api/v1/author/editor", json{{"authorIds", {cy_id}}, {"deleteFiles", false}}.dump(), 200);
   CHECK(d.get("/api/v1/author").empty());
 }
 
