@@ -295,6 +295,27 @@ void ApiServer::catalog_routes() {
     for (const auto& a : *found) out.push_back(author_lookup_resource(app_.catalog(), a));
     reply(res, 200, out);
   });
+  // Readarr's mixed search (its "add new" page): authors and books, each as the lookups give
+  // them, in {id, foreignId, author | book}.
+  s.Get("/api/v1/search", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string term = req.get_param_value("term");
+    if (term.empty()) return error(res, 400, "give a term to look for", "invalid_argument");
+    auto found = app_.library().find(term);
+    if (!found) return error(res, found.error());
+    json out = json::array();
+    for (const auto& f : *found) {
+      json entry = {{"id", out.size() + 1}};
+      if (f.author) {
+        entry["foreignId"] = f.author->foreign_id;
+        entry["author"] = author_lookup_resource(app_.catalog(), *f.author);
+      } else if (f.work) {
+        entry["foreignId"] = f.work->foreign_id;
+        entry["book"] = book_lookup_resource(app_.catalog(), *f.work);
+      }
+      out.push_back(std::move(entry));
+    }
+    reply(res, 200, out);
+  });
   s.Get("/api/v1/book/lookup", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string term = req.get_param_value("term");
     if (term.empty()) return error(res, 400, "give a term to look for", "invalid_argument");

@@ -311,6 +311,45 @@ Result<std::vector<WorkData>> LibraryService::find_books(std::string_view term, 
       [&](MetadataSource& s, const std::string& id) { return s.work(id, token); });
 }
 
+// Hits in order: a hit's author the first time it comes, then its work. Each entry is one
+// fetch (served from the cache after), as in the two lookups above.
+Result<std::vector<LibraryService::Found>> LibraryService::find(std::string_view term, std::size_t limit,
+                                                                std::stop_token token) {
+  if (std::string id = named_id(term, {"author:"}); !id.empty()) {
+    auto a = find_authors(term, 1, token);
+    if (!a) return a.error();
+    return std::vector<Found>{Found{.author = std::move(a->at(0))}};
+  }
+  if (std::string id = named_id(term, {"work:"}); !id.empty()) {
+    auto w = find_books(term, 1, token);
+    if (!w) return w.error();
+    return std::vector<Found>{Found{.work = std::move(w->at(0))}};
+  }
+  if (term.empty() || limit == 0) return Error{errc::invalid_argument, "a lookup needs a term and a limit"};
+  MetadataSource* source = impl_->o.source.get();
+  if (!source) return Error{errc::unavailable, "no metadata source is configured"};
+  std::vector<Found> out;
+  try {
+    std::vector<std::string> authors, works;
+    for (const SearchHit& hit : source->search(term, token)) {
+      if (hit.work_foreign_id.empty() ||
+          std::find(works.begin(), works.end(), hit.work_foreign_id) != works.end())
+        continue;
+      if (!hit.author_foreign_id.empty() &&
+          std::find(authors.begin(), authors.end(), hit.author_foreign_id) == authors.end()) {
+        authors.push_back(hit.author_foreign_id);
+        out.push_back(Found{.author = source->author(hit.author_foreign_id, token)});
+      }
+      works.push_back(hit.work_foreign_id);
+      out.push_back(Found{.work = source->work(hit.work_foreign_id, token)});
+      if (works.size() == limit) break;
+    }
+  } catch (const MetadataError& e) {
+    return to_error(e);
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ a person's edits
 
 Result<RootFolder> LibraryService::add_root_folder(const std::filesystem::path& path, std::string name) {

@@ -255,6 +255,14 @@ TEST_CASE("author and book lookups: search hits, named ids, and the source's fai
   REQUIRE(work.has_value());
   CHECK(work->at(0).title == books->at(0).title);
 
+  auto mixed = lib.library->find("Ada Lookup Jr");
+  REQUIRE(mixed.has_value());
+  REQUIRE(mixed->size() == 2);
+  CHECK(mixed->at(0).author->foreign_id == "4402");
+  CHECK(mixed->at(1).work->foreign_id == books->at(0).foreign_id);
+  CHECK(lib.library->find("author:4401")->at(0).author->name == "Ada Lookup");
+  CHECK(lib.library->find("").error().code == errc::invalid_argument);
+
   // One the cache has not seen yet (the lookups above are served from it now).
   lib.server->put_author(fixtures::make_author(4403, "Cy Down", 1));
   lib.server->set_scenario("4403", {.scenario = fixtures::Scenario::server_error});

@@ -97,6 +97,17 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   CHECK(works[0]["author"]["foreignAuthorId"] == "5002");
   CHECK_FALSE(works[0]["editions"].empty());
 
+  const json mixed = d.get("/api/v1/search?term=Bob%20Writer");
+  REQUIRE(mixed.size() == 2);  // the author where it first comes, then the book
+  CHECK(mixed[0]["id"] == 1);
+  CHECK(mixed[0]["author"]["foreignAuthorId"] == "5002");
+  CHECK(mixed[0]["foreignId"] == "5002");
+  CHECK(mixed[1]["book"]["foreignBookId"] == works[0]["foreignBookId"]);
+  CHECK(d.get("/api/v1/search?term=work:" +
+              works[0]["foreignBookId"].get<std::string>())[0]["book"]["title"] == works[0]["title"]);
+  CHECK(d.get("/api/v1/search?term=Nobody%20Known").empty());
+  d.get("/api/v1/search", 400);
+
   EventStream stream(d.port, ShelfdDaemon::kKey);
   json ada = d.add_author(5001, 3);
   const long long ada_id = ada["id"].get<long long>();

@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -88,6 +89,16 @@ class LibraryService : public Service {
   /// authors; "work:ID" names one work.
   Result<std::vector<WorkData>> find_books(std::string_view term, std::size_t limit = 10,
                                            std::stop_token token = {});
+
+  /// One entry of `find`: an author or a work (exactly one of them).
+  struct Found {
+    std::optional<AuthorData> author;
+    std::optional<WorkData> work;
+  };
+  /// Readarr's mixed search: for each of the first `limit` search hits for `term`, its author
+  /// (where it first comes) and then its work, in hit order; "author:ID" or "work:ID" names one
+  /// entry. Errors as for `find_authors`.
+  Result<std::vector<Found>> find(std::string_view term, std::size_t limit = 10, std::stop_token token = {});
 
   /// Adds a root folder, as a person does: `path` must be absolute and name a folder that
   /// exists and can be read (a mistyped or unmounted path is refused rather than reported
