@@ -5,8 +5,6 @@
 // happened upstream: 404 for an id the metadata source does not know, 503 when it is down or not configured,
 // 429 when it limits us, 502 when it answers nonsense.
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -28,67 +26,6 @@ using namespace shelfjobs;
 using nlohmann::json;
 
 namespace {
-// A query flag as Readarr's clients send it ("true" or "false", any case); `fallback` when absent.
-// Errors: invalid_argument naming the parameter.
-Result<bool> query_flag(const httplib::Request& req, const char* name, bool fallback) {
-  if (!req.has_param(name)) return fallback;
-  std::string v = req.get_param_value(name);
-  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (v == "true") return true;
-  if (v == "false") return false;
-  return Error{errc::invalid_argument,
-               std::string(name) + " must be true or false, not '" + req.get_param_value(name) + "'"};
-}
-
-// An optional boolean field of a body: nullopt when absent or null. Errors: invalid_body.
-Result<std::optional<bool>> bool_field(const json& body, const char* key) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return std::optional<bool>{};
-  if (!it->is_boolean())
-    return Error{errc::invalid_body, std::string("\"") + key + "\" must be true or false"};
-  return std::optional<bool>{it->get<bool>()};
-}
-
-// The ids of `bookIds`, repeated (bookIds=1&bookIds=2, as ASP.NET binds a list) or separated by
-// commas. Errors: invalid_argument naming the one that is not an id.
-Result<std::vector<RowId>> query_ids(const httplib::Request& req, const char* name) {
-  std::vector<RowId> out;
-  const std::size_t n = req.get_param_value_count(name);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::string v = req.get_param_value(name, i);
-    std::size_t at = 0;
-    while (at <= v.size()) {
-      const std::size_t comma = std::min(v.find(',', at), v.size());
-      const std::string part = v.substr(at, comma - at);
-      auto id = parse_id(part);
-      if (!id)
-        return Error{errc::invalid_argument, std::string(name) + " '" + part + "' " + id.error().message};
-      out.push_back(*id);
-      at = comma + 1;
-    }
-  }
-  return out;
-}
-
-// The day a query parameter names: "2026-12-01", or a time on it ("2026-12-01T18:00:00Z"; the
-// calendar is by day, as release dates are). Errors: invalid_argument naming the parameter.
-Result<Date> query_day(const httplib::Request& req, const char* name) {
-  const std::string v = req.get_param_value(name);
-  int y = 0;
-  unsigned m = 0, d = 0;
-  const bool shaped = v.size() >= 10 && v[4] == '-' && v[7] == '-' && (v.size() == 10 || v[10] == 'T');
-  auto num = [&](std::size_t at, std::size_t len, auto& out) {
-    const auto [end, ec] = std::from_chars(v.data() + at, v.data() + at + len, out);
-    return ec == std::errc() && end == v.data() + at + len;
-  };
-  if (shaped && num(0, 4, y) && num(5, 2, m) && num(8, 2, d)) {
-    const std::chrono::year_month_day parsed{std::chrono::year(y), std::chrono::month(m),
-                                             std::chrono::day(d)};
-    if (parsed.ok()) return Date(parsed);
-  }
-  return Error{errc::invalid_argument, std::string(name) + " '" + v + "' is not a date (YYYY-MM-DD)"};
-}
-
 // `path` as a folder: no "." or ".." parts, no trailing separator.
 std::filesystem::path folder_path(const std::string& text) {
   std::filesystem::path p = std::filesystem::path(text).lexically_normal();
@@ -122,22 +59,6 @@ Result<Author> edit_author(App& app, Author author, std::optional<bool> monitore
     author = std::move(*edited);
   }
   return author;
-}
-
-// The ids of a body's `key`: an array of 64-bit ids. Errors: invalid_body.
-Result<std::vector<RowId>> body_ids(const json& body, const char* key) {
-  auto it = body.find(key);
-  if (it == body.end() || !it->is_array())
-    return Error{errc::invalid_body, std::string("the body needs \"") + key + "\", a list of ids"};
-  std::vector<RowId> ids;
-  for (const json& v : *it) {
-    const bool fits = v.is_number_integer() &&
-                      !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX));
-    if (!fits)
-      return Error{errc::invalid_body, std::string(key) + " holds " + v.dump() + ", which is not an id"};
-    ids.push_back(v.get<RowId>());
-  }
-  return ids;
 }
 
 // A foreign id sent as a string or a number (a whole number, unsigned if it must be).

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // The helpers every route uses: JSON answers, error answers (one mapping of error codes to HTTP
-// statuses), request bodies, route ids.
+// statuses), request bodies and their fields, route ids, and query parameters as Readarr's
+// clients send them (ids, id lists, paging, true/false flags, days).
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -176,6 +179,89 @@ inline shelfjobs::Result<std::pair<std::int64_t, std::int64_t>> paging(const htt
   if (page < 1) return shelfjobs::Error{errc::invalid_argument, "page must be at least 1"};
   if (size < 1 || size > 1000) return shelfjobs::Error{errc::invalid_argument, "pageSize must be 1 to 1000"};
   return std::pair{page, size};
+}
+
+// A query flag as Readarr's clients send it ("true" or "false", any case); `fallback` when absent.
+// Errors: invalid_argument naming the parameter.
+inline shelfjobs::Result<bool> query_flag(const httplib::Request& req, const char* name, bool fallback) {
+  if (!req.has_param(name)) return fallback;
+  std::string v = req.get_param_value(name);
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true") return true;
+  if (v == "false") return false;
+  return shelfjobs::Error{
+      shelfjobs::errc::invalid_argument,
+      std::string(name) + " must be true or false, not '" + req.get_param_value(name) + "'"};
+}
+
+// An optional boolean field of a body: nullopt when absent or null. Errors: invalid_body.
+inline shelfjobs::Result<std::optional<bool>> bool_field(const nlohmann::json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::optional<bool>{};
+  if (!it->is_boolean())
+    return shelfjobs::Error{shelfjobs::errc::invalid_body,
+                            std::string("\"") + key + "\" must be true or false"};
+  return std::optional<bool>{it->get<bool>()};
+}
+
+// The ids a query parameter lists, repeated (bookIds=1&bookIds=2, as ASP.NET binds a list) or
+// separated by commas. Errors: invalid_argument naming the one that is not an id.
+inline shelfjobs::Result<std::vector<std::int64_t>> query_ids(const httplib::Request& req, const char* name) {
+  std::vector<std::int64_t> out;
+  const std::size_t n = req.get_param_value_count(name);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string v = req.get_param_value(name, i);
+    std::size_t at = 0;
+    while (at <= v.size()) {
+      const std::size_t comma = std::min(v.find(',', at), v.size());
+      const std::string part = v.substr(at, comma - at);
+      auto id = parse_id(part);
+      if (!id)
+        return shelfjobs::Error{shelfjobs::errc::invalid_argument,
+                                std::string(name) + " '" + part + "' " + id.error().message};
+      out.push_back(*id);
+      at = comma + 1;
+    }
+  }
+  return out;
+}
+
+// The day a query parameter names: "2026-12-01", or a time on it ("2026-12-01T18:00:00Z"; the
+// calendar is by day, as release dates are). Errors: invalid_argument naming the parameter.
+inline shelfjobs::Result<std::chrono::sys_days> query_day(const httplib::Request& req, const char* name) {
+  const std::string v = req.get_param_value(name);
+  int y = 0;
+  unsigned m = 0, d = 0;
+  const bool shaped = v.size() >= 10 && v[4] == '-' && v[7] == '-' && (v.size() == 10 || v[10] == 'T');
+  auto num = [&](std::size_t at, std::size_t len, auto& out) {
+    const auto [end, ec] = std::from_chars(v.data() + at, v.data() + at + len, out);
+    return ec == std::errc() && end == v.data() + at + len;
+  };
+  if (shaped && num(0, 4, y) && num(5, 2, m) && num(8, 2, d)) {
+    const std::chrono::year_month_day parsed{std::chrono::year(y), std::chrono::month(m),
+                                             std::chrono::day(d)};
+    if (parsed.ok()) return std::chrono::sys_days(parsed);
+  }
+  return shelfjobs::Error{shelfjobs::errc::invalid_argument,
+                          std::string(name) + " '" + v + "' is not a date (YYYY-MM-DD)"};
+}
+
+// The ids of a body's `key`: an array of 64-bit ids. Errors: invalid_body.
+inline shelfjobs::Result<std::vector<std::int64_t>> body_ids(const nlohmann::json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->is_array())
+    return shelfjobs::Error{shelfjobs::errc::invalid_body,
+                            std::string("the body needs \"") + key + "\", a list of ids"};
+  std::vector<std::int64_t> ids;
+  for (const nlohmann::json& v : *it) {
+    const bool fits = v.is_number_integer() &&
+                      !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX));
+    if (!fits)
+      return shelfjobs::Error{shelfjobs::errc::invalid_body,
+                              std::string(key) + " holds " + v.dump() + ", which is not an id"};
+    ids.push_back(v.get<std::int64_t>());
+  }
+  return ids;
 }
 
 }  // namespace shelfd
