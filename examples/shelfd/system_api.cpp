@@ -54,6 +54,39 @@ void ApiServer::system_routes() {
            {"packageUpdateMechanism", "external"}});
   });
 
+  // Readarr's host settings, as its clients read them, from shelfd's configuration file (which
+  // is where they change: the API does not write it, so PUT answers 405 naming the file).
+  s.Get("/api/v1/config/host", [this](const httplib::Request&, httplib::Response& res) {
+    const auto& c = app_.config();
+    reply(res, 200,
+          {{"id", 1},
+           {"bindAddress", c.bind_address},
+           {"port", c.port},
+           {"sslPort", 0},
+           {"enableSsl", false},
+           {"launchBrowser", false},
+           {"authenticationMethod", "none"},
+           {"analyticsEnabled", false},
+           {"logLevel", c.log_level},
+           {"consoleLogLevel", c.log_level},
+           {"branch", "main"},
+           {"apiKey", c.api_key},
+           {"urlBase", ""},
+           {"instanceName", "shelfd"},
+           {"updateAutomatically", false},
+           {"updateMechanism", "external"},
+           {"proxyEnabled", false},
+           {"certificateValidation", "enabled"},
+           {"backupFolder", c.backup.folder.string()},
+           {"backupRetention", std::chrono::duration_cast<std::chrono::days>(c.backup.retention).count()}});
+  });
+  s.Put("/api/v1/config/host", [this](const httplib::Request&, httplib::Response& res) {
+    error(res, 405,
+          "shelfd's settings are its configuration file, " + app_.config().file.string() +
+              "; edit it and restart shelfd",
+          "method_not_allowed");
+  });
+
   s.Get("/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, health_items(app_.engine().health().alerts, app_.host().context().last_health()));
   });

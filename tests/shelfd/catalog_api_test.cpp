@@ -73,6 +73,12 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   CHECK(d.post("/api/v1/rootfolder", {{"path", (d.dir.path() / "audio").string()}}, 201)["accessible"] ==
         true);
 
+  // The host settings, read-only: they are the configuration file's.
+  const json host = d.get("/api/v1/config/host");
+  CHECK(host["port"] == d.port);
+  CHECK(host["apiKey"] == ShelfdDaemon::kKey);
+  CHECK(d.message("PUT", "/api/v1/config/host", host.dump(), 405).find(d.config) != std::string::npos);
+
   // The one metadata profile, as a client reads it before it adds an author.
   const json profiles = d.get("/api/v1/metadataprofile");
   REQUIRE(profiles.size() == 1);
