@@ -40,10 +40,8 @@ std::filesystem::path folder_path(const std::string& text) {
 Result<Author> edit_author(App& app, Author author, std::optional<bool> monitored,
                            const std::optional<std::filesystem::path>& path, bool move) {
   if (path && *path != author.path) {
-    if (move) {
-      if (!path->is_absolute())
-        return Error{errc::invalid_argument, "'" + path->string() + "' is not an absolute path"};
-      if (auto root = app.library().root_folder_of(*path); !root) return root.error();
+    if (move && !author.path.empty()) {
+      if (auto ok = app.library().check_author_folder(author.id, *path); !ok) return ok.error();
       auto pushed = app.engine().push(MoveAuthor{
           .authorId = author.id, .sourcePath = author.path.string(), .destinationPath = path->string()});
       if (!pushed) return pushed.error();
@@ -59,6 +57,16 @@ Result<Author> edit_author(App& app, Author author, std::optional<bool> monitore
     author = std::move(*edited);
   }
   return author;
+}
+
+// `ids` with each id once, where it first came (a client may list one twice).
+void unique_in_order(std::vector<RowId>& ids) {
+  std::vector<RowId> seen;
+  std::erase_if(ids, [&](RowId id) {
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) return true;
+    seen.push_back(id);
+    return false;
+  });
 }
 
 // A foreign id sent as a string or a number (a whole number, unsigned if it must be).
@@ -119,15 +127,19 @@ void ApiServer::catalog_routes() {
     if (!added) return error(res, added.error());
     reply(res, 201, root_resource(*added));
   });
-  // A book's editions, as Readarr's book page reads them (404 for no such book).
+  // The editions of one book or several (bookId repeated or separated by commas), as Readarr's
+  // book page reads them; an id that is not a book has none.
   s.Get("/api/v1/edition", [this](const httplib::Request& req, httplib::Response& res) {
     if (!req.has_param("bookId")) return error(res, 400, "give bookId", "invalid_argument");
-    const auto id = query_id(req, "bookId");
-    if (!id) return error(res, id.error());
-    auto editions = app_.catalog().editions_of(*id);
-    if (!editions) return error(res, editions.error());
+    const auto ids = query_ids(req, "bookId");
+    if (!ids) return error(res, ids.error());
     json out = json::array();
-    for (const auto& e : *editions) out.push_back(edition_resource(e));
+    for (RowId id : *ids) {
+      auto editions = app_.catalog().editions_of(id);
+      if (!editions && editions.error().code == errc::not_found) continue;  // as Readarr: none
+      if (!editions) return error(res, editions.error());
+      for (const auto& e : *editions) out.push_back(edition_resource(e));
+    }
     reply(res, 200, out);
   });
   // The series an author's books belong to, each with the links of that author's books (404 for
@@ -286,8 +298,9 @@ void ApiServer::catalog_routes() {
     auto parsed = json_body(req);
     if (!parsed) return error(res, parsed.error());
     const json& body = *parsed;
-    const auto ids = body_ids(body, "authorIds");
+    auto ids = body_ids(body, "authorIds");
     if (!ids) return error(res, ids.error());
+    unique_in_order(*ids);
     const auto monitored = bool_field(body, "monitored");
     if (!monitored) return error(res, monitored.error());
     const auto move = bool_field(body, "moveFiles");
@@ -317,8 +330,9 @@ void ApiServer::catalog_routes() {
   s.Delete("/api/v1/author/editor", [this](const httplib::Request& req, httplib::Response& res) {
     auto parsed = json_body(req);
     if (!parsed) return error(res, parsed.error());
-    const auto ids = body_ids(*parsed, "authorIds");
+    auto ids = body_ids(*parsed, "authorIds");
     if (!ids) return error(res, ids.error());
+    unique_in_order(*ids);
     const auto delete_files = bool_field(*parsed, "deleteFiles");
     if (!delete_files) return error(res, delete_files.error());
     for (RowId id : *ids) {

@@ -101,6 +101,40 @@ struct LibraryService::Impl {
     return *best;
   }
 
+  // A folder a person's edit may give an author, or a removal may delete: strictly inside a root
+  // folder (the root it returns), by its text and once symbolic links are resolved, and neither
+  // holding a root folder nor lying inside or around another author's folder. A NUL byte is
+  // refused first: the file system would read the path only up to it.
+  Result<RootFolder> author_folder_ok(const fs::path& folder, RowId author_id) const {
+    if (folder.native().find('\0') != std::string::npos)
+      return Error{errc::invalid_argument, "a folder path cannot hold a NUL byte"};
+    auto root = root_containing(folder);
+    if (!root) return root.error();
+    auto roots = o.catalog->root_folders();
+    if (!roots) return roots.error();
+    for (const RootFolder& r : *roots) {
+      if (normal(r.path) == folder || strictly_inside(r.path, folder))
+        return Error{errc::invalid_argument,
+                     "'" + folder.string() + "' is or holds the root folder '" + r.path.string() + "'"};
+    }
+    auto authors = o.catalog->authors();
+    if (!authors) return authors.error();
+    for (const Author& a : *authors) {
+      if (a.id == author_id || a.path.empty()) continue;
+      const fs::path other = normal(a.path);
+      if (other == folder || strictly_inside(other, folder) || strictly_inside(folder, other))
+        return Error{errc::conflict,
+                     "'" + folder.string() + "' overlaps the folder of author '" + a.name + "'"};
+    }
+    std::error_code ec;
+    const fs::path real = fs::weakly_canonical(folder, ec);
+    const fs::path real_root = ec ? fs::path() : fs::weakly_canonical(root->path, ec);
+    if (ec || !strictly_inside(real, real_root))
+      return Error{errc::invalid_argument, "'" + folder.string() + "' leads out of the root folder '" +
+                                               root->path.string() + "' (a symbolic link?)"};
+    return root;
+  }
+
   std::vector<HealthIssue> check_root_folders() const {
     std::vector<HealthIssue> out;
     auto roots = o.catalog->root_folders();
@@ -355,6 +389,8 @@ Result<std::vector<LibraryService::Found>> LibraryService::find(std::string_view
 Result<RootFolder> LibraryService::add_root_folder(const std::filesystem::path& path, std::string name) {
   if (!path.is_absolute())
     return Error{errc::invalid_argument, "root folder '" + path.string() + "' is not an absolute path"};
+  if (path.native().find('\0') != std::string::npos)
+    return Error{errc::invalid_argument, "a root folder path cannot hold a NUL byte"};
   const fs::path p = normal(path);
   std::error_code ec;
   const auto st = fs::status(p, ec);
@@ -370,7 +406,16 @@ Result<RootFolder> LibraryService::add_root_folder(const std::filesystem::path& 
 }
 
 Result<RootFolder> LibraryService::root_folder_of(const std::filesystem::path& path) const {
+  if (path.native().find('\0') != std::string::npos)
+    return Error{errc::invalid_argument, "a folder path cannot hold a NUL byte"};
   return impl_->root_containing(normal(path));
+}
+
+Result<RootFolder> LibraryService::check_author_folder(RowId author_id,
+                                                       const std::filesystem::path& folder) const {
+  if (!folder.is_absolute())
+    return Error{errc::invalid_argument, "author folder '" + folder.string() + "' is not an absolute path"};
+  return impl_->author_folder_ok(normal(folder), author_id);
 }
 
 Result<Author> LibraryService::set_author_monitored(RowId author_id, bool monitored) {
@@ -384,10 +429,10 @@ Result<Author> LibraryService::set_author_path(RowId author_id, const std::files
   if (!path.is_absolute())
     return Error{errc::invalid_argument, "author folder '" + path.string() + "' is not an absolute path"};
   const fs::path p = normal(path);
-  auto root = im.root_containing(p);
-  if (!root) return root.error();
   auto author = im.o.catalog->author(author_id);
   if (!author) return author.error();
+  auto root = im.author_folder_ok(p, author_id);
+  if (!root) return root.error();
   if (normal(author->path) == p && author->root_folder_id == root->id) return author;
   author->path = p;
   author->root_folder_id = root->id;
@@ -416,10 +461,10 @@ Status LibraryService::remove_author(RowId author_id, bool delete_files,
   fs::path folder, recycled;
   if (delete_files && !author->path.empty()) {
     folder = normal(author->path);
-    auto root = im.root_containing(folder);
+    auto root = im.author_folder_ok(folder, author_id);
     if (!root) {
-      return Error{errc::invalid_argument,
-                   "author folder '" + folder.string() + "' is inside no root folder, so it is not deleted"};
+      return Error{root.error().code,
+                   "the folder of author '" + author->name + "' is not deleted: " + root.error().message};
     }
     if (!recycle_bin.empty()) {
       const fs::path rel = folder.lexically_relative(normal(root->path));
@@ -450,7 +495,15 @@ Status LibraryService::remove_author(RowId author_id, bool delete_files,
   if (auto removed = im.o.catalog->remove_author(author_id); !removed) return removed.error();
   im.publish(AuthorRemoved{*author, "removed by a user"});
   std::error_code ec;
-  if (!folder.empty() && !fs::exists(fs::symlink_status(folder, ec))) return Ok{};  // nothing on disk
+  if (!folder.empty()) {
+    const auto st = fs::symlink_status(folder, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return Error{errc::unavailable, "author '" + author->name + "' is removed, but its folder '" +
+                                          folder.string() + "' cannot be looked at: " + ec.message()};
+    }
+    if (!fs::exists(st)) return Ok{};  // nothing on disk
+    ec.clear();
+  }
   if (!recycled.empty()) {
     fs::create_directories(recycled.parent_path(), ec);
     if (!ec) fs::rename(folder, recycled, ec);

@@ -109,12 +109,6 @@ TEST_CASE("monitoring survives a refresh that read the rows before the choice", 
   CHECK(lib.catalog->book(read_book.id)->title == read_book.title + " (revised)");
   CHECK_FALSE(lib.catalog->book(read_book.id)->monitored);
 
-  // And a real refresh keeps them too.
-  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
-  CHECK_FALSE(lib.catalog->author(ann.id)->monitored);
-  CHECK_FALSE(lib.catalog->book(books[1].id)->monitored);
-  CHECK(lib.catalog->book(books[2].id)->monitored);
-
   // One missing id: nothing changes.
   auto partly = lib.library->set_books_monitored({books[2].id, 999999}, false);
   REQUIRE_FALSE(partly.has_value());
@@ -149,6 +143,40 @@ TEST_CASE("an author's folder can be set without moving anything, inside a root 
   CHECK(lib.library->set_author_path(bob.id, there).error().code == errc::conflict);
   CHECK(lib.catalog->author(bob.id)->path == bob.path);
   CHECK(edited.seen.size() == 1);
+}
+
+TEST_CASE("an author's folder never is, holds or leads out of a root folder, nor overlaps another author's",
+          "[services][library]") {
+  Library lib;
+  const fs::path inner = lib.root.path / "audio";
+  fs::create_directories(inner);
+  REQUIRE(lib.catalog->add_root_folder(inner).has_value());  // a root inside a root
+  const Author ann = lib.add(4501, "Ann Example", 1);
+  const Author bob = lib.add(4502, "Bob Example", 1);
+  const auto code = [&](const fs::path& p) {
+    auto r = lib.library->set_author_path(ann.id, p);
+    return r ? std::string("ok") : std::string(to_string(r.error().code));
+  };
+  CHECK(code(inner) == "invalid_argument");  // a root folder itself
+  CHECK(code(lib.root.path / "x" / ".." / "audio") == "invalid_argument");
+  CHECK(code(lib.root.path / "Ann Elsewhere") == "ok");
+  CHECK(code(lib.root.path.string() + "/" + std::string("A\0", 2)) == "invalid_argument");  // a NUL byte
+  CHECK(code(bob.path / "Ann") == "conflict");  // inside Bob's folder
+  fs::create_directories(lib.dir.path() / "outside");
+  fs::create_symlink(lib.dir.path() / "outside", lib.root.path / "link");
+  CHECK(code(lib.root.path / "link" / "Ann") == "invalid_argument");  // out through a link
+  CHECK(lib.library->check_author_folder(ann.id, lib.root.path / "Ann Two")->id == lib.root.id);
+  CHECK(lib.library->check_author_folder(ann.id, bob.path).error().code == errc::conflict);
+
+  // A removal with its folder checks the same: Bob's folder pointed at the inner root is refused
+  // before anything changes (set by hand: set_author_path refuses it).
+  Author at_root = bob;
+  at_root.path = inner;
+  REQUIRE(lib.catalog->apply(AuthorWrite{.author = at_root}).has_value());
+  touch(inner / "keep.epub");
+  CHECK(lib.library->remove_author(bob.id, true).error().code == errc::invalid_argument);
+  CHECK(fs::exists(inner / "keep.epub"));
+  CHECK(lib.catalog->author(bob.id).has_value());
 }
 
 TEST_CASE("removing an author keeps its files as unmapped rows, or deletes its folder when asked",

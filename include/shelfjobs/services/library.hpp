@@ -112,6 +112,11 @@ class LibraryService : public Service {
   /// no root folder, or a root folder itself), store_error.
   Result<RootFolder> root_folder_of(const std::filesystem::path& path) const;
 
+  /// Whether `folder` may be the folder of author `author_id`, by the rules `set_author_path`
+  /// applies, changing nothing: the root folder it would belong to, or why not (the same errors).
+  /// For a host that moves an author (MoveAuthor) and wants to refuse a bad target before the job.
+  Result<RootFolder> check_author_folder(RowId author_id, const std::filesystem::path& folder) const;
+
   /// Sets whether the author is monitored; publishes AuthorEdited. A refresh that runs meanwhile
   /// keeps the choice (Catalog::apply never writes `monitored` of an existing row). Errors:
   /// not_found, store_error.
@@ -120,10 +125,11 @@ class LibraryService : public Service {
   /// Points the author at another folder without moving anything on disk (the person moved it
   /// already, or wants the next imports there); the rows of its files keep their paths until a
   /// scan. To move the folder and its files, push the refresh service's MoveAuthor instead.
-  /// `path` must be absolute and lie inside a root folder, which becomes the author's; its
-  /// parent folders need not exist yet. Publishes AuthorEdited. Errors: invalid_argument (relative,
-  /// a root folder itself, in no root folder), conflict (another author's folder), not_found,
-  /// store_error.
+  /// `path` must be absolute and lie strictly inside a root folder (also once symbolic links are
+  /// resolved), which becomes the author's, without holding a root folder; its parent folders
+  /// need not exist yet. Publishes AuthorEdited. Errors: invalid_argument (relative, a NUL byte,
+  /// a root folder itself or one holding a root folder, in no root folder, leading out of it),
+  /// conflict (another author's folder, or one inside or around it), not_found, store_error.
   Result<Author> set_author_path(RowId author_id, const std::filesystem::path& path);
 
   /// Sets whether each book of `ids` is monitored, in one transaction, and publishes BookEdited
@@ -137,8 +143,10 @@ class LibraryService : public Service {
   /// `delete_files` the author's folder is deleted from disk, and the rows of the files under it;
   /// with a `recycle_bin` as well, the folder is moved into it instead (to its place under its
   /// root folder, with " (2)", " (3)", ... when that name is taken), by a rename, so the bin must
-  /// be on the library's file system. Only a folder strictly inside a root folder is ever
-  /// deleted or moved (errc::invalid_argument otherwise, before anything changes). The rows
+  /// be on the library's file system. Only a folder that `set_author_path` would accept is ever
+  /// deleted or moved (strictly inside a root folder, once links are resolved too, holding no
+  /// root folder and no other author's folder, inside no other author's folder; else
+  /// invalid_argument or conflict, before anything changes). The rows
   /// change in two transactions (the files, then the author): a file linked to the author in
   /// between makes the second fail with conflict, and the call may simply be made again.
   /// Errors: not_found, invalid_argument, conflict, store_error, unavailable (the author is
