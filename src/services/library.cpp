@@ -92,8 +92,11 @@ struct LibraryService::Impl {
   Result<RootFolder> root_containing(const fs::path& path) const {
     auto roots = o.catalog->root_folders();
     if (!roots) return roots.error();
+    return root_containing(path, *roots);
+  }
+  static Result<RootFolder> root_containing(const fs::path& path, const std::vector<RootFolder>& roots) {
     const RootFolder* best = nullptr;
-    for (const RootFolder& r : *roots) {
+    for (const RootFolder& r : roots) {
       if (strictly_inside(path, r.path) && (!best || r.path.native().size() > best->path.native().size()))
         best = &r;
     }
@@ -108,10 +111,10 @@ struct LibraryService::Impl {
   Result<RootFolder> author_folder_ok(const fs::path& folder, RowId author_id) const {
     if (folder.native().find('\0') != std::string::npos)
       return Error{errc::invalid_argument, "a folder path cannot hold a NUL byte"};
-    auto root = root_containing(folder);
-    if (!root) return root.error();
     auto roots = o.catalog->root_folders();
     if (!roots) return roots.error();
+    auto root = root_containing(folder, *roots);
+    if (!root) return root.error();
     for (const RootFolder& r : *roots) {
       if (normal(r.path) == folder || strictly_inside(r.path, folder))
         return Error{errc::invalid_argument,
