@@ -156,6 +156,7 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
   for (const auto& job : ended) {
     if (is_terminal(job.status)) figures_.finished(job);
   }
+  active_.reserve(recovered.size());  // no rehash while the queue comes in
   for (auto& job : recovered) {
     const CommandType* type = registry_.find(job.name);
     adopt(std::move(job), type);

@@ -22,8 +22,12 @@ void HealthFigures::load(std::vector<TypeTotals> totals, std::vector<MinuteFigur
     std::string name = t.name;
     types_[name].totals = std::move(t);
   }
-  std::sort(minutes.begin(), minutes.end(),
-            [](const MinuteFigures& a, const MinuteFigures& b) { return a.minute < b.minute; });
+  // The stores hand them out oldest first already; sorting a sorted day of minutes still moved
+  // every figure.
+  const auto older = [](const MinuteFigures& a, const MinuteFigures& b) { return a.minute < b.minute; };
+  if (!std::is_sorted(minutes.begin(), minutes.end(), older)) {
+    std::stable_sort(minutes.begin(), minutes.end(), older);
+  }
   for (auto& m : minutes) {
     auto& s = series_at(m.minute);
     s.completed += m.completed;

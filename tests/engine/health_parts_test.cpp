@@ -89,6 +89,30 @@ TEST_CASE("after a restart, durations come from the window's histogram", "[engin
   CHECK(h.minutes.empty());                 // not asked for
 }
 
+TEST_CASE("minutes a store hands over out of order are put in order", "[engine][health]") {
+  // The stores sort them; the figures must not rely on it (a store of a host's own may not).
+  detail::HealthFigures f(1h);
+  f.load({}, {MinuteFigures{kHealthT0 - 10min, "Rss", 2, 0, 0, 0, {}},
+              MinuteFigures{kHealthT0 - 30min, "Rss", 1, 0, 0, 0, {}},
+              MinuteFigures{kHealthT0 - 20min, "Scan", 0, 3, 0, 0, {}}});
+  f.finished(ended("Rss", JobStatus::completed, kHealthT0 + 5s, 1ms));
+  HealthSnapshot h;
+  f.fill(h, kHealthT0 + 1min, {}, {}, true);
+  REQUIRE(h.minutes.size() == 4);
+  CHECK(h.minutes[0].minute == kHealthT0 - 30min);
+  CHECK(h.minutes[0].completed == 1);
+  CHECK(h.minutes[1].minute == kHealthT0 - 20min);
+  CHECK(h.minutes[1].failed == 3);
+  CHECK(h.minutes[2].minute == kHealthT0 - 10min);
+  CHECK(h.minutes[2].completed == 2);
+  CHECK(h.minutes[3].minute == kHealthT0);
+  // An hour after the oldest, it alone has left the window.
+  HealthSnapshot later;
+  f.fill(later, kHealthT0 + 31min, {}, {}, true);
+  REQUIRE(later.types.size() == 2);
+  CHECK(later.types[0].recent_completed == 3);
+}
+
 TEST_CASE("closing a minute records the queue on it", "[engine][health]") {
   detail::HealthFigures f(1h);
   f.finished(ended("Rss", JobStatus::completed, kHealthT0 + 5s, 1ms));
