@@ -6,12 +6,20 @@
 #include "engine/health_figures.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace shelfjobs::detail {
 
 namespace {
 constexpr std::size_t kDurationSamples = 100;
+
+// A minute's count as kept in memory. More than 4 billion runs of one type in a minute cannot
+// happen; a stored row that says so (a damaged file) is held at the most a count can say.
+std::uint32_t saturated(std::int64_t n) {
+  return static_cast<std::uint32_t>(
+      std::clamp<std::int64_t>(n, 0, std::numeric_limits<std::uint32_t>::max()));
 }
+}  // namespace
 
 HealthFigures::HealthFigures(std::chrono::milliseconds window) : window_(window) {}
 
@@ -35,7 +43,12 @@ void HealthFigures::load(std::vector<TypeTotals> totals, std::vector<MinuteFigur
     s.cancelled += m.cancelled;
     auto& t = types_[m.name];
     if (t.totals.name.empty()) t.totals.name = m.name;
-    t.minutes.push_back(std::move(m));
+    Minute& kept = t.minutes.emplace_back();
+    kept.minute = m.minute;
+    kept.completed = saturated(m.completed);
+    kept.failed = saturated(m.failed);
+    kept.duration_sum_ms = m.duration_sum_ms;
+    for (std::size_t i = 0; i < kDurationBins; ++i) kept.durations[i] = saturated(m.durations[i]);
   }
 }
 
@@ -68,13 +81,8 @@ void HealthFigures::finished(const JobInfo& job) {
   t.totals.last_finish = at;
   t.totals.last_status = job.status;
   const TimePoint minute = minute_of(at);
-  if (t.minutes.empty() || t.minutes.back().minute < minute) {
-    MinuteFigures m;
-    m.minute = minute;
-    m.name = job.name;
-    t.minutes.push_back(std::move(m));
-  }
-  MinuteFigures& m = t.minutes.back();
+  if (t.minutes.empty() || t.minutes.back().minute < minute) t.minutes.emplace_back().minute = minute;
+  Minute& m = t.minutes.back();
   MinuteHealth& s = series_at(minute);
   switch (job.status) {
     case JobStatus::completed:
@@ -89,7 +97,6 @@ void HealthFigures::finished(const JobInfo& job) {
       break;
     case JobStatus::cancelled:
       ++t.totals.cancelled;
-      ++m.cancelled;
       ++s.cancelled;
       break;
     default: break;

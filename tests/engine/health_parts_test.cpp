@@ -113,6 +113,20 @@ TEST_CASE("minutes a store hands over out of order are put in order", "[engine][
   CHECK(later.types[0].recent_completed == 3);
 }
 
+TEST_CASE("a stored minute whose counts cannot be is held at the most a count can say", "[engine][health]") {
+  // A damaged file: more runs in one minute than could ever happen, and a negative count.
+  detail::HealthFigures f(1h);
+  MinuteFigures m{kHealthT0, "Rss", 5'000'000'000, -3, 0, 0, {}};
+  m.durations[0] = -1;
+  f.load({}, {m});
+  HealthSnapshot h;
+  f.fill(h, kHealthT0 + 1min, {}, {}, false);
+  REQUIRE(h.types.size() == 1);
+  CHECK(h.types[0].recent_completed == 4'294'967'295);
+  CHECK(h.types[0].recent_failed == 0);
+  CHECK(h.types[0].durations[0] == 0);
+}
+
 TEST_CASE("closing a minute records the queue on it", "[engine][health]") {
   detail::HealthFigures f(1h);
   f.finished(ended("Rss", JobStatus::completed, kHealthT0 + 5s, 1ms));
