@@ -415,11 +415,12 @@ class SqliteCatalog final : public Catalog {
         del->exec();
       }
       if (w.author) {
-        // ?7 (monitored) is left out: it is a person's choice (set_author_monitored), and the
-        // row a refresh writes was read before its fetch.
+        // ?5 and ?6 (the folder) and ?7 (monitored) are left out: a person sets them
+        // (set_author_path, move_author, set_author_monitored), and the row a refresh writes
+        // was read before its fetch.
         auto st = c.prepare(
-            "UPDATE authors SET foreign_id = ?1, name = ?2, sort_name = ?3, overview = ?4, path = ?5, "
-            "root_folder_id = ?6, status = ?8, last_info_sync = ?9, metadata_hash = ?10 WHERE id = ?11");
+            "UPDATE authors SET foreign_id = ?1, name = ?2, sort_name = ?3, overview = ?4, "
+            "status = ?8, last_info_sync = ?9, metadata_hash = ?10 WHERE id = ?11");
         bind_author(*st, *w.author);
         st->bind(11, target);
         exec_author(c, *st, *w.author);
@@ -448,6 +449,22 @@ class SqliteCatalog final : public Catalog {
     });
   }
 
+  Result<Author> set_author_path(RowId id, const fs::path& path, bool only_if_unset) override {
+    if (!path.is_absolute())
+      return Error{errc::invalid_argument, "author path " + in_quotes(path.string()) + " is not absolute"};
+    const std::string to = clean_path(path);
+    return write_call("set the path of author " + std::to_string(id) + " to " + in_quotes(to),
+                      [&](Connection& c) {
+                        const Author a = load_author(c, id);
+                        if (only_if_unset && !a.path.empty()) return a;
+                        if (a.path.string() != to) {
+                          require_path_free(c, id, to);
+                          write_author_path(c, id, to);
+                        }
+                        return load_author(c, id);
+                      });
+  }
+
   Result<std::int64_t> move_author(RowId id, const fs::path& new_path) override {
     if (!new_path.is_absolute())
       return Error{errc::invalid_argument,
@@ -458,36 +475,8 @@ class SqliteCatalog final : public Catalog {
           const Author a = load_author(c, id);
           const std::string from = a.path.string();
           if (from == to) return 0;
-          {
-            auto taken = c.prepare("SELECT id FROM authors WHERE path = ? AND id <> ?");
-            taken->bind(1, to);
-            taken->bind(2, id);
-            if (taken->executeStep())
-              fail(errc::conflict, "path " + in_quotes(to) + " belongs to author " +
-                                       std::to_string(taken->getColumn(0).getInt64()));
-          }
-          // The root folder the new path lies in (the deepest, should roots nest); none: kept.
-          std::optional<RowId> root;
-          {
-            std::size_t longest = 0;
-            auto roots = c.prepare("SELECT id, path FROM root_folders");
-            while (roots->executeStep()) {
-              const std::string r = roots->getColumn(1).getString();
-              if (r.size() > longest && to.size() > r.size() + 1 && to.compare(0, r.size(), r) == 0 &&
-                  (to[r.size()] == '/' || r.back() == '/')) {
-                longest = r.size();
-                root = roots->getColumn(0).getInt64();
-              }
-            }
-          }
-          {
-            auto st = c.prepare(
-                "UPDATE authors SET path = ?, root_folder_id = COALESCE(?, root_folder_id) WHERE id = ?");
-            st->bind(1, to);
-            bind_id(*st, 2, root.value_or(0));
-            st->bind(3, id);
-            st->exec();
-          }
+          require_path_free(c, id, to);
+          write_author_path(c, id, to);
           if (from.empty()) return 0;
           // Every file under the folder moves with it, whichever author it is linked to (or none):
           // the folder is what moved on disk. The range [prefix, prefix with '/' raised to '0')
@@ -944,6 +933,37 @@ class SqliteCatalog final : public Catalog {
   // Inserts (id 0) or updates a book, then syncs its editions and series links. Returns the new
   // id for an insert, 0 for an update. `default_author`: the author of books that name none.
   // A book that changes author takes its files along. The editions it drops go to `plan`.
+  static void require_path_free(Connection& c, RowId id, const std::string& path) {
+    auto taken = c.prepare("SELECT id FROM authors WHERE path = ? AND id <> ?");
+    taken->bind(1, path);
+    taken->bind(2, id);
+    if (taken->executeStep())
+      fail(errc::conflict, "path " + in_quotes(path) + " belongs to author " +
+                               std::to_string(taken->getColumn(0).getInt64()));
+  }
+
+  // The author's path, and its root folder: the one the path lies in (the deepest, should roots
+  // nest); none keeps the one it had.
+  static void write_author_path(Connection& c, RowId id, const std::string& to) {
+    std::optional<RowId> root;
+    std::size_t longest = 0;
+    auto roots = c.prepare("SELECT id, path FROM root_folders");
+    while (roots->executeStep()) {
+      const std::string r = roots->getColumn(1).getString();
+      if (r.size() > longest && to.size() > r.size() + 1 && to.compare(0, r.size(), r) == 0 &&
+          (to[r.size()] == '/' || r.back() == '/')) {
+        longest = r.size();
+        root = roots->getColumn(0).getInt64();
+      }
+    }
+    auto st =
+        c.prepare("UPDATE authors SET path = ?, root_folder_id = COALESCE(?, root_folder_id) WHERE id = ?");
+    st->bind(1, to);
+    bind_id(*st, 2, root.value_or(0));
+    st->bind(3, id);
+    st->exec();
+  }
+
   static RowId write_book(Connection& c, const BookWrite& bw, RowId default_author, EditionPlan& plan) {
     const Book& b = bw.book;
     RowId author_id = b.author_id != 0 ? b.author_id : default_author;
@@ -957,6 +977,12 @@ class SqliteCatalog final : public Catalog {
           "manually_added, last_info_sync, metadata_hash, author_id, added) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       bind_book(*st, b);
+      if (bw.monitored_as_author) {
+        auto m = c.prepare("SELECT monitored FROM authors WHERE id = ?");
+        m->bind(1, author_id);
+        m->executeStep();  // require_author found it
+        st->bind(5, m->getColumn(0).getInt());
+      }
       st->bind(9, author_id);
       const TimePoint added = b.added == TimePoint{} ? std::chrono::system_clock::now() : b.added;
       sqlite::bind(*st, 10, added);

@@ -437,10 +437,8 @@ Result<Author> LibraryService::set_author_path(RowId author_id, const std::files
   auto root = im.author_folder_ok(p, author_id);
   if (!root) return root.error();
   if (normal(author->path) == p && author->root_folder_id == root->id) return author;
-  author->path = p;
-  author->root_folder_id = root->id;
-  if (auto applied = im.o.catalog->apply(AuthorWrite{.author = *author}); !applied) return applied.error();
-  auto now = im.o.catalog->author(author_id);
+  // The path alone: a whole row read here would put back whatever a refresh wrote meanwhile.
+  auto now = im.o.catalog->set_author_path(author_id, p, /*only_if_unset=*/false);
   if (now) im.publish(AuthorEdited{*now});
   return now;
 }

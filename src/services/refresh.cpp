@@ -217,7 +217,9 @@ struct RefreshService::Impl {
                  local.files[b.id]);
     }
     auto result = must(o.catalog->apply(plan.w), "author " + author.foreign_id);
-    author = *plan.w.author;
+    // As stored now: the write kept the folder and `monitored` a person may have changed since
+    // the row was read.
+    author = must(o.catalog->author(author.id), "author " + author.foreign_id);
     const int added = static_cast<int>(plan.added.size());
     const int removed = static_cast<int>(plan.w.removed_books.size() - result.kept_books.size());
     sum.books_added += added;
@@ -230,6 +232,7 @@ struct RefreshService::Impl {
     for (std::size_t i : plan.added) {
       Book b = plan.w.books[i].book;
       if (i < result.new_book_ids.size()) b.id = result.new_book_ids[i];
+      b.monitored = author.monitored;  // what the write gave it (BookWrite::monitored_as_author)
       publish(BookAdded{b, true});
     }
     if (plan.renamed_from) {

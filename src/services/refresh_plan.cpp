@@ -74,6 +74,7 @@ AuthorPlan plan_author(Author author, const AuthorData& fetched, const LocalFact
     }
     plan.added.push_back(plan.w.books.size());
     plan.w.books.push_back(book_write(book_from(work, author.id, nullptr, now, author.monitored), work));
+    plan.w.books.back().monitored_as_author = true;  // as the author is when the write runs
   }
   for (const Book& b : local.books) {
     if (remote.contains(b.foreign_id) || b.manually_added) continue;

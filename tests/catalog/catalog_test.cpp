@@ -959,6 +959,71 @@ TEST_CASE("move_author takes the root folder the new path lies in", "[catalog]")
   CHECK(c->author(ann)->path == "/lib/audiobooks/Ann");
 }
 
+TEST_CASE("set_author_path sets the folder and its root folder and nothing else", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId books = c->add_root_folder("/lib/books").value().id;
+  const RowId deep = c->add_root_folder("/lib/books/kids").value().id;
+  const RowId ann = c->add_author(make_author("100", "Ann", "")).value().id;
+  const RowId bo = c->add_author(make_author("200", "Bo", "/lib/books/Bo")).value().id;
+  BookFile f;
+  f.path = "/lib/books/Bo/Bo.epub";
+  f.author_id = bo;
+  REQUIRE(c->upsert_file(f).has_value());
+
+  auto set = c->set_author_path(ann, "/lib/books/kids/Ann/", false);
+  REQUIRE(set.has_value());
+  CHECK(set->path == "/lib/books/kids/Ann");
+  CHECK(set->root_folder_id == deep);
+  // only_if_unset: a folder set already stays, and the answer shows it.
+  auto kept = c->set_author_path(ann, "/lib/books/Ann", true);
+  REQUIRE(kept.has_value());
+  CHECK(kept->path == "/lib/books/kids/Ann");
+  CHECK(c->author(ann)->path == "/lib/books/kids/Ann");
+  REQUIRE(c->set_author_path(ann, "/lib/books/Ann", false).has_value());
+  CHECK(c->author(ann)->root_folder_id == books);
+
+  // Nothing moved on disk, so no file row follows (move_author is the call that re-points them).
+  REQUIRE(c->set_author_path(bo, "/lib/books/Bo Two", false).has_value());
+  CHECK(c->file_by_path("/lib/books/Bo/Bo.epub").has_value());
+
+  CHECK(c->set_author_path(ann, "/lib/books/Bo Two", false).error().code == errc::conflict);
+  CHECK(c->set_author_path(ann, "relative/Ann", false).error().code == errc::invalid_argument);
+  CHECK(c->set_author_path(999, "/lib/books/X", false).error().code == errc::not_found);
+  CHECK(c->author(ann)->path == "/lib/books/Ann");
+}
+
+TEST_CASE("apply keeps an author's folder and gives new books their author's monitoring on request",
+          "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  REQUIRE(c->add_root_folder("/lib/books").has_value());
+  const RowId ann = c->add_author(make_author("100", "Ann", "/lib/books/Ann")).value().id;
+  const Author read = c->author(ann).value();  // what a refresh holds before its fetch
+
+  // Meanwhile a person sets the folder and stops monitoring the author.
+  REQUIRE(c->set_author_path(ann, "/lib/books/Ann Leckie", false).has_value());
+  REQUIRE(c->set_author_monitored(ann, false).has_value());
+
+  AuthorWrite w;
+  w.author = read;
+  w.author->overview = "fetched";
+  BookWrite follows = make_book(ann, "5001", "Follows");
+  follows.book.monitored = true;
+  follows.monitored_as_author = true;
+  BookWrite as_written = make_book(ann, "5002", "As written");
+  as_written.book.monitored = true;
+  w.books = {follows, as_written};
+  auto r = c->apply(w);
+  REQUIRE(r.has_value());
+  const Author now = c->author(ann).value();
+  CHECK(now.overview == "fetched");
+  CHECK(now.path == "/lib/books/Ann Leckie");
+  CHECK_FALSE(now.monitored);
+  CHECK_FALSE(c->book(r->new_book_ids[0])->monitored);
+  CHECK(c->book(r->new_book_ids[1])->monitored);
+}
+
 TEST_CASE("add_book needs an existing author", "[catalog]") {
   TempDir dir;
   auto c = open_catalog(dir);

@@ -64,6 +64,9 @@ class FlakyCatalog final : public Catalog {
   Result<AuthorWriteResult> apply(const AuthorWrite& w) override { return c_->apply(w); }
   Result<Author> set_author_monitored(RowId id, bool m) override { return c_->set_author_monitored(id, m); }
   Result<std::int64_t> move_author(RowId id, const fs::path& p) override { return c_->move_author(id, p); }
+  Result<Author> set_author_path(RowId id, const fs::path& p, bool only_if_unset) override {
+    return c_->set_author_path(id, p, only_if_unset);
+  }
   Result<Book> add_book(BookWrite b) override { return c_->add_book(std::move(b)); }
   Result<Book> book(RowId id) override { return c_->book(id); }
   Result<Book> book_by_foreign_id(std::string_view f) override { return c_->book_by_foreign_id(f); }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -17,6 +18,7 @@ namespace library_edits_test {
 using namespace shelfjobs;
 using namespace testing;
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 // Every event of type E published on `bus` from now on.
 template <class E>
@@ -117,6 +119,39 @@ TEST_CASE("monitoring survives a refresh that read the rows before the choice", 
   CHECK(lib.library->set_author_monitored(999999, true).error().code == errc::not_found);
 }
 
+TEST_CASE("a person's edits made while a refresh fetches stand after it", "[services][library]") {
+  Library lib;
+  const Author ann = lib.add(4601, "Ann Example", 2);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  REQUIRE(lib.catalog->books_of(ann.id)->size() == 2);
+
+  // Upstream gains two works, and answers slowly: the refresh holds the rows it read meanwhile.
+  lib.server->put_author(shelfjobs::fixtures::make_author(4601, "Ann Example", 4));
+  lib.server->set_scenario("4601", {.scenario = shelfjobs::fixtures::Scenario::slow, .delay = 1500ms});
+  Recorder<BookAdded> added(*lib.bus);
+  const auto asked = lib.server->requests_to("author/4601");
+  std::thread refresh([&] { lib.service->refresh_author(ann.id, Trigger::manual, nullptr); });
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (lib.server->requests_to("author/4601") == asked && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(5ms);
+  const fs::path elsewhere = lib.root.path / "Ann E";
+  REQUIRE(lib.library->set_author_path(ann.id, elsewhere).has_value());
+  REQUIRE(lib.library->set_author_monitored(ann.id, false).has_value());
+  refresh.join();
+
+  const Author now = lib.catalog->author(ann.id).value();
+  CHECK(now.path == elsewhere);  // the row read before the edit did not put the old folder back
+  CHECK_FALSE(now.monitored);
+  const auto books = lib.catalog->books_of(ann.id).value();
+  REQUIRE(books.size() == 4);
+  int monitored = 0;
+  for (const Book& b : books) monitored += b.monitored ? 1 : 0;
+  CHECK(monitored == 2);  // the two it had; the new ones follow the author as it is now
+  REQUIRE(added.seen.size() == 2);
+  CHECK_FALSE(added.seen[0].book.monitored);  // the events say what was stored
+  CHECK_FALSE(lib.catalog->book(added.seen[1].book.id)->monitored);
+}
+
 TEST_CASE("an author's folder can be set without moving anything, inside a root folder only",
           "[services][library]") {
   Library lib;
@@ -170,9 +205,7 @@ TEST_CASE("an author's folder never is, holds or leads out of a root folder, nor
 
   // A removal with its folder checks the same: Bob's folder pointed at the inner root is refused
   // before anything changes (set by hand: set_author_path refuses it).
-  Author at_root = bob;
-  at_root.path = inner;
-  REQUIRE(lib.catalog->apply(AuthorWrite{.author = at_root}).has_value());
+  REQUIRE(lib.catalog->set_author_path(bob.id, inner, false).has_value());
   touch(inner / "keep.epub");
   CHECK(lib.library->remove_author(bob.id, true).error().code == errc::invalid_argument);
   CHECK(fs::exists(inner / "keep.epub"));
@@ -245,8 +278,7 @@ TEST_CASE("removing an author keeps its files as unmapped rows, or deletes its f
   Author far = lib.add(4303, "Cy Example", 1);
   const fs::path far_folder = lib.dir.path() / "not-a-root" / "Cy";
   touch(far_folder / "Cy.epub");
-  far.path = far_folder;
-  REQUIRE(lib.catalog->apply(AuthorWrite{.author = far}).has_value());
+  far = lib.catalog->set_author_path(far.id, far_folder, false).value();
   auto refused = lib.library->remove_author(far.id, true);
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().code == errc::invalid_argument);

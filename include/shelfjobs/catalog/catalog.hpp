@@ -186,6 +186,10 @@ struct BookWrite {
     bool primary = false;
   };
   std::vector<Link> series;  ///< replaces the book's series links
+  /// For a new book (id 0): it takes its author's `monitored` as stored when the write runs,
+  /// not `book.monitored`. A refresh sets it, so that a person who unmonitors an author while
+  /// its refresh fetches does not get the new books monitored anyway.
+  bool monitored_as_author = false;
 };
 
 /// What an author refresh changes, applied in one transaction by `Catalog::apply`.
@@ -234,11 +238,13 @@ class Catalog {
   /// Applies a refresh's changes in one transaction, in this order: the merge, the author row,
   /// `removed_books`, then `books` (a book with author id 0 goes to `author`). Writes nothing
   /// beyond what `write` names: an empty write writes no row, and editions and series links
-  /// that already match are left alone. An existing author's or book's `monitored` is kept as
-  /// stored (a person sets it, with set_author_monitored and set_books_monitored), so a choice
+  /// that already match are left alone. An existing author's or book's `monitored`, and an
+  /// existing author's `path` and `root_folder_id`, are kept as stored (a person sets them, with
+  /// set_author_monitored, set_books_monitored, set_author_path and move_author), so a choice
   /// made while a refresh runs is not undone by the row the refresh read before it; a new book
-  /// takes the `monitored` it is written with. `errc::not_found` for a missing author or book,
-  /// `errc::conflict` for a foreign id that belongs to another row.
+  /// takes the `monitored` it is written with (or its author's: BookWrite::monitored_as_author).
+  /// `errc::not_found` for a missing author or book, `errc::conflict` for a foreign id that belongs to
+  /// another row.
   virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
   /// Sets whether the author is monitored and returns the author as it is now.
   /// `errc::not_found` for a missing author.
@@ -252,6 +258,12 @@ class Catalog {
   /// `errc::conflict` if another author has `new_path` or a re-pointed path is another file
   /// row's already (then nothing changes).
   virtual Result<std::int64_t> move_author(RowId id, const std::filesystem::path& new_path) = 0;
+  /// Sets the author's path, and its root folder to the one the path lies in (the deepest; kept
+  /// when none does), and nothing else: no file row changes (nothing moved on disk). With
+  /// `only_if_unset`, an author that has a path already keeps it (the result shows which).
+  /// Returns the author as it is now. `errc::invalid_argument` for a relative path,
+  /// `errc::not_found` for a missing author, `errc::conflict` if another author has the path.
+  virtual Result<Author> set_author_path(RowId id, const std::filesystem::path& path, bool only_if_unset) = 0;
 
   // Books.
   /// Inserts a book (and its editions and links) for an existing author (`errc::not_found`

@@ -618,26 +618,19 @@ struct ImportService::Impl {
       ex.plan.rejections.push_back({K::already_imported, "already imported: " + display_path(dest)});
   }
 
-  // Gives an author without a folder the one its first import made. Re-reads the author so the
-  // row written is the newest.
-  Status set_author_folder(Run& run, RowId author_id, const fs::path& folder, RowId root_id) {
-    auto a = o.catalog->author(author_id);
+  // Gives an author without a folder the one its first import made (and the root folder it lies
+  // in), in one catalog call that leaves a folder set meanwhile alone.
+  Status set_author_folder(Run& run, RowId author_id, const fs::path& folder) {
+    auto a = o.catalog->set_author_path(author_id, folder, /*only_if_unset=*/true);
     if (!a) return a.error();
-    if (!a->path.empty()) {
-      // Set meanwhile (another host, a user): leave it; the file lies where it was put.
-      if (clean_path(a->path) != clean_path(folder))
-        log->warn("import: author '{}' got the folder {} meanwhile; this file went to {}", a->name,
-                  display_path(a->path), display_path(folder));
-      run.authors[author_id] = *a;
+    run.authors[author_id] = *a;
+    if (clean_path(a->path) != clean_path(folder)) {
+      // Set meanwhile (another host, a user): left as it is; the file lies where it was put.
+      log->warn("import: author '{}' got the folder {} meanwhile; this file went to {}", a->name,
+                display_path(a->path), display_path(folder));
       return Ok{};
     }
-    a->path = folder;
-    if (a->root_folder_id == 0) a->root_folder_id = root_id;
-    AuthorWrite w;
-    w.author = *a;
-    if (auto r = o.catalog->apply(w); !r) return r.error();
     run.author_folders.emplace(clean_path(folder), author_id);
-    run.authors[author_id] = *a;
     log->info("import: author '{}' has the new folder {}", a->name, display_path(folder));
     return Ok{};
   }
@@ -686,9 +679,7 @@ struct ImportService::Impl {
 
     std::string note;
     if (ex.plan.new_author_folder) {
-      if (auto st =
-              set_author_folder(run, ex.identity.author->id, ex.plan.author_folder, ex.plan.author_root_id);
-          !st) {
+      if (auto st = set_author_folder(run, ex.identity.author->id, ex.plan.author_folder); !st) {
         note = "; the author's new folder " + display_path(ex.plan.author_folder) +
                " could not be recorded: " + st.error().message;
         log->warn("import: {}", note.substr(2));

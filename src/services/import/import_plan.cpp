@@ -182,7 +182,6 @@ Plan plan_import(const PlanInput& in) {
     const fs::path folder = levels.size() > 1 ? levels.front() : fs::path(safe_folder_name(author.name));
     p.author_folder = fs::path(clean_path(root->path / folder));
     p.new_author_folder = true;
-    p.author_root_id = root->id;
     if (in.author_folders) {
       if (auto it = in.author_folders->find(p.author_folder.string());
           it != in.author_folders->end() && it->second != author.id) {

@@ -53,7 +53,6 @@ struct Plan {
   std::filesystem::path destination;    ///< empty when it cannot be known
   std::filesystem::path author_folder;  ///< the author's folder, existing or to be made
   bool new_author_folder = false;       ///< the author has no folder: set it to author_folder
-  RowId author_root_id = 0;             ///< the root folder of a new author folder
   bool in_library = false;              ///< the source lies under a root folder: always moved
   std::vector<ImportRejection> rejections;
 };
