@@ -85,14 +85,50 @@ bool monitored_of(const json& body) {
   return it != body.end() && it->is_boolean() ? it->get<bool>() : true;
 }
 
+// Readarr's "monitor" choice in an options object (`addOptions`, `monitoringOptions`): none when
+// the object or the field is absent or null. Errors: invalid_body for another shape or name.
+Result<std::optional<BookMonitor>> monitor_of(const json& body, const char* options) {
+  auto o = body.find(options);
+  if (o == body.end() || o->is_null()) return std::optional<BookMonitor>{};
+  if (!o->is_object()) return Error{errc::invalid_body, std::string("\"") + options + "\" must be an object"};
+  auto it = o->find("monitor");
+  if (it == o->end() || it->is_null()) return std::optional<BookMonitor>{};
+  const auto m = it->is_string() ? parse_book_monitor(it->get<std::string>()) : std::nullopt;
+  if (!m)
+    return Error{errc::invalid_body, std::string("\"") + options +
+                                         ".monitor\" must be one of all, future, "
+                                         "missing, existing, latest, first, none; not " +
+                                         it->dump()};
+  return std::optional<BookMonitor>{*m};
+}
+
+// PUT /api/v1/book/monitor and /api/v1/book/editor: {bookIds, monitored}; answers the books.
+void monitor_books(App& app, const httplib::Request& req, httplib::Response& res) {
+  auto parsed = json_body(req);
+  if (!parsed) return error(res, parsed.error());
+  const json& body = *parsed;
+  const auto monitored = bool_field(body, "monitored");
+  if (!monitored) return error(res, monitored.error());
+  if (!*monitored)
+    return error(res, 400,
+                 "the body needs \"bookIds\" (a list of book ids) and \"monitored\" (true or false)",
+                 "invalid_body");
+  const auto ids = body_ids(body, "bookIds");
+  if (!ids) return error(res, ids.error());
+  auto books = app.library().set_books_monitored(*ids, **monitored);
+  if (!books) return error(res, books.error());
+  json out = json::array();
+  for (const auto& b : *books) out.push_back(book_resource(b));
+  reply(res, 202, out);
+}
+
 // The root folder by id, or by path as Readarr's clients send it (the root itself, or the
 // author's folder under it). 0: none.
 // Errors: invalid_argument when rootFolderId is not a 64-bit whole number.
 Result<RowId> root_of(Catalog& catalog, const json& body) {
   if (auto it = body.find("rootFolderId"); it != body.end() && !it->is_null()) {
-    const bool fits = it->is_number_integer() &&
-                      !(it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t(INT64_MAX));
-    if (!fits) return Error{errc::invalid_argument, "rootFolderId " + it->dump() + " is not a 64-bit id"};
+    if (!is_id(*it))
+      return Error{errc::invalid_argument, "rootFolderId " + it->dump() + " is not a 64-bit id"};
     return it->get<RowId>();
   }
   if (!body.contains("rootFolderPath") || !body["rootFolderPath"].is_string()) return RowId{0};
@@ -366,7 +402,9 @@ void ApiServer::catalog_routes() {
       return error(res, 400,
                    "the body needs \"rootFolderPath\" (a configured root folder) or \"rootFolderId\"",
                    "invalid_body");
-    auto added = app_.library().add_author(fid, *root, monitored_of(body));
+    const auto monitor = monitor_of(body, "addOptions");
+    if (!monitor) return error(res, monitor.error());
+    auto added = app_.library().add_author(fid, *root, monitored_of(body), *monitor);
     if (!added) return error(res, added.error());
     reply(res, 201, author_resource(app_.catalog(), *added));
   });
@@ -392,24 +430,47 @@ void ApiServer::catalog_routes() {
     reply(res, 200, book_resource(*b));
   });
   // Readarr's monitor toggle for one book or many: {"bookIds": [...], "monitored": bool}.
-  s.Put("/api/v1/book/monitor", [this](const httplib::Request& req, httplib::Response& res) {
+  // Readarr's book editor takes the same body for its monitoring (deleting books is not served).
+  s.Put("/api/v1/book/editor",
+        [this](const httplib::Request& req, httplib::Response& res) { monitor_books(app_, req, res); });
+  // Readarr's bookshelf: authors monitored or not, and their books as a "monitor" choice says.
+  s.Post("/api/v1/bookshelf", [this](const httplib::Request& req, httplib::Response& res) {
     auto parsed = json_body(req);
     if (!parsed) return error(res, parsed.error());
     const json& body = *parsed;
-    const auto monitored = bool_field(body, "monitored");
-    if (!monitored) return error(res, monitored.error());
-    if (!*monitored)
-      return error(res, 400,
-                   "the body needs \"bookIds\" (a list of book ids) and \"monitored\" (true or false)",
-                   "invalid_body");
-    const auto ids = body_ids(body, "bookIds");
-    if (!ids) return error(res, ids.error());
-    auto books = app_.library().set_books_monitored(*ids, **monitored);
-    if (!books) return error(res, books.error());
-    json out = json::array();
-    for (const auto& b : *books) out.push_back(book_resource(b));
-    reply(res, 202, out);
+    auto list = body.find("authors");
+    if (list == body.end() || !list->is_array())
+      return error(res, 400, "the body needs \"authors\", a list of {id, monitored}", "invalid_body");
+    const auto monitor = monitor_of(body, "monitoringOptions");
+    if (!monitor) return error(res, monitor.error());
+    // Every entry is checked before anything changes: a bad one changes nothing.
+    std::vector<std::pair<RowId, std::optional<bool>>> wanted;
+    for (const json& a : *list) {
+      if (!a.is_object()) return error(res, 400, "each of \"authors\" must be an object", "invalid_body");
+      const auto id = a.find("id");
+      if (id == a.end() || !is_id(*id))
+        return error(res, 400, "each of \"authors\" needs \"id\", an author id", "invalid_body");
+      const auto monitored = bool_field(a, "monitored");
+      if (!monitored) return error(res, monitored.error());
+      if (auto found = app_.catalog().author(id->get<RowId>()); !found) return error(res, found.error());
+      wanted.emplace_back(id->get<RowId>(), *monitored);
+    }
+    for (auto [id, monitored] : wanted) {
+      // As Readarr: "none" unmonitors the author too.
+      if (*monitor == BookMonitor::none) monitored = false;
+      if (monitored) {
+        if (auto set = app_.library().set_author_monitored(id, *monitored); !set)
+          return error(res, set.error());
+      }
+      if (*monitor) {
+        if (auto set = app_.library().set_book_monitoring(id, **monitor); !set)
+          return error(res, set.error());
+      }
+    }
+    reply(res, 202, json::object());
   });
+  s.Put("/api/v1/book/monitor",
+        [this](const httplib::Request& req, httplib::Response& res) { monitor_books(app_, req, res); });
   // Readarr's edit of one book: shelfd keeps its `monitored` (the other fields are accepted).
   s.Put(R"(/api/v1/book/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     const auto id = route_id(req, "book with id");

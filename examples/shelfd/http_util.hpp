@@ -246,6 +246,12 @@ inline shelfjobs::Result<std::chrono::sys_days> query_day(const httplib::Request
                           std::string(name) + " '" + v + "' is not a date (YYYY-MM-DD)"};
 }
 
+// Whether a JSON value is a 64-bit id (a whole number that fits int64).
+inline bool is_id(const nlohmann::json& v) {
+  return v.is_number_integer() &&
+         !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX));
+}
+
 // The ids of a body's `key`: an array of 64-bit ids. Errors: invalid_body.
 inline shelfjobs::Result<std::vector<std::int64_t>> body_ids(const nlohmann::json& body, const char* key) {
   auto it = body.find(key);
@@ -254,9 +260,7 @@ inline shelfjobs::Result<std::vector<std::int64_t>> body_ids(const nlohmann::jso
                             std::string("the body needs \"") + key + "\", a list of ids"};
   std::vector<std::int64_t> ids;
   for (const nlohmann::json& v : *it) {
-    const bool fits = v.is_number_integer() &&
-                      !(v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX));
-    if (!fits)
+    if (!is_id(v))
       return shelfjobs::Error{shelfjobs::errc::invalid_body,
                               std::string(key) + " holds " + v.dump() + ", which is not an id"};
     ids.push_back(v.get<std::int64_t>());

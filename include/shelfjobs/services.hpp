@@ -20,6 +20,7 @@
 #include "shelfjobs/services/acquisition.hpp"
 #include "shelfjobs/services/backup.hpp"
 #include "shelfjobs/services/book_import.hpp"
+#include "shelfjobs/services/book_monitoring.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
 #include "shelfjobs/services/housekeeping.hpp"
 #include "shelfjobs/services/library.hpp"

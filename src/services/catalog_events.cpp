@@ -38,6 +38,7 @@ nlohmann::json book_json(const Book& b) {
 
 void to_json(nlohmann::json& j, const AuthorAdded& e) {
   j = {{"authorId", e.author.id}, {"author", author_json(e.author)}};
+  if (e.monitor) j["monitor"] = to_string(*e.monitor);
 }
 
 void to_json(nlohmann::json& j, const BookAdded& e) {

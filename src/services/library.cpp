@@ -190,10 +190,10 @@ std::vector<HealthCheck> LibraryService::health_checks() {
 
 std::vector<HealthIssue> LibraryService::check_root_folders() const { return impl_->check_root_folders(); }
 
-Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId root_folder_id,
-                                          bool monitored) {
+Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored,
+                                          std::optional<BookMonitor> monitor) {
   auto added = impl_->new_author(foreign_id, root_folder_id, monitored);
-  if (added) impl_->publish(AuthorAdded{*added});
+  if (added) impl_->publish(AuthorAdded{*added, monitor});
   return added;
 }
 
@@ -441,6 +441,16 @@ Result<Author> LibraryService::set_author_path(RowId author_id, const std::files
   auto now = im.o.catalog->set_author_path(author_id, p, /*only_if_unset=*/false);
   if (now) im.publish(AuthorEdited{*now});
   return now;
+}
+
+Result<std::vector<Book>> LibraryService::set_book_monitoring(RowId author_id, BookMonitor monitor) {
+  Impl& im = *impl_;
+  const auto today = std::chrono::floor<std::chrono::days>(im.o.clock->now());
+  auto changed = apply_book_monitoring(*im.o.catalog, author_id, monitor, today);
+  if (changed) {
+    for (const Book& b : *changed) im.publish(BookEdited{b});
+  }
+  return changed;
 }
 
 Result<std::vector<Book>> LibraryService::set_books_monitored(const std::vector<RowId>& ids, bool monitored) {

@@ -48,11 +48,19 @@ void to_json(nlohmann::json& j, const RefreshAuthor& c) {
   j = nlohmann::json::object();
   if (c.authorId) j["authorId"] = *c.authorId;
   if (!c.authorIds.empty()) j["authorIds"] = c.authorIds;
+  if (c.monitor) j["monitor"] = to_string(*c.monitor);
 }
 void from_json(const nlohmann::json& j, RefreshAuthor& c) {
   c.authorId = optional_id(j, "authorId");
   c.authorIds.clear();
   if (auto it = j.find("authorIds"); it != j.end() && !it->is_null()) it->get_to(c.authorIds);
+  c.monitor.reset();
+  if (auto it = j.find("monitor"); it != j.end() && !it->is_null()) {
+    c.monitor = parse_book_monitor(it->get<std::string>());
+    if (!c.monitor)
+      throw std::invalid_argument(
+          "\"monitor\" must be one of all, future, missing, existing, latest, first, none");
+  }
 }
 
 std::vector<RowId> RefreshAuthor::ids() const {
@@ -243,6 +251,16 @@ struct RefreshService::Impl {
     }
     publish(AuthorRefreshed{author.id, true, added, plan.updated, removed});
     return One::refreshed;
+  }
+
+  // A person's choice of books, made when the author was added, now that the books are in.
+  void monitor_books(RowId author_id, BookMonitor monitor) {
+    const auto today = std::chrono::floor<std::chrono::days>(now());
+    auto changed = must(apply_book_monitoring(*o.catalog, author_id, monitor, today),
+                        "monitoring of author " + std::to_string(author_id));
+    log().info("author {}: books monitored as chosen ({}): {} changed", author_id, to_string(monitor),
+               changed.size());
+    for (const Book& b : changed) publish(BookEdited{b});
   }
 
   One not_found(const Author& author, RefreshSummary& sum, const std::string& why,
@@ -507,6 +525,8 @@ void RefreshService::register_commands(Registry& registry) {
   registry.add<RefreshAuthor>(
       [impl](const RefreshAuthor& c, JobContext& ctx) {
         auto sum = impl->refresh_authors(c.ids(), ctx.trigger(), &ctx);
+        if (c.monitor && c.authorId && c.authorIds.empty() && sum.refreshed + sum.unchanged == 1)
+          impl->monitor_books(*c.authorId, *c.monitor);
         ctx.complete(sum.message());
       },
       refresh);
@@ -539,7 +559,10 @@ std::vector<TaskSpec> RefreshService::tasks() const { return {*standard_task(Ref
 
 void RefreshService::add_rules(ServiceContext& host) {
   host.rule<AuthorAdded>([](const AuthorAdded& e) {
-    return std::vector<PushRequest>{{RefreshAuthor::kName, {{"authorId", e.author.id}}, {}}};
+    RefreshAuthor r;
+    r.authorId = e.author.id;
+    r.monitor = e.monitor;
+    return std::vector<PushRequest>{{RefreshAuthor::kName, nlohmann::json(r), {}}};
   });
   host.rule<BookAdded>([](const BookAdded& e) {
     if (e.from_refresh) return std::vector<PushRequest>{};

@@ -252,4 +252,71 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   CHECK(d.get("/api/v1/author").empty());
 }
 
+TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the book editor", "[shelfd]") {
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(5101, "Dee Example", 3));
+  metadata->put_author(fx::make_author(5102, "Eve Example", 2));
+  Daemon d(metadata->base_url());
+  const auto count_monitored = [&](const json& author) {
+    int n = 0;
+    for (const auto& b : d.get("/api/v1/book?authorId=" + std::to_string(author["id"].get<long long>())))
+      n += b["monitored"].get<bool>() ? 1 : 0;
+    return n;
+  };
+
+  // A choice that is not Readarr's is refused before anything is added.
+  CHECK(d.message("POST", "/api/v1/author",
+                  json{{"foreignAuthorId", "5101"},
+                       {"rootFolderPath", d.books().string()},
+                       {"addOptions", {{"monitor", "someday"}}}}
+                      .dump(),
+                  400)
+            .find("must be one of all, future") != std::string::npos);
+  CHECK(d.get("/api/v1/author").empty());
+
+  // "none": the author is monitored, none of its books once the refresh brought them.
+  const json added = d.post("/api/v1/author",
+                            {{"foreignAuthorId", "5101"},
+                             {"rootFolderPath", d.books().string()},
+                             {"monitored", true},
+                             {"addOptions", {{"monitor", "none"}, {"searchForMissingBooks", false}}}},
+                            201);
+  const std::string dee = std::to_string(added["id"].get<long long>());
+  REQUIRE(eventually(
+      [&] {
+        const json books = d.get("/api/v1/book?authorId=" + dee);
+        return books.size() == 3 && count_monitored(added) == 0;
+      },
+      std::chrono::seconds(20)));
+  CHECK(d.get("/api/v1/author/" + dee)["monitored"] == true);
+  const json eve = d.add_author(5102, 2);
+  CHECK(count_monitored(eve) == 2);  // no choice: every book
+
+  // The bookshelf: an unknown author changes nothing; then Dee's books all, Eve unmonitored.
+  const json shelf = {{"authors", {{{"id", added["id"]}, {"monitored", true}}, {{"id", 999999}}}},
+                      {"monitoringOptions", {{"monitor", "all"}}}};
+  d.post("/api/v1/bookshelf", shelf, 404);
+  CHECK(count_monitored(added) == 0);
+  d.post("/api/v1/bookshelf",
+         {{"authors", {{{"id", added["id"]}}}}, {"monitoringOptions", {{"monitor", "all"}}}}, 202);
+  CHECK(count_monitored(added) == 3);
+  d.post("/api/v1/bookshelf", {{"authors", {{{"id", eve["id"]}, {"monitored", false}}}}}, 202);
+  CHECK(d.get("/api/v1/author/" + std::to_string(eve["id"].get<long long>()))["monitored"] == false);
+  CHECK(count_monitored(eve) == 2);  // no monitoringOptions: the books stay
+  d.post("/api/v1/bookshelf", {{"authors", json::array({1})}}, 400);
+  d.post("/api/v1/bookshelf", {{"authors", {{{"id", "x"}}}}}, 400);
+  d.post("/api/v1/bookshelf", {{"authors", {{{"id", added["id"]}}}}, {"monitoringOptions", {{"monitor", 3}}}},
+         400);
+
+  // The book editor monitors as /book/monitor does.
+  const json books = d.get("/api/v1/book?authorId=" + dee);
+  const json edited = d.put("/api/v1/book/editor",
+                            {{"bookIds", {books[0]["id"], books[1]["id"]}}, {"monitored", false}}, 202);
+  REQUIRE(edited.size() == 2);
+  CHECK(edited[0]["monitored"] == false);
+  CHECK(count_monitored(added) == 1);
+  d.put("/api/v1/book/editor", {{"bookIds", {999999}}, {"monitored", false}}, 404);
+  CHECK(count_monitored(added) == 1);
+}
+
 }  // namespace catalog_api_test

@@ -6,17 +6,22 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "shelfjobs/catalog/catalog.hpp"
+#include "shelfjobs/services/book_monitoring.hpp"
 
 namespace shelfjobs {
 
 struct AuthorAdded {
   static constexpr const char* kName = "AuthorAdded";
   Author author;
+  /// The books to monitor once the first refresh brings them (none: each new book takes the
+  /// author's `monitored`).
+  std::optional<BookMonitor> monitor;
 };
 
 struct BookAdded {
@@ -74,13 +79,12 @@ struct AuthorRefreshed {
 };
 
 /// The events as JSON (camelCase keys, times in ISO 8601 UTC), for hosts that pass them on
-/// (EventBus::set_forwarder): AuthorAdded {authorId, author}; BookAdded {bookId, authorId,
-/// fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath};
-/// AuthorRemoved {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId,
-/// oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
-/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved}; AuthorEdited
-/// {authorId, author}; BookEdited {bookId, authorId, book}. An author is
-/// {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added,
+/// (EventBus::set_forwarder): AuthorAdded {authorId, author, monitor (when chosen)}; BookAdded {bookId,
+/// authorId, fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath}; AuthorRemoved
+/// {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId, oldForeignId, newForeignId};
+/// AuthorMoved {authorId, oldPath, newPath, files}; AuthorRefreshed {authorId, changed, booksAdded,
+/// booksUpdated, booksRemoved}; AuthorEdited {authorId, author}; BookEdited {bookId, authorId, book}. An
+/// author is {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added,
 /// lastInfoSync}; a book {id, authorId, foreignBookId, title, releaseDate, genres, monitored,
 /// manuallyAdded, lastInfoSync}.
 void to_json(nlohmann::json& j, const AuthorAdded& e);

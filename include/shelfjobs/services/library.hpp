@@ -55,8 +55,12 @@ class LibraryService : public Service {
   /// (already in the catalog), and the source's failure as `to_error(MetadataError)` says:
   /// not_found (the source has no such author), unavailable (refused, timeout, 5xx, still
   /// loading), rate_limited (with its retry time), upstream_error (an unusable answer);
-  /// unavailable too when no source is configured.
-  Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored = true);
+  /// unavailable too when no source is configured. With `monitor` (Readarr's addOptions.monitor),
+  /// the books the first refresh brings are monitored as that rule says (AuthorAdded carries
+  /// it to the RefreshAuthor it starts; see book_monitoring.hpp); without it each book takes the
+  /// author's `monitored`.
+  Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored = true,
+                            std::optional<BookMonitor> monitor = std::nullopt);
 
   /// Finds an author the library lacks by name, from a book of theirs, and adds it as
   /// `add_author` does (AuthorAdded, whose refresh brings the books): searches the source for
@@ -135,6 +139,11 @@ class LibraryService : public Service {
   /// Sets whether each book of `ids` is monitored, in one transaction, and publishes BookEdited
   /// for each. Errors: not_found (one of them is missing; nothing changes), store_error.
   Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool monitored);
+  /// Readarr's bookshelf editor: monitors the author's books as `monitor` says, from their
+  /// release dates and files as the catalog holds them now, and publishes BookEdited for each
+  /// book that changed (returned, as it is now). The author's own `monitored` is left alone.
+  /// Errors: not_found for a missing author, store_error.
+  Result<std::vector<Book>> set_book_monitoring(RowId author_id, BookMonitor monitor);
 
   /// Removes an author from the library, as a person does: its books, editions and series
   /// links go from the catalog, and AuthorRemoved is published (reason "removed by a user").

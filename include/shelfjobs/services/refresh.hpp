@@ -58,6 +58,11 @@ struct RefreshAuthor : Command {
   /// A bulk refresh of these authors (Readarr's mass editor sends `authorIds`): each is
   /// refreshed, failures are counted and the run goes on.
   std::vector<RowId> authorIds;
+  /// Readarr's "Monitor" choice ("future", "none", ...; see book_monitoring.hpp), applied to the
+  /// author's books once a refresh of the one author `authorId` has brought them: the refresh
+  /// that AuthorAdded starts carries the choice made when the author was added. An unknown name
+  /// fails the job (a permanent error).
+  std::optional<BookMonitor> monitor;
   /// authorId and authorIds together, without repeats.
   std::vector<RowId> ids() const;
 };

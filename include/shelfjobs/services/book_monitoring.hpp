@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// Readarr's "Monitor" choice for an author's books: which of them a person wants, decided from
+/// their release dates and files. A host asks for it when it adds an author
+/// (`LibraryService::add_author`: applied once the author's first refresh has brought the
+/// books) or for authors already in the catalog (`LibraryService::set_book_monitoring`, Readarr's
+/// bookshelf editor).
+
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shelfjobs/catalog/catalog.hpp"
+
+namespace shelfjobs {
+
+/// Readarr's MonitorTypes. "Released" below means a release date on or before today; a book
+/// without a release date counts as not released yet, as in Readarr.
+enum class BookMonitor {
+  all,       ///< every book monitored
+  future,    ///< books with files and released books unmonitored; the others keep their state
+  missing,   ///< released books without files monitored, books with files unmonitored
+  existing,  ///< books with files monitored, released books without files unmonitored
+  latest,    ///< only the newest book (by release date) monitored
+  first,     ///< only the oldest book (by release date) monitored
+  none,      ///< no book monitored
+};
+
+/// Readarr's names ("all", "future", "missing", "existing", "latest", "first", "none"), in any
+/// case; none for any other text.
+std::optional<BookMonitor> parse_book_monitor(std::string_view name);
+std::string_view to_string(BookMonitor monitor);
+
+/// What the rule looks at in one book.
+struct BookFacts {
+  RowId id = 0;
+  std::optional<Date> release_date;
+  bool has_files = false;
+};
+
+/// The books whose `monitored` the rule sets, each with its value, in `books` order (a book the
+/// rule leaves alone is not listed). Pure: every case is a table row in the tests.
+std::vector<std::pair<RowId, bool>> decide_book_monitoring(const std::vector<BookFacts>& books,
+                                                           BookMonitor monitor, Date today);
+
+/// Applies the rule to the author's books as the catalog holds them now (two transactions: the
+/// books it monitors, then those it unmonitors) and returns the books whose `monitored` changed,
+/// as they are now. The caller publishes what it wants (BookEdited). Errors: the catalog's
+/// (not_found for a missing author, store_error).
+Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_id, BookMonitor monitor,
+                                                Date today);
+
+}  // namespace shelfjobs

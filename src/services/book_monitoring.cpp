@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// The rules follow Readarr's BookMonitoredService, so that a client's choice means what it
+// means there. Readarr orders "latest" and "first" by series volume before the release date;
+// the catalog keeps no volume per book, so the release date alone decides (ties: the lower id,
+// the book the catalog had first).
+
+#include "shelfjobs/services/book_monitoring.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <set>
+#include <string>
+
+namespace shelfjobs {
+
+namespace {
+constexpr std::array<std::pair<BookMonitor, std::string_view>, 7> kNames{{{BookMonitor::all, "all"},
+                                                                          {BookMonitor::future, "future"},
+                                                                          {BookMonitor::missing, "missing"},
+                                                                          {BookMonitor::existing, "existing"},
+                                                                          {BookMonitor::latest, "latest"},
+                                                                          {BookMonitor::first, "first"},
+                                                                          {BookMonitor::none, "none"}}};
+
+bool released(const BookFacts& b, Date today) { return b.release_date && *b.release_date <= today; }
+}  // namespace
+
+std::optional<BookMonitor> parse_book_monitor(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto& [m, n] : kNames) {
+    if (n == lower) return m;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(BookMonitor monitor) {
+  for (const auto& [m, n] : kNames) {
+    if (m == monitor) return n;
+  }
+  return "all";
+}
+
+std::vector<std::pair<RowId, bool>> decide_book_monitoring(const std::vector<BookFacts>& books,
+                                                           BookMonitor monitor, Date today) {
+  std::vector<std::pair<RowId, bool>> out;
+  out.reserve(books.size());
+  switch (monitor) {
+    case BookMonitor::all:
+    case BookMonitor::none:
+      for (const auto& b : books) out.emplace_back(b.id, monitor == BookMonitor::all);
+      break;
+    case BookMonitor::future:
+    case BookMonitor::missing:
+    case BookMonitor::existing:
+      for (const auto& b : books) {
+        if (b.has_files) {
+          out.emplace_back(b.id, monitor == BookMonitor::existing);
+        } else if (released(b, today)) {
+          out.emplace_back(b.id, monitor == BookMonitor::missing);
+        }
+      }
+      break;
+    case BookMonitor::latest:
+    case BookMonitor::first: {
+      // Dated books first; among them the newest (latest) or the oldest (first).
+      const BookFacts* pick = nullptr;
+      for (const auto& b : books) {
+        if (!b.release_date) continue;
+        if (!pick || (monitor == BookMonitor::latest ? *b.release_date > *pick->release_date
+                                                     : *b.release_date < *pick->release_date))
+          pick = &b;
+      }
+      if (!pick && !books.empty()) pick = &books.front();
+      for (const auto& b : books) out.emplace_back(b.id, &b == pick);
+      break;
+    }
+  }
+  return out;
+}
+
+Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_id, BookMonitor monitor,
+                                                Date today) {
+  auto books = catalog.books_of(author_id);
+  if (!books) return books.error();
+  if (books->empty()) {
+    // No book: the author may not exist at all.
+    if (auto a = catalog.author(author_id); !a) return a.error();
+    return std::vector<Book>{};
+  }
+  auto files = catalog.files_of_author(author_id);
+  if (!files) return files.error();
+  std::set<RowId> with_files;
+  for (const BookFile& f : *files) {
+    if (f.book_id != 0) with_files.insert(f.book_id);
+  }
+  std::vector<BookFacts> facts;
+  facts.reserve(books->size());
+  for (const Book& b : *books) facts.push_back({b.id, b.release_date, with_files.contains(b.id)});
+  // Only the books whose state changes are written, so their events say what changed.
+  std::vector<RowId> on, off;
+  for (const auto& [id, want] : decide_book_monitoring(facts, monitor, today)) {
+    const auto it =
+        std::find_if(books->begin(), books->end(), [id = id](const Book& b) { return b.id == id; });
+    if (it != books->end() && it->monitored != want) (want ? on : off).push_back(id);
+  }
+  std::vector<Book> changed;
+  for (const auto& [ids, value] : {std::pair{&on, true}, std::pair{&off, false}}) {
+    if (ids->empty()) continue;
+    auto set = catalog.set_books_monitored(*ids, value);
+    if (!set) return set.error();
+    changed.insert(changed.end(), set->begin(), set->end());
+  }
+  return changed;
+}
+
+}  // namespace shelfjobs

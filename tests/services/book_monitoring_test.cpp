@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// Readarr's "Monitor" choice: the rule as a table over release dates and files, its application
+// to a real catalog, and the choice made when adding an author, applied once its first refresh
+// has brought the books.
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "library_fixture.hpp"
+
+namespace book_monitoring_test {
+
+using namespace shelfjobs;
+using namespace testing;
+using namespace std::chrono_literals;
+
+const Date kToday = Date(std::chrono::year(2026) / 12 / 5);
+
+// a: released, with files; b: released, without; c: not released yet; d: no date; e: released
+// the day itself, without files.
+const std::vector<BookFacts> kBooks = {{1, Date(std::chrono::year(2019) / 3 / 1), true},
+                                       {2, Date(std::chrono::year(2021) / 6 / 1), false},
+                                       {3, kToday + std::chrono::days(90), false},
+                                       {4, std::nullopt, false},
+                                       {5, kToday, false}};
+
+// The rule's decisions as "id:1/0" in id order; books it leaves alone are absent.
+std::string decided(BookMonitor m) {
+  std::string out;
+  for (const auto& [id, on] : decide_book_monitoring(kBooks, m, kToday))
+    out += (out.empty() ? "" : " ") + std::to_string(id) + ":" + (on ? "1" : "0");
+  return out;
+}
+
+TEST_CASE("the monitor rule decides from release dates and files, as Readarr's", "[services][monitoring]") {
+  CHECK(decided(BookMonitor::all) == "1:1 2:1 3:1 4:1 5:1");
+  CHECK(decided(BookMonitor::none) == "1:0 2:0 3:0 4:0 5:0");
+  // Unreleased and undated books keep their state under future, missing and existing.
+  CHECK(decided(BookMonitor::future) == "1:0 2:0 5:0");
+  CHECK(decided(BookMonitor::missing) == "1:0 2:1 5:1");
+  CHECK(decided(BookMonitor::existing) == "1:1 2:0 5:0");
+  CHECK(decided(BookMonitor::latest) == "1:0 2:0 3:1 4:0 5:0");
+  CHECK(decided(BookMonitor::first) == "1:1 2:0 3:0 4:0 5:0");
+  // Without any date, "first" and "latest" take the first book listed.
+  CHECK(decide_book_monitoring({{7, std::nullopt, false}, {8, std::nullopt, false}}, BookMonitor::latest,
+                               kToday) == std::vector<std::pair<RowId, bool>>{{7, true}, {8, false}});
+  CHECK(decide_book_monitoring({}, BookMonitor::first, kToday).empty());
+}
+
+TEST_CASE("monitor choices are read by Readarr's names", "[services][monitoring]") {
+  for (auto m : {BookMonitor::all, BookMonitor::future, BookMonitor::missing, BookMonitor::existing,
+                 BookMonitor::latest, BookMonitor::first, BookMonitor::none})
+    CHECK(parse_book_monitor(to_string(m)) == m);
+  CHECK(parse_book_monitor("Future") == BookMonitor::future);
+  CHECK_FALSE(parse_book_monitor("pilot"));
+  CHECK_FALSE(parse_book_monitor(""));
+  RefreshAuthor r;
+  const nlohmann::json bad = {{"authorId", 1}, {"monitor", "someday"}};
+  CHECK_THROWS_AS(bad.get_to(r), std::invalid_argument);
+  const nlohmann::json good = {{"authorId", 1}, {"monitor", "missing"}};
+  good.get_to(r);
+  CHECK(r.monitor == BookMonitor::missing);
+  CHECK(nlohmann::json(r)["monitor"] == "missing");
+}
+
+TEST_CASE("the bookshelf choice changes the books it decides and tells each change",
+          "[services][monitoring]") {
+  Library lib;
+  const Author ann = lib.add(4801, "Ann Example", 4);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  auto books = lib.books_of(ann);
+  REQUIRE(books.size() == 4);
+  std::sort(books.begin(), books.end(),
+            [](const Book& a, const Book& b) { return a.release_date < b.release_date; });
+  REQUIRE(books.front().release_date);
+  // The oldest dated book has a file.
+  const Book* oldest = nullptr;
+  for (const Book& b : books)
+    if (b.release_date && !oldest) oldest = &b;
+  BookFile f;
+  f.author_id = ann.id;
+  f.book_id = oldest->id;
+  f.path = ann.path / "oldest.epub";
+  f.size = 10;
+  f.format = "epub";
+  REQUIRE(lib.catalog->upsert_file(f).has_value());
+
+  std::vector<BookEdited> edited;
+  lib.bus->subscribe<BookEdited>([&](const BookEdited& e) { edited.push_back(e); });
+  auto existing = lib.library->set_book_monitoring(ann.id, BookMonitor::existing);
+  REQUIRE(existing.has_value());
+  // Every book was monitored: all the released ones without a file change.
+  for (const Book& b : lib.books_of(ann)) {
+    const bool released =
+        b.release_date && *b.release_date <= std::chrono::floor<std::chrono::days>(lib.clock->now());
+    CHECK(b.monitored == (b.id == oldest->id || !released));
+  }
+  CHECK(edited.size() == existing->size());
+  CHECK(!existing->empty());
+  // The same choice again changes nothing and tells nothing.
+  edited.clear();
+  CHECK(lib.library->set_book_monitoring(ann.id, BookMonitor::existing)->empty());
+  CHECK(edited.empty());
+  CHECK(lib.library->set_book_monitoring(999999, BookMonitor::all).error().code == errc::not_found);
+}
+
+TEST_CASE("an author added with a monitor choice gets it once its first refresh brought the books",
+          "[services][monitoring]") {
+  Library lib;
+  lib.server->put_author(fixtures::make_author(4901, "Bea Example", 5));
+  lib.server->put_author(fixtures::make_author(4902, "Cy Example", 3));
+  auto& engine = lib.start_engine();
+  std::vector<AuthorAdded> added;
+  lib.bus->subscribe<AuthorAdded>([&](const AuthorAdded& e) { added.push_back(e); });
+  auto bea = lib.library->add_author("4901", lib.root.id, true, BookMonitor::first);
+  REQUIRE(bea.has_value());
+  auto cy = lib.library->add_author("4902", lib.root.id, true);  // no choice: every book
+  REQUIRE(cy.has_value());
+  REQUIRE(engine.wait_idle(30s));
+
+  const auto bea_books = lib.books_of(*bea);
+  REQUIRE(bea_books.size() == 5);
+  std::vector<const Book*> monitored;
+  for (const Book& b : bea_books)
+    if (b.monitored) monitored.push_back(&b);
+  REQUIRE(monitored.size() == 1);
+  for (const Book& b : bea_books)
+    if (b.release_date) CHECK(*monitored.front()->release_date <= *b.release_date);
+  for (const Book& b : lib.books_of(*cy)) CHECK(b.monitored);
+  CHECK(lib.catalog->author(bea->id)->monitored);  // the author stays as asked
+  REQUIRE(added.size() == 2);
+  CHECK(added[0].monitor == BookMonitor::first);
+  CHECK(nlohmann::json(added[0])["monitor"] == "first");
+  CHECK_FALSE(added[1].monitor);
+  CHECK_FALSE(nlohmann::json(added[1]).contains("monitor"));
+}
+
+}  // namespace book_monitoring_test
