@@ -91,6 +91,12 @@ Result<std::optional<BookMonitor>> monitor_of(const json& body, const char* opti
   auto o = body.find(options);
   if (o == body.end() || o->is_null()) return std::optional<BookMonitor>{};
   if (!o->is_object()) return Error{errc::invalid_body, std::string("\"") + options + "\" must be an object"};
+  // Readarr monitors exactly the listed books then; shelfd would do the opposite of the request
+  // if it acted on `monitor` alone, so it says so instead.
+  if (auto b = o->find("booksToMonitor"); b != o->end() && b->is_array() && !b->empty())
+    return Error{errc::invalid_body, std::string("\"") + options +
+                                         ".booksToMonitor\" is not served: add a single book with POST "
+                                         "/api/v1/book (its author comes along, only that book monitored)"};
   auto it = o->find("monitor");
   if (it == o->end() || it->is_null()) return std::optional<BookMonitor>{};
   const auto m = it->is_string() ? parse_book_monitor(it->get<std::string>()) : std::nullopt;
@@ -103,19 +109,29 @@ Result<std::optional<BookMonitor>> monitor_of(const json& body, const char* opti
 }
 
 // PUT /api/v1/book/monitor and /api/v1/book/editor: {bookIds, monitored}; answers the books.
-void monitor_books(App& app, const httplib::Request& req, httplib::Response& res) {
+// The editor, as Readarr's, takes a body without `monitored` (the books stay as they are).
+void monitor_books(App& app, const httplib::Request& req, httplib::Response& res, bool monitored_optional) {
   auto parsed = json_body(req);
   if (!parsed) return error(res, parsed.error());
   const json& body = *parsed;
   const auto monitored = bool_field(body, "monitored");
   if (!monitored) return error(res, monitored.error());
-  if (!*monitored)
+  if (!*monitored && !monitored_optional)
     return error(res, 400,
                  "the body needs \"bookIds\" (a list of book ids) and \"monitored\" (true or false)",
                  "invalid_body");
   const auto ids = body_ids(body, "bookIds");
   if (!ids) return error(res, ids.error());
-  auto books = app.library().set_books_monitored(*ids, **monitored);
+  Result<std::vector<Book>> books = std::vector<Book>{};
+  if (*monitored) {
+    books = app.library().set_books_monitored(*ids, **monitored);
+  } else {
+    for (RowId id : *ids) {
+      auto b = app.catalog().book(id);
+      if (!b) return error(res, b.error());
+      books->push_back(std::move(*b));
+    }
+  }
   if (!books) return error(res, books.error());
   json out = json::array();
   for (const auto& b : *books) out.push_back(book_resource(b));
@@ -431,8 +447,9 @@ void ApiServer::catalog_routes() {
   });
   // Readarr's monitor toggle for one book or many: {"bookIds": [...], "monitored": bool}.
   // Readarr's book editor takes the same body for its monitoring (deleting books is not served).
-  s.Put("/api/v1/book/editor",
-        [this](const httplib::Request& req, httplib::Response& res) { monitor_books(app_, req, res); });
+  s.Put("/api/v1/book/editor", [this](const httplib::Request& req, httplib::Response& res) {
+    monitor_books(app_, req, res, /*monitored_optional=*/true);
+  });
   // Readarr's bookshelf: authors monitored or not, and their books as a "monitor" choice says.
   s.Post("/api/v1/bookshelf", [this](const httplib::Request& req, httplib::Response& res) {
     auto parsed = json_body(req);
@@ -443,7 +460,8 @@ void ApiServer::catalog_routes() {
       return error(res, 400, "the body needs \"authors\", a list of {id, monitored}", "invalid_body");
     const auto monitor = monitor_of(body, "monitoringOptions");
     if (!monitor) return error(res, monitor.error());
-    // Every entry is checked before anything changes: a bad one changes nothing.
+    // Every entry is checked before anything changes: a bad one changes nothing. (The changes
+    // are made author by author: a store failure midway leaves the earlier ones made.)
     std::vector<std::pair<RowId, std::optional<bool>>> wanted;
     for (const json& a : *list) {
       if (!a.is_object()) return error(res, 400, "each of \"authors\" must be an object", "invalid_body");
@@ -467,10 +485,11 @@ void ApiServer::catalog_routes() {
           return error(res, set.error());
       }
     }
-    reply(res, 202, json::object());
+    reply(res, 202, body);  // as Readarr: Accepted(request)
   });
-  s.Put("/api/v1/book/monitor",
-        [this](const httplib::Request& req, httplib::Response& res) { monitor_books(app_, req, res); });
+  s.Put("/api/v1/book/monitor", [this](const httplib::Request& req, httplib::Response& res) {
+    monitor_books(app_, req, res, /*monitored_optional=*/false);
+  });
   // Readarr's edit of one book: shelfd keeps its `monitored` (the other fields are accepted).
   s.Put(R"(/api/v1/book/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     const auto id = route_id(req, "book with id");

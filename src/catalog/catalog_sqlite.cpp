@@ -457,10 +457,8 @@ class SqliteCatalog final : public Catalog {
                       [&](Connection& c) {
                         const Author a = load_author(c, id);
                         if (only_if_unset && !a.path.empty()) return a;
-                        if (a.path.string() != to) {
-                          require_path_free(c, id, to);
-                          write_author_path(c, id, to);
-                        }
+                        if (a.path.string() != to) require_path_free(c, id, to);
+                        write_author_path(c, id, to);  // the same path may lie in another root now
                         return load_author(c, id);
                       });
   }
@@ -613,6 +611,22 @@ class SqliteCatalog final : public Catalog {
       std::vector<Book> out;
       out.reserve(ids.size());
       for (RowId id : ids) out.push_back(load_book(c, id));
+      return out;
+    });
+  }
+
+  Result<std::vector<Book>> set_books_monitoring(
+      const std::vector<std::pair<RowId, bool>>& changes) override {
+    return write_call("set books monitored", [&](Connection& c) {
+      auto st = c.prepare("UPDATE books SET monitored = ?1 WHERE id = ?2 AND monitored IS NOT ?1");
+      std::vector<Book> out;
+      for (const auto& [id, monitored] : changes) {
+        st->bind(1, monitored ? 1 : 0);
+        st->bind(2, id);
+        const bool changed = st->exec() > 0;  // 0: unchanged, or gone meanwhile
+        st->reset();
+        if (changed) out.push_back(load_book(c, id));
+      }
       return out;
     });
   }

@@ -38,9 +38,9 @@ void HealthFigures::load(std::vector<TypeTotals> totals, std::vector<MinuteFigur
   }
   for (auto& m : minutes) {
     auto& s = series_at(m.minute);
-    s.completed += m.completed;
-    s.failed += m.failed;
-    s.cancelled += m.cancelled;
+    s.completed += saturated(m.completed);
+    s.failed += saturated(m.failed);
+    s.cancelled += saturated(m.cancelled);
     auto& t = types_[m.name];
     if (t.totals.name.empty()) t.totals.name = m.name;
     Minute& kept = t.minutes.emplace_back();

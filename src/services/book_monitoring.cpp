@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The rules follow Readarr's BookMonitoredService, so that a client's choice means what it
 // means there. Readarr orders "latest" and "first" by series volume before the release date;
-// the catalog keeps no volume per book, so the release date alone decides (ties: the lower id,
-// the book the catalog had first).
+// the catalog keeps no volume per book, so the release date alone decides (ties, and the
+// fallback when no book has a date: the first book listed, which is books_of's order: release
+// date, then title).
 
 #include "shelfjobs/services/book_monitoring.hpp"
 
@@ -99,21 +100,10 @@ Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_i
   std::vector<BookFacts> facts;
   facts.reserve(books->size());
   for (const Book& b : *books) facts.push_back({b.id, b.release_date, with_files.contains(b.id)});
-  // Only the books whose state changes are written, so their events say what changed.
-  std::vector<RowId> on, off;
-  for (const auto& [id, want] : decide_book_monitoring(facts, monitor, today)) {
-    const auto it =
-        std::find_if(books->begin(), books->end(), [id = id](const Book& b) { return b.id == id; });
-    if (it != books->end() && it->monitored != want) (want ? on : off).push_back(id);
-  }
-  std::vector<Book> changed;
-  for (const auto& [ids, value] : {std::pair{&on, true}, std::pair{&off, false}}) {
-    if (ids->empty()) continue;
-    auto set = catalog.set_books_monitored(*ids, value);
-    if (!set) return set.error();
-    changed.insert(changed.end(), set->begin(), set->end());
-  }
-  return changed;
+  // One transaction for all the books (a moment with two "latest" books monitored, or half a
+  // choice applied, is never seen); it writes and returns only those whose state changes, so
+  // their events say what changed.
+  return catalog.set_books_monitoring(decide_book_monitoring(facts, monitor, today));
 }
 
 }  // namespace shelfjobs

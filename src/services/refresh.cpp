@@ -56,10 +56,13 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
   if (auto it = j.find("authorIds"); it != j.end() && !it->is_null()) it->get_to(c.authorIds);
   c.monitor.reset();
   if (auto it = j.find("monitor"); it != j.end() && !it->is_null()) {
-    c.monitor = parse_book_monitor(it->get<std::string>());
+    if (it->is_string()) c.monitor = parse_book_monitor(it->get<std::string>());
     if (!c.monitor)
       throw std::invalid_argument(
           "\"monitor\" must be one of all, future, missing, existing, latest, first, none");
+    // The choice is one author's (the one just added); dropped silently it would surprise.
+    if (!c.authorId || !c.authorIds.empty())
+      throw std::invalid_argument("\"monitor\" needs \"authorId\" (one author) and no \"authorIds\"");
   }
 }
 
@@ -213,7 +216,6 @@ struct RefreshService::Impl {
       }
     }
 
-    const std::filesystem::path old_path = author.path;
     detail::AuthorPlan plan = detail::plan_author(author, data, local, merged_from, t, o.rules.min_age);
     if (!plan.changed) {
       if (plan.write) must(o.catalog->apply(plan.w), "author " + author.foreign_id);
@@ -240,10 +242,14 @@ struct RefreshService::Impl {
     for (std::size_t i : plan.added) {
       Book b = plan.w.books[i].book;
       if (i < result.new_book_ids.size()) b.id = result.new_book_ids[i];
-      b.monitored = author.monitored;  // what the write gave it (BookWrite::monitored_as_author)
+      // As stored: its `monitored` is the author's when the write ran (monitored_as_author).
+      if (auto stored = o.catalog->book(b.id)) b = std::move(stored).value();
       publish(BookAdded{b, true});
     }
     if (plan.renamed_from) {
+      // The folder as it is now, not as read before the fetch: a person may have set another
+      // meanwhile (set_author_path takes no job lock), or an import given the author its first.
+      const std::filesystem::path old_path = author.path;
       const auto new_path = folder_for(author, author.name);
       log().info("author renamed upstream: '{}' -> '{}'", *plan.renamed_from, author.name);
       ++sum.renamed;
@@ -525,8 +531,7 @@ void RefreshService::register_commands(Registry& registry) {
   registry.add<RefreshAuthor>(
       [impl](const RefreshAuthor& c, JobContext& ctx) {
         auto sum = impl->refresh_authors(c.ids(), ctx.trigger(), &ctx);
-        if (c.monitor && c.authorId && c.authorIds.empty() && sum.refreshed + sum.unchanged == 1)
-          impl->monitor_books(*c.authorId, *c.monitor);
+        if (c.monitor && sum.refreshed + sum.unchanged == 1) impl->monitor_books(*c.authorId, *c.monitor);
         ctx.complete(sum.message());
       },
       refresh);

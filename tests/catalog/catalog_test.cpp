@@ -987,6 +987,11 @@ TEST_CASE("set_author_path sets the folder and its root folder and nothing else"
   REQUIRE(c->set_author_path(bo, "/lib/books/Bo Two", false).has_value());
   CHECK(c->file_by_path("/lib/books/Bo/Bo.epub").has_value());
 
+  // The same path, once a deeper root folder holds it, takes that root.
+  REQUIRE(c->set_author_path(ann, "/lib/books/series/Ann", false)->root_folder_id == books);
+  const RowId series = c->add_root_folder("/lib/books/series").value().id;
+  CHECK(c->set_author_path(ann, "/lib/books/series/Ann", false)->root_folder_id == series);
+  REQUIRE(c->set_author_path(ann, "/lib/books/Ann", false)->root_folder_id == books);
   CHECK(c->set_author_path(ann, "/lib/books/Bo Two", false).error().code == errc::conflict);
   CHECK(c->set_author_path(ann, "relative/Ann", false).error().code == errc::invalid_argument);
   CHECK(c->set_author_path(999, "/lib/books/X", false).error().code == errc::not_found);

@@ -120,9 +120,12 @@ TEST_CASE("a stored minute whose counts cannot be is held at the most a count ca
   m.durations[0] = -1;
   f.load({}, {m});
   HealthSnapshot h;
-  f.fill(h, kHealthT0 + 1min, {}, {}, false);
+  f.fill(h, kHealthT0 + 1min, {}, {}, true);
   REQUIRE(h.types.size() == 1);
   CHECK(h.types[0].recent_completed == 4'294'967'295);
+  REQUIRE(h.minutes.size() == 1);  // the engine-wide series says the same
+  CHECK(h.minutes[0].completed == 4'294'967'295);
+  CHECK(h.minutes[0].failed == 0);
   CHECK(h.types[0].recent_failed == 0);
   CHECK(h.types[0].durations[0] == 0);
 }

@@ -80,6 +80,9 @@ class FlakyCatalog final : public Catalog {
   Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool m) override {
     return c_->set_books_monitored(ids, m);
   }
+  Result<std::vector<Book>> set_books_monitoring(const std::vector<std::pair<RowId, bool>>& c) override {
+    return c_->set_books_monitoring(c);
+  }
   Result<BookFile> upsert_file(BookFile f) override { return c_->upsert_file(std::move(f)); }
   Result<BookFile> file(RowId id) override { return c_->file(id); }
   Result<BookFile> file_by_path(const fs::path& p) override { return c_->file_by_path(p); }

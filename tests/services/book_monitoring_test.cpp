@@ -66,6 +66,17 @@ TEST_CASE("monitor choices are read by Readarr's names", "[services][monitoring]
   good.get_to(r);
   CHECK(r.monitor == BookMonitor::missing);
   CHECK(nlohmann::json(r)["monitor"] == "missing");
+  // Not a name, or a choice for no one author: refused, naming the field.
+  for (const nlohmann::json& refused :
+       {nlohmann::json{{"authorId", 1}, {"monitor", 3}}, nlohmann::json{{"monitor", "none"}},
+        nlohmann::json{{"authorId", 1}, {"authorIds", {2}}, {"monitor", "none"}}}) {
+    try {
+      refused.get_to(r);
+      FAIL("accepted " << refused.dump());
+    } catch (const std::invalid_argument& e) {
+      CHECK(std::string(e.what()).find("\"monitor\"") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("the bookshelf choice changes the books it decides and tells each change",
@@ -129,6 +140,7 @@ TEST_CASE("an author added with a monitor choice gets it once its first refresh 
   for (const Book& b : bea_books)
     if (b.monitored) monitored.push_back(&b);
   REQUIRE(monitored.size() == 1);
+  REQUIRE(monitored.front()->release_date);
   for (const Book& b : bea_books)
     if (b.release_date) CHECK(*monitored.front()->release_date <= *b.release_date);
   for (const Book& b : lib.books_of(*cy)) CHECK(b.monitored);

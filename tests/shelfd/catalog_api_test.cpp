@@ -317,6 +317,30 @@ TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the b
   CHECK(count_monitored(added) == 1);
   d.put("/api/v1/book/editor", {{"bookIds", {999999}}, {"monitored", false}}, 404);
   CHECK(count_monitored(added) == 1);
+  // Without "monitored" the editor answers the books as they are (Readarr's field is optional).
+  const json same = d.put("/api/v1/book/editor", {{"bookIds", {books[0]["id"]}}}, 202);
+  REQUIRE(same.size() == 1);
+  CHECK(same[0]["monitored"] == false);
+  d.put("/api/v1/book/monitor", {{"bookIds", {books[0]["id"]}}}, 400);
+
+  // "none" on the bookshelf unmonitors the author too; the answer echoes the request.
+  const json none = {{"authors", {{{"id", added["id"]}, {"monitored", true}}}},
+                     {"monitoringOptions", {{"monitor", "none"}}}};
+  CHECK(d.post("/api/v1/bookshelf", none, 202) == none);
+  CHECK(d.get("/api/v1/author/" + dee)["monitored"] == false);
+  CHECK(count_monitored(added) == 0);
+
+  // booksToMonitor (exactly these books) is not served: refused rather than ignored.
+  CHECK(d.message("POST", "/api/v1/bookshelf",
+                  json{{"authors", {{{"id", added["id"]}}}},
+                       {"monitoringOptions", {{"monitor", "all"}, {"booksToMonitor", {"510101"}}}}}
+                      .dump(),
+                  400)
+            .find("POST /api/v1/book") != std::string::npos);
+  CHECK(count_monitored(added) == 0);
+  // A RefreshAuthor with a choice for no one author is refused at the push.
+  d.post("/api/v1/command", {{"name", "RefreshAuthor"}, {"monitor", "none"}}, 400);
+  d.post("/api/v1/command", {{"name", "RefreshAuthor"}, {"authorId", added["id"]}, {"monitor", 5}}, 400);
 }
 
 }  // namespace catalog_api_test

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shelfjobs/engine/error.hpp"
@@ -285,6 +286,11 @@ class Catalog {
   /// they are now, in the order of `ids` (an id given twice comes twice). `errc::not_found`
   /// when one of them is missing; then nothing changes.
   virtual Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool monitored) = 0;
+  /// Sets each listed book's `monitored` to its own value, in one transaction, and returns the
+  /// books whose value changed, as they are now, in list order. A book that is not there (a
+  /// refresh removed it meanwhile) is skipped: the caller decided from an earlier read.
+  virtual Result<std::vector<Book>> set_books_monitoring(
+      const std::vector<std::pair<RowId, bool>>& changes) = 0;
 
   // Book files.
   /// Inserts or (same path) updates a file row; the path must be absolute.

@@ -45,10 +45,10 @@ struct BookFacts {
 std::vector<std::pair<RowId, bool>> decide_book_monitoring(const std::vector<BookFacts>& books,
                                                            BookMonitor monitor, Date today);
 
-/// Applies the rule to the author's books as the catalog holds them now (two transactions: the
-/// books it monitors, then those it unmonitors) and returns the books whose `monitored` changed,
-/// as they are now. The caller publishes what it wants (BookEdited). Errors: the catalog's
-/// (not_found for a missing author, store_error).
+/// Applies the rule to the author's books as the catalog holds them now, in one transaction
+/// (Catalog::set_books_monitoring), and returns the books whose `monitored` changed, as they are
+/// now (a book a refresh removed meanwhile is skipped). The caller publishes what it wants (BookEdited).
+/// Errors: the catalog's (not_found for a missing author, store_error).
 Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_id, BookMonitor monitor,
                                                 Date today);
 

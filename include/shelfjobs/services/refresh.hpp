@@ -60,8 +60,9 @@ struct RefreshAuthor : Command {
   std::vector<RowId> authorIds;
   /// Readarr's "Monitor" choice ("future", "none", ...; see book_monitoring.hpp), applied to the
   /// author's books once a refresh of the one author `authorId` has brought them: the refresh
-  /// that AuthorAdded starts carries the choice made when the author was added. An unknown name
-  /// fails the job (a permanent error).
+  /// that AuthorAdded starts carries the choice made when the author was added. A body with an
+  /// unknown name, or with `monitor` but not `authorId` alone, is refused (a push answers
+  /// invalid_argument).
   std::optional<BookMonitor> monitor;
   /// authorId and authorIds together, without repeats.
   std::vector<RowId> ids() const;
