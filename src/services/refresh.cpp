@@ -239,11 +239,18 @@ struct RefreshService::Impl {
       ++sum.merged;
       publish(*merged);
     }
+    // The new books as stored (their `monitored` is the author's when the write ran:
+    // monitored_as_author), read in one call rather than one a book.
+    std::map<RowId, Book> stored;
+    if (!plan.added.empty()) {
+      if (auto books = o.catalog->books_of(author.id)) {
+        for (Book& b : *books) stored.emplace(b.id, std::move(b));
+      }
+    }
     for (std::size_t i : plan.added) {
       Book b = plan.w.books[i].book;
       if (i < result.new_book_ids.size()) b.id = result.new_book_ids[i];
-      // As stored: its `monitored` is the author's when the write ran (monitored_as_author).
-      if (auto stored = o.catalog->book(b.id)) b = std::move(stored).value();
+      if (auto it = stored.find(b.id); it != stored.end()) b = std::move(it->second);
       publish(BookAdded{b, true});
     }
     if (plan.renamed_from) {
