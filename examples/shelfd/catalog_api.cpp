@@ -420,7 +420,14 @@ void ApiServer::catalog_routes() {
                    "invalid_body");
     const auto monitor = monitor_of(body, "addOptions");
     if (!monitor) return error(res, monitor.error());
-    auto added = app_.library().add_author(fid, *root, monitored_of(body), *monitor);
+    AddAuthorOptions options{.monitored = monitored_of(body), .monitor = *monitor};
+    if (auto o = body.find("addOptions"); o != body.end() && o->is_object()) {
+      const auto search = bool_field(*o, "searchForMissingBooks");
+      if (!search)
+        return error(res, 400, "\"addOptions.searchForMissingBooks\" must be true or false", "invalid_body");
+      options.search_for_missing = *search;
+    }
+    auto added = app_.library().add_author(fid, *root, options);
     if (!added) return error(res, added.error());
     reply(res, 201, author_resource(app_.catalog(), *added));
   });

@@ -39,6 +39,7 @@ nlohmann::json book_json(const Book& b) {
 void to_json(nlohmann::json& j, const AuthorAdded& e) {
   j = {{"authorId", e.author.id}, {"author", author_json(e.author)}};
   if (e.monitor) j["monitor"] = to_string(*e.monitor);
+  if (e.search_for_missing) j["searchForMissingBooks"] = *e.search_for_missing;
 }
 
 void to_json(nlohmann::json& j, const BookAdded& e) {
@@ -80,6 +81,7 @@ void to_json(nlohmann::json& j, const AuthorRefreshed& e) {
        {"booksAdded", e.books_added},
        {"booksUpdated", e.books_updated},
        {"booksRemoved", e.books_removed}};
+  if (e.search_for_missing) j["searchForMissingBooks"] = *e.search_for_missing;
 }
 
 void to_json(nlohmann::json& j, const AuthorEdited& e) {

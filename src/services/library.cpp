@@ -190,10 +190,10 @@ std::vector<HealthCheck> LibraryService::health_checks() {
 
 std::vector<HealthIssue> LibraryService::check_root_folders() const { return impl_->check_root_folders(); }
 
-Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored,
-                                          std::optional<BookMonitor> monitor) {
-  auto added = impl_->new_author(foreign_id, root_folder_id, monitored);
-  if (added) impl_->publish(AuthorAdded{*added, monitor});
+Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId root_folder_id,
+                                          AddAuthorOptions options) {
+  auto added = impl_->new_author(foreign_id, root_folder_id, options.monitored);
+  if (added) impl_->publish(AuthorAdded{*added, options.monitor, options.search_for_missing});
   return added;
 }
 

@@ -49,6 +49,7 @@ void to_json(nlohmann::json& j, const RefreshAuthor& c) {
   if (c.authorId) j["authorId"] = *c.authorId;
   if (!c.authorIds.empty()) j["authorIds"] = c.authorIds;
   if (c.monitor) j["monitor"] = to_string(*c.monitor);
+  if (c.searchForMissingBooks) j["searchForMissingBooks"] = *c.searchForMissingBooks;
 }
 void from_json(const nlohmann::json& j, RefreshAuthor& c) {
   c.authorId = optional_id(j, "authorId");
@@ -60,9 +61,16 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
     if (!c.monitor)
       throw std::invalid_argument(
           "\"monitor\" must be one of all, future, missing, existing, latest, first, none");
-    // The choice is one author's (the one just added); dropped silently it would surprise.
-    if (!c.authorId || !c.authorIds.empty())
-      throw std::invalid_argument("\"monitor\" needs \"authorId\" (one author) and no \"authorIds\"");
+  }
+  c.searchForMissingBooks.reset();
+  if (auto it = j.find("searchForMissingBooks"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw std::invalid_argument("\"searchForMissingBooks\" must be true or false");
+    c.searchForMissingBooks = it->get<bool>();
+  }
+  // The choices are one author's (the one just added); dropped silently they would surprise.
+  if ((c.monitor || c.searchForMissingBooks) && (!c.authorId || !c.authorIds.empty())) {
+    throw std::invalid_argument(std::string(c.monitor ? "\"monitor\"" : "\"searchForMissingBooks\"") +
+                                " needs \"authorId\" (one author) and no \"authorIds\"");
   }
 }
 
@@ -155,12 +163,21 @@ struct RefreshService::Impl {
   // The outcome of refreshing one author, for the summary.
   enum class One { refreshed, unchanged, removed, kept_not_found, not_found_pending };
 
+  // What a person chose when adding the author, carried by the refresh that AuthorAdded started
+  // (RefreshAuthor's monitor and searchForMissingBooks).
+  struct AddedChoices {
+    std::optional<BookMonitor> monitor;
+    std::optional<bool> search_for_missing;
+  };
+
   // Refreshes one author. Throws MetadataError from the source (the catalog untouched) and
   // JobError{database} when the catalog write fails.
   // `pending`: when set, an author the source does not know (and without files) is collected there
   // for removal at the end of the run instead of removed at once.
+  // `choices`: applied once the books are in, before AuthorRefreshed tells the rules (a search
+  // it starts must see the books monitored as chosen).
   One refresh_one(Author author, RefreshSummary& sum, std::stop_token token, bool fresh = false,
-                  std::vector<Author>* pending = nullptr) {
+                  std::vector<Author>* pending = nullptr, const AddedChoices* choices = nullptr) {
     AuthorData data;
     try {
       data = o.source->author(author.foreign_id, token, fresh);
@@ -219,7 +236,7 @@ struct RefreshService::Impl {
     detail::AuthorPlan plan = detail::plan_author(author, data, local, merged_from, t, o.rules.min_age);
     if (!plan.changed) {
       if (plan.write) must(o.catalog->apply(plan.w), "author " + author.foreign_id);
-      publish(AuthorRefreshed{author.id, false, 0, 0, 0});
+      publish(AuthorRefreshed{author.id, false, 0, 0, 0, apply_choices(author, choices)});
       return One::unchanged;
     }
     for (const Book& b : plan.kept_with_files) {
@@ -262,17 +279,28 @@ struct RefreshService::Impl {
       ++sum.renamed;
       publish(AuthorRenamed{author.id, *plan.renamed_from, author.name, old_path, new_path});
     }
-    publish(AuthorRefreshed{author.id, true, added, plan.updated, removed});
+    // Merged into an author already in the catalog: a choice made for the one added is not a
+    // choice about that author's books.
+    const auto search = apply_choices(author, merged_from == 0 ? choices : nullptr);
+    publish(AuthorRefreshed{author.id, true, added, plan.updated, removed, search});
     return One::refreshed;
   }
 
+  // The add-time choices, now that the author's books are in: the monitoring is written, and
+  // the search choice is handed on for AuthorRefreshed.
+  std::optional<bool> apply_choices(const Author& author, const AddedChoices* choices) {
+    if (!choices) return std::nullopt;
+    if (choices->monitor) monitor_books(author, *choices->monitor);
+    return choices->search_for_missing;
+  }
+
   // A person's choice of books, made when the author was added, now that the books are in.
-  void monitor_books(RowId author_id, BookMonitor monitor) {
+  void monitor_books(const Author& author, BookMonitor monitor) {
     const auto today = std::chrono::floor<std::chrono::days>(now());
-    auto changed = must(apply_book_monitoring(*o.catalog, author_id, monitor, today),
-                        "monitoring of author " + std::to_string(author_id));
-    log().info("author {}: books monitored as chosen ({}): {} changed", author_id, to_string(monitor),
-               changed.size());
+    auto changed = must(apply_book_monitoring(*o.catalog, author.id, monitor, today),
+                        "monitoring of author " + author.foreign_id);
+    log().info("author '{}' ({}): books monitored as chosen ({}): {} changed", author.name, author.foreign_id,
+               to_string(monitor), changed.size());
     for (const Book& b : changed) publish(BookEdited{b});
   }
 
@@ -355,7 +383,9 @@ struct RefreshService::Impl {
 
   // `ids`: none for every author, one for that author (its failure fails the job), several for
   // those (a bulk refresh: failures are counted and the run goes on).
-  RefreshSummary refresh_authors(const std::vector<RowId>& ids, Trigger trigger, JobContext* ctx) {
+  // `choices` (one author only): see refresh_one.
+  RefreshSummary refresh_authors(const std::vector<RowId>& ids, Trigger trigger, JobContext* ctx,
+                                 const AddedChoices* choices = nullptr) {
     RefreshSummary sum;
     std::stop_token token = ctx ? ctx->token() : std::stop_token{};
     if (ids.size() == 1) {
@@ -365,7 +395,7 @@ struct RefreshService::Impl {
       if (ctx) ctx->report(0, 1, "1 of 1: " + author.name);
       // A user asking for one author wants what the source says now: the cache is revalidated
       // (cheap with ETag) rather than trusted. Runs over all authors trust a fresh cache.
-      switch (refresh_one(author, sum, token, trigger == Trigger::manual)) {
+      switch (refresh_one(author, sum, token, trigger == Trigger::manual, nullptr, choices)) {
         case One::refreshed: ++sum.refreshed; break;
         case One::unchanged: ++sum.unchanged; break;
         case One::removed:
@@ -537,8 +567,9 @@ void RefreshService::register_commands(Registry& registry) {
   refresh.locks = {"refresh"};
   registry.add<RefreshAuthor>(
       [impl](const RefreshAuthor& c, JobContext& ctx) {
-        auto sum = impl->refresh_authors(c.ids(), ctx.trigger(), &ctx);
-        if (c.monitor && sum.refreshed + sum.unchanged == 1) impl->monitor_books(*c.authorId, *c.monitor);
+        const Impl::AddedChoices choices{c.monitor, c.searchForMissingBooks};
+        const bool chosen = c.monitor || c.searchForMissingBooks;
+        auto sum = impl->refresh_authors(c.ids(), ctx.trigger(), &ctx, chosen ? &choices : nullptr);
         ctx.complete(sum.message());
       },
       refresh);
@@ -574,6 +605,7 @@ void RefreshService::add_rules(ServiceContext& host) {
     RefreshAuthor r;
     r.authorId = e.author.id;
     r.monitor = e.monitor;
+    r.searchForMissingBooks = e.search_for_missing;
     return std::vector<PushRequest>{{RefreshAuthor::kName, nlohmann::json(r), {}}};
   });
   host.rule<BookAdded>([](const BookAdded& e) {

@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "library_fixture.hpp"
+#include "shelfjobs/services/acquisition.hpp"
 
 namespace book_monitoring_test {
 
@@ -77,6 +80,23 @@ TEST_CASE("monitor choices are read by Readarr's names", "[services][monitoring]
       CHECK(std::string(e.what()).find("\"monitor\"") != std::string::npos);
     }
   }
+  // The search choice travels the same way, and is refused the same way.
+  const nlohmann::json search = {{"authorId", 1}, {"searchForMissingBooks", false}};
+  search.get_to(r);
+  CHECK(r.searchForMissingBooks == false);
+  CHECK_FALSE(r.monitor);
+  CHECK(nlohmann::json(r) == search);
+  for (const nlohmann::json& refused :
+       {nlohmann::json{{"authorId", 1}, {"searchForMissingBooks", "yes"}},
+        nlohmann::json{{"searchForMissingBooks", true}},
+        nlohmann::json{{"authorIds", {1, 2}}, {"searchForMissingBooks", true}}}) {
+    try {
+      refused.get_to(r);
+      FAIL("accepted " << refused.dump());
+    } catch (const std::invalid_argument& e) {
+      CHECK(std::string(e.what()).find("\"searchForMissingBooks\"") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("the bookshelf choice changes the books it decides and tells each change",
@@ -128,9 +148,9 @@ TEST_CASE("an author added with a monitor choice gets it once its first refresh 
   auto& engine = lib.start_engine();
   std::vector<AuthorAdded> added;
   lib.bus->subscribe<AuthorAdded>([&](const AuthorAdded& e) { added.push_back(e); });
-  auto bea = lib.library->add_author("4901", lib.root.id, true, BookMonitor::first);
+  auto bea = lib.library->add_author("4901", lib.root.id, {.monitor = BookMonitor::first});
   REQUIRE(bea.has_value());
-  auto cy = lib.library->add_author("4902", lib.root.id, true);  // no choice: every book
+  auto cy = lib.library->add_author("4902", lib.root.id);  // no choice: every book
   REQUIRE(cy.has_value());
   REQUIRE(engine.wait_idle(30s));
 
@@ -150,6 +170,56 @@ TEST_CASE("an author added with a monitor choice gets it once its first refresh 
   CHECK(nlohmann::json(added[0])["monitor"] == "first");
   CHECK_FALSE(added[1].monitor);
   CHECK_FALSE(nlohmann::json(added[1]).contains("monitor"));
+}
+
+TEST_CASE("the search chosen on add runs after the monitor choice, for the authors that asked for it",
+          "[services][monitoring][acquisition]") {
+  Library lib;
+  for (int id : {4911, 4912, 4913, 4914})
+    lib.server->put_author(fixtures::make_author(id, "Author " + std::to_string(id), 4));
+  auto store = open_sqlite_acquisition_store({.path = lib.dir.path() / "catalog.db"});
+  REQUIRE(store.has_value());
+  auto acquisition = AcquisitionService::create({.catalog = lib.catalog,
+                                                 .store = *store,
+                                                 .logger = quiet_logger(),
+                                                 .indexer_spacing = std::chrono::milliseconds(0),
+                                                 .search_on_author_added = true});
+  REQUIRE(acquisition.has_value());
+  // What a search started by AuthorRefreshed would see: the books monitored when it is told.
+  std::mutex mu;
+  std::map<RowId, int> monitored_when_told;
+  std::map<RowId, std::optional<bool>> told_search;
+  lib.bus->subscribe<AuthorRefreshed>([&](const AuthorRefreshed& e) {
+    int n = 0;
+    for (const Book& b : lib.catalog->books_of(e.author_id).value()) n += b.monitored ? 1 : 0;
+    std::lock_guard lock(mu);
+    monitored_when_told[e.author_id] = n;
+    told_search[e.author_id] = e.search_for_missing;
+  });
+  auto& engine = lib.start_engine(3, {*acquisition});
+  const Author first =
+      lib.library
+          ->add_author("4911", lib.root.id, {.monitor = BookMonitor::first, .search_for_missing = true})
+          .value();
+  const Author no_search =
+      lib.library->add_author("4912", lib.root.id, {.search_for_missing = false}).value();
+  const Author by_default = lib.library->add_author("4913", lib.root.id).value();  // the service's default
+  const Author unmonitored = lib.library->add_author("4914", lib.root.id, {.monitored = false}).value();
+  REQUIRE(engine.wait_idle(30s));
+
+  std::lock_guard lock(mu);
+  CHECK(monitored_when_told.at(first.id) == 1);  // "first" applied before the rules were told
+  CHECK(monitored_when_told.at(no_search.id) == 4);
+  CHECK(told_search.at(first.id) == true);
+  CHECK(told_search.at(no_search.id) == false);
+  CHECK_FALSE(told_search.at(by_default.id).has_value());
+  CHECK_FALSE(told_search.at(unmonitored.id).has_value());
+  std::vector<RowId> searched;
+  const auto page = engine.list({.names = {AuthorSearch::kName}, .limit = 10});
+  REQUIRE(page.has_value());
+  for (const JobInfo& j : page->jobs) searched.push_back(j.body.at("authorId").get<RowId>());
+  std::sort(searched.begin(), searched.end());
+  CHECK(searched == std::vector<RowId>{first.id, by_default.id});
 }
 
 }  // namespace book_monitoring_test

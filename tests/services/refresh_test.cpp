@@ -649,6 +649,8 @@ TEST_CASE("The refresh events convert to JSON for hosts that forward them", "[re
   const nlohmann::json refreshed = AuthorRefreshed{5, true, 3, 0, 1};
   CHECK(refreshed["booksAdded"] == 3);
   CHECK(refreshed["booksRemoved"] == 1);
+  CHECK_FALSE(refreshed.contains("searchForMissingBooks"));
+  CHECK(nlohmann::json(AuthorRefreshed{5, true, 3, 0, 1, false})["searchForMissingBooks"] == false);
   CHECK(nlohmann::json(AuthorRemoved{a, "gone upstream"})["reason"] == "gone upstream");
   CHECK(nlohmann::json(AuthorMerged{4, 5, "10", "11"})["intoAuthorId"] == 5);
   CHECK(nlohmann::json(AuthorRenamed{5, "A", "B", "/a", "/b"})["newName"] == "B");

@@ -227,6 +227,24 @@ TEST_CASE("shelfd's acquisition settings: profiles, sizes and the search after a
   // No AuthorSearch followed the author's refresh.
   for (const auto& c : d.get("/api/v1/command")) CHECK(c["name"] != "AuthorSearch");
 
+  // A client that asks for the search when adding gets it, though the host's default is off; a
+  // choice that is not true or false is a 400 and adds nothing.
+  metadata->put_author(fx::make_author(3102, "Bo Example", 1));
+  const json bo_body = {{"foreignAuthorId", "3102"},
+                        {"rootFolderPath", (d.dir.path() / "books").string()},
+                        {"addOptions", {{"monitor", "all"}, {"searchForMissingBooks", "yes"}}}};
+  d.post("/api/v1/author", bo_body, 400);
+  json asked = bo_body;
+  asked["addOptions"]["searchForMissingBooks"] = true;
+  const json bo = d.post("/api/v1/author", asked, 201);
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& c : d.get("/api/v1/command"))
+          if (c["name"] == "AuthorSearch" && c["body"]["authorId"] == bo["id"]) return true;
+        return false;
+      },
+      std::chrono::seconds(20)));
+
   // The profiles as Readarr's quality profiles, worst first: the ebook one allows PDF alone.
   auto qualities = [](const json& profile) {
     std::vector<std::pair<int, bool>> out;

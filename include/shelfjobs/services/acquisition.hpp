@@ -27,8 +27,10 @@
 ///     history; a download that brought no file in becomes `import_failed` (its message says
 ///     why) and is tried again by the next RefreshMonitoredDownloads.
 ///
-/// Rules: DownloadCompleted -> ImportCompletedDownload{id}; AuthorAdded -> AuthorSearch{id}
-/// (when `search_on_author_added`; Readarr's "search for missing books" on add).
+/// Rules: DownloadCompleted -> ImportCompletedDownload{id}; AuthorAdded, then that author's
+/// AuthorRefreshed -> AuthorSearch{id} (Readarr's "search for missing books" on add): when the
+/// author was added with `search_for_missing` true, or without that choice when
+/// `search_on_author_added` and the author is monitored.
 ///
 /// Indexer failures (errors of newznab.hpp) set the indexer's status with Readarr's escalation
 /// ladder (1 min, 5 min, 15 min, 30 min, 1 h, 3 h, 6 h, 12 h, 24 h; a 429 or "request limit
@@ -204,6 +206,8 @@ struct AcquisitionOptions {
   std::int64_t max_size_audio = 0;
   int min_seeders = 1;
   PagingOptions paging;
+  /// Search an added, monitored author's missing books after its first refresh when the person
+  /// adding it made no choice (AuthorAdded::search_for_missing unset).
   bool search_on_author_added = true;
   /// Timeout of fetching a .torrent or .nzb.
   std::chrono::milliseconds fetch_timeout{std::chrono::seconds(60)};

@@ -22,6 +22,10 @@ struct AuthorAdded {
   /// The books to monitor once the first refresh brings them (none: each new book takes the
   /// author's `monitored`).
   std::optional<BookMonitor> monitor;
+  /// Readarr's addOptions.searchForMissingBooks: search for the monitored books without files
+  /// once the first refresh brought them (and `monitor` was applied). None: the acquisition
+  /// service's `search_on_author_added` decides.
+  std::optional<bool> search_for_missing;
 };
 
 struct BookAdded {
@@ -76,17 +80,22 @@ struct AuthorRefreshed {
   RowId author_id = 0;
   bool changed = false;
   int books_added = 0, books_updated = 0, books_removed = 0;
+  /// Set on the refresh that AuthorAdded started, when the author was added with an explicit
+  /// search choice (AuthorAdded::search_for_missing). Published after the add-time monitor
+  /// choice is applied, so a search it starts sees the books monitored as chosen.
+  std::optional<bool> search_for_missing;
 };
 
 /// The events as JSON (camelCase keys, times in ISO 8601 UTC), for hosts that pass them on
-/// (EventBus::set_forwarder): AuthorAdded {authorId, author, monitor (when chosen)}; BookAdded {bookId,
+/// (EventBus::set_forwarder): AuthorAdded {authorId, author, monitor and
+/// searchForMissingBooks (when chosen)}; BookAdded {bookId,
 /// authorId, fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath}; AuthorRemoved
 /// {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId, oldForeignId, newForeignId};
 /// AuthorMoved {authorId, oldPath, newPath, files}; AuthorRefreshed {authorId, changed, booksAdded,
-/// booksUpdated, booksRemoved}; AuthorEdited {authorId, author}; BookEdited {bookId, authorId, book}. An
-/// author is {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added,
-/// lastInfoSync}; a book {id, authorId, foreignBookId, title, releaseDate, genres, monitored,
-/// manuallyAdded, lastInfoSync}.
+/// booksUpdated, booksRemoved, searchForMissingBooks (when chosen)}; AuthorEdited {authorId, author};
+/// BookEdited {bookId, authorId, book}. An author is {id, foreignAuthorId, authorName, sortName, path,
+/// rootFolderId, monitored, status, added, lastInfoSync}; a book {id, authorId, foreignBookId, title,
+/// releaseDate, genres, monitored, manuallyAdded, lastInfoSync}.
 void to_json(nlohmann::json& j, const AuthorAdded& e);
 void to_json(nlohmann::json& j, const BookAdded& e);
 void to_json(nlohmann::json& j, const AuthorRenamed& e);

@@ -40,6 +40,17 @@ struct LibraryOptions {
   std::shared_ptr<spdlog::logger> logger;  ///< null: a quiet logger
 };
 
+/// What a person chooses when adding an author (Readarr's `monitored` and `addOptions`).
+struct AddAuthorOptions {
+  bool monitored = true;
+  /// The books to monitor once the first refresh has brought them (book_monitoring.hpp); none:
+  /// each book takes the author's `monitored`.
+  std::optional<BookMonitor> monitor;
+  /// Search for the monitored books without files once they are in (the acquisition service's
+  /// AuthorSearch); none: that service's `search_on_author_added` decides.
+  std::optional<bool> search_for_missing;
+};
+
 class LibraryService : public Service {
  public:
   /// Errors: invalid_argument when the catalog is missing.
@@ -51,16 +62,14 @@ class LibraryService : public Service {
 
   /// Adds an author by its foreign id under a root folder: the name comes from the source (one
   /// request), the folder is `root/safe_folder_name(name)`, the books come with the refresh
-  /// that AuthorAdded triggers. Errors: invalid_argument (no such root folder), conflict
-  /// (already in the catalog), and the source's failure as `to_error(MetadataError)` says:
-  /// not_found (the source has no such author), unavailable (refused, timeout, 5xx, still
-  /// loading), rate_limited (with its retry time), upstream_error (an unusable answer);
-  /// unavailable too when no source is configured. With `monitor` (Readarr's addOptions.monitor),
-  /// the books the first refresh brings are monitored as that rule says (AuthorAdded carries
-  /// it to the RefreshAuthor it starts; see book_monitoring.hpp); without it each book takes the
-  /// author's `monitored`.
-  Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id, bool monitored = true,
-                            std::optional<BookMonitor> monitor = std::nullopt);
+  /// that AuthorAdded triggers, which also carries the add-time choices of `options` (see
+  /// AddAuthorOptions). Errors: invalid_argument (no such root folder), conflict (already in the
+  /// catalog), and the source's failure as `to_error(MetadataError)` says: not_found (the source
+  /// has no such author), unavailable (refused, timeout, 5xx, still loading), rate_limited (with
+  /// its retry time), upstream_error (an unusable answer); unavailable too when no source is
+  /// configured.
+  Result<Author> add_author(const std::string& foreign_id, RowId root_folder_id,
+                            AddAuthorOptions options = {});
 
   /// Finds an author the library lacks by name, from a book of theirs, and adds it as
   /// `add_author` does (AuthorAdded, whose refresh brings the books): searches the source for

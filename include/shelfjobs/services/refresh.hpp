@@ -64,6 +64,11 @@ struct RefreshAuthor : Command {
   /// unknown name, or with `monitor` but not `authorId` alone, is refused (a push answers
   /// invalid_argument).
   std::optional<BookMonitor> monitor;
+  /// Readarr's addOptions.searchForMissingBooks, carried the same way (one author only): the
+  /// AuthorRefreshed of that author says it (AuthorRefreshed::search_for_missing), published
+  /// once `monitor` is applied, and the acquisition service's rule searches accordingly. A
+  /// value that is not a boolean is refused.
+  std::optional<bool> searchForMissingBooks;
   /// authorId and authorIds together, without repeats.
   std::vector<RowId> ids() const;
 };

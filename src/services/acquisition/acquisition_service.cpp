@@ -164,20 +164,27 @@ void AcquisitionService::add_rules(ServiceContext& host) {
     c.downloadId = e.download.id;
     return std::vector<PushRequest>{{ImportCompletedDownload::kName, nlohmann::json(c), {}}};
   });
-  if (!impl_->o.search_on_author_added) return;
   // An author's books come with its first refresh, which AuthorAdded triggers: the search waits
   // for that refresh (Readarr searches for the missing books once the added author is
-  // refreshed).
+  // refreshed). A person's explicit choice (addOptions.searchForMissingBooks) travels with the
+  // refresh's job and comes back on its AuthorRefreshed, after the add-time monitor choice is
+  // applied; without one, `search_on_author_added` decides for a monitored author, remembered
+  // here until its refresh.
   host.rule<AuthorAdded>([impl](const AuthorAdded& e) {
-    std::lock_guard lock(impl->added_mu);
-    if (e.author.monitored) impl->added_authors.insert(e.author.id);
+    if (!e.search_for_missing && impl->o.search_on_author_added && e.author.monitored) {
+      std::lock_guard lock(impl->added_mu);
+      impl->added_authors.insert(e.author.id);
+    }
     return std::vector<PushRequest>{};
   });
   host.rule<AuthorRefreshed>([impl](const AuthorRefreshed& e) {
+    bool search = false;
     {
       std::lock_guard lock(impl->added_mu);
-      if (!impl->added_authors.erase(e.author_id)) return std::vector<PushRequest>{};
+      search = impl->added_authors.erase(e.author_id) > 0;
     }
+    if (e.search_for_missing) search = *e.search_for_missing;
+    if (!search) return std::vector<PushRequest>{};
     AuthorSearch c;
     c.authorId = e.author_id;
     return std::vector<PushRequest>{{AuthorSearch::kName, nlohmann::json(c), {}}};
