@@ -136,6 +136,7 @@ void ApiServer::routes() {
   command_routes();
   task_routes();
   catalog_routes();
+  exclusion_routes();
   library_routes();
   provider_routes();
   acquisition_routes();

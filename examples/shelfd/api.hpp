@@ -6,6 +6,7 @@
 //
 // The pieces: api.cpp (the server, the key check, static files), resources.hpp (Readarr's JSON
 // shapes), command_api.cpp (commands and tasks), catalog_api.cpp (root folders, authors, books),
+// exclusion_api.cpp (book removal, import list exclusions),
 // library_api.cpp (book files, Wanted/Missing), provider_api.cpp (indexers and download clients),
 // acquisition_api.cpp (queue, history, blocklist, releases), log_api.cpp (the log table, log files,
 // the housekeeping report), backup_api.cpp (backups, restore), system_api.cpp (status, health, the engine's
@@ -52,6 +53,7 @@ class ApiServer {
   void command_routes();      // command_api.cpp
   void task_routes();         // command_api.cpp
   void catalog_routes();      // catalog_api.cpp
+  void exclusion_routes();    // exclusion_api.cpp
   void library_routes();      // library_api.cpp
   void provider_routes();     // provider_api.cpp
   void acquisition_routes();  // acquisition_api.cpp

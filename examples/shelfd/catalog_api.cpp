@@ -59,16 +59,6 @@ Result<Author> edit_author(App& app, Author author, std::optional<bool> monitore
   return author;
 }
 
-// `ids` with each id once, where it first came (a client may list one twice).
-void unique_in_order(std::vector<RowId>& ids) {
-  std::vector<RowId> seen;
-  std::erase_if(ids, [&](RowId id) {
-    if (std::find(seen.begin(), seen.end(), id) != seen.end()) return true;
-    seen.push_back(id);
-    return false;
-  });
-}
-
 // A foreign id sent as a string or a number (a whole number, unsigned if it must be).
 std::string foreign_id_of(const json& body, const char* key) {
   if (!body.contains(key)) return {};
@@ -453,7 +443,7 @@ void ApiServer::catalog_routes() {
     reply(res, 200, book_resource(*b));
   });
   // Readarr's monitor toggle for one book or many: {"bookIds": [...], "monitored": bool}.
-  // Readarr's book editor takes the same body for its monitoring (deleting books is not served).
+  // Readarr's book editor takes the same body for its monitoring (its DELETE: exclusion_api.cpp).
   s.Put("/api/v1/book/editor", [this](const httplib::Request& req, httplib::Response& res) {
     monitor_books(app_, req, res, /*monitored_optional=*/true);
   });

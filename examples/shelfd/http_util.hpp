@@ -268,4 +268,14 @@ inline shelfjobs::Result<std::vector<std::int64_t>> body_ids(const nlohmann::jso
   return ids;
 }
 
+// `ids` with each id once, where it first came (a client may list one twice).
+inline void unique_in_order(std::vector<std::int64_t>& ids) {
+  std::vector<std::int64_t> seen;
+  std::erase_if(ids, [&](std::int64_t id) {
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) return true;
+    seen.push_back(id);
+    return false;
+  });
+}
+
 }  // namespace shelfd

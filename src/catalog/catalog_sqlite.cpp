@@ -146,6 +146,14 @@ ALTER TABLE book_files ADD COLUMN author          TEXT    NOT NULL DEFAULT '';
 ALTER TABLE book_files ADD COLUMN isbn13          TEXT    NOT NULL DEFAULT '';
 ALTER TABLE book_files ADD COLUMN asin            TEXT    NOT NULL DEFAULT '';
 )sql",
+      // 3: works and authors a person removed and asked a refresh not to bring back.
+      R"sql(
+CREATE TABLE exclusions (
+  id         INTEGER PRIMARY KEY,
+  foreign_id TEXT NOT NULL UNIQUE,
+  name       TEXT NOT NULL DEFAULT ''
+);
+)sql",
   };
   return migrations;
 }
@@ -246,6 +254,15 @@ RootFolder root_row(SQLite::Statement& st) {
   r.path = column<std::string>(st, kRoot["path"]);
   r.name = column<std::string>(st, kRoot["name"]);
   return r;
+}
+
+constexpr sqlite::Columns kExclusion{"id", "foreign_id", "name"};
+Exclusion exclusion_row(SQLite::Statement& st) {
+  Exclusion e;
+  e.id = column<RowId>(st, kExclusion["id"]);
+  e.foreign_id = column<std::string>(st, kExclusion["foreign_id"]);
+  e.name = column<std::string>(st, kExclusion["name"]);
+  return e;
 }
 
 constexpr sqlite::Columns kSeries{"id", "foreign_id", "title"};
@@ -633,8 +650,78 @@ class SqliteCatalog final : public Catalog {
 
   Status remove_book(RowId id) override {
     return write_call("remove book " + std::to_string(id), [&](Connection& c) {
+      // The stored hash says "the books match what the source said"; no longer true.
+      auto st = c.prepare(
+          "UPDATE authors SET metadata_hash = '' WHERE id = (SELECT author_id FROM books WHERE id = ?)");
+      st->bind(1, id);
+      st->exec();
       delete_book(c, id);
       return Ok{};
+    });
+  }
+
+  // Exclusions -----------------------------------------------------------------------------------
+
+  Result<std::vector<Exclusion>> exclusions() override {
+    return read_call("list exclusions", [&](Connection& c) {
+      std::vector<Exclusion> out;
+      auto st = c.prepare("SELECT " + kExclusion.list() + " FROM exclusions ORDER BY id");
+      while (st->executeStep()) out.push_back(exclusion_row(*st));
+      return out;
+    });
+  }
+
+  Result<Exclusion> exclusion(RowId id) override {
+    return read_call("read exclusion", [&](Connection& c) { return load_exclusion(c, id); });
+  }
+
+  Result<Exclusion> add_exclusion(Exclusion e) override {
+    if (e.foreign_id.empty()) return Error{errc::invalid_argument, "an exclusion needs a foreign id"};
+    return write_call("add exclusion " + in_quotes(e.foreign_id), [&](Connection& c) {
+      require_not_excluded(c, e.foreign_id, 0);
+      auto st = c.prepare("INSERT INTO exclusions (foreign_id, name) VALUES (?, ?)");
+      st->bind(1, e.foreign_id);
+      st->bind(2, e.name);
+      st->exec();
+      e.id = c.db().getLastInsertRowid();
+      return e;
+    });
+  }
+
+  Result<Exclusion> update_exclusion(Exclusion e) override {
+    if (e.foreign_id.empty()) return Error{errc::invalid_argument, "an exclusion needs a foreign id"};
+    return write_call("update exclusion " + std::to_string(e.id), [&](Connection& c) {
+      load_exclusion(c, e.id);
+      require_not_excluded(c, e.foreign_id, e.id);
+      auto st = c.prepare("UPDATE exclusions SET foreign_id = ?, name = ? WHERE id = ?");
+      st->bind(1, e.foreign_id);
+      st->bind(2, e.name);
+      st->bind(3, e.id);
+      st->exec();
+      return e;
+    });
+  }
+
+  Status remove_exclusion(RowId id) override {
+    return write_call("remove exclusion " + std::to_string(id), [&](Connection& c) {
+      auto st = c.prepare("DELETE FROM exclusions WHERE id = ?");
+      st->bind(1, id);
+      if (st->exec() == 0) fail(errc::not_found, "exclusion " + std::to_string(id));
+      return Ok{};
+    });
+  }
+
+  Result<std::set<std::string>> excluded(const std::vector<std::string>& foreign_ids) override {
+    return read_call("read exclusions", [&](Connection& c) {
+      std::set<std::string> out;
+      if (foreign_ids.empty()) return out;
+      auto st = c.prepare("SELECT 1 FROM exclusions WHERE foreign_id = ?");
+      for (const std::string& id : foreign_ids) {
+        st->bind(1, id);
+        if (st->executeStep()) out.insert(id);
+        st->reset();
+      }
+      return out;
     });
   }
 
@@ -924,6 +1011,23 @@ class SqliteCatalog final : public Catalog {
     auto st = c.prepare("SELECT 1 FROM book_files WHERE book_id = ? LIMIT 1");
     st->bind(1, book_id);
     return st->executeStep();
+  }
+
+  static Exclusion load_exclusion(Connection& c, RowId id) {
+    auto st = c.prepare("SELECT " + kExclusion.list() + " FROM exclusions WHERE id = ?");
+    st->bind(1, id);
+    if (!st->executeStep()) fail(errc::not_found, "exclusion " + std::to_string(id));
+    return exclusion_row(*st);
+  }
+
+  // conflict when another exclusion than `self` has `foreign_id`.
+  static void require_not_excluded(Connection& c, const std::string& foreign_id, RowId self) {
+    auto st = c.prepare("SELECT id FROM exclusions WHERE foreign_id = ? AND id != ?");
+    st->bind(1, foreign_id);
+    st->bind(2, self);
+    if (st->executeStep())
+      fail(errc::conflict, "foreign id " + in_quotes(foreign_id) + " is excluded already (exclusion " +
+                               std::to_string(st->getColumn(0).getInt64()) + ")");
   }
 
   static void delete_book(Connection& c, RowId id) {

@@ -61,6 +61,14 @@ void to_json(nlohmann::json& j, const AuthorRemoved& e) {
   j = {{"authorId", e.author.id}, {"author", author_json(e.author)}, {"reason", e.reason}};
 }
 
+void to_json(nlohmann::json& j, const BookRemoved& e) {
+  j = {{"bookId", e.book.id},
+       {"authorId", e.book.author_id},
+       {"book", book_json(e.book)},
+       {"reason", e.reason},
+       {"filesDeleted", e.files_deleted}};
+}
+
 void to_json(nlohmann::json& j, const AuthorMerged& e) {
   j = {{"fromAuthorId", e.from_author_id},
        {"intoAuthorId", e.into_author_id},

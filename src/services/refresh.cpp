@@ -221,7 +221,21 @@ struct RefreshService::Impl {
     if (!unchanged) {
       auto own = must(o.catalog->books_of(author.id), "books of author " + author.foreign_id);
       local.books.insert(local.books.end(), own.begin(), own.end());
-      for (const std::string& fid : detail::works_new_to(local.books, data)) {
+      // Works a person removed and excluded are not brought back (Readarr's import list
+      // exclusions); those already in the catalog stay as they are.
+      std::vector<std::string> fresh_works = detail::works_new_to(local.books, data);
+      const auto excluded = must(o.catalog->excluded(fresh_works), "the exclusions");
+      if (!excluded.empty()) {
+        std::erase_if(data.works, [&](const WorkData& w) { return excluded.count(w.foreign_id) > 0; });
+        std::erase_if(fresh_works, [&](const std::string& fid) { return excluded.count(fid) > 0; });
+        // Stored, the source's hash would say "the catalog holds what the source says", and a
+        // refresh after the exclusion is lifted would skip the work as unchanged: the mark
+        // keeps this author compared with the source at each refresh while works are left out.
+        data.hash += "+excluded";
+        log().info("author '{}' ({}): {} excluded work(s) left out", author.name, author.foreign_id,
+                   excluded.size());
+      }
+      for (const std::string& fid : fresh_works) {
         auto elsewhere = o.catalog->book_by_foreign_id(fid);
         if (!elsewhere && elsewhere.error().code != errc::not_found) {
           throw JobError(kind_of(elsewhere.error().code), "book " + fid + ": " + elsewhere.error().message);

@@ -166,13 +166,15 @@ TEST_CASE("a catalog file of an earlier release opens with its data", "[catalog]
     // As the first release left it: schema 1, its version in catalog_meta only.
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
     db.exec("DROP TABLE shelfjobs_schema");
+    db.exec("DROP TABLE exclusions");  // migration 3's
     for (const char* column : {"added", "unmapped_reason", "read_error", "title", "author", "isbn13", "asin"})
       db.exec(std::string("ALTER TABLE book_files DROP COLUMN ") + column);
     db.exec("UPDATE catalog_meta SET value = 1 WHERE key = 'schema_version'");
   }
-  auto c = open_catalog(dir);  // migration 1 does not run again ("table already exists"); 2 does
+  auto c = open_catalog(dir);  // migration 1 does not run again ("table already exists"); 2 and 3 do
   CHECK(c->author(ann).value().name == "Ann Leckie");
   CHECK(c->add_author(make_author("101", "Ada Palmer", "/lib/Ada Palmer")).has_value());
+  CHECK(c->add_exclusion({0, "w1", ""}).has_value());
   // Migrated to the current schema, with catalog_meta kept in step.
   SQLite::Database db(path.string());
   CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() ==
@@ -1053,9 +1055,48 @@ TEST_CASE("add_book needs an existing author", "[catalog]") {
   REQUIRE_FALSE(dup.has_value());
   CHECK(dup.error().code == errc::conflict);
 
+  // The author's stored hash goes with a removed book: its next refresh compares again.
+  Author hashed = c->author(ann).value();
+  hashed.metadata_hash = "h1";
+  AuthorWrite keep_hash;
+  keep_hash.author = hashed;
+  REQUIRE(c->apply(keep_hash).has_value());
+  REQUIRE(c->author(ann)->metadata_hash == "h1");
   REQUIRE(c->remove_book(b->id).has_value());
+  CHECK(c->author(ann)->metadata_hash.empty());
   CHECK(c->remove_book(b->id).error().code == errc::not_found);
   CHECK(c->counts().value().editions == 0);
+}
+
+TEST_CASE("exclusions: added, listed, renamed, refused twice, removed", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  CHECK(c->exclusions().value().empty());
+  const Exclusion a = c->add_exclusion({0, "w1", "Ann Leckie - Ancillary Justice"}).value();
+  const Exclusion b = c->add_exclusion({0, "w2", ""}).value();
+  CHECK(a.id > 0);
+  CHECK(b.id > a.id);
+  CHECK(c->add_exclusion({0, "w1", "again"}).error().code == errc::conflict);
+  CHECK(c->add_exclusion({0, "", "no id"}).error().code == errc::invalid_argument);
+  CHECK(c->excluded({"w1", "w3", "w2", "w1"}).value() == std::set<std::string>{"w1", "w2"});
+  CHECK(c->excluded({}).value().empty());
+
+  CHECK(c->update_exclusion({b.id, "w1", "x"}).error().code == errc::conflict);  // a's id
+  CHECK(c->update_exclusion({b.id + 100, "w9", "x"}).error().code == errc::not_found);
+  const Exclusion renamed = c->update_exclusion({b.id, "w3", "Bo - Three"}).value();
+  CHECK(c->exclusion(b.id)->foreign_id == "w3");
+  CHECK(c->exclusion(b.id)->name == "Bo - Three");
+  CHECK(renamed.name == "Bo - Three");
+  CHECK(c->update_exclusion({a.id, "w1", "same id, new name"}).has_value());  // its own foreign id
+
+  const auto all = c->exclusions().value();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].id == a.id);
+  CHECK(all[1].foreign_id == "w3");
+  REQUIRE(c->remove_exclusion(a.id).has_value());
+  CHECK(c->remove_exclusion(a.id).error().code == errc::not_found);
+  CHECK(c->exclusion(a.id).error().code == errc::not_found);
+  CHECK(c->excluded({"w1", "w3"}).value() == std::set<std::string>{"w3"});
 }
 
 TEST_CASE("orderings and the newest release", "[catalog]") {

@@ -113,6 +113,14 @@ class FlakyCatalog final : public Catalog {
     return c_->for_each_book_identity(fn);
   }
   Result<BookPage> missing_books(std::int64_t p, std::int64_t n) override { return c_->missing_books(p, n); }
+  Result<std::vector<Exclusion>> exclusions() override { return c_->exclusions(); }
+  Result<Exclusion> exclusion(RowId id) override { return c_->exclusion(id); }
+  Result<Exclusion> add_exclusion(Exclusion e) override { return c_->add_exclusion(std::move(e)); }
+  Result<Exclusion> update_exclusion(Exclusion e) override { return c_->update_exclusion(std::move(e)); }
+  Status remove_exclusion(RowId id) override { return c_->remove_exclusion(id); }
+  Result<std::set<std::string>> excluded(const std::vector<std::string>& ids) override {
+    return c_->excluded(ids);
+  }
   Result<CatalogCounts> counts() override { return c_->counts(); }
   std::int64_t rows_written() const override { return c_->rows_written(); }
 

@@ -288,6 +288,81 @@ TEST_CASE("removing an author keeps its files as unmapped rows, or deletes its f
   CHECK(removed.seen.empty());
 }
 
+TEST_CASE("removing a book unlinks or deletes its files; it comes back with a refresh unless excluded",
+          "[services][library]") {
+  Library lib;
+  Recorder<BookRemoved> removed(*lib.bus);
+  const Author ann = lib.add(4401, "Ann Example", 3);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  const auto books = lib.catalog->books_of(ann.id).value();
+  REQUIRE(books.size() == 3);
+
+  // Kept: the file stays on disk, its row unmapped; a refresh brings the book back.
+  const fs::path kept_file = ann.path / "One" / "One.epub";
+  touch(kept_file);
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, books[0].id, kept_file)).has_value());
+  REQUIRE(lib.library->remove_book(books[0].id, false).has_value());
+  CHECK(lib.catalog->book(books[0].id).error().code == errc::not_found);
+  CHECK(fs::exists(kept_file));
+  const BookFile unlinked = lib.catalog->file_by_path(kept_file).value();
+  CHECK(unlinked.book_id == 0);
+  CHECK(unlinked.unmapped_reason == "its book was removed");
+  REQUIRE(removed.seen.size() == 1);
+  CHECK(removed.seen[0].book.id == books[0].id);
+  CHECK(removed.seen[0].reason == "removed by a user");
+  CHECK_FALSE(removed.seen[0].files_deleted);
+  CHECK(nlohmann::json(removed.seen[0])["filesDeleted"] == false);
+  CHECK(lib.catalog->exclusions().value().empty());
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  CHECK(lib.catalog->book_by_foreign_id(books[0].foreign_id).has_value());
+
+  // Deleted and excluded: the file goes, and the refresh leaves the work out.
+  const fs::path gone = ann.path / "Two" / "Two.epub";
+  touch(gone);
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, books[1].id, gone)).has_value());
+  REQUIRE(lib.library->remove_book(books[1].id, true, {}, /*exclude=*/true).has_value());
+  CHECK_FALSE(fs::exists(gone));
+  CHECK(lib.catalog->file_by_path(gone).error().code == errc::not_found);
+  CHECK(removed.seen.back().files_deleted);
+  const auto exclusions = lib.catalog->exclusions().value();
+  REQUIRE(exclusions.size() == 1);
+  CHECK(exclusions[0].foreign_id == books[1].foreign_id);
+  CHECK(exclusions[0].name == "Ann Example - " + books[1].title);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  CHECK(lib.catalog->book_by_foreign_id(books[1].foreign_id).error().code == errc::not_found);
+  CHECK(lib.catalog->books_of(ann.id)->size() == 2);
+  // The exclusion removed, the next refresh brings it back.
+  REQUIRE(lib.catalog->remove_exclusion(exclusions[0].id).has_value());
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  CHECK(lib.catalog->book_by_foreign_id(books[1].foreign_id).has_value());
+
+  // Into the recycle bin, beside a file of that name already there.
+  const fs::path bin = lib.dir.path() / "bin";
+  const fs::path three = ann.path / "Three" / "Three.epub";
+  touch(three);
+  touch(bin / "Ann Example" / "Three" / "Three.epub");
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, books[2].id, three)).has_value());
+  REQUIRE(lib.library->remove_book(books[2].id, true, bin).has_value());
+  CHECK_FALSE(fs::exists(three));
+  CHECK(fs::exists(bin / "Ann Example" / "Three" / "Three (2).epub"));
+
+  // A file in no root folder is never deleted, and nothing changes.
+  const Book back = lib.catalog->book_by_foreign_id(books[1].foreign_id).value();
+  const fs::path far = lib.dir.path() / "not-a-root" / "Far.epub";
+  touch(far);
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, back.id, far)).has_value());
+  const auto seen = removed.seen.size();
+  auto refused = lib.library->remove_book(back.id, true, {}, true);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::invalid_argument);
+  CHECK(lib.catalog->book(back.id).has_value());
+  CHECK(lib.catalog->file_by_path(far)->book_id == back.id);
+  CHECK(fs::exists(far));
+  CHECK(lib.catalog->exclusions().value().empty());
+  CHECK(removed.seen.size() == seen);
+  CHECK(lib.library->remove_book(999999, false).error().code == errc::not_found);
+}
+
 TEST_CASE("author and book lookups: search hits, named ids, and the source's failures",
           "[services][library]") {
   Library lib;

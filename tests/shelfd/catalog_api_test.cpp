@@ -343,4 +343,60 @@ TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the b
   d.post("/api/v1/command", {{"name", "RefreshAuthor"}, {"authorId", added["id"]}, {"monitor", 5}}, 400);
 }
 
+TEST_CASE("shelfd's book removal and import list exclusions, as Readarr's routes", "[shelfd]") {
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(5201, "Fay Example", 3));
+  Daemon d(metadata->base_url());
+  const json fay = d.add_author(5201, 3);
+  const std::string fay_id = std::to_string(fay["id"].get<long long>());
+  const auto books_of_fay = [&] { return d.get("/api/v1/book?authorId=" + fay_id); };
+  const json books = books_of_fay();
+  const std::string first = std::to_string(books[0]["id"].get<long long>());
+  const std::string second = std::to_string(books[1]["id"].get<long long>());
+
+  // Removed and excluded: the refresh the client asks for next leaves it out.
+  d.del("/api/v1/book/" + first + "?deleteFiles=maybe", 400);
+  d.del("/api/v1/book/" + first + "?deleteFiles=true&addImportListExclusion=true");
+  d.get("/api/v1/book/" + first, 404);
+  d.del("/api/v1/book/" + first, 404);
+  json exclusions = d.get("/api/v1/importlistexclusion");
+  REQUIRE(exclusions.size() == 1);
+  CHECK(exclusions[0]["foreignId"] == books[0]["foreignBookId"]);
+  CHECK(exclusions[0]["authorName"] == "Fay Example - " + books[0]["title"].get<std::string>());
+  CHECK(d.run({{"name", "RefreshAuthor"}, {"authorId", fay["id"]}})["status"] == "completed");
+  CHECK(books_of_fay().size() == 2);
+
+  // The editor: every id is checked first; then the book goes, not excluded.
+  d.call("DELETE", "/api/v1/book/editor", json{{"bookIds", {second, 999999}}}.dump(), 400);  // a string
+  d.call("DELETE", "/api/v1/book/editor", json{{"bookIds", {std::stoll(second), 999999}}}.dump(), 404);
+  d.call("DELETE", "/api/v1/book/editor",
+         json{{"bookIds", {std::stoll(second)}}, {"deleteFiles", "yes"}}.dump(), 400);
+  CHECK(books_of_fay().size() == 2);
+  d.call("DELETE", "/api/v1/book/editor",
+         json{{"bookIds", {std::stoll(second), std::stoll(second)}}, {"deleteFiles", false}}.dump(), 200);
+  CHECK(books_of_fay().size() == 1);
+  CHECK(d.get("/api/v1/importlistexclusion").size() == 1);
+
+  // The list by hand: add, refuse twice, rename, read, remove; never a 500.
+  const json added =
+      d.post("/api/v1/importlistexclusion", {{"foreignId", "x1"}, {"authorName", "Someone"}}, 201);
+  CHECK(added["foreignId"] == "x1");
+  d.post("/api/v1/importlistexclusion", {{"foreignId", "x1"}}, 409);
+  d.post("/api/v1/importlistexclusion", json::object(), 400);
+  d.post("/api/v1/importlistexclusion", {{"foreignId", "x3"}, {"authorName", 7}}, 400);
+  const std::string added_id = std::to_string(added["id"].get<long long>());
+  CHECK(d.put("/api/v1/importlistexclusion/" + added_id, {{"foreignId", "x2"}}, 202)["foreignId"] == "x2");
+  CHECK(d.get("/api/v1/importlistexclusion/" + added_id)["foreignId"] == "x2");
+  d.put("/api/v1/importlistexclusion/" + added_id, {{"foreignId", exclusions[0]["foreignId"]}}, 409);
+  d.del("/api/v1/importlistexclusion/" + added_id);
+  d.get("/api/v1/importlistexclusion/" + added_id, 404);
+  d.del("/api/v1/importlistexclusion/" + added_id, 404);
+  d.get("/api/v1/importlistexclusion/99999999999999999999", 404);
+
+  // The exclusion lifted, the next refresh brings both books back.
+  d.del("/api/v1/importlistexclusion/" + std::to_string(exclusions[0]["id"].get<long long>()));
+  CHECK(d.run({{"name", "RefreshAuthor"}, {"authorId", fay["id"]}})["status"] == "completed");
+  CHECK(books_of_fay().size() == 3);
+}
+
 }  // namespace catalog_api_test

@@ -283,6 +283,10 @@
       rereadAuthorSoon(e.authorId);
       noteActivity(`${b.title || 'A book'} of ${authorName(e.authorId)} ${b.monitored ? 'monitored' : 'unmonitored'}`);
     },
+    BookRemoved: (e) => {
+      rereadAuthorSoon(e.authorId);
+      noteActivity(`${(e.book || {}).title || 'A book'} removed from ${authorName(e.authorId)}${e.filesDeleted ? ', with its files' : ''}`);
+    },
     AuthorRemoved: (e) => {
       removeAuthor(e.authorId);
       noteActivity(`${(e.author || {}).authorName || 'An author'} removed${e.reason ? ': ' + e.reason : ''}`);

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +43,14 @@ struct RootFolder {
   RowId id = 0;
   std::filesystem::path path;  ///< absolute
   std::string name;
+};
+
+/// A foreign id (a work's or an author's) that a refresh must not bring into the catalog again
+/// (Readarr's import list exclusion): a person removed the book and asked for it to stay away.
+struct Exclusion {
+  RowId id = 0;
+  std::string foreign_id;
+  std::string name;  ///< what it was, for a person reading the list ("Title - Author")
 };
 
 struct Author {
@@ -281,6 +290,10 @@ class Catalog {
   virtual Result<Series> series(RowId id) = 0;
   /// The newest release date among the author's books (none when no book has one).
   virtual Result<std::optional<Date>> newest_release(RowId author_id) = 0;
+  /// Deletes the book, its editions and series links (files linked to it stay, unlinked), and
+  /// clears its author's stored metadata hash, so that the author's next refresh compares the
+  /// books with the source again (and brings the book back unless it is excluded).
+  /// `errc::not_found` when it is not there.
   virtual Status remove_book(RowId id) = 0;
   /// Sets whether each book of `ids` is monitored, in one transaction, and returns the books as
   /// they are now, in the order of `ids` (an id given twice comes twice). `errc::not_found`
@@ -347,6 +360,20 @@ class Catalog {
   /// Monitored books of monitored authors without a file, newest release first (undated
   /// last), `page` from 1. Errors: `errc::invalid_argument` for a page or size below 1.
   virtual Result<BookPage> missing_books(std::int64_t page, std::int64_t page_size) = 0;
+
+  // Exclusions (works and authors a refresh must not add again).
+  /// Every exclusion, by id.
+  virtual Result<std::vector<Exclusion>> exclusions() = 0;
+  virtual Result<Exclusion> exclusion(RowId id) = 0;
+  /// Adds one (id ignored). Errors: invalid_argument (an empty foreign id), conflict (that
+  /// foreign id is excluded already).
+  virtual Result<Exclusion> add_exclusion(Exclusion e) = 0;
+  /// Rewrites one by its id. Errors: not_found, invalid_argument, conflict (as add_exclusion).
+  virtual Result<Exclusion> update_exclusion(Exclusion e) = 0;
+  /// Errors: not_found.
+  virtual Status remove_exclusion(RowId id) = 0;
+  /// Which of `foreign_ids` are excluded.
+  virtual Result<std::set<std::string>> excluded(const std::vector<std::string>& foreign_ids) = 0;
 
   virtual Result<CatalogCounts> counts() = 0;
   /// Rows inserted, updated or deleted through this catalog since it was opened.

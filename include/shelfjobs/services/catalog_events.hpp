@@ -50,6 +50,13 @@ struct AuthorRemoved {
 };
 
 /// A person changed the author (monitored, folder): the row as it is now.
+struct BookRemoved {
+  static constexpr const char* kName = "BookRemoved";
+  Book book;  ///< as it was
+  std::string reason;
+  bool files_deleted = false;  ///< its files were deleted (or recycled), not just unlinked
+};
+
 struct AuthorEdited {
   static constexpr const char* kName = "AuthorEdited";
   Author author;
@@ -90,16 +97,17 @@ struct AuthorRefreshed {
 /// (EventBus::set_forwarder): AuthorAdded {authorId, author, monitor and
 /// searchForMissingBooks (when chosen)}; BookAdded {bookId,
 /// authorId, fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath}; AuthorRemoved
-/// {authorId, author, reason}; AuthorMerged {fromAuthorId, intoAuthorId, oldForeignId, newForeignId};
-/// AuthorMoved {authorId, oldPath, newPath, files}; AuthorRefreshed {authorId, changed, booksAdded,
-/// booksUpdated, booksRemoved, searchForMissingBooks (when chosen)}; AuthorEdited {authorId, author};
-/// BookEdited {bookId, authorId, book}. An author is {id, foreignAuthorId, authorName, sortName, path,
-/// rootFolderId, monitored, status, added, lastInfoSync}; a book {id, authorId, foreignBookId, title,
-/// releaseDate, genres, monitored, manuallyAdded, lastInfoSync}.
+/// {authorId, author, reason}; BookRemoved {bookId, authorId, book, reason, filesDeleted}; AuthorMerged
+/// {fromAuthorId, intoAuthorId, oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
+/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved, searchForMissingBooks (when
+/// chosen)}; AuthorEdited {authorId, author}; BookEdited {bookId, authorId, book}. An author is {id,
+/// foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added, lastInfoSync}; a book
+/// {id, authorId, foreignBookId, title, releaseDate, genres, monitored, manuallyAdded, lastInfoSync}.
 void to_json(nlohmann::json& j, const AuthorAdded& e);
 void to_json(nlohmann::json& j, const BookAdded& e);
 void to_json(nlohmann::json& j, const AuthorRenamed& e);
 void to_json(nlohmann::json& j, const AuthorRemoved& e);
+void to_json(nlohmann::json& j, const BookRemoved& e);
 void to_json(nlohmann::json& j, const AuthorMerged& e);
 void to_json(nlohmann::json& j, const AuthorMoved& e);
 void to_json(nlohmann::json& j, const AuthorRefreshed& e);

@@ -172,6 +172,21 @@ class LibraryService : public Service {
   /// and the reason).
   Status remove_author(RowId author_id, bool delete_files, const std::filesystem::path& recycle_bin = {});
 
+  /// Removes a book from the library, as a person does (Readarr's book delete): its editions and
+  /// series links go from the catalog and BookRemoved is published (reason "removed by a
+  /// user"). The author's next refresh brings it back from the source, unless `exclude`
+  /// (Readarr's addImportListExclusion) first adds its work to the catalog's exclusions ("Author
+  /// - Title"; one there already is kept). Without `delete_files` its files stay on disk and
+  /// their rows stay too, unmapped (reason "its book was removed"). With `delete_files` each of
+  /// its files is deleted, and its row; with a `recycle_bin` as well, moved into it instead (to
+  /// its place under its root folder, with " (2)", ... when that name is taken), by a rename.
+  /// Only a file strictly inside a root folder, once links are resolved too, is ever deleted or
+  /// moved (else invalid_argument, before anything changes). Errors: not_found,
+  /// invalid_argument, store_error, unavailable (the book is removed but a file could not be
+  /// deleted or moved: the message names the first).
+  Status remove_book(RowId book_id, bool delete_files, const std::filesystem::path& recycle_bin = {},
+                     bool exclude = false);
+
   /// The findings of RootFolderCheck now.
   std::vector<HealthIssue> check_root_folders() const;
 
