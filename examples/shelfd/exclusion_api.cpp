@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Readarr's book removal and its import list exclusions: DELETE /api/v1/book/{id} and the book
 // editor's DELETE (with deleteFiles and addImportListExclusion), and /api/v1/importlistexclusion,
-// the list of works (and authors) a refresh must not bring back. A removed book that is not
-// excluded comes back with its author's next refresh, as in Readarr.
+// the list of foreign ids a refresh must not bring back (it looks them up among new works). A removed book
+// that is not excluded comes back with its author's next refresh, as in Readarr.
 #include <string>
 #include <vector>
 
@@ -30,10 +30,11 @@ Result<Exclusion> exclusion_of(const json& body) {
   if (fid == body.end() || !fid->is_string() || fid->get<std::string>().empty())
     return Error{errc::invalid_body, "the body needs \"foreignId\", the work's or author's foreign id"};
   e.foreign_id = fid->get<std::string>();
-  if (auto name = body.find("authorName"); name != body.end() && !name->is_null()) {
-    if (!name->is_string()) return Error{errc::invalid_body, "\"authorName\" must be a string"};
-    e.name = name->get<std::string>();
-  }
+  // Readarr requires both.
+  auto name = body.find("authorName");
+  if (name == body.end() || !name->is_string() || name->get<std::string>().empty())
+    return Error{errc::invalid_body, "the body needs \"authorName\", what the foreign id is"};
+  e.name = name->get<std::string>();
   return e;
 }
 }  // namespace
@@ -52,8 +53,8 @@ void ApiServer::exclusion_routes() {
       return error(res, removed.error());
     reply(res, 200, json::object());
   });
-  // {"bookIds": [...], "deleteFiles": bool, "addImportListExclusion": bool}: every id is checked
-  // before any book goes, so a bad one removes nothing.
+  // {"bookIds": [...], "deleteFiles": bool, "addImportListExclusion": bool}: every book and file
+  // is checked before any book goes (LibraryService::remove_books), so a bad one removes nothing.
   s.Delete("/api/v1/book/editor", [this](const httplib::Request& req, httplib::Response& res) {
     auto parsed = json_body(req);
     if (!parsed) return error(res, parsed.error());
@@ -64,14 +65,9 @@ void ApiServer::exclusion_routes() {
     if (!delete_files) return error(res, delete_files.error());
     const auto exclude = bool_field(*parsed, "addImportListExclusion");
     if (!exclude) return error(res, exclude.error());
-    for (RowId id : *ids) {
-      if (auto b = app_.catalog().book(id); !b) return error(res, b.error());
-    }
-    for (RowId id : *ids) {
-      auto removed = app_.library().remove_book(id, delete_files->value_or(false), app_.config().recycle_bin,
-                                                exclude->value_or(false));
-      if (!removed) return error(res, removed.error());
-    }
+    auto removed = app_.library().remove_books(*ids, delete_files->value_or(false), app_.config().recycle_bin,
+                                               exclude->value_or(false));
+    if (!removed) return error(res, removed.error());
     reply(res, 200, json::object());
   });
 

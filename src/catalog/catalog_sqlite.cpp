@@ -435,11 +435,15 @@ class SqliteCatalog final : public Catalog {
         // ?5 and ?6 (the folder) and ?7 (monitored) are left out: a person sets them
         // (set_author_path, move_author, set_author_monitored), and the row a refresh writes
         // was read before its fetch.
+        // ?12: the hash as the writer read it; a removal since put its mark there (remove_book).
         auto st = c.prepare(
             "UPDATE authors SET foreign_id = ?1, name = ?2, sort_name = ?3, overview = ?4, "
-            "status = ?8, last_info_sync = ?9, metadata_hash = ?10 WHERE id = ?11");
+            "status = ?8, last_info_sync = ?9, "
+            "metadata_hash = CASE WHEN ?12 IS NULL OR metadata_hash = ?12 THEN ?10 ELSE metadata_hash END "
+            "WHERE id = ?11");
         bind_author(*st, *w.author);
         st->bind(11, target);
+        if (w.hash_read) st->bind(12, *w.hash_read);
         exec_author(c, *st, *w.author);
       }
       // Removals before writes, so a book written here may take a removed book's foreign id.
@@ -450,6 +454,7 @@ class SqliteCatalog final : public Catalog {
           result.kept_books.push_back(id);
           continue;
         }
+        if (!book_exists(c, id)) continue;  // a person removed it meanwhile
         delete_book(c, id);
       }
       EditionPlan plan;
@@ -459,7 +464,14 @@ class SqliteCatalog final : public Catalog {
         for (const Edition& e : bw.editions) listed.insert(e.foreign_id);
       }
       result.new_book_ids.reserve(w.books.size());
-      for (const BookWrite& bw : w.books) result.new_book_ids.push_back(write_book(c, bw, target, plan));
+      for (const BookWrite& bw : w.books) {
+        // An update of a book a person removed since the refresh read it: the removal stands.
+        if (bw.book.id != 0 && !book_exists(c, bw.book.id)) {
+          result.new_book_ids.push_back(0);
+          continue;
+        }
+        result.new_book_ids.push_back(write_book(c, bw, target, plan));
+      }
       delete_dropped_editions(c, plan);
       result.rows_written = c.total_changes() - before;
       return result;
@@ -648,14 +660,34 @@ class SqliteCatalog final : public Catalog {
     });
   }
 
-  Status remove_book(RowId id) override {
+  Status remove_book(RowId id, const BookRemoval& also) override {
+    for (const auto& f : also.files.upserts)
+      if (!f.path.is_absolute())
+        return Error{errc::invalid_argument,
+                     "book file path " + in_quotes(f.path.string()) + " is not absolute"};
+    if (also.exclusion && also.exclusion->foreign_id.empty())
+      return Error{errc::invalid_argument, "an exclusion needs a foreign id"};
     return write_call("remove book " + std::to_string(id), [&](Connection& c) {
-      // The stored hash says "the books match what the source said"; no longer true.
+      // The stored hash says "the books match what the source said", no longer true. A mark of
+      // this removal, not an empty hash: a refresh that read the row before writes its new hash
+      // only over the one it read (AuthorWrite::hash_read).
       auto st = c.prepare(
-          "UPDATE authors SET metadata_hash = '' WHERE id = (SELECT author_id FROM books WHERE id = ?)");
-      st->bind(1, id);
+          "UPDATE authors SET metadata_hash = ?1 WHERE id = (SELECT author_id FROM books WHERE id = ?2)");
+      st->bind(1, "removed book " + std::to_string(id));
+      st->bind(2, id);
       st->exec();
       delete_book(c, id);
+      for (const auto& f : also.files.upserts) catalog_sqlite::upsert_file(c, f);
+      for (RowId file_id : also.files.removals) {
+        bool found = false;
+        delete_file(c, file_id, found);
+      }
+      if (also.exclusion) {
+        auto ins = c.prepare("INSERT OR IGNORE INTO exclusions (foreign_id, name) VALUES (?, ?)");
+        ins->bind(1, also.exclusion->foreign_id);
+        ins->bind(2, also.exclusion->name);
+        ins->exec();
+      }
       return Ok{};
     });
   }
@@ -1010,6 +1042,12 @@ class SqliteCatalog final : public Catalog {
   static bool book_has_files(Connection& c, RowId book_id) {
     auto st = c.prepare("SELECT 1 FROM book_files WHERE book_id = ? LIMIT 1");
     st->bind(1, book_id);
+    return st->executeStep();
+  }
+
+  static bool book_exists(Connection& c, RowId id) {
+    auto st = c.prepare("SELECT 1 FROM books WHERE id = ?");
+    st->bind(1, id);
     return st->executeStep();
   }
 

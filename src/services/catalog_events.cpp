@@ -84,11 +84,9 @@ void to_json(nlohmann::json& j, const AuthorMoved& e) {
 }
 
 void to_json(nlohmann::json& j, const AuthorRefreshed& e) {
-  j = {{"authorId", e.author_id},
-       {"changed", e.changed},
-       {"booksAdded", e.books_added},
-       {"booksUpdated", e.books_updated},
-       {"booksRemoved", e.books_removed}};
+  j = {{"authorId", e.author_id},         {"changed", e.changed},
+       {"booksAdded", e.books_added},     {"booksUpdated", e.books_updated},
+       {"booksRemoved", e.books_removed}, {"newAuthor", e.new_author}};
   if (e.search_for_missing) j["searchForMissingBooks"] = *e.search_for_missing;
 }
 

@@ -23,9 +23,11 @@
 
 namespace shelfjobs {
 
+namespace {
 namespace fs = std::filesystem;
 using library_detail::normal;
 using library_detail::strictly_inside;
+}  // namespace
 
 Result<std::shared_ptr<LibraryService>> LibraryService::create(LibraryOptions options) {
   if (!options.catalog) return Error{errc::invalid_argument, "library: a catalog is required"};

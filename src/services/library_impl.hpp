@@ -131,8 +131,16 @@ struct LibraryService::Impl {
     return root;
   }
 
+  // Book removal (library_removal.cpp): decided whole before anything changes, then done.
+  struct BookRemovalPlan;
+  Result<BookRemovalPlan> plan_book_removal(RowId book_id, bool delete_files,
+                                            const std::filesystem::path& recycle_bin, bool exclude,
+                                            const std::vector<RootFolder>& roots);
+  Status carry_out(const BookRemovalPlan& plan);
+
   // A file a removal may delete: strictly inside a root folder (the root it returns), by its
-  // text and once symbolic links are resolved. A NUL byte is refused first.
+  // text and once symbolic links are resolved (unavailable when they cannot be). A NUL byte is
+  // refused first.
   static Result<RootFolder> file_ok(const std::filesystem::path& file, const std::vector<RootFolder>& roots) {
     if (file.native().find('\0') != std::string::npos)
       return Error{errc::invalid_argument, "a file path cannot hold a NUL byte"};
@@ -142,7 +150,8 @@ struct LibraryService::Impl {
     const std::filesystem::path real = std::filesystem::weakly_canonical(file, ec);
     const std::filesystem::path real_root =
         ec ? std::filesystem::path() : std::filesystem::weakly_canonical(root->path, ec);
-    if (ec || !library_detail::strictly_inside(real, real_root))
+    if (ec) return Error{errc::unavailable, "'" + file.string() + "' cannot be resolved: " + ec.message()};
+    if (!library_detail::strictly_inside(real, real_root))
       return Error{errc::invalid_argument, "'" + file.string() + "' leads out of the root folder '" +
                                                root->path.string() + "' (a symbolic link?)"};
     return root;

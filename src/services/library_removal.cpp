@@ -9,7 +9,12 @@
 //   - Only paths a person could have given the item are touched: an author's folder must pass
 //     the same check as an edit of its path, and a book's files must lie inside a root folder,
 //     once links are resolved too.
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
+
+#include "shelfjobs/adapters/file_transfer.hpp"
+#include "shelfjobs/services/library_scan.hpp"
 
 #include "services/library_impl.hpp"
 
@@ -100,74 +105,122 @@ Status LibraryService::remove_author(RowId author_id, bool delete_files,
   return Ok{};
 }
 
-Status LibraryService::remove_book(RowId book_id, bool delete_files, const std::filesystem::path& recycle_bin,
-                                   bool exclude) {
-  Impl& im = *impl_;
-  auto book = im.o.catalog->book(book_id);
+// One book's removal, decided before anything changes: what the catalog writes, and what
+// happens on disk after.
+struct LibraryService::Impl::BookRemovalPlan {
+  Book book;
+  BookRemoval rows;
+  std::vector<BookFile> deleted;                       // the rows of the files deleted
+  std::vector<std::pair<fs::path, fs::path>> on_disk;  // each file, and its place in the bin (or empty)
+};
+
+Result<LibraryService::Impl::BookRemovalPlan> LibraryService::Impl::plan_book_removal(
+    RowId book_id, bool delete_files, const fs::path& recycle_bin, bool exclude,
+    const std::vector<RootFolder>& roots) {
+  BookRemovalPlan p;
+  auto book = o.catalog->book(book_id);
   if (!book) return book.error();
-  auto files = im.o.catalog->files_of_book(book_id);
+  p.book = std::move(*book);
+  auto files = o.catalog->files_of_book(book_id);
   if (!files) return files.error();
-  // Each file to delete, with its place in the recycle bin (empty: deleted), all checked before
-  // anything changes.
-  std::vector<std::pair<fs::path, fs::path>> on_disk;
-  if (delete_files && !files->empty()) {
-    auto roots = im.o.catalog->root_folders();
-    if (!roots) return roots.error();
-    for (const BookFile& f : *files) {
-      const fs::path path = normal(f.path);
-      auto root = im.file_ok(path, *roots);
+  for (BookFile f : *files) {
+    if (!delete_files) {
+      f.author_id = f.book_id = f.edition_id = 0;
+      f.unmapped_reason = "its book was removed";
+      p.rows.files.upserts.push_back(std::move(f));
+      continue;
+    }
+    const fs::path path = normal(f.path);
+    std::error_code ec;
+    const bool there = fs::exists(fs::symlink_status(path, ec));
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return Error{errc::unavailable, "'" + path.string() + "' cannot be looked at: " + ec.message()};
+    if (there) {
+      // Only a file a root folder holds is deleted; one already gone needs no check.
+      auto root = file_ok(path, roots);
       if (!root) {
         return Error{root.error().code,
-                     "the files of book '" + book->title + "' are not deleted: " + root.error().message};
+                     "the files of book '" + p.book.title + "' are not deleted: " + root.error().message};
       }
-      on_disk.emplace_back(
+      p.on_disk.emplace_back(
           path, recycle_bin.empty() ? fs::path() : recycled_place(path, root->path, recycle_bin, true));
     }
+    p.rows.files.removals.push_back(f.id);
+    p.deleted.push_back(std::move(f));
   }
   if (exclude) {
-    std::string name = book->title;
-    if (auto author = im.o.catalog->author(book->author_id)) name = author->name + " - " + book->title;
-    auto added = im.o.catalog->add_exclusion({0, book->foreign_id, name});
-    if (!added && added.error().code != errc::conflict) return added.error();  // conflict: excluded already
+    std::string name = p.book.title;
+    if (auto author = o.catalog->author(p.book.author_id)) name = author->name + " - " + p.book.title;
+    p.rows.exclusion = Exclusion{0, p.book.foreign_id, std::move(name)};
   }
-  FileBatch batch;
-  for (BookFile f : *files) {
-    if (delete_files) {
-      batch.removals.push_back(f.id);
-      continue;
-    }
-    f.author_id = f.book_id = f.edition_id = 0;
-    f.unmapped_reason = "its book was removed";
-    batch.upserts.push_back(std::move(f));
-  }
-  if (!batch.upserts.empty() || !batch.removals.empty()) {
-    if (auto applied = im.o.catalog->apply_files(batch); !applied) return applied.error();
-  }
-  if (auto removed = im.o.catalog->remove_book(book_id); !removed) return removed.error();
-  im.publish(BookRemoved{*book, "removed by a user", delete_files});
+  return p;
+}
+
+// The rows in one transaction, then the disk; a file that cannot be deleted or moved is named
+// in the error after the others were tried.
+Status LibraryService::Impl::carry_out(const BookRemovalPlan& p) {
+  if (auto removed = o.catalog->remove_book(p.book.id, p.rows); !removed) return removed.error();
+  publish(BookRemoved{p.book, "removed by a user", !p.deleted.empty() || !p.on_disk.empty()});
   std::string failed;
-  for (const auto& [path, to] : on_disk) {
-    std::error_code ec;
-    if (!fs::exists(fs::symlink_status(path, ec))) continue;  // gone already
+  for (const auto& [path, to] : p.on_disk) {
+    std::string how = "deleted";
     if (!to.empty()) {
-      fs::create_directories(to.parent_path(), ec);
-      if (!ec) fs::rename(path, to, ec);
+      // A move across file systems copies (a recycle bin on another disk), and never replaces
+      // a file that reached the bin's place meanwhile.
+      auto moved = transfer(path, to, TransferMode::move);
+      if (!moved && moved.error().code != errc::not_found) {
+        if (failed.empty()) failed = "'" + path.string() + "': " + moved.error().message;
+        continue;
+      }
+      how = "moved to the recycle bin (" + to.string() + ")";
     } else {
+      std::error_code ec;
       fs::remove(path, ec);
+      if (ec) {
+        if (failed.empty()) failed = "'" + path.string() + "': " + ec.message();
+        continue;
+      }
     }
-    if (ec) {
-      if (failed.empty()) failed = "'" + path.string() + "': " + ec.message();
-      continue;
-    }
-    im.o.logger->info("{} a file of removed book '{}': {}", to.empty() ? "deleted" : "recycled", book->title,
-                      path.string());
+    o.logger->info("file of removed book '{}' {}: {}", p.book.title, how, path.string());
   }
+  for (const BookFile& f : p.deleted) publish(BookFileDeleted{f, "its book was removed by a user"});
   if (!failed.empty()) {
-    return Error{errc::unavailable, "book '" + book->title + "' is removed, but a file could not be " +
-                                        (recycle_bin.empty() ? "deleted" : "moved to the recycle bin") +
-                                        ": " + failed};
+    return Error{errc::unavailable, "book '" + p.book.title +
+                                        "' is removed, but a file could not be deleted or moved: " + failed};
   }
   return Ok{};
+}
+
+Status LibraryService::remove_book(RowId book_id, bool delete_files, const std::filesystem::path& recycle_bin,
+                                   bool exclude) {
+  return remove_books({book_id}, delete_files, recycle_bin, exclude);
+}
+
+Status LibraryService::remove_books(const std::vector<RowId>& book_ids, bool delete_files,
+                                    const std::filesystem::path& recycle_bin, bool exclude) {
+  Impl& im = *impl_;
+  std::vector<RootFolder> roots;
+  if (delete_files) {
+    auto r = im.o.catalog->root_folders();
+    if (!r) return r.error();
+    roots = std::move(*r);
+  }
+  std::vector<Impl::BookRemovalPlan> plans;
+  for (RowId id : book_ids) {
+    if (std::any_of(plans.begin(), plans.end(), [id](const auto& p) { return p.book.id == id; })) continue;
+    auto p = im.plan_book_removal(id, delete_files, recycle_bin, exclude, roots);
+    if (!p) return p.error();
+    plans.push_back(std::move(*p));
+  }
+  // Every book is removed even when one's files could not all go: the first such failure is
+  // answered after the rest were done.
+  Status first_failure = Ok{};
+  for (const auto& p : plans) {
+    auto done = im.carry_out(p);
+    if (!done && done.error().code != errc::unavailable) return done;
+    if (!done && first_failure) first_failure = done;
+  }
+  return first_failure;
 }
 
 }  // namespace shelfjobs

@@ -50,6 +50,7 @@ void to_json(nlohmann::json& j, const RefreshAuthor& c) {
   if (!c.authorIds.empty()) j["authorIds"] = c.authorIds;
   if (c.monitor) j["monitor"] = to_string(*c.monitor);
   if (c.searchForMissingBooks) j["searchForMissingBooks"] = *c.searchForMissingBooks;
+  if (c.isNewAuthor) j["isNewAuthor"] = true;
 }
 void from_json(const nlohmann::json& j, RefreshAuthor& c) {
   c.authorId = optional_id(j, "authorId");
@@ -67,9 +68,16 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
     if (!it->is_boolean()) throw std::invalid_argument("\"searchForMissingBooks\" must be true or false");
     c.searchForMissingBooks = it->get<bool>();
   }
+  c.isNewAuthor = false;
+  if (auto it = j.find("isNewAuthor"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw std::invalid_argument("\"isNewAuthor\" must be true or false");
+    c.isNewAuthor = it->get<bool>();
+  }
   // The choices are one author's (the one just added); dropped silently they would surprise.
-  if ((c.monitor || c.searchForMissingBooks) && (!c.authorId || !c.authorIds.empty())) {
-    throw std::invalid_argument(std::string(c.monitor ? "\"monitor\"" : "\"searchForMissingBooks\"") +
+  if ((c.monitor || c.searchForMissingBooks || c.isNewAuthor) && (!c.authorId || !c.authorIds.empty())) {
+    throw std::invalid_argument(std::string(c.monitor                 ? "\"monitor\""
+                                            : c.searchForMissingBooks ? "\"searchForMissingBooks\""
+                                                                      : "\"isNewAuthor\"") +
                                 " needs \"authorId\" (one author) and no \"authorIds\"");
   }
 }
@@ -168,6 +176,7 @@ struct RefreshService::Impl {
   struct AddedChoices {
     std::optional<BookMonitor> monitor;
     std::optional<bool> search_for_missing;
+    bool new_author = false;
   };
 
   // Refreshes one author. Throws MetadataError from the source (the catalog untouched) and
@@ -248,9 +257,14 @@ struct RefreshService::Impl {
     }
 
     detail::AuthorPlan plan = detail::plan_author(author, data, local, merged_from, t, o.rules.min_age);
+    // The hash goes in only over the one read with the row: a book a person removed since then
+    // left its mark there, and the next refresh must compare again.
+    if (plan.w.author) plan.w.hash_read = author.metadata_hash;
     if (!plan.changed) {
       if (plan.write) must(o.catalog->apply(plan.w), "author " + author.foreign_id);
-      publish(AuthorRefreshed{author.id, false, 0, 0, 0, apply_choices(author, choices)});
+      AuthorRefreshed told{author.id, false, 0, 0, 0, apply_choices(author, choices)};
+      told.new_author = choices && choices->new_author;
+      publish(told);
       return One::unchanged;
     }
     for (const Book& b : plan.kept_with_files) {
@@ -295,8 +309,10 @@ struct RefreshService::Impl {
     }
     // Merged into an author already in the catalog: a choice made for the one added is not a
     // choice about that author's books.
-    const auto search = apply_choices(author, merged_from == 0 ? choices : nullptr);
-    publish(AuthorRefreshed{author.id, true, added, plan.updated, removed, search});
+    AuthorRefreshed told{author.id,    true,    added,
+                         plan.updated, removed, apply_choices(author, merged_from == 0 ? choices : nullptr)};
+    told.new_author = merged_from == 0 && choices && choices->new_author;
+    publish(told);
     return One::refreshed;
   }
 
@@ -305,6 +321,8 @@ struct RefreshService::Impl {
   std::optional<bool> apply_choices(const Author& author, const AddedChoices* choices) {
     if (!choices) return std::nullopt;
     if (choices->monitor) monitor_books(author, *choices->monitor);
+    // Readarr searches the monitored books of monitored authors only.
+    if (choices->search_for_missing == true && !author.monitored) return false;
     return choices->search_for_missing;
   }
 
@@ -581,8 +599,8 @@ void RefreshService::register_commands(Registry& registry) {
   refresh.locks = {"refresh"};
   registry.add<RefreshAuthor>(
       [impl](const RefreshAuthor& c, JobContext& ctx) {
-        const Impl::AddedChoices choices{c.monitor, c.searchForMissingBooks};
-        const bool chosen = c.monitor || c.searchForMissingBooks;
+        const Impl::AddedChoices choices{c.monitor, c.searchForMissingBooks, c.isNewAuthor};
+        const bool chosen = c.monitor || c.searchForMissingBooks || c.isNewAuthor;
         auto sum = impl->refresh_authors(c.ids(), ctx.trigger(), &ctx, chosen ? &choices : nullptr);
         ctx.complete(sum.message());
       },
@@ -620,6 +638,7 @@ void RefreshService::add_rules(ServiceContext& host) {
     r.authorId = e.author.id;
     r.monitor = e.monitor;
     r.searchForMissingBooks = e.search_for_missing;
+    r.isNewAuthor = true;
     return std::vector<PushRequest>{{RefreshAuthor::kName, nlohmann::json(r), {}}};
   });
   host.rule<BookAdded>([](const BookAdded& e) {

@@ -391,10 +391,12 @@ TEST_CASE("apply updates only what it is asked to", "[catalog]") {
   BookWrite ghost = make_book(ann, "7001", "Ghost");
   ghost.book.id = 999;
   missing.books = {ghost};
+  // A book that is gone (a person removed it after the refresh read it) is skipped.
   auto m = c->apply(missing);
-  REQUIRE_FALSE(m.has_value());
-  CHECK(m.error().code == errc::not_found);
-  CHECK(m.error().message == "book 999");
+  REQUIRE(m.has_value());
+  CHECK(m->new_book_ids == std::vector<RowId>{0});
+  CHECK(c->book(999).error().code == errc::not_found);
+  CHECK(c->book_by_foreign_id("7001").error().code == errc::not_found);
 }
 
 TEST_CASE("apply syncs editions by foreign id: add, update, delete", "[catalog]") {
@@ -688,9 +690,10 @@ TEST_CASE("apply deletes removed books with their editions and links", "[catalog
   CHECK(n.files == 1);
   CHECK(c->files_of_author(ann).value().at(0).edition_id == 0);
 
-  AuthorWrite again;
+  AuthorWrite again;  // gone already (a person removed it meanwhile): nothing to do
   again.removed_books = {ids[0]};
-  CHECK(c->apply(again).error().code == errc::not_found);
+  CHECK(c->apply(again).has_value());
+  CHECK(c->counts().value().books == 1);
 }
 
 TEST_CASE("apply keeps a removed book a file was linked to meanwhile", "[catalog]") {
@@ -728,12 +731,12 @@ TEST_CASE("apply keeps a removed book a file was linked to meanwhile", "[catalog
   CHECK(c->book(ids[1]).error().code == errc::not_found);
   CHECK(c->book(ids[2]).value().title == "Three (revised)");
 
-  // A missing book is still an error, kept ones or not.
+  // A missing book is skipped; the one with a file is kept again.
   AuthorWrite gone;
   gone.removed_books = {ids[0], ids[1]};
   auto g = c->apply(gone);
-  REQUIRE_FALSE(g.has_value());
-  CHECK(g.error().code == errc::not_found);
+  REQUIRE(g.has_value());
+  CHECK(g->kept_books == std::vector<RowId>{ids[0]});
   CHECK(c->book(ids[0]).has_value());
 }
 
@@ -1063,9 +1066,76 @@ TEST_CASE("add_book needs an existing author", "[catalog]") {
   REQUIRE(c->apply(keep_hash).has_value());
   REQUIRE(c->author(ann)->metadata_hash == "h1");
   REQUIRE(c->remove_book(b->id).has_value());
-  CHECK(c->author(ann)->metadata_hash.empty());
+  CHECK(c->author(ann)->metadata_hash != "h1");
   CHECK(c->remove_book(b->id).error().code == errc::not_found);
   CHECK(c->counts().value().editions == 0);
+}
+
+TEST_CASE("a refresh's write leaves a book removal made after its read alone", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann")).value().id;
+  const RowId b1 = c->add_book(make_book(ann, "5001", "One")).value().id;
+  const RowId b2 = c->add_book(make_book(ann, "5002", "Two")).value().id;
+  const RowId b3 = c->add_book(make_book(ann, "5003", "Three")).value().id;
+  Author read = c->author(ann).value();
+  read.metadata_hash = "h1";
+  AuthorWrite first;
+  first.author = read;
+  REQUIRE(c->apply(first).has_value());
+
+  // The refresh read the row (h1) and its books; then a person removed two of them, one with a
+  // file that stays, unlinked, and an exclusion.
+  BookFile f;
+  f.path = "/lib/Ann/One.epub";
+  f.author_id = ann;
+  f.book_id = b1;
+  const RowId file = c->upsert_file(f).value().id;
+  BookFile unlinked = c->file(file).value();
+  unlinked.author_id = unlinked.book_id = 0;
+  unlinked.unmapped_reason = "its book was removed";
+  REQUIRE(c->remove_book(b1, {.files = {.upserts = {unlinked}}, .exclusion = Exclusion{0, "5001", "One"}})
+              .has_value());
+  REQUIRE(c->remove_book(b2).has_value());
+  const std::string mark = c->author(ann)->metadata_hash;
+  CHECK(mark != "h1");
+  CHECK(c->file(file)->unmapped_reason == "its book was removed");
+  CHECK(c->file(file)->book_id == 0);
+  CHECK(c->excluded({"5001"}).value().size() == 1);
+
+  // Its write updates the one and removes the other: both stay removed, and the mark stays.
+  AuthorWrite w;
+  Author next = read;
+  next.metadata_hash = "h2";
+  w.author = next;
+  w.hash_read = "h1";
+  BookWrite update = make_book(ann, "5001", "One, revised");
+  update.book.id = b1;
+  w.books.push_back(update);
+  w.books.push_back(make_book(ann, "5004", "Four"));
+  w.removed_books = {b2, b3};
+  auto applied = c->apply(w);
+  REQUIRE(applied.has_value());
+  CHECK(applied->new_book_ids.at(0) == 0);
+  CHECK(applied->new_book_ids.at(1) > 0);
+  // (By foreign id: a new row may take a freed id.)
+  CHECK(c->book_by_foreign_id("5001").error().code == errc::not_found);
+  CHECK(c->book_by_foreign_id("5003").error().code == errc::not_found);
+  CHECK(c->books_of(ann)->size() == 1);  // Four
+  CHECK(c->author(ann)->metadata_hash == mark);
+  // A write that read the mark puts its hash in.
+  w = AuthorWrite{};
+  next.metadata_hash = "h3";
+  w.author = next;
+  w.hash_read = mark;
+  REQUIRE(c->apply(w).has_value());
+  CHECK(c->author(ann)->metadata_hash == "h3");
+  // A removal whose file row is refused changes nothing.
+  BookFile relative = unlinked;
+  relative.path = "relative.epub";
+  CHECK(c->remove_book(applied->new_book_ids.at(1), {.files = {.upserts = {relative}}}).error().code ==
+        errc::invalid_argument);
+  CHECK(c->books_of(ann)->size() == 1);
 }
 
 TEST_CASE("exclusions: added, listed, renamed, refused twice, removed", "[catalog]") {

@@ -76,7 +76,7 @@ class FlakyCatalog final : public Catalog {
   Result<std::vector<SeriesLink>> series_links_of(RowId id) override { return c_->series_links_of(id); }
   Result<Series> series(RowId id) override { return c_->series(id); }
   Result<std::optional<Date>> newest_release(RowId id) override { return c_->newest_release(id); }
-  Status remove_book(RowId id) override { return c_->remove_book(id); }
+  Status remove_book(RowId id, const BookRemoval& also) override { return c_->remove_book(id, also); }
   Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool m) override {
     return c_->set_books_monitored(ids, m);
   }

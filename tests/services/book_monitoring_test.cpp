@@ -80,6 +80,13 @@ TEST_CASE("monitor choices are read by Readarr's names", "[services][monitoring]
       CHECK(std::string(e.what()).find("\"monitor\"") != std::string::npos);
     }
   }
+  // Readarr's isNewAuthor, set by AuthorAdded's rule: one author too.
+  const nlohmann::json fresh = {{"authorId", 1}, {"isNewAuthor", true}};
+  fresh.get_to(r);
+  CHECK(r.isNewAuthor);
+  CHECK(nlohmann::json(r) == fresh);
+  CHECK_THROWS_AS(nlohmann::json({{"isNewAuthor", true}}).get_to(r), std::invalid_argument);
+  CHECK_THROWS_AS(nlohmann::json({{"authorId", 1}, {"isNewAuthor", 1}}).get_to(r), std::invalid_argument);
   // The search choice travels the same way, and is refused the same way.
   const nlohmann::json search = {{"authorId", 1}, {"searchForMissingBooks", false}};
   search.get_to(r);
@@ -175,7 +182,7 @@ TEST_CASE("an author added with a monitor choice gets it once its first refresh 
 TEST_CASE("the search chosen on add runs after the monitor choice, for the authors that asked for it",
           "[services][monitoring][acquisition]") {
   Library lib;
-  for (int id : {4911, 4912, 4913, 4914})
+  for (int id : {4911, 4912, 4913, 4914, 4915})
     lib.server->put_author(fixtures::make_author(id, "Author " + std::to_string(id), 4));
   auto store = open_sqlite_acquisition_store({.path = lib.dir.path() / "catalog.db"});
   REQUIRE(store.has_value());
@@ -189,12 +196,14 @@ TEST_CASE("the search chosen on add runs after the monitor choice, for the autho
   std::mutex mu;
   std::map<RowId, int> monitored_when_told;
   std::map<RowId, std::optional<bool>> told_search;
+  std::map<RowId, bool> told_new;
   lib.bus->subscribe<AuthorRefreshed>([&](const AuthorRefreshed& e) {
     int n = 0;
     for (const Book& b : lib.catalog->books_of(e.author_id).value()) n += b.monitored ? 1 : 0;
     std::lock_guard lock(mu);
     monitored_when_told[e.author_id] = n;
     told_search[e.author_id] = e.search_for_missing;
+    told_new[e.author_id] = e.new_author;
   });
   auto& engine = lib.start_engine(3, {*acquisition});
   const Author first =
@@ -205,6 +214,9 @@ TEST_CASE("the search chosen on add runs after the monitor choice, for the autho
       lib.library->add_author("4912", lib.root.id, {.search_for_missing = false}).value();
   const Author by_default = lib.library->add_author("4913", lib.root.id).value();  // the service's default
   const Author unmonitored = lib.library->add_author("4914", lib.root.id, {.monitored = false}).value();
+  // Readarr searches monitored authors only, whatever was asked.
+  const Author asked_unmonitored =
+      lib.library->add_author("4915", lib.root.id, {.monitored = false, .search_for_missing = true}).value();
   REQUIRE(engine.wait_idle(30s));
 
   std::lock_guard lock(mu);
@@ -214,6 +226,8 @@ TEST_CASE("the search chosen on add runs after the monitor choice, for the autho
   CHECK(told_search.at(no_search.id) == false);
   CHECK_FALSE(told_search.at(by_default.id).has_value());
   CHECK_FALSE(told_search.at(unmonitored.id).has_value());
+  CHECK(told_search.at(asked_unmonitored.id) == false);
+  for (const auto& [id, fresh] : told_new) CHECK(fresh);  // each was its author's first refresh
   std::vector<RowId> searched;
   const auto page = engine.list({.names = {AuthorSearch::kName}, .limit = 10});
   REQUIRE(page.has_value());

@@ -9,6 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "library_fixture.hpp"
@@ -361,6 +364,48 @@ TEST_CASE("removing a book unlinks or deletes its files; it comes back with a re
   CHECK(lib.catalog->exclusions().value().empty());
   CHECK(removed.seen.size() == seen);
   CHECK(lib.library->remove_book(999999, false).error().code == errc::not_found);
+
+  // Several at once: every book and file is checked first, so one that may not go keeps all.
+  const Book kept_too = lib.catalog->books_of(ann.id).value().front();
+  REQUIRE(kept_too.id != back.id);
+  refused = lib.library->remove_books({kept_too.id, back.id}, true);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::invalid_argument);
+  CHECK(lib.catalog->book(kept_too.id).has_value());
+  CHECK(lib.library->remove_books({kept_too.id, 999999}, false).error().code == errc::not_found);
+  CHECK(lib.catalog->book(kept_too.id).has_value());
+  CHECK(removed.seen.size() == seen);
+  // A file already gone from disk only loses its row, wherever the row said it was.
+  fs::remove(far);
+  REQUIRE(lib.library->remove_books({kept_too.id, back.id, back.id}, true).has_value());
+  CHECK(lib.catalog->file_by_path(far).error().code == errc::not_found);
+  CHECK(removed.seen.size() == seen + 2);
+}
+
+TEST_CASE("a book's file goes into a recycle bin on another file system by a copy", "[services][library]") {
+  Library lib;
+  // /dev/shm is a memory file system on Linux; the test folder is not (else nothing to show).
+  std::error_code ec;
+  const fs::path bin = fs::path("/dev/shm") / ("shelfjobs-bin-" + std::to_string(::getpid()));
+  fs::create_directories(bin, ec);
+  struct stat a {
+  }, b{};
+  if (ec || ::stat(bin.c_str(), &a) != 0 || ::stat(lib.dir.path().c_str(), &b) != 0 || a.st_dev == b.st_dev) {
+    fs::remove_all(bin, ec);
+    WARN("no second file system to put the bin on: skipped");
+    return;
+  }
+  const Author ann = lib.add(4501, "Ann Example", 1);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  const Book book = lib.catalog->books_of(ann.id).value().at(0);
+  const fs::path file = ann.path / "One.epub";
+  touch(file);
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, book.id, file)).has_value());
+  const auto removed = lib.library->remove_book(book.id, true, bin);
+  if (!removed) FAIL_CHECK(removed.error().message);
+  CHECK_FALSE(fs::exists(file));
+  CHECK(fs::exists(bin / "Ann Example" / "One.epub"));
+  fs::remove_all(bin, ec);
 }
 
 TEST_CASE("author and book lookups: search hits, named ids, and the source's failures",

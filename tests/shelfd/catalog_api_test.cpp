@@ -381,13 +381,16 @@ TEST_CASE("shelfd's book removal and import list exclusions, as Readarr's routes
   const json added =
       d.post("/api/v1/importlistexclusion", {{"foreignId", "x1"}, {"authorName", "Someone"}}, 201);
   CHECK(added["foreignId"] == "x1");
-  d.post("/api/v1/importlistexclusion", {{"foreignId", "x1"}}, 409);
+  d.post("/api/v1/importlistexclusion", {{"foreignId", "x1"}, {"authorName", "Again"}}, 409);
+  d.post("/api/v1/importlistexclusion", {{"foreignId", "x4"}}, 400);  // Readarr requires a name
   d.post("/api/v1/importlistexclusion", json::object(), 400);
   d.post("/api/v1/importlistexclusion", {{"foreignId", "x3"}, {"authorName", 7}}, 400);
   const std::string added_id = std::to_string(added["id"].get<long long>());
-  CHECK(d.put("/api/v1/importlistexclusion/" + added_id, {{"foreignId", "x2"}}, 202)["foreignId"] == "x2");
+  CHECK(d.put("/api/v1/importlistexclusion/" + added_id, {{"foreignId", "x2"}, {"authorName", "S"}},
+              202)["foreignId"] == "x2");
   CHECK(d.get("/api/v1/importlistexclusion/" + added_id)["foreignId"] == "x2");
-  d.put("/api/v1/importlistexclusion/" + added_id, {{"foreignId", exclusions[0]["foreignId"]}}, 409);
+  d.put("/api/v1/importlistexclusion/" + added_id,
+        {{"foreignId", exclusions[0]["foreignId"]}, {"authorName", "S"}}, 409);
   d.del("/api/v1/importlistexclusion/" + added_id);
   d.get("/api/v1/importlistexclusion/" + added_id, 404);
   d.del("/api/v1/importlistexclusion/" + added_id, 404);

@@ -45,8 +45,9 @@ struct RootFolder {
   std::string name;
 };
 
-/// A foreign id (a work's or an author's) that a refresh must not bring into the catalog again
-/// (Readarr's import list exclusion): a person removed the book and asked for it to stay away.
+/// A foreign id that a refresh must not bring into the catalog again (Readarr's import list
+/// exclusion): a person removed the book and asked for it to stay away. A refresh looks its new
+/// works up here; the list may hold other ids (Readarr's holds authors too).
 struct Exclusion {
   RowId id = 0;
   std::string foreign_id;
@@ -212,6 +213,16 @@ struct AuthorWrite {
   /// A merge: every book of `merge_from` moves to `author->id`, then `merge_from` is deleted
   /// (its files are re-pointed to the target, never deleted).
   RowId merge_from = 0;
+  /// The author's metadata hash as the writer read it with the row: `author`'s hash is written
+  /// only while the stored one still equals it (a book removed meanwhile changed it, so the next
+  /// refresh compares again). None: written as given.
+  std::optional<std::string> hash_read;
+};
+
+/// What goes with a book's removal, in its transaction.
+struct BookRemoval {
+  FileBatch files;                     ///< its files' rows: removed, or rewritten (unlinked)
+  std::optional<Exclusion> exclusion;  ///< added unless its foreign id is excluded already
 };
 
 /// What `apply` did: the rows it wrote, the ids it gave new books (in `books` order, 0 for
@@ -253,8 +264,9 @@ class Catalog {
   /// set_author_monitored, set_books_monitored, set_author_path and move_author), so a choice
   /// made while a refresh runs is not undone by the row the refresh read before it; a new book
   /// takes the `monitored` it is written with (or its author's: BookWrite::monitored_as_author).
-  /// `errc::not_found` for a missing author or book, `errc::conflict` for a foreign id that belongs to
-  /// another row.
+  /// A book the write updates or removes that is gone meanwhile (a person removed it) is
+  /// skipped. `errc::not_found` for a missing author, `errc::conflict` for a foreign id that
+  /// belongs to another row.
   virtual Result<AuthorWriteResult> apply(const AuthorWrite& write) = 0;
   /// Sets whether the author is monitored and returns the author as it is now.
   /// `errc::not_found` for a missing author.
@@ -290,11 +302,12 @@ class Catalog {
   virtual Result<Series> series(RowId id) = 0;
   /// The newest release date among the author's books (none when no book has one).
   virtual Result<std::optional<Date>> newest_release(RowId author_id) = 0;
-  /// Deletes the book, its editions and series links (files linked to it stay, unlinked), and
-  /// clears its author's stored metadata hash, so that the author's next refresh compares the
-  /// books with the source again (and brings the book back unless it is excluded).
-  /// `errc::not_found` when it is not there.
-  virtual Status remove_book(RowId id) = 0;
+  /// Deletes the book, its editions and series links, and applies `also` (its files' rows, an
+  /// exclusion), in one transaction. A file row `also` leaves alone keeps its author and loses
+  /// its book and edition. The author's stored metadata hash is replaced by a mark, so that its
+  /// next refresh compares the books with the source again (and brings the book back unless it
+  /// is excluded), even one that read the row before. `errc::not_found` when it is not there.
+  virtual Status remove_book(RowId id, const BookRemoval& also = {}) = 0;
   /// Sets whether each book of `ids` is monitored, in one transaction, and returns the books as
   /// they are now, in the order of `ids` (an id given twice comes twice). `errc::not_found`
   /// when one of them is missing; then nothing changes.
@@ -361,7 +374,7 @@ class Catalog {
   /// last), `page` from 1. Errors: `errc::invalid_argument` for a page or size below 1.
   virtual Result<BookPage> missing_books(std::int64_t page, std::int64_t page_size) = 0;
 
-  // Exclusions (works and authors a refresh must not add again).
+  // Exclusions (foreign ids a refresh must not add again).
   /// Every exclusion, by id.
   virtual Result<std::vector<Exclusion>> exclusions() = 0;
   virtual Result<Exclusion> exclusion(RowId id) = 0;

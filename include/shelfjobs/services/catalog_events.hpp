@@ -49,7 +49,7 @@ struct AuthorRemoved {
   std::string reason;
 };
 
-/// A person changed the author (monitored, folder): the row as it is now.
+/// A person removed a book (LibraryService::remove_book).
 struct BookRemoved {
   static constexpr const char* kName = "BookRemoved";
   Book book;  ///< as it was
@@ -57,6 +57,7 @@ struct BookRemoved {
   bool files_deleted = false;  ///< its files were deleted (or recycled), not just unlinked
 };
 
+/// A person changed the author (monitored, folder): the row as it is now.
 struct AuthorEdited {
   static constexpr const char* kName = "AuthorEdited";
   Author author;
@@ -91,6 +92,9 @@ struct AuthorRefreshed {
   /// search choice (AuthorAdded::search_for_missing). Published after the add-time monitor
   /// choice is applied, so a search it starts sees the books monitored as chosen.
   std::optional<bool> search_for_missing;
+  /// The refresh that AuthorAdded started (RefreshAuthor's isNewAuthor): the author's books are
+  /// in for the first time.
+  bool new_author = false;
 };
 
 /// The events as JSON (camelCase keys, times in ISO 8601 UTC), for hosts that pass them on
@@ -99,10 +103,11 @@ struct AuthorRefreshed {
 /// authorId, fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath}; AuthorRemoved
 /// {authorId, author, reason}; BookRemoved {bookId, authorId, book, reason, filesDeleted}; AuthorMerged
 /// {fromAuthorId, intoAuthorId, oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
-/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved, searchForMissingBooks (when
-/// chosen)}; AuthorEdited {authorId, author}; BookEdited {bookId, authorId, book}. An author is {id,
-/// foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status, added, lastInfoSync}; a book
-/// {id, authorId, foreignBookId, title, releaseDate, genres, monitored, manuallyAdded, lastInfoSync}.
+/// AuthorRefreshed {authorId, changed, booksAdded, booksUpdated, booksRemoved, newAuthor,
+/// searchForMissingBooks (when chosen)}; AuthorEdited {authorId, author}; BookEdited {bookId, authorId,
+/// book}. An author is {id, foreignAuthorId, authorName, sortName, path, rootFolderId, monitored, status,
+/// added, lastInfoSync}; a book {id, authorId, foreignBookId, title, releaseDate, genres, monitored,
+/// manuallyAdded, lastInfoSync}.
 void to_json(nlohmann::json& j, const AuthorAdded& e);
 void to_json(nlohmann::json& j, const BookAdded& e);
 void to_json(nlohmann::json& j, const AuthorRenamed& e);

@@ -179,13 +179,25 @@ class LibraryService : public Service {
   /// - Title"; one there already is kept). Without `delete_files` its files stay on disk and
   /// their rows stay too, unmapped (reason "its book was removed"). With `delete_files` each of
   /// its files is deleted, and its row; with a `recycle_bin` as well, moved into it instead (to
-  /// its place under its root folder, with " (2)", ... when that name is taken), by a rename.
+  /// its place under its root folder, with " (2)", ... when that name is taken; copied when the
+  /// bin is on another file system, never over an existing file).
   /// Only a file strictly inside a root folder, once links are resolved too, is ever deleted or
-  /// moved (else invalid_argument, before anything changes). Errors: not_found,
-  /// invalid_argument, store_error, unavailable (the book is removed but a file could not be
-  /// deleted or moved: the message names the first).
+  /// moved (else invalid_argument, before anything changes); one already gone from disk only
+  /// loses its row. Publishes BookFileDeleted for each file row deleted. The book's rows, its
+  /// files' rows and the exclusion change in one transaction. Errors: not_found,
+  /// invalid_argument, store_error, unavailable (a file's path cannot be resolved, before
+  /// anything changes; or the book is removed but a file could not be deleted or moved: the
+  /// message names the first).
   Status remove_book(RowId book_id, bool delete_files, const std::filesystem::path& recycle_bin = {},
                      bool exclude = false);
+
+  /// Readarr's book editor delete: `remove_book` for each of `book_ids` (an id given twice
+  /// counts once), every book and file checked before any changes, so an id that is not a book
+  /// or a file that may not be deleted removes nothing. Each book's rows change in one
+  /// transaction. A file that could not be deleted or moved does not stop the others: the first
+  /// such failure is answered (unavailable) once every book is removed.
+  Status remove_books(const std::vector<RowId>& book_ids, bool delete_files,
+                      const std::filesystem::path& recycle_bin = {}, bool exclude = false);
 
   /// The findings of RootFolderCheck now.
   std::vector<HealthIssue> check_root_folders() const;

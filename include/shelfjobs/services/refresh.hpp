@@ -69,6 +69,10 @@ struct RefreshAuthor : Command {
   /// once `monitor` is applied, and the acquisition service's rule searches accordingly. A
   /// value that is not a boolean is refused.
   std::optional<bool> searchForMissingBooks;
+  /// Readarr's isNewAuthor: the refresh that AuthorAdded starts (one author only). Its
+  /// AuthorRefreshed says so (AuthorRefreshed::new_author), for the rules that act on a new
+  /// author's books once they are in.
+  bool isNewAuthor = false;
   /// authorId and authorIds together, without repeats.
   std::vector<RowId> ids() const;
 };

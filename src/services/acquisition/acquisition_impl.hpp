@@ -123,11 +123,6 @@ struct AcquisitionService::Impl {
   void rescan_authors(const ImportSummary& summary, JobContext& ctx);
   void fail_download(TrackedDownload d, const std::string& message, const std::string& client_name);
 
-  // Authors added since start whose first refresh has not come yet (AuthorAdded ->
-  // AuthorRefreshed -> AuthorSearch).
-  std::mutex added_mu;
-  std::set<RowId> added_authors;
-
   template <class E>
   void publish(const E& e) {
     if (o.events) o.events->publish(e);

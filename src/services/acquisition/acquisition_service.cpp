@@ -165,25 +165,20 @@ void AcquisitionService::add_rules(ServiceContext& host) {
     return std::vector<PushRequest>{{ImportCompletedDownload::kName, nlohmann::json(c), {}}};
   });
   // An author's books come with its first refresh, which AuthorAdded triggers: the search waits
-  // for that refresh (Readarr searches for the missing books once the added author is
-  // refreshed). A person's explicit choice (addOptions.searchForMissingBooks) travels with the
-  // refresh's job and comes back on its AuthorRefreshed, after the add-time monitor choice is
-  // applied; without one, `search_on_author_added` decides for a monitored author, remembered
-  // here until its refresh.
-  host.rule<AuthorAdded>([impl](const AuthorAdded& e) {
-    if (!e.search_for_missing && impl->o.search_on_author_added && e.author.monitored) {
-      std::lock_guard lock(impl->added_mu);
-      impl->added_authors.insert(e.author.id);
-    }
-    return std::vector<PushRequest>{};
-  });
+  // for that refresh (Readarr searches for the missing books once the new author is refreshed).
+  // The refresh says which one it is (AuthorRefreshed::new_author, carried by its job, so it
+  // holds across a restart) and brings back a person's explicit choice
+  // (addOptions.searchForMissingBooks), after the add-time monitor choice is applied; without
+  // a choice `search_on_author_added` decides, for a monitored author.
   host.rule<AuthorRefreshed>([impl](const AuthorRefreshed& e) {
+    if (!e.new_author) return std::vector<PushRequest>{};
     bool search = false;
-    {
-      std::lock_guard lock(impl->added_mu);
-      search = impl->added_authors.erase(e.author_id) > 0;
+    if (e.search_for_missing) {
+      search = *e.search_for_missing;
+    } else if (impl->o.search_on_author_added) {
+      auto a = impl->o.catalog->author(e.author_id);
+      search = a && a->monitored;
     }
-    if (e.search_for_missing) search = *e.search_for_missing;
     if (!search) return std::vector<PushRequest>{};
     AuthorSearch c;
     c.authorId = e.author_id;
