@@ -199,7 +199,9 @@ TEST_CASE("the search chosen on add runs after the monitor choice, for the autho
   std::map<RowId, bool> told_new;
   lib.bus->subscribe<AuthorRefreshed>([&](const AuthorRefreshed& e) {
     int n = 0;
-    for (const Book& b : lib.catalog->books_of(e.author_id).value()) n += b.monitored ? 1 : 0;
+    const auto books =
+        lib.catalog->books_of(e.author_id).value();  // (not a range-for over a temporary's value)
+    for (const Book& b : books) n += b.monitored ? 1 : 0;
     std::lock_guard lock(mu);
     monitored_when_told[e.author_id] = n;
     told_search[e.author_id] = e.search_for_missing;
