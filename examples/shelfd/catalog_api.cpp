@@ -377,12 +377,14 @@ void ApiServer::catalog_routes() {
     unique_in_order(*ids);
     const auto delete_files = bool_field(*parsed, "deleteFiles");
     if (!delete_files) return error(res, delete_files.error());
+    const auto exclude = bool_field(*parsed, "addImportListExclusion");
+    if (!exclude) return error(res, exclude.error());
     for (RowId id : *ids) {
       if (auto a = app_.catalog().author(id); !a) return error(res, a.error());
     }
     for (RowId id : *ids) {
-      auto removed =
-          app_.library().remove_author(id, delete_files->value_or(false), app_.config().recycle_bin);
+      auto removed = app_.library().remove_author(id, delete_files->value_or(false),
+                                                  app_.config().recycle_bin, exclude->value_or(false));
       if (!removed) return error(res, removed.error());
     }
     reply(res, 200, json::object());
@@ -392,7 +394,10 @@ void ApiServer::catalog_routes() {
     if (!id) return error(res, id.error());
     const auto delete_files = query_flag(req, "deleteFiles", false);
     if (!delete_files) return error(res, delete_files.error());
-    if (auto removed = app_.library().remove_author(*id, *delete_files, app_.config().recycle_bin); !removed)
+    const auto exclude = query_flag(req, "addImportListExclusion", false);
+    if (!exclude) return error(res, exclude.error());
+    if (auto removed = app_.library().remove_author(*id, *delete_files, app_.config().recycle_bin, *exclude);
+        !removed)
       return error(res, removed.error());
     reply(res, 200, json::object());
   });

@@ -89,6 +89,12 @@ Result<Author> LibraryService::add_author_by_name(std::string_view name, std::st
         }
         const AuthorData data = im.o.source->author(hit.author_foreign_id, token);
         if (scan::author_key(data.name) != key) continue;
+        // A person removed this author and asked for it to stay away (remove_author's exclude).
+        auto excluded = im.o.catalog->excluded({data.foreign_id});
+        if (!excluded) return excluded.error();
+        if (!excluded->empty())
+          return Error{errc::conflict,
+                       "author '" + data.name + "' (" + data.foreign_id + ") is on the exclusion list"};
         auto added = im.new_author(data.foreign_id, root_folder_id, /*monitored=*/true);
         if (added) im.publish(AuthorAdded{*added});
         return added;

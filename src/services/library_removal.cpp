@@ -41,7 +41,7 @@ fs::path recycled_place(const fs::path& path, const fs::path& root, const fs::pa
 }  // namespace
 
 Status LibraryService::remove_author(RowId author_id, bool delete_files,
-                                     const std::filesystem::path& recycle_bin) {
+                                     const std::filesystem::path& recycle_bin, bool exclude) {
   Impl& im = *impl_;
   auto author = im.o.catalog->author(author_id);
   if (!author) return author.error();
@@ -71,6 +71,10 @@ Status LibraryService::remove_author(RowId author_id, bool delete_files,
   }
   if (!batch.upserts.empty() || !batch.removals.empty()) {
     if (auto applied = im.o.catalog->apply_files(batch); !applied) return applied.error();
+  }
+  if (exclude) {
+    auto listed = im.o.catalog->add_exclusion({0, author->foreign_id, author->name});
+    if (!listed && listed.error().code != errc::conflict) return listed.error();  // conflict: listed already
   }
   if (auto removed = im.o.catalog->remove_author(author_id); !removed) return removed.error();
   im.publish(AuthorRemoved{*author, "removed by a user"});

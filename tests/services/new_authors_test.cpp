@@ -36,6 +36,21 @@ TEST_CASE("add_author_by_name takes the first search hit whose author has that n
   REQUIRE_FALSE(again.has_value());
   CHECK(again.error().code == errc::conflict);
 
+  // Removed and excluded, the author is not added from its files again; a person still may.
+  REQUIRE(lib.library->remove_author(a->id, false, {}, /*exclude=*/true).has_value());
+  const auto listed = lib.catalog->exclusions().value();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].foreign_id == "4001");
+  CHECK(listed[0].name == "Becky Chambers");
+  auto excluded = lib.library->add_author_by_name("Becky Chambers", "", lib.root.id);
+  REQUIRE_FALSE(excluded.has_value());
+  CHECK(excluded.error().code == errc::conflict);
+  CHECK_THAT(excluded.error().message, Catch::Contains("exclusion list"));
+  auto by_hand = lib.library->add_author("4001", lib.root.id);
+  REQUIRE(by_hand.has_value());
+  a = by_hand;
+  added.erase(added.begin() + 1, added.end());
+
   auto nobody = lib.library->add_author_by_name("Nobody Known", "Some Book", lib.root.id);
   REQUIRE_FALSE(nobody.has_value());
   CHECK(nobody.error().code == errc::not_found);

@@ -400,6 +400,14 @@ TEST_CASE("shelfd's book removal and import list exclusions, as Readarr's routes
   d.del("/api/v1/importlistexclusion/" + std::to_string(exclusions[0]["id"].get<long long>()));
   CHECK(d.run({{"name", "RefreshAuthor"}, {"authorId", fay["id"]}})["status"] == "completed");
   CHECK(books_of_fay().size() == 3);
+
+  // Readarr's author delete with its exclusion: the author's foreign id goes on the list.
+  d.del("/api/v1/author/" + fay_id + "?addImportListExclusion=perhaps", 400);
+  d.del("/api/v1/author/" + fay_id + "?addImportListExclusion=true");
+  exclusions = d.get("/api/v1/importlistexclusion");
+  REQUIRE(exclusions.size() == 1);
+  CHECK(exclusions[0]["foreignId"] == "5201");
+  CHECK(exclusions[0]["authorName"] == "Fay Example");
 }
 
 }  // namespace catalog_api_test

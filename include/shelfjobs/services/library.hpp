@@ -167,10 +167,14 @@ class LibraryService : public Service {
   /// invalid_argument or conflict, before anything changes). The rows
   /// change in two transactions (the files, then the author): a file linked to the author in
   /// between makes the second fail with conflict, and the call may simply be made again.
+  /// With `exclude` (Readarr's addImportListExclusion) its foreign id goes on the catalog's
+  /// exclusions first (its name; one there already is kept), and add_author_by_name (the library
+  /// scan's addNewAuthors) no longer adds it from its files; a person may still add it.
   /// Errors: not_found, invalid_argument, conflict, store_error, unavailable (the author is
   /// removed but its folder could not be deleted or moved entirely: the message names the path
   /// and the reason).
-  Status remove_author(RowId author_id, bool delete_files, const std::filesystem::path& recycle_bin = {});
+  Status remove_author(RowId author_id, bool delete_files, const std::filesystem::path& recycle_bin = {},
+                       bool exclude = false);
 
   /// Removes a book from the library, as a person does (Readarr's book delete): its editions and
   /// series links go from the catalog and BookRemoved is published (reason "removed by a
