@@ -375,16 +375,14 @@ void ApiServer::catalog_routes() {
     auto ids = body_ids(*parsed, "authorIds");
     if (!ids) return error(res, ids.error());
     unique_in_order(*ids);
-    const auto delete_files = bool_field(*parsed, "deleteFiles");
-    if (!delete_files) return error(res, delete_files.error());
-    const auto exclude = bool_field(*parsed, "addImportListExclusion");
-    if (!exclude) return error(res, exclude.error());
+    const auto flags = removal_flags(*parsed);
+    if (!flags) return error(res, flags.error());
     for (RowId id : *ids) {
       if (auto a = app_.catalog().author(id); !a) return error(res, a.error());
     }
     for (RowId id : *ids) {
-      auto removed = app_.library().remove_author(id, delete_files->value_or(false),
-                                                  app_.config().recycle_bin, exclude->value_or(false));
+      auto removed =
+          app_.library().remove_author(id, flags->delete_files, app_.config().recycle_bin, flags->exclude);
       if (!removed) return error(res, removed.error());
     }
     reply(res, 200, json::object());
@@ -392,11 +390,10 @@ void ApiServer::catalog_routes() {
   s.Delete(R"(/api/v1/author/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     const auto id = route_id(req, "author with id");
     if (!id) return error(res, id.error());
-    const auto delete_files = query_flag(req, "deleteFiles", false);
-    if (!delete_files) return error(res, delete_files.error());
-    const auto exclude = query_flag(req, "addImportListExclusion", false);
-    if (!exclude) return error(res, exclude.error());
-    if (auto removed = app_.library().remove_author(*id, *delete_files, app_.config().recycle_bin, *exclude);
+    const auto flags = removal_flags(req);
+    if (!flags) return error(res, flags.error());
+    if (auto removed =
+            app_.library().remove_author(*id, flags->delete_files, app_.config().recycle_bin, flags->exclude);
         !removed)
       return error(res, removed.error());
     reply(res, 200, json::object());

@@ -44,11 +44,10 @@ void ApiServer::exclusion_routes() {
   s.Delete(R"(/api/v1/book/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     const auto id = route_id(req, "book with id");
     if (!id) return error(res, id.error());
-    const auto delete_files = query_flag(req, "deleteFiles", false);
-    if (!delete_files) return error(res, delete_files.error());
-    const auto exclude = query_flag(req, "addImportListExclusion", false);
-    if (!exclude) return error(res, exclude.error());
-    if (auto removed = app_.library().remove_book(*id, *delete_files, app_.config().recycle_bin, *exclude);
+    const auto flags = removal_flags(req);
+    if (!flags) return error(res, flags.error());
+    if (auto removed =
+            app_.library().remove_book(*id, flags->delete_files, app_.config().recycle_bin, flags->exclude);
         !removed)
       return error(res, removed.error());
     reply(res, 200, json::object());
@@ -61,12 +60,10 @@ void ApiServer::exclusion_routes() {
     auto ids = body_ids(*parsed, "bookIds");
     if (!ids) return error(res, ids.error());
     unique_in_order(*ids);
-    const auto delete_files = bool_field(*parsed, "deleteFiles");
-    if (!delete_files) return error(res, delete_files.error());
-    const auto exclude = bool_field(*parsed, "addImportListExclusion");
-    if (!exclude) return error(res, exclude.error());
-    auto removed = app_.library().remove_books(*ids, delete_files->value_or(false), app_.config().recycle_bin,
-                                               exclude->value_or(false));
+    const auto flags = removal_flags(*parsed);
+    if (!flags) return error(res, flags.error());
+    auto removed =
+        app_.library().remove_books(*ids, flags->delete_files, app_.config().recycle_bin, flags->exclude);
     if (!removed) return error(res, removed.error());
     reply(res, 200, json::object());
   });

@@ -204,6 +204,30 @@ inline shelfjobs::Result<std::optional<bool>> bool_field(const nlohmann::json& b
   return std::optional<bool>{it->get<bool>()};
 }
 
+// Readarr's two removal choices, deleteFiles and addImportListExclusion (both false when absent).
+struct RemovalFlags {
+  bool delete_files = false;
+  bool exclude = false;
+};
+
+// From the query, as a single author's or book's DELETE sends them. Errors: invalid_argument.
+inline shelfjobs::Result<RemovalFlags> removal_flags(const httplib::Request& req) {
+  const auto delete_files = query_flag(req, "deleteFiles", false);
+  if (!delete_files) return delete_files.error();
+  const auto exclude = query_flag(req, "addImportListExclusion", false);
+  if (!exclude) return exclude.error();
+  return RemovalFlags{*delete_files, *exclude};
+}
+
+// From the body, as the editors' DELETE sends them. Errors: invalid_body.
+inline shelfjobs::Result<RemovalFlags> removal_flags(const nlohmann::json& body) {
+  const auto delete_files = bool_field(body, "deleteFiles");
+  if (!delete_files) return delete_files.error();
+  const auto exclude = bool_field(body, "addImportListExclusion");
+  if (!exclude) return exclude.error();
+  return RemovalFlags{delete_files->value_or(false), exclude->value_or(false)};
+}
+
 // The ids a query parameter lists, repeated (bookIds=1&bookIds=2, as ASP.NET binds a list) or
 // separated by commas. Errors: invalid_argument naming the one that is not an id.
 inline shelfjobs::Result<std::vector<std::int64_t>> query_ids(const httplib::Request& req, const char* name) {

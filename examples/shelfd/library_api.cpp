@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Readarr's book-file routes, the manual-import list and Wanted/Missing: the files the library
-// scan recorded (by author, by book, or unmapped), one file read or deleted (into the recycle
-// bin when one is configured), the files of a folder as an import would take them, and the
-// monitored books that have no file yet, paged as Readarr pages.
+// scan recorded (by author, by book, or unmapped), files read or deleted (one, or Readarr's bulk
+// delete; into the recycle bin when one is configured), the files of a folder as an import would take them,
+// and the monitored books that have no file yet, paged as Readarr pages.
 #include <filesystem>
 #include <system_error>
 
@@ -18,28 +18,6 @@ namespace shelfd {
 using namespace shelfjobs;
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-namespace {
-
-// Where a deleted file goes in the recycle bin: its place under its root folder (or its name),
-// with " (2)", " (3)", ... when a file of that name was recycled before.
-fs::path recycle_target(Catalog& catalog, const fs::path& bin, const fs::path& file) {
-  fs::path rel = file.filename();
-  if (auto roots = catalog.root_folders()) {
-    for (const auto& r : *roots) {
-      auto candidate = file.lexically_relative(r.path);
-      if (!candidate.empty() && *candidate.begin() != "..") rel = candidate;
-    }
-  }
-  fs::path target = bin / rel;
-  std::error_code ec;
-  for (int n = 2; fs::exists(target, ec) && n < 1000; ++n)
-    target = bin / rel.parent_path() /
-             (rel.stem().string() + " (" + std::to_string(n) + ")" + rel.extension().string());
-  return target;
-}
-
-}  // namespace
 
 void ApiServer::library_routes() {
   auto& s = *server_;
@@ -74,30 +52,18 @@ void ApiServer::library_routes() {
   s.Delete(R"(/api/v1/bookfile/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     auto id = route_id(req, "book file");
     if (!id) return error(res, id.error());
-    auto f = app_.catalog().file(*id);
-    if (!f) return error(res, f.error());
-    std::error_code ec;
-    const bool on_disk = fs::exists(f->path, ec);
-    std::string how = "deleted";
-    if (on_disk && !app_.config().recycle_bin.empty()) {
-      const fs::path target = recycle_target(app_.catalog(), app_.config().recycle_bin, f->path);
-      auto moved = transfer(f->path, target, TransferMode::move);
-      if (!moved)
-        return error(
-            res, Error{moved.error().code == errc::invalid_argument ? errc::unavailable : moved.error().code,
-                       "cannot move the file to the recycle bin: " + moved.error().message});
-      how = "moved to the recycle bin (" + display_path(target) + ")";
-    } else if (on_disk && !fs::remove(f->path, ec)) {
-      return error(res,
-                   Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
-    } else if (ec) {
-      return error(res,
-                   Error{errc::unavailable, "cannot delete " + display_path(f->path) + ": " + ec.message()});
-    }
-    auto removed = app_.catalog().remove_file(*id);
-    if (!removed) return error(res, removed.error());
-    app_.events().publish(BookFileDeleted{*removed, "deleted by a user: " + how});
-    app_.log().info("book file {} {}", display_path(removed->path), how);
+    if (auto deleted = app_.library().delete_files({*id}, app_.config().recycle_bin); !deleted)
+      return error(res, deleted.error());
+    reply(res, 200, json::object());
+  });
+  // Readarr's bulk delete, {"bookFileIds": [...]}: every id is checked before any file goes.
+  s.Delete("/api/v1/bookfile/bulk", [this](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = json_body(req);
+    if (!parsed) return error(res, parsed.error());
+    auto ids = body_ids(*parsed, "bookFileIds");
+    if (!ids) return error(res, ids.error());
+    if (auto deleted = app_.library().delete_files(*ids, app_.config().recycle_bin); !deleted)
+      return error(res, deleted.error());
     reply(res, 200, json::object());
   });
   // Readarr's Wanted > Missing: monitored books of monitored authors without a file.

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The library service's removals: an author or a book leaves the catalog, and with it, when the
-// person asks, its files on disk (deleted, or moved into the recycle bin).
+// person asks, its files on disk (deleted, or moved into the recycle bin); or a single book file
+// is deleted.
 //
 // Why it is shaped this way:
 //   - The rows change before the disk: a removal that fails halfway on the disk leaves the catalog
 //     saying what is true (the item is gone) and answers `unavailable` naming the path, instead
 //     of a catalog that still lists files it no longer has.
+//   - A book file deleted on its own goes the other way round, disk first: its row is the only
+//     thing that would say where it was, so it stays until the file is gone.
 //   - Only paths a person could have given the item are touched: an author's folder must pass
 //     the same check as an edit of its path, and a book's files must lie inside a root folder,
 //     once links are resolved too.
@@ -223,6 +226,69 @@ Status LibraryService::remove_books(const std::vector<RowId>& book_ids, bool del
     auto done = im.carry_out(p);
     if (!done && done.error().code != errc::unavailable) return done;
     if (!done && first_failure) first_failure = done;
+  }
+  return first_failure;
+}
+
+Status LibraryService::delete_files(const std::vector<RowId>& file_ids,
+                                    const std::filesystem::path& recycle_bin) {
+  Impl& im = *impl_;
+  auto roots = im.o.catalog->root_folders();
+  if (!roots) return roots.error();
+  struct Planned {
+    BookFile file;
+    bool on_disk = false;
+    fs::path to;  // its place in the recycle bin, or empty: deleted
+  };
+  std::vector<Planned> plans;
+  for (RowId id : file_ids) {
+    if (std::any_of(plans.begin(), plans.end(), [id](const auto& p) { return p.file.id == id; })) continue;
+    auto f = im.o.catalog->file(id);
+    if (!f) return f.error();
+    Planned p{std::move(*f)};
+    const fs::path path = normal(p.file.path);
+    std::error_code ec;
+    p.on_disk = fs::exists(fs::symlink_status(path, ec));
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return Error{errc::unavailable, "'" + path.string() + "' cannot be looked at: " + ec.message()};
+    if (p.on_disk) {
+      auto root = Impl::file_ok(path, *roots);
+      if (!root) return Error{root.error().code, "the book file is not deleted: " + root.error().message};
+      if (!recycle_bin.empty()) p.to = recycled_place(path, root->path, recycle_bin, true);
+    }
+    plans.push_back(std::move(p));
+  }
+  Status first_failure = Ok{};
+  for (const Planned& p : plans) {
+    std::string how = "deleted";
+    if (p.on_disk && !p.to.empty()) {
+      auto moved = transfer(p.file.path, p.to, TransferMode::move);
+      if (!moved && moved.error().code != errc::not_found) {
+        if (first_failure)
+          first_failure = Error{errc::unavailable, "cannot move '" + p.file.path.string() +
+                                                       "' to the recycle bin: " + moved.error().message};
+        continue;
+      }
+      how = "moved to the recycle bin (" + p.to.string() + ")";
+    } else if (p.on_disk) {
+      std::error_code ec;
+      fs::remove(p.file.path, ec);
+      if (ec) {
+        if (first_failure)
+          first_failure =
+              Error{errc::unavailable, "cannot delete '" + p.file.path.string() + "': " + ec.message()};
+        continue;
+      }
+    } else {
+      how = "already gone from disk";
+    }
+    auto removed = im.o.catalog->remove_file(p.file.id);
+    if (!removed) {
+      if (removed.error().code == errc::not_found) continue;  // deleted meanwhile by another call
+      return removed.error();
+    }
+    im.o.logger->info("book file {}: {}", how, p.file.path.string());
+    im.publish(BookFileDeleted{*removed, "deleted by a user: " + how});
   }
   return first_failure;
 }

@@ -382,6 +382,71 @@ TEST_CASE("removing a book unlinks or deletes its files; it comes back with a re
   CHECK(removed.seen.size() == seen + 2);
 }
 
+TEST_CASE("deleting book files: disk first, then the row; every id checked before any goes",
+          "[services][library]") {
+  Library lib;
+  Recorder<BookFileDeleted> deleted(*lib.bus);
+  const Author ann = lib.add(4451, "Ann Example", 2);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  const auto books = lib.catalog->books_of(ann.id).value();
+  REQUIRE(books.size() == 2);
+  auto add_file = [&](RowId book_id, const fs::path& path) {
+    touch(path);
+    return lib.catalog->upsert_file(file_of(ann, book_id, path)).value().id;
+  };
+
+  // Deleted outright: the file and its row go, and the book is missing again.
+  const fs::path one = ann.path / "One" / "One.epub";
+  const RowId one_id = add_file(books[0].id, one);
+  REQUIRE(lib.library->delete_files({one_id}).has_value());
+  CHECK_FALSE(fs::exists(one));
+  CHECK(lib.catalog->file(one_id).error().code == errc::not_found);
+  CHECK(lib.catalog->book(books[0].id).has_value());  // the book stays
+  REQUIRE(deleted.seen.size() == 1);
+  CHECK(deleted.seen[0].file.id == one_id);
+  CHECK(deleted.seen[0].reason == "deleted by a user: deleted");
+
+  // Into the recycle bin, beside a file of that name already there; an id given twice counts once.
+  const fs::path bin = lib.dir.path() / "bin";
+  const fs::path two = ann.path / "Two" / "Two.epub";
+  const RowId two_id = add_file(books[1].id, two);
+  touch(bin / "Ann Example" / "Two" / "Two.epub");
+  REQUIRE(lib.library->delete_files({two_id, two_id}, bin).has_value());
+  CHECK_FALSE(fs::exists(two));
+  CHECK(fs::exists(bin / "Ann Example" / "Two" / "Two (2).epub"));
+  REQUIRE(deleted.seen.size() == 2);
+  CHECK(deleted.seen[1].reason.find("moved to the recycle bin") != std::string::npos);
+
+  // An unknown id, or a file in no root folder, and nothing changes.
+  const fs::path again = ann.path / "One" / "Again.epub";
+  const RowId again_id = add_file(books[0].id, again);
+  CHECK(lib.library->delete_files({again_id, 999999}).error().code == errc::not_found);
+  const fs::path far = lib.dir.path() / "not-a-root" / "Far.epub";
+  const RowId far_id = add_file(books[0].id, far);
+  CHECK(lib.library->delete_files({again_id, far_id}).error().code == errc::invalid_argument);
+  CHECK(fs::exists(again));
+  CHECK(fs::exists(far));
+  CHECK(lib.catalog->file(again_id).has_value());
+  CHECK(lib.catalog->file(far_id).has_value());
+  CHECK(deleted.seen.size() == 2);
+
+  // A file that cannot be moved (the bin's folder is a file) keeps its row; the others still go,
+  // and one already gone from disk only loses its row, wherever it was.
+  const fs::path blocked_bin = lib.dir.path() / "blocked";
+  touch(blocked_bin);
+  fs::remove(far);
+  auto failed = lib.library->delete_files({again_id, far_id}, blocked_bin);
+  REQUIRE_FALSE(failed.has_value());
+  CHECK(failed.error().code == errc::unavailable);
+  CHECK(failed.error().message.find(again.string()) != std::string::npos);
+  CHECK(fs::exists(again));
+  CHECK(lib.catalog->file(again_id).has_value());
+  CHECK(lib.catalog->file(far_id).error().code == errc::not_found);
+  REQUIRE(deleted.seen.size() == 3);
+  CHECK(deleted.seen[2].file.id == far_id);
+  CHECK(deleted.seen[2].reason == "deleted by a user: already gone from disk");
+}
+
 TEST_CASE("a book's file goes into a recycle bin on another file system by a copy", "[services][library]") {
   Library lib;
   // /dev/shm is a memory file system on Linux; the test folder is not (else nothing to show).

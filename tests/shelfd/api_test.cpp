@@ -943,5 +943,22 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
   CHECK(deleted["reason"].get<std::string>().find("recycle bin") != std::string::npos);
   CHECK(d.get("/api/v1/wanted/missing")["totalRecords"] == 2);
   CHECK(stream.wait_for("LibraryScanned", [](const json& e) { return e["files"] == 2; })["unmapped"] == 1);
+
+  // Readarr's bulk delete: the imported copy goes; a bad body or an unknown id changes nothing.
+  const auto imported = d.get("/api/v1/bookfile?bookId=" + std::to_string(books[1]["id"].get<long long>()));
+  REQUIRE(imported.size() == 1);
+  const auto imported_id = imported[0]["id"].get<long long>();
+  auto bulk = [&](const std::string& body) {
+    auto answer = d.client().Delete("/api/v1/bookfile/bulk", body, "application/json");
+    REQUIRE(answer);
+    return answer->status;
+  };
+  CHECK(bulk(R"({"bookFileIds": "x"})") == 400);
+  CHECK(bulk("{not json") == 400);
+  CHECK(bulk(json{{"bookFileIds", {imported_id, 4242}}}.dump()) == 404);
+  CHECK(std::filesystem::exists(imported[0]["path"].get<std::string>()));
+  CHECK(bulk(json{{"bookFileIds", {imported_id}}}.dump()) == 200);
+  CHECK_FALSE(std::filesystem::exists(imported[0]["path"].get<std::string>()));
+  d.get("/api/v1/bookfile/" + std::to_string(imported_id), 404);
   CHECK(d.terminate() == 0);
 }

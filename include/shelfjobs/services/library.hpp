@@ -203,6 +203,19 @@ class LibraryService : public Service {
   Status remove_books(const std::vector<RowId>& book_ids, bool delete_files,
                       const std::filesystem::path& recycle_bin = {}, bool exclude = false);
 
+  /// Readarr's book file delete: each of `file_ids` (an id given twice counts once) is deleted
+  /// from disk, or with a `recycle_bin` moved into it (to its place under its root folder, with
+  /// " (2)", ... when that name is taken; copied when the bin is on another file system, never
+  /// over an existing file), and then its row goes and BookFileDeleted is published; its book
+  /// becomes missing again. A file already gone from disk only loses its row. Every id is
+  /// checked before anything changes: not_found for an id that is not a book file,
+  /// invalid_argument for a file on disk that does not lie strictly inside a root folder (once
+  /// links are resolved too), unavailable when its path cannot be looked at. A file that then
+  /// cannot be deleted or moved keeps its row and does not stop the others: the first such
+  /// failure is answered (unavailable, naming the path) once the rest are done. Errors also
+  /// store_error.
+  Status delete_files(const std::vector<RowId>& file_ids, const std::filesystem::path& recycle_bin = {});
+
   /// The findings of RootFolderCheck now.
   std::vector<HealthIssue> check_root_folders() const;
 
