@@ -99,6 +99,10 @@ void ApiServer::exclusion_routes() {
     auto e = exclusion_of(*parsed);
     if (!e) return error(res, e.error());
     e->id = *id;
+    // Readarr's resource does not say what the id names: the stored kind stays.
+    auto stored = app_.catalog().exclusion(*id);
+    if (!stored) return error(res, stored.error());
+    e->kind = stored->kind;
     auto updated = app_.catalog().update_exclusion(std::move(*e));
     if (!updated) return error(res, updated.error());
     reply(res, 202, exclusion_resource(*updated));

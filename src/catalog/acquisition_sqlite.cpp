@@ -208,6 +208,9 @@ CREATE TABLE tracked_downloads (
 CREATE INDEX tracked_by_download ON tracked_downloads(client_id, download_id);
 CREATE INDEX tracked_by_state ON tracked_downloads(state, grabbed);
 )sql",
+      // 2: a removed row's id is never handed out again (see keep_ids_migration): a new download
+      // client must not inherit the downloads of a removed one by its id.
+      keep_ids_migration({"providers", "history", "blocklist", "pending_releases", "tracked_downloads"}),
   };
   return migrations;
 }
@@ -480,8 +483,9 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     return write_call("add " + std::string(to_string(p.kind)) + " " + in_quotes(p.name), [&](Connection& c) {
       check_name_free(c, p);
       auto st = c.prepare(
-          "INSERT INTO providers (name, implementation, protocol, enable, enable_automatic_search, "
-          "enable_interactive_search, priority, settings, tags, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "INSERT INTO providers (id, name, implementation, protocol, enable, enable_automatic_search, "
+          "enable_interactive_search, priority, settings, tags, kind) VALUES (" +
+          next_id("providers") + ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       bind_provider(*st, p);
       sqlite::bind(*st, 10, to_string(p.kind));
       st->exec();
@@ -697,8 +701,9 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     if (h.date == TimePoint{}) h.date = clock_now();
     return write_call("add history " + std::string(to_string(h.event)), [&](Connection& c) {
       auto st = c.prepare(
-          "INSERT INTO history (event, date, author_id, book_id, source_title, download_id, data) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?)");
+          "INSERT INTO history (id, event, date, author_id, book_id, source_title, download_id, data) "
+          "VALUES (" +
+          next_id("history") + ", ?, ?, ?, ?, ?, ?, ?)");
       sqlite::bind(*st, 1, static_cast<int>(h.event));
       sqlite::bind(*st, 2, h.date);
       sqlite::bind(*st, 3, h.author_id);
@@ -752,8 +757,8 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     b.id = 0;
     if (b.date == TimePoint{}) b.date = clock_now();
     return write_call("add blocklist entry " + in_quotes(b.release.title), [&](Connection& c) {
-      auto st = c.prepare(
-          "INSERT INTO blocklist (author_id, book_ids, release, date, message) VALUES (?, ?, ?, ?, ?)");
+      auto st = c.prepare("INSERT INTO blocklist (id, author_id, book_ids, release, date, message) VALUES (" +
+                          next_id("blocklist") + ", ?, ?, ?, ?, ?)");
       sqlite::bind(*st, 1, b.author_id);
       sqlite::bind(*st, 2, ids_text(b.book_ids));
       sqlite::bind(*st, 3, release_text(b.release));
@@ -820,8 +825,9 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     if (p.added == TimePoint{}) p.added = clock_now();
     return write_call("add pending release " + in_quotes(p.release.title), [&](Connection& c) {
       auto st = c.prepare(
-          "INSERT INTO pending_releases (author_id, book_id, indexer_id, release, reason, added) "
-          "VALUES (?, ?, ?, ?, ?, ?)");
+          "INSERT INTO pending_releases (id, author_id, book_id, indexer_id, release, reason, added) "
+          "VALUES (" +
+          next_id("pending_releases") + ", ?, ?, ?, ?, ?, ?)");
       sqlite::bind(*st, 1, p.author_id);
       sqlite::bind(*st, 2, p.book_id);
       sqlite::bind(*st, 3, p.release.indexer_id);
@@ -862,9 +868,10 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
     return write_call("add tracked download " + in_quotes(t.download_id), [&](Connection& c) {
       check_download_free(c, t);
       auto st = c.prepare(
-          "INSERT INTO tracked_downloads (client_id, download_id, author_id, book_id, release, "
+          "INSERT INTO tracked_downloads (id, client_id, download_id, author_id, book_id, release, "
           "state, status, size, size_left, eta_seconds, output_path, message, grabbed, updated) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "VALUES (" +
+          next_id("tracked_downloads") + ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       bind_tracked(*st, t);
       st->exec();
       t.id = c.db().getLastInsertRowid();

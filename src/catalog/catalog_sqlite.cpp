@@ -154,6 +154,24 @@ CREATE TABLE exclusions (
   name       TEXT NOT NULL DEFAULT ''
 );
 )sql",
+      // 4: an exclusion says whether its foreign id is an author's or a work's (ExclusionKind);
+      // the ones from before say neither (0, any). SQLite cannot change a UNIQUE constraint, so
+      // the table is copied; nothing refers to it.
+      R"sql(
+CREATE TABLE exclusions_by_kind (
+  id         INTEGER PRIMARY KEY,
+  foreign_id TEXT    NOT NULL,
+  name       TEXT    NOT NULL DEFAULT '',
+  kind       INTEGER NOT NULL DEFAULT 0,   -- ExclusionKind: 0 any, 1 author, 2 book
+  UNIQUE (foreign_id, kind)
+);
+INSERT INTO exclusions_by_kind (id, foreign_id, name) SELECT id, foreign_id, name FROM exclusions;
+DROP TABLE exclusions;
+ALTER TABLE exclusions_by_kind RENAME TO exclusions;
+)sql",
+      // 5: a removed row's id is never handed out again (see keep_ids_migration).
+      keep_ids_migration(
+          {"root_folders", "authors", "books", "editions", "series", "book_files", "exclusions"}),
   };
   return migrations;
 }
@@ -256,12 +274,13 @@ RootFolder root_row(SQLite::Statement& st) {
   return r;
 }
 
-constexpr sqlite::Columns kExclusion{"id", "foreign_id", "name"};
+constexpr sqlite::Columns kExclusion{"id", "foreign_id", "name", "kind"};
 Exclusion exclusion_row(SQLite::Statement& st) {
   Exclusion e;
   e.id = column<RowId>(st, kExclusion["id"]);
   e.foreign_id = column<std::string>(st, kExclusion["foreign_id"]);
   e.name = column<std::string>(st, kExclusion["name"]);
+  e.kind = column<ExclusionKind>(st, kExclusion["kind"]);
   return e;
 }
 
@@ -302,7 +321,8 @@ class SqliteCatalog final : public Catalog {
           fail(errc::conflict, "root folder " + in_quotes(p) + " exists (root folder " +
                                    std::to_string(st->getColumn(0).getInt64()) + ")");
       }
-      auto st = c.prepare("INSERT INTO root_folders (path, name) VALUES (?, ?)");
+      auto st = c.prepare("INSERT INTO root_folders (id, path, name) VALUES (" + next_id("root_folders") +
+                          ", ?, ?)");
       st->bind(1, p);
       st->bind(2, name);
       st->exec();
@@ -337,9 +357,10 @@ class SqliteCatalog final : public Catalog {
     if (!a.path.empty()) a.path = clean_path(a.path);
     return write_call("add author " + in_quotes(a.foreign_id), [&](Connection& c) {
       auto st = c.prepare(
-          "INSERT INTO authors (foreign_id, name, sort_name, overview, path, root_folder_id, "
+          "INSERT INTO authors (id, foreign_id, name, sort_name, overview, path, root_folder_id, "
           "monitored, status, last_info_sync, metadata_hash, added) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "VALUES (" +
+          next_id("authors") + ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       bind_author(*st, a);
       sqlite::bind(*st, 11, a.added);
       exec_author(c, *st, a);
@@ -683,10 +704,14 @@ class SqliteCatalog final : public Catalog {
         delete_file(c, file_id, found);
       }
       if (also.exclusion) {
-        auto ins = c.prepare("INSERT OR IGNORE INTO exclusions (foreign_id, name) VALUES (?, ?)");
-        ins->bind(1, also.exclusion->foreign_id);
-        ins->bind(2, also.exclusion->name);
-        ins->exec();
+        if (!excluding(c, also.exclusion->foreign_id, also.exclusion->kind, 0)) {
+          auto ins = c.prepare("INSERT INTO exclusions (id, foreign_id, name, kind) VALUES (" +
+                               next_id("exclusions") + ", ?, ?, ?)");
+          ins->bind(1, also.exclusion->foreign_id);
+          ins->bind(2, also.exclusion->name);
+          sqlite::bind(*ins, 3, also.exclusion->kind);
+          ins->exec();
+        }
       }
       return Ok{};
     });
@@ -710,10 +735,12 @@ class SqliteCatalog final : public Catalog {
   Result<Exclusion> add_exclusion(Exclusion e) override {
     if (e.foreign_id.empty()) return Error{errc::invalid_argument, "an exclusion needs a foreign id"};
     return write_call("add exclusion " + in_quotes(e.foreign_id), [&](Connection& c) {
-      require_not_excluded(c, e.foreign_id, 0);
-      auto st = c.prepare("INSERT INTO exclusions (foreign_id, name) VALUES (?, ?)");
+      require_not_excluded(c, e.foreign_id, e.kind, 0);
+      auto st = c.prepare("INSERT INTO exclusions (id, foreign_id, name, kind) VALUES (" +
+                          next_id("exclusions") + ", ?, ?, ?)");
       st->bind(1, e.foreign_id);
       st->bind(2, e.name);
+      sqlite::bind(*st, 3, e.kind);
       st->exec();
       e.id = c.db().getLastInsertRowid();
       return e;
@@ -724,11 +751,12 @@ class SqliteCatalog final : public Catalog {
     if (e.foreign_id.empty()) return Error{errc::invalid_argument, "an exclusion needs a foreign id"};
     return write_call("update exclusion " + std::to_string(e.id), [&](Connection& c) {
       load_exclusion(c, e.id);
-      require_not_excluded(c, e.foreign_id, e.id);
-      auto st = c.prepare("UPDATE exclusions SET foreign_id = ?, name = ? WHERE id = ?");
+      require_not_excluded(c, e.foreign_id, e.kind, e.id);
+      auto st = c.prepare("UPDATE exclusions SET foreign_id = ?, name = ?, kind = ? WHERE id = ?");
       st->bind(1, e.foreign_id);
       st->bind(2, e.name);
-      st->bind(3, e.id);
+      sqlite::bind(*st, 3, e.kind);
+      st->bind(4, e.id);
       st->exec();
       return e;
     });
@@ -743,11 +771,14 @@ class SqliteCatalog final : public Catalog {
     });
   }
 
-  Result<std::set<std::string>> excluded(const std::vector<std::string>& foreign_ids) override {
+  Result<std::set<std::string>> excluded(const std::vector<std::string>& foreign_ids,
+                                         ExclusionKind kind) override {
     return read_call("read exclusions", [&](Connection& c) {
       std::set<std::string> out;
       if (foreign_ids.empty()) return out;
-      auto st = c.prepare("SELECT 1 FROM exclusions WHERE foreign_id = ?");
+      auto st =
+          c.prepare("SELECT 1 FROM exclusions WHERE foreign_id = ?1 AND (kind = ?2 OR kind = 0 OR ?2 = 0)");
+      sqlite::bind(*st, 2, kind);
       for (const std::string& id : foreign_ids) {
         st->bind(1, id);
         if (st->executeStep()) out.insert(id);
@@ -1059,13 +1090,22 @@ class SqliteCatalog final : public Catalog {
   }
 
   // conflict when another exclusion than `self` has `foreign_id`.
-  static void require_not_excluded(Connection& c, const std::string& foreign_id, RowId self) {
-    auto st = c.prepare("SELECT id FROM exclusions WHERE foreign_id = ? AND id != ?");
+  // The exclusion (other than `self`) that keeps `foreign_id` out as `kind` already: one of that
+  // kind, or either of them any; 0 when none does.
+  static RowId excluding(Connection& c, const std::string& foreign_id, ExclusionKind kind, RowId self) {
+    auto st = c.prepare(
+        "SELECT id FROM exclusions WHERE foreign_id = ?1 AND id != ?3 AND (kind = ?2 OR kind = 0 OR ?2 = 0)");
     st->bind(1, foreign_id);
-    st->bind(2, self);
-    if (st->executeStep())
+    sqlite::bind(*st, 2, kind);
+    st->bind(3, self);
+    return st->executeStep() ? st->getColumn(0).getInt64() : 0;
+  }
+
+  static void require_not_excluded(Connection& c, const std::string& foreign_id, ExclusionKind kind,
+                                   RowId self) {
+    if (const RowId other = excluding(c, foreign_id, kind, self))
       fail(errc::conflict, "foreign id " + in_quotes(foreign_id) + " is excluded already (exclusion " +
-                               std::to_string(st->getColumn(0).getInt64()) + ")");
+                               std::to_string(other) + ")");
   }
 
   static void delete_book(Connection& c, RowId id) {
@@ -1129,9 +1169,10 @@ class SqliteCatalog final : public Catalog {
       if (author_id == 0) fail(errc::invalid_argument, "book " + in_quotes(b.foreign_id) + " has no author");
       require_author(c, author_id);
       auto st = c.prepare(
-          "INSERT INTO books (foreign_id, title, release_date, genres, monitored, "
+          "INSERT INTO books (id, foreign_id, title, release_date, genres, monitored, "
           "manually_added, last_info_sync, metadata_hash, author_id, added) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "VALUES (" +
+          next_id("books") + ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       bind_book(*st, b);
       if (bw.monitored_as_author) {
         auto m = c.prepare("SELECT monitored FROM authors WHERE id = ?");
@@ -1248,9 +1289,10 @@ class SqliteCatalog final : public Catalog {
         continue;
       }
       auto st = c.prepare(
-          "INSERT INTO editions (book_id, foreign_id, title, isbn13, asin, format, is_ebook, "
+          "INSERT INTO editions (id, book_id, foreign_id, title, isbn13, asin, format, is_ebook, "
           "pages, publisher, language, release_date, rating, monitored) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "VALUES (" +
+          next_id("editions") + ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       st->bind(1, book_id);
       bind_edition(*st, 2, e);
       st->exec();
@@ -1358,7 +1400,8 @@ class SqliteCatalog final : public Catalog {
         return id;
       }
     }
-    auto st = c.prepare("INSERT INTO series (foreign_id, title) VALUES (?, ?)");
+    auto st =
+        c.prepare("INSERT INTO series (id, foreign_id, title) VALUES (" + next_id("series") + ", ?, ?)");
     st->bind(1, foreign_id);
     st->bind(2, title);
     st->exec();

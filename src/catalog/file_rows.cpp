@@ -36,9 +36,11 @@ BookFile upsert_file(Connection& c, BookFile f) {
   f.path = clean_path(f.path);
   if (f.added == TimePoint{}) f.added = std::chrono::system_clock::now();
   auto st = c.prepare(
-      "INSERT INTO book_files (path, size, mtime, format, author_id, book_id, edition_id, added, "
+      "INSERT INTO book_files (id, path, size, mtime, format, author_id, book_id, edition_id, added, "
       "unmapped_reason, read_error, title, author, isbn13, asin) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "VALUES (" +
+      next_id("book_files") +
+      ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, "
       "format = excluded.format, author_id = excluded.author_id, "
       "book_id = excluded.book_id, edition_id = excluded.edition_id, "

@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -125,6 +126,42 @@ auto read_call(std::mutex& mu, Connection& c, const std::string& what, const std
 }
 
 inline std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Row ids are never handed out twice, as in Readarr's AUTOINCREMENT tables: a client that still
+// holds a removed row's id (a book, a download client) must not reach a new row by it, and a
+// row that names another by id (a tracked download its client) must not come to name a new one.
+// SQLite gives a new row the highest id + 1, so a removed newest row's id came back. Each such
+// table has a row in `id_high` with the highest id it ever held, kept by a trigger after each
+// delete (the foreign keys' cascades fire it too), and its INSERTs take their id from next_id.
+// A table rebuilt with AUTOINCREMENT would do the same, but rebuilding every table of an
+// existing file under its foreign keys is SQLite's twelve-step procedure; a trigger is not.
+
+/// The SQL of a migration that starts keeping the ids of `tables` (from the highest they hold
+/// now). It may run in a file where another schema did so for its own tables. Part of released
+/// migrations: what it returns for a given list never changes.
+inline std::string keep_ids_migration(std::initializer_list<std::string_view> tables) {
+  std::string sql =
+      "CREATE TABLE IF NOT EXISTS id_high (tbl TEXT PRIMARY KEY, high INTEGER NOT NULL) WITHOUT ROWID;\n";
+  for (std::string_view t : tables) {
+    const std::string table(t);
+    sql += "INSERT OR IGNORE INTO id_high (tbl, high) SELECT '" + table + "', COALESCE(MAX(id), 0) FROM " +
+           table + ";\n";
+    // Only the delete of the table's newest row writes (the row is gone when the trigger runs,
+    // so it was the newest if no row is above it): removing older rows costs nothing more.
+    sql += "CREATE TRIGGER " + table + "_id_high AFTER DELETE ON " + table +
+           " WHEN OLD.id > COALESCE((SELECT " + "MAX(id) FROM " + table +
+           "), 0) BEGIN UPDATE id_high SET high = MAX(high, OLD.id) WHERE tbl = '" + table + "'; END;\n";
+  }
+  return sql;
+}
+
+/// The value of `id` in an INSERT into `table` (one migrated by keep_ids_migration): one above
+/// every id the table ever held.
+inline std::string next_id(std::string_view table) {
+  const std::string t(table);
+  return "(SELECT MAX(high, COALESCE((SELECT MAX(id) FROM " + t + "), 0)) + 1 FROM id_high WHERE tbl = '" +
+         t + "')";
+}
 
 inline bool is_constraint(const SQLite::Exception& e, int extended) {
   return e.getExtendedErrorCode() == extended;

@@ -90,7 +90,7 @@ Result<Author> LibraryService::add_author_by_name(std::string_view name, std::st
         const AuthorData data = im.o.source->author(hit.author_foreign_id, token);
         if (scan::author_key(data.name) != key) continue;
         // A person removed this author and asked for it to stay away (remove_author's exclude).
-        auto excluded = im.o.catalog->excluded({data.foreign_id});
+        auto excluded = im.o.catalog->excluded({data.foreign_id}, ExclusionKind::author);
         if (!excluded) return excluded.error();
         if (!excluded->empty())
           return Error{errc::conflict,

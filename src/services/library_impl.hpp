@@ -4,6 +4,7 @@
 // edits, root folders) and library_removal.cpp (removing authors and books, with their files).
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -135,7 +136,8 @@ struct LibraryService::Impl {
   struct BookRemovalPlan;
   Result<BookRemovalPlan> plan_book_removal(RowId book_id, bool delete_files,
                                             const std::filesystem::path& recycle_bin, bool exclude,
-                                            const std::vector<RootFolder>& roots);
+                                            const std::vector<RootFolder>& roots,
+                                            std::set<std::filesystem::path>& taken);
   Status carry_out(const BookRemovalPlan& plan);
 
   // A file a removal may delete: strictly inside a root folder (the root it returns), by its
@@ -146,8 +148,11 @@ struct LibraryService::Impl {
       return Error{errc::invalid_argument, "a file path cannot hold a NUL byte"};
     auto root = root_containing(file, roots);
     if (!root) return root.error();
+    // The file's folder is resolved, not the file: a file that is a symbolic link (to a seeding
+    // copy elsewhere) is itself what a delete or a move touches.
     std::error_code ec;
-    const std::filesystem::path real = std::filesystem::weakly_canonical(file, ec);
+    const std::filesystem::path real =
+        std::filesystem::weakly_canonical(file.parent_path(), ec) / file.filename();
     const std::filesystem::path real_root =
         ec ? std::filesystem::path() : std::filesystem::weakly_canonical(root->path, ec);
     if (ec) return Error{errc::unavailable, "'" + file.string() + "' cannot be resolved: " + ec.message()};
@@ -155,6 +160,21 @@ struct LibraryService::Impl {
       return Error{errc::invalid_argument, "'" + file.string() + "' leads out of the root folder '" +
                                                root->path.string() + "' (a symbolic link?)"};
     return root;
+  }
+
+  // A file missing from disk only loses its row when its root folder is there and holds
+  // something: a root folder on a disk that is not mounted makes every file in it look deleted
+  // (Readarr refuses the same way). A file in no root folder has nothing to check against.
+  static Status missing_means_gone(const std::filesystem::path& file, const std::vector<RootFolder>& roots) {
+    auto root = root_containing(file, roots);
+    if (!root) return Ok{};
+    std::error_code ec;
+    const std::filesystem::directory_iterator first(root->path, ec);
+    if (ec || first == std::filesystem::directory_iterator())
+      return Error{errc::unavailable, "'" + file.string() + "' is not on disk, and its root folder '" +
+                                          root->path.string() +
+                                          "' is missing or empty (is its disk mounted?): nothing is removed"};
+    return Ok{};
   }
 
   std::vector<HealthIssue> check_root_folders() const {

@@ -13,6 +13,7 @@
 //     the same check as an edit of its path, and a book's files must lie inside a root folder,
 //     once links are resolved too.
 #include <algorithm>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -29,16 +30,19 @@ using library_detail::normal;
 using library_detail::strictly_inside;
 
 // Where `path` (inside `root`) goes in the recycle bin: its place under its root folder, with
-// " (2)", " (3)", ... when that is taken: after a folder's name, before a file's extension.
-fs::path recycled_place(const fs::path& path, const fs::path& root, const fs::path& recycle_bin, bool file) {
+// " (2)", " (3)", ... when that is taken, on disk or by an earlier file of the same call
+// (`taken`, which gets the place chosen): after a folder's name, before a file's extension.
+fs::path recycled_place(const fs::path& path, const fs::path& root, const fs::path& recycle_bin, bool file,
+                        std::set<fs::path>& taken) {
   const fs::path rel = path.lexically_relative(normal(root));
   const fs::path name = rel.filename();
   const std::string stem = file ? name.stem().string() : name.string();
   const std::string extension = file ? name.extension().string() : std::string();
   fs::path to = recycle_bin / rel;
   std::error_code ec;
-  for (int n = 2; fs::exists(fs::symlink_status(to, ec)) && n < 1000; ++n)
+  for (int n = 2; (taken.count(to) > 0 || fs::exists(fs::symlink_status(to, ec))) && n < 1000; ++n)
     to = recycle_bin / rel.parent_path() / (stem + " (" + std::to_string(n) + ")" + extension);
+  taken.insert(to);
   return to;
 }
 }  // namespace
@@ -56,7 +60,8 @@ Status LibraryService::remove_author(RowId author_id, bool delete_files,
       return Error{root.error().code,
                    "the folder of author '" + author->name + "' is not deleted: " + root.error().message};
     }
-    if (!recycle_bin.empty()) recycled = recycled_place(folder, root->path, recycle_bin, false);
+    std::set<fs::path> taken;
+    if (!recycle_bin.empty()) recycled = recycled_place(folder, root->path, recycle_bin, false, taken);
   }
   FileBatch batch;
   if (!folder.empty()) {
@@ -76,7 +81,7 @@ Status LibraryService::remove_author(RowId author_id, bool delete_files,
     if (auto applied = im.o.catalog->apply_files(batch); !applied) return applied.error();
   }
   if (exclude) {
-    auto listed = im.o.catalog->add_exclusion({0, author->foreign_id, author->name});
+    auto listed = im.o.catalog->add_exclusion({0, author->foreign_id, author->name, ExclusionKind::author});
     if (!listed && listed.error().code != errc::conflict) return listed.error();  // conflict: listed already
   }
   if (auto removed = im.o.catalog->remove_author(author_id); !removed) return removed.error();
@@ -123,7 +128,7 @@ struct LibraryService::Impl::BookRemovalPlan {
 
 Result<LibraryService::Impl::BookRemovalPlan> LibraryService::Impl::plan_book_removal(
     RowId book_id, bool delete_files, const fs::path& recycle_bin, bool exclude,
-    const std::vector<RootFolder>& roots) {
+    const std::vector<RootFolder>& roots, std::set<fs::path>& taken) {
   BookRemovalPlan p;
   auto book = o.catalog->book(book_id);
   if (!book) return book.error();
@@ -140,7 +145,7 @@ Result<LibraryService::Impl::BookRemovalPlan> LibraryService::Impl::plan_book_re
     const fs::path path = normal(f.path);
     std::error_code ec;
     const bool there = fs::exists(fs::symlink_status(path, ec));
-    if (ec && ec != std::errc::no_such_file_or_directory)
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
       return Error{errc::unavailable, "'" + path.string() + "' cannot be looked at: " + ec.message()};
     if (there) {
       // Only a file a root folder holds is deleted; one already gone needs no check.
@@ -149,8 +154,11 @@ Result<LibraryService::Impl::BookRemovalPlan> LibraryService::Impl::plan_book_re
         return Error{root.error().code,
                      "the files of book '" + p.book.title + "' are not deleted: " + root.error().message};
       }
-      p.on_disk.emplace_back(
-          path, recycle_bin.empty() ? fs::path() : recycled_place(path, root->path, recycle_bin, true));
+      p.on_disk.emplace_back(path, recycle_bin.empty()
+                                       ? fs::path()
+                                       : recycled_place(path, root->path, recycle_bin, true, taken));
+    } else if (auto gone = missing_means_gone(path, roots); !gone) {
+      return Error{gone.error().code, "book '" + p.book.title + "' is not removed: " + gone.error().message};
     }
     p.rows.files.removals.push_back(f.id);
     p.deleted.push_back(std::move(f));
@@ -158,7 +166,7 @@ Result<LibraryService::Impl::BookRemovalPlan> LibraryService::Impl::plan_book_re
   if (exclude) {
     std::string name = p.book.title;
     if (auto author = o.catalog->author(p.book.author_id)) name = author->name + " - " + p.book.title;
-    p.rows.exclusion = Exclusion{0, p.book.foreign_id, std::move(name)};
+    p.rows.exclusion = Exclusion{0, p.book.foreign_id, std::move(name), ExclusionKind::book};
   }
   return p;
 }
@@ -213,9 +221,10 @@ Status LibraryService::remove_books(const std::vector<RowId>& book_ids, bool del
     roots = std::move(*r);
   }
   std::vector<Impl::BookRemovalPlan> plans;
+  std::set<fs::path> taken;  // places in the recycle bin chosen for earlier files
   for (RowId id : book_ids) {
     if (std::any_of(plans.begin(), plans.end(), [id](const auto& p) { return p.book.id == id; })) continue;
-    auto p = im.plan_book_removal(id, delete_files, recycle_bin, exclude, roots);
+    auto p = im.plan_book_removal(id, delete_files, recycle_bin, exclude, roots, taken);
     if (!p) return p.error();
     plans.push_back(std::move(*p));
   }
@@ -241,51 +250,67 @@ Status LibraryService::delete_files(const std::vector<RowId>& file_ids,
     fs::path to;  // its place in the recycle bin, or empty: deleted
   };
   std::vector<Planned> plans;
+  std::set<RowId> seen;
+  std::set<fs::path> taken;  // places in the recycle bin chosen for earlier files
   for (RowId id : file_ids) {
-    if (std::any_of(plans.begin(), plans.end(), [id](const auto& p) { return p.file.id == id; })) continue;
+    if (!seen.insert(id).second) continue;
     auto f = im.o.catalog->file(id);
     if (!f) return f.error();
     Planned p{std::move(*f)};
     const fs::path path = normal(p.file.path);
     std::error_code ec;
     p.on_disk = fs::exists(fs::symlink_status(path, ec));
-    if (ec && ec != std::errc::no_such_file_or_directory)
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
       return Error{errc::unavailable, "'" + path.string() + "' cannot be looked at: " + ec.message()};
     if (p.on_disk) {
       auto root = Impl::file_ok(path, *roots);
       if (!root) return Error{root.error().code, "the book file is not deleted: " + root.error().message};
-      if (!recycle_bin.empty()) p.to = recycled_place(path, root->path, recycle_bin, true);
+      if (!recycle_bin.empty()) p.to = recycled_place(path, root->path, recycle_bin, true, taken);
+    } else if (auto gone = Impl::missing_means_gone(path, *roots); !gone) {
+      return gone.error();
     }
     plans.push_back(std::move(p));
   }
   Status first_failure = Ok{};
+  auto failed = [&](errc code, std::string message) {
+    if (first_failure) first_failure = Error{code, std::move(message)};
+  };
   for (const Planned& p : plans) {
-    std::string how = "deleted";
+    std::string how = "already gone from disk";
     if (p.on_disk && !p.to.empty()) {
       auto moved = transfer(p.file.path, p.to, TransferMode::move);
-      if (!moved && moved.error().code != errc::not_found) {
-        if (first_failure)
-          first_failure = Error{errc::unavailable, "cannot move '" + p.file.path.string() +
-                                                       "' to the recycle bin: " + moved.error().message};
+      if (moved) {
+        how = "moved to the recycle bin (" + p.to.string() + ")";
+      } else if (moved.error().code != errc::not_found) {
+        failed(errc::unavailable,
+               "cannot move '" + p.file.path.string() + "' to the recycle bin: " + moved.error().message);
         continue;
       }
-      how = "moved to the recycle bin (" + p.to.string() + ")";
     } else if (p.on_disk) {
       std::error_code ec;
-      fs::remove(p.file.path, ec);
+      if (fs::remove(p.file.path, ec)) how = "deleted";
       if (ec) {
-        if (first_failure)
-          first_failure =
-              Error{errc::unavailable, "cannot delete '" + p.file.path.string() + "': " + ec.message()};
+        failed(errc::unavailable, "cannot delete '" + p.file.path.string() + "': " + ec.message());
         continue;
       }
-    } else {
-      how = "already gone from disk";
+    }
+    // The row goes only while it still says where the file was: one that a move (MoveAuthor)
+    // pointed elsewhere meanwhile names a file that is still there.
+    auto now = im.o.catalog->file(p.file.id);
+    if (!now && now.error().code == errc::not_found) continue;  // deleted meanwhile by another call
+    if (!now) {
+      failed(now.error().code, now.error().message);
+      continue;
+    }
+    if (normal(now->path) != normal(p.file.path)) {
+      failed(errc::conflict, "book file " + std::to_string(p.file.id) + " moved to '" + now->path.string() +
+                                 "' meanwhile: its row is kept");
+      continue;
     }
     auto removed = im.o.catalog->remove_file(p.file.id);
     if (!removed) {
-      if (removed.error().code == errc::not_found) continue;  // deleted meanwhile by another call
-      return removed.error();
+      if (removed.error().code != errc::not_found) failed(removed.error().code, removed.error().message);
+      continue;
     }
     im.o.logger->info("book file {}: {}", how, p.file.path.string());
     im.publish(BookFileDeleted{*removed, "deleted by a user: " + how});

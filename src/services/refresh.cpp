@@ -233,7 +233,7 @@ struct RefreshService::Impl {
       // Works a person removed and excluded are not brought back (Readarr's import list
       // exclusions); those already in the catalog stay as they are.
       std::vector<std::string> fresh_works = detail::works_new_to(local.books, data);
-      const auto excluded = must(o.catalog->excluded(fresh_works), "the exclusions");
+      const auto excluded = must(o.catalog->excluded(fresh_works, ExclusionKind::book), "the exclusions");
       if (!excluded.empty()) {
         std::erase_if(data.works, [&](const WorkData& w) { return excluded.count(w.foreign_id) > 0; });
         std::erase_if(fresh_works, [&](const std::string& fid) { return excluded.count(fid) > 0; });

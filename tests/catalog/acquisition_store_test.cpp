@@ -220,6 +220,32 @@ TEST_CASE("acquisition store: shares the catalog's file, each schema at its own 
   CHECK_THAT(details, !Catch::Contains("SCAN"));
 }
 
+TEST_CASE("acquisition store: a removed provider's id is never handed out again", "[acquisition][store]") {
+  // A tracked download names its client by id: a new client that took a removed one's id would
+  // inherit its downloads. The catalog in the same file keeps its own ids beside these.
+  TempDir dir;
+  auto catalog = open_sqlite_catalog({db_path(dir)});
+  REQUIRE(catalog.has_value());
+  auto store = open_store(dir);
+  Author a;
+  a.foreign_id = "100";
+  a.name = "Ann Leckie";
+  const RowId author = (*catalog)->add_author(a).value().id;
+  REQUIRE((*catalog)->remove_author(author).has_value());
+  const RowId kept = store->add_provider(make_client("Kept")).value().id;
+  const RowId gone = store->add_provider(make_client("Gone")).value().id;
+  REQUIRE(store->remove_provider(ProviderKind::download_client, gone).has_value());
+  CHECK(store->add_provider(make_client("New")).value().id > gone);
+  CHECK(kept < gone);
+  BlocklistEntry b;
+  b.release.title = "Ann Leckie - Ancillary Justice";
+  const RowId entry = store->add_blocklist(b).value().id;
+  REQUIRE(store->remove_blocklist(entry).has_value());
+  CHECK(store->add_blocklist(b).value().id > entry);
+  a.foreign_id = "101";
+  CHECK((*catalog)->add_author(a).value().id > author);
+}
+
 TEST_CASE("acquisition store: providers round-trip, by priority then name, per kind",
           "[acquisition][store]") {
   TempDir dir;

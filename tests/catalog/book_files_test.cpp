@@ -252,6 +252,9 @@ TEST_CASE("a catalog of the first schema gains the scan's file columns", "[catal
         "DEFAULT 0, mtime INTEGER NOT NULL DEFAULT 0, format TEXT NOT NULL DEFAULT '', author_id INTEGER, "
         "book_id INTEGER, edition_id INTEGER)");
     db.exec("INSERT INTO book_files (path, size, format) VALUES ('/lib/a.epub', 5, 'epub')");
+    // The other tables of that schema, as far as the later migrations read them (their ids).
+    for (const char* table : {"root_folders", "authors", "books", "editions", "series"})
+      db.exec(std::string("CREATE TABLE ") + table + " (id INTEGER PRIMARY KEY)");
     db.exec("CREATE TABLE shelfjobs_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)");
     db.exec("INSERT INTO shelfjobs_schema VALUES ('catalog', 1)");
   }

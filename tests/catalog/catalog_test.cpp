@@ -166,19 +166,102 @@ TEST_CASE("a catalog file of an earlier release opens with its data", "[catalog]
     // As the first release left it: schema 1, its version in catalog_meta only.
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
     db.exec("DROP TABLE shelfjobs_schema");
-    db.exec("DROP TABLE exclusions");  // migration 3's
+    db.exec("DROP TABLE id_high");  // migration 5's, with its triggers
+    for (const char* table : {"root_folders", "authors", "books", "editions", "series", "book_files"})
+      db.exec(std::string("DROP TRIGGER ") + table + "_id_high");
+    db.exec("DROP TABLE exclusions");  // migration 3's, as 4 left it (its trigger goes with it)
     for (const char* column : {"added", "unmapped_reason", "read_error", "title", "author", "isbn13", "asin"})
       db.exec(std::string("ALTER TABLE book_files DROP COLUMN ") + column);
     db.exec("UPDATE catalog_meta SET value = 1 WHERE key = 'schema_version'");
   }
-  auto c = open_catalog(dir);  // migration 1 does not run again ("table already exists"); 2 and 3 do
+  auto c = open_catalog(dir);  // migration 1 does not run again ("table already exists"); 2 to 5 do
   CHECK(c->author(ann).value().name == "Ann Leckie");
-  CHECK(c->add_author(make_author("101", "Ada Palmer", "/lib/Ada Palmer")).has_value());
+  const RowId ada = c->add_author(make_author("101", "Ada Palmer", "/lib/Ada Palmer")).value().id;
+  CHECK(ada > ann);
   CHECK(c->add_exclusion({0, "w1", ""}).has_value());
+  CHECK(c->exclusions().value().at(0).kind == ExclusionKind::any);
+  // Migration 5 keeps ids from the highest the file held: the newest removed, its id stays unused.
+  REQUIRE(c->remove_author(ada).has_value());
+  CHECK(c->add_author(make_author("102", "Ann Example", "/lib/Ann Example")).value().id > ada);
   // Migrated to the current schema, with catalog_meta kept in step.
   SQLite::Database db(path.string());
   CHECK(db.execAndGet("SELECT value FROM catalog_meta WHERE key = 'schema_version'").getInt() ==
         catalog_schema_version());
+}
+
+TEST_CASE("a removed row's id is never handed out again", "[catalog]") {
+  // SQLite alone gives a new row the highest id + 1, so removing the newest row freed its id
+  // for the next one: a client still holding it would reach the new row.
+  TempDir dir;
+  RowId gone_author = 0, gone_book = 0, gone_edition = 0, gone_file = 0, gone_exclusion = 0;
+  {
+    auto c = open_catalog(dir);
+    const RowId ann = c->add_author(make_author("100", "Ann Leckie", "/lib/Ann Leckie")).value().id;
+    gone_author = c->add_author(make_author("101", "Ada Palmer", "/lib/Ada Palmer")).value().id;
+    REQUIRE(c->remove_author(gone_author).has_value());
+    CHECK(c->add_author(make_author("102", "Ann Example", "/lib/Ann Example")).value().id > gone_author);
+
+    AuthorWrite w;
+    w.books = {make_book(ann, "5001", "Ancillary Justice"), make_book(ann, "5002", "Ancillary Sword")};
+    w.books[1].editions = {make_edition("e1", "Ancillary Sword (ebook)")};
+    auto ids = c->apply(w).value().new_book_ids;
+    REQUIRE(ids.size() == 2);
+    gone_book = ids[1];
+    gone_edition = c->editions_of(gone_book).value().at(0).id;
+    const RowId kept_file = c->upsert_file(make_file(ann, ids[0], "/lib/Ann Leckie/one.epub")).value().id;
+    gone_file = c->upsert_file(make_file(ann, gone_book, "/lib/Ann Leckie/two.epub")).value().id;
+    CHECK(gone_file > kept_file);
+    REQUIRE(c->remove_file(gone_file).has_value());
+    REQUIRE(c->remove_book(gone_book).has_value());  // its edition goes by the cascade
+    gone_exclusion = c->add_exclusion({0, "w1", "One"}).value().id;
+    REQUIRE(c->remove_exclusion(gone_exclusion).has_value());
+  }
+  auto c = open_catalog(dir);  // and after reopening
+  const RowId ann = c->author_by_foreign_id("100").value().id;
+  AuthorWrite w;
+  w.books = {make_book(ann, "5003", "Ancillary Mercy")};
+  w.books[0].editions = {make_edition("e2", "Ancillary Mercy (ebook)")};
+  const RowId book = c->apply(w).value().new_book_ids.at(0);
+  CHECK(book > gone_book);
+  CHECK(c->editions_of(book).value().at(0).id > gone_edition);
+  CHECK(c->upsert_file(make_file(ann, book, "/lib/Ann Leckie/three.epub")).value().id > gone_file);
+  CHECK(c->add_exclusion({0, "w2", "Two"}).value().id > gone_exclusion);
+  CHECK(c->add_author(make_author("103", "Ada Example", "/lib/Ada Example")).value().id > gone_author + 1);
+}
+
+TEST_CASE("a schema 3 catalog keeps its exclusions, of kind any, and its ids from then on",
+          "[catalog][sqlite]") {
+  TempDir dir;
+  const auto path = dir.path() / "catalog.db";
+  RowId first = 0, newest = 0;
+  {
+    auto c = open_catalog(dir);
+    first = c->add_exclusion({0, "w1", "Ann Leckie - One"}).value().id;
+    newest = c->add_exclusion({0, "w2", "Ann Leckie - Two"}).value().id;
+  }
+  {
+    // Schema 3's exclusions: no kind, one row per foreign id; no id_high.
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE id_high");
+    for (const char* table : {"root_folders", "authors", "books", "editions", "series", "book_files"})
+      db.exec(std::string("DROP TRIGGER ") + table + "_id_high");
+    db.exec(
+        "CREATE TABLE old_exclusions (id INTEGER PRIMARY KEY, foreign_id TEXT NOT NULL UNIQUE, "
+        "name TEXT NOT NULL DEFAULT ''); "
+        "INSERT INTO old_exclusions SELECT id, foreign_id, name FROM exclusions; "
+        "DROP TABLE exclusions; ALTER TABLE old_exclusions RENAME TO exclusions");
+    db.exec("UPDATE shelfjobs_schema SET version = 3 WHERE name = 'catalog'");
+    db.exec("UPDATE catalog_meta SET value = 3 WHERE key = 'schema_version'");
+  }
+  auto c = open_catalog(dir);
+  const auto kept = c->exclusions().value();
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].id == first);
+  CHECK(kept[0].name == "Ann Leckie - One");
+  CHECK(kept[0].kind == ExclusionKind::any);
+  CHECK(c->excluded({"w1", "w2"}, ExclusionKind::author).value().size() == 2);
+  REQUIRE(c->remove_exclusion(newest).has_value());
+  CHECK(c->add_exclusion({0, "w3", ""}).value().id > newest);
 }
 
 TEST_CASE("the catalog reports a file it cannot open as a store error", "[catalog]") {
@@ -568,8 +651,9 @@ TEST_CASE("apply merges an author: books and files move, the source goes", "[cat
   merge.merge_from = source;
   auto r = c->apply(merge);
   REQUIRE(r.has_value());
-  // The author row, 2 books moved, 2 files re-pointed, the source deleted.
-  CHECK(r->rows_written == 6);
+  // The author row, 2 books moved, 2 files re-pointed, the source deleted, and as the source was
+  // the newest author, the mark that keeps its id from being handed out again (id_high).
+  CHECK(r->rows_written == 7);
   CHECK(c->author(source).error().code == errc::not_found);
   CHECK(c->books_of(target).value().size() == 3);
   CHECK(c->book(ids[2]).value().author_id == target);
@@ -681,8 +765,9 @@ TEST_CASE("apply deletes removed books with their editions and links", "[catalog
   auto r = c->apply(rm);
   REQUIRE(r.has_value());
   CHECK(r->kept_books.empty());
-  // The book, 2 editions, 1 link, and the file's edition_id set to NULL.
-  CHECK(r->rows_written == 5);
+  // The book, 2 editions, 1 link, the file's edition_id set to NULL, and the mark that keeps the
+  // newest edition's id from being handed out again (id_high; the book was not the newest).
+  CHECK(r->rows_written == 6);
   CHECK(c->book(ids[0]).error().code == errc::not_found);
   auto n = c->counts().value();
   CHECK(n.books == 1);
@@ -1101,7 +1186,7 @@ TEST_CASE("a refresh's write leaves a book removal made after its read alone", "
   CHECK(mark != "h1");
   CHECK(c->file(file)->unmapped_reason == "its book was removed");
   CHECK(c->file(file)->book_id == 0);
-  CHECK(c->excluded({"5001"}).value().size() == 1);
+  CHECK(c->excluded({"5001"}, ExclusionKind::book).value().size() == 1);
 
   // Its write updates the one and removes the other: both stay removed, and the mark stays.
   AuthorWrite w;
@@ -1118,7 +1203,7 @@ TEST_CASE("a refresh's write leaves a book removal made after its read alone", "
   REQUIRE(applied.has_value());
   CHECK(applied->new_book_ids.at(0) == 0);
   CHECK(applied->new_book_ids.at(1) > 0);
-  // (By foreign id: a new row may take a freed id.)
+  CHECK(applied->new_book_ids.at(1) > b3);  // a removed book's id is not handed out again
   CHECK(c->book_by_foreign_id("5001").error().code == errc::not_found);
   CHECK(c->book_by_foreign_id("5003").error().code == errc::not_found);
   CHECK(c->books_of(ann)->size() == 1);  // Four
@@ -1148,8 +1233,9 @@ TEST_CASE("exclusions: added, listed, renamed, refused twice, removed", "[catalo
   CHECK(b.id > a.id);
   CHECK(c->add_exclusion({0, "w1", "again"}).error().code == errc::conflict);
   CHECK(c->add_exclusion({0, "", "no id"}).error().code == errc::invalid_argument);
-  CHECK(c->excluded({"w1", "w3", "w2", "w1"}).value() == std::set<std::string>{"w1", "w2"});
-  CHECK(c->excluded({}).value().empty());
+  CHECK(c->excluded({"w1", "w3", "w2", "w1"}, ExclusionKind::book).value() ==
+        std::set<std::string>{"w1", "w2"});
+  CHECK(c->excluded({}, ExclusionKind::book).value().empty());
 
   CHECK(c->update_exclusion({b.id, "w1", "x"}).error().code == errc::conflict);  // a's id
   CHECK(c->update_exclusion({b.id + 100, "w9", "x"}).error().code == errc::not_found);
@@ -1166,7 +1252,46 @@ TEST_CASE("exclusions: added, listed, renamed, refused twice, removed", "[catalo
   REQUIRE(c->remove_exclusion(a.id).has_value());
   CHECK(c->remove_exclusion(a.id).error().code == errc::not_found);
   CHECK(c->exclusion(a.id).error().code == errc::not_found);
-  CHECK(c->excluded({"w1", "w3"}).value() == std::set<std::string>{"w3"});
+  CHECK(c->excluded({"w1", "w3"}, ExclusionKind::any).value() == std::set<std::string>{"w3"});
+}
+
+TEST_CASE("exclusions keep out what their kind names: an author's id is not a work's", "[catalog]") {
+  // The source numbers authors and works apart, so one number may be both; an exclusion from
+  // Readarr's API (kind any) keeps out both.
+  TempDir dir;
+  auto c = open_catalog(dir);
+  REQUIRE(c->add_exclusion({0, "52", "Ann Leckie", ExclusionKind::author}).has_value());
+  REQUIRE(c->add_exclusion({0, "5201", "Ann Leckie - One", ExclusionKind::book}).has_value());
+  REQUIRE(c->add_exclusion({0, "77", "from a client"}).has_value());
+  CHECK(c->excluded({"52", "5201", "77"}, ExclusionKind::book).value() ==
+        std::set<std::string>{"5201", "77"});
+  CHECK(c->excluded({"52", "5201", "77"}, ExclusionKind::author).value() ==
+        std::set<std::string>{"52", "77"});
+  CHECK(c->excluded({"52", "5201", "77", "9"}, ExclusionKind::any).value() ==
+        std::set<std::string>{"52", "5201", "77"});
+  // One id may be excluded once per kind; one of kind any covers both.
+  const Exclusion as_book = c->add_exclusion({0, "52", "Some - Work", ExclusionKind::book}).value();
+  CHECK(c->add_exclusion({0, "52", "again", ExclusionKind::author}).error().code == errc::conflict);
+  CHECK(c->add_exclusion({0, "52", "again"}).error().code == errc::conflict);
+  CHECK(c->add_exclusion({0, "77", "again", ExclusionKind::book}).error().code == errc::conflict);
+  CHECK(c->exclusion(as_book.id)->kind == ExclusionKind::book);
+  CHECK(c->update_exclusion({as_book.id, "52", "x", ExclusionKind::author}).error().code == errc::conflict);
+  // A removed book goes on the list as a work.
+  const RowId ann = c->add_author(make_author("52", "Ann Leckie", "/lib/Ann Leckie")).value().id;
+  AuthorWrite w;
+  w.books = {make_book(ann, "5202", "Two")};
+  const RowId two = c->apply(w).value().new_book_ids.at(0);
+  REQUIRE(c->remove_book(two, {.exclusion = Exclusion{0, "5202", "Ann Leckie - Two", ExclusionKind::book}})
+              .has_value());
+  CHECK(c->excluded({"5202"}, ExclusionKind::author).value().empty());
+  CHECK(c->excluded({"5202"}, ExclusionKind::book).value().size() == 1);
+  // A removed book already covered (by kind any) adds no second entry.
+  w.books = {make_book(ann, "77", "Seventy-Seven")};
+  const RowId seventy = c->apply(w).value().new_book_ids.at(0);
+  const auto before = c->exclusions().value().size();
+  REQUIRE(c->remove_book(seventy, {.exclusion = Exclusion{0, "77", "Ann Leckie - 77", ExclusionKind::book}})
+              .has_value());
+  CHECK(c->exclusions().value().size() == before);
 }
 
 TEST_CASE("orderings and the newest release", "[catalog]") {

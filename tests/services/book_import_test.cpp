@@ -118,8 +118,8 @@ class FlakyCatalog final : public Catalog {
   Result<Exclusion> add_exclusion(Exclusion e) override { return c_->add_exclusion(std::move(e)); }
   Result<Exclusion> update_exclusion(Exclusion e) override { return c_->update_exclusion(std::move(e)); }
   Status remove_exclusion(RowId id) override { return c_->remove_exclusion(id); }
-  Result<std::set<std::string>> excluded(const std::vector<std::string>& ids) override {
-    return c_->excluded(ids);
+  Result<std::set<std::string>> excluded(const std::vector<std::string>& ids, ExclusionKind kind) override {
+    return c_->excluded(ids, kind);
   }
   Result<CatalogCounts> counts() override { return c_->counts(); }
   std::int64_t rows_written() const override { return c_->rows_written(); }

@@ -414,6 +414,7 @@ TEST_CASE("deleting book files: disk first, then the row; every id checked befor
   REQUIRE(lib.library->delete_files({two_id, two_id}, bin).has_value());
   CHECK_FALSE(fs::exists(two));
   CHECK(fs::exists(bin / "Ann Example" / "Two" / "Two (2).epub"));
+  CHECK(lib.catalog->file(two_id).error().code == errc::not_found);
   REQUIRE(deleted.seen.size() == 2);
   CHECK(deleted.seen[1].reason.find("moved to the recycle bin") != std::string::npos);
 
@@ -445,6 +446,81 @@ TEST_CASE("deleting book files: disk first, then the row; every id checked befor
   REQUIRE(deleted.seen.size() == 3);
   CHECK(deleted.seen[2].file.id == far_id);
   CHECK(deleted.seen[2].reason == "deleted by a user: already gone from disk");
+}
+
+TEST_CASE("a book file missing from disk keeps its row while its root folder is missing or empty",
+          "[services][library]") {
+  // An unmounted disk: the root folder is there but empty (or not there at all), so every file in
+  // it looks deleted. Nothing is removed until it is back.
+  Library lib;
+  const Author ann = lib.add(4461, "Ann Example", 1);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  const Book book = lib.catalog->books_of(ann.id).value().at(0);
+  const fs::path file = ann.path / "One" / "One.epub";
+  touch(file);
+  const RowId id = lib.catalog->upsert_file(file_of(ann, book.id, file)).value().id;
+  const fs::path root = lib.catalog->root_folders().value().at(0).path;
+  fs::remove_all(root);
+  fs::create_directories(root);  // mounted again, empty: the disk's own folder
+  auto refused = lib.library->delete_files({id});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::unavailable);
+  CHECK(refused.error().message.find("is missing or empty") != std::string::npos);
+  CHECK(lib.catalog->file(id).has_value());
+  refused = lib.library->remove_book(book.id, /*delete_files=*/true);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == errc::unavailable);
+  CHECK(lib.catalog->book(book.id).has_value());
+  CHECK(lib.catalog->file(id).has_value());
+  fs::remove_all(root);
+  CHECK(lib.library->delete_files({id}).error().code == errc::unavailable);
+  // With the disk back (the root holds something), the missing file loses its row.
+  touch(root / "Someone Else" / "Other.epub");
+  REQUIRE(lib.library->delete_files({id}).has_value());
+  CHECK(lib.catalog->file(id).error().code == errc::not_found);
+}
+
+TEST_CASE("files of one call take distinct places in the recycle bin; a linked file goes as a link",
+          "[services][library]") {
+  Library lib;
+  Recorder<BookFileDeleted> deleted(*lib.bus);
+  const Author ann = lib.add(4471, "Ann Example", 1);
+  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
+  const Book book = lib.catalog->books_of(ann.id).value().at(0);
+  // The same place under two root folders, and a name the bin holds already with " (2)" taken too.
+  const fs::path root = lib.catalog->root_folders().value().at(0).path;
+  const fs::path second_root = lib.dir.path() / "second-root";
+  fs::create_directories(second_root);
+  REQUIRE(lib.catalog->add_root_folder(second_root).has_value());
+  const fs::path a = root / "Shared" / "A.epub";
+  const fs::path b = second_root / "Shared" / "A.epub";
+  touch(a);
+  touch(b);
+  const fs::path bin = lib.dir.path() / "bin";
+  touch(bin / "Shared" / "A.epub");
+  const RowId a_id = lib.catalog->upsert_file(file_of(ann, book.id, a)).value().id;
+  const RowId b_id = lib.catalog->upsert_file(file_of(ann, book.id, b)).value().id;
+  const auto both = lib.library->delete_files({a_id, b_id}, bin);
+  if (!both) FAIL_CHECK(both.error().message);
+  CHECK(fs::exists(bin / "Shared" / "A (2).epub"));
+  CHECK(fs::exists(bin / "Shared" / "A (3).epub"));
+  CHECK_FALSE(fs::exists(a));
+  CHECK_FALSE(fs::exists(b));
+  CHECK(deleted.seen.size() == 2);
+
+  // A file that is a symbolic link to a copy outside the root folders (a seeding download): the
+  // link is deleted, the copy it points to stays.
+  const fs::path seeding = lib.dir.path() / "downloads" / "Seeding.epub";
+  touch(seeding);
+  const fs::path link = root / "Linked" / "Seeding.epub";
+  fs::create_directories(link.parent_path());
+  fs::create_symlink(seeding, link);
+  const RowId link_id = lib.catalog->upsert_file(file_of(ann, book.id, link)).value().id;
+  const auto unlinked = lib.library->delete_files({link_id});
+  if (!unlinked) FAIL_CHECK(unlinked.error().message);
+  CHECK_FALSE(fs::exists(fs::symlink_status(link)));
+  CHECK(fs::exists(seeding));
+  CHECK(lib.catalog->file(link_id).error().code == errc::not_found);
 }
 
 TEST_CASE("a book's file goes into a recycle bin on another file system by a copy", "[services][library]") {

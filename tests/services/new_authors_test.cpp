@@ -42,10 +42,17 @@ TEST_CASE("add_author_by_name takes the first search hit whose author has that n
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].foreign_id == "4001");
   CHECK(listed[0].name == "Becky Chambers");
+  CHECK(listed[0].kind == ExclusionKind::author);
   auto excluded = lib.library->add_author_by_name("Becky Chambers", "", lib.root.id);
   REQUIRE_FALSE(excluded.has_value());
   CHECK(excluded.error().code == errc::conflict);
   CHECK_THAT(excluded.error().message, Catch::Contains("exclusion list"));
+  // A work that shares the author's number is no author: its exclusion keeps no author out.
+  REQUIRE(lib.catalog->remove_exclusion(listed[0].id).has_value());
+  REQUIRE(lib.catalog->add_exclusion({0, "4001", "Someone - A Work", ExclusionKind::book}).has_value());
+  auto work_only = lib.library->add_author_by_name("Becky Chambers", "", lib.root.id);
+  REQUIRE(work_only.has_value());
+  REQUIRE(lib.library->remove_author(work_only->id, false).has_value());
   auto by_hand = lib.library->add_author("4001", lib.root.id);
   REQUIRE(by_hand.has_value());
   a = by_hand;

@@ -247,9 +247,16 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   d.call("DELETE", "/api/v1/author/editor", json{{"authorIds", {cy_id, 999999}}}.dump(), 404);
   CHECK(d.get("/api/v1/author").size() == 1);
   d.call("DELETE", "/api/v1/author/editor",
-         json{{"authorIds", {cy_id, cy_id}}, {"deleteFiles", false}}.dump(),
+         json{{"authorIds", {cy_id}}, {"addImportListExclusion", "yes"}}.dump(), 400);
+  d.call("DELETE", "/api/v1/author/editor",
+         json{{"authorIds", {cy_id, cy_id}}, {"deleteFiles", false}, {"addImportListExclusion", true}}.dump(),
          200);  // an id twice is one removal
   CHECK(d.get("/api/v1/author").empty());
+  // The body's addImportListExclusion put the author on the exclusions, under its name.
+  const json listed = d.get("/api/v1/importlistexclusion");
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["foreignId"] == "5003");
+  CHECK(listed[0]["authorName"] == cy["authorName"]);
 }
 
 TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the book editor", "[shelfd]") {

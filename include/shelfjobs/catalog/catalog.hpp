@@ -45,13 +45,20 @@ struct RootFolder {
   std::string name;
 };
 
-/// A foreign id that a refresh must not bring into the catalog again (Readarr's import list
-/// exclusion): a person removed the book and asked for it to stay away. A refresh looks its new
-/// works up here; the list may hold other ids (Readarr's holds authors too).
+/// What an exclusion keeps out. The source's author ids and work ids are two numberings that
+/// may hold the same number, so an exclusion says which one its id is in: a removed author's
+/// id must not keep out a work that happens to share it. `any` (what Readarr's API adds, as its
+/// resource does not say) keeps out both.
+enum class ExclusionKind { any = 0, author = 1, book = 2 };
+
+/// A foreign id that must not come into the catalog again (Readarr's import list exclusion): a
+/// person removed the book (or the author) and asked for it to stay away. A refresh looks its new
+/// works up here (kind book), the library scan's addNewAuthors its authors (kind author).
 struct Exclusion {
   RowId id = 0;
   std::string foreign_id;
-  std::string name;  ///< what it was, for a person reading the list ("Title - Author")
+  std::string name;  ///< what it was, for a person reading the list ("Author - Title", or a name)
+  ExclusionKind kind = ExclusionKind::any;
 };
 
 struct Author {
@@ -379,14 +386,17 @@ class Catalog {
   virtual Result<std::vector<Exclusion>> exclusions() = 0;
   virtual Result<Exclusion> exclusion(RowId id) = 0;
   /// Adds one (id ignored). Errors: invalid_argument (an empty foreign id), conflict (that
-  /// foreign id is excluded already).
+  /// foreign id is excluded already for that kind: by one of that kind, or either is any).
   virtual Result<Exclusion> add_exclusion(Exclusion e) = 0;
-  /// Rewrites one by its id. Errors: not_found, invalid_argument, conflict (as add_exclusion).
+  /// Rewrites one by its id (its kind too). Errors: not_found, invalid_argument, conflict (as
+  /// add_exclusion).
   virtual Result<Exclusion> update_exclusion(Exclusion e) = 0;
   /// Errors: not_found.
   virtual Status remove_exclusion(RowId id) = 0;
-  /// Which of `foreign_ids` are excluded.
-  virtual Result<std::set<std::string>> excluded(const std::vector<std::string>& foreign_ids) = 0;
+  /// Which of `foreign_ids` are excluded as `kind`: by an exclusion of that kind or of kind any
+  /// (`kind` any: by any exclusion).
+  virtual Result<std::set<std::string>> excluded(const std::vector<std::string>& foreign_ids,
+                                                 ExclusionKind kind) = 0;
 
   virtual Result<CatalogCounts> counts() = 0;
   /// Rows inserted, updated or deleted through this catalog since it was opened.

@@ -6,8 +6,9 @@
 /// and the import are services of their own.
 ///
 /// Events (on `LibraryOptions::events`, or the host's bus when null): AuthorAdded, BookAdded,
-/// AuthorEdited, BookEdited, AuthorRemoved (catalog_events.hpp); the refresh service's rules
-/// turn the first two into refreshes.
+/// AuthorEdited, BookEdited, AuthorRemoved, BookRemoved (catalog_events.hpp) and
+/// BookFileDeleted (library_scan.hpp); the refresh service's rules turn the first two into
+/// refreshes.
 ///
 /// Health check RootFolderCheck: a root folder that is missing or cannot be read is an error
 /// (an unmounted drive shows here before anything looks empty).
@@ -77,8 +78,8 @@ class LibraryService : public Service {
   /// author's name is `name` (compared as the library scan compares names: case, accents,
   /// "Last, First" and punctuation aside); at most five candidate authors are fetched. The library
   /// scan's addNewAuthors uses it. Errors: not_found (no hit is by that name), conflict (that
-  /// author is in the catalog already), invalid_argument (an empty name, no such root folder),
-  /// and the source's failures as for `add_author`.
+  /// author is in the catalog already, or on the exclusions as an author), invalid_argument (an empty name,
+  /// no such root folder), and the source's failures as for `add_author`.
   Result<Author> add_author_by_name(std::string_view name, std::string_view title, RowId root_folder_id,
                                     std::stop_token token = {});
 
@@ -165,11 +166,12 @@ class LibraryService : public Service {
   /// deleted or moved (strictly inside a root folder, once links are resolved too, holding no
   /// root folder and no other author's folder, inside no other author's folder; else
   /// invalid_argument or conflict, before anything changes). The rows
-  /// change in two transactions (the files, then the author): a file linked to the author in
-  /// between makes the second fail with conflict, and the call may simply be made again.
+  /// change in up to three transactions (the files, the exclusion, then the author): a file
+  /// linked to the author in between makes the last fail with conflict, which leaves the author
+  /// in the catalog (excluded already, when asked), and the call may simply be made again.
   /// With `exclude` (Readarr's addImportListExclusion) its foreign id goes on the catalog's
-  /// exclusions first (its name; one there already is kept), and add_author_by_name (the library
-  /// scan's addNewAuthors) no longer adds it from its files; a person may still add it.
+  /// exclusions (kind author, its name; one there already is kept), and add_author_by_name (the
+  /// library scan's addNewAuthors) no longer adds it from its files; a person may still add it.
   /// Errors: not_found, invalid_argument, conflict, store_error, unavailable (the author is
   /// removed but its folder could not be deleted or moved entirely: the message names the path
   /// and the reason).
@@ -185,9 +187,10 @@ class LibraryService : public Service {
   /// its files is deleted, and its row; with a `recycle_bin` as well, moved into it instead (to
   /// its place under its root folder, with " (2)", ... when that name is taken; copied when the
   /// bin is on another file system, never over an existing file).
-  /// Only a file strictly inside a root folder, once links are resolved too, is ever deleted or
-  /// moved (else invalid_argument, before anything changes); one already gone from disk only
-  /// loses its row. Publishes BookFileDeleted for each file row deleted. The book's rows, its
+  /// Only a file strictly inside a root folder, once its folder's links are resolved too, is ever
+  /// deleted or moved (else invalid_argument, before anything changes); one already gone from
+  /// disk only loses its row, while its root folder is there and not empty (else unavailable,
+  /// before anything changes). Publishes BookFileDeleted for each file row deleted. The book's rows, its
   /// files' rows and the exclusion change in one transaction. Errors: not_found,
   /// invalid_argument, store_error, unavailable (a file's path cannot be resolved, before
   /// anything changes; or the book is removed but a file could not be deleted or moved: the
@@ -206,14 +209,17 @@ class LibraryService : public Service {
   /// Readarr's book file delete: each of `file_ids` (an id given twice counts once) is deleted
   /// from disk, or with a `recycle_bin` moved into it (to its place under its root folder, with
   /// " (2)", ... when that name is taken; copied when the bin is on another file system, never
-  /// over an existing file), and then its row goes and BookFileDeleted is published; its book
-  /// becomes missing again. A file already gone from disk only loses its row. Every id is
-  /// checked before anything changes: not_found for an id that is not a book file,
-  /// invalid_argument for a file on disk that does not lie strictly inside a root folder (once
-  /// links are resolved too), unavailable when its path cannot be looked at. A file that then
-  /// cannot be deleted or moved keeps its row and does not stop the others: the first such
-  /// failure is answered (unavailable, naming the path) once the rest are done. Errors also
-  /// store_error.
+  /// over an existing file; places chosen in one call never meet), and then its row goes and
+  /// BookFileDeleted is published; its book becomes missing again. A file that is a symbolic
+  /// link goes as a link. A file already gone from disk only loses its row, and only while its
+  /// root folder is there and not empty (else unavailable: an unmounted disk makes every file
+  /// look gone). Every id is checked before anything changes: not_found for an id that is not a
+  /// book file, invalid_argument for a file on disk whose folder does not lie strictly inside a
+  /// root folder (once links are resolved too), unavailable when its path cannot be looked at or
+  /// its root folder is missing or empty. A file that then cannot be deleted or moved keeps its
+  /// row and does not stop the others; nor does one whose row a move pointed elsewhere meanwhile
+  /// (conflict: its row and the file at its new path stay). The first such failure is answered
+  /// (naming the path) once the rest are done. Errors also store_error.
   Status delete_files(const std::vector<RowId>& file_ids, const std::filesystem::path& recycle_bin = {});
 
   /// The findings of RootFolderCheck now.
