@@ -1089,7 +1089,6 @@ class SqliteCatalog final : public Catalog {
     return exclusion_row(*st);
   }
 
-  // conflict when another exclusion than `self` has `foreign_id`.
   // The exclusion (other than `self`) that keeps `foreign_id` out as `kind` already: one of that
   // kind, or either of them any; 0 when none does.
   static RowId excluding(Connection& c, const std::string& foreign_id, ExclusionKind kind, RowId self) {

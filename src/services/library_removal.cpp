@@ -60,6 +60,16 @@ Status LibraryService::remove_author(RowId author_id, bool delete_files,
       return Error{root.error().code,
                    "the folder of author '" + author->name + "' is not deleted: " + root.error().message};
     }
+    // A folder not on disk: its files' rows go only while the root folder is there and holds
+    // something (an unmounted disk makes every folder look deleted).
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(folder, ec))) {
+      auto roots = im.o.catalog->root_folders();
+      if (!roots) return roots.error();
+      if (auto gone = Impl::missing_means_gone(folder, *roots); !gone)
+        return Error{gone.error().code,
+                     "author '" + author->name + "' is not removed: " + gone.error().message};
+    }
     std::set<fs::path> taken;
     if (!recycle_bin.empty()) recycled = recycled_place(folder, root->path, recycle_bin, false, taken);
   }
@@ -178,8 +188,10 @@ Status LibraryService::Impl::carry_out(const BookRemovalPlan& p) {
   publish(BookRemoved{p.book, "removed by a user", !p.deleted.empty() || !p.on_disk.empty()});
   std::string failed;
   for (const auto& [path, to] : p.on_disk) {
-    std::string how = "deleted";
-    if (!to.empty()) {
+    std::string how = "was gone already";
+    std::error_code ec;
+    const bool link = fs::is_symlink(fs::symlink_status(path, ec));
+    if (!to.empty() && !link) {
       // A move across file systems copies (a recycle bin on another disk), and never replaces
       // a file that reached the bin's place meanwhile.
       auto moved = transfer(path, to, TransferMode::move);
@@ -187,14 +199,15 @@ Status LibraryService::Impl::carry_out(const BookRemovalPlan& p) {
         if (failed.empty()) failed = "'" + path.string() + "': " + moved.error().message;
         continue;
       }
-      how = "moved to the recycle bin (" + to.string() + ")";
+      if (moved) how = "moved to the recycle bin (" + to.string() + ")";
     } else {
-      std::error_code ec;
-      fs::remove(path, ec);
+      // A link is removed, never followed or moved: what it points to is not the library's.
+      const bool removed = fs::remove(path, ec);
       if (ec) {
         if (failed.empty()) failed = "'" + path.string() + "': " + ec.message();
         continue;
       }
+      if (removed) how = link ? "deleted (a symbolic link)" : "deleted";
     }
     o.logger->info("file of removed book '{}' {}: {}", p.book.title, how, path.string());
   }
@@ -277,35 +290,52 @@ Status LibraryService::delete_files(const std::vector<RowId>& file_ids,
   };
   for (const Planned& p : plans) {
     std::string how = "already gone from disk";
-    if (p.on_disk && !p.to.empty()) {
+    std::error_code ec;
+    const bool link = p.on_disk && fs::is_symlink(fs::symlink_status(p.file.path, ec));
+    bool gone_meanwhile = false;  // on disk when planned, not there now: moved by someone else?
+    if (p.on_disk && !p.to.empty() && !link) {
       auto moved = transfer(p.file.path, p.to, TransferMode::move);
       if (moved) {
         how = "moved to the recycle bin (" + p.to.string() + ")";
-      } else if (moved.error().code != errc::not_found) {
+      } else if (moved.error().code == errc::not_found && !fs::exists(fs::symlink_status(p.file.path, ec))) {
+        gone_meanwhile = true;
+      } else {
         failed(errc::unavailable,
                "cannot move '" + p.file.path.string() + "' to the recycle bin: " + moved.error().message);
         continue;
       }
     } else if (p.on_disk) {
-      std::error_code ec;
-      if (fs::remove(p.file.path, ec)) how = "deleted";
-      if (ec) {
+      // A link is removed, never followed or moved: what it points to is not the library's.
+      if (fs::remove(p.file.path, ec)) {
+        how = link ? "deleted (a symbolic link)" : "deleted";
+      } else if (!ec) {
+        gone_meanwhile = true;
+      } else {
         failed(errc::unavailable, "cannot delete '" + p.file.path.string() + "': " + ec.message());
         continue;
       }
     }
-    // The row goes only while it still says where the file was: one that a move (MoveAuthor)
-    // pointed elsewhere meanwhile names a file that is still there.
-    auto now = im.o.catalog->file(p.file.id);
-    if (!now && now.error().code == errc::not_found) continue;  // deleted meanwhile by another call
-    if (!now) {
-      failed(now.error().code, now.error().message);
+    // A file that left its path after the plan was made may have been moved (MoveAuthor renames
+    // the folder, then re-points the rows): its row stays. A file this call deleted loses its
+    // row whatever the row says now; one missing from the start only while the row still
+    // names that path.
+    if (gone_meanwhile) {
+      failed(errc::conflict,
+             "'" + p.file.path.string() + "' left its place while being deleted (moved?): its row is kept");
       continue;
     }
-    if (normal(now->path) != normal(p.file.path)) {
-      failed(errc::conflict, "book file " + std::to_string(p.file.id) + " moved to '" + now->path.string() +
-                                 "' meanwhile: its row is kept");
-      continue;
+    if (!p.on_disk) {
+      auto now = im.o.catalog->file(p.file.id);
+      if (!now && now.error().code == errc::not_found) continue;  // deleted meanwhile by another call
+      if (!now) {
+        failed(now.error().code, now.error().message);
+        continue;
+      }
+      if (normal(now->path) != normal(p.file.path)) {
+        failed(errc::conflict, "book file " + std::to_string(p.file.id) + " was moved to '" +
+                                   now->path.string() + "' meanwhile: its row is kept");
+        continue;
+      }
     }
     auto removed = im.o.catalog->remove_file(p.file.id);
     if (!removed) {

@@ -246,6 +246,48 @@ TEST_CASE("acquisition store: a removed provider's id is never handed out again"
   CHECK((*catalog)->add_author(a).value().id > author);
 }
 
+TEST_CASE("acquisition store: a shared file from before id_high migrates, both schemas in either order",
+          "[acquisition][store]") {
+  TempDir dir;
+  const char* catalog_tables[] = {"root_folders", "authors",    "books",     "editions",
+                                  "series",       "book_files", "exclusions"};
+  const char* store_tables[] = {"providers", "history", "blocklist", "pending_releases", "tracked_downloads"};
+  for (bool store_first : {false, true}) {
+    CAPTURE(store_first);
+    const auto path = dir.path() / (store_first ? "b.db" : "a.db");
+    RowId newest = 0;
+    {
+      auto catalog = open_sqlite_catalog({path});
+      REQUIRE(catalog.has_value());
+      auto store = open_sqlite_acquisition_store({path});
+      REQUIRE(store.has_value());
+      REQUIRE((*store)->add_provider(make_client("Kept")).has_value());
+      newest = (*store)->add_provider(make_client("Newest")).value().id;
+    }
+    {
+      // Catalog schema 4 and acquisition schema 1: no id_high, no triggers.
+      SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE id_high");
+      for (const char* t : catalog_tables) db.exec(std::string("DROP TRIGGER ") + t + "_id_high");
+      for (const char* t : store_tables) db.exec(std::string("DROP TRIGGER ") + t + "_id_high");
+      db.exec("UPDATE shelfjobs_schema SET version = 4 WHERE name = 'catalog'");
+      db.exec("UPDATE catalog_meta SET value = 4 WHERE key = 'schema_version'");  // kept in step
+      db.exec("UPDATE shelfjobs_schema SET version = 1 WHERE name = 'acquisition'");
+    }
+    std::shared_ptr<AcquisitionStore> store;
+    std::shared_ptr<Catalog> catalog;
+    if (store_first) store = open_sqlite_acquisition_store({path}).value();
+    catalog = open_sqlite_catalog({path}).value();
+    if (!store_first) store = open_sqlite_acquisition_store({path}).value();
+    SQLite::Database db(path.string());
+    CHECK(schema_row(db, "catalog") == catalog_schema_version());
+    CHECK(schema_row(db, "acquisition") == acquisition_schema_version());
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM id_high").getInt() == 12);
+    REQUIRE(store->remove_provider(ProviderKind::download_client, newest).has_value());
+    CHECK(store->add_provider(make_client("New")).value().id > newest);
+  }
+}
+
 TEST_CASE("acquisition store: providers round-trip, by priority then name, per kind",
           "[acquisition][store]") {
   TempDir dir;

@@ -478,6 +478,16 @@ TEST_CASE("a book file missing from disk keeps its row while its root folder is 
   touch(root / "Someone Else" / "Other.epub");
   REQUIRE(lib.library->delete_files({id}).has_value());
   CHECK(lib.catalog->file(id).error().code == errc::not_found);
+
+  // The same for an author's folder: with the root empty, nothing is removed.
+  const RowId other = lib.catalog->upsert_file(file_of(ann, book.id, file)).value().id;
+  fs::remove_all(root);
+  fs::create_directories(root);
+  auto author_refused = lib.library->remove_author(ann.id, /*delete_files=*/true);
+  REQUIRE_FALSE(author_refused.has_value());
+  CHECK(author_refused.error().code == errc::unavailable);
+  CHECK(lib.catalog->author(ann.id).has_value());
+  CHECK(lib.catalog->file(other).has_value());
 }
 
 TEST_CASE("files of one call take distinct places in the recycle bin; a linked file goes as a link",
@@ -521,6 +531,15 @@ TEST_CASE("files of one call take distinct places in the recycle bin; a linked f
   CHECK_FALSE(fs::exists(fs::symlink_status(link)));
   CHECK(fs::exists(seeding));
   CHECK(lib.catalog->file(link_id).error().code == errc::not_found);
+  // With a recycle bin too: the link is removed, neither followed nor moved into the bin.
+  fs::create_symlink(seeding, link);
+  const RowId again = lib.catalog->upsert_file(file_of(ann, book.id, link)).value().id;
+  const auto binned = lib.library->delete_files({again}, bin);
+  if (!binned) FAIL_CHECK(binned.error().message);
+  CHECK_FALSE(fs::exists(fs::symlink_status(link)));
+  CHECK_FALSE(fs::exists(fs::symlink_status(bin / "Linked" / "Seeding.epub")));
+  CHECK(fs::exists(seeding));
+  CHECK(deleted.seen.back().reason == "deleted by a user: deleted (a symbolic link)");
 }
 
 TEST_CASE("a book's file goes into a recycle bin on another file system by a copy", "[services][library]") {

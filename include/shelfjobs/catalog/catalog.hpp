@@ -232,9 +232,9 @@ struct BookRemoval {
   std::optional<Exclusion> exclusion;  ///< added unless its foreign id is excluded already
 };
 
-/// What `apply` did: the rows it wrote, the ids it gave new books (in `books` order, 0 for
-/// updates), and the `removed_books` it kept because a file was linked to them by the time the
-/// transaction ran.
+/// What `apply` did: the rows it wrote (as `Catalog::rows_written` counts them), the ids it gave new books
+/// (in `books` order, 0 for updates), and the `removed_books` it kept because a file was linked to them by
+/// the time the transaction ran.
 struct AuthorWriteResult {
   std::int64_t rows_written = 0;
   std::vector<RowId> new_book_ids;
@@ -399,7 +399,8 @@ class Catalog {
                                                  ExclusionKind kind) = 0;
 
   virtual Result<CatalogCounts> counts() = 0;
-  /// Rows inserted, updated or deleted through this catalog since it was opened.
+  /// Rows inserted, updated or deleted through this catalog since it was opened, its own
+  /// bookkeeping rows included (the mark a removal of a table's newest row leaves in `id_high`).
   virtual std::int64_t rows_written() const = 0;
 };
 

@@ -159,10 +159,11 @@ class LibraryService : public Service {
   /// links go from the catalog, and AuthorRemoved is published (reason "removed by a user").
   /// Without `delete_files` the files stay on disk and their rows stay too, unmapped (reason
   /// "its author was removed"), so a scan shows them and can match them again. With
-  /// `delete_files` the author's folder is deleted from disk, and the rows of the files under it;
-  /// with a `recycle_bin` as well, the folder is moved into it instead (to its place under its
-  /// root folder, with " (2)", " (3)", ... when that name is taken), by a rename, so the bin must
-  /// be on the library's file system. Only a folder that `set_author_path` would accept is ever
+  /// `delete_files` the author's folder is deleted from disk, and the rows of the files under it
+  /// (for a folder not on disk, only while its root folder is there and not empty: else
+  /// unavailable, before anything changes); with a `recycle_bin` as well, the folder is moved into it instead
+  /// (to its place under its root folder, with " (2)", " (3)", ... when that name is taken), by a rename, so
+  /// the bin must be on the library's file system. Only a folder that `set_author_path` would accept is ever
   /// deleted or moved (strictly inside a root folder, once links are resolved too, holding no
   /// root folder and no other author's folder, inside no other author's folder; else
   /// invalid_argument or conflict, before anything changes). The rows
@@ -211,15 +212,17 @@ class LibraryService : public Service {
   /// " (2)", ... when that name is taken; copied when the bin is on another file system, never
   /// over an existing file; places chosen in one call never meet), and then its row goes and
   /// BookFileDeleted is published; its book becomes missing again. A file that is a symbolic
-  /// link goes as a link. A file already gone from disk only loses its row, and only while its
+  /// link is removed as a link (never followed, never moved into the bin). A file already gone
+  /// from disk only loses its row, and only while its
   /// root folder is there and not empty (else unavailable: an unmounted disk makes every file
   /// look gone). Every id is checked before anything changes: not_found for an id that is not a
   /// book file, invalid_argument for a file on disk whose folder does not lie strictly inside a
   /// root folder (once links are resolved too), unavailable when its path cannot be looked at or
   /// its root folder is missing or empty. A file that then cannot be deleted or moved keeps its
-  /// row and does not stop the others; nor does one whose row a move pointed elsewhere meanwhile
-  /// (conflict: its row and the file at its new path stay). The first such failure is answered
-  /// (naming the path) once the rest are done. Errors also store_error.
+  /// row and does not stop the others; nor does one that left its path between the check and the
+  /// delete, or whose row a move pointed elsewhere meanwhile (conflict: its row stays, and so
+  /// does the file wherever it went). The first such failure is answered (naming the path) once
+  /// the rest are done. Errors also store_error.
   Status delete_files(const std::vector<RowId>& file_ids, const std::filesystem::path& recycle_bin = {});
 
   /// The findings of RootFolderCheck now.
