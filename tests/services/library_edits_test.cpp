@@ -42,6 +42,12 @@ BookFile file_of(const Author& a, RowId book_id, const fs::path& path) {
   return f;
 }
 
+// The author's books once a refresh brought them from the source.
+std::vector<Book> refreshed_books(Library& lib, const Author& a) {
+  lib.service->refresh_author(a.id, Trigger::manual, nullptr);
+  return lib.catalog->books_of(a.id).value();
+}
+
 void touch(const fs::path& p) {
   fs::create_directories(p.parent_path());
   std::ofstream(p) << "book";
@@ -296,8 +302,7 @@ TEST_CASE("removing a book unlinks or deletes its files; it comes back with a re
   Library lib;
   Recorder<BookRemoved> removed(*lib.bus);
   const Author ann = lib.add(4401, "Ann Example", 3);
-  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
-  const auto books = lib.catalog->books_of(ann.id).value();
+  const auto books = refreshed_books(lib, ann);
   REQUIRE(books.size() == 3);
 
   // Kept: the file stays on disk, its row unmapped; a refresh brings the book back.
@@ -387,8 +392,7 @@ TEST_CASE("deleting book files: disk first, then the row; every id checked befor
   Library lib;
   Recorder<BookFileDeleted> deleted(*lib.bus);
   const Author ann = lib.add(4451, "Ann Example", 2);
-  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
-  const auto books = lib.catalog->books_of(ann.id).value();
+  const auto books = refreshed_books(lib, ann);
   REQUIRE(books.size() == 2);
   auto add_file = [&](RowId book_id, const fs::path& path) {
     touch(path);
@@ -454,8 +458,7 @@ TEST_CASE("a book file missing from disk keeps its row while its root folder is 
   // it looks deleted. Nothing is removed until it is back.
   Library lib;
   const Author ann = lib.add(4461, "Ann Example", 1);
-  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
-  const Book book = lib.catalog->books_of(ann.id).value().at(0);
+  const Book book = refreshed_books(lib, ann).at(0);
   const fs::path file = ann.path / "One" / "One.epub";
   touch(file);
   const RowId id = lib.catalog->upsert_file(file_of(ann, book.id, file)).value().id;
@@ -495,8 +498,7 @@ TEST_CASE("files of one call take distinct places in the recycle bin; a linked f
   Library lib;
   Recorder<BookFileDeleted> deleted(*lib.bus);
   const Author ann = lib.add(4471, "Ann Example", 1);
-  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
-  const Book book = lib.catalog->books_of(ann.id).value().at(0);
+  const Book book = refreshed_books(lib, ann).at(0);
   // The same place under two root folders, and a name the bin holds already with " (2)" taken too.
   const fs::path root = lib.catalog->root_folders().value().at(0).path;
   const fs::path second_root = lib.dir.path() / "second-root";
@@ -556,8 +558,7 @@ TEST_CASE("a book's file goes into a recycle bin on another file system by a cop
     return;
   }
   const Author ann = lib.add(4501, "Ann Example", 1);
-  lib.service->refresh_author(ann.id, Trigger::manual, nullptr);
-  const Book book = lib.catalog->books_of(ann.id).value().at(0);
+  const Book book = refreshed_books(lib, ann).at(0);
   const fs::path file = ann.path / "One.epub";
   touch(file);
   REQUIRE(lib.catalog->upsert_file(file_of(ann, book.id, file)).has_value());
