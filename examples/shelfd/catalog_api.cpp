@@ -169,6 +169,31 @@ void ApiServer::catalog_routes() {
     if (!added) return error(res, added.error());
     reply(res, 201, root_resource(*added));
   });
+  s.Get(R"(/api/v1/rootfolder/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req, "root folder with id");
+    if (!id) return error(res, id.error());
+    auto root = app_.catalog().root_folder(*id);
+    if (!root) return error(res, root.error());
+    reply(res, 200, root_resource(*root));
+  });
+  // Readarr's root folder delete: the folder and its authors stay; only the root folder goes.
+  // One the configuration's libraryRoots names would come back at the next start, so it is
+  // refused with where to remove it instead.
+  s.Delete(R"(/api/v1/rootfolder/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = route_id(req, "root folder with id");
+    if (!id) return error(res, id.error());
+    auto root = app_.catalog().root_folder(*id);
+    if (!root) return error(res, root.error());
+    for (const auto& configured : app_.config().library_roots) {
+      if (catalog_path(configured) == catalog_path(root->path))
+        return error(res, 409,
+                     "root folder " + root->path.string() +
+                         " is in the configuration's libraryRoots: remove it there, then restart shelfd",
+                     "conflict");
+    }
+    if (auto removed = app_.library().remove_root_folder(*id); !removed) return error(res, removed.error());
+    reply(res, 200, json::object());
+  });
   // The editions of one book or several (bookId repeated or separated by commas), as Readarr's
   // book page reads them; an id that is not a book has none.
   s.Get("/api/v1/edition", [this](const httplib::Request& req, httplib::Response& res) {

@@ -340,12 +340,27 @@ class SqliteCatalog final : public Catalog {
   }
 
   Result<RootFolder> root_folder(RowId id) override {
-    return read_call("read root folder", [&](Connection& c) {
-      auto st = c.prepare("SELECT " + kRoot.list() + " FROM root_folders WHERE id = ?");
+    return read_call("read root folder", [&](Connection& c) { return load_root(c, id); });
+  }
+
+  Result<RootFolder> remove_root_folder(RowId id) override {
+    return write_call("remove root folder " + std::to_string(id), [&](Connection& c) {
+      RootFolder r = load_root(c, id);
+      auto unlink = c.prepare("UPDATE authors SET root_folder_id = NULL WHERE root_folder_id = ?");
+      unlink->bind(1, id);
+      unlink->exec();
+      auto st = c.prepare("DELETE FROM root_folders WHERE id = ?");
       st->bind(1, id);
-      if (!st->executeStep()) fail(errc::not_found, "root folder " + std::to_string(id));
-      return root_row(*st);
+      st->exec();
+      return r;
     });
+  }
+
+  static RootFolder load_root(Connection& c, RowId id) {
+    auto st = c.prepare("SELECT " + kRoot.list() + " FROM root_folders WHERE id = ?");
+    st->bind(1, id);
+    if (!st->executeStep()) fail(errc::not_found, "root folder " + std::to_string(id));
+    return root_row(*st);
   }
 
   // Authors --------------------------------------------------------------------------------------

@@ -280,6 +280,12 @@ Result<RootFolder> LibraryService::add_root_folder(const std::filesystem::path& 
   return impl_->o.catalog->add_root_folder(p, std::move(name));
 }
 
+Result<RootFolder> LibraryService::remove_root_folder(RowId id) {
+  auto removed = impl_->o.catalog->remove_root_folder(id);
+  if (removed) impl_->o.logger->info("root folder removed: {}", removed->path.string());
+  return removed;
+}
+
 Result<RootFolder> LibraryService::root_folder_of(const std::filesystem::path& path) const {
   if (path.native().find('\0') != std::string::npos)
     return Error{errc::invalid_argument, "a folder path cannot hold a NUL byte"};

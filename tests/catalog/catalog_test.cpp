@@ -189,6 +189,27 @@ TEST_CASE("a catalog file of an earlier release opens with its data", "[catalog]
         catalog_schema_version());
 }
 
+TEST_CASE("removing a root folder keeps its authors, linked to none", "[catalog]") {
+  TempDir dir;
+  auto c = open_catalog(dir);
+  const RootFolder root = c->add_root_folder("/lib").value();
+  const RootFolder other = c->add_root_folder("/other").value();
+  Author a = make_author("100", "Ann Leckie", "/lib/Ann Leckie");
+  a.root_folder_id = root.id;
+  const RowId ann = c->add_author(a).value().id;
+  Author b = make_author("101", "Bo Other", "/other/Bo Other");
+  b.root_folder_id = other.id;
+  const RowId bo = c->add_author(b).value().id;
+  const RootFolder removed = c->remove_root_folder(root.id).value();
+  CHECK(removed.path == root.path);
+  CHECK(c->root_folder(root.id).error().code == errc::not_found);
+  CHECK(c->remove_root_folder(root.id).error().code == errc::not_found);
+  CHECK(c->author(ann)->root_folder_id == 0);
+  CHECK(c->author(ann)->path == "/lib/Ann Leckie");
+  CHECK(c->author(bo)->root_folder_id == other.id);
+  REQUIRE(c->root_folders()->size() == 1);
+}
+
 TEST_CASE("a removed row's id is never handed out again", "[catalog]") {
   // SQLite alone gives a new row the highest id + 1, so removing the newest row freed its id
   // for the next one: a client still holding it would reach the new row.

@@ -56,6 +56,7 @@ class FlakyCatalog final : public Catalog {
   }
   Result<std::vector<RootFolder>> root_folders() override { return c_->root_folders(); }
   Result<RootFolder> root_folder(RowId id) override { return c_->root_folder(id); }
+  Result<RootFolder> remove_root_folder(RowId id) override { return c_->remove_root_folder(id); }
   Result<Author> add_author(Author a) override { return c_->add_author(std::move(a)); }
   Result<Author> author(RowId id) override { return c_->author(id); }
   Result<Author> author_by_foreign_id(std::string_view f) override { return c_->author_by_foreign_id(f); }

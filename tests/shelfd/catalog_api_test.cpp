@@ -70,6 +70,20 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   CHECK(d.message("POST", "/api/v1/rootfolder", json{{"path", d.dir.file("a-file")}}.dump(), 400)
             .find("is not a folder") != std::string::npos);
   fs::create_directories(d.dir.path() / "audio");
+  const json audio = d.post("/api/v1/rootfolder", {{"path", (d.dir.path() / "audio").string()}}, 201);
+  CHECK(audio["accessible"] == true);
+  // Read one, remove one (the folder stays on disk); the configuration's own is refused.
+  const std::string audio_url = "/api/v1/rootfolder/" + std::to_string(audio["id"].get<long long>());
+  CHECK(d.get(audio_url)["path"] == audio["path"]);
+  d.del(audio_url);
+  d.get(audio_url, 404);
+  d.del(audio_url, 404);
+  CHECK(fs::is_directory(d.dir.path() / "audio"));
+  d.get("/api/v1/rootfolder/99999999999999999999", 404);
+  for (const json& r : d.get("/api/v1/rootfolder")) {
+    CHECK(d.message("DELETE", "/api/v1/rootfolder/" + std::to_string(r["id"].get<long long>()), "", 409)
+              .find("libraryRoots") != std::string::npos);
+  }
   CHECK(d.post("/api/v1/rootfolder", {{"path", (d.dir.path() / "audio").string()}}, 201)["accessible"] ==
         true);
 

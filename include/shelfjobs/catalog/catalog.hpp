@@ -251,6 +251,9 @@ class Catalog {
   virtual Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {}) = 0;
   virtual Result<std::vector<RootFolder>> root_folders() = 0;
   virtual Result<RootFolder> root_folder(RowId id) = 0;
+  /// Removes a root folder and returns it. Its authors stay, with their folders, and lose the
+  /// link to it (`root_folder_id` 0), as Readarr's authors keep their paths. Errors: not_found.
+  virtual Result<RootFolder> remove_root_folder(RowId id) = 0;
 
   // Authors.
   /// Inserts the author (id ignored; an empty sort name becomes `sort_name_of(name)`, a zero

@@ -121,6 +121,12 @@ class LibraryService : public Service {
   /// a root folder), store_error.
   Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {});
 
+  /// Removes a root folder (Readarr's root folder delete) and returns it: nothing on disk
+  /// changes, and its authors stay with their folders, linked to no root folder. From then on
+  /// nothing in it is deleted for a person (files must lie in a root folder), and a scan of every
+  /// root folder leaves it out. Errors: not_found, store_error.
+  Result<RootFolder> remove_root_folder(RowId id);
+
   /// The root folder `path` lies strictly inside (the deepest, should roots nest), by the
   /// paths' text: where an author folder at `path` would belong. Errors: invalid_argument (in
   /// no root folder, or a root folder itself), store_error.
