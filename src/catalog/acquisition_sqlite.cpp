@@ -1028,6 +1028,11 @@ Result<std::shared_ptr<AcquisitionStore>> open_sqlite_acquisition_store(
                                 {.newer_file = errc::invalid_argument, .what = "acquisition store"});
       !st)
     return st.error();
+  try {
+    restore_id_marks(**write, {"providers", "history", "blocklist", "pending_releases", "tracked_downloads"});
+  } catch (const std::exception& e) {
+    return Error{errc::store_error, "acquisition store " + path + ": cannot check its id marks: " + e.what()};
+  }
   // The read connection never writes; SQLite enforces it (query_only).
   auto read = sqlite::open(path, {.what = "acquisition store",
                                   .busy_timeout = options.busy_timeout,

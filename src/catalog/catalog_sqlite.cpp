@@ -1448,6 +1448,12 @@ Result<std::shared_ptr<Catalog>> open_sqlite_catalog(const SqliteCatalogOptions&
                                  .what = "catalog"});
       !st)
     return st.error();
+  try {
+    restore_id_marks(**write,
+                     {"root_folders", "authors", "books", "editions", "series", "book_files", "exclusions"});
+  } catch (const std::exception& e) {
+    return Error{errc::store_error, "catalog " + path + ": cannot check its id marks: " + e.what()};
+  }
   // The read connection never writes; SQLite enforces it (query_only).
   auto read = sqlite::open(
       path, {.what = "catalog", .busy_timeout = options.busy_timeout, .create = false, .query_only = true});

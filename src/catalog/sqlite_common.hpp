@@ -155,6 +155,22 @@ inline std::string keep_ids_migration(std::initializer_list<std::string_view> ta
   return sql;
 }
 
+/// Gives each of `tables` its `id_high` row again where a damaged or hand-edited file lost it
+/// (from the highest id the table holds now: without it next_id would quietly fall back to
+/// SQLite's own, reused ids). Run at each open, after the migrations. It only reads while every
+/// row is there, so opening a file another process is writing to does not wait for its lock.
+/// Throws SQLite::Exception.
+inline void restore_id_marks(SQLite::Database& db, std::initializer_list<std::string_view> tables) {
+  for (std::string_view t : tables) {
+    const std::string table(t);
+    SQLite::Statement has(db, "SELECT 1 FROM id_high WHERE tbl = ?");
+    has.bind(1, table);
+    if (has.executeStep()) continue;
+    db.exec("INSERT OR IGNORE INTO id_high (tbl, high) SELECT '" + table + "', COALESCE(MAX(id), 0) FROM " +
+            table);
+  }
+}
+
 /// The value of `id` in an INSERT into `table` (one migrated by keep_ids_migration): one above
 /// every id the table ever held.
 inline std::string next_id(std::string_view table) {

@@ -285,6 +285,23 @@ TEST_CASE("a schema 3 catalog keeps its exclusions, of kind any, and its ids fro
   CHECK(c->add_exclusion({0, "w3", ""}).value().id > newest);
 }
 
+TEST_CASE("a catalog whose id marks were lost gets them back at open", "[catalog][sqlite]") {
+  TempDir dir;
+  RowId newest = 0;
+  {
+    auto c = open_catalog(dir);
+    REQUIRE(c->add_author(make_author("100", "Ann Leckie", "/lib/Ann Leckie")).has_value());
+    newest = c->add_author(make_author("101", "Ada Palmer", "/lib/Ada Palmer")).value().id;
+  }
+  {
+    SQLite::Database db((dir.path() / "catalog.db").string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM id_high WHERE tbl = 'authors'");  // a hand edit
+  }
+  auto c = open_catalog(dir);
+  REQUIRE(c->remove_author(newest).has_value());
+  CHECK(c->add_author(make_author("102", "Ann Example", "/lib/Ann Example")).value().id > newest);
+}
+
 TEST_CASE("the catalog reports a file it cannot open as a store error", "[catalog]") {
   TempDir dir;
   auto c = open_sqlite_catalog({dir.path() / "missing" / "catalog.db"});
