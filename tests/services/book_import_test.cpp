@@ -345,6 +345,21 @@ TEST_CASE("a different file at the destination is never overwritten", "[import]"
   CHECK(lib.imported.empty());
 }
 
+TEST_CASE("nothing is imported into an author folder whose root folder was removed", "[import]") {
+  // Nothing scans or deletes there any more (LibraryService::remove_root_folder).
+  ImportLibrary lib;
+  const fs::path src = lib.download_justice();
+  REQUIRE(lib.catalog->remove_root_folder(lib.root_folder.id).has_value());
+  const ImportSummary s = lib.scan(ImportMode::move);
+  CHECK(s.imported == 0);
+  REQUIRE(s.outcomes.size() == 1);
+  REQUIRE(s.outcomes[0].rejections.size() == 1);
+  CHECK(s.outcomes[0].rejections[0].kind == K::no_root_folder);
+  CHECK_THAT(s.outcomes[0].rejections[0].reason, Catch::Contains("is in no root folder"));
+  CHECK(fs::exists(src));
+  CHECK_FALSE(fs::exists(lib.justice_dest()));
+}
+
 TEST_CASE("the same file already at the destination counts as imported", "[import]") {
   ImportLibrary lib;
   const fs::path src = lib.download_justice();

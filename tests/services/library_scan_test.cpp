@@ -222,6 +222,26 @@ TEST_CASE("rescanning one author's folder leaves the rest of the library alone",
   CHECK(s.removed == 1);
   CHECK(lib.has_row(lib.root / "Ada Palmer/Too Like the Lightning/01.mp3"));
 
+  SECTION("an author whose root folder was removed is named and skipped; the others are scanned") {
+    const fs::path elsewhere = lib.dir.path() / "elsewhere";
+    fs::create_directories(elsewhere / "Bo Other");
+    const RootFolder second = lib.catalog->add_root_folder(elsewhere).value();
+    Author bo;
+    bo.foreign_id = "a9";
+    bo.name = "Bo Other";
+    bo.path = elsewhere / "Bo Other";
+    bo.root_folder_id = second.id;
+    const RowId orphan = lib.catalog->add_author(bo).value().id;
+    REQUIRE(lib.catalog->remove_root_folder(second.id).has_value());
+    RescanFolders both;
+    both.authorIds = {orphan, lib.palmer};
+    auto r = lib.scan->rescan(both);
+    REQUIRE(r.has_value());
+    CHECK(r->folders == 1);
+    CHECK(r->removed == 1);  // Ada Palmer's file
+    REQUIRE(r->skipped_roots.size() == 1);
+    CHECK_THAT(r->skipped_roots[0], Catch::Contains("Bo Other") && Catch::Contains("in no root folder"));
+  }
   SECTION("a folder by path, and a folder in no root folder") {
     RescanFolders f;
     f.folders = {(lib.root / "Ada Palmer").string()};

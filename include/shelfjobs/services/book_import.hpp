@@ -151,14 +151,15 @@ void from_json(const nlohmann::json& j, ManualImport& c);
 /// Why a file is not imported.
 struct ImportRejection {
   enum class Kind {
-    not_a_book,           ///< not a book file by its extension
-    missing,              ///< the file does not exist (any more)
-    unreadable,           ///< its metadata cannot be read (a broken or encrypted file)
-    unknown_author,       ///< no author of the library matches
-    no_matching_book,     ///< the author is known, none of its books matches
-    wrong_book,           ///< ManualImport: the ids given do not fit together
-    already_in_library,   ///< the file is in the catalog, linked to a book, elsewhere
-    no_root_folder,       ///< the author has no folder and the library no root folder
+    not_a_book,          ///< not a book file by its extension
+    missing,             ///< the file does not exist (any more)
+    unreadable,          ///< its metadata cannot be read (a broken or encrypted file)
+    unknown_author,      ///< no author of the library matches
+    no_matching_book,    ///< the author is known, none of its books matches
+    wrong_book,          ///< ManualImport: the ids given do not fit together
+    already_in_library,  ///< the file is in the catalog, linked to a book, elsewhere
+    no_root_folder,  ///< the author has no folder and the library no root folder, or its folder is in no root
+                     ///< folder
     author_folder_taken,  ///< the author's new folder is another author's
     bad_naming,           ///< the naming pattern does not render
     destination_exists,   ///< a different file is at the destination

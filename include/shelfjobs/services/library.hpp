@@ -123,8 +123,11 @@ class LibraryService : public Service {
 
   /// Removes a root folder (Readarr's root folder delete) and returns it: nothing on disk
   /// changes, and its authors stay with their folders, linked to no root folder. From then on
-  /// nothing in it is deleted for a person (files must lie in a root folder), and a scan of every
-  /// root folder leaves it out. Errors: not_found, store_error.
+  /// nothing in it is deleted for a person (files must lie in a root folder), a scan of every
+  /// root folder leaves it out, a rescan of such an author names it in `skipped_roots` (the other
+  /// authors of that rescan are scanned), and an import into its folder is rejected
+  /// (`no_root_folder`). Adding the root folder again brings it back. Errors: not_found,
+  /// store_error.
   Result<RootFolder> remove_root_folder(RowId id);
 
   /// The root folder `path` lies strictly inside (the deepest, should roots nest), by the

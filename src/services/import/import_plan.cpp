@@ -170,6 +170,17 @@ Plan plan_import(const PlanInput& in) {
   const Author& author = *id.author;
   if (!author.path.empty()) {
     p.author_folder = fs::path(clean_path(author.path));
+    // A folder whose root folder was removed: nothing scans or deletes there any more, so nothing
+    // is put there either.
+    const bool rooted = std::any_of(in.roots.begin(), in.roots.end(), [&](const RootFolder& r) {
+      return path_is_under(clean_path(author.path), clean_path(r.path));
+    });
+    if (!rooted) {
+      reject(p, K::no_root_folder,
+             "the folder of author '" + author.name + "' (" + clean_path(author.path) +
+                 ") is in no root folder: add its root folder again, or point the author at another folder");
+      return p;
+    }
   } else {
     auto root = root_by_id(in.roots, author.root_folder_id);
     if (!root) root = root_by_id(in.roots, in.default_root_id);

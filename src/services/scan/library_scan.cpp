@@ -277,12 +277,21 @@ struct LibraryScanService::Impl {
     };
     for (const auto& f : c.folders)
       if (auto st = add_folder(f); !st) return st.error();
+    std::vector<std::string> unrooted;  // authors' folders in no root folder, left alone
     if (c.folders.empty() && !c.authorIds.empty()) {
       // The authors' folders only: one author's rescan never walks the whole library.
       for (RowId id : c.authorIds) {
         auto a = std::find_if(authors->begin(), authors->end(), [&](const Author& x) { return x.id == id; });
         if (a == authors->end()) return Error{errc::not_found, "author " + std::to_string(id)};
         if (a->path.empty()) continue;  // no folder yet: nothing on disk to scan
+        if (!root_of(a->path)) {
+          // Its root folder was removed (LibraryService::remove_root_folder): the others of the
+          // same rescan still go, and this one is named in the summary.
+          unrooted.push_back("author '" + a->name + "': its folder " + display_path(a->path) +
+                             " is in no root folder");
+          log->warn("library scan: {}; not scanned", unrooted.back());
+          continue;
+        }
         if (auto st = add_folder(a->path); !st) return st.error();
       }
     }
@@ -297,6 +306,7 @@ struct LibraryScanService::Impl {
         author_folders.emplace(catalog_path(a.path), scan::RunState::FolderAuthor{a.id, a.name});
 
     ScanSummary summary;
+    summary.skipped_roots = std::move(unrooted);
     scan::RunState run{*o.catalog, index, author_folders, *log, ctx, c.filter, o, summary};
     run.deleted = [this](const BookFileDeleted& e) { publish(e); };
     run.added = [this](const BookFileAdded& e) { publish(e); };
