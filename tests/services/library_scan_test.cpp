@@ -193,6 +193,20 @@ TEST_CASE("a missing or empty root folder is skipped and nothing under it is rem
     lib.rescan();
     CHECK(checks[0].run().empty());
   }
+  SECTION("empty, then removed from the library: no more warning") {
+    const auto checks = lib.scan->health_checks();
+    fs::rename(lib.root, lib.dir.path() / "elsewhere");
+    fs::create_directories(lib.root);
+    lib.rescan();
+    REQUIRE(checks[0].run().size() == 1);
+    const RowId root_id = lib.catalog->root_folders().value().at(0).id;
+    REQUIRE(lib.catalog->remove_root_folder(root_id).has_value());
+    CHECK(checks[0].run().empty());
+    REQUIRE(lib.catalog->add_root_folder(lib.root).has_value());  // back, still empty: warned again
+    CHECK(checks[0].run().size() == 1);
+    fs::remove(lib.root);
+    fs::rename(lib.dir.path() / "elsewhere", lib.root);
+  }
   CHECK(lib.catalog->counts().value().files == before);
   CHECK(lib.deleted.empty());
 }

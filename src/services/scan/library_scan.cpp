@@ -165,12 +165,18 @@ struct LibraryScanService::Impl {
     std::vector<HealthIssue> out;
     if (roots.empty()) return out;
     auto authors = o.catalog->authors();
-    if (!authors) {
+    auto current = o.catalog->root_folders();
+    if (!authors || !current) {
       out.push_back({"LibraryScanCheck", HealthIssue::Level::error,
-                     "cannot read the authors: " + authors.error().message});
+                     "cannot read the authors and root folders: " +
+                         (!authors ? authors.error().message : current.error().message)});
       return out;
     }
     for (const auto& root : roots) {
+      // A root folder removed since its scan is no longer the library's to warn about.
+      if (std::none_of(current->begin(), current->end(),
+                       [&](const RootFolder& r) { return catalog_path(r.path) == root; }))
+        continue;
       const auto n = std::count_if(authors->begin(), authors->end(), [&](const Author& a) {
         return !a.path.empty() && path_is_under(catalog_path(a.path), root);
       });
