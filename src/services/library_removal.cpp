@@ -45,6 +45,42 @@ fs::path recycled_place(const fs::path& path, const fs::path& root, const fs::pa
   taken.insert(to);
   return to;
 }
+
+// One file's way off the disk, and what became of it.
+struct Disposed {
+  enum What { moved, deleted, deleted_link, gone, failed } what;
+  std::string error;  // failed: what could not be done, naming the file
+
+  // How the log says it, for a file the call found there.
+  std::string how(const fs::path& to) const {
+    switch (what) {
+      case moved: return "moved to the recycle bin (" + to.string() + ")";
+      case deleted: return "deleted";
+      case deleted_link: return "deleted (a symbolic link)";
+      default: return "was gone already";
+    }
+  }
+};
+
+// Moves `path` to `to` in the recycle bin, or deletes it when `to` is empty. A symbolic link is
+// removed, never followed or moved: what it points to is not the library's. A move across file
+// systems copies (a recycle bin on another disk) and never replaces a file that reached the
+// bin's place meanwhile. `gone`: nothing was at `path` by the time it was tried.
+Disposed dispose(const fs::path& path, const fs::path& to) {
+  std::error_code ec;
+  const bool link = fs::is_symlink(fs::symlink_status(path, ec));
+  if (!to.empty() && !link) {
+    auto moved = transfer(path, to, TransferMode::move);
+    if (moved) return {Disposed::moved, {}};
+    if (moved.error().code == errc::not_found && !fs::exists(fs::symlink_status(path, ec)))
+      return {Disposed::gone, {}};
+    return {Disposed::failed,
+            "cannot move '" + path.string() + "' to the recycle bin: " + moved.error().message};
+  }
+  if (fs::remove(path, ec)) return {link ? Disposed::deleted_link : Disposed::deleted, {}};
+  if (ec) return {Disposed::failed, "cannot delete '" + path.string() + "': " + ec.message()};
+  return {Disposed::gone, {}};
+}
 }  // namespace
 
 Status LibraryService::remove_author(RowId author_id, bool delete_files,
@@ -188,33 +224,17 @@ Status LibraryService::Impl::carry_out(const BookRemovalPlan& p) {
   publish(BookRemoved{p.book, "removed by a user", !p.deleted.empty() || !p.on_disk.empty()});
   std::string failed;
   for (const auto& [path, to] : p.on_disk) {
-    std::string how = "was gone already";
-    std::error_code ec;
-    const bool link = fs::is_symlink(fs::symlink_status(path, ec));
-    if (!to.empty() && !link) {
-      // A move across file systems copies (a recycle bin on another disk), and never replaces
-      // a file that reached the bin's place meanwhile.
-      auto moved = transfer(path, to, TransferMode::move);
-      if (!moved && moved.error().code != errc::not_found) {
-        if (failed.empty()) failed = "'" + path.string() + "': " + moved.error().message;
-        continue;
-      }
-      if (moved) how = "moved to the recycle bin (" + to.string() + ")";
-    } else {
-      // A link is removed, never followed or moved: what it points to is not the library's.
-      const bool removed = fs::remove(path, ec);
-      if (ec) {
-        if (failed.empty()) failed = "'" + path.string() + "': " + ec.message();
-        continue;
-      }
-      if (removed) how = link ? "deleted (a symbolic link)" : "deleted";
+    const Disposed d = dispose(path, to);
+    if (d.what == Disposed::failed) {
+      if (failed.empty()) failed = d.error;
+      continue;
     }
-    o.logger->info("file of removed book '{}' {}: {}", p.book.title, how, path.string());
+    o.logger->info("file of removed book '{}' {}: {}", p.book.title, d.how(to), path.string());
   }
   for (const BookFile& f : p.deleted) publish(BookFileDeleted{f, "its book was removed by a user"});
   if (!failed.empty()) {
-    return Error{errc::unavailable, "book '" + p.book.title +
-                                        "' is removed, but a file could not be deleted or moved: " + failed};
+    return Error{errc::unavailable,
+                 "book '" + p.book.title + "' is removed, but not all of its files left the disk: " + failed};
   }
   return Ok{};
 }
@@ -290,30 +310,15 @@ Status LibraryService::delete_files(const std::vector<RowId>& file_ids,
   };
   for (const Planned& p : plans) {
     std::string how = "already gone from disk";
-    std::error_code ec;
-    const bool link = p.on_disk && fs::is_symlink(fs::symlink_status(p.file.path, ec));
     bool gone_meanwhile = false;  // on disk when planned, not there now: moved by someone else?
-    if (p.on_disk && !p.to.empty() && !link) {
-      auto moved = transfer(p.file.path, p.to, TransferMode::move);
-      if (moved) {
-        how = "moved to the recycle bin (" + p.to.string() + ")";
-      } else if (moved.error().code == errc::not_found && !fs::exists(fs::symlink_status(p.file.path, ec))) {
-        gone_meanwhile = true;
-      } else {
-        failed(errc::unavailable,
-               "cannot move '" + p.file.path.string() + "' to the recycle bin: " + moved.error().message);
+    if (p.on_disk) {
+      const Disposed d = dispose(p.file.path, p.to);
+      if (d.what == Disposed::failed) {
+        failed(errc::unavailable, d.error);
         continue;
       }
-    } else if (p.on_disk) {
-      // A link is removed, never followed or moved: what it points to is not the library's.
-      if (fs::remove(p.file.path, ec)) {
-        how = link ? "deleted (a symbolic link)" : "deleted";
-      } else if (!ec) {
-        gone_meanwhile = true;
-      } else {
-        failed(errc::unavailable, "cannot delete '" + p.file.path.string() + "': " + ec.message());
-        continue;
-      }
+      gone_meanwhile = d.what == Disposed::gone;
+      how = d.how(p.to);
     }
     // A file that left its path after the plan was made may have been moved (MoveAuthor renames
     // the folder, then re-points the rows): its row stays. A file this call deleted loses its

@@ -387,6 +387,43 @@ TEST_CASE("removing a book unlinks or deletes its files; it comes back with a re
   CHECK(removed.seen.size() == seen + 2);
 }
 
+TEST_CASE("books whose files cannot leave the disk are removed all the same, and the error names the file",
+          "[services][library]") {
+  // The rows go before the disk (the catalog then says what is true); a file the recycle bin
+  // cannot take stays where it was, and the answer says which one, after the rest were done.
+  Library lib;
+  Recorder<BookFileDeleted> deleted(*lib.bus);
+  const Author ann = lib.add(4411, "Ann Example", 2);
+  const auto books = refreshed_books(lib, ann);
+  REQUIRE(books.size() == 2);
+  const fs::path stuck = ann.path / "One" / "One.epub";
+  touch(stuck);
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, books[0].id, stuck)).has_value());
+  // The second book's file is a link: links are removed, never moved, so the bin is not needed.
+  const fs::path target = lib.dir.path() / "downloads" / "Two.epub";
+  touch(target);
+  const fs::path link = ann.path / "Two" / "Two.epub";
+  fs::create_directories(link.parent_path());
+  fs::create_symlink(target, link);
+  REQUIRE(lib.catalog->upsert_file(file_of(ann, books[1].id, link)).has_value());
+  const fs::path blocked_bin = lib.dir.path() / "blocked";
+  touch(blocked_bin);  // a file where the bin's folders would go
+
+  const auto result = lib.library->remove_books({books[0].id, books[1].id}, true, blocked_bin);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().code == errc::unavailable);
+  CHECK(result.error().message.find("is removed") != std::string::npos);
+  CHECK(result.error().message.find("cannot move '" + stuck.string() + "' to the recycle bin") !=
+        std::string::npos);
+  CHECK(lib.catalog->book(books[0].id).error().code == errc::not_found);
+  CHECK(lib.catalog->book(books[1].id).error().code == errc::not_found);
+  CHECK(fs::exists(stuck));
+  CHECK_FALSE(fs::exists(fs::symlink_status(link)));
+  CHECK(fs::exists(target));
+  CHECK(lib.catalog->file_by_path(stuck).error().code == errc::not_found);
+  CHECK(deleted.seen.size() == 2);
+}
+
 TEST_CASE("deleting book files: disk first, then the row; every id checked before any goes",
           "[services][library]") {
   Library lib;
