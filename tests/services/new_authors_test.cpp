@@ -121,6 +121,50 @@ TEST_CASE("RescanFolders with addNewAuthors adds the author a file names; its re
   CHECK(left.unmapped_reason == "author 'Unknown Writer' is not in the library");
 }
 
+TEST_CASE("names addNewAuthors could not add wait, so the names behind them get the lookups", "[scan]") {
+  // More unknown names than one scan may look up: the first scan takes the first two; had they
+  // kept their places, every later scan would have looked them up again (from the cache, so
+  // without a request) and never reached the third.
+  Library lib;
+  auto scan = LibraryScanService::create(
+      {.catalog = lib.catalog, .logger = quiet_logger(), .library = lib.library, .max_new_authors = 2});
+  REQUIRE(scan.has_value());
+  for (const char* name : {"Stray One", "Stray Two", "Stray Three"}) {
+    book_samples::BookSpec s;
+    s.title = std::string("Notes by ") + name;
+    s.authors = {name};
+    book_samples::make_epub(lib.root.path / name / "Notes.epub", s);
+  }
+  lib.server->put_author(fixtures::make_author(5101, "Later Known", 1));
+  RescanFolders c;
+  c.addNewAuthors = true;
+  auto searches = [&] { return lib.server->requests_to("search"); };
+
+  const auto before = searches();
+  REQUIRE((*scan)->rescan(c).has_value());
+  const auto first = searches() - before;
+  CHECK(first > 0);
+  REQUIRE((*scan)->rescan(c).has_value());
+  const auto second = searches() - before - first;
+  CHECK(second > 0);  // the third name, looked up now
+  CHECK(second * 2 == first);
+  REQUIRE((*scan)->rescan(c).has_value());
+  CHECK(searches() - before - first - second == 0);  // every name waits now
+
+  // A new name is looked up at once.
+  book_samples::BookSpec known;
+  known.title = "Known Work";
+  known.authors = {"Later Known"};
+  book_samples::make_epub(lib.root.path / "Later Known" / "Known Work.epub", known);
+  auto done = (*scan)->rescan(c);
+  REQUIRE(done.has_value());
+  CHECK(done->new_authors == std::vector<std::string>{"Later Known"});
+
+  CHECK(LibraryScanService::create({.catalog = lib.catalog, .retry_unadded_after = std::chrono::seconds(-1)})
+            .error()
+            .code == errc::invalid_argument);
+}
+
 TEST_CASE("addNewAuthors without a library service leaves the files unmapped", "[scan]") {
   Library lib;
   auto scan = LibraryScanService::create({.catalog = lib.catalog, .logger = quiet_logger()});

@@ -17,8 +17,9 @@
 ///
 /// addNewAuthors: after the walk, the authors that unmapped files of the scanned folders name
 /// and the library lacks are looked up at the metadata source by name and title
-/// (LibraryService::add_author_by_name; at most `ScanOptions::max_new_authors` per scan) and
-/// added under the file's root folder; AuthorAdded refreshes each, and the AuthorRefreshed rule
+/// (LibraryService::add_author_by_name; at most `ScanOptions::max_new_authors` per scan, a name
+/// that could not be added waits `ScanOptions::retry_unadded_after`) and added under the file's
+/// root folder; AuthorAdded refreshes each, and the AuthorRefreshed rule
 /// rescans its folder with `matched`, which links the files lying there. A source that fails
 /// ends the lookups for this scan (a warning), never the scan.
 ///
@@ -145,6 +146,12 @@ struct ScanOptions {
   /// addNewAuthors looks up at most this many unknown authors per scan (the rest wait for the
   /// next scan), so a library of strays cannot keep the metadata source busy for hours.
   int max_new_authors = 25;
+  /// A name that addNewAuthors could not add (the source knows no such author, the author is on
+  /// the exclusion list or in the catalog already) is not looked up again for this long, so
+  /// that the same names do not take every scan's `max_new_authors` lookups and keep the names
+  /// behind them waiting for ever. Kept in memory: a restart looks each up once more. 0: every
+  /// scan looks up every name again.
+  std::chrono::seconds retry_unadded_after = std::chrono::hours(24);
 };
 
 class LibraryScanService : public Service {

@@ -12,6 +12,7 @@
 #include "shelfjobs/services/library_scan.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -147,6 +148,9 @@ struct LibraryScanService::Impl {
   mutable std::mutex last_mu;
   std::optional<ScanSummary> last;
   std::set<std::string> empty_roots;  // under last_mu: the roots whose latest scan found them empty
+  // addNewAuthors' names that could not be added (author_key), and when each may be tried again.
+  std::mutex unadded_mu;
+  std::map<std::string, std::chrono::steady_clock::time_point> unadded;  // under unadded_mu
 
   void note_root(const fs::path& root, bool empty) {
     std::lock_guard lock(last_mu);
@@ -216,11 +220,18 @@ struct LibraryScanService::Impl {
     };
     std::map<std::string, Wanted> wanted;  // by author_key: one lookup per author
     bool more = false;
+    std::set<std::string> waiting;  // names a recent scan could not add
+    {
+      const auto now = std::chrono::steady_clock::now();
+      std::lock_guard lock(unadded_mu);
+      std::erase_if(unadded, [&](const auto& u) { return u.second <= now; });
+      for (const auto& u : unadded) waiting.insert(u.first);
+    }
     for (const auto& t : scanned) {
       auto st = o.catalog->for_each_file_under(t.scope, [&](const BookFile& f) {
         if (f.book_id != 0 || f.author_id != 0 || f.author.empty()) return;
         std::string key = scan::author_key(f.author);
-        if (key.empty() || wanted.count(key)) return;
+        if (key.empty() || wanted.count(key) || waiting.count(key)) return;
         if (static_cast<int>(wanted.size()) >= o.max_new_authors) {
           more = true;
           return;
@@ -247,6 +258,10 @@ struct LibraryScanService::Impl {
       }
       if (added.error().code == errc::not_found || added.error().code == errc::conflict) {
         log->info("library scan: author '{}' not added: {}", w.name, added.error().message);
+        if (o.retry_unadded_after.count() > 0) {
+          std::lock_guard lock(unadded_mu);
+          unadded[key] = std::chrono::steady_clock::now() + o.retry_unadded_after;
+        }
         continue;
       }
       // The source is down or asks to wait: the next scan tries again.
@@ -397,6 +412,8 @@ Result<std::shared_ptr<LibraryScanService>> LibraryScanService::create(ScanOptio
   if (options.batch < 1) return Error{errc::invalid_argument, "batch must be at least 1"};
   if (options.max_new_authors < 0)
     return Error{errc::invalid_argument, "max_new_authors must not be negative"};
+  if (options.retry_unadded_after.count() < 0)
+    return Error{errc::invalid_argument, "retry_unadded_after must not be negative"};
   if (options.max_files_per_second < 0)
     return Error{errc::invalid_argument, "max_files_per_second must not be negative"};
   auto impl = std::make_shared<Impl>();
