@@ -326,7 +326,18 @@ class SqliteCatalog final : public Catalog {
       st->bind(1, p);
       st->bind(2, name);
       st->exec();
-      return RootFolder{c.db().getLastInsertRowid(), p, name};
+      const RowId id = c.db().getLastInsertRowid();
+      // Authors whose root folder was removed come back to it (a path compare, not LIKE: a
+      // folder name may hold % or _).
+      auto relink = c.prepare(
+          "UPDATE authors SET root_folder_id = ? WHERE root_folder_id IS NULL AND "
+          "(path = ? OR substr(path, 1, length(?) + 1) = ? || '/')");
+      relink->bind(1, id);
+      relink->bind(2, p);
+      relink->bind(3, p);
+      relink->bind(4, p);
+      relink->exec();
+      return RootFolder{id, p, name};
     });
   }
 

@@ -277,12 +277,28 @@ Result<RootFolder> LibraryService::add_root_folder(const std::filesystem::path& 
   if (ec) {
     return Error{errc::invalid_argument, "root folder '" + p.string() + "' cannot be read: " + ec.message()};
   }
-  return impl_->o.catalog->add_root_folder(p, std::move(name));
+  auto added = impl_->o.catalog->add_root_folder(p, std::move(name));
+  if (!added) return added;
+  // Authors whose root folder was removed and whose folders lie here are linked to it now.
+  if (auto authors = impl_->o.catalog->authors()) {
+    for (const Author& a : *authors)
+      if (a.root_folder_id == added->id) impl_->publish(AuthorEdited{a});
+  }
+  return added;
 }
 
 Result<RootFolder> LibraryService::remove_root_folder(RowId id) {
+  // Its authors are read first: once it is gone, nothing says which they were.
+  std::vector<RowId> linked;
+  if (auto authors = impl_->o.catalog->authors()) {
+    for (const Author& a : *authors)
+      if (a.root_folder_id == id) linked.push_back(a.id);
+  }
   auto removed = impl_->o.catalog->remove_root_folder(id);
-  if (removed) impl_->o.logger->info("root folder removed: {}", removed->path.string());
+  if (!removed) return removed;
+  impl_->o.logger->info("root folder removed: {}", removed->path.string());
+  for (RowId author_id : linked)
+    if (auto now = impl_->o.catalog->author(author_id)) impl_->publish(AuthorEdited{*now});
   return removed;
 }
 

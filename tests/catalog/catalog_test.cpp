@@ -208,6 +208,19 @@ TEST_CASE("removing a root folder keeps its authors, linked to none", "[catalog]
   CHECK(c->author(ann)->path == "/lib/Ann Leckie");
   CHECK(c->author(bo)->root_folder_id == other.id);
   REQUIRE(c->root_folders()->size() == 1);
+
+  // Added again, it takes its authors back; a folder that merely starts with the same letters
+  // ("/lib2") or holds a LIKE wildcard is not under it.
+  Author near = make_author("102", "Near Miss", "/lib2/Near Miss");
+  const RowId near_id = c->add_author(near).value().id;
+  const RootFolder wild = c->add_root_folder("/l_b").value();
+  CHECK(c->author(ann)->root_folder_id == 0);
+  const RootFolder back = c->add_root_folder("/lib").value();
+  CHECK(back.id != root.id);
+  CHECK(c->author(ann)->root_folder_id == back.id);
+  CHECK(c->author(near_id)->root_folder_id == 0);
+  CHECK(c->author(bo)->root_folder_id == other.id);
+  CHECK(wild.id != back.id);
 }
 
 TEST_CASE("a removed row's id is never handed out again", "[catalog]") {

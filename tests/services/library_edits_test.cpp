@@ -77,6 +77,31 @@ TEST_CASE("a root folder must exist, be a folder and be readable", "[services][l
   CHECK(lib.catalog->root_folders().value().size() == 2);  // the fixture's and `fresh`
 }
 
+TEST_CASE("a root folder's authors are told when it goes and when it comes back", "[services][library]") {
+  Library lib;
+  Recorder<AuthorEdited> edited(*lib.bus);
+  const Author ann = lib.add(4301, "Ann Example", 1);
+  const RowId root_id = lib.root.id;
+  REQUIRE(lib.library->remove_root_folder(root_id).has_value());
+  REQUIRE(edited.seen.size() == 1);
+  CHECK(edited.seen[0].author.id == ann.id);
+  CHECK(edited.seen[0].author.root_folder_id == 0);
+  CHECK(edited.seen[0].author.path == ann.path);
+
+  const auto back = lib.library->add_root_folder(lib.root.path);
+  REQUIRE(back.has_value());
+  REQUIRE(edited.seen.size() == 2);
+  CHECK(edited.seen[1].author.id == ann.id);
+  CHECK(edited.seen[1].author.root_folder_id == back->id);
+  CHECK(lib.catalog->author(ann.id)->root_folder_id == back->id);
+
+  // Another root folder takes no author: nothing to tell.
+  fs::create_directories(lib.dir.path() / "audio");
+  REQUIRE(lib.library->add_root_folder(lib.dir.path() / "audio").has_value());
+  CHECK(edited.seen.size() == 2);
+  CHECK(lib.library->remove_root_folder(root_id).error().code == errc::not_found);
+}
+
 TEST_CASE("monitoring survives a refresh that read the rows before the choice", "[services][library]") {
   Library lib;
   const Author ann = lib.add(4101, "Ann Example", 3);

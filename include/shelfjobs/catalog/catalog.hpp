@@ -247,7 +247,8 @@ class Catalog {
 
   // Root folders.
   /// `path` must be absolute (`errc::invalid_argument`); `errc::conflict` if it exists. An
-  /// empty name becomes the folder's own name.
+  /// empty name becomes the folder's own name. Authors linked to no root folder whose folders
+  /// lie under `path` (theirs was removed, see remove_root_folder) are linked to the new one.
   virtual Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {}) = 0;
   virtual Result<std::vector<RootFolder>> root_folders() = 0;
   virtual Result<RootFolder> root_folder(RowId id) = 0;

@@ -116,9 +116,10 @@ class LibraryService : public Service {
 
   /// Adds a root folder, as a person does: `path` must be absolute and name a folder that
   /// exists and can be read (a mistyped or unmounted path is refused rather than reported
-  /// later by RootFolderCheck). `name` empty: the folder's own name. Errors: invalid_argument
-  /// (relative, missing, not a folder, unreadable: the message says which), conflict (already
-  /// a root folder), store_error.
+  /// later by RootFolderCheck). `name` empty: the folder's own name. Authors linked to no root
+  /// folder whose folders lie under it are linked to it (AuthorEdited for each). Errors:
+  /// invalid_argument (relative, missing, not a folder, unreadable: the message says which),
+  /// conflict (already a root folder), store_error.
   Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {});
 
   /// Removes a root folder (Readarr's root folder delete) and returns it: nothing on disk
@@ -126,8 +127,8 @@ class LibraryService : public Service {
   /// nothing in it is deleted for a person (files must lie in a root folder), a scan of every
   /// root folder leaves it out, a rescan of such an author names it in `skipped_roots` (the other
   /// authors of that rescan are scanned), and an import into its folder is rejected
-  /// (`no_root_folder`). Adding the root folder again brings it back. Errors: not_found,
-  /// store_error.
+  /// (`no_root_folder`). AuthorEdited goes out for each author it held. Adding the root folder
+  /// again links them to it again. Errors: not_found, store_error.
   Result<RootFolder> remove_root_folder(RowId id);
 
   /// The root folder `path` lies strictly inside (the deepest, should roots nest), by the
