@@ -327,16 +327,21 @@ class SqliteCatalog final : public Catalog {
       st->bind(2, name);
       st->exec();
       const RowId id = c.db().getLastInsertRowid();
-      // Authors whose root folder was removed come back to it (a path compare, not LIKE: a
-      // folder name may hold % or _).
-      auto relink = c.prepare(
-          "UPDATE authors SET root_folder_id = ? WHERE root_folder_id IS NULL AND "
-          "(path = ? OR substr(path, 1, length(?) + 1) = ? || '/')");
-      relink->bind(1, id);
-      relink->bind(2, p);
-      relink->bind(3, p);
-      relink->bind(4, p);
-      relink->exec();
+      // Authors whose root folder was removed come back to it, by the rule write_author_path
+      // links a folder by (the deepest root folder that holds it). They are few: read them all.
+      std::vector<std::pair<RowId, std::string>> unlinked;
+      {
+        auto q = c.prepare("SELECT id, path FROM authors WHERE root_folder_id IS NULL AND path <> ''");
+        while (q->executeStep())
+          unlinked.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getString());
+      }
+      for (const auto& [author_id, folder] : unlinked) {
+        if (deepest_root(c, folder) != id) continue;
+        auto link = c.prepare("UPDATE authors SET root_folder_id = ? WHERE id = ?");
+        link->bind(1, id);
+        link->bind(2, author_id);
+        link->exec();
+      }
       return RootFolder{id, p, name};
     });
   }
@@ -1165,18 +1170,27 @@ class SqliteCatalog final : public Catalog {
 
   // The author's path, and its root folder: the one the path lies in (the deepest, should roots
   // nest); none keeps the one it had.
-  static void write_author_path(Connection& c, RowId id, const std::string& to) {
+  // The deepest root folder that holds `path` strictly inside it; none when no root does.
+  static std::optional<RowId> deepest_root(Connection& c, const std::string& path) {
     std::optional<RowId> root;
     std::size_t longest = 0;
     auto roots = c.prepare("SELECT id, path FROM root_folders");
     while (roots->executeStep()) {
       const std::string r = roots->getColumn(1).getString();
-      if (r.size() > longest && to.size() > r.size() + 1 && to.compare(0, r.size(), r) == 0 &&
-          (to[r.size()] == '/' || r.back() == '/')) {
+      // Strictly inside: a separator after the root's path (unless it ends with one, as "/"
+      // does), then at least one byte of a name.
+      const std::size_t least = r.size() + (r.back() == '/' ? 1 : 2);
+      if (r.size() > longest && path.size() >= least && path.compare(0, r.size(), r) == 0 &&
+          (path[r.size()] == '/' || r.back() == '/')) {
         longest = r.size();
         root = roots->getColumn(0).getInt64();
       }
     }
+    return root;
+  }
+
+  static void write_author_path(Connection& c, RowId id, const std::string& to) {
+    const std::optional<RowId> root = deepest_root(c, to);
     auto st =
         c.prepare("UPDATE authors SET path = ?, root_folder_id = COALESCE(?, root_folder_id) WHERE id = ?");
     st->bind(1, to);

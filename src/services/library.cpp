@@ -78,7 +78,18 @@ Result<Author> LibraryService::add_author_by_name(std::string_view name, std::st
   std::vector<std::string> tried;
   try {
     for (const auto& q : queries) {
-      for (const SearchHit& hit : im.o.source->search(q, token)) {
+      std::vector<SearchHit> hits;
+      try {
+        hits = im.o.source->search(q, token);
+      } catch (const MetadataError& e) {
+        // A search answers with hits or none; a 404 means the source (or a proxy in front of
+        // it) is not serving searches, not that nobody has the name: callers remember a
+        // not_found (addNewAuthors waits a day before asking again).
+        if (e.code() != MetadataErrc::not_found) throw;
+        return Error{errc::upstream_error,
+                     std::string("metadata source: the search is not served: ") + e.what()};
+      }
+      for (const SearchHit& hit : hits) {
         if (std::find(tried.begin(), tried.end(), hit.author_foreign_id) != tried.end()) continue;
         if (static_cast<int>(tried.size()) >= kMaxCandidates) break;
         tried.push_back(hit.author_foreign_id);
@@ -87,7 +98,13 @@ Result<Author> LibraryService::add_author_by_name(std::string_view name, std::st
             return Error{errc::conflict, "author '" + existing->name + "' is already in the catalog"};
           continue;
         }
-        const AuthorData data = im.o.source->author(hit.author_foreign_id, token);
+        AuthorData data;
+        try {
+          data = im.o.source->author(hit.author_foreign_id, token);
+        } catch (const MetadataError& e) {
+          if (e.code() != MetadataErrc::not_found) throw;
+          continue;  // a hit the source no longer knows (merged, removed): the next one may do
+        }
         if (scan::author_key(data.name) != key) continue;
         // A person removed this author and asked for it to stay away (remove_author's exclude).
         auto excluded = im.o.catalog->excluded({data.foreign_id}, ExclusionKind::author);

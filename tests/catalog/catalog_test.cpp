@@ -221,6 +221,17 @@ TEST_CASE("removing a root folder keeps its authors, linked to none", "[catalog]
   CHECK(c->author(near_id)->root_folder_id == 0);
   CHECK(c->author(bo)->root_folder_id == other.id);
   CHECK(wild.id != back.id);
+  // The file system's root holds every folder: the author left without one is linked to it, one
+  // a deeper root folder holds stays with that one.
+  const RootFolder top = c->add_root_folder("/").value();
+  CHECK(c->author(near_id)->root_folder_id == top.id);
+  CHECK(c->author(ann)->root_folder_id == back.id);
+  Author x = make_author("103", "X", "/x");
+  const RowId x_id = c->add_author(x).value().id;
+  REQUIRE(c->remove_root_folder(top.id).has_value());
+  CHECK(c->author(x_id)->root_folder_id == 0);
+  const RootFolder top_again = c->add_root_folder("/").value();
+  CHECK(c->author(x_id)->root_folder_id == top_again.id);  // a one-letter folder is inside "/" too
 }
 
 TEST_CASE("a removed row's id is never handed out again", "[catalog]") {

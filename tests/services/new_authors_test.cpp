@@ -72,6 +72,29 @@ TEST_CASE("add_author_by_name takes the first search hit whose author has that n
   auto down = lib.library->add_author_by_name("Octavia Example", "", lib.root.id);
   REQUIRE_FALSE(down.has_value());
   CHECK(down.error().code == errc::unavailable);
+
+  // A hit whose author answers 404 (merged away, removed) is passed over for the next one.
+  lib.server->put_author(fixtures::make_author(3990, "Zora Example", 1));  // found first
+  lib.server->put_author(fixtures::make_author(3996, "Zora Example", 1));
+  lib.server->set_scenario("3990", {.scenario = fixtures::Scenario::not_found});
+  auto next = lib.library->add_author_by_name("Zora Example", "", lib.root.id);
+  REQUIRE(next.has_value());
+  CHECK(next->foreign_id == "3996");
+
+  // A search that answers 404 is the source's failure, not "nobody has that name" (which the
+  // library scan remembers for a day).
+  BookInfoOptions bo;
+  bo.base_url = "http://127.0.0.1:" + std::to_string(lib.server->port()) + "/not-served/";
+  bo.cache_path = lib.dir.path() / "other-cache.db";
+  bo.logger = quiet_logger();
+  auto elsewhere = make_bookinfo_source(bo);
+  REQUIRE(elsewhere.has_value());
+  auto other =
+      LibraryService::create({.catalog = lib.catalog, .source = *elsewhere, .logger = quiet_logger()});
+  REQUIRE(other.has_value());
+  auto unserved = (*other)->add_author_by_name("Someone New", "", lib.root.id);
+  REQUIRE_FALSE(unserved.has_value());
+  CHECK(unserved.error().code == errc::upstream_error);
 }
 
 TEST_CASE("RescanFolders with addNewAuthors adds the author a file names; its refresh links the file",
@@ -123,8 +146,8 @@ TEST_CASE("RescanFolders with addNewAuthors adds the author a file names; its re
 
 TEST_CASE("names addNewAuthors could not add wait, so the names behind them get the lookups", "[scan]") {
   // More unknown names than one scan may look up: the first scan takes the first two; had they
-  // kept their places, every later scan would have looked them up again (from the cache, so
-  // without a request) and never reached the third.
+  // kept their places, every later scan would have looked them up again and never reached the
+  // third.
   Library lib;
   auto scan = LibraryScanService::create(
       {.catalog = lib.catalog, .logger = quiet_logger(), .library = lib.library, .max_new_authors = 2});
@@ -138,7 +161,11 @@ TEST_CASE("names addNewAuthors could not add wait, so the names behind them get 
   lib.server->put_author(fixtures::make_author(5101, "Later Known", 1));
   RescanFolders c;
   c.addNewAuthors = true;
-  auto searches = [&] { return lib.server->requests_to("search"); };
+  // Lookups, answered by the server or from the metadata cache.
+  auto searches = [&] {
+    const auto st = lib.source->stats();
+    return st.requests + st.cache_hits;
+  };
 
   const auto before = searches();
   REQUIRE((*scan)->rescan(c).has_value());
@@ -159,6 +186,13 @@ TEST_CASE("names addNewAuthors could not add wait, so the names behind them get 
   auto done = (*scan)->rescan(c);
   REQUIRE(done.has_value());
   CHECK(done->new_authors == std::vector<std::string>{"Later Known"});
+
+  // A scan a person starts looks the waiting names up again (up to max_new_authors of them).
+  Engine& engine = lib.start_engine(2, {*scan});
+  const auto before_manual = searches();
+  REQUIRE(engine.push(c).has_value());
+  REQUIRE(engine.wait_idle(20s));
+  CHECK(searches() - before_manual == first);
 
   CHECK(LibraryScanService::create({.catalog = lib.catalog, .retry_unadded_after = std::chrono::seconds(-1)})
             .error()

@@ -77,9 +77,11 @@ class LibraryService : public Service {
   /// "title name" (when a title is given), then for the name alone, and takes the first hit whose
   /// author's name is `name` (compared as the library scan compares names: case, accents,
   /// "Last, First" and punctuation aside); at most five candidate authors are fetched. The library
-  /// scan's addNewAuthors uses it. Errors: not_found (no hit is by that name), conflict (that
-  /// author is in the catalog already, or on the exclusions as an author), invalid_argument (an empty name,
-  /// no such root folder), and the source's failures as for `add_author`.
+  /// scan's addNewAuthors uses it. A hit whose author the source no longer knows (404) is passed
+  /// over. Errors: not_found (no hit is by that name: the source's definite answer), conflict
+  /// (that author is in the catalog already, or on the exclusions as an author), invalid_argument
+  /// (an empty name, no such root folder), upstream_error (the search itself answered 404), and
+  /// the source's other failures as for `add_author`.
   Result<Author> add_author_by_name(std::string_view name, std::string_view title, RowId root_folder_id,
                                     std::stop_token token = {});
 

@@ -149,7 +149,8 @@ struct ScanOptions {
   /// A name that addNewAuthors could not add (the source knows no such author, the author is on
   /// the exclusion list or in the catalog already) is not looked up again for this long, so
   /// that the same names do not take every scan's `max_new_authors` lookups and keep the names
-  /// behind them waiting for ever. Kept in memory: a restart looks each up once more. 0: every
+  /// behind them waiting for ever. A scan a person starts (Trigger::manual) looks every name up
+  /// again. Kept in memory: a restart looks each up once more. 0: every
   /// scan looks up every name again.
   std::chrono::seconds retry_unadded_after = std::chrono::hours(24);
 };

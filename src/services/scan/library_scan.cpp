@@ -220,18 +220,26 @@ struct LibraryScanService::Impl {
     };
     std::map<std::string, Wanted> wanted;  // by author_key: one lookup per author
     bool more = false;
-    std::set<std::string> waiting;  // names a recent scan could not add
+    // Names a recent scan could not add wait, unless a person started this scan (after removing
+    // an exclusion or an author, say): then every name gets its lookup again.
+    std::set<std::string> waiting;
+    const bool by_person = ctx && ctx->trigger() == Trigger::manual;
     {
       const auto now = std::chrono::steady_clock::now();
       std::lock_guard lock(unadded_mu);
-      std::erase_if(unadded, [&](const auto& u) { return u.second <= now; });
+      std::erase_if(unadded, [&](const auto& u) { return by_person || u.second <= now; });
       for (const auto& u : unadded) waiting.insert(u.first);
     }
+    std::set<std::string> passed_over;
     for (const auto& t : scanned) {
       auto st = o.catalog->for_each_file_under(t.scope, [&](const BookFile& f) {
         if (f.book_id != 0 || f.author_id != 0 || f.author.empty()) return;
         std::string key = scan::author_key(f.author);
-        if (key.empty() || wanted.count(key) || waiting.count(key)) return;
+        if (key.empty() || wanted.count(key)) return;
+        if (waiting.count(key)) {
+          passed_over.insert(std::move(key));
+          return;
+        }
         if (static_cast<int>(wanted.size()) >= o.max_new_authors) {
           more = true;
           return;
@@ -243,6 +251,11 @@ struct LibraryScanService::Impl {
         return;
       }
     }
+    if (!passed_over.empty())
+      log->info(
+          "library scan: addNewAuthors passes over {} names a recent scan could not add (a scan a person "
+          "starts looks them up again)",
+          passed_over.size());
     if (more)
       log->info("library scan: addNewAuthors looks up {} unknown authors now, the rest at the next scan",
                 o.max_new_authors);
