@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <optional>
 
 namespace shelfd {
 
@@ -161,9 +162,14 @@ json author_resource(Catalog& catalog, const Author& a) {
             {"status", std::string(to_string(a.status))},
             {"added", format_time(a.added)},
             {"lastInfoSync", opt_time(a.last_info_sync)}};
+  // Readarr's GetBestRootFolderPath: the author's root folder, else the folder that holds the
+  // author's folder (an author whose root folder was removed), so a client always gets one.
+  std::optional<std::string> root_path;
   if (a.root_folder_id) {
-    if (auto root = catalog.root_folder(a.root_folder_id)) r["rootFolderPath"] = root->path.string();
+    if (auto root = catalog.root_folder(a.root_folder_id)) root_path = root->path.string();
   }
+  if (!root_path && !a.path.empty() && a.path.has_parent_path()) root_path = a.path.parent_path().string();
+  if (root_path) r["rootFolderPath"] = *root_path;
   auto books = catalog.books_of(a.id);
   auto files = catalog.file_count_of_author(a.id);
   r["statistics"] = {{"bookCount", books ? books->size() : 0}, {"bookFileCount", files ? *files : 0}};

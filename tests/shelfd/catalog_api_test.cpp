@@ -54,6 +54,26 @@ std::string contains(const json& books, long long id) {
   return "no";
 }
 
+TEST_CASE("shelfd: an author keeps a rootFolderPath when its root folder is removed, as in Readarr",
+          "[shelfd]") {
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(5301, "Ada Example", 1));
+  Daemon d(metadata->base_url());
+  const fs::path audio = d.dir.path() / "audio";
+  fs::create_directories(audio);
+  const json root = d.post("/api/v1/rootfolder", {{"path", audio.string()}}, 201);
+  const json added =
+      d.post("/api/v1/author", {{"foreignAuthorId", "5301"}, {"rootFolderPath", audio.string()}}, 201);
+  const std::string url = "/api/v1/author/" + std::to_string(added["id"].get<long long>());
+  CHECK(d.get(url)["rootFolderPath"] == audio.string());
+  d.del("/api/v1/rootfolder/" + std::to_string(root["id"].get<long long>()));
+  // No root folder holds it now: the folder that holds the author's folder, as Readarr answers.
+  CHECK(d.get(url)["rootFolderPath"] == audio.string());
+  CHECK(d.get("/api/v1/author")[0].contains("rootFolderPath"));
+  d.post("/api/v1/rootfolder", {{"path", audio.string()}}, 201);
+  CHECK(d.get(url)["rootFolderPath"] == audio.string());
+}
+
 TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits, calendar, removal",
           "[shelfd]") {
   auto metadata = fx::BookInfoFixture::start();
