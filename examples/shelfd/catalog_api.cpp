@@ -75,27 +75,46 @@ bool monitored_of(const json& body) {
   return it != body.end() && it->is_boolean() ? it->get<bool>() : true;
 }
 
-// Readarr's "monitor" choice in an options object (`addOptions`, `monitoringOptions`): none when
-// the object or the field is absent or null. Errors: invalid_body for another shape or name.
-Result<std::optional<BookMonitor>> monitor_of(const json& body, const char* options) {
+// Readarr's monitoring options (`addOptions`, `monitoringOptions`): the "monitor" choice, and
+// "booksToMonitor", foreign book ids that, when listed, are monitored alone whatever "monitor"
+// says.
+struct MonitorOptions {
+  std::optional<BookMonitor> monitor;  // none: absent or null
+  std::vector<std::string> books;      // empty: absent, null or []
+
+  bool any() const { return monitor || !books.empty(); }
+};
+
+// The options object `options` of `body`; nothing chosen when it is absent or null. Errors:
+// invalid_body for another shape, an unknown choice, or a book id that is neither a string nor
+// a number.
+Result<MonitorOptions> monitor_of(const json& body, const char* options) {
+  MonitorOptions out;
   auto o = body.find(options);
-  if (o == body.end() || o->is_null()) return std::optional<BookMonitor>{};
+  if (o == body.end() || o->is_null()) return out;
   if (!o->is_object()) return Error{errc::invalid_body, std::string("\"") + options + "\" must be an object"};
-  // Readarr monitors exactly the listed books then; shelfd would do the opposite of the request
-  // if it acted on `monitor` alone, so it says so instead.
-  if (auto b = o->find("booksToMonitor"); b != o->end() && b->is_array() && !b->empty())
-    return Error{errc::invalid_body, std::string("\"") + options +
-                                         ".booksToMonitor\" is not served: add a single book with POST "
-                                         "/api/v1/book (its author comes along, only that book monitored)"};
+  if (auto b = o->find("booksToMonitor"); b != o->end() && !b->is_null()) {
+    const std::string bad =
+        std::string("\"") + options + ".booksToMonitor\" must be a list of foreign book ids";
+    if (!b->is_array()) return Error{errc::invalid_body, bad};
+    for (const json& id : *b) {
+      if (id.is_string() && !id.get_ref<const std::string&>().empty())
+        out.books.push_back(id.get<std::string>());
+      else if (id.is_number_integer())
+        out.books.push_back(std::to_string(id.get<long long>()));
+      else
+        return Error{errc::invalid_body, bad + "; not " + id.dump()};
+    }
+  }
   auto it = o->find("monitor");
-  if (it == o->end() || it->is_null()) return std::optional<BookMonitor>{};
-  const auto m = it->is_string() ? parse_book_monitor(it->get<std::string>()) : std::nullopt;
-  if (!m)
+  if (it == o->end() || it->is_null()) return out;
+  out.monitor = it->is_string() ? parse_book_monitor(it->get<std::string>()) : std::nullopt;
+  if (!out.monitor)
     return Error{errc::invalid_body, std::string("\"") + options +
                                          ".monitor\" must be one of all, future, "
                                          "missing, existing, latest, first, none; not " +
                                          it->dump()};
-  return std::optional<BookMonitor>{*m};
+  return out;
 }
 
 // PUT /api/v1/book/monitor and /api/v1/book/editor: {bookIds, monitored}; answers the books.
@@ -437,7 +456,8 @@ void ApiServer::catalog_routes() {
                    "invalid_body");
     const auto monitor = monitor_of(body, "addOptions");
     if (!monitor) return error(res, monitor.error());
-    AddAuthorOptions options{.monitored = monitored_of(body), .monitor = *monitor};
+    AddAuthorOptions options{
+        .monitored = monitored_of(body), .monitor = monitor->monitor, .books_to_monitor = monitor->books};
     if (auto o = body.find("addOptions"); o != body.end() && o->is_object()) {
       const auto search = bool_field(*o, "searchForMissingBooks");
       if (!search)
@@ -499,14 +519,15 @@ void ApiServer::catalog_routes() {
     }
     for (auto [id, monitored] : wanted) {
       // As Readarr: "none" unmonitors the author too.
-      if (*monitor == BookMonitor::none) monitored = false;
+      if (monitor->monitor == BookMonitor::none) monitored = false;
       if (monitored) {
         if (auto set = app_.library().set_author_monitored(id, *monitored); !set)
           return error(res, set.error());
       }
-      if (*monitor) {
-        if (auto set = app_.library().set_book_monitoring(id, **monitor); !set)
-          return error(res, set.error());
+      if (monitor->any()) {
+        auto set = app_.library().set_book_monitoring(id, monitor->monitor.value_or(BookMonitor::all),
+                                                      monitor->books);
+        if (!set) return error(res, set.error());
       }
     }
     reply(res, 202, body);  // as Readarr: Accepted(request)

@@ -82,8 +82,18 @@ std::vector<std::pair<RowId, bool>> decide_book_monitoring(const std::vector<Boo
   return out;
 }
 
+std::vector<std::pair<RowId, bool>> decide_listed_monitoring(const std::vector<BookFacts>& books,
+                                                             const std::vector<std::string>& foreign_ids) {
+  const std::set<std::string> listed(foreign_ids.begin(), foreign_ids.end());
+  std::vector<std::pair<RowId, bool>> out;
+  out.reserve(books.size());
+  for (const auto& b : books) out.emplace_back(b.id, listed.contains(b.foreign_id));
+  return out;
+}
+
 Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_id, BookMonitor monitor,
-                                                Date today) {
+                                                Date today,
+                                                const std::vector<std::string>& books_to_monitor) {
   auto books = catalog.books_of(author_id);
   if (!books) return books.error();
   if (books->empty()) {
@@ -99,11 +109,14 @@ Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_i
   }
   std::vector<BookFacts> facts;
   facts.reserve(books->size());
-  for (const Book& b : *books) facts.push_back({b.id, b.release_date, with_files.contains(b.id)});
+  for (const Book& b : *books)
+    facts.push_back({b.id, b.release_date, with_files.contains(b.id), b.foreign_id});
   // One transaction for all the books (a moment with two "latest" books monitored, or half a
   // choice applied, is never seen); it writes and returns only those whose state changes, so
   // their events say what changed.
-  return catalog.set_books_monitoring(decide_book_monitoring(facts, monitor, today));
+  return catalog.set_books_monitoring(books_to_monitor.empty()
+                                          ? decide_book_monitoring(facts, monitor, today)
+                                          : decide_listed_monitoring(facts, books_to_monitor));
 }
 
 }  // namespace shelfjobs

@@ -40,6 +40,7 @@ void to_json(nlohmann::json& j, const AuthorAdded& e) {
   j = {{"authorId", e.author.id}, {"author", author_json(e.author)}};
   if (e.monitor) j["monitor"] = to_string(*e.monitor);
   if (e.search_for_missing) j["searchForMissingBooks"] = *e.search_for_missing;
+  if (!e.books_to_monitor.empty()) j["booksToMonitor"] = e.books_to_monitor;
 }
 
 void to_json(nlohmann::json& j, const BookAdded& e) {

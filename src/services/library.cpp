@@ -59,7 +59,9 @@ std::vector<HealthIssue> LibraryService::check_root_folders() const { return imp
 Result<Author> LibraryService::add_author(const std::string& foreign_id, RowId root_folder_id,
                                           AddAuthorOptions options) {
   auto added = impl_->new_author(foreign_id, root_folder_id, options.monitored);
-  if (added) impl_->publish(AuthorAdded{*added, options.monitor, options.search_for_missing});
+  if (added)
+    impl_->publish(
+        AuthorAdded{*added, options.monitor, options.search_for_missing, options.books_to_monitor});
   return added;
 }
 
@@ -354,10 +356,11 @@ Result<Author> LibraryService::set_author_path(RowId author_id, const std::files
   return now;
 }
 
-Result<std::vector<Book>> LibraryService::set_book_monitoring(RowId author_id, BookMonitor monitor) {
+Result<std::vector<Book>> LibraryService::set_book_monitoring(
+    RowId author_id, BookMonitor monitor, const std::vector<std::string>& books_to_monitor) {
   Impl& im = *impl_;
   const auto today = std::chrono::floor<std::chrono::days>(im.o.clock->now());
-  auto changed = apply_book_monitoring(*im.o.catalog, author_id, monitor, today);
+  auto changed = apply_book_monitoring(*im.o.catalog, author_id, monitor, today, books_to_monitor);
   if (changed) {
     for (const Book& b : *changed) im.publish(BookEdited{b});
   }

@@ -49,6 +49,7 @@ void to_json(nlohmann::json& j, const RefreshAuthor& c) {
   if (c.authorId) j["authorId"] = *c.authorId;
   if (!c.authorIds.empty()) j["authorIds"] = c.authorIds;
   if (c.monitor) j["monitor"] = to_string(*c.monitor);
+  if (!c.booksToMonitor.empty()) j["booksToMonitor"] = c.booksToMonitor;
   if (c.searchForMissingBooks) j["searchForMissingBooks"] = *c.searchForMissingBooks;
   if (c.isNewAuthor) j["isNewAuthor"] = true;
 }
@@ -63,6 +64,14 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
       throw std::invalid_argument(
           "\"monitor\" must be one of all, future, missing, existing, latest, first, none");
   }
+  c.booksToMonitor.clear();
+  if (auto it = j.find("booksToMonitor"); it != j.end() && !it->is_null()) {
+    const bool strings = it->is_array() && std::all_of(it->begin(), it->end(), [](const nlohmann::json& v) {
+                           return v.is_string() && !v.get_ref<const std::string&>().empty();
+                         });
+    if (!strings) throw std::invalid_argument("\"booksToMonitor\" must be an array of foreign book ids");
+    it->get_to(c.booksToMonitor);
+  }
   c.searchForMissingBooks.reset();
   if (auto it = j.find("searchForMissingBooks"); it != j.end() && !it->is_null()) {
     if (!it->is_boolean()) throw std::invalid_argument("\"searchForMissingBooks\" must be true or false");
@@ -74,10 +83,12 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
     c.isNewAuthor = it->get<bool>();
   }
   // The choices are one author's (the one just added); dropped silently they would surprise.
-  if ((c.monitor || c.searchForMissingBooks || c.isNewAuthor) && (!c.authorId || !c.authorIds.empty())) {
-    throw std::invalid_argument(std::string(c.monitor                 ? "\"monitor\""
-                                            : c.searchForMissingBooks ? "\"searchForMissingBooks\""
-                                                                      : "\"isNewAuthor\"") +
+  if ((c.monitor || !c.booksToMonitor.empty() || c.searchForMissingBooks || c.isNewAuthor) &&
+      (!c.authorId || !c.authorIds.empty())) {
+    throw std::invalid_argument(std::string(c.monitor                   ? "\"monitor\""
+                                            : !c.booksToMonitor.empty() ? "\"booksToMonitor\""
+                                            : c.searchForMissingBooks   ? "\"searchForMissingBooks\""
+                                                                        : "\"isNewAuthor\"") +
                                 " needs \"authorId\" (one author) and no \"authorIds\"");
   }
 }
@@ -177,6 +188,7 @@ struct RefreshService::Impl {
     std::optional<BookMonitor> monitor;
     std::optional<bool> search_for_missing;
     bool new_author = false;
+    std::vector<std::string> books;  // booksToMonitor: wins over `monitor`
   };
 
   // Refreshes one author. Throws MetadataError from the source (the catalog untouched) and
@@ -320,19 +332,21 @@ struct RefreshService::Impl {
   // the search choice is handed on for AuthorRefreshed.
   std::optional<bool> apply_choices(const Author& author, const AddedChoices* choices) {
     if (!choices) return std::nullopt;
-    if (choices->monitor) monitor_books(author, *choices->monitor);
+    if (choices->monitor || !choices->books.empty())
+      monitor_books(author, choices->monitor.value_or(BookMonitor::all), choices->books);
     // Readarr searches the monitored books of monitored authors only.
     if (choices->search_for_missing == true && !author.monitored) return false;
     return choices->search_for_missing;
   }
 
   // A person's choice of books, made when the author was added, now that the books are in.
-  void monitor_books(const Author& author, BookMonitor monitor) {
+  void monitor_books(const Author& author, BookMonitor monitor, const std::vector<std::string>& listed) {
     const auto today = std::chrono::floor<std::chrono::days>(now());
-    auto changed = must(apply_book_monitoring(*o.catalog, author.id, monitor, today),
+    auto changed = must(apply_book_monitoring(*o.catalog, author.id, monitor, today, listed),
                         "monitoring of author " + author.foreign_id);
     log().info("author '{}' ({}): books monitored as chosen ({}): {} changed", author.name, author.foreign_id,
-               to_string(monitor), changed.size());
+               listed.empty() ? std::string(to_string(monitor)) : std::to_string(listed.size()) + " listed",
+               changed.size());
     for (const Book& b : changed) publish(BookEdited{b});
   }
 
@@ -599,8 +613,9 @@ void RefreshService::register_commands(Registry& registry) {
   refresh.locks = {"refresh"};
   registry.add<RefreshAuthor>(
       [impl](const RefreshAuthor& c, JobContext& ctx) {
-        const Impl::AddedChoices choices{c.monitor, c.searchForMissingBooks, c.isNewAuthor};
-        const bool chosen = c.monitor || c.searchForMissingBooks || c.isNewAuthor;
+        const Impl::AddedChoices choices{c.monitor, c.searchForMissingBooks, c.isNewAuthor, c.booksToMonitor};
+        const bool chosen =
+            c.monitor || !c.booksToMonitor.empty() || c.searchForMissingBooks || c.isNewAuthor;
         auto sum = impl->refresh_authors(c.ids(), ctx.trigger(), &ctx, chosen ? &choices : nullptr);
         ctx.complete(sum.message());
       },
@@ -637,6 +652,7 @@ void RefreshService::add_rules(ServiceContext& host) {
     RefreshAuthor r;
     r.authorId = e.author.id;
     r.monitor = e.monitor;
+    r.booksToMonitor = e.books_to_monitor;
     r.searchForMissingBooks = e.search_for_missing;
     r.isNewAuthor = true;
     return std::vector<PushRequest>{{RefreshAuthor::kName, nlohmann::json(r), {}}};

@@ -55,6 +55,16 @@ TEST_CASE("the monitor rule decides from release dates and files, as Readarr's",
   CHECK(decide_book_monitoring({}, BookMonitor::first, kToday).empty());
 }
 
+TEST_CASE("booksToMonitor monitors the listed books and no other", "[services][monitoring]") {
+  const std::vector<BookFacts> books{
+      {1, std::nullopt, false, "101"}, {2, std::nullopt, true, "102"}, {3, std::nullopt, false, "103"}};
+  CHECK(decide_listed_monitoring(books, {"103", "999"}) ==
+        std::vector<std::pair<RowId, bool>>{{1, false}, {2, false}, {3, true}});
+  CHECK(decide_listed_monitoring(books, {"101", "101", "102"}) ==
+        std::vector<std::pair<RowId, bool>>{{1, true}, {2, true}, {3, false}});
+  CHECK(decide_listed_monitoring({}, {"101"}).empty());
+}
+
 TEST_CASE("monitor choices are read by Readarr's names", "[services][monitoring]") {
   for (auto m : {BookMonitor::all, BookMonitor::future, BookMonitor::missing, BookMonitor::existing,
                  BookMonitor::latest, BookMonitor::first, BookMonitor::none})
@@ -145,6 +155,11 @@ TEST_CASE("the bookshelf choice changes the books it decides and tells each chan
   CHECK(lib.library->set_book_monitoring(ann.id, BookMonitor::existing)->empty());
   CHECK(edited.empty());
   CHECK(lib.library->set_book_monitoring(999999, BookMonitor::all).error().code == errc::not_found);
+
+  // A list wins over the rule: exactly the listed book, by its foreign id.
+  auto listed = lib.library->set_book_monitoring(ann.id, BookMonitor::all, {books.back().foreign_id});
+  REQUIRE(listed.has_value());
+  for (const Book& b : lib.books_of(ann)) CHECK(b.monitored == (b.id == books.back().id));
 }
 
 TEST_CASE("an author added with a monitor choice gets it once its first refresh brought the books",

@@ -299,6 +299,7 @@ TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the b
   auto metadata = fx::BookInfoFixture::start();
   metadata->put_author(fx::make_author(5101, "Dee Example", 3));
   metadata->put_author(fx::make_author(5102, "Eve Example", 2));
+  metadata->put_author(fx::make_author(5103, "Gil Example", 3));
   Daemon d(metadata->base_url());
   const auto count_monitored = [&](const json& author) {
     int n = 0;
@@ -373,14 +374,46 @@ TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the b
   CHECK(d.get("/api/v1/author/" + dee)["monitored"] == false);
   CHECK(count_monitored(added) == 0);
 
-  // booksToMonitor (exactly these books) is not served: refused rather than ignored.
-  CHECK(d.message("POST", "/api/v1/bookshelf",
-                  json{{"authors", {{{"id", added["id"]}}}},
-                       {"monitoringOptions", {{"monitor", "all"}, {"booksToMonitor", {"510101"}}}}}
-                      .dump(),
-                  400)
-            .find("POST /api/v1/book") != std::string::npos);
-  CHECK(count_monitored(added) == 0);
+  // booksToMonitor: exactly these books, whatever "monitor" says (as Readarr); numbers are ids too.
+  const json dee_books = d.get("/api/v1/book?authorId=" + dee);
+  REQUIRE(dee_books.size() == 3);
+  const std::string chosen = dee_books[1]["foreignBookId"].get<std::string>();
+  d.post("/api/v1/bookshelf",
+         {{"authors", {{{"id", added["id"]}}}},
+          {"monitoringOptions", {{"monitor", "all"}, {"booksToMonitor", {chosen}}}}},
+         202);
+  for (const json& b : d.get("/api/v1/book?authorId=" + dee))
+    CHECK(b["monitored"] == (b["foreignBookId"] == chosen));
+  d.post("/api/v1/bookshelf",
+         {{"authors", {{{"id", added["id"]}}}},
+          {"monitoringOptions",
+           {{"booksToMonitor", {std::stoll(dee_books[0]["foreignBookId"].get<std::string>())}}}}},
+         202);
+  CHECK(count_monitored(added) == 1);
+  CHECK(d.message(
+             "POST", "/api/v1/bookshelf",
+             json{{"authors", {{{"id", added["id"]}}}}, {"monitoringOptions", {{"booksToMonitor", {true}}}}}
+                 .dump(),
+             400)
+            .find("booksToMonitor") != std::string::npos);
+  d.post("/api/v1/bookshelf",
+         {{"authors", {{{"id", added["id"]}}}}, {"monitoringOptions", {{"monitor", "none"}}}}, 202);
+
+  // On an author's add: the refresh monitors the listed books alone once they are in.
+  const json gil = d.post("/api/v1/author",
+                          {{"foreignAuthorId", "5103"},
+                           {"rootFolderPath", d.books().string()},
+                           {"addOptions", {{"monitor", "all"}, {"booksToMonitor", {"510302"}}}}},
+                          201);
+  const std::string gil_id = std::to_string(gil["id"].get<long long>());
+  REQUIRE(eventually([&] { return d.get("/api/v1/book?authorId=" + gil_id).size() == 3; },
+                     std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return count_monitored(gil) == 1; }, std::chrono::seconds(20)));
+  for (const json& b : d.get("/api/v1/book?authorId=" + gil_id))
+    CHECK(b["monitored"] == (b["foreignBookId"] == "510302"));
+  d.post("/api/v1/command", {{"name", "RefreshAuthor"}, {"booksToMonitor", {"510302"}}}, 400);
+  d.post("/api/v1/command",
+         {{"name", "RefreshAuthor"}, {"authorId", gil["id"]}, {"booksToMonitor", "510302"}}, 400);
   // A RefreshAuthor with a choice for no one author is refused at the push.
   d.post("/api/v1/command", {{"name", "RefreshAuthor"}, {"monitor", "none"}}, 400);
   d.post("/api/v1/command", {{"name", "RefreshAuthor"}, {"authorId", added["id"]}, {"monitor", 5}}, 400);

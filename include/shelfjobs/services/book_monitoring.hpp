@@ -8,6 +8,7 @@
 /// bookshelf editor).
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -38,6 +39,7 @@ struct BookFacts {
   RowId id = 0;
   std::optional<Date> release_date;
   bool has_files = false;
+  std::string foreign_id;  ///< Book::foreign_id, for a list of books to monitor
 };
 
 /// The books whose `monitored` the rule sets, each with its value, in `books` order (a book the
@@ -45,11 +47,18 @@ struct BookFacts {
 std::vector<std::pair<RowId, bool>> decide_book_monitoring(const std::vector<BookFacts>& books,
                                                            BookMonitor monitor, Date today);
 
-/// Applies the rule to the author's books as the catalog holds them now, in one transaction
+/// Readarr's booksToMonitor: the books whose foreign id is listed monitored, every other one
+/// unmonitored (a listed id that is no book of these is ignored). Pure, like the rule above.
+std::vector<std::pair<RowId, bool>> decide_listed_monitoring(const std::vector<BookFacts>& books,
+                                                             const std::vector<std::string>& foreign_ids);
+
+/// Applies the rule (or, when `books_to_monitor` is not empty, that list, as Readarr lets it win
+/// over the rule) to the author's books as the catalog holds them now, in one transaction
 /// (Catalog::set_books_monitoring), and returns the books whose `monitored` changed, as they are
 /// now (a book a refresh removed meanwhile is skipped). The caller publishes what it wants (BookEdited).
 /// Errors: the catalog's (not_found for a missing author, store_error).
 Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_id, BookMonitor monitor,
-                                                Date today);
+                                                Date today,
+                                                const std::vector<std::string>& books_to_monitor = {});
 
 }  // namespace shelfjobs

@@ -26,6 +26,9 @@ struct AuthorAdded {
   /// once the first refresh brought them (and `monitor` was applied). None: the acquisition
   /// service's `search_on_author_added` decides.
   std::optional<bool> search_for_missing;
+  /// Readarr's booksToMonitor (foreign book ids): when not empty, exactly these books are
+  /// monitored once the first refresh brings them, whatever `monitor` says.
+  std::vector<std::string> books_to_monitor;
 };
 
 struct BookAdded {

@@ -50,6 +50,9 @@ struct AddAuthorOptions {
   /// Search for the monitored books without files once they are in (the acquisition service's
   /// AuthorSearch); none: that service's `search_on_author_added` decides.
   std::optional<bool> search_for_missing;
+  /// Readarr's booksToMonitor: foreign book ids (Book::foreign_id); when not empty, exactly
+  /// these books are monitored once the first refresh brings them, `monitor` aside.
+  std::vector<std::string> books_to_monitor;
 };
 
 class LibraryService : public Service {
@@ -163,9 +166,12 @@ class LibraryService : public Service {
   Result<std::vector<Book>> set_books_monitored(const std::vector<RowId>& ids, bool monitored);
   /// Readarr's bookshelf editor: monitors the author's books as `monitor` says, from their
   /// release dates and files as the catalog holds them now, and publishes BookEdited for each
-  /// book that changed (returned, as it is now). The author's own `monitored` is left alone.
-  /// Errors: not_found for a missing author, store_error.
-  Result<std::vector<Book>> set_book_monitoring(RowId author_id, BookMonitor monitor);
+  /// book that changed (returned, as it is now). With `books_to_monitor` (Readarr's
+  /// booksToMonitor: foreign book ids) not empty, exactly those books are monitored instead.
+  /// The author's own `monitored` is left alone. Errors: not_found for a missing author,
+  /// store_error.
+  Result<std::vector<Book>> set_book_monitoring(RowId author_id, BookMonitor monitor,
+                                                const std::vector<std::string>& books_to_monitor = {});
 
   /// Removes an author from the library, as a person does: its books, editions and series
   /// links go from the catalog, and AuthorRemoved is published (reason "removed by a user").

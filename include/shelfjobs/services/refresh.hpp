@@ -64,6 +64,9 @@ struct RefreshAuthor : Command {
   /// unknown name, or with `monitor` but not `authorId` alone, is refused (a push answers
   /// invalid_argument).
   std::optional<BookMonitor> monitor;
+  /// Readarr's booksToMonitor, carried the same way (one author only): when not empty, exactly
+  /// these books (foreign ids) are monitored, `monitor` aside. Not an array of strings: refused.
+  std::vector<std::string> booksToMonitor;
   /// Readarr's addOptions.searchForMissingBooks, carried the same way (one author only): the
   /// AuthorRefreshed of that author says it (AuthorRefreshed::search_for_missing), published
   /// once `monitor` is applied, and the acquisition service's rule searches accordingly. A
