@@ -98,10 +98,11 @@ Result<MonitorOptions> monitor_of(const json& body, const char* options) {
         std::string("\"") + options + ".booksToMonitor\" must be a list of foreign book ids";
     if (!b->is_array()) return Error{errc::invalid_body, bad};
     for (const json& id : *b) {
+      // A string, or a whole number that is not negative (an unsigned one read as such).
       if (id.is_string() && !id.get_ref<const std::string&>().empty())
         out.books.push_back(id.get<std::string>());
-      else if (id.is_number_integer())
-        out.books.push_back(std::to_string(id.get<long long>()));
+      else if (id.is_number_unsigned())
+        out.books.push_back(std::to_string(id.get<std::uint64_t>()));
       else
         return Error{errc::invalid_body, bad + "; not " + id.dump()};
     }

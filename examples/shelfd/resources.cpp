@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 namespace shelfd {
@@ -168,7 +169,12 @@ json author_resource(Catalog& catalog, const Author& a) {
   if (a.root_folder_id) {
     if (auto root = catalog.root_folder(a.root_folder_id)) root_path = root->path.string();
   }
-  if (!root_path && !a.path.empty() && a.path.has_parent_path()) root_path = a.path.parent_path().string();
+  if (!root_path && a.path.is_absolute()) {
+    const std::filesystem::path folder = a.path.lexically_normal();  // the catalog's paths are clean already
+    const std::filesystem::path parent =
+        (folder.has_filename() ? folder : folder.parent_path()).parent_path();
+    if (parent != folder) root_path = parent.string();
+  }
   if (root_path) r["rootFolderPath"] = *root_path;
   auto books = catalog.books_of(a.id);
   auto files = catalog.file_count_of_author(a.id);

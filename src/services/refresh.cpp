@@ -71,6 +71,11 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
                          });
     if (!strings) throw std::invalid_argument("\"booksToMonitor\" must be an array of foreign book ids");
     it->get_to(c.booksToMonitor);
+    // A set: the same books in another order, or named twice, are the same choice (and the
+    // same job body, so equal pushes merge).
+    std::sort(c.booksToMonitor.begin(), c.booksToMonitor.end());
+    c.booksToMonitor.erase(std::unique(c.booksToMonitor.begin(), c.booksToMonitor.end()),
+                           c.booksToMonitor.end());
   }
   c.searchForMissingBooks.reset();
   if (auto it = j.find("searchForMissingBooks"); it != j.end() && !it->is_null()) {

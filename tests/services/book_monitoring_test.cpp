@@ -97,6 +97,23 @@ TEST_CASE("monitor choices are read by Readarr's names", "[services][monitoring]
   CHECK(nlohmann::json(r) == fresh);
   CHECK_THROWS_AS(nlohmann::json({{"isNewAuthor", true}}).get_to(r), std::invalid_argument);
   CHECK_THROWS_AS(nlohmann::json({{"authorId", 1}, {"isNewAuthor", 1}}).get_to(r), std::invalid_argument);
+  // booksToMonitor: a set of foreign ids (the same books in another order are the same body),
+  // for one author; anything but a list of ids is refused.
+  const nlohmann::json listed = {{"authorId", 1}, {"booksToMonitor", {"102", "101", "102"}}};
+  listed.get_to(r);
+  CHECK(r.booksToMonitor == std::vector<std::string>{"101", "102"});
+  CHECK(nlohmann::json(r) == nlohmann::json{{"authorId", 1}, {"booksToMonitor", {"101", "102"}}});
+  for (const nlohmann::json& refused : {nlohmann::json{{"authorId", 1}, {"booksToMonitor", "101"}},
+                                        nlohmann::json{{"authorId", 1}, {"booksToMonitor", {""}}},
+                                        nlohmann::json{{"authorId", 1}, {"booksToMonitor", {101}}},
+                                        nlohmann::json{{"booksToMonitor", {"101"}}}}) {
+    try {
+      refused.get_to(r);
+      FAIL("accepted " << refused.dump());
+    } catch (const std::invalid_argument& e) {
+      CHECK(std::string(e.what()).find("\"booksToMonitor\"") != std::string::npos);
+    }
+  }
   // The search choice travels the same way, and is refused the same way.
   const nlohmann::json search = {{"authorId", 1}, {"searchForMissingBooks", false}};
   search.get_to(r);

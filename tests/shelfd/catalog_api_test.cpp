@@ -397,6 +397,15 @@ TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the b
              400)
             .find("booksToMonitor") != std::string::npos);
   d.post("/api/v1/bookshelf",
+         {{"authors", {{{"id", added["id"]}}}}, {"monitoringOptions", {{"booksToMonitor", {-5}}}}}, 400);
+  CHECK(count_monitored(added) == 1);
+  // An id beyond 64 signed bits stays itself (no book has it: none is monitored then).
+  d.post("/api/v1/bookshelf",
+         {{"authors", {{{"id", added["id"]}}}},
+          {"monitoringOptions", {{"booksToMonitor", {18446744073709551615ULL}}}}},
+         202);
+  CHECK(count_monitored(added) == 0);
+  d.post("/api/v1/bookshelf",
          {{"authors", {{{"id", added["id"]}}}}, {"monitoringOptions", {{"monitor", "none"}}}}, 202);
 
   // On an author's add: the refresh monitors the listed books alone once they are in.

@@ -101,8 +101,8 @@ struct AuthorRefreshed {
 };
 
 /// The events as JSON (camelCase keys, times in ISO 8601 UTC), for hosts that pass them on
-/// (EventBus::set_forwarder): AuthorAdded {authorId, author, monitor and
-/// searchForMissingBooks (when chosen)}; BookAdded {bookId,
+/// (EventBus::set_forwarder): AuthorAdded {authorId, author, monitor, searchForMissingBooks
+/// and booksToMonitor (when chosen)}; BookAdded {bookId,
 /// authorId, fromRefresh, book}; AuthorRenamed {authorId, oldName, newName, oldPath, newPath}; AuthorRemoved
 /// {authorId, author, reason}; BookRemoved {bookId, authorId, book, reason, filesDeleted}; AuthorMerged
 /// {fromAuthorId, intoAuthorId, oldForeignId, newForeignId}; AuthorMoved {authorId, oldPath, newPath, files};
