@@ -302,6 +302,9 @@ Result<RootFolder> LibraryService::add_root_folder(const std::filesystem::path& 
   if (auto authors = impl_->o.catalog->authors()) {
     for (const Author& a : *authors)
       if (a.root_folder_id == added->id) impl_->publish(AuthorEdited{a});
+  } else {
+    impl_->o.logger->warn("root folder {} added, but its authors could not be read to tell of it: {}",
+                          added->path.string(), authors.error().message);
   }
   return added;
 }
@@ -312,6 +315,9 @@ Result<RootFolder> LibraryService::remove_root_folder(RowId id) {
   if (auto authors = impl_->o.catalog->authors()) {
     for (const Author& a : *authors)
       if (a.root_folder_id == id) linked.push_back(a.id);
+  } else {
+    impl_->o.logger->warn("root folder {}: its authors could not be read to tell of its removal: {}", id,
+                          authors.error().message);
   }
   auto removed = impl_->o.catalog->remove_root_folder(id);
   if (!removed) return removed;

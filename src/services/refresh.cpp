@@ -66,11 +66,19 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
   }
   c.booksToMonitor.clear();
   if (auto it = j.find("booksToMonitor"); it != j.end() && !it->is_null()) {
-    const bool strings = it->is_array() && std::all_of(it->begin(), it->end(), [](const nlohmann::json& v) {
-                           return v.is_string() && !v.get_ref<const std::string&>().empty();
-                         });
-    if (!strings) throw std::invalid_argument("\"booksToMonitor\" must be an array of foreign book ids");
-    it->get_to(c.booksToMonitor);
+    // Ids as strings, or as whole numbers that are not negative (as shelfd's routes take them).
+    const char* bad = "\"booksToMonitor\" must be an array of foreign book ids";
+    if (!it->is_array()) throw std::invalid_argument(bad);
+    for (const nlohmann::json& v : *it) {
+      if (v.is_string() && !v.get_ref<const std::string&>().empty())
+        c.booksToMonitor.push_back(v.get<std::string>());
+      else if (v.is_number_unsigned())
+        c.booksToMonitor.push_back(std::to_string(v.get<std::uint64_t>()));
+      else if (v.is_number_integer() && v.get<std::int64_t>() >= 0)  // built in code, not parsed
+        c.booksToMonitor.push_back(std::to_string(v.get<std::int64_t>()));
+      else
+        throw std::invalid_argument(bad);
+    }
     // A set: the same books in another order, or named twice, are the same choice (and the
     // same job body, so equal pushes merge).
     std::sort(c.booksToMonitor.begin(), c.booksToMonitor.end());

@@ -102,11 +102,16 @@ TEST_CASE("monitor choices are read by Readarr's names", "[services][monitoring]
   const nlohmann::json listed = {{"authorId", 1}, {"booksToMonitor", {"102", "101", "102"}}};
   listed.get_to(r);
   CHECK(r.booksToMonitor == std::vector<std::string>{"101", "102"});
+  nlohmann::json{{"authorId", 1}, {"booksToMonitor", nlohmann::json::array({102, "101"})}}.get_to(
+      r);  // numbers too
+  CHECK(r.booksToMonitor == std::vector<std::string>{"101", "102"});
   CHECK(nlohmann::json(r) == nlohmann::json{{"authorId", 1}, {"booksToMonitor", {"101", "102"}}});
-  for (const nlohmann::json& refused : {nlohmann::json{{"authorId", 1}, {"booksToMonitor", "101"}},
-                                        nlohmann::json{{"authorId", 1}, {"booksToMonitor", {""}}},
-                                        nlohmann::json{{"authorId", 1}, {"booksToMonitor", {101}}},
-                                        nlohmann::json{{"booksToMonitor", {"101"}}}}) {
+  for (const nlohmann::json& refused :
+       {nlohmann::json{{"authorId", 1}, {"booksToMonitor", "101"}},
+        nlohmann::json{{"authorId", 1}, {"booksToMonitor", {""}}},
+        nlohmann::json{{"authorId", 1}, {"booksToMonitor", nlohmann::json::array({-101})}},
+        nlohmann::json{{"authorId", 1}, {"booksToMonitor", nlohmann::json::array({1.5})}},
+        nlohmann::json{{"booksToMonitor", {"101"}}}}) {
     try {
       refused.get_to(r);
       FAIL("accepted " << refused.dump());

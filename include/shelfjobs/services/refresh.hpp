@@ -65,7 +65,8 @@ struct RefreshAuthor : Command {
   /// invalid_argument).
   std::optional<BookMonitor> monitor;
   /// Readarr's booksToMonitor, carried the same way (one author only): when not empty, exactly
-  /// these books (foreign ids) are monitored, `monitor` aside. Not an array of strings: refused.
+  /// these books (foreign ids; strings, or whole numbers that are not negative) are monitored,
+  /// `monitor` aside. Kept sorted and without repeats. Anything else: refused.
   std::vector<std::string> booksToMonitor;
   /// Readarr's addOptions.searchForMissingBooks, carried the same way (one author only): the
   /// AuthorRefreshed of that author says it (AuthorRefreshed::search_for_missing), published
