@@ -335,8 +335,9 @@ class SqliteCatalog final : public Catalog {
         while (q->executeStep())
           unlinked.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getString());
       }
+      const auto roots = root_paths(c);
       for (const auto& [author_id, folder] : unlinked) {
-        if (deepest_root(c, folder) != id) continue;
+        if (deepest_root(roots, folder) != id) continue;
         auto link = c.prepare("UPDATE authors SET root_folder_id = ? WHERE id = ?");
         link->bind(1, id);
         link->bind(2, author_id);
@@ -1168,29 +1169,36 @@ class SqliteCatalog final : public Catalog {
                                std::to_string(taken->getColumn(0).getInt64()));
   }
 
-  // The author's path, and its root folder: the one the path lies in (the deepest, should roots
-  // nest); none keeps the one it had.
-  // The deepest root folder that holds `path` strictly inside it; none when no root does.
-  static std::optional<RowId> deepest_root(Connection& c, const std::string& path) {
+  // Every root folder's id and path.
+  static std::vector<std::pair<RowId, std::string>> root_paths(Connection& c) {
+    std::vector<std::pair<RowId, std::string>> out;
+    auto st = c.prepare("SELECT id, path FROM root_folders");
+    while (st->executeStep()) out.emplace_back(st->getColumn(0).getInt64(), st->getColumn(1).getString());
+    return out;
+  }
+
+  // The deepest of `roots` that holds `path` strictly inside it; none when no root does.
+  static std::optional<RowId> deepest_root(const std::vector<std::pair<RowId, std::string>>& roots,
+                                           const std::string& path) {
     std::optional<RowId> root;
     std::size_t longest = 0;
-    auto roots = c.prepare("SELECT id, path FROM root_folders");
-    while (roots->executeStep()) {
-      const std::string r = roots->getColumn(1).getString();
+    for (const auto& [id, r] : roots) {
       // Strictly inside: a separator after the root's path (unless it ends with one, as "/"
       // does), then at least one byte of a name.
       const std::size_t least = r.size() + (r.back() == '/' ? 1 : 2);
       if (r.size() > longest && path.size() >= least && path.compare(0, r.size(), r) == 0 &&
           (path[r.size()] == '/' || r.back() == '/')) {
         longest = r.size();
-        root = roots->getColumn(0).getInt64();
+        root = id;
       }
     }
     return root;
   }
 
+  // The author's path, and its root folder: the one the path lies in (the deepest, should roots
+  // nest); none keeps the one it had.
   static void write_author_path(Connection& c, RowId id, const std::string& to) {
-    const std::optional<RowId> root = deepest_root(c, to);
+    const std::optional<RowId> root = deepest_root(root_paths(c), to);
     auto st =
         c.prepare("UPDATE authors SET path = ?, root_folder_id = COALESCE(?, root_folder_id) WHERE id = ?");
     st->bind(1, to);

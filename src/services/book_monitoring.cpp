@@ -101,11 +101,14 @@ Result<std::vector<Book>> apply_book_monitoring(Catalog& catalog, RowId author_i
     if (auto a = catalog.author(author_id); !a) return a.error();
     return std::vector<Book>{};
   }
-  auto files = catalog.files_of_author(author_id);
-  if (!files) return files.error();
+  // Which books have files matters to the rule only, not to a list of books.
   std::set<RowId> with_files;
-  for (const BookFile& f : *files) {
-    if (f.book_id != 0) with_files.insert(f.book_id);
+  if (books_to_monitor.empty()) {
+    auto files = catalog.files_of_author(author_id);
+    if (!files) return files.error();
+    for (const BookFile& f : *files) {
+      if (f.book_id != 0) with_files.insert(f.book_id);
+    }
   }
   std::vector<BookFacts> facts;
   facts.reserve(books->size());
