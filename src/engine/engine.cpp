@@ -52,6 +52,14 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Registry r
     return Error{errc::invalid_argument,
                  "workers must be between 1 and 256, not " + std::to_string(options.workers)};
   }
+  if (options.short_job_lanes < 0 || options.short_job_lanes > 256) {
+    return Error{errc::invalid_argument,
+                 "short_job_lanes must be between 0 and 256, not " + std::to_string(options.short_job_lanes)};
+  }
+  if (options.spread_after.count() < 0 || options.spread_after > std::chrono::seconds(10)) {
+    return Error{errc::invalid_argument, "spread_after must be between 0 and 10 s, not " +
+                                             std::to_string(options.spread_after.count()) + " us"};
+  }
   if (!options.store && options.store_path.empty()) {
     return Error{errc::invalid_argument, "store_path is empty"};
   }
@@ -412,6 +420,7 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   im.on_strand([&] {
     im.accepting_ = false;
     im.wake_timer_.cancel();  // the control thread may end once nothing is posted
+    im.spread_timer_.cancel();
     im.timers_.clear();
     im.debouncer_.clear();
     for (auto& [id, a] : im.active_)

@@ -82,6 +82,18 @@ struct Engine::Impl::InboxTurn {
   void watch() { std::exchange(self, nullptr)->watch_inbox(); }
 };
 
+namespace {
+
+// One core is left to the store's writer and the dispatcher; hardware_concurrency() may say 0
+// (unknown), and then one lane is what a small machine would get.
+detail::ReadyIndex::Compaction compaction(const EngineOptions& o) {
+  int lanes = o.short_job_lanes;
+  if (lanes == 0) lanes = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  return {lanes, o.spread_after};
+}
+
+}  // namespace
+
 Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<JobStore> store,
                    std::vector<JobInfo> recovered, std::vector<JobInfo> ended, StoredState state)
     : opts_(std::move(options)),
@@ -95,7 +107,8 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
       ctl_guard_(asio::make_work_guard(ctl_io_)),
       work_guard_(asio::make_work_guard(work_io_)),
       wake_timer_(ctl_io_),
-      ready_(opts_.workers, opts_.idle_max_deferral),
+      spread_timer_(ctl_io_),
+      ready_(opts_.workers, opts_.idle_max_deferral, compaction(opts_)),
       tasks_(
           detail::TaskScheduler::Hooks{
               [this](TimePoint at, std::function<void()> fn) { add_timer(at, std::move(fn)); },
@@ -406,10 +419,18 @@ void Engine::Impl::dispatch() {
     return rate_limiter_->next_free(key, now);
   };
   for (;;) {
-    auto pick = ready_.pick(now, gate);
+    auto pick = ready_.pick(now, gate, std::chrono::steady_clock::now());
     if (pick.retry_at && wakes_.insert(*pick.retry_at).second) {
       // Come back when time alone lets a held-back job start (its rate key, its idle deferral).
       add_timer(*pick.retry_at, [this, at = *pick.retry_at] { wakes_.erase(at); });
+    }
+    if (pick.spread_at && !spread_armed_) {
+      spread_armed_ = true;
+      spread_timer_.expires_at(*pick.spread_at);
+      spread_timer_.async_wait(asio::bind_executor(strand_, [this](const boost::system::error_code& ec) {
+        spread_armed_ = false;
+        if (!ec) dispatch();
+      }));
     }
     if (!pick.job) return;
     start_job(active_.at(*pick.job));
@@ -418,7 +439,8 @@ void Engine::Impl::dispatch() {
 
 void Engine::Impl::start_job(Active& a) {
   ON_STRAND();
-  ready_.start(a.info.id);
+  a.run_since = std::chrono::steady_clock::now();
+  ready_.start(a.info.id, a.run_since);
   dedup_.started(a.key, a.info.id);
   a.info.status = JobStatus::executing;
   a.info.started_at = clock_->now();
@@ -526,7 +548,7 @@ void Engine::Impl::finish(ActiveIt it, const std::shared_ptr<detail::JobRun>& ru
   } else if (out.status == JobStatus::cancelled) {
     a.info.message = "Cancelled";
   }
-  ready_.release(a.type, a.info.priority);
+  ready_.release(a.type, a.info.priority, a.run_since);
   a.run.reset();
   if (auto r = std::find(runs_.begin(), runs_.end(), run); r != runs_.end()) {
     *r = std::move(runs_.back());

@@ -128,6 +128,7 @@ class Engine::Impl final : public detail::RunHost {
     bool delayed = false;                 // queued, but not before info.not_before
     std::uint64_t gen = 0;                // bumped whenever it leaves a place; stale timers see it
     std::chrono::milliseconds rate_waited{0};
+    std::chrono::steady_clock::time_point run_since{};  // set while executing (ReadyIndex::Compaction)
   };
   using ActiveIt = std::unordered_map<JobId, Active>::iterator;
 
@@ -238,6 +239,10 @@ class Engine::Impl final : public detail::RunHost {
   std::atomic<int> abandoned_running_{0};  // abandoned handlers that have not returned
   std::deque<std::atomic<bool>> exited_;   // one per worker; a deque never moves its elements
   asio::steady_timer wake_timer_;
+  // Picks again when a young job passes the compaction's age (ReadyIndex::Compaction); armed
+  // at most once at a time (strand).
+  asio::steady_timer spread_timer_;
+  bool spread_armed_ = false;
   // A no-op posted to the pool now and then, so that a wake-up the C library lost cannot leave
   // the strand's turn queued while every pool thread sleeps (see pool_nudge.hpp).
   static constexpr std::chrono::milliseconds kNudgeEvery{250};

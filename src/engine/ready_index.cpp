@@ -9,8 +9,10 @@
 
 namespace shelfjobs::detail {
 
-ReadyIndex::ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral)
-    : workers_(workers), idle_max_deferral_(idle_max_deferral) {}
+ReadyIndex::ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral, Compaction compaction)
+    : workers_(workers), idle_max_deferral_(idle_max_deferral), compaction_(compaction) {
+  if (compaction_.young.count() <= 0 || compaction_.lanes >= workers_) compaction_ = {};
+}
 
 void ReadyIndex::add(JobId id, const CommandType* type, Priority priority, TimePoint queued_at,
                      TimePoint ready_since) {
@@ -47,7 +49,7 @@ void ReadyIndex::remove(JobId id) {
   if (!entry.type->traits.idle_only) --queued_non_idle_;
 }
 
-void ReadyIndex::start(JobId id) {
+void ReadyIndex::start(JobId id, SteadyTime since) {
   auto e = ready_.find(id);
   if (e == ready_.end()) return;
   const CommandType* type = e->second.type;
@@ -59,9 +61,13 @@ void ReadyIndex::start(JobId id) {
   if (type->traits.exclusive) ++exclusive_running_;
   ++running_by_type_[type];
   for (const auto& lock : type->traits.locks) ++locks_held_[lock];
+  if (compaction_.lanes > 0 && priority != Priority::critical) regular_since_.insert(since);
 }
 
-void ReadyIndex::release(const CommandType* type, Priority priority) {
+void ReadyIndex::release(const CommandType* type, Priority priority, SteadyTime since) {
+  if (compaction_.lanes > 0 && priority != Priority::critical) {
+    if (auto it = regular_since_.find(since); it != regular_since_.end()) regular_since_.erase(it);
+  }
   --running_total_;
   --running_by_priority_[idx(priority)];
   if (priority == Priority::critical) --critical_running_;
@@ -104,23 +110,36 @@ bool ReadyIndex::allowed(const CommandType* type, const Entry& head, TimePoint n
   return true;
 }
 
-ReadyIndex::Pick ReadyIndex::pick(TimePoint now, const RateGate& rate) const {
+// The running regular jobs are at most `workers_`, so counting the young ones is a short walk.
+bool ReadyIndex::spread_allowed(SteadyTime now, std::optional<SteadyTime>& spread_at) const {
+  if (compaction_.lanes <= 0) return true;
+  const SteadyTime young_since = now - compaction_.young;
+  auto first_young = regular_since_.upper_bound(young_since);
+  if (std::distance(first_young, regular_since_.end()) < compaction_.lanes) return true;
+  spread_at = *first_young + compaction_.young;
+  return false;
+}
+
+ReadyIndex::Pick ReadyIndex::pick(TimePoint now, const RateGate& rate, SteadyTime steady_now) const {
   Pick out;
   if (exclusive_running_ > 0) return out;          // nothing starts beside an exclusive job
   if (running_total_ >= workers_ + 1) return out;  // every thread, the lane included, is busy
   // Non-critical jobs may use only `workers_` threads, so one stays free for Critical work.
   const bool regular_free = running_total_ - critical_running_ < workers_;
   for (int p = kPriorityCount - 1; p >= 0; --p) {
-    if (!regular_free && p != static_cast<int>(Priority::critical)) break;
+    const bool regular = p != static_cast<int>(Priority::critical);
+    if (!regular_free && regular) break;
     for (const auto& [head, type] : heads_[static_cast<std::size_t>(p)]) {
       if (type->traits.exclusive) {
         // The exclusive job is next: it waits for running jobs, and new starts pause until
         // they are done, so it is not overtaken indefinitely.
-        if (running_total_ > 0) return Pick{std::nullopt, std::nullopt};
+        if (running_total_ > 0) return Pick{};
         out.job = head;
         return out;
       }
       if (allowed(type, ready_.at(head), now, rate, out.retry_at)) {
+        // Beside young jobs, a regular one waits for a lane; so would every regular job after it.
+        if (regular && !spread_allowed(steady_now, out.spread_at)) return out;
         out.job = head;
         return out;
       }

@@ -27,33 +27,54 @@ class ReadyIndex {
  public:
   /// When a rate key next allows a use (a time in the past or `now`: it allows one now).
   using RateGate = std::function<TimePoint(const std::string& key)>;
+  /// Run time is measured on the steady clock: it decides threads, not when work is due, so a
+  /// host's clock (a test's manual one) does not move it.
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  /// Short jobs share threads. While `lanes` regular jobs that started less than `young` ago
+  /// run, the next regular job waits: for one of them to end (the thread that ran it takes the
+  /// next job without waking another), or to pass that age (it is waiting on the network or
+  /// the disk, or working long, and holds its thread). `young` of zero, or `lanes` of at least
+  /// the workers: every regular job may start on a thread of its own at once.
+  struct Compaction {
+    int lanes = 0;
+    std::chrono::microseconds young{0};
+  };
 
   /// `workers`: regular threads; one more (the Critical lane) serves Critical jobs only.
   /// `idle_max_deferral`: an idle-only job starts anyway once it has waited this long.
-  ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral);
+  ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral, Compaction compaction);
+  ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral)
+      : ReadyIndex(workers, idle_max_deferral, Compaction{0, std::chrono::microseconds(0)}) {}
 
   /// A job became ready. `queued_at` decides idle-only deferral; `ready_since` aging.
   void add(JobId id, const CommandType* type, Priority priority, TimePoint queued_at, TimePoint ready_since);
   /// A ready job leaves (cancelled, delayed again, or its priority changes). No-op if absent.
   void remove(JobId id);
 
-  /// The picked job starts: it leaves the ready set and takes its thread, locks and counts.
-  void start(JobId id);
-  /// A run of `type` at `priority` ended: its thread, locks and counts are free.
-  void release(const CommandType* type, Priority priority);
+  /// The picked job starts at `since`: it leaves the ready set and takes its thread, locks and
+  /// counts.
+  void start(JobId id, SteadyTime since = {});
+  /// A run of `type` at `priority`, started at `since` (as told to start()), ended: its thread,
+  /// locks and counts are free.
+  void release(const CommandType* type, Priority priority, SteadyTime since = {});
 
   struct Pick {
     std::optional<JobId> job;  ///< the job to start now, if any
     /// Set when a job was held back only by time (its rate key or its idle deferral): the
     /// earliest time a pick may find it allowed. Nothing else changes with time.
     std::optional<TimePoint> retry_at;
+    /// Set when a regular job was held back only because young jobs fill the compaction's
+    /// lanes: when the first of them passes that age (an end of one comes sooner and picks again).
+    std::optional<SteadyTime> spread_at;
   };
   /// The job to start next under the rules, highest priority first, oldest first within one:
   /// nothing starts beside an exclusive job, and an exclusive job next in line waits for the
   /// running ones while nothing after it starts; type exclusivity, per-type caps, named locks,
   /// rate keys and idle-only; non-critical jobs use at most `workers` threads, so the Critical
   /// lane stays free. Its cost grows with the number of types with ready jobs, not with jobs.
-  Pick pick(TimePoint now, const RateGate& rate) const;
+  /// `steady_now` is the time of `Compaction` (the steady clock).
+  Pick pick(TimePoint now, const RateGate& rate, SteadyTime steady_now = {}) const;
 
   /// Starvation: ready normal and low jobs ready since `period` or longer rise one level (each
   /// at most one per call). Returns the risen jobs with their new priority.
@@ -78,8 +99,13 @@ class ReadyIndex {
   bool allowed(const CommandType* type, const Entry& head, TimePoint now, const RateGate& rate,
                std::optional<TimePoint>& wake) const;
 
+  /// May another regular job start beside the running ones? Sets `spread_at` when not.
+  bool spread_allowed(SteadyTime now, std::optional<SteadyTime>& spread_at) const;
+
   int workers_;
   std::chrono::milliseconds idle_max_deferral_;
+  Compaction compaction_;
+  std::multiset<SteadyTime> regular_since_;  // start of each running regular job (compaction only)
   std::unordered_map<JobId, Entry> ready_;
   std::unordered_map<const CommandType*, std::set<JobId>> buckets_[kPriorityCount];
   std::set<std::pair<JobId, const CommandType*>> heads_[kPriorityCount];

@@ -172,3 +172,61 @@ TEST_CASE("workers run jobs concurrently up to the configured count", "[dispatch
   f.gates.open("a");
   REQUIRE(f.rec.wait_for("start:d"));
 }
+
+TEST_CASE("short jobs share a thread: beside a young job the next one waits for its end",
+          "[dispatch][spread]") {
+  Fixture f;
+  auto& e = f.open(3, true, [](EngineOptions& o) {
+    o.short_job_lanes = 1;
+    o.spread_after = std::chrono::seconds(10);  // never reached here: only an end frees the lane
+  });
+  f.push<Step>("a");
+  REQUIRE(f.rec.wait_for("start:a"));
+  f.push<Step>("b");
+  // A Critical job does not wait for the lane.
+  f.push<ImportStep>("import");
+  REQUIRE(f.rec.wait_for("start:import"));
+  std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(f.rec.contains("start:b"));
+  CHECK(e.queue_depth().queued[static_cast<int>(Priority::normal)] == 1);
+  f.gates.open("a");
+  REQUIRE(f.rec.wait_for("start:b"));
+  CHECK(f.rec.index_of("end:a") < f.rec.index_of("start:b"));
+  f.gates.open_all();
+  CHECK(e.wait_idle(5s));
+}
+
+TEST_CASE("a job that runs past spread_after lets the next one start beside it", "[dispatch][spread]") {
+  Fixture f;
+  auto& e = f.open(3, true, [](EngineOptions& o) {
+    o.short_job_lanes = 1;
+    o.spread_after = std::chrono::milliseconds(20);
+  });
+  f.push<Step>("a");
+  REQUIRE(f.rec.wait_for("start:a"));
+  f.push<Step>("b");
+  f.push<Step>("c");
+  // a, then b, each past its 20 ms, free the lane while they still run: three run at once.
+  REQUIRE(f.rec.wait_for("start:b"));
+  REQUIRE(f.rec.wait_for("start:c"));
+  CHECK_FALSE(f.rec.contains("end:a"));
+  CHECK_FALSE(f.rec.contains("end:b"));
+  CHECK(e.queue_depth().running[static_cast<int>(Priority::normal)] == 3);
+  f.gates.open_all();
+  CHECK(e.wait_idle(5s));
+}
+
+TEST_CASE("short_job_lanes and spread_after out of range are refused", "[dispatch][spread]") {
+  Fixture f;
+  auto refused = [&](const std::function<void(EngineOptions&)>& tune) {
+    EngineOptions o{.store_path = f.db(), .logger = quiet_logger()};
+    tune(o);
+    auto e = Engine::create(std::move(o), f.registry());
+    return !e.has_value() && e.error().code == errc::invalid_argument;
+  };
+  CHECK(refused([](EngineOptions& o) { o.short_job_lanes = -1; }));
+  CHECK(refused([](EngineOptions& o) { o.short_job_lanes = 257; }));
+  CHECK(refused([](EngineOptions& o) { o.spread_after = std::chrono::microseconds(-1); }));
+  CHECK(refused([](EngineOptions& o) { o.spread_after = std::chrono::seconds(11); }));
+  CHECK_FALSE(refused([](EngineOptions& o) { o.short_job_lanes = 256; }));
+}

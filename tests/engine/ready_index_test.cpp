@@ -227,3 +227,83 @@ TEST_CASE("removing a queued job keeps buckets and counts exact", "[engine][read
   CHECK_FALSE(ix.pick(kReadyT0, {}).job);
   CHECK(ix.queued(Priority::normal) == 0);
 }
+
+TEST_CASE("beside young jobs a regular job waits for a lane until one of them ends or ages",
+          "[engine][ready][spread]") {
+  Types ty;
+  auto* a = ty.add("A");
+  using Steady = ReadyIndex::SteadyTime;
+  const Steady s0 = Steady{} + std::chrono::hours(1);
+  // Three regular workers, one lane for jobs younger than 1 ms.
+  ReadyIndex ix(3, 6h, ReadyIndex::Compaction{1, 1000us});
+  for (JobId id = 1; id <= 4; ++id) ix.add(id, a, Priority::normal, kReadyT0, kReadyT0);
+
+  auto p = ix.pick(kReadyT0, {}, s0);
+  REQUIRE(p.job == JobId{1});
+  CHECK_FALSE(p.spread_at);
+  ix.start(1, s0);
+
+  SECTION("the next waits while the first is young, and is told when to come back") {
+    p = ix.pick(kReadyT0, {}, s0 + 300us);
+    CHECK_FALSE(p.job);
+    REQUIRE(p.spread_at);
+    CHECK(*p.spread_at == s0 + 1000us);
+    CHECK(ix.queued(Priority::normal) == 3);
+  }
+  SECTION("the end of the young job lets the next one start at once") {
+    ix.release(a, Priority::normal, s0);
+    p = ix.pick(kReadyT0, {}, s0 + 300us);
+    CHECK(p.job == JobId{2});
+  }
+  SECTION("a job that ran past the age no longer holds a lane, a young one beside it does") {
+    p = ix.pick(kReadyT0, {}, s0 + 1000us);
+    REQUIRE(p.job == JobId{2});
+    ix.start(2, s0 + 1000us);
+    p = ix.pick(kReadyT0, {}, s0 + 1500us);
+    CHECK_FALSE(p.job);
+    REQUIRE(p.spread_at);
+    CHECK(*p.spread_at == s0 + 2000us);  // job 2's age, not job 1's
+    p = ix.pick(kReadyT0, {}, s0 + 2000us);
+    REQUIRE(p.job == JobId{3});
+    ix.start(3, s0 + 2000us);
+    // Three regular jobs run: the workers are full whatever their age.
+    p = ix.pick(kReadyT0, {}, s0 + 10000us);
+    CHECK_FALSE(p.job);
+    CHECK_FALSE(p.spread_at);
+  }
+  SECTION("a critical job does not wait for a lane") {
+    auto* c = ty.add("C");
+    ix.add(9, c, Priority::critical, kReadyT0, kReadyT0);
+    p = ix.pick(kReadyT0, {}, s0 + 100us);
+    CHECK(p.job == JobId{9});
+  }
+  SECTION("a regular job held by its own rules does not ask to come back for a lane") {
+    for (JobId id = 2; id <= 4; ++id) ix.remove(id);
+    CommandTraits capped;
+    capped.max_concurrent = 1;
+    auto* b = ty.add("B", capped);
+    ix.add(5, b, Priority::normal, kReadyT0, kReadyT0);
+    ix.start(5, s0 - 5000us);  // an old B holds B's cap
+    ix.add(6, b, Priority::normal, kReadyT0, kReadyT0);
+    p = ix.pick(kReadyT0, {}, s0 + 100us);
+    CHECK_FALSE(p.job);
+    CHECK_FALSE(p.spread_at);
+  }
+}
+
+TEST_CASE("lanes as many as the workers, or no age, leave every worker free to start a job",
+          "[engine][ready][spread]") {
+  Types ty;
+  auto* a = ty.add("A");
+  const ReadyIndex::SteadyTime s0 = ReadyIndex::SteadyTime{} + std::chrono::hours(1);
+  for (auto compaction : {ReadyIndex::Compaction{3, 1000us}, ReadyIndex::Compaction{1, 0us}}) {
+    ReadyIndex ix(3, 6h, compaction);
+    for (JobId id = 1; id <= 4; ++id) ix.add(id, a, Priority::normal, kReadyT0, kReadyT0);
+    for (JobId id = 1; id <= 3; ++id) {
+      auto p = ix.pick(kReadyT0, {}, s0);
+      REQUIRE(p.job == id);
+      ix.start(id, s0);
+    }
+    CHECK_FALSE(ix.pick(kReadyT0, {}, s0).job);
+  }
+}

@@ -3,6 +3,7 @@
 // A ready-made engine for tests: Step jobs under several names and traits, all recording into
 // one Recorder and waiting at one set of Gates.
 
+#include <functional>
 #include <memory>
 
 #include <catch2/catch.hpp>
@@ -70,10 +71,14 @@ struct Fixture {
 
   std::string db() const { return job_store_at(dir, "jobs.db"); }
 
-  shelfjobs::Engine& open(int workers = 3, bool start = true) {
+  // `tune` changes the options before the engine is made.
+  shelfjobs::Engine& open(int workers = 3, bool start = true,
+                          const std::function<void(shelfjobs::EngineOptions&)>& tune = {}) {
     engine.reset();
-    auto e = shelfjobs::Engine::create(
-        {.store_path = db(), .workers = workers, .logger = quiet_logger(), .clock = clock}, registry());
+    shelfjobs::EngineOptions options{
+        .store_path = db(), .workers = workers, .logger = quiet_logger(), .clock = clock};
+    if (tune) tune(options);
+    auto e = shelfjobs::Engine::create(std::move(options), registry());
     REQUIRE(e.has_value());
     engine = std::move(e).value();
     if (start) engine->start();
