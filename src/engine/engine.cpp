@@ -439,8 +439,8 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   im.stopped_ = true;
   im.stop_result_ = finished;
   im.close_gate();
-  // The wake-up timer was cancelled and the nudge's is: the control thread ends once both are
-  // delivered.
+  // The wake-up and lanes' timers were cancelled and the nudge's is: the control thread ends once
+  // all three are delivered.
   im.nudge_.stop();
   im.ctl_guard_.reset();
   if (im.ctl_thread_.joinable()) im.ctl_thread_.join();

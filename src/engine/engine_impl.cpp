@@ -5,6 +5,7 @@
 // figures and the task, published, and then the queue is dispatched again.
 
 #include "engine/engine_impl.hpp"
+#include "engine/usable_cores.hpp"
 
 #include "engine/one_shot.hpp"
 #include "engine/thread_name.hpp"
@@ -84,11 +85,9 @@ struct Engine::Impl::InboxTurn {
 
 namespace {
 
-// One core is left to the store's writer and the dispatcher; hardware_concurrency() may say 0
-// (unknown), and then one lane is what a small machine would get.
+// One core is left to the store's writer and the dispatcher (ADR 0019).
 detail::ReadyIndex::Compaction compaction(const EngineOptions& o) {
-  int lanes = o.short_job_lanes;
-  if (lanes == 0) lanes = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  const int lanes = o.short_job_lanes > 0 ? o.short_job_lanes : std::max(1, detail::usable_cores() - 1);
   return {lanes, o.spread_after};
 }
 

@@ -26,7 +26,8 @@
 //    ReadyIndex::pick), so a thread is always free for the strand and one for a prune. Sharing
 //    the pool lets a worker that finished a job run the strand's bookkeeping and start the next
 //    job itself, where a strand thread of its own needed two thread wake-ups per job.
-//  - `ctl_io_` runs on one thread and only serves the wake-up timer and the pool nudge.
+//  - `ctl_io_` runs on one thread and only serves the wake-up timer, the short-job lanes' timer
+//    and the pool nudge.
 //  - `idle_mu_` guards only the counters that blocking waiters (`wait_idle`, `stop`) watch;
 //    `gate_mu_` the strand gateway; `stop_mu_` stop(). Each is annotated for clang's analysis.
 

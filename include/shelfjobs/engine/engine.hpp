@@ -100,12 +100,13 @@ struct EngineOptions {
   /// ran it starts the next job, and no thread is woken), or for one to run that long (it is then
   /// likely waiting on the network or the disk, and the next job starts on a thread of its own).
   /// On a machine with few cores, waking a thread for a job of microseconds costs more than the
-  /// job. Critical jobs never wait for this. Range 0..256; 0: one less than the machine's cores,
-  /// at least 1. A value of at least `workers` turns the rule off. Default: 0.
+  /// job. Critical jobs never wait for this. Range 0..256; 0: one less than the cores the process
+  /// may use (its CPU affinity and cgroup quota), at least 1. A value of at least `workers` turns
+  /// the rule off. Default: 0.
   int short_job_lanes = 0;
-  /// How long a running job counts as short (see `short_job_lanes`): the longest a regular job
-  /// waits beside short ones. 0: the rule is off, and every regular job may start on a thread of
-  /// its own at once, up to `workers`. Range 0..10 s. Default: 1 ms.
+  /// How long a running job counts as short (see `short_job_lanes`): after this long it no
+  /// longer holds a lane. 0: the rule is off, and every regular job may start on a thread of its
+  /// own at once, up to `workers`. Range 0..10 s. Default: 1 ms.
   std::chrono::microseconds spread_after{1000};
   /// Minimum spacing between progress events of one job, and how often the running jobs' latest
   /// progress is written to the store (a job's end always writes its last). 0: every report is
