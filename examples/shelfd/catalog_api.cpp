@@ -94,18 +94,9 @@ Result<MonitorOptions> monitor_of(const json& body, const char* options) {
   if (o == body.end() || o->is_null()) return out;
   if (!o->is_object()) return Error{errc::invalid_body, std::string("\"") + options + "\" must be an object"};
   if (auto b = o->find("booksToMonitor"); b != o->end() && !b->is_null()) {
-    const std::string bad =
-        std::string("\"") + options + ".booksToMonitor\" must be a list of foreign book ids";
-    if (!b->is_array()) return Error{errc::invalid_body, bad};
-    for (const json& id : *b) {
-      // A string, or a whole number that is not negative (an unsigned one read as such).
-      if (id.is_string() && !id.get_ref<const std::string&>().empty())
-        out.books.push_back(id.get<std::string>());
-      else if (id.is_number_unsigned())
-        out.books.push_back(std::to_string(id.get<std::uint64_t>()));
-      else
-        return Error{errc::invalid_body, bad + "; not " + id.dump()};
-    }
+    auto ids = parse_books_to_monitor(*b, std::string("\"") + options + ".booksToMonitor\"");
+    if (!ids) return ids.error();
+    out.books = std::move(*ids);
   }
   auto it = o->find("monitor");
   if (it == o->end() || it->is_null()) return out;

@@ -82,6 +82,27 @@ std::vector<std::pair<RowId, bool>> decide_book_monitoring(const std::vector<Boo
   return out;
 }
 
+Result<std::vector<std::string>> parse_books_to_monitor(const nlohmann::json& ids, std::string_view what) {
+  const std::string bad = std::string(what) + " must be a list of foreign book ids";
+  if (!ids.is_array()) return Error{errc::invalid_body, bad + "; not " + ids.dump()};
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (const nlohmann::json& id : ids) {
+    // A parsed number that is not negative is unsigned; one built in code may be signed.
+    if (id.is_string() && !id.get_ref<const std::string&>().empty())
+      out.push_back(id.get<std::string>());
+    else if (id.is_number_unsigned())
+      out.push_back(std::to_string(id.get<std::uint64_t>()));
+    else if (id.is_number_integer() && id.get<std::int64_t>() >= 0)
+      out.push_back(std::to_string(id.get<std::int64_t>()));
+    else
+      return Error{errc::invalid_body, bad + "; not " + id.dump()};
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::vector<std::pair<RowId, bool>> decide_listed_monitoring(const std::vector<BookFacts>& books,
                                                              const std::vector<std::string>& foreign_ids) {
   const std::set<std::string> listed(foreign_ids.begin(), foreign_ids.end());

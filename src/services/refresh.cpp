@@ -66,24 +66,11 @@ void from_json(const nlohmann::json& j, RefreshAuthor& c) {
   }
   c.booksToMonitor.clear();
   if (auto it = j.find("booksToMonitor"); it != j.end() && !it->is_null()) {
-    // Ids as strings, or as whole numbers that are not negative (as shelfd's routes take them).
-    const char* bad = "\"booksToMonitor\" must be an array of foreign book ids";
-    if (!it->is_array()) throw std::invalid_argument(bad);
-    for (const nlohmann::json& v : *it) {
-      if (v.is_string() && !v.get_ref<const std::string&>().empty())
-        c.booksToMonitor.push_back(v.get<std::string>());
-      else if (v.is_number_unsigned())
-        c.booksToMonitor.push_back(std::to_string(v.get<std::uint64_t>()));
-      else if (v.is_number_integer() && v.get<std::int64_t>() >= 0)  // built in code, not parsed
-        c.booksToMonitor.push_back(std::to_string(v.get<std::int64_t>()));
-      else
-        throw std::invalid_argument(bad);
-    }
-    // A set: the same books in another order, or named twice, are the same choice (and the
-    // same job body, so equal pushes merge).
-    std::sort(c.booksToMonitor.begin(), c.booksToMonitor.end());
-    c.booksToMonitor.erase(std::unique(c.booksToMonitor.begin(), c.booksToMonitor.end()),
-                           c.booksToMonitor.end());
+    // A sorted set, so that the same books in another order make the same job body and equal
+    // pushes merge.
+    auto ids = parse_books_to_monitor(*it, "\"booksToMonitor\"");
+    if (!ids) throw std::invalid_argument(ids.error().message);
+    c.booksToMonitor = std::move(*ids);
   }
   c.searchForMissingBooks.reset();
   if (auto it = j.find("searchForMissingBooks"); it != j.end() && !it->is_null()) {

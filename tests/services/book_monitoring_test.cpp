@@ -275,4 +275,33 @@ TEST_CASE("the search chosen on add runs after the monitor choice, for the autho
   CHECK(searched == std::vector<RowId>{first.id, by_default.id});
 }
 
+TEST_CASE("a booksToMonitor list is read as Readarr's clients send it", "[services][monitoring]") {
+  // Strings and whole numbers that are not negative, parsed (unsigned, up to 64 bits) or built in
+  // code (signed): a sorted set of ids as text.
+  auto ok = parse_books_to_monitor(nlohmann::json::parse(R"(["102", 18446744073709551615, 101, "102"])"),
+                                   "\"booksToMonitor\"");
+  REQUIRE(ok.has_value());
+  CHECK(*ok == std::vector<std::string>{"101", "102", "18446744073709551615"});
+  auto built = parse_books_to_monitor(nlohmann::json::array({std::int64_t{7}, "7"}), "\"x\"");
+  REQUIRE(built.has_value());
+  CHECK(*built == std::vector<std::string>{"7"});
+  CHECK(parse_books_to_monitor(nlohmann::json::array(), "\"x\"").value().empty());
+
+  for (const auto& [ids, at_fault] : std::vector<std::pair<nlohmann::json, std::string>>{
+           {nlohmann::json::parse(R"("101")"), R"("101")"},
+           {nlohmann::json::parse(R"({"id": 1})"), R"({"id":1})"},
+           {nlohmann::json::parse(R"(["101", ""])"), R"("")"},
+           {nlohmann::json::parse(R"([-101])"), "-101"},
+           {nlohmann::json::parse(R"([1.5])"), "1.5"},
+           {nlohmann::json::parse(R"([null])"), "null"},
+           {nlohmann::json::parse(R"([["101"]])"), R"(["101"])"}}) {
+    CAPTURE(ids);
+    auto r = parse_books_to_monitor(ids, "\"addOptions.booksToMonitor\"");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_body);
+    CHECK(r.error().message ==
+          "\"addOptions.booksToMonitor\" must be a list of foreign book ids; not " + at_fault);
+  }
+}
+
 }  // namespace book_monitoring_test

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "shelfjobs/catalog/catalog.hpp"
 
 namespace shelfjobs {
@@ -46,6 +48,12 @@ struct BookFacts {
 /// rule leaves alone is not listed). Pure: every case is a table row in the tests.
 std::vector<std::pair<RowId, bool>> decide_book_monitoring(const std::vector<BookFacts>& books,
                                                            BookMonitor monitor, Date today);
+
+/// Readarr's `booksToMonitor` as its clients send it: an array of foreign book ids, each a string
+/// that is not empty or a whole number that is not negative. Returns the ids as text, sorted and
+/// each once (a set: the same books in another order, or named twice, are the same choice).
+/// Error: invalid_body, "<what> must be a list of foreign book ids", then the element at fault.
+Result<std::vector<std::string>> parse_books_to_monitor(const nlohmann::json& ids, std::string_view what);
 
 /// Readarr's booksToMonitor: the books whose foreign id is listed monitored, every other one
 /// unmonitored (a listed id that is no book of these is ignored). Pure, like the rule above.
