@@ -85,8 +85,10 @@ struct Engine::Impl::InboxTurn {
 
 namespace {
 
-// One core is left to the store's writer and the dispatcher (ADR 0019).
+// One core is left to the store's writer and the dispatcher (ADR 0019). With the rule off the
+// cores are not counted (that reads files under /proc and /sys).
 detail::ReadyIndex::Compaction compaction(const EngineOptions& o) {
+  if (o.spread_after.count() <= 0) return {0, o.spread_after};
   const int lanes = o.short_job_lanes > 0 ? o.short_job_lanes : std::max(1, detail::usable_cores() - 1);
   return {lanes, o.spread_after};
 }
