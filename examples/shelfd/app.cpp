@@ -179,6 +179,8 @@ Status App::open_services() {
   host_options.engine = {.store_path = config_.database.string(),
                          .store_schema = config_.database_schema,
                          .workers = config_.workers,
+                         .short_job_lanes = config_.short_job_lanes,
+                         .spread_after = config_.spread_after,
                          .logger = log_,
                          .notifier = notifier_,
                          .alerts = alerts};

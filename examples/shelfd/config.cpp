@@ -231,6 +231,10 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
       c.workers = j["workers"].get<int>();
     }
     if (c.workers < 1 || c.workers > 64) throw bad("workers", "must be 1..64");
+    c.short_job_lanes =
+        static_cast<int>(int_in(j, "shortJobLanes", "shortJobLanes", 0, 256, c.short_job_lanes));
+    c.spread_after = std::chrono::milliseconds(
+        int_in(j, "spreadAfterMs", "spreadAfterMs", 0, 10000, c.spread_after.count()));
     if (j.contains("tasks")) {
       if (!j["tasks"].is_object()) throw bad("tasks", "must be an object of task name: minutes");
       for (const auto& [name, v] : j["tasks"].items()) {

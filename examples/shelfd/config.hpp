@@ -51,6 +51,8 @@ struct Config {
   int port = 8787;
   std::string api_key;
   int workers = 3;
+  int short_job_lanes = 0;                                     // 0: the engine's default (usable cores - 1)
+  std::chrono::milliseconds spread_after{1};                   // 0: short jobs do not share threads
   std::map<std::string, std::chrono::minutes> task_intervals;  // task name -> interval
   std::optional<std::chrono::minutes> housekeeping_at;         // local time of day
   // housekeeping: {logRetentionDays, historyRetentionDays, permissions: {enabled, fileMode,

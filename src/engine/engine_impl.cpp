@@ -1229,6 +1229,8 @@ HealthSnapshot Engine::Impl::health_snapshot(bool series) {
   const TimePoint now = clock_->now();
   h.at = now;
   h.running = ready_.running_total();
+  h.short_job_lanes = ready_.compaction_lanes();
+  if (h.short_job_lanes > 0) h.spread_after = opts_.spread_after;
   std::map<std::string, int> running;
   for (const auto& [id, a] : active_)
     if (a.run) ++running[a.info.name];

@@ -112,6 +112,8 @@ nlohmann::json to_json(const HealthSnapshot& h) {
   return {{"at", format_time(h.at)},
           {"cluster", cluster},
           {"workers", h.workers},
+          {"shortJobLanes", h.short_job_lanes},
+          {"spreadAfterUs", h.spread_after.count()},
           {"running", h.running},
           {"types", types},
           {"priorities", priorities},

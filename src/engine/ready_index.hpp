@@ -86,6 +86,11 @@ class ReadyIndex {
   /// Ready time of the oldest ready job of `p` (by id), if any.
   std::optional<TimePoint> oldest_ready(Priority p) const;
   std::size_t size() const { return ready_.size(); }
+  /// The compaction's lanes when it holds anything back (`young` above zero and fewer lanes than
+  /// workers), else 0: what health reports as the rule in force.
+  int compaction_lanes() const {
+    return compaction_.young.count() > 0 && compaction_.lanes < workers_ ? compaction_.lanes : 0;
+  }
 
  private:
   struct Entry {

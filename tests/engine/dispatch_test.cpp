@@ -216,6 +216,32 @@ TEST_CASE("a job that runs past spread_after lets the next one start beside it",
   CHECK(e.wait_idle(5s));
 }
 
+TEST_CASE("health shows the short-jobs rule in force, and 0 when it is off", "[dispatch][spread][health]") {
+  struct Case {
+    int workers, lanes;
+    std::chrono::microseconds spread;
+    int shown_lanes;
+    std::chrono::microseconds shown_spread;
+  };
+  using std::chrono::microseconds;
+  for (const Case c :
+       {Case{3, 2, microseconds(700), 2, microseconds(700)},
+        Case{3, 3, microseconds(700), 0, microseconds(0)}, Case{3, 1, microseconds(0), 0, microseconds(0)},
+        Case{1, 0, microseconds(1000), 0, microseconds(0)}}) {
+    Fixture f;
+    auto& e = f.open(c.workers, true, [&](EngineOptions& o) {
+      o.short_job_lanes = c.lanes;
+      o.spread_after = c.spread;
+    });
+    const HealthSnapshot h = e.health();
+    INFO("workers " << c.workers << ", lanes " << c.lanes << ", spread " << c.spread.count() << " us");
+    CHECK(h.short_job_lanes == c.shown_lanes);
+    CHECK(h.spread_after == c.shown_spread);
+    CHECK(to_json(h)["shortJobLanes"] == c.shown_lanes);
+    CHECK(to_json(h)["spreadAfterUs"] == c.shown_spread.count());
+  }
+}
+
 TEST_CASE("short_job_lanes and spread_after out of range are refused", "[dispatch][spread]") {
   Fixture f;
   auto refused = [&](const std::function<void(EngineOptions&)>& tune) {

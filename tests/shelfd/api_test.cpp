@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cmath>
@@ -16,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <httplib.h>
@@ -288,6 +290,50 @@ TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[sh
   json bad_days = c;
   bad_days["housekeeping"]["logRetentionDays"] = 0;
   refused(bad_days, {"housekeeping.logRetentionDays", "1..3650"});
+
+  // The short-jobs rule: not written by init, checked when present.
+  CHECK_FALSE(c.contains("shortJobLanes"));
+  CHECK_FALSE(c.contains("spreadAfterMs"));
+  for (const auto& [key, value] : {std::pair<const char*, json>{"shortJobLanes", -1},
+                                   {"shortJobLanes", 257},
+                                   {"shortJobLanes", "two"},
+                                   {"spreadAfterMs", -1},
+                                   {"spreadAfterMs", 10001},
+                                   {"spreadAfterMs", 1.5}}) {
+    json bad = c;
+    bad[key] = value;
+    refused(bad, {key});
+  }
+}
+
+TEST_CASE("shelfd's short-jobs settings reach the engine, and the jobs snapshot shows them",
+          "[shelfd][api]") {
+  // Three workers: two lanes hold regular jobs back; three lanes, or a spread of 0, do not.
+  for (const auto& [lanes, spread_ms, shown_lanes, shown_us] :
+       {std::tuple<int, int, int, long long>{2, 5, 2, 5000}, {3, 5, 0, 0}, {1, 0, 0, 0}}) {
+    Shelfd d(3);
+    json c = json::parse(std::ifstream(d.config));
+    c["shortJobLanes"] = lanes;
+    c["spreadAfterMs"] = spread_ms;
+    std::ofstream(d.config) << c.dump(2);
+    d.start();
+    const json jobs = d.get("/api/v1/system/jobs");
+    INFO("shortJobLanes " << lanes << ", spreadAfterMs " << spread_ms << ": " << jobs.dump());
+    CHECK(jobs["workers"] == 3);
+    CHECK(jobs["shortJobLanes"] == shown_lanes);
+    CHECK(jobs["spreadAfterUs"] == shown_us);
+  }
+  // Left out: the engine's default, one lane less than the cores shelfd may use (at least
+  // one), in force while that is fewer than the workers: always with 64 workers on a machine of
+  // at most 64 cores.
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores == 0 || cores > 64) return;
+  Shelfd d(64);
+  d.start();
+  const json jobs = d.get("/api/v1/system/jobs");
+  CHECK(jobs["shortJobLanes"].get<int>() >= 1);
+  CHECK(jobs["shortJobLanes"].get<int>() <= std::max(1, static_cast<int>(cores) - 1));
+  CHECK(jobs["spreadAfterUs"] == 1000);
 }
 
 TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[shelfd][api]") {
