@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -375,6 +376,37 @@ Status Engine::push_debounced(PushRequest request, std::chrono::milliseconds win
   return impl_->push_debounced(std::move(*prepared), window, max_wait);
 }
 
+Result<LockHold> Engine::hold_locks(std::vector<std::string> names, std::chrono::milliseconds timeout) {
+  if (names.empty()) return Error{errc::invalid_argument, "hold_locks: no lock is named"};
+  for (const auto& n : names) {
+    if (n.empty()) return Error{errc::invalid_argument, "hold_locks: a lock name is empty"};
+  }
+  if (timeout.count() < 0) return Error{errc::invalid_argument, "hold_locks: the timeout is negative"};
+  if (impl_->strand_.running_in_this_thread()) {
+    return Error{errc::invalid_argument, "hold_locks: called on the dispatcher strand, which grants it"};
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::string listed;
+  for (const auto& n : names) listed += (listed.empty() ? "'" : ", '") + n + "'";
+  auto wait = std::make_shared<detail::HoldWait>();
+  const auto id = impl_->on_strand([&] { return impl_->request_hold(names, wait); });
+  if (!id || *id == 0) return Error{errc::shutting_down, "the engine is stopping"};
+  switch (wait->wait_for(timeout)) {
+    case detail::HoldWait::State::granted: break;
+    case detail::HoldWait::State::refused: return Error{errc::shutting_down, "the engine is stopping"};
+    default:
+      impl_->post_hold_end(*id, /*withdraw=*/true);
+      return Error{errc::unavailable, "the lock(s) " + listed + " are still held by running jobs after " +
+                                          std::to_string(timeout.count()) + " ms"};
+  }
+  // The release finds the engine through a weak pointer: a hold may outlive it (it then frees
+  // nothing, as nothing runs).
+  return LockHold([weak = std::weak_ptr<Impl>(impl_), id = *id] {
+    if (auto im = weak.lock()) im->post_hold_end(id, /*withdraw=*/false);
+  });
+}
+
 HealthSnapshot Engine::health(bool series) {
   auto snap = impl_->on_strand([&] { return impl_->health_snapshot(series); });
   HealthSnapshot h = snap ? std::move(*snap) : HealthSnapshot{};
@@ -419,6 +451,7 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   if (im.feed_) im.feed_->halt();  // claims no more
   im.on_strand([&] {
     im.accepting_ = false;
+    im.holds_.refuse_pending(im.ready_);
     im.wake_timer_.cancel();  // the control thread may end once nothing is posted
     im.spread_timer_.cancel();
     im.timers_.clear();

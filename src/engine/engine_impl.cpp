@@ -411,6 +411,7 @@ void Engine::Impl::set_active_count() {
 
 void Engine::Impl::dispatch() {
   ON_STRAND();
+  holds_.grant(ready_);  // before any job: a waiting hold goes first once its locks are free
   if (!started_ || !accepting_) return;
   const TimePoint now = clock_->now();
   // At the pick's `now`: a free key must answer exactly that time. Asked at its own later
@@ -436,6 +437,27 @@ void Engine::Impl::dispatch() {
     if (!pick.job) return;
     start_job(active_.at(*pick.job));
   }
+}
+
+std::uint64_t Engine::Impl::request_hold(std::vector<std::string> names,
+                                         std::shared_ptr<detail::HoldWait> wait) {
+  ON_STRAND();
+  if (!accepting_) {
+    wait->refuse();
+    return 0;
+  }
+  return holds_.request(std::move(names), std::move(wait), ready_);
+}
+
+void Engine::Impl::post_hold_end(std::uint64_t id, bool withdraw) {
+  asio::post(strand_, [this, id, withdraw] {
+    if (withdraw) {
+      holds_.withdraw(id, ready_);
+    } else {
+      holds_.release(id, ready_);
+    }
+    dispatch();  // a job that waited for the locks, or behind the hold that wanted them
+  });
 }
 
 void Engine::Impl::start_job(Active& a) {
@@ -1230,6 +1252,8 @@ HealthSnapshot Engine::Impl::health_snapshot(bool series) {
   h.at = now;
   h.running = ready_.running_total();
   h.short_job_lanes = ready_.compaction_lanes();
+  h.lock_holds_waiting = static_cast<int>(holds_.pending());
+  h.lock_holds_held = static_cast<int>(holds_.granted());
   if (h.short_job_lanes > 0) h.spread_after = opts_.spread_after;
   std::map<std::string, int> running;
   for (const auto& [id, a] : active_)

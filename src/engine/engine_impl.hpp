@@ -61,6 +61,7 @@
 #include "engine/event_hub.hpp"
 #include "engine/health_figures.hpp"
 #include "engine/job_runner.hpp"
+#include "engine/lock_holds.hpp"
 #include "engine/pool_nudge.hpp"
 #include "engine/ready_index.hpp"
 #include "engine/recovery.hpp"
@@ -158,6 +159,11 @@ class Engine::Impl final : public detail::RunHost {
   // Pushes (strand). `into_running`: may merge into a running twin (the type allows it and the
   // push is not a debounced one).
   Result<PushResult> push_on_strand(detail::Prepared& p, bool debounced = false);
+  // Host lock holds (Engine::hold_locks): asked on the strand (0, and `wait` refused, once the
+  // engine stops accepting work); ended from any thread, by the asker's timeout (`withdraw`) or
+  // its release.
+  std::uint64_t request_hold(std::vector<std::string> names, std::shared_ptr<detail::HoldWait> wait);
+  void post_hold_end(std::uint64_t id, bool withdraw);
   Result<PushResult> push_durable(detail::Prepared p);
   struct DurableWait;
   struct InboxItem;
@@ -270,6 +276,7 @@ class Engine::Impl final : public detail::RunHost {
   // strand state
   std::unordered_map<JobId, Active> active_;
   detail::ReadyIndex ready_;
+  detail::LockHolds holds_;  // the host's holds on named locks (Engine::hold_locks)
   detail::DedupIndex dedup_;
   detail::TimerQueue timers_;
   detail::TaskScheduler tasks_;

@@ -115,6 +115,7 @@ nlohmann::json to_json(const HealthSnapshot& h) {
           {"shortJobLanes", h.short_job_lanes},
           {"spreadAfterUs", h.spread_after.count()},
           {"running", h.running},
+          {"lockHolds", {{"waiting", h.lock_holds_waiting}, {"held", h.lock_holds_held}}},
           {"types", types},
           {"priorities", priorities},
           {"store",

@@ -7,6 +7,8 @@
 
 #include "engine/ready_index.hpp"
 
+#include <algorithm>
+
 namespace shelfjobs::detail {
 
 ReadyIndex::ReadyIndex(int workers, std::chrono::milliseconds idle_max_deferral, Compaction compaction)
@@ -82,6 +84,26 @@ void ReadyIndex::release(const CommandType* type, Priority priority, SteadyTime 
   }
 }
 
+namespace {
+void count_up(std::unordered_map<std::string, int>& counts, const std::vector<std::string>& names) {
+  for (const auto& n : names) ++counts[n];
+}
+void count_down(std::unordered_map<std::string, int>& counts, const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    if (auto it = counts.find(n); it != counts.end() && --it->second == 0) counts.erase(it);
+  }
+}
+}  // namespace
+
+bool ReadyIndex::locks_free(const std::vector<std::string>& names) const {
+  return std::none_of(names.begin(), names.end(),
+                      [&](const std::string& n) { return locks_held_.count(n) != 0; });
+}
+void ReadyIndex::hold(const std::vector<std::string>& names) { count_up(locks_held_, names); }
+void ReadyIndex::unhold(const std::vector<std::string>& names) { count_down(locks_held_, names); }
+void ReadyIndex::want(const std::vector<std::string>& names) { count_up(locks_wanted_, names); }
+void ReadyIndex::unwant(const std::vector<std::string>& names) { count_down(locks_wanted_, names); }
+
 bool ReadyIndex::allowed(const CommandType* type, const Entry& head, TimePoint now, const RateGate& rate,
                          std::optional<TimePoint>& wake) const {
   const auto& t = type->traits;
@@ -90,7 +112,7 @@ bool ReadyIndex::allowed(const CommandType* type, const Entry& head, TimePoint n
   if (t.type_exclusive && of_type > 0) return false;
   if (t.max_concurrent > 0 && of_type >= t.max_concurrent) return false;
   for (const auto& lock : t.locks) {
-    if (locks_held_.count(lock) != 0) return false;
+    if (locks_held_.count(lock) != 0 || locks_wanted_.count(lock) != 0) return false;
   }
   if (t.idle_only && (running_total_ > 0 || queued_non_idle_ > 0)) {
     const TimePoint deadline = head.queued_at + idle_max_deferral_;

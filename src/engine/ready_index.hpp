@@ -59,6 +59,16 @@ class ReadyIndex {
   /// locks and counts are free.
   void release(const CommandType* type, Priority priority, SteadyTime since = {});
 
+  /// A host's hold on named locks (Engine::hold_locks), outside any job. `hold` takes them as a
+  /// running job of a type with those locks would; `want` says a hold waits for them, and then
+  /// no job needing one of them starts, whatever its priority, so the hold is not overtaken.
+  /// Each call is matched by its opposite with the same names.
+  bool locks_free(const std::vector<std::string>& names) const;
+  void hold(const std::vector<std::string>& names);
+  void unhold(const std::vector<std::string>& names);
+  void want(const std::vector<std::string>& names);
+  void unwant(const std::vector<std::string>& names);
+
   struct Pick {
     std::optional<JobId> job;  ///< the job to start now, if any
     /// Set when a job was held back only by time (its rate key or its idle deferral): the
@@ -122,6 +132,7 @@ class ReadyIndex {
   int exclusive_running_ = 0;
   std::unordered_map<const CommandType*, int> running_by_type_;
   std::unordered_map<std::string, int> locks_held_;
+  std::unordered_map<std::string, int> locks_wanted_;  // by holds that wait for them
 };
 
 }  // namespace shelfjobs::detail

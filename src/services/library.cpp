@@ -47,6 +47,7 @@ void LibraryService::register_commands(Registry&, ServiceContext& host) {
   // No commands yet: the library scan brings them. Without a bus of its own, the service
   // publishes on its host's.
   if (!impl_->o.events) impl_->o.events = host.events();
+  impl_->host = host.weak_from_this();
 }
 
 std::vector<HealthCheck> LibraryService::health_checks() {

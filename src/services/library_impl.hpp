@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "shelfjobs/services/book_import.hpp"
 #include "shelfjobs/services/library.hpp"
 
 namespace shelfjobs {
@@ -31,6 +32,18 @@ inline bool strictly_inside(const fs::path& inner, const fs::path& outer) {
 
 struct LibraryService::Impl {
   LibraryOptions o;
+  std::weak_ptr<ServiceContext> host;  // the host it was added to (set in register_commands)
+
+  // The import lock for a removal that deletes files (library.hpp, "Removals and imports").
+  // `what` names the removal for the error.
+  Result<LockHold> hold_imports(const std::string& what) const {
+    const auto h = host.lock();
+    if (!h) return LockHold{};
+    auto held = h->hold_locks({kImportLock}, o.import_wait);
+    if (held) return held;
+    const errc code = held.error().code == errc::shutting_down ? errc::unavailable : held.error().code;
+    return Error{code, what + " waits for the running import: " + held.error().message};
+  }
 
   TimePoint now() const { return o.clock->now(); }
 

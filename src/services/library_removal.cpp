@@ -86,6 +86,12 @@ Disposed dispose(const fs::path& path, const fs::path& to) {
 Status LibraryService::remove_author(RowId author_id, bool delete_files,
                                      const std::filesystem::path& recycle_bin, bool exclude) {
   Impl& im = *impl_;
+  LockHold imports;
+  if (delete_files) {
+    auto held = im.hold_imports("removing author " + std::to_string(author_id) + " with its files");
+    if (!held) return held.error();
+    imports = std::move(*held);
+  }
   auto author = im.o.catalog->author(author_id);
   if (!author) return author.error();
   fs::path folder, recycled;
@@ -248,7 +254,13 @@ Status LibraryService::remove_books(const std::vector<RowId>& book_ids, bool del
                                     const std::filesystem::path& recycle_bin, bool exclude) {
   Impl& im = *impl_;
   std::vector<RootFolder> roots;
+  LockHold imports;
   if (delete_files) {
+    auto held = im.hold_imports(book_ids.size() == 1
+                                    ? "removing book " + std::to_string(book_ids.front()) + " with its files"
+                                    : "removing books with their files");
+    if (!held) return held.error();
+    imports = std::move(*held);
     auto r = im.o.catalog->root_folders();
     if (!r) return r.error();
     roots = std::move(*r);
@@ -275,6 +287,8 @@ Status LibraryService::remove_books(const std::vector<RowId>& book_ids, bool del
 Status LibraryService::delete_files(const std::vector<RowId>& file_ids,
                                     const std::filesystem::path& recycle_bin) {
   Impl& im = *impl_;
+  auto imports = im.hold_imports("deleting book files");
+  if (!imports) return imports.error();
   auto roots = im.o.catalog->root_folders();
   if (!roots) return roots.error();
   struct Planned {

@@ -16,6 +16,7 @@
 //     again; the authors it already did are served by the response cache and hash equal, so the
 //     rerun costs them nothing.
 #include "shelfjobs/services/refresh.hpp"
+#include "shelfjobs/services/book_import.hpp"
 
 #include <algorithm>
 #include <map>
@@ -631,7 +632,7 @@ void RefreshService::register_commands(Registry& registry) {
   // `refresh` too: a refresh writes the author row it read before, and must not do so around a
   // move of that author's folder (it would put the old path back). `import` too: an import must
   // not write into the folder while it is renamed (imports hold `import`, not `disk`).
-  move.locks = {"disk", "refresh", "import"};
+  move.locks = {"disk", "refresh", kImportLock};
   registry.add<MoveAuthor>(
       [impl](const MoveAuthor& c, JobContext& ctx) {
         move_author_folder(*impl->o.catalog, impl->o.events.get(), *impl->o.logger, c, &ctx);

@@ -41,6 +41,13 @@ Result<HealthSnapshot> ServiceContext::engine_health() {
   return e->health();
 }
 
+Result<LockHold> ServiceContext::hold_locks(std::vector<std::string> names,
+                                            std::chrono::milliseconds timeout) {
+  Engine* e = engine_.load();
+  if (!e) return LockHold{};  // no engine, no jobs to hold back
+  return e->hold_locks(std::move(names), timeout);
+}
+
 Result<std::int64_t> ServiceContext::prune_finished_jobs() {
   Engine* e = engine_.load();
   if (!e) return Error{errc::shutting_down, "the host's engine is not running"};
@@ -95,7 +102,7 @@ ServiceHost::Builder& ServiceHost::Builder::add(std::shared_ptr<Service> service
 
 Result<std::unique_ptr<ServiceHost>> ServiceHost::Builder::build() {
   std::unique_ptr<ServiceHost> host(new ServiceHost());
-  host->context_.reset(new ServiceContext());
+  host->context_ = std::shared_ptr<ServiceContext>(new ServiceContext());
   ServiceContext& ctx = *host->context_;
   ctx.log_ = options_.engine.logger ? options_.engine.logger
                                     : std::make_shared<spdlog::logger>(

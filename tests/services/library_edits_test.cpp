@@ -3,8 +3,10 @@
 // must exist, monitoring authors and books (and a refresh that keeps the choice), pointing an
 // author at another folder, and removing an author with or without its folder.
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -674,6 +676,119 @@ TEST_CASE("author and book lookups: search hits, named ids, and the source's fai
   CHECK(down.error().code == errc::unavailable);
   auto none = LibraryService::create({.catalog = lib.catalog});
   CHECK((*none)->find_authors("Ada").error().code == errc::unavailable);
+}
+
+// An import stand-in: a Critical command holding the import lock, as the imports do, that runs
+// until `go` and notes whether the watched folder was there when its second run started.
+struct HeldImport : Command {
+  static constexpr std::string_view kName = "HeldImport";
+  int n = 0;
+};
+inline void to_json(nlohmann::json& j, const HeldImport& c) { j = {{"n", c.n}}; }
+inline void from_json(const nlohmann::json& j, HeldImport& c) { j.at("n").get_to(c.n); }
+
+class HeldImports : public Service {
+ public:
+  explicit HeldImports(fs::path watched) : watched_(std::move(watched)) {}
+  std::string_view name() const override { return "held-imports"; }
+  void register_commands(Registry& registry, ServiceContext&) override {
+    CommandTraits t;
+    t.priority = Priority::critical;
+    t.locks = {kImportLock};
+    registry.add<HeldImport>(
+        [this](const HeldImport& c, JobContext&) {
+          if (c.n == 2) folder_at_second_start = fs::exists(watched_) ? 1 : 0;
+          ++running;
+          while (!go) std::this_thread::sleep_for(1ms);
+          --running;
+          ++runs;
+        },
+        t);
+  }
+  std::atomic<bool> go{false};
+  std::atomic<int> running{0}, runs{0};
+  std::atomic<int> folder_at_second_start{-1};
+
+ private:
+  fs::path watched_;
+};
+
+std::shared_ptr<LibraryService> library_waiting(Library& lib, std::chrono::milliseconds import_wait) {
+  auto made = LibraryService::create({.catalog = lib.catalog,
+                                      .source = lib.source,
+                                      .events = lib.bus,
+                                      .clock = lib.clock,
+                                      .logger = quiet_logger(),
+                                      .import_wait = import_wait});
+  REQUIRE(made.has_value());
+  return *made;
+}
+
+HeldImport held_import(int n) {
+  HeldImport c;
+  c.n = n;
+  return c;
+}
+
+TEST_CASE("a removal that deletes files waits for the running import, and the next import waits for it",
+          "[services][library][hold]") {
+  Library lib;
+  lib.library = library_waiting(lib, 20s);
+  const Author ann = lib.add(4401, "Ann Held", 1);
+  touch(ann.path / "Ann.epub");
+  auto imports = std::make_shared<HeldImports>(ann.path);
+  Engine& e = lib.start_engine(3, {imports});
+  REQUIRE(e.push(held_import(1)).has_value());
+  REQUIRE(eventually([&] { return imports->running == 1; }));
+
+  auto removal = std::async(std::launch::async, [&] { return lib.library->remove_author(ann.id, true); });
+  REQUIRE(eventually([&] { return e.health().lock_holds_waiting == 1; }));
+  REQUIRE(e.push(held_import(2)).has_value());  // queued behind the waiting removal
+  CHECK(removal.wait_for(0ms) == std::future_status::timeout);
+  CHECK(lib.catalog->author(ann.id).has_value());  // nothing is checked or changed yet
+  CHECK(fs::exists(ann.path / "Ann.epub"));
+
+  imports->go = true;  // the running import ends; the removal goes before the queued one
+  auto removed = removal.get();
+  REQUIRE(removed.has_value());
+  CHECK_FALSE(fs::exists(ann.path));
+  CHECK(lib.catalog->author(ann.id).error().code == errc::not_found);
+  REQUIRE(eventually([&] { return imports->runs == 2; }));
+  CHECK(imports->folder_at_second_start == 0);  // it started after the folder was gone
+  CHECK(e.health().lock_holds_held == 0);
+}
+
+TEST_CASE("a removal that deletes files gives up after import_wait and changes nothing",
+          "[services][library][hold]") {
+  Library lib;
+  lib.library = library_waiting(lib, 50ms);
+  const Author bo = lib.add(4402, "Bo Held", 1);
+  const RowId book = refreshed_books(lib, bo).at(0).id;
+  const fs::path file = bo.path / "Bo.epub";
+  touch(file);
+  const RowId file_id = lib.catalog->upsert_file(file_of(bo, book, file)).value().id;
+  auto imports = std::make_shared<HeldImports>(bo.path);
+  Engine& e = lib.start_engine(3, {imports});
+  REQUIRE(e.push(held_import(1)).has_value());
+  REQUIRE(eventually([&] { return imports->running == 1; }));
+
+  for (const auto& refused : {lib.library->remove_author(bo.id, true), lib.library->remove_book(book, true),
+                              lib.library->delete_files({file_id})}) {
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == errc::unavailable);
+    CHECK_THAT(refused.error().message, Catch::Contains("'import'"));
+  }
+  CHECK(lib.catalog->author(bo.id).has_value());
+  CHECK(lib.catalog->book(book).has_value());
+  CHECK(lib.catalog->file(file_id).has_value());
+  CHECK(fs::exists(file));
+  // Without deleting files nothing waits: the rows go, the file stays.
+  REQUIRE(lib.library->remove_book(book, false).has_value());
+  CHECK(fs::exists(file));
+  imports->go = true;
+  REQUIRE(eventually([&] { return imports->runs == 1; }));
+  REQUIRE(lib.library->remove_author(bo.id, true).has_value());
+  CHECK_FALSE(fs::exists(bo.path));
 }
 
 }  // namespace library_edits_test

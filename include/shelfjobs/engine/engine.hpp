@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <spdlog/fwd.h>
@@ -181,6 +182,36 @@ struct TaskSpec {
 };
 
 /// The job engine. Create with `create`, call `start`, push, and `stop` (or destroy) at the end.
+/// A host's hold on named locks, from Engine::hold_locks: the locks are free again at
+/// release() or destruction, whichever comes first. Movable, not copyable; an empty hold
+/// (default-constructed, moved from, released) holds nothing. Thread-safety: one object is used
+/// by one thread at a time; it may outlive the engine (its release then does nothing).
+class LockHold {
+ public:
+  LockHold() = default;
+  explicit LockHold(std::function<void()> release) : release_(std::move(release)) {}
+  LockHold(LockHold&& other) noexcept : release_(std::exchange(other.release_, nullptr)) {}
+  LockHold& operator=(LockHold&& other) noexcept {
+    if (this != &other) {
+      release();
+      release_ = std::exchange(other.release_, nullptr);
+    }
+    return *this;
+  }
+  LockHold(const LockHold&) = delete;
+  LockHold& operator=(const LockHold&) = delete;
+  ~LockHold() { release(); }
+
+  /// Frees the locks (once; later calls do nothing).
+  void release() {
+    if (auto r = std::exchange(release_, nullptr)) r();
+  }
+  bool held() const noexcept { return static_cast<bool>(release_); }
+
+ private:
+  std::function<void()> release_;
+};
+
 class Engine {
  public:
   /// Opens (or creates) the store, migrates its schema and recovers jobs a previous process left
@@ -273,6 +304,20 @@ class Engine {
   /// Errors: as those two.
   Result<PushResult> push_or_run_task(std::string_view name, const nlohmann::json& body,
                                       PushOptions options = {});
+
+  /// Holds named locks (`CommandTraits::locks`) for work the host does outside any job, as a
+  /// running job of a type with those locks would: a person's "delete this author's folder" on
+  /// an HTTP thread holds the lock imports take, so it never deletes a folder an import writes
+  /// into. Waits until no running job and no other hold has any of `names`; meanwhile no job
+  /// that needs one of them starts, whatever its priority (the hold is not overtaken). Jobs
+  /// waiting for the locks start once the hold is released (LockHold::release or its
+  /// destruction). Exclusive jobs and other rules are not affected. Locks of this engine only:
+  /// in a cluster, other nodes' jobs are not held back. Thread-safety: any thread but a job's
+  /// handler that holds one of the locks (it would wait for itself until `timeout`).
+  /// Errors: invalid_argument (no names, an empty name, a negative timeout, a call on the
+  /// dispatcher strand); unavailable (running jobs still hold a lock after `timeout`; nothing
+  /// stays held or asked for); shutting_down (the engine stops).
+  Result<LockHold> hold_locks(std::vector<std::string> names, std::chrono::milliseconds timeout);
 
   /// Figures per command type, per priority and of the store, and the open alerts.
   /// With `series`, also the per-minute figures of the health window (HealthSnapshot::minutes).

@@ -124,6 +124,10 @@ struct HealthSnapshot {
   int short_job_lanes = 0;
   std::chrono::microseconds spread_after{0};  ///< EngineOptions::spread_after; 0 when the rule is off
   int running = 0;
+  /// The host's holds on named locks (Engine::hold_locks): waiting for running jobs to free their
+  /// locks (no job needing them starts meanwhile), and held.
+  int lock_holds_waiting = 0;
+  int lock_holds_held = 0;
   std::vector<TypeHealth> types;           ///< by name
   std::vector<PriorityHealth> priorities;  ///< critical first
   StoreHealth store;

@@ -117,6 +117,11 @@ enum class ImportMode { automatic, move, copy, hardlink };
 /// "auto", "move", "copy", "hardlink".
 const char* to_string(ImportMode mode) noexcept;
 
+/// The engine lock every job that writes into author folders holds: the imports (this
+/// service's and the acquisition service's), and MoveAuthor. The library service's removals
+/// that delete files hold it too (through ServiceContext::hold_locks).
+inline constexpr const char* kImportLock = "import";
+
 struct DownloadedBooksScan : Command {
   static constexpr const char* kName = "DownloadedBooksScan";
   std::string path;  ///< absolute: a folder or one book file

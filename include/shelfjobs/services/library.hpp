@@ -15,6 +15,7 @@
 ///
 /// Thread-safety: every member may be called from any thread.
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -39,6 +40,9 @@ struct LibraryOptions {
   std::shared_ptr<EventBus> events;        ///< null: the host's bus (none without a host)
   std::shared_ptr<Clock> clock;            ///< null: system clock
   std::shared_ptr<spdlog::logger> logger;  ///< null: a quiet logger
+  /// How long a removal that deletes files waits for a running import (see "Removals and
+  /// imports" below) before it answers unavailable.
+  std::chrono::milliseconds import_wait{std::chrono::seconds(30)};
 };
 
 /// What a person chooses when adding an author (Readarr's `monitored` and `addOptions`).
@@ -173,6 +177,15 @@ class LibraryService : public Service {
   Result<std::vector<Book>> set_book_monitoring(RowId author_id, BookMonitor monitor,
                                                 const std::vector<std::string>& books_to_monitor = {});
 
+  /// Removals and imports: `remove_author`, `remove_book(s)` with `delete_files`, and
+  /// `delete_files` hold the engine's `import` lock (kImportLock) from their first check to their
+  /// last deletion, through the host the service was added to (ServiceContext::hold_locks), as
+  /// the imports and MoveAuthor do: a folder is never deleted while an import writes into it,
+  /// and an import that waited sees the removal done. Such a removal waits for a running import
+  /// for up to `LibraryOptions::import_wait`, then answers unavailable and changes nothing; an
+  /// import queued meanwhile waits for the removal. Without a host (or once its engine stopped)
+  /// no import runs, and nothing is waited for.
+  ///
   /// Removes an author from the library, as a person does: its books, editions and series
   /// links go from the catalog, and AuthorRemoved is published (reason "removed by a user").
   /// Without `delete_files` the files stay on disk and their rows stay too, unmapped (reason

@@ -66,7 +66,7 @@ class ServiceHost;
 /// every handler has returned, before it goes).
 ///
 /// Thread-safety: every member may be called from any thread.
-class ServiceContext {
+class ServiceContext : public std::enable_shared_from_this<ServiceContext> {
  public:
   /// The host's event bus (services publish their domain events here).
   const std::shared_ptr<EventBus>& events() const noexcept { return events_; }
@@ -97,6 +97,10 @@ class ServiceContext {
   /// Clamps task times in the future to now (see Engine::clamp_future_task_times). Errors: as
   /// `engine_health`.
   Result<std::vector<std::string>> clamp_future_task_times();
+  /// Holds named locks against the engine's jobs for work done outside a job (see
+  /// Engine::hold_locks). Before the host is built and after its engine stopped no job runs:
+  /// the answer is an empty hold. Errors: as Engine::hold_locks.
+  Result<LockHold> hold_locks(std::vector<std::string> names, std::chrono::milliseconds timeout);
   /// Runs every service's health checks and keeps the findings for `last_health`.
   std::vector<HealthIssue> check_health();
   /// The findings of the latest `check_health` (empty before the first).
@@ -207,7 +211,9 @@ class ServiceHost {
   void unbind();
 
   std::vector<std::shared_ptr<Service>> services_;
-  std::unique_ptr<ServiceContext> context_;
+  // Shared, so a service may keep a weak reference to it (ServiceContext::weak_from_this) for
+  // calls made outside its handlers, which may come after the host is gone.
+  std::shared_ptr<ServiceContext> context_;
   std::unique_ptr<Engine> engine_;
   bool stopped_ = false;
 };

@@ -135,7 +135,7 @@ void AcquisitionService::register_commands(Registry& registry, ServiceContext& h
       high);
   CommandTraits import;
   import.priority = Priority::critical;
-  import.locks = {"import"};
+  import.locks = {kImportLock};
   registry.add<ImportCompletedDownload>(
       [impl](const ImportCompletedDownload& c, JobContext& ctx) {
         auto r = impl->import_download(c.downloadId, &ctx);

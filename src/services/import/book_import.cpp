@@ -992,7 +992,7 @@ void ImportService::register_commands(Registry& registry, ServiceContext& host) 
   CommandTraits traits;
   traits.priority = Priority::critical;
   // Not `disk`: see book_import.hpp. MoveAuthor holds `import` too.
-  traits.locks = {"import"};
+  traits.locks = {kImportLock};
   registry.add<DownloadedBooksScan>(
       [impl](const DownloadedBooksScan& c, JobContext& ctx) { Impl::finish(impl->downloaded(c, &ctx), ctx); },
       traits);
