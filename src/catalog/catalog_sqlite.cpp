@@ -327,16 +327,18 @@ class SqliteCatalog final : public Catalog {
       st->bind(2, name);
       st->exec();
       const RowId id = c.db().getLastInsertRowid();
-      // Authors whose root folder was removed come back to it, by the rule write_author_path
-      // links a folder by (the deepest root folder that holds it). They are few: read them all.
-      std::vector<std::pair<RowId, std::string>> unlinked;
+      // Each author is linked to the deepest root folder that holds its folder (the rule
+      // write_author_path links a folder by): those whose root folder was removed come back to
+      // this one, and those of a root folder around this one move in to it. Authors are few
+      // next to books: read them all.
+      std::vector<std::pair<RowId, std::string>> authors;
       {
-        auto q = c.prepare("SELECT id, path FROM authors WHERE root_folder_id IS NULL AND path <> ''");
+        auto q = c.prepare("SELECT id, path FROM authors WHERE path <> ''");
         while (q->executeStep())
-          unlinked.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getString());
+          authors.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getString());
       }
       const auto roots = root_paths(c);
-      for (const auto& [author_id, folder] : unlinked) {
+      for (const auto& [author_id, folder] : authors) {
         if (deepest_root(roots, folder) != id) continue;
         auto link = c.prepare("UPDATE authors SET root_folder_id = ? WHERE id = ?");
         link->bind(1, id);
@@ -363,9 +365,23 @@ class SqliteCatalog final : public Catalog {
   Result<RootFolder> remove_root_folder(RowId id) override {
     return write_call("remove root folder " + std::to_string(id), [&](Connection& c) {
       RootFolder r = load_root(c, id);
-      auto unlink = c.prepare("UPDATE authors SET root_folder_id = NULL WHERE root_folder_id = ?");
-      unlink->bind(1, id);
-      unlink->exec();
+      // Its authors go to the deepest root folder left that holds their folders (one around
+      // this one), else to none; before the row goes, which they must no longer name.
+      std::vector<std::pair<RowId, std::string>> authors;
+      {
+        auto q = c.prepare("SELECT id, path FROM authors WHERE root_folder_id = ?");
+        q->bind(1, id);
+        while (q->executeStep())
+          authors.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getString());
+      }
+      auto roots = root_paths(c);
+      std::erase_if(roots, [id](const auto& root) { return root.first == id; });
+      for (const auto& [author_id, folder] : authors) {
+        auto link = c.prepare("UPDATE authors SET root_folder_id = ? WHERE id = ?");
+        bind_id(*link, 1, folder.empty() ? 0 : deepest_root(roots, folder).value_or(0));
+        link->bind(2, author_id);
+        link->exec();
+      }
       auto st = c.prepare("DELETE FROM root_folders WHERE id = ?");
       st->bind(1, id);
       st->exec();

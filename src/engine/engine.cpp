@@ -397,7 +397,8 @@ Result<LockHold> Engine::hold_locks(std::vector<std::string> names, std::chrono:
     case detail::HoldWait::State::refused: return Error{errc::shutting_down, "the engine is stopping"};
     default:
       impl_->post_hold_end(*id, /*withdraw=*/true);
-      return Error{errc::unavailable, "the lock(s) " + listed + " are still held by running jobs after " +
+      return Error{errc::unavailable, "the lock(s) " + listed +
+                                          " are still held (by running jobs or another hold) after " +
                                           std::to_string(timeout.count()) + " ms"};
   }
   // The release finds the engine through a weak pointer: a hold may outlive it (it then frees

@@ -5,12 +5,15 @@
 // granted but never handed over would keep its locks forever.
 #include "engine/lock_holds.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace shelfjobs::detail {
 
 HoldWait::State HoldWait::wait_for(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A year at most: "forever" as milliseconds::max() would overflow the clock.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::min(timeout, std::chrono::milliseconds(std::chrono::hours(24 * 365)));
   MutexLock lock(mu_);
   while (state_ == State::pending) {
     if (!lock.wait_until(cv_, deadline) && state_ == State::pending) state_ = State::withdrawn;

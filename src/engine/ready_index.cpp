@@ -99,8 +99,14 @@ bool ReadyIndex::locks_free(const std::vector<std::string>& names) const {
   return std::none_of(names.begin(), names.end(),
                       [&](const std::string& n) { return locks_held_.count(n) != 0; });
 }
-void ReadyIndex::hold(const std::vector<std::string>& names) { count_up(locks_held_, names); }
-void ReadyIndex::unhold(const std::vector<std::string>& names) { count_down(locks_held_, names); }
+void ReadyIndex::hold(const std::vector<std::string>& names) {
+  count_up(locks_held_, names);
+  ++holds_;
+}
+void ReadyIndex::unhold(const std::vector<std::string>& names) {
+  count_down(locks_held_, names);
+  --holds_;
+}
 void ReadyIndex::want(const std::vector<std::string>& names) { count_up(locks_wanted_, names); }
 void ReadyIndex::unwant(const std::vector<std::string>& names) { count_down(locks_wanted_, names); }
 
@@ -153,9 +159,9 @@ ReadyIndex::Pick ReadyIndex::pick(TimePoint now, const RateGate& rate, SteadyTim
     if (!regular_free && regular) break;
     for (const auto& [head, type] : heads_[static_cast<std::size_t>(p)]) {
       if (type->traits.exclusive) {
-        // The exclusive job is next: it waits for running jobs, and new starts pause until
-        // they are done, so it is not overtaken indefinitely.
-        if (running_total_ > 0) return Pick{};
+        // The exclusive job is next: it waits for running jobs (and a host's holds), and new
+        // starts pause until they are done, so it is not overtaken indefinitely.
+        if (running_total_ > 0 || holds_ > 0) return Pick{};
         out.job = head;
         return out;
       }

@@ -62,7 +62,8 @@ class ReadyIndex {
   /// A host's hold on named locks (Engine::hold_locks), outside any job. `hold` takes them as a
   /// running job of a type with those locks would; `want` says a hold waits for them, and then
   /// no job needing one of them starts, whatever its priority, so the hold is not overtaken.
-  /// Each call is matched by its opposite with the same names.
+  /// Each call is matched by its opposite with the same names. An exclusive job, which runs
+  /// alone, waits for every held hold to end too.
   bool locks_free(const std::vector<std::string>& names) const;
   void hold(const std::vector<std::string>& names);
   void unhold(const std::vector<std::string>& names);
@@ -133,6 +134,7 @@ class ReadyIndex {
   std::unordered_map<const CommandType*, int> running_by_type_;
   std::unordered_map<std::string, int> locks_held_;
   std::unordered_map<std::string, int> locks_wanted_;  // by holds that wait for them
+  int holds_ = 0;                                      // holds held (hold() not yet unhold())
 };
 
 }  // namespace shelfjobs::detail

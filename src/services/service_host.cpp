@@ -14,6 +14,7 @@
 #include "shelfjobs/services/service.hpp"
 
 #include <set>
+#include <shared_mutex>
 #include <stdexcept>
 
 #include <spdlog/sinks/null_sink.h>
@@ -207,8 +208,13 @@ bool ServiceHost::stop(std::chrono::milliseconds deadline) {
   stopped_ = true;
   unbind();
   const bool finished = engine_->stop(deadline);
-  // Every handler has returned: nothing reaches the engine through the context any more.
-  context_->engine_ = nullptr;
+  // Every handler has returned: nothing reaches the engine through the context any more. A
+  // hold_locks from outside a handler (an HTTP thread) may still be inside the engine: it ends
+  // at once (the stopped engine refuses holds) and is waited for here.
+  {
+    std::unique_lock use(context_->engine_use_);
+    context_->engine_ = nullptr;
+  }
   return finished;
 }
 

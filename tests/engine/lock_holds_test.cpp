@@ -63,6 +63,50 @@ TEST_CASE("a held or wanted lock holds back every job that needs it, and only th
   CHECK(*p.job == 1);
 }
 
+TEST_CASE("an exclusive job waits for a host's hold as for a running job", "[engine][ready][hold]") {
+  std::deque<CommandType> types;
+  CommandType backup;
+  backup.name = "Backup";
+  backup.traits.exclusive = true;
+  types.push_back(backup);
+  ReadyIndex ix(3, std::chrono::hours(6));
+  ix.add(1, &types.back(), Priority::normal, kT0, kT0);
+  ix.hold({"anything"});
+  CHECK_FALSE(ix.pick(kT0, {}).job);
+  ix.unhold({"anything"});
+  auto p = ix.pick(kT0, {});
+  REQUIRE(p.job);
+  CHECK(*p.job == 1);
+}
+
+TEST_CASE("a hold's grant and its asker's timeout: exactly one of them wins", "[engine][hold]") {
+  // The grant first: the asker has the hold, whatever its timeout.
+  HoldWait granted;
+  CHECK(granted.grant());
+  CHECK(granted.wait_for(std::chrono::milliseconds(0)) == HoldWait::State::granted);
+  CHECK_FALSE(granted.grant());
+  granted.refuse();  // too late to refuse
+  CHECK(granted.wait_for(std::chrono::milliseconds(0)) == HoldWait::State::granted);
+
+  // The timeout first: withdrawn, and a grant after it is not taken.
+  HoldWait late;
+  CHECK(late.wait_for(std::chrono::milliseconds(0)) == HoldWait::State::withdrawn);
+  CHECK_FALSE(late.grant());
+  CHECK(late.wait_for(std::chrono::milliseconds(0)) == HoldWait::State::withdrawn);
+
+  // A grant from another thread wakes a long wait ("forever" does not overflow).
+  HoldWait woken;
+  std::thread granter([&] { CHECK(woken.grant()); });
+  CHECK(woken.wait_for(std::chrono::milliseconds::max()) == HoldWait::State::granted);
+  granter.join();
+
+  // Refused while pending (the engine stops).
+  HoldWait refused;
+  refused.refuse();
+  CHECK(refused.wait_for(std::chrono::seconds(10)) == HoldWait::State::refused);
+  CHECK_FALSE(refused.grant());
+}
+
 TEST_CASE("lock holds are granted when their locks are free, in the order asked", "[engine][hold]") {
   std::deque<CommandType> types;
   auto* import = type_with_locks(types, "Import", {"import"});
@@ -217,4 +261,5 @@ TEST_CASE("Engine::hold_locks refuses bad arguments and a stopped engine", "[eng
   REQUIRE_FALSE(after);
   CHECK(after.error().code == errc::shutting_down);
   kept->release();  // after stop: frees nothing, and must not fail
+  CHECK_FALSE(kept->held());
 }

@@ -104,6 +104,36 @@ TEST_CASE("a root folder's authors are told when it goes and when it comes back"
   CHECK(lib.library->remove_root_folder(root_id).error().code == errc::not_found);
 }
 
+TEST_CASE("a root folder added inside another takes the authors under it, and gives them back when removed",
+          "[services][library]") {
+  Library lib;
+  Recorder<AuthorEdited> edited(*lib.bus);
+  const Author ann = lib.add(4321, "Ann Outer", 1);
+  Author cy = lib.add(4322, "Cy Inner", 1);
+  cy = lib.catalog->set_author_path(cy.id, lib.root.path / "Audio" / "Cy Inner", false).value();
+  REQUIRE(cy.root_folder_id == lib.root.id);
+  fs::create_directories(lib.root.path / "Audio");
+
+  const auto inner = lib.library->add_root_folder(lib.root.path / "Audio", "Audio");
+  REQUIRE(inner.has_value());
+  CHECK(lib.catalog->author(cy.id)->root_folder_id == inner->id);  // the deepest root holding it
+  CHECK(lib.catalog->author(ann.id)->root_folder_id == lib.root.id);
+  REQUIRE(edited.seen.size() == 1);
+  CHECK(edited.seen[0].author.id == cy.id);
+  CHECK(edited.seen[0].author.root_folder_id == inner->id);
+  auto owner = lib.library->root_folder_of(cy.path);
+  REQUIRE(owner.has_value());
+  CHECK(owner->id == inner->id);
+
+  // Removed: the authors of the inner root folder go back to the one around it.
+  REQUIRE(lib.library->remove_root_folder(inner->id).has_value());
+  CHECK(lib.catalog->author(cy.id)->root_folder_id == lib.root.id);
+  REQUIRE(edited.seen.size() == 2);
+  CHECK(edited.seen[1].author.id == cy.id);
+  CHECK(edited.seen[1].author.root_folder_id == lib.root.id);
+  CHECK(lib.catalog->author(ann.id)->root_folder_id == lib.root.id);
+}
+
 TEST_CASE("monitoring survives a refresh that read the rows before the choice", "[services][library]") {
   Library lib;
   const Author ann = lib.add(4101, "Ann Example", 3);
@@ -696,21 +726,28 @@ class HeldImports : public Service {
     t.priority = Priority::critical;
     t.locks = {kImportLock};
     registry.add<HeldImport>(
-        [this](const HeldImport& c, JobContext&) {
+        [this](const HeldImport& c, JobContext& ctx) {
           if (c.n == 2) folder_at_second_start = fs::exists(watched_) ? 1 : 0;
           ++running;
-          while (!go) std::this_thread::sleep_for(1ms);
+          while (!go && !ctx.cancelled()) std::this_thread::sleep_for(1ms);
           --running;
           ++runs;
         },
         t);
   }
-  std::atomic<bool> go{false};
+  std::atomic<bool> go{false};  // see Release
   std::atomic<int> running{0}, runs{0};
   std::atomic<int> folder_at_second_start{-1};
 
  private:
   fs::path watched_;
+};
+
+// Lets the held imports end when a test leaves early (a failed REQUIRE), so that nothing waits
+// out its timeouts.
+struct Release {
+  HeldImports& imports;
+  ~Release() { imports.go = true; }
 };
 
 std::shared_ptr<LibraryService> library_waiting(Library& lib, std::chrono::milliseconds import_wait) {
@@ -738,6 +775,7 @@ TEST_CASE("a removal that deletes files waits for the running import, and the ne
   touch(ann.path / "Ann.epub");
   auto imports = std::make_shared<HeldImports>(ann.path);
   Engine& e = lib.start_engine(3, {imports});
+  Release release{*imports};
   REQUIRE(e.push(held_import(1)).has_value());
   REQUIRE(eventually([&] { return imports->running == 1; }));
 
@@ -769,6 +807,7 @@ TEST_CASE("a removal that deletes files gives up after import_wait and changes n
   const RowId file_id = lib.catalog->upsert_file(file_of(bo, book, file)).value().id;
   auto imports = std::make_shared<HeldImports>(bo.path);
   Engine& e = lib.start_engine(3, {imports});
+  Release release{*imports};
   REQUIRE(e.push(held_import(1)).has_value());
   REQUIRE(eventually([&] { return imports->running == 1; }));
 

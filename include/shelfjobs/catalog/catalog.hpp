@@ -247,13 +247,16 @@ class Catalog {
 
   // Root folders.
   /// `path` must be absolute (`errc::invalid_argument`); `errc::conflict` if it exists. An
-  /// empty name becomes the folder's own name. Authors linked to no root folder whose folders
-  /// lie under `path` (theirs was removed, see remove_root_folder) are linked to the new one.
+  /// empty name becomes the folder's own name. An author is linked to the deepest root folder
+  /// that holds its folder: those whose folders lie under `path` are linked to the new one,
+  /// whether they were linked to none (theirs was removed, see remove_root_folder) or to a root
+  /// folder around `path`.
   virtual Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {}) = 0;
   virtual Result<std::vector<RootFolder>> root_folders() = 0;
   virtual Result<RootFolder> root_folder(RowId id) = 0;
-  /// Removes a root folder and returns it. Its authors stay, with their folders, and lose the
-  /// link to it (`root_folder_id` 0), as Readarr's authors keep their paths. Errors: not_found.
+  /// Removes a root folder and returns it. Its authors stay, with their folders, as Readarr's
+  /// authors keep their paths: each is linked to the deepest root folder left that holds its
+  /// folder (one around the removed one), else to none (`root_folder_id` 0). Errors: not_found.
   virtual Result<RootFolder> remove_root_folder(RowId id) = 0;
 
   // Authors.

@@ -181,7 +181,6 @@ struct TaskSpec {
   std::optional<Priority> priority;
 };
 
-/// The job engine. Create with `create`, call `start`, push, and `stop` (or destroy) at the end.
 /// A host's hold on named locks, from Engine::hold_locks: the locks are free again at
 /// release() or destruction, whichever comes first. Movable, not copyable; an empty hold
 /// (default-constructed, moved from, released) holds nothing. Thread-safety: one object is used
@@ -212,6 +211,7 @@ class LockHold {
   std::function<void()> release_;
 };
 
+/// The job engine. Create with `create`, call `start`, push, and `stop` (or destroy) at the end.
 class Engine {
  public:
   /// Opens (or creates) the store, migrates its schema and recovers jobs a previous process left
@@ -311,12 +311,14 @@ class Engine {
   /// into. Waits until no running job and no other hold has any of `names`; meanwhile no job
   /// that needs one of them starts, whatever its priority (the hold is not overtaken). Jobs
   /// waiting for the locks start once the hold is released (LockHold::release or its
-  /// destruction). Exclusive jobs and other rules are not affected. Locks of this engine only:
+  /// destruction). An exclusive job, which runs alone, also waits for every hold to end. Locks
+  /// of this engine only:
   /// in a cluster, other nodes' jobs are not held back. Thread-safety: any thread but a job's
   /// handler that holds one of the locks (it would wait for itself until `timeout`).
   /// Errors: invalid_argument (no names, an empty name, a negative timeout, a call on the
-  /// dispatcher strand); unavailable (running jobs still hold a lock after `timeout`; nothing
-  /// stays held or asked for); shutting_down (the engine stops).
+  /// dispatcher strand); unavailable (a lock is still held, by running jobs or another hold,
+  /// after `timeout`; nothing stays held or asked for; a timeout of a year or more waits a
+  /// year); shutting_down (the engine stops).
   Result<LockHold> hold_locks(std::vector<std::string> names, std::chrono::milliseconds timeout);
 
   /// Figures per command type, per priority and of the store, and the open alerts.

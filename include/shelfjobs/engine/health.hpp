@@ -118,9 +118,9 @@ struct HealthSnapshot {
   TimePoint at{};
   int workers = 0;  ///< regular workers (the Critical lane not counted)
   /// The "short jobs share a thread" rule in force (EngineOptions::short_job_lanes, with 0
-  /// resolved to the usable cores): regular jobs that may run at once while all of them are
-  /// younger than `spread_after`. 0 when the rule is off (`spread_after` of 0, or at least
-  /// `workers` lanes).
+  /// resolved to one less than the usable cores, at least 1): regular jobs that may run at once while all of
+  /// them are younger than `spread_after`. 0 when the rule is off (`spread_after` of 0, or at least `workers`
+  /// lanes).
   int short_job_lanes = 0;
   std::chrono::microseconds spread_after{0};  ///< EngineOptions::spread_after; 0 when the rule is off
   int running = 0;

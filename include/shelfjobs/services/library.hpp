@@ -125,14 +125,18 @@ class LibraryService : public Service {
 
   /// Adds a root folder, as a person does: `path` must be absolute and name a folder that
   /// exists and can be read (a mistyped or unmounted path is refused rather than reported
-  /// later by RootFolderCheck). `name` empty: the folder's own name. Authors linked to no root
-  /// folder whose folders lie under it are linked to it (AuthorEdited for each). Errors:
+  /// later by RootFolderCheck). `name` empty: the folder's own name. Authors whose folders lie
+  /// under it are linked to it (AuthorEdited for each): those linked to no root folder, and
+  /// those of a root folder around it (an author's root folder is the deepest that holds its
+  /// folder). Errors:
   /// invalid_argument (relative, missing, not a folder, unreadable: the message says which),
   /// conflict (already a root folder), store_error.
   Result<RootFolder> add_root_folder(const std::filesystem::path& path, std::string name = {});
 
   /// Removes a root folder (Readarr's root folder delete) and returns it: nothing on disk
-  /// changes, and its authors stay with their folders, linked to no root folder. From then on
+  /// changes, and its authors stay with their folders, linked to no root folder (or, when
+  /// another root folder holds the removed one, to that one, and the rest of this paragraph does
+  /// not apply to them). From then on
   /// nothing in it is deleted for a person (files must lie in a root folder), a scan of every
   /// root folder leaves it out, a rescan of such an author names it in `skipped_roots` (the other
   /// authors of that rescan are scanned), and an import into its folder is rejected
@@ -183,8 +187,9 @@ class LibraryService : public Service {
   /// the imports and MoveAuthor do: a folder is never deleted while an import writes into it,
   /// and an import that waited sees the removal done. Such a removal waits for a running import
   /// for up to `LibraryOptions::import_wait`, then answers unavailable and changes nothing; an
-  /// import queued meanwhile waits for the removal. Without a host (or once its engine stopped)
-  /// no import runs, and nothing is waited for.
+  /// import queued meanwhile waits for the removal. Without a host, or once the host has
+  /// stopped, no import runs and nothing is waited for; while its engine stops, such a removal
+  /// answers unavailable.
   ///
   /// Removes an author from the library, as a person does: its books, editions and series
   /// links go from the catalog, and AuthorRemoved is published (reason "removed by a user").

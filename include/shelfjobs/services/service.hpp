@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,8 +99,10 @@ class ServiceContext : public std::enable_shared_from_this<ServiceContext> {
   /// `engine_health`.
   Result<std::vector<std::string>> clamp_future_task_times();
   /// Holds named locks against the engine's jobs for work done outside a job (see
-  /// Engine::hold_locks). Before the host is built and after its engine stopped no job runs:
-  /// the answer is an empty hold. Errors: as Engine::hold_locks.
+  /// Engine::hold_locks); may be called from any thread, also outside the handlers. Before the
+  /// host is built and once it has stopped, no job runs: the answer is an empty hold. Errors: as
+  /// Engine::hold_locks (shutting_down while the engine stops, when the host's `stop` is not
+  /// over yet or the engine was stopped directly).
   Result<LockHold> hold_locks(std::vector<std::string> names, std::chrono::milliseconds timeout);
   /// Runs every service's health checks and keeps the findings for `last_health`.
   std::vector<HealthIssue> check_health();
@@ -117,6 +120,9 @@ class ServiceContext : public std::enable_shared_from_this<ServiceContext> {
   // Set by the host once built, cleared when it stops: atomic, as a handler that overran the
   // stop deadline may still read it.
   std::atomic<Engine*> engine_{nullptr};
+  // Held shared by calls that may come from outside the handlers (hold_locks), exclusively by
+  // the host as it unbinds the engine: the engine is not destroyed under such a call.
+  std::shared_mutex engine_use_;
   std::vector<HealthCheck> checks_;
   std::vector<std::uint64_t> subscriptions_;
   mutable std::mutex health_mu_;
