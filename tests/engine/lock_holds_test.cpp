@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <deque>
 #include <future>
 #include <thread>
@@ -96,9 +97,11 @@ TEST_CASE("a hold's grant and its asker's timeout: exactly one of them wins", "[
 
   // A grant from another thread wakes a long wait ("forever" does not overflow).
   HoldWait woken;
-  std::thread granter([&] { CHECK(woken.grant()); });
+  std::atomic<bool> taken{false};  // Catch's assertions are for the test's own thread
+  std::thread granter([&] { taken = woken.grant(); });
   CHECK(woken.wait_for(std::chrono::milliseconds::max()) == HoldWait::State::granted);
   granter.join();
+  CHECK(taken);
 
   // Refused while pending (the engine stops).
   HoldWait refused;
