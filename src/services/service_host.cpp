@@ -44,6 +44,9 @@ Result<HealthSnapshot> ServiceContext::engine_health() {
 
 Result<LockHold> ServiceContext::hold_locks(std::vector<std::string> names,
                                             std::chrono::milliseconds timeout) {
+  // Called from outside the handlers too (an HTTP thread), so the engine must not go while this
+  // runs: ServiceHost::stop unbinds it under the exclusive lock.
+  std::shared_lock use(engine_use_);
   Engine* e = engine_.load();
   if (!e) return LockHold{};  // no engine, no jobs to hold back
   return e->hold_locks(std::move(names), timeout);
