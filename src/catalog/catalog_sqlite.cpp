@@ -331,20 +331,8 @@ class SqliteCatalog final : public Catalog {
       // write_author_path links a folder by): those whose root folder was removed come back to
       // this one, and those of a root folder around this one move in to it. Authors are few
       // next to books: read them all.
-      std::vector<std::pair<RowId, std::string>> authors;
-      {
-        auto q = c.prepare("SELECT id, path FROM authors WHERE path <> ''");
-        while (q->executeStep())
-          authors.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getString());
-      }
-      const auto roots = root_paths(c);
-      for (const auto& [author_id, folder] : authors) {
-        if (deepest_root(roots, folder) != id) continue;
-        auto link = c.prepare("UPDATE authors SET root_folder_id = ? WHERE id = ?");
-        link->bind(1, id);
-        link->bind(2, author_id);
-        link->exec();
-      }
+      auto all = c.prepare("SELECT id, path FROM authors WHERE path <> ''");
+      relink_authors(c, all, root_paths(c), [id](std::optional<RowId> deepest) { return deepest == id; });
       return RootFolder{id, p, name};
     });
   }
@@ -367,21 +355,11 @@ class SqliteCatalog final : public Catalog {
       RootFolder r = load_root(c, id);
       // Its authors go to the deepest root folder left that holds their folders (one around
       // this one), else to none; before the row goes, which they must no longer name.
-      std::vector<std::pair<RowId, std::string>> authors;
-      {
-        auto q = c.prepare("SELECT id, path FROM authors WHERE root_folder_id = ?");
-        q->bind(1, id);
-        while (q->executeStep())
-          authors.emplace_back(q->getColumn(0).getInt64(), q->getColumn(1).getString());
-      }
+      auto of_root = c.prepare("SELECT id, path FROM authors WHERE root_folder_id = ?");
+      of_root->bind(1, id);
       auto roots = root_paths(c);
       std::erase_if(roots, [id](const auto& root) { return root.first == id; });
-      for (const auto& [author_id, folder] : authors) {
-        auto link = c.prepare("UPDATE authors SET root_folder_id = ? WHERE id = ?");
-        bind_id(*link, 1, folder.empty() ? 0 : deepest_root(roots, folder).value_or(0));
-        link->bind(2, author_id);
-        link->exec();
-      }
+      relink_authors(c, of_root, roots, [](std::optional<RowId>) { return true; });
       auto st = c.prepare("DELETE FROM root_folders WHERE id = ?");
       st->bind(1, id);
       st->exec();
@@ -1183,6 +1161,26 @@ class SqliteCatalog final : public Catalog {
     if (taken->executeStep())
       fail(errc::conflict, "path " + in_quotes(path) + " belongs to author " +
                                std::to_string(taken->getColumn(0).getInt64()));
+  }
+
+  // Links each author `authors` selects (id, path) to the deepest of `roots` holding its folder
+  // (none when no root does, or its path is empty), where `relink(deepest)` says so.
+  template <class Relink>
+  static void relink_authors(Connection& c, Connection::Stmt& authors,
+                             const std::vector<std::pair<RowId, std::string>>& roots, Relink relink) {
+    std::vector<std::pair<RowId, std::optional<RowId>>> moves;
+    while (authors->executeStep()) {
+      const std::string folder = authors->getColumn(1).getString();
+      const std::optional<RowId> deepest = folder.empty() ? std::nullopt : deepest_root(roots, folder);
+      if (relink(deepest)) moves.emplace_back(authors->getColumn(0).getInt64(), deepest);
+    }
+    auto link = c.prepare("UPDATE authors SET root_folder_id = ? WHERE id = ?");
+    for (const auto& [author_id, root] : moves) {
+      bind_id(*link, 1, root.value_or(0));
+      link->bind(2, author_id);
+      link->exec();
+      link->reset();
+    }
   }
 
   // Every root folder's id and path.
