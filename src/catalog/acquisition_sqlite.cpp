@@ -811,9 +811,7 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
   Status remove_blocklist(RowId id) override {
     return write_call("remove blocklist entry " + std::to_string(id), [&](Connection& c) {
       // Its blocklist_books rows go by ON DELETE CASCADE (the toolkit turns foreign keys on).
-      auto st = c.prepare("DELETE FROM blocklist WHERE id = ?");
-      sqlite::bind(*st, 1, id);
-      if (st->exec() == 0) fail(errc::not_found, "blocklist entry " + std::to_string(id));
+      delete_row(c, "blocklist", id, "blocklist entry");
       return Ok{};
     });
   }
@@ -851,9 +849,7 @@ class SqliteAcquisitionStore final : public AcquisitionStore {
 
   Status remove_pending(RowId id) override {
     return write_call("remove pending release " + std::to_string(id), [&](Connection& c) {
-      auto st = c.prepare("DELETE FROM pending_releases WHERE id = ?");
-      sqlite::bind(*st, 1, id);
-      if (st->exec() == 0) fail(errc::not_found, "pending release " + std::to_string(id));
+      delete_row(c, "pending_releases", id, "pending release");
       return Ok{};
     });
   }

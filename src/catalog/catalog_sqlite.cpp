@@ -790,9 +790,7 @@ class SqliteCatalog final : public Catalog {
 
   Status remove_exclusion(RowId id) override {
     return write_call("remove exclusion " + std::to_string(id), [&](Connection& c) {
-      auto st = c.prepare("DELETE FROM exclusions WHERE id = ?");
-      st->bind(1, id);
-      if (st->exec() == 0) fail(errc::not_found, "exclusion " + std::to_string(id));
+      delete_row(c, "exclusions", id, "exclusion");
       return Ok{};
     });
   }
@@ -1133,11 +1131,7 @@ class SqliteCatalog final : public Catalog {
                                std::to_string(other) + ")");
   }
 
-  static void delete_book(Connection& c, RowId id) {
-    auto st = c.prepare("DELETE FROM books WHERE id = ?");
-    st->bind(1, id);
-    if (st->exec() == 0) fail(errc::not_found, "book " + std::to_string(id));
-  }
+  static void delete_book(Connection& c, RowId id) { delete_row(c, "books", id, "book"); }
 
   // The editions side of one write's books, so the order of the books does not matter.
   struct EditionPlan {

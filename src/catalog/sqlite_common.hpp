@@ -85,6 +85,14 @@ inline void bind_text_or_null(SQLite::Statement& st, int i, const std::string& s
   sqlite::bind(st, i, !s.empty() ? std::optional<std::string>(s) : std::nullopt);
 }
 
+/// Deletes row `id` of `table` (one of the layer's own tables, never a caller's text); fails
+/// not_found ("<what> <id>") when it holds no such row.
+inline void delete_row(Connection& c, std::string_view table, RowId id, std::string_view what) {
+  auto st = c.prepare("DELETE FROM " + std::string(table) + " WHERE id = ?");
+  st->bind(1, id);
+  if (st->exec() == 0) fail(errc::not_found, std::string(what) + " " + std::to_string(id));
+}
+
 /// The Error of a failure thrown inside one call of a SQLite store of this layer: a `Failure` as
 /// it is; a constraint SQLite raised itself (the call's own checks name a clash before SQLite
 /// sees it, so this is one they did not name, or another process raced them) as conflict

@@ -8,15 +8,19 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "engine/store/store_ops.hpp"
 #include "engine/store/write_queue.hpp"
 
 using namespace std::chrono_literals;
@@ -435,4 +439,59 @@ TEST_CASE("a queue lingers again after close, reset and start", "[engine][write_
   }
   std::lock_guard lock(log.mu);
   CHECK(log.committed == std::vector<int>{1, 11});
+}
+
+namespace {
+
+namespace ops = shelfjobs::detail::store_ops;
+
+// What commit_split asked of the store, as "commit 0-2", "prune 2", "maintain 4".
+std::vector<std::string> split_calls(std::vector<ops::Op>& batch) {
+  std::vector<std::string> calls;
+  const auto at = [&](const ops::Op& op) { return std::to_string(&op - batch.data()); };
+  ops::commit_split(
+      batch,
+      [&](std::vector<ops::Op>& b, std::size_t begin, std::size_t end) {
+        CHECK(&b == &batch);
+        calls.push_back("commit " + std::to_string(begin) + "-" + std::to_string(end));
+      },
+      [&](ops::Op& op) { calls.push_back("prune " + at(op)); },
+      [&](ops::Op& op) { calls.push_back("maintain " + at(op)); });
+  return calls;
+}
+
+std::vector<ops::Op> batch_of(std::initializer_list<char> kinds) {
+  std::vector<ops::Op> batch;
+  for (char k : kinds) {
+    ops::Op op;
+    if (k == 'p') {
+      op.payload = ops::Prune{};
+    } else if (k == 'm') {
+      op.payload = ops::Maintain{};
+    } else {
+      op.payload = ops::StartJob{static_cast<shelfjobs::JobId>(batch.size() + 1)};
+    }
+    batch.push_back(std::move(op));
+  }
+  return batch;
+}
+
+}  // namespace
+
+TEST_CASE("a store's batch commits in runs split where a prune or a maintenance stands",
+          "[engine][write_queue]") {
+  using Calls = std::vector<std::string>;
+  auto plain = batch_of({'w', 'w', 'w'});
+  CHECK(split_calls(plain) == Calls{"commit 0-3"});
+
+  auto mixed = batch_of({'w', 'w', 'p', 'w', 'm', 'p', 'w'});
+  CHECK(split_calls(mixed) ==
+        Calls{"commit 0-2", "prune 2", "commit 3-4", "maintain 4", "prune 5", "commit 6-7"});
+
+  // No empty run is committed: a batch that is only housekeeping opens no transaction.
+  auto alone = batch_of({'m', 'p'});
+  CHECK(split_calls(alone) == Calls{"maintain 0", "prune 1"});
+
+  std::vector<ops::Op> none;
+  CHECK(split_calls(none).empty());
 }

@@ -850,19 +850,10 @@ void PostgresJobStore::run_maintain(Op& op) {
 }
 
 void PostgresJobStore::commit_batch(std::vector<Op>& batch) {
-  std::size_t begin = 0;
-  for (std::size_t k = 0; k < batch.size(); ++k) {
-    if (std::holds_alternative<Prune>(batch[k].payload)) {
-      commit_range(batch, begin, k);
-      run_prune(batch[k]);
-      begin = k + 1;
-    } else if (std::holds_alternative<Maintain>(batch[k].payload)) {
-      commit_range(batch, begin, k);
-      run_maintain(batch[k]);
-      begin = k + 1;
-    }
-  }
-  commit_range(batch, begin, batch.size());
+  store_ops::commit_split(
+      batch,
+      [this](std::vector<Op>& ops, std::size_t begin, std::size_t end) { commit_range(ops, begin, end); },
+      [this](Op& op) { run_prune(op); }, [this](Op& op) { run_maintain(op); });
 }
 
 // ------------------------------------------------------------------ reads

@@ -894,23 +894,11 @@ void SqliteJobStore::run_maintain(Op& op) {
   writes_.complete(&op, &op + 1, true);
 }
 
-// Only a prune or a maintenance splits a batch (each needs the connection outside a
-// transaction, once an hour or a day); reads and flushes never do: they wait on the sequence
-// number instead (and end the writer's linger, see WriteQueue).
 void SqliteJobStore::commit_batch(std::vector<Op>& batch) {
-  std::size_t begin = 0;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (std::holds_alternative<Prune>(batch[i].payload)) {
-      commit_range(batch, begin, i);
-      run_prune(batch[i]);
-      begin = i + 1;
-    } else if (std::holds_alternative<Maintain>(batch[i].payload)) {
-      commit_range(batch, begin, i);
-      run_maintain(batch[i]);
-      begin = i + 1;
-    }
-  }
-  commit_range(batch, begin, batch.size());
+  store_ops::commit_split(
+      batch,
+      [this](std::vector<Op>& ops, std::size_t begin, std::size_t end) { commit_range(ops, begin, end); },
+      [this](Op& op) { run_prune(op); }, [this](Op& op) { run_maintain(op); });
 }
 
 void SqliteJobStore::close() {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <future>
 #include <map>
@@ -14,6 +15,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "shelfjobs/engine/job_store.hpp"
 
@@ -88,6 +90,28 @@ Result<StoreMaintenanceReport> await_maintain(Enqueue&& enqueue, const StoreMain
   auto fut = result->get_future();
   enqueue(Maintain{options, result}, JobStore::Done{[](bool) {}});
   return fut.get();
+}
+
+/// Commits a writer's batch, split where a prune or a maintenance stands (each needs the
+/// connection outside a transaction; they come once an hour or a day): `commit(batch, begin,
+/// end)` for each run of other writes (never an empty one), `prune(op)` or `maintain(op)` between
+/// them, in the batch's order. Reads and flushes never split a batch: they wait on sequence
+/// numbers instead (WriteQueue).
+template <class Commit, class RunPrune, class RunMaintain>
+void commit_split(std::vector<Op>& batch, Commit&& commit, RunPrune&& prune, RunMaintain&& maintain) {
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const bool is_prune = std::holds_alternative<Prune>(batch[i].payload);
+    if (!is_prune && !std::holds_alternative<Maintain>(batch[i].payload)) continue;
+    if (begin < i) commit(batch, begin, i);
+    if (is_prune) {
+      prune(batch[i]);
+    } else {
+      maintain(batch[i]);
+    }
+    begin = i + 1;
+  }
+  if (begin < batch.size()) commit(batch, begin, batch.size());
 }
 
 /// A store's commit figures for `stats()`: written by its writer thread, read from any thread.
