@@ -452,6 +452,10 @@ bool Engine::stop(std::chrono::milliseconds deadline) {
   if (im.feed_) im.feed_->halt();  // claims no more
   im.on_strand([&] {
     im.accepting_ = false;
+    {
+      detail::MutexLock lock(im.inbox_mu_);
+      im.admit_open_ = false;
+    }
     im.holds_.refuse_pending(im.ready_);
     im.wake_timer_.cancel();  // the control thread may end once nothing is posted
     im.spread_timer_.cancel();

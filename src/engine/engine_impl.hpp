@@ -169,8 +169,11 @@ class Engine::Impl final : public detail::RunHost {
   struct InboxItem;
   struct InboxTurn;
   std::vector<InboxItem> take_inbox(bool keep_posted = false);
-  void run_inbox();    // strand
-  void watch_inbox();  // a pool thread, off the strand
+  void admit(InboxItem& item) REQUIRES(inbox_mu_);
+  void place_admitted(InboxItem& item);  // strand
+  void place_admitted_early();           // strand
+  void run_inbox();                      // strand
+  void watch_inbox();                    // a pool thread, off the strand
   // A shared queue (strand): a push inserts a row for any node to claim; claimed jobs and dead
   // nodes' running jobs come from the feed.
   Result<PushResult> push_shared(detail::Prepared& p);
@@ -264,10 +267,12 @@ class Engine::Impl final : public detail::RunHost {
   std::atomic<int> held_{0};  // active_.size(), for the feed's thread
   // strand: the status last published for a job another node runs (events once per change)
   std::unordered_map<JobId, JobStatus> elsewhere_;
-  // Durable pushes waiting for one strand turn (push_durable).
+  // Durable pushes waiting for one strand turn (push_durable), and what admission reads and
+  // writes off the strand as well as on it: the dedup index and the next id.
   detail::Mutex inbox_mu_;
   std::vector<InboxItem> inbox_ GUARDED_BY(inbox_mu_);
   bool inbox_posted_ GUARDED_BY(inbox_mu_) = false;  // a turn is posted, or a pool thread watches
+  bool admit_open_ GUARDED_BY(inbox_mu_) = true;     // pushes may be admitted off the strand
   std::atomic<bool> inbox_filled_{false};            // hint for the watch: inbox_ holds pushes
   // Claimed jobs whose last write is not committed yet (the writer's Done clears them).
   detail::Mutex pending_mu_;
@@ -276,8 +281,8 @@ class Engine::Impl final : public detail::RunHost {
   // strand state
   std::unordered_map<JobId, Active> active_;
   detail::ReadyIndex ready_;
-  detail::LockHolds holds_;  // the host's holds on named locks (Engine::hold_locks)
-  detail::DedupIndex dedup_;
+  detail::LockHolds holds_;                         // the host's holds on named locks (Engine::hold_locks)
+  detail::DedupIndex dedup_ GUARDED_BY(inbox_mu_);  // also off the strand (admit)
   detail::TimerQueue timers_;
   detail::TaskScheduler tasks_;
   detail::Debouncer debouncer_;
@@ -288,7 +293,7 @@ class Engine::Impl final : public detail::RunHost {
   std::optional<TimePoint> saturated_since_;
   std::vector<std::shared_ptr<detail::JobRun>> runs_;  // the executing runs, for the progress sweep
   bool sweep_armed_ = false;                           // a persist_progress timer is set
-  JobId next_id_;
+  JobId next_id_ GUARDED_BY(inbox_mu_);                // also off the strand (admit)
   bool started_ = false;
   bool accepting_ = true;
 
