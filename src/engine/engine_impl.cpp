@@ -707,12 +707,21 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
   if (shared_) return push_shared(p);
   const Priority wanted = p.options.priority.value_or(p.type->traits.priority);
   const bool into_running = p.type->traits.merge_into_running && !debounced;
+  // The twin, or else the new job, in one hold of the mutex: a push admitted off the strand
+  // between a look and a claim would make a second job.
+  std::optional<Active> made;
   std::optional<JobId> twin;
   {
     detail::MutexLock lock(inbox_mu_);
-    twin = dedup_.twin(p.key, into_running);
+    twin = twin_or_new(p, into_running, made);
   }
-  if (twin && active_.count(*twin) == 0) place_admitted_early();
+  if (twin && active_.count(*twin) == 0 && place_admitted_early()) {
+    // The pick may have started the twin: which job a push merges into is decided again, now
+    // that every job it could name is placed.
+    dispatch();
+    detail::MutexLock lock(inbox_mu_);
+    twin = twin_or_new(p, into_running, made);
+  }
   if (twin) {
     Active& a = active_.at(*twin);
     if (a.info.task.empty() && !p.options.task.empty()) {
@@ -737,18 +746,8 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
     }
     return PushResult{snapshot(active_.at(*twin)), true};
   }
-  Active a;
-  a.body = std::make_shared<const nlohmann::json>(std::move(p.body));
-  a.type = p.type;
-  {
-    detail::MutexLock lock(inbox_mu_);
-    a.info = new_job(next_id_++, p);
-    store_->insert(a.info, std::move(p.body_text), std::move(p.committed));
-    dedup_.queued(p.key, a.info.id);
-  }
-  a.key = std::move(p.key);
-  const JobId id = a.info.id;
-  Active& slot = active_.emplace(id, std::move(a)).first->second;
+  const JobId id = made->info.id;
+  Active& slot = active_.emplace(id, std::move(*made)).first->second;
   place(slot);
   set_active_count();
   emit(JobEvent::Type::queued, slot);
@@ -806,6 +805,9 @@ void Engine::Impl::on_claimed(std::vector<JobInfo> jobs) {
 // (it ends when its handler returns). Nothing when it is not held here.
 std::optional<JobInfo> Engine::Impl::cancel_here(JobId id) {
   ON_STRAND();
+  // A durable push's row can commit before the strand places its job: the job is queued all
+  // the same, and is cancelled as a placed one.
+  if (active_.count(id) == 0 && place_admitted_early()) dispatch();
   auto it = active_.find(id);
   if (it == active_.end()) return std::nullopt;
   auto& a = it->second;
@@ -973,13 +975,21 @@ Result<PushResult> Engine::Impl::push(detail::Prepared p) {
   return push_durable(std::move(p));
 }
 
-// Admission off the strand (push_durable): the dedup index and the ids are guarded by the
-// inbox's mutex, so a push sees every job admitted before it, here or on the strand. The row's
-// insert is queued before the item joins the inbox, so the store has it before any later write
-// of the job (its start, which only a placed job can have).
+// Admission off the strand (push_durable), under the inbox's mutex, which guards the dedup index
+// and the ids: a push sees every job admitted before it, here or on the strand. The strand takes
+// the item only after the mutex is let go, so the store has the row's insert before any later
+// write of the job (its start, which only a placed job can have).
 void Engine::Impl::admit(InboxItem& item) {
-  auto& p = item.p;
-  if (dedup_.twin(p.key, p.type->traits.merge_into_running)) return;  // the strand merges it
+  // With a twin the item goes to the strand as it is, which merges it.
+  (void)twin_or_new(item.p, item.p.type->traits.merge_into_running, item.admitted);
+}
+
+// The job an equal push merges into; else none, and `made` is the new job: its id and dedup
+// entry taken and its row's insert queued (so the store has the row before any later write of
+// the job), not placed yet. `p`'s body, key, text and completion move into it.
+std::optional<JobId> Engine::Impl::twin_or_new(detail::Prepared& p, bool into_running,
+                                               std::optional<Active>& made) {
+  if (auto twin = dedup_.twin(p.key, into_running)) return twin;
   Active a;
   a.info = new_job(next_id_++, p);
   a.body = std::make_shared<const nlohmann::json>(std::move(p.body));
@@ -987,7 +997,8 @@ void Engine::Impl::admit(InboxItem& item) {
   a.key = std::move(p.key);
   store_->insert(a.info, std::move(p.body_text), std::move(p.committed));
   dedup_.queued(a.key, a.info.id);
-  item.admitted = std::move(a);
+  made = std::move(a);
+  return std::nullopt;
 }
 
 // An admitted push takes its place on the strand, as push_on_strand places a new job.
@@ -1002,9 +1013,11 @@ void Engine::Impl::place_admitted(InboxItem& item) {
   std::exchange(item.wait, nullptr)->answer(PushResult{snapshot(slot), false});
 }
 
-// A push on the strand found its twin among the admitted pushes the inbox still holds: they are
-// placed now (all of them, in their order), so that the twin is there to merge into.
-void Engine::Impl::place_admitted_early() {
+// A push on the strand found its twin among the admitted pushes the inbox still holds, or a
+// cancel names a job that is not placed yet: they are placed now (all of them, in their order),
+// so that the job is there to merge into or to cancel. True when it placed any: the caller then
+// picks (the inbox's turn, now without them, may find nothing to do).
+bool Engine::Impl::place_admitted_early() {
   ON_STRAND();
   std::vector<InboxItem> early;
   {
@@ -1014,6 +1027,7 @@ void Engine::Impl::place_admitted_early() {
     inbox_.swap(rest);
   }
   for (auto& item : early) place_admitted(item);
+  return !early.empty();
 }
 
 std::vector<Engine::Impl::InboxItem> Engine::Impl::take_inbox(bool keep_posted) {
@@ -1085,8 +1099,8 @@ Result<PushResult> Engine::Impl::push_durable(detail::Prepared p) {
   {
     InboxItem item(this, std::move(p), wait);
     detail::MutexLock lock(inbox_mu_);
-    if (admit_open_ && shared_ == nullptr) admit(item);
-    inbox_.push_back(std::move(item));
+    inbox_.push_back(std::move(item));  // first: a push_back that throws leaves nothing admitted
+    if (admit_open_ && shared_ == nullptr) admit(inbox_.back());
     inbox_filled_.store(true, std::memory_order_release);
     post = !std::exchange(inbox_posted_, true);
   }

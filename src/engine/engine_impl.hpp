@@ -6,7 +6,9 @@
 //   ReadyIndex (pick rules)    ready_index          strand
 //   TimerQueue (deadlines)     timer_queue          strand (one Asio timer wakes it)
 //   decide_retry               retry                strand (pure)
-//   prepare / DedupIndex       admission            caller's thread / strand
+//   prepare / DedupIndex       admission            caller's thread / strand and, for a durable
+//                                                   push with no twin, the caller's thread
+//                                                   (under inbox_mu_, with the next id)
 //   TaskScheduler              task_scheduler       strand
 //   Debouncer                  debouncer            strand
 //   JobRun / execute           job_runner           worker threads
@@ -170,8 +172,10 @@ class Engine::Impl final : public detail::RunHost {
   struct InboxTurn;
   std::vector<InboxItem> take_inbox(bool keep_posted = false);
   void admit(InboxItem& item) REQUIRES(inbox_mu_);
+  std::optional<JobId> twin_or_new(detail::Prepared& p, bool into_running, std::optional<Active>& made)
+      REQUIRES(inbox_mu_);
   void place_admitted(InboxItem& item);  // strand
-  void place_admitted_early();           // strand
+  bool place_admitted_early();           // strand
   void run_inbox();                      // strand
   void watch_inbox();                    // a pool thread, off the strand
   // A shared queue (strand): a push inserts a row for any node to claim; claimed jobs and dead
