@@ -69,9 +69,7 @@ struct Engine::Impl::InboxItem {
     if (wait && admitted) {
       // Its row was queued at admission and is stored if it commits (the Done says): the job
       // is the store's now and the next start recovers it, so the push says so.
-      JobInfo info = admitted->info;
-      info.body = *admitted->body;
-      wait->answer(PushResult{std::move(info), false});
+      wait->answer(PushResult{self->snapshot(*admitted), false});
     } else if (wait) {
       wait->answer(Error{errc::shutting_down, "the engine is stopped"});
     }
@@ -746,14 +744,21 @@ Result<PushResult> Engine::Impl::push_on_strand(detail::Prepared& p, bool deboun
     }
     return PushResult{snapshot(active_.at(*twin)), true};
   }
-  const JobId id = made->info.id;
-  Active& slot = active_.emplace(id, std::move(*made)).first->second;
+  PushResult out{place_new(std::move(*made)), false};
+  dispatch();
+  return out;
+}
+
+// A new job (made by twin_or_new, on or off the strand) takes its place: the active jobs, the
+// ready index or the timers, the `queued` event. Returns it as a push answers; no pick.
+JobInfo Engine::Impl::place_new(Active made) {
+  ON_STRAND();
+  const JobId id = made.info.id;
+  Active& slot = active_.emplace(id, std::move(made)).first->second;
   place(slot);
   set_active_count();
   emit(JobEvent::Type::queued, slot);
-  PushResult out{snapshot(slot), false};
-  dispatch();
-  return out;
+  return snapshot(slot);
 }
 
 // A pushed job's first state: queued now, attempt 1, as the push asked.
@@ -1004,13 +1009,8 @@ std::optional<JobId> Engine::Impl::twin_or_new(detail::Prepared& p, bool into_ru
 // An admitted push takes its place on the strand, as push_on_strand places a new job.
 void Engine::Impl::place_admitted(InboxItem& item) {
   ON_STRAND();
-  const JobId id = item.admitted->info.id;
-  Active& slot = active_.emplace(id, std::move(*item.admitted)).first->second;
-  item.admitted.reset();
-  place(slot);
-  set_active_count();
-  emit(JobEvent::Type::queued, slot);
-  std::exchange(item.wait, nullptr)->answer(PushResult{snapshot(slot), false});
+  JobInfo job = place_new(std::move(*std::exchange(item.admitted, std::nullopt)));
+  std::exchange(item.wait, nullptr)->answer(PushResult{std::move(job), false});
 }
 
 // A push on the strand found its twin among the admitted pushes the inbox still holds, or a

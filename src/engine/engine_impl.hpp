@@ -174,6 +174,7 @@ class Engine::Impl final : public detail::RunHost {
   void admit(InboxItem& item) REQUIRES(inbox_mu_);
   std::optional<JobId> twin_or_new(detail::Prepared& p, bool into_running, std::optional<Active>& made)
       REQUIRES(inbox_mu_);
+  JobInfo place_new(Active made);        // strand
   void place_admitted(InboxItem& item);  // strand
   bool place_admitted_early();           // strand
   void run_inbox();                      // strand
