@@ -224,33 +224,45 @@ Result<PushResult> Engine::push_or_run_task(std::string_view name, const nlohman
   return push(name, body, std::move(options));
 }
 
+// The strand is asked first; the store's row then tells "no such job" from "already ended". A
+// durable push admits its job off the strand (ADR 0020), so the job can appear between the two
+// looks: its row queued, or placed and not yet ended. The row is only read after the push put its
+// job in the inbox (admission holds the inbox's mutex while it queues the insert), so the
+// strand's second look, which places what the inbox holds, finds the job.
 Result<JobInfo> Engine::cancel(JobId id) {
-  auto r = impl_->on_strand([&] { return impl_->cancel_here(id); });
-  if (!r) return kStopped;
-  if (*r) {
-    impl_->store_->flush();
-    return std::move(**r);
-  }
-  if (impl_->shared_ != nullptr) {
-    // Not held here: claimed by nobody (this node takes it and cancels it) or held by another
-    // node (asked to cancel it; its snapshot as it is now, as for a running job here).
-    auto asked = impl_->shared_->request_cancel(id);
-    if (!asked) return asked.error();
-    if (asked->taken) {
-      auto taken = impl_->on_strand([&] { return impl_->cancel_taken(std::move(*asked->taken)); });
-      if (!taken || !*taken) return kStopped;  // the node is leaving: the job goes back unchanged
+  for (int look = 0;; ++look) {
+    auto r = impl_->on_strand([&] { return impl_->cancel_here(id); });
+    if (!r) return kStopped;
+    if (*r) {
       impl_->store_->flush();
-      return std::move(**taken);
+      return std::move(**r);
     }
-    if (asked->asked) {
-      return std::move(*asked->asked);
+    if (impl_->shared_ != nullptr) {
+      // Not held here: claimed by nobody (this node takes it and cancels it) or held by another
+      // node (asked to cancel it; its snapshot as it is now, as for a running job here).
+      auto asked = impl_->shared_->request_cancel(id);
+      if (!asked) return asked.error();
+      if (asked->taken) {
+        auto taken = impl_->on_strand([&] { return impl_->cancel_taken(std::move(*asked->taken)); });
+        if (!taken || !*taken) return kStopped;  // the node is leaving: the job goes back unchanged
+        impl_->store_->flush();
+        return std::move(**taken);
+      }
+      if (asked->asked) {
+        return std::move(*asked->asked);
+      }
     }
+    auto job = impl_->store_->get(id);
+    if (!job) return job.error();
+    if (!*job) return Error{errc::not_found, "no job with id " + std::to_string(id)};
+    // Not ended: admitted after the strand's look. Once more; a row that still is not the
+    // strand's after that (a command this engine does not know) is not cancellable here.
+    if (!is_terminal((*job)->status) && look == 0) continue;
+    return Error{errc::not_cancellable,
+                 "job " + std::to_string(id) + " (" + (*job)->name + ") " +
+                     (is_terminal((*job)->status) ? "has already ended: " : "is not held here: ") +
+                     std::string(to_string((*job)->status))};
   }
-  auto job = impl_->store_->get(id);
-  if (!job) return job.error();
-  if (!*job) return Error{errc::not_found, "no job with id " + std::to_string(id)};
-  return Error{errc::not_cancellable, "job " + std::to_string(id) + " (" + (*job)->name +
-                                          ") has already ended: " + std::string(to_string((*job)->status))};
 }
 
 std::optional<JobInfo> Engine::get(JobId id) {

@@ -252,6 +252,82 @@ TEST_CASE("durable pushes spaced around the inbox watch each return with their o
 // every thread pushes the same new command at once, half of them durably, while a held lock
 // keeps every job queued: each command must make exactly one job, which every other push of it
 // merges into, and each job runs once when the lock is let go.
+// A durable push's row is queued off the strand (admission) and may commit before the strand
+// places its job; a cancel that names the job in between must find it, cancel it once and keep
+// it cancelled, and the push must still answer with its job. The canceller names each id as
+// soon as it can exist (ids are handed out in order), so many cancels land in that window.
+TEST_CASE("a cancel that names a durable push's job before the strand placed it cancels it for good",
+          "[concurrency]") {
+  TempDir dir;
+  std::atomic<int> ran{0};
+  auto registry = [&] {
+    Registry r;
+    r.add<DiskStep>([&](const DiskStep&, JobContext&) { ++ran; }, {.locks = {"disk"}});
+    return r;
+  };
+  constexpr int kJobs = 300;
+  std::vector<JobId> pushed;
+  std::atomic<int> push_failed{0}, cancel_failed{0}, not_cancelled{0};
+  {
+    auto e =
+        Engine::create({.store_path = job_store_at(dir), .workers = 2, .logger = quiet_logger()}, registry())
+            .value();
+    e->start();
+    auto hold = e->hold_locks({"disk"}, 10s);  // nothing starts: each job stays queued until cancelled
+    REQUIRE(hold.has_value());
+    auto first = e->push(DiskStep{{}, "first"}, {.durable = true});
+    REQUIRE(first.has_value());
+    REQUIRE(e->cancel(first->job.id).has_value());
+    const JobId base = first->job.id + 1;
+    std::thread pusher([&] {
+      for (int i = 0; i < kJobs; ++i) {
+        auto res = e->push(DiskStep{{}, "c" + std::to_string(i)}, {.durable = true});
+        if (res)
+          pushed.push_back(res->job.id);
+        else
+          ++push_failed;
+      }
+    });
+    std::thread canceller([&] {
+      const auto until = std::chrono::steady_clock::now() + 30s;
+      for (JobId id = base; id < base + kJobs && std::chrono::steady_clock::now() < until;) {
+        auto c = e->cancel(id);
+        if (c) {
+          if (c->status != JobStatus::cancelled) ++not_cancelled;
+          ++id;
+        } else if (c.error().code != errc::not_found) {
+          ++cancel_failed;  // not yet admitted is not_found; anything else is wrong
+          ++id;
+        }
+      }
+    });
+    pusher.join();
+    canceller.join();
+    REQUIRE(push_failed.load() == 0);
+    CHECK(cancel_failed.load() == 0);
+    CHECK(not_cancelled.load() == 0);
+    REQUIRE(pushed.size() == static_cast<std::size_t>(kJobs));
+    for (int i = 0; i < kJobs; ++i) CHECK(pushed[static_cast<std::size_t>(i)] == base + i);
+    hold->release();
+    REQUIRE(e->wait_idle(10s));
+    CHECK(ran.load() == 0);
+    CHECK(e->queue_depth().total_queued() == 0);
+    e->stop(5s);
+  }
+  // After a restart: every job is stored cancelled, none comes back queued, none runs.
+  auto e =
+      Engine::create({.store_path = job_store_at(dir), .workers = 2, .logger = quiet_logger()}, registry())
+          .value();
+  e->start();
+  REQUIRE(e->wait_idle(10s));
+  auto jobs = e->list({.limit = 1000}).value().jobs;
+  CHECK(jobs.size() == static_cast<std::size_t>(kJobs + 1));
+  int cancelled = 0;
+  for (const auto& j : jobs) cancelled += j.status == JobStatus::cancelled ? 1 : 0;
+  CHECK(cancelled == kJobs + 1);
+  CHECK(ran.load() == 0);
+}
+
 TEST_CASE("equal pushes admitted on and off the strand at once merge into their own twins", "[concurrency]") {
   TempDir dir;
   std::atomic<int> ran{0};
