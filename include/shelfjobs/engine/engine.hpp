@@ -255,8 +255,10 @@ class Engine {
   /// restart). A running job has its token cancelled; the returned snapshot still shows it
   /// executing, and it ends Cancelled when its handler honours the token. In a cluster, a job
   /// another node holds is cancelled by that node: the snapshot is the job as it is now.
-  /// Errors: not_found, not_cancellable (already finished); in a cluster also store_error (the
-  /// database did not answer).
+  /// Errors: not_found, not_cancellable (already finished, or a job this engine does not hold:
+  /// one interrupted by stop()); store_error when the store cannot be read (in a cluster, the
+  /// database did not answer). A job pushed on another thread is found from the moment its id
+  /// exists, even before its push returns.
   Result<JobInfo> cancel(JobId id);
 
   /// The job with that id, or nullopt. A queued or running job comes from the engine's live
