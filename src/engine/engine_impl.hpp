@@ -263,6 +263,8 @@ class Engine::Impl final : public detail::RunHost {
   static constexpr std::chrono::milliseconds kNudgeEvery{250};
   // How long the pool thread that ran an inbox turn watches for the next pushes (watch_inbox).
   static constexpr std::chrono::microseconds kInboxWatch{50};
+  // How long a durable push looks for its commit before it sleeps (push_durable).
+  static constexpr std::chrono::microseconds kCommitSpin{300};
   detail::PoolNudge nudge_{ctl_io_, work_io_, kNudgeEvery};
   std::uint64_t clock_listener_ = 0;
   std::uint64_t notifier_sub_ = 0;

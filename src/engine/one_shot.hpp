@@ -8,10 +8,16 @@
 // every call. This event is one word: set() makes a system call only when the waiter sleeps, and
 // wait() sleeps only when the event is not set yet.
 //
+// wait() can first look for the event for a while, yielding between looks, before it sleeps: a
+// waiter that is still awake when the event is set needs no wake-up, which saves the setter its
+// system call and the waiter a trip through the scheduler (see push_durable for the figures).
+//
 // Thread-safety: set() from one thread, wait() from another; each at most once.
 // Memory order: what the setter wrote before set() is visible to the waiter after wait().
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -27,7 +33,17 @@ class OneShot {
     if (state_.exchange(kSet, std::memory_order_acq_rel) == kSleeping) wake();
   }
 
-  void wait() noexcept {
+  /// Returns once set() has been called. With `spin` above zero, looks for it (yielding the
+  /// thread between looks) for up to that long before it sleeps.
+  void wait(std::chrono::microseconds spin = std::chrono::microseconds::zero()) noexcept {
+    if (spin.count() > 0) {
+      if (state_.load(std::memory_order_acquire) == kSet) return;
+      const auto until = std::chrono::steady_clock::now() + spin;
+      do {
+        std::this_thread::yield();
+        if (state_.load(std::memory_order_acquire) == kSet) return;
+      } while (std::chrono::steady_clock::now() < until);
+    }
     int seen = kUnset;
     if (!state_.compare_exchange_strong(seen, kSleeping, std::memory_order_acq_rel) && seen == kSet) return;
     while (state_.load(std::memory_order_acquire) != kSet) sleep_while(kSleeping);

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// The one-shot event a durable push waits on: set before or after the wait, caught while the
+// waiter still looks for it (no sleep: the waiter's voluntary context switches do not move) or
+// after it went to sleep (woken), and what the setter wrote before set() seen after wait().
+
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "engine/one_shot.hpp"
+
+using namespace std::chrono_literals;
+using shelfjobs::detail::OneShot;
+
+namespace {
+
+// The calling thread's voluntary context switches: a futex sleep adds one; a yield does not
+// (the thread stays runnable).
+long voluntary_switches() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return u.ru_nvcsw;
+}
+
+}  // namespace
+
+TEST_CASE("a one-shot event set before the wait returns at once, with or without a spin",
+          "[engine][one_shot]") {
+  OneShot plain;
+  plain.set();
+  plain.wait();
+  OneShot spinning;
+  spinning.set();
+  const auto t0 = std::chrono::steady_clock::now();
+  spinning.wait(1s);
+  CHECK(std::chrono::steady_clock::now() - t0 < 500ms);  // not the whole spin
+}
+
+TEST_CASE("a waiter that spins catches a set during its spin without sleeping", "[engine][one_shot]") {
+  OneShot event;
+  int value = 0;  // written before set(), read after wait(): no data race if the order holds
+  std::thread setter([&] {
+    std::this_thread::sleep_for(2ms);
+    value = 42;
+    event.set();
+  });
+  const long before = voluntary_switches();
+  event.wait(5s);  // far longer than the setter takes, even under a sanitizer
+  const long after = voluntary_switches();
+  setter.join();
+  CHECK(value == 42);
+  CHECK(after == before);
+}
+
+TEST_CASE("a waiter whose spin ends first sleeps and the set wakes it", "[engine][one_shot]") {
+  for (auto spin : {0us, 50us}) {
+    OneShot event;
+    int value = 0;
+    std::thread setter([&] {
+      std::this_thread::sleep_for(30ms);
+      value = 7;
+      event.set();
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    const long before = voluntary_switches();
+    event.wait(spin);
+    const long after = voluntary_switches();
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    setter.join();
+    CHECK(value == 7);
+    CHECK(waited >= 25ms);
+    CHECK(after > before);  // it slept
+  }
+}
+
+TEST_CASE("one-shot events set and waited on at once never lose the set", "[engine][one_shot][concurrency]") {
+  // Each pair races set() against the waiter's spin ending and its sleep beginning.
+  constexpr int kRounds = 1000;
+  std::atomic<int> woken{0};
+  for (int round = 0; round < kRounds; ++round) {
+    auto event = std::make_unique<OneShot>();
+    const auto spin = std::chrono::microseconds(round % 4 == 0 ? 0 : round % 40);
+    std::thread waiter([&] {
+      event->wait(spin);
+      ++woken;
+    });
+    if (round % 3 == 0) std::this_thread::yield();
+    event->set();
+    waiter.join();
+  }
+  CHECK(woken.load() == kRounds);
+}
