@@ -244,7 +244,10 @@ class Engine {
   /// job may already have read its input. Types with `merge_into_running` merge into it instead.
   /// Durable pushes return once their own row is committed; if the store cannot commit (a full disk),
   /// the writer retries and the push waits. If the engine stops meanwhile and the store gives the
-  /// row up as it closes, the push returns shutting_down: the job is not stored.
+  /// row up as it closes, the push returns shutting_down: the job is not stored. While it waits
+  /// for the commit, the calling thread looks for it for up to 300 µs, yielding the core between
+  /// looks, and then sleeps: with slow commits (sync_full, a slow disk) a durable push costs the
+  /// calling thread up to that much CPU (a busy wait on a machine with idle cores).
   Result<PushResult> push(std::string_view name, const nlohmann::json& body, PushOptions options = {});
 
   /// Pushes many commands; each is validated and deduplicated as by `push`. If any is refused,
