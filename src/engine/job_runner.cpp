@@ -38,6 +38,7 @@ JobRun::ReportAction JobRun::report(std::optional<std::int64_t> current, std::op
 JobRun::ReportAction JobRun::take_held() {
   const auto now = std::chrono::steady_clock::now();
   MutexLock lock(mu_);
+  if (ended_) return {};  // end() took the progress: the job's end tells it
   if (!held_) {
     flush_asked_ = false;
     return {};
@@ -80,10 +81,12 @@ void JobRun::set_task(std::string task) {
   running_.task = std::move(task);
 }
 
+// Moved out, not copied: nothing reads the run's progress once it ended (the reads above look at
+// ended_ first, and the strand drops the run from its job as it takes the end).
 Progress JobRun::end() {
   MutexLock lock(mu_);
   ended_ = true;
-  return progress_;
+  return std::move(progress_);
 }
 
 std::optional<std::string> JobRun::completion() {

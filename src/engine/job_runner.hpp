@@ -110,7 +110,8 @@ class JobRun {
     if (ended_) return;
     tell(static_cast<const JobDelta&>(running_));
   }
-  /// The strand, as the run ends: no progress is told after this. Returns the last progress.
+  /// The strand, as the run ends: no progress is told after this. Returns the last progress,
+  /// moved out (progress() reads an empty one and take_held() nothing from here on).
   Progress end();
 
  private:

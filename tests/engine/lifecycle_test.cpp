@@ -230,6 +230,25 @@ TEST_CASE("a flush that comes after a report published at once waits for that re
   CHECK_FALSE(nothing.flush_in);
 }
 
+// The end moves the run's progress out to the job: a flush asked for before it, coming after it,
+// must tell nothing rather than an emptied report.
+TEST_CASE("a run's end hands over its last report and no flush after it tells one", "[lifecycle][progress]") {
+  detail::JobRun run;
+  run.progress_interval = 10s;
+  REQUIRE(run.report(1, 3, "first report, long enough to live on the heap").publish);
+  auto held = run.report(2, 3, "second report, long enough to live on the heap");
+  CHECK_FALSE(held.publish);
+  REQUIRE(held.flush_in);
+  const Progress last = run.end();
+  CHECK(last.current == 2);
+  CHECK(last.total == 3);
+  CHECK(last.message == "second report, long enough to live on the heap");
+  auto flush = run.take_held();
+  CHECK_FALSE(flush.publish);
+  CHECK_FALSE(flush.flush_in);
+  CHECK_FALSE(run.take_unpersisted());
+}
+
 TEST_CASE("a throwing handler fails its job and never stops a worker", "[lifecycle][errors]") {
   TempDir dir;
   // No retries here: network failures would otherwise wait for their next attempt.
