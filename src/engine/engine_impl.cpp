@@ -1064,9 +1064,7 @@ void Engine::Impl::run_inbox() {
 // strand from this thread: asio::dispatch runs the turn here at once when the strand is free.
 // The writer's wait for its next batch works the same way (WriteQueue's kSpin).
 void Engine::Impl::watch_inbox() {
-  const auto until = std::chrono::steady_clock::now() + kInboxWatch;
-  while (!inbox_filled_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until)
-    std::this_thread::yield();
+  detail::yield_until([this] { return inbox_filled_.load(std::memory_order_acquire); }, kInboxWatch);
   {
     detail::MutexLock lock(inbox_mu_);
     if (inbox_.empty()) {

@@ -17,7 +17,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
+
+#include "engine/sync.hpp"
 
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -36,14 +37,9 @@ class OneShot {
   /// Returns once set() has been called. With `spin` above zero, looks for it (yielding the
   /// thread between looks) for up to that long before it sleeps.
   void wait(std::chrono::microseconds spin = std::chrono::microseconds::zero()) noexcept {
-    if (spin.count() > 0) {
-      if (state_.load(std::memory_order_acquire) == kSet) return;
-      const auto until = std::chrono::steady_clock::now() + spin;
-      do {
-        std::this_thread::yield();
-        if (state_.load(std::memory_order_acquire) == kSet) return;
-      } while (std::chrono::steady_clock::now() < until);
-    }
+    if (spin.count() > 0 &&
+        yield_until([this] { return state_.load(std::memory_order_acquire) == kSet; }, spin))
+      return;
     int seen = kUnset;
     if (!state_.compare_exchange_strong(seen, kSleeping, std::memory_order_acq_rel) && seen == kSet) return;
     while (state_.load(std::memory_order_acquire) != kSet) sleep_while(kSleeping);

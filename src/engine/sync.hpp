@@ -4,10 +4,13 @@
 // marked GUARDED_BY(mu) read without `mu` held fails the `-Wthread-safety` pass that
 // tests/run_all.sh runs over the engine's sources. Under GCC the annotations compile to nothing.
 //
-// Also: the debug assertion that a strand-only member runs on the dispatcher strand.
+// Also: the short look for work a thread takes before it sleeps (yield_until), and the debug
+// assertion that a strand-only member runs on the dispatcher strand.
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #if defined(__clang__)
 #define SHELFJOBS_TSA(x) __attribute__((x))
@@ -57,6 +60,22 @@ class SCOPED_CAPABILITY MutexLock {
  private:
   std::unique_lock<std::mutex> lock_;
 };
+
+/// Looks for `done()` for up to `limit`, yielding the thread between looks: true once it held,
+/// false when the time ran out. Taken by a thread about to sleep until another wakes it: when the
+/// wait is usually a few microseconds, a look that finds the work saves the waker its system call
+/// and this thread its trip through the scheduler. Yielding, not spinning on `pause`: on a
+/// 2-core guest the threads this one waits for need its core (operations.md, 5 December 2026).
+template <class Done>
+bool yield_until(Done&& done, std::chrono::microseconds limit) {
+  if (done()) return true;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  do {
+    std::this_thread::yield();
+    if (done()) return true;
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
 
 }  // namespace shelfjobs::detail
 

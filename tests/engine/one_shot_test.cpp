@@ -116,3 +116,33 @@ TEST_CASE("one-shot events set and waited on at once never lose the set", "[engi
   }
   CHECK(woken.load() == kRounds);
 }
+
+// The look a waiter takes before it sleeps (OneShot::wait's, the store writer's, the inbox
+// watch's): at once when the work is there, after the limit when it never comes, and as soon as
+// another thread brings it.
+TEST_CASE("yield_until answers at once, at its limit, or when another thread sets the flag",
+          "[engine][one_shot]") {
+  using shelfjobs::detail::yield_until;
+  int looks = 0;
+  CHECK(yield_until([&] { return ++looks > 0; }, 1s));
+  CHECK(looks == 1);  // held at the first look: no yield, no clock
+
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(yield_until([] { return false; }, 2ms));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 2ms);
+
+  std::atomic<bool> flag{false};
+  std::atomic<bool> looking{false};
+  std::thread setter([&] {
+    while (!looking.load()) std::this_thread::yield();
+    flag.store(true, std::memory_order_release);
+  });
+  const bool found = yield_until(
+      [&] {
+        looking.store(true);
+        return flag.load(std::memory_order_acquire);
+      },
+      60s);
+  setter.join();
+  CHECK(found);
+}

@@ -292,12 +292,7 @@ class WriteQueue {
   // Yields until `flag` is set or kSpin has passed; the caller then takes the lock and sleeps if
   // there is still nothing to do. A hint only: the state it stands for is read under mu_.
   static void spin_for(const std::atomic<bool>& flag) {
-    if (flag.load(std::memory_order_acquire)) return;
-    const auto until = std::chrono::steady_clock::now() + kSpin;
-    do {
-      std::this_thread::yield();
-      if (flag.load(std::memory_order_acquire)) return;
-    } while (std::chrono::steady_clock::now() < until);
+    yield_until([&flag] { return flag.load(std::memory_order_acquire); }, kSpin);
   }
 
   void finished() EXCLUDES(mu_) {
