@@ -107,7 +107,7 @@ void ClusterFeed::run() {
         } else {
           more = got->more;
           next_due = got->next_due;
-          if (!got->jobs.empty()) hooks_.claimed(std::move(got->jobs));
+          if (!got->jobs.empty()) hooks_.claimed(std::move(got->jobs), got->handed_again);
         }
       }
     }

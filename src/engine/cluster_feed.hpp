@@ -10,6 +10,7 @@
 // Thread-safety: `poke` from any thread; `start` and `stop` from the engine's owner.
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -22,11 +23,28 @@
 
 namespace shelfjobs::detail {
 
+/// Whether the engine takes a job a claim handed it. `held`: the engine holds the job already;
+/// `ending`: the job's last write here (its end, or its return to the queue for a retry) is not
+/// committed yet as far as the engine knows; `handed_again`: the job was handed over again
+/// after a claim whose answer was lost, rather than claimed afresh.
+///
+/// A job handed over again is one this node claimed before: while its end is on its way, its
+/// row still looks claimed and unstarted, and taking it would run it a second time. A job
+/// claimed afresh was queued and claimed by no node when the claim read it, so any write of
+/// this node before it had committed, whatever the engine has heard: it is taken even when
+/// `ending`. (A retry's return to the queue claimed back by the same node before the write's
+/// Done ran was once skipped: the job stayed claimed by a node that did not hold it, lost for
+/// as long as that node lived.)
+constexpr bool take_claimed(bool handed_again, bool held, bool ending) {
+  return !held && !(handed_again && ending);
+}
+
 class ClusterFeed {
  public:
   struct Hooks {
-    /// Jobs claimed for this node (queued, owned by it): to be run.
-    std::function<void(std::vector<JobInfo>)> claimed;
+    /// Jobs claimed for this node (queued, owned by it): to be run. The first `handed_again`
+    /// were handed over again (SharedQueue::Claimed): see take_claimed().
+    std::function<void(std::vector<JobInfo> jobs, std::size_t handed_again)> claimed;
     /// Executing jobs of dead nodes, now owned by this node: to be ended or requeued.
     std::function<void(std::vector<JobInfo>)> orphans;
     /// Jobs held here that another node asked to cancel.

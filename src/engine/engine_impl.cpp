@@ -197,9 +197,10 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
         *shared_, opts_.cluster,
         detail::ClusterFeed::Hooks{
             .claimed =
-                [this](std::vector<JobInfo> jobs) {
-                  asio::post(strand_,
-                             [this, jobs = std::move(jobs)]() mutable { on_claimed(std::move(jobs)); });
+                [this](std::vector<JobInfo> jobs, std::size_t handed_again) {
+                  asio::post(strand_, [this, jobs = std::move(jobs), handed_again]() mutable {
+                    on_claimed(std::move(jobs), handed_again);
+                  });
                 },
             .orphans =
                 [this](std::vector<JobInfo> jobs) {
@@ -793,13 +794,14 @@ Result<PushResult> Engine::Impl::push_shared(detail::Prepared& p) {
   return PushResult{snapshot(a), false};
 }
 
-void Engine::Impl::on_claimed(std::vector<JobInfo> jobs) {
+void Engine::Impl::on_claimed(std::vector<JobInfo> jobs, std::size_t handed_again) {
   ON_STRAND();
   if (!accepting_) return;  // the node leaves: its claims go back to the queue
-  for (auto& job : jobs) {
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    JobInfo& job = jobs[i];
     const CommandType* type = registry_.find(job.name);
-    // One it holds, or one whose end is still on its way to the server.
-    if (!type || active_.count(job.id) != 0 || ending(job.id)) continue;
+    if (!type || !detail::take_claimed(i < handed_again, active_.count(job.id) != 0, ending(job.id)))
+      continue;
     place(adopt(std::move(job), type));
   }
   set_active_count();
@@ -892,11 +894,12 @@ void Engine::Impl::write_end(const JobInfo& info) {
   }
   {
     detail::MutexLock lock(pending_mu_);
-    pending_.insert(info.id);
+    ++pending_[info.id];
   }
   store_->finish(info, [this, id = info.id](bool) {
     detail::MutexLock lock(pending_mu_);
-    pending_.erase(id);
+    // Counted: a job claimed afresh may end again before the Done of its return to the queue.
+    if (auto it = pending_.find(id); it != pending_.end() && --it->second == 0) pending_.erase(it);
   });
 }
 

@@ -183,7 +183,7 @@ class Engine::Impl final : public detail::RunHost {
   // nodes' running jobs come from the feed.
   Result<PushResult> push_shared(detail::Prepared& p);
   JobInfo new_job(JobId id, const detail::Prepared& p) const;
-  void on_claimed(std::vector<JobInfo> jobs);
+  void on_claimed(std::vector<JobInfo> jobs, std::size_t handed_again);
   Active& adopt(JobInfo job, const CommandType* type);
   void on_orphans(std::vector<JobInfo> jobs);
   std::optional<JobInfo> cancel_here(JobId id);
@@ -281,9 +281,10 @@ class Engine::Impl final : public detail::RunHost {
   bool inbox_posted_ GUARDED_BY(inbox_mu_) = false;  // a turn is posted, or a pool thread watches
   bool admit_open_ GUARDED_BY(inbox_mu_) = true;     // pushes may be admitted off the strand
   std::atomic<bool> inbox_filled_{false};            // hint for the watch: inbox_ holds pushes
-  // Claimed jobs whose last write is not committed yet (the writer's Done clears them).
+  // Claimed jobs whose last write is not committed yet, with how many such writes are on their
+  // way (each one's Done takes one off).
   detail::Mutex pending_mu_;
-  std::unordered_set<JobId> pending_ GUARDED_BY(pending_mu_);
+  std::unordered_map<JobId, int> pending_ GUARDED_BY(pending_mu_);
 
   // strand state
   std::unordered_map<JobId, Active> active_;

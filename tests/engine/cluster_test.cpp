@@ -21,6 +21,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/cluster_feed.hpp"
 #include "postgres_server.hpp"
 #include "shelfjobs/engine/engine.hpp"
 #include "shelfjobs/engine/postgres_job_store.hpp"
@@ -574,6 +575,166 @@ TEST_CASE("a rescue whose answer was lost is handed over again with the node's o
   REQUIRE(after.has_value());
   CHECK(after->empty());
   store->close();
+}
+
+TEST_CASE("a claim hands back a node's own claimed, unstarted jobs after a claim whose answer was lost",
+          "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  const std::string database = url.substr(url.rfind('/') + 1);
+  HandNode node = hand_node(url, "node", 10s, "claimed");
+  SharedQueue* q = node.q;
+  node.store->flush();
+  auto none_locked = [](const JobInfo&) { return SharedLocks{}; };
+  auto first = q->claim(5, SystemClock().now(), {"Step"}, none_locked);
+  REQUIRE(first.has_value());
+  REQUIRE(first->jobs.size() == 1);
+  CHECK(first->handed_again == 0);
+  // A second job, queued after the first claim: the next claim takes it afresh.
+  JobInfo fresh = node.job;
+  const auto id = q->reserve_ids(1);
+  REQUIRE(id.has_value());
+  fresh.id = *id;
+  fresh.body = {{"tag", "fresh"}};
+  q->insert(fresh, fresh.body.dump(), SharedKeys{}, {});
+  node.store->flush();
+  // Every connection is cut: the next claim fails, and for all the node knows it committed.
+  REQUIRE(pg->psql("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                                   database + "'") == 0);
+  auto failed = q->claim(5, SystemClock().now(), {"Step"}, none_locked);
+  REQUIRE_FALSE(failed.has_value());
+  auto again = q->claim(5, SystemClock().now(), {"Step"}, none_locked);
+  REQUIRE(again.has_value());
+  REQUIRE(again->jobs.size() == 2);
+  CHECK(again->handed_again == 1);  // the first job, claimed before, comes first
+  CHECK(again->jobs[0].id == node.job.id);
+  CHECK(again->jobs[1].id == fresh.id);
+  auto after = q->claim(5, SystemClock().now(), {"Step"}, none_locked);
+  REQUIRE(after.has_value());
+  CHECK(after->jobs.empty());
+  CHECK(after->handed_again == 0);
+  node.store->close();
+}
+
+// Which claimed jobs an engine takes (engine/cluster_feed.hpp).
+TEST_CASE("a job claimed afresh is taken even while its return to the queue is unconfirmed here",
+          "[engine][cluster]") {
+  using detail::take_claimed;
+  // handed_again, held, ending
+  CHECK(take_claimed(false, false, false));
+  CHECK(take_claimed(false, false, true));  // its requeue committed: the claim read it
+  CHECK_FALSE(take_claimed(false, true, false));
+  CHECK_FALSE(take_claimed(false, true, true));
+  CHECK(take_claimed(true, false, false));
+  CHECK_FALSE(take_claimed(true, false, true));  // its end is on its way: it would run twice
+  CHECK_FALSE(take_claimed(true, true, false));
+  CHECK_FALSE(take_claimed(true, true, true));
+}
+
+// A PostgreSQL store whose writer stalls after a retry's return to the queue commits, before the
+// write's Done runs: as a loaded machine's scheduler may leave it. Everything else goes through.
+class StallingStore final : public JobStore {
+ public:
+  StallingStore(std::shared_ptr<JobStore> inner, std::chrono::milliseconds stall)
+      : inner_(std::move(inner)), stall_(stall) {}
+  std::atomic<int> stalls{0};
+
+  Result<StoredState> load(TimePoint since) override { return inner_->load(since); }
+  Status write_recovered(const std::vector<JobInfo>& jobs) override { return inner_->write_recovered(jobs); }
+  void start() override { inner_->start(); }
+  void insert(const JobInfo& job, std::string body_text, Done done) override {
+    inner_->insert(job, std::move(body_text), std::move(done));
+  }
+  void update_queued(JobId id, Priority priority, Trigger trigger, const std::string& event) override {
+    inner_->update_queued(id, priority, trigger, event);
+  }
+  void start_job(JobId id, TimePoint started_at, int attempt) override {
+    inner_->start_job(id, started_at, attempt);
+  }
+  void progress(JobId id, const Progress& p) override { inner_->progress(id, p); }
+  void finish(const JobInfo& job, Done done) override {
+    if (job.status == JobStatus::queued && done) {
+      done = [this, done = std::move(done)](bool committed) {
+        ++stalls;
+        std::this_thread::sleep_for(stall_);
+        done(committed);
+      };
+    }
+    inner_->finish(job, std::move(done));
+  }
+  void save_task(const TaskRow& row) override { inner_->save_task(row); }
+  void flush() override { inner_->flush(); }
+  Result<std::optional<JobInfo>> get(JobId id) override { return inner_->get(id); }
+  Result<JobPage> list(const JobQuery& query) override { return inner_->list(query); }
+  Result<std::int64_t> prune(std::optional<TimePoint> cutoff, std::int64_t max_rows) override {
+    return inner_->prune(cutoff, max_rows);
+  }
+  Result<StoreMaintenanceReport> maintain(const StoreMaintenanceOptions& options) override {
+    return inner_->maintain(options);
+  }
+  void drop_minutes(TimePoint before) override { inner_->drop_minutes(before); }
+  StoreHealth stats() const override { return inner_->stats(); }
+  void close() override { inner_->close(); }
+  SharedQueue* shared() override { return inner_->shared(); }
+
+ private:
+  std::shared_ptr<JobStore> inner_;
+  std::chrono::milliseconds stall_;
+};
+
+struct FailsOnce : Command {
+  static constexpr std::string_view kName = "FailsOnce";
+  std::string tag;
+};
+inline void to_json(nlohmann::json& j, const FailsOnce& c) { j = {{"tag", c.tag}}; }
+inline void from_json(const nlohmann::json& j, FailsOnce& c) { j.at("tag").get_to(c.tag); }
+
+// A lone node fails a job, returns it to the queue for its retry, and its feed claims it back
+// while the writer has not yet run that write's Done. The claim is the only way the job runs
+// again: skipped, it stayed claimed by this node, which did not hold it, until the node died.
+TEST_CASE("a retry claimed back before its requeue's Done ran still runs", "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  auto opened = open_postgres_job_store({.url = url, .shared = true, .logger = quiet_logger()});
+  REQUIRE(opened.has_value());
+  auto store = std::make_shared<StallingStore>(std::move(opened).value(), 1500ms);
+  std::atomic<int> attempts{0};
+  std::atomic<int> completed{0};
+  Registry r;
+  CommandTraits traits;
+  RetryPolicy quick;
+  quick.base_delay = 20ms;
+  quick.max_delay = 20ms;
+  traits.retry = quick;
+  r.add<FailsOnce>(
+      [&](const FailsOnce&, JobContext& ctx) {
+        ++attempts;
+        if (ctx.attempt() == 1) throw JobError(ErrorKind::network, "the first try fails");
+        ++completed;
+      },
+      traits);
+  auto o = node_options(url, 0);
+  o.store = store;
+  auto e = Engine::create(o, std::move(r));
+  REQUIRE(e.has_value());
+  (*e)->start();
+  FailsOnce c;
+  c.tag = "once";
+  auto pushed = (*e)->push(c);
+  REQUIRE(pushed.has_value());
+  // The retry runs while the requeue's Done is still held up (1.5 s), well before a lease ends.
+  CHECK(eventually([&] { return completed.load() == 1; }, 10s));
+  CHECK(store->stalls.load() >= 1);
+  CHECK(attempts.load() == 2);
+  REQUIRE(eventually(
+      [&] {
+        auto job = (*e)->get(pushed->job.id);
+        return job && job->status == JobStatus::completed && job->attempt == 2;
+      },
+      10s));
+  (*e)->stop();
 }
 
 TEST_CASE("a node hears of the jobs other nodes run, and its health shows the whole cluster",

@@ -76,11 +76,12 @@ TEST_CASE("three processes share a queue, one is killed mid-run, and nothing is 
 
   std::vector<pid_t> nodes;
   std::vector<fs::path> logs;
+  testing::ChildGuard children;  // a failed REQUIRE leaves no node running
   for (int n = 0; n < kNodes; ++n) {
     logs.push_back(dir / ("node" + std::to_string(n) + ".log"));
-    nodes.push_back(testing::spawn(
+    nodes.push_back(children.add(testing::spawn(
         {CLUSTER_NODE_PATH, url, "node" + std::to_string(n), logs.back().string(), std::to_string(kJobsEach)},
-        (dir / ("node" + std::to_string(n) + ".err")).string()));
+        (dir / ("node" + std::to_string(n) + ".err")).string())));
   }
   auto all_lines = [&] {
     std::vector<std::string> all;

@@ -60,6 +60,31 @@ inline int wait_exit(pid_t pid, std::chrono::milliseconds timeout = std::chrono:
   return -1000;
 }
 
+/// Kills (SIGKILL) and reaps, as it goes out of scope, those of its children still running: a
+/// test that fails half-way (a REQUIRE throws) leaves no process behind it. A child already
+/// reaped, by wait_exit or here, is left alone (waitpid no longer knows it as this process's).
+class ChildGuard {
+ public:
+  ChildGuard() = default;
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  ~ChildGuard() {
+    for (pid_t pid : pids_) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) != 0) continue;  // ended and now reaped, or not a child
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+  }
+  pid_t add(pid_t pid) {
+    pids_.push_back(pid);
+    return pid;
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
 /// A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
 

@@ -196,7 +196,8 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim_once(int max, TimePoint now
       if (claim_in_doubt_) {
         // The last claim failed, maybe after the server committed it (a connection lost at
         // COMMIT): what it took is this node's but never reached the engine. Handed over
-        // again; the engine skips the ones it holds.
+        // again (`handed_again`); the engine skips the ones it holds or whose end it has not
+        // seen committed (take_claimed in engine/cluster_feed.hpp).
         for (const auto& r :
              tx.exec_params(sql("SELECT ") + kJobColumns +
                                 sql(" FROM $S.jobs WHERE status = 0 AND node = $1 ORDER BY id"),
@@ -204,6 +205,7 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim_once(int max, TimePoint now
           out.jobs.push_back(row_to_job(r));
       }
       const std::size_t again = out.jobs.size();
+      out.handed_again = again;
       std::vector<JobId> taken;
       if (!exclusive_runs && max > 0) {
         // More candidates than wanted: some may wait for a lock another job holds.
