@@ -66,6 +66,17 @@ void ClusterFeed::stop() {
     log_->error("cluster: cannot leave the queue: {}", left.error().message);
 }
 
+bool take_claimed(const JobInfo& claimed, bool held, const PendingEnd* pending, std::int64_t node) {
+  if (held) return false;
+  if (pending == nullptr || pending->node != node) return true;
+  if (!pending->requeue || claimed.attempt != pending->attempt) return false;
+  auto ms = [](const std::optional<TimePoint>& t) -> std::optional<std::int64_t> {
+    if (!t) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+  };
+  return ms(claimed.not_before) == ms(pending->not_before);
+}
+
 void ClusterFeed::run() {
   auto next_beat = Steady::now();
   std::optional<TimePoint> next_due;
@@ -107,7 +118,7 @@ void ClusterFeed::run() {
         } else {
           more = got->more;
           next_due = got->next_due;
-          if (!got->jobs.empty()) hooks_.claimed(std::move(got->jobs), got->handed_again);
+          if (!got->jobs.empty()) hooks_.claimed(std::move(got->jobs));
         }
       }
     }

@@ -10,9 +10,10 @@
 // Thread-safety: `poke` from any thread; `start` and `stop` from the engine's owner.
 
 #include <atomic>
-#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -23,28 +24,35 @@
 
 namespace shelfjobs::detail {
 
-/// Whether the engine takes a job a claim handed it. `held`: the engine holds the job already;
-/// `ending`: the job's last write here (its end, or its return to the queue for a retry) is not
-/// committed yet as far as the engine knows; `handed_again`: the job was handed over again
-/// after a claim whose answer was lost, rather than claimed afresh.
+/// The last write of a claimed job this node queued and has not seen committed (its Done has
+/// not run): the job's end, or its return to the queue for a retry.
+struct PendingEnd {
+  int writes = 0;         // how many of the job's writes are on their way
+  std::int64_t node = 0;  // the lease it was queued under: the server refuses it under another
+  bool requeue = false;   // it queues the job again rather than ending it
+  int attempt = 0;        // for a requeue: the attempt and due time the row then shows
+  std::optional<TimePoint> not_before;
+};
+
+/// Whether the engine takes a job a claim handed it (queued, now claimed by node `node`).
+/// `held`: the engine holds the job already; `pending`: its last write of the job still on its
+/// way, or null.
 ///
-/// A job handed over again is one this node claimed before: while its end is on its way, its
-/// row still looks claimed and unstarted, and taking it would run it a second time. A job
-/// claimed afresh was queued and claimed by no node when the claim read it, so any write of
-/// this node before it had committed, whatever the engine has heard: it is taken even when
-/// `ending`. (A retry's return to the queue claimed back by the same node before the write's
-/// Done ran was once skipped: the job stayed claimed by a node that did not hold it, lost for
-/// as long as that node lived.)
-constexpr bool take_claimed(bool handed_again, bool held, bool ending) {
-  return !held && !(handed_again && ending);
-}
+/// With a write on its way, the claimed row either shows it (a retry's return to the queue
+/// committed, and the claim took the job back before the write's Done ran here: taken, or it
+/// would stay claimed by a node that does not hold it) or is older (handed over again after a
+/// claim whose answer was lost, or freed by another node's rescue while this node's lease had
+/// lapsed): skipped, since the write will end the job or queue it for any node once it
+/// commits. Unless the write was queued under a lease this node has since lost: the server
+/// refuses it, and the claim is the job's only way to run. A row shows a requeue when its
+/// attempt and due time (to the millisecond the store keeps) are the requeue's.
+bool take_claimed(const JobInfo& claimed, bool held, const PendingEnd* pending, std::int64_t node);
 
 class ClusterFeed {
  public:
   struct Hooks {
-    /// Jobs claimed for this node (queued, owned by it): to be run. The first `handed_again`
-    /// were handed over again (SharedQueue::Claimed): see take_claimed().
-    std::function<void(std::vector<JobInfo> jobs, std::size_t handed_again)> claimed;
+    /// Jobs claimed for this node (queued, owned by it): to be run (see take_claimed()).
+    std::function<void(std::vector<JobInfo>)> claimed;
     /// Executing jobs of dead nodes, now owned by this node: to be ended or requeued.
     std::function<void(std::vector<JobInfo>)> orphans;
     /// Jobs held here that another node asked to cancel.

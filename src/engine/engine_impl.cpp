@@ -197,10 +197,9 @@ Engine::Impl::Impl(EngineOptions options, Registry registry, std::shared_ptr<Job
         *shared_, opts_.cluster,
         detail::ClusterFeed::Hooks{
             .claimed =
-                [this](std::vector<JobInfo> jobs, std::size_t handed_again) {
-                  asio::post(strand_, [this, jobs = std::move(jobs), handed_again]() mutable {
-                    on_claimed(std::move(jobs), handed_again);
-                  });
+                [this](std::vector<JobInfo> jobs) {
+                  asio::post(strand_,
+                             [this, jobs = std::move(jobs)]() mutable { on_claimed(std::move(jobs)); });
                 },
             .orphans =
                 [this](std::vector<JobInfo> jobs) {
@@ -794,14 +793,15 @@ Result<PushResult> Engine::Impl::push_shared(detail::Prepared& p) {
   return PushResult{snapshot(a), false};
 }
 
-void Engine::Impl::on_claimed(std::vector<JobInfo> jobs, std::size_t handed_again) {
+void Engine::Impl::on_claimed(std::vector<JobInfo> jobs) {
   ON_STRAND();
   if (!accepting_) return;  // the node leaves: its claims go back to the queue
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    JobInfo& job = jobs[i];
+  const std::int64_t node = shared_->node();
+  for (auto& job : jobs) {
     const CommandType* type = registry_.find(job.name);
-    if (!type || !detail::take_claimed(i < handed_again, active_.count(job.id) != 0, ending(job.id)))
-      continue;
+    if (!type) continue;
+    const std::optional<detail::PendingEnd> pending = pending_end(job.id);
+    if (!detail::take_claimed(job, active_.count(job.id) != 0, pending ? &*pending : nullptr, node)) continue;
     place(adopt(std::move(job), type));
   }
   set_active_count();
@@ -894,18 +894,31 @@ void Engine::Impl::write_end(const JobInfo& info) {
   }
   {
     detail::MutexLock lock(pending_mu_);
-    ++pending_[info.id];
+    // The last write's kind, and a count: a requeued job claimed back may end again before the
+    // Done of its return to the queue (take_claimed).
+    detail::PendingEnd& p = pending_[info.id];
+    ++p.writes;
+    p.node = shared_->node();
+    p.requeue = info.status == JobStatus::queued;
+    p.attempt = info.attempt;
+    p.not_before = info.not_before;
   }
   store_->finish(info, [this, id = info.id](bool) {
     detail::MutexLock lock(pending_mu_);
-    // Counted: a job claimed afresh may end again before the Done of its return to the queue.
-    if (auto it = pending_.find(id); it != pending_.end() && --it->second == 0) pending_.erase(it);
+    if (auto it = pending_.find(id); it != pending_.end() && --it->second.writes == 0) pending_.erase(it);
   });
 }
 
 bool Engine::Impl::ending(JobId id) {
   detail::MutexLock lock(pending_mu_);
   return pending_.count(id) != 0;
+}
+
+std::optional<detail::PendingEnd> Engine::Impl::pending_end(JobId id) {
+  detail::MutexLock lock(pending_mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return std::nullopt;
+  return it->second;
 }
 
 void Engine::Impl::on_changed_elsewhere(std::vector<JobInfo> jobs) {

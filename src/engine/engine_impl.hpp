@@ -183,7 +183,7 @@ class Engine::Impl final : public detail::RunHost {
   // nodes' running jobs come from the feed.
   Result<PushResult> push_shared(detail::Prepared& p);
   JobInfo new_job(JobId id, const detail::Prepared& p) const;
-  void on_claimed(std::vector<JobInfo> jobs, std::size_t handed_again);
+  void on_claimed(std::vector<JobInfo> jobs);
   Active& adopt(JobInfo job, const CommandType* type);
   void on_orphans(std::vector<JobInfo> jobs);
   std::optional<JobInfo> cancel_here(JobId id);
@@ -192,6 +192,7 @@ class Engine::Impl final : public detail::RunHost {
   void on_changed_elsewhere(std::vector<JobInfo> jobs);
   void write_end(const JobInfo& info);
   bool ending(JobId id);
+  std::optional<detail::PendingEnd> pending_end(JobId id);
   int free_slots() const;
   void on_debounce(const std::string& key);
   JobInfo snapshot(const Active& a) const;
@@ -281,10 +282,10 @@ class Engine::Impl final : public detail::RunHost {
   bool inbox_posted_ GUARDED_BY(inbox_mu_) = false;  // a turn is posted, or a pool thread watches
   bool admit_open_ GUARDED_BY(inbox_mu_) = true;     // pushes may be admitted off the strand
   std::atomic<bool> inbox_filled_{false};            // hint for the watch: inbox_ holds pushes
-  // Claimed jobs whose last write is not committed yet, with how many such writes are on their
+  // Claimed jobs whose last write is not committed yet: that write, and how many are on their
   // way (each one's Done takes one off).
   detail::Mutex pending_mu_;
-  std::unordered_map<JobId, int> pending_ GUARDED_BY(pending_mu_);
+  std::unordered_map<JobId, detail::PendingEnd> pending_ GUARDED_BY(pending_mu_);
 
   // strand state
   std::unordered_map<JobId, Active> active_;

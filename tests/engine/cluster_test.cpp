@@ -590,7 +590,6 @@ TEST_CASE("a claim hands back a node's own claimed, unstarted jobs after a claim
   auto first = q->claim(5, SystemClock().now(), {"Step"}, none_locked);
   REQUIRE(first.has_value());
   REQUIRE(first->jobs.size() == 1);
-  CHECK(first->handed_again == 0);
   // A second job, queued after the first claim: the next claim takes it afresh.
   JobInfo fresh = node.job;
   const auto id = q->reserve_ids(1);
@@ -607,29 +606,49 @@ TEST_CASE("a claim hands back a node's own claimed, unstarted jobs after a claim
   auto again = q->claim(5, SystemClock().now(), {"Step"}, none_locked);
   REQUIRE(again.has_value());
   REQUIRE(again->jobs.size() == 2);
-  CHECK(again->handed_again == 1);  // the first job, claimed before, comes first
-  CHECK(again->jobs[0].id == node.job.id);
+  CHECK(again->jobs[0].id == node.job.id);  // claimed before: handed over again, first
   CHECK(again->jobs[1].id == fresh.id);
   auto after = q->claim(5, SystemClock().now(), {"Step"}, none_locked);
   REQUIRE(after.has_value());
   CHECK(after->jobs.empty());
-  CHECK(after->handed_again == 0);
   node.store->close();
 }
 
-// Which claimed jobs an engine takes (engine/cluster_feed.hpp).
-TEST_CASE("a job claimed afresh is taken even while its return to the queue is unconfirmed here",
+// Which claimed jobs an engine takes (engine/cluster_feed.hpp), node 7 claiming.
+TEST_CASE("a claimed job is taken unless held, or older than this node's write still on its way",
           "[engine][cluster]") {
+  using detail::PendingEnd;
   using detail::take_claimed;
-  // handed_again, held, ending
-  CHECK(take_claimed(false, false, false));
-  CHECK(take_claimed(false, false, true));  // its requeue committed: the claim read it
-  CHECK_FALSE(take_claimed(false, true, false));
-  CHECK_FALSE(take_claimed(false, true, true));
-  CHECK(take_claimed(true, false, false));
-  CHECK_FALSE(take_claimed(true, false, true));  // its end is on its way: it would run twice
-  CHECK_FALSE(take_claimed(true, true, false));
-  CHECK_FALSE(take_claimed(true, true, true));
+  const TimePoint due = TimePoint{} + std::chrono::hours(24 * 365 * 56) + 123456us;  // 56 years on
+  JobInfo requeued;  // the row as the retry's return to the queue wrote it
+  requeued.id = 1;
+  requeued.attempt = 2;
+  requeued.not_before =
+      TimePoint{std::chrono::duration_cast<std::chrono::milliseconds>(due.time_since_epoch())};
+  JobInfo before = requeued;  // the row from before that write: its first attempt, due at once
+  before.attempt = 1;
+  before.not_before.reset();
+  const PendingEnd requeue{.writes = 1, .node = 7, .requeue = true, .attempt = 2, .not_before = due};
+  const PendingEnd end{.writes = 1, .node = 7, .requeue = false, .attempt = 1, .not_before = {}};
+
+  CHECK(take_claimed(before, false, nullptr, 7));       // nothing on its way
+  CHECK_FALSE(take_claimed(before, true, nullptr, 7));  // held here already
+  CHECK_FALSE(take_claimed(requeued, true, &requeue, 7));
+  CHECK(take_claimed(requeued, false, &requeue, 7));      // its requeue committed: claimed back
+  CHECK_FALSE(take_claimed(before, false, &requeue, 7));  // older: the requeue frees it for anyone
+  CHECK_FALSE(take_claimed(before, false, &end, 7));      // its end is on its way: it would run twice
+  CHECK_FALSE(take_claimed(requeued, false, &end, 7));
+  // A rate-limited retry spends no attempt: only the due time tells the rows apart.
+  JobInfo waited = before;
+  waited.not_before = TimePoint{} + std::chrono::hours(1);
+  const PendingEnd rate_wait{.writes = 1, .node = 7, .requeue = true, .attempt = 1, .not_before = due};
+  CHECK_FALSE(take_claimed(waited, false, &rate_wait, 7));
+  waited.not_before = requeued.not_before;
+  CHECK(take_claimed(waited, false, &rate_wait, 7));
+  // Queued under a lease this node lost since (it joined again as 8): the server refuses that
+  // write, and the claim is the job's only way to run.
+  CHECK(take_claimed(before, false, &end, 8));
+  CHECK(take_claimed(before, false, &requeue, 8));
 }
 
 // A PostgreSQL store whose writer stalls after a retry's return to the queue commits, before the
@@ -724,9 +743,10 @@ TEST_CASE("a retry claimed back before its requeue's Done ran still runs", "[pos
   c.tag = "once";
   auto pushed = (*e)->push(c);
   REQUIRE(pushed.has_value());
-  // The retry runs while the requeue's Done is still held up (1.5 s), well before a lease ends.
+  // The retry runs while the requeue's Done is held up (1.5 s); without a claim taken back, no
+  // other claim would ever reach it.
   CHECK(eventually([&] { return completed.load() == 1; }, 10s));
-  CHECK(store->stalls.load() >= 1);
+  CHECK(eventually([&] { return store->stalls.load() >= 1; }, 5s));
   CHECK(attempts.load() == 2);
   REQUIRE(eventually(
       [&] {

@@ -256,11 +256,6 @@ class SharedQueue {
   /// Jobs a claim took, bodies included.
   struct Claimed {
     std::vector<JobInfo> jobs;
-    /// How many of `jobs`, from the first, were handed over again: after a call that failed
-    /// (its commit may have happened), the next hands over this node's claimed, unstarted jobs
-    /// with what it claims afresh. The caller skips those it holds, or whose end or return to
-    /// the queue it has not seen committed yet (their rows still look claimed and unstarted).
-    std::size_t handed_again = 0;
     /// True when the claim was cut by `max`: more may be claimable now.
     bool more = false;
     /// The earliest `not_before` of a queued job that is not due yet, to wake for it.
@@ -286,8 +281,9 @@ class SharedQueue {
   /// An exclusive job is claimed only when nothing is claimed or running anywhere; jobs behind
   /// it wait meanwhile. Errors: conflict (this node lost its lease), store_error.
   /// Only jobs of the commands in `names` (the ones this node can run) are claimed. After a
-  /// call that failed, the next also hands over the jobs this node holds claimed and unstarted
-  /// (`Claimed::handed_again`).
+  /// call that failed (its commit may have happened), the next also hands over the jobs the
+  /// database has as claimed by this node and unstarted: the caller skips those it holds, and
+  /// those whose row is older than a write of its own still on its way.
   virtual Result<Claimed> claim(int max, TimePoint now, const std::vector<std::string>& names,
                                 const LockOf& locks) = 0;
   /// Gives claimed jobs that have not started back to the queue.

@@ -196,8 +196,8 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim_once(int max, TimePoint now
       if (claim_in_doubt_) {
         // The last claim failed, maybe after the server committed it (a connection lost at
         // COMMIT): what it took is this node's but never reached the engine. Handed over
-        // again (`handed_again`); the engine skips the ones it holds or whose end it has not
-        // seen committed (take_claimed in engine/cluster_feed.hpp).
+        // again; the engine skips the ones it holds or whose row is older than its own write
+        // still on its way (take_claimed in engine/cluster_feed.hpp).
         for (const auto& r :
              tx.exec_params(sql("SELECT ") + kJobColumns +
                                 sql(" FROM $S.jobs WHERE status = 0 AND node = $1 ORDER BY id"),
@@ -205,7 +205,6 @@ Result<SharedQueue::Claimed> PostgresJobStore::claim_once(int max, TimePoint now
           out.jobs.push_back(row_to_job(r));
       }
       const std::size_t again = out.jobs.size();
-      out.handed_again = again;
       std::vector<JobId> taken;
       if (!exclusive_runs && max > 0) {
         // More candidates than wanted: some may wait for a lock another job holds.
