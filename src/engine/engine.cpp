@@ -25,7 +25,7 @@ void JobContext::throw_if_cancelled() const {
 }
 namespace {
 void act(detail::JobRun& run, detail::JobRun::ReportAction a) {
-  if (a.publish) run.host->on_progress(run, std::move(*a.publish));
+  if (a.publish) run.host->on_progress(run);
   if (a.flush_in) run.host->on_progress_held(run, *a.flush_in);
 }
 }  // namespace

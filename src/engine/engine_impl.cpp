@@ -1196,16 +1196,16 @@ void Engine::Impl::emit_task(const TaskInfo& t) {
 // run. A post to the strand woke a sleeping pool thread for each report, which the job's finish
 // then followed: two thread switches per report. The run's lock orders the report against the
 // job's end (JobRun::end): told before it, or not at all.
-void Engine::Impl::on_progress(detail::JobRun& run, Progress progress) { tell_progress(run, progress); }
+void Engine::Impl::on_progress(detail::JobRun& run) { tell_progress(run); }
 
 // With a progress_interval, the store gets a running job's progress from the sweep
 // (persist_progress) rather than from each report published: most jobs end within one
 // interval, and their end writes their last progress anyway.
-void Engine::Impl::tell_progress(detail::JobRun& run, const Progress& progress) {
+void Engine::Impl::tell_progress(detail::JobRun& run) {
   const bool events = hub_.wants(detail::EventHub::kinds_of(JobEvent::Type::progress));
   const bool persist = opts_.progress_interval.count() == 0;
   if (!events && !persist) return;
-  run.tell_progress([&](const JobDelta& running) {
+  run.tell_progress([&](const JobDelta& running, const Progress& progress) {
     if (persist) store_->progress(run.id, progress);
     if (events)
       hub_.publish_job(detail::job_fields(JobEvent::Type::progress, running, running.body, progress));
@@ -1249,7 +1249,7 @@ void Engine::Impl::flush_progress_after(JobId id, const detail::JobRun* run,
       return;
     auto action = it->second.run->take_held();
     if (action.publish) {
-      tell_progress(*it->second.run, *action.publish);
+      tell_progress(*it->second.run);
     } else if (action.flush_in) {
       flush_progress_after(id, run, *action.flush_in);
     }

@@ -199,9 +199,9 @@ class Engine::Impl final : public detail::RunHost {
 
   // Events (strand).
   void emit(JobEvent::Type type, const Active& a);
-  // A report, told unless the run has ended (any thread: see on_progress); persisted at once
+  // The run's latest report, told unless the run has ended (any thread: see on_progress); persisted at once
   // only with a progress_interval of 0, else by persist_progress.
-  void tell_progress(detail::JobRun& run, const Progress& progress);
+  void tell_progress(detail::JobRun& run);
   // Writes the running jobs' latest progress to the store, every progress_interval while jobs
   // run (strand).
   void persist_progress();
@@ -220,7 +220,7 @@ class Engine::Impl final : public detail::RunHost {
   void update_saturation();
 
   // detail::RunHost: called from worker threads.
-  void on_progress(detail::JobRun& run, Progress progress) override;
+  void on_progress(detail::JobRun& run) override;
   void on_progress_held(detail::JobRun& run, std::chrono::steady_clock::duration after) override;
   Result<PushResult> push_from_job(const detail::JobRun& run, PushRequest request) override;
   Status push_debounced_from_job(const detail::JobRun& run, PushRequest request,

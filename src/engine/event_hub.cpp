@@ -189,11 +189,21 @@ class SubscriberQueue {
 namespace {
 // The delivery thread's event: each job record is expanded into it in turn, so its strings keep
 // their room from one event to the next.
+// Most of an event's strings are empty (its error, its task, often its message): clearing one is
+// a store of two words, assigning an empty text a library call.
+void set_text(std::string& s, std::string_view text) {
+  if (text.empty()) {
+    s.clear();
+  } else {
+    s.assign(text);
+  }
+}
+
 void expand(const SubscriberQueue& q, QueuedEvent& e, JobEvent& out) {
   out.type = e.type;
   JobDelta& d = out.job;
   d.id = e.id;
-  d.name.assign(q.text(e, 0));
+  set_text(d.name, q.text(e, 0));
   d.status = e.status;
   d.priority = e.priority;
   d.trigger = e.trigger;
@@ -201,11 +211,11 @@ void expand(const SubscriberQueue& q, QueuedEvent& e, JobEvent& out) {
   d.max_attempts = e.max_attempts;
   d.progress.current = e.progress_current;
   d.progress.total = e.progress_total;
-  d.progress.message.assign(q.text(e, 1));
-  d.message.assign(q.text(e, 2));
+  set_text(d.progress.message, q.text(e, 1));
+  set_text(d.message, q.text(e, 2));
   d.error_kind = e.error_kind;
-  d.error.assign(q.text(e, 3));
-  d.task.assign(q.text(e, 4));
+  set_text(d.error, q.text(e, 3));
+  set_text(d.task, q.text(e, 4));
   d.queued_at = e.queued_at;
   d.started_at = e.has_started ? std::optional<TimePoint>(e.started_at) : std::nullopt;
   d.ended_at = e.has_ended ? std::optional<TimePoint>(e.ended_at) : std::nullopt;
@@ -400,10 +410,13 @@ void EventHub::publish_job(const JobEventFields& f) {
   const List& list = cached_list();  // nothing below reads another hub's list on this thread
   const bool progress = f.type == JobEvent::Type::progress;
   for (const auto& sub : list) {
+    // Its kinds are set before it is listed and never change: a subscriber that wants none of
+    // these costs no lock (the notifier, which wants failures, beside a dashboard's stream).
+    if ((sub->options.kinds & kinds) == 0) continue;
     bool wake = false;
     {
       MutexLock lock(sub->mu);
-      if (sub->stopping || (sub->options.kinds & kinds) == 0) continue;
+      if (sub->stopping) continue;
       auto& q = sub->queue;
       if (progress && sub->options.coalesce_progress && !q.empty()) {
         // The newest queued event is this job's progress: replace it rather than queue more.

@@ -33,8 +33,9 @@ class JobRun;
 /// What a running job may ask of its engine (the engine implements it).
 class RunHost {
  public:
-  /// Progress worth publishing (already throttled).
-  virtual void on_progress(JobRun& run, Progress progress) = 0;
+  /// The run's progress is worth publishing (already throttled): the host tells it through
+  /// `run.tell_progress`, which hands it the run's latest report under the run's lock.
+  virtual void on_progress(JobRun& run) = 0;
   /// A report was held back by the throttle: the host calls `run.take_held()` after `after` and
   /// publishes what it returns, so that the last report is never left unpublished while the job
   /// runs on. Called once per held-back stretch, not once per report.
@@ -73,11 +74,12 @@ class JobRun {
   std::atomic<bool> timed_out{false};          // its timeout cancelled the token
   std::atomic<bool> abandoned{false};          // failed as timeout while its handler still ran
 
-  /// What a report asks of the host: publish `publish` now (`progress_interval` has passed since
-  /// the last one published), or, the report held back, take it with take_held() after
-  /// `flush_in` (set only for the first report of a held-back stretch), or nothing.
+  /// What a report asks of the host: publish the run's progress now (`publish`:
+  /// `progress_interval` has passed since the last one published), or, the report held back,
+  /// take it with take_held() after `flush_in` (set only for the first report of a held-back
+  /// stretch), or nothing. The progress is not copied out: the host reads it in tell_progress.
   struct ReportAction {
-    std::optional<Progress> publish;
+    bool publish = false;
     std::optional<std::chrono::steady_clock::duration> flush_in;
   };
   /// Records a report (throttled to one published per `progress_interval`).
@@ -100,15 +102,15 @@ class JobRun {
   /// of it changes while the handler runs but its progress, and a task a merged push names).
   void set_running(JobDelta delta);
   void set_task(std::string task);
-  /// Calls `tell(delta)` with the running job's delta under the run's lock, unless the run's end
-  /// was taken (end()): a report is then told before the job's end or not at all, from whichever
-  /// thread publishes it. The delta's progress is the one at the start; the caller tells the
-  /// report's beside it.
+  /// Calls `tell(delta, progress)` with the running job's delta and its latest report under the
+  /// run's lock, unless the run's end was taken (end()): a report is then told before the job's
+  /// end or not at all, from whichever thread publishes it. The delta's progress is the one at
+  /// the start; `progress` is the report to tell beside it (valid during the call only).
   template <class F>
   void tell_progress(F&& tell) EXCLUDES(mu_) {
     MutexLock lock(mu_);
     if (ended_) return;
-    tell(static_cast<const JobDelta&>(running_));
+    tell(static_cast<const JobDelta&>(running_), static_cast<const Progress&>(progress_));
   }
   /// The strand, as the run ends: no progress is told after this. Returns the last progress,
   /// moved out (progress() reads an empty one and take_held() nothing from here on).

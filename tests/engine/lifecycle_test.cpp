@@ -212,7 +212,7 @@ TEST_CASE("a flush that comes after a report published at once waits for that re
   std::this_thread::sleep_for(320ms);
   auto at_once = run.report(3, 4, "three");  // the interval passed: published now
   REQUIRE(at_once.publish);
-  CHECK(at_once.publish->message == "three");
+  CHECK(run.progress().message == "three");    // what the host then tells
   auto held_again = run.report(4, 4, "four");  // the flush asked for "two" is still to come
   CHECK_FALSE(held_again.publish);
   CHECK_FALSE(held_again.flush_in);
@@ -223,11 +223,42 @@ TEST_CASE("a flush that comes after a report published at once waits for that re
   std::this_thread::sleep_for(*late.flush_in + 20ms);
   auto flushed = run.take_held();
   REQUIRE(flushed.publish);
-  CHECK(flushed.publish->message == "four");
-  CHECK(flushed.publish->current == 4);
+  CHECK(run.progress().message == "four");
+  CHECK(run.progress().current == 4);
   auto nothing = run.take_held();
   CHECK_FALSE(nothing.publish);
   CHECK_FALSE(nothing.flush_in);
+}
+
+// The host reads the report as it tells it (ReportAction carries no copy): what it tells is the
+// run's latest report, and nothing once the run's end was taken.
+TEST_CASE("a run tells its latest report beside its delta, and nothing after its end",
+          "[lifecycle][progress]") {
+  detail::JobRun run;
+  run.progress_interval = 0ms;
+  JobDelta delta;
+  delta.id = 7;
+  delta.name = "Reporter";
+  run.set_running(delta);
+  REQUIRE(run.report(1, 3, "first report, long enough to live on the heap").publish);
+  REQUIRE(run.report(2, 3, "second report, long enough to live on the heap").publish);
+  int calls = 0;
+  std::string told;
+  std::int64_t current = 0;
+  JobId id = 0;
+  run.tell_progress([&](const JobDelta& running, const Progress& p) {
+    ++calls;
+    id = running.id;
+    told = p.message;
+    current = p.current;
+  });
+  CHECK(calls == 1);
+  CHECK(id == 7);
+  CHECK(told == "second report, long enough to live on the heap");
+  CHECK(current == 2);
+  CHECK(run.end().current == 2);
+  run.tell_progress([&](const JobDelta&, const Progress&) { ++calls; });
+  CHECK(calls == 1);
 }
 
 // The end moves the run's progress out to the job: a flush asked for before it, coming after it,
