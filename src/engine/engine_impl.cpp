@@ -1205,11 +1205,14 @@ void Engine::Impl::tell_progress(detail::JobRun& run) {
   const bool events = hub_.wants(detail::EventHub::kinds_of(JobEvent::Type::progress));
   const bool persist = opts_.progress_interval.count() == 0;
   if (!events && !persist) return;
-  run.tell_progress([&](const JobDelta& running, const Progress& progress) {
-    if (persist) store_->progress(run.id, progress);
-    if (events)
-      hub_.publish_job(detail::job_fields(JobEvent::Type::progress, running, running.body, progress));
-  });
+  run.tell_progress(
+      [&](const JobDelta& running, const Progress& progress) { tell_report(run.id, running, progress); });
+}
+
+void Engine::Impl::tell_report(JobId id, const JobDelta& running, const Progress& progress) {
+  if (opts_.progress_interval.count() == 0) store_->progress(id, progress);
+  if (hub_.wants(detail::EventHub::kinds_of(JobEvent::Type::progress)))
+    hub_.publish_job(detail::job_fields(JobEvent::Type::progress, running, running.body, progress));
 }
 
 // Every progress_interval while jobs run: each running job's latest report since the last
@@ -1247,12 +1250,9 @@ void Engine::Impl::flush_progress_after(JobId id, const detail::JobRun* run,
     auto it = active_.find(id);
     if (it == active_.end() || it->second.run.get() != run || it->second.info.status != JobStatus::executing)
       return;
-    auto action = it->second.run->take_held();
-    if (action.publish) {
-      tell_progress(*it->second.run);
-    } else if (action.flush_in) {
-      flush_progress_after(id, run, *action.flush_in);
-    }
+    auto action = it->second.run->take_held(
+        [&](const JobDelta& running, const Progress& progress) { tell_report(id, running, progress); });
+    if (!action.publish && action.flush_in) flush_progress_after(id, run, *action.flush_in);
   });
 }
 

@@ -202,6 +202,9 @@ class Engine::Impl final : public detail::RunHost {
   // The run's latest report, told unless the run has ended (any thread: see on_progress); persisted at once
   // only with a progress_interval of 0, else by persist_progress.
   void tell_progress(detail::JobRun& run);
+  // What telling a run's report does, called under the run's lock (tell_progress, take_held):
+  // the store's write with a progress_interval of 0, and the event when someone wants it.
+  void tell_report(JobId id, const JobDelta& running, const Progress& progress);
   // Writes the running jobs' latest progress to the store, every progress_interval while jobs
   // run (strand).
   void persist_progress();

@@ -38,7 +38,9 @@ JobRun::ReportAction JobRun::report(std::optional<std::int64_t> current, std::op
 
 // A report published at once can come between the flush being asked and the flush: the held
 // report after it must then wait for its own interval, or two would be published within one.
-JobRun::ReportAction JobRun::take_held() {
+// The held report is told before the lock is let go: told after it, a report made in between
+// was told in its place and then again by the flush it asked for.
+JobRun::ReportAction JobRun::take_held(const Tell& tell) {
   const auto now = std::chrono::steady_clock::now();
   MutexLock lock(mu_);
   if (ended_) return {};  // end() took the progress: the job's end tells it
@@ -50,6 +52,7 @@ JobRun::ReportAction JobRun::take_held() {
   flush_asked_ = false;
   held_ = false;
   last_emit_ = now;
+  if (tell) tell(running_, progress_);
   return {true, std::nullopt};
 }
 

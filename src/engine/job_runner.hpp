@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -36,9 +37,10 @@ class RunHost {
   /// The run's progress is worth publishing (already throttled): the host tells it through
   /// `run.tell_progress`, which hands it the run's latest report under the run's lock.
   virtual void on_progress(JobRun& run) = 0;
-  /// A report was held back by the throttle: the host calls `run.take_held()` after `after` and
-  /// publishes what it returns, so that the last report is never left unpublished while the job
-  /// runs on. Called once per held-back stretch, not once per report.
+  /// A report was held back by the throttle: the host calls `run.take_held(tell)` after `after`,
+  /// which tells the held report through `tell` (or asks for another wait), so that the last
+  /// report is never left unpublished while the job runs on. Called once per held-back stretch,
+  /// not once per report.
   virtual void on_progress_held(JobRun& run, std::chrono::steady_clock::duration after) = 0;
   /// A follow-up job pushed by the handler.
   virtual Result<PushResult> push_from_job(const JobRun& run, PushRequest request) = 0;
@@ -85,11 +87,15 @@ class JobRun {
   /// Records a report (throttled to one published per `progress_interval`).
   ReportAction report(std::optional<std::int64_t> current, std::optional<std::int64_t> total,
                       std::string message);
-  /// The host's flush, asked for by a report's `flush_in`: publish the progress held back since
-  /// the last one published, counted as published now; or, when a report was published at once
-  /// since the flush was asked (so the interval since it has not passed), ask again after the
-  /// rest of the interval (`flush_in`); or nothing, when nothing is held back.
-  ReportAction take_held();
+  /// How a held report is told: as tell_progress's `tell`, under the run's lock.
+  using Tell = std::function<void(const JobDelta& running, const Progress& progress)>;
+  /// The host's flush, asked for by a report's `flush_in`: tells the report held back since the
+  /// last one published through `tell` (unless the run ended), counted as published now
+  /// (`publish`); or, when a report was published at once since the flush was asked (so the
+  /// interval since it has not passed), asks again after the rest of the interval (`flush_in`);
+  /// or nothing, when nothing is held back. The report is told under the same lock that takes
+  /// it, so a report made meanwhile is held for the next flush, not told in its place.
+  ReportAction take_held(const Tell& tell);
   /// The latest report, when one came since the last call and the run has not ended: what the
   /// progress sweep writes to the store. Clears the mark.
   std::optional<Progress> take_unpersisted();

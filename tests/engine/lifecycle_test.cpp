@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -203,6 +205,10 @@ TEST_CASE("a flush that comes after a report published at once waits for that re
           "[lifecycle][progress]") {
   detail::JobRun run;
   run.progress_interval = 300ms;
+  std::vector<std::string> told;  // what the flushes tell, as "message@current"
+  const detail::JobRun::Tell record = [&](const JobDelta&, const Progress& p) {
+    told.push_back(p.message + "@" + std::to_string(p.current));
+  };
   auto first = run.report(1, 4, "one");
   REQUIRE(first.publish);  // nothing published before it
   auto held = run.report(2, 4, "two");
@@ -212,22 +218,50 @@ TEST_CASE("a flush that comes after a report published at once waits for that re
   std::this_thread::sleep_for(320ms);
   auto at_once = run.report(3, 4, "three");  // the interval passed: published now
   REQUIRE(at_once.publish);
-  CHECK(run.progress().message == "three");    // what the host then tells
   auto held_again = run.report(4, 4, "four");  // the flush asked for "two" is still to come
   CHECK_FALSE(held_again.publish);
   CHECK_FALSE(held_again.flush_in);
-  auto late = run.take_held();  // that flush, just after "three" went out
+  auto late = run.take_held(record);  // that flush, just after "three" went out
   CHECK_FALSE(late.publish);
+  CHECK(told.empty());
   REQUIRE(late.flush_in);
   CHECK(late.flush_in->count() > 0);
   std::this_thread::sleep_for(*late.flush_in + 20ms);
-  auto flushed = run.take_held();
+  auto flushed = run.take_held(record);
   REQUIRE(flushed.publish);
-  CHECK(run.progress().message == "four");
-  CHECK(run.progress().current == 4);
-  auto nothing = run.take_held();
+  CHECK(told == std::vector<std::string>{"four@4"});
+  auto nothing = run.take_held(record);
   CHECK_FALSE(nothing.publish);
   CHECK_FALSE(nothing.flush_in);
+  CHECK(told.size() == 1);
+}
+
+// A flush tells the report it takes under the lock that takes it: a report made meanwhile (on the
+// job's thread, while the strand's flush tells) is held for a flush of its own rather than told in
+// the held one's place and then once more by its own flush.
+TEST_CASE("a report made while a flush tells the held one waits for its own flush", "[lifecycle][progress]") {
+  detail::JobRun run;
+  run.progress_interval = 300ms;
+  REQUIRE(run.report(1, 3, "one").publish);
+  REQUIRE(run.report(2, 3, "two").flush_in);
+  std::this_thread::sleep_for(320ms);
+  std::vector<std::string> told;
+  detail::JobRun::ReportAction during;
+  std::thread reporter;
+  auto flushed = run.take_held([&](const JobDelta&, const Progress& p) {
+    told.push_back(p.message);
+    // The job reports again while the flush tells: it waits for the run's lock, or comes after.
+    reporter = std::thread([&] { during = run.report(3, 3, "three"); });
+    std::this_thread::sleep_for(50ms);
+  });
+  reporter.join();
+  REQUIRE(flushed.publish);
+  CHECK(told == std::vector<std::string>{"two"});
+  CHECK_FALSE(during.publish);  // inside the interval the flush began
+  REQUIRE(during.flush_in);     // so it asks for a flush of its own
+  std::this_thread::sleep_for(*during.flush_in + 20ms);
+  REQUIRE(run.take_held([&](const JobDelta&, const Progress& p) { told.push_back(p.message); }).publish);
+  CHECK(told == std::vector<std::string>{"two", "three"});
 }
 
 // The host reads the report as it tells it (ReportAction carries no copy): what it tells is the
@@ -274,9 +308,11 @@ TEST_CASE("a run's end hands over its last report and no flush after it tells on
   CHECK(last.current == 2);
   CHECK(last.total == 3);
   CHECK(last.message == "second report, long enough to live on the heap");
-  auto flush = run.take_held();
+  bool told = false;
+  auto flush = run.take_held([&](const JobDelta&, const Progress&) { told = true; });
   CHECK_FALSE(flush.publish);
   CHECK_FALSE(flush.flush_in);
+  CHECK_FALSE(told);
   CHECK_FALSE(run.take_unpersisted());
 }
 
