@@ -872,7 +872,8 @@ void Engine::Impl::on_orphans(std::vector<JobInfo> jobs) {
   ON_STRAND();
   // A rescue handed over again (its first answer was lost) includes this node's own running
   // jobs: those it holds, or whose end is on its way, are not orphans.
-  std::erase_if(jobs, [this](const JobInfo& j) { return active_.count(j.id) != 0 || ending(j.id); });
+  std::erase_if(
+      jobs, [this](const JobInfo& j) { return active_.count(j.id) != 0 || pending_end(j.id).has_value(); });
   auto recovered = detail::recover(std::move(jobs), registry_, clock_->now());
   for (const auto& note : recovered.notes) log_->warn("cluster rescue: {}", note);
   for (auto& row : recovered.changed) {
@@ -907,11 +908,6 @@ void Engine::Impl::write_end(const JobInfo& info) {
     detail::MutexLock lock(pending_mu_);
     if (auto it = pending_.find(id); it != pending_.end() && --it->second.writes == 0) pending_.erase(it);
   });
-}
-
-bool Engine::Impl::ending(JobId id) {
-  detail::MutexLock lock(pending_mu_);
-  return pending_.count(id) != 0;
 }
 
 std::optional<detail::PendingEnd> Engine::Impl::pending_end(JobId id) {
@@ -1252,7 +1248,7 @@ void Engine::Impl::flush_progress_after(JobId id, const detail::JobRun* run,
       return;
     auto action = it->second.run->take_held(
         [&](const JobDelta& running, const Progress& progress) { tell_report(id, running, progress); });
-    if (!action.publish && action.flush_in) flush_progress_after(id, run, *action.flush_in);
+    if (action.flush_in) flush_progress_after(id, run, *action.flush_in);  // not told yet: wait again
   });
 }
 

@@ -191,7 +191,6 @@ class Engine::Impl final : public detail::RunHost {
   void on_cancel_requests(const std::vector<JobId>& ids);
   void on_changed_elsewhere(std::vector<JobInfo> jobs);
   void write_end(const JobInfo& info);
-  bool ending(JobId id);
   std::optional<detail::PendingEnd> pending_end(JobId id);
   int free_slots() const;
   void on_debounce(const std::string& key);
