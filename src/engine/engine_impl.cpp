@@ -1097,7 +1097,8 @@ void Engine::Impl::watch_inbox() {
 // beside the strand's turn instead of after it, and the turn only places the job. A push with a
 // twin is admitted on the strand, which merges it (raising the twin's priority is the strand's).
 // Eight threads pushing went from about 0.31 to 0.40 of the batched SQLite reference with this
-// (operations.md, "Benchmark"): the round trip a push waits for lost the strand's turn.
+// (docs/benchmark-log.md, 6 December 2026, 02:10 UTC): the round trip a push waits for lost the strand's
+// turn.
 //
 // The pusher looks for its answer for up to kCommitSpin before it sleeps, yielding between looks
 // (so the writer and the pool have the core when they need it). A commit usually comes within

@@ -65,7 +65,7 @@ class SCOPED_CAPABILITY MutexLock {
 /// false when the time ran out. Taken by a thread about to sleep until another wakes it: when the
 /// wait is usually a few microseconds, a look that finds the work saves the waker its system call
 /// and this thread its trip through the scheduler. Yielding, not spinning on `pause`: on a
-/// 2-core guest the threads this one waits for need its core (operations.md, 5 December 2026).
+/// 2-core guest the threads this one waits for need its core (docs/benchmark-log.md, 5 December 2026).
 template <class Done>
 bool yield_until(Done&& done, std::chrono::microseconds limit) {
   if (done()) return true;
