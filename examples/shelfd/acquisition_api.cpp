@@ -43,22 +43,24 @@ json paged(std::int64_t page, std::int64_t size, const char* sort_key, std::int6
 
 void ApiServer::acquisition_routes() {
   auto& s = *server_;
-  AcquisitionService& acq = app_.acquisition();
+  // Each route reads the service when it runs: a restore replaces it (App::restore), so one
+  // kept from here would be gone after the first restore.
 
   // The client names by id, for the queue's `downloadClient`.
-  auto client_names = [&acq] {
+  auto client_names = [](AcquisitionService& acq) {
     std::map<RowId, std::string> names;
     if (auto list = acq.store()->providers(ProviderKind::download_client))
       for (const auto& d : *list) names[d.id] = d.name;
     return names;
   };
 
-  s.Get("/api/v1/queue", [&acq, client_names](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/api/v1/queue", [this, client_names](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto p = paging(req, 20);
     if (!p) return error(res, p.error());
     auto active = acq.store()->active_downloads();
     if (!active) return error(res, active.error());
-    const auto names = client_names();
+    const auto names = client_names(acq);
     json records = json::array();
     const auto total = static_cast<std::int64_t>(active->size());
     // Newest grab first, as Readarr's queue sorts by default.
@@ -69,7 +71,8 @@ void ApiServer::acquisition_routes() {
     }
     reply(res, 200, paged(p->first, p->second, "timeleft", total, std::move(records)));
   });
-  s.Get("/api/v1/queue/status", [&acq](const httplib::Request&, httplib::Response& res) {
+  s.Get("/api/v1/queue/status", [this](const httplib::Request&, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto active = acq.store()->active_downloads();
     if (!active) return error(res, active.error());
     std::int64_t warnings = 0, errors = 0;
@@ -87,7 +90,8 @@ void ApiServer::acquisition_routes() {
            {"unknownErrors", false},
            {"unknownWarnings", false}});
   });
-  s.Delete(R"(/api/v1/queue/(\d+))", [&acq](const httplib::Request& req, httplib::Response& res) {
+  s.Delete(R"(/api/v1/queue/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto id = route_id(req, "queue item");
     if (!id) return error(res, id.error());
     auto from_client = query_bool(req, "removeFromClient", true);
@@ -99,7 +103,8 @@ void ApiServer::acquisition_routes() {
     reply(res, 200, json::object());
   });
 
-  s.Get("/api/v1/history", [&acq](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/api/v1/history", [this](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto p = paging(req, 20);
     if (!p) return error(res, p.error());
     HistoryQuery q{.page = p->first, .page_size = p->second};
@@ -124,7 +129,8 @@ void ApiServer::acquisition_routes() {
     reply(res, 200, paged(p->first, p->second, "date", page->total, std::move(records)));
   });
 
-  s.Get("/api/v1/blocklist", [&acq](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/api/v1/blocklist", [this](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto p = paging(req, 20);
     if (!p) return error(res, p.error());
     auto page = acq.store()->blocklist(p->first, p->second);
@@ -133,7 +139,8 @@ void ApiServer::acquisition_routes() {
     for (const auto& b : page->records) records.push_back(blocklist_json(b));
     reply(res, 200, paged(p->first, p->second, "date", page->total, std::move(records)));
   });
-  s.Delete(R"(/api/v1/blocklist/(\d+))", [&acq](const httplib::Request& req, httplib::Response& res) {
+  s.Delete(R"(/api/v1/blocklist/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto id = route_id(req, "blocklist item");
     if (!id) return error(res, id.error());
     auto st = acq.store()->remove_blocklist(*id);
@@ -143,7 +150,8 @@ void ApiServer::acquisition_routes() {
 
   // Readarr's bulk removal: {"ids": [1, 2]}; ids that are not on the list are skipped, as
   // Readarr skips them.
-  s.Delete("/api/v1/blocklist/bulk", [&acq](const httplib::Request& req, httplib::Response& res) {
+  s.Delete("/api/v1/blocklist/bulk", [this](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto body = json_body(req);
     if (!body) return error(res, body.error());
     const auto ids = body->find("ids");
@@ -179,7 +187,8 @@ void ApiServer::acquisition_routes() {
 
   // An interactive search: it asks every indexer with interactive search enabled now, so it
   // takes as long as the slowest (Readarr's does too).
-  s.Get("/api/v1/release", [this, &acq](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/api/v1/release", [this](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     if (!req.has_param("bookId")) return error(res, 400, "give bookId", "invalid_argument");
     auto id = query_id(req, "bookId");
     if (!id) return error(res, id.error());
@@ -191,7 +200,8 @@ void ApiServer::acquisition_routes() {
     app_.log().info("interactive search of book {}: {} releases", *id, found->size());
     reply(res, 200, out);
   });
-  s.Post("/api/v1/release", [&acq, client_names](const httplib::Request& req, httplib::Response& res) {
+  s.Post("/api/v1/release", [this, client_names](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
     auto body = json_body(req);
     if (!body) return error(res, body.error());
     const auto guid = body->find("guid");
@@ -202,7 +212,7 @@ void ApiServer::acquisition_routes() {
                    "invalid_body");
     auto grabbed = acq.grab(guid->get<std::string>(), indexer->get<RowId>());
     if (!grabbed) return error(res, grabbed.error());
-    const auto names = client_names();
+    const auto names = client_names(acq);
     auto it = names.find(grabbed->client_id);
     json out = queue_json(*grabbed, it == names.end() ? "" : it->second);
     out["guid"] = guid->get<std::string>();

@@ -70,6 +70,17 @@ TEST_CASE("shelfd backs up, lists, restores without a restart and deletes", "[sh
   CHECK(restored["restored"].size() == 3);  // jobs.db, catalog.db, shelfd.json
   CHECK(root_paths(d).size() == 1);
   CHECK(fs::exists(d.data / "catalog.db.pre-restore"));
+  // Every route reaches the reopened services, not the ones the restore closed: the
+  // acquisition routes once kept the service they started with and crashed the daemon here.
+  for (const char* path :
+       {"/api/v1/queue", "/api/v1/queue/status", "/api/v1/history", "/api/v1/blocklist", "/api/v1/author",
+        "/api/v1/book", "/api/v1/bookfile?unmapped=true", "/api/v1/indexer", "/api/v1/downloadclient",
+        "/api/v1/wanted/missing", "/api/v1/system/backup", "/api/v1/system/status"}) {
+    INFO(path);
+    d.get(path);
+  }
+  d.call("DELETE", "/api/v1/queue/12345", "", 404);
+  d.call("DELETE", "/api/v1/blocklist/12345", "", 404);
 
   // The restored job history records the restore; the stream follows the new engine.
   json record;
