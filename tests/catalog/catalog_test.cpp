@@ -1488,6 +1488,13 @@ TEST_CASE("sort names", "[catalog]") {
   CHECK(sort_name_of("Martin Luther King, Jr.") == "King, Martin Luther Jr.");
   CHECK(sort_name_of("Ursula K. Le Guin") == "Le Guin, Ursula K.");
   CHECK(sort_name_of("Example, Ada") == "Example, Ada");
+  // A closing parenthetical (a role, a disambiguation) stays at the end.
+  CHECK(sort_name_of("Ann Leckie (Author)") == "Leckie, Ann (Author)");
+  CHECK(sort_name_of("Ada Example (Fixture Press)") == "Example, Ada (Fixture Press)");
+  CHECK(sort_name_of("Martin Luther King Jr. (Editor)") == "King, Martin Luther Jr. (Editor)");
+  CHECK(sort_name_of("Plato (Philosopher)") == "Plato (Philosopher)");
+  CHECK(sort_name_of("(Anonymous)") == "(Anonymous)");
+  CHECK(sort_name_of("Ada (Example) Writer") == "Writer, Ada (Example)");
 }
 
 TEST_CASE("safe folder names", "[catalog]") {

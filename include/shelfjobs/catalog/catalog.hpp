@@ -434,7 +434,8 @@ std::string catalog_path(const std::filesystem::path& path);
 /// not under "/lib/Ann"). Both in `catalog_path` form.
 bool path_is_under(std::string_view path, std::string_view folder) noexcept;
 
-/// "Ada Example" -> "Example, Ada"; a single word stays as it is.
+/// "Ada Example" -> "Example, Ada"; a single word stays as it is; a suffix ("Jr.") and a closing
+/// parenthetical ("Ann Leckie (Editor)" -> "Leckie, Ann (Editor)") stay at the end.
 std::string sort_name_of(std::string_view name);
 
 /// `name` with what Windows, macOS and Linux refuse in a name replaced as Readarr's file-name
