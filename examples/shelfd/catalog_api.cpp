@@ -16,6 +16,7 @@
 
 #include "api.hpp"
 #include "app.hpp"
+#include "catalog_resources.hpp"
 #include "http_util.hpp"
 #include "resources.hpp"
 #include "shelfjobs/services/refresh.hpp"
@@ -135,7 +136,8 @@ void monitor_books(App& app, const httplib::Request& req, httplib::Response& res
   }
   if (!books) return error(res, books.error());
   json out = json::array();
-  for (const auto& b : *books) out.push_back(book_resource(b));
+  CatalogResources resources(app.catalog());
+  for (const auto& b : *books) out.push_back(resources.book(b));
   reply(res, 202, out);
 }
 
@@ -281,7 +283,8 @@ void ApiServer::catalog_routes() {
     std::stable_sort(in.begin(), in.end(),
                      [](const Book* a, const Book* b) { return *a->release_date < *b->release_date; });
     json out = json::array();
-    for (const Book* b : in) out.push_back(book_resource(*b));
+    CatalogResources resources(app_.catalog());
+    for (const Book* b : in) out.push_back(resources.book(*b));
     reply(res, 200, out);
   });
   // shelfd has no tags; Readarr's clients read the list before they add an author.
@@ -292,7 +295,8 @@ void ApiServer::catalog_routes() {
     auto authors = app_.catalog().authors();
     if (!authors) return error(res, authors.error());
     json out = json::array();
-    for (const auto& a : *authors) out.push_back(author_resource(app_.catalog(), a));
+    CatalogResources resources(app_.catalog());
+    for (const auto& a : *authors) out.push_back(resources.author(a));
     reply(res, 200, out);
   });
   // Readarr's lookups, which its clients call before they add an author or a book: what the
@@ -472,14 +476,14 @@ void ApiServer::catalog_routes() {
     if (!root) return error(res, root.error());
     auto added = app_.library().add_book(fid, *root, monitored_of(body));
     if (!added) return error(res, added.error());
-    reply(res, 201, book_resource(*added));
+    reply(res, 201, book_resource(app_.catalog(), *added));
   });
   s.Get(R"(/api/v1/book/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     const auto id = route_id(req, "book with id");
     if (!id) return error(res, id.error());
     auto b = app_.catalog().book(*id);
     if (!b) return error(res, b.error());
-    reply(res, 200, book_resource(*b));
+    reply(res, 200, book_resource(app_.catalog(), *b));
   });
   // Readarr's monitor toggle for one book or many: {"bookIds": [...], "monitored": bool}.
   // Readarr's book editor takes the same body for its monitoring (its DELETE: exclusion_api.cpp).
@@ -542,7 +546,7 @@ void ApiServer::catalog_routes() {
       if (!books) return error(res, books.error());
       b = books->front();
     }
-    reply(res, 202, book_resource(*b));
+    reply(res, 202, book_resource(app_.catalog(), *b));
   });
   s.Get("/api/v1/book", [this](const httplib::Request& req, httplib::Response& res) {
     Result<std::vector<Book>> books = std::vector<Book>{};
@@ -568,7 +572,8 @@ void ApiServer::catalog_routes() {
     }
     if (!books) return error(res, books.error());
     json out = json::array();
-    for (const auto& b : *books) out.push_back(book_resource(b));
+    CatalogResources resources(app_.catalog());
+    for (const auto& b : *books) out.push_back(resources.book(b));
     reply(res, 200, out);
   });
 }

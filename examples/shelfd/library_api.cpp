@@ -10,6 +10,7 @@
 
 #include "api.hpp"
 #include "app.hpp"
+#include "catalog_resources.hpp"
 #include "http_util.hpp"
 #include "resources.hpp"
 
@@ -73,7 +74,8 @@ void ApiServer::library_routes() {
     auto page = app_.catalog().missing_books(p->first, p->second);
     if (!page) return error(res, page.error());
     json records = json::array();
-    for (const auto& b : page->books) records.push_back(book_resource(b));
+    CatalogResources resources(app_.catalog());
+    for (const auto& b : page->books) records.push_back(resources.book(b));
     reply(res, 200,
           {{"page", p->first},
            {"pageSize", p->second},

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resources.hpp"
 
+#include "catalog_resources.hpp"
+
 #include "shelfjobs/services.hpp"
 
 #include <cctype>
@@ -26,6 +28,8 @@ std::string spaced(const std::string& name) {
   return out;
 }
 
+json opt_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(nullptr); }
+
 std::string readarr_duration(std::chrono::milliseconds d) {
   // .NET's TimeSpan text: "hh:mm:ss.fffffff", with "d." in front from one day on.
   const auto ms = static_cast<long long>(d.count());
@@ -47,8 +51,6 @@ const char* wire_status(JobStatus s) {
   }
   return "queued";
 }
-
-json opt_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(nullptr); }
 
 // JobInfo and JobDelta share these fields; the body and the event name come separately.
 template <class J>
@@ -151,48 +153,6 @@ json root_resource(const RootFolder& r) {
           {"freeSpace", ec ? json(nullptr) : json(space.available)}};
 }
 
-json author_resource(Catalog& catalog, const Author& a) {
-  json r = {{"id", a.id},
-            {"authorName", a.name},
-            {"sortName", a.sort_name},
-            {"foreignAuthorId", a.foreign_id},
-            {"overview", a.overview},
-            {"path", a.path.string()},
-            {"monitored", a.monitored},
-            {"metadataProfileId", 1},
-            {"status", std::string(to_string(a.status))},
-            {"added", format_time(a.added)},
-            {"lastInfoSync", opt_time(a.last_info_sync)}};
-  // Readarr's GetBestRootFolderPath: the author's root folder, else the folder that holds the
-  // author's folder (an author whose root folder was removed), so a client always gets one.
-  std::optional<std::string> root_path;
-  if (a.root_folder_id) {
-    if (auto root = catalog.root_folder(a.root_folder_id)) root_path = root->path.string();
-  }
-  if (!root_path && a.path.is_absolute()) {
-    const std::filesystem::path folder = a.path.lexically_normal();  // the catalog's paths are clean already
-    const std::filesystem::path parent =
-        (folder.has_filename() ? folder : folder.parent_path()).parent_path();
-    if (parent != folder) root_path = parent.string();
-  }
-  if (root_path) r["rootFolderPath"] = *root_path;
-  auto books = catalog.books_of(a.id);
-  auto files = catalog.file_count_of_author(a.id);
-  r["statistics"] = {{"bookCount", books ? books->size() : 0}, {"bookFileCount", files ? *files : 0}};
-  return r;
-}
-
-json book_resource(const Book& b) {
-  return {{"id", b.id},
-          {"authorId", b.author_id},
-          {"title", b.title},
-          {"foreignBookId", b.foreign_id},
-          {"releaseDate", b.release_date ? json(format_time(TimePoint(*b.release_date))) : json(nullptr)},
-          {"genres", b.genres},
-          {"monitored", b.monitored},
-          {"lastInfoSync", opt_time(b.last_info_sync)}};
-}
-
 namespace {
 // Readarr's qualities (Quality.cs): ids and names by format; KEPUB counts as EPUB, audio
 // formats it has no quality for as "Unknown Audio".
@@ -220,21 +180,28 @@ json quality_resource(const std::string& format) {
 
 json author_lookup_resource(Catalog& catalog, const AuthorData& a) {
   if (auto known = catalog.author_by_foreign_id(a.foreign_id)) return author_resource(catalog, *known);
-  return {{"id", 0},
-          {"authorName", a.name},
-          {"sortName", sort_name_of(a.name)},
-          {"foreignAuthorId", a.foreign_id},
-          {"overview", a.overview},
-          {"monitored", false},
-          {"metadataProfileId", 1},
-          {"status", std::string(to_string(a.status.value_or(AuthorStatus::continuing)))},
-          {"statistics", {{"bookCount", a.works.size()}, {"bookFileCount", 0}}}};
+  // Not in the library: Readarr's AuthorResource with id 0, its statistics the works the source
+  // lists.
+  Author found;
+  found.name = a.name;
+  found.sort_name = sort_name_of(a.name);
+  found.foreign_id = a.foreign_id;
+  found.overview = a.overview;
+  found.monitored = false;
+  found.status = a.status.value_or(AuthorStatus::continuing);
+  json r = CatalogResources(catalog).author(found);
+  r.erase("lastInfoSync");
+  r.erase("added");
+  const auto works = static_cast<std::int64_t>(a.works.size());
+  r["statistics"]["bookCount"] = works;
+  r["statistics"]["totalBookCount"] = works;
+  return r;
 }
 
 json book_lookup_resource(Catalog& catalog, const WorkData& w) {
   json r;
   if (auto known = catalog.book_by_foreign_id(w.foreign_id)) {
-    r = book_resource(*known);
+    r = book_resource(catalog, *known);
   } else {
     r = {{"id", 0},
          {"authorId", 0},
@@ -366,7 +333,7 @@ json manualimport_resource(Catalog& catalog, const ImportCandidate& c, int id) {
     if (auto a = catalog.author(c.author_id)) r["author"] = author_resource(catalog, *a);
   }
   if (c.book_id != 0) {
-    if (auto b = catalog.book(c.book_id)) r["book"] = book_resource(*b);
+    if (auto b = catalog.book(c.book_id)) r["book"] = book_resource(catalog, *b);
   }
   if (c.edition_id != 0 && c.book_id != 0) {
     if (auto editions = catalog.editions_of(c.book_id)) {

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Readarr's v1 resources for what shelfd serves: commands (jobs), tasks, health items, and the
-// catalog's root folders, authors and books. Pure mapping, no I/O but the catalog reads an
-// author's statistics need.
+// Readarr's v1 resources for what shelfd serves: commands (jobs), tasks, health items, root
+// folders, editions, series, profiles, lookups and manual imports. Pure mapping, no I/O but the
+// catalog reads a lookup or a manual import needs. Authors and books: catalog_resources.hpp.
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,6 @@ nlohmann::json health_items(const std::vector<shelfjobs::Alert>& alerts,
                             const std::vector<shelfjobs::HealthIssue>& issues = {});
 
 nlohmann::json root_resource(const shelfjobs::RootFolder& root);
-/// With `statistics` (bookCount, bookFileCount) read from the catalog.
-nlohmann::json author_resource(shelfjobs::Catalog& catalog, const shelfjobs::Author& author);
-nlohmann::json book_resource(const shelfjobs::Book& book);
 /// Readarr's BookFileResource: {id, authorId, bookId, path, size, dateAdded, quality {quality
 /// {id, name}, revision}, qualityWeight, qualityCutoffNotMet}, plus what the scan read of the
 /// file (title, author, isbn13, asin) and, for a file that matches no book, unmappedReason; a
@@ -75,6 +73,8 @@ nlohmann::json quality_profile_resource(int id, const std::string& name,
 nlohmann::json manualimport_resource(shelfjobs::Catalog& catalog, const shelfjobs::ImportCandidate& candidate,
                                      int id);
 
+/// A time as Readarr writes it, or null.
+nlohmann::json opt_time(const std::optional<shelfjobs::TimePoint>& t);
 /// "RssSync" -> "Rss Sync".
 std::string spaced(const std::string& name);
 /// Readarr's duration format, "hh:mm:ss.fffffff".

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -928,6 +929,21 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
   const auto file_id = files[0]["id"].get<long long>();
   CHECK(d.get("/api/v1/bookfile/" + std::to_string(file_id))["bookId"] == book_id);
   CHECK(d.get("/api/v1/bookfile?bookId=" + std::to_string(book_id)).size() == 1);
+  // Readarr's statistics count the mapped file: on its book and on its author.
+  {
+    const auto size = static_cast<long long>(std::filesystem::file_size(mine_path));
+    const json book = d.get("/api/v1/book/" + std::to_string(book_id));
+    CHECK(book["statistics"]["bookFileCount"] == 1);
+    CHECK(book["statistics"]["sizeOnDisk"] == size);
+    CHECK(book["statistics"]["percentOfBooks"] == 100.0);
+    CHECK(d.get("/api/v1/book/" +
+                std::to_string(books[1]["id"].get<long long>()))["statistics"]["sizeOnDisk"] == 0);
+    const json stats = d.get("/api/v1/author/" + std::to_string(author_id))["statistics"];
+    CHECK(stats["bookFileCount"] == 1);  // the unmapped file is no book's
+    CHECK(stats["sizeOnDisk"] == size);
+    CHECK(stats["totalBookCount"] == 3);
+    CHECK(book["author"]["statistics"] == stats);
+  }
   const json unmapped = d.get("/api/v1/bookfile?unmapped=true");
   REQUIRE(unmapped.size() == 1);
   CHECK(unmapped[0]["unmappedReason"] == "author 'Susanna Clarke' is not in the library");

@@ -295,6 +295,100 @@ TEST_CASE("shelfd's catalog edits: root folders, profiles, author and book edits
   CHECK(listed[0]["authorName"] == cy["authorName"]);
 }
 
+// Readarr's clients read more of an author and a book than shelfd's own pages do: a book list
+// names each book's author (a CLI prints `author.authorName`), clients sort by the sort names
+// and show the statistics. Every field Readarr sends is there, with the catalog's values.
+TEST_CASE("shelfd's author and book resources have Readarr's fields", "[shelfd]") {
+  auto metadata = fx::BookInfoFixture::start();
+  metadata->put_author(fx::make_author(5201, "Ada Example", 3));
+  Daemon d(metadata->base_url());
+
+  const json ada = d.add_author(5201, 3);
+  const long long ada_id = ada["id"].get<long long>();
+  for (const char* key : {"status",
+                          "ended",
+                          "authorName",
+                          "authorNameLastFirst",
+                          "sortName",
+                          "sortNameLastFirst",
+                          "cleanName",
+                          "foreignAuthorId",
+                          "titleSlug",
+                          "overview",
+                          "disambiguation",
+                          "links",
+                          "images",
+                          "path",
+                          "rootFolderPath",
+                          "qualityProfileId",
+                          "metadataProfileId",
+                          "monitored",
+                          "genres",
+                          "tags",
+                          "added",
+                          "ratings",
+                          "statistics"}) {
+    INFO(key);
+    CHECK(ada.contains(key));
+  }
+  CHECK(ada["authorNameLastFirst"] == "Example, Ada");
+  CHECK(ada["sortName"] == "ada example");  // Readarr keeps the name in lower case
+  CHECK(ada["sortNameLastFirst"] == "example, ada");
+  CHECK(ada["cleanName"] == "adaexample");
+  CHECK(ada["titleSlug"] == "5201");
+  CHECK(ada["ended"] == (ada["status"] == "ended"));
+  CHECK(ada["qualityProfileId"] == 1);
+  CHECK(ada["tags"] == json::array());
+  const json& stats = ada["statistics"];
+  CHECK(stats["totalBookCount"] == 3);
+  CHECK(stats["bookCount"] == 3);  // monitored and out
+  CHECK(stats["bookFileCount"] == 0);
+  CHECK(stats["sizeOnDisk"] == 0);
+  CHECK(stats["percentOfBooks"] == 0);
+
+  // Every way of listing books embeds the author, as Readarr's book list does.
+  const json all = d.get("/api/v1/book");
+  const json of_ada = d.get("/api/v1/book?authorId=" + std::to_string(ada_id));
+  REQUIRE(all.size() == 3);
+  REQUIRE(of_ada.size() == 3);
+  for (const json& list : {all, of_ada}) {
+    for (const json& b : list) {
+      INFO(b.dump());
+      CHECK(b["author"]["id"] == ada_id);
+      CHECK(b["author"]["authorName"] == "Ada Example");
+      CHECK(b["authorTitle"] == "example, ada " + b["title"].get<std::string>());
+      CHECK(b["titleSlug"] == b["foreignBookId"]);
+      CHECK(b["anyEditionOk"] == true);
+      CHECK(b["statistics"]["totalBookCount"] == 1);
+      CHECK(b["statistics"]["bookFileCount"] == 0);
+      CHECK(b["images"] == json::array());
+      CHECK(b.contains("added"));
+    }
+  }
+  // A book's editions are its edition list's, and its page count is the monitored edition's.
+  const json first = d.get("/api/v1/book/" + std::to_string(of_ada[0]["id"].get<long long>()));
+  const json editions = d.get("/api/v1/edition?bookId=" + std::to_string(first["id"].get<long long>()));
+  CHECK(first["editions"] == editions);
+  for (const json& e : editions)
+    if (e["monitored"] == true) CHECK(first["pageCount"] == e["pageCount"]);
+  CHECK(first["seriesTitle"].get<std::string>().rfind("Ada Example Sequence #", 0) == 0);
+
+  // Readarr's count: an unmonitored book without a file is not one the author lacks.
+  d.put("/api/v1/book/monitor", {{"bookIds", json::array({first["id"]})}, {"monitored", false}}, 202);
+  const json after = d.get("/api/v1/author/" + std::to_string(ada_id))["statistics"];
+  CHECK(after["bookCount"] == 2);
+  CHECK(after["totalBookCount"] == 3);
+
+  // An author the source has and the library does not: the same fields, id 0.
+  metadata->put_author(fx::make_author(5202, "Bo Other", 2));
+  const json found = d.get("/api/v1/author/lookup?term=author:5202");
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]["id"] == 0);
+  CHECK(found[0]["sortNameLastFirst"] == "other, bo");
+  CHECK(found[0]["statistics"]["totalBookCount"] == 2);
+  CHECK(found[0]["monitored"] == false);
+}
+
 TEST_CASE("shelfd's monitor choices: addOptions.monitor, the bookshelf and the book editor", "[shelfd]") {
   auto metadata = fx::BookInfoFixture::start();
   metadata->put_author(fx::make_author(5101, "Dee Example", 3));

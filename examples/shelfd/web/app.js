@@ -244,7 +244,7 @@
     AuthorAdded: (e) => {
       const a = e.author || {};
       // Shown at once from the event; read again for the statistics.
-      if (!state.authors.some((x) => x.id === a.id)) upsertAuthor({ ...a, statistics: { bookCount: 0, bookFileCount: 0 } });
+      if (!state.authors.some((x) => x.id === a.id)) upsertAuthor({ ...a, statistics: { bookCount: 0, bookFileCount: 0, totalBookCount: 0 } });
       rereadAuthorSoon(e.authorId);
       noteActivity(`${a.authorName || 'An author'} added`);
     },
@@ -600,7 +600,7 @@
   function updateAuthor(tr, a) {
     const stats = a.statistics || {};
     put($('td.name', tr), a.authorName || '', a.monitored ? '' : ' ', a.monitored ? '' : badge('low', 'unmonitored'));
-    put($('td.books', tr), String(stats.bookCount ?? 0));
+    put($('td.books', tr), String(stats.totalBookCount ?? stats.bookCount ?? 0));
     put($('td.files', tr), String(stats.bookFileCount ?? 0));
     put($('td.path', tr), a.path || '');
     put($('td.synced', tr), timeNode(a.lastInfoSync, 'never'));
@@ -608,7 +608,8 @@
   }
 
   function renderAuthors() {
-    const authors = [...state.authors].sort((a, b) => (a.sortName || '').localeCompare(b.sortName || ''));
+    const sortKey = (a) => a.sortNameLastFirst || a.sortName || '';
+    const authors = [...state.authors].sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
     fill('authors', authors, (a) => a.id, createAuthor, updateAuthor);
     const select = $('#author-root');
     const options = state.roots.map((r) => el('option', { value: r.id }, r.path));
