@@ -287,9 +287,19 @@ void ApiServer::catalog_routes() {
     for (const Book* b : in) out.push_back(resources.book(*b));
     reply(res, 200, out);
   });
-  // shelfd has no tags; Readarr's clients read the list before they add an author.
+  // shelfd has no tags; Readarr's clients read the list before they add an author. Making one
+  // is refused by name (405), not as an unknown route (404), so a client says why.
   s.Get("/api/v1/tag",
         [](const httplib::Request&, httplib::Response& res) { reply(res, 200, json::array()); });
+  s.Get(R"(/api/v1/tag/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+    error(res, 404, "no tag " + req.matches[1].str() + ": shelfd keeps no tags", "not_found");
+  });
+  auto no_tags = [](const httplib::Request&, httplib::Response& res) {
+    error(res, 405, "shelfd keeps no tags: GET /api/v1/tag is always empty", "method_not_allowed");
+  };
+  s.Post("/api/v1/tag", no_tags);
+  s.Put(R"(/api/v1/tag/(\d+))", no_tags);
+  s.Delete(R"(/api/v1/tag/(\d+))", no_tags);
 
   s.Get("/api/v1/author", [this](const httplib::Request&, httplib::Response& res) {
     auto authors = app_.catalog().authors();

@@ -123,7 +123,8 @@ CatalogResources::AuthorFacts& CatalogResources::facts(const Author& a) {
   }
   if (!root_path && a.path.is_absolute()) {
     const std::filesystem::path folder = a.path.lexically_normal();  // the catalog's paths are clean already
-    const std::filesystem::path parent = (folder.has_filename() ? folder : folder.parent_path()).parent_path();
+    const std::filesystem::path parent =
+        (folder.has_filename() ? folder : folder.parent_path()).parent_path();
     if (parent != folder) root_path = parent.string();
   }
   if (root_path) r["rootFolderPath"] = *root_path;
@@ -196,7 +197,9 @@ json CatalogResources::book(const Book& b) {
           {"author", author.resource}};
 }
 
-json author_resource(Catalog& catalog, const Author& author) { return CatalogResources(catalog).author(author); }
+json author_resource(Catalog& catalog, const Author& author) {
+  return CatalogResources(catalog).author(author);
+}
 
 json book_resource(Catalog& catalog, const Book& book) { return CatalogResources(catalog).book(book); }
 

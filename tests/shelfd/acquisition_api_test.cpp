@@ -265,6 +265,12 @@ TEST_CASE("shelfd's acquisition settings: profiles, sizes and the search after a
   d.get("/api/v1/qualityprofile/3", 404);
   d.get("/api/v1/qualityprofile/99999999999999999999", 404);
   CHECK(d.get("/api/v1/tag") == json::array());
+  // Making a tag is refused by name, not as an unknown route.
+  CHECK(d.call("POST", "/api/v1/tag", R"({"label": "x"})", 405)["message"].get<std::string>().find(
+            "no tags") != std::string::npos);
+  d.call("PUT", "/api/v1/tag/1", R"({"id": 1, "label": "x"})", 405);
+  d.call("DELETE", "/api/v1/tag/1", "", 405);
+  d.get("/api/v1/tag/1", 404);
 }
 
 }  // namespace acquisition_api_test
