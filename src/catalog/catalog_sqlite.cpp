@@ -644,6 +644,15 @@ class SqliteCatalog final : public Catalog {
     });
   }
 
+  Result<Edition> edition(RowId id) override {
+    return read_call("read edition", [&](Connection& c) {
+      auto st = c.prepare("SELECT " + kEdition.list() + " FROM editions WHERE id = ?");
+      st->bind(1, id);
+      if (!st->executeStep()) fail(errc::not_found, "edition " + std::to_string(id));
+      return edition_row(*st);
+    });
+  }
+
   Result<std::vector<SeriesLink>> series_links_of(RowId book_id) override {
     return read_call("list series links", [&](Connection& c) {
       require_book(c, book_id);

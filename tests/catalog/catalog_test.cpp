@@ -574,6 +574,10 @@ TEST_CASE("apply syncs editions by foreign id: add, update, delete", "[catalog]"
   eds = c->editions_of(id).value();
   REQUIRE(eds.size() == 3);
   CHECK(eds[0].id == e1);
+  // One by id: as the list has it; a deleted one is gone.
+  CHECK(c->edition(e3).value().title == "Ebook (2nd)");
+  CHECK(c->edition(e3).value().book_id == id);
+  CHECK(c->edition(e2).error().code == errc::not_found);
   CHECK(eds[1].id == e3);
   CHECK(eds[1].title == "Ebook (2nd)");
   CHECK(eds[1].rating == 11);

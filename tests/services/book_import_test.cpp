@@ -74,6 +74,7 @@ class FlakyCatalog final : public Catalog {
   Result<std::vector<Book>> books_of(RowId id) override { return c_->books_of(id); }
   Result<std::vector<Book>> books() override { return c_->books(); }
   Result<std::vector<Edition>> editions_of(RowId id) override { return c_->editions_of(id); }
+  Result<Edition> edition(RowId id) override { return c_->edition(id); }
   Result<std::vector<SeriesLink>> series_links_of(RowId id) override { return c_->series_links_of(id); }
   Result<Series> series(RowId id) override { return c_->series(id); }
   Result<std::optional<Date>> newest_release(RowId id) override { return c_->newest_release(id); }

@@ -312,6 +312,8 @@ class Catalog {
   /// Every book of the library.
   virtual Result<std::vector<Book>> books() = 0;
   virtual Result<std::vector<Edition>> editions_of(RowId book_id) = 0;
+  /// One edition by its id. Errors: not_found.
+  virtual Result<Edition> edition(RowId id) = 0;
   virtual Result<std::vector<SeriesLink>> series_links_of(RowId book_id) = 0;
   virtual Result<Series> series(RowId id) = 0;
   /// The newest release date among the author's books (none when no book has one).
