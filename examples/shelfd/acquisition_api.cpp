@@ -129,6 +129,68 @@ void ApiServer::acquisition_routes() {
     reply(res, 200, paged(p->first, p->second, "date", page->total, std::move(records)));
   });
 
+  // Readarr's unpaged history lists: of one author (its books too, or one book's), and since a
+  // day (newest first). Read a page at a time; `since` stops at the first older record.
+  auto history_list = [](AcquisitionService& acq, HistoryQuery q,
+                         std::optional<std::chrono::sys_days> since) -> Result<std::vector<HistoryEntry>> {
+    std::vector<HistoryEntry> out;
+    q.page_size = 500;
+    for (q.page = 1;; ++q.page) {
+      auto page = acq.store()->history(q);
+      if (!page) return page.error();
+      for (auto& h : page->records) {
+        // Compared as days: a day far ahead (a client's 2999-01-01) fits a day, not a TimePoint.
+        if (since && std::chrono::floor<std::chrono::days>(h.date) < *since) return out;
+        out.push_back(std::move(h));
+      }
+      if (page->records.empty() || q.page * q.page_size >= page->total) return out;
+    }
+  };
+  auto history_event = [](const httplib::Request& req) -> Result<std::optional<HistoryEvent>> {
+    if (!req.has_param("eventType")) return std::optional<HistoryEvent>{};
+    auto e = history_event_from(req.get_param_value("eventType"));
+    if (!e)
+      return Error{errc::invalid_argument,
+                   "eventType '" + req.get_param_value("eventType") + "' is not a history event"};
+    return std::optional<HistoryEvent>(*e);
+  };
+  s.Get("/api/v1/history/author",
+        [this, history_list, history_event](const httplib::Request& req, httplib::Response& res) {
+          if (!req.has_param("authorId")) return error(res, 400, "give authorId", "invalid_argument");
+          HistoryQuery q;
+          auto author = query_id(req, "authorId");
+          if (!author) return error(res, author.error());
+          q.author_id = *author;
+          if (req.has_param("bookId")) {
+            auto book = query_id(req, "bookId");
+            if (!book) return error(res, book.error());
+            q.book_id = *book;
+          }
+          auto event = history_event(req);
+          if (!event) return error(res, event.error());
+          q.event = *event;
+          auto list = history_list(app_.acquisition(), q, std::nullopt);
+          if (!list) return error(res, list.error());
+          json out = json::array();
+          for (const auto& h : *list) out.push_back(history_json(h));
+          reply(res, 200, out);
+        });
+  s.Get("/api/v1/history/since",
+        [this, history_list, history_event](const httplib::Request& req, httplib::Response& res) {
+          if (!req.has_param("date")) return error(res, 400, "give date (YYYY-MM-DD)", "invalid_argument");
+          auto day = query_day(req, "date");
+          if (!day) return error(res, day.error());
+          HistoryQuery q;
+          auto event = history_event(req);
+          if (!event) return error(res, event.error());
+          q.event = *event;
+          auto list = history_list(app_.acquisition(), q, *day);
+          if (!list) return error(res, list.error());
+          json out = json::array();
+          for (const auto& h : *list) out.push_back(history_json(h));
+          reply(res, 200, out);
+        });
+
   s.Get("/api/v1/blocklist", [this](const httplib::Request& req, httplib::Response& res) {
     AcquisitionService& acq = app_.acquisition();
     auto p = paging(req, 20);
@@ -184,6 +246,13 @@ void ApiServer::acquisition_routes() {
             if (profile["id"] == *id) return reply(res, 200, profile);
           error(res, 404, "no quality profile " + std::to_string(*id), "not_found");
         });
+
+  // Readarr's quality definitions: every quality, worst first, its size limit the
+  // configuration's for its kind (acquisition.maxSizeMb; 0 there is none here: null).
+  s.Get("/api/v1/qualitydefinition", [this](const httplib::Request&, httplib::Response& res) {
+    const auto& a = app_.config().acquisition;
+    reply(res, 200, quality_definitions(a.max_size_ebook_mb, a.max_size_audio_mb));
+  });
 
   // An interactive search: it asks every indexer with interactive search enabled now, so it
   // takes as long as the slowest (Readarr's does too).

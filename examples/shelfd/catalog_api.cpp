@@ -222,6 +222,13 @@ void ApiServer::catalog_routes() {
     }
     reply(res, 200, out);
   });
+  s.Get(R"(/api/v1/edition/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto id = route_id(req, "edition");
+    if (!id) return error(res, id.error());
+    auto e = app_.catalog().edition(*id);
+    if (!e) return error(res, e.error());
+    reply(res, 200, edition_resource(*e));
+  });
   // The series an author's books belong to, each with the links of that author's books (404 for
   // no such author).
   s.Get("/api/v1/series", [this](const httplib::Request& req, httplib::Response& res) {
@@ -292,6 +299,11 @@ void ApiServer::catalog_routes() {
   s.Get("/api/v1/tag",
         [](const httplib::Request&, httplib::Response& res) { reply(res, 200, json::array()); });
   s.Get(R"(/api/v1/tag/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+    error(res, 404, "no tag " + req.matches[1].str() + ": shelfd keeps no tags", "not_found");
+  });
+  s.Get("/api/v1/tag/detail",
+        [](const httplib::Request&, httplib::Response& res) { reply(res, 200, json::array()); });
+  s.Get(R"(/api/v1/tag/detail/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
     error(res, 404, "no tag " + req.matches[1].str() + ": shelfd keeps no tags", "not_found");
   });
   auto no_tags = [](const httplib::Request&, httplib::Response& res) {

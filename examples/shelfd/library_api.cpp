@@ -3,7 +3,10 @@
 // scan recorded (by author, by book, or unmapped), files read or deleted (one, or Readarr's bulk
 // delete; into the recycle bin when one is configured), the files of a folder as an import would take them,
 // and the monitored books that have no file yet, paged as Readarr pages.
+#include <algorithm>
+#include <array>
 #include <filesystem>
+#include <map>
 #include <system_error>
 
 #include <httplib.h>
@@ -82,6 +85,59 @@ void ApiServer::library_routes() {
            {"sortKey", "releaseDate"},
            {"sortDirection", "descending"},
            {"totalRecords", page->total},
+           {"records", records}});
+  });
+  // Readarr's Wanted > Cutoff Unmet: monitored books of monitored authors with files, where the
+  // files of one kind (ebook or audio) include none that meets that kind's profile cutoff, as
+  // the acquisition judges an upgrade. Newest release first, as Missing.
+  s.Get("/api/v1/wanted/cutoff", [this](const httplib::Request& req, httplib::Response& res) {
+    auto p = paging(req);
+    if (!p) return error(res, p.error());
+    const auto& profiles = app_.config().acquisition.profiles;
+    auto authors = app_.catalog().authors();
+    if (!authors) return error(res, authors.error());
+    std::vector<Book> unmet;
+    for (const Author& a : *authors) {
+      if (!a.monitored) continue;
+      auto files = app_.catalog().files_of_author(a.id);
+      if (!files) return error(res, files.error());
+      // Per book and kind: has a file of the kind, and whether one meets the cutoff.
+      std::map<RowId, std::array<std::pair<bool, bool>, 2>> kinds;
+      for (const BookFile& f : *files) {
+        if (f.book_id == 0) continue;
+        const auto format = book_format_from_string(f.format);
+        const bool audio = format && kind_of(*format) == BookKind::audio;
+        auto& [has, meets] = kinds[f.book_id][audio ? 1 : 0];
+        has = true;
+        meets = meets || profiles.of(audio).meets_cutoff(f.format);
+      }
+      if (kinds.empty()) continue;
+      auto books = app_.catalog().books_of(a.id);
+      if (!books) return error(res, books.error());
+      for (Book& b : *books) {
+        auto it = kinds.find(b.id);
+        if (!b.monitored || it == kinds.end()) continue;
+        const bool below = std::any_of(it->second.begin(), it->second.end(),
+                                       [](const std::pair<bool, bool>& k) { return k.first && !k.second; });
+        if (below) unmet.push_back(std::move(b));
+      }
+    }
+    std::stable_sort(unmet.begin(), unmet.end(), [](const Book& x, const Book& y) {
+      if (x.release_date.has_value() != y.release_date.has_value()) return x.release_date.has_value();
+      if (x.release_date != y.release_date) return x.release_date > y.release_date;
+      return x.id < y.id;
+    });
+    const auto total = static_cast<std::int64_t>(unmet.size());
+    json records = json::array();
+    CatalogResources resources(app_.catalog());
+    for (std::int64_t i = (p->first - 1) * p->second, n = 0; i < total && n < p->second; ++i, ++n)
+      records.push_back(resources.book(unmet[static_cast<std::size_t>(i)]));
+    reply(res, 200,
+          {{"page", p->first},
+           {"pageSize", p->second},
+           {"sortKey", "releaseDate"},
+           {"sortDirection", "descending"},
+           {"totalRecords", total},
            {"records", records}});
   });
   // Readarr's manual import list: every book file under the folder with its match, where it

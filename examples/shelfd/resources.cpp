@@ -170,6 +170,31 @@ std::pair<int, const char*> quality_of(const std::string& format) {
 }
 }  // namespace
 
+json quality_definitions(std::int64_t max_ebook_mb, std::int64_t max_audio_mb) {
+  // Readarr's qualities (quality_of's), worst first as the quality profiles list them.
+  struct Quality {
+    int id;
+    const char* name;
+    bool audio;
+  };
+  static constexpr Quality kAll[] = {{0, "Unknown", false}, {1, "PDF", false},  {2, "MOBI", false},
+                                     {3, "EPUB", false},    {4, "AZW3", false}, {13, "Unknown Audio", true},
+                                     {10, "MP3", true},     {11, "FLAC", true}, {12, "M4B", true}};
+  json out = json::array();
+  int n = 0;
+  for (const Quality& q : kAll) {
+    const std::int64_t max = q.audio ? max_audio_mb : max_ebook_mb;
+    ++n;
+    out.push_back({{"id", n},
+                   {"quality", {{"id", q.id}, {"name", q.name}}},
+                   {"title", q.name},
+                   {"weight", n},
+                   {"minSize", 0},
+                   {"maxSize", max > 0 ? json(max) : json(nullptr)}});
+  }
+  return out;
+}
+
 namespace {
 json quality_resource(const std::string& format) {
   const auto [qid, qname] = quality_of(format);

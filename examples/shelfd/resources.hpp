@@ -5,6 +5,7 @@
 // catalog reads a lookup or a manual import needs. Authors and books: catalog_resources.hpp.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,10 @@ nlohmann::json metadata_profile_resource();
 /// kind that it does not allow (allowed false), then the allowed ones from worst to best.
 nlohmann::json quality_profile_resource(int id, const std::string& name,
                                         const shelfjobs::FormatProfile& profile, bool audio);
+/// Readarr's QualityDefinitionResource list: every quality (Unknown, PDF, MOBI, EPUB, AZW3,
+/// Unknown Audio, MP3, FLAC, M4B), worst first, {id, quality {id, name}, title, weight, minSize 0,
+/// maxSize (MiB; the kind's limit, null when it has none)}.
+nlohmann::json quality_definitions(std::int64_t max_ebook_mb, std::int64_t max_audio_mb);
 /// Readarr's ManualImportResource for one candidate: {id (its place in the list, from 1), path,
 /// name, size, author (AuthorResource or null), book (BookResource or null), foreignEditionId,
 /// quality, qualityWeight, releaseGroup, downloadId, additionalFile, replaceExistingFiles,

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Readarr's system routes (status, health) and the engine's figures (jobs, figures).
+#include <sys/stat.h>
 #include <sys/utsname.h>
+
+#include <filesystem>
+#include <set>
+#include <system_error>
+#include <vector>
 
 #include <httplib.h>
 #include <sqlite3.h>
@@ -86,6 +92,30 @@ void ApiServer::system_routes() {
               "; edit it and restart shelfd",
           "method_not_allowed");
   });
+
+  // Readarr's disk space: each file system that holds a library folder or the data folder,
+  // once (by device), with the first such folder's path.
+  s.Get("/api/v1/diskspace", [this](const httplib::Request&, httplib::Response& res) {
+    std::vector<std::filesystem::path> folders{app_.config().data_folder};
+    if (auto roots = app_.catalog().root_folders())
+      for (const auto& r : *roots) folders.push_back(r.path);
+    std::set<dev_t> seen;
+    json out = json::array();
+    for (const auto& folder : folders) {
+      struct stat st {};
+      std::error_code ec;
+      const auto space = std::filesystem::space(folder, ec);
+      if (ec || ::stat(folder.c_str(), &st) != 0 || !seen.insert(st.st_dev).second) continue;
+      out.push_back({{"path", folder.string()},
+                     {"label", ""},
+                     {"freeSpace", space.available},
+                     {"totalSpace", space.capacity}});
+    }
+    reply(res, 200, out);
+  });
+  // Readarr's available updates: none; shelfd is updated with the system's packages.
+  s.Get("/api/v1/update",
+        [](const httplib::Request&, httplib::Response& res) { reply(res, 200, json::array()); });
 
   s.Get("/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, health_items(app_.engine().health().alerts, app_.host().context().last_health()));

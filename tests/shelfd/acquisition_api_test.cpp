@@ -120,6 +120,20 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
   CHECK(grabbed["records"][0]["eventType"] == "grabbed");
   CHECK(grabbed["records"][0]["data"]["downloadClient"] == "Blackhole");
   CHECK(d.get("/api/v1/history?eventType=downloadFailed")["totalRecords"] == 0);
+  // Readarr's unpaged lists: an author's history, and everything since a day.
+  const json of_author = d.get("/api/v1/history/author?authorId=" + std::to_string(author_id));
+  REQUIRE(of_author.is_array());
+  CHECK(of_author.size() == d.get("/api/v1/history")["totalRecords"]);
+  CHECK(of_author[0]["authorId"] == author_id);
+  CHECK(d.get("/api/v1/history/author?authorId=" + std::to_string(author_id) + "&eventType=grabbed").size() ==
+        1);
+  CHECK(d.get("/api/v1/history/author?authorId=999999").empty());
+  CHECK(d.get("/api/v1/history/since?date=2000-01-01").size() == of_author.size());
+  CHECK(d.get("/api/v1/history/since?date=2999-01-01").empty());
+  d.get("/api/v1/history/author", 400);
+  d.get("/api/v1/history/since", 400);
+  d.get("/api/v1/history/since?date=yesterday", 400);
+  d.get("/api/v1/history/since?date=2000-01-01&eventType=nonsense", 400);
 
   // An interactive search shows both releases with their decisions: the book is in the queue.
   const json releases = d.get("/api/v1/release?bookId=" + std::to_string(book_id));
@@ -265,6 +279,16 @@ TEST_CASE("shelfd's acquisition settings: profiles, sizes and the search after a
   d.get("/api/v1/qualityprofile/3", 404);
   d.get("/api/v1/qualityprofile/99999999999999999999", 404);
   CHECK(d.get("/api/v1/tag") == json::array());
+  CHECK(d.get("/api/v1/tag/detail") == json::array());
+  // The quality definitions: every quality, the size limit of its kind (ebook 5 MiB as
+  // configured above, audio none by default).
+  const json definitions = d.get("/api/v1/qualitydefinition");
+  REQUIRE(definitions.size() == 9);
+  for (const json& q : definitions) {
+    INFO(q.dump());
+    if (q["quality"]["name"] == "EPUB") CHECK(q["maxSize"] == 5);
+    if (q["quality"]["name"] == "M4B") CHECK(q["maxSize"].is_null());
+  }
   // Making a tag is refused by name, not as an unknown route.
   CHECK(d.call("POST", "/api/v1/tag", R"({"label": "x"})", 405)["message"].get<std::string>().find(
             "no tags") != std::string::npos);

@@ -375,6 +375,18 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     CHECK(s.contains("startTime"));
   }
 
+  SECTION("disk space and updates, as Readarr's system pages read them") {
+    const json space = d.get("/api/v1/diskspace");
+    REQUIRE_FALSE(space.empty());  // the data folder's file system at least
+    CHECK(std::filesystem::is_directory(space[0]["path"].get<std::string>()));  // the data folder
+    for (const json& fs : space) {
+      INFO(fs.dump());
+      CHECK(fs["totalSpace"].get<std::uint64_t>() > 0);
+      CHECK(fs["freeSpace"].get<std::uint64_t>() <= fs["totalSpace"].get<std::uint64_t>());
+    }
+    CHECK(d.get("/api/v1/update") == json::array());
+  }
+
   SECTION("push, get, list, dedup and cancel") {
     auto c = d.post({{"name", "DemoWork"}, {"steps", 2}, {"stepMs", 10}, {"label", "quick"}});
     CHECK(c["commandName"] == "Demo Work");
@@ -948,6 +960,30 @@ TEST_CASE("shelfd's library: a scan through the command API, book files, unmappe
   REQUIRE(unmapped.size() == 1);
   CHECK(unmapped[0]["unmappedReason"] == "author 'Susanna Clarke' is not in the library");
   CHECK(d.get("/api/v1/library/scan")["files"] == 2);
+
+  // Wanted/Cutoff Unmet: the EPUB meets the ebook profile's cutoff (epub); a PDF of the second
+  // book does not, until that book has an EPUB too.
+  CHECK(d.get("/api/v1/wanted/cutoff")["totalRecords"] == 0);
+  {
+    bk::BookSpec second;
+    second.title = books[1]["title"];
+    second.authors = {"Ada Example"};
+    const auto pdf_path =
+        books_root / "Ada Example" / second.title / ("Ada Example - " + second.title + ".pdf");
+    bk::make_pdf(pdf_path, second);
+    auto rescan = d.post({{"name", "RescanFolders"}, {"filter", "Known"}});
+    REQUIRE(d.reaches(rescan["id"].get<long long>(), "completed"));
+    const json cutoff = d.get("/api/v1/wanted/cutoff?page=1&pageSize=10");
+    INFO(cutoff.dump());
+    REQUIRE(cutoff["totalRecords"] == 1);
+    CHECK(cutoff["records"][0]["id"] == books[1]["id"]);
+    CHECK(cutoff["records"][0]["statistics"]["bookFileCount"] == 1);
+    d.get("/api/v1/wanted/cutoff?page=0", 400);
+    std::filesystem::remove(pdf_path);
+    rescan = d.post({{"name", "RescanFolders"}, {"filter", "Known"}});
+    REQUIRE(d.reaches(rescan["id"].get<long long>(), "completed"));
+    CHECK(d.get("/api/v1/wanted/cutoff")["totalRecords"] == 0);
+  }
 
   // Wanted/Missing: the two books without a file, paged as Readarr pages.
   const json missing = d.get("/api/v1/wanted/missing?page=1&pageSize=1");

@@ -372,6 +372,10 @@ TEST_CASE("shelfd's author and book resources have Readarr's fields", "[shelfd]"
   for (const json& e : editions)
     if (e["monitored"] == true) CHECK(first["pageCount"] == e["pageCount"]);
   CHECK(first["seriesTitle"].get<std::string>().rfind("Ada Example Sequence #", 0) == 0);
+  // One edition by its id, as the list has it.
+  for (const json& e : editions)
+    CHECK(d.get("/api/v1/edition/" + std::to_string(e["id"].get<long long>())) == e);
+  d.get("/api/v1/edition/999999", 404);
 
   // Readarr's count: an unmonitored book without a file is not one the author lacks.
   d.put("/api/v1/book/monitor", {{"bookIds", json::array({first["id"]})}, {"monitored", false}}, 202);
