@@ -176,7 +176,7 @@ json CatalogResources::book(const Book& b) {
   return {{"id", b.id},
           {"authorId", b.author_id},
           {"title", b.title},
-          {"authorTitle", author.sort_last_first + " " + b.title},
+          {"authorTitle", author.sort_last_first.empty() ? b.title : author.sort_last_first + " " + b.title},
           {"seriesTitle", series_title(b.id)},
           {"foreignBookId", b.foreign_id},
           {"titleSlug", b.foreign_id},
