@@ -68,10 +68,12 @@ CatalogResources::AuthorFacts& CatalogResources::facts(const Author& a) {
   AuthorFacts& f = authors_[a.id];
   f.sort_last_first = readarr_sort_name(a.sort_name);
 
-  // Each book's figures, from one read of the author's books and one of its files.
+  // Each book's figures, from one read of the author's books and one of its files; an author
+  // not in the library (id 0, a lookup's) has none to read.
   const Date now = today();
   Figures all;
-  if (auto files = catalog_.files_of_author(a.id)) {
+  if (auto files = a.id == 0 ? Result<std::vector<BookFile>>(std::vector<BookFile>{})
+                             : catalog_.files_of_author(a.id)) {
     for (const BookFile& file : *files) {
       if (file.book_id == 0) continue;  // unmapped: no book's
       Figures& b = f.books[file.book_id];
@@ -79,7 +81,7 @@ CatalogResources::AuthorFacts& CatalogResources::facts(const Author& a) {
       b.size += file.size;
     }
   }
-  if (auto books = catalog_.books_of(a.id)) {
+  if (auto books = a.id == 0 ? Result<std::vector<Book>>(std::vector<Book>{}) : catalog_.books_of(a.id)) {
     for (const Book& book : *books) {
       Figures& b = f.books[book.id];
       b.total = 1;

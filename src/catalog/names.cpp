@@ -70,31 +70,7 @@ bool is_particle(std::string_view word) {
   return false;
 }
 
-}  // namespace
-
-namespace {
-std::string sort_name_of_words(std::vector<std::string> words);
-}  // namespace
-
-std::string sort_name_of(std::string_view name) {
-  std::vector<std::string> words = words_of(name);
-  // "Ann Leckie (Editor)": a closing parenthetical stays at the end, as a suffix does.
-  std::string note;
-  if (words.size() >= 2 && words.back().back() == ')') {
-    for (std::size_t i = words.size() - 1; i >= 1; --i) {
-      if (words[i].front() == '(') {
-        note = join(words, i, words.size());
-        words.resize(i);
-        break;
-      }
-    }
-  }
-  std::string out = sort_name_of_words(std::move(words));
-  if (!note.empty()) out += out.empty() ? note : ' ' + note;
-  return out;
-}
-
-namespace {
+// sort_name_of without a closing parenthetical.
 std::string sort_name_of_words(std::vector<std::string> words) {
   if (words.size() <= 1) return join(words, 0, words.size());
 
@@ -121,6 +97,24 @@ std::string sort_name_of_words(std::vector<std::string> words) {
   return out;
 }
 }  // namespace
+
+std::string sort_name_of(std::string_view name) {
+  std::vector<std::string> words = words_of(name);
+  // "Ann Leckie (Editor)": a closing parenthetical stays at the end, as a suffix does.
+  std::string note;
+  if (words.size() >= 2 && words.back().back() == ')') {
+    for (std::size_t i = words.size() - 1; i >= 1; --i) {
+      if (words[i].front() == '(') {
+        note = join(words, i, words.size());
+        words.resize(i);
+        break;
+      }
+    }
+  }
+  std::string out = sort_name_of_words(std::move(words));
+  if (!note.empty()) out += out.empty() ? note : ' ' + note;
+  return out;
+}
 
 // Readarr's replacements where there is a readable one (": " reads as " - "), dropped where
 // there is none. Only ASCII bytes are touched, so valid UTF-8 stays valid.
