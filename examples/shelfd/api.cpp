@@ -133,6 +133,22 @@ void ApiServer::routes() {
 
   s.set_post_routing_handler([](const httplib::Request&, httplib::Response&) { release_request_lock(); });
 
+  // A route that throws is shelfd's bug, not the client's: the answer is a 500 with a JSON
+  // message (the HTTP library would otherwise put the exception's text in a header), and the
+  // log names the request so the bug can be found.
+  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    release_request_lock();  // as post-routing does (releasing twice is harmless)
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    app_.log().error("api: {} {} failed: {}", req.method, req.path, what);
+    error(res, 500, "internal error while answering " + req.method + " " + req.path + " (see the log)");
+  });
+
   command_routes();
   task_routes();
   catalog_routes();

@@ -153,7 +153,8 @@ shelfjobs::Result<Config> load_config(const std::filesystem::path& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number beyond a double (1e400).
     return Error{errc::invalid_argument, "config " + file.string() + " is not valid JSON: " + e.what()};
   }
   if (!j.is_object()) return bad("(top level)", "must be a JSON object");

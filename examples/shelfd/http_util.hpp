@@ -122,7 +122,8 @@ inline shelfjobs::Result<nlohmann::json> json_body(const httplib::Request& req) 
   nlohmann::json body;
   try {
     body = nlohmann::json::parse(req.body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number beyond a double (1e400).
     return shelfjobs::Error{errc::invalid_body, std::string("the body is not valid JSON: ") + e.what()};
   }
   if (!body.is_object()) return shelfjobs::Error{errc::invalid_body, "the body must be a JSON object"};

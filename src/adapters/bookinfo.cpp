@@ -134,6 +134,9 @@ class Reader {
       return json::parse(body);
     } catch (const json::parse_error& e) {
       fail("malformed JSON at byte " + std::to_string(e.byte));
+    } catch (const json::exception&) {
+      // out_of_range: a number beyond a double's range (1e400), which the parser refuses.
+      fail("malformed JSON: a number out of range");
     }
   }
 

@@ -199,6 +199,14 @@ TEST_CASE("mapping: malformed JSON and wrong types are invalid, naming the place
   CHECK(e.kind() == ErrorKind::permanent);
   CHECK(contains(e.what(), "malformed JSON at byte"));
 
+  // A number beyond a double: the JSON parser refuses it with another exception than a syntax
+  // error; it is invalid data all the same, not an unexpected failure.
+  e = metadata_error_of(
+      [] { parse_bookinfo_author(R"({"ForeignId":1,"Name":"One","AverageRating":1e400,"Works":[]})"); });
+  CHECK(e.code() == MetadataErrc::invalid);
+  CHECK(e.kind() == ErrorKind::permanent);
+  CHECK(contains(e.what(), "number out of range"));
+
   e = metadata_error_of([] { parse_bookinfo_author(R"({"ForeignId":1,"Name":7,"Works":[]})"); });
   CHECK(contains(e.what(), "Name: expected a string"));
 

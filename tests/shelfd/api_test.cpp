@@ -305,6 +305,17 @@ TEST_CASE("shelfd init writes a complete config and run refuses a bad one", "[sh
     bad[key] = value;
     refused(bad, {key});
   }
+
+  // A file that is not JSON, or holds a number beyond a double: refused with the reason, not
+  // ended by an uncaught exception.
+  for (const std::string& text : {std::string("{\"api\": "), std::string(R"({"workers": 1e400})")}) {
+    std::ofstream(config) << text;
+    CHECK(wait_exit(spawn({SHELFD_PATH, "run", "--config", config}, out)) == 2);
+    std::ifstream in(out);
+    const std::string said((std::istreambuf_iterator<char>(in)), {});
+    INFO(text);
+    CHECK_THAT(said, Catch::Contains("is not valid JSON"));
+  }
 }
 
 TEST_CASE("shelfd's short-jobs settings reach the engine, and the jobs snapshot shows them",
@@ -847,6 +858,15 @@ TEST_CASE("shelfd answers 400 naming the problem for bytes that are not UTF-8 an
   // rootFolderId as a 20-digit number.
   CHECK(post("/api/v1/author", R"({"foreignAuthorId": "1", "rootFolderId": 12345678901234567890})")
             .find("rootFolderId") != std::string::npos);
+  // A number beyond a double (the JSON reader refuses it otherwise than a syntax error), in any
+  // body: 400, not a 500 with the parser's exception in a header.
+  CHECK(post("/api/v1/command", R"({"name": "DemoWork", "steps": 1e400})").find("not valid JSON") !=
+        std::string::npos);
+  auto bulk = d.client().Delete("/api/v1/bookfile/bulk", R"({"bookFileIds": [1e400]})", "application/json");
+  REQUIRE(bulk);
+  CHECK(bulk->status == 400);
+  CHECK(!bulk->has_header("EXCEPTION_WHAT"));
+  CHECK(json::parse(bulk->body)["message"].get<std::string>().find("not valid JSON") != std::string::npos);
   CHECK(d.terminate() == 0);
 }
 
