@@ -52,9 +52,7 @@ std::string damaged(const std::string& bytes, int i, std::mt19937& rng) {
       m.replace(from, len, len, rng() % 2 ? '\0' : '\xff');
       break;
     }
-    case 2:
-      m.insert(at(), std::string(1 + rng() % 32, static_cast<char>(rng())));
-      break;
+    case 2: m.insert(at(), std::string(1 + rng() % 32, static_cast<char>(rng()))); break;
     default: {
       const std::size_t from = at();
       const std::string piece = m.substr(from, 1 + rng() % 48);
@@ -86,10 +84,10 @@ TEST_CASE("book files: every cut and 250 mutations of each format read or fail w
   books::make_mp3(dir.file("d.mp3"), spec);
   books::make_m4b(dir.file("e.m4b"), spec);
   const std::vector<std::pair<std::string, std::string>> samples = {
-      {"epub", slurp(dir.file("a.epub"))},     {"epub", slurp(dir.file("b.epub"))},
-      {"mobi", books::mobi_bytes(spec)},       {"azw3", books::mobi_bytes(spec, hybrid)},
-      {"pdf", slurp(dir.file("c.pdf"))},       {"mp3", slurp(dir.file("d.mp3"))},
-      {"m4b", slurp(dir.file("e.m4b"))},       {"opf", books::opf_xml(spec)},
+      {"epub", slurp(dir.file("a.epub"))}, {"epub", slurp(dir.file("b.epub"))},
+      {"mobi", books::mobi_bytes(spec)},   {"azw3", books::mobi_bytes(spec, hybrid)},
+      {"pdf", slurp(dir.file("c.pdf"))},   {"mp3", slurp(dir.file("d.mp3"))},
+      {"m4b", slurp(dir.file("e.m4b"))},   {"opf", books::opf_xml(spec)},
   };
   // An OPF is read from its text, the others from a file of their extension.
   auto read = [&](const std::string& ext, const std::string& bytes) {
@@ -119,8 +117,7 @@ TEST_CASE("book files: every cut and 250 mutations of each format read or fail w
   }
 }
 
-TEST_CASE("feeds, caps, release titles, dates and BookInfo JSON survive 1,500 mutations each",
-          "[corrupt]") {
+TEST_CASE("feeds, caps, release titles, dates and BookInfo JSON survive 1,500 mutations each", "[corrupt]") {
   const std::string feed = R"(<?xml version="1.0" encoding="utf-8" ?>
 <rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:newznab="http://www.newznab.com/DTD/2010/feeds/attributes/">
 <channel>
@@ -146,9 +143,9 @@ TEST_CASE("feeds, caps, release titles, dates and BookInfo JSON survive 1,500 mu
 "ReleaseDate":"2021-03-04","Books":[{"ForeignId":100,"Title":"The Glass Orchard","Isbn13":"9780306406157","Language":"eng",
 "Format":"Paperback","EditionInformation":"","Publisher":"P","ReleaseDate":"2021-03-04","NumPages":320,"RatingCount":1,
 "AverageRating":4,"Contributors":[{"ForeignId":1001,"Role":"Author"}]}],"Series":[{"ForeignId":5,"Title":"Orchards","Position":"2"}]}]})";
-  const std::vector<std::string> titles = {"Ada Example - The Glass Orchard (2021) [EPUB]",
-                                           "Author.Name-Book.Title.2019.RETAIL.EPUB-GROUP",
-                                           "Ada Example - Orchards 02 - Second Light (Unabridged) (2020) [M4B] 64kbps"};
+  const std::vector<std::string> titles = {
+      "Ada Example - The Glass Orchard (2021) [EPUB]", "Author.Name-Book.Title.2019.RETAIL.EPUB-GROUP",
+      "Ada Example - Orchards 02 - Second Light (Unabridged) (2020) [M4B] 64kbps"};
   std::mt19937 rng(61206);
   int feeds_read = 0, authors_read = 0;
   for (int i = 0; i < 1540; ++i) {
