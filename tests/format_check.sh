@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a C++ file of the tree differs from its clang-format (.clang-format at the root).
+# The files: those git tracks and new ones it does not ignore (a file not yet added is checked
+# and fixed too, so a commit that adds it does not bring it in unformatted).
 #   tests/format_check.sh          check (lists the files that differ)
 #   tests/format_check.sh --fix    rewrite them
 set -euo pipefail
@@ -9,7 +11,7 @@ if [ -z "$FORMAT" ]; then
   echo "format: clang-format not found (install clang-format)" >&2
   exit 1
 fi
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' '*.h')
 if [ "${1:-}" = "--fix" ]; then
   "$FORMAT" -i --style=file "${files[@]}"
   echo "format: ${#files[@]} files formatted"
