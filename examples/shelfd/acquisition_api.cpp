@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Readarr's acquisition routes: the download queue (paged; removal from the client and onto
-// the blocklist), the history (paged, by event type, book, author or download), the blocklist,
-// releases (an interactive search of a book with each release's decision; a grab), and the
-// format profiles as quality profiles. The indexer and download-client definitions are
-// provider_api.cpp's; the commands (RssSync, BookSearch, AuthorSearch, MissingBookSearch,
-// RefreshMonitoredDownloads) go through /api/v1/command like every other.
+// Readarr's acquisition routes: the download queue (paged, or whole with its books as
+// queue/details; removal of one item or in bulk, from the client and onto the blocklist), the history (paged,
+// by event type, book, author or download), the blocklist, releases (an interactive search of a book with
+// each release's decision; a grab), and the format profiles as quality profiles. The indexer and
+// download-client definitions are provider_api.cpp's; the commands (RssSync, BookSearch, AuthorSearch,
+// MissingBookSearch, RefreshMonitoredDownloads) go through /api/v1/command like every other.
 #include <algorithm>
 #include <map>
 
@@ -12,6 +12,7 @@
 
 #include "api.hpp"
 #include "app.hpp"
+#include "catalog_resources.hpp"
 #include "http_util.hpp"
 #include "resources.hpp"
 
@@ -71,6 +72,49 @@ void ApiServer::acquisition_routes() {
     }
     reply(res, 200, paged(p->first, p->second, "timeleft", total, std::move(records)));
   });
+  // Readarr's queue/details: the whole queue as a list (newest grab first), of one author
+  // (authorId) or of some books (bookIds, repeated or separated by commas); each item embeds its
+  // book (includeBook, by default) and author (includeAuthor) as the catalog has them.
+  s.Get("/api/v1/queue/details", [this, client_names](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
+    std::optional<RowId> author;
+    if (req.has_param("authorId")) {
+      auto id = query_id(req, "authorId");
+      if (!id) return error(res, id.error());
+      author = *id;
+    }
+    std::vector<std::int64_t> books;
+    if (req.has_param("bookIds")) {
+      auto ids = query_ids(req, "bookIds");
+      if (!ids) return error(res, ids.error());
+      books = std::move(*ids);
+    }
+    auto with_book = query_bool(req, "includeBook", true);
+    if (!with_book) return error(res, with_book.error());
+    auto with_author = query_bool(req, "includeAuthor", false);
+    if (!with_author) return error(res, with_author.error());
+    auto active = acq.store()->active_downloads();
+    if (!active) return error(res, active.error());
+    const auto names = client_names(acq);
+    CatalogResources resources(app_.catalog());
+    json out = json::array();
+    for (auto d = active->rbegin(); d != active->rend(); ++d) {
+      // As Readarr: authorId when given, else bookIds when given, else everything.
+      if (author ? d->author_id != *author
+                 : !books.empty() && std::find(books.begin(), books.end(), d->book_id) == books.end())
+        continue;
+      auto it = names.find(d->client_id);
+      json item = queue_json(*d, it == names.end() ? "" : it->second);
+      if (*with_book && d->book_id != 0) {
+        if (auto book = app_.catalog().book(d->book_id)) item["book"] = resources.book(*book);
+      }
+      if (*with_author && d->author_id != 0) {
+        if (auto a = app_.catalog().author(d->author_id)) item["author"] = resources.author(*a);
+      }
+      out.push_back(std::move(item));
+    }
+    reply(res, 200, out);
+  });
   s.Get("/api/v1/queue/status", [this](const httplib::Request&, httplib::Response& res) {
     AcquisitionService& acq = app_.acquisition();
     auto active = acq.store()->active_downloads();
@@ -100,6 +144,32 @@ void ApiServer::acquisition_routes() {
     if (!blocklist) return error(res, blocklist.error());
     auto st = acq.remove_from_queue(*id, *from_client, *blocklist);
     if (!st) return error(res, st.error());
+    reply(res, 200, json::object());
+  });
+
+  // Readarr's bulk removal: {"ids": [...]} with the single removal's query parameters. Every
+  // id is checked first: one that is not in the queue is a 404 naming it, and nothing is removed.
+  s.Delete("/api/v1/queue/bulk", [this](const httplib::Request& req, httplib::Response& res) {
+    AcquisitionService& acq = app_.acquisition();
+    auto body = json_body(req);
+    if (!body) return error(res, body.error());
+    auto ids = body_ids(*body, "ids");
+    if (!ids) return error(res, ids.error());
+    unique_in_order(*ids);
+    auto from_client = query_bool(req, "removeFromClient", true);
+    if (!from_client) return error(res, from_client.error());
+    auto blocklist = query_bool(req, "blocklist", false);
+    if (!blocklist) return error(res, blocklist.error());
+    auto active = acq.store()->active_downloads();
+    if (!active) return error(res, active.error());
+    for (RowId id : *ids) {
+      if (std::none_of(active->begin(), active->end(), [id](const TrackedDownload& d) { return d.id == id; }))
+        return error(res, 404, "no queue item " + std::to_string(id), "not_found");
+    }
+    for (RowId id : *ids) {
+      auto st = acq.remove_from_queue(id, *from_client, *blocklist);
+      if (!st) return error(res, st.error());
+    }
     reply(res, 200, json::object());
   });
 

@@ -24,6 +24,18 @@ using nlohmann::json;
 // Status, health, and the engine's figures.
 void ApiServer::system_routes() {
   auto& s = *server_;
+  // Readarr's /ping, for health checks of containers and monitors: no key needed (only /api/
+  // and /metrics ask for it), GET or HEAD. It reads the catalog as Readarr reads its config
+  // table: 200 {"status": "OK"}, or 503 {"status": "Error"} when the catalog cannot be read
+  // (Readarr answers 500 there; shelfd keeps 500 for its own bugs).
+  s.Get("/ping", [this](const httplib::Request&, httplib::Response& res) {
+    const bool readable = app_.catalog().root_folders().has_value();
+    reply(res, readable ? 200 : 503, {{"status", readable ? "OK" : "Error"}});
+  });
+  // Readarr's API versions (no key needed, as there).
+  s.Get("/api", [](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, {{"current", "v1"}, {"deprecated", json::array()}});
+  });
   s.Get("/api/v1/system/status", [this](const httplib::Request&, httplib::Response& res) {
     utsname u{};
     uname(&u);

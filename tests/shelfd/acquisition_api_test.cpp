@@ -113,6 +113,22 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
   CHECK(item["trackedDownloadState"] == "downloading");
   CHECK(fs::exists(d.dir.path() / "drop" / (epub.title + ".torrent")));
   CHECK(d.get("/api/v1/queue/status")["totalCount"] == 1);
+  // Readarr's queue/details: a list, each item with its book (by default) and, asked, author.
+  const json details = d.get("/api/v1/queue/details");
+  REQUIRE(details.is_array());
+  REQUIRE(details.size() == 1);
+  CHECK(details[0]["id"] == item["id"]);
+  CHECK(details[0]["book"]["id"] == book_id);
+  CHECK(details[0]["book"]["title"] == title);
+  CHECK_FALSE(details[0].contains("author"));
+  const json with_author = d.get("/api/v1/queue/details?includeBook=false&includeAuthor=true&authorId=" +
+                                 std::to_string(author_id));
+  REQUIRE(with_author.size() == 1);
+  CHECK_FALSE(with_author[0].contains("book"));
+  CHECK(with_author[0]["author"]["authorName"] == "Ada Example");
+  CHECK(d.get("/api/v1/queue/details?bookIds=" + std::to_string(book_id)).size() == 1);
+  CHECK(d.get("/api/v1/queue/details?bookIds=999999,999998").empty());
+  CHECK(d.get("/api/v1/queue/details?authorId=999999").empty());
 
   const json grabbed = d.get("/api/v1/history?eventType=grabbed");
   REQUIRE(grabbed["totalRecords"] == 1);
@@ -167,6 +183,14 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
   d.call("DELETE", "/api/v1/blocklist/bulk", json{{"ids", {blocked["records"][0]["id"], 999999}}}.dump(),
          200);
   CHECK(d.get("/api/v1/blocklist")["totalRecords"] == 0);
+  // The queue's bulk removal: an id not in the queue refuses the whole request (nothing is
+  // removed); the ids of the queue are removed (here left in the client).
+  const json pdf_item = d.get("/api/v1/queue")["records"][0];
+  d.call("DELETE", "/api/v1/queue/bulk", json{{"ids", {pdf_item["id"], 999999}}}.dump(), 404);
+  CHECK(d.get("/api/v1/queue")["totalRecords"] == 1);
+  d.call("DELETE", "/api/v1/queue/bulk?removeFromClient=false", json{{"ids", {pdf_item["id"]}}}.dump(), 200);
+  CHECK(d.get("/api/v1/queue")["totalRecords"] == 0);
+  CHECK(fs::exists(d.dir.path() / "drop" / (pdf.title + ".torrent")));  // left in the client
 
   // Bad input: 400 or 404, never 500.
   d.get("/api/v1/queue?page=0", 400);
@@ -184,6 +208,13 @@ TEST_CASE("shelfd's acquisition: an added author's book grabbed, the queue, hist
   d.call("DELETE", "/api/v1/blocklist/bulk", R"({"ids": "1"})", 400);
   d.call("DELETE", "/api/v1/blocklist/bulk", R"({"ids": [1.5]})", 400);
   d.call("DELETE", "/api/v1/blocklist/bulk", "{not json", 400);
+  d.get("/api/v1/queue/details?authorId=abc", 400);
+  d.get("/api/v1/queue/details?bookIds=1,x", 400);
+  d.get("/api/v1/queue/details?includeBook=maybe", 400);
+  d.call("DELETE", "/api/v1/queue/bulk", R"({"ids": [1.5]})", 400);
+  d.call("DELETE", "/api/v1/queue/bulk", R"({"ids": [1]})", 404);
+  d.call("DELETE", "/api/v1/queue/bulk", "{not json", 400);
+  d.call("DELETE", "/api/v1/queue/bulk?blocklist=maybe", R"({"ids": []})", 400);
 }
 
 // The config's acquisition block reaches the decisions: a profile that takes PDFs only

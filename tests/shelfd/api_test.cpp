@@ -365,6 +365,18 @@ TEST_CASE("shelfd's API: commands, errors, tasks, health, metrics, events", "[sh
     CHECK(anon.Get(("/api/v1/system/status?apikey=" + kKey).c_str())->status == 200);
     CHECK(anon.Get(("/api/v1/system/status?apiKey=" + kKey).c_str())->status == 200);
     CHECK(anon.Get("/")->status == 200);  // the dashboard's page needs no key
+    // Readarr's /ping (health checks of containers and monitors) and /api need none either.
+    auto ping = anon.Get("/ping");
+    REQUIRE(ping);
+    CHECK(ping->status == 200);
+    CHECK(json::parse(ping->body) == json{{"status", "OK"}});
+    auto head = anon.Head("/ping");
+    REQUIRE(head);
+    CHECK(head->status == 200);
+    CHECK(head->body.empty());
+    auto versions = anon.Get("/api");
+    REQUIRE(versions);
+    CHECK(json::parse(versions->body) == json{{"current", "v1"}, {"deprecated", json::array()}});
   }
 
   SECTION("a second shelfd cannot take the same port") {
