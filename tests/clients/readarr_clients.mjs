@@ -74,6 +74,7 @@ await check('bookFile.getAll', () => c.bookFile.getAll({ authorId: author.id }),
 await check('calendar.get', () => c.calendar.get({ start: '2000-01-01', end: '2100-01-01', unmonitored: true }), isArray);
 await check('queue.get', () => c.queue.get(), paged);
 await check('queue.getStatus', () => c.queue.getStatus(), has('totalCount'));
+await check('queue.bulkDelete (no ids)', () => c.queue.bulkDelete([], { removeFromClient: false }), () => true);
 await check('history.get', () => c.history.get(), paged);
 await check('history.getByAuthorId', () => c.history.getByAuthorId(author.id), isArray);
 await check('history.getSince', () => c.history.getSince('2000-01-01'), isArray);
