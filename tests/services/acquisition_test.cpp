@@ -549,6 +549,19 @@ TEST_CASE("on a service host a completed download is imported by the rule, at Cr
   }));
   CHECK(rescan.body.value("authorIds", nlohmann::json::array()) == nlohmann::json::array({a.id}));
   CHECK(catalog->files_of_book(book.id).value().size() == 1);  // the rescan keeps the imported file
+  // A search of an author the catalog does not hold fails at once, saying what is missing.
+  auto search = engine.push(AuthorSearch{.authorId = 999999});
+  REQUIRE(search.has_value());
+  JobInfo searched;
+  REQUIRE(eventually([&] {
+    auto j = engine.get(search->job.id);
+    if (!j || !is_terminal(j->status)) return false;
+    searched = *j;
+    return true;
+  }));
+  CHECK(searched.status == JobStatus::failed);
+  CHECK(searched.attempt == 1);  // not retried: the author will not appear by waiting
+  CHECK(searched.message == "no author 999999");
   (*host)->stop();
 }
 

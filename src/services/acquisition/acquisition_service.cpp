@@ -31,7 +31,10 @@ template <class T>
 T value_or_throw(Result<T> r, JobContext& ctx) {
   if (!r) {
     if (r.error().code == errc::cancelled) ctx.throw_if_cancelled();
-    throw JobError(run_error_kind(r.error()), r.error().message);
+    // The catalog names what it did not find ("author 7"); the job's message says so.
+    const std::string& m = r.error().message;
+    const bool missing = r.error().code == errc::not_found && m.rfind("no ", 0) != 0;
+    throw JobError(run_error_kind(r.error()), missing ? "no " + m : m);
   }
   return std::move(r).value();
 }
