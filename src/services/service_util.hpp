@@ -27,9 +27,16 @@ inline nlohmann::json time_or_null(const std::optional<TimePoint>& t) {
   return t ? nlohmann::json(format_time(*t)) : nlohmann::json(nullptr);
 }
 
+// An error's message as a job's: the catalog names what it did not find ("author 7"), so a
+// not_found says so ("no author 7").
+inline std::string job_message(const Error& e) {
+  if (e.code == errc::not_found && e.message.rfind("no ", 0) != 0) return "no " + e.message;
+  return e.message;
+}
+
 template <class T>
 T must(Result<T> r, const std::string& what) {
-  if (!r) throw JobError(kind_of(r.error().code), what + ": " + r.error().message);
+  if (!r) throw JobError(kind_of(r.error().code), what + ": " + job_message(r.error()));
   return std::move(r).value();
 }
 

@@ -438,6 +438,20 @@ TEST_CASE("RefreshBook refreshes one work and its editions", "[refresh]") {
   CHECK(lib.catalog->book(book.id)->last_info_sync == clock->now());
 }
 
+TEST_CASE("A refresh of an author the catalog lacks fails at once, saying so", "[refresh]") {
+  Library lib;
+  Engine& engine = lib.start_engine(1);
+  auto pushed = engine.push(RefreshAuthor{.authorId = 999999});
+  REQUIRE(pushed.has_value());
+  REQUIRE(engine.wait_idle(10s));
+  const auto job = engine.get(pushed->job.id);
+  REQUIRE(job.has_value());
+  CHECK(job->status == JobStatus::failed);
+  CHECK(job->attempt == 1);
+  CHECK(job->error_kind == ErrorKind::permanent);
+  CHECK(job->message == "refresh of author 999999: no author 999999");
+}
+
 TEST_CASE("Only one refresh runs at a time", "[refresh][concurrency]") {
   Library lib;
   std::vector<Author> authors;

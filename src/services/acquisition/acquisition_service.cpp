@@ -9,6 +9,7 @@
 
 #include "services/acquisition/acquisition_impl.hpp"
 #include "services/acquisition/provider_backoff.hpp"
+#include "services/service_util.hpp"
 #include "shelfjobs/services/catalog_events.hpp"
 #include "shelfjobs/services/tasks.hpp"
 
@@ -31,10 +32,7 @@ template <class T>
 T value_or_throw(Result<T> r, JobContext& ctx) {
   if (!r) {
     if (r.error().code == errc::cancelled) ctx.throw_if_cancelled();
-    // The catalog names what it did not find ("author 7"); the job's message says so.
-    const std::string& m = r.error().message;
-    const bool missing = r.error().code == errc::not_found && m.rfind("no ", 0) != 0;
-    throw JobError(run_error_kind(r.error()), missing ? "no " + m : m);
+    throw JobError(run_error_kind(r.error()), job_message(r.error()));
   }
   return std::move(r).value();
 }
