@@ -34,6 +34,19 @@ Result<bool> query_bool(const httplib::Request& req, const std::string& name, bo
                name + " must be true or false (got '" + req.get_param_value(name) + "')"};
 }
 
+// A queue removal's query parameters, as Readarr's: removeFromClient (default true) and blocklist.
+struct Removal {
+  bool from_client = true;
+  bool blocklist = false;
+};
+Result<Removal> removal_of(const httplib::Request& req) {
+  auto from_client = query_bool(req, "removeFromClient", true);
+  if (!from_client) return from_client.error();
+  auto blocklist = query_bool(req, "blocklist", false);
+  if (!blocklist) return blocklist.error();
+  return Removal{*from_client, *blocklist};
+}
+
 json paged(std::int64_t page, std::int64_t size, const char* sort_key, std::int64_t total, json records) {
   return {{"page", page},          {"pageSize", size},
           {"sortKey", sort_key},   {"sortDirection", "descending"},
@@ -138,11 +151,9 @@ void ApiServer::acquisition_routes() {
     AcquisitionService& acq = app_.acquisition();
     auto id = route_id(req, "queue item");
     if (!id) return error(res, id.error());
-    auto from_client = query_bool(req, "removeFromClient", true);
-    if (!from_client) return error(res, from_client.error());
-    auto blocklist = query_bool(req, "blocklist", false);
-    if (!blocklist) return error(res, blocklist.error());
-    auto st = acq.remove_from_queue(*id, *from_client, *blocklist);
+    auto how = removal_of(req);
+    if (!how) return error(res, how.error());
+    auto st = acq.remove_from_queue(*id, how->from_client, how->blocklist);
     if (!st) return error(res, st.error());
     reply(res, 200, json::object());
   });
@@ -156,10 +167,8 @@ void ApiServer::acquisition_routes() {
     auto ids = body_ids(*body, "ids");
     if (!ids) return error(res, ids.error());
     unique_in_order(*ids);
-    auto from_client = query_bool(req, "removeFromClient", true);
-    if (!from_client) return error(res, from_client.error());
-    auto blocklist = query_bool(req, "blocklist", false);
-    if (!blocklist) return error(res, blocklist.error());
+    auto how = removal_of(req);
+    if (!how) return error(res, how.error());
     auto active = acq.store()->active_downloads();
     if (!active) return error(res, active.error());
     for (RowId id : *ids) {
@@ -167,7 +176,7 @@ void ApiServer::acquisition_routes() {
         return error(res, 404, "no queue item " + std::to_string(id), "not_found");
     }
     for (RowId id : *ids) {
-      auto st = acq.remove_from_queue(id, *from_client, *blocklist);
+      auto st = acq.remove_from_queue(id, how->from_client, how->blocklist);
       if (!st) return error(res, st.error());
     }
     reply(res, 200, json::object());
