@@ -67,8 +67,14 @@ void ApiServer::acquisition_routes() {
       for (const auto& d : *list) names[d.id] = d.name;
     return names;
   };
+  // A tracked download as Readarr's QueueResource, its client named from `names`.
+  auto queue_item = [](const std::map<RowId, std::string>& names, const TrackedDownload& d) {
+    auto it = names.find(d.client_id);
+    return queue_json(d, it == names.end() ? "" : it->second);
+  };
 
-  s.Get("/api/v1/queue", [this, client_names](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/api/v1/queue", [this, client_names, queue_item](const httplib::Request& req,
+                                                          httplib::Response& res) {
     AcquisitionService& acq = app_.acquisition();
     auto p = paging(req, 20);
     if (!p) return error(res, p.error());
@@ -80,54 +86,53 @@ void ApiServer::acquisition_routes() {
     // Newest grab first, as Readarr's queue sorts by default.
     for (std::int64_t i = total - 1 - (p->first - 1) * p->second, n = 0; i >= 0 && n < p->second; --i, ++n) {
       const auto& d = (*active)[static_cast<std::size_t>(i)];
-      auto it = names.find(d.client_id);
-      records.push_back(queue_json(d, it == names.end() ? "" : it->second));
+      records.push_back(queue_item(names, d));
     }
     reply(res, 200, paged(p->first, p->second, "timeleft", total, std::move(records)));
   });
   // Readarr's queue/details: the whole queue as a list (newest grab first), of one author
   // (authorId) or of some books (bookIds, repeated or separated by commas); each item embeds its
   // book (includeBook, by default) and author (includeAuthor) as the catalog has them.
-  s.Get("/api/v1/queue/details", [this, client_names](const httplib::Request& req, httplib::Response& res) {
-    AcquisitionService& acq = app_.acquisition();
-    std::optional<RowId> author;
-    if (req.has_param("authorId")) {
-      auto id = query_id(req, "authorId");
-      if (!id) return error(res, id.error());
-      author = *id;
-    }
-    std::vector<std::int64_t> books;
-    if (req.has_param("bookIds")) {
-      auto ids = query_ids(req, "bookIds");
-      if (!ids) return error(res, ids.error());
-      books = std::move(*ids);
-    }
-    auto with_book = query_bool(req, "includeBook", true);
-    if (!with_book) return error(res, with_book.error());
-    auto with_author = query_bool(req, "includeAuthor", false);
-    if (!with_author) return error(res, with_author.error());
-    auto active = acq.store()->active_downloads();
-    if (!active) return error(res, active.error());
-    const auto names = client_names(acq);
-    CatalogResources resources(app_.catalog());
-    json out = json::array();
-    for (auto d = active->rbegin(); d != active->rend(); ++d) {
-      // As Readarr: authorId when given, else bookIds when given, else everything.
-      if (author ? d->author_id != *author
-                 : !books.empty() && std::find(books.begin(), books.end(), d->book_id) == books.end())
-        continue;
-      auto it = names.find(d->client_id);
-      json item = queue_json(*d, it == names.end() ? "" : it->second);
-      if (*with_book && d->book_id != 0) {
-        if (auto book = app_.catalog().book(d->book_id)) item["book"] = resources.book(*book);
-      }
-      if (*with_author && d->author_id != 0) {
-        if (auto a = app_.catalog().author(d->author_id)) item["author"] = resources.author(*a);
-      }
-      out.push_back(std::move(item));
-    }
-    reply(res, 200, out);
-  });
+  s.Get("/api/v1/queue/details",
+        [this, client_names, queue_item](const httplib::Request& req, httplib::Response& res) {
+          AcquisitionService& acq = app_.acquisition();
+          std::optional<RowId> author;
+          if (req.has_param("authorId")) {
+            auto id = query_id(req, "authorId");
+            if (!id) return error(res, id.error());
+            author = *id;
+          }
+          std::vector<std::int64_t> books;
+          if (req.has_param("bookIds")) {
+            auto ids = query_ids(req, "bookIds");
+            if (!ids) return error(res, ids.error());
+            books = std::move(*ids);
+          }
+          auto with_book = query_bool(req, "includeBook", true);
+          if (!with_book) return error(res, with_book.error());
+          auto with_author = query_bool(req, "includeAuthor", false);
+          if (!with_author) return error(res, with_author.error());
+          auto active = acq.store()->active_downloads();
+          if (!active) return error(res, active.error());
+          const auto names = client_names(acq);
+          CatalogResources resources(app_.catalog());
+          json out = json::array();
+          for (auto d = active->rbegin(); d != active->rend(); ++d) {
+            // As Readarr: authorId when given, else bookIds when given, else everything.
+            if (author ? d->author_id != *author
+                       : !books.empty() && std::find(books.begin(), books.end(), d->book_id) == books.end())
+              continue;
+            json item = queue_item(names, *d);
+            if (*with_book && d->book_id != 0) {
+              if (auto book = app_.catalog().book(d->book_id)) item["book"] = resources.book(*book);
+            }
+            if (*with_author && d->author_id != 0) {
+              if (auto a = app_.catalog().author(d->author_id)) item["author"] = resources.author(*a);
+            }
+            out.push_back(std::move(item));
+          }
+          reply(res, 200, out);
+        });
   s.Get("/api/v1/queue/status", [this](const httplib::Request&, httplib::Response& res) {
     AcquisitionService& acq = app_.acquisition();
     auto active = acq.store()->active_downloads();
@@ -348,7 +353,8 @@ void ApiServer::acquisition_routes() {
     app_.log().info("interactive search of book {}: {} releases", *id, found->size());
     reply(res, 200, out);
   });
-  s.Post("/api/v1/release", [this, client_names](const httplib::Request& req, httplib::Response& res) {
+  s.Post("/api/v1/release", [this, client_names, queue_item](const httplib::Request& req,
+                                                             httplib::Response& res) {
     AcquisitionService& acq = app_.acquisition();
     auto body = json_body(req);
     if (!body) return error(res, body.error());
@@ -360,9 +366,7 @@ void ApiServer::acquisition_routes() {
                    "invalid_body");
     auto grabbed = acq.grab(guid->get<std::string>(), indexer->get<RowId>());
     if (!grabbed) return error(res, grabbed.error());
-    const auto names = client_names(acq);
-    auto it = names.find(grabbed->client_id);
-    json out = queue_json(*grabbed, it == names.end() ? "" : it->second);
+    json out = queue_item(client_names(acq), *grabbed);
     out["guid"] = guid->get<std::string>();
     out["indexerId"] = indexer->get<RowId>();
     reply(res, 200, out);
