@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // What every benchmark program prints the same way: medians over the runs, each target checked
-// against them (a figure against a fixed limit or against a reference measured in the same
-// run), one line per figure with its runs, and the pass/fail map for the JSON line.
+// against them (a figure against a fixed limit, or against a reference measured in the same
+// run: then the median of each run's own ratio, so that a run measured while the machine was
+// slower is compared with its own reference, not with a faster run's), one line per figure with
+// its runs, and the pass/fail map for the JSON line.
 
 #include <algorithm>
 #include <cstdio>
@@ -49,9 +51,27 @@ inline std::string format_figure(double v) {
   return std::string(b);
 }
 
+/// The median over the runs of `figure / reference` taken within each run; the ratio of the
+/// medians when the runs' values do not pair up (a figure or reference measured once).
+inline double median_ratio(const Medians& med, const PerRun& per_run, const std::string& figure,
+                           const std::string& reference) {
+  const auto f = per_run.find(figure);
+  const auto r = per_run.find(reference);
+  if (f != per_run.end() && r != per_run.end() && !f->second.empty() &&
+      f->second.size() == r->second.size()) {
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < f->second.size(); ++i)
+      ratios.push_back(r->second[i] > 0 ? f->second[i] / r->second[i] : 0);
+    return median(ratios);
+  }
+  const double ref = med.at(reference);
+  return ref > 0 ? med.at(figure) / ref : 0;
+}
+
 /// Prints each target whose figures were measured (PASS or MISS), then every other median, each
-/// padded to `width` and followed by its runs when there were several. `note` may add text
-/// after a target's figure. Returns {"<figure>[_vs_<reference>]": passed} for the JSON line.
+/// padded to `width` and followed by its runs when there were several. A relative target is
+/// judged on median_ratio. `note` may add text after a target's figure. Returns
+/// {"<figure>[_vs_<reference>]": passed} for the JSON line.
 inline nlohmann::json print_figures(const std::vector<Target>& targets, const Medians& med,
                                     const PerRun& per_run, int runs, std::size_t width,
                                     const std::function<std::string(const Target&)>& note = {}) {
@@ -70,14 +90,16 @@ inline nlohmann::json print_figures(const std::vector<Target>& targets, const Me
     const bool relative = *t.reference != '\0';
     if (!med.count(t.figure) || (relative && !med.count(t.reference))) continue;
     const double v = med.at(t.figure);
-    const double limit = relative ? t.factor * med.at(t.reference) : t.factor;
-    const bool pass = t.at_most ? (t.strict ? v < limit : v <= limit) : v >= limit;
+    // A relative target compares the ratio with the factor; an absolute one the figure.
+    const double judged = relative ? median_ratio(med, per_run, t.figure, t.reference) : v;
+    const double limit = t.factor;
+    const bool pass = t.at_most ? (t.strict ? judged < limit : judged <= limit) : judged >= limit;
     std::string line = std::string("  ") + t.figure;
     line.resize(std::max(width, line.size() + 1), ' ');
     line += format_figure(v);
     if (relative) {
       char b[160];
-      std::snprintf(b, sizeof b, "  = %.2fx %s (%s)", v / med.at(t.reference), t.reference,
+      std::snprintf(b, sizeof b, "  = %.2fx %s (%s)", judged, t.reference,
                     format_figure(med.at(t.reference)).c_str());
       line += b;
     }
