@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -51,8 +52,10 @@ inline std::string format_figure(double v) {
   return std::string(b);
 }
 
-/// The median over the runs of `figure / reference` taken within each run; the ratio of the
-/// medians when the runs' values do not pair up (a figure or reference measured once).
+/// The median over the runs of `figure / reference` taken within each run (runs whose reference
+/// is not positive left out); the ratio of the medians when the runs' values do not pair up (a
+/// figure or reference measured once). Callers record a figure and its reference in every run,
+/// so the i-th values of both belong to the same run.
 inline double median_ratio(const Medians& med, const PerRun& per_run, const std::string& figure,
                            const std::string& reference) {
   const auto f = per_run.find(figure);
@@ -61,11 +64,12 @@ inline double median_ratio(const Medians& med, const PerRun& per_run, const std:
       f->second.size() == r->second.size()) {
     std::vector<double> ratios;
     for (std::size_t i = 0; i < f->second.size(); ++i)
-      ratios.push_back(r->second[i] > 0 ? f->second[i] / r->second[i] : 0);
-    return median(ratios);
+      if (r->second[i] > 0) ratios.push_back(f->second[i] / r->second[i]);
+    if (!ratios.empty()) return median(ratios);
   }
+  // No reference measured: not a number, which no target passes.
   const double ref = med.at(reference);
-  return ref > 0 ? med.at(figure) / ref : 0;
+  return ref > 0 ? med.at(figure) / ref : std::numeric_limits<double>::quiet_NaN();
 }
 
 /// Prints each target whose figures were measured (PASS or MISS), then every other median, each

@@ -21,10 +21,11 @@
 // run_once). The printed figures are the medians over R runs, next to each run's values and the spread of the
 // throughput (max / min over the runs). Each figure with a target is printed next to its reference and the
 // target, with PASS or MISS (a ratio to a reference: the median of each run's own ratio); --json adds one
-// JSON object on the last line (medians, "per_run" arrays, "targets", and "set_aside" below).
+// JSON object on the last line (medians, "per_run" arrays, "targets", and "set_aside" and
+// "runs_measured" below).
 //
 // R runs while the host holds still: on a shared virtual machine the host slows one of the guest's
-// CPUs by up to a third for minutes at a time while the other keeps its speed (docs/benchmark-log.md,
+// CPUs by up to a third for seconds to minutes while the other keeps its speed (docs/benchmark-log.md,
 // 6 December 2026, 19:00 UTC). The batched SQLite reference, which shares nothing with the engine,
 // reads slow or fast depending on which CPU it ran on; the engine uses both and slows either way.
 // Runs that straddle such a change measure the host, not the engine's steadiness, which
@@ -34,7 +35,9 @@
 // those R; the runs before them are printed as set aside, with their references, and kept in the
 // JSON's "set_aside". If the references never hold for R runs in a row, the figures are the last R
 // runs and a note says so. --all-runs measures exactly R runs and reports them all. Only the
-// references decide: nothing is chosen by the engine's own figures.
+// references decide: nothing is chosen by the engine's own figures. With --store the window goes
+// by the PostgreSQL reference alone (no per-CPU figures); without the reference part (--only
+// without "reference") nothing tells the host's speed, and the first R runs are reported.
 //
 // --verbose prints each throughput round to stderr with what explains its speed: store commits in the round,
 // CPU per job, and per thread (bench, notifier delivery, store writer, dispatcher strand, workers) CPU ticks,
@@ -65,7 +68,7 @@
 //                       ref_wakeup_spread is its max/min over the runs
 //   ref_cpu<N>_per_s    the batched reference with half the jobs in a thread pinned to CPU N,
 //                       each CPU in turn after each batched reference round (median; SQLite
-//                       files only)
+//                       files only, on machines of at most 8 CPUs)
 //   jobs_per_s_with_subscriber
 //                       the dispatch throughput of that run; jobs_per_s_progress is the same run
 //                       without the subscriber (both: rounds in one engine, as jobs_per_s)
@@ -694,6 +697,8 @@ class EventsBench {
 // writer); the SQLite reference runs in one thread and does not feel this cost, which on a shared
 // virtual machine doubles for minutes at a time (docs/benchmark-log.md, 6 December 2026, 18:30).
 double wakeup_round_trip_us(int trips) {
+  // The futex calls below take the atomic's address as the kernel's 32-bit word.
+  static_assert(sizeof(std::atomic<int>) == sizeof(int) && std::atomic<int>::is_always_lock_free);
   std::atomic<int> turn{0};  // 1: the partner's turn, 0: ours
   auto wait_while = [&](int v) {
     while (turn.load(std::memory_order_acquire) == v)
@@ -799,9 +804,10 @@ std::vector<int> allowed_cpus() {
 // or slow depending on where the scheduler put it; an engine that uses every CPU slows either way.
 // Nothing on a machine of more than kMaxPinnedCpus CPUs, where a round per CPU would take longer
 // than the run (the window then goes by the unpinned reference alone).
+// A CPU the thread could not be pinned to, or whose reference failed, has no rate.
 constexpr std::size_t kMaxPinnedCpus = 8;
-std::vector<double> reference_per_cpu(const std::string& path, int jobs) {
-  std::vector<double> rates;
+std::map<int, double> reference_per_cpu(const std::string& path, int jobs) {
+  std::map<int, double> rates;
   const auto cpus = allowed_cpus();
   if (cpus.size() > kMaxPinnedCpus) return rates;
   for (int cpu : cpus) {
@@ -810,10 +816,15 @@ std::vector<double> reference_per_cpu(const std::string& path, int jobs) {
       cpu_set_t one;
       CPU_ZERO(&one);
       CPU_SET(cpu, &one);
-      if (::pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0) rate = reference(path, jobs, 100);
+      if (::pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) return;
+      try {
+        rate = reference(path, jobs, 100);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "engine_bench: the reference on CPU %d failed: %s\n", cpu, e.what());
+      }
     });
     t.join();
-    rates.push_back(rate);
+    if (rate > 0) rates[cpu] = rate;
     remove_db(path);
   }
   return rates;
@@ -1025,11 +1036,9 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
     const std::string p = file(std::string("batched_") + what + std::to_string(round));
     ref_batched.push_back(reference(p, o.jobs, 100));
     ref_wakeup.push_back(wakeup_round_trip_us(5000));
-    if (o.store.empty()) {
-      const auto cpus = allowed_cpus();
-      const auto rates = reference_per_cpu(p, std::max(1, o.jobs / 2));
-      for (std::size_t i = 0; i < rates.size() && i < cpus.size(); ++i) ref_cpu[cpus[i]].push_back(rates[i]);
-    }
+    if (o.store.empty())
+      for (const auto& [cpu, rate] : reference_per_cpu(p, std::max(1, o.jobs / 2)))
+        ref_cpu[cpu].push_back(rate);
     if (o.verbose)
       std::fprintf(stderr, "  reference round %s%d: %.0f jobs/s, wake-up round trip %.1f us\n", what, round,
                    ref_batched.back(), ref_wakeup.back());
@@ -1219,8 +1228,10 @@ const std::vector<Target> kTargets = {
 // as much as in the host's slow phases (docs/benchmark-log.md, 6 December 2026, 18:30 UTC).
 constexpr double kHostHeld = 1.15;
 
-// max/min of `figure` over runs[first..]; 1 when a run lacks it (nothing to tell the host by).
+// max/min of `figure` over runs[first..]; 1 when there are no runs or a run lacks it (nothing to
+// tell the host by).
 double spread_of(const std::vector<Figures>& runs, std::size_t first, const char* figure) {
+  if (first >= runs.size()) return 1;
   double lo = 0, hi = 0;
   for (std::size_t r = first; r < runs.size(); ++r) {
     const auto it = runs[r].find(figure);
