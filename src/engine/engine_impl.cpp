@@ -893,18 +893,23 @@ void Engine::Impl::write_end(const JobInfo& info) {
     store_->finish(info);
     return;
   }
+  // One read of the node id, for the record and for the write's attempt token: the feed thread
+  // may join again under a new id at any moment, and a write recorded under the old id but sent
+  // under the new one could be applied to a claim the new id took since (take_claimed would
+  // believe it refused and run the job again).
+  const std::int64_t node = shared_->node();
   {
     detail::MutexLock lock(pending_mu_);
     // The last write's kind, and a count: a requeued job claimed back may end again before the
     // Done of its return to the queue (take_claimed).
     detail::PendingEnd& p = pending_[info.id];
     ++p.writes;
-    p.node = shared_->node();
+    p.node = node;
     p.requeue = info.status == JobStatus::queued;
     p.attempt = info.attempt;
     p.not_before = info.not_before;
   }
-  store_->finish(info, [this, id = info.id](bool) {
+  store_->finish_as(info, node, [this, id = info.id](bool) {
     detail::MutexLock lock(pending_mu_);
     if (auto it = pending_.find(id); it != pending_.end() && --it->second.writes == 0) pending_.erase(it);
   });

@@ -541,6 +541,72 @@ TEST_CASE("a dead node's running job is rescued after its lease, and its late fi
   (void)health;
 }
 
+TEST_CASE("a finish under a lease id is applied while the row is that id's, whatever the node's id now",
+          "[postgres][cluster]") {
+  auto* pg = postgres_server();
+  if (pg == nullptr) return;
+  const std::string url = pg->new_database();
+  // A node claims and starts two jobs under its first id, then joins again under a new one, as
+  // its feed thread does after losing its lease; the engine may have recorded an end under the
+  // first id just before.
+  HandNode node = hand_node(url, "node", 400ms, "one");
+  JobInfo two = node.job;
+  two.id = node.job.id + 1;
+  two.body = {{"tag", "two"}};
+  node.q->insert(two, two.body.dump(), SharedKeys{}, {});
+  node.store->flush();
+  const std::int64_t first = node.q->node();
+  auto claimed =
+      node.q->claim(5, SystemClock().now(), {"Step"}, [](const JobInfo&) { return SharedLocks{}; });
+  REQUIRE(claimed.has_value());
+  REQUIRE(claimed->jobs.size() == 2);
+  const TimePoint started = SystemClock().now();
+  node.store->start_job(node.job.id, started, 1);
+  node.store->start_job(two.id, started, 1);
+  node.store->flush();
+  auto rejoined = node.q->join("node", 10s);
+  REQUIRE(rejoined.has_value());
+  REQUIRE(*rejoined != first);
+  REQUIRE(node.q->node() == *rejoined);
+  auto ended = [&](JobInfo job) {
+    job.status = JobStatus::completed;
+    job.started_at = started;
+    job.ended_at = SystemClock().now();
+    job.attempt = 1;
+    return job;
+  };
+  auto status_of = [&](JobId id) {
+    auto got = node.store->get(id);
+    REQUIRE(got.has_value());
+    REQUIRE(got->has_value());
+    return (*got)->status;
+  };
+
+  // The row is still the first id's: an end recorded under it is applied; one under the new id
+  // (what the node's id says now) is refused.
+  node.store->finish(ended(two));
+  node.store->finish_as(ended(node.job), first);
+  node.store->flush();
+  CHECK(status_of(node.job.id) == JobStatus::completed);
+  CHECK(status_of(two.id) == JobStatus::executing);
+
+  // The first id's lease runs out and the new id takes its running job over: an end recorded
+  // under the first id must not land on the new id's claim (the engine would believe it refused
+  // and run the job again), and one under the new id does.
+  std::this_thread::sleep_for(700ms);
+  auto orphans = node.q->take_orphans();
+  REQUIRE(orphans.has_value());
+  REQUIRE(orphans->size() == 1);
+  CHECK((*orphans)[0].id == two.id);
+  node.store->finish_as(ended(two), first);
+  node.store->flush();
+  CHECK(status_of(two.id) == JobStatus::executing);
+  node.store->finish_as(ended(two), *rejoined);
+  node.store->flush();
+  CHECK(status_of(two.id) == JobStatus::completed);
+  node.store->close();
+}
+
 TEST_CASE("a rescue whose answer was lost is handed over again with the node's own running jobs",
           "[postgres][cluster]") {
   auto* pg = postgres_server();
@@ -672,15 +738,9 @@ class StallingStore final : public JobStore {
     inner_->start_job(id, started_at, attempt);
   }
   void progress(JobId id, const Progress& p) override { inner_->progress(id, p); }
-  void finish(const JobInfo& job, Done done) override {
-    if (job.status == JobStatus::queued && done) {
-      done = [this, done = std::move(done)](bool committed) {
-        ++stalls;
-        std::this_thread::sleep_for(stall_);
-        done(committed);
-      };
-    }
-    inner_->finish(job, std::move(done));
+  void finish(const JobInfo& job, Done done) override { inner_->finish(job, stalled(job, std::move(done))); }
+  void finish_as(const JobInfo& job, std::int64_t node, Done done) override {
+    inner_->finish_as(job, node, stalled(job, std::move(done)));
   }
   void save_task(const TaskRow& row) override { inner_->save_task(row); }
   void flush() override { inner_->flush(); }
@@ -698,6 +758,16 @@ class StallingStore final : public JobStore {
   SharedQueue* shared() override { return inner_->shared(); }
 
  private:
+  // A retry's return to the queue: its Done after the stall.
+  Done stalled(const JobInfo& job, Done done) {
+    if (job.status != JobStatus::queued || !done) return done;
+    return [this, done = std::move(done)](bool committed) {
+      ++stalls;
+      std::this_thread::sleep_for(stall_);
+      done(committed);
+    };
+  }
+
   std::shared_ptr<JobStore> inner_;
   std::chrono::milliseconds stall_;
 };

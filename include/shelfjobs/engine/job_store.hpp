@@ -184,6 +184,15 @@ class JobStore {
   /// retry, or a job requeued by stop) does not. A job counts once: a terminal finish of a job
   /// that is already terminal, or that the store does not hold, changes no figure.
   virtual void finish(const JobInfo& job, Done done = {}) = 0;
+  /// `finish` under the lease id `node` that the engine recorded when it ended the job: with a
+  /// shared queue, the write is applied only while the job's row still belongs to `node`, even
+  /// if this node has joined again under a new id since (the engine's record of its pending
+  /// writes and the server's attempt token then agree). A store without a shared queue ignores
+  /// `node`; the default calls `finish`.
+  virtual void finish_as(const JobInfo& job, std::int64_t node, Done done = {}) {
+    (void)node;
+    finish(job, std::move(done));
+  }
   /// Inserts or replaces a task's row.
   virtual void save_task(const TaskRow& row) = 0;
   /// Blocks until every write called before it is committed (or dropped by close) and its

@@ -417,9 +417,9 @@ Status PostgresJobStore::write_recovered(const std::vector<JobInfo>& jobs) {
 
 // ------------------------------------------------------------------ writes
 
-void PostgresJobStore::enqueue(Payload payload, Done done) {
+void PostgresJobStore::enqueue(Payload payload, Done done, std::optional<std::int64_t> node) {
   Op op{std::move(payload), std::move(done)};
-  if (opts_.shared) op.node = node_.load();
+  if (opts_.shared) op.node = node ? *node : node_.load();
   if (writes_.push(op)) return;
   if (!writes_.closing()) log_->error("job store {}: write before start(); dropped", where_);
   const Error not_running{errc::store_error, "job store " + where_ + " is not running"};

@@ -187,6 +187,11 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
     row.body = nullptr;
     enqueue(Finish{std::move(row)}, std::move(done));
   }
+  void finish_as(const JobInfo& job, std::int64_t node, Done done) override {
+    JobInfo row = job;
+    row.body = nullptr;
+    enqueue(Finish{std::move(row)}, std::move(done), node);
+  }
   void save_task(const TaskRow& row) override { enqueue(SaveTask{row}, {}); }
   void flush() override { writes_.wait_settled(); }
 
@@ -257,7 +262,8 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   Result<std::unique_ptr<pqxx::connection>> connect_locked();
   Status reconnect_writer();
   void prepare(pqxx::connection& c);
-  void enqueue(Payload payload, Done done);
+  // `node`: the attempt token the write carries; by default this node's id now.
+  void enqueue(Payload payload, Done done, std::optional<std::int64_t> node = std::nullopt);
   void commit_batch(std::vector<Op>& batch);
   void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
   void run_prune(Op& op);
