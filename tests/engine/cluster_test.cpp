@@ -549,7 +549,10 @@ TEST_CASE("a finish under a lease id is applied while the row is that id's, what
   // A node claims and starts two jobs under its first id, then joins again under a new one, as
   // its feed thread does after losing its lease; the engine may have recorded an end under the
   // first id just before.
-  HandNode node = hand_node(url, "node", 400ms, "one");
+  // The first lease is long enough for a loaded machine to claim under it, and short enough to
+  // wait out below.
+  const auto joined = std::chrono::steady_clock::now();
+  HandNode node = hand_node(url, "node", 2s, "one");
   JobInfo two = node.job;
   two.id = node.job.id + 1;
   two.body = {{"tag", "two"}};
@@ -593,7 +596,7 @@ TEST_CASE("a finish under a lease id is applied while the row is that id's, what
   // The first id's lease runs out and the new id takes its running job over: an end recorded
   // under the first id must not land on the new id's claim (the engine would believe it refused
   // and run the job again), and one under the new id does.
-  std::this_thread::sleep_for(700ms);
+  std::this_thread::sleep_until(joined + 2500ms);
   auto orphans = node.q->take_orphans();
   REQUIRE(orphans.has_value());
   REQUIRE(orphans->size() == 1);
