@@ -1370,21 +1370,16 @@ int main(int argc, char** argv) {
   for (std::size_t r = 0; r < first; ++r)
     for (const auto& [k, v] : measured[r]) set_aside[k].push_back(v);
   for (const auto& [k, v] : per_run) med[k] = median(v);
-  if (per_run.count("jobs_per_s")) {
-    const auto& v = per_run["jobs_per_s"];
-    med["jobs_per_s_spread"] = *std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end());
-  }
+  // Max / min over the runs.
+  auto spread = [](const std::vector<double>& v) {
+    return *std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end());
+  };
+  if (per_run.count("jobs_per_s")) med["jobs_per_s_spread"] = spread(per_run["jobs_per_s"]);
   // The raw SQLite reference's own spread over the same runs: what the machine moved by itself.
   // On a shared virtual machine it can exceed jobs_per_s_spread; then the target measures the
   // host, not the engine.
-  if (per_run.count("ref_batched_per_s")) {
-    const auto& v = per_run["ref_batched_per_s"];
-    med["ref_batched_spread"] = *std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end());
-  }
-  if (per_run.count("ref_wakeup_us")) {
-    const auto& v = per_run["ref_wakeup_us"];
-    med["ref_wakeup_spread"] = *std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end());
-  }
+  if (per_run.count("ref_batched_per_s")) med["ref_batched_spread"] = spread(per_run["ref_batched_per_s"]);
+  if (per_run.count("ref_wakeup_us")) med["ref_wakeup_spread"] = spread(per_run["ref_wakeup_us"]);
   med["peak_rss_mb"] = peak_rss_mb();
 
   // Each target against the medians.
