@@ -1291,7 +1291,7 @@ double spread_of(const std::vector<Figures>& runs, std::size_t first, const char
 // machine the targets are for, and the single-thread reference measures one CPU of it, whichever
 // it ran on: eight threads pushing at once read 0.22-0.29 of it while the reference ran on the
 // fast CPU, 0.41-0.51 while it ran on the slow one, 0.35-0.40 on even CPUs (docs/benchmark-log.md,
-// 6 December 2026, 21:45 UTC).
+// 6 December 2026, 21:30 UTC).
 bool host_held(const std::vector<Figures>& runs, std::size_t first) {
   if (spread_of(runs, first, "ref_batched_per_s") > kHostHeld) return false;
   if (first >= runs.size()) return true;
