@@ -94,6 +94,8 @@ class ReadyIndex {
   std::int64_t queued(Priority p) const { return queued_[idx(p)]; }
   std::int64_t running(Priority p) const { return running_by_priority_[idx(p)]; }
   int running_total() const { return running_total_; }
+  /// Running jobs of each type that has any (started and not released).
+  const std::unordered_map<const CommandType*, int>& running_by_type() const { return running_by_type_; }
   /// Ready time of the oldest ready job of `p` (by id), if any.
   std::optional<TimePoint> oldest_ready(Priority p) const;
   std::size_t size() const { return ready_.size(); }

@@ -84,8 +84,12 @@ TEST_CASE("health counts runs per type and queue figures per priority", "[health
     CHECK(high.queued == 1);
     REQUIRE(high.oldest_queued_age.has_value());
     CHECK(*high.oldest_queued_age == std::chrono::minutes(7));
-    CHECK(h2.priorities[2].running == 1);  // normal
+    CHECK(h2.priorities[2].running == 1);     // normal
+    CHECK(type_of(h2, "Step").running == 1);  // the busy one: the queued one does not count
+    CHECK(type_of(h2, "DiskStep").running == 0);
     g.gates.open_all();
+    REQUIRE(e2->wait_idle(5s));
+    CHECK(type_of(e2->health(), "Step").running == 0);
     e2->stop(5s);
   }
 }
