@@ -40,32 +40,45 @@ Result<Prepared> prepare(const Registry& registry, std::string_view name, const 
   return p;
 }
 
-std::optional<JobId> DedupIndex::twin(const std::string& key, bool into_running) const {
-  auto it = slots_.find(key);
-  if (it == slots_.end()) return std::nullopt;
-  if (!it->second.queued.empty()) return *it->second.queued.begin();
-  if (into_running && !it->second.running.empty()) return *it->second.running.begin();
+std::optional<JobId> DedupIndex::twin_in(const Slot& slot, bool into_running) {
+  if (!slot.queued.empty()) return *slot.queued.begin();
+  if (into_running && !slot.running.empty()) return *slot.running.begin();
   return std::nullopt;
 }
 
-void DedupIndex::queued(const std::string& key, JobId id) {
+std::optional<JobId> DedupIndex::twin(const std::string& key, bool into_running) const {
+  auto it = slots_.find(key);
+  if (it == slots_.end()) return std::nullopt;
+  return twin_in(it->second, into_running);
+}
+
+DedupIndex::Admitted DedupIndex::twin_or_queue(const std::string& key, bool into_running, JobId id) {
+  auto& slot = slots_.try_emplace(key).first->second;
+  if (auto found = twin_in(slot, into_running)) return {found, nullptr};
+  queued(slot, id);
+  return {std::nullopt, &slot};
+}
+
+DedupIndex::Slot& DedupIndex::queued(const std::string& key, JobId id) {
   auto& slot = slots_[key];
+  queued(slot, id);
+  return slot;
+}
+
+void DedupIndex::queued(Slot& slot, JobId id) {
   slot.running.erase(id);
   slot.queued.insert(id);
 }
 
-void DedupIndex::started(const std::string& key, JobId id) {
-  auto& slot = slots_[key];
+void DedupIndex::started(Slot& slot, JobId id) {
   slot.queued.erase(id);
   slot.running.insert(id);
 }
 
-void DedupIndex::ended(const std::string& key, JobId id) {
-  auto it = slots_.find(key);
-  if (it == slots_.end()) return;
-  it->second.queued.erase(id);
-  it->second.running.erase(id);
-  if (it->second.queued.empty() && it->second.running.empty()) slots_.erase(it);
+void DedupIndex::ended(Slot& slot, const std::string& key, JobId id) {
+  slot.queued.erase(id);
+  slot.running.erase(id);
+  if (slot.queued.empty() && slot.running.empty()) slots_.erase(key);
 }
 
 }  // namespace shelfjobs::detail

@@ -47,24 +47,46 @@ Result<Prepared> prepare(const Registry& registry, std::string_view name, const 
                          PushOptions options);
 
 /// Live jobs by dedup key: which are queued and which run.
+///
+/// A live job's entry (its Slot) stays where it is from the job's first queued() to its ended():
+/// the table's rehashes do not move entries, and a slot is dropped only when it is empty. So the
+/// job keeps a reference to it, and its start and a retry need no lookup by key; admission
+/// looks for a twin and queues in one lookup. Each lookup walks a bucket chain, and with 100,000
+/// jobs queued that nothing touches the walk reads nodes that are not in the cache (a deep
+/// queue's cost, docs/benchmark-log.md, 6 December 2026, 22:10 UTC): a job took five walks, now
+/// two (admission, and the end that drops its slot). Those two are the dear ones, a lookup that
+/// finds nothing and an erase, so a deep queue's profile gave the index 5.6-6.5% instead of 6.4-6.7%.
 class DedupIndex {
  public:
-  /// The job an equal push merges into: the oldest queued twin; else, when `into_running`, the
-  /// oldest running one; else none (the push makes a new job).
-  std::optional<JobId> twin(const std::string& key, bool into_running) const;
-  /// The job waits (a new push, a recovered job, a retry).
-  void queued(const std::string& key, JobId id);
-  /// The job starts running.
-  void started(const std::string& key, JobId id);
-  /// The job has left for good (finished, cancelled, failed).
-  void ended(const std::string& key, JobId id);
-  std::size_t size() const { return slots_.size(); }
-
- private:
   struct Slot {
     std::set<JobId> queued;
     std::set<JobId> running;
   };
+  /// What admission found: the twin a push merges into, or else the slot its new job waits in.
+  struct Admitted {
+    std::optional<JobId> twin;
+    Slot* slot = nullptr;
+  };
+
+  /// The job an equal push merges into: the oldest queued twin; else, when `into_running`, the
+  /// oldest running one; else none (the push makes a new job).
+  std::optional<JobId> twin(const std::string& key, bool into_running) const;
+  /// twin(); when there is none, `id` waits under `key` (as queued()). One lookup for both.
+  Admitted twin_or_queue(const std::string& key, bool into_running, JobId id);
+  /// The job waits (a recovered job). Returns its slot, which stays put until ended().
+  Slot& queued(const std::string& key, JobId id);
+  /// The job, in `slot`, waits again (a retry).
+  static void queued(Slot& slot, JobId id);
+  /// The job starts running.
+  static void started(Slot& slot, JobId id);
+  /// The job has left for good (finished, cancelled, failed); `key` is its slot's key. The slot
+  /// is dropped when no job is left in it (references to it are then void).
+  void ended(Slot& slot, const std::string& key, JobId id);
+  std::size_t size() const { return slots_.size(); }
+
+ private:
+  static std::optional<JobId> twin_in(const Slot& slot, bool into_running);
+
   std::unordered_map<std::string, Slot> slots_;
 };
 

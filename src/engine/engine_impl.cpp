@@ -271,7 +271,7 @@ Engine::Impl::Active& Engine::Impl::adopt(JobInfo job, const CommandType* type) 
   const JobId id = a.info.id;
   {
     detail::MutexLock lock(inbox_mu_);
-    dedup_.queued(a.key, id);
+    a.dedup = &dedup_.queued(a.key, id);
   }
   return active_.emplace(id, std::move(a)).first->second;
 }
@@ -479,7 +479,7 @@ void Engine::Impl::start_job(Active& a) {
   ready_.start(a.info.id, a.run_since);
   {
     detail::MutexLock lock(inbox_mu_);
-    dedup_.started(a.key, a.info.id);
+    detail::DedupIndex::started(*a.dedup, a.info.id);
   }
   a.info.status = JobStatus::executing;
   a.info.started_at = clock_->now();
@@ -653,7 +653,7 @@ bool Engine::Impl::retry(Active& a, const detail::Outcome& out, TimePoint now) {
   if (shared_) return true;  // the caller forgets it: the queue is the database's
   {
     detail::MutexLock lock(inbox_mu_);
-    dedup_.queued(a.key, a.info.id);
+    detail::DedupIndex::queued(*a.dedup, a.info.id);
   }
   place(a);
   set_active_count();
@@ -691,7 +691,7 @@ void Engine::Impl::forget(ActiveIt it) {
   ON_STRAND();
   {
     detail::MutexLock lock(inbox_mu_);
-    dedup_.ended(it->second.key, it->first);
+    dedup_.ended(*it->second.dedup, it->second.key, it->first);
   }
   active_.erase(it);
   set_active_count();
@@ -1011,14 +1011,21 @@ void Engine::Impl::admit(InboxItem& item) {
 // the job), not placed yet. `p`'s body, key, text and completion move into it.
 std::optional<JobId> Engine::Impl::twin_or_new(detail::Prepared& p, bool into_running,
                                                std::optional<Active>& made) {
-  if (auto twin = dedup_.twin(p.key, into_running)) return twin;
+  auto admitted = dedup_.twin_or_queue(p.key, into_running, next_id_);
+  if (admitted.twin) return admitted.twin;
+  const JobId id = next_id_++;
   Active a;
-  a.info = new_job(next_id_++, p);
-  a.body = std::make_shared<const nlohmann::json>(std::move(p.body));
-  a.type = p.type;
   a.key = std::move(p.key);
-  store_->insert(a.info, std::move(p.body_text), std::move(p.committed));
-  dedup_.queued(a.key, a.info.id);
+  a.dedup = admitted.slot;
+  try {
+    a.info = new_job(id, p);
+    a.body = std::make_shared<const nlohmann::json>(std::move(p.body));
+    a.type = p.type;
+    store_->insert(a.info, std::move(p.body_text), std::move(p.committed));
+  } catch (...) {
+    dedup_.ended(*a.dedup, a.key, id);  // no job: nothing may merge into it
+    throw;
+  }
   made = std::move(a);
   return std::nullopt;
 }

@@ -128,6 +128,9 @@ class Engine::Impl final : public detail::RunHost {
     std::shared_ptr<const nlohmann::json> body;
     const CommandType* type = nullptr;
     std::string key;
+    // Its entry in dedup_ under `key`, from admission to forget(): it stays put (DedupIndex).
+    // Used under inbox_mu_, as dedup_ is.
+    detail::DedupIndex::Slot* dedup = nullptr;
     std::shared_ptr<detail::JobRun> run;  // set while executing
     bool delayed = false;                 // queued, but not before info.not_before
     std::uint64_t gen = 0;                // bumped whenever it leaves a place; stale timers see it

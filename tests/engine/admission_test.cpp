@@ -85,20 +85,29 @@ TEST_CASE("changed_number names the first number that reads back differently", "
 TEST_CASE("an equal push merges into the queued twin, not into a running one", "[engine][admission]") {
   detail::DedupIndex ix;
   CHECK_FALSE(ix.twin("k", false));
-  ix.queued("k", 1);
+  auto first = ix.twin_or_queue("k", false, 1);
+  REQUIRE(first.slot != nullptr);
+  CHECK_FALSE(first.twin);
+  auto& slot = *first.slot;
   CHECK(ix.twin("k", false) == JobId{1});
-  ix.started("k", 1);
+  CHECK(ix.twin_or_queue("k", false, 7).twin == JobId{1});  // merges: 7 is not queued
+  detail::DedupIndex::started(slot, 1);
   CHECK_FALSE(ix.twin("k", false));       // coalesce: a new run after the running one
   CHECK(ix.twin("k", true) == JobId{1});  // a type that allows it merges into the runner
-  ix.queued("k", 2);
+  auto second = ix.twin_or_queue("k", false, 2);
+  CHECK(second.slot == &slot);             // one slot per key, where the first job is
   CHECK(ix.twin("k", false) == JobId{2});  // further pushes merge into the queued one
   CHECK(ix.twin("k", true) == JobId{2});   // the queued one is preferred
-  ix.queued("k", 1);                       // the runner failed and waits for a retry
+  detail::DedupIndex::queued(slot, 1);     // the runner failed and waits for a retry
   CHECK(ix.twin("k", false) == JobId{1});
-  ix.ended("k", 1);
-  ix.ended("k", 2);
+  // Other keys come and go; the slot stays where it is while a job is in it.
+  for (int i = 0; i < 10000; ++i) ix.queued("other" + std::to_string(i), 100 + i);
+  CHECK(&ix.queued("k", 2) == &slot);
+  ix.ended(slot, "k", 1);
+  CHECK(ix.twin("k", true) == JobId{2});
+  ix.ended(slot, "k", 2);  // the last one: the slot goes
   CHECK_FALSE(ix.twin("k", true));
-  CHECK(ix.size() == 0);
+  CHECK(ix.size() == 10000);
 }
 
 TEST_CASE("the debouncer pushes once per quiet window, and at least once per maximum wait",
