@@ -555,8 +555,9 @@ class ConcurrentPushBench {
         pthread_setname_np(pthread_self(), "bench-pusher");
         ++ready;
         while (!go.load()) std::this_thread::yield();
-        // Ids of their own per round and thread, so that no push merges into an equal one.
-        const long long first = 50'000'000LL + index * 10'000'000LL + t * kPerThread;
+        // Ids of their own per round and thread, so that no push merges into an equal one (a
+        // round 200 rounds earlier has long finished: only live jobs merge).
+        const long long first = 50'000'000LL + (index % 200) * 10'000'000LL + t * kPerThread;
         for (long long i = 0; i < kPerThread && !stop.load(std::memory_order_relaxed); ++i) {
           Unique u;
           u.n = static_cast<int>(first + i);
@@ -576,10 +577,10 @@ class ConcurrentPushBench {
     std::vector<long long> at0;
     for (const auto& c : returned) at0.push_back(c.n.load(std::memory_order_relaxed));
     const long long n0 = total();
+    const auto t0 = Clock::now();  // the window: from the count above to the one below
     const Usage u0 = usage();
     const auto engine0 = verbose ? thread_cpu_ns() : std::map<int, long long>{};
-    const auto t0 = Clock::now();
-    std::this_thread::sleep_for(window_);
+    std::this_thread::sleep_until(t0 + window_);
     const long long n1 = total();
     const double s = seconds_since(t0);
     const Usage u1 = usage();
