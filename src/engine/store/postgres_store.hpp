@@ -182,15 +182,9 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
     enqueue(StartJob{id, started_at, attempt}, {});
   }
   void progress(JobId id, const Progress& progress) override { enqueue(ProgressOp{id, progress}, {}); }
-  void finish(const JobInfo& job, Done done) override {
-    JobInfo row = job;
-    row.body = nullptr;
-    enqueue(Finish{std::move(row)}, std::move(done));
-  }
+  void finish(const JobInfo& job, Done done) override { finish_under(job, std::move(done), std::nullopt); }
   void finish_as(const JobInfo& job, std::int64_t node, Done done) override {
-    JobInfo row = job;
-    row.body = nullptr;
-    enqueue(Finish{std::move(row)}, std::move(done), node);
+    finish_under(job, std::move(done), node);
   }
   void save_task(const TaskRow& row) override { enqueue(SaveTask{row}, {}); }
   void flush() override { writes_.wait_settled(); }
@@ -264,6 +258,12 @@ class PostgresJobStore final : public JobStore, public SharedQueue {
   void prepare(pqxx::connection& c);
   // `node`: the attempt token the write carries; by default this node's id now.
   void enqueue(Payload payload, Done done, std::optional<std::int64_t> node = std::nullopt);
+  // A job's end, its body left out (the row has it), under `node` as enqueue() takes it.
+  void finish_under(const JobInfo& job, Done done, std::optional<std::int64_t> node) {
+    JobInfo row = job;
+    row.body = nullptr;
+    enqueue(Finish{std::move(row)}, std::move(done), node);
+  }
   void commit_batch(std::vector<Op>& batch);
   void commit_range(std::vector<Op>& ops, std::size_t begin, std::size_t end);
   void run_prune(Op& op);
