@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
-// A key usually has one live job, so the sets stay tiny; they are sets rather than single ids
-// because a retried job and the run coalesced behind it can both wait under one key.
+// A key usually has one live job, so its id lists stay inline; they are lists rather than single
+// ids because a retried job and the run coalesced behind it can both wait under one key.
 
 #include "engine/admission.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
 
 namespace shelfjobs::detail {
 
@@ -40,45 +44,117 @@ Result<Prepared> prepare(const Registry& registry, std::string_view name, const 
   return p;
 }
 
+namespace {
+
+// Where an id goes among ascending ids; a new job's id is the largest, so usually at the end.
+void add_id(DedupIndex::Ids& ids, JobId id) {
+  auto at = std::lower_bound(ids.begin(), ids.end(), id);
+  if (at == ids.end() || *at != id) ids.insert(at, id);
+}
+
+void drop_id(DedupIndex::Ids& ids, JobId id) {
+  auto at = std::find(ids.begin(), ids.end(), id);
+  if (at != ids.end()) ids.erase(at);
+}
+
+}  // namespace
+
+DedupIndex::~DedupIndex() {
+  for (const Entry& e : table_) delete e.slot;
+}
+
 std::optional<JobId> DedupIndex::twin_in(const Slot& slot, bool into_running) {
-  if (!slot.queued.empty()) return *slot.queued.begin();
-  if (into_running && !slot.running.empty()) return *slot.running.begin();
+  if (!slot.queued.empty()) return slot.queued.front();
+  if (into_running && !slot.running.empty()) return slot.running.front();
   return std::nullopt;
 }
 
+std::size_t DedupIndex::probe(const std::string& key, std::size_t hash) const {
+  const std::size_t mask = table_.size() - 1;
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Entry& e = table_[i];
+    if (!e.slot || (e.hash == hash && e.slot->key == key)) return i;
+  }
+}
+
+void DedupIndex::grow() {
+  std::vector<Entry> old(table_.empty() ? 16 : table_.size() * 2);
+  old.swap(table_);
+  const std::size_t mask = table_.size() - 1;
+  for (const Entry& e : old) {
+    if (!e.slot) continue;
+    std::size_t i = e.hash & mask;
+    while (table_[i].slot) i = (i + 1) & mask;
+    table_[i] = e;
+  }
+}
+
+DedupIndex::Slot& DedupIndex::find_or_add(const std::string& key) {
+  // Grown first, so that nothing below can fail after the table changed.
+  if ((size_ + 1) * 2 > table_.size()) grow();
+  const std::size_t hash = std::hash<std::string>{}(key);
+  const std::size_t i = probe(key, hash);
+  if (!table_[i].slot) {
+    auto slot = std::make_unique<Slot>();
+    slot->key = key;
+    slot->hash = hash;
+    table_[i] = {hash, slot.release()};
+    ++size_;
+  }
+  return *table_[i].slot;
+}
+
 std::optional<JobId> DedupIndex::twin(const std::string& key, bool into_running) const {
-  auto it = slots_.find(key);
-  if (it == slots_.end()) return std::nullopt;
-  return twin_in(it->second, into_running);
+  if (table_.empty()) return std::nullopt;
+  const Entry& e = table_[probe(key, std::hash<std::string>{}(key))];
+  if (!e.slot) return std::nullopt;
+  return twin_in(*e.slot, into_running);
 }
 
 DedupIndex::Admitted DedupIndex::twin_or_queue(const std::string& key, bool into_running, JobId id) {
-  auto& slot = slots_.try_emplace(key).first->second;
+  Slot& slot = find_or_add(key);
   if (auto found = twin_in(slot, into_running)) return {found, nullptr};
   queued(slot, id);
   return {std::nullopt, &slot};
 }
 
 DedupIndex::Slot& DedupIndex::queued(const std::string& key, JobId id) {
-  auto& slot = slots_[key];
+  Slot& slot = find_or_add(key);
   queued(slot, id);
   return slot;
 }
 
 void DedupIndex::queued(Slot& slot, JobId id) {
-  slot.running.erase(id);
-  slot.queued.insert(id);
+  drop_id(slot.running, id);
+  add_id(slot.queued, id);
 }
 
 void DedupIndex::started(Slot& slot, JobId id) {
-  slot.queued.erase(id);
-  slot.running.insert(id);
+  drop_id(slot.queued, id);
+  add_id(slot.running, id);
 }
 
-void DedupIndex::ended(Slot& slot, const std::string& key, JobId id) {
-  slot.queued.erase(id);
-  slot.running.erase(id);
-  if (slot.queued.empty() && slot.running.empty()) slots_.erase(key);
+void DedupIndex::ended(Slot& slot, JobId id) {
+  drop_id(slot.queued, id);
+  drop_id(slot.running, id);
+  if (!slot.queued.empty() || !slot.running.empty()) return;
+  // Linear probing's deletion: the entries after the freed one that probed past it move back,
+  // so that every entry stays reachable from its home without markers for deleted ones.
+  const std::size_t mask = table_.size() - 1;
+  std::size_t hole = slot.hash & mask;
+  while (table_[hole].slot != &slot) hole = (hole + 1) & mask;
+  delete table_[hole].slot;
+  table_[hole] = {};
+  --size_;
+  for (std::size_t j = (hole + 1) & mask; table_[j].slot; j = (j + 1) & mask) {
+    const std::size_t home = table_[j].hash & mask;
+    // table_[j] may fill the hole unless its home lies cyclically in (hole, j].
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      table_[hole] = table_[j];
+      table_[j] = {};
+      hole = j;
+    }
+  }
 }
 
 }  // namespace shelfjobs::detail

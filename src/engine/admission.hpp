@@ -11,10 +11,11 @@
 
 #include <functional>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -49,24 +50,37 @@ Result<Prepared> prepare(const Registry& registry, std::string_view name, const 
 /// Live jobs by dedup key: which are queued and which run.
 ///
 /// A live job's entry (its Slot) stays where it is from the job's first queued() to its ended():
-/// the table's rehashes do not move entries, and a slot is dropped only when it is empty. So the
-/// job keeps a reference to it, and its start and a retry need no lookup by key; admission
-/// looks for a twin and queues in one lookup. Each lookup walks a bucket chain, and with 100,000
-/// jobs queued that nothing touches the walk reads nodes that are not in the cache (a deep
-/// queue's cost, docs/benchmark-log.md, 6 December 2026, 22:10 UTC): a job took five walks, now
-/// two (admission, and the end that drops its slot). Those two are the dear ones, a lookup that
-/// finds nothing and an erase, so a deep queue's profile gave the index 5.6-6.5% instead of 6.4-6.7%.
+/// the table's growth does not move slots, and a slot is dropped only when it is empty. So the
+/// job keeps a reference to it, and its start, a retry and its end need no lookup by key;
+/// admission looks for a twin and queues in one lookup.
+///
+/// The table is open addressing over an array of (hash, slot) pairs, at most half full: a lookup
+/// reads one array line and the slot of an equal hash, not a bucket chain of nodes. With 100,000
+/// jobs queued that nothing touches, a chained table's lookup that finds nothing and its erase
+/// read nodes that are not in the cache; that made a deep queue's jobs dearer
+/// (docs/benchmark-log.md, 6 December 2026, 22:10 UTC and 7 December 2026, 00:40 UTC).
+///
+/// Not thread-safe: the engine uses it under one mutex. Owns its slots.
 class DedupIndex {
  public:
+  /// Ids in ascending order (the oldest first); a key usually has one live job, held inline.
+  using Ids = boost::container::small_vector<JobId, 1>;
   struct Slot {
-    std::set<JobId> queued;
-    std::set<JobId> running;
+    Ids queued;
+    Ids running;
+    std::string key;
+    std::size_t hash = 0;
   };
   /// What admission found: the twin a push merges into, or else the slot its new job waits in.
   struct Admitted {
     std::optional<JobId> twin;
     Slot* slot = nullptr;
   };
+
+  DedupIndex() = default;
+  DedupIndex(const DedupIndex&) = delete;
+  DedupIndex& operator=(const DedupIndex&) = delete;
+  ~DedupIndex();
 
   /// The job an equal push merges into: the oldest queued twin; else, when `into_running`, the
   /// oldest running one; else none (the push makes a new job).
@@ -79,15 +93,25 @@ class DedupIndex {
   static void queued(Slot& slot, JobId id);
   /// The job starts running.
   static void started(Slot& slot, JobId id);
-  /// The job has left for good (finished, cancelled, failed); `key` is its slot's key. The slot
-  /// is dropped when no job is left in it (references to it are then void).
-  void ended(Slot& slot, const std::string& key, JobId id);
-  std::size_t size() const { return slots_.size(); }
+  /// The job has left for good (finished, cancelled, failed). The slot is dropped when no job is
+  /// left in it (references to it are then void).
+  void ended(Slot& slot, JobId id);
+  std::size_t size() const { return size_; }
 
  private:
+  struct Entry {
+    std::size_t hash = 0;
+    Slot* slot = nullptr;  // null: free
+  };
   static std::optional<JobId> twin_in(const Slot& slot, bool into_running);
+  /// The entry that holds `key`, or the free one where it would go.
+  std::size_t probe(const std::string& key, std::size_t hash) const;
+  /// The slot of `key`, added when missing.
+  Slot& find_or_add(const std::string& key);
+  void grow();
 
-  std::unordered_map<std::string, Slot> slots_;
+  std::vector<Entry> table_;  // a power of two long, at most half full
+  std::size_t size_ = 0;
 };
 
 }  // namespace shelfjobs::detail

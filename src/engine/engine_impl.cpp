@@ -267,11 +267,11 @@ Engine::Impl::Active& Engine::Impl::adopt(JobInfo job, const CommandType* type) 
   job.body = nullptr;
   a.info = std::move(job);
   a.type = type;
-  a.key = detail::dedup_key(*type, *a.body);
   const JobId id = a.info.id;
+  const std::string key = detail::dedup_key(*type, *a.body);
   {
     detail::MutexLock lock(inbox_mu_);
-    a.dedup = &dedup_.queued(a.key, id);
+    a.dedup = &dedup_.queued(key, id);
   }
   return active_.emplace(id, std::move(a)).first->second;
 }
@@ -691,7 +691,7 @@ void Engine::Impl::forget(ActiveIt it) {
   ON_STRAND();
   {
     detail::MutexLock lock(inbox_mu_);
-    dedup_.ended(*it->second.dedup, it->second.key, it->first);
+    dedup_.ended(*it->second.dedup, it->first);
   }
   active_.erase(it);
   set_active_count();
@@ -1015,7 +1015,6 @@ std::optional<JobId> Engine::Impl::twin_or_new(detail::Prepared& p, bool into_ru
   if (admitted.twin) return admitted.twin;
   const JobId id = next_id_++;
   Active a;
-  a.key = std::move(p.key);
   a.dedup = admitted.slot;
   try {
     a.info = new_job(id, p);
@@ -1023,7 +1022,7 @@ std::optional<JobId> Engine::Impl::twin_or_new(detail::Prepared& p, bool into_ru
     a.type = p.type;
     store_->insert(a.info, std::move(p.body_text), std::move(p.committed));
   } catch (...) {
-    dedup_.ended(*a.dedup, a.key, id);  // no job: nothing may merge into it
+    dedup_.ended(*a.dedup, id);  // no job: nothing may merge into it
     throw;
   }
   made = std::move(a);

@@ -127,8 +127,8 @@ class Engine::Impl final : public detail::RunHost {
     JobInfo info;  // its body stays null: `body` holds it, shared with runs and events
     std::shared_ptr<const nlohmann::json> body;
     const CommandType* type = nullptr;
-    std::string key;
-    // Its entry in dedup_ under `key`, from admission to forget(): it stays put (DedupIndex).
+    // Its entry in dedup_ (which holds its key), from admission to forget(): it stays put
+    // (DedupIndex).
     // Used under inbox_mu_, as dedup_ is.
     detail::DedupIndex::Slot* dedup = nullptr;
     std::shared_ptr<detail::JobRun> run;  // set while executing

@@ -2,6 +2,10 @@
 // Validation, canonical bodies, and which live job an equal push merges into.
 
 #include <limits>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
 
 #include <catch2/catch.hpp>
 
@@ -103,11 +107,92 @@ TEST_CASE("an equal push merges into the queued twin, not into a running one", "
   // Other keys come and go; the slot stays where it is while a job is in it.
   for (int i = 0; i < 10000; ++i) ix.queued("other" + std::to_string(i), 100 + i);
   CHECK(&ix.queued("k", 2) == &slot);
-  ix.ended(slot, "k", 1);
+  ix.ended(slot, 1);
   CHECK(ix.twin("k", true) == JobId{2});
-  ix.ended(slot, "k", 2);  // the last one: the slot goes
+  ix.ended(slot, 2);  // the last one: the slot goes
   CHECK_FALSE(ix.twin("k", true));
   CHECK(ix.size() == 10000);
+}
+
+// The index is open addressing: a key's entry may sit past its home, and dropping an entry moves
+// later ones back. A model (a std::map of each key's queued and running ids) checks every answer
+// while keys come and go in random order and the table grows.
+TEST_CASE("the dedup index answers as a map of keys would while keys come and go", "[engine][admission]") {
+  struct Live {
+    std::set<JobId> queued, running;
+    detail::DedupIndex::Slot* slot = nullptr;
+  };
+  detail::DedupIndex ix;
+  std::map<std::string, Live> model;
+  std::map<JobId, std::string> key_of;
+  std::mt19937 rng(20261207);
+  JobId next = 1;
+  std::size_t most = 0;
+  auto check = [&](const std::string& key) {
+    auto it = model.find(key);
+    std::optional<JobId> queued_twin, any_twin;
+    if (it != model.end()) {
+      if (!it->second.queued.empty())
+        queued_twin = any_twin = *it->second.queued.begin();
+      else if (!it->second.running.empty())
+        any_twin = *it->second.running.begin();
+    }
+    CHECK(ix.twin(key, false) == queued_twin);
+    CHECK(ix.twin(key, true) == any_twin);
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const std::string key = "Unique\n{\"n\":" + std::to_string(rng() % 700) + "}";
+    // Pushes outnumber the rest for the first half (the table grows), then not (it drains).
+    const auto op = step < 10000 && rng() % 2 == 0 ? 0 : rng() % 4;
+    if (op == 0 || key_of.empty()) {  // a push: merges into a twin or waits
+      const bool into_running = rng() % 2 == 0;
+      auto admitted = ix.twin_or_queue(key, into_running, next);
+      auto& live = model[key];
+      std::optional<JobId> expected;
+      if (!live.queued.empty())
+        expected = *live.queued.begin();
+      else if (into_running && !live.running.empty())
+        expected = *live.running.begin();
+      REQUIRE(admitted.twin == expected);
+      if (!admitted.twin) {
+        REQUIRE(admitted.slot != nullptr);
+        if (live.slot) REQUIRE(admitted.slot == live.slot);  // one slot per key, and it stays put
+        live.slot = admitted.slot;
+        live.queued.insert(next);
+        key_of[next++] = key;
+      }
+    } else {  // a live job starts, waits again (a retry) or ends
+      auto it = key_of.begin();
+      std::advance(it, rng() % key_of.size());
+      const JobId id = it->first;
+      const std::string k = it->second;
+      auto& live = model.at(k);
+      if (op == 1) {
+        detail::DedupIndex::started(*live.slot, id);
+        live.queued.erase(id);
+        live.running.insert(id);
+      } else if (op == 2) {
+        detail::DedupIndex::queued(*live.slot, id);
+        live.running.erase(id);
+        live.queued.insert(id);
+      } else {
+        ix.ended(*live.slot, id);
+        live.queued.erase(id);
+        live.running.erase(id);
+        key_of.erase(it);
+        if (live.queued.empty() && live.running.empty()) model.erase(k);
+      }
+      check(k);
+    }
+    check(key);
+    if (step % 1000 == 0) {
+      for (int n = 0; n < 700; ++n) check("Unique\n{\"n\":" + std::to_string(n) + "}");
+    }
+    REQUIRE(ix.size() == model.size());
+    most = std::max(most, ix.size());
+  }
+  CHECK(most > 300);  // the table grew several times
+  CHECK(ix.size() < most);
 }
 
 TEST_CASE("the debouncer pushes once per quiet window, and at least once per maximum wait",
