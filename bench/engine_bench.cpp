@@ -30,15 +30,18 @@
 // reads slow or fast depending on which CPU it ran on; the engine uses both and slows either way.
 // Runs that straddle such a change measure the host, not the engine's steadiness, which
 // jobs_per_s_spread is about. So each reference round also runs the reference pinned to each CPU in
-// turn (ref_cpu<N>_per_s), and the bench measures runs until, over the last R of them, the batched
-// reference and each CPU's held within kHostHeld (1.15x, max/min) and in each of them the CPUs ran
-// at one speed (their references within kHostHeld of each other), at most 5R runs, and reports
-// those R; the runs before them are printed as set aside, with their references, and kept in the
-// JSON's "set_aside". If the references never hold for R runs in a row, the figures are the last R
-// runs and a note says so. --all-runs measures exactly R runs and reports them all. Only the
-// references decide: nothing is chosen by the engine's own figures. With --store the window goes
-// by the PostgreSQL reference alone (no per-CPU figures); without the reference part (--only
-// without "reference") nothing tells the host's speed, and the first R runs are reported.
+// turn (ref_cpu<N>_per_s). The host also moves the two CPUs nearer each other or further apart,
+// which the engine's threads feel when they share a cache line and the one-thread reference does
+// not; so each reference round also times a cache line's round trip between two CPUs
+// (ref_cache_line_ns). The bench measures runs until, over the last R of them, the batched
+// reference, each CPU's and the cache line's held within kHostHeld (1.15x, max/min) and in each of them the
+// CPUs ran at one speed (their references within kHostHeld of each other), at most 5R runs, and reports those
+// R; the runs before them are printed as set aside, with their references, and kept in the JSON's
+// "set_aside". If the references never hold for R runs in a row, the figures are the last R runs and a note
+// says so. --all-runs measures exactly R runs and reports them all. Only the references decide: nothing is
+// chosen by the engine's own figures. With --store the window goes by the PostgreSQL reference alone (no
+// per-CPU figures); without the reference part (--only without "reference") nothing tells the host's speed,
+// and the first R runs are reported.
 //
 // --verbose prints each throughput round to stderr with what explains its speed: store commits in the round,
 // CPU per job, and per thread (bench, notifier delivery, store writer, dispatcher strand, workers) CPU ticks,
@@ -68,6 +71,10 @@
 //   ref_wakeup_us       one thread waking another and being woken back (futex), the mean round
 //                       trip of 5,000, measured after each batched reference round (median);
 //                       ref_wakeup_spread is its max/min over the runs
+//   ref_cache_line_ns   one atomic handed between two threads pinned to two CPUs, each spinning
+//                       until the other wrote: the mean round trip of 100,000, measured after each
+//                       batched reference round (median; 0 on one CPU); ref_cache_line_spread is
+//                       its max/min over the runs
 //   ref_cpu<N>_per_s    the batched reference with half the jobs in a thread pinned to CPU N,
 //                       each CPU in turn after each batched reference round (median; SQLite
 //                       files only, on machines of at most 8 CPUs)
@@ -862,6 +869,57 @@ std::map<int, double> reference_per_cpu(const std::string& path, int jobs) {
   return rates;
 }
 
+// What moving one cache line from one CPU to another and back costs on this machine now: the mean
+// round trip, in nanoseconds, of `trips` hand-offs of one atomic between two threads pinned to
+// the first two CPUs the process may use, each spinning until the other has written (no kernel,
+// no scheduler). The engine's threads share queues, locks and counters across the CPUs; the
+// SQLite reference is one thread and shares nothing. On this kind of virtual machine the host
+// moves the two virtual CPUs between places on its processor that lie near each other (a round
+// trip of 100-175 ns) or far apart (430-550 ns), for tens of seconds at a time, and the engine's
+// CPU per job moves with them (docs/benchmark-log.md, 7 December 2026, 01:00 UTC). 0: fewer than
+// two CPUs, or a thread could not be pinned.
+double cache_line_round_trip_ns(int trips) {
+  const auto cpus = allowed_cpus();
+  if (cpus.size() < 2) return 0;
+  auto pin = [](int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return ::pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+  };
+  // Both threads pin themselves, then go on only when both could.
+  std::atomic<int> tried{0}, pinned{0};
+  auto meet = [&](int cpu) {
+    if (pin(cpu)) ++pinned;
+    ++tried;
+    while (tried.load() < 2) std::this_thread::yield();
+    return pinned.load() == 2;
+  };
+  alignas(64) std::atomic<int> turn{0};  // odd: the partner's turn; even: ours
+  double ns = 0;
+  std::thread partner([&] {
+    if (!meet(cpus[1])) return;
+    for (int i = 0; i < trips; ++i) {
+      while (turn.load(std::memory_order_acquire) != 2 * i + 1) {
+      }
+      turn.store(2 * i + 2, std::memory_order_release);
+    }
+  });
+  std::thread self([&] {
+    if (!meet(cpus[0])) return;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < trips; ++i) {
+      turn.store(2 * i + 1, std::memory_order_release);
+      while (turn.load(std::memory_order_acquire) != 2 * i + 2) {
+      }
+    }
+    ns = seconds_since(t0) * 1e9 / trips;
+  });
+  self.join();
+  partner.join();
+  return ns;
+}
+
 // ------------------------------------------------------------------ opening a long history
 
 long rss_kib() {
@@ -1074,17 +1132,21 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
   };
   std::vector<double> ref_batched;             // every batched reference round of the run
   std::vector<double> ref_wakeup;              // and the wake-up round trip measured with it
+  std::vector<double> ref_cache_line;          // and the cache line's round trip between two CPUs
   std::map<int, std::vector<double>> ref_cpu;  // and the reference pinned to each CPU (half the jobs)
   auto reference_round = [&](int round, const char* what) {
     const std::string p = file(std::string("batched_") + what + std::to_string(round));
     ref_batched.push_back(reference(p, o.jobs, 100));
     ref_wakeup.push_back(wakeup_round_trip_us(5000));
+    if (const double ns = cache_line_round_trip_ns(100000); ns > 0) ref_cache_line.push_back(ns);
     if (o.store.empty())
       for (const auto& [cpu, rate] : reference_per_cpu(p, std::max(1, o.jobs / 2)))
         ref_cpu[cpu].push_back(rate);
     if (o.verbose)
-      std::fprintf(stderr, "  reference round %s%d: %.0f jobs/s, wake-up round trip %.1f us\n", what, round,
-                   ref_batched.back(), ref_wakeup.back());
+      std::fprintf(stderr,
+                   "  reference round %s%d: %.0f jobs/s, wake-up round trip %.1f us, cache line %.0f ns\n",
+                   what, round, ref_batched.back(), ref_wakeup.back(),
+                   ref_cache_line.empty() ? 0.0 : ref_cache_line.back());
     remove_db(p);
   };
   {
@@ -1231,6 +1293,7 @@ Figures run_once(const Options& o, const TempDir& dir, const std::string& fixtur
   }
   if (!ref_batched.empty()) f["ref_batched_per_s"] = median(ref_batched);
   if (!ref_wakeup.empty()) f["ref_wakeup_us"] = median(ref_wakeup);
+  if (!ref_cache_line.empty()) f["ref_cache_line_ns"] = median(ref_cache_line);
   for (const auto& [cpu, rates] : ref_cpu) f["ref_cpu" + std::to_string(cpu) + "_per_s"] = median(rates);
   if (ref_cpu.size() > 1) f["cpu_speed_ratio"] = cpu_unevenness(f);
   if (o.peers) {
@@ -1286,15 +1349,20 @@ double spread_of(const std::vector<Figures>& runs, std::size_t first, const char
   return hi / lo;
 }
 
-// Whether the host held still over runs[first..]: the batched reference, and the same pinned to
-// each CPU, each within kHostHeld; and in each run the CPUs ran at one speed, their references
-// within kHostHeld of each other. A machine with one CPU a third slower is not the two-core
-// machine the targets are for, and the single-thread reference measures one CPU of it, whichever
+// Whether the host held still over runs[first..]: the batched reference, the same pinned to each
+// CPU, and the cache line's round trip between two CPUs, each within kHostHeld; and in each run the CPUs ran
+// at one speed, their references within kHostHeld of each other. A machine with one CPU a third slower is not
+// the two-core machine the targets are for, and the single-thread reference measures one CPU of it, whichever
 // it ran on: eight threads pushing at once read 0.22-0.29 of it while the reference ran on the
 // fast CPU, 0.41-0.51 while it ran on the slow one, 0.35-0.40 on even CPUs (docs/benchmark-log.md,
 // 6 December 2026, 21:30 UTC).
 bool host_held(const std::vector<Figures>& runs, std::size_t first) {
   if (spread_of(runs, first, "ref_batched_per_s") > kHostHeld) return false;
+  // The CPUs stayed as near each other: a run with them near took 7.3 µs of CPU a job, runs with
+  // them far apart 7.7-9.3, around one cache line's trip of 123 ns and 429-467 ns
+  // (docs/benchmark-log.md, 7 December 2026, 01:00 UTC). Its run medians hold within 1.1x while
+  // the host keeps the CPUs where they are.
+  if (spread_of(runs, first, "ref_cache_line_ns") > kHostHeld) return false;
   if (first >= runs.size()) return true;
   for (const auto& [k, v] : runs[first])
     if (k.rfind("ref_cpu", 0) == 0 && spread_of(runs, first, k.c_str()) > kHostHeld) return false;
@@ -1431,6 +1499,7 @@ int main(int argc, char** argv) {
   // host, not the engine.
   if (per_run.count("ref_batched_per_s")) med["ref_batched_spread"] = spread(per_run["ref_batched_per_s"]);
   if (per_run.count("ref_wakeup_us")) med["ref_wakeup_spread"] = spread(per_run["ref_wakeup_us"]);
+  if (per_run.count("ref_cache_line_ns")) med["ref_cache_line_spread"] = spread(per_run["ref_cache_line_ns"]);
   med["peak_rss_mb"] = peak_rss_mb();
 
   // Each target against the medians.
@@ -1457,10 +1526,10 @@ int main(int argc, char** argv) {
     };
     std::printf(
         "  set aside: runs 1-%zu of %zu, measured while the host moved or ran its CPUs at different speeds "
-        "(ref_batched_per_s: %s; per CPU: %s); "
+        "(ref_batched_per_s: %s; per CPU: %s; cache line ns: %s); "
         "the figures are runs %zu-%zu%s\n",
-        first, measured.size(), values("ref_batched_per_s").c_str(), per_cpu().c_str(), first + 1,
-        measured.size(),
+        first, measured.size(), values("ref_batched_per_s").c_str(), per_cpu().c_str(),
+        values("ref_cache_line_ns").c_str(), first + 1, measured.size(),
         held ? (", over which the references held within " + bench::format_figure(kHostHeld) +
                 "x, on even CPUs")
                    .c_str()
@@ -1468,8 +1537,8 @@ int main(int argc, char** argv) {
   }
   if (!held && !o.all_runs)
     std::printf(
-        "  note: the references did not hold within %.2fx, on CPUs that ran at one speed, for %d runs in a "
-        "row "
+        "  note: the references did not hold within %.2fx, on CPUs that ran at one speed and stayed as near "
+        "each other, for %d runs in a row "
         "in %zu runs; the figures are the last %d\n",
         kHostHeld, o.runs, measured.size(), o.runs);
   // A spread the raw SQLite reference shows too is the host's, not the engine's: say so under
