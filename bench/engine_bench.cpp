@@ -845,6 +845,15 @@ std::vector<int> allowed_cpus() {
 // than the run (the window then goes by the unpinned reference alone).
 // A CPU the thread could not be pinned to, or whose reference failed, has no rate.
 constexpr std::size_t kMaxPinnedCpus = 8;
+
+// Pins the calling thread to `cpu`; false when the system refuses.
+bool pin_this_thread(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return ::pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+}
+
 std::map<int, double> reference_per_cpu(const std::string& path, int jobs) {
   std::map<int, double> rates;
   const auto cpus = allowed_cpus();
@@ -852,10 +861,7 @@ std::map<int, double> reference_per_cpu(const std::string& path, int jobs) {
   for (int cpu : cpus) {
     double rate = 0;
     std::thread t([&] {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      if (::pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) return;
+      if (!pin_this_thread(cpu)) return;
       try {
         rate = reference(path, jobs, 100);
       } catch (const std::exception& e) {
@@ -881,16 +887,10 @@ std::map<int, double> reference_per_cpu(const std::string& path, int jobs) {
 double cache_line_round_trip_ns(int trips) {
   const auto cpus = allowed_cpus();
   if (cpus.size() < 2) return 0;
-  auto pin = [](int cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return ::pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
-  };
   // Both threads pin themselves, then go on only when both could.
   std::atomic<int> tried{0}, pinned{0};
   auto meet = [&](int cpu) {
-    if (pin(cpu)) ++pinned;
+    if (pin_this_thread(cpu)) ++pinned;
     ++tried;
     while (tried.load() < 2) std::this_thread::yield();
     return pinned.load() == 2;

@@ -128,8 +128,7 @@ class Engine::Impl final : public detail::RunHost {
     std::shared_ptr<const nlohmann::json> body;
     const CommandType* type = nullptr;
     // Its entry in dedup_ (which holds its key), from admission to forget(): it stays put
-    // (DedupIndex).
-    // Used under inbox_mu_, as dedup_ is.
+    // (DedupIndex). Used under inbox_mu_, as dedup_ is.
     detail::DedupIndex::Slot* dedup = nullptr;
     std::shared_ptr<detail::JobRun> run;  // set while executing
     bool delayed = false;                 // queued, but not before info.not_before
